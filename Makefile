@@ -1,0 +1,40 @@
+# The README's two commands: `make demo` and `make test`. Each installs what it needs first.
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 20
+
+.PHONY: all deps build build-test test fuzz demo bench docs clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+# Release build (hardened, optimised): programs, demo and benchmarks.
+build: deps
+	cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=clang -DCCG_TESTS=OFF >/dev/null
+	cmake --build build/release -j $(JOBS)
+
+# Test build: ASan + UBSan, with the libFuzzer targets.
+build-test: deps
+	cmake -S . -B build/test -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang -DCCG_SANITIZE=ON -DCCG_FUZZ=ON >/dev/null
+	cmake --build build/test -j $(JOBS)
+
+test: build-test
+	cd build/test && ctest --output-on-failure -j $(JOBS)
+	bash scripts/run-fuzzers.sh build/test $(FUZZ_SECONDS)
+
+fuzz: build-test
+	bash scripts/run-fuzzers.sh build/test $(FUZZ_SECONDS)
+
+demo: build
+	bash scripts/demo.sh build/release
+
+bench: build
+	bash scripts/bench.sh build/release
+
+docs: build
+	build/release/ccgate reasons --markdown > docs/reason-codes.md
+
+clean:
+	rm -rf build

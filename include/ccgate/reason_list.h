@@ -1,0 +1,84 @@
+/* The registry of stable reason codes. One line per code:
+ *   X(ENUM_NAME, "wire.code", "component", kind, "operator message")
+ * kind: DENY (the evidence or request was refused), INPUT (malformed or unsupported input),
+ *       DEPENDENCY (a service or file ccgate relies on failed), INTERNAL (a bug or resource failure).
+ * Codes are stable: never rename or reuse one; add new codes at the end of their group.
+ * docs/reason-codes.md is generated from this list (`ccgate reasons --markdown`), and a test keeps them equal. */
+
+/* core */
+X(OK, "ok", "core", OK, "No error.")
+X(INTERNAL_OUT_OF_MEMORY, "internal.out_of_memory", "core", INTERNAL, "An allocation failed.")
+X(INTERNAL_CRYPTO, "internal.crypto", "crypto", INTERNAL, "An OpenSSL operation failed unexpectedly.")
+X(INTERNAL_ERROR, "internal.error", "core", INTERNAL, "An internal invariant did not hold.")
+X(USAGE_INVALID, "usage.invalid", "cli", INPUT, "The command line is invalid; see --help.")
+X(IO_READ_FAILED, "io.read_failed", "core", DEPENDENCY, "A file could not be read.")
+X(IO_WRITE_FAILED, "io.write_failed", "core", DEPENDENCY, "A file could not be written.")
+X(INPUT_TRUNCATED, "input.truncated", "core", INPUT, "The input ended before a complete record was read.")
+X(INPUT_TRAILING_BYTES, "input.trailing_bytes", "core", INPUT, "The input has bytes after the end of the record.")
+X(INPUT_TOO_LARGE, "input.too_large", "core", INPUT, "The input is larger than the format allows.")
+X(INPUT_MALFORMED, "input.malformed", "core", INPUT, "The input is not in the expected format.")
+X(INPUT_RESERVED_NONZERO, "input.reserved_nonzero", "core", INPUT, "A reserved field is not zero.")
+X(INPUT_BAD_TIME, "input.bad_time", "core", INPUT, "A timestamp is not a valid RFC 3339 UTC time.")
+X(INPUT_BAD_HEX, "input.bad_hex", "core", INPUT, "A hex string has an odd length or a non-hex character.")
+
+/* SEV-SNP report */
+X(SNP_REPORT_SIZE_INVALID, "snp.report_size_invalid", "snp", INPUT, "The SNP attestation report is not 1184 bytes.")
+X(SNP_REPORT_VERSION_UNSUPPORTED, "snp.report_version_unsupported", "snp", INPUT, "The SNP report version is not 2, 3 or 5.")
+X(SNP_RESERVED_NONZERO, "snp.reserved_nonzero", "snp", INPUT, "A reserved field of the SNP report is not zero.")
+X(SNP_SIGNATURE_ALGO_UNSUPPORTED, "snp.signature_algo_unsupported", "snp", INPUT, "The report's SIGNATURE_ALGO is not ECDSA P-384 with SHA-384.")
+X(SNP_SIGNING_KEY_UNSUPPORTED, "snp.signing_key_unsupported", "snp", DENY, "The report names no signing key, or one ccgate does not know.")
+X(SNP_SIGNATURE_INVALID, "snp.signature_invalid", "snp", DENY, "The report signature does not verify under the VCEK/VLEK public key.")
+X(SNP_PRODUCT_UNKNOWN, "snp.product_unknown", "snp", DENY, "The processor product (Milan, Genoa, Turin) could not be determined.")
+X(SNP_PRODUCT_MISMATCH, "snp.product_mismatch", "snp", DENY, "The report's CPUID product differs from the product of its certificate chain.")
+X(SNP_GUEST_POLICY_INVALID, "snp.guest_policy_invalid", "snp", INPUT, "The report's guest POLICY has reserved bits set wrongly.")
+
+/* SEV-SNP endorsement key (VCEK/VLEK) */
+X(SNP_VCEK_EXTENSION_MISSING, "snp.vcek_extension_missing", "snp", DENY, "The VCEK/VLEK lacks a required AMD extension.")
+X(SNP_VCEK_EXTENSION_MALFORMED, "snp.vcek_extension_malformed", "snp", DENY, "An AMD extension of the VCEK/VLEK is malformed.")
+X(SNP_VCEK_TCB_MISMATCH, "snp.vcek_tcb_mismatch", "snp", DENY, "The VCEK's TCB extensions differ from the report's REPORTED_TCB.")
+X(SNP_CHIP_ID_MISMATCH, "snp.chip_id_mismatch", "snp", DENY, "The VCEK's hwID differs from the report's CHIP_ID.")
+X(SNP_CHIP_ID_MASKED, "snp.chip_id_masked", "snp", DENY, "The report's CHIP_ID is masked and the policy does not allow it.")
+X(SNP_VCEK_KEY_INVALID, "snp.vcek_key_invalid", "snp", DENY, "The VCEK/VLEK public key is not an ECDSA P-384 key.")
+X(SNP_SIGNER_NOT_ALLOWED, "snp.signer_not_allowed", "snp", DENY, "The report was signed by a key type (VCEK or VLEK) the policy does not allow.")
+
+/* certificates and revocation */
+X(CERT_PARSE_FAILED, "cert.parse_failed", "cert", INPUT, "A certificate or CRL could not be parsed as PEM or DER.")
+X(CERT_CHAIN_INCOMPLETE, "cert.chain_incomplete", "cert", DENY, "A certificate needed to build the chain to the AMD root was not supplied.")
+X(CERT_SIGNATURE_INVALID, "cert.signature_invalid", "cert", DENY, "A certificate's signature does not verify under its issuer's key.")
+X(CERT_UNTRUSTED_ROOT, "cert.untrusted_root", "cert", DENY, "The chain ends in a root that is not a pinned AMD root for this product.")
+X(CERT_EXPIRED, "cert.expired", "cert", DENY, "A certificate in the chain has expired at the verification time.")
+X(CERT_NOT_YET_VALID, "cert.not_yet_valid", "cert", DENY, "A certificate in the chain is not yet valid at the verification time.")
+X(CERT_REVOKED, "cert.revoked", "cert", DENY, "A certificate in the chain is listed in the CRL.")
+X(CERT_WRONG_PRODUCT, "cert.wrong_product", "cert", DENY, "The chain belongs to a different product than the report.")
+X(CRL_SIGNATURE_INVALID, "crl.signature_invalid", "cert", DENY, "The CRL is not signed by the product's AMD root key.")
+X(CRL_EXPIRED, "crl.expired", "cert", DENY, "The CRL's nextUpdate is before the verification time.")
+X(CRL_NOT_YET_VALID, "crl.not_yet_valid", "cert", DENY, "The CRL's lastUpdate is after the verification time.")
+
+/* collateral */
+X(COLLATERAL_MISSING, "collateral.missing", "collateral", DENY, "Required collateral (endorsement key, chain or CRL) is missing.")
+X(COLLATERAL_FETCH_FAILED, "collateral.fetch_failed", "collateral", DEPENDENCY, "Collateral could not be fetched from the key distribution service.")
+X(COLLATERAL_RATE_LIMITED, "collateral.rate_limited", "collateral", DEPENDENCY, "The key distribution service answered 429 Too Many Requests.")
+X(COLLATERAL_CACHE_ERROR, "collateral.cache_error", "collateral", DEPENDENCY, "The local collateral cache could not be read or written.")
+
+/* policy documents */
+X(POLICY_MALFORMED, "policy.malformed", "policy", INPUT, "The policy document is not valid JSON of the expected shape.")
+X(POLICY_UNKNOWN_KEY, "policy.unknown_key", "policy", INPUT, "The policy document has a key ccgate does not know.")
+X(POLICY_INVALID_VALUE, "policy.invalid_value", "policy", INPUT, "A policy value has the wrong type or is out of range.")
+X(POLICY_VERSION_INVALID, "policy.version_invalid", "policy", INPUT, "The policy has no policy_id or no positive integer version.")
+
+/* SEV-SNP appraisal (policy checks) */
+X(SNP_DEBUG_ENABLED, "snp.debug_enabled", "snp", DENY, "The guest policy allows debugging, which the policy forbids.")
+X(SNP_MIGRATION_AGENT_ENABLED, "snp.migration_agent_enabled", "snp", DENY, "The guest policy allows a migration agent, which the policy forbids.")
+X(SNP_SMT_NOT_ALLOWED, "snp.smt_not_allowed", "snp", DENY, "SMT is allowed or enabled, which the policy forbids.")
+X(SNP_VMPL_MISMATCH, "snp.vmpl_mismatch", "snp", DENY, "The report's VMPL differs from the policy.")
+X(SNP_TCB_BELOW_MINIMUM, "snp.tcb_below_minimum", "snp", DENY, "A TCB component is below the policy's minimum.")
+X(SNP_FIRMWARE_BELOW_MINIMUM, "snp.firmware_below_minimum", "snp", DENY, "The SNP firmware build is below the policy's minimum.")
+X(SNP_ABI_BELOW_MINIMUM, "snp.abi_below_minimum", "snp", DENY, "The guest's minimum ABI version is below the policy's minimum.")
+X(SNP_MEASUREMENT_NOT_ALLOWED, "snp.measurement_not_allowed", "snp", DENY, "The launch MEASUREMENT is not in the policy's allowed list.")
+X(SNP_REPORT_DATA_MISMATCH, "snp.report_data_mismatch", "snp", DENY, "REPORT_DATA differs from the expected value.")
+X(SNP_HOST_DATA_MISMATCH, "snp.host_data_mismatch", "snp", DENY, "HOST_DATA differs from the expected value.")
+X(SNP_ID_KEY_NOT_ALLOWED, "snp.id_key_not_allowed", "snp", DENY, "The ID key digest is not in the policy's allowed list.")
+X(SNP_AUTHOR_KEY_NOT_ALLOWED, "snp.author_key_not_allowed", "snp", DENY, "The author key digest is not in the policy's allowed list.")
+X(SNP_PLATFORM_INFO_REQUIREMENT, "snp.platform_info_requirement", "snp", DENY, "A PLATFORM_INFO flag does not meet the policy.")
+X(SNP_GUEST_SVN_BELOW_MINIMUM, "snp.guest_svn_below_minimum", "snp", DENY, "The guest SVN is below the policy's minimum.")
+X(SNP_CRL_REQUIRED, "snp.crl_required", "snp", DENY, "The policy requires a CRL and none was supplied.")

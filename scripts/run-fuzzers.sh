@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Gives every libFuzzer target a short, bounded run, seeded from fuzz/corpus/<target> when present.
+set -euo pipefail
+build=${1:?build dir}
+seconds=${2:-20}
+root=$(cd "$(dirname "$0")/.." && pwd)
+shopt -s nullglob
+targets=("$build"/fuzz_*)
+if [ ${#targets[@]} -eq 0 ]; then
+  echo "run-fuzzers: no fuzz targets in $build" >&2
+  exit 1
+fi
+passed=0
+failed=0
+for t in "${targets[@]}"; do
+  [ -x "$t" ] || continue
+  name=$(basename "$t")
+  work=$(mktemp -d)
+  seeds=()
+  [ -d "$root/fuzz/corpus/$name" ] && seeds+=("$root/fuzz/corpus/$name")
+  echo "fuzz: $name for ${seconds}s"
+  if "$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+       -artifact_prefix="$work/" "$work" "${seeds[@]}" >"$work/log" 2>&1; then
+    grep -E '^stat::number_of_executed_units' "$work/log" || true
+    passed=$((passed + 1))
+  else
+    tail -n 40 "$work/log"
+    echo "fuzz: $name FAILED (artifacts in $work)"
+    failed=$((failed + 1))
+  fi
+done
+echo "fuzz: ${passed} passed, ${failed} failed"
+[ "$failed" -eq 0 ]

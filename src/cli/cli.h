@@ -1,0 +1,23 @@
+/* Shared pieces of the ccgate command-line programs. Exit codes: 0 allow/success, 1 deny, 2 usage or input. */
+#ifndef CCGATE_CLI_H
+#define CCGATE_CLI_H
+
+#include <stdio.h>
+
+#include "ccgate/decision.h"
+#include "ccgate/error.h"
+
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_DENY 1
+#define CLI_EXIT_USAGE 2
+
+int cmd_reasons(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_kds(int argc, char **argv);
+
+/* Prints the last error as "ccgate: <code>: <message>" (or JSON) and returns the exit code for its kind. */
+int cli_report_error(const char *context, int json);
+/* Exit code for a failed operation's reason kind: input/usage -> 2, deny -> 1, others -> 2. */
+int cli_exit_for_reason(ccg_reason reason);
+
+#endif

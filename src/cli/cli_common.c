@@ -1,0 +1,33 @@
+/* Error reporting shared by the subcommands. */
+#include <jansson.h>
+
+#include "cli.h"
+
+int cli_exit_for_reason(ccg_reason reason)
+{
+    switch (ccg_reason_kind_of(reason)) {
+    case CCG_KIND_DENY: return CLI_EXIT_DENY;
+    case CCG_KIND_OK: return CLI_EXIT_OK;
+    default: return CLI_EXIT_USAGE;
+    }
+}
+
+int cli_report_error(const char *context, int json)
+{
+    const ccg_error *e = ccg_error_last();
+    ccg_reason reason = e->reason == CCG_R_OK ? CCG_R_INTERNAL_ERROR : e->reason;
+    if (json) {
+        json_t *details = json_pack("{s:s}", "detail", e->message);
+        json_t *obj = json_pack("{s:s, s:o}", "error", context, "reason", ccg_reason_to_json(reason, details));
+        json_decref(details);
+        char *text = obj ? json_dumps(obj, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+        if (text != NULL) {
+            printf("%s\n", text);
+        }
+        free(text);
+        json_decref(obj);
+    }
+    fprintf(stderr, "ccgate: %s: %s: %s (%s)\n", context, ccg_reason_code(reason), ccg_reason_message(reason),
+            e->message);
+    return cli_exit_for_reason(reason);
+}

@@ -1,0 +1,59 @@
+/* ccgate: the command-line tool for every persona. Subcommands live in their own files. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include "cli.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: ccgate <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  verify snp   verify an AMD SEV-SNP attestation report against collateral and a policy\n"
+            "  kds          fetch SEV-SNP collateral from AMD KDS into a local cache\n"
+            "  reasons      list the reason-code registry (--json, --markdown)\n"
+            "\n"
+            "Run 'ccgate <command> --help' for a command's options.\n"
+            "Exit status: 0 allow or success, 1 deny, 2 bad usage or bad input.\n");
+}
+
+/* ccgate never needs a core dump, and one could hold evidence or keys. */
+static void harden_process(void)
+{
+    struct rlimit no_core = {0, 0};
+    (void)setrlimit(RLIMIT_CORE, &no_core);
+    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+int main(int argc, char **argv)
+{
+    harden_process();
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("ccgate 0.1.0\n");
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(cmd, "reasons") == 0) {
+        return cmd_reasons(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "verify") == 0) {
+        return cmd_verify(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "kds") == 0) {
+        return cmd_kds(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "ccgate: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return CLI_EXIT_USAGE;
+}

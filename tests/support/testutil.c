@@ -1,0 +1,63 @@
+/* Test helpers: vector lookup with the skip-or-fail rule, file reads, time literals. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ccgate/error.h"
+
+const char *tu_vectors_dir(void)
+{
+    const char *env = getenv("CCG_VECTORS");
+    return env && *env ? env : "../shared/vectors";
+}
+
+static int in_ci(void)
+{
+    const char *ci = getenv("CI");
+    return ci != NULL && strcmp(ci, "true") == 0;
+}
+
+const char *tu_vector_path(const char *rel)
+{
+    static char path[4096];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/%s", tu_vectors_dir(), rel);
+    if (stat(path, &st) != 0) {
+        if (in_ci()) {
+            fail_msg("vector %s is missing (CI=true: missing vectors fail)", path);
+        }
+        print_message("SKIP: vector %s is missing\n", path);
+        skip();
+    }
+    return path;
+}
+
+void tu_read_vector(const char *rel, uint8_t **out, size_t *out_len)
+{
+    const char *path = tu_vector_path(rel);
+    ccg_error_clear();
+    if (ccg_failed(ccg_file_read(path, 64u << 20, out, out_len))) {
+        fail_msg("cannot read %s: %s", path, ccg_error_last()->message);
+    }
+}
+
+ccg_time tu_time(const char *rfc3339)
+{
+    ccg_time t = 0;
+    if (ccg_failed(ccg_time_parse_rfc3339(rfc3339, &t))) {
+        fail_msg("bad time literal %s", rfc3339);
+    }
+    return t;
+}
+
+void tu_assert_error_reason(ccg_reason expected)
+{
+    ccg_reason got = ccg_error_reason();
+    if (got != expected) {
+        fail_msg("expected reason %s, got %s (%s)", ccg_reason_code(expected), ccg_reason_code(got),
+                 ccg_error_last()->message);
+    }
+}
