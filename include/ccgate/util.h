@@ -16,6 +16,8 @@ void ccg_hex_encode(const uint8_t *in, size_t n, char *out);
 char *ccg_hex_alloc(const uint8_t *in, size_t n);
 /* Decodes exactly n bytes from a hex string of length 2n (either case). */
 CCG_MUST_CHECK ccg_result ccg_hex_decode_exact(const char *hex, uint8_t *out, size_t n);
+/* 1 when hex is exactly 2n hex digits (either case); sets no error. */
+int ccg_hex_is_valid(const char *hex, size_t n);
 /* Decodes a hex text blob of any length, ignoring ASCII whitespace. *out is malloc'd. */
 CCG_MUST_CHECK ccg_result ccg_hex_decode_text(const char *text, size_t text_len, uint8_t **out, size_t *out_len);
 

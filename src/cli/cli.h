@@ -15,6 +15,14 @@ int cmd_reasons(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_kds(int argc, char **argv);
 
+/* Adds the cached (or, with fetch, KDS-fetched) VCEK and chain for a report to col. A NULL cache_dir
+ * does nothing. */
+#include <stddef.h>
+#include <stdint.h>
+#include "ccgate/snp_verify.h"
+CCG_MUST_CHECK ccg_result cli_collateral_from_cache(const char *cache_dir, const char *kds_url, int fetch,
+                                                    const uint8_t *report, size_t report_len, ccg_snp_collateral *col);
+
 /* Prints the last error as "ccgate: <code>: <message>" (or JSON) and returns the exit code for its kind. */
 int cli_report_error(const char *context, int json);
 /* Exit code for a failed operation's reason kind: input/usage -> 2, deny -> 1, others -> 2. */

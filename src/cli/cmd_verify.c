@@ -1,9 +1,280 @@
-/* ccgate verify: placeholder while the verifier lands in this session. */
+/* ccgate verify snp: verify an SEV-SNP report against collateral and a policy at an explicit time. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ccgate/snp_verify.h"
+#include "ccgate/x509util.h"
 #include "cli.h"
+
+#define MAX_CERT_FILES 16
+#define MAX_INPUT_BYTES (1u << 20)
+
+typedef struct {
+    const char *report;
+    int hex;
+    const char *certs[MAX_CERT_FILES];
+    int cert_count;
+    const char *crl;
+    const char *policy;
+    const char *now;
+    const char *trust_root;
+    const char *trust_root_product;
+    const char *cache_dir;
+    const char *kds_url;
+    int fetch;
+    int json;
+} verify_args;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: ccgate verify snp --report FILE [--hex] --certs FILE [--certs FILE...] [--crl FILE]\n"
+            "                         [--policy FILE] --now RFC3339 [--json]\n"
+            "                         [--cache-dir DIR [--fetch] [--kds-url URL]]\n"
+            "                         [--trust-root FILE --trust-root-product milan|genoa|turin]\n"
+            "\n"
+            "Verifies an AMD SEV-SNP attestation report: its ECDSA P-384 signature, the VCEK->ASK->ARK (or\n"
+            "VLEK->ASVK->ARK) chain to AMD's pinned root, certificate and CRL validity at --now, the binding of\n"
+            "the VCEK's TCB and hwID to the report, and the policy.\n"
+            "\n"
+            "  --report FILE        the 1184-byte report (binary; with --hex, hex text)\n"
+            "  --certs FILE         a PEM (one or more certificates) or DER file; repeat, any order\n"
+            "  --crl FILE           AMD's CRL for the product (PEM or DER)\n"
+            "  --policy FILE        an SNP policy (docs/snp-policy.md); default: signature, chain and\n"
+            "                       collateral checks, debug and migration-agent guests refused\n"
+            "  --now RFC3339        the verification time, e.g. 2025-01-01T00:00:00Z (required)\n"
+            "  --cache-dir DIR      look up the VCEK and chain in a collateral cache (docs/kds-collateral.md)\n"
+            "  --fetch              on a cache miss, fetch from AMD KDS (--kds-url overrides the base URL)\n"
+            "  --trust-root FILE    also trust this self-signed root (emulator/test roots only; the pinned\n"
+            "                       AMD roots are always trusted and never replaced)\n"
+            "  --json               print the decision and claims as JSON\n"
+            "\n"
+            "Exit status: 0 allow, 1 deny, 2 bad usage or malformed input.\n");
+}
+
+static int parse_args(int argc, char **argv, verify_args *a)
+{
+    static const struct option opts[] = {
+        {"report", required_argument, 0, 'r'}, {"hex", no_argument, 0, 'x'},
+        {"certs", required_argument, 0, 'c'},  {"crl", required_argument, 0, 'l'},
+        {"policy", required_argument, 0, 'p'}, {"now", required_argument, 0, 'n'},
+        {"json", no_argument, 0, 'j'},         {"trust-root", required_argument, 0, 't'},
+        {"trust-root-product", required_argument, 0, 'P'},
+        {"cache-dir", required_argument, 0, 'C'}, {"kds-url", required_argument, 0, 'K'},
+        {"fetch", no_argument, 0, 'F'},        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r': a->report = optarg; break;
+        case 'x': a->hex = 1; break;
+        case 'c':
+            if (a->cert_count == MAX_CERT_FILES) {
+                fprintf(stderr, "ccgate verify snp: at most %d --certs files\n", MAX_CERT_FILES);
+                return -1;
+            }
+            a->certs[a->cert_count++] = optarg;
+            break;
+        case 'l': a->crl = optarg; break;
+        case 'p': a->policy = optarg; break;
+        case 'n': a->now = optarg; break;
+        case 'j': a->json = 1; break;
+        case 't': a->trust_root = optarg; break;
+        case 'P': a->trust_root_product = optarg; break;
+        case 'C': a->cache_dir = optarg; break;
+        case 'K': a->kds_url = optarg; break;
+        case 'F': a->fetch = 1; break;
+        case 'h': usage(stdout); return 1;
+        default: return -1;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "ccgate verify snp: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    if (a->report == NULL || a->now == NULL || (a->cert_count == 0 && a->cache_dir == NULL)) {
+        fprintf(stderr, "ccgate verify snp: --report, --now and --certs (or --cache-dir) are required\n");
+        return -1;
+    }
+    if ((a->trust_root == NULL) != (a->trust_root_product == NULL)) {
+        fprintf(stderr, "ccgate verify snp: --trust-root and --trust-root-product go together\n");
+        return -1;
+    }
+    if (a->fetch && a->cache_dir == NULL) {
+        fprintf(stderr, "ccgate verify snp: --fetch needs --cache-dir\n");
+        return -1;
+    }
+    return 0;
+}
+
+static ccg_result load_report(const verify_args *a, uint8_t **out, size_t *len)
+{
+    ccg_result result = CCG_FAILURE;
+    uint8_t *raw = NULL;
+    size_t raw_len = 0;
+    CCG_TRY(ccg_file_read(a->report, a->hex ? 2 * MAX_INPUT_BYTES : MAX_INPUT_BYTES, &raw, &raw_len));
+    if (a->hex) {
+        CCG_TRY(ccg_hex_decode_text((const char *)raw, raw_len, out, len));
+    } else {
+        *out = raw;
+        *len = raw_len;
+        raw = NULL;
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    free(raw);
+    return result;
+}
+
+static ccg_result load_file_into(const char *path, ccg_snp_collateral *col, int is_crl)
+{
+    ccg_result result = CCG_FAILURE;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    CCG_TRY(ccg_file_read(path, is_crl ? 4 * MAX_INPUT_BYTES : MAX_INPUT_BYTES, &data, &len));
+    if (is_crl) {
+        CCG_TRY(ccg_snp_collateral_set_crl(col, data, len));
+    } else {
+        CCG_TRY(ccg_snp_collateral_add_certs(col, data, len));
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    free(data);
+    return result;
+}
+
+static ccg_result add_trust_root(const verify_args *a, ccg_snp_verifier *v)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_snp_collateral tmp = {0};
+    ccg_snp_product product = ccg_snp_product_from_name(a->trust_root_product);
+    if (product == CCG_SNP_PRODUCT_UNKNOWN) {
+        char cap[16];
+        snprintf(cap, sizeof(cap), "%s", a->trust_root_product);
+        cap[0] = (char)(cap[0] >= 'a' && cap[0] <= 'z' ? cap[0] - 32 : cap[0]);
+        product = ccg_snp_product_from_name(cap);
+    }
+    CCG_ENSURE_MSG(product != CCG_SNP_PRODUCT_UNKNOWN, CCG_R_USAGE_INVALID, "unknown product '%s'",
+                   a->trust_root_product);
+    CCG_TRY(ccg_snp_collateral_init(&tmp));
+    CCG_TRY(load_file_into(a->trust_root, &tmp, 0));
+    CCG_ENSURE_MSG(sk_X509_num(tmp.certs) == 1, CCG_R_USAGE_INVALID, "--trust-root must hold one certificate");
+    CCG_TRY(ccg_snp_verifier_add_root(v, product, sk_X509_value(tmp.certs, 0)));
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_snp_collateral_free(&tmp);
+    return result;
+}
+
+static ccg_result load_inputs(const verify_args *a, ccg_snp_verifier *v, ccg_snp_collateral *col,
+                              ccg_snp_policy **policy)
+{
+    ccg_result result = CCG_FAILURE;
+    uint8_t *text = NULL;
+    size_t len = 0;
+    for (int i = 0; i < a->cert_count; i++) {
+        CCG_TRY(load_file_into(a->certs[i], col, 0));
+    }
+    if (a->crl != NULL) {
+        CCG_TRY(load_file_into(a->crl, col, 1));
+    }
+    if (a->policy != NULL) {
+        CCG_TRY(ccg_file_read(a->policy, MAX_INPUT_BYTES, &text, &len));
+        CCG_TRY(ccg_snp_policy_parse((const char *)text, len, policy));
+    }
+    if (a->trust_root != NULL) {
+        CCG_TRY(add_trust_root(a, v));
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    free(text);
+    return result;
+}
+
+static void print_decision(const ccg_decision *d, int json)
+{
+    if (json) {
+        json_t *obj = ccg_decision_to_json(d);
+        if (obj != NULL && d->claims != NULL) {
+            json_object_set(obj, "claims", d->claims);
+        }
+        char *text = obj ? json_dumps(obj, JSON_INDENT(2)) : NULL;
+        if (text != NULL) {
+            printf("%s\n", text);
+        }
+        free(text);
+        json_decref(obj);
+        return;
+    }
+    printf("decision: %s\npolicy: %s v%lld\nevidence: %s\n", d->allow ? "allow" : "deny", d->policy_id,
+           (long long)d->policy_version, d->evidence_digest);
+    for (size_t i = 0; i < d->reasons.count; i++) {
+        char *details = json_dumps(d->reasons.items[i].details, JSON_COMPACT | JSON_SORT_KEYS);
+        printf("reason: %s: %s %s\n", ccg_reason_code(d->reasons.items[i].reason),
+               ccg_reason_message(d->reasons.items[i].reason), details ? details : "");
+        free(details);
+    }
+}
+
+static int run(const verify_args *a)
+{
+    int rc = CLI_EXIT_USAGE;
+    ccg_snp_verifier *v = NULL;
+    ccg_snp_collateral col = {0};
+    ccg_snp_policy *policy = NULL;
+    uint8_t *report = NULL;
+    size_t report_len = 0;
+    ccg_time now = 0;
+    ccg_decision d;
+    ccg_decision_init(&d, "snp");
+
+    ccg_error_clear();
+    if (ccg_failed(ccg_time_parse_rfc3339(a->now, &now)) || ccg_failed(ccg_snp_verifier_new(&v)) ||
+        ccg_failed(ccg_snp_collateral_init(&col)) || ccg_failed(load_report(a, &report, &report_len)) ||
+        ccg_failed(load_inputs(a, v, &col, &policy)) ||
+        ccg_failed(cli_collateral_from_cache(a->cache_dir, a->kds_url, a->fetch, report, report_len, &col))) {
+        rc = cli_report_error("verify snp", a->json);
+        goto cleanup;
+    }
+    ccg_decision_free(&d);
+    if (ccg_failed(ccg_snp_verify(v, report, report_len, &col, policy, now, &d))) {
+        /* Unparseable evidence is bad input (exit 2); the decision still says why. */
+        print_decision(&d, a->json);
+        rc = cli_report_error("verify snp", 0);
+        goto cleanup;
+    }
+    print_decision(&d, a->json);
+    rc = d.allow ? CLI_EXIT_OK : CLI_EXIT_DENY;
+cleanup:
+    ccg_decision_free(&d);
+    free(report);
+    ccg_snp_policy_free(policy);
+    ccg_snp_collateral_free(&col);
+    ccg_snp_verifier_free(v);
+    return rc;
+}
+
 int cmd_verify(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "ccgate verify: not built yet\n");
-    return CLI_EXIT_USAGE;
+    verify_args a;
+    memset(&a, 0, sizeof(a));
+    if (argc < 2 || strcmp(argv[1], "snp") != 0) {
+        if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
+            usage(stdout);
+            return CLI_EXIT_OK;
+        }
+        fprintf(stderr, "usage: ccgate verify snp ... (see 'ccgate verify snp --help')\n");
+        return CLI_EXIT_USAGE;
+    }
+    int parsed = parse_args(argc - 1, argv + 1, &a);
+    if (parsed != 0) {
+        if (parsed < 0) {
+            usage(stderr);
+        }
+        return parsed < 0 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    }
+    return run(&a);
 }

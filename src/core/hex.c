@@ -32,6 +32,19 @@ static int nibble(char c)
     return -1;
 }
 
+int ccg_hex_is_valid(const char *hex, size_t n)
+{
+    if (hex == NULL || strlen(hex) != 2 * n) {
+        return 0;
+    }
+    for (size_t i = 0; i < 2 * n; i++) {
+        if (nibble(hex[i]) < 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 ccg_result ccg_hex_decode_exact(const char *hex, uint8_t *out, size_t n)
 {
     ccg_result result = CCG_FAILURE;

@@ -1,0 +1,166 @@
+/* The SEV-SNP verifier: parse, chain, binding, signature, appraisal; every failure is a reason. */
+#include "ccgate/snp_verify.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ccgate/x509util.h"
+#include "snp_binding.h"
+#include "snp_chain.h"
+#include "snp_chain_cache.h"
+#include "snp_signature.h"
+
+struct ccg_snp_verifier {
+    snp_root_set roots;
+    snp_chain_cache cache;
+};
+
+ccg_result ccg_snp_verifier_new(ccg_snp_verifier **out)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_snp_verifier *v = calloc(1, sizeof(*v));
+    CCG_ENSURE_ALLOC(v);
+    snp_chain_cache_init(&v->cache);
+    CCG_TRY(snp_roots_load_pinned(&v->roots));
+    *out = v;
+    v = NULL;
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_snp_verifier_free(v);
+    return result;
+}
+
+void ccg_snp_verifier_free(ccg_snp_verifier *v)
+{
+    if (v == NULL) {
+        return;
+    }
+    snp_roots_free(&v->roots);
+    snp_chain_cache_free(&v->cache);
+    free(v);
+}
+
+ccg_result ccg_snp_verifier_add_root(ccg_snp_verifier *v, ccg_snp_product product, X509 *root)
+{
+    ccg_result result = CCG_FAILURE;
+    CCG_ENSURE_MSG(product != CCG_SNP_PRODUCT_UNKNOWN, CCG_R_USAGE_INVALID, "a root must name its product");
+    CCG_ENSURE_MSG(ccg_x509_is_self_issued(root), CCG_R_CERT_UNTRUSTED_ROOT, "an added root must be self-signed");
+    CCG_TRY(snp_roots_add(&v->roots, product, root));
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static void set_digest(ccg_decision *d, const uint8_t *report, size_t len)
+{
+    uint8_t digest[48];
+    unsigned int n = 0;
+    if (EVP_Digest(report, len, digest, &n, EVP_sha384(), NULL) == 1 && n == sizeof(digest)) {
+        memcpy(d->evidence_digest, "sha384:", 7);
+        ccg_hex_encode(digest, sizeof(digest), d->evidence_digest + 7);
+    }
+}
+
+/* Chain facts from the cache, or built and cached when every link verified. */
+static ccg_result chain_facts(ccg_snp_verifier *v, const ccg_snp_collateral *col, ccg_snp_signer signer,
+                              ccg_snp_product hint, snp_chain_facts *facts, ccg_decision *d)
+{
+    ccg_result result = CCG_FAILURE;
+    uint8_t key[32];
+    size_t before = d->reasons.count;
+    CCG_TRY(snp_chain_cache_key(col, signer, hint, key));
+    if (snp_chain_cache_get(&v->cache, key, facts)) {
+        result = CCG_SUCCESS;
+        goto cleanup;
+    }
+    CCG_TRY(snp_chain_build(&v->roots, col, signer, hint, facts, d));
+    if (facts->chain_ok && facts->leaf_key != NULL && d->reasons.count == before) {
+        snp_chain_cache_put(&v->cache, key, facts);
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static int signer_allowed(const ccg_snp_policy *p, ccg_snp_signer s)
+{
+    return (s == CCG_SNP_SIGNER_VCEK && p->allow_vcek) || (s == CCG_SNP_SIGNER_VLEK && p->allow_vlek);
+}
+
+static ccg_result verify_parsed(ccg_snp_verifier *v, const uint8_t *bytes, const ccg_snp_report *r,
+                                const ccg_snp_collateral *col, const ccg_snp_policy *p, ccg_time now,
+                                ccg_decision *d)
+{
+    ccg_result result = CCG_FAILURE;
+    snp_chain_facts facts;
+    ccg_snp_signer signer = ccg_snp_report_signer(r);
+    ccg_snp_product hint = ccg_snp_product_from_cpuid(r);
+    memset(&facts, 0, sizeof(facts));
+
+    if (signer != CCG_SNP_SIGNER_VCEK && signer != CCG_SNP_SIGNER_VLEK) {
+        ccg_decision_deny(d, CCG_R_SNP_SIGNING_KEY_UNSUPPORTED, json_pack("{s:i}", "signing_key", (int)signer));
+        result = CCG_SUCCESS;
+        goto cleanup;
+    }
+    if (!signer_allowed(p, signer)) {
+        ccg_decision_deny(d, CCG_R_SNP_SIGNER_NOT_ALLOWED,
+                          json_pack("{s:s}", "signing_key", signer == CCG_SNP_SIGNER_VLEK ? "vlek" : "vcek"));
+    }
+    if (r->version >= 3 && hint == CCG_SNP_PRODUCT_UNKNOWN) {
+        ccg_decision_deny(d, CCG_R_SNP_PRODUCT_UNKNOWN,
+                          json_pack("{s:i, s:i}", "cpuid_family", r->cpuid_fam_id, "cpuid_model", r->cpuid_mod_id));
+    }
+    CCG_TRY(chain_facts(v, col, signer, hint, &facts, d));
+    snp_chain_check_time(&facts, now, d);
+    if (p->require_crl && col->crl == NULL) {
+        ccg_decision_deny(d, CCG_R_SNP_CRL_REQUIRED, json_pack("{s:s}", "policy_id", p->policy_id));
+    }
+    snp_binding_check(&facts, r, p, d);
+    if (facts.leaf_key != NULL) {
+        int sig = snp_signature_verify(facts.leaf_key, bytes, r);
+        CCG_ENSURE_MSG(sig >= 0, CCG_R_INTERNAL_CRYPTO, "report signature check failed to run");
+        if (sig == 0) {
+            ccg_decision_deny(d, CCG_R_SNP_SIGNATURE_INVALID,
+                              json_pack("{s:s}", "signing_key", signer == CCG_SNP_SIGNER_VLEK ? "vlek" : "vcek"));
+        }
+    }
+    CCG_ENSURE(ccg_snp_appraise(p, r, facts.product, &d->reasons) == 0, CCG_R_INTERNAL_OUT_OF_MEMORY);
+    json_decref(d->claims);
+    d->claims = ccg_snp_claims_json(r, facts.product);
+    result = CCG_SUCCESS;
+cleanup:
+    snp_chain_facts_free(&facts);
+    return result;
+}
+
+ccg_result ccg_snp_verify(ccg_snp_verifier *v, const uint8_t *report, size_t report_len,
+                          const ccg_snp_collateral *collateral, const ccg_snp_policy *policy, ccg_time now,
+                          ccg_decision *out)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_snp_policy *fallback = NULL;
+    ccg_snp_report parsed;
+    ccg_decision_init(out, "snp");
+    ccg_error_clear();
+    if (policy == NULL) {
+        CCG_TRY(ccg_snp_policy_default(&fallback));
+        policy = fallback;
+    }
+    snprintf(out->policy_id, sizeof(out->policy_id), "%s", policy->policy_id);
+    out->policy_version = policy->version;
+    set_digest(out, report, report_len);
+    CCG_TRY(ccg_snp_report_parse(report, report_len, &parsed));
+    out->claims = ccg_snp_claims_json(&parsed, ccg_snp_product_from_cpuid(&parsed));
+    CCG_TRY(verify_parsed(v, report, &parsed, collateral, policy, now, out));
+    out->allow = out->reasons.count == 0;
+    result = CCG_SUCCESS;
+cleanup:
+    if (ccg_failed(result)) {
+        ccg_decision_deny_last_error(out);
+        out->allow = 0;
+    }
+    ccg_snp_policy_free(fallback);
+    return result;
+}

@@ -1,0 +1,295 @@
+/* Parsing of SEV-SNP policy documents (docs/snp-policy.md). Strict: every key must be known,
+ * every value of its type and range. Absent keys take the secure defaults of ccg_snp_policy_default. */
+#include "ccgate/snp_policy.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ccgate/util.h"
+
+#define POLICY_MAX_BYTES (1u << 20)
+
+static void set_defaults(ccg_snp_policy *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->debug_allowed = 0;
+    p->migration_agent_allowed = 0;
+    p->smt_allowed = 1;
+    p->vmpl = -1;
+    p->allow_vcek = 1;
+    p->allow_vlek = 1;
+    p->platform = (ccg_snp_platform_req){-1, -1, -1, -1, -1, -1};
+}
+
+ccg_result ccg_snp_policy_default(ccg_snp_policy **out)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_snp_policy *p = calloc(1, sizeof(*p));
+    CCG_ENSURE_ALLOC(p);
+    set_defaults(p);
+    snprintf(p->policy_id, sizeof(p->policy_id), "ccgate-default-snp");
+    p->version = 1;
+    *out = p;
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+void ccg_snp_policy_free(ccg_snp_policy *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    free(p->measurements);
+    free(p->id_key_digests);
+    free(p->author_key_digests);
+    free(p);
+}
+
+static ccg_result get_bool(json_t *v, const char *key, int *out)
+{
+    ccg_result result = CCG_FAILURE;
+    CCG_ENSURE_MSG(json_is_boolean(v), CCG_R_POLICY_INVALID_VALUE, "'%s' must be true or false", key);
+    *out = json_is_true(v);
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static ccg_result get_uint(json_t *v, const char *key, json_int_t max, json_int_t *out)
+{
+    ccg_result result = CCG_FAILURE;
+    CCG_ENSURE_MSG(json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= max,
+                   CCG_R_POLICY_INVALID_VALUE, "'%s' must be an integer from 0 to %lld", key, (long long)max);
+    *out = json_integer_value(v);
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static ccg_result get_u8(json_t *v, const char *key, uint8_t *out)
+{
+    json_int_t n = 0;
+    ccg_result r = get_uint(v, key, 255, &n);
+    *out = (uint8_t)n;
+    return r;
+}
+
+static ccg_result get_hex(json_t *v, const char *key, uint8_t *out, size_t n)
+{
+    ccg_result result = CCG_FAILURE;
+    CCG_ENSURE_MSG(json_is_string(v), CCG_R_POLICY_INVALID_VALUE, "'%s' must be a hex string", key);
+    CCG_ENSURE_MSG(ccg_hex_is_valid(json_string_value(v), n), CCG_R_POLICY_INVALID_VALUE,
+                   "'%s' must be %zu bytes of hex", key, n);
+    CCG_TRY(ccg_hex_decode_exact(json_string_value(v), out, n));
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static ccg_result get_digest_list(json_t *v, const char *key, ccg_digest48 **out, size_t *count)
+{
+    ccg_result result = CCG_FAILURE;
+    size_t n = json_array_size(v);
+    ccg_digest48 *list = NULL;
+    CCG_ENSURE_MSG(json_is_array(v) && n <= CCG_SNP_POLICY_MAX_DIGESTS, CCG_R_POLICY_INVALID_VALUE,
+                   "'%s' must be an array of at most %d hex digests", key, CCG_SNP_POLICY_MAX_DIGESTS);
+    list = calloc(n ? n : 1, sizeof(*list));
+    CCG_ENSURE_ALLOC(list);
+    for (size_t i = 0; i < n; i++) {
+        CCG_TRY(get_hex(json_array_get(v, i), key, list[i].bytes, sizeof(list[i].bytes)));
+    }
+    free(*out);
+    *out = list;
+    *count = n;
+    list = NULL;
+    result = CCG_SUCCESS;
+cleanup:
+    free(list);
+    return result;
+}
+
+static ccg_result parse_signers(json_t *v, ccg_snp_policy *p)
+{
+    ccg_result result = CCG_FAILURE;
+    size_t i;
+    json_t *item;
+    CCG_ENSURE_MSG(json_is_array(v) && json_array_size(v) > 0, CCG_R_POLICY_INVALID_VALUE,
+                   "'allowed_signers' must be a non-empty array of \"vcek\" and \"vlek\"");
+    p->allow_vcek = p->allow_vlek = 0;
+    json_array_foreach(v, i, item) {
+        const char *s = json_string_value(item);
+        CCG_ENSURE_MSG(s != NULL && (strcmp(s, "vcek") == 0 || strcmp(s, "vlek") == 0),
+                       CCG_R_POLICY_INVALID_VALUE, "'allowed_signers' entries must be \"vcek\" or \"vlek\"");
+        *(strcmp(s, "vcek") == 0 ? &p->allow_vcek : &p->allow_vlek) = 1;
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static ccg_result parse_tcb(json_t *v, ccg_snp_tcb *t)
+{
+    ccg_result result = CCG_FAILURE;
+    const char *key;
+    json_t *item;
+    CCG_ENSURE_MSG(json_is_object(v), CCG_R_POLICY_INVALID_VALUE, "'minimum_tcb' must be an object");
+    json_object_foreach(v, key, item) {
+        uint8_t *field = strcmp(key, "bootloader") == 0 ? &t->bootloader
+                         : strcmp(key, "tee") == 0      ? &t->tee
+                         : strcmp(key, "snp") == 0      ? &t->snp
+                         : strcmp(key, "microcode") == 0 ? &t->microcode
+                         : strcmp(key, "fmc") == 0       ? &t->fmc
+                                                         : NULL;
+        CCG_ENSURE_MSG(field != NULL, CCG_R_POLICY_UNKNOWN_KEY, "unknown key 'minimum_tcb.%s'", key);
+        CCG_TRY(get_u8(item, key, field));
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static ccg_result parse_abi(json_t *v, ccg_snp_policy *p)
+{
+    ccg_result result = CCG_FAILURE;
+    const char *key;
+    json_t *item;
+    CCG_ENSURE_MSG(json_is_object(v), CCG_R_POLICY_INVALID_VALUE, "'minimum_abi' must be an object");
+    json_object_foreach(v, key, item) {
+        uint8_t *field = strcmp(key, "major") == 0 ? &p->minimum_major
+                         : strcmp(key, "minor") == 0 ? &p->minimum_minor
+                                                     : NULL;
+        CCG_ENSURE_MSG(field != NULL, CCG_R_POLICY_UNKNOWN_KEY, "unknown key 'minimum_abi.%s'", key);
+        CCG_TRY(get_u8(item, key, field));
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static ccg_result parse_platform(json_t *v, ccg_snp_platform_req *req)
+{
+    ccg_result result = CCG_FAILURE;
+    const char *key;
+    json_t *item;
+    CCG_ENSURE_MSG(json_is_object(v), CCG_R_POLICY_INVALID_VALUE, "'platform_info' must be an object");
+    json_object_foreach(v, key, item) {
+        int *field = strcmp(key, "smt_enabled") == 0                 ? &req->smt_enabled
+                     : strcmp(key, "tsme_enabled") == 0              ? &req->tsme_enabled
+                     : strcmp(key, "ecc_enabled") == 0               ? &req->ecc_enabled
+                     : strcmp(key, "rapl_disabled") == 0             ? &req->rapl_disabled
+                     : strcmp(key, "ciphertext_hiding_enabled") == 0 ? &req->ciphertext_hiding_enabled
+                     : strcmp(key, "alias_check_complete") == 0      ? &req->alias_check_complete
+                                                                     : NULL;
+        CCG_ENSURE_MSG(field != NULL, CCG_R_POLICY_UNKNOWN_KEY, "unknown key 'platform_info.%s'", key);
+        CCG_TRY(get_bool(item, key, field));
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static ccg_result parse_identity(json_t *root, ccg_snp_policy *p)
+{
+    ccg_result result = CCG_FAILURE;
+    json_t *id = json_object_get(root, "policy_id");
+    json_t *version = json_object_get(root, "version");
+    CCG_ENSURE_MSG(json_is_string(id) && json_string_length(id) > 0 && json_string_length(id) < sizeof(p->policy_id),
+                   CCG_R_POLICY_VERSION_INVALID, "'policy_id' must be a non-empty string under %zu bytes",
+                   sizeof(p->policy_id));
+    CCG_ENSURE_MSG(json_is_integer(version) && json_integer_value(version) >= 1, CCG_R_POLICY_VERSION_INVALID,
+                   "'version' must be a positive integer");
+    for (const char *c = json_string_value(id); *c; c++) {
+        CCG_ENSURE_MSG(*c > 0x20 && *c < 0x7f, CCG_R_POLICY_VERSION_INVALID, "'policy_id' must be printable ASCII");
+    }
+    snprintf(p->policy_id, sizeof(p->policy_id), "%s", json_string_value(id));
+    p->version = json_integer_value(version);
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static ccg_result parse_key(const char *key, json_t *v, ccg_snp_policy *p)
+{
+    ccg_result result = CCG_FAILURE;
+    json_int_t n = 0;
+    if (strcmp(key, "policy_id") == 0 || strcmp(key, "version") == 0) {
+        /* handled by parse_identity */
+    } else if (strcmp(key, "tee") == 0) {
+        CCG_ENSURE_MSG(json_is_string(v) && strcmp(json_string_value(v), "snp") == 0, CCG_R_POLICY_INVALID_VALUE,
+                       "'tee' must be \"snp\" in an SNP policy");
+    } else if (strcmp(key, "debug_allowed") == 0) {
+        CCG_TRY(get_bool(v, key, &p->debug_allowed));
+    } else if (strcmp(key, "migration_agent_allowed") == 0) {
+        CCG_TRY(get_bool(v, key, &p->migration_agent_allowed));
+    } else if (strcmp(key, "smt_allowed") == 0) {
+        CCG_TRY(get_bool(v, key, &p->smt_allowed));
+    } else if (strcmp(key, "allow_masked_chip_id") == 0) {
+        CCG_TRY(get_bool(v, key, &p->allow_masked_chip_id));
+    } else if (strcmp(key, "require_crl") == 0) {
+        CCG_TRY(get_bool(v, key, &p->require_crl));
+    } else if (strcmp(key, "vmpl") == 0) {
+        CCG_TRY(get_uint(v, key, 3, &n));
+        p->vmpl = (int)n;
+    } else if (strcmp(key, "minimum_build") == 0) {
+        CCG_TRY(get_u8(v, key, &p->minimum_build));
+    } else if (strcmp(key, "minimum_guest_svn") == 0) {
+        CCG_TRY(get_uint(v, key, UINT32_MAX, &n));
+        p->minimum_guest_svn = (uint32_t)n;
+    } else if (strcmp(key, "allowed_signers") == 0) {
+        CCG_TRY(parse_signers(v, p));
+    } else if (strcmp(key, "minimum_tcb") == 0) {
+        CCG_TRY(parse_tcb(v, &p->minimum_tcb));
+    } else if (strcmp(key, "minimum_abi") == 0) {
+        CCG_TRY(parse_abi(v, p));
+    } else if (strcmp(key, "platform_info") == 0) {
+        CCG_TRY(parse_platform(v, &p->platform));
+    } else if (strcmp(key, "allowed_measurements") == 0) {
+        CCG_TRY(get_digest_list(v, key, &p->measurements, &p->measurement_count));
+    } else if (strcmp(key, "allowed_id_key_digests") == 0) {
+        CCG_TRY(get_digest_list(v, key, &p->id_key_digests, &p->id_key_digest_count));
+    } else if (strcmp(key, "allowed_author_key_digests") == 0) {
+        CCG_TRY(get_digest_list(v, key, &p->author_key_digests, &p->author_key_digest_count));
+    } else if (strcmp(key, "report_data") == 0) {
+        CCG_TRY(get_hex(v, key, p->report_data, sizeof(p->report_data)));
+        p->has_report_data = 1;
+    } else if (strcmp(key, "host_data") == 0) {
+        CCG_TRY(get_hex(v, key, p->host_data, sizeof(p->host_data)));
+        p->has_host_data = 1;
+    } else {
+        CCG_BAIL(CCG_R_POLICY_UNKNOWN_KEY, "unknown policy key '%.64s'", key);
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+ccg_result ccg_snp_policy_parse(const char *text, size_t len, ccg_snp_policy **out)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_snp_policy *p = NULL;
+    json_t *root = NULL;
+    json_error_t jerr;
+    const char *key;
+    json_t *value;
+
+    CCG_ENSURE_MSG(len <= POLICY_MAX_BYTES, CCG_R_POLICY_MALFORMED, "policy is larger than %u bytes", POLICY_MAX_BYTES);
+    root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    CCG_ENSURE_MSG(root != NULL, CCG_R_POLICY_MALFORMED, "line %d column %d: %.120s", jerr.line, jerr.column, jerr.text);
+    CCG_ENSURE_MSG(json_is_object(root), CCG_R_POLICY_MALFORMED, "the policy must be a JSON object");
+    p = calloc(1, sizeof(*p));
+    CCG_ENSURE_ALLOC(p);
+    set_defaults(p);
+    CCG_TRY(parse_identity(root, p));
+    json_object_foreach(root, key, value) {
+        CCG_TRY(parse_key(key, value, p));
+    }
+    *out = p;
+    p = NULL;
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_snp_policy_free(p);
+    json_decref(root);
+    return result;
+}
