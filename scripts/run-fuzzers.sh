@@ -4,6 +4,7 @@ set -euo pipefail
 build=${1:?build dir}
 seconds=${2:-20}
 root=$(cd "$(dirname "$0")/.." && pwd)
+vectors=${CCG_VECTORS:-$root/../shared/vectors}
 shopt -s nullglob
 targets=("$build"/fuzz_*)
 if [ ${#targets[@]} -eq 0 ]; then
@@ -18,6 +19,10 @@ for t in "${targets[@]}"; do
   work=$(mktemp -d)
   seeds=()
   [ -d "$root/fuzz/corpus/$name" ] && seeds+=("$root/fuzz/corpus/$name")
+  # Real reports seed the report parser at run time; vectors are read in place, never committed.
+  if [ "$name" = fuzz_snp_report ] && [ -d "$vectors/snp" ]; then
+    find "$vectors/snp" -name '*report*.bin' -exec cp {} "$work/" \;
+  fi
   echo "fuzz: $name for ${seconds}s"
   if "$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
        -artifact_prefix="$work/" "$work" "${seeds[@]}" >"$work/log" 2>&1; then
