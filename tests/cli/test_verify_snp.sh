@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The `ccgate verify snp` command: exit codes 0 allow / 1 deny / 2 bad usage or input, JSON output,
+# and clear errors for bad input.
+set -uo pipefail
+cli=${CCG_CLI:?CCG_CLI must name the ccgate binary}
+vec=${CCG_VECTORS:-../shared/vectors}/snp
+passed=0
+failed=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+if [ ! -d "$vec" ]; then
+  if [ "${CI:-}" = true ]; then echo "vectors missing at $vec (CI=true: failing)"; exit 1; fi
+  echo "SKIP: vectors missing at $vec"; exit 0
+fi
+
+# expect NAME WANT_RC [grep pattern on stdout+stderr] -- command...
+expect() {
+  local name=$1 want=$2 pattern=$3
+  shift 4
+  local out rc
+  out=$("$@" 2>&1)
+  rc=$?
+  if [ "$rc" -ne "$want" ]; then
+    echo "FAIL $name: exit $rc, wanted $want"; echo "$out" | head -20; failed=$((failed + 1)); return
+  fi
+  if [ -n "$pattern" ] && ! grep -qE -- "$pattern" <<<"$out"; then
+    echo "FAIL $name: output lacks /$pattern/"; echo "$out" | head -20; failed=$((failed + 1)); return
+  fi
+  echo "ok   $name"; passed=$((passed + 1))
+}
+
+m=$vec/msft-milan-v3
+expect "milan v3 allowed" 0 '^decision: allow' -- \
+  "$cli" verify snp --report "$m/attestation_report.bin" --certs "$m/vcek.pem" --certs "$m/ask.pem" --now 2026-06-01T00:00:00Z
+expect "certs in any order, json" 0 '"decision": "allow"' -- \
+  "$cli" verify snp --report "$m/attestation_report.bin" --certs "$m/ask.pem" --certs "$m/vcek.pem" --now 2026-06-01T00:00:00Z --json
+expect "json has claims and digest" 0 '"evidence_digest": "sha384:' -- \
+  "$cli" verify snp --report "$m/attestation_report.bin" --certs "$m/ask.pem" --certs "$m/vcek.pem" --now 2026-06-01T00:00:00Z --json
+expect "hex report" 0 '^decision: allow' -- \
+  "$cli" verify snp --report "$vec/virtee-milan-v2/report.hex" --hex --certs "$vec/virtee-milan-v2/vcek.der" \
+  --certs "$vec/roots/milan_ask_ark_chain.pem" --now 2025-01-01T00:00:00Z
+g=$vec/gosevguest-milan-v2-debug
+expect "debug guest denied" 1 'snp.debug_enabled' -- \
+  "$cli" verify snp --report "$g/report.bin" --certs "$g/vcek.der" --certs "$g/ask_ark.pem" --now 2025-01-01T00:00:00Z
+expect "vlek expired" 1 'cert.expired' -- \
+  "$cli" verify snp --report "$vec/trustee/test-vlek-report.bin" --certs "$vec/trustee/test-vlek.der" \
+  --certs "$vec/trustee/milan_ask_ark_asvk.pem" --now 2026-01-01T00:00:00Z
+
+echo '{"policy_id":"p","version":4,"allowed_measurements":["00"]}' > "$tmp/bad-policy.json"
+expect "bad policy is bad input" 2 'policy.invalid_value' -- \
+  "$cli" verify snp --report "$m/attestation_report.bin" --certs "$m/vcek.pem" --certs "$m/ask.pem" --now 2026-06-01T00:00:00Z --policy "$tmp/bad-policy.json"
+echo '{"policy_id":"p","version":4,"nonsense":1}' > "$tmp/unknown-policy.json"
+expect "unknown policy key" 2 'policy.unknown_key' -- \
+  "$cli" verify snp --report "$m/attestation_report.bin" --certs "$m/vcek.pem" --now 2026-06-01T00:00:00Z --policy "$tmp/unknown-policy.json"
+head -c 1000 "$m/attestation_report.bin" > "$tmp/short.bin"
+expect "truncated report" 2 'snp.report_size_invalid' -- \
+  "$cli" verify snp --report "$tmp/short.bin" --certs "$m/vcek.pem" --now 2026-06-01T00:00:00Z
+expect "truncated report json" 2 '"code": "snp.report_size_invalid"' -- \
+  "$cli" verify snp --report "$tmp/short.bin" --certs "$m/vcek.pem" --now 2026-06-01T00:00:00Z --json
+head -c 300 /dev/urandom > "$tmp/garbage.pem"
+expect "garbage certificate" 2 'cert.parse_failed' -- \
+  "$cli" verify snp --report "$m/attestation_report.bin" --certs "$tmp/garbage.pem" --now 2026-06-01T00:00:00Z
+expect "missing file" 2 'io.read_failed' -- \
+  "$cli" verify snp --report "$tmp/nope.bin" --certs "$m/vcek.pem" --now 2026-06-01T00:00:00Z
+expect "bad time" 2 'input.bad_time' -- \
+  "$cli" verify snp --report "$m/attestation_report.bin" --certs "$m/vcek.pem" --now yesterday
+expect "now is required" 2 'required' -- \
+  "$cli" verify snp --report "$m/attestation_report.bin" --certs "$m/vcek.pem"
+expect "unknown option" 2 '' -- "$cli" verify snp --bogus
+expect "help" 0 'usage: ccgate verify snp' -- "$cli" verify snp --help
+expect "top-level help" 0 'commands:' -- "$cli" --help
+expect "reasons registry" 0 'snp.tcb_below_minimum' -- "$cli" reasons
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
