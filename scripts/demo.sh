@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# `make demo`: ccgate's main job end to end, as far as the project goes today: verify real AMD SEV-SNP
+# hardware reports and an emulated one, and print each decision with its reasons.
+set -euo pipefail
+build=${1:-build/release}
+root=$(cd "$(dirname "$0")/.." && pwd)
+cli="$root/$build/ccgate"
+vec=${CCG_VECTORS:-$root/../shared/vectors}/snp
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+if [ ! -d "$vec" ]; then
+  echo "demo: the real vectors are not at $vec; set CCG_VECTORS" >&2
+  exit 2
+fi
+
+step() { printf '\n== %s\n$ %s\n' "$1" "${*:2}"; }
+run() {
+  local title=$1
+  shift
+  step "$title" "ccgate ${*}"
+  local rc=0
+  "$cli" "$@" || rc=$?
+  echo "(exit $rc)"
+}
+
+run "A real Milan v3 report (Azure), chain to AMD's pinned ARK" \
+  verify snp --report "$vec/msft-milan-v3/attestation_report.bin" \
+  --certs "$vec/msft-milan-v3/vcek.pem" --certs "$vec/msft-milan-v3/ask.pem" --now 2026-06-01T00:00:00Z
+run "A real Genoa v3 report with the same workload" \
+  verify snp --report "$vec/msft-genoa-v3/attestation_report.bin" \
+  --certs "$vec/msft-genoa-v3/vcek.pem" --certs "$vec/msft-genoa-v3/ask.pem" --now 2026-06-01T00:00:00Z
+run "A real VLEK-signed AWS report, inside the VLEK's validity" \
+  verify snp --report "$vec/trustee/test-vlek-report.bin" --certs "$vec/trustee/test-vlek.der" \
+  --certs "$vec/trustee/milan_ask_ark_asvk.pem" --now 2025-06-01T00:00:00Z
+run "The same VLEK report after its certificate expired: denied" \
+  verify snp --report "$vec/trustee/test-vlek-report.bin" --certs "$vec/trustee/test-vlek.der" \
+  --certs "$vec/trustee/milan_ask_ark_asvk.pem" --now 2026-01-01T00:00:00Z
+run "A real debug guest (go-sev-guest): valid signature, refused for debug" \
+  verify snp --report "$vec/gosevguest-milan-v2-debug/report.bin" \
+  --certs "$vec/gosevguest-milan-v2-debug/vcek.der" --certs "$vec/gosevguest-milan-v2-debug/ask_ark.pem" \
+  --now 2025-01-01T00:00:00Z
+
+meas=$("$cli" verify snp --report "$vec/msft-milan-v3/attestation_report.bin" --certs "$vec/msft-milan-v3/vcek.pem" \
+  --certs "$vec/msft-milan-v3/ask.pem" --now 2026-06-01T00:00:00Z --json |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["claims"]["measurement"])')
+cat > "$work/policy.json" <<JSON
+{
+  "policy_id": "acme-llm-prod",
+  "version": 3,
+  "allowed_measurements": ["$meas"],
+  "minimum_tcb": {"bootloader": 4, "tee": 0, "snp": 25, "microcode": 219},
+  "require_crl": true
+}
+JSON
+step "A policy: approved measurement, TCB floor above this machine's, CRL required" "cat policy.json"
+cat "$work/policy.json"
+run "The Milan report against that policy: every failed check is listed" \
+  verify snp --report "$vec/msft-milan-v3/attestation_report.bin" \
+  --certs "$vec/msft-milan-v3/vcek.pem" --certs "$vec/msft-milan-v3/ask.pem" --policy "$work/policy.json" \
+  --now 2026-06-01T00:00:00Z
+
+if "$cli" emulate snp --help >/dev/null 2>&1; then
+  run "An emulated Genoa report from ccgate's software SNP firmware" emulate snp --product genoa --out-dir "$work/emu"
+  run "The emulated report is refused without naming its test root (AMD's pinned roots only)" \
+    verify snp --report "$work/emu/report.bin" --certs "$work/emu/certs.pem" --now 2026-06-01T00:00:00Z
+  run "... and accepted when the test root is named explicitly" \
+    verify snp --report "$work/emu/report.bin" --certs "$work/emu/certs.pem" --now 2026-06-01T00:00:00Z \
+    --trust-root "$work/emu/ark.pem" --trust-root-product genoa
+fi
+echo
+echo "demo: done"
