@@ -82,3 +82,21 @@ X(SNP_AUTHOR_KEY_NOT_ALLOWED, "snp.author_key_not_allowed", "snp", DENY, "The au
 X(SNP_PLATFORM_INFO_REQUIREMENT, "snp.platform_info_requirement", "snp", DENY, "A PLATFORM_INFO flag does not meet the policy.")
 X(SNP_GUEST_SVN_BELOW_MINIMUM, "snp.guest_svn_below_minimum", "snp", DENY, "The guest SVN is below the policy's minimum.")
 X(SNP_CRL_REQUIRED, "snp.crl_required", "snp", DENY, "The policy requires a CRL and none was supplied.")
+
+/* SEV-SNP launch measurement (ccgate measure snp) */
+X(MEASURE_OVMF_MALFORMED, "measure.ovmf_malformed", "measure", INPUT, "The OVMF firmware is malformed or truncated: its footer GUID table or SEV metadata cannot be read.")
+X(MEASURE_OVMF_NO_HASHES_SECTION, "measure.ovmf_no_hashes_section", "measure", INPUT, "The OVMF has no SEV kernel-hashes section, so a kernel, initrd or cmdline cannot be measured.")
+X(MEASURE_VCPU_TYPE_UNKNOWN, "measure.vcpu_type_unknown", "measure", INPUT, "The vCPU type is not one ccgate knows, and no raw CPUID signature was given.")
+X(MEASURE_VMM_TYPE_UNSUPPORTED, "measure.vmm_type_unsupported", "measure", INPUT, "The VMM type is not QEMU, EC2 or GCE.")
+X(MEASURE_INPUT_INVALID, "measure.input_invalid", "measure", INPUT, "A launch input (file, count, feature bits or JSON field) is invalid.")
+
+/* reference values */
+X(REFVAL_MALFORMED, "refval.malformed", "refval", INPUT, "The reference-value record or set is not valid JSON of the expected shape.")
+X(REFVAL_UNSIGNED, "refval.unsigned", "refval", DENY, "The reference-value record carries no signature.")
+X(REFVAL_SIGNATURE_INVALID, "refval.signature_invalid", "refval", DENY, "The reference-value signature does not verify under its issuer's key.")
+X(REFVAL_ISSUER_UNKNOWN, "refval.issuer_unknown", "refval", DENY, "The reference value was signed by an issuer that is not trusted.")
+X(REFVAL_EXPIRED, "refval.expired", "refval", DENY, "The reference value's not_after is before the verification time.")
+X(REFVAL_NOT_YET_VALID, "refval.not_yet_valid", "refval", DENY, "The reference value's not_before is after the verification time.")
+X(REFVAL_MEASUREMENT_MISMATCH, "refval.measurement_mismatch", "refval", DENY, "The launch measurement matches no record in the reference-value set.")
+X(REFVAL_SET_MISSING, "refval.set_missing", "refval", DENY, "The policy names a reference-value set that was not supplied.")
+X(REFVAL_TEE_MISMATCH, "refval.tee_mismatch", "refval", DENY, "The reference value is for a different TEE than the evidence.")
