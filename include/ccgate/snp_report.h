@@ -57,7 +57,7 @@ typedef struct {
     uint32_t signature_algo;
     uint64_t current_tcb;
     uint64_t platform_info;
-    uint32_t flags; /* AUTHOR_KEY_EN bit 0, MASK_CHIP_ID bit 1, SIGNING_KEY bits 4:2 */
+    uint32_t flags; /* AUTHOR_KEY_EN bit 0, MASK_CHIP_KEY bit 1, SIGNING_KEY bits 4:2 */
     uint8_t report_data[64];
     uint8_t measurement[48];
     uint8_t host_data[32];
@@ -81,7 +81,10 @@ typedef struct {
 } ccg_snp_report;
 
 static inline int ccg_snp_report_author_key_en(const ccg_snp_report *r) { return r->flags & 1; }
-static inline int ccg_snp_report_mask_chip_id(const ccg_snp_report *r) { return (r->flags >> 1) & 1; }
+/* MASK_CHIP_KEY: the firmware did not sign the report (the signature is zero). */
+static inline int ccg_snp_report_mask_chip_key(const ccg_snp_report *r) { return (r->flags >> 1) & 1; }
+/* A masked chip ID (the platform's MaskChipId setting) reads as all zeros. */
+int ccg_snp_report_chip_id_masked(const ccg_snp_report *r);
 static inline ccg_snp_signer ccg_snp_report_signer(const ccg_snp_report *r)
 {
     return (ccg_snp_signer)((r->flags >> 2) & 7);

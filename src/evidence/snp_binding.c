@@ -1,5 +1,6 @@
 /* Binds the endorsement key to the report: its TCB extensions must equal REPORTED_TCB, and a VCEK's
- * hwID must equal the report's CHIP_ID (64 bytes on Milan and Genoa, the first 8 on Turin). */
+ * hwID must equal the report's CHIP_ID (64 bytes on Milan and Genoa, the first 8 on Turin). A chip ID
+ * masked by the platform (all zeros) binds nothing, so it passes only when the policy allows it. */
 #include "snp_binding.h"
 
 #include <string.h>
@@ -32,14 +33,14 @@ static void check_tcb(const snp_chain_facts *f, const ccg_snp_report *r, ccg_dec
 
 static void check_chip_id(const snp_chain_facts *f, const ccg_snp_report *r, const ccg_snp_policy *p, ccg_decision *d)
 {
-    if (ccg_snp_report_mask_chip_id(r)) {
+    if (f->signer != CCG_SNP_SIGNER_VCEK) {
+        return; /* a VLEK is per cloud provider, not per chip: its reports carry no chip binding */
+    }
+    if (ccg_snp_report_chip_id_masked(r)) {
         if (!p->allow_masked_chip_id) {
             ccg_decision_deny(d, CCG_R_SNP_CHIP_ID_MASKED, json_pack("{s:s}", "policy_id", p->policy_id));
         }
         return; /* a masked chip ID has nothing to bind */
-    }
-    if (f->signer != CCG_SNP_SIGNER_VCEK) {
-        return; /* a VLEK is per cloud provider, not per chip */
     }
     size_t n = ccg_snp_hwid_len(f->product);
     if (!f->ext.has_hwid) {

@@ -96,7 +96,8 @@ json_t *ccg_snp_claims_json(const ccg_snp_report *r, ccg_snp_product product)
     json_object_set_new(c, "current_tcb", tcb_json(product, r->current_tcb));
     json_object_set_new(c, "platform_info", platform_json(r->platform_info));
     json_object_set_new(c, "author_key_en", json_boolean(ccg_snp_report_author_key_en(r)));
-    json_object_set_new(c, "mask_chip_id", json_boolean(ccg_snp_report_mask_chip_id(r)));
+    json_object_set_new(c, "mask_chip_key", json_boolean(ccg_snp_report_mask_chip_key(r)));
+    json_object_set_new(c, "chip_id_masked", json_boolean(ccg_snp_report_chip_id_masked(r)));
     json_object_set_new(c, "signing_key", json_string(signer_name(ccg_snp_report_signer(r))));
     json_object_set_new(c, "report_data", hex_json(r->report_data, sizeof(r->report_data)));
     json_object_set_new(c, "measurement", hex_json(r->measurement, sizeof(r->measurement)));

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "ccgate/snp_report.h"
+#include "ccgate/util.h"
 
 ccg_snp_product ccg_snp_product_from_cpuid(const ccg_snp_report *r)
 {
@@ -47,6 +48,8 @@ ccg_snp_product ccg_snp_product_from_name(const char *name)
     }
     return CCG_SNP_PRODUCT_UNKNOWN;
 }
+
+int ccg_snp_report_chip_id_masked(const ccg_snp_report *r) { return ccg_is_all_zero(r->chip_id, sizeof(r->chip_id)); }
 
 size_t ccg_snp_hwid_len(ccg_snp_product p) { return p == CCG_SNP_PRODUCT_TURIN ? 8 : 64; }
 

@@ -122,8 +122,10 @@ static ccg_result verify_parsed(ccg_snp_verifier *v, const uint8_t *bytes, const
         int sig = snp_signature_verify(facts.leaf_key, bytes, r);
         CCG_ENSURE_MSG(sig >= 0, CCG_R_INTERNAL_CRYPTO, "report signature check failed to run");
         if (sig == 0) {
+            /* With MASK_CHIP_KEY the firmware left the signature zero: nothing vouches for the report. */
             ccg_decision_deny(d, CCG_R_SNP_SIGNATURE_INVALID,
-                              json_pack("{s:s}", "signing_key", signer == CCG_SNP_SIGNER_VLEK ? "vlek" : "vcek"));
+                              json_pack("{s:s, s:b}", "signing_key", signer == CCG_SNP_SIGNER_VLEK ? "vlek" : "vcek",
+                                        "mask_chip_key", ccg_snp_report_mask_chip_key(r)));
         }
     }
     CCG_ENSURE(ccg_snp_appraise(p, r, facts.product, &d->reasons) == 0, CCG_R_INTERNAL_OUT_OF_MEMORY);
@@ -144,6 +146,8 @@ ccg_result ccg_snp_verify(ccg_snp_verifier *v, const uint8_t *report, size_t rep
     ccg_snp_report parsed;
     ccg_decision_init(out, "snp");
     ccg_error_clear();
+    CCG_ENSURE_MSG(v != NULL && collateral != NULL && collateral->certs != NULL && report != NULL,
+                   CCG_R_USAGE_INVALID, "verifier, report and collateral are required");
     if (policy == NULL) {
         CCG_TRY(ccg_snp_policy_default(&fallback));
         policy = fallback;
