@@ -33,6 +33,7 @@
 #define CCG_SNP_PLATFORM_CIPHERTEXT_HIDING_EN (1ull << 4)
 #define CCG_SNP_PLATFORM_ALIAS_CHECK_COMPLETE (1ull << 5)
 #define CCG_SNP_PLATFORM_TIO_EN (1ull << 7)
+#define CCG_SNP_PLATFORM_KNOWN_MASK 0xBFull /* bit 6 and bits 63:8 are reserved */
 
 typedef enum {
     CCG_SNP_SIGNER_VCEK = 0,

@@ -28,6 +28,8 @@ static ccg_result parse_header(ccg_reader *r, ccg_snp_report *out)
                    CCG_R_SNP_SIGNATURE_ALGO_UNSUPPORTED, "SIGNATURE_ALGO %u", out->signature_algo);
     CCG_TRY(ccg_reader_u64le(r, &out->current_tcb));                                /* 0x038 */
     CCG_TRY(ccg_reader_u64le(r, &out->platform_info));                              /* 0x040 */
+    CCG_ENSURE_MSG((out->platform_info & ~CCG_SNP_PLATFORM_KNOWN_MASK) == 0, CCG_R_SNP_RESERVED_NONZERO,
+                   "PLATFORM_INFO has reserved bits set (0x%llx)", (unsigned long long)out->platform_info);
     CCG_TRY(ccg_reader_u32le(r, &out->flags));                                      /* 0x048 */
     CCG_ENSURE_MSG((out->flags & ~0x1Fu) == 0, CCG_R_SNP_RESERVED_NONZERO,
                    "reserved bits 31:5 at offset 0x48 are 0x%x", out->flags);
