@@ -21,7 +21,8 @@ int cmd_kds(int argc, char **argv);
 #include <stdint.h>
 #include "ccgate/snp_verify.h"
 CCG_MUST_CHECK ccg_result cli_collateral_from_cache(const char *cache_dir, const char *kds_url, int fetch,
-                                                    const uint8_t *report, size_t report_len, ccg_snp_collateral *col);
+                                                    const char *product, const uint8_t *report, size_t report_len,
+                                                    ccg_snp_collateral *col);
 
 /* Prints the last error as "ccgate: <code>: <message>" (or JSON) and returns the exit code for its kind. */
 int cli_report_error(const char *context, int json);

@@ -22,6 +22,7 @@ typedef struct {
     const char *trust_root_product;
     const char *cache_dir;
     const char *kds_url;
+    const char *product;
     int fetch;
     int json;
 } verify_args;
@@ -31,7 +32,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: ccgate verify snp --report FILE [--hex] --certs FILE [--certs FILE...] [--crl FILE]\n"
             "                         [--policy FILE] --now RFC3339 [--json]\n"
-            "                         [--cache-dir DIR [--fetch] [--kds-url URL]]\n"
+            "                         [--cache-dir DIR [--fetch] [--kds-url URL] [--product NAME]]\n"
             "                         [--trust-root FILE --trust-root-product milan|genoa|turin]\n"
             "\n"
             "Verifies an AMD SEV-SNP attestation report: its ECDSA P-384 signature, the VCEK->ASK->ARK (or\n"
@@ -46,6 +47,8 @@ static void usage(FILE *out)
             "  --now RFC3339        the verification time, e.g. 2025-01-01T00:00:00Z (required)\n"
             "  --cache-dir DIR      look up the VCEK and chain in a collateral cache (docs/kds-collateral.md)\n"
             "  --fetch              on a cache miss, fetch from AMD KDS (--kds-url overrides the base URL)\n"
+            "  --product NAME       milan, genoa or turin: names the cache's product for v2 reports, which\n"
+            "                       carry no CPUID\n"
             "  --trust-root FILE    also trust this self-signed root (emulator/test roots only; the pinned\n"
             "                       AMD roots are always trusted and never replaced)\n"
             "  --json               print the decision and claims as JSON\n"
@@ -62,7 +65,8 @@ static int parse_args(int argc, char **argv, verify_args *a)
         {"json", no_argument, 0, 'j'},         {"trust-root", required_argument, 0, 't'},
         {"trust-root-product", required_argument, 0, 'P'},
         {"cache-dir", required_argument, 0, 'C'}, {"kds-url", required_argument, 0, 'K'},
-        {"fetch", no_argument, 0, 'F'},        {"help", no_argument, 0, 'h'},
+        {"fetch", no_argument, 0, 'F'},        {"product", required_argument, 0, 'R'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     int c;
@@ -87,6 +91,7 @@ static int parse_args(int argc, char **argv, verify_args *a)
         case 'C': a->cache_dir = optarg; break;
         case 'K': a->kds_url = optarg; break;
         case 'F': a->fetch = 1; break;
+        case 'R': a->product = optarg; break;
         case 'h': usage(stdout); return 1;
         default: return -1;
         }
@@ -151,12 +156,6 @@ static ccg_result add_trust_root(const verify_args *a, ccg_snp_verifier *v)
     ccg_result result = CCG_FAILURE;
     ccg_snp_collateral tmp = {0};
     ccg_snp_product product = ccg_snp_product_from_name(a->trust_root_product);
-    if (product == CCG_SNP_PRODUCT_UNKNOWN) {
-        char cap[16];
-        snprintf(cap, sizeof(cap), "%s", a->trust_root_product);
-        cap[0] = (char)(cap[0] >= 'a' && cap[0] <= 'z' ? cap[0] - 32 : cap[0]);
-        product = ccg_snp_product_from_name(cap);
-    }
     CCG_ENSURE_MSG(product != CCG_SNP_PRODUCT_UNKNOWN, CCG_R_USAGE_INVALID, "unknown product '%s'",
                    a->trust_root_product);
     CCG_TRY(ccg_snp_collateral_init(&tmp));
@@ -235,7 +234,8 @@ static int run(const verify_args *a)
     if (ccg_failed(ccg_time_parse_rfc3339(a->now, &now)) || ccg_failed(ccg_snp_verifier_new(&v)) ||
         ccg_failed(ccg_snp_collateral_init(&col)) || ccg_failed(load_report(a, &report, &report_len)) ||
         ccg_failed(load_inputs(a, v, &col, &policy)) ||
-        ccg_failed(cli_collateral_from_cache(a->cache_dir, a->kds_url, a->fetch, report, report_len, &col))) {
+        ccg_failed(cli_collateral_from_cache(a->cache_dir, a->kds_url, a->fetch, a->product, report, report_len,
+                                             &col))) {
         rc = cli_report_error("verify snp", a->json);
         goto cleanup;
     }

@@ -1,5 +1,6 @@
 /* SEV-SNP products and their TCB_VERSION layouts. */
 #include <string.h>
+#include <strings.h>
 
 #include "ccgate/snp_report.h"
 #include "ccgate/util.h"
@@ -42,7 +43,7 @@ ccg_snp_product ccg_snp_product_from_name(const char *name)
     } names[] = {{"Milan", CCG_SNP_PRODUCT_MILAN}, {"Genoa", CCG_SNP_PRODUCT_GENOA}, {"Turin", CCG_SNP_PRODUCT_TURIN}};
     for (size_t i = 0; name != NULL && i < sizeof(names) / sizeof(names[0]); i++) {
         size_t n = strlen(names[i].prefix);
-        if (strncmp(name, names[i].prefix, n) == 0 && (name[n] == '\0' || name[n] == '-')) {
+        if (strncasecmp(name, names[i].prefix, n) == 0 && (name[n] == '\0' || name[n] == '-')) {
             return names[i].product;
         }
     }

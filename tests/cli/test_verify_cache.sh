@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# `ccgate verify snp --cache-dir`: a report verifies from collateral fetched once from a local
+# KDS-shaped HTTP server, then offline from the cache with the server gone.
+set -uo pipefail
+cli=${CCG_CLI:?CCG_CLI must name the ccgate binary}
+vec=${CCG_VECTORS:-../shared/vectors}/snp/msft-milan-v3
+if [ ! -d "$vec" ]; then
+  if [ "${CI:-}" = true ]; then echo "vectors missing at $vec (CI=true: failing)"; exit 1; fi
+  echo "SKIP: vectors missing at $vec"; exit 0
+fi
+tmp=$(mktemp -d)
+server=""
+cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+passed=0
+failed=0
+check() { if [ "$1" -eq "$2" ]; then echo "ok   $3"; passed=$((passed + 1)); else echo "FAIL $3 (exit $1, wanted $2)"; failed=$((failed + 1)); fi; }
+
+# A KDS-shaped tree: /vcek/v1/Milan/<hwid> (DER; the query string is ignored) and .../cert_chain.
+hwid=$(xxd -p -s 0x1a0 -l 64 "$vec/attestation_report.bin" | tr -d '\n')
+mkdir -p "$tmp/kds/vcek/v1/Milan"
+openssl x509 -in "$vec/vcek.pem" -outform der -out "$tmp/kds/vcek/v1/Milan/$hwid"
+cat "$vec/ask.pem" > "$tmp/kds/vcek/v1/Milan/cert_chain"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+python3 -m http.server "$port" --bind 127.0.0.1 --directory "$tmp/kds" >"$tmp/server.log" 2>&1 &
+server=$!
+for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+
+now=2026-06-01T00:00:00Z
+"$cli" verify snp --report "$vec/attestation_report.bin" --cache-dir "$tmp/cache" --now $now >"$tmp/out" 2>&1
+check $? 1 "empty cache without --fetch: denied for missing collateral"
+grep -q collateral.missing "$tmp/out" || { echo "FAIL reason"; cat "$tmp/out"; failed=$((failed + 1)); }
+
+"$cli" verify snp --report "$vec/attestation_report.bin" --cache-dir "$tmp/cache" --fetch \
+  --kds-url "http://127.0.0.1:$port" --now $now >"$tmp/out" 2>&1
+check $? 0 "fetched from the local KDS and allowed"
+grep -q '/vcek/v1/Milan/'"$hwid"'?blSPL=' "$tmp/server.log" || { echo "FAIL: no VCEK request logged"; failed=$((failed + 1)); }
+
+kill "$server"; wait "$server" 2>/dev/null; server=""
+"$cli" verify snp --report "$vec/attestation_report.bin" --cache-dir "$tmp/cache" --fetch \
+  --kds-url "http://127.0.0.1:$port" --now $now >"$tmp/out" 2>&1
+check $? 0 "cached: allowed with the server gone, nothing fetched"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
