@@ -73,7 +73,7 @@ X(SNP_SMT_NOT_ALLOWED, "snp.smt_not_allowed", "snp", DENY, "SMT is allowed or en
 X(SNP_VMPL_MISMATCH, "snp.vmpl_mismatch", "snp", DENY, "The report's VMPL differs from the policy.")
 X(SNP_TCB_BELOW_MINIMUM, "snp.tcb_below_minimum", "snp", DENY, "A TCB component is below the policy's minimum.")
 X(SNP_FIRMWARE_BELOW_MINIMUM, "snp.firmware_below_minimum", "snp", DENY, "The SNP firmware build is below the policy's minimum.")
-X(SNP_ABI_BELOW_MINIMUM, "snp.abi_below_minimum", "snp", DENY, "The guest's minimum ABI version is below the policy's minimum.")
+X(SNP_ABI_BELOW_MINIMUM, "snp.abi_below_minimum", "snp", DENY, "The SNP firmware's ABI version (CURRENT_MAJOR.CURRENT_MINOR) is below the policy's minimum.")
 X(SNP_MEASUREMENT_NOT_ALLOWED, "snp.measurement_not_allowed", "snp", DENY, "The launch MEASUREMENT is not in the policy's allowed list.")
 X(SNP_REPORT_DATA_MISMATCH, "snp.report_data_mismatch", "snp", DENY, "REPORT_DATA differs from the expected value.")
 X(SNP_HOST_DATA_MISMATCH, "snp.host_data_mismatch", "snp", DENY, "HOST_DATA differs from the expected value.")
@@ -89,6 +89,7 @@ X(MEASURE_OVMF_NO_HASHES_SECTION, "measure.ovmf_no_hashes_section", "measure", I
 X(MEASURE_VCPU_TYPE_UNKNOWN, "measure.vcpu_type_unknown", "measure", INPUT, "The vCPU type is not one ccgate knows, and no raw CPUID signature was given.")
 X(MEASURE_VMM_TYPE_UNSUPPORTED, "measure.vmm_type_unsupported", "measure", INPUT, "The VMM type is not QEMU, EC2 or GCE.")
 X(MEASURE_INPUT_INVALID, "measure.input_invalid", "measure", INPUT, "A launch input (file, count, feature bits or JSON field) is invalid.")
+X(MEASURE_OVMF_NO_SEV_METADATA, "measure.ovmf_no_sev_metadata", "measure", INPUT, "The OVMF has no SEV metadata or SEV-ES reset block, so it cannot launch an SEV-SNP guest; use an SNP-capable build.")
 
 /* reference values */
 X(REFVAL_MALFORMED, "refval.malformed", "refval", INPUT, "The reference-value record or set is not valid JSON of the expected shape.")
@@ -100,3 +101,30 @@ X(REFVAL_NOT_YET_VALID, "refval.not_yet_valid", "refval", DENY, "The reference v
 X(REFVAL_MEASUREMENT_MISMATCH, "refval.measurement_mismatch", "refval", DENY, "The launch measurement matches no record in the reference-value set.")
 X(REFVAL_SET_MISSING, "refval.set_missing", "refval", DENY, "The policy names a reference-value set that was not supplied.")
 X(REFVAL_TEE_MISMATCH, "refval.tee_mismatch", "refval", DENY, "The reference value is for a different TEE than the evidence.")
+
+/* key management (KMS/HSM keystores) */
+X(KMS_UNAVAILABLE, "kms.unavailable", "kms", DEPENDENCY, "The key-management service or HSM is unavailable (module missing, token absent, login refused or timeout); nothing is released.")
+X(KMS_KEY_NOT_FOUND, "kms.key_not_found", "kms", DEPENDENCY, "The key-encryption key is not present in the keystore.")
+X(KMS_UNWRAP_FAILED, "kms.unwrap_failed", "kms", DEPENDENCY, "The keystore could not unwrap the key: wrong KEK or a tampered wrapped key.")
+X(KMS_CONFIG_INVALID, "kms.config_invalid", "kms", INPUT, "The keystore configuration is invalid (module path, token label, PIN source or KEK file permissions).")
+
+/* model keys (resources) */
+X(KEY_NOT_FOUND, "key.not_found", "key", DENY, "No key with this ID (and version) exists.")
+X(KEY_DISABLED, "key.disabled", "key", DENY, "The key is disabled by its provider; it is not released.")
+X(KEY_RETIRED, "key.retired", "key", DENY, "The key version is retired after rotation and is never released again.")
+
+/* state store */
+X(STORE_UNAVAILABLE, "store.unavailable", "store", DEPENDENCY, "The state store (SQLite or PostgreSQL) cannot be opened or reached.")
+X(STORE_CORRUPT, "store.corrupt", "store", DEPENDENCY, "The state store failed an integrity check.")
+X(STORE_CONFLICT, "store.conflict", "store", DENY, "The write conflicts with the stored state (duplicate ID or stale version).")
+
+/* audit log */
+X(AUDIT_WRITE_FAILED, "audit.write_failed", "audit", DEPENDENCY, "The audit record could not be written and synced, so the decision is not released.")
+X(AUDIT_CHAIN_BROKEN, "audit.chain_broken", "audit", DENY, "An audit record's hash does not chain to the previous record.")
+
+/* JOSE: JWK, JWE, JWS/JWT */
+X(JOSE_JWK_INVALID, "jose.jwk_invalid", "jose", INPUT, "The JWK is malformed, has unknown members, or is not a valid public key.")
+X(JOSE_JWK_UNSUPPORTED, "jose.jwk_unsupported", "jose", INPUT, "The JWK's key type, curve or algorithm is not supported (EC P-256 with ECDH-ES+A256KW, RSA with RSA-OAEP-256).")
+X(JOSE_JWE_INVALID, "jose.jwe_invalid", "jose", INPUT, "The JWE is malformed or does not decrypt.")
+X(JOSE_JWT_INVALID, "jose.jwt_invalid", "jose", DENY, "The token is malformed, or its signature does not verify.")
+X(JOSE_JWT_EXPIRED, "jose.jwt_expired", "jose", DENY, "The token has expired or is not yet valid.")

@@ -47,7 +47,7 @@ void ccg_reasons_free(ccg_reasons *list);
 /* Appends a reason; takes ownership of details (may be NULL). Returns 0, or -1 when out of memory. */
 int ccg_reasons_add(ccg_reasons *list, ccg_reason reason, json_t *details);
 int ccg_reasons_has(const ccg_reasons *list, ccg_reason reason);
-/* Renders [{"code","component","message","details"}...]; a new reference. */
+/* Renders [{"code","component","kind","message","details"}...]; a new reference. */
 json_t *ccg_reasons_to_json(const ccg_reasons *list);
 /* Renders one reason with details as a JSON object; a new reference. */
 json_t *ccg_reason_to_json(ccg_reason reason, json_t *details_borrowed);

@@ -19,8 +19,7 @@ static void check_tcb(const snp_chain_facts *f, const ccg_snp_report *r, ccg_dec
 {
     ccg_snp_tcb tcb;
     if (ccg_failed(ccg_snp_tcb_decode(f->product, r->reported_tcb, &tcb))) {
-        ccg_decision_deny_last_error(d);
-        return;
+        return; /* reserved TCB bytes are refused once, by the appraisal */
     }
     compare_spl(d, "blSPL", f->ext.has_bl, f->ext.tcb.bootloader, tcb.bootloader);
     compare_spl(d, "teeSPL", f->ext.has_tee, f->ext.tcb.tee, tcb.tee);

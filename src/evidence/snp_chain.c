@@ -63,10 +63,18 @@ static X509 *select_issuer(const ccg_snp_collateral *col, X509 *child)
     return NULL;
 }
 
+/* AMD signs every link of the chain with RSASSA-PSS over SHA-384; anything else is not AMD's. */
+static int amd_signature_algorithm(X509 *cert)
+{
+    int mdnid = NID_undef, pknid = NID_undef;
+    return X509_get_signature_info(cert, &mdnid, &pknid, NULL, NULL) == 1 && pknid == NID_rsassaPss &&
+           mdnid == NID_sha384;
+}
+
 static int signed_by(X509 *child, X509 *issuer)
 {
     EVP_PKEY *key = X509_get0_pubkey(issuer);
-    int ok = key != NULL && X509_verify(child, key) == 1;
+    int ok = key != NULL && amd_signature_algorithm(child) && X509_verify(child, key) == 1;
     ERR_clear_error();
     return ok;
 }
@@ -265,9 +273,9 @@ void snp_chain_check_time(const snp_chain_facts *facts, ccg_time now, ccg_decisi
     ccg_time_format_rfc3339(now, at, sizeof(at));
     for (size_t i = 0; i < facts->window_count; i++) {
         const snp_cert_window *w = &facts->windows[i];
-        ccg_time_format_rfc3339(w->not_before, nb, sizeof(nb));
-        ccg_time_format_rfc3339(w->not_after, na, sizeof(na));
         if (now < w->not_before || now > w->not_after) {
+            ccg_time_format_rfc3339(w->not_before, nb, sizeof(nb));
+            ccg_time_format_rfc3339(w->not_after, na, sizeof(na));
             ccg_decision_deny(d, now < w->not_before ? CCG_R_CERT_NOT_YET_VALID : CCG_R_CERT_EXPIRED,
                               json_pack("{s:s, s:s, s:s, s:s}", "certificate", w->cn, "not_before", nb, "not_after",
                                         na, "now", at));

@@ -1,5 +1,6 @@
 /* Building and checking the SEV-SNP endorsement chain (internal to the SNP verifier).
- * VCEK -> ASK -> ARK, or VLEK -> ASVK -> ARK; RSA-PSS SHA-384 links; the ARK pinned per product. */
+ * VCEK -> ASK -> ARK, or VLEK -> ASVK -> ARK; every link must be RSASSA-PSS with SHA-384 (other
+ * algorithms are refused as cert.signature_invalid); the ARK pinned per product. */
 #ifndef CCGATE_SNP_CHAIN_H
 #define CCGATE_SNP_CHAIN_H
 

@@ -46,7 +46,8 @@ ccg_result ccg_snp_verifier_add_root(ccg_snp_verifier *v, ccg_snp_product produc
 {
     ccg_result result = CCG_FAILURE;
     CCG_ENSURE_MSG(product != CCG_SNP_PRODUCT_UNKNOWN, CCG_R_USAGE_INVALID, "a root must name its product");
-    CCG_ENSURE_MSG(ccg_x509_is_self_issued(root), CCG_R_CERT_UNTRUSTED_ROOT, "an added root must be self-signed");
+    CCG_ENSURE_MSG(ccg_x509_is_self_issued(root) && X509_verify(root, X509_get0_pubkey(root)) == 1,
+                   CCG_R_CERT_UNTRUSTED_ROOT, "an added root must be self-signed");
     CCG_TRY(snp_roots_add(&v->roots, product, root));
     result = CCG_SUCCESS;
 cleanup:
@@ -156,7 +157,6 @@ ccg_result ccg_snp_verify(ccg_snp_verifier *v, const uint8_t *report, size_t rep
     out->policy_version = policy->version;
     set_digest(out, report, report_len);
     CCG_TRY(ccg_snp_report_parse(report, report_len, &parsed));
-    out->claims = ccg_snp_claims_json(&parsed, ccg_snp_product_from_cpuid(&parsed));
     CCG_TRY(verify_parsed(v, report, &parsed, collateral, policy, now, out));
     out->allow = out->reasons.count == 0;
     result = CCG_SUCCESS;

@@ -73,7 +73,9 @@ static void check_tcb(appraisal *a, const ccg_snp_policy *p, ccg_snp_product pro
         return; /* denied already as snp.product_unknown; the layout is unknown */
     }
     if (ccg_failed(ccg_snp_tcb_decode(product, raw, &t))) {
-        deny(a, CCG_R_SNP_RESERVED_NONZERO, json_pack("{s:s, s:s}", "tcb", which, "detail", ccg_error_last()->message));
+        char hex[24];
+        snprintf(hex, sizeof(hex), "0x%016llx", (unsigned long long)raw);
+        deny(a, CCG_R_SNP_RESERVED_NONZERO, json_pack("{s:s, s:s}", "tcb", which, "raw", hex));
         return;
     }
     check_tcb_component(a, which, "bootloader", p->minimum_tcb.bootloader, t.bootloader);
