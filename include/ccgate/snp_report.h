@@ -112,6 +112,10 @@ typedef struct {
 
 /* Fails with snp.reserved_nonzero when the product's reserved TCB bytes are not zero. */
 CCG_MUST_CHECK ccg_result ccg_snp_tcb_decode(ccg_snp_product p, uint64_t raw, ccg_snp_tcb *out);
+/* The components alone, without checking or recording any error (for rendering claims). */
+void ccg_snp_tcb_split(ccg_snp_product p, uint64_t raw, ccg_snp_tcb *out);
+/* 1 when the product's reserved TCB bytes are all zero. */
+int ccg_snp_tcb_reserved_ok(ccg_snp_product p, uint64_t raw);
 uint64_t ccg_snp_tcb_encode(ccg_snp_product p, const ccg_snp_tcb *tcb);
 
 /* The number of CHIP_ID bytes the product's VCEK hwID carries: 64 (Milan, Genoa) or 8 (Turin). */

@@ -14,6 +14,7 @@ static void usage(FILE *out)
             "commands:\n"
             "  verify snp   verify an AMD SEV-SNP attestation report against collateral and a policy\n"
             "  kds          fetch SEV-SNP collateral from AMD KDS into a local cache\n"
+            "  emulate snp  write a report from the software SNP firmware (test root; demos and tests only)\n"
             "  reasons      list the reason-code registry (--json, --markdown)\n"
             "\n"
             "Run 'ccgate <command> --help' for a command's options.\n"
@@ -52,6 +53,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "kds") == 0) {
         return cmd_kds(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "emulate") == 0) {
+        return cmd_emulate(argc - 1, argv + 1);
     }
     fprintf(stderr, "ccgate: unknown command '%s'\n", cmd);
     usage(stderr);

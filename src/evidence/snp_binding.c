@@ -18,9 +18,10 @@ static void compare_spl(ccg_decision *d, const char *name, int present, uint8_t 
 static void check_tcb(const snp_chain_facts *f, const ccg_snp_report *r, ccg_decision *d)
 {
     ccg_snp_tcb tcb;
-    if (ccg_failed(ccg_snp_tcb_decode(f->product, r->reported_tcb, &tcb))) {
+    if (!ccg_snp_tcb_reserved_ok(f->product, r->reported_tcb)) {
         return; /* reserved TCB bytes are refused once, by the appraisal */
     }
+    ccg_snp_tcb_split(f->product, r->reported_tcb, &tcb);
     compare_spl(d, "blSPL", f->ext.has_bl, f->ext.tcb.bootloader, tcb.bootloader);
     compare_spl(d, "teeSPL", f->ext.has_tee, f->ext.tcb.tee, tcb.tee);
     compare_spl(d, "snpSPL", f->ext.has_snp, f->ext.tcb.snp, tcb.snp);

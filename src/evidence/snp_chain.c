@@ -130,8 +130,9 @@ static X509 *find_root(const snp_root_set *roots, const ccg_snp_collateral *col,
             return NULL;
         }
     }
-    /* A supplied self-signed root that verifies the intermediate but is not trusted is a forged or
-     * foreign root; an intermediate that matches a trusted root's name but not its key is forged. */
+    /* Either way the chain does not end at a trusted root: a supplied self-signed root that verifies
+     * the intermediate is foreign, and an intermediate that names a pinned root without being signed
+     * by it (an emulator's, or a forged one) claims a root it does not have. */
     for (int i = 0; i < sk_X509_num(col->certs); i++) {
         X509 *c = sk_X509_value(col->certs, i);
         if (ccg_x509_is_self_issued(c) && signed_by(intermediate, c)) {
@@ -143,7 +144,8 @@ static X509 *find_root(const snp_root_set *roots, const ccg_snp_collateral *col,
     }
     json_t *det = cert_details(intermediate);
     json_object_set_new(det, "product", json_string(ccg_snp_product_name(product)));
-    ccg_decision_deny(d, name_matched ? CCG_R_CERT_SIGNATURE_INVALID : CCG_R_CERT_UNTRUSTED_ROOT, det);
+    json_object_set_new(det, "names_trusted_root_without_its_signature", json_boolean(name_matched));
+    ccg_decision_deny(d, CCG_R_CERT_UNTRUSTED_ROOT, det);
     return NULL;
 }
 

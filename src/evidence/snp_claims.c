@@ -23,7 +23,9 @@ static json_t *tcb_json(ccg_snp_product product, uint64_t raw)
 {
     json_t *obj = json_pack("{s:o}", "raw", u64_hex_json(raw));
     ccg_snp_tcb tcb;
-    if (obj != NULL && product != CCG_SNP_PRODUCT_UNKNOWN && ccg_ok(ccg_snp_tcb_decode(product, raw, &tcb))) {
+    if (obj != NULL && product != CCG_SNP_PRODUCT_UNKNOWN) {
+        ccg_snp_tcb_split(product, raw, &tcb);
+        json_object_set_new(obj, "reserved_nonzero", json_boolean(!ccg_snp_tcb_reserved_ok(product, raw)));
         json_object_set_new(obj, "bootloader", json_integer(tcb.bootloader));
         json_object_set_new(obj, "tee", json_integer(tcb.tee));
         json_object_set_new(obj, "snp", json_integer(tcb.snp));

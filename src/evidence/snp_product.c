@@ -54,30 +54,39 @@ int ccg_snp_report_chip_id_masked(const ccg_snp_report *r) { return ccg_is_all_z
 
 size_t ccg_snp_hwid_len(ccg_snp_product p) { return p == CCG_SNP_PRODUCT_TURIN ? 8 : 64; }
 
-ccg_result ccg_snp_tcb_decode(ccg_snp_product p, uint64_t raw, ccg_snp_tcb *out)
+/* Reserved bytes: 2-5 on Milan and Genoa, 4-6 on Turin. */
+int ccg_snp_tcb_reserved_ok(ccg_snp_product p, uint64_t raw)
 {
-    ccg_result result = CCG_FAILURE;
+    uint64_t reserved = p == CCG_SNP_PRODUCT_TURIN ? 0x00FFFFFF00000000ull : 0x0000FFFFFFFF0000ull;
+    return (raw & reserved) == 0;
+}
+
+void ccg_snp_tcb_split(ccg_snp_product p, uint64_t raw, ccg_snp_tcb *out)
+{
     uint8_t b[8];
     for (int i = 0; i < 8; i++) {
         b[i] = (uint8_t)(raw >> (8 * i));
     }
     memset(out, 0, sizeof(*out));
     if (p == CCG_SNP_PRODUCT_TURIN) {
-        CCG_ENSURE_MSG(b[4] == 0 && b[5] == 0 && b[6] == 0, CCG_R_SNP_RESERVED_NONZERO,
-                       "Turin TCB 0x%016llx has reserved bytes 4-6 set", (unsigned long long)raw);
         out->fmc = b[0];
         out->bootloader = b[1];
         out->tee = b[2];
         out->snp = b[3];
-        out->microcode = b[7];
     } else {
-        CCG_ENSURE_MSG(b[2] == 0 && b[3] == 0 && b[4] == 0 && b[5] == 0, CCG_R_SNP_RESERVED_NONZERO,
-                       "TCB 0x%016llx has reserved bytes 2-5 set", (unsigned long long)raw);
         out->bootloader = b[0];
         out->tee = b[1];
         out->snp = b[6];
-        out->microcode = b[7];
     }
+    out->microcode = b[7];
+}
+
+ccg_result ccg_snp_tcb_decode(ccg_snp_product p, uint64_t raw, ccg_snp_tcb *out)
+{
+    ccg_result result = CCG_FAILURE;
+    CCG_ENSURE_MSG(ccg_snp_tcb_reserved_ok(p, raw), CCG_R_SNP_RESERVED_NONZERO,
+                   "%s TCB 0x%016llx has reserved bytes set", ccg_snp_product_name(p), (unsigned long long)raw);
+    ccg_snp_tcb_split(p, raw, out);
     result = CCG_SUCCESS;
 cleanup:
     return result;

@@ -66,18 +66,25 @@ static void check_tcb_component(appraisal *a, const char *which, const char *nam
     }
 }
 
+/* Reserved TCB bytes are refused in every TCB field of the report, minimums or not. */
+static int tcb_reserved_ok(appraisal *a, ccg_snp_product product, const char *which, uint64_t raw)
+{
+    if (ccg_snp_tcb_reserved_ok(product, raw)) {
+        return 1;
+    }
+    char hex[24];
+    snprintf(hex, sizeof(hex), "0x%016llx", (unsigned long long)raw);
+    deny(a, CCG_R_SNP_RESERVED_NONZERO, json_pack("{s:s, s:s}", "tcb", which, "raw", hex));
+    return 0;
+}
+
 static void check_tcb(appraisal *a, const ccg_snp_policy *p, ccg_snp_product product, const char *which, uint64_t raw)
 {
     ccg_snp_tcb t;
-    if (product == CCG_SNP_PRODUCT_UNKNOWN) {
-        return; /* denied already as snp.product_unknown; the layout is unknown */
+    if (product == CCG_SNP_PRODUCT_UNKNOWN || !tcb_reserved_ok(a, product, which, raw)) {
+        return; /* an unknown product was denied already as snp.product_unknown; its layout is unknown */
     }
-    if (ccg_failed(ccg_snp_tcb_decode(product, raw, &t))) {
-        char hex[24];
-        snprintf(hex, sizeof(hex), "0x%016llx", (unsigned long long)raw);
-        deny(a, CCG_R_SNP_RESERVED_NONZERO, json_pack("{s:s, s:s}", "tcb", which, "raw", hex));
-        return;
-    }
+    ccg_snp_tcb_split(product, raw, &t);
     check_tcb_component(a, which, "bootloader", p->minimum_tcb.bootloader, t.bootloader);
     check_tcb_component(a, which, "tee", p->minimum_tcb.tee, t.tee);
     check_tcb_component(a, which, "snp", p->minimum_tcb.snp, t.snp);
@@ -158,6 +165,10 @@ int ccg_snp_appraise(const ccg_snp_policy *p, const ccg_snp_report *r, ccg_snp_p
     check_guest_policy(&a, p, r);
     check_tcb(&a, p, product, "reported_tcb", r->reported_tcb);
     check_tcb(&a, p, product, "launch_tcb", r->launch_tcb);
+    if (product != CCG_SNP_PRODUCT_UNKNOWN) {
+        (void)tcb_reserved_ok(&a, product, "current_tcb", r->current_tcb);
+        (void)tcb_reserved_ok(&a, product, "committed_tcb", r->committed_tcb);
+    }
     check_firmware(&a, p, r);
     check_identity(&a, p, r);
     check_platform(&a, p, r);

@@ -1,0 +1,207 @@
+/* ccgate emulate snp: an emulated SEV-SNP report and its test chain, for demos and tests only. */
+#include <errno.h>
+#include <getopt.h>
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ccgate/snp_emulator.h"
+#include "cli.h"
+
+typedef struct {
+    const char *out_dir;
+    const char *product;
+    int vlek;
+    int debug;
+    const char *report_data;
+    const char *measurement;
+} emulate_args;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: ccgate emulate snp --out-dir DIR [--product milan|genoa|turin] [--vlek] [--debug]\n"
+            "                          [--report-data HEX] [--measurement HEX]\n"
+            "\n"
+            "Writes an SEV-SNP report signed by ccgate's software SNP firmware, for demos and tests. The\n"
+            "ARK, ASK and VCEK (or ASVK and VLEK) are generated for this run; AMD's pinned roots never accept\n"
+            "them, so a verifier must name the test root: verify snp --trust-root DIR/ark.pem.\n"
+            "\n"
+            "  --out-dir DIR        where to write report.bin, certs.pem (VCEK and ASK) and ark.pem\n"
+            "  --product NAME       milan (default), genoa or turin\n"
+            "  --vlek               sign with a VLEK (chain VLEK -> ASVK -> ARK) instead of a VCEK\n"
+            "  --debug              set the guest policy's DEBUG bit\n"
+            "  --report-data HEX    up to 64 bytes of REPORT_DATA, zero-padded (default zeros)\n"
+            "  --measurement HEX    the 48-byte launch MEASUREMENT (default a fixed test value)\n"
+            "\n"
+            "Exit status: 0 written, 2 bad usage or a failure.\n");
+}
+
+static int parse_args(int argc, char **argv, emulate_args *a)
+{
+    static const struct option opts[] = {
+        {"out-dir", required_argument, 0, 'o'},     {"product", required_argument, 0, 'p'},
+        {"vlek", no_argument, 0, 'v'},              {"debug", no_argument, 0, 'd'},
+        {"report-data", required_argument, 0, 'r'}, {"measurement", required_argument, 0, 'm'},
+        {"help", no_argument, 0, 'h'},              {0, 0, 0, 0},
+    };
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': a->out_dir = optarg; break;
+        case 'p': a->product = optarg; break;
+        case 'v': a->vlek = 1; break;
+        case 'd': a->debug = 1; break;
+        case 'r': a->report_data = optarg; break;
+        case 'm': a->measurement = optarg; break;
+        case 'h': usage(stdout); return 1;
+        default: return -1;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "ccgate emulate snp: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    if (a->out_dir == NULL) {
+        fprintf(stderr, "ccgate emulate snp: --out-dir is required\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* REPORT_DATA: 1 to 64 bytes of hex, zero-padded on the right as guests pad a shorter digest. */
+static ccg_result apply_report_data(const char *hex, ccg_snp_report *r)
+{
+    ccg_result result = CCG_FAILURE;
+    size_t n = strlen(hex);
+    CCG_ENSURE_MSG(n > 0 && n % 2 == 0 && n <= 2 * sizeof(r->report_data) && ccg_hex_is_valid(hex, n / 2),
+                   CCG_R_USAGE_INVALID, "--report-data must be 1 to 64 bytes of hex");
+    memset(r->report_data, 0, sizeof(r->report_data));
+    CCG_TRY(ccg_hex_decode_exact(hex, r->report_data, n / 2));
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static ccg_result build_report(const emulate_args *a, const ccg_snp_emulator *emu, ccg_snp_report *r)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_snp_emulator_default_report(emu, r);
+    if (a->debug) {
+        r->policy |= CCG_SNP_POLICY_DEBUG;
+    }
+    if (a->report_data != NULL) {
+        CCG_TRY(apply_report_data(a->report_data, r));
+    }
+    if (a->measurement != NULL) {
+        CCG_ENSURE_MSG(ccg_hex_is_valid(a->measurement, sizeof(r->measurement)), CCG_R_USAGE_INVALID,
+                       "--measurement must be 48 bytes of hex");
+        CCG_TRY(ccg_hex_decode_exact(a->measurement, r->measurement, sizeof(r->measurement)));
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static ccg_result new_emulator(const emulate_args *a, ccg_snp_emulator **out)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_snp_emulator_config cfg;
+    ccg_snp_product product = ccg_snp_product_from_name(a->product ? a->product : "milan");
+    CCG_ENSURE_MSG(product != CCG_SNP_PRODUCT_UNKNOWN, CCG_R_USAGE_INVALID, "unknown product '%s'", a->product);
+    ccg_snp_emulator_config_init(&cfg, product, a->vlek ? CCG_SNP_SIGNER_VLEK : CCG_SNP_SIGNER_VCEK);
+    /* A fresh chip ID per run, so two emulated machines never look alike. */
+    CCG_ENSURE_OSSL(RAND_bytes(cfg.chip_id, (int)ccg_snp_hwid_len(product)) == 1, CCG_R_INTERNAL_CRYPTO);
+    CCG_TRY(ccg_snp_emulator_new(&cfg, out));
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static ccg_result write_pem(const char *dir, const char *name, X509 *first, X509 *second)
+{
+    ccg_result result = CCG_FAILURE;
+    char path[4096];
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data = NULL;
+    long len;
+    CCG_ENSURE_ALLOC(bio);
+    CCG_ENSURE_OSSL(PEM_write_bio_X509(bio, first) == 1, CCG_R_INTERNAL_CRYPTO);
+    if (second != NULL) {
+        CCG_ENSURE_OSSL(PEM_write_bio_X509(bio, second) == 1, CCG_R_INTERNAL_CRYPTO);
+    }
+    len = BIO_get_mem_data(bio, &data);
+    CCG_ENSURE_OSSL(len > 0, CCG_R_INTERNAL_CRYPTO);
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    CCG_TRY(ccg_file_write(path, (const uint8_t *)data, (size_t)len));
+    result = CCG_SUCCESS;
+cleanup:
+    BIO_free(bio);
+    return result;
+}
+
+static ccg_result write_outputs(const char *dir, const ccg_snp_emulator *emu, const uint8_t *report)
+{
+    ccg_result result = CCG_FAILURE;
+    char path[4096];
+    CCG_ENSURE_MSG(mkdir(dir, 0755) == 0 || errno == EEXIST, CCG_R_IO_WRITE_FAILED, "cannot create %s: %s", dir,
+                   strerror(errno));
+    snprintf(path, sizeof(path), "%s/report.bin", dir);
+    CCG_TRY(ccg_file_write(path, report, CCG_SNP_REPORT_SIZE));
+    CCG_TRY(write_pem(dir, "certs.pem", ccg_snp_emulator_vcek(emu), ccg_snp_emulator_ask(emu)));
+    CCG_TRY(write_pem(dir, "ark.pem", ccg_snp_emulator_ark(emu), NULL));
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static int run(const emulate_args *a)
+{
+    int rc = CLI_EXIT_USAGE;
+    ccg_snp_emulator *emu = NULL;
+    ccg_snp_report r;
+    uint8_t report[CCG_SNP_REPORT_SIZE];
+    ccg_error_clear();
+    if (ccg_failed(new_emulator(a, &emu)) || ccg_failed(build_report(a, emu, &r)) ||
+        ccg_failed(ccg_snp_emulator_sign(emu, &r, report)) || ccg_failed(write_outputs(a->out_dir, emu, report))) {
+        (void)cli_report_error("emulate snp", 0);
+        goto cleanup;
+    }
+    ccg_snp_product product = ccg_snp_emulator_config_of(emu)->product;
+    printf("emulated %s report (%s-signed, TEST ROOT ONLY) written to %s: report.bin, certs.pem, ark.pem\n",
+           ccg_snp_product_name(product), a->vlek ? "VLEK" : "VCEK", a->out_dir);
+    printf("verify with: ccgate verify snp --report %s/report.bin --certs %s/certs.pem --trust-root %s/ark.pem "
+           "--trust-root-product %s --now <RFC3339>\n",
+           a->out_dir, a->out_dir, a->out_dir,
+           product == CCG_SNP_PRODUCT_GENOA ? "genoa" : product == CCG_SNP_PRODUCT_TURIN ? "turin" : "milan");
+    rc = CLI_EXIT_OK;
+cleanup:
+    ccg_snp_emulator_free(emu);
+    return rc;
+}
+
+int cmd_emulate(int argc, char **argv)
+{
+    emulate_args a;
+    memset(&a, 0, sizeof(a));
+    if (argc < 2 || strcmp(argv[1], "snp") != 0) {
+        if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
+            usage(stdout);
+            return CLI_EXIT_OK;
+        }
+        fprintf(stderr, "usage: ccgate emulate snp ... (see 'ccgate emulate snp --help')\n");
+        return CLI_EXIT_USAGE;
+    }
+    int parsed = parse_args(argc - 1, argv + 1, &a);
+    if (parsed != 0) {
+        if (parsed < 0) {
+            usage(stderr);
+        }
+        return parsed < 0 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    }
+    return run(&a);
+}
