@@ -32,6 +32,7 @@ demo: build
 
 bench: build
 	bash scripts/bench.sh build/release
+	bash scripts/bench-measure.sh build/release
 
 docs: build
 	build/release/ccgate reasons --markdown > docs/reason-codes.md

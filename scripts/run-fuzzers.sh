@@ -23,6 +23,10 @@ for t in "${targets[@]}"; do
   if [ "$name" = fuzz_snp_report ] && [ -d "$vectors/snp" ]; then
     find "$vectors/snp" -name '*report*.bin' -exec cp {} "$work/" \;
   fi
+  # sev-snp-measure's OVMF suffixes seed the OVMF parser the same way.
+  if [ "$name" = fuzz_ovmf ] && [ -d "$vectors/snp-measure" ]; then
+    cp "$vectors/snp-measure/"ovmf_*_suffix.bin "$work/" 2>/dev/null || true
+  fi
   echo "fuzz: $name for ${seconds}s"
   if "$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
        -artifact_prefix="$work/" "$work" "${seeds[@]}" >"$work/log" 2>&1; then

@@ -15,6 +15,7 @@ static void usage(FILE *out)
             "  verify snp   verify an AMD SEV-SNP attestation report against collateral and a policy\n"
             "  kds          fetch SEV-SNP collateral from AMD KDS into a local cache\n"
             "  emulate snp  write a report from the software SNP firmware (test root; demos and tests only)\n"
+            "  measure snp  compute an SEV-SNP launch measurement from OVMF, kernel and vCPU inputs\n"
             "  reasons      list the reason-code registry (--json, --markdown)\n"
             "\n"
             "Run 'ccgate <command> --help' for a command's options.\n"
@@ -56,6 +57,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "emulate") == 0) {
         return cmd_emulate(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "measure") == 0) {
+        return cmd_measure(argc - 1, argv + 1);
     }
     fprintf(stderr, "ccgate: unknown command '%s'\n", cmd);
     usage(stderr);
