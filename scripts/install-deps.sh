@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake clang llvm libclang-rt-14-dev pkg-config
   libssl-dev openssl libjansson-dev libcurl4-openssl-dev libcmocka-dev
-  libmicrohttpd-dev libsqlite3-dev python3 ovmf xxd curl
+  libmicrohttpd-dev libsqlite3-dev python3 python3-jwcrypto ovmf xxd curl
   softhsm2 libp11-kit-dev
 )
 

@@ -123,8 +123,22 @@ X(AUDIT_WRITE_FAILED, "audit.write_failed", "audit", DEPENDENCY, "The audit reco
 X(AUDIT_CHAIN_BROKEN, "audit.chain_broken", "audit", DENY, "An audit record's hash does not chain to the previous record.")
 
 /* JOSE: JWK, JWE, JWS/JWT */
-X(JOSE_JWK_INVALID, "jose.jwk_invalid", "jose", INPUT, "The JWK is malformed, has unknown members, or is not a valid public key.")
+X(JOSE_JWK_INVALID, "jose.jwk_invalid", "jose", INPUT, "The JWK is malformed or is not a valid public key (a private key member, an off-curve point, a short modulus).")
 X(JOSE_JWK_UNSUPPORTED, "jose.jwk_unsupported", "jose", INPUT, "The JWK's key type, curve or algorithm is not supported (EC P-256 with ECDH-ES+A256KW, RSA with RSA-OAEP-256).")
 X(JOSE_JWE_INVALID, "jose.jwe_invalid", "jose", INPUT, "The JWE is malformed or does not decrypt.")
 X(JOSE_JWT_INVALID, "jose.jwt_invalid", "jose", DENY, "The token is malformed, or its signature does not verify.")
 X(JOSE_JWT_EXPIRED, "jose.jwt_expired", "jose", DENY, "The token has expired or is not yet valid.")
+
+/* key broker protocol */
+X(KBS_REQUEST_MALFORMED, "kbs.request_malformed", "kbs", INPUT, "The KBS request body is not the expected JSON (Request, Attestation or evidence shape).")
+X(KBS_VERSION_UNSUPPORTED, "kbs.version_unsupported", "kbs", INPUT, "The client speaks a KBS protocol version this broker does not (0.4.0 is supported).")
+X(KBS_TEE_NOT_ALLOWED, "kbs.tee_not_allowed", "kbs", DENY, "The TEE type is not supported by the broker or not allowed by the release policy.")
+X(KBS_SESSION_MISSING, "kbs.session_missing", "kbs", DENY, "The request carries no kbs-session-id cookie or bearer token, or names an unknown session.")
+X(KBS_SESSION_EXPIRED, "kbs.session_expired", "kbs", DENY, "The session (or its challenge nonce) has expired; start again with /kbs/v0/auth.")
+X(KBS_NONCE_MISMATCH, "kbs.nonce_mismatch", "kbs", DENY, "The runtime-data nonce is not the nonce this session was challenged with.")
+X(KBS_NONCE_EXPIRED, "kbs.nonce_expired", "kbs", DENY, "The challenge nonce expired before the attestation arrived (a stale nonce); start again with /kbs/v0/auth.")
+X(KBS_NONCE_REUSED, "kbs.nonce_reused", "kbs", DENY, "The challenge nonce was consumed before: a replayed attestation.")
+X(KBS_NOT_ATTESTED, "kbs.not_attested", "kbs", DENY, "The session has not passed attestation, so no resource is released.")
+X(KBS_GPU_REQUIRED, "kbs.gpu_required", "kbs", DENY, "The release policy requires GPU evidence, which this broker cannot verify yet; nothing is released.")
+X(KBS_POLICY_INVALID, "kbs.policy_invalid", "kbs", INPUT, "The release policy document is malformed (unknown member, wrong type, bad trusted root).")
+X(KBS_CONFIG_INVALID, "kbs.config_invalid", "kbs", INPUT, "The key broker configuration is invalid or refuses to start (for example no TLS without --insecure-http).")
