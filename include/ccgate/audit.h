@@ -1,0 +1,146 @@
+/* The audit log: an append-only, hash-chained record of every decision the key broker makes
+ * (docs/audit.md).
+ *
+ * Records live in the `audit_log` table of a ccgate SQLite database, by default the store's own
+ * file, on their own connection. Each record holds the SHA-256 of the record before it (prev_hash)
+ * and its own hash over a canonical serialisation of every other field, so changing, deleting,
+ * inserting or reordering any record breaks the chain at a point ccg_audit_verify names.
+ *
+ * Durability: ccg_audit_append returns only after the record is committed with synchronous=FULL
+ * (WAL fsync'ed). The broker answers a request only after the append returned; if it fails
+ * (audit.write_failed) nothing is released.
+ *
+ * Concurrency: appenders in any number of threads and processes serialise on the database write
+ * lock (BEGIN IMMEDIATE), read the head, and insert seq = head + 1; seq is the primary key and
+ * prev_hash is unique, so the chain cannot fork.
+ *
+ * No secrets by construction: a record has no field for key material, evidence, tokens or free
+ * text. Identifiers are checked against narrow alphabets, reasons are registry codes (details are
+ * not recorded), and the evidence is recorded only as its digest.
+ *
+ * Errors: store.unavailable, store.corrupt (opening), audit.write_failed (appending), audit.chain_broken
+ * (verifying), input.malformed (a field outside its alphabet or length). Every public function
+ * clears the calling thread's last error first. A handle may be shared by threads (calls are
+ * serialised on it). */
+#ifndef CCGATE_AUDIT_H
+#define CCGATE_AUDIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "ccgate/decision.h"
+#include "ccgate/reasons.h"
+#include "ccgate/result.h"
+#include "ccgate/util.h"
+
+/* The record format version, hashed into every record as "v". */
+#define CCG_AUDIT_FORMAT 1
+/* Field limits (bytes). request_id: [A-Za-z0-9._:-]; action: [a-z0-9._-]; key_id, policy_id:
+ * printable ASCII without spaces; evidence_digest: "<alg>:<lowercase hex>". */
+#define CCG_AUDIT_REQUEST_ID_MAX 128u
+#define CCG_AUDIT_ACTION_MAX 64u
+#define CCG_AUDIT_ID_MAX 256u
+#define CCG_AUDIT_DIGEST_MAX 160u
+#define CCG_AUDIT_MAX_REASONS 64u
+/* Hashes are 32 bytes, kept as 64 lowercase hex digits. */
+#define CCG_AUDIT_HASH_HEX 65u
+
+typedef struct ccg_audit ccg_audit;
+
+typedef enum {
+    CCG_AUDIT_ALLOW = 1, /* "allow": released or done; no reasons */
+    CCG_AUDIT_DENY = 2,  /* "deny": refused; at least one reason */
+    CCG_AUDIT_ERROR = 3, /* "error": failed (a dependency, a bad request); at least one reason */
+} ccg_audit_decision;
+
+/* Who acted (issue 4's personas, plus the attested workload and the broker itself). */
+typedef enum {
+    CCG_PERSONA_WORKLOAD = 1,  /* "workload": a guest asking for a key */
+    CCG_PERSONA_PROVIDER = 2,  /* "provider": manages its keys and policies */
+    CCG_PERSONA_AUTHORITY = 3, /* "authority": manages reference values and collateral */
+    CCG_PERSONA_OPERATOR = 4,  /* "operator": reads status and audit */
+    CCG_PERSONA_SYSTEM = 5,    /* "system": the broker on its own behalf (start, key generation) */
+} ccg_persona;
+
+const char *ccg_audit_decision_name(ccg_audit_decision d);
+const char *ccg_persona_name(ccg_persona p);
+
+/* One event to record. Strings are borrowed. Optional fields are NULL (strings) or 0 (versions). */
+typedef struct {
+    ccg_time time;               /* when the decision was made (explicit, like every now) */
+    const char *request_id;      /* required */
+    ccg_persona persona;         /* required */
+    const char *action;          /* required, e.g. "resource.release", "key.rotate", "policy.set" */
+    const char *key_id;          /* optional */
+    int64_t key_version;         /* optional (0 = none) */
+    const char *policy_id;       /* optional */
+    int64_t policy_version;      /* optional (0 = none) */
+    const char *evidence_digest; /* optional, e.g. "sha384:<hex>" from ccg_decision */
+    ccg_audit_decision decision; /* required */
+    const ccg_reasons *reasons;  /* codes only; NULL or empty for allow, non-empty otherwise */
+} ccg_audit_event;
+
+/* Fills the policy, evidence digest, decision and reasons of ev from a verification decision,
+ * borrowing from d (which must outlive the append). allow -> allow; a deny whose reasons include a
+ * dependency or internal failure -> error; any other deny -> deny. Empty strings become NULL. */
+void ccg_audit_event_from_decision(ccg_audit_event *ev, const ccg_decision *d);
+
+typedef struct {
+    int busy_timeout_ms; /* how long an appender waits for another's lock; 0 means 10000 */
+    int create;          /* 1: create the database file and the audit table when absent */
+} ccg_audit_options;
+
+/* Opens the audit log in the SQLite database at path (opts NULL: create, default timeout). Without
+ * create, a missing file or a database without an audit table is store.unavailable. */
+CCG_MUST_CHECK ccg_result ccg_audit_open(const char *path, const ccg_audit_options *opts, ccg_audit **out);
+void ccg_audit_close(ccg_audit *a);
+
+/* Appends one record and commits it durably before returning. *seq and hash (both may be NULL)
+ * receive the new record's sequence number and hash. */
+CCG_MUST_CHECK ccg_result ccg_audit_append(ccg_audit *a, const ccg_audit_event *ev, int64_t *seq,
+                                           char hash[CCG_AUDIT_HASH_HEX]);
+
+/* The newest record: *seq 0 and the genesis prev_hash (64 zeros) when the log is empty. */
+CCG_MUST_CHECK ccg_result ccg_audit_head(ccg_audit *a, int64_t *seq, char hash[CCG_AUDIT_HASH_HEX]);
+
+/* An external anchor: a (seq, hash) pair recorded elsewhere (e.g. from ccg_audit_head), which the
+ * chain must still contain. Without one, deleting the newest records cannot be detected. */
+typedef struct {
+    int64_t seq;
+    char hash[CCG_AUDIT_HASH_HEX];
+} ccg_audit_anchor;
+
+typedef struct {
+    int intact;                       /* 1 when the whole chain verified */
+    int64_t records;                  /* records checked */
+    int64_t head_seq;                 /* the last record that verified */
+    char head_hash[CCG_AUDIT_HASH_HEX];
+    int64_t broken_seq;               /* the first record that does not verify (0 when intact) */
+    char problem[48];                 /* "hash_mismatch", "prev_hash_mismatch", "seq_gap", "malformed",
+                                         "unsupported_format", "anchor_missing", "anchor_mismatch" */
+    char expected[CCG_AUDIT_HASH_HEX]; /* the expected hash (recomputed, or the previous record's) */
+    char stored[CCG_AUDIT_HASH_HEX];   /* the hash the record stores */
+    char detail[160];
+} ccg_audit_verify_report;
+
+/* Walks the chain from the genesis record in one read snapshot. Intact: success and report->intact.
+ * Broken: audit.chain_broken, naming the first broken record in the message and the report.
+ * anchor may be NULL. */
+CCG_MUST_CHECK ccg_result ccg_audit_verify(ccg_audit *a, const ccg_audit_anchor *anchor,
+                                           ccg_audit_verify_report *report);
+/* The report as JSON: {"intact", "records", "head": {"seq", "hash"}, "broken": {...} | null}. */
+json_t *ccg_audit_verify_report_json(const ccg_audit_verify_report *report);
+
+/* Records with seq > since, oldest first, at most limit (0: no limit), as a JSON array of objects
+ * with every field of the record (see docs/audit.md). */
+CCG_MUST_CHECK ccg_result ccg_audit_list(ccg_audit *a, int64_t since, size_t limit, json_t **records);
+
+/* The canonical serialisation that is hashed: `record` holds every field except "hash". Returns a
+ * malloc'd string (NULL when out of memory). Exposed for independent verifiers and tests. */
+char *ccg_audit_canonical(const json_t *record);
+/* hash = lowercase hex SHA-256 of the canonical serialisation of record (without "hash"). */
+CCG_MUST_CHECK ccg_result ccg_audit_record_hash(const json_t *record, char hash[CCG_AUDIT_HASH_HEX]);
+
+#endif

@@ -1,0 +1,356 @@
+/* The audit record codec: checking an event, the record's JSON form, the canonical serialisation and
+ * its hash. The canonical form is jansson's JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII output
+ * of the record without "hash". Every string in a record is printable ASCII and every number an
+ * integer below 2^53, so this output is also the record's RFC 8785 (JCS) serialisation, and Python's
+ * json.dumps(r, sort_keys=True, separators=(",", ":")) reproduces it byte for byte. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "audit_internal.h"
+
+#define MAX_SAFE_INT ((int64_t)1 << 53)
+/* 9999-12-31T23:59:59Z: RFC 3339 has four-digit years. */
+#define MAX_TIME ((ccg_time)253402300799LL)
+
+const char *ccg_audit_decision_name(ccg_audit_decision d)
+{
+    switch (d) {
+    case CCG_AUDIT_ALLOW: return "allow";
+    case CCG_AUDIT_DENY: return "deny";
+    case CCG_AUDIT_ERROR: return "error";
+    }
+    return "unknown";
+}
+
+const char *ccg_persona_name(ccg_persona p)
+{
+    switch (p) {
+    case CCG_PERSONA_WORKLOAD: return "workload";
+    case CCG_PERSONA_PROVIDER: return "provider";
+    case CCG_PERSONA_AUTHORITY: return "authority";
+    case CCG_PERSONA_OPERATOR: return "operator";
+    case CCG_PERSONA_SYSTEM: return "system";
+    }
+    return "unknown";
+}
+
+void ccg_audit_event_from_decision(ccg_audit_event *ev, const ccg_decision *d)
+{
+    if (ev == NULL || d == NULL) {
+        return;
+    }
+    ev->policy_id = d->policy_id[0] ? d->policy_id : NULL;
+    ev->policy_version = d->policy_version > 0 ? d->policy_version : 0;
+    ev->evidence_digest = d->evidence_digest[0] ? d->evidence_digest : NULL;
+    ev->reasons = &d->reasons;
+    if (d->allow) {
+        ev->decision = CCG_AUDIT_ALLOW;
+        return;
+    }
+    ev->decision = CCG_AUDIT_DENY;
+    for (size_t i = 0; i < d->reasons.count; i++) {
+        ccg_reason_kind k = ccg_reason_kind_of(d->reasons.items[i].reason);
+        if (k == CCG_KIND_DEPENDENCY || k == CCG_KIND_INTERNAL) {
+            ev->decision = CCG_AUDIT_ERROR;
+        }
+    }
+}
+
+/* ---- field checks ---- */
+
+typedef enum { ALPHA_REQUEST_ID, ALPHA_ACTION, ALPHA_ID } alphabet;
+
+static int char_ok(alphabet a, unsigned char c)
+{
+    int digit = c >= '0' && c <= '9';
+    int lower = c >= 'a' && c <= 'z';
+    int upper = c >= 'A' && c <= 'Z';
+    switch (a) {
+    case ALPHA_REQUEST_ID: return digit || lower || upper || c == '.' || c == '_' || c == ':' || c == '-';
+    case ALPHA_ACTION: return digit || lower || c == '.' || c == '_' || c == '-';
+    case ALPHA_ID: return c >= 0x21 && c <= 0x7E;
+    }
+    return 0;
+}
+
+static ccg_result check_text(const char *field, const char *s, size_t max, alphabet a, int required)
+{
+    ccg_result result = CCG_FAILURE;
+    size_t n = 0;
+    if (s == NULL) {
+        CCG_ENSURE_MSG(!required, CCG_R_INPUT_MALFORMED, "audit field %s is required", field);
+        result = CCG_SUCCESS;
+        goto cleanup;
+    }
+    n = strnlen(s, max + 1);
+    CCG_ENSURE_MSG(n >= 1 && n <= max, CCG_R_INPUT_MALFORMED, "audit field %s must be 1..%zu bytes", field, max);
+    for (size_t i = 0; i < n; i++) {
+        CCG_ENSURE_MSG(char_ok(a, (unsigned char)s[i]), CCG_R_INPUT_MALFORMED,
+                       "audit field %s has a character outside its alphabet at offset %zu", field, i);
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+/* "<alg>:<lowercase hex>", alg of [a-z0-9-]. */
+static ccg_result check_digest(const char *s)
+{
+    ccg_result result = CCG_FAILURE;
+    const char *colon = NULL;
+    size_t n = 0;
+    if (s == NULL) {
+        result = CCG_SUCCESS;
+        goto cleanup;
+    }
+    n = strnlen(s, CCG_AUDIT_DIGEST_MAX + 1);
+    colon = memchr(s, ':', n);
+    CCG_ENSURE_MSG(n <= CCG_AUDIT_DIGEST_MAX && colon != NULL && colon > s && colon[1] != '\0', CCG_R_INPUT_MALFORMED,
+                   "audit field evidence_digest must be <alg>:<hex> of at most %u bytes", CCG_AUDIT_DIGEST_MAX);
+    for (const char *p = s; p < colon; p++) {
+        CCG_ENSURE_MSG((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-', CCG_R_INPUT_MALFORMED,
+                       "audit field evidence_digest has a bad algorithm name");
+    }
+    for (const char *p = colon + 1; *p != '\0'; p++) {
+        CCG_ENSURE_MSG((*p >= 'a' && *p <= 'f') || (*p >= '0' && *p <= '9'), CCG_R_INPUT_MALFORMED,
+                       "audit field evidence_digest must be lowercase hex after the colon");
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+ccg_result ccg_audit_event_check(const ccg_audit_event *ev)
+{
+    ccg_result result = CCG_FAILURE;
+    size_t nreasons = 0;
+    CCG_ENSURE(ev != NULL, CCG_R_INPUT_MALFORMED);
+    CCG_ENSURE_MSG(ev->time >= 0 && ev->time <= MAX_TIME, CCG_R_INPUT_MALFORMED, "audit time %lld is out of range",
+                   (long long)ev->time);
+    CCG_TRY(check_text("request_id", ev->request_id, CCG_AUDIT_REQUEST_ID_MAX, ALPHA_REQUEST_ID, 1));
+    CCG_ENSURE_MSG(ev->persona >= CCG_PERSONA_WORKLOAD && ev->persona <= CCG_PERSONA_SYSTEM, CCG_R_INPUT_MALFORMED,
+                   "unknown persona %d", (int)ev->persona);
+    CCG_TRY(check_text("action", ev->action, CCG_AUDIT_ACTION_MAX, ALPHA_ACTION, 1));
+    CCG_TRY(check_text("key_id", ev->key_id, CCG_AUDIT_ID_MAX, ALPHA_ID, 0));
+    CCG_TRY(check_text("policy_id", ev->policy_id, CCG_AUDIT_ID_MAX, ALPHA_ID, 0));
+    CCG_ENSURE_MSG(ev->key_version >= 0 && ev->key_version <= MAX_SAFE_INT, CCG_R_INPUT_MALFORMED,
+                   "key_version out of range");
+    CCG_ENSURE_MSG(ev->policy_version >= 0 && ev->policy_version <= MAX_SAFE_INT, CCG_R_INPUT_MALFORMED,
+                   "policy_version out of range");
+    CCG_TRY(check_digest(ev->evidence_digest));
+    CCG_ENSURE_MSG(ev->decision >= CCG_AUDIT_ALLOW && ev->decision <= CCG_AUDIT_ERROR, CCG_R_INPUT_MALFORMED,
+                   "unknown audit decision %d", (int)ev->decision);
+    nreasons = ev->reasons ? ev->reasons->count : 0;
+    CCG_ENSURE_MSG(nreasons <= CCG_AUDIT_MAX_REASONS, CCG_R_INPUT_TOO_LARGE, "%zu reasons, at most %u", nreasons,
+                   CCG_AUDIT_MAX_REASONS);
+    for (size_t i = 0; i < nreasons; i++) {
+        ccg_reason r = ev->reasons->items[i].reason;
+        CCG_ENSURE_MSG(r > CCG_R_OK && r < CCG_R__COUNT, CCG_R_INPUT_MALFORMED, "reason %zu is not a registry code", i);
+    }
+    if (ev->decision == CCG_AUDIT_ALLOW) {
+        CCG_ENSURE_MSG(nreasons == 0, CCG_R_INPUT_MALFORMED, "an allow decision carries no reasons");
+    } else {
+        CCG_ENSURE_MSG(nreasons > 0, CCG_R_INPUT_MALFORMED, "a %s decision names at least one reason",
+                       ccg_audit_decision_name(ev->decision));
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+/* ---- records ---- */
+
+static json_t *opt_string(const char *s) { return s ? json_string(s) : json_null(); }
+static json_t *opt_version(int64_t v) { return v > 0 ? json_integer((json_int_t)v) : json_null(); }
+
+static ccg_result set(json_t *obj, const char *key, json_t *value)
+{
+    ccg_result result = CCG_FAILURE;
+    CCG_ENSURE_ALLOC(value);
+    CCG_ENSURE(json_object_set_new(obj, key, value) == 0, CCG_R_INTERNAL_OUT_OF_MEMORY);
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+ccg_result ccg_audit_record_from_event(const ccg_audit_event *ev, int64_t seq, const char *prev_hash,
+                                       json_t **record, char **reasons_text)
+{
+    ccg_result result = CCG_FAILURE;
+    json_t *rec = NULL, *reasons = NULL;
+    char time_text[32];
+    size_t nreasons = ev->reasons ? ev->reasons->count : 0;
+
+    *record = NULL;
+    *reasons_text = NULL;
+    ccg_time_format_rfc3339(ev->time, time_text, sizeof(time_text));
+    reasons = json_array();
+    CCG_ENSURE_ALLOC(reasons);
+    for (size_t i = 0; i < nreasons; i++) {
+        json_t *code = json_string(ccg_reason_code(ev->reasons->items[i].reason));
+        CCG_ENSURE_ALLOC(code);
+        CCG_ENSURE(json_array_append_new(reasons, code) == 0, CCG_R_INTERNAL_OUT_OF_MEMORY);
+    }
+    *reasons_text = json_dumps(reasons, JSON_COMPACT | JSON_ENSURE_ASCII);
+    CCG_ENSURE_ALLOC(*reasons_text);
+    rec = json_object();
+    CCG_ENSURE_ALLOC(rec);
+    CCG_TRY(set(rec, "seq", json_integer((json_int_t)seq)));
+    CCG_TRY(set(rec, "v", json_integer(CCG_AUDIT_FORMAT)));
+    CCG_TRY(set(rec, "time", json_string(time_text)));
+    CCG_TRY(set(rec, "request_id", json_string(ev->request_id)));
+    CCG_TRY(set(rec, "persona", json_string(ccg_persona_name(ev->persona))));
+    CCG_TRY(set(rec, "action", json_string(ev->action)));
+    CCG_TRY(set(rec, "key_id", opt_string(ev->key_id)));
+    CCG_TRY(set(rec, "key_version", opt_version(ev->key_version)));
+    CCG_TRY(set(rec, "policy_id", opt_string(ev->policy_id)));
+    CCG_TRY(set(rec, "policy_version", opt_version(ev->policy_version)));
+    CCG_TRY(set(rec, "evidence_digest", opt_string(ev->evidence_digest)));
+    CCG_TRY(set(rec, "decision", json_string(ccg_audit_decision_name(ev->decision))));
+    CCG_TRY(set(rec, "reasons", json_incref(reasons)));
+    CCG_TRY(set(rec, "prev_hash", json_string(prev_hash)));
+    *record = rec;
+    rec = NULL;
+    result = CCG_SUCCESS;
+cleanup:
+    json_decref(rec);
+    json_decref(reasons);
+    if (ccg_failed(result)) {
+        free(*reasons_text);
+        *reasons_text = NULL;
+    }
+    return result;
+}
+
+int ccg_audit_hash_text_ok(const char *s)
+{
+    if (s == NULL || strlen(s) != 64) {
+        return 0;
+    }
+    for (size_t i = 0; i < 64; i++) {
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* One column as JSON: its SQLite type must be `type`, or NULL when nullable. */
+static ccg_result column(sqlite3_stmt *st, int i, int type, int nullable, json_t **out)
+{
+    ccg_result result = CCG_FAILURE;
+    int got = sqlite3_column_type(st, i);
+    const char *name = sqlite3_column_name(st, i);
+    *out = NULL;
+    if (got == SQLITE_NULL) {
+        CCG_ENSURE_MSG(nullable, CCG_R_AUDIT_CHAIN_BROKEN, "column %s is NULL", name);
+        *out = json_null();
+    } else if (type == SQLITE_INTEGER) {
+        CCG_ENSURE_MSG(got == SQLITE_INTEGER, CCG_R_AUDIT_CHAIN_BROKEN, "column %s is not an integer", name);
+        *out = json_integer((json_int_t)sqlite3_column_int64(st, i));
+    } else {
+        const char *text = (const char *)sqlite3_column_text(st, i);
+        CCG_ENSURE_MSG(got == SQLITE_TEXT && text != NULL, CCG_R_AUDIT_CHAIN_BROKEN, "column %s is not text", name);
+        CCG_ENSURE_MSG(strlen(text) == (size_t)sqlite3_column_bytes(st, i), CCG_R_AUDIT_CHAIN_BROKEN,
+                       "column %s holds a NUL byte", name);
+        *out = json_string(text);
+        /* json_string refuses invalid UTF-8: a tampered column, not an allocation failure. */
+        CCG_ENSURE_MSG(*out != NULL, CCG_R_AUDIT_CHAIN_BROKEN, "column %s is not valid UTF-8", name);
+    }
+    CCG_ENSURE_ALLOC(*out);
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+ccg_result ccg_audit_record_from_row(sqlite3_stmt *st, json_t **record)
+{
+    static const struct {
+        const char *name;
+        int type;
+        int nullable;
+    } cols[] = {
+        {"seq", SQLITE_INTEGER, 0},       {"v", SQLITE_INTEGER, 0},
+        {"time", SQLITE_TEXT, 0},         {"request_id", SQLITE_TEXT, 0},
+        {"persona", SQLITE_TEXT, 0},      {"action", SQLITE_TEXT, 0},
+        {"key_id", SQLITE_TEXT, 1},       {"key_version", SQLITE_INTEGER, 1},
+        {"policy_id", SQLITE_TEXT, 1},    {"policy_version", SQLITE_INTEGER, 1},
+        {"evidence_digest", SQLITE_TEXT, 1}, {"decision", SQLITE_TEXT, 0},
+        {"reasons", SQLITE_TEXT, 0},      {"prev_hash", SQLITE_TEXT, 0},
+        {"hash", SQLITE_TEXT, 0},
+    };
+    ccg_result result = CCG_FAILURE;
+    json_t *rec = NULL, *value = NULL, *reasons = NULL;
+    json_error_t jerr;
+    size_t i = 0, j = 0;
+    json_t *item = NULL;
+
+    *record = NULL;
+    rec = json_object();
+    CCG_ENSURE_ALLOC(rec);
+    for (i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
+        CCG_TRY(column(st, (int)i, cols[i].type, cols[i].nullable, &value));
+        if (strcmp(cols[i].name, "reasons") == 0) {
+            reasons = json_loads(json_string_value(value), JSON_REJECT_DUPLICATES, &jerr);
+            json_decref(value);
+            value = NULL;
+            CCG_ENSURE_MSG(json_is_array(reasons), CCG_R_AUDIT_CHAIN_BROKEN,
+                           "column reasons is not a JSON array");
+            json_array_foreach(reasons, j, item) {
+                CCG_ENSURE_MSG(json_is_string(item), CCG_R_AUDIT_CHAIN_BROKEN,
+                               "column reasons holds a non-string");
+            }
+            value = reasons;
+            reasons = NULL;
+        }
+        int rc = json_object_set_new(rec, cols[i].name, value);
+        value = NULL; /* stolen, even on failure */
+        CCG_ENSURE(rc == 0, CCG_R_INTERNAL_OUT_OF_MEMORY);
+    }
+    CCG_ENSURE_MSG(ccg_audit_hash_text_ok(json_string_value(json_object_get(rec, "prev_hash"))) &&
+                       ccg_audit_hash_text_ok(json_string_value(json_object_get(rec, "hash"))),
+                   CCG_R_AUDIT_CHAIN_BROKEN, "prev_hash or hash is not 64 lowercase hex digits");
+    *record = rec;
+    rec = NULL;
+    result = CCG_SUCCESS;
+cleanup:
+    json_decref(rec);
+    json_decref(value);
+    json_decref(reasons);
+    return result;
+}
+
+char *ccg_audit_canonical(const json_t *record)
+{
+    json_t *copy = NULL;
+    char *text = NULL;
+    if (!json_is_object(record)) {
+        return NULL;
+    }
+    copy = json_copy((json_t *)record);
+    if (copy == NULL) {
+        return NULL;
+    }
+    json_object_del(copy, "hash");
+    text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+    json_decref(copy);
+    return text;
+}
+
+ccg_result ccg_audit_record_hash(const json_t *record, char hash[CCG_AUDIT_HASH_HEX])
+{
+    ccg_result result = CCG_FAILURE;
+    char *text = ccg_audit_canonical(record);
+    uint8_t md[32];
+    unsigned int md_len = 0;
+    CCG_ENSURE_ALLOC(text);
+    CCG_ENSURE_OSSL(EVP_Digest(text, strlen(text), md, &md_len, EVP_sha256(), NULL) == 1 && md_len == 32,
+                    CCG_R_INTERNAL_CRYPTO);
+    ccg_hex_encode(md, 32, hash);
+    result = CCG_SUCCESS;
+cleanup:
+    free(text);
+    return result;
+}

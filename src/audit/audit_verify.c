@@ -1,0 +1,190 @@
+/* Verifying and listing the audit log. Verification walks every record in seq order inside one read
+ * transaction (a consistent snapshot while appenders keep writing) and stops at the first record
+ * that does not chain: its prev_hash is not the previous record's hash, its seq does not follow, or
+ * its hash is not the hash of its own fields. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit_internal.h"
+
+static const char SQL_ALL[] = "SELECT " CCG_AUDIT_COLUMNS " FROM audit_log ORDER BY seq";
+static const char SQL_SINCE[] = "SELECT " CCG_AUDIT_COLUMNS " FROM audit_log WHERE seq > ?1 ORDER BY seq";
+
+static void broken(ccg_audit_verify_report *r, int64_t seq, const char *problem, const char *expected,
+                   const char *stored, const char *detail)
+{
+    r->intact = 0;
+    r->broken_seq = seq;
+    snprintf(r->problem, sizeof(r->problem), "%.47s", problem);
+    snprintf(r->expected, sizeof(r->expected), "%.64s", expected ? expected : "");
+    snprintf(r->stored, sizeof(r->stored), "%.64s", stored ? stored : "");
+    snprintf(r->detail, sizeof(r->detail), "%.159s", detail ? detail : "");
+}
+
+/* Checks one record against the chain so far; fills the report and returns 0 when it breaks. */
+static int check_record(ccg_audit_verify_report *r, const json_t *rec, int64_t seq, const char *prev_expected,
+                        const char *recomputed)
+{
+    const char *prev = json_string_value(json_object_get(rec, "prev_hash"));
+    const char *stored = json_string_value(json_object_get(rec, "hash"));
+    json_int_t v = json_integer_value(json_object_get(rec, "v"));
+    if (v != CCG_AUDIT_FORMAT) {
+        broken(r, seq, "unsupported_format", NULL, NULL, "the record's format version is not 1");
+        return 0;
+    }
+    if (strcmp(prev, prev_expected) != 0) {
+        broken(r, seq, "prev_hash_mismatch", prev_expected, prev,
+               "prev_hash is not the hash of the record before it (a record was removed, inserted or moved)");
+        return 0;
+    }
+    if (seq != r->head_seq + 1) {
+        broken(r, seq, "seq_gap", prev_expected, prev, "seq does not follow the record before it");
+        return 0;
+    }
+    if (strcmp(recomputed, stored) != 0) {
+        broken(r, seq, "hash_mismatch", recomputed, stored, "the record's fields do not hash to its stored hash");
+        return 0;
+    }
+    return 1;
+}
+
+ccg_result ccg_audit_verify(ccg_audit *a, const ccg_audit_anchor *anchor, ccg_audit_verify_report *report)
+{
+    ccg_result result = CCG_FAILURE;
+    sqlite3_stmt *st = NULL;
+    json_t *rec = NULL;
+    char recomputed[CCG_AUDIT_HASH_HEX];
+    char detail[160];
+    int locked = 0, in_tx = 0, row = 0, anchor_seen = 0;
+
+    ccg_error_clear();
+    CCG_ENSURE(a != NULL && report != NULL, CCG_R_INPUT_MALFORMED);
+    memset(report, 0, sizeof(*report));
+    report->intact = 1;
+    snprintf(report->head_hash, sizeof(report->head_hash), "%s", CCG_AUDIT_GENESIS);
+    if (anchor != NULL) {
+        CCG_ENSURE_MSG(anchor->seq >= 1 && ccg_audit_hash_text_ok(anchor->hash), CCG_R_INPUT_MALFORMED,
+                       "an anchor is a seq >= 1 and a hash of 64 lowercase hex digits");
+    }
+    pthread_mutex_lock(&a->lock);
+    locked = 1;
+    CCG_TRY(ccg_sqlite_begin_read(a->h));
+    in_tx = 1;
+    CCG_TRY(ccg_sqlite_stmt(a->h, SQL_ALL, &st));
+    for (;;) {
+        int64_t seq = 0;
+        CCG_TRY(ccg_sqlite_step_row(a->h, st, &row, "read the audit log"));
+        if (!row) {
+            break;
+        }
+        seq = sqlite3_column_int64(st, 0);
+        json_decref(rec);
+        rec = NULL;
+        if (ccg_failed(ccg_audit_record_from_row(st, &rec))) {
+            /* A column of the wrong type or shape: this record is broken. */
+            broken(report, seq, "malformed", NULL, NULL, ccg_error_last()->message);
+            ccg_error_clear();
+            break;
+        }
+        CCG_TRY(ccg_audit_record_hash(rec, recomputed));
+        if (!check_record(report, rec, seq, report->head_hash, recomputed)) {
+            break;
+        }
+        report->records++;
+        report->head_seq = seq;
+        snprintf(report->head_hash, sizeof(report->head_hash), "%.64s", recomputed);
+        if (anchor != NULL && seq == anchor->seq) {
+            anchor_seen = 1;
+            if (strcmp(recomputed, anchor->hash) != 0) {
+                broken(report, seq, "anchor_mismatch", anchor->hash, recomputed,
+                       "the record's hash differs from the external anchor");
+                break;
+            }
+        }
+    }
+    if (report->intact && anchor != NULL && !anchor_seen) {
+        snprintf(detail, sizeof(detail), "the anchored record is missing: the log ends at seq %lld",
+                 (long long)report->head_seq);
+        broken(report, anchor->seq, "anchor_missing", anchor->hash, NULL, detail);
+    }
+    ccg_sqlite_done(st);
+    st = NULL;
+    CCG_TRY(ccg_sqlite_commit(a->h));
+    in_tx = 0;
+    CCG_ENSURE_MSG(report->intact, CCG_R_AUDIT_CHAIN_BROKEN,
+                   "the audit chain is broken at seq %lld: %s (expected %.16s..., stored %.16s...)",
+                   (long long)report->broken_seq, report->problem, report->expected, report->stored);
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_sqlite_done(st);
+    if (in_tx) {
+        ccg_sqlite_rollback(a->h);
+    }
+    if (locked) {
+        pthread_mutex_unlock(&a->lock);
+    }
+    json_decref(rec);
+    return result;
+}
+
+json_t *ccg_audit_verify_report_json(const ccg_audit_verify_report *r)
+{
+    json_t *out = NULL, *brk = NULL;
+    if (r == NULL) {
+        return NULL;
+    }
+    if (r->intact) {
+        brk = json_null();
+    } else {
+        brk = json_pack("{s:I, s:s, s:s?, s:s?, s:s}", "seq", (json_int_t)r->broken_seq, "problem", r->problem,
+                        "expected", r->expected[0] ? r->expected : NULL, "stored", r->stored[0] ? r->stored : NULL,
+                        "detail", r->detail);
+    }
+    if (brk == NULL) {
+        return NULL;
+    }
+    out = json_pack("{s:b, s:I, s:{s:I, s:s}, s:o}", "intact", r->intact, "records", (json_int_t)r->records, "head",
+                    "seq", (json_int_t)r->head_seq, "hash", r->head_hash, "broken", brk);
+    return out;
+}
+
+ccg_result ccg_audit_list(ccg_audit *a, int64_t since, size_t limit, json_t **records)
+{
+    ccg_result result = CCG_FAILURE;
+    sqlite3_stmt *st = NULL;
+    json_t *list = NULL, *rec = NULL;
+    int locked = 0, row = 0;
+
+    ccg_error_clear();
+    CCG_ENSURE(a != NULL && records != NULL, CCG_R_INPUT_MALFORMED);
+    *records = NULL;
+    CCG_ENSURE_MSG(since >= 0, CCG_R_INPUT_MALFORMED, "since must be >= 0");
+    list = json_array();
+    CCG_ENSURE_ALLOC(list);
+    pthread_mutex_lock(&a->lock);
+    locked = 1;
+    CCG_TRY(ccg_sqlite_stmt(a->h, SQL_SINCE, &st));
+    CCG_TRY(ccg_sqlite_bind_int(a->h, st, 1, since));
+    while (limit == 0 || json_array_size(list) < limit) {
+        CCG_TRY(ccg_sqlite_step_row(a->h, st, &row, "read the audit log"));
+        if (!row) {
+            break;
+        }
+        CCG_TRY(ccg_audit_record_from_row(st, &rec));
+        int rc = json_array_append_new(list, rec);
+        rec = NULL; /* stolen, even on failure */
+        CCG_ENSURE(rc == 0, CCG_R_INTERNAL_OUT_OF_MEMORY);
+    }
+    *records = list;
+    list = NULL;
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_sqlite_done(st);
+    if (locked) {
+        pthread_mutex_unlock(&a->lock);
+    }
+    json_decref(list);
+    json_decref(rec);
+    return result;
+}

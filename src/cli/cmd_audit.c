@@ -1,0 +1,271 @@
+/* ccgate audit: verify, list and anchor the hash-chained audit log of the key broker. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ccgate/audit.h"
+#include "cli.h"
+
+typedef struct {
+    const char *db;
+    int json;
+    int64_t since;
+    int64_t limit;
+    int has_anchor;
+    ccg_audit_anchor anchor;
+} audit_args;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: ccgate audit verify --db FILE [--anchor SEQ:HASH] [--json]\n"
+            "       ccgate audit list   --db FILE [--since SEQ] [--limit N] [--json]\n"
+            "       ccgate audit head   --db FILE [--json]\n"
+            "\n"
+            "verify  walks the hash chain from the first record and names the first broken link.\n"
+            "        --anchor SEQ:HASH also requires record SEQ to exist with that hash (a head\n"
+            "        recorded earlier with 'audit head'), which detects removal of the newest records.\n"
+            "list    prints the records with seq > SEQ (default 0: all), oldest first.\n"
+            "head    prints the newest record's seq and hash, to keep as an anchor elsewhere.\n"
+            "\n"
+            "Exit status: 0 intact (or success), 1 chain broken, 2 bad usage or unreadable database.\n");
+}
+
+static int parse_int(const char *s, int64_t min, int64_t *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (s[0] == '\0' || *end != '\0' || errno != 0 || v < min) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_anchor(const char *s, ccg_audit_anchor *a)
+{
+    const char *colon = strchr(s, ':');
+    char seq[32];
+    size_t n = colon ? (size_t)(colon - s) : 0;
+    if (colon == NULL || n == 0 || n >= sizeof(seq) || strlen(colon + 1) != 64) {
+        return -1;
+    }
+    memcpy(seq, s, n);
+    seq[n] = '\0';
+    if (parse_int(seq, 1, &a->seq) != 0) {
+        return -1;
+    }
+    memcpy(a->hash, colon + 1, 65);
+    for (size_t i = 0; i < 64; i++) {
+        char c = a->hash[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Returns 0, or CLI_EXIT_USAGE after printing why; 1 when --help was printed. */
+static int parse_args(const char *sub, int argc, char **argv, audit_args *args)
+{
+    memset(args, 0, sizeof(*args));
+    for (int i = 2; i < argc; i++) {
+        const char *opt = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) {
+            usage(stdout);
+            return 1;
+        } else if (strcmp(opt, "--json") == 0) {
+            args->json = 1;
+        } else if (strcmp(opt, "--db") == 0 && val != NULL) {
+            args->db = val;
+            i++;
+        } else if (strcmp(opt, "--since") == 0 && val != NULL && strcmp(sub, "list") == 0) {
+            if (parse_int(val, 0, &args->since) != 0) {
+                fprintf(stderr, "ccgate audit: --since needs a sequence number >= 0\n");
+                return CLI_EXIT_USAGE;
+            }
+            i++;
+        } else if (strcmp(opt, "--limit") == 0 && val != NULL && strcmp(sub, "list") == 0) {
+            if (parse_int(val, 1, &args->limit) != 0) {
+                fprintf(stderr, "ccgate audit: --limit needs a count >= 1\n");
+                return CLI_EXIT_USAGE;
+            }
+            i++;
+        } else if (strcmp(opt, "--anchor") == 0 && val != NULL && strcmp(sub, "verify") == 0) {
+            if (parse_anchor(val, &args->anchor) != 0) {
+                fprintf(stderr, "ccgate audit: --anchor needs SEQ:HASH (seq >= 1, 64 lowercase hex digits)\n");
+                return CLI_EXIT_USAGE;
+            }
+            args->has_anchor = 1;
+            i++;
+        } else {
+            fprintf(stderr, "ccgate audit %s: unknown or incomplete option '%s'\n", sub, opt);
+            usage(stderr);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    if (args->db == NULL) {
+        fprintf(stderr, "ccgate audit %s: --db FILE is required\n", sub);
+        return CLI_EXIT_USAGE;
+    }
+    return 0;
+}
+
+static int print_json(json_t *value)
+{
+    char *text = value ? json_dumps(value, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+    if (text == NULL) {
+        fprintf(stderr, "ccgate audit: out of memory\n");
+        return -1;
+    }
+    printf("%s\n", text);
+    free(text);
+    return 0;
+}
+
+static int do_verify(ccg_audit *a, const audit_args *args)
+{
+    ccg_audit_verify_report report;
+    ccg_result r = ccg_audit_verify(a, args->has_anchor ? &args->anchor : NULL, &report);
+    if (ccg_failed(r) && ccg_error_reason() != CCG_R_AUDIT_CHAIN_BROKEN) {
+        return cli_report_error("audit verify", args->json);
+    }
+    if (args->json) {
+        json_t *out = ccg_audit_verify_report_json(&report);
+        int rc = print_json(out);
+        json_decref(out);
+        if (rc != 0) {
+            return CLI_EXIT_USAGE;
+        }
+    } else if (report.intact) {
+        printf("audit chain intact: %lld records, head seq %lld hash %s\n", (long long)report.records,
+               (long long)report.head_seq, report.head_hash);
+    } else {
+        printf("audit chain BROKEN at seq %lld: %s\n", (long long)report.broken_seq, report.problem);
+        printf("  %s\n", report.detail);
+        if (report.expected[0]) {
+            printf("  expected: %s\n", report.expected);
+        }
+        if (report.stored[0]) {
+            printf("  stored:   %s\n", report.stored);
+        }
+        printf("  records before it verified: %lld (last good seq %lld)\n", (long long)report.records,
+               (long long)report.head_seq);
+    }
+    if (!report.intact) {
+        fprintf(stderr, "ccgate: audit verify: %s: the chain is broken at seq %lld (%s)\n",
+                ccg_reason_code(CCG_R_AUDIT_CHAIN_BROKEN), (long long)report.broken_seq, report.problem);
+        return CLI_EXIT_DENY;
+    }
+    return CLI_EXIT_OK;
+}
+
+static const char *opt_text(const json_t *rec, const char *key)
+{
+    const char *s = json_string_value(json_object_get(rec, key));
+    return s ? s : "-";
+}
+
+static void print_record_line(const json_t *rec)
+{
+    char key[300], policy[300], reasons[1024] = "";
+    size_t i = 0, used = 0;
+    json_t *code = NULL;
+    json_t *kv = json_object_get(rec, "key_version");
+    json_t *pv = json_object_get(rec, "policy_version");
+    if (json_is_integer(kv)) {
+        snprintf(key, sizeof(key), "%s@%lld", opt_text(rec, "key_id"), (long long)json_integer_value(kv));
+    } else {
+        snprintf(key, sizeof(key), "%s", opt_text(rec, "key_id"));
+    }
+    if (json_is_integer(pv)) {
+        snprintf(policy, sizeof(policy), "%s@%lld", opt_text(rec, "policy_id"), (long long)json_integer_value(pv));
+    } else {
+        snprintf(policy, sizeof(policy), "%s", opt_text(rec, "policy_id"));
+    }
+    json_array_foreach(json_object_get(rec, "reasons"), i, code) {
+        int n = snprintf(reasons + used, sizeof(reasons) - used, "%s%s", i ? "," : "", json_string_value(code));
+        if (n < 0 || (size_t)n >= sizeof(reasons) - used) {
+            break;
+        }
+        used += (size_t)n;
+    }
+    printf("%lld %s %-5s %s %s req=%s key=%s policy=%s reasons=%s\n",
+           (long long)json_integer_value(json_object_get(rec, "seq")), opt_text(rec, "time"),
+           opt_text(rec, "decision"), opt_text(rec, "persona"), opt_text(rec, "action"), opt_text(rec, "request_id"),
+           key, policy, used ? reasons : "-");
+}
+
+static int do_list(ccg_audit *a, const audit_args *args)
+{
+    json_t *records = NULL;
+    size_t i = 0;
+    json_t *rec = NULL;
+    int rc = CLI_EXIT_OK;
+    if (ccg_failed(ccg_audit_list(a, args->since, (size_t)args->limit, &records))) {
+        return cli_report_error("audit list", args->json);
+    }
+    if (args->json) {
+        rc = print_json(records) == 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    } else {
+        json_array_foreach(records, i, rec) {
+            print_record_line(rec);
+        }
+    }
+    json_decref(records);
+    return rc;
+}
+
+static int do_head(ccg_audit *a, const audit_args *args)
+{
+    int64_t seq = 0;
+    char hash[CCG_AUDIT_HASH_HEX];
+    if (ccg_failed(ccg_audit_head(a, &seq, hash))) {
+        return cli_report_error("audit head", args->json);
+    }
+    if (args->json) {
+        json_t *out = json_pack("{s:I, s:s}", "seq", (json_int_t)seq, "hash", hash);
+        int rc = print_json(out);
+        json_decref(out);
+        return rc == 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    }
+    printf("%lld:%s\n", (long long)seq, hash);
+    return CLI_EXIT_OK;
+}
+
+int cmd_audit(int argc, char **argv)
+{
+    audit_args args;
+    ccg_audit *a = NULL;
+    ccg_audit_options opts = {.busy_timeout_ms = 0, .create = 0};
+    int rc;
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    }
+    const char *sub = argv[1];
+    if (strcmp(sub, "verify") != 0 && strcmp(sub, "list") != 0 && strcmp(sub, "head") != 0) {
+        fprintf(stderr, "ccgate audit: unknown subcommand '%s'\n", sub);
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    rc = parse_args(sub, argc, argv, &args);
+    if (rc != 0) {
+        return rc == 1 ? CLI_EXIT_OK : rc;
+    }
+    if (ccg_failed(ccg_audit_open(args.db, &opts, &a))) {
+        return cli_report_error("audit", args.json);
+    }
+    if (strcmp(sub, "verify") == 0) {
+        rc = do_verify(a, &args);
+    } else if (strcmp(sub, "list") == 0) {
+        rc = do_list(a, &args);
+    } else {
+        rc = do_head(a, &args);
+    }
+    ccg_audit_close(a);
+    return rc;
+}

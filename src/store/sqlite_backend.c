@@ -1,0 +1,45 @@
+/* The SQLite backend's vtable, open and close. */
+#include "sqlite_store.h"
+
+static void sqlite_backend_close(void *impl) { ccg_sqlite_close(impl); }
+
+ccg_result ccg_store_sqlite_open(const char *path, const ccg_store_options *opts, void **impl)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_sqlite *h = NULL;
+    *impl = NULL;
+    CCG_TRY(ccg_sqlite_open(path, opts->busy_timeout_ms, 1, &h));
+    if (opts->check != CCG_STORE_CHECK_NONE) {
+        CCG_TRY(ccg_sqlite_check(h, opts->check == CCG_STORE_CHECK_FULL));
+    }
+    CCG_TRY(ccg_sqlite_store_migrate(h));
+    *impl = h;
+    h = NULL;
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_sqlite_close(h);
+    return result;
+}
+
+const ccg_store_ops ccg_store_sqlite_ops = {
+    .name = "sqlite",
+    .close = sqlite_backend_close,
+    .schema_version = ccg_sqlite_store_schema_version,
+    .integrity_check = ccg_sqlite_store_integrity_check,
+    .key_import = ccg_sqlite_key_import,
+    .key_rotate = ccg_sqlite_key_rotate,
+    .key_set_state = ccg_sqlite_key_set_state,
+    .key_get = ccg_sqlite_key_get,
+    .key_list = ccg_sqlite_key_list,
+    .doc_put = ccg_sqlite_doc_put,
+    .doc_get = ccg_sqlite_doc_get,
+    .doc_versions = ccg_sqlite_doc_versions,
+    .session_create = ccg_sqlite_session_create,
+    .session_get = ccg_sqlite_session_get,
+    .session_consume_nonce = ccg_sqlite_session_consume_nonce,
+    .session_attest = ccg_sqlite_session_attest,
+    .session_purge = ccg_sqlite_session_purge,
+    .setting_get = ccg_sqlite_setting_get,
+    .setting_put = ccg_sqlite_setting_put,
+    .setting_get_or_create = ccg_sqlite_setting_get_or_create,
+};

@@ -1,0 +1,450 @@
+/* One hardened SQLite connection: open, pragmas, error mapping, statement cache, transactions. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sqlite_db.h"
+
+/* PRAGMA application_id takes a literal; this is CCG_STORE_APPLICATION_ID in decimal. */
+#define APPLICATION_ID_LITERAL "1128482644"
+_Static_assert(CCG_STORE_APPLICATION_ID == 1128482644, "APPLICATION_ID_LITERAL must match");
+
+static ccg_reason reason_for_rc(int rc)
+{
+    switch (rc & 0xFF) {
+    case SQLITE_CONSTRAINT: return CCG_R_STORE_CONFLICT;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: return CCG_R_STORE_CORRUPT;
+    default: return CCG_R_STORE_UNAVAILABLE;
+    }
+}
+
+ccg_result ccg_sqlite_fail_as(ccg_sqlite *h, ccg_reason reason, int rc, const char *what)
+{
+    ccg_result result = CCG_FAILURE;
+    const char *msg = (h != NULL && h->db != NULL) ? sqlite3_errmsg(h->db) : sqlite3_errstr(rc);
+    CCG_BAIL(reason, "%s: %s (SQLite %d)", what, msg, rc);
+cleanup:
+    return result;
+}
+
+ccg_result ccg_sqlite_fail(ccg_sqlite *h, int rc, const char *what)
+{
+    return ccg_sqlite_fail_as(h, reason_for_rc(rc), rc, what);
+}
+
+/* Runs a one-off statement with no values and returns the first column of its first row (as an
+ * integer and, when text is given, as text). */
+static ccg_result pragma(ccg_sqlite *h, const char *sql, int64_t *value, char *text, size_t text_size)
+{
+    ccg_result result = CCG_FAILURE;
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(h->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        CCG_TRY(ccg_sqlite_fail(h, rc, sql));
+    }
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        if (value != NULL) {
+            *value = sqlite3_column_int64(st, 0);
+        }
+        if (text != NULL && text_size > 0) {
+            const unsigned char *t = sqlite3_column_text(st, 0);
+            snprintf(text, text_size, "%s", t ? (const char *)t : "");
+        }
+    } else if (rc != SQLITE_DONE) {
+        CCG_TRY(ccg_sqlite_fail(h, rc, sql));
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    sqlite3_finalize(st);
+    return result;
+}
+
+ccg_result ccg_sqlite_open(const char *path, int busy_timeout_ms, int create, ccg_sqlite **out)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_sqlite *h = NULL;
+    int64_t app_id = 0, objects = 0;
+    char mode[16] = "";
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX;
+    int rc;
+
+    CCG_ENSURE(path != NULL && *path != '\0' && out != NULL, CCG_R_INPUT_MALFORMED);
+    *out = NULL;
+#ifdef SQLITE_OPEN_NOFOLLOW
+    flags |= SQLITE_OPEN_NOFOLLOW;
+#endif
+#ifdef SQLITE_OPEN_EXRESCODE
+    flags |= SQLITE_OPEN_EXRESCODE;
+#endif
+    if (create) {
+        /* Create the file ourselves so it is 0600 from the start; SQLite gives its -wal and -shm
+         * files the same mode. */
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            close(fd);
+        } else {
+            CCG_ENSURE_MSG(errno == EEXIST, CCG_R_STORE_UNAVAILABLE, "cannot create %s: %s", path, strerror(errno));
+        }
+    }
+    h = calloc(1, sizeof(*h));
+    CCG_ENSURE_ALLOC(h);
+    rc = sqlite3_open_v2(path, &h->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        CCG_TRY(ccg_sqlite_fail(h, rc, "cannot open the database"));
+    }
+    sqlite3_extended_result_codes(h->db, 1);
+    sqlite3_busy_timeout(h->db, busy_timeout_ms > 0 ? busy_timeout_ms : 5000);
+    /* Defensive mode: no writable_schema, no direct edits of shadow tables; schema code is not
+     * trusted to call functions with side effects. */
+    sqlite3_db_config(h->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+#ifdef SQLITE_DBCONFIG_TRUSTED_SCHEMA
+    sqlite3_db_config(h->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+#endif
+    /* Reading the header is the first access: a file that is not a database fails here. */
+    CCG_TRY(pragma(h, "PRAGMA application_id", &app_id, NULL, 0));
+    CCG_ENSURE_MSG(app_id == 0 || app_id == CCG_STORE_APPLICATION_ID, CCG_R_STORE_CORRUPT,
+                   "%s is another application's SQLite database (application_id 0x%llx)", path,
+                   (unsigned long long)app_id);
+    if (app_id == 0) {
+        /* Only an empty database may become a ccgate database, and only when asked to create one:
+         * nothing is ever written into somebody else's file. */
+        CCG_TRY(pragma(h, "SELECT count(*) FROM sqlite_schema", &objects, NULL, 0));
+        CCG_ENSURE_MSG(objects == 0, CCG_R_STORE_CORRUPT, "%s is another application's SQLite database", path);
+        CCG_ENSURE_MSG(create, CCG_R_STORE_UNAVAILABLE, "%s holds no ccgate database", path);
+    }
+    CCG_TRY(pragma(h, "PRAGMA journal_mode=WAL", NULL, mode, sizeof(mode)));
+    CCG_ENSURE_MSG(strcmp(mode, "wal") == 0, CCG_R_STORE_UNAVAILABLE, "cannot enable WAL mode (journal_mode %s)",
+                   mode);
+    CCG_TRY(pragma(h, "PRAGMA synchronous=FULL", NULL, NULL, 0));
+    CCG_TRY(pragma(h, "PRAGMA foreign_keys=ON", NULL, NULL, 0));
+    CCG_TRY(pragma(h, "PRAGMA secure_delete=ON", NULL, NULL, 0));
+    CCG_TRY(pragma(h, "PRAGMA cell_size_check=ON", NULL, NULL, 0));
+    if (app_id == 0) {
+        CCG_TRY(pragma(h, "PRAGMA application_id=" APPLICATION_ID_LITERAL, NULL, NULL, 0));
+    }
+    *out = h;
+    h = NULL;
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_sqlite_close(h);
+    return result;
+}
+
+void ccg_sqlite_close(ccg_sqlite *h)
+{
+    if (h == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < h->ncache; i++) {
+        sqlite3_finalize(h->cache[i].st);
+    }
+    free(h->cache);
+    if (h->db != NULL) {
+        sqlite3_close_v2(h->db);
+    }
+    free(h);
+}
+
+ccg_result ccg_sqlite_check(ccg_sqlite *h, int full)
+{
+    ccg_result result = CCG_FAILURE;
+    sqlite3_stmt *st = NULL;
+    const char *sql = full ? "PRAGMA integrity_check(1)" : "PRAGMA quick_check(1)";
+    int rc = sqlite3_prepare_v2(h->db, sql, -1, &st, NULL);
+    const unsigned char *text = NULL;
+    if (rc != SQLITE_OK) {
+        CCG_TRY(ccg_sqlite_fail(h, rc, "integrity check"));
+    }
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        CCG_TRY(ccg_sqlite_fail(h, rc, "integrity check"));
+    }
+    text = sqlite3_column_text(st, 0);
+    CCG_ENSURE_MSG(text != NULL && strcmp((const char *)text, "ok") == 0, CCG_R_STORE_CORRUPT,
+                   "the integrity check failed: %.200s", text ? (const char *)text : "(no answer)");
+    result = CCG_SUCCESS;
+cleanup:
+    sqlite3_finalize(st);
+    return result;
+}
+
+ccg_result ccg_sqlite_stmt(ccg_sqlite *h, const char *sql, sqlite3_stmt **st)
+{
+    ccg_result result = CCG_FAILURE;
+    sqlite3_stmt *fresh = NULL;
+    int rc;
+    *st = NULL;
+    for (size_t i = 0; i < h->ncache; i++) {
+        if (h->cache[i].sql == sql) {
+            sqlite3_reset(h->cache[i].st);
+            sqlite3_clear_bindings(h->cache[i].st);
+            *st = h->cache[i].st;
+            result = CCG_SUCCESS;
+            goto cleanup;
+        }
+    }
+    if (h->ncache == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 32;
+        ccg_sqlite_cached *grown = realloc(h->cache, cap * sizeof(*grown));
+        CCG_ENSURE_ALLOC(grown);
+        h->cache = grown;
+        h->cap = cap;
+    }
+    rc = sqlite3_prepare_v3(h->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &fresh, NULL);
+    if (rc != SQLITE_OK) {
+        CCG_TRY(ccg_sqlite_fail(h, rc, "prepare"));
+    }
+    h->cache[h->ncache].sql = sql;
+    h->cache[h->ncache].st = fresh;
+    h->ncache++;
+    *st = fresh;
+    fresh = NULL;
+    result = CCG_SUCCESS;
+cleanup:
+    sqlite3_finalize(fresh);
+    return result;
+}
+
+void ccg_sqlite_done(sqlite3_stmt *st)
+{
+    if (st != NULL) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+}
+
+ccg_result ccg_sqlite_step_done(ccg_sqlite *h, sqlite3_stmt *st, const char *what)
+{
+    ccg_result result = CCG_FAILURE;
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) {
+        CCG_TRY(ccg_sqlite_fail(h, rc == SQLITE_ROW ? SQLITE_MISUSE : rc, what));
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    sqlite3_reset(st);
+    return result;
+}
+
+ccg_result ccg_sqlite_step_row(ccg_sqlite *h, sqlite3_stmt *st, int *row, const char *what)
+{
+    ccg_result result = CCG_FAILURE;
+    int rc = sqlite3_step(st);
+    *row = 0;
+    if (rc == SQLITE_ROW) {
+        *row = 1;
+    } else if (rc != SQLITE_DONE) {
+        CCG_TRY(ccg_sqlite_fail(h, rc, what));
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+ccg_result ccg_sqlite_exec_script(ccg_sqlite *h, const char *script, const char *what)
+{
+    ccg_result result = CCG_FAILURE;
+    sqlite3_stmt *st = NULL;
+    const char *p = script;
+    while (p != NULL && *p != '\0') {
+        const char *tail = NULL;
+        int rc = sqlite3_prepare_v2(h->db, p, -1, &st, &tail);
+        if (rc != SQLITE_OK) {
+            CCG_TRY(ccg_sqlite_fail(h, rc, what));
+        }
+        if (st == NULL) { /* only whitespace or comments remained */
+            break;
+        }
+        rc = sqlite3_step(st);
+        while (rc == SQLITE_ROW) {
+            rc = sqlite3_step(st);
+        }
+        if (rc != SQLITE_DONE) {
+            CCG_TRY(ccg_sqlite_fail(h, rc, what));
+        }
+        sqlite3_finalize(st);
+        st = NULL;
+        p = tail;
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    sqlite3_finalize(st);
+    return result;
+}
+
+ccg_result ccg_sqlite_bind_text(ccg_sqlite *h, sqlite3_stmt *st, int i, const char *s)
+{
+    ccg_result result = CCG_FAILURE;
+    int rc = s ? sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
+    if (rc != SQLITE_OK) {
+        CCG_TRY(ccg_sqlite_fail_as(h, CCG_R_STORE_UNAVAILABLE, rc, "bind"));
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+ccg_result ccg_sqlite_bind_blob(ccg_sqlite *h, sqlite3_stmt *st, int i, const void *p, size_t n)
+{
+    ccg_result result = CCG_FAILURE;
+    static const uint8_t empty = 0;
+    int rc = sqlite3_bind_blob64(st, i, p ? p : &empty, (sqlite3_uint64)n, SQLITE_STATIC);
+    if (rc != SQLITE_OK) {
+        CCG_TRY(ccg_sqlite_fail_as(h, CCG_R_STORE_UNAVAILABLE, rc, "bind"));
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+ccg_result ccg_sqlite_bind_int(ccg_sqlite *h, sqlite3_stmt *st, int i, int64_t v)
+{
+    ccg_result result = CCG_FAILURE;
+    int rc = sqlite3_bind_int64(st, i, (sqlite3_int64)v);
+    if (rc != SQLITE_OK) {
+        CCG_TRY(ccg_sqlite_fail_as(h, CCG_R_STORE_UNAVAILABLE, rc, "bind"));
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+ccg_result ccg_sqlite_bind_null(ccg_sqlite *h, sqlite3_stmt *st, int i)
+{
+    ccg_result result = CCG_FAILURE;
+    int rc = sqlite3_bind_null(st, i);
+    if (rc != SQLITE_OK) {
+        CCG_TRY(ccg_sqlite_fail_as(h, CCG_R_STORE_UNAVAILABLE, rc, "bind"));
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+ccg_result ccg_sqlite_col_text(sqlite3_stmt *st, int i, char *out, size_t out_size)
+{
+    ccg_result result = CCG_FAILURE;
+    const unsigned char *t = NULL;
+    size_t n = 0;
+    out[0] = '\0';
+    CCG_ENSURE_MSG(sqlite3_column_type(st, i) == SQLITE_TEXT, CCG_R_STORE_CORRUPT, "column %s is not text",
+                   sqlite3_column_name(st, i));
+    t = sqlite3_column_text(st, i);
+    n = (size_t)sqlite3_column_bytes(st, i);
+    CCG_ENSURE_ALLOC(t);
+    CCG_ENSURE_MSG(n < out_size && strlen((const char *)t) == n, CCG_R_STORE_CORRUPT,
+                   "column %s holds %zu bytes, at most %zu", sqlite3_column_name(st, i), n, out_size - 1);
+    memcpy(out, t, n + 1);
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+ccg_result ccg_sqlite_col_int(sqlite3_stmt *st, int i, int64_t *out)
+{
+    ccg_result result = CCG_FAILURE;
+    CCG_ENSURE_MSG(sqlite3_column_type(st, i) == SQLITE_INTEGER, CCG_R_STORE_CORRUPT, "column %s is not an integer",
+                   sqlite3_column_name(st, i));
+    *out = sqlite3_column_int64(st, i);
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+ccg_result ccg_sqlite_col_bytes(sqlite3_stmt *st, int i, size_t max, int allow_null, uint8_t **out, size_t *len)
+{
+    ccg_result result = CCG_FAILURE;
+    int type = sqlite3_column_type(st, i);
+    const void *p = NULL;
+    size_t n = 0;
+    *out = NULL;
+    *len = 0;
+    if (type == SQLITE_NULL && allow_null) {
+        result = CCG_SUCCESS;
+        goto cleanup;
+    }
+    CCG_ENSURE_MSG(type == SQLITE_BLOB || type == SQLITE_TEXT, CCG_R_STORE_CORRUPT, "column %s is not a blob",
+                   sqlite3_column_name(st, i));
+    p = type == SQLITE_BLOB ? sqlite3_column_blob(st, i) : (const void *)sqlite3_column_text(st, i);
+    n = (size_t)sqlite3_column_bytes(st, i);
+    CCG_ENSURE_MSG(n <= max, CCG_R_STORE_CORRUPT, "column %s holds %zu bytes, at most %zu",
+                   sqlite3_column_name(st, i), n, max);
+    *out = malloc(n + 1);
+    CCG_ENSURE_ALLOC(*out);
+    if (n > 0) {
+        CCG_ENSURE_ALLOC(p);
+        memcpy(*out, p, n);
+    }
+    (*out)[n] = 0;
+    *len = n;
+    result = CCG_SUCCESS;
+cleanup:
+    if (ccg_failed(result)) {
+        free(*out);
+        *out = NULL;
+        *len = 0;
+    }
+    return result;
+}
+
+static const char SQL_BEGIN_IMMEDIATE[] = "BEGIN IMMEDIATE";
+static const char SQL_BEGIN[] = "BEGIN";
+static const char SQL_COMMIT[] = "COMMIT";
+static const char SQL_ROLLBACK[] = "ROLLBACK";
+
+ccg_result ccg_sqlite_begin(ccg_sqlite *h)
+{
+    ccg_result result = CCG_FAILURE;
+    sqlite3_stmt *st = NULL;
+    CCG_TRY(ccg_sqlite_stmt(h, SQL_BEGIN_IMMEDIATE, &st));
+    CCG_TRY(ccg_sqlite_step_done(h, st, "begin a write transaction"));
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_sqlite_done(st);
+    return result;
+}
+
+ccg_result ccg_sqlite_begin_read(ccg_sqlite *h)
+{
+    ccg_result result = CCG_FAILURE;
+    sqlite3_stmt *st = NULL;
+    CCG_TRY(ccg_sqlite_stmt(h, SQL_BEGIN, &st));
+    CCG_TRY(ccg_sqlite_step_done(h, st, "begin a read transaction"));
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_sqlite_done(st);
+    return result;
+}
+
+ccg_result ccg_sqlite_commit(ccg_sqlite *h)
+{
+    ccg_result result = CCG_FAILURE;
+    sqlite3_stmt *st = NULL;
+    CCG_TRY(ccg_sqlite_stmt(h, SQL_COMMIT, &st));
+    CCG_TRY(ccg_sqlite_step_done(h, st, "commit"));
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_sqlite_done(st);
+    return result;
+}
+
+void ccg_sqlite_rollback(ccg_sqlite *h)
+{
+    if (h == NULL || h->db == NULL || sqlite3_get_autocommit(h->db)) {
+        return; /* no transaction is open (SQLite may have rolled it back itself) */
+    }
+    /* Reset every cached statement first: a pending statement would keep the transaction open. */
+    for (size_t i = 0; i < h->ncache; i++) {
+        sqlite3_reset(h->cache[i].st);
+    }
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(h->db, SQL_ROLLBACK, -1, &st, NULL) == SQLITE_OK) {
+        (void)sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+}

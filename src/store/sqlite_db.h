@@ -1,0 +1,76 @@
+/* One SQLite connection as ccgate uses it, shared by the store's SQLite backend and the audit log:
+ * opening with the hardening pragmas, mapping SQLite errors to reason codes, a cache of prepared
+ * statements (SQL is always a static string; values are always bound), and transactions. */
+#ifndef CCGATE_SQLITE_DB_H
+#define CCGATE_SQLITE_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "ccgate/result.h"
+#include "ccgate/store.h"
+
+typedef struct {
+    const char *sql; /* the static SQL text, compared by address */
+    sqlite3_stmt *st;
+} ccg_sqlite_cached;
+
+typedef struct {
+    sqlite3 *db;
+    ccg_sqlite_cached *cache;
+    size_t ncache;
+    size_t cap;
+} ccg_sqlite;
+
+/* Opens path. create: make the file (mode 0600) when absent; otherwise a missing file is
+ * store.unavailable. Sets the busy timeout, WAL, synchronous=FULL, foreign keys, defensive mode,
+ * and refuses another application's database (application_id) with store.corrupt. */
+CCG_MUST_CHECK ccg_result ccg_sqlite_open(const char *path, int busy_timeout_ms, int create, ccg_sqlite **out);
+void ccg_sqlite_close(ccg_sqlite *h);
+/* PRAGMA quick_check (full = 0) or integrity_check (full = 1); store.corrupt with the first problem. */
+CCG_MUST_CHECK ccg_result ccg_sqlite_check(ccg_sqlite *h, int full);
+
+/* Always fails, recording the reason for an SQLite result code:
+ *   SQLITE_CONSTRAINT -> store.conflict, SQLITE_CORRUPT/NOTADB -> store.corrupt,
+ *   anything else (BUSY, LOCKED, IOERR, FULL, CANTOPEN, PERM, READONLY, NOMEM...) -> store.unavailable. */
+CCG_MUST_CHECK ccg_result ccg_sqlite_fail(ccg_sqlite *h, int rc, const char *what);
+/* As ccg_sqlite_fail with a fixed reason. */
+CCG_MUST_CHECK ccg_result ccg_sqlite_fail_as(ccg_sqlite *h, ccg_reason reason, int rc, const char *what);
+
+/* The cached statement for a static SQL string, reset and with its bindings cleared. */
+CCG_MUST_CHECK ccg_result ccg_sqlite_stmt(ccg_sqlite *h, const char *sql, sqlite3_stmt **st);
+/* Resets a statement after use (NULL is ignored); call it in cleanup. */
+void ccg_sqlite_done(sqlite3_stmt *st);
+/* Steps a statement that returns no row (SQLITE_DONE), then resets it. */
+CCG_MUST_CHECK ccg_result ccg_sqlite_step_done(ccg_sqlite *h, sqlite3_stmt *st, const char *what);
+/* Steps once: *row is 1 for SQLITE_ROW, 0 for SQLITE_DONE; anything else fails. */
+CCG_MUST_CHECK ccg_result ccg_sqlite_step_row(ccg_sqlite *h, sqlite3_stmt *st, int *row, const char *what);
+/* Runs a static script of statements without values (DDL). */
+CCG_MUST_CHECK ccg_result ccg_sqlite_exec_script(ccg_sqlite *h, const char *script, const char *what);
+
+/* Binding helpers: fail with store.unavailable when SQLite refuses the binding. Text and blobs are
+ * bound SQLITE_STATIC: they must stay valid until the statement is reset. NULL text binds NULL. */
+CCG_MUST_CHECK ccg_result ccg_sqlite_bind_text(ccg_sqlite *h, sqlite3_stmt *st, int i, const char *s);
+CCG_MUST_CHECK ccg_result ccg_sqlite_bind_blob(ccg_sqlite *h, sqlite3_stmt *st, int i, const void *p, size_t n);
+CCG_MUST_CHECK ccg_result ccg_sqlite_bind_int(ccg_sqlite *h, sqlite3_stmt *st, int i, int64_t v);
+CCG_MUST_CHECK ccg_result ccg_sqlite_bind_null(ccg_sqlite *h, sqlite3_stmt *st, int i);
+
+/* Column readers that treat the database as untrusted: a wrong type or an over-long value is
+ * store.corrupt. */
+CCG_MUST_CHECK ccg_result ccg_sqlite_col_text(sqlite3_stmt *st, int i, char *out, size_t out_size);
+CCG_MUST_CHECK ccg_result ccg_sqlite_col_int(sqlite3_stmt *st, int i, int64_t *out);
+/* A malloc'd copy of a blob or text column (NUL-terminated past *len); NULL columns give *out NULL
+ * only when allow_null, else store.corrupt. */
+CCG_MUST_CHECK ccg_result ccg_sqlite_col_bytes(sqlite3_stmt *st, int i, size_t max, int allow_null, uint8_t **out,
+                                               size_t *len);
+
+/* BEGIN IMMEDIATE (waits up to the busy timeout for other writers), COMMIT, and a best-effort
+ * ROLLBACK for cleanup paths. */
+CCG_MUST_CHECK ccg_result ccg_sqlite_begin(ccg_sqlite *h);
+CCG_MUST_CHECK ccg_result ccg_sqlite_begin_read(ccg_sqlite *h);
+CCG_MUST_CHECK ccg_result ccg_sqlite_commit(ccg_sqlite *h);
+void ccg_sqlite_rollback(ccg_sqlite *h);
+
+#endif

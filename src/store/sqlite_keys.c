@@ -1,0 +1,302 @@
+/* Keys in SQLite: import, rotation, state transitions, lookups. Every write is one BEGIN IMMEDIATE
+ * transaction that reads the current state, checks the rule, and writes; the schema backs the rules
+ * up (one live version per key, retired is final, material immutable). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sqlite_store.h"
+
+static const char SQL_KEY_ANY[] = "SELECT count(*), coalesce(max(version), 0) FROM keys WHERE key_id = ?1";
+static const char SQL_POLICY_EXISTS[] = "SELECT count(*) FROM policies WHERE policy_id = ?1";
+static const char SQL_KEY_INSERT[] =
+    "INSERT INTO keys(key_id, version, state, wrapped, kek_label, policy_id, created_at, updated_at)"
+    " VALUES (?1, ?2, 'active', ?3, ?4, ?5, ?6, ?6)";
+static const char SQL_KEY_LIVE[] =
+    "SELECT version, policy_id FROM keys WHERE key_id = ?1 AND state <> 'retired'";
+static const char SQL_KEY_RETIRE_LIVE[] =
+    "UPDATE keys SET state = 'retired', updated_at = ?2 WHERE key_id = ?1 AND state <> 'retired'";
+static const char SQL_KEY_STATE[] = "SELECT state FROM keys WHERE key_id = ?1 AND version = ?2";
+static const char SQL_KEY_SET_STATE[] =
+    "UPDATE keys SET state = ?3, updated_at = ?4 WHERE key_id = ?1 AND version = ?2 AND state = ?5";
+#define KEY_COLUMNS "key_id, version, state, kek_label, policy_id, created_at, updated_at, wrapped"
+static const char SQL_KEY_GET[] = "SELECT " KEY_COLUMNS " FROM keys WHERE key_id = ?1 AND version = ?2";
+/* The live version first; when every version is retired, the newest. */
+static const char SQL_KEY_GET_CURRENT[] = "SELECT " KEY_COLUMNS " FROM keys WHERE key_id = ?1"
+                                          " ORDER BY (state = 'retired') ASC, version DESC LIMIT 1";
+static const char SQL_KEY_LIST_ONE[] = "SELECT " KEY_COLUMNS " FROM keys WHERE key_id = ?1 ORDER BY version";
+static const char SQL_KEY_LIST_ALL[] = "SELECT " KEY_COLUMNS " FROM keys ORDER BY key_id, version";
+
+static ccg_result parse_state(const char *text, ccg_key_state *state)
+{
+    ccg_result result = CCG_FAILURE;
+    if (strcmp(text, "active") == 0) {
+        *state = CCG_KEY_ACTIVE;
+    } else if (strcmp(text, "disabled") == 0) {
+        *state = CCG_KEY_DISABLED;
+    } else if (strcmp(text, "retired") == 0) {
+        *state = CCG_KEY_RETIRED;
+    } else {
+        CCG_BAIL(CCG_R_STORE_CORRUPT, "a key has the unknown state '%.16s'", text);
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static ccg_result require_policy(ccg_sqlite *h, const char *policy_id)
+{
+    ccg_result result = CCG_FAILURE;
+    sqlite3_stmt *st = NULL;
+    int row = 0;
+    int64_t n = 0;
+    CCG_TRY(ccg_sqlite_stmt(h, SQL_POLICY_EXISTS, &st));
+    CCG_TRY(ccg_sqlite_bind_text(h, st, 1, policy_id));
+    CCG_TRY(ccg_sqlite_step_row(h, st, &row, "look the policy up"));
+    CCG_ENSURE(row, CCG_R_STORE_CORRUPT);
+    CCG_TRY(ccg_sqlite_col_int(st, 0, &n));
+    CCG_ENSURE_MSG(n == 1, CCG_R_KEY_NOT_FOUND, "policy '%s' does not exist; write it before the key", policy_id);
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_sqlite_done(st);
+    return result;
+}
+
+static ccg_result key_versions(ccg_sqlite *h, const char *key_id, int64_t *count, int64_t *max_version)
+{
+    ccg_result result = CCG_FAILURE;
+    sqlite3_stmt *st = NULL;
+    int row = 0;
+    CCG_TRY(ccg_sqlite_stmt(h, SQL_KEY_ANY, &st));
+    CCG_TRY(ccg_sqlite_bind_text(h, st, 1, key_id));
+    CCG_TRY(ccg_sqlite_step_row(h, st, &row, "look the key up"));
+    CCG_ENSURE(row, CCG_R_STORE_CORRUPT);
+    CCG_TRY(ccg_sqlite_col_int(st, 0, count));
+    CCG_TRY(ccg_sqlite_col_int(st, 1, max_version));
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_sqlite_done(st);
+    return result;
+}
+
+static ccg_result insert_key(ccg_sqlite *h, const ccg_store_key_spec *spec, const char *policy_id, ccg_time now)
+{
+    ccg_result result = CCG_FAILURE;
+    sqlite3_stmt *st = NULL;
+    CCG_TRY(ccg_sqlite_stmt(h, SQL_KEY_INSERT, &st));
+    CCG_TRY(ccg_sqlite_bind_text(h, st, 1, spec->key_id));
+    CCG_TRY(ccg_sqlite_bind_int(h, st, 2, spec->version));
+    CCG_TRY(ccg_sqlite_bind_blob(h, st, 3, spec->wrapped, spec->wrapped_len));
+    CCG_TRY(ccg_sqlite_bind_text(h, st, 4, spec->kek_label));
+    CCG_TRY(ccg_sqlite_bind_text(h, st, 5, policy_id));
+    CCG_TRY(ccg_sqlite_bind_int(h, st, 6, now));
+    CCG_TRY(ccg_sqlite_step_done(h, st, "insert the key"));
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_sqlite_done(st);
+    return result;
+}
+
+ccg_result ccg_sqlite_key_import(void *impl, const ccg_store_key_spec *spec, ccg_time now)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_sqlite *h = impl;
+    int64_t count = 0, max_version = 0;
+    int in_tx = 0;
+    CCG_TRY(ccg_sqlite_begin(h));
+    in_tx = 1;
+    CCG_TRY(key_versions(h, spec->key_id, &count, &max_version));
+    CCG_ENSURE_MSG(count == 0, CCG_R_STORE_CONFLICT,
+                   "key '%s' exists (%lld versions, newest %lld); rotate it instead of importing", spec->key_id,
+                   (long long)count, (long long)max_version);
+    CCG_TRY(require_policy(h, spec->policy_id));
+    CCG_TRY(insert_key(h, spec, spec->policy_id, now));
+    CCG_TRY(ccg_sqlite_commit(h));
+    in_tx = 0;
+    result = CCG_SUCCESS;
+cleanup:
+    if (in_tx) {
+        ccg_sqlite_rollback(h);
+    }
+    return result;
+}
+
+ccg_result ccg_sqlite_key_rotate(void *impl, const ccg_store_key_spec *spec, ccg_time now)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_sqlite *h = impl;
+    sqlite3_stmt *st = NULL;
+    int64_t count = 0, max_version = 0, live_version = 0;
+    char policy_id[CCG_STORE_ID_MAX + 1] = "";
+    int in_tx = 0, row = 0;
+
+    CCG_TRY(ccg_sqlite_begin(h));
+    in_tx = 1;
+    CCG_TRY(key_versions(h, spec->key_id, &count, &max_version));
+    CCG_ENSURE_MSG(count > 0, CCG_R_KEY_NOT_FOUND, "key '%s' does not exist; import it first", spec->key_id);
+    CCG_ENSURE_MSG(spec->version > max_version, CCG_R_STORE_CONFLICT,
+                   "key '%s': the new version %lld is not above the newest version %lld", spec->key_id,
+                   (long long)spec->version, (long long)max_version);
+    CCG_TRY(ccg_sqlite_stmt(h, SQL_KEY_LIVE, &st));
+    CCG_TRY(ccg_sqlite_bind_text(h, st, 1, spec->key_id));
+    CCG_TRY(ccg_sqlite_step_row(h, st, &row, "find the live key version"));
+    CCG_ENSURE_MSG(row, CCG_R_STORE_CONFLICT, "key '%s' has no live version: every version is retired",
+                   spec->key_id);
+    CCG_TRY(ccg_sqlite_col_int(st, 0, &live_version));
+    CCG_TRY(ccg_sqlite_col_text(st, 1, policy_id, sizeof(policy_id)));
+    ccg_sqlite_done(st);
+    st = NULL;
+    if (spec->policy_id != NULL) {
+        CCG_TRY(require_policy(h, spec->policy_id));
+        snprintf(policy_id, sizeof(policy_id), "%s", spec->policy_id);
+    }
+    CCG_TRY(ccg_sqlite_stmt(h, SQL_KEY_RETIRE_LIVE, &st));
+    CCG_TRY(ccg_sqlite_bind_text(h, st, 1, spec->key_id));
+    CCG_TRY(ccg_sqlite_bind_int(h, st, 2, now));
+    CCG_TRY(ccg_sqlite_step_done(h, st, "retire the old key versions"));
+    ccg_sqlite_done(st);
+    st = NULL;
+    CCG_TRY(insert_key(h, spec, policy_id, now));
+    CCG_TRY(ccg_sqlite_commit(h));
+    in_tx = 0;
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_sqlite_done(st);
+    if (in_tx) {
+        ccg_sqlite_rollback(h);
+    }
+    return result;
+}
+
+ccg_result ccg_sqlite_key_set_state(void *impl, const char *key_id, int64_t version, ccg_key_state to, ccg_time now)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_sqlite *h = impl;
+    sqlite3_stmt *st = NULL;
+    char text[16];
+    ccg_key_state from = CCG_KEY_ACTIVE;
+    int in_tx = 0, row = 0;
+
+    CCG_TRY(ccg_sqlite_begin(h));
+    in_tx = 1;
+    CCG_TRY(ccg_sqlite_stmt(h, SQL_KEY_STATE, &st));
+    CCG_TRY(ccg_sqlite_bind_text(h, st, 1, key_id));
+    CCG_TRY(ccg_sqlite_bind_int(h, st, 2, version));
+    CCG_TRY(ccg_sqlite_step_row(h, st, &row, "read the key state"));
+    CCG_ENSURE_MSG(row, CCG_R_KEY_NOT_FOUND, "key '%s' version %lld does not exist", key_id, (long long)version);
+    CCG_TRY(ccg_sqlite_col_text(st, 0, text, sizeof(text)));
+    CCG_TRY(parse_state(text, &from));
+    ccg_sqlite_done(st);
+    st = NULL;
+    CCG_ENSURE_MSG(ccg_key_transition_allowed(from, to), CCG_R_STORE_CONFLICT,
+                   "key '%s' version %lld: %s -> %s is not allowed", key_id, (long long)version,
+                   ccg_key_state_name(from), ccg_key_state_name(to));
+    CCG_TRY(ccg_sqlite_stmt(h, SQL_KEY_SET_STATE, &st));
+    CCG_TRY(ccg_sqlite_bind_text(h, st, 1, key_id));
+    CCG_TRY(ccg_sqlite_bind_int(h, st, 2, version));
+    CCG_TRY(ccg_sqlite_bind_text(h, st, 3, ccg_key_state_name(to)));
+    CCG_TRY(ccg_sqlite_bind_int(h, st, 4, now));
+    CCG_TRY(ccg_sqlite_bind_text(h, st, 5, ccg_key_state_name(from)));
+    CCG_TRY(ccg_sqlite_step_done(h, st, "change the key state"));
+    CCG_ENSURE_MSG(sqlite3_changes(h->db) == 1, CCG_R_STORE_CONFLICT, "key '%s' version %lld changed meanwhile",
+                   key_id, (long long)version);
+    CCG_TRY(ccg_sqlite_commit(h));
+    in_tx = 0;
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_sqlite_done(st);
+    if (in_tx) {
+        ccg_sqlite_rollback(h);
+    }
+    return result;
+}
+
+/* Fills a key from a row of KEY_COLUMNS; the blob only when with_wrapped. */
+static ccg_result read_key_row(sqlite3_stmt *st, int with_wrapped, ccg_store_key *out)
+{
+    ccg_result result = CCG_FAILURE;
+    char state[16];
+    memset(out, 0, sizeof(*out));
+    CCG_TRY(ccg_sqlite_col_text(st, 0, out->key_id, sizeof(out->key_id)));
+    CCG_TRY(ccg_sqlite_col_int(st, 1, &out->version));
+    CCG_TRY(ccg_sqlite_col_text(st, 2, state, sizeof(state)));
+    CCG_TRY(parse_state(state, &out->state));
+    CCG_TRY(ccg_sqlite_col_text(st, 3, out->kek_label, sizeof(out->kek_label)));
+    CCG_TRY(ccg_sqlite_col_text(st, 4, out->policy_id, sizeof(out->policy_id)));
+    CCG_TRY(ccg_sqlite_col_int(st, 5, &out->created_at));
+    CCG_TRY(ccg_sqlite_col_int(st, 6, &out->updated_at));
+    if (with_wrapped) {
+        CCG_TRY(ccg_sqlite_col_bytes(st, 7, CCG_STORE_WRAPPED_MAX, 0, &out->wrapped, &out->wrapped_len));
+        CCG_ENSURE_MSG(out->wrapped_len >= CCG_STORE_WRAPPED_MIN &&
+                           memcmp(out->wrapped, CCG_STORE_WRAPPED_MAGIC, 4) == 0,
+                       CCG_R_STORE_CORRUPT, "key '%s' version %lld holds no wrapped key", out->key_id,
+                       (long long)out->version);
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    if (ccg_failed(result)) {
+        ccg_store_key_free(out);
+    }
+    return result;
+}
+
+ccg_result ccg_sqlite_key_get(void *impl, const char *key_id, int64_t version, ccg_store_key *out)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_sqlite *h = impl;
+    sqlite3_stmt *st = NULL;
+    int row = 0;
+    CCG_TRY(ccg_sqlite_stmt(h, version == 0 ? SQL_KEY_GET_CURRENT : SQL_KEY_GET, &st));
+    CCG_TRY(ccg_sqlite_bind_text(h, st, 1, key_id));
+    if (version != 0) {
+        CCG_TRY(ccg_sqlite_bind_int(h, st, 2, version));
+    }
+    CCG_TRY(ccg_sqlite_step_row(h, st, &row, "read the key"));
+    if (version == 0) {
+        CCG_ENSURE_MSG(row, CCG_R_KEY_NOT_FOUND, "key '%s' does not exist", key_id);
+    } else {
+        CCG_ENSURE_MSG(row, CCG_R_KEY_NOT_FOUND, "key '%s' version %lld does not exist", key_id, (long long)version);
+    }
+    CCG_TRY(read_key_row(st, 1, out));
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_sqlite_done(st);
+    return result;
+}
+
+ccg_result ccg_sqlite_key_list(void *impl, const char *key_id, ccg_store_key **out, size_t *count)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_sqlite *h = impl;
+    sqlite3_stmt *st = NULL;
+    ccg_store_key *keys = NULL;
+    size_t n = 0, cap = 0;
+    int row = 0;
+    CCG_TRY(ccg_sqlite_stmt(h, key_id ? SQL_KEY_LIST_ONE : SQL_KEY_LIST_ALL, &st));
+    if (key_id != NULL) {
+        CCG_TRY(ccg_sqlite_bind_text(h, st, 1, key_id));
+    }
+    for (;;) {
+        CCG_TRY(ccg_sqlite_step_row(h, st, &row, "list keys"));
+        if (!row) {
+            break;
+        }
+        if (n == cap) {
+            size_t grown_cap = cap ? cap * 2 : 8;
+            ccg_store_key *grown = realloc(keys, grown_cap * sizeof(*grown));
+            CCG_ENSURE_ALLOC(grown);
+            keys = grown;
+            cap = grown_cap;
+        }
+        CCG_TRY(read_key_row(st, 0, &keys[n]));
+        n++;
+    }
+    *out = keys;
+    *count = n;
+    keys = NULL;
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_sqlite_done(st);
+    ccg_store_key_list_free(keys, n);
+    return result;
+}

@@ -1,0 +1,205 @@
+/* The store's SQLite schema and its migrations. Each migration is a static script applied inside one
+ * BEGIN IMMEDIATE transaction together with its schema_version row, so a crash leaves either the
+ * old schema or the new one, and concurrent openers apply it once. A schema version above
+ * CCG_STORE_SCHEMA_VERSION was written by a newer ccgate: store.corrupt, never a downgrade. */
+#include <string.h>
+
+#include "sqlite_store.h"
+
+/* Version 1: keys, policies, reference-value sets, collateral, sessions, settings. Tables are
+ * STRICT (column types enforced); triggers make the immutable parts immutable even for a writer
+ * that bypasses ccgate's API by mistake. The audit log has its own tables (src/audit). */
+static const char MIGRATION_1[] =
+    "CREATE TABLE policies ("
+    "  policy_id  TEXT PRIMARY KEY NOT NULL,"
+    "  created_at INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE TABLE policy_versions ("
+    "  policy_id  TEXT NOT NULL REFERENCES policies(policy_id),"
+    "  version    INTEGER NOT NULL CHECK (version >= 1),"
+    "  document   BLOB NOT NULL,"
+    "  digest     TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (policy_id, version)"
+    ") STRICT;"
+    "CREATE TABLE refval_sets ("
+    "  set_id     TEXT NOT NULL,"
+    "  version    INTEGER NOT NULL CHECK (version >= 1),"
+    "  document   BLOB NOT NULL,"
+    "  digest     TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (set_id, version)"
+    ") STRICT;"
+    "CREATE TABLE collateral ("
+    "  collateral_id TEXT NOT NULL,"
+    "  version       INTEGER NOT NULL CHECK (version >= 1),"
+    "  content       BLOB NOT NULL,"
+    "  digest        TEXT NOT NULL,"
+    "  created_at    INTEGER NOT NULL,"
+    "  PRIMARY KEY (collateral_id, version)"
+    ") STRICT;"
+    "CREATE TRIGGER policy_versions_immutable BEFORE UPDATE ON policy_versions"
+    "  BEGIN SELECT RAISE(ABORT, 'policy versions are immutable'); END;"
+    "CREATE TRIGGER policy_versions_kept BEFORE DELETE ON policy_versions"
+    "  BEGIN SELECT RAISE(ABORT, 'policy versions are kept'); END;"
+    "CREATE TRIGGER refval_sets_immutable BEFORE UPDATE ON refval_sets"
+    "  BEGIN SELECT RAISE(ABORT, 'reference-value sets are immutable'); END;"
+    "CREATE TRIGGER collateral_immutable BEFORE UPDATE ON collateral"
+    "  BEGIN SELECT RAISE(ABORT, 'collateral versions are immutable'); END;"
+    "CREATE TABLE keys ("
+    "  key_id     TEXT NOT NULL,"
+    "  version    INTEGER NOT NULL CHECK (version >= 1),"
+    "  state      TEXT NOT NULL CHECK (state IN ('active', 'disabled', 'retired')),"
+    "  wrapped    BLOB NOT NULL CHECK (substr(wrapped, 1, 4) = X'43434757'),"
+    "  kek_label  TEXT NOT NULL,"
+    "  policy_id  TEXT NOT NULL REFERENCES policies(policy_id),"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (key_id, version)"
+    ") STRICT;"
+    "CREATE UNIQUE INDEX keys_one_live ON keys(key_id) WHERE state <> 'retired';"
+    "CREATE INDEX keys_by_policy ON keys(policy_id);"
+    "CREATE TRIGGER keys_retired_is_final BEFORE UPDATE ON keys WHEN OLD.state = 'retired'"
+    "  BEGIN SELECT RAISE(ABORT, 'a retired key version is final'); END;"
+    "CREATE TRIGGER keys_material_immutable BEFORE UPDATE OF key_id, version, wrapped, kek_label, created_at ON keys"
+    "  BEGIN SELECT RAISE(ABORT, 'a key version is immutable except for its state'); END;"
+    "CREATE TABLE sessions ("
+    "  session_id  TEXT PRIMARY KEY NOT NULL,"
+    "  nonce       TEXT NOT NULL UNIQUE,"
+    "  tee         TEXT NOT NULL,"
+    "  state       TEXT NOT NULL CHECK (state IN ('challenged', 'attested')),"
+    "  nonce_used  INTEGER NOT NULL DEFAULT 0 CHECK (nonce_used IN (0, 1)),"
+    "  created_at  INTEGER NOT NULL,"
+    "  expires_at  INTEGER NOT NULL,"
+    "  attested_at INTEGER,"
+    "  claims      TEXT,"
+    "  CHECK (expires_at > created_at),"
+    "  CHECK (state = 'challenged' OR (nonce_used = 1 AND claims IS NOT NULL))"
+    ") STRICT;"
+    "CREATE INDEX sessions_by_expiry ON sessions(expires_at);"
+    "CREATE TRIGGER sessions_nonce_once BEFORE UPDATE OF nonce_used, nonce ON sessions"
+    "  WHEN OLD.nonce_used = 1 OR NEW.nonce IS NOT OLD.nonce"
+    "  BEGIN SELECT RAISE(ABORT, 'a nonce is consumed once'); END;"
+    "CREATE TABLE settings ("
+    "  name       TEXT PRIMARY KEY NOT NULL,"
+    "  value      BLOB NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL"
+    ") STRICT;";
+
+static const char *const MIGRATIONS[] = {
+    MIGRATION_1,
+};
+_Static_assert(sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0]) == CCG_STORE_SCHEMA_VERSION,
+               "one migration per schema version");
+
+static const char SQL_VERSION_TABLE[] =
+    "CREATE TABLE IF NOT EXISTS schema_version ("
+    "  version    INTEGER PRIMARY KEY NOT NULL,"
+    "  applied_at INTEGER NOT NULL"
+    ") STRICT";
+static const char SQL_VERSION_TABLE_EXISTS[] =
+    "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_version'";
+static const char SQL_MAX_VERSION[] = "SELECT coalesce(max(version), 0) FROM schema_version";
+static const char SQL_RECORD_VERSION[] =
+    "INSERT INTO schema_version(version, applied_at) VALUES (?1, CAST(strftime('%s', 'now') AS INTEGER))";
+
+static ccg_result read_version(ccg_sqlite *h, int64_t *version)
+{
+    ccg_result result = CCG_FAILURE;
+    sqlite3_stmt *st = NULL;
+    int row = 0;
+    int64_t tables = 0;
+    *version = 0;
+    CCG_TRY(ccg_sqlite_stmt(h, SQL_VERSION_TABLE_EXISTS, &st));
+    CCG_TRY(ccg_sqlite_step_row(h, st, &row, "read the schema"));
+    CCG_ENSURE(row, CCG_R_STORE_CORRUPT);
+    CCG_TRY(ccg_sqlite_col_int(st, 0, &tables));
+    ccg_sqlite_done(st);
+    st = NULL;
+    if (tables == 0) {
+        result = CCG_SUCCESS;
+        goto cleanup;
+    }
+    CCG_TRY(ccg_sqlite_stmt(h, SQL_MAX_VERSION, &st));
+    CCG_TRY(ccg_sqlite_step_row(h, st, &row, "read the schema version"));
+    CCG_ENSURE(row, CCG_R_STORE_CORRUPT);
+    CCG_TRY(ccg_sqlite_col_int(st, 0, version));
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_sqlite_done(st);
+    return result;
+}
+
+static ccg_result check_not_future(int64_t version)
+{
+    ccg_result result = CCG_FAILURE;
+    CCG_ENSURE_MSG(version >= 0 && version <= CCG_STORE_SCHEMA_VERSION, CCG_R_STORE_CORRUPT,
+                   "the store's schema version %lld is newer than this build's (%d); refusing to use it",
+                   (long long)version, CCG_STORE_SCHEMA_VERSION);
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+ccg_result ccg_sqlite_store_migrate(ccg_sqlite *h)
+{
+    ccg_result result = CCG_FAILURE;
+    sqlite3_stmt *st = NULL;
+    int64_t version = 0;
+    int in_tx = 0;
+
+    /* The common case needs no write lock. */
+    CCG_TRY(read_version(h, &version));
+    CCG_TRY(check_not_future(version));
+    if (version == CCG_STORE_SCHEMA_VERSION) {
+        result = CCG_SUCCESS;
+        goto cleanup;
+    }
+    CCG_TRY(ccg_sqlite_begin(h));
+    in_tx = 1;
+    CCG_TRY(ccg_sqlite_exec_script(h, SQL_VERSION_TABLE, "create schema_version"));
+    CCG_TRY(read_version(h, &version)); /* another process may have migrated meanwhile */
+    CCG_TRY(check_not_future(version));
+    for (int64_t v = version + 1; v <= CCG_STORE_SCHEMA_VERSION; v++) {
+        CCG_TRY(ccg_sqlite_exec_script(h, MIGRATIONS[v - 1], "apply a schema migration"));
+        CCG_TRY(ccg_sqlite_stmt(h, SQL_RECORD_VERSION, &st));
+        CCG_TRY(ccg_sqlite_bind_int(h, st, 1, v));
+        CCG_TRY(ccg_sqlite_step_done(h, st, "record the schema version"));
+        ccg_sqlite_done(st);
+        st = NULL;
+    }
+    CCG_TRY(ccg_sqlite_commit(h));
+    in_tx = 0;
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_sqlite_done(st);
+    if (in_tx) {
+        ccg_sqlite_rollback(h);
+    }
+    return result;
+}
+
+ccg_result ccg_sqlite_store_schema_version(void *impl, int64_t *version)
+{
+    ccg_result result = CCG_FAILURE;
+    CCG_TRY(read_version(impl, version));
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+ccg_result ccg_sqlite_store_integrity_check(void *impl)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_sqlite *h = impl;
+    int64_t version = 0;
+    CCG_TRY(ccg_sqlite_check(h, 1));
+    CCG_TRY(read_version(h, &version));
+    CCG_TRY(check_not_future(version));
+    CCG_ENSURE_MSG(version == CCG_STORE_SCHEMA_VERSION, CCG_R_STORE_CORRUPT, "schema version %lld, expected %d",
+                   (long long)version, CCG_STORE_SCHEMA_VERSION);
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}

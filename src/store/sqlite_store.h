@@ -1,0 +1,45 @@
+/* The SQLite backend of the store: one file per concern (schema, keys, documents, sessions,
+ * settings); sqlite_backend.c assembles them into ccg_store_sqlite_ops. impl is a ccg_sqlite *. */
+#ifndef CCGATE_SQLITE_STORE_H
+#define CCGATE_SQLITE_STORE_H
+
+#include "sqlite_db.h"
+#include "store_backend.h"
+
+/* sqlite_schema.c */
+CCG_MUST_CHECK ccg_result ccg_sqlite_store_migrate(ccg_sqlite *h);
+ccg_result ccg_sqlite_store_schema_version(void *impl, int64_t *version);
+ccg_result ccg_sqlite_store_integrity_check(void *impl);
+
+/* sqlite_keys.c */
+ccg_result ccg_sqlite_key_import(void *impl, const ccg_store_key_spec *spec, ccg_time now);
+ccg_result ccg_sqlite_key_rotate(void *impl, const ccg_store_key_spec *spec, ccg_time now);
+ccg_result ccg_sqlite_key_set_state(void *impl, const char *key_id, int64_t version, ccg_key_state to, ccg_time now);
+ccg_result ccg_sqlite_key_get(void *impl, const char *key_id, int64_t version, ccg_store_key *out);
+ccg_result ccg_sqlite_key_list(void *impl, const char *key_id, ccg_store_key **out, size_t *count);
+
+/* sqlite_docs.c */
+ccg_result ccg_sqlite_doc_put(void *impl, ccg_store_doc_kind kind, const char *id, int64_t version,
+                              const uint8_t *body, size_t len, const char *digest, ccg_time now);
+ccg_result ccg_sqlite_doc_get(void *impl, ccg_store_doc_kind kind, const char *id, int64_t version,
+                              ccg_store_doc *out);
+ccg_result ccg_sqlite_doc_versions(void *impl, ccg_store_doc_kind kind, const char *id, int64_t **versions,
+                                   size_t *count);
+
+/* sqlite_sessions.c */
+ccg_result ccg_sqlite_session_create(void *impl, const char *session_id, const char *nonce, const char *tee,
+                                     ccg_time now, ccg_time expires_at);
+ccg_result ccg_sqlite_session_get(void *impl, const char *session_id, ccg_store_session *out, int *found);
+ccg_result ccg_sqlite_session_consume_nonce(void *impl, const char *session_id, const char *nonce, ccg_time now,
+                                            ccg_session_status *status);
+ccg_result ccg_sqlite_session_attest(void *impl, const char *session_id, const char *claims_json, ccg_time now,
+                                     ccg_time expires_at, ccg_session_status *status);
+ccg_result ccg_sqlite_session_purge(void *impl, ccg_time before, int64_t *removed);
+
+/* sqlite_settings.c */
+ccg_result ccg_sqlite_setting_get(void *impl, const char *name, uint8_t **value, size_t *len, int *found);
+ccg_result ccg_sqlite_setting_put(void *impl, const char *name, const uint8_t *value, size_t len, ccg_time now);
+ccg_result ccg_sqlite_setting_get_or_create(void *impl, const char *name, ccg_store_generator generate, void *ctx,
+                                            ccg_time now, uint8_t **value, size_t *len, int *created);
+
+#endif

@@ -1,0 +1,863 @@
+/* Tests of the audit log: the canonical form and its hash, the chain verifying, tampering, deletion
+ * and reordering named at the right seq, external anchors, concurrent appenders (threads and
+ * processes), a SIGKILL crash test, an independent re-verification in Python, and the CLI. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "testutil.h"
+
+#include "ccgate/audit.h"
+#include "ccgate/decision.h"
+#include "ccgate/error.h"
+#include "ccgate/store.h"
+
+static const ccg_time T0 = 1767225600; /* 2026-01-01T00:00:00Z */
+#define GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
+
+typedef struct {
+    char dir[64];
+    char path[128];
+    ccg_audit *a;
+} fixture;
+
+#define OK(expr)                                                                                             \
+    do {                                                                                                     \
+        ccg_error_clear();                                                                                   \
+        if (ccg_failed(expr)) {                                                                              \
+            fail_msg("%s failed: %s: %s", #expr, ccg_reason_code(ccg_error_reason()), ccg_error_last()->message); \
+        }                                                                                                    \
+    } while (0)
+
+#define FAILS_WITH(expr, reason)       \
+    do {                               \
+        ccg_error_clear();             \
+        assert_true(ccg_failed(expr)); \
+        tu_assert_error_reason(reason); \
+    } while (0)
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    snprintf(f->dir, sizeof(f->dir), "/tmp/ccg-audit-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof(f->path), "%s/state.db", f->dir);
+    /* The audit log shares the store's database file, as in the broker. */
+    ccg_store *s = NULL;
+    OK(ccg_store_open(f->path, NULL, &s));
+    ccg_store_close(s);
+    OK(ccg_audit_open(f->path, NULL, &f->a));
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    char p[192];
+    ccg_audit_close(f->a);
+    const char *names[] = {"state.db", "state.db-wal", "state.db-shm", "list.json", "verify.py"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        snprintf(p, sizeof(p), "%s/%s", f->dir, names[i]);
+        unlink(p);
+    }
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+/* A deny for record i, with two reasons; allow when i is a multiple of 3. */
+static void append_n(ccg_audit *a, int from, int n)
+{
+    for (int i = from; i < from + n; i++) {
+        char req[32];
+        ccg_reasons reasons;
+        ccg_reasons_init(&reasons);
+        snprintf(req, sizeof(req), "req-%04d", i);
+        ccg_audit_event ev = {
+            .time = T0 + i,
+            .request_id = req,
+            .persona = CCG_PERSONA_WORKLOAD,
+            .action = "resource.release",
+            .key_id = "default/model/llama",
+            .key_version = 2,
+            .policy_id = "llama-release",
+            .policy_version = 3,
+            .evidence_digest = "sha384:0123456789abcdef",
+            .decision = i % 3 == 0 ? CCG_AUDIT_ALLOW : CCG_AUDIT_DENY,
+            .reasons = &reasons,
+        };
+        if (i % 3 != 0) {
+            assert_int_equal(ccg_reasons_add(&reasons, CCG_R_SNP_TCB_BELOW_MINIMUM, NULL), 0);
+            assert_int_equal(ccg_reasons_add(&reasons, CCG_R_SNP_DEBUG_ENABLED, NULL), 0);
+        }
+        OK(ccg_audit_append(a, &ev, NULL, NULL));
+        ccg_reasons_free(&reasons);
+    }
+}
+
+static sqlite3 *raw_open(const char *path)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    return db;
+}
+
+static void raw_exec(const char *path, const char *sql)
+{
+    sqlite3 *db = raw_open(path);
+    char *err = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+        fail_msg("%s: %s", sql, err ? err : "?");
+    }
+    sqlite3_close(db);
+}
+
+static void expect_broken(ccg_audit *a, int64_t seq, const char *problem, ccg_audit_verify_report *r)
+{
+    ccg_error_clear();
+    assert_true(ccg_failed(ccg_audit_verify(a, NULL, r)));
+    tu_assert_error_reason(CCG_R_AUDIT_CHAIN_BROKEN);
+    assert_false(r->intact);
+    if (r->broken_seq != seq || strcmp(r->problem, problem) != 0) {
+        fail_msg("expected a break at seq %lld (%s), got seq %lld (%s: %s)", (long long)seq, problem,
+                 (long long)r->broken_seq, r->problem, r->detail);
+    }
+    char want[48];
+    snprintf(want, sizeof(want), "seq %lld", (long long)seq);
+    assert_non_null(strstr(ccg_error_last()->message, want));
+}
+
+/* ---- the record format ---- */
+
+static void canonical_form_and_hash_are_exact(void **state)
+{
+    fixture *f = *state;
+    ccg_reasons reasons;
+    char hash[CCG_AUDIT_HASH_HEX];
+    int64_t seq = 0;
+    char digest[8 + 96 + 1] = "sha384:";
+    for (int i = 0; i < 48; i++) {
+        memcpy(digest + 7 + 2 * i, "ab", 3);
+    }
+    ccg_reasons_init(&reasons);
+    assert_int_equal(ccg_reasons_add(&reasons, CCG_R_SNP_TCB_BELOW_MINIMUM, json_pack("{s:i}", "got", 3)), 0);
+    assert_int_equal(ccg_reasons_add(&reasons, CCG_R_SNP_DEBUG_ENABLED, NULL), 0);
+    ccg_audit_event ev = {
+        .time = T0,
+        .request_id = "req-0001",
+        .persona = CCG_PERSONA_WORKLOAD,
+        .action = "resource.release",
+        .key_id = "default/model/llama",
+        .key_version = 2,
+        .policy_id = "llama-release",
+        .policy_version = 3,
+        .evidence_digest = digest,
+        .decision = CCG_AUDIT_DENY,
+        .reasons = &reasons,
+    };
+    OK(ccg_audit_append(f->a, &ev, &seq, hash));
+    ccg_reasons_free(&reasons);
+    assert_int_equal(seq, 1);
+    /* Computed independently: Python's json.dumps(sort_keys=True, separators=(",", ":")) + hashlib. */
+    assert_string_equal(hash, "a8724c57c0e06593c38a81c470a28ea8aa3c886786d3938fa7bf3e5d2b3e5be8");
+
+    json_t *list = NULL;
+    OK(ccg_audit_list(f->a, 0, 0, &list));
+    assert_int_equal(json_array_size(list), 1);
+    json_t *rec = json_array_get(list, 0);
+    char *canon = ccg_audit_canonical(rec);
+    assert_string_equal(
+        canon, "{\"action\":\"resource.release\",\"decision\":\"deny\",\"evidence_digest\":\"sha384:"
+               "abababababababababababababababababababababababababababababababababababababababababababababababab\","
+               "\"key_id\":\"default/model/llama\",\"key_version\":2,\"persona\":\"workload\",\"policy_id\":"
+               "\"llama-release\",\"policy_version\":3,\"prev_hash\":\"" GENESIS "\",\"reasons\":["
+               "\"snp.tcb_below_minimum\",\"snp.debug_enabled\"],\"request_id\":\"req-0001\",\"seq\":1,\"time\":"
+               "\"2026-01-01T00:00:00Z\",\"v\":1}");
+    free(canon);
+    assert_string_equal(json_string_value(json_object_get(rec, "hash")), hash);
+    json_decref(list);
+
+    /* optional fields are null, and an allow has no reasons */
+    ccg_audit_event admin = {.time = T0 + 1, .request_id = "adm-1", .persona = CCG_PERSONA_PROVIDER,
+                             .action = "key.import", .key_id = "k", .key_version = 1,
+                             .decision = CCG_AUDIT_ALLOW};
+    OK(ccg_audit_append(f->a, &admin, &seq, hash));
+    assert_int_equal(seq, 2);
+    OK(ccg_audit_list(f->a, 1, 0, &list));
+    rec = json_array_get(list, 0);
+    assert_true(json_is_null(json_object_get(rec, "policy_id")));
+    assert_true(json_is_null(json_object_get(rec, "policy_version")));
+    assert_true(json_is_null(json_object_get(rec, "evidence_digest")));
+    assert_int_equal(json_array_size(json_object_get(rec, "reasons")), 0);
+    assert_string_equal(json_string_value(json_object_get(rec, "persona")), "provider");
+    assert_string_equal(json_string_value(json_object_get(rec, "prev_hash")),
+                        "a8724c57c0e06593c38a81c470a28ea8aa3c886786d3938fa7bf3e5d2b3e5be8");
+    json_decref(list);
+}
+
+static void events_are_checked(void **state)
+{
+    fixture *f = *state;
+    ccg_reasons one, none;
+    ccg_reasons_init(&one);
+    ccg_reasons_init(&none);
+    assert_int_equal(ccg_reasons_add(&one, CCG_R_KEY_DISABLED, NULL), 0);
+    ccg_audit_event base = {.time = T0, .request_id = "r1", .persona = CCG_PERSONA_WORKLOAD,
+                            .action = "resource.release", .decision = CCG_AUDIT_DENY, .reasons = &one};
+    ccg_audit_event ev = base;
+    OK(ccg_audit_append(f->a, &ev, NULL, NULL));
+
+    ev = base;
+    ev.decision = CCG_AUDIT_ALLOW; /* an allow with reasons */
+    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    ev = base;
+    ev.reasons = &none; /* a deny without reasons */
+    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    ev = base;
+    ev.request_id = "has space";
+    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    ev = base;
+    ev.request_id = NULL;
+    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    ev = base;
+    ev.key_id = "line\nbreak";
+    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    ev = base;
+    ev.action = "Resource Release";
+    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    ev = base;
+    ev.evidence_digest = "sha384:NOTHEX";
+    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    ev = base;
+    ev.persona = (ccg_persona)42;
+    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    ev = base;
+    ev.time = -1;
+    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    ev = base;
+    ev.key_version = -2;
+    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+
+    /* nothing was written by the refused appends */
+    int64_t seq = 0;
+    char hash[CCG_AUDIT_HASH_HEX];
+    OK(ccg_audit_head(f->a, &seq, hash));
+    assert_int_equal(seq, 1);
+    ccg_reasons_free(&one);
+}
+
+static void event_from_decision_maps_the_outcome(void **state)
+{
+    (void)state;
+    ccg_decision d;
+    ccg_audit_event ev;
+    ccg_decision_init(&d, "snp");
+    memset(&ev, 0, sizeof(ev));
+    d.allow = 1;
+    ccg_audit_event_from_decision(&ev, &d);
+    assert_int_equal(ev.decision, CCG_AUDIT_ALLOW);
+    assert_null(ev.policy_id);
+    assert_null(ev.evidence_digest);
+    ccg_decision_deny(&d, CCG_R_SNP_DEBUG_ENABLED, NULL);
+    snprintf(d.policy_id, sizeof(d.policy_id), "p1");
+    d.policy_version = 4;
+    ccg_audit_event_from_decision(&ev, &d);
+    assert_int_equal(ev.decision, CCG_AUDIT_DENY);
+    assert_string_equal(ev.policy_id, "p1");
+    assert_int_equal(ev.policy_version, 4);
+    assert_int_equal(ev.reasons->count, 1);
+    ccg_decision_deny(&d, CCG_R_KMS_UNAVAILABLE, NULL);
+    ccg_audit_event_from_decision(&ev, &d);
+    assert_int_equal(ev.decision, CCG_AUDIT_ERROR);
+    ccg_decision_free(&d);
+}
+
+/* ---- the chain ---- */
+
+static void chain_verifies(void **state)
+{
+    fixture *f = *state;
+    ccg_audit_verify_report r;
+    OK(ccg_audit_verify(f->a, NULL, &r)); /* the empty log */
+    assert_true(r.intact);
+    assert_int_equal(r.records, 0);
+    assert_string_equal(r.head_hash, GENESIS);
+    append_n(f->a, 1, 20);
+    OK(ccg_audit_verify(f->a, NULL, &r));
+    assert_true(r.intact);
+    assert_int_equal(r.records, 20);
+    assert_int_equal(r.head_seq, 20);
+    int64_t seq = 0;
+    char hash[CCG_AUDIT_HASH_HEX];
+    OK(ccg_audit_head(f->a, &seq, hash));
+    assert_int_equal(seq, 20);
+    assert_string_equal(hash, r.head_hash);
+
+    json_t *list = NULL;
+    OK(ccg_audit_list(f->a, 0, 0, &list));
+    assert_int_equal(json_array_size(list), 20);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "prev_hash")), GENESIS);
+    for (size_t i = 1; i < 20; i++) {
+        assert_string_equal(json_string_value(json_object_get(json_array_get(list, i), "prev_hash")),
+                            json_string_value(json_object_get(json_array_get(list, i - 1), "hash")));
+    }
+    json_decref(list);
+    OK(ccg_audit_list(f->a, 15, 3, &list));
+    assert_int_equal(json_array_size(list), 3);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 0), "seq")), 16);
+    json_decref(list);
+
+    json_t *rep = ccg_audit_verify_report_json(&r);
+    assert_true(json_is_true(json_object_get(rep, "intact")));
+    assert_true(json_is_null(json_object_get(rep, "broken")));
+    json_decref(rep);
+}
+
+static void sqlite_refuses_update_and_delete(void **state)
+{
+    fixture *f = *state;
+    append_n(f->a, 1, 3);
+    sqlite3 *db = raw_open(f->path);
+    assert_int_not_equal(sqlite3_exec(db, "UPDATE audit_log SET decision = 'allow' WHERE seq = 2", NULL, NULL, NULL),
+                         SQLITE_OK);
+    assert_int_not_equal(sqlite3_exec(db, "DELETE FROM audit_log WHERE seq = 3", NULL, NULL, NULL), SQLITE_OK);
+    /* a forged record at a taken seq or with a taken prev_hash cannot be inserted beside it */
+    assert_int_not_equal(sqlite3_exec(db,
+                                      "INSERT INTO audit_log SELECT seq + 100, v, time, request_id, persona, action,"
+                                      " key_id, key_version, policy_id, policy_version, evidence_digest, decision,"
+                                      " reasons, prev_hash, 'x' FROM audit_log WHERE seq = 2",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+    sqlite3_close(db);
+    ccg_audit_verify_report r;
+    OK(ccg_audit_verify(f->a, NULL, &r));
+}
+
+static void tampered_field_names_its_record(void **state)
+{
+    fixture *f = *state;
+    ccg_audit_verify_report r;
+    json_t *list = NULL;
+    append_n(f->a, 1, 10);
+    OK(ccg_audit_list(f->a, 4, 1, &list));
+    char stored5[CCG_AUDIT_HASH_HEX];
+    snprintf(stored5, sizeof(stored5), "%s", json_string_value(json_object_get(json_array_get(list, 0), "hash")));
+    json_decref(list);
+
+    raw_exec(f->path, "DROP TRIGGER audit_log_no_update;"
+                      "UPDATE audit_log SET reasons = '[\"snp.debug_enabled\"]' WHERE seq = 5");
+    expect_broken(f->a, 5, "hash_mismatch", &r);
+    assert_string_equal(r.stored, stored5);
+    assert_string_not_equal(r.expected, stored5);
+    assert_int_equal(r.records, 4);
+    assert_int_equal(r.head_seq, 4);
+
+    json_t *rep = ccg_audit_verify_report_json(&r);
+    assert_false(json_is_true(json_object_get(rep, "intact")));
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(rep, "broken"), "seq")), 5);
+    json_decref(rep);
+}
+
+static void rehashed_tamper_breaks_the_next_link(void **state)
+{
+    fixture *f = *state;
+    ccg_audit_verify_report r;
+    json_t *list = NULL;
+    char hash[CCG_AUDIT_HASH_HEX], sql[256];
+    append_n(f->a, 1, 10);
+    /* The attacker changes record 5's decision and recomputes its hash correctly... */
+    OK(ccg_audit_list(f->a, 4, 1, &list));
+    json_t *rec = json_array_get(list, 0);
+    json_object_set_new(rec, "decision", json_string("allow"));
+    json_object_set_new(rec, "reasons", json_array());
+    OK(ccg_audit_record_hash(rec, hash));
+    json_decref(list);
+    snprintf(sql, sizeof(sql),
+             "DROP TRIGGER audit_log_no_update;"
+             "UPDATE audit_log SET decision = 'allow', reasons = '[]', hash = '%s' WHERE seq = 5",
+             hash);
+    raw_exec(f->path, sql);
+    /* ...so record 5 verifies on its own, and record 6 no longer chains to it. */
+    expect_broken(f->a, 6, "prev_hash_mismatch", &r);
+    assert_string_equal(r.expected, hash);
+}
+
+static void deleted_record_breaks_at_the_next(void **state)
+{
+    fixture *f = *state;
+    ccg_audit_verify_report r;
+    append_n(f->a, 1, 10);
+    raw_exec(f->path, "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq = 4");
+    expect_broken(f->a, 5, "prev_hash_mismatch", &r);
+    assert_int_equal(r.head_seq, 3);
+}
+
+static void deleted_genesis_breaks_at_the_first_left(void **state)
+{
+    fixture *f = *state;
+    ccg_audit_verify_report r;
+    append_n(f->a, 1, 5);
+    raw_exec(f->path, "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq = 1");
+    expect_broken(f->a, 2, "prev_hash_mismatch", &r);
+    assert_string_equal(r.expected, GENESIS);
+}
+
+static void reordered_records_break(void **state)
+{
+    fixture *f = *state;
+    ccg_audit_verify_report r;
+    append_n(f->a, 1, 10);
+    /* Swap records 3 and 4 (contents move, seq stays in place). */
+    raw_exec(f->path,
+             "DROP TRIGGER audit_log_no_delete;"
+             "CREATE TEMP TABLE swap AS SELECT * FROM audit_log WHERE seq IN (3, 4);"
+             "DELETE FROM audit_log WHERE seq IN (3, 4);"
+             "INSERT INTO audit_log SELECT CASE seq WHEN 3 THEN 4 ELSE 3 END, v, time, request_id, persona, action,"
+             " key_id, key_version, policy_id, policy_version, evidence_digest, decision, reasons, prev_hash, hash"
+             " FROM swap;");
+    expect_broken(f->a, 3, "prev_hash_mismatch", &r);
+}
+
+static void malformed_column_is_reported(void **state)
+{
+    fixture *f = *state;
+    ccg_audit_verify_report r;
+    append_n(f->a, 1, 6);
+    raw_exec(f->path, "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET reasons = 'not json' WHERE seq = 4");
+    expect_broken(f->a, 4, "malformed", &r);
+    assert_non_null(strstr(r.detail, "reasons"));
+}
+
+static void anchor_detects_truncation(void **state)
+{
+    fixture *f = *state;
+    ccg_audit_verify_report r;
+    ccg_audit_anchor anchor;
+    append_n(f->a, 1, 8);
+    OK(ccg_audit_head(f->a, &anchor.seq, anchor.hash));
+    OK(ccg_audit_verify(f->a, &anchor, &r));
+    append_n(f->a, 9, 2); /* growth past the anchor is fine */
+    OK(ccg_audit_verify(f->a, &anchor, &r));
+    assert_int_equal(r.records, 10);
+
+    /* Removing the newest records leaves a chain that verifies on its own... */
+    raw_exec(f->path, "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq >= 7");
+    OK(ccg_audit_verify(f->a, NULL, &r));
+    assert_int_equal(r.head_seq, 6);
+    /* ...but not against an anchor taken before. */
+    ccg_error_clear();
+    assert_true(ccg_failed(ccg_audit_verify(f->a, &anchor, &r)));
+    tu_assert_error_reason(CCG_R_AUDIT_CHAIN_BROKEN);
+    assert_int_equal(r.broken_seq, 8);
+    assert_string_equal(r.problem, "anchor_missing");
+
+    ccg_audit_anchor wrong = {.seq = 3};
+    memset(wrong.hash, 'a', 64);
+    wrong.hash[64] = '\0';
+    ccg_error_clear();
+    assert_true(ccg_failed(ccg_audit_verify(f->a, &wrong, &r)));
+    assert_string_equal(r.problem, "anchor_mismatch");
+    assert_int_equal(r.broken_seq, 3);
+}
+
+static void open_refuses_non_logs(void **state)
+{
+    fixture *f = *state;
+    ccg_audit *a = NULL;
+    char path[160];
+    ccg_audit_options no_create = {.create = 0};
+    snprintf(path, sizeof(path), "%s/missing.db", f->dir);
+    FAILS_WITH(ccg_audit_open(path, &no_create, &a), CCG_R_STORE_UNAVAILABLE);
+    assert_null(a);
+    /* a file that is not a database, with and without create */
+    snprintf(path, sizeof(path), "%s/verify.py", f->dir); /* reuse a name teardown removes */
+    uint8_t junk[4096];
+    memset(junk, 0x5A, sizeof(junk));
+    OK(ccg_file_write(path, junk, sizeof(junk)));
+    FAILS_WITH(ccg_audit_open(path, &no_create, &a), CCG_R_STORE_CORRUPT);
+    FAILS_WITH(ccg_audit_open(path, NULL, &a), CCG_R_STORE_CORRUPT);
+    raw_exec(f->path, "UPDATE audit_schema SET version = 7");
+    FAILS_WITH(ccg_audit_open(f->path, NULL, &a), CCG_R_STORE_CORRUPT);
+}
+
+static void a_locked_database_fails_the_append_closed(void **state)
+{
+    fixture *f = *state;
+    ccg_audit *a = NULL;
+    ccg_audit_options quick = {.busy_timeout_ms = 200, .create = 1};
+    append_n(f->a, 1, 2);
+    OK(ccg_audit_open(f->path, &quick, &a));
+    /* Another writer holds the write lock longer than the busy timeout. */
+    sqlite3 *db = raw_open(f->path);
+    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    ccg_audit_event ev = {.time = T0, .request_id = "r", .persona = CCG_PERSONA_SYSTEM, .action = "broker.start",
+                          .decision = CCG_AUDIT_ALLOW};
+    int64_t seq = -1;
+    FAILS_WITH(ccg_audit_append(a, &ev, &seq, NULL), CCG_R_AUDIT_WRITE_FAILED);
+    assert_non_null(strstr(ccg_error_last()->message, "store.unavailable"));
+    assert_int_equal(seq, -1);
+    assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    /* Once the lock is gone the same handle appends again, chained to the head. */
+    OK(ccg_audit_append(a, &ev, &seq, NULL));
+    assert_int_equal(seq, 3);
+    ccg_audit_verify_report r;
+    OK(ccg_audit_verify(a, NULL, &r));
+    assert_int_equal(r.records, 3);
+    ccg_audit_close(a);
+}
+
+/* ---- concurrency ---- */
+
+typedef struct {
+    const char *path;
+    ccg_audit *shared;
+    int id;
+    int n;
+    int failures;
+} appender;
+
+static void *append_thread(void *arg)
+{
+    appender *w = arg;
+    ccg_audit *a = w->shared;
+    if (a == NULL && ccg_failed(ccg_audit_open(w->path, NULL, &a))) {
+        w->failures = w->n;
+        return NULL;
+    }
+    for (int i = 0; i < w->n; i++) {
+        char req[48];
+        snprintf(req, sizeof(req), "w%d-%d", w->id, i);
+        ccg_audit_event ev = {.time = T0 + i, .request_id = req, .persona = CCG_PERSONA_OPERATOR,
+                              .action = "audit.read", .decision = CCG_AUDIT_ALLOW};
+        if (ccg_failed(ccg_audit_append(a, &ev, NULL, NULL))) {
+            w->failures++;
+        }
+    }
+    if (w->shared == NULL) {
+        ccg_audit_close(a);
+    }
+    return NULL;
+}
+
+static void concurrent_appenders_never_fork_the_chain(void **state)
+{
+    fixture *f = *state;
+    enum { THREADS = 6, PROCS = 2, N = 25 };
+    appender w[THREADS];
+    pthread_t t[THREADS];
+    pid_t pids[PROCS];
+    for (int p = 0; p < PROCS; p++) {
+        pids[p] = fork();
+        assert_true(pids[p] >= 0);
+        if (pids[p] == 0) {
+            appender child = {f->path, NULL, 100 + p, N, 0};
+            append_thread(&child);
+            _exit(child.failures == 0 ? 0 : 1);
+        }
+    }
+    for (int i = 0; i < THREADS; i++) {
+        /* four threads with their own handles, two sharing the fixture's */
+        w[i] = (appender){f->path, i < 4 ? NULL : f->a, i, N, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, append_thread, &w[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(w[i].failures, 0);
+    }
+    for (int p = 0; p < PROCS; p++) {
+        int status = 0;
+        assert_int_equal(waitpid(pids[p], &status, 0), pids[p]);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    ccg_audit_verify_report r;
+    OK(ccg_audit_verify(f->a, NULL, &r));
+    assert_int_equal(r.records, (THREADS + PROCS) * N);
+}
+
+/* ---- the crash test ---- */
+
+typedef struct {
+    int64_t seq;
+    int64_t counter;
+} ack;
+
+/* The child appends forever and acknowledges each record after ccg_audit_append returned. */
+static void crash_child(const char *path, int round, int fd)
+{
+    ccg_audit *a = NULL;
+    if (ccg_failed(ccg_audit_open(path, NULL, &a))) {
+        _exit(3);
+    }
+    for (int64_t i = 0;; i++) {
+        char req[48];
+        ccg_reasons reasons;
+        ccg_reasons_init(&reasons);
+        snprintf(req, sizeof(req), "crash-%d-%lld", round, (long long)i);
+        if (ccg_reasons_add(&reasons, CCG_R_SNP_MEASUREMENT_NOT_ALLOWED, NULL) != 0) {
+            _exit(4);
+        }
+        ccg_audit_event ev = {.time = T0 + i, .request_id = req, .persona = CCG_PERSONA_WORKLOAD,
+                              .action = "resource.release", .key_id = "k", .key_version = 1,
+                              .decision = CCG_AUDIT_DENY, .reasons = &reasons};
+        ack msg = {0, i};
+        if (ccg_failed(ccg_audit_append(a, &ev, &msg.seq, NULL))) {
+            _exit(5);
+        }
+        ccg_reasons_free(&reasons);
+        if (write(fd, &msg, sizeof(msg)) != (ssize_t)sizeof(msg)) {
+            _exit(6);
+        }
+    }
+}
+
+static void sigkill_loses_no_acknowledged_record(void **state)
+{
+    fixture *f = *state;
+    ccg_audit_close(f->a); /* the parent holds no connection while the child writes */
+    f->a = NULL;
+    size_t total_acks = 0;
+    for (int round = 0; round < 4; round++) {
+        int fds[2];
+        assert_int_equal(pipe(fds), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            close(fds[0]);
+            crash_child(f->path, round, fds[1]);
+        }
+        close(fds[1]);
+        ack *acks = calloc(4096, sizeof(ack));
+        assert_non_null(acks);
+        size_t n = 0;
+        size_t kill_after = 40 + 23 * (size_t)round; /* kill at a different point each round */
+        int killed = 0;
+        for (;;) {
+            ack m;
+            ssize_t got = read(fds[0], &m, sizeof(m));
+            if (got == 0) {
+                break; /* EOF: the child is dead and every ack it wrote was read */
+            }
+            if (got < 0 && errno == EINTR) {
+                continue;
+            }
+            assert_int_equal(got, sizeof(m));
+            if (n < 4096) {
+                acks[n++] = m;
+            }
+            if (!killed && n >= kill_after) {
+                assert_int_equal(kill(pid, SIGKILL), 0); /* mid-stream: the child is appending */
+                killed = 1;
+            }
+        }
+        close(fds[0]);
+        int status = 0;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+        /* Reopen: the chain verifies and every acknowledged record is there, as acknowledged. */
+        ccg_audit *a = NULL;
+        OK(ccg_audit_open(f->path, NULL, &a));
+        ccg_audit_verify_report r;
+        OK(ccg_audit_verify(a, NULL, &r));
+        json_t *list = NULL;
+        OK(ccg_audit_list(a, 0, 0, &list));
+        for (size_t i = 0; i < n; i++) {
+            assert_true(acks[i].seq >= 1 && acks[i].seq <= r.head_seq);
+            json_t *rec = json_array_get(list, (size_t)(acks[i].seq - 1));
+            char want[48];
+            snprintf(want, sizeof(want), "crash-%d-%lld", round, (long long)acks[i].counter);
+            assert_int_equal(json_integer_value(json_object_get(rec, "seq")), acks[i].seq);
+            assert_string_equal(json_string_value(json_object_get(rec, "request_id")), want);
+        }
+        json_decref(list);
+        ccg_audit_close(a);
+        total_acks += n;
+        free(acks);
+    }
+    assert_true(total_acks >= 40 + 63 + 86 + 109);
+    /* ...and the store in the same file is not corrupt. */
+    ccg_store *s = NULL;
+    ccg_store_options full = {.check = CCG_STORE_CHECK_FULL};
+    OK(ccg_store_open(f->path, &full, &s));
+    OK(ccg_store_integrity_check(s));
+    ccg_store_close(s);
+}
+
+/* ---- an independent verifier ---- */
+
+static int have_python3(void)
+{
+    return system("python3 -c 'import json, hashlib' >/dev/null 2>&1") == 0;
+}
+
+static void python_reverifies_the_chain(void **state)
+{
+    fixture *f = *state;
+    if (!have_python3()) {
+        print_message("SKIP: python3 is not installed\n");
+        skip();
+    }
+    append_n(f->a, 1, 12);
+    json_t *list = NULL;
+    OK(ccg_audit_list(f->a, 0, 0, &list));
+    char json_path[192], py_path[192], cmd[512];
+    snprintf(json_path, sizeof(json_path), "%s/list.json", f->dir);
+    snprintf(py_path, sizeof(py_path), "%s/verify.py", f->dir);
+    assert_int_equal(json_dump_file(list, json_path, JSON_COMPACT), 0);
+    json_decref(list);
+    const char *script =
+        "import hashlib, json, sys\n"
+        "prev = '0' * 64\n"
+        "for i, r in enumerate(json.load(open(sys.argv[1]))):\n"
+        "    h = r.pop('hash')\n"
+        "    c = json.dumps(r, sort_keys=True, separators=(',', ':'), ensure_ascii=True)\n"
+        "    assert r['seq'] == i + 1 and r['prev_hash'] == prev, i\n"
+        "    assert hashlib.sha256(c.encode()).hexdigest() == h, i\n"
+        "    prev = h\n"
+        "print('ok', i + 1)\n";
+    OK(ccg_file_write(py_path, (const uint8_t *)script, strlen(script)));
+    snprintf(cmd, sizeof(cmd), "python3 %s %s", py_path, json_path);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* ---- the CLI ---- */
+
+/* Runs $CCG_CLI with args; returns the exit status and captures stdout. */
+static int run_cli(char *const args[], char *out, size_t out_size)
+{
+    const char *cli = getenv("CCG_CLI");
+    int fds[2];
+    size_t used = 0;
+    if (cli == NULL || *cli == '\0') {
+        print_message("SKIP: CCG_CLI is not set\n");
+        skip();
+    }
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char *argv[16];
+        size_t n = 0;
+        argv[n++] = (char *)cli;
+        for (size_t i = 0; args[i] != NULL && n < 15; i++) {
+            argv[n++] = args[i];
+        }
+        argv[n] = NULL;
+        dup2(fds[1], STDOUT_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        if (freopen("/dev/null", "w", stderr) == NULL) {
+            _exit(127);
+        }
+        execv(cli, argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    for (;;) {
+        ssize_t got = read(fds[0], out + used, out_size - 1 - used);
+        if (got <= 0) {
+            break;
+        }
+        used += (size_t)got;
+        if (used == out_size - 1) {
+            break;
+        }
+    }
+    out[used] = '\0';
+    close(fds[0]);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+static void cli_verify_list_and_head(void **state)
+{
+    fixture *f = *state;
+    static char out[1 << 16];
+    char missing[160], anchor[128];
+    append_n(f->a, 1, 9);
+
+    assert_int_equal(run_cli((char *[]){"audit", "verify", "--db", f->path, NULL}, out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "intact: 9 records"));
+    assert_int_equal(run_cli((char *[]){"audit", "head", "--db", f->path, NULL}, out, sizeof(out)), 0);
+    assert_int_equal(strncmp(out, "9:", 2), 0);
+    snprintf(anchor, sizeof(anchor), "%.66s", out);
+    assert_int_equal(run_cli((char *[]){"audit", "verify", "--db", f->path, "--anchor", anchor, NULL}, out,
+                             sizeof(out)),
+                     0);
+    assert_int_equal(run_cli((char *[]){"audit", "list", "--db", f->path, "--since", "6", "--json", NULL}, out,
+                             sizeof(out)),
+                     0);
+    json_t *list = json_loads(out, 0, NULL);
+    assert_true(json_is_array(list));
+    assert_int_equal(json_array_size(list), 3);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 0), "seq")), 7);
+    json_decref(list);
+    assert_int_equal(run_cli((char *[]){"audit", "list", "--db", f->path, NULL}, out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "req=req-0005"));
+    assert_non_null(strstr(out, "reasons=snp.tcb_below_minimum,snp.debug_enabled"));
+
+    /* usage and unreadable input: 2 */
+    assert_int_equal(run_cli((char *[]){"audit", "verify", NULL}, out, sizeof(out)), 2);
+    assert_int_equal(run_cli((char *[]){"audit", "frobnicate", NULL}, out, sizeof(out)), 2);
+    assert_int_equal(run_cli((char *[]){"audit", NULL}, out, sizeof(out)), 2);
+    assert_int_equal(run_cli((char *[]){"audit", "list", "--db", f->path, "--since", "x", NULL}, out, sizeof(out)),
+                     2);
+    assert_int_equal(run_cli((char *[]){"audit", "verify", "--db", f->path, "--anchor", "3:zz", NULL}, out,
+                             sizeof(out)),
+                     2);
+    snprintf(missing, sizeof(missing), "%s/none.db", f->dir);
+    assert_int_equal(run_cli((char *[]){"audit", "verify", "--db", missing, NULL}, out, sizeof(out)), 2);
+    assert_int_equal(access(missing, F_OK), -1); /* verify never creates a database */
+    assert_int_equal(run_cli((char *[]){"audit", "verify", "--help", NULL}, out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "usage: ccgate audit verify"));
+
+    /* broken: 1, naming the record */
+    raw_exec(f->path, "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET key_version = 1 WHERE seq = 6");
+    assert_int_equal(run_cli((char *[]){"audit", "verify", "--db", f->path, NULL}, out, sizeof(out)), 1);
+    assert_non_null(strstr(out, "BROKEN at seq 6: hash_mismatch"));
+    assert_int_equal(run_cli((char *[]){"audit", "verify", "--db", f->path, "--json", NULL}, out, sizeof(out)), 1);
+    json_t *rep = json_loads(out, 0, NULL);
+    assert_non_null(rep);
+    assert_true(json_is_false(json_object_get(rep, "intact")));
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(rep, "broken"), "seq")), 6);
+    assert_int_equal(json_integer_value(json_object_get(rep, "records")), 5);
+    json_decref(rep);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(canonical_form_and_hash_are_exact, setup, teardown),
+        cmocka_unit_test_setup_teardown(events_are_checked, setup, teardown),
+        cmocka_unit_test(event_from_decision_maps_the_outcome),
+        cmocka_unit_test_setup_teardown(chain_verifies, setup, teardown),
+        cmocka_unit_test_setup_teardown(sqlite_refuses_update_and_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(tampered_field_names_its_record, setup, teardown),
+        cmocka_unit_test_setup_teardown(rehashed_tamper_breaks_the_next_link, setup, teardown),
+        cmocka_unit_test_setup_teardown(deleted_record_breaks_at_the_next, setup, teardown),
+        cmocka_unit_test_setup_teardown(deleted_genesis_breaks_at_the_first_left, setup, teardown),
+        cmocka_unit_test_setup_teardown(reordered_records_break, setup, teardown),
+        cmocka_unit_test_setup_teardown(malformed_column_is_reported, setup, teardown),
+        cmocka_unit_test_setup_teardown(anchor_detects_truncation, setup, teardown),
+        cmocka_unit_test_setup_teardown(open_refuses_non_logs, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_locked_database_fails_the_append_closed, setup, teardown),
+        cmocka_unit_test_setup_teardown(concurrent_appenders_never_fork_the_chain, setup, teardown),
+        cmocka_unit_test_setup_teardown(sigkill_loses_no_acknowledged_record, setup, teardown),
+        cmocka_unit_test_setup_teardown(python_reverifies_the_chain, setup, teardown),
+        cmocka_unit_test_setup_teardown(cli_verify_list_and_head, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

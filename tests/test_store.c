@@ -1,0 +1,947 @@
+/* Tests of the state store (SQLite backend): key lifecycle and every illegal transition, rotation
+ * atomicity, immutable document versions, single-use nonces and expiry, settings get_or_create,
+ * bad files, and concurrent writers. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "testutil.h"
+
+#include "ccgate/error.h"
+#include "ccgate/store.h"
+
+/* ---- fixture ---- */
+
+typedef struct {
+    char dir[64];
+    char path[128];
+    ccg_store *s;
+} fixture;
+
+static void remove_db(const char *path)
+{
+    char p[160];
+    unlink(path);
+    snprintf(p, sizeof(p), "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s-shm", path);
+    unlink(p);
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    snprintf(f->dir, sizeof(f->dir), "/tmp/ccg-store-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof(f->path), "%s/state.db", f->dir);
+    ccg_error_clear();
+    if (ccg_failed(ccg_store_open(f->path, NULL, &f->s))) {
+        fail_msg("open: %s: %s", ccg_reason_code(ccg_error_reason()), ccg_error_last()->message);
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    ccg_store_close(f->s);
+    remove_db(f->path);
+    char p[160];
+    snprintf(p, sizeof(p), "%s/other.db", f->dir);
+    remove_db(p);
+    snprintf(p, sizeof(p), "%s/garbage.db", f->dir);
+    unlink(p);
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static const ccg_time T0 = 1767225600; /* 2026-01-01T00:00:00Z */
+
+/* A stand-in for a keystore blob: the magic, then opaque bytes. */
+static void fake_wrapped(uint8_t out[100], uint8_t tag)
+{
+    memset(out, tag, 100);
+    memcpy(out, CCG_STORE_WRAPPED_MAGIC, 4);
+}
+
+#define OK(expr)                                                                                             \
+    do {                                                                                                     \
+        ccg_error_clear();                                                                                   \
+        if (ccg_failed(expr)) {                                                                              \
+            fail_msg("%s failed: %s: %s", #expr, ccg_reason_code(ccg_error_reason()), ccg_error_last()->message); \
+        }                                                                                                    \
+    } while (0)
+
+#define FAILS_WITH(expr, reason)                   \
+    do {                                           \
+        ccg_error_clear();                         \
+        assert_true(ccg_failed(expr));             \
+        tu_assert_error_reason(reason);            \
+    } while (0)
+
+static void put_policy(ccg_store *s, const char *id)
+{
+    OK(ccg_store_policy_put(s, id, 1, "{\"policy_id\":\"p\",\"version\":1}", T0));
+}
+
+static void import_key(ccg_store *s, const char *key_id, int64_t version, const char *policy)
+{
+    uint8_t w[100];
+    fake_wrapped(w, (uint8_t)version);
+    ccg_store_key_spec spec = {key_id, version, w, sizeof(w), "ccgate-kek", policy};
+    OK(ccg_store_key_import(s, &spec, T0));
+}
+
+static ccg_key_state state_of(ccg_store *s, const char *key_id, int64_t version)
+{
+    ccg_store_key k;
+    OK(ccg_store_key_get(s, key_id, version, &k));
+    ccg_key_state st = k.state;
+    ccg_store_key_free(&k);
+    return st;
+}
+
+/* A raw connection for tests that act behind the store's back. */
+static sqlite3 *raw_open(const char *path)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    return db;
+}
+
+static void raw_exec(sqlite3 *db, const char *sql)
+{
+    char *err = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+        fail_msg("%s: %s", sql, err ? err : "?");
+    }
+}
+
+static int raw_exec_rc(sqlite3 *db, const char *sql)
+{
+    return sqlite3_exec(db, sql, NULL, NULL, NULL);
+}
+
+/* ---- open, schema, pragmas ---- */
+
+static void open_creates_a_hardened_database(void **state)
+{
+    fixture *f = *state;
+    int64_t version = 0;
+    struct stat st;
+    OK(ccg_store_schema_version(f->s, &version));
+    assert_int_equal(version, CCG_STORE_SCHEMA_VERSION);
+    assert_string_equal(ccg_store_backend(f->s), "sqlite");
+    assert_int_equal(stat(f->path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    sqlite3 *db = raw_open(f->path);
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(q, 0), "wal");
+    sqlite3_finalize(q);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA application_id", -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int64(q, 0), CCG_STORE_APPLICATION_ID);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    OK(ccg_store_integrity_check(f->s));
+    /* Reopening applies no migration twice. */
+    ccg_store *again = NULL;
+    OK(ccg_store_open(f->path, NULL, &again));
+    OK(ccg_store_schema_version(again, &version));
+    assert_int_equal(version, CCG_STORE_SCHEMA_VERSION);
+    ccg_store_close(again);
+}
+
+static void garbage_file_is_corrupt(void **state)
+{
+    fixture *f = *state;
+    char path[160];
+    uint8_t junk[8192];
+    for (size_t i = 0; i < sizeof(junk); i++) {
+        junk[i] = (uint8_t)(i * 131u + 7u);
+    }
+    snprintf(path, sizeof(path), "%s/garbage.db", f->dir);
+    OK(ccg_file_write(path, junk, sizeof(junk)));
+    ccg_store *s = NULL;
+    FAILS_WITH(ccg_store_open(path, NULL, &s), CCG_R_STORE_CORRUPT);
+    assert_null(s);
+    /* Not even a new store is made over it: the file is left as it was. */
+    uint8_t *back = NULL;
+    size_t back_len = 0;
+    OK(ccg_file_read(path, sizeof(junk) + 1, &back, &back_len));
+    assert_int_equal(back_len, sizeof(junk));
+    assert_memory_equal(back, junk, sizeof(junk));
+    free(back);
+}
+
+static void unreachable_paths_are_unavailable(void **state)
+{
+    fixture *f = *state;
+    ccg_store *s = NULL;
+    char path[160];
+    snprintf(path, sizeof(path), "%s/no/such/dir/state.db", f->dir);
+    FAILS_WITH(ccg_store_open(path, NULL, &s), CCG_R_STORE_UNAVAILABLE);
+    FAILS_WITH(ccg_store_open(f->dir, NULL, &s), CCG_R_STORE_UNAVAILABLE); /* a directory */
+    FAILS_WITH(ccg_store_open("postgresql://db.example/ccgate", NULL, &s), CCG_R_STORE_UNAVAILABLE);
+    FAILS_WITH(ccg_store_open("", NULL, &s), CCG_R_INPUT_MALFORMED);
+    assert_null(s);
+}
+
+static void another_applications_database_is_refused(void **state)
+{
+    fixture *f = *state;
+    char path[160];
+    snprintf(path, sizeof(path), "%s/other.db", f->dir);
+    sqlite3 *db = raw_open(path);
+    raw_exec(db, "PRAGMA application_id = 12345; CREATE TABLE t(x);");
+    sqlite3_close(db);
+    ccg_store *s = NULL;
+    FAILS_WITH(ccg_store_open(path, NULL, &s), CCG_R_STORE_CORRUPT);
+    assert_non_null(strstr(ccg_error_last()->message, "another application"));
+
+    /* without an application_id, a database with tables is still somebody else's: refused, and
+     * left exactly as it was (no WAL switch, no ID written) */
+    remove_db(path);
+    db = raw_open(path);
+    raw_exec(db, "CREATE TABLE t(x); INSERT INTO t VALUES (1);");
+    sqlite3_close(db);
+    FAILS_WITH(ccg_store_open(path, NULL, &s), CCG_R_STORE_CORRUPT);
+    db = raw_open(path);
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(q, 0), "delete");
+    sqlite3_finalize(q);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA application_id", -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int64(q, 0), 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+}
+
+static void schema_from_the_future_is_corrupt(void **state)
+{
+    fixture *f = *state;
+    sqlite3 *db = raw_open(f->path);
+    raw_exec(db, "INSERT INTO schema_version(version, applied_at) VALUES (99, 0)");
+    sqlite3_close(db);
+    ccg_store *s = NULL;
+    FAILS_WITH(ccg_store_open(f->path, NULL, &s), CCG_R_STORE_CORRUPT);
+    assert_non_null(strstr(ccg_error_last()->message, "newer than this build"));
+    FAILS_WITH(ccg_store_integrity_check(f->s), CCG_R_STORE_CORRUPT);
+}
+
+static void damaged_pages_fail_the_integrity_check(void **state)
+{
+    fixture *f = *state;
+    /* Fill a few pages, close (checkpointing the WAL into the file), then overwrite the middle of
+     * the file with junk, leaving the header intact. */
+    put_policy(f->s, "pol");
+    for (int i = 0; i < 200; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "key-%03d", i);
+        import_key(f->s, id, 1, "pol");
+    }
+    ccg_store_close(f->s);
+    f->s = NULL;
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    OK(ccg_file_read(f->path, 64u << 20, &bytes, &len));
+    assert_true(len > 8 * 4096);
+    for (size_t i = 2 * 4096; i < len - 4096; i++) {
+        bytes[i] = (uint8_t)(i * 7u);
+    }
+    OK(ccg_file_write(f->path, bytes, len));
+    free(bytes);
+    ccg_store_options opts = {.check = CCG_STORE_CHECK_FULL};
+    FAILS_WITH(ccg_store_open(f->path, &opts, &f->s), CCG_R_STORE_CORRUPT);
+    assert_null(f->s);
+}
+
+/* ---- keys ---- */
+
+static void key_lifecycle_and_every_illegal_transition(void **state)
+{
+    fixture *f = *state;
+    ccg_store_key k;
+    put_policy(f->s, "pol");
+    import_key(f->s, "llama", 1, "pol");
+
+    OK(ccg_store_key_get(f->s, "llama", 0, &k));
+    assert_int_equal(k.version, 1);
+    assert_int_equal(k.state, CCG_KEY_ACTIVE);
+    assert_string_equal(k.kek_label, "ccgate-kek");
+    assert_string_equal(k.policy_id, "pol");
+    assert_int_equal(k.created_at, T0);
+    assert_int_equal(k.wrapped_len, 100);
+    assert_memory_equal(k.wrapped, CCG_STORE_WRAPPED_MAGIC, 4);
+    OK(ccg_store_key_releasable(&k));
+    ccg_store_key_free(&k);
+
+    /* active -> active is stale */
+    FAILS_WITH(ccg_store_key_set_state(f->s, "llama", 1, CCG_KEY_ACTIVE, T0 + 1), CCG_R_STORE_CONFLICT);
+    /* active -> disabled -> active */
+    OK(ccg_store_key_set_state(f->s, "llama", 1, CCG_KEY_DISABLED, T0 + 2));
+    OK(ccg_store_key_get(f->s, "llama", 1, &k));
+    assert_int_equal(k.state, CCG_KEY_DISABLED);
+    assert_int_equal(k.updated_at, T0 + 2);
+    FAILS_WITH(ccg_store_key_releasable(&k), CCG_R_KEY_DISABLED);
+    ccg_store_key_free(&k);
+    FAILS_WITH(ccg_store_key_set_state(f->s, "llama", 1, CCG_KEY_DISABLED, T0 + 3), CCG_R_STORE_CONFLICT);
+    OK(ccg_store_key_set_state(f->s, "llama", 1, CCG_KEY_ACTIVE, T0 + 4));
+    assert_int_equal(state_of(f->s, "llama", 1), CCG_KEY_ACTIVE);
+    /* active -> retired, and retired is final */
+    OK(ccg_store_key_set_state(f->s, "llama", 1, CCG_KEY_RETIRED, T0 + 5));
+    OK(ccg_store_key_get(f->s, "llama", 0, &k)); /* the newest, retired */
+    assert_int_equal(k.state, CCG_KEY_RETIRED);
+    FAILS_WITH(ccg_store_key_releasable(&k), CCG_R_KEY_RETIRED);
+    ccg_store_key_free(&k);
+    FAILS_WITH(ccg_store_key_set_state(f->s, "llama", 1, CCG_KEY_ACTIVE, T0 + 6), CCG_R_STORE_CONFLICT);
+    FAILS_WITH(ccg_store_key_set_state(f->s, "llama", 1, CCG_KEY_DISABLED, T0 + 6), CCG_R_STORE_CONFLICT);
+    FAILS_WITH(ccg_store_key_set_state(f->s, "llama", 1, CCG_KEY_RETIRED, T0 + 6), CCG_R_STORE_CONFLICT);
+    assert_int_equal(state_of(f->s, "llama", 1), CCG_KEY_RETIRED);
+
+    /* disabled -> retired */
+    import_key(f->s, "mistral", 1, "pol");
+    OK(ccg_store_key_set_state(f->s, "mistral", 1, CCG_KEY_DISABLED, T0));
+    OK(ccg_store_key_set_state(f->s, "mistral", 1, CCG_KEY_RETIRED, T0));
+    assert_int_equal(state_of(f->s, "mistral", 1), CCG_KEY_RETIRED);
+
+    /* the rule table itself */
+    assert_true(ccg_key_transition_allowed(CCG_KEY_ACTIVE, CCG_KEY_DISABLED));
+    assert_true(ccg_key_transition_allowed(CCG_KEY_DISABLED, CCG_KEY_ACTIVE));
+    assert_true(ccg_key_transition_allowed(CCG_KEY_ACTIVE, CCG_KEY_RETIRED));
+    assert_true(ccg_key_transition_allowed(CCG_KEY_DISABLED, CCG_KEY_RETIRED));
+    assert_false(ccg_key_transition_allowed(CCG_KEY_ACTIVE, CCG_KEY_ACTIVE));
+    assert_false(ccg_key_transition_allowed(CCG_KEY_DISABLED, CCG_KEY_DISABLED));
+    assert_false(ccg_key_transition_allowed(CCG_KEY_RETIRED, CCG_KEY_ACTIVE));
+    assert_false(ccg_key_transition_allowed(CCG_KEY_RETIRED, CCG_KEY_DISABLED));
+    assert_false(ccg_key_transition_allowed(CCG_KEY_RETIRED, CCG_KEY_RETIRED));
+}
+
+static void key_lookups_and_refusals(void **state)
+{
+    fixture *f = *state;
+    ccg_store_key k;
+    uint8_t w[100];
+    uint8_t plain[32];
+    fake_wrapped(w, 9);
+    memset(plain, 0x41, sizeof(plain));
+    put_policy(f->s, "pol");
+
+    FAILS_WITH(ccg_store_key_get(f->s, "nope", 0, &k), CCG_R_KEY_NOT_FOUND);
+    FAILS_WITH(ccg_store_key_get(f->s, "nope", 3, &k), CCG_R_KEY_NOT_FOUND);
+    FAILS_WITH(ccg_store_key_set_state(f->s, "nope", 1, CCG_KEY_DISABLED, T0), CCG_R_KEY_NOT_FOUND);
+
+    ccg_store_key_spec spec = {"k", 1, w, sizeof(w), "ccgate-kek", "missing-policy"};
+    FAILS_WITH(ccg_store_key_import(f->s, &spec, T0), CCG_R_KEY_NOT_FOUND);
+    assert_non_null(strstr(ccg_error_last()->message, "missing-policy"));
+
+    /* A raw 32-byte key is not a wrapped key: refused, never stored. */
+    ccg_store_key_spec raw = {"k", 1, plain, sizeof(plain), "ccgate-kek", "pol"};
+    FAILS_WITH(ccg_store_key_import(f->s, &raw, T0), CCG_R_INPUT_MALFORMED);
+    uint8_t long_plain[200];
+    memset(long_plain, 0x42, sizeof(long_plain));
+    ccg_store_key_spec raw2 = {"k", 1, long_plain, sizeof(long_plain), "ccgate-kek", "pol"};
+    FAILS_WITH(ccg_store_key_import(f->s, &raw2, T0), CCG_R_INPUT_MALFORMED);
+    FAILS_WITH(ccg_store_key_get(f->s, "k", 0, &k), CCG_R_KEY_NOT_FOUND);
+
+    /* bad IDs and versions */
+    ccg_store_key_spec bad_id = {"has space", 1, w, sizeof(w), "ccgate-kek", "pol"};
+    FAILS_WITH(ccg_store_key_import(f->s, &bad_id, T0), CCG_R_INPUT_MALFORMED);
+    ccg_store_key_spec bad_version = {"k", 0, w, sizeof(w), "ccgate-kek", "pol"};
+    FAILS_WITH(ccg_store_key_import(f->s, &bad_version, T0), CCG_R_INPUT_MALFORMED);
+
+    /* a second import of an existing key */
+    import_key(f->s, "k", 1, "pol");
+    ccg_store_key_spec again = {"k", 2, w, sizeof(w), "ccgate-kek", "pol"};
+    FAILS_WITH(ccg_store_key_import(f->s, &again, T0), CCG_R_STORE_CONFLICT);
+
+    /* listing carries no wrapped blobs */
+    import_key(f->s, "a", 1, "pol");
+    ccg_store_key *list = NULL;
+    size_t n = 0;
+    OK(ccg_store_key_list(f->s, NULL, &list, &n));
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].key_id, "a");
+    assert_string_equal(list[1].key_id, "k");
+    assert_null(list[0].wrapped);
+    ccg_store_key_list_free(list, n);
+
+    /* the schema refuses what the API would refuse, for writers that bypass it */
+    sqlite3 *db = raw_open(f->path);
+    assert_int_not_equal(raw_exec_rc(db, "UPDATE keys SET wrapped = X'00112233445566778899' WHERE key_id = 'k'"),
+                         SQLITE_OK);
+    assert_int_not_equal(raw_exec_rc(db, "INSERT INTO keys VALUES ('z', 1, 'active', X'0011', 'l', 'pol', 0, 0)"),
+                         SQLITE_OK);
+    assert_int_not_equal(raw_exec_rc(db, "UPDATE keys SET state = 'bogus' WHERE key_id = 'k'"), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+static void rotation_retires_old_versions_atomically(void **state)
+{
+    fixture *f = *state;
+    uint8_t w[100];
+    ccg_store_key k;
+    put_policy(f->s, "pol");
+    OK(ccg_store_policy_put(f->s, "pol2", 1, "{\"a\":1}", T0));
+    import_key(f->s, "llama", 1, "pol");
+
+    fake_wrapped(w, 2);
+    ccg_store_key_spec v2 = {"llama", 2, w, sizeof(w), "ccgate-kek", NULL};
+    OK(ccg_store_key_rotate(f->s, &v2, T0 + 10));
+    assert_int_equal(state_of(f->s, "llama", 1), CCG_KEY_RETIRED);
+    OK(ccg_store_key_get(f->s, "llama", 0, &k));
+    assert_int_equal(k.version, 2);
+    assert_int_equal(k.state, CCG_KEY_ACTIVE);
+    assert_string_equal(k.policy_id, "pol"); /* kept */
+    assert_int_equal(k.wrapped[10], 2);
+    ccg_store_key_free(&k);
+
+    /* stale or repeated versions conflict and change nothing */
+    FAILS_WITH(ccg_store_key_rotate(f->s, &v2, T0 + 11), CCG_R_STORE_CONFLICT);
+    ccg_store_key_spec v1 = {"llama", 1, w, sizeof(w), "ccgate-kek", NULL};
+    FAILS_WITH(ccg_store_key_rotate(f->s, &v1, T0 + 11), CCG_R_STORE_CONFLICT);
+    assert_int_equal(state_of(f->s, "llama", 2), CCG_KEY_ACTIVE);
+    ccg_store_key_spec unknown = {"nope", 2, w, sizeof(w), "ccgate-kek", NULL};
+    FAILS_WITH(ccg_store_key_rotate(f->s, &unknown, T0), CCG_R_KEY_NOT_FOUND);
+
+    /* A failure after the old versions were retired rolls the whole rotation back. The failure is
+     * injected with a trigger that refuses the insert of version 3. */
+    sqlite3 *db = raw_open(f->path);
+    raw_exec(db, "CREATE TRIGGER inject BEFORE INSERT ON keys WHEN NEW.version = 3"
+                 " BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
+    sqlite3_close(db);
+    fake_wrapped(w, 3);
+    ccg_store_key_spec v3 = {"llama", 3, w, sizeof(w), "ccgate-kek", "pol2"};
+    ccg_error_clear();
+    assert_true(ccg_failed(ccg_store_key_rotate(f->s, &v3, T0 + 20)));
+    assert_int_equal(state_of(f->s, "llama", 2), CCG_KEY_ACTIVE); /* not retired */
+    FAILS_WITH(ccg_store_key_get(f->s, "llama", 3, &k), CCG_R_KEY_NOT_FOUND);
+    db = raw_open(f->path);
+    raw_exec(db, "DROP TRIGGER inject");
+    sqlite3_close(db);
+
+    /* rotating a disabled key is allowed; the new version is active and takes the new policy */
+    OK(ccg_store_key_set_state(f->s, "llama", 2, CCG_KEY_DISABLED, T0 + 30));
+    OK(ccg_store_key_rotate(f->s, &v3, T0 + 31));
+    assert_int_equal(state_of(f->s, "llama", 2), CCG_KEY_RETIRED);
+    OK(ccg_store_key_get(f->s, "llama", 0, &k));
+    assert_int_equal(k.version, 3);
+    assert_int_equal(k.state, CCG_KEY_ACTIVE);
+    assert_string_equal(k.policy_id, "pol2");
+    ccg_store_key_free(&k);
+
+    /* a fully retired key stays retired */
+    OK(ccg_store_key_set_state(f->s, "llama", 3, CCG_KEY_RETIRED, T0 + 40));
+    fake_wrapped(w, 4);
+    ccg_store_key_spec v4 = {"llama", 4, w, sizeof(w), "ccgate-kek", NULL};
+    FAILS_WITH(ccg_store_key_rotate(f->s, &v4, T0 + 41), CCG_R_STORE_CONFLICT);
+
+    /* at most one live version, whatever the writer */
+    db = raw_open(f->path);
+    raw_exec(db, "PRAGMA foreign_keys = ON");
+    assert_int_equal(raw_exec_rc(db, "INSERT INTO keys VALUES ('two', 1, 'active', X'4343475700', 'l', 'pol', 0, 0)"),
+                     SQLITE_OK);
+    assert_int_not_equal(
+        raw_exec_rc(db, "INSERT INTO keys VALUES ('two', 2, 'disabled', X'4343475700', 'l', 'pol', 0, 0)"), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+typedef struct {
+    const char *path;
+    int64_t version;
+    int ok;
+    ccg_reason reason;
+} rotate_race;
+
+static void *rotate_thread(void *arg)
+{
+    rotate_race *r = arg;
+    ccg_store *s = NULL;
+    uint8_t w[100];
+    fake_wrapped(w, (uint8_t)r->version);
+    ccg_store_key_spec spec = {"race", r->version, w, sizeof(w), "ccgate-kek", NULL};
+    if (ccg_ok(ccg_store_open(r->path, NULL, &s))) {
+        r->ok = ccg_ok(ccg_store_key_rotate(s, &spec, T0));
+        r->reason = ccg_error_reason();
+    }
+    ccg_store_close(s);
+    return NULL;
+}
+
+static void concurrent_rotations_to_one_version_have_one_winner(void **state)
+{
+    fixture *f = *state;
+    put_policy(f->s, "pol");
+    import_key(f->s, "race", 1, "pol");
+    rotate_race r[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        r[i] = (rotate_race){f->path, 2, 0, CCG_R_OK};
+        assert_int_equal(pthread_create(&t[i], NULL, rotate_thread, &r[i]), 0);
+    }
+    int winners = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        if (r[i].ok) {
+            winners++;
+        } else {
+            assert_int_equal(r[i].reason, CCG_R_STORE_CONFLICT);
+        }
+    }
+    assert_int_equal(winners, 1);
+    ccg_store_key *list = NULL;
+    size_t n = 0;
+    OK(ccg_store_key_list(f->s, "race", &list, &n));
+    assert_int_equal(n, 2);
+    assert_int_equal(list[0].state, CCG_KEY_RETIRED);
+    assert_int_equal(list[1].state, CCG_KEY_ACTIVE);
+    ccg_store_key_list_free(list, n);
+}
+
+/* ---- documents ---- */
+
+static void policy_versions_are_immutable(void **state)
+{
+    fixture *f = *state;
+    ccg_store_doc d;
+    const char *a = "{\"policy_id\":\"p\",\"version\":1,\"tee\":[\"snp\"]}";
+    const char *b = "{\"policy_id\":\"p\",\"version\":1,\"tee\":[\"tdx\"]}";
+    OK(ccg_store_policy_put(f->s, "p", 1, a, T0));
+    OK(ccg_store_policy_put(f->s, "p", 1, a, T0 + 5)); /* an idempotent retry */
+    FAILS_WITH(ccg_store_policy_put(f->s, "p", 1, b, T0), CCG_R_STORE_CONFLICT);
+    OK(ccg_store_policy_get(f->s, "p", 1, &d));
+    assert_string_equal((const char *)d.body, a);
+    assert_int_equal(d.created_at, T0);
+    assert_int_equal(strncmp(d.digest, "sha256:", 7), 0);
+    ccg_store_doc_free(&d);
+
+    OK(ccg_store_policy_put(f->s, "p", 3, b, T0 + 10));
+    FAILS_WITH(ccg_store_policy_put(f->s, "p", 2, b, T0), CCG_R_STORE_CONFLICT); /* stale */
+    OK(ccg_store_policy_get(f->s, "p", 0, &d));
+    assert_int_equal(d.version, 3);
+    assert_string_equal((const char *)d.body, b);
+    ccg_store_doc_free(&d);
+    OK(ccg_store_policy_get(f->s, "p", 1, &d));
+    assert_string_equal((const char *)d.body, a);
+    ccg_store_doc_free(&d);
+
+    int64_t *versions = NULL;
+    size_t n = 0;
+    OK(ccg_store_doc_versions(f->s, CCG_DOC_POLICY, "p", &versions, &n));
+    assert_int_equal(n, 2);
+    assert_int_equal(versions[0], 1);
+    assert_int_equal(versions[1], 3);
+    free(versions);
+
+    FAILS_WITH(ccg_store_policy_get(f->s, "p", 2, &d), CCG_R_KEY_NOT_FOUND);
+    FAILS_WITH(ccg_store_policy_get(f->s, "q", 0, &d), CCG_R_KEY_NOT_FOUND);
+    FAILS_WITH(ccg_store_policy_put(f->s, "p", 4, "not json", T0), CCG_R_INPUT_MALFORMED);
+    FAILS_WITH(ccg_store_policy_put(f->s, "p", 4, "[1,2]", T0), CCG_R_INPUT_MALFORMED);
+    FAILS_WITH(ccg_store_policy_put(f->s, "p", 4, "{\"a\":1,\"a\":2}", T0), CCG_R_INPUT_MALFORMED);
+
+    /* The schema refuses changes; a change made around it is caught by the digest. */
+    sqlite3 *db = raw_open(f->path);
+    assert_int_not_equal(raw_exec_rc(db, "UPDATE policy_versions SET document = '{}' WHERE version = 1"), SQLITE_OK);
+    assert_int_not_equal(raw_exec_rc(db, "DELETE FROM policy_versions WHERE version = 1"), SQLITE_OK);
+    raw_exec(db, "DROP TRIGGER policy_versions_immutable;"
+                 "UPDATE policy_versions SET document = CAST('{\"tee\":[\"any\"]}' AS BLOB) WHERE version = 1");
+    sqlite3_close(db);
+    FAILS_WITH(ccg_store_policy_get(f->s, "p", 1, &d), CCG_R_STORE_CORRUPT);
+}
+
+static void refvals_and_collateral_are_versioned(void **state)
+{
+    fixture *f = *state;
+    ccg_store_doc d;
+    const uint8_t crl[] = {0x30, 0x82, 0x01, 0x00, 0x00, 0xff};
+    OK(ccg_store_refval_put(f->s, "ovmf-2025", 1, "{\"measurements\":[]}", T0));
+    OK(ccg_store_refval_get(f->s, "ovmf-2025", 0, &d));
+    assert_int_equal(d.version, 1);
+    ccg_store_doc_free(&d);
+    FAILS_WITH(ccg_store_refval_get(f->s, "nope", 0, &d), CCG_R_REFVAL_SET_MISSING);
+
+    OK(ccg_store_doc_put(f->s, CCG_DOC_COLLATERAL, "crl/milan", 1, crl, sizeof(crl), T0));
+    OK(ccg_store_doc_put(f->s, CCG_DOC_COLLATERAL, "crl/milan", 2, crl, 4, T0 + 1));
+    OK(ccg_store_doc_get(f->s, CCG_DOC_COLLATERAL, "crl/milan", 1, &d));
+    assert_int_equal(d.len, sizeof(crl));
+    assert_memory_equal(d.body, crl, sizeof(crl));
+    ccg_store_doc_free(&d);
+    OK(ccg_store_doc_get(f->s, CCG_DOC_COLLATERAL, "crl/milan", 0, &d));
+    assert_int_equal(d.version, 2);
+    assert_int_equal(d.len, 4);
+    ccg_store_doc_free(&d);
+    FAILS_WITH(ccg_store_doc_get(f->s, CCG_DOC_COLLATERAL, "crl/genoa", 0, &d), CCG_R_COLLATERAL_MISSING);
+    FAILS_WITH(ccg_store_doc_put(f->s, CCG_DOC_COLLATERAL, "crl/milan", 1, crl, 3, T0), CCG_R_STORE_CONFLICT);
+    FAILS_WITH(ccg_store_doc_put(f->s, CCG_DOC_COLLATERAL, "x", 1, crl, 0, T0), CCG_R_INPUT_MALFORMED);
+}
+
+/* ---- sessions ---- */
+
+static void nonces_are_single_use(void **state)
+{
+    fixture *f = *state;
+    ccg_session_status st = CCG_SESSION_OK;
+    ccg_store_session s;
+    OK(ccg_store_session_create(f->s, "sess-1", "nonce-1", "snp", T0, T0 + 300));
+    OK(ccg_store_session_get(f->s, "sess-1", T0 + 1, &s, &st));
+    assert_int_equal(st, CCG_SESSION_OK);
+    assert_string_equal(s.nonce, "nonce-1");
+    assert_string_equal(s.tee, "snp");
+    assert_int_equal(s.state, CCG_SESSION_CHALLENGED);
+    assert_false(s.nonce_used);
+    assert_null(s.claims_json);
+    ccg_store_session_free(&s);
+
+    /* attestation before the nonce is consumed is out of order */
+    FAILS_WITH(ccg_store_session_attest(f->s, "sess-1", "{}", T0 + 2, T0 + 600, &st), CCG_R_STORE_CONFLICT);
+    assert_int_equal(st, CCG_SESSION_BAD_STATE);
+    /* the wrong nonce does not consume the right one */
+    FAILS_WITH(ccg_store_session_consume_nonce(f->s, "sess-1", "nonce-X", T0 + 2, &st), CCG_R_STORE_CONFLICT);
+    assert_int_equal(st, CCG_SESSION_NONCE_MISMATCH);
+
+    OK(ccg_store_session_consume_nonce(f->s, "sess-1", "nonce-1", T0 + 2, &st));
+    assert_int_equal(st, CCG_SESSION_OK);
+    /* a replay */
+    FAILS_WITH(ccg_store_session_consume_nonce(f->s, "sess-1", "nonce-1", T0 + 3, &st), CCG_R_STORE_CONFLICT);
+    assert_int_equal(st, CCG_SESSION_NONCE_USED);
+
+    OK(ccg_store_session_attest(f->s, "sess-1", "{\"tee\":\"snp\",\"measurement\":\"ab\"}", T0 + 3, T0 + 900, &st));
+    FAILS_WITH(ccg_store_session_attest(f->s, "sess-1", "{}", T0 + 4, T0 + 900, &st), CCG_R_STORE_CONFLICT);
+    assert_int_equal(st, CCG_SESSION_BAD_STATE);
+    OK(ccg_store_session_get(f->s, "sess-1", T0 + 500, &s, &st)); /* the new expiry applies */
+    assert_int_equal(s.state, CCG_SESSION_ATTESTED);
+    assert_true(s.nonce_used);
+    assert_int_equal(s.attested_at, T0 + 3);
+    assert_int_equal(s.expires_at, T0 + 900);
+    assert_non_null(strstr(s.claims_json, "measurement"));
+    ccg_store_session_free(&s);
+    FAILS_WITH(ccg_store_session_consume_nonce(f->s, "sess-1", "nonce-1", T0 + 5, &st), CCG_R_STORE_CONFLICT);
+    assert_int_equal(st, CCG_SESSION_NONCE_USED);
+
+    FAILS_WITH(ccg_store_session_consume_nonce(f->s, "nope", "nonce-1", T0, &st), CCG_R_STORE_CONFLICT);
+    assert_int_equal(st, CCG_SESSION_NOT_FOUND);
+    FAILS_WITH(ccg_store_session_get(f->s, "nope", T0, &s, &st), CCG_R_STORE_CONFLICT);
+    assert_int_equal(st, CCG_SESSION_NOT_FOUND);
+
+    /* a nonce and a session ID are never issued twice */
+    FAILS_WITH(ccg_store_session_create(f->s, "sess-2", "nonce-1", "snp", T0, T0 + 300), CCG_R_STORE_CONFLICT);
+    FAILS_WITH(ccg_store_session_create(f->s, "sess-1", "nonce-2", "snp", T0, T0 + 300), CCG_R_STORE_CONFLICT);
+    FAILS_WITH(ccg_store_session_create(f->s, "sess-3", "nonce-3", "snp", T0, T0), CCG_R_INPUT_MALFORMED);
+
+    /* the schema itself never un-consumes a nonce */
+    sqlite3 *db = raw_open(f->path);
+    assert_int_not_equal(raw_exec_rc(db, "UPDATE sessions SET nonce_used = 0 WHERE session_id = 'sess-1'"), SQLITE_OK);
+    sqlite3_close(db);
+}
+
+static void expiry_is_honoured_with_explicit_now(void **state)
+{
+    fixture *f = *state;
+    ccg_session_status st = CCG_SESSION_OK;
+    ccg_store_session s;
+    OK(ccg_store_session_create(f->s, "s", "n", "snp", T0, T0 + 60));
+    OK(ccg_store_session_get(f->s, "s", T0 + 59, &s, &st));
+    ccg_store_session_free(&s);
+    FAILS_WITH(ccg_store_session_get(f->s, "s", T0 + 60, &s, &st), CCG_R_STORE_CONFLICT);
+    assert_int_equal(st, CCG_SESSION_EXPIRED);
+    FAILS_WITH(ccg_store_session_consume_nonce(f->s, "s", "n", T0 + 60, &st), CCG_R_STORE_CONFLICT);
+    assert_int_equal(st, CCG_SESSION_EXPIRED);
+    /* an expired nonce stays unconsumed... and unusable */
+    FAILS_WITH(ccg_store_session_consume_nonce(f->s, "s", "n", T0 + 3600, &st), CCG_R_STORE_CONFLICT);
+    assert_int_equal(st, CCG_SESSION_EXPIRED);
+
+    /* consumed in time, attested too late */
+    OK(ccg_store_session_create(f->s, "s2", "n2", "snp", T0, T0 + 60));
+    OK(ccg_store_session_consume_nonce(f->s, "s2", "n2", T0 + 59, &st));
+    FAILS_WITH(ccg_store_session_attest(f->s, "s2", "{}", T0 + 61, T0 + 900, &st), CCG_R_STORE_CONFLICT);
+    assert_int_equal(st, CCG_SESSION_EXPIRED);
+
+    /* purge with a grace period */
+    OK(ccg_store_session_create(f->s, "s3", "n3", "snp", T0, T0 + 10000));
+    int64_t removed = -1;
+    OK(ccg_store_session_purge(f->s, T0 + 100, 3600, &removed));
+    assert_int_equal(removed, 0);
+    OK(ccg_store_session_purge(f->s, T0 + 3660, 0, &removed));
+    assert_int_equal(removed, 2);
+    OK(ccg_store_session_get(f->s, "s3", T0 + 3660, &s, &st));
+    ccg_store_session_free(&s);
+}
+
+typedef struct {
+    const char *path;
+    int ok;
+    ccg_session_status status;
+} consume_race;
+
+static void *consume_thread(void *arg)
+{
+    consume_race *r = arg;
+    ccg_store *s = NULL;
+    if (ccg_ok(ccg_store_open(r->path, NULL, &s))) {
+        r->ok = ccg_ok(ccg_store_session_consume_nonce(s, "shared", "the-nonce", T0 + 1, &r->status));
+    }
+    ccg_store_close(s);
+    return NULL;
+}
+
+static void racing_consumers_get_one_nonce(void **state)
+{
+    fixture *f = *state;
+    OK(ccg_store_session_create(f->s, "shared", "the-nonce", "snp", T0, T0 + 300));
+    consume_race r[6];
+    pthread_t t[6];
+    for (int i = 0; i < 6; i++) {
+        r[i] = (consume_race){f->path, 0, CCG_SESSION_NOT_FOUND};
+        assert_int_equal(pthread_create(&t[i], NULL, consume_thread, &r[i]), 0);
+    }
+    int winners = 0;
+    for (int i = 0; i < 6; i++) {
+        pthread_join(t[i], NULL);
+        if (r[i].ok) {
+            winners++;
+        } else {
+            assert_int_equal(r[i].status, CCG_SESSION_NONCE_USED);
+        }
+    }
+    assert_int_equal(winners, 1);
+}
+
+/* ---- settings ---- */
+
+typedef struct {
+    int calls;
+    uint8_t byte;
+} gen_ctx;
+
+static ccg_result generate(void *arg, uint8_t **value, size_t *len)
+{
+    gen_ctx *g = arg;
+    g->calls++;
+    *value = malloc(48);
+    if (*value == NULL) {
+        return CCG_FAILURE;
+    }
+    memset(*value, g->byte, 48);
+    *len = 48;
+    return CCG_SUCCESS;
+}
+
+static void settings_get_or_create_is_stable(void **state)
+{
+    fixture *f = *state;
+    gen_ctx g1 = {0, 0xA1}, g2 = {0, 0xB2};
+    uint8_t *v = NULL;
+    size_t len = 0;
+    int created = 0, found = 1;
+
+    OK(ccg_store_setting_get(f->s, "token.signing_key", &v, &len, &found));
+    assert_false(found);
+    assert_null(v);
+
+    OK(ccg_store_setting_get_or_create(f->s, "token.signing_key", generate, &g1, T0, &v, &len, &created));
+    assert_true(created);
+    assert_int_equal(g1.calls, 1);
+    assert_int_equal(len, 48);
+    assert_int_equal(v[0], 0xA1);
+    free(v);
+
+    OK(ccg_store_setting_get_or_create(f->s, "token.signing_key", generate, &g2, T0 + 1, &v, &len, &created));
+    assert_false(created);
+    assert_int_equal(g2.calls, 0); /* never generated when present */
+    assert_int_equal(v[0], 0xA1);
+    free(v);
+
+    /* across reopen */
+    ccg_store_close(f->s);
+    f->s = NULL;
+    OK(ccg_store_open(f->path, NULL, &f->s));
+    OK(ccg_store_setting_get_or_create(f->s, "token.signing_key", generate, &g2, T0 + 2, &v, &len, &created));
+    assert_false(created);
+    assert_int_equal(g2.calls, 0);
+    assert_int_equal(len, 48);
+    assert_int_equal(v[47], 0xA1);
+    free(v);
+
+    /* put replaces; names are checked */
+    const uint8_t nv[] = {1, 2, 3};
+    OK(ccg_store_setting_put(f->s, "token.signing_key", nv, sizeof(nv), T0 + 3));
+    OK(ccg_store_setting_get(f->s, "token.signing_key", &v, &len, &found));
+    assert_true(found);
+    assert_int_equal(len, 3);
+    free(v);
+    FAILS_WITH(ccg_store_setting_put(f->s, "Bad Name", nv, sizeof(nv), T0), CCG_R_INPUT_MALFORMED);
+}
+
+typedef struct {
+    const char *path;
+    gen_ctx gen;
+    uint8_t got;
+    int created;
+    int ok;
+} setting_race;
+
+static void *setting_thread(void *arg)
+{
+    setting_race *r = arg;
+    ccg_store *s = NULL;
+    uint8_t *v = NULL;
+    size_t len = 0;
+    if (ccg_ok(ccg_store_open(r->path, NULL, &s))) {
+        r->ok = ccg_ok(ccg_store_setting_get_or_create(s, "race.key", generate, &r->gen, T0, &v, &len, &r->created));
+        r->got = v ? v[0] : 0;
+        free(v);
+    }
+    ccg_store_close(s);
+    return NULL;
+}
+
+static void racing_get_or_create_stores_one_value(void **state)
+{
+    fixture *f = *state;
+    setting_race r[6];
+    pthread_t t[6];
+    for (int i = 0; i < 6; i++) {
+        r[i] = (setting_race){f->path, {0, (uint8_t)(0x10 + i)}, 0, 0, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, setting_thread, &r[i]), 0);
+    }
+    int created = 0, calls = 0;
+    for (int i = 0; i < 6; i++) {
+        pthread_join(t[i], NULL);
+        assert_true(r[i].ok);
+        created += r[i].created;
+        calls += r[i].gen.calls;
+    }
+    assert_int_equal(created, 1);
+    assert_int_equal(calls, 1);
+    for (int i = 1; i < 6; i++) {
+        assert_int_equal(r[i].got, r[0].got);
+    }
+}
+
+/* ---- concurrent writers ---- */
+
+typedef struct {
+    const char *path;
+    ccg_store *shared; /* non-NULL: use this handle */
+    int id;
+    int failures;
+} writer;
+
+static void *writer_thread(void *arg)
+{
+    writer *w = arg;
+    ccg_store *s = w->shared;
+    if (s == NULL && ccg_failed(ccg_store_open(w->path, NULL, &s))) {
+        w->failures++;
+        return NULL;
+    }
+    for (int i = 0; i < 40; i++) {
+        char id[64], sid[64], nonce[64], doc[96];
+        uint8_t blob[100];
+        fake_wrapped(blob, (uint8_t)i);
+        snprintf(id, sizeof(id), "w%d-key-%d", w->id, i);
+        snprintf(sid, sizeof(sid), "w%d-sess-%d", w->id, i);
+        snprintf(nonce, sizeof(nonce), "w%d-nonce-%d", w->id, i);
+        snprintf(doc, sizeof(doc), "{\"writer\":%d,\"i\":%d}", w->id, i);
+        ccg_store_key_spec spec = {id, 1, blob, sizeof(blob), "ccgate-kek", "pol"};
+        ccg_session_status st;
+        if (ccg_failed(ccg_store_key_import(s, &spec, T0)) ||
+            ccg_failed(ccg_store_session_create(s, sid, nonce, "snp", T0, T0 + 60)) ||
+            ccg_failed(ccg_store_session_consume_nonce(s, sid, nonce, T0 + 1, &st)) ||
+            ccg_failed(ccg_store_key_set_state(s, id, 1, CCG_KEY_DISABLED, T0 + 2)) ||
+            ccg_failed(ccg_store_policy_put(s, "shared-policy", (int64_t)w->id * 1000 + i + 2, doc, T0))) {
+            /* a stale policy version is expected when another writer got ahead */
+            if (ccg_error_reason() != CCG_R_STORE_CONFLICT) {
+                w->failures++;
+                print_message("writer %d: %s: %s\n", w->id, ccg_reason_code(ccg_error_reason()),
+                              ccg_error_last()->message);
+            }
+        }
+    }
+    if (w->shared == NULL) {
+        ccg_store_close(s);
+    }
+    return NULL;
+}
+
+static void concurrent_writers_do_not_corrupt(void **state)
+{
+    fixture *f = *state;
+    put_policy(f->s, "pol");
+    writer w[4] = {{f->path, NULL, 1, 0}, {f->path, NULL, 2, 0}, {f->path, f->s, 3, 0}, {f->path, f->s, 4, 0}};
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_create(&t[i], NULL, writer_thread, &w[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(w[i].failures, 0);
+    }
+    OK(ccg_store_integrity_check(f->s));
+    ccg_store_key *list = NULL;
+    size_t n = 0;
+    OK(ccg_store_key_list(f->s, NULL, &list, &n));
+    assert_int_equal(n, 160);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(list[i].state, CCG_KEY_DISABLED);
+    }
+    ccg_store_key_list_free(list, n);
+    /* a second process writes at the same time as this one */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        writer child = {f->path, NULL, 7, 0};
+        writer_thread(&child);
+        _exit(child.failures == 0 ? 0 : 1);
+    }
+    writer mine = {f->path, NULL, 8, 0};
+    writer_thread(&mine);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(mine.failures, 0);
+    OK(ccg_store_key_list(f->s, NULL, &list, &n));
+    assert_int_equal(n, 240);
+    ccg_store_key_list_free(list, n);
+    OK(ccg_store_integrity_check(f->s));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(open_creates_a_hardened_database, setup, teardown),
+        cmocka_unit_test_setup_teardown(garbage_file_is_corrupt, setup, teardown),
+        cmocka_unit_test_setup_teardown(unreachable_paths_are_unavailable, setup, teardown),
+        cmocka_unit_test_setup_teardown(another_applications_database_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(schema_from_the_future_is_corrupt, setup, teardown),
+        cmocka_unit_test_setup_teardown(damaged_pages_fail_the_integrity_check, setup, teardown),
+        cmocka_unit_test_setup_teardown(key_lifecycle_and_every_illegal_transition, setup, teardown),
+        cmocka_unit_test_setup_teardown(key_lookups_and_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(rotation_retires_old_versions_atomically, setup, teardown),
+        cmocka_unit_test_setup_teardown(concurrent_rotations_to_one_version_have_one_winner, setup, teardown),
+        cmocka_unit_test_setup_teardown(policy_versions_are_immutable, setup, teardown),
+        cmocka_unit_test_setup_teardown(refvals_and_collateral_are_versioned, setup, teardown),
+        cmocka_unit_test_setup_teardown(nonces_are_single_use, setup, teardown),
+        cmocka_unit_test_setup_teardown(expiry_is_honoured_with_explicit_now, setup, teardown),
+        cmocka_unit_test_setup_teardown(racing_consumers_get_one_nonce, setup, teardown),
+        cmocka_unit_test_setup_teardown(settings_get_or_create_is_stable, setup, teardown),
+        cmocka_unit_test_setup_teardown(racing_get_or_create_stores_one_value, setup, teardown),
+        cmocka_unit_test_setup_teardown(concurrent_writers_do_not_corrupt, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
