@@ -57,6 +57,11 @@ typedef struct {
     uint8_t host_data[32];
 
     ccg_snp_platform_req platform;
+
+    /* "reference_values": the MEASUREMENT must match a signed, valid record of this set. */
+    int has_refval_set;
+    char refval_set_id[128];
+    int64_t refval_min_version;
 } ccg_snp_policy;
 
 /* The documented default: signature, chain and collateral are checked; debug and migration agents

@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 
 #include "ccgate/decision.h"
+#include "ccgate/refvalue.h"
 #include "ccgate/snp_policy.h"
 #include "ccgate/snp_report.h"
 #include "ccgate/util.h"
@@ -46,6 +47,18 @@ CCG_MUST_CHECK ccg_result ccg_snp_verifier_add_root(ccg_snp_verifier *v, ccg_snp
 CCG_MUST_CHECK ccg_result ccg_snp_verify(ccg_snp_verifier *v, const uint8_t *report, size_t report_len,
                                          const ccg_snp_collateral *collateral, const ccg_snp_policy *policy,
                                          ccg_time now, ccg_decision *out);
+
+/* Inputs beyond the report and policy. */
+typedef struct {
+    const ccg_refval_set *refvals;          /* the set a policy's "reference_values" names, or NULL */
+    const ccg_refval_issuers *issuers;      /* issuers trusted to sign reference values */
+} ccg_snp_verify_opts;
+
+/* As ccg_snp_verify, with reference values. A policy naming a set that opts does not supply (by ID,
+ * at the policy's minimum version) is denied with refval.set_missing. */
+CCG_MUST_CHECK ccg_result ccg_snp_verify_ex(ccg_snp_verifier *v, const uint8_t *report, size_t report_len,
+                                            const ccg_snp_collateral *collateral, const ccg_snp_policy *policy,
+                                            const ccg_snp_verify_opts *opts, ccg_time now, ccg_decision *out);
 
 /* Claims of a parsed report as JSON (every field; TCBs decoded for the product). */
 json_t *ccg_snp_claims_json(const ccg_snp_report *r, ccg_snp_product product);

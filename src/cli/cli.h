@@ -17,6 +17,7 @@ int cmd_kds(int argc, char **argv);
 int cmd_emulate(int argc, char **argv);
 int cmd_measure(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_refval(int argc, char **argv);
 
 /* Adds the cached (or, with fetch, KDS-fetched) VCEK and chain for a report to col. A NULL cache_dir
  * does nothing. */
@@ -26,6 +27,10 @@ int cmd_audit(int argc, char **argv);
 CCG_MUST_CHECK ccg_result cli_collateral_from_cache(const char *cache_dir, const char *kds_url, int fetch,
                                                     const char *product, const uint8_t *report, size_t report_len,
                                                     ccg_snp_collateral *col);
+
+/* Loads trusted reference-value issuers from "ID=FILE" specs (PEM public keys or certificates). */
+#include "ccgate/refvalue.h"
+CCG_MUST_CHECK ccg_result cli_load_issuers(const char *const *specs, int count, ccg_refval_issuers **out);
 
 /* Prints the last error as "ccgate: <code>: <message>" (or JSON) and returns the exit code for its kind. */
 int cli_report_error(const char *context, int json);

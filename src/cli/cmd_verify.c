@@ -23,6 +23,9 @@ typedef struct {
     const char *cache_dir;
     const char *kds_url;
     const char *product;
+    const char *refvals;
+    const char *issuer_keys[16];
+    int issuer_key_count;
     int fetch;
     int json;
 } verify_args;
@@ -34,6 +37,7 @@ static void usage(FILE *out)
             "                         [--policy FILE] --now RFC3339 [--json]\n"
             "                         [--cache-dir DIR [--fetch] [--kds-url URL] [--product NAME]]\n"
             "                         [--trust-root FILE --trust-root-product milan|genoa|turin]\n"
+            "                         [--refvals FILE --issuer-key ID=PUBLIC.pem...]\n"
             "\n"
             "Verifies an AMD SEV-SNP attestation report: its ECDSA P-384 signature, the VCEK->ASK->ARK (or\n"
             "VLEK->ASVK->ARK) chain to AMD's pinned root, certificate and CRL validity at --now, the binding of\n"
@@ -49,6 +53,9 @@ static void usage(FILE *out)
             "  --fetch              on a cache miss, fetch from AMD KDS (--kds-url overrides the base URL)\n"
             "  --product NAME       milan, genoa or turin: names the cache's product for v2 reports, which\n"
             "                       carry no CPUID\n"
+            "  --refvals FILE       a signed reference-value set (docs/reference-values.md), used when the\n"
+            "                       policy names it in \"reference_values\"\n"
+            "  --issuer-key ID=FILE trust this issuer's public key for reference values; repeat\n"
             "  --trust-root FILE    also trust this self-signed root (emulator/test roots only; the pinned\n"
             "                       AMD roots are always trusted and never replaced)\n"
             "  --json               print the decision and claims as JSON\n"
@@ -66,6 +73,7 @@ static int parse_args(int argc, char **argv, verify_args *a)
         {"trust-root-product", required_argument, 0, 'P'},
         {"cache-dir", required_argument, 0, 'C'}, {"kds-url", required_argument, 0, 'K'},
         {"fetch", no_argument, 0, 'F'},        {"product", required_argument, 0, 'R'},
+        {"refvals", required_argument, 0, 'V'}, {"issuer-key", required_argument, 0, 'I'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -92,6 +100,14 @@ static int parse_args(int argc, char **argv, verify_args *a)
         case 'K': a->kds_url = optarg; break;
         case 'F': a->fetch = 1; break;
         case 'R': a->product = optarg; break;
+        case 'V': a->refvals = optarg; break;
+        case 'I':
+            if (a->issuer_key_count == 16) {
+                fprintf(stderr, "ccgate verify snp: at most 16 --issuer-key\n");
+                return -1;
+            }
+            a->issuer_keys[a->issuer_key_count++] = optarg;
+            break;
         case 'h': usage(stdout); return 1;
         default: return -1;
         }
@@ -168,6 +184,22 @@ cleanup:
     return result;
 }
 
+static ccg_result load_refvals(const verify_args *a, ccg_refval_set **set, ccg_refval_issuers **iss)
+{
+    ccg_result result = CCG_FAILURE;
+    uint8_t *text = NULL;
+    size_t len = 0;
+    CCG_TRY(cli_load_issuers(a->issuer_keys, a->issuer_key_count, iss));
+    if (a->refvals != NULL) {
+        CCG_TRY(ccg_file_read(a->refvals, 4 * MAX_INPUT_BYTES, &text, &len));
+        CCG_TRY(ccg_refval_set_parse((const char *)text, len, set));
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    free(text);
+    return result;
+}
+
 static ccg_result load_inputs(const verify_args *a, ccg_snp_verifier *v, ccg_snp_collateral *col,
                               ccg_snp_policy **policy)
 {
@@ -227,20 +259,25 @@ static int run(const verify_args *a)
     uint8_t *report = NULL;
     size_t report_len = 0;
     ccg_time now = 0;
+    ccg_refval_set *refvals = NULL;
+    ccg_refval_issuers *issuers = NULL;
+    ccg_snp_verify_opts opts = {0};
     ccg_decision d;
     ccg_decision_init(&d, "snp");
 
     ccg_error_clear();
     if (ccg_failed(ccg_time_parse_rfc3339(a->now, &now)) || ccg_failed(ccg_snp_verifier_new(&v)) ||
         ccg_failed(ccg_snp_collateral_init(&col)) || ccg_failed(load_report(a, &report, &report_len)) ||
-        ccg_failed(load_inputs(a, v, &col, &policy)) ||
+        ccg_failed(load_inputs(a, v, &col, &policy)) || ccg_failed(load_refvals(a, &refvals, &issuers)) ||
         ccg_failed(cli_collateral_from_cache(a->cache_dir, a->kds_url, a->fetch, a->product, report, report_len,
                                              &col))) {
         rc = cli_report_error("verify snp", a->json);
         goto cleanup;
     }
     ccg_decision_free(&d);
-    if (ccg_failed(ccg_snp_verify(v, report, report_len, &col, policy, now, &d))) {
+    opts.refvals = refvals;
+    opts.issuers = issuers;
+    if (ccg_failed(ccg_snp_verify_ex(v, report, report_len, &col, policy, &opts, now, &d))) {
         /* Unparseable evidence is bad input (exit 2); the decision still says why. */
         print_decision(&d, a->json);
         rc = cli_report_error("verify snp", 0);
@@ -250,6 +287,8 @@ static int run(const verify_args *a)
     rc = d.allow ? CLI_EXIT_OK : CLI_EXIT_DENY;
 cleanup:
     ccg_decision_free(&d);
+    ccg_refval_set_free(refvals);
+    ccg_refval_issuers_free(issuers);
     free(report);
     ccg_snp_policy_free(policy);
     ccg_snp_collateral_free(&col);

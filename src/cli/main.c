@@ -16,6 +16,7 @@ static void usage(FILE *out)
             "  kds          fetch SEV-SNP collateral from AMD KDS into a local cache\n"
             "  emulate snp  write a report from the software SNP firmware (test root; demos and tests only)\n"
             "  measure snp  compute an SEV-SNP launch measurement from OVMF, kernel and vCPU inputs\n"
+            "  refval       create, sign, bundle and verify signed reference values\n"
             "  audit        verify, list or anchor the key broker's hash-chained audit log\n"
             "  reasons      list the reason-code registry (--json, --markdown)\n"
             "\n"
@@ -61,6 +62,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "measure") == 0) {
         return cmd_measure(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "refval") == 0) {
+        return cmd_refval(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "audit") == 0) {
         return cmd_audit(argc - 1, argv + 1);

@@ -90,9 +90,30 @@ static int signer_allowed(const ccg_snp_policy *p, ccg_snp_signer s)
     return (s == CCG_SNP_SIGNER_VCEK && p->allow_vcek) || (s == CCG_SNP_SIGNER_VLEK && p->allow_vlek);
 }
 
+/* The policy's reference-value set: supplied at the minimum version, and the MEASUREMENT in it. */
+static void check_refvals(const ccg_snp_policy *p, const ccg_snp_verify_opts *opts, const ccg_snp_report *r,
+                          ccg_time now, ccg_decision *d)
+{
+    const ccg_refval_set *set = opts != NULL ? opts->refvals : NULL;
+    if (!p->has_refval_set) {
+        return;
+    }
+    if (set == NULL || strcmp(set->set_id, p->refval_set_id) != 0 || set->version < p->refval_min_version) {
+        json_t *det = json_pack("{s:s, s:I}", "set_id", p->refval_set_id, "minimum_version",
+                                (json_int_t)p->refval_min_version);
+        if (det != NULL && set != NULL) {
+            json_object_set_new(det, "supplied_set_id", json_string(set->set_id));
+            json_object_set_new(det, "supplied_version", json_integer(set->version));
+        }
+        ccg_decision_deny(d, CCG_R_REFVAL_SET_MISSING, det);
+        return;
+    }
+    (void)ccg_refval_set_match(set, "snp", r->measurement, sizeof(r->measurement), opts->issuers, now, d);
+}
+
 static ccg_result verify_parsed(ccg_snp_verifier *v, const uint8_t *bytes, const ccg_snp_report *r,
-                                const ccg_snp_collateral *col, const ccg_snp_policy *p, ccg_time now,
-                                ccg_decision *d)
+                                const ccg_snp_collateral *col, const ccg_snp_policy *p,
+                                const ccg_snp_verify_opts *opts, ccg_time now, ccg_decision *d)
 {
     ccg_result result = CCG_FAILURE;
     snp_chain_facts facts;
@@ -130,6 +151,7 @@ static ccg_result verify_parsed(ccg_snp_verifier *v, const uint8_t *bytes, const
         }
     }
     CCG_ENSURE(ccg_snp_appraise(p, r, facts.product, &d->reasons) == 0, CCG_R_INTERNAL_OUT_OF_MEMORY);
+    check_refvals(p, opts, r, now, d);
     json_decref(d->claims);
     d->claims = ccg_snp_claims_json(r, facts.product);
     result = CCG_SUCCESS;
@@ -141,6 +163,13 @@ cleanup:
 ccg_result ccg_snp_verify(ccg_snp_verifier *v, const uint8_t *report, size_t report_len,
                           const ccg_snp_collateral *collateral, const ccg_snp_policy *policy, ccg_time now,
                           ccg_decision *out)
+{
+    return ccg_snp_verify_ex(v, report, report_len, collateral, policy, NULL, now, out);
+}
+
+ccg_result ccg_snp_verify_ex(ccg_snp_verifier *v, const uint8_t *report, size_t report_len,
+                             const ccg_snp_collateral *collateral, const ccg_snp_policy *policy,
+                             const ccg_snp_verify_opts *opts, ccg_time now, ccg_decision *out)
 {
     ccg_result result = CCG_FAILURE;
     ccg_snp_policy *fallback = NULL;
@@ -157,7 +186,7 @@ ccg_result ccg_snp_verify(ccg_snp_verifier *v, const uint8_t *report, size_t rep
     out->policy_version = policy->version;
     set_digest(out, report, report_len);
     CCG_TRY(ccg_snp_report_parse(report, report_len, &parsed));
-    CCG_TRY(verify_parsed(v, report, &parsed, collateral, policy, now, out));
+    CCG_TRY(verify_parsed(v, report, &parsed, collateral, policy, opts, now, out));
     out->allow = out->reasons.count == 0;
     result = CCG_SUCCESS;
 cleanup:

@@ -190,6 +190,35 @@ cleanup:
     return result;
 }
 
+static ccg_result parse_refvals(json_t *v, ccg_snp_policy *p)
+{
+    ccg_result result = CCG_FAILURE;
+    const char *key;
+    json_t *item;
+    CCG_ENSURE_MSG(json_is_object(v), CCG_R_POLICY_INVALID_VALUE,
+                   "'reference_values' must be {\"set_id\": ..., \"minimum_version\": N}");
+    p->refval_min_version = 1;
+    json_object_foreach(v, key, item) {
+        if (strcmp(key, "set_id") == 0) {
+            CCG_ENSURE_MSG(json_is_string(item) && json_string_length(item) > 0 &&
+                               json_string_length(item) < sizeof(p->refval_set_id),
+                           CCG_R_POLICY_INVALID_VALUE, "'reference_values.set_id' must be a non-empty string");
+            snprintf(p->refval_set_id, sizeof(p->refval_set_id), "%s", json_string_value(item));
+        } else if (strcmp(key, "minimum_version") == 0) {
+            json_int_t n = 0;
+            CCG_TRY(get_uint(item, "reference_values.minimum_version", INT64_MAX, &n));
+            p->refval_min_version = n;
+        } else {
+            CCG_BAIL(CCG_R_POLICY_UNKNOWN_KEY, "unknown key 'reference_values.%.64s'", key);
+        }
+    }
+    CCG_ENSURE_MSG(p->refval_set_id[0] != '\0', CCG_R_POLICY_INVALID_VALUE, "'reference_values' needs 'set_id'");
+    p->has_refval_set = 1;
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
 static ccg_result parse_identity(json_t *root, ccg_snp_policy *p)
 {
     ccg_result result = CCG_FAILURE;
@@ -251,6 +280,8 @@ static ccg_result parse_key(const char *key, json_t *v, ccg_snp_policy *p)
         CCG_TRY(get_digest_list(v, key, &p->id_key_digests, &p->id_key_digest_count));
     } else if (strcmp(key, "allowed_author_key_digests") == 0) {
         CCG_TRY(get_digest_list(v, key, &p->author_key_digests, &p->author_key_digest_count));
+    } else if (strcmp(key, "reference_values") == 0) {
+        CCG_TRY(parse_refvals(v, p));
     } else if (strcmp(key, "report_data") == 0) {
         CCG_TRY(get_hex(v, key, p->report_data, sizeof(p->report_data)));
         p->has_report_data = 1;

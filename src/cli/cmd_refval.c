@@ -1,0 +1,345 @@
+/* ccgate refval: build, sign, bundle and verify reference values. */
+#include <getopt.h>
+#include <openssl/pem.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ccgate/refvalue.h"
+#include "cli.h"
+
+#define REFVAL_FILE_MAX (4u << 20)
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: ccgate refval create --id ID --measurement HEX --build-id ID --not-before T --not-after T\n"
+            "                            [--tee snp] [--from-measure FILE] [--out FILE]\n"
+            "       ccgate refval sign   --in FILE --key PRIVATE.pem --issuer ID [--out FILE]\n"
+            "       ccgate refval set    --set-id ID --version N [--out FILE] RECORD.json...\n"
+            "       ccgate refval verify --in FILE --issuer-key ID=PUBLIC.pem... --now T [--measurement HEX] [--json]\n"
+            "\n"
+            "A reference value is a signed, expiring record of an approved launch measurement\n"
+            "(docs/reference-values.md). create writes an unsigned record (--from-measure takes the measurement\n"
+            "and launch inputs from `ccgate measure snp --json`); sign signs it with an ECDSA P-384 or Ed25519\n"
+            "key over its RFC 8785 form; set bundles signed records into a versioned set; verify checks every\n"
+            "record (signature, issuer, validity at --now) and, with --measurement, that it is approved.\n"
+            "Times are RFC 3339. Exit status: 0 valid/approved, 1 refused, 2 bad usage or input.\n");
+}
+
+static int write_json(const json_t *doc, const char *path)
+{
+    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
+    int rc = CLI_EXIT_USAGE;
+    if (text == NULL) {
+        return rc;
+    }
+    if (path == NULL) {
+        printf("%s\n", text);
+        rc = CLI_EXIT_OK;
+    } else if (ccg_ok(ccg_file_write(path, (const uint8_t *)text, strlen(text)))) {
+        rc = CLI_EXIT_OK;
+    } else {
+        rc = cli_report_error("refval", 0);
+    }
+    free(text);
+    return rc;
+}
+
+static ccg_result load_json(const char *path, json_t **out)
+{
+    ccg_result result = CCG_FAILURE;
+    uint8_t *text = NULL;
+    size_t len = 0;
+    json_error_t err;
+    CCG_TRY(ccg_file_read(path, REFVAL_FILE_MAX, &text, &len));
+    *out = json_loadb((const char *)text, len, JSON_REJECT_DUPLICATES, &err);
+    CCG_ENSURE_MSG(*out != NULL, CCG_R_REFVAL_MALFORMED, "%s line %d: %.100s", path, err.line, err.text);
+    result = CCG_SUCCESS;
+cleanup:
+    free(text);
+    return result;
+}
+
+typedef struct {
+    const char *id, *measurement, *build_id, *not_before, *not_after, *tee, *from_measure, *out, *in, *key,
+        *issuer, *set_id, *version, *now;
+    const char *issuer_keys[16];
+    int issuer_key_count;
+    int json;
+} refval_args;
+
+static int parse(int argc, char **argv, refval_args *a)
+{
+    static const struct option opts[] = {
+        {"id", required_argument, 0, 'i'},         {"measurement", required_argument, 0, 'm'},
+        {"build-id", required_argument, 0, 'b'},   {"not-before", required_argument, 0, 'B'},
+        {"not-after", required_argument, 0, 'A'},  {"tee", required_argument, 0, 't'},
+        {"from-measure", required_argument, 0, 'f'}, {"out", required_argument, 0, 'o'},
+        {"in", required_argument, 0, 'I'},         {"key", required_argument, 0, 'k'},
+        {"issuer", required_argument, 0, 's'},     {"set-id", required_argument, 0, 'S'},
+        {"version", required_argument, 0, 'v'},    {"now", required_argument, 0, 'n'},
+        {"issuer-key", required_argument, 0, 'K'}, {"json", no_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'},             {0, 0, 0, 0},
+    };
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'i': a->id = optarg; break;
+        case 'm': a->measurement = optarg; break;
+        case 'b': a->build_id = optarg; break;
+        case 'B': a->not_before = optarg; break;
+        case 'A': a->not_after = optarg; break;
+        case 't': a->tee = optarg; break;
+        case 'f': a->from_measure = optarg; break;
+        case 'o': a->out = optarg; break;
+        case 'I': a->in = optarg; break;
+        case 'k': a->key = optarg; break;
+        case 's': a->issuer = optarg; break;
+        case 'S': a->set_id = optarg; break;
+        case 'v': a->version = optarg; break;
+        case 'n': a->now = optarg; break;
+        case 'K':
+            if (a->issuer_key_count == 16) {
+                return -1;
+            }
+            a->issuer_keys[a->issuer_key_count++] = optarg;
+            break;
+        case 'j': a->json = 1; break;
+        case 'h': usage(stdout); return 1;
+        default: return -1;
+        }
+    }
+    return 0;
+}
+
+/* Takes "measurement" and the launch inputs from `ccgate measure snp --json` output. */
+static ccg_result add_measure_doc(json_t *rec, const char *path)
+{
+    ccg_result result = CCG_FAILURE;
+    json_t *doc = NULL;
+    CCG_TRY(load_json(path, &doc));
+    json_t *m = json_object_get(doc, "measurement");
+    CCG_ENSURE_MSG(json_is_string(m), CCG_R_REFVAL_MALFORMED, "%s has no \"measurement\" (use measure --json)", path);
+    json_object_set(rec, "measurement", m);
+    json_object_del(doc, "measurement");
+    json_object_set(rec, "launch_inputs", doc);
+    result = CCG_SUCCESS;
+cleanup:
+    json_decref(doc);
+    return result;
+}
+
+static int do_create(const refval_args *a)
+{
+    json_t *rec = json_pack("{s:s?, s:s, s:s?, s:s?, s:s?, s:s?}", "id", a->id, "tee", a->tee ? a->tee : "snp",
+                            "measurement", a->measurement, "build_id", a->build_id, "not_before", a->not_before,
+                            "not_after", a->not_after);
+    ccg_refval_record check;
+    int rc = CLI_EXIT_USAGE;
+    memset(&check, 0, sizeof(check));
+    ccg_error_clear();
+    if (rec == NULL || (a->from_measure != NULL && ccg_failed(add_measure_doc(rec, a->from_measure))) ||
+        ccg_failed(ccg_refval_record_parse(rec, &check))) {
+        rc = cli_report_error("refval create", 0);
+    } else {
+        rc = write_json(rec, a->out);
+    }
+    ccg_refval_record_free(&check);
+    json_decref(rec);
+    return rc;
+}
+
+static int do_sign(const refval_args *a)
+{
+    json_t *rec = NULL;
+    EVP_PKEY *key = NULL;
+    FILE *f = a->key ? fopen(a->key, "r") : NULL;
+    int rc = CLI_EXIT_USAGE;
+    ccg_refval_record check;
+    memset(&check, 0, sizeof(check));
+    ccg_error_clear();
+    if (a->in == NULL || a->issuer == NULL || f == NULL) {
+        fprintf(stderr, "ccgate refval sign: --in, --key (readable) and --issuer are required\n");
+        goto cleanup;
+    }
+    key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    if (key == NULL) {
+        fprintf(stderr, "ccgate refval sign: %s is not a PEM private key\n", a->key);
+        goto cleanup;
+    }
+    if (ccg_failed(load_json(a->in, &rec)) || ccg_failed(ccg_refval_record_parse(rec, &check)) ||
+        ccg_failed(ccg_refval_sign(rec, key, a->issuer))) {
+        rc = cli_report_error("refval sign", 0);
+        goto cleanup;
+    }
+    rc = write_json(rec, a->out);
+cleanup:
+    if (f != NULL) {
+        fclose(f);
+    }
+    ccg_refval_record_free(&check);
+    EVP_PKEY_free(key);
+    json_decref(rec);
+    return rc;
+}
+
+static int do_set(const refval_args *a, int argc, char **argv)
+{
+    json_t *records = json_array(), *rec = NULL, *set = NULL;
+    char *end = NULL;
+    long long version = a->version ? strtoll(a->version, &end, 10) : 0;
+    int rc = CLI_EXIT_USAGE;
+    ccg_error_clear();
+    if (a->set_id == NULL || a->version == NULL || *end != '\0' || version < 1 || optind >= argc) {
+        fprintf(stderr, "ccgate refval set: --set-id, --version (>= 1) and at least one record are required\n");
+        goto cleanup;
+    }
+    for (int i = optind; i < argc; i++) {
+        if (ccg_failed(load_json(argv[i], &rec))) {
+            rc = cli_report_error("refval set", 0);
+            goto cleanup;
+        }
+        json_array_append_new(records, rec);
+        rec = NULL;
+    }
+    set = json_pack("{s:s, s:I, s:O}", "set_id", a->set_id, "version", (json_int_t)version, "records", records);
+    char *text = set ? json_dumps(set, JSON_COMPACT) : NULL;
+    ccg_refval_set *parsed = NULL;
+    if (text == NULL || ccg_failed(ccg_refval_set_parse(text, strlen(text), &parsed))) {
+        rc = cli_report_error("refval set", 0);
+    } else {
+        rc = write_json(set, a->out);
+    }
+    ccg_refval_set_free(parsed);
+    free(text);
+cleanup:
+    json_decref(set);
+    json_decref(records);
+    return rc;
+}
+
+/* Loads "ID=FILE" issuer keys. */
+ccg_result cli_load_issuers(const char *const *specs, int count, ccg_refval_issuers **out)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_refval_issuers *iss = NULL;
+    uint8_t *pem = NULL;
+    size_t len = 0;
+    char id[CCG_REFVAL_ID_MAX];
+    CCG_TRY(ccg_refval_issuers_new(&iss));
+    for (int i = 0; i < count; i++) {
+        const char *eq = strchr(specs[i], '=');
+        CCG_ENSURE_MSG(eq != NULL && eq > specs[i] && (size_t)(eq - specs[i]) < sizeof(id), CCG_R_USAGE_INVALID,
+                       "--issuer-key takes ID=FILE, got '%.64s'", specs[i]);
+        snprintf(id, sizeof(id), "%.*s", (int)(eq - specs[i]), specs[i]);
+        CCG_TRY(ccg_file_read(eq + 1, 1u << 20, &pem, &len));
+        CCG_TRY(ccg_refval_issuers_add_pem(iss, id, pem, len));
+        free(pem);
+        pem = NULL;
+    }
+    *out = iss;
+    iss = NULL;
+    result = CCG_SUCCESS;
+cleanup:
+    free(pem);
+    ccg_refval_issuers_free(iss);
+    return result;
+}
+
+static void print_reasons(const ccg_decision *d, int json)
+{
+    if (json) {
+        json_t *obj = ccg_decision_to_json(d);
+        char *text = obj ? json_dumps(obj, JSON_INDENT(2)) : NULL;
+        if (text != NULL) {
+            printf("%s\n", text);
+        }
+        free(text);
+        json_decref(obj);
+        return;
+    }
+    printf("decision: %s\n", d->allow ? "valid" : "refused");
+    for (size_t i = 0; i < d->reasons.count; i++) {
+        char *det = json_dumps(d->reasons.items[i].details, JSON_COMPACT | JSON_SORT_KEYS);
+        printf("reason: %s: %s %s\n", ccg_reason_code(d->reasons.items[i].reason),
+               ccg_reason_message(d->reasons.items[i].reason), det ? det : "");
+        free(det);
+    }
+}
+
+static int do_verify(const refval_args *a)
+{
+    ccg_refval_issuers *iss = NULL;
+    ccg_refval_set *set = NULL;
+    uint8_t *text = NULL, m[64];
+    size_t len = 0, mlen = a->measurement ? strlen(a->measurement) / 2 : 0;
+    ccg_time now = 0;
+    ccg_decision d;
+    int rc = CLI_EXIT_USAGE;
+    ccg_decision_init(&d, "refval");
+    ccg_error_clear();
+    if (a->in == NULL || a->now == NULL) {
+        fprintf(stderr, "ccgate refval verify: --in and --now are required\n");
+        goto cleanup;
+    }
+    if (ccg_failed(ccg_time_parse_rfc3339(a->now, &now)) ||
+        (a->measurement && (mlen > sizeof(m) || ccg_failed(ccg_hex_decode_exact(a->measurement, m, mlen)))) ||
+        ccg_failed(cli_load_issuers(a->issuer_keys, a->issuer_key_count, &iss)) ||
+        ccg_failed(ccg_file_read(a->in, REFVAL_FILE_MAX, &text, &len)) ||
+        ccg_failed(ccg_refval_set_parse((const char *)text, len, &set))) {
+        rc = cli_report_error("refval verify", a->json);
+        goto cleanup;
+    }
+    snprintf(d.policy_id, sizeof(d.policy_id), "%s", set->set_id);
+    d.policy_version = set->version;
+    if (a->measurement != NULL) {
+        (void)ccg_refval_set_match(set, NULL, m, mlen, iss, now, &d);
+    } else {
+        for (size_t i = 0; i < set->count; i++) {
+            (void)ccg_refval_record_check(&set->records[i], NULL, iss, now, &d);
+        }
+    }
+    d.allow = d.reasons.count == 0;
+    print_reasons(&d, a->json);
+    rc = d.allow ? CLI_EXIT_OK : CLI_EXIT_DENY;
+cleanup:
+    ccg_decision_free(&d);
+    ccg_refval_set_free(set);
+    ccg_refval_issuers_free(iss);
+    free(text);
+    return rc;
+}
+
+int cmd_refval(int argc, char **argv)
+{
+    refval_args a;
+    memset(&a, 0, sizeof(a));
+    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    }
+    const char *sub = argv[1];
+    int parsed = parse(argc - 1, argv + 1, &a);
+    if (parsed != 0) {
+        if (parsed < 0) {
+            usage(stderr);
+        }
+        return parsed < 0 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    }
+    if (strcmp(sub, "create") == 0) {
+        return do_create(&a);
+    }
+    if (strcmp(sub, "sign") == 0) {
+        return do_sign(&a);
+    }
+    if (strcmp(sub, "set") == 0) {
+        return do_set(&a, argc - 1, argv + 1);
+    }
+    if (strcmp(sub, "verify") == 0) {
+        return do_verify(&a);
+    }
+    fprintf(stderr, "ccgate refval: unknown subcommand '%s'\n", sub);
+    usage(stderr);
+    return CLI_EXIT_USAGE;
+}

@@ -1,0 +1,152 @@
+/* Signatures over reference values: RFC 8785 canonical JSON of the record without "signature", signed
+ * with ECDSA P-384/SHA-384 (R||S, 96 bytes, as JWS ES384) or Ed25519, value in base64url. */
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/ecdsa.h>
+#include <openssl/err.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ccgate/jose.h"
+#include "ccgate/refvalue.h"
+#include "refvalue_internal.h"
+
+#define ES384_COMPONENT 48
+
+ccg_result ccg_refval_signing_bytes(const json_t *record, char **out, size_t *out_len)
+{
+    ccg_result result = CCG_FAILURE;
+    json_t *copy = json_deep_copy(record);
+    CCG_ENSURE_ALLOC(copy);
+    (void)json_object_del(copy, "signature");
+    CCG_TRY(ccg_jcs_serialize(copy, out, out_len));
+    result = CCG_SUCCESS;
+cleanup:
+    json_decref(copy);
+    return result;
+}
+
+static const char *alg_of(EVP_PKEY *key)
+{
+    char group[32] = "";
+    size_t n = 0;
+    if (EVP_PKEY_is_a(key, "ED25519")) {
+        return "Ed25519";
+    }
+    if (EVP_PKEY_is_a(key, "EC") && EVP_PKEY_get_group_name(key, group, sizeof(group), &n) == 1 &&
+        strcmp(group, "secp384r1") == 0) {
+        return "ES384";
+    }
+    return NULL;
+}
+
+/* DER ECDSA-Sig-Value to the fixed-width R||S form. */
+static ccg_result der_to_raw(const uint8_t *der, size_t len, uint8_t raw[2 * ES384_COMPONENT])
+{
+    ccg_result result = CCG_FAILURE;
+    const unsigned char *p = der;
+    ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)len);
+    const BIGNUM *r = NULL, *s = NULL;
+    CCG_ENSURE_OSSL(sig != NULL, CCG_R_INTERNAL_CRYPTO);
+    ECDSA_SIG_get0(sig, &r, &s);
+    CCG_ENSURE_OSSL(BN_bn2binpad(r, raw, ES384_COMPONENT) == ES384_COMPONENT &&
+                        BN_bn2binpad(s, raw + ES384_COMPONENT, ES384_COMPONENT) == ES384_COMPONENT,
+                    CCG_R_INTERNAL_CRYPTO);
+    result = CCG_SUCCESS;
+cleanup:
+    ECDSA_SIG_free(sig);
+    return result;
+}
+
+static ccg_result raw_to_der(const uint8_t *raw, uint8_t **der, size_t *der_len)
+{
+    ccg_result result = CCG_FAILURE;
+    ECDSA_SIG *sig = ECDSA_SIG_new();
+    BIGNUM *r = BN_bin2bn(raw, ES384_COMPONENT, NULL), *s = BN_bin2bn(raw + ES384_COMPONENT, ES384_COMPONENT, NULL);
+    unsigned char *out = NULL;
+    int n;
+    CCG_ENSURE_ALLOC(sig != NULL && r != NULL && s != NULL ? sig : NULL);
+    CCG_ENSURE_OSSL(ECDSA_SIG_set0(sig, r, s) == 1, CCG_R_INTERNAL_CRYPTO);
+    r = s = NULL;
+    n = i2d_ECDSA_SIG(sig, &out);
+    CCG_ENSURE_OSSL(n > 0, CCG_R_INTERNAL_CRYPTO);
+    *der = out;
+    *der_len = (size_t)n;
+    result = CCG_SUCCESS;
+cleanup:
+    BN_free(r);
+    BN_free(s);
+    ECDSA_SIG_free(sig);
+    return result;
+}
+
+/* ES384 hashes with SHA-384; Ed25519 signs the message itself. */
+static const EVP_MD *md_for(const char *alg) { return strcmp(alg, "ES384") == 0 ? EVP_sha384() : NULL; }
+
+ccg_result ccg_refval_sign(json_t *record, EVP_PKEY *key, const char *issuer)
+{
+    ccg_result result = CCG_FAILURE;
+    const char *alg = alg_of(key);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    char *msg = NULL, *value = NULL;
+    size_t msg_len = 0, sig_len = 0;
+    uint8_t sig[128], raw[2 * ES384_COMPONENT];
+    CCG_ENSURE_ALLOC(md);
+    CCG_ENSURE_MSG(alg != NULL, CCG_R_USAGE_INVALID, "the signing key must be ECDSA P-384 or Ed25519");
+    CCG_ENSURE_MSG(json_is_object(record) && issuer != NULL && *issuer, CCG_R_USAGE_INVALID, "a record and an issuer");
+    CCG_ENSURE_ALLOC(json_object_set_new(record, "issuer", json_string(issuer)) == 0 ? record : NULL);
+    CCG_TRY(ccg_refval_signing_bytes(record, &msg, &msg_len));
+    sig_len = sizeof(sig);
+    CCG_ENSURE_OSSL(EVP_DigestSignInit(md, NULL, md_for(alg), NULL, key) == 1 &&
+                        EVP_DigestSign(md, sig, &sig_len, (const unsigned char *)msg, msg_len) == 1,
+                    CCG_R_INTERNAL_CRYPTO);
+    if (strcmp(alg, "ES384") == 0) {
+        CCG_TRY(der_to_raw(sig, sig_len, raw));
+        value = ccg_b64url_encode(raw, sizeof(raw));
+    } else {
+        value = ccg_b64url_encode(sig, sig_len);
+    }
+    CCG_ENSURE_ALLOC(value);
+    CCG_ENSURE_ALLOC(json_object_set_new(record, "signature", json_pack("{s:s, s:s}", "alg", alg, "value", value)) == 0
+                         ? record
+                         : NULL);
+    result = CCG_SUCCESS;
+cleanup:
+    free(value);
+    free(msg);
+    EVP_MD_CTX_free(md);
+    return result;
+}
+
+int refval_signature_valid(const json_t *record, EVP_PKEY *key)
+{
+    const json_t *sig = json_object_get(record, "signature");
+    const char *alg = json_string_value(json_object_get(sig, "alg"));
+    const char *value = json_string_value(json_object_get(sig, "value"));
+    const char *key_alg = alg_of(key);
+    uint8_t *bytes = NULL, *der = NULL;
+    size_t len = 0, der_len = 0, msg_len = 0;
+    char *msg = NULL;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    int ok = 0;
+    /* A key verifies only signatures of its own algorithm: no downgrade by relabelling. */
+    if (md == NULL || alg == NULL || value == NULL || key_alg == NULL || strcmp(alg, key_alg) != 0 ||
+        ccg_failed(ccg_b64url_decode(value, strlen(value), CCG_R_REFVAL_SIGNATURE_INVALID, &bytes, &len)) ||
+        ccg_failed(ccg_refval_signing_bytes(record, &msg, &msg_len))) {
+        goto cleanup;
+    }
+    if (strcmp(alg, "ES384") == 0) {
+        if (len != 2 * ES384_COMPONENT || ccg_failed(raw_to_der(bytes, &der, &der_len))) {
+            goto cleanup;
+        }
+    }
+    ok = EVP_DigestVerifyInit(md, NULL, md_for(alg), NULL, key) == 1 &&
+         EVP_DigestVerify(md, der ? der : bytes, der ? der_len : len, (const unsigned char *)msg, msg_len) == 1;
+cleanup:
+    ERR_clear_error();
+    EVP_MD_CTX_free(md);
+    OPENSSL_free(der);
+    free(bytes);
+    free(msg);
+    return ok;
+}

@@ -1,0 +1,283 @@
+/* Reference values: signatures (ES384, Ed25519), validity, issuers, and the SNP verifier's use of a
+ * set, over the real Milan v3 report. */
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+#include "ccgate/refvalue.h"
+#include "ccgate/snp_verify.h"
+
+#define NOW "2026-06-01T00:00:00Z"
+
+static EVP_PKEY *gen_key(const char *alg)
+{
+    EVP_PKEY *key = strcmp(alg, "ES384") == 0 ? EVP_EC_gen("P-384") : EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    assert_non_null(key);
+    return key;
+}
+
+static void add_issuer(ccg_refval_issuers *iss, const char *id, EVP_PKEY *key)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *pem = NULL;
+    assert_int_equal(PEM_write_bio_PUBKEY(bio, key), 1);
+    long n = BIO_get_mem_data(bio, &pem);
+    assert_true(ccg_ok(ccg_refval_issuers_add_pem(iss, id, (const uint8_t *)pem, (size_t)n)));
+    BIO_free(bio);
+}
+
+static json_t *record(const char *id, const char *measurement_hex, const char *nb, const char *na)
+{
+    json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:i, s:s}}", "id", id, "tee", "snp", "measurement",
+                          measurement_hex, "build_id", "build-7", "not_before", nb, "not_after", na, "launch_inputs",
+                          "vcpus", 4, "vcpu_type", "EPYC-v4");
+    assert_non_null(r);
+    return r;
+}
+
+static const char *M1 = "5feee30d6d7e1a29f403d70a4198237ddfb13051a2d6976439487c609388ed7f98189887920ab2fa0096903a0c23fca1";
+
+/* Parses a record and checks it; returns the decision's single reason, or CCG_R_OK when usable. */
+static ccg_reason check(json_t *doc, const ccg_refval_issuers *iss, const char *now)
+{
+    ccg_refval_record r;
+    ccg_decision d;
+    ccg_decision_init(&d, "refval");
+    assert_true(ccg_ok(ccg_refval_record_parse(doc, &r)));
+    int usable = ccg_refval_record_check(&r, "snp", iss, tu_time(now), &d);
+    ccg_reason reason = usable ? CCG_R_OK : d.reasons.items[0].reason;
+    assert_int_equal(usable, d.reasons.count == 0);
+    ccg_refval_record_free(&r);
+    ccg_decision_free(&d);
+    return reason;
+}
+
+static void sign_and_check(const char *alg)
+{
+    EVP_PKEY *key = gen_key(alg), *other = gen_key(alg);
+    ccg_refval_issuers *iss = NULL;
+    assert_true(ccg_ok(ccg_refval_issuers_new(&iss)));
+    add_issuer(iss, "acme", key);
+
+    json_t *r = record("r1", M1, "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z");
+    assert_int_equal(check(r, iss, NOW), CCG_R_REFVAL_UNSIGNED);
+    assert_true(ccg_ok(ccg_refval_sign(r, key, "acme")));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r, "signature"), "alg")), alg);
+    assert_int_equal(check(r, iss, NOW), CCG_R_OK);
+    assert_int_equal(check(r, iss, "2027-01-02T00:00:00Z"), CCG_R_REFVAL_EXPIRED);
+    assert_int_equal(check(r, iss, "2025-12-31T00:00:00Z"), CCG_R_REFVAL_NOT_YET_VALID);
+
+    /* Any signed member changed after signing breaks the signature, nested ones included. */
+    json_t *t = json_deep_copy(r);
+    json_object_set_new(t, "build_id", json_string("build-8"));
+    assert_int_equal(check(t, iss, NOW), CCG_R_REFVAL_SIGNATURE_INVALID);
+    json_decref(t);
+    t = json_deep_copy(r);
+    json_object_set_new(json_object_get(t, "launch_inputs"), "vcpus", json_integer(5));
+    assert_int_equal(check(t, iss, NOW), CCG_R_REFVAL_SIGNATURE_INVALID);
+    json_decref(t);
+
+    /* Signed by another key under the trusted issuer's name. */
+    json_t *w = record("r2", M1, "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z");
+    assert_true(ccg_ok(ccg_refval_sign(w, other, "acme")));
+    assert_int_equal(check(w, iss, NOW), CCG_R_REFVAL_SIGNATURE_INVALID);
+    /* Signed by an issuer nobody trusts. */
+    assert_true(ccg_ok(ccg_refval_sign(w, other, "mallory")));
+    assert_int_equal(check(w, iss, NOW), CCG_R_REFVAL_ISSUER_UNKNOWN);
+
+    json_decref(w);
+    json_decref(r);
+    ccg_refval_issuers_free(iss);
+    EVP_PKEY_free(key);
+    EVP_PKEY_free(other);
+}
+
+static void es384_records(void **state)
+{
+    (void)state;
+    sign_and_check("ES384");
+}
+
+static void ed25519_records(void **state)
+{
+    (void)state;
+    sign_and_check("Ed25519");
+}
+
+static void algorithm_relabelling_is_refused(void **state)
+{
+    (void)state;
+    EVP_PKEY *key = gen_key("ES384");
+    ccg_refval_issuers *iss = NULL;
+    assert_true(ccg_ok(ccg_refval_issuers_new(&iss)));
+    add_issuer(iss, "acme", key);
+    json_t *r = record("r1", M1, "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z");
+    assert_true(ccg_ok(ccg_refval_sign(r, key, "acme")));
+    json_object_set_new(json_object_get(r, "signature"), "alg", json_string("Ed25519"));
+    assert_int_equal(check(r, iss, NOW), CCG_R_REFVAL_SIGNATURE_INVALID);
+    json_decref(r);
+    ccg_refval_issuers_free(iss);
+    EVP_PKEY_free(key);
+}
+
+static void malformed_records_are_refused(void **state)
+{
+    (void)state;
+    const char *bad[] = {
+        "{\"id\":\"a\",\"tee\":\"snp\",\"measurement\":\"00\",\"build_id\":\"b\",\"not_before\":\"2026-01-01T00:00:00Z\",\"not_after\":\"2027-01-01T00:00:00Z\"}",
+        "{\"id\":\"a\",\"tee\":\"snp\",\"measurement\":\"" "5feee30d6d7e1a29f403d70a4198237ddfb13051a2d6976439487c609388ed7f98189887920ab2fa0096903a0c23fca1" "\",\"build_id\":\"b\",\"not_before\":\"2026-01-01T00:00:00Z\",\"not_after\":\"2027-01-01T00:00:00Z\",\"extra\":1}",
+        "{\"id\":\"a\",\"tee\":\"snp\",\"measurement\":\"" "5feee30d6d7e1a29f403d70a4198237ddfb13051a2d6976439487c609388ed7f98189887920ab2fa0096903a0c23fca1" "\",\"build_id\":\"b\",\"not_before\":\"2027-01-01T00:00:00Z\",\"not_after\":\"2026-01-01T00:00:00Z\"}",
+        "{\"id\":\"a\",\"tee\":\"snp\",\"measurement\":\"" "5feee30d6d7e1a29f403d70a4198237ddfb13051a2d6976439487c609388ed7f98189887920ab2fa0096903a0c23fca1" "\",\"build_id\":\"b\",\"not_before\":\"yesterday\",\"not_after\":\"2026-01-01T00:00:00Z\"}",
+        "{\"id\":\"a\",\"tee\":\"snp\",\"measurement\":\"" "5feee30d6d7e1a29f403d70a4198237ddfb13051a2d6976439487c609388ed7f98189887920ab2fa0096903a0c23fca1" "\",\"build_id\":\"b\",\"not_before\":\"2026-01-01T00:00:00Z\",\"not_after\":\"2027-01-01T00:00:00Z\",\"signature\":{\"alg\":\"none\",\"value\":\"\"}}",
+        "{\"set_id\":\"s\",\"version\":0,\"records\":[]}",
+        "[]",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ccg_refval_set *set = NULL;
+        ccg_error_clear();
+        assert_true(ccg_failed(ccg_refval_set_parse(bad[i], strlen(bad[i]), &set)));
+        tu_assert_error_reason(CCG_R_REFVAL_MALFORMED);
+    }
+}
+
+static void signing_bytes_are_canonical(void **state)
+{
+    (void)state;
+    json_t *a = json_loads("{\"b\":1,\"a\":{\"d\":\"x\",\"c\":2},\"signature\":{\"alg\":\"ES384\",\"value\":\"zz\"}}", 0, NULL);
+    char *bytes = NULL;
+    size_t len = 0;
+    assert_true(ccg_ok(ccg_refval_signing_bytes(a, &bytes, &len)));
+    assert_string_equal(bytes, "{\"a\":{\"c\":2,\"d\":\"x\"},\"b\":1}");
+    free(bytes);
+    json_decref(a);
+}
+
+/* ---- the SNP verifier with a reference-value set, over the real Milan v3 report ---------------- */
+
+typedef struct {
+    ccg_snp_verifier *v;
+    ccg_snp_collateral col;
+    uint8_t *report;
+    size_t len;
+    EVP_PKEY *key;
+    ccg_refval_issuers *iss;
+    ccg_snp_policy *policy;
+} real_fixture;
+
+static void real_setup(real_fixture *f)
+{
+    uint8_t *pem = NULL;
+    size_t n = 0;
+    const char *policy = "{\"policy_id\":\"acme-llm\",\"version\":4,\"reference_values\":{\"set_id\":\"acme-prod\",\"minimum_version\":2}}";
+    memset(f, 0, sizeof(*f));
+    tu_read_vector("snp/msft-milan-v3/attestation_report.bin", &f->report, &f->len);
+    assert_true(ccg_ok(ccg_snp_verifier_new(&f->v)));
+    assert_true(ccg_ok(ccg_snp_collateral_init(&f->col)));
+    tu_read_vector("snp/msft-milan-v3/vcek.pem", &pem, &n);
+    assert_true(ccg_ok(ccg_snp_collateral_add_certs(&f->col, pem, n)));
+    free(pem);
+    tu_read_vector("snp/msft-milan-v3/ask.pem", &pem, &n);
+    assert_true(ccg_ok(ccg_snp_collateral_add_certs(&f->col, pem, n)));
+    free(pem);
+    f->key = gen_key("ES384");
+    assert_true(ccg_ok(ccg_refval_issuers_new(&f->iss)));
+    add_issuer(f->iss, "acme", f->key);
+    assert_true(ccg_ok(ccg_snp_policy_parse(policy, strlen(policy), &f->policy)));
+}
+
+static void real_teardown(real_fixture *f)
+{
+    ccg_snp_policy_free(f->policy);
+    ccg_refval_issuers_free(f->iss);
+    EVP_PKEY_free(f->key);
+    ccg_snp_collateral_free(&f->col);
+    ccg_snp_verifier_free(f->v);
+    free(f->report);
+}
+
+/* A signed set of records for the given measurements, as JSON text parsed into a set. */
+static ccg_refval_set *signed_set(EVP_PKEY *key, int64_t version, const char *const *measurements, size_t n)
+{
+    json_t *records = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "rec-%zu", i);
+        json_t *r = record(id, measurements[i], "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z");
+        json_object_set_new(r, "build_id", json_string(i == 0 ? "build-approved" : "build-other"));
+        assert_true(ccg_ok(ccg_refval_sign(r, key, "acme")));
+        json_array_append_new(records, r);
+    }
+    json_t *doc = json_pack("{s:s, s:I, s:o}", "set_id", "acme-prod", "version", (json_int_t)version, "records", records);
+    char *text = json_dumps(doc, JSON_COMPACT);
+    ccg_refval_set *set = NULL;
+    assert_true(ccg_ok(ccg_refval_set_parse(text, strlen(text), &set)));
+    free(text);
+    json_decref(doc);
+    return set;
+}
+
+static void verify_with(real_fixture *f, const ccg_refval_set *set, ccg_decision *d)
+{
+    ccg_snp_verify_opts opts = {set, f->iss};
+    assert_true(ccg_ok(ccg_snp_verify_ex(f->v, f->report, f->len, &f->col, f->policy, &opts, tu_time(NOW), d)));
+}
+
+static void real_report_against_a_set(void **state)
+{
+    (void)state;
+    real_fixture f;
+    ccg_decision d;
+    real_setup(&f);
+
+    const char *approved[] = {M1};
+    ccg_refval_set *set = signed_set(f.key, 3, approved, 1);
+    verify_with(&f, set, &d);
+    assert_true(d.allow);
+    ccg_decision_free(&d);
+    ccg_refval_set_free(set);
+
+    /* A set without this measurement: denied, naming what was got and the closest approved build. */
+    const char *other[] = {"5feee30d6d7e1a29f403d70a4198237ddfb13051a2d6976439487c609388ed7f98189887920ab2fa0096903a0c23fca2",
+                           "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"};
+    set = signed_set(f.key, 3, other, 2);
+    verify_with(&f, set, &d);
+    assert_false(d.allow);
+    assert_int_equal(d.reasons.count, 1);
+    assert_int_equal(d.reasons.items[0].reason, CCG_R_REFVAL_MEASUREMENT_MISMATCH);
+    json_t *det = d.reasons.items[0].details;
+    assert_string_equal(json_string_value(json_object_get(det, "measurement")), M1);
+    assert_string_equal(json_string_value(json_object_get(det, "set_id")), "acme-prod");
+    assert_int_equal(json_integer_value(json_object_get(det, "set_version")), 3);
+    assert_string_equal(json_string_value(json_object_get(det, "closest_build_id")), "build-approved");
+    ccg_decision_free(&d);
+    ccg_refval_set_free(set);
+
+    /* The policy's set missing, or older than its minimum version. */
+    verify_with(&f, NULL, &d);
+    assert_int_equal(d.reasons.count, 1);
+    assert_int_equal(d.reasons.items[0].reason, CCG_R_REFVAL_SET_MISSING);
+    ccg_decision_free(&d);
+    set = signed_set(f.key, 1, approved, 1);
+    verify_with(&f, set, &d);
+    assert_int_equal(d.reasons.count, 1);
+    assert_int_equal(d.reasons.items[0].reason, CCG_R_REFVAL_SET_MISSING);
+    ccg_decision_free(&d);
+    ccg_refval_set_free(set);
+    real_teardown(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(es384_records),
+        cmocka_unit_test(ed25519_records),
+        cmocka_unit_test(algorithm_relabelling_is_refused),
+        cmocka_unit_test(malformed_records_are_refused),
+        cmocka_unit_test(signing_bytes_are_canonical),
+        cmocka_unit_test(real_report_against_a_set),
+    };
+    return cmocka_run_group_tests_name("refvalue", tests, NULL, NULL);
+}
