@@ -60,6 +60,32 @@ run "The Milan report against that policy: every failed check is listed" \
   --certs "$vec/msft-milan-v3/vcek.pem" --certs "$vec/msft-milan-v3/ask.pem" --policy "$work/policy.json" \
   --now 2026-06-01T00:00:00Z
 
+# Launch measurement and reference values: approve one build, then tamper with the launch.
+fixtures=${CCG_VECTORS:-$root/../shared/vectors}/snp-measure
+if [ -f "$fixtures/ovmf_AmdSev_suffix.bin" ]; then
+  head -c 65536 /dev/zero | tr '\0' 'k' > "$work/vmlinuz"
+  run "Measure a CVM launch from its inputs (AmdSev OVMF, 4 vCPUs, a kernel and cmdline)" \
+    measure snp --ovmf "$fixtures/ovmf_AmdSev_suffix.bin" --vcpus 4 --vcpu-type EPYC-v4 \
+    --kernel "$work/vmlinuz" --append "console=ttyS0"
+  "$cli" measure snp --ovmf "$fixtures/ovmf_AmdSev_suffix.bin" --vcpus 4 --vcpu-type EPYC-v4 \
+    --kernel "$work/vmlinuz" --append "console=ttyS0" --json > "$work/launch.json"
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$work/provider.key" 2>/dev/null
+  openssl pkey -in "$work/provider.key" -pubout -out "$work/provider.pub"
+  "$cli" refval create --id cvm-2026-06 --build-id build-42 --from-measure "$work/launch.json" \
+    --not-before 2026-01-01T00:00:00Z --not-after 2027-01-01T00:00:00Z --out "$work/record.json"
+  "$cli" refval sign --in "$work/record.json" --key "$work/provider.key" --issuer provider --out "$work/signed.json"
+  "$cli" refval set --set-id acme-prod --version 1 --out "$work/set.json" "$work/signed.json"
+  approved=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["measurement"])' "$work/launch.json")
+  run "The provider's signed reference-value set approves that measurement" \
+    refval verify --in "$work/set.json" --issuer-key provider="$work/provider.pub" --now 2026-06-01T00:00:00Z \
+    --measurement "$approved"
+  tampered=$("$cli" measure snp --ovmf "$fixtures/ovmf_AmdSev_suffix.bin" --vcpus 5 --vcpu-type EPYC-v4 \
+    --kernel "$work/vmlinuz" --append "console=ttyS0" | tail -n 1)
+  run "Launched with 5 vCPUs instead of 4: a different measurement, refused" \
+    refval verify --in "$work/set.json" --issuer-key provider="$work/provider.pub" --now 2026-06-01T00:00:00Z \
+    --measurement "$tampered"
+fi
+
 if "$cli" emulate snp --help >/dev/null 2>&1; then
   run "An emulated Genoa report from ccgate's software SNP firmware" emulate snp --product genoa --out-dir "$work/emu"
   run "The emulated report is refused without naming its test root (AMD's pinned roots only)" \
