@@ -32,6 +32,12 @@ CCG_MUST_CHECK ccg_result cli_collateral_from_cache(const char *cache_dir, const
 #include "ccgate/refvalue.h"
 CCG_MUST_CHECK ccg_result cli_load_issuers(const char *const *specs, int count, ccg_refval_issuers **out);
 
+/* The shared front of `ccgate <cmd> snp ...`: returns an exit code when argv[1] is not "snp" (or is
+ * --help), else -1 to go on. */
+int cli_expect_snp(const char *cmd, int argc, char **argv, void (*usage)(FILE *));
+/* Maps a parse_args result (0 parsed, 1 help shown, < 0 bad usage) to -1 (go on) or an exit code. */
+int cli_parse_result(int parsed, void (*usage)(FILE *));
+
 /* Prints the last error as "ccgate: <code>: <message>" (or JSON) and returns the exit code for its kind. */
 int cli_report_error(const char *context, int json);
 /* Exit code for a failed operation's reason kind: input/usage -> 2, deny -> 1, others -> 2. */

@@ -1,7 +1,30 @@
 /* Error reporting shared by the subcommands. */
 #include <jansson.h>
+#include <string.h>
 
 #include "cli.h"
+
+int cli_expect_snp(const char *cmd, int argc, char **argv, void (*usage)(FILE *))
+{
+    if (argc >= 2 && strcmp(argv[1], "snp") == 0) {
+        return -1;
+    }
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    fprintf(stderr, "usage: ccgate %s snp ... (see 'ccgate %s snp --help')\n", cmd, cmd);
+    return CLI_EXIT_USAGE;
+}
+
+int cli_parse_result(int parsed, void (*usage)(FILE *))
+{
+    if (parsed < 0) {
+        usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    return parsed == 0 ? -1 : CLI_EXIT_OK;
+}
 
 int cli_exit_for_reason(ccg_reason reason)
 {

@@ -299,20 +299,12 @@ int cmd_measure(int argc, char **argv)
 {
     measure_args a;
     memset(&a, 0, sizeof(a));
-    if (argc < 2 || strcmp(argv[1], "snp") != 0) {
-        if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-            usage(stdout);
-            return CLI_EXIT_OK;
-        }
-        fprintf(stderr, "usage: ccgate measure snp ... (see 'ccgate measure snp --help')\n");
-        return CLI_EXIT_USAGE;
+    int rc = cli_expect_snp("measure", argc, argv, usage);
+    if (rc < 0) {
+        rc = cli_parse_result(parse_args(argc - 1, argv + 1, &a), usage);
     }
-    int parsed = parse_args(argc - 1, argv + 1, &a);
-    if (parsed != 0) {
-        if (parsed < 0) {
-            usage(stderr);
-        }
-        return parsed < 0 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    if (rc >= 0) {
+        return rc;
     }
     ccg_error_clear();
     if (ccg_failed(measure(&a))) {

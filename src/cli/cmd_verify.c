@@ -300,20 +300,12 @@ int cmd_verify(int argc, char **argv)
 {
     verify_args a;
     memset(&a, 0, sizeof(a));
-    if (argc < 2 || strcmp(argv[1], "snp") != 0) {
-        if (argc >= 2 && strcmp(argv[1], "--help") == 0) {
-            usage(stdout);
-            return CLI_EXIT_OK;
-        }
-        fprintf(stderr, "usage: ccgate verify snp ... (see 'ccgate verify snp --help')\n");
-        return CLI_EXIT_USAGE;
+    int rc = cli_expect_snp("verify", argc, argv, usage);
+    if (rc < 0) {
+        rc = cli_parse_result(parse_args(argc - 1, argv + 1, &a), usage);
     }
-    int parsed = parse_args(argc - 1, argv + 1, &a);
-    if (parsed != 0) {
-        if (parsed < 0) {
-            usage(stderr);
-        }
-        return parsed < 0 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    if (rc >= 0) {
+        return rc;
     }
     return run(&a);
 }
