@@ -129,65 +129,61 @@ cleanup:
     return result;
 }
 
-static ccg_result parse_tcb(json_t *v, ccg_snp_tcb *t)
+/* A member of a nested policy object: a byte (u8) or a boolean requirement (flag). */
+typedef struct {
+    const char *name;
+    uint8_t *u8;
+    int *flag;
+} member_ref;
+
+static ccg_result parse_members(json_t *v, const char *parent, const member_ref *members, size_t n)
 {
     ccg_result result = CCG_FAILURE;
     const char *key;
     json_t *item;
-    CCG_ENSURE_MSG(json_is_object(v), CCG_R_POLICY_INVALID_VALUE, "'minimum_tcb' must be an object");
+    CCG_ENSURE_MSG(json_is_object(v), CCG_R_POLICY_INVALID_VALUE, "'%s' must be an object", parent);
     json_object_foreach(v, key, item) {
-        uint8_t *field = strcmp(key, "bootloader") == 0 ? &t->bootloader
-                         : strcmp(key, "tee") == 0      ? &t->tee
-                         : strcmp(key, "snp") == 0      ? &t->snp
-                         : strcmp(key, "microcode") == 0 ? &t->microcode
-                         : strcmp(key, "fmc") == 0       ? &t->fmc
-                                                         : NULL;
-        CCG_ENSURE_MSG(field != NULL, CCG_R_POLICY_UNKNOWN_KEY, "unknown key 'minimum_tcb.%s'", key);
-        CCG_TRY(get_u8(item, key, field));
+        const member_ref *m = NULL;
+        for (size_t i = 0; i < n && m == NULL; i++) {
+            m = strcmp(key, members[i].name) == 0 ? &members[i] : NULL;
+        }
+        CCG_ENSURE_MSG(m != NULL, CCG_R_POLICY_UNKNOWN_KEY, "unknown key '%s.%.64s'", parent, key);
+        if (m->u8 != NULL) {
+            CCG_TRY(get_u8(item, key, m->u8));
+        } else {
+            CCG_TRY(get_bool(item, key, m->flag));
+        }
     }
     result = CCG_SUCCESS;
 cleanup:
     return result;
+}
+
+static ccg_result parse_tcb(json_t *v, ccg_snp_tcb *t)
+{
+    const member_ref members[] = {{"bootloader", &t->bootloader, NULL}, {"tee", &t->tee, NULL},
+                                  {"snp", &t->snp, NULL},               {"microcode", &t->microcode, NULL},
+                                  {"fmc", &t->fmc, NULL}};
+    return parse_members(v, "minimum_tcb", members, sizeof(members) / sizeof(members[0]));
 }
 
 static ccg_result parse_abi(json_t *v, ccg_snp_policy *p)
 {
-    ccg_result result = CCG_FAILURE;
-    const char *key;
-    json_t *item;
-    CCG_ENSURE_MSG(json_is_object(v), CCG_R_POLICY_INVALID_VALUE, "'minimum_abi' must be an object");
-    json_object_foreach(v, key, item) {
-        uint8_t *field = strcmp(key, "major") == 0 ? &p->minimum_major
-                         : strcmp(key, "minor") == 0 ? &p->minimum_minor
-                                                     : NULL;
-        CCG_ENSURE_MSG(field != NULL, CCG_R_POLICY_UNKNOWN_KEY, "unknown key 'minimum_abi.%s'", key);
-        CCG_TRY(get_u8(item, key, field));
-    }
-    result = CCG_SUCCESS;
-cleanup:
-    return result;
+    const member_ref members[] = {{"major", &p->minimum_major, NULL}, {"minor", &p->minimum_minor, NULL}};
+    return parse_members(v, "minimum_abi", members, sizeof(members) / sizeof(members[0]));
 }
 
 static ccg_result parse_platform(json_t *v, ccg_snp_platform_req *req)
 {
-    ccg_result result = CCG_FAILURE;
-    const char *key;
-    json_t *item;
-    CCG_ENSURE_MSG(json_is_object(v), CCG_R_POLICY_INVALID_VALUE, "'platform_info' must be an object");
-    json_object_foreach(v, key, item) {
-        int *field = strcmp(key, "smt_enabled") == 0                 ? &req->smt_enabled
-                     : strcmp(key, "tsme_enabled") == 0              ? &req->tsme_enabled
-                     : strcmp(key, "ecc_enabled") == 0               ? &req->ecc_enabled
-                     : strcmp(key, "rapl_disabled") == 0             ? &req->rapl_disabled
-                     : strcmp(key, "ciphertext_hiding_enabled") == 0 ? &req->ciphertext_hiding_enabled
-                     : strcmp(key, "alias_check_complete") == 0      ? &req->alias_check_complete
-                                                                     : NULL;
-        CCG_ENSURE_MSG(field != NULL, CCG_R_POLICY_UNKNOWN_KEY, "unknown key 'platform_info.%s'", key);
-        CCG_TRY(get_bool(item, key, field));
-    }
-    result = CCG_SUCCESS;
-cleanup:
-    return result;
+    const member_ref members[] = {
+        {"smt_enabled", NULL, &req->smt_enabled},
+        {"tsme_enabled", NULL, &req->tsme_enabled},
+        {"ecc_enabled", NULL, &req->ecc_enabled},
+        {"rapl_disabled", NULL, &req->rapl_disabled},
+        {"ciphertext_hiding_enabled", NULL, &req->ciphertext_hiding_enabled},
+        {"alias_check_complete", NULL, &req->alias_check_complete},
+    };
+    return parse_members(v, "platform_info", members, sizeof(members) / sizeof(members[0]));
 }
 
 static ccg_result parse_refvals(json_t *v, ccg_snp_policy *p)
