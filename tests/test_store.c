@@ -26,7 +26,7 @@ typedef struct {
 
 static void remove_db(const char *path)
 {
-    char p[160];
+    char p[4096 + 8];
     unlink(path);
     snprintf(p, sizeof(p), "%s-wal", path);
     unlink(p);

@@ -1,0 +1,217 @@
+/* The key broker (ccgate-kbs): the KBS attestation protocol 0.4.0 of Confidential Containers
+ * (Request -> Challenge -> Attestation -> Response) with attestation-gated release of model keys.
+ * See docs/kbs.md for the wire format, configuration and the release policy document.
+ *
+ * Layers (src/kbs/):
+ *   kbs_config.c    the daemon's JSON configuration
+ *   kbs_policy.c    the release policy document
+ *   kbs_decision.c  its evaluation against SNP evidence bound to the challenge
+ *   kbs_wire.c      the request-body parsers (Request, Attestation, SNP evidence) -- fuzzed
+ *   kbs_sev_json.c  the sev crate's field-wise report JSON back to the 1184-byte report
+ *   kbs_errors.c    denial bodies {"type","detail","reasons","request_id","policy_id","policy_version"}
+ *   kbs_token.c     the ES256 token key (store setting, wrapped by the keystore) and tokens
+ *   kbs_broker.c    state (store, audit, keystore, clock) and provisioning
+ *   kbs_routes.c    routing, health, readiness; kbs_metrics.c  /metrics
+ *   kbs_auth.c, kbs_attest.c, kbs_resource.c   the three protocol steps, HTTP-independent
+ *   kbs_explain.c   the opt-in explain endpoint (checks only; nothing consumed or released)
+ *   kbs_server.c    libmicrohttpd: bodies, cookies, headers, request IDs, log lines, TLS
+ *
+ * Every decision (allow or deny) is appended to the audit log before its response exists; a
+ * response is never sent when the append fails. Time comes from the broker's clock function, so
+ * tests pin it. */
+#ifndef CCGATE_KBS_H
+#define CCGATE_KBS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <openssl/x509.h>
+
+#include "ccgate/decision.h"
+#include "ccgate/jose.h"
+#include "ccgate/keystore.h"
+#include "ccgate/reasons.h"
+#include "ccgate/result.h"
+#include "ccgate/snp_kds.h"
+#include "ccgate/snp_policy.h"
+#include "ccgate/snp_report.h"
+#include "ccgate/snp_verify.h"
+#include "ccgate/util.h"
+
+#define CCG_KBS_PROTOCOL_VERSION "0.4.0"
+#define CCG_KBS_COOKIE "kbs-session-id"
+/* Largest request body read (an Attestation with an SNP report and its certificate chain). */
+#define CCG_KBS_MAX_BODY (256u * 1024u)
+#define CCG_KBS_MAX_ROOTS 8u
+/* The store setting holding the wrapped token-signing key. */
+#define CCG_KBS_TOKEN_KEY_SETTING "kbs.token-signing-key"
+
+/* ---------------------------------------------------------------- configuration */
+
+typedef struct {
+    char *bind_address;      /* "address": default "127.0.0.1" */
+    uint16_t port;           /* "port": 0 picks an ephemeral port */
+    char *store;             /* "store": the SQLite store (required) */
+    char *audit;             /* "audit": the audit database; default: the store's file */
+    json_t *keystore;        /* "keystore": keystore.h's configuration object (required) */
+    char *tls_cert;          /* "tls": {"cert_file","key_file"} (PEM) */
+    char *tls_key;
+    char *issuer;            /* "issuer": the token's iss; default "ccgate-kbs" */
+    int64_t nonce_ttl;       /* "nonce_ttl": seconds a challenge stays valid; default 300 */
+    int64_t token_ttl;       /* "token_ttl": seconds a token and an attested session live; default 3600 */
+    char *attestation_policy; /* "attestation_policy": the release policy ID appraised at /attest */
+    unsigned threads;        /* "threads": the server's thread pool; default 4 */
+    int allow_unlocked_memory; /* "allow_unlocked_memory": secret memory may be unlocked (containers) */
+    int explain;             /* "explain": serve POST /kbs/v0/explain (off by default) */
+    json_t *refval_issuers;  /* "refval_issuers": {"issuer-id": "/abs/path/public.pem", ...} */
+    char *collateral_dir;    /* "collateral": {"cache_dir", "fetch", "kds_url"} (snp_kds.h) */
+    int collateral_fetch;
+    char *kds_url;
+} ccg_kbs_config;
+
+/* Strict: unknown members, wrong types and out-of-range values fail with kbs.config_invalid. */
+CCG_MUST_CHECK ccg_result ccg_kbs_config_parse(const char *json_text, size_t len, ccg_kbs_config *out);
+CCG_MUST_CHECK ccg_result ccg_kbs_config_load(const char *path, ccg_kbs_config *out);
+void ccg_kbs_config_free(ccg_kbs_config *c);
+
+/* ---------------------------------------------------------------- release policy */
+
+typedef struct {
+    ccg_snp_product product;
+    X509 *root;
+} ccg_kbs_root;
+
+typedef struct {
+    char policy_id[128];
+    int64_t version;
+    int allow_snp;              /* "allowed_tees" names "snp" */
+    int gpu_required;           /* "gpu_required" */
+    ccg_snp_policy *snp;        /* "snp_policy": embedded appraisal policy (snp_policy.h format) */
+    ccg_kbs_root roots[CCG_KBS_MAX_ROOTS]; /* "trusted_roots": extra ARKs, e.g. the emulator's */
+    size_t root_count;
+} ccg_kbs_policy;
+
+/* Parses a release policy document:
+ *   {"policy_id":"..","version":N,"allowed_tees":["snp"],"snp_policy":{...},
+ *    "trusted_roots":[{"product":"milan","pem":"-----BEGIN CERTIFICATE-----..."}],"gpu_required":false}
+ * Unknown members, wrong types, an empty allowed_tees, a root that is not a self-signed certificate
+ * fail with kbs.policy_invalid (snp_policy's own errors pass through). */
+CCG_MUST_CHECK ccg_result ccg_kbs_policy_parse(const char *json_text, size_t len, ccg_kbs_policy **out);
+void ccg_kbs_policy_free(ccg_kbs_policy *p);
+
+/* ---------------------------------------------------------------- request bodies */
+
+typedef struct {
+    char version[32];
+    char tee[32];
+} ccg_kbs_request;
+
+/* Parses a KBS Request {"version","tee","extra-params"}: input problems are kbs.request_malformed;
+ * a version other than 0.4.0 kbs.version_unsupported. */
+CCG_MUST_CHECK ccg_result ccg_kbs_request_parse(const char *body, size_t len, ccg_kbs_request *out);
+
+/* SNP evidence as the guest's SNP attester sends it inside tee-evidence.primary_evidence:
+ * {"attestation_report": <report>, "cert_chain": [{"cert_type":"VCEK"|"VLEK"|"ASK"|"ASVK"|"ARK"|..,
+ * "data": <bytes>}] | null}. The report and each data are either standard base64 text or an array
+ * of byte values (0..255). */
+typedef struct {
+    uint8_t report[CCG_SNP_REPORT_SIZE];
+    uint8_t *certs[8];  /* DER or PEM, owned */
+    size_t cert_lens[8];
+    size_t cert_count;
+} ccg_kbs_snp_evidence;
+
+CCG_MUST_CHECK ccg_result ccg_kbs_snp_evidence_from_json(const json_t *ev, ccg_kbs_snp_evidence *out);
+void ccg_kbs_snp_evidence_free(ccg_kbs_snp_evidence *e);
+/* The evidence in the session form ({"attestation_report":b64,"cert_chain":[{"cert_type","data":b64}]}). */
+json_t *ccg_kbs_snp_evidence_to_json(const ccg_kbs_snp_evidence *e);
+
+typedef struct {
+    char nonce[129];
+    ccg_jwk *tee_pubkey;        /* owned */
+    json_t *tee_pubkey_json;    /* the JWK as sent (owned) */
+    char *additional_evidence;  /* owned; "" when absent */
+    ccg_kbs_snp_evidence snp;
+} ccg_kbs_attestation;
+
+/* Parses a KBS Attestation {"runtime-data":{"nonce","tee-pubkey"},"tee-evidence":{"primary_evidence",
+ * "additional_evidence"},"init-data"?}. kbs.request_malformed, jose.jwk_* for the key. */
+CCG_MUST_CHECK ccg_result ccg_kbs_attestation_parse(const char *body, size_t len, ccg_kbs_attestation *out);
+void ccg_kbs_attestation_free(ccg_kbs_attestation *a);
+
+/* Appraises SNP evidence bound to (nonce, tee_pubkey, additional_evidence) against a release policy
+ * at now: TEE allowed, gpu_required, the chain to a pinned AMD root or one of the policy's roots,
+ * the embedded SNP policy (with its reference-value set from opts, when it names one: refval.set_missing
+ * otherwise), and REPORT_DATA = SHA-384(RFC 8785 runtime data) zero-padded. opts may be NULL. With kds
+ * (may be NULL), evidence without certificates takes its VCEK/VLEK and chain from the collateral cache
+ * (or AMD KDS when the config allows fetching), and a policy requiring a CRL gets the product's CRL from
+ * there; a miss is collateral.missing. Always fills *out (initialised here); fails only on internal
+ * errors. */
+CCG_MUST_CHECK ccg_result ccg_kbs_policy_evaluate(const ccg_kbs_policy *p, const char *tee,
+                                                  const ccg_kbs_snp_evidence *ev, const char *nonce,
+                                                  const ccg_jwk *tee_pubkey, const char *additional_evidence,
+                                                  const ccg_snp_verify_opts *opts, const ccg_snp_kds_config *kds,
+                                                  ccg_time now, ccg_decision *out);
+
+/* ---------------------------------------------------------------- the broker */
+
+typedef ccg_time (*ccg_kbs_clock)(void *ctx);
+
+typedef struct ccg_kbs ccg_kbs;
+
+/* Opens the store and the audit log, and tries the keystore (a keystore that cannot be opened now is
+ * retried on every request, and /readyz fails meanwhile). clock NULL means the wall clock. */
+CCG_MUST_CHECK ccg_result ccg_kbs_new(const ccg_kbs_config *cfg, ccg_kbs_clock clock, void *clock_ctx,
+                                      ccg_kbs **out);
+void ccg_kbs_free(ccg_kbs *k);
+
+/* One HTTP exchange, independent of the server library. */
+typedef struct {
+    const char *method;
+    const char *path;           /* without the query */
+    const char *cookie_session; /* the kbs-session-id cookie's value or NULL */
+    const char *authorization;  /* the Authorization header or NULL */
+    const char *body;
+    size_t body_len;
+    const char *request_id;     /* assigned by the server */
+} ccg_kbs_http_request;
+
+typedef struct {
+    unsigned status;
+    char *body;                 /* malloc'd JSON (or text) */
+    size_t body_len;
+    const char *content_type;
+    char set_cookie[256];       /* "" or a Set-Cookie header value */
+} ccg_kbs_http_response;
+
+/* Routes and answers one request (auth, attest, resource, explain, healthz, readyz, metrics). Never fails: errors
+ * become responses. Free the response with ccg_kbs_response_free. */
+void ccg_kbs_handle(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http_response *resp);
+void ccg_kbs_response_free(ccg_kbs_http_response *resp);
+
+/* The HTTP server (libmicrohttpd, thread pool). insecure_http: plain HTTP, refused unless bound to a
+ * loopback address; otherwise TLS with the configured cert and key (kbs.config_invalid without). */
+typedef struct ccg_kbs_server ccg_kbs_server;
+CCG_MUST_CHECK ccg_result ccg_kbs_server_start(ccg_kbs *k, const ccg_kbs_config *cfg, int insecure_http,
+                                               ccg_kbs_server **out);
+uint16_t ccg_kbs_server_port(const ccg_kbs_server *s);
+void ccg_kbs_server_stop(ccg_kbs_server *s);
+
+/* ---------------------------------------------------------------- provisioning */
+
+/* The AAD binding a wrapped model key to its identity: "ccgate-kbs/key\0<key_id>\0<version>". */
+CCG_MUST_CHECK ccg_result ccg_kbs_key_aad(const char *key_id, int64_t version, uint8_t **aad, size_t *aad_len);
+/* Wraps key under the keystore's KEK and imports it as version 1 (active) with its policy. */
+CCG_MUST_CHECK ccg_result ccg_kbs_import_key(ccg_kbs *k, const char *key_id, const char *policy_id,
+                                             const ccg_secbuf *key);
+/* Rotation: wraps key as the next version (live version + 1) and, in one store transaction, retires
+ * every older version and makes the new one active (the policy stays the key's). *version (may be
+ * NULL) receives the new version. */
+CCG_MUST_CHECK ccg_result ccg_kbs_rotate_key(ccg_kbs *k, const char *key_id, const ccg_secbuf *key, int64_t *version);
+/* Validates and stores a release policy document (its policy_id and version). */
+CCG_MUST_CHECK ccg_result ccg_kbs_set_policy(ccg_kbs *k, const char *json_text, size_t len);
+/* Moves the live version of a key to a state (disable, enable, retire). */
+CCG_MUST_CHECK ccg_result ccg_kbs_set_key_state(ccg_kbs *k, const char *key_id, const char *state);
+
+#endif

@@ -1,0 +1,121 @@
+/* POST /kbs/v0/attest: Attestation -> token. The session's nonce is consumed first (once, even when
+ * appraisal then fails), the evidence is appraised against the attestation policy with REPORT_DATA
+ * bound to the runtime data, and a token is issued only when every check passed. */
+#include "kbs_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ccgate/error.h"
+
+static ccg_reason session_reason(ccg_session_status st)
+{
+    switch (st) {
+    case CCG_SESSION_EXPIRED:
+        return CCG_R_KBS_NONCE_EXPIRED;
+    case CCG_SESSION_NONCE_MISMATCH:
+        return CCG_R_KBS_NONCE_MISMATCH;
+    case CCG_SESSION_NONCE_USED:
+    case CCG_SESSION_BAD_STATE:
+        return CCG_R_KBS_NONCE_REUSED;
+    case CCG_SESSION_NOT_FOUND:
+    default:
+        return CCG_R_KBS_SESSION_MISSING;
+    }
+}
+
+void kbs_handle_attest(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http_response *resp)
+{
+    static const char action[] = "kbs.attest";
+    ccg_time now = kbs_now(k);
+    kbs_context ctx = {.request_id = req->request_id};
+    ccg_kbs_attestation att;
+    ccg_store_session session;
+    ccg_session_status st = CCG_SESSION_OK;
+    ccg_kbs_policy *policy = NULL;
+    ccg_decision d;
+    int have_decision = 0;
+    json_t *record = NULL, *evidence = NULL;
+    char *record_text = NULL, *token = NULL;
+
+    memset(&att, 0, sizeof(att));
+    memset(&session, 0, sizeof(session));
+    if (req->cookie_session == NULL) {
+        kbs_deny(k, resp, action, &ctx, CCG_R_KBS_SESSION_MISSING, 401, now);
+        goto cleanup;
+    }
+    if (ccg_failed(ccg_store_session_get(k->store, req->cookie_session, now, &session, &st))) {
+        kbs_deny(k, resp, action, &ctx,
+                 st == CCG_SESSION_OK ? ccg_error_reason() : session_reason(st), st == CCG_SESSION_OK ? 0 : 401, now);
+        goto cleanup;
+    }
+    if (ccg_failed(ccg_kbs_attestation_parse(req->body, req->body_len, &att))) {
+        kbs_deny(k, resp, action, &ctx, ccg_error_reason(), 400, now);
+        goto cleanup;
+    }
+    /* Single use: consumed before appraisal, so a failed attempt cannot be retried with it. */
+    if (ccg_failed(ccg_store_session_consume_nonce(k->store, req->cookie_session, att.nonce, now, &st))) {
+        kbs_deny(k, resp, action, &ctx,
+                 st == CCG_SESSION_OK ? ccg_error_reason() : session_reason(st), st == CCG_SESSION_OK ? 0 : 401, now);
+        goto cleanup;
+    }
+    if (k->attestation_policy == NULL || ccg_failed(kbs_load_policy(k, k->attestation_policy, &policy))) {
+        ccg_reason why = k->attestation_policy == NULL ? CCG_R_KBS_CONFIG_INVALID : ccg_error_reason();
+        ctx.policy_id = k->attestation_policy;
+        kbs_deny(k, resp, action, &ctx, why, 503, now);
+        goto cleanup;
+    }
+    /* kbs_evaluate always fills d; a failure is recorded in d as a denial. */
+    kbs_evaluate(k, policy, session.tee, &att.snp, att.nonce, att.tee_pubkey, att.additional_evidence, now,
+                 &d);
+    have_decision = 1;
+    ctx.policy_id = d.policy_id;
+    ctx.policy_version = d.policy_version;
+    ctx.evidence_digest = d.evidence_digest;
+    if (!d.allow) {
+        kbs_deny_reasons(k, resp, action, &ctx, &d.reasons, 401, now);
+        goto cleanup;
+    }
+    /* What a later resource request re-appraises under the key's own policy. */
+    evidence = ccg_kbs_snp_evidence_to_json(&att.snp);
+    record = evidence == NULL ? NULL
+                              : json_pack("{s:s,s:O,s:s,s:O,s:s}", "nonce", att.nonce, "tee-pubkey",
+                                          att.tee_pubkey_json, "additional_evidence", att.additional_evidence,
+                                          "evidence", evidence, "evidence_digest", d.evidence_digest);
+    record_text = record == NULL ? NULL : json_dumps(record, JSON_COMPACT);
+    if (record_text == NULL) {
+        kbs_deny(k, resp, action, &ctx, CCG_R_INTERNAL_OUT_OF_MEMORY, 500, now);
+        goto cleanup;
+    }
+    /* The token first: a session becomes attested only when its token exists. */
+    if (ccg_failed(kbs_token_issue(k, req->cookie_session, att.tee_pubkey_json, &d, now, &token)) ||
+        ccg_failed(ccg_store_session_attest(k->store, req->cookie_session, record_text, now, now + k->token_ttl,
+                                            &st))) {
+        kbs_deny(k, resp, action, &ctx, ccg_error_reason(), 0, now);
+        goto cleanup;
+    }
+    if (ccg_failed(kbs_audit(k, action, &ctx, CCG_AUDIT_ALLOW, NULL, now))) {
+        ccg_reasons r;
+        ccg_reasons_init(&r);
+        (void)ccg_reasons_add(&r, CCG_R_AUDIT_WRITE_FAILED, NULL);
+        kbs_error_response(resp, 503, &r, &ctx);
+        ccg_reasons_free(&r);
+        goto cleanup;
+    }
+    atomic_fetch_add(&k->metrics.tokens, 1);
+    snprintf(resp->set_cookie, sizeof(resp->set_cookie), "%s=%s; Path=/kbs; HttpOnly", CCG_KBS_COOKIE,
+             req->cookie_session);
+    kbs_json_response(resp, 200, json_pack("{s:s}", "token", token));
+cleanup:
+    free(token);
+    free(record_text);
+    json_decref(record);
+    json_decref(evidence);
+    if (have_decision) {
+        ccg_decision_free(&d);
+    }
+    ccg_kbs_policy_free(policy);
+    ccg_store_session_free(&session);
+    ccg_kbs_attestation_free(&att);
+}

@@ -1,0 +1,131 @@
+/* Private state and helpers of the key broker (src/kbs/). */
+#ifndef CCGATE_KBS_INTERNAL_H
+#define CCGATE_KBS_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <openssl/evp.h>
+
+#include "ccgate/audit.h"
+#include "ccgate/refvalue.h"
+#include "ccgate/kbs.h"
+#include "ccgate/store.h"
+
+typedef enum {
+    KBS_EP_AUTH,
+    KBS_EP_ATTEST,
+    KBS_EP_RESOURCE,
+    KBS_EP_HEALTH,
+    KBS_EP_METRICS,
+    KBS_EP_OTHER,
+    KBS_EP_COUNT
+} kbs_endpoint;
+
+#define KBS_BUCKETS 11
+
+typedef struct {
+    _Atomic uint64_t requests[KBS_EP_COUNT][5]; /* by status class 1xx..5xx */
+    _Atomic uint64_t latency[KBS_EP_COUNT][KBS_BUCKETS];
+    _Atomic uint64_t latency_count[KBS_EP_COUNT];
+    _Atomic uint64_t latency_sum_us[KBS_EP_COUNT];
+    _Atomic uint64_t denials[CCG_R__COUNT];
+    _Atomic uint64_t releases;
+    _Atomic uint64_t tokens;
+    _Atomic uint64_t challenges; /* also paces the purge of expired sessions */
+} kbs_metrics;
+
+kbs_endpoint kbs_endpoint_of(const char *path);
+void kbs_metrics_observe(kbs_metrics *m, kbs_endpoint ep, unsigned status, double seconds);
+void kbs_metrics_denial(kbs_metrics *m, const ccg_reasons *reasons);
+/* The Prometheus text exposition; malloc'd, NULL when out of memory. */
+char *kbs_metrics_render(kbs_metrics *m, size_t *len);
+
+struct ccg_kbs {
+    kbs_metrics metrics;
+    ccg_store *store;
+    ccg_audit *audit;
+    json_t *keystore_cfg;
+    ccg_keystore *ks;        /* NULL until it opens; retried per request */
+    EVP_PKEY *token_key;     /* loaded once from the store setting */
+    pthread_mutex_t lock;    /* guards ks and token_key */
+    char *issuer;
+    char *attestation_policy;
+    int64_t nonce_ttl;
+    int64_t token_ttl;
+    int allow_unlocked;
+    int explain;
+    ccg_refval_issuers *issuers; /* trusted reference-value issuers (possibly none) */
+    ccg_snp_kds_config kds;      /* collateral cache / KDS; kds_enabled 0 when not configured */
+    int kds_enabled;
+    char *kds_dir;
+    char *kds_url;
+    ccg_kbs_clock clock;
+    void *clock_ctx;
+};
+
+ccg_time kbs_now(ccg_kbs *k);
+
+/* The keystore, opening it when it is not open yet (kms.unavailable otherwise). Borrowed. */
+CCG_MUST_CHECK ccg_result kbs_keystore(ccg_kbs *k, ccg_keystore **out);
+/* The token-signing key (created once and kept wrapped in the store). Borrowed. */
+CCG_MUST_CHECK ccg_result kbs_token_key(ccg_kbs *k, EVP_PKEY **out);
+/* Signs a token for an attested session. */
+CCG_MUST_CHECK ccg_result kbs_token_issue(ccg_kbs *k, const char *session_id, const json_t *tee_pubkey,
+                                          const ccg_decision *d, ccg_time now, char **token);
+/* Verifies a bearer token and returns its session ID (malloc'd). */
+CCG_MUST_CHECK ccg_result kbs_token_verify(ccg_kbs *k, const char *token, ccg_time now, char **session_id);
+
+/* A denial or failure to answer: status, reasons, identity of what was decided. */
+typedef struct {
+    const char *request_id;
+    const char *key_id;
+    int64_t key_version;
+    const char *policy_id;
+    int64_t policy_version;
+    const char *evidence_digest;
+    const char *cause;  /* a dependency's own error (e.g. the PKCS#11 CKR name); never a secret */
+} kbs_context;
+
+/* Fills resp with the JSON error body {"type","detail","reasons","request_id","policy_id",
+ * "policy_version","key_id"}; the detail is the first reason's registry message. */
+void kbs_error_response(ccg_kbs_http_response *resp, unsigned status, const ccg_reasons *reasons,
+                        const kbs_context *ctx);
+/* HTTP status for a reason: kms/store/audit dependencies 503, input 400, key.not_found 404, session
+ * problems 401, other denials 403. */
+unsigned kbs_status_for(ccg_reason r);
+void kbs_json_response(ccg_kbs_http_response *resp, unsigned status, json_t *body_stolen);
+
+/* Appends the audit record (before any response). A failure replaces resp by a 500
+ * audit.write_failed answer and returns failure. */
+CCG_MUST_CHECK ccg_result kbs_audit(ccg_kbs *k, const char *action, const kbs_context *ctx, ccg_audit_decision d,
+                                    const ccg_reasons *reasons, ccg_time now);
+/* Audits a denial with one reason and answers it (status from kbs_status_for unless given). */
+void kbs_deny(ccg_kbs *k, ccg_kbs_http_response *resp, const char *action, const kbs_context *ctx, ccg_reason r,
+              unsigned status, ccg_time now);
+/* Audits a denial with a decision's reasons and answers it with status. */
+void kbs_deny_reasons(ccg_kbs *k, ccg_kbs_http_response *resp, const char *action, const kbs_context *ctx,
+                      const ccg_reasons *reasons, unsigned status, ccg_time now);
+
+void kbs_handle_auth(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http_response *resp);
+void kbs_handle_attest(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http_response *resp);
+void kbs_handle_explain(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http_response *resp);
+void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http_response *resp);
+
+/* Evaluates a release policy, first loading the reference-value set its SNP policy names (the newest
+ * version in the store) with the configured issuers. Always fills *d. */
+void kbs_evaluate(ccg_kbs *k, const ccg_kbs_policy *p, const char *tee, const ccg_kbs_snp_evidence *ev,
+                  const char *nonce, const ccg_jwk *tee_pubkey, const char *additional_evidence, ccg_time now,
+                  ccg_decision *d);
+
+/* Loads and parses the newest version of a release policy. */
+CCG_MUST_CHECK ccg_result kbs_load_policy(ccg_kbs *k, const char *policy_id, ccg_kbs_policy **out);
+
+/* The `sev` crate's field-wise JSON of an attestation report (kbs_sev_json.c) to its 1184 bytes:
+ * kbs.request_malformed, or the serializer's snp.report_version_unsupported. */
+CCG_MUST_CHECK ccg_result kbs_sev_report_from_json(const json_t *obj, uint8_t out[CCG_SNP_REPORT_SIZE]);
+
+/* A random URL-safe token of 32 bytes (43 characters). */
+CCG_MUST_CHECK ccg_result kbs_random_id(char out[64]);
+
+#endif

@@ -1,0 +1,144 @@
+/* The release policy document and its evaluation against SNP evidence (docs/kbs.md). */
+#include "ccgate/kbs.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "ccgate/error.h"
+#include "ccgate/snp_verify.h"
+
+#define KBS_POLICY_MAX (1u << 20)
+
+void ccg_kbs_policy_free(ccg_kbs_policy *p)
+{
+    if (p == NULL) {
+        return;
+    }
+    ccg_snp_policy_free(p->snp);
+    for (size_t i = 0; i < p->root_count; i++) {
+        X509_free(p->roots[i].root);
+    }
+    free(p);
+}
+
+static ccg_result parse_root(const json_t *entry, ccg_kbs_root *out)
+{
+    ccg_result result = CCG_FAILURE;
+    const json_t *product = json_object_get(entry, "product"), *pem = json_object_get(entry, "pem");
+    BIO *bio = NULL;
+    EVP_PKEY *pub = NULL;
+    CCG_ENSURE_MSG(json_is_object(entry) && json_object_size(entry) == 2 && json_is_string(product) &&
+                       json_is_string(pem),
+                   CCG_R_KBS_POLICY_INVALID, "a trusted_roots entry must be {\"product\",\"pem\"}");
+    out->product = ccg_snp_product_from_name(json_string_value(product));
+    CCG_ENSURE_MSG(out->product != CCG_SNP_PRODUCT_UNKNOWN, CCG_R_KBS_POLICY_INVALID,
+                   "trusted_roots: unknown product \"%.32s\"", json_string_value(product));
+    bio = BIO_new_mem_buf(json_string_value(pem), (int)json_string_length(pem));
+    CCG_ENSURE_ALLOC(bio);
+    out->root = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    CCG_ENSURE_MSG(out->root != NULL, CCG_R_KBS_POLICY_INVALID, "trusted_roots: the pem is not a certificate");
+    pub = X509_get_pubkey(out->root);
+    CCG_ENSURE_MSG(pub != NULL && X509_check_issued(out->root, out->root) == X509_V_OK &&
+                       X509_verify(out->root, pub) == 1,
+                   CCG_R_KBS_POLICY_INVALID, "trusted_roots: the certificate is not a self-signed root");
+    result = CCG_SUCCESS;
+cleanup:
+    EVP_PKEY_free(pub);
+    BIO_free(bio);
+    if (ccg_failed(result)) {
+        X509_free(out->root);
+        out->root = NULL;
+    }
+    return result;
+}
+
+ccg_result ccg_kbs_policy_parse(const char *json_text, size_t len, ccg_kbs_policy **out)
+{
+    static const char *const known[] = {"policy_id", "version", "allowed_tees", "snp_policy", "trusted_roots",
+                                        "gpu_required"};
+    ccg_result result = CCG_FAILURE;
+    json_error_t jerr;
+    json_t *root = NULL, *v;
+    const char *name;
+    ccg_kbs_policy *p = NULL;
+    char *snp_text = NULL;
+    size_t i;
+    json_t *entry;
+    ccg_error_clear();
+
+    *out = NULL;
+    CCG_ENSURE(len <= KBS_POLICY_MAX, CCG_R_INPUT_TOO_LARGE);
+    root = json_loadb(json_text, len, JSON_REJECT_DUPLICATES, &jerr);
+    CCG_ENSURE_MSG(root != NULL && json_is_object(root), CCG_R_KBS_POLICY_INVALID,
+                   "the release policy is not a JSON object (line %d: %s)", jerr.line, jerr.text);
+    json_object_foreach(root, name, v) {
+        int ok = 0;
+        for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++) {
+            ok |= strcmp(name, known[k]) == 0;
+        }
+        CCG_ENSURE_MSG(ok, CCG_R_KBS_POLICY_INVALID, "unknown release policy member \"%.64s\"", name);
+    }
+    p = calloc(1, sizeof(*p));
+    CCG_ENSURE_ALLOC(p);
+    v = json_object_get(root, "policy_id");
+    CCG_ENSURE_MSG(json_is_string(v) && json_string_length(v) > 0 && json_string_length(v) < sizeof(p->policy_id),
+                   CCG_R_POLICY_VERSION_INVALID, "the release policy needs a policy_id");
+    for (const char *c = json_string_value(v); *c != 0; c++) {
+        CCG_ENSURE_MSG(*c > 0x20 && *c < 0x7f, CCG_R_POLICY_VERSION_INVALID,
+                       "policy_id must be printable ASCII without spaces");
+    }
+    memcpy(p->policy_id, json_string_value(v), json_string_length(v) + 1);
+    v = json_object_get(root, "version");
+    CCG_ENSURE_MSG(json_is_integer(v) && json_integer_value(v) >= 1, CCG_R_POLICY_VERSION_INVALID,
+                   "the release policy needs a positive integer version");
+    p->version = json_integer_value(v);
+
+    v = json_object_get(root, "allowed_tees");
+    CCG_ENSURE_MSG(json_is_array(v) && json_array_size(v) > 0, CCG_R_KBS_POLICY_INVALID,
+                   "allowed_tees must be a non-empty array");
+    json_array_foreach(v, i, entry) {
+        CCG_ENSURE_MSG(json_is_string(entry), CCG_R_KBS_POLICY_INVALID, "allowed_tees holds strings");
+        CCG_ENSURE_MSG(strcmp(json_string_value(entry), "snp") == 0, CCG_R_KBS_POLICY_INVALID,
+                       "allowed_tees: \"%.32s\" is not supported (snp is)", json_string_value(entry));
+        p->allow_snp = 1;
+    }
+
+    v = json_object_get(root, "gpu_required");
+    CCG_ENSURE_MSG(v == NULL || json_is_boolean(v), CCG_R_KBS_POLICY_INVALID, "gpu_required must be a boolean");
+    p->gpu_required = json_is_true(v);
+
+    v = json_object_get(root, "snp_policy");
+    if (v == NULL) {
+        CCG_TRY(ccg_snp_policy_default(&p->snp));
+    } else {
+        CCG_ENSURE_MSG(json_is_object(v), CCG_R_KBS_POLICY_INVALID, "snp_policy must be an object");
+        snp_text = json_dumps(v, JSON_COMPACT);
+        CCG_ENSURE_ALLOC(snp_text);
+        CCG_TRY(ccg_snp_policy_parse(snp_text, strlen(snp_text), &p->snp));
+    }
+    CCG_ENSURE_MSG(!p->snp->has_report_data, CCG_R_KBS_POLICY_INVALID,
+                   "snp_policy must not fix report_data: the broker binds it to the challenge");
+
+    v = json_object_get(root, "trusted_roots");
+    if (v != NULL) {
+        CCG_ENSURE_MSG(json_is_array(v) && json_array_size(v) <= CCG_KBS_MAX_ROOTS, CCG_R_KBS_POLICY_INVALID,
+                       "trusted_roots must be an array of at most %u entries", CCG_KBS_MAX_ROOTS);
+        json_array_foreach(v, i, entry) {
+            CCG_TRY(parse_root(entry, &p->roots[i]));
+            p->root_count = i + 1;
+        }
+    }
+    *out = p;
+    p = NULL;
+    result = CCG_SUCCESS;
+cleanup:
+    free(snp_text);
+    json_decref(root);
+    ccg_kbs_policy_free(p);
+    return result;
+}

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Interop: an independent guest written in Python with Debian's python3-jwcrypto talks KBS 0.4.0 to
+# the real ccgate-kbs daemon (plain HTTP on loopback, file keystore). The guest makes its own P-256
+# JWK, computes REPORT_DATA = SHA-384 of the RFC 8785 JSON of {"additional-evidence","nonce",
+# "tee-pubkey"} itself, gets a report signed by `ccgate emulate snp`, attests, and decrypts the
+# flattened JWE with jwcrypto (cookie path and bearer-token path). A debug guest is refused with its
+# code. The release policy names the emulator's root (a new policy version), else nothing verifies.
+set -uo pipefail
+cli=${CCG_CLI:?CCG_CLI must name the ccgate binary}
+kbs=${CCG_KBS:-$(dirname "$cli")/ccgate-kbs}
+py=${CCG_PYTHON:-/usr/bin/python3}
+tmp=$(mktemp -d)
+daemon=
+cleanup() {
+  if [ -n "$daemon" ]; then kill "$daemon" 2>/dev/null; wait "$daemon" 2>/dev/null; fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+if ! "$py" -c 'import jwcrypto' 2>/dev/null || [ ! -x "$kbs" ]; then
+  if [ "${CI:-}" = true ]; then echo "python3-jwcrypto or ccgate-kbs missing (CI=true: failing)"; exit 1; fi
+  echo "SKIP: python3-jwcrypto ($py) or $kbs missing"; exit 0
+fi
+
+cat >"$tmp/kbs.json" <<EOF
+{"store":"$tmp/kbs.db","port":0,"nonce_ttl":60,"attestation_policy":"model-i","allow_unlocked_memory":true,
+ "keystore":{"backend":"file","kek_file":"$tmp/kek"}}
+EOF
+echo '{"policy_id":"model-i","version":1,"allowed_tees":["snp"]}' >"$tmp/p1.json"
+head -c 32 /dev/urandom >"$tmp/model.key"
+"$kbs" create-kek --config "$tmp/kbs.json" || { echo "FAIL create-kek"; exit 1; }
+"$kbs" set-policy --config "$tmp/kbs.json" --file "$tmp/p1.json" || { echo "FAIL set-policy"; exit 1; }
+"$kbs" import-key --config "$tmp/kbs.json" --key-id interop/model/k --policy-id model-i --file "$tmp/model.key" \
+  >/dev/null || { echo "FAIL import-key"; exit 1; }
+"$kbs" serve --config "$tmp/kbs.json" --insecure-http --port-file "$tmp/port" 2>"$tmp/daemon.log" &
+daemon=$!
+for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
+[ -s "$tmp/port" ] || { echo "FAIL daemon did not start"; cat "$tmp/daemon.log"; exit 1; }
+
+CCG_CLI=$cli CCG_KBS=$kbs TMP=$tmp PORT=$(cat "$tmp/port") "$py" - <<'PYEOF'
+import base64, hashlib, json, os, subprocess, sys, urllib.request, urllib.error
+from jwcrypto import jwk, jwe
+
+cli, kbs, tmp, port = os.environ["CCG_CLI"], os.environ["CCG_KBS"], os.environ["TMP"], os.environ["PORT"]
+base = "http://127.0.0.1:%s" % port
+measurement = "ab" * 48
+version = [1]
+failed = []
+
+def http(method, path, body=None, cookie=None, bearer=None):
+    req = urllib.request.Request(base + path, method=method,
+                                 data=None if body is None else json.dumps(body).encode())
+    req.add_header("Content-Type", "application/json")
+    if cookie:
+        req.add_header("Cookie", cookie)
+    if bearer:
+        req.add_header("Authorization", "Bearer " + bearer)
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, r.read().decode(), r.headers.get("Set-Cookie")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(), None
+
+def canonical(v):  # RFC 8785 for ASCII strings and objects (what the runtime data holds)
+    return json.dumps(v, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+def attest(debug):
+    key = jwk.JWK.generate(kty="EC", crv="P-256")
+    pub = json.loads(key.export_public())
+    tee_pubkey = {"kty": "EC", "crv": "P-256", "alg": "ECDH-ES+A256KW", "x": pub["x"], "y": pub["y"]}
+    st, body, setcookie = http("POST", "/kbs/v0/auth", {"version": "0.4.0", "tee": "snp", "extra-params": {}})
+    assert st == 200, (st, body)
+    cookie = setcookie.split(";")[0]
+    assert cookie.startswith("kbs-session-id=")
+    nonce = json.loads(body)["nonce"]
+    runtime = {"additional-evidence": "", "nonce": nonce, "tee-pubkey": tee_pubkey}
+    report_data = hashlib.sha384(canonical(runtime).encode()).hexdigest()
+    out = os.path.join(tmp, "emu%d" % version[0])
+    args = [cli, "emulate", "snp", "--out-dir", out, "--report-data", report_data, "--measurement", measurement]
+    subprocess.run(args + (["--debug"] if debug else []), check=True, stdout=subprocess.DEVNULL)
+    # This run's emulator root goes into a new version of the release policy.
+    version[0] += 1
+    policy = {"policy_id": "model-i", "version": version[0], "allowed_tees": ["snp"],
+              "trusted_roots": [{"product": "milan", "pem": open(os.path.join(out, "ark.pem")).read()}],
+              "snp_policy": {"policy_id": "model-i-snp", "version": 1, "allowed_measurements": [measurement]}}
+    pfile = os.path.join(tmp, "p%d.json" % version[0])
+    json.dump(policy, open(pfile, "w"))
+    subprocess.run([kbs, "set-policy", "--config", os.path.join(tmp, "kbs.json"), "--file", pfile], check=True)
+    pems = open(os.path.join(out, "certs.pem")).read().split("-----END CERTIFICATE-----")
+    chain = [{"cert_type": t, "data": base64.b64encode((p.strip() + "\n-----END CERTIFICATE-----\n").encode()).decode()}
+             for t, p in zip(["VCEK", "ASK"], pems) if p.strip()]
+    evidence = {"attestation_report": base64.b64encode(open(os.path.join(out, "report.bin"), "rb").read()).decode(),
+                "cert_chain": chain}
+    attestation = {"runtime-data": {"nonce": nonce, "tee-pubkey": tee_pubkey},
+                   "tee-evidence": {"primary_evidence": evidence, "additional_evidence": ""}}
+    st, body, _ = http("POST", "/kbs/v0/attest", attestation, cookie=cookie)
+    return key, cookie, st, body
+
+def check(name, cond, detail=""):
+    print(("ok   " if cond else "FAIL ") + name + ("" if cond else ": " + detail))
+    if not cond:
+        failed.append(name)
+
+want = open(os.path.join(tmp, "model.key"), "rb").read()
+key, cookie, st, body = attest(False)
+check("approved guest gets a token", st == 200 and "token" in json.loads(body), body)
+token = json.loads(body).get("token", "") if st == 200 else ""
+st, body, _ = http("GET", "/kbs/v0/resource/interop/model/k", cookie=cookie)
+check("resource with the cookie", st == 200, body)
+if st == 200:
+    obj = jwe.JWE()
+    obj.deserialize(body, key=key)
+    check("jwcrypto decrypts the key", obj.payload == want)
+    hdr = base64.urlsafe_b64decode(json.loads(body)["protected"] + "==").decode()
+    check("protected header order", hdr.startswith('{"alg":"ECDH-ES+A256KW","enc":"A256GCM","epk":{'), hdr)
+st, body, _ = http("GET", "/kbs/v0/resource/interop/model/k", bearer=token)
+check("resource with the bearer token", st == 200, body)
+if st == 200:
+    obj = jwe.JWE()
+    obj.deserialize(body, key=key)
+    check("jwcrypto decrypts the bearer answer", obj.payload == want)
+
+key, cookie, st, body = attest(True)
+doc = json.loads(body)
+check("debug guest refused", st == 401 and "snp.debug_enabled" in doc.get("reasons", []), body)
+check("denial names policy and request", doc.get("policy_id") == "model-i" and doc.get("policy_version") == version[0]
+      and len(doc.get("request_id", "")) == 32 and doc.get("type", "").endswith("/Unauthorized"), body)
+check("denial carries no token or evidence", "token" not in doc and "attestation_report" not in body, body)
+sys.exit(1 if failed else 0)
+PYEOF
+rc=$?
+if grep -qiE 'kbs-session-id=|Bearer |attestation_report' "$tmp/daemon.log"; then
+  echo "FAIL the daemon log holds a cookie, token or evidence"; rc=1
+else
+  echo "ok   the daemon log holds no cookie, token or evidence"
+fi
+exit $rc

@@ -1,0 +1,695 @@
+/* The key broker in process: ccg_kbs_handle with an injected clock and a file keystore. Covers what
+ * the end-to-end test cannot pin: stale nonces by the clock, the token key kept across restarts,
+ * no silent fallback to the emulator's root, gpu_required, strict documents, the audit record of
+ * every decision, and the server refusing plain HTTP unless asked for on loopback. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "ccgate/audit.h"
+#include "ccgate/error.h"
+#include "ccgate/jose.h"
+#include "ccgate/kbs.h"
+#include "ccgate/refvalue.h"
+#include "ccgate/store.h"
+#include "ccgate/snp_emulator.h"
+#include "ccgate/snp_kds.h"
+
+#include "testutil.h"
+
+#include "../src/kbs/kbs_internal.h"
+
+#define T0 ((ccg_time)1790000000) /* 2026-09-21 */
+
+typedef struct {
+    char dir[128];
+    char config_text[1024];
+    ccg_kbs_config cfg;
+    ccg_kbs *kbs;
+    ccg_time now;
+    ccg_snp_emulator *emu;
+    EVP_PKEY *guest;
+    json_t *jwk;
+    char cookie[128];
+    char nonce[128];
+    unsigned req_seq;
+} fixture;
+
+static ccg_time clock_of(void *ctx) { return ((fixture *)ctx)->now; }
+
+static char *ark_pem(const fixture *f)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data = NULL, *out;
+    long n;
+    assert_int_equal(PEM_write_bio_X509(bio, ccg_snp_emulator_ark(f->emu)), 1);
+    n = BIO_get_mem_data(bio, &data);
+    out = strndup(data, (size_t)n);
+    BIO_free(bio);
+    return out;
+}
+
+/* A release policy: roots named or not, GPU required or not. */
+static void put_policy(fixture *f, const char *id, int with_root, int gpu)
+{
+    char *pem = ark_pem(f);
+    json_t *doc = json_pack("{s:s,s:i,s:[s],s:b}", "policy_id", id, "version", 1, "allowed_tees", "snp",
+                            "gpu_required", gpu);
+    char *text;
+    if (with_root) {
+        json_object_set_new(doc, "trusted_roots", json_pack("[{s:s,s:s}]", "product", "milan", "pem", pem));
+    }
+    text = json_dumps(doc, JSON_COMPACT);
+    assert_true(ccg_ok(ccg_kbs_set_policy(f->kbs, text, strlen(text))));
+    free(text);
+    free(pem);
+    json_decref(doc);
+}
+
+static void open_broker(fixture *f)
+{
+    assert_true(ccg_ok(ccg_kbs_config_parse(f->config_text, strlen(f->config_text), &f->cfg)));
+    assert_true(ccg_ok(ccg_kbs_new(&f->cfg, clock_of, f, &f->kbs)));
+}
+
+static void close_broker(fixture *f)
+{
+    ccg_kbs_free(f->kbs);
+    f->kbs = NULL;
+    ccg_kbs_config_free(&f->cfg);
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    ccg_snp_emulator_config ecfg;
+    ccg_keystore *ks = NULL;
+    ccg_jwk *jwk = NULL;
+    char kek[200];
+    snprintf(f->dir, sizeof(f->dir), "/tmp/ccg-kbs-broker-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(kek, sizeof(kek), "%s/kek", f->dir);
+    snprintf(f->config_text, sizeof(f->config_text),
+             "{\"store\":\"%s/kbs.db\",\"nonce_ttl\":60,\"token_ttl\":600,\"attestation_policy\":\"attest\","
+             "\"allow_unlocked_memory\":true,\"keystore\":{\"backend\":\"file\",\"kek_file\":\"%s\"}}",
+             f->dir, kek);
+    f->now = T0;
+    open_broker(f);
+    assert_true(ccg_ok(kbs_keystore(f->kbs, &ks)));
+    assert_true(ccg_ok(ccg_keystore_create_kek(ks, NULL)));
+    ccg_snp_emulator_config_init(&ecfg, CCG_SNP_PRODUCT_MILAN, CCG_SNP_SIGNER_VCEK);
+    assert_true(ccg_ok(ccg_snp_emulator_new(&ecfg, &f->emu)));
+    f->guest = EVP_EC_gen("P-256");
+    assert_true(ccg_ok(ccg_jwk_from_pkey(f->guest, NULL, &jwk)));
+    f->jwk = ccg_jwk_to_json(jwk);
+    ccg_jwk_free(jwk);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    char cmd[200];
+    close_broker(f);
+    ccg_snp_emulator_free(f->emu);
+    EVP_PKEY_free(f->guest);
+    json_decref(f->jwk);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+    assert_int_equal(system(cmd), 0);
+    free(f);
+    return 0;
+}
+
+static void call(fixture *f, const char *method, const char *path, const char *body, ccg_kbs_http_response *resp)
+{
+    ccg_kbs_http_request req;
+    char rid[32];
+    snprintf(rid, sizeof(rid), "req-%u", ++f->req_seq);
+    memset(&req, 0, sizeof(req));
+    req.method = method;
+    req.path = path;
+    req.cookie_session = f->cookie[0] != 0 ? f->cookie : NULL;
+    req.body = body != NULL ? body : "";
+    req.body_len = body != NULL ? strlen(body) : 0;
+    req.request_id = rid;
+    ccg_kbs_handle(f->kbs, &req, resp);
+}
+
+static void auth(fixture *f)
+{
+    ccg_kbs_http_response resp;
+    json_t *ch;
+    const char *eq;
+    f->cookie[0] = 0;
+    call(f, "POST", "/kbs/v0/auth", "{\"version\":\"0.4.0\",\"tee\":\"snp\",\"extra-params\":{}}", &resp);
+    assert_int_equal(resp.status, 200);
+    ch = json_loads(resp.body, 0, NULL);
+    snprintf(f->nonce, sizeof(f->nonce), "%s", json_string_value(json_object_get(ch, "nonce")));
+    json_decref(ch);
+    eq = strchr(resp.set_cookie, '=');
+    assert_non_null(eq);
+    snprintf(f->cookie, sizeof(f->cookie), "%.*s", (int)strcspn(eq + 1, ";"), eq + 1);
+    ccg_kbs_response_free(&resp);
+}
+
+static char *attestation(fixture *f)
+{
+    ccg_snp_report r;
+    uint8_t bytes[CCG_SNP_REPORT_SIZE];
+    ccg_jwk *jwk = NULL;
+    unsigned char *der = NULL;
+    int n;
+    char *report, *vcek, *ask, *text;
+    json_t *doc;
+    ccg_snp_emulator_default_report(f->emu, &r);
+    assert_true(ccg_ok(ccg_jwk_parse(f->jwk, &jwk)));
+    assert_true(ccg_ok(ccg_jose_kbs_report_data("sha384", f->nonce, jwk, "", r.report_data)));
+    ccg_jwk_free(jwk);
+    assert_true(ccg_ok(ccg_snp_emulator_sign(f->emu, &r, bytes)));
+    report = malloc(2000);
+    EVP_EncodeBlock((unsigned char *)report, bytes, sizeof(bytes));
+    n = i2d_X509(ccg_snp_emulator_vcek(f->emu), &der);
+    vcek = malloc(4000);
+    EVP_EncodeBlock((unsigned char *)vcek, der, n);
+    OPENSSL_free(der);
+    der = NULL;
+    n = i2d_X509(ccg_snp_emulator_ask(f->emu), &der);
+    ask = malloc(4000);
+    EVP_EncodeBlock((unsigned char *)ask, der, n);
+    OPENSSL_free(der);
+    doc = json_pack("{s:{s:s,s:O},s:{s:{s:s,s:[{s:s,s:s},{s:s,s:s}]},s:s}}", "runtime-data", "nonce", f->nonce,
+                    "tee-pubkey", f->jwk, "tee-evidence", "primary_evidence", "attestation_report", report,
+                    "cert_chain", "cert_type", "VCEK", "data", vcek, "cert_type", "ASK", "data", ask,
+                    "additional_evidence", "");
+    text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    free(report);
+    free(vcek);
+    free(ask);
+    return text;
+}
+
+static void expect(const ccg_kbs_http_response *resp, unsigned status, const char *code)
+{
+    if (resp->status != status || (code != NULL && strstr(resp->body, code) == NULL)) {
+        fail_msg("expected %u %s, got %u %s", status, code != NULL ? code : "", resp->status, resp->body);
+    }
+}
+
+static void stale_nonce_by_the_clock(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_http_response resp;
+    char *body;
+    put_policy(f, "attest", 1, 0);
+    auth(f);
+    body = attestation(f);
+    f->now += 61;
+    call(f, "POST", "/kbs/v0/attest", body, &resp);
+    expect(&resp, 401, "\"kbs.nonce_expired\"");
+    ccg_kbs_response_free(&resp);
+    /* In time, the same evidence for a fresh challenge passes. */
+    free(body);
+    auth(f);
+    body = attestation(f);
+    f->now += 59;
+    call(f, "POST", "/kbs/v0/attest", body, &resp);
+    expect(&resp, 200, "\"token\"");
+    /* The token: ES256 by the broker's key, which it names in "jwk"; bound to the TEE key; with exp. */
+    json_t *t = json_loads(resp.body, 0, NULL), *claims = NULL;
+    EVP_PKEY *key = NULL;
+    const char *tok = json_string_value(json_object_get(t, "token"));
+    assert_true(ccg_ok(kbs_token_key(f->kbs, &key)));
+    assert_true(ccg_ok(ccg_jwt_verify_es256(key, tok, strlen(tok), f->now, 0, &claims)));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(claims, "jwk"), "crv")), "P-256");
+    assert_true(json_equal(json_object_get(claims, "tee-pubkey"), f->jwk));
+    assert_int_equal(json_integer_value(json_object_get(claims, "exp")), f->now + 600);
+    assert_string_equal(json_string_value(json_object_get(claims, "policy_id")), "attest");
+    json_decref(claims);
+    json_decref(t);
+    ccg_kbs_response_free(&resp);
+    free(body);
+}
+
+static void emulator_root_only_when_named(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_http_response resp;
+    char *body;
+    put_policy(f, "attest", 0, 0);
+    auth(f);
+    body = attestation(f);
+    call(f, "POST", "/kbs/v0/attest", body, &resp);
+    expect(&resp, 401, "\"cert.untrusted_root\"");
+    assert_null(strstr(resp.body, "\"token\""));
+    ccg_kbs_response_free(&resp);
+    free(body);
+}
+
+static void gpu_required_is_refused(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_http_response resp;
+    char *body;
+    put_policy(f, "attest", 1, 1);
+    auth(f);
+    body = attestation(f);
+    call(f, "POST", "/kbs/v0/attest", body, &resp);
+    expect(&resp, 401, "\"kbs.gpu_required\"");
+    ccg_kbs_response_free(&resp);
+    free(body);
+}
+
+static void every_decision_is_audited(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_http_response resp;
+    ccg_audit *a = NULL;
+    ccg_audit_verify_report rep;
+    json_t *records = NULL;
+    char path[200], *body;
+    put_policy(f, "attest", 1, 0);
+    auth(f);
+    body = attestation(f);
+    call(f, "POST", "/kbs/v0/attest", body, &resp); /* allow */
+    ccg_kbs_response_free(&resp);
+    call(f, "POST", "/kbs/v0/attest", body, &resp); /* deny: replay */
+    expect(&resp, 401, "\"kbs.nonce_reused\"");
+    ccg_kbs_response_free(&resp);
+    call(f, "GET", "/kbs/v0/resource/a/b/c", NULL, &resp); /* deny: no such key */
+    expect(&resp, 404, "\"key.not_found\"");
+    ccg_kbs_response_free(&resp);
+    free(body);
+    snprintf(path, sizeof(path), "%s/kbs.db", f->dir);
+    assert_true(ccg_ok(ccg_audit_open(path, NULL, &a)));
+    assert_true(ccg_ok(ccg_audit_verify(a, NULL, &rep)));
+    assert_true(rep.intact);
+    assert_int_equal(rep.records, 3);
+    assert_true(ccg_ok(ccg_audit_list(a, 0, 0, &records)));
+    assert_string_equal(json_string_value(json_object_get(json_array_get(records, 0), "decision")), "allow");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(records, 1), "decision")), "deny");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(records, 2), "key_id")), "a/b/c");
+    json_decref(records);
+    ccg_audit_close(a);
+}
+
+static void token_key_survives_restart(void **state)
+{
+    fixture *f = *state;
+    EVP_PKEY *k1 = NULL, *k2 = NULL;
+    unsigned char *p1 = NULL, *p2 = NULL;
+    int n1, n2;
+    assert_true(ccg_ok(kbs_token_key(f->kbs, &k1)));
+    n1 = i2d_PUBKEY(k1, &p1);
+    close_broker(f);
+    open_broker(f);
+    assert_true(ccg_ok(kbs_token_key(f->kbs, &k2)));
+    n2 = i2d_PUBKEY(k2, &p2);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(p1, p2, (size_t)n1);
+    OPENSSL_free(p1);
+    OPENSSL_free(p2);
+}
+
+static void strict_documents(void **state)
+{
+    ccg_kbs_policy *p = NULL;
+    ccg_kbs_request r;
+    ccg_kbs_config c;
+    ccg_kbs_attestation att;
+    (void)state;
+    static const char *const bad_policies[] = {
+        "{\"policy_id\":\"p\",\"version\":1,\"allowed_tees\":[\"snp\"],\"extra\":1}",
+        "{\"policy_id\":\"p\",\"version\":1,\"allowed_tees\":[]}",
+        "{\"policy_id\":\"p\",\"version\":1,\"allowed_tees\":[\"sample\"]}",
+        "{\"policy_id\":\"p\",\"version\":0,\"allowed_tees\":[\"snp\"]}",
+        "{\"policy_id\":\"p\",\"version\":1,\"allowed_tees\":[\"snp\"],\"trusted_roots\":[{\"product\":\"milan\",\"pem\":\"x\"}]}",
+        "{\"policy_id\":\"p\",\"version\":1,\"allowed_tees\":[\"snp\"],\"gpu_required\":\"yes\"}",
+    };
+    for (size_t i = 0; i < sizeof(bad_policies) / sizeof(bad_policies[0]); i++) {
+        assert_true(ccg_failed(ccg_kbs_policy_parse(bad_policies[i], strlen(bad_policies[i]), &p)));
+        assert_null(p);
+    }
+    assert_true(ccg_failed(ccg_kbs_request_parse("{\"version\":\"0.1.1\",\"tee\":\"snp\"}", strlen("{\"version\":\"0.1.1\",\"tee\":\"snp\"}"), &r)));
+    tu_assert_error_reason(CCG_R_KBS_VERSION_UNSUPPORTED);
+    assert_true(ccg_failed(ccg_kbs_request_parse("{\"version\":\"0.4.0\",\"tee\":\"snp\",\"x\":1}", strlen("{\"version\":\"0.4.0\",\"tee\":\"snp\",\"x\":1}"), &r)));
+    tu_assert_error_reason(CCG_R_KBS_REQUEST_MALFORMED);
+    assert_true(ccg_failed(ccg_kbs_request_parse("[]", strlen("[]"), &r)));
+    assert_true(ccg_ok(ccg_kbs_request_parse("{\"version\":\"0.4.0\",\"tee\":\"snp\",\"extra-params\":\"\"}", strlen("{\"version\":\"0.4.0\",\"tee\":\"snp\",\"extra-params\":\"\"}"), &r)));
+    assert_true(ccg_failed(ccg_kbs_config_parse("{\"store\":\"/x\"}", strlen("{\"store\":\"/x\"}"), &c)));
+    tu_assert_error_reason(CCG_R_KBS_CONFIG_INVALID);
+    assert_true(ccg_failed(ccg_kbs_config_parse("{\"store\":\"/x\",\"keystore\":{},\"bogus\":1}", strlen("{\"store\":\"/x\",\"keystore\":{},\"bogus\":1}"), &c)));
+    const char *att_private = "{\"runtime-data\":{\"nonce\":\"n\",\"tee-pubkey\":{\"kty\":\"EC\",\"crv\":\"P-256\","
+                              "\"x\":\"AA\",\"y\":\"AA\",\"d\":\"AA\"}},\"tee-evidence\":{}}";
+    assert_true(ccg_failed(ccg_kbs_attestation_parse(att_private, strlen(att_private), &att)));
+}
+
+
+/* ---- the sev crate's field-wise report JSON, built here from the struct as serde would ---- */
+
+static json_t *byte_array(const uint8_t *p, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(a, json_integer(p[i]));
+    }
+    return a;
+}
+
+static json_t *tcb_json(uint64_t raw)
+{
+    ccg_snp_tcb t;
+    ccg_snp_tcb_split(CCG_SNP_PRODUCT_MILAN, raw, &t);
+    return json_pack("{s:n,s:i,s:i,s:i,s:i}", "fmc", "bootloader", t.bootloader, "tee", t.tee, "snp", t.snp,
+                     "microcode", t.microcode);
+}
+
+static json_t *sev_report_json(const uint8_t bytes[CCG_SNP_REPORT_SIZE])
+{
+    ccg_snp_report r;
+    json_t *o;
+    assert_true(ccg_ok(ccg_snp_report_parse(bytes, CCG_SNP_REPORT_SIZE, &r)));
+    o = json_object();
+    json_object_set_new(o, "version", json_integer(r.version));
+    json_object_set_new(o, "guest_svn", json_integer(r.guest_svn));
+    json_object_set_new(o, "policy", json_integer((json_int_t)r.policy));
+    json_object_set_new(o, "family_id", byte_array(r.family_id, 16));
+    json_object_set_new(o, "image_id", byte_array(r.image_id, 16));
+    json_object_set_new(o, "vmpl", json_integer(r.vmpl));
+    json_object_set_new(o, "sig_algo", json_integer(r.signature_algo));
+    json_object_set_new(o, "current_tcb", tcb_json(r.current_tcb));
+    json_object_set_new(o, "plat_info", json_integer((json_int_t)r.platform_info));
+    json_object_set_new(o, "key_info", json_integer(r.flags));
+    json_object_set_new(o, "report_data", byte_array(r.report_data, 64));
+    json_object_set_new(o, "measurement", byte_array(r.measurement, 48));
+    json_object_set_new(o, "host_data", byte_array(r.host_data, 32));
+    json_object_set_new(o, "id_key_digest", byte_array(r.id_key_digest, 48));
+    json_object_set_new(o, "author_key_digest", byte_array(r.author_key_digest, 48));
+    json_object_set_new(o, "report_id", byte_array(r.report_id, 32));
+    json_object_set_new(o, "report_id_ma", byte_array(r.report_id_ma, 32));
+    json_object_set_new(o, "reported_tcb", tcb_json(r.reported_tcb));
+    json_object_set_new(o, "cpuid_fam_id", json_integer(r.cpuid_fam_id));
+    json_object_set_new(o, "cpuid_mod_id", json_integer(r.cpuid_mod_id));
+    json_object_set_new(o, "cpuid_step", json_integer(r.cpuid_step));
+    json_object_set_new(o, "chip_id", byte_array(r.chip_id, 64));
+    json_object_set_new(o, "committed_tcb", tcb_json(r.committed_tcb));
+    json_object_set_new(o, "current", json_pack("{s:i,s:i,s:i}", "major", r.current_major, "minor", r.current_minor,
+                                                "build", r.current_build));
+    json_object_set_new(o, "committed", json_pack("{s:i,s:i,s:i}", "major", r.committed_major, "minor",
+                                                  r.committed_minor, "build", r.committed_build));
+    json_object_set_new(o, "launch_tcb", tcb_json(r.launch_tcb));
+    json_object_set_new(o, "launch_mit_vector", json_null());
+    json_object_set_new(o, "current_mit_vector", json_null());
+    json_object_set_new(o, "signature", json_pack("{s:o,s:o}", "r", byte_array(r.sig_r, 72), "s",
+                                                  byte_array(r.sig_s, 72)));
+    return o;
+}
+
+/* The evidence a guest-components SNP attester sends: the sev crate's report JSON, as text. */
+static void sev_crate_evidence_is_accepted(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_http_response resp;
+    ccg_snp_report r;
+    uint8_t bytes[CCG_SNP_REPORT_SIZE];
+    ccg_jwk *jwk = NULL;
+    unsigned char *der = NULL;
+    int n;
+    char vcek[4000], ask[4000];
+    json_t *evidence, *doc, *sevr;
+    char *ev_text, *body;
+    put_policy(f, "attest", 1, 0);
+    auth(f);
+    ccg_snp_emulator_default_report(f->emu, &r);
+    assert_true(ccg_ok(ccg_jwk_parse(f->jwk, &jwk)));
+    assert_true(ccg_ok(ccg_jose_kbs_report_data("sha384", f->nonce, jwk, "", r.report_data)));
+    ccg_jwk_free(jwk);
+    assert_true(ccg_ok(ccg_snp_emulator_sign(f->emu, &r, bytes)));
+    n = i2d_X509(ccg_snp_emulator_vcek(f->emu), &der);
+    EVP_EncodeBlock((unsigned char *)vcek, der, n);
+    OPENSSL_free(der);
+    der = NULL;
+    n = i2d_X509(ccg_snp_emulator_ask(f->emu), &der);
+    EVP_EncodeBlock((unsigned char *)ask, der, n);
+    OPENSSL_free(der);
+    sevr = sev_report_json(bytes);
+    evidence = json_pack("{s:O,s:[{s:s,s:s},{s:s,s:s}]}", "attestation_report", sevr, "cert_chain", "cert_type",
+                         "VCEK", "data", vcek, "cert_type", "ASK", "data", ask);
+    ev_text = json_dumps(evidence, JSON_COMPACT);
+    doc = json_pack("{s:{s:s,s:O},s:{s:s,s:s}}", "runtime-data", "nonce", f->nonce, "tee-pubkey", f->jwk,
+                    "tee-evidence", "primary_evidence", ev_text, "additional_evidence", "");
+    body = json_dumps(doc, JSON_COMPACT);
+    call(f, "POST", "/kbs/v0/attest", body, &resp);
+    expect(&resp, 200, "\"token\"");
+    ccg_kbs_response_free(&resp);
+    free(body);
+    json_decref(doc);
+    /* One field changed: the rebuilt bytes no longer carry the firmware's signature. */
+    auth(f);
+    json_object_set_new(sevr, "guest_svn", json_integer(r.guest_svn + 1));
+    json_object_set(evidence, "attestation_report", sevr);
+    free(ev_text);
+    ev_text = json_dumps(evidence, JSON_COMPACT);
+    doc = json_pack("{s:{s:s,s:O},s:{s:s,s:s}}", "runtime-data", "nonce", f->nonce, "tee-pubkey", f->jwk,
+                    "tee-evidence", "primary_evidence", ev_text, "additional_evidence", "");
+    body = json_dumps(doc, JSON_COMPACT);
+    call(f, "POST", "/kbs/v0/attest", body, &resp);
+    expect(&resp, 401, "\"snp.signature_invalid\"");
+    ccg_kbs_response_free(&resp);
+    free(body);
+    json_decref(doc);
+    free(ev_text);
+    json_decref(evidence);
+    json_decref(sevr);
+}
+
+/* Evidence without certificates (a guest whose host supplies none): the VCEK and chain come from the
+ * collateral cache; before they are there the decision is collateral.missing, never a fallback. */
+static void collateral_from_the_cache(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_http_response resp;
+    char cache[200], with_cache[sizeof(f->config_text)];
+    char *chain, *body;
+    unsigned char *der = NULL;
+    int n;
+    ccg_snp_kds_item item;
+    json_t *doc;
+    put_policy(f, "attest", 1, 0);
+    snprintf(cache, sizeof(cache), "%s/collateral", f->dir);
+    close_broker(f);
+    snprintf(with_cache, sizeof(with_cache), "{\"collateral\":{\"cache_dir\":\"%s\"},%s", cache, f->config_text + 1);
+    snprintf(f->config_text, sizeof(f->config_text), "%s", with_cache);
+    open_broker(f);
+    for (int round = 0; round < 2; round++) {
+        auth(f);
+        body = attestation(f);
+        doc = json_loads(body, 0, NULL);
+        json_object_set_new(json_object_get(json_object_get(doc, "tee-evidence"), "primary_evidence"), "cert_chain",
+                            json_null());
+        free(body);
+        body = json_dumps(doc, JSON_COMPACT);
+        json_decref(doc);
+        call(f, "POST", "/kbs/v0/attest", body, &resp);
+        if (round == 0) {
+            expect(&resp, 401, "\"collateral.missing\"");
+            /* The authority fills the cache: the VCEK by its hwID and TCB, the ASK+ARK chain. */
+            n = i2d_X509(ccg_snp_emulator_vcek(f->emu), &der);
+            assert_true(ccg_ok(ccg_snp_kds_import_key(cache, CCG_SNP_PRODUCT_MILAN, der, (size_t)n, &item)));
+            OPENSSL_free(der);
+            der = NULL;
+            BIO *bio = BIO_new(BIO_s_mem());
+            assert_int_equal(PEM_write_bio_X509(bio, ccg_snp_emulator_ask(f->emu)), 1);
+            assert_int_equal(PEM_write_bio_X509(bio, ccg_snp_emulator_ark(f->emu)), 1);
+            long len = BIO_get_mem_data(bio, &chain);
+            memset(&item, 0, sizeof(item));
+            item.kind = CCG_SNP_KDS_CHAIN;
+            item.product = CCG_SNP_PRODUCT_MILAN;
+            item.signer = CCG_SNP_SIGNER_VCEK;
+            assert_true(ccg_ok(ccg_snp_cache_write(cache, &item, (const uint8_t *)chain, (size_t)len)));
+            BIO_free(bio);
+        } else {
+            expect(&resp, 200, "\"token\"");
+        }
+        ccg_kbs_response_free(&resp);
+        free(body);
+    }
+}
+
+/* A release policy whose SNP policy names a reference-value set: the newest version in the store is
+ * used with the configured issuers; a set that is not there is refval.set_missing. */
+static void reference_values_from_the_store(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_http_response resp;
+    EVP_PKEY *issuer = EVP_EC_gen("P-384");
+    ccg_snp_report r;
+    char hex[97], path[200], with_issuers[sizeof(f->config_text)];
+    char *text, *pem_root = ark_pem(f), *body;
+    json_t *record, *set, *policy;
+    FILE *fp;
+    assert_non_null(issuer);
+    snprintf(path, sizeof(path), "%s/issuer.pem", f->dir);
+    fp = fopen(path, "w");
+    assert_non_null(fp);
+    assert_int_equal(PEM_write_PUBKEY(fp, issuer), 1);
+    fclose(fp);
+    close_broker(f);
+    snprintf(with_issuers, sizeof(with_issuers), "{\"refval_issuers\":{\"acme\":\"%s\"},%s", path,
+             f->config_text + 1);
+    snprintf(f->config_text, sizeof(f->config_text), "%s", with_issuers);
+    open_broker(f);
+
+    ccg_snp_emulator_default_report(f->emu, &r);
+    ccg_hex_encode(r.measurement, 48, hex);
+    record = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "id", "r1", "tee", "snp", "measurement", hex, "build_id",
+                       "build-1", "not_before", "2026-01-01T00:00:00Z", "not_after", "2027-01-01T00:00:00Z");
+    assert_true(ccg_ok(ccg_refval_sign(record, issuer, "acme")));
+    set = json_pack("{s:s,s:i,s:[o]}", "set_id", "acme-prod", "version", 1, "records", record);
+    text = json_dumps(set, JSON_COMPACT);
+    assert_true(ccg_ok(ccg_store_refval_put(f->kbs->store, "acme-prod", 1, text, f->now)));
+    free(text);
+    json_decref(set);
+
+    for (int v = 1; v <= 2; v++) {
+        policy = json_pack("{s:s,s:i,s:[s],s:[{s:s,s:s}],s:{s:s,s:i,s:{s:s}}}", "policy_id", "attest", "version", v,
+                           "allowed_tees", "snp", "trusted_roots", "product", "milan", "pem", pem_root, "snp_policy",
+                           "policy_id", "s", "version", v, "reference_values", "set_id",
+                           v == 1 ? "acme-prod" : "other-set");
+        text = json_dumps(policy, JSON_COMPACT);
+        assert_true(ccg_ok(ccg_kbs_set_policy(f->kbs, text, strlen(text))));
+        free(text);
+        json_decref(policy);
+        auth(f);
+        body = attestation(f);
+        call(f, "POST", "/kbs/v0/attest", body, &resp);
+        if (v == 1) {
+            expect(&resp, 200, "\"token\"");
+        } else {
+            expect(&resp, 401, "\"refval.set_missing\"");
+        }
+        ccg_kbs_response_free(&resp);
+        free(body);
+    }
+    free(pem_root);
+    EVP_PKEY_free(issuer);
+}
+
+/* POST /kbs/v0/explain: off by default; when on, every check's outcome, nothing consumed or released. */
+static void explain_lists_checks_without_release(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_http_response resp;
+    char *att, *req;
+    json_t *doc;
+    put_policy(f, "attest", 1, 0);
+    put_policy(f, "no-root", 0, 0);
+    auth(f);
+    att = attestation(f);
+    size_t cap = strlen(att) + 128;
+    req = malloc(cap);
+    assert_non_null(req);
+    snprintf(req, cap, "{\"policy_id\":\"attest\",\"tee\":\"snp\",\"attestation\":%s}", att);
+    call(f, "POST", "/kbs/v0/explain", req, &resp);
+    expect(&resp, 404, NULL); /* not served unless configured */
+    ccg_kbs_response_free(&resp);
+
+    close_broker(f);
+    char with_explain[sizeof(f->config_text)];
+    snprintf(with_explain, sizeof(with_explain), "{\"explain\":true,%s", f->config_text + 1);
+    snprintf(f->config_text, sizeof(f->config_text), "%s", with_explain);
+    open_broker(f);
+    call(f, "POST", "/kbs/v0/explain", req, &resp);
+    expect(&resp, 200, "\"decision\":\"allow\"");
+    ccg_kbs_response_free(&resp);
+    snprintf(req, cap, "{\"policy_id\":\"no-root\",\"tee\":\"snp\",\"attestation\":%s}", att);
+    call(f, "POST", "/kbs/v0/explain", req, &resp);
+    expect(&resp, 200, "\"cert.untrusted_root\"");
+    doc = json_loads(resp.body, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(doc, "decision")), "deny");
+    assert_true(json_is_object(json_object_get(json_array_get(json_object_get(doc, "reasons"), 0), "details")));
+    json_decref(doc);
+    ccg_kbs_response_free(&resp);
+    /* Nothing was consumed: the same Attestation still attests. */
+    call(f, "POST", "/kbs/v0/attest", att, &resp);
+    expect(&resp, 200, "\"token\"");
+    ccg_kbs_response_free(&resp);
+    free(req);
+    free(att);
+}
+
+/* A keystore whose PKCS#11 module cannot be loaded: the broker starts, /readyz fails, and an
+ * attestation that passed appraisal still gets no token (503 kms.unavailable, nothing attested). */
+static void module_unloadable_fails_closed(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_http_response resp;
+    char *body;
+    put_policy(f, "attest", 1, 0);
+    close_broker(f);
+    snprintf(f->config_text, sizeof(f->config_text),
+             "{\"store\":\"%s/kbs.db\",\"attestation_policy\":\"attest\",\"allow_unlocked_memory\":true,"
+             "\"keystore\":{\"backend\":\"pkcs11\",\"module\":\"%s/no-such-module.so\",\"token_label\":\"t\","
+             "\"pin_env\":\"CCG_TEST_NO_PIN\"}}",
+             f->dir, f->dir);
+    setenv("CCG_TEST_NO_PIN", "1234", 1);
+    open_broker(f);
+    call(f, "GET", "/readyz", NULL, &resp);
+    expect(&resp, 503, "kms.unavailable");
+    ccg_kbs_response_free(&resp);
+    auth(f);
+    body = attestation(f);
+    call(f, "POST", "/kbs/v0/attest", body, &resp);
+    expect(&resp, 503, "\"kms.unavailable\"");
+    assert_null(strstr(resp.body, "\"token\""));
+    ccg_kbs_response_free(&resp);
+    free(body);
+    call(f, "GET", "/kbs/v0/resource/a/b/c", NULL, &resp);
+    expect(&resp, 401, "\"kbs.not_attested\"");
+    ccg_kbs_response_free(&resp);
+}
+
+static void plain_http_only_when_asked_on_loopback(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_server *srv = NULL;
+    ccg_kbs_config c;
+    char text[1200];
+    assert_true(ccg_failed(ccg_kbs_server_start(f->kbs, &f->cfg, 0, &srv)));
+    tu_assert_error_reason(CCG_R_KBS_CONFIG_INVALID);
+    assert_null(srv);
+    snprintf(text, sizeof(text), "{\"address\":\"0.0.0.0\",%s", f->config_text + 1);
+    assert_true(ccg_ok(ccg_kbs_config_parse(text, strlen(text), &c)));
+    assert_true(ccg_failed(ccg_kbs_server_start(f->kbs, &c, 1, &srv)));
+    tu_assert_error_reason(CCG_R_KBS_CONFIG_INVALID);
+    ccg_kbs_config_free(&c);
+    assert_true(ccg_ok(ccg_kbs_server_start(f->kbs, &f->cfg, 1, &srv)));
+    assert_true(ccg_kbs_server_port(srv) > 0);
+    ccg_kbs_server_stop(srv);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(stale_nonce_by_the_clock, setup, teardown),
+        cmocka_unit_test_setup_teardown(emulator_root_only_when_named, setup, teardown),
+        cmocka_unit_test_setup_teardown(gpu_required_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(every_decision_is_audited, setup, teardown),
+        cmocka_unit_test_setup_teardown(token_key_survives_restart, setup, teardown),
+        cmocka_unit_test(strict_documents),
+        cmocka_unit_test_setup_teardown(explain_lists_checks_without_release, setup, teardown),
+        cmocka_unit_test_setup_teardown(reference_values_from_the_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(sev_crate_evidence_is_accepted, setup, teardown),
+        cmocka_unit_test_setup_teardown(collateral_from_the_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(module_unloadable_fails_closed, setup, teardown),
+        cmocka_unit_test_setup_teardown(plain_http_only_when_asked_on_loopback, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
