@@ -155,6 +155,241 @@ static void signing_bytes_are_canonical(void **state)
     json_decref(a);
 }
 
+/* Reordered members, whitespace and escapes give the same bytes; the bytes are pinned here, so a
+ * change in serialisation (which would orphan every issued signature) fails this test. */
+static void signing_bytes_are_stable(void **state)
+{
+    (void)state;
+    const char *a_text = "{\"tee\":\"snp\",\"id\":\"r1\",\"launch_inputs\":{\"vcpus\":4,\"cmdline\":\"console=ttyS0\"},"
+                         "\"issuer\":\"acme\",\"signature\":{\"alg\":\"Ed25519\",\"value\":\"AA\"}}";
+    const char *b_text = "{ \"issuer\" : \"acme\",\n \"launch_inputs\": { \"cmdline\": \"console\\u003dttyS0\","
+                         " \"vcpus\": 4 },\n \"id\": \"r\\u0031\", \"tee\": \"snp\" }";
+    const char *want = "{\"id\":\"r1\",\"issuer\":\"acme\",\"launch_inputs\":{\"cmdline\":\"console=ttyS0\",\"vcpus\":4},"
+                       "\"tee\":\"snp\"}";
+    json_t *a = json_loads(a_text, 0, NULL), *b = json_loads(b_text, 0, NULL);
+    char *ab = NULL, *bb = NULL;
+    size_t al = 0, bl = 0;
+    assert_true(ccg_ok(ccg_refval_signing_bytes(a, &ab, &al)));
+    assert_true(ccg_ok(ccg_refval_signing_bytes(b, &bb, &bl)));
+    assert_string_equal(ab, want);
+    assert_int_equal(al, strlen(want));
+    assert_string_equal(bb, want);
+    free(ab);
+    free(bb);
+    json_decref(a);
+    json_decref(b);
+}
+
+/* A signed record written indented and read back (what `refval sign` then `verify` do) still verifies. */
+static void reformatted_record_still_verifies(void **state)
+{
+    (void)state;
+    EVP_PKEY *key = gen_key("Ed25519");
+    ccg_refval_issuers *iss = NULL;
+    ccg_refval_set *set = NULL;
+    ccg_decision d;
+    assert_true(ccg_ok(ccg_refval_issuers_new(&iss)));
+    add_issuer(iss, "acme", key);
+    json_t *r = record("r1", M1, "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z");
+    assert_true(ccg_ok(ccg_refval_sign(r, key, "acme")));
+    char *text = json_dumps(r, JSON_INDENT(4) | JSON_ESCAPE_SLASH);
+    assert_true(ccg_ok(ccg_refval_set_parse(text, strlen(text), &set)));
+    ccg_decision_init(&d, "refval");
+    assert_int_equal(ccg_refval_record_check(&set->records[0], "snp", iss, tu_time(NOW), &d), 1);
+    ccg_decision_free(&d);
+    free(text);
+    ccg_refval_set_free(set);
+    json_decref(r);
+    ccg_refval_issuers_free(iss);
+    EVP_PKEY_free(key);
+}
+
+/* A record for another TEE is refused for SNP evidence, alone and through a set. */
+static void tee_mismatch_is_refused(void **state)
+{
+    (void)state;
+    EVP_PKEY *key = gen_key("ES384");
+    ccg_refval_issuers *iss = NULL;
+    ccg_refval_set *set = NULL;
+    uint8_t m[48];
+    ccg_decision d;
+    assert_true(ccg_ok(ccg_refval_issuers_new(&iss)));
+    add_issuer(iss, "acme", key);
+    json_t *r = record("r1", M1, "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z");
+    json_object_set_new(r, "tee", json_string("tdx"));
+    assert_true(ccg_ok(ccg_refval_sign(r, key, "acme")));
+    assert_int_equal(check(r, iss, NOW), CCG_R_REFVAL_TEE_MISMATCH);
+
+    char *text = json_dumps(r, JSON_COMPACT);
+    assert_true(ccg_ok(ccg_refval_set_parse(text, strlen(text), &set)));
+    assert_true(ccg_ok(ccg_hex_decode_exact(M1, m, sizeof(m))));
+    ccg_decision_init(&d, "refval");
+    assert_int_equal(ccg_refval_set_match(set, "snp", m, sizeof(m), iss, tu_time(NOW), &d), 0);
+    assert_int_equal(d.reasons.count, 1);
+    assert_int_equal(d.reasons.items[0].reason, CCG_R_REFVAL_TEE_MISMATCH);
+    ccg_decision_free(&d);
+    /* With no TEE asked for (refval verify without --tee), the record is usable. */
+    ccg_decision_init(&d, "refval");
+    assert_int_equal(ccg_refval_set_match(set, NULL, m, sizeof(m), iss, tu_time(NOW), &d), 1);
+    ccg_decision_free(&d);
+    free(text);
+    ccg_refval_set_free(set);
+    json_decref(r);
+    ccg_refval_issuers_free(iss);
+    EVP_PKEY_free(key);
+}
+
+/* Records given as {id, measurement, not_after}, signed, parsed as one set. */
+typedef struct {
+    const char *id, *measurement, *not_after, *build_id;
+} rec_spec;
+
+static ccg_refval_set *set_of(EVP_PKEY *key, const rec_spec *specs, size_t n)
+{
+    json_t *records = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *r = record(specs[i].id, specs[i].measurement, "2026-01-01T00:00:00Z", specs[i].not_after);
+        json_object_set_new(r, "build_id", json_string(specs[i].build_id));
+        assert_true(ccg_ok(ccg_refval_sign(r, key, "acme")));
+        json_array_append_new(records, r);
+    }
+    json_t *doc = json_pack("{s:s, s:i, s:o}", "set_id", "s", "version", 1, "records", records);
+    char *text = json_dumps(doc, JSON_COMPACT);
+    ccg_refval_set *set = NULL;
+    assert_true(ccg_ok(ccg_refval_set_parse(text, strlen(text), &set)));
+    free(text);
+    json_decref(doc);
+    return set;
+}
+
+static ccg_decision match(const ccg_refval_set *set, const ccg_refval_issuers *iss, const char *m_hex, int want)
+{
+    uint8_t m[48];
+    ccg_decision d;
+    ccg_decision_init(&d, "refval");
+    assert_true(ccg_ok(ccg_hex_decode_exact(m_hex, m, sizeof(m))));
+    assert_int_equal(ccg_refval_set_match(set, "snp", m, sizeof(m), iss, tu_time(NOW), &d), want);
+    return d;
+}
+
+/* An expired record re-issued in the same set does not shadow its successor; with no usable record
+ * holding the measurement, each holder's refusal is given. */
+static void reissued_record_matches(void **state)
+{
+    (void)state;
+    EVP_PKEY *key = gen_key("ES384");
+    ccg_refval_issuers *iss = NULL;
+    assert_true(ccg_ok(ccg_refval_issuers_new(&iss)));
+    add_issuer(iss, "acme", key);
+    const rec_spec reissued[] = {{"old", M1, "2026-03-01T00:00:00Z", "b1"}, {"new", M1, "2027-01-01T00:00:00Z", "b1"}};
+    ccg_refval_set *set = set_of(key, reissued, 2);
+    ccg_decision d = match(set, iss, M1, 1);
+    assert_int_equal(d.reasons.count, 0);
+    ccg_decision_free(&d);
+    ccg_refval_set_free(set);
+
+    const rec_spec lapsed[] = {{"old", M1, "2026-03-01T00:00:00Z", "b1"}, {"older", M1, "2026-02-01T00:00:00Z", "b1"}};
+    set = set_of(key, lapsed, 2);
+    d = match(set, iss, M1, 0);
+    assert_int_equal(d.reasons.count, 2);
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(d.reasons.items[i].reason, CCG_R_REFVAL_EXPIRED);
+    }
+    assert_string_equal(json_string_value(json_object_get(d.reasons.items[1].details, "refval_id")), "older");
+    ccg_decision_free(&d);
+    ccg_refval_set_free(set);
+    ccg_refval_issuers_free(iss);
+    EVP_PKEY_free(key);
+}
+
+/* "Closest" is the usable record sharing the most leading bytes, wherever it sits in the set; an
+ * unusable record is never named. */
+static void closest_record_is_named(void **state)
+{
+    (void)state;
+    EVP_PKEY *key = gen_key("Ed25519");
+    ccg_refval_issuers *iss = NULL;
+    assert_true(ccg_ok(ccg_refval_issuers_new(&iss)));
+    add_issuer(iss, "acme", key);
+    const char *got = "5feee30d6d7e1a29f403d70a4198237ddfb13051a2d6976439487c609388ed7f98189887920ab2fa0096903a0c23fca1";
+    const rec_spec specs[] = {
+        {"far", "5f00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000ff",
+         "2027-01-01T00:00:00Z", "b-far"},
+        {"expired", "5feee30d6d7e1a29f403d70a4198237ddfb13051a2d6976439487c609388ed7f98189887920ab2fa0096903a0c23fc00",
+         "2026-03-01T00:00:00Z", "b-expired"},
+        {"near", "5feee30d6d7e1a29f403d70a4198237d00000000000000000000000000000000000000000000000000000000000000ff",
+         "2027-01-01T00:00:00Z", "b-near"},
+    };
+    ccg_refval_set *set = set_of(key, specs, 3);
+    ccg_decision d = match(set, iss, got, 0);
+    assert_int_equal(d.reasons.count, 1);
+    assert_int_equal(d.reasons.items[0].reason, CCG_R_REFVAL_MEASUREMENT_MISMATCH);
+    assert_string_equal(json_string_value(json_object_get(d.reasons.items[0].details, "closest_build_id")), "b-near");
+    assert_string_equal(json_string_value(json_object_get(d.reasons.items[0].details, "closest_refval_id")), "near");
+    ccg_decision_free(&d);
+    ccg_refval_set_free(set);
+    ccg_refval_issuers_free(iss);
+    EVP_PKEY_free(key);
+}
+
+/* Shapes the parser refuses beyond unknown members: a short SNP measurement, a value with no canonical
+ * form, one record ID of one issuer twice in a set. */
+static void stricter_shapes_are_refused(void **state)
+{
+    (void)state;
+    char m32[65];
+    memset(m32, 'a', 64);
+    m32[64] = '\0';
+    json_t *short_m = record("a", m32, "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z");
+    json_t *real = record("a", M1, "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z");
+    json_object_set_new(json_object_get(real, "launch_inputs"), "vcpus", json_real(4.5));
+    json_t *big = record("a", M1, "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z");
+    json_object_set_new(json_object_get(big, "launch_inputs"), "vcpus", json_integer((json_int_t)1 << 60));
+    json_t *bad[] = {short_m, real, big};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ccg_refval_record r;
+        ccg_error_clear();
+        assert_true(ccg_failed(ccg_refval_record_parse(bad[i], &r)));
+        tu_assert_error_reason(CCG_R_REFVAL_MALFORMED);
+        ccg_refval_record_free(&r);
+        json_decref(bad[i]);
+    }
+    /* 32 bytes stay valid for a TEE whose measurement is that long. */
+    json_t *other = record("a", m32, "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z");
+    json_object_set_new(other, "tee", json_string("other"));
+    ccg_refval_record r;
+    assert_true(ccg_ok(ccg_refval_record_parse(other, &r)));
+    ccg_refval_record_free(&r);
+    json_decref(other);
+
+    EVP_PKEY *k1 = gen_key("Ed25519"), *k2 = gen_key("Ed25519");
+    json_t *a = record("same", M1, "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z");
+    json_t *b = json_deep_copy(a);
+    assert_true(ccg_ok(ccg_refval_sign(a, k1, "old-key")));
+    assert_true(ccg_ok(ccg_refval_sign(b, k2, "old-key")));
+    json_t *dup = json_pack("{s:s, s:i, s:[O, O]}", "set_id", "s", "version", 1, "records", a, b);
+    char *text = json_dumps(dup, JSON_COMPACT);
+    ccg_refval_set *set = NULL;
+    ccg_error_clear();
+    assert_true(ccg_failed(ccg_refval_set_parse(text, strlen(text), &set)));
+    tu_assert_error_reason(CCG_R_REFVAL_MALFORMED);
+    free(text);
+    json_decref(dup);
+    /* The same record under two issuers (a key rotation) is a valid set. */
+    assert_true(ccg_ok(ccg_refval_sign(b, k2, "new-key")));
+    dup = json_pack("{s:s, s:i, s:[O, O]}", "set_id", "s", "version", 1, "records", a, b);
+    text = json_dumps(dup, JSON_COMPACT);
+    assert_true(ccg_ok(ccg_refval_set_parse(text, strlen(text), &set)));
+    assert_int_equal(set->count, 2);
+    ccg_refval_set_free(set);
+    free(text);
+    json_decref(dup);
+    json_decref(a);
+    json_decref(b);
+    EVP_PKEY_free(k1);
+    EVP_PKEY_free(k2);
+}
+
 /* ---- the SNP verifier with a reference-value set, over the real Milan v3 report ---------------- */
 
 typedef struct {
@@ -255,6 +490,17 @@ static void real_report_against_a_set(void **state)
     ccg_decision_free(&d);
     ccg_refval_set_free(set);
 
+    /* The measurement listed, but by a key other than the trusted issuer's: that record's refusal. */
+    EVP_PKEY *other_key = gen_key("ES384");
+    set = signed_set(other_key, 3, approved, 1);
+    verify_with(&f, set, &d);
+    assert_false(d.allow);
+    assert_int_equal(d.reasons.count, 1);
+    assert_int_equal(d.reasons.items[0].reason, CCG_R_REFVAL_SIGNATURE_INVALID);
+    ccg_decision_free(&d);
+    ccg_refval_set_free(set);
+    EVP_PKEY_free(other_key);
+
     /* The policy's set missing, or older than its minimum version. */
     verify_with(&f, NULL, &d);
     assert_int_equal(d.reasons.count, 1);
@@ -277,6 +523,12 @@ int main(void)
         cmocka_unit_test(algorithm_relabelling_is_refused),
         cmocka_unit_test(malformed_records_are_refused),
         cmocka_unit_test(signing_bytes_are_canonical),
+        cmocka_unit_test(signing_bytes_are_stable),
+        cmocka_unit_test(reformatted_record_still_verifies),
+        cmocka_unit_test(tee_mismatch_is_refused),
+        cmocka_unit_test(reissued_record_matches),
+        cmocka_unit_test(closest_record_is_named),
+        cmocka_unit_test(stricter_shapes_are_refused),
         cmocka_unit_test(real_report_against_a_set),
     };
     return cmocka_run_group_tests_name("refvalue", tests, NULL, NULL);

@@ -43,10 +43,12 @@ CCG_MUST_CHECK ccg_result ccg_refval_issuers_add_pem(ccg_refval_issuers *iss, co
                                                      size_t len);
 void ccg_refval_issuers_free(ccg_refval_issuers *iss);
 
-/* Strict parse of one record (refval.malformed on any unknown member, wrong type or bad value). */
+/* Strict parse of one record (refval.malformed on any unknown member, wrong type or bad value, an
+ * "snp" measurement that is not 48 bytes, or a record without canonical signing bytes). */
 CCG_MUST_CHECK ccg_result ccg_refval_record_parse(const json_t *obj, ccg_refval_record *out);
 void ccg_refval_record_free(ccg_refval_record *r);
-/* A set document {"set_id","version","records":[...]}, or a single record read as a set of one. */
+/* A set document {"set_id","version","records":[...]}, unique by record ID and issuer, or a single record
+ * read as a set of one. */
 CCG_MUST_CHECK ccg_result ccg_refval_set_parse(const char *text, size_t len, ccg_refval_set **out);
 void ccg_refval_set_free(ccg_refval_set *set);
 
@@ -59,9 +61,10 @@ CCG_MUST_CHECK ccg_result ccg_refval_sign(json_t *record, EVP_PKEY *key, const c
  * valid, within validity. Adds each failure to d with the record's id; returns 1 when usable. */
 int ccg_refval_record_check(const ccg_refval_record *r, const char *tee, const ccg_refval_issuers *iss, ccg_time now,
                             ccg_decision *d);
-/* The measurement must equal a usable record of the set. Otherwise: the matching record's own refusal
- * (refval.expired, refval.unsigned, ...), or refval.measurement_mismatch with the measurement got, the
- * set ID and version, and the closest usable record's build ID. Returns 1 on a match. */
+/* The measurement must equal a usable record of the set (tee NULL: any TEE). Otherwise: the refusals
+ * of every record holding it (refval.expired, refval.unsigned, ...), or, when none holds it,
+ * refval.measurement_mismatch with the measurement got, the set ID and version, and the build ID of
+ * the usable record sharing the most leading bytes with it. Returns 1 on a match. */
 int ccg_refval_set_match(const ccg_refval_set *set, const char *tee, const uint8_t *measurement, size_t len,
                          const ccg_refval_issuers *iss, ccg_time now, ccg_decision *d);
 

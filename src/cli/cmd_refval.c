@@ -16,13 +16,15 @@ static void usage(FILE *out)
             "                            [--tee snp] [--from-measure FILE] [--out FILE]\n"
             "       ccgate refval sign   --in FILE --key PRIVATE.pem --issuer ID [--out FILE]\n"
             "       ccgate refval set    --set-id ID --version N [--out FILE] RECORD.json...\n"
-            "       ccgate refval verify --in FILE --issuer-key ID=PUBLIC.pem... --now T [--measurement HEX] [--json]\n"
+            "       ccgate refval verify --in FILE --issuer-key ID=PUBLIC.pem... --now T [--measurement HEX]\n"
+            "                            [--tee TEE] [--json]\n"
             "\n"
             "A reference value is a signed, expiring record of an approved launch measurement\n"
             "(docs/reference-values.md). create writes an unsigned record (--from-measure takes the measurement\n"
             "and launch inputs from `ccgate measure snp --json`); sign signs it with an ECDSA P-384 or Ed25519\n"
             "key over its RFC 8785 form; set bundles signed records into a versioned set; verify checks every\n"
-            "record (signature, issuer, validity at --now) and, with --measurement, that it is approved.\n"
+            "record (signature, issuer, validity at --now, and with --tee the TEE) and, with --measurement,\n"
+            "that some usable record holds it.\n"
             "Times are RFC 3339. Exit status: 0 valid/approved, 1 refused, 2 bad usage or input.\n");
 }
 
@@ -139,8 +141,10 @@ static int do_create(const refval_args *a)
     int rc = CLI_EXIT_USAGE;
     memset(&check, 0, sizeof(check));
     ccg_error_clear();
-    if (rec == NULL || (a->from_measure != NULL && ccg_failed(add_measure_doc(rec, a->from_measure))) ||
-        ccg_failed(ccg_refval_record_parse(rec, &check))) {
+    if (a->measurement != NULL && a->from_measure != NULL) {
+        fprintf(stderr, "ccgate refval create: give --measurement or --from-measure, not both\n");
+    } else if (rec == NULL || (a->from_measure != NULL && ccg_failed(add_measure_doc(rec, a->from_measure))) ||
+               ccg_failed(ccg_refval_record_parse(rec, &check))) {
         rc = cli_report_error("refval create", 0);
     } else {
         rc = write_json(rec, a->out);
@@ -155,6 +159,9 @@ static int do_sign(const refval_args *a)
     json_t *rec = NULL;
     EVP_PKEY *key = NULL;
     FILE *f = a->key ? fopen(a->key, "r") : NULL;
+    if (f != NULL) {
+        setvbuf(f, NULL, _IONBF, 0); /* no copy of the private key left in a freed stdio buffer */
+    }
     int rc = CLI_EXIT_USAGE;
     ccg_refval_record check;
     memset(&check, 0, sizeof(check));
@@ -294,10 +301,10 @@ static int do_verify(const refval_args *a)
     snprintf(d.policy_id, sizeof(d.policy_id), "%s", set->set_id);
     d.policy_version = set->version;
     if (a->measurement != NULL) {
-        (void)ccg_refval_set_match(set, NULL, m, mlen, iss, now, &d);
+        (void)ccg_refval_set_match(set, a->tee, m, mlen, iss, now, &d);
     } else {
         for (size_t i = 0; i < set->count; i++) {
-            (void)ccg_refval_record_check(&set->records[i], NULL, iss, now, &d);
+            (void)ccg_refval_record_check(&set->records[i], a->tee, iss, now, &d);
         }
     }
     d.allow = d.reasons.count == 0;

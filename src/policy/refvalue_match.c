@@ -75,19 +75,40 @@ static const ccg_refval_record *closest(const ccg_refval_set *set, const char *t
     return best;
 }
 
+static int holds(const ccg_refval_record *r, const uint8_t *m, size_t len)
+{
+    return r->measurement_len == len && memcmp(r->measurement, m, len) == 0;
+}
+
+/* The records holding the measurement: 1 if one is usable. Otherwise each one's refusals go to d, so
+ * a re-issued record can replace an expired one and still "expired" is said when nothing replaced it. */
+static int match_listed(const ccg_refval_set *set, const char *tee, const uint8_t *m, size_t len,
+                        const ccg_refval_issuers *iss, ccg_time now, ccg_decision *d, int *listed)
+{
+    ccg_decision refusals;
+    int usable = 0;
+    ccg_decision_init(&refusals, "refval");
+    *listed = 0;
+    for (size_t i = 0; i < set->count && !usable; i++) {
+        if (holds(&set->records[i], m, len)) {
+            *listed = 1;
+            usable = ccg_refval_record_check(&set->records[i], tee, iss, now, &refusals);
+        }
+    }
+    for (size_t i = 0; !usable && i < refusals.reasons.count; i++) {
+        ccg_decision_deny(d, refusals.reasons.items[i].reason, json_incref(refusals.reasons.items[i].details));
+    }
+    ccg_decision_free(&refusals);
+    return usable;
+}
+
 int ccg_refval_set_match(const ccg_refval_set *set, const char *tee, const uint8_t *measurement, size_t len,
                          const ccg_refval_issuers *iss, ccg_time now, ccg_decision *d)
 {
-    const ccg_refval_record *matched = NULL;
-    for (size_t i = 0; i < set->count && matched == NULL; i++) {
-        const ccg_refval_record *r = &set->records[i];
-        if (r->measurement_len == len && memcmp(r->measurement, measurement, len) == 0) {
-            matched = r;
-        }
-    }
-    if (matched != NULL) {
-        /* The measurement is listed; the record itself must still be usable. */
-        return ccg_refval_record_check(matched, tee, iss, now, d);
+    int listed = 0;
+    int usable = match_listed(set, tee, measurement, len, iss, now, d, &listed);
+    if (listed) {
+        return usable;
     }
     const ccg_refval_record *near = closest(set, tee, measurement, len, iss, now);
     json_t *details = json_pack("{s:o, s:s, s:I}", "measurement", hex_json(measurement, len), "set_id", set->set_id,

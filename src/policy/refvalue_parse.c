@@ -6,6 +6,7 @@
 #include "ccgate/refvalue.h"
 
 #define REFVAL_MAX_BYTES (4u << 20)
+#define SNP_MEASUREMENT_BYTES 48
 
 static ccg_result get_id(const json_t *obj, const char *key, int required, char *out, size_t out_len)
 {
@@ -51,6 +52,9 @@ static ccg_result get_measurement(const json_t *obj, ccg_refval_record *out)
                    CCG_R_REFVAL_MALFORMED, "'measurement' must be 32, 48 or 64 bytes of hex");
     CCG_TRY(ccg_hex_decode_exact(json_string_value(v), out->measurement, n));
     out->measurement_len = n;
+    /* An SNP MEASUREMENT is SHA-384: any other length could never match and only hides a typo. */
+    CCG_ENSURE_MSG(strcmp(out->tee, "snp") != 0 || n == SNP_MEASUREMENT_BYTES, CCG_R_REFVAL_MALFORMED,
+                   "an \"snp\" record's 'measurement' must be 48 bytes of hex");
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -72,6 +76,24 @@ static ccg_result check_members(const json_t *obj)
     }
     result = CCG_SUCCESS;
 cleanup:
+    return result;
+}
+
+/* The record must have signing bytes (docs/reference-values.md): no reals, no integers beyond 2^53,
+ * valid UTF-8, bounded nesting. Refused here so that it is malformed, not "signature_invalid". */
+static ccg_result check_canonical(const json_t *obj)
+{
+    ccg_result result = CCG_FAILURE;
+    char *bytes = NULL;
+    size_t len = 0;
+    if (ccg_failed(ccg_refval_signing_bytes(obj, &bytes, &len))) {
+        ccg_error_clear();
+        CCG_BAIL(CCG_R_REFVAL_MALFORMED, "the record has no canonical form (reals, integers beyond 2^53, "
+                                         "invalid UTF-8 or deep nesting)");
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    free(bytes);
     return result;
 }
 
@@ -105,6 +127,7 @@ ccg_result ccg_refval_record_parse(const json_t *obj, ccg_refval_record *out)
     inputs = json_object_get(obj, "launch_inputs");
     CCG_ENSURE_MSG(inputs == NULL || json_is_object(inputs), CCG_R_REFVAL_MALFORMED, "'launch_inputs' must be an object");
     CCG_TRY(get_id(obj, "issuer", 0, out->issuer, sizeof(out->issuer)));
+    CCG_TRY(check_canonical(obj));
     sig = json_object_get(obj, "signature");
     if (sig != NULL) {
         CCG_TRY(check_signature_shape(sig));
@@ -147,6 +170,14 @@ static ccg_result parse_records(const json_t *arr, ccg_refval_set *set)
     for (size_t i = 0; i < n; i++) {
         CCG_TRY(ccg_refval_record_parse(json_array_get(arr, i), &set->records[i]));
         set->count++;
+        /* Denials name a record by ID and issuer, so that pair must name one record. One ID under two
+         * issuers is allowed: the same record signed by an old and a new key during a rotation. */
+        for (size_t j = 0; j < i; j++) {
+            CCG_ENSURE_MSG(strcmp(set->records[j].id, set->records[i].id) != 0 ||
+                               strcmp(set->records[j].issuer, set->records[i].issuer) != 0,
+                           CCG_R_REFVAL_MALFORMED, "record '%s' of issuer '%s' occurs twice in the set",
+                           set->records[i].id, set->records[i].issuer);
+        }
     }
     result = CCG_SUCCESS;
 cleanup:

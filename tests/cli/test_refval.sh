@@ -54,5 +54,19 @@ expect "tampered" 1 'refval.signature_invalid' -- "$cli" refval verify --in "$tm
 echo '{"id":"x"}' > "$tmp/bad.json"
 expect "malformed" 2 'refval.malformed' -- "$cli" refval verify --in "$tmp/bad.json" --now 2026-06-01T00:00:00Z
 expect "help" 0 'usage: ccgate refval' -- "$cli" refval --help
+for sub in create sign set verify; do
+  expect "$sub --help" 0 'usage: ccgate refval' -- "$cli" refval "$sub" --help
+done
+expect "other TEE" 1 'refval.tee_mismatch' -- "$cli" refval verify --in "$tmp/s.json" --issuer-key acme="$tmp/p.pub" \
+  --now 2026-06-01T00:00:00Z --tee tdx
+expect "same TEE" 0 'decision: valid' -- "$cli" refval verify --in "$tmp/s.json" --issuer-key acme="$tmp/p.pub" \
+  --now 2026-06-01T00:00:00Z --tee snp
+expect "json output" 1 '"refval.expired"' -- "$cli" refval verify --in "$tmp/s.json" --issuer-key acme="$tmp/p.pub" \
+  --now 2027-06-01T00:00:00Z --json
+expect "measurement and from-measure" 2 'not both' -- "$cli" refval create --id c --build-id b --measurement "$m" \
+  --from-measure "$tmp/launch.json" --not-before 2026-01-01T00:00:00Z --not-after 2027-01-01T00:00:00Z
+expect "one record of one issuer twice" 2 'refval.malformed' -- "$cli" refval set --set-id s --version 1 "$tmp/s.json" "$tmp/s.json"
+expect "short SNP measurement" 2 'refval.malformed' -- "$cli" refval create --id c --build-id b --measurement "${m:0:64}" \
+  --not-before 2026-01-01T00:00:00Z --not-after 2027-01-01T00:00:00Z
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
