@@ -32,6 +32,10 @@ void ccg_time_format_rfc3339(ccg_time t, char *out, size_t out_len);
 /* The wall clock; only programs call it, never verification code. */
 ccg_time ccg_time_now(void);
 
+/* Makes room for one more element in a malloc'd array of count elements (doubling, from 8). Returns
+ * the array, moved if it grew (and *cap updated), or NULL when out of memory, the old array intact. */
+void *ccg_array_grow(void *items, size_t *cap, size_t count, size_t elem_size);
+
 /* Constant-time equality of two equal-length buffers. */
 int ccg_memeq_ct(const void *a, const void *b, size_t n);
 int ccg_is_all_zero(const uint8_t *p, size_t n);

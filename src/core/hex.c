@@ -1,5 +1,6 @@
 /* Hex encoding and decoding. */
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "ccgate/util.h"
@@ -88,6 +89,22 @@ ccg_result ccg_hex_decode_text(const char *text, size_t text_len, uint8_t **out,
 cleanup:
     free(buf);
     return result;
+}
+
+void *ccg_array_grow(void *items, size_t *cap, size_t count, size_t elem_size)
+{
+    if (count < *cap && items != NULL) {
+        return items;
+    }
+    size_t grown_cap = *cap ? *cap * 2 : 8;
+    if (grown_cap <= *cap || grown_cap > SIZE_MAX / elem_size) {
+        return NULL;
+    }
+    void *grown = realloc(items, grown_cap * elem_size);
+    if (grown != NULL) {
+        *cap = grown_cap;
+    }
+    return grown;
 }
 
 int ccg_memeq_ct(const void *a, const void *b, size_t n)

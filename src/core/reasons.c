@@ -1,5 +1,6 @@
 /* The reason-code registry and reason lists. */
 #include "ccgate/reasons.h"
+#include "ccgate/util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -67,16 +68,12 @@ void ccg_reasons_free(ccg_reasons *list)
 
 int ccg_reasons_add(ccg_reasons *list, ccg_reason reason, json_t *details)
 {
-    if (list->count == list->capacity) {
-        size_t cap = list->capacity ? list->capacity * 2 : 8;
-        ccg_reason_entry *grown = realloc(list->items, cap * sizeof(*grown));
-        if (grown == NULL) {
-            json_decref(details);
-            return -1;
-        }
-        list->items = grown;
-        list->capacity = cap;
+    ccg_reason_entry *grown = ccg_array_grow(list->items, &list->capacity, list->count, sizeof(*grown));
+    if (grown == NULL) {
+        json_decref(details);
+        return -1;
     }
+    list->items = grown;
     list->items[list->count].reason = reason;
     list->items[list->count].details = details ? details : json_object();
     list->count++;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ccgate/util.h"
 #include "sqlite_store.h"
 
 typedef struct {
@@ -196,13 +197,9 @@ ccg_result ccg_sqlite_doc_versions(void *impl, ccg_store_doc_kind kind, const ch
         if (!row) {
             break;
         }
-        if (n == cap) {
-            size_t grown_cap = cap ? cap * 2 : 8;
-            int64_t *grown = realloc(list, grown_cap * sizeof(*grown));
-            CCG_ENSURE_ALLOC(grown);
-            list = grown;
-            cap = grown_cap;
-        }
+        int64_t *grown = ccg_array_grow(list, &cap, n, sizeof(*list));
+        CCG_ENSURE_ALLOC(grown);
+        list = grown;
         CCG_TRY(ccg_sqlite_col_int(st, 0, &list[n]));
         n++;
     }

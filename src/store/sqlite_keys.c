@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ccgate/util.h"
 #include "sqlite_store.h"
 
 static const char SQL_KEY_ANY[] = "SELECT count(*), coalesce(max(version), 0) FROM keys WHERE key_id = ?1";
@@ -281,13 +282,9 @@ ccg_result ccg_sqlite_key_list(void *impl, const char *key_id, ccg_store_key **o
         if (!row) {
             break;
         }
-        if (n == cap) {
-            size_t grown_cap = cap ? cap * 2 : 8;
-            ccg_store_key *grown = realloc(keys, grown_cap * sizeof(*grown));
-            CCG_ENSURE_ALLOC(grown);
-            keys = grown;
-            cap = grown_cap;
-        }
+        ccg_store_key *grown = ccg_array_grow(keys, &cap, n, sizeof(*keys));
+        CCG_ENSURE_ALLOC(grown);
+        keys = grown;
         CCG_TRY(read_key_row(st, 0, &keys[n]));
         n++;
     }
