@@ -33,6 +33,7 @@ demo: build
 bench: build
 	bash scripts/bench.sh build/release
 	bash scripts/bench-measure.sh build/release
+	bash scripts/bench-kbs.sh build/release
 
 docs: build
 	build/release/ccgate reasons --markdown > docs/reason-codes.md

@@ -68,6 +68,7 @@ typedef struct {
     char *collateral_dir;    /* "collateral": {"cache_dir", "fetch", "kds_url"} (snp_kds.h) */
     int collateral_fetch;
     char *kds_url;
+    json_t *admin_issuers;   /* "admin_issuers": {"issuer-id": "/abs/path/es256-public.pem", ...} (admin API) */
 } ccg_kbs_config;
 
 /* Strict: unknown members, wrong types and out-of-range values fail with kbs.config_invalid. */

@@ -142,3 +142,8 @@ X(KBS_NOT_ATTESTED, "kbs.not_attested", "kbs", DENY, "The session has not passed
 X(KBS_GPU_REQUIRED, "kbs.gpu_required", "kbs", DENY, "The release policy requires GPU evidence, which this broker cannot verify yet; nothing is released.")
 X(KBS_POLICY_INVALID, "kbs.policy_invalid", "kbs", INPUT, "The release policy document is malformed (unknown member, wrong type, bad trusted root).")
 X(KBS_CONFIG_INVALID, "kbs.config_invalid", "kbs", INPUT, "The key broker configuration is invalid or refuses to start (for example no TLS without --insecure-http).")
+
+/* admin API */
+X(ADMIN_UNAUTHENTICATED, "admin.unauthenticated", "admin", DENY, "The admin request carries no valid token: missing, malformed, expired, or signed by no configured admin issuer.")
+X(ADMIN_FORBIDDEN, "admin.forbidden", "admin", DENY, "The token's role may not make this admin call, or the key or policy belongs to another provider.")
+X(ADMIN_REQUEST_MALFORMED, "admin.request_malformed", "admin", INPUT, "The admin request body is not the expected JSON document (unknown member, wrong type, missing field).")

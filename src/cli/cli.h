@@ -18,6 +18,7 @@ int cmd_emulate(int argc, char **argv);
 int cmd_measure(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_refval(int argc, char **argv);
+int cmd_kbs(int argc, char **argv);
 
 /* Adds the cached (or, with fetch, KDS-fetched) VCEK and chain for a report to col. A NULL cache_dir
  * does nothing. */

@@ -18,6 +18,7 @@ static void usage(FILE *out)
             "  measure snp  compute an SEV-SNP launch measurement from OVMF, kernel and vCPU inputs\n"
             "  refval       create, sign, bundle and verify signed reference values\n"
             "  audit        verify, list or anchor the key broker's hash-chained audit log\n"
+            "  kbs          the key broker's admin API per persona (keys, policies, refvals, audit, tokens)\n"
             "  reasons      list the reason-code registry (--json, --markdown)\n"
             "\n"
             "Run 'ccgate <command> --help' for a command's options.\n"
@@ -68,6 +69,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "audit") == 0) {
         return cmd_audit(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "kbs") == 0) {
+        return cmd_kbs(argc - 1, argv + 1);
     }
     fprintf(stderr, "ccgate: unknown command '%s'\n", cmd);
     usage(stderr);

@@ -1,5 +1,6 @@
 /* The broker's state (store, audit log, keystore, clock) and the provisioning operations. */
 #include "kbs_internal.h"
+#include "kbs_admin.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,7 @@ ccg_result ccg_kbs_new(const ccg_kbs_config *cfg, ccg_kbs_clock clock, void *clo
         k->kds.allow_fetch = cfg->collateral_fetch;
         k->kds_enabled = 1;
     }
+    CCG_TRY(kbs_verifiers_new(KBS_VERIFIER_CACHE_SIZE, &k->verifiers));
     CCG_TRY(ccg_refval_issuers_new(&k->issuers));
     if (cfg->refval_issuers != NULL) {
         const char *iid;
@@ -79,6 +81,7 @@ ccg_result ccg_kbs_new(const ccg_kbs_config *cfg, ccg_kbs_clock clock, void *clo
             result = CCG_FAILURE;
         }
     }
+    CCG_TRY(kbs_admin_issuers_load(cfg->admin_issuers, &k->admin_issuers));
     CCG_TRY(ccg_store_open(cfg->store, NULL, &k->store));
     CCG_TRY(ccg_audit_open(cfg->audit, &aopts, &k->audit));
     /* The keystore may be down at start: /readyz says so and every release fails closed. */
@@ -105,6 +108,8 @@ void ccg_kbs_free(ccg_kbs *k)
     ccg_keystore_close(k->ks);
     json_decref(k->keystore_cfg);
     ccg_refval_issuers_free(k->issuers);
+    kbs_verifiers_free(k->verifiers);
+    kbs_admin_issuers_free(k->admin_issuers);
     free(k->kds_dir);
     free(k->kds_url);
     ccg_audit_close(k->audit);
@@ -160,8 +165,8 @@ void kbs_evaluate(ccg_kbs *k, const ccg_kbs_policy *p, const char *tee, const cc
         }
         ccg_error_clear();
     }
-    if (ccg_failed(ccg_kbs_policy_evaluate(p, tee, ev, nonce, tee_pubkey, additional_evidence, &opts,
-                                           k->kds_enabled ? &k->kds : NULL, now, d))) {
+    if (ccg_failed(kbs_policy_evaluate_cached(k->verifiers, p, tee, ev, nonce, tee_pubkey, additional_evidence,
+                                              &opts, k->kds_enabled ? &k->kds : NULL, now, d))) {
         ccg_error_clear(); /* recorded in d */
     }
     if (load_failure != CCG_R_OK) {

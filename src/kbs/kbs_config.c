@@ -46,7 +46,8 @@ ccg_result ccg_kbs_config_parse(const char *json_text, size_t len, ccg_kbs_confi
 {
     static const char *const known[] = {"address", "port",  "store",     "audit",   "keystore",
                                         "tls",     "issuer", "nonce_ttl", "token_ttl", "attestation_policy",
-                                        "threads", "allow_unlocked_memory", "explain", "refval_issuers", "collateral"};
+                                        "threads", "allow_unlocked_memory", "explain", "refval_issuers", "collateral",
+                                        "admin_issuers"};
     ccg_result result = CCG_FAILURE;
     json_error_t jerr;
     json_t *root = NULL;
@@ -101,6 +102,19 @@ ccg_result ccg_kbs_config_parse(const char *json_text, size_t len, ccg_kbs_confi
                            "refval_issuers.%.64s must be an absolute path", iid);
         }
         out->refval_issuers = json_incref(value);
+    }
+    value = json_object_get(root, "admin_issuers");
+    if (value != NULL) {
+        const char *aid;
+        json_t *path;
+        CCG_ENSURE_MSG(json_is_object(value), CCG_R_KBS_CONFIG_INVALID,
+                       "admin_issuers must be an object of issuer ID -> PEM public key file");
+        json_object_foreach(value, aid, path) {
+            CCG_ENSURE_MSG(aid[0] != 0 && strlen(aid) <= 128 && json_is_string(path) &&
+                               json_string_value(path)[0] == '/',
+                           CCG_R_KBS_CONFIG_INVALID, "admin_issuers.%.64s must be an absolute path", aid);
+        }
+        out->admin_issuers = json_incref(value);
     }
     value = json_object_get(root, "collateral");
     if (value != NULL) {
@@ -182,6 +196,7 @@ void ccg_kbs_config_free(ccg_kbs_config *c)
     free(c->audit);
     json_decref(c->keystore);
     json_decref(c->refval_issuers);
+    json_decref(c->admin_issuers);
     free(c->collateral_dir);
     free(c->kds_url);
     free(c->tls_cert);

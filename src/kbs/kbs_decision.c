@@ -1,19 +1,324 @@
-/* The release decision: SNP evidence bound to its challenge, appraised under a release policy. */
-#include "ccgate/kbs.h"
+/* The release decision: SNP evidence bound to its challenge, appraised under a release policy; and the
+ * broker's cache of SNP verifiers, one per set of trusted extra roots. */
+#include "kbs_internal.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ccgate/error.h"
 #include "ccgate/snp_verify.h"
+#include "ccgate/x509util.h"
 
-ccg_result ccg_kbs_policy_evaluate(const ccg_kbs_policy *p, const char *tee, const ccg_kbs_snp_evidence *ev,
-                                   const char *nonce, const ccg_jwk *tee_pubkey, const char *additional_evidence,
-                                   const ccg_snp_verify_opts *opts, const ccg_snp_kds_config *kds, ccg_time now,
-                                   ccg_decision *out)
+/* ---------------------------------------------------------------- the verifier cache
+ *
+ * A ccg_snp_verifier caches the chains it verified (snp_chain_cache.h, mutex-protected), so keeping
+ * one verifier per set of trusted roots saves the two RSA-4096 link verifications, the pinned roots'
+ * PEM parsing and the extra roots' self-signature checks on every appraisal. The key is SHA-256 over
+ * the sorted (product, SHA-256 of DER) pairs of the policy's trusted_roots: policies and policy
+ * versions that trust the same roots share a verifier, and a policy whose roots change gets another
+ * one. The validity window is still checked against `now` by each ccg_snp_verify_ex call.
+ *
+ * Entries are reference-counted: an entry evicted (least recently used) while another thread still
+ * appraises with it is freed by its last borrower. The table lock is never held during a verification. */
+
+typedef struct {
+    uint8_t key[32];
+    ccg_snp_verifier *v;
+    unsigned refs;  /* borrowers */
+    int cached;     /* still in the table */
+    uint64_t stamp; /* last use, for LRU eviction */
+} kbs_ventry;
+
+/* Certificates as the guests send them (the same VCEK and ASK bytes at /attest and /resource, and from
+ * every guest on a host), parsed once: OpenSSL 3.0 builds a key decoder for each certificate's public
+ * key, which costs more than the report's own signature check. Keyed by SHA-256 of the bytes. */
+#define KBS_CERT_SLOTS 32u
+
+typedef struct {
+    uint8_t digest[32];
+    STACK_OF(X509) *certs; /* NULL: an empty slot */
+} kbs_cert_slot;
+
+struct kbs_verifiers {
+    pthread_mutex_t lock;
+    kbs_ventry **slots;
+    size_t cap;
+    uint64_t clock;
+    uint64_t hits;
+    uint64_t misses;
+    kbs_cert_slot certs[KBS_CERT_SLOTS];
+    size_t cert_next; /* round-robin replacement */
+};
+
+static void ventry_free(kbs_ventry *e)
+{
+    if (e != NULL) {
+        ccg_snp_verifier_free(e->v);
+        free(e);
+    }
+}
+
+ccg_result kbs_verifiers_new(size_t capacity, kbs_verifiers **out)
 {
     ccg_result result = CCG_FAILURE;
-    ccg_snp_verifier *verifier = NULL;
+    kbs_verifiers *c = NULL;
+    *out = NULL;
+    CCG_ENSURE(capacity > 0 && capacity <= 1024, CCG_R_USAGE_INVALID);
+    c = calloc(1, sizeof(*c));
+    CCG_ENSURE_ALLOC(c);
+    c->slots = calloc(capacity, sizeof(*c->slots));
+    CCG_ENSURE_ALLOC(c->slots);
+    c->cap = capacity;
+    CCG_ENSURE(pthread_mutex_init(&c->lock, NULL) == 0, CCG_R_INTERNAL_ERROR);
+    *out = c;
+    c = NULL;
+    result = CCG_SUCCESS;
+cleanup:
+    if (c != NULL) {
+        free(c->slots);
+        free(c);
+    }
+    return result;
+}
+
+void kbs_verifiers_free(kbs_verifiers *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < c->cap; i++) {
+        ventry_free(c->slots[i]); /* no borrower is left when the broker is freed */
+    }
+    for (size_t i = 0; i < KBS_CERT_SLOTS; i++) {
+        sk_X509_pop_free(c->certs[i].certs, X509_free);
+    }
+    free(c->slots);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+void kbs_verifiers_stats(kbs_verifiers *c, uint64_t *hits, uint64_t *misses, size_t *size)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < c->cap; i++) {
+        n += c->slots[i] != NULL;
+    }
+    *hits = c->hits;
+    *misses = c->misses;
+    *size = n;
+    pthread_mutex_unlock(&c->lock);
+}
+
+static int cmp_root_id(const void *a, const void *b) { return memcmp(a, b, 33); }
+
+/* SHA-256 over the sorted, de-duplicated (product, SHA-256 of DER) pairs of the policy's extra roots. */
+static ccg_result roots_key(const ccg_kbs_policy *p, uint8_t key[32])
+{
+    ccg_result result = CCG_FAILURE;
+    static const char domain[] = "ccgate-kbs/verifier-roots";
+    uint8_t ids[CCG_KBS_MAX_ROOTS][33];
+    size_t n = p->root_count;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned int len = 0;
+    CCG_ENSURE_ALLOC(md);
+    CCG_ENSURE(n <= CCG_KBS_MAX_ROOTS, CCG_R_INTERNAL_ERROR);
+    for (size_t i = 0; i < n; i++) {
+        ids[i][0] = (uint8_t)p->roots[i].product;
+        CCG_TRY(ccg_x509_sha256(p->roots[i].root, &ids[i][1]));
+    }
+    qsort(ids, n, sizeof(ids[0]), cmp_root_id);
+    CCG_ENSURE_OSSL(EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1, CCG_R_INTERNAL_CRYPTO);
+    CCG_ENSURE_OSSL(EVP_DigestUpdate(md, domain, sizeof(domain)) == 1, CCG_R_INTERNAL_CRYPTO);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && memcmp(ids[i], ids[i - 1], sizeof(ids[i])) == 0) {
+            continue;
+        }
+        CCG_ENSURE_OSSL(EVP_DigestUpdate(md, ids[i], sizeof(ids[i])) == 1, CCG_R_INTERNAL_CRYPTO);
+    }
+    CCG_ENSURE_OSSL(EVP_DigestFinal_ex(md, key, &len) == 1 && len == 32, CCG_R_INTERNAL_CRYPTO);
+    result = CCG_SUCCESS;
+cleanup:
+    EVP_MD_CTX_free(md);
+    return result;
+}
+
+/* A verifier trusting the pinned AMD roots and the policy's extra roots. */
+static ccg_result verifier_for(const ccg_kbs_policy *p, ccg_snp_verifier **out)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_snp_verifier *v = NULL;
+    *out = NULL;
+    CCG_TRY(ccg_snp_verifier_new(&v));
+    for (size_t i = 0; i < p->root_count; i++) {
+        CCG_TRY(ccg_snp_verifier_add_root(v, p->roots[i].product, p->roots[i].root));
+    }
+    *out = v;
+    v = NULL;
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_snp_verifier_free(v);
+    return result;
+}
+
+/* Borrows the verifier for the policy's roots, building and caching it on a miss. */
+static ccg_result verifiers_acquire(kbs_verifiers *c, const ccg_kbs_policy *p, kbs_ventry **out)
+{
+    ccg_result result = CCG_FAILURE;
+    uint8_t key[32];
+    kbs_ventry *mine = NULL, *evicted = NULL;
+    *out = NULL;
+    CCG_TRY(roots_key(p, key));
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < c->cap; i++) {
+        kbs_ventry *e = c->slots[i];
+        if (e != NULL && memcmp(e->key, key, sizeof(key)) == 0) {
+            e->refs++;
+            e->stamp = ++c->clock;
+            c->hits++;
+            *out = e;
+            break;
+        }
+    }
+    if (*out == NULL) {
+        c->misses++;
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (*out != NULL) {
+        result = CCG_SUCCESS;
+        goto cleanup;
+    }
+    /* Built outside the lock: other policies' appraisals go on meanwhile. */
+    mine = calloc(1, sizeof(*mine));
+    CCG_ENSURE_ALLOC(mine);
+    memcpy(mine->key, key, sizeof(key));
+    mine->refs = 1;
+    CCG_TRY(verifier_for(p, &mine->v));
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < c->cap; i++) {
+        kbs_ventry *e = c->slots[i];
+        if (e != NULL && memcmp(e->key, key, sizeof(key)) == 0) {
+            e->refs++; /* another thread built it first: use that one */
+            e->stamp = ++c->clock;
+            *out = e;
+            break;
+        }
+    }
+    if (*out == NULL) {
+        size_t victim = 0; /* an empty slot, else the least recently used entry */
+        for (size_t i = 0; i < c->cap; i++) {
+            if (c->slots[i] == NULL) {
+                victim = i;
+                break;
+            }
+            if (c->slots[i]->stamp < c->slots[victim]->stamp) {
+                victim = i;
+            }
+        }
+        kbs_ventry *old = c->slots[victim];
+        if (old != NULL) {
+            old->cached = 0;
+            if (old->refs == 0) {
+                evicted = old;
+            }
+        }
+        mine->cached = 1;
+        mine->stamp = ++c->clock;
+        c->slots[victim] = mine;
+        *out = mine;
+        mine = NULL;
+    }
+    pthread_mutex_unlock(&c->lock);
+    result = CCG_SUCCESS;
+cleanup:
+    ventry_free(mine);
+    ventry_free(evicted);
+    return result;
+}
+
+static void verifiers_release(kbs_verifiers *c, kbs_ventry *e)
+{
+    int drop;
+    if (e == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&c->lock);
+    e->refs--;
+    drop = e->refs == 0 && !e->cached;
+    pthread_mutex_unlock(&c->lock);
+    if (drop) {
+        ventry_free(e);
+    }
+}
+
+/* Adds the certificates of one evidence blob (DER, or a PEM bundle) to col, parsed once per blob. */
+static ccg_result add_certs_cached(kbs_verifiers *c, ccg_snp_collateral *col, const uint8_t *data, size_t len)
+{
+    ccg_result result = CCG_FAILURE;
+    uint8_t digest[32];
+    unsigned int n = 0;
+    int found = 0, locked = 0;
+    ccg_snp_collateral parsed;
+    STACK_OF(X509) *keep = NULL;
+    parsed.certs = NULL;
+    parsed.crl = NULL;
+    CCG_ENSURE_OSSL(EVP_Digest(data, len, digest, &n, EVP_sha256(), NULL) == 1 && n == 32, CCG_R_INTERNAL_CRYPTO);
+    pthread_mutex_lock(&c->lock);
+    locked = 1;
+    for (size_t i = 0; i < KBS_CERT_SLOTS && !found; i++) {
+        kbs_cert_slot *slot = &c->certs[i];
+        if (slot->certs != NULL && memcmp(slot->digest, digest, sizeof(digest)) == 0) {
+            found = 1;
+            for (int j = 0; j < sk_X509_num(slot->certs); j++) {
+                CCG_TRY(ccg_snp_collateral_add_x509(col, sk_X509_value(slot->certs, j)));
+            }
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    locked = 0;
+    if (!found) {
+        CCG_TRY(ccg_snp_collateral_init(&parsed));
+        CCG_TRY(ccg_snp_collateral_add_certs(&parsed, data, len));
+        for (int j = 0; j < sk_X509_num(parsed.certs); j++) {
+            CCG_TRY(ccg_snp_collateral_add_x509(col, sk_X509_value(parsed.certs, j)));
+        }
+        keep = X509_chain_up_ref(parsed.certs);
+        if (keep != NULL) {
+            kbs_cert_slot *slot;
+            STACK_OF(X509) *old;
+            pthread_mutex_lock(&c->lock);
+            slot = &c->certs[c->cert_next];
+            c->cert_next = (c->cert_next + 1) % KBS_CERT_SLOTS;
+            old = slot->certs;
+            memcpy(slot->digest, digest, sizeof(digest));
+            slot->certs = keep;
+            keep = old;
+            pthread_mutex_unlock(&c->lock);
+        }
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    if (locked) {
+        pthread_mutex_unlock(&c->lock);
+    }
+    sk_X509_pop_free(keep, X509_free);
+    if (parsed.certs != NULL) {
+        ccg_snp_collateral_free(&parsed);
+    }
+    return result;
+}
+
+/* ---------------------------------------------------------------- the decision */
+
+static ccg_result evaluate(kbs_verifiers *cache, const ccg_kbs_policy *p, const char *tee,
+                           const ccg_kbs_snp_evidence *ev, const char *nonce, const ccg_jwk *tee_pubkey,
+                           const char *additional_evidence, const ccg_snp_verify_opts *opts,
+                           const ccg_snp_kds_config *kds, ccg_time now, ccg_decision *out)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_snp_verifier *fresh = NULL, *verifier = NULL;
+    kbs_ventry *entry = NULL;
     ccg_snp_collateral col;
     int col_init = 0;
     ccg_snp_policy bound;
@@ -35,14 +340,21 @@ ccg_result ccg_kbs_policy_evaluate(const ccg_kbs_policy *p, const char *tee, con
     CCG_TRY(ccg_jose_kbs_report_data("sha384", nonce, tee_pubkey, additional_evidence, bound.report_data));
     bound.has_report_data = 1;
 
-    CCG_TRY(ccg_snp_verifier_new(&verifier));
-    for (size_t i = 0; i < p->root_count; i++) {
-        CCG_TRY(ccg_snp_verifier_add_root(verifier, p->roots[i].product, p->roots[i].root));
+    if (cache != NULL) {
+        CCG_TRY(verifiers_acquire(cache, p, &entry));
+        verifier = entry->v;
+    } else {
+        CCG_TRY(verifier_for(p, &fresh));
+        verifier = fresh;
     }
     CCG_TRY(ccg_snp_collateral_init(&col));
     col_init = 1;
     for (size_t i = 0; i < ev->cert_count; i++) {
-        CCG_TRY(ccg_snp_collateral_add_certs(&col, ev->certs[i], ev->cert_lens[i]));
+        if (cache != NULL) {
+            CCG_TRY(add_certs_cached(cache, &col, ev->certs[i], ev->cert_lens[i]));
+        } else {
+            CCG_TRY(ccg_snp_collateral_add_certs(&col, ev->certs[i], ev->cert_lens[i]));
+        }
     }
     if (kds != NULL && (ev->cert_count == 0 || p->snp->require_crl)) {
         /* The guest sent no certificates (or the policy wants a CRL): the collateral cache, or AMD
@@ -84,6 +396,25 @@ cleanup:
     if (col_init) {
         ccg_snp_collateral_free(&col);
     }
-    ccg_snp_verifier_free(verifier);
+    if (entry != NULL) {
+        verifiers_release(cache, entry);
+    }
+    ccg_snp_verifier_free(fresh);
     return result;
+}
+
+ccg_result kbs_policy_evaluate_cached(kbs_verifiers *cache, const ccg_kbs_policy *p, const char *tee,
+                                      const ccg_kbs_snp_evidence *ev, const char *nonce, const ccg_jwk *tee_pubkey,
+                                      const char *additional_evidence, const ccg_snp_verify_opts *opts,
+                                      const ccg_snp_kds_config *kds, ccg_time now, ccg_decision *out)
+{
+    return evaluate(cache, p, tee, ev, nonce, tee_pubkey, additional_evidence, opts, kds, now, out);
+}
+
+ccg_result ccg_kbs_policy_evaluate(const ccg_kbs_policy *p, const char *tee, const ccg_kbs_snp_evidence *ev,
+                                   const char *nonce, const ccg_jwk *tee_pubkey, const char *additional_evidence,
+                                   const ccg_snp_verify_opts *opts, const ccg_snp_kds_config *kds, ccg_time now,
+                                   ccg_decision *out)
+{
+    return evaluate(NULL, p, tee, ev, nonce, tee_pubkey, additional_evidence, opts, kds, now, out);
 }

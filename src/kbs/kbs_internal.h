@@ -62,6 +62,8 @@ struct ccg_kbs {
     char *kds_url;
     ccg_kbs_clock clock;
     void *clock_ctx;
+    struct kbs_verifiers *verifiers; /* SNP verifiers by trusted extra roots (kbs_decision.c) */
+    struct kbs_admin_issuers *admin_issuers; /* the admin API's token issuers (kbs_admin.h) */
 };
 
 ccg_time kbs_now(ccg_kbs *k);
@@ -117,6 +119,20 @@ void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_ht
 void kbs_evaluate(ccg_kbs *k, const ccg_kbs_policy *p, const char *tee, const ccg_kbs_snp_evidence *ev,
                   const char *nonce, const ccg_jwk *tee_pubkey, const char *additional_evidence, ccg_time now,
                   ccg_decision *d);
+
+/* A bounded, thread-safe cache of SNP verifiers keyed by a release policy's trusted extra roots, so a
+ * verified VCEK/ASK/ARK chain is not verified again at every appraisal (kbs_decision.c). */
+typedef struct kbs_verifiers kbs_verifiers;
+#define KBS_VERIFIER_CACHE_SIZE 16u
+CCG_MUST_CHECK ccg_result kbs_verifiers_new(size_t capacity, kbs_verifiers **out);
+void kbs_verifiers_free(kbs_verifiers *c);
+void kbs_verifiers_stats(kbs_verifiers *c, uint64_t *hits, uint64_t *misses, size_t *size);
+/* ccg_kbs_policy_evaluate with the verifier for p's roots from cache (built and kept on a miss). */
+CCG_MUST_CHECK ccg_result kbs_policy_evaluate_cached(kbs_verifiers *cache, const ccg_kbs_policy *p, const char *tee,
+                                                     const ccg_kbs_snp_evidence *ev, const char *nonce,
+                                                     const ccg_jwk *tee_pubkey, const char *additional_evidence,
+                                                     const ccg_snp_verify_opts *opts, const ccg_snp_kds_config *kds,
+                                                     ccg_time now, ccg_decision *out);
 
 /* Loads and parses the newest version of a release policy. */
 CCG_MUST_CHECK ccg_result kbs_load_policy(ccg_kbs *k, const char *policy_id, ccg_kbs_policy **out);

@@ -1,6 +1,7 @@
 /* Routing: method and path to the protocol handlers, health, readiness and metrics; every request is
  * timed into the metrics. */
 #include "kbs_internal.h"
+#include "kbs_admin.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,8 @@ void ccg_kbs_handle(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http_re
         kbs_handle_explain(k, req, resp);
     } else if (strncmp(req->path, "/kbs/v0/resource/", 17) == 0 && strcmp(req->method, "GET") == 0) {
         kbs_handle_resource(k, req, resp);
+    } else if (strncmp(req->path, KBS_ADMIN_PREFIX, strlen(KBS_ADMIN_PREFIX)) == 0) {
+        kbs_admin_handle(k, req, resp);
     } else {
         json_t *body = json_pack("{s:s,s:s,s:[s],s:s?}", "type",
                                  "https://github.com/confidential-containers/kbs/errors/NotFound", "detail",
