@@ -43,12 +43,16 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "ccgate/http_body.h"
 #include "ccgate/error.h"
 #include "ccgate/jose.h"
 #include "ccgate/secmem.h"
 #include "ccgate/snp_emulator.h"
 #include "ccgate/snp_report.h"
 #include "ccgate/util.h"
+
+/* Response bodies are collected by ccgate's bounded collector. */
+typedef ccg_http_body buf;
 
 #define KEY_ID "default/model/bench"
 #define POLICY_ID "bench"
@@ -384,25 +388,6 @@ static double self_cpu_s(void)
 
 /* ---------------------------------------------------------------- one guest flow */
 
-typedef struct {
-    char *data;
-    size_t len;
-} buf;
-
-static size_t on_data(char *p, size_t size, size_t n, void *ud)
-{
-    buf *b = ud;
-    char *g = realloc(b->data, b->len + size * n + 1);
-    if (g == NULL) {
-        return 0;
-    }
-    b->data = g;
-    memcpy(b->data + b->len, p, size * n);
-    b->len += size * n;
-    b->data[b->len] = 0;
-    return size * n;
-}
-
 /* One HTTP exchange; the status, or -1 when the transfer failed. */
 static long http(CURL *curl, const char *method, const char *path, const char *body, const char *bearer, buf *out)
 {
@@ -414,7 +399,7 @@ static long http(CURL *curl, const char *method, const char *path, const char *b
     memset(out, 0, sizeof(*out));
     snprintf(url, sizeof(url), "%s%s", B.base, path);
     curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, ccg_http_body_collect);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, out);
     headers = curl_slist_append(headers, "Content-Type: application/json");
     if (bearer != NULL) {

@@ -26,6 +26,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include "ccgate/http_body.h"
 #include "ccgate/audit.h"
 #include "ccgate/error.h"
 #include "ccgate/jose.h"
@@ -35,6 +36,9 @@
 #include "ccgate/store.h"
 
 #include "testutil.h"
+
+/* Response bodies are collected by ccgate's bounded collector. */
+typedef ccg_http_body buf;
 
 #define USER_PIN "4321"
 #define SO_PIN "87654321"
@@ -291,25 +295,6 @@ static void require_world(void)
 
 /* ---------------------------------------------------------------- HTTP */
 
-typedef struct {
-    char *data;
-    size_t len;
-} buf;
-
-static size_t on_data(char *p, size_t size, size_t n, void *ud)
-{
-    buf *b = ud;
-    char *g = realloc(b->data, b->len + size * n + 1);
-    if (g == NULL) {
-        return 0;
-    }
-    b->data = g;
-    memcpy(b->data + b->len, p, size * n);
-    b->len += size * n;
-    b->data[b->len] = 0;
-    return size * n;
-}
-
 /* One guest: its own curl handle (cookie engine on), its own key. */
 typedef struct {
     CURL *curl;
@@ -332,7 +317,7 @@ static long http(guest *g, const char *method, const char *path, const char *bod
         curl_easy_setopt(g->curl, CURLOPT_CAINFO, g->cainfo);
     }
     curl_easy_setopt(g->curl, CURLOPT_URL, url);
-    curl_easy_setopt(g->curl, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(g->curl, CURLOPT_WRITEFUNCTION, ccg_http_body_collect);
     curl_easy_setopt(g->curl, CURLOPT_WRITEDATA, out);
     headers = curl_slist_append(headers, "Content-Type: application/json");
     if (bearer != NULL) {
@@ -915,7 +900,7 @@ static int try_flow(guest *g, const char *base)
     char *body;
     snprintf(url, sizeof(url), "%s/kbs/v0/auth", base);
     curl_easy_setopt(g->curl, CURLOPT_URL, url);
-    curl_easy_setopt(g->curl, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(g->curl, CURLOPT_WRITEFUNCTION, ccg_http_body_collect);
     curl_easy_setopt(g->curl, CURLOPT_WRITEDATA, &b);
     curl_easy_setopt(g->curl, CURLOPT_POSTFIELDS, "{\"version\":\"0.4.0\",\"tee\":\"snp\",\"extra-params\":{}}");
     if (curl_easy_perform(g->curl) != CURLE_OK || curl_easy_getinfo(g->curl, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK ||

@@ -11,12 +11,12 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "ccgate/http_body.h"
 #include "ccgate/jose.h"
 #include "ccgate/secmem.h"
 #include "ccgate/util.h"
 #include "cli.h"
 
-#define KBS_CLI_MAX_RESPONSE (16u << 20)
 #define KBS_CLI_MAX_FILE (8u << 20)
 
 typedef struct {
@@ -183,32 +183,6 @@ done:
 
 /* ---------------------------------------------------------------- HTTP */
 
-typedef struct {
-    char *data;
-    size_t len;
-    int overflow;
-} buf;
-
-static size_t on_data(char *p, size_t size, size_t n, void *ud)
-{
-    buf *b = ud;
-    size_t add = size * n;
-    char *grown;
-    if (b->len + add > KBS_CLI_MAX_RESPONSE) {
-        b->overflow = 1;
-        return 0;
-    }
-    grown = realloc(b->data, b->len + add + 1);
-    if (grown == NULL) {
-        return 0;
-    }
-    b->data = grown;
-    memcpy(b->data + b->len, p, add);
-    b->len += add;
-    b->data[b->len] = 0;
-    return add;
-}
-
 /* Reads the token file's first line. */
 static char *read_token(const char *path)
 {
@@ -233,7 +207,7 @@ static int call(const kbs_args *a, const char *method, const char *path, const c
     CURL *curl = NULL;
     struct curl_slist *headers = NULL;
     char *token = NULL, *auth = NULL, *url = NULL;
-    buf out = {0};
+    ccg_http_body out = {0};
     long status = 0;
     int rc = CLI_EXIT_USAGE;
     size_t n;
@@ -275,7 +249,7 @@ static int call(const kbs_args *a, const char *method, const char *path, const c
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, a->insecure_http ? "http,https" : "https");
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, ccg_http_body_collect);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ccgate/http_body.h"
 #include "ccgate/snp_kds.h"
 
 #define CONNECT_TIMEOUT_MAX_S 10L
@@ -35,52 +36,11 @@ static void real_sleep(unsigned seconds)
 }
 
 typedef struct {
-    uint8_t *data;
-    size_t len, cap, max;
-    int too_large, out_of_memory;
-} body_buf;
-
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-    body_buf *b = ud;
-    size_t n = size * nmemb;
-    if (n > b->max - b->len) {
-        b->too_large = 1;
-        return 0; /* aborts the transfer */
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1) {
-            cap *= 2;
-        }
-        uint8_t *grown = realloc(b->data, cap);
-        if (grown == NULL) {
-            b->out_of_memory = 1;
-            return 0;
-        }
-        b->data = grown;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, ptr, n);
-    b->len += n;
-    b->data[b->len] = 0;
-    return n;
-}
-
-static void body_reset(body_buf *b)
-{
-    free(b->data);
-    size_t max = b->max;
-    memset(b, 0, sizeof(*b));
-    b->max = max;
-}
-
-typedef struct {
     long status;
     long retry_after; /* seconds; 0 when absent */
 } http_reply;
 
-static ccg_result configure(CURL *h, const ccg_snp_kds_config *cfg, const char *url, body_buf *b, char *errbuf)
+static ccg_result configure(CURL *h, const ccg_snp_kds_config *cfg, const char *url, ccg_http_body *b, char *errbuf)
 {
     ccg_result result = CCG_FAILURE;
     long timeout = cfg->timeout_s > 0 ? cfg->timeout_s : CCG_SNP_KDS_DEFAULT_TIMEOUT_S;
@@ -95,7 +55,7 @@ static ccg_result configure(CURL *h, const ccg_snp_kds_config *cfg, const char *
              curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, connect) == CURLE_OK &&
              curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)b->max) == CURLE_OK &&
              curl_easy_setopt(h, CURLOPT_USERAGENT, "ccgate/0.1") == CURLE_OK &&
-             curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK &&
+             curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, ccg_http_body_collect) == CURLE_OK &&
              curl_easy_setopt(h, CURLOPT_WRITEDATA, b) == CURLE_OK &&
              curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK;
     CCG_ENSURE_MSG(ok, CCG_R_COLLATERAL_FETCH_FAILED, "libcurl rejected an option (built without HTTP or TLS?)");
@@ -104,7 +64,7 @@ cleanup:
     return result;
 }
 
-static ccg_result get_once(const ccg_snp_kds_config *cfg, const char *url, const char *what, body_buf *b,
+static ccg_result get_once(const ccg_snp_kds_config *cfg, const char *url, const char *what, ccg_http_body *b,
                            http_reply *reply)
 {
     ccg_result result = CCG_FAILURE;
@@ -139,7 +99,7 @@ static unsigned retry_wait(const ccg_snp_kds_config *cfg, long retry_after, int 
     return wait > cap ? cap : (unsigned)wait;
 }
 
-static ccg_result check_status(const http_reply *reply, const body_buf *b, const char *what)
+static ccg_result check_status(const http_reply *reply, const ccg_http_body *b, const char *what)
 {
     ccg_result result = CCG_FAILURE;
     CCG_ENSURE_MSG(reply->status != 404, CCG_R_COLLATERAL_MISSING, "KDS has no %s (HTTP 404)", what);
@@ -155,7 +115,7 @@ ccg_result ccg_snp_kds_get(const ccg_snp_kds_config *cfg, const char *url, const
                            size_t *out_len)
 {
     ccg_result result = CCG_FAILURE;
-    body_buf b = {0};
+    ccg_http_body b = {0};
     http_reply reply = {0};
     int retries = cfg->max_retries > 0 ? cfg->max_retries : 0;
     void (*sleep_fn)(unsigned) = cfg->sleep_fn ? cfg->sleep_fn : real_sleep;
@@ -164,7 +124,7 @@ ccg_result ccg_snp_kds_get(const ccg_snp_kds_config *cfg, const char *url, const
     CCG_ENSURE_MSG(curl_init_rc == CURLE_OK, CCG_R_COLLATERAL_FETCH_FAILED, "libcurl failed to initialise: %s",
                    curl_easy_strerror(curl_init_rc));
     for (int attempt = 0;; attempt++) {
-        body_reset(&b);
+        ccg_http_body_reset(&b);
         CCG_TRY(get_once(cfg, url, what, &b, &reply));
         if (reply.status != 429) {
             break;
@@ -175,7 +135,7 @@ ccg_result ccg_snp_kds_get(const ccg_snp_kds_config *cfg, const char *url, const
         sleep_fn(retry_wait(cfg, reply.retry_after, attempt));
     }
     CCG_TRY(check_status(&reply, &b, what));
-    *out = b.data;
+    *out = (uint8_t *)b.data;
     *out_len = b.len;
     b.data = NULL;
     result = CCG_SUCCESS;

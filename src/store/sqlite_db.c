@@ -397,41 +397,24 @@ static const char SQL_BEGIN[] = "BEGIN";
 static const char SQL_COMMIT[] = "COMMIT";
 static const char SQL_ROLLBACK[] = "ROLLBACK";
 
-ccg_result ccg_sqlite_begin(ccg_sqlite *h)
+/* One statement without rows: the transaction-control statements. */
+static ccg_result exec_simple(ccg_sqlite *h, const char *sql, const char *what)
 {
     ccg_result result = CCG_FAILURE;
     sqlite3_stmt *st = NULL;
-    CCG_TRY(ccg_sqlite_stmt(h, SQL_BEGIN_IMMEDIATE, &st));
-    CCG_TRY(ccg_sqlite_step_done(h, st, "begin a write transaction"));
+    CCG_TRY(ccg_sqlite_stmt(h, sql, &st));
+    CCG_TRY(ccg_sqlite_step_done(h, st, what));
     result = CCG_SUCCESS;
 cleanup:
     ccg_sqlite_done(st);
     return result;
 }
 
-ccg_result ccg_sqlite_begin_read(ccg_sqlite *h)
-{
-    ccg_result result = CCG_FAILURE;
-    sqlite3_stmt *st = NULL;
-    CCG_TRY(ccg_sqlite_stmt(h, SQL_BEGIN, &st));
-    CCG_TRY(ccg_sqlite_step_done(h, st, "begin a read transaction"));
-    result = CCG_SUCCESS;
-cleanup:
-    ccg_sqlite_done(st);
-    return result;
-}
+ccg_result ccg_sqlite_begin(ccg_sqlite *h) { return exec_simple(h, SQL_BEGIN_IMMEDIATE, "begin a write transaction"); }
 
-ccg_result ccg_sqlite_commit(ccg_sqlite *h)
-{
-    ccg_result result = CCG_FAILURE;
-    sqlite3_stmt *st = NULL;
-    CCG_TRY(ccg_sqlite_stmt(h, SQL_COMMIT, &st));
-    CCG_TRY(ccg_sqlite_step_done(h, st, "commit"));
-    result = CCG_SUCCESS;
-cleanup:
-    ccg_sqlite_done(st);
-    return result;
-}
+ccg_result ccg_sqlite_begin_read(ccg_sqlite *h) { return exec_simple(h, SQL_BEGIN, "begin a read transaction"); }
+
+ccg_result ccg_sqlite_commit(ccg_sqlite *h) { return exec_simple(h, SQL_COMMIT, "commit"); }
 
 void ccg_sqlite_rollback(ccg_sqlite *h)
 {
