@@ -125,6 +125,71 @@ static void bad_values_are_refused(void **state)
     refuse("{\"policy_id\":\"a\",\"version\":1,\"allowed_signers\":[\"ark\"]}", CCG_R_POLICY_INVALID_VALUE);
 }
 
+/* Appraisal of a constructed report: each rule's failure has its own code. */
+static ccg_snp_report plain_report(void)
+{
+    ccg_snp_report r;
+    memset(&r, 0, sizeof(r));
+    r.version = 3;
+    r.policy = CCG_SNP_POLICY_RESERVED_ONE;
+    r.reported_tcb = r.launch_tcb = r.current_tcb = r.committed_tcb = 0x7308000000000003ull;
+    r.current_build = 5;
+    r.current_major = 1;
+    r.current_minor = 55;
+    return r;
+}
+
+static void appraise_expect(const char *policy_json, const ccg_snp_report *r, ccg_reason expected)
+{
+    ccg_snp_policy *p = NULL;
+    ccg_reasons reasons;
+    assert_true(ccg_ok(ccg_snp_policy_parse(policy_json, strlen(policy_json), &p)));
+    ccg_reasons_init(&reasons);
+    assert_int_equal(ccg_snp_appraise(p, r, CCG_SNP_PRODUCT_MILAN, &reasons), 0);
+    if (expected == CCG_R_OK) {
+        assert_int_equal(reasons.count, 0);
+    } else if (reasons.count != 1 || reasons.items[0].reason != expected) {
+        fail_msg("%s: expected exactly %s, got %zu reasons (first %s)", policy_json, ccg_reason_code(expected),
+                 reasons.count, reasons.count ? ccg_reason_code(reasons.items[0].reason) : "-");
+    }
+    ccg_reasons_free(&reasons);
+    ccg_snp_policy_free(p);
+}
+
+#define D48 "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000001"
+
+static void appraisal_rules_have_their_codes(void **state)
+{
+    (void)state;
+    ccg_snp_report r = plain_report();
+    appraise_expect("{\"policy_id\":\"p\",\"version\":1}", &r, CCG_R_OK);
+    appraise_expect("{\"policy_id\":\"p\",\"version\":1,\"minimum_build\":6}", &r, CCG_R_SNP_FIRMWARE_BELOW_MINIMUM);
+    appraise_expect("{\"policy_id\":\"p\",\"version\":1,\"minimum_abi\":{\"major\":1,\"minor\":56}}", &r,
+                    CCG_R_SNP_ABI_BELOW_MINIMUM);
+    appraise_expect("{\"policy_id\":\"p\",\"version\":1,\"minimum_abi\":{\"major\":1,\"minor\":55}}", &r, CCG_R_OK);
+    appraise_expect("{\"policy_id\":\"p\",\"version\":1,\"host_data\":\""
+                    "0000000000000000000000000000000000000000000000000000000000000001\"}",
+                    &r, CCG_R_SNP_HOST_DATA_MISMATCH);
+    appraise_expect("{\"policy_id\":\"p\",\"version\":1,\"allowed_id_key_digests\":[\"" D48 "\"]}", &r,
+                    CCG_R_SNP_ID_KEY_NOT_ALLOWED);
+    appraise_expect("{\"policy_id\":\"p\",\"version\":1,\"allowed_author_key_digests\":[\"" D48 "\"]}", &r,
+                    CCG_R_SNP_AUTHOR_KEY_NOT_ALLOWED);
+    appraise_expect("{\"policy_id\":\"p\",\"version\":1,\"platform_info\":{\"tsme_enabled\":true}}", &r,
+                    CCG_R_SNP_PLATFORM_INFO_REQUIREMENT);
+    appraise_expect("{\"policy_id\":\"p\",\"version\":1,\"minimum_guest_svn\":1}", &r,
+                    CCG_R_SNP_GUEST_SVN_BELOW_MINIMUM);
+    /* An author key digest is accepted only when AUTHOR_KEY_EN says it is present. */
+    r.id_key_digest[47] = 1;
+    r.author_key_digest[47] = 1;
+    appraise_expect("{\"policy_id\":\"p\",\"version\":1,\"allowed_id_key_digests\":[\"" D48 "\"]}", &r, CCG_R_OK);
+    appraise_expect("{\"policy_id\":\"p\",\"version\":1,\"allowed_author_key_digests\":[\"" D48 "\"]}", &r,
+                    CCG_R_SNP_AUTHOR_KEY_NOT_ALLOWED);
+    r.flags |= 1;
+    appraise_expect("{\"policy_id\":\"p\",\"version\":1,\"allowed_author_key_digests\":[\"" D48 "\"]}", &r, CCG_R_OK);
+    r.platform_info = CCG_SNP_PLATFORM_TSME_EN;
+    appraise_expect("{\"policy_id\":\"p\",\"version\":1,\"platform_info\":{\"tsme_enabled\":true}}", &r, CCG_R_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -134,6 +199,7 @@ int main(void)
         cmocka_unit_test(identity_is_required),
         cmocka_unit_test(unknown_keys_are_refused),
         cmocka_unit_test(bad_values_are_refused),
+        cmocka_unit_test(appraisal_rules_have_their_codes),
     };
     return cmocka_run_group_tests_name("snp_policy", tests, NULL, NULL);
 }
