@@ -1,0 +1,61 @@
+/* Sealed model artifacts (docs/artifact-format.md).
+ *
+ * A provider seals a model under its model key: a signed header (key ID and version, suite, chunk size,
+ * plaintext length and digest, salt), then AES-256-GCM chunks under a per-artifact key derived from the
+ * model key with HKDF-SHA256 and the header's random salt. Each chunk's nonce and AAD bind the header
+ * digest, the chunk index and a final-chunk flag, so reordering, truncation and splicing are detected.
+ *
+ * Unsealing streams: chunks are decrypted in parallel straight into the caller's destination memory
+ * (for the agent, a memfd mapping), so a model never needs twice its size in RAM. */
+#ifndef CCGATE_ARTIFACT_H
+#define CCGATE_ARTIFACT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+#include "ccgate/result.h"
+
+#define CCG_ARTIFACT_KEY_ID_MAX 128
+#define CCG_ARTIFACT_DIGEST_LEN 48 /* SHA-384 */
+#define CCG_ARTIFACT_MODEL_KEY_LEN 32
+#define CCG_ARTIFACT_DEFAULT_CHUNK (1u << 20)
+
+typedef struct {
+    char key_id[CCG_ARTIFACT_KEY_ID_MAX + 1];
+    uint32_t key_version;
+    uint16_t suite;
+    uint32_t chunk_size;
+    uint64_t plaintext_len;
+    uint8_t plaintext_digest[CCG_ARTIFACT_DIGEST_LEN];
+    uint8_t header_digest[CCG_ARTIFACT_DIGEST_LEN]; /* SHA-384 of the signed header bytes */
+} ccg_artifact_header;
+
+typedef struct ccg_artifact ccg_artifact;
+
+typedef struct {
+    const char *provider_key_path; /* PEM public key (or certificate) that must have signed the header */
+    const char *ca_file;           /* for https:// locations; NULL = system trust */
+    long timeout_seconds;          /* for http(s); 0 = default */
+} ccg_artifact_open_opts;
+
+/* Seals in_path to out_path. signer is the provider's private key (P-384 or Ed25519). */
+CCG_MUST_CHECK ccg_result ccg_artifact_seal_file(const char *in_path, const char *out_path, const uint8_t *model_key,
+                                                 size_t model_key_len, const char *key_id, uint32_t key_version,
+                                                 uint32_t chunk_size, EVP_PKEY *signer);
+
+/* Opens a sealed artifact from a local path or an http(s):// URL, parses the header through the bounded
+ * reader and verifies the provider's signature. Nothing is decrypted yet. */
+CCG_MUST_CHECK ccg_result ccg_artifact_open(const char *location, const ccg_artifact_open_opts *opts, ccg_artifact **out);
+const ccg_artifact_header *ccg_artifact_header_of(const ccg_artifact *a);
+
+/* Decrypts every chunk into dest (dest_len >= plaintext_len) on `threads` threads (0 = all cores),
+ * then checks the plaintext digest. model_key_version must equal the header's (artifact.key_version_mismatch).
+ * On any failure dest is zeroed. */
+CCG_MUST_CHECK ccg_result ccg_artifact_unseal_into(ccg_artifact *a, const uint8_t *model_key, size_t model_key_len,
+                                                   uint32_t model_key_version, uint8_t *dest, size_t dest_len,
+                                                   unsigned threads);
+void ccg_artifact_close(ccg_artifact *a);
+
+#endif
