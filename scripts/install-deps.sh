@@ -9,6 +9,8 @@ packages=(
   libmicrohttpd-dev libsqlite3-dev python3 python3-jwcrypto ovmf xxd curl
   softhsm2 libp11-kit-dev
 )
+packages+=(fuse3 libfuse3-dev) # attester tests: the configfs-tsm stand-in (tests/support/tsm_fuse.c)
+packages+=(age) # scripts/bench-unseal.sh: `age -d` is the unseal benchmark's anchor
 
 missing=()
 for p in "${packages[@]}"; do

@@ -21,6 +21,14 @@
 #define CCG_ARTIFACT_DIGEST_LEN 48 /* SHA-384 */
 #define CCG_ARTIFACT_MODEL_KEY_LEN 32
 #define CCG_ARTIFACT_DEFAULT_CHUNK (1u << 20)
+#define CCG_ARTIFACT_CHUNK_MIN 4096u
+#define CCG_ARTIFACT_CHUNK_MAX (64u << 20)
+#define CCG_ARTIFACT_SALT_LEN 32
+#define CCG_ARTIFACT_KEY_CHECK_LEN 32
+#define CCG_ARTIFACT_HEADER_MAX 512 /* header + signature, an upper bound */
+#define CCG_ARTIFACT_SUITE_AES256GCM 1 /* AES-256-GCM chunks, HKDF-SHA256, SHA-384 over per-chunk SHA-256 */
+#define CCG_ARTIFACT_SIG_ES384 1
+#define CCG_ARTIFACT_SIG_ED25519 2
 
 typedef struct {
     char key_id[CCG_ARTIFACT_KEY_ID_MAX + 1];
@@ -30,6 +38,15 @@ typedef struct {
     uint64_t plaintext_len;
     uint8_t plaintext_digest[CCG_ARTIFACT_DIGEST_LEN];
     uint8_t header_digest[CCG_ARTIFACT_DIGEST_LEN]; /* SHA-384 of the signed header bytes */
+    /* Added after the first API cut (docs/artifact-format.md has the byte layout). */
+    uint16_t version;      /* format version (1) */
+    uint16_t sig_alg;      /* CCG_ARTIFACT_SIG_ES384 or CCG_ARTIFACT_SIG_ED25519 */
+    uint64_t chunk_count;  /* >= 1: an empty model still has one (empty) final chunk */
+    uint8_t salt[CCG_ARTIFACT_SALT_LEN];
+    uint8_t key_check[CCG_ARTIFACT_KEY_CHECK_LEN];
+    size_t signed_len;     /* bytes covered by the signature (the header proper) */
+    size_t signature_len;  /* 96 (ES384 R||S) or 64 (Ed25519) */
+    uint64_t total_len;    /* the whole artifact's size in bytes: header, signature and every chunk */
 } ccg_artifact_header;
 
 typedef struct ccg_artifact ccg_artifact;
@@ -57,5 +74,19 @@ CCG_MUST_CHECK ccg_result ccg_artifact_unseal_into(ccg_artifact *a, const uint8_
                                                    uint32_t model_key_version, uint8_t *dest, size_t dest_len,
                                                    unsigned threads);
 void ccg_artifact_close(ccg_artifact *a);
+
+/* As ccg_artifact_open over a sealed artifact already in memory (borrowed: it must outlive the handle). */
+CCG_MUST_CHECK ccg_result ccg_artifact_open_memory(const uint8_t *data, size_t len, const ccg_artifact_open_opts *opts,
+                                                   ccg_artifact **out);
+
+/* Parses a header (and the signature's length) from the first bytes of an artifact through the bounded
+ * reader, without verifying anything cryptographic. data may hold more than the header. Fails with
+ * input.truncated when len is too short to hold it; out->total_len tells how long the whole file must be. */
+CCG_MUST_CHECK ccg_result ccg_artifact_parse_header(const uint8_t *data, size_t len, ccg_artifact_header *out);
+
+/* The model digest a seal of path with this chunk size would sign (SHA-384 over the per-chunk SHA-256s,
+ * docs/artifact-format.md), so a provider can compare a registry's figure without unsealing. */
+CCG_MUST_CHECK ccg_result ccg_artifact_digest_file(const char *path, uint32_t chunk_size,
+                                                   uint8_t digest[CCG_ARTIFACT_DIGEST_LEN], uint64_t *len);
 
 #endif

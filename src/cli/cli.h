@@ -19,6 +19,10 @@ int cmd_measure(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_refval(int argc, char **argv);
 int cmd_kbs(int argc, char **argv);
+int cmd_channel(int argc, char **argv);
+int cmd_seal(int argc, char **argv);
+int cmd_unseal(int argc, char **argv);
+int cmd_artifact(int argc, char **argv);
 
 /* Adds the cached (or, with fetch, KDS-fetched) VCEK and chain for a report to col. A NULL cache_dir
  * does nothing. */

@@ -20,6 +20,10 @@ static void usage(FILE *out)
             "  audit        verify, list or anchor the key broker's hash-chained audit log\n"
             "  kbs          the key broker's admin API per persona (keys, policies, refvals, audit, tokens)\n"
             "  reasons      list the reason-code registry (--json, --markdown)\n"
+            "  channel      the attested secure channel: serve (emulated evidence) and send\n"
+            "  seal         seal a model into a signed, chunked AES-256-GCM artifact (providers)\n"
+            "  unseal       check and decrypt a sealed artifact to a file (providers checking their own)\n"
+            "  artifact     inspect a sealed artifact's header (JSON) or compute a model's digest\n"
             "\n"
             "Run 'ccgate <command> --help' for a command's options.\n"
             "Exit status: 0 allow or success, 1 deny, 2 bad usage or bad input.\n");
@@ -72,6 +76,18 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "kbs") == 0) {
         return cmd_kbs(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "channel") == 0) {
+        return cmd_channel(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "seal") == 0) {
+        return cmd_seal(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "unseal") == 0) {
+        return cmd_unseal(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "artifact") == 0) {
+        return cmd_artifact(argc - 1, argv + 1);
     }
     fprintf(stderr, "ccgate: unknown command '%s'\n", cmd);
     usage(stderr);

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# `ccgate seal`, `unseal` and `artifact`: a round trip with both signature algorithms, and the refusals
+# with their codes and exit statuses (docs/artifact-format.md).
+set -uo pipefail
+cli=${CCG_CLI:?CCG_CLI must name the ccgate binary}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+expect() {
+  local name=$1 want=$2 pattern=$3
+  shift 4
+  local out rc
+  out=$("$@" 2>&1)
+  rc=$?
+  if [ "$rc" -ne "$want" ] || { [ -n "$pattern" ] && ! grep -qE -- "$pattern" <<<"$out"; }; then
+    echo "FAIL $name: exit $rc (wanted $want), output:"; echo "$out" | head -10; failed=$((failed + 1)); return
+  fi
+  echo "ok   $name"; passed=$((passed + 1))
+}
+check() {
+  if eval "$2"; then echo "ok   $1"; passed=$((passed + 1)); else echo "FAIL $1"; failed=$((failed + 1)); fi
+}
+
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$tmp/p.key" 2>/dev/null
+openssl pkey -in "$tmp/p.key" -pubout -out "$tmp/p.pub"
+openssl genpkey -algorithm ED25519 -out "$tmp/e.key" 2>/dev/null
+openssl pkey -in "$tmp/e.key" -pubout -out "$tmp/e.pub"
+head -c 32 /dev/urandom > "$tmp/model.key"
+head -c 32 /dev/urandom > "$tmp/other.key"
+head -c 300000 /dev/urandom > "$tmp/model.bin"
+hex=$(od -An -tx1 -v "$tmp/model.key" | tr -d ' \n')
+size() { stat -c %s "$1"; }
+
+expect "seal ES384" 0 'sealed' -- "$cli" seal --in "$tmp/model.bin" --out "$tmp/m.ccga" --key-file "$tmp/model.key" \
+  --key-id acme/model/a --key-version 3 --signer "$tmp/p.key" --chunk-size 65536
+expect "unseal" 0 'version 3, 300000 bytes' -- "$cli" unseal --in "$tmp/m.ccga" --out "$tmp/out.bin" \
+  --key-file "$tmp/model.key" --key-version 3 --provider-key "$tmp/p.pub"
+check "plaintext equal" 'cmp -s "$tmp/model.bin" "$tmp/out.bin"'
+expect "unseal with --key-hex, 1 thread" 0 '' -- "$cli" unseal --in "$tmp/m.ccga" --out "$tmp/out1.bin" \
+  --key-hex "$hex" --key-version 3 --provider-key "$tmp/p.pub" --threads 1
+check "plaintext equal (1 thread)" 'cmp -s "$tmp/model.bin" "$tmp/out1.bin"'
+expect "seal Ed25519, default chunk" 0 '' -- "$cli" seal --in "$tmp/model.bin" --out "$tmp/e.ccga" --key-hex "$hex" \
+  --key-id acme/model/a --key-version 1 --signer "$tmp/e.key"
+expect "unseal Ed25519" 0 '' -- "$cli" unseal --in "$tmp/e.ccga" --out "$tmp/oute.bin" --key-file "$tmp/model.key" \
+  --key-version 1 --provider-key "$tmp/e.pub"
+check "plaintext equal (Ed25519)" 'cmp -s "$tmp/model.bin" "$tmp/oute.bin"'
+
+expect "inspect" 0 '"key_id": "acme/model/a"' -- "$cli" artifact inspect "$tmp/m.ccga"
+expect "inspect verified" 0 '"signature": "verified"' -- "$cli" artifact inspect "$tmp/m.ccga" --provider-key "$tmp/p.pub"
+d_inspect=$("$cli" artifact inspect "$tmp/m.ccga" | python3 -c 'import json,sys; print(json.load(sys.stdin)["plaintext_digest"])')
+d_plain=$("$cli" artifact digest --in "$tmp/model.bin" --chunk-size 65536 | cut -d' ' -f1)
+check "digest of the plain model = signed digest" '[ -n "$d_plain" ] && [ "$d_inspect" = "$d_plain" ]'
+
+expect "wrong key version" 1 'artifact.key_version_mismatch' -- "$cli" unseal --in "$tmp/m.ccga" --out "$tmp/x.bin" \
+  --key-file "$tmp/model.key" --key-version 2 --provider-key "$tmp/p.pub"
+check "no output left on failure" '[ ! -e "$tmp/x.bin" ]'
+expect "wrong key" 1 'artifact.key_invalid' -- "$cli" unseal --in "$tmp/m.ccga" --out "$tmp/x.bin" \
+  --key-file "$tmp/other.key" --key-version 3 --provider-key "$tmp/p.pub"
+expect "wrong provider key" 1 'artifact.signature_invalid' -- "$cli" unseal --in "$tmp/m.ccga" --out "$tmp/x.bin" \
+  --key-file "$tmp/model.key" --key-version 3 --provider-key "$tmp/e.pub"
+
+# A byte flipped in the middle of chunk 2 (header 160 + 12 key ID + 96 signature; records 65536 + 48).
+cp "$tmp/m.ccga" "$tmp/t.ccga"
+printf '\xff' | dd of="$tmp/t.ccga" bs=1 seek=$((268 + 2 * 65584 + 1000)) conv=notrunc 2>/dev/null
+expect "flipped chunk" 1 'artifact.chunk_auth_failed' -- "$cli" unseal --in "$tmp/t.ccga" --out "$tmp/x.bin" \
+  --key-file "$tmp/model.key" --key-version 3 --provider-key "$tmp/p.pub"
+check "no plaintext left on failure" '[ ! -e "$tmp/x.bin" ]'
+cp "$tmp/m.ccga" "$tmp/t.ccga"
+printf '\x00' | dd of="$tmp/t.ccga" bs=1 seek=130 conv=notrunc 2>/dev/null
+expect "flipped header" 1 'artifact.signature_invalid' -- "$cli" unseal --in "$tmp/t.ccga" --out "$tmp/x.bin" \
+  --key-file "$tmp/model.key" --key-version 3 --provider-key "$tmp/p.pub"
+head -c $((268 + 2 * 65584)) "$tmp/m.ccga" > "$tmp/t.ccga"
+expect "truncated" 1 'artifact.truncated' -- "$cli" unseal --in "$tmp/t.ccga" --out "$tmp/x.bin" \
+  --key-file "$tmp/model.key" --key-version 3 --provider-key "$tmp/p.pub"
+{ cat "$tmp/m.ccga"; echo extra; } > "$tmp/t.ccga"
+expect "trailing data" 1 'artifact.trailing_data' -- "$cli" unseal --in "$tmp/t.ccga" --out "$tmp/x.bin" \
+  --key-file "$tmp/model.key" --key-version 3 --provider-key "$tmp/p.pub"
+expect "not an artifact" 2 'artifact.magic_invalid' -- "$cli" artifact inspect "$tmp/model.bin"
+head -c 31 /dev/urandom > "$tmp/short.key"
+expect "short key file" 1 'artifact.key_invalid' -- "$cli" seal --in "$tmp/model.bin" --out "$tmp/y.ccga" \
+  --key-file "$tmp/short.key" --key-id a --key-version 1 --signer "$tmp/p.key"
+expect "bad chunk size" 2 'usage.invalid' -- "$cli" seal --in "$tmp/model.bin" --out "$tmp/y.ccga" \
+  --key-file "$tmp/model.key" --key-id a --key-version 1 --signer "$tmp/p.key" --chunk-size 100
+expect "missing options" 2 'required' -- "$cli" seal --in "$tmp/model.bin"
+expect "seal --help" 0 'usage: ccgate seal' -- "$cli" seal --help
+expect "unseal --help says providers only" 0 'providers checking their own' -- "$cli" unseal --help
+expect "artifact --help" 0 'artifact inspect' -- "$cli" artifact --help
+expect "top-level usage" 0 'unseal' -- "$cli" --help
+
+echo "test_seal: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
