@@ -8,16 +8,17 @@
 #      over the available cores, and the ratio flows/s / bound (target 0.7; reported, never failed).
 #
 # Per flow the broker does (the chain is cached by the verifier cache, so no RSA work is counted):
-#   - 2 ECDSA P-384 verifies: the report signature at /attest, and again at /resource, which re-appraises
-#     the session's verified evidence under the key's policy at the current time;
+#   - 1 ECDSA P-384 verify: the report signature at /attest. /resource reuses that decision, because
+#     the key's policy is the attestation policy at the same version, the reference values are unchanged
+#     and the collateral is still valid (a key under another policy costs a second verify);
 #   - 1 ES256 sign (the attestation token);
 #   - 1 ECDH P-256 and 1 P-256 key generation (the JWE's ECDH-ES ephemeral key, counted at the ES256
 #     sign rate, which is the same fixed-base multiplication);
 #   - 1 ES256 verify when the resource is fetched with the bearer token (BENCH_BEARER=1).
-# The clients' own crypto (tee key generation, the emulator's P-384 report signature, JWE decryption)
-# is not in the bound, but the clients run on the same cores as the daemon: the output says so and
-# shows both sides' CPU time per flow.
-#
+# That is the issue's bound, and the first ratio. The clients run on the same cores, and each flow
+# also costs them 1 P-384 sign (the emulator signs the report over the fresh nonce) and 1 ECDH P-256
+# (the JWE decryption); their tee keys are made before the timed run. The second ratio divides by the
+# bound of both sides' public-key work on the shared cores, which is what 2 cores can reach at best.
 # usage: scripts/bench-kbs.sh [BUILD_DIR]   (default build/release; BENCH_CLIENTS=4, BENCH_SECONDS=10,
 #                                            BENCH_THREADS=4 server threads, BENCH_BEARER=0, BENCH_CORES=nproc)
 # Exit status: 0 measured (whatever the ratio), 1 the benchmark failed, 2 missing binaries or tools.
@@ -61,12 +62,12 @@ trap 'exit 1' INT TERM
 
 # 1. The rates.
 openssl speed -seconds 2 ecdsap384 ecdhp256 ecdsap256 >"$tmp/speed.txt" 2>/dev/null
-read -r p384_verify p256_sign p256_verify ecdh256 < <(awk '
-  / ecdsa \(nistp384\)/ { p384v = $NF }
+read -r p384_sign p384_verify p256_sign p256_verify ecdh256 < <(awk '
+  / ecdsa \(nistp384\)/ { p384s = $(NF-1); p384v = $NF }
   / ecdsa \(nistp256\)/ { p256s = $(NF-1); p256v = $NF }
   / ecdh \(nistp256\)/  { ecdh = $NF }
-  END { print p384v, p256s, p256v, ecdh }' "$tmp/speed.txt")
-for v in "$p384_verify" "$p256_sign" "$p256_verify" "$ecdh256"; do
+  END { print p384s, p384v, p256s, p256v, ecdh }' "$tmp/speed.txt")
+for v in "$p384_sign" "$p384_verify" "$p256_sign" "$p256_verify" "$ecdh256"; do
   if ! awk -v x="$v" 'BEGIN { exit !(x + 0 > 0) }'; then
     echo "bench-kbs: cannot parse the openssl speed output:" >&2
     cat "$tmp/speed.txt" >&2
@@ -90,12 +91,12 @@ grep -v '^RESULT ' "$tmp/load.txt"
 result=$(grep '^RESULT ' "$tmp/load.txt")
 
 # 3. The bound and the ratio.
-awk -v r="$result" -v p384v="$p384_verify" -v p256s="$p256_sign" -v p256v="$p256_verify" -v ecdh="$ecdh256" \
+awk -v r="$result" -v p384s="$p384_sign" -v p384v="$p384_verify" -v p256s="$p256_sign" -v p256v="$p256_verify" -v ecdh="$ecdh256" \
     -v cores="$cores" -v bearer="$bearer" '
 BEGIN {
   n = split(r, kv, /[ =]/)
   for (i = 2; i < n; i += 2) m[kv[i]] = kv[i + 1]
-  us_p384 = 2 * 1e6 / p384v
+  us_p384 = 1e6 / p384v
   us_sign = 1e6 / p256s
   us_keygen = 1e6 / p256s
   us_ecdh = 1e6 / ecdh
@@ -103,13 +104,19 @@ BEGIN {
   per_flow = us_p384 + us_sign + us_keygen + us_ecdh + us_bearer
   bound = cores * 1e6 / per_flow
   ratio = m["flows_per_s"] / bound
-  printf "crypto bound (openssl speed, this run): P-384 verify %.0f/s, ES256 sign %.0f/s, ES256 verify %.0f/s, ECDH P-256 %.0f/s\n", p384v, p256s, p256v, ecdh
-  printf "  broker public-key work per flow: 2 x P-384 verify %.0f us + ES256 sign %.0f us + P-256 keygen %.0f us + ECDH %.0f us", us_p384, us_sign, us_keygen, us_ecdh
+  client_flow = 1e6 / p384s + 1e6 / ecdh
+  shared_bound = cores * 1e6 / (per_flow + client_flow)
+  printf "crypto bound (openssl speed, this run): P-384 sign %.0f/s, P-384 verify %.0f/s, ES256 sign %.0f/s, ES256 verify %.0f/s, ECDH P-256 %.0f/s\n", p384s, p384v, p256s, p256v, ecdh
+  printf "  broker public-key work per flow: P-384 verify %.0f us + ES256 sign %.0f us + P-256 keygen %.0f us + ECDH %.0f us", us_p384, us_sign, us_keygen, us_ecdh
   if (bearer == 1) printf " + ES256 verify %.0f us", us_bearer
-  printf " = %.0f us (chain cached: no RSA)\n", per_flow
-  printf "  bound on %d cores: %.1f flows/s; measured %.1f flows/s\n", cores, bound, m["flows_per_s"]
+  printf " = %.0f us (chain cached: no RSA; /resource reuses the /attest decision)\n", per_flow
+  printf "  bound on %d cores (broker only): %.1f flows/s; measured %.1f flows/s\n", cores, bound, m["flows_per_s"]
   printf "  ratio flows_per_s / bound = %.2f (target 0.70)\n", ratio
+  printf "  the clients public-key work per flow on the same cores: P-384 sign %.0f us + ECDH %.0f us = %.0f us\n", 1e6 / p384s, 1e6 / ecdh, client_flow
+  printf "  bound on %d cores shared by broker and clients: %.1f flows/s; ratio %.2f\n", cores, shared_bound, m["flows_per_s"] / shared_bound
   if (m["daemon_cpu_ms"] > 0)
-    printf "  daemon CPU per flow %.2f ms = %.1f x its public-key work; clients CPU per flow %.2f ms on the same %d cores (not in the bound)\n", m["daemon_cpu_ms"], m["daemon_cpu_ms"] * 1000 / per_flow, m["client_cpu_ms"], cores
+    printf "  daemon CPU per flow %.2f ms = %.1f x its public-key work; clients CPU per flow %.2f ms on the same %d cores\n", m["daemon_cpu_ms"], m["daemon_cpu_ms"] * 1000 / per_flow, m["client_cpu_ms"], cores
+  if (m["other_cores"] > 0.2)
+    printf "  other processes kept %.2f cores busy during the run: the figures are pessimistic\n", m["other_cores"]
   if (ratio < 0.7) printf "  below target: see docs/kbs.md, Performance, for where the time goes\n"
 }'

@@ -17,6 +17,7 @@
 #include "ccgate/jose.h"
 #include "ccgate/kbs.h"
 #include "ccgate/refvalue.h"
+#include "ccgate/secmem.h"
 #include "ccgate/store.h"
 #include "ccgate/snp_emulator.h"
 #include "ccgate/snp_kds.h"
@@ -675,6 +676,287 @@ static void plain_http_only_when_asked_on_loopback(void **state)
     ccg_kbs_server_stop(srv);
 }
 
+
+/* ---- failing closed on collateral, and the protocol's denial codes ---- */
+
+/* A policy document with the emulator's root, a version and an optional embedded SNP policy. */
+static void put_policy_doc(fixture *f, const char *id, int version, int with_root, json_t *snp_stolen)
+{
+    char *pem = ark_pem(f), *text;
+    json_t *doc = json_pack("{s:s,s:i,s:[s]}", "policy_id", id, "version", version, "allowed_tees", "snp");
+    if (with_root) {
+        json_object_set_new(doc, "trusted_roots", json_pack("[{s:s,s:s}]", "product", "milan", "pem", pem));
+    }
+    if (snp_stolen != NULL) {
+        json_object_set_new(doc, "snp_policy", snp_stolen);
+    }
+    text = json_dumps(doc, JSON_COMPACT);
+    assert_true(ccg_ok(ccg_kbs_set_policy(f->kbs, text, strlen(text))));
+    free(text);
+    free(pem);
+    json_decref(doc);
+}
+
+static void expect_both(const ccg_kbs_http_response *resp, unsigned status, const char *a, const char *b)
+{
+    expect(resp, status, a);
+    expect(resp, status, b);
+}
+
+/* An expired VCEK: the precise cert.expired and the broker's collateral.expired, both in the body. */
+static void expired_chain_is_collateral_expired(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_http_response resp;
+    ccg_snp_emulator_config ecfg;
+    char *body;
+    ccg_snp_emulator_free(f->emu);
+    f->emu = NULL;
+    ccg_snp_emulator_config_init(&ecfg, CCG_SNP_PRODUCT_MILAN, CCG_SNP_SIGNER_VCEK);
+    ecfg.key.not_before = T0 - 400 * 86400;
+    ecfg.key.not_after = T0 - 86400;
+    assert_true(ccg_ok(ccg_snp_emulator_new(&ecfg, &f->emu)));
+    put_policy(f, "attest", 1, 0);
+    auth(f);
+    body = attestation(f);
+    call(f, "POST", "/kbs/v0/attest", body, &resp);
+    expect_both(&resp, 401, "\"cert.expired\"", "\"collateral.expired\"");
+    assert_null(strstr(resp.body, "\"token\""));
+    ccg_kbs_response_free(&resp);
+    free(body);
+}
+
+/* The certificate chain without the ASK: cert.chain_incomplete and collateral.missing. */
+static void incomplete_chain_is_collateral_missing(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_http_response resp;
+    char *body;
+    json_t *doc, *chain;
+    put_policy(f, "attest", 1, 0);
+    auth(f);
+    body = attestation(f);
+    doc = json_loads(body, 0, NULL);
+    chain = json_object_get(json_object_get(json_object_get(doc, "tee-evidence"), "primary_evidence"), "cert_chain");
+    assert_int_equal(json_array_remove(chain, 1), 0); /* the ASK */
+    free(body);
+    body = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    call(f, "POST", "/kbs/v0/attest", body, &resp);
+    expect_both(&resp, 401, "\"cert.chain_incomplete\"", "\"collateral.missing\"");
+    ccg_kbs_response_free(&resp);
+    free(body);
+}
+
+/* A policy requiring a CRL, with the broker's collateral cache: no CRL is collateral.missing; an
+ * expired one is crl.expired and collateral.expired; a current one passes. */
+static void crl_missing_then_expired(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_http_response resp;
+    char cache[200], with_cache[sizeof(f->config_text)], *body;
+    ccg_snp_kds_item item;
+    X509_CRL *crl = NULL;
+    unsigned char *der = NULL;
+    int n;
+    snprintf(cache, sizeof(cache), "%s/collateral", f->dir);
+    close_broker(f);
+    snprintf(with_cache, sizeof(with_cache), "{\"collateral\":{\"cache_dir\":\"%s\"},%s", cache, f->config_text + 1);
+    snprintf(f->config_text, sizeof(f->config_text), "%s", with_cache);
+    open_broker(f);
+    put_policy_doc(f, "attest", 1, 1, json_pack("{s:s,s:i,s:b}", "policy_id", "s", "version", 1, "require_crl", 1));
+    /* The VCEK and its chain are cached: only the CRL is missing at first. */
+    n = i2d_X509(ccg_snp_emulator_vcek(f->emu), &der);
+    assert_true(ccg_ok(ccg_snp_kds_import_key(cache, CCG_SNP_PRODUCT_MILAN, der, (size_t)n, &item)));
+    OPENSSL_free(der);
+    der = NULL;
+    {
+        BIO *bio = BIO_new(BIO_s_mem());
+        char *chain = NULL;
+        long len;
+        assert_int_equal(PEM_write_bio_X509(bio, ccg_snp_emulator_ask(f->emu)), 1);
+        assert_int_equal(PEM_write_bio_X509(bio, ccg_snp_emulator_ark(f->emu)), 1);
+        len = BIO_get_mem_data(bio, &chain);
+        memset(&item, 0, sizeof(item));
+        item.kind = CCG_SNP_KDS_CHAIN;
+        item.product = CCG_SNP_PRODUCT_MILAN;
+        item.signer = CCG_SNP_SIGNER_VCEK;
+        assert_true(ccg_ok(ccg_snp_cache_write(cache, &item, (const uint8_t *)chain, (size_t)len)));
+        BIO_free(bio);
+    }
+    memset(&item, 0, sizeof(item));
+    item.kind = CCG_SNP_KDS_CRL;
+    item.product = CCG_SNP_PRODUCT_MILAN;
+    item.signer = CCG_SNP_SIGNER_VCEK;
+    for (int round = 0; round < 3; round++) {
+        if (round > 0) {
+            ccg_time next = round == 1 ? T0 - 86400 : T0 + 86400;
+            assert_true(ccg_ok(ccg_snp_emulator_crl(f->emu, NULL, 0, T0 - 2 * 86400, next, &crl)));
+            n = i2d_X509_CRL(crl, &der);
+            assert_true(n > 0);
+            assert_true(ccg_ok(ccg_snp_cache_write(cache, &item, der, (size_t)n)));
+            OPENSSL_free(der);
+            der = NULL;
+            X509_CRL_free(crl);
+            crl = NULL;
+        }
+        auth(f);
+        body = attestation(f);
+        call(f, "POST", "/kbs/v0/attest", body, &resp);
+        if (round == 0) {
+            expect(&resp, 401, "\"collateral.missing\"");
+        } else if (round == 1) {
+            expect_both(&resp, 401, "\"crl.expired\"", "\"collateral.expired\"");
+        } else {
+            expect(&resp, 200, "\"token\"");
+        }
+        ccg_kbs_response_free(&resp);
+        free(body);
+    }
+}
+
+static void import_key(fixture *f, const char *key_id, const char *policy_id)
+{
+    ccg_secbuf key = {0};
+    assert_true(ccg_ok(ccg_secbuf_alloc(&key, 32, 1)));
+    memset(key.data, 0x5a, key.len);
+    assert_true(ccg_ok(ccg_kbs_import_key(f->kbs, key_id, policy_id, &key)));
+    ccg_secbuf_free(&key);
+}
+
+static void attest_ok(fixture *f)
+{
+    ccg_kbs_http_response resp;
+    char *body;
+    auth(f);
+    body = attestation(f);
+    call(f, "POST", "/kbs/v0/attest", body, &resp);
+    expect(&resp, 200, "\"token\"");
+    ccg_kbs_response_free(&resp);
+    free(body);
+}
+
+static void tee_not_allowed(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_http_response resp;
+    call(f, "POST", "/kbs/v0/auth", "{\"version\":\"0.4.0\",\"tee\":\"tdx\",\"extra-params\":{}}", &resp);
+    expect(&resp, 401, "\"kbs.tee_not_allowed\"");
+    assert_string_equal(resp.set_cookie, "");
+    ccg_kbs_response_free(&resp);
+}
+
+/* No cookie, or a cookie naming no session: kbs.session_missing at /attest and at /resource. */
+static void session_missing(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_http_response resp;
+    char *body;
+    put_policy(f, "attest", 1, 0);
+    import_key(f, "a/b/c", "attest");
+    auth(f);
+    body = attestation(f);
+    f->cookie[0] = 0;
+    call(f, "POST", "/kbs/v0/attest", body, &resp);
+    expect(&resp, 401, "\"kbs.session_missing\"");
+    ccg_kbs_response_free(&resp);
+    call(f, "GET", "/kbs/v0/resource/a/b/c", NULL, &resp);
+    expect(&resp, 401, "\"kbs.session_missing\"");
+    ccg_kbs_response_free(&resp);
+    snprintf(f->cookie, sizeof(f->cookie), "no-such-session");
+    call(f, "POST", "/kbs/v0/attest", body, &resp);
+    expect(&resp, 401, "\"kbs.session_missing\"");
+    ccg_kbs_response_free(&resp);
+    call(f, "GET", "/kbs/v0/resource/a/b/c", NULL, &resp);
+    expect(&resp, 401, "\"kbs.session_missing\"");
+    ccg_kbs_response_free(&resp);
+    free(body);
+}
+
+/* An Attestation carrying another nonce than the session's challenge. */
+static void nonce_mismatch(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_http_response resp;
+    char *body;
+    put_policy(f, "attest", 1, 0);
+    auth(f);
+    snprintf(f->nonce, sizeof(f->nonce), "a-nonce-this-broker-never-issued");
+    body = attestation(f);
+    call(f, "POST", "/kbs/v0/attest", body, &resp);
+    expect(&resp, 401, "\"kbs.nonce_mismatch\"");
+    ccg_kbs_response_free(&resp);
+    free(body);
+}
+
+/* An attested session past its lifetime (token_ttl) releases nothing: kbs.session_expired. */
+static void session_expired(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_http_response resp;
+    put_policy(f, "attest", 1, 0);
+    import_key(f, "a/b/c", "attest");
+    attest_ok(f);
+    call(f, "GET", "/kbs/v0/resource/a/b/c", NULL, &resp);
+    expect(&resp, 200, NULL);
+    ccg_kbs_response_free(&resp);
+    f->now += 601;
+    call(f, "GET", "/kbs/v0/resource/a/b/c", NULL, &resp);
+    expect(&resp, 401, "\"kbs.session_expired\"");
+    ccg_kbs_response_free(&resp);
+}
+
+/* /resource reuses the attestation's decision only under the very policy version it applied: a new
+ * version of the key's policy (here: without the emulator's root) is applied at once. */
+static void new_policy_version_is_applied_at_resource(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_http_response resp;
+    put_policy(f, "attest", 1, 0);
+    import_key(f, "a/b/c", "attest");
+    attest_ok(f);
+    call(f, "GET", "/kbs/v0/resource/a/b/c", NULL, &resp);
+    expect(&resp, 200, NULL);
+    ccg_kbs_response_free(&resp);
+    put_policy_doc(f, "attest", 2, 0, NULL);
+    call(f, "GET", "/kbs/v0/resource/a/b/c", NULL, &resp);
+    expect(&resp, 403, "\"cert.untrusted_root\"");
+    expect(&resp, 403, "\"policy_version\":2");
+    ccg_kbs_response_free(&resp);
+    /* A key under another policy than the attestation's is appraised under that policy. */
+    put_policy_doc(f, "other", 1, 1, NULL);
+    import_key(f, "a/b/d", "other");
+    call(f, "GET", "/kbs/v0/resource/a/b/d", NULL, &resp);
+    expect(&resp, 200, NULL);
+    ccg_kbs_response_free(&resp);
+}
+
+/* The attestation's decision is reused only while the collateral it rested on is valid: a VCEK that
+ * expires inside the session's lifetime makes /resource appraise again, and fail closed. */
+static void expiring_collateral_ends_the_reuse(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_http_response resp;
+    ccg_snp_emulator_config ecfg;
+    ccg_snp_emulator_free(f->emu);
+    f->emu = NULL;
+    ccg_snp_emulator_config_init(&ecfg, CCG_SNP_PRODUCT_MILAN, CCG_SNP_SIGNER_VCEK);
+    ecfg.key.not_before = T0 - 86400;
+    ecfg.key.not_after = T0 + 100;
+    assert_true(ccg_ok(ccg_snp_emulator_new(&ecfg, &f->emu)));
+    put_policy(f, "attest", 1, 0);
+    import_key(f, "a/b/c", "attest");
+    attest_ok(f);
+    f->now += 50;
+    call(f, "GET", "/kbs/v0/resource/a/b/c", NULL, &resp);
+    expect(&resp, 200, NULL);
+    ccg_kbs_response_free(&resp);
+    f->now += 100; /* the session lives on (token_ttl 600); the VCEK does not */
+    call(f, "GET", "/kbs/v0/resource/a/b/c", NULL, &resp);
+    expect_both(&resp, 403, "\"cert.expired\"", "\"collateral.expired\"");
+    ccg_kbs_response_free(&resp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -690,6 +972,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(collateral_from_the_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(module_unloadable_fails_closed, setup, teardown),
         cmocka_unit_test_setup_teardown(plain_http_only_when_asked_on_loopback, setup, teardown),
+        cmocka_unit_test_setup_teardown(expired_chain_is_collateral_expired, setup, teardown),
+        cmocka_unit_test_setup_teardown(incomplete_chain_is_collateral_missing, setup, teardown),
+        cmocka_unit_test_setup_teardown(crl_missing_then_expired, setup, teardown),
+        cmocka_unit_test_setup_teardown(tee_not_allowed, setup, teardown),
+        cmocka_unit_test_setup_teardown(session_missing, setup, teardown),
+        cmocka_unit_test_setup_teardown(nonce_mismatch, setup, teardown),
+        cmocka_unit_test_setup_teardown(session_expired, setup, teardown),
+        cmocka_unit_test_setup_teardown(new_policy_version_is_applied_at_resource, setup, teardown),
+        cmocka_unit_test_setup_teardown(expiring_collateral_ends_the_reuse, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -882,14 +883,39 @@ static void concurrent_guests(void **state)
 
 /* ---- crash: SIGKILL under load, restart on the same store ---- */
 
+#define CRASH_MAX_SEEN 4096
+
 typedef struct {
     const char *base;
     _Atomic long seen;     /* releases a client received and decrypted */
     _Atomic int stop;
+    pthread_mutex_t lock;  /* guards ids */
+    char (*ids)[64];       /* the X-Request-Id of every release seen */
+    size_t nids;
 } crash_ctx;
 
-/* One flow without cmocka asserts on the network (the daemon dies under it): 1 released, 0 failed. */
-static int try_flow(guest *g, const char *base)
+/* Keeps the X-Request-Id response header (the ID the audit record carries). */
+static size_t request_id_header(char *data, size_t size, size_t n, void *ud)
+{
+    char *out = ud;
+    size_t len = size * n;
+    static const char name[] = "x-request-id:";
+    if (len > sizeof(name) - 1 && strncasecmp(data, name, sizeof(name) - 1) == 0) {
+        size_t start = sizeof(name) - 1, end = len;
+        while (start < end && (data[start] == ' ' || data[start] == '\t')) {
+            start++;
+        }
+        while (end > start && (data[end - 1] == '\r' || data[end - 1] == '\n' || data[end - 1] == ' ')) {
+            end--;
+        }
+        snprintf(out, 64, "%.*s", (int)(end - start), data + start);
+    }
+    return len;
+}
+
+/* One flow without cmocka asserts on the network (the daemon dies under it): 1 released, 0 failed.
+ * rid receives the release's request ID. */
+static int try_flow(guest *g, const char *base, char rid[64])
 {
     buf b = {0};
     long code = 0;
@@ -929,6 +955,9 @@ static int try_flow(guest *g, const char *base)
     snprintf(url, sizeof(url), "%s/kbs/v0/resource/%s", base, KEY_A);
     curl_easy_setopt(g->curl, CURLOPT_URL, url);
     curl_easy_setopt(g->curl, CURLOPT_HTTPGET, 1L);
+    rid[0] = 0;
+    curl_easy_setopt(g->curl, CURLOPT_HEADERFUNCTION, request_id_header);
+    curl_easy_setopt(g->curl, CURLOPT_HEADERDATA, rid);
     if (curl_easy_perform(g->curl) == CURLE_OK && curl_easy_getinfo(g->curl, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK &&
         code == 200 && ccg_ok(ccg_jwe_decrypt_text(g->priv, b.data, b.len, 1, &plain))) {
         ok = plain.len == sizeof(MODEL_KEY_A) && memcmp(plain.data, MODEL_KEY_A, plain.len) == 0;
@@ -944,8 +973,14 @@ static void *crash_worker(void *arg)
     while (!atomic_load(&c->stop)) {
         guest g;
         guest_init(&g);
+        char rid[64];
         curl_easy_setopt(g.curl, CURLOPT_TIMEOUT, 5L);
-        if (try_flow(&g, c->base)) {
+        if (try_flow(&g, c->base, rid)) {
+            pthread_mutex_lock(&c->lock);
+            if (c->nids < CRASH_MAX_SEEN) {
+                memcpy(c->ids[c->nids++], rid, 64);
+            }
+            pthread_mutex_unlock(&c->lock);
             atomic_fetch_add(&c->seen, 1);
         }
         guest_free(&g);
@@ -982,7 +1017,9 @@ static pid_t start_daemon(const char *port_file, char *base, size_t base_len)
     return pid;
 }
 
-static long audit_releases(void)
+/* Counts the allowed releases in the audit log (the chain must verify); when c is given, checks that
+ * each release a client saw has its record, by request ID. */
+static long audit_releases(const crash_ctx *c)
 {
     ccg_audit *a = NULL;
     ccg_audit_verify_report rep;
@@ -1001,6 +1038,23 @@ static long audit_releases(void)
         const char *decision = json_string_value(json_object_get(r, "decision"));
         n += action != NULL && decision != NULL && strcmp(action, "resource.release") == 0 &&
              strcmp(decision, "allow") == 0;
+    }
+    for (size_t k = 0; c != NULL && k < c->nids; k++) {
+        int found = 0;
+        assert_int_not_equal(c->ids[k][0], 0);
+        json_array_foreach(records, i, r) {
+            const char *rid = json_string_value(json_object_get(r, "request_id"));
+            const char *action = json_string_value(json_object_get(r, "action"));
+            const char *decision = json_string_value(json_object_get(r, "decision"));
+            if (rid != NULL && strcmp(rid, c->ids[k]) == 0 && action != NULL && strcmp(action, "resource.release") == 0 &&
+                decision != NULL && strcmp(decision, "allow") == 0) {
+                found = 1;
+                break;
+            }
+        }
+        if (!found) {
+            fail_msg("the release %s a client saw has no audit record", c->ids[k]);
+        }
     }
     json_decref(records);
     ccg_audit_close(a);
@@ -1022,7 +1076,7 @@ static void sigkill_under_load_keeps_audit_and_store(void **state)
     (void)state;
     require_world();
     snprintf(pf, sizeof(pf), "%s/port-crash", W.dir);
-    before = audit_releases();
+    before = audit_releases(NULL);
     pid = start_daemon(pf, base, sizeof(base));
     /* A token from before the crash, for after it. */
     guest_init(&g);
@@ -1030,6 +1084,9 @@ static void sigkill_under_load_keeps_audit_and_store(void **state)
     token = guest_attested(&g);
     memset(&c, 0, sizeof(c));
     c.base = base;
+    assert_int_equal(pthread_mutex_init(&c.lock, NULL), 0);
+    c.ids = calloc(CRASH_MAX_SEEN, sizeof(*c.ids));
+    assert_non_null(c.ids);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(pthread_create(&t[i], NULL, crash_worker, &c), 0);
     }
@@ -1044,10 +1101,18 @@ static void sigkill_under_load_keeps_audit_and_store(void **state)
     }
     print_message("  releases seen by clients before SIGKILL: %ld\n", (long)atomic_load(&c.seen));
     assert_true(atomic_load(&c.seen) > 0);
-    /* Every release a client saw has its audit record, and the chain verifies. */
-    after = audit_releases();
+    /* Every release a client saw has its audit record (by request ID), and the chain verifies, by the
+     * library and by `ccgate audit verify`. */
+    after = audit_releases(&c);
     assert_true(after - before >= atomic_load(&c.seen));
+    free(c.ids);
+    pthread_mutex_destroy(&c.lock);
     snprintf(path, sizeof(path), "%s/kbs.db", W.dir);
+    if (getenv("CCG_CLI") != NULL) {
+        char cmd[1200];
+        snprintf(cmd, sizeof(cmd), "'%s' audit verify --db '%s' >/dev/null", getenv("CCG_CLI"), path);
+        assert_int_equal(system(cmd), 0);
+    }
     assert_true(ccg_ok(ccg_store_open(path, NULL, &st)));
     assert_true(ccg_ok(ccg_store_integrity_check(st)));
     ccg_store_close(st);

@@ -120,7 +120,7 @@ static int appraise(kbs_verifiers *c, const ccg_kbs_policy *p, ccg_time now, ccg
 {
     ccg_decision d;
     int allow;
-    assert_true(ccg_ok(kbs_policy_evaluate_cached(c, p, "snp", &F.ev, F.nonce, F.tee_jwk, "", NULL, NULL, now, &d)));
+    assert_true(ccg_ok(kbs_policy_evaluate_cached(c, p, "snp", &F.ev, F.nonce, F.tee_jwk, "", NULL, NULL, now, &d, NULL)));
     allow = d.allow;
     if (want != CCG_R_OK && !ccg_reasons_has(&d.reasons, want)) {
         ccg_decision_free(&d);
@@ -222,7 +222,7 @@ static void *work(void *arg)
         int rooted = (i + w->index) % 2 == 0;
         ccg_decision d;
         if (ccg_failed(kbs_policy_evaluate_cached(w->c, rooted ? F.rooted : F.bare, "snp", &F.ev, F.nonce, F.tee_jwk,
-                                                  "", NULL, NULL, NOW, &d))) {
+                                                  "", NULL, NULL, NOW, &d, NULL))) {
             w->wrong++;
             ccg_error_clear();
             continue;

@@ -720,6 +720,70 @@ static void racing_consumers_get_one_nonce(void **state)
     assert_int_equal(winners, 1);
 }
 
+/* One pooled handle shared by threads, with relaxed session sync: many nonces, each consumed by
+ * exactly one of the threads racing for it; the pool's connections see each other's writes. */
+typedef struct {
+    ccg_store *s;
+    int wins;
+} pool_race;
+
+static void *pool_consume_thread(void *arg)
+{
+    pool_race *r = arg;
+    char id[32], nonce[32];
+    ccg_session_status st;
+    for (int i = 0; i < 40; i++) {
+        snprintf(id, sizeof(id), "sess-%d", i);
+        snprintf(nonce, sizeof(nonce), "nonce-%d", i);
+        if (ccg_ok(ccg_store_session_consume_nonce(r->s, id, nonce, T0 + 1, &st))) {
+            r->wins++;
+        } else if (st != CCG_SESSION_NONCE_USED) {
+            r->wins = -1000; /* any other refusal is a failure */
+        }
+    }
+    return NULL;
+}
+
+static void pooled_handle_with_relaxed_session_sync(void **state)
+{
+    fixture *f = *state;
+    ccg_store *s = NULL;
+    ccg_store_options opts = {.connections = 4, .relaxed_session_sync = 1};
+    ccg_store_options too_many = {.connections = CCG_STORE_MAX_CONNECTIONS + 1};
+    ccg_store_session sess;
+    ccg_session_status st;
+    pool_race r[4];
+    pthread_t t[4];
+    int total = 0;
+    assert_true(ccg_failed(ccg_store_open(f->path, &too_many, &s)));
+    tu_assert_error_reason(CCG_R_INPUT_MALFORMED);
+    OK(ccg_store_open(f->path, &opts, &s));
+    for (int i = 0; i < 40; i++) {
+        char id[32], nonce[32];
+        snprintf(id, sizeof(id), "sess-%d", i);
+        snprintf(nonce, sizeof(nonce), "nonce-%d", i);
+        OK(ccg_store_session_create(s, id, nonce, "snp", T0, T0 + 300));
+    }
+    for (int i = 0; i < 4; i++) {
+        r[i] = (pool_race){s, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, pool_consume_thread, &r[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_true(r[i].wins >= 0);
+        total += r[i].wins;
+    }
+    assert_int_equal(total, 40);
+    /* Keys and documents still commit synced on the same pooled handle, and the writes are visible
+     * through another handle. */
+    put_policy(s, "pooled");
+    ccg_store_close(s);
+    OK(ccg_store_session_get(f->s, "sess-7", T0 + 2, &sess, &st));
+    assert_true(sess.nonce_used);
+    ccg_store_session_free(&sess);
+    OK(ccg_store_integrity_check(f->s));
+}
+
 /* ---- settings ---- */
 
 typedef struct {
@@ -939,6 +1003,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(nonces_are_single_use, setup, teardown),
         cmocka_unit_test_setup_teardown(expiry_is_honoured_with_explicit_now, setup, teardown),
         cmocka_unit_test_setup_teardown(racing_consumers_get_one_nonce, setup, teardown),
+        cmocka_unit_test_setup_teardown(pooled_handle_with_relaxed_session_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(settings_get_or_create_is_stable, setup, teardown),
         cmocka_unit_test_setup_teardown(racing_get_or_create_stores_one_value, setup, teardown),
         cmocka_unit_test_setup_teardown(concurrent_writers_do_not_corrupt, setup, teardown),

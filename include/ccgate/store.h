@@ -21,8 +21,8 @@
  * The store never holds a plaintext key: key material enters only as the keystore's wrapped blob
  * (keystore.h), and the store refuses bytes that do not carry the wrapped-key magic.
  *
- * Thread safety: a handle may be shared between threads (calls are serialised on it); for
- * parallelism open one handle per thread. Separate handles and separate processes on the same
+ * Thread safety: a handle may be shared between threads: each call takes a free connection of the
+ * handle's pool (ccg_store_options.connections; one by default, and then calls are serialised). Separate handles and separate processes on the same
  * database serialise their writes through the database's own locking. Every public function clears
  * the calling thread's last error first. */
 #ifndef CCGATE_STORE_H
@@ -65,15 +65,26 @@ typedef enum {
     CCG_STORE_CHECK_NONE = 2,  /* no check at open (ccg_store_integrity_check later) */
 } ccg_store_check;
 
+/* Most connections one handle keeps (ccg_store_options.connections). */
+#define CCG_STORE_MAX_CONNECTIONS 16u
+
 typedef struct {
     int busy_timeout_ms;   /* how long a writer waits for another's lock; 0 means 5000 */
     ccg_store_check check; /* the integrity check at open */
+    unsigned connections;  /* connections in the handle's pool, 0 means 1 (at most CCG_STORE_MAX_CONNECTIONS) */
+    /* Session writes (create, consume, attest, purge) commit without their own fsync (SQLite WAL
+     * synchronous=NORMAL): atomic and consistent, and durable once any later commit on the same
+     * database file syncs the WAL. Only for a caller that makes such a synced commit before it acts on
+     * the session write (the key broker: its audit record, in the same file, before every answer).
+     * Keys, documents and settings are always synced. */
+    int relaxed_session_sync;
 } ccg_store_options;
 
 /* Opens (creating when absent) a store and brings its schema up to CCG_STORE_SCHEMA_VERSION.
  * location: "sqlite:PATH" or a plain PATH (SQLite), or "postgresql://..." (not built in this release:
- * store.unavailable). opts may be NULL. SQLite runs in WAL mode with synchronous=FULL, foreign keys
- * on and a busy timeout; migrations are applied in one transaction. */
+ * store.unavailable). opts may be NULL. SQLite runs in WAL mode with synchronous=FULL semantics (a
+ * write transaction is on disk when it returns; concurrent commits share one WAL sync), foreign keys on
+ * and a busy timeout; migrations are applied in one transaction. */
 CCG_MUST_CHECK ccg_result ccg_store_open(const char *location, const ccg_store_options *opts, ccg_store **out);
 /* Closes the handle. NULL is ignored. */
 void ccg_store_close(ccg_store *s);

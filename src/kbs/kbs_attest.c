@@ -33,7 +33,9 @@ void kbs_handle_attest(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http
     ccg_kbs_attestation att;
     ccg_store_session session;
     ccg_session_status st = CCG_SESSION_OK;
-    ccg_kbs_policy *policy = NULL;
+    const ccg_kbs_policy *policy = NULL;
+    kbs_policy_ref *policy_ref = NULL;
+    kbs_appraisal info = {0};
     ccg_decision d;
     int have_decision = 0;
     json_t *record = NULL, *evidence = NULL;
@@ -60,7 +62,7 @@ void kbs_handle_attest(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http
                  st == CCG_SESSION_OK ? ccg_error_reason() : session_reason(st), st == CCG_SESSION_OK ? 0 : 401, now);
         goto cleanup;
     }
-    if (k->attestation_policy == NULL || ccg_failed(kbs_load_policy(k, k->attestation_policy, &policy))) {
+    if (k->attestation_policy == NULL || ccg_failed(kbs_load_policy(k, k->attestation_policy, &policy, &policy_ref))) {
         ccg_reason why = k->attestation_policy == NULL ? CCG_R_KBS_CONFIG_INVALID : ccg_error_reason();
         ctx.policy_id = k->attestation_policy;
         kbs_deny(k, resp, action, &ctx, why, 503, now);
@@ -68,7 +70,7 @@ void kbs_handle_attest(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http
     }
     /* kbs_evaluate always fills d; a failure is recorded in d as a denial. */
     kbs_evaluate(k, policy, session.tee, &att.snp, att.nonce, att.tee_pubkey, att.additional_evidence, now,
-                 &d);
+                 &d, &info);
     have_decision = 1;
     ctx.policy_id = d.policy_id;
     ctx.policy_version = d.policy_version;
@@ -77,12 +79,17 @@ void kbs_handle_attest(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http
         kbs_deny_reasons(k, resp, action, &ctx, &d.reasons, 401, now);
         goto cleanup;
     }
-    /* What a later resource request re-appraises under the key's own policy. */
+    /* What a later resource request re-appraises under the key's own policy, and what this decision
+     * rested on: a resource request under the same policy version and reference-value set version,
+     * before valid_until, reuses it instead of verifying the same report again (kbs_resource.c). */
     evidence = ccg_kbs_snp_evidence_to_json(&att.snp);
     record = evidence == NULL ? NULL
-                              : json_pack("{s:s,s:O,s:s,s:O,s:s}", "nonce", att.nonce, "tee-pubkey",
+                              : json_pack("{s:s,s:O,s:s,s:O,s:s,s:s,s:I,s:I,s:I}", "nonce", att.nonce, "tee-pubkey",
                                           att.tee_pubkey_json, "additional_evidence", att.additional_evidence,
-                                          "evidence", evidence, "evidence_digest", d.evidence_digest);
+                                          "evidence", evidence, "evidence_digest", d.evidence_digest, "policy_id",
+                                          d.policy_id, "policy_version", (json_int_t)d.policy_version,
+                                          "refval_version", (json_int_t)info.refval_version, "valid_until",
+                                          (json_int_t)info.valid_until);
     record_text = record == NULL ? NULL : json_dumps(record, JSON_COMPACT);
     if (record_text == NULL) {
         kbs_deny(k, resp, action, &ctx, CCG_R_INTERNAL_OUT_OF_MEMORY, 500, now);
@@ -115,7 +122,7 @@ cleanup:
     if (have_decision) {
         ccg_decision_free(&d);
     }
-    ccg_kbs_policy_free(policy);
+    kbs_policy_put(k, policy_ref);
     ccg_store_session_free(&session);
     ccg_kbs_attestation_free(&att);
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 
 #include <openssl/rand.h>
 
@@ -30,11 +31,27 @@ cleanup:
     return result;
 }
 
+/* Whether the audit log lives in the store's database file: then the audit record's synced commit,
+ * which precedes every answer, also makes the session writes before it durable (one WAL). */
+static int audit_shares_store(const ccg_kbs_config *cfg)
+{
+    const char *store = cfg->store;
+    struct stat a, b;
+    if (strncmp(store, "sqlite:", 7) == 0) {
+        store += 7;
+    }
+    if (cfg->audit == NULL || strcmp(store, cfg->audit) == 0) {
+        return 1;
+    }
+    return stat(store, &a) == 0 && stat(cfg->audit, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 ccg_result ccg_kbs_new(const ccg_kbs_config *cfg, ccg_kbs_clock clock, void *clock_ctx, ccg_kbs **out)
 {
     ccg_result result = CCG_FAILURE;
     ccg_kbs *k = NULL;
     ccg_audit_options aopts = {.busy_timeout_ms = 0, .create = 1};
+    ccg_store_options sopts = {0};
 
     *out = NULL;
     k = calloc(1, sizeof(*k));
@@ -67,6 +84,7 @@ ccg_result ccg_kbs_new(const ccg_kbs_config *cfg, ccg_kbs_clock clock, void *clo
         k->kds_enabled = 1;
     }
     CCG_TRY(kbs_verifiers_new(KBS_VERIFIER_CACHE_SIZE, &k->verifiers));
+    CCG_TRY(kbs_policies_new(KBS_POLICY_CACHE_SIZE, &k->policies));
     CCG_TRY(ccg_refval_issuers_new(&k->issuers));
     if (cfg->refval_issuers != NULL) {
         const char *iid;
@@ -82,7 +100,13 @@ ccg_result ccg_kbs_new(const ccg_kbs_config *cfg, ccg_kbs_clock clock, void *clo
         }
     }
     CCG_TRY(kbs_admin_issuers_load(cfg->admin_issuers, &k->admin_issuers));
-    CCG_TRY(ccg_store_open(cfg->store, NULL, &k->store));
+    /* One store connection per server thread, so a thread reading a session never queues behind
+     * another's commit; session writes are synced by the audit record that follows them when the
+     * audit log shares the store's file (the default), and synced themselves otherwise. */
+    sopts.connections = cfg->threads == 0 ? 4 : (cfg->threads > CCG_STORE_MAX_CONNECTIONS ? CCG_STORE_MAX_CONNECTIONS
+                                                                                            : cfg->threads);
+    sopts.relaxed_session_sync = audit_shares_store(cfg);
+    CCG_TRY(ccg_store_open(cfg->store, &sopts, &k->store));
     CCG_TRY(ccg_audit_open(cfg->audit, &aopts, &k->audit));
     /* The keystore may be down at start: /readyz says so and every release fails closed. */
     {
@@ -105,10 +129,12 @@ void ccg_kbs_free(ccg_kbs *k)
         return;
     }
     EVP_PKEY_free(k->token_key);
+    json_decref(k->token_jwk);
     ccg_keystore_close(k->ks);
     json_decref(k->keystore_cfg);
     ccg_refval_issuers_free(k->issuers);
     kbs_verifiers_free(k->verifiers);
+    kbs_policies_free(k->policies);
     kbs_admin_issuers_free(k->admin_issuers);
     free(k->kds_dir);
     free(k->kds_url);
@@ -148,12 +174,13 @@ cleanup:
 
 void kbs_evaluate(ccg_kbs *k, const ccg_kbs_policy *p, const char *tee, const ccg_kbs_snp_evidence *ev,
                   const char *nonce, const ccg_jwk *tee_pubkey, const char *additional_evidence, ccg_time now,
-                  ccg_decision *d)
+                  ccg_decision *d, kbs_appraisal *info)
 {
     ccg_store_doc doc;
     ccg_refval_set *set = NULL;
     ccg_snp_verify_opts opts = {.refvals = NULL, .issuers = k->issuers};
     ccg_reason load_failure = CCG_R_OK;
+    ccg_time until = 0;
     memset(&doc, 0, sizeof(doc));
     if (p->snp->has_refval_set) {
         /* A set that is absent stays NULL: the verifier denies with refval.set_missing. */
@@ -166,28 +193,39 @@ void kbs_evaluate(ccg_kbs *k, const ccg_kbs_policy *p, const char *tee, const cc
         ccg_error_clear();
     }
     if (ccg_failed(kbs_policy_evaluate_cached(k->verifiers, p, tee, ev, nonce, tee_pubkey, additional_evidence,
-                                              &opts, k->kds_enabled ? &k->kds : NULL, now, d))) {
+                                              &opts, k->kds_enabled ? &k->kds : NULL, now, d, &until))) {
         ccg_error_clear(); /* recorded in d */
     }
     if (load_failure != CCG_R_OK) {
         /* A damaged set or an unreachable store: named, not hidden behind refval.set_missing. */
         ccg_decision_deny(d, load_failure, json_pack("{s:s}", "set_id", p->snp->refval_set_id));
     }
+    if (info != NULL) {
+        /* Conservative: the earliest expiry of any record of the set, not only of the matching one. */
+        for (size_t i = 0; set != NULL && i < set->count; i++) {
+            until = set->records[i].not_after < until ? set->records[i].not_after : until;
+        }
+        info->valid_until = d->allow ? until : 0;
+        info->refval_version = set != NULL ? set->version : 0;
+    }
     ccg_refval_set_free(set);
     ccg_store_doc_free(&doc);
 }
 
-ccg_result kbs_load_policy(ccg_kbs *k, const char *policy_id, ccg_kbs_policy **out)
+ccg_result kbs_refval_version(ccg_kbs *k, const char *set_id, int64_t *version)
 {
     ccg_result result = CCG_FAILURE;
-    ccg_store_doc doc;
-    memset(&doc, 0, sizeof(doc));
-    *out = NULL;
-    CCG_TRY(ccg_store_policy_get(k->store, policy_id, 0, &doc));
-    CCG_TRY(ccg_kbs_policy_parse((const char *)doc.body, doc.len, out));
+    int64_t *versions = NULL;
+    size_t n = 0;
+    *version = 0;
+    CCG_TRY(ccg_store_doc_versions(k->store, CCG_DOC_REFVAL_SET, set_id, &versions, &n));
+    CCG_ENSURE(n > 0, CCG_R_REFVAL_SET_MISSING);
+    for (size_t i = 0; i < n; i++) {
+        *version = versions[i] > *version ? versions[i] : *version;
+    }
     result = CCG_SUCCESS;
 cleanup:
-    ccg_store_doc_free(&doc);
+    free(versions);
     return result;
 }
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ccgate/error.h"
 #include "ccgate/snp_verify.h"
@@ -311,10 +312,64 @@ cleanup:
 
 /* ---------------------------------------------------------------- the decision */
 
+/* The broker's failing-closed vocabulary on top of the verifier's precise codes (a decision carries
+ * both): an expired endorsement key chain or CRL is also collateral.expired, and an absent VCEK/VLEK
+ * (the verifier's own collateral.missing), an incomplete chain or an absent required CRL is also
+ * collateral.missing. */
+static void add_collateral_reasons(ccg_decision *d)
+{
+    const ccg_reasons *r = &d->reasons;
+    if (!ccg_reasons_has(r, CCG_R_COLLATERAL_EXPIRED) &&
+        (ccg_reasons_has(r, CCG_R_CERT_EXPIRED) || ccg_reasons_has(r, CCG_R_CRL_EXPIRED))) {
+        ccg_decision_deny(d, CCG_R_COLLATERAL_EXPIRED,
+                          json_pack("{s:s}", "cause", ccg_reasons_has(r, CCG_R_CERT_EXPIRED) ? "cert.expired"
+                                                                                            : "crl.expired"));
+    }
+    if (!ccg_reasons_has(r, CCG_R_COLLATERAL_MISSING) &&
+        (ccg_reasons_has(r, CCG_R_CERT_CHAIN_INCOMPLETE) || ccg_reasons_has(r, CCG_R_SNP_CRL_REQUIRED))) {
+        ccg_decision_deny(d, CCG_R_COLLATERAL_MISSING,
+                          json_pack("{s:s}", "cause", ccg_reasons_has(r, CCG_R_SNP_CRL_REQUIRED)
+                                                          ? "snp.crl_required"
+                                                          : "cert.chain_incomplete"));
+    }
+}
+
+static ccg_time asn1_seconds(const ASN1_TIME *t)
+{
+    struct tm tm;
+    if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1) {
+        return 0; /* unknown: the caller treats the decision as not reusable */
+    }
+    return (ccg_time)timegm(&tm);
+}
+
+/* How long an allow decision on this collateral stays true: the earliest notAfter of the certificates
+ * used and the CRL's nextUpdate. 0 when any is unknown. */
+static ccg_time collateral_valid_until(const ccg_snp_collateral *col)
+{
+    ccg_time until = INT64_MAX;
+    for (int i = 0; i < sk_X509_num(col->certs); i++) {
+        ccg_time nb = 0, na = 0;
+        if (ccg_failed(ccg_x509_validity(sk_X509_value(col->certs, i), &nb, &na))) {
+            ccg_error_clear();
+            return 0;
+        }
+        until = na < until ? na : until;
+    }
+    if (col->crl != NULL) {
+        ccg_time next = asn1_seconds(X509_CRL_get0_nextUpdate(col->crl));
+        if (next == 0) {
+            return 0;
+        }
+        until = next < until ? next : until;
+    }
+    return until;
+}
+
 static ccg_result evaluate(kbs_verifiers *cache, const ccg_kbs_policy *p, const char *tee,
                            const ccg_kbs_snp_evidence *ev, const char *nonce, const ccg_jwk *tee_pubkey,
                            const char *additional_evidence, const ccg_snp_verify_opts *opts,
-                           const ccg_snp_kds_config *kds, ccg_time now, ccg_decision *out)
+                           const ccg_snp_kds_config *kds, ccg_time now, ccg_decision *out, ccg_time *valid_until)
 {
     ccg_result result = CCG_FAILURE;
     ccg_snp_verifier *fresh = NULL, *verifier = NULL;
@@ -324,6 +379,9 @@ static ccg_result evaluate(kbs_verifiers *cache, const ccg_kbs_policy *p, const 
     ccg_snp_policy bound;
 
     ccg_decision_init(out, "snp");
+    if (valid_until != NULL) {
+        *valid_until = 0;
+    }
     snprintf(out->policy_id, sizeof(out->policy_id), "%s", p->policy_id);
     out->policy_version = p->version;
     if (strcmp(tee, "snp") != 0 || !p->allow_snp) {
@@ -383,6 +441,10 @@ static ccg_result evaluate(kbs_verifiers *cache, const ccg_kbs_policy *p, const 
     if (ccg_failed(ccg_snp_verify_ex(verifier, ev->report, CCG_SNP_REPORT_SIZE, &col, &bound, opts, now, out))) {
         ccg_error_clear(); /* recorded in out->reasons */
     }
+    add_collateral_reasons(out);
+    if (out->allow && valid_until != NULL) {
+        *valid_until = collateral_valid_until(&col);
+    }
     /* The verifier names its own policy; the release policy is what was applied. */
     snprintf(out->policy_id, sizeof(out->policy_id), "%s", p->policy_id);
     out->policy_version = p->version;
@@ -406,9 +468,10 @@ cleanup:
 ccg_result kbs_policy_evaluate_cached(kbs_verifiers *cache, const ccg_kbs_policy *p, const char *tee,
                                       const ccg_kbs_snp_evidence *ev, const char *nonce, const ccg_jwk *tee_pubkey,
                                       const char *additional_evidence, const ccg_snp_verify_opts *opts,
-                                      const ccg_snp_kds_config *kds, ccg_time now, ccg_decision *out)
+                                      const ccg_snp_kds_config *kds, ccg_time now, ccg_decision *out,
+                                      ccg_time *valid_until)
 {
-    return evaluate(cache, p, tee, ev, nonce, tee_pubkey, additional_evidence, opts, kds, now, out);
+    return evaluate(cache, p, tee, ev, nonce, tee_pubkey, additional_evidence, opts, kds, now, out, valid_until);
 }
 
 ccg_result ccg_kbs_policy_evaluate(const ccg_kbs_policy *p, const char *tee, const ccg_kbs_snp_evidence *ev,
@@ -416,5 +479,5 @@ ccg_result ccg_kbs_policy_evaluate(const ccg_kbs_policy *p, const char *tee, con
                                    const ccg_snp_verify_opts *opts, const ccg_snp_kds_config *kds, ccg_time now,
                                    ccg_decision *out)
 {
-    return evaluate(NULL, p, tee, ev, nonce, tee_pubkey, additional_evidence, opts, kds, now, out);
+    return evaluate(NULL, p, tee, ev, nonce, tee_pubkey, additional_evidence, opts, kds, now, out, NULL);
 }

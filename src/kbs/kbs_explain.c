@@ -23,7 +23,8 @@ void kbs_handle_explain(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_htt
     const json_t *pid, *tee, *att_json;
     char *att_text = NULL;
     ccg_kbs_attestation att;
-    ccg_kbs_policy *policy = NULL;
+    const ccg_kbs_policy *policy = NULL;
+    kbs_policy_ref *policy_ref = NULL;
     ccg_decision d;
     int have_decision = 0;
     json_error_t jerr;
@@ -45,12 +46,12 @@ void kbs_handle_explain(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_htt
                  now);
         goto cleanup;
     }
-    if (ccg_failed(kbs_load_policy(k, json_string_value(pid), &policy))) {
+    if (ccg_failed(kbs_load_policy(k, json_string_value(pid), &policy, &policy_ref))) {
         kbs_deny(k, resp, action, &ctx, ccg_error_reason(), 404, now);
         goto cleanup;
     }
     kbs_evaluate(k, policy, json_string_value(tee), &att.snp, att.nonce, att.tee_pubkey,
-                 att.additional_evidence, now, &d);
+                 att.additional_evidence, now, &d, NULL);
     have_decision = 1;
     ctx.policy_id = d.policy_id;
     ctx.policy_version = d.policy_version;
@@ -74,7 +75,7 @@ cleanup:
     if (have_decision) {
         ccg_decision_free(&d);
     }
-    ccg_kbs_policy_free(policy);
+    kbs_policy_put(k, policy_ref);
     ccg_kbs_attestation_free(&att);
     free(att_text);
     json_decref(root);

@@ -48,6 +48,7 @@ struct ccg_kbs {
     json_t *keystore_cfg;
     ccg_keystore *ks;        /* NULL until it opens; retried per request */
     EVP_PKEY *token_key;     /* loaded once from the store setting */
+    json_t *token_jwk;       /* its public JWK (the tokens' "jwk" claim), made once with it */
     pthread_mutex_t lock;    /* guards ks and token_key */
     char *issuer;
     char *attestation_policy;
@@ -63,6 +64,7 @@ struct ccg_kbs {
     ccg_kbs_clock clock;
     void *clock_ctx;
     struct kbs_verifiers *verifiers; /* SNP verifiers by trusted extra roots (kbs_decision.c) */
+    struct kbs_policies *policies;   /* parsed release policies (kbs_policy_cache.c) */
     struct kbs_admin_issuers *admin_issuers; /* the admin API's token issuers (kbs_admin.h) */
 };
 
@@ -72,6 +74,8 @@ ccg_time kbs_now(ccg_kbs *k);
 CCG_MUST_CHECK ccg_result kbs_keystore(ccg_kbs *k, ccg_keystore **out);
 /* The token-signing key (created once and kept wrapped in the store). Borrowed. */
 CCG_MUST_CHECK ccg_result kbs_token_key(ccg_kbs *k, EVP_PKEY **out);
+/* The token key's public JWK; a new reference. */
+CCG_MUST_CHECK ccg_result kbs_token_jwk(ccg_kbs *k, json_t **out);
 /* Signs a token for an attested session. */
 CCG_MUST_CHECK ccg_result kbs_token_issue(ccg_kbs *k, const char *session_id, const json_t *tee_pubkey,
                                           const ccg_decision *d, ccg_time now, char **token);
@@ -114,11 +118,21 @@ void kbs_handle_attest(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http
 void kbs_handle_explain(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http_response *resp);
 void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http_response *resp);
 
+/* What an allow decision rested on, for reusing it later (kbs_resource.c): until when the collateral
+ * and the reference values it used stay valid (0: unknown, never reuse), and the version of the
+ * reference-value set (0: the policy names none). */
+typedef struct {
+    ccg_time valid_until;
+    int64_t refval_version;
+} kbs_appraisal;
+
 /* Evaluates a release policy, first loading the reference-value set its SNP policy names (the newest
- * version in the store) with the configured issuers. Always fills *d. */
+ * version in the store) with the configured issuers. Always fills *d; info (may be NULL) too. */
 void kbs_evaluate(ccg_kbs *k, const ccg_kbs_policy *p, const char *tee, const ccg_kbs_snp_evidence *ev,
                   const char *nonce, const ccg_jwk *tee_pubkey, const char *additional_evidence, ccg_time now,
-                  ccg_decision *d);
+                  ccg_decision *d, kbs_appraisal *info);
+/* The newest version of a reference-value set in the store (refval.set_missing when none). */
+CCG_MUST_CHECK ccg_result kbs_refval_version(ccg_kbs *k, const char *set_id, int64_t *version);
 
 /* A bounded, thread-safe cache of SNP verifiers keyed by a release policy's trusted extra roots, so a
  * verified VCEK/ASK/ARK chain is not verified again at every appraisal (kbs_decision.c). */
@@ -132,10 +146,20 @@ CCG_MUST_CHECK ccg_result kbs_policy_evaluate_cached(kbs_verifiers *cache, const
                                                      const ccg_kbs_snp_evidence *ev, const char *nonce,
                                                      const ccg_jwk *tee_pubkey, const char *additional_evidence,
                                                      const ccg_snp_verify_opts *opts, const ccg_snp_kds_config *kds,
-                                                     ccg_time now, ccg_decision *out);
+                                                     ccg_time now, ccg_decision *out, ccg_time *valid_until);
 
-/* Loads and parses the newest version of a release policy. */
-CCG_MUST_CHECK ccg_result kbs_load_policy(ccg_kbs *k, const char *policy_id, ccg_kbs_policy **out);
+/* The newest version of a release policy, parsed once per (policy_id, version, digest) and shared from
+ * a bounded cache (kbs_policy_cache.c): stored versions are immutable, so a cached parse is the same
+ * as a fresh one. *out is borrowed until kbs_policy_put(*ref); the store is still read every time, so
+ * a new version is seen at once. */
+typedef struct kbs_policy_ref kbs_policy_ref;
+typedef struct kbs_policies kbs_policies;
+#define KBS_POLICY_CACHE_SIZE 32u
+CCG_MUST_CHECK ccg_result kbs_policies_new(size_t capacity, kbs_policies **out);
+void kbs_policies_free(kbs_policies *c);
+CCG_MUST_CHECK ccg_result kbs_load_policy(ccg_kbs *k, const char *policy_id, const ccg_kbs_policy **out,
+                                          kbs_policy_ref **ref);
+void kbs_policy_put(ccg_kbs *k, kbs_policy_ref *ref);
 
 /* The `sev` crate's field-wise JSON of an attestation report (kbs_sev_json.c) to its 1184 bytes:
  * kbs.request_malformed, or the serializer's snp.report_version_unsupported. */

@@ -1,7 +1,9 @@
 /* GET /kbs/v0/resource/<repo>/<type>/<tag>: the key release path.
  *
  *   session (cookie or bearer token) -> key "<repo>/<type>/<tag>", live version -> state active
- *   -> the key's release policy re-appraises the session's verified evidence at now
+ *   -> the key's release policy re-appraises the session's verified evidence at now (or, when it is
+ *      the very policy version the attestation was appraised under, the reference-value set has not
+ *      changed and the collateral is still valid, that allow decision stands: decision_reusable)
  *   -> unwrap under the KEK into secret memory -> JWE to the session's tee-pubkey -> zero the key
  *   -> audit (synced) -> answer.
  * Nothing of the key exists outside the secret buffer and the JWE, and the buffer is zeroed before
@@ -55,48 +57,96 @@ static int parse_key_id(const char *path, char *key_id, size_t cap)
 }
 
 typedef struct {
-    char *nonce;
+    json_t *rec;                /* the record kbs_attest stored with the session */
+    const char *nonce;          /* borrowed from rec */
+    const char *additional_evidence;
     ccg_jwk *tee_pubkey;
-    char *additional_evidence;
-    ccg_kbs_snp_evidence snp;
+    ccg_kbs_snp_evidence snp;   /* parsed only when the evidence is appraised again */
+    int have_snp;
+    const char *policy_id;      /* what the attestation's allow decision rested on (NULL: old record) */
+    int64_t policy_version;
+    int64_t refval_version;
+    ccg_time valid_until;
+    const char *evidence_digest;
 } attested;
 
 static void attested_free(attested *a)
 {
-    free(a->nonce);
     ccg_jwk_free(a->tee_pubkey);
-    free(a->additional_evidence);
-    ccg_kbs_snp_evidence_free(&a->snp);
+    if (a->have_snp) {
+        ccg_kbs_snp_evidence_free(&a->snp);
+    }
+    json_decref(a->rec);
     memset(a, 0, sizeof(*a));
 }
 
-/* The record kbs_attest stored with the session. */
+static int64_t int_member(const json_t *rec, const char *name)
+{
+    const json_t *v = json_object_get(rec, name);
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+}
+
+/* The record kbs_attest stored with the session: the binding (nonce, tee-pubkey, additional evidence)
+ * and what the decision rested on; the evidence itself is parsed by attested_evidence when needed. */
 static ccg_result attested_parse(const char *text, attested *out)
 {
     ccg_result result = CCG_FAILURE;
-    json_t *rec = NULL;
-    const json_t *nonce, *add;
+    const json_t *nonce, *add, *pid, *digest;
     json_error_t jerr;
     memset(out, 0, sizeof(*out));
     CCG_ENSURE(text != NULL, CCG_R_KBS_NOT_ATTESTED);
-    rec = json_loads(text, 0, &jerr);
-    CCG_ENSURE_MSG(rec != NULL && json_is_object(rec), CCG_R_STORE_CORRUPT, "the session record is not JSON");
-    nonce = json_object_get(rec, "nonce");
-    add = json_object_get(rec, "additional_evidence");
+    out->rec = json_loads(text, 0, &jerr);
+    CCG_ENSURE_MSG(out->rec != NULL && json_is_object(out->rec), CCG_R_STORE_CORRUPT, "the session record is not JSON");
+    nonce = json_object_get(out->rec, "nonce");
+    add = json_object_get(out->rec, "additional_evidence");
     CCG_ENSURE_MSG(json_is_string(nonce) && json_is_string(add), CCG_R_STORE_CORRUPT, "the session record is damaged");
-    out->nonce = strdup(json_string_value(nonce));
-    out->additional_evidence = strdup(json_string_value(add));
-    CCG_ENSURE_ALLOC(out->nonce);
-    CCG_ENSURE_ALLOC(out->additional_evidence);
-    CCG_TRY(ccg_jwk_parse(json_object_get(rec, "tee-pubkey"), &out->tee_pubkey));
-    CCG_TRY(ccg_kbs_snp_evidence_from_json(json_object_get(rec, "evidence"), &out->snp));
+    out->nonce = json_string_value(nonce);
+    out->additional_evidence = json_string_value(add);
+    CCG_TRY(ccg_jwk_parse(json_object_get(out->rec, "tee-pubkey"), &out->tee_pubkey));
+    pid = json_object_get(out->rec, "policy_id");
+    digest = json_object_get(out->rec, "evidence_digest");
+    out->policy_id = json_is_string(pid) ? json_string_value(pid) : NULL;
+    out->evidence_digest = json_is_string(digest) ? json_string_value(digest) : NULL;
+    out->policy_version = int_member(out->rec, "policy_version");
+    out->refval_version = int_member(out->rec, "refval_version");
+    out->valid_until = int_member(out->rec, "valid_until");
     result = CCG_SUCCESS;
 cleanup:
-    json_decref(rec);
     if (ccg_failed(result)) {
         attested_free(out);
     }
     return result;
+}
+
+static ccg_result attested_evidence(attested *a)
+{
+    ccg_result result = CCG_FAILURE;
+    if (!a->have_snp) {
+        CCG_TRY(ccg_kbs_snp_evidence_from_json(json_object_get(a->rec, "evidence"), &a->snp));
+        a->have_snp = 1;
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+/* Whether the attestation's allow decision answers this request too: the key's policy is the very
+ * policy version that decision applied, the reference-value set has no newer version, and the
+ * collateral and reference values it used are still valid now. Anything else is appraised again. */
+static int decision_reusable(ccg_kbs *k, const attested *a, const ccg_kbs_policy *p, ccg_time now)
+{
+    int64_t refval_version = 0;
+    if (a->policy_id == NULL || a->evidence_digest == NULL || strcmp(a->policy_id, p->policy_id) != 0 ||
+        a->policy_version != p->version || now >= a->valid_until) {
+        return 0;
+    }
+    if (p->snp->has_refval_set) {
+        if (ccg_failed(kbs_refval_version(k, p->snp->refval_set_id, &refval_version))) {
+            ccg_error_clear(); /* appraised again, and the appraisal names the problem */
+            return 0;
+        }
+    }
+    return refval_version == a->refval_version;
 }
 
 void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http_response *resp)
@@ -110,7 +160,8 @@ void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_ht
     ccg_store_session session;
     ccg_session_status st = CCG_SESSION_OK;
     ccg_store_key key;
-    ccg_kbs_policy *policy = NULL;
+    const ccg_kbs_policy *policy = NULL;
+    kbs_policy_ref *policy_ref = NULL;
     ccg_decision d;
     int have_decision = 0;
     attested att;
@@ -175,14 +226,26 @@ void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_ht
     }
 
     /* The key's release policy, applied to the session's verified evidence now. */
-    if (ccg_failed(kbs_load_policy(k, key.policy_id, &policy))) {
+    if (ccg_failed(kbs_load_policy(k, key.policy_id, &policy, &policy_ref))) {
         ccg_reason why = ccg_error_reason();
         kbs_deny(k, resp, action, &ctx, why, why == CCG_R_KEY_NOT_FOUND ? 503 : 0, now);
         goto cleanup;
     }
     ctx.policy_version = policy->version;
-    kbs_evaluate(k, policy, session.tee, &att.snp, att.nonce, att.tee_pubkey, att.additional_evidence, now,
-                 &d);
+    if (decision_reusable(k, &att, policy, now)) {
+        /* The same report verified under the same policy version moments ago: its decision stands. */
+        ccg_decision_init(&d, "snp");
+        d.allow = 1;
+        snprintf(d.policy_id, sizeof(d.policy_id), "%s", policy->policy_id);
+        d.policy_version = policy->version;
+        snprintf(d.evidence_digest, sizeof(d.evidence_digest), "%s", att.evidence_digest);
+    } else if (ccg_failed(attested_evidence(&att))) {
+        kbs_deny(k, resp, action, &ctx, ccg_error_reason(), 0, now);
+        goto cleanup;
+    } else {
+        kbs_evaluate(k, policy, session.tee, &att.snp, att.nonce, att.tee_pubkey, att.additional_evidence, now,
+                     &d, NULL);
+    }
     have_decision = 1;
     ctx.evidence_digest = d.evidence_digest;
     if (!d.allow) {
@@ -224,7 +287,7 @@ cleanup:
     if (have_decision) {
         ccg_decision_free(&d);
     }
-    ccg_kbs_policy_free(policy);
+    kbs_policy_put(k, policy_ref);
     attested_free(&att);
     ccg_store_key_free(&key);
     ccg_store_session_free(&session);

@@ -87,13 +87,46 @@ cleanup:
     return result;
 }
 
+ccg_result kbs_token_jwk(ccg_kbs *k, json_t **out)
+{
+    ccg_result result = CCG_FAILURE;
+    EVP_PKEY *key = NULL;
+    ccg_jwk *pub = NULL;
+    json_t *made = NULL;
+    *out = NULL;
+    CCG_TRY(kbs_token_key(k, &key));
+    pthread_mutex_lock(&k->lock);
+    if (k->token_jwk != NULL) {
+        *out = json_deep_copy(k->token_jwk); /* a private copy: claims are built per thread */
+    }
+    pthread_mutex_unlock(&k->lock);
+    if (*out == NULL) {
+        CCG_TRY(ccg_jwk_from_pkey(key, CCG_JOSE_ALG_ES256, &pub));
+        made = ccg_jwk_to_json(pub);
+        CCG_ENSURE_ALLOC(made);
+        *out = json_deep_copy(made);
+        CCG_ENSURE_ALLOC(*out);
+        pthread_mutex_lock(&k->lock);
+        if (k->token_jwk == NULL) {
+            k->token_jwk = made;
+            made = NULL;
+        }
+        pthread_mutex_unlock(&k->lock);
+    }
+    CCG_ENSURE_ALLOC(*out);
+    result = CCG_SUCCESS;
+cleanup:
+    json_decref(made);
+    ccg_jwk_free(pub);
+    return result;
+}
+
 ccg_result kbs_token_issue(ccg_kbs *k, const char *session_id, const json_t *tee_pubkey, const ccg_decision *d,
                            ccg_time now, char **token)
 {
     ccg_result result = CCG_FAILURE;
     EVP_PKEY *key = NULL;
     json_t *claims = NULL, *jwk_json = NULL;
-    ccg_jwk *pub = NULL;
     *token = NULL;
     CCG_TRY(kbs_token_key(k, &key));
     claims = json_pack("{s:s,s:I,s:I,s:I,s:s,s:O,s:s,s:s,s:I,s:s}", "iss", k->issuer, "iat", (json_int_t)now, "nbf",
@@ -102,9 +135,7 @@ ccg_result kbs_token_issue(ccg_kbs *k, const char *session_id, const json_t *tee
                        (json_int_t)d->policy_version, "evidence_digest", d->evidence_digest);
     CCG_ENSURE_ALLOC(claims);
     /* "jwk": the public key that verifies this token (a registered claim in Trustee's token). */
-    CCG_TRY(ccg_jwk_from_pkey(key, CCG_JOSE_ALG_ES256, &pub));
-    jwk_json = ccg_jwk_to_json(pub);
-    CCG_ENSURE_ALLOC(jwk_json);
+    CCG_TRY(kbs_token_jwk(k, &jwk_json));
     CCG_ENSURE_ALLOC(json_object_set(claims, "jwk", jwk_json) == 0 ? claims : NULL);
     if (d->claims != NULL) {
         CCG_ENSURE_ALLOC(json_object_set(claims, "tcb-status", d->claims) == 0 ? claims : NULL);
@@ -113,7 +144,6 @@ ccg_result kbs_token_issue(ccg_kbs *k, const char *session_id, const json_t *tee
     result = CCG_SUCCESS;
 cleanup:
     json_decref(jwk_json);
-    ccg_jwk_free(pub);
     json_decref(claims);
     return result;
 }

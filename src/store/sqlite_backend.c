@@ -3,6 +3,8 @@
 
 static void sqlite_backend_close(void *impl) { ccg_sqlite_close(impl); }
 
+static ccg_result ccg_sqlite_store_set_full_sync(void *impl, int full) { return ccg_sqlite_set_full_sync(impl, full); }
+
 ccg_result ccg_store_sqlite_open(const char *path, const ccg_store_options *opts, void **impl)
 {
     ccg_result result = CCG_FAILURE;
@@ -26,6 +28,7 @@ const ccg_store_ops ccg_store_sqlite_ops = {
     .close = sqlite_backend_close,
     .schema_version = ccg_sqlite_store_schema_version,
     .integrity_check = ccg_sqlite_store_integrity_check,
+    .set_full_sync = ccg_sqlite_store_set_full_sync,
     .key_import = ccg_sqlite_key_import,
     .key_rotate = ccg_sqlite_key_rotate,
     .key_set_state = ccg_sqlite_key_set_state,

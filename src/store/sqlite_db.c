@@ -1,9 +1,13 @@
 /* One hardened SQLite connection: open, pragmas, error mapping, statement cache, transactions. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sqlite_db.h"
@@ -64,6 +68,182 @@ cleanup:
     return result;
 }
 
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Waits for another connection's lock in short steps (50 us growing to 1 ms) up to the busy timeout.
+ * SQLite's own handler sleeps 1, 2, 5, 10... up to 100 ms between tries, which turns a lock held for
+ * one fsync into tens of milliseconds of latency. A connection is used by one thread at a time. */
+static int busy_wait(void *ctx, int count)
+{
+    ccg_sqlite *h = ctx;
+    int64_t now = mono_ns();
+    int64_t step_us = 50LL << (count < 5 ? count : 5);
+    struct timespec ts;
+    if (count == 0) {
+        h->busy_start_ns = now;
+    }
+    if (now - h->busy_start_ns >= (int64_t)h->busy_timeout_ms * 1000000) {
+        return 0;
+    }
+    if (step_us > 1000) {
+        step_us = 1000;
+    }
+    ts.tv_sec = 0;
+    ts.tv_nsec = (long)step_us * 1000;
+    nanosleep(&ts, NULL);
+    return 1;
+}
+
+/* ---- the writer gate: one mutex per database file (device, inode), reference-counted ---- */
+
+struct ccg_sqlite_gate {
+    dev_t dev;
+    ino_t ino;
+    pthread_mutex_t lock;
+    unsigned refs;
+    struct ccg_sqlite_gate *next;
+    /* Group commit: durable transactions counted in commit order (under lock), and how far the WAL is
+     * known to be on disk; one fdatasync covers every frame written before it. */
+    pthread_mutex_t sync_lock;
+    _Atomic uint64_t commits;
+    uint64_t synced; /* under sync_lock */
+    char wal_path[4096];
+    char db_path[4096];
+};
+
+static pthread_mutex_t g_gates_lock = PTHREAD_MUTEX_INITIALIZER;
+static ccg_sqlite_gate *g_gates;
+
+static ccg_sqlite_gate *gate_get(const char *path)
+{
+    struct stat st;
+    ccg_sqlite_gate *g;
+    if (stat(path, &st) != 0) {
+        return NULL; /* no gate: SQLite's locks alone */
+    }
+    pthread_mutex_lock(&g_gates_lock);
+    for (g = g_gates; g != NULL; g = g->next) {
+        if (g->dev == st.st_dev && g->ino == st.st_ino) {
+            g->refs++;
+            break;
+        }
+    }
+    if (g == NULL && (g = calloc(1, sizeof(*g))) != NULL) {
+        if (pthread_mutex_init(&g->lock, NULL) != 0) {
+            free(g);
+            g = NULL;
+        } else if (pthread_mutex_init(&g->sync_lock, NULL) != 0) {
+            pthread_mutex_destroy(&g->lock);
+            free(g);
+            g = NULL;
+        } else {
+            /* Absolute, so a later chdir does not redirect the sync. */
+            char *abs = realpath(path, NULL);
+            snprintf(g->db_path, sizeof(g->db_path), "%s", abs != NULL ? abs : path);
+            snprintf(g->wal_path, sizeof(g->wal_path), "%s-wal", abs != NULL ? abs : path);
+            free(abs);
+            g->dev = st.st_dev;
+            g->ino = st.st_ino;
+            g->refs = 1;
+            g->next = g_gates;
+            g_gates = g;
+        }
+    }
+    pthread_mutex_unlock(&g_gates_lock);
+    return g;
+}
+
+static void gate_put(ccg_sqlite_gate *gate)
+{
+    if (gate == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&g_gates_lock);
+    if (--gate->refs == 0) {
+        for (ccg_sqlite_gate **p = &g_gates; *p != NULL; p = &(*p)->next) {
+            if (*p == gate) {
+                *p = gate->next;
+                break;
+            }
+        }
+        pthread_mutex_destroy(&gate->lock);
+        pthread_mutex_destroy(&gate->sync_lock);
+        free(gate);
+    }
+    pthread_mutex_unlock(&g_gates_lock);
+}
+
+void ccg_sqlite_gate_enter(ccg_sqlite *h)
+{
+    struct timespec deadline;
+    if (h == NULL || h->gate == NULL || h->gate_held) {
+        return;
+    }
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += h->busy_timeout_ms / 1000;
+    deadline.tv_nsec += (long)(h->busy_timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    h->gate_held = pthread_mutex_timedlock(&h->gate->lock, &deadline) == 0;
+}
+
+void ccg_sqlite_gate_leave(ccg_sqlite *h)
+{
+    if (h != NULL && h->gate_held) {
+        h->gate_held = 0;
+        pthread_mutex_unlock(&h->gate->lock);
+    }
+}
+
+static int sync_file(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int rc;
+    if (fd < 0) {
+        return errno == ENOENT ? 1 : -1;
+    }
+    rc = fdatasync(fd);
+    close(fd);
+    return rc == 0 ? 0 : -1;
+}
+
+/* Makes the transaction committed as number `mine` durable: fdatasync of the WAL, unless a sync that
+ * began after that commit already covered it. mine 0: no number (the gate was not held), sync. */
+static ccg_result durable_barrier(ccg_sqlite *h, uint64_t mine)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_sqlite_gate *g = h->gate;
+    int rc;
+    pthread_mutex_lock(&g->sync_lock);
+    if (mine == 0 || g->synced < mine) {
+        /* Every commit counted so far has its frames in the WAL already (counted after COMMIT). */
+        uint64_t target = atomic_load(&g->commits);
+        rc = sync_file(g->wal_path);
+        if (rc == 1) {
+            /* No WAL: it was checkpointed into the database and removed; sync the database. */
+            rc = sync_file(g->db_path);
+        }
+        if (rc != 0) {
+            pthread_mutex_unlock(&g->sync_lock);
+            CCG_BAIL(CCG_R_STORE_UNAVAILABLE, "cannot sync the write-ahead log: %s", strerror(errno));
+        }
+        if (target > g->synced) {
+            g->synced = target;
+        }
+    }
+    pthread_mutex_unlock(&g->sync_lock);
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
 ccg_result ccg_sqlite_open(const char *path, int busy_timeout_ms, int create, ccg_sqlite **out)
 {
     ccg_result result = CCG_FAILURE;
@@ -98,7 +278,8 @@ ccg_result ccg_sqlite_open(const char *path, int busy_timeout_ms, int create, cc
         CCG_TRY(ccg_sqlite_fail(h, rc, "cannot open the database"));
     }
     sqlite3_extended_result_codes(h->db, 1);
-    sqlite3_busy_timeout(h->db, busy_timeout_ms > 0 ? busy_timeout_ms : 5000);
+    h->busy_timeout_ms = busy_timeout_ms > 0 ? busy_timeout_ms : 5000;
+    sqlite3_busy_handler(h->db, busy_wait, h);
     /* Defensive mode: no writable_schema, no direct edits of shadow tables; schema code is not
      * trusted to call functions with side effects. */
     sqlite3_db_config(h->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
@@ -127,6 +308,7 @@ ccg_result ccg_sqlite_open(const char *path, int busy_timeout_ms, int create, cc
     if (app_id == 0) {
         CCG_TRY(pragma(h, "PRAGMA application_id=" APPLICATION_ID_LITERAL, NULL, NULL, 0));
     }
+    h->gate = gate_get(path);
     *out = h;
     h = NULL;
     result = CCG_SUCCESS;
@@ -147,6 +329,8 @@ void ccg_sqlite_close(ccg_sqlite *h)
     if (h->db != NULL) {
         sqlite3_close_v2(h->db);
     }
+    ccg_sqlite_gate_leave(h);
+    gate_put(h->gate);
     free(h);
 }
 
@@ -410,15 +594,73 @@ cleanup:
     return result;
 }
 
-ccg_result ccg_sqlite_begin(ccg_sqlite *h) { return exec_simple(h, SQL_BEGIN_IMMEDIATE, "begin a write transaction"); }
+static const char SQL_SYNC_FULL[] = "PRAGMA synchronous=FULL";
+static const char SQL_SYNC_NORMAL[] = "PRAGMA synchronous=NORMAL";
+
+/* Back to synchronous=FULL after a group-committed transaction (autocommit writes sync themselves).
+ * Best effort: a connection that cannot switch back is closed by its owner on the next failure. */
+static void end_group_commit(ccg_sqlite *h)
+{
+    if (h != NULL && h->group_commit) {
+        h->group_commit = 0;
+        if (ccg_failed(exec_simple(h, SQL_SYNC_FULL, "end the group commit"))) {
+            ccg_error_clear();
+            h->sync_restore = 1; /* retried (or failed) before the next write */
+        }
+    }
+}
+
+ccg_result ccg_sqlite_begin(ccg_sqlite *h)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_sqlite_gate_enter(h);
+    if (h->sync_restore) {
+        CCG_TRY(exec_simple(h, h->sync_normal ? SQL_SYNC_NORMAL : SQL_SYNC_FULL, "restore the synchronous mode"));
+        h->sync_restore = 0;
+    }
+    /* Group commit: a durable (synchronous=FULL) connection commits its write transactions with
+     * NORMAL and then waits for a WAL fdatasync that covers them (durable_barrier), which threads
+     * committing at the same time share. The answer is the same as FULL's: COMMIT returns once the
+     * transaction is on disk. Needs the gate (commit order); without it SQLite's own FULL sync stays. */
+    if (h->gate_held && !h->sync_normal) {
+        CCG_TRY(exec_simple(h, SQL_SYNC_NORMAL, "group commit"));
+        h->group_commit = 1;
+    }
+    CCG_TRY(exec_simple(h, SQL_BEGIN_IMMEDIATE, "begin a write transaction"));
+    result = CCG_SUCCESS;
+cleanup:
+    if (ccg_failed(result)) {
+        end_group_commit(h);
+        ccg_sqlite_gate_leave(h);
+    }
+    return result;
+}
 
 ccg_result ccg_sqlite_begin_read(ccg_sqlite *h) { return exec_simple(h, SQL_BEGIN, "begin a read transaction"); }
 
-ccg_result ccg_sqlite_commit(ccg_sqlite *h) { return exec_simple(h, SQL_COMMIT, "commit"); }
+ccg_result ccg_sqlite_commit(ccg_sqlite *h)
+{
+    ccg_result result = exec_simple(h, SQL_COMMIT, "commit");
+    int group = h->group_commit;
+    uint64_t mine = 0;
+    if (sqlite3_get_autocommit(h->db)) {
+        if (ccg_ok(result) && group && h->gate_held) {
+            mine = atomic_fetch_add(&h->gate->commits, 1) + 1;
+        }
+        end_group_commit(h);
+        ccg_sqlite_gate_leave(h); /* no transaction is left open (a failed COMMIT may keep it: rollback) */
+        if (ccg_ok(result) && group) {
+            result = durable_barrier(h, mine);
+        }
+    }
+    return result;
+}
 
 void ccg_sqlite_rollback(ccg_sqlite *h)
 {
     if (h == NULL || h->db == NULL || sqlite3_get_autocommit(h->db)) {
+        end_group_commit(h);
+        ccg_sqlite_gate_leave(h);
         return; /* no transaction is open (SQLite may have rolled it back itself) */
     }
     /* Reset every cached statement first: a pending statement would keep the transaction open. */
@@ -430,4 +672,20 @@ void ccg_sqlite_rollback(ccg_sqlite *h)
         (void)sqlite3_step(st);
     }
     sqlite3_finalize(st);
+    end_group_commit(h);
+    ccg_sqlite_gate_leave(h);
+}
+
+ccg_result ccg_sqlite_set_full_sync(ccg_sqlite *h, int full)
+{
+    ccg_result result = CCG_FAILURE;
+    if (full < 0 || (h->sync_normal == !full && !h->sync_restore)) {
+        return CCG_SUCCESS; /* a read, or already in that mode */
+    }
+    CCG_TRY(exec_simple(h, full ? SQL_SYNC_FULL : SQL_SYNC_NORMAL, "set the synchronous mode"));
+    h->sync_normal = !full;
+    h->sync_restore = 0;
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
 }

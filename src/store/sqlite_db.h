@@ -17,11 +17,21 @@ typedef struct {
     sqlite3_stmt *st;
 } ccg_sqlite_cached;
 
+/* The in-process writer gate of one database file (see ccg_sqlite_gate_enter). */
+typedef struct ccg_sqlite_gate ccg_sqlite_gate;
+
 typedef struct {
     sqlite3 *db;
     ccg_sqlite_cached *cache;
     size_t ncache;
     size_t cap;
+    int sync_normal; /* 1 after ccg_sqlite_set_full_sync(h, 0) */
+    int busy_timeout_ms;
+    int64_t busy_start_ns; /* when the current wait for a lock began */
+    ccg_sqlite_gate *gate; /* shared by every connection of this process to the same file */
+    int gate_held;
+    int group_commit; /* this transaction commits with NORMAL and a shared WAL sync */
+    int sync_restore; /* switching back to the wanted mode failed: done again before the next write */
 } ccg_sqlite;
 
 /* Opens path. create: make the file (mode 0600) when absent; otherwise a missing file is
@@ -29,6 +39,10 @@ typedef struct {
  * and refuses another application's database (application_id) with store.corrupt. */
 CCG_MUST_CHECK ccg_result ccg_sqlite_open(const char *path, int busy_timeout_ms, int create, ccg_sqlite **out);
 void ccg_sqlite_close(ccg_sqlite *h);
+/* synchronous=FULL (full 1: every commit fsyncs the WAL) or NORMAL (0: commits are ordered in the WAL
+ * and made durable by the next synced commit or checkpoint); only issued when it changes. full < 0
+ * (a read) changes nothing. */
+CCG_MUST_CHECK ccg_result ccg_sqlite_set_full_sync(ccg_sqlite *h, int full);
 /* PRAGMA quick_check (full = 0) or integrity_check (full = 1); store.corrupt with the first problem. */
 CCG_MUST_CHECK ccg_result ccg_sqlite_check(ccg_sqlite *h, int full);
 
@@ -65,6 +79,16 @@ CCG_MUST_CHECK ccg_result ccg_sqlite_col_int(sqlite3_stmt *st, int i, int64_t *o
  * only when allow_null, else store.corrupt. */
 CCG_MUST_CHECK ccg_result ccg_sqlite_col_bytes(sqlite3_stmt *st, int i, size_t max, int allow_null, uint8_t **out,
                                                size_t *len);
+
+/* The writer gate: SQLite lets one writer at a time into a database and makes the others poll (the
+ * busy handler). Connections of one process to the same file (the store's pool, the audit log) also
+ * queue on a mutex per file, so a write waiting for another thread's commit (and its fsync) is handed
+ * the lock when it is released instead of sleeping and retrying. Other processes still meet SQLite's
+ * own locks. A write transaction holds the gate from ccg_sqlite_begin to its COMMIT or ROLLBACK; a
+ * single autocommit write takes it with enter/leave. Waiting is bounded by the busy timeout, after
+ * which the write goes on without the gate (SQLite's lock still decides). Never nested. */
+void ccg_sqlite_gate_enter(ccg_sqlite *h);
+void ccg_sqlite_gate_leave(ccg_sqlite *h);
 
 /* BEGIN IMMEDIATE (waits up to the busy timeout for other writers), COMMIT, and a best-effort
  * ROLLBACK for cleanup paths. */

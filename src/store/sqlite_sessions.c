@@ -31,7 +31,11 @@ ccg_result ccg_sqlite_session_create(void *impl, const char *session_id, const c
     CCG_TRY(ccg_sqlite_bind_text(h, st, 3, tee));
     CCG_TRY(ccg_sqlite_bind_int(h, st, 4, now));
     CCG_TRY(ccg_sqlite_bind_int(h, st, 5, expires_at));
-    CCG_TRY(ccg_sqlite_step_done(h, st, "create the session (duplicate session ID or nonce?)"));
+    ccg_sqlite_gate_enter(h);
+    result = ccg_sqlite_step_done(h, st, "create the session (duplicate session ID or nonce?)");
+    ccg_sqlite_gate_leave(h);
+    CCG_TRY(result);
+    result = CCG_FAILURE;
     result = CCG_SUCCESS;
 cleanup:
     ccg_sqlite_done(st);
@@ -110,7 +114,11 @@ ccg_result ccg_sqlite_session_consume_nonce(void *impl, const char *session_id, 
     CCG_TRY(ccg_sqlite_bind_text(h, st, 1, session_id));
     CCG_TRY(ccg_sqlite_bind_text(h, st, 2, nonce));
     CCG_TRY(ccg_sqlite_bind_int(h, st, 3, now));
-    CCG_TRY(ccg_sqlite_step_done(h, st, "consume the nonce"));
+    ccg_sqlite_gate_enter(h);
+    result = ccg_sqlite_step_done(h, st, "consume the nonce");
+    ccg_sqlite_gate_leave(h);
+    CCG_TRY(result);
+    result = CCG_FAILURE;
     if (sqlite3_changes(h->db) == 1) {
         *status = CCG_SESSION_OK;
         result = CCG_SUCCESS;
@@ -152,7 +160,11 @@ ccg_result ccg_sqlite_session_attest(void *impl, const char *session_id, const c
     CCG_TRY(ccg_sqlite_bind_text(h, st, 2, claims_json));
     CCG_TRY(ccg_sqlite_bind_int(h, st, 3, now));
     CCG_TRY(ccg_sqlite_bind_int(h, st, 4, expires_at));
-    CCG_TRY(ccg_sqlite_step_done(h, st, "record the attestation"));
+    ccg_sqlite_gate_enter(h);
+    result = ccg_sqlite_step_done(h, st, "record the attestation");
+    ccg_sqlite_gate_leave(h);
+    CCG_TRY(result);
+    result = CCG_FAILURE;
     if (sqlite3_changes(h->db) == 1) {
         *status = CCG_SESSION_OK;
         result = CCG_SUCCESS;
@@ -180,7 +192,11 @@ ccg_result ccg_sqlite_session_purge(void *impl, ccg_time before, int64_t *remove
     sqlite3_stmt *st = NULL;
     CCG_TRY(ccg_sqlite_stmt(h, SQL_PURGE, &st));
     CCG_TRY(ccg_sqlite_bind_int(h, st, 1, before));
-    CCG_TRY(ccg_sqlite_step_done(h, st, "purge expired sessions"));
+    ccg_sqlite_gate_enter(h);
+    result = ccg_sqlite_step_done(h, st, "purge expired sessions");
+    ccg_sqlite_gate_leave(h);
+    CCG_TRY(result);
+    result = CCG_FAILURE;
     *removed = sqlite3_changes(h->db);
     result = CCG_SUCCESS;
 cleanup:

@@ -1,6 +1,7 @@
 /* The store's front: argument checks shared by every backend, the per-handle lock, and dispatch
  * through the backend vtable. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,10 +11,21 @@
 #include "ccgate/store.h"
 #include "store_backend.h"
 
-struct ccg_store {
-    const ccg_store_ops *ops;
+/* A small pool of connections to one database: a thread takes the first free one, so readers do not
+ * queue behind a writer's commit (WAL lets them read meanwhile). Each connection has its own lock and
+ * its own prepared statements. */
+typedef struct {
     void *impl;
     pthread_mutex_t lock;
+    int lock_ready;
+} store_conn;
+
+struct ccg_store {
+    const ccg_store_ops *ops;
+    store_conn conns[CCG_STORE_MAX_CONNECTIONS];
+    size_t nconns;
+    atomic_size_t next;     /* where a thread that found no free connection waits */
+    int relaxed_sessions;   /* session writes skip the fsync (see ccg_store_options) */
 };
 
 /* ---- names ---- */
@@ -233,12 +245,25 @@ cleanup:
 
 /* ---- open and close ---- */
 
+static void store_free(ccg_store *s)
+{
+    for (size_t i = 0; i < CCG_STORE_MAX_CONNECTIONS; i++) {
+        if (s->conns[i].impl != NULL) {
+            s->ops->close(s->conns[i].impl);
+        }
+        if (s->conns[i].lock_ready) {
+            pthread_mutex_destroy(&s->conns[i].lock);
+        }
+    }
+    free(s);
+}
+
 ccg_result ccg_store_open(const char *location, const ccg_store_options *opts, ccg_store **out)
 {
     ccg_result result = CCG_FAILURE;
     ccg_store *s = NULL;
     const char *path = location;
-    ccg_store_options defaults = {0};
+    ccg_store_options defaults = {0}, more;
 
     ccg_error_clear();
     CCG_ENSURE(out != NULL, CCG_R_INPUT_MALFORMED);
@@ -247,6 +272,8 @@ ccg_result ccg_store_open(const char *location, const ccg_store_options *opts, c
     if (opts == NULL) {
         opts = &defaults;
     }
+    CCG_ENSURE_MSG(opts->connections <= CCG_STORE_MAX_CONNECTIONS, CCG_R_INPUT_MALFORMED,
+                   "at most %u store connections", CCG_STORE_MAX_CONNECTIONS);
     if (strncmp(location, "postgresql://", 13) == 0 || strncmp(location, "postgres://", 11) == 0) {
         CCG_BAIL(CCG_R_STORE_UNAVAILABLE, "the PostgreSQL backend is not built into this release");
     }
@@ -256,16 +283,24 @@ ccg_result ccg_store_open(const char *location, const ccg_store_options *opts, c
     CCG_ENSURE_MSG(*path != '\0', CCG_R_INPUT_MALFORMED, "no store path");
     s = calloc(1, sizeof(*s));
     CCG_ENSURE_ALLOC(s);
-    CCG_ENSURE(pthread_mutex_init(&s->lock, NULL) == 0, CCG_R_INTERNAL_ERROR);
     s->ops = &ccg_store_sqlite_ops;
-    CCG_TRY(ccg_store_sqlite_open(path, opts, &s->impl));
+    s->nconns = opts->connections == 0 ? 1 : opts->connections;
+    s->relaxed_sessions = opts->relaxed_session_sync;
+    atomic_init(&s->next, 0);
+    /* The first connection checks and migrates; the others only open the migrated database. */
+    more = *opts;
+    more.check = CCG_STORE_CHECK_NONE;
+    for (size_t i = 0; i < s->nconns; i++) {
+        CCG_ENSURE(pthread_mutex_init(&s->conns[i].lock, NULL) == 0, CCG_R_INTERNAL_ERROR);
+        s->conns[i].lock_ready = 1;
+        CCG_TRY(ccg_store_sqlite_open(path, i == 0 ? opts : &more, &s->conns[i].impl));
+    }
     *out = s;
     s = NULL;
     result = CCG_SUCCESS;
 cleanup:
     if (s != NULL) {
-        pthread_mutex_destroy(&s->lock);
-        free(s);
+        store_free(s);
     }
     return result;
 }
@@ -275,28 +310,50 @@ void ccg_store_close(ccg_store *s)
     if (s == NULL) {
         return;
     }
-    s->ops->close(s->impl);
-    pthread_mutex_destroy(&s->lock);
-    free(s);
+    store_free(s);
 }
 
 const char *ccg_store_backend(const ccg_store *s) { return s ? s->ops->name : "none"; }
 
-/* Every operation: clear the error, check the handle, lock, call, unlock. */
-#define STORE_CALL(s, call)                                                       \
+/* A free connection, locked; when all are busy, one in turn (waiting for it). */
+static size_t store_acquire(ccg_store *s)
+{
+    size_t i;
+    for (i = 0; i < s->nconns; i++) {
+        if (pthread_mutex_trylock(&s->conns[i].lock) == 0) {
+            return i;
+        }
+    }
+    i = atomic_fetch_add(&s->next, 1) % s->nconns;
+    pthread_mutex_lock(&s->conns[i].lock);
+    return i;
+}
+
+/* Every operation: clear the error, check the handle, take a connection, call, release it. `call`
+ * names the connection `impl`. Session writes run with the durability the handle was opened with;
+ * everything else is synced at commit. */
+#define STORE_CALL_SYNC(s, full, call)                                            \
     do {                                                                          \
-        pthread_mutex_lock(&(s)->lock);                                           \
-        ccg_result call_result_ = (call);                                         \
-        pthread_mutex_unlock(&(s)->lock);                                         \
+        size_t conn_ = store_acquire(s);                                          \
+        void *impl = (s)->conns[conn_].impl;                                      \
+        ccg_result call_result_ = (s)->ops->set_full_sync(impl, (full));          \
+        if (ccg_ok(call_result_)) {                                               \
+            call_result_ = (call);                                                \
+        }                                                                         \
+        pthread_mutex_unlock(&(s)->conns[conn_].lock);                            \
         CCG_TRY(call_result_);                                                    \
     } while (0)
+#define STORE_CALL(s, call) STORE_CALL_SYNC(s, 1, call)
+#define STORE_SESSION_CALL(s, call) STORE_CALL_SYNC(s, !(s)->relaxed_sessions, call)
+/* Reads leave the connection's mode as it is (-1): they commit nothing. */
+#define STORE_READ_CALL(s, call) STORE_CALL_SYNC(s, -1, call)
 
 ccg_result ccg_store_schema_version(ccg_store *s, int64_t *version)
 {
     ccg_result result = CCG_FAILURE;
     ccg_error_clear();
     CCG_ENSURE(s != NULL && version != NULL, CCG_R_INPUT_MALFORMED);
-    STORE_CALL(s, s->ops->schema_version(s->impl, version));
+    STORE_READ_CALL(s, s->ops->schema_version(impl, version));
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -307,7 +364,7 @@ ccg_result ccg_store_integrity_check(ccg_store *s)
     ccg_result result = CCG_FAILURE;
     ccg_error_clear();
     CCG_ENSURE(s != NULL, CCG_R_INPUT_MALFORMED);
-    STORE_CALL(s, s->ops->integrity_check(s->impl));
+    STORE_READ_CALL(s, s->ops->integrity_check(impl));
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -321,7 +378,7 @@ ccg_result ccg_store_key_import(ccg_store *s, const ccg_store_key_spec *spec, cc
     ccg_error_clear();
     CCG_ENSURE(s != NULL, CCG_R_INPUT_MALFORMED);
     CCG_TRY(check_key_spec(spec, 0));
-    STORE_CALL(s, s->ops->key_import(s->impl, spec, now));
+    STORE_CALL(s, s->ops->key_import(impl, spec, now));
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -333,7 +390,7 @@ ccg_result ccg_store_key_rotate(ccg_store *s, const ccg_store_key_spec *spec, cc
     ccg_error_clear();
     CCG_ENSURE(s != NULL, CCG_R_INPUT_MALFORMED);
     CCG_TRY(check_key_spec(spec, 1));
-    STORE_CALL(s, s->ops->key_rotate(s->impl, spec, now));
+    STORE_CALL(s, s->ops->key_rotate(impl, spec, now));
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -348,7 +405,7 @@ ccg_result ccg_store_key_set_state(ccg_store *s, const char *key_id, int64_t ver
     CCG_TRY(check_version("key", version));
     CCG_ENSURE_MSG(to == CCG_KEY_ACTIVE || to == CCG_KEY_DISABLED || to == CCG_KEY_RETIRED, CCG_R_INPUT_MALFORMED,
                    "unknown key state %d", (int)to);
-    STORE_CALL(s, s->ops->key_set_state(s->impl, key_id, version, to, now));
+    STORE_CALL(s, s->ops->key_set_state(impl, key_id, version, to, now));
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -362,7 +419,7 @@ ccg_result ccg_store_key_get(ccg_store *s, const char *key_id, int64_t version, 
     memset(out, 0, sizeof(*out));
     CCG_TRY(check_id("key_id", key_id));
     CCG_TRY(check_lookup_version(version));
-    STORE_CALL(s, s->ops->key_get(s->impl, key_id, version, out));
+    STORE_READ_CALL(s, s->ops->key_get(impl, key_id, version, out));
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -378,7 +435,7 @@ ccg_result ccg_store_key_list(ccg_store *s, const char *key_id, ccg_store_key **
     if (key_id != NULL) {
         CCG_TRY(check_id("key_id", key_id));
     }
-    STORE_CALL(s, s->ops->key_list(s->impl, key_id, out, count));
+    STORE_READ_CALL(s, s->ops->key_list(impl, key_id, out, count));
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -440,7 +497,7 @@ ccg_result ccg_store_doc_put(ccg_store *s, ccg_store_doc_kind kind, const char *
         CCG_TRY(check_json_object(ccg_store_doc_kind_name(kind), body, len));
     }
     CCG_TRY(ccg_store_digest(body, len, digest));
-    STORE_CALL(s, s->ops->doc_put(s->impl, kind, id, version, body, len, digest, now));
+    STORE_CALL(s, s->ops->doc_put(impl, kind, id, version, body, len, digest, now));
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -457,7 +514,7 @@ ccg_result ccg_store_doc_get(ccg_store *s, ccg_store_doc_kind kind, const char *
     CCG_TRY(check_kind(kind));
     CCG_TRY(check_id(ccg_store_doc_kind_name(kind), id));
     CCG_TRY(check_lookup_version(version));
-    STORE_CALL(s, s->ops->doc_get(s->impl, kind, id, version, out));
+    STORE_READ_CALL(s, s->ops->doc_get(impl, kind, id, version, out));
     /* A document that no longer matches its digest was changed behind the store's back. */
     CCG_TRY(ccg_store_digest(out->body, out->len, digest));
     CCG_ENSURE_MSG(strcmp(digest, out->digest) == 0, CCG_R_STORE_CORRUPT,
@@ -481,7 +538,7 @@ ccg_result ccg_store_doc_versions(ccg_store *s, ccg_store_doc_kind kind, const c
     *count = 0;
     CCG_TRY(check_kind(kind));
     CCG_TRY(check_id(ccg_store_doc_kind_name(kind), id));
-    STORE_CALL(s, s->ops->doc_versions(s->impl, kind, id, versions, count));
+    STORE_READ_CALL(s, s->ops->doc_versions(impl, kind, id, versions, count));
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -538,7 +595,7 @@ ccg_result ccg_store_session_create(ccg_store *s, const char *session_id, const 
     CCG_TRY(check_token("nonce", nonce, CCG_STORE_TOKEN_MAX));
     CCG_TRY(check_token("tee", tee, CCG_STORE_TEE_MAX));
     CCG_ENSURE_MSG(expires_at > now, CCG_R_INPUT_MALFORMED, "a session must expire after it is created");
-    STORE_CALL(s, s->ops->session_create(s->impl, session_id, nonce, tee, now, expires_at));
+    STORE_SESSION_CALL(s, s->ops->session_create(impl, session_id, nonce, tee, now, expires_at));
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -554,7 +611,7 @@ ccg_result ccg_store_session_get(ccg_store *s, const char *session_id, ccg_time 
     CCG_ENSURE(s != NULL && out != NULL, CCG_R_INPUT_MALFORMED);
     memset(out, 0, sizeof(*out));
     CCG_TRY(check_token("session_id", session_id, CCG_STORE_TOKEN_MAX));
-    STORE_CALL(s, s->ops->session_get(s->impl, session_id, out, &found));
+    STORE_READ_CALL(s, s->ops->session_get(impl, session_id, out, &found));
     CCG_ENSURE_MSG(found, CCG_R_STORE_CONFLICT, "no session '%s'", session_id);
     if (now >= out->expires_at) {
         set_status(status, CCG_SESSION_EXPIRED);
@@ -588,7 +645,7 @@ ccg_result ccg_store_session_consume_nonce(ccg_store *s, const char *session_id,
     CCG_ENSURE(s != NULL, CCG_R_INPUT_MALFORMED);
     CCG_TRY(check_token("session_id", session_id, CCG_STORE_TOKEN_MAX));
     CCG_TRY(check_token("nonce", nonce, CCG_STORE_TOKEN_MAX));
-    STORE_CALL(s, s->ops->session_consume_nonce(s->impl, session_id, nonce, now, &st));
+    STORE_SESSION_CALL(s, s->ops->session_consume_nonce(impl, session_id, nonce, now, &st));
     CCG_TRY(session_refusal(st, session_id));
     result = CCG_SUCCESS;
 cleanup:
@@ -606,7 +663,7 @@ ccg_result ccg_store_session_attest(ccg_store *s, const char *session_id, const 
     CCG_TRY(check_token("session_id", session_id, CCG_STORE_TOKEN_MAX));
     CCG_TRY(check_json_object("claims", (const uint8_t *)claims_json, claims_json ? strlen(claims_json) : 0));
     CCG_ENSURE_MSG(expires_at > now, CCG_R_INPUT_MALFORMED, "an attested session must expire after now");
-    STORE_CALL(s, s->ops->session_attest(s->impl, session_id, claims_json, now, expires_at, &st));
+    STORE_SESSION_CALL(s, s->ops->session_attest(impl, session_id, claims_json, now, expires_at, &st));
     CCG_TRY(session_refusal(st, session_id));
     result = CCG_SUCCESS;
 cleanup:
@@ -620,7 +677,7 @@ ccg_result ccg_store_session_purge(ccg_store *s, ccg_time now, ccg_time grace, i
     int64_t n = 0;
     ccg_error_clear();
     CCG_ENSURE(s != NULL && grace >= 0, CCG_R_INPUT_MALFORMED);
-    STORE_CALL(s, s->ops->session_purge(s->impl, now - grace, &n));
+    STORE_SESSION_CALL(s, s->ops->session_purge(impl, now - grace, &n));
     if (removed != NULL) {
         *removed = n;
     }
@@ -649,7 +706,7 @@ ccg_result ccg_store_setting_get(ccg_store *s, const char *name, uint8_t **value
     *len = 0;
     *found = 0;
     CCG_TRY(check_setting_name(name));
-    STORE_CALL(s, s->ops->setting_get(s->impl, name, value, len, found));
+    STORE_READ_CALL(s, s->ops->setting_get(impl, name, value, len, found));
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -663,7 +720,7 @@ ccg_result ccg_store_setting_put(ccg_store *s, const char *name, const uint8_t *
     CCG_TRY(check_setting_name(name));
     CCG_ENSURE_MSG(value != NULL && len > 0 && len <= CCG_STORE_SETTING_MAX, CCG_R_INPUT_MALFORMED,
                    "setting value must be 1..%u bytes", CCG_STORE_SETTING_MAX);
-    STORE_CALL(s, s->ops->setting_put(s->impl, name, value, len, now));
+    STORE_CALL(s, s->ops->setting_put(impl, name, value, len, now));
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -679,7 +736,7 @@ ccg_result ccg_store_setting_get_or_create(ccg_store *s, const char *name, ccg_s
     *value = NULL;
     *len = 0;
     CCG_TRY(check_setting_name(name));
-    STORE_CALL(s, s->ops->setting_get_or_create(s->impl, name, generate, ctx, now, value, len, &made));
+    STORE_CALL(s, s->ops->setting_get_or_create(impl, name, generate, ctx, now, value, len, &made));
     result = CCG_SUCCESS;
 cleanup:
     if (created != NULL) {

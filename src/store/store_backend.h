@@ -18,6 +18,9 @@ typedef struct {
     void (*close)(void *impl);
     ccg_result (*schema_version)(void *impl, int64_t *version);
     ccg_result (*integrity_check)(void *impl);
+    /* Whether the next commits on this connection are synced (1) or only ordered (0); -1 (before a
+     * read) leaves the mode as it is. */
+    ccg_result (*set_full_sync)(void *impl, int full);
 
     ccg_result (*key_import)(void *impl, const ccg_store_key_spec *spec, ccg_time now);
     ccg_result (*key_rotate)(void *impl, const ccg_store_key_spec *spec, ccg_time now);
