@@ -149,17 +149,6 @@ X(ADMIN_UNAUTHENTICATED, "admin.unauthenticated", "admin", DENY, "The admin requ
 X(ADMIN_FORBIDDEN, "admin.forbidden", "admin", DENY, "The token's role may not make this admin call, or the key or policy belongs to another provider.")
 X(ADMIN_REQUEST_MALFORMED, "admin.request_malformed", "admin", INPUT, "The admin request body is not the expected JSON document (unknown member, wrong type, missing field).")
 
-/* HPKE (RFC 9180) */
-X(HPKE_SUITE_UNSUPPORTED, "hpke.suite_unsupported", "hpke", INPUT, "The HPKE suite is not one ccgate implements (KEM DHKEM(X25519, HKDF-SHA256), KDF HKDF-SHA256, AEAD AES-128-GCM, ChaCha20-Poly1305 or export-only).")
-X(HPKE_MODE_UNSUPPORTED, "hpke.mode_unsupported", "hpke", INPUT, "The HPKE mode is unknown, or not one the setup call takes (Base and PSK go through ccg_hpke_setup_sender/_receiver, Auth and AuthPSK through ccg_hpke_setup_auth_*).")
-X(HPKE_PSK_INPUTS_INVALID, "hpke.psk_inputs_invalid", "hpke", INPUT, "The PSK inputs do not fit the mode: psk and psk_id must be both present (PSK mode, psk of at least 32 bytes) or both absent (Base mode).")
-X(HPKE_KEY_INVALID, "hpke.key_invalid", "hpke", INPUT, "An HPKE key or key input is not usable (wrong length, missing, or an ikm shorter than 32 bytes).")
-X(HPKE_DH_ZERO, "hpke.dh_zero", "hpke", DENY, "The X25519 shared secret is all zero: the peer's public key is a low-order point, so the exchange is refused.")
-X(HPKE_OPEN_FAILED, "hpke.open_failed", "hpke", DENY, "The HPKE ciphertext does not authenticate (tampered ciphertext, tag or associated data, or the wrong key or sequence number).")
-X(HPKE_MESSAGE_LIMIT, "hpke.message_limit", "hpke", DENY, "The HPKE context has used every sequence number (2^64-1 messages) and refuses to seal or open more.")
-X(HPKE_EXPORT_TOO_LONG, "hpke.export_too_long", "hpke", INPUT, "The requested HPKE export is longer than 255 * 32 bytes.")
-X(HPKE_EXPORT_ONLY, "hpke.export_only", "hpke", INPUT, "The HPKE context uses the export-only AEAD, so it cannot seal or open.")
-
 /* attester */
 X(ATTEST_NO_TEE, "attest.no_tee", "attest", DEPENDENCY, "No TEE interface was found (neither configfs-tsm nor /dev/sev-guest); the guest refuses to start rather than fall back.")
 X(ATTEST_BACKEND_UNAVAILABLE, "attest.backend_unavailable", "attest", DEPENDENCY, "The configured attester backend (configfs-tsm report directory or /dev/sev-guest) is missing or not usable.")
@@ -190,6 +179,20 @@ X(CHANNEL_TIMEOUT, "channel.timeout", "channel", DEPENDENCY, "The peer did not s
 X(CHANNEL_IO, "channel.io", "channel", DEPENDENCY, "A socket operation failed.")
 X(CHANNEL_CLOSED, "channel.closed", "channel", INPUT, "The session is closed or failed; it accepts no more calls.")
 
+/* guest agent */
+X(AGENT_CONFIG_INVALID, "agent.config_invalid", "agent", INPUT, "The guest agent's configuration file is missing, malformed, or names an unknown member or value.")
+X(AGENT_BROKER_UNAVAILABLE, "agent.broker_unavailable", "agent", DEPENDENCY, "The key broker could not be reached (connection, TLS with the pinned CA, or timeout).")
+X(AGENT_BROKER_PROTOCOL, "agent.broker_protocol", "agent", INPUT, "The key broker answered outside the KBS 0.4.0 protocol (an unexpected status or body).")
+X(AGENT_KEY_MISMATCH, "agent.key_mismatch", "agent", DENY, "The sealed artifact names another key ID or version than the agent is configured to fetch.")
+X(AGENT_MEMORY_FAILED, "agent.memory_failed", "agent", DEPENDENCY, "The in-memory model file (memfd) could not be created, mapped, locked as required, or sealed.")
+X(AGENT_HARDENING_FAILED, "agent.hardening_failed", "agent", DEPENDENCY, "The process could not be hardened (non-dumpable, no core files, no_new_privs, seccomp filter).")
+X(AGENT_SERVER_FAILED, "agent.server_failed", "agent", DEPENDENCY, "The model server could not be started, or it exited with a failure.")
+X(GPU_NVML_UNAVAILABLE, "gpu.nvml_unavailable", "gpu", DEPENDENCY, "The GPU is required but NVML (libnvidia-ml.so.1) cannot be loaded or initialised.")
+X(GPU_ABSENT, "gpu.absent", "gpu", DENY, "The GPU is required but NVML reports no GPU.")
+X(GPU_CC_MODE_OFF, "gpu.cc_mode_off", "gpu", DENY, "The GPU is required but its confidential-computing mode is off.")
+X(GPU_DEVTOOLS_ON, "gpu.devtools_on", "gpu", DENY, "The GPU's confidential-computing developer-tools mode is on, which lets tools read GPU memory.")
+X(GPU_NVML_ERROR, "gpu.nvml_error", "gpu", DEPENDENCY, "An NVML query failed (the message names the function and its return code).")
+
 /* sealed artifacts */
 X(ARTIFACT_MAGIC_INVALID, "artifact.magic_invalid", "artifact", INPUT, "The file does not start with the sealed-artifact magic; it is not a ccgate sealed model.")
 X(ARTIFACT_VERSION_UNSUPPORTED, "artifact.version_unsupported", "artifact", INPUT, "The sealed-artifact format version is not one this ccgate reads (1).")
@@ -206,3 +209,14 @@ X(ARTIFACT_TRAILING_DATA, "artifact.trailing_data", "artifact", DENY, "The artif
 X(ARTIFACT_DIGEST_MISMATCH, "artifact.digest_mismatch", "artifact", DENY, "The decrypted model's digest is not the digest the provider signed.")
 X(ARTIFACT_SOURCE_CHANGED, "artifact.source_changed", "artifact", DEPENDENCY, "The artifact (or the model being sealed) changed while it was read.")
 X(ARTIFACT_FETCH_FAILED, "artifact.fetch_failed", "artifact", DEPENDENCY, "The artifact could not be fetched from its location (HTTP error, connection or TLS failure).")
+
+/* HPKE (RFC 9180) */
+X(HPKE_SUITE_UNSUPPORTED, "hpke.suite_unsupported", "hpke", INPUT, "The HPKE suite is not one ccgate implements (KEM DHKEM(X25519, HKDF-SHA256), KDF HKDF-SHA256, AEAD AES-128-GCM, ChaCha20-Poly1305 or export-only).")
+X(HPKE_MODE_UNSUPPORTED, "hpke.mode_unsupported", "hpke", INPUT, "The HPKE mode is unknown, or not one the setup call takes (Base and PSK go through ccg_hpke_setup_sender/_receiver, Auth and AuthPSK through ccg_hpke_setup_auth_*).")
+X(HPKE_PSK_INPUTS_INVALID, "hpke.psk_inputs_invalid", "hpke", INPUT, "The PSK inputs do not fit the mode: psk and psk_id must be both present (PSK mode, psk of at least 32 bytes) or both absent (Base mode).")
+X(HPKE_KEY_INVALID, "hpke.key_invalid", "hpke", INPUT, "An HPKE key or key input is not usable (wrong length, missing, or an ikm shorter than 32 bytes).")
+X(HPKE_DH_ZERO, "hpke.dh_zero", "hpke", DENY, "The X25519 shared secret is all zero: the peer's public key is a low-order point, so the exchange is refused.")
+X(HPKE_OPEN_FAILED, "hpke.open_failed", "hpke", DENY, "The HPKE ciphertext does not authenticate (tampered ciphertext, tag or associated data, or the wrong key or sequence number).")
+X(HPKE_MESSAGE_LIMIT, "hpke.message_limit", "hpke", DENY, "The HPKE context has used every sequence number (2^64-1 messages) and refuses to seal or open more.")
+X(HPKE_EXPORT_TOO_LONG, "hpke.export_too_long", "hpke", INPUT, "The requested HPKE export is longer than 255 * 32 bytes.")
+X(HPKE_EXPORT_ONLY, "hpke.export_only", "hpke", INPUT, "The HPKE context uses the export-only AEAD, so it cannot seal or open.")

@@ -71,4 +71,29 @@ CCG_MUST_CHECK ccg_result ccg_snp_emulator_crl(const ccg_snp_emulator *emu, cons
                                                size_t n, ccg_time this_update, ccg_time next_update,
                                                X509_CRL **out);
 
+/* Persistence (snp_emulator_state.c): the guest side and the key broker run in different processes,
+ * so the emulated "firmware" is saved to a directory: ark.pem, ask.pem, vcek.pem (the ASVK/VLEK for
+ * a VLEK emulator), ark.key.pem, ask.key.pem, vcek.key.pem (PKCS#8, mode 0600) and emulator.json
+ * (product, signer, chip ID, TCB, report version, and the launch below). A TEST ROOT ONLY. */
+typedef struct {
+    uint8_t measurement[48]; /* the launch digest the emulated guest reports */
+    uint8_t host_data[32];
+    uint64_t policy;         /* guest policy; CCG_SNP_POLICY_DEBUG marks a debug guest */
+    uint32_t guest_svn;
+} ccg_snp_emulator_launch;
+
+/* The launch of ccg_snp_emulator_default_report (its measurement, policy 0x30000, SVN 1). */
+void ccg_snp_emulator_launch_init(const ccg_snp_emulator *emu, ccg_snp_emulator_launch *launch);
+/* Writes the state into dir (created 0700 when missing; existing files are replaced). */
+CCG_MUST_CHECK ccg_result ccg_snp_emulator_save(const ccg_snp_emulator *emu, const ccg_snp_emulator_launch *launch,
+                                                const char *dir);
+/* Loads a saved state; launch may be NULL. Fails with attest.emulator_state_invalid when a file is
+ * missing or malformed, or a certificate does not belong to its key. */
+CCG_MUST_CHECK ccg_result ccg_snp_emulator_load(const char *dir, ccg_snp_emulator **out,
+                                                ccg_snp_emulator_launch *launch);
+/* The default report with the launch's fields, the given VMPL and REPORT_DATA, signed. */
+CCG_MUST_CHECK ccg_result ccg_snp_emulator_attest(const ccg_snp_emulator *emu, const ccg_snp_emulator_launch *launch,
+                                                  uint32_t vmpl, const uint8_t report_data[64],
+                                                  uint8_t out[CCG_SNP_REPORT_SIZE]);
+
 #endif

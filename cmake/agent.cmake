@@ -1,0 +1,21 @@
+# Guest agent extras: a stub NVML shared library (tests/support/nvml_stub.c, states chosen by
+# CCG_NVML_STUB_* variables) and a stub model server (tests/support/model_server_stub.c), with their
+# paths in $CCG_NVML_STUB and $CCG_MODEL_SERVER_STUB for the tests named test_agent*.
+if(CCG_TESTS)
+  add_library(ccg-nvml-stub SHARED ${CMAKE_SOURCE_DIR}/tests/support/nvml_stub.c)
+  set_target_properties(ccg-nvml-stub PROPERTIES OUTPUT_NAME nvidia-ml-stub)
+  add_executable(ccg-model-server-stub ${CMAKE_SOURCE_DIR}/tests/support/model_server_stub.c)
+  target_link_libraries(ccg-model-server-stub PRIVATE OpenSSL::Crypto)
+  get_property(CCG_AGENT_ALL_TESTS DIRECTORY ${CMAKE_SOURCE_DIR} PROPERTY TESTS)
+  foreach(t ${CCG_AGENT_ALL_TESTS})
+    if(t MATCHES "^test_agent" AND TARGET ${t})
+      set_property(TEST ${t} APPEND PROPERTY ENVIRONMENT
+        "CCG_NVML_STUB=$<TARGET_FILE:ccg-nvml-stub>"
+        "CCG_MODEL_SERVER_STUB=$<TARGET_FILE:ccg-model-server-stub>")
+      add_dependencies(${t} ccg-nvml-stub ccg-model-server-stub)
+      if(TARGET ccgate-agent)
+        add_dependencies(${t} ccgate-agent ccgate-kbs)
+      endif()
+    endif()
+  endforeach()
+endif()

@@ -1,0 +1,194 @@
+/* The guest agent (`ccgate-agent`, docs/agent.md): inside the confidential VM it attests to the key
+ * broker, receives the model key in memory only, unseals the model into a sealed memfd and starts the
+ * model server with that descriptor. Every failure fails closed with a reason code, a JSON log line, the
+ * status endpoint's "failed" state and a distinct exit status.
+ *
+ *   agent_config.c  the JSON configuration          kbs_client.c  KBS 0.4.0 auth -> attest -> resource
+ *   memfd.c         the sealed in-memory model        harden.c      dumpable, cores, no_new_privs, seccomp
+ *   gpu_nvml.c      NVML confidential-computing state status.c      GET /status (libmicrohttpd)
+ *   agent_log.c     JSON log lines, exit statuses     agent_run.c   the whole start sequence */
+#ifndef CCGATE_AGENT_H
+#define CCGATE_AGENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ccgate/attester.h"
+#include "ccgate/reasons.h"
+#include "ccgate/result.h"
+#include "ccgate/secmem.h"
+
+/* ---------------------------------------------------------------- configuration */
+
+typedef enum {
+    CCG_MEMLOCK_BEST_EFFORT = 0, /* lock when RLIMIT_MEMLOCK allows, else continue and report "unlocked" */
+    CCG_MEMLOCK_REQUIRED,        /* a failed mlock is agent.memory_failed */
+    CCG_MEMLOCK_OFF,             /* never lock (still MADV_DONTDUMP) */
+} ccg_memlock_policy;
+
+#define CCG_AGENT_MAX_ARGS 32
+
+typedef struct {
+    /* attester */
+    ccg_attester_kind attester;
+    char *tsm_root, *sev_guest_path, *emulator_dir;
+    uint32_t vmpl;
+    /* broker */
+    char *broker_url;     /* https://host:port (http:// only with insecure_http) */
+    char *broker_ca_file; /* pinned CA for the broker's TLS certificate */
+    int insecure_http;
+    long broker_timeout;  /* seconds */
+    char *key_path;       /* KBS resource path repo/type/tag */
+    char *key_id;         /* the artifact's key ID (default: key_path) */
+    uint32_t key_version; /* expected key version; 0 = the artifact header's */
+    /* artifact */
+    char *artifact;           /* local path or http(s):// URL */
+    char *artifact_ca_file;   /* for https artifacts; NULL = system trust */
+    char *provider_key;       /* PEM public key that signed the artifact header */
+    unsigned unseal_threads;  /* 0 = all cores */
+    /* GPU */
+    int require_gpu;
+    char *nvml_library; /* NULL = libnvidia-ml.so.1 */
+    /* model server */
+    char *server_argv[CCG_AGENT_MAX_ARGS + 1]; /* NULL-terminated */
+    size_t server_argc;
+    /* status endpoint: "127.0.0.1:PORT" (0 = ephemeral) or "unix:/path"; NULL = none */
+    char *status_listen;
+    char *status_port_file; /* where an ephemeral port is written (tests) */
+    unsigned status_linger; /* seconds the failed state stays served before exit (a stop signal ends it) */
+    ccg_memlock_policy memlock;
+    int seccomp;            /* install the filters (default 1) */
+} ccg_agent_config;
+
+/* Parses the configuration file strictly (unknown members refused): agent.config_invalid. */
+CCG_MUST_CHECK ccg_result ccg_agent_config_load(const char *path, ccg_agent_config *out);
+CCG_MUST_CHECK ccg_result ccg_agent_config_parse(const char *text, size_t len, ccg_agent_config *out);
+void ccg_agent_config_free(ccg_agent_config *cfg);
+
+/* ---------------------------------------------------------------- failure signals */
+
+/* Exit statuses, one per kind of failure (docs/agent.md). */
+enum {
+    CCG_AGENT_EXIT_OK = 0,
+    CCG_AGENT_EXIT_USAGE = 2,
+    CCG_AGENT_EXIT_NO_TEE = 10,          /* attest.*: no TEE, backend or kernel failure */
+    CCG_AGENT_EXIT_ATTEST_DENIED = 11,   /* the broker refused the evidence (snp.*, refval.*, cert.*, kbs.*) */
+    CCG_AGENT_EXIT_KEY_REFUSED = 12,     /* key.disabled, key.retired, key.not_found, agent.key_mismatch */
+    CCG_AGENT_EXIT_BROKER_UNAVAIL = 13,  /* broker, KMS/HSM, store or audit unavailable; protocol errors */
+    CCG_AGENT_EXIT_ARTIFACT = 14,        /* artifact.*: integrity, signature, fetch */
+    CCG_AGENT_EXIT_GPU = 15,             /* gpu.* */
+    CCG_AGENT_EXIT_CONFIG = 16,          /* agent.config_invalid and other input errors of the agent */
+    CCG_AGENT_EXIT_MEMORY = 17,          /* agent.memory_failed, agent.hardening_failed */
+    CCG_AGENT_EXIT_SERVER = 18,          /* agent.server_failed */
+    CCG_AGENT_EXIT_INTERNAL = 19,        /* anything else */
+};
+
+/* The exit status for a failure's reason code. */
+int ccg_agent_exit_status(ccg_reason r);
+
+typedef enum {
+    CCG_AGENT_STARTING = 0,
+    CCG_AGENT_ATTESTING,
+    CCG_AGENT_RELEASED,
+    CCG_AGENT_SERVING,
+    CCG_AGENT_FAILED,
+    CCG_AGENT_STOPPED,
+} ccg_agent_state;
+
+const char *ccg_agent_state_name(ccg_agent_state s);
+
+/* What the agent may say about itself: never a key, a nonce's secret or plaintext. */
+typedef struct {
+    ccg_agent_state state;
+    ccg_reason reason;      /* CCG_R_OK unless failed */
+    char message[320];      /* the failure's operator message (no secrets by the error contract) */
+    char request_id[80];    /* the broker's request ID of the last exchange */
+    char key_id[160];
+    uint32_t key_version;
+    char policy_id[128];
+    int64_t policy_version;
+    char attester[32];
+    char gpu[96];           /* "not required" or the NVML state */
+    char memory[16];        /* "locked" or "unlocked" */
+    char model_digest[97];  /* the signed chunk-tree digest (docs/artifact-format.md), hex */
+    uint64_t model_len;
+    uint32_t model_chunk_size;
+    pid_t server_pid;
+} ccg_agent_status;
+
+/* One JSON log line on stderr: {"ts","level","event","state",...status fields...}; note (may be NULL)
+ * is a human sentence for warnings. */
+void ccg_agent_log(const ccg_agent_status *st, const char *level, const char *event, const char *note);
+
+/* ---------------------------------------------------------------- status endpoint */
+
+typedef struct ccg_agent_status_server ccg_agent_status_server;
+
+/* Serves GET /status from a snapshot updated with ccg_agent_status_publish. listen is
+ * "127.0.0.1:PORT" or "unix:/path". */
+CCG_MUST_CHECK ccg_result ccg_agent_status_start(const char *listen, ccg_agent_status_server **out);
+uint16_t ccg_agent_status_port(const ccg_agent_status_server *s);
+void ccg_agent_status_publish(ccg_agent_status_server *s, const ccg_agent_status *st);
+void ccg_agent_status_stop(ccg_agent_status_server *s);
+/* The status as a JSON object (a new reference). */
+void *ccg_agent_status_json(const ccg_agent_status *st);
+
+/* ---------------------------------------------------------------- key broker client */
+
+typedef struct {
+    char request_id[80];
+    char policy_id[128];
+    int64_t policy_version;
+    char cause[320]; /* the broker's "cause" for a dependency failure, e.g. the PKCS#11 CKR name */
+} ccg_agent_kbs_info;
+
+/* Runs auth -> attest -> resource against broker_url for the key at key_path, with evidence from the
+ * attester bound to a fresh ephemeral P-256 key; the key lands in *key (secret memory). A denial fails
+ * with the broker's first reason code; info receives the request ID, policy and cause. */
+CCG_MUST_CHECK ccg_result ccg_agent_kbs_fetch(const ccg_agent_config *cfg, ccg_attester *att, ccg_secbuf *key,
+                                              ccg_agent_kbs_info *info);
+
+/* ---------------------------------------------------------------- the model in memory */
+
+typedef struct {
+    int fd;          /* the memfd (CLOEXEC until handed to the server) */
+    uint8_t *map;    /* writable while filling; once sealed, a read-only mapping kept locked (or NULL) */
+    size_t len;
+    size_t mapped;
+    int locked;
+    int sealed;
+} ccg_agent_memfd;
+
+/* memfd_create(MFD_ALLOW_SEALING|MFD_CLOEXEC), ftruncate, mmap, mlock per policy, MADV_DONTDUMP. */
+CCG_MUST_CHECK ccg_result ccg_agent_memfd_create(size_t len, ccg_memlock_policy policy, ccg_agent_memfd *out);
+/* Unmaps the writable mapping and applies F_SEAL_WRITE|F_SEAL_GROW|F_SEAL_SHRINK|F_SEAL_SEAL. */
+CCG_MUST_CHECK ccg_result ccg_agent_memfd_seal(ccg_agent_memfd *m);
+/* Zeroes a still-writable mapping, unmaps and closes. */
+void ccg_agent_memfd_close(ccg_agent_memfd *m);
+
+/* ---------------------------------------------------------------- hardening */
+
+/* PR_SET_DUMPABLE 0, RLIMIT_CORE 0, PR_SET_NO_NEW_PRIVS 1. */
+CCG_MUST_CHECK ccg_result ccg_agent_harden_process(void);
+/* A seccomp filter returning EPERM for ptrace, process_vm_readv/writev, perf_event_open, bpf,
+ * userfaultfd, kcmp, module and kexec loading, mount and swap calls (needs no_new_privs first).
+ * allow_ptrace keeps ptrace (sanitizer builds' leak checker attaches to its own threads). */
+CCG_MUST_CHECK ccg_result ccg_agent_seccomp_install(int allow_ptrace);
+/* 1 when this build carries a sanitizer whose runtime needs ptrace in the agent itself. */
+int ccg_agent_sanitizer_build(void);
+
+/* ---------------------------------------------------------------- GPU */
+
+/* Loads NVML (lib NULL: libnvidia-ml.so.1) and requires a GPU with confidential computing on and
+ * developer-tools mode off: gpu.nvml_unavailable, gpu.absent, gpu.cc_mode_off, gpu.devtools_on,
+ * gpu.nvml_error. state receives a human summary ("2 GPUs, cc=on, devtools=off"). */
+CCG_MUST_CHECK ccg_result ccg_agent_gpu_check(const char *lib, char *state, size_t state_len);
+
+/* ---------------------------------------------------------------- the whole agent */
+
+/* Runs the agent to completion and returns its exit status. stop_fd (may be -1) becomes readable when
+ * the agent should stop (the signal handler's self-pipe). */
+int ccg_agent_run(const ccg_agent_config *cfg, int stop_fd);
+
+#endif

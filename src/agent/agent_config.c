@@ -1,0 +1,343 @@
+/* The agent's configuration file: one strict JSON document (docs/agent.md). Unknown members, wrong
+ * types and unknown values are agent.config_invalid, naming the member. */
+#include "ccgate/agent.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ccgate/error.h"
+#include "ccgate/util.h"
+
+#define CONFIG_MAX (256u * 1024u)
+#define BAD CCG_R_AGENT_CONFIG_INVALID
+
+/* Every member of obj must be in known. */
+static ccg_result only_known(const json_t *obj, const char *where, const char *const *known, size_t n)
+{
+    ccg_result result = CCG_FAILURE;
+    const char *name;
+    json_t *v;
+    CCG_ENSURE_MSG(json_is_object(obj), BAD, "\"%s\" must be an object", where);
+    json_object_foreach((json_t *)obj, name, v) {
+        int ok = 0;
+        for (size_t i = 0; i < n; i++) {
+            ok |= strcmp(name, known[i]) == 0;
+        }
+        CCG_ENSURE_MSG(ok, BAD, "unknown member \"%.64s\" in \"%s\"", name, where);
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+/* An optional non-empty string member, copied. */
+static ccg_result get_str(const json_t *obj, const char *where, const char *name, int required, char **out)
+{
+    ccg_result result = CCG_FAILURE;
+    const json_t *v = json_object_get(obj, name);
+    if (v == NULL) {
+        CCG_ENSURE_MSG(!required, BAD, "\"%s.%s\" is required", where, name);
+        return CCG_SUCCESS;
+    }
+    CCG_ENSURE_MSG(json_is_string(v) && json_string_length(v) > 0 && json_string_length(v) < 4096 &&
+                       strlen(json_string_value(v)) == json_string_length(v),
+                   BAD, "\"%s.%s\" must be a non-empty string", where, name);
+    *out = strdup(json_string_value(v));
+    CCG_ENSURE_ALLOC(*out);
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static ccg_result get_bool(const json_t *obj, const char *where, const char *name, int *out)
+{
+    ccg_result result = CCG_FAILURE;
+    const json_t *v = json_object_get(obj, name);
+    if (v == NULL) {
+        return CCG_SUCCESS;
+    }
+    CCG_ENSURE_MSG(json_is_boolean(v), BAD, "\"%s.%s\" must be true or false", where, name);
+    *out = json_is_true(v);
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static ccg_result get_uint(const json_t *obj, const char *where, const char *name, uint64_t max, uint64_t *out)
+{
+    ccg_result result = CCG_FAILURE;
+    const json_t *v = json_object_get(obj, name);
+    if (v == NULL) {
+        return CCG_SUCCESS;
+    }
+    CCG_ENSURE_MSG(json_is_integer(v) && json_integer_value(v) >= 0 && (uint64_t)json_integer_value(v) <= max, BAD,
+                   "\"%s.%s\" must be an integer in [0, %llu]", where, name, (unsigned long long)max);
+    *out = (uint64_t)json_integer_value(v);
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static ccg_result parse_attester(const json_t *o, ccg_agent_config *c)
+{
+    static const char *const known[] = {"kind", "tsm_root", "sev_guest_path", "emulator_dir", "vmpl"};
+    static const char *const kinds[] = {"auto", "configfs-tsm", "sev-guest", "emulator"};
+    ccg_result result = CCG_FAILURE;
+    char *kind = NULL;
+    uint64_t vmpl = 0;
+    int found = 0;
+    CCG_TRY(only_known(o, "attester", known, 5));
+    CCG_TRY(get_str(o, "attester", "kind", 1, &kind));
+    for (size_t i = 0; i < 4; i++) {
+        if (strcmp(kind, kinds[i]) == 0) {
+            c->attester = (ccg_attester_kind)i;
+            found = 1;
+        }
+    }
+    CCG_ENSURE_MSG(found, BAD, "\"attester.kind\" must be auto, configfs-tsm, sev-guest or emulator, not \"%.32s\"",
+                   kind);
+    CCG_TRY(get_str(o, "attester", "tsm_root", 0, &c->tsm_root));
+    CCG_TRY(get_str(o, "attester", "sev_guest_path", 0, &c->sev_guest_path));
+    CCG_TRY(get_str(o, "attester", "emulator_dir", 0, &c->emulator_dir));
+    CCG_TRY(get_uint(o, "attester", "vmpl", 3, &vmpl));
+    c->vmpl = (uint32_t)vmpl;
+    CCG_ENSURE_MSG(c->attester != CCG_ATTESTER_EMULATOR || c->emulator_dir != NULL, BAD,
+                   "\"attester.kind\" emulator needs \"attester.emulator_dir\"");
+    result = CCG_SUCCESS;
+cleanup:
+    free(kind);
+    return result;
+}
+
+static ccg_result parse_broker(const json_t *o, ccg_agent_config *c)
+{
+    static const char *const known[] = {"url", "ca_file", "insecure_http", "timeout"};
+    ccg_result result = CCG_FAILURE;
+    uint64_t timeout = 30;
+    CCG_TRY(only_known(o, "broker", known, 4));
+    CCG_TRY(get_str(o, "broker", "url", 1, &c->broker_url));
+    CCG_TRY(get_str(o, "broker", "ca_file", 0, &c->broker_ca_file));
+    CCG_TRY(get_bool(o, "broker", "insecure_http", &c->insecure_http));
+    CCG_TRY(get_uint(o, "broker", "timeout", 3600, &timeout));
+    c->broker_timeout = timeout == 0 ? 30 : (long)timeout;
+    if (strncmp(c->broker_url, "http://", 7) == 0) {
+        CCG_ENSURE_MSG(c->insecure_http, BAD,
+                       "\"broker.url\" is plain http: set \"broker.insecure_http\": true (tests only) or use https");
+    } else {
+        CCG_ENSURE_MSG(strncmp(c->broker_url, "https://", 8) == 0, BAD, "\"broker.url\" must be an https:// URL");
+        CCG_ENSURE_MSG(c->broker_ca_file != NULL, BAD, "\"broker.ca_file\" (the pinned CA) is required for https");
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+/* repo/type/tag: three non-empty segments of [A-Za-z0-9._-]. */
+static int resource_path_ok(const char *p)
+{
+    size_t segments = 0, n = 0;
+    for (;; p++) {
+        if (*p == '/' || *p == 0) {
+            if (n == 0 || (n == 1 && p[-1] == '.') || (n == 2 && p[-1] == '.' && p[-2] == '.')) {
+                return 0; /* empty, "." and ".." segments, as the broker refuses them */
+            }
+            segments++;
+            n = 0;
+            if (*p == 0) {
+                break;
+            }
+            continue;
+        }
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' ||
+              *p == '_' || *p == '-')) {
+            return 0;
+        }
+        n++;
+    }
+    return segments == 3;
+}
+
+static ccg_result parse_key(const json_t *o, ccg_agent_config *c)
+{
+    static const char *const known[] = {"resource", "id", "version"};
+    ccg_result result = CCG_FAILURE;
+    uint64_t version = 0;
+    CCG_TRY(only_known(o, "key", known, 3));
+    CCG_TRY(get_str(o, "key", "resource", 1, &c->key_path));
+    CCG_ENSURE_MSG(resource_path_ok(c->key_path), BAD, "\"key.resource\" must be repo/type/tag");
+    CCG_TRY(get_str(o, "key", "id", 0, &c->key_id));
+    if (c->key_id == NULL) {
+        c->key_id = strdup(c->key_path);
+        CCG_ENSURE_ALLOC(c->key_id);
+    }
+    CCG_TRY(get_uint(o, "key", "version", UINT32_MAX, &version));
+    c->key_version = (uint32_t)version;
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static ccg_result parse_artifact(const json_t *o, ccg_agent_config *c)
+{
+    static const char *const known[] = {"location", "provider_key", "ca_file", "threads"};
+    ccg_result result = CCG_FAILURE;
+    uint64_t threads = 0;
+    CCG_TRY(only_known(o, "artifact", known, 4));
+    CCG_TRY(get_str(o, "artifact", "location", 1, &c->artifact));
+    CCG_TRY(get_str(o, "artifact", "provider_key", 1, &c->provider_key));
+    CCG_TRY(get_str(o, "artifact", "ca_file", 0, &c->artifact_ca_file));
+    CCG_TRY(get_uint(o, "artifact", "threads", 1024, &threads));
+    c->unseal_threads = (unsigned)threads;
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static ccg_result parse_gpu(const json_t *o, ccg_agent_config *c)
+{
+    static const char *const known[] = {"required", "nvml_library"};
+    ccg_result result = CCG_FAILURE;
+    CCG_TRY(only_known(o, "gpu", known, 2));
+    CCG_TRY(get_bool(o, "gpu", "required", &c->require_gpu));
+    CCG_TRY(get_str(o, "gpu", "nvml_library", 0, &c->nvml_library));
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static ccg_result parse_server(const json_t *o, ccg_agent_config *c)
+{
+    static const char *const known[] = {"argv"};
+    ccg_result result = CCG_FAILURE;
+    const json_t *argv, *v;
+    size_t i;
+    CCG_TRY(only_known(o, "server", known, 1));
+    argv = json_object_get(o, "argv");
+    CCG_ENSURE_MSG(json_is_array(argv) && json_array_size(argv) >= 1 && json_array_size(argv) <= CCG_AGENT_MAX_ARGS,
+                   BAD, "\"server.argv\" must be an array of 1 to %d strings", CCG_AGENT_MAX_ARGS);
+    json_array_foreach(argv, i, v) {
+        CCG_ENSURE_MSG(json_is_string(v) && strlen(json_string_value(v)) == json_string_length(v), BAD,
+                       "\"server.argv[%zu]\" must be a string", i);
+        c->server_argv[i] = strdup(json_string_value(v));
+        CCG_ENSURE_ALLOC(c->server_argv[i]);
+        c->server_argc = i + 1;
+    }
+    CCG_ENSURE_MSG(c->server_argv[0][0] == '/', BAD, "\"server.argv[0]\" must be an absolute path");
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static ccg_result parse_status(const json_t *o, ccg_agent_config *c)
+{
+    static const char *const known[] = {"listen", "port_file", "linger"};
+    ccg_result result = CCG_FAILURE;
+    uint64_t linger = 0;
+    CCG_TRY(only_known(o, "status", known, 3));
+    CCG_TRY(get_uint(o, "status", "linger", 86400, &linger));
+    c->status_linger = (unsigned)linger;
+    CCG_TRY(get_str(o, "status", "listen", 1, &c->status_listen));
+    CCG_ENSURE_MSG(strncmp(c->status_listen, "127.0.0.1:", 10) == 0 || strncmp(c->status_listen, "unix:/", 6) == 0,
+                   BAD, "\"status.listen\" must be 127.0.0.1:PORT or unix:/path (loopback or a local socket only)");
+    CCG_TRY(get_str(o, "status", "port_file", 0, &c->status_port_file));
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static ccg_result parse_memlock(const json_t *v, ccg_agent_config *c)
+{
+    ccg_result result = CCG_FAILURE;
+    const char *s = json_string_value(v);
+    CCG_ENSURE_MSG(s != NULL, BAD, "\"memlock\" must be a string");
+    if (strcmp(s, "best-effort") == 0) {
+        c->memlock = CCG_MEMLOCK_BEST_EFFORT;
+    } else if (strcmp(s, "required") == 0) {
+        c->memlock = CCG_MEMLOCK_REQUIRED;
+    } else if (strcmp(s, "off") == 0) {
+        c->memlock = CCG_MEMLOCK_OFF;
+    } else {
+        CCG_BAIL(BAD, "\"memlock\" must be best-effort, required or off, not \"%.32s\"", s);
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+ccg_result ccg_agent_config_parse(const char *text, size_t len, ccg_agent_config *out)
+{
+    static const char *const known[] = {"attester", "broker", "key", "artifact", "gpu", "server", "status",
+                                        "memlock", "seccomp"};
+    ccg_result result = CCG_FAILURE;
+    json_t *root = NULL;
+    json_error_t jerr;
+    const json_t *v;
+    memset(out, 0, sizeof(*out));
+    out->seccomp = 1;
+    ccg_error_clear();
+    root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    CCG_ENSURE_MSG(root != NULL, BAD, "the configuration is not JSON (line %d: %.80s)", jerr.line, jerr.text);
+    CCG_TRY(only_known(root, "configuration", known, sizeof(known) / sizeof(known[0])));
+    CCG_ENSURE_MSG(json_object_get(root, "attester") != NULL, BAD, "\"attester\" is required");
+    CCG_TRY(parse_attester(json_object_get(root, "attester"), out));
+    CCG_ENSURE_MSG(json_object_get(root, "broker") != NULL, BAD, "\"broker\" is required");
+    CCG_TRY(parse_broker(json_object_get(root, "broker"), out));
+    CCG_ENSURE_MSG(json_object_get(root, "key") != NULL, BAD, "\"key\" is required");
+    CCG_TRY(parse_key(json_object_get(root, "key"), out));
+    CCG_ENSURE_MSG(json_object_get(root, "artifact") != NULL, BAD, "\"artifact\" is required");
+    CCG_TRY(parse_artifact(json_object_get(root, "artifact"), out));
+    if ((v = json_object_get(root, "gpu")) != NULL) {
+        CCG_TRY(parse_gpu(v, out));
+    }
+    CCG_ENSURE_MSG(json_object_get(root, "server") != NULL, BAD, "\"server\" is required");
+    CCG_TRY(parse_server(json_object_get(root, "server"), out));
+    if ((v = json_object_get(root, "status")) != NULL) {
+        CCG_TRY(parse_status(v, out));
+    }
+    if ((v = json_object_get(root, "memlock")) != NULL) {
+        CCG_TRY(parse_memlock(v, out));
+    }
+    CCG_TRY(get_bool(root, "configuration", "seccomp", &out->seccomp));
+    result = CCG_SUCCESS;
+cleanup:
+    json_decref(root);
+    if (ccg_failed(result)) {
+        ccg_agent_config_free(out);
+    }
+    return result;
+}
+
+ccg_result ccg_agent_config_load(const char *path, ccg_agent_config *out)
+{
+    ccg_result result = CCG_FAILURE;
+    uint8_t *text = NULL;
+    size_t len = 0;
+    memset(out, 0, sizeof(*out));
+    if (ccg_failed(ccg_file_read(path, CONFIG_MAX, &text, &len))) {
+        char why[sizeof(ccg_error_last()->message)];
+        snprintf(why, sizeof(why), "%s", ccg_error_last()->message);
+        ccg_error_clear();
+        CCG_BAIL(BAD, "cannot read the configuration %.200s: %.100s", path, why);
+    }
+    CCG_TRY(ccg_agent_config_parse((const char *)text, len, out));
+    result = CCG_SUCCESS;
+cleanup:
+    free(text);
+    return result;
+}
+
+void ccg_agent_config_free(ccg_agent_config *c)
+{
+    char **strings[] = {&c->tsm_root,     &c->sev_guest_path, &c->emulator_dir,     &c->broker_url,
+                        &c->broker_ca_file, &c->key_path,     &c->key_id,           &c->artifact,
+                        &c->artifact_ca_file, &c->provider_key, &c->nvml_library,  &c->status_listen,
+                        &c->status_port_file};
+    for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
+        free(*strings[i]);
+    }
+    for (size_t i = 0; i < c->server_argc; i++) {
+        free(c->server_argv[i]);
+    }
+    memset(c, 0, sizeof(*c));
+}

@@ -1,0 +1,17 @@
+/* Internal to src/agent: the model server's process. */
+#ifndef CCGATE_AGENT_INTERNAL_H
+#define CCGATE_AGENT_INTERNAL_H
+
+#include <sys/types.h>
+
+#include "ccgate/agent.h"
+
+/* Forks and execs the model server with the memfd inherited (see server.c for the environment). */
+CCG_MUST_CHECK ccg_result agent_server_start(const ccg_agent_config *cfg, const ccg_agent_memfd *m,
+                                             const ccg_agent_status *st, pid_t *pid);
+/* Maps a wait status to success (exit 0 or SIGTERM) or agent.server_failed. */
+CCG_MUST_CHECK ccg_result agent_server_status(pid_t pid, int status);
+/* SIGTERM, then SIGKILL after 5 s; returns the wait status. */
+int agent_server_stop(pid_t pid);
+
+#endif

@@ -1,0 +1,242 @@
+/* The agent's start sequence. Every step either succeeds or ends the start with a reason code:
+ *
+ *   harden -> status endpoint -> GPU (when required) -> open and verify the artifact header
+ *   -> attesting: attester -> KBS auth/attest/resource (the key in secret memory)
+ *   -> released: unseal into the memfd, zero the key at once, seal the memfd
+ *   -> serving: the model server with the inherited descriptor, until a stop signal or its exit.
+ *
+ * No key is cached anywhere: each start attests again, so a key the provider disabled stops the next
+ * start with key.disabled. */
+#include "agent_internal.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ccgate/artifact.h"
+#include "ccgate/error.h"
+#include "ccgate/util.h"
+
+typedef struct {
+    const ccg_agent_config *cfg;
+    ccg_agent_status st;
+    ccg_agent_status_server *server;
+    int stop_fd;
+} agent;
+
+static void publish(agent *a, const char *level, const char *event)
+{
+    ccg_agent_log(&a->st, level, event, NULL);
+    ccg_agent_status_publish(a->server, &a->st);
+}
+
+static void set_state(agent *a, ccg_agent_state s, const char *event)
+{
+    a->st.state = s;
+    publish(a, "info", event);
+}
+
+/* Waits up to ms for the stop descriptor; 1 when a stop was asked. */
+static int stop_requested(int stop_fd, int ms)
+{
+    struct pollfd p = {.fd = stop_fd, .events = POLLIN};
+    if (stop_fd < 0) {
+        if (ms > 0) {
+            usleep((useconds_t)ms * 1000u);
+        }
+        return 0;
+    }
+    return poll(&p, 1, ms) > 0;
+}
+
+static ccg_result start_status(agent *a)
+{
+    ccg_result result = CCG_FAILURE;
+    if (a->cfg->status_listen == NULL) {
+        return CCG_SUCCESS;
+    }
+    CCG_TRY(ccg_agent_status_start(a->cfg->status_listen, &a->server));
+    if (a->cfg->status_port_file != NULL) {
+        char text[16];
+        int n = snprintf(text, sizeof(text), "%u\n", ccg_agent_status_port(a->server));
+        CCG_TRY(ccg_file_write(a->cfg->status_port_file, (const uint8_t *)text, (size_t)n));
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static ccg_result check_gpu(agent *a)
+{
+    ccg_result result = CCG_FAILURE;
+    if (!a->cfg->require_gpu) {
+        snprintf(a->st.gpu, sizeof(a->st.gpu), "not required");
+        return CCG_SUCCESS;
+    }
+    CCG_TRY(ccg_agent_gpu_check(a->cfg->nvml_library, a->st.gpu, sizeof(a->st.gpu)));
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+/* The header names the key the agent is configured for. */
+static ccg_result open_artifact(agent *a, ccg_artifact **art, uint32_t *version)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_artifact_open_opts opts = {.provider_key_path = a->cfg->provider_key,
+                                   .ca_file = a->cfg->artifact_ca_file,
+                                   .timeout_seconds = a->cfg->broker_timeout};
+    const ccg_artifact_header *h;
+    CCG_TRY(ccg_artifact_open(a->cfg->artifact, &opts, art));
+    h = ccg_artifact_header_of(*art);
+    CCG_ENSURE_MSG(strcmp(h->key_id, a->cfg->key_id) == 0, CCG_R_AGENT_KEY_MISMATCH,
+                   "the artifact is sealed under key \"%.100s\", the agent is configured for \"%.100s\"", h->key_id,
+                   a->cfg->key_id);
+    CCG_ENSURE_MSG(a->cfg->key_version == 0 || h->key_version == a->cfg->key_version, CCG_R_AGENT_KEY_MISMATCH,
+                   "the artifact is sealed under key version %u, the agent expects version %u", h->key_version,
+                   a->cfg->key_version);
+    *version = h->key_version;
+    a->st.key_version = h->key_version;
+    a->st.model_len = h->plaintext_len;
+    a->st.model_chunk_size = h->chunk_size;
+    ccg_hex_encode(h->plaintext_digest, CCG_ARTIFACT_DIGEST_LEN, a->st.model_digest);
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static ccg_result fetch_key(agent *a, ccg_secbuf *key)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_attester *att = NULL;
+    ccg_attester_config acfg = {.kind = a->cfg->attester,
+                                .tsm_root = a->cfg->tsm_root,
+                                .sev_guest_path = a->cfg->sev_guest_path,
+                                .emulator_dir = a->cfg->emulator_dir,
+                                .vmpl = a->cfg->vmpl};
+    ccg_agent_kbs_info info;
+    memset(&info, 0, sizeof(info));
+    CCG_TRY(ccg_attester_open(&acfg, &att));
+    snprintf(a->st.attester, sizeof(a->st.attester), "%s", ccg_attester_name(att));
+    if (a->cfg->attester == CCG_ATTESTER_EMULATOR) {
+        ccg_agent_log(&a->st, "warning", "attester.emulator",
+                      "evidence comes from the software SNP emulator, a test root: for tests and demos only");
+    }
+    result = ccg_agent_kbs_fetch(a->cfg, att, key, &info);
+    snprintf(a->st.request_id, sizeof(a->st.request_id), "%s", info.request_id);
+    if (info.policy_id[0] != 0) {
+        snprintf(a->st.policy_id, sizeof(a->st.policy_id), "%s", info.policy_id);
+        a->st.policy_version = info.policy_version;
+    }
+cleanup:
+    ccg_attester_close(att);
+    return result;
+}
+
+/* Unseals into a fresh memfd and seals it; the key is zeroed here whatever happens. */
+static ccg_result unseal(agent *a, ccg_artifact *art, ccg_secbuf *key, uint32_t version, ccg_agent_memfd *m)
+{
+    ccg_result result = CCG_FAILURE;
+    size_t len = (size_t)ccg_artifact_header_of(art)->plaintext_len;
+    CCG_TRY(ccg_agent_memfd_create(len, a->cfg->memlock, m));
+    CCG_TRY(ccg_artifact_unseal_into(art, key->data, key->len, version, m->map, m->len, a->cfg->unseal_threads));
+    ccg_secbuf_free(key);
+    CCG_TRY(ccg_agent_memfd_seal(m));
+    snprintf(a->st.memory, sizeof(a->st.memory), "%s", m->locked ? "locked" : "unlocked");
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_secbuf_free(key);
+    return result;
+}
+
+/* Serving until a stop request (0) or the server's own exit. */
+static ccg_result serve(agent *a, const ccg_agent_memfd *m)
+{
+    ccg_result result = CCG_FAILURE;
+    pid_t pid = 0;
+    int status = 0;
+    CCG_TRY(agent_server_start(a->cfg, m, &a->st, &pid));
+    a->st.server_pid = pid;
+    set_state(a, CCG_AGENT_SERVING, "serving");
+    for (;;) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) {
+            CCG_TRY(agent_server_status(pid, status));
+            break;
+        }
+        if (stop_requested(a->stop_fd, 200)) {
+            status = agent_server_stop(pid);
+            break;
+        }
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static ccg_result run_steps(agent *a)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_artifact *art = NULL;
+    ccg_secbuf key = {0};
+    ccg_agent_memfd m = {.fd = -1};
+    uint32_t version = 0;
+    if (a->cfg->seccomp) {
+        /* Before any thread exists: a seccomp filter binds only the calling thread and its children. */
+        CCG_TRY(ccg_agent_seccomp_install(ccg_agent_sanitizer_build()));
+    }
+    CCG_TRY(start_status(a));
+    publish(a, "info", "starting");
+    CCG_TRY(check_gpu(a));
+    CCG_TRY(open_artifact(a, &art, &version));
+    set_state(a, CCG_AGENT_ATTESTING, "attesting");
+    CCG_TRY(fetch_key(a, &key));
+    set_state(a, CCG_AGENT_RELEASED, "key.released");
+    CCG_TRY(unseal(a, art, &key, version, &m));
+    ccg_artifact_close(art);
+    art = NULL;
+    CCG_TRY(serve(a, &m));
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_secbuf_free(&key);
+    ccg_artifact_close(art);
+    ccg_agent_memfd_close(&m);
+    return result;
+}
+
+int ccg_agent_run(const ccg_agent_config *cfg, int stop_fd)
+{
+    agent a;
+    memset(&a, 0, sizeof(a));
+    a.cfg = cfg;
+    a.stop_fd = stop_fd;
+    ccg_error_clear();
+    snprintf(a.st.key_id, sizeof(a.st.key_id), "%s", cfg->key_id);
+    snprintf(a.st.memory, sizeof(a.st.memory), "%s", "none");
+    if (cfg->insecure_http) {
+        ccg_agent_log(&a.st, "warning", "broker.insecure_http",
+                      "the broker is reached over PLAIN HTTP: for tests only, never in production");
+    }
+    if (ccg_failed(ccg_agent_harden_process()) || ccg_failed(run_steps(&a))) {
+        a.st.state = CCG_AGENT_FAILED;
+        a.st.reason = ccg_error_reason();
+        snprintf(a.st.message, sizeof(a.st.message), "%s", ccg_error_last()->message);
+        a.st.server_pid = 0;
+        publish(&a, "error", "failed");
+        if (a.server != NULL && cfg->status_linger > 0) {
+            /* Keeps answering "failed" for a supervisor that polls, until the time is up or a stop. */
+            (void)stop_requested(stop_fd, (int)cfg->status_linger * 1000);
+        }
+        ccg_agent_status_stop(a.server);
+        return ccg_agent_exit_status(a.st.reason);
+    }
+    a.st.state = CCG_AGENT_STOPPED;
+    a.st.server_pid = 0;
+    publish(&a, "info", "stopped");
+    ccg_agent_status_stop(a.server);
+    return CCG_AGENT_EXIT_OK;
+}
