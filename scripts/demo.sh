@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make demo`: ccgate's main job end to end, as far as the project goes today: verify real AMD SEV-SNP
-# hardware reports and an emulated one, and print each decision with its reasons.
+# `make demo`: ccgate's main job end to end. First real AMD SEV-SNP hardware reports and emulated ones are
+# verified, each decision printed with its reasons; then scripts/demo-flow.sh runs the whole flow.
 set -euo pipefail
 build=${1:-build/release}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -94,5 +94,9 @@ if "$cli" emulate snp --help >/dev/null 2>&1; then
     verify snp --report "$work/emu/report.bin" --certs "$work/emu/certs.pem" --now 2026-06-01T00:00:00Z \
     --trust-root "$work/emu/ark.pem" --trust-root-product genoa
 fi
+
+# The main job end to end: provider, broker, confidential guest, enterprise client, operator.
+printf '\n################ the whole flow: seal, attest, release, serve, talk\n'
+bash "$root/scripts/demo-flow.sh" "$build"
 echo
 echo "demo: done"

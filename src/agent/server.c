@@ -3,7 +3,7 @@
  *   CCGATE_MODEL_FD      the descriptor number (read-only mappable; writes are sealed)
  *   CCGATE_MODEL_LEN     the plaintext length in bytes
  *   CCGATE_MODEL_DIGEST  the provider-signed chunk-tree digest (hex; docs/artifact-format.md, "Digest")
- *   CCGATE_MODEL_DIGEST_ALG  "ccgate-artifact-v1" (SHA-384 over the per-chunk SHA-384s)
+ *   CCGATE_MODEL_DIGEST_ALG  "ccgate-artifact-v1" (SHA-384 over the per-chunk SHA-256s)
  *   CCGATE_MODEL_CHUNK_SIZE  the chunk size the digest is computed over
  *   CCGATE_KEY_ID        the model key's ID (not the key)
  * Before exec the child is hardened like the agent (non-dumpable, no cores, no_new_privs) and gets

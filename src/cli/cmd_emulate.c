@@ -18,13 +18,15 @@ typedef struct {
     int debug;
     const char *report_data;
     const char *measurement;
+    int save_state;         /* also persist keys and launch into out_dir (for ccgate-agent, channel serve) */
+    const char *load_state; /* reuse a saved emulator's keys (same test root) instead of new ones */
 } emulate_args;
 
 static void usage(FILE *out)
 {
     fprintf(out,
             "usage: ccgate emulate snp --out-dir DIR [--product milan|genoa|turin] [--vlek] [--debug]\n"
-            "                          [--report-data HEX] [--measurement HEX]\n"
+            "                          [--report-data HEX] [--measurement HEX] [--save-state] [--load-state DIR]\n"
             "\n"
             "Writes an SEV-SNP report signed by ccgate's software SNP firmware, for demos and tests. The\n"
             "ARK, ASK and VCEK (or ASVK and VLEK) are generated for this run; AMD's pinned roots never accept\n"
@@ -36,6 +38,9 @@ static void usage(FILE *out)
             "  --debug              set the guest policy's DEBUG bit\n"
             "  --report-data HEX    up to 64 bytes of REPORT_DATA, zero-padded (default zeros)\n"
             "  --measurement HEX    the 48-byte launch MEASUREMENT (default a fixed test value)\n"
+            "  --save-state         also save the emulated firmware (keys, chain, launch) into --out-dir, for\n"
+            "                       the emulator attester of ccgate-agent (docs/attester.md); TEST ROOT ONLY\n"
+            "  --load-state DIR     sign with a saved emulator's keys (same test root) instead of new ones\n"
             "\n"
             "Exit status: 0 written, 2 bad usage or a failure.\n");
 }
@@ -46,6 +51,7 @@ static int parse_args(int argc, char **argv, emulate_args *a)
         {"out-dir", required_argument, 0, 'o'},     {"product", required_argument, 0, 'p'},
         {"vlek", no_argument, 0, 'v'},              {"debug", no_argument, 0, 'd'},
         {"report-data", required_argument, 0, 'r'}, {"measurement", required_argument, 0, 'm'},
+        {"save-state", no_argument, 0, 's'},        {"load-state", required_argument, 0, 'l'},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0},
     };
     int c;
@@ -58,6 +64,8 @@ static int parse_args(int argc, char **argv, emulate_args *a)
         case 'd': a->debug = 1; break;
         case 'r': a->report_data = optarg; break;
         case 'm': a->measurement = optarg; break;
+        case 's': a->save_state = 1; break;
+        case 'l': a->load_state = optarg; break;
         case 'h': usage(stdout); return 1;
         default: return -1;
         }
@@ -111,6 +119,13 @@ static ccg_result new_emulator(const emulate_args *a, ccg_snp_emulator **out)
 {
     ccg_result result = CCG_FAILURE;
     ccg_snp_emulator_config cfg;
+    if (a->load_state != NULL) {
+        CCG_ENSURE_MSG(a->product == NULL && !a->vlek, CCG_R_USAGE_INVALID,
+                       "--product and --vlek come from the saved state with --load-state");
+        CCG_TRY(ccg_snp_emulator_load(a->load_state, out, NULL));
+        result = CCG_SUCCESS;
+        goto cleanup;
+    }
     ccg_snp_product product = ccg_snp_product_from_name(a->product ? a->product : "milan");
     CCG_ENSURE_MSG(product != CCG_SNP_PRODUCT_UNKNOWN, CCG_R_USAGE_INVALID, "unknown product '%s'", a->product);
     ccg_snp_emulator_config_init(&cfg, product, a->vlek ? CCG_SNP_SIGNER_VLEK : CCG_SNP_SIGNER_VCEK);
@@ -159,6 +174,16 @@ cleanup:
     return result;
 }
 
+/* The saved launch is the report's: its measurement, guest policy (DEBUG included) and SVN. */
+static ccg_result save_state(const char *dir, const ccg_snp_emulator *emu, const ccg_snp_report *r)
+{
+    ccg_snp_emulator_launch launch;
+    ccg_snp_emulator_launch_init(emu, &launch);
+    memcpy(launch.measurement, r->measurement, sizeof(launch.measurement));
+    launch.policy = r->policy;
+    return ccg_snp_emulator_save(emu, &launch, dir);
+}
+
 static int run(const emulate_args *a)
 {
     int rc = CLI_EXIT_USAGE;
@@ -167,7 +192,8 @@ static int run(const emulate_args *a)
     uint8_t report[CCG_SNP_REPORT_SIZE];
     ccg_error_clear();
     if (ccg_failed(new_emulator(a, &emu)) || ccg_failed(build_report(a, emu, &r)) ||
-        ccg_failed(ccg_snp_emulator_sign(emu, &r, report)) || ccg_failed(write_outputs(a->out_dir, emu, report))) {
+        ccg_failed(ccg_snp_emulator_sign(emu, &r, report)) || ccg_failed(write_outputs(a->out_dir, emu, report)) ||
+        (a->save_state && ccg_failed(save_state(a->out_dir, emu, &r)))) {
         (void)cli_report_error("emulate snp", 0);
         goto cleanup;
     }

@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# The whole flow on one machine: a provider seals a model, the key broker releases its key only to an
+# approved (emulated) SEV-SNP guest, the guest agent unseals it into sealed memory for the model server,
+# and an enterprise client talks to an attested server over the attested channel. Every step checks
+# its expected outcome; the script exits non-zero if any step does not give it.
+set -euo pipefail
+build=${1:-build/release}
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin="$root/$build"
+cli="$bin/ccgate"
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+failures=0
+
+step() { printf '\n== %s\n' "$1"; }
+show() { printf '$ %s\n' "$*"; }
+expect() { # expect NAME GOT WANT
+  if [ "$2" = "$3" ]; then
+    echo "   -> $1: $2 (expected)"
+  else
+    echo "   -> $1: got '$2', expected '$3'" >&2
+    failures=$((failures + 1))
+  fi
+}
+# The agent's JSON "failed" log line: its reason code and exit status.
+failed_reason() { python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    l=l.strip()
+    if l.startswith("{"):
+        o=json.loads(l)
+        if o.get("event")=="failed": print(o["reason"])' "$1" | tail -1; }
+wait_port() { # wait_port FILE -> prints the port once the file holds it
+  for _ in $(seq 1 200); do
+    if [ -s "$1" ]; then cat "$1"; return 0; fi
+    sleep 0.05
+  done
+  echo "demo: no port in $1" >&2
+  return 1
+}
+
+# ---------------------------------------------------------------- 1. the model provider
+step "Provider: a model key, a signing key, and a model sealed under them"
+openssl rand 32 > "$work/model.key"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$work/provider.pem" 2>/dev/null
+openssl pkey -in "$work/provider.pem" -pubout -out "$work/provider.pub"
+head -c $((4 << 20)) /dev/urandom > "$work/model.bin"
+model_sha=$(sha384sum "$work/model.bin" | cut -d' ' -f1)
+show ccgate seal --in model.bin --out model.ccgm --key-file model.key --key-id default/model/llm --key-version 1 --signer provider.pem
+"$cli" seal --in "$work/model.bin" --out "$work/model.ccgm" --key-file "$work/model.key" \
+  --key-id default/model/llm --key-version 1 --signer "$work/provider.pem"
+rm -f "$work/model.bin" # from here on only the sealed artifact exists
+show ccgate artifact inspect model.ccgm --provider-key provider.pub
+"$cli" artifact inspect "$work/model.ccgm" --provider-key "$work/provider.pub" |
+  python3 -c 'import json,sys; h=json.load(sys.stdin); print("   key", h.get("key_id"), "v%s" % h.get("key_version"), "| plaintext", h.get("plaintext_len"), "bytes | signature", h.get("signature_valid", h.get("signature")))'
+
+# ---------------------------------------------------------------- 2. the guest's launch (emulated firmware)
+step "Authority: the approved guest launch (software SNP firmware, TEST ROOT ONLY) and an unapproved one"
+show ccgate emulate snp --out-dir guest --save-state
+"$cli" emulate snp --out-dir "$work/guest" --save-state >/dev/null
+good_meas=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["measurement"])' "$work/guest/emulator.json")
+bad_meas=$(printf 'ee%.0s' $(seq 1 48))
+"$cli" emulate snp --out-dir "$work/rogue" --load-state "$work/guest" --measurement "$bad_meas" --save-state >/dev/null
+echo "   approved measurement ${good_meas:0:24}..., rogue measurement ${bad_meas:0:24}..."
+
+# ---------------------------------------------------------------- 3. the key broker
+step "Broker: ccgate-kbs with TLS, a file keystore, the release policy and the model key"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+  -addext subjectAltName=IP:127.0.0.1 -keyout "$work/kbs.key" -out "$work/kbs.crt" 2>/dev/null
+cat > "$work/kbs.json" <<JSON
+{"address": "127.0.0.1", "port": 0, "store": "$work/kbs.db", "nonce_ttl": 30, "token_ttl": 600,
+ "attestation_policy": "model-llm", "allow_unlocked_memory": true, "threads": 2,
+ "tls": {"cert_file": "$work/kbs.crt", "key_file": "$work/kbs.key"},
+ "keystore": {"backend": "file", "kek_file": "$work/kek.bin"}}
+JSON
+ark=$(python3 -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$work/guest/ark.pem")
+cat > "$work/policy.json" <<JSON
+{"policy_id": "model-llm", "version": 1, "allowed_tees": ["snp"], "gpu_required": false,
+ "trusted_roots": [{"product": "milan", "pem": $ark}],
+ "snp_policy": {"policy_id": "model-llm-snp", "version": 1, "debug_allowed": false,
+                "migration_agent_allowed": false, "allowed_measurements": ["$good_meas"]}}
+JSON
+kbs="$bin/ccgate-kbs"
+show ccgate-kbs create-kek / set-policy / import-key --key-id default/model/llm --policy-id model-llm
+"$kbs" create-kek --config "$work/kbs.json" >/dev/null
+"$kbs" set-policy --config "$work/kbs.json" --file "$work/policy.json" >/dev/null
+"$kbs" import-key --config "$work/kbs.json" --key-id default/model/llm --policy-id model-llm --file "$work/model.key" >/dev/null
+rm -f "$work/model.key" # the broker holds it now, wrapped under its KEK
+"$kbs" serve --config "$work/kbs.json" --port-file "$work/kbs.port" 2>"$work/kbs.log" &
+pids+=($!)
+port=$(wait_port "$work/kbs.port")
+echo "   listening on https://127.0.0.1:$port"
+
+# ---------------------------------------------------------------- 4. the confidential guest
+cat > "$work/model_server.py" <<'PY'
+# A stand-in model server: it makes itself non-dumpable first (the agent's contract), maps the
+# inherited memfd and prints the model's SHA-384. It never writes the model anywhere.
+import ctypes, hashlib, mmap, os
+ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+fd = int(os.environ["CCGATE_MODEL_FD"])
+n = int(os.environ["CCGATE_MODEL_LEN"])
+with mmap.mmap(fd, n, prot=mmap.PROT_READ) as m:
+    print("model server: serving %s, %d bytes, sha384 %s" % (os.environ["CCGATE_KEY_ID"], n, hashlib.sha384(m).hexdigest()), flush=True)
+PY
+agent_config() { # agent_config EMULATOR_DIR FILE
+  cat > "$2" <<JSON
+{"attester": {"kind": "emulator", "emulator_dir": "$1"},
+ "broker": {"url": "https://127.0.0.1:$port", "ca_file": "$work/kbs.crt", "timeout": 30},
+ "key": {"resource": "default/model/llm", "version": 1},
+ "artifact": {"location": "$work/model.ccgm", "provider_key": "$work/provider.pub"},
+ "server": {"argv": ["/usr/bin/python3", "$work/model_server.py"]},
+ "memlock": "best-effort"}
+JSON
+}
+run_agent() { # run_agent NAME EMULATOR_DIR -> sets agent_rc, prints the server's line
+  agent_config "$2" "$work/agent-$1.json"
+  printf '$ ccgate-agent --config agent-%s.json\n' "$1"
+  agent_rc=0
+  "$bin/ccgate-agent" --config "$work/agent-$1.json" >"$work/agent-$1.out" 2>"$work/agent-$1.err" || agent_rc=$?
+  grep '^model server' "$work/agent-$1.out" | sed 's/^/   /' || true
+}
+
+step "Guest: the approved launch attests, receives the key in memory only, and serves the model"
+run_agent good "$work/guest"
+expect "agent exit status" "$agent_rc" 0
+served=$(sed -n 's/.*sha384 \([0-9a-f]*\).*/\1/p' "$work/agent-good.out")
+expect "digest in memory equals the provider's model" "$served" "$model_sha"
+
+step "Guest: an unapproved launch (another measurement) is refused; the model server never starts"
+run_agent rogue "$work/rogue"
+expect "agent exit status" "$agent_rc" 11
+expect "reason" "$(failed_reason "$work/agent-rogue.err")" snp.measurement_not_allowed
+expect "model server started" "$(grep -c '^model server' "$work/agent-rogue.out" || true)" 0
+
+step "Provider: the kill switch. The key is disabled; the next start attests again and is refused"
+show ccgate-kbs key-state --key-id default/model/llm --state disabled
+"$kbs" key-state --config "$work/kbs.json" --key-id default/model/llm --state disabled >/dev/null
+run_agent disabled "$work/guest"
+expect "agent exit status" "$agent_rc" 12
+expect "reason" "$(failed_reason "$work/agent-disabled.err")" key.disabled
+grep '"event":"failed"' "$work/agent-disabled.err" | tail -1 |
+  python3 -c 'import json,sys; o=json.load(sys.stdin); print("   signal:", {k: o.get(k) for k in ("reason","key_id","request_id","policy_version")})'
+
+# ---------------------------------------------------------------- 5. the enterprise client
+step "Client: a prompt reaches the model server only over a channel bound to fresh, approved evidence"
+cat > "$work/client-policy.json" <<JSON
+{"policy_id": "acme-client", "version": 1, "allowed_measurements": ["$good_meas"]}
+JSON
+chan() { # chan NAME SERVE_ARGS... -> starts a server; sets chan_port
+  "$cli" channel serve --emulate-dir "$work/chan-$1" --max-connections 1 "${@:2}" >"$work/chan-$1.out" 2>"$work/chan-$1.err" &
+  pids+=($!)
+  for _ in $(seq 1 200); do
+    chan_port=$(sed -n 's/.*listening on 127.0.0.1:\([0-9]*\).*/\1/p' "$work/chan-$1.out" "$work/chan-$1.err" | head -1)
+    [ -n "$chan_port" ] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+send() { # send NAME -> sets send_rc, prints the client's output
+  show ccgate channel send --connect 127.0.0.1:$chan_port --policy client-policy.json --trust-root ark.pem --message "..."
+  send_rc=0
+  "$cli" channel send --connect "127.0.0.1:$chan_port" --policy "$work/client-policy.json" \
+    --trust-root "$work/chan-$1/ark.pem" --message "Summarise our Q3 board minutes" >"$work/send-$1.out" 2>&1 || send_rc=$?
+  sed 's/^/   /' "$work/send-$1.out"
+}
+chan good --measurement "$good_meas"
+send good
+expect "client exit status" "$send_rc" 0
+chan debug --measurement "$good_meas" --debug
+send debug
+expect "client exit status (debug server refused before any prompt leaves)" "$send_rc" 1
+chan rogue --measurement "$bad_meas"
+send rogue
+expect "client exit status (unapproved server refused)" "$send_rc" 1
+
+# ---------------------------------------------------------------- 6. the operator
+step "Operator: every decision is in the hash-chained audit log, and in the metrics"
+show ccgate audit verify --db kbs.db
+audit_rc=0
+"$cli" audit verify --db "$work/kbs.db" | sed 's/^/   /' || audit_rc=$?
+expect "audit chain" "$audit_rc" 0
+curl -s --cacert "$work/kbs.crt" "https://127.0.0.1:$port/metrics" | grep -E '^ccgate_kbs_(releases|denials)' | sed 's/^/   /' || true
+
+printf '\n== the whole flow: %s\n' "$([ "$failures" -eq 0 ] && echo "every step gave its expected outcome" || echo "$failures step(s) did NOT")"
+[ "$failures" -eq 0 ]
