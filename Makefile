@@ -34,6 +34,8 @@ bench: build
 	bash scripts/bench.sh build/release
 	bash scripts/bench-measure.sh build/release
 	bash scripts/bench-kbs.sh build/release
+	bash scripts/bench-channel.sh build/release
+	bash scripts/bench-unseal.sh build/release
 
 docs: build
 	build/release/ccgate reasons --markdown > docs/reason-codes.md
