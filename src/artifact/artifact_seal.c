@@ -85,7 +85,7 @@ static ccg_result make_header(const art_seal_params *p, uint64_t size, const uin
     memset(h, 0, sizeof(*h));
     CCG_ENSURE_MSG(p->key_id != NULL && strlen(p->key_id) <= CCG_ARTIFACT_KEY_ID_MAX, CCG_R_USAGE_INVALID,
                    "a key ID of at most %d characters is required", CCG_ARTIFACT_KEY_ID_MAX);
-    strcpy(h->key_id, p->key_id);
+    memcpy(h->key_id, p->key_id, strlen(p->key_id) + 1); /* length checked just above */
     h->version = ART_VERSION;
     h->suite = CCG_ARTIFACT_SUITE_AES256GCM;
     h->sig_alg = art_sig_alg_of(p->signer);

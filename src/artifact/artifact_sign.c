@@ -10,6 +10,7 @@
 #include <openssl/x509.h>
 
 #include "artifact_internal.h"
+#include "ccgate/ecdsa_raw.h"
 
 #define ES384_HALF 48
 
@@ -32,46 +33,6 @@ uint16_t art_sig_alg_of(EVP_PKEY *key)
 
 static const EVP_MD *md_for(uint16_t alg) { return alg == CCG_ARTIFACT_SIG_ES384 ? EVP_sha384() : NULL; }
 
-static ccg_result der_to_raw(const uint8_t *der, size_t len, uint8_t *raw)
-{
-    ccg_result result = CCG_FAILURE;
-    const unsigned char *p = der;
-    ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)len);
-    const BIGNUM *r = NULL, *s = NULL;
-    CCG_ENSURE_OSSL(sig != NULL, CCG_R_INTERNAL_CRYPTO);
-    ECDSA_SIG_get0(sig, &r, &s);
-    CCG_ENSURE_OSSL(BN_bn2binpad(r, raw, ES384_HALF) == ES384_HALF &&
-                        BN_bn2binpad(s, raw + ES384_HALF, ES384_HALF) == ES384_HALF,
-                    CCG_R_INTERNAL_CRYPTO);
-    result = CCG_SUCCESS;
-cleanup:
-    ECDSA_SIG_free(sig);
-    return result;
-}
-
-/* R||S to DER; a malformed value is simply a signature that does not verify. */
-static ccg_result raw_to_der(const uint8_t *raw, uint8_t **der, size_t *der_len)
-{
-    ccg_result result = CCG_FAILURE;
-    ECDSA_SIG *sig = ECDSA_SIG_new();
-    BIGNUM *r = BN_bin2bn(raw, ES384_HALF, NULL), *s = BN_bin2bn(raw + ES384_HALF, ES384_HALF, NULL);
-    unsigned char *out = NULL;
-    int n;
-    CCG_ENSURE_ALLOC(sig != NULL && r != NULL && s != NULL ? sig : NULL);
-    CCG_ENSURE_OSSL(ECDSA_SIG_set0(sig, r, s) == 1, CCG_R_INTERNAL_CRYPTO);
-    r = s = NULL;
-    n = i2d_ECDSA_SIG(sig, &out);
-    CCG_ENSURE_OSSL(n > 0, CCG_R_INTERNAL_CRYPTO);
-    *der = out;
-    *der_len = (size_t)n;
-    result = CCG_SUCCESS;
-cleanup:
-    BN_free(r);
-    BN_free(s);
-    ECDSA_SIG_free(sig);
-    return result;
-}
-
 ccg_result art_sign(EVP_PKEY *key, const uint8_t *msg, size_t msg_len, uint8_t *sig, size_t sig_len)
 {
     ccg_result result = CCG_FAILURE;
@@ -86,7 +47,7 @@ ccg_result art_sign(EVP_PKEY *key, const uint8_t *msg, size_t msg_len, uint8_t *
                         EVP_DigestSign(md, buf, &n, msg, msg_len) == 1,
                     CCG_R_INTERNAL_CRYPTO);
     if (alg == CCG_ARTIFACT_SIG_ES384) {
-        CCG_TRY(der_to_raw(buf, n, sig));
+        CCG_TRY(ccg_ecdsa_der_to_raw(buf, n, ES384_HALF, sig));
     } else {
         CCG_ENSURE(n == sig_len, CCG_R_INTERNAL_CRYPTO);
         memcpy(sig, buf, n);
@@ -111,7 +72,7 @@ ccg_result art_verify(EVP_PKEY *key, uint16_t alg, const uint8_t *msg, size_t ms
                    "the provider key's algorithm is not the header's signature algorithm (%u)", alg);
     CCG_ENSURE(sig_len == art_sig_len(alg), CCG_R_ARTIFACT_SIGNATURE_INVALID);
     if (alg == CCG_ARTIFACT_SIG_ES384) {
-        CCG_TRY(raw_to_der(sig, &der, &der_len));
+        CCG_TRY(ccg_ecdsa_raw_to_der(sig, ES384_HALF, &der, &der_len));
         s = der;
         s_len = der_len;
     }

@@ -361,7 +361,16 @@ static int parse_send(int argc, char **argv, send_args *a)
             }
             a->messages[a->message_count++] = optarg;
             break;
-        case 'T': a->timeout_ms = atoi(optarg); break;
+        case 'T': {
+            char *end = NULL;
+            long ms = strtol(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || ms < 0 || ms > 3600000) {
+                fprintf(stderr, "ccgate channel send: --timeout-ms must be 0 to 3600000\n");
+                return -1;
+            }
+            a->timeout_ms = (int)ms;
+            break;
+        }
         case 'h': send_usage(stdout); return 1;
         default: return -1;
         }

@@ -10,6 +10,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include "ccgate/ecdsa_raw.h"
 #include "jose_internal.h"
 
 #define JWT_HEADER "{\"alg\":\"ES256\",\"typ\":\"JWT\"}"
@@ -21,22 +22,14 @@ ccg_result ccg_es256_sign(EVP_PKEY *key, const uint8_t *msg, size_t len, uint8_t
     EVP_MD_CTX *md = NULL;
     uint8_t der[ES256_DER_MAX];
     size_t der_len = sizeof(der);
-    const unsigned char *p = der;
-    ECDSA_SIG *es = NULL;
-    const BIGNUM *r = NULL;
-    const BIGNUM *s = NULL;
     CCG_ENSURE_MSG(jose_is_p256(key), CCG_R_USAGE_INVALID, "ES256 needs a P-256 key");
     md = EVP_MD_CTX_new();
     CCG_ENSURE_OSSL(md != NULL, CCG_R_INTERNAL_CRYPTO);
     CCG_ENSURE_OSSL(EVP_DigestSignInit_ex(md, NULL, "SHA256", NULL, NULL, key, NULL) == 1, CCG_R_INTERNAL_CRYPTO);
     CCG_ENSURE_OSSL(EVP_DigestSign(md, der, &der_len, msg, len) == 1, CCG_R_INTERNAL_CRYPTO);
-    es = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
-    CCG_ENSURE_OSSL(es != NULL, CCG_R_INTERNAL_CRYPTO);
-    ECDSA_SIG_get0(es, &r, &s);
-    CCG_ENSURE_OSSL(BN_bn2binpad(r, sig, 32) == 32 && BN_bn2binpad(s, sig + 32, 32) == 32, CCG_R_INTERNAL_CRYPTO);
+    CCG_TRY(ccg_ecdsa_der_to_raw(der, der_len, 32, sig));
     result = CCG_SUCCESS;
 cleanup:
-    ECDSA_SIG_free(es);
     EVP_MD_CTX_free(md);
     return result;
 }
@@ -45,38 +38,22 @@ ccg_result ccg_es256_verify(EVP_PKEY *pub, const uint8_t *msg, size_t len, const
 {
     ccg_result result = CCG_FAILURE;
     EVP_MD_CTX *md = NULL;
-    ECDSA_SIG *es = NULL;
-    BIGNUM *r = NULL;
-    BIGNUM *s = NULL;
-    unsigned char *der = NULL;
-    int der_len = 0;
+    uint8_t *der = NULL;
+    size_t der_len = 0;
     CCG_ENSURE_MSG(jose_is_p256(pub), CCG_R_USAGE_INVALID, "ES256 needs a P-256 key");
     CCG_ENSURE_MSG(sig_len == 64, CCG_R_JOSE_JWT_INVALID, "an ES256 signature is 64 bytes, not %zu", sig_len);
-    r = BN_bin2bn(sig, 32, NULL);
-    s = BN_bin2bn(sig + 32, 32, NULL);
-    es = ECDSA_SIG_new();
-    CCG_ENSURE_ALLOC(r);
-    CCG_ENSURE_ALLOC(s);
-    CCG_ENSURE_ALLOC(es);
-    CCG_ENSURE_OSSL(ECDSA_SIG_set0(es, r, s) == 1, CCG_R_INTERNAL_CRYPTO);
-    r = NULL;
-    s = NULL;
-    der_len = i2d_ECDSA_SIG(es, &der);
-    CCG_ENSURE_OSSL(der_len > 0, CCG_R_INTERNAL_CRYPTO);
+    CCG_TRY(ccg_ecdsa_raw_to_der(sig, 32, &der, &der_len));
     md = EVP_MD_CTX_new();
     CCG_ENSURE_OSSL(md != NULL, CCG_R_INTERNAL_CRYPTO);
     CCG_ENSURE_OSSL(EVP_DigestVerifyInit_ex(md, NULL, "SHA256", NULL, NULL, pub, NULL) == 1, CCG_R_INTERNAL_CRYPTO);
     /* OpenSSL refuses R or S outside [1, n-1] as well as a signature that does not match. */
-    if (EVP_DigestVerify(md, der, (size_t)der_len, msg, len) != 1) {
+    if (EVP_DigestVerify(md, der, der_len, msg, len) != 1) {
         ERR_clear_error();
         CCG_BAIL(CCG_R_JOSE_JWT_INVALID, "the ES256 signature does not verify");
     }
     result = CCG_SUCCESS;
 cleanup:
     OPENSSL_free(der);
-    ECDSA_SIG_free(es);
-    BN_free(r);
-    BN_free(s);
     EVP_MD_CTX_free(md);
     return result;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ccgate/ecdsa_raw.h"
 #include "ccgate/jose.h"
 #include "ccgate/refvalue.h"
 #include "refvalue_internal.h"
@@ -40,46 +41,6 @@ static const char *alg_of(EVP_PKEY *key)
     return NULL;
 }
 
-/* DER ECDSA-Sig-Value to the fixed-width R||S form. */
-static ccg_result der_to_raw(const uint8_t *der, size_t len, uint8_t raw[2 * ES384_COMPONENT])
-{
-    ccg_result result = CCG_FAILURE;
-    const unsigned char *p = der;
-    ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)len);
-    const BIGNUM *r = NULL, *s = NULL;
-    CCG_ENSURE_OSSL(sig != NULL, CCG_R_INTERNAL_CRYPTO);
-    ECDSA_SIG_get0(sig, &r, &s);
-    CCG_ENSURE_OSSL(BN_bn2binpad(r, raw, ES384_COMPONENT) == ES384_COMPONENT &&
-                        BN_bn2binpad(s, raw + ES384_COMPONENT, ES384_COMPONENT) == ES384_COMPONENT,
-                    CCG_R_INTERNAL_CRYPTO);
-    result = CCG_SUCCESS;
-cleanup:
-    ECDSA_SIG_free(sig);
-    return result;
-}
-
-static ccg_result raw_to_der(const uint8_t *raw, uint8_t **der, size_t *der_len)
-{
-    ccg_result result = CCG_FAILURE;
-    ECDSA_SIG *sig = ECDSA_SIG_new();
-    BIGNUM *r = BN_bin2bn(raw, ES384_COMPONENT, NULL), *s = BN_bin2bn(raw + ES384_COMPONENT, ES384_COMPONENT, NULL);
-    unsigned char *out = NULL;
-    int n;
-    CCG_ENSURE_ALLOC(sig != NULL && r != NULL && s != NULL ? sig : NULL);
-    CCG_ENSURE_OSSL(ECDSA_SIG_set0(sig, r, s) == 1, CCG_R_INTERNAL_CRYPTO);
-    r = s = NULL;
-    n = i2d_ECDSA_SIG(sig, &out);
-    CCG_ENSURE_OSSL(n > 0, CCG_R_INTERNAL_CRYPTO);
-    *der = out;
-    *der_len = (size_t)n;
-    result = CCG_SUCCESS;
-cleanup:
-    BN_free(r);
-    BN_free(s);
-    ECDSA_SIG_free(sig);
-    return result;
-}
-
 /* ES384 hashes with SHA-384; Ed25519 signs the message itself. */
 static const EVP_MD *md_for(const char *alg) { return strcmp(alg, "ES384") == 0 ? EVP_sha384() : NULL; }
 
@@ -101,7 +62,7 @@ ccg_result ccg_refval_sign(json_t *record, EVP_PKEY *key, const char *issuer)
                         EVP_DigestSign(md, sig, &sig_len, (const unsigned char *)msg, msg_len) == 1,
                     CCG_R_INTERNAL_CRYPTO);
     if (strcmp(alg, "ES384") == 0) {
-        CCG_TRY(der_to_raw(sig, sig_len, raw));
+        CCG_TRY(ccg_ecdsa_der_to_raw(sig, sig_len, ES384_COMPONENT, raw));
         value = ccg_b64url_encode(raw, sizeof(raw));
     } else {
         value = ccg_b64url_encode(sig, sig_len);
@@ -136,7 +97,7 @@ int refval_signature_valid(const json_t *record, EVP_PKEY *key)
         goto cleanup;
     }
     if (strcmp(alg, "ES384") == 0) {
-        if (len != 2 * ES384_COMPONENT || ccg_failed(raw_to_der(bytes, &der, &der_len))) {
+        if (len != 2 * ES384_COMPONENT || ccg_failed(ccg_ecdsa_raw_to_der(bytes, ES384_COMPONENT, &der, &der_len))) {
             goto cleanup;
         }
     }
