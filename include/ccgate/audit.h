@@ -62,6 +62,7 @@ typedef enum {
     CCG_PERSONA_AUTHORITY = 3, /* "authority": manages reference values and collateral */
     CCG_PERSONA_OPERATOR = 4,  /* "operator": reads status and audit */
     CCG_PERSONA_SYSTEM = 5,    /* "system": the broker on its own behalf (start, key generation) */
+    CCG_PERSONA_HOST_OPERATOR = 6, /* "host-operator": the service user's ccgate-kbs commands on the broker host */
 } ccg_persona;
 
 const char *ccg_audit_decision_name(ccg_audit_decision d);
