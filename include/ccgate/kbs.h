@@ -68,7 +68,11 @@ typedef struct {
     char *collateral_dir;    /* "collateral": {"cache_dir", "fetch", "kds_url"} (snp_kds.h) */
     int collateral_fetch;
     char *kds_url;
-    json_t *admin_issuers;   /* "admin_issuers": {"issuer-id": "/abs/path/es256-public.pem", ...} (admin API) */
+    /* "admin": {"audience", "max_token_lifetime", "issuers": [{"name", "key", "roles", "subjects"}]}: the
+     * admin API's token issuers, each bound to the roles and subjects it may assert (docs/kbs.md). */
+    json_t *admin_issuers;   /* the validated "issuers" array; NULL: no issuer, every admin call refused */
+    char *admin_audience;    /* "audience": the aud every admin token must carry */
+    int64_t admin_token_max_lifetime; /* "max_token_lifetime": largest exp - iat accepted; default 3600 */
 } ccg_kbs_config;
 
 /* Strict: unknown members, wrong types and out-of-range values fail with kbs.config_invalid. */

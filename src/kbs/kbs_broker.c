@@ -99,7 +99,7 @@ ccg_result ccg_kbs_new(const ccg_kbs_config *cfg, ccg_kbs_clock clock, void *clo
             result = CCG_FAILURE;
         }
     }
-    CCG_TRY(kbs_admin_issuers_load(cfg->admin_issuers, &k->admin_issuers));
+    CCG_TRY(kbs_admin_issuers_load(cfg, &k->admin_issuers));
     /* One store connection per server thread, so a thread reading a session never queues behind
      * another's commit; session writes are synced by the audit record that follows them when the
      * audit log shares the store's file (the default), and synced themselves otherwise. */
@@ -108,6 +108,8 @@ ccg_result ccg_kbs_new(const ccg_kbs_config *cfg, ccg_kbs_clock clock, void *clo
     sopts.relaxed_session_sync = audit_shares_store(cfg);
     CCG_TRY(ccg_store_open(cfg->store, &sopts, &k->store));
     CCG_TRY(ccg_audit_open(cfg->audit, &aopts, &k->audit));
+    /* Owners kept by earlier brokers (subject only) go to the one issuer that may assert them. */
+    CCG_TRY(kbs_admin_bind_legacy_owners(k));
     /* The keystore may be down at start: /readyz says so and every release fails closed. */
     {
         ccg_keystore *ks = NULL;
@@ -277,35 +279,45 @@ cleanup:
     return result;
 }
 
-ccg_result ccg_kbs_rotate_key(ccg_kbs *k, const char *key_id, const ccg_secbuf *key, int64_t *version)
+ccg_result kbs_rotate_key_to(ccg_kbs *k, const char *key_id, int64_t version, const ccg_secbuf *key)
 {
     ccg_result result = CCG_FAILURE;
     ccg_keystore *ks = NULL;
-    ccg_store_key live;
     uint8_t *aad = NULL, *wrapped = NULL;
     size_t aad_len = 0, wrapped_len = 0;
     ccg_store_key_spec spec;
-    memset(&live, 0, sizeof(live));
     CCG_TRY(kbs_keystore(k, &ks));
-    CCG_TRY(ccg_store_key_get(k->store, key_id, 0, &live));
-    CCG_TRY(ccg_kbs_key_aad(key_id, live.version + 1, &aad, &aad_len));
+    CCG_TRY(ccg_kbs_key_aad(key_id, version, &aad, &aad_len));
     CCG_TRY(ccg_keystore_wrap(ks, NULL, key, aad, aad_len, &wrapped, &wrapped_len));
     memset(&spec, 0, sizeof(spec));
     spec.key_id = key_id;
-    spec.version = live.version + 1;
+    spec.version = version;
     spec.wrapped = wrapped;
     spec.wrapped_len = wrapped_len;
     spec.kek_label = ccg_keystore_kek_label(ks);
     spec.policy_id = NULL; /* keeps the key's policy */
+    /* store.conflict when the key moved past version - 1 meanwhile (a concurrent rotation). */
     CCG_TRY(ccg_store_key_rotate(k->store, &spec, kbs_now(k)));
+    result = CCG_SUCCESS;
+cleanup:
+    free(aad);
+    free(wrapped);
+    return result;
+}
+
+ccg_result ccg_kbs_rotate_key(ccg_kbs *k, const char *key_id, const ccg_secbuf *key, int64_t *version)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_store_key live;
+    memset(&live, 0, sizeof(live));
+    CCG_TRY(ccg_store_key_get(k->store, key_id, 0, &live));
+    CCG_TRY(kbs_rotate_key_to(k, key_id, live.version + 1, key));
     if (version != NULL) {
-        *version = spec.version;
+        *version = live.version + 1;
     }
     result = CCG_SUCCESS;
 cleanup:
     ccg_store_key_free(&live);
-    free(aad);
-    free(wrapped);
     return result;
 }
 

@@ -10,6 +10,7 @@
 #include "ccgate/audit.h"
 #include "ccgate/refvalue.h"
 #include "ccgate/kbs.h"
+#include "ccgate/secmem.h"
 #include "ccgate/store.h"
 
 typedef enum {
@@ -81,6 +82,10 @@ CCG_MUST_CHECK ccg_result kbs_token_issue(ccg_kbs *k, const char *session_id, co
                                           const ccg_decision *d, ccg_time now, char **token);
 /* Verifies a bearer token and returns its session ID (malloc'd). */
 CCG_MUST_CHECK ccg_result kbs_token_verify(ccg_kbs *k, const char *token, ccg_time now, char **session_id);
+
+/* Rotation to exactly `version` (live + 1): wraps key for it and rotates (store.conflict when the key is
+ * no longer at version - 1). ccg_kbs_rotate_key is this at the live version read first. */
+CCG_MUST_CHECK ccg_result kbs_rotate_key_to(ccg_kbs *k, const char *key_id, int64_t version, const ccg_secbuf *key);
 
 /* A denial or failure to answer: status, reasons, identity of what was decided. */
 typedef struct {
