@@ -95,10 +95,9 @@ void kbs_handle_attest(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http
         kbs_deny(k, resp, action, &ctx, CCG_R_INTERNAL_OUT_OF_MEMORY, 500, now);
         goto cleanup;
     }
-    /* The token first: a session becomes attested only when its token exists. */
-    if (ccg_failed(kbs_token_issue(k, req->cookie_session, att.tee_pubkey_json, &d, now, &token)) ||
-        ccg_failed(ccg_store_session_attest(k->store, req->cookie_session, record_text, now, now + k->token_ttl,
-                                            &st))) {
+    /* The token first, then the allow record, then the session: a session becomes attested only when
+     * its token exists and its record is written (an unwritable audit log leaves it unattested). */
+    if (ccg_failed(kbs_token_issue(k, req->cookie_session, att.tee_pubkey_json, &d, now, &token))) {
         kbs_deny(k, resp, action, &ctx, ccg_error_reason(), 0, now);
         goto cleanup;
     }
@@ -108,6 +107,11 @@ void kbs_handle_attest(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http
         (void)ccg_reasons_add(&r, CCG_R_AUDIT_WRITE_FAILED, NULL);
         kbs_error_response(resp, 503, &r, &ctx);
         ccg_reasons_free(&r);
+        goto cleanup;
+    }
+    if (ccg_failed(ccg_store_session_attest(k->store, req->cookie_session, record_text, now, now + k->token_ttl,
+                                            &st))) {
+        kbs_deny(k, resp, action, &ctx, ccg_error_reason(), 0, now); /* an error record follows the allow */
         goto cleanup;
     }
     atomic_fetch_add(&k->metrics.tokens, 1);
