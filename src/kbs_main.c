@@ -7,6 +7,9 @@
  *   ccgate-kbs rotate-key --config FILE --key-id REPO/TYPE/TAG --file KEY
  *   ccgate-kbs key-state  --config FILE --key-id REPO/TYPE/TAG --state active|disabled|retired
  *
+ * The provisioning commands are audited as the host operator (kbs_host.c): each change is recorded
+ * before it is made, so with the audit log unwritable nothing changes (audit.write_failed, exit 1).
+ *
  * Exit status: 0 success, 1 refused (a store or keystore said no), 2 bad usage or input. */
 #include <signal.h>
 #include <stdio.h>
@@ -149,8 +152,8 @@ static int import_key(const options *o, ccg_kbs *k, int rotate)
         goto cleanup;
     }
     memcpy(key.data, raw, len);
-    if (rotate ? ccg_failed(ccg_kbs_rotate_key(k, o->key_id, &key, &version))
-               : ccg_failed(ccg_kbs_import_key(k, o->key_id, o->policy_id, &key))) {
+    if (rotate ? ccg_failed(ccg_kbs_host_rotate_key(k, o->key_id, &key, &version))
+               : ccg_failed(ccg_kbs_host_import_key(k, o->key_id, o->policy_id, &key))) {
         log_error(rotate ? "the key was not rotated" : "the key was not imported");
         rc = exit_for_error();
         goto cleanup;
@@ -199,19 +202,10 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "serve") == 0) {
         rc = serve(&o, k, &cfg);
     } else if (strcmp(cmd, "create-kek") == 0) {
-        ccg_keystore *ks = NULL;
-        ccg_keystore_config kc;
         rc = 0;
-        if (ccg_failed(ccg_keystore_config_from_json(cfg.keystore, &kc))) {
-            log_error("the keystore configuration is invalid");
-            rc = 2;
-        } else {
-            if (ccg_failed(ccg_keystore_open(&kc, &ks)) || ccg_failed(ccg_keystore_create_kek(ks, NULL))) {
-                log_error("the KEK was not created");
-                rc = exit_for_error();
-            }
-            ccg_keystore_close(ks);
-            ccg_keystore_config_free(&kc);
+        if (ccg_failed(ccg_kbs_host_create_kek(k))) {
+            log_error("the KEK was not created");
+            rc = exit_for_error();
         }
     } else if (strcmp(cmd, "set-policy") == 0) {
         uint8_t *text = NULL;
@@ -219,7 +213,7 @@ int main(int argc, char **argv)
         if (o.file == NULL) {
             usage(stderr);
         } else if (ccg_failed(ccg_file_read(o.file, 1u << 20, &text, &len)) ||
-                   ccg_failed(ccg_kbs_set_policy(k, (const char *)text, len))) {
+                   ccg_failed(ccg_kbs_host_set_policy(k, (const char *)text, len))) {
             log_error("the policy was not stored");
             rc = exit_for_error();
         } else {
@@ -233,7 +227,7 @@ int main(int argc, char **argv)
     } else if (strcmp(cmd, "key-state") == 0) {
         if (o.key_id == NULL || o.state == NULL) {
             usage(stderr);
-        } else if (ccg_failed(ccg_kbs_set_key_state(k, o.key_id, o.state))) {
+        } else if (ccg_failed(ccg_kbs_host_set_key_state(k, o.key_id, o.state))) {
             log_error("the key state was not changed");
             rc = exit_for_error();
         } else {

@@ -11,6 +11,7 @@
  *   kbs_errors.c    denial bodies {"type","detail","reasons","request_id","policy_id","policy_version"}
  *   kbs_token.c     the ES256 token key (store setting, wrapped by the keystore) and tokens
  *   kbs_broker.c    state (store, audit, keystore, clock) and provisioning
+ *   kbs_host.c      the host-side commands, audited as the host operator
  *   kbs_routes.c    routing, health, readiness; kbs_metrics.c  /metrics
  *   kbs_auth.c, kbs_attest.c, kbs_resource.c   the three protocol steps, HTTP-independent
  *   kbs_explain.c   the opt-in explain endpoint (checks only; nothing consumed or released)
@@ -218,5 +219,21 @@ CCG_MUST_CHECK ccg_result ccg_kbs_rotate_key(ccg_kbs *k, const char *key_id, con
 CCG_MUST_CHECK ccg_result ccg_kbs_set_policy(ccg_kbs *k, const char *json_text, size_t len);
 /* Moves the live version of a key to a state (disable, enable, retire). */
 CCG_MUST_CHECK ccg_result ccg_kbs_set_key_state(ccg_kbs *k, const char *key_id, const char *state);
+
+/* ---------------------------------------------------------------- host-side commands (audited) */
+
+/* The ccgate-kbs provisioning commands, audited as persona host-operator with request ID
+ * "host-<random>" and actions host.kek.create, host.policy.set, host.key.import, host.key.rotate,
+ * host.key.disable, host.key.enable, host.key.retire. Each change is checked, then its allow record is
+ * appended, then it is made: when the record cannot be written (audit.write_failed) nothing changes. A
+ * command refused by a check, or a change that fails after its record, gets a deny or error record; the
+ * thread's error is the command's own. */
+CCG_MUST_CHECK ccg_result ccg_kbs_host_create_kek(ccg_kbs *k);
+CCG_MUST_CHECK ccg_result ccg_kbs_host_set_policy(ccg_kbs *k, const char *json_text, size_t len);
+CCG_MUST_CHECK ccg_result ccg_kbs_host_import_key(ccg_kbs *k, const char *key_id, const char *policy_id,
+                                                  const ccg_secbuf *key);
+CCG_MUST_CHECK ccg_result ccg_kbs_host_rotate_key(ccg_kbs *k, const char *key_id, const ccg_secbuf *key,
+                                                  int64_t *version);
+CCG_MUST_CHECK ccg_result ccg_kbs_host_set_key_state(ccg_kbs *k, const char *key_id, const char *state);
 
 #endif
