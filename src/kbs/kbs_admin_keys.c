@@ -63,6 +63,8 @@ static void key_import(kbs_admin_call *c)
         /* answered */
     } else if (ccg_ok(ccg_store_key_get(c->k->store, key_id, 0, &existing))) {
         kbs_admin_deny(c, CCG_R_STORE_CONFLICT); /* the caller's own key: rotate it instead */
+    } else if (ccg_error_reason() != CCG_R_KEY_NOT_FOUND) {
+        kbs_admin_fail(c); /* the store did not answer */
     } else if (ccg_error_clear(), !kbs_admin_intent(c) || !kbs_admin_claim(c, CCG_OWNED_KEY, key_id)) {
         /* answered */
     } else if (ccg_failed(ccg_kbs_import_key(c->k, key_id, policy_id, &doc.key))) {
