@@ -131,8 +131,8 @@ ccg_result ccg_audit_event_check(const ccg_audit_event *ev)
     CCG_ENSURE_MSG(ev->time >= 0 && ev->time <= MAX_TIME, CCG_R_INPUT_MALFORMED, "audit time %lld is out of range",
                    (long long)ev->time);
     CCG_TRY(check_text("request_id", ev->request_id, CCG_AUDIT_REQUEST_ID_MAX, ALPHA_REQUEST_ID, 1));
-    CCG_ENSURE_MSG(ev->persona >= CCG_PERSONA_WORKLOAD && ev->persona <= CCG_PERSONA_HOST_OPERATOR, CCG_R_INPUT_MALFORMED,
-                   "unknown persona %d", (int)ev->persona);
+    CCG_ENSURE_MSG(ev->persona >= CCG_PERSONA_WORKLOAD && ev->persona <= CCG_PERSONA_HOST_OPERATOR,
+                   CCG_R_INPUT_MALFORMED, "unknown persona %d", (int)ev->persona);
     CCG_TRY(check_text("action", ev->action, CCG_AUDIT_ACTION_MAX, ALPHA_ACTION, 1));
     CCG_TRY(check_text("key_id", ev->key_id, CCG_AUDIT_ID_MAX, ALPHA_ID, 0));
     CCG_TRY(check_text("policy_id", ev->policy_id, CCG_AUDIT_ID_MAX, ALPHA_ID, 0));

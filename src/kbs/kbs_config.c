@@ -75,8 +75,8 @@ static ccg_result take_admin_list(const json_t *issuer, const char *member, int 
                        "admin.issuers[].subjects: name each subject (no wildcard)");
         CCG_ENSURE_MSG(!roles || strcmp(s, "provider") == 0 || strcmp(s, "authority") == 0 ||
                            strcmp(s, "operator") == 0,
-                       CCG_R_KBS_CONFIG_INVALID, "admin.issuers[].roles: \"%.32s\" is not provider, authority or operator",
-                       s);
+                       CCG_R_KBS_CONFIG_INVALID,
+                       "admin.issuers[].roles: \"%.32s\" is not provider, authority or operator", s);
         for (j = 0; j < i; j++) {
             CCG_ENSURE_MSG(strcmp(s, json_string_value(json_array_get(list, j))) != 0, CCG_R_KBS_CONFIG_INVALID,
                            "admin.issuers[].%s names \"%.64s\" twice", member, s);

@@ -166,7 +166,8 @@ ccg_result ccg_kbs_host_import_key(ccg_kbs *k, const char *key_id, const char *p
         ccg_error_set(CCG_R_STORE_CONFLICT, __FILE__, __LINE__, "key '%.256s' exists; rotate it instead", key_id);
         CCG_TRY(host_fail(&h));
     }
-    if (ccg_error_reason() != CCG_R_KEY_NOT_FOUND || ccg_failed(ccg_store_policy_get(k->store, policy_id, 0, &policy))) {
+    if (ccg_error_reason() != CCG_R_KEY_NOT_FOUND ||
+        ccg_failed(ccg_store_policy_get(k->store, policy_id, 0, &policy))) {
         CCG_TRY(host_fail(&h));
     }
     CCG_TRY(host_intent(&h));
