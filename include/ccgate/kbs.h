@@ -69,6 +69,12 @@ typedef struct {
     int collateral_fetch;
     char *kds_url;
     json_t *admin_issuers;   /* "admin_issuers": {"issuer-id": "/abs/path/es256-public.pem", ...} (admin API) */
+    /* "limits": {...} (docs/kbs.md, "Limits"); every member optional. */
+    unsigned max_connections;        /* "connections": open connections in all, default 256 */
+    unsigned max_per_address;        /* "connections_per_address": from one IP address, default 32 */
+    unsigned request_deadline;       /* "request_deadline": seconds to send a whole request, default 20 */
+    unsigned idle_timeout;           /* "idle_timeout": seconds a connection may stay silent, default 15 */
+    unsigned anonymous_audit_window; /* "anonymous_audit_window": seconds per summary record, default 60; 0: none */
 } ccg_kbs_config;
 
 /* Strict: unknown members, wrong types and out-of-range values fail with kbs.config_invalid. */
@@ -165,12 +171,17 @@ typedef struct ccg_kbs ccg_kbs;
  * retried on every request, and /readyz fails meanwhile). clock NULL means the wall clock. */
 CCG_MUST_CHECK ccg_result ccg_kbs_new(const ccg_kbs_config *cfg, ccg_kbs_clock clock, void *clock_ctx,
                                       ccg_kbs **out);
+/* Writes the pending summaries of anonymous denials (docs/audit.md) before closing. */
 void ccg_kbs_free(ccg_kbs *k);
+/* Housekeeping the server calls about once a second: writes the audit summaries of anonymous denials
+ * whose window has ended (a failure is kept and tried again). */
+void ccg_kbs_tick(ccg_kbs *k);
 
 /* One HTTP exchange, independent of the server library. */
 typedef struct {
     const char *method;
-    const char *path;           /* without the query */
+    const char *path;           /* without the query, exactly as sent (never percent-decoded) */
+    size_t path_len;            /* bytes of the path as sent when a NUL hid the rest of it; 0: strlen(path) */
     const char *cookie_session; /* the kbs-session-id cookie's value or NULL */
     const char *authorization;  /* the Authorization header or NULL */
     const char *body;
@@ -198,6 +209,12 @@ CCG_MUST_CHECK ccg_result ccg_kbs_server_start(ccg_kbs *k, const ccg_kbs_config 
                                                ccg_kbs_server **out);
 uint16_t ccg_kbs_server_port(const ccg_kbs_server *s);
 void ccg_kbs_server_stop(ccg_kbs_server *s);
+
+/* Process hygiene for ccgate-kbs, first thing in main (every subcommand): no core dumps
+ * (RLIMIT_CORE 0, PR_SET_DUMPABLE 0), OpenSSL's secure heap (locked, excluded from dumps, zeroed on
+ * free) for private keys such as the token-signing key, and jansson's allocations zeroed when freed.
+ * Call it before any JSON value exists. */
+CCG_MUST_CHECK ccg_result ccg_kbs_process_harden(void);
 
 /* ---------------------------------------------------------------- provisioning */
 
