@@ -14,7 +14,12 @@
  *   kbs_routes.c    routing, health, readiness; kbs_metrics.c  /metrics
  *   kbs_auth.c, kbs_attest.c, kbs_resource.c   the three protocol steps, HTTP-independent
  *   kbs_explain.c   the opt-in explain endpoint (checks only; nothing consumed or released)
- *   kbs_server.c    libmicrohttpd: bodies, cookies, headers, request IDs, log lines, TLS
+ *   kbs_server.c    libmicrohttpd: bodies, cookies, headers, request IDs, log lines, TLS, connection
+ *                   limits and the request deadline
+ *   kbs_path.c      the request path grammar, judged as sent (kbs.path_encoded, kbs.path_invalid)
+ *   kbs_body.c      the request body collector (every buffer zeroed before it is given up)
+ *   kbs_audit_agg.c anonymous denials counted into summary audit records
+ *   kbs_process.c   process hygiene: no core dumps, OpenSSL's secure heap, scrubbed JSON
  *
  * Every decision (allow or deny) is appended to the audit log before its response exists; a
  * response is never sent when the append fails. Time comes from the broker's clock function, so
