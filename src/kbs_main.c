@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include "ccgate/error.h"
 #include "ccgate/kbs.h"
@@ -117,8 +119,16 @@ static int serve(const options *o, ccg_kbs *k, const ccg_kbs_config *cfg)
         log_error("the server did not start");
         return exit_for_error();
     }
-    fprintf(stderr, "{\"level\":\"info\",\"msg\":\"listening\",\"address\":\"%s\",\"port\":%u,\"tls\":%s}\n",
-            cfg->bind_address, (unsigned)ccg_kbs_server_port(srv), o->insecure_http ? "false" : "true");
+    {
+        /* What a core dump would need, as the process itself sees it (docs/kbs.md). */
+        struct rlimit core = {1, 1};
+        (void)getrlimit(RLIMIT_CORE, &core);
+        fprintf(stderr,
+                "{\"level\":\"info\",\"msg\":\"listening\",\"address\":\"%s\",\"port\":%u,\"tls\":%s,"
+                "\"dumpable\":%d,\"core_limit\":%llu}\n",
+                cfg->bind_address, (unsigned)ccg_kbs_server_port(srv), o->insecure_http ? "false" : "true",
+                prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), (unsigned long long)core.rlim_cur);
+    }
     if (o->port_file != NULL) {
         int n = snprintf(port, sizeof(port), "%u\n", (unsigned)ccg_kbs_server_port(srv));
         char tmp[4096];
@@ -178,6 +188,11 @@ int main(int argc, char **argv)
     int rc = 2;
     int first = 1;
 
+    /* Before anything holds a secret, and before any JSON value exists. */
+    if (ccg_failed(ccg_kbs_process_harden())) {
+        log_error("the process could not be hardened");
+        return 1;
+    }
     if (argc >= 2 && argv[1][0] != '-') {
         cmd = argv[1];
         first = 2;

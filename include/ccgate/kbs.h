@@ -15,7 +15,12 @@
  *   kbs_routes.c    routing, health, readiness; kbs_metrics.c  /metrics
  *   kbs_auth.c, kbs_attest.c, kbs_resource.c   the three protocol steps, HTTP-independent
  *   kbs_explain.c   the opt-in explain endpoint (checks only; nothing consumed or released)
- *   kbs_server.c    libmicrohttpd: bodies, cookies, headers, request IDs, log lines, TLS
+ *   kbs_server.c    libmicrohttpd: bodies, cookies, headers, request IDs, log lines, TLS, connection
+ *                   limits and the request deadline
+ *   kbs_path.c      the request path grammar, judged as sent (kbs.path_encoded, kbs.path_invalid)
+ *   kbs_body.c      the request body collector (every buffer zeroed before it is given up)
+ *   kbs_audit_agg.c anonymous denials counted into summary audit records
+ *   kbs_process.c   process hygiene: no core dumps, OpenSSL's secure heap, scrubbed JSON
  *
  * Every decision (allow or deny) is appended to the audit log before its response exists; a
  * response is never sent when the append fails. Time comes from the broker's clock function, so
@@ -74,6 +79,12 @@ typedef struct {
     json_t *admin_issuers;   /* the validated "issuers" array; NULL: no issuer, every admin call refused */
     char *admin_audience;    /* "audience": the aud every admin token must carry */
     int64_t admin_token_max_lifetime; /* "max_token_lifetime": largest exp - iat accepted; default 3600 */
+    /* "limits": {...} (docs/kbs.md, "Limits"); every member optional. */
+    unsigned max_connections;        /* "connections": open connections in all, default 256 */
+    unsigned max_per_address;        /* "connections_per_address": from one IP address, default 32 */
+    unsigned request_deadline;       /* "request_deadline": seconds to send a whole request, default 20 */
+    unsigned idle_timeout;           /* "idle_timeout": seconds a connection may stay silent, default 15 */
+    unsigned anonymous_audit_window; /* "anonymous_audit_window": seconds per summary record, default 60; 0: none */
 } ccg_kbs_config;
 
 /* Strict: unknown members, wrong types and out-of-range values fail with kbs.config_invalid. */
@@ -170,12 +181,17 @@ typedef struct ccg_kbs ccg_kbs;
  * retried on every request, and /readyz fails meanwhile). clock NULL means the wall clock. */
 CCG_MUST_CHECK ccg_result ccg_kbs_new(const ccg_kbs_config *cfg, ccg_kbs_clock clock, void *clock_ctx,
                                       ccg_kbs **out);
+/* Writes the pending summaries of anonymous denials (docs/audit.md) before closing. */
 void ccg_kbs_free(ccg_kbs *k);
+/* Housekeeping the server calls about once a second: writes the audit summaries of anonymous denials
+ * whose window has ended (a failure is kept and tried again). */
+void ccg_kbs_tick(ccg_kbs *k);
 
 /* One HTTP exchange, independent of the server library. */
 typedef struct {
     const char *method;
-    const char *path;           /* without the query */
+    const char *path;           /* without the query, exactly as sent (never percent-decoded) */
+    size_t path_len;            /* bytes of the path as sent when a NUL hid the rest of it; 0: strlen(path) */
     const char *cookie_session; /* the kbs-session-id cookie's value or NULL */
     const char *authorization;  /* the Authorization header or NULL */
     const char *body;
@@ -203,6 +219,12 @@ CCG_MUST_CHECK ccg_result ccg_kbs_server_start(ccg_kbs *k, const ccg_kbs_config 
                                                ccg_kbs_server **out);
 uint16_t ccg_kbs_server_port(const ccg_kbs_server *s);
 void ccg_kbs_server_stop(ccg_kbs_server *s);
+
+/* Process hygiene for ccgate-kbs, first thing in main (every subcommand): no core dumps
+ * (RLIMIT_CORE 0, PR_SET_DUMPABLE 0), OpenSSL's secure heap (locked, excluded from dumps, zeroed on
+ * free) for private keys such as the token-signing key, and jansson's allocations zeroed when freed.
+ * Call it before any JSON value exists. */
+CCG_MUST_CHECK ccg_result ccg_kbs_process_harden(void);
 
 /* ---------------------------------------------------------------- provisioning */
 

@@ -122,6 +122,7 @@ X(STORE_CONFLICT, "store.conflict", "store", DENY, "The write conflicts with the
 /* audit log */
 X(AUDIT_WRITE_FAILED, "audit.write_failed", "audit", DEPENDENCY, "The audit record could not be written and synced, so the decision is not released.")
 X(AUDIT_CHAIN_BROKEN, "audit.chain_broken", "audit", DENY, "An audit record's hash does not chain to the previous record.")
+X(AUDIT_CHECKPOINT_INVALID, "audit.checkpoint_invalid", "audit", INPUT, "The named audit record is not a checkpoint (or no checkpoint is old enough), so nothing before it may be pruned.")
 
 /* JOSE: JWK, JWE, JWS/JWT */
 X(JOSE_JWK_INVALID, "jose.jwk_invalid", "jose", INPUT, "The JWK is malformed or is not a valid public key (a private key member, an off-curve point, a short modulus).")
@@ -143,6 +144,9 @@ X(KBS_NOT_ATTESTED, "kbs.not_attested", "kbs", DENY, "The session has not passed
 X(KBS_GPU_REQUIRED, "kbs.gpu_required", "kbs", DENY, "The release policy requires GPU evidence, which this broker cannot verify yet; nothing is released.")
 X(KBS_POLICY_INVALID, "kbs.policy_invalid", "kbs", INPUT, "The release policy document is malformed (unknown member, wrong type, bad trusted root).")
 X(KBS_CONFIG_INVALID, "kbs.config_invalid", "kbs", INPUT, "The key broker configuration is invalid or refuses to start (for example no TLS without --insecure-http).")
+X(KBS_PATH_ENCODED, "kbs.path_encoded", "kbs", INPUT, "The request path holds percent-encoded bytes (%00, %2F, ...) where the broker's path grammar allows none; it is refused as sent, never decoded.")
+X(KBS_PATH_INVALID, "kbs.path_invalid", "kbs", INPUT, "The request path is not in the broker's path grammar (a resource path is /kbs/v0/resource/<repo>/<type>/<tag>, segments of [A-Za-z0-9._-], not . or ..).")
+X(KBS_REQUEST_DEADLINE, "kbs.request_deadline", "kbs", INPUT, "The client did not send its whole request within the broker's request deadline; the connection was closed.")
 
 /* admin API */
 X(ADMIN_UNAUTHENTICATED, "admin.unauthenticated", "admin", DENY, "The admin request carries no valid token: missing, malformed, expired, or signed by no configured admin issuer.")

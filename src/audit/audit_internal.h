@@ -18,7 +18,7 @@ struct ccg_audit {
 /* Every column of audit_log, in the order the SELECTs below return them. */
 #define CCG_AUDIT_COLUMNS                                                                              \
     "seq, v, time, request_id, persona, action, key_id, key_version, policy_id, policy_version,"    \
-    " evidence_digest, decision, reasons, prev_hash, hash"
+    " evidence_digest, decision, reasons, prev_hash, hash, count"
 
 /* Checks an event (input.malformed / input.too_large naming the field). */
 CCG_MUST_CHECK ccg_result ccg_audit_event_check(const ccg_audit_event *ev);
@@ -30,6 +30,11 @@ CCG_MUST_CHECK ccg_result ccg_audit_record_from_event(const ccg_audit_event *ev,
  * column that is not a JSON array of strings, or a hash that is not 64 lowercase hex digits fails
  * with audit.chain_broken and a message naming the column. */
 CCG_MUST_CHECK ccg_result ccg_audit_record_from_row(sqlite3_stmt *st, json_t **record);
+/* Appends inside the caller's write transaction (BEGIN IMMEDIATE held, a->lock held). */
+CCG_MUST_CHECK ccg_result ccg_audit_append_in_tx(ccg_audit *a, const ccg_audit_event *ev, int64_t *seq,
+                                                 char hash[CCG_AUDIT_HASH_HEX]);
+/* The SQL that replaces the append-only triggers (audit_prune.c drops them for its DELETE only). */
+extern const char CCG_AUDIT_SQL_TRIGGERS[];
 /* 1 when s is 64 lowercase hex digits. */
 int ccg_audit_hash_text_ok(const char *s);
 

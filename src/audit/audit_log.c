@@ -11,11 +11,17 @@
 /* The audit tables. They are created IF NOT EXISTS so the log can share the store's database file
  * without sharing its migrations; audit_schema carries the audit table's own version. The triggers
  * refuse UPDATE and DELETE through SQLite; the hash chain detects changes made around them. */
+const char CCG_AUDIT_SQL_TRIGGERS[] =
+    "CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log"
+    "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+    "CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log"
+    "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;";
+
 static const char SQL_SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS audit_schema ("
     "  version INTEGER PRIMARY KEY NOT NULL"
     ") STRICT;"
-    "INSERT OR IGNORE INTO audit_schema(version) VALUES (1);"
+    "INSERT OR IGNORE INTO audit_schema(version) VALUES (2);"
     "CREATE TABLE IF NOT EXISTS audit_log ("
     "  seq             INTEGER PRIMARY KEY NOT NULL CHECK (seq >= 1),"
     "  v               INTEGER NOT NULL,"
@@ -31,14 +37,16 @@ static const char SQL_SCHEMA[] =
     "  decision        TEXT NOT NULL,"
     "  reasons         TEXT NOT NULL,"
     "  prev_hash       TEXT NOT NULL UNIQUE,"
-    "  hash            TEXT NOT NULL UNIQUE"
-    ") STRICT;"
-    "CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log"
-    "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
-    "CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log"
-    "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;";
+    "  hash            TEXT NOT NULL UNIQUE,"
+    "  count           INTEGER CHECK (count IS NULL OR count >= 1)"
+    ") STRICT;";
 
-#define AUDIT_SCHEMA_VERSION 1
+/* Schema 1 (before counted records) gains the count column; its records are unchanged. */
+static const char SQL_MIGRATE_1_2[] =
+    "ALTER TABLE audit_log ADD COLUMN count INTEGER CHECK (count IS NULL OR count >= 1);"
+    "UPDATE audit_schema SET version = 2 WHERE version = 1;";
+
+#define AUDIT_SCHEMA_VERSION 2
 
 static const char SQL_TABLES[] =
     "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('audit_log', 'audit_schema')";
@@ -46,8 +54,8 @@ static const char SQL_VERSION[] = "SELECT coalesce(max(version), 0) FROM audit_s
 static const char SQL_HEAD[] = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1";
 static const char SQL_INSERT[] =
     "INSERT INTO audit_log(seq, v, time, request_id, persona, action, key_id, key_version, policy_id,"
-    " policy_version, evidence_digest, decision, reasons, prev_hash, hash)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+    " policy_version, evidence_digest, decision, reasons, prev_hash, hash, count)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
 
 static ccg_result count_tables(ccg_sqlite *h, int64_t *n)
 {
@@ -64,22 +72,48 @@ cleanup:
     return result;
 }
 
-static ccg_result check_version(ccg_sqlite *h)
+static ccg_result read_version(ccg_sqlite *h, int64_t *v)
 {
     ccg_result result = CCG_FAILURE;
     sqlite3_stmt *st = NULL;
     int row = 0;
-    int64_t v = 0;
     CCG_TRY(ccg_sqlite_stmt(h, SQL_VERSION, &st));
     CCG_TRY(ccg_sqlite_step_row(h, st, &row, "read the audit schema version"));
     CCG_ENSURE(row, CCG_R_STORE_CORRUPT);
-    CCG_TRY(ccg_sqlite_col_int(st, 0, &v));
+    CCG_TRY(ccg_sqlite_col_int(st, 0, v));
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_sqlite_done(st);
+    return result;
+}
+
+/* Schema 2 is required; a schema-1 log (an older ccgate) is upgraded in place, once, under the write
+ * lock (another process may be upgrading it at the same moment). */
+static ccg_result check_version(ccg_sqlite *h)
+{
+    ccg_result result = CCG_FAILURE;
+    int64_t v = 0;
+    int in_tx = 0;
+    CCG_TRY(read_version(h, &v));
+    if (v == 1) {
+        CCG_TRY(ccg_sqlite_begin(h));
+        in_tx = 1;
+        CCG_TRY(read_version(h, &v));
+        if (v == 1) {
+            CCG_TRY(ccg_sqlite_exec_script(h, SQL_MIGRATE_1_2, "upgrade the audit log to schema 2"));
+            v = AUDIT_SCHEMA_VERSION;
+        }
+        CCG_TRY(ccg_sqlite_commit(h));
+        in_tx = 0;
+    }
     CCG_ENSURE_MSG(v == AUDIT_SCHEMA_VERSION, CCG_R_STORE_CORRUPT,
                    "the audit log's schema version %lld is not %d (written by another ccgate?)", (long long)v,
                    AUDIT_SCHEMA_VERSION);
     result = CCG_SUCCESS;
 cleanup:
-    ccg_sqlite_done(st);
+    if (in_tx) {
+        ccg_sqlite_rollback(h);
+    }
     return result;
 }
 
@@ -109,6 +143,7 @@ ccg_result ccg_audit_open(const char *path, const ccg_audit_options *opts, ccg_a
         CCG_TRY(ccg_sqlite_begin(a->h));
         in_tx = 1;
         CCG_TRY(ccg_sqlite_exec_script(a->h, SQL_SCHEMA, "create the audit log"));
+        CCG_TRY(ccg_sqlite_exec_script(a->h, CCG_AUDIT_SQL_TRIGGERS, "create the audit log"));
         CCG_TRY(ccg_sqlite_commit(a->h));
         in_tx = 0;
     }
@@ -187,6 +222,11 @@ static ccg_result insert_record(ccg_sqlite *h, const json_t *rec, const char *re
     }
     CCG_TRY(ccg_sqlite_bind_text(h, st, 13, reasons_text));
     CCG_TRY(ccg_sqlite_bind_text(h, st, 15, hash));
+    if (json_is_integer(json_object_get(rec, "count"))) {
+        CCG_TRY(ccg_sqlite_bind_int(h, st, 16, (int64_t)json_integer_value(json_object_get(rec, "count"))));
+    } else {
+        CCG_TRY(ccg_sqlite_bind_null(h, st, 16));
+    }
     CCG_TRY(ccg_sqlite_step_done(h, st, "insert the audit record"));
     result = CCG_SUCCESS;
 cleanup:
@@ -194,7 +234,7 @@ cleanup:
     return result;
 }
 
-ccg_result ccg_audit_append(ccg_audit *a, const ccg_audit_event *ev, int64_t *seq, char hash[CCG_AUDIT_HASH_HEX])
+ccg_result ccg_audit_append_in_tx(ccg_audit *a, const ccg_audit_event *ev, int64_t *seq, char hash[CCG_AUDIT_HASH_HEX])
 {
     ccg_result result = CCG_FAILURE;
     json_t *rec = NULL;
@@ -202,6 +242,26 @@ ccg_result ccg_audit_append(ccg_audit *a, const ccg_audit_event *ev, int64_t *se
     char prev[CCG_AUDIT_HASH_HEX];
     char mine[CCG_AUDIT_HASH_HEX];
     int64_t head = 0;
+    CCG_TRY(read_head(a->h, &head, prev));
+    CCG_TRY(ccg_audit_record_from_event(ev, head + 1, prev, &rec, &reasons_text));
+    CCG_TRY(ccg_audit_record_hash(rec, mine));
+    CCG_TRY(insert_record(a->h, rec, reasons_text, mine));
+    if (seq != NULL) {
+        *seq = head + 1;
+    }
+    if (hash != NULL) {
+        memcpy(hash, mine, CCG_AUDIT_HASH_HEX);
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    json_decref(rec);
+    free(reasons_text);
+    return result;
+}
+
+ccg_result ccg_audit_append(ccg_audit *a, const ccg_audit_event *ev, int64_t *seq, char hash[CCG_AUDIT_HASH_HEX])
+{
+    ccg_result result = CCG_FAILURE;
     int in_tx = 0, locked = 0;
 
     ccg_error_clear();
@@ -211,18 +271,9 @@ ccg_result ccg_audit_append(ccg_audit *a, const ccg_audit_event *ev, int64_t *se
     locked = 1;
     CCG_TRY(ccg_sqlite_begin(a->h));
     in_tx = 1;
-    CCG_TRY(read_head(a->h, &head, prev));
-    CCG_TRY(ccg_audit_record_from_event(ev, head + 1, prev, &rec, &reasons_text));
-    CCG_TRY(ccg_audit_record_hash(rec, mine));
-    CCG_TRY(insert_record(a->h, rec, reasons_text, mine));
+    CCG_TRY(ccg_audit_append_in_tx(a, ev, seq, hash));
     CCG_TRY(ccg_sqlite_commit(a->h));
     in_tx = 0;
-    if (seq != NULL) {
-        *seq = head + 1;
-    }
-    if (hash != NULL) {
-        memcpy(hash, mine, CCG_AUDIT_HASH_HEX);
-    }
     result = CCG_SUCCESS;
 cleanup:
     if (in_tx) {
@@ -231,8 +282,6 @@ cleanup:
     if (locked) {
         pthread_mutex_unlock(&a->lock);
     }
-    json_decref(rec);
-    free(reasons_text);
     if (ccg_failed(result)) {
         /* Whatever failed below (a lock timeout, I/O, a full disk), the caller's answer is the same:
          * the record is not written, so nothing may be released. Input errors keep their code. */

@@ -143,6 +143,7 @@ ccg_result ccg_audit_event_check(const ccg_audit_event *ev)
     CCG_TRY(check_digest(ev->evidence_digest));
     CCG_ENSURE_MSG(ev->decision >= CCG_AUDIT_ALLOW && ev->decision <= CCG_AUDIT_ERROR, CCG_R_INPUT_MALFORMED,
                    "unknown audit decision %d", (int)ev->decision);
+    CCG_ENSURE_MSG(ev->count >= 0 && ev->count <= MAX_SAFE_INT, CCG_R_INPUT_MALFORMED, "count out of range");
     nreasons = ev->reasons ? ev->reasons->count : 0;
     CCG_ENSURE_MSG(nreasons <= CCG_AUDIT_MAX_REASONS, CCG_R_INPUT_TOO_LARGE, "%zu reasons, at most %u", nreasons,
                    CCG_AUDIT_MAX_REASONS);
@@ -199,7 +200,11 @@ ccg_result ccg_audit_record_from_event(const ccg_audit_event *ev, int64_t seq, c
     rec = json_object();
     CCG_ENSURE_ALLOC(rec);
     CCG_TRY(set(rec, "seq", json_integer((json_int_t)seq)));
-    CCG_TRY(set(rec, "v", json_integer(CCG_AUDIT_FORMAT)));
+    /* A counted record is format 2; a record of one event keeps format 1, byte for byte. */
+    CCG_TRY(set(rec, "v", json_integer(ev->count > 0 ? CCG_AUDIT_FORMAT_COUNTED : CCG_AUDIT_FORMAT)));
+    if (ev->count > 0) {
+        CCG_TRY(set(rec, "count", json_integer((json_int_t)ev->count)));
+    }
     CCG_TRY(set(rec, "time", json_string(time_text)));
     CCG_TRY(set(rec, "request_id", json_string(ev->request_id)));
     CCG_TRY(set(rec, "persona", json_string(ccg_persona_name(ev->persona))));
@@ -280,10 +285,11 @@ ccg_result ccg_audit_record_from_row(sqlite3_stmt *st, json_t **record)
         {"policy_id", SQLITE_TEXT, 1},    {"policy_version", SQLITE_INTEGER, 1},
         {"evidence_digest", SQLITE_TEXT, 1}, {"decision", SQLITE_TEXT, 0},
         {"reasons", SQLITE_TEXT, 0},      {"prev_hash", SQLITE_TEXT, 0},
-        {"hash", SQLITE_TEXT, 0},
+        {"hash", SQLITE_TEXT, 0},         {"count", SQLITE_INTEGER, 1},
     };
     ccg_result result = CCG_FAILURE;
     json_t *rec = NULL, *value = NULL, *reasons = NULL;
+    const json_t *count = NULL;
     json_error_t jerr;
     size_t i = 0, j = 0;
     json_t *item = NULL;
@@ -313,6 +319,16 @@ ccg_result ccg_audit_record_from_row(sqlite3_stmt *st, json_t **record)
     CCG_ENSURE_MSG(ccg_audit_hash_text_ok(json_string_value(json_object_get(rec, "prev_hash"))) &&
                        ccg_audit_hash_text_ok(json_string_value(json_object_get(rec, "hash"))),
                    CCG_R_AUDIT_CHAIN_BROKEN, "prev_hash or hash is not 64 lowercase hex digits");
+    /* "count" belongs to format 2 only (>= 1); a format-1 record has none, so its canonical form stays
+     * the 14 members. */
+    count = json_object_get(rec, "count");
+    if (json_integer_value(json_object_get(rec, "v")) == CCG_AUDIT_FORMAT_COUNTED) {
+        CCG_ENSURE_MSG(json_is_integer(count) && json_integer_value(count) >= 1, CCG_R_AUDIT_CHAIN_BROKEN,
+                       "column count of a format-2 record is not an integer >= 1");
+    } else {
+        CCG_ENSURE_MSG(json_is_null(count), CCG_R_AUDIT_CHAIN_BROKEN, "column count is set on a format-1 record");
+        json_object_del(rec, "count");
+    }
     *record = rec;
     rec = NULL;
     result = CCG_SUCCESS;

@@ -110,6 +110,9 @@ ccg_result ccg_kbs_new(const ccg_kbs_config *cfg, ccg_kbs_clock clock, void *clo
     CCG_TRY(ccg_audit_open(cfg->audit, &aopts, &k->audit));
     /* Owners kept by earlier brokers (subject only) go to the one issuer that may assert them. */
     CCG_TRY(kbs_admin_bind_legacy_owners(k));
+    if (cfg->anonymous_audit_window > 0) {
+        CCG_TRY(kbs_audit_agg_new((ccg_time)cfg->anonymous_audit_window, &k->audit_agg));
+    }
     /* The keystore may be down at start: /readyz says so and every release fails closed. */
     {
         ccg_keystore *ks = NULL;
@@ -140,6 +143,11 @@ void ccg_kbs_free(ccg_kbs *k)
     kbs_admin_issuers_free(k->admin_issuers);
     free(k->kds_dir);
     free(k->kds_url);
+    /* Pending summaries of anonymous denials are written, not lost with the process. */
+    if (k->audit != NULL && ccg_failed(kbs_audit_flush(k, kbs_now(k), 1))) {
+        ccg_error_clear();
+    }
+    kbs_audit_agg_free(k->audit_agg);
     ccg_audit_close(k->audit);
     ccg_store_close(k->store);
     free(k->issuer);

@@ -139,12 +139,49 @@ cleanup:
     return result;
 }
 
+/* "limits": the server's connection limits and deadlines, and the anonymous-denial audit window. */
+static ccg_result take_limits(json_t *root, ccg_kbs_config *out)
+{
+    static const char *const known[] = {"connections", "connections_per_address", "request_deadline",
+                                        "idle_timeout", "anonymous_audit_window"};
+    ccg_result result = CCG_FAILURE;
+    json_t *value = json_object_get(root, "limits"), *v;
+    const char *name;
+    int64_t conns = 256, per = 32, deadline = 20, idle = 15, window = 60;
+    if (value != NULL) {
+        CCG_ENSURE_MSG(json_is_object(value), CCG_R_KBS_CONFIG_INVALID, "limits must be an object");
+        json_object_foreach(value, name, v) {
+            int ok = 0;
+            for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+                ok |= strcmp(name, known[i]) == 0;
+            }
+            CCG_ENSURE_MSG(ok, CCG_R_KBS_CONFIG_INVALID, "unknown config member \"limits.%.64s\"", name);
+        }
+        CCG_TRY(take_int(value, "connections", 1, 65536, &conns));
+        CCG_TRY(take_int(value, "connections_per_address", 1, 65536, &per));
+        CCG_TRY(take_int(value, "request_deadline", 1, 3600, &deadline));
+        CCG_TRY(take_int(value, "idle_timeout", 1, 3600, &idle));
+        CCG_TRY(take_int(value, "anonymous_audit_window", 0, 86400, &window));
+    }
+    /* The library gives each server thread an equal share of the connections. */
+    CCG_ENSURE_MSG(conns >= (int64_t)out->threads, CCG_R_KBS_CONFIG_INVALID,
+                   "limits.connections (%lld) must be at least threads (%u)", (long long)conns, out->threads);
+    out->max_connections = (unsigned)conns;
+    out->max_per_address = (unsigned)per;
+    out->request_deadline = (unsigned)deadline;
+    out->idle_timeout = (unsigned)idle;
+    out->anonymous_audit_window = (unsigned)window;
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
 ccg_result ccg_kbs_config_parse(const char *json_text, size_t len, ccg_kbs_config *out)
 {
     static const char *const known[] = {"address", "port",  "store",     "audit",   "keystore",
                                         "tls",     "issuer", "nonce_ttl", "token_ttl", "attestation_policy",
                                         "threads", "allow_unlocked_memory", "explain", "refval_issuers", "collateral",
-                                        "admin", "admin_issuers"};
+                                        "admin", "admin_issuers", "limits"};
     ccg_result result = CCG_FAILURE;
     json_error_t jerr;
     json_t *root = NULL;
@@ -179,6 +216,7 @@ ccg_result ccg_kbs_config_parse(const char *json_text, size_t len, ccg_kbs_confi
     CCG_TRY(take_int(root, "token_ttl", 1, 7 * 86400, &out->token_ttl));
     CCG_TRY(take_int(root, "threads", 1, 256, &threads));
     out->threads = (unsigned)threads;
+    CCG_TRY(take_limits(root, out));
     value = json_object_get(root, "allow_unlocked_memory");
     if (value != NULL) {
         CCG_ENSURE_MSG(json_is_boolean(value), CCG_R_KBS_CONFIG_INVALID, "allow_unlocked_memory must be a boolean");

@@ -113,6 +113,10 @@ ccg_result kbs_audit(ccg_kbs *k, const char *action, const kbs_context *ctx, ccg
     ev.evidence_digest = ctx->evidence_digest != NULL && ctx->evidence_digest[0] != 0 ? ctx->evidence_digest : NULL;
     ev.decision = d;
     ev.reasons = reasons;
+    /* An anonymous denial is aggregated (kbs_audit_agg.c); anything else is one record. */
+    if (k->audit_agg != NULL && kbs_audit_is_anonymous(&ev)) {
+        return kbs_audit_anonymous(k, &ev);
+    }
     return ccg_audit_append(k->audit, &ev, NULL, NULL);
 }
 

@@ -67,6 +67,7 @@ struct ccg_kbs {
     struct kbs_verifiers *verifiers; /* SNP verifiers by trusted extra roots (kbs_decision.c) */
     struct kbs_policies *policies;   /* parsed release policies (kbs_policy_cache.c) */
     struct kbs_admin_issuers *admin_issuers; /* the admin API's token issuers (kbs_admin.h) */
+    struct kbs_audit_agg *audit_agg;         /* anonymous denials' summaries (NULL: each recorded) */
 };
 
 ccg_time kbs_now(ccg_kbs *k);
@@ -169,6 +170,42 @@ void kbs_policy_put(ccg_kbs *k, kbs_policy_ref *ref);
 /* The `sev` crate's field-wise JSON of an attestation report (kbs_sev_json.c) to its 1184 bytes:
  * kbs.request_malformed, or the serializer's snp.report_version_unsupported. */
 CCG_MUST_CHECK ccg_result kbs_sev_report_from_json(const json_t *obj, uint8_t out[CCG_SNP_REPORT_SIZE]);
+
+/* The request path grammar (kbs_path.c). kbs_path_check judges a path as sent: CCG_R_OK, or
+ * kbs.path_encoded / kbs.path_invalid. With decode (the admin API) *decoded receives the
+ * percent-decoded path (malloc'd); otherwise nothing is decoded and *decoded stays NULL. */
+ccg_reason kbs_path_check(const char *path, size_t path_len, int decode, char **decoded);
+/* What was sent, printable: bytes outside 0x21..0x7E and "\\" as \xHH, a NUL that hid the rest
+ * (sent_len > strlen(s)) as \x00..., cut with "..." to fit cap. */
+void kbs_path_escape(const char *s, size_t sent_len, char *out, size_t cap);
+/* "/kbs/v0/resource/<repo>/<type>/<tag>": three segments of [A-Za-z0-9._-], not "." or "..",
+ * into key_id ("<repo>/<type>/<tag>"): CCG_R_OK or kbs.path_invalid. */
+ccg_reason kbs_key_id_parse(const char *path, char *key_id, size_t cap);
+
+/* Anonymous denials in the audit log (kbs_audit_agg.c): per (action, decision, reasons) and window,
+ * the first is appended and the rest are counted into one summary record (format 2, "count"). */
+typedef struct kbs_audit_agg kbs_audit_agg;
+CCG_MUST_CHECK ccg_result kbs_audit_agg_new(ccg_time window, kbs_audit_agg **out);
+void kbs_audit_agg_free(kbs_audit_agg *g);
+/* A denial without a key version, policy or evidence digest, whose reasons are all INPUT or DENY. */
+int kbs_audit_is_anonymous(const ccg_audit_event *ev);
+/* Appends ev (the first of its kind in a window, after the summary of an ended window) or counts it. */
+CCG_MUST_CHECK ccg_result kbs_audit_anonymous(ccg_kbs *k, const ccg_audit_event *ev);
+/* Appends the summaries of the windows ended by now (every pending one when force). */
+CCG_MUST_CHECK ccg_result kbs_audit_flush(ccg_kbs *k, ccg_time now, int force);
+
+/* The server's request body collector (kbs_body.c). Every buffer it gives up, when growing or when
+ * freed, is zeroed first: a body can carry a model key. */
+typedef struct {
+    char *data; /* NUL-terminated past len */
+    size_t len;
+    size_t cap;
+    void (*released)(const char *buf, size_t cap, void *ctx); /* tests: sees each buffer, zeroed, before free */
+    void *released_ctx;
+} kbs_body;
+/* 0 appended; 1 the body would pass max bytes (nothing appended); -1 out of memory. */
+int kbs_body_append(kbs_body *b, const char *data, size_t n, size_t max);
+void kbs_body_free(kbs_body *b);
 
 /* A random URL-safe token of 32 bytes (43 characters). */
 CCG_MUST_CHECK ccg_result kbs_random_id(char out[64]);

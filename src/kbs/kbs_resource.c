@@ -15,47 +15,6 @@
 
 #include "ccgate/error.h"
 
-#define SEGMENT_MAX 128u
-
-static int segment_ok(const char *s, size_t n)
-{
-    if (n == 0 || n > SEGMENT_MAX || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.')) {
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == '-')) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/* "<repo>/<type>/<tag>" after the prefix, three valid segments, into key_id. */
-static int parse_key_id(const char *path, char *key_id, size_t cap)
-{
-    const char *p = path + strlen("/kbs/v0/resource/");
-    size_t len = strlen(p), start = 0, segments = 0;
-    if (len + 1 > cap) {
-        return 0;
-    }
-    for (size_t i = 0; i <= len; i++) {
-        if (i == len || p[i] == '/') {
-            if (!segment_ok(p + start, i - start)) {
-                return 0;
-            }
-            segments++;
-            start = i + 1;
-        }
-    }
-    if (segments != 3) {
-        return 0;
-    }
-    memcpy(key_id, p, len + 1);
-    return 1;
-}
-
 typedef struct {
     json_t *rec;                /* the record kbs_attest stored with the session */
     const char *nonce;          /* borrowed from rec */
@@ -174,8 +133,11 @@ void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_ht
     memset(&key, 0, sizeof(key));
     memset(&att, 0, sizeof(att));
 
-    if (!parse_key_id(req->path, key_id, sizeof(key_id))) {
-        kbs_deny(k, resp, action, &ctx, CCG_R_KBS_REQUEST_MALFORMED, 400, now);
+    if (kbs_key_id_parse(req->path, key_id, sizeof(key_id)) != CCG_R_OK) {
+        /* Audited with the ID as sent (escaped), not a cut-down or normalised one. */
+        kbs_path_escape(req->path + strlen("/kbs/v0/resource/"), 0, key_id, sizeof(key_id));
+        ctx.key_id = key_id[0] != 0 ? key_id : NULL;
+        kbs_deny(k, resp, action, &ctx, CCG_R_KBS_PATH_INVALID, 400, now);
         goto cleanup;
     }
     ctx.key_id = key_id;
