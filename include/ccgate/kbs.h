@@ -97,7 +97,9 @@ typedef struct {
  *   {"policy_id":"..","version":N,"allowed_tees":["snp"],"snp_policy":{...},
  *    "trusted_roots":[{"product":"milan","pem":"-----BEGIN CERTIFICATE-----..."}],"gpu_required":false}
  * Unknown members, wrong types, an empty allowed_tees, a root that is not a self-signed certificate
- * fail with kbs.policy_invalid (snp_policy's own errors pass through). */
+ * fail with kbs.policy_invalid (snp_policy's own errors pass through). A policy that pins no launch
+ * measurement (no snp_policy, or one with neither allowed_measurements nor reference_values) fails
+ * with kbs.policy_unpinned: it would release to any genuine guest. */
 CCG_MUST_CHECK ccg_result ccg_kbs_policy_parse(const char *json_text, size_t len, ccg_kbs_policy **out);
 void ccg_kbs_policy_free(ccg_kbs_policy *p);
 
