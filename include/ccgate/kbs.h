@@ -132,15 +132,25 @@ json_t *ccg_kbs_snp_evidence_to_json(const ccg_kbs_snp_evidence *e);
 
 typedef struct {
     char nonce[129];
-    ccg_jwk *tee_pubkey;        /* owned */
-    json_t *tee_pubkey_json;    /* the JWK as sent (owned) */
+    ccg_jwk *tee_pubkey;        /* owned; NULL until ccg_kbs_attestation_parse_key */
+    json_t *tee_pubkey_json;    /* owned: the JWK as sent until ccg_kbs_attestation_parse_key, then its
+                                 * canonical members only (what REPORT_DATA binds, the token signs and
+                                 * the session stores) */
     char *additional_evidence;  /* owned; "" when absent */
     ccg_kbs_snp_evidence snp;
 } ccg_kbs_attestation;
 
 /* Parses a KBS Attestation {"runtime-data":{"nonce","tee-pubkey"},"tee-evidence":{"primary_evidence",
- * "additional_evidence"},"init-data"?}. kbs.request_malformed, jose.jwk_* for the key. */
+ * "additional_evidence"},"init-data"?}, then its tee-pubkey (ccg_kbs_attestation_parse_key).
+ * kbs.request_malformed; kbs.tee_pubkey_member_unknown and jose.jwk_* for the key. */
 CCG_MUST_CHECK ccg_result ccg_kbs_attestation_parse(const char *body, size_t len, ccg_kbs_attestation *out);
+/* The same without the key: the shape only, with tee-pubkey an object left unparsed, so the broker
+ * checks the nonce before it spends anything on the key (tee_pubkey stays NULL). */
+CCG_MUST_CHECK ccg_result ccg_kbs_attestation_parse_shape(const char *body, size_t len, ccg_kbs_attestation *out);
+/* Parses the tee-pubkey that ccg_kbs_attestation_parse_shape left: only kty, crv, x, y (EC) or kty, n, e
+ * (RSA), and alg and use, are accepted (kbs.tee_pubkey_member_unknown otherwise); RSA above 4096 bits is
+ * jose.jwk_too_large before anything is decoded. tee_pubkey_json becomes the canonical JWK. */
+CCG_MUST_CHECK ccg_result ccg_kbs_attestation_parse_key(ccg_kbs_attestation *a);
 void ccg_kbs_attestation_free(ccg_kbs_attestation *a);
 
 /* Appraises SNP evidence bound to (nonce, tee_pubkey, additional_evidence) against a release policy
