@@ -69,7 +69,18 @@ typedef struct {
     int collateral_fetch;
     char *kds_url;
     json_t *admin_issuers;   /* "admin_issuers": {"issuer-id": "/abs/path/es256-public.pem", ...} (admin API) */
+    int64_t decision_reuse;  /* "decision_reuse_seconds": how long /resource may reuse /attest's decision
+                              * (0..300, 0 never); default CCG_KBS_DECISION_REUSE_DEFAULT */
+    int64_t attempts_per_session; /* "attempt_limits": {"per_session", "per_address", "window_seconds"}: */
+    int64_t attempts_per_address; /*   failed /auth and /attest requests allowed per session and per client */
+    int64_t attempts_window;      /*   address in a window; defaults CCG_KBS_ATTEMPTS_* */
 } ccg_kbs_config;
+
+#define CCG_KBS_DECISION_REUSE_DEFAULT 60
+#define CCG_KBS_DECISION_REUSE_MAX 300
+#define CCG_KBS_ATTEMPTS_PER_SESSION 3
+#define CCG_KBS_ATTEMPTS_PER_ADDRESS 32
+#define CCG_KBS_ATTEMPTS_WINDOW 60
 
 /* Strict: unknown members, wrong types and out-of-range values fail with kbs.config_invalid. */
 CCG_MUST_CHECK ccg_result ccg_kbs_config_parse(const char *json_text, size_t len, ccg_kbs_config *out);
@@ -188,6 +199,7 @@ typedef struct {
     const char *body;
     size_t body_len;
     const char *request_id;     /* assigned by the server */
+    const char *client_address; /* the peer's IP address as text, or NULL (no per-address attempt limit) */
 } ccg_kbs_http_request;
 
 typedef struct {
