@@ -296,10 +296,13 @@ static void expect(const char *method, const char *path, const char *body, const
     buf_free(&b);
 }
 
+/* A release policy pinning one launch measurement (an unpinned one is kbs.policy_unpinned). */
 static char *policy_doc(const char *id, int version)
 {
-    json_t *doc = json_pack("{s:s,s:i,s:[s],s:b}", "policy_id", id, "version", version, "allowed_tees", "snp",
-                            "gpu_required", 0);
+    json_t *doc = json_pack("{s:s,s:i,s:[s],s:b,s:{s:s,s:i,s:[s]}}", "policy_id", id, "version", version,
+                            "allowed_tees", "snp", "gpu_required", 0, "snp_policy", "policy_id", "s", "version", 1,
+                            "allowed_measurements", "ab" "abababababababababababababababababababababababab"
+                                                    "ababababababababababababababababababababababab");
     char *text = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
     return text;
@@ -475,6 +478,13 @@ static void provider_manages_its_keys(void **state)
     expect("POST", "/admin/v0/policies",
            "{\"policy_id\":\"p\",\"version\":1,\"allowed_tees\":[\"snp\"],\"bogus\":1}", tok, 400,
            "kbs.policy_invalid");
+    /* A policy that pins no measurement would release to any genuine guest. */
+    expect("POST", "/admin/v0/policies", "{\"policy_id\":\"acme-policy\",\"version\":3,\"allowed_tees\":[\"snp\"]}",
+           tok, 400, "kbs.policy_unpinned");
+    expect("POST", "/admin/v0/policies",
+           "{\"policy_id\":\"acme-policy\",\"version\":3,\"allowed_tees\":[\"snp\"],\"snp_policy\":"
+           "{\"policy_id\":\"s\",\"version\":1,\"debug_allowed\":false}}",
+           tok, 400, "kbs.policy_unpinned");
     free(rot);
     free(pol2);
     free(tok);

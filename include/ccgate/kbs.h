@@ -85,7 +85,18 @@ typedef struct {
     unsigned request_deadline;       /* "request_deadline": seconds to send a whole request, default 20 */
     unsigned idle_timeout;           /* "idle_timeout": seconds a connection may stay silent, default 15 */
     unsigned anonymous_audit_window; /* "anonymous_audit_window": seconds per summary record, default 60; 0: none */
+    int64_t decision_reuse;  /* "decision_reuse_seconds": how long /resource may reuse /attest's decision
+                              * (0..300, 0 never); default CCG_KBS_DECISION_REUSE_DEFAULT */
+    int64_t attempts_per_session; /* "attempt_limits": {"per_session", "per_address", "window_seconds"}: */
+    int64_t attempts_per_address; /*   failed /auth and /attest requests allowed per session and per client */
+    int64_t attempts_window;      /*   address in a window; defaults CCG_KBS_ATTEMPTS_* */
 } ccg_kbs_config;
+
+#define CCG_KBS_DECISION_REUSE_DEFAULT 60
+#define CCG_KBS_DECISION_REUSE_MAX 300
+#define CCG_KBS_ATTEMPTS_PER_SESSION 3
+#define CCG_KBS_ATTEMPTS_PER_ADDRESS 32
+#define CCG_KBS_ATTEMPTS_WINDOW 60
 
 /* Strict: unknown members, wrong types and out-of-range values fail with kbs.config_invalid. */
 CCG_MUST_CHECK ccg_result ccg_kbs_config_parse(const char *json_text, size_t len, ccg_kbs_config *out);
@@ -113,7 +124,9 @@ typedef struct {
  *   {"policy_id":"..","version":N,"allowed_tees":["snp"],"snp_policy":{...},
  *    "trusted_roots":[{"product":"milan","pem":"-----BEGIN CERTIFICATE-----..."}],"gpu_required":false}
  * Unknown members, wrong types, an empty allowed_tees, a root that is not a self-signed certificate
- * fail with kbs.policy_invalid (snp_policy's own errors pass through). */
+ * fail with kbs.policy_invalid (snp_policy's own errors pass through). A policy that pins no launch
+ * measurement (no snp_policy, or one with neither allowed_measurements nor reference_values) fails
+ * with kbs.policy_unpinned: it would release to any genuine guest. */
 CCG_MUST_CHECK ccg_result ccg_kbs_policy_parse(const char *json_text, size_t len, ccg_kbs_policy **out);
 void ccg_kbs_policy_free(ccg_kbs_policy *p);
 
@@ -146,15 +159,25 @@ json_t *ccg_kbs_snp_evidence_to_json(const ccg_kbs_snp_evidence *e);
 
 typedef struct {
     char nonce[129];
-    ccg_jwk *tee_pubkey;        /* owned */
-    json_t *tee_pubkey_json;    /* the JWK as sent (owned) */
+    ccg_jwk *tee_pubkey;        /* owned; NULL until ccg_kbs_attestation_parse_key */
+    json_t *tee_pubkey_json;    /* owned: the JWK as sent until ccg_kbs_attestation_parse_key, then its
+                                 * canonical members only (what REPORT_DATA binds, the token signs and
+                                 * the session stores) */
     char *additional_evidence;  /* owned; "" when absent */
     ccg_kbs_snp_evidence snp;
 } ccg_kbs_attestation;
 
 /* Parses a KBS Attestation {"runtime-data":{"nonce","tee-pubkey"},"tee-evidence":{"primary_evidence",
- * "additional_evidence"},"init-data"?}. kbs.request_malformed, jose.jwk_* for the key. */
+ * "additional_evidence"},"init-data"?}, then its tee-pubkey (ccg_kbs_attestation_parse_key).
+ * kbs.request_malformed; kbs.tee_pubkey_member_unknown and jose.jwk_* for the key. */
 CCG_MUST_CHECK ccg_result ccg_kbs_attestation_parse(const char *body, size_t len, ccg_kbs_attestation *out);
+/* The same without the key: the shape only, with tee-pubkey an object left unparsed, so the broker
+ * checks the nonce before it spends anything on the key (tee_pubkey stays NULL). */
+CCG_MUST_CHECK ccg_result ccg_kbs_attestation_parse_shape(const char *body, size_t len, ccg_kbs_attestation *out);
+/* Parses the tee-pubkey that ccg_kbs_attestation_parse_shape left: only kty, crv, x, y (EC) or kty, n, e
+ * (RSA), and alg and use, are accepted (kbs.tee_pubkey_member_unknown otherwise); RSA above 4096 bits is
+ * jose.jwk_too_large before anything is decoded. tee_pubkey_json becomes the canonical JWK. */
+CCG_MUST_CHECK ccg_result ccg_kbs_attestation_parse_key(ccg_kbs_attestation *a);
 void ccg_kbs_attestation_free(ccg_kbs_attestation *a);
 
 /* Appraises SNP evidence bound to (nonce, tee_pubkey, additional_evidence) against a release policy
@@ -197,6 +220,7 @@ typedef struct {
     const char *body;
     size_t body_len;
     const char *request_id;     /* assigned by the server */
+    const char *client_address; /* the peer's IP address as text, or NULL (no per-address attempt limit) */
 } ccg_kbs_http_request;
 
 typedef struct {

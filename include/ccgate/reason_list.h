@@ -130,6 +130,7 @@ X(JOSE_JWK_UNSUPPORTED, "jose.jwk_unsupported", "jose", INPUT, "The JWK's key ty
 X(JOSE_JWE_INVALID, "jose.jwe_invalid", "jose", INPUT, "The JWE is malformed or does not decrypt.")
 X(JOSE_JWT_INVALID, "jose.jwt_invalid", "jose", DENY, "The token is malformed, or its signature does not verify.")
 X(JOSE_JWT_EXPIRED, "jose.jwt_expired", "jose", DENY, "The token has expired or is not yet valid.")
+X(JOSE_JWK_TOO_LARGE, "jose.jwk_too_large", "jose", INPUT, "The JWK's RSA modulus is longer than 4096 bits; a larger key costs the broker CPU on every request and is refused before it is decoded.")
 
 /* key broker protocol */
 X(KBS_REQUEST_MALFORMED, "kbs.request_malformed", "kbs", INPUT, "The KBS request body is not the expected JSON (Request, Attestation or evidence shape).")
@@ -147,6 +148,9 @@ X(KBS_CONFIG_INVALID, "kbs.config_invalid", "kbs", INPUT, "The key broker config
 X(KBS_PATH_ENCODED, "kbs.path_encoded", "kbs", INPUT, "The request path holds percent-encoded bytes (%00, %2F, ...) where the broker's path grammar allows none; it is refused as sent, never decoded.")
 X(KBS_PATH_INVALID, "kbs.path_invalid", "kbs", INPUT, "The request path is not in the broker's path grammar (a resource path is /kbs/v0/resource/<repo>/<type>/<tag>, segments of [A-Za-z0-9._-], not . or ..).")
 X(KBS_REQUEST_DEADLINE, "kbs.request_deadline", "kbs", INPUT, "The client did not send its whole request within the broker's request deadline; the connection was closed.")
+X(KBS_POLICY_UNPINNED, "kbs.policy_unpinned", "kbs", INPUT, "The release policy pins no launch measurement (no snp_policy.allowed_measurements and no snp_policy.reference_values), so it would release to any genuine guest; it is refused.")
+X(KBS_TEE_PUBKEY_MEMBER_UNKNOWN, "kbs.tee_pubkey_member_unknown", "kbs", INPUT, "The tee-pubkey JWK carries a member other than kty, crv, x, y (EC) or kty, n, e (RSA), alg and use (e.g. kid or x5u); REPORT_DATA does not bind it, so it is refused.")
+X(KBS_TOO_MANY_ATTEMPTS, "kbs.too_many_attempts", "kbs", DENY, "Too many failed attempts on this session or from this client address in the current window; wait, then start again with /kbs/v0/auth.")
 
 /* admin API */
 X(ADMIN_UNAUTHENTICATED, "admin.unauthenticated", "admin", DENY, "The admin request carries no valid token: missing, malformed, expired, or signed by no configured admin issuer.")

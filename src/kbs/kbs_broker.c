@@ -52,6 +52,9 @@ ccg_result ccg_kbs_new(const ccg_kbs_config *cfg, ccg_kbs_clock clock, void *clo
     ccg_kbs *k = NULL;
     ccg_audit_options aopts = {.busy_timeout_ms = 0, .create = 1};
     ccg_store_options sopts = {0};
+    static const char trust_domain[] = "ccgate-kbs/trust-material";
+    EVP_MD_CTX *md = NULL;
+    unsigned int md_len = 0;
 
     *out = NULL;
     k = calloc(1, sizeof(*k));
@@ -85,7 +88,18 @@ ccg_result ccg_kbs_new(const ccg_kbs_config *cfg, ccg_kbs_clock clock, void *clo
     }
     CCG_TRY(kbs_verifiers_new(KBS_VERIFIER_CACHE_SIZE, &k->verifiers));
     CCG_TRY(kbs_policies_new(KBS_POLICY_CACHE_SIZE, &k->policies));
+    k->decision_reuse = cfg->decision_reuse;
+    CCG_TRY(kbs_attempts_new(cfg->attempts_per_session, cfg->attempts_per_address, cfg->attempts_window,
+                             cfg->nonce_ttl > cfg->attempts_window ? cfg->nonce_ttl : cfg->attempts_window,
+                             &k->attempts));
     CCG_TRY(ccg_refval_issuers_new(&k->issuers));
+    /* The trust material: every reference-value issuer (ID and key file), hashed in order. A decision
+     * is reused only in the epoch it was made in (kbs_resource.c), so removing or replacing an issuer
+     * and restarting ends the reuse of every earlier decision. */
+    md = EVP_MD_CTX_new();
+    CCG_ENSURE_ALLOC(md);
+    CCG_ENSURE_OSSL(EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1, CCG_R_INTERNAL_CRYPTO);
+    CCG_ENSURE_OSSL(EVP_DigestUpdate(md, trust_domain, sizeof(trust_domain)) == 1, CCG_R_INTERNAL_CRYPTO);
     if (cfg->refval_issuers != NULL) {
         const char *iid;
         json_t *path;
@@ -94,11 +108,18 @@ ccg_result ccg_kbs_new(const ccg_kbs_config *cfg, ccg_kbs_clock clock, void *clo
             size_t pem_len = 0;
             CCG_TRY(ccg_file_read(json_string_value(path), 64 * 1024, &pem, &pem_len));
             result = ccg_refval_issuers_add_pem(k->issuers, iid, pem, pem_len);
+            if (ccg_ok(result) && (EVP_DigestUpdate(md, iid, strlen(iid) + 1) != 1 ||
+                                   EVP_DigestUpdate(md, &pem_len, sizeof(pem_len)) != 1 ||
+                                   EVP_DigestUpdate(md, pem, pem_len) != 1)) {
+                result = CCG_FAILURE;
+                ccg_error_set(CCG_R_INTERNAL_CRYPTO, __FILE__, __LINE__, "hashing the trust material failed");
+            }
             free(pem);
             CCG_TRY(result);
             result = CCG_FAILURE;
         }
     }
+    CCG_ENSURE_OSSL(EVP_DigestFinal_ex(md, k->trust_material, &md_len) == 1 && md_len == 32, CCG_R_INTERNAL_CRYPTO);
     CCG_TRY(kbs_admin_issuers_load(cfg, &k->admin_issuers));
     /* One store connection per server thread, so a thread reading a session never queues behind
      * another's commit; session writes are synced by the audit record that follows them when the
@@ -124,6 +145,7 @@ ccg_result ccg_kbs_new(const ccg_kbs_config *cfg, ccg_kbs_clock clock, void *clo
     k = NULL;
     result = CCG_SUCCESS;
 cleanup:
+    EVP_MD_CTX_free(md);
     ccg_kbs_free(k);
     return result;
 }
@@ -141,6 +163,7 @@ void ccg_kbs_free(ccg_kbs *k)
     kbs_verifiers_free(k->verifiers);
     kbs_policies_free(k->policies);
     kbs_admin_issuers_free(k->admin_issuers);
+    kbs_attempts_free(k->attempts);
     free(k->kds_dir);
     free(k->kds_url);
     /* Pending summaries of anonymous denials are written, not lost with the process. */
@@ -190,8 +213,10 @@ void kbs_evaluate(ccg_kbs *k, const ccg_kbs_policy *p, const char *tee, const cc
     ccg_refval_set *set = NULL;
     ccg_snp_verify_opts opts = {.refvals = NULL, .issuers = k->issuers};
     ccg_reason load_failure = CCG_R_OK;
-    ccg_time until = 0;
+    kbs_basis basis;
+    ccg_time until;
     memset(&doc, 0, sizeof(doc));
+    memset(&basis, 0, sizeof(basis));
     if (p->snp->has_refval_set) {
         /* A set that is absent stays NULL: the verifier denies with refval.set_missing. */
         if (ccg_ok(ccg_store_refval_get(k->store, p->snp->refval_set_id, 0, &doc)) &&
@@ -203,9 +228,10 @@ void kbs_evaluate(ccg_kbs *k, const ccg_kbs_policy *p, const char *tee, const cc
         ccg_error_clear();
     }
     if (ccg_failed(kbs_policy_evaluate_cached(k->verifiers, p, tee, ev, nonce, tee_pubkey, additional_evidence,
-                                              &opts, k->kds_enabled ? &k->kds : NULL, now, d, &until))) {
+                                              &opts, k->kds_enabled ? &k->kds : NULL, now, d, &basis))) {
         ccg_error_clear(); /* recorded in d */
     }
+    until = basis.valid_until;
     if (load_failure != CCG_R_OK) {
         /* A damaged set or an unreachable store: named, not hidden behind refval.set_missing. */
         ccg_decision_deny(d, load_failure, json_pack("{s:s}", "set_id", p->snp->refval_set_id));
@@ -215,8 +241,14 @@ void kbs_evaluate(ccg_kbs *k, const ccg_kbs_policy *p, const char *tee, const cc
         for (size_t i = 0; set != NULL && i < set->count; i++) {
             until = set->records[i].not_after < until ? set->records[i].not_after : until;
         }
-        info->valid_until = d->allow ? until : 0;
+        memset(info, 0, sizeof(*info));
         info->refval_version = set != NULL ? set->version : 0;
+        if (d->allow && basis.has_collateral && ccg_ok(kbs_trust_epoch(k->trust_material, p, info->trust_epoch))) {
+            ccg_hex_encode(basis.collateral, sizeof(basis.collateral), info->collateral);
+            info->valid_until = until;
+        } else {
+            ccg_error_clear(); /* not reusable: the next release appraises again */
+        }
     }
     ccg_refval_set_free(set);
     ccg_store_doc_free(&doc);

@@ -181,7 +181,8 @@ ccg_result ccg_kbs_config_parse(const char *json_text, size_t len, ccg_kbs_confi
     static const char *const known[] = {"address", "port",  "store",     "audit",   "keystore",
                                         "tls",     "issuer", "nonce_ttl", "token_ttl", "attestation_policy",
                                         "threads", "allow_unlocked_memory", "explain", "refval_issuers", "collateral",
-                                        "admin", "admin_issuers", "limits"};
+                                        "admin", "admin_issuers", "limits", "decision_reuse_seconds",
+                                        "attempt_limits"};
     ccg_result result = CCG_FAILURE;
     json_error_t jerr;
     json_t *root = NULL;
@@ -194,6 +195,10 @@ ccg_result ccg_kbs_config_parse(const char *json_text, size_t len, ccg_kbs_confi
     out->nonce_ttl = 300;
     out->token_ttl = 3600;
     out->admin_token_max_lifetime = 3600;
+    out->decision_reuse = CCG_KBS_DECISION_REUSE_DEFAULT;
+    out->attempts_per_session = CCG_KBS_ATTEMPTS_PER_SESSION;
+    out->attempts_per_address = CCG_KBS_ATTEMPTS_PER_ADDRESS;
+    out->attempts_window = CCG_KBS_ATTEMPTS_WINDOW;
     CCG_ENSURE(len <= KBS_CONFIG_MAX, CCG_R_INPUT_TOO_LARGE);
     root = json_loadb(json_text, len, JSON_REJECT_DUPLICATES, &jerr);
     CCG_ENSURE_MSG(root != NULL && json_is_object(root), CCG_R_KBS_CONFIG_INVALID,
@@ -215,6 +220,22 @@ ccg_result ccg_kbs_config_parse(const char *json_text, size_t len, ccg_kbs_confi
     CCG_TRY(take_int(root, "nonce_ttl", 1, 86400, &out->nonce_ttl));
     CCG_TRY(take_int(root, "token_ttl", 1, 7 * 86400, &out->token_ttl));
     CCG_TRY(take_int(root, "threads", 1, 256, &threads));
+    CCG_TRY(take_int(root, "decision_reuse_seconds", 0, CCG_KBS_DECISION_REUSE_MAX, &out->decision_reuse));
+    value = json_object_get(root, "attempt_limits");
+    if (value != NULL) {
+        const char *lname;
+        json_t *lv;
+        CCG_ENSURE_MSG(json_is_object(value), CCG_R_KBS_CONFIG_INVALID,
+                       "attempt_limits must be {\"per_session\", \"per_address\", \"window_seconds\"}");
+        json_object_foreach(value, lname, lv) {
+            CCG_ENSURE_MSG(strcmp(lname, "per_session") == 0 || strcmp(lname, "per_address") == 0 ||
+                               strcmp(lname, "window_seconds") == 0,
+                           CCG_R_KBS_CONFIG_INVALID, "unknown config member \"attempt_limits.%.64s\"", lname);
+        }
+        CCG_TRY(take_int(value, "per_session", 1, 1000, &out->attempts_per_session));
+        CCG_TRY(take_int(value, "per_address", 1, 1000000, &out->attempts_per_address));
+        CCG_TRY(take_int(value, "window_seconds", 1, 86400, &out->attempts_window));
+    }
     out->threads = (unsigned)threads;
     CCG_TRY(take_limits(root, out));
     value = json_object_get(root, "allow_unlocked_memory");

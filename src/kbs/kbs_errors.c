@@ -21,6 +21,8 @@ unsigned kbs_status_for(ccg_reason r)
     case CCG_R_JOSE_JWT_INVALID:
     case CCG_R_JOSE_JWT_EXPIRED:
         return 401;
+    case CCG_R_KBS_TOO_MANY_ATTEMPTS:
+        return 429;
     default:
         break;
     }
@@ -47,6 +49,8 @@ static const char *type_for(unsigned status)
         return "PolicyDeny";
     case 404:
         return "ResourceNotFound";
+    case 429:
+        return "TooManyRequests";
     case 503:
         return "ServiceUnavailable";
     default:

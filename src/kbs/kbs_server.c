@@ -125,6 +125,20 @@ static void log_line(const char *request_id, const char *method, const char *pat
     json_decref(line);
 }
 
+/* The peer's IP address as text, for the per-address attempt limit; "" when unknown. */
+static const char *client_address(struct MHD_Connection *connection, char *out, size_t cap)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
+    out[0] = 0;
+    if (sa != NULL && sa->sa_family == AF_INET) {
+        (void)inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, (socklen_t)cap);
+    } else if (sa != NULL && sa->sa_family == AF_INET6) {
+        (void)inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out, (socklen_t)cap);
+    }
+    return out;
+}
+
 /* libmicrohttpd's own messages (a connection closed early, a refused connection) as JSON lines, like
  * every other line of the daemon's log. */
 __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -330,7 +344,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *connection, cons
     ccg_kbs_http_response resp;
     struct MHD_Response *r;
     enum MHD_Result ret;
-    char request_id[40];
+    char request_id[40], peer[INET6_ADDRSTRLEN];
     uint8_t rid[16];
 
     if (st == NULL) {
@@ -367,6 +381,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *connection, cons
     req.body = st->body.data != NULL ? st->body.data : "";
     req.body_len = st->body.len;
     req.request_id = request_id;
+    req.client_address = client_address(connection, peer, sizeof(peer));
     if (st->too_large) {
         memset(&resp, 0, sizeof(resp));
         kbs_json_response(&resp, 413,

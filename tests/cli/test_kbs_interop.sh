@@ -26,9 +26,21 @@ cat >"$tmp/kbs.json" <<EOF
 {"store":"$tmp/kbs.db","port":0,"nonce_ttl":60,"attestation_policy":"model-i","allow_unlocked_memory":true,
  "keystore":{"backend":"file","kek_file":"$tmp/kek"}}
 EOF
-echo '{"policy_id":"model-i","version":1,"allowed_tees":["snp"]}' >"$tmp/p1.json"
+m=$(printf 'ab%.0s' $(seq 48))
+echo '{"policy_id":"model-i","version":1,"allowed_tees":["snp"]}' >"$tmp/unpinned.json"
+cat >"$tmp/p1.json" <<EOF
+{"policy_id":"model-i","version":1,"allowed_tees":["snp"],
+ "snp_policy":{"policy_id":"model-i-snp","version":1,"allowed_measurements":["$m"]}}
+EOF
 head -c 32 /dev/urandom >"$tmp/model.key"
 "$kbs" create-kek --config "$tmp/kbs.json" || { echo "FAIL create-kek"; exit 1; }
+# A release policy that pins no measurement is refused: exit 2 (bad input) with its reason code.
+"$kbs" set-policy --config "$tmp/kbs.json" --file "$tmp/unpinned.json" 2>"$tmp/unpinned.err"
+rc=$?
+if [ "$rc" -ne 2 ] || ! grep -q '"reason":"kbs.policy_unpinned"' "$tmp/unpinned.err"; then
+  echo "FAIL set-policy of an unpinned policy: exit $rc"; cat "$tmp/unpinned.err"; exit 1
+fi
+echo "ok   set-policy refuses an unpinned policy (kbs.policy_unpinned)"
 "$kbs" set-policy --config "$tmp/kbs.json" --file "$tmp/p1.json" || { echo "FAIL set-policy"; exit 1; }
 "$kbs" import-key --config "$tmp/kbs.json" --key-id interop/model/k --policy-id model-i --file "$tmp/model.key" \
   >/dev/null || { echo "FAIL import-key"; exit 1; }
