@@ -103,4 +103,11 @@ typedef struct {
 CCG_MUST_CHECK ccg_result ccg_gpu_evidence_json_parse(const char *text, size_t len, ccg_gpu_evidence_list *out);
 void ccg_gpu_evidence_list_free(ccg_gpu_evidence_list *l);
 
+/* Verifies one entry of the JSON form (its arch is the declared arch). The entry's own nonce must equal
+ * the report's signed request nonce (else gpu.nonce_mismatch); expected_nonce is checked as in
+ * ccg_gpu_verify_opts. */
+CCG_MUST_CHECK ccg_result ccg_gpu_verify_item(ccg_gpu_verifier *v, const ccg_gpu_evidence_item *item,
+                                              const uint8_t *expected_nonce, ccg_time now, ccg_gpu_result *res,
+                                              ccg_decision *d);
+
 #endif
