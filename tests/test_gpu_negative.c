@@ -404,6 +404,25 @@ static void fwid_checks(void **state)
     build(f);
     verify_opts(f, NULL, NOW);
     assert_only_reason(&f->d, CCG_R_GPU_FWID_MISMATCH);
+    /* The FWID extension twice (ambiguous), and one whose hashAlg is not SHA-384. */
+    gt_chain_opts_default(&o, f->fwid);
+    o.fwid_twice = 1;
+    make_chain(f, &o);
+    assert_true(ccg_ok(ccg_gpu_verifier_add_test_root(f->v, f->chain.certs[4])));
+    build(f);
+    verify_opts(f, NULL, NOW);
+    assert_only_reason(&f->d, CCG_R_GPU_FWID_MISMATCH);
+    assert_int_equal(f->res->has_leaf_fwid, 0);
+    for (int form = GT_FWID_HOPPER; form <= GT_FWID_DICE; form++) {
+        gt_chain_opts_default(&o, f->fwid);
+        o.fwid_form = form;
+        o.fwid_sha256_oid = 1;
+        make_chain(f, &o);
+        assert_true(ccg_ok(ccg_gpu_verifier_add_test_root(f->v, f->chain.certs[4])));
+        build(f);
+        verify_opts(f, NULL, NOW);
+        assert_only_reason(&f->d, CCG_R_GPU_FWID_MISMATCH);
+    }
     /* The DICE TcbInfo form (Blackwell): the first FWID of fwids [6]. */
     gt_chain_opts_default(&o, f->fwid);
     o.fwid_form = GT_FWID_DICE;

@@ -18,6 +18,7 @@ static const char *const subjects[GT_CERTS] = {
 
 /* The DER content octets of OID sha384 (2.16.840.1.101.3.4.2.2). */
 static const uint8_t sha384_oid[] = {0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02};
+static int use_sha256_oid;
 
 void gt_chain_opts_default(gt_chain_opts *o, const uint8_t fwid[48])
 {
@@ -36,6 +37,9 @@ static size_t put_fwid(uint8_t *p, const uint8_t fwid[48])
     p[n++] = 0x3d;
     memcpy(p + n, sha384_oid, sizeof(sha384_oid));
     n += sizeof(sha384_oid);
+    if (use_sha256_oid) {
+        p[n - 1] = 0x01; /* 2.16.840.1.101.3.4.2.1 */
+    }
     p[n++] = 0x04;
     p[n++] = 0x30;
     memcpy(p + n, fwid, 48);
@@ -85,6 +89,7 @@ static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 static int add_fwid(X509 *cert, const gt_chain_opts *o)
 {
     uint8_t der[256];
+    use_sha256_oid = o->fwid_sha256_oid;
     size_t n = fwid_extension(o->fwid_form, o->fwid, der);
     ASN1_OBJECT *oid = OBJ_txt2obj(o->fwid_form == GT_FWID_HOPPER ? "2.23.133.5.4.1" : "2.23.133.5.4.1.1", 1);
     ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
@@ -119,7 +124,7 @@ static X509 *make_cert(const gt_chain_opts *o, int i, const char *cn, EVP_PKEY *
     } else if (ok) {
         ok = add_ext(c, iss, NID_basic_constraints, "critical,CA:FALSE") &&
              add_ext(c, iss, NID_key_usage, "critical,digitalSignature") &&
-             (o->fwid_form == GT_FWID_NONE || add_fwid(c, o));
+             (o->fwid_form == GT_FWID_NONE || add_fwid(c, o)) && (!o->fwid_twice || add_fwid(c, o));
     }
     ok = ok && add_ext(c, iss, NID_subject_key_identifier, "hash") &&
          (issuer == NULL || add_ext(c, iss, NID_authority_key_identifier, "keyid:always")) &&

@@ -22,6 +22,8 @@ typedef struct {
     int fwid_form;                 /* GT_FWID_* */
     uint8_t fwid[48];
     int leaf_p256;                 /* a P-256 leaf key, which NVIDIA never uses */
+    int fwid_twice;                /* the FWID extension twice */
+    int fwid_sha256_oid;           /* the FWID's hashAlg says SHA-256 (the digest stays 48 bytes) */
     const char *identity_cn;       /* NULL: "NVIDIA GH100 Identity" */
 } gt_chain_opts;
 

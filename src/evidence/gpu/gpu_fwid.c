@@ -106,23 +106,27 @@ static int fwid_dice(const unsigned char *data, long len, uint8_t fwid[CCG_GPU_F
     return 0;
 }
 
-static ASN1_OCTET_STRING *extension_data(X509 *leaf, const char *oid_text)
+/* The extension's data, NULL when absent. *dup is set when the OID appears more than once, which would
+ * make the FWID ambiguous. */
+static ASN1_OCTET_STRING *extension_data(X509 *leaf, const char *oid_text, int *dup)
 {
     ASN1_OBJECT *oid = OBJ_txt2obj(oid_text, 1);
     int loc = oid != NULL ? X509_get_ext_by_OBJ(leaf, oid, -1) : -1;
-    /* A second extension with the same OID would make the FWID ambiguous. */
-    int again = loc >= 0 ? X509_get_ext_by_OBJ(leaf, oid, loc) : -1;
-    ASN1_OBJECT_free(oid);
-    if (loc < 0 || again >= 0) {
-        return NULL;
+    if (loc >= 0 && X509_get_ext_by_OBJ(leaf, oid, loc) >= 0) {
+        *dup = 1;
     }
-    return X509_EXTENSION_get_data(X509_get_ext(leaf, loc));
+    ASN1_OBJECT_free(oid);
+    return loc >= 0 ? X509_EXTENSION_get_data(X509_get_ext(leaf, loc)) : NULL;
 }
 
 int gpu_leaf_fwid(X509 *leaf, uint8_t fwid[CCG_GPU_FWID_SIZE])
 {
-    ASN1_OCTET_STRING *dice = extension_data(leaf, OID_FWID_DICE);
-    ASN1_OCTET_STRING *hopper = extension_data(leaf, OID_FWID_HOPPER);
+    int dup = 0;
+    ASN1_OCTET_STRING *dice = extension_data(leaf, OID_FWID_DICE, &dup);
+    ASN1_OCTET_STRING *hopper = extension_data(leaf, OID_FWID_HOPPER, &dup);
+    if (dup) {
+        return 0;
+    }
     if (dice != NULL) {
         return fwid_dice(ASN1_STRING_get0_data(dice), ASN1_STRING_length(dice), fwid);
     }
