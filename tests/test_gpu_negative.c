@@ -267,45 +267,80 @@ static void with_extra_tlv(fixture *f, uint16_t type, const void *v, uint16_t le
     build(f);
 }
 
+/* Rebuilds the report with only this one opaque TLV. */
+static void with_only_tlv(fixture *f, uint16_t type, const void *v, uint16_t len)
+{
+    gt_report_default(&f->spec, NULL);
+    f->spec.opaque_len = 0;
+    gt_opaque_add(&f->spec, type, v, len);
+    build(f);
+}
+
 static void opaque_fields_each_refused(void **state)
 {
     fixture *f = *state;
     static const uint8_t nvdec_bad = 0x12, two[2] = {0xAA, 0x55}, vbios7[7] = {0}, fwid47[47] = {0};
-    static const uint8_t nine[9] = {0}, msr6[6] = {0}, pdi12[12] = {0};
+    static const uint8_t nine[9] = {0}, msr6[6] = {0}, pdi12[12] = {0}, vbios9[9] = {0}, fwid49[49] = {0};
     const struct {
         uint16_t type;
         const void *v;
         uint16_t len;
-    } cases[] = {
-        {CCG_GPU_OPAQUE_DRIVER_VERSION, "1.2.3", 6},          /* a second driver version */
-        {CCG_GPU_OPAQUE_NVDEC0_STATUS, &nvdec_bad, 1},        /* a second NVDEC0 status */
-        {CCG_GPU_OPAQUE_VBIOS_VERSION, vbios7, 7},            /* duplicate and wrong size */
-        {CCG_GPU_OPAQUE_FWID, fwid47, 47},                    /* duplicate and wrong size */
+    } alone[] = {
+        {CCG_GPU_OPAQUE_NVDEC0_STATUS, &nvdec_bad, 1},        /* neither 0xAA nor 0x55 */
+        {CCG_GPU_OPAQUE_NVDEC0_STATUS, two, 2},               /* two bytes */
+        {CCG_GPU_OPAQUE_VBIOS_VERSION, vbios7, 7},            /* not 8 bytes */
+        {CCG_GPU_OPAQUE_VBIOS_VERSION, vbios9, 9},
+        {CCG_GPU_OPAQUE_FWID, fwid47, 47},                    /* not 48 bytes */
+        {CCG_GPU_OPAQUE_FWID, fwid49, 49},
         {CCG_GPU_OPAQUE_FEATURE_FLAG, nine, 9},               /* longer than 8 bytes */
         {CCG_GPU_OPAQUE_OPAQUE_DATA_VERSION, nine, 0},        /* empty */
+        {CCG_GPU_OPAQUE_BOARD_ID, nine, 5},                   /* longer than 4 bytes */
         {CCG_GPU_OPAQUE_PROTECTED_PCIE_STATUS, two, 2},       /* two bytes */
         {CCG_GPU_OPAQUE_MSRSCNT, msr6, 6},                    /* not whole 32-bit counts */
         {CCG_GPU_OPAQUE_SWITCH_PDI, pdi12, 12},               /* not whole 8-byte PDIs */
-        {CCG_GPU_OPAQUE_CHIP_INFO, "GH1\x01", 4},             /* a control character */
-        {CCG_GPU_OPAQUE_PROJECT_SKU_MOD, "0\0" "1", 3},       /* bytes after the terminator */
+        {CCG_GPU_OPAQUE_DRIVER_VERSION, "\0", 1},             /* empty */
+        {CCG_GPU_OPAQUE_DRIVER_VERSION, "550.90 07", 10},      /* a space */
+        {CCG_GPU_OPAQUE_CHIP_INFO, "GH1\x01", 4},              /* a control character */
+        {CCG_GPU_OPAQUE_PROJECT_SKU_MOD, "0\0" "1", 3},        /* bytes after the terminator */
         {CCG_GPU_OPAQUE_CHIP_SKU_MOD, "0123456789ABCDEF", 16}, /* longer than its field */
     };
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        print_message("case %zu: type %u\n", i, cases[i].type);
-        with_extra_tlv(f, cases[i].type, cases[i].v, cases[i].len);
+    for (size_t i = 0; i < sizeof(alone) / sizeof(alone[0]); i++) {
+        print_message("case %zu: type %u alone\n", i, alone[i].type);
+        with_only_tlv(f, alone[i].type, alone[i].v, alone[i].len);
         assert_parse_fails(f, CCG_R_GPU_EVIDENCE_MALFORMED);
     }
-    /* NVDEC0 with a value that is neither 0xAA nor 0x55, alone. */
-    gt_report_default(&f->spec, NULL);
-    f->spec.opaque_len = 0;
-    gt_opaque_add(&f->spec, CCG_GPU_OPAQUE_NVDEC0_STATUS, &nvdec_bad, 1);
-    build(f);
-    assert_parse_fails(f, CCG_R_GPU_EVIDENCE_MALFORMED);
-    /* An empty driver version. */
-    f->spec.opaque_len = 0;
-    gt_opaque_add(&f->spec, CCG_GPU_OPAQUE_DRIVER_VERSION, "\0", 1);
-    build(f);
-    assert_parse_fails(f, CCG_R_GPU_EVIDENCE_MALFORMED);
+    /* A known type twice, even with a valid value, is ambiguous. */
+    static const uint8_t nvdec_ok = 0x55;
+    const struct {
+        uint16_t type;
+        const void *v;
+        uint16_t len;
+    } twice[] = {
+        {CCG_GPU_OPAQUE_DRIVER_VERSION, "1.2.3", 6},
+        {CCG_GPU_OPAQUE_NVDEC0_STATUS, &nvdec_ok, 1},
+        {CCG_GPU_OPAQUE_FWID, f->fwid, 48},
+    };
+    for (size_t i = 0; i < sizeof(twice) / sizeof(twice[0]); i++) {
+        print_message("case %zu: type %u twice\n", i, twice[i].type);
+        with_extra_tlv(f, twice[i].type, twice[i].v, twice[i].len);
+        assert_parse_fails(f, CCG_R_GPU_EVIDENCE_MALFORMED);
+    }
+    /* Each valid field alone parses, and decodes as documented. */
+    static const uint8_t vbios[8] = {0x00, 0x5e, 0x00, 0x96, 0x01, 0x00, 0x00, 0x00}, board[4] = {0xb1, 0x03, 0, 0};
+    with_only_tlv(f, CCG_GPU_OPAQUE_VBIOS_VERSION, vbios, 8);
+    assert_true(ccg_ok(ccg_gpu_report_parse(f->report, f->report_len, f->parsed)));
+    assert_string_equal(f->parsed->vbios_version, "96.00.5E.00.01");
+    with_only_tlv(f, CCG_GPU_OPAQUE_BOARD_ID, board, 4);
+    assert_true(ccg_ok(ccg_gpu_report_parse(f->report, f->report_len, f->parsed)));
+    assert_int_equal(f->parsed->board_id, 0x3b1);
+    with_only_tlv(f, CCG_GPU_OPAQUE_NVDEC0_STATUS, &nvdec_ok, 1);
+    assert_true(ccg_ok(ccg_gpu_report_parse(f->report, f->report_len, f->parsed)));
+    assert_int_equal(f->parsed->nvdec0_status, CCG_GPU_NVDEC0_DISABLED);
+    with_only_tlv(f, CCG_GPU_OPAQUE_CHIP_SKU, "882\0\0\0\0\0", 9);
+    assert_true(ccg_ok(ccg_gpu_report_parse(f->report, f->report_len, f->parsed)));
+    assert_string_equal(f->parsed->chip_sku, "882");
+    assert_int_equal(f->parsed->nvdec0_status, CCG_GPU_NVDEC0_ABSENT);
+    assert_int_equal(f->parsed->has_fwid, 0);
 }
 
 static void opaque_framing_refused(void **state)
@@ -529,6 +564,18 @@ static void forged_root_refused(void **state)
     verify_opts(f, NULL, NOW);
     assert_only_reason(&f->d, CCG_R_GPU_UNTRUSTED_ROOT);
     assert_int_equal(f->res->signature, CCG_GPU_CHECK_PASSED);
+    gt_chain_free(&forged);
+    /* Without key identifiers OpenSSL picks the trusted root by name, and the identity CA's signature
+     * fails under it: still an untrusted root, not a broken link. */
+    o.no_aki = 1;
+    assert_int_equal(gt_chain_make(&o, &forged), 0);
+    free(f->pem);
+    f->pem = gt_chain_pem_all(&forged, &f->pem_len);
+    assert_int_equal(gt_report_sign(forged.keys[0], f->report, f->report_len), 0);
+    verify_opts(f, NULL, NOW);
+    assert_only_reason(&f->d, CCG_R_GPU_UNTRUSTED_ROOT);
+    assert_string_equal(json_string_value(json_object_get(f->d.reasons.items[0].details, "openssl")),
+                        "certificate signature failure");
     gt_chain_free(&forged);
     /* A test root must be self-signed to be added. */
     ccg_error_clear();

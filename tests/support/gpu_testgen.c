@@ -127,7 +127,7 @@ static X509 *make_cert(const gt_chain_opts *o, int i, const char *cn, EVP_PKEY *
              (o->fwid_form == GT_FWID_NONE || add_fwid(c, o)) && (!o->fwid_twice || add_fwid(c, o));
     }
     ok = ok && add_ext(c, iss, NID_subject_key_identifier, "hash") &&
-         (issuer == NULL || add_ext(c, iss, NID_authority_key_identifier, "keyid:always")) &&
+         (issuer == NULL || o->no_aki || add_ext(c, iss, NID_authority_key_identifier, "keyid:always")) &&
          X509_sign(c, issuer_key, EVP_sha384()) > 0;
     X509_NAME_free(name);
     if (!ok) {

@@ -23,7 +23,8 @@ typedef struct {
     uint8_t fwid[48];
     int leaf_p256;                 /* a P-256 leaf key, which NVIDIA never uses */
     int fwid_twice;                /* the FWID extension twice */
-    int fwid_sha256_oid;           /* the FWID's hashAlg says SHA-256 (the digest stays 48 bytes) */
+    int fwid_sha256_oid;
+    int no_aki;                    /* no authority key identifiers: issuers are found by name only */           /* the FWID's hashAlg says SHA-256 (the digest stays 48 bytes) */
     const char *identity_cn;       /* NULL: "NVIDIA GH100 Identity" */
 } gt_chain_opts;
 
