@@ -104,11 +104,11 @@ static ccg_result check_path(ccg_gpu_verifier *v, X509_STORE_CTX *ctx, STACK_OF(
 {
     ccg_result result = CCG_FAILURE;
     STACK_OF(X509) *path = X509_STORE_CTX_get0_chain(ctx);
-    int n = path != NULL ? sk_X509_num(path) : 0;
-    if (n != CCG_GPU_CHAIN_LENGTH) {
+    int path_len = path != NULL ? sk_X509_num(path) : 0;
+    if (path_len != CCG_GPU_CHAIN_LENGTH) {
         ccg_decision_deny(d, CCG_R_GPU_CERT_CHAIN_INVALID, json_pack("{s:s, s:i}", "detail",
                                                                      "the verified path is not five certificates",
-                                                                     "length", n));
+                                                                     "length", path_len));
         result = CCG_SUCCESS;
         goto cleanup;
     }
@@ -121,14 +121,14 @@ static ccg_result check_path(ccg_gpu_verifier *v, X509_STORE_CTX *ctx, STACK_OF(
             goto cleanup;
         }
     }
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < path_len; i++) {
         ccg_time nb = 0, na = 0;
         CCG_TRY(ccg_x509_validity(sk_X509_value(path, i), &nb, &na));
         facts->not_before = i == 0 || nb > facts->not_before ? nb : facts->not_before;
         facts->not_after = i == 0 || na < facts->not_after ? na : facts->not_after;
     }
     snprintf(facts->root, sizeof(facts->root), "%s",
-             X509_cmp(sk_X509_value(path, n - 1), v->pinned_root) == 0 ? "nvidia" : "test");
+             X509_cmp(sk_X509_value(path, path_len - 1), v->pinned_root) == 0 ? "nvidia" : "test");
     facts->chain_ok = 1;
     result = CCG_SUCCESS;
 cleanup:
