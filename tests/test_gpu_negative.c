@@ -209,6 +209,10 @@ static void header_fields_each_refused(void **state)
         assert_parse_fails(f, cases[i].reason);
         f->report[cases[i].off] = saved;
     }
+    /* Slot 8 does not exist, even when the response agrees. */
+    f->report[GT_OFF_REQ_SLOT] = 8;
+    f->report[GT_OFF_RESP_PARAM2] = 8;
+    assert_parse_fails(f, CCG_R_GPU_EVIDENCE_MALFORMED);
     /* A slot other than 0 is fine when request and response agree. */
     f->report[GT_OFF_REQ_SLOT] = 3;
     f->report[GT_OFF_RESP_PARAM2] = 3;
@@ -244,6 +248,11 @@ static void measurement_blocks_each_refused(void **state)
         tu_assert_error_reason(CCG_R_GPU_EVIDENCE_MALFORMED);
         f->report[cases[i].off] = saved;
     }
+    /* No blocks at all, with a consistent (empty) record: nothing is attested. */
+    f->spec.n_blocks = 0;
+    build(f);
+    assert_parse_fails(f, CCG_R_GPU_EVIDENCE_MALFORMED);
+    f->spec.n_blocks = 8;
     /* A value wider than 64 bytes, and an empty one. */
     f->spec.value_len = 65;
     build(f);
