@@ -32,6 +32,7 @@ demo: build
 
 bench: build
 	bash scripts/bench.sh build/release
+	bash scripts/bench-gpu.sh build/release
 	bash scripts/bench-measure.sh build/release
 	bash scripts/bench-kbs.sh build/release
 	bash scripts/bench-channel.sh build/release

@@ -13,6 +13,7 @@ static void usage(FILE *out)
             "\n"
             "commands:\n"
             "  verify snp   verify an AMD SEV-SNP attestation report against collateral and a policy\n"
+            "  verify gpu   verify NVIDIA GPU evidence (SPDM report, device chain) at a given time\n"
             "  kds          fetch SEV-SNP collateral from AMD KDS into a local cache\n"
             "  emulate snp  write a report from the software SNP firmware (test root; demos and tests only)\n"
             "  measure snp  compute an SEV-SNP launch measurement from OVMF, kernel and vCPU inputs\n"
