@@ -25,9 +25,20 @@ static void quiet_xmlsec(const char *file, int line, const char *func, const cha
 {
 }
 
+/* libxml2 reports C14N and other errors on stderr; the reason codes say what failed. */
+static void quiet_libxml(void *ctx, const char *msg, ...)
+{
+}
+
+static void quiet_libxml_structured(void *ctx, xmlErrorPtr error)
+{
+}
+
 static void lib_init(void)
 {
     xmlInitParser();
+    xmlThrDefSetGenericErrorFunc(NULL, quiet_libxml);
+    xmlThrDefSetStructuredErrorFunc(NULL, quiet_libxml_structured);
     xmlSetExternalEntityLoader(refuse_external);
     if (xmlSecInit() < 0 || xmlSecCheckVersion() != 1 || xmlSecOpenSSLInit() < 0) {
         return;
@@ -41,6 +52,9 @@ ccg_result gpu_rim_lib_init(void)
     ccg_result result = CCG_FAILURE;
     CCG_ENSURE(pthread_once(&lib_once, lib_init) == 0, CCG_R_INTERNAL_ERROR);
     CCG_ENSURE_MSG(lib_ok, CCG_R_INTERNAL_CRYPTO, "xmlsec (OpenSSL back end) failed to initialise");
+    /* libxml2's error handlers are per thread: quiet this one too. */
+    xmlSetGenericErrorFunc(NULL, quiet_libxml);
+    xmlSetStructuredErrorFunc(NULL, quiet_libxml_structured);
     result = CCG_SUCCESS;
 cleanup:
     return result;
