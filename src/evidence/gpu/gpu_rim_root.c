@@ -3,6 +3,7 @@
  * its own verifiers (nvtrust's verifier_RIM_root.pem, attestation-sdk's rim_root.crt). Pinned twice:
  * the certificate, and the SHA-256 of its DER checked when it is loaded. */
 #include <openssl/pem.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "ccgate/gpu_rim.h"
@@ -26,7 +27,7 @@ static const char nvidia_rim_root_pem[] =
     "OKPzp5ei/A0iUZpdvngenDwV8Qa/wGdiTmJ7Bp4=\n"
     "-----END CERTIFICATE-----\n";
 
-ccg_result ccg_gpu_rim_pinned_root(X509 **out)
+static ccg_result load_pinned(X509 **out)
 {
     ccg_result result = CCG_FAILURE;
     BIO *bio = BIO_new_mem_buf(nvidia_rim_root_pem, (int)strlen(nvidia_rim_root_pem));
@@ -46,5 +47,28 @@ ccg_result ccg_gpu_rim_pinned_root(X509 **out)
 cleanup:
     X509_free(cert);
     BIO_free(bio);
+    return result;
+}
+
+/* Parsed and checked once per process; every caller gets its own reference. */
+static pthread_once_t pinned_once = PTHREAD_ONCE_INIT;
+static X509 *pinned;
+
+static void pinned_init(void)
+{
+    if (ccg_failed(load_pinned(&pinned))) {
+        pinned = NULL;
+    }
+}
+
+ccg_result ccg_gpu_rim_pinned_root(X509 **out)
+{
+    ccg_result result = CCG_FAILURE;
+    CCG_ENSURE(pthread_once(&pinned_once, pinned_init) == 0, CCG_R_INTERNAL_ERROR);
+    CCG_ENSURE_MSG(pinned != NULL, CCG_R_INTERNAL_ERROR, "the pinned NVIDIA RIM root could not be loaded");
+    CCG_ENSURE_OSSL(X509_up_ref(pinned) == 1, CCG_R_INTERNAL_CRYPTO);
+    *out = pinned;
+    result = CCG_SUCCESS;
+cleanup:
     return result;
 }
