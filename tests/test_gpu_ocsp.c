@@ -381,6 +381,16 @@ static void test_cache(void **state)
     ccg_error_clear();
     assert_true(ccg_ok(check(&cfg, F.good, now, &r)));
     assert_int_equal(lh_requests(F.server), before); /* a fresh cached answer is used as is */
+    /* A response about another certificate, stored under this one's name, covers nothing here. */
+    char hold_name[CCG_GPU_OCSP_CACHE_NAME_MAX], hold_path[600];
+    assert_true(ccg_ok(ccg_gpu_ocsp_cache_name(F.hold, F.ca, hold_name)));
+    snprintf(hold_path, sizeof(hold_path), "%s/%s", cache, hold_name);
+    uint8_t *copy = NULL;
+    size_t copy_len = 0;
+    assert_true(ccg_ok(ccg_file_read(good_path, 1u << 16, &copy, &copy_len)));
+    assert_true(ccg_ok(ccg_file_write(hold_path, copy, copy_len)));
+    EXPECT_FAIL(check(&cfg, F.hold, now, &r), CCG_R_GPU_OCSP_RESPONSE_INVALID);
+    free(copy);
     /* A changed byte in the cached response's signature: refused, not silently refetched. */
     uint8_t *der = NULL;
     size_t len = 0;

@@ -216,7 +216,8 @@ static void test_doctype_refused_before_entities(void **state)
     ccg_gpu_rim rim;
     ccg_error_clear();
     EXPECT_FAIL(verify_text(bad, strlen(bad), NULL, NOW_DRIVER, &rim), CCG_R_GPU_RIM_MALFORMED);
-    assert_non_null(strstr(ccg_error_last()->message, "DOCTYPE"));
+    /* Stopped by the SAX hook at the DOCTYPE itself, before any declaration was read. */
+    assert_non_null(strstr(ccg_error_last()->message, "has a DOCTYPE"));
     free(bad);
     free(xml);
     /* An external entity would need a DTD as well: refused the same way, never fetched. */
@@ -437,6 +438,79 @@ static void test_signer_must_be_end_entity(void **state)
     pki_free(&p);
 }
 
+static void test_signer_key_must_be_p384(void **state)
+{
+    test_pki p;
+    pki_init(&p);
+    EVP_PKEY *p256 = EVP_EC_gen("P-256");
+    assert_non_null(p256);
+    X509 *leaf = make_cert("ccgate P-256 signer", p256, p.root, p.root_key, 0, tu_time("2024-01-01T00:00:00Z"),
+                           tu_time("2034-01-01T00:00:00Z"));
+    STACK_OF(X509) *chain = sk_X509_new_null();
+    sk_X509_push(chain, leaf);
+    sk_X509_push(chain, p.root);
+    unsigned idx[] = {1};
+    int act[] = {1};
+    uint8_t fill[] = {0x11};
+    char *swid = swid_text("550.90.07", 1, idx, act, fill);
+    uint8_t *signed_xml = NULL;
+    size_t len = 0;
+    sign_swid(&p, p256, chain, swid, &signed_xml, &len);
+    ccg_gpu_rim rim;
+    EXPECT_FAIL(verify_text((char *)signed_xml, len, p.root, NOW_DRIVER, &rim), CCG_R_GPU_RIM_CHAIN_INVALID);
+    assert_non_null(strstr(ccg_error_last()->message, "P-384"));
+    free(signed_xml);
+    free(swid);
+    sk_X509_free(chain);
+    X509_free(leaf);
+    EVP_PKEY_free(p256);
+    pki_free(&p);
+}
+
+/* A signed SWID with one textual change: must be refused as malformed, after a valid signature. */
+static void expect_swid_malformed(const test_pki *p, const char *from, const char *to)
+{
+    unsigned idx[] = {1, 2};
+    int act[] = {1, 0};
+    uint8_t fill[] = {0x11, 0x22};
+    char *swid = swid_text("550.90.07", 2, idx, act, fill);
+    char *bad = replace(swid, from, to);
+    uint8_t *signed_xml = NULL;
+    size_t len = 0;
+    sign_swid(p, p->leaf_key, p->chain, bad, &signed_xml, &len);
+    ccg_gpu_rim rim;
+    ccg_error_clear();
+    assert_true(ccg_failed(verify_text((char *)signed_xml, len, p->root, NOW_DRIVER, &rim)));
+    if (ccg_error_reason() != CCG_R_GPU_RIM_MALFORMED) {
+        fail_msg("'%s' -> '%s': %s (%s)", from, to, ccg_reason_code(ccg_error_reason()), ccg_error_last()->message);
+    }
+    free(signed_xml);
+    free(bad);
+    free(swid);
+}
+
+static void test_swid_content_rules(void **state)
+{
+    test_pki p;
+    pki_init(&p);
+    expect_swid_malformed(&p, "index=\"2\"", "index=\"1\"");                 /* an index twice */
+    expect_swid_malformed(&p, "index=\"2\"", "index=\"254\"");               /* beyond SPDM's 254 blocks */
+    expect_swid_malformed(&p, "index=\"2\"", "index=\"-2\"");
+    expect_swid_malformed(&p, "active=\"True\"", "active=\"yes\"");
+    expect_swid_malformed(&p, "alternatives=\"1\"", "alternatives=\"2\"");   /* Hash1 missing */
+    expect_swid_malformed(&p, "alternatives=\"1\"", "alternatives=\"0\"");
+    expect_swid_malformed(&p, "size=\"48\"", "size=\"32\"");                 /* not SHA-384's length */
+    expect_swid_malformed(&p, "h:Hash0=\"1111", "h:Hash0=\"111");              /* odd hex */
+    expect_swid_malformed(&p, "h:Hash0=\"1111", "h:Hash1=\"1111");             /* Hash1 of 1 alternative */
+    expect_swid_malformed(&p, "xmlenc#sha384", "xmlenc#md5");                    /* unknown digest */
+    expect_swid_malformed(&p, "<Payload>", "<Payload/><Payload>");               /* two Payloads */
+    expect_swid_malformed(&p, "<Meta colloquialVersion=\"550.90.07\"", "<Meta/><Meta colloquialVersion=\"550.90.07\"");
+    expect_swid_malformed(&p, "colloquialVersion=\"550.90.07\"", "colloquialVersion=\"\"");
+    expect_swid_malformed(&p, "<SoftwareIdentity xmlns=\"http://standards.iso.org/iso/19770/-2/2015/schema.xsd\"",
+                          "<SoftwareIdentity xmlns=\"urn:other\"");
+    pki_free(&p);
+}
+
 /* ---------------------------------------------------------------- RIM IDs */
 
 static void test_rim_ids(void **state)
@@ -631,8 +705,7 @@ static void test_compare_driver_and_vbios(void **state)
     }
 
     /* Two wrong values: both reported, with their RIM. */
-    block_for(&rt, 7)->size = 47;
-    rt.values[0][0] ^= 1; /* the first driver block is index 7 */
+    block_for(&rt, 7)->size = 47; /* same bytes, wrong size */
     block_for(&rt, 9)->value = (const uint8_t *)"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"
                                                 "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"
                                                 "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff";
@@ -802,6 +875,8 @@ int main(void)
         cmocka_unit_test(test_signature_structure_refused),
         cmocka_unit_test(test_test_root_trusted_only_when_named),
         cmocka_unit_test(test_signer_must_be_end_entity),
+        cmocka_unit_test(test_signer_key_must_be_p384),
+        cmocka_unit_test(test_swid_content_rules),
         cmocka_unit_test(test_rim_ids),
         cmocka_unit_test(test_store_directory),
         cmocka_unit_test(test_store_service),

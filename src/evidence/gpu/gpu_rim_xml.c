@@ -96,7 +96,7 @@ ccg_result gpu_rim_xml_parse(const uint8_t *xml, size_t len, xmlDocPtr *out)
     CCG_ENSURE_MSG(doc != NULL && ctxt->wellFormed && ctxt->nsWellFormed, CCG_R_GPU_RIM_MALFORMED,
                    "the RIM is not well-formed, namespace-correct XML (line %d)", ctxt->input != NULL ? ctxt->input->line : 0);
     CCG_ENSURE_MSG(doc->intSubset == NULL && doc->extSubset == NULL, CCG_R_GPU_RIM_MALFORMED,
-                   "the RIM has a DOCTYPE; DTDs are refused");
+                   "the RIM carries a DTD subset; DTDs are refused");
     *out = doc;
     doc = NULL;
     result = CCG_SUCCESS;
