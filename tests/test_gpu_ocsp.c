@@ -390,6 +390,7 @@ static void test_cache(void **state)
     assert_true(ccg_ok(ccg_file_read(good_path, 1u << 16, &copy, &copy_len)));
     assert_true(ccg_ok(ccg_file_write(hold_path, copy, copy_len)));
     EXPECT_FAIL(check(&cfg, F.hold, now, &r), CCG_R_GPU_OCSP_RESPONSE_INVALID);
+    assert_non_null(strstr(ccg_error_last()->message, "says nothing about this certificate"));
     free(copy);
     /* A changed byte in the cached response's signature: refused, not silently refetched. */
     uint8_t *der = NULL;

@@ -251,7 +251,8 @@ static void test_signature_structure_refused(void **state)
     memmove(unsigned_xml + (sig - xml), unsigned_xml + (end - xml) + strlen("</ds:Signature>"),
             strlen(end + strlen("</ds:Signature>")) + 1);
     ccg_gpu_rim rim;
-    EXPECT_FAIL(verify_text(unsigned_xml, strlen(unsigned_xml), NULL, NOW_DRIVER, &rim), CCG_R_GPU_RIM_SIGNATURE_UNSUPPORTED);
+    EXPECT_FAIL(verify_text(unsigned_xml, strlen(unsigned_xml), NULL, NOW_DRIVER, &rim),
+                CCG_R_GPU_RIM_SIGNATURE_UNSUPPORTED);
     /* A second Signature, nested in the Payload. */
     size_t sig_len = (size_t)(end - sig) + strlen("</ds:Signature>");
     char *copy = strndup(sig, sig_len);
@@ -310,7 +311,8 @@ static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *is
     ASN1_TIME_set(X509_getm_notAfter(c), (time_t)na);
     X509_set_pubkey(c, key);
     add_ext(c, issuer != NULL ? issuer : c, NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
-    add_ext(c, issuer != NULL ? issuer : c, NID_key_usage, ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature");
+    add_ext(c, issuer != NULL ? issuer : c, NID_key_usage,
+            ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature");
     assert_true(X509_sign(c, issuer_key != NULL ? issuer_key : key, EVP_sha384()) > 0);
     return c;
 }
@@ -499,7 +501,11 @@ static void test_swid_content_rules(void **state)
     expect_swid_malformed(&p, "active=\"True\"", "active=\"yes\"");
     expect_swid_malformed(&p, "alternatives=\"1\"", "alternatives=\"2\"");   /* Hash1 missing */
     expect_swid_malformed(&p, "alternatives=\"1\"", "alternatives=\"0\"");
-    expect_swid_malformed(&p, "size=\"48\"", "size=\"32\"");                 /* not SHA-384's length */
+    /* 32 bytes of hex with size 32, but in the SHA-384 namespace: not that digest's length. */
+#define HEX_32_BYTES "1111111111111111111111111111111111111111111111111111111111111111"
+#define HEX_16_BYTES "11111111111111111111111111111111"
+    expect_swid_malformed(&p, HEX_32_BYTES HEX_16_BYTES "\" name=\"m1\" size=\"48\"",
+                          HEX_32_BYTES "\" name=\"m1\" size=\"32\"");
     expect_swid_malformed(&p, "h:Hash0=\"1111", "h:Hash0=\"111");              /* odd hex */
     expect_swid_malformed(&p, "h:Hash0=\"1111", "h:Hash1=\"1111");             /* Hash1 of 1 alternative */
     expect_swid_malformed(&p, "xmlenc#sha384", "xmlenc#md5");                    /* unknown digest */
@@ -628,7 +634,9 @@ static void test_store_service(void **state)
     assert_string_equal(rim.version, "550.144.03");
     ccg_gpu_rim_free(&rim);
     /* The service does not have it: fails closed naming the ID. */
-    EXPECT_FAIL(ccg_gpu_rim_store_load(&store, "NV_GPU_VBIOS_1010_0200_882_96005E0001", NULL, tu_time(NOW_DRIVER), &rim), CCG_R_GPU_RIM_UNAVAILABLE);
+    EXPECT_FAIL(ccg_gpu_rim_store_load(&store, "NV_GPU_VBIOS_1010_0200_882_96005E0001", NULL, tu_time(NOW_DRIVER),
+                                       &rim),
+                CCG_R_GPU_RIM_UNAVAILABLE);
     assert_non_null(strstr(ccg_error_last()->message, "NV_GPU_VBIOS_1010_0200_882_96005E0001"));
     assert_int_equal(lh_requests(srv), 2);
     /* A service slower than the timeout is unavailable, not waited for. */

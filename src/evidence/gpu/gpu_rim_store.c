@@ -60,7 +60,8 @@ static ccg_result read_from_dir(const char *dir, const char *id, const char *ext
                    "RIM %s: %s has more than %u bytes", id, path, CCG_GPU_RIM_MAX_BYTES);
     if (ccg_failed(ccg_file_read(path, CCG_GPU_RIM_MAX_BYTES, xml, len))) {
         /* The first error wins (error.h): replace the generic file error by the RIM's own code. */
-        ccg_reason r = ccg_error_reason() == CCG_R_INPUT_TOO_LARGE ? CCG_R_GPU_RIM_TOO_LARGE : CCG_R_GPU_RIM_UNAVAILABLE;
+        ccg_reason r =
+            ccg_error_reason() == CCG_R_INPUT_TOO_LARGE ? CCG_R_GPU_RIM_TOO_LARGE : CCG_R_GPU_RIM_UNAVAILABLE;
         ccg_error_clear();
         CCG_BAIL(r, "RIM %s: cannot read %s", id, path);
     }
@@ -147,7 +148,8 @@ static ccg_result read_from_service(const ccg_gpu_rim_store *s, const char *id, 
                    id, status);
     doc = json_loadb(b.data != NULL ? b.data : "", b.len, JSON_REJECT_DUPLICATES, NULL);
     const char *rim = json_string_value(json_object_get(doc, "rim"));
-    CCG_ENSURE_MSG(rim != NULL, CCG_R_GPU_RIM_UNAVAILABLE, "RIM %s: the RIM service's answer has no \"rim\" string", id);
+    CCG_ENSURE_MSG(rim != NULL, CCG_R_GPU_RIM_UNAVAILABLE, "RIM %s: the RIM service's answer has no \"rim\" string",
+                   id);
     CCG_TRY(base64_decode(rim, json_string_length(json_object_get(doc, "rim")), xml, len));
     result = CCG_SUCCESS;
 cleanup:

@@ -94,7 +94,8 @@ ccg_result gpu_rim_xml_parse(const uint8_t *xml, size_t len, xmlDocPtr *out)
                             XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
     CCG_ENSURE_MSG(!saw_doctype, CCG_R_GPU_RIM_MALFORMED, "the RIM has a DOCTYPE; DTDs are refused");
     CCG_ENSURE_MSG(doc != NULL && ctxt->wellFormed && ctxt->nsWellFormed, CCG_R_GPU_RIM_MALFORMED,
-                   "the RIM is not well-formed, namespace-correct XML (line %d)", ctxt->input != NULL ? ctxt->input->line : 0);
+                   "the RIM is not well-formed, namespace-correct XML (line %d)",
+                   ctxt->input != NULL ? ctxt->input->line : 0);
     CCG_ENSURE_MSG(doc->intSubset == NULL && doc->extSubset == NULL, CCG_R_GPU_RIM_MALFORMED,
                    "the RIM carries a DTD subset; DTDs are refused");
     *out = doc;
