@@ -799,17 +799,47 @@ static void test_compare_versions_and_conflict(void **state)
     ccg_gpu_rim_free(&driver);
 }
 
-/* The 535.86.09 report's measurement blocks (test-only extraction; see extract_blocks). */
+/* The 535.86.09 report's measurement blocks and versions: through the SPDM parser where it is built
+ * (gpu_evidence.h), else through a minimal test-only extraction of the blocks. */
 typedef struct {
     uint8_t *raw;
-    ccg_gpu_rim_block blocks[CCG_GPU_RIM_INDEX_COUNT];
-    size_t n;
+    ccg_gpu_rim_block blocks[CCG_GPU_RIM_INDEX_COUNT + 1];
+    ccg_gpu_rim_runtime rt;
+#ifdef CCG_GPU_RIM_HAS_REPORT
+    ccg_gpu_report *report;
+#endif
 } report_blocks;
 
+#ifdef CCG_GPU_RIM_HAS_REPORT
+static void load_report(const char *rel, report_blocks *out)
+{
+    size_t text_len = 0, len = 0;
+    char *text = read_text(rel, &text_len);
+    memset(out, 0, sizeof(*out));
+    out->report = calloc(1, sizeof(*out->report));
+    assert_non_null(out->report);
+    ccg_error_clear();
+    assert_true(ccg_ok(ccg_gpu_report_decode((const uint8_t *)text, text_len, &out->raw, &len)));
+    if (ccg_failed(ccg_gpu_report_parse(out->raw, len, out->report))) {
+        fail_msg("%s: %s", rel, ccg_error_last()->message);
+    }
+    free(text);
+    ccg_gpu_rim_runtime_from_report(out->report, out->blocks, &out->rt);
+    /* The versions come from the evidence itself. */
+    assert_string_equal(out->rt.driver_version, "535.86.09");
+    assert_string_equal(out->rt.vbios_version, "96.00.5E.00.01");
+}
+
+static void free_report(report_blocks *rb)
+{
+    free(rb->report);
+    free(rb->raw);
+}
+#else
 /* SPDM 1.1: the 37-byte GET_MEASUREMENTS request, then MEASUREMENTS: version, code, param1, param2,
  * NumberOfBlocks, MeasurementRecordLength (3 bytes LE), then blocks of Index, Spec, Size (2 LE) and
- * the DMTF value: type, size (2 LE), value. */
-static void extract_blocks(const char *rel, report_blocks *out)
+ * the DMTF value: type, size (2 LE), value. The versions are the vectors README's. */
+static void load_report(const char *rel, report_blocks *out)
 {
     size_t text_len = 0, len = 0;
     char *text = read_text(rel, &text_len);
@@ -823,18 +853,27 @@ static void extract_blocks(const char *rel, report_blocks *out)
     size_t n = p[4];
     size_t record_len = p[5] | (size_t)p[6] << 8 | (size_t)p[7] << 16;
     const uint8_t *rec = p + 8, *end = rec + record_len;
-    assert_true(end <= out->raw + len);
+    assert_true(end <= out->raw + len && n <= CCG_GPU_RIM_INDEX_COUNT);
     for (size_t i = 0; i < n; i++) {
         assert_true(rec + 7 <= end);
         uint16_t size = (uint16_t)(rec[2] | rec[3] << 8);
         uint16_t value_size = (uint16_t)(rec[5] | rec[6] << 8);
         assert_int_equal(size, value_size + 3);
         assert_true(rec + 4 + size <= end);
-        out->blocks[out->n++] = (ccg_gpu_rim_block){rec[0], value_size, rec + 7};
+        out->blocks[out->rt.n_blocks++] = (ccg_gpu_rim_block){rec[0], value_size, rec + 7};
         rec += 4 + size;
     }
     assert_ptr_equal(rec, end);
+    out->rt.blocks = out->blocks;
+    out->rt.driver_version = "535.86.09";
+    out->rt.vbios_version = "96.00.5E.00.01";
 }
+
+static void free_report(report_blocks *rb)
+{
+    free(rb->raw);
+}
+#endif
 
 static void test_535_report_matches_vbios_rim(void **state)
 {
@@ -845,9 +884,10 @@ static void test_535_report_matches_vbios_rim(void **state)
     snprintf(driver.version, sizeof(driver.version), "535.86.09");
     load_vector(V_VBIOS, NOW_VBIOS, &vbios);
     report_blocks rb;
-    extract_blocks(V_REPORT_535, &rb);
-    assert_int_equal(rb.n, 64);
-    ccg_gpu_rim_runtime in = {rb.blocks, rb.n, "535.86.09", "96.00.5E.00.01", 0};
+    load_report(V_REPORT_535, &rb);
+    assert_int_equal(rb.rt.n_blocks, 64);
+    assert_false(rb.rt.nvdec0_disabled);
+    ccg_gpu_rim_runtime in = rb.rt;
     ccg_gpu_rim_match m;
     ccg_error_clear();
     if (ccg_failed(ccg_gpu_rim_compare(&driver, &vbios, &in, &m))) {
@@ -865,7 +905,7 @@ static void test_535_report_matches_vbios_rim(void **state)
     assert_int_equal(m.mismatched[0], 9);
     assert_int_equal(m.matched_count, 11);
     ccg_gpu_rim_free(&vbios);
-    free(rb.raw);
+    free_report(&rb);
 }
 
 int main(void)

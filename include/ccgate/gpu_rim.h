@@ -137,4 +137,16 @@ CCG_MUST_CHECK ccg_result ccg_gpu_rim_compare(const ccg_gpu_rim *driver, const c
 /* {"golden":n,"matched":n,"nvdec0_skipped":b,"mismatched_indexes":[..],"mismatched":[{"index","source"}]} */
 json_t *ccg_gpu_rim_match_json(const ccg_gpu_rim_match *m);
 
+/* The comparison's input from the SPDM parser's report (gpu_evidence.h). Built only where that header
+ * exists, so this module and the parser merge in either order; the guard can go once both have. */
+#if defined(__has_include)
+#if __has_include("ccgate/gpu_evidence.h")
+#include "ccgate/gpu_evidence.h"
+#define CCG_GPU_RIM_HAS_REPORT 1
+/* Fills *rt from a parsed (and verified) report: its measurement blocks (into blocks, room for
+ * CCG_GPU_MAX_MEASUREMENTS; values borrowed from r), driver and VBIOS versions and NVDEC0 status. */
+void ccg_gpu_rim_runtime_from_report(const ccg_gpu_report *r, ccg_gpu_rim_block *blocks, ccg_gpu_rim_runtime *rt);
+#endif
+#endif
+
 #endif
