@@ -38,7 +38,9 @@
         tu_assert_error_reason(reason);        \
     } while (0)
 
-static char *read_text(const char *rel, size_t *len)
+/* noinline: gcc 12 at -O2 otherwise mistakes the returned buffer for the local pointer variable
+ * (-Wdangling-pointer). */
+__attribute__((noinline)) static char *read_text(const char *rel, size_t *len)
 {
     uint8_t *data = NULL;
     tu_read_vector(rel, &data, len);
