@@ -888,7 +888,6 @@ static void test_535_report_matches_vbios_rim(void **state)
     report_blocks rb;
     load_report(V_REPORT_535, &rb);
     assert_int_equal(rb.rt.n_blocks, 64);
-    assert_false(rb.rt.nvdec0_disabled);
     ccg_gpu_rim_runtime in = rb.rt;
     ccg_gpu_rim_match m;
     ccg_error_clear();
