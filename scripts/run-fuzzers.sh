@@ -34,6 +34,10 @@ for t in "${targets[@]}"; do
   if [ "$name" = fuzz_gpu_evidence_json ] && [ -d "$vectors/nvgpu" ]; then
     cp "$vectors"/nvgpu/*/evidence_*.json "$work/" 2>/dev/null || true
   fi
+  # NVIDIA's RIMs (signed SWID XML) seed the RIM front end the same way.
+  if [ "$name" = fuzz_gpu_rim ] && [ -d "$vectors/nvgpu" ]; then
+    find "$vectors/nvgpu" \( -name '*.xml' -o -name '*.swidtag' \) -exec cp {} "$work/" \;
+  fi
   echo "fuzz: $name for ${seconds}s"
   if "$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
        -artifact_prefix="$work/" "$work" "${seeds[@]}" >"$work/log" 2>&1; then
