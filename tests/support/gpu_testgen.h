@@ -1,7 +1,8 @@
-/* Test-only GPU evidence: a five-certificate P-384 chain under a test root (leaf FWID in the Hopper
- * or the DICE TcbInfo form) and SPDM 1.1 GET_MEASUREMENTS request ‖ response bytes signed by the leaf.
- * Used to flip one field class at a time and to exercise time and chain rules the real vectors
- * cannot (they are valid until 9999). */
+/* Test-only GPU evidence on top of the software GPU's builders (include/ccgate/gpu_emulator.h): a
+ * five-certificate P-384 chain under a test root (leaf FWID in the Hopper or the DICE TcbInfo form)
+ * and SPDM 1.1 GET_MEASUREMENTS request ‖ response bytes signed by the leaf, with fixed, recognisable
+ * defaults. Used to flip one field class at a time and to exercise time and chain rules the real
+ * vectors cannot (they are valid until 9999). */
 #ifndef CCGATE_GPU_TESTGEN_H
 #define CCGATE_GPU_TESTGEN_H
 
@@ -10,29 +11,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ccgate/gpu_emulator.h"
 #include "ccgate/util.h"
 
-#define GT_CERTS 5 /* 0 leaf, 1 BROM, 2 provisioner ICA, 3 identity CA, 4 root */
+#define GT_CERTS CCG_GPU_EMU_CERTS /* 0 leaf, 1 BROM, 2 provisioner ICA, 3 identity CA, 4 root */
 
-enum { GT_FWID_NONE = 0, GT_FWID_HOPPER, GT_FWID_DICE };
+enum { GT_FWID_NONE = CCG_GPU_EMU_FWID_NONE, GT_FWID_HOPPER = CCG_GPU_EMU_FWID_HOPPER,
+       GT_FWID_DICE = CCG_GPU_EMU_FWID_DICE };
 
-typedef struct {
-    ccg_time not_before[GT_CERTS]; /* 0: 2022-01-01 */
-    ccg_time not_after[GT_CERTS];  /* 0: 2040-01-01 */
-    int fwid_form;                 /* GT_FWID_* */
-    uint8_t fwid[48];
-    int leaf_p256;                 /* a P-256 leaf key, which NVIDIA never uses */
-    int fwid_twice;                /* the FWID extension twice */
-    int fwid_sha256_oid;
-    int no_aki;                    /* no authority key identifiers: issuers are found by name only */           /* the FWID's hashAlg says SHA-256 (the digest stays 48 bytes) */
-    const char *identity_cn;       /* NULL: "NVIDIA GH100 Identity" */
-} gt_chain_opts;
+typedef ccg_gpu_emu_chain_opts gt_chain_opts;
+typedef ccg_gpu_emu_chain gt_chain;
 
-typedef struct {
-    EVP_PKEY *keys[GT_CERTS];
-    X509 *certs[GT_CERTS];
-} gt_chain;
-
+/* A Hopper chain with the Hopper FWID form. */
 void gt_chain_opts_default(gt_chain_opts *o, const uint8_t fwid[48]);
 /* Returns 0 on success. */
 int gt_chain_make(const gt_chain_opts *o, gt_chain *out);
@@ -58,18 +48,13 @@ char *gt_chain_pem_all(const gt_chain *c, size_t *len);
 #define GT_OFF_RECORD 45
 #define GT_BLOCK_SIZE(vlen) (4 + 3 + (vlen))
 
-typedef struct {
-    uint8_t nonce[32];
-    uint8_t response_nonce[32];
-    int n_blocks;      /* default 8 */
-    int value_len;     /* default 48 */
-    uint8_t opaque[2048];
-    size_t opaque_len;
-} gt_report;
+typedef ccg_gpu_emu_spdm gt_report;
 
-/* Defaults: nonce 00..1f, 8 blocks, opaque with driver 550.90.07, VBIOS 96.00.9F.00.01, NVDEC0 0xAA,
- * project/SKU strings, and the FWID when fwid is not NULL. */
+/* Defaults: nonce 00..1f, 8 blocks (block i filled with i), 48-byte values, opaque with driver
+ * 550.90.07, VBIOS 96.00.9F.00.01, NVDEC0 0xAA, project/SKU strings, and the FWID when fwid is not
+ * NULL. */
 void gt_report_default(gt_report *r, const uint8_t *fwid);
+/* Aborts when the TLV does not fit. */
 void gt_opaque_add(gt_report *r, uint16_t type, const void *value, uint16_t len);
 /* The unsigned report (signature bytes zero) into a malloc'd buffer. */
 uint8_t *gt_report_build(const gt_report *r, size_t *len);
