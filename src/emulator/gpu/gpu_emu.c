@@ -71,8 +71,10 @@ ccg_result gpu_emu_vbios_bytes(const char *text, uint8_t out[VBIOS_BYTES])
     for (int i = 0; i < VBIOS_BYTES; i++) {
         CCG_ENSURE_MSG(i == VBIOS_BYTES - 1 || text[3 * i + 2] == '.', CCG_R_USAGE_INVALID,
                        "a VBIOS version is five hex bytes joined by dots, not '%.40s'", text);
-        CCG_ENSURE_MSG(ccg_ok(ccg_hex_decode_exact((char[3]){text[3 * i], text[3 * i + 1], 0}, &out[i], 1)),
-                       CCG_R_USAGE_INVALID, "a VBIOS version is five hex bytes joined by dots, not '%.40s'", text);
+        char pair[3] = {text[3 * i], text[3 * i + 1], 0};
+        CCG_ENSURE_MSG(ccg_hex_is_valid(pair, 1), CCG_R_USAGE_INVALID,
+                       "a VBIOS version is five hex bytes joined by dots, not '%.40s'", text);
+        CCG_TRY(ccg_hex_decode_exact(pair, &out[i], 1));
     }
     result = CCG_SUCCESS;
 cleanup:
