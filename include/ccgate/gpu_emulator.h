@@ -36,6 +36,7 @@ typedef struct {
     int fwid_form;                          /* ccg_gpu_emu_fwid_form */
     uint8_t fwid[CCG_GPU_FWID_SIZE];
     const char *identity_cn;                /* NULL: "NVIDIA GH100 Identity (ccgate TEST)" or GB100 */
+    long leaf_serial;                       /* the leaf's serial number, NVIDIA's "ueid"; 0: 1000 */
     /* Knobs for negative tests; all zero for a well-formed chain. */
     int leaf_p256;       /* a P-256 leaf key, which NVIDIA never uses */
     int fwid_twice;      /* the FWID extension twice */

@@ -16,6 +16,7 @@ static void usage(FILE *out)
             "  verify gpu   verify NVIDIA GPU evidence (SPDM report, device chain) at a given time\n"
             "  kds          fetch SEV-SNP collateral from AMD KDS into a local cache\n"
             "  emulate snp  write a report from the software SNP firmware (test root; demos and tests only)\n"
+            "  emulate gpu  write evidence and RIMs from the software GPU (test roots; demos and tests only)\n"
             "  measure snp  compute an SEV-SNP launch measurement from OVMF, kernel and vCPU inputs\n"
             "  refval       create, sign, bundle and verify signed reference values\n"
             "  audit        verify, list or anchor the key broker's hash-chained audit log\n"

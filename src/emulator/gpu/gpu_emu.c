@@ -253,7 +253,7 @@ ccg_result ccg_gpu_emu_tamper_parse(const char *text, ccg_gpu_emu_tamper *out)
         copy_text(out->driver, sizeof(out->driver), text + 7);
     } else {
         CCG_BAIL(CCG_R_USAGE_INVALID,
-                 "unknown --tamper '%.60s' (cc_off, devtools, measurement=N, fwid, driver=VER, signature, nonce)", text);
+                 "unknown tamper '%.60s' (cc_off, devtools, measurement=N, fwid, driver=VER, signature, nonce)", text);
     }
     result = CCG_SUCCESS;
 cleanup:
@@ -285,6 +285,11 @@ ccg_result ccg_gpu_emulator_new(const ccg_gpu_emu_config *cfg, ccg_gpu_emulator 
     CCG_TRY(gpu_emu_config_check(cfg));
     emu->cfg = *cfg;
     ccg_gpu_emu_chain_opts_init(&o, cfg->arch, cfg->fwid);
+    /* Each software GPU its own ueid: 48 bits of its (random) FWID. */
+    o.leaf_serial = 1;
+    for (int i = 0; i < 6; i++) {
+        o.leaf_serial = o.leaf_serial << 8 | cfg->fwid[i];
+    }
     CCG_TRY(ccg_gpu_emu_chain_make(&o, &emu->chain));
     CCG_TRY(gpu_emu_rim_signer_make(emu));
     *out = emu;

@@ -151,7 +151,7 @@ static X509 *chain_cert(const ccg_gpu_emu_chain_opts *o, int i, const char *cn, 
 {
     gpu_emu_cert_spec s = {
         .cn = cn,
-        .serial = 1000 + i,
+        .serial = i == 0 && o->leaf_serial > 0 ? o->leaf_serial : 1000 + i,
         .not_before = o->not_before[i] ? o->not_before[i] : GPU_EMU_T_2022,
         .not_after = o->not_after[i] ? o->not_after[i] : GPU_EMU_T_2040,
         .ca = i > 0,
