@@ -91,7 +91,7 @@ void ccg_gpu_emulator_measurement(const ccg_gpu_emulator *emu, unsigned rim_inde
 {
     char text[256];
     unsigned int n = 0;
-    int vbios = rim_index >= CCG_GPU_EMU_VBIOS_FIRST && rim_index < CCG_GPU_EMU_VBIOS_FIRST + CCG_GPU_EMU_VBIOS_COUNT;
+    int vbios = gpu_emu_is_vbios_index(rim_index);
     int len = snprintf(text, sizeof(text), "%s|%s|%u|%s|%s", MEASUREMENT_LABEL, vbios ? "vbios" : "driver",
                        rim_index, vbios ? emu->cfg.vbios_version : driver_version,
                        rim_index == CCG_GPU_EMU_CC_INDEX ? cc_name(cc) : "");

@@ -23,6 +23,12 @@ X509 *gpu_emu_cert(const gpu_emu_cert_spec *s, EVP_PKEY *key, X509 *issuer, EVP_
 /* "96.00.9F.00.01" -> its five bytes, in the order written. */
 CCG_MUST_CHECK ccg_result gpu_emu_vbios_bytes(const char *text, uint8_t out[5]);
 
+/* RIM index i belongs to the VBIOS RIM (else to the driver's). Unsigned wrap-around keeps one compare. */
+static inline int gpu_emu_is_vbios_index(unsigned i)
+{
+    return i - (unsigned)CCG_GPU_EMU_VBIOS_FIRST < (unsigned)CCG_GPU_EMU_VBIOS_COUNT;
+}
+
 /* The driver and VBIOS RIM IDs the verifier derives from evidence with this config. */
 CCG_MUST_CHECK ccg_result gpu_emu_rim_ids(const ccg_gpu_emu_config *c, char driver_id[128], char vbios_id[128]);
 /* Generates the TEST RIM root (its key is dropped) and the signer key and certificate. */

@@ -52,7 +52,7 @@ static ccg_result swid_text(const ccg_gpu_emulator *emu, int vbios, const char *
     for (unsigned i = 0; i < CCG_GPU_EMU_BLOCKS; i++) {
         uint8_t v[48];
         char hex[97];
-        int is_vbios = i >= CCG_GPU_EMU_VBIOS_FIRST && i < CCG_GPU_EMU_VBIOS_FIRST + CCG_GPU_EMU_VBIOS_COUNT;
+        int is_vbios = gpu_emu_is_vbios_index(i);
         ccg_gpu_emulator_measurement(emu, i, c->driver_version, CCG_GPU_EMU_CC_ON, v);
         ccg_hex_encode(v, sizeof(v), hex);
         used += (size_t)snprintf(s + used, SWID_ROOM - used,
