@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "tu_proc.h"
 
 #include "ccgate/channel.h"
 #include "ccgate/snp_report.h"
@@ -86,17 +87,8 @@ static void server_start(server_proc *sp, const char *const *extra)
         argv[n++] = extra[i];
     }
     argv[n] = NULL;
-    sp->pid = fork();
-    assert_true(sp->pid >= 0);
-    if (sp->pid == 0) {
-        int o = open(sp->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(sp->err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0) {
-            _exit(127);
-        }
-        execv(cli, (char *const *)argv);
-        _exit(127);
-    }
+    sp->pid = tu_spawn(argv, sp->out, sp->err); /* dies with this test, whatever happens */
+    assert_true(sp->pid > 0);
     for (int i = 0; i < 600 && sp->port == 0; i++) {
         char *text = slurp(sp->out, NULL);
         const char *p = text ? strstr(text, "127.0.0.1:") : NULL;
@@ -140,10 +132,8 @@ static int connect_port(int port)
 /* Stops the server with SIGTERM and checks that it exited cleanly and left no listener behind. */
 static void server_stop(server_proc *sp)
 {
-    int status = 0;
-    assert_int_equal(kill(sp->pid, SIGTERM), 0);
-    assert_int_equal(waitpid(sp->pid, &status, 0), sp->pid);
-    assert_true(WIFEXITED(status));
+    int status = tu_stop(sp->pid, SIGTERM, 20000);
+    assert_true(status != -1 && WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     assert_int_equal(connect_port(sp->port), -1); /* nobody listens any more */
     ccg_snp_verifier_free(sp->verifier);
@@ -857,8 +847,7 @@ static void test_kill_client_midstream(void **state)
 int main(void)
 {
     if (getenv("CCG_CLI") == NULL) {
-        fprintf(stderr, "CCG_CLI is not set (run through ctest)\n");
-        return 77;
+        return tu_skip_or_fail_main("CCG_CLI is not set (run through ctest)");
     }
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {

@@ -3,16 +3,13 @@
 # (exit 0), a refused server (exit 1: wrong measurement, debug guest, untrusted root) with the cause
 # printed, stdin as the message, and a server that stops cleanly on SIGTERM leaving no listener.
 set -uo pipefail
+. "$(dirname "$0")/../support/testlib.sh"
 cli=${CCG_CLI:?CCG_CLI must name the ccgate binary}
 passed=0
 failed=0
 tmp=$(mktemp -d)
 pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+trap 'tl_kill_children; rm -rf "$tmp"' EXIT
 
 # expect NAME WANT_RC [grep pattern on stdout+stderr] -- command...
 expect() {
@@ -40,7 +37,7 @@ JSON
 start_server() {
   local name=$1
   shift
-  "$cli" channel serve --emulate-dir "$tmp/$name" --port 0 "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+  tl_spawn "$cli" channel serve --emulate-dir "$tmp/$name" --port 0 "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
   pids+=($!)
   port=
   for _ in $(seq 100); do
