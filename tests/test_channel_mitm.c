@@ -646,6 +646,8 @@ static void test_alert_after_m2_is_not_believed(void **state)
     expect_replaced(st, S2C, 2, alert, n, CCG_R_CHANNEL_ALERT_UNAUTHENTICATED, CCG_R_CHANNEL_TRUNCATED); /* frame */
     n = make_alert(alert, sizeof(alert), "channel.evidence_unavailable");
     expect_replaced(st, S2C, 1, alert, n, CCG_R_CHANNEL_ALERT_UNAUTHENTICATED, CCG_R_CHANNEL_TRUNCATED);
+    /* An ALERT from the client (in place of M1) is no refusal the server believes either. */
+    expect_replaced(st, C2S, 0, alert, n, CCG_R_CHANNEL_PEER_CLOSED, CCG_R_CHANNEL_MESSAGE_MALFORMED);
     /* Before M2 an ALERT is the server's refusal (unauthenticated, documented): still accepted there. */
     n = make_alert(alert, sizeof(alert), "channel.rate_limited");
     expect_replaced(st, S2C, 0, alert, n, CCG_R_CHANNEL_RATE_LIMITED, CCG_R_CHANNEL_PEER_CLOSED);
