@@ -166,6 +166,11 @@ if command -v python3 >/dev/null; then
   mitm_expect "mitm: M3 enc flipped" 2 "channel.peer_closed" "channel.confirm_failed"
   through_proxy s2c 1 alert channel.rate_limited   # SF replaced by a forged refusal
   mitm_expect "mitm: ALERT in place of SF" 1 "channel.alert_unauthenticated" "channel.truncated"
+  through_proxy c2s 1 alert channel.rate_limited   # M3 replaced: the server does not believe it either
+  mitm_expect "mitm: ALERT in place of M3" 2 "channel.peer_closed" "channel.alert_unauthenticated"
+  through_proxy c2s 0 alert channel.rate_limited   # M1 replaced: an ALERT only ever comes from the server
+  mitm_expect "mitm: ALERT in place of M1" 2 "channel.peer_closed" "channel.message_malformed"
+  through_proxy s2c 1 alert channel.rate_limited
   if grep -q "channel.rate_limited" "$tmp/mitm.log"; then
     echo "FAIL mitm: the forged rate_limited was believed"; failed=$((failed + 1))
   else
