@@ -19,6 +19,9 @@ const char *tu_vectors_dir(void);
 #define tu_skip_or_fail(...) tu_skip_or_fail_at(__FILE__, __LINE__, __VA_ARGS__)
 __attribute__((format(printf, 3, 4), noreturn)) void tu_skip_or_fail_at(const char *file, int line,
                                                                          const char *fmt, ...);
+/* The same rule for one part of a test: prints SKIP and returns, or fails the test under CI=true. */
+#define tu_skip_part_or_fail(...) tu_skip_part_or_fail_at(__FILE__, __LINE__, __VA_ARGS__)
+__attribute__((format(printf, 3, 4))) void tu_skip_part_or_fail_at(const char *file, int line, const char *fmt, ...);
 /* The same rule before cmocka runs (in main): prints the reason and returns the exit status, 1 under
  * CI=true, else 0. */
 __attribute__((format(printf, 1, 2))) int tu_skip_or_fail_main(const char *fmt, ...);
