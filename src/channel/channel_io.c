@@ -173,7 +173,8 @@ void ccg_ch_send_alert(int fd, ccg_reason reason, int timeout_ms)
     memcpy(body + 1, code, n);
     /* Best effort: the handshake already failed for its own reason, which the caller keeps. */
     ccg_error saved = *ccg_error_last();
-    (void)ccg_ch_write_handshake(fd, CCG_CH_T_ALERT, body, 1 + n, timeout_ms, NULL, NULL);
+    ccg_result ignored = ccg_ch_write_handshake(fd, CCG_CH_T_ALERT, body, 1 + n, timeout_ms, NULL, NULL);
+    (void)ignored; /* gcc does not take a (void) cast for warn_unused_result */
     ccg_error_clear();
     ccg_error_set(saved.reason, saved.file, saved.line, "%s", saved.message);
 }
