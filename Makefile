@@ -2,8 +2,10 @@
 SHELL := /bin/bash
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 20
+# make fuzz-long: every libFuzzer target this long, one after the other (20 targets: about 3.5 hours).
+FUZZ_LONG_SECONDS ?= 600
 
-.PHONY: all deps build build-test test fuzz demo bench docs clean
+.PHONY: all deps build build-test test fuzz fuzz-long mutate demo bench docs clean
 
 all: build
 
@@ -26,6 +28,15 @@ test: build-test
 
 fuzz: build-test
 	bash scripts/run-fuzzers.sh build/test $(FUZZ_SECONDS)
+
+# Not part of `make test`: at least FUZZ_LONG_SECONDS per target (FUZZ_ONLY=REGEX picks targets).
+fuzz-long: build-test
+	bash scripts/run-fuzzers.sh build/test $(FUZZ_LONG_SECONDS)
+
+# Not part of `make test`: the one-line mutants of tests/mutants/*.txt, each undone afterwards, against a
+# non-sanitised build in build/mutate (docs/testing.md; MUTATE_FULL=1, MUTATE_ONLY=REGEX).
+mutate: deps
+	python3 scripts/mutate.py
 
 demo: build
 	bash scripts/demo.sh build/release

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Gives every libFuzzer target a short, bounded run, seeded from fuzz/corpus/<target> when present.
+# Gives every libFuzzer target a bounded run of SECONDS (make test: 20; make fuzz-long: 600), seeded from
+# fuzz/corpus/<target> when present. FUZZ_ONLY=REGEX runs only the targets whose name matches.
+# Usage: scripts/run-fuzzers.sh BUILD_DIR [SECONDS]
 set -euo pipefail
 build=${1:?build dir}
 seconds=${2:-20}
+only=${FUZZ_ONLY:-}
 root=$(cd "$(dirname "$0")/.." && pwd)
 vectors=${CCG_VECTORS:-$root/../shared/vectors}
 shopt -s nullglob
@@ -16,6 +19,9 @@ failed=0
 for t in "${targets[@]}"; do
   [ -x "$t" ] || continue
   name=$(basename "$t")
+  if [ -n "$only" ] && ! [[ $name =~ $only ]]; then
+    continue
+  fi
   work=$(mktemp -d)
   seeds=()
   [ -d "$root/fuzz/corpus/$name" ] && seeds+=("$root/fuzz/corpus/$name")
@@ -38,11 +44,12 @@ for t in "${targets[@]}"; do
   if [ "$name" = fuzz_gpu_rim ] && [ -d "$vectors/nvgpu" ]; then
     find "$vectors/nvgpu" \( -name '*.xml' -o -name '*.swidtag' \) -exec cp {} "$work/" \;
   fi
-  echo "fuzz: $name for ${seconds}s"
+  echo "fuzz: $name for ${seconds}s ($(date -u +%H:%M:%S))"
   if "$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
        -artifact_prefix="$work/" "$work" "${seeds[@]}" >"$work/log" 2>&1; then
-    grep -E '^stat::number_of_executed_units' "$work/log" || true
+    grep -E '^stat::(number_of_executed_units|peak_rss_mb)|^#[0-9]+.*(DONE|cov:)' "$work/log" | tail -n 3 || true
     passed=$((passed + 1))
+    rm -rf "$work"
   else
     tail -n 40 "$work/log"
     echo "fuzz: $name FAILED (artifacts in $work)"
@@ -50,4 +57,8 @@ for t in "${targets[@]}"; do
   fi
 done
 echo "fuzz: ${passed} passed, ${failed} failed"
+if [ $((passed + failed)) -eq 0 ]; then
+  echo "run-fuzzers: no target matches FUZZ_ONLY=$only" >&2
+  exit 1
+fi
 [ "$failed" -eq 0 ]

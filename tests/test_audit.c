@@ -710,8 +710,7 @@ static void python_reverifies_the_chain(void **state)
 {
     fixture *f = *state;
     if (!have_python3()) {
-        print_message("SKIP: python3 is not installed\n");
-        skip();
+        tu_skip_or_fail("python3 is not installed");
     }
     append_n(f->a, 1, 12);
     json_t *list = NULL;
@@ -745,8 +744,7 @@ static int run_cli(char *const args[], char *out, size_t out_size)
     int fds[2];
     size_t used = 0;
     if (cli == NULL || *cli == '\0') {
-        print_message("SKIP: CCG_CLI is not set\n");
-        skip();
+        tu_skip_or_fail("CCG_CLI is not set (run through ctest)");
     }
     assert_int_equal(pipe(fds), 0);
     pid_t pid = fork();

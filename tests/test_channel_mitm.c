@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "tu_proc.h"
 
 #include "ccgate/channel.h"
 #include "ccgate/snp_report.h"
@@ -86,17 +87,8 @@ static void server_start(server_proc *sp, const char *const *extra)
         argv[n++] = extra[i];
     }
     argv[n] = NULL;
-    sp->pid = fork();
-    assert_true(sp->pid >= 0);
-    if (sp->pid == 0) {
-        int o = open(sp->out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        int e = open(sp->err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (o < 0 || e < 0 || dup2(o, 1) < 0 || dup2(e, 2) < 0) {
-            _exit(127);
-        }
-        execv(cli, (char *const *)argv);
-        _exit(127);
-    }
+    sp->pid = tu_spawn(argv, sp->out, sp->err); /* dies with this test, whatever happens */
+    assert_true(sp->pid > 0);
     for (int i = 0; i < 600 && sp->port == 0; i++) {
         char *text = slurp(sp->out, NULL);
         const char *p = text ? strstr(text, "127.0.0.1:") : NULL;
@@ -140,10 +132,8 @@ static int connect_port(int port)
 /* Stops the server with SIGTERM and checks that it exited cleanly and left no listener behind. */
 static void server_stop(server_proc *sp)
 {
-    int status = 0;
-    assert_int_equal(kill(sp->pid, SIGTERM), 0);
-    assert_int_equal(waitpid(sp->pid, &status, 0), sp->pid);
-    assert_true(WIFEXITED(status));
+    int status = tu_stop(sp->pid, SIGTERM, 20000);
+    assert_true(status != -1 && WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     assert_int_equal(connect_port(sp->port), -1); /* nobody listens any more */
     ccg_snp_verifier_free(sp->verifier);
@@ -614,6 +604,55 @@ static void test_flip_sf(void **state)
     expect_case(st, ACT_FLIP, S2C, 1, 16 + 31, CCG_R_CHANNEL_CONFIRM_FAILED, CCG_R_CHANNEL_TRUNCATED);
 }
 
+/* An ALERT record as a server sends it before M2: header (type 0x0F, sequence 0) | u8 length | code. */
+static size_t make_alert(uint8_t *out, size_t cap, const char *code)
+{
+    size_t n = strlen(code);
+    assert_true(HDR + 1 + n <= cap);
+    memset(out, 0, HDR);
+    out[0] = 0x0F;
+    out[15] = (uint8_t)(1 + n);
+    out[HDR] = (uint8_t)n;
+    memcpy(out + HDR + 1, code, n);
+    return HDR + 1 + n;
+}
+
+static void expect_replaced(suite_state *st, int dir, int index, const uint8_t *rec, size_t len, ccg_reason client,
+                            ccg_reason server)
+{
+    proxy px = {.act = ACT_REPLACE, .act_dir = dir, .act_index = index, .replace = rec, .replace_len = len};
+    session_plan plan = {.policy = st->policy, .messages = 3};
+    outcome o;
+    fprintf(stderr, "case: %s record %d replaced by %zu bytes\n", dir == C2S ? "c2s" : "s2c", index, len);
+    run_case(&st->good, &px, &plan, &o);
+    if (o.client != client || o.server != server) {
+        fail_msg("expected client %s / server %s, got %s / %s", ccg_reason_code(client), ccg_reason_code(server),
+                 ccg_reason_code(o.client), ccg_reason_code(o.server));
+    }
+    ccg_decision_free(&o.decision);
+    proxy_free(&px);
+}
+
+/* Issue 10, item 14: after M2 only authenticated records may change the outcome. A proxy that replaces
+ * the server's SF (or the client's M3, or a frame) with an ALERT naming channel.rate_limited is not
+ * believed: the side that reads it ends with channel.alert_unauthenticated, never the forged verdict. */
+static void test_alert_after_m2_is_not_believed(void **state)
+{
+    suite_state *st = *state;
+    uint8_t alert[96];
+    size_t n = make_alert(alert, sizeof(alert), "channel.rate_limited");
+    expect_replaced(st, S2C, 1, alert, n, CCG_R_CHANNEL_ALERT_UNAUTHENTICATED, CCG_R_CHANNEL_TRUNCATED); /* SF */
+    expect_replaced(st, C2S, 1, alert, n, CCG_R_CHANNEL_PEER_CLOSED, CCG_R_CHANNEL_ALERT_UNAUTHENTICATED); /* M3 */
+    expect_replaced(st, S2C, 2, alert, n, CCG_R_CHANNEL_ALERT_UNAUTHENTICATED, CCG_R_CHANNEL_TRUNCATED); /* frame */
+    n = make_alert(alert, sizeof(alert), "channel.evidence_unavailable");
+    expect_replaced(st, S2C, 1, alert, n, CCG_R_CHANNEL_ALERT_UNAUTHENTICATED, CCG_R_CHANNEL_TRUNCATED);
+    /* An ALERT from the client (in place of M1) is no refusal the server believes either. */
+    expect_replaced(st, C2S, 0, alert, n, CCG_R_CHANNEL_PEER_CLOSED, CCG_R_CHANNEL_MESSAGE_MALFORMED);
+    /* Before M2 an ALERT is the server's refusal (unauthenticated, documented): still accepted there. */
+    n = make_alert(alert, sizeof(alert), "channel.rate_limited");
+    expect_replaced(st, S2C, 0, alert, n, CCG_R_CHANNEL_RATE_LIMITED, CCG_R_CHANNEL_PEER_CLOSED);
+}
+
 /* Session A's M2 (genuine evidence, its own key) injected into session B. */
 static void test_m2_replayed(void **state)
 {
@@ -857,8 +896,7 @@ static void test_kill_client_midstream(void **state)
 int main(void)
 {
     if (getenv("CCG_CLI") == NULL) {
-        fprintf(stderr, "CCG_CLI is not set (run through ctest)\n");
-        return 77;
+        return tu_skip_or_fail_main("CCG_CLI is not set (run through ctest)");
     }
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
@@ -868,6 +906,7 @@ int main(void)
         cmocka_unit_test(test_flip_m3),
         cmocka_unit_test(test_flip_sf),
         cmocka_unit_test(test_m2_replayed),
+        cmocka_unit_test(test_alert_after_m2_is_not_believed),
         cmocka_unit_test(test_frames_replayed_reordered_dropped),
         cmocka_unit_test(test_frames_tampered),
         cmocka_unit_test(test_frames_spliced),

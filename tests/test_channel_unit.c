@@ -243,6 +243,11 @@ static void test_frames(void **state)
     f1[CCG_CH_HEADER_LEN + 3] ^= 0x40;
     assert_true(ccg_ok(open_frame(&p.rx, f1, n1, pt, &len)));
     assert_memory_equal(pt, "frame one!", 10);
+    /* an ALERT after the handshake is unauthenticated: refused as such, never taken for its claim */
+    f2[0] = CCG_CH_T_ALERT;
+    ccg_error_clear();
+    assert_true(ccg_failed(open_frame(&p.rx, f2, n2, pt, &len)));
+    tu_assert_error_reason(CCG_R_CHANNEL_ALERT_UNAUTHENTICATED);
     /* unknown type and oversize */
     f2[0] = 0x77;
     ccg_error_clear();

@@ -433,6 +433,8 @@ static void kek_file_mode_is_checked(void **state)
         assert_true(ccg_failed(ccg_keystore_health(ks)));
         tu_assert_error_reason(CCG_R_KMS_CONFIG_INVALID);
         assert_non_null(strstr(ccg_error_last()->message, "owned by uid 65534"));
+    } else {
+        tu_skip_part_or_fail("a KEK file owned by another user needs root to arrange");
     }
     ccg_keystore_close(ks);
     ccg_secbuf_free(&key);

@@ -438,7 +438,7 @@ static ccg_refval_set *signed_set(EVP_PKEY *key, int64_t version, const char *co
 {
     json_t *records = json_array();
     for (size_t i = 0; i < n; i++) {
-        char id[16];
+        char id[32]; /* "rec-" and any size_t: gcc checks the bound */
         snprintf(id, sizeof(id), "rec-%zu", i);
         json_t *r = record(id, measurements[i], "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z");
         json_object_set_new(r, "build_id", json_string(i == 0 ? "build-approved" : "build-other"));

@@ -817,8 +817,7 @@ static int run_cli(const fixture *f, const char *args, char *out, size_t out_len
     const char *cli = getenv("CCG_CLI");
     char cmd[4096], log[128];
     if (cli == NULL || *cli == '\0') {
-        print_message("SKIP: CCG_CLI is not set\n");
-        skip();
+        tu_skip_or_fail("CCG_CLI is not set (run through ctest)");
     }
     snprintf(log, sizeof(log), "%s.log", f->dir);
     snprintf(cmd, sizeof(cmd), "'%s' %s >'%s' 2>&1", cli, args, log);

@@ -192,6 +192,7 @@ X(CHANNEL_RATE_LIMITED, "channel.rate_limited", "channel", DEPENDENCY, "The serv
 X(CHANNEL_TIMEOUT, "channel.timeout", "channel", DEPENDENCY, "The peer did not send or accept bytes within the I/O timeout.")
 X(CHANNEL_IO, "channel.io", "channel", DEPENDENCY, "A socket operation failed.")
 X(CHANNEL_CLOSED, "channel.closed", "channel", INPUT, "The session is closed or failed; it accepts no more calls.")
+X(CHANNEL_ALERT_UNAUTHENTICATED, "channel.alert_unauthenticated", "channel", DENY, "An unauthenticated ALERT arrived after M2, where only authenticated records may change the outcome: the handshake or stream was tampered with, and the alert's claim is not believed.")
 
 /* guest agent */
 X(AGENT_CONFIG_INVALID, "agent.config_invalid", "agent", INPUT, "The guest agent's configuration file is missing, malformed, or names an unknown member or value.")

@@ -75,7 +75,7 @@ static ccg_result check_snp(const uint8_t *buf, size_t len, const uint8_t report
                    "an SNP report of %zu bytes (expected %u)", len, CCG_SNP_REPORT_SIZE);
     if (ccg_failed(ccg_snp_report_parse(buf, len, &r))) {
         char why[160];
-        snprintf(why, sizeof(why), "%s", ccg_error_last()->message);
+        snprintf(why, sizeof(why), "%.150s", ccg_error_last()->message); /* gcc: bounded, not truncated */
         ccg_error_clear();
         CCG_BAIL(CCG_R_ATTEST_OUTPUT_MALFORMED, "the SNP report does not parse: %s", why);
     }

@@ -77,6 +77,9 @@ ccg_result ccg_ch_frame_open(ccg_ch_dir *dir, const uint8_t header[CCG_CH_HEADER
     uint8_t tag[CCG_HPKE_TAG_LEN];
     uint8_t fin_out[32]; /* an AEAD's final writes nothing; never hand OpenSSL pt + 0 when pt is NULL */
     int n = 0, fin = 0;
+    /* After the handshake nothing unauthenticated changes the outcome: an ALERT here is tampering. */
+    CCG_ENSURE_MSG(h->type != CCG_CH_T_ALERT, CCG_R_CHANNEL_ALERT_UNAUTHENTICATED,
+                   "an unauthenticated ALERT after the handshake: not believed");
     CCG_ENSURE_MSG(h->type == CCG_CH_T_DATA || h->type == CCG_CH_T_CLOSE, CCG_R_CHANNEL_MESSAGE_MALFORMED,
                    "frame type 0x%02x", h->type);
     CCG_ENSURE_MSG(h->len >= CCG_HPKE_TAG_LEN && h->len <= CCG_CH_MAX_FRAME_BODY, CCG_R_CHANNEL_MESSAGE_MALFORMED,

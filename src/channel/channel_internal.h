@@ -25,7 +25,7 @@
 #define CCG_CH_T_M2 0x02
 #define CCG_CH_T_M3 0x03
 #define CCG_CH_T_SF 0x04
-#define CCG_CH_T_ALERT 0x0F /* handshake only, unauthenticated: a refusal with a reason code */
+#define CCG_CH_T_ALERT 0x0F /* before M2 only, unauthenticated: the server's refusal with a reason code */
 #define CCG_CH_T_DATA 0x10
 #define CCG_CH_T_CLOSE 0x11
 
@@ -125,7 +125,9 @@ CCG_MUST_CHECK ccg_result ccg_ch_read_exact(int fd, uint8_t *buf, size_t n, int 
 /* At least one and at most n bytes; EOF or reset is channel.truncated. */
 CCG_MUST_CHECK ccg_result ccg_ch_recv_some(int fd, uint8_t *buf, size_t n, int timeout_ms, size_t *got);
 CCG_MUST_CHECK ccg_result ccg_ch_write_all(int fd, const uint8_t *buf, size_t n, int timeout_ms);
-/* Reads a handshake record of the expected type; an ALERT record fails with the reason it carries.
+/* Reads a handshake record of the expected type. An ALERT in place of M2 (the server's unauthenticated
+ * refusal) fails with the reason it carries; an ALERT in place of M3 or SF, after M2, fails with
+ * channel.alert_unauthenticated and is not believed.
  * *rec (malloc'd) holds header and body, so it can be hashed into the transcript. */
 CCG_MUST_CHECK ccg_result ccg_ch_read_handshake(int fd, uint8_t type, int timeout_ms, uint8_t **rec, size_t *rec_len);
 /* Sends a handshake record (header + body); *rec (malloc'd) is the record as sent when rec is non-NULL. */

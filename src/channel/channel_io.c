@@ -107,7 +107,14 @@ ccg_result ccg_ch_read_handshake(int fd, uint8_t type, int timeout_ms, uint8_t *
     ccg_reason alert = CCG_R_OK;
     CCG_TRY(ccg_ch_read_exact(fd, header, sizeof(header), timeout_ms, 1));
     CCG_TRY(ccg_ch_header_parse(header, sizeof(header), CCG_CHANNEL_MAX_HANDSHAKE, &h));
-    CCG_ENSURE_MSG(h.type == type || h.type == CCG_CH_T_ALERT, CCG_R_CHANNEL_MESSAGE_MALFORMED,
+    /* An ALERT is unauthenticated: it may only stand where the server refuses before M2. Once M2 is on the
+     * wire, only records under the transcript keys (M3, SF, frames) decide, so a later ALERT is tampering,
+     * whatever it claims (issue 10: a forged channel.rate_limited in place of SF). */
+    CCG_ENSURE_MSG(h.type != CCG_CH_T_ALERT || type != CCG_CH_T_SF, CCG_R_CHANNEL_ALERT_UNAUTHENTICATED,
+                   "an unauthenticated ALERT in place of SF, after M2: not believed");
+    CCG_ENSURE_MSG(h.type != CCG_CH_T_ALERT || type != CCG_CH_T_M3, CCG_R_CHANNEL_ALERT_UNAUTHENTICATED,
+                   "an unauthenticated ALERT in place of M3, after M2: not believed");
+    CCG_ENSURE_MSG(h.type == type || (h.type == CCG_CH_T_ALERT && type == CCG_CH_T_M2), CCG_R_CHANNEL_MESSAGE_MALFORMED,
                    "record type 0x%02x where 0x%02x was expected", h.type, type);
     CCG_ENSURE_MSG(h.seq == 0, CCG_R_CHANNEL_MESSAGE_MALFORMED, "handshake record with sequence %llu",
                    (unsigned long long)h.seq);
@@ -117,7 +124,8 @@ ccg_result ccg_ch_read_handshake(int fd, uint8_t type, int timeout_ms, uint8_t *
     CCG_TRY(ccg_ch_read_exact(fd, buf + CCG_CH_HEADER_LEN, h.len, timeout_ms, 0));
     if (h.type == CCG_CH_T_ALERT) {
         CCG_TRY(ccg_ch_alert_parse(buf + CCG_CH_HEADER_LEN, h.len, &alert));
-        CCG_CH_REPLACE_ERROR(alert, "the peer refused the handshake: %s", ccg_reason_code(alert));
+        CCG_CH_REPLACE_ERROR(alert, "the peer refused the handshake before M2 (an unauthenticated ALERT): %s",
+                             ccg_reason_code(alert));
         goto cleanup;
     }
     *rec = buf;
@@ -165,7 +173,8 @@ void ccg_ch_send_alert(int fd, ccg_reason reason, int timeout_ms)
     memcpy(body + 1, code, n);
     /* Best effort: the handshake already failed for its own reason, which the caller keeps. */
     ccg_error saved = *ccg_error_last();
-    (void)ccg_ch_write_handshake(fd, CCG_CH_T_ALERT, body, 1 + n, timeout_ms, NULL, NULL);
+    ccg_result ignored = ccg_ch_write_handshake(fd, CCG_CH_T_ALERT, body, 1 + n, timeout_ms, NULL, NULL);
+    (void)ignored; /* gcc does not take a (void) cast for warn_unused_result */
     ccg_error_clear();
     ccg_error_set(saved.reason, saved.file, saved.line, "%s", saved.message);
 }

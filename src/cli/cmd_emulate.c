@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "ccgate/snp_emulator.h"
+#include "ccgate/x509util.h"
 #include "cli.h"
 
 typedef struct {
@@ -20,6 +21,8 @@ typedef struct {
     const char *measurement;
     int save_state;         /* also persist keys and launch into out_dir (for ccgate-agent, channel serve) */
     const char *load_state; /* reuse a saved emulator's keys (same test root) instead of new ones */
+    const char *crl;        /* also write an ARK-signed CRL here */
+    int revoke_ask;         /* ... listing the ASK (ASVK) */
 } emulate_args;
 
 static void usage(FILE *out)
@@ -27,6 +30,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: ccgate emulate snp --out-dir DIR [--product milan|genoa|turin] [--vlek] [--debug]\n"
             "                          [--report-data HEX] [--measurement HEX] [--save-state] [--load-state DIR]\n"
+            "                          [--crl FILE [--revoke-ask]]\n"
             "\n"
             "Writes an SEV-SNP report signed by ccgate's software SNP firmware, for demos and tests. The\n"
             "ARK, ASK and VCEK (or ASVK and VLEK) are generated for this run; AMD's pinned roots never accept\n"
@@ -41,6 +45,9 @@ static void usage(FILE *out)
             "  --save-state         also save the emulated firmware (keys, chain, launch) into --out-dir, for\n"
             "                       the emulator attester of ccgate-agent (docs/attester.md); TEST ROOT ONLY\n"
             "  --load-state DIR     sign with a saved emulator's keys (same test root) instead of new ones\n"
+            "  --crl FILE           also write a CRL signed by this test root's ARK (PEM; valid from the\n"
+            "                       ARK's notBefore to its notAfter), for verify snp --crl\n"
+            "  --revoke-ask         list the ASK (ASVK with --vlek) on that CRL\n"
             "\n"
             "Exit status: 0 written, 2 bad usage or a failure.\n");
 }
@@ -52,6 +59,7 @@ static int parse_args(int argc, char **argv, emulate_args *a)
         {"vlek", no_argument, 0, 'v'},              {"debug", no_argument, 0, 'd'},
         {"report-data", required_argument, 0, 'r'}, {"measurement", required_argument, 0, 'm'},
         {"save-state", no_argument, 0, 's'},        {"load-state", required_argument, 0, 'l'},
+        {"crl", required_argument, 0, 'c'},         {"revoke-ask", no_argument, 0, 'R'},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0},
     };
     int c;
@@ -66,6 +74,8 @@ static int parse_args(int argc, char **argv, emulate_args *a)
         case 'm': a->measurement = optarg; break;
         case 's': a->save_state = 1; break;
         case 'l': a->load_state = optarg; break;
+        case 'c': a->crl = optarg; break;
+        case 'R': a->revoke_ask = 1; break;
         case 'h': usage(stdout); return 1;
         default: return -1;
         }
@@ -76,6 +86,10 @@ static int parse_args(int argc, char **argv, emulate_args *a)
     }
     if (a->out_dir == NULL) {
         fprintf(stderr, "ccgate emulate snp: --out-dir is required\n");
+        return -1;
+    }
+    if (a->revoke_ask && a->crl == NULL) {
+        fprintf(stderr, "ccgate emulate snp: --revoke-ask needs --crl\n");
         return -1;
     }
     return 0;
@@ -174,6 +188,32 @@ cleanup:
     return result;
 }
 
+/* The test root's CRL, valid while the ARK is, optionally revoking the intermediate (AMD's CRLs list ASKs). */
+static ccg_result write_crl(const char *path, const ccg_snp_emulator *emu, int revoke_ask)
+{
+    ccg_result result = CCG_FAILURE;
+    X509 *ark = ccg_snp_emulator_ark(emu);
+    const ASN1_INTEGER *serial = X509_get0_serialNumber(ccg_snp_emulator_ask(emu));
+    X509_CRL *crl = NULL;
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data = NULL;
+    ccg_time from = 0, until = 0;
+    long len;
+    CCG_ENSURE_ALLOC(bio);
+    CCG_TRY(ccg_x509_time(X509_get0_notBefore(ark), &from));
+    CCG_TRY(ccg_x509_time(X509_get0_notAfter(ark), &until));
+    CCG_TRY(ccg_snp_emulator_crl(emu, revoke_ask ? &serial : NULL, revoke_ask ? 1 : 0, from, until, &crl));
+    CCG_ENSURE_OSSL(PEM_write_bio_X509_CRL(bio, crl) == 1, CCG_R_INTERNAL_CRYPTO);
+    len = BIO_get_mem_data(bio, &data);
+    CCG_ENSURE_OSSL(len > 0, CCG_R_INTERNAL_CRYPTO);
+    CCG_TRY(ccg_file_write(path, (const uint8_t *)data, (size_t)len));
+    result = CCG_SUCCESS;
+cleanup:
+    X509_CRL_free(crl);
+    BIO_free(bio);
+    return result;
+}
+
 /* The saved launch is the report's: its measurement, guest policy (DEBUG included) and SVN. */
 static ccg_result save_state(const char *dir, const ccg_snp_emulator *emu, const ccg_snp_report *r)
 {
@@ -193,7 +233,8 @@ static int run(const emulate_args *a)
     ccg_error_clear();
     if (ccg_failed(new_emulator(a, &emu)) || ccg_failed(build_report(a, emu, &r)) ||
         ccg_failed(ccg_snp_emulator_sign(emu, &r, report)) || ccg_failed(write_outputs(a->out_dir, emu, report)) ||
-        (a->save_state && ccg_failed(save_state(a->out_dir, emu, &r)))) {
+        (a->save_state && ccg_failed(save_state(a->out_dir, emu, &r))) ||
+        (a->crl != NULL && ccg_failed(write_crl(a->crl, emu, a->revoke_ask)))) {
         (void)cli_report_error("emulate snp", 0);
         goto cleanup;
     }

@@ -2,11 +2,12 @@
 # `ccgate emulate snp --save-state/--load-state`: a saved emulated firmware signs later reports under the
 # same test root (the agent's emulator attester and the demo rely on it), with the launch it was given.
 set -uo pipefail
+. "$(dirname "$0")/../support/testlib.sh"
 cli=${CCG_CLI:?CCG_CLI must name the ccgate binary}
 passed=0
 failed=0
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+trap 'tl_kill_children; rm -rf "$tmp"' EXIT
 
 # expect NAME WANT_RC [grep pattern on stdout+stderr] -- command...
 expect() {

@@ -6,21 +6,16 @@
 # flattened JWE with jwcrypto (cookie path and bearer-token path). A debug guest is refused with its
 # code. The release policy names the emulator's root (a new policy version), else nothing verifies.
 set -uo pipefail
+. "$(dirname "$0")/../support/testlib.sh"
 cli=${CCG_CLI:?CCG_CLI must name the ccgate binary}
 kbs=${CCG_KBS:-$(dirname "$cli")/ccgate-kbs}
 py=${CCG_PYTHON:-/usr/bin/python3}
 tmp=$(mktemp -d)
 daemon=
-cleanup() {
-  if [ -n "$daemon" ]; then kill "$daemon" 2>/dev/null; wait "$daemon" 2>/dev/null; fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+trap 'tl_kill_children; rm -rf "$tmp"' EXIT
 
-if ! "$py" -c 'import jwcrypto' 2>/dev/null || [ ! -x "$kbs" ]; then
-  if [ "${CI:-}" = true ]; then echo "python3-jwcrypto or ccgate-kbs missing (CI=true: failing)"; exit 1; fi
-  echo "SKIP: python3-jwcrypto ($py) or $kbs missing"; exit 0
-fi
+"$py" -c 'import jwcrypto' 2>/dev/null || skip_or_fail "python3 with jwcrypto ($py) is missing (apt-get install python3-jwcrypto)"
+[ -x "$kbs" ] || skip_or_fail "$kbs is missing"
 
 cat >"$tmp/kbs.json" <<EOF
 {"store":"$tmp/kbs.db","port":0,"nonce_ttl":60,"attestation_policy":"model-i","allow_unlocked_memory":true,
@@ -44,7 +39,7 @@ echo "ok   set-policy refuses an unpinned policy (kbs.policy_unpinned)"
 "$kbs" set-policy --config "$tmp/kbs.json" --file "$tmp/p1.json" || { echo "FAIL set-policy"; exit 1; }
 "$kbs" import-key --config "$tmp/kbs.json" --key-id interop/model/k --policy-id model-i --file "$tmp/model.key" \
   >/dev/null || { echo "FAIL import-key"; exit 1; }
-"$kbs" serve --config "$tmp/kbs.json" --insecure-http --port-file "$tmp/port" 2>"$tmp/daemon.log" &
+tl_spawn "$kbs" serve --config "$tmp/kbs.json" --insecure-http --port-file "$tmp/port" 2>"$tmp/daemon.log"
 daemon=$!
 for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
 [ -s "$tmp/port" ] || { echo "FAIL daemon did not start"; cat "$tmp/daemon.log"; exit 1; }

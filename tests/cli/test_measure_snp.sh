@@ -2,17 +2,15 @@
 # The `ccgate measure snp` command: digests on the last line of stdout, the --json / --from-json round trip,
 # exit codes and reason codes for bad input.
 set -uo pipefail
+. "$(dirname "$0")/../support/testlib.sh"
 cli=${CCG_CLI:?CCG_CLI must name the ccgate binary}
 vec=${CCG_VECTORS:-../shared/vectors}/snp-measure
 passed=0
 failed=0
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+trap 'tl_kill_children; rm -rf "$tmp"' EXIT
 
-if [ ! -d "$vec" ]; then
-  if [ "${CI:-}" = true ]; then echo "vectors missing at $vec (CI=true: failing)"; exit 1; fi
-  echo "SKIP: vectors missing at $vec"; exit 0
-fi
+[ -d "$vec" ] || skip_or_fail "vectors missing at $vec"
 
 # expect NAME WANT_RC [grep pattern on stdout+stderr] -- command...
 expect() {
@@ -75,8 +73,10 @@ if [ -f "$debian" ] && [ "$(sha256sum "$debian" | cut -c1-64)" = 7b456907dd0786d
     "$cli" measure snp --ovmf "$debian" --vcpus 64 --vcpu-type EPYC-v4
   expect "debian OVMF.fd has no hashes section" 2 'measure.ovmf_no_hashes_section' -- \
     "$cli" measure snp --ovmf "$debian" --vcpus 1 --vcpu-type EPYC-v4 --kernel /dev/null
+elif [ -f "$debian" ]; then
+  tl_skip_check "the debian OVMF.fd checks: $debian is another build than ovmf 2022.11-6+deb12u2" || failed=$((failed + 1))
 else
-  echo "skip debian OVMF.fd checks (absent or another build)"
+  tl_skip_check "the debian OVMF.fd checks: $debian is missing (apt-get install ovmf)" || failed=$((failed + 1))
 fi
 
 # --json writes the inputs document; --from-json measures it again.

@@ -1,14 +1,12 @@
 #!/usr/bin/env bash
 # `ccgate refval`: create from `measure snp --json`, sign, bundle, verify; exit codes 0/1/2 and codes.
 set -uo pipefail
+. "$(dirname "$0")/../support/testlib.sh"
 cli=${CCG_CLI:?CCG_CLI must name the ccgate binary}
 fixtures=${CCG_VECTORS:-../shared/vectors}/snp-measure
-if [ ! -d "$fixtures" ]; then
-  if [ "${CI:-}" = true ]; then echo "vectors missing at $fixtures (CI=true: failing)"; exit 1; fi
-  echo "SKIP: vectors missing at $fixtures"; exit 0
-fi
+[ -d "$fixtures" ] || skip_or_fail "vectors missing at $fixtures"
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+trap 'tl_kill_children; rm -rf "$tmp"' EXIT
 passed=0
 failed=0
 expect() {
@@ -42,8 +40,11 @@ expect "set verifies" 0 'decision: valid' -- "$cli" refval verify --in "$tmp/set
   --issuer-key ed="$tmp/e.pub" --now 2026-06-01T00:00:00Z
 expect "measurement approved" 0 '' -- "$cli" refval verify --in "$tmp/set.json" --issuer-key acme="$tmp/p.pub" \
   --issuer-key ed="$tmp/e.pub" --now 2026-06-01T00:00:00Z --measurement "$m"
+# Another measurement: the last hex digit changed, always (a fixed digit equals m's one time in 16).
+case ${m: -1} in 0) other=${m%?}1 ;; *) other=${m%?}0 ;; esac
+[ "$other" != "$m" ] || { echo "FAIL the other measurement equals m"; failed=$((failed + 1)); }
 expect "other measurement" 1 'refval.measurement_mismatch' -- "$cli" refval verify --in "$tmp/set.json" \
-  --issuer-key acme="$tmp/p.pub" --issuer-key ed="$tmp/e.pub" --now 2026-06-01T00:00:00Z --measurement "${m%?}0"
+  --issuer-key acme="$tmp/p.pub" --issuer-key ed="$tmp/e.pub" --now 2026-06-01T00:00:00Z --measurement "$other"
 expect "expired" 1 'refval.expired' -- "$cli" refval verify --in "$tmp/s.json" --issuer-key acme="$tmp/p.pub" --now 2027-06-01T00:00:00Z
 expect "not yet valid" 1 'refval.not_yet_valid' -- "$cli" refval verify --in "$tmp/s.json" --issuer-key acme="$tmp/p.pub" --now 2025-06-01T00:00:00Z
 expect "unsigned" 1 'refval.unsigned' -- "$cli" refval verify --in "$tmp/r.json" --issuer-key acme="$tmp/p.pub" --now 2026-06-01T00:00:00Z

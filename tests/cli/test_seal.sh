@@ -2,9 +2,10 @@
 # `ccgate seal`, `unseal` and `artifact`: a round trip with both signature algorithms, and the refusals
 # with their codes and exit statuses (docs/artifact-format.md).
 set -uo pipefail
+. "$(dirname "$0")/../support/testlib.sh"
 cli=${CCG_CLI:?CCG_CLI must name the ccgate binary}
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+trap 'tl_kill_children; rm -rf "$tmp"' EXIT
 passed=0
 failed=0
 expect() {

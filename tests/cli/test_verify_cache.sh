@@ -2,16 +2,14 @@
 # `ccgate verify snp --cache-dir`: a report verifies from collateral fetched once from a local
 # KDS-shaped HTTP server, then offline from the cache with the server gone.
 set -uo pipefail
+. "$(dirname "$0")/../support/testlib.sh"
 cli=${CCG_CLI:?CCG_CLI must name the ccgate binary}
 vec=${CCG_VECTORS:-../shared/vectors}/snp/msft-milan-v3
-if [ ! -d "$vec" ]; then
-  if [ "${CI:-}" = true ]; then echo "vectors missing at $vec (CI=true: failing)"; exit 1; fi
-  echo "SKIP: vectors missing at $vec"; exit 0
-fi
+[ -d "$vec" ] || skip_or_fail "vectors missing at $vec"
+command -v python3 >/dev/null || skip_or_fail "python3 is missing (the KDS stand-in is python3 -m http.server)"
 tmp=$(mktemp -d)
 server=""
-cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
+trap 'tl_kill_children; rm -rf "$tmp"' EXIT
 passed=0
 failed=0
 check() { if [ "$1" -eq "$2" ]; then echo "ok   $3"; passed=$((passed + 1)); else echo "FAIL $3 (exit $1, wanted $2)"; failed=$((failed + 1)); fi; }
@@ -22,7 +20,7 @@ mkdir -p "$tmp/kds/vcek/v1/Milan"
 openssl x509 -in "$vec/vcek.pem" -outform der -out "$tmp/kds/vcek/v1/Milan/$hwid"
 cat "$vec/ask.pem" > "$tmp/kds/vcek/v1/Milan/cert_chain"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-python3 -m http.server "$port" --bind 127.0.0.1 --directory "$tmp/kds" >"$tmp/server.log" 2>&1 &
+tl_spawn python3 -m http.server "$port" --bind 127.0.0.1 --directory "$tmp/kds" >"$tmp/server.log" 2>&1
 server=$!
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
 

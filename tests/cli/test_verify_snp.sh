@@ -2,17 +2,15 @@
 # The `ccgate verify snp` command: exit codes 0 allow / 1 deny / 2 bad usage or input, JSON output,
 # and clear errors for bad input.
 set -uo pipefail
+. "$(dirname "$0")/../support/testlib.sh"
 cli=${CCG_CLI:?CCG_CLI must name the ccgate binary}
 vec=${CCG_VECTORS:-../shared/vectors}/snp
 passed=0
 failed=0
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+trap 'tl_kill_children; rm -rf "$tmp"' EXIT
 
-if [ ! -d "$vec" ]; then
-  if [ "${CI:-}" = true ]; then echo "vectors missing at $vec (CI=true: failing)"; exit 1; fi
-  echo "SKIP: vectors missing at $vec"; exit 0
-fi
+[ -d "$vec" ] || skip_or_fail "vectors missing at $vec"
 
 # expect NAME WANT_RC [grep pattern on stdout+stderr] -- command...
 expect() {

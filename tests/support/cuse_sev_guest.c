@@ -274,7 +274,7 @@ int main(int argc, char **argv)
         ccg_snp_emulator_free(g.emu);
         return 1;
     }
-    char *fargv[] = {argv[0], "-f", "-s", "-o", "fsname=ccg-sev-guest", (char *)mountpoint, NULL};
+    char *fargv[] = {argv[0], "-f", "-s", "-o", "fsname=ccg-sev-guest,auto_unmount", (char *)mountpoint, NULL};
     int rc = fuse_main(6, fargv, &ops, NULL);
     free(g.table);
     ccg_snp_emulator_free(g.emu);

@@ -1,4 +1,4 @@
-/* Test helpers: vector lookup with the skip-or-fail rule, file reads, time literals. */
+/* Test helpers: the skip-or-fail rule, vector lookup, file reads, time literals. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -14,10 +14,52 @@ const char *tu_vectors_dir(void)
     return env && *env ? env : "../shared/vectors";
 }
 
-static int in_ci(void)
+int tu_in_ci(void)
 {
     const char *ci = getenv("CI");
     return ci != NULL && strcmp(ci, "true") == 0;
+}
+
+void tu_skip_or_fail_at(const char *file, int line, const char *fmt, ...)
+{
+    char why[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    if (tu_in_ci()) {
+        print_error("FAIL (CI=true, so this cannot be skipped): %s\n", why);
+        _fail(file, line);
+    } else {
+        print_message("SKIP: %s\n", why);
+        _skip(file, line);
+    }
+    abort(); /* both longjmp back into cmocka */
+}
+
+void tu_skip_part_or_fail_at(const char *file, int line, const char *fmt, ...)
+{
+    char why[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    if (tu_in_ci()) {
+        print_error("FAIL (CI=true, so this cannot be skipped): %s\n", why);
+        _fail(file, line);
+    }
+    print_message("SKIP (this part): %s\n", why);
+}
+
+int tu_skip_or_fail_main(const char *fmt, ...)
+{
+    char why[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s: %s\n", tu_in_ci() ? "FAIL (CI=true, so this cannot be skipped)" : "SKIP", why);
+    return tu_in_ci() ? 1 : 0;
 }
 
 const char *tu_vector_path(const char *rel)
@@ -26,11 +68,7 @@ const char *tu_vector_path(const char *rel)
     struct stat st;
     snprintf(path, sizeof(path), "%s/%s", tu_vectors_dir(), rel);
     if (stat(path, &st) != 0) {
-        if (in_ci()) {
-            fail_msg("vector %s is missing (CI=true: missing vectors fail)", path);
-        }
-        print_message("SKIP: vector %s is missing\n", path);
-        skip();
+        tu_skip_or_fail("vector %s is missing", path);
     }
     return path;
 }

@@ -13,6 +13,20 @@
 
 /* The vectors directory: $CCG_VECTORS, else ../shared/vectors relative to the working directory. */
 const char *tu_vectors_dir(void);
+/* The one rule for a test that cannot run here (a missing tool, program, library feature, vector or
+ * system file): it is SKIPPED with a message, except under CI=true, where it FAILS. Call it inside a
+ * cmocka test (or a setup); it does not return. */
+#define tu_skip_or_fail(...) tu_skip_or_fail_at(__FILE__, __LINE__, __VA_ARGS__)
+__attribute__((format(printf, 3, 4), noreturn)) void tu_skip_or_fail_at(const char *file, int line,
+                                                                         const char *fmt, ...);
+/* The same rule for one part of a test: prints SKIP and returns, or fails the test under CI=true. */
+#define tu_skip_part_or_fail(...) tu_skip_part_or_fail_at(__FILE__, __LINE__, __VA_ARGS__)
+__attribute__((format(printf, 3, 4))) void tu_skip_part_or_fail_at(const char *file, int line, const char *fmt, ...);
+/* The same rule before cmocka runs (in main): prints the reason and returns the exit status, 1 under
+ * CI=true, else 0. */
+__attribute__((format(printf, 1, 2))) int tu_skip_or_fail_main(const char *fmt, ...);
+/* 1 when CI=true. */
+int tu_in_ci(void);
 /* Reads vectors/<rel>. When missing: skips the test with a message, or fails it when CI=true.
  * Returns 0 when loaded; on skip the function does not return (cmocka longjmps). */
 void tu_read_vector(const char *rel, uint8_t **out, size_t *out_len);

@@ -452,7 +452,7 @@ int main(int argc, char **argv)
         return 1;
     }
     /* Foreground, single-threaded: the state above needs no locks. */
-    char *fargv[] = {argv[0], "-f", "-s", "-o", "fsname=ccg-tsm", (char *)mountpoint, NULL};
+    char *fargv[] = {argv[0], "-f", "-s", "-o", "fsname=ccg-tsm,auto_unmount", (char *)mountpoint, NULL};
     int rc = fuse_main(6, fargv, &ops, NULL);
     for (int i = 0; i < MAX_ENTRIES; i++) {
         entry_drop_blobs(&g.entries[i]);

@@ -1,0 +1,58 @@
+# Shared by the shell tests (tests/cli/test_*.sh), sourced first:
+#   . "$(dirname "$0")/../support/testlib.sh"
+# The same two rules as the C tests (tests/support/testutil.h, tu_proc.h):
+#   - a test that cannot run here is SKIPPED (exit 77, which ctest shows as Skipped), except under
+#     CI=true, where it FAILS;
+#   - background children never outlive the script: tl_spawn gives each one PR_SET_PDEATHSIG (SIGKILL,
+#     through setpriv), and the EXIT trap installed here stops every background job (SIGTERM, then
+#     SIGKILL after 5 s). A script with its own EXIT trap calls tl_kill_children from it.
+
+tl_in_ci() { [ "${CI:-}" = true ]; }
+
+# skip_or_fail REASON: ends the whole script.
+skip_or_fail() {
+  if tl_in_ci; then
+    echo "FAIL (CI=true, so this cannot be skipped): $*"
+    exit 1
+  fi
+  echo "SKIP: $*"
+  exit 77
+}
+
+# tl_skip_check REASON: one part of a script cannot run. Returns 0 after printing SKIP, or 1 under
+# CI=true (the caller counts a failure): tl_skip_check "why" || failed=$((failed + 1))
+tl_skip_check() {
+  if tl_in_ci; then
+    echo "FAIL (CI=true, so this cannot be skipped): $*"
+    return 1
+  fi
+  echo "SKIP: $*"
+  return 0
+}
+
+# tl_spawn CMD...: runs CMD in the background, killed by the kernel if this shell dies; $! is its pid.
+if setpriv --pdeathsig KILL true 2>/dev/null; then
+  tl_spawn() { setpriv --pdeathsig KILL -- "$@" & }
+else
+  tl_spawn() { "$@" & }
+fi
+
+# tl_kill_children: SIGTERM to every background job of this shell, SIGKILL to those still there after
+# 5 s, and all of them reaped.
+tl_kill_children() {
+  local pids p i
+  pids=$(jobs -p)
+  [ -n "$pids" ] || return 0
+  for p in $pids; do kill -TERM "$p" 2>/dev/null; done
+  for i in $(seq 50); do
+    local alive=0
+    for p in $pids; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" -eq 0 ] && break
+    sleep 0.1
+  done
+  for p in $pids; do kill -KILL "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  return 0
+}
+
+trap tl_kill_children EXIT

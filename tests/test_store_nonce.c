@@ -1,0 +1,115 @@
+/* Nonce single use at the store level, in depth (issue 10). The store's consume is one conditional UPDATE
+ * (only an unused nonce of a challenged, live session); the schema adds a trigger so that even a write
+ * behind the store's back, or a bug in that UPDATE, cannot consume a nonce twice or swap it. The end-to-end
+ * test is tests/cli/test_kbs_nonce.sh; tests/test_store.c has the API-level cases. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "testutil.h"
+
+#include "ccgate/error.h"
+#include "ccgate/store.h"
+
+static const ccg_time T0 = 1767225600; /* 2026-01-01T00:00:00Z */
+
+typedef struct {
+    char dir[64];
+    char path[128];
+    ccg_store *s;
+    sqlite3 *raw; /* behind the store's back */
+} fixture;
+
+static void remove_db(const char *path)
+{
+    char p[200];
+    unlink(path);
+    snprintf(p, sizeof(p), "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s-shm", path);
+    unlink(p);
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    ccg_session_status st;
+    assert_non_null(f);
+    snprintf(f->dir, sizeof(f->dir), "/tmp/ccg-nonce-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof(f->path), "%s/state.db", f->dir);
+    ccg_error_clear();
+    if (ccg_failed(ccg_store_open(f->path, NULL, &f->s))) {
+        fail_msg("open: %s", ccg_error_last()->message);
+    }
+    assert_true(ccg_ok(ccg_store_session_create(f->s, "sess-1", "nonce-1", "snp", T0, T0 + 300)));
+    assert_true(ccg_ok(ccg_store_session_consume_nonce(f->s, "sess-1", "nonce-1", T0 + 1, &st)));
+    assert_int_equal(sqlite3_open(f->path, &f->raw), SQLITE_OK);
+    sqlite3_busy_timeout(f->raw, 5000);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    sqlite3_close(f->raw);
+    ccg_store_close(f->s);
+    remove_db(f->path);
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+/* The raw statement must be refused by the schema's trigger, whose message names the rule. */
+static void refused(fixture *f, const char *sql)
+{
+    char *err = NULL;
+    int rc = sqlite3_exec(f->raw, sql, NULL, NULL, &err);
+    if (rc == SQLITE_OK || err == NULL || strstr(err, "a nonce is consumed once") == NULL) {
+        fail_msg("%s: rc %d (%s), wanted the single-use trigger's refusal", sql, rc, err ? err : "no error");
+    }
+    sqlite3_free(err);
+}
+
+static void consumed_nonce_cannot_be_consumed_again(void **state)
+{
+    fixture *f = *state;
+    refused(f, "UPDATE sessions SET nonce_used = 1 WHERE session_id = 'sess-1'");
+}
+
+static void consumed_nonce_cannot_be_reset(void **state)
+{
+    fixture *f = *state;
+    refused(f, "UPDATE sessions SET nonce_used = 0 WHERE session_id = 'sess-1'");
+}
+
+static void nonce_cannot_be_swapped(void **state)
+{
+    fixture *f = *state;
+    ccg_session_status st;
+    refused(f, "UPDATE sessions SET nonce = 'nonce-2' WHERE session_id = 'sess-1'");
+    /* nor on a session whose nonce is still unused */
+    assert_true(ccg_ok(ccg_store_session_create(f->s, "sess-2", "nonce-2", "snp", T0, T0 + 300)));
+    refused(f, "UPDATE sessions SET nonce = 'nonce-3' WHERE session_id = 'sess-2'");
+    /* and through the store: the consumed one stays consumed, the other one is consumed once */
+    ccg_error_clear();
+    assert_true(ccg_failed(ccg_store_session_consume_nonce(f->s, "sess-1", "nonce-1", T0 + 2, &st)));
+    assert_int_equal(st, CCG_SESSION_NONCE_USED);
+    assert_true(ccg_ok(ccg_store_session_consume_nonce(f->s, "sess-2", "nonce-2", T0 + 2, &st)));
+    assert_true(ccg_failed(ccg_store_session_consume_nonce(f->s, "sess-2", "nonce-2", T0 + 3, &st)));
+    assert_int_equal(st, CCG_SESSION_NONCE_USED);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(consumed_nonce_cannot_be_consumed_again, setup, teardown),
+        cmocka_unit_test_setup_teardown(consumed_nonce_cannot_be_reset, setup, teardown),
+        cmocka_unit_test_setup_teardown(nonce_cannot_be_swapped, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
