@@ -277,4 +277,3 @@ X(GPU_MODE_REFUSED, "gpu.mode_refused", "gpu", DENY, "The GPU is in a topology m
 X(GPU_MODE_REQUIRED, "gpu.mode_required", "gpu", DENY, "The policy requires a topology mode (multi-GPU passthrough, protected PCIe, single GPU) that the GPU is not in.")
 X(GPU_MODE_UNKNOWN, "gpu.mode_unknown", "gpu", DENY, "The GPU's evidence carries no topology mode, or an unknown one, and the policy requires or refuses a mode.")
 X(GPU_TEST_ROOT_NOT_NAMED, "gpu.test_root_not_named", "gpu", DENY, "The GPU's chain ends at a test root (a software GPU's) that the policy does not name in trusted_roots.")
-X(GPU_RIM_TEST_ROOT_NOT_NAMED, "gpu.rim_test_root_not_named", "gpu", DENY, "A RIM is signed under a test root that the policy does not name in trusted_roots.")
