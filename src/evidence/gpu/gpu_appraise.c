@@ -206,7 +206,12 @@ static void check_rims(const ctx *x, const ccg_gpu_result *res, json_t *claims, 
         snprintf(have_driver ? vbios.version : driver.version, sizeof(driver.version), "%s",
                  have_driver ? r->vbios_version : r->driver_version);
         if (ccg_failed(ccg_gpu_rim_compare(&driver, &vbios, &rt, &m))) {
-            deny_last_error(x);
+            const ccg_error *e = ccg_error_last();
+            json_t *mj = ccg_gpu_rim_match_json(&m);
+            deny(x, e->reason, json_pack("{s:s, s:O?, s:s, s:s}", "detail", e->message, "mismatched_indexes",
+                                         json_object_get(mj, "mismatched_indexes"), "driver_rim_id", driver_id,
+                                         "vbios_rim_id", vbios_id));
+            json_decref(mj);
             outcome = "failed";
         } else {
             outcome = have_driver && have_vbios ? "passed" : "not_done";
