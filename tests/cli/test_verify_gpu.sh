@@ -4,7 +4,7 @@
 # form, and the RIM/OCSP/policy options refused until they are wired.
 set -uo pipefail
 cli=${CCG_CLI:?CCG_CLI must name the ccgate binary}
-vec=${CCG_VECTORS:-../shared/vectors}/nvgpu
+vec=${CCG_SOURCE_DIR:?CCG_SOURCE_DIR must name the source tree}/tests/vectors/nvgpu
 passed=0
 failed=0
 tmp=$(mktemp -d)

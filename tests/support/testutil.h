@@ -11,7 +11,8 @@
 
 #include "ccgate/util.h"
 
-/* The vectors directory: $CCG_VECTORS, else ../shared/vectors relative to the working directory. */
+/* The vectors directory: $CCG_VECTORS, else ../shared/vectors relative to the working directory.
+ * Sets copied into the tree (nvgpu/) are read from $CCG_SOURCE_DIR/tests/vectors instead. */
 const char *tu_vectors_dir(void);
 /* Reads vectors/<rel>. When missing: skips the test with a message, or fails it when CI=true.
  * Returns 0 when loaded; on skip the function does not return (cmocka longjmps). */
