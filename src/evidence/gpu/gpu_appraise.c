@@ -45,6 +45,7 @@ static void deny_last_error(const ctx *x)
 {
     const ccg_error *e = ccg_error_last();
     deny(x, e->reason == CCG_R_OK ? CCG_R_INTERNAL_ERROR : e->reason, json_pack("{s:s}", "detail", e->message));
+    ccg_error_clear(); /* the first error wins: clear it so the next check's own error is recorded */
 }
 
 static const char *mode_name(ccg_gpu_mode m)
@@ -112,6 +113,7 @@ static void check_chain_collateral(const ctx *x, const ccg_gpu_evidence_item *it
 {
     STACK_OF(X509) *certs = sk_X509_new_null();
     const char *ocsp = "not_done";
+    ccg_error_clear();
     if (res->chain != CCG_GPU_CHECK_PASSED || certs == NULL ||
         ccg_failed(ccg_x509_load_bundle(item->certificate, item->certificate_len, certs)) ||
         sk_X509_num(certs) < CCG_GPU_CHAIN_LENGTH - 1) {
@@ -146,6 +148,7 @@ static int load_rim(const ctx *x, const char *id, const char *version, ccg_gpu_r
     uint8_t *xml = NULL;
     size_t len = 0;
     int ok = 0;
+    ccg_error_clear();
     for (size_t i = 0; i < x->c->n_rims && !ok; i++) {
         if (x->given[i].ok && strcmp(x->given[i].rim.version, version) == 0) {
             ok = ccg_ok(gpu_appraise_rim_copy(&x->given[i].rim, out));
@@ -184,6 +187,7 @@ static void check_rims(const ctx *x, const ccg_gpu_result *res, json_t *claims, 
     const char *outcome = "not_done";
     memset(&driver, 0, sizeof(driver));
     memset(&vbios, 0, sizeof(vbios));
+    ccg_error_clear();
     if (blocks == NULL || rim_claims == NULL) {
         deny(x, CCG_R_INTERNAL_OUT_OF_MEMORY, NULL);
         goto out;
@@ -212,6 +216,7 @@ static void check_rims(const ctx *x, const ccg_gpu_result *res, json_t *claims, 
                                          json_object_get(mj, "mismatched_indexes"), "driver_rim_id", driver_id,
                                          "vbios_rim_id", vbios_id));
             json_decref(mj);
+            ccg_error_clear();
             outcome = "failed";
         } else {
             outcome = have_driver && have_vbios ? "passed" : "not_done";

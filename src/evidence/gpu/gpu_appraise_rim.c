@@ -109,9 +109,15 @@ static int cache_get(ccg_gpu_rim_cache *c, const uint8_t key[RIM_KEY_SIZE], ccg_
             hit = ccg_ok(gpu_appraise_rim_copy(&s->rim, out));
         }
     }
-    *(hit ? &c->hits : &c->misses) += 1;
     pthread_mutex_unlock(&c->lock);
     return hit;
+}
+
+static void count(ccg_gpu_rim_cache *c, int hit)
+{
+    pthread_mutex_lock(&c->lock);
+    *(hit ? &c->hits : &c->misses) += 1;
+    pthread_mutex_unlock(&c->lock);
 }
 
 static void cache_put(ccg_gpu_rim_cache *c, const uint8_t key[RIM_KEY_SIZE], const ccg_gpu_rim *rim)
@@ -147,23 +153,32 @@ cleanup:
     return result;
 }
 
-/* One root: the cache, else the full verification (cached when it passes). */
+/* The cache under one root: 1 and *out on a hit inside the validity window. */
+static ccg_result cached(ccg_gpu_rim_cache *cache, const uint8_t *xml, size_t len, X509 *root, ccg_time now,
+                         ccg_gpu_rim *out, int *hit)
+{
+    ccg_result result = CCG_FAILURE;
+    uint8_t key[RIM_KEY_SIZE];
+    *hit = 0;
+    CCG_TRY(cache_key(xml, len, root, key));
+    *hit = cache_get(cache, key, now, out);
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+/* The full verification under one root, cached when it passes. */
 static ccg_result verify_under(ccg_gpu_rim_cache *cache, const uint8_t *xml, size_t len, X509 *root, ccg_time now,
                                ccg_gpu_rim *out)
 {
     ccg_result result = CCG_FAILURE;
     uint8_t key[RIM_KEY_SIZE];
-    if (cache != NULL) {
-        CCG_TRY(cache_key(xml, len, root, key));
-        if (cache_get(cache, key, now, out)) {
-            result = CCG_SUCCESS;
-            goto cleanup;
-        }
-    }
+    ccg_error_clear();
     CCG_TRY(ccg_gpu_rim_verify(xml, len, root, now, out));
-    if (cache != NULL) {
+    if (cache != NULL && ccg_ok(cache_key(xml, len, root, key))) {
         cache_put(cache, key, out);
     }
+    ccg_error_clear();
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -172,12 +187,26 @@ cleanup:
 ccg_result gpu_appraise_rim_verify(const ccg_gpu_policy *p, ccg_gpu_rim_cache *cache, const uint8_t *xml, size_t len,
                                    ccg_time now, ccg_gpu_rim *out)
 {
+    ccg_result result = CCG_FAILURE;
+    int hit = 0;
     memset(out, 0, sizeof(*out));
-    ccg_result r = verify_under(cache, xml, len, NULL, now, out);
-    /* A RIM that does not chain to NVIDIA's root may chain to the test root this policy names. */
-    if (ccg_failed(r) && ccg_error_last()->reason == CCG_R_GPU_RIM_CHAIN_INVALID && p->rim_test_root != NULL) {
-        ccg_error_clear();
-        r = verify_under(cache, xml, len, p->rim_test_root, now, out);
+    ccg_error_clear();
+    if (cache != NULL) {
+        CCG_TRY(cached(cache, xml, len, NULL, now, out, &hit));
+        if (!hit && p->rim_test_root != NULL) {
+            CCG_TRY(cached(cache, xml, len, p->rim_test_root, now, out, &hit));
+        }
+        count(cache, hit);
+        if (hit) {
+            result = CCG_SUCCESS;
+            goto cleanup;
+        }
     }
-    return r;
+    result = verify_under(cache, xml, len, NULL, now, out);
+    /* A RIM that does not chain to NVIDIA's root may chain to the test root this policy names. */
+    if (ccg_failed(result) && ccg_error_last()->reason == CCG_R_GPU_RIM_CHAIN_INVALID && p->rim_test_root != NULL) {
+        result = verify_under(cache, xml, len, p->rim_test_root, now, out);
+    }
+cleanup:
+    return result;
 }
