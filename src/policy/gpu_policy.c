@@ -135,8 +135,10 @@ static ccg_result get_version(json_t *v, const char *key, int hex, char out[CCG_
     CCG_ENSURE_MSG(json_is_string(v) && json_string_length(v) < CCG_GPU_POLICY_VERSION_MAX,
                    CCG_R_POLICY_INVALID_VALUE, "'%s' must be a version string under %d bytes", key,
                    CCG_GPU_POLICY_VERSION_MAX);
-    CCG_ENSURE_MSG(ccg_ok(version_parts(json_string_value(v), hex, parts, &n)), CCG_R_POLICY_INVALID_VALUE,
-                   "'%s' must be a dotted %s version", key, hex ? "hex" : "decimal");
+    if (ccg_failed(version_parts(json_string_value(v), hex, parts, &n))) {
+        ccg_error_clear(); /* the policy's own reason, not the evidence's gpu.version_unreadable */
+        CCG_BAIL(CCG_R_POLICY_INVALID_VALUE, "'%s' must be a dotted %s version", key, hex ? "hex" : "decimal");
+    }
     snprintf(out, CCG_GPU_POLICY_VERSION_MAX, "%s", json_string_value(v));
     result = CCG_SUCCESS;
 cleanup:
