@@ -803,10 +803,16 @@ static void test_gen_rim_cache(void **state)
     /* The first run verifies both RIMs; the two later runs find them. */
     assert_int_equal(hits, 4);
     assert_int_equal(misses, 2);
-    /* A cached RIM is still held to its chain's validity: after 2040 it is refused. */
-    ccg_gpu_policy *p = gen_policy(g, "{\"require_rim\":true}");
+    /* A RIM cached under the test root is not served to a policy that does not name that root. */
     ccg_gpu_appraisal a;
     const uint8_t *nonces[] = {g->spec.nonce};
+    ccg_gpu_policy *p = policy_from("{\"policy_id\":\"n\",\"version\":1,\"require_ocsp\":false}");
+    appraise(p, &g->c, &g->item, 1, nonces, NULL, NOW_GEN, &a);
+    assert_reason(&a.decision, CCG_R_GPU_RIM_CHAIN_INVALID);
+    ccg_gpu_appraisal_free(&a);
+    ccg_gpu_policy_free(p);
+    /* A cached RIM is still held to its chain's validity: after 2040 it is refused. */
+    p = gen_policy(g, "{\"require_rim\":true}");
     appraise(p, &g->c, &g->item, 1, nonces, NULL, "2041-01-01T00:00:00Z", &a);
     assert_reason(&a.decision, CCG_R_GPU_RIM_CERT_EXPIRED);
     ccg_gpu_appraisal_free(&a);
