@@ -476,7 +476,15 @@ static void test_gen_allowed(void **state)
     json_t *match = json_object_get(json_object_get(gpu_claims(&a, 0), "rim"), "match");
     assert_int_equal(json_integer_value(json_object_get(match, "golden")), 8);
     assert_int_equal(json_integer_value(json_object_get(match, "matched")), 8);
-    assert_string_equal(json_string_value(json_object_get(gpu_claims(&a, 0), "ueid")), g->item.certificate ? json_string_value(json_object_get(gpu_claims(&a, 0), "ueid")) : "");
+    char serial[64];
+    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(g->chain.certs[0]), NULL);
+    char *dec = BN_bn2dec(bn);
+    snprintf(serial, sizeof(serial), "%s", dec);
+    OPENSSL_free(dec);
+    BN_free(bn);
+    assert_string_equal(json_string_value(json_object_get(gpu_claims(&a, 0), "ueid")), serial); /* the leaf serial */
+    assert_string_equal(json_string_value(json_object_get(gpu_claims(&a, 0), "driver_version")), "550.90.07");
+    assert_string_equal(json_string_value(json_object_get(gpu_claims(&a, 0), "vbios_version")), "96.00.9F.00.01");
     assert_non_null(json_object_get(gpu_claims(&a, 0), "evidence"));
     assert_int_equal(strncmp(a.decision.evidence_digest, "sha384:", 7), 0);
     ccg_gpu_appraisal_free(&a);
