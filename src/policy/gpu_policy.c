@@ -173,7 +173,8 @@ static ccg_result parse_archs(json_t *v, ccg_gpu_policy *p)
     json_array_foreach(v, i, item) {
         const char *s = json_string_value(item);
         CCG_ENSURE_MSG(s != NULL && (strcmp(s, "hopper") == 0 || strcmp(s, "blackwell") == 0),
-                       CCG_R_POLICY_INVALID_VALUE, "'allowed_architectures' entries must be \"hopper\" or \"blackwell\"");
+                       CCG_R_POLICY_INVALID_VALUE,
+                       "'allowed_architectures' entries must be \"hopper\" or \"blackwell\"");
         *(strcmp(s, "hopper") == 0 ? &p->allow_hopper : &p->allow_blackwell) = 1;
     }
     result = CCG_SUCCESS;
@@ -259,7 +260,8 @@ static ccg_result parse_roots(json_t *v, ccg_gpu_policy *p)
     ccg_result result = CCG_FAILURE;
     const char *key;
     json_t *item;
-    CCG_ENSURE_MSG(json_is_object(v), CCG_R_POLICY_INVALID_VALUE, "'trusted_roots' must be {\"gpu\": PEM, \"rim\": PEM}");
+    CCG_ENSURE_MSG(json_is_object(v), CCG_R_POLICY_INVALID_VALUE,
+                   "'trusted_roots' must be {\"gpu\": PEM, \"rim\": PEM}");
     json_object_foreach(v, key, item) {
         if (strcmp(key, "gpu") == 0) {
             CCG_TRY(get_root(item, key, &p->gpu_test_root));
@@ -349,7 +351,8 @@ ccg_result ccg_gpu_policy_parse(const char *text, size_t len, ccg_gpu_policy **o
 
     CCG_ENSURE_MSG(len <= POLICY_MAX_BYTES, CCG_R_POLICY_MALFORMED, "policy is larger than %u bytes", POLICY_MAX_BYTES);
     root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    CCG_ENSURE_MSG(root != NULL, CCG_R_POLICY_MALFORMED, "line %d column %d: %.120s", jerr.line, jerr.column, jerr.text);
+    CCG_ENSURE_MSG(root != NULL, CCG_R_POLICY_MALFORMED, "line %d column %d: %.120s", jerr.line, jerr.column,
+                   jerr.text);
     CCG_ENSURE_MSG(json_is_object(root), CCG_R_POLICY_MALFORMED, "the policy must be a JSON object");
     p = calloc(1, sizeof(*p));
     CCG_ENSURE_ALLOC(p);

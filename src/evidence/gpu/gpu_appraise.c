@@ -441,7 +441,8 @@ ccg_result ccg_gpu_appraise(const ccg_gpu_policy *policy, const ccg_gpu_collater
     snprintf(out->decision.policy_id, sizeof(out->decision.policy_id), "%s", policy->policy_id);
     out->decision.policy_version = policy->version;
     CCG_ENSURE_ALLOC(gpus);
-    CCG_ENSURE_MSG(collateral->verifier != NULL && in->count <= CCG_GPU_MAX_GPUS && (in->items != NULL || in->count == 0),
+    CCG_ENSURE_MSG(collateral->verifier != NULL && in->count <= CCG_GPU_MAX_GPUS &&
+                       (in->items != NULL || in->count == 0),
                    CCG_R_INTERNAL_ERROR, "appraisal input out of range");
     out->results = calloc(in->count ? in->count : 1, sizeof(*out->results));
     given = calloc(collateral->n_rims ? collateral->n_rims : 1, sizeof(*given));
