@@ -8,6 +8,8 @@ seconds=${2:-20}
 only=${FUZZ_ONLY:-}
 root=$(cd "$(dirname "$0")/.." && pwd)
 vectors=${CCG_VECTORS:-$root/../shared/vectors}
+# The NVIDIA vectors are copied into the tree (tests/vectors/nvgpu/PROVENANCE.json).
+nvgpu=$root/tests/vectors/nvgpu
 shopt -s nullglob
 targets=("$build"/fuzz_*)
 if [ ${#targets[@]} -eq 0 ]; then
@@ -34,15 +36,15 @@ for t in "${targets[@]}"; do
     cp "$vectors/snp-measure/"ovmf_*_suffix.bin "$work/" 2>/dev/null || true
   fi
   # NVIDIA's GPU reports (hex text, which the GPU front end reads) and JSON evidence, likewise.
-  if [ "$name" = fuzz_gpu_spdm ] && [ -d "$vectors/nvgpu" ]; then
-    i=0; for f in "$vectors"/nvgpu/*/*AttestationReport*.txt; do cp "$f" "$work/report$i.txt"; i=$((i + 1)); done
+  if [ "$name" = fuzz_gpu_spdm ] && [ -d "$nvgpu" ]; then
+    i=0; for f in "$nvgpu"/*/*AttestationReport*.txt; do cp "$f" "$work/report$i.txt"; i=$((i + 1)); done
   fi
-  if [ "$name" = fuzz_gpu_evidence_json ] && [ -d "$vectors/nvgpu" ]; then
-    cp "$vectors"/nvgpu/*/evidence_*.json "$work/" 2>/dev/null || true
+  if [ "$name" = fuzz_gpu_evidence_json ] && [ -d "$nvgpu" ]; then
+    cp "$nvgpu"/*/evidence_*.json "$work/" 2>/dev/null || true
   fi
   # NVIDIA's RIMs (signed SWID XML) seed the RIM front end the same way.
-  if [ "$name" = fuzz_gpu_rim ] && [ -d "$vectors/nvgpu" ]; then
-    find "$vectors/nvgpu" \( -name '*.xml' -o -name '*.swidtag' \) -exec cp {} "$work/" \;
+  if [ "$name" = fuzz_gpu_rim ] && [ -d "$nvgpu" ]; then
+    find "$nvgpu" \( -name '*.xml' -o -name '*.swidtag' \) -exec cp {} "$work/" \;
   fi
   echo "fuzz: $name for ${seconds}s ($(date -u +%H:%M:%S))"
   if "$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \

@@ -1,4 +1,4 @@
-/* The GPU verifier over NVIDIA's real H100 evidence from ../shared/vectors/nvgpu, each giving the
+/* The GPU verifier over NVIDIA's real H100 evidence from tests/vectors/nvgpu (copied, PROVENANCE.json), each giving the
  * outcome the vectors' README lists, at a pinned time; plus the parser's behaviour on every prefix and
  * on trailing bytes of a real report. */
 #include <stdio.h>

@@ -42,22 +42,43 @@ expect "the root says TEST" 0 'ccgate TEST GPU Root' -- openssl x509 -in "$g/roo
 expect "the RIM root says TEST" 0 'ccgate TEST RIM Root' -- openssl x509 -in "$g/rim-root.pem" -noout -subject
 expect "nonce.hex is the nonce asked for" 0 "^$nonce\$" -- cat "$g/nonce.hex"
 
+# The appraisal (docs/gpu-policy.md) requires RIMs and OCSP by default; the software GPU has RIMs under
+# its TEST RIM root but no OCSP responder, so the policy names both TEST roots and waives OCSP only.
+pol=$tmp/emu-policy.json
+python3 - "$g/root.pem" "$g/rim-root.pem" "$pol" <<'PYEOF'
+import json, sys
+gpu, rim, out = sys.argv[1:4]
+json.dump({"policy_id": "software-gpu", "version": 1, "require_ocsp": False,
+           "trusted_roots": {"gpu": open(gpu).read(), "rim": open(rim).read()}}, open(out, "w"))
+PYEOF
+evp=$tmp/evidence-only.json
+printf '{"policy_id":"evidence-only","version":1,"require_rim":false,"require_ocsp":false}' >"$evp"
+
 expect "verifies with the test root named" 0 'nonce: passed' -- \
-  "$cli" verify gpu --report "$g/report.bin" --certs "$g/certs.pem" --trust-root "$g/root.pem" --nonce $nonce --now $now
+  "$cli" verify gpu --report "$g/report.bin" --certs "$g/certs.pem" --policy "$pol" --rim-dir "$g/rims" \
+  --nonce $nonce --now $now
+expect "and its RIMs match" 0 'measurements: passed' -- \
+  "$cli" verify gpu --report "$g/report.bin" --certs "$g/certs.pem" --policy "$pol" --rim-dir "$g/rims" \
+  --nonce $nonce --now $now
+expect "without its RIMs it is refused, naming the RIM" 1 'gpu\.rim_unavailable.*NV_GPU_DRIVER_GH100_550\.90\.07' -- \
+  "$cli" verify gpu --report "$g/report.bin" --certs "$g/certs.pem" --policy "$pol" --rim-dir "$tmp" \
+  --nonce $nonce --now $now
 expect "the hex report verifies too" 0 'driver 550\.90\.07 vbios 96\.00\.9F\.00\.01' -- \
-  "$cli" verify gpu --report "$g/report.hex" --certs "$g/certs.pem" --trust-root "$g/root.pem" --nonce $nonce --now $now
-expect "the JSON form verifies" 0 'gpu 0: allow HOPPER' -- \
-  "$cli" verify gpu --evidence "$g/evidence.json" --trust-root "$g/root.pem" --nonce $nonce --now $now
+  "$cli" verify gpu --report "$g/report.hex" --certs "$g/certs.pem" --policy "$pol" --rim-dir "$g/rims" \
+  --nonce $nonce --now $now
+expect "the JSON form verifies" 0 'gpu 0: HOPPER driver 550\.90\.07' -- \
+  "$cli" verify gpu --evidence "$g/evidence.json" --policy "$pol" --rim-dir "$g/rims" --nonce $nonce --now $now
 expect "refused without the test root" 1 'gpu\.untrusted_root' -- \
-  "$cli" verify gpu --report "$g/report.bin" --certs "$g/certs.pem" --nonce $nonce --now $now
+  "$cli" verify gpu --report "$g/report.bin" --certs "$g/certs.pem" --policy "$evp" --nonce $nonce --now $now
 expect "the RIM root is not a device root" 1 'gpu\.untrusted_root' -- \
-  "$cli" verify gpu --report "$g/report.bin" --certs "$g/certs.pem" --trust-root "$g/rim-root.pem" --nonce $nonce \
-  --now $now
+  "$cli" verify gpu --report "$g/report.bin" --certs "$g/certs.pem" --policy "$evp" --trust-root "$g/rim-root.pem" \
+  --nonce $nonce --now $now
 expect "another session's nonce is refused" 1 'gpu\.nonce_mismatch' -- \
-  "$cli" verify gpu --report "$g/report.bin" --certs "$g/certs.pem" --trust-root "$g/root.pem" --nonce $other --now $now
+  "$cli" verify gpu --report "$g/report.bin" --certs "$g/certs.pem" --policy "$pol" --rim-dir "$g/rims" \
+  --nonce $other --now $now
 expect "json claims name the test root" 0 '"root": "test"' -- \
-  "$cli" verify gpu --report "$g/report.bin" --certs "$g/certs.pem" --trust-root "$g/root.pem" --nonce $nonce \
-  --now $now --json
+  "$cli" verify gpu --report "$g/report.bin" --certs "$g/certs.pem" --policy "$pol" --rim-dir "$g/rims" \
+  --nonce $nonce --now $now --json
 
 # Tampered variants from the same (saved) software GPU.
 tamper() { # NAME KIND WANT_RC PATTERN
@@ -65,26 +86,28 @@ tamper() { # NAME KIND WANT_RC PATTERN
   expect "emulate --tamper $2" 0 "tampered: $2" -- \
     "$cli" emulate gpu --out-dir "$d" --load-state "$g" --nonce $nonce --tamper "$2"
   expect "tamper $2 verifies as expected" "$3" "$4" -- \
-    "$cli" verify gpu --report "$d/report.bin" --certs "$d/certs.pem" --trust-root "$g/root.pem" --nonce $nonce \
-    --now $now
+    "$cli" verify gpu --report "$d/report.bin" --certs "$d/certs.pem" --policy "$pol" --rim-dir "$d/rims" \
+    --nonce $nonce --now $now
 }
 tamper sig signature 1 'gpu\.signature_invalid'
 tamper fwid fwid 1 'gpu\.fwid_mismatch'
 tamper nonce nonce 1 'gpu\.nonce_mismatch'
-# These pass the device checks; the RIM comparison (verify gpu --rim) refuses them.
-tamper meas measurement=7 0 'signature: passed'
-tamper drv driver=560.35.03 0 'driver 560\.35\.03'
-tamper cc cc_off 0 'signature: passed'
+# These pass the device checks; the RIM comparison refuses them, naming what differs.
+tamper meas measurement=7 1 'gpu\.measurement_mismatch'
+tamper drv driver=560.35.03 1 'gpu\.rim_unavailable.*NV_GPU_DRIVER_GH100_560\.35\.03'
+tamper cc cc_off 1 'gpu\.measurement_mismatch'
 expect "a loaded GPU keeps its RIM names" 0 'NV_GPU_DRIVER_GH100_550\.90\.07' -- ls "$tmp/t-drv/rims"
 expect "a loaded GPU keeps its root" 0 '' -- cmp "$g/root.pem" "$tmp/t-sig/root.pem"
 
 b=$tmp/bw
 expect "blackwell" 0 'BLACKWELL' -- "$cli" emulate gpu --out-dir "$b" --arch blackwell --driver 570.124.03 --nonce $nonce
-expect "blackwell verifies" 0 'allow BLACKWELL driver 570\.124\.03' -- \
-  "$cli" verify gpu --report "$b/report.bin" --certs "$b/certs.pem" --trust-root "$b/root.pem" --nonce $nonce --now $now
+expect "blackwell verifies" 0 'BLACKWELL driver 570\.124\.03' -- \
+  "$cli" verify gpu --report "$b/report.bin" --certs "$b/certs.pem" --policy "$evp" --trust-root "$b/root.pem" \
+  --nonce $nonce --now $now
 expect "blackwell driver RIM name" 0 'NV_GPU_CC_DRIVER_GB100_570\.124\.03\.xml' -- ls "$b/rims"
 expect "two software GPUs do not share a root" 1 'gpu\.untrusted_root' -- \
-  "$cli" verify gpu --report "$b/report.bin" --certs "$b/certs.pem" --trust-root "$g/root.pem" --nonce $nonce --now $now
+  "$cli" verify gpu --report "$b/report.bin" --certs "$b/certs.pem" --policy "$evp" --trust-root "$g/root.pem" \
+  --nonce $nonce --now $now
 
 expect "no --out-dir" 2 'out-dir is required' -- "$cli" emulate gpu
 expect "a bad nonce" 2 'usage\.invalid' -- "$cli" emulate gpu --out-dir "$tmp/x" --nonce 1234

@@ -11,7 +11,8 @@
 
 #include "ccgate/util.h"
 
-/* The vectors directory: $CCG_VECTORS, else ../shared/vectors relative to the working directory. */
+/* The vectors directory: $CCG_VECTORS, else ../shared/vectors relative to the working directory.
+ * Sets copied into the tree (nvgpu/) are read from $CCG_SOURCE_DIR/tests/vectors instead. */
 const char *tu_vectors_dir(void);
 /* The one rule for a test that cannot run here (a missing tool, program, library feature, vector or
  * system file): it is SKIPPED with a message, except under CI=true, where it FAILS. Call it inside a
