@@ -63,12 +63,12 @@ expect "wrong provider key" 1 'artifact.signature_invalid' -- "$cli" unseal --in
 
 # A byte flipped in the middle of chunk 2 (header 160 + 12 key ID + 96 signature; records 65536 + 48).
 cp "$tmp/m.ccga" "$tmp/t.ccga"
-printf '\xff' | dd of="$tmp/t.ccga" bs=1 seek=$((268 + 2 * 65584 + 1000)) conv=notrunc 2>/dev/null
+tl_flip_byte "$tmp/t.ccga" $((268 + 2 * 65584 + 1000))
 expect "flipped chunk" 1 'artifact.chunk_auth_failed' -- "$cli" unseal --in "$tmp/t.ccga" --out "$tmp/x.bin" \
   --key-file "$tmp/model.key" --key-version 3 --provider-key "$tmp/p.pub"
 check "no plaintext left on failure" '[ ! -e "$tmp/x.bin" ]'
 cp "$tmp/m.ccga" "$tmp/t.ccga"
-printf '\x00' | dd of="$tmp/t.ccga" bs=1 seek=130 conv=notrunc 2>/dev/null
+tl_flip_byte "$tmp/t.ccga" 130
 expect "flipped header" 1 'artifact.signature_invalid' -- "$cli" unseal --in "$tmp/t.ccga" --out "$tmp/x.bin" \
   --key-file "$tmp/model.key" --key-version 3 --provider-key "$tmp/p.pub"
 head -c $((268 + 2 * 65584)) "$tmp/m.ccga" > "$tmp/t.ccga"

@@ -56,7 +56,7 @@ lacks "... and its revocations are not believed either" 'cert\.revoked' -- verif
 # A's own CRL with one byte of its signature changed (the signature value ends the DER).
 openssl crl -in "$a/crl.pem" -outform DER -out "$tmp/bad.der"
 size=$(stat -c %s "$tmp/bad.der")
-printf '\x5a' | dd of="$tmp/bad.der" bs=1 seek=$((size - 7)) conv=notrunc 2>/dev/null
+tl_flip_byte "$tmp/bad.der" $((size - 7))
 check_parse=$(openssl crl -inform DER -in "$tmp/bad.der" -noout 2>&1 && echo parses)
 if [ "${check_parse##*$'\n'}" = parses ]; then echo "ok   the altered CRL still parses"; passed=$((passed + 1)); else echo "FAIL the altered CRL does not parse"; failed=$((failed + 1)); fi
 expect "CRL signature altered: deny" 1 'reason: crl\.signature_invalid' -- verify "$tmp/bad.der"

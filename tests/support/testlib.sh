@@ -56,3 +56,19 @@ tl_kill_children() {
 }
 
 trap tl_kill_children EXIT
+
+# tl_flip_byte FILE OFFSET: XORs one byte with 0x01 in place. Writing a fixed value instead leaves the
+# byte unchanged when it already held that value (one run in 256 for random bytes).
+tl_flip_byte() {
+  python3 - "$1" "$2" <<'PYEOF'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    off = int(sys.argv[2])
+    f.seek(off)
+    b = f.read(1)
+    if len(b) != 1:
+        sys.exit("tl_flip_byte: offset past the end")
+    f.seek(off)
+    f.write(bytes([b[0] ^ 1]))
+PYEOF
+}
