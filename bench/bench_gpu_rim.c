@@ -1,7 +1,7 @@
 /* Benchmark: NVIDIA RIM verifications per second on one core (not a timed test; `make bench`).
  *
  * Verifies NVIDIA's driver RIM NV_GPU_DRIVER_GH100_550.144.03 (nvgpu/attestation-sdk under
- * $CCG_VECTORS or ../shared/vectors) at now = 2025-06-01T00:00:00Z, end to end as the verifier does it:
+ * $CCG_VECTORS or tests/vectors) at now = 2025-06-01T00:00:00Z, end to end as the verifier does it:
  * the bounded libxml2 parse, the four KeyInfo certificates chained by OpenSSL to the pinned root,
  * xmlsec's C14N 1.1 + SHA-384 digest and ECDSA P-384 signature check, and the SWID parse. Every
  * verification must succeed; anything else exits non-zero. scripts/bench-gpu-rim.sh prints the rate
@@ -50,7 +50,7 @@ int main(int argc, char **argv)
     uint8_t *xml = NULL;
     size_t len = 0;
     ccg_time now = 0;
-    snprintf(path, sizeof(path), "%s/%s", dir != NULL && *dir ? dir : "../shared/vectors", VECTOR);
+    snprintf(path, sizeof(path), "%s/%s", dir != NULL && *dir ? dir : "tests/vectors", VECTOR);
     if (ccg_failed(ccg_file_read(path, CCG_GPU_RIM_MAX_BYTES, &xml, &len)) ||
         ccg_failed(ccg_time_parse_rfc3339(BENCH_NOW, &now))) {
         fprintf(stderr, "bench_gpu_rim: cannot read %s\n", path);

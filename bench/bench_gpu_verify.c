@@ -1,6 +1,6 @@
 /* Benchmark: NVIDIA GPU evidence verifications per second on one core (not a timed test; `make bench`).
  *
- * Verifies NVIDIA's real H100 report (nvgpu/nvtrust under $CCG_VECTORS or ../shared/vectors) against
+ * Verifies NVIDIA's real H100 report (nvgpu/nvtrust under $CCG_VECTORS or tests/vectors) against
  * its five-certificate chain at now = 2025-06-01T00:00:00Z, with the expected nonce. The inputs are
  * read once. The main figure reuses one verifier, so after the first call the chain comes from its
  * cache; each call still digests the report and the chain (the cache key), parses the whole SPDM
@@ -61,7 +61,7 @@ static double clock_s(clockid_t id)
 static const char *vectors_dir(void)
 {
     const char *env = getenv("CCG_VECTORS");
-    return env != NULL && *env != '\0' ? env : "../shared/vectors";
+    return env != NULL && *env != '\0' ? env : "tests/vectors";
 }
 
 static ccg_result read_vector(const char *name, uint8_t **out, size_t *len)
