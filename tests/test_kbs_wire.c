@@ -337,6 +337,25 @@ static void anonymous_denials_become_one_summary_per_window(void **state)
     assert_int_equal(audit_head(f) - before, 5);
 }
 
+/* Unauthenticated admin calls are anonymous denials too: one record per kind and window. */
+static void anonymous_admin_denials_are_aggregated(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_http_response resp;
+    int64_t before = audit_head(f), records = 0;
+    for (int i = 0; i < 200; i++) {
+        call(f, "GET", "/admin/v0/keys", 0, NULL, &resp);
+        expect(&resp, 401, "\"admin.unauthenticated\"");
+        ccg_kbs_response_free(&resp);
+    }
+    assert_int_equal(audit_head(f) - before, 1);
+    f->now += 61;
+    ccg_kbs_tick(f->kbs);
+    assert_int_equal(audit_head(f) - before, 2);
+    assert_int_equal(sum_counts(f, "admin.unauthenticated", &records), 200);
+    assert_int_equal(records, 2);
+}
+
 static void pending_summaries_are_written_at_shutdown_and_next_window(void **state)
 {
     fixture *f = *state;
@@ -567,6 +586,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(bytes_outside_the_grammar_are_escaped, setup, teardown),
         cmocka_unit_test_setup_teardown(other_endpoints_take_no_encoding_and_admin_decodes_once, setup, teardown),
         cmocka_unit_test_setup_teardown(anonymous_denials_become_one_summary_per_window, setup, teardown),
+        cmocka_unit_test_setup_teardown(anonymous_admin_denials_are_aggregated, setup, teardown),
         cmocka_unit_test_setup_teardown(pending_summaries_are_written_at_shutdown_and_next_window, setup, teardown),
         cmocka_unit_test(only_anonymous_denials_are_aggregated),
         cmocka_unit_test_setup_teardown(a_zero_window_records_every_denial, setup, teardown),

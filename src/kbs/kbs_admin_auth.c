@@ -312,6 +312,11 @@ static ccg_result admin_audit(kbs_admin_call *c, ccg_audit_decision d, const ccg
     ev.policy_version = c->ctx.policy_version;
     ev.decision = d;
     ev.reasons = reasons;
+    /* A call that did not authenticate is anonymous: aggregated like the protocol's (kbs_audit_agg.c),
+     * so unauthenticated admin requests cannot grow the log one synced record each. */
+    if (ev.persona == CCG_PERSONA_SYSTEM && c->k->audit_agg != NULL && kbs_audit_is_anonymous(&ev)) {
+        return kbs_audit_anonymous(c->k, &ev);
+    }
     return ccg_audit_append(c->k->audit, &ev, NULL, NULL);
 }
 
