@@ -461,11 +461,9 @@ static void expect_flip(const flip_case *c, const field *fl, size_t off, const u
         break;
     case K_SIG_ALGO: refused(e, CCG_R_SNP_SIGNATURE_ALGO_UNSUPPORTED); break;
     case K_PLATFORM_INFO:
-        if (le(b + 0x040, 8) & ~CCG_SNP_PLATFORM_KNOWN_MASK) {
-            refused(e, CCG_R_SNP_RESERVED_NONZERO);
-        } else {
-            want(e, CCG_R_SNP_SIGNATURE_INVALID);
-        }
+        /* Signed platform state: any bit, known or not, is a claim (item 13); the flip only breaks the
+         * signature. */
+        want(e, CCG_R_SNP_SIGNATURE_INVALID);
         break;
     case K_SIGNER_INFO: expect_signer_info(c, b, e); break;
     case K_RESERVED: refused(e, CCG_R_SNP_RESERVED_NONZERO); break;
@@ -617,16 +615,7 @@ static void reserved_bits_in_fields(void **state)
         assert_false(run_verify(f->v, b, sizeof(b), &f->col, NULL, &f->d));
         ASSERT_REASONS(&f->d, CCG_R_SNP_RESERVED_NONZERO);
     }
-    for (int bit = 0; bit < 64; bit++) { /* PLATFORM_INFO bit 6 and bits 63:8 */
-        if (CCG_SNP_PLATFORM_KNOWN_MASK & (1ull << bit)) {
-            continue;
-        }
-        ccg_snp_emulator_default_report(f->emu[M_VCEK], &r);
-        r.platform_info |= 1ull << bit;
-        sign_into(f->emu[M_VCEK], &r, b);
-        assert_false(run_verify(f->v, b, sizeof(b), &f->col, NULL, &f->d));
-        ASSERT_REASONS(&f->d, CCG_R_SNP_RESERVED_NONZERO);
-    }
+    /* PLATFORM_INFO has no must-be-zero bits: see unknown_platform_info_bits_are_claims. */
     for (int bit = 17; bit < 64; bit++) { /* POLICY bit 17 must be one, bits 63:26 zero */
         if (bit > 17 && bit < 26) {
             continue;
@@ -666,6 +655,127 @@ static void reserved_tcb_bytes(void **state)
             verify(f, NULL);
             ASSERT_REASONS(&f->d, CCG_R_SNP_RESERVED_NONZERO);
         }
+    }
+}
+
+static void verify_with_policy(fixture *f, int which, const ccg_snp_report *r, const char *json);
+
+/* ---- PLATFORM_INFO, VMPL and SMT (issue 10, item 13) ----------------------------------------- */
+
+/* A genuine AMD Turin report carries PLATFORM_INFO 0x65: SMT_EN, ECC_EN, ALIAS_CHECK_COMPLETE and bit 6,
+ * which older ABI revisions called reserved. The field is signed firmware state: it is decoded into
+ * claims, never refused as malformed. */
+static void turin_platform_info_0x65_is_a_claim(void **state)
+{
+    fixture *f = *state;
+    ccg_snp_report r;
+    json_t *pi;
+    ccg_snp_emulator_default_report(f->emu[T_VCEK], &r);
+    r.version = 5;
+    r.platform_info = 0x65;
+    sign_into(f->emu[T_VCEK], &r, f->report);
+    use_collateral_of(f, f->emu[T_VCEK]);
+    verify(f, NULL);
+    assert_allowed(&f->d);
+    pi = json_object_get(f->d.claims, "platform_info");
+    assert_string_equal(json_string_value(json_object_get(pi, "raw")), "0x0000000000000065");
+    assert_true(json_is_true(json_object_get(pi, "smt_enabled")));
+    assert_true(json_is_false(json_object_get(pi, "tsme_enabled")));
+    assert_true(json_is_true(json_object_get(pi, "ecc_enabled")));
+    assert_true(json_is_false(json_object_get(pi, "rapl_disabled")));
+    assert_true(json_is_false(json_object_get(pi, "ciphertext_hiding_enabled")));
+    assert_true(json_is_true(json_object_get(pi, "alias_check_complete")));
+    assert_true(json_is_true(json_object_get(pi, "iommu_write_safe")));
+    assert_true(json_is_false(json_object_get(pi, "tio_enabled")));
+    assert_string_equal(json_string_value(json_object_get(pi, "unknown_bits")), "0x0000000000000000");
+}
+
+/* Bits no ABI revision ccgate knows defines: reported in unknown_bits, the report still verifies. */
+static void unknown_platform_info_bits_are_claims(void **state)
+{
+    fixture *f = *state;
+    ccg_snp_report r;
+    use_collateral_of(f, f->emu[M_VCEK]);
+    for (int bit = 8; bit < 64; bit++) {
+        char want[24];
+        ccg_snp_emulator_default_report(f->emu[M_VCEK], &r);
+        r.platform_info |= 1ull << bit;
+        sign_into(f->emu[M_VCEK], &r, f->report);
+        verify(f, NULL);
+        assert_allowed(&f->d);
+        snprintf(want, sizeof(want), "0x%016llx", 1ull << bit);
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(f->d.claims, "platform_info"), "unknown_bits")), want);
+    }
+}
+
+/* A policy can require the newly decoded bits. */
+static void platform_info_requirements_for_new_bits(void **state)
+{
+    fixture *f = *state;
+    ccg_snp_report r;
+    ccg_snp_emulator_default_report(f->emu[T_VCEK], &r);
+    r.platform_info = 0x65;
+    verify_with_policy(f, T_VCEK, &r,
+                       "{\"policy_id\":\"p\",\"version\":1,\"platform_info\":{\"iommu_write_safe\":true,"
+                       "\"alias_check_complete\":true}}");
+    assert_allowed(&f->d);
+    verify_with_policy(f, T_VCEK, &r,
+                       "{\"policy_id\":\"p\",\"version\":1,\"platform_info\":{\"iommu_write_safe\":false,"
+                       "\"tio_enabled\":true}}");
+    ASSERT_REASONS(&f->d, CCG_R_SNP_PLATFORM_INFO_REQUIREMENT);
+    assert_int_equal(f->d.reasons.count, 2);
+    assert_string_equal(json_string_value(json_object_get(f->d.reasons.items[0].details, "flag")), "iommu_write_safe");
+    assert_string_equal(json_string_value(json_object_get(f->d.reasons.items[1].details, "flag")), "tio_enabled");
+}
+
+/* smt_allowed false refuses a platform that runs SMT even when the guest policy does not allow it
+ * (the guest's SMT bit is clear): PLATFORM_INFO.SMT_EN alone is enough. */
+static void platform_smt_enabled_is_refused(void **state)
+{
+    fixture *f = *state;
+    ccg_snp_report r;
+    ccg_snp_emulator_default_report(f->emu[G_VCEK], &r);
+    r.policy &= ~CCG_SNP_POLICY_SMT;
+    r.platform_info = CCG_SNP_PLATFORM_SMT_EN;
+    verify_with_policy(f, G_VCEK, &r, "{\"policy_id\":\"nosmt\",\"version\":1,\"smt_allowed\":false}");
+    ASSERT_REASONS(&f->d, CCG_R_SNP_SMT_NOT_ALLOWED);
+    assert_true(json_is_true(json_object_get(f->d.reasons.items[0].details, "platform_smt_enabled")));
+    assert_true(json_is_false(json_object_get(f->d.reasons.items[0].details, "guest_policy_smt")));
+    verify_with_policy(f, G_VCEK, &r,
+                       "{\"policy_id\":\"nosmt\",\"version\":1,\"platform_info\":{\"smt_enabled\":false}}");
+    ASSERT_REASONS(&f->d, CCG_R_SNP_PLATFORM_INFO_REQUIREMENT);
+    r.platform_info = 0; /* neither the guest nor the platform uses SMT */
+    verify_with_policy(f, G_VCEK, &r, "{\"policy_id\":\"nosmt\",\"version\":1,\"smt_allowed\":false}");
+    assert_allowed(&f->d);
+}
+
+/* VMPL 0xFFFFFFFF: a report the host requested (SNP_HV_REPORT_REQ, SEV-SNP ABI 1.58). It is genuine,
+ * so it parses, but it binds no guest challenge: denied under every policy. Other values above 3 are
+ * not defined and stay malformed. */
+static void host_requested_report_is_denied(void **state)
+{
+    fixture *f = *state;
+    ccg_snp_report r;
+    ccg_snp_emulator_default_report(f->emu[M_VCEK], &r);
+    r.vmpl = 0xFFFFFFFFu;
+    sign_into(f->emu[M_VCEK], &r, f->report);
+    use_collateral_of(f, f->emu[M_VCEK]);
+    verify(f, NULL);
+    ASSERT_REASONS(&f->d, CCG_R_SNP_HOST_REQUESTED_REPORT);
+    assert_int_equal(json_integer_value(json_object_get(f->d.claims, "vmpl")), 0xFFFFFFFF);
+    assert_true(json_is_true(json_object_get(f->d.claims, "host_requested")));
+    ccg_snp_policy *p = policy_from("{\"policy_id\":\"dbg\",\"version\":1,\"debug_allowed\":true,"
+                                    "\"migration_agent_allowed\":true}");
+    verify(f, p);
+    ASSERT_REASONS(&f->d, CCG_R_SNP_HOST_REQUESTED_REPORT);
+    ccg_snp_policy_free(p);
+    for (uint32_t vmpl = 4; vmpl != 0; vmpl = vmpl == 4 ? 0xFFFFFFFEu : 0) {
+        ccg_snp_emulator_default_report(f->emu[M_VCEK], &r);
+        r.vmpl = vmpl;
+        sign_into(f->emu[M_VCEK], &r, f->report);
+        assert_false(run_verify(f->v, f->report, sizeof(f->report), &f->col, NULL, &f->d));
+        ASSERT_REASONS(&f->d, CCG_R_INPUT_MALFORMED);
     }
 }
 
@@ -1136,6 +1246,11 @@ int main(void)
         T(reserved_nonzero_v5),
         T(reserved_bits_in_fields),
         T(reserved_tcb_bytes),
+        T(turin_platform_info_0x65_is_a_claim),
+        T(unknown_platform_info_bits_are_claims),
+        T(platform_info_requirements_for_new_bits),
+        T(platform_smt_enabled_is_refused),
+        T(host_requested_report_is_denied),
         T(vcek_from_another_instance),
         T(untrusted_emulator_root),
         T(pinned_roots_never_accept_the_emulator),

@@ -31,6 +31,7 @@ X(SNP_SIGNATURE_INVALID, "snp.signature_invalid", "snp", DENY, "The report signa
 X(SNP_PRODUCT_UNKNOWN, "snp.product_unknown", "snp", DENY, "The processor product (Milan, Genoa, Turin) could not be determined.")
 X(SNP_PRODUCT_MISMATCH, "snp.product_mismatch", "snp", DENY, "The report's CPUID product differs from the product of its certificate chain.")
 X(SNP_GUEST_POLICY_INVALID, "snp.guest_policy_invalid", "snp", INPUT, "The report's guest POLICY has reserved bits set wrongly.")
+X(SNP_HOST_REQUESTED_REPORT, "snp.host_requested_report", "snp", DENY, "The host requested this report (VMPL 0xFFFFFFFF, SNP_HV_REPORT_REQ); it binds no guest data and is never accepted.")
 
 /* SEV-SNP endorsement key (VCEK/VLEK) */
 X(SNP_VCEK_EXTENSION_MISSING, "snp.vcek_extension_missing", "snp", DENY, "The VCEK/VLEK lacks a required AMD extension.")

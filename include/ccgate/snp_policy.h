@@ -24,6 +24,8 @@ typedef struct {
     int rapl_disabled;
     int ciphertext_hiding_enabled;
     int alias_check_complete;
+    int iommu_write_safe;
+    int tio_enabled;
 } ccg_snp_platform_req;
 
 typedef struct {

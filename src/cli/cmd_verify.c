@@ -60,7 +60,8 @@ static void usage(FILE *out)
             "                       AMD roots are always trusted and never replaced)\n"
             "  --json               print the decision and claims as JSON\n"
             "\n"
-            "Exit status: 0 allow, 1 deny, 2 bad usage or malformed input.\n");
+            "Exit status: 0 allow, 1 deny (a decision is printed), 2 bad usage or malformed input (an\n"
+            "error is printed, no decision).\n");
 }
 
 static int parse_args(int argc, char **argv, verify_args *a)
@@ -278,9 +279,10 @@ static int run(const verify_args *a)
     opts.refvals = refvals;
     opts.issuers = issuers;
     if (ccg_failed(ccg_snp_verify_ex(v, report, report_len, &col, policy, &opts, now, &d))) {
-        /* Unparseable evidence is bad input (exit 2); the decision still says why. */
-        print_decision(&d, a->json);
-        rc = cli_report_error("verify snp", 0);
+        /* Unparseable evidence is bad input: exit 2 with the error, and no decision line, so what is
+         * printed and the exit status agree (a decision is printed only for exit 0 and 1). */
+        (void)cli_report_error("verify snp", a->json);
+        rc = CLI_EXIT_USAGE;
         goto cleanup;
     }
     print_decision(&d, a->json);

@@ -126,6 +126,11 @@ static ccg_result verify_parsed(ccg_snp_verifier *v, const uint8_t *bytes, const
         result = CCG_SUCCESS;
         goto cleanup;
     }
+    if (r->vmpl == CCG_SNP_VMPL_HOST_REQUESTED) {
+        /* The firmware zero-fills REPORT_DATA of a host-requested report: it answers no guest's
+         * challenge, so no policy accepts it. */
+        ccg_decision_deny(d, CCG_R_SNP_HOST_REQUESTED_REPORT, json_pack("{s:I}", "vmpl", (json_int_t)r->vmpl));
+    }
     if (!signer_allowed(p, signer)) {
         ccg_decision_deny(d, CCG_R_SNP_SIGNER_NOT_ALLOWED,
                           json_pack("{s:s}", "signing_key", signer == CCG_SNP_SIGNER_VLEK ? "vlek" : "vcek"));

@@ -19,7 +19,7 @@ static void set_defaults(ccg_snp_policy *p)
     p->vmpl = -1;
     p->allow_vcek = 1;
     p->allow_vlek = 1;
-    p->platform = (ccg_snp_platform_req){-1, -1, -1, -1, -1, -1};
+    p->platform = (ccg_snp_platform_req){-1, -1, -1, -1, -1, -1, -1, -1};
 }
 
 ccg_result ccg_snp_policy_default(ccg_snp_policy **out)
@@ -182,6 +182,8 @@ static ccg_result parse_platform(json_t *v, ccg_snp_platform_req *req)
         {"rapl_disabled", NULL, &req->rapl_disabled},
         {"ciphertext_hiding_enabled", NULL, &req->ciphertext_hiding_enabled},
         {"alias_check_complete", NULL, &req->alias_check_complete},
+        {"iommu_write_safe", NULL, &req->iommu_write_safe},
+        {"tio_enabled", NULL, &req->tio_enabled},
     };
     return parse_members(v, "platform_info", members, sizeof(members) / sizeof(members[0]));
 }

@@ -58,6 +58,33 @@ expect "truncated report" 2 'snp.report_size_invalid' -- \
   "$cli" verify snp --report "$tmp/short.bin" --certs "$m/vcek.pem" --now 2026-06-01T00:00:00Z
 expect "truncated report json" 2 '"code": "snp.report_size_invalid"' -- \
   "$cli" verify snp --report "$tmp/short.bin" --certs "$m/vcek.pem" --now 2026-06-01T00:00:00Z --json
+# Malformed input (a reserved byte of the report set): exit 2, an error naming the code, and no decision
+# line, so the exit status and what is printed agree.
+cp "$m/attestation_report.bin" "$tmp/reserved.bin"
+printf '\001' | dd of="$tmp/reserved.bin" bs=1 seek=$((0x4C)) conv=notrunc 2>/dev/null
+expect "reserved byte is bad input" 2 'snp.reserved_nonzero' -- \
+  "$cli" verify snp --report "$tmp/reserved.bin" --certs "$m/vcek.pem" --certs "$m/ask.pem" --now 2026-06-01T00:00:00Z
+out=$("$cli" verify snp --report "$tmp/reserved.bin" --certs "$m/vcek.pem" --certs "$m/ask.pem" \
+  --now 2026-06-01T00:00:00Z 2>&1)
+if grep -q 'decision:' <<<"$out"; then
+  echo "FAIL malformed input prints no decision line"; echo "$out"; failed=$((failed + 1))
+else
+  echo "ok   malformed input prints no decision line"; passed=$((passed + 1))
+fi
+out=$("$cli" verify snp --report "$tmp/reserved.bin" --certs "$m/vcek.pem" --now 2026-06-01T00:00:00Z --json 2>/dev/null)
+if grep -q '"code": "snp.reserved_nonzero"' <<<"$out" && ! grep -q '"decision"' <<<"$out"; then
+  echo "ok   malformed input json is an error, not a decision"; passed=$((passed + 1))
+else
+  echo "FAIL malformed input json is an error, not a decision"; echo "$out"; failed=$((failed + 1))
+fi
+
+# A Turin report whose PLATFORM_INFO is 0x65 (bit 6 set, as genuine Turin firmware reports it) verifies.
+expect "emulated turin with platform info 0x65" 0 '' -- \
+  "$cli" emulate snp --out-dir "$tmp/turin" --product turin --platform-info 0x65
+expect "turin platform info 0x65 is a claim, not malformed" 0 '"iommu_write_safe": true' -- \
+  "$cli" verify snp --report "$tmp/turin/report.bin" --certs "$tmp/turin/certs.pem" --trust-root "$tmp/turin/ark.pem" \
+  --trust-root-product turin --now 2026-06-01T00:00:00Z --json
+
 head -c 300 /dev/urandom > "$tmp/garbage.pem"
 expect "garbage certificate" 2 'cert.parse_failed' -- \
   "$cli" verify snp --report "$m/attestation_report.bin" --certs "$tmp/garbage.pem" --now 2026-06-01T00:00:00Z
