@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "testutil.h"
+#include "tcb_util.h"
 
 #include "ccgate/snp_emulator.h"
 #include "ccgate/snp_report_write.h"
@@ -16,6 +17,10 @@ enum { M_VCEK, G_VCEK, T_VCEK, M_VLEK, G_VLEK, T_VLEK, M_OTHER, EMU_N };
 
 typedef struct {
     ccg_snp_emulator *emu[EMU_N];
+    EVP_PKEY *authority;               /* signs the test TCB baselines */
+    ccg_refval_issuers *iss;           /* trusts it as "test-authority" */
+    ccg_snp_tcb_baselines baselines;   /* per product: the emulators' TCB is up to date */
+    ccg_snp_verify_opts opts;
     ccg_snp_verifier *v; /* trusts every emulator's ARK except M_OTHER's */
     ccg_snp_collateral col;
     ccg_decision d;
@@ -64,6 +69,10 @@ static void trust(ccg_snp_verifier *v, const ccg_snp_emulator *emu)
                                                  ccg_snp_emulator_ark(emu))));
 }
 
+/* Every check of these tests runs with a usable TCB baseline for each product, under which the
+ * emulators' TCB is UpToDate: the reasons asserted are the checks' own. */
+static const ccg_snp_verify_opts *verify_opts;
+
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
@@ -75,6 +84,18 @@ static int setup(void **state)
             trust(f->v, f->emu[i]);
         }
     }
+    f->authority = tu_authority_key();
+    f->iss = tu_issuers_with(f->authority, "test-authority");
+    ccg_snp_tcb_baselines_init(&f->baselines);
+    for (int i = M_VCEK; i <= T_VCEK; i++) {
+        assert_true(ccg_ok(ccg_snp_tcb_baselines_add(
+            &f->baselines, tu_tcb_baseline(emu_kinds[i].product, &ccg_snp_emulator_config_of(f->emu[i])->tcb, NULL,
+                                           "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", f->authority,
+                                           "test-authority"))));
+    }
+    f->opts.tcb_baselines = &f->baselines;
+    f->opts.tcb_issuers = f->iss;
+    verify_opts = &f->opts;
     *state = f;
     return 0;
 }
@@ -86,6 +107,10 @@ static int teardown(void **state)
         ccg_snp_emulator_free(f->emu[i]);
     }
     ccg_snp_verifier_free(f->v);
+    ccg_snp_tcb_baselines_free(&f->baselines);
+    ccg_refval_issuers_free(f->iss);
+    EVP_PKEY_free(f->authority);
+    verify_opts = NULL;
     free(f);
     return 0;
 }
@@ -137,7 +162,7 @@ static int run_verify(ccg_snp_verifier *v, const uint8_t *bytes, size_t len, con
                       const ccg_snp_policy *p, ccg_decision *d)
 {
     ccg_decision_free(d);
-    return ccg_ok(ccg_snp_verify(v, bytes, len, col, p, tu_time(NOW), d));
+    return ccg_ok(ccg_snp_verify_ex(v, bytes, len, col, p, verify_opts, tu_time(NOW), d));
 }
 
 /* Verification that must complete (the report parses) with a decision. */
@@ -288,7 +313,8 @@ typedef enum {
     K_CPUID,  /* v3+; reserved in v2 */
     K_CHIP_ID,
     K_LAUNCH_TCB,
-    K_OTHER_TCB, /* CURRENT_TCB, COMMITTED_TCB: only their reserved bytes are checked */
+    K_CURRENT_TCB,   /* only its reserved bytes are checked */
+    K_COMMITTED_TCB, /* its reserved bytes, and REPORTED_TCB must not be below it (RolledBack) */
     K_MIT,    /* v5+; reserved before */
 } field_kind;
 
@@ -307,7 +333,7 @@ static const field layout[] = {
     {"IMAGE_ID", 0x020, 16, K_DATA},
     {"VMPL", 0x030, 4, K_VMPL},
     {"SIGNATURE_ALGO", 0x034, 4, K_SIG_ALGO},
-    {"CURRENT_TCB", 0x038, 8, K_OTHER_TCB},
+    {"CURRENT_TCB", 0x038, 8, K_CURRENT_TCB},
     {"PLATFORM_INFO", 0x040, 8, K_PLATFORM_INFO},
     {"SIGNER_INFO", 0x048, 4, K_SIGNER_INFO},
     {"reserved", 0x04C, 4, K_RESERVED},
@@ -322,7 +348,7 @@ static const field layout[] = {
     {"CPUID", 0x188, 3, K_CPUID},
     {"reserved", 0x18B, 0x15, K_RESERVED},
     {"CHIP_ID", 0x1A0, 64, K_CHIP_ID},
-    {"COMMITTED_TCB", 0x1E0, 8, K_OTHER_TCB},
+    {"COMMITTED_TCB", 0x1E0, 8, K_COMMITTED_TCB},
     {"CURRENT_BUILD/MINOR/MAJOR", 0x1E8, 3, K_DATA},
     {"reserved", 0x1EB, 1, K_RESERVED},
     {"COMMITTED_BUILD/MINOR/MAJOR", 0x1EC, 3, K_DATA},
@@ -436,17 +462,41 @@ static void expect_signer_info(const flip_case *c, const uint8_t *b, expectation
     }
 }
 
-static void expect_tcb(const flip_case *c, size_t k, int bound_to_vcek, expectation *e)
+/* A flip in byte k of a TCB field. `lowered`: the flip cleared a bit, so a component went down. Every
+ * TCB field starts at the emulator's TCB, which the fixture's baseline counts as up to date: a lower
+ * REPORTED_TCB is OutOfDate and below COMMITTED_TCB (RolledBack), a lower LAUNCH_TCB is OutOfDate, and a
+ * higher COMMITTED_TCB puts REPORTED_TCB below it. */
+static void expect_tcb(const flip_case *c, const field *fl, size_t k, int lowered, expectation *e)
 {
     want(e, CCG_R_SNP_SIGNATURE_INVALID);
     if (tcb_byte_reserved(c->product, k)) {
         want(e, CCG_R_SNP_RESERVED_NONZERO);
-    } else if (bound_to_vcek) {
+        return;
+    }
+    switch (fl->kind) {
+    case K_REPORTED_TCB:
         want(e, CCG_R_SNP_VCEK_TCB_MISMATCH);
+        if (lowered) {
+            want(e, CCG_R_SNP_TCB_OUT_OF_DATE);
+            want(e, CCG_R_SNP_TCB_ROLLED_BACK);
+        }
+        break;
+    case K_LAUNCH_TCB:
+        if (lowered) {
+            want(e, CCG_R_SNP_TCB_OUT_OF_DATE);
+        }
+        break;
+    case K_COMMITTED_TCB:
+        if (!lowered) {
+            want(e, CCG_R_SNP_TCB_ROLLED_BACK);
+        }
+        break;
+    default: break;
     }
 }
 
-static void expect_flip(const flip_case *c, const field *fl, size_t off, const uint8_t *b, expectation *e)
+static void expect_flip(const flip_case *c, const field *fl, size_t off, int lowered, const uint8_t *b,
+                        expectation *e)
 {
     memset(e, 0, sizeof(*e));
     switch (kind_for(fl, c->version)) {
@@ -467,9 +517,10 @@ static void expect_flip(const flip_case *c, const field *fl, size_t off, const u
         break;
     case K_SIGNER_INFO: expect_signer_info(c, b, e); break;
     case K_RESERVED: refused(e, CCG_R_SNP_RESERVED_NONZERO); break;
-    case K_REPORTED_TCB: expect_tcb(c, off - 0x180, 1, e); break;
-    case K_LAUNCH_TCB: expect_tcb(c, off - 0x1F0, 0, e); break;
-    case K_OTHER_TCB: expect_tcb(c, (off - fl->off), 0, e); break;
+    case K_REPORTED_TCB:
+    case K_LAUNCH_TCB:
+    case K_CURRENT_TCB:
+    case K_COMMITTED_TCB: expect_tcb(c, fl, off - fl->off, lowered, e); break;
     case K_CPUID:
         expect_product(c, b, c->version, e);
         want(e, CCG_R_SNP_SIGNATURE_INVALID);
@@ -492,7 +543,7 @@ static void check_flip(fixture *f, const flip_case *c, const field *fl, size_t o
     char what[128];
     memcpy(b, good, sizeof(b));
     b[off] ^= (uint8_t)(1u << bit);
-    expect_flip(c, fl, off, b, &e);
+    expect_flip(c, fl, off, (good[off] >> bit) & 1, b, &e);
     int ok = run_verify(f->v, b, sizeof(b), &f->col, NULL, &f->d);
     snprintf(what, sizeof(what), "%s v%u %s, %s byte 0x%03zx bit %d", ccg_snp_product_name(c->product), c->version,
              c->signer == CCG_SNP_SIGNER_VLEK ? "VLEK" : "VCEK", fl->name, off, bit);
@@ -926,9 +977,12 @@ static void cached_chain_is_checked_at_each_time(void **state)
     verify(f, NULL);
     assert_allowed(&f->d);
     ccg_decision_free(&f->d);
-    assert_true(ccg_ok(ccg_snp_verify(f->v, f->report, sizeof(f->report), &f->col, NULL,
+    /* No baseline here (its own validity is not the subject): the policy opts out of requiring one. */
+    ccg_snp_policy *p = policy_from("{\"policy_id\":\"no-baseline\",\"version\":1,\"tcb\":{\"require_baseline\":false}}");
+    assert_true(ccg_ok(ccg_snp_verify(f->v, f->report, sizeof(f->report), &f->col, p,
                                       CCG_SNP_EMU_DEFAULT_NOT_AFTER + 1, &f->d)));
     ASSERT_REASONS(&f->d, CCG_R_CERT_EXPIRED);
+    ccg_snp_policy_free(p);
 }
 
 static X509_CRL *crl_of(const ccg_snp_emulator *e, const ASN1_INTEGER *const *serials, size_t n, const char *this_upd,
@@ -1202,7 +1256,8 @@ static void every_failure_is_reported(void **state)
     ASSERT_REASONS(&f->d, CCG_R_CERT_EXPIRED, CCG_R_SNP_CRL_REQUIRED, CCG_R_SNP_VCEK_TCB_MISMATCH,
                    CCG_R_SNP_CHIP_ID_MISMATCH, CCG_R_SNP_DEBUG_ENABLED, CCG_R_SNP_MIGRATION_AGENT_ENABLED,
                    CCG_R_SNP_VMPL_MISMATCH, CCG_R_SNP_GUEST_SVN_BELOW_MINIMUM, CCG_R_SNP_TCB_BELOW_MINIMUM,
-                   CCG_R_SNP_MEASUREMENT_NOT_ALLOWED, CCG_R_SNP_REPORT_DATA_MISMATCH);
+                   CCG_R_SNP_MEASUREMENT_NOT_ALLOWED, CCG_R_SNP_REPORT_DATA_MISMATCH, CCG_R_SNP_TCB_OUT_OF_DATE,
+                   CCG_R_SNP_TCB_ROLLED_BACK);
     ccg_snp_policy_free(p);
     ccg_snp_verifier_free(v);
     ccg_snp_emulator_free(e);
