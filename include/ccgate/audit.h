@@ -35,8 +35,13 @@
 #include "ccgate/result.h"
 #include "ccgate/util.h"
 
-/* The record format version, hashed into every record as "v". */
+/* The record format version, hashed into every record as "v": 1, or 2 for a record that also carries
+ * the "tcb" member (an SEV-SNP decision's TCB status and advisories). Every record without it is
+ * exactly a format-1 record, so logs written before the member existed verify unchanged. */
 #define CCG_AUDIT_FORMAT 1
+#define CCG_AUDIT_FORMAT_TCB 2
+#define CCG_AUDIT_MAX_ADVISORIES 256u
+#define CCG_AUDIT_ADVISORY_MAX 63u /* bytes of one advisory ID, printable ASCII without spaces */
 /* Field limits (bytes). request_id: [A-Za-z0-9._:-]; action: [a-z0-9._-]; key_id, policy_id:
  * printable ASCII without spaces; evidence_digest: "<alg>:<lowercase hex>". */
 #define CCG_AUDIT_REQUEST_ID_MAX 128u
@@ -80,6 +85,9 @@ typedef struct {
     const char *evidence_digest; /* optional, e.g. "sha384:<hex>" from ccg_decision */
     ccg_audit_decision decision; /* required */
     const ccg_reasons *reasons;  /* codes only; NULL or empty for allow, non-empty otherwise */
+    const char *tcb_status;      /* optional: "UpToDate", "OutOfDate", "RolledBack" or "Unknown" */
+    const char *const *advisories; /* the advisory IDs that applied (only with tcb_status) */
+    size_t advisory_count;
 } ccg_audit_event;
 
 /* Fills the policy, evidence digest, decision and reasons of ev from a verification decision,

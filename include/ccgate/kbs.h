@@ -69,6 +69,8 @@ typedef struct {
     int collateral_fetch;
     char *kds_url;
     json_t *admin_issuers;   /* "admin_issuers": {"issuer-id": "/abs/path/es256-public.pem", ...} (admin API) */
+    json_t *tcb_baselines;   /* "tcb_baselines": ["/abs/path/baseline.json", ...] (snp_tcb_baseline.h) */
+    json_t *tcb_baseline_issuers; /* "tcb_baseline_issuers": {"issuer-id": "/abs/path/public.pem", ...} */
 } ccg_kbs_config;
 
 /* Strict: unknown members, wrong types and out-of-range values fail with kbs.config_invalid. */

@@ -15,7 +15,7 @@ static const char SQL_SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS audit_schema ("
     "  version INTEGER PRIMARY KEY NOT NULL"
     ") STRICT;"
-    "INSERT OR IGNORE INTO audit_schema(version) VALUES (1);"
+    "INSERT OR IGNORE INTO audit_schema(version) VALUES (2);"
     "CREATE TABLE IF NOT EXISTS audit_log ("
     "  seq             INTEGER PRIMARY KEY NOT NULL CHECK (seq >= 1),"
     "  v               INTEGER NOT NULL,"
@@ -31,14 +31,19 @@ static const char SQL_SCHEMA[] =
     "  decision        TEXT NOT NULL,"
     "  reasons         TEXT NOT NULL,"
     "  prev_hash       TEXT NOT NULL UNIQUE,"
-    "  hash            TEXT NOT NULL UNIQUE"
+    "  hash            TEXT NOT NULL UNIQUE,"
+    "  tcb             TEXT"
     ") STRICT;"
     "CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log"
     "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
     "CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log"
     "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;";
 
-#define AUDIT_SCHEMA_VERSION 1
+/* Version 2 added the nullable tcb column (records of format 2); a version-1 log gains it on open, and
+ * its records, which have no TCB status, verify unchanged. */
+#define AUDIT_SCHEMA_VERSION 2
+static const char SQL_MIGRATE_1_TO_2[] = "ALTER TABLE audit_log ADD COLUMN tcb TEXT;"
+                                         "INSERT INTO audit_schema(version) VALUES (2);";
 
 static const char SQL_TABLES[] =
     "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('audit_log', 'audit_schema')";
@@ -46,8 +51,8 @@ static const char SQL_VERSION[] = "SELECT coalesce(max(version), 0) FROM audit_s
 static const char SQL_HEAD[] = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1";
 static const char SQL_INSERT[] =
     "INSERT INTO audit_log(seq, v, time, request_id, persona, action, key_id, key_version, policy_id,"
-    " policy_version, evidence_digest, decision, reasons, prev_hash, hash)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+    " policy_version, evidence_digest, decision, reasons, prev_hash, hash, tcb)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
 
 static ccg_result count_tables(ccg_sqlite *h, int64_t *n)
 {
@@ -64,22 +69,47 @@ cleanup:
     return result;
 }
 
-static ccg_result check_version(ccg_sqlite *h)
+static ccg_result read_version(ccg_sqlite *h, int64_t *v)
 {
     ccg_result result = CCG_FAILURE;
     sqlite3_stmt *st = NULL;
     int row = 0;
-    int64_t v = 0;
     CCG_TRY(ccg_sqlite_stmt(h, SQL_VERSION, &st));
     CCG_TRY(ccg_sqlite_step_row(h, st, &row, "read the audit schema version"));
     CCG_ENSURE(row, CCG_R_STORE_CORRUPT);
-    CCG_TRY(ccg_sqlite_col_int(st, 0, &v));
+    CCG_TRY(ccg_sqlite_col_int(st, 0, v));
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_sqlite_done(st);
+    return result;
+}
+
+/* The current schema, migrating a version-1 log in one transaction (adding a column changes no record). */
+static ccg_result check_version(ccg_sqlite *h)
+{
+    ccg_result result = CCG_FAILURE;
+    int64_t v = 0;
+    int in_tx = 0;
+    CCG_TRY(read_version(h, &v));
+    if (v == 1) {
+        CCG_TRY(ccg_sqlite_begin(h));
+        in_tx = 1;
+        CCG_TRY(read_version(h, &v)); /* another process may have migrated it meanwhile */
+        if (v == 1) {
+            CCG_TRY(ccg_sqlite_exec_script(h, SQL_MIGRATE_1_TO_2, "add the audit log's tcb column"));
+            v = AUDIT_SCHEMA_VERSION;
+        }
+        CCG_TRY(ccg_sqlite_commit(h));
+        in_tx = 0;
+    }
     CCG_ENSURE_MSG(v == AUDIT_SCHEMA_VERSION, CCG_R_STORE_CORRUPT,
                    "the audit log's schema version %lld is not %d (written by another ccgate?)", (long long)v,
                    AUDIT_SCHEMA_VERSION);
     result = CCG_SUCCESS;
 cleanup:
-    ccg_sqlite_done(st);
+    if (in_tx) {
+        ccg_sqlite_rollback(h);
+    }
     return result;
 }
 
@@ -172,6 +202,8 @@ static ccg_result insert_record(ccg_sqlite *h, const json_t *rec, const char *re
     static const int text_index[] = {3, 4, 5, 6, 7, 9, 11, 12, 14};
     static const char *const int_fields[] = {"seq", "v", "key_version", "policy_version"};
     static const int int_index[] = {1, 2, 8, 10};
+    const json_t *tcb;
+    char *tcb_text = NULL;
 
     CCG_TRY(ccg_sqlite_stmt(h, SQL_INSERT, &st));
     for (size_t i = 0; i < sizeof(text_fields) / sizeof(text_fields[0]); i++) {
@@ -187,9 +219,18 @@ static ccg_result insert_record(ccg_sqlite *h, const json_t *rec, const char *re
     }
     CCG_TRY(ccg_sqlite_bind_text(h, st, 13, reasons_text));
     CCG_TRY(ccg_sqlite_bind_text(h, st, 15, hash));
+    tcb = json_object_get(rec, "tcb");
+    if (tcb != NULL) {
+        tcb_text = json_dumps(tcb, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+        CCG_ENSURE_ALLOC(tcb_text);
+        CCG_TRY(ccg_sqlite_bind_text(h, st, 16, tcb_text));
+    } else {
+        CCG_TRY(ccg_sqlite_bind_null(h, st, 16));
+    }
     CCG_TRY(ccg_sqlite_step_done(h, st, "insert the audit record"));
     result = CCG_SUCCESS;
 cleanup:
+    free(tcb_text);
     ccg_sqlite_done(st);
     return result;
 }

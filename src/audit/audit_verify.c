@@ -29,8 +29,12 @@ static int check_record(ccg_audit_verify_report *r, const json_t *rec, int64_t s
     const char *prev = json_string_value(json_object_get(rec, "prev_hash"));
     const char *stored = json_string_value(json_object_get(rec, "hash"));
     json_int_t v = json_integer_value(json_object_get(rec, "v"));
-    if (v != CCG_AUDIT_FORMAT) {
-        broken(r, seq, "unsupported_format", NULL, NULL, "the record's format version is not 1");
+    int has_tcb = json_object_get(rec, "tcb") != NULL;
+    /* Format 1 has no "tcb" member and format 2 has one: a member added to or dropped from a record
+     * without its format changing is a changed record. */
+    if ((v != CCG_AUDIT_FORMAT && v != CCG_AUDIT_FORMAT_TCB) || has_tcb != (v == CCG_AUDIT_FORMAT_TCB)) {
+        broken(r, seq, "unsupported_format", NULL, NULL,
+               "the record's format version is not 1, or not 2 with a tcb member");
         return 0;
     }
     if (strcmp(prev, prev_expected) != 0) {

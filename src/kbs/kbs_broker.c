@@ -31,6 +31,45 @@ cleanup:
     return result;
 }
 
+/* Issuers ID -> PEM file, read into iss. */
+static ccg_result load_issuers(const json_t *map, ccg_refval_issuers *iss)
+{
+    ccg_result result = CCG_FAILURE;
+    const char *iid;
+    json_t *path;
+    uint8_t *pem = NULL;
+    size_t pem_len = 0;
+    json_object_foreach((json_t *)map, iid, path) {
+        CCG_TRY(ccg_file_read(json_string_value(path), 64 * 1024, &pem, &pem_len));
+        CCG_TRY(ccg_refval_issuers_add_pem(iss, iid, pem, pem_len));
+        free(pem);
+        pem = NULL;
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    free(pem);
+    return result;
+}
+
+/* The TCB baselines of the configuration, parsed once; signature and validity are checked at each
+ * appraisal with its now. A malformed file, or two for one product, refuses the start. */
+static ccg_result load_tcb_baselines(ccg_kbs *k, const ccg_kbs_config *cfg)
+{
+    ccg_result result = CCG_FAILURE;
+    size_t i;
+    json_t *path;
+    CCG_TRY(ccg_refval_issuers_new(&k->tcb_issuers));
+    if (cfg->tcb_baseline_issuers != NULL) {
+        CCG_TRY(load_issuers(cfg->tcb_baseline_issuers, k->tcb_issuers));
+    }
+    json_array_foreach(cfg->tcb_baselines, i, path) {
+        CCG_TRY(ccg_snp_tcb_baselines_load(&k->tcb_baselines, json_string_value(path)));
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
 /* Whether the audit log lives in the store's database file: then the audit record's synced commit,
  * which precedes every answer, also makes the session writes before it durable (one WAL). */
 static int audit_shares_store(const ccg_kbs_config *cfg)
@@ -99,6 +138,7 @@ ccg_result ccg_kbs_new(const ccg_kbs_config *cfg, ccg_kbs_clock clock, void *clo
             result = CCG_FAILURE;
         }
     }
+    CCG_TRY(load_tcb_baselines(k, cfg));
     CCG_TRY(kbs_admin_issuers_load(cfg->admin_issuers, &k->admin_issuers));
     /* One store connection per server thread, so a thread reading a session never queues behind
      * another's commit; session writes are synced by the audit record that follows them when the
@@ -133,6 +173,8 @@ void ccg_kbs_free(ccg_kbs *k)
     ccg_keystore_close(k->ks);
     json_decref(k->keystore_cfg);
     ccg_refval_issuers_free(k->issuers);
+    ccg_refval_issuers_free(k->tcb_issuers);
+    ccg_snp_tcb_baselines_free(&k->tcb_baselines);
     kbs_verifiers_free(k->verifiers);
     kbs_policies_free(k->policies);
     kbs_admin_issuers_free(k->admin_issuers);
@@ -178,7 +220,8 @@ void kbs_evaluate(ccg_kbs *k, const ccg_kbs_policy *p, const char *tee, const cc
 {
     ccg_store_doc doc;
     ccg_refval_set *set = NULL;
-    ccg_snp_verify_opts opts = {.refvals = NULL, .issuers = k->issuers};
+    ccg_snp_verify_opts opts = {
+        .refvals = NULL, .issuers = k->issuers, .tcb_baselines = &k->tcb_baselines, .tcb_issuers = k->tcb_issuers};
     ccg_reason load_failure = CCG_R_OK;
     ccg_time until = 0;
     memset(&doc, 0, sizeof(doc));
@@ -205,6 +248,9 @@ void kbs_evaluate(ccg_kbs *k, const ccg_kbs_policy *p, const char *tee, const cc
         for (size_t i = 0; set != NULL && i < set->count; i++) {
             until = set->records[i].not_after < until ? set->records[i].not_after : until;
         }
+        /* ... and of the TCB baselines: the status it rested on holds no longer than they do. */
+        ccg_time baselines_until = ccg_snp_tcb_baselines_valid_until(&k->tcb_baselines);
+        until = baselines_until < until ? baselines_until : until;
         info->valid_until = d->allow ? until : 0;
         info->refval_version = set != NULL ? set->version : 0;
     }

@@ -1,5 +1,6 @@
 /* Test TCB baselines signed by a test authority key. */
 #include <openssl/pem.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,4 +105,69 @@ ccg_result tu_verify_emulated(ccg_snp_verifier *v, const uint8_t *report, size_t
     ccg_refval_issuers_free(iss);
     EVP_PKEY_free(key);
     return r;
+}
+
+void tu_tcb_env_init(tu_tcb_env *e)
+{
+    memset(e, 0, sizeof(*e));
+    e->key = tu_authority_key();
+    e->iss = tu_issuers_with(e->key, "test-authority");
+    ccg_snp_tcb_baselines_init(&e->set);
+    for (int p = CCG_SNP_PRODUCT_MILAN; p <= CCG_SNP_PRODUCT_TURIN; p++) {
+        ccg_snp_emulator_config cfg;
+        ccg_snp_emulator_config_init(&cfg, (ccg_snp_product)p, CCG_SNP_SIGNER_VCEK);
+        assert_true(ccg_ok(ccg_snp_tcb_baselines_add(&e->set, tu_tcb_baseline((ccg_snp_product)p, &cfg.tcb, NULL,
+                                                                             "2024-01-01T00:00:00Z",
+                                                                             "2049-12-31T23:59:59Z", e->key,
+                                                                             "test-authority"))));
+    }
+    e->opts.tcb_baselines = &e->set;
+    e->opts.tcb_issuers = e->iss;
+}
+
+void tu_tcb_env_free(tu_tcb_env *e)
+{
+    ccg_snp_tcb_baselines_free(&e->set);
+    ccg_refval_issuers_free(e->iss);
+    EVP_PKEY_free(e->key);
+    memset(e, 0, sizeof(*e));
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    assert_int_equal(fputs(text, fp) >= 0, 1);
+    assert_int_equal(fclose(fp), 0);
+}
+
+char *tu_write_tcb_config(const char *dir)
+{
+    tu_tcb_env env;
+    char path[512], *pem, *out;
+    json_t *files = json_array(), *members;
+    tu_tcb_env_init(&env);
+    for (int p = CCG_SNP_PRODUCT_MILAN; p <= CCG_SNP_PRODUCT_TURIN; p++) {
+        const ccg_snp_tcb_baseline *b = env.set.by_product[p];
+        char *text = json_dumps(b->doc, JSON_COMPACT);
+        assert_non_null(text);
+        snprintf(path, sizeof(path), "%s/tcb-%s.json", dir, ccg_snp_product_name((ccg_snp_product)p));
+        write_text(path, text);
+        free(text);
+        json_array_append_new(files, json_string(path));
+    }
+    snprintf(path, sizeof(path), "%s/tcb-authority.pem", dir);
+    pem = tu_public_pem(env.key);
+    write_text(path, pem);
+    free(pem);
+    members = json_pack("{s:o, s:{s:s}}", "tcb_baselines", files, "tcb_baseline_issuers", "test-authority", path);
+    assert_non_null(members);
+    out = json_dumps(members, JSON_COMPACT);
+    assert_non_null(out);
+    /* Without the enclosing braces, to splice into a configuration object. */
+    memmove(out, out + 1, strlen(out));
+    out[strlen(out) - 1] = '\0';
+    json_decref(members);
+    tu_tcb_env_free(&env);
+    return out;
 }

@@ -30,4 +30,21 @@ CCG_MUST_CHECK ccg_result tu_verify_emulated(ccg_snp_verifier *v, const uint8_t 
                                              const ccg_snp_collateral *col, const ccg_snp_policy *policy,
                                              const ccg_snp_emulator *emu, ccg_time now, ccg_decision *d);
 
+/* A test authority, and per product a signed baseline whose up_to_date is the emulator's default TCB
+ * for that product (ccg_snp_emulator_config_init), valid 2024-2049; opts points at them. For tests of
+ * emulated evidence whose subject is not the TCB (the default policy requires a baseline). */
+typedef struct {
+    EVP_PKEY *key;
+    ccg_refval_issuers *iss;
+    ccg_snp_tcb_baselines set;
+    ccg_snp_verify_opts opts;
+} tu_tcb_env;
+void tu_tcb_env_init(tu_tcb_env *e);
+void tu_tcb_env_free(tu_tcb_env *e);
+
+/* Writes a signed baseline per product (the emulator's default TCB, valid 2024-2049) and the test
+ * authority's public key into dir, and returns the key broker configuration members naming them:
+ * "tcb_baselines":[...],"tcb_baseline_issuers":{...} (malloc'd, no braces). */
+char *tu_write_tcb_config(const char *dir);
+
 #endif
