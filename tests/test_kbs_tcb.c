@@ -155,9 +155,17 @@ static int teardown(void **state)
     return 0;
 }
 
-/* The release policy "attest": the emulator's root, and the SNP policy given (NULL: the default). */
+/* The release policy "attest": the emulator's root, and the SNP policy given (NULL: one that says
+ * nothing but the approved measurement, so the default TCB rules apply). */
 static void put_policy(fixture *f, const char *snp_policy)
 {
+    ccg_snp_report r;
+    char hex[97];
+    json_t *snp = json_loads(snp_policy != NULL ? snp_policy : "{\"policy_id\":\"s\",\"version\":1}", 0, NULL);
+    assert_non_null(snp);
+    ccg_snp_emulator_default_report(f->emu, &r);
+    ccg_hex_encode(r.measurement, sizeof(r.measurement), hex);
+    json_object_set_new(snp, "allowed_measurements", json_pack("[s]", hex));
     BIO *bio = BIO_new(BIO_s_mem());
     char *data = NULL, *pem, *text;
     long n;
@@ -167,9 +175,7 @@ static void put_policy(fixture *f, const char *snp_policy)
     BIO_free(bio);
     json_t *doc = json_pack("{s:s,s:i,s:[s],s:[{s:s,s:s}]}", "policy_id", "attest", "version", 1, "allowed_tees",
                             "snp", "trusted_roots", "product", "milan", "pem", pem);
-    if (snp_policy != NULL) {
-        json_object_set_new(doc, "snp_policy", json_loads(snp_policy, 0, NULL));
-    }
+    json_object_set_new(doc, "snp_policy", snp);
     text = json_dumps(doc, JSON_COMPACT);
     assert_true(ccg_ok(ccg_kbs_set_policy(f->kbs, text, strlen(text))));
     free(text);

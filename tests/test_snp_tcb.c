@@ -500,7 +500,9 @@ static void malformed_baselines(void **state)
                     ",\"up_to_date\":{\"bootloader\":4,\"tee\":0,\"snp\":24,\"microcode\":219}}");
     refuse_baseline("{\"product\":\"Milan\",\"version\":1," TIMES
                     ",\"up_to_date\":{\"bootloader\":4,\"tee\":0,\"snp\":24,\"microcode\":219,\"ucode\":1}}");
-    /* advisories: an ID, at least one component, no duplicate */
+    /* advisories: an ID, at least one component of the product, no duplicate */
+    refuse_baseline("{\"product\":\"Milan\",\"version\":1," TIMES "," MILAN_UP
+                    ",\"advisories\":[{\"id\":\"A\",\"below\":{\"fmc\":1}}]}");
     refuse_baseline("{\"product\":\"Milan\",\"version\":1," TIMES "," MILAN_UP ",\"advisories\":[{\"id\":\"A\",\"below\":{}}]}");
     refuse_baseline("{\"product\":\"Milan\",\"version\":1," TIMES "," MILAN_UP ",\"advisories\":[{\"below\":{\"snp\":1}}]}");
     refuse_baseline("{\"product\":\"Milan\",\"version\":1," TIMES "," MILAN_UP

@@ -316,7 +316,7 @@ static ccg_result load_config(const char *dir, ccg_snp_emulator_config *c, ccg_s
     json_error_t err;
     CCG_TRY(path_join(path, sizeof(path), dir, "emulator.json"));
     if (ccg_failed(ccg_file_read(path, STATE_JSON_MAX, &text, &len))) {
-        char why[200];
+        char why[sizeof(ccg_error_last()->message)];
         snprintf(why, sizeof(why), "%s", ccg_error_last()->message);
         ccg_error_clear(); /* reported as the state's fault, not a generic read failure */
         CCG_BAIL(CCG_R_ATTEST_EMULATOR_STATE_INVALID, "emulator state: %s", why);

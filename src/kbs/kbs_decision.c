@@ -322,10 +322,10 @@ static void add_collateral_reasons(ccg_decision *d)
     if (!ccg_reasons_has(r, CCG_R_COLLATERAL_EXPIRED) &&
         (ccg_reasons_has(r, CCG_R_CERT_EXPIRED) || ccg_reasons_has(r, CCG_R_CRL_EXPIRED) ||
          ccg_reasons_has(r, CCG_R_SNP_TCB_BASELINE_EXPIRED))) {
-        ccg_decision_deny(d, CCG_R_COLLATERAL_EXPIRED,
-                          json_pack("{s:s}", "cause", ccg_reasons_has(r, CCG_R_CERT_EXPIRED)  ? "cert.expired"
-                                                      : ccg_reasons_has(r, CCG_R_CRL_EXPIRED) ? "crl.expired"
-                                                                                              : "snp.tcb_baseline_expired"));
+        const char *cause = ccg_reasons_has(r, CCG_R_CERT_EXPIRED)  ? "cert.expired"
+                            : ccg_reasons_has(r, CCG_R_CRL_EXPIRED) ? "crl.expired"
+                                                                    : "snp.tcb_baseline_expired";
+        ccg_decision_deny(d, CCG_R_COLLATERAL_EXPIRED, json_pack("{s:s}", "cause", cause));
     }
     if (!ccg_reasons_has(r, CCG_R_COLLATERAL_MISSING) &&
         (ccg_reasons_has(r, CCG_R_CERT_CHAIN_INCOMPLETE) || ccg_reasons_has(r, CCG_R_SNP_CRL_REQUIRED) ||

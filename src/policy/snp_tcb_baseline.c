@@ -191,7 +191,8 @@ static ccg_result parse_doc(const json_t *doc, ccg_snp_tcb_baseline *b)
     b->version = json_integer_value(v);
     CCG_TRY(get_time(doc, "not_before", &b->not_before));
     CCG_TRY(get_time(doc, "not_after", &b->not_after));
-    CCG_ENSURE_MSG(b->not_before <= b->not_after, CCG_R_SNP_TCB_BASELINE_MALFORMED, "'not_before' is after 'not_after'");
+    CCG_ENSURE_MSG(b->not_before <= b->not_after, CCG_R_SNP_TCB_BASELINE_MALFORMED,
+                   "'not_before' is after 'not_after'");
     CCG_TRY(get_levels(json_object_get(doc, "up_to_date"), b->product, 1, "up_to_date", &b->up_to_date, &listed));
     v = json_object_get(doc, "advisories");
     if (v == NULL) {
@@ -213,7 +214,8 @@ static ccg_result parse_doc(const json_t *doc, ccg_snp_tcb_baseline *b)
                            json_is_string(json_object_get(sig, "value")),
                        CCG_R_SNP_TCB_BASELINE_MALFORMED,
                        "'signature' must be {\"alg\": \"ES384\"|\"Ed25519\", \"value\": base64url}");
-        CCG_ENSURE_MSG(b->issuer[0] != '\0', CCG_R_SNP_TCB_BASELINE_MALFORMED, "a signed baseline must name its 'issuer'");
+        CCG_ENSURE_MSG(b->issuer[0] != '\0', CCG_R_SNP_TCB_BASELINE_MALFORMED,
+                       "a signed baseline must name its 'issuer'");
         b->has_signature = 1;
     }
     result = CCG_SUCCESS;

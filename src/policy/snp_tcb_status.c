@@ -54,7 +54,8 @@ static int advisory_applies(const ccg_snp_advisory *a, const ccg_snp_tcb *report
 {
     for (size_t i = 0; i < N_COMPONENTS; i++) {
         const component *c = &COMPONENTS[i];
-        if ((a->components & c->bit) && (level(reported, c) < level(&a->below, c) || level(launch, c) < level(&a->below, c))) {
+        uint8_t below = level(&a->below, c);
+        if ((a->components & c->bit) && (level(reported, c) < below || level(launch, c) < below)) {
             return 1;
         }
     }
