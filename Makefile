@@ -32,10 +32,12 @@ demo: build
 
 bench: build
 	bash scripts/bench.sh build/release
+	bash scripts/bench-gpu.sh build/release
 	bash scripts/bench-measure.sh build/release
 	bash scripts/bench-kbs.sh build/release
 	bash scripts/bench-channel.sh build/release
 	bash scripts/bench-unseal.sh build/release
+	bash scripts/bench-gpu-rim.sh build/release
 
 docs: build
 	build/release/ccgate reasons --markdown > docs/reason-codes.md

@@ -9,8 +9,9 @@
 #
 # Per flow the broker does (the chain is cached by the verifier cache, so no RSA work is counted):
 #   - 1 ECDSA P-384 verify: the report signature at /attest. /resource reuses that decision, because
-#     the key's policy is the attestation policy at the same version, the reference values are unchanged
-#     and the collateral is still valid (a key under another policy costs a second verify);
+#     the key's policy is the attestation policy at the same version, the reference values, collateral
+#     (by digest) and trust epoch are unchanged, the collateral is still valid and the decision is under
+#     decision_reuse_seconds old (a key under another policy costs a second verify);
 #   - 1 ES256 sign (the attestation token);
 #   - 1 ECDH P-256 and 1 P-256 key generation (the JWE's ECDH-ES ephemeral key, counted at the ES256
 #     sign rate, which is the same fixed-base multiplication);

@@ -102,6 +102,15 @@ JSON
 kbs="$bin/ccgate-kbs"
 show ccgate-kbs create-kek / set-policy / import-key --key-id default/model/llm --policy-id model-llm
 "$kbs" create-kek --config "$work/kbs.json" >/dev/null
+# A release policy must pin the launch measurement: one that does not would release to any genuine guest.
+cat > "$work/unpinned.json" <<JSON
+{"policy_id": "model-any", "version": 1, "allowed_tees": ["snp"], "trusted_roots": [{"product": "milan", "pem": $ark}]}
+JSON
+show ccgate-kbs set-policy --file unpinned.json   "(no measurement pinned)"
+unpinned_rc=0
+"$kbs" set-policy --config "$work/kbs.json" --file "$work/unpinned.json" 2>"$work/unpinned.err" || unpinned_rc=$?
+expect "unpinned policy refused (exit status)" "$unpinned_rc" 2
+expect "reason" "$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["reason"])' "$work/unpinned.err")" kbs.policy_unpinned
 "$kbs" set-policy --config "$work/kbs.json" --file "$work/policy.json" >/dev/null
 "$kbs" import-key --config "$work/kbs.json" --key-id default/model/llm --policy-id model-llm --file "$work/model.key" >/dev/null
 rm -f "$work/model.key" # the broker holds it now, wrapped under its KEK

@@ -11,6 +11,7 @@ packages=(
 )
 packages+=(fuse3 libfuse3-dev) # attester tests: the configfs-tsm stand-in (tests/support/tsm_fuse.c)
 packages+=(age) # scripts/bench-unseal.sh: `age -d` is the unseal benchmark's anchor
+packages+=(libxmlsec1-dev libxmlsec1-openssl libxml2-dev) # NVIDIA RIMs: XML signatures (src/evidence/gpu/gpu_rim_sig.c)
 
 missing=()
 for p in "${packages[@]}"; do

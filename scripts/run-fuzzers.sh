@@ -27,6 +27,17 @@ for t in "${targets[@]}"; do
   if [ "$name" = fuzz_ovmf ] && [ -d "$vectors/snp-measure" ]; then
     cp "$vectors/snp-measure/"ovmf_*_suffix.bin "$work/" 2>/dev/null || true
   fi
+  # NVIDIA's GPU reports (hex text, which the GPU front end reads) and JSON evidence, likewise.
+  if [ "$name" = fuzz_gpu_spdm ] && [ -d "$vectors/nvgpu" ]; then
+    i=0; for f in "$vectors"/nvgpu/*/*AttestationReport*.txt; do cp "$f" "$work/report$i.txt"; i=$((i + 1)); done
+  fi
+  if [ "$name" = fuzz_gpu_evidence_json ] && [ -d "$vectors/nvgpu" ]; then
+    cp "$vectors"/nvgpu/*/evidence_*.json "$work/" 2>/dev/null || true
+  fi
+  # NVIDIA's RIMs (signed SWID XML) seed the RIM front end the same way.
+  if [ "$name" = fuzz_gpu_rim ] && [ -d "$vectors/nvgpu" ]; then
+    find "$vectors/nvgpu" \( -name '*.xml' -o -name '*.swidtag' \) -exec cp {} "$work/" \;
+  fi
   echo "fuzz: $name for ${seconds}s"
   if "$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
        -artifact_prefix="$work/" "$work" "${seeds[@]}" >"$work/log" 2>&1; then

@@ -7,11 +7,16 @@
  *   ccgate-kbs rotate-key --config FILE --key-id REPO/TYPE/TAG --file KEY
  *   ccgate-kbs key-state  --config FILE --key-id REPO/TYPE/TAG --state active|disabled|retired
  *
+ * The provisioning commands are audited as the host operator (kbs_host.c): each change is recorded
+ * before it is made, so with the audit log unwritable nothing changes (audit.write_failed, exit 1).
+ *
  * Exit status: 0 success, 1 refused (a store or keystore said no), 2 bad usage or input. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include "ccgate/error.h"
 #include "ccgate/kbs.h"
@@ -114,8 +119,16 @@ static int serve(const options *o, ccg_kbs *k, const ccg_kbs_config *cfg)
         log_error("the server did not start");
         return exit_for_error();
     }
-    fprintf(stderr, "{\"level\":\"info\",\"msg\":\"listening\",\"address\":\"%s\",\"port\":%u,\"tls\":%s}\n",
-            cfg->bind_address, (unsigned)ccg_kbs_server_port(srv), o->insecure_http ? "false" : "true");
+    {
+        /* What a core dump would need, as the process itself sees it (docs/kbs.md). */
+        struct rlimit core = {1, 1};
+        (void)getrlimit(RLIMIT_CORE, &core);
+        fprintf(stderr,
+                "{\"level\":\"info\",\"msg\":\"listening\",\"address\":\"%s\",\"port\":%u,\"tls\":%s,"
+                "\"dumpable\":%d,\"core_limit\":%llu}\n",
+                cfg->bind_address, (unsigned)ccg_kbs_server_port(srv), o->insecure_http ? "false" : "true",
+                prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), (unsigned long long)core.rlim_cur);
+    }
     if (o->port_file != NULL) {
         int n = snprintf(port, sizeof(port), "%u\n", (unsigned)ccg_kbs_server_port(srv));
         char tmp[4096];
@@ -149,8 +162,8 @@ static int import_key(const options *o, ccg_kbs *k, int rotate)
         goto cleanup;
     }
     memcpy(key.data, raw, len);
-    if (rotate ? ccg_failed(ccg_kbs_rotate_key(k, o->key_id, &key, &version))
-               : ccg_failed(ccg_kbs_import_key(k, o->key_id, o->policy_id, &key))) {
+    if (rotate ? ccg_failed(ccg_kbs_host_rotate_key(k, o->key_id, &key, &version))
+               : ccg_failed(ccg_kbs_host_import_key(k, o->key_id, o->policy_id, &key))) {
         log_error(rotate ? "the key was not rotated" : "the key was not imported");
         rc = exit_for_error();
         goto cleanup;
@@ -175,6 +188,11 @@ int main(int argc, char **argv)
     int rc = 2;
     int first = 1;
 
+    /* Before anything holds a secret, and before any JSON value exists. */
+    if (ccg_failed(ccg_kbs_process_harden())) {
+        log_error("the process could not be hardened");
+        return 1;
+    }
     if (argc >= 2 && argv[1][0] != '-') {
         cmd = argv[1];
         first = 2;
@@ -199,19 +217,10 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "serve") == 0) {
         rc = serve(&o, k, &cfg);
     } else if (strcmp(cmd, "create-kek") == 0) {
-        ccg_keystore *ks = NULL;
-        ccg_keystore_config kc;
         rc = 0;
-        if (ccg_failed(ccg_keystore_config_from_json(cfg.keystore, &kc))) {
-            log_error("the keystore configuration is invalid");
-            rc = 2;
-        } else {
-            if (ccg_failed(ccg_keystore_open(&kc, &ks)) || ccg_failed(ccg_keystore_create_kek(ks, NULL))) {
-                log_error("the KEK was not created");
-                rc = exit_for_error();
-            }
-            ccg_keystore_close(ks);
-            ccg_keystore_config_free(&kc);
+        if (ccg_failed(ccg_kbs_host_create_kek(k))) {
+            log_error("the KEK was not created");
+            rc = exit_for_error();
         }
     } else if (strcmp(cmd, "set-policy") == 0) {
         uint8_t *text = NULL;
@@ -219,7 +228,7 @@ int main(int argc, char **argv)
         if (o.file == NULL) {
             usage(stderr);
         } else if (ccg_failed(ccg_file_read(o.file, 1u << 20, &text, &len)) ||
-                   ccg_failed(ccg_kbs_set_policy(k, (const char *)text, len))) {
+                   ccg_failed(ccg_kbs_host_set_policy(k, (const char *)text, len))) {
             log_error("the policy was not stored");
             rc = exit_for_error();
         } else {
@@ -233,7 +242,7 @@ int main(int argc, char **argv)
     } else if (strcmp(cmd, "key-state") == 0) {
         if (o.key_id == NULL || o.state == NULL) {
             usage(stderr);
-        } else if (ccg_failed(ccg_kbs_set_key_state(k, o.key_id, o.state))) {
+        } else if (ccg_failed(ccg_kbs_host_set_key_state(k, o.key_id, o.state))) {
             log_error("the key state was not changed");
             rc = exit_for_error();
         } else {

@@ -20,7 +20,7 @@
 #include "ccgate/store.h"
 
 static const ccg_time T0 = 1767225600; /* 2026-01-01T00:00:00Z */
-#define TCB_RECORD_HASH "1cd1eeb28f9c1e37cfca794fcb9837390f1f90f75f5a165b09f08fc4b76fd398"
+#define TCB_RECORD_HASH "b2a992d8c650fcaf8ec2d776498dc3a85572b4fa431911bb401c39d91fdde39e"
 #define GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
 
 typedef struct {
@@ -112,6 +112,11 @@ static sqlite3 *raw_open(const char *path)
     sqlite3_busy_timeout(db, 5000);
     return db;
 }
+
+/* The columns of a format-1 record (schema 3 adds count and tcb, NULL for them). */
+#define COLS15                                                                                                  \
+    "seq, v, time, request_id, persona, action, key_id, key_version, policy_id, policy_version,"             \
+    " evidence_digest, decision, reasons, prev_hash, hash"
 
 static void raw_exec(const char *path, const char *sql)
 {
@@ -334,7 +339,7 @@ static void sqlite_refuses_update_and_delete(void **state)
     assert_int_not_equal(sqlite3_exec(db, "DELETE FROM audit_log WHERE seq = 3", NULL, NULL, NULL), SQLITE_OK);
     /* a forged record at a taken seq or with a taken prev_hash cannot be inserted beside it */
     assert_int_not_equal(sqlite3_exec(db,
-                                      "INSERT INTO audit_log SELECT seq + 100, v, time, request_id, persona, action,"
+                                      "INSERT INTO audit_log(" COLS15 ") SELECT seq + 100, v, time, request_id, persona, action,"
                                       " key_id, key_version, policy_id, policy_version, evidence_digest, decision,"
                                       " reasons, prev_hash, 'x' FROM audit_log WHERE seq = 2",
                                       NULL, NULL, NULL),
@@ -423,8 +428,8 @@ static void reordered_records_break(void **state)
              "DROP TRIGGER audit_log_no_delete;"
              "CREATE TEMP TABLE swap AS SELECT * FROM audit_log WHERE seq IN (3, 4);"
              "DELETE FROM audit_log WHERE seq IN (3, 4);"
-             "INSERT INTO audit_log SELECT CASE seq WHEN 3 THEN 4 ELSE 3 END, v, time, request_id, persona, action,"
-             " key_id, key_version, policy_id, policy_version, evidence_digest, decision, reasons, prev_hash, hash, tcb"
+             "INSERT INTO audit_log(" COLS15 ") SELECT CASE seq WHEN 3 THEN 4 ELSE 3 END, v, time, request_id, persona, action,"
+             " key_id, key_version, policy_id, policy_version, evidence_digest, decision, reasons, prev_hash, hash"
              " FROM swap;");
     expect_broken(f->a, 3, "prev_hash_mismatch", &r);
 }
@@ -439,7 +444,7 @@ static void malformed_column_is_reported(void **state)
     assert_non_null(strstr(r.detail, "reasons"));
 }
 
-/* ---- the TCB status of an SEV-SNP decision (format 2) ---- */
+/* ---- the TCB status of an SEV-SNP decision (format 3) ---- */
 
 static void append_tcb(ccg_audit *a, int i, const char *status, const char *const *adv, size_t n, int64_t *seq,
                        char hash[CCG_AUDIT_HASH_HEX])
@@ -474,14 +479,15 @@ static void tcb_status_is_recorded_and_hashed(void **state)
      * {"action":"kbs.attest","decision":"allow","evidence_digest":"sha384:0123456789abcdef","key_id":null,
      *  "key_version":null,"persona":"workload","policy_id":"model-a","policy_version":1,"prev_hash":<64 zeros>,
      *  "reasons":[],"request_id":"req-0001","seq":1,"tcb":{"advisories":["AMD-SB-3019","AMD-SB-3011"],
-     *  "status":"OutOfDate"},"time":"2026-01-01T00:00:01Z","v":2} */
+     *  "status":"OutOfDate"},"time":"2026-01-01T00:00:01Z","v":3} */
     assert_string_equal(hash, TCB_RECORD_HASH);
     append_n(f->a, 2, 2); /* records without a TCB status stay format 1 */
     append_tcb(f->a, 4, "UpToDate", NULL, 0, NULL, NULL);
     json_t *list = NULL;
     OK(ccg_audit_list(f->a, 0, 0, &list));
     json_t *first = json_array_get(list, 0), *second = json_array_get(list, 1), *fourth = json_array_get(list, 3);
-    assert_int_equal(json_integer_value(json_object_get(first, "v")), 2);
+    assert_int_equal(json_integer_value(json_object_get(first, "v")), 3);
+    assert_null(json_object_get(first, "count"));
     assert_string_equal(json_string_value(json_object_get(json_object_get(first, "tcb"), "status")), "OutOfDate");
     assert_string_equal(
         json_string_value(json_array_get(json_object_get(json_object_get(first, "tcb"), "advisories"), 1)),
@@ -506,16 +512,26 @@ static void tcb_member_cannot_be_changed(void **state)
     raw_exec(f->path, "DROP TRIGGER audit_log_no_update;"
                       "UPDATE audit_log SET tcb = '{\"advisories\":[],\"status\":\"UpToDate\"}' WHERE seq = 2");
     expect_broken(f->a, 2, "hash_mismatch", &r);
-    /* The member dropped from a format-2 record, or added to a format-1 record: not a record of its format. */
+    /* The member dropped from a format-3 record, or added to a record of another format: a record
+     * whose members are not its format's is malformed. */
     raw_exec(f->path, "UPDATE audit_log SET tcb = NULL WHERE seq = 1");
-    expect_broken(f->a, 1, "unsupported_format", &r);
+    expect_broken(f->a, 1, "malformed", &r);
+    assert_non_null(strstr(r.detail, "tcb"));
     raw_exec(f->path, "UPDATE audit_log SET tcb = '{\"advisories\":[],\"status\":\"UpToDate\"}' WHERE seq = 1;"
                       "UPDATE audit_log SET tcb = '{\"advisories\":[],\"status\":\"RolledBack\"}' WHERE seq = 2;"
                       "UPDATE audit_log SET tcb = '{\"advisories\":[],\"status\":\"UpToDate\"}' WHERE seq = 3");
-    expect_broken(f->a, 3, "unsupported_format", &r);
+    expect_broken(f->a, 3, "malformed", &r);
+    assert_non_null(strstr(r.detail, "tcb"));
     raw_exec(f->path, "UPDATE audit_log SET tcb = '[1]' WHERE seq = 3");
     expect_broken(f->a, 3, "malformed", &r);
     assert_non_null(strstr(r.detail, "tcb"));
+    /* A count on a format-3 record is not its format's either; a format this ccgate does not know is
+     * not verified as one it knows. */
+    raw_exec(f->path, "UPDATE audit_log SET tcb = NULL WHERE seq = 3; UPDATE audit_log SET count = 1 WHERE seq = 1");
+    expect_broken(f->a, 1, "malformed", &r);
+    assert_non_null(strstr(r.detail, "count"));
+    raw_exec(f->path, "UPDATE audit_log SET count = NULL WHERE seq = 1; UPDATE audit_log SET v = 4 WHERE seq = 3");
+    expect_broken(f->a, 3, "unsupported_format", &r);
 }
 
 static void tcb_fields_are_checked(void **state)
@@ -536,9 +552,16 @@ static void tcb_fields_are_checked(void **state)
     ev.advisories = ok_id;
     ev.advisory_count = CCG_AUDIT_MAX_ADVISORIES + 1;
     FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_TOO_LARGE);
+    /* A counted record (format 2) carries no TCB status (format 3). */
+    ev.advisory_count = 1;
+    ev.count = 2;
+    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    ev.count = 0;
+    OK(ccg_audit_append(f->a, &ev, NULL, NULL));
 }
 
-/* A log written before the tcb column existed (schema 1) gains it on open; its records verify unchanged. */
+/* A log written before the count and tcb columns existed (schema 1) gains both on open; its records
+ * verify unchanged. */
 static void schema_1_log_is_migrated(void **state)
 {
     fixture *f = *state;
@@ -549,8 +572,8 @@ static void schema_1_log_is_migrated(void **state)
     OK(ccg_audit_head(f->a, &seq, hash));
     ccg_audit_close(f->a);
     f->a = NULL;
-    raw_exec(f->path, "ALTER TABLE audit_log DROP COLUMN tcb; DELETE FROM audit_schema WHERE version = 2;"
-                      "INSERT OR IGNORE INTO audit_schema(version) VALUES (1);");
+    raw_exec(f->path, "ALTER TABLE audit_log DROP COLUMN tcb; ALTER TABLE audit_log DROP COLUMN count;"
+                      "UPDATE audit_schema SET version = 1");
     OK(ccg_audit_open(f->path, NULL, &f->a));
     ccg_audit_anchor anchor = {.seq = seq};
     memcpy(anchor.hash, hash, sizeof(hash));
@@ -833,7 +856,7 @@ static void python_reverifies_the_chain(void **state)
     }
     const char *adv[] = {"AMD-SB-3019"};
     append_n(f->a, 1, 12);
-    append_tcb(f->a, 13, "OutOfDate", adv, 1, NULL, NULL); /* format 2 re-verifies the same way */
+    append_tcb(f->a, 13, "OutOfDate", adv, 1, NULL, NULL); /* format 3 re-verifies the same way */
     json_t *list = NULL;
     OK(ccg_audit_list(f->a, 0, 0, &list));
     char json_path[192], py_path[192], cmd[512];
@@ -962,6 +985,239 @@ static void cli_verify_list_and_head(void **state)
     json_decref(rep);
 }
 
+/* ---- sequence numbers ---- */
+
+/* The newest record renumbered (seq 6 -> 10) with its hash recomputed over the new seq, so its
+ * prev_hash still links and its hash still matches: only the sequence check can see the gap. */
+static void renumber_last_record(fixture *f, int64_t from, int64_t to)
+{
+    json_t *list = NULL, *rec;
+    char hash[CCG_AUDIT_HASH_HEX], sql[512];
+    OK(ccg_audit_list(f->a, from - 1, 1, &list));
+    rec = json_array_get(list, 0);
+    assert_non_null(rec);
+    json_object_set_new(rec, "seq", json_integer(to));
+    json_object_del(rec, "hash");
+    OK(ccg_audit_record_hash(rec, hash));
+    json_decref(list);
+    snprintf(sql, sizeof(sql),
+             "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET seq = %lld, hash = '%s' WHERE seq = %lld",
+             (long long)to, hash, (long long)from);
+    raw_exec(f->path, sql);
+}
+
+static void sequence_gap_is_reported(void **state)
+{
+    fixture *f = *state;
+    ccg_audit_verify_report r;
+    static char out[1 << 14];
+    append_n(f->a, 1, 6);
+    renumber_last_record(f, 6, 10);
+    expect_broken(f->a, 10, "seq_gap", &r);
+    assert_int_equal(r.records, 5);
+    assert_int_equal(r.head_seq, 5);
+    /* and from outside: ccgate audit verify exits 1 naming the gap */
+    assert_int_equal(run_cli((char *[]){"audit", "verify", "--db", f->path, NULL}, out, sizeof(out)), 1);
+    assert_non_null(strstr(out, "BROKEN at seq 10: seq_gap"));
+}
+
+/* ---- counted records (format 2) ---- */
+
+static void counted_records_are_format_2_and_verify(void **state)
+{
+    fixture *f = *state;
+    ccg_reasons reasons;
+    ccg_audit_verify_report r;
+    json_t *list = NULL, *rec;
+    char *canon;
+    append_n(f->a, 1, 2);
+    ccg_reasons_init(&reasons);
+    assert_int_equal(ccg_reasons_add(&reasons, CCG_R_KBS_SESSION_MISSING, NULL), 0);
+    ccg_audit_event ev = {.time = T0 + 9, .request_id = "summary", .persona = CCG_PERSONA_WORKLOAD,
+                          .action = "resource.release", .decision = CCG_AUDIT_DENY, .reasons = &reasons, .count = 41};
+    OK(ccg_audit_append(f->a, &ev, NULL, NULL));
+    ev.count = -1;
+    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    ccg_reasons_free(&reasons);
+    append_n(f->a, 4, 1);
+    OK(ccg_audit_verify(f->a, NULL, &r));
+    assert_int_equal(r.records, 4);
+    assert_int_equal(r.events, 3 + 41);
+    /* A record of one event keeps format 1 byte for byte; the summary is format 2 with "count". */
+    OK(ccg_audit_list(f->a, 0, 0, &list));
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 0), "v")), 1);
+    assert_null(json_object_get(json_array_get(list, 0), "count"));
+    rec = json_array_get(list, 2);
+    assert_int_equal(json_integer_value(json_object_get(rec, "v")), 2);
+    assert_int_equal(json_integer_value(json_object_get(rec, "count")), 41);
+    canon = ccg_audit_canonical(rec);
+    assert_non_null(strstr(canon, "\"count\":41,\"decision\":\"deny\""));
+    free(canon);
+    json_decref(list);
+    /* The count is hashed: changing it breaks the record. */
+    raw_exec(f->path, "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET count = 1 WHERE seq = 3");
+    expect_broken(f->a, 3, "hash_mismatch", &r);
+}
+
+static void a_count_on_a_format_1_record_is_malformed(void **state)
+{
+    fixture *f = *state;
+    ccg_audit_verify_report r;
+    append_n(f->a, 1, 4);
+    raw_exec(f->path, "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET count = 2 WHERE seq = 2");
+    expect_broken(f->a, 2, "malformed", &r);
+}
+
+static void a_schema_1_log_is_upgraded_in_place(void **state)
+{
+    fixture *f = *state;
+    ccg_audit_verify_report r;
+    ccg_audit *a = NULL;
+    ccg_audit_options no_create = {.create = 0};
+    append_n(f->a, 1, 5);
+    ccg_audit_close(f->a);
+    f->a = NULL;
+    /* What an older ccgate wrote: no count column, schema version 1. */
+    raw_exec(f->path, "ALTER TABLE audit_log DROP COLUMN count; UPDATE audit_schema SET version = 1");
+    OK(ccg_audit_open(f->path, &no_create, &a));
+    f->a = a;
+    OK(ccg_audit_verify(f->a, NULL, &r));
+    assert_int_equal(r.records, 5);
+    OK(ccg_audit_checkpoint(f->a, T0 + 10, "cp-1", NULL, NULL));
+    OK(ccg_audit_prune(f->a, 6, T0 + 11, "prune-1", NULL));
+    OK(ccg_audit_verify(f->a, NULL, &r));
+    assert_int_equal(r.start_seq, 6);
+}
+
+/* ---- retention: checkpoints and pruning ---- */
+
+static void prune_at_a_checkpoint_then_verify(void **state)
+{
+    fixture *f = *state;
+    ccg_audit_verify_report r;
+    ccg_audit_anchor anchor;
+    json_t *list = NULL;
+    int64_t seq = 0, removed = -1, found = 0;
+    char hash[CCG_AUDIT_HASH_HEX];
+    append_n(f->a, 1, 10);
+    OK(ccg_audit_checkpoint(f->a, T0 + 100, "cp-1", &seq, hash));
+    assert_int_equal(seq, 11);
+    append_n(f->a, 12, 5);
+    /* Only a checkpoint can be pruned to. */
+    FAILS_WITH(ccg_audit_prune(f->a, 12, T0 + 200, "prune-1", &removed), CCG_R_AUDIT_CHECKPOINT_INVALID);
+    FAILS_WITH(ccg_audit_prune(f->a, 99, T0 + 200, "prune-1", &removed), CCG_R_AUDIT_CHECKPOINT_INVALID);
+    OK(ccg_audit_checkpoint_before(f->a, T0 + 150, &found));
+    assert_int_equal(found, 11);
+    FAILS_WITH(ccg_audit_checkpoint_before(f->a, T0 + 50, &found), CCG_R_AUDIT_CHECKPOINT_INVALID);
+    OK(ccg_audit_prune(f->a, 11, T0 + 200, "prune-1", &removed));
+    assert_int_equal(removed, 10);
+    /* The chain now verifies from the checkpoint: 11..16 and the prune record 17 (count 10). */
+    OK(ccg_audit_verify(f->a, NULL, &r));
+    assert_true(r.intact);
+    assert_int_equal(r.start_seq, 11);
+    assert_int_equal(r.records, 7);
+    assert_int_equal(r.events, 7); /* the prune's count is of records removed, not of events */
+    assert_int_equal(r.head_seq, 17);
+    OK(ccg_audit_list(f->a, 0, 0, &list));
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 0), "seq")), 11);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(list, 6), "action")), "audit.prune");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 6), "count")), 10);
+    json_decref(list);
+    /* The checkpoint's own anchor still holds; an anchor on a pruned record is missing. */
+    anchor.seq = 11;
+    memcpy(anchor.hash, hash, sizeof(anchor.hash));
+    OK(ccg_audit_verify(f->a, &anchor, &r));
+    anchor.seq = 3;
+    ccg_error_clear();
+    assert_true(ccg_failed(ccg_audit_verify(f->a, &anchor, &r)));
+    assert_string_equal(r.problem, "anchor_missing");
+    assert_non_null(strstr(r.detail, "pruned"));
+    /* Tampering after the prune is still detected, at its record. */
+    raw_exec(f->path, "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET key_version = 7 WHERE seq = 13");
+    expect_broken(f->a, 13, "hash_mismatch", &r);
+    /* ... and a broken chain is never pruned. */
+    OK(ccg_audit_checkpoint(f->a, T0 + 300, "cp-2", &seq, NULL));
+    FAILS_WITH(ccg_audit_prune(f->a, seq, T0 + 301, "prune-2", &removed), CCG_R_AUDIT_CHAIN_BROKEN);
+}
+
+static void records_deleted_before_a_checkpoint_without_a_prune_are_found(void **state)
+{
+    fixture *f = *state;
+    ccg_audit_verify_report r;
+    int64_t seq = 0;
+    append_n(f->a, 1, 6);
+    OK(ccg_audit_checkpoint(f->a, T0 + 10, "cp-1", &seq, NULL));
+    append_n(f->a, 8, 3);
+    /* By hand, around the trigger: no audit.prune record accounts for it. */
+    raw_exec(f->path, "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq < 7");
+    expect_broken(f->a, 7, "prune_unrecorded", &r);
+}
+
+static void a_second_prune_chains_on(void **state)
+{
+    fixture *f = *state;
+    ccg_audit_verify_report r;
+    int64_t seq1 = 0, seq2 = 0, removed = 0;
+    append_n(f->a, 1, 4);
+    OK(ccg_audit_checkpoint(f->a, T0 + 10, "cp-1", &seq1, NULL));
+    append_n(f->a, 6, 3);
+    OK(ccg_audit_prune(f->a, seq1, T0 + 20, "prune-1", &removed));
+    assert_int_equal(removed, 4);
+    OK(ccg_audit_checkpoint(f->a, T0 + 30, "cp-2", &seq2, NULL));
+    append_n(f->a, 20, 2);
+    OK(ccg_audit_prune(f->a, seq2, T0 + 40, "prune-2", &removed));
+    assert_int_equal(removed, seq2 - seq1);
+    OK(ccg_audit_verify(f->a, NULL, &r));
+    assert_int_equal(r.start_seq, seq2);
+    /* Pruning to the same checkpoint again removes nothing and records nothing. */
+    OK(ccg_audit_prune(f->a, seq2, T0 + 50, "prune-3", &removed));
+    assert_int_equal(removed, 0);
+    OK(ccg_audit_verify(f->a, NULL, &r));
+}
+
+static void cli_checkpoint_and_prune(void **state)
+{
+    fixture *f = *state;
+    static char out[1 << 16];
+    char cp[16];
+    append_n(f->a, 1, 8);
+    assert_int_equal(run_cli((char *[]){"audit", "prune", "--db", f->path, "--checkpoint", "3", NULL}, out,
+                             sizeof(out)),
+                     1);
+    assert_int_equal(run_cli((char *[]){"audit", "prune", "--db", f->path, NULL}, out, sizeof(out)), 2);
+    assert_int_equal(run_cli((char *[]){"audit", "prune", "--db", f->path, "--before", "yesterday", NULL}, out,
+                             sizeof(out)),
+                     2);
+    /* No checkpoint at or before 2000: nothing to prune to. */
+    assert_int_equal(run_cli((char *[]){"audit", "prune", "--db", f->path, "--before", "2000-01-01T00:00:00Z",
+                                        NULL},
+                             out, sizeof(out)),
+                     1);
+    assert_int_equal(run_cli((char *[]){"audit", "checkpoint", "--db", f->path, NULL}, out, sizeof(out)), 0);
+    assert_int_equal(strncmp(out, "9:", 2), 0);
+    append_n(f->a, 10, 2);
+    /* The checkpoint was made now (the wall clock), so "before the year 9000" finds it. */
+    assert_int_equal(run_cli((char *[]){"audit", "prune", "--db", f->path, "--before", "9000-01-01T00:00:00Z",
+                                        "--json", NULL},
+                             out, sizeof(out)),
+                     0);
+    json_t *res = json_loads(out, 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(res, "removed")), 8);
+    assert_int_equal(json_integer_value(json_object_get(res, "checkpoint")), 9);
+    json_decref(res);
+    assert_int_equal(run_cli((char *[]){"audit", "verify", "--db", f->path, NULL}, out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "verified from checkpoint 9"));
+    snprintf(cp, sizeof(cp), "%d", 9);
+    assert_int_equal(run_cli((char *[]){"audit", "prune", "--db", f->path, "--checkpoint", cp, NULL}, out,
+                             sizeof(out)),
+                     0);
+    assert_non_null(strstr(out, "pruned 0 records"));
+    /* Tampering after the prune still fails verify. */
+    raw_exec(f->path, "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET decision = 'allow' WHERE seq = 11");
+    assert_int_equal(run_cli((char *[]){"audit", "verify", "--db", f->path, NULL}, out, sizeof(out)), 1);
+    assert_non_null(strstr(out, "BROKEN at seq 11: hash_mismatch"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -987,6 +1243,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(sigkill_loses_no_acknowledged_record, setup, teardown),
         cmocka_unit_test_setup_teardown(python_reverifies_the_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(cli_verify_list_and_head, setup, teardown),
+        cmocka_unit_test_setup_teardown(sequence_gap_is_reported, setup, teardown),
+        cmocka_unit_test_setup_teardown(counted_records_are_format_2_and_verify, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_count_on_a_format_1_record_is_malformed, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_schema_1_log_is_upgraded_in_place, setup, teardown),
+        cmocka_unit_test_setup_teardown(prune_at_a_checkpoint_then_verify, setup, teardown),
+        cmocka_unit_test_setup_teardown(records_deleted_before_a_checkpoint_without_a_prune_are_found, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_second_prune_chains_on, setup, teardown),
+        cmocka_unit_test_setup_teardown(cli_checkpoint_and_prune, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,6 +24,8 @@
 
 #include "testutil.h"
 
+#define AUDIENCE "https://kbs.test/admin"
+
 static const uint8_t MODEL_KEY[32] = {0x5e, 0xc2, 0xe7, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
                                       0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12, 0x13,
                                       0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0xfe};
@@ -112,8 +114,10 @@ static int group_setup(void **state)
     snprintf(text, sizeof(text),
              "{\"address\":\"127.0.0.1\",\"port\":0,\"store\":\"%s/kbs.db\",\"allow_unlocked_memory\":true,"
              "\"threads\":2,\"keystore\":{\"backend\":\"file\",\"kek_file\":\"%s\"},"
-             "\"admin_issuers\":{\"ops\":\"%s\"}}",
-             W.dir, kek, pub);
+             "\"admin\":{\"audience\":\"%s\",\"issuers\":[{\"name\":\"ops\",\"key\":\"%s\","
+             "\"roles\":[\"provider\",\"authority\",\"operator\"],"
+             "\"subjects\":[\"acme\",\"globex\",\"initech\",\"ops-1\",\"amd-ref\"]}]}}",
+             W.dir, kek, AUDIENCE, pub);
     write_text(W.config, text);
     char *const create[] = {(char *)kbs, "create-kek", "--config", W.config, NULL};
     if (run(create, 1) != 0) {
@@ -185,8 +189,8 @@ static void require_world(void)
 static char *token_at(EVP_PKEY *key, const char *role, const char *sub, ccg_time iat, ccg_time exp)
 {
     char *t = NULL;
-    json_t *claims = json_pack("{s:s,s:s,s:I,s:I}", "sub", sub, "role", role, "iat", (json_int_t)iat, "exp",
-                               (json_int_t)exp);
+    json_t *claims = json_pack("{s:s,s:s,s:s,s:I,s:I}", "sub", sub, "role", role, "aud", AUDIENCE, "iat",
+                               (json_int_t)iat, "exp", (json_int_t)exp);
     assert_true(ccg_ok(ccg_jwt_sign_es256(key, claims, &t)));
     json_decref(claims);
     return t;
@@ -292,10 +296,13 @@ static void expect(const char *method, const char *path, const char *body, const
     buf_free(&b);
 }
 
+/* A release policy pinning one launch measurement (an unpinned one is kbs.policy_unpinned). */
 static char *policy_doc(const char *id, int version)
 {
-    json_t *doc = json_pack("{s:s,s:i,s:[s],s:b}", "policy_id", id, "version", version, "allowed_tees", "snp",
-                            "gpu_required", 0);
+    json_t *doc = json_pack("{s:s,s:i,s:[s],s:b,s:{s:s,s:i,s:[s]}}", "policy_id", id, "version", version,
+                            "allowed_tees", "snp", "gpu_required", 0, "snp_policy", "policy_id", "s", "version", 1,
+                            "allowed_measurements", "ab" "abababababababababababababababababababababababab"
+                                                    "ababababababababababababababababababababababab");
     char *text = json_dumps(doc, JSON_COMPACT);
     json_decref(doc);
     return text;
@@ -349,8 +356,8 @@ static void unauthenticated_calls_are_refused(void **state)
     expect("GET", "/admin/v0/health", NULL, badrole, 401, "admin.unauthenticated");
     free(badrole);
     /* An extra claim is refused too. */
-    claims = json_pack("{s:s,s:s,s:I,s:I,s:b}", "sub", "ops-1", "role", "operator", "iat", (json_int_t)now, "exp",
-                       (json_int_t)(now + 600), "admin", 1);
+    claims = json_pack("{s:s,s:s,s:s,s:I,s:I,s:b}", "sub", "ops-1", "role", "operator", "aud", AUDIENCE, "iat",
+                       (json_int_t)now, "exp", (json_int_t)(now + 600), "admin", 1);
     assert_true(ccg_ok(ccg_jwt_sign_es256(W.admin, claims, &badrole)));
     json_decref(claims);
     expect("GET", "/admin/v0/health", NULL, badrole, 401, "admin.unauthenticated");
@@ -362,21 +369,44 @@ static void unauthenticated_calls_are_refused(void **state)
 
 static void admin_issuer_config_is_strict(void **state)
 {
+#define CFG(admin) "{\"store\":\"/x\",\"keystore\":{}," admin "}"
+#define ISS(roles, subjects) "{\"name\":\"ops\",\"key\":\"/etc/ops.pem\",\"roles\":" roles ",\"subjects\":" subjects "}"
     static const char *const bad[] = {
-        "{\"store\":\"/x\",\"keystore\":{},\"admin_issuers\":[]}",
-        "{\"store\":\"/x\",\"keystore\":{},\"admin_issuers\":{\"ops\":\"relative.pem\"}}",
-        "{\"store\":\"/x\",\"keystore\":{},\"admin_issuers\":{\"ops\":1}}",
+        /* the pre-tenancy form (any role, any subject) is refused, not reinterpreted */
+        CFG("\"admin_issuers\":{\"ops\":\"/etc/ops.pem\"}"),
+        CFG("\"admin\":{\"issuers\":[" ISS("[\"provider\"]", "[\"acme\"]") "]}"), /* no audience */
+        CFG("\"admin\":{\"audience\":\"a\",\"issuers\":[]}"),
+        CFG("\"admin\":{\"audience\":\"a\",\"issuers\":[" ISS("[]", "[\"acme\"]") "]}"),
+        CFG("\"admin\":{\"audience\":\"a\",\"issuers\":[" ISS("[\"root\"]", "[\"acme\"]") "]}"),
+        CFG("\"admin\":{\"audience\":\"a\",\"issuers\":[" ISS("[\"provider\"]", "[]") "]}"),
+        CFG("\"admin\":{\"audience\":\"a\",\"issuers\":[" ISS("[\"provider\"]", "[\"*\"]") "]}"),
+        CFG("\"admin\":{\"audience\":\"a\",\"issuers\":[" ISS("[\"provider\"]", "[\"a b\"]") "]}"),
+        CFG("\"admin\":{\"audience\":\"a\",\"issuers\":[" ISS("[\"provider\",\"provider\"]", "[\"acme\"]") "]}"),
+        CFG("\"admin\":{\"audience\":\"a\",\"issuers\":[" ISS("[\"provider\"]", "[\"acme\"]") "," ISS(
+            "[\"operator\"]", "[\"ops\"]") "]}"), /* the same name twice */
+        CFG("\"admin\":{\"audience\":\"a\",\"max_token_lifetime\":999999,\"issuers\":[" ISS(
+            "[\"provider\"]", "[\"acme\"]") "]}"),
+        CFG("\"admin\":{\"audience\":\"a\",\"issuers\":[{\"name\":\"ops\",\"key\":\"rel.pem\",\"roles\":[\"provider\"],"
+            "\"subjects\":[\"acme\"]}]}"),
+        CFG("\"admin\":{\"audience\":\"a\",\"issuers\":[" ISS("[\"provider\"]", "[\"acme\"]") "],\"extra\":1}"),
     };
     ccg_kbs_config c;
-    const char *good = "{\"store\":\"/x\",\"keystore\":{},\"admin_issuers\":{\"ops\":\"/etc/ops.pem\"}}";
+    const char *good = CFG("\"admin\":{\"audience\":\"a\",\"max_token_lifetime\":600,\"issuers\":[" ISS(
+        "[\"provider\",\"operator\"]", "[\"acme\",\"ops-1\"]") "]}");
     (void)state;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        assert_true(ccg_failed(ccg_kbs_config_parse(bad[i], strlen(bad[i]), &c)));
+        if (ccg_ok(ccg_kbs_config_parse(bad[i], strlen(bad[i]), &c))) {
+            fail_msg("accepted: %s", bad[i]);
+        }
         tu_assert_error_reason(CCG_R_KBS_CONFIG_INVALID);
     }
     assert_true(ccg_ok(ccg_kbs_config_parse(good, strlen(good), &c)));
     assert_non_null(c.admin_issuers);
+    assert_string_equal(c.admin_audience, "a");
+    assert_int_equal(c.admin_token_max_lifetime, 600);
     ccg_kbs_config_free(&c);
+#undef CFG
+#undef ISS
 }
 
 /* A token whose iss names another issuer than its signer is refused. */
@@ -387,8 +417,8 @@ static void iss_must_name_the_signer(void **state)
     json_t *claims;
     (void)state;
     require_world();
-    claims = json_pack("{s:s,s:s,s:I,s:I,s:s}", "sub", "ops-1", "role", "operator", "iat", (json_int_t)now, "exp",
-                       (json_int_t)(now + 600), "iss", "someone-else");
+    claims = json_pack("{s:s,s:s,s:s,s:I,s:I,s:s}", "sub", "ops-1", "role", "operator", "aud", AUDIENCE, "iat",
+                       (json_int_t)now, "exp", (json_int_t)(now + 600), "iss", "someone-else");
     assert_true(ccg_ok(ccg_jwt_sign_es256(W.admin, claims, &t)));
     expect("GET", "/admin/v0/health", NULL, t, 401, "admin.unauthenticated");
     free(t);
@@ -448,6 +478,13 @@ static void provider_manages_its_keys(void **state)
     expect("POST", "/admin/v0/policies",
            "{\"policy_id\":\"p\",\"version\":1,\"allowed_tees\":[\"snp\"],\"bogus\":1}", tok, 400,
            "kbs.policy_invalid");
+    /* A policy that pins no measurement would release to any genuine guest. */
+    expect("POST", "/admin/v0/policies", "{\"policy_id\":\"acme-policy\",\"version\":3,\"allowed_tees\":[\"snp\"]}",
+           tok, 400, "kbs.policy_unpinned");
+    expect("POST", "/admin/v0/policies",
+           "{\"policy_id\":\"acme-policy\",\"version\":3,\"allowed_tees\":[\"snp\"],\"snp_policy\":"
+           "{\"policy_id\":\"s\",\"version\":1,\"debug_allowed\":false}}",
+           tok, 400, "kbs.policy_unpinned");
     free(rot);
     free(pol2);
     free(tok);
@@ -680,19 +717,19 @@ static void cli_personas(void **state)
     snprintf(now_s, sizeof(now_s), "%lld", (long long)(ccg_time_now() - 7200));
     {
         char *a[] = {"kbs", "token", "mint", "--key", W.admin_key_file, "--role", "provider", "--sub", "initech",
-                     "--ttl", "600", NULL};
+                     "--aud", AUDIENCE, "--ttl", "600", NULL};
         assert_int_equal(cli(prov_tok, a), 0);
         char *b[] = {"kbs", "token", "mint", "--key", W.admin_key_file, "--role", "provider", "--sub", "globex",
-                     "--ttl", "600", NULL};
+                     "--aud", AUDIENCE, "--ttl", "600", NULL};
         assert_int_equal(cli(other_tok, b), 0);
         char *c[] = {"kbs", "token", "mint", "--key", W.admin_key_file, "--role", "operator", "--sub", "ops-1",
-                     "--ttl", "600", NULL};
+                     "--aud", AUDIENCE, "--ttl", "600", NULL};
         assert_int_equal(cli(op_tok, c), 0);
         char *d[] = {"kbs", "token", "mint", "--key", W.admin_key_file, "--role", "operator", "--sub", "ops-1",
-                     "--ttl", "60", "--now", now_s, NULL};
+                     "--aud", AUDIENCE, "--ttl", "60", "--now", now_s, NULL};
         assert_int_equal(cli(old_tok, d), 0);
-        char *e[] = {"kbs", "token", "mint", "--key", W.admin_key_file, "--role", "root", "--sub", "x", "--ttl", "1",
-                     NULL};
+        char *e[] = {"kbs", "token", "mint", "--key", W.admin_key_file, "--role", "root", "--sub", "x", "--aud",
+                     AUDIENCE, "--ttl", "1", NULL};
         assert_int_equal(cli(NULL, e), 2);
     }
     f = fopen(keyfile, "wb");

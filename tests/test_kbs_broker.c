@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 
 #include "ccgate/audit.h"
 #include "ccgate/error.h"
@@ -41,6 +42,7 @@ typedef struct {
     json_t *jwk;
     char cookie[128];
     char nonce[128];
+    char address[64]; /* the client address of the next requests ("" means 192.0.2.1) */
     unsigned req_seq;
 } fixture;
 
@@ -58,12 +60,28 @@ static char *ark_pem(const fixture *f)
     return out;
 }
 
-/* A release policy: roots named or not, GPU required or not. */
+/* The emulator's launch measurement as hex: the pin every release policy here carries. */
+static void pin_hex(const fixture *f, char hex[97])
+{
+    ccg_snp_report r;
+    ccg_snp_emulator_default_report(f->emu, &r);
+    ccg_hex_encode(r.measurement, 48, hex);
+}
+
+/* An SNP policy pinning the emulator's measurement. */
+static json_t *pinned_snp(const fixture *f)
+{
+    char hex[97];
+    pin_hex(f, hex);
+    return json_pack("{s:s,s:i,s:[s]}", "policy_id", "s", "version", 1, "allowed_measurements", hex);
+}
+
+/* A release policy: roots named or not, GPU required or not; the measurement pinned. */
 static void put_policy(fixture *f, const char *id, int with_root, int gpu)
 {
     char *pem = ark_pem(f);
-    json_t *doc = json_pack("{s:s,s:i,s:[s],s:b}", "policy_id", id, "version", 1, "allowed_tees", "snp",
-                            "gpu_required", gpu);
+    json_t *doc = json_pack("{s:s,s:i,s:[s],s:b,s:o}", "policy_id", id, "version", 1, "allowed_tees", "snp",
+                            "gpu_required", gpu, "snp_policy", pinned_snp(f));
     char *text;
     if (with_root) {
         json_object_set_new(doc, "trusted_roots", json_pack("[{s:s,s:s}]", "product", "milan", "pem", pem));
@@ -145,6 +163,7 @@ static void call(fixture *f, const char *method, const char *path, const char *b
     req.body = body != NULL ? body : "";
     req.body_len = body != NULL ? strlen(body) : 0;
     req.request_id = rid;
+    req.client_address = f->address[0] != 0 ? f->address : "192.0.2.1";
     ccg_kbs_handle(f->kbs, &req, resp);
 }
 
@@ -165,7 +184,11 @@ static void auth(fixture *f)
     ccg_kbs_response_free(&resp);
 }
 
-static char *attestation(fixture *f)
+typedef void (*report_tweak)(ccg_snp_report *r);
+
+/* The Attestation for the session's nonce: a report whose REPORT_DATA binds bind_jwk (changed by tweak
+ * first, when given), sent with send_jwk as its tee-pubkey. */
+static char *attestation_with(fixture *f, report_tweak tweak, const json_t *bind_jwk, const json_t *send_jwk)
 {
     ccg_snp_report r;
     uint8_t bytes[CCG_SNP_REPORT_SIZE];
@@ -175,7 +198,10 @@ static char *attestation(fixture *f)
     char *report, *vcek, *ask, *text;
     json_t *doc;
     ccg_snp_emulator_default_report(f->emu, &r);
-    assert_true(ccg_ok(ccg_jwk_parse(f->jwk, &jwk)));
+    if (tweak != NULL) {
+        tweak(&r);
+    }
+    assert_true(ccg_ok(ccg_jwk_parse(bind_jwk, &jwk)));
     assert_true(ccg_ok(ccg_jose_kbs_report_data("sha384", f->nonce, jwk, "", r.report_data)));
     ccg_jwk_free(jwk);
     assert_true(ccg_ok(ccg_snp_emulator_sign(f->emu, &r, bytes)));
@@ -191,7 +217,7 @@ static char *attestation(fixture *f)
     EVP_EncodeBlock((unsigned char *)ask, der, n);
     OPENSSL_free(der);
     doc = json_pack("{s:{s:s,s:O},s:{s:{s:s,s:[{s:s,s:s},{s:s,s:s}]},s:s}}", "runtime-data", "nonce", f->nonce,
-                    "tee-pubkey", f->jwk, "tee-evidence", "primary_evidence", "attestation_report", report,
+                    "tee-pubkey", send_jwk, "tee-evidence", "primary_evidence", "attestation_report", report,
                     "cert_chain", "cert_type", "VCEK", "data", vcek, "cert_type", "ASK", "data", ask,
                     "additional_evidence", "");
     text = json_dumps(doc, JSON_COMPACT);
@@ -201,6 +227,8 @@ static char *attestation(fixture *f)
     free(ask);
     return text;
 }
+
+static char *attestation(fixture *f) { return attestation_with(f, NULL, f->jwk, f->jwk); }
 
 static void expect(const ccg_kbs_http_response *resp, unsigned status, const char *code)
 {
@@ -688,13 +716,19 @@ static void plain_http_only_when_asked_on_loopback(void **state)
 static void put_policy_doc(fixture *f, const char *id, int version, int with_root, json_t *snp_stolen)
 {
     char *pem = ark_pem(f), *text;
+    char hex[97];
     json_t *doc = json_pack("{s:s,s:i,s:[s]}", "policy_id", id, "version", version, "allowed_tees", "snp");
     if (with_root) {
         json_object_set_new(doc, "trusted_roots", json_pack("[{s:s,s:s}]", "product", "milan", "pem", pem));
     }
-    if (snp_stolen != NULL) {
-        json_object_set_new(doc, "snp_policy", snp_stolen);
+    if (snp_stolen == NULL) {
+        snp_stolen = pinned_snp(f);
+    } else if (json_object_get(snp_stolen, "allowed_measurements") == NULL &&
+               json_object_get(snp_stolen, "reference_values") == NULL) {
+        pin_hex(f, hex);
+        json_object_set_new(snp_stolen, "allowed_measurements", json_pack("[s]", hex));
     }
+    json_object_set_new(doc, "snp_policy", snp_stolen);
     text = json_dumps(doc, JSON_COMPACT);
     assert_true(ccg_ok(ccg_kbs_set_policy(f->kbs, text, strlen(text))));
     free(text);
@@ -912,7 +946,7 @@ static void session_expired(void **state)
 }
 
 /* /resource reuses the attestation's decision only under the very policy version it applied: a new
- * version of the key's policy (here: without the emulator's root) is applied at once. */
+ * version of the key's policy (another measurement; then without the emulator's root) is applied at once. */
 static void new_policy_version_is_applied_at_resource(void **state)
 {
     fixture *f = *state;
@@ -923,10 +957,20 @@ static void new_policy_version_is_applied_at_resource(void **state)
     call(f, "GET", "/kbs/v0/resource/a/b/c", NULL, &resp);
     expect(&resp, 200, NULL);
     ccg_kbs_response_free(&resp);
-    put_policy_doc(f, "attest", 2, 0, NULL);
+    /* Version 2: the same root (so the same trust epoch), another measurement. */
+    char other[97];
+    pin_hex(f, other);
+    other[0] = other[0] == '0' ? '1' : '0';
+    put_policy_doc(f, "attest", 2, 1,
+                   json_pack("{s:s,s:i,s:[s]}", "policy_id", "s", "version", 1, "allowed_measurements", other));
+    call(f, "GET", "/kbs/v0/resource/a/b/c", NULL, &resp);
+    expect(&resp, 403, "\"snp.measurement_not_allowed\"");
+    expect(&resp, 403, "\"policy_version\":2");
+    ccg_kbs_response_free(&resp);
+    put_policy_doc(f, "attest", 3, 0, NULL);
     call(f, "GET", "/kbs/v0/resource/a/b/c", NULL, &resp);
     expect(&resp, 403, "\"cert.untrusted_root\"");
-    expect(&resp, 403, "\"policy_version\":2");
+    expect(&resp, 403, "\"policy_version\":3");
     ccg_kbs_response_free(&resp);
     /* A key under another policy than the attestation's is appraised under that policy. */
     put_policy_doc(f, "other", 1, 1, NULL);
@@ -947,19 +991,604 @@ static void expiring_collateral_ends_the_reuse(void **state)
     f->emu = NULL;
     ccg_snp_emulator_config_init(&ecfg, CCG_SNP_PRODUCT_MILAN, CCG_SNP_SIGNER_VCEK);
     ecfg.key.not_before = T0 - 86400;
-    ecfg.key.not_after = T0 + 100;
+    ecfg.key.not_after = T0 + 40;
     assert_true(ccg_ok(ccg_snp_emulator_new(&ecfg, &f->emu)));
     put_policy(f, "attest", 1, 0);
     import_key(f, "a/b/c", "attest");
     attest_ok(f);
-    f->now += 50;
+    f->now += 20;
     call(f, "GET", "/kbs/v0/resource/a/b/c", NULL, &resp);
     expect(&resp, 200, NULL);
     ccg_kbs_response_free(&resp);
-    f->now += 100; /* the session lives on (token_ttl 600); the VCEK does not */
+    f->now += 30; /* within the reuse time and the session (token_ttl 600); past the VCEK */
     call(f, "GET", "/kbs/v0/resource/a/b/c", NULL, &resp);
     expect_both(&resp, 403, "\"cert.expired\"", "\"collateral.expired\"");
     ccg_kbs_response_free(&resp);
+}
+
+
+/* ---- issue 10: a release rests on a pinned policy, a canonical key, cheap checks first, and a
+ * reused decision bound to everything it rested on ---- */
+
+static void expect_no_token(const ccg_kbs_http_response *resp)
+{
+    if (resp->body != NULL && strstr(resp->body, "\"token\"") != NULL) {
+        fail_msg("a token was issued: %s", resp->body);
+    }
+}
+
+/* Attests the current session with a tweaked report; expects status and code. */
+static void attest_expect(fixture *f, report_tweak tweak, unsigned status, const char *code)
+{
+    ccg_kbs_http_response resp;
+    char *body;
+    auth(f);
+    body = attestation_with(f, tweak, f->jwk, f->jwk);
+    call(f, "POST", "/kbs/v0/attest", body, &resp);
+    expect(&resp, status, code);
+    if (status != 200) {
+        expect_no_token(&resp);
+    }
+    ccg_kbs_response_free(&resp);
+    free(body);
+}
+
+static void reopen_with(fixture *f, const char *members)
+{
+    char text[sizeof(f->config_text)];
+    close_broker(f);
+    snprintf(text, sizeof(text), "{%s,%s", members, f->config_text + 1);
+    snprintf(f->config_text, sizeof(f->config_text), "%s", text);
+    open_broker(f);
+}
+
+/* A release policy that pins no launch measurement is refused when it is set and when it is loaded. */
+static void unpinned_policy_is_refused(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_http_response resp;
+    ccg_kbs_policy *p = NULL;
+    char *body;
+    static const char *const unpinned[] = {
+        "{\"policy_id\":\"attest\",\"version\":1,\"allowed_tees\":[\"snp\"]}",
+        "{\"policy_id\":\"attest\",\"version\":1,\"allowed_tees\":[\"snp\"],\"snp_policy\":{\"policy_id\":\"s\","
+        "\"version\":1,\"debug_allowed\":false}}",
+        "{\"policy_id\":\"attest\",\"version\":1,\"allowed_tees\":[\"snp\"],\"snp_policy\":{\"policy_id\":\"s\","
+        "\"version\":1,\"allowed_id_key_digests\":[],\"host_data\":\"" "00000000000000000000000000000000"
+        "00000000000000000000000000000000\"}}",
+    };
+    static const char *const pinned[] = {
+        "{\"policy_id\":\"attest\",\"version\":1,\"allowed_tees\":[\"snp\"],\"snp_policy\":{\"policy_id\":\"s\","
+        "\"version\":1,\"reference_values\":{\"set_id\":\"acme-prod\"}}}",
+        /* An empty allowlist pins the measurement to nothing: it releases to nobody, which is safe. */
+        "{\"policy_id\":\"attest\",\"version\":1,\"allowed_tees\":[\"snp\"],\"snp_policy\":{\"policy_id\":\"s\","
+        "\"version\":1,\"allowed_measurements\":[]}}",
+    };
+    for (size_t i = 0; i < sizeof(unpinned) / sizeof(unpinned[0]); i++) {
+        assert_true(ccg_failed(ccg_kbs_policy_parse(unpinned[i], strlen(unpinned[i]), &p)));
+        tu_assert_error_reason(CCG_R_KBS_POLICY_UNPINNED);
+        assert_null(p);
+        assert_true(ccg_failed(ccg_kbs_set_policy(f->kbs, unpinned[i], strlen(unpinned[i]))));
+        tu_assert_error_reason(CCG_R_KBS_POLICY_UNPINNED);
+    }
+    for (size_t i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++) {
+        assert_true(ccg_ok(ccg_kbs_policy_parse(pinned[i], strlen(pinned[i]), &p)));
+        ccg_kbs_policy_free(p);
+        p = NULL;
+    }
+    /* One that reached the store another way (an older broker): refused when loaded, nothing issued. */
+    assert_true(ccg_ok(ccg_store_policy_put(f->kbs->store, "attest", 1, unpinned[0], f->now)));
+    auth(f);
+    body = attestation(f);
+    call(f, "POST", "/kbs/v0/attest", body, &resp);
+    expect(&resp, 503, "\"kbs.policy_unpinned\"");
+    expect_no_token(&resp);
+    ccg_kbs_response_free(&resp);
+    free(body);
+}
+
+/* tee-pubkey members beyond kty/crv/x/y (EC), alg and use are refused: REPORT_DATA binds only the
+ * canonical members, so anything else would be signed into the token without being attested. */
+static void tee_pubkey_unknown_members_are_refused(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_http_response resp;
+    static const char *const extra[][2] = {
+        {"kid", "\"guest-key-1\""}, {"x5u", "\"https://attacker.example/x5u\""}, {"ext", "{\"a\":[1,2]}"},
+        {"n", "\"AQAB\""},          {"x5c", "[\"AAAA\"]"},
+    };
+    put_policy(f, "attest", 1, 0);
+    for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++) {
+        json_t *sent = json_deep_copy(f->jwk);
+        char *body;
+        json_object_set_new(sent, extra[i][0], json_loads(extra[i][1], JSON_DECODE_ANY, NULL));
+        auth(f);
+        body = attestation_with(f, NULL, f->jwk, sent);
+        call(f, "POST", "/kbs/v0/attest", body, &resp);
+        expect(&resp, 400, "\"kbs.tee_pubkey_member_unknown\"");
+        expect_no_token(&resp);
+        ccg_kbs_response_free(&resp);
+        free(body);
+        json_decref(sent);
+    }
+}
+
+/* The token and the session carry the canonical key only (a "use" the broker accepts is not copied). */
+static void only_the_canonical_tee_pubkey_is_signed(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_http_response resp;
+    ccg_store_session sess;
+    json_t *sent = json_deep_copy(f->jwk), *t, *claims = NULL, *rec;
+    EVP_PKEY *key = NULL;
+    char *body;
+    put_policy(f, "attest", 1, 0);
+    json_object_set_new(sent, "use", json_string("enc"));
+    auth(f);
+    body = attestation_with(f, NULL, f->jwk, sent);
+    call(f, "POST", "/kbs/v0/attest", body, &resp);
+    expect(&resp, 200, "\"token\"");
+    t = json_loads(resp.body, 0, NULL);
+    assert_true(ccg_ok(kbs_token_key(f->kbs, &key)));
+    const char *tok = json_string_value(json_object_get(t, "token"));
+    assert_true(ccg_ok(ccg_jwt_verify_es256(key, tok, strlen(tok), f->now, 0, &claims)));
+    assert_true(json_equal(json_object_get(claims, "tee-pubkey"), f->jwk));
+    memset(&sess, 0, sizeof(sess));
+    assert_true(ccg_ok(ccg_store_session_get(f->kbs->store, f->cookie, f->now, &sess, NULL)));
+    rec = json_loads(sess.claims_json, 0, NULL);
+    assert_true(json_equal(json_object_get(rec, "tee-pubkey"), f->jwk));
+    json_decref(rec);
+    ccg_store_session_free(&sess);
+    json_decref(claims);
+    json_decref(t);
+    json_decref(sent);
+    ccg_kbs_response_free(&resp);
+    free(body);
+}
+
+/* An RSA tee-pubkey above 4096 bits is refused by its length, before anything is decoded; and the
+ * nonce is checked before the key is looked at. */
+static void big_rsa_key_is_refused_after_the_nonce(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_http_response resp;
+    uint8_t n[1024];
+    char *nb, *body;
+    json_t *big;
+    put_policy(f, "attest", 1, 0);
+    assert_int_equal(RAND_bytes(n, sizeof(n)), 1);
+    n[0] |= 0x80; /* 8192 bits */
+    n[sizeof(n) - 1] |= 1;
+    nb = ccg_b64url_encode(n, sizeof(n));
+    big = json_pack("{s:s,s:s,s:s,s:s}", "kty", "RSA", "alg", "RSA-OAEP-256", "n", nb, "e", "AQAB");
+    auth(f);
+    body = attestation_with(f, NULL, f->jwk, big);
+    call(f, "POST", "/kbs/v0/attest", body, &resp);
+    expect(&resp, 400, "\"jose.jwk_too_large\"");
+    ccg_kbs_response_free(&resp);
+    free(body);
+    /* By its length alone, before decoding: 1400 characters that are not even base64url. */
+    {
+        char junk[1401];
+        memset(junk, '*', sizeof(junk) - 1);
+        junk[sizeof(junk) - 1] = 0;
+        json_object_set_new(big, "n", json_string(junk));
+        auth(f);
+        body = attestation_with(f, NULL, f->jwk, big);
+        call(f, "POST", "/kbs/v0/attest", body, &resp);
+        expect(&resp, 400, "\"jose.jwk_too_large\"");
+        ccg_kbs_response_free(&resp);
+        free(body);
+    }
+    /* 4096 bits is not "too large" (this random modulus may still fail the key's own checks). */
+    free(nb);
+    n[512] |= 0x80;
+    nb = ccg_b64url_encode(n + 512, 512);
+    json_object_set_new(big, "n", json_string(nb));
+    auth(f);
+    body = attestation_with(f, NULL, f->jwk, big);
+    call(f, "POST", "/kbs/v0/attest", body, &resp);
+    assert_null(strstr(resp.body, "jose.jwk_too_large"));
+    ccg_kbs_response_free(&resp);
+    free(body);
+    /* A nonce this broker never issued is refused as such, whatever key comes with it. */
+    free(nb);
+    nb = ccg_b64url_encode(n, sizeof(n));
+    json_object_set_new(big, "n", json_string(nb));
+    auth(f);
+    snprintf(f->nonce, sizeof(f->nonce), "a-nonce-this-broker-never-issued");
+    body = attestation_with(f, NULL, f->jwk, big);
+    call(f, "POST", "/kbs/v0/attest", body, &resp);
+    expect(&resp, 401, "\"kbs.nonce_mismatch\"");
+    assert_null(strstr(resp.body, "jose."));
+    ccg_kbs_response_free(&resp);
+    free(body);
+    free(nb);
+    json_decref(big);
+}
+
+/* The nonce is consumed before the key is parsed: a broken key spends the challenge. */
+static void a_broken_key_spends_the_nonce(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_http_response resp;
+    json_t *broken = json_deep_copy(f->jwk);
+    char *body;
+    put_policy(f, "attest", 1, 0);
+    json_object_set_new(broken, "x", json_string("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")); /* off the curve */
+    auth(f);
+    body = attestation_with(f, NULL, f->jwk, broken);
+    call(f, "POST", "/kbs/v0/attest", body, &resp);
+    expect(&resp, 400, "\"jose.jwk_invalid\"");
+    ccg_kbs_response_free(&resp);
+    free(body);
+    body = attestation(f);
+    call(f, "POST", "/kbs/v0/attest", body, &resp);
+    expect(&resp, 401, "\"kbs.nonce_reused\"");
+    expect_no_token(&resp);
+    ccg_kbs_response_free(&resp);
+    free(body);
+    json_decref(broken);
+}
+
+/* One session allows 3 failed attempts (the default); the next is refused before anything is parsed. */
+static void failed_attempts_per_session_are_limited(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_http_response resp;
+    char real[sizeof(f->nonce)], *body;
+    put_policy(f, "attest", 1, 0);
+    auth(f);
+    memcpy(real, f->nonce, sizeof(real));
+    snprintf(f->nonce, sizeof(f->nonce), "a-nonce-this-broker-never-issued");
+    body = attestation(f);
+    for (int i = 0; i < 3; i++) {
+        call(f, "POST", "/kbs/v0/attest", body, &resp);
+        expect(&resp, 401, "\"kbs.nonce_mismatch\"");
+        ccg_kbs_response_free(&resp);
+    }
+    free(body);
+    memcpy(f->nonce, real, sizeof(real));
+    body = attestation(f);
+    call(f, "POST", "/kbs/v0/attest", body, &resp);
+    expect(&resp, 429, "\"kbs.too_many_attempts\"");
+    expect_no_token(&resp);
+    ccg_kbs_response_free(&resp);
+    free(body);
+    /* Another session from the same address is not affected. */
+    attest_ok(f);
+}
+
+/* Failed attempts per client address in a window: over the limit, /auth and /attest from that address
+ * are refused (429) until the window has passed; other addresses are served meanwhile. */
+static void failed_attempts_per_address_are_limited(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_http_response resp;
+    char *body;
+    put_policy(f, "attest", 1, 0);
+    reopen_with(f, "\"attempt_limits\":{\"per_session\":3,\"per_address\":4,\"window_seconds\":60}");
+    snprintf(f->address, sizeof(f->address), "198.51.100.7");
+    for (int i = 0; i < 4; i++) {
+        auth(f);
+        snprintf(f->nonce, sizeof(f->nonce), "a-nonce-this-broker-never-issued");
+        body = attestation(f);
+        call(f, "POST", "/kbs/v0/attest", body, &resp);
+        expect(&resp, 401, "\"kbs.nonce_mismatch\"");
+        ccg_kbs_response_free(&resp);
+        free(body);
+    }
+    call(f, "POST", "/kbs/v0/auth", "{\"version\":\"0.4.0\",\"tee\":\"snp\",\"extra-params\":{}}", &resp);
+    expect(&resp, 429, "\"kbs.too_many_attempts\"");
+    assert_string_equal(resp.set_cookie, "");
+    ccg_kbs_response_free(&resp);
+    snprintf(f->address, sizeof(f->address), "198.51.100.8");
+    attest_ok(f);
+    snprintf(f->address, sizeof(f->address), "198.51.100.7");
+    f->now += 61;
+    attest_ok(f);
+    /* The limits are configuration, strictly parsed. */
+    ccg_kbs_config c;
+    const char *bad = "{\"store\":\"/x\",\"keystore\":{},\"attempt_limits\":{\"per_session\":0}}";
+    assert_true(ccg_failed(ccg_kbs_config_parse(bad, strlen(bad), &c)));
+    tu_assert_error_reason(CCG_R_KBS_CONFIG_INVALID);
+    bad = "{\"store\":\"/x\",\"keystore\":{},\"attempt_limits\":{\"per_minute\":3}}";
+    assert_true(ccg_failed(ccg_kbs_config_parse(bad, strlen(bad), &c)));
+    bad = "{\"store\":\"/x\",\"keystore\":{},\"decision_reuse_seconds\":301}";
+    assert_true(ccg_failed(ccg_kbs_config_parse(bad, strlen(bad), &c)));
+}
+
+/* Writes the emulator's VCEK, its ASK+ARK chain and a CRL (revoking the given serial, or none) into a
+ * collateral cache. */
+static void cache_collateral(fixture *f, const char *cache, const ASN1_INTEGER *revoked, int with_certs)
+{
+    ccg_snp_kds_item item;
+    X509_CRL *crl = NULL;
+    unsigned char *der = NULL;
+    int n;
+    if (with_certs) {
+        BIO *bio = BIO_new(BIO_s_mem());
+        char *chain = NULL;
+        long len;
+        n = i2d_X509(ccg_snp_emulator_vcek(f->emu), &der);
+        assert_true(ccg_ok(ccg_snp_kds_import_key(cache, CCG_SNP_PRODUCT_MILAN, der, (size_t)n, &item)));
+        OPENSSL_free(der);
+        der = NULL;
+        assert_int_equal(PEM_write_bio_X509(bio, ccg_snp_emulator_ask(f->emu)), 1);
+        assert_int_equal(PEM_write_bio_X509(bio, ccg_snp_emulator_ark(f->emu)), 1);
+        len = BIO_get_mem_data(bio, &chain);
+        memset(&item, 0, sizeof(item));
+        item.kind = CCG_SNP_KDS_CHAIN;
+        item.product = CCG_SNP_PRODUCT_MILAN;
+        item.signer = CCG_SNP_SIGNER_VCEK;
+        assert_true(ccg_ok(ccg_snp_cache_write(cache, &item, (const uint8_t *)chain, (size_t)len)));
+        BIO_free(bio);
+    }
+    memset(&item, 0, sizeof(item));
+    item.kind = CCG_SNP_KDS_CRL;
+    item.product = CCG_SNP_PRODUCT_MILAN;
+    item.signer = CCG_SNP_SIGNER_VCEK;
+    assert_true(ccg_ok(ccg_snp_emulator_crl(f->emu, revoked != NULL ? &revoked : NULL, revoked != NULL ? 1 : 0,
+                                            f->now - 3600, f->now + 86400, &crl)));
+    n = i2d_X509_CRL(crl, &der);
+    assert_true(n > 0);
+    assert_true(ccg_ok(ccg_snp_cache_write(cache, &item, der, (size_t)n)));
+    OPENSSL_free(der);
+    X509_CRL_free(crl);
+}
+
+/* A CRL revoking the ASK, published after the attestation, stops the next release of the session
+ * whose decision rested on the earlier CRL: cert.revoked, as a fresh attestation gets. */
+static void revoked_ask_ends_the_reuse(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_http_response resp;
+    char cache[200], members[300];
+    snprintf(cache, sizeof(cache), "%s/collateral", f->dir);
+    snprintf(members, sizeof(members), "\"collateral\":{\"cache_dir\":\"%s\"}", cache);
+    reopen_with(f, members);
+    put_policy_doc(f, "attest", 1, 1, json_pack("{s:s,s:i,s:b}", "policy_id", "s", "version", 1, "require_crl", 1));
+    import_key(f, "a/b/c", "attest");
+    cache_collateral(f, cache, NULL, 1);
+    attest_ok(f);
+    call(f, "GET", "/kbs/v0/resource/a/b/c", NULL, &resp);
+    expect(&resp, 200, NULL);
+    ccg_kbs_response_free(&resp);
+    f->now += 5;
+    cache_collateral(f, cache, X509_get0_serialNumber(ccg_snp_emulator_ask(f->emu)), 0);
+    call(f, "GET", "/kbs/v0/resource/a/b/c", NULL, &resp);
+    expect(&resp, 403, "\"cert.revoked\"");
+    ccg_kbs_response_free(&resp);
+    attest_expect(f, NULL, 401, "\"cert.revoked\"");
+}
+
+/* Reference values: the issuer "acme" in the configuration (or not), a set signed by it, and a policy
+ * naming the set. */
+static EVP_PKEY *refval_world(fixture *f, const char *issuer_path)
+{
+    EVP_PKEY *issuer = EVP_EC_gen("P-384");
+    char members[300];
+    FILE *fp;
+    assert_non_null(issuer);
+    fp = fopen(issuer_path, "w");
+    assert_non_null(fp);
+    assert_int_equal(PEM_write_PUBKEY(fp, issuer), 1);
+    fclose(fp);
+    snprintf(members, sizeof(members), "\"refval_issuers\":{\"acme\":\"%s\"}", issuer_path);
+    reopen_with(f, members);
+    return issuer;
+}
+
+static void put_refval_set(fixture *f, EVP_PKEY *issuer, const char *stored_as, const char *set_id, int version,
+                           const uint8_t measurement[48])
+{
+    char hex[97], *text;
+    json_t *record, *set;
+    ccg_hex_encode(measurement, 48, hex);
+    record = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "id", "r1", "tee", "snp", "measurement", hex, "build_id",
+                       "build-1", "not_before", "2026-01-01T00:00:00Z", "not_after", "2027-01-01T00:00:00Z");
+    assert_true(ccg_ok(ccg_refval_sign(record, issuer, "acme")));
+    set = json_pack("{s:s,s:i,s:[o]}", "set_id", set_id, "version", version, "records", record);
+    text = json_dumps(set, JSON_COMPACT);
+    assert_true(ccg_ok(ccg_store_refval_put(f->kbs->store, stored_as, version, text, f->now)));
+    free(text);
+    json_decref(set);
+}
+
+static void put_refval_policy(fixture *f)
+{
+    put_policy_doc(f, "attest", 1, 1,
+                   json_pack("{s:s,s:i,s:{s:s}}", "policy_id", "s", "version", 1, "reference_values", "set_id",
+                             "acme-prod"));
+}
+
+/* Removing a reference-value issuer from the configuration (and restarting) changes the trust epoch:
+ * the session's decision is not reused, and the appraisal names the issuer as unknown. */
+static void removed_refval_issuer_ends_the_reuse(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_http_response resp;
+    ccg_snp_report r;
+    char path[200], *issuers_at;
+    EVP_PKEY *issuer;
+    snprintf(path, sizeof(path), "%s/issuer.pem", f->dir);
+    issuer = refval_world(f, path);
+    ccg_snp_emulator_default_report(f->emu, &r);
+    put_refval_set(f, issuer, "acme-prod", "acme-prod", 1, r.measurement);
+    put_refval_policy(f);
+    import_key(f, "a/b/c", "attest");
+    attest_ok(f);
+    call(f, "GET", "/kbs/v0/resource/a/b/c", NULL, &resp);
+    expect(&resp, 200, NULL);
+    ccg_kbs_response_free(&resp);
+    /* The operator drops the issuer and restarts; the session (in the store) lives on. */
+    issuers_at = strstr(f->config_text, "\"refval_issuers\":{");
+    assert_non_null(issuers_at);
+    issuers_at += strlen("\"refval_issuers\":{");
+    memmove(issuers_at, strchr(issuers_at, '}'), strlen(strchr(issuers_at, '}')) + 1);
+    close_broker(f);
+    open_broker(f);
+    f->now += 5;
+    call(f, "GET", "/kbs/v0/resource/a/b/c", NULL, &resp);
+    expect(&resp, 403, "\"refval.issuer_unknown\"");
+    ccg_kbs_response_free(&resp);
+    EVP_PKEY_free(issuer);
+}
+
+/* A new version of the reference-value set that no longer lists the measurement: the next release
+ * appraises again and is refused, although the attestation's decision is fresh. */
+static void new_refval_version_ends_the_reuse(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_http_response resp;
+    ccg_snp_report r;
+    char path[200];
+    uint8_t other[48];
+    EVP_PKEY *issuer;
+    snprintf(path, sizeof(path), "%s/issuer.pem", f->dir);
+    issuer = refval_world(f, path);
+    ccg_snp_emulator_default_report(f->emu, &r);
+    put_refval_set(f, issuer, "acme-prod", "acme-prod", 1, r.measurement);
+    put_refval_policy(f);
+    import_key(f, "a/b/c", "attest");
+    attest_ok(f);
+    call(f, "GET", "/kbs/v0/resource/a/b/c", NULL, &resp);
+    expect(&resp, 200, NULL);
+    ccg_kbs_response_free(&resp);
+    memcpy(other, r.measurement, sizeof(other));
+    other[0] ^= 0xff;
+    put_refval_set(f, issuer, "acme-prod", "acme-prod", 2, other);
+    call(f, "GET", "/kbs/v0/resource/a/b/c", NULL, &resp);
+    expect(&resp, 403, "\"refval.measurement_mismatch\"");
+    ccg_kbs_response_free(&resp);
+    EVP_PKEY_free(issuer);
+}
+
+/* A set stored under the policy's set ID whose own set_id is another: refval.set_missing. */
+static void refval_set_id_mismatch_is_refused(void **state)
+{
+    fixture *f = *state;
+    ccg_snp_report r;
+    char path[200];
+    EVP_PKEY *issuer;
+    snprintf(path, sizeof(path), "%s/issuer.pem", f->dir);
+    issuer = refval_world(f, path);
+    ccg_snp_emulator_default_report(f->emu, &r);
+    put_refval_set(f, issuer, "acme-prod", "acme-staging", 1, r.measurement);
+    put_refval_policy(f);
+    attest_expect(f, NULL, 401, "\"refval.set_missing\"");
+    EVP_PKEY_free(issuer);
+}
+
+/* The decision is reused for a short time only (decision_reuse_seconds, default 60): later, /resource
+ * appraises the evidence again (the verifier cache counts the appraisal). */
+static void reuse_is_capped_in_time(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_http_response resp;
+    uint64_t h0, m0, h1, m1;
+    size_t n;
+    put_policy(f, "attest", 1, 0);
+    import_key(f, "a/b/c", "attest");
+    attest_ok(f);
+    kbs_verifiers_stats(f->kbs->verifiers, &h0, &m0, &n);
+    f->now += 30;
+    call(f, "GET", "/kbs/v0/resource/a/b/c", NULL, &resp);
+    expect(&resp, 200, NULL);
+    ccg_kbs_response_free(&resp);
+    kbs_verifiers_stats(f->kbs->verifiers, &h1, &m1, &n);
+    assert_int_equal(h1 + m1, h0 + m0); /* reused: no appraisal */
+    f->now += 31;
+    call(f, "GET", "/kbs/v0/resource/a/b/c", NULL, &resp);
+    expect(&resp, 200, NULL);
+    ccg_kbs_response_free(&resp);
+    kbs_verifiers_stats(f->kbs->verifiers, &h1, &m1, &n);
+    assert_int_equal(h1 + m1, h0 + m0 + 1); /* appraised again */
+}
+
+/* The broker's own REPORT_DATA check: a genuine report bound to one key, replayed with another key
+ * (the attacker's), gets no token. */
+static void replayed_report_with_another_key_is_refused(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_http_response resp;
+    EVP_PKEY *attacker = EVP_EC_gen("P-256");
+    ccg_jwk *jwk = NULL;
+    json_t *other;
+    char *body;
+    assert_true(ccg_ok(ccg_jwk_from_pkey(attacker, NULL, &jwk)));
+    other = ccg_jwk_to_json(jwk);
+    put_policy(f, "attest", 1, 0);
+    auth(f);
+    body = attestation_with(f, NULL, f->jwk, other);
+    call(f, "POST", "/kbs/v0/attest", body, &resp);
+    expect(&resp, 401, "\"snp.report_data_mismatch\"");
+    expect_no_token(&resp);
+    ccg_kbs_response_free(&resp);
+    free(body);
+    json_decref(other);
+    ccg_jwk_free(jwk);
+    EVP_PKEY_free(attacker);
+}
+
+#define AUTHOR_DIGEST_HEX "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"
+
+static void author_key_listed(ccg_snp_report *r)
+{
+    r->flags |= 1; /* AUTHOR_KEY_EN */
+    memset(r->author_key_digest, 0xa1, sizeof(r->author_key_digest));
+}
+
+static void author_key_other(ccg_snp_report *r)
+{
+    author_key_listed(r);
+    r->author_key_digest[47] ^= 1;
+}
+
+static void author_key_disabled(ccg_snp_report *r)
+{
+    author_key_listed(r);
+    r->flags &= ~1u;
+}
+
+/* allowed_author_key_digests: the author key must be enabled and listed. */
+static void author_key_allowlist_is_enforced(void **state)
+{
+    fixture *f = *state;
+    put_policy_doc(f, "attest", 1, 1,
+                   json_pack("{s:s,s:i,s:[s]}", "policy_id", "s", "version", 1, "allowed_author_key_digests",
+                             AUTHOR_DIGEST_HEX));
+    attest_expect(f, author_key_listed, 200, "\"token\"");
+    attest_expect(f, author_key_other, 401, "\"snp.author_key_not_allowed\"");
+    attest_expect(f, author_key_disabled, 401, "\"snp.author_key_not_allowed\"");
+}
+
+/* allowed_signers ["vlek"]: a VCEK-signed report is refused. */
+static void vcek_outside_allowed_signers_is_refused(void **state)
+{
+    fixture *f = *state;
+    put_policy_doc(f, "attest", 1, 1,
+                   json_pack("{s:s,s:i,s:[s]}", "policy_id", "s", "version", 1, "allowed_signers", "vlek"));
+    attest_expect(f, NULL, 401, "\"snp.signer_not_allowed\"");
+}
+
+static void guest_smt_off(ccg_snp_report *r) { r->policy &= ~(uint64_t)CCG_SNP_POLICY_SMT; }
+
+static void guest_and_platform_smt_off(ccg_snp_report *r)
+{
+    guest_smt_off(r);
+    r->platform_info &= ~(uint64_t)CCG_SNP_PLATFORM_SMT_EN;
+}
+
+/* smt_allowed false: SMT enabled on the platform (PLATFORM_INFO.SMT_EN) is refused even when the
+ * guest policy does not allow SMT. */
+static void platform_smt_is_refused(void **state)
+{
+    fixture *f = *state;
+    put_policy_doc(f, "attest", 1, 1,
+                   json_pack("{s:s,s:i,s:b}", "policy_id", "s", "version", 1, "smt_allowed", 0));
+    attest_expect(f, guest_smt_off, 401, "\"snp.smt_not_allowed\"");
+    attest_expect(f, guest_and_platform_smt_off, 200, "\"token\"");
 }
 
 int main(void)
@@ -986,6 +1615,22 @@ int main(void)
         cmocka_unit_test_setup_teardown(session_expired, setup, teardown),
         cmocka_unit_test_setup_teardown(new_policy_version_is_applied_at_resource, setup, teardown),
         cmocka_unit_test_setup_teardown(expiring_collateral_ends_the_reuse, setup, teardown),
+        cmocka_unit_test_setup_teardown(unpinned_policy_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(tee_pubkey_unknown_members_are_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(only_the_canonical_tee_pubkey_is_signed, setup, teardown),
+        cmocka_unit_test_setup_teardown(big_rsa_key_is_refused_after_the_nonce, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_broken_key_spends_the_nonce, setup, teardown),
+        cmocka_unit_test_setup_teardown(failed_attempts_per_session_are_limited, setup, teardown),
+        cmocka_unit_test_setup_teardown(failed_attempts_per_address_are_limited, setup, teardown),
+        cmocka_unit_test_setup_teardown(revoked_ask_ends_the_reuse, setup, teardown),
+        cmocka_unit_test_setup_teardown(removed_refval_issuer_ends_the_reuse, setup, teardown),
+        cmocka_unit_test_setup_teardown(new_refval_version_ends_the_reuse, setup, teardown),
+        cmocka_unit_test_setup_teardown(refval_set_id_mismatch_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(reuse_is_capped_in_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(replayed_report_with_another_key_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(author_key_allowlist_is_enforced, setup, teardown),
+        cmocka_unit_test_setup_teardown(vcek_outside_allowed_signers_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(platform_smt_is_refused, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

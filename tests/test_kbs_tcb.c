@@ -332,7 +332,7 @@ static void token_and_audit_carry_the_tcb_status(void **state)
     ccg_kbs_response_free(&resp);
     json_t *records = audit_records(f), *att = json_array_get(records, 0), *rel = json_array_get(records, 1);
     assert_string_equal(json_string_value(json_object_get(att, "action")), "kbs.attest");
-    assert_int_equal(json_integer_value(json_object_get(att, "v")), 2);
+    assert_int_equal(json_integer_value(json_object_get(att, "v")), 3); /* a record with a TCB status is format 3 */
     assert_string_equal(record_status(att), "UpToDate");
     assert_string_equal(json_string_value(json_array_get(json_object_get(json_object_get(att, "tcb"), "advisories"), 0)),
                         "AMD-SB-3019");
@@ -437,6 +437,34 @@ static void decision_reuse_ends_with_the_baseline(void **state)
     ccg_kbs_response_free(&resp);
 }
 
+/* The baselines are trust material: a new baseline (here naming an advisory the TCB is below) and a
+ * restart end the reuse of an earlier decision, and the release is appraised again and refused. */
+static void a_new_baseline_ends_the_reuse(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_http_response resp;
+    char adv[128];
+    ccg_snp_emulator_config cfg;
+    write_baseline(f, "milan.json", CCG_SNP_PRODUCT_MILAN, NULL, NB, NA, f->authority);
+    open_with_milan(f);
+    put_policy(f, NULL);
+    import_key(f, "acme/model/a");
+    attest(f, &resp);
+    expect(&resp, 200, "\"token\"");
+    ccg_kbs_response_free(&resp);
+    call(f, "GET", "/kbs/v0/resource/acme/model/a", NULL, &resp);
+    expect(&resp, 200, NULL);
+    ccg_kbs_response_free(&resp);
+    close_broker(f);
+    ccg_snp_emulator_config_init(&cfg, CCG_SNP_PRODUCT_MILAN, CCG_SNP_SIGNER_VCEK);
+    snprintf(adv, sizeof(adv), "[{\"id\":\"AMD-SB-3019\",\"below\":{\"microcode\":%d}}]", cfg.tcb.microcode + 1);
+    write_baseline(f, "milan.json", CCG_SNP_PRODUCT_MILAN, adv, NB, NA, f->authority);
+    open_with_milan(f);
+    call(f, "GET", "/kbs/v0/resource/acme/model/a", NULL, &resp);
+    expect(&resp, 403, "\"snp.advisory_not_allowed\"");
+    ccg_kbs_response_free(&resp);
+}
+
 /* Baselines are read at start: a malformed file, two for one product, or a relative path refuse it. */
 static void bad_baseline_files_refuse_the_start(void **state)
 {
@@ -469,6 +497,7 @@ int main(void)
         T(refval_issuer_cannot_sign_a_baseline),
         T(advisory_not_allowlisted),
         T(decision_reuse_ends_with_the_baseline),
+        T(a_new_baseline_ends_the_reuse),
         T(bad_baseline_files_refuse_the_start),
     };
     return cmocka_run_group_tests_name("kbs_tcb", tests, NULL, NULL);

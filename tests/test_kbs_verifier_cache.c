@@ -47,7 +47,13 @@ static ccg_kbs_policy *policy(const char *id, int version, int with_root)
     assert_non_null(bio);
     assert_int_equal(PEM_write_bio_X509(bio, ccg_snp_emulator_ark(F.emu)), 1);
     n = BIO_get_mem_data(bio, &pem_data);
-    doc = json_pack("{s:s,s:i,s:[s]}", "policy_id", id, "version", version, "allowed_tees", "snp");
+    ccg_snp_report r;
+    char pin[97];
+    ccg_snp_emulator_default_report(F.emu, &r);
+    ccg_hex_encode(r.measurement, 48, pin);
+    /* A release policy must pin the launch measurement (kbs.policy_unpinned otherwise). */
+    doc = json_pack("{s:s,s:i,s:[s],s:{s:s,s:i,s:[s]}}", "policy_id", id, "version", version, "allowed_tees", "snp",
+                    "snp_policy", "policy_id", "s", "version", 1, "allowed_measurements", pin);
     assert_non_null(doc);
     if (with_root) {
         json_object_set_new(doc, "trusted_roots",

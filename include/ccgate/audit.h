@@ -35,13 +35,20 @@
 #include "ccgate/result.h"
 #include "ccgate/util.h"
 
-/* The record format version, hashed into every record as "v": 1, or 2 for a record that also carries
- * the "tcb" member (an SEV-SNP decision's TCB status and advisories). Every record without it is
- * exactly a format-1 record, so logs written before the member existed verify unchanged. */
+/* The record format version, hashed into every record as "v". Each format carries a fixed set of the
+ * optional members, and the verifier holds every record to its format's set (docs/audit.md):
+ *   1: a record of one event, neither "count" nor "tcb";
+ *   2: a counted record, which adds "count" (a summary of several events, or a prune);
+ *   3: a record of one SEV-SNP decision, which adds "tcb" (its TCB status and advisories).
+ * A record of format 1 hashes exactly as before formats 2 and 3 existed. */
 #define CCG_AUDIT_FORMAT 1
-#define CCG_AUDIT_FORMAT_TCB 2
+#define CCG_AUDIT_FORMAT_COUNTED 2
+#define CCG_AUDIT_FORMAT_TCB 3
 #define CCG_AUDIT_MAX_ADVISORIES 256u
 #define CCG_AUDIT_ADVISORY_MAX 63u /* bytes of one advisory ID, printable ASCII without spaces */
+/* The actions of the retention records (docs/audit.md, "Retention"). */
+#define CCG_AUDIT_ACTION_CHECKPOINT "audit.checkpoint"
+#define CCG_AUDIT_ACTION_PRUNE "audit.prune"
 /* Field limits (bytes). request_id: [A-Za-z0-9._:-]; action: [a-z0-9._-]; key_id, policy_id:
  * printable ASCII without spaces; evidence_digest: "<alg>:<lowercase hex>". */
 #define CCG_AUDIT_REQUEST_ID_MAX 128u
@@ -67,6 +74,7 @@ typedef enum {
     CCG_PERSONA_AUTHORITY = 3, /* "authority": manages reference values and collateral */
     CCG_PERSONA_OPERATOR = 4,  /* "operator": reads status and audit */
     CCG_PERSONA_SYSTEM = 5,    /* "system": the broker on its own behalf (start, key generation) */
+    CCG_PERSONA_HOST_OPERATOR = 6, /* "host-operator": the service user's ccgate-kbs commands on the broker host */
 } ccg_persona;
 
 const char *ccg_audit_decision_name(ccg_audit_decision d);
@@ -85,9 +93,11 @@ typedef struct {
     const char *evidence_digest; /* optional, e.g. "sha384:<hex>" from ccg_decision */
     ccg_audit_decision decision; /* required */
     const ccg_reasons *reasons;  /* codes only; NULL or empty for allow, non-empty otherwise */
-    const char *tcb_status;      /* optional: "UpToDate", "OutOfDate", "RolledBack" or "Unknown" */
+    const char *tcb_status;      /* optional: "UpToDate", "OutOfDate", "RolledBack" or "Unknown" (format 3) */
     const char *const *advisories; /* the advisory IDs that applied (only with tcb_status) */
     size_t advisory_count;
+    int64_t count;               /* 0: one event; n >= 1: a counted record (format 2) standing for n events,
+                                    e.g. n anonymous denials aggregated into one summary; never with tcb_status */
 } ccg_audit_event;
 
 /* Fills the policy, evidence digest, decision and reasons of ev from a verification decision,
@@ -127,19 +137,38 @@ typedef struct {
     char head_hash[CCG_AUDIT_HASH_HEX];
     int64_t broken_seq;               /* the first record that does not verify (0 when intact) */
     char problem[48];                 /* "hash_mismatch", "prev_hash_mismatch", "seq_gap", "malformed",
-                                         "unsupported_format", "anchor_missing", "anchor_mismatch" */
+                                         "unsupported_format", "anchor_missing", "anchor_mismatch",
+                                         "prune_unrecorded" */
     char expected[CCG_AUDIT_HASH_HEX]; /* the expected hash (recomputed, or the previous record's) */
     char stored[CCG_AUDIT_HASH_HEX];   /* the hash the record stores */
     char detail[160];
+    int64_t start_seq;                /* the first record kept: 1, or the checkpoint older records were pruned to */
+    int64_t events;                   /* events the verified records stand for (a counted record counts n) */
 } ccg_audit_verify_report;
 
-/* Walks the chain from the genesis record in one read snapshot. Intact: success and report->intact.
+/* Walks the chain from the genesis record (or, after a prune, from the checkpoint the log now starts
+ * at, whose prev_hash is taken as given) in one read snapshot. Intact: success and report->intact.
  * Broken: audit.chain_broken, naming the first broken record in the message and the report.
  * anchor may be NULL. */
 CCG_MUST_CHECK ccg_result ccg_audit_verify(ccg_audit *a, const ccg_audit_anchor *anchor,
                                            ccg_audit_verify_report *report);
-/* The report as JSON: {"intact", "records", "head": {"seq", "hash"}, "broken": {...} | null}. */
+/* The report as JSON: {"intact", "records", "events", "start_seq", "head": {"seq", "hash"},
+ * "broken": {...} | null}. */
 json_t *ccg_audit_verify_report_json(const ccg_audit_verify_report *report);
+
+/* Retention (docs/audit.md). A checkpoint is a record (action audit.checkpoint, persona operator)
+ * from which the chain may later be verified alone: *seq and hash (both may be NULL) receive it, to
+ * keep outside as an anchor. */
+CCG_MUST_CHECK ccg_result ccg_audit_checkpoint(ccg_audit *a, ccg_time now, const char *request_id, int64_t *seq,
+                                               char hash[CCG_AUDIT_HASH_HEX]);
+/* The newest checkpoint whose time is at or before `before` (audit.checkpoint_invalid when none). */
+CCG_MUST_CHECK ccg_result ccg_audit_checkpoint_before(ccg_audit *a, ccg_time before, int64_t *seq);
+/* Deletes every record before the checkpoint at checkpoint_seq, and appends in the same transaction
+ * an audit.prune record whose count is checkpoint_seq - 1 (every record ever pruned). The chain is
+ * verified first and a broken one is never pruned (audit.chain_broken); a seq that is not a
+ * checkpoint is audit.checkpoint_invalid. *removed (may be NULL) receives the number deleted now. */
+CCG_MUST_CHECK ccg_result ccg_audit_prune(ccg_audit *a, int64_t checkpoint_seq, ccg_time now, const char *request_id,
+                                          int64_t *removed);
 
 /* Records with seq > since, oldest first, at most limit (0: no limit), as a JSON array of objects
  * with every field of the record (see docs/audit.md). */

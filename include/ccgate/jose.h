@@ -58,28 +58,30 @@ CCG_MUST_CHECK ccg_result ccg_jcs_serialize(const json_t *v, char **out, size_t 
 
 typedef enum {
     CCG_JWK_EC_P256 = 1, /* kty "EC", crv "P-256" */
-    CCG_JWK_RSA = 2,     /* kty "RSA", 2048..8192-bit modulus */
+    CCG_JWK_RSA = 2,     /* kty "RSA", 2048..4096-bit modulus */
 } ccg_jwk_kind;
 
 #define CCG_JWK_RSA_MIN_BITS 2048
-#define CCG_JWK_RSA_MAX_BITS 8192
+/* 4096: a larger modulus costs the broker CPU on every request (issue 10); refused by its length first. */
+#define CCG_JWK_RSA_MAX_BITS 4096
 #define CCG_JWK_MAX_TEXT (64u * 1024u)
 
 typedef struct ccg_jwk ccg_jwk;
 
 /* Parses a public JWK for key encryption (the KBS `tee-pubkey`), strictly:
  *   EC:  "kty":"EC", "crv":"P-256", "x" and "y" of exactly 32 bytes each, a point on the curve;
- *   RSA: "kty":"RSA", "n" of 2048..8192 bits and "e" (odd, >= 3), both minimal (no leading zero byte),
- *        passing OpenSSL's public-key check.
+ *   RSA: "kty":"RSA", "n" of 2048..4096 bits and "e" (odd, >= 3), both minimal (no leading zero byte),
+ *        passing OpenSSL's public-key check; a longer "n" is jose.jwk_too_large, by its length alone.
  * "alg", when present, must be ECDH-ES+A256KW (EC) or RSA-OAEP-256 (RSA); "use", when present, "enc".
  * Private members (d, p, q, dp, dq, qi, oth, k) are refused: a private key must never be sent. Other
- * members (kid, key_ops, x5c, ...) are ignored as RFC 7517 §4 says.
- * Errors: jose.jwk_invalid (malformed, private, off-curve, short) or jose.jwk_unsupported (other kty,
- * crv, alg or use). */
+ * members (kid, key_ops, x5c, ...) are ignored as RFC 7517 §4 says (the key broker refuses them in a
+ * tee-pubkey: ccg_kbs_attestation_parse_key).
+ * Errors: jose.jwk_invalid (malformed, private, off-curve, short), jose.jwk_too_large (RSA above 4096
+ * bits) or jose.jwk_unsupported (other kty, crv, alg or use). */
 CCG_MUST_CHECK ccg_result ccg_jwk_parse(const json_t *jwk, ccg_jwk **out);
 /* As ccg_jwk_parse over JSON text (at most CCG_JWK_MAX_TEXT bytes, duplicate members refused). */
 CCG_MUST_CHECK ccg_result ccg_jwk_parse_text(const char *text, size_t len, ccg_jwk **out);
-/* The JWK of an OpenSSL key's public half (EC P-256 or RSA of 2048..8192 bits; a private key is fine,
+/* The JWK of an OpenSSL key's public half (EC P-256 or RSA of 2048..4096 bits; a private key is fine,
  * only its public part is kept). alg NULL means the key kind's encryption algorithm; "ES256" is allowed
  * for a P-256 signing key (publishing a token key). */
 CCG_MUST_CHECK ccg_result ccg_jwk_from_pkey(EVP_PKEY *pkey, const char *alg, ccg_jwk **out);

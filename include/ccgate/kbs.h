@@ -11,10 +11,16 @@
  *   kbs_errors.c    denial bodies {"type","detail","reasons","request_id","policy_id","policy_version"}
  *   kbs_token.c     the ES256 token key (store setting, wrapped by the keystore) and tokens
  *   kbs_broker.c    state (store, audit, keystore, clock) and provisioning
+ *   kbs_host.c      the host-side commands, audited as the host operator
  *   kbs_routes.c    routing, health, readiness; kbs_metrics.c  /metrics
  *   kbs_auth.c, kbs_attest.c, kbs_resource.c   the three protocol steps, HTTP-independent
  *   kbs_explain.c   the opt-in explain endpoint (checks only; nothing consumed or released)
- *   kbs_server.c    libmicrohttpd: bodies, cookies, headers, request IDs, log lines, TLS
+ *   kbs_server.c    libmicrohttpd: bodies, cookies, headers, request IDs, log lines, TLS, connection
+ *                   limits and the request deadline
+ *   kbs_path.c      the request path grammar, judged as sent (kbs.path_encoded, kbs.path_invalid)
+ *   kbs_body.c      the request body collector (every buffer zeroed before it is given up)
+ *   kbs_audit_agg.c anonymous denials counted into summary audit records
+ *   kbs_process.c   process hygiene: no core dumps, OpenSSL's secure heap, scrubbed JSON
  *
  * Every decision (allow or deny) is appended to the audit log before its response exists; a
  * response is never sent when the append fails. Time comes from the broker's clock function, so
@@ -68,10 +74,31 @@ typedef struct {
     char *collateral_dir;    /* "collateral": {"cache_dir", "fetch", "kds_url"} (snp_kds.h) */
     int collateral_fetch;
     char *kds_url;
-    json_t *admin_issuers;   /* "admin_issuers": {"issuer-id": "/abs/path/es256-public.pem", ...} (admin API) */
+    /* "admin": {"audience", "max_token_lifetime", "issuers": [{"name", "key", "roles", "subjects"}]}: the
+     * admin API's token issuers, each bound to the roles and subjects it may assert (docs/kbs.md). */
+    json_t *admin_issuers;   /* the validated "issuers" array; NULL: no issuer, every admin call refused */
+    char *admin_audience;    /* "audience": the aud every admin token must carry */
+    int64_t admin_token_max_lifetime; /* "max_token_lifetime": largest exp - iat accepted; default 3600 */
+    /* "limits": {...} (docs/kbs.md, "Limits"); every member optional. */
+    unsigned max_connections;        /* "connections": open connections in all, default 256 */
+    unsigned max_per_address;        /* "connections_per_address": from one IP address, default 32 */
+    unsigned request_deadline;       /* "request_deadline": seconds to send a whole request, default 20 */
+    unsigned idle_timeout;           /* "idle_timeout": seconds a connection may stay silent, default 15 */
+    unsigned anonymous_audit_window; /* "anonymous_audit_window": seconds per summary record, default 60; 0: none */
+    int64_t decision_reuse;  /* "decision_reuse_seconds": how long /resource may reuse /attest's decision
+                              * (0..300, 0 never); default CCG_KBS_DECISION_REUSE_DEFAULT */
+    int64_t attempts_per_session; /* "attempt_limits": {"per_session", "per_address", "window_seconds"}: */
+    int64_t attempts_per_address; /*   failed /auth and /attest requests allowed per session and per client */
+    int64_t attempts_window;      /*   address in a window; defaults CCG_KBS_ATTEMPTS_* */
     json_t *tcb_baselines;   /* "tcb_baselines": ["/abs/path/baseline.json", ...] (snp_tcb_baseline.h) */
     json_t *tcb_baseline_issuers; /* "tcb_baseline_issuers": {"issuer-id": "/abs/path/public.pem", ...} */
 } ccg_kbs_config;
+
+#define CCG_KBS_DECISION_REUSE_DEFAULT 60
+#define CCG_KBS_DECISION_REUSE_MAX 300
+#define CCG_KBS_ATTEMPTS_PER_SESSION 3
+#define CCG_KBS_ATTEMPTS_PER_ADDRESS 32
+#define CCG_KBS_ATTEMPTS_WINDOW 60
 
 /* Strict: unknown members, wrong types and out-of-range values fail with kbs.config_invalid. */
 CCG_MUST_CHECK ccg_result ccg_kbs_config_parse(const char *json_text, size_t len, ccg_kbs_config *out);
@@ -99,7 +126,9 @@ typedef struct {
  *   {"policy_id":"..","version":N,"allowed_tees":["snp"],"snp_policy":{...},
  *    "trusted_roots":[{"product":"milan","pem":"-----BEGIN CERTIFICATE-----..."}],"gpu_required":false}
  * Unknown members, wrong types, an empty allowed_tees, a root that is not a self-signed certificate
- * fail with kbs.policy_invalid (snp_policy's own errors pass through). */
+ * fail with kbs.policy_invalid (snp_policy's own errors pass through). A policy that pins no launch
+ * measurement (no snp_policy, or one with neither allowed_measurements nor reference_values) fails
+ * with kbs.policy_unpinned: it would release to any genuine guest. */
 CCG_MUST_CHECK ccg_result ccg_kbs_policy_parse(const char *json_text, size_t len, ccg_kbs_policy **out);
 void ccg_kbs_policy_free(ccg_kbs_policy *p);
 
@@ -132,15 +161,25 @@ json_t *ccg_kbs_snp_evidence_to_json(const ccg_kbs_snp_evidence *e);
 
 typedef struct {
     char nonce[129];
-    ccg_jwk *tee_pubkey;        /* owned */
-    json_t *tee_pubkey_json;    /* the JWK as sent (owned) */
+    ccg_jwk *tee_pubkey;        /* owned; NULL until ccg_kbs_attestation_parse_key */
+    json_t *tee_pubkey_json;    /* owned: the JWK as sent until ccg_kbs_attestation_parse_key, then its
+                                 * canonical members only (what REPORT_DATA binds, the token signs and
+                                 * the session stores) */
     char *additional_evidence;  /* owned; "" when absent */
     ccg_kbs_snp_evidence snp;
 } ccg_kbs_attestation;
 
 /* Parses a KBS Attestation {"runtime-data":{"nonce","tee-pubkey"},"tee-evidence":{"primary_evidence",
- * "additional_evidence"},"init-data"?}. kbs.request_malformed, jose.jwk_* for the key. */
+ * "additional_evidence"},"init-data"?}, then its tee-pubkey (ccg_kbs_attestation_parse_key).
+ * kbs.request_malformed; kbs.tee_pubkey_member_unknown and jose.jwk_* for the key. */
 CCG_MUST_CHECK ccg_result ccg_kbs_attestation_parse(const char *body, size_t len, ccg_kbs_attestation *out);
+/* The same without the key: the shape only, with tee-pubkey an object left unparsed, so the broker
+ * checks the nonce before it spends anything on the key (tee_pubkey stays NULL). */
+CCG_MUST_CHECK ccg_result ccg_kbs_attestation_parse_shape(const char *body, size_t len, ccg_kbs_attestation *out);
+/* Parses the tee-pubkey that ccg_kbs_attestation_parse_shape left: only kty, crv, x, y (EC) or kty, n, e
+ * (RSA), and alg and use, are accepted (kbs.tee_pubkey_member_unknown otherwise); RSA above 4096 bits is
+ * jose.jwk_too_large before anything is decoded. tee_pubkey_json becomes the canonical JWK. */
+CCG_MUST_CHECK ccg_result ccg_kbs_attestation_parse_key(ccg_kbs_attestation *a);
 void ccg_kbs_attestation_free(ccg_kbs_attestation *a);
 
 /* Appraises SNP evidence bound to (nonce, tee_pubkey, additional_evidence) against a release policy
@@ -167,17 +206,23 @@ typedef struct ccg_kbs ccg_kbs;
  * retried on every request, and /readyz fails meanwhile). clock NULL means the wall clock. */
 CCG_MUST_CHECK ccg_result ccg_kbs_new(const ccg_kbs_config *cfg, ccg_kbs_clock clock, void *clock_ctx,
                                       ccg_kbs **out);
+/* Writes the pending summaries of anonymous denials (docs/audit.md) before closing. */
 void ccg_kbs_free(ccg_kbs *k);
+/* Housekeeping the server calls about once a second: writes the audit summaries of anonymous denials
+ * whose window has ended (a failure is kept and tried again). */
+void ccg_kbs_tick(ccg_kbs *k);
 
 /* One HTTP exchange, independent of the server library. */
 typedef struct {
     const char *method;
-    const char *path;           /* without the query */
+    const char *path;           /* without the query, exactly as sent (never percent-decoded) */
+    size_t path_len;            /* bytes of the path as sent when a NUL hid the rest of it; 0: strlen(path) */
     const char *cookie_session; /* the kbs-session-id cookie's value or NULL */
     const char *authorization;  /* the Authorization header or NULL */
     const char *body;
     size_t body_len;
     const char *request_id;     /* assigned by the server */
+    const char *client_address; /* the peer's IP address as text, or NULL (no per-address attempt limit) */
 } ccg_kbs_http_request;
 
 typedef struct {
@@ -201,6 +246,12 @@ CCG_MUST_CHECK ccg_result ccg_kbs_server_start(ccg_kbs *k, const ccg_kbs_config 
 uint16_t ccg_kbs_server_port(const ccg_kbs_server *s);
 void ccg_kbs_server_stop(ccg_kbs_server *s);
 
+/* Process hygiene for ccgate-kbs, first thing in main (every subcommand): no core dumps
+ * (RLIMIT_CORE 0, PR_SET_DUMPABLE 0), OpenSSL's secure heap (locked, excluded from dumps, zeroed on
+ * free) for private keys such as the token-signing key, and jansson's allocations zeroed when freed.
+ * Call it before any JSON value exists. */
+CCG_MUST_CHECK ccg_result ccg_kbs_process_harden(void);
+
 /* ---------------------------------------------------------------- provisioning */
 
 /* The AAD binding a wrapped model key to its identity: "ccgate-kbs/key\0<key_id>\0<version>". */
@@ -216,5 +267,21 @@ CCG_MUST_CHECK ccg_result ccg_kbs_rotate_key(ccg_kbs *k, const char *key_id, con
 CCG_MUST_CHECK ccg_result ccg_kbs_set_policy(ccg_kbs *k, const char *json_text, size_t len);
 /* Moves the live version of a key to a state (disable, enable, retire). */
 CCG_MUST_CHECK ccg_result ccg_kbs_set_key_state(ccg_kbs *k, const char *key_id, const char *state);
+
+/* ---------------------------------------------------------------- host-side commands (audited) */
+
+/* The ccgate-kbs provisioning commands, audited as persona host-operator with request ID
+ * "host-<random>" and actions host.kek.create, host.policy.set, host.key.import, host.key.rotate,
+ * host.key.disable, host.key.enable, host.key.retire. Each change is checked, then its allow record is
+ * appended, then it is made: when the record cannot be written (audit.write_failed) nothing changes. A
+ * command refused by a check, or a change that fails after its record, gets a deny or error record; the
+ * thread's error is the command's own. */
+CCG_MUST_CHECK ccg_result ccg_kbs_host_create_kek(ccg_kbs *k);
+CCG_MUST_CHECK ccg_result ccg_kbs_host_set_policy(ccg_kbs *k, const char *json_text, size_t len);
+CCG_MUST_CHECK ccg_result ccg_kbs_host_import_key(ccg_kbs *k, const char *key_id, const char *policy_id,
+                                                  const ccg_secbuf *key);
+CCG_MUST_CHECK ccg_result ccg_kbs_host_rotate_key(ccg_kbs *k, const char *key_id, const ccg_secbuf *key,
+                                                  int64_t *version);
+CCG_MUST_CHECK ccg_result ccg_kbs_host_set_key_state(ccg_kbs *k, const char *key_id, const char *state);
 
 #endif

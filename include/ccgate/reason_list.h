@@ -126,6 +126,7 @@ X(STORE_CONFLICT, "store.conflict", "store", DENY, "The write conflicts with the
 /* audit log */
 X(AUDIT_WRITE_FAILED, "audit.write_failed", "audit", DEPENDENCY, "The audit record could not be written and synced, so the decision is not released.")
 X(AUDIT_CHAIN_BROKEN, "audit.chain_broken", "audit", DENY, "An audit record's hash does not chain to the previous record.")
+X(AUDIT_CHECKPOINT_INVALID, "audit.checkpoint_invalid", "audit", INPUT, "The named audit record is not a checkpoint (or no checkpoint is old enough), so nothing before it may be pruned.")
 
 /* JOSE: JWK, JWE, JWS/JWT */
 X(JOSE_JWK_INVALID, "jose.jwk_invalid", "jose", INPUT, "The JWK is malformed or is not a valid public key (a private key member, an off-curve point, a short modulus).")
@@ -133,6 +134,7 @@ X(JOSE_JWK_UNSUPPORTED, "jose.jwk_unsupported", "jose", INPUT, "The JWK's key ty
 X(JOSE_JWE_INVALID, "jose.jwe_invalid", "jose", INPUT, "The JWE is malformed or does not decrypt.")
 X(JOSE_JWT_INVALID, "jose.jwt_invalid", "jose", DENY, "The token is malformed, or its signature does not verify.")
 X(JOSE_JWT_EXPIRED, "jose.jwt_expired", "jose", DENY, "The token has expired or is not yet valid.")
+X(JOSE_JWK_TOO_LARGE, "jose.jwk_too_large", "jose", INPUT, "The JWK's RSA modulus is longer than 4096 bits; a larger key costs the broker CPU on every request and is refused before it is decoded.")
 
 /* key broker protocol */
 X(KBS_REQUEST_MALFORMED, "kbs.request_malformed", "kbs", INPUT, "The KBS request body is not the expected JSON (Request, Attestation or evidence shape).")
@@ -147,11 +149,23 @@ X(KBS_NOT_ATTESTED, "kbs.not_attested", "kbs", DENY, "The session has not passed
 X(KBS_GPU_REQUIRED, "kbs.gpu_required", "kbs", DENY, "The release policy requires GPU evidence, which this broker cannot verify yet; nothing is released.")
 X(KBS_POLICY_INVALID, "kbs.policy_invalid", "kbs", INPUT, "The release policy document is malformed (unknown member, wrong type, bad trusted root).")
 X(KBS_CONFIG_INVALID, "kbs.config_invalid", "kbs", INPUT, "The key broker configuration is invalid or refuses to start (for example no TLS without --insecure-http).")
+X(KBS_PATH_ENCODED, "kbs.path_encoded", "kbs", INPUT, "The request path holds percent-encoded bytes (%00, %2F, ...) where the broker's path grammar allows none; it is refused as sent, never decoded.")
+X(KBS_PATH_INVALID, "kbs.path_invalid", "kbs", INPUT, "The request path is not in the broker's path grammar (a resource path is /kbs/v0/resource/<repo>/<type>/<tag>, segments of [A-Za-z0-9._-], not . or ..).")
+X(KBS_REQUEST_DEADLINE, "kbs.request_deadline", "kbs", INPUT, "The client did not send its whole request within the broker's request deadline; the connection was closed.")
+X(KBS_POLICY_UNPINNED, "kbs.policy_unpinned", "kbs", INPUT, "The release policy pins no launch measurement (no snp_policy.allowed_measurements and no snp_policy.reference_values), so it would release to any genuine guest; it is refused.")
+X(KBS_TEE_PUBKEY_MEMBER_UNKNOWN, "kbs.tee_pubkey_member_unknown", "kbs", INPUT, "The tee-pubkey JWK carries a member other than kty, crv, x, y (EC) or kty, n, e (RSA), alg and use (e.g. kid or x5u); REPORT_DATA does not bind it, so it is refused.")
+X(KBS_TOO_MANY_ATTEMPTS, "kbs.too_many_attempts", "kbs", DENY, "Too many failed attempts on this session or from this client address in the current window; wait, then start again with /kbs/v0/auth.")
 
 /* admin API */
 X(ADMIN_UNAUTHENTICATED, "admin.unauthenticated", "admin", DENY, "The admin request carries no valid token: missing, malformed, expired, or signed by no configured admin issuer.")
 X(ADMIN_FORBIDDEN, "admin.forbidden", "admin", DENY, "The token's role may not make this admin call, or the key or policy belongs to another provider.")
 X(ADMIN_REQUEST_MALFORMED, "admin.request_malformed", "admin", INPUT, "The admin request body is not the expected JSON document (unknown member, wrong type, missing field).")
+X(ADMIN_AUDIENCE_MISMATCH, "admin.audience_mismatch", "admin", DENY, "The admin token's aud does not name this broker's configured admin audience (or is missing).")
+X(ADMIN_TOKEN_LIFETIME_EXCEEDED, "admin.token_lifetime_exceeded", "admin", DENY, "The admin token's lifetime (exp - iat) is not positive or exceeds the broker's configured maximum.")
+X(ADMIN_ROLE_NOT_PERMITTED, "admin.role_not_permitted", "admin", DENY, "The admin token's issuer is not configured to assert this role.")
+X(ADMIN_SUBJECT_NOT_PERMITTED, "admin.subject_not_permitted", "admin", DENY, "The admin token's issuer is not configured to assert this subject.")
+X(ADMIN_POLICY_RESERVED, "admin.policy_reserved", "admin", DENY, "The policy ID is the broker-wide attestation policy, which only the operator role may set or read.")
+X(ADMIN_OWNER_UNBOUND, "admin.owner_unbound", "admin", DENY, "The key or policy has a legacy owner (subject only) that no single configured issuer may assert; no provider may act on it.")
 
 /* attester */
 X(ATTEST_NO_TEE, "attest.no_tee", "attest", DEPENDENCY, "No TEE interface was found (neither configfs-tsm nor /dev/sev-guest); the guest refuses to start rather than fall back.")
@@ -225,6 +239,36 @@ X(HPKE_MESSAGE_LIMIT, "hpke.message_limit", "hpke", DENY, "The HPKE context has 
 X(HPKE_EXPORT_TOO_LONG, "hpke.export_too_long", "hpke", INPUT, "The requested HPKE export is longer than 255 * 32 bytes.")
 X(HPKE_EXPORT_ONLY, "hpke.export_only", "hpke", INPUT, "The HPKE context uses the export-only AEAD, so it cannot seal or open.")
 
+/* NVIDIA GPU evidence (SPDM report, device certificate chain) */
+X(GPU_EVIDENCE_MALFORMED, "gpu.evidence_malformed", "gpu", INPUT, "The GPU evidence is malformed: a wrong SPDM code or parameter, a bad measurement block or opaque-data field, or a JSON evidence entry of the wrong shape.")
+X(GPU_SPDM_VERSION_UNSUPPORTED, "gpu.spdm_version_unsupported", "gpu", INPUT, "The GPU report's SPDM version is not 1.1 (0x11), the only version whose signature coverage ccgate verifies.")
+X(GPU_SIGNATURE_INVALID, "gpu.signature_invalid", "gpu", DENY, "The GPU report's ECDSA P-384 signature over request and response does not verify under the leaf certificate's key.")
+X(GPU_CERT_CHAIN_INVALID, "gpu.cert_chain_invalid", "gpu", DENY, "The GPU device certificate chain is not five certificates, is out of order, or a link does not verify.")
+X(GPU_UNTRUSTED_ROOT, "gpu.untrusted_root", "gpu", DENY, "The GPU certificate chain does not end at the pinned NVIDIA Device Identity CA (or an explicitly trusted test root).")
+X(GPU_FWID_MISMATCH, "gpu.fwid_mismatch", "gpu", DENY, "The FWID in the GPU leaf certificate differs from the report's FWID field, or the leaf carries no readable FWID.")
+X(GPU_FWID_MISSING, "gpu.fwid_missing", "gpu", DENY, "The GPU report carries no FWID field and the verifier was told to require one.")
+X(GPU_NONCE_MISMATCH, "gpu.nonce_mismatch", "gpu", DENY, "The nonce in the GPU report's signed request is not the expected nonce.")
+X(GPU_ARCH_MISMATCH, "gpu.arch_mismatch", "gpu", DENY, "The GPU architecture the evidence declares differs from the architecture of its certificate chain.")
+/* NVIDIA GPU: RIM and OCSP */
+X(GPU_RIM_TOO_LARGE, "gpu.rim_too_large", "gpu", INPUT, "The RIM document is larger than ccgate accepts (4 MiB); it was not parsed.")
+X(GPU_RIM_MALFORMED, "gpu.rim_malformed", "gpu", INPUT, "The RIM is not a well-formed SWID tag as NVIDIA signs them (XML error, a DTD, a missing or repeated Meta/Payload, a bad Resource index, active flag, size or hash).")
+X(GPU_RIM_SIGNATURE_UNSUPPORTED, "gpu.rim_signature_unsupported", "gpu", DENY, "The RIM's XML signature is missing, repeated or not enveloped over the whole document, or uses a reference, transform or algorithm ccgate does not accept (URI=\"\", enveloped, C14N, SHA-2 digests, ECDSA P-384 with SHA-384).")
+X(GPU_RIM_SIGNATURE_INVALID, "gpu.rim_signature_invalid", "gpu", DENY, "The RIM's XML signature does not verify under its validated signing certificate: the RIM or its signature was changed.")
+X(GPU_RIM_CHAIN_INVALID, "gpu.rim_chain_invalid", "gpu", DENY, "The RIM's signing certificates (KeyInfo X509Data) do not chain to the pinned NVIDIA RIM root, or the signer is not an end-entity P-384 signing certificate.")
+X(GPU_RIM_CERT_EXPIRED, "gpu.rim_cert_expired", "gpu", DENY, "A certificate of the RIM's signing chain has expired at the verification time.")
+X(GPU_RIM_CERT_NOT_YET_VALID, "gpu.rim_cert_not_yet_valid", "gpu", DENY, "A certificate of the RIM's signing chain is not yet valid at the verification time.")
+X(GPU_RIM_VERSION_MISMATCH, "gpu.rim_version_mismatch", "gpu", DENY, "The RIM's colloquialVersion differs from the driver or VBIOS version in the GPU's evidence.")
+X(GPU_RIM_ID_INVALID, "gpu.rim_id_invalid", "gpu", INPUT, "No RIM ID can be derived from the evidence: a version, project, SKU or chip field is empty or holds characters outside [A-Za-z0-9._-].")
+X(GPU_RIM_UNAVAILABLE, "gpu.rim_unavailable", "gpu", DEPENDENCY, "The RIM named by the evidence is in neither the RIM directory nor the configured RIM service (the message names the RIM ID).")
+X(GPU_RIM_CONFLICT, "gpu.rim_conflict", "gpu", DENY, "The driver RIM and the VBIOS RIM both have an active measurement at the same index.")
+X(GPU_MEASUREMENT_MISMATCH, "gpu.measurement_mismatch", "gpu", DENY, "GPU runtime measurements differ from every alternative of the RIMs' golden values, or are missing (details list every mismatching index).")
+X(GPU_OCSP_UNAVAILABLE, "gpu.ocsp_unavailable", "gpu", DEPENDENCY, "No OCSP response for a certificate: none in the OCSP cache directory and the configured responder could not be reached or answered with an error.")
+X(GPU_OCSP_RESPONSE_INVALID, "gpu.ocsp_response_invalid", "gpu", DENY, "The OCSP response is malformed, not successful, not signed by the issuer or its delegated OCSP signer, or does not cover the certificate.")
+X(GPU_OCSP_NONCE_MISMATCH, "gpu.ocsp_nonce_mismatch", "gpu", DENY, "A live OCSP response does not echo the request's nonce: it may be replayed.")
+X(GPU_OCSP_RESPONSE_STALE, "gpu.ocsp_response_stale", "gpu", DENY, "The OCSP response is outside its validity (thisUpdate in the future, nextUpdate passed, or older than the maximum age without a nextUpdate).")
+X(GPU_CERT_REVOKED, "gpu.cert_revoked", "gpu", DENY, "OCSP reports a GPU or RIM certificate as revoked.")
+X(GPU_CERT_ON_HOLD, "gpu.cert_on_hold", "gpu", DENY, "OCSP reports a certificate as on hold (revoked with reason certificateHold) and the policy does not allow held certificates.")
+X(GPU_OCSP_STATUS_UNKNOWN, "gpu.ocsp_status_unknown", "gpu", DENY, "The OCSP responder does not know the certificate (status unknown).")
 /* SEV-SNP TCB baselines (collateral the key-release authority signs) */
 X(SNP_TCB_BASELINE_MISSING, "snp.tcb_baseline_missing", "snp", DENY, "No TCB baseline for the report's product was supplied, and the policy requires one to decide the TCB status.")
 X(SNP_TCB_BASELINE_MALFORMED, "snp.tcb_baseline_malformed", "snp", INPUT, "The TCB baseline is not a valid baseline document (unknown member, wrong type, bad product, level or time).")

@@ -35,7 +35,7 @@
 #include "ccgate/util.h"
 
 /* The schema version this build creates and understands. */
-#define CCG_STORE_SCHEMA_VERSION 1
+#define CCG_STORE_SCHEMA_VERSION 2
 /* IDs (key, policy, reference-value set, collateral): 1..256 bytes of printable ASCII, no space. */
 #define CCG_STORE_ID_MAX 256u
 /* KEK labels: 1..128 bytes of printable ASCII (as the keystore). */
@@ -256,6 +256,40 @@ CCG_MUST_CHECK ccg_result ccg_store_session_attest(ccg_store *s, const char *ses
 /* Deletes sessions that expired at or before now - grace. *removed may be NULL. */
 CCG_MUST_CHECK ccg_result ccg_store_session_purge(ccg_store *s, ccg_time now, ccg_time grace, int64_t *removed);
 void ccg_store_session_free(ccg_store_session *session);
+
+/* ---- owners -------------------------------------------------------------------------------------
+ * Who may manage a key or a policy through the broker's admin API: the pair (issuer, subject) of the
+ * admin token that created it, never the subject alone (two issuers may both know an "acme"). An owner
+ * is recorded once (the first claim wins, before the object exists, so two providers racing on a new ID
+ * cannot both win) and never changes hands. Schema version 2 moved the owners that earlier brokers kept
+ * as settings (subject only) into this table with an empty issuer: such an owner is "unbound" until
+ * ccg_store_owner_bind names the issuer it belongs to. Objects created outside the admin API have no
+ * owner. */
+typedef enum {
+    CCG_OWNED_KEY = 1,
+    CCG_OWNED_POLICY = 2,
+} ccg_store_owned;
+
+/* Issuer and subject names: 1..128 bytes of printable ASCII without space ("" issuer: unbound). */
+#define CCG_STORE_OWNER_MAX 128u
+
+typedef struct {
+    char issuer[CCG_STORE_OWNER_MAX + 1];
+    char subject[CCG_STORE_OWNER_MAX + 1];
+} ccg_store_owner;
+
+/* Reads the owner of a key (key_id) or policy (policy_id). *found is 0 when none is recorded. */
+CCG_MUST_CHECK ccg_result ccg_store_owner_get(ccg_store *s, ccg_store_owned kind, const char *id,
+                                              ccg_store_owner *out, int *found);
+/* Records owner (issuer and subject non-empty) unless an owner is recorded already, atomically: of any
+ * number of concurrent claimants exactly one wins. *mine tells whether the recorded owner is `owner`. */
+CCG_MUST_CHECK ccg_result ccg_store_owner_claim(ccg_store *s, ccg_store_owned kind, const char *id,
+                                                const ccg_store_owner *owner, ccg_time now, int *mine);
+/* The distinct subjects of unbound owners, sorted. *subjects is malloc'd (NULL when none). */
+CCG_MUST_CHECK ccg_result ccg_store_owner_unbound(ccg_store *s, ccg_store_owner **subjects, size_t *count);
+/* Gives every unbound owner with this subject the issuer (non-empty). *bound (may be NULL) counts them. */
+CCG_MUST_CHECK ccg_result ccg_store_owner_bind(ccg_store *s, const char *subject, const char *issuer, ccg_time now,
+                                               int64_t *bound);
 
 /* ---- settings -----------------------------------------------------------------------------------
  * Named byte values (e.g. the token-signing key, wrapped by the keystore before it is stored). */

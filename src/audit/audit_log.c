@@ -11,11 +11,17 @@
 /* The audit tables. They are created IF NOT EXISTS so the log can share the store's database file
  * without sharing its migrations; audit_schema carries the audit table's own version. The triggers
  * refuse UPDATE and DELETE through SQLite; the hash chain detects changes made around them. */
+const char CCG_AUDIT_SQL_TRIGGERS[] =
+    "CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log"
+    "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+    "CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log"
+    "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;";
+
 static const char SQL_SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS audit_schema ("
     "  version INTEGER PRIMARY KEY NOT NULL"
     ") STRICT;"
-    "INSERT OR IGNORE INTO audit_schema(version) VALUES (2);"
+    "INSERT OR IGNORE INTO audit_schema(version) VALUES (3);"
     "CREATE TABLE IF NOT EXISTS audit_log ("
     "  seq             INTEGER PRIMARY KEY NOT NULL CHECK (seq >= 1),"
     "  v               INTEGER NOT NULL,"
@@ -32,18 +38,20 @@ static const char SQL_SCHEMA[] =
     "  reasons         TEXT NOT NULL,"
     "  prev_hash       TEXT NOT NULL UNIQUE,"
     "  hash            TEXT NOT NULL UNIQUE,"
+    "  count           INTEGER CHECK (count IS NULL OR count >= 1),"
     "  tcb             TEXT"
-    ") STRICT;"
-    "CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log"
-    "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
-    "CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log"
-    "  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;";
+    ") STRICT;";
 
-/* Version 2 added the nullable tcb column (records of format 2); a version-1 log gains it on open, and
- * its records, which have no TCB status, verify unchanged. */
-#define AUDIT_SCHEMA_VERSION 2
-static const char SQL_MIGRATE_1_TO_2[] = "ALTER TABLE audit_log ADD COLUMN tcb TEXT;"
-                                         "INSERT INTO audit_schema(version) VALUES (2);";
+/* Schema 2 added the count column (format-2 records), schema 3 the tcb column (format-3 records). An
+ * older log gains the columns it lacks on open; adding a NULL column changes no record, so its records
+ * verify unchanged. A log may lack either one (schema 1, or a log of a ccgate that had only one). */
+#define AUDIT_SCHEMA_VERSION 3
+static const char SQL_HAS_COUNT[] = "SELECT count(*) FROM pragma_table_info('audit_log') WHERE name = 'count'";
+static const char SQL_HAS_TCB[] = "SELECT count(*) FROM pragma_table_info('audit_log') WHERE name = 'tcb'";
+static const char SQL_ADD_COUNT[] =
+    "ALTER TABLE audit_log ADD COLUMN count INTEGER CHECK (count IS NULL OR count >= 1);";
+static const char SQL_ADD_TCB[] = "ALTER TABLE audit_log ADD COLUMN tcb TEXT;";
+static const char SQL_SET_VERSION[] = "DELETE FROM audit_schema; INSERT INTO audit_schema(version) VALUES (3);";
 
 static const char SQL_TABLES[] =
     "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('audit_log', 'audit_schema')";
@@ -51,15 +59,16 @@ static const char SQL_VERSION[] = "SELECT coalesce(max(version), 0) FROM audit_s
 static const char SQL_HEAD[] = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1";
 static const char SQL_INSERT[] =
     "INSERT INTO audit_log(seq, v, time, request_id, persona, action, key_id, key_version, policy_id,"
-    " policy_version, evidence_digest, decision, reasons, prev_hash, hash, tcb)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+    " policy_version, evidence_digest, decision, reasons, prev_hash, hash, count, tcb)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
 
-static ccg_result count_tables(ccg_sqlite *h, int64_t *n)
+/* The single integer that a SELECT of the schema returns. */
+static ccg_result query_count(ccg_sqlite *h, const char *sql, int64_t *n)
 {
     ccg_result result = CCG_FAILURE;
     sqlite3_stmt *st = NULL;
     int row = 0;
-    CCG_TRY(ccg_sqlite_stmt(h, SQL_TABLES, &st));
+    CCG_TRY(ccg_sqlite_stmt(h, sql, &st));
     CCG_TRY(ccg_sqlite_step_row(h, st, &row, "read the schema"));
     CCG_ENSURE(row, CCG_R_STORE_CORRUPT);
     CCG_TRY(ccg_sqlite_col_int(st, 0, n));
@@ -84,19 +93,39 @@ cleanup:
     return result;
 }
 
-/* The current schema, migrating a version-1 log in one transaction (adding a column changes no record). */
+/* Adds the count and tcb columns that an older log lacks and records schema 3, in one transaction. */
+static ccg_result upgrade(ccg_sqlite *h)
+{
+    ccg_result result = CCG_FAILURE;
+    int64_t has_count = 0, has_tcb = 0;
+    CCG_TRY(query_count(h, SQL_HAS_COUNT, &has_count));
+    CCG_TRY(query_count(h, SQL_HAS_TCB, &has_tcb));
+    if (!has_count) {
+        CCG_TRY(ccg_sqlite_exec_script(h, SQL_ADD_COUNT, "add the audit log's count column"));
+    }
+    if (!has_tcb) {
+        CCG_TRY(ccg_sqlite_exec_script(h, SQL_ADD_TCB, "add the audit log's tcb column"));
+    }
+    CCG_TRY(ccg_sqlite_exec_script(h, SQL_SET_VERSION, "upgrade the audit log to schema 3"));
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+/* Schema 3 is required; an older log (schema 1 or 2) is upgraded in place, once, under the write lock
+ * (another process may be upgrading it at the same moment). */
 static ccg_result check_version(ccg_sqlite *h)
 {
     ccg_result result = CCG_FAILURE;
     int64_t v = 0;
     int in_tx = 0;
     CCG_TRY(read_version(h, &v));
-    if (v == 1) {
+    if (v >= 1 && v < AUDIT_SCHEMA_VERSION) {
         CCG_TRY(ccg_sqlite_begin(h));
         in_tx = 1;
-        CCG_TRY(read_version(h, &v)); /* another process may have migrated it meanwhile */
-        if (v == 1) {
-            CCG_TRY(ccg_sqlite_exec_script(h, SQL_MIGRATE_1_TO_2, "add the audit log's tcb column"));
+        CCG_TRY(read_version(h, &v)); /* another process may have upgraded it meanwhile */
+        if (v >= 1 && v < AUDIT_SCHEMA_VERSION) {
+            CCG_TRY(upgrade(h));
             v = AUDIT_SCHEMA_VERSION;
         }
         CCG_TRY(ccg_sqlite_commit(h));
@@ -133,12 +162,13 @@ ccg_result ccg_audit_open(const char *path, const ccg_audit_options *opts, ccg_a
     CCG_ENSURE(pthread_mutex_init(&a->lock, NULL) == 0, CCG_R_INTERNAL_ERROR);
     mutex_ok = 1;
     CCG_TRY(ccg_sqlite_open(path, opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 10000, opts->create, &a->h));
-    CCG_TRY(count_tables(a->h, &tables));
+    CCG_TRY(query_count(a->h, SQL_TABLES, &tables));
     if (tables != 2) {
         CCG_ENSURE_MSG(opts->create, CCG_R_STORE_UNAVAILABLE, "%s holds no audit log", path);
         CCG_TRY(ccg_sqlite_begin(a->h));
         in_tx = 1;
         CCG_TRY(ccg_sqlite_exec_script(a->h, SQL_SCHEMA, "create the audit log"));
+        CCG_TRY(ccg_sqlite_exec_script(a->h, CCG_AUDIT_SQL_TRIGGERS, "create the audit log"));
         CCG_TRY(ccg_sqlite_commit(a->h));
         in_tx = 0;
     }
@@ -219,13 +249,18 @@ static ccg_result insert_record(ccg_sqlite *h, const json_t *rec, const char *re
     }
     CCG_TRY(ccg_sqlite_bind_text(h, st, 13, reasons_text));
     CCG_TRY(ccg_sqlite_bind_text(h, st, 15, hash));
+    if (json_is_integer(json_object_get(rec, "count"))) {
+        CCG_TRY(ccg_sqlite_bind_int(h, st, 16, (int64_t)json_integer_value(json_object_get(rec, "count"))));
+    } else {
+        CCG_TRY(ccg_sqlite_bind_null(h, st, 16));
+    }
     tcb = json_object_get(rec, "tcb");
     if (tcb != NULL) {
         tcb_text = json_dumps(tcb, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
         CCG_ENSURE_ALLOC(tcb_text);
-        CCG_TRY(ccg_sqlite_bind_text(h, st, 16, tcb_text));
+        CCG_TRY(ccg_sqlite_bind_text(h, st, 17, tcb_text));
     } else {
-        CCG_TRY(ccg_sqlite_bind_null(h, st, 16));
+        CCG_TRY(ccg_sqlite_bind_null(h, st, 17));
     }
     CCG_TRY(ccg_sqlite_step_done(h, st, "insert the audit record"));
     result = CCG_SUCCESS;
@@ -235,7 +270,7 @@ cleanup:
     return result;
 }
 
-ccg_result ccg_audit_append(ccg_audit *a, const ccg_audit_event *ev, int64_t *seq, char hash[CCG_AUDIT_HASH_HEX])
+ccg_result ccg_audit_append_in_tx(ccg_audit *a, const ccg_audit_event *ev, int64_t *seq, char hash[CCG_AUDIT_HASH_HEX])
 {
     ccg_result result = CCG_FAILURE;
     json_t *rec = NULL;
@@ -243,6 +278,26 @@ ccg_result ccg_audit_append(ccg_audit *a, const ccg_audit_event *ev, int64_t *se
     char prev[CCG_AUDIT_HASH_HEX];
     char mine[CCG_AUDIT_HASH_HEX];
     int64_t head = 0;
+    CCG_TRY(read_head(a->h, &head, prev));
+    CCG_TRY(ccg_audit_record_from_event(ev, head + 1, prev, &rec, &reasons_text));
+    CCG_TRY(ccg_audit_record_hash(rec, mine));
+    CCG_TRY(insert_record(a->h, rec, reasons_text, mine));
+    if (seq != NULL) {
+        *seq = head + 1;
+    }
+    if (hash != NULL) {
+        memcpy(hash, mine, CCG_AUDIT_HASH_HEX);
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    json_decref(rec);
+    free(reasons_text);
+    return result;
+}
+
+ccg_result ccg_audit_append(ccg_audit *a, const ccg_audit_event *ev, int64_t *seq, char hash[CCG_AUDIT_HASH_HEX])
+{
+    ccg_result result = CCG_FAILURE;
     int in_tx = 0, locked = 0;
 
     ccg_error_clear();
@@ -252,18 +307,9 @@ ccg_result ccg_audit_append(ccg_audit *a, const ccg_audit_event *ev, int64_t *se
     locked = 1;
     CCG_TRY(ccg_sqlite_begin(a->h));
     in_tx = 1;
-    CCG_TRY(read_head(a->h, &head, prev));
-    CCG_TRY(ccg_audit_record_from_event(ev, head + 1, prev, &rec, &reasons_text));
-    CCG_TRY(ccg_audit_record_hash(rec, mine));
-    CCG_TRY(insert_record(a->h, rec, reasons_text, mine));
+    CCG_TRY(ccg_audit_append_in_tx(a, ev, seq, hash));
     CCG_TRY(ccg_sqlite_commit(a->h));
     in_tx = 0;
-    if (seq != NULL) {
-        *seq = head + 1;
-    }
-    if (hash != NULL) {
-        memcpy(hash, mine, CCG_AUDIT_HASH_HEX);
-    }
     result = CCG_SUCCESS;
 cleanup:
     if (in_tx) {
@@ -272,8 +318,6 @@ cleanup:
     if (locked) {
         pthread_mutex_unlock(&a->lock);
     }
-    json_decref(rec);
-    free(reasons_text);
     if (ccg_failed(result)) {
         /* Whatever failed below (a lock timeout, I/O, a full disk), the caller's answer is the same:
          * the record is not written, so nothing may be released. Input errors keep their code. */

@@ -32,6 +32,7 @@ const char *ccg_persona_name(ccg_persona p)
     case CCG_PERSONA_AUTHORITY: return "authority";
     case CCG_PERSONA_OPERATOR: return "operator";
     case CCG_PERSONA_SYSTEM: return "system";
+    case CCG_PERSONA_HOST_OPERATOR: return "host-operator";
     }
     return "unknown";
 }
@@ -155,8 +156,8 @@ ccg_result ccg_audit_event_check(const ccg_audit_event *ev)
     CCG_ENSURE_MSG(ev->time >= 0 && ev->time <= MAX_TIME, CCG_R_INPUT_MALFORMED, "audit time %lld is out of range",
                    (long long)ev->time);
     CCG_TRY(check_text("request_id", ev->request_id, CCG_AUDIT_REQUEST_ID_MAX, ALPHA_REQUEST_ID, 1));
-    CCG_ENSURE_MSG(ev->persona >= CCG_PERSONA_WORKLOAD && ev->persona <= CCG_PERSONA_SYSTEM, CCG_R_INPUT_MALFORMED,
-                   "unknown persona %d", (int)ev->persona);
+    CCG_ENSURE_MSG(ev->persona >= CCG_PERSONA_WORKLOAD && ev->persona <= CCG_PERSONA_HOST_OPERATOR,
+                   CCG_R_INPUT_MALFORMED, "unknown persona %d", (int)ev->persona);
     CCG_TRY(check_text("action", ev->action, CCG_AUDIT_ACTION_MAX, ALPHA_ACTION, 1));
     CCG_TRY(check_text("key_id", ev->key_id, CCG_AUDIT_ID_MAX, ALPHA_ID, 0));
     CCG_TRY(check_text("policy_id", ev->policy_id, CCG_AUDIT_ID_MAX, ALPHA_ID, 0));
@@ -167,6 +168,7 @@ ccg_result ccg_audit_event_check(const ccg_audit_event *ev)
     CCG_TRY(check_digest(ev->evidence_digest));
     CCG_ENSURE_MSG(ev->decision >= CCG_AUDIT_ALLOW && ev->decision <= CCG_AUDIT_ERROR, CCG_R_INPUT_MALFORMED,
                    "unknown audit decision %d", (int)ev->decision);
+    CCG_ENSURE_MSG(ev->count >= 0 && ev->count <= MAX_SAFE_INT, CCG_R_INPUT_MALFORMED, "count out of range");
     nreasons = ev->reasons ? ev->reasons->count : 0;
     CCG_ENSURE_MSG(nreasons <= CCG_AUDIT_MAX_REASONS, CCG_R_INPUT_TOO_LARGE, "%zu reasons, at most %u", nreasons,
                    CCG_AUDIT_MAX_REASONS);
@@ -175,6 +177,8 @@ ccg_result ccg_audit_event_check(const ccg_audit_event *ev)
         CCG_ENSURE_MSG(r > CCG_R_OK && r < CCG_R__COUNT, CCG_R_INPUT_MALFORMED, "reason %zu is not a registry code", i);
     }
     CCG_TRY(check_tcb(ev));
+    CCG_ENSURE_MSG(ev->count == 0 || ev->tcb_status == NULL, CCG_R_INPUT_MALFORMED,
+                   "a counted record (format 2) carries no tcb_status (format 3)");
     if (ev->decision == CCG_AUDIT_ALLOW) {
         CCG_ENSURE_MSG(nreasons == 0, CCG_R_INPUT_MALFORMED, "an allow decision carries no reasons");
     } else {
@@ -201,6 +205,16 @@ cleanup:
     return result;
 }
 
+/* A counted record is format 2 and a record with a TCB status format 3 (ccg_audit_event_check refuses
+ * both at once); any other record keeps format 1, byte for byte. */
+static int format_of(const ccg_audit_event *ev)
+{
+    if (ev->count > 0) {
+        return CCG_AUDIT_FORMAT_COUNTED;
+    }
+    return ev->tcb_status != NULL ? CCG_AUDIT_FORMAT_TCB : CCG_AUDIT_FORMAT;
+}
+
 ccg_result ccg_audit_record_from_event(const ccg_audit_event *ev, int64_t seq, const char *prev_hash,
                                        json_t **record, char **reasons_text)
 {
@@ -224,7 +238,10 @@ ccg_result ccg_audit_record_from_event(const ccg_audit_event *ev, int64_t seq, c
     rec = json_object();
     CCG_ENSURE_ALLOC(rec);
     CCG_TRY(set(rec, "seq", json_integer((json_int_t)seq)));
-    CCG_TRY(set(rec, "v", json_integer(ev->tcb_status != NULL ? CCG_AUDIT_FORMAT_TCB : CCG_AUDIT_FORMAT)));
+    CCG_TRY(set(rec, "v", json_integer(format_of(ev))));
+    if (ev->count > 0) {
+        CCG_TRY(set(rec, "count", json_integer((json_int_t)ev->count)));
+    }
     CCG_TRY(set(rec, "time", json_string(time_text)));
     CCG_TRY(set(rec, "request_id", json_string(ev->request_id)));
     CCG_TRY(set(rec, "persona", json_string(ccg_persona_name(ev->persona))));
@@ -323,6 +340,32 @@ cleanup:
     return result;
 }
 
+/* Each format's optional members, exactly: "count" (>= 1) in format 2 only, "tcb" in format 3 only.
+ * A format-1 record has neither, so its canonical form stays the 14 members it always had. (A record
+ * of an unknown format has neither either; the verifier reports its format.) */
+static ccg_result check_format_members(json_t *rec)
+{
+    ccg_result result = CCG_FAILURE;
+    json_int_t v = json_integer_value(json_object_get(rec, "v"));
+    const json_t *count = json_object_get(rec, "count");
+    const json_t *tcb = json_object_get(rec, "tcb");
+    if (v == CCG_AUDIT_FORMAT_COUNTED) {
+        CCG_ENSURE_MSG(json_is_integer(count) && json_integer_value(count) >= 1, CCG_R_AUDIT_CHAIN_BROKEN,
+                       "column count of a format-2 record is not an integer >= 1");
+    } else {
+        CCG_ENSURE_MSG(json_is_null(count), CCG_R_AUDIT_CHAIN_BROKEN, "column count is set on a record not of format 2");
+        json_object_del(rec, "count");
+    }
+    if (v == CCG_AUDIT_FORMAT_TCB) {
+        CCG_ENSURE_MSG(tcb != NULL, CCG_R_AUDIT_CHAIN_BROKEN, "column tcb of a format-3 record is NULL");
+    } else {
+        CCG_ENSURE_MSG(tcb == NULL, CCG_R_AUDIT_CHAIN_BROKEN, "column tcb is set on a record not of format 3");
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
 ccg_result ccg_audit_record_from_row(sqlite3_stmt *st, json_t **record)
 {
     static const struct {
@@ -337,7 +380,8 @@ ccg_result ccg_audit_record_from_row(sqlite3_stmt *st, json_t **record)
         {"policy_id", SQLITE_TEXT, 1},    {"policy_version", SQLITE_INTEGER, 1},
         {"evidence_digest", SQLITE_TEXT, 1}, {"decision", SQLITE_TEXT, 0},
         {"reasons", SQLITE_TEXT, 0},      {"prev_hash", SQLITE_TEXT, 0},
-        {"hash", SQLITE_TEXT, 0},         {"tcb", SQLITE_TEXT, 1},
+        {"hash", SQLITE_TEXT, 0},         {"count", SQLITE_INTEGER, 1},
+        {"tcb", SQLITE_TEXT, 1},
     };
     ccg_result result = CCG_FAILURE;
     json_t *rec = NULL, *value = NULL, *reasons = NULL;
@@ -380,6 +424,7 @@ ccg_result ccg_audit_record_from_row(sqlite3_stmt *st, json_t **record)
     CCG_ENSURE_MSG(ccg_audit_hash_text_ok(json_string_value(json_object_get(rec, "prev_hash"))) &&
                        ccg_audit_hash_text_ok(json_string_value(json_object_get(rec, "hash"))),
                    CCG_R_AUDIT_CHAIN_BROKEN, "prev_hash or hash is not 64 lowercase hex digits");
+    CCG_TRY(check_format_members(rec));
     *record = rec;
     rec = NULL;
     result = CCG_SUCCESS;

@@ -29,12 +29,10 @@ static int check_record(ccg_audit_verify_report *r, const json_t *rec, int64_t s
     const char *prev = json_string_value(json_object_get(rec, "prev_hash"));
     const char *stored = json_string_value(json_object_get(rec, "hash"));
     json_int_t v = json_integer_value(json_object_get(rec, "v"));
-    int has_tcb = json_object_get(rec, "tcb") != NULL;
-    /* Format 1 has no "tcb" member and format 2 has one: a member added to or dropped from a record
-     * without its format changing is a changed record. */
-    if ((v != CCG_AUDIT_FORMAT && v != CCG_AUDIT_FORMAT_TCB) || has_tcb != (v == CCG_AUDIT_FORMAT_TCB)) {
-        broken(r, seq, "unsupported_format", NULL, NULL,
-               "the record's format version is not 1, or not 2 with a tcb member");
+    /* The record's members already match its format (ccg_audit_record_from_row); a format this
+     * ccgate does not know is not verified as if it were one it knows. */
+    if (v != CCG_AUDIT_FORMAT && v != CCG_AUDIT_FORMAT_COUNTED && v != CCG_AUDIT_FORMAT_TCB) {
+        broken(r, seq, "unsupported_format", NULL, NULL, "the record's format version is not 1, 2 or 3");
         return 0;
     }
     if (strcmp(prev, prev_expected) != 0) {
@@ -53,8 +51,29 @@ static int check_record(ccg_audit_verify_report *r, const json_t *rec, int64_t s
     return 1;
 }
 
+static int member_is(const json_t *rec, const char *name, const char *want)
+{
+    const char *v = json_string_value(json_object_get(rec, name));
+    return v != NULL && strcmp(v, want) == 0;
+}
+
+/* A checkpoint: the chain may start here once the records before it are pruned. */
+static int is_checkpoint(const json_t *rec)
+{
+    return member_is(rec, "action", CCG_AUDIT_ACTION_CHECKPOINT) && member_is(rec, "decision", "allow") &&
+           member_is(rec, "persona", "operator");
+}
+
+/* How many events a record stands for: its count (format 2), else one. */
+static int64_t events_of(const json_t *rec)
+{
+    const json_t *count = json_object_get(rec, "count");
+    return json_is_integer(count) ? (int64_t)json_integer_value(count) : 1;
+}
+
 ccg_result ccg_audit_verify(ccg_audit *a, const ccg_audit_anchor *anchor, ccg_audit_verify_report *report)
 {
+    int64_t pruned = 0; /* the count of the newest audit.prune record: every record removed so far */
     ccg_result result = CCG_FAILURE;
     sqlite3_stmt *st = NULL;
     json_t *rec = NULL;
@@ -92,8 +111,24 @@ ccg_result ccg_audit_verify(ccg_audit *a, const ccg_audit_anchor *anchor, ccg_au
             break;
         }
         CCG_TRY(ccg_audit_record_hash(rec, recomputed));
+        if (report->records == 0) {
+            report->start_seq = seq;
+            /* After a prune the log starts at a checkpoint: its prev_hash names the record before it,
+             * which is gone, and is taken as given. Any other first record must be the genesis. */
+            if (seq > 1 && is_checkpoint(rec)) {
+                report->head_seq = seq - 1;
+                snprintf(report->head_hash, sizeof(report->head_hash), "%.64s",
+                         json_string_value(json_object_get(rec, "prev_hash")));
+            }
+        }
         if (!check_record(report, rec, seq, report->head_hash, recomputed)) {
             break;
+        }
+        if (member_is(rec, "action", CCG_AUDIT_ACTION_PRUNE)) {
+            pruned = events_of(rec);
+            report->events++; /* its count is of the records removed, not of events */
+        } else {
+            report->events += events_of(rec);
         }
         report->records++;
         report->head_seq = seq;
@@ -107,9 +142,22 @@ ccg_result ccg_audit_verify(ccg_audit *a, const ccg_audit_anchor *anchor, ccg_au
             }
         }
     }
+    /* Records deleted before a checkpoint without the prune that records it. */
+    if (report->intact && report->start_seq > 1 && pruned != report->start_seq - 1) {
+        snprintf(detail, sizeof(detail),
+                 "the log starts at checkpoint %lld but no audit.prune record accounts for the %lld records before it",
+                 (long long)report->start_seq, (long long)(report->start_seq - 1));
+        broken(report, report->start_seq, "prune_unrecorded", NULL, NULL, detail);
+    }
     if (report->intact && anchor != NULL && !anchor_seen) {
-        snprintf(detail, sizeof(detail), "the anchored record is missing: the log ends at seq %lld",
-                 (long long)report->head_seq);
+        if (anchor->seq < report->start_seq) {
+            snprintf(detail, sizeof(detail),
+                     "the anchored record was pruned: the log starts at checkpoint %lld (anchor it instead)",
+                     (long long)report->start_seq);
+        } else {
+            snprintf(detail, sizeof(detail), "the anchored record is missing: the log ends at seq %lld",
+                     (long long)report->head_seq);
+        }
         broken(report, anchor->seq, "anchor_missing", anchor->hash, NULL, detail);
     }
     ccg_sqlite_done(st);
@@ -148,8 +196,9 @@ json_t *ccg_audit_verify_report_json(const ccg_audit_verify_report *r)
     if (brk == NULL) {
         return NULL;
     }
-    out = json_pack("{s:b, s:I, s:{s:I, s:s}, s:o}", "intact", r->intact, "records", (json_int_t)r->records, "head",
-                    "seq", (json_int_t)r->head_seq, "hash", r->head_hash, "broken", brk);
+    out = json_pack("{s:b, s:I, s:I, s:I, s:{s:I, s:s}, s:o}", "intact", r->intact, "records",
+                    (json_int_t)r->records, "events", (json_int_t)r->events, "start_seq", (json_int_t)r->start_seq,
+                    "head", "seq", (json_int_t)r->head_seq, "hash", r->head_hash, "broken", brk);
     return out;
 }
 

@@ -1,8 +1,11 @@
-/* ccgate audit: verify, list and anchor the hash-chained audit log of the key broker. */
+/* ccgate audit: verify, list and anchor the hash-chained audit log of the key broker, and keep it
+ * bounded (checkpoint, prune). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/rand.h>
 
 #include "ccgate/audit.h"
 #include "cli.h"
@@ -14,6 +17,9 @@ typedef struct {
     int64_t limit;
     int has_anchor;
     ccg_audit_anchor anchor;
+    int64_t checkpoint;      /* prune --checkpoint SEQ */
+    int has_before;          /* prune --before TIME */
+    ccg_time before;
 } audit_args;
 
 static void usage(FILE *out)
@@ -22,12 +28,19 @@ static void usage(FILE *out)
             "usage: ccgate audit verify --db FILE [--anchor SEQ:HASH] [--json]\n"
             "       ccgate audit list   --db FILE [--since SEQ] [--limit N] [--json]\n"
             "       ccgate audit head   --db FILE [--json]\n"
+            "       ccgate audit checkpoint --db FILE [--json]\n"
+            "       ccgate audit prune  --db FILE (--checkpoint SEQ | --before TIME) [--json]\n"
             "\n"
             "verify  walks the hash chain from the first record and names the first broken link.\n"
             "        --anchor SEQ:HASH also requires record SEQ to exist with that hash (a head\n"
             "        recorded earlier with 'audit head'), which detects removal of the newest records.\n"
             "list    prints the records with seq > SEQ (default 0: all), oldest first.\n"
             "head    prints the newest record's seq and hash, to keep as an anchor elsewhere.\n"
+            "checkpoint  appends a checkpoint record and prints its SEQ:HASH (keep it as an anchor):\n"
+            "        the chain can later be verified from it alone.\n"
+            "prune   deletes every record before a checkpoint (--checkpoint SEQ, or the newest one made\n"
+            "        at or before --before TIME, RFC 3339) and records the prune; a broken chain is\n"
+            "        never pruned. verify then starts at that checkpoint.\n"
             "\n"
             "Exit status: 0 intact (or success), 1 chain broken, 2 bad usage or unreadable database.\n");
 }
@@ -94,6 +107,19 @@ static int parse_args(const char *sub, int argc, char **argv, audit_args *args)
                 return CLI_EXIT_USAGE;
             }
             i++;
+        } else if (strcmp(opt, "--checkpoint") == 0 && val != NULL && strcmp(sub, "prune") == 0) {
+            if (parse_int(val, 1, &args->checkpoint) != 0) {
+                fprintf(stderr, "ccgate audit: --checkpoint needs a sequence number >= 1\n");
+                return CLI_EXIT_USAGE;
+            }
+            i++;
+        } else if (strcmp(opt, "--before") == 0 && val != NULL && strcmp(sub, "prune") == 0) {
+            if (ccg_failed(ccg_time_parse_rfc3339(val, &args->before))) {
+                fprintf(stderr, "ccgate audit: --before needs an RFC 3339 time, e.g. 2026-01-01T00:00:00Z\n");
+                return CLI_EXIT_USAGE;
+            }
+            args->has_before = 1;
+            i++;
         } else if (strcmp(opt, "--anchor") == 0 && val != NULL && strcmp(sub, "verify") == 0) {
             if (parse_anchor(val, &args->anchor) != 0) {
                 fprintf(stderr, "ccgate audit: --anchor needs SEQ:HASH (seq >= 1, 64 lowercase hex digits)\n");
@@ -109,6 +135,10 @@ static int parse_args(const char *sub, int argc, char **argv, audit_args *args)
     }
     if (args->db == NULL) {
         fprintf(stderr, "ccgate audit %s: --db FILE is required\n", sub);
+        return CLI_EXIT_USAGE;
+    }
+    if (strcmp(sub, "prune") == 0 && (args->checkpoint != 0) == (args->has_before != 0)) {
+        fprintf(stderr, "ccgate audit prune: give exactly one of --checkpoint SEQ and --before TIME\n");
         return CLI_EXIT_USAGE;
     }
     return 0;
@@ -143,6 +173,13 @@ static int do_verify(ccg_audit *a, const audit_args *args)
     } else if (report.intact) {
         printf("audit chain intact: %lld records, head seq %lld hash %s\n", (long long)report.records,
                (long long)report.head_seq, report.head_hash);
+        if (report.start_seq > 1) {
+            printf("  verified from checkpoint %lld (the %lld records before it were pruned)\n",
+                   (long long)report.start_seq, (long long)(report.start_seq - 1));
+        }
+        if (report.events != report.records) {
+            printf("  the records stand for %lld events (summaries count several)\n", (long long)report.events);
+        }
     } else {
         printf("audit chain BROKEN at seq %lld: %s\n", (long long)report.broken_seq, report.problem);
         printf("  %s\n", report.detail);
@@ -236,6 +273,56 @@ static int do_head(ccg_audit *a, const audit_args *args)
     return CLI_EXIT_OK;
 }
 
+/* A request ID for a record the operator makes from the command line: "cli-" and 16 hex digits. */
+static int cli_request_id(char out[32])
+{
+    uint8_t raw[8];
+    if (RAND_bytes(raw, sizeof(raw)) != 1) {
+        return -1;
+    }
+    memcpy(out, "cli-", 4);
+    ccg_hex_encode(raw, sizeof(raw), out + 4);
+    return 0;
+}
+
+static int do_checkpoint(ccg_audit *a, const audit_args *args)
+{
+    int64_t seq = 0;
+    char hash[CCG_AUDIT_HASH_HEX], rid[32];
+    if (cli_request_id(rid) != 0 || ccg_failed(ccg_audit_checkpoint(a, ccg_time_now(), rid, &seq, hash))) {
+        return cli_report_error("audit checkpoint", args->json);
+    }
+    if (args->json) {
+        json_t *out = json_pack("{s:I, s:s}", "seq", (json_int_t)seq, "hash", hash);
+        int rc = print_json(out);
+        json_decref(out);
+        return rc == 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    }
+    printf("%lld:%s\n", (long long)seq, hash);
+    return CLI_EXIT_OK;
+}
+
+static int do_prune(ccg_audit *a, const audit_args *args)
+{
+    int64_t checkpoint = args->checkpoint, removed = 0;
+    char rid[32];
+    if ((args->has_before && ccg_failed(ccg_audit_checkpoint_before(a, args->before, &checkpoint))) ||
+        cli_request_id(rid) != 0 || ccg_failed(ccg_audit_prune(a, checkpoint, ccg_time_now(), rid, &removed))) {
+        int rc = cli_report_error("audit prune", args->json);
+        /* A refusal of the log's own (a broken chain, no such checkpoint) is a denial, not bad usage. */
+        ccg_reason why = ccg_error_reason();
+        return why == CCG_R_AUDIT_CHAIN_BROKEN || why == CCG_R_AUDIT_CHECKPOINT_INVALID ? CLI_EXIT_DENY : rc;
+    }
+    if (args->json) {
+        json_t *out = json_pack("{s:I, s:I}", "checkpoint", (json_int_t)checkpoint, "removed", (json_int_t)removed);
+        int rc = print_json(out);
+        json_decref(out);
+        return rc == 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    }
+    printf("pruned %lld records before checkpoint %lld\n", (long long)removed, (long long)checkpoint);
+    return CLI_EXIT_OK;
+}
+
 int cmd_audit(int argc, char **argv)
 {
     audit_args args;
@@ -247,7 +334,8 @@ int cmd_audit(int argc, char **argv)
         return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
     }
     const char *sub = argv[1];
-    if (strcmp(sub, "verify") != 0 && strcmp(sub, "list") != 0 && strcmp(sub, "head") != 0) {
+    if (strcmp(sub, "verify") != 0 && strcmp(sub, "list") != 0 && strcmp(sub, "head") != 0 &&
+        strcmp(sub, "checkpoint") != 0 && strcmp(sub, "prune") != 0) {
         fprintf(stderr, "ccgate audit: unknown subcommand '%s'\n", sub);
         usage(stderr);
         return CLI_EXIT_USAGE;
@@ -263,6 +351,10 @@ int cmd_audit(int argc, char **argv)
         rc = do_verify(a, &args);
     } else if (strcmp(sub, "list") == 0) {
         rc = do_list(a, &args);
+    } else if (strcmp(sub, "checkpoint") == 0) {
+        rc = do_checkpoint(a, &args);
+    } else if (strcmp(sub, "prune") == 0) {
+        rc = do_prune(a, &args);
     } else {
         rc = do_head(a, &args);
     }

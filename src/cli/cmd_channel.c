@@ -304,7 +304,7 @@ typedef struct {
 static void send_usage(FILE *out)
 {
     fprintf(out,
-            "usage: ccgate channel send --connect HOST:PORT [--policy FILE] [--trust-root FILE\n"
+            "usage: ccgate channel send --connect HOST:PORT --policy FILE [--trust-root FILE\n"
             "                           [--trust-root-product milan|genoa|turin]] [--now RFC3339]\n"
             "                           [--refvals FILE] [--tcb-baseline FILE...] [--issuer-key ID=FILE...]\n"
             "                           [--aead chacha20-poly1305|aes-128-gcm]\n"
@@ -315,7 +315,8 @@ static void send_usage(FILE *out)
             "server's key. Only then sends each --message (or all of stdin as one message) and prints each reply.\n"
             "\n"
             "  --connect HOST:PORT  an IPv4 address and port, e.g. 127.0.0.1:7000\n"
-            "  --policy FILE        the client's SNP policy (docs/snp-policy.md); default: the default policy\n"
+            "  --policy FILE        the client's SNP policy (docs/snp-policy.md), required; it must pin the\n"
+            "                       measurement (allowed_measurements or reference_values)\n"
             "  --trust-root FILE    also trust this self-signed root (the emulator's ark.pem; test roots only)\n"
             "  --trust-root-product the root's product (default milan)\n"
             "  --now RFC3339        the verification time (default: the current time)\n"
@@ -396,6 +397,12 @@ static int parse_send(int argc, char **argv, send_args *a)
         fprintf(stderr, "ccgate channel send: --connect is required\n");
         return -1;
     }
+    /* Without a policy naming the approved measurements, any genuine server would be accepted. */
+    if (a->policy == NULL) {
+        fprintf(stderr, "ccgate channel send: --policy is required (the approved measurements or reference "
+                        "values); without it any genuine server would be accepted\n");
+        return -1;
+    }
     if (a->aead != NULL && strcmp(a->aead, "chacha20-poly1305") != 0 && strcmp(a->aead, "aes-128-gcm") != 0) {
         fprintf(stderr, "ccgate channel send: unknown --aead '%s'\n", a->aead);
         return -1;
@@ -472,12 +479,14 @@ static ccg_result load_client_inputs(const send_args *a, client_inputs *in)
     if (a->trust_root != NULL) {
         CCG_TRY(add_trust_root(a, in->verifier));
     }
-    if (a->policy != NULL) {
-        CCG_TRY(ccg_file_read(a->policy, MAX_FILE, &text, &len));
-        CCG_TRY(ccg_snp_policy_parse((const char *)text, len, &in->policy));
-        free(text);
-        text = NULL;
-    }
+    CCG_ENSURE_MSG(a->policy != NULL, CCG_R_USAGE_INVALID, "no client policy"); /* parse_send refuses first */
+    CCG_TRY(ccg_file_read(a->policy, MAX_FILE, &text, &len));
+    CCG_TRY(ccg_snp_policy_parse((const char *)text, len, &in->policy));
+    free(text);
+    text = NULL;
+    CCG_ENSURE_MSG(in->policy->measurements != NULL || in->policy->has_refval_set, CCG_R_USAGE_INVALID,
+                   "the --policy pins no measurement (give allowed_measurements or reference_values): any genuine "
+                   "server would be accepted");
     CCG_TRY(cli_load_issuers(a->issuer_keys, a->issuer_key_count, &in->issuers));
     if (a->refvals != NULL) {
         CCG_TRY(ccg_file_read(a->refvals, 4 * MAX_FILE, &text, &len));

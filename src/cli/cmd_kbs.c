@@ -23,7 +23,7 @@ typedef struct {
     const char *group, *verb;
     const char *url, *token_file, *cacert;
     const char *key_id, *policy_id, *set_id, *collateral_id, *file;
-    const char *key, *role, *sub, *iss;
+    const char *key, *role, *sub, *iss, *aud;
     int64_t ttl, now, version;
     int insecure_http, json;
 } kbs_args;
@@ -48,7 +48,7 @@ static void usage(FILE *out)
             "operator (role \"operator\"):\n"
             "  audit list | audit verify | health | key list\n"
             "offline:\n"
-            "  token mint  --key ADMIN.key --role R --sub S --ttl SECONDS [--iss ID] [--now EPOCH]\n"
+            "  token mint  --key ADMIN.key --role R --sub S --aud AUDIENCE --ttl SECONDS [--iss ID] [--now EPOCH]\n"
             "\n"
             "common options:\n"
             "  --url URL          the broker, e.g. https://kbs.example:8080\n"
@@ -115,6 +115,7 @@ static int parse_args(int argc, char **argv, kbs_args *a)
         else if (strcmp(o, "--role") == 0) slot = &a->role;
         else if (strcmp(o, "--sub") == 0) slot = &a->sub;
         else if (strcmp(o, "--iss") == 0) slot = &a->iss;
+        else if (strcmp(o, "--aud") == 0) slot = &a->aud;
         else if (strcmp(o, "--ttl") == 0) { num = &a->ttl; min = 1; }
         else if (strcmp(o, "--now") == 0) { num = &a->now; min = 1; }
         else if (strcmp(o, "--version") == 0) { num = &a->version; min = 1; }
@@ -146,8 +147,8 @@ static int token_mint(const kbs_args *a)
     char *token = NULL;
     int rc = CLI_EXIT_USAGE;
     ccg_time now = a->now != 0 ? a->now : ccg_time_now();
-    if (a->key == NULL || a->role == NULL || a->sub == NULL || a->ttl <= 0) {
-        fprintf(stderr, "ccgate kbs token mint: --key, --role, --sub and --ttl are required\n");
+    if (a->key == NULL || a->role == NULL || a->sub == NULL || a->aud == NULL || a->ttl <= 0) {
+        fprintf(stderr, "ccgate kbs token mint: --key, --role, --sub, --aud and --ttl are required\n");
         return CLI_EXIT_USAGE;
     }
     if (strcmp(a->role, "provider") != 0 && strcmp(a->role, "authority") != 0 && strcmp(a->role, "operator") != 0) {
@@ -160,8 +161,9 @@ static int token_mint(const kbs_args *a)
         fprintf(stderr, "ccgate kbs token mint: %s is not a P-256 private key (PEM)\n", a->key);
         goto done;
     }
-    claims = json_pack("{s:s,s:s,s:I,s:I}", "sub", a->sub, "role", a->role, "iat", (json_int_t)now, "exp",
-                       (json_int_t)(now + a->ttl));
+    /* aud: the broker's "admin.audience"; the broker refuses a lifetime above its maximum (1 h default). */
+    claims = json_pack("{s:s,s:s,s:s,s:I,s:I}", "sub", a->sub, "role", a->role, "aud", a->aud, "iat", (json_int_t)now,
+                       "exp", (json_int_t)(now + a->ttl));
     if (claims != NULL && a->iss != NULL) {
         json_object_set_new(claims, "iss", json_string(a->iss));
     }

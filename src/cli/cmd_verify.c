@@ -322,6 +322,9 @@ int cmd_verify(int argc, char **argv)
 {
     verify_args a;
     memset(&a, 0, sizeof(a));
+    if (argc >= 2 && strcmp(argv[1], "gpu") == 0) {
+        return cmd_verify_gpu(argc - 1, argv + 1);
+    }
     int rc = cli_expect_snp("verify", argc, argv, usage);
     if (rc < 0) {
         rc = cli_parse_result(parse_args(argc - 1, argv + 1, &a), usage);

@@ -104,7 +104,7 @@ static ccg_result jwk_new_rsa(const uint8_t *n, size_t n_len, const uint8_t *e, 
     int bits = BN_num_bits(bn_n);
     CCG_ENSURE_MSG(bits >= CCG_JWK_RSA_MIN_BITS, CCG_R_JOSE_JWK_INVALID, "RSA modulus of %d bits is below %d", bits,
                    CCG_JWK_RSA_MIN_BITS);
-    CCG_ENSURE_MSG(bits <= CCG_JWK_RSA_MAX_BITS, CCG_R_JOSE_JWK_UNSUPPORTED, "RSA modulus of %d bits is above %d",
+    CCG_ENSURE_MSG(bits <= CCG_JWK_RSA_MAX_BITS, CCG_R_JOSE_JWK_TOO_LARGE, "RSA modulus of %d bits is above %d",
                    bits, CCG_JWK_RSA_MAX_BITS);
     CCG_ENSURE_MSG(BN_is_odd(bn_e) && !BN_is_one(bn_e), CCG_R_JOSE_JWK_INVALID,
                    "RSA exponent \"e\" must be odd and at least 3");
@@ -214,7 +214,9 @@ ccg_result ccg_jwk_parse(const json_t *obj, ccg_jwk **out)
                        "RSA JWK \"alg\" \"%.32s\" is not " CCG_JOSE_ALG_RSA_OAEP_256, alg);
         CCG_TRY(jose_string_member(obj, "n", CCG_R_JOSE_JWK_INVALID, &s1, &l1));
         CCG_TRY(jose_string_member(obj, "e", CCG_R_JOSE_JWK_INVALID, &s2, &l2));
-        CCG_ENSURE_MSG(l1 <= ccg_b64url_len(CCG_JWK_RSA_MAX_BITS / 8 + 1), CCG_R_JOSE_JWK_UNSUPPORTED,
+        /* By its encoded length, before any decoding or big-number work (a minimal modulus has no
+         * leading zero byte, so more characters always mean more bits). */
+        CCG_ENSURE_MSG(l1 <= ccg_b64url_len(CCG_JWK_RSA_MAX_BITS / 8), CCG_R_JOSE_JWK_TOO_LARGE,
                        "RSA modulus is longer than %d bits", CCG_JWK_RSA_MAX_BITS);
         CCG_TRY(ccg_b64url_decode(s1, l1, CCG_R_JOSE_JWK_INVALID, &n, &n_len));
         CCG_TRY(ccg_b64url_decode(s2, l2, CCG_R_JOSE_JWK_INVALID, &e, &e_len));
@@ -276,7 +278,7 @@ ccg_result ccg_jwk_from_pkey(EVP_PKEY *pkey, const char *alg, ccg_jwk **out)
         CCG_ENSURE_OSSL(EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &bn_e) == 1, CCG_R_INTERNAL_CRYPTO);
         int n_len = BN_num_bytes(bn_n);
         int e_len = BN_num_bytes(bn_e);
-        CCG_ENSURE_MSG(n_len > 0 && n_len <= CCG_JWK_RSA_MAX_BITS / 8, CCG_R_JOSE_JWK_UNSUPPORTED,
+        CCG_ENSURE_MSG(n_len > 0 && n_len <= CCG_JWK_RSA_MAX_BITS / 8, CCG_R_JOSE_JWK_TOO_LARGE,
                        "RSA modulus of %d bytes is out of range", n_len);
         CCG_ENSURE_MSG(e_len > 0 && e_len <= (int)sizeof(e), CCG_R_JOSE_JWK_INVALID, "RSA exponent is out of range");
         n = malloc((size_t)n_len);

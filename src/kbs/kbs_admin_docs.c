@@ -1,12 +1,10 @@
 /* Admin API: the strict parsers of admin request bodies (fuzz/fuzz_kbs_admin.c) and the ownership
- * map (which provider owns a key or a policy), kept in store settings so the schema is unchanged. */
+ * checks: a key or policy belongs to the pair (issuer, subject) that created it (store owners). */
 #include "kbs_admin.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <openssl/evp.h>
 
 #include "ccgate/error.h"
 
@@ -187,81 +185,98 @@ void kbs_admin_collateral_doc_clear(kbs_admin_collateral_doc *d)
 
 /* ---------------------------------------------------------------- ownership */
 
-/* "kbs.owner.<kind>.<hex SHA-256 of the ID>": setting names are [a-z0-9._-]. */
-static ccg_result owner_setting(const char *kind, const char *id, char name[CCG_STORE_SETTING_NAME_MAX + 1])
+static int is_caller(const kbs_admin_call *c, const ccg_store_owner *o)
 {
-    ccg_result result = CCG_FAILURE;
-    uint8_t digest[32];
-    char hex[65];
-    unsigned int dlen = 0;
-    CCG_ENSURE(kbs_admin_id_valid(id), CCG_R_ADMIN_REQUEST_MALFORMED);
-    CCG_ENSURE_OSSL(EVP_Digest(id, strlen(id), digest, &dlen, EVP_sha256(), NULL) == 1, CCG_R_INTERNAL_CRYPTO);
-    ccg_hex_encode(digest, sizeof(digest), hex);
-    hex[64] = 0;
-    snprintf(name, CCG_STORE_SETTING_NAME_MAX + 1, "kbs.owner.%s.%s", kind, hex);
-    result = CCG_SUCCESS;
-cleanup:
-    return result;
+    return strcmp(o->issuer, c->who.issuer) == 0 && strcmp(o->subject, c->who.sub) == 0;
 }
 
-ccg_result kbs_admin_owner_get(ccg_kbs *k, const char *kind, const char *id, char owner[KBS_ADMIN_NAME_MAX + 1],
-                               int *found)
+/* 1 when an object with this ID exists (its absence leaves the lookup's error, e.g. key.not_found). */
+static int object_exists(kbs_admin_call *c, ccg_store_owned kind, const char *id)
 {
-    ccg_result result = CCG_FAILURE;
-    char name[CCG_STORE_SETTING_NAME_MAX + 1];
-    uint8_t *value = NULL;
-    size_t len = 0;
-    owner[0] = 0;
-    *found = 0;
-    CCG_TRY(owner_setting(kind, id, name));
-    CCG_TRY(ccg_store_setting_get(k->store, name, &value, &len, found));
-    if (*found) {
-        CCG_ENSURE(len > 0 && len <= KBS_ADMIN_NAME_MAX, CCG_R_STORE_CORRUPT);
-        memcpy(owner, value, len);
-        owner[len] = 0;
+    ccg_store_key key;
+    ccg_store_doc doc;
+    ccg_result r;
+    memset(&key, 0, sizeof(key));
+    memset(&doc, 0, sizeof(doc));
+    r = kind == CCG_OWNED_KEY ? ccg_store_key_get(c->k->store, id, 0, &key)
+                              : ccg_store_policy_get(c->k->store, id, 0, &doc);
+    ccg_store_key_free(&key);
+    ccg_store_doc_free(&doc);
+    return ccg_ok(r);
+}
+
+/* -1 after answering (a lookup failed, or another's or a legacy object), 0 no owner, 1 the caller. */
+static int owner_check(kbs_admin_call *c, ccg_store_owned kind, const char *id)
+{
+    ccg_store_owner o;
+    int found = 0;
+    if (ccg_failed(ccg_store_owner_get(c->k->store, kind, id, &o, &found))) {
+        kbs_admin_fail(c);
+        return -1;
     }
-    result = CCG_SUCCESS;
-cleanup:
-    free(value);
-    return result;
+    if (!found) {
+        return 0;
+    }
+    if (o.issuer[0] == 0) {
+        kbs_admin_deny(c, CCG_R_ADMIN_OWNER_UNBOUND);
+        return -1;
+    }
+    /* The owner is the pair: the same subject asserted by another issuer is someone else. */
+    if (!is_caller(c, &o)) {
+        kbs_admin_deny(c, CCG_R_ADMIN_FORBIDDEN);
+        return -1;
+    }
+    return 1;
 }
 
-ccg_result kbs_admin_owner_put(ccg_kbs *k, const char *kind, const char *id, const char *owner)
+int kbs_admin_owns(kbs_admin_call *c, ccg_store_owned kind, const char *id)
 {
-    ccg_result result = CCG_FAILURE;
-    char name[CCG_STORE_SETTING_NAME_MAX + 1];
-    CCG_TRY(owner_setting(kind, id, name));
-    CCG_TRY(ccg_store_setting_put(k->store, name, (const uint8_t *)owner, strlen(owner), kbs_now(k)));
-    result = CCG_SUCCESS;
-cleanup:
-    return result;
+    int mine = owner_check(c, kind, id);
+    if (mine != 0) {
+        return mine == 1;
+    }
+    /* No owner recorded: provisioned outside the admin API (no provider may act on it) or absent. */
+    if (object_exists(c, kind, id)) {
+        kbs_admin_deny(c, CCG_R_ADMIN_FORBIDDEN);
+    } else {
+        kbs_admin_fail(c);
+    }
+    return 0;
 }
 
-static ccg_result owner_generate(void *ctx, uint8_t **value, size_t *len)
+int kbs_admin_may_create(kbs_admin_call *c, ccg_store_owned kind, const char *id)
 {
-    ccg_result result = CCG_FAILURE;
-    const char *owner = ctx;
-    *value = (uint8_t *)strdup(owner);
-    CCG_ENSURE_ALLOC(*value);
-    *len = strlen(owner);
-    result = CCG_SUCCESS;
-cleanup:
-    return result;
+    int mine = owner_check(c, kind, id);
+    if (mine != 0) {
+        return mine == 1 ? 0 : -1;
+    }
+    if (object_exists(c, kind, id)) {
+        kbs_admin_deny(c, CCG_R_ADMIN_FORBIDDEN); /* provisioned outside the admin API */
+        return -1;
+    }
+    ccg_error_clear();
+    return 0;
 }
 
-ccg_result kbs_admin_owner_claim(ccg_kbs *k, const char *kind, const char *id, const char *owner, int *mine)
+int kbs_admin_claim(kbs_admin_call *c, ccg_store_owned kind, const char *id)
 {
-    ccg_result result = CCG_FAILURE;
-    char name[CCG_STORE_SETTING_NAME_MAX + 1];
-    uint8_t *value = NULL;
-    size_t len = 0;
-    *mine = 0;
-    CCG_TRY(owner_setting(kind, id, name));
-    CCG_TRY(ccg_store_setting_get_or_create(k->store, name, owner_generate, (void *)owner, kbs_now(k), &value, &len,
-                                            NULL));
-    *mine = len == strlen(owner) && memcmp(value, owner, len) == 0;
-    result = CCG_SUCCESS;
-cleanup:
-    free(value);
-    return result;
+    ccg_store_owner me;
+    int mine = 0;
+    memset(&me, 0, sizeof(me));
+    snprintf(me.issuer, sizeof(me.issuer), "%s", c->who.issuer);
+    snprintf(me.subject, sizeof(me.subject), "%s", c->who.sub);
+    if (ccg_failed(ccg_store_owner_claim(c->k->store, kind, id, &me, c->now, &mine))) {
+        kbs_admin_fail(c);
+        return 0;
+    }
+    if (!mine) {
+        kbs_admin_deny(c, CCG_R_ADMIN_FORBIDDEN); /* another provider claimed it first */
+        return 0;
+    }
+    return 1;
+}
+
+int kbs_admin_policy_reserved(const ccg_kbs *k, const char *policy_id)
+{
+    return k->attestation_policy != NULL && policy_id != NULL && strcmp(k->attestation_policy, policy_id) == 0;
 }

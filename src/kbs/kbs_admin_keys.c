@@ -1,46 +1,13 @@
 /* Admin API, provider: model keys. Import wraps the key under the KEK at once (the plaintext lives
  * only in secret memory for the call); disable, enable and rotate act on the live version; listing
- * shows identities and states, never material. A provider acts only on keys it owns. */
+ * shows identities and states, never material. A provider acts only on keys it owns (issuer and
+ * subject). Each change is checked first, recorded (kbs_admin_intent), then made. */
 #include "kbs_admin.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "ccgate/error.h"
-
-/* See kbs_admin.h. */
-int kbs_admin_owns(kbs_admin_call *c, const char *kind, const char *id)
-{
-    char owner[KBS_ADMIN_NAME_MAX + 1];
-    int found = 0;
-    ccg_store_key key;
-    ccg_store_doc doc;
-    ccg_result r;
-    if (ccg_failed(kbs_admin_owner_get(c->k, kind, id, owner, &found))) {
-        kbs_admin_fail(c);
-        return 0;
-    }
-    if (found) {
-        if (strcmp(owner, c->who.sub) == 0) {
-            return 1;
-        }
-        kbs_admin_deny(c, CCG_R_ADMIN_FORBIDDEN);
-        return 0;
-    }
-    /* No owner recorded: provisioned outside the admin API (no provider may act on it) or absent. */
-    memset(&key, 0, sizeof(key));
-    memset(&doc, 0, sizeof(doc));
-    r = strcmp(kind, "key") == 0 ? ccg_store_key_get(c->k->store, id, 0, &key)
-                                 : ccg_store_policy_get(c->k->store, id, 0, &doc);
-    ccg_store_key_free(&key);
-    ccg_store_doc_free(&doc);
-    if (ccg_ok(r)) {
-        kbs_admin_deny(c, CCG_R_ADMIN_FORBIDDEN);
-    } else {
-        kbs_admin_fail(c);
-    }
-    return 0;
-}
 
 static json_t *key_json(const ccg_store_key *key)
 {
@@ -71,9 +38,9 @@ static void answer_key(kbs_admin_call *c, const char *key_id, unsigned status)
 static void key_import(kbs_admin_call *c)
 {
     kbs_admin_key_doc doc;
-    char owner[KBS_ADMIN_NAME_MAX + 1];
+    ccg_store_key existing;
     char key_id[CCG_STORE_ID_MAX + 1], policy_id[CCG_STORE_ID_MAX + 1];
-    int found = 0, ok = 0;
+    int ok = 0;
     c->action = "admin.key.import";
     if (!kbs_admin_require(c, KBS_ROLE_PROVIDER)) {
         return;
@@ -82,32 +49,30 @@ static void key_import(kbs_admin_call *c)
         kbs_admin_fail(c);
         return;
     }
+    memset(&existing, 0, sizeof(existing));
     memcpy(key_id, doc.key_id, sizeof(key_id));
     memcpy(policy_id, doc.policy_id, sizeof(policy_id));
     c->ctx.key_id = key_id;
     c->ctx.key_version = 1;
     c->ctx.policy_id = policy_id;
-    if (kbs_admin_owns(c, "policy", policy_id)) {
-        ccg_store_key existing;
-        int mine = 0;
-        memset(&existing, 0, sizeof(existing));
-        if (ccg_failed(kbs_admin_owner_get(c->k, "key", key_id, owner, &found))) {
-            kbs_admin_fail(c);
-        } else if (found && strcmp(owner, c->who.sub) != 0) {
-            kbs_admin_deny(c, CCG_R_ADMIN_FORBIDDEN);
-        } else if (!found && ccg_ok(ccg_store_key_get(c->k->store, key_id, 0, &existing))) {
-            kbs_admin_deny(c, CCG_R_ADMIN_FORBIDDEN); /* provisioned outside the admin API */
-        } else if (ccg_error_clear(), ccg_failed(kbs_admin_owner_claim(c->k, "key", key_id, c->who.sub, &mine))) {
-            kbs_admin_fail(c);
-        } else if (!mine) {
-            kbs_admin_deny(c, CCG_R_ADMIN_FORBIDDEN); /* another provider claimed it first */
-        } else if (ccg_failed(ccg_kbs_import_key(c->k, key_id, policy_id, &doc.key))) {
-            kbs_admin_fail(c);
-        } else {
-            ok = 1;
-        }
-        ccg_store_key_free(&existing);
+    /* Every check before the record of the change; the record before the change. */
+    if (kbs_admin_policy_reserved(c->k, policy_id)) {
+        kbs_admin_deny(c, CCG_R_ADMIN_POLICY_RESERVED);
+    } else if (!kbs_admin_owns(c, CCG_OWNED_POLICY, policy_id) ||
+               kbs_admin_may_create(c, CCG_OWNED_KEY, key_id) != 0) {
+        /* answered */
+    } else if (ccg_ok(ccg_store_key_get(c->k->store, key_id, 0, &existing))) {
+        kbs_admin_deny(c, CCG_R_STORE_CONFLICT); /* the caller's own key: rotate it instead */
+    } else if (ccg_error_reason() != CCG_R_KEY_NOT_FOUND) {
+        kbs_admin_fail(c); /* the store did not answer */
+    } else if (ccg_error_clear(), !kbs_admin_intent(c) || !kbs_admin_claim(c, CCG_OWNED_KEY, key_id)) {
+        /* answered */
+    } else if (ccg_failed(ccg_kbs_import_key(c->k, key_id, policy_id, &doc.key))) {
+        kbs_admin_fail(c);
+    } else {
+        ok = 1;
     }
+    ccg_store_key_free(&existing);
     kbs_admin_key_doc_clear(&doc); /* the plaintext is gone before the answer */
     if (ok) {
         answer_key(c, key_id, 201);
@@ -118,40 +83,42 @@ static void key_change(kbs_admin_call *c, const char *key_id, const char *verb)
 {
     kbs_admin_key_doc doc;
     ccg_store_key live;
+    int rotate = strcmp(verb, "rotate") == 0;
+    ccg_key_state to = strcmp(verb, "disable") == 0 ? CCG_KEY_DISABLED : CCG_KEY_ACTIVE;
+    ccg_result changed;
     memset(&doc, 0, sizeof(doc));
     memset(&live, 0, sizeof(live));
     c->action = strcmp(verb, "disable") == 0  ? "admin.key.disable"
                 : strcmp(verb, "enable") == 0 ? "admin.key.enable"
                                               : "admin.key.rotate";
     c->ctx.key_id = key_id;
-    if (!kbs_admin_require(c, KBS_ROLE_PROVIDER) || !kbs_admin_owns(c, "key", key_id)) {
+    if (!kbs_admin_require(c, KBS_ROLE_PROVIDER) || !kbs_admin_owns(c, CCG_OWNED_KEY, key_id)) {
         return;
     }
-    if (ccg_ok(ccg_store_key_get(c->k->store, key_id, 0, &live))) {
-        c->ctx.key_version = live.version;
+    if (ccg_failed(ccg_store_key_get(c->k->store, key_id, 0, &live))) {
+        kbs_admin_fail(c);
+        return;
     }
-    ccg_error_clear();
-    ccg_store_key_free(&live);
-    if (strcmp(verb, "rotate") == 0) {
-        int64_t version = 0;
-        if (ccg_failed(kbs_admin_parse_key_rotate(c->req->body, c->req->body_len, c->k->allow_unlocked, &doc)) ||
-            ccg_failed(ccg_kbs_rotate_key(c->k, key_id, &doc.key, &version))) {
-            kbs_admin_key_doc_clear(&doc);
-            kbs_admin_fail(c);
-            return;
-        }
+    c->ctx.key_version = rotate ? live.version + 1 : live.version;
+    if (!rotate && c->req->body_len != 0) {
+        kbs_admin_deny(c, CCG_R_ADMIN_REQUEST_MALFORMED);
+    } else if (rotate &&
+               ccg_failed(kbs_admin_parse_key_rotate(c->req->body, c->req->body_len, c->k->allow_unlocked, &doc))) {
+        kbs_admin_fail(c);
+    } else if (rotate ? live.state == CCG_KEY_RETIRED : !ccg_key_transition_allowed(live.state, to)) {
+        kbs_admin_deny(c, CCG_R_STORE_CONFLICT); /* disabled twice, or a retired key */
+    } else if (kbs_admin_intent(c)) {
+        changed = rotate ? kbs_rotate_key_to(c->k, key_id, live.version + 1, &doc.key)
+                         : ccg_store_key_set_state(c->k->store, key_id, live.version, to, c->now);
         kbs_admin_key_doc_clear(&doc);
-    } else {
-        if (c->req->body_len != 0) {
-            kbs_admin_deny(c, CCG_R_ADMIN_REQUEST_MALFORMED);
-            return;
-        }
-        if (ccg_failed(ccg_kbs_set_key_state(c->k, key_id, strcmp(verb, "disable") == 0 ? "disabled" : "active"))) {
+        if (ccg_failed(changed)) {
             kbs_admin_fail(c);
-            return;
+        } else {
+            answer_key(c, key_id, 200);
         }
     }
-    answer_key(c, key_id, 200);
+    kbs_admin_key_doc_clear(&doc);
+    ccg_store_key_free(&live);
 }
 
 static void key_list(kbs_admin_call *c, const char *key_id)
@@ -165,7 +132,7 @@ static void key_list(kbs_admin_call *c, const char *key_id)
         kbs_admin_deny(c, CCG_R_ADMIN_FORBIDDEN);
         return;
     }
-    if (key_id != NULL && c->who.role == KBS_ROLE_PROVIDER && !kbs_admin_owns(c, "key", key_id)) {
+    if (key_id != NULL && c->who.role == KBS_ROLE_PROVIDER && !kbs_admin_owns(c, CCG_OWNED_KEY, key_id)) {
         return;
     }
     if (ccg_failed(ccg_store_key_list(c->k->store, key_id, &keys, &n))) {
@@ -175,10 +142,10 @@ static void key_list(kbs_admin_call *c, const char *key_id)
     arr = json_array();
     for (size_t i = 0; i < n && arr != NULL; i++) {
         if (c->who.role == KBS_ROLE_PROVIDER) {
-            char owner[KBS_ADMIN_NAME_MAX + 1];
+            ccg_store_owner owner;
             int found = 0;
-            if (ccg_failed(kbs_admin_owner_get(c->k, "key", keys[i].key_id, owner, &found)) || !found ||
-                strcmp(owner, c->who.sub) != 0) {
+            if (ccg_failed(ccg_store_owner_get(c->k->store, CCG_OWNED_KEY, keys[i].key_id, &owner, &found)) ||
+                !found || strcmp(owner.issuer, c->who.issuer) != 0 || strcmp(owner.subject, c->who.sub) != 0) {
                 ccg_error_clear();
                 continue;
             }

@@ -1,5 +1,6 @@
-/* Admin API, provider: release policies (versioned, immutable per version). A provider sets new
- * versions of its own policies and reads them back; the first provider to set a policy ID owns it. */
+/* Admin API: release policies (versioned, immutable per version). A provider sets new versions of its
+ * own policies and reads them back; the first provider (issuer, subject) to set a policy ID owns it.
+ * The broker-wide attestation policy (config "attestation_policy") is the operator's alone. */
 #include "kbs_admin.h"
 
 #include <stdlib.h>
@@ -10,11 +11,11 @@
 static void policy_set(kbs_admin_call *c)
 {
     ccg_kbs_policy *p = NULL;
-    char owner[KBS_ADMIN_NAME_MAX + 1];
     char policy_id[sizeof(p->policy_id)];
-    int found = 0;
+    int reserved;
     c->action = "admin.policy.set";
-    if (!kbs_admin_require(c, KBS_ROLE_PROVIDER)) {
+    if (c->who.role != KBS_ROLE_PROVIDER && c->who.role != KBS_ROLE_OPERATOR) {
+        kbs_admin_deny(c, CCG_R_ADMIN_FORBIDDEN);
         return;
     }
     if (ccg_failed(ccg_kbs_policy_parse(c->req->body, c->req->body_len, &p))) {
@@ -25,33 +26,20 @@ static void policy_set(kbs_admin_call *c)
     c->ctx.policy_id = policy_id;
     c->ctx.policy_version = p->version;
     ccg_kbs_policy_free(p);
-    if (ccg_failed(kbs_admin_owner_get(c->k, "policy", policy_id, owner, &found))) {
-        kbs_admin_fail(c);
+    /* The broker-wide attestation policy gates every tenant's guests: the operator's alone. Any other
+     * policy belongs to the provider (issuer, subject) that set its first version. */
+    reserved = kbs_admin_policy_reserved(c->k, policy_id);
+    if (reserved && c->who.role != KBS_ROLE_OPERATOR) {
+        kbs_admin_deny(c, CCG_R_ADMIN_POLICY_RESERVED);
         return;
     }
-    if (found && strcmp(owner, c->who.sub) != 0) {
-        kbs_admin_deny(c, CCG_R_ADMIN_FORBIDDEN);
+    if (!reserved && (!kbs_admin_require(c, KBS_ROLE_PROVIDER) ||
+                      kbs_admin_may_create(c, CCG_OWNED_POLICY, policy_id) != 0)) {
         return;
     }
-    if (!found) {
-        ccg_store_doc doc;
-        int mine = 0;
-        memset(&doc, 0, sizeof(doc));
-        if (ccg_ok(ccg_store_policy_get(c->k->store, policy_id, 0, &doc))) {
-            ccg_store_doc_free(&doc);
-            kbs_admin_deny(c, CCG_R_ADMIN_FORBIDDEN); /* provisioned outside the admin API */
-            return;
-        }
-        ccg_error_clear();
-        /* Claimed before the document is stored: of two providers racing on a new ID, one wins. */
-        if (ccg_failed(kbs_admin_owner_claim(c->k, "policy", policy_id, c->who.sub, &mine))) {
-            kbs_admin_fail(c);
-            return;
-        }
-        if (!mine) {
-            kbs_admin_deny(c, CCG_R_ADMIN_FORBIDDEN);
-            return;
-        }
+    /* Recorded first; the claim comes after the record (of two providers racing on a new ID, one wins). */
+    if (!kbs_admin_intent(c) || (!reserved && !kbs_admin_claim(c, CCG_OWNED_POLICY, policy_id))) {
+        return;
     }
     if (ccg_failed(ccg_kbs_set_policy(c->k, c->req->body, c->req->body_len))) {
         kbs_admin_fail(c);
@@ -67,7 +55,12 @@ static void policy_get(kbs_admin_call *c, const char *policy_id)
     memset(&doc, 0, sizeof(doc));
     c->action = "admin.policy.get";
     c->ctx.policy_id = policy_id;
-    if (!kbs_admin_require(c, KBS_ROLE_PROVIDER) || !kbs_admin_owns(c, "policy", policy_id)) {
+    if (kbs_admin_policy_reserved(c->k, policy_id)) {
+        if (c->who.role != KBS_ROLE_OPERATOR) {
+            kbs_admin_deny(c, CCG_R_ADMIN_POLICY_RESERVED);
+            return;
+        }
+    } else if (!kbs_admin_require(c, KBS_ROLE_PROVIDER) || !kbs_admin_owns(c, CCG_OWNED_POLICY, policy_id)) {
         return;
     }
     if (ccg_failed(ccg_store_policy_get(c->k->store, policy_id, 0, &doc))) {

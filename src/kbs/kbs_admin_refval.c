@@ -1,4 +1,5 @@
-/* Admin API, authority: reference-value sets (signed records, versioned) and collateral blobs. */
+/* Admin API, authority: reference-value sets (signed records, versioned) and collateral blobs. Each
+ * write is recorded (kbs_admin_intent) before it is made. */
 #include "kbs_admin.h"
 
 #include <stdlib.h>
@@ -21,8 +22,11 @@ static void refval_put(kbs_admin_call *c)
         kbs_admin_deny(c, text == NULL ? CCG_R_INTERNAL_OUT_OF_MEMORY : CCG_R_ADMIN_REQUEST_MALFORMED);
         return;
     }
-    if (ccg_failed(ccg_refval_set_parse(text, c->req->body_len, &set)) ||
-        ccg_failed(ccg_store_refval_put(c->k->store, set->set_id, set->version, text, c->now))) {
+    if (ccg_failed(ccg_refval_set_parse(text, c->req->body_len, &set))) {
+        kbs_admin_fail(c);
+    } else if (!kbs_admin_intent(c)) {
+        /* answered: nothing stored without its record */
+    } else if (ccg_failed(ccg_store_refval_put(c->k->store, set->set_id, set->version, text, c->now))) {
         kbs_admin_fail(c);
     } else {
         body = json_pack("{s:s,s:I,s:I}", "set_id", set->set_id, "version", (json_int_t)set->version, "records",
@@ -78,6 +82,10 @@ void kbs_admin_collateral(kbs_admin_call *c, const char *rest)
     }
     if (ccg_failed(kbs_admin_parse_collateral(c->req->body, c->req->body_len, &doc))) {
         kbs_admin_fail(c);
+        return;
+    }
+    if (!kbs_admin_intent(c)) {
+        kbs_admin_collateral_doc_clear(&doc);
         return;
     }
     if (ccg_failed(

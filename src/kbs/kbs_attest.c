@@ -1,6 +1,9 @@
-/* POST /kbs/v0/attest: Attestation -> token. The session's nonce is consumed first (once, even when
- * appraisal then fails), the evidence is appraised against the attestation policy with REPORT_DATA
- * bound to the runtime data, and a token is issued only when every check passed. */
+/* POST /kbs/v0/attest: Attestation -> token. Cheap checks first: the attempt limits, the session, the
+ * body's shape, then the nonce, which is consumed (once, even when appraisal then fails) before the
+ * tee-pubkey is parsed; only then the key (canonical members only, RSA at most 4096 bits) and the
+ * evidence, appraised against the attestation policy with REPORT_DATA bound to the runtime data. A
+ * token is issued only when every check passed. Every refusal counts as a failed attempt of the client
+ * address and (once the session is known) of the session (kbs_attempts.c). */
 #include "kbs_internal.h"
 
 #include <stdio.h>
@@ -40,9 +43,14 @@ void kbs_handle_attest(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http
     int have_decision = 0;
     json_t *record = NULL, *evidence = NULL;
     char *record_text = NULL, *token = NULL;
+    const char *known_session = NULL; /* the session whose attempts a refusal counts against */
 
     memset(&att, 0, sizeof(att));
     memset(&session, 0, sizeof(session));
+    if (kbs_attempts_exhausted(k->attempts, req->client_address, req->cookie_session, now)) {
+        kbs_refuse_attempts(k, resp, &ctx);
+        goto cleanup;
+    }
     if (req->cookie_session == NULL) {
         kbs_deny(k, resp, action, &ctx, CCG_R_KBS_SESSION_MISSING, 401, now);
         goto cleanup;
@@ -52,14 +60,20 @@ void kbs_handle_attest(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http
                  st == CCG_SESSION_OK ? ccg_error_reason() : session_reason(st), st == CCG_SESSION_OK ? 0 : 401, now);
         goto cleanup;
     }
-    if (ccg_failed(ccg_kbs_attestation_parse(req->body, req->body_len, &att))) {
+    known_session = req->cookie_session;
+    if (ccg_failed(ccg_kbs_attestation_parse_shape(req->body, req->body_len, &att))) {
         kbs_deny(k, resp, action, &ctx, ccg_error_reason(), 400, now);
         goto cleanup;
     }
-    /* Single use: consumed before appraisal, so a failed attempt cannot be retried with it. */
+    /* Single use: consumed before the key is parsed and the evidence appraised, so neither a failed
+     * attempt nor an expensive key can be retried with it. */
     if (ccg_failed(ccg_store_session_consume_nonce(k->store, req->cookie_session, att.nonce, now, &st))) {
         kbs_deny(k, resp, action, &ctx,
                  st == CCG_SESSION_OK ? ccg_error_reason() : session_reason(st), st == CCG_SESSION_OK ? 0 : 401, now);
+        goto cleanup;
+    }
+    if (ccg_failed(ccg_kbs_attestation_parse_key(&att))) {
+        kbs_deny(k, resp, action, &ctx, ccg_error_reason(), 400, now);
         goto cleanup;
     }
     if (k->attestation_policy == NULL || ccg_failed(kbs_load_policy(k, k->attestation_policy, &policy, &policy_ref))) {
@@ -80,17 +94,21 @@ void kbs_handle_attest(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http
         kbs_deny_reasons(k, resp, action, &ctx, &d.reasons, 401, now);
         goto cleanup;
     }
-    /* What a later resource request re-appraises under the key's own policy, and what this decision
-     * rested on: a resource request under the same policy version and reference-value set version,
-     * before valid_until, reuses it instead of verifying the same report again (kbs_resource.c). */
+    /* What a later resource request re-appraises under the key's own policy, and everything this
+     * decision rested on: a resource request under the same policy version, reference-value set
+     * version, collateral (by digest) and trust epoch, before valid_until and within the reuse time,
+     * reuses it instead of verifying the same report again (kbs_resource.c). The tee-pubkey is the
+     * canonical key (ccg_kbs_attestation_parse_key), what REPORT_DATA bound. */
     evidence = ccg_kbs_snp_evidence_to_json(&att.snp);
     record = evidence == NULL ? NULL
-                              : json_pack("{s:s,s:O,s:s,s:O,s:s,s:s,s:I,s:I,s:I}", "nonce", att.nonce, "tee-pubkey",
-                                          att.tee_pubkey_json, "additional_evidence", att.additional_evidence,
-                                          "evidence", evidence, "evidence_digest", d.evidence_digest, "policy_id",
-                                          d.policy_id, "policy_version", (json_int_t)d.policy_version,
-                                          "refval_version", (json_int_t)info.refval_version, "valid_until",
-                                          (json_int_t)info.valid_until);
+                              : json_pack("{s:s,s:O,s:s,s:O,s:s,s:s,s:I,s:I,s:I,s:s,s:s,s:I}", "nonce", att.nonce,
+                                          "tee-pubkey", att.tee_pubkey_json, "additional_evidence",
+                                          att.additional_evidence, "evidence", evidence, "evidence_digest",
+                                          d.evidence_digest, "policy_id", d.policy_id, "policy_version",
+                                          (json_int_t)d.policy_version, "refval_version",
+                                          (json_int_t)info.refval_version, "valid_until",
+                                          (json_int_t)info.valid_until, "collateral", info.collateral,
+                                          "trust_epoch", info.trust_epoch, "decided_at", (json_int_t)now);
     if (record != NULL) {
         /* What a reused decision records again at /resource: the TCB status and advisories. */
         json_object_set(record, "tcb_status", json_object_get(d.claims, "tcb_status"));
@@ -101,10 +119,9 @@ void kbs_handle_attest(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http
         kbs_deny(k, resp, action, &ctx, CCG_R_INTERNAL_OUT_OF_MEMORY, 500, now);
         goto cleanup;
     }
-    /* The token first: a session becomes attested only when its token exists. */
-    if (ccg_failed(kbs_token_issue(k, req->cookie_session, att.tee_pubkey_json, &d, now, &token)) ||
-        ccg_failed(ccg_store_session_attest(k->store, req->cookie_session, record_text, now, now + k->token_ttl,
-                                            &st))) {
+    /* The token first, then the allow record, then the session: a session becomes attested only when
+     * its token exists and its record is written (an unwritable audit log leaves it unattested). */
+    if (ccg_failed(kbs_token_issue(k, req->cookie_session, att.tee_pubkey_json, &d, now, &token))) {
         kbs_deny(k, resp, action, &ctx, ccg_error_reason(), 0, now);
         goto cleanup;
     }
@@ -116,11 +133,19 @@ void kbs_handle_attest(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http
         ccg_reasons_free(&r);
         goto cleanup;
     }
+    if (ccg_failed(ccg_store_session_attest(k->store, req->cookie_session, record_text, now, now + k->token_ttl,
+                                            &st))) {
+        kbs_deny(k, resp, action, &ctx, ccg_error_reason(), 0, now); /* an error record follows the allow */
+        goto cleanup;
+    }
     atomic_fetch_add(&k->metrics.tokens, 1);
     snprintf(resp->set_cookie, sizeof(resp->set_cookie), "%s=%s; Path=/kbs; HttpOnly", CCG_KBS_COOKIE,
              req->cookie_session);
     kbs_json_response(resp, 200, json_pack("{s:s}", "token", token));
 cleanup:
+    if (resp->status >= 400 && resp->status < 500 && resp->status != 429) {
+        kbs_attempts_failed(k->attempts, req->client_address, known_session, now);
+    }
     free(token);
     free(record_text);
     json_decref(record);

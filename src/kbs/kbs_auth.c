@@ -1,5 +1,6 @@
 /* POST /kbs/v0/auth: Request -> Challenge. A new session with a fresh single-use nonce that expires
- * after nonce_ttl; its ID goes back in the kbs-session-id cookie. */
+ * after nonce_ttl; its ID goes back in the kbs-session-id cookie. An address that has used up its
+ * failed attempts (kbs_attempts.c) gets no new session until its window closes. */
 #include "kbs_internal.h"
 
 #include <stdio.h>
@@ -14,13 +15,19 @@ void kbs_handle_auth(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http_r
     ccg_time now = kbs_now(k);
     kbs_context ctx = {.request_id = req->request_id};
 
+    if (kbs_attempts_exhausted(k->attempts, req->client_address, NULL, now)) {
+        kbs_refuse_attempts(k, resp, &ctx);
+        return;
+    }
     if (ccg_failed(ccg_kbs_request_parse(req->body, req->body_len, &r))) {
         ccg_reason why = ccg_error_reason();
         kbs_deny(k, resp, "kbs.auth", &ctx, why, why == CCG_R_KBS_VERSION_UNSUPPORTED ? 401 : 400, now);
+        kbs_attempts_failed(k->attempts, req->client_address, NULL, now);
         return;
     }
     if (strcmp(r.tee, "snp") != 0) {
         kbs_deny(k, resp, "kbs.auth", &ctx, CCG_R_KBS_TEE_NOT_ALLOWED, 401, now);
+        kbs_attempts_failed(k->attempts, req->client_address, NULL, now);
         return;
     }
     if (ccg_failed(kbs_random_id(session_id)) || ccg_failed(kbs_random_id(nonce)) ||

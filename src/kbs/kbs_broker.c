@@ -31,8 +31,20 @@ cleanup:
     return result;
 }
 
-/* Issuers ID -> PEM file, read into iss. */
-static ccg_result load_issuers(const json_t *map, ccg_refval_issuers *iss)
+/* One named item of the trust material: its name, length and bytes. */
+static ccg_result trust_update(EVP_MD_CTX *md, const char *name, const uint8_t *bytes, size_t len)
+{
+    ccg_result result = CCG_FAILURE;
+    CCG_ENSURE_OSSL(EVP_DigestUpdate(md, name, strlen(name) + 1) == 1 && EVP_DigestUpdate(md, &len, sizeof(len)) == 1 &&
+                        EVP_DigestUpdate(md, bytes, len) == 1,
+                    CCG_R_INTERNAL_CRYPTO);
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+/* Issuers ID -> PEM file, read into iss and hashed into the trust material. */
+static ccg_result load_issuers(const json_t *map, ccg_refval_issuers *iss, EVP_MD_CTX *md)
 {
     ccg_result result = CCG_FAILURE;
     const char *iid;
@@ -42,6 +54,7 @@ static ccg_result load_issuers(const json_t *map, ccg_refval_issuers *iss)
     json_object_foreach((json_t *)map, iid, path) {
         CCG_TRY(ccg_file_read(json_string_value(path), 64 * 1024, &pem, &pem_len));
         CCG_TRY(ccg_refval_issuers_add_pem(iss, iid, pem, pem_len));
+        CCG_TRY(trust_update(md, iid, pem, pem_len));
         free(pem);
         pem = NULL;
     }
@@ -52,21 +65,32 @@ cleanup:
 }
 
 /* The TCB baselines of the configuration, parsed once; signature and validity are checked at each
- * appraisal with its now. A malformed file, or two for one product, refuses the start. */
-static ccg_result load_tcb_baselines(ccg_kbs *k, const ccg_kbs_config *cfg)
+ * appraisal with its now. A malformed file, or two for one product, refuses the start. The baseline
+ * issuers and the baselines are trust material too: a TCB status rests on them, so replacing a
+ * baseline (say, with a new advisory) or an issuer and restarting ends the reuse of earlier decisions. */
+static ccg_result load_tcb_baselines(ccg_kbs *k, const ccg_kbs_config *cfg, EVP_MD_CTX *md)
 {
+    static const char domain[] = "ccgate-kbs/tcb-baselines";
     ccg_result result = CCG_FAILURE;
     size_t i;
     json_t *path;
+    uint8_t *text = NULL;
+    size_t text_len = 0;
+    CCG_TRY(trust_update(md, domain, (const uint8_t *)"", 0));
     CCG_TRY(ccg_refval_issuers_new(&k->tcb_issuers));
     if (cfg->tcb_baseline_issuers != NULL) {
-        CCG_TRY(load_issuers(cfg->tcb_baseline_issuers, k->tcb_issuers));
+        CCG_TRY(load_issuers(cfg->tcb_baseline_issuers, k->tcb_issuers, md));
     }
     json_array_foreach(cfg->tcb_baselines, i, path) {
         CCG_TRY(ccg_snp_tcb_baselines_load(&k->tcb_baselines, json_string_value(path)));
+        CCG_TRY(ccg_file_read(json_string_value(path), 1024 * 1024, &text, &text_len));
+        CCG_TRY(trust_update(md, json_string_value(path), text, text_len));
+        free(text);
+        text = NULL;
     }
     result = CCG_SUCCESS;
 cleanup:
+    free(text);
     return result;
 }
 
@@ -91,6 +115,9 @@ ccg_result ccg_kbs_new(const ccg_kbs_config *cfg, ccg_kbs_clock clock, void *clo
     ccg_kbs *k = NULL;
     ccg_audit_options aopts = {.busy_timeout_ms = 0, .create = 1};
     ccg_store_options sopts = {0};
+    static const char trust_domain[] = "ccgate-kbs/trust-material";
+    EVP_MD_CTX *md = NULL;
+    unsigned int md_len = 0;
 
     *out = NULL;
     k = calloc(1, sizeof(*k));
@@ -124,22 +151,25 @@ ccg_result ccg_kbs_new(const ccg_kbs_config *cfg, ccg_kbs_clock clock, void *clo
     }
     CCG_TRY(kbs_verifiers_new(KBS_VERIFIER_CACHE_SIZE, &k->verifiers));
     CCG_TRY(kbs_policies_new(KBS_POLICY_CACHE_SIZE, &k->policies));
+    k->decision_reuse = cfg->decision_reuse;
+    CCG_TRY(kbs_attempts_new(cfg->attempts_per_session, cfg->attempts_per_address, cfg->attempts_window,
+                             cfg->nonce_ttl > cfg->attempts_window ? cfg->nonce_ttl : cfg->attempts_window,
+                             &k->attempts));
     CCG_TRY(ccg_refval_issuers_new(&k->issuers));
+    /* The trust material: every reference-value issuer (ID and key file), then every TCB baseline
+     * issuer and baseline, hashed in order. A decision is reused only in the epoch it was made in
+     * (kbs_resource.c), so removing or replacing an issuer or a baseline and restarting ends the reuse
+     * of every earlier decision. */
+    md = EVP_MD_CTX_new();
+    CCG_ENSURE_ALLOC(md);
+    CCG_ENSURE_OSSL(EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1, CCG_R_INTERNAL_CRYPTO);
+    CCG_ENSURE_OSSL(EVP_DigestUpdate(md, trust_domain, sizeof(trust_domain)) == 1, CCG_R_INTERNAL_CRYPTO);
     if (cfg->refval_issuers != NULL) {
-        const char *iid;
-        json_t *path;
-        json_object_foreach(cfg->refval_issuers, iid, path) {
-            uint8_t *pem = NULL;
-            size_t pem_len = 0;
-            CCG_TRY(ccg_file_read(json_string_value(path), 64 * 1024, &pem, &pem_len));
-            result = ccg_refval_issuers_add_pem(k->issuers, iid, pem, pem_len);
-            free(pem);
-            CCG_TRY(result);
-            result = CCG_FAILURE;
-        }
+        CCG_TRY(load_issuers(cfg->refval_issuers, k->issuers, md));
     }
-    CCG_TRY(load_tcb_baselines(k, cfg));
-    CCG_TRY(kbs_admin_issuers_load(cfg->admin_issuers, &k->admin_issuers));
+    CCG_TRY(load_tcb_baselines(k, cfg, md));
+    CCG_ENSURE_OSSL(EVP_DigestFinal_ex(md, k->trust_material, &md_len) == 1 && md_len == 32, CCG_R_INTERNAL_CRYPTO);
+    CCG_TRY(kbs_admin_issuers_load(cfg, &k->admin_issuers));
     /* One store connection per server thread, so a thread reading a session never queues behind
      * another's commit; session writes are synced by the audit record that follows them when the
      * audit log shares the store's file (the default), and synced themselves otherwise. */
@@ -148,6 +178,11 @@ ccg_result ccg_kbs_new(const ccg_kbs_config *cfg, ccg_kbs_clock clock, void *clo
     sopts.relaxed_session_sync = audit_shares_store(cfg);
     CCG_TRY(ccg_store_open(cfg->store, &sopts, &k->store));
     CCG_TRY(ccg_audit_open(cfg->audit, &aopts, &k->audit));
+    /* Owners kept by earlier brokers (subject only) go to the one issuer that may assert them. */
+    CCG_TRY(kbs_admin_bind_legacy_owners(k));
+    if (cfg->anonymous_audit_window > 0) {
+        CCG_TRY(kbs_audit_agg_new((ccg_time)cfg->anonymous_audit_window, &k->audit_agg));
+    }
     /* The keystore may be down at start: /readyz says so and every release fails closed. */
     {
         ccg_keystore *ks = NULL;
@@ -159,6 +194,7 @@ ccg_result ccg_kbs_new(const ccg_kbs_config *cfg, ccg_kbs_clock clock, void *clo
     k = NULL;
     result = CCG_SUCCESS;
 cleanup:
+    EVP_MD_CTX_free(md);
     ccg_kbs_free(k);
     return result;
 }
@@ -178,8 +214,14 @@ void ccg_kbs_free(ccg_kbs *k)
     kbs_verifiers_free(k->verifiers);
     kbs_policies_free(k->policies);
     kbs_admin_issuers_free(k->admin_issuers);
+    kbs_attempts_free(k->attempts);
     free(k->kds_dir);
     free(k->kds_url);
+    /* Pending summaries of anonymous denials are written, not lost with the process. */
+    if (k->audit != NULL && ccg_failed(kbs_audit_flush(k, kbs_now(k), 1))) {
+        ccg_error_clear();
+    }
+    kbs_audit_agg_free(k->audit_agg);
     ccg_audit_close(k->audit);
     ccg_store_close(k->store);
     free(k->issuer);
@@ -223,8 +265,10 @@ void kbs_evaluate(ccg_kbs *k, const ccg_kbs_policy *p, const char *tee, const cc
     ccg_snp_verify_opts opts = {
         .refvals = NULL, .issuers = k->issuers, .tcb_baselines = &k->tcb_baselines, .tcb_issuers = k->tcb_issuers};
     ccg_reason load_failure = CCG_R_OK;
-    ccg_time until = 0;
+    kbs_basis basis;
+    ccg_time until;
     memset(&doc, 0, sizeof(doc));
+    memset(&basis, 0, sizeof(basis));
     if (p->snp->has_refval_set) {
         /* A set that is absent stays NULL: the verifier denies with refval.set_missing. */
         if (ccg_ok(ccg_store_refval_get(k->store, p->snp->refval_set_id, 0, &doc)) &&
@@ -236,9 +280,10 @@ void kbs_evaluate(ccg_kbs *k, const ccg_kbs_policy *p, const char *tee, const cc
         ccg_error_clear();
     }
     if (ccg_failed(kbs_policy_evaluate_cached(k->verifiers, p, tee, ev, nonce, tee_pubkey, additional_evidence,
-                                              &opts, k->kds_enabled ? &k->kds : NULL, now, d, &until))) {
+                                              &opts, k->kds_enabled ? &k->kds : NULL, now, d, &basis))) {
         ccg_error_clear(); /* recorded in d */
     }
+    until = basis.valid_until;
     if (load_failure != CCG_R_OK) {
         /* A damaged set or an unreachable store: named, not hidden behind refval.set_missing. */
         ccg_decision_deny(d, load_failure, json_pack("{s:s}", "set_id", p->snp->refval_set_id));
@@ -251,8 +296,14 @@ void kbs_evaluate(ccg_kbs *k, const ccg_kbs_policy *p, const char *tee, const cc
         /* ... and of the TCB baselines: the status it rested on holds no longer than they do. */
         ccg_time baselines_until = ccg_snp_tcb_baselines_valid_until(&k->tcb_baselines);
         until = baselines_until < until ? baselines_until : until;
-        info->valid_until = d->allow ? until : 0;
+        memset(info, 0, sizeof(*info));
         info->refval_version = set != NULL ? set->version : 0;
+        if (d->allow && basis.has_collateral && ccg_ok(kbs_trust_epoch(k->trust_material, p, info->trust_epoch))) {
+            ccg_hex_encode(basis.collateral, sizeof(basis.collateral), info->collateral);
+            info->valid_until = until;
+        } else {
+            ccg_error_clear(); /* not reusable: the next release appraises again */
+        }
     }
     ccg_refval_set_free(set);
     ccg_store_doc_free(&doc);
@@ -323,35 +374,45 @@ cleanup:
     return result;
 }
 
-ccg_result ccg_kbs_rotate_key(ccg_kbs *k, const char *key_id, const ccg_secbuf *key, int64_t *version)
+ccg_result kbs_rotate_key_to(ccg_kbs *k, const char *key_id, int64_t version, const ccg_secbuf *key)
 {
     ccg_result result = CCG_FAILURE;
     ccg_keystore *ks = NULL;
-    ccg_store_key live;
     uint8_t *aad = NULL, *wrapped = NULL;
     size_t aad_len = 0, wrapped_len = 0;
     ccg_store_key_spec spec;
-    memset(&live, 0, sizeof(live));
     CCG_TRY(kbs_keystore(k, &ks));
-    CCG_TRY(ccg_store_key_get(k->store, key_id, 0, &live));
-    CCG_TRY(ccg_kbs_key_aad(key_id, live.version + 1, &aad, &aad_len));
+    CCG_TRY(ccg_kbs_key_aad(key_id, version, &aad, &aad_len));
     CCG_TRY(ccg_keystore_wrap(ks, NULL, key, aad, aad_len, &wrapped, &wrapped_len));
     memset(&spec, 0, sizeof(spec));
     spec.key_id = key_id;
-    spec.version = live.version + 1;
+    spec.version = version;
     spec.wrapped = wrapped;
     spec.wrapped_len = wrapped_len;
     spec.kek_label = ccg_keystore_kek_label(ks);
     spec.policy_id = NULL; /* keeps the key's policy */
+    /* store.conflict when the key moved past version - 1 meanwhile (a concurrent rotation). */
     CCG_TRY(ccg_store_key_rotate(k->store, &spec, kbs_now(k)));
+    result = CCG_SUCCESS;
+cleanup:
+    free(aad);
+    free(wrapped);
+    return result;
+}
+
+ccg_result ccg_kbs_rotate_key(ccg_kbs *k, const char *key_id, const ccg_secbuf *key, int64_t *version)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_store_key live;
+    memset(&live, 0, sizeof(live));
+    CCG_TRY(ccg_store_key_get(k->store, key_id, 0, &live));
+    CCG_TRY(kbs_rotate_key_to(k, key_id, live.version + 1, key));
     if (version != NULL) {
-        *version = spec.version;
+        *version = live.version + 1;
     }
     result = CCG_SUCCESS;
 cleanup:
     ccg_store_key_free(&live);
-    free(aad);
-    free(wrapped);
     return result;
 }
 

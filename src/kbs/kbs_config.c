@@ -42,6 +42,140 @@ cleanup:
     return result;
 }
 
+/* A name in an admin issuer entry: 1..128 printable ASCII bytes without space. */
+static int admin_name_ok(const json_t *v)
+{
+    const char *s = json_string_value(v);
+    size_t n = s != NULL ? strlen(s) : 0;
+    if (n == 0 || n > 128 || n != json_string_length(v)) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] <= 0x20 || s[i] >= 0x7f) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* A non-empty array of distinct names; roles must be provider, authority or operator. */
+static ccg_result take_admin_list(const json_t *issuer, const char *member, int roles)
+{
+    ccg_result result = CCG_FAILURE;
+    const json_t *list = json_object_get(issuer, member);
+    size_t i, j;
+    json_t *v;
+    CCG_ENSURE_MSG(json_is_array(list) && json_array_size(list) > 0 && json_array_size(list) <= 256,
+                   CCG_R_KBS_CONFIG_INVALID, "admin.issuers[].%s must be a non-empty array of names", member);
+    json_array_foreach(list, i, v) {
+        const char *s = json_string_value(v);
+        CCG_ENSURE_MSG(admin_name_ok(v), CCG_R_KBS_CONFIG_INVALID,
+                       "admin.issuers[].%s holds names of 1..128 printable characters", member);
+        CCG_ENSURE_MSG(roles || strcmp(s, "*") != 0, CCG_R_KBS_CONFIG_INVALID,
+                       "admin.issuers[].subjects: name each subject (no wildcard)");
+        CCG_ENSURE_MSG(!roles || strcmp(s, "provider") == 0 || strcmp(s, "authority") == 0 ||
+                           strcmp(s, "operator") == 0,
+                       CCG_R_KBS_CONFIG_INVALID,
+                       "admin.issuers[].roles: \"%.32s\" is not provider, authority or operator", s);
+        for (j = 0; j < i; j++) {
+            CCG_ENSURE_MSG(strcmp(s, json_string_value(json_array_get(list, j))) != 0, CCG_R_KBS_CONFIG_INVALID,
+                           "admin.issuers[].%s names \"%.64s\" twice", member, s);
+        }
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+/* "admin": {"audience", "max_token_lifetime"?, "issuers": [{"name", "key", "roles", "subjects"}]}. Each
+ * issuer is bound to the roles and subjects it may assert; names are unique. */
+static ccg_result take_admin(json_t *admin, ccg_kbs_config *out)
+{
+    ccg_result result = CCG_FAILURE;
+    const char *name;
+    json_t *v, *issuers;
+    size_t i, j;
+    CCG_ENSURE_MSG(json_is_object(admin), CCG_R_KBS_CONFIG_INVALID,
+                   "admin must be {\"audience\", \"max_token_lifetime\", \"issuers\"}");
+    json_object_foreach(admin, name, v) {
+        CCG_ENSURE_MSG(strcmp(name, "audience") == 0 || strcmp(name, "max_token_lifetime") == 0 ||
+                           strcmp(name, "issuers") == 0,
+                       CCG_R_KBS_CONFIG_INVALID, "unknown config member \"admin.%.64s\"", name);
+    }
+    CCG_TRY(take_string(admin, "audience", &out->admin_audience));
+    CCG_ENSURE_MSG(out->admin_audience != NULL, CCG_R_KBS_CONFIG_INVALID,
+                   "admin.audience (the aud every admin token must carry) is required");
+    CCG_TRY(take_int(admin, "max_token_lifetime", 60, 86400, &out->admin_token_max_lifetime));
+    issuers = json_object_get(admin, "issuers");
+    CCG_ENSURE_MSG(json_is_array(issuers) && json_array_size(issuers) > 0 && json_array_size(issuers) <= 64,
+                   CCG_R_KBS_CONFIG_INVALID, "admin.issuers must be a non-empty array (at most 64)");
+    json_array_foreach(issuers, i, v) {
+        const char *member;
+        json_t *mv;
+        const json_t *key = json_object_get(v, "key");
+        CCG_ENSURE_MSG(json_is_object(v), CCG_R_KBS_CONFIG_INVALID,
+                       "admin.issuers[] entries are {\"name\", \"key\", \"roles\", \"subjects\"}");
+        json_object_foreach(v, member, mv) {
+            CCG_ENSURE_MSG(strcmp(member, "name") == 0 || strcmp(member, "key") == 0 || strcmp(member, "roles") == 0 ||
+                               strcmp(member, "subjects") == 0,
+                           CCG_R_KBS_CONFIG_INVALID, "unknown config member \"admin.issuers[].%.64s\"", member);
+        }
+        CCG_ENSURE_MSG(admin_name_ok(json_object_get(v, "name")), CCG_R_KBS_CONFIG_INVALID,
+                       "admin.issuers[].name must be 1..128 printable characters");
+        CCG_ENSURE_MSG(json_is_string(key) && json_string_value(key)[0] == '/', CCG_R_KBS_CONFIG_INVALID,
+                       "admin.issuers[].key must be an absolute path to a P-256 public key (PEM)");
+        CCG_TRY(take_admin_list(v, "roles", 1));
+        CCG_TRY(take_admin_list(v, "subjects", 0));
+        for (j = 0; j < i; j++) {
+            CCG_ENSURE_MSG(strcmp(json_string_value(json_object_get(v, "name")),
+                                  json_string_value(json_object_get(json_array_get(issuers, j), "name"))) != 0,
+                           CCG_R_KBS_CONFIG_INVALID, "admin.issuers names \"%.64s\" twice",
+                           json_string_value(json_object_get(v, "name")));
+        }
+    }
+    out->admin_issuers = json_incref(issuers);
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+/* "limits": the server's connection limits and deadlines, and the anonymous-denial audit window. */
+static ccg_result take_limits(json_t *root, ccg_kbs_config *out)
+{
+    static const char *const known[] = {"connections", "connections_per_address", "request_deadline",
+                                        "idle_timeout", "anonymous_audit_window"};
+    ccg_result result = CCG_FAILURE;
+    json_t *value = json_object_get(root, "limits"), *v;
+    const char *name;
+    int64_t conns = 256, per = 32, deadline = 20, idle = 15, window = 60;
+    if (value != NULL) {
+        CCG_ENSURE_MSG(json_is_object(value), CCG_R_KBS_CONFIG_INVALID, "limits must be an object");
+        json_object_foreach(value, name, v) {
+            int ok = 0;
+            for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+                ok |= strcmp(name, known[i]) == 0;
+            }
+            CCG_ENSURE_MSG(ok, CCG_R_KBS_CONFIG_INVALID, "unknown config member \"limits.%.64s\"", name);
+        }
+        CCG_TRY(take_int(value, "connections", 1, 65536, &conns));
+        CCG_TRY(take_int(value, "connections_per_address", 1, 65536, &per));
+        CCG_TRY(take_int(value, "request_deadline", 1, 3600, &deadline));
+        CCG_TRY(take_int(value, "idle_timeout", 1, 3600, &idle));
+        CCG_TRY(take_int(value, "anonymous_audit_window", 0, 86400, &window));
+    }
+    /* The library gives each server thread an equal share of the connections. */
+    CCG_ENSURE_MSG(conns >= (int64_t)out->threads, CCG_R_KBS_CONFIG_INVALID,
+                   "limits.connections (%lld) must be at least threads (%u)", (long long)conns, out->threads);
+    out->max_connections = (unsigned)conns;
+    out->max_per_address = (unsigned)per;
+    out->request_deadline = (unsigned)deadline;
+    out->idle_timeout = (unsigned)idle;
+    out->anonymous_audit_window = (unsigned)window;
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
 /* "tcb_baselines": at most one file per product, absolute paths; "tcb_baseline_issuers": ID -> PEM. The
  * files are read when the broker starts (ccg_kbs_new). */
 static ccg_result take_baselines(json_t *root, ccg_kbs_config *out)
@@ -79,7 +213,8 @@ ccg_result ccg_kbs_config_parse(const char *json_text, size_t len, ccg_kbs_confi
     static const char *const known[] = {"address", "port",  "store",     "audit",   "keystore",
                                         "tls",     "issuer", "nonce_ttl", "token_ttl", "attestation_policy",
                                         "threads", "allow_unlocked_memory", "explain", "refval_issuers", "collateral",
-                                        "admin_issuers", "tcb_baselines", "tcb_baseline_issuers"};
+                                        "admin", "admin_issuers", "limits", "decision_reuse_seconds",
+                                        "attempt_limits", "tcb_baselines", "tcb_baseline_issuers"};
     ccg_result result = CCG_FAILURE;
     json_error_t jerr;
     json_t *root = NULL;
@@ -91,6 +226,11 @@ ccg_result ccg_kbs_config_parse(const char *json_text, size_t len, ccg_kbs_confi
     memset(out, 0, sizeof(*out));
     out->nonce_ttl = 300;
     out->token_ttl = 3600;
+    out->admin_token_max_lifetime = 3600;
+    out->decision_reuse = CCG_KBS_DECISION_REUSE_DEFAULT;
+    out->attempts_per_session = CCG_KBS_ATTEMPTS_PER_SESSION;
+    out->attempts_per_address = CCG_KBS_ATTEMPTS_PER_ADDRESS;
+    out->attempts_window = CCG_KBS_ATTEMPTS_WINDOW;
     CCG_ENSURE(len <= KBS_CONFIG_MAX, CCG_R_INPUT_TOO_LARGE);
     root = json_loadb(json_text, len, JSON_REJECT_DUPLICATES, &jerr);
     CCG_ENSURE_MSG(root != NULL && json_is_object(root), CCG_R_KBS_CONFIG_INVALID,
@@ -112,7 +252,24 @@ ccg_result ccg_kbs_config_parse(const char *json_text, size_t len, ccg_kbs_confi
     CCG_TRY(take_int(root, "nonce_ttl", 1, 86400, &out->nonce_ttl));
     CCG_TRY(take_int(root, "token_ttl", 1, 7 * 86400, &out->token_ttl));
     CCG_TRY(take_int(root, "threads", 1, 256, &threads));
+    CCG_TRY(take_int(root, "decision_reuse_seconds", 0, CCG_KBS_DECISION_REUSE_MAX, &out->decision_reuse));
+    value = json_object_get(root, "attempt_limits");
+    if (value != NULL) {
+        const char *lname;
+        json_t *lv;
+        CCG_ENSURE_MSG(json_is_object(value), CCG_R_KBS_CONFIG_INVALID,
+                       "attempt_limits must be {\"per_session\", \"per_address\", \"window_seconds\"}");
+        json_object_foreach(value, lname, lv) {
+            CCG_ENSURE_MSG(strcmp(lname, "per_session") == 0 || strcmp(lname, "per_address") == 0 ||
+                               strcmp(lname, "window_seconds") == 0,
+                           CCG_R_KBS_CONFIG_INVALID, "unknown config member \"attempt_limits.%.64s\"", lname);
+        }
+        CCG_TRY(take_int(value, "per_session", 1, 1000, &out->attempts_per_session));
+        CCG_TRY(take_int(value, "per_address", 1, 1000000, &out->attempts_per_address));
+        CCG_TRY(take_int(value, "window_seconds", 1, 86400, &out->attempts_window));
+    }
     out->threads = (unsigned)threads;
+    CCG_TRY(take_limits(root, out));
     value = json_object_get(root, "allow_unlocked_memory");
     if (value != NULL) {
         CCG_ENSURE_MSG(json_is_boolean(value), CCG_R_KBS_CONFIG_INVALID, "allow_unlocked_memory must be a boolean");
@@ -136,18 +293,13 @@ ccg_result ccg_kbs_config_parse(const char *json_text, size_t len, ccg_kbs_confi
         out->refval_issuers = json_incref(value);
     }
     CCG_TRY(take_baselines(root, out));
-    value = json_object_get(root, "admin_issuers");
+    /* The pre-tenancy form let every issuer assert any role and subject: refused, not reinterpreted. */
+    CCG_ENSURE_MSG(json_object_get(root, "admin_issuers") == NULL, CCG_R_KBS_CONFIG_INVALID,
+                   "admin_issuers is replaced by \"admin\": {\"audience\", \"issuers\": [{\"name\", \"key\", "
+                   "\"roles\", \"subjects\"}]} (docs/kbs.md)");
+    value = json_object_get(root, "admin");
     if (value != NULL) {
-        const char *aid;
-        json_t *path;
-        CCG_ENSURE_MSG(json_is_object(value), CCG_R_KBS_CONFIG_INVALID,
-                       "admin_issuers must be an object of issuer ID -> PEM public key file");
-        json_object_foreach(value, aid, path) {
-            CCG_ENSURE_MSG(aid[0] != 0 && strlen(aid) <= 128 && json_is_string(path) &&
-                               json_string_value(path)[0] == '/',
-                           CCG_R_KBS_CONFIG_INVALID, "admin_issuers.%.64s must be an absolute path", aid);
-        }
-        out->admin_issuers = json_incref(value);
+        CCG_TRY(take_admin(value, out));
     }
     value = json_object_get(root, "collateral");
     if (value != NULL) {
@@ -232,6 +384,7 @@ void ccg_kbs_config_free(ccg_kbs_config *c)
     json_decref(c->admin_issuers);
     json_decref(c->tcb_baselines);
     json_decref(c->tcb_baseline_issuers);
+    free(c->admin_audience);
     free(c->collateral_dir);
     free(c->kds_url);
     free(c->tls_cert);

@@ -370,10 +370,130 @@ static ccg_time collateral_valid_until(const ccg_snp_collateral *col)
     return until;
 }
 
+static int cmp_digest(const void *a, const void *b) { return memcmp(a, b, 32); }
+
+/* SHA-256 over the sorted SHA-256s of the certificates' DER and the CRL's DER (or a marker for none):
+ * the same collateral gives the same digest whatever order the guest or the cache supplied it in. */
+static ccg_result collateral_digest(const ccg_snp_collateral *col, uint8_t out[32])
+{
+    ccg_result result = CCG_FAILURE;
+    static const char domain[] = "ccgate-kbs/collateral";
+    int n = sk_X509_num(col->certs);
+    uint8_t (*ids)[32] = NULL;
+    uint8_t crl_id[33] = {0};
+    unsigned char *der = NULL;
+    unsigned int len = 0;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    CCG_ENSURE_ALLOC(md);
+    CCG_ENSURE(n >= 0, CCG_R_INTERNAL_ERROR);
+    ids = calloc((size_t)n + 1, sizeof(*ids));
+    CCG_ENSURE_ALLOC(ids);
+    for (int i = 0; i < n; i++) {
+        CCG_TRY(ccg_x509_sha256(sk_X509_value(col->certs, i), ids[i]));
+    }
+    qsort(ids, (size_t)n, sizeof(ids[0]), cmp_digest);
+    if (col->crl != NULL) {
+        int dlen = i2d_X509_CRL(col->crl, &der);
+        CCG_ENSURE_OSSL(dlen > 0, CCG_R_INTERNAL_CRYPTO);
+        crl_id[0] = 1;
+        CCG_ENSURE_OSSL(EVP_Digest(der, (size_t)dlen, crl_id + 1, &len, EVP_sha256(), NULL) == 1 && len == 32,
+                        CCG_R_INTERNAL_CRYPTO);
+    }
+    CCG_ENSURE_OSSL(EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1, CCG_R_INTERNAL_CRYPTO);
+    CCG_ENSURE_OSSL(EVP_DigestUpdate(md, domain, sizeof(domain)) == 1, CCG_R_INTERNAL_CRYPTO);
+    CCG_ENSURE_OSSL(EVP_DigestUpdate(md, ids, (size_t)n * sizeof(ids[0])) == 1, CCG_R_INTERNAL_CRYPTO);
+    CCG_ENSURE_OSSL(EVP_DigestUpdate(md, crl_id, sizeof(crl_id)) == 1, CCG_R_INTERNAL_CRYPTO);
+    CCG_ENSURE_OSSL(EVP_DigestFinal_ex(md, out, &len) == 1 && len == 32, CCG_R_INTERNAL_CRYPTO);
+    result = CCG_SUCCESS;
+cleanup:
+    OPENSSL_free(der);
+    free(ids);
+    EVP_MD_CTX_free(md);
+    return result;
+}
+
+/* The collateral an appraisal of ev under p uses: the evidence's certificates and, when the guest sent
+ * none or the policy requires a CRL, the cached (or fetched) VCEK/VLEK, chain and CRL. col is
+ * initialised by the caller. A miss fails closed with its collateral.* reason. */
+static ccg_result gather_collateral(kbs_verifiers *cache, const ccg_kbs_policy *p, const ccg_kbs_snp_evidence *ev,
+                                    const ccg_snp_kds_config *kds, ccg_snp_collateral *col)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_snp_collateral extra;
+    int extra_init = 0;
+    for (size_t i = 0; i < ev->cert_count; i++) {
+        if (cache != NULL) {
+            CCG_TRY(add_certs_cached(cache, col, ev->certs[i], ev->cert_lens[i]));
+        } else {
+            CCG_TRY(ccg_snp_collateral_add_certs(col, ev->certs[i], ev->cert_lens[i]));
+        }
+    }
+    if (kds != NULL && (ev->cert_count == 0 || p->snp->require_crl)) {
+        CCG_TRY(ccg_snp_collateral_init(&extra));
+        extra_init = 1;
+        CCG_TRY(ccg_snp_collateral_for_report(kds, CCG_SNP_PRODUCT_UNKNOWN, ev->report, CCG_SNP_REPORT_SIZE,
+                                              p->snp->require_crl, &extra));
+        for (int i = 0; ev->cert_count == 0 && i < sk_X509_num(extra.certs); i++) {
+            CCG_TRY(ccg_snp_collateral_add_x509(col, sk_X509_value(extra.certs, i)));
+        }
+        if (extra.crl != NULL) {
+            X509_CRL_up_ref(extra.crl);
+            X509_CRL_free(col->crl);
+            col->crl = extra.crl;
+        }
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    if (extra_init) {
+        ccg_snp_collateral_free(&extra);
+    }
+    return result;
+}
+
+ccg_result kbs_collateral_now(kbs_verifiers *cache, const ccg_kbs_policy *p, const ccg_kbs_snp_evidence *ev,
+                              const ccg_snp_kds_config *kds, uint8_t digest[32])
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_snp_collateral col;
+    int col_init = 0;
+    CCG_TRY(ccg_snp_collateral_init(&col));
+    col_init = 1;
+    CCG_TRY(gather_collateral(cache, p, ev, kds, &col));
+    CCG_TRY(collateral_digest(&col, digest));
+    result = CCG_SUCCESS;
+cleanup:
+    if (col_init) {
+        ccg_snp_collateral_free(&col);
+    }
+    return result;
+}
+
+ccg_result kbs_trust_epoch(const uint8_t trust_material[32], const ccg_kbs_policy *p, char out[65])
+{
+    ccg_result result = CCG_FAILURE;
+    static const char domain[] = "ccgate-kbs/trust-epoch";
+    uint8_t roots[32], epoch[32];
+    unsigned int len = 0;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    out[0] = 0;
+    CCG_ENSURE_ALLOC(md);
+    CCG_TRY(roots_key(p, roots));
+    CCG_ENSURE_OSSL(EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1, CCG_R_INTERNAL_CRYPTO);
+    CCG_ENSURE_OSSL(EVP_DigestUpdate(md, domain, sizeof(domain)) == 1, CCG_R_INTERNAL_CRYPTO);
+    CCG_ENSURE_OSSL(EVP_DigestUpdate(md, trust_material, 32) == 1, CCG_R_INTERNAL_CRYPTO);
+    CCG_ENSURE_OSSL(EVP_DigestUpdate(md, roots, sizeof(roots)) == 1, CCG_R_INTERNAL_CRYPTO);
+    CCG_ENSURE_OSSL(EVP_DigestFinal_ex(md, epoch, &len) == 1 && len == 32, CCG_R_INTERNAL_CRYPTO);
+    ccg_hex_encode(epoch, sizeof(epoch), out);
+    result = CCG_SUCCESS;
+cleanup:
+    EVP_MD_CTX_free(md);
+    return result;
+}
+
 static ccg_result evaluate(kbs_verifiers *cache, const ccg_kbs_policy *p, const char *tee,
                            const ccg_kbs_snp_evidence *ev, const char *nonce, const ccg_jwk *tee_pubkey,
                            const char *additional_evidence, const ccg_snp_verify_opts *opts,
-                           const ccg_snp_kds_config *kds, ccg_time now, ccg_decision *out, ccg_time *valid_until)
+                           const ccg_snp_kds_config *kds, ccg_time now, ccg_decision *out, kbs_basis *basis)
 {
     ccg_result result = CCG_FAILURE;
     ccg_snp_verifier *fresh = NULL, *verifier = NULL;
@@ -383,8 +503,8 @@ static ccg_result evaluate(kbs_verifiers *cache, const ccg_kbs_policy *p, const 
     ccg_snp_policy bound;
 
     ccg_decision_init(out, "snp");
-    if (valid_until != NULL) {
-        *valid_until = 0;
+    if (basis != NULL) {
+        memset(basis, 0, sizeof(*basis));
     }
     snprintf(out->policy_id, sizeof(out->policy_id), "%s", p->policy_id);
     out->policy_version = p->version;
@@ -411,43 +531,21 @@ static ccg_result evaluate(kbs_verifiers *cache, const ccg_kbs_policy *p, const 
     }
     CCG_TRY(ccg_snp_collateral_init(&col));
     col_init = 1;
-    for (size_t i = 0; i < ev->cert_count; i++) {
-        if (cache != NULL) {
-            CCG_TRY(add_certs_cached(cache, &col, ev->certs[i], ev->cert_lens[i]));
-        } else {
-            CCG_TRY(ccg_snp_collateral_add_certs(&col, ev->certs[i], ev->cert_lens[i]));
-        }
-    }
-    if (kds != NULL && (ev->cert_count == 0 || p->snp->require_crl)) {
-        /* The guest sent no certificates (or the policy wants a CRL): the collateral cache, or AMD
-         * KDS when fetching is allowed. A miss fails closed with its collateral.* reason. */
-        ccg_snp_collateral extra;
-        CCG_TRY(ccg_snp_collateral_init(&extra));
-        result = ccg_snp_collateral_for_report(kds, CCG_SNP_PRODUCT_UNKNOWN, ev->report, CCG_SNP_REPORT_SIZE,
-                                               p->snp->require_crl, &extra);
-        if (ccg_ok(result) && ev->cert_count == 0) {
-            for (int i = 0; i < sk_X509_num(extra.certs); i++) {
-                if (ccg_failed(ccg_snp_collateral_add_x509(&col, sk_X509_value(extra.certs, i)))) {
-                    result = CCG_FAILURE;
-                    break;
-                }
-            }
-        }
-        if (ccg_ok(result) && extra.crl != NULL) {
-            X509_CRL_up_ref(extra.crl);
-            col.crl = extra.crl;
-        }
-        ccg_snp_collateral_free(&extra);
-        CCG_TRY(result);
-        result = CCG_FAILURE;
-    }
+    CCG_TRY(gather_collateral(cache, p, ev, kds, &col));
     /* A report that cannot be parsed is a denial with its reason in out, not an internal error. */
     if (ccg_failed(ccg_snp_verify_ex(verifier, ev->report, CCG_SNP_REPORT_SIZE, &col, &bound, opts, now, out))) {
         ccg_error_clear(); /* recorded in out->reasons */
     }
     add_collateral_reasons(out);
-    if (out->allow && valid_until != NULL) {
-        *valid_until = collateral_valid_until(&col);
+    if (out->allow && basis != NULL) {
+        /* What this allow rested on, for a later reuse (kbs_resource.c): unknown means never reused. */
+        basis->valid_until = collateral_valid_until(&col);
+        if (ccg_ok(collateral_digest(&col, basis->collateral))) {
+            basis->has_collateral = 1;
+        } else {
+            ccg_error_clear();
+            basis->valid_until = 0;
+        }
     }
     /* The verifier names its own policy; the release policy is what was applied. */
     snprintf(out->policy_id, sizeof(out->policy_id), "%s", p->policy_id);
@@ -473,9 +571,9 @@ ccg_result kbs_policy_evaluate_cached(kbs_verifiers *cache, const ccg_kbs_policy
                                       const ccg_kbs_snp_evidence *ev, const char *nonce, const ccg_jwk *tee_pubkey,
                                       const char *additional_evidence, const ccg_snp_verify_opts *opts,
                                       const ccg_snp_kds_config *kds, ccg_time now, ccg_decision *out,
-                                      ccg_time *valid_until)
+                                      kbs_basis *basis)
 {
-    return evaluate(cache, p, tee, ev, nonce, tee_pubkey, additional_evidence, opts, kds, now, out, valid_until);
+    return evaluate(cache, p, tee, ev, nonce, tee_pubkey, additional_evidence, opts, kds, now, out, basis);
 }
 
 ccg_result ccg_kbs_policy_evaluate(const ccg_kbs_policy *p, const char *tee, const ccg_kbs_snp_evidence *ev,

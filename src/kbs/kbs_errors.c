@@ -21,6 +21,8 @@ unsigned kbs_status_for(ccg_reason r)
     case CCG_R_JOSE_JWT_INVALID:
     case CCG_R_JOSE_JWT_EXPIRED:
         return 401;
+    case CCG_R_KBS_TOO_MANY_ATTEMPTS:
+        return 429;
     default:
         break;
     }
@@ -47,6 +49,8 @@ static const char *type_for(unsigned status)
         return "PolicyDeny";
     case 404:
         return "ResourceNotFound";
+    case 429:
+        return "TooManyRequests";
     case 503:
         return "ServiceUnavailable";
     default:
@@ -121,6 +125,10 @@ ccg_result kbs_audit(ccg_kbs *k, const char *action, const kbs_context *ctx, ccg
         advisories[ev.advisory_count++] = json_string_value(json_array_get(adv, i));
     }
     ev.advisories = advisories;
+    /* An anonymous denial is aggregated (kbs_audit_agg.c); anything else is one record. */
+    if (k->audit_agg != NULL && kbs_audit_is_anonymous(&ev)) {
+        return kbs_audit_anonymous(k, &ev);
+    }
     return ccg_audit_append(k->audit, &ev, NULL, NULL);
 }
 

@@ -10,6 +10,7 @@
 #include "ccgate/audit.h"
 #include "ccgate/refvalue.h"
 #include "ccgate/kbs.h"
+#include "ccgate/secmem.h"
 #include "ccgate/store.h"
 
 typedef enum {
@@ -68,6 +69,10 @@ struct ccg_kbs {
     struct kbs_verifiers *verifiers; /* SNP verifiers by trusted extra roots (kbs_decision.c) */
     struct kbs_policies *policies;   /* parsed release policies (kbs_policy_cache.c) */
     struct kbs_admin_issuers *admin_issuers; /* the admin API's token issuers (kbs_admin.h) */
+    struct kbs_audit_agg *audit_agg;         /* anonymous denials' summaries (NULL: each recorded) */
+    uint8_t trust_material[32];  /* SHA-256 of the configured reference-value issuers (ccg_kbs_new) */
+    int64_t decision_reuse;      /* seconds /resource may reuse an /attest decision (0: never) */
+    struct kbs_attempts *attempts; /* failed attempts per session and per address (kbs_attempts.c) */
 };
 
 ccg_time kbs_now(ccg_kbs *k);
@@ -83,6 +88,10 @@ CCG_MUST_CHECK ccg_result kbs_token_issue(ccg_kbs *k, const char *session_id, co
                                           const ccg_decision *d, ccg_time now, char **token);
 /* Verifies a bearer token and returns its session ID (malloc'd). */
 CCG_MUST_CHECK ccg_result kbs_token_verify(ccg_kbs *k, const char *token, ccg_time now, char **session_id);
+
+/* Rotation to exactly `version` (live + 1): wraps key for it and rotates (store.conflict when the key is
+ * no longer at version - 1). ccg_kbs_rotate_key is this at the live version read first. */
+CCG_MUST_CHECK ccg_result kbs_rotate_key_to(ccg_kbs *k, const char *key_id, int64_t version, const ccg_secbuf *key);
 
 /* A denial or failure to answer: status, reasons, identity of what was decided. */
 typedef struct {
@@ -101,7 +110,7 @@ typedef struct {
 void kbs_error_response(ccg_kbs_http_response *resp, unsigned status, const ccg_reasons *reasons,
                         const kbs_context *ctx);
 /* HTTP status for a reason: kms/store/audit dependencies 503, input 400, key.not_found 404, session
- * problems 401, other denials 403. */
+ * problems 401, kbs.too_many_attempts 429, other denials 403. */
 unsigned kbs_status_for(ccg_reason r);
 void kbs_json_response(ccg_kbs_http_response *resp, unsigned status, json_t *body_stolen);
 
@@ -122,11 +131,14 @@ void kbs_handle_explain(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_htt
 void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http_response *resp);
 
 /* What an allow decision rested on, for reusing it later (kbs_resource.c): until when the collateral
- * and the reference values it used stay valid (0: unknown, never reuse), and the version of the
- * reference-value set (0: the policy names none). */
+ * and the reference values it used stay valid (0: unknown, never reuse), the version of the
+ * reference-value set (0: the policy names none), the digest of the collateral it used (certificates
+ * and CRL; "" unknown, never reuse) and the trust epoch it was appraised in (kbs_trust_epoch). */
 typedef struct {
     ccg_time valid_until;
     int64_t refval_version;
+    char collateral[65];
+    char trust_epoch[65];
 } kbs_appraisal;
 
 /* Evaluates a release policy, first loading the reference-value set its SNP policy names (the newest
@@ -144,12 +156,44 @@ typedef struct kbs_verifiers kbs_verifiers;
 CCG_MUST_CHECK ccg_result kbs_verifiers_new(size_t capacity, kbs_verifiers **out);
 void kbs_verifiers_free(kbs_verifiers *c);
 void kbs_verifiers_stats(kbs_verifiers *c, uint64_t *hits, uint64_t *misses, size_t *size);
-/* ccg_kbs_policy_evaluate with the verifier for p's roots from cache (built and kept on a miss). */
+/* What the verification of an allow decision used: the earliest expiry of its collateral (0 unknown)
+ * and the digest of that collateral (kbs_collateral_now). */
+typedef struct {
+    ccg_time valid_until;
+    uint8_t collateral[32];
+    int has_collateral;
+} kbs_basis;
+
+/* ccg_kbs_policy_evaluate with the verifier for p's roots from cache (built and kept on a miss).
+ * basis (may be NULL) is filled for an allow decision. */
 CCG_MUST_CHECK ccg_result kbs_policy_evaluate_cached(kbs_verifiers *cache, const ccg_kbs_policy *p, const char *tee,
                                                      const ccg_kbs_snp_evidence *ev, const char *nonce,
                                                      const ccg_jwk *tee_pubkey, const char *additional_evidence,
                                                      const ccg_snp_verify_opts *opts, const ccg_snp_kds_config *kds,
-                                                     ccg_time now, ccg_decision *out, ccg_time *valid_until);
+                                                     ccg_time now, ccg_decision *out, kbs_basis *basis);
+/* SHA-256 of the collateral an appraisal of ev under p would use now (the evidence's certificates,
+ * and the cached or fetched VCEK, chain and CRL where the appraisal takes them), without verifying
+ * anything: a newly published CRL or a replaced VCEK changes it. collateral.* when a piece is missing. */
+CCG_MUST_CHECK ccg_result kbs_collateral_now(kbs_verifiers *cache, const ccg_kbs_policy *p,
+                                             const ccg_kbs_snp_evidence *ev, const ccg_snp_kds_config *kds,
+                                             uint8_t digest[32]);
+/* The trust epoch of an appraisal under p, as hex: SHA-256 over the broker's trust material (its
+ * reference-value issuers, fixed at start) and p's trusted roots. Changes when either does. */
+CCG_MUST_CHECK ccg_result kbs_trust_epoch(const uint8_t trust_material[32], const ccg_kbs_policy *p, char out[65]);
+
+/* Failed attempts (kbs_attempts.c): a window counter per client address and per session. Over a
+ * limit, /auth and /attest answer 429 kbs.too_many_attempts before parsing anything. */
+typedef struct kbs_attempts kbs_attempts;
+CCG_MUST_CHECK ccg_result kbs_attempts_new(int64_t per_session, int64_t per_address, int64_t window,
+                                           int64_t session_window, kbs_attempts **out);
+void kbs_attempts_free(kbs_attempts *a);
+/* 1 when the address or the session (either may be NULL) has no failed attempt left now. */
+int kbs_attempts_exhausted(kbs_attempts *a, const char *address, const char *session, ccg_time now);
+/* Counts one failed attempt against the address and the session (either may be NULL). */
+void kbs_attempts_failed(kbs_attempts *a, const char *address, const char *session, ccg_time now);
+/* Answers 429 kbs.too_many_attempts (counted in the metrics; not audited one by one: the failures
+ * that used the attempts up were). */
+void kbs_refuse_attempts(ccg_kbs *k, ccg_kbs_http_response *resp, const kbs_context *ctx);
 
 /* The newest version of a release policy, parsed once per (policy_id, version, digest) and shared from
  * a bounded cache (kbs_policy_cache.c): stored versions are immutable, so a cached parse is the same
@@ -167,6 +211,42 @@ void kbs_policy_put(ccg_kbs *k, kbs_policy_ref *ref);
 /* The `sev` crate's field-wise JSON of an attestation report (kbs_sev_json.c) to its 1184 bytes:
  * kbs.request_malformed, or the serializer's snp.report_version_unsupported. */
 CCG_MUST_CHECK ccg_result kbs_sev_report_from_json(const json_t *obj, uint8_t out[CCG_SNP_REPORT_SIZE]);
+
+/* The request path grammar (kbs_path.c). kbs_path_check judges a path as sent: CCG_R_OK, or
+ * kbs.path_encoded / kbs.path_invalid. With decode (the admin API) *decoded receives the
+ * percent-decoded path (malloc'd); otherwise nothing is decoded and *decoded stays NULL. */
+ccg_reason kbs_path_check(const char *path, size_t path_len, int decode, char **decoded);
+/* What was sent, printable: bytes outside 0x21..0x7E and "\\" as \xHH, a NUL that hid the rest
+ * (sent_len > strlen(s)) as \x00..., cut with "..." to fit cap. */
+void kbs_path_escape(const char *s, size_t sent_len, char *out, size_t cap);
+/* "/kbs/v0/resource/<repo>/<type>/<tag>": three segments of [A-Za-z0-9._-], not "." or "..",
+ * into key_id ("<repo>/<type>/<tag>"): CCG_R_OK or kbs.path_invalid. */
+ccg_reason kbs_key_id_parse(const char *path, char *key_id, size_t cap);
+
+/* Anonymous denials in the audit log (kbs_audit_agg.c): per (action, decision, reasons) and window,
+ * the first is appended and the rest are counted into one summary record (format 2, "count"). */
+typedef struct kbs_audit_agg kbs_audit_agg;
+CCG_MUST_CHECK ccg_result kbs_audit_agg_new(ccg_time window, kbs_audit_agg **out);
+void kbs_audit_agg_free(kbs_audit_agg *g);
+/* A denial without a key version, policy or evidence digest, whose reasons are all INPUT or DENY. */
+int kbs_audit_is_anonymous(const ccg_audit_event *ev);
+/* Appends ev (the first of its kind in a window, after the summary of an ended window) or counts it. */
+CCG_MUST_CHECK ccg_result kbs_audit_anonymous(ccg_kbs *k, const ccg_audit_event *ev);
+/* Appends the summaries of the windows ended by now (every pending one when force). */
+CCG_MUST_CHECK ccg_result kbs_audit_flush(ccg_kbs *k, ccg_time now, int force);
+
+/* The server's request body collector (kbs_body.c). Every buffer it gives up, when growing or when
+ * freed, is zeroed first: a body can carry a model key. */
+typedef struct {
+    char *data; /* NUL-terminated past len */
+    size_t len;
+    size_t cap;
+    void (*released)(const char *buf, size_t cap, void *ctx); /* tests: sees each buffer, zeroed, before free */
+    void *released_ctx;
+} kbs_body;
+/* 0 appended; 1 the body would pass max bytes (nothing appended); -1 out of memory. */
+int kbs_body_append(kbs_body *b, const char *data, size_t n, size_t max);
+void kbs_body_free(kbs_body *b);
 
 /* A random URL-safe token of 32 bytes (43 characters). */
 CCG_MUST_CHECK ccg_result kbs_random_id(char out[64]);

@@ -133,6 +133,12 @@ ccg_result ccg_kbs_policy_parse(const char *json_text, size_t len, ccg_kbs_polic
             p->root_count = i + 1;
         }
     }
+    /* Last, so a malformed document names its own problem first. Without a pin, any genuine guest
+     * (any image, any vCPU count) would pass: refused whether set now or stored long ago. */
+    CCG_ENSURE_MSG(p->snp->measurements != NULL || p->snp->has_refval_set, CCG_R_KBS_POLICY_UNPINNED,
+                   "release policy \"%.64s\" v%lld pins no measurement: give snp_policy.allowed_measurements or "
+                   "snp_policy.reference_values",
+                   p->policy_id, (long long)p->version);
     *out = p;
     p = NULL;
     result = CCG_SUCCESS;

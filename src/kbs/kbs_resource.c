@@ -2,8 +2,11 @@
  *
  *   session (cookie or bearer token) -> key "<repo>/<type>/<tag>", live version -> state active
  *   -> the key's release policy re-appraises the session's verified evidence at now (or, when it is
- *      the very policy version the attestation was appraised under, the reference-value set has not
- *      changed and the collateral is still valid, that allow decision stands: decision_reusable)
+ *      the very policy version the attestation was appraised under, within decision_reuse seconds of
+ *      that decision, with the same reference-value set version, the same collateral by digest (a
+ *      newly published CRL or a replaced VCEK is new collateral), in the same trust epoch (trusted
+ *      roots and reference-value issuers), and before its collateral expires, that allow decision
+ *      stands: decision_reusable)
  *   -> unwrap under the KEK into secret memory -> JWE to the session's tee-pubkey -> zero the key
  *   -> audit (synced) -> answer.
  * Nothing of the key exists outside the secret buffer and the JWE, and the buffer is zeroed before
@@ -14,47 +17,6 @@
 #include <string.h>
 
 #include "ccgate/error.h"
-
-#define SEGMENT_MAX 128u
-
-static int segment_ok(const char *s, size_t n)
-{
-    if (n == 0 || n > SEGMENT_MAX || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.')) {
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == '-')) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/* "<repo>/<type>/<tag>" after the prefix, three valid segments, into key_id. */
-static int parse_key_id(const char *path, char *key_id, size_t cap)
-{
-    const char *p = path + strlen("/kbs/v0/resource/");
-    size_t len = strlen(p), start = 0, segments = 0;
-    if (len + 1 > cap) {
-        return 0;
-    }
-    for (size_t i = 0; i <= len; i++) {
-        if (i == len || p[i] == '/') {
-            if (!segment_ok(p + start, i - start)) {
-                return 0;
-            }
-            segments++;
-            start = i + 1;
-        }
-    }
-    if (segments != 3) {
-        return 0;
-    }
-    memcpy(key_id, p, len + 1);
-    return 1;
-}
 
 typedef struct {
     json_t *rec;                /* the record kbs_attest stored with the session */
@@ -67,7 +29,10 @@ typedef struct {
     int64_t policy_version;
     int64_t refval_version;
     ccg_time valid_until;
+    ccg_time decided_at;
     const char *evidence_digest;
+    const char *collateral;     /* hex digest of the collateral the decision used (NULL: old record) */
+    const char *trust_epoch;    /* the trust epoch it was made in (NULL: old record) */
 } attested;
 
 static void attested_free(attested *a)
@@ -84,6 +49,13 @@ static int64_t int_member(const json_t *rec, const char *name)
 {
     const json_t *v = json_object_get(rec, name);
     return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+}
+
+/* A non-empty string member, or NULL. */
+static const char *text_member(const json_t *rec, const char *name)
+{
+    const json_t *v = json_object_get(rec, name);
+    return json_is_string(v) && json_string_length(v) > 0 ? json_string_value(v) : NULL;
 }
 
 /* The record kbs_attest stored with the session: the binding (nonce, tee-pubkey, additional evidence)
@@ -110,6 +82,9 @@ static ccg_result attested_parse(const char *text, attested *out)
     out->policy_version = int_member(out->rec, "policy_version");
     out->refval_version = int_member(out->rec, "refval_version");
     out->valid_until = int_member(out->rec, "valid_until");
+    out->decided_at = int_member(out->rec, "decided_at");
+    out->collateral = text_member(out->rec, "collateral");
+    out->trust_epoch = text_member(out->rec, "trust_epoch");
     result = CCG_SUCCESS;
 cleanup:
     if (ccg_failed(result)) {
@@ -130,23 +105,53 @@ cleanup:
     return result;
 }
 
-/* Whether the attestation's allow decision answers this request too: the key's policy is the very
- * policy version that decision applied, the reference-value set has no newer version, and the
- * collateral and reference values it used are still valid now. Anything else is appraised again. */
-static int decision_reusable(ccg_kbs *k, const attested *a, const ccg_kbs_policy *p, ccg_time now)
+/* Whether the attestation's allow decision answers this request too. It must rest on exactly what an
+ * appraisal now would use: the very policy version, the reference-value set's newest version, the
+ * same collateral (the evidence's certificates and the cached VCEK, chain and current CRL, by digest:
+ * a CRL published since, revoking the ASK, is different collateral) and the same trust epoch (roots,
+ * reference-value issuers); its collateral and reference values still valid, and the decision at most
+ * decision_reuse seconds old. Anything else is appraised again, and that appraisal names the problem. */
+static int decision_reusable(ccg_kbs *k, attested *a, const ccg_kbs_policy *p, ccg_time now)
 {
     int64_t refval_version = 0;
-    if (a->policy_id == NULL || a->evidence_digest == NULL || strcmp(a->policy_id, p->policy_id) != 0 ||
-        a->policy_version != p->version || now >= a->valid_until) {
+    uint8_t digest[32];
+    char hex[65], epoch[65];
+    if (a->policy_id == NULL || a->evidence_digest == NULL || a->collateral == NULL || a->trust_epoch == NULL) {
+        return 0; /* a record from before these were kept */
+    }
+    if (strcmp(a->policy_id, p->policy_id) != 0 || a->policy_version != p->version) {
         return 0;
     }
-    if (p->snp->has_refval_set) {
-        if (ccg_failed(kbs_refval_version(k, p->snp->refval_set_id, &refval_version))) {
-            ccg_error_clear(); /* appraised again, and the appraisal names the problem */
-            return 0;
-        }
+    if (now >= a->valid_until) {
+        return 0;
     }
-    return refval_version == a->refval_version;
+    if (now < a->decided_at || now - a->decided_at >= k->decision_reuse) {
+        return 0;
+    }
+    if (p->snp->has_refval_set && ccg_failed(kbs_refval_version(k, p->snp->refval_set_id, &refval_version))) {
+        ccg_error_clear();
+        return 0;
+    }
+    if (refval_version != a->refval_version) {
+        return 0;
+    }
+    if (ccg_failed(kbs_trust_epoch(k->trust_material, p, epoch))) {
+        ccg_error_clear();
+        return 0;
+    }
+    if (strcmp(epoch, a->trust_epoch) != 0) {
+        return 0;
+    }
+    if (ccg_failed(attested_evidence(a)) ||
+        ccg_failed(kbs_collateral_now(k->verifiers, p, &a->snp, k->kds_enabled ? &k->kds : NULL, digest))) {
+        ccg_error_clear();
+        return 0;
+    }
+    ccg_hex_encode(digest, sizeof(digest), hex);
+    if (strcmp(hex, a->collateral) != 0) {
+        return 0;
+    }
+    return 1;
 }
 
 void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http_response *resp)
@@ -174,8 +179,11 @@ void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_ht
     memset(&key, 0, sizeof(key));
     memset(&att, 0, sizeof(att));
 
-    if (!parse_key_id(req->path, key_id, sizeof(key_id))) {
-        kbs_deny(k, resp, action, &ctx, CCG_R_KBS_REQUEST_MALFORMED, 400, now);
+    if (kbs_key_id_parse(req->path, key_id, sizeof(key_id)) != CCG_R_OK) {
+        /* Audited with the ID as sent (escaped), not a cut-down or normalised one. */
+        kbs_path_escape(req->path + strlen("/kbs/v0/resource/"), 0, key_id, sizeof(key_id));
+        ctx.key_id = key_id[0] != 0 ? key_id : NULL;
+        kbs_deny(k, resp, action, &ctx, CCG_R_KBS_PATH_INVALID, 400, now);
         goto cleanup;
     }
     ctx.key_id = key_id;

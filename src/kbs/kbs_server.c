@@ -2,44 +2,112 @@
  * default (MHD's HTTPS with the configured PEM certificate and key), plain HTTP only when asked for
  * explicitly and only on a loopback address. Routing and answers are ccg_kbs_handle's; this file
  * moves bytes, reads the cookie and the Authorization header, assigns request IDs and logs one JSON
- * line per request (never a cookie, token, key or evidence). */
+ * line per request (never a cookie, token, key or evidence).
+ *
+ * What the front end guarantees (docs/kbs.md, "Limits" and "Paths"):
+ *   - the path reaches ccg_kbs_handle exactly as sent: the library's percent-decoding is replaced by
+ *     a callback that decodes nothing, and a NUL byte that cut the library's copy of the target short
+ *     is detected and reported (kbs_path.c judges the path);
+ *   - connections are limited in all and per client address (the library's limits), and a request
+ *     must arrive whole within request_deadline seconds of its connection (or of the previous
+ *     request's end), however busily the client trickles bytes: a watchdog thread shuts such a
+ *     connection down. The library's own timeout only measures silence;
+ *   - request bodies are collected in buffers that are zeroed before they are freed or replaced, and
+ *     the library's per-connection buffer is a mapping of its own, returned to the kernel on close;
+ *   - the TLS private key's PEM lives in secret memory and is zeroed as soon as the library has
+ *     parsed it. */
 #include "kbs_internal.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 #include <openssl/rand.h>
 
 #include "ccgate/error.h"
+#include "ccgate/secmem.h"
 
 /* GnuTLS priorities: TLS 1.2 and 1.3 only. */
 #define KBS_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+/* The longest request target kept for the log (longer ones are refused by the path grammar anyway). */
+#define KBS_TARGET_MAX 4096u
+#define KBS_TLS_KEY_MAX (64u * 1024u)
+/* Each connection's read buffer. Above 32 KiB the library maps it (mmap) and unmaps it when the
+ * connection closes; a smaller one is malloc'd and freed unzeroed, leaving the raw request (a body can
+ * carry a key) in the heap. */
+#define KBS_CONN_MEMORY (64u * 1024u)
+
+/* One TCP connection, from MHD_CONNECTION_NOTIFY_STARTED to MHD_CONNECTION_NOTIFY_CLOSED, on the
+ * watchdog's list. `since` is when the request being received began (the connection's start, or
+ * the end of the previous request on it); `receiving` is 0 while a complete request is answered. */
+typedef struct kbs_conn {
+    struct kbs_conn *prev, *next;
+    int fd;
+    struct timespec since;
+    int receiving;
+    int cut;
+    char address[INET_ADDRSTRLEN];
+} kbs_conn;
 
 struct ccg_kbs_server {
     struct MHD_Daemon *daemon;
     ccg_kbs *kbs;
     uint16_t port;
     char *cert_pem;
-    char *key_pem;
+    ccg_secbuf key_pem;
+    unsigned deadline;
+    pthread_mutex_t conns_lock; /* guards the list; held while a connection is shut down */
+    kbs_conn *conns;
+    int conns_lock_ok;
+    pthread_t watchdog;
+    int watchdog_running;
+    pthread_mutex_t stop_lock;
+    pthread_cond_t stop_cond;
+    int stop_ok;
+    int stopping;
 };
 
+/* One request: made by the URI log callback, which sees the target before the library splits and
+ * unescapes it, and freed (body zeroed) when the request completes. */
 typedef struct {
-    char *body;
-    size_t len;
+    uintptr_t target_at;         /* where the library's copy of the target starts */
+    size_t target_len;           /* its length up to the first NUL */
+    char target[KBS_TARGET_MAX]; /* that much of it (with the query) */
+    int headers_done;
     int too_large;
+    kbs_body body;
 } conn_state;
 
-static void log_line(const char *request_id, const char *method, const char *path, const ccg_kbs_http_response *r)
+static void mono_now(struct timespec *t) { clock_gettime(CLOCK_MONOTONIC, t); }
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    mono_now(&t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void log_line(const char *request_id, const char *method, const char *path, size_t path_len,
+                     const ccg_kbs_http_response *r)
 {
     char ts[32];
+    char sent[KBS_TARGET_MAX];
     json_t *line, *reasons = NULL;
     char *text;
     ccg_time_format_rfc3339(ccg_time_now(), ts, sizeof(ts));
+    /* The path as sent, escaped: never the library's cut-down or decoded form, and always valid JSON. */
+    kbs_path_escape(path, path_len, sent, sizeof(sent));
     if (r->status != 200 && r->body != NULL) {
         /* Our own error body: reason codes only. */
         json_t *b = json_loadb(r->body, r->body_len, 0, NULL);
@@ -47,7 +115,7 @@ static void log_line(const char *request_id, const char *method, const char *pat
         json_decref(b);
     }
     line = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:o?}", "time", ts, "level", r->status >= 500 ? "error" : "info",
-                     "msg", "request", "request_id", request_id, "method", method, "path", path, "status",
+                     "msg", "request", "request_id", request_id, "method", method, "path", sent, "status",
                      (int)r->status, "reasons", reasons);
     text = line == NULL ? NULL : json_dumps(line, JSON_COMPACT);
     if (text != NULL) {
@@ -57,17 +125,214 @@ static void log_line(const char *request_id, const char *method, const char *pat
     json_decref(line);
 }
 
-static void completed(void *cls, struct MHD_Connection *connection, void **con_cls, enum MHD_RequestTerminationCode toe)
+/* The peer's IP address as text, for the per-address attempt limit; "" when unknown. */
+static const char *client_address(struct MHD_Connection *connection, char *out, size_t cap)
 {
-    conn_state *st = *con_cls;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci != NULL ? ci->client_addr : NULL;
+    out[0] = 0;
+    if (sa != NULL && sa->sa_family == AF_INET) {
+        (void)inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, (socklen_t)cap);
+    } else if (sa != NULL && sa->sa_family == AF_INET6) {
+        (void)inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out, (socklen_t)cap);
+    }
+    return out;
+}
+
+/* libmicrohttpd's own messages (a connection closed early, a refused connection) as JSON lines, like
+ * every other line of the daemon's log. */
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    json_t *line;
+    char *text;
+    size_t n;
+    (void)cls;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) {
+        msg[--n] = 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)msg[i] < 0x20 || (unsigned char)msg[i] > 0x7E) {
+            msg[i] = '?';
+        }
+    }
+    line = json_pack("{s:s,s:s,s:s}", "level", "warn", "msg", "http", "detail", msg);
+    text = line == NULL ? NULL : json_dumps(line, JSON_COMPACT);
+    if (text != NULL) {
+        fprintf(stderr, "%s\n", text);
+    }
+    free(text);
+    json_decref(line);
+}
+
+static kbs_conn *conn_of(struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci != NULL ? ci->socket_context : NULL;
+}
+
+static void set_receiving(ccg_kbs_server *srv, struct MHD_Connection *connection, int receiving)
+{
+    kbs_conn *c = conn_of(connection);
+    if (c == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&srv->conns_lock);
+    c->receiving = receiving;
+    if (receiving) {
+        mono_now(&c->since);
+    }
+    pthread_mutex_unlock(&srv->conns_lock);
+}
+
+static void notify_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
+                              enum MHD_ConnectionNotificationCode toe)
+{
+    ccg_kbs_server *srv = cls;
+    kbs_conn *c = *socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *fd = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *addr =
+            MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        c = calloc(1, sizeof(*c));
+        if (c == NULL || fd == NULL) {
+            /* Untracked, so not bounded by the deadline: refuse it instead. */
+            free(c);
+            if (fd != NULL) {
+                (void)shutdown(fd->connect_fd, SHUT_RDWR);
+            }
+            return;
+        }
+        c->fd = fd->connect_fd;
+        c->receiving = 1;
+        mono_now(&c->since);
+        if (addr != NULL && addr->client_addr != NULL && addr->client_addr->sa_family == AF_INET) {
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)addr->client_addr)->sin_addr, c->address,
+                      sizeof(c->address));
+        }
+        pthread_mutex_lock(&srv->conns_lock);
+        c->next = srv->conns;
+        if (srv->conns != NULL) {
+            srv->conns->prev = c;
+        }
+        srv->conns = c;
+        pthread_mutex_unlock(&srv->conns_lock);
+        *socket_context = c;
+        return;
+    }
+    /* MHD_CONNECTION_NOTIFY_CLOSED: the library closes the socket after this returns, so the watchdog,
+     * which shuts sockets down under the same lock, never touches a descriptor that was reused. */
+    if (c == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&srv->conns_lock);
+    if (c->prev != NULL) {
+        c->prev->next = c->next;
+    } else {
+        srv->conns = c->next;
+    }
+    if (c->next != NULL) {
+        c->next->prev = c->prev;
+    }
+    pthread_mutex_unlock(&srv->conns_lock);
+    free(c);
+    *socket_context = NULL;
+}
+
+/* Shuts down every connection whose request has not arrived whole within the deadline. */
+static void enforce_deadline(ccg_kbs_server *srv)
+{
+    pthread_mutex_lock(&srv->conns_lock);
+    for (kbs_conn *c = srv->conns; c != NULL; c = c->next) {
+        if (c->receiving && !c->cut && seconds_since(&c->since) >= (double)srv->deadline) {
+            c->cut = 1;
+            (void)shutdown(c->fd, SHUT_RDWR);
+            fprintf(stderr,
+                    "{\"level\":\"info\",\"msg\":\"connection closed\",\"reasons\":[\"%s\"],\"address\":\"%s\","
+                    "\"deadline\":%u}\n",
+                    ccg_reason_code(CCG_R_KBS_REQUEST_DEADLINE), c->address, srv->deadline);
+        }
+    }
+    pthread_mutex_unlock(&srv->conns_lock);
+}
+
+/* Four times a second: the request deadline, and the anonymous-denial audit summaries whose window
+ * has ended (ccg_kbs_tick). */
+static void *watchdog_main(void *arg)
+{
+    ccg_kbs_server *srv = arg;
+    pthread_mutex_lock(&srv->stop_lock);
+    while (!srv->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += 250 * 1000 * 1000;
+        if (until.tv_nsec >= 1000 * 1000 * 1000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000 * 1000 * 1000;
+        }
+        (void)pthread_cond_timedwait(&srv->stop_cond, &srv->stop_lock, &until);
+        if (srv->stopping) {
+            break;
+        }
+        pthread_mutex_unlock(&srv->stop_lock);
+        enforce_deadline(srv);
+        ccg_kbs_tick(srv->kbs);
+        pthread_mutex_lock(&srv->stop_lock);
+    }
+    pthread_mutex_unlock(&srv->stop_lock);
+    return NULL;
+}
+
+/* The library decodes %XX in the path in place by default, so "c%00" became a C string cut at the NUL
+ * and "%2F" a separator. The path is kept exactly as sent; kbs_path.c judges it. */
+static size_t no_unescape(void *cls, struct MHD_Connection *connection, char *s)
+{
     (void)cls;
     (void)connection;
+    return strlen(s);
+}
+
+static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *connection)
+{
+    conn_state *st = calloc(1, sizeof(*st));
+    (void)cls;
+    (void)connection;
+    if (st != NULL && uri != NULL) {
+        st->target_at = (uintptr_t)uri;
+        st->target_len = strlen(uri);
+        snprintf(st->target, sizeof(st->target), "%s", uri);
+    }
+    return st;
+}
+
+/* The length of the path as sent when a NUL byte cut the library's copy short, else 0. libmicrohttpd
+ * 0.9.75 accepts a NUL inside the request target; its request line is one buffer in which the
+ * target starts at `url` and the HTTP version follows the target's last byte. The URI log callback
+ * saw the target (query included) up to its first NUL, so a version that starts further on means
+ * bytes were hidden behind one. */
+static size_t hidden_path_len(const conn_state *st, const char *url, const char *version)
+{
+    uintptr_t u = (uintptr_t)url, v = (uintptr_t)version;
+    if (st->target_at != u || v <= u || v - u > KBS_TARGET_MAX * 16u) {
+        return 0; /* not the layout described above: nothing to compare */
+    }
+    return v - u - 1 > st->target_len ? v - u - 1 : 0;
+}
+
+static void completed(void *cls, struct MHD_Connection *connection, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    ccg_kbs_server *srv = cls;
+    conn_state *st = *con_cls;
     (void)toe;
     if (st != NULL) {
-        free(st->body);
+        kbs_body_free(&st->body);
         free(st);
         *con_cls = NULL;
     }
+    /* The next request on this connection has its own deadline, from now. */
+    set_receiving(srv, connection, 1);
 }
 
 static enum MHD_Result answer(void *cls, struct MHD_Connection *connection, const char *url, const char *method,
@@ -79,34 +344,29 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *connection, cons
     ccg_kbs_http_response resp;
     struct MHD_Response *r;
     enum MHD_Result ret;
-    char request_id[40];
+    char request_id[40], peer[INET6_ADDRSTRLEN];
     uint8_t rid[16];
-    (void)version;
 
     if (st == NULL) {
-        st = calloc(1, sizeof(*st));
-        if (st == NULL) {
-            return MHD_NO;
-        }
-        *con_cls = st;
+        return MHD_NO; /* the URI log callback could not allocate: close */
+    }
+    if (!st->headers_done) {
+        st->headers_done = 1;
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
-        if (!st->too_large && st->len + *upload_data_size <= CCG_KBS_MAX_BODY) {
-            char *grown = realloc(st->body, st->len + *upload_data_size + 1);
-            if (grown == NULL) {
+        if (!st->too_large) {
+            int rc = kbs_body_append(&st->body, upload_data, *upload_data_size, CCG_KBS_MAX_BODY);
+            if (rc < 0) {
                 return MHD_NO;
             }
-            st->body = grown;
-            memcpy(st->body + st->len, upload_data, *upload_data_size);
-            st->len += *upload_data_size;
-            st->body[st->len] = 0;
-        } else {
-            st->too_large = 1;
+            st->too_large = rc > 0;
         }
         *upload_data_size = 0;
         return MHD_YES;
     }
+    /* The whole request is here: the deadline stops while it is answered. */
+    set_receiving(srv, connection, 0);
 
     if (RAND_bytes(rid, sizeof(rid)) != 1) {
         return MHD_NO;
@@ -115,11 +375,13 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *connection, cons
     memset(&req, 0, sizeof(req));
     req.method = method;
     req.path = url;
+    req.path_len = hidden_path_len(st, url, version);
     req.cookie_session = MHD_lookup_connection_value(connection, MHD_COOKIE_KIND, CCG_KBS_COOKIE);
     req.authorization = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    req.body = st->body != NULL ? st->body : "";
-    req.body_len = st->len;
+    req.body = st->body.data != NULL ? st->body.data : "";
+    req.body_len = st->body.len;
     req.request_id = request_id;
+    req.client_address = client_address(connection, peer, sizeof(peer));
     if (st->too_large) {
         memset(&resp, 0, sizeof(resp));
         kbs_json_response(&resp, 413,
@@ -130,7 +392,9 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *connection, cons
     } else {
         ccg_kbs_handle(srv->kbs, &req, &resp);
     }
-    log_line(request_id, method, url, &resp);
+    /* The body has been answered: no copy of it outlives this call. */
+    kbs_body_free(&st->body);
+    log_line(request_id, method, url, req.path_len, &resp);
     r = MHD_create_response_from_buffer(resp.body_len, resp.body, MHD_RESPMEM_MUST_COPY);
     /* The body may be a JWE of a key: not secret in transit, but do not keep copies around. */
     if (resp.body != NULL) {
@@ -155,6 +419,41 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *connection, cons
 
 static int is_loopback(const struct in_addr *a) { return (ntohl(a->s_addr) >> 24) == 127; }
 
+/* The TLS private key, read straight into secret memory (no stdio buffer holds a copy). */
+static ccg_result read_key_pem(const char *path, int allow_unlocked, ccg_secbuf *out)
+{
+    ccg_result result = CCG_FAILURE;
+    struct stat sb;
+    size_t len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    CCG_ENSURE_MSG(fd >= 0, CCG_R_IO_READ_FAILED, "cannot open %s: %s", path, strerror(errno));
+    CCG_ENSURE_MSG(fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0 &&
+                       (uint64_t)sb.st_size <= KBS_TLS_KEY_MAX,
+                   CCG_R_KBS_CONFIG_INVALID, "tls.key_file %s is not a regular file of 1..%u bytes", path,
+                   KBS_TLS_KEY_MAX);
+    CCG_TRY(ccg_secbuf_alloc(out, (size_t)sb.st_size + 1, allow_unlocked));
+    while (len < (size_t)sb.st_size) {
+        ssize_t n = read(fd, out->data + len, (size_t)sb.st_size - len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        CCG_ENSURE_MSG(n > 0, CCG_R_IO_READ_FAILED, "cannot read %s", path);
+        len += (size_t)n;
+    }
+    out->data[len] = 0;
+    result = CCG_SUCCESS;
+cleanup:
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (ccg_failed(result)) {
+        ccg_secbuf_free(out);
+    }
+    return result;
+}
+
+static unsigned or_default(unsigned v, unsigned d) { return v != 0 ? v : d; }
+
 ccg_result ccg_kbs_server_start(ccg_kbs *k, const ccg_kbs_config *cfg, int insecure_http, ccg_kbs_server **out)
 {
     ccg_result result = CCG_FAILURE;
@@ -163,17 +462,39 @@ ccg_result ccg_kbs_server_start(ccg_kbs *k, const ccg_kbs_config *cfg, int insec
     const union MHD_DaemonInfo *info;
     /* MHD_USE_AUTO: epoll on Linux, so the pool is not bound by select's FD_SETSIZE. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    unsigned threads = or_default(cfg->threads, 4);
+    unsigned conns = or_default(cfg->max_connections, 256);
+    unsigned per_address = or_default(cfg->max_per_address, 32);
+    unsigned idle = or_default(cfg->idle_timeout, 15);
     size_t n = 0;
 
     *out = NULL;
     s = calloc(1, sizeof(*s));
     CCG_ENSURE_ALLOC(s);
     s->kbs = k;
+    s->deadline = or_default(cfg->request_deadline, 20);
+    CCG_ENSURE(pthread_mutex_init(&s->conns_lock, NULL) == 0, CCG_R_INTERNAL_ERROR);
+    s->conns_lock_ok = 1;
+    {
+        pthread_condattr_t ca;
+        CCG_ENSURE(pthread_mutex_init(&s->stop_lock, NULL) == 0, CCG_R_INTERNAL_ERROR);
+        CCG_ENSURE(pthread_condattr_init(&ca) == 0, CCG_R_INTERNAL_ERROR);
+        (void)pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        if (pthread_cond_init(&s->stop_cond, &ca) != 0) {
+            pthread_condattr_destroy(&ca);
+            pthread_mutex_destroy(&s->stop_lock);
+            CCG_BAIL(CCG_R_INTERNAL_ERROR, "pthread_cond_init");
+        }
+        pthread_condattr_destroy(&ca);
+        s->stop_ok = 1;
+    }
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
     sa.sin_port = htons(cfg->port);
     CCG_ENSURE_MSG(inet_pton(AF_INET, cfg->bind_address, &sa.sin_addr) == 1, CCG_R_KBS_CONFIG_INVALID,
                    "address \"%.64s\" is not an IPv4 address", cfg->bind_address);
+    CCG_ENSURE_MSG(conns >= threads, CCG_R_KBS_CONFIG_INVALID, "limits.connections (%u) is below threads (%u)",
+                   conns, threads);
     if (insecure_http) {
         CCG_ENSURE_MSG(is_loopback(&sa.sin_addr), CCG_R_KBS_CONFIG_INVALID,
                        "--insecure-http serves plain HTTP on loopback addresses only, not %.64s", cfg->bind_address);
@@ -182,25 +503,34 @@ ccg_result ccg_kbs_server_start(ccg_kbs *k, const ccg_kbs_config *cfg, int insec
                        "TLS is required: configure tls.cert_file and tls.key_file, or pass --insecure-http for a "
                        "loopback test server");
         CCG_TRY(ccg_file_read(cfg->tls_cert, 1u << 20, (uint8_t **)&s->cert_pem, &n));
-        CCG_TRY(ccg_file_read(cfg->tls_key, 1u << 20, (uint8_t **)&s->key_pem, &n));
+        CCG_TRY(read_key_pem(cfg->tls_key, cfg->allow_unlocked_memory, &s->key_pem));
         flags |= MHD_USE_TLS;
     }
-    if (insecure_http) {
-        s->daemon = MHD_start_daemon(flags, cfg->port, NULL, NULL, answer, s, MHD_OPTION_SOCK_ADDR,
-                                     (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
-                                     MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
-                                     (unsigned)30, MHD_OPTION_END);
-    } else {
-        s->daemon = MHD_start_daemon(flags, cfg->port, NULL, NULL, answer, s, MHD_OPTION_SOCK_ADDR,
-                                     (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
-                                     MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
-                                     (unsigned)30, MHD_OPTION_HTTPS_MEM_CERT, s->cert_pem, MHD_OPTION_HTTPS_MEM_KEY,
-                                     s->key_pem, MHD_OPTION_HTTPS_PRIORITIES, KBS_TLS_PRIORITIES, MHD_OPTION_END);
+    {
+        struct MHD_OptionItem tls[] = {
+            {MHD_OPTION_HTTPS_MEM_CERT, 0, s->cert_pem},
+            {MHD_OPTION_HTTPS_MEM_KEY, 0, s->key_pem.data},
+            {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)KBS_TLS_PRIORITIES},
+            {MHD_OPTION_END, 0, NULL},
+        };
+        s->daemon = MHD_start_daemon(
+            flags, cfg->port, NULL, NULL, answer, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, /* first: all messages */
+            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+            MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, conns,
+            MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_address, MHD_OPTION_CONNECTION_TIMEOUT, idle,
+            MHD_OPTION_NOTIFY_CONNECTION, notify_connection, s, MHD_OPTION_URI_LOG_CALLBACK, uri_seen, s,
+            MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, s, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)KBS_CONN_MEMORY,
+            MHD_OPTION_ARRAY, insecure_http ? &tls[3] : tls, MHD_OPTION_END);
     }
+    /* The library has parsed the key into its own credentials; the PEM text is not needed again. */
+    ccg_secbuf_free(&s->key_pem);
     CCG_ENSURE_MSG(s->daemon != NULL, CCG_R_KBS_CONFIG_INVALID, "the HTTP server could not start on %.64s:%u",
                    cfg->bind_address, (unsigned)cfg->port);
     info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info != NULL ? info->port : cfg->port;
+    CCG_ENSURE(pthread_create(&s->watchdog, NULL, watchdog_main, s) == 0, CCG_R_INTERNAL_ERROR);
+    s->watchdog_running = 1;
     *out = s;
     s = NULL;
     result = CCG_SUCCESS;
@@ -216,13 +546,24 @@ void ccg_kbs_server_stop(ccg_kbs_server *s)
     if (s == NULL) {
         return;
     }
+    if (s->watchdog_running) {
+        pthread_mutex_lock(&s->stop_lock);
+        s->stopping = 1;
+        pthread_cond_signal(&s->stop_cond);
+        pthread_mutex_unlock(&s->stop_lock);
+        pthread_join(s->watchdog, NULL);
+    }
     if (s->daemon != NULL) {
         MHD_stop_daemon(s->daemon);
     }
-    if (s->key_pem != NULL) {
-        ccg_secure_zero(s->key_pem, strlen(s->key_pem));
-    }
-    free(s->key_pem);
+    ccg_secbuf_free(&s->key_pem);
     free(s->cert_pem);
+    if (s->stop_ok) {
+        pthread_cond_destroy(&s->stop_cond);
+        pthread_mutex_destroy(&s->stop_lock);
+    }
+    if (s->conns_lock_ok) {
+        pthread_mutex_destroy(&s->conns_lock);
+    }
     free(s);
 }

@@ -223,7 +223,7 @@ void ccg_kbs_snp_evidence_free(ccg_kbs_snp_evidence *e)
     memset(e, 0, sizeof(*e));
 }
 
-ccg_result ccg_kbs_attestation_parse(const char *body, size_t len, ccg_kbs_attestation *out)
+ccg_result ccg_kbs_attestation_parse_shape(const char *body, size_t len, ccg_kbs_attestation *out)
 {
     static const char *const known[] = {"runtime-data", "tee-evidence", "init-data"};
     static const char *const rt_known[] = {"nonce", "tee-pubkey"};
@@ -247,8 +247,7 @@ ccg_result ccg_kbs_attestation_parse(const char *body, size_t len, ccg_kbs_attes
     CCG_TRY(copy_string(json_object_get(rt, "nonce"), "runtime-data.nonce", out->nonce, sizeof(out->nonce)));
     v = json_object_get(rt, "tee-pubkey");
     CCG_ENSURE_MSG(json_is_object(v), CCG_R_KBS_REQUEST_MALFORMED, "\"runtime-data.tee-pubkey\" must be a JWK");
-    CCG_TRY(ccg_jwk_parse(v, &out->tee_pubkey));
-    out->tee_pubkey_json = json_incref(v);
+    out->tee_pubkey_json = json_incref(v); /* parsed by ccg_kbs_attestation_parse_key, after the nonce */
 
     te = json_object_get(root, "tee-evidence");
     CCG_ENSURE_MSG(json_is_object(te), CCG_R_KBS_REQUEST_MALFORMED, "\"tee-evidence\" must be an object");
@@ -280,6 +279,57 @@ ccg_result ccg_kbs_attestation_parse(const char *body, size_t len, ccg_kbs_attes
     result = CCG_SUCCESS;
 cleanup:
     json_decref(root);
+    if (ccg_failed(result)) {
+        ccg_kbs_attestation_free(out);
+    }
+    return result;
+}
+
+/* The members a tee-pubkey may carry: TeePubKey's (kty, crv, x, y / kty, n, e, and alg) and "use".
+ * REPORT_DATA binds the canonical key only, so any other member would be signed unattested. */
+static ccg_result tee_pubkey_members(const json_t *jwk)
+{
+    static const char *const ec[] = {"kty", "crv", "x", "y", "alg", "use"};
+    static const char *const rsa[] = {"kty", "n", "e", "alg", "use"};
+    ccg_result result = CCG_FAILURE;
+    const json_t *kty = json_object_get(jwk, "kty");
+    int is_rsa = json_is_string(kty) && strcmp(json_string_value(kty), "RSA") == 0;
+    const char *name;
+    json_t *v;
+    json_object_foreach((json_t *)jwk, name, v) {
+        CCG_ENSURE_MSG(is_rsa ? known_member(name, rsa, 5) : known_member(name, ec, 6),
+                       CCG_R_KBS_TEE_PUBKEY_MEMBER_UNKNOWN, "tee-pubkey member \"%.64s\" is not accepted", name);
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+ccg_result ccg_kbs_attestation_parse_key(ccg_kbs_attestation *a)
+{
+    ccg_result result = CCG_FAILURE;
+    json_t *canonical = NULL;
+    ccg_error_clear();
+    CCG_ENSURE(a->tee_pubkey == NULL && json_is_object(a->tee_pubkey_json), CCG_R_USAGE_INVALID);
+    CCG_TRY(tee_pubkey_members(a->tee_pubkey_json));
+    CCG_TRY(ccg_jwk_parse(a->tee_pubkey_json, &a->tee_pubkey));
+    /* From here on the key is what was parsed: the token and the session carry nothing else. */
+    canonical = ccg_jwk_to_json(a->tee_pubkey);
+    CCG_ENSURE_ALLOC(canonical);
+    json_decref(a->tee_pubkey_json);
+    a->tee_pubkey_json = canonical;
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+ccg_result ccg_kbs_attestation_parse(const char *body, size_t len, ccg_kbs_attestation *out)
+{
+    ccg_result result = CCG_FAILURE;
+    CCG_TRY(ccg_kbs_attestation_parse_shape(body, len, out));
+    CCG_TRY(ccg_kbs_attestation_parse_key(out));
+    result = CCG_SUCCESS;
+cleanup:
     if (ccg_failed(result)) {
         ccg_kbs_attestation_free(out);
     }

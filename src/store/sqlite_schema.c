@@ -4,6 +4,9 @@
  * CCG_STORE_SCHEMA_VERSION was written by a newer ccgate: store.corrupt, never a downgrade. */
 #include <string.h>
 
+#include <openssl/evp.h>
+
+#include "ccgate/util.h"
 #include "sqlite_store.h"
 
 /* Version 1: keys, policies, reference-value sets, collateral, sessions, settings. Tables are
@@ -87,8 +90,42 @@ static const char MIGRATION_1[] =
     "  updated_at INTEGER NOT NULL"
     ") STRICT;";
 
+/* Version 2: owners of keys and policies as (issuer, subject) rows. Earlier brokers kept a subject
+ * alone in a setting named "kbs.owner.<kind>.<hex SHA-256 of the ID>"; each such owner of an existing
+ * key or policy moves here with an empty issuer ("unbound": no provider may act on it until the broker
+ * binds it to the one configured issuer allowed to assert that subject), and the settings go. A claim
+ * for an ID that was never created is dropped. ccg_sha256_hex is registered by the migration. */
+static const char MIGRATION_2[] =
+    "CREATE TABLE owners ("
+    "  kind       TEXT NOT NULL CHECK (kind IN ('key', 'policy')),"
+    "  object_id  TEXT NOT NULL,"
+    "  issuer     TEXT NOT NULL,"
+    "  subject    TEXT NOT NULL CHECK (length(subject) >= 1),"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (kind, object_id)"
+    ") STRICT;"
+    "CREATE INDEX owners_unbound ON owners(subject) WHERE issuer = '';"
+    "CREATE TRIGGER owners_fixed BEFORE UPDATE ON owners"
+    "  WHEN OLD.issuer <> '' OR NEW.issuer = '' OR NEW.subject IS NOT OLD.subject OR NEW.kind IS NOT OLD.kind"
+    "    OR NEW.object_id IS NOT OLD.object_id"
+    "  BEGIN SELECT RAISE(ABORT, 'an owner never changes hands'); END;"
+    "CREATE TRIGGER owners_kept BEFORE DELETE ON owners"
+    "  BEGIN SELECT RAISE(ABORT, 'owners are kept'); END;"
+    "INSERT INTO owners(kind, object_id, issuer, subject, created_at, updated_at)"
+    "  SELECT 'policy', p.policy_id, '', CAST(s.value AS TEXT), s.created_at, s.updated_at"
+    "  FROM policies p JOIN settings s ON s.name = 'kbs.owner.policy.' || ccg_sha256_hex(p.policy_id)"
+    "  WHERE length(CAST(s.value AS TEXT)) BETWEEN 1 AND 128;"
+    "INSERT INTO owners(kind, object_id, issuer, subject, created_at, updated_at)"
+    "  SELECT 'key', k.key_id, '', CAST(s.value AS TEXT), s.created_at, s.updated_at"
+    "  FROM (SELECT DISTINCT key_id FROM keys) k"
+    "  JOIN settings s ON s.name = 'kbs.owner.key.' || ccg_sha256_hex(k.key_id)"
+    "  WHERE length(CAST(s.value AS TEXT)) BETWEEN 1 AND 128;"
+    "DELETE FROM settings WHERE name GLOB 'kbs.owner.*';";
+
 static const char *const MIGRATIONS[] = {
     MIGRATION_1,
+    MIGRATION_2,
 };
 _Static_assert(sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0]) == CCG_STORE_SCHEMA_VERSION,
                "one migration per schema version");
@@ -142,6 +179,30 @@ cleanup:
     return result;
 }
 
+/* ccg_sha256_hex(text): lowercase hex SHA-256 of its UTF-8 bytes (migration 2 matches the setting
+ * names earlier brokers derived from IDs). NULL for anything but text. */
+static void sql_sha256_hex(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    uint8_t md[32];
+    unsigned int md_len = 0;
+    char hex[65];
+    const unsigned char *text;
+    int n;
+    if (argc != 1 || sqlite3_value_type(argv[0]) != SQLITE_TEXT) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    text = sqlite3_value_text(argv[0]);
+    n = sqlite3_value_bytes(argv[0]);
+    if (text == NULL || EVP_Digest(text, (size_t)n, md, &md_len, EVP_sha256(), NULL) != 1 || md_len != 32) {
+        sqlite3_result_error(ctx, "sha256 failed", -1);
+        return;
+    }
+    ccg_hex_encode(md, 32, hex);
+    hex[64] = 0;
+    sqlite3_result_text(ctx, hex, 64, SQLITE_TRANSIENT);
+}
+
 ccg_result ccg_sqlite_store_migrate(ccg_sqlite *h)
 {
     ccg_result result = CCG_FAILURE;
@@ -156,6 +217,9 @@ ccg_result ccg_sqlite_store_migrate(ccg_sqlite *h)
         result = CCG_SUCCESS;
         goto cleanup;
     }
+    CCG_ENSURE_MSG(sqlite3_create_function_v2(h->db, "ccg_sha256_hex", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                                              sql_sha256_hex, NULL, NULL, NULL) == SQLITE_OK,
+                   CCG_R_STORE_UNAVAILABLE, "cannot register the migration's SQL function");
     CCG_TRY(ccg_sqlite_begin(h));
     in_tx = 1;
     CCG_TRY(ccg_sqlite_exec_script(h, SQL_VERSION_TABLE, "create schema_version"));

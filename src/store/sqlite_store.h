@@ -1,5 +1,5 @@
 /* The SQLite backend of the store: one file per concern (schema, keys, documents, sessions,
- * settings); sqlite_backend.c assembles them into ccg_store_sqlite_ops. impl is a ccg_sqlite *. */
+ * settings, owners); sqlite_backend.c assembles them into ccg_store_sqlite_ops. impl is a ccg_sqlite *. */
 #ifndef CCGATE_SQLITE_STORE_H
 #define CCGATE_SQLITE_STORE_H
 
@@ -35,6 +35,13 @@ ccg_result ccg_sqlite_session_consume_nonce(void *impl, const char *session_id, 
 ccg_result ccg_sqlite_session_attest(void *impl, const char *session_id, const char *claims_json, ccg_time now,
                                      ccg_time expires_at, ccg_session_status *status);
 ccg_result ccg_sqlite_session_purge(void *impl, ccg_time before, int64_t *removed);
+
+/* sqlite_owners.c */
+ccg_result ccg_sqlite_owner_get(void *impl, ccg_store_owned kind, const char *id, ccg_store_owner *out, int *found);
+ccg_result ccg_sqlite_owner_claim(void *impl, ccg_store_owned kind, const char *id, const ccg_store_owner *owner,
+                                  ccg_time now, int *mine);
+ccg_result ccg_sqlite_owner_unbound(void *impl, ccg_store_owner **subjects, size_t *count);
+ccg_result ccg_sqlite_owner_bind(void *impl, const char *subject, const char *issuer, ccg_time now, int64_t *bound);
 
 /* sqlite_settings.c */
 ccg_result ccg_sqlite_setting_get(void *impl, const char *name, uint8_t **value, size_t *len, int *found);

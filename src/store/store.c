@@ -695,6 +695,79 @@ void ccg_store_session_free(ccg_store_session *session)
     session->claims_json = NULL;
 }
 
+/* ---- owners ---- */
+
+static ccg_result check_owned(ccg_store_owned kind, const char *id)
+{
+    ccg_result result = CCG_FAILURE;
+    CCG_ENSURE_MSG(kind == CCG_OWNED_KEY || kind == CCG_OWNED_POLICY, CCG_R_INPUT_MALFORMED,
+                   "unknown owned kind %d", (int)kind);
+    CCG_TRY(check_id(kind == CCG_OWNED_KEY ? "key_id" : "policy_id", id));
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+ccg_result ccg_store_owner_get(ccg_store *s, ccg_store_owned kind, const char *id, ccg_store_owner *out, int *found)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_error_clear();
+    CCG_ENSURE(s != NULL && out != NULL && found != NULL, CCG_R_INPUT_MALFORMED);
+    memset(out, 0, sizeof(*out));
+    *found = 0;
+    CCG_TRY(check_owned(kind, id));
+    STORE_READ_CALL(s, s->ops->owner_get(impl, kind, id, out, found));
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+ccg_result ccg_store_owner_claim(ccg_store *s, ccg_store_owned kind, const char *id, const ccg_store_owner *owner,
+                                 ccg_time now, int *mine)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_error_clear();
+    CCG_ENSURE(s != NULL && owner != NULL && mine != NULL, CCG_R_INPUT_MALFORMED);
+    *mine = 0;
+    CCG_TRY(check_owned(kind, id));
+    CCG_TRY(check_token("owner issuer", owner->issuer, CCG_STORE_OWNER_MAX));
+    CCG_TRY(check_token("owner subject", owner->subject, CCG_STORE_OWNER_MAX));
+    STORE_CALL(s, s->ops->owner_claim(impl, kind, id, owner, now, mine));
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+ccg_result ccg_store_owner_unbound(ccg_store *s, ccg_store_owner **subjects, size_t *count)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_error_clear();
+    CCG_ENSURE(s != NULL && subjects != NULL && count != NULL, CCG_R_INPUT_MALFORMED);
+    *subjects = NULL;
+    *count = 0;
+    STORE_READ_CALL(s, s->ops->owner_unbound(impl, subjects, count));
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+ccg_result ccg_store_owner_bind(ccg_store *s, const char *subject, const char *issuer, ccg_time now, int64_t *bound)
+{
+    ccg_result result = CCG_FAILURE;
+    int64_t n = 0;
+    ccg_error_clear();
+    CCG_ENSURE(s != NULL, CCG_R_INPUT_MALFORMED);
+    CCG_TRY(check_token("owner subject", subject, CCG_STORE_OWNER_MAX));
+    CCG_TRY(check_token("owner issuer", issuer, CCG_STORE_OWNER_MAX));
+    STORE_CALL(s, s->ops->owner_bind(impl, subject, issuer, now, &n));
+    result = CCG_SUCCESS;
+cleanup:
+    if (bound != NULL) {
+        *bound = n;
+    }
+    return result;
+}
+
 /* ---- settings ---- */
 
 ccg_result ccg_store_setting_get(ccg_store *s, const char *name, uint8_t **value, size_t *len, int *found)

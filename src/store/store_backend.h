@@ -7,7 +7,9 @@
  *   key_set_state  one transaction: read the state, check ccg_key_transition_allowed, write
  *   doc_put        insert once; identical bytes again succeed; other bytes or a stale version conflict
  *   session_consume_nonce  one conditional update (used = 0, not expired, challenged), then classify
- *   setting_get_or_create  the first committed value wins; every caller returns it */
+ *   setting_get_or_create  the first committed value wins; every caller returns it
+ *   owner_claim    one transaction: insert unless recorded, then read the recorded owner
+ *   owner_bind     unbound (issuer "") owners of a subject get the issuer; bound owners never change */
 #ifndef CCGATE_STORE_BACKEND_H
 #define CCGATE_STORE_BACKEND_H
 
@@ -42,6 +44,12 @@ typedef struct {
     ccg_result (*session_attest)(void *impl, const char *session_id, const char *claims_json, ccg_time now,
                                  ccg_time expires_at, ccg_session_status *status);
     ccg_result (*session_purge)(void *impl, ccg_time before, int64_t *removed);
+
+    ccg_result (*owner_get)(void *impl, ccg_store_owned kind, const char *id, ccg_store_owner *out, int *found);
+    ccg_result (*owner_claim)(void *impl, ccg_store_owned kind, const char *id, const ccg_store_owner *owner,
+                              ccg_time now, int *mine);
+    ccg_result (*owner_unbound)(void *impl, ccg_store_owner **subjects, size_t *count);
+    ccg_result (*owner_bind)(void *impl, const char *subject, const char *issuer, ccg_time now, int64_t *bound);
 
     ccg_result (*setting_get)(void *impl, const char *name, uint8_t **value, size_t *len, int *found);
     ccg_result (*setting_put)(void *impl, const char *name, const uint8_t *value, size_t len, ccg_time now);

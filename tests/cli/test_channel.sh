@@ -35,6 +35,9 @@ wrong=$(printf 'cd%.0s' $(seq 48))
 cat >"$tmp/policy.json" <<JSON
 {"policy_id": "client", "version": 1, "allowed_measurements": ["$good"]}
 JSON
+cat >"$tmp/unpinned.json" <<JSON
+{"policy_id": "client", "version": 1, "debug_allowed": false}
+JSON
 
 # The client's policy accepts the TCB status UpToDate only: a test authority signs a baseline of the
 # emulator's Milan TCB (docs/snp-tcb-baseline.md).
@@ -65,10 +68,13 @@ expect "serve --help" 0 "emulate-dir" -- "$cli" channel serve --help
 expect "send --help" 0 "--connect" -- "$cli" channel send --help
 expect "no subcommand" 2 "" -- "$cli" channel
 expect "serve without --emulate-dir" 2 "emulate-dir" -- "$cli" channel serve
-expect "send without --connect" 2 "connect" -- "$cli" channel send --message x
-expect "send bad --connect" 2 "usage.invalid" -- "$cli" channel send --connect nowhere --message x
-expect "send bad --aead" 2 "aead" -- "$cli" channel send --connect 127.0.0.1:1 --aead rot13 --message x
-expect "send nobody listening" 2 "channel.io" -- "$cli" channel send --connect 127.0.0.1:1 --message x
+expect "send without --connect" 2 "connect" -- "$cli" channel send --policy "$tmp/policy.json" --message x
+expect "send without --policy" 2 "--policy is required" -- "$cli" channel send --connect 127.0.0.1:1 --message x
+expect "send with an unpinned policy" 2 "usage.invalid.*pins no measurement" -- \
+  "$cli" channel send --connect 127.0.0.1:1 --policy "$tmp/unpinned.json" --message x
+expect "send bad --connect" 2 "usage.invalid" -- "$cli" channel send --connect nowhere --policy "$tmp/policy.json" --message x
+expect "send bad --aead" 2 "aead" -- "$cli" channel send --connect 127.0.0.1:1 --policy "$tmp/policy.json" --aead rot13 --message x
+expect "send nobody listening" 2 "channel.io" -- "$cli" channel send --connect 127.0.0.1:1 --policy "$tmp/policy.json" --message x
 
 start_server good --measurement "$good"
 good_port=$port
@@ -107,7 +113,7 @@ for p in "${pids[@]}"; do
   if [ "$rc" -eq 0 ]; then echo "ok   server $p stopped"; passed=$((passed + 1)); else echo "FAIL server $p exit $rc"; failed=$((failed + 1)); fi
 done
 pids=()
-expect "no listener left" 2 "channel.io" -- "$cli" channel send --connect "127.0.0.1:$good_port" --message x
+expect "no listener left" 2 "channel.io" -- "$cli" channel send --connect "127.0.0.1:$good_port" --policy "$tmp/policy.json" --message x
 
 echo "passed $passed, failed $failed"
 [ "$failed" -eq 0 ]

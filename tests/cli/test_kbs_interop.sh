@@ -35,9 +35,21 @@ cat >"$tmp/kbs.json" <<EOF
  "keystore":{"backend":"file","kek_file":"$tmp/kek"},
  "tcb_baselines":["$tmp/milan-tcb.json"],"tcb_baseline_issuers":{"authority":"$tmp/authority.pub"}}
 EOF
-echo '{"policy_id":"model-i","version":1,"allowed_tees":["snp"]}' >"$tmp/p1.json"
+m=$(printf 'ab%.0s' $(seq 48))
+echo '{"policy_id":"model-i","version":1,"allowed_tees":["snp"]}' >"$tmp/unpinned.json"
+cat >"$tmp/p1.json" <<EOF
+{"policy_id":"model-i","version":1,"allowed_tees":["snp"],
+ "snp_policy":{"policy_id":"model-i-snp","version":1,"allowed_measurements":["$m"]}}
+EOF
 head -c 32 /dev/urandom >"$tmp/model.key"
 "$kbs" create-kek --config "$tmp/kbs.json" || { echo "FAIL create-kek"; exit 1; }
+# A release policy that pins no measurement is refused: exit 2 (bad input) with its reason code.
+"$kbs" set-policy --config "$tmp/kbs.json" --file "$tmp/unpinned.json" 2>"$tmp/unpinned.err"
+rc=$?
+if [ "$rc" -ne 2 ] || ! grep -q '"reason":"kbs.policy_unpinned"' "$tmp/unpinned.err"; then
+  echo "FAIL set-policy of an unpinned policy: exit $rc"; cat "$tmp/unpinned.err"; exit 1
+fi
+echo "ok   set-policy refuses an unpinned policy (kbs.policy_unpinned)"
 "$kbs" set-policy --config "$tmp/kbs.json" --file "$tmp/p1.json" || { echo "FAIL set-policy"; exit 1; }
 "$kbs" import-key --config "$tmp/kbs.json" --key-id interop/model/k --policy-id model-i --file "$tmp/model.key" \
   >/dev/null || { echo "FAIL import-key"; exit 1; }
@@ -160,7 +172,7 @@ import json, sys
 recs = json.load(open(sys.argv[1]))
 att = [r for r in recs if r["action"] == "kbs.attest"]
 rel = [r for r in recs if r["action"] == "resource.release" and r["decision"] == "allow"]
-ok = att and rel and all(r["v"] == 2 and r["tcb"]["status"] == "UpToDate" for r in att + rel)
+ok = att and rel and all(r["v"] == 3 and r["tcb"]["status"] == "UpToDate" for r in att + rel)
 sys.exit(0 if ok else 1)' "$tmp/audit.json"; then
   echo "ok   audit records carry the TCB status"
 else

@@ -1,0 +1,250 @@
+/* The host-side provisioning commands of ccgate-kbs (create-kek, set-policy, import-key, rotate-key,
+ * key-state), audited as the host operator (persona host-operator, request ID "host-<random>"). Each
+ * change is checked, then recorded (write-ahead), then made: an unwritable audit log leaves everything
+ * unchanged. A command refused by its checks, or a change that fails after its record, gets an error
+ * record naming the reason. */
+#include "kbs_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ccgate/error.h"
+
+/* One host command: what it changes, for its records. */
+typedef struct {
+    ccg_kbs *k;
+    const char *action;
+    char request_id[72];
+    const char *key_id;
+    int64_t key_version;
+    const char *policy_id;
+    int64_t policy_version;
+} host_call;
+
+/* An ID as the audit log accepts it (printable ASCII without space), else none: a bad ID is refused
+ * by the command and must not also make its error record unwritable. */
+static const char *audit_id(const char *id)
+{
+    size_t n = id != NULL ? strlen(id) : 0;
+    if (n == 0 || n > CCG_AUDIT_ID_MAX) {
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (id[i] <= 0x20 || id[i] >= 0x7f) {
+            return NULL;
+        }
+    }
+    return id;
+}
+
+static ccg_result host_begin(ccg_kbs *k, host_call *h, const char *action)
+{
+    ccg_result result = CCG_FAILURE;
+    char id[64];
+    memset(h, 0, sizeof(*h));
+    h->k = k;
+    h->action = action;
+    CCG_TRY(kbs_random_id(id));
+    snprintf(h->request_id, sizeof(h->request_id), "host-%.43s", id);
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static ccg_result host_record(host_call *h, ccg_audit_decision d, ccg_reason why)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_audit_event ev;
+    ccg_reasons list;
+    ccg_reasons_init(&list);
+    CCG_ENSURE_ALLOC(d == CCG_AUDIT_ALLOW || ccg_reasons_add(&list, why, NULL) == 0 ? &list : NULL);
+    memset(&ev, 0, sizeof(ev));
+    ev.time = kbs_now(h->k);
+    ev.request_id = h->request_id;
+    ev.persona = CCG_PERSONA_HOST_OPERATOR;
+    ev.action = h->action;
+    ev.key_id = audit_id(h->key_id);
+    ev.key_version = h->key_version;
+    ev.policy_id = audit_id(h->policy_id);
+    ev.policy_version = h->policy_version;
+    ev.decision = d;
+    ev.reasons = d == CCG_AUDIT_ALLOW ? NULL : &list;
+    CCG_TRY(ccg_audit_append(h->k->audit, &ev, NULL, NULL));
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_reasons_free(&list);
+    return result;
+}
+
+/* Write-ahead: the allow record of the change; audit.write_failed means nothing may change. */
+static ccg_result host_intent(host_call *h) { return host_record(h, CCG_AUDIT_ALLOW, CCG_R_OK); }
+
+/* Records the thread's last error as the command's outcome (deny or error) and fails with that error
+ * unchanged. An audit failure is not recorded again. */
+static ccg_result host_fail(host_call *h)
+{
+    ccg_error saved = *ccg_error_last();
+    ccg_reason_kind kind;
+    if (saved.reason == CCG_R_OK) {
+        saved.reason = CCG_R_INTERNAL_ERROR;
+        snprintf(saved.message, sizeof(saved.message), "the command failed without a reason");
+    }
+    kind = ccg_reason_kind_of(saved.reason);
+    if (saved.reason != CCG_R_AUDIT_WRITE_FAILED) {
+        (void)host_record(h, kind == CCG_KIND_DENY ? CCG_AUDIT_DENY : CCG_AUDIT_ERROR, saved.reason);
+    }
+    ccg_error_clear();
+    ccg_error_set(saved.reason, saved.file != NULL ? saved.file : __FILE__, saved.line, "%s", saved.message);
+    return CCG_FAILURE;
+}
+
+ccg_result ccg_kbs_host_create_kek(ccg_kbs *k)
+{
+    ccg_result result = CCG_FAILURE;
+    host_call h;
+    ccg_keystore_config kc;
+    ccg_keystore *ks = NULL;
+    int have_config = 0;
+    memset(&kc, 0, sizeof(kc));
+    CCG_TRY(host_begin(k, &h, "host.kek.create"));
+    if (ccg_failed(ccg_keystore_config_from_json(k->keystore_cfg, &kc))) {
+        CCG_TRY(host_fail(&h));
+    }
+    have_config = 1;
+    if (k->allow_unlocked) {
+        kc.allow_unlocked_memory = 1;
+    }
+    CCG_TRY(host_intent(&h));
+    if (ccg_failed(ccg_keystore_open(&kc, &ks)) || ccg_failed(ccg_keystore_create_kek(ks, NULL))) {
+        CCG_TRY(host_fail(&h));
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_keystore_close(ks);
+    if (have_config) {
+        ccg_keystore_config_free(&kc);
+    }
+    return result;
+}
+
+ccg_result ccg_kbs_host_set_policy(ccg_kbs *k, const char *json_text, size_t len)
+{
+    ccg_result result = CCG_FAILURE;
+    host_call h;
+    ccg_kbs_policy *p = NULL;
+    CCG_TRY(host_begin(k, &h, "host.policy.set"));
+    if (ccg_failed(ccg_kbs_policy_parse(json_text, len, &p))) {
+        CCG_TRY(host_fail(&h));
+    }
+    h.policy_id = p->policy_id;
+    h.policy_version = p->version;
+    CCG_TRY(host_intent(&h));
+    if (ccg_failed(ccg_kbs_set_policy(k, json_text, len))) {
+        CCG_TRY(host_fail(&h));
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_kbs_policy_free(p);
+    return result;
+}
+
+ccg_result ccg_kbs_host_import_key(ccg_kbs *k, const char *key_id, const char *policy_id, const ccg_secbuf *key)
+{
+    ccg_result result = CCG_FAILURE;
+    host_call h;
+    ccg_store_key existing;
+    ccg_store_doc policy;
+    memset(&existing, 0, sizeof(existing));
+    memset(&policy, 0, sizeof(policy));
+    CCG_TRY(host_begin(k, &h, "host.key.import"));
+    h.key_id = key_id;
+    h.key_version = 1;
+    h.policy_id = policy_id;
+    /* Checked before the record: an existing key, a missing policy. */
+    if (ccg_ok(ccg_store_key_get(k->store, key_id, 0, &existing))) {
+        ccg_error_set(CCG_R_STORE_CONFLICT, __FILE__, __LINE__, "key '%.256s' exists; rotate it instead", key_id);
+        CCG_TRY(host_fail(&h));
+    }
+    if (ccg_error_reason() != CCG_R_KEY_NOT_FOUND ||
+        ccg_failed(ccg_store_policy_get(k->store, policy_id, 0, &policy))) {
+        CCG_TRY(host_fail(&h));
+    }
+    CCG_TRY(host_intent(&h));
+    if (ccg_failed(ccg_kbs_import_key(k, key_id, policy_id, key))) {
+        CCG_TRY(host_fail(&h));
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_store_key_free(&existing);
+    ccg_store_doc_free(&policy);
+    return result;
+}
+
+ccg_result ccg_kbs_host_rotate_key(ccg_kbs *k, const char *key_id, const ccg_secbuf *key, int64_t *version)
+{
+    ccg_result result = CCG_FAILURE;
+    host_call h;
+    ccg_store_key live;
+    memset(&live, 0, sizeof(live));
+    CCG_TRY(host_begin(k, &h, "host.key.rotate"));
+    h.key_id = key_id;
+    if (ccg_failed(ccg_store_key_get(k->store, key_id, 0, &live))) {
+        CCG_TRY(host_fail(&h));
+    }
+    h.key_version = live.version + 1;
+    h.policy_id = live.policy_id;
+    if (live.state == CCG_KEY_RETIRED) {
+        ccg_error_set(CCG_R_STORE_CONFLICT, __FILE__, __LINE__, "key '%.256s' is retired", key_id);
+        CCG_TRY(host_fail(&h));
+    }
+    CCG_TRY(host_intent(&h));
+    if (ccg_failed(kbs_rotate_key_to(k, key_id, live.version + 1, key))) {
+        CCG_TRY(host_fail(&h));
+    }
+    if (version != NULL) {
+        *version = live.version + 1;
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_store_key_free(&live);
+    return result;
+}
+
+ccg_result ccg_kbs_host_set_key_state(ccg_kbs *k, const char *key_id, const char *state)
+{
+    ccg_result result = CCG_FAILURE;
+    host_call h;
+    ccg_store_key live;
+    ccg_key_state to = CCG_KEY_ACTIVE;
+    int known = ccg_ok(ccg_key_state_parse(state, &to));
+    memset(&live, 0, sizeof(live));
+    /* The kill switch is host.key.disable; a state that is not one is still recorded as refused. */
+    CCG_TRY(host_begin(k, &h, !known                    ? "host.key.state"
+                              : to == CCG_KEY_DISABLED ? "host.key.disable"
+                              : to == CCG_KEY_ACTIVE   ? "host.key.enable"
+                                                       : "host.key.retire"));
+    h.key_id = key_id;
+    if (!known) {
+        ccg_error_set(CCG_R_INPUT_MALFORMED, __FILE__, __LINE__, "unknown key state (active, disabled, retired)");
+        CCG_TRY(host_fail(&h));
+    }
+    if (ccg_failed(ccg_store_key_get(k->store, key_id, 0, &live))) {
+        CCG_TRY(host_fail(&h));
+    }
+    h.key_version = live.version;
+    h.policy_id = live.policy_id;
+    if (!ccg_key_transition_allowed(live.state, to)) {
+        ccg_error_set(CCG_R_STORE_CONFLICT, __FILE__, __LINE__, "key '%.200s' version %lld is %s already or final",
+                      key_id, (long long)live.version, ccg_key_state_name(live.state));
+        CCG_TRY(host_fail(&h));
+    }
+    CCG_TRY(host_intent(&h));
+    if (ccg_failed(ccg_store_key_set_state(k->store, key_id, live.version, to, kbs_now(k)))) {
+        CCG_TRY(host_fail(&h));
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_store_key_free(&live);
+    return result;
+}
