@@ -68,6 +68,19 @@ bad_meas=$(printf 'ee%.0s' $(seq 1 48))
 "$cli" emulate snp --out-dir "$work/rogue" --load-state "$work/guest" --measurement "$bad_meas" --save-state >/dev/null
 echo "   approved measurement ${good_meas:0:24}..., rogue measurement ${bad_meas:0:24}..."
 
+# The authority's signed TCB baseline for the product: the emulated Milan TCB counts as up to date. Policies
+# accept the TCB status UpToDate only, against a baseline (docs/snp-tcb-baseline.md).
+step "Authority: a signed TCB baseline for Milan (the TCB that counts as up to date; advisories below it)"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$work/authority.key" 2>/dev/null
+openssl pkey -in "$work/authority.key" -pubout -out "$work/authority.pub" 2>/dev/null
+show ccgate tcb-baseline create --product milan ... --up-to-date bootloader=4,tee=0,snp=24,microcode=219
+"$cli" tcb-baseline create --product milan --version 1 --not-before 2024-01-01T00:00:00Z \
+  --not-after 2049-12-31T23:59:59Z --up-to-date bootloader=4,tee=0,snp=24,microcode=219 \
+  --out "$work/milan-tcb.unsigned.json" >/dev/null
+show ccgate tcb-baseline sign --in milan-tcb.unsigned.json --key authority.key --issuer authority
+"$cli" tcb-baseline sign --in "$work/milan-tcb.unsigned.json" --key "$work/authority.key" --issuer authority \
+  --out "$work/milan-tcb.json" >/dev/null
+
 # ---------------------------------------------------------------- 3. the key broker
 step "Broker: ccgate-kbs with TLS, a file keystore, the release policy and the model key"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
@@ -76,7 +89,8 @@ cat > "$work/kbs.json" <<JSON
 {"address": "127.0.0.1", "port": 0, "store": "$work/kbs.db", "nonce_ttl": 30, "token_ttl": 600,
  "attestation_policy": "model-llm", "allow_unlocked_memory": true, "threads": 2,
  "tls": {"cert_file": "$work/kbs.crt", "key_file": "$work/kbs.key"},
- "keystore": {"backend": "file", "kek_file": "$work/kek.bin"}}
+ "keystore": {"backend": "file", "kek_file": "$work/kek.bin"},
+ "tcb_baselines": ["$work/milan-tcb.json"], "tcb_baseline_issuers": {"authority": "$work/authority.pub"}}
 JSON
 ark=$(python3 -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$work/guest/ark.pem")
 cat > "$work/policy.json" <<JSON
@@ -174,6 +188,7 @@ send() { # send NAME -> sets send_rc, prints the client's output
   show ccgate channel send --connect 127.0.0.1:$chan_port --policy client-policy.json --trust-root ark.pem --message "..."
   send_rc=0
   "$cli" channel send --connect "127.0.0.1:$chan_port" --policy "$work/client-policy.json" \
+    --tcb-baseline "$work/milan-tcb.json" --issuer-key "authority=$work/authority.pub" \
     --trust-root "$work/chan-$1/ark.pem" --message "Summarise our Q3 board minutes" >"$work/send-$1.out" 2>&1 || send_rc=$?
   sed 's/^/   /' "$work/send-$1.out"
 }

@@ -24,25 +24,44 @@ run() {
   echo "(exit $rc)"
 }
 
-run "A real Milan v3 report (Azure), chain to AMD's pinned ARK" \
+# The key-release authority's signed TCB baselines (docs/snp-tcb-baseline.md): which TCB counts as up to
+# date per product. The default policy accepts the status UpToDate only, and needs a baseline to say so.
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$work/authority.key" 2>/dev/null
+openssl pkey -in "$work/authority.key" -pubout -out "$work/authority.pub" 2>/dev/null
+baseline() { # baseline NAME PRODUCT LEVELS
+  "$cli" tcb-baseline create --product "$2" --version 1 --not-before 2024-01-01T00:00:00Z \
+    --not-after 2027-01-01T00:00:00Z --up-to-date "$3" --out "$work/$1.unsigned.json" >/dev/null
+  "$cli" tcb-baseline sign --in "$work/$1.unsigned.json" --key "$work/authority.key" --issuer authority \
+    --out "$work/$1.json" >/dev/null
+}
+baseline milan milan bootloader=4,tee=0,snp=24,microcode=219
+baseline genoa genoa bootloader=10,tee=0,snp=23,microcode=84
+run "The authority's signed TCB baseline for Milan" \
+  tcb-baseline verify --in "$work/milan.json" --issuer-key authority="$work/authority.pub" --now 2026-06-01T00:00:00Z
+tcb=(--tcb-baseline "$work/milan.json" --tcb-baseline "$work/genoa.json" --issuer-key "authority=$work/authority.pub")
+
+run "A real Milan v3 report (Azure), chain to AMD's pinned ARK, TCB UpToDate" \
+  verify snp --report "$vec/msft-milan-v3/attestation_report.bin" \
+  --certs "$vec/msft-milan-v3/vcek.pem" --certs "$vec/msft-milan-v3/ask.pem" --now 2026-06-01T00:00:00Z "${tcb[@]}"
+run "The same report with no TCB baseline: the default policy fails closed" \
   verify snp --report "$vec/msft-milan-v3/attestation_report.bin" \
   --certs "$vec/msft-milan-v3/vcek.pem" --certs "$vec/msft-milan-v3/ask.pem" --now 2026-06-01T00:00:00Z
 run "A real Genoa v3 report with the same workload" \
   verify snp --report "$vec/msft-genoa-v3/attestation_report.bin" \
-  --certs "$vec/msft-genoa-v3/vcek.pem" --certs "$vec/msft-genoa-v3/ask.pem" --now 2026-06-01T00:00:00Z
-run "A real VLEK-signed AWS report, inside the VLEK's validity" \
+  --certs "$vec/msft-genoa-v3/vcek.pem" --certs "$vec/msft-genoa-v3/ask.pem" --now 2026-06-01T00:00:00Z "${tcb[@]}"
+run "A real VLEK-signed AWS report: its host reports a TCB below the committed one (RolledBack)" \
   verify snp --report "$vec/trustee/test-vlek-report.bin" --certs "$vec/trustee/test-vlek.der" \
-  --certs "$vec/trustee/milan_ask_ark_asvk.pem" --now 2025-06-01T00:00:00Z
+  --certs "$vec/trustee/milan_ask_ark_asvk.pem" --now 2025-06-01T00:00:00Z "${tcb[@]}"
 run "The same VLEK report after its certificate expired: denied" \
   verify snp --report "$vec/trustee/test-vlek-report.bin" --certs "$vec/trustee/test-vlek.der" \
-  --certs "$vec/trustee/milan_ask_ark_asvk.pem" --now 2026-01-01T00:00:00Z
+  --certs "$vec/trustee/milan_ask_ark_asvk.pem" --now 2026-01-01T00:00:00Z "${tcb[@]}"
 run "A real debug guest (go-sev-guest): valid signature, refused for debug" \
   verify snp --report "$vec/gosevguest-milan-v2-debug/report.bin" \
   --certs "$vec/gosevguest-milan-v2-debug/vcek.der" --certs "$vec/gosevguest-milan-v2-debug/ask_ark.pem" \
   --now 2025-01-01T00:00:00Z
 
 meas=$("$cli" verify snp --report "$vec/msft-milan-v3/attestation_report.bin" --certs "$vec/msft-milan-v3/vcek.pem" \
-  --certs "$vec/msft-milan-v3/ask.pem" --now 2026-06-01T00:00:00Z --json |
+  --certs "$vec/msft-milan-v3/ask.pem" --now 2026-06-01T00:00:00Z --json "${tcb[@]}" |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["claims"]["measurement"])')
 cat > "$work/policy.json" <<JSON
 {
@@ -58,7 +77,7 @@ cat "$work/policy.json"
 run "The Milan report against that policy: every failed check is listed" \
   verify snp --report "$vec/msft-milan-v3/attestation_report.bin" \
   --certs "$vec/msft-milan-v3/vcek.pem" --certs "$vec/msft-milan-v3/ask.pem" --policy "$work/policy.json" \
-  --now 2026-06-01T00:00:00Z
+  --now 2026-06-01T00:00:00Z "${tcb[@]}"
 
 # Launch measurement and reference values: approve one build, then tamper with the launch.
 fixtures=${CCG_VECTORS:-$root/../shared/vectors}/snp-measure
@@ -92,7 +111,7 @@ if "$cli" emulate snp --help >/dev/null 2>&1; then
     verify snp --report "$work/emu/report.bin" --certs "$work/emu/certs.pem" --now 2026-06-01T00:00:00Z
   run "... and accepted when the test root is named explicitly" \
     verify snp --report "$work/emu/report.bin" --certs "$work/emu/certs.pem" --now 2026-06-01T00:00:00Z \
-    --trust-root "$work/emu/ark.pem" --trust-root-product genoa
+    --trust-root "$work/emu/ark.pem" --trust-root-product genoa "${tcb[@]}"
 fi
 
 # The main job end to end: provider, broker, confidential guest, enterprise client, operator.

@@ -47,6 +47,7 @@
 #include "ccgate/util.h"
 
 #include "testutil.h"
+#include "tcb_util.h"
 #include "tsm_fuse_ctl.h"
 
 #define USER_PIN "4321"
@@ -190,7 +191,7 @@ static void write_policy(const char *path)
 
 static void init_token(void)
 {
-    char conf[400], text[1024], pin[400];
+    char conf[400], text[2048], pin[400];
     snprintf(W.tokens, sizeof(W.tokens), "%s/tokens", W.dir);
     assert_int_equal(mkdir(W.tokens, 0700), 0);
     snprintf(conf, sizeof(conf), "%s/softhsm2.conf", W.dir);
@@ -207,11 +208,13 @@ static void init_token(void)
     chmod(pin, 0600);
     snprintf(W.kbs_config, sizeof(W.kbs_config), "%s/kbs.json", W.dir);
     snprintf(W.port_file, sizeof(W.port_file), "%s/kbs.port", W.dir);
+    char *tcb = tu_write_tcb_config(W.dir);
     snprintf(text, sizeof(text),
              "{\"address\":\"127.0.0.1\",\"port\":0,\"store\":\"%s/kbs.db\",\"nonce_ttl\":30,\"token_ttl\":600,"
              "\"attestation_policy\":\"model-a\",\"allow_unlocked_memory\":true,\"threads\":2,"
-             "\"keystore\":{\"backend\":\"pkcs11\",\"module\":\"%s\",\"token_label\":\"ccgate\",\"pin_file\":\"%s\"}}",
-             W.dir, module_path(), pin);
+             "\"keystore\":{\"backend\":\"pkcs11\",\"module\":\"%s\",\"token_label\":\"ccgate\",\"pin_file\":\"%s\"},%s}",
+             W.dir, module_path(), pin, tcb); /* the emulator's TCB: an UpToDate baseline */
+    free(tcb);
     write_text(W.kbs_config, text);
 }
 

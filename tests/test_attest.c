@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "tcb_util.h"
 #include "tsm_fuse_ctl.h"
 
 #include "ccgate/attester.h"
@@ -86,7 +87,7 @@ static void assert_verifies(const ccg_snp_emulator *emu, const ccg_evidence *ev,
     }
     assert_true(ccg_ok(ccg_snp_verifier_new(&v)));
     assert_true(ccg_ok(ccg_snp_verifier_add_root(v, CCG_SNP_PRODUCT_MILAN, ccg_snp_emulator_ark(emu))));
-    assert_true(ccg_ok(ccg_snp_verify(v, ev->report, ev->report_len, &col, NULL, tu_time(NOW), &d)));
+    assert_true(ccg_ok(tu_verify_emulated(v, ev->report, ev->report_len, &col, NULL, emu, tu_time(NOW), &d)));
     if (!d.allow) {
         json_t *j = ccg_decision_to_json(&d);
         char *s = json_dumps(j, 0);
@@ -504,7 +505,7 @@ static void test_emulator_vlek(void **state)
     assert_true(ccg_ok(ccg_snp_collateral_add_certs(&col, e[1].der, e[1].der_len)));
     assert_true(ccg_ok(ccg_snp_verifier_new(&v)));
     assert_true(ccg_ok(ccg_snp_verifier_add_root(v, CCG_SNP_PRODUCT_GENOA, ccg_snp_emulator_ark(emu))));
-    assert_true(ccg_ok(ccg_snp_verify(v, ev.report, ev.report_len, &col, NULL, tu_time(NOW), &d)));
+    assert_true(ccg_ok(tu_verify_emulated(v, ev.report, ev.report_len, &col, NULL, emu, tu_time(NOW), &d)));
     assert_true(d.allow);
     ccg_decision_free(&d);
     ccg_snp_verifier_free(v);

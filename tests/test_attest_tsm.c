@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "testutil.h"
+#include "tcb_util.h"
 #include "tsm_fuse_ctl.h"
 
 #include "ccgate/attester.h"
@@ -101,7 +102,7 @@ static void assert_verifies(fixture *f, const ccg_evidence *ev, const uint8_t rd
     assert_true(ccg_ok(ccg_snp_collateral_add_certs(&col, e[1].der, e[1].der_len)));
     assert_true(ccg_ok(ccg_snp_verifier_new(&v)));
     assert_true(ccg_ok(ccg_snp_verifier_add_root(v, CCG_SNP_PRODUCT_MILAN, ccg_snp_emulator_ark(f->emu))));
-    assert_true(ccg_ok(ccg_snp_verify(v, ev->report, ev->report_len, &col, NULL, tu_time(NOW), &d)));
+    assert_true(ccg_ok(tu_verify_emulated(v, ev->report, ev->report_len, &col, NULL, f->emu, tu_time(NOW), &d)));
     assert_true(d.allow);
     assert_true(ccg_ok(ccg_snp_report_parse(ev->report, ev->report_len, &r)));
     assert_memory_equal(r.report_data, rd, 64);

@@ -20,6 +20,7 @@
 #include "ccgate/store.h"
 
 static const ccg_time T0 = 1767225600; /* 2026-01-01T00:00:00Z */
+#define TCB_RECORD_HASH "b2a992d8c650fcaf8ec2d776498dc3a85572b4fa431911bb401c39d91fdde39e"
 #define GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
 
 typedef struct {
@@ -112,7 +113,7 @@ static sqlite3 *raw_open(const char *path)
     return db;
 }
 
-/* The columns of a format-1 record (schema 2 adds count, NULL for them). */
+/* The columns of a format-1 record (schema 3 adds count and tcb, NULL for them). */
 #define COLS15                                                                                                  \
     "seq, v, time, request_id, persona, action, key_id, key_version, policy_id, policy_version,"             \
     " evidence_digest, decision, reasons, prev_hash, hash"
@@ -443,6 +444,146 @@ static void malformed_column_is_reported(void **state)
     assert_non_null(strstr(r.detail, "reasons"));
 }
 
+/* ---- the TCB status of an SEV-SNP decision (format 3) ---- */
+
+static void append_tcb(ccg_audit *a, int i, const char *status, const char *const *adv, size_t n, int64_t *seq,
+                       char hash[CCG_AUDIT_HASH_HEX])
+{
+    char req[32];
+    snprintf(req, sizeof(req), "req-%04d", i);
+    ccg_audit_event ev = {
+        .time = T0 + i,
+        .request_id = req,
+        .persona = CCG_PERSONA_WORKLOAD,
+        .action = "kbs.attest",
+        .policy_id = "model-a",
+        .policy_version = 1,
+        .evidence_digest = "sha384:0123456789abcdef",
+        .decision = CCG_AUDIT_ALLOW,
+        .tcb_status = status,
+        .advisories = adv,
+        .advisory_count = n,
+    };
+    OK(ccg_audit_append(a, &ev, seq, hash));
+}
+
+static void tcb_status_is_recorded_and_hashed(void **state)
+{
+    fixture *f = *state;
+    const char *adv[] = {"AMD-SB-3019", "AMD-SB-3011"};
+    char hash[CCG_AUDIT_HASH_HEX];
+    int64_t seq = 0;
+    ccg_audit_verify_report r;
+    append_tcb(f->a, 1, "OutOfDate", adv, 2, &seq, hash);
+    /* Computed independently: Python's json.dumps(sort_keys=True, separators=(",", ":")) + hashlib over
+     * {"action":"kbs.attest","decision":"allow","evidence_digest":"sha384:0123456789abcdef","key_id":null,
+     *  "key_version":null,"persona":"workload","policy_id":"model-a","policy_version":1,"prev_hash":<64 zeros>,
+     *  "reasons":[],"request_id":"req-0001","seq":1,"tcb":{"advisories":["AMD-SB-3019","AMD-SB-3011"],
+     *  "status":"OutOfDate"},"time":"2026-01-01T00:00:01Z","v":3} */
+    assert_string_equal(hash, TCB_RECORD_HASH);
+    append_n(f->a, 2, 2); /* records without a TCB status stay format 1 */
+    append_tcb(f->a, 4, "UpToDate", NULL, 0, NULL, NULL);
+    json_t *list = NULL;
+    OK(ccg_audit_list(f->a, 0, 0, &list));
+    json_t *first = json_array_get(list, 0), *second = json_array_get(list, 1), *fourth = json_array_get(list, 3);
+    assert_int_equal(json_integer_value(json_object_get(first, "v")), 3);
+    assert_null(json_object_get(first, "count"));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(first, "tcb"), "status")), "OutOfDate");
+    assert_string_equal(
+        json_string_value(json_array_get(json_object_get(json_object_get(first, "tcb"), "advisories"), 1)),
+        "AMD-SB-3011");
+    assert_int_equal(json_integer_value(json_object_get(second, "v")), 1);
+    assert_null(json_object_get(second, "tcb"));
+    assert_int_equal(json_array_size(json_object_get(json_object_get(fourth, "tcb"), "advisories")), 0);
+    json_decref(list);
+    OK(ccg_audit_verify(f->a, NULL, &r));
+    assert_true(r.intact);
+    assert_int_equal(r.records, 4);
+}
+
+static void tcb_member_cannot_be_changed(void **state)
+{
+    fixture *f = *state;
+    ccg_audit_verify_report r;
+    append_tcb(f->a, 1, "UpToDate", NULL, 0, NULL, NULL);
+    append_tcb(f->a, 2, "RolledBack", NULL, 0, NULL, NULL);
+    append_n(f->a, 3, 2);
+    /* A denied status rewritten as accepted: the hash no longer matches. */
+    raw_exec(f->path, "DROP TRIGGER audit_log_no_update;"
+                      "UPDATE audit_log SET tcb = '{\"advisories\":[],\"status\":\"UpToDate\"}' WHERE seq = 2");
+    expect_broken(f->a, 2, "hash_mismatch", &r);
+    /* The member dropped from a format-3 record, or added to a record of another format: a record
+     * whose members are not its format's is malformed. */
+    raw_exec(f->path, "UPDATE audit_log SET tcb = NULL WHERE seq = 1");
+    expect_broken(f->a, 1, "malformed", &r);
+    assert_non_null(strstr(r.detail, "tcb"));
+    raw_exec(f->path, "UPDATE audit_log SET tcb = '{\"advisories\":[],\"status\":\"UpToDate\"}' WHERE seq = 1;"
+                      "UPDATE audit_log SET tcb = '{\"advisories\":[],\"status\":\"RolledBack\"}' WHERE seq = 2;"
+                      "UPDATE audit_log SET tcb = '{\"advisories\":[],\"status\":\"UpToDate\"}' WHERE seq = 3");
+    expect_broken(f->a, 3, "malformed", &r);
+    assert_non_null(strstr(r.detail, "tcb"));
+    raw_exec(f->path, "UPDATE audit_log SET tcb = '[1]' WHERE seq = 3");
+    expect_broken(f->a, 3, "malformed", &r);
+    assert_non_null(strstr(r.detail, "tcb"));
+    /* A count on a format-3 record is not its format's either; a format this ccgate does not know is
+     * not verified as one it knows. */
+    raw_exec(f->path, "UPDATE audit_log SET tcb = NULL WHERE seq = 3; UPDATE audit_log SET count = 1 WHERE seq = 1");
+    expect_broken(f->a, 1, "malformed", &r);
+    assert_non_null(strstr(r.detail, "count"));
+    raw_exec(f->path, "UPDATE audit_log SET count = NULL WHERE seq = 1; UPDATE audit_log SET v = 4 WHERE seq = 3");
+    expect_broken(f->a, 3, "unsupported_format", &r);
+}
+
+static void tcb_fields_are_checked(void **state)
+{
+    fixture *f = *state;
+    const char *bad_id[] = {"AMD SB"};
+    const char *ok_id[] = {"AMD-SB-1"};
+    ccg_audit_event ev = {.time = T0, .request_id = "r", .persona = CCG_PERSONA_WORKLOAD, .action = "kbs.attest",
+                          .decision = CCG_AUDIT_ALLOW, .tcb_status = "Fine"};
+    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    ev.tcb_status = NULL;
+    ev.advisories = ok_id;
+    ev.advisory_count = 1;
+    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    ev.tcb_status = "UpToDate";
+    ev.advisories = bad_id;
+    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    ev.advisories = ok_id;
+    ev.advisory_count = CCG_AUDIT_MAX_ADVISORIES + 1;
+    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_TOO_LARGE);
+    /* A counted record (format 2) carries no TCB status (format 3). */
+    ev.advisory_count = 1;
+    ev.count = 2;
+    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    ev.count = 0;
+    OK(ccg_audit_append(f->a, &ev, NULL, NULL));
+}
+
+/* A log written before the count and tcb columns existed (schema 1) gains both on open; its records
+ * verify unchanged. */
+static void schema_1_log_is_migrated(void **state)
+{
+    fixture *f = *state;
+    ccg_audit_verify_report r;
+    char hash[CCG_AUDIT_HASH_HEX];
+    int64_t seq = 0;
+    append_n(f->a, 1, 4);
+    OK(ccg_audit_head(f->a, &seq, hash));
+    ccg_audit_close(f->a);
+    f->a = NULL;
+    raw_exec(f->path, "ALTER TABLE audit_log DROP COLUMN tcb; ALTER TABLE audit_log DROP COLUMN count;"
+                      "UPDATE audit_schema SET version = 1");
+    OK(ccg_audit_open(f->path, NULL, &f->a));
+    ccg_audit_anchor anchor = {.seq = seq};
+    memcpy(anchor.hash, hash, sizeof(hash));
+    OK(ccg_audit_verify(f->a, &anchor, &r));
+    assert_true(r.intact);
+    append_tcb(f->a, 5, "UpToDate", NULL, 0, NULL, NULL);
+    OK(ccg_audit_verify(f->a, &anchor, &r));
+    assert_int_equal(r.records, 5);
+}
+
 static void anchor_detects_truncation(void **state)
 {
     fixture *f = *state;
@@ -712,7 +853,9 @@ static void python_reverifies_the_chain(void **state)
     if (!have_python3()) {
         tu_skip_or_fail("python3 is not installed");
     }
+    const char *adv[] = {"AMD-SB-3019"};
     append_n(f->a, 1, 12);
+    append_tcb(f->a, 13, "OutOfDate", adv, 1, NULL, NULL); /* format 3 re-verifies the same way */
     json_t *list = NULL;
     OK(ccg_audit_list(f->a, 0, 0, &list));
     char json_path[192], py_path[192], cmd[512];
@@ -1087,6 +1230,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(deleted_genesis_breaks_at_the_first_left, setup, teardown),
         cmocka_unit_test_setup_teardown(reordered_records_break, setup, teardown),
         cmocka_unit_test_setup_teardown(malformed_column_is_reported, setup, teardown),
+        cmocka_unit_test_setup_teardown(tcb_status_is_recorded_and_hashed, setup, teardown),
+        cmocka_unit_test_setup_teardown(tcb_member_cannot_be_changed, setup, teardown),
+        cmocka_unit_test_setup_teardown(tcb_fields_are_checked, setup, teardown),
+        cmocka_unit_test_setup_teardown(schema_1_log_is_migrated, setup, teardown),
         cmocka_unit_test_setup_teardown(anchor_detects_truncation, setup, teardown),
         cmocka_unit_test_setup_teardown(open_refuses_non_logs, setup, teardown),
         cmocka_unit_test_setup_teardown(a_locked_database_fails_the_append_closed, setup, teardown),

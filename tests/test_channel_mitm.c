@@ -28,6 +28,7 @@
 
 #include "testutil.h"
 #include "tu_proc.h"
+#include "tcb_util.h"
 
 #include "ccgate/channel.h"
 #include "ccgate/snp_report.h"
@@ -408,6 +409,9 @@ typedef struct {
     int lockstep;               /* wait for each echo before the next send */
 } session_plan;
 
+/* The client's TCB baselines (the suite's tu_tcb_env). */
+static const ccg_snp_verify_opts *client_opts;
+
 static ccg_snp_policy *good_policy(void)
 {
     static const char json[] =
@@ -458,7 +462,8 @@ cleanup:
 /* One session from this process to port (a proxy or the server), the server's outcome read from its log. */
 static void run_session(server_proc *sp, int port, const session_plan *plan, proxy *px, outcome *o)
 {
-    ccg_channel_client_config cfg = {.verifier = sp->verifier, .policy = plan->policy, .timeout_ms = 10000};
+    ccg_channel_client_config cfg = {
+        .verifier = sp->verifier, .policy = plan->policy, .opts = client_opts, .timeout_ms = 10000};
     ccg_channel_session *s = NULL;
     int line = server_lines(sp);
     cfg.now = tu_time(NOW);
@@ -491,6 +496,7 @@ static void run_case(server_proc *sp, proxy *px, const session_plan *plan, outco
 typedef struct {
     server_proc good;
     ccg_snp_policy *policy;
+    tu_tcb_env tcb; /* the served emulator's TCB is UpToDate for the client's policy */
 } suite_state;
 
 static int suite_setup(void **state)
@@ -499,6 +505,8 @@ static int suite_setup(void **state)
     const char *extra[] = {"--measurement", GOOD_MEASUREMENT, "--rate", "1000", "--burst", "1000", NULL};
     server_start(&st->good, extra);
     st->policy = good_policy();
+    tu_tcb_env_init(&st->tcb);
+    client_opts = &st->tcb.opts;
     *state = st;
     return 0;
 }
@@ -508,6 +516,8 @@ static int suite_teardown(void **state)
     suite_state *st = *state;
     server_stop(&st->good);
     ccg_snp_policy_free(st->policy);
+    tu_tcb_env_free(&st->tcb);
+    client_opts = NULL;
     free(st);
     return 0;
 }
@@ -826,7 +836,8 @@ static void test_kill_server_midstream(void **state)
     server_proc sp;
     const char *extra[] = {"--measurement", GOOD_MEASUREMENT, NULL};
     server_start(&sp, extra);
-    ccg_channel_client_config cfg = {.verifier = sp.verifier, .policy = st->policy, .timeout_ms = 10000};
+    ccg_channel_client_config cfg = {
+        .verifier = sp.verifier, .policy = st->policy, .opts = client_opts, .timeout_ms = 10000};
     cfg.now = tu_time(NOW);
     ccg_channel_session *s = NULL;
     uint8_t buf[64];
@@ -865,7 +876,8 @@ static void test_kill_client_midstream(void **state)
     pid_t child = fork();
     assert_true(child >= 0);
     if (child == 0) {
-        ccg_channel_client_config cfg = {.verifier = st->good.verifier, .policy = st->policy, .timeout_ms = 10000};
+        ccg_channel_client_config cfg = {
+            .verifier = st->good.verifier, .policy = st->policy, .opts = client_opts, .timeout_ms = 10000};
         cfg.now = tu_time(NOW);
         ccg_channel_session *s = NULL;
         uint8_t buf[64];

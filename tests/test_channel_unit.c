@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "tcb_util.h"
 
 #include "../src/channel/channel_internal.h"
 #include "ccgate/channel.h"
@@ -301,6 +302,7 @@ static void test_ratelimit(void **state)
 typedef struct {
     ccg_snp_emulator *emu;
     ccg_snp_verifier *verifier;
+    tu_tcb_env tcb; /* the emulator's TCB is UpToDate for the client's policy */
 } world;
 
 static int world_setup(void **state)
@@ -312,6 +314,7 @@ static int world_setup(void **state)
         ccg_failed(ccg_snp_verifier_add_root(w->verifier, CCG_SNP_PRODUCT_MILAN, ccg_snp_emulator_ark(w->emu)))) {
         return -1;
     }
+    tu_tcb_env_init(&w->tcb);
     *state = w;
     return 0;
 }
@@ -321,6 +324,7 @@ static int world_teardown(void **state)
     world *w = *state;
     ccg_snp_verifier_free(w->verifier);
     ccg_snp_emulator_free(w->emu);
+    tu_tcb_env_free(&w->tcb);
     free(w);
     return 0;
 }
@@ -417,6 +421,7 @@ static void client_init(ccg_channel_client_config *c, world *w)
 {
     memset(c, 0, sizeof(*c));
     c->verifier = w->verifier;
+    c->opts = &w->tcb.opts;
     c->now = tu_time(NOW);
     c->timeout_ms = 5000;
 }

@@ -24,6 +24,7 @@
 #include "ccgate/snp_kds.h"
 
 #include "testutil.h"
+#include "tcb_util.h"
 
 #include "../src/kbs/kbs_internal.h"
 
@@ -31,7 +32,8 @@
 
 typedef struct {
     char dir[128];
-    char config_text[1024];
+    char config_text[2048];
+    char tcb_members[768]; /* "tcb_baselines" and "tcb_baseline_issuers" of the test authority */
     ccg_kbs_config cfg;
     ccg_kbs *kbs;
     ccg_time now;
@@ -114,10 +116,13 @@ static int setup(void **state)
     snprintf(f->dir, sizeof(f->dir), "/tmp/ccg-kbs-broker-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     snprintf(kek, sizeof(kek), "%s/kek", f->dir);
+    char *tcb = tu_write_tcb_config(f->dir); /* the emulator's TCB is UpToDate (docs/snp-tcb-baseline.md) */
+    snprintf(f->tcb_members, sizeof(f->tcb_members), "%s", tcb);
+    free(tcb);
     snprintf(f->config_text, sizeof(f->config_text),
              "{\"store\":\"%s/kbs.db\",\"nonce_ttl\":60,\"token_ttl\":600,\"attestation_policy\":\"attest\","
-             "\"allow_unlocked_memory\":true,\"keystore\":{\"backend\":\"file\",\"kek_file\":\"%s\"}}",
-             f->dir, kek);
+             "\"allow_unlocked_memory\":true,\"keystore\":{\"backend\":\"file\",\"kek_file\":\"%s\"},%s}",
+             f->dir, kek, f->tcb_members);
     f->now = T0;
     open_broker(f);
     assert_true(ccg_ok(kbs_keystore(f->kbs, &ks)));
@@ -666,8 +671,8 @@ static void module_unloadable_fails_closed(void **state)
     snprintf(f->config_text, sizeof(f->config_text),
              "{\"store\":\"%s/kbs.db\",\"attestation_policy\":\"attest\",\"allow_unlocked_memory\":true,"
              "\"keystore\":{\"backend\":\"pkcs11\",\"module\":\"%s/no-such-module.so\",\"token_label\":\"t\","
-             "\"pin_env\":\"CCG_TEST_NO_PIN\"}}",
-             f->dir, f->dir);
+             "\"pin_env\":\"CCG_TEST_NO_PIN\"},%s}",
+             f->dir, f->dir, f->tcb_members);
     setenv("CCG_TEST_NO_PIN", "1234", 1);
     open_broker(f);
     call(f, "GET", "/readyz", NULL, &resp);

@@ -37,6 +37,7 @@
 #include "ccgate/store.h"
 
 #include "testutil.h"
+#include "tcb_util.h"
 
 /* Response bodies are collected by ccgate's bounded collector. */
 typedef ccg_http_body buf;
@@ -219,11 +220,13 @@ static int group_setup(void **state)
     snprintf(path, sizeof(path), "%s/pin", W.dir);
     write_text(path, USER_PIN);
     chmod(path, 0600);
+    char *tcb = tu_write_tcb_config(W.dir);
     snprintf(text, sizeof(text),
              "{\"address\":\"127.0.0.1\",\"port\":0,\"store\":\"%s/kbs.db\",\"nonce_ttl\":%d,\"token_ttl\":600,"
              "\"attestation_policy\":\"model-a\",\"allow_unlocked_memory\":true,\"threads\":2,"
-             "\"keystore\":{\"backend\":\"pkcs11\",\"module\":\"%s\",\"token_label\":\"ccgate\",\"pin_file\":\"%s\"}}",
-             W.dir, NONCE_TTL, module_path(), path);
+             "\"keystore\":{\"backend\":\"pkcs11\",\"module\":\"%s\",\"token_label\":\"ccgate\",\"pin_file\":\"%s\"},%s}",
+             W.dir, NONCE_TTL, module_path(), path, tcb); /* the emulator's TCB: an UpToDate baseline */
+    free(tcb);
     write_text(W.config, text);
 
     ccg_snp_emulator_config_init(&ecfg, CCG_SNP_PRODUCT_MILAN, CCG_SNP_SIGNER_VCEK);

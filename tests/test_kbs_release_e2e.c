@@ -36,6 +36,7 @@
 #include "ccgate/store.h"
 
 #include "testutil.h"
+#include "tcb_util.h"
 
 typedef ccg_http_body buf;
 
@@ -51,6 +52,7 @@ typedef struct {
     char cache[300];
     char issuer_file[300];
     char db[300];
+    char tcb[1024]; /* "tcb_baselines" and "tcb_baseline_issuers": the emulator's TCB is UpToDate */
     char base[64];
     pid_t daemon;
     ccg_snp_emulator *emu;
@@ -112,7 +114,7 @@ static char *read_text(const char *path)
  * limit (0: the defaults, 3 failures per session and 32 per address in 60 s). */
 static void write_config(int with_issuer, int per_address)
 {
-    char text[2048], issuers[400] = "", limits[200] = "";
+    char text[3072], issuers[400] = "", limits[200] = "";
     if (with_issuer) {
         snprintf(issuers, sizeof(issuers), "\"refval_issuers\":{\"acme\":\"%s\"},", W.issuer_file);
     }
@@ -123,9 +125,9 @@ static void write_config(int with_issuer, int per_address)
     snprintf(text, sizeof(text),
              "{\"address\":\"127.0.0.1\",\"port\":0,\"store\":\"%s\",\"nonce_ttl\":60,\"token_ttl\":600,"
              "\"attestation_policy\":\"attest\",\"allow_unlocked_memory\":true,\"threads\":2,%s%s"
-             "\"collateral\":{\"cache_dir\":\"%s\"},"
+             "\"collateral\":{\"cache_dir\":\"%s\"},%s,"
              "\"keystore\":{\"backend\":\"file\",\"kek_file\":\"%s/kek\"}}",
-             W.db, issuers, limits, W.cache, W.dir);
+             W.db, issuers, limits, W.cache, W.tcb, W.dir);
     write_text(W.config, text);
 }
 
@@ -274,6 +276,9 @@ static int group_setup(void **state)
     if (mkdir(W.cache, 0700) != 0) {
         return -1;
     }
+    char *tcb = tu_write_tcb_config(W.dir);
+    snprintf(W.tcb, sizeof(W.tcb), "%s", tcb);
+    free(tcb);
     ccg_snp_emulator_config_init(&ecfg, CCG_SNP_PRODUCT_MILAN, CCG_SNP_SIGNER_VCEK);
     W.issuer = EVP_EC_gen("P-384");
     if (ccg_failed(ccg_snp_emulator_new(&ecfg, &W.emu)) || W.issuer == NULL) {
@@ -335,7 +340,7 @@ typedef struct {
 
 static long http(guest *g, const char *method, const char *path, const char *body, const char *bearer, buf *out)
 {
-    char url[512], auth[4096];
+    char url[512], auth[8192]; /* a token carries the report's claims (tcb-status) */
     struct curl_slist *headers = NULL;
     long code = 0;
     memset(out, 0, sizeof(*out));
@@ -345,7 +350,7 @@ static long http(guest *g, const char *method, const char *path, const char *bod
     curl_easy_setopt(g->curl, CURLOPT_WRITEDATA, out);
     headers = curl_slist_append(headers, "Content-Type: application/json");
     if (bearer != NULL) {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", bearer);
+        assert_true((size_t)snprintf(auth, sizeof(auth), "Authorization: Bearer %s", bearer) < sizeof(auth));
         headers = curl_slist_append(headers, auth);
     }
     curl_easy_setopt(g->curl, CURLOPT_HTTPHEADER, headers);

@@ -44,6 +44,7 @@
 #include "ccgate/snp_report.h"
 
 #include "testutil.h"
+#include "tcb_util.h"
 
 typedef ccg_http_body buf;
 
@@ -63,6 +64,7 @@ typedef struct {
     char dir[128];
     char config[256];
     char db[256];
+    char tcb[1024]; /* "tcb_baselines" and "tcb_baseline_issuers": the emulator's TCB is UpToDate */
     char port_file[256];
     char base[64];
     pid_t daemon;
@@ -167,12 +169,12 @@ static void config_text(char *out, size_t cap, const char *issuer, const char *a
     snprintf(out, cap,
              "{\"address\":\"127.0.0.1\",\"port\":0,\"store\":\"%s\",\"allow_unlocked_memory\":true,\"threads\":2,"
              "\"issuer\":\"%s\",\"attestation_policy\":\"" BROKER_POLICY "\",\"explain\":true,\"token_ttl\":600,"
-             "\"keystore\":{\"backend\":\"file\",\"kek_file\":\"%s/kek\"},"
+             "\"keystore\":{\"backend\":\"file\",\"kek_file\":\"%s/kek\"},%s,"
              "\"admin\":{\"audience\":\"" AUD "\",\"issuers\":["
              "{\"name\":\"acme-idp\",\"key\":\"%s\",\"roles\":[\"provider\"],\"subjects\":[\"acme\"]},"
              "{\"name\":\"rogue-idp\",\"key\":\"%s\",\"roles\":[\"provider\"],\"subjects\":[\"acme\",\"rogue\"]},"
              "{\"name\":\"ops\",\"key\":\"%s\",\"roles\":[\"operator\",\"authority\"],\"subjects\":[\"ops-1\"]}]}}",
-             W.db, issuer, W.dir, acme_pub, rogue_pub, ops_pub);
+             W.db, issuer, W.dir, W.tcb, acme_pub, rogue_pub, ops_pub);
 }
 
 static int group_setup(void **state)
@@ -192,6 +194,9 @@ static int group_setup(void **state)
     snprintf(W.config, sizeof(W.config), "%s/kbs.json", W.dir);
     snprintf(W.db, sizeof(W.db), "%s/kbs.db", W.dir);
     snprintf(W.port_file, sizeof(W.port_file), "%s/port", W.dir);
+    char *tcb = tu_write_tcb_config(W.dir);
+    snprintf(W.tcb, sizeof(W.tcb), "%s", tcb);
+    free(tcb);
     W.acme_idp = EVP_EC_gen("P-256");
     W.rogue_idp = EVP_EC_gen("P-256");
     W.ops_idp = EVP_EC_gen("P-256");

@@ -17,6 +17,7 @@
 #include "ccgate/snp_emulator.h"
 
 #include "testutil.h"
+#include "tcb_util.h"
 
 #include "../src/kbs/kbs_internal.h"
 
@@ -31,6 +32,7 @@ typedef struct {
     ccg_jwk *tee_jwk;
     ccg_kbs_snp_evidence ev;
     const char *nonce;
+    tu_tcb_env tcb; /* the emulator's TCB is UpToDate (the default policy requires a baseline) */
 } fixture;
 
 static fixture F;
@@ -105,6 +107,7 @@ static int setup(void **state)
     F.ev.certs[0] = der_of(ccg_snp_emulator_vcek(F.emu), &F.ev.cert_lens[0]);
     F.ev.certs[1] = der_of(ccg_snp_emulator_ask(F.emu), &F.ev.cert_lens[1]);
     F.ev.cert_count = 2;
+    tu_tcb_env_init(&F.tcb);
     return 0;
 }
 
@@ -112,6 +115,7 @@ static int teardown(void **state)
 {
     (void)state;
     ccg_kbs_snp_evidence_free(&F.ev);
+    tu_tcb_env_free(&F.tcb);
     ccg_jwk_free(F.tee_jwk);
     EVP_PKEY_free(F.tee_key);
     ccg_kbs_policy_free(F.rooted);
@@ -126,7 +130,8 @@ static int appraise(kbs_verifiers *c, const ccg_kbs_policy *p, ccg_time now, ccg
 {
     ccg_decision d;
     int allow;
-    assert_true(ccg_ok(kbs_policy_evaluate_cached(c, p, "snp", &F.ev, F.nonce, F.tee_jwk, "", NULL, NULL, now, &d, NULL)));
+    assert_true(
+        ccg_ok(kbs_policy_evaluate_cached(c, p, "snp", &F.ev, F.nonce, F.tee_jwk, "", &F.tcb.opts, NULL, now, &d, NULL)));
     allow = d.allow;
     if (want != CCG_R_OK && !ccg_reasons_has(&d.reasons, want)) {
         ccg_decision_free(&d);
@@ -228,7 +233,7 @@ static void *work(void *arg)
         int rooted = (i + w->index) % 2 == 0;
         ccg_decision d;
         if (ccg_failed(kbs_policy_evaluate_cached(w->c, rooted ? F.rooted : F.bare, "snp", &F.ev, F.nonce, F.tee_jwk,
-                                                  "", NULL, NULL, NOW, &d, NULL))) {
+                                                  "", &F.tcb.opts, NULL, NOW, &d, NULL))) {
             w->wrong++;
             ccg_error_clear();
             continue;

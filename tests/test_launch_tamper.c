@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "testutil.h"
+#include "tcb_util.h"
 
 #include "ccgate/refvalue.h"
 #include "ccgate/snp_emulator.h"
@@ -57,6 +58,9 @@ typedef struct {
     ccg_refval_issuers *iss;
     ccg_refval_set *set;
     ccg_snp_policy *policy;
+    EVP_PKEY *authority;          /* signs the Milan TCB baseline the default "tcb" rules require */
+    ccg_refval_issuers *tcb_iss;
+    ccg_snp_tcb_baselines tcb;
     launch base;
     uint8_t base_m[48];
 } fixture;
@@ -132,6 +136,13 @@ static int setup(void **state)
     add_issuer(f->iss, f->key);
     build_set(f, parsed.measurement);
     assert_true(ccg_ok(ccg_snp_policy_parse(policy, strlen(policy), &f->policy)));
+    /* The emulator's Milan TCB is the real Milan v3 report's (4/0/24/219): one baseline, UpToDate. */
+    f->authority = tu_authority_key();
+    f->tcb_iss = tu_issuers_with(f->authority, "authority");
+    ccg_snp_tcb_baselines_init(&f->tcb);
+    assert_true(ccg_ok(ccg_snp_tcb_baselines_add(&f->tcb, tu_tcb_baseline(CCG_SNP_PRODUCT_MILAN, &cfg.tcb, NULL,
+                                                                          "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z",
+                                                                          f->authority, "authority"))));
     *state = f;
     return 0;
 }
@@ -140,6 +151,9 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     ccg_snp_policy_free(f->policy);
+    ccg_snp_tcb_baselines_free(&f->tcb);
+    ccg_refval_issuers_free(f->tcb_iss);
+    EVP_PKEY_free(f->authority);
     ccg_refval_set_free(f->set);
     ccg_refval_issuers_free(f->iss);
     EVP_PKEY_free(f->key);
@@ -156,7 +170,7 @@ static void verify_measurement(fixture *f, const uint8_t m[48], ccg_decision *d)
 {
     ccg_snp_report r;
     uint8_t bytes[CCG_SNP_REPORT_SIZE];
-    ccg_snp_verify_opts opts = {f->set, f->iss};
+    ccg_snp_verify_opts opts = {f->set, f->iss, &f->tcb, f->tcb_iss};
     ccg_snp_emulator_default_report(f->emu, &r);
     memcpy(r.measurement, m, 48);
     assert_true(ccg_ok(ccg_snp_emulator_sign(f->emu, &r, bytes)));
@@ -180,7 +194,7 @@ static void real_report_is_allowed(void **state)
     uint8_t *report = NULL, *pem = NULL;
     size_t len = 0, n = 0;
     ccg_decision d;
-    ccg_snp_verify_opts opts = {f->set, f->iss};
+    ccg_snp_verify_opts opts = {f->set, f->iss, &f->tcb, f->tcb_iss};
     assert_true(ccg_ok(ccg_snp_collateral_init(&col)));
     tu_read_vector("snp/msft-milan-v3/vcek.pem", &pem, &n);
     assert_true(ccg_ok(ccg_snp_collateral_add_certs(&col, pem, n)));

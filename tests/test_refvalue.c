@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "testutil.h"
+#include "tcb_util.h"
 
 #include "ccgate/refvalue.h"
 #include "ccgate/snp_verify.h"
@@ -400,6 +401,9 @@ typedef struct {
     EVP_PKEY *key;
     ccg_refval_issuers *iss;
     ccg_snp_policy *policy;
+    EVP_PKEY *authority;
+    ccg_refval_issuers *tcb_iss;
+    ccg_snp_tcb_baselines tcb; /* the report's TCB (Milan 4/0/24/219) is up to date */
 } real_fixture;
 
 static void real_setup(real_fixture *f)
@@ -421,6 +425,13 @@ static void real_setup(real_fixture *f)
     assert_true(ccg_ok(ccg_refval_issuers_new(&f->iss)));
     add_issuer(f->iss, "acme", f->key);
     assert_true(ccg_ok(ccg_snp_policy_parse(policy, strlen(policy), &f->policy)));
+    const ccg_snp_tcb milan = {.bootloader = 4, .tee = 0, .snp = 24, .microcode = 219};
+    f->authority = tu_authority_key();
+    f->tcb_iss = tu_issuers_with(f->authority, "authority");
+    ccg_snp_tcb_baselines_init(&f->tcb);
+    assert_true(ccg_ok(ccg_snp_tcb_baselines_add(&f->tcb, tu_tcb_baseline(CCG_SNP_PRODUCT_MILAN, &milan, NULL,
+                                                                          "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z",
+                                                                          f->authority, "authority"))));
 }
 
 static void real_teardown(real_fixture *f)
@@ -428,6 +439,9 @@ static void real_teardown(real_fixture *f)
     ccg_snp_policy_free(f->policy);
     ccg_refval_issuers_free(f->iss);
     EVP_PKEY_free(f->key);
+    ccg_snp_tcb_baselines_free(&f->tcb);
+    ccg_refval_issuers_free(f->tcb_iss);
+    EVP_PKEY_free(f->authority);
     ccg_snp_collateral_free(&f->col);
     ccg_snp_verifier_free(f->v);
     free(f->report);
@@ -456,7 +470,7 @@ static ccg_refval_set *signed_set(EVP_PKEY *key, int64_t version, const char *co
 
 static void verify_with(real_fixture *f, const ccg_refval_set *set, ccg_decision *d)
 {
-    ccg_snp_verify_opts opts = {set, f->iss};
+    ccg_snp_verify_opts opts = {set, f->iss, &f->tcb, f->tcb_iss};
     assert_true(ccg_ok(ccg_snp_verify_ex(f->v, f->report, f->len, &f->col, f->policy, &opts, tu_time(NOW), d)));
 }
 

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "tcb_util.h"
 
 #include "ccgate/snp_kds.h"
 #include "ccgate/snp_verify.h"
@@ -550,10 +551,23 @@ static void test_loaded_collateral_verifies(void **state)
     assert_true(ccg_ok(ccg_snp_collateral_for_report(&f->cfg, CCG_SNP_PRODUCT_UNKNOWN, f->report, f->report_len, 0,
                                                      &f->col)));
     assert_true(ccg_ok(ccg_snp_verifier_new(&v)));
-    assert_true(ccg_ok(ccg_snp_verify(v, f->report, f->report_len, &f->col, NULL, tu_time("2026-06-01T00:00:00Z"),
-                                      &d)));
+    /* The default policy accepts UpToDate only: a baseline for the report's TCB (Milan 4/0/24/219). */
+    const ccg_snp_tcb milan = {.bootloader = 4, .tee = 0, .snp = 24, .microcode = 219};
+    EVP_PKEY *authority = tu_authority_key();
+    ccg_refval_issuers *iss = tu_issuers_with(authority, "authority");
+    ccg_snp_tcb_baselines set;
+    ccg_snp_tcb_baselines_init(&set);
+    assert_true(ccg_ok(ccg_snp_tcb_baselines_add(&set, tu_tcb_baseline(CCG_SNP_PRODUCT_MILAN, &milan, NULL,
+                                                                     "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z",
+                                                                     authority, "authority"))));
+    ccg_snp_verify_opts opts = {.tcb_baselines = &set, .tcb_issuers = iss};
+    assert_true(ccg_ok(ccg_snp_verify_ex(v, f->report, f->report_len, &f->col, NULL, &opts,
+                                         tu_time("2026-06-01T00:00:00Z"), &d)));
     assert_true(d.allow);
     ccg_decision_free(&d);
+    ccg_snp_tcb_baselines_free(&set);
+    ccg_refval_issuers_free(iss);
+    EVP_PKEY_free(authority);
     ccg_snp_verifier_free(v);
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "testutil.h"
+#include "tcb_util.h"
 
 #include "ccgate/snp_emulator.h"
 #include "ccgate/snp_report_write.h"
@@ -16,6 +17,10 @@ enum { M_VCEK, G_VCEK, T_VCEK, M_VLEK, G_VLEK, T_VLEK, M_OTHER, EMU_N };
 
 typedef struct {
     ccg_snp_emulator *emu[EMU_N];
+    EVP_PKEY *authority;               /* signs the test TCB baselines */
+    ccg_refval_issuers *iss;           /* trusts it as "test-authority" */
+    ccg_snp_tcb_baselines baselines;   /* per product: the emulators' TCB is up to date */
+    ccg_snp_verify_opts opts;
     ccg_snp_verifier *v; /* trusts every emulator's ARK except M_OTHER's */
     ccg_snp_collateral col;
     ccg_decision d;
@@ -64,6 +69,10 @@ static void trust(ccg_snp_verifier *v, const ccg_snp_emulator *emu)
                                                  ccg_snp_emulator_ark(emu))));
 }
 
+/* Every check of these tests runs with a usable TCB baseline for each product, under which the
+ * emulators' TCB is UpToDate: the reasons asserted are the checks' own. */
+static const ccg_snp_verify_opts *verify_opts;
+
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
@@ -75,6 +84,18 @@ static int setup(void **state)
             trust(f->v, f->emu[i]);
         }
     }
+    f->authority = tu_authority_key();
+    f->iss = tu_issuers_with(f->authority, "test-authority");
+    ccg_snp_tcb_baselines_init(&f->baselines);
+    for (int i = M_VCEK; i <= T_VCEK; i++) {
+        assert_true(ccg_ok(ccg_snp_tcb_baselines_add(
+            &f->baselines, tu_tcb_baseline(emu_kinds[i].product, &ccg_snp_emulator_config_of(f->emu[i])->tcb, NULL,
+                                           "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", f->authority,
+                                           "test-authority"))));
+    }
+    f->opts.tcb_baselines = &f->baselines;
+    f->opts.tcb_issuers = f->iss;
+    verify_opts = &f->opts;
     *state = f;
     return 0;
 }
@@ -86,6 +107,10 @@ static int teardown(void **state)
         ccg_snp_emulator_free(f->emu[i]);
     }
     ccg_snp_verifier_free(f->v);
+    ccg_snp_tcb_baselines_free(&f->baselines);
+    ccg_refval_issuers_free(f->iss);
+    EVP_PKEY_free(f->authority);
+    verify_opts = NULL;
     free(f);
     return 0;
 }
@@ -137,7 +162,7 @@ static int run_verify(ccg_snp_verifier *v, const uint8_t *bytes, size_t len, con
                       const ccg_snp_policy *p, ccg_decision *d)
 {
     ccg_decision_free(d);
-    return ccg_ok(ccg_snp_verify(v, bytes, len, col, p, tu_time(NOW), d));
+    return ccg_ok(ccg_snp_verify_ex(v, bytes, len, col, p, verify_opts, tu_time(NOW), d));
 }
 
 /* Verification that must complete (the report parses) with a decision. */
@@ -288,7 +313,8 @@ typedef enum {
     K_CPUID,  /* v3+; reserved in v2 */
     K_CHIP_ID,
     K_LAUNCH_TCB,
-    K_OTHER_TCB, /* CURRENT_TCB, COMMITTED_TCB: only their reserved bytes are checked */
+    K_CURRENT_TCB,   /* only its reserved bytes are checked */
+    K_COMMITTED_TCB, /* its reserved bytes, and REPORTED_TCB must not be below it (RolledBack) */
     K_MIT,    /* v5+; reserved before */
 } field_kind;
 
@@ -307,7 +333,7 @@ static const field layout[] = {
     {"IMAGE_ID", 0x020, 16, K_DATA},
     {"VMPL", 0x030, 4, K_VMPL},
     {"SIGNATURE_ALGO", 0x034, 4, K_SIG_ALGO},
-    {"CURRENT_TCB", 0x038, 8, K_OTHER_TCB},
+    {"CURRENT_TCB", 0x038, 8, K_CURRENT_TCB},
     {"PLATFORM_INFO", 0x040, 8, K_PLATFORM_INFO},
     {"SIGNER_INFO", 0x048, 4, K_SIGNER_INFO},
     {"reserved", 0x04C, 4, K_RESERVED},
@@ -322,7 +348,7 @@ static const field layout[] = {
     {"CPUID", 0x188, 3, K_CPUID},
     {"reserved", 0x18B, 0x15, K_RESERVED},
     {"CHIP_ID", 0x1A0, 64, K_CHIP_ID},
-    {"COMMITTED_TCB", 0x1E0, 8, K_OTHER_TCB},
+    {"COMMITTED_TCB", 0x1E0, 8, K_COMMITTED_TCB},
     {"CURRENT_BUILD/MINOR/MAJOR", 0x1E8, 3, K_DATA},
     {"reserved", 0x1EB, 1, K_RESERVED},
     {"COMMITTED_BUILD/MINOR/MAJOR", 0x1EC, 3, K_DATA},
@@ -436,17 +462,41 @@ static void expect_signer_info(const flip_case *c, const uint8_t *b, expectation
     }
 }
 
-static void expect_tcb(const flip_case *c, size_t k, int bound_to_vcek, expectation *e)
+/* A flip in byte k of a TCB field. `lowered`: the flip cleared a bit, so a component went down. Every
+ * TCB field starts at the emulator's TCB, which the fixture's baseline counts as up to date: a lower
+ * REPORTED_TCB is OutOfDate and below COMMITTED_TCB (RolledBack), a lower LAUNCH_TCB is OutOfDate, and a
+ * higher COMMITTED_TCB puts REPORTED_TCB below it. */
+static void expect_tcb(const flip_case *c, const field *fl, size_t k, int lowered, expectation *e)
 {
     want(e, CCG_R_SNP_SIGNATURE_INVALID);
     if (tcb_byte_reserved(c->product, k)) {
         want(e, CCG_R_SNP_RESERVED_NONZERO);
-    } else if (bound_to_vcek) {
+        return;
+    }
+    switch (fl->kind) {
+    case K_REPORTED_TCB:
         want(e, CCG_R_SNP_VCEK_TCB_MISMATCH);
+        if (lowered) {
+            want(e, CCG_R_SNP_TCB_OUT_OF_DATE);
+            want(e, CCG_R_SNP_TCB_ROLLED_BACK);
+        }
+        break;
+    case K_LAUNCH_TCB:
+        if (lowered) {
+            want(e, CCG_R_SNP_TCB_OUT_OF_DATE);
+        }
+        break;
+    case K_COMMITTED_TCB:
+        if (!lowered) {
+            want(e, CCG_R_SNP_TCB_ROLLED_BACK);
+        }
+        break;
+    default: break;
     }
 }
 
-static void expect_flip(const flip_case *c, const field *fl, size_t off, const uint8_t *b, expectation *e)
+static void expect_flip(const flip_case *c, const field *fl, size_t off, int lowered, const uint8_t *b,
+                        expectation *e)
 {
     memset(e, 0, sizeof(*e));
     switch (kind_for(fl, c->version)) {
@@ -461,17 +511,16 @@ static void expect_flip(const flip_case *c, const field *fl, size_t off, const u
         break;
     case K_SIG_ALGO: refused(e, CCG_R_SNP_SIGNATURE_ALGO_UNSUPPORTED); break;
     case K_PLATFORM_INFO:
-        if (le(b + 0x040, 8) & ~CCG_SNP_PLATFORM_KNOWN_MASK) {
-            refused(e, CCG_R_SNP_RESERVED_NONZERO);
-        } else {
-            want(e, CCG_R_SNP_SIGNATURE_INVALID);
-        }
+        /* Signed platform state: any bit, known or not, is a claim (item 13); the flip only breaks the
+         * signature. */
+        want(e, CCG_R_SNP_SIGNATURE_INVALID);
         break;
     case K_SIGNER_INFO: expect_signer_info(c, b, e); break;
     case K_RESERVED: refused(e, CCG_R_SNP_RESERVED_NONZERO); break;
-    case K_REPORTED_TCB: expect_tcb(c, off - 0x180, 1, e); break;
-    case K_LAUNCH_TCB: expect_tcb(c, off - 0x1F0, 0, e); break;
-    case K_OTHER_TCB: expect_tcb(c, (off - fl->off), 0, e); break;
+    case K_REPORTED_TCB:
+    case K_LAUNCH_TCB:
+    case K_CURRENT_TCB:
+    case K_COMMITTED_TCB: expect_tcb(c, fl, off - fl->off, lowered, e); break;
     case K_CPUID:
         expect_product(c, b, c->version, e);
         want(e, CCG_R_SNP_SIGNATURE_INVALID);
@@ -494,7 +543,7 @@ static void check_flip(fixture *f, const flip_case *c, const field *fl, size_t o
     char what[128];
     memcpy(b, good, sizeof(b));
     b[off] ^= (uint8_t)(1u << bit);
-    expect_flip(c, fl, off, b, &e);
+    expect_flip(c, fl, off, (good[off] >> bit) & 1, b, &e);
     int ok = run_verify(f->v, b, sizeof(b), &f->col, NULL, &f->d);
     snprintf(what, sizeof(what), "%s v%u %s, %s byte 0x%03zx bit %d", ccg_snp_product_name(c->product), c->version,
              c->signer == CCG_SNP_SIGNER_VLEK ? "VLEK" : "VCEK", fl->name, off, bit);
@@ -617,16 +666,7 @@ static void reserved_bits_in_fields(void **state)
         assert_false(run_verify(f->v, b, sizeof(b), &f->col, NULL, &f->d));
         ASSERT_REASONS(&f->d, CCG_R_SNP_RESERVED_NONZERO);
     }
-    for (int bit = 0; bit < 64; bit++) { /* PLATFORM_INFO bit 6 and bits 63:8 */
-        if (CCG_SNP_PLATFORM_KNOWN_MASK & (1ull << bit)) {
-            continue;
-        }
-        ccg_snp_emulator_default_report(f->emu[M_VCEK], &r);
-        r.platform_info |= 1ull << bit;
-        sign_into(f->emu[M_VCEK], &r, b);
-        assert_false(run_verify(f->v, b, sizeof(b), &f->col, NULL, &f->d));
-        ASSERT_REASONS(&f->d, CCG_R_SNP_RESERVED_NONZERO);
-    }
+    /* PLATFORM_INFO has no must-be-zero bits: see unknown_platform_info_bits_are_claims. */
     for (int bit = 17; bit < 64; bit++) { /* POLICY bit 17 must be one, bits 63:26 zero */
         if (bit > 17 && bit < 26) {
             continue;
@@ -666,6 +706,127 @@ static void reserved_tcb_bytes(void **state)
             verify(f, NULL);
             ASSERT_REASONS(&f->d, CCG_R_SNP_RESERVED_NONZERO);
         }
+    }
+}
+
+static void verify_with_policy(fixture *f, int which, const ccg_snp_report *r, const char *json);
+
+/* ---- PLATFORM_INFO, VMPL and SMT (issue 10, item 13) ----------------------------------------- */
+
+/* A genuine AMD Turin report carries PLATFORM_INFO 0x65: SMT_EN, ECC_EN, ALIAS_CHECK_COMPLETE and bit 6,
+ * which older ABI revisions called reserved. The field is signed firmware state: it is decoded into
+ * claims, never refused as malformed. */
+static void turin_platform_info_0x65_is_a_claim(void **state)
+{
+    fixture *f = *state;
+    ccg_snp_report r;
+    json_t *pi;
+    ccg_snp_emulator_default_report(f->emu[T_VCEK], &r);
+    r.version = 5;
+    r.platform_info = 0x65;
+    sign_into(f->emu[T_VCEK], &r, f->report);
+    use_collateral_of(f, f->emu[T_VCEK]);
+    verify(f, NULL);
+    assert_allowed(&f->d);
+    pi = json_object_get(f->d.claims, "platform_info");
+    assert_string_equal(json_string_value(json_object_get(pi, "raw")), "0x0000000000000065");
+    assert_true(json_is_true(json_object_get(pi, "smt_enabled")));
+    assert_true(json_is_false(json_object_get(pi, "tsme_enabled")));
+    assert_true(json_is_true(json_object_get(pi, "ecc_enabled")));
+    assert_true(json_is_false(json_object_get(pi, "rapl_disabled")));
+    assert_true(json_is_false(json_object_get(pi, "ciphertext_hiding_enabled")));
+    assert_true(json_is_true(json_object_get(pi, "alias_check_complete")));
+    assert_true(json_is_true(json_object_get(pi, "iommu_write_safe")));
+    assert_true(json_is_false(json_object_get(pi, "tio_enabled")));
+    assert_string_equal(json_string_value(json_object_get(pi, "unknown_bits")), "0x0000000000000000");
+}
+
+/* Bits no ABI revision ccgate knows defines: reported in unknown_bits, the report still verifies. */
+static void unknown_platform_info_bits_are_claims(void **state)
+{
+    fixture *f = *state;
+    ccg_snp_report r;
+    use_collateral_of(f, f->emu[M_VCEK]);
+    for (int bit = 8; bit < 64; bit++) {
+        char want[24];
+        ccg_snp_emulator_default_report(f->emu[M_VCEK], &r);
+        r.platform_info |= 1ull << bit;
+        sign_into(f->emu[M_VCEK], &r, f->report);
+        verify(f, NULL);
+        assert_allowed(&f->d);
+        snprintf(want, sizeof(want), "0x%016llx", 1ull << bit);
+        assert_string_equal(
+            json_string_value(json_object_get(json_object_get(f->d.claims, "platform_info"), "unknown_bits")), want);
+    }
+}
+
+/* A policy can require the newly decoded bits. */
+static void platform_info_requirements_for_new_bits(void **state)
+{
+    fixture *f = *state;
+    ccg_snp_report r;
+    ccg_snp_emulator_default_report(f->emu[T_VCEK], &r);
+    r.platform_info = 0x65;
+    verify_with_policy(f, T_VCEK, &r,
+                       "{\"policy_id\":\"p\",\"version\":1,\"platform_info\":{\"iommu_write_safe\":true,"
+                       "\"alias_check_complete\":true}}");
+    assert_allowed(&f->d);
+    verify_with_policy(f, T_VCEK, &r,
+                       "{\"policy_id\":\"p\",\"version\":1,\"platform_info\":{\"iommu_write_safe\":false,"
+                       "\"tio_enabled\":true}}");
+    ASSERT_REASONS(&f->d, CCG_R_SNP_PLATFORM_INFO_REQUIREMENT);
+    assert_int_equal(f->d.reasons.count, 2);
+    assert_string_equal(json_string_value(json_object_get(f->d.reasons.items[0].details, "flag")), "iommu_write_safe");
+    assert_string_equal(json_string_value(json_object_get(f->d.reasons.items[1].details, "flag")), "tio_enabled");
+}
+
+/* smt_allowed false refuses a platform that runs SMT even when the guest policy does not allow it
+ * (the guest's SMT bit is clear): PLATFORM_INFO.SMT_EN alone is enough. */
+static void platform_smt_enabled_is_refused(void **state)
+{
+    fixture *f = *state;
+    ccg_snp_report r;
+    ccg_snp_emulator_default_report(f->emu[G_VCEK], &r);
+    r.policy &= ~CCG_SNP_POLICY_SMT;
+    r.platform_info = CCG_SNP_PLATFORM_SMT_EN;
+    verify_with_policy(f, G_VCEK, &r, "{\"policy_id\":\"nosmt\",\"version\":1,\"smt_allowed\":false}");
+    ASSERT_REASONS(&f->d, CCG_R_SNP_SMT_NOT_ALLOWED);
+    assert_true(json_is_true(json_object_get(f->d.reasons.items[0].details, "platform_smt_enabled")));
+    assert_true(json_is_false(json_object_get(f->d.reasons.items[0].details, "guest_policy_smt")));
+    verify_with_policy(f, G_VCEK, &r,
+                       "{\"policy_id\":\"nosmt\",\"version\":1,\"platform_info\":{\"smt_enabled\":false}}");
+    ASSERT_REASONS(&f->d, CCG_R_SNP_PLATFORM_INFO_REQUIREMENT);
+    r.platform_info = 0; /* neither the guest nor the platform uses SMT */
+    verify_with_policy(f, G_VCEK, &r, "{\"policy_id\":\"nosmt\",\"version\":1,\"smt_allowed\":false}");
+    assert_allowed(&f->d);
+}
+
+/* VMPL 0xFFFFFFFF: a report the host requested (SNP_HV_REPORT_REQ, SEV-SNP ABI 1.58). It is genuine,
+ * so it parses, but it binds no guest challenge: denied under every policy. Other values above 3 are
+ * not defined and stay malformed. */
+static void host_requested_report_is_denied(void **state)
+{
+    fixture *f = *state;
+    ccg_snp_report r;
+    ccg_snp_emulator_default_report(f->emu[M_VCEK], &r);
+    r.vmpl = 0xFFFFFFFFu;
+    sign_into(f->emu[M_VCEK], &r, f->report);
+    use_collateral_of(f, f->emu[M_VCEK]);
+    verify(f, NULL);
+    ASSERT_REASONS(&f->d, CCG_R_SNP_HOST_REQUESTED_REPORT);
+    assert_int_equal(json_integer_value(json_object_get(f->d.claims, "vmpl")), 0xFFFFFFFF);
+    assert_true(json_is_true(json_object_get(f->d.claims, "host_requested")));
+    ccg_snp_policy *p = policy_from("{\"policy_id\":\"dbg\",\"version\":1,\"debug_allowed\":true,"
+                                    "\"migration_agent_allowed\":true}");
+    verify(f, p);
+    ASSERT_REASONS(&f->d, CCG_R_SNP_HOST_REQUESTED_REPORT);
+    ccg_snp_policy_free(p);
+    for (uint32_t vmpl = 4; vmpl != 0; vmpl = vmpl == 4 ? 0xFFFFFFFEu : 0) {
+        ccg_snp_emulator_default_report(f->emu[M_VCEK], &r);
+        r.vmpl = vmpl;
+        sign_into(f->emu[M_VCEK], &r, f->report);
+        assert_false(run_verify(f->v, f->report, sizeof(f->report), &f->col, NULL, &f->d));
+        ASSERT_REASONS(&f->d, CCG_R_INPUT_MALFORMED);
     }
 }
 
@@ -816,9 +977,12 @@ static void cached_chain_is_checked_at_each_time(void **state)
     verify(f, NULL);
     assert_allowed(&f->d);
     ccg_decision_free(&f->d);
-    assert_true(ccg_ok(ccg_snp_verify(f->v, f->report, sizeof(f->report), &f->col, NULL,
+    /* No baseline here (its own validity is not the subject): the policy opts out of requiring one. */
+    ccg_snp_policy *p = policy_from("{\"policy_id\":\"no-baseline\",\"version\":1,\"tcb\":{\"require_baseline\":false}}");
+    assert_true(ccg_ok(ccg_snp_verify(f->v, f->report, sizeof(f->report), &f->col, p,
                                       CCG_SNP_EMU_DEFAULT_NOT_AFTER + 1, &f->d)));
     ASSERT_REASONS(&f->d, CCG_R_CERT_EXPIRED);
+    ccg_snp_policy_free(p);
 }
 
 static X509_CRL *crl_of(const ccg_snp_emulator *e, const ASN1_INTEGER *const *serials, size_t n, const char *this_upd,
@@ -1092,7 +1256,8 @@ static void every_failure_is_reported(void **state)
     ASSERT_REASONS(&f->d, CCG_R_CERT_EXPIRED, CCG_R_SNP_CRL_REQUIRED, CCG_R_SNP_VCEK_TCB_MISMATCH,
                    CCG_R_SNP_CHIP_ID_MISMATCH, CCG_R_SNP_DEBUG_ENABLED, CCG_R_SNP_MIGRATION_AGENT_ENABLED,
                    CCG_R_SNP_VMPL_MISMATCH, CCG_R_SNP_GUEST_SVN_BELOW_MINIMUM, CCG_R_SNP_TCB_BELOW_MINIMUM,
-                   CCG_R_SNP_MEASUREMENT_NOT_ALLOWED, CCG_R_SNP_REPORT_DATA_MISMATCH);
+                   CCG_R_SNP_MEASUREMENT_NOT_ALLOWED, CCG_R_SNP_REPORT_DATA_MISMATCH, CCG_R_SNP_TCB_OUT_OF_DATE,
+                   CCG_R_SNP_TCB_ROLLED_BACK);
     ccg_snp_policy_free(p);
     ccg_snp_verifier_free(v);
     ccg_snp_emulator_free(e);
@@ -1136,6 +1301,11 @@ int main(void)
         T(reserved_nonzero_v5),
         T(reserved_bits_in_fields),
         T(reserved_tcb_bytes),
+        T(turin_platform_info_0x65_is_a_claim),
+        T(unknown_platform_info_bits_are_claims),
+        T(platform_info_requirements_for_new_bits),
+        T(platform_smt_enabled_is_refused),
+        T(host_requested_report_is_denied),
         T(vcek_from_another_instance),
         T(untrusted_emulator_root),
         T(pinned_roots_never_accept_the_emulator),

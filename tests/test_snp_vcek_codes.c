@@ -20,6 +20,7 @@
 #include "ccgate/snp_verify.h"
 
 #include "testutil.h"
+#include "tcb_util.h"
 
 #define NOW ((ccg_time)1790000000) /* 2026-09-21, inside the emulator's default validity */
 #define AMD_OID "1.3.6.1.4.1.3704.1."
@@ -128,7 +129,7 @@ static void verify_with(const fixture *f, X509 *leaf, ccg_decision *d)
     assert_true(ccg_ok(ccg_snp_collateral_init(&col)));
     assert_true(ccg_ok(ccg_snp_collateral_add_x509(&col, leaf)));
     assert_true(ccg_ok(ccg_snp_collateral_add_x509(&col, ccg_snp_emulator_ask(f->emu))));
-    if (ccg_failed(ccg_snp_verify(v, f->report, sizeof(f->report), &col, NULL, NOW, d))) {
+    if (ccg_failed(tu_verify_emulated(v, f->report, sizeof(f->report), &col, NULL, f->emu, NOW, d))) {
         ccg_error_clear(); /* the reason is in d */
     }
     ccg_snp_collateral_free(&col);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "testutil.h"
+#include "tcb_util.h"
 
 #include "ccgate/snp_vcek.h"
 #include "ccgate/snp_verify.h"
@@ -16,6 +17,9 @@ typedef struct {
     ccg_decision d;
     uint8_t *report;
     size_t report_len;
+    EVP_PKEY *authority;            /* a test authority signing the TCB baselines below */
+    ccg_refval_issuers *iss;
+    ccg_snp_tcb_baselines baselines; /* the default policy accepts UpToDate only, against these */
 } fixture;
 
 static int setup(void **state)
@@ -25,6 +29,9 @@ static int setup(void **state)
     assert_true(ccg_ok(ccg_snp_verifier_new(&f->v)));
     assert_true(ccg_ok(ccg_snp_collateral_init(&f->col)));
     ccg_decision_init(&f->d, "snp");
+    f->authority = tu_authority_key();
+    f->iss = tu_issuers_with(f->authority, "authority");
+    ccg_snp_tcb_baselines_init(&f->baselines);
     *state = f;
     return 0;
 }
@@ -35,6 +42,9 @@ static int teardown(void **state)
     ccg_decision_free(&f->d);
     ccg_snp_collateral_free(&f->col);
     ccg_snp_verifier_free(f->v);
+    ccg_snp_tcb_baselines_free(&f->baselines);
+    ccg_refval_issuers_free(f->iss);
+    EVP_PKEY_free(f->authority);
     free(f->report);
     free(f);
     return 0;
@@ -62,10 +72,21 @@ static void add_certs(fixture *f, const char *rel)
     free(data);
 }
 
+/* The signed TCB baseline for a product, whose up_to_date is the given levels (the report's own TCB,
+ * read from its claims: 0x<ucode><snp>0000 0000<tee><bl> on Milan and Genoa). */
+static void baseline(fixture *f, ccg_snp_product p, uint8_t bl, uint8_t tee, uint8_t snp, uint8_t ucode)
+{
+    const ccg_snp_tcb t = {.bootloader = bl, .tee = tee, .snp = snp, .microcode = ucode};
+    assert_true(ccg_ok(ccg_snp_tcb_baselines_add(&f->baselines, tu_tcb_baseline(p, &t, NULL, "2024-01-01T00:00:00Z",
+                                                                               "2027-01-01T00:00:00Z", f->authority,
+                                                                               "authority"))));
+}
+
 static void verify(fixture *f, const ccg_snp_policy *p, const char *now)
 {
+    ccg_snp_verify_opts opts = {.tcb_baselines = &f->baselines, .tcb_issuers = f->iss};
     ccg_decision_free(&f->d);
-    assert_true(ccg_ok(ccg_snp_verify(f->v, f->report, f->report_len, &f->col, p, tu_time(now), &f->d)));
+    assert_true(ccg_ok(ccg_snp_verify_ex(f->v, f->report, f->report_len, &f->col, p, &opts, tu_time(now), &f->d)));
 }
 
 static void print_reasons(const ccg_decision *d)
@@ -124,8 +145,10 @@ static void milan_v2_virtee_is_valid(void **state)
     load_report(f, "snp/virtee-milan-v2/report.hex");
     add_certs(f, "snp/virtee-milan-v2/vcek.der");
     add_certs(f, "snp/roots/milan_ask_ark_chain.pem");
+    baseline(f, CCG_SNP_PRODUCT_MILAN, 3, 0, 8, 0x73);
     verify(f, NULL, "2025-01-01T00:00:00Z");
     assert_allow(&f->d);
+    assert_string_equal(json_string_value(claim(&f->d, "tcb_status", NULL)), "UpToDate");
     /* v2 has no CPUID bytes: the product comes from the certificate chain. */
     assert_string_equal(json_string_value(claim(&f->d, "product", NULL)), "Milan");
     assert_string_equal(json_string_value(claim(&f->d, "reported_tcb", "raw")), "0x7308000000000003");
@@ -144,6 +167,7 @@ static void milan_v2_trustee_vcek_is_for_reported_tcb(void **state)
     load_report(f, "snp/trustee/test-report.bin");
     add_certs(f, "snp/trustee/test-vcek.der");
     add_certs(f, "snp/roots/milan_ask_ark_chain.pem");
+    baseline(f, CCG_SNP_PRODUCT_MILAN, 3, 0, 8, 0x73); /* CURRENT_TCB is newer: the status rests on REPORTED_TCB */
     verify(f, NULL, "2025-01-01T00:00:00Z");
     assert_allow(&f->d);
     assert_string_equal(json_string_value(claim(&f->d, "reported_tcb", "raw")), "0x7308000000000003");
@@ -153,6 +177,11 @@ static void milan_v2_trustee_vcek_is_for_reported_tcb(void **state)
 static void verify_msft(fixture *f, const char *dir, const char *product)
 {
     char path[128];
+    if (strcmp(product, "Milan") == 0) {
+        baseline(f, CCG_SNP_PRODUCT_MILAN, 4, 0, 24, 219);
+    } else {
+        baseline(f, CCG_SNP_PRODUCT_GENOA, 10, 0, 23, 84);
+    }
     snprintf(path, sizeof(path), "snp/%s/attestation_report.bin", dir);
     load_report(f, path);
     snprintf(path, sizeof(path), "snp/%s/vcek.pem", dir);
@@ -195,6 +224,7 @@ static void milan_v3_is_refused_before_its_vcek_is_valid(void **state)
     load_report(f, "snp/msft-milan-v3/attestation_report.bin");
     add_certs(f, "snp/msft-milan-v3/vcek.pem");
     add_certs(f, "snp/msft-milan-v3/ask.pem");
+    baseline(f, CCG_SNP_PRODUCT_MILAN, 4, 0, 24, 219);
     verify(f, NULL, "2025-06-01T00:00:00Z");
     assert_only_reason(&f->d, CCG_R_CERT_NOT_YET_VALID);
     assert_string_equal(json_string_value(json_object_get(f->d.reasons.items[0].details, "certificate")), "SEV-VCEK");
@@ -206,6 +236,7 @@ static void gosevguest_debug_report_is_rejected_for_debug(void **state)
     load_report(f, "snp/gosevguest-milan-v2-debug/report.bin");
     add_certs(f, "snp/gosevguest-milan-v2-debug/vcek.der");
     add_certs(f, "snp/gosevguest-milan-v2-debug/ask_ark.pem");
+    baseline(f, CCG_SNP_PRODUCT_MILAN, 2, 0, 5, 0x44);
     verify(f, NULL, "2025-01-01T00:00:00Z");
     /* Signature and chain are valid: debug is the one reason. */
     assert_only_reason(&f->d, CCG_R_SNP_DEBUG_ENABLED);
@@ -219,41 +250,57 @@ static void gosevguest_debug_report_is_rejected_for_debug(void **state)
     ccg_snp_policy_free(p);
 }
 
+/* The AWS VLEK report: REPORTED_TCB 0xd918000000000004 (microcode 0xd9) with COMMITTED_TCB microcode
+ * 0xdb. Its baseline: the reported TCB is up to date, so rollback is the one TCB finding. */
 static void load_vlek(fixture *f)
 {
     load_report(f, "snp/trustee/test-vlek-report.bin");
     add_certs(f, "snp/trustee/test-vlek.der");
     add_certs(f, "snp/trustee/milan_ask_ark_asvk.pem");
+    baseline(f, CCG_SNP_PRODUCT_MILAN, 4, 0, 24, 0xd9);
 }
 
-static void vlek_report_is_valid_inside_its_validity(void **state)
+#define ACCEPT_ROLLBACK "\"tcb\":{\"accepted_statuses\":[\"UpToDate\",\"RolledBack\"]}"
+
+/* Signature and chain are valid inside the VLEK's validity; its host reports a TCB below the committed
+ * one, so it is RolledBack: refused by default, admitted by a policy that accepts it explicitly. */
+static void vlek_report_is_rolled_back_inside_its_validity(void **state)
 {
     fixture *f = *state;
     load_vlek(f);
     verify(f, NULL, "2025-06-01T00:00:00Z");
+    assert_only_reason(&f->d, CCG_R_SNP_TCB_ROLLED_BACK);
+    assert_string_equal(json_string_value(claim(&f->d, "tcb_status", NULL)), "RolledBack");
+    ccg_snp_policy *p = policy_from("{\"policy_id\":\"aws\",\"version\":1," ACCEPT_ROLLBACK "}");
+    verify(f, p, "2025-06-01T00:00:00Z");
     assert_allow(&f->d);
     assert_string_equal(json_string_value(claim(&f->d, "signing_key", NULL)), "vlek");
+    assert_string_equal(json_string_value(claim(&f->d, "tcb_status", NULL)), "RolledBack");
+    ccg_snp_policy_free(p);
 }
 
 static void vlek_report_is_refused_after_its_validity(void **state)
 {
     fixture *f = *state;
+    ccg_snp_policy *p = policy_from("{\"policy_id\":\"aws\",\"version\":1," ACCEPT_ROLLBACK "}");
     load_vlek(f);
-    verify(f, NULL, "2025-12-11T00:00:00Z");
+    verify(f, p, "2025-12-11T00:00:00Z");
     assert_only_reason(&f->d, CCG_R_CERT_EXPIRED);
-    verify(f, NULL, "2024-12-01T00:00:00Z");
+    verify(f, p, "2024-12-01T00:00:00Z");
     assert_only_reason(&f->d, CCG_R_CERT_NOT_YET_VALID);
     /* The chain is cached after the first call; the time is still checked on every call. */
-    verify(f, NULL, "2025-06-01T00:00:00Z");
+    verify(f, p, "2025-06-01T00:00:00Z");
     assert_allow(&f->d);
-    verify(f, NULL, "2026-01-01T00:00:00Z");
+    verify(f, p, "2026-01-01T00:00:00Z");
     assert_only_reason(&f->d, CCG_R_CERT_EXPIRED);
+    ccg_snp_policy_free(p);
 }
 
 static void vlek_refused_when_policy_allows_only_vcek(void **state)
 {
     fixture *f = *state;
-    ccg_snp_policy *p = policy_from("{\"policy_id\":\"vcek-only\",\"version\":1,\"allowed_signers\":[\"vcek\"]}");
+    ccg_snp_policy *p = policy_from("{\"policy_id\":\"vcek-only\",\"version\":1,\"allowed_signers\":[\"vcek\"],"
+                                    ACCEPT_ROLLBACK "}");
     load_vlek(f);
     verify(f, p, "2025-06-01T00:00:00Z");
     assert_only_reason(&f->d, CCG_R_SNP_SIGNER_NOT_ALLOWED);
@@ -326,6 +373,7 @@ static void missing_vcek_is_missing_collateral(void **state)
     fixture *f = *state;
     load_report(f, "snp/msft-milan-v3/attestation_report.bin");
     add_certs(f, "snp/msft-milan-v3/ask.pem");
+    baseline(f, CCG_SNP_PRODUCT_MILAN, 4, 0, 24, 219);
     verify(f, NULL, "2026-06-01T00:00:00Z");
     assert_only_reason(&f->d, CCG_R_COLLATERAL_MISSING);
 }
@@ -336,6 +384,7 @@ static void missing_ask_is_an_incomplete_chain(void **state)
     load_report(f, "snp/msft-milan-v3/attestation_report.bin");
     add_certs(f, "snp/msft-milan-v3/vcek.pem");
     add_certs(f, "snp/roots/genoa_ark.pem");
+    baseline(f, CCG_SNP_PRODUCT_MILAN, 4, 0, 24, 219);
     verify(f, NULL, "2026-06-01T00:00:00Z");
     assert_only_reason(&f->d, CCG_R_CERT_CHAIN_INCOMPLETE);
 }
@@ -361,6 +410,7 @@ static void policy_over_real_report(void **state)
     assert_true(ccg_ok(ccg_snp_report_parse(f->report, f->report_len, &r)));
     ccg_hex_encode(r.measurement, 48, meas);
     ccg_hex_encode(r.host_data, 32, host);
+    baseline(f, CCG_SNP_PRODUCT_MILAN, 4, 0, 24, 219);
     snprintf(json, sizeof(json),
              "{\"policy_id\":\"acme\",\"version\":7,\"allowed_measurements\":[\"%s\"],\"host_data\":\"%s\","
              "\"vmpl\":%u,\"minimum_tcb\":{\"bootloader\":4,\"tee\":0,\"snp\":24,\"microcode\":219}}",
@@ -415,7 +465,7 @@ int main(void)
         T(milan_and_genoa_share_measurement_and_host_data),
         T(milan_v3_is_refused_before_its_vcek_is_valid),
         T(gosevguest_debug_report_is_rejected_for_debug),
-        T(vlek_report_is_valid_inside_its_validity),
+        T(vlek_report_is_rolled_back_inside_its_validity),
         T(vlek_report_is_refused_after_its_validity),
         T(vlek_refused_when_policy_allows_only_vcek),
         T(invalid_vcek_new_is_refused),

@@ -35,10 +35,17 @@
 #include "ccgate/result.h"
 #include "ccgate/util.h"
 
-/* The record format version, hashed into every record as "v": 1 for a record of one event, 2 for a
- * counted record, which adds "count" (a summary of several events, or a prune). Both verify. */
+/* The record format version, hashed into every record as "v". Each format carries a fixed set of the
+ * optional members, and the verifier holds every record to its format's set (docs/audit.md):
+ *   1: a record of one event, neither "count" nor "tcb";
+ *   2: a counted record, which adds "count" (a summary of several events, or a prune);
+ *   3: a record of one SEV-SNP decision, which adds "tcb" (its TCB status and advisories).
+ * A record of format 1 hashes exactly as before formats 2 and 3 existed. */
 #define CCG_AUDIT_FORMAT 1
 #define CCG_AUDIT_FORMAT_COUNTED 2
+#define CCG_AUDIT_FORMAT_TCB 3
+#define CCG_AUDIT_MAX_ADVISORIES 256u
+#define CCG_AUDIT_ADVISORY_MAX 63u /* bytes of one advisory ID, printable ASCII without spaces */
 /* The actions of the retention records (docs/audit.md, "Retention"). */
 #define CCG_AUDIT_ACTION_CHECKPOINT "audit.checkpoint"
 #define CCG_AUDIT_ACTION_PRUNE "audit.prune"
@@ -86,8 +93,11 @@ typedef struct {
     const char *evidence_digest; /* optional, e.g. "sha384:<hex>" from ccg_decision */
     ccg_audit_decision decision; /* required */
     const ccg_reasons *reasons;  /* codes only; NULL or empty for allow, non-empty otherwise */
-    int64_t count;               /* 0: one event (format 1); n >= 1: a counted record (format 2) standing for
-                                    n events, e.g. n anonymous denials aggregated into one summary */
+    const char *tcb_status;      /* optional: "UpToDate", "OutOfDate", "RolledBack" or "Unknown" (format 3) */
+    const char *const *advisories; /* the advisory IDs that applied (only with tcb_status) */
+    size_t advisory_count;
+    int64_t count;               /* 0: one event; n >= 1: a counted record (format 2) standing for n events,
+                                    e.g. n anonymous denials aggregated into one summary; never with tcb_status */
 } ccg_audit_event;
 
 /* Fills the policy, evidence digest, decision and reasons of ev from a verification decision,

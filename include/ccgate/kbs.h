@@ -90,6 +90,8 @@ typedef struct {
     int64_t attempts_per_session; /* "attempt_limits": {"per_session", "per_address", "window_seconds"}: */
     int64_t attempts_per_address; /*   failed /auth and /attest requests allowed per session and per client */
     int64_t attempts_window;      /*   address in a window; defaults CCG_KBS_ATTEMPTS_* */
+    json_t *tcb_baselines;   /* "tcb_baselines": ["/abs/path/baseline.json", ...] (snp_tcb_baseline.h) */
+    json_t *tcb_baseline_issuers; /* "tcb_baseline_issuers": {"issuer-id": "/abs/path/public.pem", ...} */
 } ccg_kbs_config;
 
 #define CCG_KBS_DECISION_REUSE_DEFAULT 60

@@ -31,6 +31,7 @@ X(SNP_SIGNATURE_INVALID, "snp.signature_invalid", "snp", DENY, "The report signa
 X(SNP_PRODUCT_UNKNOWN, "snp.product_unknown", "snp", DENY, "The processor product (Milan, Genoa, Turin) could not be determined.")
 X(SNP_PRODUCT_MISMATCH, "snp.product_mismatch", "snp", DENY, "The report's CPUID product differs from the product of its certificate chain.")
 X(SNP_GUEST_POLICY_INVALID, "snp.guest_policy_invalid", "snp", INPUT, "The report's guest POLICY has reserved bits set wrongly.")
+X(SNP_HOST_REQUESTED_REPORT, "snp.host_requested_report", "snp", DENY, "The host requested this report (VMPL 0xFFFFFFFF, SNP_HV_REPORT_REQ); it binds no guest data and is never accepted.")
 
 /* SEV-SNP endorsement key (VCEK/VLEK) */
 X(SNP_VCEK_EXTENSION_MISSING, "snp.vcek_extension_missing", "snp", DENY, "The VCEK/VLEK lacks a required AMD extension.")
@@ -83,6 +84,9 @@ X(SNP_AUTHOR_KEY_NOT_ALLOWED, "snp.author_key_not_allowed", "snp", DENY, "The au
 X(SNP_PLATFORM_INFO_REQUIREMENT, "snp.platform_info_requirement", "snp", DENY, "A PLATFORM_INFO flag does not meet the policy.")
 X(SNP_GUEST_SVN_BELOW_MINIMUM, "snp.guest_svn_below_minimum", "snp", DENY, "The guest SVN is below the policy's minimum.")
 X(SNP_CRL_REQUIRED, "snp.crl_required", "snp", DENY, "The policy requires a CRL and none was supplied.")
+X(SNP_TCB_OUT_OF_DATE, "snp.tcb_out_of_date", "snp", DENY, "The reported or launch TCB is below the TCB the baseline counts as up to date, and the policy does not accept OutOfDate.")
+X(SNP_TCB_ROLLED_BACK, "snp.tcb_rolled_back", "snp", DENY, "REPORTED_TCB is below COMMITTED_TCB (the host reports a TCB older than the committed firmware), and the policy does not accept RolledBack.")
+X(SNP_ADVISORY_NOT_ALLOWED, "snp.advisory_not_allowed", "snp", DENY, "A security advisory applies to the report's TCB and the policy does not allowlist it.")
 
 /* SEV-SNP launch measurement (ccgate measure snp) */
 X(MEASURE_OVMF_MALFORMED, "measure.ovmf_malformed", "measure", INPUT, "The OVMF firmware is malformed or truncated: its footer GUID table or SEV metadata cannot be read.")
@@ -278,3 +282,11 @@ X(GPU_MODE_REFUSED, "gpu.mode_refused", "gpu", DENY, "The GPU is in a topology m
 X(GPU_MODE_REQUIRED, "gpu.mode_required", "gpu", DENY, "The policy requires a topology mode (multi-GPU passthrough, protected PCIe, single GPU) that the GPU is not in.")
 X(GPU_MODE_UNKNOWN, "gpu.mode_unknown", "gpu", DENY, "The GPU's evidence carries no topology mode, or an unknown one, and the policy requires or refuses a mode.")
 X(GPU_TEST_ROOT_NOT_NAMED, "gpu.test_root_not_named", "gpu", DENY, "The GPU's chain ends at a test root (a software GPU's) that the policy does not name in trusted_roots.")
+/* SEV-SNP TCB baselines (collateral the key-release authority signs) */
+X(SNP_TCB_BASELINE_MISSING, "snp.tcb_baseline_missing", "snp", DENY, "No TCB baseline for the report's product was supplied, and the policy requires one to decide the TCB status.")
+X(SNP_TCB_BASELINE_MALFORMED, "snp.tcb_baseline_malformed", "snp", INPUT, "The TCB baseline is not a valid baseline document (unknown member, wrong type, bad product, level or time).")
+X(SNP_TCB_BASELINE_UNSIGNED, "snp.tcb_baseline_unsigned", "snp", DENY, "The TCB baseline carries no signature.")
+X(SNP_TCB_BASELINE_SIGNATURE_INVALID, "snp.tcb_baseline_signature_invalid", "snp", DENY, "The TCB baseline's signature does not verify under its issuer's key.")
+X(SNP_TCB_BASELINE_ISSUER_UNKNOWN, "snp.tcb_baseline_issuer_unknown", "snp", DENY, "The TCB baseline was signed by an issuer that is not trusted for baselines.")
+X(SNP_TCB_BASELINE_EXPIRED, "snp.tcb_baseline_expired", "snp", DENY, "The TCB baseline's not_after is before the verification time.")
+X(SNP_TCB_BASELINE_NOT_YET_VALID, "snp.tcb_baseline_not_yet_valid", "snp", DENY, "The TCB baseline's not_before is after the verification time.")

@@ -11,6 +11,8 @@
 #include "ccgate/snp_report.h"
 
 #define CCG_SNP_POLICY_MAX_DIGESTS 256
+#define CCG_SNP_ADVISORY_ID_MAX 64 /* an advisory ID, with the NUL */
+#define CCG_SNP_POLICY_MAX_ADVISORIES 256
 
 typedef struct {
     uint8_t bytes[48];
@@ -24,7 +26,19 @@ typedef struct {
     int rapl_disabled;
     int ciphertext_hiding_enabled;
     int alias_check_complete;
+    int iommu_write_safe;
+    int tio_enabled;
 } ccg_snp_platform_req;
+
+/* "tcb": which TCB statuses and advisories the policy accepts (docs/snp-policy.md). The default
+ * accepts UpToDate only, allowlists no advisory and requires a baseline. */
+typedef struct {
+    int require_baseline;   /* 1: no usable baseline for the product is snp.tcb_baseline_missing */
+    int accept_out_of_date; /* "OutOfDate" in accepted_statuses */
+    int accept_rolled_back; /* "RolledBack" in accepted_statuses */
+    char (*allowed_advisories)[CCG_SNP_ADVISORY_ID_MAX];
+    size_t allowed_advisory_count;
+} ccg_snp_tcb_req;
 
 typedef struct {
     char policy_id[128];
@@ -57,6 +71,7 @@ typedef struct {
     uint8_t host_data[32];
 
     ccg_snp_platform_req platform;
+    ccg_snp_tcb_req tcb;
 
     /* "reference_values": the MEASUREMENT must match a signed, valid record of this set. */
     int has_refval_set;

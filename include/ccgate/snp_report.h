@@ -25,15 +25,20 @@
 #define CCG_SNP_POLICY_PAGE_SWAP_DISABLE (1ull << 25)
 #define CCG_SNP_POLICY_KNOWN_MASK ((1ull << 26) - 1)
 
-/* PLATFORM_INFO bits. */
+/* PLATFORM_INFO bits: signed platform state that newer firmware extends (docs/snp-report.md). No bit is
+ * refused; bits outside CCG_SNP_PLATFORM_KNOWN_MASK are reported as the "unknown_bits" claim. */
 #define CCG_SNP_PLATFORM_SMT_EN (1ull << 0)
 #define CCG_SNP_PLATFORM_TSME_EN (1ull << 1)
 #define CCG_SNP_PLATFORM_ECC_EN (1ull << 2)
 #define CCG_SNP_PLATFORM_RAPL_DIS (1ull << 3)
 #define CCG_SNP_PLATFORM_CIPHERTEXT_HIDING_EN (1ull << 4)
 #define CCG_SNP_PLATFORM_ALIAS_CHECK_COMPLETE (1ull << 5)
+#define CCG_SNP_PLATFORM_IOMMU_WRITE_SAFE (1ull << 6) /* set by Turin firmware; reserved in older revisions */
 #define CCG_SNP_PLATFORM_TIO_EN (1ull << 7)
-#define CCG_SNP_PLATFORM_KNOWN_MASK 0xBFull /* bit 6 and bits 63:8 are reserved */
+#define CCG_SNP_PLATFORM_KNOWN_MASK 0xFFull
+
+/* VMPL of a report the host requested (SNP_HV_REPORT_REQ, SEV-SNP ABI 1.58); guest requests give 0-3. */
+#define CCG_SNP_VMPL_HOST_REQUESTED 0xFFFFFFFFu
 
 typedef enum {
     CCG_SNP_SIGNER_VCEK = 0,
@@ -92,7 +97,8 @@ static inline ccg_snp_signer ccg_snp_report_signer(const ccg_snp_report *r)
 }
 
 /* Parses exactly CCG_SNP_REPORT_SIZE bytes. Refuses other sizes, unknown versions, an unknown
- * signature algorithm and any non-zero reserved field (reason codes snp.*). */
+ * signature algorithm, a VMPL the ABI does not define, and a non-zero field the current ABI guarantees
+ * to be zero (reason codes snp.*; docs/snp-report.md lists each rule). */
 CCG_MUST_CHECK ccg_result ccg_snp_report_parse(const uint8_t *bytes, size_t len, ccg_snp_report *out);
 
 /* The product from the v3+ CPUID fields; CCG_SNP_PRODUCT_UNKNOWN for v2 or unrecognized values. */

@@ -16,6 +16,7 @@
 #include "ccgate/refvalue.h"
 #include "ccgate/snp_policy.h"
 #include "ccgate/snp_report.h"
+#include "ccgate/snp_tcb_baseline.h"
 #include "ccgate/util.h"
 
 typedef struct {
@@ -52,10 +53,16 @@ CCG_MUST_CHECK ccg_result ccg_snp_verify(ccg_snp_verifier *v, const uint8_t *rep
 typedef struct {
     const ccg_refval_set *refvals;          /* the set a policy's "reference_values" names, or NULL */
     const ccg_refval_issuers *issuers;      /* issuers trusted to sign reference values */
+    const ccg_snp_tcb_baselines *tcb_baselines; /* TCB baselines by product, or NULL (none) */
+    const ccg_refval_issuers *tcb_issuers;  /* issuers trusted to sign TCB baselines */
 } ccg_snp_verify_opts;
 
-/* As ccg_snp_verify, with reference values. A policy naming a set that opts does not supply (by ID,
- * at the policy's minimum version) is denied with refval.set_missing. */
+/* As ccg_snp_verify, with reference values and TCB baselines. A policy naming a set that opts does not
+ * supply (by ID, at the policy's minimum version) is denied with refval.set_missing. The TCB status is
+ * appraised against the baseline for the report's product (ccg_snp_tcb_appraise): a policy that
+ * requires a baseline (the default) is denied with snp.tcb_baseline_missing when opts has none, so
+ * ccg_snp_verify, which passes no opts, allows only under a policy with "tcb.require_baseline": false.
+ * The claims carry "tcb_status", "advisories" and "tcb_baseline". */
 CCG_MUST_CHECK ccg_result ccg_snp_verify_ex(ccg_snp_verifier *v, const uint8_t *report, size_t report_len,
                                             const ccg_snp_collateral *collateral, const ccg_snp_policy *policy,
                                             const ccg_snp_verify_opts *opts, ccg_time now, ccg_decision *out);

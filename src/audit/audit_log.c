@@ -21,7 +21,7 @@ static const char SQL_SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS audit_schema ("
     "  version INTEGER PRIMARY KEY NOT NULL"
     ") STRICT;"
-    "INSERT OR IGNORE INTO audit_schema(version) VALUES (2);"
+    "INSERT OR IGNORE INTO audit_schema(version) VALUES (3);"
     "CREATE TABLE IF NOT EXISTS audit_log ("
     "  seq             INTEGER PRIMARY KEY NOT NULL CHECK (seq >= 1),"
     "  v               INTEGER NOT NULL,"
@@ -38,15 +38,20 @@ static const char SQL_SCHEMA[] =
     "  reasons         TEXT NOT NULL,"
     "  prev_hash       TEXT NOT NULL UNIQUE,"
     "  hash            TEXT NOT NULL UNIQUE,"
-    "  count           INTEGER CHECK (count IS NULL OR count >= 1)"
+    "  count           INTEGER CHECK (count IS NULL OR count >= 1),"
+    "  tcb             TEXT"
     ") STRICT;";
 
-/* Schema 1 (before counted records) gains the count column; its records are unchanged. */
-static const char SQL_MIGRATE_1_2[] =
-    "ALTER TABLE audit_log ADD COLUMN count INTEGER CHECK (count IS NULL OR count >= 1);"
-    "UPDATE audit_schema SET version = 2 WHERE version = 1;";
-
-#define AUDIT_SCHEMA_VERSION 2
+/* Schema 2 added the count column (format-2 records), schema 3 the tcb column (format-3 records). An
+ * older log gains the columns it lacks on open; adding a NULL column changes no record, so its records
+ * verify unchanged. A log may lack either one (schema 1, or a log of a ccgate that had only one). */
+#define AUDIT_SCHEMA_VERSION 3
+static const char SQL_HAS_COUNT[] = "SELECT count(*) FROM pragma_table_info('audit_log') WHERE name = 'count'";
+static const char SQL_HAS_TCB[] = "SELECT count(*) FROM pragma_table_info('audit_log') WHERE name = 'tcb'";
+static const char SQL_ADD_COUNT[] =
+    "ALTER TABLE audit_log ADD COLUMN count INTEGER CHECK (count IS NULL OR count >= 1);";
+static const char SQL_ADD_TCB[] = "ALTER TABLE audit_log ADD COLUMN tcb TEXT;";
+static const char SQL_SET_VERSION[] = "DELETE FROM audit_schema; INSERT INTO audit_schema(version) VALUES (3);";
 
 static const char SQL_TABLES[] =
     "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('audit_log', 'audit_schema')";
@@ -54,15 +59,16 @@ static const char SQL_VERSION[] = "SELECT coalesce(max(version), 0) FROM audit_s
 static const char SQL_HEAD[] = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1";
 static const char SQL_INSERT[] =
     "INSERT INTO audit_log(seq, v, time, request_id, persona, action, key_id, key_version, policy_id,"
-    " policy_version, evidence_digest, decision, reasons, prev_hash, hash, count)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+    " policy_version, evidence_digest, decision, reasons, prev_hash, hash, count, tcb)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
 
-static ccg_result count_tables(ccg_sqlite *h, int64_t *n)
+/* The single integer that a SELECT of the schema returns. */
+static ccg_result query_count(ccg_sqlite *h, const char *sql, int64_t *n)
 {
     ccg_result result = CCG_FAILURE;
     sqlite3_stmt *st = NULL;
     int row = 0;
-    CCG_TRY(ccg_sqlite_stmt(h, SQL_TABLES, &st));
+    CCG_TRY(ccg_sqlite_stmt(h, sql, &st));
     CCG_TRY(ccg_sqlite_step_row(h, st, &row, "read the schema"));
     CCG_ENSURE(row, CCG_R_STORE_CORRUPT);
     CCG_TRY(ccg_sqlite_col_int(st, 0, n));
@@ -87,20 +93,39 @@ cleanup:
     return result;
 }
 
-/* Schema 2 is required; a schema-1 log (an older ccgate) is upgraded in place, once, under the write
- * lock (another process may be upgrading it at the same moment). */
+/* Adds the count and tcb columns that an older log lacks and records schema 3, in one transaction. */
+static ccg_result upgrade(ccg_sqlite *h)
+{
+    ccg_result result = CCG_FAILURE;
+    int64_t has_count = 0, has_tcb = 0;
+    CCG_TRY(query_count(h, SQL_HAS_COUNT, &has_count));
+    CCG_TRY(query_count(h, SQL_HAS_TCB, &has_tcb));
+    if (!has_count) {
+        CCG_TRY(ccg_sqlite_exec_script(h, SQL_ADD_COUNT, "add the audit log's count column"));
+    }
+    if (!has_tcb) {
+        CCG_TRY(ccg_sqlite_exec_script(h, SQL_ADD_TCB, "add the audit log's tcb column"));
+    }
+    CCG_TRY(ccg_sqlite_exec_script(h, SQL_SET_VERSION, "upgrade the audit log to schema 3"));
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+/* Schema 3 is required; an older log (schema 1 or 2) is upgraded in place, once, under the write lock
+ * (another process may be upgrading it at the same moment). */
 static ccg_result check_version(ccg_sqlite *h)
 {
     ccg_result result = CCG_FAILURE;
     int64_t v = 0;
     int in_tx = 0;
     CCG_TRY(read_version(h, &v));
-    if (v == 1) {
+    if (v >= 1 && v < AUDIT_SCHEMA_VERSION) {
         CCG_TRY(ccg_sqlite_begin(h));
         in_tx = 1;
-        CCG_TRY(read_version(h, &v));
-        if (v == 1) {
-            CCG_TRY(ccg_sqlite_exec_script(h, SQL_MIGRATE_1_2, "upgrade the audit log to schema 2"));
+        CCG_TRY(read_version(h, &v)); /* another process may have upgraded it meanwhile */
+        if (v >= 1 && v < AUDIT_SCHEMA_VERSION) {
+            CCG_TRY(upgrade(h));
             v = AUDIT_SCHEMA_VERSION;
         }
         CCG_TRY(ccg_sqlite_commit(h));
@@ -137,7 +162,7 @@ ccg_result ccg_audit_open(const char *path, const ccg_audit_options *opts, ccg_a
     CCG_ENSURE(pthread_mutex_init(&a->lock, NULL) == 0, CCG_R_INTERNAL_ERROR);
     mutex_ok = 1;
     CCG_TRY(ccg_sqlite_open(path, opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 10000, opts->create, &a->h));
-    CCG_TRY(count_tables(a->h, &tables));
+    CCG_TRY(query_count(a->h, SQL_TABLES, &tables));
     if (tables != 2) {
         CCG_ENSURE_MSG(opts->create, CCG_R_STORE_UNAVAILABLE, "%s holds no audit log", path);
         CCG_TRY(ccg_sqlite_begin(a->h));
@@ -207,6 +232,8 @@ static ccg_result insert_record(ccg_sqlite *h, const json_t *rec, const char *re
     static const int text_index[] = {3, 4, 5, 6, 7, 9, 11, 12, 14};
     static const char *const int_fields[] = {"seq", "v", "key_version", "policy_version"};
     static const int int_index[] = {1, 2, 8, 10};
+    const json_t *tcb;
+    char *tcb_text = NULL;
 
     CCG_TRY(ccg_sqlite_stmt(h, SQL_INSERT, &st));
     for (size_t i = 0; i < sizeof(text_fields) / sizeof(text_fields[0]); i++) {
@@ -227,9 +254,18 @@ static ccg_result insert_record(ccg_sqlite *h, const json_t *rec, const char *re
     } else {
         CCG_TRY(ccg_sqlite_bind_null(h, st, 16));
     }
+    tcb = json_object_get(rec, "tcb");
+    if (tcb != NULL) {
+        tcb_text = json_dumps(tcb, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+        CCG_ENSURE_ALLOC(tcb_text);
+        CCG_TRY(ccg_sqlite_bind_text(h, st, 17, tcb_text));
+    } else {
+        CCG_TRY(ccg_sqlite_bind_null(h, st, 17));
+    }
     CCG_TRY(ccg_sqlite_step_done(h, st, "insert the audit record"));
     result = CCG_SUCCESS;
 cleanup:
+    free(tcb_text);
     ccg_sqlite_done(st);
     return result;
 }

@@ -123,6 +123,31 @@ cleanup:
     return result;
 }
 
+/* A TCB status from the fixed set, and advisory IDs of the ID alphabet (only with a status). */
+static ccg_result check_tcb(const ccg_audit_event *ev)
+{
+    static const char *const statuses[] = {"UpToDate", "OutOfDate", "RolledBack", "Unknown"};
+    ccg_result result = CCG_FAILURE;
+    int known = 0;
+    if (ev->tcb_status == NULL) {
+        CCG_ENSURE_MSG(ev->advisory_count == 0, CCG_R_INPUT_MALFORMED, "audit advisories need a tcb_status");
+        result = CCG_SUCCESS;
+        goto cleanup;
+    }
+    for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+        known |= strcmp(ev->tcb_status, statuses[i]) == 0;
+    }
+    CCG_ENSURE_MSG(known, CCG_R_INPUT_MALFORMED, "audit field tcb_status is not a TCB status");
+    CCG_ENSURE_MSG(ev->advisory_count <= CCG_AUDIT_MAX_ADVISORIES && (ev->advisory_count == 0 || ev->advisories),
+                   CCG_R_INPUT_TOO_LARGE, "%zu advisories, at most %u", ev->advisory_count, CCG_AUDIT_MAX_ADVISORIES);
+    for (size_t i = 0; i < ev->advisory_count; i++) {
+        CCG_TRY(check_text("advisories", ev->advisories[i], CCG_AUDIT_ADVISORY_MAX, ALPHA_ID, 1));
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
 ccg_result ccg_audit_event_check(const ccg_audit_event *ev)
 {
     ccg_result result = CCG_FAILURE;
@@ -151,6 +176,9 @@ ccg_result ccg_audit_event_check(const ccg_audit_event *ev)
         ccg_reason r = ev->reasons->items[i].reason;
         CCG_ENSURE_MSG(r > CCG_R_OK && r < CCG_R__COUNT, CCG_R_INPUT_MALFORMED, "reason %zu is not a registry code", i);
     }
+    CCG_TRY(check_tcb(ev));
+    CCG_ENSURE_MSG(ev->count == 0 || ev->tcb_status == NULL, CCG_R_INPUT_MALFORMED,
+                   "a counted record (format 2) carries no tcb_status (format 3)");
     if (ev->decision == CCG_AUDIT_ALLOW) {
         CCG_ENSURE_MSG(nreasons == 0, CCG_R_INPUT_MALFORMED, "an allow decision carries no reasons");
     } else {
@@ -177,6 +205,16 @@ cleanup:
     return result;
 }
 
+/* A counted record is format 2 and a record with a TCB status format 3 (ccg_audit_event_check refuses
+ * both at once); any other record keeps format 1, byte for byte. */
+static int format_of(const ccg_audit_event *ev)
+{
+    if (ev->count > 0) {
+        return CCG_AUDIT_FORMAT_COUNTED;
+    }
+    return ev->tcb_status != NULL ? CCG_AUDIT_FORMAT_TCB : CCG_AUDIT_FORMAT;
+}
+
 ccg_result ccg_audit_record_from_event(const ccg_audit_event *ev, int64_t seq, const char *prev_hash,
                                        json_t **record, char **reasons_text)
 {
@@ -200,8 +238,7 @@ ccg_result ccg_audit_record_from_event(const ccg_audit_event *ev, int64_t seq, c
     rec = json_object();
     CCG_ENSURE_ALLOC(rec);
     CCG_TRY(set(rec, "seq", json_integer((json_int_t)seq)));
-    /* A counted record is format 2; a record of one event keeps format 1, byte for byte. */
-    CCG_TRY(set(rec, "v", json_integer(ev->count > 0 ? CCG_AUDIT_FORMAT_COUNTED : CCG_AUDIT_FORMAT)));
+    CCG_TRY(set(rec, "v", json_integer(format_of(ev))));
     if (ev->count > 0) {
         CCG_TRY(set(rec, "count", json_integer((json_int_t)ev->count)));
     }
@@ -217,6 +254,15 @@ ccg_result ccg_audit_record_from_event(const ccg_audit_event *ev, int64_t seq, c
     CCG_TRY(set(rec, "decision", json_string(ccg_audit_decision_name(ev->decision))));
     CCG_TRY(set(rec, "reasons", json_incref(reasons)));
     CCG_TRY(set(rec, "prev_hash", json_string(prev_hash)));
+    if (ev->tcb_status != NULL) {
+        json_t *adv = json_array();
+        CCG_ENSURE_ALLOC(adv);
+        for (size_t i = 0; i < ev->advisory_count; i++) {
+            json_array_append_new(adv, json_string(ev->advisories[i]));
+        }
+        CCG_ENSURE_ALLOC(json_array_size(adv) == ev->advisory_count ? adv : NULL);
+        CCG_TRY(set(rec, "tcb", json_pack("{s:s, s:o}", "status", ev->tcb_status, "advisories", adv)));
+    }
     *record = rec;
     rec = NULL;
     result = CCG_SUCCESS;
@@ -271,6 +317,55 @@ cleanup:
     return result;
 }
 
+/* The tcb column: {"status": string, "advisories": [strings]}, exactly. */
+static ccg_result tcb_from_column(const json_t *text, json_t **out)
+{
+    ccg_result result = CCG_FAILURE;
+    json_error_t jerr;
+    json_t *tcb = json_loads(json_string_value(text), JSON_REJECT_DUPLICATES, &jerr), *adv, *item;
+    size_t j;
+    *out = NULL;
+    adv = json_object_get(tcb, "advisories");
+    CCG_ENSURE_MSG(json_is_object(tcb) && json_object_size(tcb) == 2 &&
+                       json_is_string(json_object_get(tcb, "status")) && json_is_array(adv),
+                   CCG_R_AUDIT_CHAIN_BROKEN, "column tcb is not {\"status\", \"advisories\"}");
+    json_array_foreach(adv, j, item) {
+        CCG_ENSURE_MSG(json_is_string(item), CCG_R_AUDIT_CHAIN_BROKEN, "column tcb holds a non-string advisory");
+    }
+    *out = tcb;
+    tcb = NULL;
+    result = CCG_SUCCESS;
+cleanup:
+    json_decref(tcb);
+    return result;
+}
+
+/* Each format's optional members, exactly: "count" (>= 1) in format 2 only, "tcb" in format 3 only.
+ * A format-1 record has neither, so its canonical form stays the 14 members it always had. (A record
+ * of an unknown format has neither either; the verifier reports its format.) */
+static ccg_result check_format_members(json_t *rec)
+{
+    ccg_result result = CCG_FAILURE;
+    json_int_t v = json_integer_value(json_object_get(rec, "v"));
+    const json_t *count = json_object_get(rec, "count");
+    const json_t *tcb = json_object_get(rec, "tcb");
+    if (v == CCG_AUDIT_FORMAT_COUNTED) {
+        CCG_ENSURE_MSG(json_is_integer(count) && json_integer_value(count) >= 1, CCG_R_AUDIT_CHAIN_BROKEN,
+                       "column count of a format-2 record is not an integer >= 1");
+    } else {
+        CCG_ENSURE_MSG(json_is_null(count), CCG_R_AUDIT_CHAIN_BROKEN, "column count is set on a record not of format 2");
+        json_object_del(rec, "count");
+    }
+    if (v == CCG_AUDIT_FORMAT_TCB) {
+        CCG_ENSURE_MSG(tcb != NULL, CCG_R_AUDIT_CHAIN_BROKEN, "column tcb of a format-3 record is NULL");
+    } else {
+        CCG_ENSURE_MSG(tcb == NULL, CCG_R_AUDIT_CHAIN_BROKEN, "column tcb is set on a record not of format 3");
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
 ccg_result ccg_audit_record_from_row(sqlite3_stmt *st, json_t **record)
 {
     static const struct {
@@ -286,10 +381,10 @@ ccg_result ccg_audit_record_from_row(sqlite3_stmt *st, json_t **record)
         {"evidence_digest", SQLITE_TEXT, 1}, {"decision", SQLITE_TEXT, 0},
         {"reasons", SQLITE_TEXT, 0},      {"prev_hash", SQLITE_TEXT, 0},
         {"hash", SQLITE_TEXT, 0},         {"count", SQLITE_INTEGER, 1},
+        {"tcb", SQLITE_TEXT, 1},
     };
     ccg_result result = CCG_FAILURE;
     json_t *rec = NULL, *value = NULL, *reasons = NULL;
-    const json_t *count = NULL;
     json_error_t jerr;
     size_t i = 0, j = 0;
     json_t *item = NULL;
@@ -311,6 +406,16 @@ ccg_result ccg_audit_record_from_row(sqlite3_stmt *st, json_t **record)
             }
             value = reasons;
             reasons = NULL;
+        } else if (strcmp(cols[i].name, "tcb") == 0) {
+            json_t *tcb = NULL;
+            if (json_is_null(value)) { /* a record without a TCB status has no "tcb" member at all */
+                json_decref(value);
+                value = NULL;
+                continue;
+            }
+            CCG_TRY(tcb_from_column(value, &tcb));
+            json_decref(value);
+            value = tcb;
         }
         int rc = json_object_set_new(rec, cols[i].name, value);
         value = NULL; /* stolen, even on failure */
@@ -319,16 +424,7 @@ ccg_result ccg_audit_record_from_row(sqlite3_stmt *st, json_t **record)
     CCG_ENSURE_MSG(ccg_audit_hash_text_ok(json_string_value(json_object_get(rec, "prev_hash"))) &&
                        ccg_audit_hash_text_ok(json_string_value(json_object_get(rec, "hash"))),
                    CCG_R_AUDIT_CHAIN_BROKEN, "prev_hash or hash is not 64 lowercase hex digits");
-    /* "count" belongs to format 2 only (>= 1); a format-1 record has none, so its canonical form stays
-     * the 14 members. */
-    count = json_object_get(rec, "count");
-    if (json_integer_value(json_object_get(rec, "v")) == CCG_AUDIT_FORMAT_COUNTED) {
-        CCG_ENSURE_MSG(json_is_integer(count) && json_integer_value(count) >= 1, CCG_R_AUDIT_CHAIN_BROKEN,
-                       "column count of a format-2 record is not an integer >= 1");
-    } else {
-        CCG_ENSURE_MSG(json_is_null(count), CCG_R_AUDIT_CHAIN_BROKEN, "column count is set on a format-1 record");
-        json_object_del(rec, "count");
-    }
+    CCG_TRY(check_format_members(rec));
     *record = rec;
     rec = NULL;
     result = CCG_SUCCESS;

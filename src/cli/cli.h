@@ -25,6 +25,7 @@ int cmd_channel(int argc, char **argv);
 int cmd_seal(int argc, char **argv);
 int cmd_unseal(int argc, char **argv);
 int cmd_artifact(int argc, char **argv);
+int cmd_tcb_baseline(int argc, char **argv);
 
 /* Adds the cached (or, with fetch, KDS-fetched) VCEK and chain for a report to col. A NULL cache_dir
  * does nothing. */
@@ -38,6 +39,13 @@ CCG_MUST_CHECK ccg_result cli_collateral_from_cache(const char *cache_dir, const
 /* Loads trusted reference-value issuers from "ID=FILE" specs (PEM public keys or certificates). */
 #include "ccgate/refvalue.h"
 CCG_MUST_CHECK ccg_result cli_load_issuers(const char *const *specs, int count, ccg_refval_issuers **out);
+
+/* Loads TCB baseline files (at most one per product) into an initialised set. */
+#include "ccgate/snp_tcb_baseline.h"
+CCG_MUST_CHECK ccg_result cli_load_tcb_baselines(const char *const *paths, int count, ccg_snp_tcb_baselines *set);
+
+/* Writes doc as indented JSON to path, or to stdout when path is NULL; returns the exit code. */
+int cli_write_json(const json_t *doc, const char *path, const char *context);
 
 /* The shared front of `ccgate <cmd> snp ...`: returns an exit code when argv[1] is not "snp" (or is
  * --help), else -1 to go on. */

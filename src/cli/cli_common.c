@@ -1,5 +1,6 @@
 /* Error reporting shared by the subcommands. */
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -53,4 +54,34 @@ int cli_report_error(const char *context, int json)
     fprintf(stderr, "ccgate: %s: %s: %s (%s)\n", context, ccg_reason_code(reason), ccg_reason_message(reason),
             e->message);
     return cli_exit_for_reason(reason);
+}
+
+ccg_result cli_load_tcb_baselines(const char *const *paths, int count, ccg_snp_tcb_baselines *set)
+{
+    ccg_result result = CCG_FAILURE;
+    for (int i = 0; i < count; i++) {
+        CCG_TRY(ccg_snp_tcb_baselines_load(set, paths[i]));
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+int cli_write_json(const json_t *doc, const char *path, const char *context)
+{
+    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS);
+    int rc = CLI_EXIT_USAGE;
+    if (text == NULL) {
+        return rc;
+    }
+    if (path == NULL) {
+        printf("%s\n", text);
+        rc = CLI_EXIT_OK;
+    } else if (ccg_ok(ccg_file_write(path, (const uint8_t *)text, strlen(text)))) {
+        rc = CLI_EXIT_OK;
+    } else {
+        rc = cli_report_error(context, 0);
+    }
+    free(text);
+    return rc;
 }

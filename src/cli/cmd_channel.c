@@ -294,6 +294,8 @@ typedef struct {
     const char *refvals;
     const char *issuer_keys[16];
     int issuer_key_count;
+    const char *baselines[3];
+    int baseline_count;
     const char *messages[MAX_MESSAGES];
     int message_count;
     int timeout_ms;
@@ -304,7 +306,8 @@ static void send_usage(FILE *out)
     fprintf(out,
             "usage: ccgate channel send --connect HOST:PORT --policy FILE [--trust-root FILE\n"
             "                           [--trust-root-product milan|genoa|turin]] [--now RFC3339]\n"
-            "                           [--refvals FILE --issuer-key ID=FILE...] [--aead chacha20-poly1305|aes-128-gcm]\n"
+            "                           [--refvals FILE] [--tcb-baseline FILE...] [--issuer-key ID=FILE...]\n"
+            "                           [--aead chacha20-poly1305|aes-128-gcm]\n"
             "                           [--message TEXT...] [--timeout-ms MS]\n"
             "\n"
             "Connects to an attested-channel server, verifies its SEV-SNP evidence against --policy (the approved\n"
@@ -317,8 +320,10 @@ static void send_usage(FILE *out)
             "  --trust-root FILE    also trust this self-signed root (the emulator's ark.pem; test roots only)\n"
             "  --trust-root-product the root's product (default milan)\n"
             "  --now RFC3339        the verification time (default: the current time)\n"
-            "  --refvals FILE       a signed reference-value set the policy may name; --issuer-key ID=FILE trusts\n"
-            "                       its signer (repeat)\n"
+            "  --refvals FILE       a signed reference-value set the policy may name\n"
+            "  --tcb-baseline FILE  a signed SEV-SNP TCB baseline, one per product (docs/snp-tcb-baseline.md);\n"
+            "                       a policy requires one unless its \"tcb\" says \"require_baseline\": false\n"
+            "  --issuer-key ID=FILE trust this signer of reference values and TCB baselines (repeat)\n"
             "  --aead NAME          the frame AEAD (default chacha20-poly1305)\n"
             "  --message TEXT       a message to send (repeat); without any, stdin is sent as one message\n"
             "  --timeout-ms MS      per I/O wait (default 30000)\n"
@@ -335,7 +340,8 @@ static int parse_send(int argc, char **argv, send_args *a)
         {"now", required_argument, 0, 'n'},        {"aead", required_argument, 0, 'a'},
         {"refvals", required_argument, 0, 'V'},    {"issuer-key", required_argument, 0, 'I'},
         {"message", required_argument, 0, 'm'},    {"timeout-ms", required_argument, 0, 'T'},
-        {"help", no_argument, 0, 'h'},             {0, 0, 0, 0},
+        {"tcb-baseline", required_argument, 0, 'B'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     int c;
     optind = 1;
@@ -354,6 +360,13 @@ static int parse_send(int argc, char **argv, send_args *a)
                 return -1;
             }
             a->issuer_keys[a->issuer_key_count++] = optarg;
+            break;
+        case 'B':
+            if (a->baseline_count == 3) {
+                fprintf(stderr, "ccgate channel send: at most 3 --tcb-baseline (one per product)\n");
+                return -1;
+            }
+            a->baselines[a->baseline_count++] = optarg;
             break;
         case 'm':
             if (a->message_count == MAX_MESSAGES) {
@@ -452,6 +465,7 @@ typedef struct {
     ccg_snp_policy *policy;
     ccg_refval_set *refvals;
     ccg_refval_issuers *issuers;
+    ccg_snp_tcb_baselines baselines;
     ccg_snp_verify_opts opts;
     ccg_time now;
 } client_inputs;
@@ -478,8 +492,11 @@ static ccg_result load_client_inputs(const send_args *a, client_inputs *in)
         CCG_TRY(ccg_file_read(a->refvals, 4 * MAX_FILE, &text, &len));
         CCG_TRY(ccg_refval_set_parse((const char *)text, len, &in->refvals));
     }
+    CCG_TRY(cli_load_tcb_baselines(a->baselines, a->baseline_count, &in->baselines));
     in->opts.refvals = in->refvals;
     in->opts.issuers = in->issuers;
+    in->opts.tcb_baselines = &in->baselines;
+    in->opts.tcb_issuers = in->issuers;
     if (a->now != NULL) {
         CCG_TRY(ccg_time_parse_rfc3339(a->now, &in->now));
     } else {
@@ -495,6 +512,7 @@ static void free_client_inputs(client_inputs *in)
 {
     ccg_refval_set_free(in->refvals);
     ccg_refval_issuers_free(in->issuers);
+    ccg_snp_tcb_baselines_free(&in->baselines);
     ccg_snp_policy_free(in->policy);
     ccg_snp_verifier_free(in->verifier);
 }

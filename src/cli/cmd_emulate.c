@@ -19,6 +19,7 @@ typedef struct {
     int debug;
     const char *report_data;
     const char *measurement;
+    const char *platform_info; /* PLATFORM_INFO as hex, e.g. 0x65 (a genuine Turin's) */
     int save_state;         /* also persist keys and launch into out_dir (for ccgate-agent, channel serve) */
     const char *load_state; /* reuse a saved emulator's keys (same test root) instead of new ones */
     const char *crl;        /* also write an ARK-signed CRL here */
@@ -29,8 +30,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: ccgate emulate snp --out-dir DIR [--product milan|genoa|turin] [--vlek] [--debug]\n"
-            "                          [--report-data HEX] [--measurement HEX] [--save-state] [--load-state DIR]\n"
-            "                          [--crl FILE [--revoke-ask]]\n"
+            "                          [--report-data HEX] [--measurement HEX] [--platform-info HEX]\n"
+            "                          [--save-state] [--load-state DIR] [--crl FILE [--revoke-ask]]\n"
             "\n"
             "Writes an SEV-SNP report signed by ccgate's software SNP firmware, for demos and tests. The\n"
             "ARK, ASK and VCEK (or ASVK and VLEK) are generated for this run; AMD's pinned roots never accept\n"
@@ -42,6 +43,8 @@ static void usage(FILE *out)
             "  --debug              set the guest policy's DEBUG bit\n"
             "  --report-data HEX    up to 64 bytes of REPORT_DATA, zero-padded (default zeros)\n"
             "  --measurement HEX    the 48-byte launch MEASUREMENT (default a fixed test value)\n"
+            "  --platform-info HEX  the 64-bit PLATFORM_INFO, e.g. 0x65 as genuine Turin firmware reports it\n"
+            "                       (default 0x3: SMT_EN, TSME_EN)\n"
             "  --save-state         also save the emulated firmware (keys, chain, launch) into --out-dir, for\n"
             "                       the emulator attester of ccgate-agent (docs/attester.md); TEST ROOT ONLY\n"
             "  --load-state DIR     sign with a saved emulator's keys (same test root) instead of new ones\n"
@@ -60,6 +63,7 @@ static int parse_args(int argc, char **argv, emulate_args *a)
         {"report-data", required_argument, 0, 'r'}, {"measurement", required_argument, 0, 'm'},
         {"save-state", no_argument, 0, 's'},        {"load-state", required_argument, 0, 'l'},
         {"crl", required_argument, 0, 'c'},         {"revoke-ask", no_argument, 0, 'R'},
+        {"platform-info", required_argument, 0, 'i'},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0},
     };
     int c;
@@ -76,6 +80,7 @@ static int parse_args(int argc, char **argv, emulate_args *a)
         case 'l': a->load_state = optarg; break;
         case 'c': a->crl = optarg; break;
         case 'R': a->revoke_ask = 1; break;
+        case 'i': a->platform_info = optarg; break;
         case 'h': usage(stdout); return 1;
         default: return -1;
         }
@@ -109,6 +114,21 @@ cleanup:
     return result;
 }
 
+/* "0x" and 1 to 16 hex digits. */
+static ccg_result parse_platform_info(const char *text, uint64_t *out)
+{
+    ccg_result result = CCG_FAILURE;
+    size_t n = strlen(text);
+    *out = 0;
+    CCG_ENSURE_MSG(n > 2 && n <= 18 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X') &&
+                       strspn(text + 2, "0123456789abcdefABCDEF") == n - 2,
+                   CCG_R_USAGE_INVALID, "--platform-info must be 0x followed by 1 to 16 hex digits");
+    *out = (uint64_t)strtoull(text + 2, NULL, 16); /* only hex digits, at most 64 bits: no overflow */
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
 static ccg_result build_report(const emulate_args *a, const ccg_snp_emulator *emu, ccg_snp_report *r)
 {
     ccg_result result = CCG_FAILURE;
@@ -118,6 +138,9 @@ static ccg_result build_report(const emulate_args *a, const ccg_snp_emulator *em
     }
     if (a->report_data != NULL) {
         CCG_TRY(apply_report_data(a->report_data, r));
+    }
+    if (a->platform_info != NULL) {
+        CCG_TRY(parse_platform_info(a->platform_info, &r->platform_info));
     }
     if (a->measurement != NULL) {
         CCG_ENSURE_MSG(ccg_hex_is_valid(a->measurement, sizeof(r->measurement)), CCG_R_USAGE_INVALID,

@@ -26,6 +26,8 @@ typedef struct {
     const char *refvals;
     const char *issuer_keys[16];
     int issuer_key_count;
+    const char *baselines[3];
+    int baseline_count;
     int fetch;
     int json;
 } verify_args;
@@ -37,7 +39,7 @@ static void usage(FILE *out)
             "                         [--policy FILE] --now RFC3339 [--json]\n"
             "                         [--cache-dir DIR [--fetch] [--kds-url URL] [--product NAME]]\n"
             "                         [--trust-root FILE --trust-root-product milan|genoa|turin]\n"
-            "                         [--refvals FILE --issuer-key ID=PUBLIC.pem...]\n"
+            "                         [--refvals FILE] [--tcb-baseline FILE...] [--issuer-key ID=PUBLIC.pem...]\n"
             "\n"
             "Verifies an AMD SEV-SNP attestation report: its ECDSA P-384 signature, the VCEK->ASK->ARK (or\n"
             "VLEK->ASVK->ARK) chain to AMD's pinned root, certificate and CRL validity at --now, the binding of\n"
@@ -55,12 +57,17 @@ static void usage(FILE *out)
             "                       carry no CPUID\n"
             "  --refvals FILE       a signed reference-value set (docs/reference-values.md), used when the\n"
             "                       policy names it in \"reference_values\"\n"
-            "  --issuer-key ID=FILE trust this issuer's public key for reference values; repeat\n"
+            "  --tcb-baseline FILE  a signed TCB baseline (docs/snp-tcb-baseline.md); repeat, one per product.\n"
+            "                       The default policy requires one for the report's product (otherwise\n"
+            "                       snp.tcb_baseline_missing) and accepts the TCB status UpToDate only\n"
+            "  --issuer-key ID=FILE trust this issuer's public key for reference values and TCB baselines;\n"
+            "                       repeat\n"
             "  --trust-root FILE    also trust this self-signed root (emulator/test roots only; the pinned\n"
             "                       AMD roots are always trusted and never replaced)\n"
             "  --json               print the decision and claims as JSON\n"
             "\n"
-            "Exit status: 0 allow, 1 deny, 2 bad usage or malformed input.\n");
+            "Exit status: 0 allow, 1 deny (a decision is printed), 2 bad usage or malformed input (an\n"
+            "error is printed, no decision).\n");
 }
 
 static int parse_args(int argc, char **argv, verify_args *a)
@@ -74,6 +81,7 @@ static int parse_args(int argc, char **argv, verify_args *a)
         {"cache-dir", required_argument, 0, 'C'}, {"kds-url", required_argument, 0, 'K'},
         {"fetch", no_argument, 0, 'F'},        {"product", required_argument, 0, 'R'},
         {"refvals", required_argument, 0, 'V'}, {"issuer-key", required_argument, 0, 'I'},
+        {"tcb-baseline", required_argument, 0, 'T'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -107,6 +115,13 @@ static int parse_args(int argc, char **argv, verify_args *a)
                 return -1;
             }
             a->issuer_keys[a->issuer_key_count++] = optarg;
+            break;
+        case 'T':
+            if (a->baseline_count == 3) {
+                fprintf(stderr, "ccgate verify snp: at most 3 --tcb-baseline (one per product)\n");
+                return -1;
+            }
+            a->baselines[a->baseline_count++] = optarg;
             break;
         case 'h': usage(stdout); return 1;
         default: return -1;
@@ -262,13 +277,16 @@ static int run(const verify_args *a)
     ccg_refval_set *refvals = NULL;
     ccg_refval_issuers *issuers = NULL;
     ccg_snp_verify_opts opts = {0};
+    ccg_snp_tcb_baselines baselines;
     ccg_decision d;
     ccg_decision_init(&d, "snp");
+    ccg_snp_tcb_baselines_init(&baselines);
 
     ccg_error_clear();
     if (ccg_failed(ccg_time_parse_rfc3339(a->now, &now)) || ccg_failed(ccg_snp_verifier_new(&v)) ||
         ccg_failed(ccg_snp_collateral_init(&col)) || ccg_failed(load_report(a, &report, &report_len)) ||
         ccg_failed(load_inputs(a, v, &col, &policy)) || ccg_failed(load_refvals(a, &refvals, &issuers)) ||
+        ccg_failed(cli_load_tcb_baselines(a->baselines, a->baseline_count, &baselines)) ||
         ccg_failed(cli_collateral_from_cache(a->cache_dir, a->kds_url, a->fetch, a->product, report, report_len,
                                              &col))) {
         rc = cli_report_error("verify snp", a->json);
@@ -277,10 +295,13 @@ static int run(const verify_args *a)
     ccg_decision_free(&d);
     opts.refvals = refvals;
     opts.issuers = issuers;
+    opts.tcb_baselines = &baselines;
+    opts.tcb_issuers = issuers; /* the operator names the keys it trusts, for both */
     if (ccg_failed(ccg_snp_verify_ex(v, report, report_len, &col, policy, &opts, now, &d))) {
-        /* Unparseable evidence is bad input (exit 2); the decision still says why. */
-        print_decision(&d, a->json);
-        rc = cli_report_error("verify snp", 0);
+        /* Unparseable evidence is bad input: exit 2 with the error, and no decision line, so what is
+         * printed and the exit status agree (a decision is printed only for exit 0 and 1). */
+        (void)cli_report_error("verify snp", a->json);
+        rc = CLI_EXIT_USAGE;
         goto cleanup;
     }
     print_decision(&d, a->json);
@@ -289,6 +310,7 @@ cleanup:
     ccg_decision_free(&d);
     ccg_refval_set_free(refvals);
     ccg_refval_issuers_free(issuers);
+    ccg_snp_tcb_baselines_free(&baselines);
     free(report);
     ccg_snp_policy_free(policy);
     ccg_snp_collateral_free(&col);

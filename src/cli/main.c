@@ -19,6 +19,7 @@ static void usage(FILE *out)
             "  emulate gpu  write evidence and RIMs from the software GPU (test roots; demos and tests only)\n"
             "  measure snp  compute an SEV-SNP launch measurement from OVMF, kernel and vCPU inputs\n"
             "  refval       create, sign, bundle and verify signed reference values\n"
+            "  tcb-baseline create, sign and verify the authority's signed SEV-SNP TCB baselines\n"
             "  audit        verify, list or anchor the key broker's hash-chained audit log\n"
             "  kbs          the key broker's admin API per persona (keys, policies, refvals, audit, tokens)\n"
             "  reasons      list the reason-code registry (--json, --markdown)\n"
@@ -72,6 +73,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "refval") == 0) {
         return cmd_refval(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "tcb-baseline") == 0) {
+        return cmd_tcb_baseline(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "audit") == 0) {
         return cmd_audit(argc - 1, argv + 1);

@@ -49,15 +49,18 @@ static json_t *policy_json(uint64_t p)
                      (p & CCG_SNP_POLICY_PAGE_SWAP_DISABLE) != 0);
 }
 
+/* Every bit ccgate knows by name, and the rest as "unknown_bits": newer firmware defines more bits in
+ * this signed field, and a verifier reports them rather than refusing the report. */
 static json_t *platform_json(uint64_t p)
 {
-    return json_pack("{s:o, s:b, s:b, s:b, s:b, s:b, s:b, s:b}", "raw", u64_hex_json(p), "smt_enabled",
+    return json_pack("{s:o, s:b, s:b, s:b, s:b, s:b, s:b, s:b, s:b, s:o}", "raw", u64_hex_json(p), "smt_enabled",
                      (p & CCG_SNP_PLATFORM_SMT_EN) != 0, "tsme_enabled", (p & CCG_SNP_PLATFORM_TSME_EN) != 0,
                      "ecc_enabled", (p & CCG_SNP_PLATFORM_ECC_EN) != 0, "rapl_disabled",
                      (p & CCG_SNP_PLATFORM_RAPL_DIS) != 0, "ciphertext_hiding_enabled",
                      (p & CCG_SNP_PLATFORM_CIPHERTEXT_HIDING_EN) != 0, "alias_check_complete",
-                     (p & CCG_SNP_PLATFORM_ALIAS_CHECK_COMPLETE) != 0, "tio_enabled",
-                     (p & CCG_SNP_PLATFORM_TIO_EN) != 0);
+                     (p & CCG_SNP_PLATFORM_ALIAS_CHECK_COMPLETE) != 0, "iommu_write_safe",
+                     (p & CCG_SNP_PLATFORM_IOMMU_WRITE_SAFE) != 0, "tio_enabled", (p & CCG_SNP_PLATFORM_TIO_EN) != 0,
+                     "unknown_bits", u64_hex_json(p & ~CCG_SNP_PLATFORM_KNOWN_MASK));
 }
 
 static const char *signer_name(ccg_snp_signer s)
@@ -94,6 +97,7 @@ json_t *ccg_snp_claims_json(const ccg_snp_report *r, ccg_snp_product product)
     json_object_set_new(c, "family_id", hex_json(r->family_id, sizeof(r->family_id)));
     json_object_set_new(c, "image_id", hex_json(r->image_id, sizeof(r->image_id)));
     json_object_set_new(c, "vmpl", json_integer(r->vmpl));
+    json_object_set_new(c, "host_requested", json_boolean(r->vmpl == CCG_SNP_VMPL_HOST_REQUESTED));
     json_object_set_new(c, "signature_algo", json_integer(r->signature_algo));
     json_object_set_new(c, "current_tcb", tcb_json(product, r->current_tcb));
     json_object_set_new(c, "platform_info", platform_json(r->platform_info));

@@ -1,5 +1,7 @@
 /* Parser for the SEV-SNP ATTESTATION_REPORT. Every byte is read through the bounded reader, in
- * offset order, and every reserved range is checked to be zero. */
+ * offset order. Only what the current ABI guarantees to be zero is refused: the reserved byte ranges of
+ * each report version's layout, the reserved bits of the guest POLICY and of the signer info.
+ * PLATFORM_INFO is firmware state that newer firmware extends, so its bits are claims, never refused. */
 #include <string.h>
 
 #include "ccgate/reader.h"
@@ -22,14 +24,13 @@ static ccg_result parse_header(ccg_reader *r, ccg_snp_report *out)
     CCG_TRY(ccg_reader_copy(r, out->family_id, sizeof(out->family_id)));            /* 0x010 */
     CCG_TRY(ccg_reader_copy(r, out->image_id, sizeof(out->image_id)));              /* 0x020 */
     CCG_TRY(ccg_reader_u32le(r, &out->vmpl));                                       /* 0x030 */
-    CCG_ENSURE_MSG(out->vmpl <= 3, CCG_R_INPUT_MALFORMED, "VMPL %u is not 0-3", out->vmpl);
+    CCG_ENSURE_MSG(out->vmpl <= 3 || out->vmpl == CCG_SNP_VMPL_HOST_REQUESTED, CCG_R_INPUT_MALFORMED,
+                   "VMPL %u is not 0-3 (guest request) or 0xFFFFFFFF (host request)", out->vmpl);
     CCG_TRY(ccg_reader_u32le(r, &out->signature_algo));                             /* 0x034 */
     CCG_ENSURE_MSG(out->signature_algo == SNP_SIGNATURE_ALGO_ECDSA_P384_SHA384,
                    CCG_R_SNP_SIGNATURE_ALGO_UNSUPPORTED, "SIGNATURE_ALGO %u", out->signature_algo);
     CCG_TRY(ccg_reader_u64le(r, &out->current_tcb));                                /* 0x038 */
     CCG_TRY(ccg_reader_u64le(r, &out->platform_info));                              /* 0x040 */
-    CCG_ENSURE_MSG((out->platform_info & ~CCG_SNP_PLATFORM_KNOWN_MASK) == 0, CCG_R_SNP_RESERVED_NONZERO,
-                   "PLATFORM_INFO has reserved bits set (0x%llx)", (unsigned long long)out->platform_info);
     CCG_TRY(ccg_reader_u32le(r, &out->flags));                                      /* 0x048 */
     CCG_ENSURE_MSG((out->flags & ~0x1Fu) == 0, CCG_R_SNP_RESERVED_NONZERO,
                    "reserved bits 31:5 at offset 0x48 are 0x%x", out->flags);

@@ -117,6 +117,7 @@ static ccg_result verify_parsed(ccg_snp_verifier *v, const uint8_t *bytes, const
 {
     ccg_result result = CCG_FAILURE;
     snp_chain_facts facts;
+    json_t *tcb = NULL;
     ccg_snp_signer signer = ccg_snp_report_signer(r);
     ccg_snp_product hint = ccg_snp_product_from_cpuid(r);
     memset(&facts, 0, sizeof(facts));
@@ -125,6 +126,11 @@ static ccg_result verify_parsed(ccg_snp_verifier *v, const uint8_t *bytes, const
         ccg_decision_deny(d, CCG_R_SNP_SIGNING_KEY_UNSUPPORTED, json_pack("{s:i}", "signing_key", (int)signer));
         result = CCG_SUCCESS;
         goto cleanup;
+    }
+    if (r->vmpl == CCG_SNP_VMPL_HOST_REQUESTED) {
+        /* The firmware zero-fills REPORT_DATA of a host-requested report: it answers no guest's
+         * challenge, so no policy accepts it. */
+        ccg_decision_deny(d, CCG_R_SNP_HOST_REQUESTED_REPORT, json_pack("{s:I}", "vmpl", (json_int_t)r->vmpl));
     }
     if (!signer_allowed(p, signer)) {
         ccg_decision_deny(d, CCG_R_SNP_SIGNER_NOT_ALLOWED,
@@ -152,10 +158,15 @@ static ccg_result verify_parsed(ccg_snp_verifier *v, const uint8_t *bytes, const
     }
     CCG_ENSURE(ccg_snp_appraise(p, r, facts.product, &d->reasons) == 0, CCG_R_INTERNAL_OUT_OF_MEMORY);
     check_refvals(p, opts, r, now, d);
+    tcb = ccg_snp_tcb_appraise(p, r, facts.product, opts != NULL ? opts->tcb_baselines : NULL,
+                               opts != NULL ? opts->tcb_issuers : NULL, now, d);
     json_decref(d->claims);
     d->claims = ccg_snp_claims_json(r, facts.product);
+    CCG_ENSURE(tcb != NULL && d->claims != NULL && json_object_update(d->claims, tcb) == 0,
+               CCG_R_INTERNAL_OUT_OF_MEMORY);
     result = CCG_SUCCESS;
 cleanup:
+    json_decref(tcb);
     snp_chain_facts_free(&facts);
     return result;
 }

@@ -89,6 +89,7 @@ void kbs_handle_attest(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http
     ctx.policy_id = d.policy_id;
     ctx.policy_version = d.policy_version;
     ctx.evidence_digest = d.evidence_digest;
+    ctx.claims = d.claims;
     if (!d.allow) {
         kbs_deny_reasons(k, resp, action, &ctx, &d.reasons, 401, now);
         goto cleanup;
@@ -108,6 +109,11 @@ void kbs_handle_attest(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http
                                           (json_int_t)info.refval_version, "valid_until",
                                           (json_int_t)info.valid_until, "collateral", info.collateral,
                                           "trust_epoch", info.trust_epoch, "decided_at", (json_int_t)now);
+    if (record != NULL) {
+        /* What a reused decision records again at /resource: the TCB status and advisories. */
+        json_object_set(record, "tcb_status", json_object_get(d.claims, "tcb_status"));
+        json_object_set(record, "advisories", json_object_get(d.claims, "advisories"));
+    }
     record_text = record == NULL ? NULL : json_dumps(record, JSON_COMPACT);
     if (record_text == NULL) {
         kbs_deny(k, resp, action, &ctx, CCG_R_INTERNAL_OUT_OF_MEMORY, 500, now);

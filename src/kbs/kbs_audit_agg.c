@@ -77,6 +77,9 @@ int kbs_audit_is_anonymous(const ccg_audit_event *ev)
         ev->evidence_digest != NULL || n == 0 || n > AGG_MAX_REASONS) {
         return 0;
     }
+    if (ev->tcb_status != NULL) { /* names appraised evidence too; a summary (format 2) carries no tcb */
+        return 0;
+    }
     for (size_t i = 0; i < n; i++) {
         ccg_reason_kind kind = ccg_reason_kind_of(ev->reasons->items[i].reason);
         if (kind != CCG_KIND_INPUT && kind != CCG_KIND_DENY) {

@@ -31,6 +31,69 @@ cleanup:
     return result;
 }
 
+/* One named item of the trust material: its name, length and bytes. */
+static ccg_result trust_update(EVP_MD_CTX *md, const char *name, const uint8_t *bytes, size_t len)
+{
+    ccg_result result = CCG_FAILURE;
+    CCG_ENSURE_OSSL(EVP_DigestUpdate(md, name, strlen(name) + 1) == 1 && EVP_DigestUpdate(md, &len, sizeof(len)) == 1 &&
+                        EVP_DigestUpdate(md, bytes, len) == 1,
+                    CCG_R_INTERNAL_CRYPTO);
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+/* Issuers ID -> PEM file, read into iss and hashed into the trust material. */
+static ccg_result load_issuers(const json_t *map, ccg_refval_issuers *iss, EVP_MD_CTX *md)
+{
+    ccg_result result = CCG_FAILURE;
+    const char *iid;
+    json_t *path;
+    uint8_t *pem = NULL;
+    size_t pem_len = 0;
+    json_object_foreach((json_t *)map, iid, path) {
+        CCG_TRY(ccg_file_read(json_string_value(path), 64 * 1024, &pem, &pem_len));
+        CCG_TRY(ccg_refval_issuers_add_pem(iss, iid, pem, pem_len));
+        CCG_TRY(trust_update(md, iid, pem, pem_len));
+        free(pem);
+        pem = NULL;
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    free(pem);
+    return result;
+}
+
+/* The TCB baselines of the configuration, parsed once; signature and validity are checked at each
+ * appraisal with its now. A malformed file, or two for one product, refuses the start. The baseline
+ * issuers and the baselines are trust material too: a TCB status rests on them, so replacing a
+ * baseline (say, with a new advisory) or an issuer and restarting ends the reuse of earlier decisions. */
+static ccg_result load_tcb_baselines(ccg_kbs *k, const ccg_kbs_config *cfg, EVP_MD_CTX *md)
+{
+    static const char domain[] = "ccgate-kbs/tcb-baselines";
+    ccg_result result = CCG_FAILURE;
+    size_t i;
+    json_t *path;
+    uint8_t *text = NULL;
+    size_t text_len = 0;
+    CCG_TRY(trust_update(md, domain, (const uint8_t *)"", 0));
+    CCG_TRY(ccg_refval_issuers_new(&k->tcb_issuers));
+    if (cfg->tcb_baseline_issuers != NULL) {
+        CCG_TRY(load_issuers(cfg->tcb_baseline_issuers, k->tcb_issuers, md));
+    }
+    json_array_foreach(cfg->tcb_baselines, i, path) {
+        CCG_TRY(ccg_snp_tcb_baselines_load(&k->tcb_baselines, json_string_value(path)));
+        CCG_TRY(ccg_file_read(json_string_value(path), 1024 * 1024, &text, &text_len));
+        CCG_TRY(trust_update(md, json_string_value(path), text, text_len));
+        free(text);
+        text = NULL;
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    free(text);
+    return result;
+}
+
 /* Whether the audit log lives in the store's database file: then the audit record's synced commit,
  * which precedes every answer, also makes the session writes before it durable (one WAL). */
 static int audit_shares_store(const ccg_kbs_config *cfg)
@@ -93,32 +156,18 @@ ccg_result ccg_kbs_new(const ccg_kbs_config *cfg, ccg_kbs_clock clock, void *clo
                              cfg->nonce_ttl > cfg->attempts_window ? cfg->nonce_ttl : cfg->attempts_window,
                              &k->attempts));
     CCG_TRY(ccg_refval_issuers_new(&k->issuers));
-    /* The trust material: every reference-value issuer (ID and key file), hashed in order. A decision
-     * is reused only in the epoch it was made in (kbs_resource.c), so removing or replacing an issuer
-     * and restarting ends the reuse of every earlier decision. */
+    /* The trust material: every reference-value issuer (ID and key file), then every TCB baseline
+     * issuer and baseline, hashed in order. A decision is reused only in the epoch it was made in
+     * (kbs_resource.c), so removing or replacing an issuer or a baseline and restarting ends the reuse
+     * of every earlier decision. */
     md = EVP_MD_CTX_new();
     CCG_ENSURE_ALLOC(md);
     CCG_ENSURE_OSSL(EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1, CCG_R_INTERNAL_CRYPTO);
     CCG_ENSURE_OSSL(EVP_DigestUpdate(md, trust_domain, sizeof(trust_domain)) == 1, CCG_R_INTERNAL_CRYPTO);
     if (cfg->refval_issuers != NULL) {
-        const char *iid;
-        json_t *path;
-        json_object_foreach(cfg->refval_issuers, iid, path) {
-            uint8_t *pem = NULL;
-            size_t pem_len = 0;
-            CCG_TRY(ccg_file_read(json_string_value(path), 64 * 1024, &pem, &pem_len));
-            result = ccg_refval_issuers_add_pem(k->issuers, iid, pem, pem_len);
-            if (ccg_ok(result) && (EVP_DigestUpdate(md, iid, strlen(iid) + 1) != 1 ||
-                                   EVP_DigestUpdate(md, &pem_len, sizeof(pem_len)) != 1 ||
-                                   EVP_DigestUpdate(md, pem, pem_len) != 1)) {
-                result = CCG_FAILURE;
-                ccg_error_set(CCG_R_INTERNAL_CRYPTO, __FILE__, __LINE__, "hashing the trust material failed");
-            }
-            free(pem);
-            CCG_TRY(result);
-            result = CCG_FAILURE;
-        }
+        CCG_TRY(load_issuers(cfg->refval_issuers, k->issuers, md));
     }
+    CCG_TRY(load_tcb_baselines(k, cfg, md));
     CCG_ENSURE_OSSL(EVP_DigestFinal_ex(md, k->trust_material, &md_len) == 1 && md_len == 32, CCG_R_INTERNAL_CRYPTO);
     CCG_TRY(kbs_admin_issuers_load(cfg, &k->admin_issuers));
     /* One store connection per server thread, so a thread reading a session never queues behind
@@ -160,6 +209,8 @@ void ccg_kbs_free(ccg_kbs *k)
     ccg_keystore_close(k->ks);
     json_decref(k->keystore_cfg);
     ccg_refval_issuers_free(k->issuers);
+    ccg_refval_issuers_free(k->tcb_issuers);
+    ccg_snp_tcb_baselines_free(&k->tcb_baselines);
     kbs_verifiers_free(k->verifiers);
     kbs_policies_free(k->policies);
     kbs_admin_issuers_free(k->admin_issuers);
@@ -211,7 +262,8 @@ void kbs_evaluate(ccg_kbs *k, const ccg_kbs_policy *p, const char *tee, const cc
 {
     ccg_store_doc doc;
     ccg_refval_set *set = NULL;
-    ccg_snp_verify_opts opts = {.refvals = NULL, .issuers = k->issuers};
+    ccg_snp_verify_opts opts = {
+        .refvals = NULL, .issuers = k->issuers, .tcb_baselines = &k->tcb_baselines, .tcb_issuers = k->tcb_issuers};
     ccg_reason load_failure = CCG_R_OK;
     kbs_basis basis;
     ccg_time until;
@@ -241,6 +293,9 @@ void kbs_evaluate(ccg_kbs *k, const ccg_kbs_policy *p, const char *tee, const cc
         for (size_t i = 0; set != NULL && i < set->count; i++) {
             until = set->records[i].not_after < until ? set->records[i].not_after : until;
         }
+        /* ... and of the TCB baselines: the status it rested on holds no longer than they do. */
+        ccg_time baselines_until = ccg_snp_tcb_baselines_valid_until(&k->tcb_baselines);
+        until = baselines_until < until ? baselines_until : until;
         memset(info, 0, sizeof(*info));
         info->refval_version = set != NULL ? set->version : 0;
         if (d->allow && basis.has_collateral && ccg_ok(kbs_trust_epoch(k->trust_material, p, info->trust_epoch))) {

@@ -176,13 +176,45 @@ cleanup:
     return result;
 }
 
+/* "tcb_baselines": at most one file per product, absolute paths; "tcb_baseline_issuers": ID -> PEM. The
+ * files are read when the broker starts (ccg_kbs_new). */
+static ccg_result take_baselines(json_t *root, ccg_kbs_config *out)
+{
+    ccg_result result = CCG_FAILURE;
+    json_t *v = json_object_get(root, "tcb_baselines"), *item;
+    const char *id;
+    size_t i;
+    if (v != NULL) {
+        CCG_ENSURE_MSG(json_is_array(v) && json_array_size(v) <= 3, CCG_R_KBS_CONFIG_INVALID,
+                       "tcb_baselines must be an array of at most 3 baseline files (one per product)");
+        json_array_foreach(v, i, item) {
+            CCG_ENSURE_MSG(json_is_string(item) && json_string_value(item)[0] == '/', CCG_R_KBS_CONFIG_INVALID,
+                           "tcb_baselines[%zu] must be an absolute path", i);
+        }
+        out->tcb_baselines = json_incref(v);
+    }
+    v = json_object_get(root, "tcb_baseline_issuers");
+    if (v != NULL) {
+        CCG_ENSURE_MSG(json_is_object(v), CCG_R_KBS_CONFIG_INVALID,
+                       "tcb_baseline_issuers must be an object of issuer ID -> PEM file");
+        json_object_foreach(v, id, item) {
+            CCG_ENSURE_MSG(json_is_string(item) && json_string_value(item)[0] == '/', CCG_R_KBS_CONFIG_INVALID,
+                           "tcb_baseline_issuers.%.64s must be an absolute path", id);
+        }
+        out->tcb_baseline_issuers = json_incref(v);
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
 ccg_result ccg_kbs_config_parse(const char *json_text, size_t len, ccg_kbs_config *out)
 {
     static const char *const known[] = {"address", "port",  "store",     "audit",   "keystore",
                                         "tls",     "issuer", "nonce_ttl", "token_ttl", "attestation_policy",
                                         "threads", "allow_unlocked_memory", "explain", "refval_issuers", "collateral",
                                         "admin", "admin_issuers", "limits", "decision_reuse_seconds",
-                                        "attempt_limits"};
+                                        "attempt_limits", "tcb_baselines", "tcb_baseline_issuers"};
     ccg_result result = CCG_FAILURE;
     json_error_t jerr;
     json_t *root = NULL;
@@ -260,6 +292,7 @@ ccg_result ccg_kbs_config_parse(const char *json_text, size_t len, ccg_kbs_confi
         }
         out->refval_issuers = json_incref(value);
     }
+    CCG_TRY(take_baselines(root, out));
     /* The pre-tenancy form let every issuer assert any role and subject: refused, not reinterpreted. */
     CCG_ENSURE_MSG(json_object_get(root, "admin_issuers") == NULL, CCG_R_KBS_CONFIG_INVALID,
                    "admin_issuers is replaced by \"admin\": {\"audience\", \"issuers\": [{\"name\", \"key\", "
@@ -349,6 +382,8 @@ void ccg_kbs_config_free(ccg_kbs_config *c)
     json_decref(c->keystore);
     json_decref(c->refval_issuers);
     json_decref(c->admin_issuers);
+    json_decref(c->tcb_baselines);
+    json_decref(c->tcb_baseline_issuers);
     free(c->admin_audience);
     free(c->collateral_dir);
     free(c->kds_url);

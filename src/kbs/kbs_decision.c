@@ -313,24 +313,28 @@ cleanup:
 /* ---------------------------------------------------------------- the decision */
 
 /* The broker's failing-closed vocabulary on top of the verifier's precise codes (a decision carries
- * both): an expired endorsement key chain or CRL is also collateral.expired, and an absent VCEK/VLEK
- * (the verifier's own collateral.missing), an incomplete chain or an absent required CRL is also
- * collateral.missing. */
+ * both): an expired endorsement key chain, CRL or TCB baseline is also collateral.expired, and an absent
+ * VCEK/VLEK (the verifier's own collateral.missing), an incomplete chain, an absent required CRL or an
+ * absent required TCB baseline is also collateral.missing. */
 static void add_collateral_reasons(ccg_decision *d)
 {
     const ccg_reasons *r = &d->reasons;
     if (!ccg_reasons_has(r, CCG_R_COLLATERAL_EXPIRED) &&
-        (ccg_reasons_has(r, CCG_R_CERT_EXPIRED) || ccg_reasons_has(r, CCG_R_CRL_EXPIRED))) {
-        ccg_decision_deny(d, CCG_R_COLLATERAL_EXPIRED,
-                          json_pack("{s:s}", "cause", ccg_reasons_has(r, CCG_R_CERT_EXPIRED) ? "cert.expired"
-                                                                                            : "crl.expired"));
+        (ccg_reasons_has(r, CCG_R_CERT_EXPIRED) || ccg_reasons_has(r, CCG_R_CRL_EXPIRED) ||
+         ccg_reasons_has(r, CCG_R_SNP_TCB_BASELINE_EXPIRED))) {
+        const char *cause = ccg_reasons_has(r, CCG_R_CERT_EXPIRED)  ? "cert.expired"
+                            : ccg_reasons_has(r, CCG_R_CRL_EXPIRED) ? "crl.expired"
+                                                                    : "snp.tcb_baseline_expired";
+        ccg_decision_deny(d, CCG_R_COLLATERAL_EXPIRED, json_pack("{s:s}", "cause", cause));
     }
     if (!ccg_reasons_has(r, CCG_R_COLLATERAL_MISSING) &&
-        (ccg_reasons_has(r, CCG_R_CERT_CHAIN_INCOMPLETE) || ccg_reasons_has(r, CCG_R_SNP_CRL_REQUIRED))) {
+        (ccg_reasons_has(r, CCG_R_CERT_CHAIN_INCOMPLETE) || ccg_reasons_has(r, CCG_R_SNP_CRL_REQUIRED) ||
+         ccg_reasons_has(r, CCG_R_SNP_TCB_BASELINE_MISSING))) {
         ccg_decision_deny(d, CCG_R_COLLATERAL_MISSING,
-                          json_pack("{s:s}", "cause", ccg_reasons_has(r, CCG_R_SNP_CRL_REQUIRED)
-                                                          ? "snp.crl_required"
-                                                          : "cert.chain_incomplete"));
+                          json_pack("{s:s}", "cause", ccg_reasons_has(r, CCG_R_SNP_CRL_REQUIRED) ? "snp.crl_required"
+                                                      : ccg_reasons_has(r, CCG_R_CERT_CHAIN_INCOMPLETE)
+                                                          ? "cert.chain_incomplete"
+                                                          : "snp.tcb_baseline_missing"));
     }
 }
 

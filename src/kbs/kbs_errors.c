@@ -117,6 +117,14 @@ ccg_result kbs_audit(ccg_kbs *k, const char *action, const kbs_context *ctx, ccg
     ev.evidence_digest = ctx->evidence_digest != NULL && ctx->evidence_digest[0] != 0 ? ctx->evidence_digest : NULL;
     ev.decision = d;
     ev.reasons = reasons;
+    /* The TCB status and advisory IDs of the appraised evidence go into its record. */
+    const char *advisories[CCG_AUDIT_MAX_ADVISORIES];
+    const json_t *adv = json_object_get(ctx->claims, "advisories");
+    ev.tcb_status = json_string_value(json_object_get(ctx->claims, "tcb_status"));
+    for (size_t i = 0; ev.tcb_status != NULL && i < json_array_size(adv) && i < CCG_AUDIT_MAX_ADVISORIES; i++) {
+        advisories[ev.advisory_count++] = json_string_value(json_array_get(adv, i));
+    }
+    ev.advisories = advisories;
     /* An anonymous denial is aggregated (kbs_audit_agg.c); anything else is one record. */
     if (k->audit_agg != NULL && kbs_audit_is_anonymous(&ev)) {
         return kbs_audit_anonymous(k, &ev);

@@ -56,6 +56,7 @@ void kbs_handle_explain(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_htt
     ctx.policy_id = d.policy_id;
     ctx.policy_version = d.policy_version;
     ctx.evidence_digest = d.evidence_digest;
+    ctx.claims = d.claims;
     /* The explanation is an answer, not a release: audited as such before it goes out. */
     if (ccg_failed(kbs_audit(k, action, &ctx, d.allow ? CCG_AUDIT_ALLOW : CCG_AUDIT_DENY,
                              d.allow ? NULL : &d.reasons, now))) {

@@ -58,6 +58,8 @@ struct ccg_kbs {
     int allow_unlocked;
     int explain;
     ccg_refval_issuers *issuers; /* trusted reference-value issuers (possibly none) */
+    ccg_refval_issuers *tcb_issuers;   /* issuers trusted to sign TCB baselines (possibly none) */
+    ccg_snp_tcb_baselines tcb_baselines; /* from the configuration, one per product at most */
     ccg_snp_kds_config kds;      /* collateral cache / KDS; kds_enabled 0 when not configured */
     int kds_enabled;
     char *kds_dir;
@@ -100,6 +102,7 @@ typedef struct {
     int64_t policy_version;
     const char *evidence_digest;
     const char *cause;  /* a dependency's own error (e.g. the PKCS#11 CKR name); never a secret */
+    const json_t *claims; /* the appraised evidence's claims: their tcb_status and advisories are audited */
 } kbs_context;
 
 /* Fills resp with the JSON error body {"type","detail","reasons","request_id","policy_id",

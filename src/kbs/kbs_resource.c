@@ -247,6 +247,8 @@ void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_ht
         snprintf(d.policy_id, sizeof(d.policy_id), "%s", policy->policy_id);
         d.policy_version = policy->version;
         snprintf(d.evidence_digest, sizeof(d.evidence_digest), "%s", att.evidence_digest);
+        d.claims = json_pack("{s:O?, s:O?}", "tcb_status", json_object_get(att.rec, "tcb_status"), "advisories",
+                             json_object_get(att.rec, "advisories"));
     } else if (ccg_failed(attested_evidence(&att))) {
         kbs_deny(k, resp, action, &ctx, ccg_error_reason(), 0, now);
         goto cleanup;
@@ -256,6 +258,7 @@ void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_ht
     }
     have_decision = 1;
     ctx.evidence_digest = d.evidence_digest;
+    ctx.claims = d.claims;
     if (!d.allow) {
         kbs_deny_reasons(k, resp, action, &ctx, &d.reasons, 403, now);
         goto cleanup;

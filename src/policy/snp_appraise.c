@@ -157,6 +157,9 @@ static void check_platform(appraisal *a, const ccg_snp_policy *p, const ccg_snp_
                         CCG_SNP_PLATFORM_CIPHERTEXT_HIDING_EN);
     check_platform_flag(a, "alias_check_complete", q->alias_check_complete, r->platform_info,
                         CCG_SNP_PLATFORM_ALIAS_CHECK_COMPLETE);
+    check_platform_flag(a, "iommu_write_safe", q->iommu_write_safe, r->platform_info,
+                        CCG_SNP_PLATFORM_IOMMU_WRITE_SAFE);
+    check_platform_flag(a, "tio_enabled", q->tio_enabled, r->platform_info, CCG_SNP_PLATFORM_TIO_EN);
 }
 
 int ccg_snp_appraise(const ccg_snp_policy *p, const ccg_snp_report *r, ccg_snp_product product, ccg_reasons *out)

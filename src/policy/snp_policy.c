@@ -1,6 +1,7 @@
 /* Parsing of SEV-SNP policy documents (docs/snp-policy.md). Strict: every key must be known,
  * every value of its type and range. Absent keys take the secure defaults of ccg_snp_policy_default. */
 #include "ccgate/snp_policy.h"
+#include "ccgate/snp_tcb_baseline.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,9 @@ static void set_defaults(ccg_snp_policy *p)
     p->vmpl = -1;
     p->allow_vcek = 1;
     p->allow_vlek = 1;
-    p->platform = (ccg_snp_platform_req){-1, -1, -1, -1, -1, -1};
+    p->platform = (ccg_snp_platform_req){-1, -1, -1, -1, -1, -1, -1, -1};
+    /* UpToDate only, no advisory, and a baseline to say so: a policy silent on "tcb" fails closed. */
+    p->tcb.require_baseline = 1;
 }
 
 ccg_result ccg_snp_policy_default(ccg_snp_policy **out)
@@ -44,6 +47,7 @@ void ccg_snp_policy_free(ccg_snp_policy *p)
     free(p->measurements);
     free(p->id_key_digests);
     free(p->author_key_digests);
+    free(p->tcb.allowed_advisories);
     free(p);
 }
 
@@ -182,6 +186,8 @@ static ccg_result parse_platform(json_t *v, ccg_snp_platform_req *req)
         {"rapl_disabled", NULL, &req->rapl_disabled},
         {"ciphertext_hiding_enabled", NULL, &req->ciphertext_hiding_enabled},
         {"alias_check_complete", NULL, &req->alias_check_complete},
+        {"iommu_write_safe", NULL, &req->iommu_write_safe},
+        {"tio_enabled", NULL, &req->tio_enabled},
     };
     return parse_members(v, "platform_info", members, sizeof(members) / sizeof(members[0]));
 }
@@ -210,6 +216,91 @@ static ccg_result parse_refvals(json_t *v, ccg_snp_policy *p)
     }
     CCG_ENSURE_MSG(p->refval_set_id[0] != '\0', CCG_R_POLICY_INVALID_VALUE, "'reference_values' needs 'set_id'");
     p->has_refval_set = 1;
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static ccg_result parse_statuses(json_t *v, ccg_snp_tcb_req *q)
+{
+    ccg_result result = CCG_FAILURE;
+    size_t i;
+    json_t *item;
+    int up_to_date = 0;
+    CCG_ENSURE_MSG(json_is_array(v), CCG_R_POLICY_INVALID_VALUE,
+                   "'tcb.accepted_statuses' must be an array of \"UpToDate\", \"OutOfDate\", \"RolledBack\"");
+    q->accept_out_of_date = q->accept_rolled_back = 0;
+    json_array_foreach(v, i, item) {
+        ccg_snp_tcb_status s = CCG_SNP_TCB_UNKNOWN;
+        if (json_is_string(item)) {
+            s = strcmp(json_string_value(item), "UpToDate") == 0     ? CCG_SNP_TCB_UP_TO_DATE
+                : strcmp(json_string_value(item), "OutOfDate") == 0  ? CCG_SNP_TCB_OUT_OF_DATE
+                : strcmp(json_string_value(item), "RolledBack") == 0 ? CCG_SNP_TCB_ROLLED_BACK
+                                                                      : CCG_SNP_TCB_UNKNOWN;
+        }
+        CCG_ENSURE_MSG(s != CCG_SNP_TCB_UNKNOWN, CCG_R_POLICY_INVALID_VALUE,
+                       "'tcb.accepted_statuses' entries are \"UpToDate\", \"OutOfDate\" or \"RolledBack\"");
+        up_to_date |= s == CCG_SNP_TCB_UP_TO_DATE;
+        q->accept_out_of_date |= s == CCG_SNP_TCB_OUT_OF_DATE;
+        q->accept_rolled_back |= s == CCG_SNP_TCB_ROLLED_BACK;
+    }
+    /* Accepting less than UpToDate would refuse the very platforms the baseline approves. */
+    CCG_ENSURE_MSG(up_to_date, CCG_R_POLICY_INVALID_VALUE, "'tcb.accepted_statuses' must include \"UpToDate\"");
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static ccg_result parse_advisory_ids(json_t *v, ccg_snp_tcb_req *q)
+{
+    ccg_result result = CCG_FAILURE;
+    size_t n = json_array_size(v);
+    char(*list)[CCG_SNP_ADVISORY_ID_MAX] = NULL;
+    CCG_ENSURE_MSG(json_is_array(v) && n <= CCG_SNP_POLICY_MAX_ADVISORIES, CCG_R_POLICY_INVALID_VALUE,
+                   "'tcb.allowed_advisories' must be an array of at most %d advisory IDs",
+                   CCG_SNP_POLICY_MAX_ADVISORIES);
+    list = calloc(n ? n : 1, sizeof(*list));
+    CCG_ENSURE_ALLOC(list);
+    for (size_t i = 0; i < n; i++) {
+        json_t *item = json_array_get(v, i);
+        CCG_ENSURE_MSG(json_is_string(item) && json_string_length(item) > 0 &&
+                           json_string_length(item) < CCG_SNP_ADVISORY_ID_MAX,
+                       CCG_R_POLICY_INVALID_VALUE, "'tcb.allowed_advisories' holds IDs of 1 to %d characters",
+                       CCG_SNP_ADVISORY_ID_MAX - 1);
+        for (const char *c = json_string_value(item); *c; c++) {
+            CCG_ENSURE_MSG(*c > 0x20 && *c < 0x7f, CCG_R_POLICY_INVALID_VALUE,
+                           "'tcb.allowed_advisories' IDs are printable ASCII without spaces");
+        }
+        snprintf(list[i], sizeof(list[i]), "%s", json_string_value(item));
+    }
+    free(q->allowed_advisories);
+    q->allowed_advisories = list;
+    q->allowed_advisory_count = n;
+    list = NULL;
+    result = CCG_SUCCESS;
+cleanup:
+    free(list);
+    return result;
+}
+
+static ccg_result parse_tcb_req(json_t *v, ccg_snp_tcb_req *q)
+{
+    ccg_result result = CCG_FAILURE;
+    const char *key;
+    json_t *item;
+    CCG_ENSURE_MSG(json_is_object(v), CCG_R_POLICY_INVALID_VALUE,
+                   "'tcb' must be {\"require_baseline\", \"accepted_statuses\", \"allowed_advisories\"}");
+    json_object_foreach(v, key, item) {
+        if (strcmp(key, "require_baseline") == 0) {
+            CCG_TRY(get_bool(item, "tcb.require_baseline", &q->require_baseline));
+        } else if (strcmp(key, "accepted_statuses") == 0) {
+            CCG_TRY(parse_statuses(item, q));
+        } else if (strcmp(key, "allowed_advisories") == 0) {
+            CCG_TRY(parse_advisory_ids(item, q));
+        } else {
+            CCG_BAIL(CCG_R_POLICY_UNKNOWN_KEY, "unknown key 'tcb.%.64s'", key);
+        }
+    }
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -276,6 +367,8 @@ static ccg_result parse_key(const char *key, json_t *v, ccg_snp_policy *p)
         CCG_TRY(get_digest_list(v, key, &p->id_key_digests, &p->id_key_digest_count));
     } else if (strcmp(key, "allowed_author_key_digests") == 0) {
         CCG_TRY(get_digest_list(v, key, &p->author_key_digests, &p->author_key_digest_count));
+    } else if (strcmp(key, "tcb") == 0) {
+        CCG_TRY(parse_tcb_req(v, &p->tcb));
     } else if (strcmp(key, "reference_values") == 0) {
         CCG_TRY(parse_refvals(v, p));
     } else if (strcmp(key, "report_data") == 0) {

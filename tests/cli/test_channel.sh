@@ -37,6 +37,15 @@ cat >"$tmp/unpinned.json" <<JSON
 {"policy_id": "client", "version": 1, "debug_allowed": false}
 JSON
 
+# The client's policy accepts the TCB status UpToDate only: a test authority signs a baseline of the
+# emulator's Milan TCB (docs/snp-tcb-baseline.md).
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$tmp/authority.key" 2>/dev/null
+openssl pkey -in "$tmp/authority.key" -pubout -out "$tmp/authority.pub" 2>/dev/null
+"$cli" tcb-baseline create --product milan --version 1 --not-before 2024-01-01T00:00:00Z \
+  --not-after 2049-12-31T23:59:59Z --up-to-date bootloader=4,tee=0,snp=24,microcode=219 --out "$tmp/b.json" >/dev/null
+"$cli" tcb-baseline sign --in "$tmp/b.json" --key "$tmp/authority.key" --issuer authority --out "$tmp/milan.json" >/dev/null
+tcb=(--tcb-baseline "$tmp/milan.json" --issuer-key "authority=$tmp/authority.pub")
+
 # start_server NAME ARGS...: starts a server in the background, sets $port
 start_server() {
   local name=$1
@@ -67,7 +76,7 @@ expect "send nobody listening" 2 "channel.io" -- "$cli" channel send --connect 1
 
 start_server good --measurement "$good"
 good_port=$port
-common=(--policy "$tmp/policy.json" --trust-root "$tmp/good/ark.pem" --now 2026-06-01T00:00:00Z)
+common=(--policy "$tmp/policy.json" --trust-root "$tmp/good/ark.pem" --now 2026-06-01T00:00:00Z "${tcb[@]}")
 expect "send: verified echo" 0 "^second prompt$" -- \
   "$cli" channel send --connect "127.0.0.1:$good_port" "${common[@]}" --message "first prompt" --message "second prompt"
 expect "send: aes-128-gcm" 0 "^hello$" -- \
@@ -77,14 +86,18 @@ if [ "$out" = "from stdin" ]; then echo "ok   send: stdin"; passed=$((passed + 1
 expect "send: untrusted root" 1 "channel.evidence_denied.*|cert\." -- \
   "$cli" channel send --connect "127.0.0.1:$good_port" --policy "$tmp/policy.json" --now 2026-06-01T00:00:00Z --message x
 
+expect "send: no TCB baseline, refused" 1 "cause: snp.tcb_baseline_missing" -- \
+  "$cli" channel send --connect "127.0.0.1:$good_port" --policy "$tmp/policy.json" --trust-root "$tmp/good/ark.pem" \
+  --now 2026-06-01T00:00:00Z --message "must not leave"
+
 start_server wrong --measurement "$wrong"
 expect "send: wrong measurement" 1 "cause: snp.measurement_not_allowed" -- \
   "$cli" channel send --connect "127.0.0.1:$port" --policy "$tmp/policy.json" --trust-root "$tmp/wrong/ark.pem" \
-  --now 2026-06-01T00:00:00Z --message "must not leave"
+  --now 2026-06-01T00:00:00Z "${tcb[@]}" --message "must not leave"
 start_server debug --measurement "$good" --debug
 expect "send: debug guest" 1 "cause: snp.debug_enabled" -- \
   "$cli" channel send --connect "127.0.0.1:$port" --policy "$tmp/policy.json" --trust-root "$tmp/debug/ark.pem" \
-  --now 2026-06-01T00:00:00Z --message "must not leave"
+  --now 2026-06-01T00:00:00Z "${tcb[@]}" --message "must not leave"
 
 # ---- a man in the middle in front of the real server, the CLI as the client (issue 10: a second,
 # end-to-end test of the transcript MACs and of the ALERT rule; test_channel_mitm is the first).

@@ -17,9 +17,18 @@ trap 'tl_kill_children; rm -rf "$tmp"' EXIT
 "$py" -c 'import jwcrypto' 2>/dev/null || skip_or_fail "python3 with jwcrypto ($py) is missing (apt-get install python3-jwcrypto)"
 [ -x "$kbs" ] || skip_or_fail "$kbs is missing"
 
+# The authority's signed TCB baseline for the emulator's Milan TCB: the release policies say nothing about
+# "tcb", so they accept UpToDate only and need it (docs/snp-tcb-baseline.md).
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$tmp/authority.key" 2>/dev/null
+openssl pkey -in "$tmp/authority.key" -pubout -out "$tmp/authority.pub" 2>/dev/null
+"$cli" tcb-baseline create --product milan --version 1 --not-before 2024-01-01T00:00:00Z \
+  --not-after 2049-12-31T23:59:59Z --up-to-date bootloader=4,tee=0,snp=24,microcode=219 --out "$tmp/b.json" \
+  >/dev/null && "$cli" tcb-baseline sign --in "$tmp/b.json" --key "$tmp/authority.key" --issuer authority \
+  --out "$tmp/milan-tcb.json" >/dev/null || { echo "FAIL tcb-baseline"; exit 1; }
 cat >"$tmp/kbs.json" <<EOF
 {"store":"$tmp/kbs.db","port":0,"nonce_ttl":60,"attestation_policy":"model-i","allow_unlocked_memory":true,
- "keystore":{"backend":"file","kek_file":"$tmp/kek"}}
+ "keystore":{"backend":"file","kek_file":"$tmp/kek"},
+ "tcb_baselines":["$tmp/milan-tcb.json"],"tcb_baseline_issuers":{"authority":"$tmp/authority.pub"}}
 EOF
 m=$(printf 'ab%.0s' $(seq 48))
 echo '{"policy_id":"model-i","version":1,"allowed_tees":["snp"]}' >"$tmp/unpinned.json"
@@ -44,14 +53,14 @@ daemon=$!
 for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
 [ -s "$tmp/port" ] || { echo "FAIL daemon did not start"; cat "$tmp/daemon.log"; exit 1; }
 
-CCG_CLI=$cli CCG_KBS=$kbs TMP=$tmp PORT=$(cat "$tmp/port") "$py" - <<'PYEOF'
+cat >"$tmp/guest.py" <<'PYEOF'
 import base64, hashlib, json, os, subprocess, sys, urllib.request, urllib.error
 from jwcrypto import jwk, jwe
 
 cli, kbs, tmp, port = os.environ["CCG_CLI"], os.environ["CCG_KBS"], os.environ["TMP"], os.environ["PORT"]
 base = "http://127.0.0.1:%s" % port
 measurement = "ab" * 48
-version = [1]
+version = [int(os.environ.get("FIRST_VERSION", "1"))]  # the release policy's newest version so far
 failed = []
 
 def http(method, path, body=None, cookie=None, bearer=None):
@@ -108,10 +117,24 @@ def check(name, cond, detail=""):
     if not cond:
         failed.append(name)
 
+if os.environ.get("MODE") == "no-baseline":
+    # The same approved guest, against a broker configured without any TCB baseline: fail closed.
+    key, cookie, st, body = attest(False)
+    doc = json.loads(body)
+    check("no TCB baseline: the approved guest is refused", st == 401 and "token" not in doc
+          and "snp.tcb_baseline_missing" in doc.get("reasons", []) and "collateral.missing" in doc.get("reasons", []),
+          body)
+    sys.exit(1 if failed else 0)
+
 want = open(os.path.join(tmp, "model.key"), "rb").read()
 key, cookie, st, body = attest(False)
 check("approved guest gets a token", st == 200 and "token" in json.loads(body), body)
 token = json.loads(body).get("token", "") if st == 200 else ""
+if token:
+    claims = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    tcb = claims.get("tcb-status", {})
+    check("the token claims the TCB status", tcb.get("tcb_status") == "UpToDate" and tcb.get("advisories") == []
+          and tcb.get("tcb_baseline", {}).get("product") == "Milan", json.dumps(tcb))
 st, body, _ = http("GET", "/kbs/v0/resource/interop/model/k", cookie=cookie)
 check("resource with the cookie", st == 200, body)
 if st == 200:
@@ -135,7 +158,37 @@ check("denial names policy and request", doc.get("policy_id") == "model-i" and d
 check("denial carries no token or evidence", "token" not in doc and "attestation_report" not in body, body)
 sys.exit(1 if failed else 0)
 PYEOF
+CCG_CLI=$cli CCG_KBS=$kbs TMP=$tmp PORT=$(cat "$tmp/port") "$py" "$tmp/guest.py"
 rc=$?
+# The audit records of the attestations and the releases carry the TCB status (format 2).
+"$cli" audit list --db "$tmp/kbs.db" --json >"$tmp/audit.json" 2>&1
+if "$py" -c '
+import json, sys
+recs = json.load(open(sys.argv[1]))
+att = [r for r in recs if r["action"] == "kbs.attest"]
+rel = [r for r in recs if r["action"] == "resource.release" and r["decision"] == "allow"]
+ok = att and rel and all(r["v"] == 3 and r["tcb"]["status"] == "UpToDate" for r in att + rel)
+sys.exit(0 if ok else 1)' "$tmp/audit.json"; then
+  echo "ok   audit records carry the TCB status"
+else
+  echo "FAIL audit records carry the TCB status"; head -c 2000 "$tmp/audit.json"; rc=1
+fi
+# Restarted without the baseline (no "tcb_baselines"): the release policy that says nothing about "tcb"
+# refuses the same guest with snp.tcb_baseline_missing and collateral.missing.
+kill "$daemon"; wait "$daemon" 2>/dev/null; daemon=
+cat >"$tmp/kbs-no-baseline.json" <<EOF
+{"store":"$tmp/kbs.db","port":0,"nonce_ttl":60,"attestation_policy":"model-i","allow_unlocked_memory":true,
+ "keystore":{"backend":"file","kek_file":"$tmp/kek"}}
+EOF
+rm -f "$tmp/port"
+"$kbs" serve --config "$tmp/kbs-no-baseline.json" --insecure-http --port-file "$tmp/port" 2>>"$tmp/daemon.log" &
+daemon=$!
+for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
+if [ -s "$tmp/port" ]; then
+  MODE=no-baseline FIRST_VERSION=100 CCG_CLI=$cli CCG_KBS=$kbs TMP=$tmp PORT=$(cat "$tmp/port") "$py" "$tmp/guest.py" || rc=1
+else
+  echo "FAIL the daemon did not restart"; cat "$tmp/daemon.log"; rc=1
+fi
 if grep -qiE 'kbs-session-id=|Bearer |attestation_report' "$tmp/daemon.log"; then
   echo "FAIL the daemon log holds a cookie, token or evidence"; rc=1
 else

@@ -18,9 +18,11 @@ trap 'tl_kill_children; rm -rf "$tmp"' EXIT
 
 meas=$(printf 'cd%.0s' $(seq 48))
 "$cli" emulate snp --out-dir "$tmp/emu" --save-state --measurement "$meas" >/dev/null || { echo "FAIL emulate"; exit 1; }
+tl_emulator_tcb_baseline "$tmp" || { echo "FAIL tcb-baseline"; exit 1; }
 cat >"$tmp/kbs.json" <<EOF
 {"store":"$tmp/kbs.db","port":0,"nonce_ttl":60,"attestation_policy":"model-n","allow_unlocked_memory":true,
- "keystore":{"backend":"file","kek_file":"$tmp/kek"}}
+ "keystore":{"backend":"file","kek_file":"$tmp/kek"},
+ "tcb_baselines":["$tmp/milan-tcb.json"],"tcb_baseline_issuers":{"authority":"$tmp/authority.pub"}}
 EOF
 python3 - "$tmp" "$meas" <<'PY'
 import json, sys

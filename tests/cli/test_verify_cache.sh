@@ -24,19 +24,29 @@ tl_spawn python3 -m http.server "$port" --bind 127.0.0.1 --directory "$tmp/kds" 
 server=$!
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
 
+# The default policy accepts the TCB status UpToDate only: a test authority signs a baseline of the
+# report's TCB (docs/snp-tcb-baseline.md).
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$tmp/authority.key" 2>/dev/null
+openssl pkey -in "$tmp/authority.key" -pubout -out "$tmp/authority.pub" 2>/dev/null
+"$cli" tcb-baseline create --product milan --version 1 --not-before 2026-01-01T00:00:00Z \
+  --not-after 2027-01-01T00:00:00Z --up-to-date bootloader=4,tee=0,snp=24,microcode=219 --out "$tmp/b.json" &&
+  "$cli" tcb-baseline sign --in "$tmp/b.json" --key "$tmp/authority.key" --issuer authority --out "$tmp/milan.json"
+check $? 0 "a signed Milan TCB baseline"
+tcb=(--tcb-baseline "$tmp/milan.json" --issuer-key "authority=$tmp/authority.pub")
+
 now=2026-06-01T00:00:00Z
-"$cli" verify snp --report "$vec/attestation_report.bin" --cache-dir "$tmp/cache" --now $now >"$tmp/out" 2>&1
+"$cli" verify snp --report "$vec/attestation_report.bin" --cache-dir "$tmp/cache" --now $now "${tcb[@]}" >"$tmp/out" 2>&1
 check $? 1 "empty cache without --fetch: denied for missing collateral"
 grep -q collateral.missing "$tmp/out" || { echo "FAIL reason"; cat "$tmp/out"; failed=$((failed + 1)); }
 
 "$cli" verify snp --report "$vec/attestation_report.bin" --cache-dir "$tmp/cache" --fetch \
-  --kds-url "http://127.0.0.1:$port" --now $now >"$tmp/out" 2>&1
+  --kds-url "http://127.0.0.1:$port" --now $now "${tcb[@]}" >"$tmp/out" 2>&1
 check $? 0 "fetched from the local KDS and allowed"
 grep -q '/vcek/v1/Milan/'"$hwid"'?blSPL=' "$tmp/server.log" || { echo "FAIL: no VCEK request logged"; failed=$((failed + 1)); }
 
 kill "$server"; wait "$server" 2>/dev/null; server=""
 "$cli" verify snp --report "$vec/attestation_report.bin" --cache-dir "$tmp/cache" --fetch \
-  --kds-url "http://127.0.0.1:$port" --now $now >"$tmp/out" 2>&1
+  --kds-url "http://127.0.0.1:$port" --now $now "${tcb[@]}" >"$tmp/out" 2>&1
 check $? 0 "cached: allowed with the server gone, nothing fetched"
 
 echo "$passed passed, $failed failed"

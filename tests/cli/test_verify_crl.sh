@@ -37,11 +37,13 @@ expect "a CRL revoking the ASK" 0 '' -- "$cli" emulate snp --out-dir "$tmp/a2" -
 expect "--revoke-ask needs --crl" 2 'needs --crl' -- "$cli" emulate snp --out-dir "$tmp/x" --revoke-ask
 # Machine B: another test root with the same names (ARK-Milan); its CRL is not signed by A's ARK.
 expect "another root's CRL" 0 '' -- "$cli" emulate snp --out-dir "$tmp/b" --crl "$tmp/b/crl.pem" --revoke-ask
-verify() { # verify CRL [more args]: A's report and chain, A's root trusted
+tl_emulator_tcb_baseline "$tmp" || { echo "FAIL tcb-baseline"; exit 1; }
+verify() { # verify CRL [more args]: A's report and chain, A's root trusted, the emulator's TCB baseline
   local crl=$1
   shift
   "$cli" verify snp --report "$a/report.bin" --certs "$a/certs.pem" --trust-root "$a/ark.pem" \
-    --trust-root-product milan --crl "$crl" --now "$now" "$@"
+    --trust-root-product milan --crl "$crl" --now "$now" --tcb-baseline "$tmp/milan-tcb.json" \
+    --issuer-key "authority=$tmp/authority.pub" "$@"
 }
 
 expect "CRL listing nothing: allow" 0 '^decision: allow' -- verify "$a/crl.pem"

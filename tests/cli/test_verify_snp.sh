@@ -28,16 +28,37 @@ expect() {
   echo "ok   $name"; passed=$((passed + 1))
 }
 
+# The default policy accepts the TCB status UpToDate only, which takes a signed TCB baseline for the
+# report's product (docs/snp-tcb-baseline.md). A test authority signs one per TCB used below.
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$tmp/authority.key" 2>/dev/null
+openssl pkey -in "$tmp/authority.key" -pubout -out "$tmp/authority.pub" 2>/dev/null
+baseline() { # baseline OUT PRODUCT LEVELS
+  "$cli" tcb-baseline create --product "$2" --version 1 --not-before 2024-01-01T00:00:00Z \
+    --not-after 2027-01-01T00:00:00Z --up-to-date "$3" --out "$tmp/unsigned.json" >/dev/null &&
+    "$cli" tcb-baseline sign --in "$tmp/unsigned.json" --key "$tmp/authority.key" --issuer authority --out "$1" >/dev/null
+}
+baseline "$tmp/milan-v3.json" milan bootloader=4,tee=0,snp=24,microcode=219   # msft-milan-v3's TCB
+baseline "$tmp/milan-v2.json" milan bootloader=3,tee=0,snp=8,microcode=115    # virtee-milan-v2's TCB
+trusted=(--issuer-key "authority=$tmp/authority.pub")
+
 m=$vec/msft-milan-v3
 expect "milan v3 allowed" 0 '^decision: allow' -- \
-  "$cli" verify snp --report "$m/attestation_report.bin" --certs "$m/vcek.pem" --certs "$m/ask.pem" --now 2026-06-01T00:00:00Z
+  "$cli" verify snp --report "$m/attestation_report.bin" --certs "$m/vcek.pem" --certs "$m/ask.pem" --now 2026-06-01T00:00:00Z \
+  --tcb-baseline "$tmp/milan-v3.json" "${trusted[@]}"
 expect "certs in any order, json" 0 '"decision": "allow"' -- \
-  "$cli" verify snp --report "$m/attestation_report.bin" --certs "$m/ask.pem" --certs "$m/vcek.pem" --now 2026-06-01T00:00:00Z --json
+  "$cli" verify snp --report "$m/attestation_report.bin" --certs "$m/ask.pem" --certs "$m/vcek.pem" --now 2026-06-01T00:00:00Z --json \
+  --tcb-baseline "$tmp/milan-v3.json" "${trusted[@]}"
 expect "json has claims and digest" 0 '"evidence_digest": "sha384:' -- \
-  "$cli" verify snp --report "$m/attestation_report.bin" --certs "$m/ask.pem" --certs "$m/vcek.pem" --now 2026-06-01T00:00:00Z --json
+  "$cli" verify snp --report "$m/attestation_report.bin" --certs "$m/ask.pem" --certs "$m/vcek.pem" --now 2026-06-01T00:00:00Z --json \
+  --tcb-baseline "$tmp/milan-v3.json" "${trusted[@]}"
+expect "json claims the tcb status" 0 '"tcb_status": "UpToDate"' -- \
+  "$cli" verify snp --report "$m/attestation_report.bin" --certs "$m/ask.pem" --certs "$m/vcek.pem" --now 2026-06-01T00:00:00Z --json \
+  --tcb-baseline "$tmp/milan-v3.json" "${trusted[@]}"
+expect "no baseline: the default policy fails closed" 1 'snp.tcb_baseline_missing' -- \
+  "$cli" verify snp --report "$m/attestation_report.bin" --certs "$m/vcek.pem" --certs "$m/ask.pem" --now 2026-06-01T00:00:00Z
 expect "hex report" 0 '^decision: allow' -- \
   "$cli" verify snp --report "$vec/virtee-milan-v2/report.hex" --hex --certs "$vec/virtee-milan-v2/vcek.der" \
-  --certs "$vec/roots/milan_ask_ark_chain.pem" --now 2025-01-01T00:00:00Z
+  --certs "$vec/roots/milan_ask_ark_chain.pem" --now 2025-01-01T00:00:00Z --tcb-baseline "$tmp/milan-v2.json" "${trusted[@]}"
 g=$vec/gosevguest-milan-v2-debug
 expect "debug guest denied" 1 'snp.debug_enabled' -- \
   "$cli" verify snp --report "$g/report.bin" --certs "$g/vcek.der" --certs "$g/ask_ark.pem" --now 2025-01-01T00:00:00Z
@@ -56,6 +77,34 @@ expect "truncated report" 2 'snp.report_size_invalid' -- \
   "$cli" verify snp --report "$tmp/short.bin" --certs "$m/vcek.pem" --now 2026-06-01T00:00:00Z
 expect "truncated report json" 2 '"code": "snp.report_size_invalid"' -- \
   "$cli" verify snp --report "$tmp/short.bin" --certs "$m/vcek.pem" --now 2026-06-01T00:00:00Z --json
+# Malformed input (a reserved byte of the report set): exit 2, an error naming the code, and no decision
+# line, so the exit status and what is printed agree.
+cp "$m/attestation_report.bin" "$tmp/reserved.bin"
+printf '\001' | dd of="$tmp/reserved.bin" bs=1 seek=$((0x4C)) conv=notrunc 2>/dev/null
+expect "reserved byte is bad input" 2 'snp.reserved_nonzero' -- \
+  "$cli" verify snp --report "$tmp/reserved.bin" --certs "$m/vcek.pem" --certs "$m/ask.pem" --now 2026-06-01T00:00:00Z
+out=$("$cli" verify snp --report "$tmp/reserved.bin" --certs "$m/vcek.pem" --certs "$m/ask.pem" \
+  --now 2026-06-01T00:00:00Z 2>&1)
+if grep -q 'decision:' <<<"$out"; then
+  echo "FAIL malformed input prints no decision line"; echo "$out"; failed=$((failed + 1))
+else
+  echo "ok   malformed input prints no decision line"; passed=$((passed + 1))
+fi
+out=$("$cli" verify snp --report "$tmp/reserved.bin" --certs "$m/vcek.pem" --now 2026-06-01T00:00:00Z --json 2>/dev/null)
+if grep -q '"code": "snp.reserved_nonzero"' <<<"$out" && ! grep -q '"decision"' <<<"$out"; then
+  echo "ok   malformed input json is an error, not a decision"; passed=$((passed + 1))
+else
+  echo "FAIL malformed input json is an error, not a decision"; echo "$out"; failed=$((failed + 1))
+fi
+
+# A Turin report whose PLATFORM_INFO is 0x65 (bit 6 set, as genuine Turin firmware reports it) verifies.
+expect "emulated turin with platform info 0x65" 0 '' -- \
+  "$cli" emulate snp --out-dir "$tmp/turin" --product turin --platform-info 0x65
+baseline "$tmp/turin-emu.json" turin fmc=1,bootloader=1,tee=1,snp=4,microcode=76   # the emulator's Turin TCB
+expect "turin platform info 0x65 is a claim, not malformed" 0 '"iommu_write_safe": true' -- \
+  "$cli" verify snp --report "$tmp/turin/report.bin" --certs "$tmp/turin/certs.pem" --trust-root "$tmp/turin/ark.pem" \
+  --trust-root-product turin --now 2026-06-01T00:00:00Z --json --tcb-baseline "$tmp/turin-emu.json" "${trusted[@]}"
+
 head -c 300 /dev/urandom > "$tmp/garbage.pem"
 expect "garbage certificate" 2 'cert.parse_failed' -- \
   "$cli" verify snp --report "$m/attestation_report.bin" --certs "$tmp/garbage.pem" --now 2026-06-01T00:00:00Z

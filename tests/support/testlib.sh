@@ -72,3 +72,17 @@ with open(sys.argv[1], "r+b") as f:
     f.write(bytes([b[0] ^ 1]))
 PYEOF
 }
+
+# tl_emulator_tcb_baseline DIR: a test authority (DIR/authority.key, .pub) and its signed TCB baseline
+# for the SNP emulator's Milan TCB (DIR/milan-tcb.json). Policies that say nothing about "tcb" accept
+# UpToDate only, which takes a baseline (docs/snp-tcb-baseline.md).
+tl_emulator_tcb_baseline() {
+  local cli=${CCG_CLI:?CCG_CLI must name the ccgate binary}
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$1/authority.key" 2>/dev/null &&
+    openssl pkey -in "$1/authority.key" -pubout -out "$1/authority.pub" 2>/dev/null &&
+    "$cli" tcb-baseline create --product milan --version 1 --not-before 2024-01-01T00:00:00Z \
+      --not-after 2049-12-31T23:59:59Z --up-to-date bootloader=4,tee=0,snp=24,microcode=219 \
+      --out "$1/milan-tcb-unsigned.json" >/dev/null &&
+    "$cli" tcb-baseline sign --in "$1/milan-tcb-unsigned.json" --key "$1/authority.key" --issuer authority \
+      --out "$1/milan-tcb.json" >/dev/null
+}
