@@ -235,7 +235,8 @@ static ccg_result write_outputs(const char *dir, const ccg_gpu_emulator *emu, co
     CCG_TRY(write_cert(dir, "root.pem", ccg_gpu_emulator_root(emu)));
     CCG_TRY(write_cert(dir, "rim-root.pem", ccg_gpu_emulator_rim_root(emu)));
     ccg_hex_encode(nonce, CCG_GPU_NONCE_SIZE, nonce_hex);
-    strcat(nonce_hex, "\n");
+    nonce_hex[2 * CCG_GPU_NONCE_SIZE] = '\n'; /* the encoder wrote 2*N digits and a NUL; the NUL becomes the newline */
+    nonce_hex[2 * CCG_GPU_NONCE_SIZE + 1] = 0;
     CCG_TRY(write_file(dir, "nonce.hex", nonce_hex, strlen(nonce_hex)));
     CCG_TRY(write_evidence_json(dir, emu, nonce, pem, pem_len, report, report_len));
     CCG_TRY(write_rims(dir, emu, rims));
