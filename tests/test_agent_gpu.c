@@ -60,7 +60,7 @@ static const char *stub_vars[] = {
     "CCG_NVML_STUB_INIT",        "CCG_NVML_STUB_COUNT",     "CCG_NVML_STUB_CC",          "CCG_NVML_STUB_DEVTOOLS",
     "CCG_NVML_STUB_CC_FAIL",     "CCG_NVML_STUB_GPU_STATE", "CCG_NVML_STUB_GPU_REPORT",  "CCG_NVML_STUB_GPU_CERTS",
     "CCG_NVML_STUB_GPU_TAMPER",  "CCG_NVML_STUB_ATTEST_FAIL", "CCG_NVML_STUB_READY_FILE", "CCG_NVML_STUB_READY_FAIL",
-    "CCG_NVML_STUB_REPORT_SIZE", "CCG_NVML_STUB_ARCH",      "CCG_NVML_STUB_UUID"};
+    "CCG_NVML_STUB_REPORT_SIZE", "CCG_NVML_STUB_ARCH",      "CCG_NVML_STUB_UUID",        "CCG_NVML_STUB_CERT_SIZE"};
 
 /* ---------------------------------------------------------------- the stand-in broker */
 
@@ -514,6 +514,7 @@ static void nvml_failures_give_their_codes(void **state)
                    "nvmlDeviceGetConfComputeGpuCertificate(GPU 0): 999");
     evidence_fails("CCG_NVML_STUB_REPORT_SIZE", "empty", CCG_R_GPU_EVIDENCE_MALFORMED, "a report of 0 bytes");
     evidence_fails("CCG_NVML_STUB_REPORT_SIZE", "oversized", CCG_R_GPU_EVIDENCE_MALFORMED, "a report of 8193 bytes");
+    evidence_fails("CCG_NVML_STUB_CERT_SIZE", "oversized", CCG_R_GPU_EVIDENCE_MALFORMED, "chain of 5121 bytes");
     evidence_fails("CCG_NVML_STUB_ARCH", "8", CCG_R_GPU_ARCH_UNSUPPORTED, "architecture 8");
     evidence_fails("CCG_NVML_STUB_ARCH", "fail", CCG_R_GPU_NVML_ERROR, "nvmlDeviceGetArchitecture(GPU 0): 3");
     evidence_fails("CCG_NVML_STUB_UUID", "fail", CCG_R_GPU_NVML_ERROR, "nvmlDeviceGetUUID(GPU 0): 999");
@@ -780,6 +781,27 @@ static void check_attestation(const char *hash, size_t gpus)
     json_decref(att);
 }
 
+/* The agent's log events in order, space-separated, each followed by its gpu_ready ("+" or "-"). */
+static char *event_trail(const char *err_path)
+{
+    char *text = file_text(err_path), *line, *save = NULL, *out = calloc(1, 4096);
+    size_t used = 0;
+    assert_non_null(text);
+    assert_non_null(out);
+    for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+        json_t *o = line[0] == '{' ? json_loads(line, 0, NULL) : NULL;
+        const char *ev = json_string_value(json_object_get(o, "event"));
+        if (ev != NULL && used < 4096) {
+            int n = snprintf(out + used, 4096 - used, "%s%s%s", used > 0 ? " " : "", ev,
+                             json_is_true(json_object_get(o, "gpu_ready")) ? "+" : "-");
+            used += n > 0 ? (size_t)n : 0;
+        }
+        json_decref(o);
+    }
+    free(text);
+    return out;
+}
+
 static void assert_ready_history(const char *path, const char *want)
 {
     char *text = file_text(path);
@@ -825,6 +847,14 @@ static void ready_only_after_release(void **state)
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     assert_ready_history(r.ready, "ready=0\nready=1\nready=0\n");
+    /* The log tells the same story: ready after the key and the unsealing, cleared before "stopped". */
+    char *trail = event_trail(r.err);
+    const char *want = "broker.insecure_http- starting- gpu.host_claim- attesting- attester.emulator- key.released- "
+                       "gpu.ready+ serving+ gpu.not_ready- stopped-";
+    if (strcmp(trail, want) != 0) {
+        fail_msg("events \"%s\", want \"%s\"", trail, want);
+    }
+    free(trail);
 }
 
 static void denied_never_ready(void **state)
@@ -895,6 +925,21 @@ static void host_claim_fails_first(void **state)
     json_decref(r.failure);
 }
 
+/* A Challenge selecting a hash the protocol does not name: a protocol error, nothing is sent. */
+static void unknown_hash_selection_sends_nothing(void **state)
+{
+    agent_run r;
+    (void)state;
+    require_agent();
+    agent_start(&r, W.artifact, BROKER_RELEASE, "md5");
+    expect_failure(&r, 13, "agent.broker_protocol");
+    pthread_mutex_lock(&W.b.mu);
+    assert_int_equal(W.b.attests, 0);
+    pthread_mutex_unlock(&W.b.mu);
+    assert_ready_history(r.ready, "ready=0\n");
+    json_decref(r.failure);
+}
+
 static void ready_state_failure_stops_the_start(void **state)
 {
     agent_run r;
@@ -923,6 +968,7 @@ int main(void)
         T(unseal_failure_never_ready),
         T(evidence_failure_sends_nothing),
         T(host_claim_fails_first),
+        T(unknown_hash_selection_sends_nothing),
         T(ready_state_failure_stops_the_start),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -82,7 +82,7 @@ static const char *env_vars[] = {"CCG_NVML_STUB_GPU_STATE", "CCG_NVML_STUB_GPU_R
                                  "CCG_NVML_STUB_GPU_TAMPER", "CCG_NVML_STUB_ATTEST_FAIL", "CCG_NVML_STUB_READY_FILE",
                                  "CCG_NVML_STUB_CC", "CCG_NVML_STUB_DEVTOOLS", "CCG_NVML_STUB_COUNT",
                                  "CCG_NVML_STUB_ARCH", "CCG_NVML_STUB_UUID", "CCG_NVML_STUB_REPORT_SIZE",
-                                 "CCG_NVML_STUB_READY_FAIL"};
+                                 "CCG_NVML_STUB_READY_FAIL", "CCG_NVML_STUB_CERT_SIZE"};
 
 static int setup(void **state)
 {
@@ -436,6 +436,9 @@ static void call_failures(void **state)
     setenv("CCG_NVML_STUB_REPORT_SIZE", "oversized", 1);
     assert_int_equal(f->api.report(f->dev, f->rep), 0);
     assert_int_equal(f->rep->attestationReportSize, sizeof(f->rep->attestationReport) + 1);
+    setenv("CCG_NVML_STUB_CERT_SIZE", "oversized", 1);
+    assert_int_equal(f->api.cert(f->dev, f->cert), 0);
+    assert_int_equal(f->cert->attestationCertChainSize, sizeof(f->cert->attestationCertChain) + 1);
 }
 
 int main(void)

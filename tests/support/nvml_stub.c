@@ -21,6 +21,7 @@
  *                             "cert": only that call
  *   CCG_NVML_STUB_REPORT_SIZE "empty": a report of 0 bytes; "oversized": a size beyond NVML's buffer
  *                             (a lying library)
+ *   CCG_NVML_STUB_CERT_SIZE   "oversized": an attestation chain size beyond NVML's buffer
  *   CCG_NVML_STUB_READY_FILE  nvmlSystemSetConfComputeGpusReadyState also APPENDS "ready=<0|1>\n" here, so
  *                             a test sees every state the caller set, in order
  *   CCG_NVML_STUB_READY_FAIL  "1": nvmlSystemSetConfComputeGpusReadyState returns NVML_ERROR_UNKNOWN
@@ -421,6 +422,9 @@ int nvmlDeviceGetConfComputeGpuCertificate(void *device, stub_gpu_certificate *c
     }
     if (rc == NVML_SUCCESS) {
         rc = fill_certificate(pem, len, cert);
+    }
+    if (rc == NVML_SUCCESS && env_is("CCG_NVML_STUB_CERT_SIZE", "oversized")) {
+        cert->attestationCertChainSize = (unsigned int)sizeof(cert->attestationCertChain) + 1;
     }
     ccg_gpu_emulator_free(emu);
     free(pem);
