@@ -546,10 +546,19 @@ static void nvml_failures_give_their_codes(void **state)
     tu_assert_error_reason(CCG_R_GPU_READY_STATE_FAILED);
     assert_non_null(strstr(ccg_error_last()->message, "Not Supported"));
     ccg_agent_gpu_close(g);
-    /* NVML that cannot be loaded or lacks the attestation calls. */
+    /* NVML that cannot be loaded, or a driver without the CC attestation calls. */
     ccg_error_clear();
     assert_true(ccg_failed(ccg_agent_gpu_open("libc.so.6", &g)));
     tu_assert_error_reason(CCG_R_GPU_NVML_UNAVAILABLE);
+    assert_null(g);
+    const char *old = getenv("CCG_NVML_STUB_OLD");
+    if (old == NULL || old[0] == 0) {
+        tu_skip_or_fail("$CCG_NVML_STUB_OLD is not set (cmake/agent.cmake builds it)");
+    }
+    ccg_error_clear();
+    assert_true(ccg_failed(ccg_agent_gpu_open(old, &g)));
+    tu_assert_error_reason(CCG_R_GPU_NVML_UNAVAILABLE);
+    assert_non_null(strstr(ccg_error_last()->message, "lacks nvmlDeviceGetConfComputeGpuAttestationReport"));
     assert_null(g);
     setenv("CCG_NVML_STUB_INIT", "fail", 1);
     ccg_error_clear();

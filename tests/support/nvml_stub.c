@@ -94,8 +94,16 @@ int nvmlDeviceGetCount_v2(unsigned int *count);
 int nvmlDeviceGetHandleByIndex_v2(unsigned int index, void **device);
 int nvmlSystemGetConfComputeState(stub_cc_state *state);
 int nvmlDeviceGetConfComputeMemSizeInfo(void *device, stub_mem_size_info *info);
-int nvmlDeviceGetConfComputeGpuCertificate(void *device, stub_gpu_certificate *cert);
-int nvmlDeviceGetConfComputeGpuAttestationReport(void *device, stub_gpu_attestation_report *report);
+/* Built a second time with CCG_NVML_STUB_NO_ATTESTATION (libnvidia-ml-old-stub.so): a driver from before
+ * the CC attestation calls, which do not exist in it. */
+#ifdef CCG_NVML_STUB_NO_ATTESTATION
+#define CC_ATTESTATION_CALL static __attribute__((unused))
+#else
+#define CC_ATTESTATION_CALL
+#endif
+CC_ATTESTATION_CALL int nvmlDeviceGetConfComputeGpuCertificate(void *device, stub_gpu_certificate *cert);
+CC_ATTESTATION_CALL int nvmlDeviceGetConfComputeGpuAttestationReport(void *device,
+                                                                     stub_gpu_attestation_report *report);
 int nvmlSystemSetConfComputeGpusReadyState(unsigned int isAcceptingWork);
 int nvmlSystemGetConfComputeGpusReadyState(unsigned int *isAcceptingWork);
 int nvmlDeviceGetArchitecture(void *device, unsigned int *arch);
@@ -360,7 +368,8 @@ static int fixed_report(uint8_t **out, size_t *len)
     return NVML_SUCCESS;
 }
 
-int nvmlDeviceGetConfComputeGpuAttestationReport(void *device, stub_gpu_attestation_report *report)
+CC_ATTESTATION_CALL int nvmlDeviceGetConfComputeGpuAttestationReport(void *device,
+                                                                     stub_gpu_attestation_report *report)
 {
     int gpu = -1;
     uint8_t *data = NULL;
@@ -402,7 +411,7 @@ static int fill_certificate(const char *pem, size_t len, stub_gpu_certificate *c
     return rc;
 }
 
-int nvmlDeviceGetConfComputeGpuCertificate(void *device, stub_gpu_certificate *cert)
+CC_ATTESTATION_CALL int nvmlDeviceGetConfComputeGpuCertificate(void *device, stub_gpu_certificate *cert)
 {
     int gpu = -1;
     char *pem = NULL;
