@@ -521,16 +521,28 @@ static void nvml_failures_give_their_codes(void **state)
     evidence_fails("CCG_NVML_STUB_UUID", "bad", CCG_R_GPU_NVML_ERROR, "byte 0x22");
     evidence_fails("CCG_NVML_STUB_COUNT", "0", CCG_R_GPU_ABSENT, "no GPU");
     evidence_fails("CCG_NVML_STUB_COUNT", "17", CCG_R_GPU_EVIDENCE_UNAVAILABLE, "at most 16");
-    /* A chain that is not PEM text. */
-    char junk[128];
-    snprintf(junk, sizeof(junk), "%s/junk.pem", W.dir);
-    write_file(junk, "not a certificate", 17);
-    two_gpus(NULL);
-    unsetenv("CCG_NVML_STUB_GPU_STATE");
-    setenv("CCG_NVML_STUB_COUNT", "1", 1);
-    setenv("CCG_NVML_STUB_GPU_REPORT", tu_vector_path(V_REPORT), 1);
-    setenv("CCG_NVML_STUB_GPU_CERTS", junk, 1);
-    evidence_fails_now("GPU_CERTS=junk.pem", CCG_R_GPU_EVIDENCE_MALFORMED, "not PEM text");
+    /* A chain that is not PEM text: too short, another header, a NUL inside. */
+    static const char short_text[] = "not a certificate";
+    static const char other_text[] = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n";
+    static const char nul_text[] = "-----BEGIN CERTIFICATE-----\nMIIB\0AAAA\n-----END CERTIFICATE-----\n";
+    const struct {
+        const char *name, *text;
+        size_t len;
+    } junk[] = {{"short.pem", short_text, sizeof(short_text) - 1},
+                {"other.pem", other_text, sizeof(other_text) - 1},
+                {"nul.pem", nul_text, sizeof(nul_text) - 1}};
+    for (size_t k = 0; k < sizeof(junk) / sizeof(junk[0]); k++) {
+        char path[128], what[64];
+        snprintf(path, sizeof(path), "%s/%s", W.dir, junk[k].name);
+        write_file(path, junk[k].text, junk[k].len);
+        two_gpus(NULL);
+        unsetenv("CCG_NVML_STUB_GPU_STATE");
+        setenv("CCG_NVML_STUB_COUNT", "1", 1);
+        setenv("CCG_NVML_STUB_GPU_REPORT", tu_vector_path(V_REPORT), 1);
+        setenv("CCG_NVML_STUB_GPU_CERTS", path, 1);
+        snprintf(what, sizeof(what), "GPU_CERTS=%s", junk[k].name);
+        evidence_fails_now(what, CCG_R_GPU_EVIDENCE_MALFORMED, "not PEM text");
+    }
     /* The ready state. */
     two_gpus(NULL);
     assert_true(ccg_ok(ccg_agent_gpu_open(nvml_stub(), &g)));

@@ -55,7 +55,8 @@ cleanup:
 }
 
 /* NVML's UUID ("GPU-8ad0..."): NUL-terminated inside the buffer, non-empty, [A-Za-z0-9-] only. */
-static ccg_result gpu_uuid(const ccg_agent_gpu *g, nvml_device dev, unsigned i, char uuid[NVML_DEVICE_UUID_V2_BUFFER_SIZE])
+static ccg_result gpu_uuid(const ccg_agent_gpu *g, nvml_device dev, unsigned i,
+                           char uuid[NVML_DEVICE_UUID_V2_BUFFER_SIZE])
 {
     ccg_result result = CCG_FAILURE;
     size_t n;
@@ -79,8 +80,8 @@ cleanup:
 }
 
 /* The signed report over nonce: non-empty and inside NVML's fixed buffer. */
-static ccg_result gpu_report(const ccg_agent_gpu *g, nvml_device dev, unsigned i, const uint8_t nonce[CCG_GPU_NONCE_SIZE],
-                             nvml_gpu_attestation_report *rep)
+static ccg_result gpu_report(const ccg_agent_gpu *g, nvml_device dev, unsigned i,
+                             const uint8_t nonce[CCG_GPU_NONCE_SIZE], nvml_gpu_attestation_report *rep)
 {
     ccg_result result = CCG_FAILURE;
     nvml_return rc;
