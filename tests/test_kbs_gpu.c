@@ -887,6 +887,33 @@ static void additional_evidence_changed_after_the_cpu_report(void **state)
     free(sent);
 }
 
+/* Only a GPU report bound by CPU evidence that verified is remembered: someone who sends another session's
+ * report with CPU evidence that fails (here REPORT_DATA binding something else) cannot spend it, and its
+ * own session then attests with it. */
+static void failed_cpu_evidence_spends_no_gpu_report(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_http_response resp;
+    char owner_cookie[128], owner_nonce[128];
+    put_policy(f, "");
+    auth(f);
+    char *ae = gpu_evidence(f, 1, SIGN_V1, NULL, NULL);
+    memcpy(owner_cookie, f->cookie, sizeof(owner_cookie));
+    memcpy(owner_nonce, f->nonce, sizeof(owner_nonce));
+    auth(f); /* the interloper's session */
+    char *body = attestation(f, ae, "");
+    call(f, "POST", "/kbs/v0/attest", body, &resp);
+    expect(&resp, 401, "snp.report_data_mismatch");
+    ccg_kbs_response_free(&resp);
+    free(body);
+    memcpy(f->cookie, owner_cookie, sizeof(owner_cookie));
+    memcpy(f->nonce, owner_nonce, sizeof(owner_nonce));
+    attest(f, ae, &resp);
+    expect(&resp, 200, "token");
+    ccg_kbs_response_free(&resp);
+    free(ae);
+}
+
 /* A release policy whose GPU section says nothing still requires GPUs; one without GPUs ignores them. */
 static void no_gpu_section_ignores_gpu_evidence(void **state)
 {
@@ -931,6 +958,7 @@ int main(void)
         T(no_gpu_evidence_is_gpu_required),
         T(malformed_additional_evidence_is_refused),
         T(additional_evidence_changed_after_the_cpu_report),
+        T(failed_cpu_evidence_spends_no_gpu_report),
         T(no_gpu_section_ignores_gpu_evidence),
     };
     return cmocka_run_group_tests_name("kbs_gpu", tests, group_setup, group_teardown);

@@ -183,7 +183,12 @@ static void wire_form_is_strict(void **state)
         parse_fails(t, CCG_R_GPU_EVIDENCE_MALFORMED);
         free(t);
     }
-    char *t = wire(CCG_GPU_MAX_GPUS + 1, NULL);
+    /* An NVSwitch is named as one, not as an unknown architecture. */
+    char *t = wire(1, bad_entries[1]);
+    parse_fails(t, CCG_R_GPU_EVIDENCE_MALFORMED);
+    assert_non_null(strstr(ccg_error_last()->message, "NVSwitch"));
+    free(t);
+    t = wire(CCG_GPU_MAX_GPUS + 1, NULL);
     parse_fails(t, CCG_R_GPU_EVIDENCE_MALFORMED);
     free(t);
     parse_fails("not json", CCG_R_GPU_EVIDENCE_MALFORMED);
