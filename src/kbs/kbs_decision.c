@@ -580,8 +580,11 @@ ccg_result ccg_kbs_policy_evaluate(const ccg_kbs_policy *p, const char *tee, con
     kbs_gpu *g = NULL;
     kbs_gpu_binding b = {.nonce = nonce, .tee_pubkey = tee_pubkey, .additional_evidence = additional_evidence};
     CCG_TRY(evaluate(NULL, p, tee, ev, nonce, tee_pubkey, additional_evidence, opts, kds, now, out, NULL));
-    /* Without a broker: no RIM store, no OCSP, no replay memory (kbs_gpu.h). */
-    CCG_TRY(kbs_gpu_new(NULL, &g));
+    /* Without a broker: no RIM store, no OCSP, no replay memory (kbs_gpu.h); the collateral (a verifier)
+     * only when GPUs are required, the only case in which it is used. */
+    if (p->gpu_required) {
+        CCG_TRY(kbs_gpu_new(NULL, &g));
+    }
     kbs_gpu_evaluate(g, NULL, p, &b, now, out);
     result = CCG_SUCCESS;
 cleanup:

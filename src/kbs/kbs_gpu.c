@@ -330,6 +330,10 @@ void kbs_gpu_evaluate(kbs_gpu *g, ccg_store *store, const ccg_kbs_policy *p, con
     if (!p->gpu_required || p->gpu == NULL) {
         goto out; /* the policy asks for no GPU: evidence for one is not appraised */
     }
+    if (g == NULL) { /* a caller's bug: fail closed, never skip the GPUs */
+        ccg_decision_deny(d, CCG_R_INTERNAL_ERROR, json_pack("{s:s}", "detail", "no GPU collateral"));
+        goto out;
+    }
     if (list.count == 0) {
         ccg_decision_deny(d, CCG_R_KBS_GPU_REQUIRED,
                           json_pack("{s:s}", "detail", "the policy requires GPUs; additional_evidence names none"));

@@ -41,6 +41,7 @@ typedef struct {
  *   ccg_gpu_appraise with the ccgate-v1 nonce of GPU i or the trustee nonce, the broker's collateral;
  *   the same device twice: gpu.device_duplicate.
  * Every GPU reason keeps its "gpu" index in the details. Never fails: problems are reasons in d. */
+/* g may be NULL when p requires no GPU (it is only used to appraise; NULL otherwise is an internal error). */
 void kbs_gpu_evaluate(kbs_gpu *g, ccg_store *store, const ccg_kbs_policy *p, const kbs_gpu_binding *b, ccg_time now,
                       ccg_decision *d);
 
