@@ -297,7 +297,13 @@ static ccg_result cert_data(const ccg_tdx_emu *e, const ccg_tdx_emu_td *td, cons
         auth[i] = (uint8_t)i;
     }
     CCG_TRY(qe_report(td, xy, auth, report));
-    CCG_TRY(tdx_emu_sign_raw(e->pck_key, report, 384, sig, 32));
+    if (e->opts.pck_key_p384) {
+        uint8_t wide[96]; /* a P-384 signature cannot be carried: its first 64 bytes stand in */
+        CCG_TRY(tdx_emu_sign_raw(e->pck_key, report, 384, wide, 48));
+        memcpy(sig, wide, 64);
+    } else {
+        CCG_TRY(tdx_emu_sign_raw(e->pck_key, report, 384, sig, 32));
+    }
     size_t chain_len = strlen(chain) + 1; /* real QEs end the PEM with a NUL */
     size_t outer = 384 + 64 + 2 + td->qe_auth_len + 6 + chain_len;
     put_le(out, td->outer_cert_type, 2);
