@@ -1,6 +1,6 @@
 /* Benchmark: SEV-SNP verifications per second on one core (not a timed test; `make bench`).
  *
- * Verifies a real Milan v3 report (snp/msft-milan-v3 under $CCG_VECTORS or ../shared/vectors) at
+ * Verifies a real Milan v3 report (snp/msft-milan-v3 under $CCG_VECTORS or tests/vectors) at
  * now = 2026-06-01T00:00:00Z with the default policy. The collateral is parsed once. The main
  * figure reuses one verifier, so after the first call the chain comes from its cache; each call still
  * parses the report, digests the collateral for the cache key, checks the binding and one ECDSA P-384
@@ -61,7 +61,7 @@ static double clock_s(clockid_t id)
 static const char *vectors_dir(void)
 {
     const char *env = getenv("CCG_VECTORS");
-    return env != NULL && *env != '\0' ? env : "../shared/vectors";
+    return env != NULL && *env != '\0' ? env : "tests/vectors";
 }
 
 static ccg_result read_vector(const char *name, uint8_t **out, size_t *len)
@@ -246,7 +246,7 @@ int main(int argc, char **argv)
     if (ccg_failed(load_input(&in))) {
         fprintf(stderr, "bench_snp_verify: cannot load %s/%s: %s: %s\n", vectors_dir(), VECTOR_DIR,
                 ccg_reason_code(ccg_error_reason()), ccg_error_last()->message);
-        fprintf(stderr, "bench_snp_verify: set CCG_VECTORS to the shared vectors directory\n");
+        fprintf(stderr, "bench_snp_verify: run from the source tree, or set CCG_VECTORS to the vectors directory\n");
         goto cleanup;
     }
     if (ccg_failed(ccg_snp_verifier_new(&v)) || ccg_failed(run_for(MODE_CACHED, v, &in, WARMUP_SECONDS, &warm)) ||
