@@ -7,10 +7,10 @@ build=${1:?build dir}
 seconds=${2:-20}
 only=${FUZZ_ONLY:-}
 root=$(cd "$(dirname "$0")/.." && pwd)
-vectors=${CCG_VECTORS:-$root/../shared/vectors}
-# The NVIDIA vectors are copied into the tree (tests/vectors/nvgpu/PROVENANCE.json).
-nvgpu=$root/tests/vectors/nvgpu
-tdx=$root/tests/vectors/tdx
+# The real vectors are in the tree (tests/vectors/<set>/PROVENANCE.json); CCG_VECTORS overrides.
+vectors=${CCG_VECTORS:-$root/tests/vectors}
+nvgpu=$vectors/nvgpu
+tdx=$vectors/tdx
 shopt -s nullglob
 targets=("$build"/fuzz_*)
 if [ ${#targets[@]} -eq 0 ]; then
@@ -28,7 +28,7 @@ for t in "${targets[@]}"; do
   work=$(mktemp -d)
   seeds=()
   [ -d "$root/fuzz/corpus/$name" ] && seeds+=("$root/fuzz/corpus/$name")
-  # Real reports seed the report parser at run time; vectors are read in place, never committed.
+  # Real reports seed the report parser at run time, copied from the vectors into the run's work directory.
   if [ "$name" = fuzz_snp_report ] && [ -d "$vectors/snp" ]; then
     find "$vectors/snp" -name '*report*.bin' -exec cp {} "$work/" \;
   fi

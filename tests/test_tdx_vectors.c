@@ -15,10 +15,9 @@
 
 static void read_tdx(const char *rel, uint8_t **out, size_t *len)
 {
-    char path[4096];
-    const char *src = getenv("CCG_SOURCE_DIR");
-    snprintf(path, sizeof(path), "%s/tests/vectors/tdx/%s", src != NULL && *src ? src : ".", rel);
-    assert_true(ccg_ok(ccg_file_read(path, 4u << 20, out, len)));
+    char path[256];
+    snprintf(path, sizeof(path), "tdx/%s", rel);
+    tu_read_vector(path, out, len);
 }
 
 static void load_collateral(const char *rel, ccg_tdx_collateral *col)

@@ -6,9 +6,9 @@
 # JSON, a self-made root) each with its reason.
 set -uo pipefail
 cli=${CCG_CLI:?CCG_CLI must name the ccgate binary}
-vec=${CCG_SOURCE_DIR:?CCG_SOURCE_DIR must name the source tree}/tests/vectors/tdx
+vec=${CCG_VECTORS:-$(dirname "$0")/../vectors}/tdx
 # shellcheck source=../support/testlib.sh
-. "$CCG_SOURCE_DIR/tests/support/testlib.sh"
+. "$(dirname "$0")/../support/testlib.sh"
 passed=0
 failed=0
 tmp=$(mktemp -d)
