@@ -126,7 +126,7 @@ expect "--report and --evidence are exclusive" 2 'required' -- \
   "$cli" verify gpu --report "$nv/hopperAttestationReport.txt" --certs "$nv/hopperCertChain.txt" \
   --evidence "$sdk/evidence_hopper_590_12.json" --now $now
 expect "help" 0 'usage: ccgate verify gpu' -- "$cli" verify gpu --help
-expect "verify snp still dispatches" 2 'usage: ccgate verify snp' -- "$cli" verify tdx
+expect "verify snp still dispatches" 2 'usage: ccgate verify snp' -- "$cli" verify sev
 
 echo "passed $passed, failed $failed"
 [ "$failed" -eq 0 ]
