@@ -14,6 +14,7 @@
 int cmd_reasons(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_verify_gpu(int argc, char **argv);
+int cmd_verify_tdx(int argc, char **argv);
 int cmd_kds(int argc, char **argv);
 int cmd_emulate(int argc, char **argv);
 int cmd_emulate_gpu(int argc, char **argv);

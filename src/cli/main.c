@@ -14,6 +14,7 @@ static void usage(FILE *out)
             "commands:\n"
             "  verify snp   verify an AMD SEV-SNP attestation report against collateral and a policy\n"
             "  verify gpu   verify NVIDIA GPU evidence (SPDM report, device chain) at a given time\n"
+            "  verify tdx   verify an Intel TDX quote against Intel's collateral and a TDX policy\n"
             "  kds          fetch SEV-SNP collateral from AMD KDS into a local cache\n"
             "  emulate snp  write a report from the software SNP firmware (test root; demos and tests only)\n"
             "  emulate gpu  write evidence and RIMs from the software GPU (test roots; demos and tests only)\n"

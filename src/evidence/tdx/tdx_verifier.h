@@ -1,0 +1,17 @@
+/* The verifier object: the trusted root keys. */
+#ifndef CCGATE_TDX_VERIFIER_H
+#define CCGATE_TDX_VERIFIER_H
+
+#include <openssl/evp.h>
+
+#include "ccgate/x509util.h"
+
+#define TDX_MAX_TEST_ROOTS 4
+
+struct ccg_tdx_verifier {
+    EVP_PKEY *intel_root;
+    size_t n_test_roots;
+    EVP_PKEY *test_roots[TDX_MAX_TEST_ROOTS];
+};
+
+#endif
