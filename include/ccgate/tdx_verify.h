@@ -43,9 +43,11 @@ CCG_MUST_CHECK ccg_result ccg_tdx_verifier_add_test_root(ccg_tdx_verifier *v, X5
 void ccg_tdx_verifier_free(ccg_tdx_verifier *v);
 
 struct ccg_tdx_policy;
+struct ccg_tdx_eventlog;
 
 typedef struct {
     const uint8_t *expected_report_data; /* 64 bytes, or NULL: not checked */
+    const struct ccg_tdx_eventlog *event_log; /* the TD's event log (tdx_eventlog.h), or NULL */
 } ccg_tdx_verify_opts;
 
 typedef struct {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ccgate/tdx_eventlog.h"
 #include "ccgate/tdx_policy.h"
 #include "ccgate/tdx_verify.h"
 #include "ccgate/x509util.h"
@@ -19,6 +20,9 @@ typedef struct {
     const char *now;
     const char *trust_root;
     const char *report_data;
+    const char *event_log;
+    const char *ccel;
+    const char *runtime_log;
     int json;
 } tdx_args;
 
@@ -26,6 +30,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: ccgate verify tdx --quote FILE [--collateral FILE.json | --collateral-dir DIR]\n"
+            "                         [--event-log FILE [--ccel FILE] [--runtime-log FILE]]\n"
             "                         [--policy FILE] --now RFC3339 [--report-data HEX] [--trust-root FILE] [--json]\n"
             "\n"
             "Verifies an Intel TDX DCAP quote (v4 or v5; TD report 1.0 or 1.5) in Intel QVL's order: the PCK\n"
@@ -42,6 +47,11 @@ static void usage(FILE *out)
             "  --now RFC3339          the verification time, e.g. 2025-07-19T10:00:00Z (required)\n"
             "  --report-data HEX      the 64-byte REPORT_DATA the TD must carry (128 hex digits)\n"
             "  --trust-root FILE      also trust this self-signed test root (a software TD's); never Intel's\n"
+            "  --event-log FILE       the TD's CCEL event log (TCG2, SHA-384; /sys/firmware/acpi/tables/data/CCEL):\n"
+            "                         replayed, RTMR0-2 must equal the quote's (docs/tdx-eventlog.md)\n"
+            "  --ccel FILE            the ACPI CCEL table (/sys/firmware/acpi/tables/CCEL): the log must fit it\n"
+            "  --runtime-log FILE     runtime RTMR3 events (TCG_PCR_EVENT2 records, MR index 4): with them,\n"
+            "                         RTMR3 must equal the quote's too\n"
             "  --json                 print the decision, the TCB status, advisories, platform, module and QE\n"
             "                         statuses, the FMSPC and every TD field as JSON\n"
             "\n"
@@ -56,6 +66,8 @@ static int parse_args(int argc, char **argv, tdx_args *a)
         {"collateral-dir", required_argument, 0, 'D'}, {"policy", required_argument, 0, 'P'},
         {"now", required_argument, 0, 'n'},         {"trust-root", required_argument, 0, 't'},
         {"report-data", required_argument, 0, 'r'}, {"json", no_argument, 0, 'j'},
+        {"event-log", required_argument, 0, 'e'},   {"ccel", required_argument, 0, 'C'},
+        {"runtime-log", required_argument, 0, 'R'},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0},
     };
     int c;
@@ -70,6 +82,9 @@ static int parse_args(int argc, char **argv, tdx_args *a)
         case 't': a->trust_root = optarg; break;
         case 'r': a->report_data = optarg; break;
         case 'j': a->json = 1; break;
+        case 'e': a->event_log = optarg; break;
+        case 'C': a->ccel = optarg; break;
+        case 'R': a->runtime_log = optarg; break;
         case 'h': usage(stdout); return 1;
         default: return -1;
         }
@@ -80,6 +95,10 @@ static int parse_args(int argc, char **argv, tdx_args *a)
     }
     if (a->quote == NULL || a->now == NULL) {
         fprintf(stderr, "ccgate verify tdx: --quote and --now are required\n");
+        return -1;
+    }
+    if ((a->ccel != NULL || a->runtime_log != NULL) && a->event_log == NULL) {
+        fprintf(stderr, "ccgate verify tdx: --ccel and --runtime-log need --event-log\n");
         return -1;
     }
     if (a->collateral != NULL && a->collateral_dir != NULL) {
@@ -97,6 +116,8 @@ typedef struct {
     ccg_tdx_policy *policy;
     ccg_tdx_verifier *verifier;
     uint8_t report_data[64];
+    ccg_tdx_eventlog log;
+    int have_log;
 } tdx_inputs;
 
 static void inputs_free(tdx_inputs *in)
@@ -105,6 +126,36 @@ static void inputs_free(tdx_inputs *in)
     ccg_tdx_collateral_free(&in->col);
     ccg_tdx_policy_free(in->policy);
     ccg_tdx_verifier_free(in->verifier);
+    ccg_tdx_eventlog_free(&in->log);
+}
+
+/* The event log, its ACPI table and the runtime RTMR3 events. */
+static ccg_result load_event_log(const tdx_args *a, tdx_inputs *in)
+{
+    ccg_result result = CCG_FAILURE;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    ccg_tdx_ccel_table table;
+    CCG_TRY(ccg_file_read(a->event_log, CCG_TDX_EVENTLOG_MAX, &data, &len));
+    CCG_TRY(ccg_tdx_eventlog_parse(data, len, &in->log));
+    in->have_log = 1;
+    free(data);
+    data = NULL;
+    if (a->ccel != NULL) {
+        CCG_TRY(ccg_file_read(a->ccel, 4096, &data, &len));
+        CCG_TRY(ccg_tdx_ccel_table_parse(data, len, &table));
+        CCG_TRY(ccg_tdx_eventlog_check_ccel(&in->log, &table));
+        free(data);
+        data = NULL;
+    }
+    if (a->runtime_log != NULL) {
+        CCG_TRY(ccg_file_read(a->runtime_log, CCG_TDX_EVENTLOG_MAX, &data, &len));
+        CCG_TRY(ccg_tdx_eventlog_add_runtime(&in->log, data, len));
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    free(data);
+    return result;
 }
 
 static ccg_result load_trust_root(const char *path, ccg_tdx_verifier *v)
@@ -149,6 +200,9 @@ static ccg_result load_inputs(const tdx_args *a, ccg_time now, tdx_inputs *in)
                        "--report-data must be 128 hex digits");
         CCG_TRY(ccg_hex_decode_exact(a->report_data, in->report_data, 64));
     }
+    if (a->event_log != NULL) {
+        CCG_TRY(load_event_log(a, in));
+    }
     if (a->collateral != NULL) {
         CCG_TRY(ccg_file_read(a->collateral, CCG_TDX_COLLATERAL_MAX, &text, &len));
         CCG_TRY(ccg_tdx_collateral_parse((const char *)text, len, &in->col));
@@ -164,6 +218,36 @@ cleanup:
     free(raw);
     free(text);
     return result;
+}
+
+/* One line per event, then the replay against the quote. */
+static void print_event_log(json_t *log)
+{
+    size_t i;
+    json_t *e;
+    if (log == NULL) {
+        return;
+    }
+    json_array_foreach(json_object_get(log, "event_list"), i, e) {
+        json_t *rtmr = json_object_get(e, "rtmr");
+        const char *name = json_string_value(json_object_get(e, "type_name"));
+        char type[24], reg[16];
+        snprintf(type, sizeof(type), "0x%08llx", (unsigned long long)json_integer_value(json_object_get(e, "type")));
+        if (json_is_integer(rtmr)) {
+            snprintf(reg, sizeof(reg), "RTMR%lld", (long long)json_integer_value(rtmr));
+        } else {
+            snprintf(reg, sizeof(reg), "MRTD");
+        }
+        printf("event %zu: %s %s %s %s\n", i, reg, name != NULL ? name : type,
+               json_string_value(json_object_get(e, "digest")),
+               json_string_value(json_object_get(e, "description")));
+    }
+    json_array_foreach(json_object_get(log, "rtmrs"), i, e) {
+        json_t *match = json_object_get(e, "match");
+        printf("event log: RTMR%zu %s (%lld events)\n", i,
+               json_is_null(match) ? "not covered (no RTMR3 events)" : json_is_true(match) ? "matches the quote" : "MISMATCH",
+               (long long)json_integer_value(json_object_get(e, "events")));
+    }
 }
 
 static void print_text(const ccg_tdx_result *r)
@@ -187,6 +271,7 @@ static void print_text(const ccg_tdx_result *r)
                ccg_tdx_status_name(r->qe_status), adv != NULL ? adv : "[]");
         free(adv);
     }
+    print_event_log(json_object_get(d->claims, "event_log"));
     for (size_t j = 0; j < d->reasons.count; j++) {
         char *details = json_dumps(d->reasons.items[j].details, JSON_COMPACT | JSON_SORT_KEYS);
         printf("reason: %s: %s %s\n", ccg_reason_code(d->reasons.items[j].reason),
@@ -222,7 +307,8 @@ static int run(const tdx_args *a)
         rc = cli_report_error("verify tdx", a->json);
         goto cleanup;
     }
-    ccg_tdx_verify_opts opts = {.expected_report_data = a->report_data != NULL ? in.report_data : NULL};
+    ccg_tdx_verify_opts opts = {.expected_report_data = a->report_data != NULL ? in.report_data : NULL,
+                                .event_log = in.have_log ? &in.log : NULL};
     if (ccg_failed(ccg_tdx_verify(in.verifier, in.quote, in.quote_len, in.have_col ? &in.col : NULL, in.policy,
                                   &opts, now, &r))) {
         rc = cli_report_error("verify tdx", a->json);

@@ -62,6 +62,7 @@ void ccg_tdx_policy_free(ccg_tdx_policy *p)
     allowlist_free(&p->mrownerconfig);
     allowlist_free(&p->mrservicetd);
     free(p->xfam);
+    free(p->required_events);
     free(p);
 }
 
@@ -205,6 +206,62 @@ cleanup:
     return result;
 }
 
+/* {"name": "kernel", "digest": "<96 hex>", "rtmr": 0..3 (optional: any)} */
+static ccg_result get_required_event(json_t *v, ccg_tdx_required_event *e)
+{
+    ccg_result result = CCG_FAILURE;
+    const char *key;
+    json_t *item;
+    int have_name = 0, have_digest = 0;
+    e->rtmr = -1;
+    CCG_ENSURE_MSG(json_is_object(v), CCG_R_POLICY_INVALID_VALUE,
+                   "'required_events' entries must be {\"name\", \"digest\", \"rtmr\"}");
+    json_object_foreach(v, key, item) {
+        if (strcmp(key, "name") == 0) {
+            const char *s = json_string_value(item);
+            CCG_ENSURE_MSG(s != NULL && *s && strlen(s) < sizeof(e->name), CCG_R_POLICY_INVALID_VALUE,
+                           "'required_events[].name' must be 1..63 characters");
+            for (const char *c = s; *c; c++) {
+                CCG_ENSURE_MSG(*c >= 0x20 && *c < 0x7f, CCG_R_POLICY_INVALID_VALUE,
+                               "'required_events[].name' must be printable ASCII");
+            }
+            snprintf(e->name, sizeof(e->name), "%s", s);
+            have_name = 1;
+        } else if (strcmp(key, "digest") == 0) {
+            CCG_TRY(get_hex(item, "required_events[].digest", e->digest, 48));
+            have_digest = 1;
+        } else if (strcmp(key, "rtmr") == 0) {
+            CCG_ENSURE_MSG(json_is_integer(item) && json_integer_value(item) >= 0 && json_integer_value(item) <= 3,
+                           CCG_R_POLICY_INVALID_VALUE, "'required_events[].rtmr' must be 0..3");
+            e->rtmr = (int)json_integer_value(item);
+        } else {
+            CCG_BAIL(CCG_R_POLICY_UNKNOWN_KEY, "unknown policy key 'required_events[].%.64s'", key);
+        }
+    }
+    CCG_ENSURE_MSG(have_name && have_digest, CCG_R_POLICY_INVALID_VALUE,
+                   "'required_events' entries need a name and a digest");
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static ccg_result get_required_events(json_t *v, const char *key, ccg_tdx_policy *p)
+{
+    ccg_result result = CCG_FAILURE;
+    size_t i;
+    json_t *item;
+    CCG_TRY(get_array(v, key, CCG_TDX_POLICY_MAX_EVENTS));
+    p->required_events = calloc(json_array_size(v) + 1, sizeof(*p->required_events));
+    CCG_ENSURE_ALLOC(p->required_events);
+    json_array_foreach(v, i, item) {
+        CCG_TRY(get_required_event(item, &p->required_events[i]));
+    }
+    p->n_required_events = json_array_size(v);
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
 static ccg_result parse_identity(json_t *root, ccg_tdx_policy *p)
 {
     ccg_result result = CCG_FAILURE;
@@ -265,6 +322,8 @@ static ccg_result parse_key(const char *key, json_t *v, ccg_tdx_policy *p)
     } else if (strcmp(key, "minimum_tee_tcb_svn") == 0) {
         CCG_TRY(get_hex(v, key, p->min_tee_tcb_svn, 16));
         p->min_svn_set = 1;
+    } else if (strcmp(key, "required_events") == 0) {
+        CCG_TRY(get_required_events(v, key, p));
     } else if (strcmp(key, "report_data") == 0) {
         CCG_TRY(get_hex(v, key, p->report_data, 64));
         p->report_data_set = 1;
