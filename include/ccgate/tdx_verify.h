@@ -72,5 +72,8 @@ void ccg_tdx_result_free(ccg_tdx_result *r);
 /* The FMSPC named by the quote's PCK certificate, read without trusting it (it keys the collateral
  * cache; the verifier then checks the chain and that the TCB info is for this FMSPC). */
 CCG_MUST_CHECK ccg_result ccg_tdx_quote_fmspc(const uint8_t *quote, size_t quote_len, uint8_t fmspc[6]);
+/* "platform" or "processor": which Intel PCK CA issued the quote's PCK (it picks the PCK CRL to fetch),
+ * read without trusting the chain. Fails with tdx.cert_chain_invalid for any other issuer. */
+CCG_MUST_CHECK ccg_result ccg_tdx_quote_pck_ca(const uint8_t *quote, size_t quote_len, char ca[16]);
 
 #endif

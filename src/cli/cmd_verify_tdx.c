@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ccgate/tdx_eventlog.h"
+#include "ccgate/tdx_pcs.h"
 #include "ccgate/tdx_policy.h"
 #include "ccgate/tdx_verify.h"
 #include "ccgate/x509util.h"
@@ -23,13 +24,14 @@ typedef struct {
     const char *event_log;
     const char *ccel;
     const char *runtime_log;
+    const char *pccs;
     int json;
 } tdx_args;
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: ccgate verify tdx --quote FILE [--collateral FILE.json | --collateral-dir DIR]\n"
+            "usage: ccgate verify tdx --quote FILE [--collateral FILE.json | --collateral-dir DIR [--pccs URL]]\n"
             "                         [--event-log FILE [--ccel FILE] [--runtime-log FILE]]\n"
             "                         [--policy FILE] --now RFC3339 [--report-data HEX] [--trust-root FILE] [--json]\n"
             "\n"
@@ -42,6 +44,9 @@ static void usage(FILE *out)
             "  --quote FILE           the quote, binary or hex text\n"
             "  --collateral FILE      Intel collateral as a JSON bundle (dcap-qvl's shape; docs/tdx-quote.md)\n"
             "  --collateral-dir DIR   the collateral cache: DIR/<FMSPC>.json, refused once past nextUpdate\n"
+            "  --pccs URL             fetch missing or stale collateral from this Intel PCS v4 compatible\n"
+            "                         service (a PCCS) into --collateral-dir: at most once per FMSPC a minute,\n"
+            "                         10 s to connect, 30 s per request (docs/tdx-quote.md)\n"
             "  --policy FILE          the TDX policy (docs/tdx-policy.md); default: ccgate-default-tdx\n"
             "                         (UpToDate only, no advisories, no debug TD, SEPT_VE_DISABLE required)\n"
             "  --now RFC3339          the verification time, e.g. 2025-07-19T10:00:00Z (required)\n"
@@ -67,7 +72,7 @@ static int parse_args(int argc, char **argv, tdx_args *a)
         {"now", required_argument, 0, 'n'},         {"trust-root", required_argument, 0, 't'},
         {"report-data", required_argument, 0, 'r'}, {"json", no_argument, 0, 'j'},
         {"event-log", required_argument, 0, 'e'},   {"ccel", required_argument, 0, 'C'},
-        {"runtime-log", required_argument, 0, 'R'},
+        {"runtime-log", required_argument, 0, 'R'}, {"pccs", required_argument, 0, 'p'},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0},
     };
     int c;
@@ -85,6 +90,7 @@ static int parse_args(int argc, char **argv, tdx_args *a)
         case 'e': a->event_log = optarg; break;
         case 'C': a->ccel = optarg; break;
         case 'R': a->runtime_log = optarg; break;
+        case 'p': a->pccs = optarg; break;
         case 'h': usage(stdout); return 1;
         default: return -1;
         }
@@ -99,6 +105,10 @@ static int parse_args(int argc, char **argv, tdx_args *a)
     }
     if ((a->ccel != NULL || a->runtime_log != NULL) && a->event_log == NULL) {
         fprintf(stderr, "ccgate verify tdx: --ccel and --runtime-log need --event-log\n");
+        return -1;
+    }
+    if (a->pccs != NULL && a->collateral_dir == NULL) {
+        fprintf(stderr, "ccgate verify tdx: --pccs needs --collateral-dir (the cache it fills)\n");
         return -1;
     }
     if (a->collateral != NULL && a->collateral_dir != NULL) {
@@ -208,9 +218,11 @@ static ccg_result load_inputs(const tdx_args *a, ccg_time now, tdx_inputs *in)
         CCG_TRY(ccg_tdx_collateral_parse((const char *)text, len, &in->col));
         in->have_col = 1;
     } else if (a->collateral_dir != NULL) {
-        uint8_t fmspc[6];
-        CCG_TRY(ccg_tdx_quote_fmspc(in->quote, in->quote_len, fmspc));
-        CCG_TRY(ccg_tdx_collateral_load_dir(a->collateral_dir, fmspc, now, &in->col));
+        ccg_tdx_pcs_config cfg;
+        ccg_tdx_pcs_config_init(&cfg);
+        cfg.cache_dir = a->collateral_dir;
+        cfg.base_url = a->pccs; /* NULL: the cache only */
+        CCG_TRY(ccg_tdx_collateral_for_quote(&cfg, in->quote, in->quote_len, now, &in->col, NULL));
         in->have_col = 1;
     }
     result = CCG_SUCCESS;
