@@ -44,10 +44,14 @@ void ccg_tdx_verifier_free(ccg_tdx_verifier *v);
 
 struct ccg_tdx_policy;
 struct ccg_tdx_eventlog;
+struct ccg_refval_set;
+struct ccg_refval_issuers;
 
 typedef struct {
     const uint8_t *expected_report_data; /* 64 bytes, or NULL: not checked */
     const struct ccg_tdx_eventlog *event_log; /* the TD's event log (tdx_eventlog.h), or NULL */
+    const struct ccg_refval_set *refvals;     /* the set a policy's "reference_values" names, or NULL */
+    const struct ccg_refval_issuers *issuers; /* issuers trusted to sign reference values */
 } ccg_tdx_verify_opts;
 
 typedef struct {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ccgate/refvalue.h"
 #include "ccgate/tdx_eventlog.h"
 #include "ccgate/tdx_pcs.h"
 #include "ccgate/tdx_policy.h"
@@ -25,6 +26,9 @@ typedef struct {
     const char *ccel;
     const char *runtime_log;
     const char *pccs;
+    const char *refvals;
+    const char *issuer_keys[16];
+    int issuer_key_count;
     int json;
 } tdx_args;
 
@@ -33,7 +37,8 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: ccgate verify tdx --quote FILE [--collateral FILE.json | --collateral-dir DIR [--pccs URL]]\n"
             "                         [--event-log FILE [--ccel FILE] [--runtime-log FILE]]\n"
-            "                         [--policy FILE] --now RFC3339 [--report-data HEX] [--trust-root FILE] [--json]\n"
+            "                         [--policy FILE] [--refvals FILE --issuer-key ID=PUBLIC.pem...]\n"
+            "                         --now RFC3339 [--report-data HEX] [--trust-root FILE] [--json]\n"
             "\n"
             "Verifies an Intel TDX DCAP quote (v4 or v5; TD report 1.0 or 1.5) in Intel QVL's order: the PCK\n"
             "chain to the pinned Intel SGX Root CA key, the root CA and PCK CRLs, the PCK extension, the QE\n"
@@ -49,6 +54,10 @@ static void usage(FILE *out)
             "                         10 s to connect, 30 s per request (docs/tdx-quote.md)\n"
             "  --policy FILE          the TDX policy (docs/tdx-policy.md); default: ccgate-default-tdx\n"
             "                         (UpToDate only, no advisories, no debug TD, SEPT_VE_DISABLE required)\n"
+            "  --refvals FILE         a signed reference-value set (docs/reference-values.md), used when the\n"
+            "                         policy's \"reference_values\" names it: MRTD and the registers a \"tdx\"\n"
+            "                         record pins must match a usable record\n"
+            "  --issuer-key ID=FILE   trust this issuer's public key for reference values (repeatable)\n"
             "  --now RFC3339          the verification time, e.g. 2025-07-19T10:00:00Z (required)\n"
             "  --report-data HEX      the 64-byte REPORT_DATA the TD must carry (128 hex digits)\n"
             "  --trust-root FILE      also trust this self-signed test root (a software TD's); never Intel's\n"
@@ -73,6 +82,7 @@ static int parse_args(int argc, char **argv, tdx_args *a)
         {"report-data", required_argument, 0, 'r'}, {"json", no_argument, 0, 'j'},
         {"event-log", required_argument, 0, 'e'},   {"ccel", required_argument, 0, 'C'},
         {"runtime-log", required_argument, 0, 'R'}, {"pccs", required_argument, 0, 'p'},
+        {"refvals", required_argument, 0, 'V'},     {"issuer-key", required_argument, 0, 'I'},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0},
     };
     int c;
@@ -91,6 +101,14 @@ static int parse_args(int argc, char **argv, tdx_args *a)
         case 'C': a->ccel = optarg; break;
         case 'R': a->runtime_log = optarg; break;
         case 'p': a->pccs = optarg; break;
+        case 'V': a->refvals = optarg; break;
+        case 'I':
+            if (a->issuer_key_count == 16) {
+                fprintf(stderr, "ccgate verify tdx: at most 16 --issuer-key\n");
+                return -1;
+            }
+            a->issuer_keys[a->issuer_key_count++] = optarg;
+            break;
         case 'h': usage(stdout); return 1;
         default: return -1;
         }
@@ -128,6 +146,8 @@ typedef struct {
     uint8_t report_data[64];
     ccg_tdx_eventlog log;
     int have_log;
+    ccg_refval_set *refvals;
+    ccg_refval_issuers *issuers;
 } tdx_inputs;
 
 static void inputs_free(tdx_inputs *in)
@@ -137,6 +157,8 @@ static void inputs_free(tdx_inputs *in)
     ccg_tdx_policy_free(in->policy);
     ccg_tdx_verifier_free(in->verifier);
     ccg_tdx_eventlog_free(&in->log);
+    ccg_refval_set_free(in->refvals);
+    ccg_refval_issuers_free(in->issuers);
 }
 
 /* The event log, its ACPI table and the runtime RTMR3 events. */
@@ -212,6 +234,13 @@ static ccg_result load_inputs(const tdx_args *a, ccg_time now, tdx_inputs *in)
     }
     if (a->event_log != NULL) {
         CCG_TRY(load_event_log(a, in));
+    }
+    CCG_TRY(cli_load_issuers(a->issuer_keys, a->issuer_key_count, &in->issuers));
+    if (a->refvals != NULL) {
+        CCG_TRY(ccg_file_read(a->refvals, 4 * MAX_INPUT_BYTES, &text, &len));
+        CCG_TRY(ccg_refval_set_parse((const char *)text, len, &in->refvals));
+        free(text);
+        text = NULL;
     }
     if (a->collateral != NULL) {
         CCG_TRY(ccg_file_read(a->collateral, CCG_TDX_COLLATERAL_MAX, &text, &len));
@@ -320,7 +349,9 @@ static int run(const tdx_args *a)
         goto cleanup;
     }
     ccg_tdx_verify_opts opts = {.expected_report_data = a->report_data != NULL ? in.report_data : NULL,
-                                .event_log = in.have_log ? &in.log : NULL};
+                                .event_log = in.have_log ? &in.log : NULL,
+                                .refvals = in.refvals,
+                                .issuers = in.issuers};
     if (ccg_failed(ccg_tdx_verify(in.verifier, in.quote, in.quote_len, in.have_col ? &in.col : NULL, in.policy,
                                   &opts, now, &r))) {
         rc = cli_report_error("verify tdx", a->json);

@@ -378,6 +378,8 @@ ccg_result ccg_tdx_verify(const ccg_tdx_verifier *v, const uint8_t *quote, size_
     ccg_error_clear();
     ccg_tdx_policy_appraise_td(policy, &q.td, d);
     ccg_tdx_policy_appraise_eventlog(policy, &q.td, opts != NULL ? opts->event_log : NULL, d);
+    ccg_tdx_policy_appraise_refvals(policy, &q.td, opts != NULL ? opts->refvals : NULL,
+                                    opts != NULL ? opts->issuers : NULL, now, d);
     if (opts != NULL && opts->expected_report_data != NULL &&
         !ccg_memeq_ct(opts->expected_report_data, q.td.report_data, 64)) {
         ccg_decision_deny(d, CCG_R_TDX_REPORT_DATA_MISMATCH, NULL);
