@@ -42,6 +42,15 @@ CCG_MUST_CHECK ccg_result ccg_tdx_verifier_new(ccg_tdx_verifier **out);
 CCG_MUST_CHECK ccg_result ccg_tdx_verifier_add_test_root(ccg_tdx_verifier *v, X509 *root);
 void ccg_tdx_verifier_free(ccg_tdx_verifier *v);
 
+/* A verifier remembers what it verified that does not depend on time (a PCK chain, a collateral
+ * bundle; docs/tdx-quote.md, "Verified-collateral cache"). Verifications with collateral so far, by
+ * path: fast (the cache held this PCK chain and collateral) or full. The decision is the same either way. */
+typedef struct {
+    uint64_t fast;
+    uint64_t full;
+} ccg_tdx_verifier_stats;
+void ccg_tdx_verifier_stats_get(const ccg_tdx_verifier *v, ccg_tdx_verifier_stats *out);
+
 struct ccg_tdx_policy;
 struct ccg_tdx_eventlog;
 struct ccg_refval_set;
