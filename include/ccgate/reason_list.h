@@ -146,7 +146,7 @@ X(KBS_NONCE_MISMATCH, "kbs.nonce_mismatch", "kbs", DENY, "The runtime-data nonce
 X(KBS_NONCE_EXPIRED, "kbs.nonce_expired", "kbs", DENY, "The challenge nonce expired before the attestation arrived (a stale nonce); start again with /kbs/v0/auth.")
 X(KBS_NONCE_REUSED, "kbs.nonce_reused", "kbs", DENY, "The challenge nonce was consumed before: a replayed attestation.")
 X(KBS_NOT_ATTESTED, "kbs.not_attested", "kbs", DENY, "The session has not passed attestation, so no resource is released.")
-X(KBS_GPU_REQUIRED, "kbs.gpu_required", "kbs", DENY, "The release policy requires GPU evidence, which this broker cannot verify yet; nothing is released.")
+X(KBS_GPU_REQUIRED, "kbs.gpu_required", "kbs", DENY, "The release policy requires GPU evidence and the attestation carries none (tee-evidence.additional_evidence names no NVIDIA GPU); nothing is released.")
 X(KBS_POLICY_INVALID, "kbs.policy_invalid", "kbs", INPUT, "The release policy document is malformed (unknown member, wrong type, bad trusted root).")
 X(KBS_CONFIG_INVALID, "kbs.config_invalid", "kbs", INPUT, "The key broker configuration is invalid or refuses to start (for example no TLS without --insecure-http).")
 X(KBS_PATH_ENCODED, "kbs.path_encoded", "kbs", INPUT, "The request path holds percent-encoded bytes (%00, %2F, ...) where the broker's path grammar allows none; it is refused as sent, never decoded.")
@@ -155,6 +155,7 @@ X(KBS_REQUEST_DEADLINE, "kbs.request_deadline", "kbs", INPUT, "The client did no
 X(KBS_POLICY_UNPINNED, "kbs.policy_unpinned", "kbs", INPUT, "The release policy pins no launch measurement (no snp_policy.allowed_measurements and no snp_policy.reference_values), so it would release to any genuine guest; it is refused.")
 X(KBS_TEE_PUBKEY_MEMBER_UNKNOWN, "kbs.tee_pubkey_member_unknown", "kbs", INPUT, "The tee-pubkey JWK carries a member other than kty, crv, x, y (EC) or kty, n, e (RSA), alg and use (e.g. kid or x5u); REPORT_DATA does not bind it, so it is refused.")
 X(KBS_TOO_MANY_ATTEMPTS, "kbs.too_many_attempts", "kbs", DENY, "Too many failed attempts on this session or from this client address in the current window; wait, then start again with /kbs/v0/auth.")
+X(KBS_ADDITIONAL_EVIDENCE_UNSUPPORTED, "kbs.additional_evidence_unsupported", "kbs", INPUT, "tee-evidence.additional_evidence names a device TEE other than \"nvidia\" (the only additional evidence this broker verifies); it is refused rather than ignored.")
 
 /* admin API */
 X(ADMIN_UNAUTHENTICATED, "admin.unauthenticated", "admin", DENY, "The admin request carries no valid token: missing, malformed, expired, or signed by no configured admin issuer.")
@@ -282,6 +283,8 @@ X(GPU_MODE_REFUSED, "gpu.mode_refused", "gpu", DENY, "The GPU is in a topology m
 X(GPU_MODE_REQUIRED, "gpu.mode_required", "gpu", DENY, "The policy requires a topology mode (multi-GPU passthrough, protected PCIe, single GPU) that the GPU is not in.")
 X(GPU_MODE_UNKNOWN, "gpu.mode_unknown", "gpu", DENY, "The GPU's evidence carries no topology mode, or an unknown one, and the policy requires or refuses a mode.")
 X(GPU_TEST_ROOT_NOT_NAMED, "gpu.test_root_not_named", "gpu", DENY, "The GPU's chain ends at a test root (a software GPU's) that the policy does not name in trusted_roots.")
+X(GPU_DEVICE_DUPLICATE, "gpu.device_duplicate", "gpu", DENY, "The same GPU (the same leaf certificate serial, NVIDIA's ueid) appears twice in one attestation: one device cannot count as two.")
+X(GPU_REPORT_REPLAYED, "gpu.report_replayed", "gpu", DENY, "This GPU report was already presented in another attestation session: a replay, refused before any other GPU check.")
 /* SEV-SNP TCB baselines (collateral the key-release authority signs) */
 X(SNP_TCB_BASELINE_MISSING, "snp.tcb_baseline_missing", "snp", DENY, "No TCB baseline for the report's product was supplied, and the policy requires one to decide the TCB status.")
 X(SNP_TCB_BASELINE_MALFORMED, "snp.tcb_baseline_malformed", "snp", INPUT, "The TCB baseline is not a valid baseline document (unknown member, wrong type, bad product, level or time).")

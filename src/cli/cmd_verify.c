@@ -301,7 +301,7 @@ static int run(const verify_args *a)
         /* Unparseable evidence is bad input: exit 2 with the error, and no decision line, so what is
          * printed and the exit status agree (a decision is printed only for exit 0 and 1). */
         (void)cli_report_error("verify snp", a->json);
-        rc = CLI_EXIT_USAGE;
+        rc = CLI_EXIT_USAGE; /* unparseable evidence */
         goto cleanup;
     }
     print_decision(&d, a->json);
