@@ -48,7 +48,9 @@ for t in "${targets[@]}"; do
     find "$nvgpu" \( -name '*.xml' -o -name '*.swidtag' \) -exec cp {} "$work/" \;
   fi
   # The TDX quotes and collateral (tests/vectors/tdx): whole quotes, their certification data, and the
-  # signed JSON with the target's selector byte (0 TCB info, 1 QE identity, 3 bundle).
+  # signed JSON with the target's selector byte (0 TCB info, 1 QE identity, 3 bundle); the CCEL event
+  # log with fuzz_tdx_ccel's selector (0 log area, cut a little past its last event so seeds stay
+  # small; 1 ACPI table; 2 log area and a runtime RTMR3 log made of its last event relabelled).
   if [[ $name == fuzz_tdx_* ]] && [ -d "$tdx" ]; then
     python3 - "$name" "$tdx" "$work" <<'PY' || true
 import binascii, glob, json, os, struct, sys
@@ -62,6 +64,25 @@ for i, q in enumerate(quotes):
         off = 48 + (584 if q[0] == 4 else 6 + struct.unpack_from("<I", q, 50)[0])
         size = struct.unpack_from("<I", q, off)[0]
         open(f"{work}/cert{i}", "wb").write(q[off + 4 + 128: off + 4 + size])
+if name == "fuzz_tdx_ccel":
+    for f in glob.glob(tdx + "/*ccel_data*"):
+        log = open(f, "rb").read()
+        end = log.find(b"\xff" * 16)
+        log = log[: end + 16] if end > 0 else log[:32768]
+        open(f"{work}/log", "wb").write(b"\x00" + log)
+        open(f"{work}/log-zero-fill", "wb").write(b"\x00" + log[:-16] + b"\x00" * 16)
+        body = log[:-16]
+        off = 32 + struct.unpack_from("<I", body, 28)[0]
+        last = off
+        while off < len(body):
+            last = off
+            cnt = struct.unpack_from("<I", body, off + 8)[0]
+            o = off + 12 + cnt * 50
+            off = o + 4 + struct.unpack_from("<I", body, o)[0]
+        rt = struct.pack("<I", 4) + body[last + 4:]
+        open(f"{work}/runtime", "wb").write(b"\x02" + struct.pack("<H", min(len(body), 65535)) + body[:65535] + rt)
+    for f in glob.glob(tdx + "/*ccel_table*"):
+        open(f"{work}/table", "wb").write(b"\x01" + open(f, "rb").read())
 for i, f in enumerate(glob.glob(tdx + "/*/*collateral*.json")):
     if name == "fuzz_tdx_json":
         d = json.load(open(f))

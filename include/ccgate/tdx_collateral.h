@@ -39,13 +39,16 @@ typedef struct {
  * required, unknown members are refused. Fails with tdx.collateral_malformed. */
 CCG_MUST_CHECK ccg_result ccg_tdx_collateral_parse(const char *text, size_t len, ccg_tdx_collateral *out);
 /* From a cache directory keyed by FMSPC: DIR/<FMSPC, 12 uppercase hex digits>.json, a bundle as above.
- * A missing file fails with collateral.missing. A bundle whose TCB info or QE identity is past its
- * nextUpdate at now fails with collateral.expired naming the item (the cache must be refreshed). */
+ * A missing file fails with collateral.missing. A bundle whose TCB info, QE identity, PCK CRL or root
+ * CA CRL is past its nextUpdate at now fails with collateral.expired naming the item (the cache must be
+ * refreshed). */
 CCG_MUST_CHECK ccg_result ccg_tdx_collateral_load_dir(const char *dir, const uint8_t fmspc[6], ccg_time now,
                                                       ccg_tdx_collateral *out);
 /* Writes a bundle into the cache directory under its TCB info's FMSPC (atomically: a temporary file
  * renamed). The bundle is parsed first; its TCB info must name the FMSPC. */
 CCG_MUST_CHECK ccg_result ccg_tdx_collateral_store_dir(const char *dir, const char *text, size_t len);
+/* The FMSPC the collateral's TCB info names (read, not verified: the verifier checks it). */
+CCG_MUST_CHECK ccg_result ccg_tdx_collateral_fmspc(const ccg_tdx_collateral *c, uint8_t fmspc[6]);
 void ccg_tdx_collateral_free(ccg_tdx_collateral *c);
 
 #endif

@@ -69,5 +69,59 @@ CCG_MUST_CHECK ccg_result ccg_tdx_emu_crl(const ccg_tdx_emu *e, int root, ccg_ti
                                           ccg_time next_update, int revoke, uint8_t **der, size_t *len);
 CCG_MUST_CHECK ccg_result ccg_tdx_emu_quote(const ccg_tdx_emu *e, const ccg_tdx_emu_td *td, uint8_t **quote,
                                             size_t *len);
+/* The platform's options (FMSPC, PCE-ID, components, PCESVN, creation time). */
+const ccg_tdx_emu_opts *ccg_tdx_emu_opts_of(const ccg_tdx_emu *e);
+
+/* ---- collateral (tdx_emu_collateral.c; docs/tdx-emulator.md) ----
+ * The TCB info has two platform levels: UpToDate at the emulator's SGX components and PCESVN with TDX
+ * components CCG_TDX_EMU_TDX_SVN (the default TD's TEE_TCB_SVN), and OutOfDate one step below everywhere
+ * (TDX components CCG_TDX_EMU_TDX_SVN_OLD, advisory CCG_TDX_EMU_PLATFORM_ADVISORY); module identities
+ * TDX_01..TDX_03 (UpToDate from ISVSVN CCG_TDX_EMU_MODULE_SVN, OutOfDate two below with
+ * CCG_TDX_EMU_MODULE_ADVISORY). The QE identity is the default TD's QE (UpToDate at ISVSVN 8, OutOfDate at
+ * 6 with CCG_TDX_EMU_QE_ADVISORY). */
+#define CCG_TDX_EMU_TDX_SVN {5, 0, 2}
+#define CCG_TDX_EMU_TDX_SVN_OLD {3, 0, 1}
+#define CCG_TDX_EMU_MODULE_SVN 4
+#define CCG_TDX_EMU_PLATFORM_ADVISORY "INTEL-SA-00837"
+#define CCG_TDX_EMU_MODULE_ADVISORY "INTEL-SA-01111"
+#define CCG_TDX_EMU_QE_ADVISORY "INTEL-SA-00615"
+#define CCG_TDX_EMU_TCB_DATE "2025-01-01T00:00:00Z"
+#define CCG_TDX_EMU_EVAL_NUMBER 17
+
+typedef struct {
+    ccg_time now;   /* issued (thisUpdate) a day before, next update 30 days after */
+    int expired;    /* issued 31 days before now, next update an hour before now */
+    int revoke_pck; /* the PCK CRL lists the PCK certificate */
+} ccg_tdx_emu_collateral_opts;
+
+typedef struct {
+    char *tcb_info;            /* the signed tcbInfo JSON text */
+    char tcb_info_sig[129];    /* R||S hex */
+    char *qe_identity;         /* the signed enclaveIdentity JSON text */
+    char qe_identity_sig[129];
+    char *tcb_chain_pem;       /* TCB signing certificate, root: both documents' issuer chain */
+    char *crl_chain_pem;       /* PCK CA, root: the PCK CRL's issuer chain */
+    uint8_t *pck_crl, *root_crl; /* DER */
+    size_t pck_crl_len, root_crl_len;
+} ccg_tdx_emu_collateral;
+
+CCG_MUST_CHECK ccg_result ccg_tdx_emu_collateral_make(const ccg_tdx_emu *e, const ccg_tdx_emu_collateral_opts *o,
+                                                      ccg_tdx_emu_collateral *out);
+void ccg_tdx_emu_collateral_free(ccg_tdx_emu_collateral *c);
+/* The dcap-qvl bundle (docs/tdx-quote.md, "Collateral"), malloc'd JSON text. */
+CCG_MUST_CHECK ccg_result ccg_tdx_emu_collateral_bundle(const ccg_tdx_emu_collateral *c, char **out);
+/* Intel PCS's response body: {"tcbInfo":...,"signature":"..."} (qe_identity = 0) or
+ * {"enclaveIdentity":...,"signature":"..."}, around the signed bytes. malloc'd. */
+CCG_MUST_CHECK ccg_result ccg_tdx_emu_pcs_body(const ccg_tdx_emu_collateral *c, int qe_identity, char **out);
+
+/* ---- state (tdx_emu_state.c) ----
+ * DIR/tdx-emulator.json (mode 0600): the platform options, every key and certificate (PEM), and the TD
+ * (its measurements and attributes), so a later process (an attester stand-in) signs quotes over fresh
+ * REPORT_DATA under the same test root. */
+#define CCG_TDX_EMU_STATE_FILE "tdx-emulator.json"
+CCG_MUST_CHECK ccg_result ccg_tdx_emu_save(const ccg_tdx_emu *e, const ccg_tdx_emu_td *td, const char *dir);
+/* Fails with attest.emulator_state_invalid when the file is missing, malformed or inconsistent (a
+ * certificate that is not its key's). td may be NULL. */
+CCG_MUST_CHECK ccg_result ccg_tdx_emu_load(const char *dir, ccg_tdx_emu **out, ccg_tdx_emu_td *td);
 
 #endif

@@ -14,6 +14,14 @@
 
 #define CCG_TDX_POLICY_MAX_VALUES 256
 #define CCG_TDX_POLICY_MAX_ADVISORIES 256
+#define CCG_TDX_POLICY_MAX_EVENTS 64
+
+/* An event the event log must hold (docs/tdx-eventlog.md): its SHA-384 digest, in RTMR rtmr (-1: any). */
+typedef struct {
+    char name[64];
+    int rtmr;
+    uint8_t digest[48];
+} ccg_tdx_required_event;
 
 /* An allowlist of 48-byte measurements: set = 0 means any value. */
 typedef struct {
@@ -40,6 +48,13 @@ typedef struct ccg_tdx_policy {
     uint8_t min_tee_tcb_svn[16];
     int report_data_set;
     uint8_t report_data[64];
+    size_t n_required_events;   /* required_events: each must be in the replayed, confirmed log */
+    ccg_tdx_required_event *required_events;
+    /* "reference_values": MRTD and the registers a signed "tdx" record pins must match a usable
+     * record of this set (docs/reference-values.md). */
+    int has_refval_set;
+    char refval_set_id[128];
+    int64_t refval_min_version;
 } ccg_tdx_policy;
 
 /* "ccgate-default-tdx" version 1. */
@@ -51,5 +66,19 @@ void ccg_tdx_policy_free(ccg_tdx_policy *p);
 /* The TD checks (every failed one is recorded in d): debug, SEPT_VE_DISABLE, reserved and allowed
  * attributes, the allowlists, XFAM, the minimum TEE_TCB_SVN and REPORT_DATA. */
 void ccg_tdx_policy_appraise_td(const ccg_tdx_policy *p, const ccg_tdx_td_report *td, ccg_decision *d);
+
+/* The event log against the TD (every failure recorded in d, claims.event_log added): each RTMR the
+ * log covers must equal its replay (tdx.rtmrN_log_mismatch), and every required event must be in an
+ * RTMR whose replay matched (tdx.event_missing; tdx.event_log_missing without a log). log may be NULL. */
+struct ccg_tdx_eventlog;
+struct ccg_refval_set;
+struct ccg_refval_issuers;
+/* The policy's reference-value set: supplied with its ID at the minimum version (refval.set_missing
+ * otherwise), and the TD held by a usable "tdx" record of it (refval.* reasons otherwise). */
+void ccg_tdx_policy_appraise_refvals(const ccg_tdx_policy *p, const ccg_tdx_td_report *td,
+                                     const struct ccg_refval_set *set, const struct ccg_refval_issuers *iss,
+                                     ccg_time now, ccg_decision *d);
+void ccg_tdx_policy_appraise_eventlog(const ccg_tdx_policy *p, const ccg_tdx_td_report *td,
+                                      const struct ccg_tdx_eventlog *log, ccg_decision *d);
 
 #endif

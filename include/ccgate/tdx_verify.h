@@ -42,10 +42,25 @@ CCG_MUST_CHECK ccg_result ccg_tdx_verifier_new(ccg_tdx_verifier **out);
 CCG_MUST_CHECK ccg_result ccg_tdx_verifier_add_test_root(ccg_tdx_verifier *v, X509 *root);
 void ccg_tdx_verifier_free(ccg_tdx_verifier *v);
 
+/* A verifier remembers what it verified that does not depend on time (a PCK chain, a collateral
+ * bundle; docs/tdx-quote.md, "Verified-collateral cache"). Verifications with collateral so far, by
+ * path: fast (the cache held this PCK chain and collateral) or full. The decision is the same either way. */
+typedef struct {
+    uint64_t fast;
+    uint64_t full;
+} ccg_tdx_verifier_stats;
+void ccg_tdx_verifier_stats_get(const ccg_tdx_verifier *v, ccg_tdx_verifier_stats *out);
+
 struct ccg_tdx_policy;
+struct ccg_tdx_eventlog;
+struct ccg_refval_set;
+struct ccg_refval_issuers;
 
 typedef struct {
     const uint8_t *expected_report_data; /* 64 bytes, or NULL: not checked */
+    const struct ccg_tdx_eventlog *event_log; /* the TD's event log (tdx_eventlog.h), or NULL */
+    const struct ccg_refval_set *refvals;     /* the set a policy's "reference_values" names, or NULL */
+    const struct ccg_refval_issuers *issuers; /* issuers trusted to sign reference values */
 } ccg_tdx_verify_opts;
 
 typedef struct {
@@ -70,5 +85,8 @@ void ccg_tdx_result_free(ccg_tdx_result *r);
 /* The FMSPC named by the quote's PCK certificate, read without trusting it (it keys the collateral
  * cache; the verifier then checks the chain and that the TCB info is for this FMSPC). */
 CCG_MUST_CHECK ccg_result ccg_tdx_quote_fmspc(const uint8_t *quote, size_t quote_len, uint8_t fmspc[6]);
+/* "platform" or "processor": which Intel PCK CA issued the quote's PCK (it picks the PCK CRL to fetch),
+ * read without trusting the chain. Fails with tdx.cert_chain_invalid for any other issuer. */
+CCG_MUST_CHECK ccg_result ccg_tdx_quote_pck_ca(const uint8_t *quote, size_t quote_len, char ca[16]);
 
 #endif

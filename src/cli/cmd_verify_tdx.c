@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ccgate/refvalue.h"
+#include "ccgate/tdx_eventlog.h"
+#include "ccgate/tdx_pcs.h"
 #include "ccgate/tdx_policy.h"
 #include "ccgate/tdx_verify.h"
 #include "ccgate/x509util.h"
@@ -19,14 +22,23 @@ typedef struct {
     const char *now;
     const char *trust_root;
     const char *report_data;
+    const char *event_log;
+    const char *ccel;
+    const char *runtime_log;
+    const char *pccs;
+    const char *refvals;
+    const char *issuer_keys[16];
+    int issuer_key_count;
     int json;
 } tdx_args;
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: ccgate verify tdx --quote FILE [--collateral FILE.json | --collateral-dir DIR]\n"
-            "                         [--policy FILE] --now RFC3339 [--report-data HEX] [--trust-root FILE] [--json]\n"
+            "usage: ccgate verify tdx --quote FILE [--collateral FILE.json | --collateral-dir DIR [--pccs URL]]\n"
+            "                         [--event-log FILE [--ccel FILE] [--runtime-log FILE]]\n"
+            "                         [--policy FILE] [--refvals FILE --issuer-key ID=PUBLIC.pem...]\n"
+            "                         --now RFC3339 [--report-data HEX] [--trust-root FILE] [--json]\n"
             "\n"
             "Verifies an Intel TDX DCAP quote (v4 or v5; TD report 1.0 or 1.5) in Intel QVL's order: the PCK\n"
             "chain to the pinned Intel SGX Root CA key, the root CA and PCK CRLs, the PCK extension, the QE\n"
@@ -37,11 +49,23 @@ static void usage(FILE *out)
             "  --quote FILE           the quote, binary or hex text\n"
             "  --collateral FILE      Intel collateral as a JSON bundle (dcap-qvl's shape; docs/tdx-quote.md)\n"
             "  --collateral-dir DIR   the collateral cache: DIR/<FMSPC>.json, refused once past nextUpdate\n"
+            "  --pccs URL             fetch missing or stale collateral from this Intel PCS v4 compatible\n"
+            "                         service (a PCCS) into --collateral-dir: at most once per FMSPC a minute,\n"
+            "                         10 s to connect, 30 s per request (docs/tdx-quote.md)\n"
             "  --policy FILE          the TDX policy (docs/tdx-policy.md); default: ccgate-default-tdx\n"
             "                         (UpToDate only, no advisories, no debug TD, SEPT_VE_DISABLE required)\n"
+            "  --refvals FILE         a signed reference-value set (docs/reference-values.md), used when the\n"
+            "                         policy's \"reference_values\" names it: MRTD and the registers a \"tdx\"\n"
+            "                         record pins must match a usable record\n"
+            "  --issuer-key ID=FILE   trust this issuer's public key for reference values (repeatable)\n"
             "  --now RFC3339          the verification time, e.g. 2025-07-19T10:00:00Z (required)\n"
             "  --report-data HEX      the 64-byte REPORT_DATA the TD must carry (128 hex digits)\n"
             "  --trust-root FILE      also trust this self-signed test root (a software TD's); never Intel's\n"
+            "  --event-log FILE       the TD's CCEL event log (TCG2, SHA-384; /sys/firmware/acpi/tables/data/CCEL):\n"
+            "                         replayed, RTMR0-2 must equal the quote's (docs/tdx-eventlog.md)\n"
+            "  --ccel FILE            the ACPI CCEL table (/sys/firmware/acpi/tables/CCEL): the log must fit it\n"
+            "  --runtime-log FILE     runtime RTMR3 events (TCG_PCR_EVENT2 records, MR index 4): with them,\n"
+            "                         RTMR3 must equal the quote's too\n"
             "  --json                 print the decision, the TCB status, advisories, platform, module and QE\n"
             "                         statuses, the FMSPC and every TD field as JSON\n"
             "\n"
@@ -56,6 +80,9 @@ static int parse_args(int argc, char **argv, tdx_args *a)
         {"collateral-dir", required_argument, 0, 'D'}, {"policy", required_argument, 0, 'P'},
         {"now", required_argument, 0, 'n'},         {"trust-root", required_argument, 0, 't'},
         {"report-data", required_argument, 0, 'r'}, {"json", no_argument, 0, 'j'},
+        {"event-log", required_argument, 0, 'e'},   {"ccel", required_argument, 0, 'C'},
+        {"runtime-log", required_argument, 0, 'R'}, {"pccs", required_argument, 0, 'p'},
+        {"refvals", required_argument, 0, 'V'},     {"issuer-key", required_argument, 0, 'I'},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0},
     };
     int c;
@@ -70,6 +97,18 @@ static int parse_args(int argc, char **argv, tdx_args *a)
         case 't': a->trust_root = optarg; break;
         case 'r': a->report_data = optarg; break;
         case 'j': a->json = 1; break;
+        case 'e': a->event_log = optarg; break;
+        case 'C': a->ccel = optarg; break;
+        case 'R': a->runtime_log = optarg; break;
+        case 'p': a->pccs = optarg; break;
+        case 'V': a->refvals = optarg; break;
+        case 'I':
+            if (a->issuer_key_count == 16) {
+                fprintf(stderr, "ccgate verify tdx: at most 16 --issuer-key\n");
+                return -1;
+            }
+            a->issuer_keys[a->issuer_key_count++] = optarg;
+            break;
         case 'h': usage(stdout); return 1;
         default: return -1;
         }
@@ -80,6 +119,14 @@ static int parse_args(int argc, char **argv, tdx_args *a)
     }
     if (a->quote == NULL || a->now == NULL) {
         fprintf(stderr, "ccgate verify tdx: --quote and --now are required\n");
+        return -1;
+    }
+    if ((a->ccel != NULL || a->runtime_log != NULL) && a->event_log == NULL) {
+        fprintf(stderr, "ccgate verify tdx: --ccel and --runtime-log need --event-log\n");
+        return -1;
+    }
+    if (a->pccs != NULL && a->collateral_dir == NULL) {
+        fprintf(stderr, "ccgate verify tdx: --pccs needs --collateral-dir (the cache it fills)\n");
         return -1;
     }
     if (a->collateral != NULL && a->collateral_dir != NULL) {
@@ -97,6 +144,10 @@ typedef struct {
     ccg_tdx_policy *policy;
     ccg_tdx_verifier *verifier;
     uint8_t report_data[64];
+    ccg_tdx_eventlog log;
+    int have_log;
+    ccg_refval_set *refvals;
+    ccg_refval_issuers *issuers;
 } tdx_inputs;
 
 static void inputs_free(tdx_inputs *in)
@@ -105,6 +156,38 @@ static void inputs_free(tdx_inputs *in)
     ccg_tdx_collateral_free(&in->col);
     ccg_tdx_policy_free(in->policy);
     ccg_tdx_verifier_free(in->verifier);
+    ccg_tdx_eventlog_free(&in->log);
+    ccg_refval_set_free(in->refvals);
+    ccg_refval_issuers_free(in->issuers);
+}
+
+/* The event log, its ACPI table and the runtime RTMR3 events. */
+static ccg_result load_event_log(const tdx_args *a, tdx_inputs *in)
+{
+    ccg_result result = CCG_FAILURE;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    ccg_tdx_ccel_table table;
+    CCG_TRY(ccg_file_read(a->event_log, CCG_TDX_EVENTLOG_MAX, &data, &len));
+    CCG_TRY(ccg_tdx_eventlog_parse(data, len, &in->log));
+    in->have_log = 1;
+    free(data);
+    data = NULL;
+    if (a->ccel != NULL) {
+        CCG_TRY(ccg_file_read(a->ccel, 4096, &data, &len));
+        CCG_TRY(ccg_tdx_ccel_table_parse(data, len, &table));
+        CCG_TRY(ccg_tdx_eventlog_check_ccel(&in->log, &table));
+        free(data);
+        data = NULL;
+    }
+    if (a->runtime_log != NULL) {
+        CCG_TRY(ccg_file_read(a->runtime_log, CCG_TDX_EVENTLOG_MAX, &data, &len));
+        CCG_TRY(ccg_tdx_eventlog_add_runtime(&in->log, data, len));
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    free(data);
+    return result;
 }
 
 static ccg_result load_trust_root(const char *path, ccg_tdx_verifier *v)
@@ -149,14 +232,26 @@ static ccg_result load_inputs(const tdx_args *a, ccg_time now, tdx_inputs *in)
                        "--report-data must be 128 hex digits");
         CCG_TRY(ccg_hex_decode_exact(a->report_data, in->report_data, 64));
     }
+    if (a->event_log != NULL) {
+        CCG_TRY(load_event_log(a, in));
+    }
+    CCG_TRY(cli_load_issuers(a->issuer_keys, a->issuer_key_count, &in->issuers));
+    if (a->refvals != NULL) {
+        CCG_TRY(ccg_file_read(a->refvals, 4 * MAX_INPUT_BYTES, &text, &len));
+        CCG_TRY(ccg_refval_set_parse((const char *)text, len, &in->refvals));
+        free(text);
+        text = NULL;
+    }
     if (a->collateral != NULL) {
         CCG_TRY(ccg_file_read(a->collateral, CCG_TDX_COLLATERAL_MAX, &text, &len));
         CCG_TRY(ccg_tdx_collateral_parse((const char *)text, len, &in->col));
         in->have_col = 1;
     } else if (a->collateral_dir != NULL) {
-        uint8_t fmspc[6];
-        CCG_TRY(ccg_tdx_quote_fmspc(in->quote, in->quote_len, fmspc));
-        CCG_TRY(ccg_tdx_collateral_load_dir(a->collateral_dir, fmspc, now, &in->col));
+        ccg_tdx_pcs_config cfg;
+        ccg_tdx_pcs_config_init(&cfg);
+        cfg.cache_dir = a->collateral_dir;
+        cfg.base_url = a->pccs; /* NULL: the cache only */
+        CCG_TRY(ccg_tdx_collateral_for_quote(&cfg, in->quote, in->quote_len, now, &in->col, NULL));
         in->have_col = 1;
     }
     result = CCG_SUCCESS;
@@ -164,6 +259,36 @@ cleanup:
     free(raw);
     free(text);
     return result;
+}
+
+/* One line per event, then the replay against the quote. */
+static void print_event_log(json_t *log)
+{
+    size_t i;
+    json_t *e;
+    if (log == NULL) {
+        return;
+    }
+    json_array_foreach(json_object_get(log, "event_list"), i, e) {
+        json_t *rtmr = json_object_get(e, "rtmr");
+        const char *name = json_string_value(json_object_get(e, "type_name"));
+        char type[24], reg[16];
+        snprintf(type, sizeof(type), "0x%08llx", (unsigned long long)json_integer_value(json_object_get(e, "type")));
+        if (json_is_integer(rtmr)) {
+            snprintf(reg, sizeof(reg), "RTMR%lld", (long long)json_integer_value(rtmr));
+        } else {
+            snprintf(reg, sizeof(reg), "MRTD");
+        }
+        printf("event %zu: %s %s %s %s\n", i, reg, name != NULL ? name : type,
+               json_string_value(json_object_get(e, "digest")),
+               json_string_value(json_object_get(e, "description")));
+    }
+    json_array_foreach(json_object_get(log, "rtmrs"), i, e) {
+        json_t *match = json_object_get(e, "match");
+        printf("event log: RTMR%zu %s (%lld events)\n", i,
+               json_is_null(match) ? "not covered (no RTMR3 events)" : json_is_true(match) ? "matches the quote" : "MISMATCH",
+               (long long)json_integer_value(json_object_get(e, "events")));
+    }
 }
 
 static void print_text(const ccg_tdx_result *r)
@@ -187,6 +312,7 @@ static void print_text(const ccg_tdx_result *r)
                ccg_tdx_status_name(r->qe_status), adv != NULL ? adv : "[]");
         free(adv);
     }
+    print_event_log(json_object_get(d->claims, "event_log"));
     for (size_t j = 0; j < d->reasons.count; j++) {
         char *details = json_dumps(d->reasons.items[j].details, JSON_COMPACT | JSON_SORT_KEYS);
         printf("reason: %s: %s %s\n", ccg_reason_code(d->reasons.items[j].reason),
@@ -222,7 +348,10 @@ static int run(const tdx_args *a)
         rc = cli_report_error("verify tdx", a->json);
         goto cleanup;
     }
-    ccg_tdx_verify_opts opts = {.expected_report_data = a->report_data != NULL ? in.report_data : NULL};
+    ccg_tdx_verify_opts opts = {.expected_report_data = a->report_data != NULL ? in.report_data : NULL,
+                                .event_log = in.have_log ? &in.log : NULL,
+                                .refvals = in.refvals,
+                                .issuers = in.issuers};
     if (ccg_failed(ccg_tdx_verify(in.verifier, in.quote, in.quote_len, in.have_col ? &in.col : NULL, in.policy,
                                   &opts, now, &r))) {
         rc = cli_report_error("verify tdx", a->json);

@@ -18,6 +18,7 @@ static void usage(FILE *out)
             "  kds          fetch SEV-SNP collateral from AMD KDS into a local cache\n"
             "  emulate snp  write a report from the software SNP firmware (test root; demos and tests only)\n"
             "  emulate gpu  write evidence and RIMs from the software GPU (test roots; demos and tests only)\n"
+            "  emulate tdx  write a quote and collateral from the software TD (test root; demos and tests only)\n"
             "  measure snp  compute an SEV-SNP launch measurement from OVMF, kernel and vCPU inputs\n"
             "  refval       create, sign, bundle and verify signed reference values\n"
             "  tcb-baseline create, sign and verify the authority's signed SEV-SNP TCB baselines\n"

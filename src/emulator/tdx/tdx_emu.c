@@ -87,6 +87,11 @@ cleanup:
     return result;
 }
 
+const ccg_tdx_emu_opts *ccg_tdx_emu_opts_of(const ccg_tdx_emu *e)
+{
+    return &e->opts;
+}
+
 char *ccg_tdx_emu_root_pem(const ccg_tdx_emu *e)
 {
     X509 *c[] = {e->root};

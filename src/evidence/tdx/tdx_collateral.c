@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ccgate/x509util.h"
 #include "tdx_internal.h"
 
 void ccg_tdx_collateral_free(ccg_tdx_collateral *c)
@@ -215,6 +216,27 @@ cleanup:
     return result;
 }
 
+/* A CRL's nextUpdate, likewise: a cached CRL that expired must be refreshed too. */
+static ccg_result check_crl_next_update(const uint8_t *der, size_t len, const char *item, ccg_time now,
+                                        const char *path)
+{
+    ccg_result result = CCG_FAILURE;
+    X509_CRL *crl = NULL;
+    ccg_time next = 0;
+    if (ccg_failed(ccg_x509_load_crl(der, len, &crl))) {
+        ccg_error_clear();
+        CCG_BAIL(CCG_R_TDX_COLLATERAL_MALFORMED, "%s in %s is not a CRL", item, path);
+    }
+    CCG_ENSURE_MSG(X509_CRL_get0_nextUpdate(crl) != NULL && ccg_ok(ccg_x509_time(X509_CRL_get0_nextUpdate(crl), &next)),
+                   CCG_R_TDX_COLLATERAL_MALFORMED, "%s in %s has no nextUpdate", item, path);
+    CCG_ENSURE_MSG(now <= next, CCG_R_COLLATERAL_EXPIRED, "cached %s (%s) is past its nextUpdate: refresh the cache",
+                   item, path);
+    result = CCG_SUCCESS;
+cleanup:
+    X509_CRL_free(crl);
+    return result;
+}
+
 ccg_result ccg_tdx_collateral_load_dir(const char *dir, const uint8_t fmspc[6], ccg_time now,
                                        ccg_tdx_collateral *out)
 {
@@ -229,12 +251,27 @@ ccg_result ccg_tdx_collateral_load_dir(const char *dir, const uint8_t fmspc[6], 
     CCG_TRY(ccg_tdx_collateral_parse((const char *)text, len, out));
     CCG_TRY(check_next_update(out->tcb_info, out->tcb_info_len, "tcb_info", now, path));
     CCG_TRY(check_next_update(out->qe_identity, out->qe_identity_len, "qe_identity", now, path));
+    CCG_TRY(check_crl_next_update(out->pck_crl, out->pck_crl_len, "pck_crl", now, path));
+    CCG_TRY(check_crl_next_update(out->root_ca_crl, out->root_ca_crl_len, "root_ca_crl", now, path));
     result = CCG_SUCCESS;
 cleanup:
     if (ccg_failed(result)) {
         ccg_tdx_collateral_free(out);
     }
     free(text);
+    return result;
+}
+
+ccg_result ccg_tdx_collateral_fmspc(const ccg_tdx_collateral *c, uint8_t fmspc[6])
+{
+    ccg_result result = CCG_FAILURE;
+    tdx_tcb_info *info = calloc(1, sizeof(*info));
+    CCG_ENSURE_ALLOC(info);
+    CCG_TRY(tdx_tcb_info_parse(c->tcb_info, c->tcb_info_len, info));
+    memcpy(fmspc, info->fmspc, 6);
+    result = CCG_SUCCESS;
+cleanup:
+    free(info);
     return result;
 }
 

@@ -40,6 +40,11 @@ CCG_MUST_CHECK ccg_result tdx_pck_extension(X509 *pck, tdx_pck_tcb *out);
 /* --- signatures (tdx_sig.c) --- */
 /* ECDSA P-256 over SHA-256: raw is R||S (64 bytes). Sets no error on a bad signature: returns 0. */
 int tdx_ecdsa_p256_verify(EVP_PKEY *key, const uint8_t *msg, size_t msg_len, const uint8_t raw_sig[64]);
+/* The same for a key the caller knows is P-256. */
+int tdx_ecdsa_p256_verify_key(EVP_PKEY *key, const uint8_t *msg, size_t msg_len, const uint8_t raw_sig[64]);
+/* Prefetched digests (NULL only if the default provider lacks them). */
+const EVP_MD *tdx_sha256(void);
+const EVP_MD *tdx_sha384(void);
 /* The attestation key (X||Y) as an EVP_PKEY, or NULL when it is not a point on P-256. */
 EVP_PKEY *tdx_p256_key_from_xy(const uint8_t xy[64]);
 int tdx_key_is_p256(EVP_PKEY *key);
@@ -156,5 +161,57 @@ CCG_MUST_CHECK ccg_result tdx_raw_member(const char *text, size_t len, const cha
 
 /* --- claims (tdx_claims.c) --- */
 json_t *tdx_td_claims(const ccg_tdx_quote *q);
+
+/* --- the verified-object cache (tdx_cache.c) --- */
+typedef struct tdx_pck_entry {
+    int refs;
+    uint8_t *bytes;            /* the quote's PCK chain, as it was verified */
+    size_t len;
+    STACK_OF(X509) *chain;     /* signatures, roles and root verified */
+    tdx_pck_tcb pck;           /* its SGX extension */
+    ccg_time cert_from, cert_until; /* the latest notBefore and the earliest notAfter */
+} tdx_pck_entry;
+
+typedef struct tdx_col_entry {
+    int refs;
+    ccg_tdx_collateral bytes;  /* the collateral, as it was verified */
+    X509 *root;                /* the root it was verified with (the PCK chain's) */
+    STACK_OF(X509) *tcb_chain, *qe_chain, *crl_chain;
+    X509_CRL *root_crl, *pck_crl; /* issuers and signatures verified; the root CRL lists none of its CAs */
+    tdx_tcb_info *info;        /* signature verified, parsed */
+    tdx_qe_identity *qeid;
+    ccg_time cert_from, cert_until; /* over the three chains' certificates */
+    ccg_time doc_from, doc_until;   /* over the CRLs' and the two documents' windows */
+} tdx_col_entry;
+
+/* What a full verification established about a collateral bundle (borrowed; the cache takes references). */
+typedef struct {
+    const ccg_tdx_collateral *col;
+    X509 *root;
+    STACK_OF(X509) *tcb_chain, *qe_chain, *crl_chain;
+    X509_CRL *root_crl, *pck_crl;
+    const tdx_tcb_info *info;
+    const tdx_qe_identity *qeid;
+} tdx_col_verified;
+
+typedef struct tdx_cache tdx_cache;
+CCG_MUST_CHECK ccg_result tdx_cache_new(tdx_cache **out);
+void tdx_cache_free(tdx_cache *c);
+/* An entry for exactly these bytes, pinned until tdx_cache_release; NULL on a miss. */
+const tdx_pck_entry *tdx_cache_pck_get(tdx_cache *c, const uint8_t *chain, size_t len);
+const tdx_col_entry *tdx_cache_col_get(tdx_cache *c, const ccg_tdx_collateral *col);
+void tdx_cache_release(tdx_cache *c, const tdx_pck_entry *pck, const tdx_col_entry *col);
+/* Adds what a full verification established (copies and references; a failure to add is silent). */
+void tdx_cache_pck_add(tdx_cache *c, const uint8_t *bytes, size_t len, STACK_OF(X509) *chain, const tdx_pck_tcb *pck);
+void tdx_cache_col_add(tdx_cache *c, const tdx_col_verified *v);
+/* A decoded attestation key for exactly these X||Y bytes (a new reference), or NULL. */
+EVP_PKEY *tdx_cache_att_key(tdx_cache *c, const uint8_t xy[64]);
+/* Remembers a key that decoded as a P-256 point (the cache takes its own reference). */
+void tdx_cache_att_key_add(tdx_cache *c, const uint8_t xy[64], EVP_PKEY *key);
+/* Counts a verification with collateral by the path it took. */
+void tdx_cache_count(tdx_cache *c, int fast);
+void tdx_cache_counts(tdx_cache *c, uint64_t *fast, uint64_t *full);
+/* The verifier's cache (mutable behind a const verifier). */
+tdx_cache *tdx_verifier_cache(const ccg_tdx_verifier *v);
 
 #endif

@@ -173,3 +173,32 @@ cleanup:
     sk_X509_pop_free(chain, X509_free);
     return result;
 }
+
+/* Intel names the PCK's issuer "Intel SGX PCK Platform CA" or "Intel SGX PCK Processor CA", and PCS
+ * serves a PCK CRL per CA (ca=platform, ca=processor). Read from the quote's (not yet trusted) chain:
+ * it only picks which CRL to fetch; the verifier checks the CRL's issuer. */
+ccg_result ccg_tdx_quote_pck_ca(const uint8_t *quote, size_t quote_len, char ca[16])
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_tdx_quote q;
+    char cn[256];
+    STACK_OF(X509) *chain = sk_X509_new_null();
+    CCG_ENSURE_ALLOC(chain);
+    CCG_TRY(ccg_tdx_quote_parse(quote, quote_len, &q));
+    CCG_TRY(ccg_x509_load_bundle(q.pck_chain, q.pck_chain_len, chain));
+    CCG_ENSURE_MSG(sk_X509_num(chain) >= 1 &&
+                       X509_NAME_get_text_by_NID(X509_get_issuer_name(sk_X509_value(chain, 0)), NID_commonName, cn,
+                                                 sizeof(cn)) > 0,
+                   CCG_R_TDX_CERT_CHAIN_INVALID, "the quote's PCK certificate names no issuer");
+    if (strstr(cn, "PCK Platform CA") != NULL) {
+        snprintf(ca, 16, "platform");
+    } else if (strstr(cn, "PCK Processor CA") != NULL) {
+        snprintf(ca, 16, "processor");
+    } else {
+        CCG_BAIL(CCG_R_TDX_CERT_CHAIN_INVALID, "the PCK's CA \"%.64s\" is neither a PCK Platform nor a Processor CA", cn);
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    sk_X509_pop_free(chain, X509_free);
+    return result;
+}

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ccgate/refvalue.h"
 #include "ccgate/tdx_policy.h"
 #include "ccgate/util.h"
 
@@ -62,6 +63,7 @@ void ccg_tdx_policy_free(ccg_tdx_policy *p)
     allowlist_free(&p->mrownerconfig);
     allowlist_free(&p->mrservicetd);
     free(p->xfam);
+    free(p->required_events);
     free(p);
 }
 
@@ -205,6 +207,92 @@ cleanup:
     return result;
 }
 
+/* {"name": "kernel", "digest": "<96 hex>", "rtmr": 0..3 (optional: any)} */
+static ccg_result get_required_event(json_t *v, ccg_tdx_required_event *e)
+{
+    ccg_result result = CCG_FAILURE;
+    const char *key;
+    json_t *item;
+    int have_name = 0, have_digest = 0;
+    e->rtmr = -1;
+    CCG_ENSURE_MSG(json_is_object(v), CCG_R_POLICY_INVALID_VALUE,
+                   "'required_events' entries must be {\"name\", \"digest\", \"rtmr\"}");
+    json_object_foreach(v, key, item) {
+        if (strcmp(key, "name") == 0) {
+            const char *s = json_string_value(item);
+            CCG_ENSURE_MSG(s != NULL && *s && strlen(s) < sizeof(e->name), CCG_R_POLICY_INVALID_VALUE,
+                           "'required_events[].name' must be 1..63 characters");
+            for (const char *c = s; *c; c++) {
+                CCG_ENSURE_MSG(*c >= 0x20 && *c < 0x7f, CCG_R_POLICY_INVALID_VALUE,
+                               "'required_events[].name' must be printable ASCII");
+            }
+            snprintf(e->name, sizeof(e->name), "%s", s);
+            have_name = 1;
+        } else if (strcmp(key, "digest") == 0) {
+            CCG_TRY(get_hex(item, "required_events[].digest", e->digest, 48));
+            have_digest = 1;
+        } else if (strcmp(key, "rtmr") == 0) {
+            CCG_ENSURE_MSG(json_is_integer(item) && json_integer_value(item) >= 0 && json_integer_value(item) <= 3,
+                           CCG_R_POLICY_INVALID_VALUE, "'required_events[].rtmr' must be 0..3");
+            e->rtmr = (int)json_integer_value(item);
+        } else {
+            CCG_BAIL(CCG_R_POLICY_UNKNOWN_KEY, "unknown policy key 'required_events[].%.64s'", key);
+        }
+    }
+    CCG_ENSURE_MSG(have_name && have_digest, CCG_R_POLICY_INVALID_VALUE,
+                   "'required_events' entries need a name and a digest");
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static ccg_result get_required_events(json_t *v, const char *key, ccg_tdx_policy *p)
+{
+    ccg_result result = CCG_FAILURE;
+    size_t i;
+    json_t *item;
+    CCG_TRY(get_array(v, key, CCG_TDX_POLICY_MAX_EVENTS));
+    p->required_events = calloc(json_array_size(v) + 1, sizeof(*p->required_events));
+    CCG_ENSURE_ALLOC(p->required_events);
+    json_array_foreach(v, i, item) {
+        CCG_TRY(get_required_event(item, &p->required_events[i]));
+    }
+    p->n_required_events = json_array_size(v);
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+/* {"set_id": "...", "minimum_version": N}, as the SNP policy's. */
+static ccg_result get_refvals(json_t *v, ccg_tdx_policy *p)
+{
+    ccg_result result = CCG_FAILURE;
+    const char *key;
+    json_t *item;
+    CCG_ENSURE_MSG(json_is_object(v), CCG_R_POLICY_INVALID_VALUE,
+                   "'reference_values' must be {\"set_id\": ..., \"minimum_version\": N}");
+    p->refval_min_version = 1;
+    json_object_foreach(v, key, item) {
+        if (strcmp(key, "set_id") == 0) {
+            CCG_ENSURE_MSG(json_is_string(item) && json_string_length(item) > 0 &&
+                               json_string_length(item) < sizeof(p->refval_set_id),
+                           CCG_R_POLICY_INVALID_VALUE, "'reference_values.set_id' must be a non-empty string");
+            snprintf(p->refval_set_id, sizeof(p->refval_set_id), "%s", json_string_value(item));
+        } else if (strcmp(key, "minimum_version") == 0) {
+            CCG_ENSURE_MSG(json_is_integer(item) && json_integer_value(item) >= 1, CCG_R_POLICY_INVALID_VALUE,
+                           "'reference_values.minimum_version' must be an integer >= 1");
+            p->refval_min_version = json_integer_value(item);
+        } else {
+            CCG_BAIL(CCG_R_POLICY_UNKNOWN_KEY, "unknown key 'reference_values.%.64s'", key);
+        }
+    }
+    CCG_ENSURE_MSG(p->refval_set_id[0] != '\0', CCG_R_POLICY_INVALID_VALUE, "'reference_values' needs 'set_id'");
+    p->has_refval_set = 1;
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
 static ccg_result parse_identity(json_t *root, ccg_tdx_policy *p)
 {
     ccg_result result = CCG_FAILURE;
@@ -265,6 +353,10 @@ static ccg_result parse_key(const char *key, json_t *v, ccg_tdx_policy *p)
     } else if (strcmp(key, "minimum_tee_tcb_svn") == 0) {
         CCG_TRY(get_hex(v, key, p->min_tee_tcb_svn, 16));
         p->min_svn_set = 1;
+    } else if (strcmp(key, "reference_values") == 0) {
+        CCG_TRY(get_refvals(v, p));
+    } else if (strcmp(key, "required_events") == 0) {
+        CCG_TRY(get_required_events(v, key, p));
     } else if (strcmp(key, "report_data") == 0) {
         CCG_TRY(get_hex(v, key, p->report_data, 64));
         p->report_data_set = 1;
@@ -378,4 +470,32 @@ void ccg_tdx_policy_appraise_td(const ccg_tdx_policy *p, const ccg_tdx_td_report
     if (p->report_data_set && !ccg_memeq_ct(p->report_data, td->report_data, 64)) {
         ccg_decision_deny(d, CCG_R_TDX_REPORT_DATA_MISMATCH, NULL);
     }
+}
+
+void ccg_tdx_policy_appraise_refvals(const ccg_tdx_policy *p, const ccg_tdx_td_report *td, const ccg_refval_set *set,
+                                     const ccg_refval_issuers *iss, ccg_time now, ccg_decision *d)
+{
+    if (!p->has_refval_set) {
+        return;
+    }
+    if (set == NULL || strcmp(set->set_id, p->refval_set_id) != 0 || set->version < p->refval_min_version) {
+        json_t *det = json_pack("{s:s, s:I}", "set_id", p->refval_set_id, "minimum_version",
+                                (json_int_t)p->refval_min_version);
+        if (det != NULL && set != NULL) {
+            json_object_set_new(det, "supplied_set_id", json_string(set->set_id));
+            json_object_set_new(det, "supplied_version", json_integer(set->version));
+        }
+        ccg_decision_deny(d, CCG_R_REFVAL_SET_MISSING, det);
+        return;
+    }
+    ccg_refval_td m;
+    memcpy(m.mrtd, td->mrtd, 48);
+    for (int i = 0; i < 4; i++) {
+        memcpy(m.fields[i], td->rtmr[i], 48);
+    }
+    memcpy(m.fields[4], td->mrconfigid, 48);
+    memcpy(m.fields[5], td->mrowner, 48);
+    memcpy(m.fields[6], td->mrownerconfig, 48);
+    memcpy(m.fields[7], td->mrservicetd, 48);
+    (void)ccg_refval_set_match_tdx(set, &m, iss, now, d);
 }

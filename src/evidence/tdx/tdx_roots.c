@@ -26,6 +26,7 @@ ccg_result ccg_tdx_verifier_new(ccg_tdx_verifier **out)
     const unsigned char *p = INTEL_SGX_ROOT_SPKI;
     v->intel_root = d2i_PUBKEY(NULL, &p, (long)sizeof(INTEL_SGX_ROOT_SPKI));
     CCG_ENSURE_OSSL(v->intel_root != NULL, CCG_R_INTERNAL_CRYPTO);
+    CCG_TRY(tdx_cache_new(&v->cache));
     *out = v;
     v = NULL;
     result = CCG_SUCCESS;
@@ -58,6 +59,7 @@ void ccg_tdx_verifier_free(ccg_tdx_verifier *v)
     for (size_t i = 0; i < v->n_test_roots; i++) {
         EVP_PKEY_free(v->test_roots[i]);
     }
+    tdx_cache_free(v->cache);
     free(v);
 }
 
@@ -75,4 +77,9 @@ int tdx_root_trusted(const ccg_tdx_verifier *v, EVP_PKEY *key)
         }
     }
     return 0;
+}
+
+tdx_cache *tdx_verifier_cache(const ccg_tdx_verifier *v)
+{
+    return v->cache;
 }

@@ -7,8 +7,8 @@
  *
  * Like QVL, the first failure in the chain of trust ends the verification; the policy's checks of
  * the TD's fields are still reported, so an operator sees every reason at once. */
+#include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,10 +30,17 @@ typedef struct {
     int pck_ok;
     tdx_tcb_eval ev;
     int evaluated;
+    /* Set when the objects above are the cache's (pinned entries), not this verification's own. */
+    const tdx_pck_entry *pck_entry;
+    const tdx_col_entry *col_entry;
 } vctx;
 
 static void vctx_free(vctx *c)
 {
+    if (c->pck_entry != NULL || c->col_entry != NULL) {
+        tdx_cache_release(tdx_verifier_cache(c->v), c->pck_entry, c->col_entry);
+        return;
+    }
     sk_X509_pop_free(c->pck_chain, X509_free);
     sk_X509_pop_free(c->tcb_chain, X509_free);
     sk_X509_pop_free(c->qe_chain, X509_free);
@@ -42,6 +49,12 @@ static void vctx_free(vctx *c)
     X509_CRL_free(c->pck_crl);
     free(c->info);
     free(c->qeid);
+}
+
+/* An ASCII member (hex, status names, times): no UTF-8 check needed. */
+static void set_text(json_t *o, const char *key, const char *ascii)
+{
+    json_object_set_new(o, key, json_stringn_nocheck(ascii, strlen(ascii)));
 }
 
 static ccg_result load_crl(const uint8_t *data, size_t len, const char *what, X509_CRL **out)
@@ -122,9 +135,9 @@ static ccg_result step_qe_report(vctx *c)
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     unsigned int md_len = 0;
     CCG_ENSURE_MSG(tdx_key_is_p256(pck_key), CCG_R_TDX_PCK_KEY_INVALID, "the PCK key is not ECDSA P-256");
-    CCG_ENSURE(tdx_ecdsa_p256_verify(pck_key, c->q->qe_report_raw, CCG_TDX_QE_REPORT_SIZE, c->q->qe_report_sig),
+    CCG_ENSURE(tdx_ecdsa_p256_verify_key(pck_key, c->q->qe_report_raw, CCG_TDX_QE_REPORT_SIZE, c->q->qe_report_sig),
                CCG_R_TDX_QE_REPORT_SIGNATURE_INVALID);
-    CCG_ENSURE_OSSL(md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+    CCG_ENSURE_OSSL(md != NULL && tdx_sha256() != NULL && EVP_DigestInit_ex(md, tdx_sha256(), NULL) == 1 &&
                         EVP_DigestUpdate(md, c->q->att_key, 64) == 1 &&
                         EVP_DigestUpdate(md, c->q->qe_auth_data, c->q->qe_auth_len) == 1 &&
                         EVP_DigestFinal_ex(md, digest, &md_len) == 1,
@@ -180,9 +193,14 @@ cleanup:
 static ccg_result step_quote_signature(vctx *c)
 {
     ccg_result result = CCG_FAILURE;
-    EVP_PKEY *key = tdx_p256_key_from_xy(c->q->att_key);
+    tdx_cache *cache = tdx_verifier_cache(c->v);
+    EVP_PKEY *key = tdx_cache_att_key(cache, c->q->att_key);
+    if (key == NULL && (key = tdx_p256_key_from_xy(c->q->att_key)) != NULL) {
+        tdx_cache_att_key_add(cache, c->q->att_key, key);
+    }
     CCG_ENSURE_MSG(key != NULL, CCG_R_TDX_ATTESTATION_KEY_INVALID, "the attestation key is not a P-256 point");
-    CCG_ENSURE(tdx_ecdsa_p256_verify(key, c->q->signed_data, c->q->signed_len, c->q->signature),
+    /* A P-256 point by construction (tdx_p256_key_from_xy): no group check needed. */
+    CCG_ENSURE(tdx_ecdsa_p256_verify_key(key, c->q->signed_data, c->q->signed_len, c->q->signature),
                CCG_R_TDX_QUOTE_SIGNATURE_INVALID);
     result = CCG_SUCCESS;
 cleanup:
@@ -210,6 +228,66 @@ static ccg_result step_tcb(vctx *c)
     result = CCG_SUCCESS;
 cleanup:
     return result;
+}
+
+/* The fast path, when this verifier has verified this PCK chain and this collateral before: the
+ * time-independent results come from the cache (tdx_cache.c); everything that depends on `now` or on this
+ * quote is checked here, as the full path would: every certificate's and collateral item's window, the
+ * PCK CA on the root CA CRL, the PCK CRL's issuer and the PCK on it, steps 5 to 10. It decides only
+ * success: on any doubt it returns 0 with c untouched, and the full path runs and says why. */
+static int run_cached(vctx *c)
+{
+    tdx_cache *cache = tdx_verifier_cache(c->v);
+    const tdx_pck_entry *pe = tdx_cache_pck_get(cache, c->q->pck_chain, c->q->pck_chain_len);
+    const tdx_col_entry *ce = pe != NULL ? tdx_cache_col_get(cache, c->col) : NULL;
+    X509_REVOKED *rev = NULL;
+    if (ce == NULL) {
+        tdx_cache_release(cache, pe, NULL);
+        return 0;
+    }
+    X509 *leaf = sk_X509_value(pe->chain, 0), *ca = sk_X509_value(pe->chain, 1);
+    /* Certificates: strictly inside every window (the boundaries are left to OpenSSL's own rule). */
+    int ok = X509_cmp(top(pe->chain), ce->root) == 0 && c->now > pe->cert_from && c->now < pe->cert_until &&
+             c->now > ce->cert_from && c->now < ce->cert_until && c->now >= ce->doc_from && c->now <= ce->doc_until &&
+             X509_CRL_get0_by_cert(ce->root_crl, &rev, ca) != 1 &&
+             X509_NAME_cmp(X509_CRL_get_issuer(ce->pck_crl), X509_get_issuer_name(leaf)) == 0 &&
+             X509_CRL_get0_by_cert(ce->pck_crl, &rev, leaf) != 1;
+    c->pck_entry = pe;
+    c->col_entry = ce;
+    c->pck_chain = pe->chain;
+    c->tcb_chain = ce->tcb_chain;
+    c->qe_chain = ce->qe_chain;
+    c->crl_chain = ce->crl_chain;
+    c->root_crl = ce->root_crl;
+    c->pck_crl = ce->pck_crl;
+    c->info = ce->info;
+    c->qeid = ce->qeid;
+    c->pck = pe->pck;
+    ok = ok && ccg_ok(step_qe_report(c)) && ccg_ok(tdx_qe_identity_check(ce->qeid, &c->q->qe_report, &c->ev)) &&
+         ccg_ok(step_quote_signature(c)) && memcmp(ce->info->fmspc, pe->pck.fmspc, 6) == 0 &&
+         memcmp(ce->info->pce_id, pe->pck.pce_id, 2) == 0 && ccg_ok(tdx_module_check(ce->info, c->q, &c->ev)) &&
+         ccg_ok(tdx_tcb_evaluate(ce->info, &pe->pck, c->q, &c->ev));
+    ERR_clear_error();
+    if (!ok) {
+        ccg_error_clear();
+        tdx_cache_release(cache, pe, ce);
+        *c = (vctx){.v = c->v, .q = c->q, .col = c->col, .now = c->now};
+        return 0;
+    }
+    c->pck_ok = 1;
+    c->evaluated = 1;
+    return 1;
+}
+
+/* After a full verification in which every step passed: what does not depend on time, for next time. */
+static void remember(vctx *c)
+{
+    tdx_cache *cache = tdx_verifier_cache(c->v);
+    tdx_cache_pck_add(cache, c->q->pck_chain, c->q->pck_chain_len, c->pck_chain, &c->pck);
+    tdx_col_verified v = {.col = c->col, .root = top(c->pck_chain), .tcb_chain = c->tcb_chain,
+                          .qe_chain = c->qe_chain, .crl_chain = c->crl_chain, .root_crl = c->root_crl,
+                          .pck_crl = c->pck_crl, .info = c->info, .qeid = c->qeid};
+    tdx_cache_col_add(cache, &v);
 }
 
 static ccg_result run_steps(vctx *c, ccg_decision *d)
@@ -271,13 +349,17 @@ static void tcb_outcome(vctx *c, const ccg_tdx_policy *p, ccg_tdx_result *out)
     if (!c->pck_ok) {
         return;
     }
+    char sgx[33];
     ccg_hex_encode(c->pck.fmspc, 6, fmspc);
     ccg_hex_encode(c->pck.pce_id, 2, pce);
+    ccg_hex_encode(c->pck.sgx_components, 16, sgx);
     snprintf(out->fmspc, sizeof(out->fmspc), "%s", fmspc);
-    json_t *plat = json_pack("{s:s, s:s, s:i}", "fmspc", fmspc, "pce_id", pce, "pcesvn", (int)c->pck.pcesvn);
-    char *sgx = ccg_hex_alloc(c->pck.sgx_components, 16);
-    json_object_set_new(plat, "sgx_tcb_components", sgx != NULL ? json_string(sgx) : json_null());
-    free(sgx);
+    /* Built member by member: this runs on every verification, and the values are ASCII. */
+    json_t *plat = json_object();
+    set_text(plat, "fmspc", fmspc);
+    set_text(plat, "pce_id", pce);
+    json_object_set_new(plat, "pcesvn", json_integer(c->pck.pcesvn));
+    set_text(plat, "sgx_tcb_components", sgx);
     json_object_set_new(d->claims, "platform", plat);
     if (!c->evaluated) {
         return;
@@ -288,29 +370,30 @@ static void tcb_outcome(vctx *c, const ccg_tdx_policy *p, ccg_tdx_result *out)
     out->sgx_status = c->ev.sgx_status;
     out->module_status = c->ev.module_status;
     out->qe_status = c->ev.qe_status;
-    json_t *tcb = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:o}", "status", ccg_tdx_status_name(c->ev.status),
-                            "platform_status", ccg_tdx_status_name(c->ev.platform_status), "sgx_status",
-                            ccg_tdx_status_name(c->ev.sgx_status), "module_status",
-                            ccg_tdx_status_name(c->ev.module_status), "qe_status", ccg_tdx_status_name(c->ev.qe_status),
-                            "module_identity", c->ev.module_id, "tcb_date", c->ev.platform_level->tcb_date,
-                            "tcb_evaluation_data_number", c->info->tcb_eval_num, "advisory_ids", advisories_json(&adv));
+    json_t *tcb = json_object();
+    set_text(tcb, "status", ccg_tdx_status_name(c->ev.status));
+    set_text(tcb, "platform_status", ccg_tdx_status_name(c->ev.platform_status));
+    set_text(tcb, "sgx_status", ccg_tdx_status_name(c->ev.sgx_status));
+    set_text(tcb, "module_status", ccg_tdx_status_name(c->ev.module_status));
+    set_text(tcb, "qe_status", ccg_tdx_status_name(c->ev.qe_status));
+    json_object_set_new(tcb, "module_identity", json_string(c->ev.module_id));
+    json_object_set_new(tcb, "tcb_date", json_string(c->ev.platform_level->tcb_date));
+    json_object_set_new(tcb, "tcb_evaluation_data_number", json_integer(c->info->tcb_eval_num));
+    json_object_set_new(tcb, "advisory_ids", advisories_json(&adv));
     ccg_time_format_rfc3339(c->info->next_update, next, sizeof(next));
-    json_object_set_new(tcb, "tcb_info_next_update", json_string(next));
+    set_text(tcb, "tcb_info_next_update", next);
     ccg_time_format_rfc3339(c->qeid->next_update, next, sizeof(next));
-    json_object_set_new(tcb, "qe_identity_next_update", json_string(next));
+    set_text(tcb, "qe_identity_next_update", next);
     json_object_set_new(tcb, "qe_isvsvn", json_integer(c->q->qe_report.isvsvn));
     json_object_set_new(d->claims, "tcb", tcb);
 
-    json_t *why = json_pack("{s:s, s:s, s:s, s:s, s:o}", "status", ccg_tdx_status_name(c->ev.status), "platform_status",
-                            ccg_tdx_status_name(c->ev.platform_status), "module_status",
-                            ccg_tdx_status_name(c->ev.module_status), "qe_status", ccg_tdx_status_name(c->ev.qe_status),
-                            "advisory_ids", advisories_json(&adv));
-    if (c->ev.status == CCG_TDX_STATUS_REVOKED) {
-        ccg_decision_deny(d, CCG_R_TDX_TCB_REVOKED, why);
-    } else if ((p->accepted_statuses & (1u << c->ev.status)) == 0) {
-        ccg_decision_deny(d, CCG_R_TDX_TCB_STATUS_NOT_ALLOWED, why);
-    } else {
-        json_decref(why);
+    int revoked = c->ev.status == CCG_TDX_STATUS_REVOKED;
+    if (revoked || (p->accepted_statuses & (1u << c->ev.status)) == 0) {
+        json_t *why = json_pack("{s:s, s:s, s:s, s:s, s:o}", "status", ccg_tdx_status_name(c->ev.status),
+                                "platform_status", ccg_tdx_status_name(c->ev.platform_status), "module_status",
+                                ccg_tdx_status_name(c->ev.module_status), "qe_status",
+                                ccg_tdx_status_name(c->ev.qe_status), "advisory_ids", advisories_json(&adv));
+        ccg_decision_deny(d, revoked ? CCG_R_TDX_TCB_REVOKED : CCG_R_TDX_TCB_STATUS_NOT_ALLOWED, why);
     }
     for (size_t i = 0; i < adv.count; i++) {
         if (!advisory_allowed(p, adv.ids[i])) {
@@ -321,14 +404,19 @@ static void tcb_outcome(vctx *c, const ccg_tdx_policy *p, ccg_tdx_result *out)
 
 static json_t *quote_claims(const ccg_tdx_quote *q)
 {
-    char *vendor = ccg_hex_alloc(q->qe_vendor_id, 16);
-    char *mrsigner = ccg_hex_alloc(q->qe_report.mrsigner, 32);
-    json_t *o = json_pack("{s:i, s:i, s:i, s:s?, s:i, s:{s:i, s:i, s:s?}}", "version", q->version, "body_type",
-                          q->body_type, "att_key_type", q->att_key_type, "qe_vendor_id", vendor, "trailing_bytes",
-                          (int)q->trailing, "qe", "isvprodid", q->qe_report.isvprodid, "isvsvn", q->qe_report.isvsvn,
-                          "mrsigner", mrsigner);
-    free(vendor);
-    free(mrsigner);
+    char vendor[33], mrsigner[65];
+    json_t *o = json_object(), *qe = json_object();
+    ccg_hex_encode(q->qe_vendor_id, 16, vendor);
+    ccg_hex_encode(q->qe_report.mrsigner, 32, mrsigner);
+    json_object_set_new(o, "version", json_integer(q->version));
+    json_object_set_new(o, "body_type", json_integer(q->body_type));
+    json_object_set_new(o, "att_key_type", json_integer(q->att_key_type));
+    set_text(o, "qe_vendor_id", vendor);
+    json_object_set_new(o, "trailing_bytes", json_integer((json_int_t)q->trailing));
+    json_object_set_new(qe, "isvprodid", json_integer(q->qe_report.isvprodid));
+    json_object_set_new(qe, "isvsvn", json_integer(q->qe_report.isvsvn));
+    set_text(qe, "mrsigner", mrsigner);
+    json_object_set_new(o, "qe", qe);
     return o;
 }
 
@@ -336,7 +424,8 @@ static void evidence_digest(const uint8_t *quote, size_t len, ccg_decision *d)
 {
     uint8_t md[48];
     char hex[97];
-    if (SHA384(quote, len, md) != NULL) {
+    unsigned int n = 0;
+    if (EVP_Digest(quote, len, md, &n, tdx_sha384(), NULL) == 1 && n == sizeof(md)) {
         ccg_hex_encode(md, 48, hex);
         snprintf(d->evidence_digest, sizeof(d->evidence_digest), "sha384:%s", hex);
     }
@@ -373,10 +462,22 @@ ccg_result ccg_tdx_verify(const ccg_tdx_verifier *v, const uint8_t *quote, size_
     json_object_set_new(d->claims, "quote", quote_claims(&q));
     json_object_set_new(d->claims, "td", tdx_td_claims(&q));
     c = (vctx){.v = v, .q = &q, .col = col, .now = now};
-    (void)run_steps(&c, d);
+    if (col != NULL && run_cached(&c)) {
+        tdx_cache_count(tdx_verifier_cache(v), 1);
+    } else {
+        if (col != NULL) {
+            tdx_cache_count(tdx_verifier_cache(v), 0);
+        }
+        if (ccg_ok(run_steps(&c, d)) && c.evaluated) {
+            remember(&c);
+        }
+    }
     tcb_outcome(&c, policy, out);
     ccg_error_clear();
     ccg_tdx_policy_appraise_td(policy, &q.td, d);
+    ccg_tdx_policy_appraise_eventlog(policy, &q.td, opts != NULL ? opts->event_log : NULL, d);
+    ccg_tdx_policy_appraise_refvals(policy, &q.td, opts != NULL ? opts->refvals : NULL,
+                                    opts != NULL ? opts->issuers : NULL, now, d);
     if (opts != NULL && opts->expected_report_data != NULL &&
         !ccg_memeq_ct(opts->expected_report_data, q.td.report_data, 64)) {
         ccg_decision_deny(d, CCG_R_TDX_REPORT_DATA_MISMATCH, NULL);
@@ -398,4 +499,9 @@ void ccg_tdx_result_free(ccg_tdx_result *r)
     if (r != NULL) {
         ccg_decision_free(&r->decision);
     }
+}
+
+void ccg_tdx_verifier_stats_get(const ccg_tdx_verifier *v, ccg_tdx_verifier_stats *out)
+{
+    tdx_cache_counts(tdx_verifier_cache(v), &out->fast, &out->full);
 }
