@@ -49,6 +49,7 @@ bench: build
 	bash scripts/bench-channel.sh build/release
 	bash scripts/bench-unseal.sh build/release
 	bash scripts/bench-gpu-rim.sh build/release
+	bash scripts/bench-tdx.sh build/release
 
 docs: build
 	build/release/ccgate reasons --markdown > docs/reason-codes.md

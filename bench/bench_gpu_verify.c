@@ -219,7 +219,7 @@ int main(int argc, char **argv)
     if (ccg_failed(load_input(&in))) {
         fprintf(stderr, "bench_gpu_verify: cannot load %s/%s: %s: %s\n", vectors_dir(), VECTOR_DIR,
                 ccg_reason_code(ccg_error_reason()), ccg_error_last()->message);
-        fprintf(stderr, "bench_gpu_verify: set CCG_VECTORS to the shared vectors directory\n");
+        fprintf(stderr, "bench_gpu_verify: run from the source tree, or set CCG_VECTORS to the vectors directory\n");
         goto cleanup;
     }
     if (ccg_failed(ccg_gpu_verifier_new(&v)) || ccg_failed(run_for(MODE_CACHED, v, &in, res, WARMUP_SECONDS, &warm)) ||

@@ -1,7 +1,9 @@
 /* Benchmark: SEV-SNP verifications per second on one core (not a timed test; `make bench`).
  *
- * Verifies a real Milan v3 report (snp/msft-milan-v3 under $CCG_VECTORS or ../shared/vectors) at
- * now = 2026-06-01T00:00:00Z with the default policy. The collateral is parsed once. The main
+ * Verifies a real Milan v3 report (snp/msft-milan-v3 under $CCG_VECTORS or tests/vectors) at
+ * now = 2026-06-01T00:00:00Z with the default policy except that no TCB baseline is required (the
+ * real report has no signed baseline to appraise against; a baseline check is a compare, not a
+ * signature, once its signature is cached). The collateral is parsed once. The main
  * figure reuses one verifier, so after the first call the chain comes from its cache; each call still
  * parses the report, digests the collateral for the cache key, checks the binding and one ECDSA P-384
  * signature, appraises and builds the claims. For context the same is
@@ -24,6 +26,7 @@
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 
+#include "ccgate/snp_policy.h"
 #include "ccgate/snp_verify.h"
 #include "ccgate/util.h"
 #include "ccgate/x509util.h"
@@ -32,6 +35,7 @@
 #define BENCH_NOW "2026-06-01T00:00:00Z"
 #define WARMUP_SECONDS 0.3
 #define MAX_FILE_BYTES (1u << 20)
+#define BENCH_POLICY "{\"policy_id\":\"bench-snp\",\"version\":1,\"tcb\":{\"require_baseline\":false}}"
 
 typedef struct {
     uint8_t *report;
@@ -43,6 +47,7 @@ typedef struct {
     uint8_t digest[48];
     unsigned char *sig_der;
     int sig_der_len;
+    ccg_snp_policy *policy; /* the default, without the TCB baseline requirement */
 } bench_input;
 
 typedef struct {
@@ -61,7 +66,7 @@ static double clock_s(clockid_t id)
 static const char *vectors_dir(void)
 {
     const char *env = getenv("CCG_VECTORS");
-    return env != NULL && *env != '\0' ? env : "../shared/vectors";
+    return env != NULL && *env != '\0' ? env : "tests/vectors";
 }
 
 static ccg_result read_vector(const char *name, uint8_t **out, size_t *len)
@@ -127,6 +132,7 @@ static ccg_result load_input(bench_input *in)
     CCG_TRY(add_certs(&in->col, "vcek.pem"));
     CCG_TRY(add_certs(&in->col, "ask.pem")); /* the ARK is pinned in the verifier */
     CCG_TRY(prepare_bare_check(in));
+    CCG_TRY(ccg_snp_policy_parse(BENCH_POLICY, strlen(BENCH_POLICY), &in->policy));
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -167,7 +173,7 @@ static ccg_result verify_once(ccg_snp_verifier *shared, const bench_input *in)
         CCG_TRY(ccg_snp_verifier_new(&fresh));
         v = fresh;
     }
-    CCG_TRY(ccg_snp_verify(v, in->report, in->report_len, &in->col, NULL, in->now, &d));
+    CCG_TRY(ccg_snp_verify(v, in->report, in->report_len, &in->col, in->policy, in->now, &d));
     if (!d.allow) {
         print_reasons(&d);
         CCG_BAIL(CCG_R_INTERNAL_ERROR, "the benchmark report was denied");
@@ -246,7 +252,7 @@ int main(int argc, char **argv)
     if (ccg_failed(load_input(&in))) {
         fprintf(stderr, "bench_snp_verify: cannot load %s/%s: %s: %s\n", vectors_dir(), VECTOR_DIR,
                 ccg_reason_code(ccg_error_reason()), ccg_error_last()->message);
-        fprintf(stderr, "bench_snp_verify: set CCG_VECTORS to the shared vectors directory\n");
+        fprintf(stderr, "bench_snp_verify: run from the source tree, or set CCG_VECTORS to the vectors directory\n");
         goto cleanup;
     }
     if (ccg_failed(ccg_snp_verifier_new(&v)) || ccg_failed(run_for(MODE_CACHED, v, &in, WARMUP_SECONDS, &warm)) ||
@@ -256,7 +262,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_snp_verify: %s: %s\n", ccg_reason_code(ccg_error_reason()), ccg_error_last()->message);
         goto cleanup;
     }
-    printf("bench_snp_verify: %s, now %s, default policy, collateral parsed once, every decision allow\n",
+    printf("bench_snp_verify: %s, now %s, default policy without a TCB baseline, collateral parsed once, every decision allow\n",
            VECTOR_DIR, BENCH_NOW);
     print_run("chain cached (one verifier):", &cached);
     print_run("uncached (fresh verifier):", &uncached);
@@ -269,6 +275,7 @@ int main(int argc, char **argv)
 cleanup:
     ccg_snp_verifier_free(v);
     ccg_snp_collateral_free(&in.col);
+    ccg_snp_policy_free(in.policy);
     OPENSSL_free(in.sig_der);
     free(in.report);
     return rc;

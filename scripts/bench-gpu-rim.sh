@@ -14,7 +14,7 @@ case $build in
   /*) bin=$build/bench_gpu_rim ;;
   *) bin=$root/$build/bench_gpu_rim ;;
 esac
-export CCG_VECTORS=$root/tests/vectors # the NVIDIA vectors are in the tree (tests/vectors/nvgpu)
+export CCG_VECTORS=${CCG_VECTORS:-$root/tests/vectors} # the vectors are in the tree
 if [ ! -x "$bin" ]; then
   echo "bench-gpu-rim: $bin is missing; run 'make build' first" >&2
   exit 2

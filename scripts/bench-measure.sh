@@ -22,7 +22,7 @@ case $build in
 esac
 cli=$build/ccgate
 bench=$build/bench_snp_measure
-vectors=${CCG_VECTORS:-$root/../shared/vectors}
+vectors=${CCG_VECTORS:-$root/tests/vectors}
 
 for f in "$cli" "$bench"; do
   if [ ! -x "$f" ]; then

@@ -13,7 +13,7 @@ case $build in
   /*) bin=$build/bench_snp_verify ;;
   *) bin=$root/$build/bench_snp_verify ;;
 esac
-export CCG_VECTORS=${CCG_VECTORS:-$root/../shared/vectors}
+export CCG_VECTORS=${CCG_VECTORS:-$root/tests/vectors} # the vectors are in the tree
 
 if [ ! -x "$bin" ]; then
   echo "bench: $bin is missing; run 'make build' first" >&2

@@ -5,12 +5,13 @@ set -euo pipefail
 build=${1:-build/release}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cli="$root/$build/ccgate"
-vec=${CCG_VECTORS:-$root/../shared/vectors}/snp
+vectors=${CCG_VECTORS:-$root/tests/vectors}
+vec=$vectors/snp
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 if [ ! -d "$vec" ]; then
-  echo "demo: the real vectors are not at $vec; set CCG_VECTORS" >&2
+  echo "demo: the real vectors are not at $vec (they are in the tree, tests/vectors; CCG_VECTORS overrides)" >&2
   exit 2
 fi
 
@@ -80,7 +81,7 @@ run "The Milan report against that policy: every failed check is listed" \
   --now 2026-06-01T00:00:00Z "${tcb[@]}"
 
 # Launch measurement and reference values: approve one build, then tamper with the launch.
-fixtures=${CCG_VECTORS:-$root/../shared/vectors}/snp-measure
+fixtures=$vectors/snp-measure
 if [ -f "$fixtures/ovmf_AmdSev_suffix.bin" ]; then
   head -c 65536 /dev/zero | tr '\0' 'k' > "$work/vmlinuz"
   run "Measure a CVM launch from its inputs (AmdSev OVMF, 4 vCPUs, a kernel and cmdline)" \

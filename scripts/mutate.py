@@ -24,6 +24,9 @@ Environment:
     MUTATE_TIMEOUT=S     seconds per mutant's test run (default 600; a timeout counts as killed)
     MUTATE_JOBS=N        build and ctest parallelism (default: the number of CPUs)
     MUTATE_BUILD_DIR=D   the build directory (default build/mutate)
+    MUTATE_CHECK=1       only check that every mutant applies as written (its file exists, its find
+                         occurs exactly once); no build, no tests. `make test` runs this, so a code
+                         change that strands a mutant fails the suite, not the next mutation run.
 """
 import fcntl
 import glob
@@ -243,6 +246,12 @@ def main():
     for m in mutants:
         validate(m)
     runnable = [m for m in mutants if m.status == "not-run"]
+    if os.environ.get("MUTATE_CHECK") == "1":
+        for m in mutants:
+            if m.status != "not-run":
+                log(f"mutate: {m.mutant} ({m.origin}): {m.status}: {m.detail}")
+        log(f"mutate: {len(runnable)} of {len(mutants)} mutants apply as written")
+        return 0 if len(runnable) == len(mutants) else 1
     log(f"mutate: {len(mutants)} mutants from {len(files)} files, {len(runnable)} runnable"
         + (", whole suite per mutant" if full else ""))
 

@@ -7,9 +7,10 @@ build=${1:?build dir}
 seconds=${2:-20}
 only=${FUZZ_ONLY:-}
 root=$(cd "$(dirname "$0")/.." && pwd)
-vectors=${CCG_VECTORS:-$root/../shared/vectors}
-# The NVIDIA vectors are copied into the tree (tests/vectors/nvgpu/PROVENANCE.json).
-nvgpu=$root/tests/vectors/nvgpu
+# The real vectors are in the tree (tests/vectors/<set>/PROVENANCE.json); CCG_VECTORS overrides.
+vectors=${CCG_VECTORS:-$root/tests/vectors}
+nvgpu=$vectors/nvgpu
+tdx=$vectors/tdx
 shopt -s nullglob
 targets=("$build"/fuzz_*)
 if [ ${#targets[@]} -eq 0 ]; then
@@ -27,7 +28,7 @@ for t in "${targets[@]}"; do
   work=$(mktemp -d)
   seeds=()
   [ -d "$root/fuzz/corpus/$name" ] && seeds+=("$root/fuzz/corpus/$name")
-  # Real reports seed the report parser at run time; vectors are read in place, never committed.
+  # Real reports seed the report parser at run time, copied from the vectors into the run's work directory.
   if [ "$name" = fuzz_snp_report ] && [ -d "$vectors/snp" ]; then
     find "$vectors/snp" -name '*report*.bin' -exec cp {} "$work/" \;
   fi
@@ -45,6 +46,50 @@ for t in "${targets[@]}"; do
   # NVIDIA's RIMs (signed SWID XML) seed the RIM front end the same way.
   if [ "$name" = fuzz_gpu_rim ] && [ -d "$nvgpu" ]; then
     find "$nvgpu" \( -name '*.xml' -o -name '*.swidtag' \) -exec cp {} "$work/" \;
+  fi
+  # The TDX quotes and collateral (tests/vectors/tdx): whole quotes, their certification data, and the
+  # signed JSON with the target's selector byte (0 TCB info, 1 QE identity, 3 bundle); the CCEL event
+  # log with fuzz_tdx_ccel's selector (0 log area, cut a little past its last event so seeds stay
+  # small; 1 ACPI table; 2 log area and a runtime RTMR3 log made of its last event relabelled).
+  if [[ $name == fuzz_tdx_* ]] && [ -d "$tdx" ]; then
+    python3 - "$name" "$tdx" "$work" <<'PY' || true
+import binascii, glob, json, os, struct, sys
+name, tdx, work = sys.argv[1:4]
+quotes = [open(f, "rb").read() for f in glob.glob(tdx + "/*/*quote*") if not f.endswith(".json")]
+quotes = [binascii.unhexlify(q.strip()[2:] if q.startswith(b"0x") else q.strip()) if q[:1] == b"0" and q[1:2] in b"0x" and b"\x00" not in q[:4] else q for q in quotes]
+for i, q in enumerate(quotes):
+    if name == "fuzz_tdx_quote":
+        open(f"{work}/quote{i}", "wb").write(q)
+    elif name == "fuzz_tdx_certdata" and len(q) > 1000:
+        off = 48 + (584 if q[0] == 4 else 6 + struct.unpack_from("<I", q, 50)[0])
+        size = struct.unpack_from("<I", q, off)[0]
+        open(f"{work}/cert{i}", "wb").write(q[off + 4 + 128: off + 4 + size])
+if name == "fuzz_tdx_ccel":
+    for f in glob.glob(tdx + "/*ccel_data*"):
+        log = open(f, "rb").read()
+        end = log.find(b"\xff" * 16)
+        log = log[: end + 16] if end > 0 else log[:32768]
+        open(f"{work}/log", "wb").write(b"\x00" + log)
+        open(f"{work}/log-zero-fill", "wb").write(b"\x00" + log[:-16] + b"\x00" * 16)
+        body = log[:-16]
+        off = 32 + struct.unpack_from("<I", body, 28)[0]
+        last = off
+        while off < len(body):
+            last = off
+            cnt = struct.unpack_from("<I", body, off + 8)[0]
+            o = off + 12 + cnt * 50
+            off = o + 4 + struct.unpack_from("<I", body, o)[0]
+        rt = struct.pack("<I", 4) + body[last + 4:]
+        open(f"{work}/runtime", "wb").write(b"\x02" + struct.pack("<H", min(len(body), 65535)) + body[:65535] + rt)
+    for f in glob.glob(tdx + "/*ccel_table*"):
+        open(f"{work}/table", "wb").write(b"\x01" + open(f, "rb").read())
+for i, f in enumerate(glob.glob(tdx + "/*/*collateral*.json")):
+    if name == "fuzz_tdx_json":
+        d = json.load(open(f))
+        open(f"{work}/tcb{i}", "wb").write(b"\x00" + d["tcb_info"].encode())
+        open(f"{work}/qe{i}", "wb").write(b"\x01" + d["qe_identity"].encode())
+        open(f"{work}/bundle{i}", "wb").write(b"\x03" + open(f, "rb").read())
+PY
   fi
   echo "fuzz: $name for ${seconds}s ($(date -u +%H:%M:%S))"
   if "$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \

@@ -21,6 +21,7 @@
 
 static const ccg_time T0 = 1767225600; /* 2026-01-01T00:00:00Z */
 #define TCB_RECORD_HASH "b2a992d8c650fcaf8ec2d776498dc3a85572b4fa431911bb401c39d91fdde39e"
+#define GPU_RECORD_HASH "054ad61a0cc3ad7760c4f79225c11aa81c7db7411ab3189f1905efe80b8e1961"
 #define GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
 
 typedef struct {
@@ -530,7 +531,7 @@ static void tcb_member_cannot_be_changed(void **state)
     raw_exec(f->path, "UPDATE audit_log SET tcb = NULL WHERE seq = 3; UPDATE audit_log SET count = 1 WHERE seq = 1");
     expect_broken(f->a, 1, "malformed", &r);
     assert_non_null(strstr(r.detail, "count"));
-    raw_exec(f->path, "UPDATE audit_log SET count = NULL WHERE seq = 1; UPDATE audit_log SET v = 4 WHERE seq = 3");
+    raw_exec(f->path, "UPDATE audit_log SET count = NULL WHERE seq = 1; UPDATE audit_log SET v = 5 WHERE seq = 3");
     expect_broken(f->a, 3, "unsupported_format", &r);
 }
 
@@ -558,6 +559,143 @@ static void tcb_fields_are_checked(void **state)
     FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
     ev.count = 0;
     OK(ccg_audit_append(f->a, &ev, NULL, NULL));
+}
+
+/* ---- the GPUs of a decision (format 4) ---- */
+
+static const uint16_t GPU_MISMATCH[] = {9, 20};
+
+static void gpu_event(ccg_audit_event *ev, ccg_audit_gpu g[2], ccg_reasons *reasons, int i, char req[32])
+{
+    snprintf(req, 32, "req-%04d", i);
+    g[0] = (ccg_audit_gpu){.arch = "HOPPER", .driver_version = "550.90.07", .vbios_version = "96.00.9F.00.01",
+                           .ueid = "1000", .measurements = "failed", .nonce_binding = "ccgate-v1",
+                           .mismatched = GPU_MISMATCH, .mismatched_count = 2};
+    g[1] = (ccg_audit_gpu){.arch = "BLACKWELL", .measurements = "not_done"};
+    ccg_reasons_init(reasons);
+    assert_int_equal(ccg_reasons_add(reasons, CCG_R_GPU_MEASUREMENT_MISMATCH, NULL), 0);
+    *ev = (ccg_audit_event){.time = T0 + i, .request_id = req, .persona = CCG_PERSONA_WORKLOAD,
+                            .action = "kbs.attest", .policy_id = "model-a", .policy_version = 1,
+                            .evidence_digest = "sha384:0123456789abcdef", .decision = CCG_AUDIT_DENY,
+                            .reasons = reasons, .gpus = g, .gpu_count = 2};
+}
+
+static void gpu_claims_are_recorded_and_hashed(void **state)
+{
+    fixture *f = *state;
+    ccg_audit_event ev;
+    ccg_audit_gpu g[2];
+    ccg_reasons reasons;
+    char req[32], hash[CCG_AUDIT_HASH_HEX];
+    ccg_audit_verify_report r;
+    json_t *list = NULL;
+    gpu_event(&ev, g, &reasons, 1, req);
+    OK(ccg_audit_append(f->a, &ev, NULL, hash));
+    /* Computed independently with Python's json.dumps(sort_keys=True, separators=(",", ":")) and hashlib
+     * over the record with "v":4, "tcb":null and "gpus":[{"arch":"HOPPER","driver_version":"550.90.07",
+     * "index":0,"measurements":"failed","mismatched_indexes":[9,20],"nonce_binding":"ccgate-v1",
+     * "ueid":"1000","vbios_version":"96.00.9F.00.01"},{"arch":"BLACKWELL","driver_version":null,"index":1,
+     * "measurements":"not_done","mismatched_indexes":[],"nonce_binding":null,"ueid":null,
+     * "vbios_version":null}]. */
+    assert_string_equal(hash, GPU_RECORD_HASH);
+    ev.tcb_status = "UpToDate"; /* with a TCB status: still format 4, the tcb member an object */
+    ev.request_id = "req-0002";
+    OK(ccg_audit_append(f->a, &ev, NULL, NULL));
+    append_tcb(f->a, 3, "UpToDate", NULL, 0, NULL, NULL); /* no GPU: format 3 as before */
+    OK(ccg_audit_list(f->a, 0, 0, &list));
+    json_t *first = json_array_get(list, 0), *second = json_array_get(list, 1), *third = json_array_get(list, 2);
+    assert_int_equal(json_integer_value(json_object_get(first, "v")), 4);
+    assert_true(json_is_null(json_object_get(first, "tcb")));
+    assert_int_equal(json_integer_value(json_array_get(
+                         json_object_get(json_array_get(json_object_get(first, "gpus"), 0), "mismatched_indexes"), 1)),
+                     20);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(second, "tcb"), "status")), "UpToDate");
+    assert_int_equal(json_integer_value(json_object_get(third, "v")), 3);
+    assert_null(json_object_get(third, "gpus"));
+    json_decref(list);
+    OK(ccg_audit_verify(f->a, NULL, &r));
+    assert_true(r.intact);
+    ccg_reasons_free(&reasons);
+}
+
+static void gpu_member_cannot_be_changed(void **state)
+{
+    fixture *f = *state;
+    ccg_audit_event ev;
+    ccg_audit_gpu g[2];
+    ccg_reasons reasons;
+    char req[32];
+    ccg_audit_verify_report r;
+    gpu_event(&ev, g, &reasons, 1, req);
+    OK(ccg_audit_append(f->a, &ev, NULL, NULL));
+    append_n(f->a, 2, 2);
+    /* A failed measurement rewritten as passed: the hash no longer matches. */
+    raw_exec(f->path, "DROP TRIGGER audit_log_no_update;"
+                      "UPDATE audit_log SET gpus = replace(gpus, '\"failed\"', '\"passed\"') WHERE seq = 1");
+    expect_broken(f->a, 1, "hash_mismatch", &r);
+    /* Dropped from a format-4 record, added to a format-1 record, or of another shape: malformed. */
+    raw_exec(f->path, "UPDATE audit_log SET gpus = NULL WHERE seq = 1");
+    expect_broken(f->a, 1, "malformed", &r);
+    assert_non_null(strstr(r.detail, "gpus"));
+    raw_exec(f->path, "UPDATE audit_log SET gpus = '[{}]' WHERE seq = 1");
+    expect_broken(f->a, 1, "malformed", &r);
+    raw_exec(f->path, "UPDATE audit_log SET gpus = '[]' WHERE seq = 1");
+    expect_broken(f->a, 1, "malformed", &r);
+    raw_exec(f->path, "UPDATE audit_log SET v = 1, gpus = NULL WHERE seq = 1;"
+                      "UPDATE audit_log SET gpus = '[{\"arch\":null,\"driver_version\":null,\"index\":0,"
+                      "\"measurements\":\"passed\",\"mismatched_indexes\":[],\"nonce_binding\":null,"
+                      "\"ueid\":null,\"vbios_version\":null}]' WHERE seq = 2");
+    expect_broken(f->a, 1, "hash_mismatch", &r); /* seq 1 lost its gpus and its format: its hash breaks */
+    ccg_reasons_free(&reasons);
+}
+
+static void gpu_format_needs_gpus_and_only_format_4_has_them(void **state)
+{
+    fixture *f = *state;
+    ccg_audit_verify_report r;
+    append_n(f->a, 1, 3);
+    raw_exec(f->path, "DROP TRIGGER audit_log_no_update;"
+                      "UPDATE audit_log SET gpus = '[{\"arch\":null,\"driver_version\":null,\"index\":0,"
+                      "\"measurements\":\"passed\",\"mismatched_indexes\":[],\"nonce_binding\":null,"
+                      "\"ueid\":null,\"vbios_version\":null}]' WHERE seq = 2");
+    expect_broken(f->a, 2, "malformed", &r);
+    assert_non_null(strstr(r.detail, "gpus"));
+    raw_exec(f->path, "UPDATE audit_log SET gpus = NULL WHERE seq = 2; UPDATE audit_log SET v = 4 WHERE seq = 3");
+    expect_broken(f->a, 3, "malformed", &r);
+    assert_non_null(strstr(r.detail, "gpus"));
+}
+
+static void gpu_fields_are_checked(void **state)
+{
+    fixture *f = *state;
+    ccg_audit_event ev;
+    ccg_audit_gpu g[2];
+    ccg_reasons reasons;
+    char req[32];
+    uint16_t descending[] = {20, 9}, too_high[] = {254};
+    gpu_event(&ev, g, &reasons, 1, req);
+    g[0].measurements = "ok";
+    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    g[0].measurements = NULL;
+    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    g[0].measurements = "passed";
+    g[0].ueid = "10 00";
+    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    g[0].ueid = "1000";
+    g[0].mismatched = descending;
+    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    g[0].mismatched = too_high;
+    g[0].mismatched_count = 1;
+    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    g[0].mismatched_count = 0;
+    ev.gpu_count = CCG_AUDIT_MAX_GPUS + 1;
+    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_TOO_LARGE);
+    ev.gpu_count = 2;
+    ev.count = 3; /* a counted record carries no GPUs */
+    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    ev.count = 0;
+    OK(ccg_audit_append(f->a, &ev, NULL, NULL));
+    ccg_reasons_free(&reasons);
 }
 
 /* A log written before the count and tcb columns existed (schema 1) gains both on open; its records
@@ -1233,6 +1371,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(tcb_status_is_recorded_and_hashed, setup, teardown),
         cmocka_unit_test_setup_teardown(tcb_member_cannot_be_changed, setup, teardown),
         cmocka_unit_test_setup_teardown(tcb_fields_are_checked, setup, teardown),
+        cmocka_unit_test_setup_teardown(gpu_claims_are_recorded_and_hashed, setup, teardown),
+        cmocka_unit_test_setup_teardown(gpu_member_cannot_be_changed, setup, teardown),
+        cmocka_unit_test_setup_teardown(gpu_format_needs_gpus_and_only_format_4_has_them, setup, teardown),
+        cmocka_unit_test_setup_teardown(gpu_fields_are_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(schema_1_log_is_migrated, setup, teardown),
         cmocka_unit_test_setup_teardown(anchor_detects_truncation, setup, teardown),
         cmocka_unit_test_setup_teardown(open_refuses_non_logs, setup, teardown),

@@ -1,4 +1,4 @@
-/* HPKE (RFC 9180): every X25519 vector of ../shared/vectors/hpke/rfc9180-x25519-vectors.md, read at
+/* HPKE (RFC 9180): every X25519 vector of tests/vectors/hpke/rfc9180-x25519-vectors.md, read at
  * run time, plus negative cases that assert reason codes.
  *
  * The vector file is the RFC's appendix A in markdown: "## <suite>" headings, "### <Mode> Setup

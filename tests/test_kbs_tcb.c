@@ -413,13 +413,14 @@ static void advisory_not_allowlisted(void **state)
 }
 
 /* A reused attestation decision never outlives the baseline it rested on: after not_after the release
- * is appraised again and refused. */
+ * is appraised again and refused, also while the decision is still young enough to be reused (the
+ * baseline ends 30 s after the attestation, well inside decision_reuse). */
 static void decision_reuse_ends_with_the_baseline(void **state)
 {
     fixture *f = *state;
     ccg_kbs_http_response resp;
     char na[32];
-    ccg_time_format_rfc3339(T0 + 100, na, sizeof(na));
+    ccg_time_format_rfc3339(T0 + 30, na, sizeof(na));
     write_baseline(f, "milan.json", CCG_SNP_PRODUCT_MILAN, NULL, NB, na, f->authority);
     open_with_milan(f);
     put_policy(f, NULL);
@@ -427,11 +428,11 @@ static void decision_reuse_ends_with_the_baseline(void **state)
     attest(f, &resp);
     expect(&resp, 200, "\"token\"");
     ccg_kbs_response_free(&resp);
-    f->now = T0 + 50;
+    f->now = T0 + 20;
     call(f, "GET", "/kbs/v0/resource/acme/model/a", NULL, &resp);
     expect(&resp, 200, NULL);
     ccg_kbs_response_free(&resp);
-    f->now = T0 + 150;
+    f->now = T0 + 40;
     call(f, "GET", "/kbs/v0/resource/acme/model/a", NULL, &resp);
     expect(&resp, 403, "\"snp.tcb_baseline_expired\"");
     ccg_kbs_response_free(&resp);

@@ -1,5 +1,5 @@
-/* The SEV-SNP verifier over real hardware reports and certificates from ../shared/vectors/snp,
- * each giving the outcome the vectors' README lists. */
+/* The SEV-SNP verifier over real hardware reports and certificates from tests/vectors/snp, each giving
+ * the outcome docs/testing.md lists for it (Test vectors). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

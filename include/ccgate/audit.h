@@ -39,11 +39,17 @@
  * optional members, and the verifier holds every record to its format's set (docs/audit.md):
  *   1: a record of one event, neither "count" nor "tcb";
  *   2: a counted record, which adds "count" (a summary of several events, or a prune);
- *   3: a record of one SEV-SNP decision, which adds "tcb" (its TCB status and advisories).
- * A record of format 1 hashes exactly as before formats 2 and 3 existed. */
+ *   3: a record of one SEV-SNP decision, which adds "tcb" (its TCB status and advisories);
+ *   4: a record of one decision that appraised GPUs, which adds "gpus" (per-GPU claims) and "tcb"
+ *      (as in format 3, or null when the CPU evidence gave no TCB status).
+ * A record of format 1 hashes exactly as before formats 2 to 4 existed. */
 #define CCG_AUDIT_FORMAT 1
 #define CCG_AUDIT_FORMAT_COUNTED 2
 #define CCG_AUDIT_FORMAT_TCB 3
+#define CCG_AUDIT_FORMAT_GPU 4
+#define CCG_AUDIT_MAX_GPUS 16u
+#define CCG_AUDIT_GPU_TEXT_MAX 63u /* bytes of a GPU claim string, printable ASCII without spaces */
+#define CCG_AUDIT_GPU_MAX_INDEXES 254u /* mismatched RIM indexes (0..253) of one GPU */
 #define CCG_AUDIT_MAX_ADVISORIES 256u
 #define CCG_AUDIT_ADVISORY_MAX 63u /* bytes of one advisory ID, printable ASCII without spaces */
 /* The actions of the retention records (docs/audit.md, "Retention"). */
@@ -80,6 +86,19 @@ typedef enum {
 const char *ccg_audit_decision_name(ccg_audit_decision d);
 const char *ccg_persona_name(ccg_persona p);
 
+/* The claims of one appraised GPU (format 4): what it is, and how its measurements fared. No string
+ * is free text: each is a short printable token checked against the ID alphabet. */
+typedef struct {
+    const char *arch;            /* "HOPPER", "BLACKWELL" (NULL: unknown) */
+    const char *driver_version;  /* from the signed report (NULL: none or unparsed) */
+    const char *vbios_version;
+    const char *ueid;            /* the leaf certificate's serial, decimal (NULL: no verified chain) */
+    const char *measurements;    /* "passed", "failed" or "not_done" (required) */
+    const char *nonce_binding;   /* the binding the signed nonce matched, e.g. "ccgate-v1" (NULL: none) */
+    const uint16_t *mismatched;  /* RIM indexes that mismatched, ascending */
+    size_t mismatched_count;
+} ccg_audit_gpu;
+
 /* One event to record. Strings are borrowed. Optional fields are NULL (strings) or 0 (versions). */
 typedef struct {
     ccg_time time;               /* when the decision was made (explicit, like every now) */
@@ -98,6 +117,8 @@ typedef struct {
     size_t advisory_count;
     int64_t count;               /* 0: one event; n >= 1: a counted record (format 2) standing for n events,
                                     e.g. n anonymous denials aggregated into one summary; never with tcb_status */
+    const ccg_audit_gpu *gpus;   /* the GPUs the decision appraised (format 4; never with count) */
+    size_t gpu_count;            /* 0: none; at most CCG_AUDIT_MAX_GPUS */
 } ccg_audit_event;
 
 /* Fills the policy, evidence digest, decision and reasons of ev from a verification decision,

@@ -62,6 +62,13 @@ typedef struct {
                                             * "not done"; NULL: no nonce is checked for any GPU. A nonce
                                             * check not done is never a pass (claims say "not_done"). */
     const ccg_gpu_host_state *host;        /* count entries, or NULL */
+    /* A second nonce binding that also passes (the key broker accepts its own per-GPU nonce or
+     * Trustee's): count entries, each NULL for none, or NULL. Only with an expected nonce. */
+    const uint8_t *const *alt_nonces;
+    /* Names of the two bindings for the per-GPU claim "nonce_binding" (NULL: "expected" and
+     * "alternative"). The claim is null when the nonce check did not pass. */
+    const char *nonce_binding;
+    const char *alt_nonce_binding;
 } ccg_gpu_appraisal_input;
 
 typedef struct {

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <jansson.h>
 #include <openssl/x509.h>
 
 #include "ccgate/gpu_evidence.h"
@@ -58,6 +59,11 @@ typedef struct {
 CCG_MUST_CHECK ccg_result ccg_gpu_policy_default(ccg_gpu_policy **out);
 /* Fails with policy.malformed, policy.unknown_key, policy.invalid_value or policy.version_invalid. */
 CCG_MUST_CHECK ccg_result ccg_gpu_policy_parse(const char *json, size_t len, ccg_gpu_policy **out);
+/* The "gpu" section of a key-broker release policy (docs/kbs.md): the same members, defaults, checks and
+ * codes as ccg_gpu_policy_parse, except policy_id and version, which the section takes from the release
+ * policy (the members themselves are policy.unknown_key there). section is borrowed. */
+CCG_MUST_CHECK ccg_result ccg_gpu_policy_from_section(const json_t *section, const char *policy_id, int64_t version,
+                                                      ccg_gpu_policy **out);
 void ccg_gpu_policy_free(ccg_gpu_policy *p);
 
 /* Compares two versions part by part: driver versions are dotted decimal ("550.90.07"), VBIOS

@@ -50,12 +50,16 @@ typedef struct {
     ccg_gpu_check chain;
     ccg_gpu_check fwid;
     ccg_gpu_check signature;
-    ccg_gpu_check nonce;         /* against opts->expected_nonce */
+    ccg_gpu_check nonce;         /* against opts->expected_nonce (or its alternative) */
+    int nonce_alt;               /* the nonce passed as opts->alt_expected_nonce, not the expected one */
     ccg_gpu_check arch_check;    /* the declared arch against the chain's */
 } ccg_gpu_result;
 
 typedef struct {
     const uint8_t *expected_nonce; /* CCG_GPU_NONCE_SIZE bytes, or NULL: the nonce check is not done */
+    const uint8_t *alt_expected_nonce; /* NULL, or a second nonce that also passes (another binding of the
+                                        * same session, e.g. the broker's trustee nonce); only with
+                                        * expected_nonce */
     ccg_gpu_arch declared_arch;    /* the JSON form's "arch"; UNKNOWN when none was declared */
     int require_fwid;              /* refuse a report without an FWID field (gpu.fwid_missing) */
 } ccg_gpu_verify_opts;
@@ -91,6 +95,8 @@ typedef struct {
     size_t evidence_len;
     uint8_t *certificate;              /* PEM text */
     size_t certificate_len;
+    int nonce_absent;                  /* 1: the form claims no nonce (Trustee's device_evidence_list);
+                                        * nonce is unused and only the expected nonce is checked */
 } ccg_gpu_evidence_item;
 
 typedef struct {
@@ -101,6 +107,13 @@ typedef struct {
 /* Strict: an array of 1..CCG_GPU_MAX_GPUS objects with exactly these four members. Fails with
  * gpu.evidence_malformed. */
 CCG_MUST_CHECK ccg_result ccg_gpu_evidence_json_parse(const char *text, size_t len, ccg_gpu_evidence_list *out);
+/* Decodes the members every JSON form of an entry carries (this one and the key broker's Trustee form):
+ * arch (HOPPER or BLACKWELL, any case), evidence (base64 of the binary report, at most
+ * CCG_GPU_MAX_REPORT_SIZE) and certificate (base64 of the PEM chain, at most 64 KiB), decoded by OpenSSL.
+ * gpu.evidence_malformed naming entry `index`; what was decoded before a failure is left in item for
+ * ccg_gpu_evidence_list_free. */
+CCG_MUST_CHECK ccg_result ccg_gpu_evidence_item_decode(size_t index, const char *arch, const char *evidence,
+                                                       const char *certificate, ccg_gpu_evidence_item *item);
 void ccg_gpu_evidence_list_free(ccg_gpu_evidence_list *l);
 
 /* Verifies one entry of the JSON form (its arch is the declared arch). The entry's own nonce must equal
@@ -109,5 +122,10 @@ void ccg_gpu_evidence_list_free(ccg_gpu_evidence_list *l);
 CCG_MUST_CHECK ccg_result ccg_gpu_verify_item(ccg_gpu_verifier *v, const ccg_gpu_evidence_item *item,
                                               const uint8_t *expected_nonce, ccg_time now, ccg_gpu_result *res,
                                               ccg_decision *d);
+/* The same with the verifier's options: declared_arch is the item's; expected and alternative nonces as
+ * ccg_gpu_verify_opts say (opts may be NULL: no nonce is checked). */
+CCG_MUST_CHECK ccg_result ccg_gpu_verify_item_opts(ccg_gpu_verifier *v, const ccg_gpu_evidence_item *item,
+                                                   const ccg_gpu_verify_opts *opts, ccg_time now,
+                                                   ccg_gpu_result *res, ccg_decision *d);
 
 #endif

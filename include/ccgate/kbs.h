@@ -35,6 +35,8 @@
 #include <openssl/x509.h>
 
 #include "ccgate/decision.h"
+#include "ccgate/gpu_policy.h"
+#include "ccgate/gpu_verify.h"
 #include "ccgate/jose.h"
 #include "ccgate/keystore.h"
 #include "ccgate/reasons.h"
@@ -54,6 +56,23 @@
 #define CCG_KBS_TOKEN_KEY_SETTING "kbs.token-signing-key"
 
 /* ---------------------------------------------------------------- configuration */
+
+/* "gpu": the broker's GPU collateral (docs/kbs.md, "GPU collateral"); every member optional. */
+typedef struct {
+    char *rim_dir;               /* "rim_dir": the RIM directory (<RIM ID>.xml or .swidtag), absolute */
+    char *rim_service_url;       /* "rim_service_url": GET <url><RIM ID> -> {"rim": base64} */
+    int64_t rim_timeout;         /* "rim_timeout_seconds": 1..300, default CCG_GPU_RIM_DEFAULT_TIMEOUT_S */
+    int64_t rim_connect_timeout; /* "rim_connect_timeout_seconds": 1..60, default min(timeout, 5) */
+    char *ocsp_cache_dir;        /* "ocsp_cache_dir": cached DER responses (gpu_ocsp.h names), absolute */
+    char *ocsp_responder_url;    /* "ocsp_responder_url": fetched live with a nonce */
+    int64_t ocsp_timeout;        /* "ocsp_timeout_seconds": 1..300, default CCG_GPU_OCSP_DEFAULT_TIMEOUT_S */
+    int64_t ocsp_skew;           /* "ocsp_skew_seconds": 0..3600, default CCG_GPU_OCSP_DEFAULT_SKEW_S */
+    int64_t ocsp_max_age;        /* "ocsp_max_age_seconds": 60..604800, default CCG_GPU_OCSP_DEFAULT_MAX_AGE_S */
+    int64_t report_retention;    /* "report_retention_seconds": how long a seen GPU report is remembered
+                                  * (gpu.report_replayed); 3600..2592000, default CCG_KBS_GPU_RETENTION */
+} ccg_kbs_gpu_config;
+
+#define CCG_KBS_GPU_RETENTION 86400
 
 typedef struct {
     char *bind_address;      /* "address": default "127.0.0.1" */
@@ -92,6 +111,7 @@ typedef struct {
     int64_t attempts_window;      /*   address in a window; defaults CCG_KBS_ATTEMPTS_* */
     json_t *tcb_baselines;   /* "tcb_baselines": ["/abs/path/baseline.json", ...] (snp_tcb_baseline.h) */
     json_t *tcb_baseline_issuers; /* "tcb_baseline_issuers": {"issuer-id": "/abs/path/public.pem", ...} */
+    ccg_kbs_gpu_config gpu;  /* "gpu": RIMs, OCSP and the replay window for GPU evidence */
 } ccg_kbs_config;
 
 #define CCG_KBS_DECISION_REUSE_DEFAULT 60
@@ -116,7 +136,9 @@ typedef struct {
     char policy_id[128];
     int64_t version;
     int allow_snp;              /* "allowed_tees" names "snp" */
-    int gpu_required;           /* "gpu_required" */
+    int gpu_required;           /* GPUs are required: "gpu_required": true or a "gpu" section */
+    ccg_gpu_policy *gpu;        /* the GPU policy when required ("gpu", or the default for
+                                 * "gpu_required": true); NULL otherwise */
     ccg_snp_policy *snp;        /* "snp_policy": embedded appraisal policy (snp_policy.h format) */
     ccg_kbs_root roots[CCG_KBS_MAX_ROOTS]; /* "trusted_roots": extra ARKs, e.g. the emulator's */
     size_t root_count;
@@ -124,9 +146,11 @@ typedef struct {
 
 /* Parses a release policy document:
  *   {"policy_id":"..","version":N,"allowed_tees":["snp"],"snp_policy":{...},
- *    "trusted_roots":[{"product":"milan","pem":"-----BEGIN CERTIFICATE-----..."}],"gpu_required":false}
- * Unknown members, wrong types, an empty allowed_tees, a root that is not a self-signed certificate
- * fail with kbs.policy_invalid (snp_policy's own errors pass through). A policy that pins no launch
+ *    "trusted_roots":[{"product":"milan","pem":"-----BEGIN CERTIFICATE-----..."}],"gpu_required":false,
+ *    "gpu":{<GPU policy members, docs/gpu-policy.md, without policy_id and version>}}
+ * Unknown members, wrong types, an empty allowed_tees, a root that is not a self-signed certificate,
+ * "gpu_required": false beside a "gpu" section fail with kbs.policy_invalid (snp_policy's and the gpu
+ * section's own errors pass through). A policy that pins no launch
  * measurement (no snp_policy, or one with neither allowed_measurements nor reference_values) fails
  * with kbs.policy_unpinned: it would release to any genuine guest. */
 CCG_MUST_CHECK ccg_result ccg_kbs_policy_parse(const char *json_text, size_t len, ccg_kbs_policy **out);
@@ -182,14 +206,23 @@ CCG_MUST_CHECK ccg_result ccg_kbs_attestation_parse_shape(const char *body, size
 CCG_MUST_CHECK ccg_result ccg_kbs_attestation_parse_key(ccg_kbs_attestation *a);
 void ccg_kbs_attestation_free(ccg_kbs_attestation *a);
 
+/* tee-evidence.additional_evidence in Trustee's KBS 0.4.0 form (docs/gpu-evidence.md, "Wire form in the
+ * KBS Attestation"): {"nvidia": {"device_evidence_list": [{"arch", "uuid"?, "evidence", "certificate"}]}}
+ * into out (1..CCG_GPU_MAX_GPUS items, nonce_absent set). "" gives no items. gpu.evidence_malformed;
+ * another TEE than "nvidia" in the map kbs.additional_evidence_unsupported. Free with
+ * ccg_gpu_evidence_list_free. */
+CCG_MUST_CHECK ccg_result ccg_kbs_gpu_evidence_parse(const char *text, size_t len, ccg_gpu_evidence_list *out);
+
 /* Appraises SNP evidence bound to (nonce, tee_pubkey, additional_evidence) against a release policy
- * at now: TEE allowed, gpu_required, the chain to a pinned AMD root or one of the policy's roots,
+ * at now: TEE allowed, the chain to a pinned AMD root or one of the policy's roots,
  * the embedded SNP policy (with its reference-value set from opts, when it names one: refval.set_missing
  * otherwise), and REPORT_DATA = SHA-384(RFC 8785 runtime data) zero-padded. opts may be NULL. With kds
  * (may be NULL), evidence without certificates takes its VCEK/VLEK and chain from the collateral cache
  * (or AMD KDS when the config allows fetching), and a policy requiring a CRL gets the product's CRL from
- * there; a miss is collateral.missing. Always fills *out (initialised here); fails only on internal
- * errors. */
+ * there; a miss is collateral.missing. A policy requiring GPUs also appraises the GPU evidence in
+ * additional_evidence, without a broker's collateral (no RIM store, no OCSP, no replay memory), so such
+ * a policy passes here only if it requires neither RIMs nor OCSP; the broker itself (kbs_gpu.c) gives
+ * its collateral. Always fills *out (initialised here); fails only on internal errors. */
 CCG_MUST_CHECK ccg_result ccg_kbs_policy_evaluate(const ccg_kbs_policy *p, const char *tee,
                                                   const ccg_kbs_snp_evidence *ev, const char *nonce,
                                                   const ccg_jwk *tee_pubkey, const char *additional_evidence,

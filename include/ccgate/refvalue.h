@@ -14,6 +14,12 @@
 #define CCG_REFVAL_ID_MAX 128
 #define CCG_REFVAL_MAX_RECORDS 1024
 
+/* The TD registers a "tdx" record may pin beside MRTD (its "measurement"), in this order:
+ * rtmr0, rtmr1, rtmr2, rtmr3, mrconfigid, mrowner, mrownerconfig, mrservicetd. */
+#define CCG_REFVAL_TDX_FIELDS 8
+/* The name of TDX field i ("rtmr0", ...), or NULL past the last. */
+const char *ccg_refval_tdx_field_name(size_t i);
+
 typedef struct {
     char id[CCG_REFVAL_ID_MAX];
     char tee[16];
@@ -24,10 +30,18 @@ typedef struct {
     ccg_time not_after;
     char issuer[CCG_REFVAL_ID_MAX]; /* "" when unsigned */
     int has_signature;
+    unsigned tdx_mask;                         /* bit i: "tdx" pins field i */
+    uint8_t tdx[CCG_REFVAL_TDX_FIELDS][48];
     json_t *doc; /* the record as parsed (owned): canonical bytes are computed from it */
 } ccg_refval_record;
 
+/* A TD's measurements, as a quote reports them. */
 typedef struct {
+    uint8_t mrtd[48];
+    uint8_t fields[CCG_REFVAL_TDX_FIELDS][48];
+} ccg_refval_td;
+
+typedef struct ccg_refval_set {
     char set_id[CCG_REFVAL_ID_MAX];
     int64_t version;
     ccg_refval_record *records;
@@ -44,7 +58,8 @@ CCG_MUST_CHECK ccg_result ccg_refval_issuers_add_pem(ccg_refval_issuers *iss, co
 void ccg_refval_issuers_free(ccg_refval_issuers *iss);
 
 /* Strict parse of one record (refval.malformed on any unknown member, wrong type or bad value, an
- * "snp" measurement that is not 48 bytes, or a record without canonical signing bytes). */
+ * "snp" or "tdx" measurement that is not 48 bytes, a "tdx" member on another TEE's record or with an
+ * unknown register, or a record without canonical signing bytes). */
 CCG_MUST_CHECK ccg_result ccg_refval_record_parse(const json_t *obj, ccg_refval_record *out);
 void ccg_refval_record_free(ccg_refval_record *r);
 /* A set document {"set_id","version","records":[...]}, unique by record ID and issuer, or a single record
@@ -67,5 +82,11 @@ int ccg_refval_record_check(const ccg_refval_record *r, const char *tee, const c
  * the usable record sharing the most leading bytes with it. Returns 1 on a match. */
 int ccg_refval_set_match(const ccg_refval_set *set, const char *tee, const uint8_t *measurement, size_t len,
                          const ccg_refval_issuers *iss, ccg_time now, ccg_decision *d);
+
+/* The TDX form: a "tdx" record holds the TD when its measurement is the MRTD and every register its
+ * "tdx" member names equals the TD's. Then as ccg_refval_set_match (tee "tdx"); a mismatch's details
+ * also name the closest record's differing registers ("mismatched_fields": "mrtd", "rtmr1", ...). */
+int ccg_refval_set_match_tdx(const ccg_refval_set *set, const ccg_refval_td *td, const ccg_refval_issuers *iss,
+                             ccg_time now, ccg_decision *d);
 
 #endif

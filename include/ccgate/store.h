@@ -35,7 +35,7 @@
 #include "ccgate/util.h"
 
 /* The schema version this build creates and understands. */
-#define CCG_STORE_SCHEMA_VERSION 2
+#define CCG_STORE_SCHEMA_VERSION 3
 /* IDs (key, policy, reference-value set, collateral): 1..256 bytes of printable ASCII, no space. */
 #define CCG_STORE_ID_MAX 256u
 /* KEK labels: 1..128 bytes of printable ASCII (as the keystore). */
@@ -311,5 +311,21 @@ CCG_MUST_CHECK ccg_result ccg_store_setting_put(ccg_store *s, const char *name, 
 CCG_MUST_CHECK ccg_result ccg_store_setting_get_or_create(ccg_store *s, const char *name, ccg_store_generator generate,
                                                           void *ctx, ccg_time now, uint8_t **value, size_t *len,
                                                           int *created);
+
+/* ---- GPU reports seen ---------------------------------------------------------------------------
+ * The key broker remembers every GPU report it appraised, by digest, with the session that presented it
+ * first and when (gpu.report_replayed names a report seen again in another session). Digests are
+ * "<alg>:<lowercase hex>" of 1..128 bytes; rows are forgotten after the broker's retention window. */
+
+/* Records digest for session_id unless it is recorded already (the first session keeps it), then says
+ * whether the recorded session is another one: *replayed 1 with *first_seen that record's time. Of any
+ * number of racing callers exactly one records it. */
+CCG_MUST_CHECK ccg_result ccg_store_gpu_report_claim(ccg_store *s, const char *digest, const char *session_id,
+                                                     ccg_time now, int *replayed, ccg_time *first_seen);
+/* The same question without recording anything; session_id NULL counts any record as another session's. */
+CCG_MUST_CHECK ccg_result ccg_store_gpu_report_find(ccg_store *s, const char *digest, const char *session_id,
+                                                    int *replayed, ccg_time *first_seen);
+/* Forgets the reports first seen before `before`. *removed may be NULL. */
+CCG_MUST_CHECK ccg_result ccg_store_gpu_report_purge(ccg_store *s, ccg_time before, int64_t *removed);
 
 #endif

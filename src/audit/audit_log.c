@@ -21,7 +21,7 @@ static const char SQL_SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS audit_schema ("
     "  version INTEGER PRIMARY KEY NOT NULL"
     ") STRICT;"
-    "INSERT OR IGNORE INTO audit_schema(version) VALUES (3);"
+    "INSERT OR IGNORE INTO audit_schema(version) VALUES (4);"
     "CREATE TABLE IF NOT EXISTS audit_log ("
     "  seq             INTEGER PRIMARY KEY NOT NULL CHECK (seq >= 1),"
     "  v               INTEGER NOT NULL,"
@@ -39,19 +39,23 @@ static const char SQL_SCHEMA[] =
     "  prev_hash       TEXT NOT NULL UNIQUE,"
     "  hash            TEXT NOT NULL UNIQUE,"
     "  count           INTEGER CHECK (count IS NULL OR count >= 1),"
-    "  tcb             TEXT"
+    "  tcb             TEXT,"
+    "  gpus            TEXT"
     ") STRICT;";
 
-/* Schema 2 added the count column (format-2 records), schema 3 the tcb column (format-3 records). An
- * older log gains the columns it lacks on open; adding a NULL column changes no record, so its records
- * verify unchanged. A log may lack either one (schema 1, or a log of a ccgate that had only one). */
-#define AUDIT_SCHEMA_VERSION 3
+/* Schema 2 added the count column (format-2 records), schema 3 the tcb column (format-3 records),
+ * schema 4 the gpus column (format-4 records). An older log gains the columns it lacks on open; adding
+ * a NULL column changes no record, so its records verify unchanged. A log may lack any of them (schema
+ * 1, or a log of a ccgate that had only some). */
+#define AUDIT_SCHEMA_VERSION 4
 static const char SQL_HAS_COUNT[] = "SELECT count(*) FROM pragma_table_info('audit_log') WHERE name = 'count'";
 static const char SQL_HAS_TCB[] = "SELECT count(*) FROM pragma_table_info('audit_log') WHERE name = 'tcb'";
+static const char SQL_HAS_GPUS[] = "SELECT count(*) FROM pragma_table_info('audit_log') WHERE name = 'gpus'";
 static const char SQL_ADD_COUNT[] =
     "ALTER TABLE audit_log ADD COLUMN count INTEGER CHECK (count IS NULL OR count >= 1);";
 static const char SQL_ADD_TCB[] = "ALTER TABLE audit_log ADD COLUMN tcb TEXT;";
-static const char SQL_SET_VERSION[] = "DELETE FROM audit_schema; INSERT INTO audit_schema(version) VALUES (3);";
+static const char SQL_ADD_GPUS[] = "ALTER TABLE audit_log ADD COLUMN gpus TEXT;";
+static const char SQL_SET_VERSION[] = "DELETE FROM audit_schema; INSERT INTO audit_schema(version) VALUES (4);";
 
 static const char SQL_TABLES[] =
     "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('audit_log', 'audit_schema')";
@@ -59,8 +63,8 @@ static const char SQL_VERSION[] = "SELECT coalesce(max(version), 0) FROM audit_s
 static const char SQL_HEAD[] = "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1";
 static const char SQL_INSERT[] =
     "INSERT INTO audit_log(seq, v, time, request_id, persona, action, key_id, key_version, policy_id,"
-    " policy_version, evidence_digest, decision, reasons, prev_hash, hash, count, tcb)"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
+    " policy_version, evidence_digest, decision, reasons, prev_hash, hash, count, tcb, gpus)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)";
 
 /* The single integer that a SELECT of the schema returns. */
 static ccg_result query_count(ccg_sqlite *h, const char *sql, int64_t *n)
@@ -93,26 +97,30 @@ cleanup:
     return result;
 }
 
-/* Adds the count and tcb columns that an older log lacks and records schema 3, in one transaction. */
+/* Adds the count, tcb and gpus columns that an older log lacks and records schema 4, in one transaction. */
 static ccg_result upgrade(ccg_sqlite *h)
 {
     ccg_result result = CCG_FAILURE;
-    int64_t has_count = 0, has_tcb = 0;
+    int64_t has_count = 0, has_tcb = 0, has_gpus = 0;
     CCG_TRY(query_count(h, SQL_HAS_COUNT, &has_count));
     CCG_TRY(query_count(h, SQL_HAS_TCB, &has_tcb));
+    CCG_TRY(query_count(h, SQL_HAS_GPUS, &has_gpus));
     if (!has_count) {
         CCG_TRY(ccg_sqlite_exec_script(h, SQL_ADD_COUNT, "add the audit log's count column"));
     }
     if (!has_tcb) {
         CCG_TRY(ccg_sqlite_exec_script(h, SQL_ADD_TCB, "add the audit log's tcb column"));
     }
-    CCG_TRY(ccg_sqlite_exec_script(h, SQL_SET_VERSION, "upgrade the audit log to schema 3"));
+    if (!has_gpus) {
+        CCG_TRY(ccg_sqlite_exec_script(h, SQL_ADD_GPUS, "add the audit log's gpus column"));
+    }
+    CCG_TRY(ccg_sqlite_exec_script(h, SQL_SET_VERSION, "upgrade the audit log to schema 4"));
     result = CCG_SUCCESS;
 cleanup:
     return result;
 }
 
-/* Schema 3 is required; an older log (schema 1 or 2) is upgraded in place, once, under the write lock
+/* Schema 4 is required; an older log (schema 1 to 3) is upgraded in place, once, under the write lock
  * (another process may be upgrading it at the same moment). */
 static ccg_result check_version(ccg_sqlite *h)
 {
@@ -232,8 +240,8 @@ static ccg_result insert_record(ccg_sqlite *h, const json_t *rec, const char *re
     static const int text_index[] = {3, 4, 5, 6, 7, 9, 11, 12, 14};
     static const char *const int_fields[] = {"seq", "v", "key_version", "policy_version"};
     static const int int_index[] = {1, 2, 8, 10};
-    const json_t *tcb;
-    char *tcb_text = NULL;
+    const json_t *tcb, *gpus;
+    char *tcb_text = NULL, *gpus_text = NULL;
 
     CCG_TRY(ccg_sqlite_stmt(h, SQL_INSERT, &st));
     for (size_t i = 0; i < sizeof(text_fields) / sizeof(text_fields[0]); i++) {
@@ -254,18 +262,28 @@ static ccg_result insert_record(ccg_sqlite *h, const json_t *rec, const char *re
     } else {
         CCG_TRY(ccg_sqlite_bind_null(h, st, 16));
     }
+    /* A format-4 record's null tcb is a NULL column, as is every absent member. */
     tcb = json_object_get(rec, "tcb");
-    if (tcb != NULL) {
+    if (json_is_object(tcb)) {
         tcb_text = json_dumps(tcb, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
         CCG_ENSURE_ALLOC(tcb_text);
         CCG_TRY(ccg_sqlite_bind_text(h, st, 17, tcb_text));
     } else {
         CCG_TRY(ccg_sqlite_bind_null(h, st, 17));
     }
+    gpus = json_object_get(rec, "gpus");
+    if (gpus != NULL) {
+        gpus_text = json_dumps(gpus, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+        CCG_ENSURE_ALLOC(gpus_text);
+        CCG_TRY(ccg_sqlite_bind_text(h, st, 18, gpus_text));
+    } else {
+        CCG_TRY(ccg_sqlite_bind_null(h, st, 18));
+    }
     CCG_TRY(ccg_sqlite_step_done(h, st, "insert the audit record"));
     result = CCG_SUCCESS;
 cleanup:
     free(tcb_text);
+    free(gpus_text);
     ccg_sqlite_done(st);
     return result;
 }

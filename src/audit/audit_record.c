@@ -148,6 +148,44 @@ cleanup:
     return result;
 }
 
+/* The GPUs of a format-4 record: a bounded list, each claim a short token or NULL, the measurement
+ * outcome one of three, and mismatched indexes ascending RIM indexes. */
+static ccg_result check_gpu(const ccg_audit_gpu *g)
+{
+    ccg_result result = CCG_FAILURE;
+    const char *m = g->measurements;
+    CCG_TRY(check_text("gpus.arch", g->arch, CCG_AUDIT_GPU_TEXT_MAX, ALPHA_ID, 0));
+    CCG_TRY(check_text("gpus.driver_version", g->driver_version, CCG_AUDIT_GPU_TEXT_MAX, ALPHA_ID, 0));
+    CCG_TRY(check_text("gpus.vbios_version", g->vbios_version, CCG_AUDIT_GPU_TEXT_MAX, ALPHA_ID, 0));
+    CCG_TRY(check_text("gpus.ueid", g->ueid, CCG_AUDIT_GPU_TEXT_MAX, ALPHA_ID, 0));
+    CCG_TRY(check_text("gpus.nonce_binding", g->nonce_binding, CCG_AUDIT_GPU_TEXT_MAX, ALPHA_ID, 0));
+    CCG_ENSURE_MSG(m != NULL && (strcmp(m, "passed") == 0 || strcmp(m, "failed") == 0 || strcmp(m, "not_done") == 0),
+                   CCG_R_INPUT_MALFORMED, "audit field gpus.measurements is not passed, failed or not_done");
+    CCG_ENSURE_MSG(g->mismatched_count <= CCG_AUDIT_GPU_MAX_INDEXES && (g->mismatched_count == 0 || g->mismatched),
+                   CCG_R_INPUT_TOO_LARGE, "%zu mismatched indexes, at most %u", g->mismatched_count,
+                   CCG_AUDIT_GPU_MAX_INDEXES);
+    for (size_t i = 0; i < g->mismatched_count; i++) {
+        CCG_ENSURE_MSG(g->mismatched[i] < CCG_AUDIT_GPU_MAX_INDEXES && (i == 0 || g->mismatched[i] > g->mismatched[i - 1]),
+                       CCG_R_INPUT_MALFORMED, "audit field gpus.mismatched_indexes must be ascending RIM indexes");
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static ccg_result check_gpus(const ccg_audit_event *ev)
+{
+    ccg_result result = CCG_FAILURE;
+    CCG_ENSURE_MSG(ev->gpu_count <= CCG_AUDIT_MAX_GPUS && (ev->gpu_count == 0 || ev->gpus != NULL),
+                   CCG_R_INPUT_TOO_LARGE, "%zu GPUs, at most %u", ev->gpu_count, CCG_AUDIT_MAX_GPUS);
+    for (size_t i = 0; i < ev->gpu_count; i++) {
+        CCG_TRY(check_gpu(&ev->gpus[i]));
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
 ccg_result ccg_audit_event_check(const ccg_audit_event *ev)
 {
     ccg_result result = CCG_FAILURE;
@@ -179,6 +217,9 @@ ccg_result ccg_audit_event_check(const ccg_audit_event *ev)
     CCG_TRY(check_tcb(ev));
     CCG_ENSURE_MSG(ev->count == 0 || ev->tcb_status == NULL, CCG_R_INPUT_MALFORMED,
                    "a counted record (format 2) carries no tcb_status (format 3)");
+    CCG_TRY(check_gpus(ev));
+    CCG_ENSURE_MSG(ev->count == 0 || ev->gpu_count == 0, CCG_R_INPUT_MALFORMED,
+                   "a counted record (format 2) carries no GPUs (format 4)");
     if (ev->decision == CCG_AUDIT_ALLOW) {
         CCG_ENSURE_MSG(nreasons == 0, CCG_R_INPUT_MALFORMED, "an allow decision carries no reasons");
     } else {
@@ -205,14 +246,65 @@ cleanup:
     return result;
 }
 
-/* A counted record is format 2 and a record with a TCB status format 3 (ccg_audit_event_check refuses
- * both at once); any other record keeps format 1, byte for byte. */
+/* A counted record is format 2, a record with GPUs format 4, one with a TCB status (and no GPU) format
+ * 3 (ccg_audit_event_check refuses a count beside either); any other record keeps format 1, byte for
+ * byte. */
 static int format_of(const ccg_audit_event *ev)
 {
     if (ev->count > 0) {
         return CCG_AUDIT_FORMAT_COUNTED;
     }
+    if (ev->gpu_count > 0) {
+        return CCG_AUDIT_FORMAT_GPU;
+    }
     return ev->tcb_status != NULL ? CCG_AUDIT_FORMAT_TCB : CCG_AUDIT_FORMAT;
+}
+
+static json_t *gpu_json(size_t index, const ccg_audit_gpu *g)
+{
+    json_t *idx = json_array();
+    for (size_t i = 0; idx != NULL && i < g->mismatched_count; i++) {
+        if (json_array_append_new(idx, json_integer(g->mismatched[i])) != 0) {
+            json_decref(idx);
+            idx = NULL;
+        }
+    }
+    return json_pack("{s:I, s:o, s:o, s:o, s:o, s:s, s:o, s:o}", "index", (json_int_t)index, "arch",
+                     opt_string(g->arch), "driver_version", opt_string(g->driver_version), "vbios_version",
+                     opt_string(g->vbios_version), "ueid", opt_string(g->ueid), "measurements", g->measurements,
+                     "mismatched_indexes", idx, "nonce_binding", opt_string(g->nonce_binding));
+}
+
+/* The "tcb" member ({"status", "advisories"}) and, for format 4, "gpus" (and "tcb" null without a
+ * status). */
+static ccg_result set_tcb_and_gpus(json_t *rec, const ccg_audit_event *ev)
+{
+    ccg_result result = CCG_FAILURE;
+    json_t *adv = NULL, *gpus = NULL;
+    if (ev->tcb_status != NULL) {
+        adv = json_array();
+        CCG_ENSURE_ALLOC(adv);
+        for (size_t i = 0; i < ev->advisory_count; i++) {
+            json_array_append_new(adv, json_string(ev->advisories[i]));
+        }
+        CCG_ENSURE_ALLOC(json_array_size(adv) == ev->advisory_count ? adv : NULL);
+        CCG_TRY(set(rec, "tcb", json_pack("{s:s, s:O}", "status", ev->tcb_status, "advisories", adv)));
+    } else if (ev->gpu_count > 0) {
+        CCG_TRY(set(rec, "tcb", json_null()));
+    }
+    if (ev->gpu_count > 0) {
+        gpus = json_array();
+        CCG_ENSURE_ALLOC(gpus);
+        for (size_t i = 0; i < ev->gpu_count; i++) {
+            CCG_ENSURE(json_array_append_new(gpus, gpu_json(i, &ev->gpus[i])) == 0, CCG_R_INTERNAL_OUT_OF_MEMORY);
+        }
+        CCG_TRY(set(rec, "gpus", json_incref(gpus)));
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    json_decref(adv);
+    json_decref(gpus);
+    return result;
 }
 
 ccg_result ccg_audit_record_from_event(const ccg_audit_event *ev, int64_t seq, const char *prev_hash,
@@ -254,15 +346,7 @@ ccg_result ccg_audit_record_from_event(const ccg_audit_event *ev, int64_t seq, c
     CCG_TRY(set(rec, "decision", json_string(ccg_audit_decision_name(ev->decision))));
     CCG_TRY(set(rec, "reasons", json_incref(reasons)));
     CCG_TRY(set(rec, "prev_hash", json_string(prev_hash)));
-    if (ev->tcb_status != NULL) {
-        json_t *adv = json_array();
-        CCG_ENSURE_ALLOC(adv);
-        for (size_t i = 0; i < ev->advisory_count; i++) {
-            json_array_append_new(adv, json_string(ev->advisories[i]));
-        }
-        CCG_ENSURE_ALLOC(json_array_size(adv) == ev->advisory_count ? adv : NULL);
-        CCG_TRY(set(rec, "tcb", json_pack("{s:s, s:o}", "status", ev->tcb_status, "advisories", adv)));
-    }
+    CCG_TRY(set_tcb_and_gpus(rec, ev));
     *record = rec;
     rec = NULL;
     result = CCG_SUCCESS;
@@ -340,15 +424,62 @@ cleanup:
     return result;
 }
 
-/* Each format's optional members, exactly: "count" (>= 1) in format 2 only, "tcb" in format 3 only.
- * A format-1 record has neither, so its canonical form stays the 14 members it always had. (A record
- * of an unknown format has neither either; the verifier reports its format.) */
+/* One entry of the gpus column: exactly the members ccg_audit_record_from_event writes, of their types. */
+static int gpu_entry_ok(const json_t *g)
+{
+    static const char *const texts[] = {"arch", "driver_version", "vbios_version", "ueid", "nonce_binding"};
+    const json_t *idx = json_object_get(g, "mismatched_indexes"), *item;
+    size_t i;
+    if (!json_is_object(g) || json_object_size(g) != 8 || !json_is_integer(json_object_get(g, "index")) ||
+        !json_is_string(json_object_get(g, "measurements")) || !json_is_array(idx)) {
+        return 0;
+    }
+    for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        const json_t *v = json_object_get(g, texts[i]);
+        if (!json_is_string(v) && !json_is_null(v)) {
+            return 0;
+        }
+    }
+    json_array_foreach(idx, i, item) {
+        if (!json_is_integer(item)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The gpus column: a JSON array of 1..CCG_AUDIT_MAX_GPUS entries of the format-4 shape. */
+static ccg_result gpus_from_column(const json_t *text, json_t **out)
+{
+    ccg_result result = CCG_FAILURE;
+    json_error_t jerr;
+    json_t *gpus = json_loads(json_string_value(text), JSON_REJECT_DUPLICATES, &jerr), *item;
+    size_t i;
+    *out = NULL;
+    CCG_ENSURE_MSG(json_is_array(gpus) && json_array_size(gpus) >= 1 && json_array_size(gpus) <= CCG_AUDIT_MAX_GPUS,
+                   CCG_R_AUDIT_CHAIN_BROKEN, "column gpus is not an array of 1..%u GPUs", CCG_AUDIT_MAX_GPUS);
+    json_array_foreach(gpus, i, item) {
+        CCG_ENSURE_MSG(gpu_entry_ok(item), CCG_R_AUDIT_CHAIN_BROKEN, "column gpus holds a malformed entry %zu", i);
+    }
+    *out = gpus;
+    gpus = NULL;
+    result = CCG_SUCCESS;
+cleanup:
+    json_decref(gpus);
+    return result;
+}
+
+/* Each format's optional members, exactly: "count" (>= 1) in format 2 only; "tcb" in format 3 (an
+ * object) and 4 (an object or null) only; "gpus" in format 4 only. A format-1 record has none, so its
+ * canonical form stays the 14 members it always had. (A record of an unknown format has none either;
+ * the verifier reports its format.) */
 static ccg_result check_format_members(json_t *rec)
 {
     ccg_result result = CCG_FAILURE;
     json_int_t v = json_integer_value(json_object_get(rec, "v"));
     const json_t *count = json_object_get(rec, "count");
     const json_t *tcb = json_object_get(rec, "tcb");
+    const json_t *gpus = json_object_get(rec, "gpus");
     if (v == CCG_AUDIT_FORMAT_COUNTED) {
         CCG_ENSURE_MSG(json_is_integer(count) && json_integer_value(count) >= 1, CCG_R_AUDIT_CHAIN_BROKEN,
                        "column count of a format-2 record is not an integer >= 1");
@@ -358,9 +489,14 @@ static ccg_result check_format_members(json_t *rec)
     }
     if (v == CCG_AUDIT_FORMAT_TCB) {
         CCG_ENSURE_MSG(tcb != NULL, CCG_R_AUDIT_CHAIN_BROKEN, "column tcb of a format-3 record is NULL");
+    } else if (v == CCG_AUDIT_FORMAT_GPU) {
+        CCG_ENSURE_MSG(gpus != NULL, CCG_R_AUDIT_CHAIN_BROKEN, "column gpus of a format-4 record is NULL");
+        CCG_ENSURE(tcb != NULL || json_object_set_new(rec, "tcb", json_null()) == 0, CCG_R_INTERNAL_OUT_OF_MEMORY);
     } else {
-        CCG_ENSURE_MSG(tcb == NULL, CCG_R_AUDIT_CHAIN_BROKEN, "column tcb is set on a record not of format 3");
+        CCG_ENSURE_MSG(tcb == NULL, CCG_R_AUDIT_CHAIN_BROKEN, "column tcb is set on a record not of format 3 or 4");
     }
+    CCG_ENSURE_MSG(v == CCG_AUDIT_FORMAT_GPU || gpus == NULL, CCG_R_AUDIT_CHAIN_BROKEN,
+                   "column gpus is set on a record not of format 4");
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -381,7 +517,7 @@ ccg_result ccg_audit_record_from_row(sqlite3_stmt *st, json_t **record)
         {"evidence_digest", SQLITE_TEXT, 1}, {"decision", SQLITE_TEXT, 0},
         {"reasons", SQLITE_TEXT, 0},      {"prev_hash", SQLITE_TEXT, 0},
         {"hash", SQLITE_TEXT, 0},         {"count", SQLITE_INTEGER, 1},
-        {"tcb", SQLITE_TEXT, 1},
+        {"tcb", SQLITE_TEXT, 1},          {"gpus", SQLITE_TEXT, 1},
     };
     ccg_result result = CCG_FAILURE;
     json_t *rec = NULL, *value = NULL, *reasons = NULL;
@@ -416,6 +552,16 @@ ccg_result ccg_audit_record_from_row(sqlite3_stmt *st, json_t **record)
             CCG_TRY(tcb_from_column(value, &tcb));
             json_decref(value);
             value = tcb;
+        } else if (strcmp(cols[i].name, "gpus") == 0) {
+            json_t *gpus = NULL;
+            if (json_is_null(value)) { /* a record without GPUs has no "gpus" member at all */
+                json_decref(value);
+                value = NULL;
+                continue;
+            }
+            CCG_TRY(gpus_from_column(value, &gpus));
+            json_decref(value);
+            value = gpus;
         }
         int rc = json_object_set_new(rec, cols[i].name, value);
         value = NULL; /* stolen, even on failure */

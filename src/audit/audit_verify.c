@@ -31,8 +31,9 @@ static int check_record(ccg_audit_verify_report *r, const json_t *rec, int64_t s
     json_int_t v = json_integer_value(json_object_get(rec, "v"));
     /* The record's members already match its format (ccg_audit_record_from_row); a format this
      * ccgate does not know is not verified as if it were one it knows. */
-    if (v != CCG_AUDIT_FORMAT && v != CCG_AUDIT_FORMAT_COUNTED && v != CCG_AUDIT_FORMAT_TCB) {
-        broken(r, seq, "unsupported_format", NULL, NULL, "the record's format version is not 1, 2 or 3");
+    if (v != CCG_AUDIT_FORMAT && v != CCG_AUDIT_FORMAT_COUNTED && v != CCG_AUDIT_FORMAT_TCB &&
+        v != CCG_AUDIT_FORMAT_GPU) {
+        broken(r, seq, "unsupported_format", NULL, NULL, "the record's format version is not 1, 2, 3 or 4");
         return 0;
     }
     if (strcmp(prev, prev_expected) != 0) {

@@ -14,9 +14,11 @@
 int cmd_reasons(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_verify_gpu(int argc, char **argv);
+int cmd_verify_tdx(int argc, char **argv);
 int cmd_kds(int argc, char **argv);
 int cmd_emulate(int argc, char **argv);
 int cmd_emulate_gpu(int argc, char **argv);
+int cmd_emulate_tdx(int argc, char **argv);
 int cmd_measure(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_refval(int argc, char **argv);

@@ -31,7 +31,9 @@ static void usage(FILE *out)
             "       ccgate audit checkpoint --db FILE [--json]\n"
             "       ccgate audit prune  --db FILE (--checkpoint SEQ | --before TIME) [--json]\n"
             "\n"
-            "verify  walks the hash chain from the first record and names the first broken link.\n"
+            "verify  walks the hash chain from the first record and names the first broken link;\n"
+            "        every record must have the members of its format (1 event, 2 counted, 3 TCB status,\n"
+            "        4 GPUs: docs/audit.md).\n"
             "        --anchor SEQ:HASH also requires record SEQ to exist with that hash (a head\n"
             "        recorded earlier with 'audit head'), which detects removal of the newest records.\n"
             "list    prints the records with seq > SEQ (default 0: all), oldest first.\n"
@@ -206,6 +208,17 @@ static const char *opt_text(const json_t *rec, const char *key)
     return s ? s : "-";
 }
 
+/* A format-4 record's GPUs: " gpus=<arch>:<ueid>:<measurements>,...". */
+static void print_gpus(const json_t *gpus)
+{
+    size_t i;
+    json_t *g;
+    json_array_foreach(gpus, i, g) {
+        printf("%s%s:%s:%s", i == 0 ? " gpus=" : ",", opt_text(g, "arch"), opt_text(g, "ueid"),
+               opt_text(g, "measurements"));
+    }
+}
+
 static void print_record_line(const json_t *rec)
 {
     char key[300], policy[300], reasons[1024] = "";
@@ -230,10 +243,12 @@ static void print_record_line(const json_t *rec)
         }
         used += (size_t)n;
     }
-    printf("%lld %s %-5s %s %s req=%s key=%s policy=%s reasons=%s\n",
+    printf("%lld %s %-5s %s %s req=%s key=%s policy=%s reasons=%s",
            (long long)json_integer_value(json_object_get(rec, "seq")), opt_text(rec, "time"),
            opt_text(rec, "decision"), opt_text(rec, "persona"), opt_text(rec, "action"), opt_text(rec, "request_id"),
            key, policy, used ? reasons : "-");
+    print_gpus(json_object_get(rec, "gpus"));
+    printf("\n");
 }
 
 static int do_list(ccg_audit *a, const audit_args *args)

@@ -281,6 +281,9 @@ int cmd_emulate(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "gpu") == 0) {
         return cmd_emulate_gpu(argc - 1, argv + 1);
     }
+    if (argc >= 2 && strcmp(argv[1], "tdx") == 0) {
+        return cmd_emulate_tdx(argc - 1, argv + 1);
+    }
     int rc = cli_expect_snp("emulate", argc, argv, usage);
     if (rc < 0) {
         rc = cli_parse_result(parse_args(argc - 1, argv + 1, &a), usage);

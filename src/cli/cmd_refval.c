@@ -13,11 +13,11 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: ccgate refval create --id ID --measurement HEX --build-id ID --not-before T --not-after T\n"
-            "                            [--tee snp] [--from-measure FILE] [--out FILE]\n"
+            "                            [--tee snp|tdx] [--tdx REGISTER=HEX...] [--from-measure FILE] [--out FILE]\n"
             "       ccgate refval sign   --in FILE --key PRIVATE.pem --issuer ID [--out FILE]\n"
             "       ccgate refval set    --set-id ID --version N [--out FILE] RECORD.json...\n"
             "       ccgate refval verify --in FILE --issuer-key ID=PUBLIC.pem... --now T [--measurement HEX]\n"
-            "                            [--tee TEE] [--json]\n"
+            "                            [--tee TEE] [--tdx REGISTER=HEX...] [--json]\n"
             "\n"
             "A reference value is a signed, expiring record of an approved launch measurement\n"
             "(docs/reference-values.md). create writes an unsigned record (--from-measure takes the measurement\n"
@@ -25,6 +25,8 @@ static void usage(FILE *out)
             "key over its RFC 8785 form; set bundles signed records into a versioned set; verify checks every\n"
             "record (signature, issuer, validity at --now, and with --tee the TEE) and, with --measurement,\n"
             "that some usable record holds it.\n"
+            "For --tee tdx the measurement is MRTD, and --tdx pins (create) or gives (verify) the TD's other\n"
+            "registers: rtmr0..rtmr3, mrconfigid, mrowner, mrownerconfig, mrservicetd (48 bytes of hex each).\n"
             "Times are RFC 3339. Exit status: 0 valid/approved, 1 refused, 2 bad usage or input.\n");
 }
 
@@ -67,6 +69,8 @@ typedef struct {
         *issuer, *set_id, *version, *now;
     const char *issuer_keys[16];
     int issuer_key_count;
+    const char *tdx[CCG_REFVAL_TDX_FIELDS];
+    int tdx_count;
     int json;
 } refval_args;
 
@@ -81,6 +85,7 @@ static int parse(int argc, char **argv, refval_args *a)
         {"issuer", required_argument, 0, 's'},     {"set-id", required_argument, 0, 'S'},
         {"version", required_argument, 0, 'v'},    {"now", required_argument, 0, 'n'},
         {"issuer-key", required_argument, 0, 'K'}, {"json", no_argument, 0, 'j'},
+        {"tdx", required_argument, 0, 'T'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0},
     };
     int c;
@@ -108,6 +113,12 @@ static int parse(int argc, char **argv, refval_args *a)
             a->issuer_keys[a->issuer_key_count++] = optarg;
             break;
         case 'j': a->json = 1; break;
+        case 'T':
+            if (a->tdx_count == CCG_REFVAL_TDX_FIELDS) {
+                return -1;
+            }
+            a->tdx[a->tdx_count++] = optarg;
+            break;
         case 'h': usage(stdout); return 1;
         default: return -1;
         }
@@ -132,6 +143,55 @@ cleanup:
     return result;
 }
 
+/* "NAME=HEX" of a TDX register: its index, and its 48 bytes. */
+static ccg_result tdx_spec(const char *spec, size_t *index, uint8_t value[48])
+{
+    ccg_result result = CCG_FAILURE;
+    const char *eq = strchr(spec, '=');
+    size_t i = 0;
+    while (eq != NULL && ccg_refval_tdx_field_name(i) != NULL &&
+           (strlen(ccg_refval_tdx_field_name(i)) != (size_t)(eq - spec) ||
+            strncmp(spec, ccg_refval_tdx_field_name(i), (size_t)(eq - spec)) != 0)) {
+        i++;
+    }
+    CCG_ENSURE_MSG(eq != NULL && ccg_refval_tdx_field_name(i) != NULL, CCG_R_USAGE_INVALID,
+                   "--tdx takes REGISTER=HEX (rtmr0..rtmr3, mrconfigid, mrowner, mrownerconfig, mrservicetd)");
+    CCG_ENSURE_MSG(strlen(eq + 1) == 96 && ccg_hex_is_valid(eq + 1, 48), CCG_R_USAGE_INVALID,
+                   "--tdx %.*s needs 48 bytes of hex", (int)(eq - spec), spec);
+    CCG_TRY(ccg_hex_decode_exact(eq + 1, value, 48));
+    *index = i;
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+/* The "tdx" member of a record from --tdx options. */
+static ccg_result add_tdx_fields(json_t *rec, const refval_args *a)
+{
+    ccg_result result = CCG_FAILURE;
+    json_t *tdx = NULL;
+    uint8_t v[48];
+    size_t i = 0;
+    if (a->tdx_count == 0) {
+        result = CCG_SUCCESS;
+        goto cleanup;
+    }
+    tdx = json_object();
+    CCG_ENSURE_ALLOC(tdx);
+    for (int k = 0; k < a->tdx_count; k++) {
+        CCG_TRY(tdx_spec(a->tdx[k], &i, v));
+        char hex[97];
+        ccg_hex_encode(v, 48, hex);
+        CCG_ENSURE(json_object_set_new(tdx, ccg_refval_tdx_field_name(i), json_string(hex)) == 0,
+                   CCG_R_INTERNAL_OUT_OF_MEMORY);
+    }
+    CCG_ENSURE(json_object_set(rec, "tdx", tdx) == 0, CCG_R_INTERNAL_OUT_OF_MEMORY);
+    result = CCG_SUCCESS;
+cleanup:
+    json_decref(tdx);
+    return result;
+}
+
 static int do_create(const refval_args *a)
 {
     json_t *rec = json_pack("{s:s?, s:s, s:s?, s:s?, s:s?, s:s?}", "id", a->id, "tee", a->tee ? a->tee : "snp",
@@ -144,7 +204,7 @@ static int do_create(const refval_args *a)
     if (a->measurement != NULL && a->from_measure != NULL) {
         fprintf(stderr, "ccgate refval create: give --measurement or --from-measure, not both\n");
     } else if (rec == NULL || (a->from_measure != NULL && ccg_failed(add_measure_doc(rec, a->from_measure))) ||
-               ccg_failed(ccg_refval_record_parse(rec, &check))) {
+               ccg_failed(add_tdx_fields(rec, a)) || ccg_failed(ccg_refval_record_parse(rec, &check))) {
         rc = cli_report_error("refval create", 0);
     } else {
         rc = write_json(rec, a->out);
@@ -300,7 +360,27 @@ static int do_verify(const refval_args *a)
     }
     snprintf(d.policy_id, sizeof(d.policy_id), "%s", set->set_id);
     d.policy_version = set->version;
-    if (a->measurement != NULL) {
+    if (a->measurement != NULL && a->tee != NULL && strcmp(a->tee, "tdx") == 0) {
+        /* MRTD and the registers given; any a record pins but --tdx does not give reads as zero. */
+        ccg_refval_td td;
+        size_t i = 0;
+        uint8_t v[48];
+        memset(&td, 0, sizeof(td));
+        if (mlen != 48) {
+            fprintf(stderr, "ccgate refval verify: a tdx --measurement (MRTD) is 48 bytes of hex\n");
+            rc = CLI_EXIT_USAGE;
+            goto cleanup;
+        }
+        memcpy(td.mrtd, m, 48);
+        for (int k = 0; k < a->tdx_count; k++) {
+            if (ccg_failed(tdx_spec(a->tdx[k], &i, v))) {
+                rc = cli_report_error("refval verify", a->json);
+                goto cleanup;
+            }
+            memcpy(td.fields[i], v, 48);
+        }
+        (void)ccg_refval_set_match_tdx(set, &td, iss, now, &d);
+    } else if (a->measurement != NULL) {
         (void)ccg_refval_set_match(set, a->tee, m, mlen, iss, now, &d);
     } else {
         for (size_t i = 0; i < set->count; i++) {

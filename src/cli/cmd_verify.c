@@ -301,7 +301,7 @@ static int run(const verify_args *a)
         /* Unparseable evidence is bad input: exit 2 with the error, and no decision line, so what is
          * printed and the exit status agree (a decision is printed only for exit 0 and 1). */
         (void)cli_report_error("verify snp", a->json);
-        rc = CLI_EXIT_USAGE;
+        rc = CLI_EXIT_USAGE; /* unparseable evidence */
         goto cleanup;
     }
     print_decision(&d, a->json);
@@ -324,6 +324,9 @@ int cmd_verify(int argc, char **argv)
     memset(&a, 0, sizeof(a));
     if (argc >= 2 && strcmp(argv[1], "gpu") == 0) {
         return cmd_verify_gpu(argc - 1, argv + 1);
+    }
+    if (argc >= 2 && strcmp(argv[1], "tdx") == 0) {
+        return cmd_verify_tdx(argc - 1, argv + 1);
     }
     int rc = cli_expect_snp("verify", argc, argv, usage);
     if (rc < 0) {

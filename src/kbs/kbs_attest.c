@@ -83,8 +83,8 @@ void kbs_handle_attest(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http
         goto cleanup;
     }
     /* kbs_evaluate always fills d; a failure is recorded in d as a denial. */
-    kbs_evaluate(k, policy, session.tee, &att.snp, att.nonce, att.tee_pubkey, att.additional_evidence, now,
-                 &d, &info);
+    kbs_evaluate(k, policy, session.tee, &att.snp, req->cookie_session, att.nonce, att.tee_pubkey,
+                 att.additional_evidence, now, &d, &info);
     have_decision = 1;
     ctx.policy_id = d.policy_id;
     ctx.policy_version = d.policy_version;

@@ -77,7 +77,7 @@ int kbs_audit_is_anonymous(const ccg_audit_event *ev)
         ev->evidence_digest != NULL || n == 0 || n > AGG_MAX_REASONS) {
         return 0;
     }
-    if (ev->tcb_status != NULL) { /* names appraised evidence too; a summary (format 2) carries no tcb */
+    if (ev->tcb_status != NULL || ev->gpu_count > 0) { /* appraised evidence; a summary carries neither */
         return 0;
     }
     for (size_t i = 0; i < n; i++) {

@@ -36,9 +36,11 @@ void kbs_handle_auth(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http_r
         kbs_deny(k, resp, "kbs.auth", &ctx, why, 0, now);
         return;
     }
-    /* Expired sessions are removed now and then (every 64th challenge), an hour after expiry. */
+    /* Expired sessions are removed now and then (every 64th challenge), an hour after expiry, and the
+     * GPU reports seen before the retention window. */
     if (atomic_fetch_add(&k->metrics.challenges, 1) % 64 == 63 &&
-        ccg_failed(ccg_store_session_purge(k->store, now, 3600, NULL))) {
+        (ccg_failed(ccg_store_session_purge(k->store, now, 3600, NULL)) ||
+         ccg_failed(ccg_store_gpu_report_purge(k->store, now - kbs_gpu_retention(k->gpu), NULL)))) {
         ccg_error_clear(); /* housekeeping: a failure here does not refuse the challenge */
     }
     snprintf(resp->set_cookie, sizeof(resp->set_cookie), "%s=%s; Path=/kbs; HttpOnly", CCG_KBS_COOKIE,

@@ -151,6 +151,7 @@ ccg_result ccg_kbs_new(const ccg_kbs_config *cfg, ccg_kbs_clock clock, void *clo
     }
     CCG_TRY(kbs_verifiers_new(KBS_VERIFIER_CACHE_SIZE, &k->verifiers));
     CCG_TRY(kbs_policies_new(KBS_POLICY_CACHE_SIZE, &k->policies));
+    CCG_TRY(kbs_gpu_new(&cfg->gpu, &k->gpu));
     k->decision_reuse = cfg->decision_reuse;
     CCG_TRY(kbs_attempts_new(cfg->attempts_per_session, cfg->attempts_per_address, cfg->attempts_window,
                              cfg->nonce_ttl > cfg->attempts_window ? cfg->nonce_ttl : cfg->attempts_window,
@@ -213,6 +214,7 @@ void ccg_kbs_free(ccg_kbs *k)
     ccg_snp_tcb_baselines_free(&k->tcb_baselines);
     kbs_verifiers_free(k->verifiers);
     kbs_policies_free(k->policies);
+    kbs_gpu_free(k->gpu);
     kbs_admin_issuers_free(k->admin_issuers);
     kbs_attempts_free(k->attempts);
     free(k->kds_dir);
@@ -256,9 +258,22 @@ cleanup:
     return result;
 }
 
+void kbs_evaluate_gpus(ccg_kbs *k, const ccg_kbs_policy *p, const char *session_id, const char *nonce,
+                       const ccg_jwk *tee_pubkey, const char *additional_evidence, ccg_time now, ccg_decision *d)
+{
+    /* The reports are recorded as this session's only when the CPU evidence that binds them (REPORT_DATA
+     * covers additional_evidence) verified: nobody can spend a GPU report he cannot bind. */
+    kbs_gpu_binding b = {.nonce = nonce,
+                         .tee_pubkey = tee_pubkey,
+                         .additional_evidence = additional_evidence,
+                         .session_id = session_id,
+                         .record = session_id != NULL && d->allow};
+    kbs_gpu_evaluate(k->gpu, k->store, p, &b, now, d);
+}
+
 void kbs_evaluate(ccg_kbs *k, const ccg_kbs_policy *p, const char *tee, const ccg_kbs_snp_evidence *ev,
-                  const char *nonce, const ccg_jwk *tee_pubkey, const char *additional_evidence, ccg_time now,
-                  ccg_decision *d, kbs_appraisal *info)
+                  const char *session_id, const char *nonce, const ccg_jwk *tee_pubkey,
+                  const char *additional_evidence, ccg_time now, ccg_decision *d, kbs_appraisal *info)
 {
     ccg_store_doc doc;
     ccg_refval_set *set = NULL;
@@ -288,6 +303,8 @@ void kbs_evaluate(ccg_kbs *k, const ccg_kbs_policy *p, const char *tee, const cc
         /* A damaged set or an unreachable store: named, not hidden behind refval.set_missing. */
         ccg_decision_deny(d, load_failure, json_pack("{s:s}", "set_id", p->snp->refval_set_id));
     }
+    /* The GPUs, after the CPU: their reasons join the decision's. */
+    kbs_evaluate_gpus(k, p, session_id, nonce, tee_pubkey, additional_evidence, now, d);
     if (info != NULL) {
         /* Conservative: the earliest expiry of any record of the set, not only of the matching one. */
         for (size_t i = 0; set != NULL && i < set->count; i++) {

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "ccgate/error.h"
+#include "ccgate/gpu_ocsp.h"
+#include "ccgate/gpu_rim.h"
 
 #define KBS_CONFIG_MAX (64u * 1024u)
 
@@ -208,13 +210,65 @@ cleanup:
     return result;
 }
 
+static int is_url(const char *s)
+{
+    return s == NULL || strncmp(s, "http://", 7) == 0 || strncmp(s, "https://", 8) == 0;
+}
+
+/* "gpu": the GPU collateral (RIM store, OCSP) and the replay window. Directories are absolute, URLs
+ * http(s); the timeouts and windows keep their gpu_rim.h / gpu_ocsp.h defaults when absent. */
+static ccg_result take_gpu(json_t *root, ccg_kbs_gpu_config *g)
+{
+    static const char *const known[] = {"rim_dir", "rim_service_url", "rim_timeout_seconds",
+                                        "rim_connect_timeout_seconds", "ocsp_cache_dir", "ocsp_responder_url",
+                                        "ocsp_timeout_seconds", "ocsp_skew_seconds", "ocsp_max_age_seconds",
+                                        "report_retention_seconds"};
+    ccg_result result = CCG_FAILURE;
+    json_t *value = json_object_get(root, "gpu"), *v;
+    const char *name;
+    g->rim_timeout = CCG_GPU_RIM_DEFAULT_TIMEOUT_S;
+    g->ocsp_timeout = CCG_GPU_OCSP_DEFAULT_TIMEOUT_S;
+    g->ocsp_skew = CCG_GPU_OCSP_DEFAULT_SKEW_S;
+    g->ocsp_max_age = CCG_GPU_OCSP_DEFAULT_MAX_AGE_S;
+    g->report_retention = CCG_KBS_GPU_RETENTION;
+    if (value == NULL) {
+        return CCG_SUCCESS;
+    }
+    CCG_ENSURE_MSG(json_is_object(value), CCG_R_KBS_CONFIG_INVALID, "gpu must be an object (docs/kbs.md)");
+    json_object_foreach(value, name, v) {
+        int ok = 0;
+        for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+            ok |= strcmp(name, known[i]) == 0;
+        }
+        CCG_ENSURE_MSG(ok, CCG_R_KBS_CONFIG_INVALID, "unknown config member \"gpu.%.64s\"", name);
+    }
+    CCG_TRY(take_string(value, "rim_dir", &g->rim_dir));
+    CCG_TRY(take_string(value, "rim_service_url", &g->rim_service_url));
+    CCG_TRY(take_string(value, "ocsp_cache_dir", &g->ocsp_cache_dir));
+    CCG_TRY(take_string(value, "ocsp_responder_url", &g->ocsp_responder_url));
+    CCG_ENSURE_MSG((g->rim_dir == NULL || g->rim_dir[0] == '/') &&
+                       (g->ocsp_cache_dir == NULL || g->ocsp_cache_dir[0] == '/'),
+                   CCG_R_KBS_CONFIG_INVALID, "gpu.rim_dir and gpu.ocsp_cache_dir must be absolute paths");
+    CCG_ENSURE_MSG(is_url(g->rim_service_url) && is_url(g->ocsp_responder_url), CCG_R_KBS_CONFIG_INVALID,
+                   "gpu.rim_service_url and gpu.ocsp_responder_url must be http:// or https:// URLs");
+    CCG_TRY(take_int(value, "rim_timeout_seconds", 1, 300, &g->rim_timeout));
+    CCG_TRY(take_int(value, "rim_connect_timeout_seconds", 1, 60, &g->rim_connect_timeout));
+    CCG_TRY(take_int(value, "ocsp_timeout_seconds", 1, 300, &g->ocsp_timeout));
+    CCG_TRY(take_int(value, "ocsp_skew_seconds", 0, 3600, &g->ocsp_skew));
+    CCG_TRY(take_int(value, "ocsp_max_age_seconds", 60, 604800, &g->ocsp_max_age));
+    CCG_TRY(take_int(value, "report_retention_seconds", 3600, 2592000, &g->report_retention));
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
 ccg_result ccg_kbs_config_parse(const char *json_text, size_t len, ccg_kbs_config *out)
 {
     static const char *const known[] = {"address", "port",  "store",     "audit",   "keystore",
                                         "tls",     "issuer", "nonce_ttl", "token_ttl", "attestation_policy",
                                         "threads", "allow_unlocked_memory", "explain", "refval_issuers", "collateral",
                                         "admin", "admin_issuers", "limits", "decision_reuse_seconds",
-                                        "attempt_limits", "tcb_baselines", "tcb_baseline_issuers"};
+                                        "attempt_limits", "tcb_baselines", "tcb_baseline_issuers", "gpu"};
     ccg_result result = CCG_FAILURE;
     json_error_t jerr;
     json_t *root = NULL;
@@ -293,6 +347,7 @@ ccg_result ccg_kbs_config_parse(const char *json_text, size_t len, ccg_kbs_confi
         out->refval_issuers = json_incref(value);
     }
     CCG_TRY(take_baselines(root, out));
+    CCG_TRY(take_gpu(root, &out->gpu));
     /* The pre-tenancy form let every issuer assert any role and subject: refused, not reinterpreted. */
     CCG_ENSURE_MSG(json_object_get(root, "admin_issuers") == NULL, CCG_R_KBS_CONFIG_INVALID,
                    "admin_issuers is replaced by \"admin\": {\"audience\", \"issuers\": [{\"name\", \"key\", "
@@ -389,6 +444,10 @@ void ccg_kbs_config_free(ccg_kbs_config *c)
     free(c->kds_url);
     free(c->tls_cert);
     free(c->tls_key);
+    free(c->gpu.rim_dir);
+    free(c->gpu.rim_service_url);
+    free(c->gpu.ocsp_cache_dir);
+    free(c->gpu.ocsp_responder_url);
     free(c->issuer);
     free(c->attestation_policy);
     memset(c, 0, sizeof(*c));

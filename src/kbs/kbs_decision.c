@@ -512,11 +512,6 @@ static ccg_result evaluate(kbs_verifiers *cache, const ccg_kbs_policy *p, const 
         ccg_decision_deny(out, CCG_R_KBS_TEE_NOT_ALLOWED, json_pack("{s:s}", "tee", tee));
         return CCG_SUCCESS;
     }
-    if (p->gpu_required) {
-        /* GPU evidence cannot be verified yet: refuse rather than release without it. */
-        ccg_decision_deny(out, CCG_R_KBS_GPU_REQUIRED, NULL);
-        return CCG_SUCCESS;
-    }
     /* The policy copy binds REPORT_DATA to this challenge; its arrays stay the policy's. */
     bound = *p->snp;
     CCG_TRY(ccg_jose_kbs_report_data("sha384", nonce, tee_pubkey, additional_evidence, bound.report_data));
@@ -581,5 +576,18 @@ ccg_result ccg_kbs_policy_evaluate(const ccg_kbs_policy *p, const char *tee, con
                                    const ccg_snp_verify_opts *opts, const ccg_snp_kds_config *kds, ccg_time now,
                                    ccg_decision *out)
 {
-    return evaluate(NULL, p, tee, ev, nonce, tee_pubkey, additional_evidence, opts, kds, now, out, NULL);
+    ccg_result result = CCG_FAILURE;
+    kbs_gpu *g = NULL;
+    kbs_gpu_binding b = {.nonce = nonce, .tee_pubkey = tee_pubkey, .additional_evidence = additional_evidence};
+    CCG_TRY(evaluate(NULL, p, tee, ev, nonce, tee_pubkey, additional_evidence, opts, kds, now, out, NULL));
+    /* Without a broker: no RIM store, no OCSP, no replay memory (kbs_gpu.h); the collateral (a verifier)
+     * only when GPUs are required, the only case in which it is used. */
+    if (p->gpu_required) {
+        CCG_TRY(kbs_gpu_new(NULL, &g));
+    }
+    kbs_gpu_evaluate(g, NULL, p, &b, now, out);
+    result = CCG_SUCCESS;
+cleanup:
+    kbs_gpu_free(g);
+    return result;
 }

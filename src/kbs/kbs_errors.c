@@ -125,6 +125,11 @@ ccg_result kbs_audit(ccg_kbs *k, const char *action, const kbs_context *ctx, ccg
         advisories[ev.advisory_count++] = json_string_value(json_array_get(adv, i));
     }
     ev.advisories = advisories;
+    /* The appraised GPUs' claims (format 4). */
+    ccg_audit_gpu gpus[CCG_AUDIT_MAX_GPUS];
+    uint16_t indexes[CCG_AUDIT_MAX_GPUS][CCG_AUDIT_GPU_MAX_INDEXES];
+    ev.gpus = gpus;
+    ev.gpu_count = kbs_audit_gpus(json_object_get(ctx->claims, "gpus"), gpus, indexes);
     /* An anonymous denial is aggregated (kbs_audit_agg.c); anything else is one record. */
     if (k->audit_agg != NULL && kbs_audit_is_anonymous(&ev)) {
         return kbs_audit_anonymous(k, &ev);

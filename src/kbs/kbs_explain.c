@@ -50,7 +50,7 @@ void kbs_handle_explain(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_htt
         kbs_deny(k, resp, action, &ctx, ccg_error_reason(), 404, now);
         goto cleanup;
     }
-    kbs_evaluate(k, policy, json_string_value(tee), &att.snp, att.nonce, att.tee_pubkey,
+    kbs_evaluate(k, policy, json_string_value(tee), &att.snp, NULL, att.nonce, att.tee_pubkey,
                  att.additional_evidence, now, &d, NULL);
     have_decision = 1;
     ctx.policy_id = d.policy_id;

@@ -13,6 +13,8 @@
 #include "ccgate/secmem.h"
 #include "ccgate/store.h"
 
+#include "kbs_gpu.h"
+
 typedef enum {
     KBS_EP_AUTH,
     KBS_EP_ATTEST,
@@ -73,6 +75,7 @@ struct ccg_kbs {
     uint8_t trust_material[32];  /* SHA-256 of the configured reference-value issuers (ccg_kbs_new) */
     int64_t decision_reuse;      /* seconds /resource may reuse an /attest decision (0: never) */
     struct kbs_attempts *attempts; /* failed attempts per session and per address (kbs_attempts.c) */
+    kbs_gpu *gpu;                /* GPU collateral, verifiers and RIM cache (kbs_gpu.c) */
 };
 
 ccg_time kbs_now(ccg_kbs *k);
@@ -142,10 +145,16 @@ typedef struct {
 } kbs_appraisal;
 
 /* Evaluates a release policy, first loading the reference-value set its SNP policy names (the newest
- * version in the store) with the configured issuers. Always fills *d; info (may be NULL) too. */
+ * version in the store) with the configured issuers, then the GPUs (kbs_evaluate_gpus). Always fills
+ * *d; info (may be NULL) too. session_id: the session presenting the evidence (NULL: explain, which
+ * records no GPU report). */
 void kbs_evaluate(ccg_kbs *k, const ccg_kbs_policy *p, const char *tee, const ccg_kbs_snp_evidence *ev,
-                  const char *nonce, const ccg_jwk *tee_pubkey, const char *additional_evidence, ccg_time now,
-                  ccg_decision *d, kbs_appraisal *info);
+                  const char *session_id, const char *nonce, const ccg_jwk *tee_pubkey,
+                  const char *additional_evidence, ccg_time now, ccg_decision *d, kbs_appraisal *info);
+/* The GPU part of the decision under p (kbs_gpu_evaluate with the broker's collateral and store), merged
+ * into d after the CPU part: the reports are recorded for session_id when d still allows. */
+void kbs_evaluate_gpus(ccg_kbs *k, const ccg_kbs_policy *p, const char *session_id, const char *nonce,
+                       const ccg_jwk *tee_pubkey, const char *additional_evidence, ccg_time now, ccg_decision *d);
 /* The newest version of a reference-value set in the store (refval.set_missing when none). */
 CCG_MUST_CHECK ccg_result kbs_refval_version(ccg_kbs *k, const char *set_id, int64_t *version);
 

@@ -20,6 +20,7 @@ void ccg_kbs_policy_free(ccg_kbs_policy *p)
         return;
     }
     ccg_snp_policy_free(p->snp);
+    ccg_gpu_policy_free(p->gpu);
     for (size_t i = 0; i < p->root_count; i++) {
         X509_free(p->roots[i].root);
     }
@@ -57,10 +58,33 @@ cleanup:
     return result;
 }
 
+/* "gpu" (a GPU policy section: GPUs required under it) and "gpu_required" (true: required under the
+ * default GPU policy). A section beside "gpu_required": false contradicts itself and is refused. */
+static ccg_result parse_gpu(const json_t *root, ccg_kbs_policy *p)
+{
+    ccg_result result = CCG_FAILURE;
+    const json_t *required = json_object_get(root, "gpu_required"), *section = json_object_get(root, "gpu");
+    CCG_ENSURE_MSG(required == NULL || json_is_boolean(required), CCG_R_KBS_POLICY_INVALID,
+                   "gpu_required must be a boolean");
+    CCG_ENSURE_MSG(section == NULL || json_is_object(section), CCG_R_KBS_POLICY_INVALID,
+                   "gpu must be an object of GPU policy members (docs/gpu-policy.md)");
+    CCG_ENSURE_MSG(section == NULL || !json_is_false(required), CCG_R_KBS_POLICY_INVALID,
+                   "a gpu section requires GPUs: it contradicts \"gpu_required\": false");
+    if (section != NULL) {
+        CCG_TRY(ccg_gpu_policy_from_section(section, p->policy_id, p->version, &p->gpu));
+    } else if (json_is_true(required)) {
+        CCG_TRY(ccg_gpu_policy_default(&p->gpu));
+    }
+    p->gpu_required = p->gpu != NULL;
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
 ccg_result ccg_kbs_policy_parse(const char *json_text, size_t len, ccg_kbs_policy **out)
 {
     static const char *const known[] = {"policy_id", "version", "allowed_tees", "snp_policy", "trusted_roots",
-                                        "gpu_required"};
+                                        "gpu_required", "gpu"};
     ccg_result result = CCG_FAILURE;
     json_error_t jerr;
     json_t *root = NULL, *v;
@@ -108,9 +132,7 @@ ccg_result ccg_kbs_policy_parse(const char *json_text, size_t len, ccg_kbs_polic
         p->allow_snp = 1;
     }
 
-    v = json_object_get(root, "gpu_required");
-    CCG_ENSURE_MSG(v == NULL || json_is_boolean(v), CCG_R_KBS_POLICY_INVALID, "gpu_required must be a boolean");
-    p->gpu_required = json_is_true(v);
+    CCG_TRY(parse_gpu(root, p));
 
     v = json_object_get(root, "snp_policy");
     if (v == NULL) {

@@ -7,6 +7,8 @@
  *      newly published CRL or a replaced VCEK is new collateral), in the same trust epoch (trusted
  *      roots and reference-value issuers), and before its collateral expires, that allow decision
  *      stands: decision_reusable)
+ *   -> the GPU evidence of the session, when the key's policy requires GPUs, appraised again at now
+ *      whatever became of the CPU decision (kbs_gpu.c): GPU state is never reused
  *   -> unwrap under the KEK into secret memory -> JWE to the session's tee-pubkey -> zero the key
  *   -> audit (synced) -> answer.
  * Nothing of the key exists outside the secret buffer and the JWE, and the buffer is zeroed before
@@ -249,12 +251,15 @@ void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_ht
         snprintf(d.evidence_digest, sizeof(d.evidence_digest), "%s", att.evidence_digest);
         d.claims = json_pack("{s:O?, s:O?}", "tcb_status", json_object_get(att.rec, "tcb_status"), "advisories",
                              json_object_get(att.rec, "advisories"));
+        /* GPU state is never reused: the session's GPU reports are appraised again now (OCSP, RIMs,
+         * policy), so a certificate revoked since /attest stops the release (docs/kbs.md). */
+        kbs_evaluate_gpus(k, policy, sid, att.nonce, att.tee_pubkey, att.additional_evidence, now, &d);
     } else if (ccg_failed(attested_evidence(&att))) {
         kbs_deny(k, resp, action, &ctx, ccg_error_reason(), 0, now);
         goto cleanup;
     } else {
-        kbs_evaluate(k, policy, session.tee, &att.snp, att.nonce, att.tee_pubkey, att.additional_evidence, now,
-                     &d, NULL);
+        kbs_evaluate(k, policy, session.tee, &att.snp, sid, att.nonce, att.tee_pubkey, att.additional_evidence,
+                     now, &d, NULL);
     }
     have_decision = 1;
     ctx.evidence_digest = d.evidence_digest;

@@ -296,10 +296,14 @@ cleanup:
     return result;
 }
 
-static ccg_result parse_key(const char *key, json_t *v, ccg_gpu_policy *p)
+/* One member of the policy. The identity members belong to a standalone document only: a release
+ * policy's section takes its identity from the release policy. */
+static ccg_result parse_key(const char *key, json_t *v, int standalone, ccg_gpu_policy *p)
 {
     ccg_result result = CCG_FAILURE;
     if (strcmp(key, "policy_id") == 0 || strcmp(key, "version") == 0) {
+        CCG_ENSURE_MSG(standalone, CCG_R_POLICY_UNKNOWN_KEY,
+                       "'%s': a release policy's gpu section takes the release policy's identity", key);
         /* handled by parse_identity */
     } else if (strcmp(key, "count") == 0) {
         CCG_TRY(get_count(v, key, &p->min_count));
@@ -340,26 +344,23 @@ cleanup:
     return result;
 }
 
-ccg_result ccg_gpu_policy_parse(const char *text, size_t len, ccg_gpu_policy **out)
+/* The members of a policy object and the checks across them, shared by the standalone document and a
+ * release policy's gpu section (one parser for both). *out is owned by the caller on success. */
+static ccg_result parse_members(json_t *root, int standalone, ccg_gpu_policy **out)
 {
     ccg_result result = CCG_FAILURE;
     ccg_gpu_policy *p = NULL;
-    json_t *root = NULL;
-    json_error_t jerr;
     const char *key;
     json_t *value;
-
-    CCG_ENSURE_MSG(len <= POLICY_MAX_BYTES, CCG_R_POLICY_MALFORMED, "policy is larger than %u bytes", POLICY_MAX_BYTES);
-    root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    CCG_ENSURE_MSG(root != NULL, CCG_R_POLICY_MALFORMED, "line %d column %d: %.120s", jerr.line, jerr.column,
-                   jerr.text);
     CCG_ENSURE_MSG(json_is_object(root), CCG_R_POLICY_MALFORMED, "the policy must be a JSON object");
     p = calloc(1, sizeof(*p));
     CCG_ENSURE_ALLOC(p);
     set_defaults(p);
-    CCG_TRY(parse_identity(root, p));
+    if (standalone) {
+        CCG_TRY(parse_identity(root, p));
+    }
     json_object_foreach(root, key, value) {
-        CCG_TRY(parse_key(key, value, p));
+        CCG_TRY(parse_key(key, value, standalone, p));
     }
     CCG_ENSURE_MSG(json_object_get(root, "count") == NULL ||
                        (json_object_get(root, "min_count") == NULL && json_object_get(root, "max_count") == NULL),
@@ -372,6 +373,41 @@ ccg_result ccg_gpu_policy_parse(const char *text, size_t len, ccg_gpu_policy **o
     result = CCG_SUCCESS;
 cleanup:
     ccg_gpu_policy_free(p);
+    return result;
+}
+
+ccg_result ccg_gpu_policy_parse(const char *text, size_t len, ccg_gpu_policy **out)
+{
+    ccg_result result = CCG_FAILURE;
+    json_t *root = NULL;
+    json_error_t jerr;
+
+    CCG_ENSURE_MSG(len <= POLICY_MAX_BYTES, CCG_R_POLICY_MALFORMED, "policy is larger than %u bytes", POLICY_MAX_BYTES);
+    root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    CCG_ENSURE_MSG(root != NULL, CCG_R_POLICY_MALFORMED, "line %d column %d: %.120s", jerr.line, jerr.column,
+                   jerr.text);
+    CCG_TRY(parse_members(root, 1, out));
+    result = CCG_SUCCESS;
+cleanup:
     json_decref(root);
+    return result;
+}
+
+ccg_result ccg_gpu_policy_from_section(const json_t *section, const char *policy_id, int64_t version,
+                                       ccg_gpu_policy **out)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_gpu_policy *p = NULL;
+    *out = NULL;
+    CCG_ENSURE_MSG(policy_id != NULL && strlen(policy_id) < sizeof(p->policy_id) && version >= 1,
+                   CCG_R_POLICY_VERSION_INVALID, "the gpu section needs its release policy's id and version");
+    CCG_TRY(parse_members((json_t *)section, 0, &p));
+    snprintf(p->policy_id, sizeof(p->policy_id), "%s", policy_id);
+    p->version = version;
+    *out = p;
+    p = NULL;
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_gpu_policy_free(p);
     return result;
 }

@@ -53,44 +53,50 @@ static size_t common_prefix(const uint8_t *a, const uint8_t *b, size_t n)
     return i;
 }
 
-/* The usable record sharing the longest leading bytes with the measurement: the likeliest build an
- * operator meant to launch. */
-static const ccg_refval_record *closest(const ccg_refval_set *set, const char *tee, const uint8_t *m, size_t len,
+/* What a set is matched against: whether a record holds the evidence, and how close one comes. */
+typedef struct {
+    int (*holds)(const ccg_refval_record *r, const void *arg);
+    /* Closeness of a usable record; -1: not comparable. Higher is closer. */
+    long (*closeness)(const ccg_refval_record *r, const void *arg);
+    const void *arg;
+} matcher;
+
+/* The usable record that comes closest (the first on a tie): the likeliest build an operator meant to
+ * launch. */
+static const ccg_refval_record *closest(const ccg_refval_set *set, const char *tee, const matcher *m,
                                         const ccg_refval_issuers *iss, ccg_time now)
 {
     const ccg_refval_record *best = NULL;
-    size_t best_len = 0;
+    long best_score = -1;
     for (size_t i = 0; i < set->count; i++) {
         const ccg_refval_record *r = &set->records[i];
+        long score = m->closeness(r, m->arg);
+        if (score < 0 || (best != NULL && score <= best_score)) {
+            continue;
+        }
         ccg_decision scratch;
         ccg_decision_init(&scratch, "refval");
-        int usable = r->measurement_len == len && ccg_refval_record_check(r, tee, iss, now, &scratch);
+        int usable = ccg_refval_record_check(r, tee, iss, now, &scratch);
         ccg_decision_free(&scratch);
-        size_t p = usable ? common_prefix(r->measurement, m, len) : 0;
-        if (usable && (best == NULL || p > best_len)) {
+        if (usable) {
             best = r;
-            best_len = p;
+            best_score = score;
         }
     }
     return best;
 }
 
-static int holds(const ccg_refval_record *r, const uint8_t *m, size_t len)
-{
-    return r->measurement_len == len && memcmp(r->measurement, m, len) == 0;
-}
-
-/* The records holding the measurement: 1 if one is usable. Otherwise each one's refusals go to d, so
+/* The records holding the evidence: 1 if one is usable. Otherwise each one's refusals go to d, so
  * a re-issued record can replace an expired one and still "expired" is said when nothing replaced it. */
-static int match_listed(const ccg_refval_set *set, const char *tee, const uint8_t *m, size_t len,
-                        const ccg_refval_issuers *iss, ccg_time now, ccg_decision *d, int *listed)
+static int match_listed(const ccg_refval_set *set, const char *tee, const matcher *m, const ccg_refval_issuers *iss,
+                        ccg_time now, ccg_decision *d, int *listed)
 {
     ccg_decision refusals;
     int usable = 0;
     ccg_decision_init(&refusals, "refval");
     *listed = 0;
     for (size_t i = 0; i < set->count && !usable; i++) {
-        if (holds(&set->records[i], m, len)) {
+        if (m->holds(&set->records[i], m->arg)) {
             *listed = 1;
             usable = ccg_refval_record_check(&set->records[i], tee, iss, now, &refusals);
         }
@@ -102,20 +108,117 @@ static int match_listed(const ccg_refval_set *set, const char *tee, const uint8_
     return usable;
 }
 
+/* 1 on a usable match. Otherwise 0: when records hold the evidence (*listed) their refusals are in d;
+ * when none does, *details is the refval.measurement_mismatch details and *near the closest record. */
+static int match(const ccg_refval_set *set, const char *tee, const matcher *m, const uint8_t *measurement,
+                 size_t len, const ccg_refval_issuers *iss, ccg_time now, ccg_decision *d, int *listed,
+                 json_t **details, const ccg_refval_record **near)
+{
+    *details = NULL;
+    *near = NULL;
+    if (match_listed(set, tee, m, iss, now, d, listed)) {
+        return 1;
+    }
+    if (*listed) {
+        return 0;
+    }
+    *near = closest(set, tee, m, iss, now);
+    *details = json_pack("{s:o, s:s, s:I}", "measurement", hex_json(measurement, len), "set_id", set->set_id,
+                         "set_version", (json_int_t)set->version);
+    if (*details != NULL && *near != NULL) {
+        json_object_set_new(*details, "closest_build_id", json_string((*near)->build_id));
+        json_object_set_new(*details, "closest_refval_id", json_string((*near)->id));
+    }
+    return 0;
+}
+
+typedef struct {
+    const uint8_t *m;
+    size_t len;
+} plain_arg;
+
+static int plain_holds(const ccg_refval_record *r, const void *arg)
+{
+    const plain_arg *a = arg;
+    return r->measurement_len == a->len && memcmp(r->measurement, a->m, a->len) == 0;
+}
+
+static long plain_closeness(const ccg_refval_record *r, const void *arg)
+{
+    const plain_arg *a = arg;
+    return r->measurement_len == a->len ? (long)common_prefix(r->measurement, a->m, a->len) : -1;
+}
+
 int ccg_refval_set_match(const ccg_refval_set *set, const char *tee, const uint8_t *measurement, size_t len,
                          const ccg_refval_issuers *iss, ccg_time now, ccg_decision *d)
 {
+    plain_arg a = {measurement, len};
+    matcher m = {plain_holds, plain_closeness, &a};
+    json_t *details = NULL;
+    const ccg_refval_record *near = NULL;
     int listed = 0;
-    int usable = match_listed(set, tee, measurement, len, iss, now, d, &listed);
-    if (listed) {
-        return usable;
+    if (match(set, tee, &m, measurement, len, iss, now, d, &listed, &details, &near)) {
+        return 1;
     }
-    const ccg_refval_record *near = closest(set, tee, measurement, len, iss, now);
-    json_t *details = json_pack("{s:o, s:s, s:I}", "measurement", hex_json(measurement, len), "set_id", set->set_id,
-                                "set_version", (json_int_t)set->version);
+    if (!listed) {
+        ccg_decision_deny(d, CCG_R_REFVAL_MEASUREMENT_MISMATCH, details);
+    }
+    return 0;
+}
+
+/* ---- TDX: MRTD and the registers a record pins ---- */
+
+/* Bit 0: MRTD differs; bit 1 + i: pinned register i differs. */
+static unsigned tdx_diff(const ccg_refval_record *r, const ccg_refval_td *td)
+{
+    unsigned diff = r->measurement_len == 48 && memcmp(r->measurement, td->mrtd, 48) == 0 ? 0 : 1;
+    for (size_t i = 0; i < CCG_REFVAL_TDX_FIELDS; i++) {
+        if ((r->tdx_mask & (1u << i)) && memcmp(r->tdx[i], td->fields[i], 48) != 0) {
+            diff |= 1u << (i + 1);
+        }
+    }
+    return diff;
+}
+
+static int tdx_holds(const ccg_refval_record *r, const void *arg)
+{
+    return strcmp(r->tee, "tdx") == 0 && tdx_diff(r, arg) == 0;
+}
+
+/* Fewer differing values is closer. */
+static long tdx_closeness(const ccg_refval_record *r, const void *arg)
+{
+    if (strcmp(r->tee, "tdx") != 0) {
+        return -1;
+    }
+    return (long)(CCG_REFVAL_TDX_FIELDS + 1) - (long)__builtin_popcount(tdx_diff(r, arg));
+}
+
+int ccg_refval_set_match_tdx(const ccg_refval_set *set, const ccg_refval_td *td, const ccg_refval_issuers *iss,
+                             ccg_time now, ccg_decision *d)
+{
+    matcher m = {tdx_holds, tdx_closeness, td};
+    json_t *details = NULL;
+    const ccg_refval_record *near = NULL;
+    int listed = 0;
+    if (match(set, "tdx", &m, td->mrtd, 48, iss, now, d, &listed, &details, &near)) {
+        return 1;
+    }
+    if (listed) {
+        return 0; /* records hold the TD, but none is usable: their refusals say why */
+    }
     if (details != NULL && near != NULL) {
-        json_object_set_new(details, "closest_build_id", json_string(near->build_id));
-        json_object_set_new(details, "closest_refval_id", json_string(near->id));
+        unsigned diff = tdx_diff(near, td);
+        json_t *fields = json_array();
+        if (diff & 1u) {
+            json_array_append_new(fields, json_string("mrtd"));
+        }
+        for (size_t i = 0; i < CCG_REFVAL_TDX_FIELDS; i++) {
+            if (diff & (1u << (i + 1))) {
+                json_array_append_new(fields, json_string(ccg_refval_tdx_field_name(i)));
+            }
+        }
+        json_object_set_new(details, "mismatched_fields", fields);
     }
     ccg_decision_deny(d, CCG_R_REFVAL_MEASUREMENT_MISMATCH, details);
     return 0;

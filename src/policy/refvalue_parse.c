@@ -7,6 +7,15 @@
 
 #define REFVAL_MAX_BYTES (4u << 20)
 #define SNP_MEASUREMENT_BYTES 48
+#define TDX_MEASUREMENT_BYTES 48
+
+static const char *const TDX_FIELDS[CCG_REFVAL_TDX_FIELDS] = {"rtmr0",  "rtmr1",   "rtmr2",         "rtmr3",
+                                                                "mrconfigid", "mrowner", "mrownerconfig", "mrservicetd"};
+
+const char *ccg_refval_tdx_field_name(size_t i)
+{
+    return i < CCG_REFVAL_TDX_FIELDS ? TDX_FIELDS[i] : NULL;
+}
 
 static ccg_result get_id(const json_t *obj, const char *key, int required, char *out, size_t out_len)
 {
@@ -55,6 +64,39 @@ static ccg_result get_measurement(const json_t *obj, ccg_refval_record *out)
     /* An SNP MEASUREMENT is SHA-384: any other length could never match and only hides a typo. */
     CCG_ENSURE_MSG(strcmp(out->tee, "snp") != 0 || n == SNP_MEASUREMENT_BYTES, CCG_R_REFVAL_MALFORMED,
                    "an \"snp\" record's 'measurement' must be 48 bytes of hex");
+    /* A "tdx" record's measurement is MRTD, SHA-384 too. */
+    CCG_ENSURE_MSG(strcmp(out->tee, "tdx") != 0 || n == TDX_MEASUREMENT_BYTES, CCG_R_REFVAL_MALFORMED,
+                   "a \"tdx\" record's 'measurement' (MRTD) must be 48 bytes of hex");
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+/* "tdx": {"rtmr0": "<96 hex>", ...}: the TD registers the record pins beside MRTD; only on "tdx" records. */
+static ccg_result get_tdx_fields(const json_t *obj, ccg_refval_record *out)
+{
+    ccg_result result = CCG_FAILURE;
+    const json_t *tdx = json_object_get(obj, "tdx");
+    const char *key;
+    json_t *v;
+    if (tdx == NULL) {
+        result = CCG_SUCCESS;
+        goto cleanup;
+    }
+    CCG_ENSURE_MSG(strcmp(out->tee, "tdx") == 0, CCG_R_REFVAL_MALFORMED, "only a \"tdx\" record may have 'tdx'");
+    CCG_ENSURE_MSG(json_is_object(tdx) && json_object_size(tdx) > 0, CCG_R_REFVAL_MALFORMED,
+                   "'tdx' must be an object naming at least one register");
+    json_object_foreach((json_t *)tdx, key, v) {
+        size_t i = 0;
+        while (i < CCG_REFVAL_TDX_FIELDS && strcmp(key, TDX_FIELDS[i]) != 0) {
+            i++;
+        }
+        CCG_ENSURE_MSG(i < CCG_REFVAL_TDX_FIELDS, CCG_R_REFVAL_MALFORMED, "unknown 'tdx' register '%.64s'", key);
+        CCG_ENSURE_MSG(json_is_string(v) && json_string_length(v) == 96 && ccg_hex_is_valid(json_string_value(v), 48),
+                       CCG_R_REFVAL_MALFORMED, "'tdx.%s' must be 48 bytes of hex", key);
+        CCG_TRY(ccg_hex_decode_exact(json_string_value(v), out->tdx[i], 48));
+        out->tdx_mask |= 1u << i;
+    }
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -63,7 +105,7 @@ cleanup:
 static ccg_result check_members(const json_t *obj)
 {
     static const char *const known[] = {"id",        "tee",       "measurement", "launch_inputs", "build_id",
-                                        "not_before", "not_after", "issuer",      "signature"};
+                                        "not_before", "not_after", "issuer",      "signature",     "tdx"};
     ccg_result result = CCG_FAILURE;
     const char *key;
     json_t *v;
@@ -120,6 +162,7 @@ ccg_result ccg_refval_record_parse(const json_t *obj, ccg_refval_record *out)
     CCG_TRY(get_id(obj, "id", 1, out->id, sizeof(out->id)));
     CCG_TRY(get_id(obj, "tee", 1, out->tee, sizeof(out->tee)));
     CCG_TRY(get_measurement(obj, out));
+    CCG_TRY(get_tdx_fields(obj, out));
     CCG_TRY(get_id(obj, "build_id", 1, out->build_id, sizeof(out->build_id)));
     CCG_TRY(get_time(obj, "not_before", &out->not_before));
     CCG_TRY(get_time(obj, "not_after", &out->not_after));

@@ -49,4 +49,6 @@ const ccg_store_ops ccg_store_sqlite_ops = {
     .setting_get = ccg_sqlite_setting_get,
     .setting_put = ccg_sqlite_setting_put,
     .setting_get_or_create = ccg_sqlite_setting_get_or_create,
+    .gpu_report_seen = ccg_sqlite_gpu_report_seen,
+    .gpu_report_purge = ccg_sqlite_gpu_report_purge,
 };

@@ -123,9 +123,22 @@ static const char MIGRATION_2[] =
     "  WHERE length(CAST(s.value AS TEXT)) BETWEEN 1 AND 128;"
     "DELETE FROM settings WHERE name GLOB 'kbs.owner.*';";
 
+/* Version 3: the GPU reports the key broker has appraised, by digest, with the session that presented
+ * each first (gpu.report_replayed). Rows are pruned by first_seen after the broker's retention. */
+static const char MIGRATION_3[] =
+    "CREATE TABLE gpu_reports ("
+    "  digest     TEXT PRIMARY KEY NOT NULL CHECK (length(digest) BETWEEN 1 AND 128),"
+    "  session_id TEXT NOT NULL CHECK (length(session_id) BETWEEN 1 AND 128),"
+    "  first_seen INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE INDEX gpu_reports_by_time ON gpu_reports(first_seen);"
+    "CREATE TRIGGER gpu_reports_fixed BEFORE UPDATE ON gpu_reports"
+    "  BEGIN SELECT RAISE(ABORT, 'a seen GPU report keeps its first session'); END;";
+
 static const char *const MIGRATIONS[] = {
     MIGRATION_1,
     MIGRATION_2,
+    MIGRATION_3,
 };
 _Static_assert(sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0]) == CCG_STORE_SCHEMA_VERSION,
                "one migration per schema version");

@@ -43,6 +43,11 @@ ccg_result ccg_sqlite_owner_claim(void *impl, ccg_store_owned kind, const char *
 ccg_result ccg_sqlite_owner_unbound(void *impl, ccg_store_owner **subjects, size_t *count);
 ccg_result ccg_sqlite_owner_bind(void *impl, const char *subject, const char *issuer, ccg_time now, int64_t *bound);
 
+/* sqlite_gpu_reports.c */
+ccg_result ccg_sqlite_gpu_report_seen(void *impl, const char *digest, const char *session_id, ccg_time now,
+                                      char *first_session, size_t cap, ccg_time *first_seen, int *found);
+ccg_result ccg_sqlite_gpu_report_purge(void *impl, ccg_time before, int64_t *removed);
+
 /* sqlite_settings.c */
 ccg_result ccg_sqlite_setting_get(void *impl, const char *name, uint8_t **value, size_t *len, int *found);
 ccg_result ccg_sqlite_setting_put(void *impl, const char *name, const uint8_t *value, size_t len, ccg_time now);

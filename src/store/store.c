@@ -817,3 +817,61 @@ cleanup:
     }
     return result;
 }
+
+/* ---- GPU reports seen ---- */
+
+static ccg_result gpu_report_seen(ccg_store *s, const char *digest, const char *session_id, int record, ccg_time now,
+                                  int *replayed, ccg_time *first_seen)
+{
+    ccg_result result = CCG_FAILURE;
+    char first[CCG_STORE_TOKEN_MAX + 1] = "";
+    ccg_time seen = 0;
+    int found = 0;
+    ccg_error_clear();
+    CCG_ENSURE(s != NULL && replayed != NULL, CCG_R_INPUT_MALFORMED);
+    *replayed = 0;
+    CCG_TRY(check_token("digest", digest, CCG_STORE_TOKEN_MAX));
+    if (record || session_id != NULL) {
+        CCG_TRY(check_token("session_id", session_id, CCG_STORE_TOKEN_MAX));
+    }
+    if (record) {
+        STORE_SESSION_CALL(s, s->ops->gpu_report_seen(impl, digest, session_id, now, first, sizeof(first), &seen,
+                                                      &found));
+    } else {
+        STORE_READ_CALL(s, s->ops->gpu_report_seen(impl, digest, NULL, now, first, sizeof(first), &seen, &found));
+    }
+    *replayed = found && (session_id == NULL || strcmp(first, session_id) != 0);
+    if (first_seen != NULL) {
+        *first_seen = found ? seen : 0;
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+ccg_result ccg_store_gpu_report_claim(ccg_store *s, const char *digest, const char *session_id, ccg_time now,
+                                      int *replayed, ccg_time *first_seen)
+{
+    return gpu_report_seen(s, digest, session_id, 1, now, replayed, first_seen);
+}
+
+ccg_result ccg_store_gpu_report_find(ccg_store *s, const char *digest, const char *session_id, int *replayed,
+                                     ccg_time *first_seen)
+{
+    return gpu_report_seen(s, digest, session_id, 0, 0, replayed, first_seen);
+}
+
+ccg_result ccg_store_gpu_report_purge(ccg_store *s, ccg_time before, int64_t *removed)
+{
+    ccg_result result = CCG_FAILURE;
+    int64_t n = 0;
+    ccg_error_clear();
+    CCG_ENSURE(s != NULL, CCG_R_INPUT_MALFORMED);
+    STORE_SESSION_CALL(s, s->ops->gpu_report_purge(impl, before, &n));
+    if (removed != NULL) {
+        *removed = n;
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}

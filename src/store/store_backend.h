@@ -9,7 +9,8 @@
  *   session_consume_nonce  one conditional update (used = 0, not expired, challenged), then classify
  *   setting_get_or_create  the first committed value wins; every caller returns it
  *   owner_claim    one transaction: insert unless recorded, then read the recorded owner
- *   owner_bind     unbound (issuer "") owners of a subject get the issuer; bound owners never change */
+ *   owner_bind     unbound (issuer "") owners of a subject get the issuer; bound owners never change
+ *   gpu_report_seen  INSERT ... ON CONFLICT DO NOTHING, then read the row: the first session keeps it */
 #ifndef CCGATE_STORE_BACKEND_H
 #define CCGATE_STORE_BACKEND_H
 
@@ -55,6 +56,11 @@ typedef struct {
     ccg_result (*setting_put)(void *impl, const char *name, const uint8_t *value, size_t len, ccg_time now);
     ccg_result (*setting_get_or_create)(void *impl, const char *name, ccg_store_generator generate, void *ctx,
                                         ccg_time now, uint8_t **value, size_t *len, int *created);
+
+    /* session_id NULL: read only. Otherwise insert unless present (one conditional INSERT), then read. */
+    ccg_result (*gpu_report_seen)(void *impl, const char *digest, const char *session_id, ccg_time now,
+                                  char *first_session, size_t cap, ccg_time *first_seen, int *found);
+    ccg_result (*gpu_report_purge)(void *impl, ccg_time before, int64_t *removed);
 } ccg_store_ops;
 
 /* The SQLite backend: opens path and returns its implementation handle. */

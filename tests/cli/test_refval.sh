@@ -3,8 +3,8 @@
 set -uo pipefail
 . "$(dirname "$0")/../support/testlib.sh"
 cli=${CCG_CLI:?CCG_CLI must name the ccgate binary}
-fixtures=${CCG_VECTORS:-../shared/vectors}/snp-measure
-[ -d "$fixtures" ] || skip_or_fail "vectors missing at $fixtures"
+fixtures=${CCG_VECTORS:-$(dirname "$0")/../vectors}/snp-measure
+[ -d "$fixtures" ] || { echo "FAIL: vectors missing at $fixtures (they are in the tree, tests/vectors)"; exit 1; }
 tmp=$(mktemp -d)
 trap 'tl_kill_children; rm -rf "$tmp"' EXIT
 passed=0

@@ -4,8 +4,8 @@
 set -uo pipefail
 . "$(dirname "$0")/../support/testlib.sh"
 cli=${CCG_CLI:?CCG_CLI must name the ccgate binary}
-vec=${CCG_VECTORS:-../shared/vectors}/snp/msft-milan-v3
-[ -d "$vec" ] || skip_or_fail "vectors missing at $vec"
+vec=${CCG_VECTORS:-$(dirname "$0")/../vectors}/snp/msft-milan-v3
+[ -d "$vec" ] || { echo "FAIL: vectors missing at $vec (they are in the tree, tests/vectors)"; exit 1; }
 command -v python3 >/dev/null || skip_or_fail "python3 is missing (the KDS stand-in is python3 -m http.server)"
 tmp=$(mktemp -d)
 server=""

@@ -18,6 +18,7 @@ struct lh_server {
     void *ctx;
     pthread_mutex_t mu;
     int requests;
+    int pass_query;
 };
 
 typedef struct {
@@ -34,6 +35,23 @@ static void request_done(void *cls, struct MHD_Connection *con, void **req_cls, 
         free(b);
         *req_cls = NULL;
     }
+}
+
+typedef struct {
+    char *buf;
+    size_t cap, len;
+} query_ctx;
+
+/* Appends "?k=v" or "&k=v" for each query argument, in the order the request sent them. */
+static enum MHD_Result append_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    query_ctx *q = cls;
+    int n = snprintf(q->buf + q->len, q->cap - q->len, "%c%s=%s", strchr(q->buf, '?') ? '&' : '?', key,
+                     value != NULL ? value : "");
+    if (n > 0 && (size_t)n < q->cap - q->len) {
+        q->len += (size_t)n;
+    }
+    return MHD_YES;
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char *url, const char *method,
@@ -62,6 +80,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
         return MHD_YES;
     }
     lh_answer a = {.status = 500};
+    char full[2048];
+    pthread_mutex_lock(&s->mu);
+    int with_query = s->pass_query;
+    pthread_mutex_unlock(&s->mu);
+    if (with_query) {
+        query_ctx q = {full, sizeof(full), 0};
+        snprintf(full, sizeof(full), "%s", url);
+        q.len = strlen(full);
+        MHD_get_connection_values(con, MHD_GET_ARGUMENT_KIND, append_arg, &q);
+        url = full;
+    }
     if (!b->too_large) {
         s->handler(s->ctx, method, url, b->data, b->len, &a);
     }
@@ -81,6 +110,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
     }
     if (a.content_type != NULL) {
         MHD_add_response_header(r, "Content-Type", a.content_type);
+    }
+    for (int i = 0; i < 4 && a.header_names[i] != NULL; i++) {
+        MHD_add_response_header(r, a.header_names[i], a.header_values[i] != NULL ? a.header_values[i] : "");
     }
     enum MHD_Result ret = MHD_queue_response(con, (unsigned)a.status, r);
     MHD_destroy_response(r);
@@ -123,6 +155,13 @@ void lh_stop(lh_server *s)
     }
     pthread_mutex_destroy(&s->mu);
     free(s);
+}
+
+void lh_pass_query(lh_server *s, int on)
+{
+    pthread_mutex_lock(&s->mu);
+    s->pass_query = on;
+    pthread_mutex_unlock(&s->mu);
 }
 
 int lh_requests(lh_server *s)

@@ -10,8 +10,14 @@
 
 const char *tu_vectors_dir(void)
 {
+    static char dir[4096];
     const char *env = getenv("CCG_VECTORS");
-    return env && *env ? env : "../shared/vectors";
+    const char *src = getenv("CCG_SOURCE_DIR");
+    if (env != NULL && *env != '\0') {
+        return env;
+    }
+    snprintf(dir, sizeof(dir), "%s/tests/vectors", src != NULL && *src != '\0' ? src : ".");
+    return dir;
 }
 
 int tu_in_ci(void)
@@ -62,35 +68,15 @@ int tu_skip_or_fail_main(const char *fmt, ...)
     return tu_in_ci() ? 1 : 0;
 }
 
-/* Vector sets copied into the tree (tests/vectors/<set>, with a PROVENANCE.json): read from there
- * only, and a missing file is a failure, never a skip. */
-static const char *const in_tree_sets[] = {"nvgpu/"};
-
-static int in_tree(const char *rel)
-{
-    for (size_t i = 0; i < sizeof(in_tree_sets) / sizeof(in_tree_sets[0]); i++) {
-        if (strncmp(rel, in_tree_sets[i], strlen(in_tree_sets[i])) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
+/* The vectors are in the tree (tests/vectors/<set>/PROVENANCE.json), so a missing one is a broken tree or a
+ * wrong CCG_VECTORS: a failure, never a skip. */
 const char *tu_vector_path(const char *rel)
 {
     static char path[4096];
     struct stat st;
-    if (in_tree(rel)) {
-        const char *src = getenv("CCG_SOURCE_DIR");
-        snprintf(path, sizeof(path), "%s/tests/vectors/%s", src && *src ? src : ".", rel);
-        if (stat(path, &st) != 0) {
-            fail_msg("vector %s is missing from the tree (set CCG_SOURCE_DIR)", path);
-        }
-        return path;
-    }
     snprintf(path, sizeof(path), "%s/%s", tu_vectors_dir(), rel);
     if (stat(path, &st) != 0) {
-        tu_skip_or_fail("vector %s is missing", path);
+        fail_msg("vector %s is missing (the vectors are in tests/vectors; CCG_VECTORS overrides)", path);
     }
     return path;
 }

@@ -345,15 +345,30 @@ static json_t *gpu_claims(size_t i, const ccg_gpu_result *res, const char *diges
     return c;
 }
 
+/* Which binding the signed nonce matched, by the caller's names; null unless the nonce check passed. */
+static json_t *nonce_binding(const ccg_gpu_appraisal_input *in, const ccg_gpu_result *res)
+{
+    if (res->nonce != CCG_GPU_CHECK_PASSED) {
+        return json_null();
+    }
+    if (res->nonce_alt) {
+        return json_string(in->alt_nonce_binding != NULL ? in->alt_nonce_binding : "alternative");
+    }
+    return json_string(in->nonce_binding != NULL ? in->nonce_binding : "expected");
+}
+
 static ccg_result appraise_one(const ctx *x, const ccg_gpu_appraisal_input *in, ccg_gpu_result *res, json_t *gpus,
                                int *parsed)
 {
     ccg_result result = CCG_FAILURE;
     const ccg_gpu_evidence_item *item = &in->items[x->gpu];
-    const uint8_t *nonce = in->expected_nonces != NULL ? in->expected_nonces[x->gpu] : NULL;
+    ccg_gpu_verify_opts opts = {
+        .expected_nonce = in->expected_nonces != NULL ? in->expected_nonces[x->gpu] : NULL,
+        .alt_expected_nonce = in->alt_nonces != NULL ? in->alt_nonces[x->gpu] : NULL,
+    };
     ccg_decision sub;
     json_t *claims = NULL, *checks = NULL;
-    *parsed = ccg_ok(ccg_gpu_verify_item(x->c->verifier, item, nonce, x->now, res, &sub));
+    *parsed = ccg_ok(ccg_gpu_verify_item_opts(x->c->verifier, item, &opts, x->now, res, &sub));
     ccg_error_clear();
     for (size_t i = 0; i < sub.reasons.count; i++) {
         deny(x, sub.reasons.items[i].reason, json_incref(sub.reasons.items[i].details));
@@ -364,6 +379,7 @@ static ccg_result appraise_one(const ctx *x, const ccg_gpu_appraisal_input *in, 
                        ccg_gpu_check_name(res->nonce), "arch", ccg_gpu_check_name(res->arch_check));
     CCG_ENSURE_ALLOC(claims);
     CCG_ENSURE_ALLOC(checks);
+    json_object_set_new(claims, "nonce_binding", nonce_binding(in, res));
     if (*parsed && res->parsed) {
         check_chain_collateral(x, item, res, claims, checks);
         if (x->p->require_rim) {

@@ -46,6 +46,22 @@ static const char *member_string(json_t *obj, const char *key, size_t index)
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+ccg_result ccg_gpu_evidence_item_decode(size_t index, const char *arch, const char *evidence, const char *certificate,
+                                        ccg_gpu_evidence_item *item)
+{
+    ccg_result result = CCG_FAILURE;
+    item->arch = ccg_gpu_arch_from_name(arch);
+    CCG_ENSURE_MSG(item->arch != CCG_GPU_ARCH_UNKNOWN, CCG_R_GPU_EVIDENCE_MALFORMED,
+                   "entry %zu: arch is not HOPPER or BLACKWELL", index);
+    CCG_TRY(base64_decode("evidence", index, evidence, CCG_GPU_MAX_REPORT_SIZE, &item->evidence,
+                          &item->evidence_len));
+    CCG_TRY(base64_decode("certificate", index, certificate, MAX_CERTIFICATE_BYTES, &item->certificate,
+                          &item->certificate_len));
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
 static ccg_result parse_item(json_t *obj, size_t index, ccg_gpu_evidence_item *item)
 {
     ccg_result result = CCG_FAILURE;
@@ -56,16 +72,10 @@ static ccg_result parse_item(json_t *obj, size_t index, ccg_gpu_evidence_item *i
     CCG_ENSURE_MSG(json_is_object(obj) && json_object_size(obj) == 4 && arch && cert && evidence && nonce,
                    CCG_R_GPU_EVIDENCE_MALFORMED,
                    "entry %zu is not an object of exactly arch, certificate, evidence and nonce strings", index);
-    item->arch = ccg_gpu_arch_from_name(arch);
-    CCG_ENSURE_MSG(item->arch != CCG_GPU_ARCH_UNKNOWN, CCG_R_GPU_EVIDENCE_MALFORMED,
-                   "entry %zu: arch is not HOPPER or BLACKWELL", index);
     CCG_ENSURE_MSG(strlen(nonce) == 2 * CCG_GPU_NONCE_SIZE && ccg_hex_is_valid(nonce, CCG_GPU_NONCE_SIZE),
                    CCG_R_GPU_EVIDENCE_MALFORMED, "entry %zu: nonce is not 64 hex digits", index);
     CCG_TRY(ccg_hex_decode_exact(nonce, item->nonce, CCG_GPU_NONCE_SIZE));
-    CCG_TRY(base64_decode("evidence", index, evidence, CCG_GPU_MAX_REPORT_SIZE, &item->evidence,
-                          &item->evidence_len));
-    CCG_TRY(base64_decode("certificate", index, cert, MAX_CERTIFICATE_BYTES, &item->certificate,
-                          &item->certificate_len));
+    CCG_TRY(ccg_gpu_evidence_item_decode(index, arch, evidence, cert, item));
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -107,16 +117,20 @@ void ccg_gpu_evidence_list_free(ccg_gpu_evidence_list *l)
     memset(l, 0, sizeof(*l));
 }
 
-ccg_result ccg_gpu_verify_item(ccg_gpu_verifier *v, const ccg_gpu_evidence_item *item, const uint8_t *expected_nonce,
-                               ccg_time now, ccg_gpu_result *res, ccg_decision *d)
+ccg_result ccg_gpu_verify_item_opts(ccg_gpu_verifier *v, const ccg_gpu_evidence_item *item,
+                                    const ccg_gpu_verify_opts *opts, ccg_time now, ccg_gpu_result *res, ccg_decision *d)
 {
     ccg_result result = CCG_FAILURE;
-    ccg_gpu_verify_opts opts = {.expected_nonce = expected_nonce, .declared_arch = item->arch};
-    CCG_TRY(ccg_gpu_verify(v, item->evidence, item->evidence_len, item->certificate, item->certificate_len, &opts, now,
+    ccg_gpu_verify_opts o = {0};
+    if (opts != NULL) {
+        o = *opts;
+    }
+    o.declared_arch = item->arch;
+    CCG_TRY(ccg_gpu_verify(v, item->evidence, item->evidence_len, item->certificate, item->certificate_len, &o, now,
                            res, d));
     /* The entry's nonce is the attester's word; the report's signed request is what counts, and the two
      * must agree or the entry was assembled from another report. */
-    if (!ccg_memeq_ct(item->nonce, res->report.nonce, CCG_GPU_NONCE_SIZE)) {
+    if (!item->nonce_absent && !ccg_memeq_ct(item->nonce, res->report.nonce, CCG_GPU_NONCE_SIZE)) {
         char *claimed = ccg_hex_alloc(item->nonce, CCG_GPU_NONCE_SIZE);
         char *signed_nonce = ccg_hex_alloc(res->report.nonce, CCG_GPU_NONCE_SIZE);
         ccg_decision_deny(d, CCG_R_GPU_NONCE_MISMATCH,
@@ -128,4 +142,11 @@ ccg_result ccg_gpu_verify_item(ccg_gpu_verifier *v, const ccg_gpu_evidence_item 
     result = CCG_SUCCESS;
 cleanup:
     return result;
+}
+
+ccg_result ccg_gpu_verify_item(ccg_gpu_verifier *v, const ccg_gpu_evidence_item *item, const uint8_t *expected_nonce,
+                               ccg_time now, ccg_gpu_result *res, ccg_decision *d)
+{
+    ccg_gpu_verify_opts opts = {.expected_nonce = expected_nonce};
+    return ccg_gpu_verify_item_opts(v, item, &opts, now, res, d);
 }

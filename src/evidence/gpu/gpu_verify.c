@@ -177,14 +177,19 @@ static void check_signature(EVP_PKEY *key, const uint8_t *report, ccg_gpu_result
     }
 }
 
+/* The signed request nonce against the expected one, else the alternative (a second binding the caller
+ * accepts); res->nonce_alt says which matched. A mismatch names the expected nonce only. */
 static void check_nonce(const ccg_gpu_verify_opts *opts, ccg_gpu_result *res, ccg_decision *d)
 {
     if (opts == NULL || opts->expected_nonce == NULL) {
         res->nonce = CCG_GPU_CHECK_NOT_DONE;
         return;
     }
-    res->nonce = ccg_memeq_ct(opts->expected_nonce, res->report.nonce, CCG_GPU_NONCE_SIZE) ? CCG_GPU_CHECK_PASSED
-                                                                                              : CCG_GPU_CHECK_FAILED;
+    int primary = ccg_memeq_ct(opts->expected_nonce, res->report.nonce, CCG_GPU_NONCE_SIZE);
+    int alt = opts->alt_expected_nonce != NULL &&
+              ccg_memeq_ct(opts->alt_expected_nonce, res->report.nonce, CCG_GPU_NONCE_SIZE);
+    res->nonce = primary || alt ? CCG_GPU_CHECK_PASSED : CCG_GPU_CHECK_FAILED;
+    res->nonce_alt = !primary && alt;
     if (res->nonce == CCG_GPU_CHECK_FAILED) {
         ccg_decision_deny(d, CCG_R_GPU_NONCE_MISMATCH,
                           json_pack("{s:o, s:o}", "expected", hex_json(opts->expected_nonce, CCG_GPU_NONCE_SIZE),
