@@ -228,8 +228,7 @@ CCG_MUST_CHECK ccg_result ccg_agent_gpu_check(const char *lib, char *state, size
 CCG_MUST_CHECK ccg_result ccg_agent_gpu_evidence(ccg_agent_gpu *g, const char *hash, const char *kbs_nonce,
                                                  const ccg_jwk *tee_pubkey, char **out, unsigned *count);
 
-/* nvmlSystemSetConfComputeGpusReadyState(accepting): gpu.ready_state_failed; 1 while the host claim says
- * CC off: gpu.cc_mode_off (never ready). */
+/* nvmlSystemSetConfComputeGpusReadyState(accepting): gpu.ready_state_failed. */
 CCG_MUST_CHECK ccg_result ccg_agent_gpu_set_ready(ccg_agent_gpu *g, unsigned accepting);
 
 /* ---------------------------------------------------------------- the whole agent */

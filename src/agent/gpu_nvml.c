@@ -168,8 +168,6 @@ ccg_result ccg_agent_gpu_set_ready(ccg_agent_gpu *g, unsigned accepting)
     ccg_result result = CCG_FAILURE;
     nvml_return rc;
     CCG_ENSURE_MSG(accepting <= 1, CCG_R_USAGE_INVALID, "the ready state is 0 or 1");
-    CCG_ENSURE_MSG(accepting == 0 || !g->host_reported || g->host_cc_on, CCG_R_GPU_CC_MODE_OFF,
-                   "the host reports CC mode off: the GPUs are never made ready");
     rc = g->set_ready(accepting);
     CCG_ENSURE_MSG(rc == NVML_SUCCESS, CCG_R_GPU_READY_STATE_FAILED,
                    "nvmlSystemSetConfComputeGpusReadyState(%u): %d (%.100s)", accepting, rc, agent_nvml_err(g, rc));
