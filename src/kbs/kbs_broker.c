@@ -294,7 +294,7 @@ static ccg_reason load_refvals(ccg_kbs *k, const char *set_id, ccg_store_doc *do
  * again (docs/kbs.md, "TDX"). */
 static void evaluate_tdx(ccg_kbs *k, const ccg_kbs_policy *p, const ccg_kbs_tdx_evidence *ev, const char *session_id,
                          const char *nonce, const ccg_jwk *tee_pubkey, const char *additional_evidence, ccg_time now,
-                         ccg_decision *d, kbs_appraisal *info)
+                         ccg_decision *out, kbs_appraisal *info)
 {
     ccg_store_doc doc;
     ccg_refval_set *set = NULL;
@@ -303,11 +303,11 @@ static void evaluate_tdx(ccg_kbs *k, const ccg_kbs_policy *p, const ccg_kbs_tdx_
     if (p->tdx != NULL && p->tdx->has_refval_set) {
         load_failure = load_refvals(k, p->tdx->refval_set_id, &doc, &set);
     }
-    kbs_tdx_evaluate(k->tdx, p, ev, nonce, tee_pubkey, additional_evidence, set, k->issuers, now, d);
+    kbs_tdx_evaluate(k->tdx, p, ev, nonce, tee_pubkey, additional_evidence, set, k->issuers, now, out);
     if (load_failure != CCG_R_OK) {
-        ccg_decision_deny(d, load_failure, json_pack("{s:s}", "set_id", p->tdx->refval_set_id));
+        ccg_decision_deny(out, load_failure, json_pack("{s:s}", "set_id", p->tdx->refval_set_id));
     }
-    kbs_evaluate_gpus(k, p, session_id, nonce, tee_pubkey, additional_evidence, now, d);
+    kbs_evaluate_gpus(k, p, session_id, nonce, tee_pubkey, additional_evidence, now, out);
     if (info != NULL) {
         memset(info, 0, sizeof(*info));
         info->refval_version = set != NULL ? set->version : 0;
