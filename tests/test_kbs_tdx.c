@@ -10,9 +10,12 @@
 
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include "ccgate/audit.h"
 #include "ccgate/error.h"
+#include "ccgate/gpu_emulator.h"
+#include "ccgate/gpu_nonce.h"
 #include "ccgate/jose.h"
 #include "ccgate/kbs.h"
 #include "ccgate/secmem.h"
@@ -189,15 +192,18 @@ static char *b64(const uint8_t *data, size_t n)
 
 /* A fresh "tdx" challenge and the TD's quote over REPORT_DATA bound to it (bind 0: to another nonce),
  * with the event log when given, POSTed to /attest as Trustee's TdxEvidence. */
-static void attest_log(fixture *f, int bind, const uint8_t *log, size_t log_len, ccg_kbs_http_response *resp)
+static void attest_full(fixture *f, int bind, const uint8_t *log, size_t log_len, char *(*additional)(fixture *),
+                        ccg_kbs_http_response *resp)
 {
     ccg_jwk *jwk = NULL;
     uint8_t *quote = NULL;
     size_t quote_len = 0;
     char *qb64, *lb64 = NULL, *text;
+    char *ae;
     auth(f, "tdx", 200);
+    ae = additional != NULL ? additional(f) : strdup("");
     assert_true(ccg_ok(ccg_jwk_parse(f->jwk, &jwk)));
-    assert_true(ccg_ok(ccg_jose_kbs_report_data("sha384", bind ? f->nonce : "another-nonce", jwk, "",
+    assert_true(ccg_ok(ccg_jose_kbs_report_data("sha384", bind ? f->nonce : "another-nonce", jwk, ae,
                                                 f->td.report_data)));
     ccg_jwk_free(jwk);
     assert_true(ccg_ok(ccg_tdx_emu_quote(f->emu, &f->td, &quote, &quote_len)));
@@ -207,14 +213,20 @@ static void attest_log(fixture *f, int bind, const uint8_t *log, size_t log_len,
     }
     json_t *doc = json_pack("{s:{s:s,s:O},s:{s:{s:s?,s:s},s:s}}", "runtime-data", "nonce", f->nonce, "tee-pubkey",
                             f->jwk, "tee-evidence", "primary_evidence", "cc_eventlog", lb64, "quote", qb64,
-                            "additional_evidence", "");
+                            "additional_evidence", ae);
     text = json_dumps(doc, JSON_COMPACT);
     call(f, "POST", "/kbs/v0/attest", text, resp);
     free(text);
+    free(ae);
     json_decref(doc);
     free(qb64);
     free(lb64);
     free(quote);
+}
+
+static void attest_log(fixture *f, int bind, const uint8_t *log, size_t log_len, ccg_kbs_http_response *resp)
+{
+    attest_full(f, bind, log, log_len, NULL, resp);
 }
 
 static void attest(fixture *f, ccg_kbs_http_response *resp) { attest_log(f, 1, NULL, 0, resp); }
@@ -557,6 +569,97 @@ static void wire_is_strict(void **state)
     ccg_kbs_response_free(&resp);
 }
 
+/* ---- a TD with a GPU: kbs_gpu.c is TEE-agnostic ---- */
+
+static ccg_gpu_emulator *gpu_emu;
+static int gpu_random_nonce;
+
+static char *pem_of(X509 *c)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data = NULL, *out;
+    long n;
+    assert_int_equal(PEM_write_bio_X509(bio, c), 1);
+    n = BIO_get_mem_data(bio, &data);
+    out = strndup(data, (size_t)n);
+    BIO_free(bio);
+    return out;
+}
+
+/* additional_evidence with one report of the software GPU over the session's ccgate-v1 nonce of GPU 0
+ * (or over an unrelated nonce). */
+static char *gpu_evidence(fixture *f)
+{
+    uint8_t digest[CCG_GPU_DEVICE_DIGEST_MAX], nonce[CCG_GPU_NONCE_SIZE], *report = NULL;
+    size_t len = 0, pem_len = 0;
+    char *pem = NULL, *ev, *cert, *text;
+    ccg_jwk *jwk = NULL;
+    assert_true(ccg_ok(ccg_jwk_parse(f->jwk, &jwk)));
+    assert_true(ccg_ok(ccg_gpu_device_digest("sha384", f->nonce, jwk, digest, &len)));
+    assert_true(ccg_ok(ccg_gpu_nonce_derive(CCG_GPU_NONCE_CCGATE_V1, digest, len, 0, nonce)));
+    ccg_jwk_free(jwk);
+    if (gpu_random_nonce) {
+        memset(nonce, 0x5a, sizeof(nonce));
+    }
+    assert_true(ccg_ok(ccg_gpu_emulator_chain_pem(gpu_emu, &pem, &pem_len)));
+    assert_true(ccg_ok(ccg_gpu_emulator_attest(gpu_emu, nonce, NULL, &report, &len)));
+    ev = b64(report, len);
+    cert = b64((const uint8_t *)pem, pem_len);
+    json_t *doc = json_pack("{s:{s:[{s:s, s:s, s:s}]}}", "nvidia", "device_evidence_list", "arch", "HOPPER",
+                            "evidence", ev, "certificate", cert);
+    text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    free(ev);
+    free(cert);
+    free(pem);
+    free(report);
+    return text;
+}
+
+static void td_with_gpu(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_http_response resp;
+    ccg_gpu_emu_config gcfg;
+    char hex[97], *root, *rim_root, *text;
+    uint8_t mrtd[48];
+    assert_true(ccg_ok(ccg_gpu_emulator_config_init(&gcfg, CCG_GPU_ARCH_HOPPER)));
+    assert_true(ccg_ok(ccg_gpu_emulator_new(&gcfg, &gpu_emu)));
+    root = pem_of(ccg_gpu_emulator_root(gpu_emu));
+    rim_root = pem_of(ccg_gpu_emulator_rim_root(gpu_emu));
+    memset(mrtd, 0x5a, sizeof(mrtd));
+    ccg_hex_encode(mrtd, sizeof(mrtd), hex);
+    json_t *doc = json_pack("{s:s, s:i, s:[s], s:{s:[s]}, s:{s:i, s:b, s:b, s:{s:s, s:s}}}", "policy_id", "attest",
+                            "version", 1, "allowed_tees", "tdx", "tdx", "allowed_mrtd", hex, "gpu", "count", 1,
+                            "require_rim", 0, "require_ocsp", 0, "trusted_roots", "gpu", root, "rim", rim_root);
+    text = json_dumps(doc, JSON_COMPACT);
+    if (ccg_failed(ccg_kbs_set_policy(f->kbs, text, strlen(text)))) {
+        fail_msg("policy: %s", ccg_error_last()->message);
+    }
+    gpu_random_nonce = 0;
+    attest_full(f, 1, NULL, 0, gpu_evidence, &resp);
+    expect(f, &resp, 200, "\"token\"");
+    ccg_kbs_response_free(&resp);
+    json_t *rec = last_record(f);
+    assert_int_equal(json_array_size(json_object_get(rec, "gpus")), 1);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(rec, "tcb"), "status")), "UpToDate");
+    json_decref(rec);
+    /* A GPU report over another nonce; and no GPU evidence at all. */
+    gpu_random_nonce = 1;
+    attest_full(f, 1, NULL, 0, gpu_evidence, &resp);
+    expect(f, &resp, 401, "gpu.nonce_mismatch");
+    ccg_kbs_response_free(&resp);
+    attest(f, &resp);
+    expect(f, &resp, 401, "kbs.gpu_required");
+    ccg_kbs_response_free(&resp);
+    json_decref(doc);
+    free(text);
+    free(root);
+    free(rim_root);
+    ccg_gpu_emulator_free(gpu_emu);
+    gpu_emu = NULL;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -572,6 +675,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(event_log_replayed, setup, teardown),
         cmocka_unit_test_setup_teardown(release_policy_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(wire_is_strict, setup, teardown),
+        cmocka_unit_test_setup_teardown(td_with_gpu, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
