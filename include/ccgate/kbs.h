@@ -6,6 +6,7 @@
  *   kbs_config.c    the daemon's JSON configuration
  *   kbs_policy.c    the release policy document
  *   kbs_decision.c  its evaluation against SNP evidence bound to the challenge
+ *   kbs_tdx.c       ... and against Intel TDX evidence (kbs_tdx_wire.c: Trustee's TdxEvidence, fuzzed)
  *   kbs_wire.c      the request-body parsers (Request, Attestation, SNP evidence) -- fuzzed
  *   kbs_sev_json.c  the sev crate's field-wise report JSON back to the 1184-byte report
  *   kbs_errors.c    denial bodies {"type","detail","reasons","request_id","policy_id","policy_version"}

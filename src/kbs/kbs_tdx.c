@@ -125,10 +125,9 @@ cleanup:
     return result;
 }
 
-/* The converged TCB status and advisory IDs at the top of the claims, where tokens and audit records
- * read them for every TEE. The audit log's status vocabulary (docs/audit.md) is SNP's: UpToDate and
- * OutOfDate are kept, every other TDX status is recorded as Unknown there; the token and the claims'
- * "tcb" member carry the exact statuses (converged, platform, module, QE). */
+/* The converged TCB status (Intel's name) and advisory IDs at the top of the claims, where tokens read
+ * them for every TEE; the audit record (format 5) takes them, with the platform, module and QE statuses,
+ * from the claims' "tcb" (kbs_errors.c). */
 static void top_claims(ccg_decision *d)
 {
     const json_t *tcb = json_object_get(d->claims, "tcb");
@@ -136,9 +135,6 @@ static void top_claims(ccg_decision *d)
     const json_t *adv = json_object_get(tcb, "advisory_ids");
     if (d->claims == NULL || status == NULL) {
         return;
-    }
-    if (strcmp(status, "UpToDate") != 0 && strcmp(status, "OutOfDate") != 0) {
-        status = "Unknown";
     }
     json_object_set_new(d->claims, "tcb_status", json_string(status));
     json_object_set_new(d->claims, "advisories", json_is_array(adv) ? json_deep_copy(adv) : json_array());
