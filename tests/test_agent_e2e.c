@@ -9,7 +9,9 @@
  *                          the run no file under the test dir, /tmp or /dev/shm holds a plaintext chunk
  *   unapproved measurement the server never starts: snp.measurement_not_allowed, exit status 11
  *   no stale access        a key served once, then disabled by the provider: key.disabled, exit 12
- *   GPU required, CC off   gpu.cc_mode_off (stub NVML), exit 15, the signal names the GPU state
+ *   GPU required, CC off   gpu.cc_mode_off (stub NVML), exit 15, the signal names the GPU state; with CC
+ *                          on and a software GPU behind the stub, the broker binds REPORT_DATA to the
+ *                          GPU evidence string the agent sent, and the GPUs are ready only while serving
  *   no TEE                 attest.no_tee, exit 10;  a bad configuration: exit 16
  *   HSM unavailable (last) kms.unavailable with the PKCS#11 cause, exit 13
  *
@@ -41,6 +43,7 @@
 
 #include "ccgate/artifact.h"
 #include "ccgate/error.h"
+#include "ccgate/gpu_emulator.h"
 #include "ccgate/http_body.h"
 #include "ccgate/jose.h"
 #include "ccgate/snp_emulator.h"
@@ -992,11 +995,32 @@ static void gpu_cc_off_fails_closed(void **state)
     unsetenv("CCG_NVML_STUB_CC");
     assert_non_null(strstr(json_string_value(json_object_get(r.failure, "gpu")), "cc=off"));
     agent_free(&r);
-    /* The stub with CC on lets the same configuration serve. */
+    /* The stub with CC on and a software GPU lets the same configuration serve: the agent sends the GPU's
+     * evidence as additional_evidence, and this broker (whose policy requires no GPU) still checks that
+     * REPORT_DATA binds that exact string. The ready state is set only while serving. */
+    ccg_gpu_emu_config gcfg;
+    ccg_gpu_emulator *gpu = NULL;
+    char gpu_dir[400], ready[400], *history;
+    snprintf(gpu_dir, sizeof(gpu_dir), "%s/gpu", W.dir);
+    snprintf(ready, sizeof(ready), "%s/gpu-ready", W.dir);
+    assert_int_equal(mkdir(gpu_dir, 0700), 0);
+    assert_true(ccg_ok(ccg_gpu_emulator_config_init(&gcfg, CCG_GPU_ARCH_HOPPER)));
+    assert_true(ccg_ok(ccg_gpu_emulator_new(&gcfg, &gpu)));
+    assert_true(ccg_ok(ccg_gpu_emulator_save(gpu, gpu_dir)));
+    ccg_gpu_emulator_free(gpu);
+    setenv("CCG_NVML_STUB_GPU_STATE", gpu_dir, 1);
+    setenv("CCG_NVML_STUB_READY_FILE", ready, 1);
     o.server_mode = "exit";
     agent_start(&r, &o);
     agent_wait(&r);
+    unsetenv("CCG_NVML_STUB_GPU_STATE");
+    unsetenv("CCG_NVML_STUB_READY_FILE");
     assert_int_equal(r.exit_status, 0);
+    assert_int_equal(access(r.report, F_OK), 0);
+    history = read_text(ready);
+    assert_non_null(history);
+    assert_string_equal(history, "ready=0\nready=1\nready=0\n");
+    free(history);
     agent_free(&r);
 }
 

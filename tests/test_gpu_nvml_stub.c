@@ -51,6 +51,8 @@ typedef struct {
     int (*mem)(void *, nv_mem *);
     int (*set_ready)(unsigned int);
     int (*get_ready)(unsigned int *);
+    int (*arch)(void *, unsigned int *);
+    int (*uuid)(void *, char *, unsigned int);
 } nvml;
 
 typedef struct {
@@ -78,7 +80,9 @@ static void bind(void *lib, const char *name, void *fn)
 
 static const char *env_vars[] = {"CCG_NVML_STUB_GPU_STATE", "CCG_NVML_STUB_GPU_REPORT", "CCG_NVML_STUB_GPU_CERTS",
                                  "CCG_NVML_STUB_GPU_TAMPER", "CCG_NVML_STUB_ATTEST_FAIL", "CCG_NVML_STUB_READY_FILE",
-                                 "CCG_NVML_STUB_CC", "CCG_NVML_STUB_DEVTOOLS", "CCG_NVML_STUB_COUNT"};
+                                 "CCG_NVML_STUB_CC", "CCG_NVML_STUB_DEVTOOLS", "CCG_NVML_STUB_COUNT",
+                                 "CCG_NVML_STUB_ARCH", "CCG_NVML_STUB_UUID", "CCG_NVML_STUB_REPORT_SIZE",
+                                 "CCG_NVML_STUB_READY_FAIL", "CCG_NVML_STUB_CERT_SIZE"};
 
 static int setup(void **state)
 {
@@ -102,6 +106,8 @@ static int setup(void **state)
     bind(f->api.lib, "nvmlDeviceGetConfComputeMemSizeInfo", &f->api.mem);
     bind(f->api.lib, "nvmlSystemSetConfComputeGpusReadyState", &f->api.set_ready);
     bind(f->api.lib, "nvmlSystemGetConfComputeGpusReadyState", &f->api.get_ready);
+    bind(f->api.lib, "nvmlDeviceGetArchitecture", &f->api.arch);
+    bind(f->api.lib, "nvmlDeviceGetUUID", &f->api.uuid);
     assert_int_equal(f->api.init(), 0);
     assert_int_equal(f->api.handle(0, &f->dev), 0);
     /* A saved software GPU, as `ccgate emulate gpu --save-state` leaves it. */
@@ -272,6 +278,15 @@ static void cc_state_follows_cc_tampers(void **state)
     assert_memory_equal(text, "ready=1\n", 8);
     free(text);
     assert_int_equal(f->api.set_ready(2), 2);
+    /* Every state set is appended, in order; a failing call records nothing. */
+    assert_int_equal(f->api.set_ready(0), 0);
+    setenv("CCG_NVML_STUB_READY_FAIL", "1", 1);
+    assert_int_equal(f->api.set_ready(1), 999);
+    unsetenv("CCG_NVML_STUB_READY_FAIL");
+    assert_true(ccg_ok(ccg_file_read(ready_file, 64, &text, &len)));
+    assert_int_equal(len, 16);
+    assert_memory_equal(text, "ready=1\nready=0\n", 16);
+    free(text);
     /* cc_off: NVML says off too, the ready state cannot be set, no protected memory. */
     setenv("CCG_NVML_STUB_GPU_TAMPER", "cc_off", 1);
     assert_int_equal(get_cc(&cc), 0);
@@ -351,6 +366,81 @@ static void refusals(void **state)
     ccg_gpu_emulator_free(second);
 }
 
+/* nvmlDeviceGetArchitecture and nvmlDeviceGetUUID: the saved software GPU's architecture, a fixed UUID
+ * per index, and the failures the agent maps to its codes. */
+static void device_identity(void **state)
+{
+    fixture *f = *state;
+    unsigned int arch = 0;
+    char uuid[96], small[8];
+    void *dev1 = NULL;
+    assert_int_equal(f->api.arch(f->dev, &arch), 0);
+    assert_int_equal(arch, 9); /* a fixed report: Hopper, as NVIDIA's vectors */
+    setenv("CCG_NVML_STUB_GPU_STATE", f->dir, 1);
+    assert_int_equal(f->api.arch(f->dev, &arch), 0);
+    assert_int_equal(arch, 9);
+    setenv("CCG_NVML_STUB_ARCH", "8", 1);
+    assert_int_equal(f->api.arch(f->dev, &arch), 0);
+    assert_int_equal(arch, 8);
+    setenv("CCG_NVML_STUB_ARCH", "fail", 1);
+    assert_int_equal(f->api.arch(f->dev, &arch), 3);
+    unsetenv("CCG_NVML_STUB_ARCH");
+    assert_int_equal(f->api.arch(NULL, &arch), 2);
+    assert_int_equal(f->api.uuid(f->dev, uuid, sizeof(uuid)), 0);
+    assert_string_equal(uuid, "GPU-5eb0c0de-0000-4000-8000-000000000000");
+    assert_int_equal(f->api.uuid(f->dev, small, sizeof(small)), 7);
+    setenv("CCG_NVML_STUB_UUID", "bad", 1);
+    assert_int_equal(f->api.uuid(f->dev, uuid, sizeof(uuid)), 0);
+    assert_non_null(strchr(uuid, '"'));
+    setenv("CCG_NVML_STUB_UUID", "fail", 1);
+    assert_int_equal(f->api.uuid(f->dev, uuid, sizeof(uuid)), 999);
+    unsetenv("CCG_NVML_STUB_UUID");
+    /* A Blackwell software GPU as GPU 1: its own architecture and UUID. */
+    ccg_gpu_emu_config cfg;
+    ccg_gpu_emulator *second = NULL;
+    char dir2[64] = "/tmp/ccg-nvml-stub3-XXXXXX", list[160], path[128];
+    assert_non_null(mkdtemp(dir2));
+    assert_true(ccg_ok(ccg_gpu_emulator_config_init(&cfg, CCG_GPU_ARCH_BLACKWELL)));
+    assert_true(ccg_ok(ccg_gpu_emulator_new(&cfg, &second)));
+    assert_true(ccg_ok(ccg_gpu_emulator_save(second, dir2)));
+    snprintf(list, sizeof(list), "%s:%s", f->dir, dir2);
+    setenv("CCG_NVML_STUB_GPU_STATE", list, 1);
+    setenv("CCG_NVML_STUB_COUNT", "2", 1);
+    assert_int_equal(f->api.handle(1, &dev1), 0);
+    assert_int_equal(f->api.arch(dev1, &arch), 0);
+    assert_int_equal(arch, 10);
+    assert_int_equal(f->api.uuid(dev1, uuid, sizeof(uuid)), 0);
+    assert_string_equal(uuid, "GPU-5eb0c0de-0000-4000-8000-000000000001");
+    snprintf(path, sizeof(path), "%s/%s", dir2, CCG_GPU_EMU_STATE_FILE);
+    unlink(path);
+    rmdir(dir2);
+    ccg_gpu_emulator_free(second);
+}
+
+/* The per-call failure knobs and a lying report size. */
+static void call_failures(void **state)
+{
+    fixture *f = *state;
+    setenv("CCG_NVML_STUB_GPU_STATE", f->dir, 1);
+    setenv("CCG_NVML_STUB_ATTEST_FAIL", "report", 1);
+    memcpy(f->rep->nonce, f->nonce, sizeof(f->nonce));
+    assert_int_equal(f->api.report(f->dev, f->rep), 999);
+    assert_int_equal(f->api.cert(f->dev, f->cert), 0);
+    setenv("CCG_NVML_STUB_ATTEST_FAIL", "cert", 1);
+    assert_int_equal(f->api.report(f->dev, f->rep), 0);
+    assert_int_equal(f->api.cert(f->dev, f->cert), 999);
+    unsetenv("CCG_NVML_STUB_ATTEST_FAIL");
+    setenv("CCG_NVML_STUB_REPORT_SIZE", "empty", 1);
+    assert_int_equal(f->api.report(f->dev, f->rep), 0);
+    assert_int_equal(f->rep->attestationReportSize, 0);
+    setenv("CCG_NVML_STUB_REPORT_SIZE", "oversized", 1);
+    assert_int_equal(f->api.report(f->dev, f->rep), 0);
+    assert_int_equal(f->rep->attestationReportSize, sizeof(f->rep->attestationReport) + 1);
+    setenv("CCG_NVML_STUB_CERT_SIZE", "oversized", 1);
+    assert_int_equal(f->api.cert(f->dev, f->cert), 0);
+    assert_int_equal(f->cert->attestationCertChainSize, sizeof(f->cert->attestationCertChain) + 1);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -360,6 +450,8 @@ int main(void)
         T(cc_state_follows_cc_tampers),
         T(real_vector_served_as_is),
         T(refusals),
+        T(device_identity),
+        T(call_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,7 +5,8 @@
  *
  *   agent_config.c  the JSON configuration          kbs_client.c  KBS 0.4.0 auth -> attest -> resource
  *   memfd.c         the sealed in-memory model        harden.c      dumpable, cores, no_new_privs, seccomp
- *   gpu_nvml.c      NVML confidential-computing state status.c      GET /status (libmicrohttpd)
+ *   gpu_nvml.c      NVML: CC state, ready state       status.c      GET /status (libmicrohttpd)
+ *   gpu_evidence.c  each GPU's signed NVML evidence
  *   agent_log.c     JSON log lines, exit statuses     agent_run.c   the whole start sequence */
 #ifndef CCGATE_AGENT_H
 #define CCGATE_AGENT_H
@@ -15,6 +16,7 @@
 #include <sys/types.h>
 
 #include "ccgate/attester.h"
+#include "ccgate/jose.h"
 #include "ccgate/reasons.h"
 #include "ccgate/result.h"
 #include "ccgate/secmem.h"
@@ -109,7 +111,10 @@ typedef struct {
     char policy_id[128];
     int64_t policy_version;
     char attester[32];
-    char gpu[96];           /* "not required" or the NVML state */
+    char gpu[96];           /* "not required" or the NVML state (the host's claim) */
+    int gpu_required;
+    unsigned gpus_attested; /* GPUs whose evidence the broker accepted (a token was issued) */
+    int gpu_ready;          /* the agent set the GPUs' ready state (they accept work) */
     char memory[16];        /* "locked" or "unlocked" */
     char model_digest[97];  /* the signed chunk-tree digest (docs/artifact-format.md), hex */
     uint64_t model_len;
@@ -136,18 +141,26 @@ void *ccg_agent_status_json(const ccg_agent_status *st);
 
 /* ---------------------------------------------------------------- key broker client */
 
+/* An open NVML session (the GPU section below). */
+typedef struct ccg_agent_gpu ccg_agent_gpu;
+
 typedef struct {
     char request_id[80];
     char policy_id[128];
     int64_t policy_version;
     char cause[320]; /* the broker's "cause" for a dependency failure, e.g. the PKCS#11 CKR name */
+    char hash[8];    /* the session's hash algorithm (the Challenge's selection, else sha384) */
+    unsigned gpus_sent;     /* GPUs whose evidence went in the Attestation */
+    unsigned gpus_attested; /* the same, once the broker answered with a token */
 } ccg_agent_kbs_info;
 
 /* Runs auth -> attest -> resource against broker_url for the key at key_path, with evidence from the
- * attester bound to a fresh ephemeral P-256 key; the key lands in *key (secret memory). A denial fails
- * with the broker's first reason code; info receives the request ID, policy and cause. */
-CCG_MUST_CHECK ccg_result ccg_agent_kbs_fetch(const ccg_agent_config *cfg, ccg_attester *att, ccg_secbuf *key,
-                                              ccg_agent_kbs_info *info);
+ * attester bound to a fresh ephemeral P-256 key; the key lands in *key (secret memory). With gpu (may
+ * be NULL) every GPU's evidence for this session travels as additional_evidence, which REPORT_DATA
+ * binds. A denial fails with the broker's first reason code; info receives the request ID, policy and
+ * cause. */
+CCG_MUST_CHECK ccg_result ccg_agent_kbs_fetch(const ccg_agent_config *cfg, ccg_attester *att, ccg_agent_gpu *gpu,
+                                              ccg_secbuf *key, ccg_agent_kbs_info *info);
 
 /* ---------------------------------------------------------------- the model in memory */
 
@@ -180,10 +193,36 @@ int ccg_agent_sanitizer_build(void);
 
 /* ---------------------------------------------------------------- GPU */
 
-/* Loads NVML (lib NULL: libnvidia-ml.so.1) and requires a GPU with confidential computing on and
- * developer-tools mode off: gpu.nvml_unavailable, gpu.absent, gpu.cc_mode_off, gpu.devtools_on,
- * gpu.nvml_error. state receives a human summary ("2 GPUs, cc=on, devtools=off"). */
+/* An NVML session (ccg_agent_gpu, declared above). What NVML SAYS about the GPUs (count, CC state) is
+ * a claim the broker cannot check; the GPUs' signed evidence (ccg_agent_gpu_evidence) is what the
+ * broker verifies. */
+
+/* dlopen's NVML (lib NULL: libnvidia-ml.so.1), binds every entry point the agent uses (the CC state,
+ * the ready state and the attestation calls) and initialises it: gpu.nvml_unavailable. */
+CCG_MUST_CHECK ccg_result ccg_agent_gpu_open(const char *lib, ccg_agent_gpu **out);
+/* Clears a ready state this session set (best effort), shuts NVML down and unloads it. NULL is fine. */
+void ccg_agent_gpu_close(ccg_agent_gpu *g);
+
+/* The HOST CLAIM pre-check, a fast early signal and never a substitute for evidence: at least one GPU,
+ * confidential computing on, developer-tools mode off (gpu.absent, gpu.cc_mode_off, gpu.devtools_on,
+ * gpu.nvml_error). state receives "gpus=2 cc=on devtools=off environment=production". */
+CCG_MUST_CHECK ccg_result ccg_agent_gpu_host_claim(ccg_agent_gpu *g, char *state, size_t state_len);
+/* Opens, checks the host claim and closes (state "nvml=unavailable" when NVML cannot be used). */
 CCG_MUST_CHECK ccg_result ccg_agent_gpu_check(const char *lib, char *state, size_t state_len);
+
+/* Every GPU's attestation evidence for this KBS session, as the additional_evidence string
+ * (docs/gpu-evidence.md, "Wire form in the KBS Attestation"):
+ *   {"nvidia":{"device_evidence_list":[{"arch","uuid","evidence","certificate"},...]}}
+ * GPU i signs the ccgate-v1 nonce derived from D = ccg_gpu_device_digest(hash, kbs_nonce, tee_pubkey)
+ * and i. hash is the Challenge's selected algorithm ("sha256", "sha384", "sha512"). Codes:
+ * gpu.absent, gpu.evidence_unavailable (the report or certificate call failed), gpu.evidence_malformed
+ * (an empty or oversized report, a chain that is not PEM), gpu.arch_unsupported, gpu.nvml_error.
+ * *out is malloc'd; *count receives the number of GPUs in it. */
+CCG_MUST_CHECK ccg_result ccg_agent_gpu_evidence(ccg_agent_gpu *g, const char *hash, const char *kbs_nonce,
+                                                 const ccg_jwk *tee_pubkey, char **out, unsigned *count);
+
+/* nvmlSystemSetConfComputeGpusReadyState(accepting): gpu.ready_state_failed. */
+CCG_MUST_CHECK ccg_result ccg_agent_gpu_set_ready(ccg_agent_gpu *g, unsigned accepting);
 
 /* ---------------------------------------------------------------- the whole agent */
 

@@ -212,6 +212,9 @@ X(GPU_ABSENT, "gpu.absent", "gpu", DENY, "The GPU is required but NVML reports n
 X(GPU_CC_MODE_OFF, "gpu.cc_mode_off", "gpu", DENY, "The GPU is required but its confidential-computing mode is off.")
 X(GPU_DEVTOOLS_ON, "gpu.devtools_on", "gpu", DENY, "The GPU's confidential-computing developer-tools mode is on, which lets tools read GPU memory.")
 X(GPU_NVML_ERROR, "gpu.nvml_error", "gpu", DEPENDENCY, "An NVML query failed (the message names the function and its return code).")
+X(GPU_EVIDENCE_UNAVAILABLE, "gpu.evidence_unavailable", "gpu", DEPENDENCY, "NVML returned no attestation evidence for a GPU: its attestation report or certificate chain call failed (the message names the function, the GPU index and the NVML error).")
+X(GPU_ARCH_UNSUPPORTED, "gpu.arch_unsupported", "gpu", DENY, "NVML names a GPU architecture without a confidential-computing evidence form ccgate knows (Hopper, Blackwell).")
+X(GPU_READY_STATE_FAILED, "gpu.ready_state_failed", "gpu", DEPENDENCY, "NVML could not set the GPUs' confidential-computing ready state; the model server is not started (the message names the NVML error).")
 
 /* sealed artifacts */
 X(ARTIFACT_MAGIC_INVALID, "artifact.magic_invalid", "artifact", INPUT, "The file does not start with the sealed-artifact magic; it is not a ccgate sealed model.")

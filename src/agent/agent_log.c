@@ -109,6 +109,10 @@ void *ccg_agent_status_json(const ccg_agent_status *st)
     }
     set_str(o, "attester", st->attester);
     set_str(o, "gpu", st->gpu);
+    if (st->gpu_required) {
+        json_object_set_new(o, "gpus_attested", json_integer(st->gpus_attested));
+        json_object_set_new(o, "gpu_ready", json_boolean(st->gpu_ready));
+    }
     set_str(o, "memory", st->memory);
     if (st->model_digest[0] != 0) {
         json_object_set_new(o, "model_digest", json_string(st->model_digest));

@@ -1,9 +1,13 @@
 /* The agent's start sequence. Every step either succeeds or ends the start with a reason code:
  *
- *   harden -> status endpoint -> GPU (when required) -> open and verify the artifact header
- *   -> attesting: attester -> KBS auth/attest/resource (the key in secret memory)
+ *   harden -> status endpoint -> GPU (when required): NVML's CC state (the host's claim, an early
+ *   signal) and the GPUs' ready state cleared -> open and verify the artifact header
+ *   -> attesting: attester -> KBS auth -> every GPU's evidence over its session nonce -> attest (the
+ *   CPU evidence binds the GPU evidence) -> resource (the key in secret memory)
  *   -> released: unseal into the memfd, zero the key at once, seal the memfd
- *   -> serving: the model server with the inherited descriptor, until a stop signal or its exit.
+ *   -> the GPUs' ready state set (only now do they accept work)
+ *   -> serving: the model server with the inherited descriptor, until a stop signal or its exit;
+ *   then the ready state is cleared again.
  *
  * No key is cached anywhere: each start attests again, so a key the provider disabled stops the next
  * start with key.disabled. */
@@ -25,6 +29,7 @@ typedef struct {
     const ccg_agent_config *cfg;
     ccg_agent_status st;
     ccg_agent_status_server *server;
+    ccg_agent_gpu *gpu; /* NULL unless the configuration requires GPUs */
     int stop_fd;
 } agent;
 
@@ -77,10 +82,48 @@ static ccg_result check_gpu(agent *a)
         snprintf(a->st.gpu, sizeof(a->st.gpu), "not required");
         return CCG_SUCCESS;
     }
-    CCG_TRY(ccg_agent_gpu_check(a->cfg->nvml_library, a->st.gpu, sizeof(a->st.gpu)));
+    a->st.gpu_required = 1;
+    snprintf(a->st.gpu, sizeof(a->st.gpu), "nvml=unavailable");
+    CCG_TRY(ccg_agent_gpu_open(a->cfg->nvml_library, &a->gpu));
+    /* The host's claim: it fails early on a GPU without CC mode; the broker judges the signed evidence. */
+    CCG_TRY(ccg_agent_gpu_host_claim(a->gpu, a->st.gpu, sizeof(a->st.gpu)));
+    ccg_agent_log(&a->st, "info", "gpu.host_claim",
+                  "NVML's CC state is the host's claim, not evidence: each GPU's signed report goes to the broker");
+    /* No work before this start's key is released, whatever an earlier start left behind. */
+    CCG_TRY(ccg_agent_gpu_set_ready(a->gpu, 0));
     result = CCG_SUCCESS;
 cleanup:
     return result;
+}
+
+/* The key is released and the model is in sealed memory: only now may the GPUs accept work. */
+static ccg_result gpu_ready(agent *a)
+{
+    ccg_result result = CCG_FAILURE;
+    if (a->gpu == NULL) {
+        return CCG_SUCCESS;
+    }
+    CCG_TRY(ccg_agent_gpu_set_ready(a->gpu, 1));
+    a->st.gpu_ready = 1;
+    publish(a, "info", "gpu.ready");
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+/* After serving (or a failure once ready): the GPUs stop accepting work until the next start attests. */
+static void gpu_not_ready(agent *a)
+{
+    if (a->gpu == NULL || !a->st.gpu_ready) {
+        return;
+    }
+    a->st.gpu_ready = 0;
+    if (ccg_failed(ccg_agent_gpu_set_ready(a->gpu, 0))) {
+        ccg_agent_log(&a->st, "warning", "gpu.ready_state_failed", ccg_error_last()->message);
+        ccg_error_clear();
+        return;
+    }
+    ccg_agent_log(&a->st, "info", "gpu.not_ready", NULL);
 }
 
 /* The header names the key the agent is configured for. */
@@ -126,7 +169,8 @@ static ccg_result fetch_key(agent *a, ccg_secbuf *key)
         ccg_agent_log(&a->st, "warning", "attester.emulator",
                       "evidence comes from the software SNP emulator, a test root: for tests and demos only");
     }
-    result = ccg_agent_kbs_fetch(a->cfg, att, key, &info);
+    result = ccg_agent_kbs_fetch(a->cfg, att, a->gpu, key, &info);
+    a->st.gpus_attested = info.gpus_attested;
     snprintf(a->st.request_id, sizeof(a->st.request_id), "%s", info.request_id);
     if (info.policy_id[0] != 0) {
         snprintf(a->st.policy_id, sizeof(a->st.policy_id), "%s", info.policy_id);
@@ -199,6 +243,7 @@ static ccg_result run_steps(agent *a)
     CCG_TRY(unseal(a, art, &key, version, &m));
     ccg_artifact_close(art);
     art = NULL;
+    CCG_TRY(gpu_ready(a));
     CCG_TRY(serve(a, &m));
     result = CCG_SUCCESS;
 cleanup:
@@ -222,9 +267,11 @@ int ccg_agent_run(const ccg_agent_config *cfg, int stop_fd)
                       "the broker is reached over PLAIN HTTP: for tests only, never in production");
     }
     if (ccg_failed(ccg_agent_harden_process()) || ccg_failed(run_steps(&a))) {
-        a.st.state = CCG_AGENT_FAILED;
         a.st.reason = ccg_error_reason();
         snprintf(a.st.message, sizeof(a.st.message), "%s", ccg_error_last()->message);
+        gpu_not_ready(&a);
+        ccg_agent_gpu_close(a.gpu);
+        a.st.state = CCG_AGENT_FAILED;
         a.st.server_pid = 0;
         publish(&a, "error", "failed");
         if (a.server != NULL && cfg->status_linger > 0) {
@@ -234,6 +281,8 @@ int ccg_agent_run(const ccg_agent_config *cfg, int stop_fd)
         ccg_agent_status_stop(a.server);
         return ccg_agent_exit_status(a.st.reason);
     }
+    gpu_not_ready(&a);
+    ccg_agent_gpu_close(a.gpu);
     a.st.state = CCG_AGENT_STOPPED;
     a.st.server_pid = 0;
     publish(&a, "info", "stopped");

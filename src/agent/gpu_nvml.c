@@ -1,42 +1,22 @@
-/* The GPU's confidential-computing state through NVML, loaded at run time (no build dependency on
- * NVIDIA's driver). The few declarations below restate NVIDIA's public nvml.h: functions return an
- * nvmlReturn_t (0 = NVML_SUCCESS), and nvmlSystemGetConfComputeState fills
- * {environment, ccFeature, devToolsMode} (ccFeature 1 = enabled, devToolsMode 1 = on;
- * environment 0 unavailable, 1 simulation, 2 production). */
-#include "ccgate/agent.h"
+/* NVML for the agent (nvml_internal.h): loading it at run time, the confidential-computing state and
+ * the GPUs' ready state. The CC state is the HOST'S CLAIM: NVML reports what the driver is told, and a
+ * host that lies about it is caught only by the GPUs' signed evidence, which the broker verifies
+ * (gpu_evidence.c). The check here is a fast, early signal so a CVM on a GPU without CC mode fails
+ * before it asks the broker anything. */
+#include "nvml_internal.h"
 
 #include <dlfcn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ccgate/error.h"
 
 #define NVML_DEFAULT_LIBRARY "libnvidia-ml.so.1"
-#define NVML_SUCCESS 0
-#define NVML_CC_FEATURE_ENABLED 1u
-#define NVML_CC_DEVTOOLS_ON 1u
 
-typedef int nvml_return;
-typedef void *nvml_device;
-typedef struct {
-    unsigned int environment;
-    unsigned int ccFeature;
-    unsigned int devToolsMode;
-} nvml_cc_system_state;
-
-typedef struct {
-    void *lib;
-    nvml_return (*init)(void);
-    nvml_return (*shutdown)(void);
-    nvml_return (*count)(unsigned int *);
-    nvml_return (*handle)(unsigned int, nvml_device *);
-    nvml_return (*cc_state)(nvml_cc_system_state *);
-    const char *(*error_string)(nvml_return);
-} nvml_api;
-
-static const char *nvml_err(const nvml_api *api, nvml_return rc)
+const char *agent_nvml_err(const ccg_agent_gpu *g, nvml_return rc)
 {
-    const char *s = api->error_string != NULL ? api->error_string(rc) : NULL;
+    const char *s = g->error_string != NULL ? g->error_string(rc) : NULL;
     return s != NULL ? s : "unknown NVML error";
 }
 
@@ -56,28 +36,80 @@ static int bind(void *lib, const char *name, void *fn_ptr_addr)
     return 1;
 }
 
-static ccg_result nvml_load(const char *path, nvml_api *api)
+/* Every entry point is required: a driver without the CC attestation calls cannot serve a GPU-gated
+ * model, so it is refused at load rather than halfway through a start. */
+static ccg_result nvml_bind_all(ccg_agent_gpu *g, const char *path)
 {
     ccg_result result = CCG_FAILURE;
-    const char *err;
-    memset(api, 0, sizeof(*api));
-    api->lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    err = api->lib == NULL ? dlerror() : NULL;
-    CCG_ENSURE_MSG(api->lib != NULL, CCG_R_GPU_NVML_UNAVAILABLE, "dlopen(%.200s): %.200s", path,
-                   err != NULL ? err : "failed");
-    CCG_ENSURE_MSG(bind(api->lib, "nvmlInit_v2", &api->init) && bind(api->lib, "nvmlShutdown", &api->shutdown) &&
-                       bind(api->lib, "nvmlDeviceGetCount_v2", &api->count) &&
-                       bind(api->lib, "nvmlDeviceGetHandleByIndex_v2", &api->handle) &&
-                       bind(api->lib, "nvmlSystemGetConfComputeState", &api->cc_state),
-                   CCG_R_GPU_NVML_UNAVAILABLE,
-                   "%.200s lacks an NVML function the agent needs (driver too old for confidential computing)", path);
-    (void)bind(api->lib, "nvmlErrorString", &api->error_string);
+    static const char *const names[] = {
+        "nvmlInit_v2",
+        "nvmlShutdown",
+        "nvmlDeviceGetCount_v2",
+        "nvmlDeviceGetHandleByIndex_v2",
+        "nvmlSystemGetConfComputeState",
+        "nvmlSystemSetConfComputeGpusReadyState",
+        "nvmlDeviceGetConfComputeGpuAttestationReport",
+        "nvmlDeviceGetConfComputeGpuCertificate",
+        "nvmlDeviceGetArchitecture",
+        "nvmlDeviceGetUUID",
+    };
+    void *slots[] = {&g->init,      &g->shutdown, &g->count,       &g->handle,       &g->cc_state,
+                     &g->set_ready, &g->report,   &g->certificate, &g->architecture, &g->uuid};
+    _Static_assert(sizeof(names) / sizeof(names[0]) == sizeof(slots) / sizeof(slots[0]), "one slot per name");
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        CCG_ENSURE_MSG(bind(g->lib, names[i], slots[i]), CCG_R_GPU_NVML_UNAVAILABLE,
+                       "%.200s lacks %s (a driver without confidential-computing attestation)", path, names[i]);
+    }
+    (void)bind(g->lib, "nvmlErrorString", &g->error_string);
     result = CCG_SUCCESS;
 cleanup:
     return result;
 }
 
-static ccg_result nvml_query(const nvml_api *api, char *state, size_t state_len)
+ccg_result ccg_agent_gpu_open(const char *lib, ccg_agent_gpu **out)
+{
+    ccg_result result = CCG_FAILURE;
+    const char *path = lib != NULL ? lib : NVML_DEFAULT_LIBRARY;
+    ccg_agent_gpu *g = calloc(1, sizeof(*g));
+    const char *err;
+    nvml_return rc;
+    *out = NULL;
+    CCG_ENSURE_ALLOC(g);
+    g->lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    err = g->lib == NULL ? dlerror() : NULL;
+    CCG_ENSURE_MSG(g->lib != NULL, CCG_R_GPU_NVML_UNAVAILABLE, "dlopen(%.200s): %.200s", path,
+                   err != NULL ? err : "failed");
+    CCG_TRY(nvml_bind_all(g, path));
+    rc = g->init();
+    CCG_ENSURE_MSG(rc == NVML_SUCCESS, CCG_R_GPU_NVML_UNAVAILABLE, "nvmlInit_v2: %d (%.100s)", rc,
+                   agent_nvml_err(g, rc));
+    g->initialised = 1;
+    *out = g;
+    g = NULL;
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_agent_gpu_close(g);
+    return result;
+}
+
+void ccg_agent_gpu_close(ccg_agent_gpu *g)
+{
+    if (g == NULL) {
+        return;
+    }
+    if (g->initialised) {
+        if (g->ready_set) {
+            (void)g->set_ready(0); /* the attested start is over: the GPUs stop accepting work */
+        }
+        (void)g->shutdown();
+    }
+    if (g->lib != NULL) {
+        dlclose(g->lib);
+    }
+    free(g);
+}
+
+ccg_result ccg_agent_gpu_host_claim(ccg_agent_gpu *g, char *state, size_t state_len)
 {
     ccg_result result = CCG_FAILURE;
     unsigned int count = 0;
@@ -85,26 +117,26 @@ static ccg_result nvml_query(const nvml_api *api, char *state, size_t state_len)
     nvml_cc_system_state cc;
     nvml_return rc;
     memset(&cc, 0, sizeof(cc));
-    rc = api->count(&count);
+    rc = g->count(&count);
     CCG_ENSURE_MSG(rc == NVML_SUCCESS, CCG_R_GPU_NVML_ERROR, "nvmlDeviceGetCount_v2: %d (%.100s)", rc,
-                   nvml_err(api, rc));
+                   agent_nvml_err(g, rc));
     snprintf(state, state_len, "gpus=%u", count);
     CCG_ENSURE_MSG(count > 0, CCG_R_GPU_ABSENT, "NVML reports no GPU (gpus=0)");
     for (unsigned int i = 0; i < count; i++) {
-        rc = api->handle(i, &dev);
+        rc = g->handle(i, &dev);
         CCG_ENSURE_MSG(rc == NVML_SUCCESS, CCG_R_GPU_NVML_ERROR, "nvmlDeviceGetHandleByIndex_v2(%u): %d (%.100s)", i,
-                       rc, nvml_err(api, rc));
+                       rc, agent_nvml_err(g, rc));
     }
-    rc = api->cc_state(&cc);
+    rc = g->cc_state(&cc);
     CCG_ENSURE_MSG(rc == NVML_SUCCESS, CCG_R_GPU_NVML_ERROR, "nvmlSystemGetConfComputeState: %d (%.100s)", rc,
-                   nvml_err(api, rc));
+                   agent_nvml_err(g, rc));
     snprintf(state, state_len, "gpus=%u cc=%s devtools=%s environment=%s", count,
              cc.ccFeature == NVML_CC_FEATURE_ENABLED ? "on" : "off",
              cc.devToolsMode == NVML_CC_DEVTOOLS_ON ? "on" : "off", env_name(cc.environment));
     CCG_ENSURE_MSG(cc.ccFeature == NVML_CC_FEATURE_ENABLED, CCG_R_GPU_CC_MODE_OFF,
-                   "the GPU's confidential-computing mode is off (%s)", state);
+                   "the GPU's confidential-computing mode is off (%s, as NVML reports it)", state);
     CCG_ENSURE_MSG(cc.devToolsMode != NVML_CC_DEVTOOLS_ON, CCG_R_GPU_DEVTOOLS_ON,
-                   "the GPU's developer-tools mode is on (%s)", state);
+                   "the GPU's developer-tools mode is on (%s, as NVML reports it)", state);
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -113,24 +145,27 @@ cleanup:
 ccg_result ccg_agent_gpu_check(const char *lib, char *state, size_t state_len)
 {
     ccg_result result = CCG_FAILURE;
-    nvml_api api;
-    int initialised = 0;
-    nvml_return rc;
+    ccg_agent_gpu *g = NULL;
     ccg_error_clear();
     snprintf(state, state_len, "nvml=unavailable");
-    CCG_TRY(nvml_load(lib != NULL ? lib : NVML_DEFAULT_LIBRARY, &api));
-    rc = api.init();
-    CCG_ENSURE_MSG(rc == NVML_SUCCESS, CCG_R_GPU_NVML_UNAVAILABLE, "nvmlInit_v2: %d (%.100s)", rc,
-                   nvml_err(&api, rc));
-    initialised = 1;
-    CCG_TRY(nvml_query(&api, state, state_len));
+    CCG_TRY(ccg_agent_gpu_open(lib, &g));
+    CCG_TRY(ccg_agent_gpu_host_claim(g, state, state_len));
     result = CCG_SUCCESS;
 cleanup:
-    if (initialised) {
-        (void)api.shutdown();
-    }
-    if (api.lib != NULL) {
-        dlclose(api.lib);
-    }
+    ccg_agent_gpu_close(g);
+    return result;
+}
+
+ccg_result ccg_agent_gpu_set_ready(ccg_agent_gpu *g, unsigned accepting)
+{
+    ccg_result result = CCG_FAILURE;
+    nvml_return rc;
+    CCG_ENSURE_MSG(accepting <= 1, CCG_R_USAGE_INVALID, "the ready state is 0 or 1");
+    rc = g->set_ready(accepting);
+    CCG_ENSURE_MSG(rc == NVML_SUCCESS, CCG_R_GPU_READY_STATE_FAILED,
+                   "nvmlSystemSetConfComputeGpusReadyState(%u): %d (%.100s)", accepting, rc, agent_nvml_err(g, rc));
+    g->ready_set = accepting == 1;
+    result = CCG_SUCCESS;
+cleanup:
     return result;
 }

@@ -3,12 +3,15 @@
  *   POST /kbs/v0/auth     {"version":"0.4.0","tee":"snp","extra-params":{}} -> {"nonce"}, session cookie
  *   POST /kbs/v0/attest   {"runtime-data":{"nonce","tee-pubkey"},"tee-evidence":{"primary_evidence":
  *                          {"attestation_report":b64,"cert_chain":[{"cert_type","data":b64}]},
- *                          "additional_evidence":""}} -> {"token"}
+ *                          "additional_evidence":"" or the GPUs' evidence}} -> {"token"}
  *   GET  /kbs/v0/resource/<repo>/<type>/<tag> -> a JWE to the tee-pubkey
  *
- * The tee key is a fresh P-256 key per start (never stored); REPORT_DATA = SHA-384 of the RFC 8785
- * runtime data zero-padded to 64 bytes, so the evidence is bound to this nonce and this key. The key
- * is decrypted straight into secret memory. A denial surfaces the broker's first reason code. */
+ * The tee key is a fresh P-256 key per start (never stored). REPORT_DATA = H(RFC 8785 runtime data
+ * {"additional-evidence","nonce","tee-pubkey"}) zero-padded to 64 bytes, H the Challenge's
+ * extra-params."selected-hash-algorithm" (SHA-384 when it names none), so the CPU evidence is bound to
+ * this nonce, this key and the exact additional_evidence string; each GPU in that string signed a nonce
+ * derived from the same session (gpu_evidence.c). The key is decrypted straight into secret memory. A
+ * denial surfaces the broker's first reason code. */
 #include "ccgate/agent.h"
 
 #include <curl/curl.h>
@@ -205,8 +208,10 @@ cleanup:
     return result;
 }
 
-/* The Attestation body for this nonce: evidence bound to (nonce, tee key, ""). */
-static ccg_result build_attestation(ccg_attester *att, const char *nonce, const ccg_jwk *jwk, char **out)
+/* The Attestation body for this nonce: CPU evidence bound to (nonce, tee key, additional), and
+ * additional (the GPUs' evidence, or "") carried as the very string REPORT_DATA hashed. */
+static ccg_result build_attestation(ccg_attester *att, const char *hash, const char *nonce, const ccg_jwk *jwk,
+                                    const char *additional, char **out)
 {
     ccg_result result = CCG_FAILURE;
     uint8_t report_data[CCG_ATTESTER_REPORT_DATA_LEN];
@@ -214,7 +219,7 @@ static ccg_result build_attestation(ccg_attester *att, const char *nonce, const 
     json_t *jwk_json = NULL, *chain = NULL, *doc = NULL;
     char *report_b64 = NULL;
     memset(&ev, 0, sizeof(ev));
-    CCG_TRY(ccg_jose_kbs_report_data("sha384", nonce, jwk, "", report_data));
+    CCG_TRY(ccg_jose_kbs_report_data(hash, nonce, jwk, additional, report_data));
     CCG_TRY(ccg_attester_get_evidence(att, report_data, &ev));
     CCG_ENSURE_MSG(ev.tee == CCG_TEE_SNP, CCG_R_KBS_TEE_NOT_ALLOWED,
                    "the broker protocol here carries SEV-SNP evidence; this attester produced another TEE's");
@@ -225,7 +230,7 @@ static ccg_result build_attestation(ccg_attester *att, const char *nonce, const 
     CCG_ENSURE_ALLOC(jwk_json);
     doc = json_pack("{s:{s:s,s:O},s:{s:{s:s,s:O},s:s}}", "runtime-data", "nonce", nonce, "tee-pubkey", jwk_json,
                     "tee-evidence", "primary_evidence", "attestation_report", report_b64, "cert_chain",
-                    json_array_size(chain) > 0 ? chain : json_null(), "additional_evidence", "");
+                    json_array_size(chain) > 0 ? chain : json_null(), "additional_evidence", additional);
     CCG_ENSURE_ALLOC(doc);
     *out = json_dumps(doc, JSON_COMPACT);
     CCG_ENSURE_ALLOC(*out);
@@ -262,7 +267,23 @@ static void token_policy(const char *token, ccg_agent_kbs_info *info)
     free(claims);
 }
 
-static ccg_result get_nonce(kbs_client *c, char *nonce, size_t cap)
+/* The Challenge's extra-params."selected-hash-algorithm" (KBS 0.4.0), or sha384 when it names none. */
+static ccg_result challenge_hash(const json_t *ch, char *hash, size_t cap)
+{
+    ccg_result result = CCG_FAILURE;
+    const json_t *extra = json_object_get(ch, "extra-params");
+    const json_t *sel = json_is_object(extra) ? json_object_get(extra, "selected-hash-algorithm") : NULL;
+    const char *h = sel != NULL ? json_string_value(sel) : "sha384";
+    CCG_ENSURE_MSG(h != NULL && (strcmp(h, "sha256") == 0 || strcmp(h, "sha384") == 0 || strcmp(h, "sha512") == 0),
+                   CCG_R_AGENT_BROKER_PROTOCOL,
+                   "auth: the Challenge selects a hash algorithm other than sha256, sha384 or sha512");
+    snprintf(hash, cap, "%s", h);
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static ccg_result get_nonce(kbs_client *c, char *nonce, size_t cap, char *hash, size_t hash_cap)
 {
     ccg_result result = CCG_FAILURE;
     ccg_http_body b;
@@ -274,6 +295,7 @@ static ccg_result get_nonce(kbs_client *c, char *nonce, size_t cap)
     CCG_ENSURE_MSG(n != NULL && strlen(n) > 0 && strlen(n) < cap, CCG_R_AGENT_BROKER_PROTOCOL,
                    "auth: the Challenge carries no usable nonce");
     snprintf(nonce, cap, "%s", n);
+    CCG_TRY(challenge_hash(ch, hash, hash_cap));
     result = CCG_SUCCESS;
 cleanup:
     json_decref(ch);
@@ -281,7 +303,7 @@ cleanup:
     return result;
 }
 
-ccg_result ccg_agent_kbs_fetch(const ccg_agent_config *cfg, ccg_attester *att, ccg_secbuf *key,
+ccg_result ccg_agent_kbs_fetch(const ccg_agent_config *cfg, ccg_attester *att, ccg_agent_gpu *gpu, ccg_secbuf *key,
                                ccg_agent_kbs_info *info)
 {
     ccg_result result = CCG_FAILURE;
@@ -289,7 +311,7 @@ ccg_result ccg_agent_kbs_fetch(const ccg_agent_config *cfg, ccg_attester *att, c
     EVP_PKEY *priv = NULL;
     ccg_jwk *jwk = NULL;
     char nonce[160], path[512];
-    char *attestation = NULL;
+    char *attestation = NULL, *additional = NULL;
     ccg_http_body b;
     json_t *tok = NULL;
     memset(&b, 0, sizeof(b));
@@ -301,12 +323,17 @@ ccg_result ccg_agent_kbs_fetch(const ccg_agent_config *cfg, ccg_attester *att, c
     priv = EVP_EC_gen("P-256");
     CCG_ENSURE_OSSL(priv != NULL, CCG_R_INTERNAL_ERROR);
     CCG_TRY(ccg_jwk_from_pkey(priv, NULL, &jwk));
-    CCG_TRY(get_nonce(&c, nonce, sizeof(nonce)));
-    CCG_TRY(build_attestation(att, nonce, jwk, &attestation));
+    CCG_TRY(get_nonce(&c, nonce, sizeof(nonce), info->hash, sizeof(info->hash)));
+    if (gpu != NULL) {
+        /* The GPUs sign first: the CPU evidence then binds the string that carries their reports. */
+        CCG_TRY(ccg_agent_gpu_evidence(gpu, info->hash, nonce, jwk, &additional, &info->gpus_sent));
+    }
+    CCG_TRY(build_attestation(att, info->hash, nonce, jwk, additional != NULL ? additional : "", &attestation));
     CCG_TRY(exchange(&c, "attest", "/kbs/v0/attest", attestation, &b));
     tok = json_loadb(b.data, b.len, 0, NULL);
     CCG_ENSURE_MSG(json_is_string(json_object_get(tok, "token")), CCG_R_AGENT_BROKER_PROTOCOL,
                    "attest: the answer carries no token");
+    info->gpus_attested = info->gpus_sent;
     token_policy(json_string_value(json_object_get(tok, "token")), info);
     ccg_http_body_reset(&b);
     snprintf(path, sizeof(path), "/kbs/v0/resource/%s", cfg->key_path);
@@ -323,6 +350,7 @@ cleanup:
     ccg_http_body_reset(&b);
     json_decref(tok);
     free(attestation);
+    free(additional);
     ccg_jwk_free(jwk);
     EVP_PKEY_free(priv);
     if (c.curl != NULL) {

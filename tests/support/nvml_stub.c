@@ -17,9 +17,20 @@
  *   CCG_NVML_STUB_GPU_TAMPER  a software GPU tamper (cc_off, devtools, measurement=N, fwid, driver=VER,
  *                             signature, nonce); with a fixed report only "signature" (one byte flipped).
  *                             cc_off and devtools also set ccFeature / devToolsMode unless those are set
- *   CCG_NVML_STUB_ATTEST_FAIL "1": the attestation calls return NVML_ERROR_UNKNOWN (999)
- *   CCG_NVML_STUB_READY_FILE  nvmlSystemSetConfComputeGpusReadyState also writes "ready=<0|1>\n" here, so a
- *                             test can see what the agent set */
+ *   CCG_NVML_STUB_ATTEST_FAIL "1": the attestation calls return NVML_ERROR_UNKNOWN (999); "report" or
+ *                             "cert": only that call
+ *   CCG_NVML_STUB_REPORT_SIZE "empty": a report of 0 bytes; "oversized": a size beyond NVML's buffer
+ *                             (a lying library)
+ *   CCG_NVML_STUB_CERT_SIZE   "oversized": an attestation chain size beyond NVML's buffer
+ *   CCG_NVML_STUB_READY_FILE  nvmlSystemSetConfComputeGpusReadyState also APPENDS "ready=<0|1>\n" here, so
+ *                             a test sees every state the caller set, in order
+ *   CCG_NVML_STUB_READY_FAIL  "1": nvmlSystemSetConfComputeGpusReadyState returns NVML_ERROR_UNKNOWN
+ * Device identity:
+ *   CCG_NVML_STUB_ARCH        nvmlDeviceGetArchitecture's answer: a number (NVML_DEVICE_ARCH_*: 9 Hopper,
+ *                             10 Blackwell, 8 Ada...) or "fail" (NOT_SUPPORTED); by default the saved
+ *                             software GPU's architecture, else Hopper (the real vectors)
+ *   CCG_NVML_STUB_UUID        "fail": nvmlDeviceGetUUID returns NVML_ERROR_UNKNOWN; "bad": a UUID with a
+ *                             byte outside [A-Za-z0-9-]; by default "GPU-" and a fixed UUID per index */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +43,8 @@
 #define NVML_ERROR_INVALID_ARGUMENT 2
 #define NVML_ERROR_NOT_SUPPORTED 3
 #define NVML_ERROR_INSUFFICIENT_SIZE 7
+#define NVML_DEVICE_ARCH_HOPPER 9u
+#define NVML_DEVICE_ARCH_BLACKWELL 10u
 #define NVML_ERROR_DRIVER_NOT_LOADED 9
 #define NVML_ERROR_UNKNOWN 999
 
@@ -81,10 +94,20 @@ int nvmlDeviceGetCount_v2(unsigned int *count);
 int nvmlDeviceGetHandleByIndex_v2(unsigned int index, void **device);
 int nvmlSystemGetConfComputeState(stub_cc_state *state);
 int nvmlDeviceGetConfComputeMemSizeInfo(void *device, stub_mem_size_info *info);
-int nvmlDeviceGetConfComputeGpuCertificate(void *device, stub_gpu_certificate *cert);
-int nvmlDeviceGetConfComputeGpuAttestationReport(void *device, stub_gpu_attestation_report *report);
+/* Built a second time with CCG_NVML_STUB_NO_ATTESTATION (libnvidia-ml-old-stub.so): a driver from before
+ * the CC attestation calls, which do not exist in it. */
+#ifdef CCG_NVML_STUB_NO_ATTESTATION
+#define CC_ATTESTATION_CALL static __attribute__((unused))
+#else
+#define CC_ATTESTATION_CALL
+#endif
+CC_ATTESTATION_CALL int nvmlDeviceGetConfComputeGpuCertificate(void *device, stub_gpu_certificate *cert);
+CC_ATTESTATION_CALL int nvmlDeviceGetConfComputeGpuAttestationReport(void *device,
+                                                                     stub_gpu_attestation_report *report);
 int nvmlSystemSetConfComputeGpusReadyState(unsigned int isAcceptingWork);
 int nvmlSystemGetConfComputeGpusReadyState(unsigned int *isAcceptingWork);
+int nvmlDeviceGetArchitecture(void *device, unsigned int *arch);
+int nvmlDeviceGetUUID(void *device, char *uuid, unsigned int length);
 const char *nvmlErrorString(int rc);
 
 static int initialised;
@@ -204,9 +227,12 @@ int nvmlSystemSetConfComputeGpusReadyState(unsigned int isAcceptingWork)
     if (!cc_feature()) {
         return NVML_ERROR_NOT_SUPPORTED; /* only CC-mode GPUs have a ready state */
     }
+    if (env_is("CCG_NVML_STUB_READY_FAIL", "1")) {
+        return NVML_ERROR_UNKNOWN;
+    }
     ready_state = isAcceptingWork;
     if (path != NULL) {
-        FILE *f = fopen(path, "w");
+        FILE *f = fopen(path, "a");
         if (f == NULL || fprintf(f, "ready=%u\n", ready_state) < 0 || fclose(f) != 0) {
             return NVML_ERROR_UNKNOWN;
         }
@@ -294,7 +320,8 @@ static int read_fixed(const char *var, int decode, uint8_t **out, size_t *len)
     return rc;
 }
 
-static int attest_start(void *device, int *gpu)
+/* call: "report" or "cert", matched by CCG_NVML_STUB_ATTEST_FAIL (or "1" for both). */
+static int attest_start(void *device, int *gpu, const char *call)
 {
     if (!initialised) {
         return NVML_ERROR_UNINITIALIZED;
@@ -303,7 +330,10 @@ static int attest_start(void *device, int *gpu)
     if (*gpu < 0) {
         return NVML_ERROR_INVALID_ARGUMENT;
     }
-    return env_is("CCG_NVML_STUB_ATTEST_FAIL", "1") ? NVML_ERROR_UNKNOWN : NVML_SUCCESS;
+    if (env_is("CCG_NVML_STUB_ATTEST_FAIL", "1") || env_is("CCG_NVML_STUB_ATTEST_FAIL", call)) {
+        return NVML_ERROR_UNKNOWN;
+    }
+    return NVML_SUCCESS;
 }
 
 static int emulated_report(int gpu, const uint8_t *nonce, uint8_t **out, size_t *len)
@@ -338,12 +368,13 @@ static int fixed_report(uint8_t **out, size_t *len)
     return NVML_SUCCESS;
 }
 
-int nvmlDeviceGetConfComputeGpuAttestationReport(void *device, stub_gpu_attestation_report *report)
+CC_ATTESTATION_CALL int nvmlDeviceGetConfComputeGpuAttestationReport(void *device,
+                                                                     stub_gpu_attestation_report *report)
 {
     int gpu = -1;
     uint8_t *data = NULL;
     size_t len = 0;
-    int rc = report == NULL ? NVML_ERROR_INVALID_ARGUMENT : attest_start(device, &gpu);
+    int rc = report == NULL ? NVML_ERROR_INVALID_ARGUMENT : attest_start(device, &gpu, "report");
     if (rc != NVML_SUCCESS) {
         return rc;
     }
@@ -355,6 +386,11 @@ int nvmlDeviceGetConfComputeGpuAttestationReport(void *device, stub_gpu_attestat
         report->isCecAttestationReportPresent = 0;
         report->cecAttestationReportSize = 0;
         memset(report->cecAttestationReport, 0, sizeof(report->cecAttestationReport));
+    }
+    if (rc == NVML_SUCCESS && env_is("CCG_NVML_STUB_REPORT_SIZE", "empty")) {
+        report->attestationReportSize = 0;
+    } else if (rc == NVML_SUCCESS && env_is("CCG_NVML_STUB_REPORT_SIZE", "oversized")) {
+        report->attestationReportSize = (unsigned int)sizeof(report->attestationReport) + 1;
     }
     free(data);
     return rc;
@@ -375,13 +411,13 @@ static int fill_certificate(const char *pem, size_t len, stub_gpu_certificate *c
     return rc;
 }
 
-int nvmlDeviceGetConfComputeGpuCertificate(void *device, stub_gpu_certificate *cert)
+CC_ATTESTATION_CALL int nvmlDeviceGetConfComputeGpuCertificate(void *device, stub_gpu_certificate *cert)
 {
     int gpu = -1;
     char *pem = NULL;
     size_t len = 0;
     ccg_gpu_emulator *emu = NULL;
-    int rc = cert == NULL ? NVML_ERROR_INVALID_ARGUMENT : attest_start(device, &gpu);
+    int rc = cert == NULL ? NVML_ERROR_INVALID_ARGUMENT : attest_start(device, &gpu, "cert");
     if (rc != NVML_SUCCESS) {
         return rc;
     }
@@ -396,9 +432,68 @@ int nvmlDeviceGetConfComputeGpuCertificate(void *device, stub_gpu_certificate *c
     if (rc == NVML_SUCCESS) {
         rc = fill_certificate(pem, len, cert);
     }
+    if (rc == NVML_SUCCESS && env_is("CCG_NVML_STUB_CERT_SIZE", "oversized")) {
+        cert->attestationCertChainSize = (unsigned int)sizeof(cert->attestationCertChain) + 1;
+    }
     ccg_gpu_emulator_free(emu);
     free(pem);
     return rc;
+}
+
+/* ---------------------------------------------------------------- device identity */
+
+int nvmlDeviceGetArchitecture(void *device, unsigned int *arch)
+{
+    const char *v = getenv("CCG_NVML_STUB_ARCH");
+    int gpu = device_index(device);
+    ccg_gpu_emulator *emu = NULL;
+    if (!initialised) {
+        return NVML_ERROR_UNINITIALIZED;
+    }
+    if (gpu < 0 || arch == NULL) {
+        return NVML_ERROR_INVALID_ARGUMENT;
+    }
+    if (v != NULL) {
+        if (strcmp(v, "fail") == 0) {
+            return NVML_ERROR_NOT_SUPPORTED;
+        }
+        *arch = (unsigned int)strtoul(v, NULL, 10);
+        return NVML_SUCCESS;
+    }
+    *arch = NVML_DEVICE_ARCH_HOPPER;
+    if (getenv("CCG_NVML_STUB_GPU_STATE") != NULL) {
+        int rc = load_emulator(gpu, &emu);
+        if (rc != NVML_SUCCESS) {
+            return rc;
+        }
+        if (ccg_gpu_emulator_config_of(emu)->arch == CCG_GPU_ARCH_BLACKWELL) {
+            *arch = NVML_DEVICE_ARCH_BLACKWELL;
+        }
+        ccg_gpu_emulator_free(emu);
+    }
+    return NVML_SUCCESS;
+}
+
+int nvmlDeviceGetUUID(void *device, char *uuid, unsigned int length)
+{
+    char text[96];
+    int gpu = device_index(device);
+    if (!initialised) {
+        return NVML_ERROR_UNINITIALIZED;
+    }
+    if (gpu < 0 || uuid == NULL) {
+        return NVML_ERROR_INVALID_ARGUMENT;
+    }
+    if (env_is("CCG_NVML_STUB_UUID", "fail")) {
+        return NVML_ERROR_UNKNOWN;
+    }
+    snprintf(text, sizeof(text), "GPU-%s5eb0c0de-0000-4000-8000-%012x",
+             env_is("CCG_NVML_STUB_UUID", "bad") ? "\"" : "", (unsigned)gpu);
+    if (strlen(text) >= length) {
+        return NVML_ERROR_INSUFFICIENT_SIZE;
+    }
+    memcpy(uuid, text, strlen(text) + 1);
+    return NVML_SUCCESS;
 }
 
 const char *nvmlErrorString(int rc)
