@@ -368,23 +368,25 @@ cleanup:
     return result;
 }
 
-ccg_result ccg_tdx_policy_parse(const char *text, size_t len, ccg_tdx_policy **out)
+/* The one parser of the policy's members: a document's own policy_id and version (policy_id NULL), or
+ * a release policy's section, whose identity is the release policy's and which names none itself. */
+static ccg_result parse_members(json_t *root, const char *policy_id, int64_t version, ccg_tdx_policy **out)
 {
     ccg_result result = CCG_FAILURE;
     ccg_tdx_policy *p = NULL;
-    json_t *root = NULL;
-    json_error_t jerr;
     const char *key;
     json_t *value;
-    CCG_ENSURE_MSG(len <= POLICY_MAX_BYTES, CCG_R_POLICY_MALFORMED, "policy is larger than %u bytes", POLICY_MAX_BYTES);
-    root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    CCG_ENSURE_MSG(root != NULL, CCG_R_POLICY_MALFORMED, "line %d column %d: %.120s", jerr.line, jerr.column,
-                   jerr.text);
-    CCG_ENSURE_MSG(json_is_object(root), CCG_R_POLICY_MALFORMED, "the policy must be a JSON object");
     p = calloc(1, sizeof(*p));
     CCG_ENSURE_ALLOC(p);
     set_defaults(p);
-    CCG_TRY(parse_identity(root, p));
+    if (policy_id == NULL) {
+        CCG_TRY(parse_identity(root, p));
+    } else {
+        CCG_ENSURE_MSG(json_object_get(root, "policy_id") == NULL && json_object_get(root, "version") == NULL,
+                       CCG_R_POLICY_UNKNOWN_KEY, "a tdx section takes policy_id and version from its release policy");
+        snprintf(p->policy_id, sizeof(p->policy_id), "%s", policy_id);
+        p->version = version;
+    }
     json_object_foreach(root, key, value) {
         CCG_TRY(parse_key(key, value, p));
     }
@@ -393,7 +395,36 @@ ccg_result ccg_tdx_policy_parse(const char *text, size_t len, ccg_tdx_policy **o
     result = CCG_SUCCESS;
 cleanup:
     ccg_tdx_policy_free(p);
+    return result;
+}
+
+ccg_result ccg_tdx_policy_parse(const char *text, size_t len, ccg_tdx_policy **out)
+{
+    ccg_result result = CCG_FAILURE;
+    json_t *root = NULL;
+    json_error_t jerr;
+    *out = NULL;
+    CCG_ENSURE_MSG(len <= POLICY_MAX_BYTES, CCG_R_POLICY_MALFORMED, "policy is larger than %u bytes", POLICY_MAX_BYTES);
+    root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    CCG_ENSURE_MSG(root != NULL, CCG_R_POLICY_MALFORMED, "line %d column %d: %.120s", jerr.line, jerr.column,
+                   jerr.text);
+    CCG_ENSURE_MSG(json_is_object(root), CCG_R_POLICY_MALFORMED, "the policy must be a JSON object");
+    CCG_TRY(parse_members(root, NULL, 0, out));
+    result = CCG_SUCCESS;
+cleanup:
     json_decref(root);
+    return result;
+}
+
+ccg_result ccg_tdx_policy_from_section(const json_t *section, const char *policy_id, int64_t version,
+                                       ccg_tdx_policy **out)
+{
+    ccg_result result = CCG_FAILURE;
+    *out = NULL;
+    CCG_ENSURE_MSG(json_is_object(section), CCG_R_POLICY_MALFORMED, "the tdx section must be a JSON object");
+    CCG_TRY(parse_members((json_t *)section, policy_id, version, out));
+    result = CCG_SUCCESS;
+cleanup:
     return result;
 }
 
