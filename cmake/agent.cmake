@@ -2,9 +2,12 @@
 # CCG_NVML_STUB_* variables), the same without the CC attestation calls, and a stub model server
 # (tests/support/model_server_stub.c), with their paths in $CCG_NVML_STUB, $CCG_NVML_STUB_OLD and
 # $CCG_MODEL_SERVER_STUB for the tests named test_agent*.
+# The stub NVML is built in every configuration: `make demo` (a release build without tests) runs a
+# GPU-gated release with the software GPU behind it. TEST ROOTS ONLY: NVIDIA's pinned roots never
+# accept its evidence.
+add_library(ccg-nvml-stub SHARED ${CMAKE_SOURCE_DIR}/tests/support/nvml_stub.c)
+set_target_properties(ccg-nvml-stub PROPERTIES OUTPUT_NAME nvidia-ml-stub)
 if(CCG_TESTS)
-  add_library(ccg-nvml-stub SHARED ${CMAKE_SOURCE_DIR}/tests/support/nvml_stub.c)
-  set_target_properties(ccg-nvml-stub PROPERTIES OUTPUT_NAME nvidia-ml-stub)
   # The same stub as a driver from before the CC attestation calls ($CCG_NVML_STUB_OLD).
   add_library(ccg-nvml-stub-old SHARED ${CMAKE_SOURCE_DIR}/tests/support/nvml_stub.c)
   set_target_properties(ccg-nvml-stub-old PROPERTIES OUTPUT_NAME nvidia-ml-old-stub)

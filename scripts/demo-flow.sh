@@ -68,6 +68,12 @@ bad_meas=$(printf 'ee%.0s' $(seq 1 48))
 "$cli" emulate snp --out-dir "$work/rogue" --load-state "$work/guest" --measurement "$bad_meas" --save-state >/dev/null
 echo "   approved measurement ${good_meas:0:24}..., rogue measurement ${bad_meas:0:24}..."
 
+# A software GPU (TEST ROOTS ONLY): it signs SPDM evidence over whatever nonce NVML is asked for, and its RIM
+# signer signs the driver and VBIOS reference manifests the broker checks the measurements against.
+show ccgate emulate gpu --out-dir gpu --save-state
+"$cli" emulate gpu --out-dir "$work/gpu" --save-state >/dev/null
+ls "$work/gpu/rims" | sed 's/^/   RIM /'
+
 # The authority's signed TCB baseline for the product: the emulated Milan TCB counts as up to date. Policies
 # accept the TCB status UpToDate only, against a baseline (docs/snp-tcb-baseline.md).
 step "Authority: a signed TCB baseline for Milan (the TCB that counts as up to date; advisories below it)"
@@ -90,7 +96,8 @@ cat > "$work/kbs.json" <<JSON
  "attestation_policy": "model-llm", "allow_unlocked_memory": true, "threads": 2,
  "tls": {"cert_file": "$work/kbs.crt", "key_file": "$work/kbs.key"},
  "keystore": {"backend": "file", "kek_file": "$work/kek.bin"},
- "tcb_baselines": ["$work/milan-tcb.json"], "tcb_baseline_issuers": {"authority": "$work/authority.pub"}}
+ "tcb_baselines": ["$work/milan-tcb.json"], "tcb_baseline_issuers": {"authority": "$work/authority.pub"},
+ "gpu": {"rim_dir": "$work/gpu/rims"}}
 JSON
 ark=$(python3 -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$work/guest/ark.pem")
 cat > "$work/policy.json" <<JSON
@@ -130,9 +137,9 @@ n = int(os.environ["CCGATE_MODEL_LEN"])
 with mmap.mmap(fd, n, prot=mmap.PROT_READ) as m:
     print("model server: serving %s, %d bytes, sha384 %s" % (os.environ["CCGATE_KEY_ID"], n, hashlib.sha384(m).hexdigest()), flush=True)
 PY
-agent_config() { # agent_config EMULATOR_DIR FILE
+agent_config() { # agent_config EMULATOR_DIR FILE [GPU-MEMBER]
   cat > "$2" <<JSON
-{"attester": {"kind": "emulator", "emulator_dir": "$1"},
+{"attester": {"kind": "emulator", "emulator_dir": "$1"},${3:-}
  "broker": {"url": "https://127.0.0.1:$port", "ca_file": "$work/kbs.crt", "timeout": 30},
  "key": {"resource": "default/model/llm", "version": 1},
  "artifact": {"location": "$work/model.ccgm", "provider_key": "$work/provider.pub"},
@@ -140,8 +147,8 @@ agent_config() { # agent_config EMULATOR_DIR FILE
  "memlock": "best-effort"}
 JSON
 }
-run_agent() { # run_agent NAME EMULATOR_DIR -> sets agent_rc, prints the server's line
-  agent_config "$2" "$work/agent-$1.json"
+run_agent() { # run_agent NAME EMULATOR_DIR [GPU-MEMBER] -> sets agent_rc, prints the server's line
+  agent_config "$2" "$work/agent-$1.json" "${3:-}"
   printf '$ ccgate-agent --config agent-%s.json\n' "$1"
   agent_rc=0
   "$bin/ccgate-agent" --config "$work/agent-$1.json" >"$work/agent-$1.out" 2>"$work/agent-$1.err" || agent_rc=$?
@@ -168,6 +175,53 @@ expect "agent exit status" "$agent_rc" 12
 expect "reason" "$(failed_reason "$work/agent-disabled.err")" key.disabled
 grep '"event":"failed"' "$work/agent-disabled.err" | tail -1 |
   python3 -c 'import json,sys; o=json.load(sys.stdin); print("   signal:", {k: o.get(k) for k in ("reason","key_id","request_id","policy_version")})'
+
+# ---------------------------------------------------------------- 4b. a GPU-gated release
+step "Provider: the key back on, under policy v2: the same guest AND one verified GPU (software GPU roots named)"
+"$kbs" key-state --config "$work/kbs.json" --key-id default/model/llm --state active >/dev/null
+gpu_roots=$(python3 -c 'import json,sys; print(json.dumps({"gpu": open(sys.argv[1]).read(), "rim": open(sys.argv[2]).read()}))' \
+  "$work/gpu/root.pem" "$work/gpu/rim-root.pem")
+python3 - "$work/policy.json" "$work/policy-gpu.json" "$gpu_roots" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+p["version"] = 2
+del p["gpu_required"]
+# One GPU; its driver and VBIOS measurements must match the signed RIMs. OCSP is shown with a live
+# responder in the tests (test_kbs_gpu); this demo has none, so its policy does not require it.
+p["gpu"] = {"count": 1, "require_rim": True, "require_ocsp": False, "trusted_roots": json.loads(sys.argv[3])}
+json.dump(p, open(sys.argv[2], "w"))
+PY
+show ccgate-kbs set-policy --file policy-gpu.json   "(policy model-llm v2: gpu.count 1, RIMs required)"
+"$kbs" set-policy --config "$work/kbs.json" --file "$work/policy-gpu.json" >/dev/null
+nvml_stub="$bin/libnvidia-ml-stub.so"
+gpu_member=" \"gpu\": {\"required\": true, \"nvml_library\": \"$nvml_stub\"},"
+
+step "Guest without GPU evidence: refused (the policy requires a GPU); the model server never starts"
+run_agent nogpu "$work/guest"
+expect "reason" "$(failed_reason "$work/agent-nogpu.err")" kbs.gpu_required
+expect "model server started" "$(grep -c '^model server' "$work/agent-nogpu.out" || true)" 0
+
+step "Guest with its GPU: NVML evidence over the session-bound nonce; the broker verifies both; served"
+export CCG_NVML_STUB_GPU_STATE="$work/gpu" CCG_NVML_STUB_READY_FILE="$work/gpu-ready.txt"
+run_agent gpu "$work/guest" "$gpu_member"
+expect "agent exit status" "$agent_rc" 0
+expect "GPU ready state: cleared at start, set after the release, cleared at stop" \
+  "$(tr '\n' ' ' < "$work/gpu-ready.txt")" "ready=0 ready=1 ready=0 "
+served=$(sed -n 's/.*sha384 \([0-9a-f]*\).*/\1/p' "$work/agent-gpu.out")
+expect "digest in memory equals the provider's model" "$served" "$model_sha"
+
+step "Guest whose GPU runs other firmware (RIM index 9 differs): refused, naming the index"
+rm -f "$work/gpu-ready.txt"
+CCG_NVML_STUB_GPU_TAMPER=measurement=9 run_agent gputamper "$work/guest" "$gpu_member"
+expect "reason" "$(failed_reason "$work/agent-gputamper.err")" gpu.measurement_mismatch
+expect "GPU ready state never set" "$(grep -c 'ready=1' "$work/gpu-ready.txt" 2>/dev/null || true)" 0
+grep '"event":"failed"' "$work/agent-gputamper.err" | tail -1 |
+  python3 -c 'import json,sys; o=json.load(sys.stdin); print("   signal:", {k: o.get(k) for k in ("reason","key_id","request_id","policy_version")})'
+show ccgate audit list --db kbs.db   "(the broker's record of that denial)"
+gpu_audit=$("$cli" audit list --db "$work/kbs.db" | grep 'gpu.measurement_mismatch' | tail -1)
+echo "$gpu_audit" | sed 's/^/   /'
+expect "the broker's record names the GPU's mismatching RIM index" "$(echo "$gpu_audit" | grep -o 'failed\[9\]')" "failed[9]"
+unset CCG_NVML_STUB_GPU_STATE CCG_NVML_STUB_READY_FILE
 
 # ---------------------------------------------------------------- 5. the enterprise client
 step "Client: a prompt reaches the model server only over a channel bound to fresh, approved evidence"

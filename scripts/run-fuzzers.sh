@@ -51,7 +51,7 @@ for t in "${targets[@]}"; do
   # signed JSON with the target's selector byte (0 TCB info, 1 QE identity, 3 bundle); the CCEL event
   # log with fuzz_tdx_ccel's selector (0 log area, cut a little past its last event so seeds stay
   # small; 1 ACPI table; 2 log area and a runtime RTMR3 log made of its last event relabelled).
-  if [[ $name == fuzz_tdx_* ]] && [ -d "$tdx" ]; then
+  if [[ $name == fuzz_tdx_* || $name == fuzz_kbs_tdx_evidence ]] && [ -d "$tdx" ]; then
     python3 - "$name" "$tdx" "$work" <<'PY' || true
 import binascii, glob, json, os, struct, sys
 name, tdx, work = sys.argv[1:4]
@@ -83,6 +83,18 @@ if name == "fuzz_tdx_ccel":
         open(f"{work}/runtime", "wb").write(b"\x02" + struct.pack("<H", min(len(body), 65535)) + body[:65535] + rt)
     for f in glob.glob(tdx + "/*ccel_table*"):
         open(f"{work}/table", "wb").write(b"\x01" + open(f, "rb").read())
+# The broker's TDX evidence (Trustee's TdxEvidence JSON): each quote as base64, with the CCEL log area
+# (cut past its last event) or null, and an Attestation Agent log line.
+if name == "fuzz_kbs_tdx_evidence":
+    import base64
+    logs = [open(f, "rb").read() for f in glob.glob(tdx + "/*ccel_data*")]
+    logs = [l[: l.find(b"\xff" * 16) + 16] if l.find(b"\xff" * 16) > 0 else l[:32768] for l in logs]
+    for i, q in enumerate(quotes + [open(f, "rb").read() for f in glob.glob(tdx + "/*tdx-quote*.dat")]):
+        b = base64.b64encode(q).decode()
+        open(f"{work}/evidence{i}", "w").write(json.dumps({"cc_eventlog": None, "quote": b}))
+        for j, l in enumerate(logs):
+            open(f"{work}/evidence{i}-log{j}", "w").write(json.dumps(
+                {"cc_eventlog": base64.b64encode(l).decode(), "quote": b, "aa_eventlog": "INIT sha384/" + "00" * 48 + "\n"}))
 for i, f in enumerate(glob.glob(tdx + "/*/*collateral*.json")):
     if name == "fuzz_tdx_json":
         d = json.load(open(f))

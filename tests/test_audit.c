@@ -531,7 +531,7 @@ static void tcb_member_cannot_be_changed(void **state)
     raw_exec(f->path, "UPDATE audit_log SET tcb = NULL WHERE seq = 3; UPDATE audit_log SET count = 1 WHERE seq = 1");
     expect_broken(f->a, 1, "malformed", &r);
     assert_non_null(strstr(r.detail, "count"));
-    raw_exec(f->path, "UPDATE audit_log SET count = NULL WHERE seq = 1; UPDATE audit_log SET v = 5 WHERE seq = 3");
+    raw_exec(f->path, "UPDATE audit_log SET count = NULL WHERE seq = 1; UPDATE audit_log SET v = 6 WHERE seq = 3");
     expect_broken(f->a, 3, "unsupported_format", &r);
 }
 
@@ -647,6 +647,84 @@ static void gpu_member_cannot_be_changed(void **state)
                       "\"ueid\":null,\"vbios_version\":null}]' WHERE seq = 2");
     expect_broken(f->a, 1, "hash_mismatch", &r); /* seq 1 lost its gpus and its format: its hash breaks */
     ccg_reasons_free(&reasons);
+}
+
+/* ---- a TDX decision (format 5) ---- */
+
+#define TDX_MRTD "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a"
+
+/* Intel's exact statuses (any of the TDX vocabulary), the FMSPC and the MRTD are recorded and hashed;
+ * with GPUs the record stays format 5 and carries them; the verifier holds it to its shape. */
+static void tdx_decisions_are_format_5(void **state)
+{
+    fixture *f = *state;
+    const char *adv[] = {"INTEL-SA-00837"};
+    ccg_audit_tdx tdx = {.platform_status = "OutOfDate", .module_status = "UpToDate", .qe_status = "UpToDate",
+                         .fmspc = "00906ED50000", .mrtd = TDX_MRTD};
+    ccg_audit_event ev = {.time = T0, .request_id = "req-1", .persona = CCG_PERSONA_WORKLOAD, .action = "kbs.attest",
+                          .policy_id = "model-t", .policy_version = 3, .evidence_digest = "sha384:0123456789abcdef",
+                          .decision = CCG_AUDIT_ALLOW, .tcb_status = "SWHardeningNeeded", .advisories = adv,
+                          .advisory_count = 1, .tdx = &tdx};
+    ccg_audit_gpu g[2];
+    ccg_reasons reasons;
+    char req[32];
+    ccg_audit_verify_report r;
+    json_t *list = NULL;
+    OK(ccg_audit_append(f->a, &ev, NULL, NULL));
+    gpu_event(&ev, g, &reasons, 2, req);
+    ev.tcb_status = "UpToDate";
+    ev.tdx = &tdx;
+    OK(ccg_audit_append(f->a, &ev, NULL, NULL));
+    OK(ccg_audit_list(f->a, 0, 0, &list));
+    json_t *first = json_array_get(list, 0), *second = json_array_get(list, 1), *tcb = json_object_get(first, "tcb");
+    assert_int_equal(json_integer_value(json_object_get(first, "v")), 5);
+    assert_int_equal(json_object_size(tcb), 7);
+    assert_string_equal(json_string_value(json_object_get(tcb, "status")), "SWHardeningNeeded");
+    assert_string_equal(json_string_value(json_object_get(tcb, "platform_status")), "OutOfDate");
+    assert_string_equal(json_string_value(json_object_get(tcb, "mrtd")), TDX_MRTD);
+    assert_null(json_object_get(first, "gpus"));
+    assert_int_equal(json_integer_value(json_object_get(second, "v")), 5);
+    assert_int_equal(json_array_size(json_object_get(second, "gpus")), 2);
+    json_decref(list);
+    OK(ccg_audit_verify(f->a, NULL, &r));
+    assert_true(r.intact);
+    /* The statuses changed after the fact: the hash; a member dropped, or the record claiming format 3: the
+     * shape. */
+    raw_exec(f->path, "DROP TRIGGER audit_log_no_update;"
+                      "UPDATE audit_log SET tcb = replace(tcb, 'OutOfDate', 'UpToDate') WHERE seq = 1");
+    expect_broken(f->a, 1, "hash_mismatch", &r);
+    raw_exec(f->path, "UPDATE audit_log SET tcb = '{\"advisories\":[],\"status\":\"UpToDate\"}' WHERE seq = 1");
+    expect_broken(f->a, 1, "malformed", &r);
+    raw_exec(f->path, "UPDATE audit_log SET tcb = NULL WHERE seq = 1");
+    expect_broken(f->a, 1, "malformed", &r);
+    ccg_reasons_free(&reasons);
+}
+
+/* What a format-5 record may hold: TDX statuses only, hex FMSPC and MRTD, never a count or no status. */
+static void tdx_fields_are_checked(void **state)
+{
+    fixture *f = *state;
+    ccg_audit_tdx tdx = {.platform_status = "UpToDate", .module_status = "UpToDate", .qe_status = "UpToDate",
+                         .fmspc = "00906ED50000", .mrtd = TDX_MRTD};
+    ccg_audit_event ev = {.time = T0, .request_id = "req-1", .persona = CCG_PERSONA_WORKLOAD, .action = "kbs.attest",
+                          .decision = CCG_AUDIT_ALLOW, .tcb_status = "RolledBack", .tdx = &tdx};
+    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED); /* SNP's vocabulary */
+    ev.tcb_status = NULL;
+    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    ev.tcb_status = "TDRelaunchAdvised";
+    tdx.module_status = "Fine";
+    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    tdx.module_status = "None";
+    tdx.fmspc = "00906ED5000";
+    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    tdx.fmspc = "00906ED50000";
+    tdx.mrtd = "5a";
+    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    tdx.mrtd = TDX_MRTD;
+    ev.count = 2;
+    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    ev.count = 0;
+    OK(ccg_audit_append(f->a, &ev, NULL, NULL));
 }
 
 static void gpu_format_needs_gpus_and_only_format_4_has_them(void **state)
@@ -1391,6 +1469,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(records_deleted_before_a_checkpoint_without_a_prune_are_found, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_second_prune_chains_on, setup, teardown),
+        cmocka_unit_test_setup_teardown(tdx_decisions_are_format_5, setup, teardown),
+        cmocka_unit_test_setup_teardown(tdx_fields_are_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(cli_checkpoint_and_prune, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

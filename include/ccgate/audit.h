@@ -41,12 +41,16 @@
  *   2: a counted record, which adds "count" (a summary of several events, or a prune);
  *   3: a record of one SEV-SNP decision, which adds "tcb" (its TCB status and advisories);
  *   4: a record of one decision that appraised GPUs, which adds "gpus" (per-GPU claims) and "tcb"
- *      (as in format 3, or null when the CPU evidence gave no TCB status).
- * A record of format 1 hashes exactly as before formats 2 to 4 existed. */
+ *      (as in format 3, or null when the CPU evidence gave no TCB status);
+ *   5: a record of one Intel TDX decision, which adds "tcb" with Intel's statuses: the converged
+ *      "status", "advisories", "platform_status", "module_status", "qe_status", the "fmspc" and the TD's
+ *      "mrtd"; and "gpus" (as in format 4) when the decision appraised GPUs.
+ * A record of format 1 hashes exactly as before formats 2 to 5 existed. */
 #define CCG_AUDIT_FORMAT 1
 #define CCG_AUDIT_FORMAT_COUNTED 2
 #define CCG_AUDIT_FORMAT_TCB 3
 #define CCG_AUDIT_FORMAT_GPU 4
+#define CCG_AUDIT_FORMAT_TDX 5
 #define CCG_AUDIT_MAX_GPUS 16u
 #define CCG_AUDIT_GPU_TEXT_MAX 63u /* bytes of a GPU claim string, printable ASCII without spaces */
 #define CCG_AUDIT_GPU_MAX_INDEXES 254u /* mismatched RIM indexes (0..253) of one GPU */
@@ -99,6 +103,17 @@ typedef struct {
     size_t mismatched_count;
 } ccg_audit_gpu;
 
+/* What a TDX decision's record adds to its TCB status (format 5): Intel's statuses by name ("UpToDate",
+ * "SWHardeningNeeded", ..., "Revoked", or "None" when not evaluated), the FMSPC (12 hex digits) and the
+ * TD's MRTD (96 hex digits). */
+typedef struct {
+    const char *platform_status;
+    const char *module_status;
+    const char *qe_status;
+    const char *fmspc;
+    const char *mrtd;
+} ccg_audit_tdx;
+
 /* One event to record. Strings are borrowed. Optional fields are NULL (strings) or 0 (versions). */
 typedef struct {
     ccg_time time;               /* when the decision was made (explicit, like every now) */
@@ -112,13 +127,15 @@ typedef struct {
     const char *evidence_digest; /* optional, e.g. "sha384:<hex>" from ccg_decision */
     ccg_audit_decision decision; /* required */
     const ccg_reasons *reasons;  /* codes only; NULL or empty for allow, non-empty otherwise */
-    const char *tcb_status;      /* optional: "UpToDate", "OutOfDate", "RolledBack" or "Unknown" (format 3) */
+    const char *tcb_status;      /* optional: "UpToDate", "OutOfDate", "RolledBack" or "Unknown" (format 3);
+                                    with tdx, Intel's converged TDX status (format 5) */
     const char *const *advisories; /* the advisory IDs that applied (only with tcb_status) */
     size_t advisory_count;
     int64_t count;               /* 0: one event; n >= 1: a counted record (format 2) standing for n events,
                                     e.g. n anonymous denials aggregated into one summary; never with tcb_status */
     const ccg_audit_gpu *gpus;   /* the GPUs the decision appraised (format 4; never with count) */
     size_t gpu_count;            /* 0: none; at most CCG_AUDIT_MAX_GPUS */
+    const ccg_audit_tdx *tdx;    /* a TDX decision's statuses (format 5; requires tcb_status, never with count) */
 } ccg_audit_event;
 
 /* Fills the policy, evidence digest, decision and reasons of ev from a verification decision,

@@ -6,6 +6,7 @@
  *   kbs_config.c    the daemon's JSON configuration
  *   kbs_policy.c    the release policy document
  *   kbs_decision.c  its evaluation against SNP evidence bound to the challenge
+ *   kbs_tdx.c       ... and against Intel TDX evidence (kbs_tdx_wire.c: Trustee's TdxEvidence, fuzzed)
  *   kbs_wire.c      the request-body parsers (Request, Attestation, SNP evidence) -- fuzzed
  *   kbs_sev_json.c  the sev crate's field-wise report JSON back to the 1184-byte report
  *   kbs_errors.c    denial bodies {"type","detail","reasons","request_id","policy_id","policy_version"}
@@ -45,6 +46,7 @@
 #include "ccgate/snp_policy.h"
 #include "ccgate/snp_report.h"
 #include "ccgate/snp_verify.h"
+#include "ccgate/tdx_policy.h"
 #include "ccgate/util.h"
 
 #define CCG_KBS_PROTOCOL_VERSION "0.4.0"
@@ -73,6 +75,18 @@ typedef struct {
 } ccg_kbs_gpu_config;
 
 #define CCG_KBS_GPU_RETENTION 86400
+
+/* "tdx": the broker's TDX collateral and test roots (docs/kbs.md, "TDX collateral"); every member
+ * optional. Without collateral every TDX appraisal is collateral.missing. */
+#define CCG_KBS_TDX_MAX_TEST_ROOTS 4u
+typedef struct {
+    char *collateral_file;  /* "collateral_file": a dcap-qvl bundle (tdx_collateral.h), absolute; read at start */
+    char *collateral_dir;   /* "collateral_dir": the FMSPC cache directory (<FMSPC>.json), absolute */
+    char *pccs_url;         /* "pccs_url": a PCS v4 compatible service filling collateral_dir (needs it) */
+    char *test_roots[CCG_KBS_TDX_MAX_TEST_ROOTS]; /* "test_roots": PEM files of roots trusted beside Intel's
+                                                   * (a software TD's), absolute; trusted only when named */
+    size_t test_root_count;
+} ccg_kbs_tdx_config;
 
 typedef struct {
     char *bind_address;      /* "address": default "127.0.0.1" */
@@ -112,6 +126,7 @@ typedef struct {
     json_t *tcb_baselines;   /* "tcb_baselines": ["/abs/path/baseline.json", ...] (snp_tcb_baseline.h) */
     json_t *tcb_baseline_issuers; /* "tcb_baseline_issuers": {"issuer-id": "/abs/path/public.pem", ...} */
     ccg_kbs_gpu_config gpu;  /* "gpu": RIMs, OCSP and the replay window for GPU evidence */
+    ccg_kbs_tdx_config tdx;  /* "tdx": TDX collateral and test roots */
 } ccg_kbs_config;
 
 #define CCG_KBS_DECISION_REUSE_DEFAULT 60
@@ -139,20 +154,26 @@ typedef struct {
     int gpu_required;           /* GPUs are required: "gpu_required": true or a "gpu" section */
     ccg_gpu_policy *gpu;        /* the GPU policy when required ("gpu", or the default for
                                  * "gpu_required": true); NULL otherwise */
-    ccg_snp_policy *snp;        /* "snp_policy": embedded appraisal policy (snp_policy.h format) */
+    ccg_snp_policy *snp;        /* "snp_policy": embedded appraisal policy (snp_policy.h format); the
+                                 * default when absent (never NULL) */
+    int allow_tdx;              /* "allowed_tees" names "tdx" */
+    ccg_tdx_policy *tdx;        /* "tdx": the TDX appraisal policy (tdx_policy.h members, without policy_id
+                                 * and version); NULL unless tdx is allowed */
     ccg_kbs_root roots[CCG_KBS_MAX_ROOTS]; /* "trusted_roots": extra ARKs, e.g. the emulator's */
     size_t root_count;
 } ccg_kbs_policy;
 
 /* Parses a release policy document:
- *   {"policy_id":"..","version":N,"allowed_tees":["snp"],"snp_policy":{...},
+ *   {"policy_id":"..","version":N,"allowed_tees":["snp","tdx"],"snp_policy":{...},"tdx":{...},
  *    "trusted_roots":[{"product":"milan","pem":"-----BEGIN CERTIFICATE-----..."}],"gpu_required":false,
  *    "gpu":{<GPU policy members, docs/gpu-policy.md, without policy_id and version>}}
  * Unknown members, wrong types, an empty allowed_tees, a root that is not a self-signed certificate,
  * "gpu_required": false beside a "gpu" section fail with kbs.policy_invalid (snp_policy's and the gpu
  * section's own errors pass through). A policy that pins no launch
  * measurement (no snp_policy, or one with neither allowed_measurements nor reference_values) fails
- * with kbs.policy_unpinned: it would release to any genuine guest. */
+ * with kbs.policy_unpinned: it would release to any genuine guest. The same holds for TDX: allowing
+ * "tdx" requires a "tdx" section with allowed_mrtd or reference_values (kbs.policy_unpinned), and a
+ * "tdx" section (or an snp_policy) for a TEE that allowed_tees does not name is kbs.policy_invalid. */
 CCG_MUST_CHECK ccg_result ccg_kbs_policy_parse(const char *json_text, size_t len, ccg_kbs_policy **out);
 void ccg_kbs_policy_free(ccg_kbs_policy *p);
 
@@ -183,6 +204,27 @@ void ccg_kbs_snp_evidence_free(ccg_kbs_snp_evidence *e);
 /* The evidence in the session form ({"attestation_report":b64,"cert_chain":[{"cert_type","data":b64}]}). */
 json_t *ccg_kbs_snp_evidence_to_json(const ccg_kbs_snp_evidence *e);
 
+/* TDX evidence in Trustee's form (its verifier's TdxEvidence) inside tee-evidence.primary_evidence:
+ * {"cc_eventlog": <base64 of the CCEL log area> | null, "quote": <base64 of the quote>,
+ *  "aa_eventlog": <the Attestation Agent's text log> | null}. quote is required; the others may be
+ * absent. Strict: unknown members, another type, bad base64, an empty or oversized member fail with
+ * kbs.request_malformed (docs/kbs.md, "TDX evidence"). aa_eventlog is carried, never appraised. */
+#define CCG_KBS_TDX_MAX_QUOTE (64u * 1024u)
+#define CCG_KBS_TDX_MAX_EVENTLOG CCG_KBS_MAX_BODY
+#define CCG_KBS_TDX_MAX_AA_EVENTLOG (64u * 1024u)
+typedef struct {
+    uint8_t *quote;        /* owned */
+    size_t quote_len;
+    uint8_t *cc_eventlog;  /* owned; NULL: none sent */
+    size_t cc_eventlog_len;
+    char *aa_eventlog;     /* owned; NULL: none sent */
+} ccg_kbs_tdx_evidence;
+
+CCG_MUST_CHECK ccg_result ccg_kbs_tdx_evidence_from_json(const json_t *ev, ccg_kbs_tdx_evidence *out);
+void ccg_kbs_tdx_evidence_free(ccg_kbs_tdx_evidence *e);
+/* The evidence in the same form (base64 text, null for an absent log). */
+json_t *ccg_kbs_tdx_evidence_to_json(const ccg_kbs_tdx_evidence *e);
+
 typedef struct {
     char nonce[129];
     ccg_jwk *tee_pubkey;        /* owned; NULL until ccg_kbs_attestation_parse_key */
@@ -190,7 +232,9 @@ typedef struct {
                                  * canonical members only (what REPORT_DATA binds, the token signs and
                                  * the session stores) */
     char *additional_evidence;  /* owned; "" when absent */
-    ccg_kbs_snp_evidence snp;
+    ccg_kbs_snp_evidence snp;   /* the evidence of an "snp" session */
+    ccg_kbs_tdx_evidence tdx;   /* the evidence of a "tdx" session */
+    int is_tdx;                 /* which of the two primary_evidence held */
 } ccg_kbs_attestation;
 
 /* Parses a KBS Attestation {"runtime-data":{"nonce","tee-pubkey"},"tee-evidence":{"primary_evidence",
@@ -200,6 +244,13 @@ CCG_MUST_CHECK ccg_result ccg_kbs_attestation_parse(const char *body, size_t len
 /* The same without the key: the shape only, with tee-pubkey an object left unparsed, so the broker
  * checks the nonce before it spends anything on the key (tee_pubkey stays NULL). */
 CCG_MUST_CHECK ccg_result ccg_kbs_attestation_parse_shape(const char *body, size_t len, ccg_kbs_attestation *out);
+/* The same for a session of TEE tee ("snp" or "tdx"; ccg_kbs_attestation_parse_shape is "snp"): the
+ * primary evidence is parsed in that TEE's form, and nothing else is accepted (kbs.request_malformed). */
+CCG_MUST_CHECK ccg_result ccg_kbs_attestation_parse_shape_tee(const char *body, size_t len, const char *tee,
+                                                              ccg_kbs_attestation *out);
+/* ccg_kbs_attestation_parse_shape_tee, then the key. */
+CCG_MUST_CHECK ccg_result ccg_kbs_attestation_parse_tee(const char *body, size_t len, const char *tee,
+                                                        ccg_kbs_attestation *out);
 /* Parses the tee-pubkey that ccg_kbs_attestation_parse_shape left: only kty, crv, x, y (EC) or kty, n, e
  * (RSA), and alg and use, are accepted (kbs.tee_pubkey_member_unknown otherwise); RSA above 4096 bits is
  * jose.jwk_too_large before anything is decoded. tee_pubkey_json becomes the canonical JWK. */

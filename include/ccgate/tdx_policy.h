@@ -4,6 +4,7 @@
 #ifndef CCGATE_TDX_POLICY_H
 #define CCGATE_TDX_POLICY_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,6 +62,11 @@ typedef struct ccg_tdx_policy {
 CCG_MUST_CHECK ccg_result ccg_tdx_policy_default(ccg_tdx_policy **out);
 /* Fails with policy.malformed, policy.unknown_key, policy.invalid_value or policy.version_invalid. */
 CCG_MUST_CHECK ccg_result ccg_tdx_policy_parse(const char *json, size_t len, ccg_tdx_policy **out);
+/* The "tdx" section of a key-broker release policy (docs/kbs.md): the same members, defaults, checks and
+ * codes as ccg_tdx_policy_parse, except policy_id and version, which the section takes from the release
+ * policy (the members themselves are policy.unknown_key there). section is borrowed. */
+CCG_MUST_CHECK ccg_result ccg_tdx_policy_from_section(const json_t *section, const char *policy_id, int64_t version,
+                                                      ccg_tdx_policy **out);
 void ccg_tdx_policy_free(ccg_tdx_policy *p);
 
 /* The TD checks (every failed one is recorded in d): debug, SEPT_VE_DISABLE, reserved and allowed

@@ -123,7 +123,50 @@ cleanup:
     return result;
 }
 
-/* A TCB status from the fixed set, and advisory IDs of the ID alphabet (only with a status). */
+static const char *const tdx_statuses[] = {"None", "UpToDate", "SWHardeningNeeded", "ConfigurationNeeded",
+                                           "ConfigurationAndSWHardeningNeeded", "OutOfDate",
+                                           "OutOfDateConfigurationNeeded", "TDRelaunchAdvised",
+                                           "TDRelaunchAdvisedConfigurationNeeded", "Revoked"};
+
+static int tdx_status_ok(const char *s)
+{
+    for (size_t i = 0; s != NULL && i < sizeof(tdx_statuses) / sizeof(tdx_statuses[0]); i++) {
+        if (strcmp(s, tdx_statuses[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* n lowercase or uppercase hex digits. */
+static int hex_ok(const char *s, size_t n)
+{
+    if (s == NULL || strlen(s) != n) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') || (s[i] >= 'A' && s[i] <= 'F'))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* A TDX record's statuses (Intel's names), FMSPC and MRTD (format 5). */
+static ccg_result check_tdx(const ccg_audit_tdx *t)
+{
+    ccg_result result = CCG_FAILURE;
+    CCG_ENSURE_MSG(tdx_status_ok(t->platform_status) && tdx_status_ok(t->module_status) && tdx_status_ok(t->qe_status),
+                   CCG_R_INPUT_MALFORMED, "audit fields tcb.platform_status, module_status and qe_status are TDX statuses");
+    CCG_ENSURE_MSG(hex_ok(t->fmspc, 12) && hex_ok(t->mrtd, 96), CCG_R_INPUT_MALFORMED,
+                   "audit fields tcb.fmspc and tcb.mrtd are 12 and 96 hex digits");
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+/* A TCB status from the fixed set (Intel's TDX statuses with tdx), and advisory IDs of the ID alphabet
+ * (only with a status). */
 static ccg_result check_tcb(const ccg_audit_event *ev)
 {
     static const char *const statuses[] = {"UpToDate", "OutOfDate", "RolledBack", "Unknown"};
@@ -131,11 +174,16 @@ static ccg_result check_tcb(const ccg_audit_event *ev)
     int known = 0;
     if (ev->tcb_status == NULL) {
         CCG_ENSURE_MSG(ev->advisory_count == 0, CCG_R_INPUT_MALFORMED, "audit advisories need a tcb_status");
+        CCG_ENSURE_MSG(ev->tdx == NULL, CCG_R_INPUT_MALFORMED, "audit TDX statuses need a tcb_status");
         result = CCG_SUCCESS;
         goto cleanup;
     }
-    for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
+    for (size_t i = 0; ev->tdx == NULL && i < sizeof(statuses) / sizeof(statuses[0]); i++) {
         known |= strcmp(ev->tcb_status, statuses[i]) == 0;
+    }
+    if (ev->tdx != NULL) {
+        known = tdx_status_ok(ev->tcb_status);
+        CCG_TRY(check_tdx(ev->tdx));
     }
     CCG_ENSURE_MSG(known, CCG_R_INPUT_MALFORMED, "audit field tcb_status is not a TCB status");
     CCG_ENSURE_MSG(ev->advisory_count <= CCG_AUDIT_MAX_ADVISORIES && (ev->advisory_count == 0 || ev->advisories),
@@ -220,6 +268,8 @@ ccg_result ccg_audit_event_check(const ccg_audit_event *ev)
     CCG_TRY(check_gpus(ev));
     CCG_ENSURE_MSG(ev->count == 0 || ev->gpu_count == 0, CCG_R_INPUT_MALFORMED,
                    "a counted record (format 2) carries no GPUs (format 4)");
+    CCG_ENSURE_MSG(ev->count == 0 || ev->tdx == NULL, CCG_R_INPUT_MALFORMED,
+                   "a counted record (format 2) carries no TDX statuses (format 5)");
     if (ev->decision == CCG_AUDIT_ALLOW) {
         CCG_ENSURE_MSG(nreasons == 0, CCG_R_INPUT_MALFORMED, "an allow decision carries no reasons");
     } else {
@@ -246,13 +296,16 @@ cleanup:
     return result;
 }
 
-/* A counted record is format 2, a record with GPUs format 4, one with a TCB status (and no GPU) format
- * 3 (ccg_audit_event_check refuses a count beside either); any other record keeps format 1, byte for
- * byte. */
+/* A counted record is format 2, a TDX decision's format 5, a record with GPUs format 4, one with a TCB
+ * status (and no GPU) format 3 (ccg_audit_event_check refuses a count beside any of them); any other
+ * record keeps format 1, byte for byte. */
 static int format_of(const ccg_audit_event *ev)
 {
     if (ev->count > 0) {
         return CCG_AUDIT_FORMAT_COUNTED;
+    }
+    if (ev->tdx != NULL) {
+        return CCG_AUDIT_FORMAT_TDX;
     }
     if (ev->gpu_count > 0) {
         return CCG_AUDIT_FORMAT_GPU;
@@ -288,7 +341,14 @@ static ccg_result set_tcb_and_gpus(json_t *rec, const ccg_audit_event *ev)
             json_array_append_new(adv, json_string(ev->advisories[i]));
         }
         CCG_ENSURE_ALLOC(json_array_size(adv) == ev->advisory_count ? adv : NULL);
-        CCG_TRY(set(rec, "tcb", json_pack("{s:s, s:O}", "status", ev->tcb_status, "advisories", adv)));
+        if (ev->tdx != NULL) {
+            CCG_TRY(set(rec, "tcb", json_pack("{s:s, s:O, s:s, s:s, s:s, s:s, s:s}", "status", ev->tcb_status,
+                                              "advisories", adv, "platform_status", ev->tdx->platform_status,
+                                              "module_status", ev->tdx->module_status, "qe_status",
+                                              ev->tdx->qe_status, "fmspc", ev->tdx->fmspc, "mrtd", ev->tdx->mrtd)));
+        } else {
+            CCG_TRY(set(rec, "tcb", json_pack("{s:s, s:O}", "status", ev->tcb_status, "advisories", adv)));
+        }
     } else if (ev->gpu_count > 0) {
         CCG_TRY(set(rec, "tcb", json_null()));
     }
@@ -401,18 +461,25 @@ cleanup:
     return result;
 }
 
-/* The tcb column: {"status": string, "advisories": [strings]}, exactly. */
-static ccg_result tcb_from_column(const json_t *text, json_t **out)
+/* The tcb column: {"status": string, "advisories": [strings]}, exactly; in a format-5 record also the
+ * strings "platform_status", "module_status", "qe_status", "fmspc" and "mrtd", exactly. */
+static ccg_result tcb_from_column(const json_t *text, json_int_t v, json_t **out)
 {
+    static const char *const tdx_members[] = {"platform_status", "module_status", "qe_status", "fmspc", "mrtd"};
     ccg_result result = CCG_FAILURE;
     json_error_t jerr;
     json_t *tcb = json_loads(json_string_value(text), JSON_REJECT_DUPLICATES, &jerr), *adv, *item;
-    size_t j;
+    size_t j, want = v == CCG_AUDIT_FORMAT_TDX ? 7 : 2;
     *out = NULL;
     adv = json_object_get(tcb, "advisories");
-    CCG_ENSURE_MSG(json_is_object(tcb) && json_object_size(tcb) == 2 &&
+    CCG_ENSURE_MSG(json_is_object(tcb) && json_object_size(tcb) == want &&
                        json_is_string(json_object_get(tcb, "status")) && json_is_array(adv),
-                   CCG_R_AUDIT_CHAIN_BROKEN, "column tcb is not {\"status\", \"advisories\"}");
+                   CCG_R_AUDIT_CHAIN_BROKEN, "column tcb is not {\"status\", \"advisories\"%s}",
+                   want == 7 ? " and the TDX statuses" : "");
+    for (j = 0; want == 7 && j < sizeof(tdx_members) / sizeof(tdx_members[0]); j++) {
+        CCG_ENSURE_MSG(json_is_string(json_object_get(tcb, tdx_members[j])), CCG_R_AUDIT_CHAIN_BROKEN,
+                       "column tcb of a format-5 record lacks %s", tdx_members[j]);
+    }
     json_array_foreach(adv, j, item) {
         CCG_ENSURE_MSG(json_is_string(item), CCG_R_AUDIT_CHAIN_BROKEN, "column tcb holds a non-string advisory");
     }
@@ -469,8 +536,9 @@ cleanup:
     return result;
 }
 
-/* Each format's optional members, exactly: "count" (>= 1) in format 2 only; "tcb" in format 3 (an
- * object) and 4 (an object or null) only; "gpus" in format 4 only. A format-1 record has none, so its
+/* Each format's optional members, exactly: "count" (>= 1) in format 2 only; "tcb" in format 3 and 5 (an
+ * object) and 4 (an object or null) only; "gpus" in format 4 (always) and 5 (when GPUs were appraised)
+ * only. A format-1 record has none, so its
  * canonical form stays the 14 members it always had. (A record of an unknown format has none either;
  * the verifier reports its format.) */
 static ccg_result check_format_members(json_t *rec)
@@ -487,16 +555,16 @@ static ccg_result check_format_members(json_t *rec)
         CCG_ENSURE_MSG(json_is_null(count), CCG_R_AUDIT_CHAIN_BROKEN, "column count is set on a record not of format 2");
         json_object_del(rec, "count");
     }
-    if (v == CCG_AUDIT_FORMAT_TCB) {
-        CCG_ENSURE_MSG(tcb != NULL, CCG_R_AUDIT_CHAIN_BROKEN, "column tcb of a format-3 record is NULL");
+    if (v == CCG_AUDIT_FORMAT_TCB || v == CCG_AUDIT_FORMAT_TDX) {
+        CCG_ENSURE_MSG(tcb != NULL, CCG_R_AUDIT_CHAIN_BROKEN, "column tcb of a format-%d record is NULL", (int)v);
     } else if (v == CCG_AUDIT_FORMAT_GPU) {
         CCG_ENSURE_MSG(gpus != NULL, CCG_R_AUDIT_CHAIN_BROKEN, "column gpus of a format-4 record is NULL");
         CCG_ENSURE(tcb != NULL || json_object_set_new(rec, "tcb", json_null()) == 0, CCG_R_INTERNAL_OUT_OF_MEMORY);
     } else {
-        CCG_ENSURE_MSG(tcb == NULL, CCG_R_AUDIT_CHAIN_BROKEN, "column tcb is set on a record not of format 3 or 4");
+        CCG_ENSURE_MSG(tcb == NULL, CCG_R_AUDIT_CHAIN_BROKEN, "column tcb is set on a record not of format 3, 4 or 5");
     }
-    CCG_ENSURE_MSG(v == CCG_AUDIT_FORMAT_GPU || gpus == NULL, CCG_R_AUDIT_CHAIN_BROKEN,
-                   "column gpus is set on a record not of format 4");
+    CCG_ENSURE_MSG(v == CCG_AUDIT_FORMAT_GPU || v == CCG_AUDIT_FORMAT_TDX || gpus == NULL, CCG_R_AUDIT_CHAIN_BROKEN,
+                   "column gpus is set on a record not of format 4 or 5");
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -549,7 +617,7 @@ ccg_result ccg_audit_record_from_row(sqlite3_stmt *st, json_t **record)
                 value = NULL;
                 continue;
             }
-            CCG_TRY(tcb_from_column(value, &tcb));
+            CCG_TRY(tcb_from_column(value, json_integer_value(json_object_get(rec, "v")), &tcb));
             json_decref(value);
             value = tcb;
         } else if (strcmp(cols[i].name, "gpus") == 0) {

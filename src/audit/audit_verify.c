@@ -32,8 +32,8 @@ static int check_record(ccg_audit_verify_report *r, const json_t *rec, int64_t s
     /* The record's members already match its format (ccg_audit_record_from_row); a format this
      * ccgate does not know is not verified as if it were one it knows. */
     if (v != CCG_AUDIT_FORMAT && v != CCG_AUDIT_FORMAT_COUNTED && v != CCG_AUDIT_FORMAT_TCB &&
-        v != CCG_AUDIT_FORMAT_GPU) {
-        broken(r, seq, "unsupported_format", NULL, NULL, "the record's format version is not 1, 2, 3 or 4");
+        v != CCG_AUDIT_FORMAT_GPU && v != CCG_AUDIT_FORMAT_TDX) {
+        broken(r, seq, "unsupported_format", NULL, NULL, "the record's format version is not 1 to 5");
         return 0;
     }
     if (strcmp(prev, prev_expected) != 0) {

@@ -208,14 +208,21 @@ static const char *opt_text(const json_t *rec, const char *key)
     return s ? s : "-";
 }
 
-/* A format-4 record's GPUs: " gpus=<arch>:<ueid>:<measurements>,...". */
+/* A format-4 record's GPUs: " gpus=<arch>:<ueid>:<measurements>[<mismatched indexes>],...". */
 static void print_gpus(const json_t *gpus)
 {
-    size_t i;
-    json_t *g;
+    size_t i, j;
+    json_t *g, *index;
     json_array_foreach(gpus, i, g) {
+        const json_t *mismatched = json_object_get(g, "mismatched_indexes");
         printf("%s%s:%s:%s", i == 0 ? " gpus=" : ",", opt_text(g, "arch"), opt_text(g, "ueid"),
                opt_text(g, "measurements"));
+        json_array_foreach(mismatched, j, index) {
+            printf("%s%lld", j == 0 ? "[" : " ", (long long)json_integer_value(index));
+        }
+        if (json_array_size(mismatched) > 0) {
+            printf("]");
+        }
     }
 }
 

@@ -61,7 +61,7 @@ void kbs_handle_attest(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http
         goto cleanup;
     }
     known_session = req->cookie_session;
-    if (ccg_failed(ccg_kbs_attestation_parse_shape(req->body, req->body_len, &att))) {
+    if (ccg_failed(ccg_kbs_attestation_parse_shape_tee(req->body, req->body_len, session.tee, &att))) {
         kbs_deny(k, resp, action, &ctx, ccg_error_reason(), 400, now);
         goto cleanup;
     }
@@ -83,7 +83,7 @@ void kbs_handle_attest(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http
         goto cleanup;
     }
     /* kbs_evaluate always fills d; a failure is recorded in d as a denial. */
-    kbs_evaluate(k, policy, session.tee, &att.snp, req->cookie_session, att.nonce, att.tee_pubkey,
+    kbs_evaluate(k, policy, session.tee, &att.snp, &att.tdx, req->cookie_session, att.nonce, att.tee_pubkey,
                  att.additional_evidence, now, &d, &info);
     have_decision = 1;
     ctx.policy_id = d.policy_id;
@@ -99,7 +99,7 @@ void kbs_handle_attest(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http
      * version, collateral (by digest) and trust epoch, before valid_until and within the reuse time,
      * reuses it instead of verifying the same report again (kbs_resource.c). The tee-pubkey is the
      * canonical key (ccg_kbs_attestation_parse_key), what REPORT_DATA bound. */
-    evidence = ccg_kbs_snp_evidence_to_json(&att.snp);
+    evidence = att.is_tdx ? ccg_kbs_tdx_evidence_to_json(&att.tdx) : ccg_kbs_snp_evidence_to_json(&att.snp);
     record = evidence == NULL ? NULL
                               : json_pack("{s:s,s:O,s:s,s:O,s:s,s:s,s:I,s:I,s:I,s:s,s:s,s:I}", "nonce", att.nonce,
                                           "tee-pubkey", att.tee_pubkey_json, "additional_evidence",

@@ -25,7 +25,8 @@ void kbs_handle_auth(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http_r
         kbs_attempts_failed(k->attempts, req->client_address, NULL, now);
         return;
     }
-    if (strcmp(r.tee, "snp") != 0) {
+    /* The TEEs the broker has a verifier for; the release policy then says which it allows. */
+    if (strcmp(r.tee, "snp") != 0 && strcmp(r.tee, "tdx") != 0) {
         kbs_deny(k, resp, "kbs.auth", &ctx, CCG_R_KBS_TEE_NOT_ALLOWED, 401, now);
         kbs_attempts_failed(k->attempts, req->client_address, NULL, now);
         return;

@@ -152,6 +152,7 @@ ccg_result ccg_kbs_new(const ccg_kbs_config *cfg, ccg_kbs_clock clock, void *clo
     CCG_TRY(kbs_verifiers_new(KBS_VERIFIER_CACHE_SIZE, &k->verifiers));
     CCG_TRY(kbs_policies_new(KBS_POLICY_CACHE_SIZE, &k->policies));
     CCG_TRY(kbs_gpu_new(&cfg->gpu, &k->gpu));
+    CCG_TRY(kbs_tdx_new(&cfg->tdx, &k->tdx));
     k->decision_reuse = cfg->decision_reuse;
     CCG_TRY(kbs_attempts_new(cfg->attempts_per_session, cfg->attempts_per_address, cfg->attempts_window,
                              cfg->nonce_ttl > cfg->attempts_window ? cfg->nonce_ttl : cfg->attempts_window,
@@ -215,6 +216,7 @@ void ccg_kbs_free(ccg_kbs *k)
     kbs_verifiers_free(k->verifiers);
     kbs_policies_free(k->policies);
     kbs_gpu_free(k->gpu);
+    kbs_tdx_free(k->tdx);
     kbs_admin_issuers_free(k->admin_issuers);
     kbs_attempts_free(k->attempts);
     free(k->kds_dir);
@@ -271,9 +273,53 @@ void kbs_evaluate_gpus(ccg_kbs *k, const ccg_kbs_policy *p, const char *session_
     kbs_gpu_evaluate(k->gpu, k->store, p, &b, now, d);
 }
 
+/* The newest version of a reference-value set, parsed; an absent set leaves *set NULL (the verifier
+ * denies with refval.set_missing), any other failure is returned as the reason to name. */
+static ccg_reason load_refvals(ccg_kbs *k, const char *set_id, ccg_store_doc *doc, ccg_refval_set **set)
+{
+    ccg_reason failure = CCG_R_OK;
+    if (ccg_ok(ccg_store_refval_get(k->store, set_id, 0, doc)) &&
+        ccg_ok(ccg_refval_set_parse((const char *)doc->body, doc->len, set))) {
+        return CCG_R_OK;
+    }
+    if (ccg_error_reason() != CCG_R_REFVAL_SET_MISSING) {
+        failure = ccg_error_reason();
+    }
+    ccg_error_clear();
+    return failure;
+}
+
+/* A "tdx" session: the TDX verifier with the broker's collateral, then the GPUs. Its allow decision
+ * is never reused at /resource (no collateral digest is recorded): every release appraises the quote
+ * again (docs/kbs.md, "TDX"). */
+static void evaluate_tdx(ccg_kbs *k, const ccg_kbs_policy *p, const ccg_kbs_tdx_evidence *ev, const char *session_id,
+                         const char *nonce, const ccg_jwk *tee_pubkey, const char *additional_evidence, ccg_time now,
+                         ccg_decision *out, kbs_appraisal *info)
+{
+    ccg_store_doc doc;
+    ccg_refval_set *set = NULL;
+    ccg_reason load_failure = CCG_R_OK;
+    memset(&doc, 0, sizeof(doc));
+    if (p->tdx != NULL && p->tdx->has_refval_set) {
+        load_failure = load_refvals(k, p->tdx->refval_set_id, &doc, &set);
+    }
+    kbs_tdx_evaluate(k->tdx, p, ev, nonce, tee_pubkey, additional_evidence, set, k->issuers, now, out);
+    if (load_failure != CCG_R_OK) {
+        ccg_decision_deny(out, load_failure, json_pack("{s:s}", "set_id", p->tdx->refval_set_id));
+    }
+    kbs_evaluate_gpus(k, p, session_id, nonce, tee_pubkey, additional_evidence, now, out);
+    if (info != NULL) {
+        memset(info, 0, sizeof(*info));
+        info->refval_version = set != NULL ? set->version : 0;
+    }
+    ccg_refval_set_free(set);
+    ccg_store_doc_free(&doc);
+}
+
 void kbs_evaluate(ccg_kbs *k, const ccg_kbs_policy *p, const char *tee, const ccg_kbs_snp_evidence *ev,
-                  const char *session_id, const char *nonce, const ccg_jwk *tee_pubkey,
-                  const char *additional_evidence, ccg_time now, ccg_decision *d, kbs_appraisal *info)
+                  const ccg_kbs_tdx_evidence *tdx, const char *session_id, const char *nonce,
+                  const ccg_jwk *tee_pubkey, const char *additional_evidence, ccg_time now, ccg_decision *d,
+                  kbs_appraisal *info)
 {
     ccg_store_doc doc;
     ccg_refval_set *set = NULL;
@@ -282,17 +328,16 @@ void kbs_evaluate(ccg_kbs *k, const ccg_kbs_policy *p, const char *tee, const cc
     ccg_reason load_failure = CCG_R_OK;
     kbs_basis basis;
     ccg_time until;
+    if (strcmp(tee, "tdx") == 0) {
+        evaluate_tdx(k, p, tdx, session_id, nonce, tee_pubkey, additional_evidence, now, d, info);
+        return;
+    }
     memset(&doc, 0, sizeof(doc));
     memset(&basis, 0, sizeof(basis));
     if (p->snp->has_refval_set) {
         /* A set that is absent stays NULL: the verifier denies with refval.set_missing. */
-        if (ccg_ok(ccg_store_refval_get(k->store, p->snp->refval_set_id, 0, &doc)) &&
-            ccg_ok(ccg_refval_set_parse((const char *)doc.body, doc.len, &set))) {
-            opts.refvals = set;
-        } else if (ccg_error_reason() != CCG_R_REFVAL_SET_MISSING) {
-            load_failure = ccg_error_reason();
-        }
-        ccg_error_clear();
+        load_failure = load_refvals(k, p->snp->refval_set_id, &doc, &set);
+        opts.refvals = set;
     }
     if (ccg_failed(kbs_policy_evaluate_cached(k->verifiers, p, tee, ev, nonce, tee_pubkey, additional_evidence,
                                               &opts, k->kds_enabled ? &k->kds : NULL, now, d, &basis))) {

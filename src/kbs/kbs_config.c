@@ -262,13 +262,60 @@ cleanup:
     return result;
 }
 
+/* "tdx": the collateral (a bundle file, the FMSPC cache directory and a PCCS behind it) and the test
+ * roots. Paths are absolute; a PCCS needs the directory it fills. */
+static ccg_result take_tdx(json_t *root, ccg_kbs_tdx_config *t)
+{
+    static const char *const known[] = {"collateral_file", "collateral_dir", "pccs_url", "test_roots"};
+    ccg_result result = CCG_FAILURE;
+    json_t *value = json_object_get(root, "tdx"), *v;
+    const char *name;
+    size_t i;
+    if (value == NULL) {
+        return CCG_SUCCESS;
+    }
+    CCG_ENSURE_MSG(json_is_object(value), CCG_R_KBS_CONFIG_INVALID, "tdx must be an object (docs/kbs.md)");
+    json_object_foreach(value, name, v) {
+        int ok = 0;
+        for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++) {
+            ok |= strcmp(name, known[k]) == 0;
+        }
+        CCG_ENSURE_MSG(ok, CCG_R_KBS_CONFIG_INVALID, "unknown config member \"tdx.%.64s\"", name);
+    }
+    CCG_TRY(take_string(value, "collateral_file", &t->collateral_file));
+    CCG_TRY(take_string(value, "collateral_dir", &t->collateral_dir));
+    CCG_TRY(take_string(value, "pccs_url", &t->pccs_url));
+    CCG_ENSURE_MSG((t->collateral_file == NULL || t->collateral_file[0] == '/') &&
+                       (t->collateral_dir == NULL || t->collateral_dir[0] == '/'),
+                   CCG_R_KBS_CONFIG_INVALID, "tdx.collateral_file and tdx.collateral_dir must be absolute paths");
+    CCG_ENSURE_MSG(is_url(t->pccs_url), CCG_R_KBS_CONFIG_INVALID, "tdx.pccs_url must be an http:// or https:// URL");
+    CCG_ENSURE_MSG(t->pccs_url == NULL || t->collateral_dir != NULL, CCG_R_KBS_CONFIG_INVALID,
+                   "tdx.pccs_url needs tdx.collateral_dir, the cache it fills");
+    v = json_object_get(value, "test_roots");
+    if (v != NULL) {
+        json_t *entry;
+        CCG_ENSURE_MSG(json_is_array(v) && json_array_size(v) <= CCG_KBS_TDX_MAX_TEST_ROOTS, CCG_R_KBS_CONFIG_INVALID,
+                       "tdx.test_roots must be an array of at most %u absolute paths", CCG_KBS_TDX_MAX_TEST_ROOTS);
+        json_array_foreach(v, i, entry) {
+            CCG_ENSURE_MSG(json_is_string(entry) && json_string_value(entry)[0] == '/', CCG_R_KBS_CONFIG_INVALID,
+                           "tdx.test_roots holds absolute paths");
+            t->test_roots[i] = strdup(json_string_value(entry));
+            CCG_ENSURE_ALLOC(t->test_roots[i]);
+            t->test_root_count = i + 1;
+        }
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
 ccg_result ccg_kbs_config_parse(const char *json_text, size_t len, ccg_kbs_config *out)
 {
     static const char *const known[] = {"address", "port",  "store",     "audit",   "keystore",
                                         "tls",     "issuer", "nonce_ttl", "token_ttl", "attestation_policy",
                                         "threads", "allow_unlocked_memory", "explain", "refval_issuers", "collateral",
                                         "admin", "admin_issuers", "limits", "decision_reuse_seconds",
-                                        "attempt_limits", "tcb_baselines", "tcb_baseline_issuers", "gpu"};
+                                        "attempt_limits", "tcb_baselines", "tcb_baseline_issuers", "gpu", "tdx"};
     ccg_result result = CCG_FAILURE;
     json_error_t jerr;
     json_t *root = NULL;
@@ -348,6 +395,7 @@ ccg_result ccg_kbs_config_parse(const char *json_text, size_t len, ccg_kbs_confi
     }
     CCG_TRY(take_baselines(root, out));
     CCG_TRY(take_gpu(root, &out->gpu));
+    CCG_TRY(take_tdx(root, &out->tdx));
     /* The pre-tenancy form let every issuer assert any role and subject: refused, not reinterpreted. */
     CCG_ENSURE_MSG(json_object_get(root, "admin_issuers") == NULL, CCG_R_KBS_CONFIG_INVALID,
                    "admin_issuers is replaced by \"admin\": {\"audience\", \"issuers\": [{\"name\", \"key\", "
@@ -448,6 +496,12 @@ void ccg_kbs_config_free(ccg_kbs_config *c)
     free(c->gpu.rim_service_url);
     free(c->gpu.ocsp_cache_dir);
     free(c->gpu.ocsp_responder_url);
+    free(c->tdx.collateral_file);
+    free(c->tdx.collateral_dir);
+    free(c->tdx.pccs_url);
+    for (size_t i = 0; i < c->tdx.test_root_count; i++) {
+        free(c->tdx.test_roots[i]);
+    }
     free(c->issuer);
     free(c->attestation_policy);
     memset(c, 0, sizeof(*c));

@@ -125,6 +125,24 @@ ccg_result kbs_audit(ccg_kbs *k, const char *action, const kbs_context *ctx, ccg
         advisories[ev.advisory_count++] = json_string_value(json_array_get(adv, i));
     }
     ev.advisories = advisories;
+    /* A TDX decision (its claims' tcb names the platform status): Intel's exact statuses, the FMSPC and the
+     * MRTD (format 5), the converged status and advisories taken from the same place. */
+    ccg_audit_tdx tdx;
+    const json_t *tcb = json_object_get(ctx->claims, "tcb");
+    if (json_is_string(json_object_get(tcb, "platform_status"))) {
+        tdx.platform_status = json_string_value(json_object_get(tcb, "platform_status"));
+        tdx.module_status = json_string_value(json_object_get(tcb, "module_status"));
+        tdx.qe_status = json_string_value(json_object_get(tcb, "qe_status"));
+        tdx.fmspc = json_string_value(json_object_get(json_object_get(ctx->claims, "platform"), "fmspc"));
+        tdx.mrtd = json_string_value(json_object_get(json_object_get(ctx->claims, "td"), "mrtd"));
+        ev.tdx = &tdx;
+        ev.tcb_status = json_string_value(json_object_get(tcb, "status"));
+        adv = json_object_get(tcb, "advisory_ids");
+        ev.advisory_count = 0;
+        for (size_t i = 0; ev.tcb_status != NULL && i < json_array_size(adv) && i < CCG_AUDIT_MAX_ADVISORIES; i++) {
+            advisories[ev.advisory_count++] = json_string_value(json_array_get(adv, i));
+        }
+    }
     /* The appraised GPUs' claims (format 4). */
     ccg_audit_gpu gpus[CCG_AUDIT_MAX_GPUS];
     uint16_t indexes[CCG_AUDIT_MAX_GPUS][CCG_AUDIT_GPU_MAX_INDEXES];

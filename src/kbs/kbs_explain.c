@@ -41,7 +41,10 @@ void kbs_handle_explain(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_htt
         goto cleanup;
     }
     att_text = json_dumps(att_json, JSON_COMPACT);
-    if (att_text == NULL || ccg_failed(ccg_kbs_attestation_parse(att_text, strlen(att_text), &att))) {
+    if (att_text == NULL || ccg_failed(ccg_kbs_attestation_parse_tee(att_text, strlen(att_text),
+                                                                   strcmp(json_string_value(tee), "tdx") == 0 ? "tdx"
+                                                                                                             : "snp",
+                                                                   &att))) {
         kbs_deny(k, resp, action, &ctx, att_text == NULL ? CCG_R_INTERNAL_OUT_OF_MEMORY : ccg_error_reason(), 400,
                  now);
         goto cleanup;
@@ -50,7 +53,7 @@ void kbs_handle_explain(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_htt
         kbs_deny(k, resp, action, &ctx, ccg_error_reason(), 404, now);
         goto cleanup;
     }
-    kbs_evaluate(k, policy, json_string_value(tee), &att.snp, NULL, att.nonce, att.tee_pubkey,
+    kbs_evaluate(k, policy, json_string_value(tee), &att.snp, &att.tdx, NULL, att.nonce, att.tee_pubkey,
                  att.additional_evidence, now, &d, NULL);
     have_decision = 1;
     ctx.policy_id = d.policy_id;

@@ -14,6 +14,7 @@
 #include "ccgate/store.h"
 
 #include "kbs_gpu.h"
+#include "kbs_tdx.h"
 
 typedef enum {
     KBS_EP_AUTH,
@@ -76,6 +77,7 @@ struct ccg_kbs {
     int64_t decision_reuse;      /* seconds /resource may reuse an /attest decision (0: never) */
     struct kbs_attempts *attempts; /* failed attempts per session and per address (kbs_attempts.c) */
     kbs_gpu *gpu;                /* GPU collateral, verifiers and RIM cache (kbs_gpu.c) */
+    kbs_tdx *tdx;                /* the TDX verifier and collateral (kbs_tdx.c) */
 };
 
 ccg_time kbs_now(ccg_kbs *k);
@@ -144,13 +146,16 @@ typedef struct {
     char trust_epoch[65];
 } kbs_appraisal;
 
-/* Evaluates a release policy, first loading the reference-value set its SNP policy names (the newest
- * version in the store) with the configured issuers, then the GPUs (kbs_evaluate_gpus). Always fills
+/* Evaluates a release policy for the session's tee: "tdx" appraises tdx (kbs_tdx_evaluate; never
+ * reusable: info gets no collateral), anything else ev under the SNP policy, first loading the
+ * reference-value set its policy names (the newest version in the store) with the configured issuers;
+ * then the GPUs (kbs_evaluate_gpus). Always fills
  * *d; info (may be NULL) too. session_id: the session presenting the evidence (NULL: explain, which
  * records no GPU report). */
 void kbs_evaluate(ccg_kbs *k, const ccg_kbs_policy *p, const char *tee, const ccg_kbs_snp_evidence *ev,
-                  const char *session_id, const char *nonce, const ccg_jwk *tee_pubkey,
-                  const char *additional_evidence, ccg_time now, ccg_decision *d, kbs_appraisal *info);
+                  const ccg_kbs_tdx_evidence *tdx, const char *session_id, const char *nonce,
+                  const ccg_jwk *tee_pubkey, const char *additional_evidence, ccg_time now, ccg_decision *d,
+                  kbs_appraisal *info);
 /* The GPU part of the decision under p (kbs_gpu_evaluate with the broker's collateral and store), merged
  * into d after the CPU part: the reports are recorded for session_id when d still allows. */
 void kbs_evaluate_gpus(ccg_kbs *k, const ccg_kbs_policy *p, const char *session_id, const char *nonce,
@@ -256,6 +261,13 @@ typedef struct {
 /* 0 appended; 1 the body would pass max bytes (nothing appended); -1 out of memory. */
 int kbs_body_append(kbs_body *b, const char *data, size_t n, size_t max);
 void kbs_body_free(kbs_body *b);
+
+/* Standard base64 (with padding) or an array of byte values, 1..max bytes (kbs.request_malformed);
+ * malloc'd (kbs_wire.c). */
+CCG_MUST_CHECK ccg_result kbs_decode_bytes(const json_t *v, const char *what, size_t max, uint8_t **out,
+                                           size_t *out_len);
+/* Standard base64 with padding, malloc'd (NULL: out of memory). */
+char *kbs_b64_std(const uint8_t *in, size_t n);
 
 /* A random URL-safe token of 32 bytes (43 characters). */
 CCG_MUST_CHECK ccg_result kbs_random_id(char out[64]);

@@ -20,6 +20,7 @@ void ccg_kbs_policy_free(ccg_kbs_policy *p)
         return;
     }
     ccg_snp_policy_free(p->snp);
+    ccg_tdx_policy_free(p->tdx);
     ccg_gpu_policy_free(p->gpu);
     for (size_t i = 0; i < p->root_count; i++) {
         X509_free(p->roots[i].root);
@@ -81,10 +82,35 @@ cleanup:
     return result;
 }
 
+/* "tdx": the TDX appraisal policy's members (the one TDX policy parser), for a policy allowing tdx. Absent,
+ * the default TDX policy, which pins nothing: the caller refuses it as unpinned. The broker binds
+ * REPORT_DATA to the challenge, so the section may not fix it. */
+static ccg_result parse_tdx(const json_t *section, ccg_kbs_policy *p)
+{
+    ccg_result result = CCG_FAILURE;
+    CCG_ENSURE_MSG(section == NULL || p->allow_tdx, CCG_R_KBS_POLICY_INVALID,
+                   "a tdx section for a TEE that allowed_tees does not name");
+    if (!p->allow_tdx) {
+        return CCG_SUCCESS;
+    }
+    if (section == NULL) {
+        CCG_TRY(ccg_tdx_policy_default(&p->tdx));
+    } else {
+        CCG_ENSURE_MSG(json_is_object(section), CCG_R_KBS_POLICY_INVALID,
+                       "tdx must be an object of TDX policy members (docs/tdx-policy.md)");
+        CCG_TRY(ccg_tdx_policy_from_section(section, p->policy_id, p->version, &p->tdx));
+    }
+    CCG_ENSURE_MSG(!p->tdx->report_data_set, CCG_R_KBS_POLICY_INVALID,
+                   "tdx must not fix report_data: the broker binds it to the challenge");
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
 ccg_result ccg_kbs_policy_parse(const char *json_text, size_t len, ccg_kbs_policy **out)
 {
     static const char *const known[] = {"policy_id", "version", "allowed_tees", "snp_policy", "trusted_roots",
-                                        "gpu_required", "gpu"};
+                                        "gpu_required", "gpu", "tdx"};
     ccg_result result = CCG_FAILURE;
     json_error_t jerr;
     json_t *root = NULL, *v;
@@ -127,10 +153,18 @@ ccg_result ccg_kbs_policy_parse(const char *json_text, size_t len, ccg_kbs_polic
                    "allowed_tees must be a non-empty array");
     json_array_foreach(v, i, entry) {
         CCG_ENSURE_MSG(json_is_string(entry), CCG_R_KBS_POLICY_INVALID, "allowed_tees holds strings");
-        CCG_ENSURE_MSG(strcmp(json_string_value(entry), "snp") == 0, CCG_R_KBS_POLICY_INVALID,
-                       "allowed_tees: \"%.32s\" is not supported (snp is)", json_string_value(entry));
-        p->allow_snp = 1;
+        if (strcmp(json_string_value(entry), "snp") == 0) {
+            p->allow_snp = 1;
+        } else if (strcmp(json_string_value(entry), "tdx") == 0) {
+            p->allow_tdx = 1;
+        } else {
+            CCG_BAIL(CCG_R_KBS_POLICY_INVALID, "allowed_tees: \"%.32s\" is not supported (snp and tdx are)",
+                     json_string_value(entry));
+        }
     }
+    CCG_ENSURE_MSG(json_object_get(root, "snp_policy") == NULL || p->allow_snp, CCG_R_KBS_POLICY_INVALID,
+                   "an snp_policy for a TEE that allowed_tees does not name");
+    CCG_TRY(parse_tdx(json_object_get(root, "tdx"), p));
 
     CCG_TRY(parse_gpu(root, p));
 
@@ -157,9 +191,13 @@ ccg_result ccg_kbs_policy_parse(const char *json_text, size_t len, ccg_kbs_polic
     }
     /* Last, so a malformed document names its own problem first. Without a pin, any genuine guest
      * (any image, any vCPU count) would pass: refused whether set now or stored long ago. */
-    CCG_ENSURE_MSG(p->snp->measurements != NULL || p->snp->has_refval_set, CCG_R_KBS_POLICY_UNPINNED,
+    CCG_ENSURE_MSG(!p->allow_snp || p->snp->measurements != NULL || p->snp->has_refval_set, CCG_R_KBS_POLICY_UNPINNED,
                    "release policy \"%.64s\" v%lld pins no measurement: give snp_policy.allowed_measurements or "
                    "snp_policy.reference_values",
+                   p->policy_id, (long long)p->version);
+    CCG_ENSURE_MSG(!p->allow_tdx || p->tdx->mrtd.set || p->tdx->has_refval_set, CCG_R_KBS_POLICY_UNPINNED,
+                   "release policy \"%.64s\" v%lld allows tdx but pins no measurement: give tdx.allowed_mrtd or "
+                   "tdx.reference_values",
                    p->policy_id, (long long)p->version);
     *out = p;
     p = NULL;

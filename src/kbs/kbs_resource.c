@@ -27,6 +27,8 @@ typedef struct {
     ccg_jwk *tee_pubkey;
     ccg_kbs_snp_evidence snp;   /* parsed only when the evidence is appraised again */
     int have_snp;
+    ccg_kbs_tdx_evidence tdx;   /* likewise, for a "tdx" session */
+    int have_tdx;
     const char *policy_id;      /* what the attestation's allow decision rested on (NULL: old record) */
     int64_t policy_version;
     int64_t refval_version;
@@ -42,6 +44,9 @@ static void attested_free(attested *a)
     ccg_jwk_free(a->tee_pubkey);
     if (a->have_snp) {
         ccg_kbs_snp_evidence_free(&a->snp);
+    }
+    if (a->have_tdx) {
+        ccg_kbs_tdx_evidence_free(&a->tdx);
     }
     json_decref(a->rec);
     memset(a, 0, sizeof(*a));
@@ -95,10 +100,16 @@ cleanup:
     return result;
 }
 
-static ccg_result attested_evidence(attested *a)
+/* The session's evidence in its TEE's form (the record holds what kbs_attest verified). */
+static ccg_result attested_evidence(attested *a, const char *tee)
 {
     ccg_result result = CCG_FAILURE;
-    if (!a->have_snp) {
+    if (strcmp(tee, "tdx") == 0) {
+        if (!a->have_tdx) {
+            CCG_TRY(ccg_kbs_tdx_evidence_from_json(json_object_get(a->rec, "evidence"), &a->tdx));
+            a->have_tdx = 1;
+        }
+    } else if (!a->have_snp) {
         CCG_TRY(ccg_kbs_snp_evidence_from_json(json_object_get(a->rec, "evidence"), &a->snp));
         a->have_snp = 1;
     }
@@ -113,13 +124,16 @@ cleanup:
  * a CRL published since, revoking the ASK, is different collateral) and the same trust epoch (roots,
  * reference-value issuers); its collateral and reference values still valid, and the decision at most
  * decision_reuse seconds old. Anything else is appraised again, and that appraisal names the problem. */
-static int decision_reusable(ccg_kbs *k, attested *a, const ccg_kbs_policy *p, ccg_time now)
+static int decision_reusable(ccg_kbs *k, attested *a, const char *tee, const ccg_kbs_policy *p, ccg_time now)
 {
     int64_t refval_version = 0;
     uint8_t digest[32];
     char hex[65], epoch[65];
     if (a->policy_id == NULL || a->evidence_digest == NULL || a->collateral == NULL || a->trust_epoch == NULL) {
-        return 0; /* a record from before these were kept */
+        return 0; /* a record from before these were kept, or a TDX decision (never reused) */
+    }
+    if (strcmp(tee, "snp") != 0) {
+        return 0; /* only SNP decisions record what they rested on */
     }
     if (strcmp(a->policy_id, p->policy_id) != 0 || a->policy_version != p->version) {
         return 0;
@@ -144,7 +158,7 @@ static int decision_reusable(ccg_kbs *k, attested *a, const ccg_kbs_policy *p, c
     if (strcmp(epoch, a->trust_epoch) != 0) {
         return 0;
     }
-    if (ccg_failed(attested_evidence(a)) ||
+    if (ccg_failed(attested_evidence(a, tee)) ||
         ccg_failed(kbs_collateral_now(k->verifiers, p, &a->snp, k->kds_enabled ? &k->kds : NULL, digest))) {
         ccg_error_clear();
         return 0;
@@ -242,7 +256,7 @@ void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_ht
         goto cleanup;
     }
     ctx.policy_version = policy->version;
-    if (decision_reusable(k, &att, policy, now)) {
+    if (decision_reusable(k, &att, session.tee, policy, now)) {
         /* The same report verified under the same policy version moments ago: its decision stands. */
         ccg_decision_init(&d, "snp");
         d.allow = 1;
@@ -254,11 +268,11 @@ void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_ht
         /* GPU state is never reused: the session's GPU reports are appraised again now (OCSP, RIMs,
          * policy), so a certificate revoked since /attest stops the release (docs/kbs.md). */
         kbs_evaluate_gpus(k, policy, sid, att.nonce, att.tee_pubkey, att.additional_evidence, now, &d);
-    } else if (ccg_failed(attested_evidence(&att))) {
+    } else if (ccg_failed(attested_evidence(&att, session.tee))) {
         kbs_deny(k, resp, action, &ctx, ccg_error_reason(), 0, now);
         goto cleanup;
     } else {
-        kbs_evaluate(k, policy, session.tee, &att.snp, sid, att.nonce, att.tee_pubkey, att.additional_evidence,
+        kbs_evaluate(k, policy, session.tee, &att.snp, &att.tdx, sid, att.nonce, att.tee_pubkey, att.additional_evidence,
                      now, &d, NULL);
     }
     have_decision = 1;

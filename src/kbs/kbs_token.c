@@ -131,7 +131,7 @@ ccg_result kbs_token_issue(ccg_kbs *k, const char *session_id, const json_t *tee
     CCG_TRY(kbs_token_key(k, &key));
     claims = json_pack("{s:s,s:I,s:I,s:I,s:s,s:O,s:s,s:s,s:I,s:s}", "iss", k->issuer, "iat", (json_int_t)now, "nbf",
                        (json_int_t)now, "exp", (json_int_t)(now + k->token_ttl), "sid", session_id, "tee-pubkey",
-                       tee_pubkey, "tee", "snp", "policy_id", d->policy_id, "policy_version",
+                       tee_pubkey, "tee", strcmp(d->evidence_type, "tdx") == 0 ? "tdx" : "snp", "policy_id", d->policy_id, "policy_version",
                        (json_int_t)d->policy_version, "evidence_digest", d->evidence_digest);
     CCG_ENSURE_ALLOC(claims);
     /* "jwk": the public key that verifies this token (a registered claim in Trustee's token). */

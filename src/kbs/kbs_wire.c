@@ -81,7 +81,7 @@ cleanup:
 }
 
 /* Standard base64 (with padding) or an array of byte values. */
-static ccg_result decode_bytes(const json_t *v, const char *what, size_t max, uint8_t **out, size_t *out_len)
+ccg_result kbs_decode_bytes(const json_t *v, const char *what, size_t max, uint8_t **out, size_t *out_len)
 {
     ccg_result result = CCG_FAILURE;
     uint8_t *buf = NULL;
@@ -152,7 +152,7 @@ ccg_result ccg_kbs_snp_evidence_from_json(const json_t *ev, ccg_kbs_snp_evidence
         /* The sev crate's field-wise serialisation (what guest-components' SNP attester sends). */
         CCG_TRY(kbs_sev_report_from_json(v, out->report));
     } else {
-        CCG_TRY(decode_bytes(v, "attestation_report", CCG_SNP_REPORT_SIZE, &report, &report_len));
+        CCG_TRY(kbs_decode_bytes(v, "attestation_report", CCG_SNP_REPORT_SIZE, &report, &report_len));
         CCG_ENSURE_MSG(report_len == CCG_SNP_REPORT_SIZE, CCG_R_SNP_REPORT_SIZE_INVALID,
                        "the attestation report is %zu bytes, not %u", report_len, CCG_SNP_REPORT_SIZE);
         memcpy(out->report, report, CCG_SNP_REPORT_SIZE);
@@ -170,7 +170,7 @@ ccg_result ccg_kbs_snp_evidence_from_json(const json_t *ev, ccg_kbs_snp_evidence
             type = json_object_get(entry, "cert_type");
             CCG_ENSURE_MSG(json_is_string(type) || json_is_object(type), CCG_R_KBS_REQUEST_MALFORMED,
                            "a cert_chain entry's cert_type must be a string");
-            CCG_TRY(decode_bytes(json_object_get(entry, "data"), "cert_chain.data", MAX_CERT_LEN, &out->certs[i],
+            CCG_TRY(kbs_decode_bytes(json_object_get(entry, "data"), "cert_chain.data", MAX_CERT_LEN, &out->certs[i],
                                  &out->cert_lens[i]));
             out->cert_count = i + 1;
         }
@@ -184,7 +184,7 @@ cleanup:
     return result;
 }
 
-static char *b64_std(const uint8_t *in, size_t n)
+char *kbs_b64_std(const uint8_t *in, size_t n)
 {
     char *out = malloc(4 * ((n + 2) / 3) + 1);
     if (out != NULL) {
@@ -196,12 +196,12 @@ static char *b64_std(const uint8_t *in, size_t n)
 json_t *ccg_kbs_snp_evidence_to_json(const ccg_kbs_snp_evidence *e)
 {
     json_t *chain = json_array(), *obj = NULL;
-    char *report = b64_std(e->report, CCG_SNP_REPORT_SIZE);
+    char *report = kbs_b64_std(e->report, CCG_SNP_REPORT_SIZE);
     if (chain == NULL || report == NULL) {
         goto cleanup;
     }
     for (size_t i = 0; i < e->cert_count; i++) {
-        char *d = b64_std(e->certs[i], e->cert_lens[i]);
+        char *d = kbs_b64_std(e->certs[i], e->cert_lens[i]);
         if (d == NULL || json_array_append_new(chain, json_pack("{s:s,s:s}", "cert_type", "cert", "data", d)) != 0) {
             free(d);
             goto cleanup;
@@ -223,7 +223,23 @@ void ccg_kbs_snp_evidence_free(ccg_kbs_snp_evidence *e)
     memset(e, 0, sizeof(*e));
 }
 
+/* The primary evidence in the form of the session's TEE. */
+static ccg_result primary_from_json(const json_t *primary, const char *tee, ccg_kbs_attestation *out)
+{
+    if (strcmp(tee, "tdx") == 0) {
+        out->is_tdx = 1;
+        return ccg_kbs_tdx_evidence_from_json(primary, &out->tdx);
+    }
+    return ccg_kbs_snp_evidence_from_json(primary, &out->snp);
+}
+
 ccg_result ccg_kbs_attestation_parse_shape(const char *body, size_t len, ccg_kbs_attestation *out)
+{
+    return ccg_kbs_attestation_parse_shape_tee(body, len, "snp", out);
+}
+
+ccg_result ccg_kbs_attestation_parse_shape_tee(const char *body, size_t len, const char *tee,
+                                               ccg_kbs_attestation *out)
 {
     static const char *const known[] = {"runtime-data", "tee-evidence", "init-data"};
     static const char *const rt_known[] = {"nonce", "tee-pubkey"};
@@ -233,6 +249,8 @@ ccg_result ccg_kbs_attestation_parse_shape(const char *body, size_t len, ccg_kbs
     const char *name;
     ccg_error_clear();
     memset(out, 0, sizeof(*out));
+    CCG_ENSURE_MSG(strcmp(tee, "snp") == 0 || strcmp(tee, "tdx") == 0, CCG_R_KBS_TEE_NOT_ALLOWED,
+                   "no evidence form for TEE \"%.32s\"", tee);
     CCG_TRY(load_object(body, len, &root));
     json_object_foreach(root, name, v) {
         CCG_ENSURE_MSG(known_member(name, known, 3), CCG_R_KBS_REQUEST_MALFORMED,
@@ -263,18 +281,18 @@ ccg_result ccg_kbs_attestation_parse_shape(const char *body, size_t len, ccg_kbs
     CCG_ENSURE_MSG(v == NULL || strlen(out->additional_evidence) == json_string_length(v),
                    CCG_R_KBS_REQUEST_MALFORMED, "\"additional_evidence\" holds a NUL");
     primary = json_object_get(te, "primary_evidence");
-    /* The SNP attester's evidence is a JSON document; a guest may send it as an object or as text. */
+    /* The attester's evidence is a JSON document; a guest may send it as an object or as text. */
     if (json_is_string(primary)) {
         json_error_t jerr;
         json_t *parsed = json_loadb(json_string_value(primary), json_string_length(primary), JSON_REJECT_DUPLICATES,
                                     &jerr);
         CCG_ENSURE_MSG(parsed != NULL, CCG_R_KBS_REQUEST_MALFORMED, "\"primary_evidence\" text is not JSON");
-        result = ccg_kbs_snp_evidence_from_json(parsed, &out->snp);
+        result = primary_from_json(parsed, tee, out);
         json_decref(parsed);
         CCG_TRY(result);
         result = CCG_FAILURE;
     } else {
-        CCG_TRY(ccg_kbs_snp_evidence_from_json(primary, &out->snp));
+        CCG_TRY(primary_from_json(primary, tee, out));
     }
     result = CCG_SUCCESS;
 cleanup:
@@ -325,8 +343,13 @@ cleanup:
 
 ccg_result ccg_kbs_attestation_parse(const char *body, size_t len, ccg_kbs_attestation *out)
 {
+    return ccg_kbs_attestation_parse_tee(body, len, "snp", out);
+}
+
+ccg_result ccg_kbs_attestation_parse_tee(const char *body, size_t len, const char *tee, ccg_kbs_attestation *out)
+{
     ccg_result result = CCG_FAILURE;
-    CCG_TRY(ccg_kbs_attestation_parse_shape(body, len, out));
+    CCG_TRY(ccg_kbs_attestation_parse_shape_tee(body, len, tee, out));
     CCG_TRY(ccg_kbs_attestation_parse_key(out));
     result = CCG_SUCCESS;
 cleanup:
@@ -342,5 +365,6 @@ void ccg_kbs_attestation_free(ccg_kbs_attestation *a)
     json_decref(a->tee_pubkey_json);
     free(a->additional_evidence);
     ccg_kbs_snp_evidence_free(&a->snp);
+    ccg_kbs_tdx_evidence_free(&a->tdx);
     memset(a, 0, sizeof(*a));
 }

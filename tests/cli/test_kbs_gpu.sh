@@ -157,6 +157,12 @@ sys.exit(0 if ok else 1)' "$tmp/audit.json"; then
 else
   echo "FAIL the audit records carry the GPU claims"; head -c 3000 "$tmp/audit.json"; rc=1
 fi
+# The text listing names the mismatching index next to the GPU's result.
+if "$cli" audit list --db "$tmp/kbs.db" | grep 'gpu.measurement_mismatch' | grep -q 'gpus=HOPPER:[0-9]*:failed\[25\]'; then
+  echo "ok   ccgate audit list names the mismatching index: failed[25]"
+else
+  echo "FAIL ccgate audit list names the mismatching index"; "$cli" audit list --db "$tmp/kbs.db" | tail -3; rc=1
+fi
 if "$cli" audit verify --db "$tmp/kbs.db" >/dev/null; then
   echo "ok   ccgate audit verify: the chain with format-4 records is intact"
 else
