@@ -279,28 +279,7 @@ static void provision_broker(const uint8_t key[32])
 
 static void start_daemon(void)
 {
-    const char *kbs = env_or_null("CCG_KBS");
-    W.daemon = fork();
-    assert_true(W.daemon >= 0);
-    if (W.daemon == 0) {
-        execl(kbs, kbs, "serve", "--config", W.kbs_config, "--insecure-http", "--port-file", W.port_file,
-              (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 400; i++) {
-        char *text = tu_read_text(W.port_file);
-        unsigned port = 0;
-        int status;
-        if (text != NULL && sscanf(text, "%u", &port) == 1 && port > 0) {
-            snprintf(W.base, sizeof(W.base), "http://127.0.0.1:%u", port);
-            free(text);
-            return;
-        }
-        free(text);
-        assert_int_equal(waitpid(W.daemon, &status, WNOHANG), 0);
-        usleep(50 * 1000);
-    }
-    fail_msg("the broker did not report its port");
+    W.daemon = tu_kbs_daemon_start(env_or_null("CCG_KBS"), W.kbs_config, W.port_file, NULL, W.base, sizeof(W.base));
 }
 
 static void require_world(void)

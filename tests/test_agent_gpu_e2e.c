@@ -360,34 +360,9 @@ static void provision_broker(const uint8_t key[32])
 
 static void start_daemon(void)
 {
-    const char *bin = env_or_null("CCG_KBS");
     char log[200];
     snprintf(log, sizeof(log), "%s/kbs.log", W.dir);
-    W.daemon = fork();
-    assert_true(W.daemon >= 0);
-    if (W.daemon == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (fd < 0 || dup2(fd, STDERR_FILENO) < 0) {
-            _exit(126);
-        }
-        execl(bin, bin, "serve", "--config", W.kbs_config, "--insecure-http", "--port-file", W.port_file,
-              (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 400; i++) {
-        char *text = tu_read_text(W.port_file);
-        unsigned port = 0;
-        int status;
-        if (text != NULL && sscanf(text, "%u", &port) == 1 && port > 0) {
-            snprintf(W.broker, sizeof(W.broker), "http://127.0.0.1:%u", port);
-            free(text);
-            return;
-        }
-        free(text);
-        assert_int_equal(waitpid(W.daemon, &status, WNOHANG), 0);
-        usleep(50 * 1000);
-    }
-    fail_msg("the broker did not report its port");
+    W.daemon = tu_kbs_daemon_start(env_or_null("CCG_KBS"), W.kbs_config, W.port_file, log, W.broker, sizeof(W.broker));
 }
 
 static void require_world(void)

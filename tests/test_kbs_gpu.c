@@ -11,7 +11,6 @@
  * version and, at /resource, the key ID. */
 #include <fcntl.h>
 #include <pthread.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +32,7 @@
 #include "ccgate/secmem.h"
 #include "ccgate/snp_emulator.h"
 
+#include "agent_proc.h"
 #include "gpu_ocsp_responder.h"
 #include "loopback_http.h"
 #include "tcb_util.h"
@@ -40,8 +40,6 @@
 
 #include "../src/emulator/gpu/gpu_emu_internal.h"
 #include "../src/kbs/kbs_internal.h"
-
-extern char **environ;
 
 #define KEY_ID "acme/model/a"
 #define POLICY_VERSION 3
@@ -58,22 +56,6 @@ typedef struct {
 } group;
 
 static group G;
-
-static int run_quiet(char *const argv[])
-{
-    posix_spawn_file_actions_t fa;
-    pid_t pid;
-    int status = -1;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0 || waitpid(pid, &status, 0) != pid) {
-        return -1;
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 static char *pem_of(X509 *c)
 {
@@ -117,7 +99,7 @@ static int group_teardown(void **state)
     ccg_gpu_emulator_free(G.gpu);
     ccg_snp_emulator_free(G.snp);
     if (strncmp(G.dir, "/tmp/ccg-kbs-gpu-", 17) == 0) {
-        run_quiet(argv);
+        tu_run_quiet(argv);
     }
     return 0;
 }

@@ -1,12 +1,9 @@
 /* See gpu_ocsp_responder.h. */
 #include "gpu_ocsp_responder.h"
 
-#include <fcntl.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include <openssl/evp.h>
 #include <openssl/ocsp.h>
@@ -15,11 +12,10 @@
 #include "ccgate/error.h"
 #include "ccgate/util.h"
 
+#include "agent_proc.h"
 #include "loopback_http.h"
 
 #include "../../src/emulator/gpu/gpu_emu_internal.h"
-
-extern char **environ;
 
 struct tu_gpu_ocsp {
     const ccg_gpu_emulator *gpu;
@@ -28,22 +24,6 @@ struct tu_gpu_ocsp {
     lh_server *http;
     int counter;
 };
-
-static int run_quiet(char *const argv[])
-{
-    posix_spawn_file_actions_t fa;
-    pid_t pid;
-    int status = -1;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0 || waitpid(pid, &status, 0) != pid) {
-        return -1;
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 int tu_gpu_ocsp_set(tu_gpu_ocsp *o, int k, int revoked)
 {
@@ -106,7 +86,7 @@ static void handle(void *ctx, const char *method, const char *path, const uint8_
     snprintf(index, sizeof(index), "%s/index-%d.txt", o->dir, k);
     char *argv[] = {"openssl", "ocsp", "-index", index, "-CA", ca, "-rsigner", ca, "-rkey", key, "-reqin",
                     req_path, "-respout", resp_path, "-nmin", "60", NULL};
-    if (ccg_failed(ccg_file_write(req_path, body, len)) || run_quiet(argv) != 0 ||
+    if (ccg_failed(ccg_file_write(req_path, body, len)) || tu_run_quiet(argv) != 0 ||
         ccg_failed(ccg_file_read(resp_path, 1u << 16, &out->body, &out->len))) {
         ccg_error_clear();
         return;
