@@ -51,8 +51,11 @@
 
 #define CCG_KBS_PROTOCOL_VERSION "0.4.0"
 #define CCG_KBS_COOKIE "kbs-session-id"
-/* Largest request body read (an Attestation with an SNP report and its certificate chain). */
+/* Largest request body read, except an Attestation's. */
 #define CCG_KBS_MAX_BODY (256u * 1024u)
+/* Largest Attestation body (POST /kbs/v0/attest): Trustee's TDX attester sends the whole CCEL log area
+ * (256 KiB on Google's COS, about 350 KiB as base64), and GPU evidence may ride beside it. */
+#define CCG_KBS_MAX_ATTEST_BODY (1024u * 1024u)
 #define CCG_KBS_MAX_ROOTS 8u
 /* The store setting holding the wrapped token-signing key. */
 #define CCG_KBS_TOKEN_KEY_SETTING "kbs.token-signing-key"
@@ -210,7 +213,7 @@ json_t *ccg_kbs_snp_evidence_to_json(const ccg_kbs_snp_evidence *e);
  * absent. Strict: unknown members, another type, bad base64, an empty or oversized member fail with
  * kbs.request_malformed (docs/kbs.md, "TDX evidence"). aa_eventlog is carried, never appraised. */
 #define CCG_KBS_TDX_MAX_QUOTE (64u * 1024u)
-#define CCG_KBS_TDX_MAX_EVENTLOG CCG_KBS_MAX_BODY
+#define CCG_KBS_TDX_MAX_EVENTLOG (640u * 1024u)
 #define CCG_KBS_TDX_MAX_AA_EVENTLOG (64u * 1024u)
 typedef struct {
     uint8_t *quote;        /* owned */

@@ -21,12 +21,12 @@ static int known_member(const char *name, const char *const *known, size_t n)
     return 0;
 }
 
-static ccg_result load_object(const char *body, size_t len, json_t **out)
+static ccg_result load_object(const char *body, size_t len, size_t max, json_t **out)
 {
     ccg_result result = CCG_FAILURE;
     json_error_t jerr;
     *out = NULL;
-    CCG_ENSURE(len <= CCG_KBS_MAX_BODY, CCG_R_INPUT_TOO_LARGE);
+    CCG_ENSURE(len <= max, CCG_R_INPUT_TOO_LARGE);
     *out = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     CCG_ENSURE_MSG(*out != NULL, CCG_R_KBS_REQUEST_MALFORMED, "the body is not JSON (line %d: %s)", jerr.line,
                    jerr.text);
@@ -61,7 +61,7 @@ ccg_result ccg_kbs_request_parse(const char *body, size_t len, ccg_kbs_request *
     const char *name;
     ccg_error_clear();
     memset(out, 0, sizeof(*out));
-    CCG_TRY(load_object(body, len, &root));
+    CCG_TRY(load_object(body, len, CCG_KBS_MAX_BODY, &root));
     json_object_foreach(root, name, v) {
         CCG_ENSURE_MSG(known_member(name, known, 3), CCG_R_KBS_REQUEST_MALFORMED, "unknown Request member \"%.64s\"",
                        name);
@@ -251,7 +251,7 @@ ccg_result ccg_kbs_attestation_parse_shape_tee(const char *body, size_t len, con
     memset(out, 0, sizeof(*out));
     CCG_ENSURE_MSG(strcmp(tee, "snp") == 0 || strcmp(tee, "tdx") == 0, CCG_R_KBS_TEE_NOT_ALLOWED,
                    "no evidence form for TEE \"%.32s\"", tee);
-    CCG_TRY(load_object(body, len, &root));
+    CCG_TRY(load_object(body, len, CCG_KBS_MAX_ATTEST_BODY, &root));
     json_object_foreach(root, name, v) {
         CCG_ENSURE_MSG(known_member(name, known, 3), CCG_R_KBS_REQUEST_MALFORMED,
                        "unknown Attestation member \"%.64s\"", name);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ccgate/gpu_verify.h"
+#include "ccgate/policy_json.h"
 #include "ccgate/util.h"
 
 #define POLICY_MAX_BYTES (1u << 20)
@@ -104,16 +105,6 @@ cleanup:
 }
 
 /* ------------------------------------------------------------------ members */
-
-static ccg_result get_bool(json_t *v, const char *key, int *out)
-{
-    ccg_result result = CCG_FAILURE;
-    CCG_ENSURE_MSG(json_is_boolean(v), CCG_R_POLICY_INVALID_VALUE, "'%s' must be true or false", key);
-    *out = json_is_true(v);
-    result = CCG_SUCCESS;
-cleanup:
-    return result;
-}
 
 static ccg_result get_count(json_t *v, const char *key, unsigned *out)
 {
@@ -276,26 +267,6 @@ cleanup:
     return result;
 }
 
-static ccg_result parse_identity(json_t *root, ccg_gpu_policy *p)
-{
-    ccg_result result = CCG_FAILURE;
-    json_t *id = json_object_get(root, "policy_id");
-    json_t *version = json_object_get(root, "version");
-    CCG_ENSURE_MSG(json_is_string(id) && json_string_length(id) > 0 && json_string_length(id) < sizeof(p->policy_id),
-                   CCG_R_POLICY_VERSION_INVALID, "'policy_id' must be a non-empty string under %zu bytes",
-                   sizeof(p->policy_id));
-    CCG_ENSURE_MSG(json_is_integer(version) && json_integer_value(version) >= 1, CCG_R_POLICY_VERSION_INVALID,
-                   "'version' must be a positive integer");
-    for (const char *c = json_string_value(id); *c; c++) {
-        CCG_ENSURE_MSG(*c > 0x20 && *c < 0x7f, CCG_R_POLICY_VERSION_INVALID, "'policy_id' must be printable ASCII");
-    }
-    snprintf(p->policy_id, sizeof(p->policy_id), "%s", json_string_value(id));
-    p->version = json_integer_value(version);
-    result = CCG_SUCCESS;
-cleanup:
-    return result;
-}
-
 /* One member of the policy. The identity members belong to a standalone document only: a release
  * policy's section takes its identity from the release policy. */
 static ccg_result parse_key(const char *key, json_t *v, int standalone, ccg_gpu_policy *p)
@@ -304,7 +275,7 @@ static ccg_result parse_key(const char *key, json_t *v, int standalone, ccg_gpu_
     if (strcmp(key, "policy_id") == 0 || strcmp(key, "version") == 0) {
         CCG_ENSURE_MSG(standalone, CCG_R_POLICY_UNKNOWN_KEY,
                        "'%s': a release policy's gpu section takes the release policy's identity", key);
-        /* handled by parse_identity */
+        /* handled by ccg_policy_get_identity */
     } else if (strcmp(key, "count") == 0) {
         CCG_TRY(get_count(v, key, &p->min_count));
         p->max_count = p->min_count;
@@ -323,13 +294,13 @@ static ccg_result parse_key(const char *key, json_t *v, int standalone, ccg_gpu_
     } else if (strcmp(key, "allowed_vbios_versions") == 0) {
         CCG_TRY(get_version_list(v, key, 1, &p->vbios));
     } else if (strcmp(key, "require_rim") == 0) {
-        CCG_TRY(get_bool(v, key, &p->require_rim));
+        CCG_TRY(ccg_policy_get_bool(v, key, &p->require_rim));
     } else if (strcmp(key, "require_ocsp") == 0) {
-        CCG_TRY(get_bool(v, key, &p->require_ocsp));
+        CCG_TRY(ccg_policy_get_bool(v, key, &p->require_ocsp));
     } else if (strcmp(key, "allow_hold") == 0) {
-        CCG_TRY(get_bool(v, key, &p->allow_hold));
+        CCG_TRY(ccg_policy_get_bool(v, key, &p->allow_hold));
     } else if (strcmp(key, "require_fwid") == 0) {
-        CCG_TRY(get_bool(v, key, &p->require_fwid));
+        CCG_TRY(ccg_policy_get_bool(v, key, &p->require_fwid));
     } else if (strcmp(key, "modes") == 0) {
         CCG_TRY(parse_modes(v, p));
     } else if (strcmp(key, "trusted_roots") == 0) {
@@ -357,7 +328,7 @@ static ccg_result parse_members(json_t *root, int standalone, ccg_gpu_policy **o
     CCG_ENSURE_ALLOC(p);
     set_defaults(p);
     if (standalone) {
-        CCG_TRY(parse_identity(root, p));
+        CCG_TRY(ccg_policy_get_identity(root, p->policy_id, sizeof(p->policy_id), &p->version));
     }
     json_object_foreach(root, key, value) {
         CCG_TRY(parse_key(key, value, standalone, p));

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ccgate/policy_json.h"
 #include "ccgate/util.h"
 
 #define POLICY_MAX_BYTES (1u << 20)
@@ -51,16 +52,6 @@ void ccg_snp_policy_free(ccg_snp_policy *p)
     free(p);
 }
 
-static ccg_result get_bool(json_t *v, const char *key, int *out)
-{
-    ccg_result result = CCG_FAILURE;
-    CCG_ENSURE_MSG(json_is_boolean(v), CCG_R_POLICY_INVALID_VALUE, "'%s' must be true or false", key);
-    *out = json_is_true(v);
-    result = CCG_SUCCESS;
-cleanup:
-    return result;
-}
-
 static ccg_result get_uint(json_t *v, const char *key, json_int_t max, json_int_t *out)
 {
     ccg_result result = CCG_FAILURE;
@@ -80,18 +71,6 @@ static ccg_result get_u8(json_t *v, const char *key, uint8_t *out)
     return r;
 }
 
-static ccg_result get_hex(json_t *v, const char *key, uint8_t *out, size_t n)
-{
-    ccg_result result = CCG_FAILURE;
-    CCG_ENSURE_MSG(json_is_string(v), CCG_R_POLICY_INVALID_VALUE, "'%s' must be a hex string", key);
-    CCG_ENSURE_MSG(ccg_hex_is_valid(json_string_value(v), n), CCG_R_POLICY_INVALID_VALUE,
-                   "'%s' must be %zu bytes of hex", key, n);
-    CCG_TRY(ccg_hex_decode_exact(json_string_value(v), out, n));
-    result = CCG_SUCCESS;
-cleanup:
-    return result;
-}
-
 static ccg_result get_digest_list(json_t *v, const char *key, ccg_digest48 **out, size_t *count)
 {
     ccg_result result = CCG_FAILURE;
@@ -102,7 +81,7 @@ static ccg_result get_digest_list(json_t *v, const char *key, ccg_digest48 **out
     list = calloc(n ? n : 1, sizeof(*list));
     CCG_ENSURE_ALLOC(list);
     for (size_t i = 0; i < n; i++) {
-        CCG_TRY(get_hex(json_array_get(v, i), key, list[i].bytes, sizeof(list[i].bytes)));
+        CCG_TRY(ccg_policy_get_hex(json_array_get(v, i), key, list[i].bytes, sizeof(list[i].bytes)));
     }
     free(*out);
     *out = list;
@@ -155,7 +134,7 @@ static ccg_result parse_members(json_t *v, const char *parent, const member_ref 
         if (m->u8 != NULL) {
             CCG_TRY(get_u8(item, key, m->u8));
         } else {
-            CCG_TRY(get_bool(item, key, m->flag));
+            CCG_TRY(ccg_policy_get_bool(item, key, m->flag));
         }
     }
     result = CCG_SUCCESS;
@@ -292,7 +271,7 @@ static ccg_result parse_tcb_req(json_t *v, ccg_snp_tcb_req *q)
                    "'tcb' must be {\"require_baseline\", \"accepted_statuses\", \"allowed_advisories\"}");
     json_object_foreach(v, key, item) {
         if (strcmp(key, "require_baseline") == 0) {
-            CCG_TRY(get_bool(item, "tcb.require_baseline", &q->require_baseline));
+            CCG_TRY(ccg_policy_get_bool(item, "tcb.require_baseline", &q->require_baseline));
         } else if (strcmp(key, "accepted_statuses") == 0) {
             CCG_TRY(parse_statuses(item, q));
         } else if (strcmp(key, "allowed_advisories") == 0) {
@@ -306,45 +285,25 @@ cleanup:
     return result;
 }
 
-static ccg_result parse_identity(json_t *root, ccg_snp_policy *p)
-{
-    ccg_result result = CCG_FAILURE;
-    json_t *id = json_object_get(root, "policy_id");
-    json_t *version = json_object_get(root, "version");
-    CCG_ENSURE_MSG(json_is_string(id) && json_string_length(id) > 0 && json_string_length(id) < sizeof(p->policy_id),
-                   CCG_R_POLICY_VERSION_INVALID, "'policy_id' must be a non-empty string under %zu bytes",
-                   sizeof(p->policy_id));
-    CCG_ENSURE_MSG(json_is_integer(version) && json_integer_value(version) >= 1, CCG_R_POLICY_VERSION_INVALID,
-                   "'version' must be a positive integer");
-    for (const char *c = json_string_value(id); *c; c++) {
-        CCG_ENSURE_MSG(*c > 0x20 && *c < 0x7f, CCG_R_POLICY_VERSION_INVALID, "'policy_id' must be printable ASCII");
-    }
-    snprintf(p->policy_id, sizeof(p->policy_id), "%s", json_string_value(id));
-    p->version = json_integer_value(version);
-    result = CCG_SUCCESS;
-cleanup:
-    return result;
-}
-
 static ccg_result parse_key(const char *key, json_t *v, ccg_snp_policy *p)
 {
     ccg_result result = CCG_FAILURE;
     json_int_t n = 0;
     if (strcmp(key, "policy_id") == 0 || strcmp(key, "version") == 0) {
-        /* handled by parse_identity */
+        /* handled by ccg_policy_get_identity */
     } else if (strcmp(key, "tee") == 0) {
         CCG_ENSURE_MSG(json_is_string(v) && strcmp(json_string_value(v), "snp") == 0, CCG_R_POLICY_INVALID_VALUE,
                        "'tee' must be \"snp\" in an SNP policy");
     } else if (strcmp(key, "debug_allowed") == 0) {
-        CCG_TRY(get_bool(v, key, &p->debug_allowed));
+        CCG_TRY(ccg_policy_get_bool(v, key, &p->debug_allowed));
     } else if (strcmp(key, "migration_agent_allowed") == 0) {
-        CCG_TRY(get_bool(v, key, &p->migration_agent_allowed));
+        CCG_TRY(ccg_policy_get_bool(v, key, &p->migration_agent_allowed));
     } else if (strcmp(key, "smt_allowed") == 0) {
-        CCG_TRY(get_bool(v, key, &p->smt_allowed));
+        CCG_TRY(ccg_policy_get_bool(v, key, &p->smt_allowed));
     } else if (strcmp(key, "allow_masked_chip_id") == 0) {
-        CCG_TRY(get_bool(v, key, &p->allow_masked_chip_id));
+        CCG_TRY(ccg_policy_get_bool(v, key, &p->allow_masked_chip_id));
     } else if (strcmp(key, "require_crl") == 0) {
-        CCG_TRY(get_bool(v, key, &p->require_crl));
+        CCG_TRY(ccg_policy_get_bool(v, key, &p->require_crl));
     } else if (strcmp(key, "vmpl") == 0) {
         CCG_TRY(get_uint(v, key, 3, &n));
         p->vmpl = (int)n;
@@ -372,10 +331,10 @@ static ccg_result parse_key(const char *key, json_t *v, ccg_snp_policy *p)
     } else if (strcmp(key, "reference_values") == 0) {
         CCG_TRY(parse_refvals(v, p));
     } else if (strcmp(key, "report_data") == 0) {
-        CCG_TRY(get_hex(v, key, p->report_data, sizeof(p->report_data)));
+        CCG_TRY(ccg_policy_get_hex(v, key, p->report_data, sizeof(p->report_data)));
         p->has_report_data = 1;
     } else if (strcmp(key, "host_data") == 0) {
-        CCG_TRY(get_hex(v, key, p->host_data, sizeof(p->host_data)));
+        CCG_TRY(ccg_policy_get_hex(v, key, p->host_data, sizeof(p->host_data)));
         p->has_host_data = 1;
     } else {
         CCG_BAIL(CCG_R_POLICY_UNKNOWN_KEY, "unknown policy key '%.64s'", key);
@@ -401,7 +360,7 @@ ccg_result ccg_snp_policy_parse(const char *text, size_t len, ccg_snp_policy **o
     p = calloc(1, sizeof(*p));
     CCG_ENSURE_ALLOC(p);
     set_defaults(p);
-    CCG_TRY(parse_identity(root, p));
+    CCG_TRY(ccg_policy_get_identity(root, p->policy_id, sizeof(p->policy_id), &p->version));
     json_object_foreach(root, key, value) {
         CCG_TRY(parse_key(key, value, p));
     }

@@ -82,6 +82,26 @@ except Exception: print("-")')
   printf '%s' "$body" >"$tmp/last.body"
 }
 
+post() { # post PATH BYTES -> "STATUS CODE" for a body of BYTES 'a's
+  local body status
+  head -c "$2" /dev/zero | tr '\0' a >"$tmp/post.bin"
+  body=$(curl -s --path-as-is -o - -w '\n%{http_code}' -H 'Content-Type: application/json' \
+    --data-binary @"$tmp/post.bin" "$base$1")
+  status=${body##*$'\n'}
+  body=${body%$'\n'*}
+  code=$(printf '%s' "$body" | "$py" -c 'import json,sys
+try: print(json.load(sys.stdin)["reasons"][0])
+except Exception: print("-")')
+  echo "$status $code"
+}
+# Body limits: 256 KiB, except an Attestation's 1 MiB (a whole TDX CCEL log area is ~350 KiB as base64).
+check "POST /kbs/v0/auth, 300 KiB body" "$(post /kbs/v0/auth $((300 * 1024)))" "413 input.too_large"
+check "POST /kbs/v0/attest, 1 MiB + 1 body" "$(post /kbs/v0/attest $((1024 * 1024 + 1)))" "413 input.too_large"
+check "POST /kbs/v0/attest, 600 KiB body: read, then refused for having no session" \
+  "$(post /kbs/v0/attest $((600 * 1024)))" "401 kbs.session_missing"
+check "POST /kbs/v0/att%65st, 300 KiB body: the small limit" "$(post /kbs/v0/att%65st $((300 * 1024)))" \
+  "413 input.too_large"
+
 for p in 'bar/model/c%00/../../x' 'bar/model/c%00' 'bar/model/c%00.json' 'bar%2fmodel%2fc' 'bar/model%2fc'; do
   check "GET /kbs/v0/resource/$p refused" "$(get "/kbs/v0/resource/$p")" "400 kbs.path_encoded"
   if grep -q 'request body' "$tmp/last.body"; then bad "the denial of $p talks about a request body"; fi

@@ -6,6 +6,7 @@
 
 #include "ccgate/refvalue.h"
 #include "ccgate/tdx_policy.h"
+#include "ccgate/policy_json.h"
 #include "ccgate/util.h"
 
 #define POLICY_MAX_BYTES (1u << 20)
@@ -67,28 +68,6 @@ void ccg_tdx_policy_free(ccg_tdx_policy *p)
     free(p);
 }
 
-static ccg_result get_bool(json_t *v, const char *key, int *out)
-{
-    ccg_result result = CCG_FAILURE;
-    CCG_ENSURE_MSG(json_is_boolean(v), CCG_R_POLICY_INVALID_VALUE, "'%s' must be a boolean", key);
-    *out = json_is_true(v);
-    result = CCG_SUCCESS;
-cleanup:
-    return result;
-}
-
-static ccg_result get_hex(json_t *v, const char *key, uint8_t *out, size_t n)
-{
-    ccg_result result = CCG_FAILURE;
-    const char *s = json_string_value(v);
-    CCG_ENSURE_MSG(s != NULL && strlen(s) == 2 * n && ccg_hex_is_valid(s, n), CCG_R_POLICY_INVALID_VALUE,
-                   "'%s' values must be %zu hex digits", key, 2 * n);
-    CCG_TRY(ccg_hex_decode_exact(s, out, n));
-    result = CCG_SUCCESS;
-cleanup:
-    return result;
-}
-
 static ccg_result get_array(json_t *v, const char *key, size_t max)
 {
     ccg_result result = CCG_FAILURE;
@@ -108,7 +87,7 @@ static ccg_result get_allowlist(json_t *v, const char *key, ccg_tdx_allowlist *l
     l->values = calloc(json_array_size(v) + 1, sizeof(*l->values));
     CCG_ENSURE_ALLOC(l->values);
     json_array_foreach(v, i, item) {
-        CCG_TRY(get_hex(item, key, l->values[i], 48));
+        CCG_TRY(ccg_policy_get_hex(item, key, l->values[i], 48));
     }
     l->count = json_array_size(v);
     l->set = 1;
@@ -195,7 +174,7 @@ static ccg_result get_xfam(json_t *v, const char *key, ccg_tdx_policy *p)
     p->xfam = calloc(json_array_size(v) + 1, sizeof(*p->xfam));
     CCG_ENSURE_ALLOC(p->xfam);
     json_array_foreach(v, i, item) {
-        CCG_TRY(get_hex(item, key, b, 8));
+        CCG_TRY(ccg_policy_get_hex(item, key, b, 8));
         for (int k = 0; k < 8; k++) {
             p->xfam[i] |= (uint64_t)b[k] << (8 * k);
         }
@@ -229,7 +208,7 @@ static ccg_result get_required_event(json_t *v, ccg_tdx_required_event *e)
             snprintf(e->name, sizeof(e->name), "%s", s);
             have_name = 1;
         } else if (strcmp(key, "digest") == 0) {
-            CCG_TRY(get_hex(item, "required_events[].digest", e->digest, 48));
+            CCG_TRY(ccg_policy_get_hex(item, "required_events[].digest", e->digest, 48));
             have_digest = 1;
         } else if (strcmp(key, "rtmr") == 0) {
             CCG_ENSURE_MSG(json_is_integer(item) && json_integer_value(item) >= 0 && json_integer_value(item) <= 3,
@@ -293,26 +272,6 @@ cleanup:
     return result;
 }
 
-static ccg_result parse_identity(json_t *root, ccg_tdx_policy *p)
-{
-    ccg_result result = CCG_FAILURE;
-    json_t *id = json_object_get(root, "policy_id");
-    json_t *version = json_object_get(root, "version");
-    CCG_ENSURE_MSG(json_is_string(id) && json_string_length(id) > 0 && json_string_length(id) < sizeof(p->policy_id),
-                   CCG_R_POLICY_VERSION_INVALID, "'policy_id' must be a non-empty string under %zu bytes",
-                   sizeof(p->policy_id));
-    CCG_ENSURE_MSG(json_is_integer(version) && json_integer_value(version) >= 1, CCG_R_POLICY_VERSION_INVALID,
-                   "'version' must be a positive integer");
-    for (const char *c = json_string_value(id); *c; c++) {
-        CCG_ENSURE_MSG(*c > 0x20 && *c < 0x7f, CCG_R_POLICY_VERSION_INVALID, "'policy_id' must be printable ASCII");
-    }
-    snprintf(p->policy_id, sizeof(p->policy_id), "%s", json_string_value(id));
-    p->version = json_integer_value(version);
-    result = CCG_SUCCESS;
-cleanup:
-    return result;
-}
-
 static ccg_result parse_key(const char *key, json_t *v, ccg_tdx_policy *p)
 {
     ccg_result result = CCG_FAILURE;
@@ -322,7 +281,7 @@ static ccg_result parse_key(const char *key, json_t *v, ccg_tdx_policy *p)
         rtmr = strcmp(key, RTMR[i]) == 0 ? i : rtmr;
     }
     if (strcmp(key, "policy_id") == 0 || strcmp(key, "version") == 0) {
-        /* handled by parse_identity */
+        /* handled by ccg_policy_get_identity */
     } else if (strcmp(key, "tee") == 0) {
         CCG_ENSURE_MSG(json_is_string(v) && strcmp(json_string_value(v), "tdx") == 0, CCG_R_POLICY_INVALID_VALUE,
                        "'tee' must be \"tdx\"");
@@ -331,9 +290,9 @@ static ccg_result parse_key(const char *key, json_t *v, ccg_tdx_policy *p)
     } else if (strcmp(key, "allowed_advisories") == 0) {
         CCG_TRY(get_advisories(v, key, p));
     } else if (strcmp(key, "debug_allowed") == 0) {
-        CCG_TRY(get_bool(v, key, &p->debug_allowed));
+        CCG_TRY(ccg_policy_get_bool(v, key, &p->debug_allowed));
     } else if (strcmp(key, "require_sept_ve_disable") == 0) {
-        CCG_TRY(get_bool(v, key, &p->require_sept_ve_disable));
+        CCG_TRY(ccg_policy_get_bool(v, key, &p->require_sept_ve_disable));
     } else if (strcmp(key, "allowed_attributes") == 0) {
         CCG_TRY(get_attributes(v, key, p));
     } else if (strcmp(key, "allowed_mrtd") == 0) {
@@ -351,14 +310,14 @@ static ccg_result parse_key(const char *key, json_t *v, ccg_tdx_policy *p)
     } else if (strcmp(key, "allowed_xfam") == 0) {
         CCG_TRY(get_xfam(v, key, p));
     } else if (strcmp(key, "minimum_tee_tcb_svn") == 0) {
-        CCG_TRY(get_hex(v, key, p->min_tee_tcb_svn, 16));
+        CCG_TRY(ccg_policy_get_hex(v, key, p->min_tee_tcb_svn, 16));
         p->min_svn_set = 1;
     } else if (strcmp(key, "reference_values") == 0) {
         CCG_TRY(get_refvals(v, p));
     } else if (strcmp(key, "required_events") == 0) {
         CCG_TRY(get_required_events(v, key, p));
     } else if (strcmp(key, "report_data") == 0) {
-        CCG_TRY(get_hex(v, key, p->report_data, 64));
+        CCG_TRY(ccg_policy_get_hex(v, key, p->report_data, 64));
         p->report_data_set = 1;
     } else {
         CCG_BAIL(CCG_R_POLICY_UNKNOWN_KEY, "unknown policy key '%.64s'", key);
@@ -380,7 +339,7 @@ static ccg_result parse_members(json_t *root, const char *policy_id, int64_t ver
     CCG_ENSURE_ALLOC(p);
     set_defaults(p);
     if (policy_id == NULL) {
-        CCG_TRY(parse_identity(root, p));
+        CCG_TRY(ccg_policy_get_identity(root, p->policy_id, sizeof(p->policy_id), &p->version));
     } else {
         CCG_ENSURE_MSG(json_object_get(root, "policy_id") == NULL && json_object_get(root, "version") == NULL,
                        CCG_R_POLICY_UNKNOWN_KEY, "a tdx section takes policy_id and version from its release policy");
