@@ -74,6 +74,13 @@ show ccgate emulate gpu --out-dir gpu --save-state
 "$cli" emulate gpu --out-dir "$work/gpu" --save-state >/dev/null
 ls "$work/gpu/rims" | sed 's/^/   RIM /'
 
+# A software Intel TD (TEST ROOT ONLY): its own PCK chain, TCB info, QE identity and CRLs as a collateral
+# bundle; and the same TD launched with debugging on.
+show ccgate emulate tdx --out-dir td --save-state
+"$cli" emulate tdx --out-dir "$work/td" --save-state >/dev/null
+"$cli" emulate tdx --load-state "$work/td" --out-dir "$work/td-debug" --debug --save-state >/dev/null
+td_mrtd=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["td"]["mrtd"])' "$work/td/tdx-emulator.json")
+
 # The authority's signed TCB baseline for the product: the emulated Milan TCB counts as up to date. Policies
 # accept the TCB status UpToDate only, against a baseline (docs/snp-tcb-baseline.md).
 step "Authority: a signed TCB baseline for Milan (the TCB that counts as up to date; advisories below it)"
@@ -97,7 +104,8 @@ cat > "$work/kbs.json" <<JSON
  "tls": {"cert_file": "$work/kbs.crt", "key_file": "$work/kbs.key"},
  "keystore": {"backend": "file", "kek_file": "$work/kek.bin"},
  "tcb_baselines": ["$work/milan-tcb.json"], "tcb_baseline_issuers": {"authority": "$work/authority.pub"},
- "gpu": {"rim_dir": "$work/gpu/rims"}}
+ "gpu": {"rim_dir": "$work/gpu/rims"},
+ "tdx": {"collateral_file": "$work/td/collateral.json", "test_roots": ["$work/td/root.pem"]}}
 JSON
 ark=$(python3 -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$work/guest/ark.pem")
 cat > "$work/policy.json" <<JSON
@@ -222,6 +230,32 @@ gpu_audit=$("$cli" audit list --db "$work/kbs.db" | grep 'gpu.measurement_mismat
 echo "$gpu_audit" | sed 's/^/   /'
 expect "the broker's record names the GPU's mismatching RIM index" "$(echo "$gpu_audit" | grep -o 'failed\[9\]')" "failed[9]"
 unset CCG_NVML_STUB_GPU_STATE CCG_NVML_STUB_READY_FILE
+
+# ---------------------------------------------------------------- 4c. an Intel TDX guest
+step "Provider: policy v3 admits the SNP guest or a TD with the approved MRTD (software TD root named)"
+python3 - "$work/policy.json" "$work/policy-tdx.json" "$td_mrtd" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+p["version"] = 3
+p["allowed_tees"] = ["snp", "tdx"]
+# The TDX section must pin the launch (MRTD, or reference values), as the SNP one does.
+p["tdx"] = {"allowed_mrtd": [sys.argv[3]]}
+json.dump(p, open(sys.argv[2], "w"))
+PY
+show ccgate-kbs set-policy --file policy-tdx.json   "(policy model-llm v3: snp or tdx, MRTD pinned)"
+"$kbs" set-policy --config "$work/kbs.json" --file "$work/policy-tdx.json" >/dev/null
+
+step "Guest on Intel TDX: the TD quote (DCAP, QVL order) releases the key; the model is served"
+run_agent td "$work/td"
+expect "agent exit status" "$agent_rc" 0
+served=$(sed -n 's/.*sha384 \([0-9a-f]*\).*/\1/p' "$work/agent-td.out")
+expect "digest in memory equals the provider's model" "$served" "$model_sha"
+
+step "Guest on Intel TDX with debugging on: refused; the model server never starts"
+run_agent tddebug "$work/td-debug"
+expect "reason" "$(failed_reason "$work/agent-tddebug.err")" tdx.debug
+expect "model server started" "$(grep -c '^model server' "$work/agent-tddebug.out" || true)" 0
+"$cli" audit list --db "$work/kbs.db" | grep 'tdx.debug' | tail -1 | sed 's/^/   /'
 
 # ---------------------------------------------------------------- 5. the enterprise client
 step "Client: a prompt reaches the model server only over a channel bound to fresh, approved evidence"

@@ -36,6 +36,9 @@ typedef struct {
     ccg_attester_kind attester;
     char *tsm_root, *sev_guest_path, *emulator_dir;
     uint32_t vmpl;
+    /* TDX: the CCEL log area and the ACPI CCEL table (NULL = /sys/firmware/acpi/tables/data/CCEL and
+     * /sys/firmware/acpi/tables/CCEL); a missing log area sends cc_eventlog null */
+    char *ccel_path, *ccel_table_path;
     /* broker */
     char *broker_url;     /* https://host:port (http:// only with insecure_http) */
     char *broker_ca_file; /* pinned CA for the broker's TLS certificate */
@@ -75,7 +78,7 @@ enum {
     CCG_AGENT_EXIT_OK = 0,
     CCG_AGENT_EXIT_USAGE = 2,
     CCG_AGENT_EXIT_NO_TEE = 10,          /* attest.*: no TEE, backend or kernel failure */
-    CCG_AGENT_EXIT_ATTEST_DENIED = 11,   /* the broker refused the evidence (snp.*, refval.*, cert.*, kbs.*) */
+    CCG_AGENT_EXIT_ATTEST_DENIED = 11,   /* the broker refused the evidence (snp.*, tdx.*, refval.*, cert.*, kbs.*) */
     CCG_AGENT_EXIT_KEY_REFUSED = 12,     /* key.disabled, key.retired, key.not_found, agent.key_mismatch */
     CCG_AGENT_EXIT_BROKER_UNAVAIL = 13,  /* broker, KMS/HSM, store or audit unavailable; protocol errors */
     CCG_AGENT_EXIT_ARTIFACT = 14,        /* artifact.*: integrity, signature, fetch */

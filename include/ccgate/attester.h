@@ -3,7 +3,7 @@
  *   configfs-tsm  Linux's /sys/kernel/config/tsm/report (inblob, outblob, auxblob, provider, generation);
  *                 SEV-SNP (provider "sev_guest") and TDX (provider "tdx_guest").
  *   sev-guest     /dev/sev-guest ioctls SNP_GET_REPORT and SNP_GET_EXT_REPORT.
- *   emulator      ccgate's software SNP firmware (test root); only when the configuration names it.
+ *   emulator      ccgate's software SNP firmware or software TD (test roots); only when the configuration names it.
  *
  * "auto" probes configfs-tsm, then /dev/sev-guest, and otherwise fails with attest.no_tee: the
  * emulator is never chosen silently. Every byte a kernel interface returns goes through the bounded reader. */

@@ -81,13 +81,14 @@ cleanup:
 
 static ccg_result parse_attester(const json_t *o, ccg_agent_config *c)
 {
-    static const char *const known[] = {"kind", "tsm_root", "sev_guest_path", "emulator_dir", "vmpl"};
+    static const char *const known[] = {"kind", "tsm_root", "sev_guest_path", "emulator_dir", "vmpl",
+                                        "ccel_path", "ccel_table_path"};
     static const char *const kinds[] = {"auto", "configfs-tsm", "sev-guest", "emulator"};
     ccg_result result = CCG_FAILURE;
     char *kind = NULL;
     uint64_t vmpl = 0;
     int found = 0;
-    CCG_TRY(only_known(o, "attester", known, 5));
+    CCG_TRY(only_known(o, "attester", known, 7));
     CCG_TRY(get_str(o, "attester", "kind", 1, &kind));
     for (size_t i = 0; i < 4; i++) {
         if (strcmp(kind, kinds[i]) == 0) {
@@ -101,6 +102,8 @@ static ccg_result parse_attester(const json_t *o, ccg_agent_config *c)
     CCG_TRY(get_str(o, "attester", "sev_guest_path", 0, &c->sev_guest_path));
     CCG_TRY(get_str(o, "attester", "emulator_dir", 0, &c->emulator_dir));
     CCG_TRY(get_uint(o, "attester", "vmpl", 3, &vmpl));
+    CCG_TRY(get_str(o, "attester", "ccel_path", 0, &c->ccel_path));
+    CCG_TRY(get_str(o, "attester", "ccel_table_path", 0, &c->ccel_table_path));
     c->vmpl = (uint32_t)vmpl;
     CCG_ENSURE_MSG(c->attester != CCG_ATTESTER_EMULATOR || c->emulator_dir != NULL, BAD,
                    "\"attester.kind\" emulator needs \"attester.emulator_dir\"");
@@ -332,7 +335,7 @@ void ccg_agent_config_free(ccg_agent_config *c)
     char **strings[] = {&c->tsm_root,     &c->sev_guest_path, &c->emulator_dir,     &c->broker_url,
                         &c->broker_ca_file, &c->key_path,     &c->key_id,           &c->artifact,
                         &c->artifact_ca_file, &c->provider_key, &c->nvml_library,  &c->status_listen,
-                        &c->status_port_file};
+                        &c->status_port_file, &c->ccel_path, &c->ccel_table_path};
     for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
         free(*strings[i]);
     }

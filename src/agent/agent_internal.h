@@ -2,6 +2,7 @@
 #ifndef CCGATE_AGENT_INTERNAL_H
 #define CCGATE_AGENT_INTERNAL_H
 
+#include <jansson.h>
 #include <sys/types.h>
 
 #include "ccgate/agent.h"
@@ -13,5 +14,10 @@ CCG_MUST_CHECK ccg_result agent_server_start(const ccg_agent_config *cfg, const 
 CCG_MUST_CHECK ccg_result agent_server_status(pid_t pid, int status);
 /* SIGTERM, then SIGKILL after 5 s; returns the wait status. */
 int agent_server_stop(pid_t pid);
+
+/* The CCEL log area read for Trustee's TdxEvidence: at most this many bytes (Google's COS area is 256 KiB). */
+#define CCG_AGENT_CCEL_MAX (1u << 20)
+/* Trustee's TdxEvidence {"quote","cc_eventlog","aa_eventlog"} for a TDX quote (tdx_evidence.c). */
+CCG_MUST_CHECK ccg_result ccg_agent_tdx_evidence(const ccg_agent_config *cfg, const ccg_evidence *ev, json_t **out);
 
 #endif

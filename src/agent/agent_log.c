@@ -22,6 +22,7 @@ static const struct {
     {"key", CCG_AGENT_EXIT_KEY_REFUSED},    {"kms", CCG_AGENT_EXIT_BROKER_UNAVAIL},
     {"store", CCG_AGENT_EXIT_BROKER_UNAVAIL}, {"audit", CCG_AGENT_EXIT_BROKER_UNAVAIL},
     {"artifact", CCG_AGENT_EXIT_ARTIFACT},  {"gpu", CCG_AGENT_EXIT_GPU},
+    {"tdx", CCG_AGENT_EXIT_ATTEST_DENIED},
 };
 
 int ccg_agent_exit_status(ccg_reason r)

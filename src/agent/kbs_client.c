@@ -1,8 +1,9 @@
 /* The guest side of the KBS protocol 0.4.0 as ccgate-kbs serves it (docs/kbs.md):
  *
- *   POST /kbs/v0/auth     {"version":"0.4.0","tee":"snp","extra-params":{}} -> {"nonce"}, session cookie
+ *   POST /kbs/v0/auth     {"version":"0.4.0","tee":"snp"|"tdx","extra-params":{}} -> {"nonce"}, session cookie
  *   POST /kbs/v0/attest   {"runtime-data":{"nonce","tee-pubkey"},"tee-evidence":{"primary_evidence":
- *                          {"attestation_report":b64,"cert_chain":[{"cert_type","data":b64}]},
+ *                          SNP {"attestation_report":b64,"cert_chain":[{"cert_type","data":b64}]} or
+ *                          TDX Trustee's TdxEvidence {"quote":b64,"cc_eventlog":b64|null,"aa_eventlog":null},
  *                          "additional_evidence":"" or the GPUs' evidence}} -> {"token"}
  *   GET  /kbs/v0/resource/<repo>/<type>/<tag> -> a JWE to the tee-pubkey
  *
@@ -26,6 +27,8 @@
 #include "ccgate/error.h"
 #include "ccgate/http_body.h"
 #include "ccgate/jose.h"
+
+#include "agent_internal.h"
 
 #define KBS_BODY_MAX (4u << 20)
 
@@ -85,6 +88,26 @@ cleanup:
     return result;
 }
 
+/* Every reason code of a denial, comma-separated (an OutOfDate TCB is tdx.tcb_status_not_allowed and
+ * tdx.advisory_not_allowed: the operator sees both). Only known codes are copied. */
+static void reasons_text(const json_t *reasons, char *out, size_t cap)
+{
+    size_t used = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < json_array_size(reasons) && used < cap; i++) {
+        const char *code = json_string_value(json_array_get(reasons, i));
+        if (code == NULL || ccg_reason_from_code(code) >= CCG_R__COUNT) {
+            continue;
+        }
+        int n = snprintf(out + used, cap - used, "%s%s", used > 0 ? "," : "", code);
+        if (n < 0 || (size_t)n >= cap - used) {
+            out[used] = 0; /* no half code */
+            break;
+        }
+        used += (size_t)n;
+    }
+}
+
 /* A denial body {"reasons":[..],"detail","request_id","policy_id","policy_version","cause"}: fails with
  * the first reason code and a message naming the step, the request and the broker's cause. */
 static ccg_result broker_denied(kbs_client *c, const char *step, long code, const ccg_http_body *b)
@@ -97,6 +120,7 @@ static ccg_result broker_denied(kbs_client *c, const char *step, long code, cons
     const char *cause = json_string_value(json_object_get(body, "cause"));
     const char *rid = json_string_value(json_object_get(body, "request_id"));
     const char *pid = json_string_value(json_object_get(body, "policy_id"));
+    char all[256];
     ccg_reason r = first != NULL ? ccg_reason_from_code(first) : CCG_R__COUNT;
     if (rid != NULL) {
         snprintf(c->info->request_id, sizeof(c->info->request_id), "%s", rid);
@@ -119,8 +143,9 @@ static ccg_result broker_denied(kbs_client *c, const char *step, long code, cons
                     "broker's dependency and retry once its /readyz succeeds; cause: %.180s",
                  step, code, rid != NULL ? rid : "-", cause != NULL ? cause : (detail != NULL ? detail : "-"));
     }
-    CCG_BAIL(r, "%s: the broker refused (HTTP %ld, request %.64s, policy %.64s v%lld): %.160s", step, code,
-             rid != NULL ? rid : "-", pid != NULL ? pid : "-", (long long)c->info->policy_version,
+    reasons_text(reasons, all, sizeof(all));
+    CCG_BAIL(r, "%s: the broker refused (HTTP %ld, request %.64s, policy %.64s v%lld; reasons %.200s): %.160s", step,
+             code, rid != NULL ? rid : "-", pid != NULL ? pid : "-", (long long)c->info->policy_version, all,
              detail != NULL ? detail : ccg_reason_message(r));
 cleanup:
     json_decref(body);
@@ -208,29 +233,50 @@ cleanup:
     return result;
 }
 
+/* SNP's primary evidence: the report and the certificate table as a cert_chain. */
+static ccg_result snp_primary(const ccg_evidence *ev, json_t **out)
+{
+    ccg_result result = CCG_FAILURE;
+    json_t *chain = NULL;
+    char *report_b64 = NULL;
+    CCG_TRY(cert_chain_json(ev, &chain));
+    report_b64 = b64_std(ev->report, ev->report_len);
+    CCG_ENSURE_ALLOC(report_b64);
+    *out = json_pack("{s:s,s:O}", "attestation_report", report_b64, "cert_chain",
+                     json_array_size(chain) > 0 ? chain : json_null());
+    CCG_ENSURE_ALLOC(*out);
+    result = CCG_SUCCESS;
+cleanup:
+    json_decref(chain);
+    free(report_b64);
+    return result;
+}
+
 /* The Attestation body for this nonce: CPU evidence bound to (nonce, tee key, additional), and
- * additional (the GPUs' evidence, or "") carried as the very string REPORT_DATA hashed. */
-static ccg_result build_attestation(ccg_attester *att, const char *hash, const char *nonce, const ccg_jwk *jwk,
-                                    const char *additional, char **out)
+ * additional (the GPUs' evidence, or "") carried as the very string REPORT_DATA hashed. The evidence
+ * must be of the TEE the session was opened for. */
+static ccg_result build_attestation(const ccg_agent_config *cfg, ccg_attester *att, const char *hash,
+                                    const char *nonce, const ccg_jwk *jwk, const char *additional, char **out)
 {
     ccg_result result = CCG_FAILURE;
     uint8_t report_data[CCG_ATTESTER_REPORT_DATA_LEN];
     ccg_evidence ev;
-    json_t *jwk_json = NULL, *chain = NULL, *doc = NULL;
-    char *report_b64 = NULL;
+    json_t *jwk_json = NULL, *primary = NULL, *doc = NULL;
     memset(&ev, 0, sizeof(ev));
     CCG_TRY(ccg_jose_kbs_report_data(hash, nonce, jwk, additional, report_data));
     CCG_TRY(ccg_attester_get_evidence(att, report_data, &ev));
-    CCG_ENSURE_MSG(ev.tee == CCG_TEE_SNP, CCG_R_KBS_TEE_NOT_ALLOWED,
-                   "the broker protocol here carries SEV-SNP evidence; this attester produced another TEE's");
-    CCG_TRY(cert_chain_json(&ev, &chain));
-    report_b64 = b64_std(ev.report, ev.report_len);
+    CCG_ENSURE_MSG(ev.tee == ccg_attester_tee(att) && (ev.tee == CCG_TEE_SNP || ev.tee == CCG_TEE_TDX),
+                   CCG_R_KBS_TEE_NOT_ALLOWED,
+                   "the attester produced evidence of another TEE than the session was opened for");
+    if (ev.tee == CCG_TEE_TDX) {
+        CCG_TRY(ccg_agent_tdx_evidence(cfg, &ev, &primary));
+    } else {
+        CCG_TRY(snp_primary(&ev, &primary));
+    }
     jwk_json = ccg_jwk_to_json(jwk);
-    CCG_ENSURE_ALLOC(report_b64);
     CCG_ENSURE_ALLOC(jwk_json);
-    doc = json_pack("{s:{s:s,s:O},s:{s:{s:s,s:O},s:s}}", "runtime-data", "nonce", nonce, "tee-pubkey", jwk_json,
-                    "tee-evidence", "primary_evidence", "attestation_report", report_b64, "cert_chain",
-                    json_array_size(chain) > 0 ? chain : json_null(), "additional_evidence", additional);
+    doc = json_pack("{s:{s:s,s:O},s:{s:O,s:s}}", "runtime-data", "nonce", nonce, "tee-pubkey", jwk_json,
+                    "tee-evidence", "primary_evidence", primary, "additional_evidence", additional);
     CCG_ENSURE_ALLOC(doc);
     *out = json_dumps(doc, JSON_COMPACT);
     CCG_ENSURE_ALLOC(*out);
@@ -238,9 +284,8 @@ static ccg_result build_attestation(ccg_attester *att, const char *hash, const c
 cleanup:
     ccg_evidence_free(&ev);
     json_decref(jwk_json);
-    json_decref(chain);
+    json_decref(primary);
     json_decref(doc);
-    free(report_b64);
     return result;
 }
 
@@ -283,13 +328,20 @@ cleanup:
     return result;
 }
 
-static ccg_result get_nonce(kbs_client *c, char *nonce, size_t cap, char *hash, size_t hash_cap)
+/* The Request names the attester's TEE: a TDX guest opens a "tdx" session, an SNP guest an "snp" one. */
+static ccg_result get_nonce(kbs_client *c, ccg_tee_type tee, char *nonce, size_t cap, char *hash, size_t hash_cap)
 {
     ccg_result result = CCG_FAILURE;
     ccg_http_body b;
     json_t *ch = NULL;
     const char *n;
-    CCG_TRY(exchange(c, "auth", "/kbs/v0/auth", "{\"version\":\"0.4.0\",\"tee\":\"snp\",\"extra-params\":{}}", &b));
+    memset(&b, 0, sizeof(b));
+    CCG_ENSURE_MSG(tee == CCG_TEE_SNP || tee == CCG_TEE_TDX, CCG_R_KBS_TEE_NOT_ALLOWED,
+                   "the attester's TEE is neither SEV-SNP nor TDX");
+    CCG_TRY(exchange(c, "auth", "/kbs/v0/auth",
+                     tee == CCG_TEE_TDX ? "{\"version\":\"0.4.0\",\"tee\":\"tdx\",\"extra-params\":{}}"
+                                        : "{\"version\":\"0.4.0\",\"tee\":\"snp\",\"extra-params\":{}}",
+                     &b));
     ch = json_loadb(b.data, b.len, 0, NULL);
     n = json_string_value(json_object_get(ch, "nonce"));
     CCG_ENSURE_MSG(n != NULL && strlen(n) > 0 && strlen(n) < cap, CCG_R_AGENT_BROKER_PROTOCOL,
@@ -323,12 +375,12 @@ ccg_result ccg_agent_kbs_fetch(const ccg_agent_config *cfg, ccg_attester *att, c
     priv = EVP_EC_gen("P-256");
     CCG_ENSURE_OSSL(priv != NULL, CCG_R_INTERNAL_ERROR);
     CCG_TRY(ccg_jwk_from_pkey(priv, NULL, &jwk));
-    CCG_TRY(get_nonce(&c, nonce, sizeof(nonce), info->hash, sizeof(info->hash)));
+    CCG_TRY(get_nonce(&c, ccg_attester_tee(att), nonce, sizeof(nonce), info->hash, sizeof(info->hash)));
     if (gpu != NULL) {
         /* The GPUs sign first: the CPU evidence then binds the string that carries their reports. */
         CCG_TRY(ccg_agent_gpu_evidence(gpu, info->hash, nonce, jwk, &additional, &info->gpus_sent));
     }
-    CCG_TRY(build_attestation(att, info->hash, nonce, jwk, additional != NULL ? additional : "", &attestation));
+    CCG_TRY(build_attestation(cfg, att, info->hash, nonce, jwk, additional != NULL ? additional : "", &attestation));
     CCG_TRY(exchange(&c, "attest", "/kbs/v0/attest", attestation, &b));
     tok = json_loadb(b.data, b.len, 0, NULL);
     CCG_ENSURE_MSG(json_is_string(json_object_get(tok, "token")), CCG_R_AGENT_BROKER_PROTOCOL,

@@ -4,6 +4,7 @@
 
 #include "ccgate/attester.h"
 #include "ccgate/snp_emulator.h"
+#include "ccgate/tdx_emulator.h"
 
 #define CCG_TSM_ROOT_DEFAULT "/sys/kernel/config/tsm/report"
 #define CCG_SEV_GUEST_DEFAULT "/dev/sev-guest"
@@ -21,6 +22,8 @@ struct ccg_attester {
     unsigned seq;           /* names configfs-tsm report entries */
     ccg_snp_emulator *emu;  /* the emulator backend's state */
     ccg_snp_emulator_launch launch;
+    ccg_tdx_emu *tdx;       /* the emulator backend's software TD, when its state is a TD's */
+    ccg_tdx_emu_td td;
 };
 
 CCG_MUST_CHECK ccg_result attest_emulator_open(ccg_attester *a);

@@ -151,6 +151,8 @@ void ccg_attester_close(ccg_attester *a)
         close(a->fd);
     }
     ccg_snp_emulator_free(a->emu);
+    ccg_tdx_emu_free(a->tdx);
+    ccg_secure_zero(&a->td, sizeof(a->td));
     ccg_secure_zero(&a->launch, sizeof(a->launch));
     free(a->path);
     free(a);

@@ -2,13 +2,16 @@
  * (Documentation/ABI/testing/configfs-tsm), backed by ccgate's SNP emulator. TESTS ONLY.
  *
  *   ccg-tsm-fuse --state EMULATOR_DIR [--provider NAME] [--fault MODE] MOUNTPOINT
+ *   ccg-tsm-fuse --tdx-state TD_DIR [--fault MODE] MOUNTPOINT
  *
  * mkdir MOUNTPOINT/x creates a report entry with the attributes inblob (write-only, up to 64 bytes),
  * privlevel (write-only, 0..3), privlevel_floor, provider, generation, outblob and auxblob. Every write
  * bumps generation. Reading outblob (or auxblob) computes the report for the current generation once:
  * an emulator-signed SNP report with REPORT_DATA = inblob (zero-padded) and VMPL = privlevel, and the
  * certificate table (VCEK, ASK, ARK) padded to whole pages like the kernel's buffer. With provider
- * "tdx_guest" outblob is a synthetic v4 quote carrying inblob as REPORTDATA (no auxblob).
+ * "tdx_guest" outblob is a synthetic v4 quote carrying inblob as REPORTDATA (no auxblob). With --tdx-state
+ * (a software TD saved by `ccgate emulate tdx --save-state`) the provider is "tdx_guest" and outblob is
+ * that TD's signed quote over inblob, as a TD's kernel hands it out (no auxblob).
  *
  * Faults for tests: "truncate" (outblob cut to 1000 bytes), "race" (every outblob read is followed by
  * a concurrent write: generation moves), "race-once" (only the first), "bad-aux" (a certificate
@@ -27,6 +30,7 @@
 #include "ccgate/attester.h"
 #include "ccgate/error.h"
 #include "ccgate/snp_emulator.h"
+#include "ccgate/tdx_emulator.h"
 
 #define MAX_ENTRIES 64
 #define NAME_MAX_LEN 64
@@ -53,6 +57,8 @@ typedef struct {
 static struct {
     ccg_snp_emulator *emu;
     ccg_snp_emulator_launch launch;
+    ccg_tdx_emu *tdx; /* --tdx-state: the software TD that signs outblob */
+    ccg_tdx_emu_td td;
     uint8_t *table; /* the certificate table, page-padded */
     size_t table_len;
     const char *provider;
@@ -244,7 +250,16 @@ static int make_blobs(report_entry *e)
     }
     entry_drop_blobs(e);
     memcpy(data, e->inblob, e->inblob_len);
-    if (is_tdx()) {
+    if (g.tdx != NULL) {
+        memcpy(g.td.report_data, data, sizeof(data));
+        if (ccg_failed(ccg_tdx_emu_quote(g.tdx, &g.td, &e->out, &e->out_len))) {
+            fprintf(stderr, "ccg-tsm-fuse: quoting failed: %s\n", ccg_error_last()->message);
+            return -EIO;
+        }
+        if (fault_is("truncate")) {
+            e->out_len = 1000;
+        }
+    } else if (is_tdx()) {
         e->out = calloc(1, TDX_QUOTE_LEN);
         if (e->out == NULL) {
             return -ENOMEM;
@@ -417,16 +432,18 @@ out:
 static void usage(void)
 {
     fprintf(stderr, "usage: ccg-tsm-fuse --state EMULATOR_DIR [--provider NAME] [--fault truncate|race|race-once|bad-aux] "
-                    "MOUNTPOINT\n");
+                    "MOUNTPOINT\n       ccg-tsm-fuse --tdx-state TD_DIR [--fault MODE] MOUNTPOINT\n");
 }
 
 int main(int argc, char **argv)
 {
-    const char *state = NULL, *mountpoint = NULL;
+    const char *state = NULL, *tdx_state = NULL, *mountpoint = NULL;
     g.provider = "sev_guest";
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--state") == 0 && i + 1 < argc) {
             state = argv[++i];
+        } else if (strcmp(argv[i], "--tdx-state") == 0 && i + 1 < argc) {
+            tdx_state = argv[++i];
         } else if (strcmp(argv[i], "--provider") == 0 && i + 1 < argc) {
             g.provider = argv[++i];
         } else if (strcmp(argv[i], "--fault") == 0 && i + 1 < argc) {
@@ -438,15 +455,21 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (state == NULL || mountpoint == NULL) {
+    if ((state == NULL) == (tdx_state == NULL) || mountpoint == NULL) {
         usage();
         return 2;
     }
-    if (ccg_failed(ccg_snp_emulator_load(state, &g.emu, &g.launch))) {
+    if (tdx_state != NULL) {
+        if (ccg_failed(ccg_tdx_emu_load(tdx_state, &g.tdx, &g.td))) {
+            fprintf(stderr, "ccg-tsm-fuse: %s\n", ccg_error_last()->message);
+            return 1;
+        }
+        g.provider = "tdx_guest";
+    } else if (ccg_failed(ccg_snp_emulator_load(state, &g.emu, &g.launch))) {
         fprintf(stderr, "ccg-tsm-fuse: %s\n", ccg_error_last()->message);
         return 1;
     }
-    if (build_table() != 0) {
+    if (g.tdx == NULL && build_table() != 0) {
         fprintf(stderr, "ccg-tsm-fuse: cannot build the certificate table\n");
         ccg_snp_emulator_free(g.emu);
         return 1;
@@ -459,5 +482,6 @@ int main(int argc, char **argv)
     }
     free(g.table);
     ccg_snp_emulator_free(g.emu);
+    ccg_tdx_emu_free(g.tdx);
     return rc;
 }
