@@ -12,6 +12,8 @@ if(CCG_TESTS)
   add_library(ccg-nvml-stub-old SHARED ${CMAKE_SOURCE_DIR}/tests/support/nvml_stub.c)
   set_target_properties(ccg-nvml-stub-old PROPERTIES OUTPUT_NAME nvidia-ml-old-stub)
   target_compile_definitions(ccg-nvml-stub-old PRIVATE CCG_NVML_STUB_NO_ATTESTATION)
+  # The agent child-process helpers its end-to-end tests share.
+  target_sources(ccgate-testutil PRIVATE ${CMAKE_SOURCE_DIR}/tests/support/agent_proc.c)
   add_executable(ccg-model-server-stub ${CMAKE_SOURCE_DIR}/tests/support/model_server_stub.c)
   target_link_libraries(ccg-model-server-stub PRIVATE OpenSSL::Crypto)
   get_property(CCG_AGENT_ALL_TESTS DIRECTORY ${CMAKE_SOURCE_DIR} PROPERTY TESTS)

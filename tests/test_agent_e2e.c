@@ -9,7 +9,9 @@
  *                          the run no file under the test dir, /tmp or /dev/shm holds a plaintext chunk
  *   unapproved measurement the server never starts: snp.measurement_not_allowed, exit status 11
  *   no stale access        a key served once, then disabled by the provider: key.disabled, exit 12
- *   GPU required, CC off   gpu.cc_mode_off (stub NVML), exit 15, the signal names the GPU state; with CC
+ *   GPU required, CC off   gpu.cc_mode_off (stub NVML), exit 15, the signal names the GPU state: locally
+ *                          when NVML gives no evidence, else from the broker (the host's word sent beside
+ *                          the evidence) with its request ID; the ready state never set; with CC
  *                          on and a software GPU behind the stub, the broker binds REPORT_DATA to the
  *                          GPU evidence string the agent sent, and the GPUs are ready only while serving
  *   no TEE                 attest.no_tee, exit 10;  a bad configuration: exit 16
@@ -49,6 +51,7 @@
 #include "ccgate/snp_emulator.h"
 #include "ccgate/util.h"
 
+#include "agent_proc.h"
 #include "testutil.h"
 #include "tcb_util.h"
 #include "tsm_fuse_ctl.h"
@@ -118,17 +121,6 @@ static void write_text(const char *path, const char *text)
     assert_non_null(f);
     assert_true(fputs(text, f) >= 0);
     assert_int_equal(fclose(f), 0);
-}
-
-static char *read_text(const char *path)
-{
-    uint8_t *data = NULL;
-    size_t len = 0;
-    if (ccg_failed(ccg_file_read(path, 8u << 20, &data, &len))) {
-        ccg_error_clear();
-        return NULL;
-    }
-    return (char *)data;
 }
 
 static int kbs_cmd(const char *cmd, const char *a1, const char *v1, const char *a2, const char *v2, const char *a3,
@@ -287,28 +279,7 @@ static void provision_broker(const uint8_t key[32])
 
 static void start_daemon(void)
 {
-    const char *kbs = env_or_null("CCG_KBS");
-    W.daemon = fork();
-    assert_true(W.daemon >= 0);
-    if (W.daemon == 0) {
-        execl(kbs, kbs, "serve", "--config", W.kbs_config, "--insecure-http", "--port-file", W.port_file,
-              (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 400; i++) {
-        char *text = read_text(W.port_file);
-        unsigned port = 0;
-        int status;
-        if (text != NULL && sscanf(text, "%u", &port) == 1 && port > 0) {
-            snprintf(W.base, sizeof(W.base), "http://127.0.0.1:%u", port);
-            free(text);
-            return;
-        }
-        free(text);
-        assert_int_equal(waitpid(W.daemon, &status, WNOHANG), 0);
-        usleep(50 * 1000);
-    }
-    fail_msg("the broker did not report its port");
+    W.daemon = tu_kbs_daemon_start(env_or_null("CCG_KBS"), W.kbs_config, W.port_file, NULL, W.base, sizeof(W.base));
 }
 
 static void require_world(void)
@@ -443,28 +414,6 @@ static void agent_start(agent_run *r, const agent_opts *o)
     W.live_agent = r->pid;
 }
 
-/* The last {"event":"failed",...} line on the agent's stderr. */
-static json_t *failure_line(const char *err_path)
-{
-    char *text = read_text(err_path), *line, *save = NULL;
-    json_t *found = NULL;
-    if (text == NULL) {
-        return NULL;
-    }
-    for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
-        json_t *o = line[0] == '{' ? json_loads(line, 0, NULL) : NULL;
-        const char *ev = json_string_value(json_object_get(o, "event"));
-        if (ev != NULL && strcmp(ev, "failed") == 0) {
-            json_decref(found);
-            found = o;
-        } else {
-            json_decref(o);
-        }
-    }
-    free(text);
-    return found;
-}
-
 static void agent_wait(agent_run *r)
 {
     int status = 0;
@@ -473,7 +422,7 @@ static void agent_wait(agent_run *r)
         if (p == r->pid) {
             W.live_agent = 0;
             r->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-            r->failure = failure_line(r->err);
+            r->failure = tu_agent_failure_line(r->err);
             return;
         }
         usleep(100 * 1000);
@@ -493,7 +442,7 @@ static void expect_failure(const agent_opts *o, int exit_status, const char *rea
     agent_start(r, o);
     agent_wait(r);
     if (r->failure == NULL || r->exit_status != exit_status) {
-        err = read_text(r->err);
+        err = tu_read_text(r->err);
         fail_msg("exit %d (want %d); stderr:\n%s", r->exit_status, exit_status, err != NULL ? err : "");
     }
     assert_string_equal(json_string_value(json_object_get(r->failure, "state")), "failed");
@@ -502,7 +451,7 @@ static void expect_failure(const agent_opts *o, int exit_status, const char *rea
     assert_string_equal(json_string_value(json_object_get(r->failure, "key_id")), o->key);
     /* The model server never started. */
     assert_int_not_equal(access(r->report, F_OK), 0);
-    err = read_text(r->out);
+    err = tu_read_text(r->out);
     assert_true(err == NULL || err[0] == 0);
     free(err);
     print_message("  exit %d: %s\n", r->exit_status, json_string_value(json_object_get(r->failure, "message")));
@@ -510,7 +459,7 @@ static void expect_failure(const agent_opts *o, int exit_status, const char *rea
 
 static json_t *get_status(const agent_run *r)
 {
-    char *port_text = read_text(r->status_port), url[96];
+    char *port_text = tu_read_text(r->status_port), url[96];
     unsigned port = 0;
     ccg_http_body b;
     CURL *c;
@@ -540,7 +489,7 @@ static json_t *get_status(const agent_run *r)
 static json_t *wait_for_server(agent_run *r)
 {
     for (int i = 0; i < 1200; i++) {
-        char *text = read_text(r->report);
+        char *text = tu_read_text(r->report);
         int status;
         if (text != NULL) {
             json_t *o = json_loads(text, 0, NULL);
@@ -549,7 +498,7 @@ static json_t *wait_for_server(agent_run *r)
             return o;
         }
         if (waitpid(r->pid, &status, WNOHANG) == r->pid) {
-            char *err = read_text(r->err);
+            char *err = tu_read_text(r->err);
             W.live_agent = 0;
             fail_msg("the agent exited (%d) before serving:\n%s", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
                      err != NULL ? err : "");
@@ -659,7 +608,7 @@ static long tracer_pid(pid_t pid)
     char path[64], *text, *at;
     long tracer = -1;
     snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    text = read_text(path);
+    text = tu_read_text(path);
     assert_non_null(text);
     at = strstr(text, "TracerPid:");
     if (at != NULL) {
@@ -904,12 +853,12 @@ static void approved_launch_serves_the_model(void **state)
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
     assert_int_equal(kill(server, 0), -1);
-    out = read_text(r.out);
+    out = tu_read_text(r.out);
     assert_non_null(out);
     assert_non_null(strstr(out, W.model_hex));
     free(out);
     /* The agent's log: one JSON line per state, none carrying a secret. */
-    out = read_text(r.err);
+    out = tu_read_text(r.err);
     assert_non_null(out);
     for (char *save = NULL, *line = strtok_r(out, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
         if (strstr(line, "\"event\"") != NULL) {
@@ -972,7 +921,7 @@ static void gpu_cc_off_fails_closed(void **state)
     o.linger = 120;
     agent_start(&r, &o);
     for (int i = 0; i < 600; i++) {
-        char *err = read_text(r.err);
+        char *err = tu_read_text(r.err);
         int failed = err != NULL && strstr(err, "\"event\":\"failed\"") != NULL;
         free(err);
         if (failed) {
@@ -1010,6 +959,16 @@ static void gpu_cc_off_fails_closed(void **state)
     ccg_gpu_emulator_free(gpu);
     setenv("CCG_NVML_STUB_GPU_STATE", gpu_dir, 1);
     setenv("CCG_NVML_STUB_READY_FILE", ready, 1);
+    /* CC off with evidence to send: the agent attests with the host's word beside it, and this broker
+     * (whose policy appraises no GPU) still refuses on it, with the request ID and the policy. Without
+     * CC mode NVML has no ready state: it is never touched. */
+    setenv("CCG_NVML_STUB_CC", "off", 1);
+    expect_failure(&o, 15, "gpu.cc_mode_off", &r);
+    unsetenv("CCG_NVML_STUB_CC");
+    assert_true(json_is_string(json_object_get(r.failure, "request_id")));
+    assert_string_equal(json_string_value(json_object_get(r.failure, "policy_id")), "model-a");
+    assert_int_not_equal(access(ready, F_OK), 0);
+    agent_free(&r);
     o.server_mode = "exit";
     agent_start(&r, &o);
     agent_wait(&r);
@@ -1017,7 +976,7 @@ static void gpu_cc_off_fails_closed(void **state)
     unsetenv("CCG_NVML_STUB_READY_FILE");
     assert_int_equal(r.exit_status, 0);
     assert_int_equal(access(r.report, F_OK), 0);
-    history = read_text(ready);
+    history = tu_read_text(ready);
     assert_non_null(history);
     assert_string_equal(history, "ready=0\nready=1\nready=0\n");
     free(history);
@@ -1067,7 +1026,7 @@ static void tls_broker_with_pinned_ca(void **state)
     snprintf(other_key, sizeof(other_key), "%s/other.key", W.dir);
     make_cert(cert, key);
     make_cert(other, other_key);
-    orig = read_text(W.kbs_config);
+    orig = tu_read_text(W.kbs_config);
     assert_non_null(orig);
     snprintf(text, sizeof(text), "{\"tls\":{\"cert_file\":\"%s\",\"key_file\":\"%s\"},%s", cert, key, orig + 1);
     free(orig);
@@ -1082,7 +1041,7 @@ static void tls_broker_with_pinned_ca(void **state)
         _exit(127);
     }
     for (int i = 0; i < 400 && port == 0; i++) {
-        port_text = read_text(pf);
+        port_text = tu_read_text(pf);
         if (port_text == NULL || sscanf(port_text, "%u", &port) != 1) {
             port = 0;
             usleep(50 * 1000);
@@ -1097,7 +1056,7 @@ static void tls_broker_with_pinned_ca(void **state)
     agent_start(&r, &o);
     agent_wait(&r);
     if (r.exit_status != 0) {
-        char *err = read_text(r.err);
+        char *err = tu_read_text(r.err);
         fail_msg("exit %d over TLS:\n%s", r.exit_status, err != NULL ? err : "");
     }
     assert_int_equal(access(r.report, F_OK), 0);

@@ -47,6 +47,7 @@
 #include "ccgate/util.h"
 
 #include "loopback_http.h"
+#include "agent_proc.h"
 #include "testutil.h"
 #include "tsm_fuse_ctl.h"
 
@@ -77,17 +78,6 @@ typedef struct {
     const char *ready_file;
     uint8_t key[32];
 } broker;
-
-static char *file_text(const char *path)
-{
-    uint8_t *data = NULL;
-    size_t len = 0;
-    if (ccg_failed(ccg_file_read(path, 1u << 20, &data, &len))) {
-        ccg_error_clear();
-        return NULL;
-    }
-    return (char *)data;
-}
 
 static void answer_json(lh_answer *out, int status, json_t *doc)
 {
@@ -144,7 +134,7 @@ static void broker_handle(void *ctx, const char *method, const char *path, const
     } else if (strcmp(method, "GET") == 0 && strcmp(path, "/kbs/v0/resource/" KEY_PATH) == 0) {
         b->resources++;
         free(b->ready_at_release);
-        b->ready_at_release = file_text(b->ready_file);
+        b->ready_at_release = tu_read_text(b->ready_file);
         release_key(b, out);
     } else {
         out->status = 404;
@@ -331,11 +321,16 @@ static void verify_entry(const ccg_gpu_evidence_item *item, const uint8_t nonce[
     free(res);
 }
 
+/* The host's CC state every entry's host_state carries in an agent's Attestation ("on" unless a test
+ * says otherwise; the API without the host claim sends no host_state). */
+static const char *attest_host_cc = "on";
+
 /* The additional_evidence string: exactly {"nvidia":{"device_evidence_list":[n entries]}}, each entry
- * exactly {arch, uuid, evidence, certificate}, and each report signed over the ccgate-v1 nonce of its
- * own index (hash, kbs_nonce, jwk) and no other. archs[i] names GPU i's architecture. */
+ * exactly {arch, uuid, evidence, certificate} and host_state {"cc":host_cc,"devtools":"off"} (host_cc NULL:
+ * none), and each report signed over the ccgate-v1 nonce of its own index (hash, kbs_nonce, jwk) and no
+ * other. archs[i] names GPU i's architecture. */
 static void check_evidence(const char *text, const char *hash, const char *kbs_nonce, const ccg_jwk *jwk, size_t n,
-                           const char *const *archs)
+                           const char *const *archs, const char *host_cc)
 {
     json_error_t jerr;
     json_t *doc = json_loads(text, JSON_REJECT_DUPLICATES, &jerr), *nv, *list, *e;
@@ -354,8 +349,14 @@ static void check_evidence(const char *text, const char *hash, const char *kbs_n
         uint8_t nonce[CCG_GPU_NONCE_SIZE], other[CCG_GPU_NONCE_SIZE];
         char uuid[64];
         memset(&item, 0, sizeof(item));
-        assert_int_equal(json_object_size(e), 4);
+        assert_int_equal(json_object_size(e), host_cc != NULL ? 5 : 4);
         assert_string_equal(json_string_value(json_object_get(e, "arch")), archs[i]);
+        if (host_cc != NULL) {
+            json_t *hs = json_object_get(e, "host_state");
+            assert_int_equal(json_object_size(hs), 2);
+            assert_string_equal(json_string_value(json_object_get(hs, "cc")), host_cc);
+            assert_string_equal(json_string_value(json_object_get(hs, "devtools")), "off");
+        }
         snprintf(uuid, sizeof(uuid), "GPU-5eb0c0de-0000-4000-8000-%012zx", i);
         assert_string_equal(json_string_value(json_object_get(e, "uuid")), uuid);
         item.arch = ccg_gpu_arch_from_name(archs[i]);
@@ -403,17 +404,17 @@ static void evidence_binds_each_gpu_to_its_nonce(void **state)
     assert_true(ccg_ok(ccg_agent_gpu_open(nvml_stub(), &g)));
     assert_true(ccg_ok(ccg_agent_gpu_evidence(g, "sha384", "n0nce-a", jwk, &text, &n)));
     assert_int_equal(n, 2);
-    check_evidence(text, "sha384", "n0nce-a", jwk, 2, HOPPER_BLACKWELL);
+    check_evidence(text, "sha384", "n0nce-a", jwk, 2, HOPPER_BLACKWELL, NULL);
     free(text);
     /* The hash the Challenge selects changes D, so every nonce. */
     assert_true(ccg_ok(ccg_agent_gpu_evidence(g, "sha512", "n0nce-a", jwk, &text, &n)));
-    check_evidence(text, "sha512", "n0nce-a", jwk, 2, HOPPER_BLACKWELL);
+    check_evidence(text, "sha512", "n0nce-a", jwk, 2, HOPPER_BLACKWELL, NULL);
     free(text);
     /* One GPU: a list of one. */
     setenv("CCG_NVML_STUB_COUNT", "1", 1);
     assert_true(ccg_ok(ccg_agent_gpu_evidence(g, "sha256", "n0nce-b", jwk, &text, &n)));
     assert_int_equal(n, 1);
-    check_evidence(text, "sha256", "n0nce-b", jwk, 1, HOPPER_BLACKWELL);
+    check_evidence(text, "sha256", "n0nce-b", jwk, 1, HOPPER_BLACKWELL, NULL);
     free(text);
     /* A hash the protocol does not name is the caller's error. */
     ccg_error_clear();
@@ -594,7 +595,7 @@ static void close_clears_a_ready_state_it_set(void **state)
     assert_true(ccg_ok(ccg_agent_gpu_open(nvml_stub(), &g)));
     assert_true(ccg_ok(ccg_agent_gpu_set_ready(g, 1)));
     ccg_agent_gpu_close(g);
-    text = file_text(ready);
+    text = tu_read_text(ready);
     assert_non_null(text);
     assert_string_equal(text, "ready=1\nready=0\n");
     free(text);
@@ -670,34 +671,13 @@ static void agent_start(agent_run *r, const char *artifact, broker_mode mode, co
     }
 }
 
-static json_t *failure_line(const char *err_path)
-{
-    char *text = file_text(err_path), *line, *save = NULL;
-    json_t *found = NULL;
-    if (text == NULL) {
-        return NULL;
-    }
-    for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
-        json_t *o = line[0] == '{' ? json_loads(line, 0, NULL) : NULL;
-        const char *ev = json_string_value(json_object_get(o, "event"));
-        if (ev != NULL && strcmp(ev, "failed") == 0) {
-            json_decref(found);
-            found = o;
-        } else {
-            json_decref(o);
-        }
-    }
-    free(text);
-    return found;
-}
-
 static void agent_wait(agent_run *r)
 {
     int status = 0;
     for (int i = 0; i < 1200; i++) {
         if (waitpid(r->pid, &status, WNOHANG) == r->pid) {
             r->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-            r->failure = failure_line(r->err);
+            r->failure = tu_agent_failure_line(r->err);
             return;
         }
         usleep(100 * 1000);
@@ -711,7 +691,7 @@ static void expect_failure(agent_run *r, int exit_status, const char *reason)
 {
     agent_wait(r);
     if (r->failure == NULL || r->exit_status != exit_status) {
-        char *err = file_text(r->err);
+        char *err = tu_read_text(r->err);
         fail_msg("exit %d (want %d); stderr:\n%s", r->exit_status, exit_status, err != NULL ? err : "");
     }
     assert_string_equal(json_string_value(json_object_get(r->failure, "reason")), reason);
@@ -722,7 +702,7 @@ static void expect_failure(agent_run *r, int exit_status, const char *reason)
 
 static json_t *get_status(const agent_run *r)
 {
-    char *port_text = file_text(r->status_port), url[96];
+    char *port_text = tu_read_text(r->status_port), url[96];
     unsigned port = 0;
     ccg_http_body b;
     CURL *c;
@@ -753,7 +733,7 @@ static void wait_for_server(agent_run *r)
             return;
         }
         if (waitpid(r->pid, &status, WNOHANG) == r->pid) {
-            char *err = file_text(r->err);
+            char *err = tu_read_text(r->err);
             fail_msg("the agent exited (%d) before serving:\n%s", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
                      err != NULL ? err : "");
         }
@@ -795,7 +775,7 @@ static void check_attestation(const char *hash, size_t gpus)
     assert_true(ccg_ok(ccg_jose_kbs_report_data(strcmp(hash, "sha384") == 0 ? "sha512" : "sha384", W.b.nonce, jwk,
                                                 additional, want)));
     assert_memory_not_equal(rep.report_data, want, 64);
-    check_evidence(additional, hash, W.b.nonce, jwk, gpus, HOPPER_BLACKWELL);
+    check_evidence(additional, hash, W.b.nonce, jwk, gpus, HOPPER_BLACKWELL, attest_host_cc);
     pthread_mutex_unlock(&W.b.mu);
     free(raw);
     ccg_jwk_free(jwk);
@@ -805,7 +785,7 @@ static void check_attestation(const char *hash, size_t gpus)
 /* The agent's log events in order, space-separated, each followed by its gpu_ready ("+" or "-"). */
 static char *event_trail(const char *err_path)
 {
-    char *text = file_text(err_path), *line, *save = NULL, *out = calloc(1, 4096);
+    char *text = tu_read_text(err_path), *line, *save = NULL, *out = calloc(1, 4096);
     size_t used = 0;
     assert_non_null(text);
     assert_non_null(out);
@@ -825,7 +805,7 @@ static char *event_trail(const char *err_path)
 
 static void assert_ready_history(const char *path, const char *want)
 {
-    char *text = file_text(path);
+    char *text = tu_read_text(path);
     if (want == NULL) {
         if (text != NULL) {
             fail_msg("the ready state was set: %s", text);
@@ -929,18 +909,41 @@ static void evidence_failure_sends_nothing(void **state)
     json_decref(r.failure);
 }
 
-/* The host's claim fails first: the broker is never asked, the ready state never touched. */
-static void host_claim_fails_first(void **state)
+/* The host says CC off: the agent still attests with the evidence NVML gives and host_state "cc":"off",
+ * so the broker refuses it with its request ID and policy version. A broker that releases anyway (its
+ * policy appraises no GPU) gets nowhere: the agent never unseals, and the ready state is never touched. */
+static void host_cc_off_goes_to_the_broker(void **state)
 {
     agent_run r;
     (void)state;
     require_agent();
     setenv("CCG_NVML_STUB_CC", "off", 1);
+    agent_start(&r, W.artifact, BROKER_DENY, NULL);
+    expect_failure(&r, 15, "gpu.nonce_mismatch"); /* the stand-in broker's own reason */
+    assert_string_equal(json_string_value(json_object_get(r.failure, "request_id")), "req-gpu-test");
+    attest_host_cc = "off";
+    check_attestation("sha384", 2);
+    assert_ready_history(r.ready, NULL);
+    json_decref(r.failure);
     agent_start(&r, W.artifact, BROKER_RELEASE, NULL);
     expect_failure(&r, 15, "gpu.cc_mode_off");
-    unsetenv("CCG_NVML_STUB_CC");
+    check_attestation("sha384", 2);
+    attest_host_cc = "on";
     pthread_mutex_lock(&W.b.mu);
-    assert_int_equal(W.b.auths, 0);
+    assert_int_equal(W.b.resources, 1); /* released, yet never unsealed */
+    pthread_mutex_unlock(&W.b.mu);
+    assert_int_not_equal(access(r.report, F_OK), 0);
+    assert_ready_history(r.ready, NULL);
+    json_decref(r.failure);
+    /* No evidence from NVML with CC off: nothing to send, the local code is CC off. */
+    setenv("CCG_NVML_STUB_ATTEST_FAIL", "1", 1);
+    agent_start(&r, W.artifact, BROKER_RELEASE, NULL);
+    expect_failure(&r, 15, "gpu.cc_mode_off");
+    unsetenv("CCG_NVML_STUB_ATTEST_FAIL");
+    unsetenv("CCG_NVML_STUB_CC");
+    assert_non_null(strstr(json_string_value(json_object_get(r.failure, "message")), "gives no evidence"));
+    pthread_mutex_lock(&W.b.mu);
+    assert_int_equal(W.b.attests, 0);
     pthread_mutex_unlock(&W.b.mu);
     assert_ready_history(r.ready, NULL);
     json_decref(r.failure);
@@ -988,7 +991,7 @@ int main(void)
         T(denied_never_ready),
         T(unseal_failure_never_ready),
         T(evidence_failure_sends_nothing),
-        T(host_claim_fails_first),
+        T(host_cc_off_goes_to_the_broker),
         T(unknown_hash_selection_sends_nothing),
         T(ready_state_failure_stops_the_start),
     };

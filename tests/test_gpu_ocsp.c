@@ -5,7 +5,6 @@
  * The front is stopped in the group teardown. */
 #include <fcntl.h>
 #include <pthread.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,14 +12,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "agent_proc.h"
 #include "testutil.h"
 
 #include "ccgate/error.h"
 #include "ccgate/gpu_ocsp.h"
 #include "ccgate/x509util.h"
 #include "loopback_http.h"
-
-extern char **environ;
 
 #define EXPECT_FAIL(call, reason)              \
     do {                                       \
@@ -53,22 +51,6 @@ static fixture F;
 
 /* ---------------------------------------------------------------- the responder front */
 
-static int run_quiet(char *const argv[])
-{
-    posix_spawn_file_actions_t fa;
-    pid_t pid;
-    int status = -1;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0 || waitpid(pid, &status, 0) != pid) {
-        return -1;
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static int respond_with_openssl(responder_mode mode, const uint8_t *req, size_t len, uint8_t **out, size_t *out_len)
 {
     char req_path[512], resp_path[512], ca[300], signer[300], key[300], index[300];
@@ -85,7 +67,7 @@ static int respond_with_openssl(responder_mode mode, const uint8_t *req, size_t 
     }
     char *argv[] = {"openssl", "ocsp", "-index", index, "-CA", ca, "-rsigner", signer, "-rkey", key,
                     "-reqin", req_path, "-respout", resp_path, "-nmin", "60", NULL};
-    if (run_quiet(argv) != 0 || ccg_failed(ccg_file_read(resp_path, 1u << 16, out, out_len))) {
+    if (tu_run_quiet(argv) != 0 || ccg_failed(ccg_file_read(resp_path, 1u << 16, out, out_len))) {
         return -1;
     }
     return 0;
@@ -168,7 +150,7 @@ static int group_setup(void **state)
     }
     snprintf(script, sizeof(script), "%s/tests/support/gpu_ocsp_ca.sh", src != NULL ? src : ".");
     char *argv[] = {"bash", script, F.dir, NULL};
-    if (run_quiet(argv) != 0) {
+    if (tu_run_quiet(argv) != 0) {
         fprintf(stderr, "gpu_ocsp_ca.sh failed\n");
         return -1;
     }
@@ -200,7 +182,7 @@ static int group_teardown(void **state)
     free(F.last);
     char *argv[] = {"rm", "-rf", F.dir, NULL};
     if (F.dir[0] != 0 && strncmp(F.dir, "/tmp/ccg-gpu-ocsp-", 18) == 0) {
-        run_quiet(argv);
+        tu_run_quiet(argv);
     }
     return 0;
 }
@@ -347,7 +329,7 @@ static void cache_response(const char *cache_dir, X509 *cert, const char *cert_f
     snprintf(cert_path, sizeof(cert_path), "%s/%s", F.dir, cert_file);
     snprintf(path, path_len, "%s/%s", cache_dir, name);
     char *mkreq[] = {"openssl", "ocsp", "-issuer", ca, "-cert", cert_path, "-no_nonce", "-reqout", req, NULL};
-    assert_int_equal(run_quiet(mkreq), 0);
+    assert_int_equal(tu_run_quiet(mkreq), 0);
     uint8_t *body = NULL, *resp = NULL;
     size_t len = 0, resp_len = 0;
     assert_true(ccg_ok(ccg_file_read(req, 1u << 16, &body, &len)));

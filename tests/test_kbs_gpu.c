@@ -11,7 +11,6 @@
  * version and, at /resource, the key ID. */
 #include <fcntl.h>
 #include <pthread.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,14 +32,14 @@
 #include "ccgate/secmem.h"
 #include "ccgate/snp_emulator.h"
 
+#include "agent_proc.h"
+#include "gpu_ocsp_responder.h"
 #include "loopback_http.h"
 #include "tcb_util.h"
 #include "testutil.h"
 
 #include "../src/emulator/gpu/gpu_emu_internal.h"
 #include "../src/kbs/kbs_internal.h"
-
-extern char **environ;
 
 #define KEY_ID "acme/model/a"
 #define POLICY_VERSION 3
@@ -52,37 +51,11 @@ typedef struct {
     char dir[128];
     ccg_gpu_emulator *gpu;
     ccg_snp_emulator *snp;
-    lh_server *ocsp;
-    char ocsp_url[96];
-    int counter;
+    tu_gpu_ocsp *ocsp; /* the live `openssl ocsp` responder for the software GPU's chain */
     char tcb[2048]; /* the broker configuration's TCB baseline members */
 } group;
 
 static group G;
-
-static int run_quiet(char *const argv[])
-{
-    posix_spawn_file_actions_t fa;
-    pid_t pid;
-    int status = -1;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0 || waitpid(pid, &status, 0) != pid) {
-        return -1;
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    assert_true(fputs(text, fp) >= 0);
-    assert_int_equal(fclose(fp), 0);
-}
 
 static char *pem_of(X509 *c)
 {
@@ -93,93 +66,6 @@ static char *pem_of(X509 *c)
     out = strndup(data, (size_t)n);
     BIO_free(bio);
     return out;
-}
-
-/* The OCSP database of issuer k (1 BROM .. 4 root) of the software GPU: the one certificate it issued,
- * valid, or revoked (keyCompromise) when revoked is set. */
-static void write_index(int k, int revoked)
-{
-    char path[256], line[512], subject[256];
-    X509 *cert = G.gpu->chain.certs[k - 1];
-    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
-    char *serial = BN_bn2hex(bn);
-    X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof(subject));
-    snprintf(line, sizeof(line), "%s\t400101000000Z\t%s\t%s\tunknown\t%s\n", revoked ? "R" : "V",
-             revoked ? "240101000000Z,keyCompromise" : "", serial, subject);
-    snprintf(path, sizeof(path), "%s/index-%d.txt", G.dir, k);
-    write_file(path, line);
-    OPENSSL_free(serial);
-    BN_free(bn);
-}
-
-/* Which issuer the (single) request is for, by its issuerKeyHash; 0 when none. */
-static int issuer_of(const uint8_t *der, size_t len)
-{
-    const unsigned char *p = der;
-    OCSP_REQUEST *req = d2i_OCSP_REQUEST(NULL, &p, (long)len);
-    ASN1_OCTET_STRING *key_hash = NULL;
-    int found = 0;
-    if (req != NULL && OCSP_request_onereq_count(req) == 1 &&
-        OCSP_id_get0_info(NULL, NULL, &key_hash, NULL, OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, 0))) == 1) {
-        for (int k = 1; k < CCG_GPU_EMU_CERTS && !found; k++) {
-            uint8_t md[20];
-            unsigned int n = 0;
-            if (X509_pubkey_digest(G.gpu->chain.certs[k], EVP_sha1(), md, &n) == 1 &&
-                (size_t)ASN1_STRING_length(key_hash) == n && memcmp(ASN1_STRING_get0_data(key_hash), md, n) == 0) {
-                found = k;
-            }
-        }
-    }
-    OCSP_REQUEST_free(req);
-    return found;
-}
-
-/* The responder front: each POSTed request answered by `openssl ocsp` as the certificate's issuer. */
-static void ocsp_handle(void *ctx, const char *method, const char *path, const uint8_t *body, size_t len,
-                        lh_answer *out)
-{
-    (void)ctx;
-    (void)path;
-    char req_path[256], resp_path[256], ca[256], key[256], index[256];
-    int k = issuer_of(body, len), n = __atomic_add_fetch(&G.counter, 1, __ATOMIC_SEQ_CST);
-    out->status = 500;
-    if (strcmp(method, "POST") != 0 || k == 0) {
-        return;
-    }
-    snprintf(req_path, sizeof(req_path), "%s/req-%d.der", G.dir, n);
-    snprintf(resp_path, sizeof(resp_path), "%s/resp-%d.der", G.dir, n);
-    snprintf(ca, sizeof(ca), "%s/issuer-%d.pem", G.dir, k);
-    snprintf(key, sizeof(key), "%s/issuer-%d.key", G.dir, k);
-    snprintf(index, sizeof(index), "%s/index-%d.txt", G.dir, k);
-    char *argv[] = {"openssl", "ocsp", "-index", index, "-CA", ca, "-rsigner", ca, "-rkey", key, "-reqin",
-                    req_path, "-respout", resp_path, "-nmin", "60", NULL};
-    if (ccg_failed(ccg_file_write(req_path, body, len)) || run_quiet(argv) != 0 ||
-        ccg_failed(ccg_file_read(resp_path, 1u << 16, &out->body, &out->len))) {
-        ccg_error_clear();
-        return;
-    }
-    out->status = 200;
-    out->content_type = "application/ocsp-response";
-}
-
-/* Each issuer's certificate and key as `openssl ocsp` reads them, and a good database for each. */
-static int write_issuers(void)
-{
-    for (int k = 1; k < CCG_GPU_EMU_CERTS; k++) {
-        char path[256];
-        char *pem = pem_of(G.gpu->chain.certs[k]);
-        snprintf(path, sizeof(path), "%s/issuer-%d.pem", G.dir, k);
-        write_file(path, pem);
-        free(pem);
-        snprintf(path, sizeof(path), "%s/issuer-%d.key", G.dir, k);
-        FILE *fp = fopen(path, "w");
-        if (fp == NULL || PEM_write_PrivateKey(fp, G.gpu->chain.keys[k], NULL, NULL, 0, NULL, NULL) != 1) {
-            return -1;
-        }
-        fclose(fp);
-        write_index(k, 0);
-    }
-    return 0;
 }
 
 static int group_setup(void **state)
@@ -195,30 +81,25 @@ static int group_setup(void **state)
         return -1;
     }
     ccg_snp_emulator_config_init(&scfg, CCG_SNP_PRODUCT_MILAN, CCG_SNP_SIGNER_VCEK);
-    if (ccg_failed(ccg_snp_emulator_new(&scfg, &G.snp)) || write_issuers() != 0) {
+    if (ccg_failed(ccg_snp_emulator_new(&scfg, &G.snp))) {
         return -1;
     }
     tcb = tu_write_tcb_config(G.dir);
     snprintf(G.tcb, sizeof(G.tcb), "%s", tcb);
     free(tcb);
-    char base[64];
-    G.ocsp = lh_start(ocsp_handle, NULL, base, sizeof(base));
-    if (G.ocsp == NULL) {
-        return -1;
-    }
-    snprintf(G.ocsp_url, sizeof(G.ocsp_url), "%s/ocsp", base);
-    return 0;
+    G.ocsp = tu_gpu_ocsp_start(G.gpu, G.dir);
+    return G.ocsp != NULL ? 0 : -1;
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
     char *argv[] = {"rm", "-rf", G.dir, NULL};
-    lh_stop(G.ocsp);
+    tu_gpu_ocsp_stop(G.ocsp);
     ccg_gpu_emulator_free(G.gpu);
     ccg_snp_emulator_free(G.snp);
     if (strncmp(G.dir, "/tmp/ccg-kbs-gpu-", 17) == 0) {
-        run_quiet(argv);
+        tu_run_quiet(argv);
     }
     return 0;
 }
@@ -271,13 +152,13 @@ static int setup(void **state)
     snprintf(rim_dir, sizeof(rim_dir), "%s/rims", f->dir);
     write_rims(rim_dir);
     for (int k = 1; k < CCG_GPU_EMU_CERTS; k++) {
-        write_index(k, 0);
+        assert_int_equal(tu_gpu_ocsp_set(G.ocsp, k, 0), 0);
     }
     snprintf(f->config_text, sizeof(f->config_text),
              "{\"store\":\"%s/kbs.db\",\"nonce_ttl\":60,\"token_ttl\":600,\"attestation_policy\":\"attest\","
              "\"allow_unlocked_memory\":true,\"explain\":true,\"keystore\":{\"backend\":\"file\",\"kek_file\":\"%s\"},"
              "\"gpu\":{\"rim_dir\":\"%s\",\"ocsp_responder_url\":\"%s\",\"ocsp_timeout_seconds\":30},%s}",
-             f->dir, kek, rim_dir, G.ocsp_url, G.tcb);
+             f->dir, kek, rim_dir, tu_gpu_ocsp_url(G.ocsp), G.tcb);
     assert_true(ccg_ok(ccg_kbs_config_parse(f->config_text, strlen(f->config_text), &f->cfg)));
     if (ccg_failed(ccg_kbs_new(&f->cfg, wall, NULL, &f->kbs))) {
         fail_msg("broker: %s", ccg_error_last()->message);
@@ -592,11 +473,11 @@ static void approved_gpu_is_released(void **state)
     assert_true(strlen(json_string_value(json_object_get(gpu, "ueid"))) > 0);
     json_decref(claims);
     ccg_kbs_response_free(&resp);
-    int before = lh_requests(G.ocsp);
+    int before = tu_gpu_ocsp_requests(G.ocsp);
     call(f, "GET", "/kbs/v0/resource/" KEY_ID, NULL, &resp);
     expect(&resp, 200, NULL);
     ccg_kbs_response_free(&resp);
-    assert_true(lh_requests(G.ocsp) > before); /* the GPU was appraised again, OCSP included */
+    assert_true(tu_gpu_ocsp_requests(G.ocsp) > before); /* the GPU was appraised again, OCSP included */
     json_t *records = audit_records(f);
     for (size_t i = 0; i < 2; i++) {
         json_t *rec = json_array_get(records, json_array_size(records) - 2 + i);
@@ -705,7 +586,7 @@ static void revoked_certificate_is_refused(void **state)
     fixture *f = *state;
     ccg_kbs_http_response resp;
     put_policy(f, "");
-    write_index(1, 1);
+    assert_int_equal(tu_gpu_ocsp_set(G.ocsp, 1, 1), 0);
     auth(f);
     char *ae = gpu_evidence(f, 1, SIGN_V1, NULL, NULL);
     attest(f, ae, &resp);
@@ -730,7 +611,7 @@ static void revoked_after_attest_stops_the_release(void **state)
     call(f, "GET", "/kbs/v0/resource/" KEY_ID, NULL, &resp);
     expect(&resp, 200, NULL);
     ccg_kbs_response_free(&resp);
-    write_index(2, 1); /* the BROM certificate (issued by the provisioner ICA) */
+    assert_int_equal(tu_gpu_ocsp_set(G.ocsp, 2, 1), 0); /* the BROM certificate (issued by the provisioner ICA) */
     call(f, "GET", "/kbs/v0/resource/" KEY_ID, NULL, &resp);
     expect(&resp, 403, "gpu.cert_revoked");
     expect_signal(f, &resp, KEY_ID);

@@ -208,6 +208,58 @@ static void wire_form_is_strict(void **state)
     free(t);
 }
 
+/* ccgate's "host_state" extension: exactly {"cc":"on"|"off","devtools":"on"|"off"}, per device. */
+static void host_state_is_parsed_strictly(void **state)
+{
+    (void)state;
+    ccg_gpu_evidence_list l;
+    ccg_gpu_host_state hosts[CCG_GPU_MAX_GPUS];
+    char *t = wire(2, "{\"arch\":\"HOPPER\",\"evidence\":\"@E\",\"certificate\":\"@C\","
+                      "\"host_state\":{\"cc\":\"off\",\"devtools\":\"on\"}}");
+    OK(kbs_gpu_evidence_parse(t, strlen(t), &l, hosts));
+    assert_int_equal(l.count, 2);
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(hosts[i].reported, 1);
+        assert_int_equal(hosts[i].cc_on, 0);
+        assert_int_equal(hosts[i].devtools_on, 1);
+    }
+    assert_int_equal(hosts[2].reported, 0);
+    ccg_gpu_evidence_list_free(&l);
+    free(t);
+    t = wire(1, "{\"arch\":\"HOPPER\",\"uuid\":\"GPU-1\",\"evidence\":\"@E\",\"certificate\":\"@C\","
+                "\"host_state\":{\"devtools\":\"off\",\"cc\":\"on\"}}");
+    OK(kbs_gpu_evidence_parse(t, strlen(t), &l, hosts));
+    assert_int_equal(hosts[0].reported, 1);
+    assert_int_equal(hosts[0].cc_on, 1);
+    assert_int_equal(hosts[0].devtools_on, 0);
+    ccg_gpu_evidence_list_free(&l);
+    free(t);
+    t = wire(1, NULL); /* Trustee's form: nothing reported */
+    OK(kbs_gpu_evidence_parse(t, strlen(t), &l, hosts));
+    assert_int_equal(hosts[0].reported, 0);
+    ccg_gpu_evidence_list_free(&l);
+    free(t);
+    static const char *const bad[] = {
+        "\"host_state\":\"off\"",
+        "\"host_state\":{}",
+        "\"host_state\":{\"cc\":\"off\"}",
+        "\"host_state\":{\"cc\":\"off\",\"devtools\":\"off\",\"x\":1}",
+        "\"host_state\":{\"cc\":\"OFF\",\"devtools\":\"off\"}",
+        "\"host_state\":{\"cc\":false,\"devtools\":\"off\"}",
+        "\"host_state\":{\"cc\":\"on\",\"devtools\":\"of\"}",
+        "\"host_state\":{\"cc\":\"on \",\"devtools\":\"off\"}",
+        "\"host_state\":[\"on\",\"off\"]",
+        "\"host_state\":{\"cc\":\"on\",\"devtools\":\"off\"},\"x\":1",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char entry[256];
+        snprintf(entry, sizeof(entry), "{\"arch\":\"HOPPER\",\"evidence\":\"@E\",\"certificate\":\"@C\",%s}", bad[i]);
+        t = wire(1, entry);
+        parse_fails(t, CCG_R_GPU_EVIDENCE_MALFORMED);
+        free(t);
+    }
+}
+
 /* The replay memory's key ignores the signature bytes: ECDSA's (r, n - s) does not make a report new. */
 static void report_digest_covers_the_signed_bytes(void **state)
 {
@@ -238,6 +290,48 @@ static ccg_result release_policy(const char *extra, ccg_kbs_policy **out)
     snprintf(text, sizeof(text), "{\"policy_id\":\"rp\",\"version\":7,\"allowed_tees\":[\"snp\"],%s%s%s}", SNP,
              extra[0] ? "," : "", extra);
     return ccg_kbs_policy_parse(text, strlen(text), out);
+}
+
+/* A policy without GPUs appraises no GPU evidence, yet the host's CC off or DevTools on still refuses. */
+static void host_state_refuses_without_a_gpu_policy(void **state)
+{
+    (void)state;
+    ccg_kbs_policy *p = NULL;
+    ccg_decision d;
+    kbs_gpu_binding b = {.nonce = "n", .additional_evidence = NULL};
+    OK(release_policy("", &p));
+    assert_false(p->gpu_required);
+    char *t = wire(2, "{\"arch\":\"HOPPER\",\"evidence\":\"@E\",\"certificate\":\"@C\","
+                      "\"host_state\":{\"cc\":\"off\",\"devtools\":\"off\"}}");
+    b.additional_evidence = t;
+    ccg_decision_init(&d, "snp");
+    kbs_gpu_evaluate(NULL, NULL, p, &b, 0, &d);
+    assert_int_equal(d.reasons.count, 2);
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(d.reasons.items[i].reason, CCG_R_GPU_CC_MODE_OFF);
+        assert_int_equal(json_integer_value(json_object_get(d.reasons.items[i].details, "gpu")), (json_int_t)i);
+        assert_string_equal(json_string_value(json_object_get(d.reasons.items[i].details, "source")), "host");
+    }
+    ccg_decision_free(&d);
+    free(t);
+    t = wire(1, "{\"arch\":\"HOPPER\",\"evidence\":\"@E\",\"certificate\":\"@C\","
+                "\"host_state\":{\"cc\":\"on\",\"devtools\":\"on\"}}");
+    b.additional_evidence = t;
+    ccg_decision_init(&d, "snp");
+    kbs_gpu_evaluate(NULL, NULL, p, &b, 0, &d);
+    assert_int_equal(d.reasons.count, 1);
+    assert_int_equal(d.reasons.items[0].reason, CCG_R_GPU_DEVTOOLS_ON);
+    ccg_decision_free(&d);
+    free(t);
+    t = wire(1, "{\"arch\":\"HOPPER\",\"evidence\":\"@E\",\"certificate\":\"@C\","
+                "\"host_state\":{\"cc\":\"on\",\"devtools\":\"off\"}}");
+    b.additional_evidence = t;
+    ccg_decision_init(&d, "snp");
+    kbs_gpu_evaluate(NULL, NULL, p, &b, 0, &d);
+    assert_int_equal(d.reasons.count, 0);
+    ccg_decision_free(&d);
+    free(t);
+    ccg_kbs_policy_free(p);
 }
 
 static void gpu_section_is_the_gpu_policy(void **state)
@@ -448,6 +542,8 @@ int main(void)
         cmocka_unit_test(wire_form_is_accepted),
         cmocka_unit_test(wire_form_is_strict),
         cmocka_unit_test(report_digest_covers_the_signed_bytes),
+        cmocka_unit_test(host_state_is_parsed_strictly),
+        cmocka_unit_test(host_state_refuses_without_a_gpu_policy),
         cmocka_unit_test(gpu_section_is_the_gpu_policy),
         cmocka_unit_test(gpu_section_is_strict),
         cmocka_unit_test(gpu_config),

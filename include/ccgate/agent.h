@@ -206,16 +206,23 @@ CCG_MUST_CHECK ccg_result ccg_agent_gpu_open(const char *lib, ccg_agent_gpu **ou
 /* Clears a ready state this session set (best effort), shuts NVML down and unloads it. NULL is fine. */
 void ccg_agent_gpu_close(ccg_agent_gpu *g);
 
-/* The HOST CLAIM pre-check, a fast early signal and never a substitute for evidence: at least one GPU,
- * confidential computing on, developer-tools mode off (gpu.absent, gpu.cc_mode_off, gpu.devtools_on,
- * gpu.nvml_error). state receives "gpus=2 cc=on devtools=off environment=production". */
+/* The HOST CLAIM, a fast early signal and never a substitute for evidence: at least one GPU and
+ * developer-tools mode off (gpu.absent, gpu.devtools_on, gpu.nvml_error). CC mode off is recorded, not
+ * refused: ccg_agent_gpu_evidence sends it beside the evidence ("host_state") so that the broker
+ * refuses it (gpu.cc_mode_off) with its request ID and policy version. state receives
+ * "gpus=2 cc=on devtools=off environment=production". */
 CCG_MUST_CHECK ccg_result ccg_agent_gpu_host_claim(ccg_agent_gpu *g, char *state, size_t state_len);
-/* Opens, checks the host claim and closes (state "nvml=unavailable" when NVML cannot be used). */
+/* 1 when the host claim ran and said CC mode is off: the agent then never unseals or sets ready. */
+int ccg_agent_gpu_host_cc_off(const ccg_agent_gpu *g);
+/* Opens, checks the host claim (CC off included: gpu.cc_mode_off) and closes (state "nvml=unavailable"
+ * when NVML cannot be used). */
 CCG_MUST_CHECK ccg_result ccg_agent_gpu_check(const char *lib, char *state, size_t state_len);
 
 /* Every GPU's attestation evidence for this KBS session, as the additional_evidence string
  * (docs/gpu-evidence.md, "Wire form in the KBS Attestation"):
- *   {"nvidia":{"device_evidence_list":[{"arch","uuid","evidence","certificate"},...]}}
+ *   {"nvidia":{"device_evidence_list":[{"arch","uuid","evidence","certificate"[,"host_state"]},...]}}
+ * host_state ({"cc":"on"|"off","devtools":"on"|"off"}) is present once the host claim ran. When the host
+ * says CC is off and NVML gives no evidence, the code is gpu.cc_mode_off (nothing to send the broker).
  * GPU i signs the ccgate-v1 nonce derived from D = ccg_gpu_device_digest(hash, kbs_nonce, tee_pubkey)
  * and i. hash is the Challenge's selected algorithm ("sha256", "sha384", "sha512"). Codes:
  * gpu.absent, gpu.evidence_unavailable (the report or certificate call failed), gpu.evidence_malformed

@@ -85,12 +85,16 @@ static ccg_result check_gpu(agent *a)
     a->st.gpu_required = 1;
     snprintf(a->st.gpu, sizeof(a->st.gpu), "nvml=unavailable");
     CCG_TRY(ccg_agent_gpu_open(a->cfg->nvml_library, &a->gpu));
-    /* The host's claim: it fails early on a GPU without CC mode; the broker judges the signed evidence. */
+    /* The host's claim: it fails early without a GPU or with DevTools on; CC off goes to the broker with
+     * the evidence, which refuses it where the operator sees it. The broker judges the signed evidence. */
     CCG_TRY(ccg_agent_gpu_host_claim(a->gpu, a->st.gpu, sizeof(a->st.gpu)));
     ccg_agent_log(&a->st, "info", "gpu.host_claim",
                   "NVML's CC state is the host's claim, not evidence: each GPU's signed report goes to the broker");
-    /* No work before this start's key is released, whatever an earlier start left behind. */
-    CCG_TRY(ccg_agent_gpu_set_ready(a->gpu, 0));
+    /* No work before this start's key is released, whatever an earlier start left behind. Without CC
+     * mode NVML has no ready state: there is nothing to clear, and it is never set. */
+    if (!ccg_agent_gpu_host_cc_off(a->gpu)) {
+        CCG_TRY(ccg_agent_gpu_set_ready(a->gpu, 0));
+    }
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -239,6 +243,11 @@ static ccg_result run_steps(agent *a)
     CCG_TRY(open_artifact(a, &art, &version));
     set_state(a, CCG_AGENT_ATTESTING, "attesting");
     CCG_TRY(fetch_key(a, &key));
+    /* A broker whose policy did not appraise the GPUs released the key though the host says CC off: the
+     * model is never unsealed for GPUs outside CC mode. */
+    CCG_ENSURE_MSG(!ccg_agent_gpu_host_cc_off(a->gpu), CCG_R_GPU_CC_MODE_OFF,
+                   "the key was released but the host reports CC mode off (%s): the model is not unsealed",
+                   a->st.gpu);
     set_state(a, CCG_AGENT_RELEASED, "key.released");
     CCG_TRY(unseal(a, art, &key, version, &m));
     ccg_artifact_close(art);

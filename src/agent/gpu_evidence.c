@@ -4,7 +4,7 @@
  *
  *   D      = ccg_gpu_device_digest(hash, KBS nonce, tee-pubkey)
  *   GPU i  signs ccg_gpu_nonce_derive(CCG_GPU_NONCE_CCGATE_V1, D, i)
- *   string = {"nvidia":{"device_evidence_list":[{"arch","uuid","evidence","certificate"},...]}}
+ *   string = {"nvidia":{"device_evidence_list":[{"arch","uuid","evidence","certificate","host_state"},...]}}
  *
  * The agent verifies nothing here: the broker does, and its denial then carries the request ID and the
  * policy version. The agent only refuses what NVML cannot have meant (an empty or oversized report, a
@@ -153,7 +153,13 @@ static ccg_result collect_one(const ccg_agent_gpu *g, unsigned i, const uint8_t 
     chain = b64_std(cert->attestationCertChain, cert->attestationCertChainSize);
     CCG_ENSURE_ALLOC(evidence);
     CCG_ENSURE_ALLOC(chain);
-    entry = json_pack("{s:s,s:s,s:s,s:s}", "arch", arch, "uuid", uuid, "evidence", evidence, "certificate", chain);
+    /* With the host claim, its word rides along for the broker to refuse on (it can only make it stricter). */
+    entry = g->host_reported
+                ? json_pack("{s:s,s:s,s:s,s:s,s:{s:s,s:s}}", "arch", arch, "uuid", uuid, "evidence", evidence,
+                            "certificate", chain, "host_state", "cc", g->host_cc_on ? "on" : "off", "devtools",
+                            g->host_devtools_on ? "on" : "off")
+                : json_pack("{s:s,s:s,s:s,s:s}", "arch", arch, "uuid", uuid, "evidence", evidence, "certificate",
+                            chain);
     CCG_ENSURE_ALLOC(entry);
     CCG_ENSURE(json_array_append_new(list, entry) == 0, CCG_R_INTERNAL_OUT_OF_MEMORY);
     result = CCG_SUCCESS;
@@ -185,7 +191,17 @@ ccg_result ccg_agent_gpu_evidence(ccg_agent_gpu *g, const char *hash, const char
     CCG_ENSURE_MSG(n <= CCG_GPU_MAX_GPUS, CCG_R_GPU_EVIDENCE_UNAVAILABLE,
                    "NVML reports %u GPUs; one attestation carries the evidence of at most %d", n, CCG_GPU_MAX_GPUS);
     for (unsigned int i = 0; i < n; i++) {
-        CCG_TRY(collect_one(g, i, digest, digest_len, list));
+        if (ccg_failed(collect_one(g, i, digest, digest_len, list))) {
+            /* Nothing to send: with CC off as the reason NVML gives none, the code says so. */
+            char cause[200];
+            snprintf(cause, sizeof(cause), "%s", ccg_error_last()->message);
+            if (ccg_agent_gpu_host_cc_off(g)) {
+                ccg_error_clear(); /* the first error would win: CC off is the code that explains it */
+            }
+            CCG_ENSURE_MSG(!ccg_agent_gpu_host_cc_off(g), CCG_R_GPU_CC_MODE_OFF,
+                           "the host reports CC mode off and GPU %u gives no evidence (%s)", i, cause);
+            goto cleanup;
+        }
     }
     doc = json_pack("{s:{s:O}}", "nvidia", "device_evidence_list", list);
     CCG_ENSURE_ALLOC(doc);

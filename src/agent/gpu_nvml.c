@@ -133,14 +133,19 @@ ccg_result ccg_agent_gpu_host_claim(ccg_agent_gpu *g, char *state, size_t state_
     snprintf(state, state_len, "gpus=%u cc=%s devtools=%s environment=%s", count,
              cc.ccFeature == NVML_CC_FEATURE_ENABLED ? "on" : "off",
              cc.devToolsMode == NVML_CC_DEVTOOLS_ON ? "on" : "off", env_name(cc.environment));
-    CCG_ENSURE_MSG(cc.ccFeature == NVML_CC_FEATURE_ENABLED, CCG_R_GPU_CC_MODE_OFF,
-                   "the GPU's confidential-computing mode is off (%s, as NVML reports it)", state);
-    CCG_ENSURE_MSG(cc.devToolsMode != NVML_CC_DEVTOOLS_ON, CCG_R_GPU_DEVTOOLS_ON,
+    g->host_reported = 1;
+    g->host_cc_on = cc.ccFeature == NVML_CC_FEATURE_ENABLED;
+    g->host_devtools_on = cc.devToolsMode == NVML_CC_DEVTOOLS_ON;
+    /* CC off is not refused here: the agent still attests with the host's word beside the evidence, so
+     * the broker refuses it (gpu.cc_mode_off) with a request ID and policy version the operator can see. */
+    CCG_ENSURE_MSG(!g->host_devtools_on, CCG_R_GPU_DEVTOOLS_ON,
                    "the GPU's developer-tools mode is on (%s, as NVML reports it)", state);
     result = CCG_SUCCESS;
 cleanup:
     return result;
 }
+
+int ccg_agent_gpu_host_cc_off(const ccg_agent_gpu *g) { return g != NULL && g->host_reported && !g->host_cc_on; }
 
 ccg_result ccg_agent_gpu_check(const char *lib, char *state, size_t state_len)
 {
@@ -150,6 +155,8 @@ ccg_result ccg_agent_gpu_check(const char *lib, char *state, size_t state_len)
     snprintf(state, state_len, "nvml=unavailable");
     CCG_TRY(ccg_agent_gpu_open(lib, &g));
     CCG_TRY(ccg_agent_gpu_host_claim(g, state, state_len));
+    CCG_ENSURE_MSG(g->host_cc_on, CCG_R_GPU_CC_MODE_OFF,
+                   "the GPU's confidential-computing mode is off (%s, as NVML reports it)", state);
     result = CCG_SUCCESS;
 cleanup:
     ccg_agent_gpu_close(g);

@@ -52,6 +52,9 @@ struct ccg_agent_gpu {
     void *lib;
     int initialised;
     int ready_set; /* the agent set the ready state to 1 and has not cleared it */
+    int host_reported;    /* ccg_agent_gpu_host_claim ran: the two below are NVML's word */
+    int host_cc_on;       /* 0: the host says CC mode is off (the broker decides: gpu.cc_mode_off) */
+    int host_devtools_on; /* 1: the host says DevTools mode is on (refused here and at the broker) */
     nvml_return (*init)(void);
     nvml_return (*shutdown)(void);
     nvml_return (*count)(unsigned int *);

@@ -278,11 +278,12 @@ static void merge(const ccg_gpu_appraisal *a, ccg_decision *d)
 }
 
 static void run_appraisal(const ccg_gpu_policy *p, const ccg_gpu_collateral *col, const ccg_gpu_evidence_list *list,
-                          const gpu_nonces *n, ccg_time now, ccg_decision *d)
+                          const ccg_gpu_host_state *hosts, const gpu_nonces *n, ccg_time now, ccg_decision *d)
 {
     ccg_gpu_appraisal a;
     ccg_gpu_appraisal_input in = {.items = list->items,
                                   .count = list->count,
+                                  .host = hosts,
                                   .expected_nonces = n->expected,
                                   .alt_nonces = n->alt,
                                   .nonce_binding = ccg_gpu_nonce_binding_name(CCG_GPU_NONCE_CCGATE_V1),
@@ -295,8 +296,8 @@ static void run_appraisal(const ccg_gpu_policy *p, const ccg_gpu_collateral *col
     ccg_gpu_appraisal_free(&a);
 }
 
-static void appraise(kbs_gpu *g, const ccg_gpu_policy *p, const ccg_gpu_evidence_list *list, const kbs_gpu_binding *b,
-                     ccg_time now, ccg_decision *d)
+static void appraise(kbs_gpu *g, const ccg_gpu_policy *p, const ccg_gpu_evidence_list *list,
+                     const ccg_gpu_host_state *hosts, const kbs_gpu_binding *b, ccg_time now, ccg_decision *d)
 {
     gpu_nonces *n = calloc(1, sizeof(*n));
     ccg_gpu_verifier *v = NULL, *fresh = NULL;
@@ -311,23 +312,39 @@ static void appraise(kbs_gpu *g, const ccg_gpu_policy *p, const ccg_gpu_evidence
                                   .rim_store = g->has_rim_store ? &g->rim_store : NULL,
                                   .ocsp = g->has_ocsp ? &g->ocsp : NULL,
                                   .rim_cache = g->rim_cache};
-        run_appraisal(p, &col, list, n, now, d);
+        run_appraisal(p, &col, list, hosts, n, now, d);
     }
     ccg_gpu_verifier_free(fresh);
     free(n);
+}
+
+/* A policy without GPUs appraises no GPU evidence, yet the host's word that a GPU the guest relies on is
+ * outside CC mode (or in DevTools mode) still refuses: it can only make a decision stricter. */
+static void host_refusals(const ccg_gpu_host_state *hosts, size_t count, ccg_decision *d)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (hosts[i].reported && hosts[i].devtools_on) {
+            ccg_decision_deny(d, CCG_R_GPU_DEVTOOLS_ON, json_pack("{s:I,s:s}", "gpu", (json_int_t)i, "source", "host"));
+        }
+        if (hosts[i].reported && !hosts[i].cc_on) {
+            ccg_decision_deny(d, CCG_R_GPU_CC_MODE_OFF, json_pack("{s:I,s:s}", "gpu", (json_int_t)i, "source", "host"));
+        }
+    }
 }
 
 void kbs_gpu_evaluate(kbs_gpu *g, ccg_store *store, const ccg_kbs_policy *p, const kbs_gpu_binding *b, ccg_time now,
                       ccg_decision *d)
 {
     ccg_gpu_evidence_list list;
+    ccg_gpu_host_state hosts[CCG_GPU_MAX_GPUS];
     const char *text = b->additional_evidence != NULL ? b->additional_evidence : "";
     memset(&list, 0, sizeof(list));
-    if (ccg_failed(ccg_kbs_gpu_evidence_parse(text, strlen(text), &list))) {
+    if (ccg_failed(kbs_gpu_evidence_parse(text, strlen(text), &list, hosts))) {
         deny_last_error(d);
         return;
     }
     if (!p->gpu_required || p->gpu == NULL) {
+        host_refusals(hosts, list.count, d);
         goto out; /* the policy asks for no GPU: evidence for one is not appraised */
     }
     if (g == NULL) { /* a caller's bug: fail closed, never skip the GPUs */
@@ -342,7 +359,7 @@ void kbs_gpu_evaluate(kbs_gpu *g, ccg_store *store, const ccg_kbs_policy *p, con
     if (store != NULL && replayed(store, &list, b, now, d)) {
         goto out;
     }
-    appraise(g, p->gpu, &list, b, now, d);
+    appraise(g, p->gpu, &list, hosts, b, now, d);
 out:
     ccg_gpu_evidence_list_free(&list);
 }

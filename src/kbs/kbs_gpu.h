@@ -34,7 +34,8 @@ typedef struct {
 
 /* The GPU part of the decision under p, merged into d (d's own reasons stay; d->claims gains "gpus"):
  *   additional_evidence parsed (its code when malformed or naming another TEE, whatever p says);
- *   p requires no GPU: done (GPU evidence is not appraised);
+ *   p requires no GPU: done (GPU evidence is not appraised), but a host_state saying CC off or DevTools
+ *   on still refuses (gpu.cc_mode_off / gpu.devtools_on, "source":"host"): the host's word only refuses;
  *   no GPU evidence: kbs.gpu_required;
  *   a report seen in another session (store, may be NULL: not checked): gpu.report_replayed, and
  *   nothing else is checked;
@@ -44,6 +45,11 @@ typedef struct {
 /* g may be NULL when p requires no GPU (it is only used to appraise; NULL otherwise is an internal error). */
 void kbs_gpu_evaluate(kbs_gpu *g, ccg_store *store, const ccg_kbs_policy *p, const kbs_gpu_binding *b, ccg_time now,
                       ccg_decision *d);
+
+/* ccg_kbs_gpu_evidence_parse, and each device's optional "host_state" (ccgate's extension: NVML's word,
+ * which can only refuse) into hosts[i] (reported 0 where absent). */
+CCG_MUST_CHECK ccg_result kbs_gpu_evidence_parse(const char *text, size_t len, ccg_gpu_evidence_list *out,
+                                                 ccg_gpu_host_state hosts[CCG_GPU_MAX_GPUS]);
 
 /* "sha384:" of a report's signed bytes (request || response without its 96-byte signature), the key of
  * the replay memory: a re-encoded signature (ECDSA's s and n - s) does not make a report new. */

@@ -27,6 +27,15 @@ typedef struct {
     int too_large;
 } request_body;
 
+/* The connection whose request the handler of this thread is answering (lh_request_header). */
+static __thread struct MHD_Connection *current_connection;
+
+const char *lh_request_header(const char *name)
+{
+    return current_connection != NULL ? MHD_lookup_connection_value(current_connection, MHD_HEADER_KIND, name)
+                                      : NULL;
+}
+
 static void request_done(void *cls, struct MHD_Connection *con, void **req_cls, enum MHD_RequestTerminationCode t)
 {
     request_body *b = *req_cls;
@@ -92,7 +101,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *con, const char 
         url = full;
     }
     if (!b->too_large) {
+        current_connection = con;
         s->handler(s->ctx, method, url, b->data, b->len, &a);
+        current_connection = NULL;
     }
     if (a.delay_ms > 0) {
         struct timespec ts = {a.delay_ms / 1000, (long)(a.delay_ms % 1000) * 1000000L};

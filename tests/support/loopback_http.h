@@ -25,6 +25,8 @@ typedef struct lh_server lh_server;
 /* Starts the server; NULL on failure. base gets "http://127.0.0.1:<port>". */
 lh_server *lh_start(lh_handler handler, void *ctx, char *base, size_t base_len);
 void lh_stop(lh_server *s);
+/* Inside a handler: the value of the request's header name (e.g. "Cookie"), or NULL. */
+const char *lh_request_header(const char *name);
 /* Requests answered so far. */
 int lh_requests(lh_server *s);
 /* From now on the handler's path includes the query string ("/p?a=1&b=2", arguments in the order

@@ -14,6 +14,9 @@
  *   CCG_NVML_STUB_GPU_REPORT, CCG_NVML_STUB_GPU_CERTS
  *                             a fixed report (hex or binary) and PEM chain served as they are, e.g. a real
  *                             vector: its signed nonce is not the caller's
+ *   CCG_NVML_STUB_GPU_REPORT_OUT
+ *                             FILE: every report served is also written here (binary), so a test can
+ *                             serve it again later as CCG_NVML_STUB_GPU_REPORT (a replay)
  *   CCG_NVML_STUB_GPU_TAMPER  a software GPU tamper (cc_off, devtools, measurement=N, fwid, driver=VER,
  *                             signature, nonce); with a fixed report only "signature" (one byte flipped).
  *                             cc_off and devtools also set ccFeature / devToolsMode unless those are set
@@ -380,6 +383,11 @@ CC_ATTESTATION_CALL int nvmlDeviceGetConfComputeGpuAttestationReport(void *devic
     }
     rc = getenv("CCG_NVML_STUB_GPU_STATE") != NULL ? emulated_report(gpu, report->nonce, &data, &len)
                                                    : fixed_report(&data, &len);
+    if (rc == NVML_SUCCESS && getenv("CCG_NVML_STUB_GPU_REPORT_OUT") != NULL &&
+        ccg_failed(ccg_file_write(getenv("CCG_NVML_STUB_GPU_REPORT_OUT"), data, len))) {
+        ccg_error_clear();
+        rc = NVML_ERROR_UNKNOWN;
+    }
     if (rc == NVML_SUCCESS) {
         rc = copy_out(data, len, report->attestationReport, sizeof(report->attestationReport),
                       &report->attestationReportSize);
