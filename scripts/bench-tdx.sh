@@ -8,45 +8,12 @@
 #
 # usage: scripts/bench-tdx.sh [BUILD_DIR]    (default build/release; BENCH_SECONDS=3 sets the run length)
 set -euo pipefail
-build=${1:-build/release}
-seconds=${BENCH_SECONDS:-3}
-root=$(cd "$(dirname "$0")/.." && pwd)
-case $build in
-  /*) bin=$build/bench_tdx_verify ;;
-  *) bin=$root/$build/bench_tdx_verify ;;
-esac
-export CCG_VECTORS=${CCG_VECTORS:-$root/tests/vectors} # the vectors are in the tree
-
-if [ ! -x "$bin" ]; then
-  echo "bench-tdx: $bin is missing; run 'make build' first" >&2
-  exit 2
-fi
-if ! command -v openssl >/dev/null 2>&1; then
-  echo "bench-tdx: the openssl command is needed for the reference rate" >&2
-  exit 2
-fi
-
-pin=()
-if command -v taskset >/dev/null 2>&1 && taskset -c 0 true >/dev/null 2>&1; then
-  pin=(taskset -c 0)
-  echo "bench-tdx: pinned to core 0"
-else
-  echo "bench-tdx: taskset unavailable; not pinned"
-fi
-
-# The reference: OpenSSL's own ECDSA P-256 verify rate, the last column of its final table line.
-ossl_out=$(${pin[@]+"${pin[@]}"} openssl speed -seconds "$seconds" ecdsap256 2>/dev/null)
-ossl_rate=$(printf '%s\n' "$ossl_out" |
-  awk '/^ *256 bits ecdsa \(nistp256\)/ { v = $NF } END { if (v == "") exit 1; print v }') || {
-  echo "bench-tdx: could not read the verify/s column from 'openssl speed ecdsap256':" >&2
-  printf '%s\n' "$ossl_out" >&2
-  exit 1
-}
-
-bench_out=$(${pin[@]+"${pin[@]}"} "$bin" "$seconds")
-printf '%s\n' "$bench_out" | grep -vE '^[a-z0-9_]+=' || true
-tdx_rate=$(printf '%s\n' "$bench_out" | sed -n 's/^tdx_verify_cached_per_s=//p')
-sigs=$(printf '%s\n' "$bench_out" | sed -n 's/^signatures_per_quote=//p')
+. "$(dirname "$0")/bench-lib.sh"
+bench_setup bench-tdx "${1:-build/release}" bench_tdx_verify
+ossl_rate=$(bench_openssl_verify 256)
+bench_run
+tdx_rate=$(bench_value tdx_verify_cached_per_s)
+sigs=$(bench_value signatures_per_quote)
 if [ -z "$tdx_rate" ] || [ -z "$sigs" ]; then
   echo "bench-tdx: bench_tdx_verify printed no tdx_verify_cached_per_s or signatures_per_quote" >&2
   exit 1
