@@ -171,7 +171,8 @@ static ccg_result fetch_key(agent *a, ccg_secbuf *key)
     snprintf(a->st.attester, sizeof(a->st.attester), "%s", ccg_attester_name(att));
     if (a->cfg->attester == CCG_ATTESTER_EMULATOR) {
         ccg_agent_log(&a->st, "warning", "attester.emulator",
-                      "evidence comes from the software SNP emulator, a test root: for tests and demos only");
+                      "evidence comes from a software TEE (the SNP or TDX emulator), a test root: "
+                      "for tests and demos only");
     }
     result = ccg_agent_kbs_fetch(a->cfg, att, a->gpu, key, &info);
     a->st.gpus_attested = info.gpus_attested;
