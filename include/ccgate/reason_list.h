@@ -362,3 +362,13 @@ X(TDX_RTMR2_LOG_MISMATCH, "tdx.rtmr2_log_mismatch", "tdx", DENY, "Replaying the 
 X(TDX_RTMR3_LOG_MISMATCH, "tdx.rtmr3_log_mismatch", "tdx", DENY, "Replaying the RTMR3 events (boot log and runtime log) does not give the quote's RTMR3.")
 X(TDX_EVENT_LOG_MISSING, "tdx.event_log_missing", "tdx", DENY, "The policy requires event-log events and no event log was supplied.")
 X(TDX_EVENT_MISSING, "tdx.event_missing", "tdx", DENY, "An event the policy requires (by digest) is not in the part of the event log that the quote's RTMRs confirm.")
+
+/* inference endpoint (docs/endpoint.md): the HTTPS front end in the guest, its callers and limits */
+X(ENDPOINT_PATH_BLOCKED, "endpoint.path_blocked", "endpoint", DENY, "The path or method is not one the endpoint serves (admin, unknown, traversal or a disallowed method); it is refused and counted.")
+X(ENDPOINT_CALLER_NOT_ALLOWED, "endpoint.caller_not_allowed", "endpoint", DENY, "The caller presented no credential this route accepts (client certificate or API key), or one that is not allowed.")
+
+/* endpoint client and attestation binding (docs/endpoint.md, docs/client.md) */
+X(CLIENT_BINDING_MISMATCH, "client.binding_mismatch", "client", DENY, "The endpoint's evidence does not bind this client's nonce, this TLS session's exporter and the endpoint's HPKE key: replayed or relayed evidence.")
+
+/* model runner (docs/runner.md) */
+X(RUNNER_MODEL_MALFORMED, "runner.model_malformed", "runner", INPUT, "The model file is malformed: magic, version, a dimension, the tensor table or the file length.")
