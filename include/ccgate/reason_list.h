@@ -380,6 +380,7 @@ X(CLIENT_OHTTP_DECRYPT_FAILED, "client.ohttp_decrypt_failed", "client", DENY, "A
 X(CLIENT_BHTTP_MALFORMED, "client.bhttp_malformed", "client", INPUT, "A binary HTTP message (RFC 9292, known-length) is malformed: framing indicator, a length, a field name or value, a status, or non-zero padding.")
 X(CLIENT_SSE_MALFORMED, "client.sse_malformed", "client", INPUT, "A server-sent event stream exceeds the parser's bounds (line or event size).")
 X(CLIENT_UPSTREAM_FAILED, "client.upstream_failed", "client", DEPENDENCY, "The attested endpoint answered the forwarded request with an error or the exchange broke off.")
+X(CLIENT_PATH_NOT_FORWARDED, "client.path_not_forwarded", "client", DENY, "The local proxy forwards only the OpenAI-compatible routes (POST /v1/chat/completions, POST /v1/completions, GET /v1/models); another path or method is refused locally.")
 
 /* model runner (docs/runner.md) */
 X(RUNNER_MODEL_MALFORMED, "runner.model_malformed", "runner", INPUT, "The model file is malformed: magic, version, a dimension, the tensor table or the file length.")
