@@ -7,7 +7,7 @@
  *
  * usage: ccg-ep-test-server --dir DIR [--mode ok|replay|other-exporter|close-after-evidence] [--debug]
  *                           [--measurement HEX] [--api-key KEY] [--capture FILE] [--inner FILE]
- * Prints "listening on 127.0.0.1:PORT" once ready; writes DIR/ark.pem and DIR/server.pem. */
+ * Prints "measurement HEX" (the emulator's default) and "listening on 127.0.0.1:PORT" once ready; writes DIR/ark.pem and DIR/server.pem. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -392,7 +392,13 @@ int main(int argc, char **argv)
         perror("listen");
         return 2;
     }
-    printf("listening on 127.0.0.1:%u\n", ntohs(sa.sin_port));
+    ccg_snp_report def;
+    ccg_snp_emulator_default_report(emu, &def);
+    printf("measurement ");
+    for (size_t i = 0; i < sizeof(def.measurement); i++) {
+        printf("%02x", def.measurement[i]);
+    }
+    printf("\nlistening on 127.0.0.1:%u\n", ntohs(sa.sin_port));
     fflush(stdout);
     for (;;) {
         int fd = accept(lfd, NULL, NULL);
