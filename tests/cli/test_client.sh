@@ -105,6 +105,26 @@ no_bytes "new connection: no prompt or key byte reached the endpoint" "$tmp/swap
 n=$(grep -ac "GET /.well-known/ccgate/evidence" "$tmp/swapped.cap")
 [ "$n" -eq 2 ] && ok "new connection: attested anew once, then refused" || bad "new connection: $n evidence fetches, wanted 2"
 
+# --- TDX: the same client with `verify tdx`'s verifier, policy, test root and collateral -------------------
+"$cli" emulate tdx --out-dir "$tmp/td" --save-state >/dev/null 2>&1 || bad "emulate tdx --save-state"
+echo '{"policy_id": "client", "version": 1, "tee": "tdx"}' >"$tmp/tdx-policy.json"
+tdx() { echo --endpoint "https://127.0.0.1:$port" --policy "$tmp/tdx-policy.json" --tdx-trust-root "$tmp/td/root.pem" \
+  --tdx-collateral "$tmp/td/collateral.json" --api-key-file "$tmp/key"; }
+start tdx_ok --tdx-state "$tmp/td" || exit 1
+expect "TDX: the request is answered" 0 "^pong [0-9]+" -- "$cli" client ask $(tdx) "hi"
+expect "TDX: without the TDX test root, refused" 1 "client.evidence_denied" -- \
+  "$cli" client ask --endpoint "https://127.0.0.1:$port" --policy "$tmp/tdx-policy.json" \
+  --tdx-collateral "$tmp/td/collateral.json" "hi $MARK"
+start tdx_debug --tdx-state "$tmp/td" --debug || exit 1
+expect "TDX: a debug TD is refused" 1 "reason: tdx.debug" -- "$cli" client ask $(tdx) "hi $MARK"
+no_bytes "TDX debug: no prompt or key byte reached the endpoint" "$tmp/tdx_debug.cap"
+start tdx_relay --tdx-state "$tmp/td" --mode other-exporter || exit 1
+expect "TDX: evidence bound to another exporter is refused" 1 "client.exporter_mismatch" -- "$cli" client ask $(tdx) "hi $MARK"
+no_bytes "TDX another exporter: no prompt or key byte reached the endpoint" "$tmp/tdx_relay.cap"
+start tdx_snp_only || exit 1
+expect "an SNP endpoint for a client that trusts only TDX is refused" 1 "client.evidence_denied" -- \
+  "$cli" client ask $(tdx) "hi $MARK"
+
 # --- gateway mode (OHTTP through a TLS-terminating front) -----------------------------------------------
 port_of() { sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$tmp/$1.out"; }
 port=$(port_of approved)

@@ -7,6 +7,7 @@
  *
  * usage: ccg-ep-test-server --dir DIR [--mode ok|replay|other-exporter|close-after-evidence] [--debug]
  *                           [--measurement HEX] [--api-key KEY] [--capture FILE] [--inner FILE]
+ *                           [--tdx-state DIR (TDX quotes from a saved software TD instead of SNP)]
  * Prints "measurement HEX" (the emulator's default) and "listening on 127.0.0.1:PORT" once ready; writes DIR/ark.pem and DIR/server.pem. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,14 +31,17 @@
 #include "ccgate/jose.h"
 #include "ccgate/ohttp.h"
 #include "ccgate/snp_emulator.h"
+#include "ccgate/tdx_emulator.h"
 #include "ccgate/util.h"
 
 static struct {
-    const char *dir, *mode, *measurement, *api_key, *capture, *inner;
+    const char *dir, *mode, *measurement, *api_key, *capture, *inner, *tdx_state;
     int debug;
 } g;
 
 static ccg_snp_emulator *emu;
+static ccg_tdx_emu *tdx_emu; /* --tdx-state: a software TD saved by `ccgate emulate tdx --save-state` */
+static ccg_tdx_emu_td tdx_td;
 static uint8_t *certtab;
 static size_t certtab_len;
 static ccg_hpke_keypair hpke_kp;
@@ -89,10 +93,28 @@ static char *make_doc(ccg_endpoint_binding b, const uint8_t nonce[32], const uin
     ccg_endpoint_evidence d = {.version = 1, .tee = CCG_ENDPOINT_TEE_SNP, .binding = b, .key_config = kc_bytes,
                                .key_config_len = kc_len, .report = report, .report_len = sizeof(report),
                                .certs = certtab, .certs_len = certtab_len};
+    uint8_t *quote = NULL;
+    size_t quote_len = 0;
+    if (tdx_emu != NULL) {
+        ccg_tdx_emu_td td = tdx_td;
+        memcpy(td.report_data, rd, 64);
+        if (g.debug) {
+            td.td_attributes |= 1; /* TDATTRIBUTES.DEBUG */
+        }
+        if (ccg_failed(ccg_tdx_emu_quote(tdx_emu, &td, &quote, &quote_len))) {
+            die("tdx quote");
+        }
+        d.tee = CCG_ENDPOINT_TEE_TDX;
+        d.report = quote;
+        d.report_len = quote_len;
+        d.certs = NULL;
+        d.certs_len = 0;
+    }
     memcpy(d.nonce, nonce, 32);
     if (ccg_failed(ccg_endpoint_evidence_encode(&d, &json))) {
         die("encode");
     }
+    free(quote);
     return json;
 }
 
@@ -129,6 +151,9 @@ static void setup_evidence(void)
     kc.suites[1] = (ccg_ohttp_sym){CCG_HPKE_KDF_HKDF_SHA256, CCG_HPKE_AEAD_AES128GCM};
     if (ccg_failed(ccg_ohttp_key_config_encode(&kc, &kc_bytes, &kc_len))) {
         die("key config");
+    }
+    if (g.tdx_state != NULL && ccg_failed(ccg_tdx_emu_load(g.tdx_state, &tdx_emu, &tdx_td))) {
+        die("--tdx-state");
     }
     /* "replay": evidence genuinely generated for another session (another nonce and exporter) */
     uint8_t n[32], x[32];
@@ -369,6 +394,7 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--api-key") == 0 && v) g.api_key = v, i++;
         else if (strcmp(argv[i], "--capture") == 0 && v) g.capture = v, i++;
         else if (strcmp(argv[i], "--inner") == 0 && v) g.inner = v, i++;
+        else if (strcmp(argv[i], "--tdx-state") == 0 && v) g.tdx_state = v, i++;
         else if (strcmp(argv[i], "--debug") == 0) g.debug = 1;
         else {
             fprintf(stderr, "ep-test-server: bad argument %s\n", argv[i]);
