@@ -189,8 +189,9 @@ static void *worker(void *arg)
 static enum MHD_Result queue_json_error(struct MHD_Connection *conn, unsigned status, ccg_reason reason,
                                         const char *message, json_t *reasons)
 {
-    json_t *err = json_pack("{s:{s:s,s:s,s:s,s:O?}}", "error", "code", ccg_reason_code(reason), "message",
-                            message ? message : "", "type", "ccgate_client", "reasons", reasons);
+    json_t *err = json_pack("{s:{s:s,s:s,s:s,s:o}}", "error", "code", ccg_reason_code(reason), "message",
+                            message ? message : "", "type", "ccgate_client", "reasons",
+                            reasons != NULL ? json_incref(reasons) : json_array());
     char *text = err ? json_dumps(err, JSON_COMPACT) : NULL;
     json_decref(err);
     if (text == NULL) {
@@ -366,7 +367,9 @@ ccg_result ccg_client_proxy_run(const ccg_client_proxy_config *cfg, volatile int
     CCG_TRY(listen_socket(cfg, &fd, &port));
     d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL,
                          NULL, handler, &px, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600, MHD_OPTION_END);
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)600,
+                         /* a thread per local connection: bounded (local callers only, but still) */
+                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)256, MHD_OPTION_END);
     CCG_ENSURE_MSG(d != NULL, CCG_R_USAGE_INVALID, "libmicrohttpd did not start");
     fd = -1; /* the daemon owns it */
     if (cfg->port_file != NULL) {
