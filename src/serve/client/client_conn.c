@@ -277,9 +277,9 @@ static ccg_result add_header(struct curl_slist **h, const char *name, const char
 {
     ccg_result result = CCG_FAILURE;
     char line[1024];
-    CCG_ENSURE_MSG(strlen(name) + strlen(value) + 3 < sizeof(line) && strpbrk(value, "\r\n") == NULL, CCG_R_USAGE_INVALID,
+    CCG_ENSURE_MSG(strlen(name) <= 64 && strlen(value) <= 900 && strpbrk(value, "\r\n") == NULL, CCG_R_USAGE_INVALID,
                    "header %s: too long or not one line", name);
-    snprintf(line, sizeof(line), "%s: %s", name, value);
+    snprintf(line, sizeof(line), "%.64s: %.900s", name, value); /* lengths checked above */
     struct curl_slist *n = curl_slist_append(*h, line);
     CCG_ENSURE_ALLOC(n);
     *h = n;
