@@ -141,6 +141,36 @@ expect "gateway: a debug guest is refused" 1 "reason: snp.debug_enabled" -- \
   "$cli" client ask $(gw debug) --endpoint "https://127.0.0.1:$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$tmp/debug.out")" \
   --policy "$tmp/policy.json" --trust-root "$tmp/debug/ark.pem" "hi $MARK"
 
+# --- through the capture gateway (tests/support/capture_gateway.c) ---------------------------------------
+capgw=$(dirname "$cli")/ccg-capture-gateway
+if [ -x "$capgw" ] && command -v openssl >/dev/null; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$tmp/gw.key" -out "$tmp/gw.pem" >/dev/null 2>&1
+  # gateway MODE NAME: a capture gateway in front of the approved endpoint; sets $gport
+  gateway() {
+    rm -f "$tmp/$2.gport" "$tmp/$2.gcap"
+    tl_spawn "$capgw" "$1" --upstream "127.0.0.1:$(port_of approved)" --capture "$tmp/$2.gcap" \
+      --port-file "$tmp/$2.gport" --cert "$tmp/gw.pem" --key "$tmp/gw.key" 2>"$tmp/$2.gerr"
+    for _ in $(seq 200); do [ -s "$tmp/$2.gport" ] && break; sleep 0.05; done
+    gport=$(cat "$tmp/$2.gport" 2>/dev/null)
+  }
+  gwc() { echo --endpoint "https://127.0.0.1:$gport" --policy "$tmp/policy.json" --trust-root "$tmp/approved/ark.pem" --api-key-file "$tmp/key"; }
+  rm -f "$tmp/approved.cap"
+  gateway tls mitm
+  expect "a TLS-terminating relay in direct mode: its evidence is bound to its own session" 1 "client.exporter_mismatch" -- \
+    "$cli" client ask $(gwc) "hi $MARK"
+  no_bytes "relay in direct mode: the relay saw no prompt or key byte" "$tmp/mitm.gcap"
+  no_bytes "relay in direct mode: the endpoint received no prompt or key byte" "$tmp/approved.cap"
+  expect "through the same relay, gateway mode is answered" 0 "^pong [0-9]+" -- \
+    "$cli" client ask --gateway --cacert "$tmp/gw.pem" $(gwc) "hi $MARK"
+  no_bytes "gateway mode: the TLS-terminating relay saw no prompt or key byte" "$tmp/mitm.gcap"
+  gateway tcp tap
+  expect "direct mode through a TCP tap is answered" 0 "^pong [0-9]+" -- "$cli" client ask $(gwc) "hi $MARK"
+  no_bytes "direct mode: the tap saw no prompt or key byte" "$tmp/tap.gcap"
+else
+  bad "the capture gateway or openssl is missing"
+fi
+
 # --- the proxy ------------------------------------------------------------------------------------------
 # proxy NAME ARGS...: sets $pp to its port
 proxy() {
