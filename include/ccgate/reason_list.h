@@ -368,7 +368,7 @@ X(ENDPOINT_PATH_BLOCKED, "endpoint.path_blocked", "endpoint", DENY, "The path or
 X(ENDPOINT_CALLER_NOT_ALLOWED, "endpoint.caller_not_allowed", "endpoint", DENY, "The caller presented no credential this route accepts (client certificate or API key), or one that is not allowed.")
 
 /* endpoint client and attestation binding (docs/endpoint.md, docs/client.md) */
-X(CLIENT_BINDING_MISMATCH, "client.binding_mismatch", "client", DENY, "The endpoint's evidence does not bind this client's nonce, this TLS session's exporter and the endpoint's HPKE key: replayed or relayed evidence.")
+X(CLIENT_BINDING_MISMATCH, "client.binding_mismatch", "client", DENY, "The endpoint's evidence answers another nonce or binding than this client asked for (replayed from another request or session), or in gateway mode does not bind the endpoint's HPKE key configuration.")
 X(CLIENT_EVIDENCE_MALFORMED, "client.evidence_malformed", "client", INPUT, "The endpoint's evidence document is not a version 1 document of the expected shape (an unknown version, binding, TEE or member, bad base64url, a wrong length).")
 X(CLIENT_EVIDENCE_DENIED, "client.evidence_denied", "client", DENY, "The endpoint's evidence was verified and denied by the policy or trust roots (the verifier's reasons follow, e.g. snp.debug_enabled).")
 X(CLIENT_EXPORTER_MISMATCH, "client.exporter_mismatch", "client", DENY, "The evidence answers this client's nonce but is bound to another TLS exporter value (another session: relayed evidence).")
