@@ -185,8 +185,10 @@ static ccg_result send_data(ccg_channel_session *s, const uint8_t *data, size_t 
             size_t n = 0;
             CCG_TRY(ccg_ch_frame_seal(&s->tx, CCG_CH_T_DATA, data, chunk, s->buf + used, &n));
             used += n;
-            data += chunk;
-            len -= chunk;
+            if (chunk > 0) { /* an empty message may come with data == NULL: no arithmetic on it */
+                data += chunk;
+                len -= chunk;
+            }
         } while (len > 0 && used + CCG_CH_HEADER_LEN + CCG_CH_MAX_FRAME_BODY <= CCG_CH_TX_CAP);
         CCG_TRY(ccg_ch_write_all(s->fd, s->buf, used, s->timeout_ms));
     } while (len > 0);
