@@ -151,7 +151,7 @@ static ccg_result run_prompt(const model_args *a, char **prompt, size_t *len)
         *len = strlen(a->prompt);
     } else {
         CCG_ENSURE_MSG(strlen(a->prompt) <= CHAT_JSON_MAX, CCG_R_RUNNER_REQUEST_INVALID, "--chat is too long");
-        messages = json_loads(a->prompt, JSON_REJECT_DUPLICATES, &jerr);
+        messages = json_loads(a->prompt, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
         CCG_ENSURE_MSG(messages != NULL, CCG_R_RUNNER_REQUEST_INVALID, "--chat is not JSON: %s", jerr.text);
         CCG_TRY(ccg_model_chat_prompt(messages, prompt, len));
     }

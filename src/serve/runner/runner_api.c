@@ -61,7 +61,7 @@ ccg_result runner_request_parse(runner_kind kind, const char *text, size_t len, 
     json_t *body = NULL;
     memset(req, 0, sizeof(*req));
     req->kind = kind;
-    body = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    body = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     CCG_ENSURE_MSG(json_is_object(body), CCG_R_RUNNER_REQUEST_INVALID, "the body is not a JSON object");
     CCG_TRY(parse_common(body, served, cap, req));
     if (kind == RUNNER_CHAT) {
