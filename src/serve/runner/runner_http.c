@@ -371,6 +371,14 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
     }
 }
 
+/* URLs are matched as sent: nothing is percent-decoded, so "/v1%2Fmodels" is no route. */
+static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    return strlen(s);
+}
+
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
     conn_ctx *ctx = *con_cls;
@@ -407,6 +415,8 @@ static ccg_result bind_unix(const char *path, int *out)
     rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
     umask(old);
     CCG_ENSURE_MSG(rc == 0, CCG_R_RUNNER_SOCKET_FAILED, "bind(%.200s): %s", path, strerror(errno));
+    /* The umask kept others out from the start; connecting needs only write permission. */
+    CCG_ENSURE_MSG(chmod(path, 0600) == 0, CCG_R_RUNNER_SOCKET_FAILED, "chmod(%.200s): %s", path, strerror(errno));
     CCG_ENSURE_MSG(listen(fd, 64) == 0, CCG_R_RUNNER_SOCKET_FAILED, "listen: %s", strerror(errno));
     *out = fd;
     fd = -1;
@@ -441,7 +451,7 @@ ccg_result ccg_runner_start(const ccg_model *m, const ccg_runner_config *cfg, cc
     r->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL, 0,
                                  NULL, NULL, answer, r, MHD_OPTION_LISTEN_SOCKET, r->fd, MHD_OPTION_CONNECTION_LIMIT,
                                  conns, MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_NOTIFY_COMPLETED,
-                                 completed, r, MHD_OPTION_END);
+                                 completed, r, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, r, MHD_OPTION_END);
     CCG_ENSURE_MSG(r->daemon != NULL, CCG_R_RUNNER_SOCKET_FAILED, "the HTTP server did not start");
     r->fd = -1; /* the daemon owns and closes it */
     *out = r;
