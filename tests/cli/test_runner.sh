@@ -212,6 +212,53 @@ rc=0
 env CCGATE_MODEL_FD=9 CCGATE_MODEL_LEN=100 "$runner" --socket "$work/bad.sock" --model "$work/m.ccgm" 2>/dev/null || rc=$?
 if [ "$rc" = 2 ]; then pass "--model and CCGATE_MODEL_FD are exclusive"; else fail "--model with CCGATE_MODEL_FD: exit $rc"; fi
 
+# --- bounded generations: with --concurrency 1, a stream whose client does not read holds the slot (503
+# runner.busy for others); its client going away frees it ---
+"$cli" model generate --seed 3 --max-seq 4096 --out "$work/long.ccgm" >/dev/null
+sock3=$work/busy.sock
+tl_spawn "$runner" --socket "$sock3" --model "$work/long.ccgm" --concurrency 1 --max-tokens-cap 4096 --timeout 120 \
+  2>"$work/busy.log"
+bpid=$!
+if wait_ready "$sock3" "$bpid" && python3 - "$sock3" <<'PY'
+import json, socket, subprocess, sys, time
+sock = sys.argv[1]
+def ask():
+    r = subprocess.run(["curl", "-sS", "-o", "-", "-w", "\n%{http_code}", "--unix-socket", sock, "-d",
+                        '{"prompt":"y","max_tokens":2}', "http://runner/v1/completions"], capture_output=True, check=True)
+    body, status = r.stdout.decode().rsplit("\n", 1)
+    return status, body
+holder = socket.socket(socket.AF_UNIX)
+holder.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+holder.connect(sock)
+body = json.dumps({"prompt": "x", "max_tokens": 4000, "stream": True})
+holder.sendall(("POST /v1/completions HTTP/1.1\r\nHost: runner\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n{body}").encode())
+busy = False
+for _ in range(200):
+    status, text = ask()
+    if status == "503" and json.loads(text)["error"]["code"] == "runner.busy":
+        busy = True
+        break
+    time.sleep(0.05)
+holder.close()
+free = False
+for _ in range(400):
+    status, text = ask()
+    if status == "200":
+        free = True
+        break
+    time.sleep(0.05)
+print("busy:", busy, "freed:", free)
+sys.exit(0 if busy and free else 1)
+PY
+then
+  pass "a held slot gives 503 runner.busy; the client going away frees it"
+else
+  fail "bounded generations (runner.busy)"
+fi
+kill -TERM "$bpid" 2>/dev/null || true
+wait "$bpid" 2>/dev/null || true
+
 # --- refusals at start ---
 cp "$work/m.ccgm" "$work/bad.ccgm"
 tl_flip_byte "$work/bad.ccgm" 20
