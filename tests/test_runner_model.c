@@ -367,6 +367,7 @@ static void test_request_parse(void **state)
         {RUNNER_COMPLETION, "{\"prompt\":\"a\",\"n\":2}", CCG_R_RUNNER_REQUEST_INVALID},
         {RUNNER_COMPLETION, "{\"prompt\":\"a\",\"model\":\"gpt-4\"}", CCG_R_RUNNER_MODEL_NOT_FOUND},
         {RUNNER_COMPLETION, "{\"prompt\":\"a\",\"model\":7}", CCG_R_RUNNER_REQUEST_INVALID},
+        {RUNNER_COMPLETION, "{\"prompt\":\"a\",\"model\":\"m\\u0000x\"}", CCG_R_RUNNER_MODEL_NOT_FOUND},
         {RUNNER_CHAT, "{\"prompt\":\"a\"}", CCG_R_RUNNER_REQUEST_INVALID},
         {RUNNER_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"a\"}],\"max_tokens\":-1}",
          CCG_R_RUNNER_REQUEST_INVALID},

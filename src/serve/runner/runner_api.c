@@ -35,7 +35,8 @@ static ccg_result parse_common(const json_t *body, const char *served, uint32_t 
     const json_t *temp = json_object_get(body, "temperature"), *n = json_object_get(body, "n");
     if (model != NULL) {
         CCG_ENSURE_MSG(json_is_string(model), CCG_R_RUNNER_REQUEST_INVALID, "model must be a string");
-        CCG_ENSURE_MSG(strcmp(json_string_value(model), served) == 0, CCG_R_RUNNER_MODEL_NOT_FOUND,
+        CCG_ENSURE_MSG(json_string_length(model) == strlen(served) && strcmp(json_string_value(model), served) == 0,
+                       CCG_R_RUNNER_MODEL_NOT_FOUND,
                        "the runner serves one model (GET /v1/models)");
     }
     CCG_TRY(get_max_tokens(body, cap, &req->max_tokens));
