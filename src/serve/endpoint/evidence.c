@@ -1,0 +1,108 @@
+/* GET /.well-known/ccgate/evidence?nonce=<b64url 32 bytes>&binding=tls-exporter|hpke
+ *
+ * Fresh evidence from the guest's attester whose REPORT_DATA binds the client's nonce, this TLS
+ * session's RFC 9266 exporter (tls-exporter; zeros for hpke) and the endpoint's HPKE key configuration
+ * (docs/endpoint.md, "Attestation binding"). No credential is needed (the client verifies before it
+ * sends its key); the route is rate-limited per address, and the attester is used by one request at a
+ * time. */
+#include "ep_internal.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ccgate/error.h"
+#include "ccgate/jose.h"
+
+CCG_MUST_CHECK ccg_result ep_gateway_key_config(struct ccg_endpoint *ep, const uint8_t **kc, size_t *kc_len);
+
+static ccg_result parse_query(struct MHD_Connection *mc, uint8_t nonce[32], int *binding)
+{
+    ccg_result result = CCG_FAILURE;
+    const char *n = MHD_lookup_connection_value(mc, MHD_GET_ARGUMENT_KIND, "nonce");
+    const char *b = MHD_lookup_connection_value(mc, MHD_GET_ARGUMENT_KIND, "binding");
+    CCG_ENSURE_MSG(n != NULL && strlen(n) == 43, CCG_R_ENDPOINT_REQUEST_INVALID,
+                   "nonce must be the base64url of 32 bytes");
+    CCG_TRY(ccg_b64url_decode_exact(n, 43, CCG_R_ENDPOINT_REQUEST_INVALID, nonce, 32));
+    if (b == NULL || strcmp(b, "tls-exporter") == 0) {
+        *binding = EP_BINDING_TLS_EXPORTER;
+    } else if (strcmp(b, "hpke") == 0) {
+        *binding = EP_BINDING_HPKE;
+    } else {
+        CCG_BAIL(CCG_R_ENDPOINT_REQUEST_INVALID, "binding must be tls-exporter or hpke");
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static ccg_result produce(struct ccg_endpoint *ep, ep_conn *conn, const uint8_t nonce[32], int binding, char **out)
+{
+    ccg_result result = CCG_FAILURE;
+    const uint8_t *kc = NULL;
+    size_t kc_len = 0;
+    uint8_t rd[64];
+    static const uint8_t zeros[EP_EXPORTER_LEN];
+    ccg_evidence ev;
+    int locked = 0;
+    memset(&ev, 0, sizeof(ev));
+    CCG_ENSURE_MSG(ep->deps.attester != NULL, CCG_R_ENDPOINT_EVIDENCE_UNAVAILABLE, "no attester");
+    CCG_TRY(ep_gateway_key_config(ep, &kc, &kc_len));
+    CCG_TRY(ep_report_data(binding, nonce, binding == EP_BINDING_HPKE ? zeros : conn->exporter, kc,
+                                     kc_len, rd));
+    pthread_mutex_lock(&ep->attester_lock);
+    locked = 1;
+    CCG_TRY(ccg_attester_get_evidence(ep->deps.attester, rd, &ev));
+    pthread_mutex_unlock(&ep->attester_lock);
+    locked = 0;
+    CCG_TRY(ep_evidence_json(ev.tee, binding, nonce, kc, kc_len, &ev, out));
+    result = CCG_SUCCESS;
+cleanup:
+    if (locked) {
+        pthread_mutex_unlock(&ep->attester_lock);
+    }
+    ccg_evidence_free(&ev);
+    return result;
+}
+
+enum MHD_Result ep_evidence_route(struct ccg_endpoint *ep, struct MHD_Connection *mc, ep_conn *conn, const char *cid,
+                                  ccg_reason *outcome, unsigned *status);
+enum MHD_Result ep_evidence_route(struct ccg_endpoint *ep, struct MHD_Connection *mc, ep_conn *conn, const char *cid,
+                                  ccg_reason *outcome, unsigned *status)
+{
+    uint8_t nonce[32];
+    int binding = 0;
+    char *text = NULL;
+    struct MHD_Response *r;
+    enum MHD_Result ret;
+    if (ccg_failed(parse_query(mc, nonce, &binding))) {
+        *outcome = CCG_R_ENDPOINT_REQUEST_INVALID;
+        *status = 400;
+    } else if (ccg_failed(produce(ep, conn, nonce, binding, &text))) {
+        ep_logrec rec = {.level = "error", .event = "endpoint.evidence", .cid = cid,
+                         .reason = ccg_error_reason(), .detail = ccg_error_last()->message};
+        ep_log(ep, &rec);
+        *outcome = CCG_R_ENDPOINT_EVIDENCE_UNAVAILABLE;
+        *status = 503;
+    }
+    ccg_error_clear();
+    if (*outcome != CCG_R_OK) {
+        r = ep_error_response(*outcome, cid);
+    } else {
+        *status = 200;
+        r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+        if (r == NULL) {
+            free(text);
+        } else {
+            MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+            MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+            MHD_add_response_header(r, "ccgate-correlation-id", cid);
+        }
+    }
+    if (r == NULL) {
+        return MHD_NO;
+    }
+    ret = MHD_queue_response(mc, *status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
