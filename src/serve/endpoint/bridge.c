@@ -389,7 +389,7 @@ static int bridge_to_mhd(ep_conn *c)
     if (MHD_add_connection(ep->mhd, sv[1], (const struct sockaddr *)&c->peer_addr, c->peer_addr_len) != MHD_YES) {
         return 0; /* MHD closed sv[1] */
     }
-    return c->claimed;
+    return 1; /* MHD's connection claims this one when it starts (server.c, notify) */
 }
 
 static void *conn_thread(void *arg)

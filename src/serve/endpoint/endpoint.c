@@ -3,6 +3,7 @@
 #include "ep_internal.h"
 
 #include <curl/curl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,6 +18,9 @@ ccg_result ccg_endpoint_start(const ccg_endpoint_config *cfg, const ccg_endpoint
     ccg_result result = CCG_FAILURE;
     ccg_endpoint *ep = calloc(1, sizeof(*ep));
     CCG_ENSURE_ALLOC(ep);
+    /* OpenSSL writes to the client's socket with write(): a client gone mid-answer must not kill the
+     * process holding the attester (ccgate-agent ignores SIGPIPE too). */
+    signal(SIGPIPE, SIG_IGN);
     ep->cfg = cfg;
     ep->deps.attester = deps != NULL ? deps->attester : NULL;
     ep->deps.log_fd = deps != NULL ? deps->log_fd : -1;

@@ -21,7 +21,8 @@ typedef struct {
     ccg_endpoint_decision dec;
     uint8_t *body;
     size_t len, cap;
-    int responded;
+    int responded, too_large;
+    uint64_t dropped;
     uint64_t start_ms;
     char method[16];
 } ep_req;
@@ -211,8 +212,13 @@ static enum MHD_Result upload(struct ccg_endpoint *ep, struct MHD_Connection *mc
     if (rq->responded) {
         return MHD_YES; /* the answer is queued; MHD discards the rest and closes */
     }
-    if (n > ep->cfg->body_max - rq->len) {
-        return refuse(mc, rq, CCG_R_ENDPOINT_BODY_TOO_LARGE, 413, "body");
+    if (rq->too_large || n > ep->cfg->body_max - rq->len) {
+        /* MHD cannot answer in the middle of a body: the rest is read and dropped (the request deadline
+         * still runs), and the 413 goes out when the body ends. A client that keeps sending far beyond
+         * the limit is cut. */
+        rq->too_large = 1;
+        rq->dropped += n;
+        return rq->dropped > 16 * (uint64_t)ep->cfg->body_max + (1u << 20) ? MHD_NO : MHD_YES;
     }
     if (rq->len + n > rq->cap) {
         size_t cap = rq->cap == 0 ? 4096 : rq->cap;
@@ -325,6 +331,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *mc, const char 
     }
     if (rq->responded) {
         return MHD_YES;
+    }
+    if (rq->too_large) {
+        return refuse(mc, rq, CCG_R_ENDPOINT_BODY_TOO_LARGE, 413, "body");
     }
     ep_conn_set_phase(rq->conn, EP_PROCESSING);
     return dispatch(ep, mc, rq);
