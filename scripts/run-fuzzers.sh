@@ -32,6 +32,8 @@ for t in "${targets[@]}"; do
   if [ "$name" = fuzz_snp_report ] && [ -d "$vectors/snp" ]; then
     find "$vectors/snp" -name '*report*.bin' -exec cp {} "$work/" \;
   fi
+  # The RFC 9458 / RFC 9292 examples (tests/vectors/ohttp) are already in fuzz/corpus/fuzz_ohttp as
+  # selector-prefixed seeds; fuzz_sse and fuzz_endpoint_evidence seed from their corpus folders only.
   # sev-snp-measure's OVMF suffixes seed the OVMF parser the same way.
   if [ "$name" = fuzz_ovmf ] && [ -d "$vectors/snp-measure" ]; then
     cp "$vectors/snp-measure/"ovmf_*_suffix.bin "$work/" 2>/dev/null || true
