@@ -27,7 +27,9 @@
 
 #include "ccgate/endpoint.h"
 #include "ccgate/error.h"
+#include "ccgate/endpoint_binding.h"
 #include "ccgate/jose.h"
+#include "ccgate/ohttp.h"
 #include "ccgate/snp_emulator.h"
 #include "ccgate/snp_report.h"
 #include "fake_runner.h"
@@ -137,6 +139,8 @@ static void base_config(ccg_endpoint_config *cfg)
     cfg->request_timeout_ms = 1500;
     cfg->rate_per_s = 1000;
     cfg->rate_burst = 1000;
+    cfg->evidence_rate_per_s = 1000;
+    cfg->evidence_rate_burst = 1000;
 }
 
 static int setup(void **state)
@@ -218,7 +222,7 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
 }
 
 typedef struct {
-    const char *method, *path, *auth, *body, *cert;
+    const char *method, *path, *auth, *body, *cert, *ctype;
     size_t body_len;
     uint16_t port;
 } call;
@@ -250,7 +254,8 @@ static CURLcode http(const call *c, resp *r)
         h = curl_slist_append(h, hdr);
     }
     if (c->body != NULL) {
-        h = curl_slist_append(h, "Content-Type: application/json");
+        snprintf(hdr, sizeof(hdr), "Content-Type: %s", c->ctype != NULL ? c->ctype : "application/json");
+        h = curl_slist_append(h, hdr);
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)(c->body_len != 0 ? c->body_len : strlen(c->body)));
     }
@@ -833,6 +838,161 @@ static void test_endpoint_evidence(void **state)
     }
 }
 
+
+/* Gateway mode: fetch the key config from evidence (binding=hpke), encapsulate a bhttp request, POST it. */
+static void fetch_key_config(uint16_t port, ccg_ohttp_key_config *kc)
+{
+    resp r;
+    char path[160], nonce_b64[64];
+    uint8_t nonce[32];
+    ccg_endpoint_evidence doc;
+    assert_int_equal(RAND_bytes(nonce, 32), 1);
+    ccg_b64url_encode_into(nonce, 32, nonce_b64);
+    snprintf(path, sizeof(path), "/.well-known/ccgate/evidence?nonce=%s&binding=hpke", nonce_b64);
+    {
+        call c = {.method = "GET", .path = path, .port = port};
+        assert_int_equal(http(&c, &r), CURLE_OK);
+    }
+    assert_int_equal(r.status, 200);
+    assert_true(ccg_ok(ccg_endpoint_evidence_decode(r.body, r.len, &doc)));
+    assert_int_equal(doc.binding, CCG_ENDPOINT_BINDING_HPKE);
+    {
+        /* REPORT_DATA binds the nonce and this key config (exporter zeros) */
+        ccg_snp_report rep;
+        uint8_t rd[64];
+        assert_true(ccg_ok(ccg_snp_report_parse(doc.report, doc.report_len, &rep)));
+        assert_true(ccg_ok(ccg_endpoint_report_data(CCG_ENDPOINT_BINDING_HPKE, nonce, NULL, doc.key_config,
+                                                    doc.key_config_len, rd)));
+        assert_memory_equal(rep.report_data, rd, 64);
+        assert_true(ccg_ok(ccg_endpoint_check_binding(&doc, CCG_ENDPOINT_BINDING_HPKE, nonce, NULL, rep.report_data)));
+    }
+    assert_true(ccg_ok(ccg_ohttp_key_config_parse(doc.key_config, doc.key_config_len, kc)));
+    ccg_endpoint_evidence_free(&doc);
+}
+
+/* One encapsulated exchange; returns the outer status and fills the inner response. */
+static long gateway_call(const ccg_ohttp_key_config *kc, const char *method, const char *path, const char *auth,
+                         const char *body, ccg_bhttp_response *inner, resp *outer)
+{
+    ccg_bhttp_request rq;
+    ccg_ohttp_sym sym;
+    ccg_ohttp_ctx *ctx = NULL;
+    uint8_t *enc = NULL, *msg = NULL, *plain = NULL;
+    size_t enc_len = 0, msg_len = 0, plain_len = 0;
+    CURL *e = curl_easy_init();
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: message/ohttp-req");
+    char url[128];
+    memset(&rq, 0, sizeof(rq));
+    memset(inner, 0, sizeof(*inner));
+    memset(outer, 0, sizeof(*outer));
+    rq.method = (char *)method;
+    rq.scheme = (char *)"https";
+    rq.authority = (char *)"";
+    rq.path = (char *)path;
+    if (auth != NULL) {
+        assert_true(ccg_ok(ccg_bhttp_fields_add(&rq.headers, "authorization", auth, strlen(auth))));
+    }
+    assert_true(ccg_ok(ccg_bhttp_fields_add(&rq.headers, "content-type", "application/json", 16)));
+    rq.content = (uint8_t *)body;
+    rq.content_len = body != NULL ? strlen(body) : 0;
+    assert_true(ccg_ok(ccg_bhttp_request_encode(&rq, &enc, &enc_len)));
+    ccg_bhttp_fields_free(&rq.headers);
+    assert_true(ccg_ok(ccg_ohttp_key_config_pick(kc, &sym)));
+    assert_true(ccg_ok(ccg_ohttp_client_encap_request(kc, sym, enc, enc_len, NULL, &msg, &msg_len, &ctx)));
+    assert_null(memmem(msg, msg_len, PROMPT_MARKER, strlen(PROMPT_MARKER))); /* the gateway sees ciphertext */
+    snprintf(url, sizeof(url), "https://127.0.0.1:%u/.well-known/ccgate/ohttp", W.port);
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, (const char *)msg);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)msg_len);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, outer);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, outer);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT, 20L);
+    assert_int_equal(curl_easy_perform(e), CURLE_OK);
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &outer->status);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(e);
+    if (outer->status == 200) {
+        assert_null(memmem(outer->body, outer->len, RESPONSE_MARKER, strlen(RESPONSE_MARKER)));
+        assert_true(ccg_ok(ccg_ohttp_client_decap_response(ctx, (const uint8_t *)outer->body, outer->len, &plain,
+                                                          &plain_len)));
+        assert_true(ccg_ok(ccg_bhttp_response_decode(plain, plain_len, inner)));
+    }
+    free(plain);
+    free(enc);
+    free(msg);
+    ccg_ohttp_ctx_free(ctx);
+    return outer->status;
+}
+
+static void test_endpoint_gateway(void **state)
+{
+    ccg_ohttp_key_config kc;
+    ccg_bhttp_response in;
+    resp outer;
+    (void)state;
+    W.cfg.gateway = 1; /* read per request: the route is served from now on */
+    fetch_key_config(W.port, &kc);
+    assert_int_equal(gateway_call(&kc, "POST", "/v1/chat/completions", "Bearer " API_KEY, CHAT_BODY, &in, &outer),
+                     200);
+    assert_int_equal(in.status, 200);
+    assert_non_null(memmem(in.content, in.content_len, RESPONSE_MARKER, strlen(RESPONSE_MARKER)));
+    ccg_bhttp_response_free(&in);
+    /* streaming through a gateway: the whole event stream in one encapsulated answer */
+    assert_int_equal(gateway_call(&kc, "POST", "/v1/chat/completions", "Bearer " API_KEY,
+                                  "{\"stream\":true,\"messages\":[]}", &in, &outer),
+                     200);
+    assert_int_equal(in.status, 200);
+    assert_non_null(memmem(in.content, in.content_len, "data: [DONE]", 12));
+    ccg_bhttp_response_free(&in);
+    /* the inner request meets the same rules: no key, a blocked path, an mTLS-only route */
+    assert_int_equal(gateway_call(&kc, "POST", "/v1/chat/completions", NULL, CHAT_BODY, &in, &outer), 200);
+    assert_int_equal(in.status, 401);
+    assert_non_null(memmem(in.content, in.content_len, "endpoint.caller_not_allowed", 27));
+    ccg_bhttp_response_free(&in);
+    assert_int_equal(gateway_call(&kc, "GET", "/admin", "Bearer " API_KEY, NULL, &in, &outer), 200);
+    assert_int_equal(in.status, 404);
+    assert_non_null(memmem(in.content, in.content_len, "endpoint.path_blocked", 21));
+    ccg_bhttp_response_free(&in);
+    assert_int_equal(gateway_call(&kc, "GET", "/v1/models", "Bearer " API_KEY, NULL, &in, &outer), 200);
+    assert_int_equal(in.status, 401); /* mtls route: no certificate crosses a gateway */
+    ccg_bhttp_response_free(&in);
+    assert_int_equal(gateway_call(&kc, "GET", "/.well-known/ccgate/evidence", NULL, NULL, &in, &outer), 200);
+    assert_int_equal(in.status, 404); /* no nesting */
+    ccg_bhttp_response_free(&in);
+    {
+        /* garbage and a tampered envelope: refused outside with the OHTTP code */
+        call c = {.method = "POST", .path = "/.well-known/ccgate/ohttp", .body = "not an envelope at all"};
+        resp r;
+        assert_int_equal(http(&c, &r), CURLE_OK);
+        expect_error(&r, 400, "endpoint.request_invalid"); /* wrong content type */
+    }
+    {
+        static const char junk[] = "\x01\x00\x20\x00\x01\x00\x01" "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        call c = {.method = "POST", .path = "/.well-known/ccgate/ohttp", .body = junk, .body_len = sizeof(junk) - 1,
+                  .ctype = "message/ohttp-req"};
+        resp r;
+        assert_int_equal(http(&c, &r), CURLE_OK);
+        expect_error(&r, 400, "client.ohttp_decrypt_failed"); /* not sealed to this key */
+        c.body = "\x07";
+        c.body_len = 1;
+        assert_int_equal(http(&c, &r), CURLE_OK);
+        expect_error(&r, 400, "client.ohttp_malformed");
+    }
+    W.cfg.gateway = 0;
+    {
+        call c = {.method = "POST", .path = "/.well-known/ccgate/ohttp", .body = "x"};
+        resp r;
+        assert_int_equal(http(&c, &r), CURLE_OK);
+        expect_error(&r, 404, "endpoint.gateway_disabled");
+    }
+}
+
 /* Last: nothing of a prompt, a completion or an API key is in the log; every request line has its ID. */
 static void test_endpoint_log_has_no_payload(void **state)
 {
@@ -923,6 +1083,7 @@ int main(void)
         cmocka_unit_test(test_endpoint_handshake_deadline),
         cmocka_unit_test(test_endpoint_slow_drip),
         cmocka_unit_test(test_endpoint_evidence),
+        cmocka_unit_test(test_endpoint_gateway),
         cmocka_unit_test(test_endpoint_runner_down),
         cmocka_unit_test(test_endpoint_rate_limit),
         cmocka_unit_test(test_endpoint_connection_cap),

@@ -10,9 +10,6 @@
 
 #include "ccgate/error.h"
 
-CCG_MUST_CHECK ccg_result ep_gateway_init(struct ccg_endpoint *ep);
-void ep_gateway_free(struct ccg_endpoint *ep);
-
 ccg_result ccg_endpoint_start(const ccg_endpoint_config *cfg, const ccg_endpoint_deps *deps, ccg_endpoint **out)
 {
     ccg_result result = CCG_FAILURE;

@@ -111,13 +111,12 @@ CCG_MUST_CHECK ccg_result ep_forward_buffered(struct ccg_endpoint *ep, const ep_
                                               unsigned *status, uint8_t **body, size_t *body_len,
                                               char *ctype, size_t ctype_len);
 
-/* evidence_doc.c: the binding (docs/endpoint.md) until the shared binding API is merged. */
-#define EP_BINDING_TLS_EXPORTER 1
-#define EP_BINDING_HPKE 2
-CCG_MUST_CHECK ccg_result ep_report_data(int binding, const uint8_t nonce[32], const uint8_t exporter[32],
-                                         const uint8_t *key_config, size_t key_config_len, uint8_t out[64]);
-CCG_MUST_CHECK ccg_result ep_evidence_json(ccg_tee_type tee, int binding, const uint8_t nonce[32],
-                                           const uint8_t *key_config, size_t key_config_len, const ccg_evidence *ev,
-                                           char **out);
+/* server.c: counts a refusal under its reason's counter. */
+void ep_count_refusal(struct ccg_endpoint *ep, ccg_reason r);
+
+/* gateway.c: the endpoint's OHTTP key (fresh per start) and its encoded key configuration. */
+CCG_MUST_CHECK ccg_result ep_gateway_init(struct ccg_endpoint *ep);
+void ep_gateway_free(struct ccg_endpoint *ep);
+void ep_gateway_key_config(struct ccg_endpoint *ep, const uint8_t **kc, size_t *kc_len);
 
 #endif

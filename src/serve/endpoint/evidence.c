@@ -11,51 +11,59 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ccgate/endpoint_binding.h"
 #include "ccgate/error.h"
 #include "ccgate/jose.h"
 
-CCG_MUST_CHECK ccg_result ep_gateway_key_config(struct ccg_endpoint *ep, const uint8_t **kc, size_t *kc_len);
-
-static ccg_result parse_query(struct MHD_Connection *mc, uint8_t nonce[32], int *binding)
+/* nonce: unpadded base64url of 32 bytes; binding: tls-exporter (the default) or hpke. */
+static ccg_result parse_query(struct MHD_Connection *mc, uint8_t nonce[32], ccg_endpoint_binding *binding)
 {
     ccg_result result = CCG_FAILURE;
     const char *n = MHD_lookup_connection_value(mc, MHD_GET_ARGUMENT_KIND, "nonce");
     const char *b = MHD_lookup_connection_value(mc, MHD_GET_ARGUMENT_KIND, "binding");
-    CCG_ENSURE_MSG(n != NULL && strlen(n) == 43, CCG_R_ENDPOINT_REQUEST_INVALID,
-                   "nonce must be the base64url of 32 bytes");
-    CCG_TRY(ccg_b64url_decode_exact(n, 43, CCG_R_ENDPOINT_REQUEST_INVALID, nonce, 32));
-    if (b == NULL || strcmp(b, "tls-exporter") == 0) {
-        *binding = EP_BINDING_TLS_EXPORTER;
-    } else if (strcmp(b, "hpke") == 0) {
-        *binding = EP_BINDING_HPKE;
-    } else {
-        CCG_BAIL(CCG_R_ENDPOINT_REQUEST_INVALID, "binding must be tls-exporter or hpke");
+    CCG_ENSURE_MSG(n != NULL, CCG_R_ENDPOINT_REQUEST_INVALID, "nonce is required");
+    CCG_TRY(ccg_endpoint_nonce_decode(n, nonce));
+    *binding = CCG_ENDPOINT_BINDING_TLS_EXPORTER;
+    if (b != NULL) {
+        CCG_TRY(ccg_endpoint_binding_parse(b, binding));
     }
     result = CCG_SUCCESS;
 cleanup:
     return result;
 }
 
-static ccg_result produce(struct ccg_endpoint *ep, ep_conn *conn, const uint8_t nonce[32], int binding, char **out)
+static ccg_result produce(struct ccg_endpoint *ep, ep_conn *conn, const uint8_t nonce[32],
+                          ccg_endpoint_binding binding, char **out)
 {
     ccg_result result = CCG_FAILURE;
     const uint8_t *kc = NULL;
     size_t kc_len = 0;
     uint8_t rd[64];
-    static const uint8_t zeros[EP_EXPORTER_LEN];
     ccg_evidence ev;
+    ccg_endpoint_evidence doc;
     int locked = 0;
     memset(&ev, 0, sizeof(ev));
+    memset(&doc, 0, sizeof(doc));
     CCG_ENSURE_MSG(ep->deps.attester != NULL, CCG_R_ENDPOINT_EVIDENCE_UNAVAILABLE, "no attester");
-    CCG_TRY(ep_gateway_key_config(ep, &kc, &kc_len));
-    CCG_TRY(ep_report_data(binding, nonce, binding == EP_BINDING_HPKE ? zeros : conn->exporter, kc,
+    ep_gateway_key_config(ep, &kc, &kc_len);
+    CCG_TRY(ccg_endpoint_report_data(binding, nonce, binding == CCG_ENDPOINT_BINDING_HPKE ? NULL : conn->exporter, kc,
                                      kc_len, rd));
     pthread_mutex_lock(&ep->attester_lock);
     locked = 1;
     CCG_TRY(ccg_attester_get_evidence(ep->deps.attester, rd, &ev));
     pthread_mutex_unlock(&ep->attester_lock);
     locked = 0;
-    CCG_TRY(ep_evidence_json(ev.tee, binding, nonce, kc, kc_len, &ev, out));
+    doc.version = 1;
+    doc.tee = ev.tee == CCG_TEE_TDX ? CCG_ENDPOINT_TEE_TDX : CCG_ENDPOINT_TEE_SNP;
+    doc.binding = binding;
+    memcpy(doc.nonce, nonce, 32);
+    doc.key_config = (uint8_t *)kc;
+    doc.key_config_len = kc_len;
+    doc.report = ev.report;
+    doc.report_len = ev.report_len;
+    doc.certs = ev.certs;
+    doc.certs_len = ev.certs_len;
+    CCG_TRY(ccg_endpoint_evidence_encode(&doc, out));
     result = CCG_SUCCESS;
 cleanup:
     if (locked) {
@@ -71,7 +79,7 @@ enum MHD_Result ep_evidence_route(struct ccg_endpoint *ep, struct MHD_Connection
                                   ccg_reason *outcome, unsigned *status)
 {
     uint8_t nonce[32];
-    int binding = 0;
+    ccg_endpoint_binding binding = CCG_ENDPOINT_BINDING_TLS_EXPORTER;
     char *text = NULL;
     struct MHD_Response *r;
     enum MHD_Result ret;

@@ -104,7 +104,7 @@ static void log_req(ep_req *rq, const char *level, ccg_reason reason, unsigned s
 }
 
 /* Counts a refusal under its reason. */
-static void count_refusal(struct ccg_endpoint *ep, ccg_reason r)
+void ep_count_refusal(struct ccg_endpoint *ep, ccg_reason r)
 {
     uint64_t *c = r == CCG_R_ENDPOINT_PATH_BLOCKED || r == CCG_R_ENDPOINT_GATEWAY_DISABLED ? &ep->counters.path_blocked
                   : r == CCG_R_ENDPOINT_BODY_TOO_LARGE                                       ? &ep->counters.body_too_large
@@ -121,7 +121,7 @@ static enum MHD_Result refuse(struct MHD_Connection *mc, ep_req *rq, ccg_reason 
     rq->responded = 1;
     if (rq->conn != NULL) {
         ep_conn_set_phase(rq->conn, EP_PROCESSING);
-        count_refusal(rq->conn->ep, reason);
+        ep_count_refusal(rq->conn->ep, reason);
     }
     log_req(rq, "warning", reason, status, detail);
     return queue(mc, status, ep_error_response(reason, rq->cid));
@@ -295,7 +295,7 @@ static enum MHD_Result dispatch(struct ccg_endpoint *ep, struct MHD_Connection *
         break;
     }
     if (outcome != CCG_R_OK) {
-        count_refusal(ep, outcome);
+        ep_count_refusal(ep, outcome);
         log_req(rq, "warning", outcome, status, NULL);
     } else {
         ep_count(ep, rq->dec.route == CCG_EP_ROUTE_EVIDENCE ? &ep->counters.evidence_served : &ep->counters.allowed);
