@@ -6,8 +6,9 @@
  *   CPU evidence binds the GPU evidence) -> resource (the key in secret memory)
  *   -> released: unseal into the memfd, zero the key at once, seal the memfd
  *   -> the GPUs' ready state set (only now do they accept work)
- *   -> serving: the model server with the inherited descriptor, until a stop signal or its exit;
- *   then the ready state is cleared again.
+ *   -> serving: the model server with the inherited descriptor (with an "endpoint" section: the runner,
+ *   and once it listens on its socket, the HTTPS endpoint served here with this start's attester), until
+ *   a stop signal or its exit; then the ready state is cleared again.
  *
  * No key is cached anywhere: each start attests again, so a key the provider disabled stops the next
  * start with key.disabled. */
@@ -30,6 +31,8 @@ typedef struct {
     ccg_agent_status st;
     ccg_agent_status_server *server;
     ccg_agent_gpu *gpu; /* NULL unless the configuration requires GPUs */
+    ccg_attester *att;  /* kept open: the endpoint's evidence comes from it */
+    ccg_endpoint *endpoint;
     int stop_fd;
 } agent;
 
@@ -159,7 +162,6 @@ cleanup:
 static ccg_result fetch_key(agent *a, ccg_secbuf *key)
 {
     ccg_result result = CCG_FAILURE;
-    ccg_attester *att = NULL;
     ccg_attester_config acfg = {.kind = a->cfg->attester,
                                 .tsm_root = a->cfg->tsm_root,
                                 .sev_guest_path = a->cfg->sev_guest_path,
@@ -167,14 +169,14 @@ static ccg_result fetch_key(agent *a, ccg_secbuf *key)
                                 .vmpl = a->cfg->vmpl};
     ccg_agent_kbs_info info;
     memset(&info, 0, sizeof(info));
-    CCG_TRY(ccg_attester_open(&acfg, &att));
-    snprintf(a->st.attester, sizeof(a->st.attester), "%s", ccg_attester_name(att));
+    CCG_TRY(ccg_attester_open(&acfg, &a->att));
+    snprintf(a->st.attester, sizeof(a->st.attester), "%s", ccg_attester_name(a->att));
     if (a->cfg->attester == CCG_ATTESTER_EMULATOR) {
         ccg_agent_log(&a->st, "warning", "attester.emulator",
                       "evidence comes from a software TEE (the SNP or TDX emulator), a test root: "
                       "for tests and demos only");
     }
-    result = ccg_agent_kbs_fetch(a->cfg, att, a->gpu, key, &info);
+    result = ccg_agent_kbs_fetch(a->cfg, a->att, a->gpu, key, &info);
     a->st.gpus_attested = info.gpus_attested;
     snprintf(a->st.request_id, sizeof(a->st.request_id), "%s", info.request_id);
     if (info.policy_id[0] != 0) {
@@ -182,7 +184,6 @@ static ccg_result fetch_key(agent *a, ccg_secbuf *key)
         a->st.policy_version = info.policy_version;
     }
 cleanup:
-    ccg_attester_close(att);
     return result;
 }
 
@@ -208,22 +209,51 @@ static ccg_result serve(agent *a, const ccg_agent_memfd *m)
     ccg_result result = CCG_FAILURE;
     pid_t pid = 0;
     int status = 0;
+    if (a->cfg->endpoint != NULL) {
+        (void)unlink(a->cfg->endpoint->runner_socket); /* a stale socket must not pass for the runner's */
+    }
     CCG_TRY(agent_server_start(a->cfg, m, &a->st, &pid));
     a->st.server_pid = pid;
+    if (a->cfg->endpoint != NULL) {
+        int stopped = 0;
+        if (ccg_failed(agent_runner_wait(a->cfg, pid, a->stop_fd, &stopped, &status))) {
+            if (waitpid(pid, &status, WNOHANG) == 0) {
+                (void)agent_server_stop(pid);
+            }
+            goto cleanup;
+        }
+        if (stopped) {
+            (void)agent_server_stop(pid);
+            result = CCG_SUCCESS;
+            goto cleanup;
+        }
+        if (ccg_failed(agent_endpoint_start(a->cfg, a->att, &a->st, &a->endpoint))) {
+            (void)agent_server_stop(pid);
+            goto cleanup;
+        }
+    }
     set_state(a, CCG_AGENT_SERVING, "serving");
     for (;;) {
         pid_t r = waitpid(pid, &status, WNOHANG);
         if (r == pid) {
+            /* the runner is gone: the endpoint answers 503 endpoint.runner_unavailable until it stops */
+            ccg_endpoint_stop(a->endpoint);
+            a->endpoint = NULL;
             CCG_TRY(agent_server_status(pid, status));
             break;
         }
         if (stop_requested(a->stop_fd, 200)) {
+            ccg_endpoint_stop(a->endpoint); /* no new requests, then the runner */
+            a->endpoint = NULL;
             status = agent_server_stop(pid);
             break;
         }
     }
     result = CCG_SUCCESS;
 cleanup:
+    ccg_endpoint_stop(a->endpoint);
+    a->endpoint = NULL;
+    a->st.endpoint_port = 0;
     return result;
 }
 
@@ -289,6 +319,7 @@ int ccg_agent_run(const ccg_agent_config *cfg, int stop_fd)
             (void)stop_requested(stop_fd, (int)cfg->status_linger * 1000);
         }
         ccg_agent_status_stop(a.server);
+        ccg_attester_close(a.att);
         return ccg_agent_exit_status(a.st.reason);
     }
     gpu_not_ready(&a);
@@ -297,5 +328,6 @@ int ccg_agent_run(const ccg_agent_config *cfg, int stop_fd)
     a.st.server_pid = 0;
     publish(&a, "info", "stopped");
     ccg_agent_status_stop(a.server);
+    ccg_attester_close(a.att);
     return CCG_AGENT_EXIT_OK;
 }

@@ -27,6 +27,7 @@ ccg_result ccg_endpoint_start(const ccg_endpoint_config *cfg, const ccg_endpoint
     pthread_mutex_init(&ep->log_lock, NULL);
     pthread_cond_init(&ep->drained, NULL);
     CCG_ENSURE(curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK, CCG_R_INTERNAL_ERROR);
+    ep->curl_init = 1;
     CCG_TRY(ep_tls_ctx_new(cfg, &ep->ctx));
     CCG_TRY(ccg_endpoint_limiter_new(cfg->rate_per_s, cfg->rate_burst, &ep->callers));
     CCG_TRY(ccg_endpoint_limiter_new(cfg->evidence_rate_per_s, cfg->evidence_rate_burst, &ep->addresses));
@@ -82,5 +83,8 @@ void ccg_endpoint_stop(ccg_endpoint *ep)
     pthread_mutex_destroy(&ep->lock);
     pthread_mutex_destroy(&ep->attester_lock);
     pthread_mutex_destroy(&ep->log_lock);
+    if (ep->curl_init) {
+        curl_global_cleanup();
+    }
     free(ep);
 }

@@ -61,6 +61,7 @@ struct ccg_endpoint {
     pthread_mutex_t log_lock;
     void *gateway; /* the OHTTP key (gateway.c), or NULL */
     volatile int stopping;
+    int curl_init;
 };
 
 /* Monotonic milliseconds. */
