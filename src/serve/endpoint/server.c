@@ -389,7 +389,9 @@ static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
 ccg_result ep_mhd_start(struct ccg_endpoint *ep)
 {
     ccg_result result = CCG_FAILURE;
-    unsigned idle_s = ep->cfg->idle_timeout_ms / 1000 + 2;
+    /* MHD's own inactivity timeout is only a backstop (the pump enforces the idle and request deadlines):
+     * it must outlast a forwarded request that blocks this connection's thread for runner_timeout_s. */
+    unsigned idle_s = ep->cfg->idle_timeout_ms / 1000 + ep->cfg->runner_timeout_s + 10;
     ep->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
                                    MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC,
                                0, NULL, NULL, handler, ep, MHD_OPTION_NOTIFY_CONNECTION, notify, ep,
