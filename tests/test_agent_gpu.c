@@ -217,7 +217,7 @@ static int world_setup(void **state)
         ccg_gpu_emu_config cfg;
         assert_true(ccg_ok(ccg_gpu_emulator_config_init(&cfg, i == 0 ? CCG_GPU_ARCH_HOPPER : CCG_GPU_ARCH_BLACKWELL)));
         assert_true(ccg_ok(ccg_gpu_emulator_new(&cfg, &W.gpu[i])));
-        snprintf(W.gpu_dir[i], sizeof(W.gpu_dir[i]), "%s/gpu%d", W.dir, i);
+        assert_true((size_t)snprintf(W.gpu_dir[i], sizeof(W.gpu_dir[i]), "%s/gpu%d", W.dir, i) < sizeof(W.gpu_dir[i]));
         assert_int_equal(mkdir(W.gpu_dir[i], 0700), 0);
         assert_true(ccg_ok(ccg_gpu_emulator_save(W.gpu[i], W.gpu_dir[i])));
         assert_true(ccg_ok(ccg_gpu_verifier_add_test_root(W.v, ccg_gpu_emulator_root(W.gpu[i]))));

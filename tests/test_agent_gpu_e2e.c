@@ -288,7 +288,7 @@ static void init_gpu(void)
     assert_int_equal(mkdir(W.rim_dir, 0700), 0);
     assert_true(ccg_ok(ccg_gpu_emulator_rims(W.gpu, &rims)));
     snprintf(W.driver_rim_id, sizeof(W.driver_rim_id), "%s", rims.driver_id);
-    snprintf(W.driver_rim, sizeof(W.driver_rim), "%s/%s.xml", W.rim_dir, rims.driver_id);
+    assert_true((size_t)snprintf(W.driver_rim, sizeof(W.driver_rim), "%s/%s.xml", W.rim_dir, rims.driver_id) < sizeof(W.driver_rim));
     assert_true(ccg_ok(ccg_file_write(W.driver_rim, rims.driver_xml, rims.driver_len)));
     snprintf(path, sizeof(path), "%s/%s.xml", W.rim_dir, rims.vbios_id);
     assert_true(ccg_ok(ccg_file_write(path, rims.vbios_xml, rims.vbios_len)));

@@ -146,7 +146,7 @@ static int setup(void **state)
     char kek[200], rim_dir[200];
     ccg_keystore *ks = NULL;
     assert_non_null(f);
-    snprintf(f->dir, sizeof(f->dir), "%s/t-XXXXXX", G.dir);
+    assert_true((size_t)snprintf(f->dir, sizeof(f->dir), "%s/t-XXXXXX", G.dir) < sizeof(f->dir));
     assert_non_null(mkdtemp(f->dir));
     snprintf(kek, sizeof(kek), "%s/kek", f->dir);
     snprintf(rim_dir, sizeof(rim_dir), "%s/rims", f->dir);

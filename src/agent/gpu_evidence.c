@@ -194,7 +194,7 @@ ccg_result ccg_agent_gpu_evidence(ccg_agent_gpu *g, const char *hash, const char
         if (ccg_failed(collect_one(g, i, digest, digest_len, list))) {
             /* Nothing to send: with CC off as the reason NVML gives none, the code says so. */
             char cause[200];
-            snprintf(cause, sizeof(cause), "%s", ccg_error_last()->message);
+            snprintf(cause, sizeof(cause), "%.199s", ccg_error_last()->message);
             if (ccg_agent_gpu_host_cc_off(g)) {
                 ccg_error_clear(); /* the first error would win: CC off is the code that explains it */
             }

@@ -131,7 +131,7 @@ static ccg_result check_bundle(const char *text, const uint8_t fmspc[6])
     if (ccg_failed(ccg_tdx_collateral_parse(text, strlen(text), &col)) ||
         ccg_failed(ccg_tdx_collateral_fmspc(&col, got))) {
         char detail[256];
-        snprintf(detail, sizeof(detail), "%s", ccg_error_last()->message);
+        snprintf(detail, sizeof(detail), "%.255s", ccg_error_last()->message);
         ccg_error_clear();
         CCG_BAIL(CCG_R_COLLATERAL_FETCH_FAILED, "the PCS sent collateral that does not parse: %s", detail);
     }

@@ -288,9 +288,11 @@ static void run_appraisal(const ccg_gpu_policy *p, const ccg_gpu_collateral *col
                                   .alt_nonces = n->alt,
                                   .nonce_binding = ccg_gpu_nonce_binding_name(CCG_GPU_NONCE_CCGATE_V1),
                                   .alt_nonce_binding = ccg_gpu_nonce_binding_name(CCG_GPU_NONCE_TRUSTEE)};
-    /* A failure (out of memory) is recorded in a.decision as a reason, merged below. */
-    (void)ccg_gpu_appraise(p, col, &in, now, &a);
-    ccg_error_clear();
+    /* A failure (out of memory) is recorded in a.decision as a reason, merged below; the thread's error
+     * is not needed beside it. */
+    if (ccg_failed(ccg_gpu_appraise(p, col, &in, now, &a))) {
+        ccg_error_clear();
+    }
     check_duplicates(&a, d);
     merge(&a, d);
     ccg_gpu_appraisal_free(&a);
