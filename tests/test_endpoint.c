@@ -175,7 +175,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    char cmd[200];
+    char cmd[400];
     (void)state;
     ccg_endpoint_stop(W.ep);
     ccg_endpoint_config_free(&W.cfg);

@@ -512,7 +512,7 @@ void ep_bridge_stop(struct ccg_endpoint *ep)
 {
     ep->stopping = 1;
     if (ep->acceptor_started) {
-        (void)write(ep->stop_pipe[1], "x", 1);
+        (void)!write(ep->stop_pipe[1], "x", 1);
         pthread_join(ep->acceptor, NULL);
         ep->acceptor_started = 0;
     }
