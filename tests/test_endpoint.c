@@ -993,6 +993,128 @@ static void test_endpoint_gateway(void **state)
     }
 }
 
+
+/* Raw bytes over a fresh TLS 1.3 connection; the whole answer (until the server closes) into out. */
+static void raw_exchange(const char *req, size_t req_len, char *out, size_t max)
+{
+    SSL_CTX *ctx = client_ctx(TLS1_3_VERSION);
+    int fd = tcp_connect(W.port);
+    SSL *s = tls_connect(ctx, fd);
+    size_t off = 0;
+    assert_non_null(s);
+    while (off < req_len) {
+        int w = SSL_write(s, req + off, (int)(req_len - off > 16384 ? 16384 : req_len - off));
+        if (w <= 0) {
+            break; /* the server may stop reading once it has refused */
+        }
+        off += (size_t)w;
+    }
+    read_all(s, fd, out, max);
+    SSL_free(s);
+    close(fd);
+    SSL_CTX_free(ctx);
+}
+
+static int status_of(const char *resp)
+{
+    int st = 0;
+    return sscanf(resp, "HTTP/1.%*d %d", &st) == 1 ? st : 0;
+}
+
+/* An attacker's requests: each is refused (by the endpoint with its code, or by libmicrohttpd's strict
+ * parser), none reaches the runner, and the endpoint keeps serving. */
+static void test_endpoint_attacks(void **state)
+{
+    char *out = malloc(65536);
+    int runner_before = fake_runner_requests(W.runner);
+    (void)state;
+    assert_non_null(out);
+    {
+        /* request smuggling: Content-Length and chunked together */
+        static const char r[] = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " API_KEY
+                                "\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /admin HTTP/1.1\r\n"
+                                "Host: x\r\n\r\n";
+        raw_exchange(r, sizeof(r) - 1, out, 65536);
+        /* one parser only: chunked wins (RFC 9112 6.3), the body is empty, and the "smuggled" request is
+         * parsed by the same parser as the next request, which is blocked like any other */
+        if (status_of(out) == 200) {
+            assert_non_null(strstr(out, "endpoint.path_blocked"));
+            runner_before++;
+        } else {
+            assert_true(status_of(out) >= 400);
+        }
+    }
+    {
+        /* absolute-form target */
+        static const char r[] = "GET https://evil.example/v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        raw_exchange(r, sizeof(r) - 1, out, 65536);
+        assert_true(status_of(out) >= 400);
+        assert_null(strstr(out, "\"fake\""));
+    }
+    {
+        /* pipelined: a good request, then a blocked one, on one connection and in one write */
+        static const char r[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/%2e%2e/admin HTTP/1.1\r\nHost: x\r\n"
+                                "Connection: close\r\n\r\n";
+        raw_exchange(r, sizeof(r) - 1, out, 65536);
+        assert_int_equal(status_of(out), 200);
+        assert_non_null(strstr(out, "endpoint.path_blocked"));
+    }
+    {
+        /* a header flood beyond libmicrohttpd's per-connection memory */
+        size_t n = 200000;
+        char *r = malloc(n + 200);
+        int len;
+        assert_non_null(r);
+        len = snprintf(r, 200, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Flood: ");
+        memset(r + len, 'a', n);
+        memcpy(r + len + n, "\r\nConnection: close\r\n\r\n", 24);
+        raw_exchange(r, (size_t)len + n + 23, out, 65536);
+        assert_true(status_of(out) == 0 || status_of(out) >= 400);
+        free(r);
+    }
+    {
+        /* a huge bearer token */
+        size_t n = 20000;
+        char *r = malloc(n + 300);
+        int len;
+        assert_non_null(r);
+        len = snprintf(r, 300, "GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ");
+        memset(r + len, 'k', n);
+        memcpy(r + len + n, "\r\nConnection: close\r\n\r\n", 24);
+        raw_exchange(r, (size_t)len + n + 23, out, 65536);
+        assert_true(status_of(out) == 401 || status_of(out) == 431 || status_of(out) == 413);
+        free(r);
+    }
+    {
+        /* not HTTP at all after the handshake */
+        static const char r[] = "\x16\x03\x01garbage\r\n\r\n";
+        raw_exchange(r, sizeof(r) - 1, out, 65536);
+        assert_true(status_of(out) == 0 || status_of(out) == 400);
+    }
+    {
+        /* HTTP/1.0 without Host, a NUL in the target, and a lower-case method */
+        static const char r1[] = "GET /healthz HTTP/1.0\r\n\r\n";
+        static const char r2[] = "GET /heal\0thz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        static const char r3[] = "get /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        raw_exchange(r1, sizeof(r1) - 1, out, 65536);
+        assert_true(status_of(out) == 200 || status_of(out) >= 400);
+        raw_exchange(r2, sizeof(r2) - 1, out, 65536);
+        assert_true(status_of(out) == 0 || status_of(out) >= 400);
+        raw_exchange(r3, sizeof(r3) - 1, out, 65536);
+        assert_true(status_of(out) == 0 || status_of(out) >= 400);
+    }
+    {
+        /* the query string is never forwarded: the runner gets the route's fixed path */
+        resp r;
+        call c = {.method = "GET", .path = "/v1/models?x=/../../admin", .cert = "alice.pem"};
+        assert_int_equal(http(&c, &r), CURLE_OK);
+        assert_int_equal(r.status, 200);
+    }
+    assert_int_equal(fake_runner_requests(W.runner), runner_before + 1); /* only the last one */
+    free(out);
+    expect_served();
+}
+
 /* Last: nothing of a prompt, a completion or an API key is in the log; every request line has its ID. */
 static void test_endpoint_log_has_no_payload(void **state)
 {
@@ -1084,6 +1206,7 @@ int main(void)
         cmocka_unit_test(test_endpoint_slow_drip),
         cmocka_unit_test(test_endpoint_evidence),
         cmocka_unit_test(test_endpoint_gateway),
+        cmocka_unit_test(test_endpoint_attacks),
         cmocka_unit_test(test_endpoint_runner_down),
         cmocka_unit_test(test_endpoint_rate_limit),
         cmocka_unit_test(test_endpoint_connection_cap),
