@@ -143,6 +143,8 @@ CCG_MUST_CHECK ccg_result ccg_agent_status_start(const char *listen, ccg_agent_s
 uint16_t ccg_agent_status_port(const ccg_agent_status_server *s);
 void ccg_agent_status_publish(ccg_agent_status_server *s, const ccg_agent_status *st);
 void ccg_agent_status_stop(ccg_agent_status_server *s);
+/* While ep serves, GET /status adds "endpoint": its counters; NULL before the endpoint stops. */
+void ccg_agent_status_set_endpoint(ccg_agent_status_server *s, ccg_endpoint *ep);
 /* The status as a JSON object (a new reference). */
 void *ccg_agent_status_json(const ccg_agent_status *st);
 

@@ -142,6 +142,9 @@ typedef struct {
 typedef struct {
     ccg_attester *attester;   /* borrowed; NULL = the evidence route answers 503 endpoint.evidence_unavailable */
     int log_fd;               /* where JSON log lines go; -1 = stderr */
+    /* TDX: the ACPI CCEL table and the CCEL log the evidence document carries (borrowed; NULL = none) */
+    const uint8_t *ccel, *ccel_data;
+    size_t ccel_len, ccel_data_len;
 } ccg_endpoint_deps;
 
 typedef struct ccg_endpoint ccg_endpoint;

@@ -33,6 +33,7 @@ typedef struct {
     ccg_agent_gpu *gpu; /* NULL unless the configuration requires GPUs */
     ccg_attester *att;  /* kept open: the endpoint's evidence comes from it */
     ccg_endpoint *endpoint;
+    ccg_agent_ccel ccel; /* TDX: what the endpoint's evidence carries, alive as long as the endpoint */
     int stop_fd;
 } agent;
 
@@ -227,22 +228,25 @@ static ccg_result serve(agent *a, const ccg_agent_memfd *m)
             result = CCG_SUCCESS;
             goto cleanup;
         }
-        if (ccg_failed(agent_endpoint_start(a->cfg, a->att, &a->st, &a->endpoint))) {
+        if (ccg_failed(agent_endpoint_start(a->cfg, a->att, &a->st, &a->ccel, &a->endpoint))) {
             (void)agent_server_stop(pid);
             goto cleanup;
         }
+        ccg_agent_status_set_endpoint(a->server, a->endpoint);
     }
     set_state(a, CCG_AGENT_SERVING, "serving");
     for (;;) {
         pid_t r = waitpid(pid, &status, WNOHANG);
         if (r == pid) {
             /* the runner is gone: the endpoint answers 503 endpoint.runner_unavailable until it stops */
+            ccg_agent_status_set_endpoint(a->server, NULL);
             ccg_endpoint_stop(a->endpoint);
             a->endpoint = NULL;
             CCG_TRY(agent_server_status(pid, status));
             break;
         }
         if (stop_requested(a->stop_fd, 200)) {
+            ccg_agent_status_set_endpoint(a->server, NULL);
             ccg_endpoint_stop(a->endpoint); /* no new requests, then the runner */
             a->endpoint = NULL;
             status = agent_server_stop(pid);
@@ -251,9 +255,13 @@ static ccg_result serve(agent *a, const ccg_agent_memfd *m)
     }
     result = CCG_SUCCESS;
 cleanup:
+    ccg_agent_status_set_endpoint(a->server, NULL);
     ccg_endpoint_stop(a->endpoint);
     a->endpoint = NULL;
     a->st.endpoint_port = 0;
+    free(a->ccel.table);
+    free(a->ccel.log);
+    memset(&a->ccel, 0, sizeof(a->ccel));
     return result;
 }
 

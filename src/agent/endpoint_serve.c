@@ -64,10 +64,18 @@ cleanup:
 }
 
 ccg_result agent_endpoint_start(const ccg_agent_config *cfg, ccg_attester *att, ccg_agent_status *st,
-                                ccg_endpoint **out)
+                                ccg_agent_ccel *ccel, ccg_endpoint **out)
 {
     ccg_result result = CCG_FAILURE;
     ccg_endpoint_deps deps = {.attester = att, .log_fd = -1};
+    if (ccg_attester_tee(att) == CCG_TEE_TDX) {
+        /* the firmware's log does not change after boot: read once, carried in every evidence document */
+        CCG_TRY(ccg_agent_tdx_ccel(cfg, &ccel->table, &ccel->table_len, &ccel->log, &ccel->log_len));
+        deps.ccel = ccel->table;
+        deps.ccel_len = ccel->table_len;
+        deps.ccel_data = ccel->log;
+        deps.ccel_data_len = ccel->log_len;
+    }
     CCG_TRY(ccg_endpoint_start(cfg->endpoint, &deps, out));
     st->endpoint_port = ccg_endpoint_port(*out);
     if (cfg->endpoint->port_file != NULL) {

@@ -30,7 +30,11 @@ fails=0
 ok() { echo "ok   $*"; }
 bad() { echo "FAIL $*"; fails=$((fails + 1)); }
 
-"$cli" emulate tdx --out-dir "$tmp/td" --save-state >/dev/null || { echo "FAIL emulate tdx"; exit 1; }
+vec=$(cd "${CCG_VECTORS:-tests/vectors}/tdx" 2>/dev/null && pwd)
+[ -f "$vec/gotdx-ccel-ccel_data.dat" ] || skip_or_fail "the TDX vectors are missing ($vec)"
+ccel_log=$vec/gotdx-ccel-ccel_data.dat
+ccel_table=$vec/gotdx-ccel-ccel_table.dat
+"$cli" emulate tdx --out-dir "$tmp/td" --event-log "$ccel_log" --save-state >/dev/null || { echo "FAIL emulate tdx"; exit 1; }
 mrtd=$(printf '7d%.0s' $(seq 48))
 cat >"$tmp/kbs.json" <<JSON
 {"store":"$tmp/kbs.db","port":0,"nonce_ttl":60,"attestation_policy":"model-e","allow_unlocked_memory":true,
@@ -67,7 +71,7 @@ run=0
 start_agent() {
   run=$((run + 1))
   cat >"$tmp/agent-$run.json" <<JSON
-{"attester":{"kind":"emulator","emulator_dir":"$tmp/td","ccel_path":"$tmp/no-ccel"},
+{"attester":{"kind":"emulator","emulator_dir":"$tmp/td","ccel_path":"$ccel_log","ccel_table_path":"$ccel_table"},
  "broker":{"url":"http://127.0.0.1:$port","insecure_http":true,"timeout":60},
  "key":{"resource":"ep/model/k","version":1},
  "artifact":{"location":"$tmp/model.ccgm","provider_key":"$tmp/provider.pub"},
@@ -114,14 +118,17 @@ if start_agent; then
     ok "traversal: endpoint.path_blocked" || bad "traversal: $(cat "$tmp/body")"
   nonce=$("$py" -c 'import base64,os; print(base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="))')
   if [ "$(code "/.well-known/ccgate/evidence?nonce=$nonce&binding=hpke")" = 200 ] &&
-    [ "$(json_get tee)" = tdx ] && [ "$(json_get nonce)" = "$nonce" ] && [ -n "$(json_get report)" ]; then
-    ok "the evidence route answers with the guest attester's TDX quote for our nonce"
+    [ "$(json_get tee)" = tdx ] && [ "$(json_get nonce)" = "$nonce" ] && [ -n "$(json_get report)" ] &&
+    [ -n "$(json_get ccel)" ] && [ -n "$(json_get ccel_data)" ]; then
+    ok "the evidence route answers with the guest attester's TDX quote for our nonce, with the CCEL table and log"
   else
     bad "evidence: $(head -c 300 "$tmp/body")"
   fi
   sp=$(curl -s "http://127.0.0.1:$(cat "$tmp/status-$run.port")/status")
-  "$py" -c 'import json,sys; o=json.loads(sys.argv[1]); sys.exit(0 if o["state"]=="serving" and o["endpoint_port"]>0 else 1)' \
-    "$sp" && ok "/status: serving, with the endpoint's port" || bad "status: $sp"
+  "$py" -c 'import json,sys; o=json.loads(sys.argv[1]); e=o["endpoint"]
+sys.exit(0 if o["state"]=="serving" and o["endpoint_port"]>0 and e["path_blocked"]==2 and e["caller_denied"]==2
+         and e["handshake_failed"]==1 and e["evidence_served"]==1 else 1)' \
+    "$sp" && ok "/status (loopback): serving, the endpoint's port and its counters" || bad "status: $sp"
   kill -TERM $apid
   wait $apid
   rc=$?

@@ -19,8 +19,11 @@ ccg_result ccg_endpoint_start(const ccg_endpoint_config *cfg, const ccg_endpoint
      * process holding the attester (ccgate-agent ignores SIGPIPE too). */
     signal(SIGPIPE, SIG_IGN);
     ep->cfg = cfg;
-    ep->deps.attester = deps != NULL ? deps->attester : NULL;
-    ep->deps.log_fd = deps != NULL ? deps->log_fd : -1;
+    if (deps != NULL) {
+        ep->deps = *deps;
+    } else {
+        ep->deps.log_fd = -1;
+    }
     ep->listen_fd = ep->stop_pipe[0] = ep->stop_pipe[1] = -1;
     pthread_mutex_init(&ep->lock, NULL);
     pthread_mutex_init(&ep->attester_lock, NULL);

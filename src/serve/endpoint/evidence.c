@@ -63,6 +63,12 @@ static ccg_result produce(struct ccg_endpoint *ep, ep_conn *conn, const uint8_t 
     doc.report_len = ev.report_len;
     doc.certs = ev.certs;
     doc.certs_len = ev.certs_len;
+    if (ev.tee == CCG_TEE_TDX) {
+        doc.ccel = (uint8_t *)ep->deps.ccel;
+        doc.ccel_len = ep->deps.ccel_len;
+        doc.ccel_data = (uint8_t *)ep->deps.ccel_data;
+        doc.ccel_data_len = ep->deps.ccel_data_len;
+    }
     CCG_TRY(ccg_endpoint_evidence_encode(&doc, out));
     result = CCG_SUCCESS;
 cleanup:
