@@ -170,12 +170,11 @@ static int handshake(ep_conn *c)
         if ((err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) || !wait_ssl(c, err, deadline)) {
             char why[160];
             unsigned long e = ERR_peek_error();
+            const char *what = e != 0 ? ERR_reason_error_string(e) : NULL;
             snprintf(why, sizeof(why), "%s", ep_now_ms() >= deadline ? "deadline"
-                                             : e != 0                 ? ERR_reason_error_string(e)
+                                             : what != NULL           ? what
+                                             : e != 0                 ? "failed"
                                                                       : "closed");
-            if (why[0] == 0 || strcmp(why, "(null)") == 0) {
-                snprintf(why, sizeof(why), "failed");
-            }
             ERR_clear_error();
             ep_count(c->ep, &c->ep->counters.handshake_failed);
             log_conn(c, "warning", "endpoint.handshake", CCG_R_ENDPOINT_HANDSHAKE_FAILED, why);
