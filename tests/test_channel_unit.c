@@ -490,6 +490,58 @@ static void test_handshake_ok(void **state)
     assert_int_equal(r.reason, CCG_R_OK);
 }
 
+/* A message longer than one frame is split into 16 KiB frames that are sealed in batches and written
+ * together (channel_frame.c, send_data): across a batch boundary the frames still arrive in order, each
+ * with the next sequence number, and an empty message is still one empty frame. */
+static void test_large_message_frames(void **state)
+{
+    world *w = *state;
+    server_run r;
+    ccg_channel_client_config c;
+    int sv[2];
+    pthread_t t;
+    ccg_channel_session *s = NULL;
+    const size_t frames = CCG_CH_TX_FRAMES + 2, tail = 100;
+    const size_t total = (frames - 1) * CCG_CHANNEL_MAX_PLAINTEXT + tail;
+    uint8_t *msg = malloc(total), *back = malloc(CCG_CHANNEL_MAX_PLAINTEXT);
+    size_t len = 0, off = 0;
+    int closed = 0;
+    assert_non_null(msg);
+    assert_non_null(back);
+    for (size_t i = 0; i < total; i++) {
+        msg[i] = (uint8_t)(i * 131u + (i >> 14));
+    }
+    server_init(&r, w);
+    client_init(&c, w);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+    r.fd = sv[1];
+    assert_int_equal(pthread_create(&t, NULL, server_main, &r), 0);
+    ccg_error_clear();
+    assert_true(ccg_ok(ccg_channel_connect(sv[0], &c, NULL, &s)));
+    assert_true(ccg_ok(ccg_channel_send(s, msg, total)));
+    for (size_t f = 0; f < frames; f++) { /* the server echoes frame by frame */
+        assert_true(ccg_ok(ccg_channel_recv(s, back, CCG_CHANNEL_MAX_PLAINTEXT, &len, &closed)));
+        assert_int_equal(closed, 0);
+        assert_int_equal(len, f + 1 < frames ? CCG_CHANNEL_MAX_PLAINTEXT : tail);
+        assert_memory_equal(back, msg + off, len);
+        off += len;
+    }
+    assert_int_equal(off, total);
+    assert_true(ccg_ok(ccg_channel_send(s, msg, 0)));
+    assert_true(ccg_ok(ccg_channel_recv(s, back, CCG_CHANNEL_MAX_PLAINTEXT, &len, &closed)));
+    assert_int_equal(len, 0);
+    assert_int_equal(closed, 0);
+    assert_true(ccg_ok(ccg_channel_close(s)));
+    assert_true(ccg_ok(ccg_channel_recv(s, back, CCG_CHANNEL_MAX_PLAINTEXT, &len, &closed)));
+    assert_int_equal(closed, 1);
+    ccg_channel_session_free(s);
+    close(sv[0]);
+    pthread_join(t, NULL);
+    assert_int_equal(r.reason, CCG_R_OK);
+    free(msg);
+    free(back);
+}
+
 static void test_handshake_debug_denied(void **state)
 {
     world *w = *state;
@@ -633,6 +685,7 @@ int main(void)
         cmocka_unit_test(test_frames),
         cmocka_unit_test(test_ratelimit),
         cmocka_unit_test(test_handshake_ok),
+        cmocka_unit_test(test_large_message_frames),
         cmocka_unit_test(test_handshake_debug_denied),
         cmocka_unit_test(test_handshake_wrong_measurement),
         cmocka_unit_test(test_impersonator_with_stale_key),

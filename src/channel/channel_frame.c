@@ -117,7 +117,7 @@ ccg_result ccg_ch_session_new(int fd, int timeout_ms, uint16_t aead_id, const cc
     s->fd = fd;
     s->timeout_ms = timeout_ms;
     s->aead_id = aead_id;
-    s->buf = malloc(CCG_CH_HEADER_LEN + CCG_CH_MAX_FRAME_BODY);
+    s->buf = malloc(CCG_CH_TX_CAP);
     CCG_ENSURE_ALLOC(s->buf);
     s->rbuf = malloc(CCG_CH_RBUF_CAP);
     CCG_ENSURE_ALLOC(s->rbuf);
@@ -139,7 +139,7 @@ void ccg_channel_session_free(ccg_channel_session *s)
     ccg_ch_dir_free(&s->tx);
     ccg_ch_dir_free(&s->rx);
     if (s->buf != NULL) {
-        ccg_secure_zero(s->buf, CCG_CH_HEADER_LEN + CCG_CH_MAX_FRAME_BODY);
+        ccg_secure_zero(s->buf, CCG_CH_TX_CAP);
     }
     free(s->buf);
     free(s->rbuf); /* ciphertext only */
@@ -173,19 +173,38 @@ cleanup:
     return result;
 }
 
+/* Seals the message's frames in order, up to CCG_CH_TX_FRAMES at a time, and writes each batch with
+ * one syscall: the socket's cost is per write as much as per byte. An empty message is one empty frame. */
+static ccg_result send_data(ccg_channel_session *s, const uint8_t *data, size_t len)
+{
+    ccg_result result = CCG_FAILURE;
+    do {
+        size_t used = 0;
+        do {
+            size_t chunk = len > CCG_CHANNEL_MAX_PLAINTEXT ? CCG_CHANNEL_MAX_PLAINTEXT : len;
+            size_t n = 0;
+            CCG_TRY(ccg_ch_frame_seal(&s->tx, CCG_CH_T_DATA, data, chunk, s->buf + used, &n));
+            used += n;
+            if (chunk > 0) { /* an empty message may come with data == NULL: no arithmetic on it */
+                data += chunk;
+                len -= chunk;
+            }
+        } while (len > 0 && used + CCG_CH_HEADER_LEN + CCG_CH_MAX_FRAME_BODY <= CCG_CH_TX_CAP);
+        CCG_TRY(ccg_ch_write_all(s->fd, s->buf, used, s->timeout_ms));
+    } while (len > 0);
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
 ccg_result ccg_channel_send(ccg_channel_session *s, const uint8_t *data, size_t len)
 {
     ccg_result result = CCG_FAILURE;
     CCG_TRY(usable(s, 1));
-    do {
-        size_t n = len > CCG_CHANNEL_MAX_PLAINTEXT ? CCG_CHANNEL_MAX_PLAINTEXT : len;
-        if (ccg_failed(send_frame(s, CCG_CH_T_DATA, data, n))) {
-            s->failed = 1;
-            goto cleanup;
-        }
-        data += n;
-        len -= n;
-    } while (len > 0);
+    if (ccg_failed(send_data(s, data, len))) {
+        s->failed = 1;
+        goto cleanup;
+    }
     result = CCG_SUCCESS;
 cleanup:
     return result;

@@ -153,12 +153,15 @@ struct ccg_channel_session {
     int peer_closed;
     ccg_ch_dir tx;
     ccg_ch_dir rx;
-    uint8_t *buf;    /* CCG_CH_HEADER_LEN + CCG_CH_MAX_FRAME_BODY scratch for sealing */
+    uint8_t *buf;    /* CCG_CH_TX_CAP: the frames of one write, sealed */
     uint8_t *rbuf;   /* received ciphertext not yet processed: rbuf[rpos..rlen) */
     size_t rpos, rlen;
 };
 
 #define CCG_CH_RBUF_CAP (4u * (CCG_CH_HEADER_LEN + CCG_CH_MAX_FRAME_BODY))
+/* Frames sealed per write when a message spans several (the send buffer holds that many records). */
+#define CCG_CH_TX_FRAMES 4u
+#define CCG_CH_TX_CAP (CCG_CH_TX_FRAMES * (CCG_CH_HEADER_LEN + CCG_CH_MAX_FRAME_BODY))
 
 /* A session over fd with the given per-direction keys; is_server picks which direction is tx. */
 CCG_MUST_CHECK ccg_result ccg_ch_session_new(int fd, int timeout_ms, uint16_t aead_id, const ccg_ch_keys *keys,
