@@ -382,7 +382,7 @@ X(ENDPOINT_GATEWAY_DISABLED, "endpoint.gateway_disabled", "endpoint", DENY, "The
 X(ENDPOINT_TLS_SETUP_FAILED, "endpoint.tls_setup_failed", "endpoint", INPUT, "The endpoint's TLS certificate, key or client CA could not be loaded, or the listener could not be opened.")
 
 /* endpoint client and attestation binding (docs/endpoint.md, docs/client.md) */
-X(CLIENT_BINDING_MISMATCH, "client.binding_mismatch", "client", DENY, "The endpoint's evidence does not bind this client's nonce, this TLS session's exporter and the endpoint's HPKE key: replayed or relayed evidence.")
+X(CLIENT_BINDING_MISMATCH, "client.binding_mismatch", "client", DENY, "The endpoint's evidence answers another nonce or binding than this client asked for (replayed from another request or session), or in gateway mode does not bind the endpoint's HPKE key configuration.")
 X(CLIENT_EVIDENCE_MALFORMED, "client.evidence_malformed", "client", INPUT, "The endpoint's evidence document is not a version 1 document of the expected shape (an unknown version, binding, TEE or member, bad base64url, a wrong length).")
 X(CLIENT_EVIDENCE_DENIED, "client.evidence_denied", "client", DENY, "The endpoint's evidence was verified and denied by the policy or trust roots (the verifier's reasons follow, e.g. snp.debug_enabled).")
 X(CLIENT_EXPORTER_MISMATCH, "client.exporter_mismatch", "client", DENY, "The evidence answers this client's nonce but is bound to another TLS exporter value (another session: relayed evidence).")
@@ -394,6 +394,7 @@ X(CLIENT_OHTTP_DECRYPT_FAILED, "client.ohttp_decrypt_failed", "client", DENY, "A
 X(CLIENT_BHTTP_MALFORMED, "client.bhttp_malformed", "client", INPUT, "A binary HTTP message (RFC 9292, known-length) is malformed: framing indicator, a length, a field name or value, a status, or non-zero padding.")
 X(CLIENT_SSE_MALFORMED, "client.sse_malformed", "client", INPUT, "A server-sent event stream exceeds the parser's bounds (line or event size).")
 X(CLIENT_UPSTREAM_FAILED, "client.upstream_failed", "client", DEPENDENCY, "The attested endpoint answered the forwarded request with an error or the exchange broke off.")
+X(CLIENT_PATH_NOT_FORWARDED, "client.path_not_forwarded", "client", DENY, "The local proxy forwards only the OpenAI-compatible routes (POST /v1/chat/completions, POST /v1/completions, GET /v1/models); another path or method is refused locally.")
 
 /* model runner (docs/runner.md) */
 X(RUNNER_MODEL_MALFORMED, "runner.model_malformed", "runner", INPUT, "The model file is malformed: magic, version, a dimension, the tensor table or the file length.")

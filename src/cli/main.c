@@ -26,6 +26,7 @@ static void usage(FILE *out)
             "  kbs          the key broker's admin API per persona (keys, policies, refvals, audit, tokens)\n"
             "  reasons      list the reason-code registry (--json, --markdown)\n"
             "  channel      the attested secure channel: serve (emulated evidence) and send\n"
+            "  client       ask an attested inference endpoint, or proxy OpenAI-compatible requests to it\n"
             "  seal         seal a model into a signed, chunked AES-256-GCM artifact (providers)\n"
             "  unseal       check and decrypt a sealed artifact to a file (providers checking their own)\n"
             "  artifact     inspect a sealed artifact's header (JSON) or compute a model's digest\n"
@@ -93,6 +94,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "unseal") == 0) {
         return cmd_unseal(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "client") == 0) {
+        return cmd_client(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "artifact") == 0) {
         return cmd_artifact(argc - 1, argv + 1);
