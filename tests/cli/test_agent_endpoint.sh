@@ -8,6 +8,8 @@
 #   (its SHA-384 equals the model's), a chat completion passes; TLS 1.2 is refused; no key, a wrong key
 #   and an admin path are refused with their codes; the evidence route answers with a TDX quote bound
 #   to the nonce; the key hash comes from `ccgate-agent --hash-api-key`
+#   the real `ccgate client ask` (direct and --gateway) verifies the quote and is answered; a client policy
+#   that does not approve the MRTD refuses before sending
 #   SIGTERM -> the endpoint and the runner stop, exit 0
 #   the runner killed -> the agent stops serving and exits 18 (agent.server_failed)
 #   the agent's log has no prompt, completion or API key
@@ -78,7 +80,7 @@ start_agent() {
  "server":{"argv":["$py","$src/tests/support/fake_runner.py"]},
  "status":{"listen":"127.0.0.1:0","port_file":"$tmp/status-$run.port"},
  "endpoint":{"listen":"127.0.0.1:0","port_file":"$tmp/ep-$run.port","runner_socket":"$tmp/runner-$run.sock",
-             "api_keys":[{"name":"app1","hash":"$hash"}]},
+             "gateway":true,"api_keys":[{"name":"app1","hash":"$hash"}]},
  "memlock":"best-effort"}
 JSON
   "$agent" --config "$tmp/agent-$run.json" >"$tmp/agent-$run.out" 2>"$tmp/agent-$run.err" &
@@ -124,10 +126,34 @@ if start_agent; then
   else
     bad "evidence: $(head -c 300 "$tmp/body")"
   fi
+  # the real client against the real endpoint: it verifies the TD's quote (and the CCEL) before it sends
+  printf '%s' "$key" >"$tmp/key"
+  printf '{"policy_id":"client","version":1,"tee":"tdx","allowed_mrtd":["%s"]}' "$mrtd" >"$tmp/client-policy.json"
+  copts=(--endpoint "$ep" --policy "$tmp/client-policy.json" --tdx-trust-root "$tmp/td/root.pem"
+    --tdx-collateral "$tmp/td/collateral.json" --api-key-file "$tmp/key")
+  if out=$("$cli" client ask "${copts[@]}" "PROMPT-MARKER-9c1e" 2>"$tmp/client.err") && grep -q RESPONSE-MARKER-7f3a <<<"$out"; then
+    ok "ccgate client ask (direct, tls-exporter binding) is answered through the agent's endpoint"
+  else
+    bad "client ask: $out $(tail -3 "$tmp/client.err")"
+  fi
+  if out=$("$cli" client ask --gateway --insecure-gateway-tls "${copts[@]}" "PROMPT-MARKER-9c1e" 2>"$tmp/client.err") &&
+    grep -q RESPONSE-MARKER-7f3a <<<"$out"; then
+    ok "ccgate client ask --gateway (OHTTP to the attested key) is answered"
+  else
+    bad "client ask --gateway: $out $(tail -3 "$tmp/client.err")"
+  fi
+  printf '{"policy_id":"client","version":1,"tee":"tdx","allowed_mrtd":["%s"]}' "$(printf '11%.0s' $(seq 48))" \
+    >"$tmp/other-policy.json"
+  "$cli" client ask --endpoint "$ep" --policy "$tmp/other-policy.json" --tdx-trust-root "$tmp/td/root.pem" \
+    --tdx-collateral "$tmp/td/collateral.json" --api-key-file "$tmp/key" "PROMPT-MARKER-9c1e" >/dev/null 2>"$tmp/client.err"
+  rc=$?
+  [ $rc -eq 1 ] && grep -q tdx.mrtd_not_allowed "$tmp/client.err" &&
+    ok "a client whose policy does not approve this MRTD refuses before sending (tdx.mrtd_not_allowed)" ||
+    bad "unapproved MRTD: exit $rc $(tail -2 "$tmp/client.err")"
   sp=$(curl -s "http://127.0.0.1:$(cat "$tmp/status-$run.port")/status")
   "$py" -c 'import json,sys; o=json.loads(sys.argv[1]); e=o["endpoint"]
 sys.exit(0 if o["state"]=="serving" and o["endpoint_port"]>0 and e["path_blocked"]==2 and e["caller_denied"]==2
-         and e["handshake_failed"]==1 and e["evidence_served"]==1 else 1)' \
+         and e["handshake_failed"]==1 and e["evidence_served"]>=4 and e["gateway_requests"]==1 else 1)' \
     "$sp" && ok "/status (loopback): serving, the endpoint's port and its counters" || bad "status: $sp"
   kill -TERM $apid
   wait $apid
