@@ -256,8 +256,9 @@ static int deadline_passed(ep_conn *c, int *reaped)
     return end;
 }
 
-/* Client bytes arrived: an idle connection starts a request (its deadline starts now). */
-static void request_bytes(ep_conn *c)
+/* Client bytes arrived (or MHD parsed a pipelined request's headers): an idle connection starts a
+ * request, whose deadline starts now. */
+void ep_conn_request_started(ep_conn *c)
 {
     pthread_mutex_lock(&c->lock);
     if (c->phase == EP_IDLE) {
@@ -279,7 +280,7 @@ static int pump_once(ep_conn *c, pump_state *s)
             int rc = SSL_read_ex(c->ssl, s->in + s->in_len, sizeof(s->in) - s->in_len, &n);
             if (rc == 1) {
                 s->in_len += n;
-                request_bytes(c);
+                ep_conn_request_started(c);
                 progress = 1;
             } else {
                 int err = SSL_get_error(c->ssl, rc);

@@ -91,6 +91,7 @@ CCG_MUST_CHECK ccg_result ep_bridge_start(struct ccg_endpoint *ep);
 void ep_bridge_stop(struct ccg_endpoint *ep);
 void ep_conn_release(ep_conn *c);
 void ep_conn_set_phase(ep_conn *c, ep_phase ph);
+void ep_conn_request_started(ep_conn *c);
 
 /* server.c */
 CCG_MUST_CHECK ccg_result ep_mhd_start(struct ccg_endpoint *ep);

@@ -324,6 +324,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *mc, const char 
         if (rq->conn == NULL) {
             return MHD_NO; /* not a bridged connection: never happens */
         }
+        ep_conn_request_started(rq->conn); /* a pipelined request arrived while the last was answered */
         return first_call(ep, mc, rq, url, method);
     }
     if (*size > 0) {
