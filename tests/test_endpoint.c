@@ -1045,6 +1045,14 @@ static void test_endpoint_attacks(void **state)
         }
     }
     {
+        /* a declared body beyond the limit is refused from the headers alone, before any body byte */
+        static const char r[] = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " API_KEY
+                                "\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n";
+        raw_exchange(r, sizeof(r) - 1, out, 65536);
+        assert_int_equal(status_of(out), 413);
+        assert_non_null(strstr(out, "endpoint.body_too_large"));
+    }
+    {
         /* absolute-form target */
         static const char r[] = "GET https://evil.example/v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
         raw_exchange(r, sizeof(r) - 1, out, 65536);
