@@ -29,6 +29,7 @@ int cmd_unseal(int argc, char **argv);
 int cmd_artifact(int argc, char **argv);
 int cmd_tcb_baseline(int argc, char **argv);
 int cmd_client(int argc, char **argv);
+int cmd_model(int argc, char **argv);
 
 /* Adds the cached (or, with fetch, KDS-fetched) VCEK and chain for a report to col. A NULL cache_dir
  * does nothing. */

@@ -30,6 +30,7 @@ static void usage(FILE *out)
             "  seal         seal a model into a signed, chunked AES-256-GCM artifact (providers)\n"
             "  unseal       check and decrypt a sealed artifact to a file (providers checking their own)\n"
             "  artifact     inspect a sealed artifact's header (JSON) or compute a model's digest\n"
+            "  model        generate, run (greedy, the endpoint's reference) or inspect the runner's model\n"
             "\n"
             "Run 'ccgate <command> --help' for a command's options.\n"
             "Exit status: 0 allow or success, 1 deny, 2 bad usage or bad input.\n");
@@ -100,6 +101,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "artifact") == 0) {
         return cmd_artifact(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "model") == 0) {
+        return cmd_model(argc - 1, argv + 1);
     }
     fprintf(stderr, "ccgate: unknown command '%s'\n", cmd);
     usage(stderr);
