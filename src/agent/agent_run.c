@@ -204,6 +204,28 @@ cleanup:
     return result;
 }
 
+/* The runner exited while the endpoint serves. The endpoint stays up, so callers get the reason
+ * (503 endpoint.runner_unavailable, /readyz 503) rather than a refused connection, and a supervisor sees
+ * the failure on /status and in the log. A stop request then ends the start with the runner's failure
+ * (agent.server_failed), or with success when the runner had exited 0. */
+static void runner_gone(agent *a, pid_t pid, int status)
+{
+    ccg_result failed = agent_server_status(pid, status);
+    a->st.server_pid = 0;
+    if (ccg_ok(failed)) {
+        ccg_agent_log(&a->st, "warning", "runner.exited",
+                      "the runner exited: the endpoint answers 503 endpoint.runner_unavailable until the agent stops");
+    } else {
+        a->st.reason = ccg_error_reason();
+        snprintf(a->st.message, sizeof(a->st.message), "%s", ccg_error_last()->message);
+        a->st.state = CCG_AGENT_FAILED;
+        publish(a, "error", "runner.failed");
+    }
+    ccg_error_clear();
+    while (a->stop_fd >= 0 && !stop_requested(a->stop_fd, 1000)) {
+    }
+}
+
 /* Serving until a stop request (0) or the server's own exit. */
 static ccg_result serve(agent *a, const ccg_agent_memfd *m)
 {
@@ -237,11 +259,14 @@ static ccg_result serve(agent *a, const ccg_agent_memfd *m)
     set_state(a, CCG_AGENT_SERVING, "serving");
     for (;;) {
         pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid && a->endpoint != NULL) {
+            runner_gone(a, pid, status);
+            if (a->st.reason != CCG_R_OK) {
+                CCG_BAIL(a->st.reason, "%s", a->st.message); /* the failure this start ends with */
+            }
+            break;
+        }
         if (r == pid) {
-            /* the runner is gone: the endpoint answers 503 endpoint.runner_unavailable until it stops */
-            ccg_agent_status_set_endpoint(a->server, NULL);
-            ccg_endpoint_stop(a->endpoint);
-            a->endpoint = NULL;
             CCG_TRY(agent_server_status(pid, status));
             break;
         }

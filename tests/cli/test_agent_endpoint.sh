@@ -11,7 +11,8 @@
 #   the real `ccgate client ask` (direct and --gateway) verifies the quote and is answered; a client policy
 #   that does not approve the MRTD refuses before sending
 #   SIGTERM -> the endpoint and the runner stop, exit 0
-#   the runner killed -> the agent stops serving and exits 18 (agent.server_failed)
+#   the runner killed -> the endpoint answers 503 endpoint.runner_unavailable (and /readyz 503) while
+#   /status says failed (agent.server_failed); SIGTERM then ends the agent with exit 18
 #   the agent's log has no prompt, completion or API key
 set -uo pipefail
 . "$(dirname "$0")/../support/testlib.sh"
@@ -166,10 +167,20 @@ if start_agent; then
   rpid=$(curl -s "http://127.0.0.1:$(cat "$tmp/status-$run.port")/status" |
     "$py" -c 'import json,sys; print(json.load(sys.stdin)["server_pid"])')
   kill -KILL "$rpid"
+  for _ in $(seq 100); do grep -q '"event":"runner.failed"' "$tmp/agent-$run.err" && break; sleep 0.1; done
+  st=$(code /v1/chat/completions -H "Authorization: Bearer $key" -H 'Content-Type: application/json' -d '{"messages":[]}')
+  [ "$st" = 503 ] && [ "$(json_get error.code)" = endpoint.runner_unavailable ] &&
+    ok "the runner killed: 503 endpoint.runner_unavailable, the endpoint still answers" || bad "runner killed: $st $(cat "$tmp/body")"
+  [ "$(code /readyz)" = 503 ] && [ "$(code /healthz)" = 200 ] && ok "the runner killed: /readyz 503, /healthz 200" ||
+    bad "runner killed: readyz/healthz"
+  sp=$(curl -s "http://127.0.0.1:$(cat "$tmp/status-$run.port")/status")
+  "$py" -c 'import json,sys; o=json.loads(sys.argv[1]); sys.exit(0 if o["state"]=="failed" and o["reason"]=="agent.server_failed" else 1)' \
+    "$sp" && ok "/status: failed, agent.server_failed" || bad "status after the runner died: $sp"
+  kill -TERM $apid
   wait $apid
   rc=$?
   [ $rc -eq 18 ] && grep -q agent.server_failed "$tmp/agent-$run.err" &&
-    ok "the runner killed: the agent stops serving, exit 18 agent.server_failed" || bad "runner killed: exit $rc"
+    ok "then SIGTERM: exit 18 agent.server_failed" || bad "runner killed: exit $rc"
 fi
 
 if cat "$tmp"/agent-*.err | grep -q -e PROMPT-MARKER -e RESPONSE-MARKER -e "$key"; then
