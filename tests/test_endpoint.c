@@ -1015,10 +1015,10 @@ static void raw_exchange(const char *req, size_t req_len, char *out, size_t max)
     SSL_CTX_free(ctx);
 }
 
-static int status_of(const char *resp)
+static int status_of(const char *text)
 {
     int st = 0;
-    return sscanf(resp, "HTTP/1.%*d %d", &st) == 1 ? st : 0;
+    return sscanf(text, "HTTP/1.%*d %d", &st) == 1 ? st : 0;
 }
 
 /* An attacker's requests: each is refused (by the endpoint with its code, or by libmicrohttpd's strict
