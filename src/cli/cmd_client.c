@@ -66,7 +66,7 @@ static void usage(FILE *out)
             "  --insecure-gateway-tls  gateway mode: do not check the gateway's certificate (OHTTP still protects)\n"
             "  --timeout-ms MS         per request (default 120000)\n"
             "ask:\n"
-            "  --model M               the model name (default \"ccgate\")\n"
+            "  --model M               the model name (default \"ccgate-model\", the runner's default)\n"
             "  --max-tokens N          (default 64)\n"
             "  --stream                ask for server-sent events and print the text as it arrives\n"
             "  --completions           use /v1/completions (the prompt as is) instead of /v1/chat/completions\n"
@@ -102,7 +102,7 @@ static int parse_args(int argc, char **argv, client_args *a, int proxy)
     char *end = NULL;
     optind = 1;
     a->max_tokens = 64;
-    a->model = "ccgate";
+    a->model = "ccgate-model"; /* ccgate-runner's default --served-name */
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'e': a->endpoint = optarg; break;

@@ -153,17 +153,17 @@ ref_completion=$(cat "$tmp/ref-completion")
 tl_spawn "$gw" tcp --upstream "127.0.0.1:$ep_port" --capture "$tmp/tap.cap" --port-file "$tmp/tap.port"
 wait_file "$tmp/tap.port" || die "the tap did not start"
 if start_proxy direct "https://127.0.0.1:$(cat "$tmp/tap.port")" "$tmp/client-policy.json"; then
-  body='{"model":"ccgate","max_tokens":24,"messages":'"$messages"'}'
+  body='{"model":"ccgate-model","max_tokens":24,"messages":'"$messages"'}'
   st=$(ask "$proxy" /v1/chat/completions "$body")
   got=$(content 2>/dev/null)
   [ "$st" = 200 ] && [ "$got" = "$ref_chat" ] &&
     ok "chat completion through proxy and endpoint equals ccgate model run on the plaintext model (${#got} chars)" ||
     bad "chat: status $st, got '$got', want '$ref_chat'"
-  st=$(ask "$proxy" /v1/completions '{"model":"ccgate","max_tokens":24,"prompt":"'"$prompt"'"}')
+  st=$(ask "$proxy" /v1/completions '{"model":"ccgate-model","max_tokens":24,"prompt":"'"$prompt"'"}')
   got=$(content 2>/dev/null)
   [ "$st" = 200 ] && [ "$got" = "$ref_completion" ] && ok "completion equals ccgate model run" ||
     bad "completion: status $st, got '$got', want '$ref_completion'"
-  st=$(ask "$proxy" /v1/chat/completions '{"model":"ccgate","max_tokens":24,"stream":true,"messages":'"$messages"'}')
+  st=$(ask "$proxy" /v1/chat/completions '{"model":"ccgate-model","max_tokens":24,"stream":true,"messages":'"$messages"'}')
   got=$(stream_text)
   [ "$st" = 200 ] && [ "$got" = "$ref_chat" ] && ok "the streamed chat completion (SSE, ends with [DONE]) equals it too" ||
     bad "streamed chat: status $st, got '$got'"
@@ -195,11 +195,11 @@ tl_spawn "$gw" tls --upstream "127.0.0.1:$ep_port" --capture "$tmp/gw.cap" --por
 wait_file "$tmp/gw.port" || die "the gateway did not start"
 if start_proxy gateway "https://127.0.0.1:$(cat "$tmp/gw.port")" "$tmp/client-policy.json" --gateway \
   --cacert "$tmp/gw.crt"; then
-  st=$(ask "$proxy" /v1/chat/completions '{"model":"ccgate","max_tokens":24,"messages":'"$messages"'}')
+  st=$(ask "$proxy" /v1/chat/completions '{"model":"ccgate-model","max_tokens":24,"messages":'"$messages"'}')
   got=$(content 2>/dev/null)
   [ "$st" = 200 ] && [ "$got" = "$ref_chat" ] && ok "gateway mode (OHTTP to the attested key): the same completion" ||
     bad "gateway chat: status $st, got '$got'"
-  st=$(ask "$proxy" /v1/chat/completions '{"model":"ccgate","max_tokens":24,"stream":true,"messages":'"$messages"'}')
+  st=$(ask "$proxy" /v1/chat/completions '{"model":"ccgate-model","max_tokens":24,"stream":true,"messages":'"$messages"'}')
   got=$(stream_text)
   [ "$st" = 200 ] && [ "$got" = "$ref_chat" ] && ok "gateway mode, streamed: the same completion" ||
     bad "gateway stream: status $st, got '$got'"
@@ -216,7 +216,7 @@ fi
 tl_spawn "$gw" tcp --upstream "127.0.0.1:$ep_port" --capture "$tmp/rogue.cap" --port-file "$tmp/rogue.port"
 wait_file "$tmp/rogue.port" || die "the rogue tap did not start"
 if start_proxy rogue "https://127.0.0.1:$(cat "$tmp/rogue.port")" "$tmp/rogue-policy.json"; then
-  st=$(ask "$proxy" /v1/chat/completions '{"model":"ccgate","max_tokens":8,"messages":'"$messages"'}')
+  st=$(ask "$proxy" /v1/chat/completions '{"model":"ccgate-model","max_tokens":8,"messages":'"$messages"'}')
   if [ "$st" != 200 ] && grep -q "snp.measurement_not_allowed" "$tmp/resp" && grep -q "client.evidence_denied" "$tmp/resp"; then
     ok "an endpoint the client's policy does not approve: $st, client.evidence_denied, snp.measurement_not_allowed"
   else
@@ -236,7 +236,7 @@ fi
 
 # No credential: the endpoint refuses, names the boundary, and keeps serving.
 st=$(curl -sk --tlsv1.3 --max-time 20 -o "$tmp/resp" -w '%{http_code}' -H 'content-type: application/json' \
-  --data-binary '{"model":"ccgate","messages":[{"role":"user","content":"x"}]}' "https://127.0.0.1:$ep_port/v1/chat/completions")
+  --data-binary '{"model":"ccgate-model","messages":[{"role":"user","content":"x"}]}' "https://127.0.0.1:$ep_port/v1/chat/completions")
 [ "$st" = 401 ] || [ "$st" = 403 ] && grep -q "endpoint.caller_not_allowed" "$tmp/resp" &&
   ok "no API key: $st endpoint.caller_not_allowed" || bad "no credential: $st $(head -c 200 "$tmp/resp")"
 st=$(curl -sk --tlsv1.3 --max-time 20 -o "$tmp/resp" -w '%{http_code}' "https://127.0.0.1:$ep_port/admin/keys")
@@ -248,7 +248,7 @@ if [ -n "$rpid" ]; then
   kill -KILL "$rpid"
   sleep 0.3
   st=$(curl -sk --tlsv1.3 --max-time 20 -o "$tmp/resp" -w '%{http_code}' -H "authorization: Bearer $api_key" \
-    -H 'content-type: application/json' --data-binary '{"model":"ccgate","max_tokens":4,"prompt":"x"}' \
+    -H 'content-type: application/json' --data-binary '{"model":"ccgate-model","max_tokens":4,"prompt":"x"}' \
     "https://127.0.0.1:$ep_port/v1/completions")
   [ "$st" = 503 ] && grep -q "endpoint.runner_unavailable" "$tmp/resp" &&
     ok "the runner killed: 503 endpoint.runner_unavailable" || bad "runner killed: $st $(head -c 200 "$tmp/resp")"

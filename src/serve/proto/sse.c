@@ -8,9 +8,9 @@ struct ccg_sse_parser {
     ccg_sse_event_fn fn;
     void *arg;
     char *line; /* the current line, without its terminator */
-    size_t line_len;
+    size_t line_len, line_cap;
     char *data; /* the event's data so far */
-    size_t data_len;
+    size_t data_len, data_cap;
     int have_data;
     char event[64];
     char id[256];
@@ -25,8 +25,11 @@ ccg_result ccg_sse_parser_new(ccg_sse_event_fn fn, void *arg, ccg_sse_parser **o
     CCG_ENSURE_ALLOC(p);
     p->fn = fn;
     p->arg = arg;
-    p->line = malloc(CCG_SSE_MAX_LINE + 1);
-    p->data = malloc(CCG_SSE_MAX_EVENT + 1);
+    /* buffers grow on demand up to the bounds */
+    p->line_cap = 256;
+    p->data_cap = 256;
+    p->line = malloc(p->line_cap);
+    p->data = malloc(p->data_cap + 1);
     CCG_ENSURE_ALLOC(p->line);
     CCG_ENSURE_ALLOC(p->data);
     *out = p;
@@ -71,6 +74,25 @@ static void copy_field(char *dst, size_t cap, const char *v, size_t n)
     dst[n] = 0;
 }
 
+/* Room for need bytes (data: plus its NUL), doubling up to the bound. */
+static ccg_result grow(char **buf, size_t *cap, size_t need, size_t extra)
+{
+    ccg_result result = CCG_FAILURE;
+    if (need > *cap) {
+        size_t n = *cap;
+        while (n < need) {
+            n *= 2;
+        }
+        char *p = realloc(*buf, n + extra);
+        CCG_ENSURE_ALLOC(p);
+        *buf = p;
+        *cap = n;
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
 /* One complete line. */
 static ccg_result process_line(ccg_sse_parser *p)
 {
@@ -95,6 +117,7 @@ static ccg_result process_line(ccg_sse_parser *p)
         size_t need = p->data_len + (p->have_data ? 1 : 0) + vlen;
         CCG_ENSURE_MSG(need <= CCG_SSE_MAX_EVENT, CCG_R_CLIENT_SSE_MALFORMED, "sse: an event over %u bytes",
                        CCG_SSE_MAX_EVENT);
+        CCG_TRY(grow(&p->data, &p->data_cap, need, 1));
         if (p->have_data) {
             p->data[p->data_len++] = '\n';
         }
@@ -124,7 +147,7 @@ ccg_result ccg_sse_feed(ccg_sse_parser *p, const uint8_t *data, size_t len)
             }
             /* not a BOM after all: the bytes seen so far are part of the first line */
             for (int k = 0; k < p->bom_state; k++) {
-                p->line[p->line_len++] = (char)bom[k];
+                p->line[p->line_len++] = (char)bom[k]; /* at most 2 bytes: the initial capacity holds them */
             }
             p->bom_state = 3;
         }
@@ -140,6 +163,7 @@ ccg_result ccg_sse_feed(ccg_sse_parser *p, const uint8_t *data, size_t len)
         }
         CCG_ENSURE_MSG(p->line_len < CCG_SSE_MAX_LINE, CCG_R_CLIENT_SSE_MALFORMED, "sse: a line over %u bytes",
                        CCG_SSE_MAX_LINE);
+        CCG_TRY(grow(&p->line, &p->line_cap, p->line_len + 1, 0));
         p->line[p->line_len++] = (char)c;
     }
     result = CCG_SUCCESS;
