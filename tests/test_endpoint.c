@@ -1123,6 +1123,50 @@ static void test_endpoint_attacks(void **state)
     expect_served();
 }
 
+
+/* Many clients at once (chat, streams, mTLS models, evidence, refusals): every answer is the right one. */
+static void *client_thread(void *arg)
+{
+    int *bad = arg;
+    for (int i = 0; i < 8; i++) {
+        resp r;
+        call chat = {.method = "POST", .path = "/v1/chat/completions", .auth = "Bearer " API_KEY, .body = CHAT_BODY};
+        call stream = {.method = "POST", .path = "/v1/chat/completions", .auth = "Bearer " API_KEY,
+                       .body = "{\"stream\":true}"};
+        call models = {.method = "GET", .path = "/v1/models", .cert = "alice.pem"};
+        call blocked = {.method = "GET", .path = "/admin"};
+        if (http(&chat, &r) != CURLE_OK || r.status != 200 || strstr(r.body, RESPONSE_MARKER) == NULL) {
+            (*bad)++;
+        }
+        if (http(&stream, &r) != CURLE_OK || r.status != 200 || strstr(r.body, "data: [DONE]") == NULL) {
+            (*bad)++;
+        }
+        if (http(&models, &r) != CURLE_OK || r.status != 200) {
+            (*bad)++;
+        }
+        if (http(&blocked, &r) != CURLE_OK || r.status != 404) {
+            (*bad)++;
+        }
+    }
+    return NULL;
+}
+
+static void test_endpoint_concurrency(void **state)
+{
+    enum { N = 12 };
+    pthread_t t[N];
+    int bad[N] = {0};
+    (void)state;
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(pthread_create(&t[i], NULL, client_thread, &bad[i]), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(bad[i], 0);
+    }
+    expect_served();
+}
+
 /* Last: nothing of a prompt, a completion or an API key is in the log; every request line has its ID. */
 static void test_endpoint_log_has_no_payload(void **state)
 {
@@ -1215,6 +1259,7 @@ int main(void)
         cmocka_unit_test(test_endpoint_evidence),
         cmocka_unit_test(test_endpoint_gateway),
         cmocka_unit_test(test_endpoint_attacks),
+        cmocka_unit_test(test_endpoint_concurrency),
         cmocka_unit_test(test_endpoint_runner_down),
         cmocka_unit_test(test_endpoint_rate_limit),
         cmocka_unit_test(test_endpoint_connection_cap),
