@@ -749,6 +749,22 @@ static void test_endpoint_connection_cap(void **state)
     }
     close(fds[2]);
     SSL_CTX_free(ctx);
+    {
+        /* this endpoint has no attester: the evidence route says so, it does not invent evidence */
+        resp r;
+        call ev = {.method = "GET",
+                   .path = "/.well-known/ccgate/evidence?nonce=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                   .port = ccg_endpoint_port(ep)};
+        CURLcode rc = CURLE_COULDNT_CONNECT;
+        for (int i = 0; i < 100 && rc != CURLE_OK; i++) {
+            rc = http(&ev, &r); /* the closed connections are counted until their threads see the close */
+            if (rc != CURLE_OK) {
+                usleep(20000);
+            }
+        }
+        assert_int_equal(rc, CURLE_OK);
+        expect_error(&r, 503, "endpoint.evidence_unavailable");
+    }
     ccg_endpoint_stop(ep);
     ccg_endpoint_config_free(&cfg);
 }
