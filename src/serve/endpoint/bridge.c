@@ -370,6 +370,9 @@ static void pump(ep_conn *c)
     }
     if (reaped) {
         write_timeout(c);
+    } else {
+        (void)SSL_shutdown(c->ssl); /* close_notify, best effort (non-blocking) */
+        ERR_clear_error();
     }
     (void)shutdown(c->pair_fd, SHUT_RDWR); /* MHD's side sees the end and closes its connection */
     free(s);
