@@ -7,13 +7,16 @@
  * route (mTLS against a configured CA, hashed API keys, either or both), rate-limited per caller, and the
  * allowed requests are forwarded to the model runner's Unix socket with libcurl (SSE streamed through).
  *
+ *   endpoint.c         start and stop
  *   endpoint_config.c  the "endpoint" section of the agent configuration
  *   front.c            the request decision (route, method, credential, body length): no sockets, fuzzed
  *   ratelimit.c        per-caller token buckets
  *   tls.c              the TLS 1.3 context, the per-start self-signed certificate, client verification
  *   bridge.c           accept, caps, handshake deadline, the TLS <-> socketpair pump, the request deadline
- *   server.c           the libmicrohttpd side: requests, errors, the evidence and gateway routes
+ *   server.c           the libmicrohttpd side: requests, errors, dispatch
  *   forward.c          libcurl to the runner's Unix socket, SSE pass-through
+ *   evidence.c         GET /.well-known/ccgate/evidence (endpoint_binding.h)
+ *   gateway.c          POST /.well-known/ccgate/ohttp and the endpoint's OHTTP key (ohttp.h)
  *   elog.c             JSON log lines with the correlation ID (never a request or response byte) */
 #ifndef CCGATE_ENDPOINT_H
 #define CCGATE_ENDPOINT_H

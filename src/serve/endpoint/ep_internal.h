@@ -116,6 +116,14 @@ CCG_MUST_CHECK ccg_result ep_forward_buffered(struct ccg_endpoint *ep, const ep_
 /* server.c: counts a refusal under its reason's counter. */
 void ep_count_refusal(struct ccg_endpoint *ep, ccg_reason r);
 
+/* evidence.c and gateway.c: the two routes served in the endpoint itself. They queue their answer and
+ * report the outcome (CCG_R_OK or the refusal's reason) and the status for the log. */
+enum MHD_Result ep_evidence_route(struct ccg_endpoint *ep, struct MHD_Connection *mc, ep_conn *conn,
+                                  const char *cid, ccg_reason *outcome, unsigned *status);
+enum MHD_Result ep_gateway_route(struct ccg_endpoint *ep, struct MHD_Connection *mc, const uint8_t *body,
+                                 size_t len, const char *cid, ccg_reason *outcome, unsigned *status,
+                                 char *caller, size_t caller_len);
+
 /* gateway.c: the endpoint's OHTTP key (fresh per start) and its encoded key configuration. */
 CCG_MUST_CHECK ccg_result ep_gateway_init(struct ccg_endpoint *ep);
 void ep_gateway_free(struct ccg_endpoint *ep);

@@ -80,8 +80,6 @@ cleanup:
 }
 
 enum MHD_Result ep_evidence_route(struct ccg_endpoint *ep, struct MHD_Connection *mc, ep_conn *conn, const char *cid,
-                                  ccg_reason *outcome, unsigned *status);
-enum MHD_Result ep_evidence_route(struct ccg_endpoint *ep, struct MHD_Connection *mc, ep_conn *conn, const char *cid,
                                   ccg_reason *outcome, unsigned *status)
 {
     uint8_t nonce[32];

@@ -170,9 +170,6 @@ static enum MHD_Result answer(struct MHD_Connection *mc, unsigned status, uint8_
 
 enum MHD_Result ep_gateway_route(struct ccg_endpoint *ep, struct MHD_Connection *mc, const uint8_t *body, size_t len,
                                  const char *cid, ccg_reason *outcome, unsigned *status, char *caller,
-                                 size_t caller_len);
-enum MHD_Result ep_gateway_route(struct ccg_endpoint *ep, struct MHD_Connection *mc, const uint8_t *body, size_t len,
-                                 const char *cid, ccg_reason *outcome, unsigned *status, char *caller,
                                  size_t caller_len)
 {
     ep_gateway *g = ep->gateway;

@@ -238,12 +238,6 @@ static enum MHD_Result upload(struct ccg_endpoint *ep, struct MHD_Connection *mc
     return MHD_YES;
 }
 
-enum MHD_Result ep_evidence_route(struct ccg_endpoint *ep, struct MHD_Connection *mc, ep_conn *conn,
-                                  const char *cid, ccg_reason *outcome, unsigned *status);
-enum MHD_Result ep_gateway_route(struct ccg_endpoint *ep, struct MHD_Connection *mc, const uint8_t *body,
-                                 size_t len, const char *cid, ccg_reason *outcome, unsigned *status,
-                                 char *caller, size_t caller_len);
-
 static enum MHD_Result readyz(struct ccg_endpoint *ep, struct MHD_Connection *mc, ep_req *rq)
 {
     ep_fwd_request f = {.method = "GET", .path = "/healthz", .cid = rq->cid};
