@@ -764,6 +764,12 @@ static void test_endpoint_connection_cap(void **state)
         }
         assert_int_equal(rc, CURLE_OK);
         expect_error(&r, 503, "endpoint.evidence_unavailable");
+        {
+            ccg_endpoint_counters k;
+            ccg_endpoint_get_counters(ep, &k);
+            assert_int_equal(k.evidence_failed, 1);
+            assert_int_equal(k.evidence_served, 0);
+        }
     }
     ccg_endpoint_stop(ep);
     ccg_endpoint_config_free(&cfg);

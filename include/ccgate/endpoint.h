@@ -139,7 +139,8 @@ void ccg_endpoint_limiter_free(ccg_endpoint_limiter *l);
 typedef struct {
     uint64_t connections, handshake_failed, too_many_connections;
     uint64_t requests, allowed, path_blocked, caller_denied, rate_limited, body_too_large, request_timeout;
-    uint64_t runner_unavailable, runner_errors, evidence_served, gateway_requests;
+    uint64_t runner_unavailable, runner_errors, evidence_served, evidence_failed, gateway_requests;
+    uint64_t request_invalid; /* malformed parameters or envelopes */
 } ccg_endpoint_counters;
 
 typedef struct {

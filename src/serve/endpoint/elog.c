@@ -88,7 +88,7 @@ void ep_log(struct ccg_endpoint *ep, const ep_logrec *r)
 
 json_t *ccg_endpoint_counters_json(const ccg_endpoint_counters *c)
 {
-    return json_pack("{sI sI sI sI sI sI sI sI sI sI sI sI sI sI}", "connections", (json_int_t)c->connections,
+    return json_pack("{sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI sI}", "connections", (json_int_t)c->connections,
                      "handshake_failed", (json_int_t)c->handshake_failed, "too_many_connections",
                      (json_int_t)c->too_many_connections, "requests", (json_int_t)c->requests, "allowed",
                      (json_int_t)c->allowed, "path_blocked", (json_int_t)c->path_blocked, "caller_denied",
@@ -96,5 +96,6 @@ json_t *ccg_endpoint_counters_json(const ccg_endpoint_counters *c)
                      (json_int_t)c->body_too_large, "request_timeout", (json_int_t)c->request_timeout,
                      "runner_unavailable", (json_int_t)c->runner_unavailable, "runner_errors",
                      (json_int_t)c->runner_errors, "evidence_served", (json_int_t)c->evidence_served,
-                     "gateway_requests", (json_int_t)c->gateway_requests);
+                     "evidence_failed", (json_int_t)c->evidence_failed, "gateway_requests",
+                     (json_int_t)c->gateway_requests, "request_invalid", (json_int_t)c->request_invalid);
 }

@@ -111,7 +111,11 @@ void ep_count_refusal(struct ccg_endpoint *ep, ccg_reason r)
                   : r == CCG_R_ENDPOINT_RATE_LIMITED                                         ? &ep->counters.rate_limited
                   : r == CCG_R_ENDPOINT_RUNNER_UNAVAILABLE ? &ep->counters.runner_unavailable
                   : r == CCG_R_ENDPOINT_RUNNER_TIMEOUT || r == CCG_R_ENDPOINT_RUNNER_ERROR ? &ep->counters.runner_errors
-                                                                                             : &ep->counters.caller_denied;
+                  : r == CCG_R_ENDPOINT_EVIDENCE_UNAVAILABLE                               ? &ep->counters.evidence_failed
+                  : r == CCG_R_ENDPOINT_CALLER_NOT_ALLOWED || r == CCG_R_ENDPOINT_CERT_UNTRUSTED ||
+                          r == CCG_R_ENDPOINT_CERT_EXPIRED
+                      ? &ep->counters.caller_denied
+                      : &ep->counters.request_invalid;
     ep_count(ep, c);
 }
 
