@@ -208,7 +208,7 @@ static enum MHD_Result first_call(struct ccg_endpoint *ep, struct MHD_Connection
     return MHD_YES;
 }
 
-static enum MHD_Result upload(struct ccg_endpoint *ep, struct MHD_Connection *mc, ep_req *rq, const char *data,
+static enum MHD_Result upload(struct ccg_endpoint *ep, ep_req *rq, const char *data,
                               size_t *size)
 {
     size_t n = *size;
@@ -326,7 +326,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *mc, const char 
         return first_call(ep, mc, rq, url, method);
     }
     if (*size > 0) {
-        return upload(ep, mc, rq, data, size);
+        return upload(ep, rq, data, size);
     }
     if (rq->responded) {
         return MHD_YES;
