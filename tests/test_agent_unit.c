@@ -96,6 +96,17 @@ static void config_errors_are_named(void **state)
     bad_config("127.0.0.1:9100", "0.0.0.0:9100", "loopback");
     bad_config("\"seccomp\":true", "\"seccomp\":1", "seccomp");
     bad_config(",\"provider_key\":\"/etc/ccgate/provider.pub\"", "", "artifact.provider_key");
+    /* the endpoint section (docs/endpoint.md): named members too */
+    bad_config("\"seccomp\":true", "\"seccomp\":true,\"endpoint\":{\"listen\":\"0.0.0.0:8443\"}",
+               "endpoint.runner_socket");
+    bad_config("\"seccomp\":true", "\"seccomp\":true,\"endpoint\":{\"listen\":\"0.0.0.0:8443\",\"runner_socket\":\"/r\"}",
+               "endpoint.api_keys");
+    bad_config("\"seccomp\":true",
+               "\"seccomp\":true,\"endpoint\":{\"listen\":\"0.0.0.0:8443\",\"runner_socket\":\"/r\","
+               "\"routes\":{\"chat\":\"mtls\"}}",
+               "endpoint.tls.client_ca");
+    bad_config("\"seccomp\":true", "\"seccomp\":true,\"endpoint\":{\"listen\":\"0.0.0.0:8443\",\"admin\":true}",
+               "unknown member \"admin\" in \"endpoint\"");
     /* A missing file is a configuration error too. */
     ccg_error_clear();
     assert_true(ccg_failed(ccg_agent_config_load("/nonexistent/agent.json", &c)));

@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include "ccgate/attester.h"
+#include "ccgate/endpoint.h"
 #include "ccgate/jose.h"
 #include "ccgate/reasons.h"
 #include "ccgate/result.h"
@@ -64,6 +65,8 @@ typedef struct {
     unsigned status_linger; /* seconds the failed state stays served before exit (a stop signal ends it) */
     ccg_memlock_policy memlock;
     int seccomp;            /* install the filters (default 1) */
+    /* the inference endpoint (docs/endpoint.md) the agent serves once the runner listens; NULL = none */
+    ccg_endpoint_config *endpoint;
 } ccg_agent_config;
 
 /* Parses the configuration file strictly (unknown members refused): agent.config_invalid. */
@@ -123,6 +126,7 @@ typedef struct {
     uint64_t model_len;
     uint32_t model_chunk_size;
     pid_t server_pid;
+    uint16_t endpoint_port; /* the inference endpoint's port once it serves (0 = none) */
 } ccg_agent_status;
 
 /* One JSON log line on stderr: {"ts","level","event","state",...status fields...}; note (may be NULL)
@@ -139,6 +143,8 @@ CCG_MUST_CHECK ccg_result ccg_agent_status_start(const char *listen, ccg_agent_s
 uint16_t ccg_agent_status_port(const ccg_agent_status_server *s);
 void ccg_agent_status_publish(ccg_agent_status_server *s, const ccg_agent_status *st);
 void ccg_agent_status_stop(ccg_agent_status_server *s);
+/* While ep serves, GET /status adds "endpoint": its counters; NULL before the endpoint stops. */
+void ccg_agent_status_set_endpoint(ccg_agent_status_server *s, ccg_endpoint *ep);
 /* The status as a JSON object (a new reference). */
 void *ccg_agent_status_json(const ccg_agent_status *st);
 

@@ -271,7 +271,7 @@ cleanup:
 ccg_result ccg_agent_config_parse(const char *text, size_t len, ccg_agent_config *out)
 {
     static const char *const known[] = {"attester", "broker", "key", "artifact", "gpu", "server", "status",
-                                        "memlock", "seccomp"};
+                                        "memlock", "seccomp", "endpoint"};
     ccg_result result = CCG_FAILURE;
     json_t *root = NULL;
     json_error_t jerr;
@@ -302,6 +302,11 @@ ccg_result ccg_agent_config_parse(const char *text, size_t len, ccg_agent_config
         CCG_TRY(parse_memlock(v, out));
     }
     CCG_TRY(get_bool(root, "configuration", "seccomp", &out->seccomp));
+    if ((v = json_object_get(root, "endpoint")) != NULL) {
+        out->endpoint = calloc(1, sizeof(*out->endpoint));
+        CCG_ENSURE_ALLOC(out->endpoint);
+        CCG_TRY(ccg_endpoint_config_parse(v, BAD, out->endpoint));
+    }
     result = CCG_SUCCESS;
 cleanup:
     json_decref(root);
@@ -341,6 +346,10 @@ void ccg_agent_config_free(ccg_agent_config *c)
     }
     for (size_t i = 0; i < c->server_argc; i++) {
         free(c->server_argv[i]);
+    }
+    if (c->endpoint != NULL) {
+        ccg_endpoint_config_free(c->endpoint);
+        free(c->endpoint);
     }
     memset(c, 0, sizeof(*c));
 }

@@ -120,6 +120,9 @@ void *ccg_agent_status_json(const ccg_agent_status *st)
         json_object_set_new(o, "model_len", json_integer((json_int_t)st->model_len));
         json_object_set_new(o, "model_chunk_size", json_integer(st->model_chunk_size));
     }
+    if (st->endpoint_port > 0) {
+        json_object_set_new(o, "endpoint_port", json_integer(st->endpoint_port));
+    }
     if (st->server_pid > 0) {
         json_object_set_new(o, "server_pid", json_integer(st->server_pid));
     }

@@ -6,8 +6,9 @@
  *   CPU evidence binds the GPU evidence) -> resource (the key in secret memory)
  *   -> released: unseal into the memfd, zero the key at once, seal the memfd
  *   -> the GPUs' ready state set (only now do they accept work)
- *   -> serving: the model server with the inherited descriptor, until a stop signal or its exit;
- *   then the ready state is cleared again.
+ *   -> serving: the model server with the inherited descriptor (with an "endpoint" section: the runner,
+ *   and once it listens on its socket, the HTTPS endpoint served here with this start's attester), until
+ *   a stop signal or its exit; then the ready state is cleared again.
  *
  * No key is cached anywhere: each start attests again, so a key the provider disabled stops the next
  * start with key.disabled. */
@@ -30,6 +31,9 @@ typedef struct {
     ccg_agent_status st;
     ccg_agent_status_server *server;
     ccg_agent_gpu *gpu; /* NULL unless the configuration requires GPUs */
+    ccg_attester *att;  /* kept open: the endpoint's evidence comes from it */
+    ccg_endpoint *endpoint;
+    ccg_agent_ccel ccel; /* TDX: what the endpoint's evidence carries, alive as long as the endpoint */
     int stop_fd;
 } agent;
 
@@ -159,7 +163,6 @@ cleanup:
 static ccg_result fetch_key(agent *a, ccg_secbuf *key)
 {
     ccg_result result = CCG_FAILURE;
-    ccg_attester *att = NULL;
     ccg_attester_config acfg = {.kind = a->cfg->attester,
                                 .tsm_root = a->cfg->tsm_root,
                                 .sev_guest_path = a->cfg->sev_guest_path,
@@ -167,14 +170,14 @@ static ccg_result fetch_key(agent *a, ccg_secbuf *key)
                                 .vmpl = a->cfg->vmpl};
     ccg_agent_kbs_info info;
     memset(&info, 0, sizeof(info));
-    CCG_TRY(ccg_attester_open(&acfg, &att));
-    snprintf(a->st.attester, sizeof(a->st.attester), "%s", ccg_attester_name(att));
+    CCG_TRY(ccg_attester_open(&acfg, &a->att));
+    snprintf(a->st.attester, sizeof(a->st.attester), "%s", ccg_attester_name(a->att));
     if (a->cfg->attester == CCG_ATTESTER_EMULATOR) {
         ccg_agent_log(&a->st, "warning", "attester.emulator",
                       "evidence comes from a software TEE (the SNP or TDX emulator), a test root: "
                       "for tests and demos only");
     }
-    result = ccg_agent_kbs_fetch(a->cfg, att, a->gpu, key, &info);
+    result = ccg_agent_kbs_fetch(a->cfg, a->att, a->gpu, key, &info);
     a->st.gpus_attested = info.gpus_attested;
     snprintf(a->st.request_id, sizeof(a->st.request_id), "%s", info.request_id);
     if (info.policy_id[0] != 0) {
@@ -182,7 +185,6 @@ static ccg_result fetch_key(agent *a, ccg_secbuf *key)
         a->st.policy_version = info.policy_version;
     }
 cleanup:
-    ccg_attester_close(att);
     return result;
 }
 
@@ -202,28 +204,89 @@ cleanup:
     return result;
 }
 
+/* The runner exited while the endpoint serves. The endpoint stays up, so callers get the reason
+ * (503 endpoint.runner_unavailable, /readyz 503) rather than a refused connection, and a supervisor sees
+ * the failure on /status and in the log. A stop request then ends the start with the runner's failure
+ * (agent.server_failed), or with success when the runner had exited 0. */
+static void runner_gone(agent *a, pid_t pid, int status)
+{
+    ccg_result failed = agent_server_status(pid, status);
+    a->st.server_pid = 0;
+    if (ccg_ok(failed)) {
+        ccg_agent_log(&a->st, "warning", "runner.exited",
+                      "the runner exited: the endpoint answers 503 endpoint.runner_unavailable until the agent stops");
+    } else {
+        a->st.reason = ccg_error_reason();
+        snprintf(a->st.message, sizeof(a->st.message), "%s", ccg_error_last()->message);
+        a->st.state = CCG_AGENT_FAILED;
+        publish(a, "error", "runner.failed");
+    }
+    ccg_error_clear();
+    while (a->stop_fd >= 0 && !stop_requested(a->stop_fd, 1000)) {
+    }
+}
+
 /* Serving until a stop request (0) or the server's own exit. */
 static ccg_result serve(agent *a, const ccg_agent_memfd *m)
 {
     ccg_result result = CCG_FAILURE;
     pid_t pid = 0;
     int status = 0;
+    if (a->cfg->endpoint != NULL) {
+        (void)unlink(a->cfg->endpoint->runner_socket); /* a stale socket must not pass for the runner's */
+    }
     CCG_TRY(agent_server_start(a->cfg, m, &a->st, &pid));
     a->st.server_pid = pid;
+    if (a->cfg->endpoint != NULL) {
+        int stopped = 0;
+        if (ccg_failed(agent_runner_wait(a->cfg, pid, a->stop_fd, &stopped, &status))) {
+            if (waitpid(pid, &status, WNOHANG) == 0) {
+                (void)agent_server_stop(pid);
+            }
+            goto cleanup;
+        }
+        if (stopped) {
+            (void)agent_server_stop(pid);
+            result = CCG_SUCCESS;
+            goto cleanup;
+        }
+        if (ccg_failed(agent_endpoint_start(a->cfg, a->att, &a->st, &a->ccel, &a->endpoint))) {
+            (void)agent_server_stop(pid);
+            goto cleanup;
+        }
+        ccg_agent_status_set_endpoint(a->server, a->endpoint);
+    }
     set_state(a, CCG_AGENT_SERVING, "serving");
     for (;;) {
         pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid && a->endpoint != NULL) {
+            runner_gone(a, pid, status);
+            if (a->st.reason != CCG_R_OK) {
+                CCG_BAIL(a->st.reason, "%s", a->st.message); /* the failure this start ends with */
+            }
+            break;
+        }
         if (r == pid) {
             CCG_TRY(agent_server_status(pid, status));
             break;
         }
         if (stop_requested(a->stop_fd, 200)) {
+            ccg_agent_status_set_endpoint(a->server, NULL);
+            ccg_endpoint_stop(a->endpoint); /* no new requests, then the runner */
+            a->endpoint = NULL;
             status = agent_server_stop(pid);
             break;
         }
     }
     result = CCG_SUCCESS;
 cleanup:
+    ccg_agent_status_set_endpoint(a->server, NULL);
+    ccg_endpoint_stop(a->endpoint);
+    a->endpoint = NULL;
+    a->st.endpoint_port = 0;
+    free(a->ccel.table);
+    free(a->ccel.log);
+    memset(&a->ccel, 0, sizeof(a->ccel));
     return result;
 }
 
@@ -289,6 +352,7 @@ int ccg_agent_run(const ccg_agent_config *cfg, int stop_fd)
             (void)stop_requested(stop_fd, (int)cfg->status_linger * 1000);
         }
         ccg_agent_status_stop(a.server);
+        ccg_attester_close(a.att);
         return ccg_agent_exit_status(a.st.reason);
     }
     gpu_not_ready(&a);
@@ -297,5 +361,6 @@ int ccg_agent_run(const ccg_agent_config *cfg, int stop_fd)
     a.st.server_pid = 0;
     publish(&a, "info", "stopped");
     ccg_agent_status_stop(a.server);
+    ccg_attester_close(a.att);
     return CCG_AGENT_EXIT_OK;
 }

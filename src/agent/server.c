@@ -6,6 +6,7 @@
  *   CCGATE_MODEL_DIGEST_ALG  "ccgate-artifact-v1" (SHA-384 over the per-chunk SHA-256s)
  *   CCGATE_MODEL_CHUNK_SIZE  the chunk size the digest is computed over
  *   CCGATE_KEY_ID        the model key's ID (not the key)
+ *   CCGATE_RUNNER_SOCKET where the runner listens (only with an "endpoint" section)
  * Before exec the child is hardened like the agent (non-dumpable, no cores, no_new_privs) and gets
  * the seccomp filter, which exec keeps. exec resets the dumpable flag, so the server's first act must
  * be prctl(PR_SET_DUMPABLE, 0) (docs/agent.md, "model server contract"). */
@@ -45,7 +46,7 @@ static void close_others(int keep)
     }
 }
 
-#define ENV_SLOTS 6
+#define ENV_SLOTS 7
 
 /* environ without CCGATE_MODEL_* / CCGATE_KEY_ID, plus ours; strings in vars. */
 static char **child_env(char vars[ENV_SLOTS][160])
@@ -60,12 +61,15 @@ static char **child_env(char vars[ENV_SLOTS][160])
         return NULL;
     }
     for (size_t i = 0; i < n; i++) {
-        if (strncmp(environ[i], "CCGATE_MODEL_", 13) != 0 && strncmp(environ[i], "CCGATE_KEY_ID=", 14) != 0) {
+        if (strncmp(environ[i], "CCGATE_MODEL_", 13) != 0 && strncmp(environ[i], "CCGATE_KEY_ID=", 14) != 0 &&
+            strncmp(environ[i], "CCGATE_RUNNER_SOCKET=", 21) != 0) {
             env[k++] = environ[i];
         }
     }
     for (size_t i = 0; i < ENV_SLOTS; i++) {
-        env[k++] = vars[i];
+        if (vars[i][0] != 0) {
+            env[k++] = vars[i];
+        }
     }
     env[k] = NULL;
     return env;
@@ -85,6 +89,11 @@ ccg_result agent_server_start(const ccg_agent_config *cfg, const ccg_agent_memfd
     snprintf(vars[3], sizeof(vars[3]), "CCGATE_KEY_ID=%.140s", cfg->key_id);
     snprintf(vars[4], sizeof(vars[4]), "CCGATE_MODEL_DIGEST_ALG=ccgate-artifact-v1");
     snprintf(vars[5], sizeof(vars[5]), "CCGATE_MODEL_CHUNK_SIZE=%u", st->model_chunk_size);
+    /* With an endpoint, the runner listens where the endpoint forwards (docs/endpoint.md). */
+    vars[6][0] = 0;
+    if (cfg->endpoint != NULL) {
+        snprintf(vars[6], sizeof(vars[6]), "CCGATE_RUNNER_SOCKET=%.130s", cfg->endpoint->runner_socket);
+    }
     env = child_env(vars);
     CCG_ENSURE_ALLOC(env);
     CCG_ENSURE_MSG(m->fd > STDERR_FILENO, CCG_R_AGENT_SERVER_FAILED,

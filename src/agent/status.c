@@ -24,7 +24,38 @@ struct ccg_agent_status_server {
     char *unix_path;
     pthread_mutex_t lock;
     char *snapshot; /* the JSON text served */
+    ccg_endpoint *endpoint; /* while it serves: its counters join /status (never public) */
 };
+
+/* The snapshot, with the endpoint's counters when it serves (under s->lock). */
+static char *status_body(ccg_agent_status_server *s)
+{
+    json_t *o;
+    char *text;
+    ccg_endpoint_counters c;
+    if (s->endpoint == NULL || s->snapshot == NULL) {
+        return strdup(s->snapshot != NULL ? s->snapshot : "{\"state\":\"starting\"}");
+    }
+    o = json_loads(s->snapshot, 0, NULL);
+    if (o == NULL) {
+        return NULL;
+    }
+    ccg_endpoint_get_counters(s->endpoint, &c);
+    json_object_set_new(o, "endpoint", ccg_endpoint_counters_json(&c));
+    text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    return text;
+}
+
+void ccg_agent_status_set_endpoint(ccg_agent_status_server *s, ccg_endpoint *ep)
+{
+    if (s == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&s->lock);
+    s->endpoint = ep;
+    pthread_mutex_unlock(&s->lock);
+}
 
 static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                               const char *version, const char *upload, size_t *upload_len, void **con_cls)
@@ -52,7 +83,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
         body = strdup("{\"error\":\"not found\"}");
     } else {
         pthread_mutex_lock(&s->lock);
-        body = strdup(s->snapshot != NULL ? s->snapshot : "{\"state\":\"starting\"}");
+        body = status_body(s);
         pthread_mutex_unlock(&s->lock);
     }
     if (body == NULL) {

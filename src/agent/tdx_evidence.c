@@ -83,7 +83,9 @@ static size_t used_length(const uint8_t *log, size_t len)
 }
 
 /* The log area to send (NULL when the guest has none), bounded by the table and cut after its events. */
-static ccg_result read_ccel(const ccg_agent_config *cfg, uint8_t **log, size_t *log_len)
+/* The log area cut after its last event (NULL when there is none); with table_out, the ACPI table too. */
+static ccg_result read_ccel2(const ccg_agent_config *cfg, uint8_t **log, size_t *log_len, uint8_t **table_out,
+                             size_t *table_out_len)
 {
     ccg_result result = CCG_FAILURE;
     uint8_t *table = NULL;
@@ -108,10 +110,28 @@ static ccg_result read_ccel(const ccg_agent_config *cfg, uint8_t **log, size_t *
         free(*log);
         *log = NULL;
     }
+    if (table_out != NULL && !no_table) {
+        *table_out = table;
+        *table_out_len = table_len;
+        table = NULL;
+    }
     result = CCG_SUCCESS;
 cleanup:
     free(table);
     return result;
+}
+
+static ccg_result read_ccel(const ccg_agent_config *cfg, uint8_t **log, size_t *log_len)
+{
+    return read_ccel2(cfg, log, log_len, NULL, NULL);
+}
+
+ccg_result ccg_agent_tdx_ccel(const ccg_agent_config *cfg, uint8_t **table, size_t *table_len, uint8_t **log,
+                              size_t *log_len)
+{
+    *table = *log = NULL;
+    *table_len = *log_len = 0;
+    return read_ccel2(cfg, log, log_len, table, table_len);
 }
 
 static char *b64(const uint8_t *in, size_t n)

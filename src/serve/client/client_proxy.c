@@ -113,6 +113,11 @@ static void on_head(void *arg, int status, const char *content_type)
     pthread_mutex_lock(&r->mu);
     r->status = status;
     snprintf(r->upstream_type, sizeof(r->upstream_type), "%s", content_type ? content_type : "application/json");
+    if (r->sse != NULL && strncmp(r->upstream_type, "text/event-stream", 17) != 0) {
+        /* gateway mode: only an event stream is re-framed; any other answer passes as it is */
+        ccg_sse_parser_free(r->sse);
+        r->sse = NULL;
+    }
     r->head_ready = 1;
     pthread_cond_signal(&r->cv);
     pthread_mutex_unlock(&r->mu);
