@@ -35,73 +35,18 @@ fails=0
 ok() { echo "ok   $*"; }
 bad() { echo "FAIL $*"; fails=$((fails + 1)); }
 die() { echo "FAIL $*"; exit 1; }
-wait_file() { for _ in $(seq 300); do [ -s "$1" ] && return 0; sleep 0.1; done; return 1; }
+wait_file() { ss_wait_file "$1"; }
 
-# ---- the provider: the reference model, sealed
-"$cli" model generate --seed 1311 --out "$tmp/model.plain" >/dev/null || die "model generate"
-head -c 32 /dev/urandom >"$tmp/model.key"
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$tmp/provider.pem" 2>/dev/null &&
-  openssl pkey -in "$tmp/provider.pem" -pubout -out "$tmp/provider.pub" 2>/dev/null || die "provider key"
-"$cli" seal --in "$tmp/model.plain" --out "$tmp/model.ccgm" --key-file "$tmp/model.key" --key-id serve/model/llm \
-  --key-version 1 --signer "$tmp/provider.pem" >/dev/null || die "seal"
-
-# ---- the authority: the guest launch (software SNP firmware, test root) and a TCB baseline
-"$cli" emulate snp --out-dir "$tmp/guest" --save-state >/dev/null || die "emulate snp"
-meas=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["measurement"])' "$tmp/guest/emulator.json")
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$tmp/authority.key" 2>/dev/null &&
-  openssl pkey -in "$tmp/authority.key" -pubout -out "$tmp/authority.pub" 2>/dev/null || die "authority key"
-"$cli" tcb-baseline create --product milan --version 1 --not-before 2024-01-01T00:00:00Z \
-  --not-after 2049-12-31T23:59:59Z --up-to-date bootloader=4,tee=0,snp=24,microcode=219 \
-  --out "$tmp/tcb.unsigned.json" >/dev/null &&
-  "$cli" tcb-baseline sign --in "$tmp/tcb.unsigned.json" --key "$tmp/authority.key" --issuer authority \
-    --out "$tmp/milan-tcb.json" >/dev/null || die "tcb baseline"
-
-# ---- the broker
-ark=$("$py" -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$tmp/guest/ark.pem")
-cat >"$tmp/kbs.json" <<JSON
-{"store":"$tmp/kbs.db","port":0,"nonce_ttl":60,"attestation_policy":"model-llm","allow_unlocked_memory":true,
- "keystore":{"backend":"file","kek_file":"$tmp/kek"},
- "tcb_baselines":["$tmp/milan-tcb.json"],"tcb_baseline_issuers":{"authority":"$tmp/authority.pub"}}
-JSON
-cat >"$tmp/policy.json" <<JSON
-{"policy_id":"model-llm","version":4,"allowed_tees":["snp"],"trusted_roots":[{"product":"milan","pem":$ark}],
- "snp_policy":{"policy_id":"model-llm-snp","version":1,"debug_allowed":false,"migration_agent_allowed":false,
-               "allowed_measurements":["$meas"]}}
-JSON
-"$kbs" create-kek --config "$tmp/kbs.json" >/dev/null || die "create-kek"
-"$kbs" set-policy --config "$tmp/kbs.json" --file "$tmp/policy.json" >/dev/null || die "set-policy"
-"$kbs" import-key --config "$tmp/kbs.json" --key-id serve/model/llm --policy-id model-llm --file "$tmp/model.key" \
-  >/dev/null || die "import-key"
-rm -f "$tmp/model.key"
-tl_spawn "$kbs" serve --config "$tmp/kbs.json" --insecure-http --port-file "$tmp/kbs.port" 2>"$tmp/kbs.log"
-wait_file "$tmp/kbs.port" || die "the broker did not start: $(tail -3 "$tmp/kbs.log")"
-
-# ---- the guest: agent + runner + endpoint
-api_key="serve-e2e-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-printf '%s' "$api_key" >"$tmp/api.key"
-hash=$(printf '%s\n' "$api_key" | "$agent" --hash-api-key) || die "--hash-api-key"
-cat >"$tmp/agent.json" <<JSON
-{"attester":{"kind":"emulator","emulator_dir":"$tmp/guest"},
- "broker":{"url":"http://127.0.0.1:$(cat "$tmp/kbs.port")","insecure_http":true,"timeout":60},
- "key":{"resource":"serve/model/llm","version":1},
- "artifact":{"location":"$tmp/model.ccgm","provider_key":"$tmp/provider.pub"},
- "server":{"argv":["$runner","--quiet"]},
- "status":{"listen":"127.0.0.1:0","port_file":"$tmp/status.port"},
- "endpoint":{"listen":"127.0.0.1:0","port_file":"$tmp/ep.port","runner_socket":"$tmp/runner.sock",
-             "gateway":true,"api_keys":[{"name":"e2e","hash":"$hash"}]},
- "memlock":"best-effort"}
-JSON
-"$agent" --config "$tmp/agent.json" >"$tmp/agent.out" 2>"$tmp/agent.err" &
-apid=$!
-for _ in $(seq 600); do [ -s "$tmp/ep.port" ] && break; kill -0 $apid 2>/dev/null || break; sleep 0.1; done
-[ -s "$tmp/ep.port" ] || die "the endpoint did not start: $(tail -5 "$tmp/agent.err")"
-ep_port=$(cat "$tmp/ep.port")
+# ---- provider, authority, broker and guest (tests/support/serve_stack.sh)
+. "$(dirname "$0")/../support/serve_stack.sh"
+ss_start "$tmp" "$bin" || die "the serving stack: $(tail -3 "$tmp/agent.err" 2>/dev/null)"
+ep_port=$ss_ep_port
+api_key=$ss_api_key
+meas=$ss_meas
+apid=$ss_agent_pid
 ok "the agent attested, received the key, unsealed, started ccgate-runner and serves HTTPS on $ep_port"
 
 # ---- the client: its own policy (the approved measurement) and the test root
-cat >"$tmp/client-policy.json" <<JSON
-{"policy_id":"client","version":1,"debug_allowed":false,"migration_agent_allowed":false,"allowed_measurements":["$meas"]}
-JSON
 cat >"$tmp/rogue-policy.json" <<JSON
 {"policy_id":"client","version":2,"debug_allowed":false,"allowed_measurements":["$(printf 'ab%.0s' $(seq 48))"]}
 JSON
