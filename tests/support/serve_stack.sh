@@ -10,6 +10,7 @@
 # Afterwards: ss_ep_port, ss_meas (the measurement), ss_api_key (its file is $DIR/api.key), ss_runner_sock,
 # ss_agent_pid, and in DIR: model.plain, guest/ark.pem, milan-tcb.json, authority.pub, client-policy.json
 # (the client's policy: the approved measurement), agent.err. Returns non-zero with a message on failure.
+# $ss_endpoint_extra, when set, is appended to the agent's "endpoint" section (e.g. ',"rate_per_s":100000').
 
 ss_wait_file() { for _ in $(seq 600); do [ -s "$1" ] && return 0; sleep 0.1; done; return 1; }
 
@@ -73,7 +74,7 @@ ss_guest() { # DIR BIN
  "server":{"argv":["$2/ccgate-runner","--quiet"]},
  "status":{"listen":"127.0.0.1:0","port_file":"$1/status.port"},
  "endpoint":{"listen":"127.0.0.1:0","port_file":"$1/ep.port","runner_socket":"$ss_runner_sock",
-             "gateway":true,"api_keys":[{"name":"e2e","hash":"$hash"}]},
+             "gateway":true,"api_keys":[{"name":"e2e","hash":"$hash"}]${ss_endpoint_extra:-}},
  "memlock":"best-effort"}
 JSON
   "$2/ccgate-agent" --config "$1/agent.json" >"$1/agent.out" 2>"$1/agent.err" &
