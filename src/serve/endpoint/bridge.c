@@ -100,6 +100,7 @@ void ep_conn_set_phase(ep_conn *c, ep_phase ph)
 
 static void conn_free(ep_conn *c)
 {
+    ep_runner_link_free(c->runner_link);
     SSL_free(c->ssl);
     if (c->tcp_fd >= 0) {
         close(c->tcp_fd);
@@ -122,6 +123,13 @@ void ep_conn_release(ep_conn *c)
     if (last) {
         conn_free(c);
     }
+}
+
+void ep_conn_retain(ep_conn *c)
+{
+    pthread_mutex_lock(&c->ep->lock);
+    c->refs++;
+    pthread_mutex_unlock(&c->ep->lock);
 }
 
 static void unlink_conn(ep_conn *c)

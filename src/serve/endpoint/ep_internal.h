@@ -37,7 +37,8 @@ typedef struct ep_conn {
     pthread_mutex_t lock; /* phase and times */
     ep_phase phase;
     uint64_t phase_ms;
-    int refs; /* the pump thread, MHD's connection; under ep->lock */
+    int refs; /* the pump thread, MHD's connection, a transfer to the runner; under ep->lock */
+    void *runner_link; /* the kept link to the runner between requests (forward.c); under lock */
     struct ep_conn *next;
 } ep_conn;
 
@@ -90,6 +91,7 @@ CCG_MUST_CHECK ccg_result ep_bridge_listen(struct ccg_endpoint *ep);
 CCG_MUST_CHECK ccg_result ep_bridge_start(struct ccg_endpoint *ep);
 void ep_bridge_stop(struct ccg_endpoint *ep);
 void ep_conn_release(ep_conn *c);
+void ep_conn_retain(ep_conn *c);
 void ep_conn_set_phase(ep_conn *c, ep_phase ph);
 void ep_conn_request_started(ep_conn *c);
 
@@ -105,7 +107,10 @@ typedef struct {
     const char *method, *path, *content_type, *cid;
     const uint8_t *body;
     size_t body_len;
+    ep_conn *conn; /* the client connection, whose runner link is reused; NULL: a link for this request only */
 } ep_fwd_request;
+/* Frees a connection's kept runner link (NULL is fine). */
+void ep_runner_link_free(void *link);
 enum MHD_Result ep_forward(struct ccg_endpoint *ep, struct MHD_Connection *mc, const ep_fwd_request *rq,
                            ccg_reason *outcome, unsigned *status);
 /* A whole (buffered) exchange, for the gateway and /readyz: status, body (malloc'd), content type. */

@@ -3,7 +3,12 @@
  * text/event-stream answer is passed through as it comes (MHD_create_response_from_callback pulls the
  * transfer forward), anything else is buffered (bounded) and answered whole. The caller's
  * Authorization never reaches the runner; the correlation ID does. A runner that does not answer is
- * 503 endpoint.runner_unavailable; one that is too slow, 504 endpoint.runner_timeout. */
+ * 503 endpoint.runner_unavailable; one that is too slow, 504 endpoint.runner_timeout.
+ *
+ * Each bridged connection keeps its own link to the runner (a multi handle, whose connection cache holds
+ * one kept-alive Unix-socket connection, and an easy handle): the requests of a client connection are
+ * serial, so the next one reuses the link instead of a new socket, a new runner thread and new handles.
+ * A transfer that did not end cleanly drops the link; the next request opens a fresh one. */
 #include "ep_internal.h"
 
 #include <curl/curl.h>
@@ -16,8 +21,15 @@
 #define BUFFERED_MAX (16u << 20) /* a non-streaming answer */
 #define STREAM_HIGH (256u * 1024) /* pause the runner while the client is this far behind */
 
+/* A connection's kept link to the runner (ep_conn.runner_link). */
+typedef struct {
+    CURLM *multi;
+    CURL *easy;
+} runner_link;
+
 typedef struct {
     struct ccg_endpoint *ep;
+    ep_conn *conn; /* whose link this transfer took (a reference is held), or NULL */
     CURLM *multi;
     CURL *easy;
     struct curl_slist *hdrs;
@@ -90,6 +102,16 @@ static size_t on_body(char *p, size_t sz, size_t n, void *ud)
     return len;
 }
 
+void ep_runner_link_free(void *link)
+{
+    runner_link *l = link;
+    if (l != NULL) {
+        curl_easy_cleanup(l->easy);
+        curl_multi_cleanup(l->multi);
+        free(l);
+    }
+}
+
 static void fwd_free(fwd *f)
 {
     if (f == NULL) {
@@ -98,11 +120,57 @@ static void fwd_free(fwd *f)
     if (f->multi != NULL && f->easy != NULL) {
         curl_multi_remove_handle(f->multi, f->easy);
     }
+    if (f->conn != NULL && f->done && f->rc == CURLE_OK && f->multi != NULL && f->easy != NULL) {
+        /* a clean end: the runner connection stays in the multi's cache for the next request */
+        runner_link *l = malloc(sizeof(*l));
+        if (l != NULL) {
+            l->multi = f->multi;
+            l->easy = f->easy;
+            f->multi = NULL;
+            f->easy = NULL;
+            pthread_mutex_lock(&f->conn->lock);
+            ep_runner_link_free(f->conn->runner_link);
+            f->conn->runner_link = l;
+            pthread_mutex_unlock(&f->conn->lock);
+        }
+    }
+    if (f->conn != NULL) {
+        ep_conn_release(f->conn);
+    }
     curl_easy_cleanup(f->easy);
     curl_multi_cleanup(f->multi);
     curl_slist_free_all(f->hdrs);
     free(f->buf);
     free(f);
+}
+
+/* Takes the connection's kept link (with a reference on the connection), or makes new handles. */
+static ccg_result fwd_handles(fwd *f, ep_conn *conn)
+{
+    ccg_result result = CCG_FAILURE;
+    runner_link *l = NULL;
+    if (conn != NULL) {
+        pthread_mutex_lock(&conn->lock);
+        l = conn->runner_link;
+        conn->runner_link = NULL;
+        pthread_mutex_unlock(&conn->lock);
+        ep_conn_retain(conn);
+        f->conn = conn;
+    }
+    if (l != NULL) {
+        f->multi = l->multi;
+        f->easy = l->easy;
+        free(l);
+        curl_easy_reset(f->easy); /* the options of the last request go; the cached connection stays */
+    } else {
+        f->multi = curl_multi_init();
+        f->easy = curl_easy_init();
+        CCG_ENSURE_ALLOC(f->multi);
+        CCG_ENSURE_ALLOC(f->easy);
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
 }
 
 static ccg_result fwd_new(struct ccg_endpoint *ep, const ep_fwd_request *rq, long timeout_ms, fwd **out)
@@ -113,10 +181,7 @@ static ccg_result fwd_new(struct ccg_endpoint *ep, const ep_fwd_request *rq, lon
     CCG_ENSURE_ALLOC(f);
     f->ep = ep;
     f->deadline = ep_now_ms() + (uint64_t)timeout_ms;
-    f->multi = curl_multi_init();
-    f->easy = curl_easy_init();
-    CCG_ENSURE_ALLOC(f->multi);
-    CCG_ENSURE_ALLOC(f->easy);
+    CCG_TRY(fwd_handles(f, rq->conn));
     snprintf(url, sizeof(url), "http://runner%s", rq->path);
     snprintf(hdr, sizeof(hdr), "ccgate-correlation-id: %s", rq->cid);
     f->hdrs = curl_slist_append(f->hdrs, hdr);

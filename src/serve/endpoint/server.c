@@ -244,7 +244,7 @@ static enum MHD_Result upload(struct ccg_endpoint *ep, ep_req *rq, const char *d
 
 static enum MHD_Result readyz(struct ccg_endpoint *ep, struct MHD_Connection *mc, ep_req *rq)
 {
-    ep_fwd_request f = {.method = "GET", .path = "/healthz", .cid = rq->cid};
+    ep_fwd_request f = {.method = "GET", .path = "/healthz", .cid = rq->cid, .conn = rq->conn};
     unsigned st = 0;
     uint8_t *body = NULL;
     size_t len = 0;
@@ -289,6 +289,7 @@ static enum MHD_Result dispatch(struct ccg_endpoint *ep, struct MHD_Connection *
         f.cid = rq->cid;
         f.body = rq->body;
         f.body_len = rq->len;
+        f.conn = rq->conn;
         ret = ep_forward(ep, mc, &f, &outcome, &status);
         break;
     }
