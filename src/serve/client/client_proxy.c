@@ -1,10 +1,11 @@
 /* The local OpenAI-compatible proxy of `ccgate client proxy` (endpoint_client.h): libmicrohttpd on loopback,
- * one thread per local connection; each request takes an attested upstream client from a small pool, runs
- * on a worker thread, and streams the answer back through a pipe (SSE passes straight through). A
- * verification failure is a JSON error to the local caller, never a fallback. */
+ * one thread per local connection. Each attested upstream client has its own long-lived worker thread; a
+ * complete local request is queued, the next free worker runs it, and the answer is handed back through a
+ * bounded buffer that MHD's content reader drains (SSE passes straight through). No thread, pipe or
+ * connection is made per request. A verification failure is a JSON error to the local caller, never a
+ * fallback. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ccgate/endpoint_client.h"
@@ -20,19 +22,27 @@
 
 #define DEFAULT_MAX_BODY (8u << 20)
 #define MAX_POOL 64
+#define OUT_HIGH (256u * 1024) /* the worker waits while the local caller is this far behind */
+#define READER_BLOCK 16384
+
+struct req;
 
 typedef struct {
     const ccg_client_proxy_config *cfg;
     ccg_client *pool[MAX_POOL];
-    int busy[MAX_POOL];
-    unsigned n;
-    pthread_mutex_t mu;
+    pthread_t workers[MAX_POOL];
+    unsigned n, started;
+    pthread_mutex_t mu; /* the queue and stopping */
     pthread_cond_t cv;
+    struct req *head, *tail; /* complete local requests waiting for a worker */
+    volatile int stopping; /* the workers end once the queue is empty */
+    volatile int closing;  /* the daemon stops: local connections stop waiting for answers */
 } proxy;
 
 /* One local request. */
-typedef struct {
+typedef struct req {
     proxy *px;
+    struct req *next; /* in the queue */
     cc_buf body;
     int too_large;
     char method[16];
@@ -44,13 +54,30 @@ typedef struct {
     int head_ready; /* 1 head, -1 failed before a head */
     int status;
     char upstream_type[128];
-    int pipe_w;
+    cc_buf out;      /* the answer's bytes not yet taken by the local connection */
+    size_t out_off;
+    int out_done;    /* the worker has written everything */
+    int reader_gone; /* the local connection ended: the worker stops writing */
     ccg_reason reason;
     char message[320];
     json_t *reasons;
     ccg_sse_parser *sse; /* gateway mode: the stream body is re-framed event by event */
-    int refs;            /* MHD's and the worker's: the last one frees */
+    int refs;            /* MHD's request, the worker's, the content reader's: the last one frees */
 } req;
+
+/* Waits on r->cv (r->mu held) for at most a tick: the daemon's stop is noticed. 0 once it stops. */
+static int wait_tick(req *r)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 100 * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    (void)pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+    return !r->px->closing;
+}
 
 static void req_release(req *r)
 {
@@ -60,51 +87,32 @@ static void req_release(req *r)
     if (last) {
         json_decref(r->reasons);
         free(r->body.p);
+        free(r->out.p);
         pthread_mutex_destroy(&r->mu);
         pthread_cond_destroy(&r->cv);
         free(r);
     }
 }
 
-static ccg_client *pool_take(proxy *px, int *slot)
+/* Hands answer bytes to the local connection (waits while it is far behind); -1 once it is gone. */
+static int out_write(req *r, const void *data, size_t len)
 {
-    pthread_mutex_lock(&px->mu);
-    for (;;) {
-        for (unsigned i = 0; i < px->n; i++) {
-            if (!px->busy[i]) {
-                px->busy[i] = 1;
-                *slot = (int)i;
-                pthread_mutex_unlock(&px->mu);
-                return px->pool[i];
-            }
-        }
-        pthread_cond_wait(&px->cv, &px->mu);
+    int rc = 0;
+    pthread_mutex_lock(&r->mu);
+    while (!r->reader_gone && r->out.len - r->out_off > OUT_HIGH) {
+        pthread_cond_wait(&r->cv, &r->mu);
     }
-}
-
-static void pool_give(proxy *px, int slot)
-{
-    pthread_mutex_lock(&px->mu);
-    px->busy[slot] = 0;
-    pthread_cond_signal(&px->cv);
-    pthread_mutex_unlock(&px->mu);
-}
-
-static int write_all(int fd, const void *data, size_t len)
-{
-    const uint8_t *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR) {
-            continue;
+    if (r->reader_gone) {
+        rc = -1;
+    } else {
+        if (r->out_off > 0 && r->out_off == r->out.len) {
+            r->out.len = r->out_off = 0;
         }
-        if (n <= 0) {
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
+        rc = ccg_ok(cc_buf_put(&r->out, data, len)) ? 0 : -1;
+        pthread_cond_broadcast(&r->cv);
     }
-    return 0;
+    pthread_mutex_unlock(&r->mu);
+    return rc;
 }
 
 static void on_head(void *arg, int status, const char *content_type)
@@ -119,7 +127,7 @@ static void on_head(void *arg, int status, const char *content_type)
         r->sse = NULL;
     }
     r->head_ready = 1;
-    pthread_cond_signal(&r->cv);
+    pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
 }
 
@@ -129,7 +137,7 @@ static int on_sse_event(void *arg, const ccg_sse_event *ev)
     char head[96];
     if (ev->event[0] != 0) {
         snprintf(head, sizeof(head), "event: %s\n", ev->event);
-        if (write_all(r->pipe_w, head, strlen(head)) != 0) {
+        if (out_write(r, head, strlen(head)) != 0) {
             return 1;
         }
     }
@@ -138,12 +146,12 @@ static int on_sse_event(void *arg, const ccg_sse_event *ev)
     do {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        if (write_all(r->pipe_w, "data: ", 6) != 0 || write_all(r->pipe_w, p, n) != 0 || write_all(r->pipe_w, "\n", 1) != 0) {
+        if (out_write(r, "data: ", 6) != 0 || out_write(r, p, n) != 0 || out_write(r, "\n", 1) != 0) {
             return 1;
         }
         p = nl ? nl + 1 : end;
     } while (p < end);
-    return write_all(r->pipe_w, "\n", 1) != 0;
+    return out_write(r, "\n", 1) != 0;
 }
 
 static int on_body(void *arg, const uint8_t *data, size_t len)
@@ -152,25 +160,21 @@ static int on_body(void *arg, const uint8_t *data, size_t len)
     if (r->sse != NULL) {
         return ccg_failed(ccg_sse_feed(r->sse, data, len)) ? 1 : 0;
     }
-    return write_all(r->pipe_w, data, len);
+    return out_write(r, data, len);
 }
 
-static void *worker(void *arg)
+/* Runs one local request on this worker's upstream client. */
+static void serve(proxy *px, ccg_client *c, req *r)
 {
-    req *r = arg;
-    proxy *px = r->px;
-    int slot = -1;
     ccg_decision d;
     ccg_client_sink sink = {on_head, on_body, r};
     ccg_decision_init(&d, "endpoint");
-    ccg_client *c = pool_take(px, &slot);
     ccg_error_clear();
     if (px->cfg->client->gateway && ccg_failed(ccg_sse_parser_new(on_sse_event, r, &r->sse))) {
         r->sse = NULL;
     }
     ccg_result res = ccg_client_request(c, r->method, r->path, r->content_type[0] ? r->content_type : NULL,
                                         r->body.p, r->body.len, &sink, &d);
-    pool_give(px, slot);
     pthread_mutex_lock(&r->mu);
     if (ccg_failed(res) && r->head_ready == 0) {
         r->reason = ccg_error_reason();
@@ -180,15 +184,93 @@ static void *worker(void *arg)
             json_array_append_new(r->reasons, json_string(ccg_reason_code(d.reasons.items[i].reason)));
         }
         r->head_ready = -1;
-        pthread_cond_signal(&r->cv);
     }
+    r->out_done = 1; /* the local answer ends here */
+    pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
     ccg_decision_free(&d);
     ccg_sse_parser_free(r->sse);
     r->sse = NULL;
-    close(r->pipe_w); /* the local answer ends here */
+}
+
+typedef struct {
+    proxy *px;
+    unsigned slot;
+} worker_arg;
+
+/* One per upstream client, for the proxy's lifetime: takes queued requests in order. */
+static void *worker(void *arg)
+{
+    worker_arg *wa = arg;
+    proxy *px = wa->px;
+    ccg_client *c = px->pool[wa->slot];
+    free(wa);
+    for (;;) {
+        req *r;
+        pthread_mutex_lock(&px->mu);
+        while (px->head == NULL && !px->stopping) {
+            pthread_cond_wait(&px->cv, &px->mu);
+        }
+        r = px->head;
+        if (r == NULL) {
+            pthread_mutex_unlock(&px->mu);
+            return NULL; /* stopping, and nothing left */
+        }
+        px->head = r->next;
+        if (px->head == NULL) {
+            px->tail = NULL;
+        }
+        pthread_mutex_unlock(&px->mu);
+        serve(px, c, r);
+        req_release(r);
+    }
+}
+
+static void enqueue(proxy *px, req *r)
+{
+    pthread_mutex_lock(&px->mu);
+    r->next = NULL;
+    if (px->tail != NULL) {
+        px->tail->next = r;
+    } else {
+        px->head = r;
+    }
+    px->tail = r;
+    pthread_cond_signal(&px->cv);
+    pthread_mutex_unlock(&px->mu);
+}
+
+/* MHD pulls the answer: what the worker handed over, waiting for more while it runs. */
+static ssize_t read_out(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    req *r = cls;
+    ssize_t n;
+    (void)pos;
+    pthread_mutex_lock(&r->mu);
+    while (r->out_off == r->out.len && !r->out_done && wait_tick(r)) {
+    }
+    if (r->out_off < r->out.len) {
+        size_t k = r->out.len - r->out_off < max ? r->out.len - r->out_off : max;
+        memcpy(buf, r->out.p + r->out_off, k);
+        r->out_off += k;
+        n = (ssize_t)k;
+        pthread_cond_broadcast(&r->cv); /* room for a worker waiting on OUT_HIGH */
+    } else {
+        n = r->out_done ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
+/* The local connection is done with the answer (ended or gone): the worker stops writing. */
+static void reader_free(void *cls)
+{
+    req *r = cls;
+    pthread_mutex_lock(&r->mu);
+    r->reader_gone = 1;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
     req_release(r);
-    return NULL;
 }
 
 static enum MHD_Result queue_json_error(struct MHD_Connection *conn, unsigned status, ccg_reason reason,
@@ -222,35 +304,28 @@ static int route_allowed(const char *method, const char *url)
 /* Forwards a complete local request: waits for the upstream head (or the refusal), then streams. */
 static enum MHD_Result forward(struct MHD_Connection *conn, req *r)
 {
-    int fds[2];
-    pthread_t th;
-    if (pipe2(fds, O_CLOEXEC) != 0) {
-        return queue_json_error(conn, 500, CCG_R_INTERNAL_ERROR, "pipe", NULL);
-    }
-    r->pipe_w = fds[1];
-    r->refs++;
-    if (pthread_create(&th, NULL, worker, r) != 0) {
-        r->refs--;
-        close(fds[0]);
-        close(fds[1]);
-        return queue_json_error(conn, 500, CCG_R_INTERNAL_ERROR, "thread", NULL);
-    }
+    enum MHD_Result ret;
+    struct MHD_Response *resp;
     pthread_mutex_lock(&r->mu);
-    while (r->head_ready == 0) {
-        pthread_cond_wait(&r->cv, &r->mu);
+    r->refs++; /* the worker's */
+    pthread_mutex_unlock(&r->mu);
+    enqueue(r->px, r);
+    pthread_mutex_lock(&r->mu);
+    while (r->head_ready == 0 && wait_tick(r)) {
     }
     pthread_mutex_unlock(&r->mu);
-    enum MHD_Result ret;
-    if (r->head_ready < 0) {
-        pthread_join(th, NULL);
-        close(fds[0]);
-        ret = queue_json_error(conn, 502, r->reason, r->message, r->reasons);
-        return ret;
+    if (r->head_ready == 0) {
+        return MHD_NO; /* the proxy stops */
     }
-    pthread_detach(th); /* it closes the write end when the upstream answer ends */
-    struct MHD_Response *resp = MHD_create_response_from_pipe(fds[0]);
+    if (r->head_ready < 0) {
+        return queue_json_error(conn, 502, r->reason, r->message, r->reasons);
+    }
+    pthread_mutex_lock(&r->mu);
+    r->refs++; /* the content reader's, dropped by reader_free */
+    pthread_mutex_unlock(&r->mu);
+    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, READER_BLOCK, read_out, r, reader_free);
     if (resp == NULL) {
-        close(fds[0]);
+        reader_free(r);
         return MHD_NO;
     }
     MHD_add_response_header(resp, "Content-Type", r->upstream_type);
@@ -272,7 +347,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
             return MHD_NO;
         }
         r->px = px;
-        r->pipe_w = -1;
         r->refs = 1;
         pthread_mutex_init(&r->mu, NULL);
         pthread_cond_init(&r->cv, NULL);
@@ -369,6 +443,15 @@ ccg_result ccg_client_proxy_run(const ccg_client_proxy_config *cfg, volatile int
     for (unsigned i = 0; i < px.n; i++) {
         CCG_TRY(ccg_client_new(cfg->client, &px.pool[i]));
     }
+    for (; px.started < px.n; px.started++) {
+        worker_arg *wa = malloc(sizeof(*wa));
+        CCG_ENSURE_ALLOC(wa);
+        *wa = (worker_arg){&px, px.started};
+        if (pthread_create(&px.workers[px.started], NULL, worker, wa) != 0) {
+            free(wa);
+            CCG_BAIL(CCG_R_INTERNAL_ERROR, "the proxy's worker threads did not start");
+        }
+    }
     CCG_TRY(listen_socket(cfg, &fd, &port));
     d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL,
                          NULL, handler, &px, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
@@ -391,11 +474,19 @@ ccg_result ccg_client_proxy_run(const ccg_client_proxy_config *cfg, volatile int
     }
     result = CCG_SUCCESS;
 cleanup:
+    px.closing = 1;
     if (d != NULL) {
         MHD_stop_daemon(d);
     }
     if (fd >= 0) {
         close(fd);
+    }
+    pthread_mutex_lock(&px.mu);
+    px.stopping = 1; /* the workers finish what is queued, then end */
+    pthread_cond_broadcast(&px.cv);
+    pthread_mutex_unlock(&px.mu);
+    for (unsigned i = 0; i < px.started; i++) {
+        pthread_join(px.workers[i], NULL);
     }
     for (unsigned i = 0; i < px.n; i++) {
         ccg_client_free(px.pool[i]);
