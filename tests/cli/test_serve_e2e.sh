@@ -188,7 +188,7 @@ st=$(curl -sk --tlsv1.3 --max-time 20 -o "$tmp/resp" -w '%{http_code}' "https://
 grep -q "endpoint.path_blocked" "$tmp/resp" && ok "an admin path: $st endpoint.path_blocked" || bad "admin path: $st"
 
 # The runner killed: 503 with the reason, never a hang or a bare error.
-rpid=$(pgrep -f "$runner" | head -1)
+rpid=$(pgrep -P "$apid" -f "$runner" | head -1) # this agent's runner, not another test's
 if [ -n "$rpid" ]; then
   kill -KILL "$rpid"
   sleep 0.3
