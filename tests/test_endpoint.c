@@ -677,6 +677,71 @@ static void test_endpoint_runner_down(void **state)
     assert_int_equal(r.status, 200);
 }
 
+/* One client connection, several requests: the endpoint keeps one runner connection for it (not one per
+ * request), a stream and a plain answer share it, and a runner that went away and came back is found
+ * again: 503 endpoint.runner_unavailable while it is gone, served on a fresh runner connection after. */
+static long link_call(CURL *e, const char *body, resp *r)
+{
+    long connects = -1;
+    memset(r, 0, sizeof(*r));
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    assert_int_equal(curl_easy_perform(e), CURLE_OK);
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &connects);
+    return connects; /* 0: the request went on the kept-alive client connection */
+}
+
+static void test_endpoint_runner_link(void **state)
+{
+    CURL *e = curl_easy_init();
+    struct curl_slist *h = NULL;
+    char url[128];
+    resp r;
+    int conns, reqs;
+    (void)state;
+    assert_non_null(e);
+    snprintf(url, sizeof(url), "https://127.0.0.1:%u/v1/chat/completions", W.port);
+    h = curl_slist_append(h, "Authorization: Bearer " API_KEY);
+    h = curl_slist_append(h, "Content-Type: application/json");
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_3);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT, 20L);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &r);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, &r);
+    conns = fake_runner_connections(W.runner);
+    reqs = fake_runner_requests(W.runner);
+    assert_int_equal(link_call(e, CHAT_BODY, &r), 1);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, RESPONSE_MARKER));
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(link_call(e, i == 1 ? "{\"stream\":true,\"messages\":[]}" : CHAT_BODY, &r), 0);
+        assert_int_equal(r.status, 200);
+        assert_non_null(strstr(r.body, i == 1 ? "data: [DONE]" : RESPONSE_MARKER));
+    }
+    assert_int_equal(fake_runner_requests(W.runner), reqs + 4);
+    assert_int_equal(fake_runner_connections(W.runner), conns + 1); /* one runner connection for four requests */
+    /* The runner goes away under the kept link, then comes back. */
+    fake_runner_stop(W.runner);
+    W.runner = NULL;
+    assert_int_equal(link_call(e, CHAT_BODY, &r), 0);
+    expect_error(&r, 503, "endpoint.runner_unavailable");
+    W.runner = fake_runner_start(W.sock);
+    assert_non_null(W.runner);
+    assert_int_equal(link_call(e, CHAT_BODY, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, RESPONSE_MARKER));
+    assert_int_equal(fake_runner_connections(W.runner), 1);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(e);
+}
+
 static void test_endpoint_rate_limit(void **state)
 {
     ccg_endpoint_config cfg;
@@ -1283,6 +1348,7 @@ int main(void)
         cmocka_unit_test(test_endpoint_attacks),
         cmocka_unit_test(test_endpoint_concurrency),
         cmocka_unit_test(test_endpoint_runner_down),
+        cmocka_unit_test(test_endpoint_runner_link),
         cmocka_unit_test(test_endpoint_rate_limit),
         cmocka_unit_test(test_endpoint_connection_cap),
         cmocka_unit_test(test_endpoint_log_has_no_payload),

@@ -15,7 +15,7 @@ struct fake_runner {
     int fd;
     char path[108];
     pthread_mutex_t lock;
-    int requests, saw_auth;
+    int requests, saw_auth, connections;
     char cid[64];
 };
 
@@ -110,6 +110,28 @@ static void done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_R
     }
 }
 
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    fake_runner *fr = cls;
+    (void)c;
+    (void)socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        pthread_mutex_lock(&fr->lock);
+        fr->connections++;
+        pthread_mutex_unlock(&fr->lock);
+    }
+}
+
+int fake_runner_connections(fake_runner *fr)
+{
+    int n;
+    pthread_mutex_lock(&fr->lock);
+    n = fr->connections;
+    pthread_mutex_unlock(&fr->lock);
+    return n;
+}
+
 fake_runner *fake_runner_start(const char *socket_path)
 {
     fake_runner *fr = calloc(1, sizeof(*fr));
@@ -134,7 +156,7 @@ fake_runner *fake_runner_start(const char *socket_path)
     }
     fr->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0, NULL,
                              NULL, answer, fr, MHD_OPTION_LISTEN_SOCKET, fr->fd, MHD_OPTION_NOTIFY_COMPLETED, done,
-                             NULL, MHD_OPTION_END);
+                             NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, fr, MHD_OPTION_END);
     if (fr->d == NULL) {
         close(fr->fd);
         free(fr);

@@ -10,6 +10,8 @@ typedef struct fake_runner fake_runner;
 fake_runner *fake_runner_start(const char *socket_path);
 void fake_runner_stop(fake_runner *r);
 int fake_runner_requests(fake_runner *r);
+/* How many connections the runner accepted (the endpoint keeps one per client connection alive). */
+int fake_runner_connections(fake_runner *r);
 int fake_runner_saw_authorization(fake_runner *r);
 /* The last correlation ID the runner saw (copied into out, 64 bytes). */
 void fake_runner_last_cid(fake_runner *r, char out[64]);
