@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
 #include <poll.h>
@@ -245,6 +246,9 @@ typedef struct {
     uint8_t out[PUMP_BUF]; /* MHD -> client */
     size_t out_len, out_off;
     int client_eof, mhd_eof;
+    /* Whether a read may find something: set from poll's answer (or when poll was not asked), cleared by a
+     * short read. Saves the read that would only say EAGAIN. */
+    int try_tls, try_mhd;
 } pump_state;
 
 /* The deadline check: 1 when the connection must end now. */
@@ -283,15 +287,17 @@ static int pump_once(ep_conn *c, pump_state *s)
     while (progress) {
         progress = 0;
         /* TLS -> buffer */
-        if (!s->client_eof && s->in_len < sizeof(s->in)) {
-            size_t n = 0;
-            int rc = SSL_read_ex(c->ssl, s->in + s->in_len, sizeof(s->in) - s->in_len, &n);
+        if (!s->client_eof && s->in_len < sizeof(s->in) && (s->try_tls || SSL_pending(c->ssl) > 0)) {
+            size_t n = 0, room = sizeof(s->in) - s->in_len;
+            int rc = SSL_read_ex(c->ssl, s->in + s->in_len, room, &n);
             if (rc == 1) {
                 s->in_len += n;
+                s->try_tls = n == room; /* a short read took what there was */
                 ep_conn_request_started(c);
                 progress = 1;
             } else {
                 int err = SSL_get_error(c->ssl, rc);
+                s->try_tls = 0;
                 if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
                     s->client_eof = 1;
                     ERR_clear_error();
@@ -310,14 +316,17 @@ static int pump_once(ep_conn *c, pump_state *s)
             }
         }
         /* MHD -> buffer */
-        if (!s->mhd_eof && s->out_len == 0) {
+        if (!s->mhd_eof && s->out_len == 0 && s->try_mhd) {
             ssize_t r = recv(c->pair_fd, s->out, sizeof(s->out), MSG_DONTWAIT);
             if (r > 0) {
                 s->out_len = (size_t)r;
                 s->out_off = 0;
+                s->try_mhd = (size_t)r == sizeof(s->out);
                 progress = 1;
             } else if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
                 s->mhd_eof = 1;
+            } else {
+                s->try_mhd = 0;
             }
         }
         /* buffer -> TLS */
@@ -355,6 +364,7 @@ static void pump(ep_conn *c)
     if (s == NULL) {
         return;
     }
+    s->try_tls = s->try_mhd = 1;
     while (!c->ep->stopping) {
         struct pollfd p[2];
         if (!pump_once(c, s)) {
@@ -372,9 +382,16 @@ static void pump(ep_conn *c)
             break;
         }
         if (SSL_pending(c->ssl) > 0 && s->in_len < sizeof(s->in)) {
+            s->try_tls = 1;
             continue;
         }
-        (void)poll(p, 2, TICK_MS);
+        if (poll(p, 2, TICK_MS) < 0) {
+            p[0].revents = p[1].revents = POLLIN; /* EINTR: try both */
+        }
+        /* A readable (or closed, or failed) side is read next round; so is one whose readiness poll was not
+         * asked about, and the TLS side whenever it became writable (OpenSSL may have wanted to write). */
+        s->try_tls = s->try_tls || p[0].revents != 0 || !(p[0].events & POLLIN);
+        s->try_mhd = s->try_mhd || p[1].revents != 0 || !(p[1].events & POLLIN);
     }
     if (reaped) {
         write_timeout(c);
@@ -440,6 +457,7 @@ static int admit(struct ccg_endpoint *ep, const char *peer)
 
 static void accept_one(struct ccg_endpoint *ep)
 {
+    int one = 1;
     ep_conn *c = calloc(1, sizeof(*c));
     pthread_t t;
     pthread_attr_t attr;
@@ -463,6 +481,9 @@ static void accept_one(struct ccg_endpoint *ep)
         return;
     }
     set_nonblock(c->tcp_fd);
+    /* Each TLS record the pump writes is a whole answer (or a stream's chunk): send it now, not after the
+     * peer's ACK of the last one. */
+    (void)setsockopt(c->tcp_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c->ssl = SSL_new(ep->ctx);
     if (c->ssl == NULL || SSL_set_fd(c->ssl, c->tcp_fd) != 1) {
         conn_free(c);
