@@ -1223,16 +1223,16 @@ static void *client_thread(void *arg)
         call models = {.method = "GET", .path = "/v1/models", .cert = "alice.pem"};
         call blocked = {.method = "GET", .path = "/admin"};
         if (http(&chat, &r) != CURLE_OK || r.status != 200 || strstr(r.body, RESPONSE_MARKER) == NULL) {
-            (*bad)++;
+            (*bad)++, fprintf(stderr, "concurrency: unexpected answer: status %ld, %zu bytes\n", r.status, r.len);
         }
         if (http(&stream, &r) != CURLE_OK || r.status != 200 || strstr(r.body, "data: [DONE]") == NULL) {
-            (*bad)++;
+            (*bad)++, fprintf(stderr, "concurrency: unexpected answer: status %ld, %zu bytes\n", r.status, r.len);
         }
         if (http(&models, &r) != CURLE_OK || r.status != 200) {
-            (*bad)++;
+            (*bad)++, fprintf(stderr, "concurrency: unexpected answer: status %ld, %zu bytes\n", r.status, r.len);
         }
         if (http(&blocked, &r) != CURLE_OK || r.status != 404) {
-            (*bad)++;
+            (*bad)++, fprintf(stderr, "concurrency: unexpected answer: status %ld, %zu bytes\n", r.status, r.len);
         }
     }
     return NULL;
