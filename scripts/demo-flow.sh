@@ -36,7 +36,7 @@ for l in open(sys.argv[1]):
         o=json.loads(l)
         if o.get("event")=="failed": print(o["reason"])' "$1" | tail -1; }
 wait_port() { # wait_port FILE -> prints the port once the file holds it
-  for _ in $(seq 1 200); do
+  for _ in $(seq 1 600); do
     if [ -s "$1" ]; then cat "$1"; return 0; fi
     sleep 0.05
   done
@@ -49,8 +49,15 @@ step "Provider: a model key, a signing key, and a model sealed under them"
 openssl rand 32 > "$work/model.key"
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$work/provider.pem" 2>/dev/null
 openssl pkey -in "$work/provider.pem" -pubout -out "$work/provider.pub"
-head -c $((4 << 20)) /dev/urandom > "$work/model.bin"
+# The reference model (docs/runner.md): a small decoder-only transformer whose weights follow from a seed.
+show ccgate model generate --seed 2026 --out model.bin
+"$cli" model generate --seed 2026 --out "$work/model.bin" >/dev/null
 model_sha=$(sha384sum "$work/model.bin" | cut -d' ' -f1)
+# The provider's own answer to the question the client will ask, on the plaintext weights (greedy decoding):
+# later, the answer served from the guest must equal it.
+question='[{"role":"user","content":"Which gate keeps the weights?"}]'
+"$cli" model run --model "$work/model.bin" --max-tokens 32 --json --chat "$question" > "$work/expected.json"
+expected_answer=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["text"])' "$work/expected.json")
 show ccgate seal --in model.bin --out model.ccgm --key-file model.key --key-id default/model/llm --key-version 1 --signer provider.pem
 "$cli" seal --in "$work/model.bin" --out "$work/model.ccgm" --key-file "$work/model.key" \
   --key-id default/model/llm --key-version 1 --signer "$work/provider.pem"
@@ -289,6 +296,58 @@ expect "client exit status (debug server refused before any prompt leaves)" "$se
 chan rogue --measurement "$bad_meas"
 send rogue
 expect "client exit status (unapproved server refused)" "$send_rc" 1
+
+# ---------------------------------------------------------------- 5b. the inference endpoint
+step "Guest: the SNP guest serves the sealed model at an attested HTTPS endpoint (ccgate-agent + ccgate-runner)"
+api_key="demo-$(openssl rand -hex 16)"
+printf '%s' "$api_key" > "$work/api.key"
+api_hash=$(printf '%s\n' "$api_key" | "$bin/ccgate-agent" --hash-api-key)
+cat > "$work/agent-endpoint.json" <<JSON
+{"attester": {"kind": "emulator", "emulator_dir": "$work/guest"},
+ "broker": {"url": "https://127.0.0.1:$port", "ca_file": "$work/kbs.crt", "timeout": 30},
+ "key": {"resource": "default/model/llm", "version": 1},
+ "artifact": {"location": "$work/model.ccgm", "provider_key": "$work/provider.pub"},
+ "server": {"argv": ["$bin/ccgate-runner", "--quiet"]},
+ "endpoint": {"listen": "127.0.0.1:0", "port_file": "$work/endpoint.port", "runner_socket": "$work/runner.sock",
+              "api_keys": [{"name": "acme-app", "hash": "$api_hash"}]},
+ "memlock": "best-effort"}
+JSON
+show ccgate-agent --config agent-endpoint.json   "(attest, key, unseal into the memfd, ccgate-runner, HTTPS)"
+"$bin/ccgate-agent" --config "$work/agent-endpoint.json" >"$work/agent-endpoint.out" 2>"$work/agent-endpoint.err" &
+agent_pid=$!
+pids+=($agent_pid)
+ep_port=$(wait_port "$work/endpoint.port")
+echo "   the endpoint: https://127.0.0.1:$ep_port (TLS 1.3; the evidence route binds each TLS session)"
+
+step "Client: curl asks through ccgate client proxy, which verifies the endpoint's evidence first"
+proxy() { # proxy NAME POLICY -> starts `ccgate client proxy`; sets proxy_url
+  "$cli" client proxy --listen 127.0.0.1:0 --port-file "$work/proxy-$1.port" --endpoint "https://127.0.0.1:$ep_port" \
+    --policy "$2" --trust-root "$work/guest/ark.pem" --trust-root-product milan --tcb-baseline "$work/milan-tcb.json" \
+    --issuer-key "authority=$work/authority.pub" --api-key-file "$work/api.key" 2>"$work/proxy-$1.err" &
+  pids+=($!)
+  proxy_url="http://127.0.0.1:$(wait_port "$work/proxy-$1.port")"
+}
+proxy good "$work/client-policy.json"
+show ccgate client proxy --listen 127.0.0.1:0 --endpoint https://127.0.0.1:$ep_port --policy client-policy.json --api-key-file api.key ...
+body='{"model": "ccgate-model", "max_tokens": 32, "messages": '"$question"'}'
+show curl $proxy_url/v1/chat/completions -d "$body"
+curl -s "$proxy_url/v1/chat/completions" -H 'content-type: application/json' -d "$body" > "$work/answer.json"
+answer=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["choices"][0]["message"]["content"])' "$work/answer.json" 2>/dev/null || cat "$work/answer.json")
+quoted() { python3 -c 'import json,sys; print(json.dumps(sys.argv[1], ensure_ascii=False))' "$1"; }
+echo "   answer (a seeded toy model, so not prose): $(quoted "$answer")"
+expect "the guest's answer equals the provider's run on the plaintext weights" "$(quoted "$answer")" "$(quoted "$expected_answer")"
+
+step "Client: an endpoint its policy does not approve is refused before the prompt leaves"
+cat > "$work/client-policy-other.json" <<JSON
+{"policy_id": "acme-client", "version": 2, "allowed_measurements": ["$bad_meas"]}
+JSON
+proxy other "$work/client-policy-other.json"
+refused_status=$(curl -s -o "$work/refused.json" -w '%{http_code}' "$proxy_url/v1/chat/completions" -H 'content-type: application/json' -d "$body")
+python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["error"]; print("   %s: %s" % (e["code"], ", ".join(e.get("reasons", []))))' "$work/refused.json" || cat "$work/refused.json"
+expect "proxy status (the caller gets a clear error, never a fallback)" "$refused_status" 502
+expect "reason" "$(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))["error"].get("reasons", [])))' "$work/refused.json")" snp.measurement_not_allowed
+kill -TERM "$agent_pid" 2>/dev/null || true
+wait "$agent_pid" 2>/dev/null || true
 
 # ---------------------------------------------------------------- 6. the operator
 step "Operator: every decision is in the hash-chained audit log, and in the metrics"

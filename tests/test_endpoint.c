@@ -1140,6 +1140,33 @@ static void test_endpoint_attacks(void **state)
         assert_non_null(strstr(out, "endpoint.body_too_large"));
     }
     {
+        /* Authorization twice (the first good, the second not): refused, not resolved to either */
+        static const char r[] = "POST /v1/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " API_KEY
+                                "\r\nAuthorization: Bearer wrong-key-wrong-key\r\nContent-Type: application/json"
+                                "\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
+        raw_exchange(r, sizeof(r) - 1, out, 65536);
+        assert_int_equal(status_of(out), 400);
+        assert_non_null(strstr(out, "endpoint.request_invalid"));
+    }
+    {
+        /* the evidence route's nonce twice: refused, whichever one the client would check */
+        static const char r[] = "GET /.well-known/ccgate/evidence?nonce=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                                "&nonce=BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB HTTP/1.1\r\nHost: x\r\n"
+                                "Connection: close\r\n\r\n";
+        raw_exchange(r, sizeof(r) - 1, out, 65536);
+        assert_int_equal(status_of(out), 400);
+        assert_non_null(strstr(out, "endpoint.request_invalid"));
+    }
+    {
+        /* the auth scheme is case-insensitive (RFC 9110 11.1): "bearer" is the same key */
+        static const char r[] = "POST /v1/completions HTTP/1.1\r\nHost: x\r\nAuthorization: bearer " API_KEY
+                                "\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+                                "Connection: close\r\n\r\n{}";
+        raw_exchange(r, sizeof(r) - 1, out, 65536);
+        assert_int_equal(status_of(out), 200);
+        runner_before++;
+    }
+    {
         /* absolute-form target */
         static const char r[] = "GET https://evil.example/v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
         raw_exchange(r, sizeof(r) - 1, out, 65536);

@@ -118,6 +118,10 @@ CCG_MUST_CHECK ccg_result ep_forward_buffered(struct ccg_endpoint *ep, const ep_
                                               unsigned *status, uint8_t **body, size_t *body_len,
                                               char *ctype, size_t ctype_len);
 
+/* headers.c: how many times the request carries a header (MHD_HEADER_KIND) or query argument
+ * (MHD_GET_ARGUMENT_KIND) of this name, case-insensitively. */
+unsigned ep_value_count(struct MHD_Connection *mc, enum MHD_ValueKind kind, const char *name);
+
 /* server.c: counts a refusal under its reason's counter. */
 void ep_count_refusal(struct ccg_endpoint *ep, ccg_reason r);
 

@@ -22,6 +22,9 @@ static ccg_result parse_query(struct MHD_Connection *mc, uint8_t nonce[32], ccg_
     const char *n = MHD_lookup_connection_value(mc, MHD_GET_ARGUMENT_KIND, "nonce");
     const char *b = MHD_lookup_connection_value(mc, MHD_GET_ARGUMENT_KIND, "binding");
     CCG_ENSURE_MSG(n != NULL, CCG_R_ENDPOINT_REQUEST_INVALID, "nonce is required");
+    CCG_ENSURE_MSG(ep_value_count(mc, MHD_GET_ARGUMENT_KIND, "nonce") == 1 &&
+                       ep_value_count(mc, MHD_GET_ARGUMENT_KIND, "binding") <= 1,
+                   CCG_R_ENDPOINT_REQUEST_INVALID, "nonce or binding given twice");
     CCG_TRY(ccg_endpoint_nonce_decode(n, nonce));
     *binding = CCG_ENDPOINT_BINDING_TLS_EXPORTER;
     if (b != NULL) {

@@ -12,6 +12,7 @@
 #include <openssl/x509_vfy.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 static const struct {
     ccg_endpoint_route route;
@@ -76,7 +77,7 @@ static const ccg_endpoint_api_key *find_key(const ccg_endpoint_config *cfg, cons
     uint8_t h[SHA256_DIGEST_LENGTH];
     const ccg_endpoint_api_key *found = NULL;
     size_t len;
-    if (authz == NULL || strncmp(authz, "Bearer ", 7) != 0) {
+    if (authz == NULL || strncasecmp(authz, "Bearer ", 7) != 0) { /* the scheme is case-insensitive (RFC 9110) */
         return NULL;
     }
     authz += 7;

@@ -181,6 +181,10 @@ static enum MHD_Result first_call(struct ccg_endpoint *ep, struct MHD_Connection
     uint64_t now = ep_now_ms();
     char who[CCG_EP_CALLER_NAME_MAX + 80];
     memset(&in, 0, sizeof(in));
+    if (ep_value_count(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION) > 1 ||
+        ep_value_count(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH) > 1) {
+        return refuse(mc, rq, CCG_R_ENDPOINT_REQUEST_INVALID, 400, "a header given twice");
+    }
     in.method = method;
     in.path = url;
     in.authorization = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
