@@ -3,7 +3,8 @@
 # tests/support/serve_stack.sh (ccgate-kbs, ccgate-agent on the software SNP guest, ccgate-runner):
 #   1. requests per second and p50/p99 of chat completions through `ccgate client proxy` and the endpoint
 #      (attested TLS, API key, forwarding to the runner), against the runner's Unix socket directly at the
-#      same concurrency, in the same run, as a ratio (aim >= 0.8);
+#      same concurrency, in the same run, as a ratio (aim >= 0.8); and the CPU time per request of the
+#      proxy, the endpoint and the runner, with the ratio it predicts (steadier on a shared machine);
 #   2. attested connection set-up (new TLS connection, evidence, SNP verification, binding), p50/p99, against
 #      a plain TLS connection to /healthz on the same endpoint in the same run.
 # Low ratios are reported, not failed; only errors fail.
@@ -43,6 +44,7 @@ tl_spawn "$build/ccgate" client proxy --listen 127.0.0.1:0 --port-file "$work/pr
   --endpoint "https://127.0.0.1:$ss_ep_port" --policy "$work/client-policy.json" --connections "$conc" \
   --trust-root "$work/guest/ark.pem" --trust-root-product milan --tcb-baseline "$work/milan-tcb.json" \
   --issuer-key "authority=$work/authority.pub" --api-key-file "$work/api.key" 2>"$work/proxy.err"
+proxy_pid=$!
 ss_wait_file "$work/proxy.port" || { echo "bench-endpoint: the proxy did not start: $(tail -3 "$work/proxy.err")" >&2; exit 1; }
 proxy="http://127.0.0.1:$(cat "$work/proxy.port")"
 printf '{"model":"ccgate-model","max_tokens":%s,"messages":[{"role":"user","content":"Hello, gate"}]}' \
@@ -59,12 +61,24 @@ load() { # NAME ARGS... -> prints the figures; sets rps_<NAME>
 }
 # A warm-up pass attests the proxy's upstream connections before the measurement.
 load warm --url "$proxy/v1/chat/completions" >/dev/null
+# CPU time (ticks) of the proxy, the agent (the endpoint) and the runner, around each measurement: on a
+# shared machine the requests-per-second ratio depends on who else runs, the CPU per request does not.
+runner_pid=$(pgrep -P "$ss_agent_pid" | head -1)
+ticks() { for p in "$proxy_pid" "$ss_agent_pid" "$runner_pid"; do awk '{printf "%d ", $14 + $15}' "/proc/$p/stat"; done; }
+t0=$(ticks)
 mapfile -t via < <(load proxy --url "$proxy/v1/chat/completions")
+t1=$(ticks)
 mapfile -t direct < <(load direct --url http://runner/v1/chat/completions --unix-socket "$ss_runner_sock")
+t2=$(ticks)
 printf 'chat completions (%s tokens), concurrency %s, %s s each:\n' "$max_tokens" "$conc" "$seconds"
 printf '  through proxy + endpoint: %8.1f req/s  p50 %7.2f ms  p99 %7.2f ms\n' "${via[0]}" "${via[1]}" "${via[2]}"
 printf '  runner socket directly:   %8.1f req/s  p50 %7.2f ms  p99 %7.2f ms\n' "${direct[0]}" "${direct[1]}" "${direct[2]}"
 awk -v a="${via[0]}" -v b="${direct[0]}" 'BEGIN { printf "  ratio (proxy + endpoint / direct): %.2f (aim >= 0.8)\n", a / b }'
+awk -v t0="$t0" -v t1="$t1" -v t2="$t2" -v a="${via[0]}" -v b="${direct[0]}" -v s="$seconds" -v hz="$(getconf CLK_TCK)" '
+  BEGIN { split(t0, x); split(t1, y); split(t2, z); nv = a * s; nd = b * s; k = 1000 / hz
+          px = (y[1] - x[1]) * k / nv; ag = (y[2] - x[2]) * k / nv; rv = (y[3] - x[3]) * k / nv; rd = (z[3] - y[3]) * k / nd
+          printf "  CPU per request: proxy %.3f ms, endpoint %.3f ms, runner %.3f ms (direct: runner %.3f ms)\n", px, ag, rv, rd
+          printf "  CPU ratio (direct runner / proxy + endpoint + runner): %.2f\n", rd / (px + ag + rv) }'
 
 # The set-up benchmark's client policy: the approved measurement; the emulator's TCB taken as it is (the
 # baseline compare is not what this measures).
