@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ccgate/buf.h"
 #include "ccgate/ohttp.h"
 #include "ccgate/reader.h"
 
@@ -36,32 +37,12 @@ cleanup:
     return result;
 }
 
-/* A growable output buffer. */
-typedef struct {
-    uint8_t *p;
-    size_t len, cap;
-} obuf;
+/* Encoded messages are bounded as decoded ones are: no larger than an OHTTP message may carry. */
+typedef ccg_buf obuf;
 
-static ccg_result ob_put(obuf *b, const void *data, size_t n)
+static void ob_init(obuf *b)
 {
-    ccg_result result = CCG_FAILURE;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n) {
-            cap *= 2;
-        }
-        uint8_t *p = realloc(b->p, cap);
-        CCG_ENSURE_ALLOC(p);
-        b->p = p;
-        b->cap = cap;
-    }
-    if (n > 0) {
-        memcpy(b->p + b->len, data, n);
-    }
-    b->len += n;
-    result = CCG_SUCCESS;
-cleanup:
-    return result;
+    ccg_buf_init(b, CCG_OHTTP_MAX_MESSAGE);
 }
 
 static ccg_result ob_varint(obuf *b, uint64_t v)
@@ -75,7 +56,7 @@ static ccg_result ob_varint(obuf *b, uint64_t v)
         t[n - 1 - i] = (uint8_t)(v >> (8 * i));
     }
     t[0] |= (uint8_t)((n == 1 ? 0 : n == 2 ? 1 : n == 4 ? 2 : 3) << 6);
-    CCG_TRY(ob_put(b, t, n));
+    CCG_TRY(ccg_buf_append(b, t, n));
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -85,7 +66,7 @@ static ccg_result ob_bytes(obuf *b, const void *data, size_t n)
 {
     ccg_result result = CCG_FAILURE;
     CCG_TRY(ob_varint(b, n));
-    CCG_TRY(ob_put(b, data, n));
+    CCG_TRY(ccg_buf_append(b, data, n));
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -356,7 +337,8 @@ cleanup:
 static ccg_result put_fields(obuf *b, const ccg_bhttp_fields *f)
 {
     ccg_result result = CCG_FAILURE;
-    obuf sec = {0};
+    obuf sec;
+    ob_init(&sec);
     for (size_t i = 0; i < f->count; i++) {
         size_t nl = strlen(f->items[i].name);
         CCG_ENSURE_MSG(name_valid((const uint8_t *)f->items[i].name, nl) &&
@@ -375,7 +357,8 @@ cleanup:
 ccg_result ccg_bhttp_request_encode(const ccg_bhttp_request *req, uint8_t **out, size_t *out_len)
 {
     ccg_result result = CCG_FAILURE;
-    obuf b = {0};
+    obuf b;
+    ob_init(&b);
     const char *auth = req->authority ? req->authority : "";
     CCG_ENSURE_MSG(req->method && req->scheme && req->path &&
                        method_valid((const uint8_t *)req->method, strlen(req->method)) &&
@@ -391,31 +374,28 @@ ccg_result ccg_bhttp_request_encode(const ccg_bhttp_request *req, uint8_t **out,
     CCG_TRY(put_fields(&b, &req->headers));
     CCG_TRY(ob_bytes(&b, req->content, req->content_len));
     CCG_TRY(put_fields(&b, &req->trailers));
-    *out = b.p;
-    *out_len = b.len;
-    b.p = NULL;
+    CCG_TRY(ccg_buf_take(&b, out, out_len));
     result = CCG_SUCCESS;
 cleanup:
-    free(b.p);
+    ccg_buf_free(&b);
     return result;
 }
 
 ccg_result ccg_bhttp_response_encode(const ccg_bhttp_response *res, uint8_t **out, size_t *out_len)
 {
     ccg_result result = CCG_FAILURE;
-    obuf b = {0};
+    obuf b;
+    ob_init(&b);
     CCG_ENSURE_MSG(res->status >= 200 && res->status <= 599, BAD, "bhttp: final status %d", res->status);
     CCG_TRY(ob_varint(&b, 1));
     CCG_TRY(ob_varint(&b, (uint64_t)res->status));
     CCG_TRY(put_fields(&b, &res->headers));
     CCG_TRY(ob_bytes(&b, res->content, res->content_len));
     CCG_TRY(put_fields(&b, &res->trailers));
-    *out = b.p;
-    *out_len = b.len;
-    b.p = NULL;
+    CCG_TRY(ccg_buf_take(&b, out, out_len));
     result = CCG_SUCCESS;
 cleanup:
-    free(b.p);
+    ccg_buf_free(&b);
     return result;
 }
 
