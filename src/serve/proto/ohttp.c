@@ -10,15 +10,6 @@
 #include "../../hpke/hpke_internal.h"
 #include "ccgate/ohttp.h"
 
-/* Re-raise a callee's failure under this format's reason (the first error otherwise wins). */
-#define REMAP(expr, reason, ...)                \
-    do {                                        \
-        if (ccg_failed(expr)) {                 \
-            ccg_error_clear();                  \
-            CCG_BAIL((reason), __VA_ARGS__);    \
-        }                                       \
-    } while (0)
-
 struct ccg_ohttp_ctx {
     ccg_hpke_suite suite;
     uint8_t enc[CCG_HPKE_X25519_LEN];
@@ -125,12 +116,12 @@ ccg_result ccg_ohttp_server_decap_request(const ccg_ohttp_key_config *kc, const 
     ctx->suite = (ccg_hpke_suite){kem, kdf, aead};
     memcpy(ctx->enc, msg + CCG_OHTTP_HDR_LEN, CCG_HPKE_X25519_LEN);
     make_info(msg, info, &info_len);
-    REMAP(ccg_hpke_setup_receiver(ctx->suite, CCG_HPKE_MODE_BASE, ctx->enc, kp, info, info_len, NULL, 0, NULL, 0,
+    CCG_TRY_AS(ccg_hpke_setup_receiver(ctx->suite, CCG_HPKE_MODE_BASE, ctx->enc, kp, info, info_len, NULL, 0, NULL, 0,
                                   &ctx->hpke),
           CCG_R_CLIENT_OHTTP_DECRYPT_FAILED, "ohttp: the encapsulated key does not decapsulate");
     pt = malloc(msg_len - head - CCG_HPKE_TAG_LEN + 1);
     CCG_ENSURE_ALLOC(pt);
-    REMAP(ccg_hpke_open(ctx->hpke, NULL, 0, msg + head, msg_len - head, pt, &pt_len), CCG_R_CLIENT_OHTTP_DECRYPT_FAILED,
+    CCG_TRY_AS(ccg_hpke_open(ctx->hpke, NULL, 0, msg + head, msg_len - head, pt, &pt_len), CCG_R_CLIENT_OHTTP_DECRYPT_FAILED,
           "ohttp: the request does not decrypt");
     *req = pt;
     *req_len = pt_len;
@@ -255,7 +246,7 @@ ccg_result ccg_ohttp_client_decap_response(const ccg_ohttp_ctx *ctx, const uint8
     CCG_TRY(response_aead(ctx, res, rn, &aead, nonce));
     pt = malloc(res_len - rn - CCG_HPKE_TAG_LEN + 1);
     CCG_ENSURE_ALLOC(pt);
-    REMAP(ccg_hpke_aead_open(aead, nonce, CCG_HPKE_NN, NULL, 0, res + rn, res_len - rn, pt),
+    CCG_TRY_AS(ccg_hpke_aead_open(aead, nonce, CCG_HPKE_NN, NULL, 0, res + rn, res_len - rn, pt),
           CCG_R_CLIENT_OHTTP_DECRYPT_FAILED, "ohttp: the response does not decrypt");
     *out = pt;
     *out_len = res_len - rn - CCG_HPKE_TAG_LEN;
