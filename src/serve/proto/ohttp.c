@@ -2,9 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/kdf.h>
 #include <openssl/rand.h>
 
 #include "../../hpke/hpke_internal.h"
@@ -135,32 +133,6 @@ cleanup:
     return result;
 }
 
-static ccg_result hkdf(int mode, const uint8_t *key, size_t key_len, const uint8_t *salt_or_info, size_t sl,
-                       uint8_t *out, size_t out_len)
-{
-    ccg_result result = CCG_FAILURE;
-    EVP_KDF *kdf = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_HKDF, NULL);
-    EVP_KDF_CTX *kctx = NULL;
-    OSSL_PARAM params[5];
-    size_t n = 0;
-    char digest[] = "SHA256";
-    CCG_ENSURE_OSSL(kdf != NULL, CCG_R_INTERNAL_CRYPTO);
-    kctx = EVP_KDF_CTX_new(kdf);
-    CCG_ENSURE_OSSL(kctx != NULL, CCG_R_INTERNAL_CRYPTO);
-    params[n++] = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode);
-    params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0);
-    params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)key, key_len);
-    params[n++] = OSSL_PARAM_construct_octet_string(
-        mode == EVP_KDF_HKDF_MODE_EXTRACT_ONLY ? OSSL_KDF_PARAM_SALT : OSSL_KDF_PARAM_INFO, (void *)salt_or_info, sl);
-    params[n] = OSSL_PARAM_construct_end();
-    CCG_ENSURE_OSSL(EVP_KDF_derive(kctx, out, out_len, params) == 1, CCG_R_INTERNAL_CRYPTO);
-    result = CCG_SUCCESS;
-cleanup:
-    EVP_KDF_CTX_free(kctx);
-    EVP_KDF_free(kdf);
-    return result;
-}
-
 /* The response AEAD (RFC 9458 4.4): secret = Export("message/bhttp response", max(Nn, Nk)),
  * prk = Extract(enc || response_nonce, secret), key = Expand(prk, "key", Nk), nonce = Expand(prk, "nonce", Nn). */
 static ccg_result response_aead(const ccg_ohttp_ctx *ctx, const uint8_t *response_nonce, size_t rn_len,
@@ -169,16 +141,16 @@ static ccg_result response_aead(const ccg_ohttp_ctx *ctx, const uint8_t *respons
     ccg_result result = CCG_FAILURE;
     uint8_t secret[CCG_OHTTP_MAX_RESPONSE_NONCE];
     uint8_t salt[CCG_HPKE_X25519_LEN + CCG_OHTTP_MAX_RESPONSE_NONCE];
-    uint8_t prk[32], key[CCG_HPKE_MAX_NK];
+    uint8_t prk[CCG_HPKE_NH], key[CCG_HPKE_MAX_NK];
     size_t nk = 0;
     CCG_TRY(ccg_hpke_aead_key_len(ctx->suite.aead_id, &nk));
     CCG_ENSURE(rn_len == (nk > CCG_HPKE_NN ? nk : CCG_HPKE_NN) && rn_len <= sizeof(secret), CCG_R_INTERNAL_ERROR);
     CCG_TRY(ccg_hpke_export(ctx->hpke, (const uint8_t *)CCG_OHTTP_RES_LABEL, strlen(CCG_OHTTP_RES_LABEL), secret, rn_len));
     memcpy(salt, ctx->enc, CCG_HPKE_X25519_LEN);
     memcpy(salt + CCG_HPKE_X25519_LEN, response_nonce, rn_len);
-    CCG_TRY(hkdf(EVP_KDF_HKDF_MODE_EXTRACT_ONLY, secret, rn_len, salt, CCG_HPKE_X25519_LEN + rn_len, prk, sizeof(prk)));
-    CCG_TRY(hkdf(EVP_KDF_HKDF_MODE_EXPAND_ONLY, prk, sizeof(prk), (const uint8_t *)"key", 3, key, nk));
-    CCG_TRY(hkdf(EVP_KDF_HKDF_MODE_EXPAND_ONLY, prk, sizeof(prk), (const uint8_t *)"nonce", 5, nonce, CCG_HPKE_NN));
+    CCG_TRY(ccg_hpke_hkdf_extract(salt, CCG_HPKE_X25519_LEN + rn_len, secret, rn_len, prk));
+    CCG_TRY(ccg_hpke_hkdf_expand(prk, (const uint8_t *)"key", 3, key, nk));
+    CCG_TRY(ccg_hpke_hkdf_expand(prk, (const uint8_t *)"nonce", 5, nonce, CCG_HPKE_NN));
     CCG_TRY(ccg_hpke_aead_new(ctx->suite.aead_id, key, nk, aead));
     result = CCG_SUCCESS;
 cleanup:
