@@ -6,16 +6,6 @@
 #include "ccgate/ohttp.h"
 #include "ccgate/reader.h"
 
-/* A reader step whose failure is re-raised under this format's reason: the reader's own error is
- * cleared first, since the first error recorded otherwise wins. */
-static int quiet(ccg_result r)
-{
-    if (ccg_failed(r)) {
-        ccg_error_clear();
-    }
-    return ccg_ok(r);
-}
-
 #define BAD CCG_R_CLIENT_BHTTP_MALFORMED
 
 /* ------------------------------------------------------------------ QUIC variable-length integers */
@@ -24,11 +14,11 @@ static ccg_result varint_read(ccg_reader *r, uint64_t *out)
 {
     ccg_result result = CCG_FAILURE;
     uint8_t b = 0;
-    CCG_ENSURE_MSG(quiet(ccg_reader_u8(r, &b)), BAD, "bhttp: truncated integer");
+    CCG_TRY_AS(ccg_reader_u8(r, &b), BAD, "bhttp: truncated integer");
     size_t n = (size_t)1 << (b >> 6);
     uint64_t v = b & 0x3f;
     for (size_t i = 1; i < n; i++) {
-        CCG_ENSURE_MSG(quiet(ccg_reader_u8(r, &b)), BAD, "bhttp: truncated integer");
+        CCG_TRY_AS(ccg_reader_u8(r, &b), BAD, "bhttp: truncated integer");
         v = v << 8 | b;
     }
     *out = v;
@@ -171,7 +161,7 @@ static ccg_result read_bytes(ccg_reader *r, size_t max, const uint8_t **out, siz
     uint64_t n = 0;
     CCG_TRY(varint_read(r, &n));
     CCG_ENSURE_MSG(n <= max, BAD, "bhttp: a length of %llu is over the bound", (unsigned long long)n);
-    CCG_ENSURE_MSG(quiet(ccg_reader_borrow(r, out, (size_t)n)), BAD, "bhttp: truncated");
+    CCG_TRY_AS(ccg_reader_borrow(r, out, (size_t)n), BAD, "bhttp: truncated");
     *out_len = (size_t)n;
     result = CCG_SUCCESS;
 cleanup:
@@ -223,7 +213,7 @@ cleanup:
 static ccg_result read_padding(ccg_reader *r)
 {
     ccg_result result = CCG_FAILURE;
-    CCG_ENSURE_MSG(quiet(ccg_reader_reserved_zero(r, ccg_reader_remaining(r), BAD)), BAD, "bhttp: non-zero padding");
+    CCG_TRY_AS(ccg_reader_reserved_zero(r, ccg_reader_remaining(r), BAD), BAD, "bhttp: non-zero padding");
     result = CCG_SUCCESS;
 cleanup:
     return result;
