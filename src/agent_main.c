@@ -14,6 +14,7 @@
 
 #include "ccgate/agent.h"
 #include "ccgate/error.h"
+#include "ccgate/version.h"
 
 static int stop_pipe[2] = {-1, -1};
 
@@ -27,6 +28,7 @@ static void usage(FILE *f)
 {
     fputs("usage: ccgate-agent --config FILE\n"
           "       ccgate-agent --hash-api-key < key-file\n"
+          "       ccgate-agent --version\n"
           "\n"
           "Attests this confidential VM to the key broker, receives the model key in memory only, unseals the\n"
           "model into a sealed memfd and starts the model server with it (see docs/agent.md).\n"
@@ -76,6 +78,10 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            ccg_version_print(stdout, "ccgate-agent");
             return 0;
         }
         if (strcmp(argv[i], "--hash-api-key") == 0 && argc == 2) {

@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 
 #include "ccgate/error.h"
+#include "ccgate/version.h"
 #include "ccgate/kbs.h"
 #include "ccgate/keystore.h"
 #include "ccgate/secmem.h"
@@ -42,6 +43,7 @@ static void usage(FILE *f)
                "  ccgate-kbs import-key --config FILE --key-id REPO/TYPE/TAG --policy-id ID --file KEY\n"
                "  ccgate-kbs rotate-key --config FILE --key-id REPO/TYPE/TAG --file KEY\n"
                "  ccgate-kbs key-state --config FILE --key-id REPO/TYPE/TAG --state active|disabled|retired\n"
+               "  ccgate-kbs --version\n"
                "TLS is on by default (config \"tls\"); --insecure-http serves plain HTTP on loopback, for tests.\n");
 }
 
@@ -196,6 +198,10 @@ int main(int argc, char **argv)
     if (argc >= 2 && argv[1][0] != '-') {
         cmd = argv[1];
         first = 2;
+    }
+    if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+        ccg_version_print(stdout, "ccgate-kbs");
+        return 0;
     }
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0)) {
         usage(stdout);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ccgate/error.h"
+#include "ccgate/version.h"
 #include "ccgate/model.h"
 #include "ccgate/runner.h"
 
@@ -40,6 +41,7 @@ static void usage(FILE *out)
             "  --connections N      connections at once (default %u)\n"
             "  --timeout SECONDS    idle connection timeout (default %u)\n"
             "  --quiet              no per-request log line (route, status, reason code)\n"
+            "  --version            print the version, the git revision and the OpenSSL in use\n"
             "\n"
             "Exit status: 0 after SIGTERM/SIGINT, 1 the model or socket is unavailable, 2 bad usage or a\n"
             "malformed model.\n",
@@ -72,7 +74,7 @@ static int parse(int argc, char **argv, runner_args *a)
         {"served-name", required_argument, 0, 'n'}, {"max-body", required_argument, 0, 'b'},
         {"max-tokens-cap", required_argument, 0, 'c'}, {"concurrency", required_argument, 0, 'C'},
         {"connections", required_argument, 0, 'k'}, {"timeout", required_argument, 0, 't'},
-        {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
+        {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0},
     };
     int c;
@@ -88,6 +90,7 @@ static int parse(int argc, char **argv, runner_args *a)
         case 't': if ((a->cfg.timeout_s = (unsigned)number(optarg, 86400)) == 0) return -1; break;
         case 'q': a->cfg.quiet = 1; break;
         case 'h': usage(stdout); return 1;
+        case 'V': ccg_version_print(stdout, "ccgate-runner"); return 1;
         default: return -1;
         }
     }

@@ -188,6 +188,11 @@ static void test_check_binding(void **state)
     d.binding = CCG_ENDPOINT_BINDING_HPKE;
     assert_true(ccg_ok(ccg_endpoint_report_data(CCG_ENDPOINT_BINDING_HPKE, nonce, NULL, kc, sizeof(kc), rd)));
     assert_true(ccg_ok(ccg_endpoint_check_binding(&d, CCG_ENDPOINT_BINDING_HPKE, nonce, NULL, rd)));
+    /* genuine hpke-bound evidence offered to a direct client: the binding kind is refused as such (it binds
+     * no TLS session), not found out later as an exporter mismatch */
+    ccg_error_clear();
+    assert_true(ccg_failed(ccg_endpoint_check_binding(&d, CCG_ENDPOINT_BINDING_TLS_EXPORTER, nonce, exporter, rd)));
+    tu_assert_error_reason(CCG_R_CLIENT_BINDING_MISMATCH);
     d.key_config = kc2;
     ccg_error_clear();
     assert_true(ccg_failed(ccg_endpoint_check_binding(&d, CCG_ENDPOINT_BINDING_HPKE, nonce, NULL, rd)));

@@ -4,6 +4,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
+#include "ccgate/version.h"
 #include "cli.h"
 
 static void usage(FILE *out)
@@ -57,7 +58,7 @@ int main(int argc, char **argv)
         return CLI_EXIT_OK;
     }
     if (strcmp(cmd, "--version") == 0) {
-        printf("ccgate 0.1.0\n");
+        ccg_version_print(stdout, "ccgate");
         return CLI_EXIT_OK;
     }
     if (strcmp(cmd, "reasons") == 0) {
