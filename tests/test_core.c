@@ -5,6 +5,7 @@
 
 #include "testutil.h"
 
+#include "ccgate/config_json.h"
 #include "ccgate/error.h"
 #include "ccgate/reader.h"
 #include "ccgate/reasons.h"
@@ -168,6 +169,63 @@ static void first_error_wins_until_cleared(void **state)
     assert_int_equal(ccg_error_reason(), CCG_R_OK);
 }
 
+/* The shared configuration readers: the caller's reason, the member named, absence leaves the default. */
+static void config_readers_are_strict(void **state)
+{
+    (void)state;
+    static const char *const known[] = {"s", "b", "u", "n", NULL};
+    const ccg_reason bad = CCG_R_AGENT_CONFIG_INVALID;
+    json_t *o = json_loads("{\"s\":\"x\",\"b\":true,\"u\":7,\"n\":null}", 0, NULL);
+    json_t *wrong = json_loads("{\"s\":\"\",\"b\":1,\"u\":-1,\"x\":0}", 0, NULL);
+    char *str = NULL;
+    int flag = 0;
+    uint64_t u = 42;
+    assert_non_null(o);
+    assert_non_null(wrong);
+    assert_true(ccg_ok(ccg_config_only_known(o, "t", known, bad)));
+    assert_true(ccg_ok(ccg_config_get_str(o, "t", "s", CCG_CONFIG_REQUIRED, bad, &str)));
+    assert_string_equal(str, "x");
+    assert_true(ccg_ok(ccg_config_get_str(o, "t", "s", CCG_CONFIG_OPTIONAL, bad, &str))); /* replaces, no leak */
+    assert_true(ccg_ok(ccg_config_get_bool(o, "t", "b", bad, &flag)));
+    assert_int_equal(flag, 1);
+    assert_true(ccg_ok(ccg_config_get_uint(o, "t", "u", 0, 7, bad, &u)));
+    assert_int_equal(u, 7);
+    assert_true(ccg_ok(ccg_config_get_uint(o, "t", "absent", 0, 7, bad, &u)));
+    assert_int_equal(u, 7);
+    assert_true(ccg_ok(ccg_config_get_str(o, "t", "n", CCG_CONFIG_NULL_ABSENT, bad, &str)));
+    assert_string_equal(str, "x");
+
+    ccg_error_clear();
+    assert_true(ccg_failed(ccg_config_get_str(o, "t", "n", CCG_CONFIG_OPTIONAL, bad, &str)));
+    tu_assert_error_reason(CCG_R_AGENT_CONFIG_INVALID);
+    assert_string_equal(ccg_error_last()->message, "\"t.n\" must be a non-empty string");
+    ccg_error_clear();
+    assert_true(ccg_failed(ccg_config_get_str(o, "t", "absent", CCG_CONFIG_REQUIRED, bad, &str)));
+    assert_string_equal(ccg_error_last()->message, "\"t.absent\" is required");
+    ccg_error_clear();
+    assert_true(ccg_failed(ccg_config_get_uint(o, "t", "u", 8, 9, bad, &u)));
+    assert_string_equal(ccg_error_last()->message, "\"t.u\" must be an integer in [8, 9]");
+    ccg_error_clear();
+    assert_true(ccg_failed(ccg_config_only_known(wrong, "t", known, bad)));
+    assert_string_equal(ccg_error_last()->message, "unknown member \"x\" in \"t\"");
+    ccg_error_clear();
+    assert_true(ccg_failed(ccg_config_only_known(json_object_get(o, "s"), "t.s", known, bad)));
+    assert_string_equal(ccg_error_last()->message, "\"t.s\" must be an object");
+    ccg_error_clear();
+    assert_true(ccg_failed(ccg_config_get_str(wrong, "t", "s", CCG_CONFIG_OPTIONAL, bad, &str)));
+    ccg_error_clear();
+    assert_true(ccg_failed(ccg_config_get_bool(wrong, "t", "b", bad, &flag)));
+    assert_string_equal(ccg_error_last()->message, "\"t.b\" must be true or false");
+    ccg_error_clear();
+    assert_true(ccg_failed(ccg_config_get_uint(wrong, "t", "u", 0, 7, bad, &u)));
+    tu_assert_error_reason(CCG_R_AGENT_CONFIG_INVALID);
+    assert_string_equal(str, "x"); /* a refused member leaves the value */
+    ccg_error_clear();
+    free(str);
+    json_decref(o);
+    json_decref(wrong);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -180,6 +238,7 @@ int main(void)
         cmocka_unit_test(time_parses_rfc3339),
         cmocka_unit_test(registry_codes_are_unique_and_documented),
         cmocka_unit_test(first_error_wins_until_cleared),
+        cmocka_unit_test(config_readers_are_strict),
     };
     return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }

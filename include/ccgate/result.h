@@ -78,4 +78,15 @@ static inline bool ccg_failed(ccg_result r) { return r.failed != 0; }
         goto cleanup;                                                    \
     } while (0)
 
+/* Runs a call that may fail with a generic reason (the reader's input.truncated, a nested parse) and
+ * reports the failure under the caller's own reason instead: the error slot keeps the first failure,
+ * so it is cleared first. */
+#define CCG_TRY_AS(expr, reason, ...)                                    \
+    do {                                                                 \
+        if (ccg_failed(expr)) {                                          \
+            ccg_error_clear();                                           \
+            CCG_BAIL((reason), __VA_ARGS__);                             \
+        }                                                                \
+    } while (0)
+
 #endif

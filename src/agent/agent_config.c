@@ -6,90 +6,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ccgate/config_json.h"
 #include "ccgate/error.h"
 #include "ccgate/util.h"
 
 #define CONFIG_MAX (256u * 1024u)
 #define BAD CCG_R_AGENT_CONFIG_INVALID
 
-/* Every member of obj must be in known. */
-static ccg_result only_known(const json_t *obj, const char *where, const char *const *known, size_t n)
-{
-    ccg_result result = CCG_FAILURE;
-    const char *name;
-    json_t *v;
-    CCG_ENSURE_MSG(json_is_object(obj), BAD, "\"%s\" must be an object", where);
-    json_object_foreach((json_t *)obj, name, v) {
-        int ok = 0;
-        for (size_t i = 0; i < n; i++) {
-            ok |= strcmp(name, known[i]) == 0;
-        }
-        CCG_ENSURE_MSG(ok, BAD, "unknown member \"%.64s\" in \"%s\"", name, where);
-    }
-    result = CCG_SUCCESS;
-cleanup:
-    return result;
-}
-
-/* An optional non-empty string member, copied. */
-static ccg_result get_str(const json_t *obj, const char *where, const char *name, int required, char **out)
-{
-    ccg_result result = CCG_FAILURE;
-    const json_t *v = json_object_get(obj, name);
-    if (v == NULL) {
-        CCG_ENSURE_MSG(!required, BAD, "\"%s.%s\" is required", where, name);
-        return CCG_SUCCESS;
-    }
-    CCG_ENSURE_MSG(json_is_string(v) && json_string_length(v) > 0 && json_string_length(v) < 4096 &&
-                       strlen(json_string_value(v)) == json_string_length(v),
-                   BAD, "\"%s.%s\" must be a non-empty string", where, name);
-    *out = strdup(json_string_value(v));
-    CCG_ENSURE_ALLOC(*out);
-    result = CCG_SUCCESS;
-cleanup:
-    return result;
-}
-
-static ccg_result get_bool(const json_t *obj, const char *where, const char *name, int *out)
-{
-    ccg_result result = CCG_FAILURE;
-    const json_t *v = json_object_get(obj, name);
-    if (v == NULL) {
-        return CCG_SUCCESS;
-    }
-    CCG_ENSURE_MSG(json_is_boolean(v), BAD, "\"%s.%s\" must be true or false", where, name);
-    *out = json_is_true(v);
-    result = CCG_SUCCESS;
-cleanup:
-    return result;
-}
-
-static ccg_result get_uint(const json_t *obj, const char *where, const char *name, uint64_t max, uint64_t *out)
-{
-    ccg_result result = CCG_FAILURE;
-    const json_t *v = json_object_get(obj, name);
-    if (v == NULL) {
-        return CCG_SUCCESS;
-    }
-    CCG_ENSURE_MSG(json_is_integer(v) && json_integer_value(v) >= 0 && (uint64_t)json_integer_value(v) <= max, BAD,
-                   "\"%s.%s\" must be an integer in [0, %llu]", where, name, (unsigned long long)max);
-    *out = (uint64_t)json_integer_value(v);
-    result = CCG_SUCCESS;
-cleanup:
-    return result;
-}
-
 static ccg_result parse_attester(const json_t *o, ccg_agent_config *c)
 {
     static const char *const known[] = {"kind", "tsm_root", "sev_guest_path", "emulator_dir", "vmpl",
-                                        "ccel_path", "ccel_table_path"};
+                                        "ccel_path", "ccel_table_path", NULL};
     static const char *const kinds[] = {"auto", "configfs-tsm", "sev-guest", "emulator"};
     ccg_result result = CCG_FAILURE;
     char *kind = NULL;
     uint64_t vmpl = 0;
     int found = 0;
-    CCG_TRY(only_known(o, "attester", known, 7));
-    CCG_TRY(get_str(o, "attester", "kind", 1, &kind));
+    CCG_TRY(ccg_config_only_known(o, "attester", known, BAD));
+    CCG_TRY(ccg_config_get_str(o, "attester", "kind", CCG_CONFIG_REQUIRED, BAD, &kind));
     for (size_t i = 0; i < 4; i++) {
         if (strcmp(kind, kinds[i]) == 0) {
             c->attester = (ccg_attester_kind)i;
@@ -98,12 +32,12 @@ static ccg_result parse_attester(const json_t *o, ccg_agent_config *c)
     }
     CCG_ENSURE_MSG(found, BAD, "\"attester.kind\" must be auto, configfs-tsm, sev-guest or emulator, not \"%.32s\"",
                    kind);
-    CCG_TRY(get_str(o, "attester", "tsm_root", 0, &c->tsm_root));
-    CCG_TRY(get_str(o, "attester", "sev_guest_path", 0, &c->sev_guest_path));
-    CCG_TRY(get_str(o, "attester", "emulator_dir", 0, &c->emulator_dir));
-    CCG_TRY(get_uint(o, "attester", "vmpl", 3, &vmpl));
-    CCG_TRY(get_str(o, "attester", "ccel_path", 0, &c->ccel_path));
-    CCG_TRY(get_str(o, "attester", "ccel_table_path", 0, &c->ccel_table_path));
+    CCG_TRY(ccg_config_get_str(o, "attester", "tsm_root", CCG_CONFIG_OPTIONAL, BAD, &c->tsm_root));
+    CCG_TRY(ccg_config_get_str(o, "attester", "sev_guest_path", CCG_CONFIG_OPTIONAL, BAD, &c->sev_guest_path));
+    CCG_TRY(ccg_config_get_str(o, "attester", "emulator_dir", CCG_CONFIG_OPTIONAL, BAD, &c->emulator_dir));
+    CCG_TRY(ccg_config_get_uint(o, "attester", "vmpl", 0, 3, BAD, &vmpl));
+    CCG_TRY(ccg_config_get_str(o, "attester", "ccel_path", CCG_CONFIG_OPTIONAL, BAD, &c->ccel_path));
+    CCG_TRY(ccg_config_get_str(o, "attester", "ccel_table_path", CCG_CONFIG_OPTIONAL, BAD, &c->ccel_table_path));
     c->vmpl = (uint32_t)vmpl;
     CCG_ENSURE_MSG(c->attester != CCG_ATTESTER_EMULATOR || c->emulator_dir != NULL, BAD,
                    "\"attester.kind\" emulator needs \"attester.emulator_dir\"");
@@ -115,14 +49,14 @@ cleanup:
 
 static ccg_result parse_broker(const json_t *o, ccg_agent_config *c)
 {
-    static const char *const known[] = {"url", "ca_file", "insecure_http", "timeout"};
+    static const char *const known[] = {"url", "ca_file", "insecure_http", "timeout", NULL};
     ccg_result result = CCG_FAILURE;
     uint64_t timeout = 30;
-    CCG_TRY(only_known(o, "broker", known, 4));
-    CCG_TRY(get_str(o, "broker", "url", 1, &c->broker_url));
-    CCG_TRY(get_str(o, "broker", "ca_file", 0, &c->broker_ca_file));
-    CCG_TRY(get_bool(o, "broker", "insecure_http", &c->insecure_http));
-    CCG_TRY(get_uint(o, "broker", "timeout", 3600, &timeout));
+    CCG_TRY(ccg_config_only_known(o, "broker", known, BAD));
+    CCG_TRY(ccg_config_get_str(o, "broker", "url", CCG_CONFIG_REQUIRED, BAD, &c->broker_url));
+    CCG_TRY(ccg_config_get_str(o, "broker", "ca_file", CCG_CONFIG_OPTIONAL, BAD, &c->broker_ca_file));
+    CCG_TRY(ccg_config_get_bool(o, "broker", "insecure_http", BAD, &c->insecure_http));
+    CCG_TRY(ccg_config_get_uint(o, "broker", "timeout", 0, 3600, BAD, &timeout));
     c->broker_timeout = timeout == 0 ? 30 : (long)timeout;
     if (strncmp(c->broker_url, "http://", 7) == 0) {
         CCG_ENSURE_MSG(c->insecure_http, BAD,
@@ -163,18 +97,18 @@ static int resource_path_ok(const char *p)
 
 static ccg_result parse_key(const json_t *o, ccg_agent_config *c)
 {
-    static const char *const known[] = {"resource", "id", "version"};
+    static const char *const known[] = {"resource", "id", "version", NULL};
     ccg_result result = CCG_FAILURE;
     uint64_t version = 0;
-    CCG_TRY(only_known(o, "key", known, 3));
-    CCG_TRY(get_str(o, "key", "resource", 1, &c->key_path));
+    CCG_TRY(ccg_config_only_known(o, "key", known, BAD));
+    CCG_TRY(ccg_config_get_str(o, "key", "resource", CCG_CONFIG_REQUIRED, BAD, &c->key_path));
     CCG_ENSURE_MSG(resource_path_ok(c->key_path), BAD, "\"key.resource\" must be repo/type/tag");
-    CCG_TRY(get_str(o, "key", "id", 0, &c->key_id));
+    CCG_TRY(ccg_config_get_str(o, "key", "id", CCG_CONFIG_OPTIONAL, BAD, &c->key_id));
     if (c->key_id == NULL) {
         c->key_id = strdup(c->key_path);
         CCG_ENSURE_ALLOC(c->key_id);
     }
-    CCG_TRY(get_uint(o, "key", "version", UINT32_MAX, &version));
+    CCG_TRY(ccg_config_get_uint(o, "key", "version", 0, UINT32_MAX, BAD, &version));
     c->key_version = (uint32_t)version;
     result = CCG_SUCCESS;
 cleanup:
@@ -183,14 +117,14 @@ cleanup:
 
 static ccg_result parse_artifact(const json_t *o, ccg_agent_config *c)
 {
-    static const char *const known[] = {"location", "provider_key", "ca_file", "threads"};
+    static const char *const known[] = {"location", "provider_key", "ca_file", "threads", NULL};
     ccg_result result = CCG_FAILURE;
     uint64_t threads = 0;
-    CCG_TRY(only_known(o, "artifact", known, 4));
-    CCG_TRY(get_str(o, "artifact", "location", 1, &c->artifact));
-    CCG_TRY(get_str(o, "artifact", "provider_key", 1, &c->provider_key));
-    CCG_TRY(get_str(o, "artifact", "ca_file", 0, &c->artifact_ca_file));
-    CCG_TRY(get_uint(o, "artifact", "threads", 1024, &threads));
+    CCG_TRY(ccg_config_only_known(o, "artifact", known, BAD));
+    CCG_TRY(ccg_config_get_str(o, "artifact", "location", CCG_CONFIG_REQUIRED, BAD, &c->artifact));
+    CCG_TRY(ccg_config_get_str(o, "artifact", "provider_key", CCG_CONFIG_REQUIRED, BAD, &c->provider_key));
+    CCG_TRY(ccg_config_get_str(o, "artifact", "ca_file", CCG_CONFIG_OPTIONAL, BAD, &c->artifact_ca_file));
+    CCG_TRY(ccg_config_get_uint(o, "artifact", "threads", 0, 1024, BAD, &threads));
     c->unseal_threads = (unsigned)threads;
     result = CCG_SUCCESS;
 cleanup:
@@ -199,11 +133,11 @@ cleanup:
 
 static ccg_result parse_gpu(const json_t *o, ccg_agent_config *c)
 {
-    static const char *const known[] = {"required", "nvml_library"};
+    static const char *const known[] = {"required", "nvml_library", NULL};
     ccg_result result = CCG_FAILURE;
-    CCG_TRY(only_known(o, "gpu", known, 2));
-    CCG_TRY(get_bool(o, "gpu", "required", &c->require_gpu));
-    CCG_TRY(get_str(o, "gpu", "nvml_library", 0, &c->nvml_library));
+    CCG_TRY(ccg_config_only_known(o, "gpu", known, BAD));
+    CCG_TRY(ccg_config_get_bool(o, "gpu", "required", BAD, &c->require_gpu));
+    CCG_TRY(ccg_config_get_str(o, "gpu", "nvml_library", CCG_CONFIG_OPTIONAL, BAD, &c->nvml_library));
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -211,11 +145,11 @@ cleanup:
 
 static ccg_result parse_server(const json_t *o, ccg_agent_config *c)
 {
-    static const char *const known[] = {"argv"};
+    static const char *const known[] = {"argv", NULL};
     ccg_result result = CCG_FAILURE;
     const json_t *argv, *v;
     size_t i;
-    CCG_TRY(only_known(o, "server", known, 1));
+    CCG_TRY(ccg_config_only_known(o, "server", known, BAD));
     argv = json_object_get(o, "argv");
     CCG_ENSURE_MSG(json_is_array(argv) && json_array_size(argv) >= 1 && json_array_size(argv) <= CCG_AGENT_MAX_ARGS,
                    BAD, "\"server.argv\" must be an array of 1 to %d strings", CCG_AGENT_MAX_ARGS);
@@ -234,16 +168,16 @@ cleanup:
 
 static ccg_result parse_status(const json_t *o, ccg_agent_config *c)
 {
-    static const char *const known[] = {"listen", "port_file", "linger"};
+    static const char *const known[] = {"listen", "port_file", "linger", NULL};
     ccg_result result = CCG_FAILURE;
     uint64_t linger = 0;
-    CCG_TRY(only_known(o, "status", known, 3));
-    CCG_TRY(get_uint(o, "status", "linger", 86400, &linger));
+    CCG_TRY(ccg_config_only_known(o, "status", known, BAD));
+    CCG_TRY(ccg_config_get_uint(o, "status", "linger", 0, 86400, BAD, &linger));
     c->status_linger = (unsigned)linger;
-    CCG_TRY(get_str(o, "status", "listen", 1, &c->status_listen));
+    CCG_TRY(ccg_config_get_str(o, "status", "listen", CCG_CONFIG_REQUIRED, BAD, &c->status_listen));
     CCG_ENSURE_MSG(strncmp(c->status_listen, "127.0.0.1:", 10) == 0 || strncmp(c->status_listen, "unix:/", 6) == 0,
                    BAD, "\"status.listen\" must be 127.0.0.1:PORT or unix:/path (loopback or a local socket only)");
-    CCG_TRY(get_str(o, "status", "port_file", 0, &c->status_port_file));
+    CCG_TRY(ccg_config_get_str(o, "status", "port_file", CCG_CONFIG_OPTIONAL, BAD, &c->status_port_file));
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -271,7 +205,7 @@ cleanup:
 ccg_result ccg_agent_config_parse(const char *text, size_t len, ccg_agent_config *out)
 {
     static const char *const known[] = {"attester", "broker", "key", "artifact", "gpu", "server", "status",
-                                        "memlock", "seccomp", "endpoint"};
+                                        "memlock", "seccomp", "endpoint", NULL};
     ccg_result result = CCG_FAILURE;
     json_t *root = NULL;
     json_error_t jerr;
@@ -281,7 +215,7 @@ ccg_result ccg_agent_config_parse(const char *text, size_t len, ccg_agent_config
     ccg_error_clear();
     root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     CCG_ENSURE_MSG(root != NULL, BAD, "the configuration is not JSON (line %d: %.80s)", jerr.line, jerr.text);
-    CCG_TRY(only_known(root, "configuration", known, sizeof(known) / sizeof(known[0])));
+    CCG_TRY(ccg_config_only_known(root, "configuration", known, BAD));
     CCG_ENSURE_MSG(json_object_get(root, "attester") != NULL, BAD, "\"attester\" is required");
     CCG_TRY(parse_attester(json_object_get(root, "attester"), out));
     CCG_ENSURE_MSG(json_object_get(root, "broker") != NULL, BAD, "\"broker\" is required");
@@ -301,7 +235,7 @@ ccg_result ccg_agent_config_parse(const char *text, size_t len, ccg_agent_config
     if ((v = json_object_get(root, "memlock")) != NULL) {
         CCG_TRY(parse_memlock(v, out));
     }
-    CCG_TRY(get_bool(root, "configuration", "seccomp", &out->seccomp));
+    CCG_TRY(ccg_config_get_bool(root, "configuration", "seccomp", BAD, &out->seccomp));
     if ((v = json_object_get(root, "endpoint")) != NULL) {
         out->endpoint = calloc(1, sizeof(*out->endpoint));
         CCG_ENSURE_ALLOC(out->endpoint);

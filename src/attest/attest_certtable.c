@@ -69,9 +69,9 @@ static ccg_result read_entries(ccg_reader *rd, ccg_snp_cert_entry *entries, size
     for (;;) {
         uint8_t guid[GUID_LEN];
         uint32_t off = 0, len = 0;
-        ATTEST_TRY_AS(ccg_reader_copy(rd, guid, GUID_LEN), CCG_R_ATTEST_OUTPUT_MALFORMED, "%s", NO_END);
-        ATTEST_TRY_AS(ccg_reader_u32le(rd, &off), CCG_R_ATTEST_OUTPUT_MALFORMED, "%s", NO_END);
-        ATTEST_TRY_AS(ccg_reader_u32le(rd, &len), CCG_R_ATTEST_OUTPUT_MALFORMED, "%s", NO_END);
+        CCG_TRY_AS(ccg_reader_copy(rd, guid, GUID_LEN), CCG_R_ATTEST_OUTPUT_MALFORMED, "%s", NO_END);
+        CCG_TRY_AS(ccg_reader_u32le(rd, &off), CCG_R_ATTEST_OUTPUT_MALFORMED, "%s", NO_END);
+        CCG_TRY_AS(ccg_reader_u32le(rd, &len), CCG_R_ATTEST_OUTPUT_MALFORMED, "%s", NO_END);
         if (ccg_is_all_zero(guid, GUID_LEN) && off == 0 && len == 0) {
             break;
         }

@@ -34,17 +34,6 @@ int attest_tsm_present(const char *tsm_root);
 /* 1 when the device can be opened read-write (AUTO's second probe). */
 int attest_sev_guest_present(const char *path);
 
-/* Runs a call that may fail with a generic reason (the reader's input.truncated, a nested parse) and
- * reports the failure under the attester's own reason instead: the error slot keeps the first failure,
- * so it is cleared first. */
-#define ATTEST_TRY_AS(expr, reason, ...)           \
-    do {                                           \
-        if (ccg_failed(expr)) {                    \
-            ccg_error_clear();                     \
-            CCG_BAIL((reason), __VA_ARGS__);       \
-        }                                          \
-    } while (0)
-
 /* Copies len bytes into a fresh malloc'd buffer (NULL, 0 stays NULL). */
 CCG_MUST_CHECK ccg_result attest_dup(const uint8_t *p, size_t len, uint8_t **out);
 

@@ -36,7 +36,7 @@ ccg_result ccg_attest_parse_provider(const uint8_t *buf, size_t len, ccg_tee_typ
     } known[] = {{"sev_guest", CCG_TEE_SNP}, {"tdx_guest", CCG_TEE_TDX}};
     size_t n = 0;
     *out = CCG_TEE_NONE;
-    ATTEST_TRY_AS(attr_text(buf, len, &n), CCG_R_ATTEST_PROVIDER_UNKNOWN, "the configfs-tsm provider is not a known name");
+    CCG_TRY_AS(attr_text(buf, len, &n), CCG_R_ATTEST_PROVIDER_UNKNOWN, "the configfs-tsm provider is not a known name");
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
         if (n == strlen(known[i].name) && memcmp(buf, known[i].name, n) == 0) {
             *out = known[i].tee;
@@ -96,11 +96,11 @@ static ccg_result check_tdx(const uint8_t *buf, size_t len, const uint8_t report
     const uint8_t *rdata = NULL;
     size_t body = 0;
     ccg_reader_init(&rd, buf, len);
-    ATTEST_TRY_AS(ccg_reader_u16le(&rd, &version), CCG_R_ATTEST_OUTPUT_MALFORMED, "an empty TDX quote");
+    CCG_TRY_AS(ccg_reader_u16le(&rd, &version), CCG_R_ATTEST_OUTPUT_MALFORMED, "an empty TDX quote");
     CCG_ENSURE_MSG(version == 4 || version == 5, CCG_R_ATTEST_OUTPUT_MALFORMED, "TDX quote version %u", version);
     body = version == 4 ? 48 : 48 + 2 + 4;
-    ATTEST_TRY_AS(ccg_reader_skip(&rd, body + 520 - 2), CCG_R_ATTEST_OUTPUT_MALFORMED, "a TDX quote of %zu bytes", len);
-    ATTEST_TRY_AS(ccg_reader_borrow(&rd, &rdata, CCG_ATTESTER_REPORT_DATA_LEN), CCG_R_ATTEST_OUTPUT_MALFORMED,
+    CCG_TRY_AS(ccg_reader_skip(&rd, body + 520 - 2), CCG_R_ATTEST_OUTPUT_MALFORMED, "a TDX quote of %zu bytes", len);
+    CCG_TRY_AS(ccg_reader_borrow(&rd, &rdata, CCG_ATTESTER_REPORT_DATA_LEN), CCG_R_ATTEST_OUTPUT_MALFORMED,
                   "a TDX quote of %zu bytes", len);
     CCG_ENSURE_MSG(memcmp(rdata, report_data, CCG_ATTESTER_REPORT_DATA_LEN) == 0, CCG_R_ATTEST_REPORT_DATA_MISMATCH,
                    "the TDX quote's REPORTDATA is not what was asked for");
@@ -133,8 +133,8 @@ ccg_result ccg_attest_parse_sev_guest_resp(const uint8_t *buf, size_t len, const
     ccg_reader rd;
     uint32_t status = 0, size = 0;
     ccg_reader_init(&rd, buf, len);
-    ATTEST_TRY_AS(ccg_reader_u32le(&rd, &status), CCG_R_ATTEST_OUTPUT_MALFORMED, "a sev-guest response of %zu bytes", len);
-    ATTEST_TRY_AS(ccg_reader_u32le(&rd, &size), CCG_R_ATTEST_OUTPUT_MALFORMED, "a sev-guest response of %zu bytes", len);
+    CCG_TRY_AS(ccg_reader_u32le(&rd, &status), CCG_R_ATTEST_OUTPUT_MALFORMED, "a sev-guest response of %zu bytes", len);
+    CCG_TRY_AS(ccg_reader_u32le(&rd, &size), CCG_R_ATTEST_OUTPUT_MALFORMED, "a sev-guest response of %zu bytes", len);
     CCG_ENSURE_MSG(status == 0, CCG_R_ATTEST_KERNEL_ERROR, "the SNP firmware answered MSG_REPORT_REQ with status 0x%x",
                    status);
     CCG_ENSURE_MSG(size == CCG_SNP_REPORT_SIZE, CCG_R_ATTEST_OUTPUT_MALFORMED,
@@ -142,7 +142,7 @@ ccg_result ccg_attest_parse_sev_guest_resp(const uint8_t *buf, size_t len, const
     if (ccg_failed(ccg_reader_reserved_zero(&rd, SNP_RSP_HEADER - 8, CCG_R_ATTEST_OUTPUT_MALFORMED))) {
         goto cleanup;
     }
-    ATTEST_TRY_AS(ccg_reader_borrow(&rd, report, CCG_SNP_REPORT_SIZE), CCG_R_ATTEST_OUTPUT_MALFORMED,
+    CCG_TRY_AS(ccg_reader_borrow(&rd, report, CCG_SNP_REPORT_SIZE), CCG_R_ATTEST_OUTPUT_MALFORMED,
                   "the sev-guest response is shorter than its report");
     /* The rest of the kernel's 4000-byte response buffer is unused. */
     result = CCG_SUCCESS;

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "ccgate/buf.h"
 #include "ccgate/endpoint_client.h"
 #include "ccgate/refvalue.h"
 #include "ccgate/sse.h"
@@ -17,6 +18,7 @@
 #include "cli.h"
 
 #define MAX_FILE (4u << 20)
+#define ASK_MAX_ANSWER (32u << 20) /* a plain (not streamed) answer */
 
 typedef struct {
     const char *endpoint, *policy, *tdx_policy, *trust_root, *trust_root_product, *tdx_trust_root, *tdx_collateral;
@@ -376,8 +378,7 @@ typedef struct {
     int json;
     int stream;
     int completions;
-    char *body;
-    size_t len, cap;
+    ccg_buf body; /* a plain answer, up to ASK_MAX_ANSWER */
     ccg_sse_parser *sse;
     int printed;
 } ask_out;
@@ -415,22 +416,7 @@ static int ask_body(void *arg, const uint8_t *data, size_t len)
     if (o->stream && o->status == 200 && !o->json && o->sse != NULL) {
         return ccg_failed(ccg_sse_feed(o->sse, data, len)) ? 1 : 0;
     }
-    if (o->len + len + 1 > o->cap) {
-        size_t cap = (o->len + len + 1) * 2;
-        if (cap > (64u << 20)) {
-            return 1;
-        }
-        char *p = realloc(o->body, cap);
-        if (p == NULL) {
-            return 1;
-        }
-        o->body = p;
-        o->cap = cap;
-    }
-    memcpy(o->body + o->len, data, len);
-    o->len += len;
-    o->body[o->len] = 0;
-    return 0;
+    return ccg_failed(ccg_buf_append(&o->body, data, len)) ? 1 : 0;
 }
 
 static char *ask_request_body(const client_args *a)
@@ -447,8 +433,9 @@ static char *ask_request_body(const client_args *a)
 
 static int print_answer(const ask_out *o)
 {
+    const char *body = o->body.p ? (const char *)o->body.p : "";
     if (o->status != 200) {
-        fprintf(stderr, "ccgate client ask: the endpoint answered HTTP %d: %s\n", o->status, o->body ? o->body : "");
+        fprintf(stderr, "ccgate client ask: the endpoint answered HTTP %d: %s\n", o->status, body);
         return CLI_EXIT_DENY;
     }
     if (o->stream && !o->json) {
@@ -458,10 +445,10 @@ static int print_answer(const ask_out *o)
         return CLI_EXIT_OK;
     }
     if (o->json) {
-        printf("%s\n", o->body ? o->body : "");
+        printf("%s\n", body);
         return CLI_EXIT_OK;
     }
-    json_t *j = o->body ? json_loads(o->body, 0, NULL) : NULL;
+    json_t *j = o->body.p ? json_loads(body, 0, NULL) : NULL;
     json_t *c0 = json_array_get(json_object_get(j, "choices"), 0);
     const char *text = o->completions ? json_string_value(json_object_get(c0, "text"))
                                       : json_string_value(json_object_get(json_object_get(c0, "message"), "content"));
@@ -491,6 +478,7 @@ static int run_ask(const client_args *a)
     o.json = a->json;
     o.stream = a->stream;
     o.completions = a->completions;
+    ccg_buf_init(&o.body, ASK_MAX_ANSWER);
     ccg_error_clear();
     if (ccg_failed(load_trust(a, &s))) {
         rc = cli_report_error("client ask", 0);
@@ -515,7 +503,7 @@ cleanup:
         explicit_bzero(body, strlen(body));
         free(body);
     }
-    free(o.body);
+    ccg_buf_free(&o.body);
     ccg_sse_parser_free(o.sse);
     ccg_decision_free(&d);
     ccg_client_free(c);

@@ -24,6 +24,13 @@ typedef struct {
 void ccg_hpke_kem_suite_id(uint16_t kem_id, ccg_hpke_suite_id *sid);
 void ccg_hpke_full_suite_id(ccg_hpke_suite suite, ccg_hpke_suite_id *sid);
 
+/* Plain HKDF-SHA256 (RFC 5869), the KDF under the labeled steps, for the protocols that use it unlabeled
+ * (OHTTP's response keys, RFC 9458 4.4). An empty salt is Nh zero bytes. */
+CCG_MUST_CHECK ccg_result ccg_hpke_hkdf_extract(const uint8_t *salt, size_t salt_len, const uint8_t *ikm, size_t ikm_len,
+                                                uint8_t prk[CCG_HPKE_NH]);
+CCG_MUST_CHECK ccg_result ccg_hpke_hkdf_expand(const uint8_t prk[CCG_HPKE_NH], const uint8_t *info, size_t info_len,
+                                               uint8_t *out, size_t out_len);
+
 /* RFC 9180 section 4: LabeledExtract(salt, label, ikm) -> prk (Nh bytes) and
  * LabeledExpand(prk, label, info, L). An empty salt is Nh zero bytes (RFC 5869). */
 CCG_MUST_CHECK ccg_result ccg_hpke_labeled_extract(const ccg_hpke_suite_id *sid, const uint8_t *salt, size_t salt_len,

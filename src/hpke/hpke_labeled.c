@@ -62,6 +62,24 @@ cleanup:
     return result;
 }
 
+ccg_result ccg_hpke_hkdf_extract(const uint8_t *salt, size_t salt_len, const uint8_t *ikm, size_t ikm_len,
+                                 uint8_t prk[CCG_HPKE_NH])
+{
+    static const uint8_t zero_salt[CCG_HPKE_NH] = {0};
+    /* RFC 5869: an absent salt is HashLen zeros (HMAC pads either to the same block). */
+    if (salt_len == 0) {
+        salt = zero_salt;
+        salt_len = sizeof(zero_salt);
+    }
+    return hkdf_step(EVP_KDF_HKDF_MODE_EXTRACT_ONLY, ikm, ikm_len, salt, salt_len, NULL, 0, prk, CCG_HPKE_NH);
+}
+
+ccg_result ccg_hpke_hkdf_expand(const uint8_t prk[CCG_HPKE_NH], const uint8_t *info, size_t info_len, uint8_t *out,
+                                size_t out_len)
+{
+    return hkdf_step(EVP_KDF_HKDF_MODE_EXPAND_ONLY, prk, CCG_HPKE_NH, NULL, 0, info, info_len, out, out_len);
+}
+
 /* prefix || "HPKE-v1" || suite_id || label || tail, in a fresh buffer the caller cleanses. */
 static ccg_result labeled_concat(const uint8_t *prefix, size_t prefix_len, const ccg_hpke_suite_id *sid, const char *label,
                                  const uint8_t *tail, size_t tail_len, uint8_t **out, size_t *out_len)
@@ -97,17 +115,11 @@ cleanup:
 ccg_result ccg_hpke_labeled_extract(const ccg_hpke_suite_id *sid, const uint8_t *salt, size_t salt_len, const char *label,
                                     const uint8_t *ikm, size_t ikm_len, uint8_t prk[CCG_HPKE_NH])
 {
-    static const uint8_t zero_salt[CCG_HPKE_NH] = {0};
     ccg_result result = CCG_FAILURE;
     uint8_t *labeled = NULL;
     size_t labeled_len = 0;
     CCG_TRY(labeled_concat(NULL, 0, sid, label, ikm, ikm_len, &labeled, &labeled_len));
-    /* RFC 5869: an absent salt is HashLen zeros (HMAC pads either to the same block). */
-    if (salt_len == 0) {
-        salt = zero_salt;
-        salt_len = sizeof(zero_salt);
-    }
-    CCG_TRY(hkdf_step(EVP_KDF_HKDF_MODE_EXTRACT_ONLY, labeled, labeled_len, salt, salt_len, NULL, 0, prk, CCG_HPKE_NH));
+    CCG_TRY(ccg_hpke_hkdf_extract(salt, salt_len, labeled, labeled_len, prk));
     result = CCG_SUCCESS;
 cleanup:
     OPENSSL_clear_free(labeled, labeled_len);
@@ -125,7 +137,7 @@ ccg_result ccg_hpke_labeled_expand(const ccg_hpke_suite_id *sid, const uint8_t p
     /* L = 0 derives nothing (Nk = Nn = 0 of the export-only AEAD). */
     if (out_len > 0) {
         CCG_TRY(labeled_concat(len_be, sizeof(len_be), sid, label, info, info_len, &labeled, &labeled_len));
-        CCG_TRY(hkdf_step(EVP_KDF_HKDF_MODE_EXPAND_ONLY, prk, CCG_HPKE_NH, NULL, 0, labeled, labeled_len, out, out_len));
+        CCG_TRY(ccg_hpke_hkdf_expand(prk, labeled, labeled_len, out, out_len));
     }
     result = CCG_SUCCESS;
 cleanup:

@@ -126,12 +126,12 @@ static int member_cmp(const void *pa, const void *pb)
     }
 }
 
-static ccg_result jcs_string(jose_buf *out, const char *s, size_t len)
+static ccg_result jcs_string(ccg_buf *out, const char *s, size_t len)
 {
     ccg_result result = CCG_FAILURE;
     size_t run = 0; /* start of the pending run of bytes copied verbatim */
     CCG_ENSURE_MSG(utf8_valid(s, len), CCG_R_INPUT_MALFORMED, "a JSON string is not valid UTF-8");
-    CCG_TRY(jose_buf_append(out, "\"", 1));
+    CCG_TRY(ccg_buf_append(out, "\"", 1));
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         char esc[8];
@@ -155,21 +155,21 @@ static ccg_result jcs_string(jose_buf *out, const char *s, size_t len)
             e = esc;
         }
         if (e != NULL) {
-            CCG_TRY(jose_buf_append(out, s + run, i - run));
-            CCG_TRY(jose_buf_append_str(out, e));
+            CCG_TRY(ccg_buf_append(out, s + run, i - run));
+            CCG_TRY(ccg_buf_append_str(out, e));
             run = i + 1;
         }
     }
-    CCG_TRY(jose_buf_append(out, s + run, len - run));
-    CCG_TRY(jose_buf_append(out, "\"", 1));
+    CCG_TRY(ccg_buf_append(out, s + run, len - run));
+    CCG_TRY(ccg_buf_append(out, "\"", 1));
     result = CCG_SUCCESS;
 cleanup:
     return result;
 }
 
-static ccg_result jcs_value(jose_buf *out, const json_t *v, int depth);
+static ccg_result jcs_value(ccg_buf *out, const json_t *v, int depth);
 
-static ccg_result jcs_object(jose_buf *out, const json_t *obj, int depth)
+static ccg_result jcs_object(ccg_buf *out, const json_t *obj, int depth)
 {
     ccg_result result = CCG_FAILURE;
     size_t n = json_object_size(obj);
@@ -191,23 +191,23 @@ static ccg_result jcs_object(jose_buf *out, const json_t *obj, int depth)
         CCG_ENSURE(k == n, CCG_R_INTERNAL_ERROR);
         qsort(members, n, sizeof(*members), member_cmp);
     }
-    CCG_TRY(jose_buf_append(out, "{", 1));
+    CCG_TRY(ccg_buf_append(out, "{", 1));
     for (size_t i = 0; i < n; i++) {
         if (i > 0) {
-            CCG_TRY(jose_buf_append(out, ",", 1));
+            CCG_TRY(ccg_buf_append(out, ",", 1));
         }
         CCG_TRY(jcs_string(out, members[i].key, members[i].len));
-        CCG_TRY(jose_buf_append(out, ":", 1));
+        CCG_TRY(ccg_buf_append(out, ":", 1));
         CCG_TRY(jcs_value(out, members[i].value, depth + 1));
     }
-    CCG_TRY(jose_buf_append(out, "}", 1));
+    CCG_TRY(ccg_buf_append(out, "}", 1));
     result = CCG_SUCCESS;
 cleanup:
     free(members);
     return result;
 }
 
-static ccg_result jcs_value(jose_buf *out, const json_t *v, int depth)
+static ccg_result jcs_value(ccg_buf *out, const json_t *v, int depth)
 {
     ccg_result result = CCG_FAILURE;
     CCG_ENSURE_MSG(depth <= CCG_JCS_MAX_DEPTH, CCG_R_INPUT_MALFORMED, "JSON nests deeper than %d levels",
@@ -219,14 +219,14 @@ static ccg_result jcs_value(jose_buf *out, const json_t *v, int depth)
         break;
     case JSON_ARRAY: {
         size_t n = json_array_size(v);
-        CCG_TRY(jose_buf_append(out, "[", 1));
+        CCG_TRY(ccg_buf_append(out, "[", 1));
         for (size_t i = 0; i < n; i++) {
             if (i > 0) {
-                CCG_TRY(jose_buf_append(out, ",", 1));
+                CCG_TRY(ccg_buf_append(out, ",", 1));
             }
             CCG_TRY(jcs_value(out, json_array_get(v, i), depth + 1));
         }
-        CCG_TRY(jose_buf_append(out, "]", 1));
+        CCG_TRY(ccg_buf_append(out, "]", 1));
         break;
     }
     case JSON_STRING:
@@ -239,19 +239,19 @@ static ccg_result jcs_value(jose_buf *out, const json_t *v, int depth)
                        "integer %lld is beyond 2^53 and has no exact canonical form", (long long)i);
         int w = snprintf(digits, sizeof(digits), "%lld", (long long)i);
         CCG_ENSURE(w > 0 && (size_t)w < sizeof(digits), CCG_R_INTERNAL_ERROR);
-        CCG_TRY(jose_buf_append(out, digits, (size_t)w));
+        CCG_TRY(ccg_buf_append(out, digits, (size_t)w));
         break;
     }
     case JSON_REAL:
         CCG_BAIL(CCG_R_INPUT_MALFORMED, "canonical JSON here supports integers only, not reals");
     case JSON_TRUE:
-        CCG_TRY(jose_buf_append_str(out, "true"));
+        CCG_TRY(ccg_buf_append_str(out, "true"));
         break;
     case JSON_FALSE:
-        CCG_TRY(jose_buf_append_str(out, "false"));
+        CCG_TRY(ccg_buf_append_str(out, "false"));
         break;
     case JSON_NULL:
-        CCG_TRY(jose_buf_append_str(out, "null"));
+        CCG_TRY(ccg_buf_append_str(out, "null"));
         break;
     default:
         CCG_BAIL(CCG_R_INTERNAL_ERROR, "unknown JSON type");
@@ -264,16 +264,16 @@ cleanup:
 ccg_result ccg_jcs_serialize(const json_t *v, char **out, size_t *out_len)
 {
     ccg_result result = CCG_FAILURE;
-    jose_buf buf;
-    jose_buf_init(&buf, JCS_MAX_OUTPUT);
+    ccg_buf buf;
+    ccg_buf_init(&buf, JCS_MAX_OUTPUT);
     *out = NULL;
     if (out_len != NULL) {
         *out_len = 0;
     }
     CCG_TRY(jcs_value(&buf, v, 0));
-    CCG_TRY(jose_buf_take(&buf, out, out_len));
+    CCG_TRY(ccg_buf_take_str(&buf, out, out_len));
     result = CCG_SUCCESS;
 cleanup:
-    jose_buf_free(&buf);
+    ccg_buf_free(&buf);
     return result;
 }

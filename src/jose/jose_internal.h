@@ -7,22 +7,8 @@
 #include <stdint.h>
 #include <openssl/types.h>
 
+#include "ccgate/buf.h"
 #include "ccgate/jose.h"
-
-/* A growable byte buffer with a size cap (the cap turns runaway output into input.too_large). */
-typedef struct {
-    char *data;
-    size_t len;
-    size_t cap;
-    size_t max;
-} jose_buf;
-
-void jose_buf_init(jose_buf *b, size_t max);
-void jose_buf_free(jose_buf *b);
-CCG_MUST_CHECK ccg_result jose_buf_append(jose_buf *b, const void *p, size_t n);
-CCG_MUST_CHECK ccg_result jose_buf_append_str(jose_buf *b, const char *s);
-/* Hands the NUL-terminated contents to the caller and resets b. */
-CCG_MUST_CHECK ccg_result jose_buf_take(jose_buf *b, char **out, size_t *out_len);
 
 /* A string member: present and a string, else `reason`. Returns the borrowed value and its length. */
 CCG_MUST_CHECK ccg_result jose_string_member(const json_t *obj, const char *name, ccg_reason reason,

@@ -1,4 +1,4 @@
-/* Shared JOSE helpers: a capped output buffer, JSON member access and P-256 key plumbing. */
+/* Shared JOSE helpers: JSON member access and P-256 key plumbing. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,63 +8,6 @@
 #include <openssl/params.h>
 
 #include "jose_internal.h"
-
-void jose_buf_init(jose_buf *b, size_t max)
-{
-    memset(b, 0, sizeof(*b));
-    b->max = max;
-}
-
-void jose_buf_free(jose_buf *b)
-{
-    free(b->data);
-    memset(b, 0, sizeof(*b));
-}
-
-ccg_result jose_buf_append(jose_buf *b, const void *p, size_t n)
-{
-    ccg_result result = CCG_FAILURE;
-    CCG_ENSURE_MSG(n <= b->max && b->len <= b->max - n, CCG_R_INPUT_TOO_LARGE, "output exceeds %zu bytes", b->max);
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) {
-            cap *= 2;
-        }
-        char *grown = realloc(b->data, cap);
-        CCG_ENSURE_ALLOC(grown);
-        b->data = grown;
-        b->cap = cap;
-    }
-    if (n > 0) {
-        memcpy(b->data + b->len, p, n);
-    }
-    b->len += n;
-    b->data[b->len] = '\0';
-    result = CCG_SUCCESS;
-cleanup:
-    return result;
-}
-
-ccg_result jose_buf_append_str(jose_buf *b, const char *s)
-{
-    return jose_buf_append(b, s, strlen(s));
-}
-
-ccg_result jose_buf_take(jose_buf *b, char **out, size_t *out_len)
-{
-    ccg_result result = CCG_FAILURE;
-    if (b->data == NULL) {
-        CCG_TRY(jose_buf_append(b, "", 0));
-    }
-    *out = b->data;
-    if (out_len != NULL) {
-        *out_len = b->len;
-    }
-    memset(b, 0, sizeof(*b));
-    result = CCG_SUCCESS;
-cleanup:
-    return result;
-}
 
 ccg_result jose_string_member(const json_t *obj, const char *name, ccg_reason reason, const char **value,
                               size_t *len)

@@ -66,8 +66,8 @@ ccg_result ccg_jwt_sign_es256(EVP_PKEY *key, const json_t *claims, char **out)
     char *header_b64 = NULL;
     uint8_t sig[64];
     char sig_b64[96];
-    jose_buf buf;
-    jose_buf_init(&buf, CCG_JWT_MAX_TEXT);
+    ccg_buf buf;
+    ccg_buf_init(&buf, CCG_JWT_MAX_TEXT);
     *out = NULL;
     CCG_ENSURE_MSG(json_is_object(claims), CCG_R_USAGE_INVALID, "JWT claims must be a JSON object");
     claims_text = json_dumps(claims, JSON_COMPACT | JSON_SORT_KEYS);
@@ -76,17 +76,17 @@ ccg_result ccg_jwt_sign_es256(EVP_PKEY *key, const json_t *claims, char **out)
     claims_b64 = ccg_b64url_encode((const uint8_t *)claims_text, strlen(claims_text));
     CCG_ENSURE_ALLOC(header_b64);
     CCG_ENSURE_ALLOC(claims_b64);
-    CCG_TRY(jose_buf_append_str(&buf, header_b64));
-    CCG_TRY(jose_buf_append(&buf, ".", 1));
-    CCG_TRY(jose_buf_append_str(&buf, claims_b64));
-    CCG_TRY(ccg_es256_sign(key, (const uint8_t *)buf.data, buf.len, sig));
+    CCG_TRY(ccg_buf_append_str(&buf, header_b64));
+    CCG_TRY(ccg_buf_append(&buf, ".", 1));
+    CCG_TRY(ccg_buf_append_str(&buf, claims_b64));
+    CCG_TRY(ccg_es256_sign(key, buf.p, buf.len, sig));
     ccg_b64url_encode_into(sig, sizeof(sig), sig_b64);
-    CCG_TRY(jose_buf_append(&buf, ".", 1));
-    CCG_TRY(jose_buf_append_str(&buf, sig_b64));
-    CCG_TRY(jose_buf_take(&buf, out, NULL));
+    CCG_TRY(ccg_buf_append(&buf, ".", 1));
+    CCG_TRY(ccg_buf_append_str(&buf, sig_b64));
+    CCG_TRY(ccg_buf_take_str(&buf, out, NULL));
     result = CCG_SUCCESS;
 cleanup:
-    jose_buf_free(&buf);
+    ccg_buf_free(&buf);
     free(claims_text);
     free(claims_b64);
     free(header_b64);

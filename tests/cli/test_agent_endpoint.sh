@@ -16,6 +16,7 @@
 #   the agent's log has no prompt, completion or API key
 set -uo pipefail
 . "$(dirname "$0")/../support/testlib.sh"
+. "$(dirname "$0")/../support/tdx_broker.sh"
 cli=${CCG_CLI:?CCG_CLI must name the ccgate binary}
 bin=$(cd "$(dirname "$cli")" && pwd)
 kbs=${CCG_KBS:-$bin/ccgate-kbs}
@@ -38,31 +39,8 @@ vec=$(cd "${CCG_VECTORS:-tests/vectors}/tdx" 2>/dev/null && pwd)
 ccel_log=$vec/gotdx-ccel-ccel_data.dat
 ccel_table=$vec/gotdx-ccel-ccel_table.dat
 "$cli" emulate tdx --out-dir "$tmp/td" --event-log "$ccel_log" --save-state >/dev/null || { echo "FAIL emulate tdx"; exit 1; }
-mrtd=$(printf '7d%.0s' $(seq 48))
-cat >"$tmp/kbs.json" <<JSON
-{"store":"$tmp/kbs.db","port":0,"nonce_ttl":60,"attestation_policy":"model-e","allow_unlocked_memory":true,
- "keystore":{"backend":"file","kek_file":"$tmp/kek"},
- "tdx":{"collateral_file":"$tmp/td/collateral.json","test_roots":["$tmp/td/root.pem"]}}
-JSON
-cat >"$tmp/policy.json" <<JSON
-{"policy_id":"model-e","version":3,"allowed_tees":["tdx"],"tdx":{"allowed_mrtd":["$mrtd"]}}
-JSON
-head -c 32 /dev/urandom >"$tmp/model.key"
-head -c 200000 /dev/urandom >"$tmp/model.plain"
-model_sha=$(sha384sum "$tmp/model.plain" | cut -d' ' -f1)
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$tmp/provider.pem" 2>/dev/null &&
-  openssl pkey -in "$tmp/provider.pem" -pubout -out "$tmp/provider.pub" 2>/dev/null || { echo "FAIL provider key"; exit 1; }
-"$cli" seal --in "$tmp/model.plain" --out "$tmp/model.ccgm" --key-file "$tmp/model.key" --key-id ep/model/k \
-  --key-version 1 --signer "$tmp/provider.pem" >/dev/null || { echo "FAIL seal"; exit 1; }
-rm -f "$tmp/model.plain"
-"$kbs" create-kek --config "$tmp/kbs.json" >/dev/null || { echo "FAIL create-kek"; exit 1; }
-"$kbs" set-policy --config "$tmp/kbs.json" --file "$tmp/policy.json" >/dev/null || { echo "FAIL set-policy"; exit 1; }
-"$kbs" import-key --config "$tmp/kbs.json" --key-id ep/model/k --policy-id model-e --file "$tmp/model.key" \
-  >/dev/null || { echo "FAIL import-key"; exit 1; }
-tl_spawn "$kbs" serve --config "$tmp/kbs.json" --insecure-http --port-file "$tmp/port" 2>"$tmp/daemon.log"
-for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
-[ -s "$tmp/port" ] || { echo "FAIL daemon did not start"; cat "$tmp/daemon.log"; exit 1; }
-port=$(cat "$tmp/port")
+tdx_broker_start "$tmp" "$cli" "$kbs" model-e 3 ep/model/k 200000 "$tmp/td/collateral.json" || exit 1
+port=$tdx_port mrtd=$tdx_mrtd model_sha=$tdx_model_sha
 
 key="ep-test-key-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 hash=$(printf '%s\n' "$key" | "$agent" --hash-api-key) || { echo "FAIL --hash-api-key"; exit 1; }

@@ -17,6 +17,7 @@
 # the policy version, and the model server never starts.
 set -uo pipefail
 . "$(dirname "$0")/../support/testlib.sh"
+. "$(dirname "$0")/../support/tdx_broker.sh"
 cli=${CCG_CLI:?CCG_CLI must name the ccgate binary}
 bin=$(cd "$(dirname "$cli")" && pwd)
 kbs=${CCG_KBS:-$bin/ccgate-kbs}
@@ -51,32 +52,8 @@ variant ood --tee-tcb-svn 04000200000000000000000000000000
 variant expired --collateral-expired
 variant revoked --revoke-pck
 cp "$tmp/td/collateral.json" "$tmp/collateral.json"
-mrtd=$(printf '7d%.0s' $(seq 48))
-
-cat >"$tmp/kbs.json" <<EOF
-{"store":"$tmp/kbs.db","port":0,"nonce_ttl":60,"attestation_policy":"model-t","allow_unlocked_memory":true,
- "keystore":{"backend":"file","kek_file":"$tmp/kek"},
- "tdx":{"collateral_file":"$tmp/collateral.json","test_roots":["$tmp/td/root.pem"]}}
-EOF
-cat >"$tmp/policy.json" <<EOF
-{"policy_id":"model-t","version":7,"allowed_tees":["tdx"],"tdx":{"allowed_mrtd":["$mrtd"]}}
-EOF
-head -c 32 /dev/urandom >"$tmp/model.key"
-head -c 300000 /dev/urandom >"$tmp/model.plain"
-model_sha=$(sha384sum "$tmp/model.plain" | cut -d' ' -f1)
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$tmp/provider.pem" 2>/dev/null &&
-  openssl pkey -in "$tmp/provider.pem" -pubout -out "$tmp/provider.pub" 2>/dev/null || { echo "FAIL provider key"; exit 1; }
-"$cli" seal --in "$tmp/model.plain" --out "$tmp/model.ccgm" --key-file "$tmp/model.key" --key-id tdx/model/k \
-  --key-version 1 --signer "$tmp/provider.pem" >/dev/null || { echo "FAIL seal"; exit 1; }
-rm -f "$tmp/model.plain"
-"$kbs" create-kek --config "$tmp/kbs.json" >/dev/null || { echo "FAIL create-kek"; exit 1; }
-"$kbs" set-policy --config "$tmp/kbs.json" --file "$tmp/policy.json" >/dev/null || { echo "FAIL set-policy"; exit 1; }
-"$kbs" import-key --config "$tmp/kbs.json" --key-id tdx/model/k --policy-id model-t --file "$tmp/model.key" \
-  >/dev/null || { echo "FAIL import-key"; exit 1; }
-tl_spawn "$kbs" serve --config "$tmp/kbs.json" --insecure-http --port-file "$tmp/port" 2>"$tmp/daemon.log"
-for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
-[ -s "$tmp/port" ] || { echo "FAIL daemon did not start"; cat "$tmp/daemon.log"; exit 1; }
-port=$(cat "$tmp/port")
+tdx_broker_start "$tmp" "$cli" "$kbs" model-t 7 tdx/model/k 300000 "$tmp/collateral.json" || exit 1
+port=$tdx_port model_sha=$tdx_model_sha
 
 run=0
 # A TD directory is read by the emulator attester; "tsm:MOUNT" is the configfs-tsm stand-in mounted there.

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ccgate/buf.h"
 #include "tdx_emu_internal.h"
 
 static const uint8_t INTEL_QE_VENDOR[16] = {0x93, 0x9a, 0x72, 0x33, 0xf7, 0x9c, 0x4c, 0xa9,
@@ -168,32 +169,27 @@ cleanup:
     return result;
 }
 
-/* A growing byte buffer for writing the quote (this side writes, it never parses). */
+/* The quote being written (this side writes, it never parses): a failed put sticks, and is checked once at
+ * the end. The bound is far above what a verifier takes (CCG_TDX_MAX_QUOTE), so oversized quotes can still
+ * be made to test that refusal. */
+#define QUOTE_WRITE_MAX ((size_t)16 << 20)
+
 typedef struct {
-    uint8_t *p;
-    size_t len, cap;
+    ccg_buf buf;
     int failed;
 } wbuf;
 
+static void wb_init(wbuf *b)
+{
+    ccg_buf_init(&b->buf, QUOTE_WRITE_MAX);
+    b->failed = 0;
+}
+
 static void put(wbuf *b, const void *data, size_t n)
 {
-    if (b->failed) {
-        return;
+    if (!b->failed && ccg_failed(ccg_buf_append(&b->buf, data, n))) {
+        b->failed = 1;
     }
-    if (b->len + n > b->cap) {
-        size_t cap = (b->len + n) * 2 + 256;
-        uint8_t *p = realloc(b->p, cap);
-        if (p == NULL) {
-            b->failed = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    if (n > 0) {
-        memcpy(b->p + b->len, data, n);
-    }
-    b->len += n;
 }
 
 static void put_le(wbuf *b, uint64_t v, size_t n)
@@ -258,10 +254,11 @@ cleanup:
 static ccg_result qe_report(const ccg_tdx_emu_td *td, const uint8_t xy[64], const uint8_t *auth, uint8_t out[384])
 {
     ccg_result result = CCG_FAILURE;
-    wbuf b = {0};
+    wbuf b;
     uint8_t digest[32];
     unsigned int dl = 0;
     EVP_MD_CTX *md = EVP_MD_CTX_new();
+    wb_init(&b);
     CCG_ENSURE_OSSL(md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 && EVP_DigestUpdate(md, xy, 64) == 1 &&
                         EVP_DigestUpdate(md, auth, td->qe_auth_len) == 1 && EVP_DigestFinal_ex(md, digest, &dl) == 1,
                     CCG_R_INTERNAL_CRYPTO);
@@ -281,12 +278,12 @@ static ccg_result qe_report(const ccg_tdx_emu_td *td, const uint8_t xy[64], cons
     put_zero(&b, 60);
     put(&b, digest, 32);
     put_zero(&b, 32);
-    CCG_ENSURE(!b.failed && b.len == 384, CCG_R_INTERNAL_OUT_OF_MEMORY);
-    memcpy(out, b.p, 384);
+    CCG_ENSURE(!b.failed && b.buf.len == 384, CCG_R_INTERNAL_OUT_OF_MEMORY);
+    memcpy(out, b.buf.p, 384);
     result = CCG_SUCCESS;
 cleanup:
     EVP_MD_CTX_free(md);
-    free(b.p);
+    ccg_buf_free(&b.buf);
     return result;
 }
 
@@ -330,10 +327,12 @@ cleanup:
 ccg_result ccg_tdx_emu_quote(const ccg_tdx_emu *e, const ccg_tdx_emu_td *td, uint8_t **quote, size_t *len)
 {
     ccg_result result = CCG_FAILURE;
-    wbuf b = {0}, cd = {0};
+    wbuf b, cd;
     uint8_t xy[64], sig[64];
     int td15 = td->version == 5 && td->body_type == 3;
     *quote = NULL;
+    wb_init(&b);
+    wb_init(&cd);
     put_le(&b, td->version, 2);
     put_le(&b, 2, 2);
     put_le(&b, 0x81, 4);
@@ -347,21 +346,19 @@ ccg_result ccg_tdx_emu_quote(const ccg_tdx_emu *e, const ccg_tdx_emu_td *td, uin
     put_body(&b, td, td15);
     CCG_ENSURE(!b.failed, CCG_R_INTERNAL_OUT_OF_MEMORY);
     CCG_TRY(att_key_xy(e, td, xy));
-    CCG_TRY(tdx_emu_sign_raw(td->sign_with_other_key ? e->other_key : e->att_key, b.p, b.len, sig, 32));
+    CCG_TRY(tdx_emu_sign_raw(td->sign_with_other_key ? e->other_key : e->att_key, b.buf.p, b.buf.len, sig, 32));
     CCG_TRY(cert_data(e, td, xy, &cd));
     CCG_ENSURE(!cd.failed, CCG_R_INTERNAL_OUT_OF_MEMORY);
-    put_le(&b, 128 + cd.len, 4);
+    put_le(&b, 128 + cd.buf.len, 4);
     put(&b, sig, 64);
     put(&b, xy, 64);
-    put(&b, cd.p, cd.len);
+    put(&b, cd.buf.p, cd.buf.len);
     put_zero(&b, td->trailing);
     CCG_ENSURE(!b.failed, CCG_R_INTERNAL_OUT_OF_MEMORY);
-    *quote = b.p;
-    *len = b.len;
-    b.p = NULL;
+    CCG_TRY(ccg_buf_take(&b.buf, quote, len));
     result = CCG_SUCCESS;
 cleanup:
-    free(b.p);
-    free(cd.p);
+    ccg_buf_free(&b.buf);
+    ccg_buf_free(&cd.buf);
     return result;
 }

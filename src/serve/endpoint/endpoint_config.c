@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ccgate/config_json.h"
 #include "ccgate/error.h"
 #include "ccgate/util.h"
 
@@ -44,61 +45,6 @@ void ccg_endpoint_config_free(ccg_endpoint_config *cfg)
     memset(cfg, 0, sizeof(*cfg));
 }
 
-static ccg_result only_known(const json_t *obj, const char *where, const char *const *known, ccg_reason bad)
-{
-    ccg_result result = CCG_FAILURE;
-    const char *name;
-    json_t *v;
-    CCG_ENSURE_MSG(json_is_object(obj), bad, "\"%s\" must be an object", where);
-    json_object_foreach((json_t *)obj, name, v) {
-        int ok = 0;
-        for (size_t i = 0; known[i] != NULL; i++) {
-            ok |= strcmp(name, known[i]) == 0;
-        }
-        CCG_ENSURE_MSG(ok, bad, "unknown member \"%.64s\" in \"%s\"", name, where);
-    }
-    result = CCG_SUCCESS;
-cleanup:
-    return result;
-}
-
-/* An optional string (null = absent), copied. */
-static ccg_result get_str(const json_t *obj, const char *where, const char *name, ccg_reason bad, char **out)
-{
-    ccg_result result = CCG_FAILURE;
-    const json_t *v = json_object_get(obj, name);
-    if (v == NULL || json_is_null(v)) {
-        return CCG_SUCCESS;
-    }
-    CCG_ENSURE_MSG(json_is_string(v) && json_string_length(v) > 0 && json_string_length(v) < 4096 &&
-                       strlen(json_string_value(v)) == json_string_length(v),
-                   bad, "\"%s.%s\" must be a non-empty string", where, name);
-    free(*out);
-    *out = strdup(json_string_value(v));
-    CCG_ENSURE_ALLOC(*out);
-    result = CCG_SUCCESS;
-cleanup:
-    return result;
-}
-
-static ccg_result get_uint(const json_t *obj, const char *name, unsigned long long min, unsigned long long max,
-                           ccg_reason bad, unsigned long long *out)
-{
-    ccg_result result = CCG_FAILURE;
-    const json_t *v = json_object_get(obj, name);
-    if (v == NULL) {
-        return CCG_SUCCESS;
-    }
-    CCG_ENSURE_MSG(json_is_integer(v) && json_integer_value(v) >= 0 &&
-                       (unsigned long long)json_integer_value(v) >= min &&
-                       (unsigned long long)json_integer_value(v) <= max,
-                   bad, "\"endpoint.limits.%s\" must be an integer in [%llu, %llu]", name, min, max);
-    *out = (unsigned long long)json_integer_value(v);
-    result = CCG_SUCCESS;
-cleanup:
-    return result;
-}
-
 static ccg_result get_rate(const json_t *obj, const char *name, ccg_reason bad, double *out)
 {
     ccg_result result = CCG_FAILURE;
@@ -114,11 +60,11 @@ cleanup:
     return result;
 }
 
-#define U(name, lo, hi, field)                                              \
-    do {                                                                    \
-        unsigned long long u_ = (unsigned long long)(cfg->field);           \
-        CCG_TRY(get_uint(lim, name, lo, hi, bad, &u_));                      \
-        cfg->field = u_;                                                    \
+#define U(name, lo, hi, field)                                                          \
+    do {                                                                                \
+        uint64_t u_ = (uint64_t)(cfg->field);                                           \
+        CCG_TRY(ccg_config_get_uint(lim, "endpoint.limits", name, lo, hi, bad, &u_));   \
+        cfg->field = u_;                                                                \
     } while (0)
 
 static ccg_result parse_limits(const json_t *lim, ccg_reason bad, ccg_endpoint_config *cfg)
@@ -131,7 +77,7 @@ static ccg_result parse_limits(const json_t *lim, ccg_reason bad, ccg_endpoint_c
     if (lim == NULL) {
         return CCG_SUCCESS;
     }
-    CCG_TRY(only_known(lim, "endpoint.limits", known, bad));
+    CCG_TRY(ccg_config_only_known(lim, "endpoint.limits", known, bad));
     U("max_connections", 1, 65536, max_connections);
     U("max_per_address", 1, 65536, max_per_address);
     U("body_max", 1, 64ull << 20, body_max);
@@ -181,7 +127,7 @@ static ccg_result parse_routes(const json_t *routes, ccg_reason bad, ccg_endpoin
     if (routes == NULL) {
         return CCG_SUCCESS;
     }
-    CCG_TRY(only_known(routes, "endpoint.routes", known, bad));
+    CCG_TRY(ccg_config_only_known(routes, "endpoint.routes", known, bad));
     for (size_t i = 0; i < 3; i++) {
         const json_t *v = json_object_get(routes, known[i]);
         if (v != NULL) {
@@ -224,7 +170,7 @@ static ccg_result parse_keys(const json_t *keys, ccg_reason bad, ccg_endpoint_co
     CCG_ENSURE_ALLOC(cfg->keys);
     json_array_foreach(keys, i, k) {
         const json_t *name = json_object_get(k, "name"), *hash = json_object_get(k, "hash");
-        CCG_TRY(only_known(k, "endpoint.api_keys[]", known, bad));
+        CCG_TRY(ccg_config_only_known(k, "endpoint.api_keys[]", known, bad));
         CCG_ENSURE_MSG(json_is_string(name) && name_ok(json_string_value(name)), bad,
                        "\"endpoint.api_keys[%zu].name\" must be 1..64 of [A-Za-z0-9._@-]", i);
         CCG_ENSURE_MSG(json_is_string(hash) && json_string_length(hash) == 7 + 64 &&
@@ -274,27 +220,25 @@ ccg_result ccg_endpoint_config_parse(const json_t *obj, ccg_reason bad, ccg_endp
     static const char *const known[] = {"listen", "port_file", "tls", "runner_socket", "routes",
                                         "api_keys", "gateway", "limits", NULL};
     static const char *const tls_known[] = {"cert", "key", "client_ca", NULL};
-    const json_t *tls = json_object_get(obj, "tls"), *gw = json_object_get(obj, "gateway");
+    const json_t *tls = json_object_get(obj, "tls");
     ccg_endpoint_config_defaults(cfg);
-    CCG_TRY(only_known(obj, "endpoint", known, bad));
-    CCG_TRY(get_str(obj, "endpoint", "listen", bad, &cfg->listen));
+    CCG_TRY(ccg_config_only_known(obj, "endpoint", known, bad));
+    CCG_TRY(ccg_config_get_str(obj, "endpoint", "listen", CCG_CONFIG_NULL_ABSENT, bad, &cfg->listen));
     CCG_ENSURE_MSG(cfg->listen != NULL, bad, "\"endpoint.listen\" is required (HOST:PORT)");
-    CCG_TRY(get_str(obj, "endpoint", "port_file", bad, &cfg->port_file));
-    CCG_TRY(get_str(obj, "endpoint", "runner_socket", bad, &cfg->runner_socket));
+    CCG_TRY(ccg_config_get_str(obj, "endpoint", "port_file", CCG_CONFIG_NULL_ABSENT, bad, &cfg->port_file));
+    CCG_TRY(ccg_config_get_str(obj, "endpoint", "runner_socket", CCG_CONFIG_NULL_ABSENT, bad, &cfg->runner_socket));
     CCG_ENSURE_MSG(cfg->runner_socket != NULL && cfg->runner_socket[0] == '/' && strlen(cfg->runner_socket) < 100,
                    bad, "\"endpoint.runner_socket\" must be an absolute path shorter than 100 bytes");
     if (tls != NULL) {
-        CCG_TRY(only_known(tls, "endpoint.tls", tls_known, bad));
-        CCG_TRY(get_str(tls, "endpoint.tls", "cert", bad, &cfg->cert_file));
-        CCG_TRY(get_str(tls, "endpoint.tls", "key", bad, &cfg->key_file));
-        CCG_TRY(get_str(tls, "endpoint.tls", "client_ca", bad, &cfg->client_ca_file));
+        CCG_TRY(ccg_config_only_known(tls, "endpoint.tls", tls_known, bad));
+        CCG_TRY(ccg_config_get_str(tls, "endpoint.tls", "cert", CCG_CONFIG_NULL_ABSENT, bad, &cfg->cert_file));
+        CCG_TRY(ccg_config_get_str(tls, "endpoint.tls", "key", CCG_CONFIG_NULL_ABSENT, bad, &cfg->key_file));
+        CCG_TRY(ccg_config_get_str(tls, "endpoint.tls", "client_ca", CCG_CONFIG_NULL_ABSENT, bad,
+                                   &cfg->client_ca_file));
         CCG_ENSURE_MSG((cfg->cert_file == NULL) == (cfg->key_file == NULL), bad,
                        "\"endpoint.tls.cert\" and \"endpoint.tls.key\" go together");
     }
-    if (gw != NULL) {
-        CCG_ENSURE_MSG(json_is_boolean(gw), bad, "\"endpoint.gateway\" must be true or false");
-        cfg->gateway = json_is_true(gw);
-    }
+    CCG_TRY(ccg_config_get_bool(obj, "endpoint", "gateway", bad, &cfg->gateway));
     CCG_TRY(parse_routes(json_object_get(obj, "routes"), bad, cfg));
     CCG_TRY(parse_keys(json_object_get(obj, "api_keys"), bad, cfg));
     CCG_TRY(parse_limits(json_object_get(obj, "limits"), bad, cfg));

@@ -2,18 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ccgate/buf.h"
 #include "ccgate/ohttp.h"
 #include "ccgate/reader.h"
-
-/* A reader step whose failure is re-raised under this format's reason: the reader's own error is
- * cleared first, since the first error recorded otherwise wins. */
-static int quiet(ccg_result r)
-{
-    if (ccg_failed(r)) {
-        ccg_error_clear();
-    }
-    return ccg_ok(r);
-}
 
 #define BAD CCG_R_CLIENT_BHTTP_MALFORMED
 
@@ -23,11 +14,11 @@ static ccg_result varint_read(ccg_reader *r, uint64_t *out)
 {
     ccg_result result = CCG_FAILURE;
     uint8_t b = 0;
-    CCG_ENSURE_MSG(quiet(ccg_reader_u8(r, &b)), BAD, "bhttp: truncated integer");
+    CCG_TRY_AS(ccg_reader_u8(r, &b), BAD, "bhttp: truncated integer");
     size_t n = (size_t)1 << (b >> 6);
     uint64_t v = b & 0x3f;
     for (size_t i = 1; i < n; i++) {
-        CCG_ENSURE_MSG(quiet(ccg_reader_u8(r, &b)), BAD, "bhttp: truncated integer");
+        CCG_TRY_AS(ccg_reader_u8(r, &b), BAD, "bhttp: truncated integer");
         v = v << 8 | b;
     }
     *out = v;
@@ -36,32 +27,12 @@ cleanup:
     return result;
 }
 
-/* A growable output buffer. */
-typedef struct {
-    uint8_t *p;
-    size_t len, cap;
-} obuf;
+/* Encoded messages are bounded as decoded ones are: no larger than an OHTTP message may carry. */
+typedef ccg_buf obuf;
 
-static ccg_result ob_put(obuf *b, const void *data, size_t n)
+static void ob_init(obuf *b)
 {
-    ccg_result result = CCG_FAILURE;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n) {
-            cap *= 2;
-        }
-        uint8_t *p = realloc(b->p, cap);
-        CCG_ENSURE_ALLOC(p);
-        b->p = p;
-        b->cap = cap;
-    }
-    if (n > 0) {
-        memcpy(b->p + b->len, data, n);
-    }
-    b->len += n;
-    result = CCG_SUCCESS;
-cleanup:
-    return result;
+    ccg_buf_init(b, CCG_OHTTP_MAX_MESSAGE);
 }
 
 static ccg_result ob_varint(obuf *b, uint64_t v)
@@ -75,7 +46,7 @@ static ccg_result ob_varint(obuf *b, uint64_t v)
         t[n - 1 - i] = (uint8_t)(v >> (8 * i));
     }
     t[0] |= (uint8_t)((n == 1 ? 0 : n == 2 ? 1 : n == 4 ? 2 : 3) << 6);
-    CCG_TRY(ob_put(b, t, n));
+    CCG_TRY(ccg_buf_append(b, t, n));
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -85,7 +56,7 @@ static ccg_result ob_bytes(obuf *b, const void *data, size_t n)
 {
     ccg_result result = CCG_FAILURE;
     CCG_TRY(ob_varint(b, n));
-    CCG_TRY(ob_put(b, data, n));
+    CCG_TRY(ccg_buf_append(b, data, n));
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -190,7 +161,7 @@ static ccg_result read_bytes(ccg_reader *r, size_t max, const uint8_t **out, siz
     uint64_t n = 0;
     CCG_TRY(varint_read(r, &n));
     CCG_ENSURE_MSG(n <= max, BAD, "bhttp: a length of %llu is over the bound", (unsigned long long)n);
-    CCG_ENSURE_MSG(quiet(ccg_reader_borrow(r, out, (size_t)n)), BAD, "bhttp: truncated");
+    CCG_TRY_AS(ccg_reader_borrow(r, out, (size_t)n), BAD, "bhttp: truncated");
     *out_len = (size_t)n;
     result = CCG_SUCCESS;
 cleanup:
@@ -242,7 +213,7 @@ cleanup:
 static ccg_result read_padding(ccg_reader *r)
 {
     ccg_result result = CCG_FAILURE;
-    CCG_ENSURE_MSG(quiet(ccg_reader_reserved_zero(r, ccg_reader_remaining(r), BAD)), BAD, "bhttp: non-zero padding");
+    CCG_TRY_AS(ccg_reader_reserved_zero(r, ccg_reader_remaining(r), BAD), BAD, "bhttp: non-zero padding");
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -356,7 +327,8 @@ cleanup:
 static ccg_result put_fields(obuf *b, const ccg_bhttp_fields *f)
 {
     ccg_result result = CCG_FAILURE;
-    obuf sec = {0};
+    obuf sec;
+    ob_init(&sec);
     for (size_t i = 0; i < f->count; i++) {
         size_t nl = strlen(f->items[i].name);
         CCG_ENSURE_MSG(name_valid((const uint8_t *)f->items[i].name, nl) &&
@@ -375,7 +347,8 @@ cleanup:
 ccg_result ccg_bhttp_request_encode(const ccg_bhttp_request *req, uint8_t **out, size_t *out_len)
 {
     ccg_result result = CCG_FAILURE;
-    obuf b = {0};
+    obuf b;
+    ob_init(&b);
     const char *auth = req->authority ? req->authority : "";
     CCG_ENSURE_MSG(req->method && req->scheme && req->path &&
                        method_valid((const uint8_t *)req->method, strlen(req->method)) &&
@@ -391,31 +364,28 @@ ccg_result ccg_bhttp_request_encode(const ccg_bhttp_request *req, uint8_t **out,
     CCG_TRY(put_fields(&b, &req->headers));
     CCG_TRY(ob_bytes(&b, req->content, req->content_len));
     CCG_TRY(put_fields(&b, &req->trailers));
-    *out = b.p;
-    *out_len = b.len;
-    b.p = NULL;
+    CCG_TRY(ccg_buf_take(&b, out, out_len));
     result = CCG_SUCCESS;
 cleanup:
-    free(b.p);
+    ccg_buf_free(&b);
     return result;
 }
 
 ccg_result ccg_bhttp_response_encode(const ccg_bhttp_response *res, uint8_t **out, size_t *out_len)
 {
     ccg_result result = CCG_FAILURE;
-    obuf b = {0};
+    obuf b;
+    ob_init(&b);
     CCG_ENSURE_MSG(res->status >= 200 && res->status <= 599, BAD, "bhttp: final status %d", res->status);
     CCG_TRY(ob_varint(&b, 1));
     CCG_TRY(ob_varint(&b, (uint64_t)res->status));
     CCG_TRY(put_fields(&b, &res->headers));
     CCG_TRY(ob_bytes(&b, res->content, res->content_len));
     CCG_TRY(put_fields(&b, &res->trailers));
-    *out = b.p;
-    *out_len = b.len;
-    b.p = NULL;
+    CCG_TRY(ccg_buf_take(&b, out, out_len));
     result = CCG_SUCCESS;
 cleanup:
-    free(b.p);
+    ccg_buf_free(&b);
     return result;
 }
 

@@ -2,22 +2,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/kdf.h>
 #include <openssl/rand.h>
 
 #include "../../hpke/hpke_internal.h"
 #include "ccgate/ohttp.h"
-
-/* Re-raise a callee's failure under this format's reason (the first error otherwise wins). */
-#define REMAP(expr, reason, ...)                \
-    do {                                        \
-        if (ccg_failed(expr)) {                 \
-            ccg_error_clear();                  \
-            CCG_BAIL((reason), __VA_ARGS__);    \
-        }                                       \
-    } while (0)
 
 struct ccg_ohttp_ctx {
     ccg_hpke_suite suite;
@@ -125,12 +114,12 @@ ccg_result ccg_ohttp_server_decap_request(const ccg_ohttp_key_config *kc, const 
     ctx->suite = (ccg_hpke_suite){kem, kdf, aead};
     memcpy(ctx->enc, msg + CCG_OHTTP_HDR_LEN, CCG_HPKE_X25519_LEN);
     make_info(msg, info, &info_len);
-    REMAP(ccg_hpke_setup_receiver(ctx->suite, CCG_HPKE_MODE_BASE, ctx->enc, kp, info, info_len, NULL, 0, NULL, 0,
+    CCG_TRY_AS(ccg_hpke_setup_receiver(ctx->suite, CCG_HPKE_MODE_BASE, ctx->enc, kp, info, info_len, NULL, 0, NULL, 0,
                                   &ctx->hpke),
           CCG_R_CLIENT_OHTTP_DECRYPT_FAILED, "ohttp: the encapsulated key does not decapsulate");
     pt = malloc(msg_len - head - CCG_HPKE_TAG_LEN + 1);
     CCG_ENSURE_ALLOC(pt);
-    REMAP(ccg_hpke_open(ctx->hpke, NULL, 0, msg + head, msg_len - head, pt, &pt_len), CCG_R_CLIENT_OHTTP_DECRYPT_FAILED,
+    CCG_TRY_AS(ccg_hpke_open(ctx->hpke, NULL, 0, msg + head, msg_len - head, pt, &pt_len), CCG_R_CLIENT_OHTTP_DECRYPT_FAILED,
           "ohttp: the request does not decrypt");
     *req = pt;
     *req_len = pt_len;
@@ -144,32 +133,6 @@ cleanup:
     return result;
 }
 
-static ccg_result hkdf(int mode, const uint8_t *key, size_t key_len, const uint8_t *salt_or_info, size_t sl,
-                       uint8_t *out, size_t out_len)
-{
-    ccg_result result = CCG_FAILURE;
-    EVP_KDF *kdf = EVP_KDF_fetch(NULL, OSSL_KDF_NAME_HKDF, NULL);
-    EVP_KDF_CTX *kctx = NULL;
-    OSSL_PARAM params[5];
-    size_t n = 0;
-    char digest[] = "SHA256";
-    CCG_ENSURE_OSSL(kdf != NULL, CCG_R_INTERNAL_CRYPTO);
-    kctx = EVP_KDF_CTX_new(kdf);
-    CCG_ENSURE_OSSL(kctx != NULL, CCG_R_INTERNAL_CRYPTO);
-    params[n++] = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode);
-    params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0);
-    params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)key, key_len);
-    params[n++] = OSSL_PARAM_construct_octet_string(
-        mode == EVP_KDF_HKDF_MODE_EXTRACT_ONLY ? OSSL_KDF_PARAM_SALT : OSSL_KDF_PARAM_INFO, (void *)salt_or_info, sl);
-    params[n] = OSSL_PARAM_construct_end();
-    CCG_ENSURE_OSSL(EVP_KDF_derive(kctx, out, out_len, params) == 1, CCG_R_INTERNAL_CRYPTO);
-    result = CCG_SUCCESS;
-cleanup:
-    EVP_KDF_CTX_free(kctx);
-    EVP_KDF_free(kdf);
-    return result;
-}
-
 /* The response AEAD (RFC 9458 4.4): secret = Export("message/bhttp response", max(Nn, Nk)),
  * prk = Extract(enc || response_nonce, secret), key = Expand(prk, "key", Nk), nonce = Expand(prk, "nonce", Nn). */
 static ccg_result response_aead(const ccg_ohttp_ctx *ctx, const uint8_t *response_nonce, size_t rn_len,
@@ -178,16 +141,16 @@ static ccg_result response_aead(const ccg_ohttp_ctx *ctx, const uint8_t *respons
     ccg_result result = CCG_FAILURE;
     uint8_t secret[CCG_OHTTP_MAX_RESPONSE_NONCE];
     uint8_t salt[CCG_HPKE_X25519_LEN + CCG_OHTTP_MAX_RESPONSE_NONCE];
-    uint8_t prk[32], key[CCG_HPKE_MAX_NK];
+    uint8_t prk[CCG_HPKE_NH], key[CCG_HPKE_MAX_NK];
     size_t nk = 0;
     CCG_TRY(ccg_hpke_aead_key_len(ctx->suite.aead_id, &nk));
     CCG_ENSURE(rn_len == (nk > CCG_HPKE_NN ? nk : CCG_HPKE_NN) && rn_len <= sizeof(secret), CCG_R_INTERNAL_ERROR);
     CCG_TRY(ccg_hpke_export(ctx->hpke, (const uint8_t *)CCG_OHTTP_RES_LABEL, strlen(CCG_OHTTP_RES_LABEL), secret, rn_len));
     memcpy(salt, ctx->enc, CCG_HPKE_X25519_LEN);
     memcpy(salt + CCG_HPKE_X25519_LEN, response_nonce, rn_len);
-    CCG_TRY(hkdf(EVP_KDF_HKDF_MODE_EXTRACT_ONLY, secret, rn_len, salt, CCG_HPKE_X25519_LEN + rn_len, prk, sizeof(prk)));
-    CCG_TRY(hkdf(EVP_KDF_HKDF_MODE_EXPAND_ONLY, prk, sizeof(prk), (const uint8_t *)"key", 3, key, nk));
-    CCG_TRY(hkdf(EVP_KDF_HKDF_MODE_EXPAND_ONLY, prk, sizeof(prk), (const uint8_t *)"nonce", 5, nonce, CCG_HPKE_NN));
+    CCG_TRY(ccg_hpke_hkdf_extract(salt, CCG_HPKE_X25519_LEN + rn_len, secret, rn_len, prk));
+    CCG_TRY(ccg_hpke_hkdf_expand(prk, (const uint8_t *)"key", 3, key, nk));
+    CCG_TRY(ccg_hpke_hkdf_expand(prk, (const uint8_t *)"nonce", 5, nonce, CCG_HPKE_NN));
     CCG_TRY(ccg_hpke_aead_new(ctx->suite.aead_id, key, nk, aead));
     result = CCG_SUCCESS;
 cleanup:
@@ -255,7 +218,7 @@ ccg_result ccg_ohttp_client_decap_response(const ccg_ohttp_ctx *ctx, const uint8
     CCG_TRY(response_aead(ctx, res, rn, &aead, nonce));
     pt = malloc(res_len - rn - CCG_HPKE_TAG_LEN + 1);
     CCG_ENSURE_ALLOC(pt);
-    REMAP(ccg_hpke_aead_open(aead, nonce, CCG_HPKE_NN, NULL, 0, res + rn, res_len - rn, pt),
+    CCG_TRY_AS(ccg_hpke_aead_open(aead, nonce, CCG_HPKE_NN, NULL, 0, res + rn, res_len - rn, pt),
           CCG_R_CLIENT_OHTTP_DECRYPT_FAILED, "ohttp: the response does not decrypt");
     *out = pt;
     *out_len = res_len - rn - CCG_HPKE_TAG_LEN;

@@ -5,15 +5,7 @@
 #include "ccgate/ohttp.h"
 #include "ccgate/reader.h"
 
-/* A reader step whose failure is re-raised under this format's reason: the reader's own error is
- * cleared first, since the first error recorded otherwise wins. */
-static int quiet(ccg_result r)
-{
-    if (ccg_failed(r)) {
-        ccg_error_clear();
-    }
-    return ccg_ok(r);
-}
+#define BAD CCG_R_CLIENT_OHTTP_KEY_CONFIG_INVALID
 
 static int suite_supported(ccg_ohttp_sym s)
 {
@@ -62,22 +54,21 @@ ccg_result ccg_ohttp_key_config_parse(const uint8_t *data, size_t len, ccg_ohttp
     uint16_t sym_len = 0;
     memset(out, 0, sizeof(*out));
     ccg_reader_init(&r, data, len);
-    CCG_ENSURE_MSG(quiet(ccg_reader_u8(&r, &out->key_id)) && quiet(ccg_reader_u16be(&r, &out->kem_id)),
-                   CCG_R_CLIENT_OHTTP_KEY_CONFIG_INVALID, "key config: truncated header");
+    CCG_TRY_AS(ccg_reader_u8(&r, &out->key_id), BAD, "key config: truncated header");
+    CCG_TRY_AS(ccg_reader_u16be(&r, &out->kem_id), BAD, "key config: truncated header");
     CCG_ENSURE_MSG(out->kem_id == CCG_HPKE_KEM_X25519_SHA256, CCG_R_CLIENT_OHTTP_KEY_CONFIG_INVALID,
                    "key config: KEM 0x%04x is not DHKEM(X25519, HKDF-SHA256)", out->kem_id);
-    CCG_ENSURE_MSG(quiet(ccg_reader_copy(&r, out->pk, CCG_HPKE_X25519_LEN)) && quiet(ccg_reader_u16be(&r, &sym_len)),
-                   CCG_R_CLIENT_OHTTP_KEY_CONFIG_INVALID, "key config: truncated public key");
+    CCG_TRY_AS(ccg_reader_copy(&r, out->pk, CCG_HPKE_X25519_LEN), BAD, "key config: truncated public key");
+    CCG_TRY_AS(ccg_reader_u16be(&r, &sym_len), BAD, "key config: truncated public key");
     CCG_ENSURE_MSG(sym_len >= 4 && sym_len % 4 == 0 && sym_len / 4 <= CCG_OHTTP_MAX_SUITES &&
                        ccg_reader_remaining(&r) == sym_len,
                    CCG_R_CLIENT_OHTTP_KEY_CONFIG_INVALID, "key config: the suite list length %u is invalid", sym_len);
     for (size_t i = 0; i < sym_len / 4u; i++) {
-        CCG_ENSURE_MSG(quiet(ccg_reader_u16be(&r, &out->suites[i].kdf_id)) &&
-                           quiet(ccg_reader_u16be(&r, &out->suites[i].aead_id)),
-                       CCG_R_CLIENT_OHTTP_KEY_CONFIG_INVALID, "key config: truncated suite");
+        CCG_TRY_AS(ccg_reader_u16be(&r, &out->suites[i].kdf_id), BAD, "key config: truncated suite");
+        CCG_TRY_AS(ccg_reader_u16be(&r, &out->suites[i].aead_id), BAD, "key config: truncated suite");
     }
     out->n_suites = sym_len / 4u;
-    CCG_ENSURE_MSG(quiet(ccg_reader_expect_end(&r)), CCG_R_CLIENT_OHTTP_KEY_CONFIG_INVALID, "key config: trailing bytes");
+    CCG_TRY_AS(ccg_reader_expect_end(&r), BAD, "key config: trailing bytes");
     result = CCG_SUCCESS;
 cleanup:
     if (ccg_failed(result)) {

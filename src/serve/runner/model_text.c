@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ccgate/buf.h"
 #include "ccgate/model.h"
 
 static const char REPLACEMENT[3] = {(char)0xEF, (char)0xBF, (char)0xBD}; /* U+FFFD */
@@ -92,31 +93,18 @@ size_t ccg_model_text_finish(ccg_model_text *t, char out[16])
     return n;
 }
 
-/* Appends n bytes to a malloc'd buffer. */
-static int append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
-{
-    if (*len + n + 1 > *cap) {
-        size_t want = (*len + n + 1) * 2;
-        char *p = realloc(*buf, want);
-        if (p == NULL) {
-            return -1;
-        }
-        *buf = p;
-        *cap = want;
-    }
-    memcpy(*buf + *len, s, n);
-    *len += n;
-    (*buf)[*len] = 0;
-    return 0;
-}
+/* The prompt is no longer than the request body it came from (each message's framing is shorter than its
+ * JSON), and the runner takes no body above 1 GiB (runner_main -b). */
+#define PROMPT_MAX ((size_t)1 << 30)
 
 ccg_result ccg_model_chat_prompt(const void *messages_json, char **prompt, size_t *prompt_len)
 {
     ccg_result result = CCG_FAILURE;
     const json_t *messages = messages_json;
-    char *buf = NULL;
-    size_t len = 0, cap = 0, i;
+    ccg_buf buf;
+    size_t i;
     json_t *msg;
+    ccg_buf_init(&buf, PROMPT_MAX);
     *prompt = NULL;
     *prompt_len = 0;
     CCG_ENSURE_MSG(json_is_array(messages) && json_array_size(messages) > 0, CCG_R_RUNNER_REQUEST_INVALID,
@@ -128,20 +116,16 @@ ccg_result ccg_model_chat_prompt(const void *messages_json, char **prompt, size_
                        "message %zu needs a string role and a string content", i);
         CCG_ENSURE_MSG(strcmp(r, "system") == 0 || strcmp(r, "user") == 0 || strcmp(r, "assistant") == 0,
                        CCG_R_RUNNER_REQUEST_INVALID, "message %zu: the role must be system, user or assistant", i);
-        CCG_ENSURE_ALLOC(append(&buf, &len, &cap, "<|", 2) == 0 && append(&buf, &len, &cap, r, strlen(r)) == 0 &&
-                                 append(&buf, &len, &cap, "|>\n", 3) == 0 &&
-                                 append(&buf, &len, &cap, json_string_value(content), json_string_length(content)) ==
-                                     0 &&
-                                 append(&buf, &len, &cap, "\n", 1) == 0
-                             ? buf
-                             : NULL);
+        CCG_TRY(ccg_buf_append_str(&buf, "<|"));
+        CCG_TRY(ccg_buf_append_str(&buf, r));
+        CCG_TRY(ccg_buf_append_str(&buf, "|>\n"));
+        CCG_TRY(ccg_buf_append(&buf, json_string_value(content), json_string_length(content)));
+        CCG_TRY(ccg_buf_append_str(&buf, "\n"));
     }
-    CCG_ENSURE_ALLOC(append(&buf, &len, &cap, "<|assistant|>\n", 14) == 0 ? buf : NULL);
-    *prompt = buf;
-    *prompt_len = len;
-    buf = NULL;
+    CCG_TRY(ccg_buf_append_str(&buf, "<|assistant|>\n"));
+    CCG_TRY(ccg_buf_take_str(&buf, prompt, prompt_len));
     result = CCG_SUCCESS;
 cleanup:
-    free(buf);
+    ccg_buf_free(&buf);
     return result;
 }

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ccgate/buf.h"
 #include "ccgate/error.h"
 #include "ccgate/runner.h"
 #include "runner_api.h"
@@ -44,8 +45,7 @@ static const struct {
 typedef struct {
     route route;
     const char *name;
-    char *body;
-    size_t len;
+    ccg_buf body; /* bounded by the runner's max_body */
     int too_large, answered;
 } conn_ctx;
 
@@ -241,7 +241,7 @@ static enum MHD_Result generate(ccg_runner *r, conn_ctx *ctx, struct MHD_Connect
     ccg_model_gen g;
     char id[RUNNER_ID_LEN];
     enum MHD_Result ret;
-    if (ccg_failed(runner_request_parse(kind, ctx->body != NULL ? ctx->body : "", ctx->len, r->served, r->cap,
+    if (ccg_failed(runner_request_parse(kind, ctx->body.p ? (const char *)ctx->body.p : "", ctx->body.len, r->served, r->cap,
                                         &req))) {
         return queue_last_error(r, ctx, c);
     }
@@ -330,21 +330,16 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *u
         if (ctx == NULL) {
             return MHD_NO;
         }
+        ccg_buf_init(&ctx->body, r->max_body);
         *con_cls = ctx;
         return first_call(r, ctx, c, url, method);
     }
     if (*upload_len != 0) {
         if (!ctx->too_large && !ctx->answered) {
-            char *p = ctx->len + *upload_len <= r->max_body ? realloc(ctx->body, ctx->len + *upload_len + 1) : NULL;
-            if (p == NULL) {
+            if (ccg_failed(ccg_buf_append(&ctx->body, upload, *upload_len))) {
+                ccg_error_clear(); /* answered below with runner.body_too_large, not this record */
                 ctx->too_large = 1; /* over the limit (or no memory): the rest is read and dropped */
-                free(ctx->body);
-                ctx->body = NULL;
-                ctx->len = 0;
-            } else {
-                ctx->body = p;
-                memcpy(ctx->body + ctx->len, upload, *upload_len);
-                ctx->len += *upload_len;
+                ccg_buf_free(&ctx->body);
             }
         }
         *upload_len = 0;
@@ -386,7 +381,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
     (void)c;
     (void)toe;
     if (ctx != NULL) {
-        free(ctx->body);
+        ccg_buf_free(&ctx->body);
         free(ctx);
         *con_cls = NULL;
     }
