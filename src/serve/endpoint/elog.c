@@ -36,73 +36,55 @@ void ep_count(struct ccg_endpoint *ep, uint64_t *counter)
     pthread_mutex_unlock(&ep->lock);
 }
 
-/* Appends ,"key":"value" (JSON-escaped; anything outside printable ASCII as \u00XX) when value is set. */
-static void put_str(char *line, size_t cap, size_t *len, const char *key, const char *v)
+static void set_str(json_t *o, const char *k, const char *v)
 {
-    static const char hex[] = "0123456789abcdef";
-    size_t n = *len;
-    if (v == NULL || v[0] == 0 || n + strlen(key) + 6 >= cap) {
-        return;
-    }
-    n += (size_t)snprintf(line + n, cap - n, "%s\"%s\":\"", n > 1 ? "," : "", key);
-    for (const unsigned char *p = (const unsigned char *)v; *p != 0 && n + 8 < cap; p++) {
-        if (*p == '"' || *p == '\\') {
-            line[n++] = '\\';
-            line[n++] = (char)*p;
-        } else if (*p < 0x20 || *p > 0x7e) {
-            memcpy(line + n, "\\u00", 4);
-            line[n + 4] = hex[*p >> 4];
-            line[n + 5] = hex[*p & 15];
-            n += 6;
-        } else {
-            line[n++] = (char)*p;
-        }
-    }
-    if (n + 2 < cap) {
-        line[n++] = '"';
-        *len = n;
+    if (v != NULL && v[0] != 0) {
+        json_object_set_new(o, k, json_string(v));
     }
 }
 
-static void put_num(char *line, size_t cap, size_t *len, const char *key, long v)
-{
-    int k = snprintf(line + *len, cap - *len, "%s\"%s\":%ld", *len > 1 ? "," : "", key, v);
-    if (k > 0 && *len + (size_t)k < cap) {
-        *len += (size_t)k;
-    }
-}
-
-/* One JSON line, keys in sorted order, in a single write. Built by hand: it is on every request's path. */
+/* One JSON line (jansson: every value escaped by the library), keys sorted, in a single write. */
 void ep_log(struct ccg_endpoint *ep, const ep_logrec *r)
 {
-    char ts[32], line[2048];
-    size_t len = 1;
+    char ts[32];
+    json_t *o = json_object();
+    char *line;
     int fd = ep->deps.log_fd >= 0 ? ep->deps.log_fd : STDERR_FILENO;
-    line[0] = '{';
+    if (o == NULL) {
+        return;
+    }
     ccg_time_format_rfc3339(ccg_time_now(), ts, sizeof(ts));
-    put_str(line, sizeof(line), &len, "caller", r->caller);
-    put_str(line, sizeof(line), &len, "correlation_id", r->cid);
-    put_str(line, sizeof(line), &len, "detail", r->detail);
-    put_str(line, sizeof(line), &len, "event", r->event);
-    put_str(line, sizeof(line), &len, "level", r->level);
-    put_str(line, sizeof(line), &len, "method", r->method);
-    if (r->ms > 0) {
-        put_num(line, sizeof(line), &len, "ms", r->ms);
-    }
-    put_str(line, sizeof(line), &len, "peer", r->peer);
+    set_str(o, "ts", ts);
+    set_str(o, "level", r->level);
+    set_str(o, "event", r->event);
+    set_str(o, "correlation_id", r->cid);
+    set_str(o, "route", r->route);
+    set_str(o, "method", r->method);
+    set_str(o, "caller", r->caller);
+    set_str(o, "peer", r->peer);
+    set_str(o, "detail", r->detail);
     if (r->reason != CCG_R_OK) {
-        put_str(line, sizeof(line), &len, "reason", ccg_reason_code(r->reason));
+        set_str(o, "reason", ccg_reason_code(r->reason));
     }
-    put_str(line, sizeof(line), &len, "route", r->route);
     if (r->status != 0) {
-        put_num(line, sizeof(line), &len, "status", (long)r->status);
+        json_object_set_new(o, "status", json_integer(r->status));
     }
-    put_str(line, sizeof(line), &len, "ts", ts);
-    line[len++] = '}';
-    line[len++] = '\n';
+    if (r->ms > 0) {
+        json_object_set_new(o, "ms", json_integer(r->ms));
+    }
+    line = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    if (line == NULL) {
+        return;
+    }
     pthread_mutex_lock(&ep->log_lock);
-    (void)!write(fd, line, len);
+    {
+        size_t len = strlen(line);
+        line[len] = '\n';
+        (void)!write(fd, line, len + 1);
+    }
     pthread_mutex_unlock(&ep->log_lock);
+    free(line);
 }
 
 json_t *ccg_endpoint_counters_json(const ccg_endpoint_counters *c)
