@@ -146,7 +146,7 @@ static ccg_result write_ark(const char *dir, const ccg_snp_emulator *emu)
     len = BIO_get_mem_data(bio, &data);
     CCG_ENSURE_OSSL(len > 0, CCG_R_INTERNAL_CRYPTO);
     snprintf(path, sizeof(path), "%s/ark.pem", dir);
-    CCG_TRY(ccg_file_write(path, (const uint8_t *)data, (size_t)len));
+    CCG_TRY(cli_file_write(path, (const uint8_t *)data, (size_t)len));
     result = CCG_SUCCESS;
 cleanup:
     BIO_free(bio);
@@ -449,7 +449,7 @@ static ccg_result add_trust_root(const send_args *a, ccg_snp_verifier *v)
     ccg_snp_product product = ccg_snp_product_from_name(a->trust_root_product ? a->trust_root_product : "milan");
     CCG_ENSURE_MSG(product != CCG_SNP_PRODUCT_UNKNOWN, CCG_R_USAGE_INVALID, "unknown product");
     CCG_TRY(ccg_snp_collateral_init(&tmp));
-    CCG_TRY(ccg_file_read(a->trust_root, MAX_FILE, &data, &len));
+    CCG_TRY(cli_file_read(a->trust_root, MAX_FILE, &data, &len));
     CCG_TRY(ccg_snp_collateral_add_certs(&tmp, data, len));
     CCG_ENSURE_MSG(sk_X509_num(tmp.certs) == 1, CCG_R_USAGE_INVALID, "--trust-root must hold one certificate");
     CCG_TRY(ccg_snp_verifier_add_root(v, product, sk_X509_value(tmp.certs, 0)));
@@ -480,7 +480,7 @@ static ccg_result load_client_inputs(const send_args *a, client_inputs *in)
         CCG_TRY(add_trust_root(a, in->verifier));
     }
     CCG_ENSURE_MSG(a->policy != NULL, CCG_R_USAGE_INVALID, "no client policy"); /* parse_send refuses first */
-    CCG_TRY(ccg_file_read(a->policy, MAX_FILE, &text, &len));
+    CCG_TRY(cli_file_read(a->policy, MAX_FILE, &text, &len));
     CCG_TRY(ccg_snp_policy_parse((const char *)text, len, &in->policy));
     free(text);
     text = NULL;
@@ -489,7 +489,7 @@ static ccg_result load_client_inputs(const send_args *a, client_inputs *in)
                    "server would be accepted");
     CCG_TRY(cli_load_issuers(a->issuer_keys, a->issuer_key_count, &in->issuers));
     if (a->refvals != NULL) {
-        CCG_TRY(ccg_file_read(a->refvals, 4 * MAX_FILE, &text, &len));
+        CCG_TRY(cli_file_read(a->refvals, 4 * MAX_FILE, &text, &len));
         CCG_TRY(ccg_refval_set_parse((const char *)text, len, &in->refvals));
     }
     CCG_TRY(cli_load_tcb_baselines(a->baselines, a->baseline_count, &in->baselines));

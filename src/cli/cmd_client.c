@@ -234,7 +234,7 @@ static ccg_result load_root(const char *path, STACK_OF(X509) **certs)
     size_t len = 0;
     *certs = sk_X509_new_null();
     CCG_ENSURE_ALLOC(*certs);
-    CCG_TRY(ccg_file_read(path, MAX_FILE, &data, &len));
+    CCG_TRY(cli_file_read(path, MAX_FILE, &data, &len));
     CCG_TRY(ccg_x509_load_bundle(data, len, *certs));
     CCG_ENSURE_MSG(sk_X509_num(*certs) == 1, CCG_R_USAGE_INVALID, "%s must hold one certificate", path);
     result = CCG_SUCCESS;
@@ -249,7 +249,7 @@ static ccg_result load_policy(const char *path, trust_state *s)
     ccg_result result = CCG_FAILURE;
     uint8_t *text = NULL;
     size_t len = 0;
-    CCG_TRY(ccg_file_read(path, MAX_FILE, &text, &len));
+    CCG_TRY(cli_file_read(path, MAX_FILE, &text, &len));
     if (ccg_failed(ccg_snp_policy_parse((const char *)text, len, &s->snp_policy))) {
         ccg_error_clear();
         CCG_TRY(ccg_tdx_policy_parse((const char *)text, len, &s->tdx_policy));
@@ -270,7 +270,7 @@ static ccg_result load_trust(const client_args *a, trust_state *s)
     CCG_TRY(load_policy(a->policy, s));
     if (a->tdx_policy != NULL) {
         CCG_ENSURE_MSG(s->tdx_policy == NULL, CCG_R_USAGE_INVALID, "--policy is already a TDX policy");
-        CCG_TRY(ccg_file_read(a->tdx_policy, MAX_FILE, &text, &len));
+        CCG_TRY(cli_file_read(a->tdx_policy, MAX_FILE, &text, &len));
         CCG_TRY(ccg_tdx_policy_parse((const char *)text, len, &s->tdx_policy));
         free(text);
         text = NULL;
@@ -280,7 +280,7 @@ static ccg_result load_trust(const client_args *a, trust_state *s)
     }
     CCG_TRY(cli_load_issuers(a->issuer_keys, a->issuer_key_count, &s->issuers));
     if (a->refvals != NULL) {
-        CCG_TRY(ccg_file_read(a->refvals, MAX_FILE, &text, &len));
+        CCG_TRY(cli_file_read(a->refvals, MAX_FILE, &text, &len));
         CCG_TRY(ccg_refval_set_parse((const char *)text, len, &s->refvals));
         free(text);
         text = NULL;
@@ -308,14 +308,14 @@ static ccg_result load_trust(const client_args *a, trust_state *s)
             CCG_TRY(ccg_tdx_verifier_add_test_root(s->tdx, sk_X509_value(certs, 0)));
         }
         if (a->tdx_collateral != NULL) {
-            CCG_TRY(ccg_file_read(a->tdx_collateral, CCG_TDX_COLLATERAL_MAX, &text, &len));
+            CCG_TRY(cli_file_read(a->tdx_collateral, CCG_TDX_COLLATERAL_MAX, &text, &len));
             CCG_TRY(ccg_tdx_collateral_parse((const char *)text, len, &s->tdx_col));
             s->have_tdx_col = 1;
         }
     }
     if (a->api_key_file != NULL) {
         uint8_t *key = NULL;
-        CCG_TRY(ccg_file_read(a->api_key_file, 4096, &key, &len));
+        CCG_TRY(cli_file_read(a->api_key_file, 4096, &key, &len));
         while (len > 0 && (key[len - 1] == '\n' || key[len - 1] == '\r')) {
             len--;
         }

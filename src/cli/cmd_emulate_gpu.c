@@ -28,7 +28,7 @@ typedef struct {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: ccgate emulate gpu --out-dir DIR [--nonce HEX] [--arch hopper|blackwell] [--driver VER]\n"
+            "Usage: ccgate emulate gpu --out-dir DIR [--nonce HEX] [--arch hopper|blackwell] [--driver VER]\n"
             "                          [--vbios VER] [--tamper KIND[=ARG]] [--save-state] [--load-state DIR]\n"
             "\n"
             "Writes SPDM evidence signed by ccgate's software GPU, and the matching driver and VBIOS RIMs, for\n"
@@ -59,11 +59,12 @@ static int parse_args(int argc, char **argv, emulate_gpu_args *a)
         {"arch", required_argument, 0, 'a'},    {"driver", required_argument, 0, 'd'},
         {"vbios", required_argument, 0, 'v'},   {"tamper", required_argument, 0, 't'},
         {"save-state", no_argument, 0, 's'},    {"load-state", required_argument, 0, 'l'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
+        CCG_CLI_STD_OPTIONS,          {0, 0, 0, 0},
     };
+    const ccg_cli cli = {"ccgate emulate gpu", usage, opts, NULL};
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    ccg_cli_begin();
+    while ((c = ccg_cli_next(&cli, argc, argv)) != CCG_CLI_END) {
         switch (c) {
         case 'o': a->out_dir = optarg; break;
         case 'N': a->nonce = optarg; break;
@@ -73,17 +74,14 @@ static int parse_args(int argc, char **argv, emulate_gpu_args *a)
         case 't': a->tamper = optarg; break;
         case 's': a->save_state = 1; break;
         case 'l': a->load_state = optarg; break;
-        case 'h': usage(stdout); return 1;
-        default: return -1;
+        default: return c; /* help, version or a usage error, already printed */
         }
     }
     if (optind != argc) {
-        fprintf(stderr, "ccgate emulate gpu: unexpected argument '%s'\n", argv[optind]);
-        return -1;
+        return ccg_cli_usage_error(&cli, "unexpected argument '%s'", argv[optind]);
     }
     if (a->out_dir == NULL) {
-        fprintf(stderr, "ccgate emulate gpu: --out-dir is required\n");
-        return -1;
+        return ccg_cli_usage_error(&cli, "--out-dir is required");
     }
     return 0;
 }
@@ -145,7 +143,7 @@ static ccg_result write_file(const char *dir, const char *name, const void *data
     char path[4096];
     int n = snprintf(path, sizeof(path), "%s/%s", dir, name);
     CCG_ENSURE_MSG(n > 0 && (size_t)n < sizeof(path), CCG_R_USAGE_INVALID, "path too long: %s/%s", dir, name);
-    CCG_TRY(ccg_file_write(path, data, len));
+    CCG_TRY(cli_file_write(path, data, len));
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -302,6 +300,6 @@ int cmd_emulate_gpu(int argc, char **argv)
 {
     emulate_gpu_args a;
     memset(&a, 0, sizeof(a));
-    int rc = cli_parse_result(parse_args(argc, argv, &a), usage);
+    int rc = cli_parse_result(parse_args(argc, argv, &a), NULL);
     return rc >= 0 ? rc : run(&a);
 }

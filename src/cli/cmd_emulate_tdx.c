@@ -25,7 +25,7 @@ typedef struct {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: ccgate emulate tdx --out-dir DIR [--now RFC3339] [--report-data HEX]\n"
+            "Usage: ccgate emulate tdx --out-dir DIR [--now RFC3339] [--report-data HEX]\n"
             "                          [--mrtd HEX] [--rtmr N=HEX]... [--event-log FILE [--runtime-log FILE]]\n"
             "                          [--mrconfigid HEX] [--mrowner HEX] [--mrownerconfig HEX] [--mrservicetd HEX]\n"
             "                          [--attributes 0xHEX] [--debug] [--xfam 0xHEX] [--tee-tcb-svn HEX]\n"
@@ -76,12 +76,13 @@ static int parse_args(int argc, char **argv, emulate_tdx_args *a)
         {"tee-tcb-svn", required_argument, 0, 't'},   {"quote-version", required_argument, 0, 'v'},
         {"td15", no_argument, 0, '5'},                {"collateral-expired", no_argument, 0, 'X'},
         {"revoke-pck", no_argument, 0, 'K'},          {"save-state", no_argument, 0, 's'},
-        {"load-state", required_argument, 0, 'l'},    {"help", no_argument, 0, 'h'},
+        {"load-state", required_argument, 0, 'l'},    CCG_CLI_STD_OPTIONS,
         {0, 0, 0, 0},
     };
+    const ccg_cli cli = {"ccgate emulate tdx", usage, opts, NULL};
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    ccg_cli_begin();
+    while ((c = ccg_cli_next(&cli, argc, argv)) != CCG_CLI_END) {
         switch (c) {
         case 'o': a->out_dir = optarg; break;
         case 'n': a->now = optarg; break;
@@ -93,8 +94,7 @@ static int parse_args(int argc, char **argv, emulate_tdx_args *a)
         case 'S': a->mrservicetd = optarg; break;
         case 'R':
             if (a->n_rtmr == MAX_RTMR_ARGS) {
-                fprintf(stderr, "ccgate emulate tdx: at most %d --rtmr\n", MAX_RTMR_ARGS);
-                return -1;
+                return ccg_cli_usage_error(&cli, "at most %d --rtmr", MAX_RTMR_ARGS);
             }
             a->rtmr[a->n_rtmr++] = optarg;
             break;
@@ -110,21 +110,17 @@ static int parse_args(int argc, char **argv, emulate_tdx_args *a)
         case 'K': a->revoke_pck = 1; break;
         case 's': a->save_state = 1; break;
         case 'l': a->load_state = optarg; break;
-        case 'h': usage(stdout); return 1;
-        default: return -1;
+        default: return c; /* help, version or a usage error, already printed */
         }
     }
     if (optind != argc) {
-        fprintf(stderr, "ccgate emulate tdx: unexpected argument '%s'\n", argv[optind]);
-        return -1;
+        return ccg_cli_usage_error(&cli, "unexpected argument '%s'", argv[optind]);
     }
     if (a->out_dir == NULL) {
-        fprintf(stderr, "ccgate emulate tdx: --out-dir is required\n");
-        return -1;
+        return ccg_cli_usage_error(&cli, "--out-dir is required");
     }
     if (a->runtime_log != NULL && a->event_log == NULL) {
-        fprintf(stderr, "ccgate emulate tdx: --runtime-log needs --event-log\n");
-        return -1;
+        return ccg_cli_usage_error(&cli, "--runtime-log needs --event-log");
     }
     return 0;
 }
@@ -173,12 +169,12 @@ static ccg_result apply_event_log(const emulate_tdx_args *a, ccg_tdx_emu_td *td)
     size_t len = 0;
     ccg_tdx_eventlog log;
     memset(&log, 0, sizeof(log));
-    CCG_TRY(ccg_file_read(a->event_log, CCG_TDX_EVENTLOG_MAX, &data, &len));
+    CCG_TRY(cli_file_read(a->event_log, CCG_TDX_EVENTLOG_MAX, &data, &len));
     CCG_TRY(ccg_tdx_eventlog_parse(data, len, &log));
     if (a->runtime_log != NULL) {
         free(data);
         data = NULL;
-        CCG_TRY(ccg_file_read(a->runtime_log, CCG_TDX_EVENTLOG_MAX, &data, &len));
+        CCG_TRY(cli_file_read(a->runtime_log, CCG_TDX_EVENTLOG_MAX, &data, &len));
         CCG_TRY(ccg_tdx_eventlog_add_runtime(&log, data, len));
     }
     for (int i = 0; i < 4; i++) {
@@ -268,7 +264,7 @@ static ccg_result write_file(const char *dir, const char *name, const void *data
     char path[4096];
     int n = snprintf(path, sizeof(path), "%s/%s", dir, name);
     CCG_ENSURE_MSG(n > 0 && (size_t)n < sizeof(path), CCG_R_USAGE_INVALID, "path too long: %s/%s", dir, name);
-    CCG_TRY(ccg_file_write(path, data, len));
+    CCG_TRY(cli_file_write(path, data, len));
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -391,6 +387,6 @@ int cmd_emulate_tdx(int argc, char **argv)
 {
     emulate_tdx_args a;
     memset(&a, 0, sizeof(a));
-    int rc = cli_parse_result(parse_args(argc, argv, &a), usage);
+    int rc = cli_parse_result(parse_args(argc, argv, &a), NULL);
     return rc >= 0 ? rc : run(&a);
 }

@@ -190,7 +190,7 @@ static char *read_token(const char *path)
 {
     uint8_t *text = NULL;
     size_t len = 0;
-    if (ccg_failed(ccg_file_read(path, CCG_JWT_MAX_TEXT, &text, &len))) {
+    if (ccg_failed(cli_file_read(path, CCG_JWT_MAX_TEXT, &text, &len))) {
         return NULL;
     }
     while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' ')) {
@@ -353,7 +353,7 @@ static char *read_doc(const char *path)
         fprintf(stderr, "ccgate kbs: --file is required\n");
         return NULL;
     }
-    if (ccg_failed(ccg_file_read(path, KBS_CLI_MAX_FILE, &text, &len)) || strlen((char *)text) != len) {
+    if (ccg_failed(cli_file_read(path, KBS_CLI_MAX_FILE, &text, &len)) || strlen((char *)text) != len) {
         fprintf(stderr, "ccgate kbs: cannot read %s as a text document\n", path);
         free(text);
         return NULL;
@@ -374,7 +374,7 @@ static int key_upload(const kbs_args *a, int import)
                 import ? ", --policy-id" : "");
         return CLI_EXIT_USAGE;
     }
-    if (ccg_failed(ccg_file_read(a->file, 4096, &raw, &len))) {
+    if (ccg_failed(cli_file_read(a->file, 4096, &raw, &len))) {
         return cli_report_error("kbs key", a->json);
     }
     b64 = ccg_b64url_encode(raw, len);
@@ -414,7 +414,7 @@ static int collateral_put(const kbs_args *a)
         fprintf(stderr, "ccgate kbs collateral put: --collateral-id, --version and --file are required\n");
         return CLI_EXIT_USAGE;
     }
-    if (ccg_failed(ccg_file_read(a->file, KBS_CLI_MAX_FILE, &raw, &len))) {
+    if (ccg_failed(cli_file_read(a->file, KBS_CLI_MAX_FILE, &raw, &len))) {
         return cli_report_error("kbs collateral put", a->json);
     }
     b64 = ccg_b64url_encode(raw, len);
