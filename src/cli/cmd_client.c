@@ -38,10 +38,13 @@ typedef struct {
     long connections;
 } client_args;
 
+static const char *g_name = "ccgate client"; /* the full name of the subcommand being run */
+
 static void usage(FILE *out)
 {
+    fprintf(out, "Usage: %s [options]\n\n", g_name);
     fprintf(out,
-            "usage: ccgate client ask   --endpoint URL --policy FILE [trust options] [request options] \"prompt\"\n"
+            "       ccgate client ask   --endpoint URL --policy FILE [trust options] [request options] \"prompt\"\n"
             "       ccgate client proxy --listen 127.0.0.1:PORT --endpoint URL --policy FILE [trust options]\n"
             "                           [--port-file FILE] [--connections N]\n"
             "\n"
@@ -98,14 +101,15 @@ static int parse_args(int argc, char **argv, client_args *a, int proxy)
         {"stream", no_argument, 0, 's'},              {"completions", no_argument, 0, 'l'},
         {"json", no_argument, 0, 'j'},                {"listen", required_argument, 0, 'L'},
         {"port-file", required_argument, 0, 'F'},     {"connections", required_argument, 0, 'N'},
-        {"help", no_argument, 0, 'h'},                {0, 0, 0, 0},
+        CCG_CLI_STD_OPTIONS,                {0, 0, 0, 0},
     };
+    const ccg_cli cli = {g_name, usage, opts, NULL};
     int c;
     char *end = NULL;
-    optind = 1;
     a->max_tokens = 64;
     a->model = "ccgate-model"; /* ccgate-runner's default --served-name */
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    ccg_cli_begin();
+    while ((c = ccg_cli_next(&cli, argc, argv)) != CCG_CLI_END) {
         switch (c) {
         case 'e': a->endpoint = optarg; break;
         case 'p': a->policy = optarg; break;
@@ -117,15 +121,13 @@ static int parse_args(int argc, char **argv, client_args *a, int proxy)
         case 'V': a->refvals = optarg; break;
         case 'B':
             if (a->baseline_count == 3) {
-                fprintf(stderr, "ccgate client: at most 3 --tcb-baseline\n");
-                return -1;
+                return ccg_cli_usage_error(&cli, "at most 3 --tcb-baseline");
             }
             a->baselines[a->baseline_count++] = optarg;
             break;
         case 'I':
             if (a->issuer_key_count == 16) {
-                fprintf(stderr, "ccgate client: at most 16 --issuer-key\n");
-                return -1;
+                return ccg_cli_usage_error(&cli, "at most 16 --issuer-key");
             }
             a->issuer_keys[a->issuer_key_count++] = optarg;
             break;
@@ -139,16 +141,14 @@ static int parse_args(int argc, char **argv, client_args *a, int proxy)
         case 'o':
             a->timeout_ms = strtol(optarg, &end, 10);
             if (*end != 0 || a->timeout_ms < 1 || a->timeout_ms > 3600000) {
-                fprintf(stderr, "ccgate client: --timeout-ms must be 1 to 3600000\n");
-                return -1;
+                return ccg_cli_usage_error(&cli, "--timeout-ms must be 1 to 3600000");
             }
             break;
         case 'm': a->model = optarg; break;
         case 'x':
             a->max_tokens = strtol(optarg, &end, 10);
             if (*end != 0 || a->max_tokens < 1 || a->max_tokens > 1000000) {
-                fprintf(stderr, "ccgate client: --max-tokens must be 1 to 1000000\n");
-                return -1;
+                return ccg_cli_usage_error(&cli, "--max-tokens must be 1 to 1000000");
             }
             break;
         case 's': a->stream = 1; break;
@@ -159,36 +159,29 @@ static int parse_args(int argc, char **argv, client_args *a, int proxy)
         case 'N':
             a->connections = strtol(optarg, &end, 10);
             if (*end != 0 || a->connections < 1 || a->connections > 64) {
-                fprintf(stderr, "ccgate client: --connections must be 1 to 64\n");
-                return -1;
+                return ccg_cli_usage_error(&cli, "--connections must be 1 to 64");
             }
             break;
-        case 'h': usage(stdout); return 1;
-        default: return -1;
+        default: return c; /* help, version or a usage error, already printed */
         }
     }
     if (!proxy) {
         if (optind + 1 != argc) {
-            fprintf(stderr, "ccgate client ask: one prompt argument is required\n");
-            return -1;
+            return ccg_cli_usage_error(&cli, "one prompt argument is required");
         }
         a->prompt = argv[optind];
     } else if (optind != argc) {
-        fprintf(stderr, "ccgate client proxy: unexpected argument '%s'\n", argv[optind]);
-        return -1;
+        return ccg_cli_usage_error(&cli, "unexpected argument '%s'", argv[optind]);
     }
     if (a->endpoint == NULL || a->policy == NULL) {
-        fprintf(stderr, "ccgate client: --endpoint and --policy are required (without a policy naming the approved "
-                        "measurements any genuine endpoint would be accepted)\n");
-        return -1;
+        return ccg_cli_usage_error(&cli, "--endpoint and --policy are required (without a policy naming the approved "
+                                         "measurements any genuine endpoint would be accepted)");
     }
     if (proxy && a->listen == NULL) {
-        fprintf(stderr, "ccgate client proxy: --listen is required\n");
-        return -1;
+        return ccg_cli_usage_error(&cli, "--listen is required");
     }
     if ((a->cert == NULL) != (a->key == NULL)) {
-        fprintf(stderr, "ccgate client: --cert and --key go together\n");
-        return -1;
+        return ccg_cli_usage_error(&cli, "--cert and --key go together");
     }
     return 0;
 }
@@ -572,16 +565,20 @@ int cmd_client(int argc, char **argv)
 {
     client_args a;
     memset(&a, 0, sizeof(a));
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    static const cli_sub subs[] = {
+        {"ask", "attest an inference endpoint, then send it one prompt"},
+        {"proxy", "a local OpenAI-compatible proxy to an attested endpoint"},
+    };
+    char name[64];
+    int rc = CLI_EXIT_USAGE;
+    int k = cli_group("ccgate client", "Ask an attested inference endpoint, or proxy requests to it.", subs, 2, argc,
+                      argv, &rc);
+    if (k < 0) {
+        return rc;
     }
-    int proxy = strcmp(argv[1], "proxy") == 0;
-    if (!proxy && strcmp(argv[1], "ask") != 0) {
-        fprintf(stderr, "ccgate client: unknown subcommand '%s' (ask or proxy)\n", argv[1]);
-        return CLI_EXIT_USAGE;
-    }
-    int rc = cli_parse_result(parse_args(argc - 1, argv + 1, &a, proxy), usage);
+    int proxy = k == 1;
+    g_name = cli_subname(name, sizeof(name), "ccgate client", subs[k].word);
+    rc = cli_parse_result(parse_args(argc - 1, argv + 1, &a, proxy), NULL);
     if (rc >= 0) {
         return rc;
     }
