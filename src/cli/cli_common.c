@@ -93,8 +93,8 @@ int cli_now(const ccg_cli *cli, const char *text, ccg_time *out)
     }
     if (ccg_failed(ccg_time_parse_rfc3339(text, out))) {
         ccg_error_clear();
-        return ccg_cli_usage_error(cli, "--now: '%s' is neither RFC 3339 (2025-01-01T00:00:00Z) nor epoch seconds",
-                                   text);
+        return ccg_cli_usage_error(cli, "--now: %s: '%s' is neither RFC 3339 (2025-01-01T00:00:00Z) nor epoch seconds",
+                                   ccg_reason_code(CCG_R_INPUT_BAD_TIME), text);
     }
     return 0;
 }
