@@ -53,6 +53,8 @@ CCG_MUST_CHECK ccg_result cli_load_tcb_baselines(const char *const *paths, int c
 /* ccg_file_read / ccg_file_write where "-" names standard input / output (the convention's `-`). */
 CCG_MUST_CHECK ccg_result cli_file_read(const char *path, size_t max_len, uint8_t **out, size_t *out_len);
 CCG_MUST_CHECK ccg_result cli_file_write(const char *path, const uint8_t *data, size_t len);
+/* fopen(path, "r"), or a stream on a duplicate of standard input for "-" (fclose it either way). */
+FILE *cli_fopen_read(const char *path);
 
 /* Writes doc as indented JSON to path, or to stdout when path is NULL or "-"; returns the exit code. */
 int cli_write_json(const json_t *doc, const char *path, const char *context);

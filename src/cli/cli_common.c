@@ -1,5 +1,6 @@
 /* Error reporting shared by the subcommands. */
 #include <jansson.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -160,7 +161,7 @@ int cli_write_json(const json_t *doc, const char *path, const char *context)
     if (text == NULL) {
         return rc;
     }
-    if (path == NULL) {
+    if (path == NULL || ccg_cli_is_stdio(path)) {
         printf("%s\n", text);
         rc = CLI_EXIT_OK;
     } else if (ccg_ok(cli_file_write(path, (const uint8_t *)text, strlen(text)))) {
@@ -223,4 +224,19 @@ ccg_result cli_file_write(const char *path, const uint8_t *data, size_t len)
     result = CCG_SUCCESS;
 cleanup:
     return result;
+}
+
+FILE *cli_fopen_read(const char *path)
+{
+    int fd;
+    FILE *f;
+    if (!ccg_cli_is_stdio(path)) {
+        return fopen(path, "r");
+    }
+    fd = dup(STDIN_FILENO);
+    f = fd >= 0 ? fdopen(fd, "r") : NULL;
+    if (f == NULL && fd >= 0) {
+        close(fd);
+    }
+    return f;
 }

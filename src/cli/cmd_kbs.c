@@ -239,7 +239,7 @@ static int token_mint(const kbs_args *a)
         fprintf(stderr, "ccgate kbs token mint: --role must be provider, authority or operator\n");
         return CLI_EXIT_USAGE;
     }
-    f = fopen(a->key, "r");
+    f = cli_fopen_read(a->key);
     key = f != NULL ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
     if (key == NULL || !EVP_PKEY_is_a(key, "EC") || EVP_PKEY_get_bits(key) != 256) {
         fprintf(stderr, "ccgate kbs token mint: %s is not a P-256 private key (PEM)\n", a->key);

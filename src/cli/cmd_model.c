@@ -132,7 +132,7 @@ static int cmd_generate(const model_args *a)
         ccg_failed(cli_file_write(a->out, buf, len))) {
         rc = cli_report_error("model generate", 0);
     } else {
-        printf("wrote %s: %zu bytes (d_model %u, %u layers, %u heads, d_ff %u, max_seq %u, seed %llu)\n", a->out,
+        fprintf(ccg_cli_is_stdio(a->out) ? stderr : stdout, "wrote %s: %zu bytes (d_model %u, %u layers, %u heads, d_ff %u, max_seq %u, seed %llu)\n", a->out,
                len, d.d_model, d.n_layers, d.n_heads, d.d_ff, d.max_seq, (unsigned long long)seed);
         rc = CLI_EXIT_OK;
     }

@@ -46,7 +46,7 @@ static int write_json(const json_t *doc, const char *path)
     if (text == NULL) {
         return rc;
     }
-    if (path == NULL) {
+    if (path == NULL || ccg_cli_is_stdio(path)) {
         printf("%s\n", text);
         rc = CLI_EXIT_OK;
     } else if (ccg_ok(cli_file_write(path, (const uint8_t *)text, strlen(text)))) {
@@ -232,7 +232,7 @@ static int do_sign(const refval_args *a)
 {
     json_t *rec = NULL;
     EVP_PKEY *key = NULL;
-    FILE *f = a->key ? fopen(a->key, "r") : NULL;
+    FILE *f = a->key ? cli_fopen_read(a->key) : NULL;
     if (f != NULL) {
         setvbuf(f, NULL, _IONBF, 0); /* no copy of the private key left in a freed stdio buffer */
     }

@@ -237,7 +237,7 @@ static int do_sign(const baseline_args *a)
 {
     json_t *doc = NULL;
     EVP_PKEY *key = NULL;
-    FILE *f = a->key ? fopen(a->key, "r") : NULL;
+    FILE *f = a->key ? cli_fopen_read(a->key) : NULL;
     int rc = CLI_EXIT_USAGE;
     if (f != NULL) {
         setvbuf(f, NULL, _IONBF, 0); /* no copy of the private key left in a freed stdio buffer */
