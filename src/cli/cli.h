@@ -91,6 +91,10 @@ int cli_now(const ccg_cli *cli, const char *text, ccg_time *out);
  * CCG_CLI_EXIT_2. */
 int cli_legacy_version(const ccg_cli *cli, int argc, char **argv, const char **value);
 
+/* The one error object every --json command prints on standard output for an error or a refusal:
+ * {"error": CONTEXT, "reason": {"code", "component", "kind", "message", "details": DETAILS}}
+ * (docs/cli.md). details may be NULL. */
+void cli_print_error_json(const char *context, ccg_reason reason, json_t *details);
 /* Prints the last error as "ccgate: <code>: <message>" (or JSON) and returns the exit code for its kind. */
 int cli_report_error(const char *context, int json);
 /* Exit code for a failed operation's reason kind: input/usage -> 2, deny -> 1, others -> 2. */

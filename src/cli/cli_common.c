@@ -123,20 +123,25 @@ int cli_exit_for_reason(ccg_reason reason)
     }
 }
 
+void cli_print_error_json(const char *context, ccg_reason reason, json_t *details)
+{
+    json_t *obj = json_pack("{s:s, s:o}", "error", context, "reason", ccg_reason_to_json(reason, details));
+    char *text = obj ? json_dumps(obj, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+    if (text != NULL) {
+        printf("%s\n", text);
+    }
+    free(text);
+    json_decref(obj);
+}
+
 int cli_report_error(const char *context, int json)
 {
     const ccg_error *e = ccg_error_last();
     ccg_reason reason = e->reason == CCG_R_OK ? CCG_R_INTERNAL_ERROR : e->reason;
     if (json) {
         json_t *details = json_pack("{s:s}", "detail", e->message);
-        json_t *obj = json_pack("{s:s, s:o}", "error", context, "reason", ccg_reason_to_json(reason, details));
+        cli_print_error_json(context, reason, details);
         json_decref(details);
-        char *text = obj ? json_dumps(obj, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
-        if (text != NULL) {
-            printf("%s\n", text);
-        }
-        free(text);
-        json_decref(obj);
     }
     fprintf(stderr, "ccgate: %s: %s: %s (%s)\n", context, ccg_reason_code(reason), ccg_reason_message(reason),
             e->message);

@@ -24,6 +24,7 @@ typedef struct {
     const char *load_state; /* reuse a saved emulator's keys (same test root) instead of new ones */
     const char *crl;        /* also write an ARK-signed CRL here */
     int revoke_ask;         /* ... listing the ASK (ASVK) */
+    int json;
 } emulate_args;
 
 static void usage(FILE *out)
@@ -37,6 +38,7 @@ static void usage(FILE *out)
             "ARK, ASK and VCEK (or ASVK and VLEK) are generated for this run; AMD's pinned roots never accept\n"
             "them, so a verifier must name the test root: verify snp --trust-root DIR/ark.pem.\n"
             "\n"
+            "  --json               print what was written as JSON (errors as the error object)\n"
             "  --out-dir DIR        where to write report.bin, certs.pem (VCEK and ASK) and ark.pem\n"
             "  --product NAME       milan (default), genoa or turin\n"
             "  --vlek               sign with a VLEK (chain VLEK -> ASVK -> ARK) instead of a VCEK\n"
@@ -58,7 +60,7 @@ static void usage(FILE *out)
 static int parse_args(int argc, char **argv, emulate_args *a)
 {
     static const struct option opts[] = {
-        {"out-dir", required_argument, 0, 'o'},     {"product", required_argument, 0, 'p'},
+        {"out-dir", required_argument, 0, 'o'}, {"json", no_argument, 0, 'j'},     {"product", required_argument, 0, 'p'},
         {"vlek", no_argument, 0, 'v'},              {"debug", no_argument, 0, 'd'},
         {"report-data", required_argument, 0, 'r'}, {"measurement", required_argument, 0, 'm'},
         {"save-state", no_argument, 0, 's'},        {"load-state", required_argument, 0, 'l'},
@@ -72,6 +74,7 @@ static int parse_args(int argc, char **argv, emulate_args *a)
     while ((c = ccg_cli_next(&cli, argc, argv)) != CCG_CLI_END) {
         switch (c) {
         case 'o': a->out_dir = optarg; break;
+        case 'j': a->json = 1; break;
         case 'p': a->product = optarg; break;
         case 'v': a->vlek = 1; break;
         case 'd': a->debug = 1; break;
@@ -255,14 +258,22 @@ static int run(const emulate_args *a)
         ccg_failed(ccg_snp_emulator_sign(emu, &r, report)) || ccg_failed(write_outputs(a->out_dir, emu, report)) ||
         (a->save_state && ccg_failed(save_state(a->out_dir, emu, &r))) ||
         (a->crl != NULL && ccg_failed(write_crl(a->crl, emu, a->revoke_ask)))) {
-        (void)cli_report_error("emulate snp", 0);
+        (void)cli_report_error("emulate snp", a->json);
         goto cleanup;
     }
     ccg_snp_product product = ccg_snp_emulator_config_of(emu)->product;
+    if (a->json) {
+        json_t *doc = json_pack("{s:s, s:s, s:s, s:[sss], s:b}", "out_dir", a->out_dir, "product",
+                                ccg_snp_product_name(product), "signer", a->vlek ? "vlek" : "vcek", "files",
+                                "report.bin", "certs.pem", "ark.pem", "test_root", 1);
+        rc = doc != NULL ? cli_write_json(doc, NULL, "emulate snp") : CLI_EXIT_USAGE;
+        json_decref(doc);
+        goto cleanup;
+    }
     printf("emulated %s report (%s-signed, TEST ROOT ONLY) written to %s: report.bin, certs.pem, ark.pem\n",
            ccg_snp_product_name(product), a->vlek ? "VLEK" : "VCEK", a->out_dir);
     printf("verify with: ccgate verify snp --report %s/report.bin --certs %s/certs.pem --trust-root %s/ark.pem "
-           "--trust-root-product %s --now <RFC3339>\n",
+           "--trust-root-product %s\n",
            a->out_dir, a->out_dir, a->out_dir,
            product == CCG_SNP_PRODUCT_GENOA ? "genoa" : product == CCG_SNP_PRODUCT_TURIN ? "turin" : "milan");
     rc = CLI_EXIT_OK;

@@ -21,7 +21,7 @@ typedef struct {
     const char *driver;
     const char *vbios;
     const char *tamper;
-    int save_state;
+    int save_state, json;
     const char *load_state;
 } emulate_gpu_args;
 
@@ -35,6 +35,7 @@ static void usage(FILE *out)
             "demos and tests. Its device root and RIM root are TEST roots: NVIDIA's pinned roots never accept\n"
             "them, so a verifier must name them (verify gpu --trust-root DIR/root.pem).\n"
             "\n"
+            "  --json               print what was written as JSON (errors as the error object)\n"
             "  --out-dir DIR        writes report.bin, report.hex, certs.pem (five certificates, leaf first),\n"
             "                       root.pem, rim-root.pem, rims/<RIM ID>.xml, evidence.json and nonce.hex\n"
             "  --nonce HEX          the 32-byte nonce to sign over (default: random, written to nonce.hex)\n"
@@ -55,7 +56,7 @@ static void usage(FILE *out)
 static int parse_args(int argc, char **argv, emulate_gpu_args *a)
 {
     static const struct option opts[] = {
-        {"out-dir", required_argument, 0, 'o'}, {"nonce", required_argument, 0, 'N'},
+        {"out-dir", required_argument, 0, 'o'}, {"json", no_argument, 0, 'j'}, {"nonce", required_argument, 0, 'N'},
         {"arch", required_argument, 0, 'a'},    {"driver", required_argument, 0, 'd'},
         {"vbios", required_argument, 0, 'v'},   {"tamper", required_argument, 0, 't'},
         {"save-state", no_argument, 0, 's'},    {"load-state", required_argument, 0, 'l'},
@@ -67,6 +68,7 @@ static int parse_args(int argc, char **argv, emulate_gpu_args *a)
     while ((c = ccg_cli_next(&cli, argc, argv)) != CCG_CLI_END) {
         switch (c) {
         case 'o': a->out_dir = optarg; break;
+        case 'j': a->json = 1; break;
         case 'N': a->nonce = optarg; break;
         case 'a': a->arch = optarg; break;
         case 'd': a->driver = optarg; break;
@@ -277,17 +279,25 @@ static int run(const emulate_gpu_args *a)
     memset(&rims, 0, sizeof(rims));
     ccg_error_clear();
     if (ccg_failed(new_emulator(a, &emu)) || ccg_failed(emulate(a, emu, &rims, nonce))) {
-        (void)cli_report_error("emulate gpu", 0);
+        (void)cli_report_error("emulate gpu", a->json);
         goto cleanup;
     }
     const ccg_gpu_emu_config *c = ccg_gpu_emulator_config_of(emu);
     ccg_hex_encode(nonce, sizeof(nonce), nonce_hex);
+    if (a->json) {
+        json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:[ss], s:b}", "out_dir", a->out_dir, "arch",
+                                ccg_gpu_arch_name(c->arch), "nonce", nonce_hex, "driver_rim", rims.driver_id,
+                                "vbios_rim", rims.vbios_id, "files", "report.bin", "certs.pem", "test_root", 1);
+        rc = doc != NULL ? cli_write_json(doc, NULL, "emulate gpu") : CLI_EXIT_USAGE;
+        json_decref(doc);
+        goto cleanup;
+    }
     printf("emulated %s GPU evidence (driver %s, VBIOS %s%s%s, TEST ROOT ONLY) written to %s\n",
            ccg_gpu_arch_name(c->arch), c->driver_version, c->vbios_version, a->tamper ? ", tampered: " : "",
            a->tamper ? a->tamper : "", a->out_dir);
     printf("nonce %s; RIMs %s, %s in %s/rims\n", nonce_hex, rims.driver_id, rims.vbios_id, a->out_dir);
     printf("verify with: ccgate verify gpu --report %s/report.bin --certs %s/certs.pem --trust-root %s/root.pem "
-           "--nonce %s --now <RFC3339>\n",
+           "--nonce %s\n",
            a->out_dir, a->out_dir, a->out_dir, nonce_hex);
     rc = CLI_EXIT_OK;
 cleanup:

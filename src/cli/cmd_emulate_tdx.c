@@ -19,7 +19,7 @@ typedef struct {
     const char *out_dir, *now, *report_data, *mrtd, *mrconfigid, *mrowner, *mrownerconfig, *mrservicetd;
     const char *attributes, *xfam, *tee_tcb_svn, *event_log, *runtime_log, *load_state, *quote_version;
     const char *rtmr[MAX_RTMR_ARGS];
-    int n_rtmr, debug, td15, expired, revoke_pck, save_state;
+    int n_rtmr, debug, td15, expired, revoke_pck, save_state, json;
 } emulate_tdx_args;
 
 static void usage(FILE *out)
@@ -36,6 +36,7 @@ static void usage(FILE *out)
             "chain and collateral (TCB info, QE identity, CRLs). Intel's pinned root never accepts them: a\n"
             "verifier must name the root (verify tdx --trust-root DIR/root.pem). docs/tdx-emulator.md.\n"
             "\n"
+            "  --json                print what was written as JSON (errors as the error object)\n"
             "  --out-dir DIR         writes quote.bin, root.pem, pck-chain.pem, collateral.json (a bundle),\n"
             "                        collateral/<FMSPC>.json (the cache directory form) and pcs/ (Intel PCS\n"
             "                        responses and their issuer chains, for a test PCCS)\n"
@@ -66,7 +67,7 @@ static void usage(FILE *out)
 static int parse_args(int argc, char **argv, emulate_tdx_args *a)
 {
     static const struct option opts[] = {
-        {"out-dir", required_argument, 0, 'o'},       {"now", required_argument, 0, 'n'},
+        {"out-dir", required_argument, 0, 'o'}, {"json", no_argument, 0, 'j'},       {"now", required_argument, 0, 'n'},
         {"report-data", required_argument, 0, 'r'},   {"mrtd", required_argument, 0, 'm'},
         {"mrconfigid", required_argument, 0, 'c'},    {"mrowner", required_argument, 0, 'w'},
         {"mrownerconfig", required_argument, 0, 'W'}, {"mrservicetd", required_argument, 0, 'S'},
@@ -85,6 +86,7 @@ static int parse_args(int argc, char **argv, emulate_tdx_args *a)
     while ((c = ccg_cli_next(&cli, argc, argv)) != CCG_CLI_END) {
         switch (c) {
         case 'o': a->out_dir = optarg; break;
+        case 'j': a->json = 1; break;
         case 'n': a->now = optarg; break;
         case 'r': a->report_data = optarg; break;
         case 'm': a->mrtd = optarg; break;
@@ -364,17 +366,24 @@ static int run(const emulate_tdx_args *a)
         ccg_failed(new_emulator(a, now, &e, &td)) || ccg_failed(build_td(a, &td)) ||
         ccg_failed(ccg_tdx_emu_quote(e, &td, &quote, &len)) || ccg_failed(write_outputs(a, e, quote, len, now)) ||
         (a->save_state && ccg_failed(ccg_tdx_emu_save(e, &td, a->out_dir)))) {
-        (void)cli_report_error("emulate tdx", 0);
+        (void)cli_report_error("emulate tdx", a->json);
         goto cleanup;
     }
     ccg_hex_encode(ccg_tdx_emu_opts_of(e)->fmspc, 6, fmspc);
+    if (a->json) {
+        json_t *doc = json_pack("{s:s, s:s, s:[ssss], s:b}", "out_dir", a->out_dir, "fmspc", fmspc, "files",
+                                "quote.bin", "root.pem", "pck-chain.pem", "collateral.json", "test_root", 1);
+        rc = doc != NULL ? cli_write_json(doc, NULL, "emulate tdx") : CLI_EXIT_USAGE;
+        json_decref(doc);
+        goto cleanup;
+    }
     printf("emulated TDX quote (v%u, TD report %s%s, TEST ROOT ONLY) written to %s: quote.bin, root.pem, "
            "pck-chain.pem, collateral.json, collateral/, pcs/%s\n",
            td.version, td.body_type == 3 ? "1.5" : "1.0", (td.td_attributes & CCG_TDX_ATTR_DEBUG) ? ", DEBUG" : "",
            a->out_dir, a->save_state ? ", " CCG_TDX_EMU_STATE_FILE : "");
     printf("fmspc %s\n", fmspc);
     printf("verify with: ccgate verify tdx --quote %s/quote.bin --collateral %s/collateral.json --trust-root "
-           "%s/root.pem --now <RFC3339>\n",
+           "%s/root.pem\n",
            a->out_dir, a->out_dir, a->out_dir);
     rc = CLI_EXIT_OK;
 cleanup:

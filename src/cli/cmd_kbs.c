@@ -98,7 +98,7 @@ static void leaf_usage(FILE *out)
                 "                      The token is never printed and never taken from the command line\n"
                 "  --cacert FILE       trust this CA for the broker's TLS certificate (default: $CCGATE_KBS_CACERT)\n"
                 "  --insecure-http     allow an http:// URL (tests only)\n"
-                "  --json              also print the broker's JSON answer on denial\n");
+                "  --json              on denial, print the error object (docs/cli.md) with the broker's answer\n");
     } else {
         fprintf(out, "  --json              print an error as JSON\n");
     }
@@ -350,6 +350,11 @@ static int call(const kbs_args *a, const char *method, const char *path, const c
     cc = curl_easy_perform(curl);
     if (cc != CURLE_OK) {
         fprintf(stderr, "%s: the broker is unreachable: %s\n", g_name, curl_easy_strerror(cc));
+        if (a->json) {
+            json_t *details = json_pack("{s:s}", "detail", curl_easy_strerror(cc));
+            cli_print_error_json(g_name + strlen("ccgate "), CCG_R_ADMIN_BROKER_UNREACHABLE, details);
+            json_decref(details);
+        }
         goto done;
     }
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
@@ -363,8 +368,16 @@ static int call(const kbs_args *a, const char *method, const char *path, const c
         const char *code = json_string_value(json_array_get(json_object_get(doc, "reasons"), 0));
         const char *detail = json_string_value(json_object_get(doc, "detail"));
         ccg_reason r = code != NULL ? ccg_reason_from_code(code) : CCG_R__COUNT;
-        if (a->json && out.data != NULL) {
-            printf("%s\n", out.data);
+        if (a->json) {
+            /* The one error shape (docs/cli.md), with the broker's own answer inside. */
+            json_t *details = json_pack("{s:s, s:I}", "detail", detail != NULL ? detail : "no detail", "http_status",
+                                        (json_int_t)status);
+            if (details != NULL && doc != NULL) {
+                json_object_set(details, "broker", doc);
+            }
+            cli_print_error_json(g_name + strlen("ccgate "), r == CCG_R__COUNT ? CCG_R_ADMIN_BROKER_UNREACHABLE : r,
+                                 details);
+            json_decref(details);
         }
         fprintf(stderr, "%s: HTTP %ld: %s: %s\n", g_name, status, code != NULL ? code : "unknown",
                 detail != NULL ? detail : "no detail");
