@@ -61,9 +61,10 @@ in_list() {
   return 1
 }
 
-# The "Commands:" section of a group's --help in $tmp/out: the first word of each indented line.
+# The "Commands:" (or "Subcommands:") section of a group's --help in $tmp/out: the first word of each
+# indented line ("  key import  ..." names the group "key").
 group_words() {
-  awk '/^Commands:/ {on = 1; next} on && /^[^ ]/ {on = 0} on && /^  [a-z]/ {print $1}' "$tmp/out"
+  awk '/^(Sub)?[Cc]ommands:/ {on = 1; next} on && /^[^ ]/ {on = 0} on && /^  [a-z]/ {print $1}' "$tmp/out" | sort -u
 }
 
 man_text() { # the page with roff escapes removed, so options read as typed
@@ -103,7 +104,7 @@ for i in "${!names[@]}"; do
   if [ "$xy" = group ]; then
     cp "$tmp/help" "$tmp/out"
     words=$(group_words)
-    [ -n "$words" ] || bad "$name --help lists no Commands:"
+    [ -n "$words" ] || bad "$name --help lists no Commands: (or Subcommands:)"
     for w in $words; do
       in_list "$name $w" || bad "$name lists '$w', which $list lacks"
     done
