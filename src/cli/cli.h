@@ -78,6 +78,12 @@ int cli_group(const char *name, const char *summary, const cli_sub *subs, size_t
  * the usage is printed to stderr) is still understood. */
 int cli_parse_result(int parsed, void (*usage)(FILE *));
 
+/* The usage of one subcommand of a command whose subcommands share one help text: `text` starts with the
+ * forms of every subcommand ("       ccgate refval create ...", continuation lines indented further),
+ * then a blank line and what they share. Prints "Usage: " with NAME's forms (all of them for the group
+ * itself), then the rest. */
+void cli_usage_for(FILE *out, const char *name, const char *text);
+
 /* "PARENT SUB" into buf (the full name of a subcommand that shares its parent's option table). */
 const char *cli_subname(char *buf, size_t n, const char *parent, const char *sub);
 

@@ -245,3 +245,36 @@ FILE *cli_fopen_read(const char *path)
     }
     return f;
 }
+
+void cli_usage_for(FILE *out, const char *name, const char *text)
+{
+    const char *end = strstr(text, "\n\n");
+    const char *p = text;
+    size_t nlen = strlen(name);
+    int printed = 0, mine = 0;
+    if (end == NULL) {
+        end = text + strlen(text);
+    }
+    while (p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *s = p;
+        eol = eol != NULL ? eol : end;
+        while (s < eol && *s == ' ') {
+            s++;
+        }
+        if ((size_t)(eol - s) > 7 && strncmp(s, "ccgate ", 7) == 0) {
+            mine = strncmp(s, name, nlen) == 0 && (s[nlen] == ' ' || s + nlen == eol);
+            if (mine) {
+                fprintf(out, "%s%.*s\n", printed ? "       " : "Usage: ", (int)(eol - s), s);
+                printed = 1;
+            }
+        } else if (mine) {
+            fprintf(out, "%.*s\n", (int)(eol - p), p); /* a continuation line, indented as written */
+        }
+        p = eol + 1;
+    }
+    if (!printed) {
+        fprintf(out, "Usage: %s [options]\n", name);
+    }
+    fputs(*end == '\n' ? end + 1 : end, out); /* end is the last form's newline, already printed */
+}

@@ -26,8 +26,14 @@ static const char *g_name = "ccgate audit"; /* the full name of the subcommand b
 
 static void usage(FILE *out)
 {
-    fprintf(out, "Usage: %s [options]\n\n", g_name);
-    fprintf(out,
+    /* The forms of every subcommand, then what they share; cli_usage_for picks this one's forms. */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    if (m == NULL) {
+        return;
+    }
+    fprintf(m,
             "       ccgate audit verify --db FILE [--anchor SEQ:HASH] [--json]\n"
             "       ccgate audit list   --db FILE [--since SEQ] [--limit N] [--json]\n"
             "       ccgate audit head   --db FILE [--json]\n"
@@ -48,6 +54,9 @@ static void usage(FILE *out)
             "        never pruned. verify then starts at that checkpoint.\n"
             "\n"
             "Exit status: 0 intact (or success), 1 chain broken, 2 bad usage or unreadable database.\n");
+    fclose(m);
+    cli_usage_for(out, g_name, text);
+    free(text);
 }
 
 static int parse_int(const char *s, int64_t min, int64_t *out)

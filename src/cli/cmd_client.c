@@ -42,8 +42,14 @@ static const char *g_name = "ccgate client"; /* the full name of the subcommand 
 
 static void usage(FILE *out)
 {
-    fprintf(out, "Usage: %s [options]\n\n", g_name);
-    fprintf(out,
+    /* The forms of every subcommand, then what they share; cli_usage_for picks this one's forms. */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    if (m == NULL) {
+        return;
+    }
+    fprintf(m,
             "       ccgate client ask   --endpoint URL --policy FILE [trust options] [request options] \"prompt\"\n"
             "       ccgate client proxy --listen 127.0.0.1:PORT --endpoint URL --policy FILE [trust options]\n"
             "                           [--port-file FILE] [--connections N]\n"
@@ -83,6 +89,9 @@ static void usage(FILE *out)
             "\n"
             "Exit status: 0 success, 1 the endpoint was refused (evidence denied, binding mismatch) or refused\n"
             "the request, 2 bad usage, unreachable endpoint or malformed input.\n");
+    fclose(m);
+    cli_usage_for(out, g_name, text);
+    free(text);
 }
 
 static int parse_args(int argc, char **argv, client_args *a, int proxy)

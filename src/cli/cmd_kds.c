@@ -31,8 +31,14 @@ static const char *g_name = "ccgate kds"; /* the full name of the subcommand bei
 
 static void usage(FILE *out)
 {
-    fprintf(out, "Usage: %s [options]\n\n", g_name);
-    fprintf(out,
+    /* The forms of every subcommand, then what they share; cli_usage_for picks this one's forms. */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    if (m == NULL) {
+        return;
+    }
+    fprintf(m,
             "       ccgate kds fetch  --cache-dir DIR (--report FILE [--hex] | --tcb HEX16 [--chip-id HEX])\n"
             "                         [--product milan|genoa|turin] [--signer vcek|vlek] [--crl [--refresh-crl]]\n"
             "                         [--kds-url URL] [--timeout SECONDS] [--json]\n"
@@ -61,6 +67,9 @@ static void usage(FILE *out)
             "  --json              print the items as JSON\n"
             "\n"
             "Exit status: 0 success, 2 bad usage, bad input, or a collateral failure (reason code printed).\n");
+    fclose(m);
+    cli_usage_for(out, g_name, text);
+    free(text);
 }
 
 static int parse_args(int argc, char **argv, kds_args *a)

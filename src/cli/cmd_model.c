@@ -18,8 +18,14 @@ static const char *g_name = "ccgate model"; /* the full name of the subcommand b
 
 static void usage(FILE *out)
 {
-    fprintf(out, "Usage: %s [options]\n\n", g_name);
-    fprintf(out,
+    /* The forms of every subcommand, then what they share; cli_usage_for picks this one's forms. */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    if (m == NULL) {
+        return;
+    }
+    fprintf(m,
             "       ccgate model generate --seed N --out FILE [--d-model N] [--layers N] [--heads N] [--d-ff N]\n"
             "                             [--max-seq N]\n"
             "       ccgate model run --model FILE [--max-tokens N] [--json] PROMPT\n"
@@ -37,6 +43,9 @@ static void usage(FILE *out)
             "\n"
             "Exit status: 0 success, 2 bad usage or a malformed model.\n",
             MODEL_MAX_TOKENS_DEFAULT);
+    fclose(m);
+    cli_usage_for(out, g_name, text);
+    free(text);
 }
 
 typedef struct {

@@ -13,8 +13,14 @@ static const char *g_name = "ccgate refval"; /* the full name of the subcommand 
 
 static void usage(FILE *out)
 {
-    fprintf(out, "Usage: %s [options]\n\n", g_name);
-    fprintf(out,
+    /* The forms of every subcommand, then what they share; cli_usage_for picks this one's forms. */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    if (m == NULL) {
+        return;
+    }
+    fprintf(m,
             "       ccgate refval create --id ID --measurement HEX --build-id ID --not-before T --not-after T\n"
             "                            [--tee snp|tdx] [--tdx REGISTER=HEX...] [--from-measure FILE] [--out FILE]\n"
             "       ccgate refval sign   --in FILE --key PRIVATE.pem --issuer ID [--out FILE]\n"
@@ -37,6 +43,9 @@ static void usage(FILE *out)
             "  --in FILE, --out FILE, RECORD.json  '-' is standard input or output\n"
             "  --json           print verify's decision as JSON\n"
             "Times are RFC 3339. Exit status: 0 valid/approved, 1 refused, 2 bad usage or input.\n");
+    fclose(m);
+    cli_usage_for(out, g_name, text);
+    free(text);
 }
 
 static int write_json(const json_t *doc, const char *path)

@@ -15,8 +15,14 @@ static const char *g_name = "ccgate tcb-baseline"; /* the full name of the subco
 
 static void usage(FILE *out)
 {
-    fprintf(out, "Usage: %s [options]\n\n", g_name);
-    fprintf(out,
+    /* The forms of every subcommand, then what they share; cli_usage_for picks this one's forms. */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    if (m == NULL) {
+        return;
+    }
+    fprintf(m,
             "       ccgate tcb-baseline create --product milan|genoa|turin --baseline-version N\n"
             "                                  --not-before T --not-after T\n"
             "                                  --up-to-date LEVELS [--advisory ID:LEVELS...] [--out FILE]\n"
@@ -43,6 +49,9 @@ static void usage(FILE *out)
             "\n"
             "Times are RFC 3339 (--now also takes epoch seconds). Exit status: 0 written/valid, 1 refused, 2 bad usage or input.\n",
             MAX_ADVISORY_ARGS);
+    fclose(m);
+    cli_usage_for(out, g_name, text);
+    free(text);
 }
 
 typedef struct {
