@@ -109,9 +109,9 @@ static void leaf_usage(FILE *out)
             "Exit status: 0 success, 1 denied (the reason code is printed), 2 usage, input or dependency.\n");
 }
 
-static int parse_num(const ccg_cli *cli, const char *opt, int64_t min, int64_t *out)
+static int parse_num(const ccg_cli *cli, const char *opt, const char *text, int64_t min, int64_t *out)
 {
-    return ccg_cli_int(cli, opt, optarg, min, INT64_MAX / 4, out);
+    return ccg_cli_int(cli, opt, text, min, INT64_MAX / 4, out);
 }
 
 /* The options of every leaf (each leaf ignores the ones it does not use, as before). Returns 0 or a
@@ -153,14 +153,13 @@ static int parse_leaf(int argc, char **argv, kbs_args *a)
         case 'S': a->sub = optarg; break;
         case 'i': a->iss = optarg; break;
         case 'a': a->aud = optarg; break;
-        case 't': bad = parse_num(&cli, "--ttl", 1, &a->ttl); break;
-        case 'n': bad = parse_num(&cli, "--now", 1, &a->now); break;
+        case 't': bad = parse_num(&cli, "--ttl", optarg, 1, &a->ttl); break;
+        case 'n': bad = parse_num(&cli, "--now", optarg, 1, &a->now); break;
         case 'v':
             if ((c = cli_legacy_version(&cli, argc, argv, &version)) != 0) {
                 return c; /* --version alone: the program's version */
             }
-            optarg = (char *)version;
-            bad = parse_num(&cli, "--collateral-version", 1, &a->version);
+            bad = parse_num(&cli, "--collateral-version", version, 1, &a->version);
             break;
         default: return c; /* help, version or a usage error, already printed */
         }
