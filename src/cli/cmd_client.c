@@ -29,6 +29,7 @@ typedef struct {
     int baseline_count;
     int gateway, insecure_gateway_tls, json;
     long timeout_ms;
+    ccg_time now_t; /* a pinned --now (RFC 3339 or epoch seconds), when given */
     /* ask */
     const char *model, *prompt;
     long max_tokens;
@@ -69,7 +70,8 @@ static void usage(FILE *out)
             "  --tdx-trust-root FILE   also trust this self-signed TDX test root\n"
             "  --tdx-collateral FILE   Intel collateral bundle for TDX quotes (docs/tdx-quote.md)\n"
             "  --refvals FILE, --tcb-baseline FILE..., --issuer-key ID=FILE...   as for `ccgate verify`\n"
-            "  --now RFC3339           the verification time (default: the current time at each attestation)\n"
+            "  --now TIME              the verification time, RFC 3339 or epoch seconds (default: the current\n"
+            "                          time at each attestation)\n"
             "  --api-key-file FILE     the API key, sent as Authorization: Bearer after verification only\n"
             "  --cert FILE --key FILE  a client certificate for mTLS (direct mode)\n"
             "  --gateway               gateway mode: evidence bound to the endpoint's HPKE key, requests as OHTTP\n"
@@ -192,6 +194,9 @@ static int parse_args(int argc, char **argv, client_args *a, int proxy)
     if ((a->cert == NULL) != (a->key == NULL)) {
         return ccg_cli_usage_error(&cli, "--cert and --key go together");
     }
+    if (a->now != NULL && cli_now(&cli, a->now, &a->now_t) != 0) {
+        return CCG_CLI_EXIT_2;
+    }
     return 0;
 }
 
@@ -278,7 +283,7 @@ static ccg_result load_trust(const client_args *a, trust_state *s)
         text = NULL;
     }
     if (a->now != NULL) {
-        CCG_TRY(ccg_time_parse_rfc3339(a->now, &s->trust.now));
+        s->trust.now = a->now_t;
     }
     CCG_TRY(cli_load_issuers(a->issuer_keys, a->issuer_key_count, &s->issuers));
     if (a->refvals != NULL) {
