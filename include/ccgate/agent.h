@@ -125,6 +125,8 @@ typedef struct {
     char model_digest[97];  /* the signed chunk-tree digest (docs/artifact-format.md), hex */
     uint64_t model_len;
     uint32_t model_chunk_size;
+    uint64_t bytes_done;    /* unsealing: plaintext bytes decrypted and authenticated so far */
+    uint64_t bytes_total;   /* ... of this many (0 before the unseal starts) */
     pid_t server_pid;
     uint16_t endpoint_port; /* the inference endpoint's port once it serves (0 = none) */
 } ccg_agent_status;
