@@ -354,6 +354,21 @@ cleanup:
     return result;
 }
 
+/* --out naming the input itself would be truncated before it is read: refused. */
+static ccg_result not_the_input(int in_fd, const char *out)
+{
+    ccg_result result = CCG_FAILURE;
+    struct stat a, b;
+    if (ccg_cli_is_stdio(out) || stat(out, &b) != 0 || fstat(in_fd, &a) != 0) {
+        return CCG_SUCCESS;
+    }
+    CCG_ENSURE_MSG(a.st_dev != b.st_dev || a.st_ino != b.st_ino, CCG_R_USAGE_INVALID,
+                   "--out %s is the input itself", out);
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
 /* Binary data is not written to a terminal (an artifact or a model would scramble it). */
 static int refuse_terminal_stdout(const ccg_cli *cli)
 {
@@ -366,7 +381,7 @@ static int refuse_terminal_stdout(const ccg_cli *cli)
 
 static int stdin_twice(const ccg_cli *cli, const seal_args *a)
 {
-    if (ccg_cli_is_stdio(a->in) && ccg_cli_is_stdio(a->key_file)) {
+    if (ccg_cli_is_stdio(a->in) && (ccg_cli_is_stdio(a->key_file) || a->key_fd == STDIN_FILENO)) {
         ccg_cli_usage_error(cli, "--in - and --key-file - cannot both read standard input: use --key-fd");
         return 1;
     }
@@ -397,6 +412,7 @@ static ccg_result seal_streams(const seal_args *a, const uint8_t *key, EVP_PKEY 
         CCG_ENSURE_MSG(fstat(in, &st) == 0, CCG_R_IO_READ_FAILED, "cannot stat %s: %s", a->in, strerror(errno));
         len = (uint64_t)st.st_size;
     }
+    CCG_TRY(not_the_input(in, a->out));
     if (ccg_cli_is_stdio(a->out)) {
         out = STDOUT_FILENO;
     } else {
@@ -535,6 +551,24 @@ cleanup:
     return result;
 }
 
+/* A local --in that --out names too would be truncated before it is read: refused. */
+static ccg_result out_not_in(const seal_args *a)
+{
+    ccg_result result = CCG_FAILURE;
+    int fd = -1;
+    if (ccg_cli_is_stdio(a->in) || strstr(a->in, "://") != NULL) {
+        return CCG_SUCCESS;
+    }
+    fd = open(a->in, O_RDONLY | O_CLOEXEC);
+    CCG_TRY(fd >= 0 ? not_the_input(fd, a->out) : CCG_SUCCESS); /* a missing input is reported at open */
+    result = CCG_SUCCESS;
+cleanup:
+    if (fd >= 0) {
+        close(fd);
+    }
+    return result;
+}
+
 static int do_unseal(const ccg_cli *cli, const seal_args *a)
 {
     uint8_t key[CCG_ARTIFACT_MODEL_KEY_LEN], *mem = NULL;
@@ -551,7 +585,7 @@ static int do_unseal(const ccg_cli *cli, const seal_args *a)
         return CCG_EXIT_USAGE;
     }
     ccg_error_clear();
-    if (ccg_ok(load_model_key(a, key)) && ccg_ok(open_artifact(a, &opts, &art, &mem, &mem_len)) &&
+    if (ccg_ok(out_not_in(a)) && ccg_ok(load_model_key(a, key)) && ccg_ok(open_artifact(a, &opts, &art, &mem, &mem_len)) &&
         ccg_ok(progress_begin(a, "unseal", ccg_artifact_header_of(art)->plaintext_len, &prog))) {
         ccg_artifact_set_progress(art, ccg_progress_callback, prog);
         if (ccg_ok(unseal_out(art, key, (uint32_t)a->key_version, a->out, (unsigned)a->threads, &created))) {

@@ -111,6 +111,17 @@ expect "key fd too long" 1 'artifact.key_invalid' -- "$cli" unseal --in "$tmp/m.
 expect "key fd not open" 2 'io.read_failed' -- "$cli" unseal --in "$tmp/m.ccga" --out "$tmp/x.bin" \
   --key-fd 9 --key-version 3 --provider-key "$tmp/p.pub"
 
+cp "$tmp/model.bin" "$tmp/same.bin"
+expect "seal --out the input itself" 2 'is the input itself' -- "$cli" seal --in "$tmp/same.bin" --out "$tmp/same.bin" \
+  --key-file "$tmp/model.key" --key-id a --key-version 1 --signer "$tmp/p.key"
+check "the input is intact" 'cmp -s "$tmp/model.bin" "$tmp/same.bin"'
+cp "$tmp/m.ccga" "$tmp/same.ccga"
+expect "unseal --out the input itself" 2 'is the input itself' -- "$cli" unseal --in "$tmp/same.ccga" \
+  --out "$tmp/same.ccga" --key-file "$tmp/model.key" --key-version 3 --provider-key "$tmp/p.pub"
+check "the artifact is intact" 'cmp -s "$tmp/m.ccga" "$tmp/same.ccga"'
+expect "stdin twice (--key-fd 0)" 2 'cannot both read standard input' -- "$cli" unseal --in - --out "$tmp/x.bin" \
+  --key-fd 0 --key-version 3 --provider-key "$tmp/p.pub"
+
 # A pipeline: the model on standard input, the artifact through a pipe, the plaintext on standard output.
 cd "$tmp" || exit 2
 cat "$tmp/model.bin" | "$cli" seal --in - --out - --key-fd 3 --key-id acme/model/a --key-version 3 \
