@@ -91,6 +91,10 @@ static int denied_calls_child(void)
         !denied(syscall(SYS_swapoff, "/x")) || !denied(syscall(SYS_kexec_load, 0, 0, NULL, 0))) {
         return 7;
     }
+    errno = 0;
+    if (!denied(syscall(SYS_pidfd_getfd, 0, 0, 0)) || !denied(syscall(SYS_process_madvise, 0, NULL, 0, 0, 0))) {
+        return 9;
+    }
     /* Ordinary calls still work. */
     fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
     if (getpid() <= 0 || fd < 0 || write(fd, "x", 1) != 1 || close(fd) != 0) {

@@ -5,8 +5,9 @@
  *     set-uid escalation through exec);
  *   - a seccomp filter, built with libseccomp, returning EPERM for the calls that read or change
  *     another process's memory or the kernel: ptrace, process_vm_readv/writev, perf_event_open, bpf,
- *     userfaultfd, kcmp, kexec, module loading, mount (and the new mount API), swap. Everything else is
- *     allowed, so it does not get in a model server's way. The filter is inherited across fork and exec.
+ *     userfaultfd, kcmp, pidfd_getfd, process_madvise, kexec, module loading, mount (and the new mount
+ *     API), swap. Everything else is allowed, so it does not get in a model server's way. The filter
+ *     is inherited across fork and exec.
  *
  * The filter names only the native architecture. Any other ABI the kernel offers this process (i386
  * through `int 0x80` on x86-64, x32 system call numbers, AArch32 on arm64) kills the process: those
@@ -76,6 +77,8 @@ static const char *const DENIED[] = {
     "finit_module", "delete_module",  "mount",             "umount2",         "swapon",
     "swapoff",    "open_tree",        "move_mount",        "fsopen",          "fsmount",
     "fsconfig",   "fspick",           "mount_setattr",
+    /* ptrace-gated reach into another process: its descriptors, its memory's paging. */
+    "pidfd_getfd", "process_madvise",
 };
 
 #define N_DENIED (sizeof(DENIED) / sizeof(DENIED[0]))
