@@ -498,7 +498,8 @@ static ccg_result unseal_out(ccg_artifact *art, const uint8_t *key, uint32_t ver
     size_t n = (size_t)ccg_artifact_header_of(art)->plaintext_len;
     uint8_t *map = NULL;
     int to_stdout = ccg_cli_is_stdio(out);
-    int fd = to_stdout ? memfd_create("ccgate-unseal", MFD_CLOEXEC) : open(out, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fd = to_stdout ? memfd_create("ccgate-unseal", MFD_CLOEXEC)
+                       : open(out, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     CCG_ENSURE_MSG(fd >= 0, CCG_R_IO_WRITE_FAILED, "cannot create %s: %s", out, strerror(errno));
     *created = !to_stdout;
     CCG_ENSURE_MSG(ftruncate(fd, (off_t)n) == 0, CCG_R_IO_WRITE_FAILED, "cannot size %s: %s", out, strerror(errno));
@@ -585,7 +586,8 @@ static int do_unseal(const ccg_cli *cli, const seal_args *a)
         return CCG_EXIT_USAGE;
     }
     ccg_error_clear();
-    if (ccg_ok(out_not_in(a)) && ccg_ok(load_model_key(a, key)) && ccg_ok(open_artifact(a, &opts, &art, &mem, &mem_len)) &&
+    if (ccg_ok(out_not_in(a)) && ccg_ok(load_model_key(a, key)) &&
+        ccg_ok(open_artifact(a, &opts, &art, &mem, &mem_len)) &&
         ccg_ok(progress_begin(a, "unseal", ccg_artifact_header_of(art)->plaintext_len, &prog))) {
         ccg_artifact_set_progress(art, ccg_progress_callback, prog);
         if (ccg_ok(unseal_out(art, key, (uint32_t)a->key_version, a->out, (unsigned)a->threads, &created))) {
