@@ -367,10 +367,10 @@ static void client_config(const client_args *a, const trust_state *s, ccg_client
 }
 
 /* Prints the refusal: the client code, the message, then the verifier's reasons. */
-static int report_refusal(const char *context, const ccg_decision *d)
+static int report_refusal(const char *context, const ccg_decision *d, int json)
 {
     ccg_reason reason = ccg_error_reason();
-    int rc = cli_report_error(context, 0);
+    int rc = cli_report_error(context, json);
     for (size_t i = 0; i < d->reasons.count; i++) {
         fprintf(stderr, "reason: %s: %s\n", ccg_reason_code(d->reasons.items[i].reason),
                 ccg_reason_message(d->reasons.items[i].reason));
@@ -488,20 +488,20 @@ static int run_ask(const client_args *a)
     ccg_buf_init(&o.body, ASK_MAX_ANSWER);
     ccg_error_clear();
     if (ccg_failed(load_trust(a, &s))) {
-        rc = cli_report_error("client ask", 0);
+        rc = cli_report_error("client ask", a->json);
         goto cleanup;
     }
     client_config(a, &s, &cfg);
     body = ask_request_body(a);
     if (body == NULL || ccg_failed(ccg_client_new(&cfg, &c)) ||
         (a->stream && ccg_failed(ccg_sse_parser_new(ask_event, &o, &o.sse)))) {
-        rc = cli_report_error("client ask", 0);
+        rc = cli_report_error("client ask", a->json);
         goto cleanup;
     }
     ccg_client_sink sink = {ask_head, ask_body, &o};
     if (ccg_failed(ccg_client_request(c, "POST", a->completions ? "/v1/completions" : "/v1/chat/completions",
                                       "application/json", (const uint8_t *)body, strlen(body), &sink, &d))) {
-        rc = report_refusal("client ask", &d);
+        rc = report_refusal("client ask", &d, a->json);
         goto cleanup;
     }
     rc = print_answer(&o);
@@ -553,7 +553,7 @@ static int run_proxy(const client_args *a)
     memcpy(host, h, hl);
     host[hl] = 0;
     if (ccg_failed(load_trust(a, &s))) {
-        rc = cli_report_error("client proxy", 0);
+        rc = cli_report_error("client proxy", a->json);
         goto cleanup;
     }
     client_config(a, &s, &cfg);
@@ -566,7 +566,7 @@ static int run_proxy(const client_args *a)
     signal(SIGINT, on_signal);
     signal(SIGPIPE, SIG_IGN);
     if (ccg_failed(ccg_client_proxy_run(&pc, &g_stop))) {
-        rc = cli_report_error("client proxy", 0);
+        rc = cli_report_error("client proxy", a->json);
         goto cleanup;
     }
     rc = CLI_EXIT_OK;

@@ -280,7 +280,10 @@ static char *read_token(const char *path)
         text[--len] = 0;
     }
     if (len == 0 || memchr(text, '\n', len) != NULL || strlen((char *)text) != len) {
+        ccg_secure_zero(text, len);
         free(text);
+        /* Never the file's content: it may be a token. */
+        ccg_error_set(CCG_R_USAGE_INVALID, __FILE__, __LINE__, "the token file %s must hold one token on one line", path);
         return NULL;
     }
     return (char *)text;
@@ -308,9 +311,12 @@ static int call(const kbs_args *a, const char *method, const char *path, const c
         return CLI_EXIT_USAGE;
     }
     if (needs_token) {
-        if (a->token_file == NULL || (token = read_token(a->token_file)) == NULL) {
+        if (a->token_file == NULL) {
             fprintf(stderr, "%s: --token FILE (or CCGATE_KBS_TOKEN=FILE) with one admin token is required\n", g_name);
             return CLI_EXIT_USAGE;
+        }
+        if ((token = read_token(a->token_file)) == NULL) {
+            return cli_report_error(g_name + strlen("ccgate "), a->json);
         }
         n = strlen(token) + 32;
         auth = malloc(n);

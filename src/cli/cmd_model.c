@@ -127,19 +127,19 @@ static int cmd_generate(const model_args *a)
         return CLI_EXIT_USAGE;
     }
     if (ccg_failed(parse_u64(a->seed, "--seed", 0, UINT64_MAX, &seed))) {
-        return cli_report_error("model generate", 0);
+        return cli_report_error("model generate", a->json);
     }
     for (int i = 0; i < 5; i++) {
         if (a->dims[i] != NULL) {
             if (ccg_failed(parse_u64(a->dims[i], names[i], 1, UINT32_MAX, &v))) {
-                return cli_report_error("model generate", 0);
+                return cli_report_error("model generate", a->json);
             }
             *fields[i] = (uint32_t)v;
         }
     }
     if (ccg_failed(ccg_model_generate(&d, seed, &buf, &len)) ||
         ccg_failed(cli_file_write(a->out, buf, len))) {
-        rc = cli_report_error("model generate", 0);
+        rc = cli_report_error("model generate", a->json);
     } else {
         fprintf(ccg_cli_is_stdio(a->out) ? stderr : stdout, "wrote %s: %zu bytes (d_model %u, %u layers, %u heads, d_ff %u, max_seq %u, seed %llu)\n", a->out,
                len, d.d_model, d.n_layers, d.n_heads, d.d_ff, d.max_seq, (unsigned long long)seed);

@@ -228,7 +228,7 @@ static int do_create(const refval_args *a)
         fprintf(stderr, "ccgate refval create: give --measurement or --from-measure, not both\n");
     } else if (rec == NULL || (a->from_measure != NULL && ccg_failed(add_measure_doc(rec, a->from_measure))) ||
                ccg_failed(add_tdx_fields(rec, a)) || ccg_failed(ccg_refval_record_parse(rec, &check))) {
-        rc = cli_report_error("refval create", 0);
+        rc = cli_report_error("refval create", a->json);
     } else {
         rc = write_json(rec, a->out);
     }
@@ -249,8 +249,13 @@ static int do_sign(const refval_args *a)
     ccg_refval_record check;
     memset(&check, 0, sizeof(check));
     ccg_error_clear();
-    if (a->in == NULL || a->issuer == NULL || f == NULL) {
-        fprintf(stderr, "ccgate refval sign: --in, --key (readable) and --issuer are required\n");
+    if (a->in == NULL || a->issuer == NULL || a->key == NULL) {
+        fprintf(stderr, "ccgate refval sign: --in, --key and --issuer are required\n");
+        goto cleanup;
+    }
+    if (f == NULL) {
+        ccg_error_set(CCG_R_IO_READ_FAILED, __FILE__, __LINE__, "cannot open the key %s", a->key);
+        rc = cli_report_error("refval sign", a->json);
         goto cleanup;
     }
     key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
@@ -260,7 +265,7 @@ static int do_sign(const refval_args *a)
     }
     if (ccg_failed(load_json(a->in, &rec)) || ccg_failed(ccg_refval_record_parse(rec, &check)) ||
         ccg_failed(ccg_refval_sign(rec, key, a->issuer))) {
-        rc = cli_report_error("refval sign", 0);
+        rc = cli_report_error("refval sign", a->json);
         goto cleanup;
     }
     rc = write_json(rec, a->out);
@@ -287,7 +292,7 @@ static int do_set(const refval_args *a, int argc, char **argv)
     }
     for (int i = optind; i < argc; i++) {
         if (ccg_failed(load_json(argv[i], &rec))) {
-            rc = cli_report_error("refval set", 0);
+            rc = cli_report_error("refval set", a->json);
             goto cleanup;
         }
         json_array_append_new(records, rec);
@@ -297,7 +302,7 @@ static int do_set(const refval_args *a, int argc, char **argv)
     char *text = set ? json_dumps(set, JSON_COMPACT) : NULL;
     ccg_refval_set *parsed = NULL;
     if (text == NULL || ccg_failed(ccg_refval_set_parse(text, strlen(text), &parsed))) {
-        rc = cli_report_error("refval set", 0);
+        rc = cli_report_error("refval set", a->json);
     } else {
         rc = write_json(set, a->out);
     }

@@ -219,7 +219,7 @@ static int do_create(const baseline_args *a)
         return rc;
     }
     if (ccg_failed(build(a, &doc))) {
-        rc = cli_report_error("tcb-baseline create", 0);
+        rc = cli_report_error("tcb-baseline create", a->json);
     } else {
         rc = cli_write_json(doc, a->out, "tcb-baseline create");
     }
@@ -252,8 +252,13 @@ static int do_sign(const baseline_args *a)
         setvbuf(f, NULL, _IONBF, 0); /* no copy of the private key left in a freed stdio buffer */
     }
     ccg_error_clear();
-    if (a->in == NULL || a->issuer == NULL || f == NULL) {
-        fprintf(stderr, "ccgate tcb-baseline sign: --in, --key (readable) and --issuer are required\n");
+    if (a->in == NULL || a->issuer == NULL || a->key == NULL) {
+        fprintf(stderr, "ccgate tcb-baseline sign: --in, --key and --issuer are required\n");
+        goto cleanup;
+    }
+    if (f == NULL) {
+        ccg_error_set(CCG_R_IO_READ_FAILED, __FILE__, __LINE__, "cannot open the key %s", a->key);
+        rc = cli_report_error("tcb-baseline sign", a->json);
         goto cleanup;
     }
     key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
@@ -264,7 +269,7 @@ static int do_sign(const baseline_args *a)
     /* Signed after checking, and checked again: a signature only ever covers a valid baseline. */
     if (ccg_failed(load_doc(a->in, &doc)) || ccg_failed(validate(doc)) ||
         ccg_failed(ccg_refval_sign(doc, key, a->issuer)) || ccg_failed(validate(doc))) {
-        rc = cli_report_error("tcb-baseline sign", 0);
+        rc = cli_report_error("tcb-baseline sign", a->json);
         goto cleanup;
     }
     rc = cli_write_json(doc, a->out, "tcb-baseline sign");

@@ -200,6 +200,39 @@ fi
 run "ccgate refval create" "${rv[@]}" --out -
 if [ $rc -eq 0 ] && cmp -s "$tmp/rv1" "$tmp/out" && [ ! -e ./- ]; then ok "refval create --out - writes standard output"; else bad "refval create --out -"; fi
 
+# ---- --json: a failure is the one error object (docs/cli.md) on standard output, with the exit status of
+# its reason's kind. Each command below fails on a missing input file.
+N=$tmp/no-such-file
+json_fail=(
+  "verify snp --report $N --certs $N --now 1"
+  "verify gpu --report $N --certs $N --now 1"
+  "verify tdx --quote $N --now 1"
+  "measure snp --ovmf $N --vcpus 1 --vcpu-type EPYC"
+  "refval verify --in $N --now 1"
+  "refval sign --in $N --key $N --issuer x"
+  "tcb-baseline verify --in $N --now 1"
+  "kds show --cache-dir $tmp/cache --report $N"
+  "audit verify --db $N"
+  "model inspect --model $N"
+  "client ask --endpoint https://127.0.0.1:1 --policy $N hello"
+  "kbs health --url http://127.0.0.1:1 --insecure-http --token $N"
+)
+if command -v python3 >/dev/null; then
+  for c in "${json_fail[@]}"; do
+    read -r -a words <<<"$c"
+    timeout 30 "$cli" "${words[@]}" --json >"$tmp/out" 2>"$tmp/err" </dev/null
+    rc=$?
+    shape=$(python3 -c 'import json,sys
+d = json.load(open(sys.argv[1]))
+r = d["reason"]
+assert isinstance(d["error"], str) and set(r) >= {"code", "component", "kind", "message", "details"}
+print(r["kind"])' "$tmp/out" 2>/dev/null)
+    if [ $rc -eq 2 ] && [ -n "$shape" ]; then ok "ccgate ${words[0]} ${words[1]} --json: the error object ($shape), exit 2"; else bad "ccgate $c --json: exit $rc, $(head -c 200 "$tmp/out")"; fi
+  done
+else
+  tl_skip_check "python3 is missing: the --json error objects are not checked" || failed=$((failed + 1))
+fi
+
 # ---- the broker's defaults from the environment, and a token that is never printed.
 printf 'secret-token-%s\n' "$RANDOM$RANDOM" >"$tmp/token"
 tok=$(cat "$tmp/token")
