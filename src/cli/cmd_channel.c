@@ -296,6 +296,7 @@ typedef struct {
     const char *messages[MAX_MESSAGES];
     int message_count;
     int timeout_ms;
+    int json;
 } send_args;
 
 static void send_usage(FILE *out)
@@ -324,6 +325,7 @@ static void send_usage(FILE *out)
             "  --issuer-key ID=FILE trust this signer of reference values and TCB baselines (repeat)\n"
             "  --aead NAME          the frame AEAD (default chacha20-poly1305)\n"
             "  --message TEXT       a message to send (repeat); without any, stdin is sent as one message\n"
+            "  --json               errors as the error object (docs/cli.md); replies are printed as they are\n"
             "  --timeout-ms MS      per I/O wait (default 30000)\n"
             "\n"
             "Exit status: 0 every reply received and the channel closed cleanly, 1 the server was refused\n"
@@ -338,7 +340,7 @@ static int parse_send(int argc, char **argv, send_args *a)
         {"now", required_argument, 0, 'n'},        {"aead", required_argument, 0, 'a'},
         {"refvals", required_argument, 0, 'V'},    {"issuer-key", required_argument, 0, 'I'},
         {"message", required_argument, 0, 'm'},    {"timeout-ms", required_argument, 0, 'T'},
-        {"tcb-baseline", required_argument, 0, 'B'}, CCG_CLI_STD_OPTIONS,
+        {"tcb-baseline", required_argument, 0, 'B'}, {"json", no_argument, 0, 'j'}, CCG_CLI_STD_OPTIONS,
         {0, 0, 0, 0},
     };
     const ccg_cli cli = {"ccgate channel send", send_usage, opts, NULL};
@@ -359,6 +361,7 @@ static int parse_send(int argc, char **argv, send_args *a)
             }
             a->issuer_keys[a->issuer_key_count++] = optarg;
             break;
+        case 'j': a->json = 1; break;
         case 'B':
             if (a->baseline_count == 3) {
                 return ccg_cli_usage_error(&cli, "at most 3 --tcb-baseline (one per product)");
@@ -587,7 +590,7 @@ static int run_send(const send_args *a)
     ccg_error_clear();
     if (ccg_failed(load_client_inputs(a, &in)) ||
         (a->message_count == 0 && ccg_failed(read_stdin(&input, &input_len))) || ccg_failed(connect_to(a->connect, &fd))) {
-        rc = cli_report_error("channel send", 0);
+        rc = cli_report_error("channel send", a->json);
         goto cleanup;
     }
     cfg.verifier = in.verifier;
@@ -600,18 +603,18 @@ static int run_send(const send_args *a)
     ccg_decision_free(&d);
     if (ccg_failed(ccg_channel_connect(fd, &cfg, &d, &s))) {
         print_denial(&d);
-        rc = cli_report_error("channel send", 0);
+        rc = cli_report_error("channel send", a->json);
         goto cleanup;
     }
     fprintf(stderr, "ccgate channel send: server attested (%s), channel established\n", d.evidence_digest);
     for (int i = 0; i < a->message_count; i++) {
         if (ccg_failed(exchange(s, (const uint8_t *)a->messages[i], strlen(a->messages[i])))) {
-            rc = cli_report_error("channel send", 0);
+            rc = cli_report_error("channel send", a->json);
             goto cleanup;
         }
     }
     if ((a->message_count == 0 && ccg_failed(exchange(s, input, input_len))) || ccg_failed(finish(s))) {
-        rc = cli_report_error("channel send", 0);
+        rc = cli_report_error("channel send", a->json);
         goto cleanup;
     }
     rc = CLI_EXIT_OK;

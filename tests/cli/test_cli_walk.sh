@@ -215,6 +215,7 @@ json_fail=(
   "audit verify --db $N"
   "model inspect --model $N"
   "client ask --endpoint https://127.0.0.1:1 --policy $N hello"
+  "channel send --connect 127.0.0.1:1 --policy $N"
   "kbs health --url http://127.0.0.1:1 --insecure-http --token $N"
 )
 if command -v python3 >/dev/null; then
