@@ -32,7 +32,8 @@ typedef struct {
 typedef struct {
     const char *group, *verb; /* verb NULL for `health` */
     const char *summary, *synopsis, *options;
-    int remote; /* talks to the broker: the common options apply */
+    int remote;          /* talks to the broker: the common options apply */
+    const char *allowed; /* its own options, as parse_leaf's letters */
 } kbs_leaf;
 
 static const kbs_leaf LEAVES[] = {
@@ -40,35 +41,35 @@ static const kbs_leaf LEAVES[] = {
      "  --key-id ID         the key's ID (repo/type/tag)\n"
      "  --policy-id ID      the release policy that guards it\n"
      "  --file KEY          the key material: a file, '-' for standard input (never on the command line)\n",
-     1},
+     1, "kpf"},
     {"key", "rotate", "a new key version; older ones retire (provider)", "--key-id ID --file KEY",
      "  --key-id ID         the key's ID\n"
      "  --file KEY          the new key material: a file, '-' for standard input\n",
-     1},
+     1, "kf"},
     {"key", "disable", "the kill switch: no release until enabled (provider)", "--key-id ID",
-     "  --key-id ID         the key's ID\n", 1},
-    {"key", "enable", "undo disable (provider)", "--key-id ID", "  --key-id ID         the key's ID\n", 1},
+     "  --key-id ID         the key's ID\n", 1, "k"},
+    {"key", "enable", "undo disable (provider)", "--key-id ID", "  --key-id ID         the key's ID\n", 1, "k"},
     {"key", "list", "key states and versions, never material (provider, operator)", "[--key-id ID]",
-     "  --key-id ID         only this key\n", 1},
+     "  --key-id ID         only this key\n", 1, "k"},
     {"policy", "set", "store a new release policy version (provider)", "--file POLICY.json",
-     "  --file FILE         the policy document ('-': standard input)\n", 1},
+     "  --file FILE         the policy document ('-': standard input)\n", 1, "f"},
     {"policy", "get", "print a release policy (provider)", "--policy-id ID",
-     "  --policy-id ID      the policy's ID\n", 1},
+     "  --policy-id ID      the policy's ID\n", 1, "p"},
     {"policy", "explain", "which policy checks an attestation passes (needs \"explain\" on the broker)",
-     "--file ATTESTATION.json", "  --file FILE         the attestation request ('-': standard input)\n", 1},
+     "--file ATTESTATION.json", "  --file FILE         the attestation request ('-': standard input)\n", 1, "f"},
     {"refval", "put", "store a signed reference-value set (authority)", "--file SET.json",
-     "  --file FILE         the signed set ('-': standard input)\n", 1},
+     "  --file FILE         the signed set ('-': standard input)\n", 1, "f"},
     {"refval", "get", "print a reference-value set (authority)", "--set-id ID", "  --set-id ID         the set's ID\n",
-     1},
+     1, "s"},
     {"collateral", "put", "store a collateral blob (authority)",
      "--collateral-id ID --collateral-version N --file BLOB",
      "  --collateral-id ID  the blob's ID\n"
      "  --collateral-version N  its version, >= 1 (the older spelling --version N still works)\n"
      "  --file FILE         the blob ('-': standard input)\n",
-     1},
-    {"audit", "list", "print the broker's audit records (operator)", "", "", 1},
-    {"audit", "verify", "verify the broker's audit chain (operator)", "", "", 1},
-    {"health", NULL, "the broker's health (operator)", "", "", 1},
+     1, "cfv"},
+    {"audit", "list", "print the broker's audit records (operator)", "", "", 1, ""},
+    {"audit", "verify", "verify the broker's audit chain (operator)", "", "", 1, ""},
+    {"health", NULL, "the broker's health (operator)", "", "", 1, ""},
     {"token", "mint", "mint an admin token offline, signed with the identity provider's key",
      "--key ADMIN.key --role R --sub S --aud AUDIENCE --ttl SECONDS [--iss ID] [--now TIME]",
      "  --key FILE          the P-256 private key (PEM) that signs the token\n"
@@ -78,7 +79,7 @@ static const kbs_leaf LEAVES[] = {
      "  --ttl SECONDS       the lifetime (the broker refuses more than its maximum, 1 h by default)\n"
      "  --iss ID            the issuer claim\n"
      "  --now TIME          the issue time, epoch seconds (default: the current time)\n",
-     0},
+     0, "KrSiatn"},
 };
 #define KBS_LEAVES (sizeof(LEAVES) / sizeof(LEAVES[0]))
 
@@ -165,6 +166,17 @@ static int parse_leaf(int argc, char **argv, kbs_args *a)
         }
         if (bad != 0) {
             return CCG_CLI_EXIT_2;
+        }
+        /* An option of another leaf is a mistake worth naming (e.g. --policy-id on `key rotate`). */
+        if (strchr(g_leaf->remote ? "jHuTC" : "j", c) == NULL && strchr(g_leaf->allowed, c) == NULL) {
+            const char *opt = "?";
+            for (const struct option *o = opts; o->name != NULL; o++) {
+                if (o->val == c) {
+                    opt = o->name;
+                    break;
+                }
+            }
+            return ccg_cli_usage_error(&cli, "--%s does not apply to this command", opt);
         }
     }
     if (optind != argc) {
