@@ -45,7 +45,7 @@ if(CMAKE_SCRIPT_MODE_FILE)
     set(page ${CCG_OUT}/${page_name}.${section})
     # help2man runs its argument through the shell: the words after the program are its subcommand.
     string(REPLACE ";" " " sub "${words}")
-    execute_process(COMMAND ${HELP2MAN} --no-info -N --section=${section} "--name=${desc}" --source=ccgate
+    execute_process(COMMAND ${HELP2MAN} --no-info --section=${section} "--name=${desc}" --source=ccgate
                             "--manual=ccgate Manual" --output=${page}.tmp "${exe} ${sub}"
                     RESULT_VARIABLE rc ERROR_VARIABLE err TIMEOUT 60)
     if(NOT rc EQUAL 0)

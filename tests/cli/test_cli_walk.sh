@@ -87,7 +87,7 @@ for i in "${!names[@]}"; do
   if [ "${pend[$i]}" = 1 ]; then
     echo "note: $name is on the convention now: remove its '?' in $list"
   fi
-  if [ $help_rc -eq 0 ] && [ $usage_ok = 1 ]; then ok "$name --help"; else bad "$name --help: exit $help_rc, $(head -c 300 "$tmp/help" "$tmp/err")"; fi
+  if [ $help_rc -eq 0 ] && [ $usage_ok = 1 ] && [ ! -s "$tmp/err" ]; then ok "$name --help"; else bad "$name --help: exit $help_rc, $(head -c 300 "$tmp/help" "$tmp/err")"; fi
 
   run "$name" --version
   first=$(sed -n 1p "$tmp/out")
