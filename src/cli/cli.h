@@ -84,6 +84,10 @@ int cli_parse_result(int parsed, void (*usage)(FILE *));
  * itself), then the rest. */
 void cli_usage_for(FILE *out, const char *name, const char *text);
 
+/* For subcommands that share one option table: 0 when option value c is in `allowed` (a string of
+ * option values), else "NAME: --OPT does not apply to this command" and CCG_CLI_EXIT_2. NULL allows all. */
+int cli_check_option(const ccg_cli *cli, int c, const char *allowed);
+
 /* "PARENT SUB" into buf (the full name of a subcommand that shares its parent's option table). */
 const char *cli_subname(char *buf, size_t n, const char *parent, const char *sub);
 

@@ -278,3 +278,18 @@ void cli_usage_for(FILE *out, const char *name, const char *text)
     }
     fputs(*end == '\n' ? end + 1 : end, out); /* end is the last form's newline, already printed */
 }
+
+int cli_check_option(const ccg_cli *cli, int c, const char *allowed)
+{
+    const char *name = "?";
+    if (allowed == NULL || c < 0 || (c > 0 && c < 0x80 && strchr(allowed, c) != NULL)) {
+        return 0;
+    }
+    for (const struct option *o = cli->options; o != NULL && o->name != NULL; o++) {
+        if (o->val == c) {
+            name = o->name;
+            break;
+        }
+    }
+    return ccg_cli_usage_error(cli, "--%s does not apply to this command", name);
+}

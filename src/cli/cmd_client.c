@@ -121,6 +121,10 @@ static int parse_args(int argc, char **argv, client_args *a, int proxy)
     a->model = "ccgate-model"; /* ccgate-runner's default --served-name */
     ccg_cli_begin();
     while ((c = ccg_cli_next(&cli, argc, argv)) != CCG_CLI_END) {
+        /* The trust options are common; ask and proxy each have their own. */
+        if (cli_check_option(&cli, c, proxy ? "epXtPTCVBInkcKgAGoLFNj" : "epXtPTCVBInkcKgAGomxslj") != 0) {
+            return CCG_CLI_EXIT_2;
+        }
         switch (c) {
         case 'e': a->endpoint = optarg; break;
         case 'p': a->policy = optarg; break;

@@ -28,6 +28,7 @@ typedef struct {
 } kds_args;
 
 static const char *g_name = "ccgate kds"; /* the full name of the subcommand being run */
+static const char *g_allowed; /* its options (cli_check_option) */
 
 static void usage(FILE *out)
 {
@@ -89,6 +90,9 @@ static int parse_args(int argc, char **argv, kds_args *a)
     char *end = NULL;
     ccg_cli_begin();
     while ((c = ccg_cli_next(&cli, argc, argv)) != CCG_CLI_END) {
+        if (cli_check_option(&cli, c, g_allowed) != 0) {
+            return CCG_CLI_EXIT_2;
+        }
         switch (c) {
         case 'p': a->product = optarg; break;
         case 'r': a->report = optarg; break;
@@ -379,6 +383,12 @@ int cmd_kds(int argc, char **argv)
     }
     a.sub = subs[k].word;
     g_name = cli_subname(name, sizeof(name), "ccgate kds", a.sub);
+    static const char *const allowed[][2] = {{"fetch", "CrxtcpslRKTj"}, {"show", "CrxtcpslKj"}, {"import", "Cepj"}};
+    for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+        if (strcmp(allowed[i][0], a.sub) == 0) {
+            g_allowed = allowed[i][1];
+        }
+    }
     rc = cli_parse_result(parse_args(argc - 1, argv + 1, &a), NULL);
     if (rc >= 0) {
         return rc;

@@ -15,6 +15,7 @@
 #define CHAT_JSON_MAX (1u << 20)
 
 static const char *g_name = "ccgate model"; /* the full name of the subcommand being run */
+static const char *g_allowed; /* its options (cli_check_option) */
 
 static void usage(FILE *out)
 {
@@ -70,6 +71,9 @@ static int parse(int argc, char **argv, model_args *a)
     int c;
     ccg_cli_begin();
     while ((c = ccg_cli_next(&cli, argc, argv)) != CCG_CLI_END) {
+        if (cli_check_option(&cli, c, g_allowed) != 0) {
+            return CCG_CLI_EXIT_2;
+        }
         switch (c) {
         case 's': a->seed = optarg; break;
         case 'o': a->out = optarg; break;
@@ -291,6 +295,12 @@ int cmd_model(int argc, char **argv)
     }
     sub = subs[k].word;
     g_name = cli_subname(name, sizeof(name), "ccgate model", sub);
+    static const char *const allowed[][2] = {{"generate", "soDLHFSj"}, {"run", "mncj"}, {"inspect", "mj"}};
+    for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+        if (strcmp(allowed[i][0], sub) == 0) {
+            g_allowed = allowed[i][1];
+        }
+    }
     if ((rc = cli_parse_result(parse(argc - 1, argv + 1, &a), NULL)) >= 0) {
         return rc;
     }

@@ -10,6 +10,7 @@
 #define REFVAL_FILE_MAX (4u << 20)
 
 static const char *g_name = "ccgate refval"; /* the full name of the subcommand being run */
+static const char *g_allowed; /* its options (cli_check_option) */
 
 static void usage(FILE *out)
 {
@@ -111,6 +112,9 @@ static int parse(int argc, char **argv, refval_args *a)
     int c;
     ccg_cli_begin();
     while ((c = ccg_cli_next(&cli, argc, argv)) != CCG_CLI_END) {
+        if ((c != 'v' || optarg != NULL) && cli_check_option(&cli, c, g_allowed) != 0) { /* bare --version: below */
+            return CCG_CLI_EXIT_2;
+        }
         switch (c) {
         case 'i': a->id = optarg; break;
         case 'm': a->measurement = optarg; break;
@@ -445,6 +449,12 @@ int cmd_refval(int argc, char **argv)
     }
     const char *sub = subs[k].word;
     g_name = cli_subname(name, sizeof(name), "ccgate refval", sub);
+    static const char *const allowed[][2] = {{"create", "imbBAtfoTj"}, {"sign", "Iksoj"}, {"set", "Svoj"}, {"verify", "IKnmtTj"}};
+    for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+        if (strcmp(allowed[i][0], sub) == 0) {
+            g_allowed = allowed[i][1];
+        }
+    }
     rc = cli_parse_result(parse(argc - 1, argv + 1, &a), NULL);
     if (rc >= 0) {
         return rc;

@@ -12,6 +12,7 @@
 #define MAX_ADVISORY_ARGS 64
 
 static const char *g_name = "ccgate tcb-baseline"; /* the full name of the subcommand being run */
+static const char *g_allowed; /* its options (cli_check_option) */
 
 static void usage(FILE *out)
 {
@@ -80,6 +81,9 @@ static int parse(int argc, char **argv, baseline_args *a)
     int c;
     ccg_cli_begin();
     while ((c = ccg_cli_next(&cli, argc, argv)) != CCG_CLI_END) {
+        if ((c != 'v' || optarg != NULL) && cli_check_option(&cli, c, g_allowed) != 0) { /* bare --version: below */
+            return CCG_CLI_EXIT_2;
+        }
         switch (c) {
         case 'p': a->product = optarg; break;
         case 'v':
@@ -363,6 +367,12 @@ int cmd_tcb_baseline(int argc, char **argv)
     }
     const char *sub = subs[k].word;
     g_name = cli_subname(name, sizeof(name), "ccgate tcb-baseline", sub);
+    static const char *const allowed[][2] = {{"create", "pvBAuaoj"}, {"sign", "Iksoj"}, {"verify", "IKnj"}};
+    for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+        if (strcmp(allowed[i][0], sub) == 0) {
+            g_allowed = allowed[i][1];
+        }
+    }
     rc = cli_parse_result(parse(argc - 1, argv + 1, &a), NULL);
     if (rc >= 0) {
         return rc;
