@@ -104,7 +104,9 @@ static ccg_result parse_evidence(const json_t *reply, ccg_evidence *out)
                    CCG_R_ENDPOINT_EVIDENCE_UNAVAILABLE, "the agent's evidence names no TEE");
     out->tee = strcmp(tee, "tdx") == 0 ? CCG_TEE_TDX : CCG_TEE_SNP;
     CCG_TRY(decode_part(reply, "report", &out->report, &out->report_len));
-    CCG_TRY(decode_part(reply, "certs", &out->certs, &out->certs_len));
+    if (json_object_get(reply, "certs") != NULL) {
+        CCG_TRY(decode_part(reply, "certs", &out->certs, &out->certs_len));
+    }
     result = CCG_SUCCESS;
 cleanup:
     if (ccg_failed(result)) {

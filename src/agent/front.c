@@ -213,10 +213,11 @@ static ccg_result evidence_reply(const ccg_evidence *ev, json_int_t id, json_t *
 {
     ccg_result result = CCG_FAILURE;
     char *report = ccg_b64url_encode(ev->report, ev->report_len);
-    char *certs = ccg_b64url_encode(ev->certs != NULL ? ev->certs : (const uint8_t *)"", ev->certs_len);
+    char *certs = ev->certs != NULL ? ccg_b64url_encode(ev->certs, ev->certs_len) : NULL;
     CCG_ENSURE_ALLOC(report);
-    CCG_ENSURE_ALLOC(certs);
-    *out = json_pack("{s:s,s:I,s:s,s:s,s:s}", "op", "evidence", "id", id, "tee",
+    CCG_ENSURE(certs != NULL || ev->certs == NULL, CCG_R_INTERNAL_OUT_OF_MEMORY);
+    /* certs only when the TEE gave a certificate table (SNP extended reports; a TDX quote carries its own) */
+    *out = json_pack("{s:s,s:I,s:s,s:s,s:s*}", "op", "evidence", "id", id, "tee",
                      ev->tee == CCG_TEE_TDX ? "tdx" : "snp", "report", report, "certs", certs);
     CCG_ENSURE_ALLOC(*out);
     result = CCG_SUCCESS;
