@@ -403,11 +403,14 @@ int ccg_agent_run(const ccg_agent_config *cfg, int stop_fd)
         a.st.server_pid = 0;
         a.st.endpoint_pid = a.front_dead ? 0 : a.st.endpoint_pid;
         publish(&a, "error", "failed");
+        ccg_error_clear(); /* published; what follows has errors of its own */
         if (a.front != NULL && !a.front_dead && cfg->status_linger > 0) {
             /* Keeps answering "failed" for a supervisor that polls, until the time is up, a stop, or the
              * front's end. */
             if (wait_stop(&a, (int)cfg->status_linger * 1000) < 0) {
-                ccg_agent_log(&a.st, "error", "endpoint.exited", ccg_error_last()->message);
+                char note[400];
+                snprintf(note, sizeof(note), "%s: %s", ccg_reason_code(ccg_error_reason()), ccg_error_last()->message);
+                ccg_agent_log(&a.st, "error", "endpoint.exited", note);
                 ccg_error_clear();
             }
         }
