@@ -198,8 +198,8 @@ static ccg_result open_status(front *f)
         port = ccg_agent_status_port(f->status);
         CCG_TRY(write_port(f->cfg.status_port_file, port));
     }
-    CCG_TRY(send_msg(f, json_pack("{s:s,s:i}", "op", "ready", "status_port", (int)port)));
     ccg_log_eventf(CCG_LOG_INFO, "ready", NULL, "{s:i}", "status_port", (int)port);
+    CCG_TRY(send_msg(f, json_pack("{s:s,s:i}", "op", "ready", "status_port", (int)port)));
     result = CCG_SUCCESS;
 cleanup:
     return result;

@@ -156,8 +156,8 @@ ccg_result ccg_agent_status_start(const char *listen_at, ccg_agent_status_server
     pthread_mutex_init(&s->lock, NULL);
     CCG_TRY(listen_socket(listen_at, s));
     s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, answer, s,
-                                 MHD_OPTION_LISTEN_SOCKET, s->fd, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-                                 MHD_OPTION_EXTERNAL_LOGGER, ccg_log_mhd, NULL, MHD_OPTION_END);
+                                 MHD_OPTION_EXTERNAL_LOGGER, ccg_log_mhd, NULL, MHD_OPTION_LISTEN_SOCKET, s->fd,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
     CCG_ENSURE_MSG(s->daemon != NULL, CCG_R_AGENT_SERVER_FAILED, "the status endpoint did not start");
     *out = s;
     s = NULL;
