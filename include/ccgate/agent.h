@@ -5,9 +5,14 @@
  *
  *   agent_config.c  the JSON configuration          kbs_client.c  KBS 0.4.0 auth -> attest -> resource
  *   memfd.c         the sealed in-memory model        harden.c      dumpable, cores, no_new_privs, seccomp
- *   gpu_nvml.c      NVML: CC state, ready state       status.c      GET /status (libmicrohttpd)
- *   gpu_evidence.c  each GPU's signed NVML evidence
- *   agent_log.c     JSON log lines, exit statuses     agent_run.c   the whole start sequence */
+ *   gpu_nvml.c      NVML: CC state, ready state       status.c      GET /status (libmicrohttpd; in ccgate-endpoint)
+ *   gpu_evidence.c  each GPU's signed NVML evidence   control.c     the control channel's framing
+ *   agent_log.c     JSON log lines, exit statuses     front.c       ccgate-endpoint seen from the agent
+ *   agent_run.c     the whole start sequence
+ *
+ * Privilege separation (docs/agent.md): ccgate-agent serves no network request; ccgate-endpoint
+ * (src/endpoint_main.c), which the agent starts, serves /status and the inference endpoint and asks the
+ * agent for evidence over the control channel. */
 #ifndef CCGATE_AGENT_H
 #define CCGATE_AGENT_H
 
