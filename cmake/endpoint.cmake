@@ -16,4 +16,9 @@ if(TARGET ccgate-agent)
   # Built whenever the agent is: the agent is useless without its front.
   add_dependencies(ccgate-agent ccgate-endpoint)
   install(TARGETS ccgate-endpoint RUNTIME DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/ccgate)
+  # The agent looks for it at <its own dir>/<this relative path> once installed ("../libexec/ccgate" with
+  # the usual directories), so a distribution's own libexec directory is followed.
+  file(RELATIVE_PATH CCG_FRONT_FROM_BIN ${CMAKE_INSTALL_FULL_BINDIR} ${CMAKE_INSTALL_FULL_LIBEXECDIR}/ccgate)
+  set_property(SOURCE ${CMAKE_SOURCE_DIR}/src/agent/front.c APPEND PROPERTY COMPILE_DEFINITIONS
+    "CCG_FRONT_FROM_BIN=\"${CCG_FRONT_FROM_BIN}\"")
 endif()

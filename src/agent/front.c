@@ -23,6 +23,9 @@
 #include "ccgate/jose.h"
 #include "ccgate/util.h"
 
+#ifndef CCG_FRONT_FROM_BIN
+#define CCG_FRONT_FROM_BIN "../libexec/ccgate" /* the installed layout, relative to the agent's directory */
+#endif
 #define FRONT_FD 3               /* the control socket's number in the front */
 #define READY_TIMEOUT_MS 15000   /* start-up: exec, configuration, the status listener */
 #define SEND_TIMEOUT_MS 5000
@@ -54,7 +57,7 @@ static ccg_result exists_exec(const char *path)
 ccg_result ccg_agent_front_find(const ccg_agent_config *cfg, char **out)
 {
     ccg_result result = CCG_FAILURE;
-    char self[PATH_MAX], cand[PATH_MAX + 64];
+    char self[PATH_MAX], cand[PATH_MAX + 256];
     ssize_t n;
     char *slash;
     if (cfg->endpoint_program != NULL) {
@@ -71,11 +74,11 @@ ccg_result ccg_agent_front_find(const ccg_agent_config *cfg, char **out)
     CCG_ENSURE_MSG(slash != NULL, CCG_R_AGENT_ENDPOINT_FAILED, "/proc/self/exe is not a path");
     *slash = 0;
     /* the build tree (beside the agent), then the installed layout (bin/../libexec/ccgate) */
-    snprintf(cand, sizeof(cand), "%s/ccgate-endpoint", self);
+    snprintf(cand, sizeof(cand), "%.*s/ccgate-endpoint", (int)(PATH_MAX - 1), self);
     if (ccg_failed(exists_exec(cand))) {
-        snprintf(cand, sizeof(cand), "%s/../libexec/ccgate/ccgate-endpoint", self);
+        snprintf(cand, sizeof(cand), "%.*s/" CCG_FRONT_FROM_BIN "/ccgate-endpoint", (int)(PATH_MAX - 1), self);
         CCG_ENSURE_MSG(ccg_ok(exists_exec(cand)), CCG_R_AGENT_ENDPOINT_FAILED,
-                       "ccgate-endpoint is neither in %.200s nor in %.200s/../libexec/ccgate", self, self);
+                       "ccgate-endpoint is neither in %.200s nor in %.200s/" CCG_FRONT_FROM_BIN, self, self);
     }
     *out = strdup(cand);
     CCG_ENSURE_ALLOC(*out);
