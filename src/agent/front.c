@@ -191,7 +191,10 @@ void ccg_agent_front_publish(ccg_agent_front *f, const ccg_agent_status *st)
     status = ccg_agent_status_json(st);
     msg = status != NULL ? json_pack("{s:s,s:o}", "op", "status", "status", status) : NULL;
     if (msg != NULL && ccg_failed(ccg_ctl_send(f->fd, msg, 1000))) {
-        ccg_error_clear(); /* a status snapshot is best effort; a dead front is found by the next poll */
+        /* a front that reads nothing for a second is stuck, and a line may be cut: the channel is closed,
+         * and the next poll reports the front as failed */
+        ccg_error_clear();
+        shutdown(f->fd, SHUT_RDWR);
     }
     json_decref(msg);
 }
