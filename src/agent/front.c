@@ -29,6 +29,7 @@
 #define FRONT_FD 3               /* the control socket's number in the front */
 #define READY_TIMEOUT_MS 15000   /* start-up: exec, configuration, the status listener */
 #define SEND_TIMEOUT_MS 5000
+#define POLL_BATCH 16             /* messages handled per poll */
 #define EVIDENCE_PER_S 10.0      /* the agent's own cap, whatever the front's per-address limits say */
 #define EVIDENCE_BURST 20.0
 
@@ -330,11 +331,15 @@ ccg_result ccg_agent_front_poll(ccg_agent_front *f, int timeout_ms)
     }
     CCG_ENSURE_MSG(f->fd >= 0, CCG_R_AGENT_ENDPOINT_FAILED, "ccgate-endpoint is gone");
     CCG_TRY(ccg_ctl_recv(&f->rd, timeout_ms, &m));
-    while (m != NULL) {
+    /* at most POLL_BATCH messages per call: a front that floods the channel cannot keep the agent from
+     * its stop signal and its runner */
+    for (int n = 0; m != NULL; n++) {
         CCG_TRY(handle(f, m, NULL, &unused));
         json_decref(m);
         m = NULL;
-        CCG_TRY(ccg_ctl_recv(&f->rd, 0, &m));
+        if (n + 1 < POLL_BATCH) {
+            CCG_TRY(ccg_ctl_recv(&f->rd, 0, &m));
+        }
     }
     result = CCG_SUCCESS;
 cleanup:

@@ -8,7 +8,8 @@
 #   the front killed while the agent lingers -> the agent logs endpoint.exited and exits at once;
 #   fake fronts ("endpoint_program"): a malformed line, an over-long line, an out-of-turn message, a
 #   front that exits -> agent.control_invalid / agent.endpoint_failed, exit 18; a front's evidence request
-#   outside serving is refused (no report); a relative endpoint_program is agent.config_invalid;
+#   outside serving is refused (no report); a front that floods requests and reads nothing cannot hold
+#   the agent; a relative endpoint_program is agent.config_invalid;
 #   serving (real broker, software TD): the front killed -> the agent stops the runner, exit 18
 #   agent.endpoint_failed; the agent killed -> the front exits;
 #   ccgate-endpoint and ccgate-agent follow the command-line convention (--help, --version, --x=y, exit 2).
@@ -161,6 +162,26 @@ reply=$(cat "$tmp/evid.reply" 2>/dev/null)
 [ $rc -eq "$(failed_status "$log")" ] && grep '"event":"endpoint.exited"' "$log" | grep -q agent.control_invalid &&
   ok "a malformed evidence request ends the channel (endpoint.exited, agent.control_invalid)" ||
   bad "malformed evidence request: exit $rc $(tail -2 "$log")"
+# a front that floods the agent with requests and reads nothing: the agent's answer blocks at most 5 s, then
+# it closes the channel and ends (the stop signal is seen between batches of 16 messages)
+fake_front flood "read -r -t 10 _ <&3
+printf '{\"op\":\"ready\",\"status_port\":0}\n' >&3
+yes '{\"op\":\"evidence\",\"id\":1,\"report_data\":\"$rd\"}' >&3 2>/dev/null
+sleep 30"
+lingering_config "\"endpoint_program\":\"$tmp/flood.sh\""
+"$agent" --config "$tmp/l-$n.json" >/dev/null 2>"$tmp/l-$n.err" &
+apid=$!
+sleep 2
+kill -TERM "$apid" 2>/dev/null
+if gone "$apid"; then
+  wait "$apid"; rc=$?
+  [ $rc -eq "$(failed_status "$tmp/l-$n.err")" ] && grep -q '"event":"endpoint.exited"' "$tmp/l-$n.err" &&
+    ok "a front that floods requests and reads no answer cannot hold the agent: the channel is closed, exit $rc" ||
+    bad "flood: exit $rc $(tail -1 "$tmp/l-$n.err")"
+else
+  bad "a flooding front kept the agent from its stop signal"
+  kill -KILL "$apid"
+fi
 lingering_config '"endpoint_program":"ccgate-endpoint"'
 "$agent" --config "$tmp/l-$n.json" >/dev/null 2>"$tmp/l-$n.err"; rc=$?
 [ $rc -eq 16 ] && ok "a relative endpoint_program is agent.config_invalid (never looked up on \$PATH)" || bad "relative: exit $rc"
