@@ -3,6 +3,8 @@
 # key, the model and the attester; ccgate-endpoint, a separate process, serves /status and the HTTPS
 # endpoint and can only ask for evidence over the control channel.
 #
+#   ccgate-endpoint alone (driven by python as the agent would): ready, the snapshot served, EOF -> exit 0;
+#   a first message that is not the configuration, an unknown op, a bad configuration -> exit 1;
 #   the front is a separate process (ccgate-endpoint, the agent's child) that serves /status from step 2;
 #   the agent killed -> the front exits (control channel EOF) and /status stops answering;
 #   the front killed while the agent lingers -> the agent logs endpoint.exited and exits at once;
@@ -59,6 +61,66 @@ CCGATE_CONTROL_FD=0 "$front" </dev/null 2>"$tmp/e"; rc=$?
 "$agent" --x=y 2>"$tmp/e"; rc=$?
 [ $rc -eq 2 ] && grep -q "ccgate-agent: unknown option '--x=y'" "$tmp/e" && grep -q "Try 'ccgate-agent --help'" "$tmp/e" &&
   ok "ccgate-agent --x=y: exit 2 with the full name" || bad "ccgate-agent --x=y: exit $rc $(cat "$tmp/e")"
+
+# ---------------------------------------------------------------- ccgate-endpoint alone, driven as the agent would
+# (python holds the agent's end of the socketpair): config -> ready, a status snapshot served as sent,
+# EOF -> exit 0; a first message that is not the configuration, an unknown op -> exit 1 (control.refused)
+cat >"$tmp/drive.py" <<'PY'
+import json, os, socket, subprocess, sys, time
+front, tmp, case = sys.argv[1], sys.argv[2], sys.argv[3]
+sock = tmp + "/drive-" + case + ".sock"
+cfg = {"attester": {"kind": "configfs-tsm"}, "broker": {"url": "http://127.0.0.1:9", "insecure_http": True},
+       "key": {"resource": "a/b/c"}, "artifact": {"location": "/x", "provider_key": "/y"},
+       "server": {"argv": ["/bin/true"]}, "status": {"listen": "unix:" + sock}}
+a, b = socket.socketpair()
+env = dict(os.environ, CCGATE_CONTROL_FD=str(b.fileno()))
+err = open(tmp + "/drive-" + case + ".err", "w")
+p = subprocess.Popen([front], pass_fds=[b.fileno()], env=env, stderr=err)
+b.close()
+f = a.makefile("rwb")
+def send(o):
+    f.write(json.dumps(o).encode() + b"\n"); f.flush()
+def status():
+    c = socket.socket(socket.AF_UNIX); c.connect(sock)
+    c.sendall(b"GET /status HTTP/1.0\r\n\r\n"); data = b""
+    while True:
+        d = c.recv(65536)
+        if not d: break
+        data += d
+    return json.loads(data.split(b"\r\n\r\n", 1)[1])
+if case == "ok":
+    send({"op": "config", "text": json.dumps(cfg)})
+    ready = json.loads(f.readline())
+    assert ready["op"] == "ready", ready
+    send({"op": "status", "status": {"state": "attesting", "key_id": "a/b/c"}})
+    time.sleep(0.3)
+    st = status()
+    assert st == {"state": "attesting", "key_id": "a/b/c"}, st
+    a.close(); f.close()
+elif case == "first":
+    send({"op": "status", "status": {}})
+elif case == "unknown":
+    send({"op": "config", "text": json.dumps(cfg)})
+    json.loads(f.readline())
+    send({"op": "give_me_the_key"})
+elif case == "badconfig":
+    send({"op": "config", "text": "{\"attester\":1}"})
+rc = p.wait(timeout=20)
+print(rc)
+PY
+drive() { timeout 60 "$py" "$tmp/drive.py" "$front" "$tmp" "$1" 2>"$tmp/drive-$1.py.err"; }
+[ "$(drive ok)" = 0 ] && ! [ -e "$tmp/drive-ok.sock" ] &&
+  ok "ccgate-endpoint alone: config -> ready, /status serves the agent's snapshot as sent, EOF -> exit 0 (socket removed)" ||
+  bad "drive ok: $(tail -2 "$tmp/drive-ok.py.err") $(tail -2 "$tmp/drive-ok.err")"
+[ "$(drive first)" = 1 ] && grep -q '"event":"start_failed"' "$tmp/drive-first.err" && grep -q agent.control_invalid "$tmp/drive-first.err" &&
+  ok "ccgate-endpoint: a first message that is not the configuration is refused (exit 1, agent.control_invalid)" ||
+  bad "drive first: $(tail -2 "$tmp/drive-first.err")"
+[ "$(drive unknown)" = 1 ] && grep -q '"event":"control.refused"' "$tmp/drive-unknown.err" &&
+  ok "ccgate-endpoint: an unknown op from the agent is refused (exit 1, control.refused)" ||
+  bad "drive unknown: $(tail -2 "$tmp/drive-unknown.err")"
+[ "$(drive badconfig)" = 1 ] && grep agent.config_invalid "$tmp/drive-badconfig.err" | grep -q "\"level\":\"error\"" &&
+  ok "ccgate-endpoint: a configuration the strict parser refuses ends it (agent.config_invalid, level error)" ||
+  bad "drive badconfig: $(tail -2 "$tmp/drive-badconfig.err")"
 
 # ---------------------------------------------------------------- no broker: the agent fails and lingers
 n=0
