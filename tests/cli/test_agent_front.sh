@@ -93,8 +93,11 @@ if case == "ok":
     ready = json.loads(f.readline())
     assert ready["op"] == "ready", ready
     send({"op": "status", "status": {"state": "attesting", "key_id": "a/b/c"}})
-    time.sleep(0.3)
-    st = status()
+    for _ in range(100):  # the snapshot is taken by the front's main thread: wait for it, up to 10 s
+        st = status()
+        if st == {"state": "attesting", "key_id": "a/b/c"}:
+            break
+        time.sleep(0.1)
     assert st == {"state": "attesting", "key_id": "a/b/c"}, st
     a.close(); f.close()
 elif case == "first":
