@@ -1,6 +1,7 @@
 /* The agent's failure signals: one exit status per kind of failure, state names, the status JSON
- * (served on GET /status by ccgate-endpoint) and JSON log lines (include/ccgate/log.h) on stderr. Only public facts appear: codes, IDs,
- * versions, the plaintext's digest; never a key, plaintext or token. */
+ * (served on GET /status by ccgate-endpoint) and JSON log lines (include/ccgate/log.h) on stderr.
+ * Only public facts appear: codes, IDs, versions, the plaintext's digest; never a key, plaintext or
+ * token. */
 #include "ccgate/agent.h"
 
 #include <jansson.h>
