@@ -91,9 +91,13 @@ typedef struct {
     size_t test_root_count;
 } ccg_kbs_tdx_config;
 
+/* The broker's port when the configuration names none (Trustee KBS's too). */
+#define CCG_KBS_DEFAULT_PORT 8080
+
 typedef struct {
-    char *bind_address;      /* "address": default "127.0.0.1" */
-    uint16_t port;           /* "port": 0 picks an ephemeral port */
+    char *bind_address;      /* "address": default "127.0.0.1"; an IPv4 or IPv6 literal or a host name,
+                              * optionally with a port ("[::1]:8443", "kbs.example:8443"); docs/kbs.md */
+    uint16_t port;           /* "port": default CCG_KBS_DEFAULT_PORT; 0 picks an ephemeral port */
     char *store;             /* "store": the SQLite store (required) */
     char *audit;             /* "audit": the audit database; default: the store's file */
     json_t *keystore;        /* "keystore": keystore.h's configuration object (required) */
@@ -331,7 +335,24 @@ typedef struct ccg_kbs_server ccg_kbs_server;
 CCG_MUST_CHECK ccg_result ccg_kbs_server_start(ccg_kbs *k, const ccg_kbs_config *cfg, int insecure_http,
                                                ccg_kbs_server **out);
 uint16_t ccg_kbs_server_port(const ccg_kbs_server *s);
+/* The address actually bound, for the log: "127.0.0.1:8080", "[::1]:8080". */
+const char *ccg_kbs_server_address(const ccg_kbs_server *s);
+/* Re-reads cfg's TLS certificate and key and serves new connections with them; connections already
+ * open (in flight or kept alive) finish on the previous ones (docs/kbs.md, "Reload"). On any failure
+ * (a missing file, a pair the TLS library refuses) the previous certificate stays in service. Plain
+ * HTTP: nothing to do. Call from one thread at a time. */
+CCG_MUST_CHECK ccg_result ccg_kbs_server_reload_tls(ccg_kbs_server *s, const ccg_kbs_config *cfg);
 void ccg_kbs_server_stop(ccg_kbs_server *s);
+
+/* The configuration file and its JSON (kbs_reload.c), read once: cfg parsed and validated, *json the
+ * document as written (what a reload compares against). */
+CCG_MUST_CHECK ccg_result ccg_kbs_config_load_json(const char *path, ccg_kbs_config *cfg, json_t **json);
+/* SIGHUP: re-reads config_path. Only "tls" (the file names, and the files' contents, which are always
+ * re-read) takes effect without a restart; any other member that changed is refused with
+ * kbs.reload_needs_restart naming it, and a file that does not parse or validate with its own reason
+ * (kbs.config_invalid, io.read_failed, ...). On failure nothing changes; on success *running is
+ * replaced by the new document. */
+CCG_MUST_CHECK ccg_result ccg_kbs_reload(ccg_kbs_server *srv, const char *config_path, json_t **running);
 
 /* Process hygiene for ccgate-kbs, first thing in main (every subcommand): no core dumps
  * (RLIMIT_CORE 0, PR_SET_DUMPABLE 0), OpenSSL's secure heap (locked, excluded from dumps, zeroed on
@@ -370,5 +391,8 @@ CCG_MUST_CHECK ccg_result ccg_kbs_host_import_key(ccg_kbs *k, const char *key_id
 CCG_MUST_CHECK ccg_result ccg_kbs_host_rotate_key(ccg_kbs *k, const char *key_id, const ccg_secbuf *key,
                                                   int64_t *version);
 CCG_MUST_CHECK ccg_result ccg_kbs_host_set_key_state(ccg_kbs *k, const char *key_id, const char *state);
+/* A reload's outcome as action host.reload: allow (why CCG_R_OK) or error with why. Recorded after the
+ * attempt (a reload changes no key or policy); fails only when the record cannot be written. */
+CCG_MUST_CHECK ccg_result ccg_kbs_host_record_reload(ccg_kbs *k, ccg_reason why);
 
 #endif
