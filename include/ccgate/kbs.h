@@ -17,7 +17,9 @@
  *   kbs_auth.c, kbs_attest.c, kbs_resource.c   the three protocol steps, HTTP-independent
  *   kbs_explain.c   the opt-in explain endpoint (checks only; nothing consumed or released)
  *   kbs_server.c    libmicrohttpd: bodies, cookies, headers, request IDs, log lines, TLS, connection
- *                   limits and the request deadline
+ *                   limits, the request deadline, and the TLS reload (a new daemon, the old one quiesced)
+ *   kbs_listen.c    the listening socket: IPv4, IPv6, host names (getaddrinfo), default port 8080
+ *   kbs_reload.c    SIGHUP: the configuration re-read and compared; only "tls" applies without a restart
  *   kbs_path.c      the request path grammar, judged as sent (kbs.path_encoded, kbs.path_invalid)
  *   kbs_body.c      the request body collector (every buffer zeroed before it is given up)
  *   kbs_audit_agg.c anonymous denials counted into summary audit records
