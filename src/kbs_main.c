@@ -453,6 +453,14 @@ int main(int argc, char **argv)
         shift = 1;
     }
     g_verb = v;
+    if (v->run == run_serve) {
+        /* A SIGHUP while the state opens must not kill the daemon (systemd may reload early): from
+         * here on the signals wait for serve's sigwait. */
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGHUP);
+        pthread_sigmask(SIG_BLOCK, &set, NULL);
+    }
     outcome = parse_options(&cli, v, argc - shift, argv + shift, &o);
     if (outcome != 0) {
         return ccg_cli_exit(outcome);

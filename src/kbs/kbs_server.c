@@ -49,6 +49,9 @@
 
 /* GnuTLS priorities: TLS 1.2 and 1.3 only. */
 #define KBS_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+/* How long a quiesced daemon may keep serving connections opened before a reload. A rotated certificate
+ * may be a compromised one: clients that keep a connection alive on it are cut off after this. */
+#define KBS_DRAIN_LIMIT_S 60.0
 /* The longest request target kept for the log (longer ones are refused by the path grammar anyway). */
 #define KBS_TARGET_MAX 4096u
 #define KBS_TLS_KEY_MAX (64u * 1024u)
@@ -74,6 +77,8 @@ typedef struct kbs_retired {
     struct kbs_retired *next;
     struct MHD_Daemon *daemon;
     int fd;
+    struct timespec since; /* when it was quiesced */
+    unsigned left;         /* connections it still had when reaped */
 } kbs_retired;
 
 struct ccg_kbs_server {
@@ -132,8 +137,11 @@ static void log_line(const char *request_id, const char *method, const char *pat
         reasons = json_incref(json_object_get(b, "reasons"));
         json_decref(b);
     }
-    fields = json_pack("{s:s,s:s,s:i,s:o?}", "method", method, "path", sent, "status", (int)r->status, "reasons",
-                       reasons);
+    fields = json_pack("{s:s,s:s,s:i}", "method", method, "path", sent, "status", (int)r->status);
+    if (fields != NULL && reasons != NULL) {
+        json_object_set(fields, "reasons", reasons);
+    }
+    json_decref(reasons);
     ccg_log_event(r->status >= 500 ? CCG_LOG_ERROR : CCG_LOG_INFO, "request", request_id, fields);
     json_decref(fields);
 }
@@ -251,7 +259,8 @@ static unsigned daemon_connections(struct MHD_Daemon *d)
     return info != NULL ? info->num_connections : 0;
 }
 
-/* Stops the quiesced daemons that have no connection left (every one when all). */
+/* Stops the quiesced daemons that have no connection left or are past the drain limit (every one when
+ * all). */
 static void reap_retired(ccg_kbs_server *srv, int all)
 {
     kbs_retired *done = NULL, **at;
@@ -259,7 +268,8 @@ static void reap_retired(ccg_kbs_server *srv, int all)
     at = &srv->retired;
     while (*at != NULL) {
         kbs_retired *r = *at;
-        if (all || daemon_connections(r->daemon) == 0) {
+        r->left = daemon_connections(r->daemon);
+        if (all || r->left == 0 || seconds_since(&r->since) >= KBS_DRAIN_LIMIT_S) {
             *at = r->next;
             r->next = done;
             done = r;
@@ -276,8 +286,10 @@ static void reap_retired(ccg_kbs_server *srv, int all)
             close(r->fd);
         }
         if (!all) {
-            ccg_log_eventf(CCG_LOG_INFO, "reload_drained", NULL, "{s:s}", "detail",
-                           "the previous TLS server finished its connections and stopped");
+            ccg_log_eventf(r->left == 0 ? CCG_LOG_INFO : CCG_LOG_WARN, "reload_drained", NULL, "{s:s,s:i}", "detail",
+                           r->left == 0 ? "the previous TLS server finished its connections and stopped"
+                                        : "the previous TLS server reached the drain limit: its connections were closed",
+                           "connections_closed", (int)r->left);
         }
         free(r);
     }
@@ -619,6 +631,7 @@ ccg_result ccg_kbs_server_reload_tls(ccg_kbs_server *s, const ccg_kbs_config *cf
     pthread_mutex_lock(&s->reload_lock);
     r->daemon = s->daemon;
     r->fd = MHD_quiesce_daemon(s->daemon);
+    mono_now(&r->since);
     r->next = s->retired;
     s->retired = r;
     s->daemon = fresh;
