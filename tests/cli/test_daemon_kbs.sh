@@ -10,7 +10,8 @@
 #   - garbage and plain HTTP on the TLS port; refused start-ups (a non-loopback --insecure-http, a name
 #     that does not resolve, a missing certificate) log level error with their reason and exit 2 or 1;
 #   - every line the daemons wrote on standard error parses as JSON with ts, level, component, event and
-#     request_id; /metrics has ccgate_build_info; the CLI convention (--help, unknown option, aliases).
+#     request_id, and so does every line of a short ccgate-runner run (a request, a 404, garbage, a
+#     start-up failure); /metrics has ccgate_build_info; the CLI convention (--help, unknown option, aliases).
 set -uo pipefail
 . "$(dirname "$0")/../support/testlib.sh"
 cli=${CCG_CLI:?CCG_CLI must name the ccgate binary}
@@ -245,6 +246,21 @@ rc=0
   pass "--x=y: exit 2 naming 'ccgate-kbs key import'" || fail "--x=y: exit $rc $(cat "$work/x.err")"
 "$kbs" --version | head -1 | grep -q '^ccgate-kbs [0-9]' && pass "--version" || fail "--version"
 
+# ---------------------------------------------------------------- ccgate-runner's lines, the same schema
+runner=${CCG_RUNNER:-$(dirname "$kbs")/ccgate-runner}
+if [ -x "$runner" ] && "$cli" model generate --seed 5 --out "$work/m.ccgm" >/dev/null 2>&1; then
+  tl_spawn "$runner" --socket "$work/r.sock" --model "$work/m.ccgm" 2>"$work/runner-serve.log"
+  rpid=$!
+  for _ in $(seq 100); do curl -sf --unix-socket "$work/r.sock" http://r/healthz >/dev/null 2>&1 && break; sleep 0.1; done
+  curl -s --unix-socket "$work/r.sock" http://r/nowhere >/dev/null
+  printf 'garbage\r\n\r\n' | python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(sys.stdin.buffer.read()); s.recv(10)' "$work/r.sock" 2>/dev/null
+  kill -TERM "$rpid"
+  wait "$rpid" 2>/dev/null
+  "$runner" --socket "$work/nodir/r.sock" --model "$work/m.ccgm" 2>"$work/runner-fail.log"
+else
+  tl_skip_check "no ccgate-runner or model generate" || failed=$((failed + 1))
+fi
+
 # ---------------------------------------------------------------- stop, then every line of every log
 kill -TERM "$v6_pid" "$v4_pid"
 wait "$v6_pid" "$v4_pid" 2>/dev/null
@@ -256,7 +272,8 @@ for path in sorted(glob.glob(sys.argv[1] + "/*.log")):
         lines += 1
         try:
             d = json.loads(line)
-            assert isinstance(d, dict) and d["component"] == "kbs"
+            want = "runner" if os.path.basename(path).startswith("runner") else "kbs"
+            assert isinstance(d, dict) and d["component"] == want
             assert all(k in d for k in ("ts", "level", "component", "event", "request_id"))
             assert d["level"] in ("debug", "info", "warn", "error")
         except Exception:
@@ -265,7 +282,7 @@ for path in sorted(glob.glob(sys.argv[1] + "/*.log")):
 print(lines, "lines checked")
 sys.exit(1 if bad or lines < 10 else 0)
 PY
-  pass "every line ccgate-kbs wrote on standard error is one JSON object of the schema"
+  pass "every line ccgate-kbs and ccgate-runner wrote on standard error is one JSON object of the schema"
 else
   fail "log lines outside the schema"
 fi
