@@ -4,6 +4,7 @@
 #   - SIGHUP after the certificate files are replaced: a new connection sees the new certificate
 #     (SHA-256 fingerprint through openssl s_client), same PID, and a connection opened before the reload,
 #     with a request half sent across it, is answered on the old certificate (not dropped);
+#   - ten SIGHUPs under a stream of requests: none fails, every old server drains;
 #   - SIGHUP with a broken configuration (bad JSON; a missing key file; a member that needs a restart):
 #     the daemon stays up, still serves the certificate it had, logs level error with the reason code, and
 #     the reload outcomes are in the audit log (host.reload);
@@ -161,6 +162,24 @@ case "$(cat "$work/kept.out")" in
   *) fail "the kept connection: $(cat "$work/kept.out")" ;;
 esac
 
+# ---------------------------------------------------------------- reloads under load
+# Ten reloads while a client keeps asking: no request fails, and every old server drains and stops.
+(for _ in $(seq 60); do
+  curl -6 -s --max-time 10 --cacert "$work/b.crt" -o /dev/null -w '%{http_code}\n' "https://[::1]:$v6_port/healthz"
+done) >"$work/load.out" 2>&1 &
+load=$!
+for _ in $(seq 10); do kill -HUP "$v6_pid"; sleep 0.1; done
+wait "$load"
+sleep 1
+codes=$(sort "$work/load.out" | uniq -c | tr -s ' ' | sed 's/^ //')
+[ "$codes" = "60 200" ] && pass "ten reloads under load: 60 of 60 requests answered 200" || fail "reloads under load: $codes"
+for _ in $(seq 50); do
+  [ "$(grep -c '"event":"reload_drained"' "$work/v6.log")" -ge 11 ] && break
+  sleep 0.1
+done
+[ "$(grep -c '"event":"reload_drained"' "$work/v6.log")" -ge 11 ] && pass "every previous server drained and stopped" ||
+  fail "drained: $(grep -c '"event":"reload_drained"' "$work/v6.log") of 11"
+
 # ---------------------------------------------------------------- SIGHUP with broken configurations
 cp "$work/kbs.json" "$work/kbs.good"
 # hup WHAT: SIGHUP and wait for the reload's log line.
@@ -202,12 +221,12 @@ cp "$work/kbs.good" "$work/kbs.json"
 out=$(curl -6 -s --max-time 10 --cacert "$work/b.crt" "https://[::1]:$v6_port/healthz")
 [ "$out" = '{"status":"ok"}' ] && pass "still serving after three refused reloads" || fail "after refused reloads: '$out'"
 
-python3 - "$work/kbs.db" <<'PY' && pass "the reloads are audited (host.reload: 1 allow, 3 error)" || fail "host.reload audit records"
+python3 - "$work/kbs.db" <<'PY' && pass "the reloads are audited (host.reload: 11 allow, 3 error)" || fail "host.reload audit records"
 import sqlite3, sys
 rows = sqlite3.connect(sys.argv[1]).execute(
     "SELECT decision, count(*) FROM audit_log WHERE action = 'host.reload' GROUP BY decision").fetchall()
 print("host.reload:", dict(rows))
-sys.exit(0 if dict(rows) == {"allow": 1, "error": 3} else 1)
+sys.exit(0 if dict(rows) == {"allow": 11, "error": 3} else 1)
 PY
 
 # ---------------------------------------------------------------- refused start-ups: level error, exit 2 (input) or 1
