@@ -16,6 +16,7 @@
  * Every log line is one JSON object of the one schema (include/ccgate/log.h, docs/logging.md).
  *
  * Exit status: 0 success, 1 refused (a store or keystore said no), 2 bad usage or input. */
+#include <ctype.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +104,7 @@ static void usage_top(FILE *f)
 static void log_error(const char *event)
 {
     ccg_log_error_last(CCG_LOG_ERROR, event, NULL, NULL);
+    ccg_log_openssl_errors(CCG_LOG_WARN, NULL); /* OpenSSL's own account, if it left one */
 }
 
 static int exit_for_error(void)
@@ -290,7 +292,8 @@ static char g_name[64];
 static void usage_verb(FILE *f)
 {
     const verb *v = g_verb;
-    fprintf(f, "Usage: %s %s\n%s.\n\nOptions:\n", g_name, v->synopsis, v->what);
+    fprintf(f, "Usage: %s %s\n%c%s.\n\nOptions:\n", g_name, v->synopsis, toupper((unsigned char)v->what[0]),
+            v->what + 1);
     fprintf(f, "  --config FILE        the broker's JSON configuration (docs/kbs.md)\n");
     if (v->run == run_serve) {
         fprintf(f, "  --insecure-http      plain HTTP, on a loopback address only (tests); TLS otherwise\n"

@@ -194,7 +194,13 @@ int main(int argc, char **argv)
     ccg_log_eventf(CCG_LOG_INFO, "listening", NULL, "{s:s,s:i,s:i,s:s}", "model",
                    a.cfg.served_name != NULL ? a.cfg.served_name : CCG_RUNNER_SERVED_NAME_DEFAULT, "d_model",
                    (int)model.dims.d_model, "layers", (int)model.dims.n_layers, "socket", a.cfg.socket_path);
-    while (sigwait(&stop, &sig) != 0) {
+    /* SIGHUP (a closed terminal, a reflexive `systemctl reload`) does not stop it: nothing to reload. */
+    while (sigwait(&stop, &sig) != 0 || sig == SIGHUP) {
+        if (sig == SIGHUP) {
+            ccg_log_eventf(CCG_LOG_INFO, "reload_ignored", NULL, "{s:s}", "detail",
+                           "the runner has no configuration to reload; SIGTERM or SIGINT stops it");
+            sig = 0;
+        }
     }
     ccg_log_eventf(CCG_LOG_INFO, "stopping", NULL, "{s:i}", "signal", sig);
     rc = 0;

@@ -273,6 +273,10 @@ if [ -x "$runner" ] && "$cli" model generate --seed 5 --out "$work/m.ccgm" >/dev
   for _ in $(seq 100); do curl -sf --unix-socket "$work/r.sock" http://r/healthz >/dev/null 2>&1 && break; sleep 0.1; done
   curl -s --unix-socket "$work/r.sock" http://r/nowhere >/dev/null
   printf 'garbage\r\n\r\n' | python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(sys.stdin.buffer.read()); s.recv(10)' "$work/r.sock" 2>/dev/null
+  kill -HUP "$rpid"
+  sleep 0.3
+  curl -sf --unix-socket "$work/r.sock" http://r/healthz >/dev/null && kill -0 "$rpid" 2>/dev/null &&
+    pass "SIGHUP does not stop ccgate-runner" || fail "ccgate-runner stopped on SIGHUP"
   kill -TERM "$rpid"
   wait "$rpid" 2>/dev/null
   "$runner" --socket "$work/nodir/r.sock" --model "$work/m.ccgm" 2>"$work/runner-fail.log"
