@@ -127,6 +127,8 @@ typedef struct {
     unsigned request_deadline;       /* "request_deadline": seconds to send a whole request, default 20 */
     unsigned idle_timeout;           /* "idle_timeout": seconds a connection may stay silent, default 15 */
     unsigned anonymous_audit_window; /* "anonymous_audit_window": seconds per summary record, default 60; 0: none */
+    unsigned reload_drain;           /* "reload_drain": seconds the server of the previous certificate may
+                                      * finish its connections after a reload, default 60 */
     int64_t decision_reuse;  /* "decision_reuse_seconds": how long /resource may reuse /attest's decision
                               * (0..300, 0 never); default CCG_KBS_DECISION_REUSE_DEFAULT */
     int64_t attempts_per_session; /* "attempt_limits": {"per_session", "per_address", "window_seconds"}: */
@@ -139,6 +141,7 @@ typedef struct {
 } ccg_kbs_config;
 
 #define CCG_KBS_DECISION_REUSE_DEFAULT 60
+#define CCG_KBS_RELOAD_DRAIN_DEFAULT 60
 #define CCG_KBS_DECISION_REUSE_MAX 300
 #define CCG_KBS_ATTEMPTS_PER_SESSION 3
 #define CCG_KBS_ATTEMPTS_PER_ADDRESS 32

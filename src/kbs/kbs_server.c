@@ -49,9 +49,6 @@
 
 /* GnuTLS priorities: TLS 1.2 and 1.3 only. */
 #define KBS_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
-/* How long a quiesced daemon may keep serving connections opened before a reload. A rotated certificate
- * may be a compromised one: clients that keep a connection alive on it are cut off after this. */
-#define KBS_DRAIN_LIMIT_S 60.0
 /* The longest request target kept for the log (longer ones are refused by the path grammar anyway). */
 #define KBS_TARGET_MAX 4096u
 #define KBS_TLS_KEY_MAX (64u * 1024u)
@@ -93,6 +90,7 @@ struct ccg_kbs_server {
     uint16_t port;
     char shown[INET6_ADDRSTRLEN + 16];
     unsigned deadline;
+    unsigned drain; /* limits.reload_drain */
     pthread_mutex_t conns_lock; /* guards the list; held while a connection is shut down */
     kbs_conn *conns;
     int conns_lock_ok;
@@ -269,7 +267,9 @@ static void reap_retired(ccg_kbs_server *srv, int all)
     while (*at != NULL) {
         kbs_retired *r = *at;
         r->left = daemon_connections(r->daemon);
-        if (all || r->left == 0 || seconds_since(&r->since) >= KBS_DRAIN_LIMIT_S) {
+        /* A rotated certificate may be a compromised one: a client keeping a connection alive on it is
+         * cut off after limits.reload_drain. */
+        if (all || r->left == 0 || seconds_since(&r->since) >= (double)srv->drain) {
             *at = r->next;
             r->next = done;
             done = r;
@@ -571,6 +571,7 @@ ccg_result ccg_kbs_server_start(ccg_kbs *k, const ccg_kbs_config *cfg, int insec
     s->kbs = k;
     s->insecure_http = insecure_http;
     s->deadline = or_default(cfg->request_deadline, 20);
+    s->drain = or_default(cfg->reload_drain, CCG_KBS_RELOAD_DRAIN_DEFAULT);
     s->threads = or_default(cfg->threads, 4);
     s->max_conns = or_default(cfg->max_connections, 256);
     s->per_address = or_default(cfg->max_per_address, 32);

@@ -4,6 +4,7 @@
 #   - SIGHUP after the certificate files are replaced: a new connection sees the new certificate
 #     (SHA-256 fingerprint through openssl s_client), same PID, and a connection opened before the reload,
 #     with a request half sent across it, is answered on the old certificate (not dropped);
+#   - past limits.reload_drain a connection kept on the previous certificate is closed;
 #   - ten SIGHUPs under a stream of requests: none fails, every old server drains;
 #   - SIGHUP with a broken configuration (bad JSON; a missing key file; a member that needs a restart):
 #     the daemon stays up, still serves the certificate it had, logs level error with the reason code, and
@@ -90,9 +91,10 @@ if printf '%s\n' "$metrics" | grep -Eq '^ccgate_build_info\{version="[0-9.]+",re
   pass "/metrics: $(printf '%s\n' "$metrics" | grep '^ccgate_build_info')"
 else fail "/metrics has no ccgate_build_info"; fi
 
-config "$work/kbs4.json" "127.0.0.1:0"
+config "$work/kbs4.json" "127.0.0.1:0" ',"limits":{"reload_drain":2}'
 start v4 "$work/kbs4.json"
 v4_pid=$pid
+v4_port=$port
 out=$(curl -4 -s --max-time 10 --cacert "$work/a.crt" "https://127.0.0.1:$port/healthz")
 [ "$out" = '{"status":"ok"}' ] && pass "TLS over IPv4 with the port in the address (127.0.0.1:0)" ||
   fail "IPv4 healthz: '$out'"
@@ -228,6 +230,56 @@ rows = sqlite3.connect(sys.argv[1]).execute(
 print("host.reload:", dict(rows))
 sys.exit(0 if dict(rows) == {"allow": 11, "error": 3} else 1)
 PY
+
+# ---------------------------------------------------------------- the drain limit
+# On the IPv4 daemon (limits.reload_drain 2): a connection kept alive across a reload is closed once the
+# previous server has served its 2 s, so an old (maybe compromised) certificate does not live on.
+rm -f "$work/ready" "$work/go"
+python3 - "$v4_port" "$work" >"$work/drain.out" 2>&1 <<'PY' &
+import os, socket, ssl, sys, time
+port, work = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=30))
+def answer():
+    data = b""
+    while b"\r\n\r\n" not in data:
+        more = s.recv(4096)
+        if not more:
+            return "closed"
+        data += more
+    head, _, body = data.partition(b"\r\n\r\n")
+    n = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0])
+    while len(body) < n:
+        body += s.recv(4096)
+    return head.split(b"\r\n")[0].decode()
+s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+first = answer()
+open(work + "/ready", "w").close()
+for _ in range(300):
+    if os.path.exists(work + "/go"):
+        break
+    time.sleep(0.1)
+try:
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    second = answer()
+except (OSError, ssl.SSLError):
+    second = "closed"
+print(first, "|", second)
+PY
+drain=$!
+for _ in $(seq 100); do [ -e "$work/ready" ] && break; sleep 0.1; done
+kill -HUP "$v4_pid"
+for _ in $(seq 100); do grep -q '"event":"reload_drained"' "$work/v4.log" && break; sleep 0.1; done
+touch "$work/go"
+wait "$drain"
+if [ "$(cat "$work/drain.out")" = "HTTP/1.1 200 OK | closed" ] &&
+  grep '"event":"reload_drained"' "$work/v4.log" | grep -q '"level":"warn".*"connections_closed":1'; then
+  pass "past limits.reload_drain the old server's kept connection is closed (warn, connections_closed 1)"
+else fail "drain limit: $(cat "$work/drain.out"); $(grep reload_drained "$work/v4.log")"; fi
+out=$(curl -4 -s --max-time 10 --cacert "$work/b.crt" "https://127.0.0.1:$v4_port/healthz")
+[ "$out" = '{"status":"ok"}' ] && pass "new connections are served after the drain" || fail "after the drain: '$out'"
 
 # ---------------------------------------------------------------- refused start-ups: level error, exit 2 (input) or 1
 startup() { # startup NAME CONFIG REASON EXIT [ARGS]
