@@ -498,6 +498,15 @@ cleanup:
 
 static unsigned or_default(unsigned v, unsigned d) { return v != 0 ? v : d; }
 
+/* Whether descriptor fd still names the socket described by sb. libmicrohttpd closes the listening
+ * socket it was given when MHD_start_daemon fails after taking it (a refused certificate), but not on
+ * every path; another thread may have reused the number since, for a socket with another inode. */
+static int still_ours(int fd, const struct stat *sb)
+{
+    struct stat now;
+    return fstat(fd, &now) == 0 && now.st_dev == sb->st_dev && now.st_ino == sb->st_ino;
+}
+
 /* A daemon on a duplicate of the listening socket: plain HTTP, or TLS with this certificate and key
  * (PEM; the key's text is zeroed by the caller once this returns). */
 static ccg_result start_daemon(ccg_kbs_server *s, const char *cert_pem, const char *key_pem, struct MHD_Daemon **out)
@@ -507,6 +516,7 @@ static ccg_result start_daemon(ccg_kbs_server *s, const char *cert_pem, const ch
      * reload can quiesce it. */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG | MHD_USE_ITC;
     int fd = fcntl(s->listen_fd, F_DUPFD_CLOEXEC, 3);
+    struct stat listen_sb;
     struct MHD_OptionItem tls[] = {
         {MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cert_pem},
         {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)key_pem},
@@ -515,6 +525,10 @@ static ccg_result start_daemon(ccg_kbs_server *s, const char *cert_pem, const ch
     };
     *out = NULL;
     CCG_ENSURE_MSG(fd >= 0, CCG_R_INTERNAL_ERROR, "dup of the listening socket: %s", strerror(errno));
+    if (fstat(fd, &listen_sb) != 0) {
+        close(fd);
+        CCG_BAIL(CCG_R_INTERNAL_ERROR, "fstat of the listening socket: %s", strerror(errno));
+    }
     if (!s->insecure_http) {
         flags |= MHD_USE_TLS;
     }
@@ -526,7 +540,7 @@ static ccg_result start_daemon(ccg_kbs_server *s, const char *cert_pem, const ch
         MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, s, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)KBS_CONN_MEMORY, MHD_OPTION_ARRAY,
         s->insecure_http ? &tls[3] : tls, MHD_OPTION_END);
-    if (*out == NULL) {
+    if (*out == NULL && still_ours(fd, &listen_sb)) {
         close(fd);
     }
     CCG_ENSURE_MSG(*out != NULL, CCG_R_KBS_CONFIG_INVALID,

@@ -6,7 +6,8 @@
 #     with a request half sent across it, is answered on the old certificate (not dropped);
 #   - past limits.reload_drain a connection kept on the previous certificate is closed;
 #   - ten SIGHUPs under a stream of requests: none fails, every old server drains;
-#   - SIGHUP with a broken configuration (bad JSON; a missing key file; a member that needs a restart):
+#   - SIGHUP with a broken configuration (bad JSON; a missing key file; a key that is not the
+#     certificate's; a member that needs a restart):
 #     the daemon stays up, still serves the certificate it had, logs level error with the reason code, and
 #     the reload outcomes are in the audit log (host.reload);
 #   - garbage and plain HTTP on the TLS port; refused start-ups (a non-loopback --insecure-http, a name
@@ -213,6 +214,15 @@ logged "$work/v6.log" reload_failed io.read_failed && pass "missing key file: le
 mv "$work/tls.key.away" "$work/tls.key"
 cp "$work/b.crt" "$work/tls.crt"
 
+# A key that is not the certificate's: GnuTLS refuses the pair before anything changes.
+cert c && cp "$work/c.key" "$work/tls.key"
+hup
+kill -0 "$v6_pid" 2>/dev/null && [ "$(served "[::1]" "$v6_port")" = "$fp_b" ] &&
+  grep '"event":"reload_failed"' "$work/v6.log" | tail -1 | grep -q '"reason":"kbs.config_invalid"' &&
+  pass "a key that does not match the certificate: refused (kbs.config_invalid), the old pair stays" ||
+  fail "mismatched pair on SIGHUP: $(tail -1 "$work/v6.log")"
+cp "$work/b.key" "$work/tls.key"
+
 config "$work/kbs.json" "[::1]:0" ',"issuer":"another"'
 hup
 if logged "$work/v6.log" reload_failed kbs.reload_needs_restart &&
@@ -221,14 +231,14 @@ if logged "$work/v6.log" reload_failed kbs.reload_needs_restart &&
 else fail "restart-only change: $(tail -1 "$work/v6.log")"; fi
 cp "$work/kbs.good" "$work/kbs.json"
 out=$(curl -6 -s --max-time 10 --cacert "$work/b.crt" "https://[::1]:$v6_port/healthz")
-[ "$out" = '{"status":"ok"}' ] && pass "still serving after three refused reloads" || fail "after refused reloads: '$out'"
+[ "$out" = '{"status":"ok"}' ] && pass "still serving after four refused reloads" || fail "after refused reloads: '$out'"
 
-python3 - "$work/kbs.db" <<'PY' && pass "the reloads are audited (host.reload: 11 allow, 3 error)" || fail "host.reload audit records"
+python3 - "$work/kbs.db" <<'PY' && pass "the reloads are audited (host.reload: 11 allow, 4 error)" || fail "host.reload audit records"
 import sqlite3, sys
 rows = sqlite3.connect(sys.argv[1]).execute(
     "SELECT decision, count(*) FROM audit_log WHERE action = 'host.reload' GROUP BY decision").fetchall()
 print("host.reload:", dict(rows))
-sys.exit(0 if dict(rows) == {"allow": 11, "error": 3} else 1)
+sys.exit(0 if dict(rows) == {"allow": 11, "error": 4} else 1)
 PY
 
 # ---------------------------------------------------------------- the drain limit
