@@ -309,8 +309,9 @@ static void usage_verb(FILE *f)
         fprintf(f, "  --state STATE        active, disabled or retired\n");
     }
     if (v->needs & NEED_FILE) {
-        fprintf(f, "  --file FILE          %s\n", v->run == run_policy_set ? "the policy document (JSON)"
-                                                                          : "the key's bytes (never on the command line)");
+        fprintf(f, "  --file FILE          %s\n",
+                v->run == run_policy_set ? "the policy document (JSON)"
+                                         : "the key's bytes (never on the command line)");
     }
     fprintf(f, "  -h, --help           print this help and exit\n"
                "  --version            print the version, the git revision and the OpenSSL in use\n");
@@ -393,8 +394,10 @@ static const verb *find_verb(const char *group, const char *name)
 {
     for (size_t i = 0; i < VERB_COUNT; i++) {
         const verb *v = &VERBS[i];
-        if (group == NULL ? (v->group == NULL && strcmp(v->name, name) == 0) || (v->alias != NULL && strcmp(v->alias, name) == 0)
-                          : (v->group != NULL && strcmp(v->group, group) == 0 && strcmp(v->name, name) == 0)) {
+        int hit = group == NULL ? (v->group == NULL && strcmp(v->name, name) == 0) ||
+                                      (v->alias != NULL && strcmp(v->alias, name) == 0)
+                                : (v->group != NULL && strcmp(v->group, group) == 0 && strcmp(v->name, name) == 0);
+        if (hit) {
             return v;
         }
     }

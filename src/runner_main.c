@@ -44,7 +44,8 @@ static void usage(FILE *out)
             "  -h, --help           print this help and exit\n"
             "  --version            print the version, the git revision and the OpenSSL in use\n"
             "\n"
-            "Logs: one JSON object per line on standard error (docs/logging.md); CCGATE_LOG_LEVEL=debug|info|warn|error.\n"
+            "Logs: one JSON object per line on standard error (docs/logging.md);\n"
+            "CCGATE_LOG_LEVEL=debug|info|warn|error sets the least level written. SIGHUP is logged and ignored.\n"
             "\n"
             "Exit status: 0 after SIGTERM/SIGINT, 1 the model or socket is unavailable, 2 bad usage or a\n"
             "malformed model.\n",
@@ -89,10 +90,47 @@ static int take_number(const char *opt, unsigned long long max, unsigned long lo
     return rc;
 }
 
+/* The numeric option c's value (optarg) into a's configuration; 0, or CCG_CLI_EXIT_2 (printed). */
+static int take_numeric(int c, runner_args *a)
+{
+    unsigned long long v = 0;
+    switch (c) {
+    case 'b':
+        if (take_number("--max-body", 1ull << 30, &v) != 0) {
+            return CCG_CLI_EXIT_2;
+        }
+        a->cfg.max_body = (size_t)v;
+        return 0;
+    case 'c':
+        if (take_number("--max-tokens-cap", CCG_MODEL_MAX_SEQ, &v) != 0) {
+            return CCG_CLI_EXIT_2;
+        }
+        a->cfg.max_tokens_cap = (uint32_t)v;
+        return 0;
+    case 'C':
+        if (take_number("--concurrency", 1024, &v) != 0) {
+            return CCG_CLI_EXIT_2;
+        }
+        a->cfg.max_concurrency = (unsigned)v;
+        return 0;
+    case 'k':
+        if (take_number("--connections", 65536, &v) != 0) {
+            return CCG_CLI_EXIT_2;
+        }
+        a->cfg.max_connections = (unsigned)v;
+        return 0;
+    default: /* 't' */
+        if (take_number("--timeout", 86400, &v) != 0) {
+            return CCG_CLI_EXIT_2;
+        }
+        a->cfg.timeout_s = (unsigned)v;
+        return 0;
+    }
+}
+
 /* 0: parsed; otherwise a CCG_CLI_* outcome (already printed). */
 static int parse(int argc, char **argv, runner_args *a)
 {
-    unsigned long long v = 0;
     int c;
     ccg_cli_begin();
     while ((c = ccg_cli_next(&CLI, argc, argv)) != CCG_CLI_END) {
@@ -100,11 +138,15 @@ static int parse(int argc, char **argv, runner_args *a)
         case 's': a->cfg.socket_path = optarg; break;
         case 'm': a->model_path = optarg; break;
         case 'n': a->cfg.served_name = optarg; break;
-        case 'b': if (take_number("--max-body", 1ull << 30, &v) != 0) return CCG_CLI_EXIT_2; a->cfg.max_body = (size_t)v; break;
-        case 'c': if (take_number("--max-tokens-cap", CCG_MODEL_MAX_SEQ, &v) != 0) return CCG_CLI_EXIT_2; a->cfg.max_tokens_cap = (uint32_t)v; break;
-        case 'C': if (take_number("--concurrency", 1024, &v) != 0) return CCG_CLI_EXIT_2; a->cfg.max_concurrency = (unsigned)v; break;
-        case 'k': if (take_number("--connections", 65536, &v) != 0) return CCG_CLI_EXIT_2; a->cfg.max_connections = (unsigned)v; break;
-        case 't': if (take_number("--timeout", 86400, &v) != 0) return CCG_CLI_EXIT_2; a->cfg.timeout_s = (unsigned)v; break;
+        case 'b':
+        case 'c':
+        case 'C':
+        case 'k':
+        case 't':
+            if (take_numeric(c, a) != 0) {
+                return CCG_CLI_EXIT_2;
+            }
+            break;
         case 'q': a->cfg.quiet = 1; break;
         default: return c; /* CCG_CLI_EXIT_0 or CCG_CLI_EXIT_2 */
         }
@@ -161,7 +203,8 @@ int main(int argc, char **argv)
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
         ccg_log_init("runner", 2);
         ccg_log_eventf(CCG_LOG_ERROR, "start_failed", NULL, "{s:s,s:s,s:s}", "reason",
-                       ccg_reason_code(CCG_R_INTERNAL_ERROR), "detail", "prctl(PR_SET_DUMPABLE)", "error", strerror(errno));
+                       ccg_reason_code(CCG_R_INTERNAL_ERROR), "detail", "prctl(PR_SET_DUMPABLE)", "error",
+                       strerror(errno));
         return 1;
     }
     (void)setrlimit(RLIMIT_CORE, &no_core);

@@ -288,15 +288,15 @@ static void reap_retired(ccg_kbs_server *srv, int all)
         if (!all) {
             ccg_log_eventf(r->left == 0 ? CCG_LOG_INFO : CCG_LOG_WARN, "reload_drained", NULL, "{s:s,s:i}", "detail",
                            r->left == 0 ? "the previous TLS server finished its connections and stopped"
-                                        : "the previous TLS server reached the drain limit: its connections were closed",
+                                        : "the previous TLS server reached limits.reload_drain: its connections closed",
                            "connections_closed", (int)r->left);
         }
         free(r);
     }
 }
 
-/* Four times a second: the request deadline, the quiesced daemons that have drained, and the anonymous-denial audit summaries whose window
- * has ended (ccg_kbs_tick). */
+/* Four times a second: the request deadline, the quiesced daemons that have drained, and the
+ * anonymous-denial audit summaries whose window has ended (ccg_kbs_tick). */
 static void *watchdog_main(void *arg)
 {
     ccg_kbs_server *srv = arg;
@@ -534,7 +534,8 @@ static ccg_result start_daemon(ccg_kbs_server *s, const char *cert_pem, const ch
     }
     *out = MHD_start_daemon(
         flags, 0, NULL, NULL, answer, s, MHD_OPTION_EXTERNAL_LOGGER, ccg_log_mhd, NULL, /* first: all messages */
-        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, s->threads, MHD_OPTION_CONNECTION_LIMIT, s->max_conns,
+        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, s->threads, MHD_OPTION_CONNECTION_LIMIT,
+        s->max_conns,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->per_address, MHD_OPTION_CONNECTION_TIMEOUT, s->idle,
         MHD_OPTION_NOTIFY_CONNECTION, notify_connection, s, MHD_OPTION_URI_LOG_CALLBACK, uri_seen, s,
         MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, s, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
@@ -607,8 +608,8 @@ ccg_result ccg_kbs_server_start(ccg_kbs *k, const ccg_kbs_config *cfg, int insec
         pthread_condattr_destroy(&ca);
         s->stop_ok = 1;
     }
-    CCG_ENSURE_MSG(s->max_conns >= s->threads, CCG_R_KBS_CONFIG_INVALID, "limits.connections (%u) is below threads (%u)",
-                   s->max_conns, s->threads);
+    CCG_ENSURE_MSG(s->max_conns >= s->threads, CCG_R_KBS_CONFIG_INVALID,
+                   "limits.connections (%u) is below threads (%u)", s->max_conns, s->threads);
     if (!insecure_http) {
         CCG_TRY(read_tls(cfg, &cert, &key)); /* before binding: a missing file is reported as such */
     }
