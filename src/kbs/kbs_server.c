@@ -534,8 +534,8 @@ static ccg_result start_daemon(ccg_kbs_server *s, const char *cert_pem, const ch
     }
     *out = MHD_start_daemon(
         flags, 0, NULL, NULL, answer, s, MHD_OPTION_EXTERNAL_LOGGER, ccg_log_mhd, NULL, /* first: all messages */
-        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, s->threads, MHD_OPTION_CONNECTION_LIMIT,
-        s->max_conns,
+        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, s->threads,
+        MHD_OPTION_CONNECTION_LIMIT, s->max_conns,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->per_address, MHD_OPTION_CONNECTION_TIMEOUT, s->idle,
         MHD_OPTION_NOTIFY_CONNECTION, notify_connection, s, MHD_OPTION_URI_LOG_CALLBACK, uri_seen, s,
         MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, s, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
