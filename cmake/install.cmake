@@ -123,9 +123,11 @@ install(DIRECTORY ${CMAKE_BINARY_DIR}/man/ DESTINATION ${CMAKE_INSTALL_MANDIR}/m
 install(FILES packaging/completions/ccgate packaging/completions/ccgate-kbs packaging/completions/ccgate-agent
         DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/bash-completion/completions)
 
-# --- systemd units: lib/systemd/system under /usr (Debian 12's systemdsystemunitdir is /lib/systemd/system,
-# merged with /usr/lib). The units name the programs by their installed path. ---
-set(CCG_UNIT_DIR "${CMAKE_INSTALL_PREFIX}/lib/systemd/system" CACHE STRING "where the systemd units go")
+# --- systemd units: lib/systemd/system under the prefix (/usr/lib/systemd/system for the package: Debian 12
+# merges /lib into /usr/lib; /usr/local/lib/systemd/system is on systemd's search path too). Relative, so
+# `cmake --install --prefix DIR` and DESTDIR stay inside DIR. The units name the programs by the path
+# they are configured for (CMAKE_INSTALL_PREFIX at configure time). ---
+set(CCG_UNIT_DIR lib/systemd/system)
 set(CCG_SYSCONF_DIR "${CMAKE_INSTALL_FULL_SYSCONFDIR}")
 foreach(unit ccgate-kbs.service ccgate-agent.service)
   configure_file(packaging/systemd/${unit}.in ${CMAKE_BINARY_DIR}/packaging/${unit} @ONLY)
@@ -133,7 +135,7 @@ foreach(unit ccgate-kbs.service ccgate-agent.service)
 endforeach()
 
 # The broker's system user, created by systemd-sysusers (the Debian package's postinst runs it).
-install(FILES packaging/sysusers.d/ccgate.conf DESTINATION ${CMAKE_INSTALL_PREFIX}/lib/sysusers.d)
+install(FILES packaging/sysusers.d/ccgate.conf DESTINATION lib/sysusers.d)
 
 # --- Documentation and examples: share/doc/ccgate. ---
 install(FILES README.md LICENSE CHANGELOG.md SECURITY.md docs/install.md
