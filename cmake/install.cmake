@@ -20,8 +20,8 @@ file(GLOB_RECURSE CCG_PUBLIC_LIB_SOURCES CONFIGURE_DEPENDS
 list(FILTER CCG_PUBLIC_LIB_SOURCES EXCLUDE REGEX "src/core/(cli_args|log)\\.c$")
 
 # The public headers: the three verifiers' APIs and every header they include (each compiles alone:
-# tests/cli/test_install.sh). Their functions are the only symbols libccgate.so exports
-# (packaging/libccgate.map; the test compares the two).
+# tests/cli/test_install.sh). Their functions are the only symbols libccgate.so exports (the version
+# script below; the test checks every exported symbol against the installed headers).
 set(CCG_PUBLIC_HEADERS
   decision.h error.h gpu_evidence.h gpu_verify.h reason_list.h reasons.h refvalue.h result.h
   snp_policy.h snp_report.h snp_tcb_baseline.h snp_verify.h tdx_collateral.h tdx_policy.h tdx_quote.h
@@ -128,7 +128,8 @@ install(FILES packaging/completions/ccgate packaging/completions/ccgate-kbs pack
 # `cmake --install --prefix DIR` and DESTDIR stay inside DIR. The units name the programs by the path
 # they are configured for (CMAKE_INSTALL_PREFIX at configure time). ---
 set(CCG_UNIT_DIR lib/systemd/system)
-set(CCG_SYSCONF_DIR "${CMAKE_INSTALL_FULL_SYSCONFDIR}")
+# /etc/ccgate whatever the prefix: that is the unit's ConfigurationDirectory=ccgate.
+set(CCG_SYSCONF_DIR /etc)
 foreach(unit ccgate-kbs.service ccgate-agent.service)
   configure_file(packaging/systemd/${unit}.in ${CMAKE_BINARY_DIR}/packaging/${unit} @ONLY)
   install(FILES ${CMAKE_BINARY_DIR}/packaging/${unit} DESTINATION ${CCG_UNIT_DIR})

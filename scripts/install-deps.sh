@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages ccgate needs to build, test and demo.
-# Idempotent: packages already present are skipped, so a second run does nothing.
+# Idempotent: it asks dpkg-query for each package and calls apt-get only for the missing ones, naming
+# them; with every package present it prints nothing and never calls apt-get (tests/cli/test_deps.sh).
 set -euo pipefail
 
 packages=(
@@ -15,7 +16,7 @@ packages+=(libxmlsec1-dev libxmlsec1-openssl libxml2-dev) # NVIDIA RIMs: XML sig
 packages+=(libseccomp-dev) # the agent's seccomp filter (src/agent/harden.c)
 packages+=(help2man) # man pages from each command's --help (cmake/man.cmake)
 packages+=(systemd) # systemd-analyze verify on the units (tests/cli/test_install.sh)
-packages+=(dpkg-dev fakeroot) # make deb: dpkg-deb, dpkg-shlibdeps (packaging/, docs/install.md)
+packages+=(dpkg-dev) # make deb: dpkg-shlibdeps (packaging/build-deb.sh; dpkg-deb --root-owner-group needs no fakeroot)
 packages+=(postgresql libpq-dev) # the PostgreSQL store (issue 15)
 
 missing=()
