@@ -20,11 +20,6 @@ passed=0
 failed=0
 ok() { echo "ok   $*"; passed=$((passed + 1)); }
 bad() { echo "FAIL $*"; failed=$((failed + 1)); }
-check() { # check NAME COMMAND...: passes when COMMAND succeeds
-  local name=$1
-  shift
-  if "$@" >"$tmp/check.out" 2>&1; then ok "$name"; else bad "$name"; sed -n 1,20p "$tmp/check.out"; fi
-}
 for t in cc pkg-config readelf nm dpkg dpkg-deb dpkg-shlibdeps systemd-analyze python3; do
   command -v "$t" >/dev/null || skip_or_fail "$t is missing (scripts/install-deps.sh installs it)"
 done
@@ -122,7 +117,7 @@ else
   bad "verify_snp.c does not build with pkg-config"
 fi
 # The static library: the same program with libccgate.a and the private dependencies' flags.
-# shellcheck disable=SC2086
+# shellcheck disable=SC2086,SC2046
 if cc -std=c17 -o "$tmp/verify_snp_static" "$ex" $cflags "$libdir/libccgate.a" \
   $(pkg-config --libs libcrypto jansson libcurl xmlsec1-openssl) 2>"$tmp/static.err" &&
   ! readelf -d "$tmp/verify_snp_static" | grep -q libccgate; then
