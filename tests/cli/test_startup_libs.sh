@@ -112,6 +112,27 @@ expect "ccgate-cmd-version is not a command word" 2 "unknown command 'version'" 
 expect "--version through ccgate-cmd-version" 0 '^OpenSSL 3\.' -- "$cli" --version
 expect "a command executable run alone: exit 2" 2 "run it as 'ccgate measure'" -- "$libexec/ccgate-cmd-measure" snp --help
 
+# The command executable hardens itself (execve reset what the dispatcher set): started directly with core
+# dumps allowed, it turns them off before it reads its input (a FIFO it blocks on). Not dumpable is not
+# visible from here (as root, /proc shows no difference).
+if [ "$(ulimit -H -c)" != 0 ]; then
+  mkfifo "$tmp/fifo"
+  (ulimit -S -c "$(ulimit -H -c)" && exec "$libexec/ccgate-cmd-measure" measure snp --from-json "$tmp/fifo") 2>/dev/null &
+  hpid=$!
+  core=
+  for _ in $(seq 100); do
+    core=$(awk '/^Max core file size/ { print $5 }' "/proc/$hpid/limits" 2>/dev/null)
+    [ "$(readlink "/proc/$hpid/exe" 2>/dev/null)" = "$libexec/ccgate-cmd-measure" ] && [ "$core" = 0 ] && break
+    sleep 0.1
+  done
+  if [ "$core" = 0 ]; then ok "ccgate-cmd-measure sets its core limit to 0"; else bad "core limit of ccgate-cmd-measure: '$core'"; fi
+  exec 3<>"$tmp/fifo" # read-write: never blocks, even if the reader is gone
+  exec 3>&-
+  wait "$hpid" 2>/dev/null
+else
+  tl_skip_check "the core-limit check: the hard core limit here is already 0" || failed=$((failed + 1))
+fi
+
 # A fake command executable that prints its argv, planted beside a copy of the dispatcher.
 fake() {
   mkdir -p "$(dirname "$1")"
