@@ -92,6 +92,16 @@ if [ -n "$words" ] && [ "$words" = "$exes" ]; then
 else
   bad "commands in --help ($(echo $words)) and in $libexec ($(echo $exes)) differ"
 fi
+# ... and the dispatcher's own table knows every word its help lists.
+missed=0
+for w in $words; do
+  out=$("$cli" "$w" --help 2>&1)
+  if printf '%s\n' "$out" | grep -Eq "unknown command '$w'|is not installed|cannot run"; then
+    bad "ccgate $w --help: $out"
+    missed=1
+  fi
+done
+[ $missed -eq 0 ] && ok "'ccgate WORD --help' reaches a command executable for every word"
 [ -x "$libexec/ccgate-cmd-version" ] && ok "ccgate-cmd-version is there" || bad "ccgate-cmd-version is missing"
 
 # expect NAME STATUS REGEX -- CMD...: exit status and a regex on stdout+stderr.
