@@ -98,24 +98,21 @@ static int run_command(const char *word, const char *exe_word, char **argv)
 {
     static const char *const places[] = {"libexec/ccgate", CCG_LIBEXEC_REL};
     char dir[PATH_MAX];
-    char path[2][PATH_MAX];
-    int err[2] = {ENOENT, ENOENT};
+    char path[PATH_MAX];
     if (self_dir(dir, sizeof(dir)) != 0) {
         fprintf(stderr, "ccgate: cannot find the directory of this program (/proc/self/exe): %s\n",
                 strerror(errno));
         return CCG_EXIT_USAGE;
     }
-    for (int i = 0; i < 2; i++) {
-        int n = snprintf(path[i], sizeof(path[i]), "%s/%s/" CCG_CMD_PREFIX "%s", dir, places[i], exe_word);
-        if (n < 0 || (size_t)n >= sizeof(path[i])) {
-            err[i] = ENAMETOOLONG;
-            continue;
+    for (size_t i = 0; i < sizeof(places) / sizeof(places[0]); i++) {
+        int n = snprintf(path, sizeof(path), "%s/%s/" CCG_CMD_PREFIX "%s", dir, places[i], exe_word);
+        if (n < 0 || (size_t)n >= sizeof(path)) {
+            continue; /* a directory this deep cannot hold it */
         }
-        argv[0] = path[i];
-        execv(path[i], argv);
-        err[i] = errno;
-        if (err[i] != ENOENT) {
-            fprintf(stderr, "ccgate: cannot run the '%s' command (%s): %s\n", word, path[i], strerror(err[i]));
+        argv[0] = path;
+        execv(path, argv);
+        if (errno != ENOENT) {
+            fprintf(stderr, "ccgate: cannot run the '%s' command (%s): %s\n", word, path, strerror(errno));
             return CCG_EXIT_USAGE;
         }
     }
