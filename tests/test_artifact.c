@@ -655,6 +655,71 @@ static void test_http_streaming(void **state)
     free(model);
 }
 
+/* ---- progress ------------------------------------------------------------------------------------ */
+
+/* A thread-safe recorder: calls, the largest `done`, the total, and whether done ever exceeded it. */
+typedef struct {
+    atomic_uint calls;
+    _Atomic uint64_t max_done;
+    _Atomic uint64_t total;
+    atomic_int over;
+} progress_rec;
+
+static void record(void *ctx, uint64_t done, uint64_t total)
+{
+    progress_rec *r = ctx;
+    uint64_t seen = atomic_load(&r->max_done);
+    atomic_fetch_add(&r->calls, 1);
+    atomic_store(&r->total, total);
+    if (done > total) {
+        atomic_store(&r->over, 1);
+    }
+    while (done > seen && !atomic_compare_exchange_weak(&r->max_done, &seen, done)) {
+    }
+}
+
+/* Seal reports both passes (total = twice the model) through ccg_artifact_seal_fds; unseal reports every
+ * chunk from every thread, ending at the plaintext length. */
+static void test_progress(void **state)
+{
+    fixture *fx = *state;
+    const size_t size = 9 * CS + 5;
+    uint8_t *model = make_model(fx->model, size, 79), *pt = NULL;
+    progress_rec sr = {0}, ur = {0};
+    int in = open(fx->model, O_RDONLY | O_CLOEXEC), out = open(fx->sealed, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ccg_artifact_seal_opts o = {.model_key = fx->key, .model_key_len = 32, .key_id = "acme/model/a",
+                                .key_version = 1, .chunk_size = CS, .signer = fx->signer, .progress = record,
+                                .progress_ctx = &sr};
+    assert_true(in >= 0 && out >= 0);
+    assert_true(ccg_ok(ccg_artifact_seal_fds(in, out, &o)));
+    close(in);
+    close(out);
+    assert_int_equal(atomic_load(&sr.calls), 2 * 10);
+    assert_int_equal(atomic_load(&sr.max_done), 2 * size);
+    assert_int_equal(atomic_load(&sr.total), 2 * size);
+    assert_false(atomic_load(&sr.over));
+
+    ccg_artifact_open_opts opts = {.provider_key_path = fx->pub};
+    ccg_artifact *a = NULL;
+    assert_true(ccg_ok(ccg_artifact_open(fx->sealed, &opts, &a)));
+    ccg_artifact_set_progress(a, record, &ur);
+    pt = malloc(size);
+    assert_non_null(pt);
+    assert_true(ccg_ok(ccg_artifact_unseal_into(a, fx->key, 32, 1, pt, size, 4)));
+    assert_memory_equal(pt, model, size);
+    assert_int_equal(atomic_load(&ur.calls), 10);
+    assert_int_equal(atomic_load(&ur.max_done), size);
+    assert_int_equal(atomic_load(&ur.total), size);
+    assert_false(atomic_load(&ur.over));
+    /* A second unseal of the same handle starts again from zero. */
+    atomic_store(&ur.max_done, 0);
+    assert_true(ccg_ok(ccg_artifact_unseal_into(a, fx->key, 32, 1, pt, size, 2)));
+    assert_int_equal(atomic_load(&ur.max_done), size);
+    ccg_artifact_close(a);
+    free(pt);
+    free(model);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -675,6 +740,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_seal_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_streaming, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_progress, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -125,6 +125,8 @@ typedef struct {
     char model_digest[97];  /* the signed chunk-tree digest (docs/artifact-format.md), hex */
     uint64_t model_len;
     uint32_t model_chunk_size;
+    uint64_t bytes_done;    /* unsealing: plaintext bytes decrypted and authenticated so far */
+    uint64_t bytes_total;   /* ... of this many (0 before the unseal starts) */
     pid_t server_pid;
     uint16_t endpoint_port; /* the inference endpoint's port once it serves (0 = none) */
 } ccg_agent_status;
@@ -193,10 +195,16 @@ void ccg_agent_memfd_close(ccg_agent_memfd *m);
 
 /* PR_SET_DUMPABLE 0, RLIMIT_CORE 0, PR_SET_NO_NEW_PRIVS 1. */
 CCG_MUST_CHECK ccg_result ccg_agent_harden_process(void);
-/* A seccomp filter returning EPERM for ptrace, process_vm_readv/writev, perf_event_open, bpf,
- * userfaultfd, kcmp, module and kexec loading, mount and swap calls (needs no_new_privs first).
+/* A seccomp filter (libseccomp) returning EPERM for ptrace, process_vm_readv/writev, perf_event_open,
+ * bpf, userfaultfd, kcmp, module and kexec loading, mount and swap calls (needs no_new_privs first);
+ * a system call through another ABI (i386 int 0x80, x32) kills the process.
  * allow_ptrace keeps ptrace (sanitizer builds' leak checker attaches to its own threads). */
 CCG_MUST_CHECK ccg_result ccg_agent_seccomp_install(int allow_ptrace);
+/* Compiles and caches both filter variants (install does it on first use). Once prepared, install
+ * allocates nothing and is safe between fork and exec. */
+CCG_MUST_CHECK ccg_result ccg_agent_seccomp_prepare(void);
+/* The cached program's length in BPF instructions (0 before prepare); for tests. */
+size_t ccg_agent_seccomp_program_len(int allow_ptrace);
 /* 1 when this build carries a sanitizer whose runtime needs ptrace in the agent itself. */
 int ccg_agent_sanitizer_build(void);
 

@@ -57,6 +57,28 @@ typedef struct {
     long timeout_seconds;          /* for http(s); 0 = default */
 } ccg_artifact_open_opts;
 
+/* Progress of a seal or an unseal: bytes processed so far of `total`. Unsealing calls it from every
+ * decryption thread, concurrently, so it must be thread-safe; each call's `done` is a snapshot of a
+ * shared counter, and snapshots may arrive out of order (keep the largest). ccg_progress_callback
+ * (include/ccgate/progress.h) fits. */
+typedef void (*ccg_artifact_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+
+typedef struct {
+    const uint8_t *model_key;
+    size_t model_key_len;
+    const char *key_id;
+    uint32_t key_version;
+    uint32_t chunk_size;               /* 0 = CCG_ARTIFACT_DEFAULT_CHUNK */
+    EVP_PKEY *signer;                  /* the provider's private key (P-384 or Ed25519) */
+    ccg_artifact_progress_fn progress; /* optional; total = 2 x the model's size (hashed, then encrypted) */
+    void *progress_ctx;
+} ccg_artifact_seal_opts;
+
+/* Seals the model read from in_fd (a regular file or a memfd: it is read twice, with pread) to out_fd,
+ * written sequentially, so out_fd may be a pipe. On failure, what was written is not removed (the
+ * reader of a cut artifact gets artifact.truncated). */
+CCG_MUST_CHECK ccg_result ccg_artifact_seal_fds(int in_fd, int out_fd, const ccg_artifact_seal_opts *opts);
+
 /* Seals in_path to out_path. signer is the provider's private key (P-384 or Ed25519). */
 CCG_MUST_CHECK ccg_result ccg_artifact_seal_file(const char *in_path, const char *out_path, const uint8_t *model_key,
                                                  size_t model_key_len, const char *key_id, uint32_t key_version,
@@ -74,6 +96,9 @@ CCG_MUST_CHECK ccg_result ccg_artifact_unseal_into(ccg_artifact *a, const uint8_
                                                    uint32_t model_key_version, uint8_t *dest, size_t dest_len,
                                                    unsigned threads);
 void ccg_artifact_close(ccg_artifact *a);
+/* Reports the bytes of plaintext decrypted and authenticated during ccg_artifact_unseal_into (total =
+ * plaintext_len) to fn; NULL stops reporting. */
+void ccg_artifact_set_progress(ccg_artifact *a, ccg_artifact_progress_fn fn, void *ctx);
 
 /* As ccg_artifact_open over a sealed artifact already in memory (borrowed: it must outlive the handle). */
 CCG_MUST_CHECK ccg_result ccg_artifact_open_memory(const uint8_t *data, size_t len, const ccg_artifact_open_opts *opts,
@@ -88,5 +113,8 @@ CCG_MUST_CHECK ccg_result ccg_artifact_parse_header(const uint8_t *data, size_t 
  * docs/artifact-format.md), so a provider can compare a registry's figure without unsealing. */
 CCG_MUST_CHECK ccg_result ccg_artifact_digest_file(const char *path, uint32_t chunk_size,
                                                    uint8_t digest[CCG_ARTIFACT_DIGEST_LEN], uint64_t *len);
+/* As ccg_artifact_digest_file over an open regular file or memfd (read with pread from offset 0). */
+CCG_MUST_CHECK ccg_result ccg_artifact_digest_fd(int fd, uint32_t chunk_size, uint8_t digest[CCG_ARTIFACT_DIGEST_LEN],
+                                                 uint64_t *len);
 
 #endif

@@ -120,6 +120,10 @@ void *ccg_agent_status_json(const ccg_agent_status *st)
         json_object_set_new(o, "model_len", json_integer((json_int_t)st->model_len));
         json_object_set_new(o, "model_chunk_size", json_integer(st->model_chunk_size));
     }
+    if (st->bytes_total > 0) {
+        json_object_set_new(o, "bytes_done", json_integer((json_int_t)st->bytes_done));
+        json_object_set_new(o, "bytes_total", json_integer((json_int_t)st->bytes_total));
+    }
     if (st->endpoint_port > 0) {
         json_object_set_new(o, "endpoint_port", json_integer(st->endpoint_port));
     }

@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,12 +190,31 @@ cleanup:
 }
 
 /* Unseals into a fresh memfd and seals it; the key is zeroed here whatever happens. */
+/* Unseal progress on /status (bytes_done of bytes_total), from every decryption thread: republished
+ * each 1/64 of the model by whichever thread holds the lock (the others skip); the main thread is
+ * inside the unseal meanwhile, so nothing else writes a->st. */
+static pthread_mutex_t g_progress_lock = PTHREAD_MUTEX_INITIALIZER;
+static void unseal_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    agent *a = ctx;
+    if (pthread_mutex_trylock(&g_progress_lock) == 0) {
+        if (done > a->st.bytes_done && (done - a->st.bytes_done >= total / 64 || done == total)) {
+            a->st.bytes_done = done;
+            ccg_agent_status_publish(a->server, &a->st);
+        }
+        pthread_mutex_unlock(&g_progress_lock);
+    }
+}
+
 static ccg_result unseal(agent *a, ccg_artifact *art, ccg_secbuf *key, uint32_t version, ccg_agent_memfd *m)
 {
     ccg_result result = CCG_FAILURE;
     size_t len = (size_t)ccg_artifact_header_of(art)->plaintext_len;
     CCG_TRY(ccg_agent_memfd_create(len, a->cfg->memlock, m));
+    a->st.bytes_total = len;
+    ccg_artifact_set_progress(art, unseal_progress, a);
     CCG_TRY(ccg_artifact_unseal_into(art, key->data, key->len, version, m->map, m->len, a->cfg->unseal_threads));
+    a->st.bytes_done = len;
     ccg_secbuf_free(key);
     CCG_TRY(ccg_agent_memfd_seal(m));
     snprintf(a->st.memory, sizeof(a->st.memory), "%s", m->locked ? "locked" : "unlocked");

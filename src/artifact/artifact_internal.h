@@ -97,6 +97,9 @@ struct ccg_artifact {
     long timeout;
     uint8_t header_bytes[CCG_ARTIFACT_HEADER_MAX]; /* header + signature as verified */
     size_t header_bytes_len;
+    ccg_artifact_progress_fn progress; /* optional: plaintext bytes done, from every decryption thread */
+    void *progress_ctx;
+    _Atomic uint64_t progress_done;
 };
 
 /* One chunk's clear framing when the ciphertext already sits in the destination (http sources). */
@@ -140,6 +143,8 @@ typedef struct {
     uint32_t chunk_size;
     EVP_PKEY *signer;
     const uint8_t *digest_override; /* tests only: sign this digest instead of the model's (NULL normally) */
+    ccg_artifact_progress_fn progress;
+    void *progress_ctx;
 } art_seal_params;
 
 CCG_MUST_CHECK ccg_result art_seal_fd(int in_fd, int out_fd, const art_seal_params *p);

@@ -45,8 +45,16 @@ cleanup:
 }
 
 /* Pass 1: the per-chunk leaves (count * 32 bytes, malloc'd) and the signed root. */
+/* Reports seal progress: both passes count, so the total is twice the model's size. */
+static void report(const art_seal_params *p, uint64_t done, uint64_t size)
+{
+    if (p != NULL && p->progress != NULL) {
+        p->progress(p->progress_ctx, done, 2 * size);
+    }
+}
+
 static ccg_result hash_pass(int fd, uint64_t size, uint32_t chunk_size, uint8_t *buf, uint8_t **digests,
-                            uint8_t root[CCG_ARTIFACT_DIGEST_LEN])
+                            uint8_t root[CCG_ARTIFACT_DIGEST_LEN], const art_seal_params *p)
 {
     ccg_result result = CCG_FAILURE;
     art_chunk_ctx c;
@@ -62,6 +70,7 @@ static ccg_result hash_pass(int fd, uint64_t size, uint32_t chunk_size, uint8_t 
         uint64_t off = i * chunk_size, len = size - off < chunk_size ? size - off : chunk_size;
         CCG_TRY(art_pread_full(fd, buf, (size_t)len, off));
         CCG_TRY(art_leaf_hash(&c, buf, (size_t)len, d + i * ART_LEAF_LEN));
+        report(p, off + len, size);
     }
     CCG_TRY(art_digest_root(d, count, size, chunk_size, root));
     *digests = d;
@@ -109,7 +118,7 @@ cleanup:
 
 /* Pass 2: each chunk re-read, checked against pass 1, encrypted and written as prefix || ct || tag. */
 static ccg_result encrypt_pass(int in_fd, int out_fd, const ccg_artifact_header *h, const art_keys *k,
-                               const uint8_t *digests, uint8_t *pt, uint8_t *ct)
+                               const uint8_t *digests, uint8_t *pt, uint8_t *ct, const art_seal_params *p)
 {
     ccg_result result = CCG_FAILURE;
     art_chunk_ctx c;
@@ -128,6 +137,7 @@ static ccg_result encrypt_pass(int in_fd, int out_fd, const ccg_artifact_header 
         CCG_TRY(write_full(out_fd, prefix, sizeof(prefix)));
         CCG_TRY(write_full(out_fd, ct, len));
         CCG_TRY(write_full(out_fd, tag, sizeof(tag)));
+        report(p, h->plaintext_len + i * (uint64_t)h->chunk_size + len, h->plaintext_len);
     }
     result = CCG_SUCCESS;
 cleanup:
@@ -153,10 +163,10 @@ ccg_result art_seal_fd(int in_fd, int out_fd, const art_seal_params *p)
     pt = malloc(cs);
     ct = malloc(cs);
     CCG_ENSURE_ALLOC(pt != NULL && ct != NULL ? pt : NULL);
-    CCG_TRY(hash_pass(in_fd, size, cs, pt, &digests, root));
+    CCG_TRY(hash_pass(in_fd, size, cs, pt, &digests, root, p));
     CCG_TRY(make_header(p, size, root, &h, &k, hdr, &hdr_len));
     CCG_TRY(write_full(out_fd, hdr, hdr_len));
-    CCG_TRY(encrypt_pass(in_fd, out_fd, &h, &k, digests, pt, ct));
+    CCG_TRY(encrypt_pass(in_fd, out_fd, &h, &k, digests, pt, ct, p));
     CCG_TRY(input_size(in_fd, &size_after));
     CCG_ENSURE_MSG(size_after == size, CCG_R_ARTIFACT_SOURCE_CHANGED, "the model's size changed while it was sealed");
     result = CCG_SUCCESS;
@@ -168,6 +178,20 @@ cleanup:
     free(pt);
     free(ct);
     free(digests);
+    return result;
+}
+
+ccg_result ccg_artifact_seal_fds(int in_fd, int out_fd, const ccg_artifact_seal_opts *o)
+{
+    ccg_result result = CCG_FAILURE;
+    art_seal_params p;
+    CCG_ENSURE_MSG(o != NULL, CCG_R_USAGE_INVALID, "no seal options");
+    p = (art_seal_params){.model_key = o->model_key, .model_key_len = o->model_key_len, .key_id = o->key_id,
+                          .key_version = o->key_version, .chunk_size = o->chunk_size, .signer = o->signer,
+                          .progress = o->progress, .progress_ctx = o->progress_ctx};
+    CCG_TRY(art_seal_fd(in_fd, out_fd, &p));
+    result = CCG_SUCCESS;
+cleanup:
     return result;
 }
 
@@ -201,22 +225,18 @@ cleanup:
     return result;
 }
 
-ccg_result ccg_artifact_digest_file(const char *path, uint32_t chunk_size, uint8_t digest[CCG_ARTIFACT_DIGEST_LEN],
-                                    uint64_t *len)
+ccg_result ccg_artifact_digest_fd(int fd, uint32_t chunk_size, uint8_t digest[CCG_ARTIFACT_DIGEST_LEN], uint64_t *len)
 {
     ccg_result result = CCG_FAILURE;
     uint32_t cs = chunk_size != 0 ? chunk_size : CCG_ARTIFACT_DEFAULT_CHUNK;
-    int fd = -1;
     uint8_t *buf = NULL, *digests = NULL;
     uint64_t size = 0;
     CCG_ENSURE_MSG(cs >= CCG_ARTIFACT_CHUNK_MIN && cs <= CCG_ARTIFACT_CHUNK_MAX, CCG_R_USAGE_INVALID,
                    "the chunk size must be in [%u, %u]", CCG_ARTIFACT_CHUNK_MIN, CCG_ARTIFACT_CHUNK_MAX);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    CCG_ENSURE_MSG(fd >= 0, CCG_R_IO_READ_FAILED, "cannot open %s: %s", path, strerror(errno));
     CCG_TRY(input_size(fd, &size));
     buf = malloc(cs);
     CCG_ENSURE_ALLOC(buf);
-    CCG_TRY(hash_pass(fd, size, cs, buf, &digests, digest));
+    CCG_TRY(hash_pass(fd, size, cs, buf, &digests, digest, NULL));
     *len = size;
     result = CCG_SUCCESS;
 cleanup:
@@ -225,6 +245,18 @@ cleanup:
     }
     free(buf);
     free(digests);
+    return result;
+}
+
+ccg_result ccg_artifact_digest_file(const char *path, uint32_t chunk_size, uint8_t digest[CCG_ARTIFACT_DIGEST_LEN],
+                                    uint64_t *len)
+{
+    ccg_result result = CCG_FAILURE;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    CCG_ENSURE_MSG(fd >= 0, CCG_R_IO_READ_FAILED, "cannot open %s: %s", path, strerror(errno));
+    CCG_TRY(ccg_artifact_digest_fd(fd, chunk_size, digest, len));
+    result = CCG_SUCCESS;
+cleanup:
     if (fd >= 0) {
         close(fd);
     }

@@ -82,6 +82,10 @@ static ccg_result one_chunk(art_worker *w, art_chunk_ctx *c, uint64_t i)
     CCG_TRY(locate(w, i, out, len, &prefix, &ct, &tag, pbuf, tbuf));
     CCG_TRY(art_chunk_open(c, w->k, h, i, prefix, ct, len, tag, out,
                            w->digests != NULL ? w->digests + i * ART_LEAF_LEN : NULL));
+    if (w->a->progress != NULL) {
+        uint64_t done = atomic_fetch_add_explicit(&w->a->progress_done, len, memory_order_relaxed) + len;
+        w->a->progress(w->a->progress_ctx, done, h->plaintext_len);
+    }
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -307,6 +311,7 @@ ccg_result ccg_artifact_unseal_into(ccg_artifact *a, const uint8_t *model_key, s
                    "the destination holds %zu bytes; the model is %llu", dest_len,
                    (unsigned long long)a->h.plaintext_len);
     CCG_TRY(check_key(a, model_key, model_key_len, model_key_version, &k));
+    atomic_store(&a->progress_done, 0);
     digests = malloc((size_t)a->h.chunk_count * ART_LEAF_LEN);
     CCG_ENSURE_ALLOC(digests);
     if (a->kind == ART_SRC_HTTP) {
@@ -325,4 +330,12 @@ cleanup:
     ccg_secure_zero(&k, sizeof(k));
     free(digests);
     return result;
+}
+
+void ccg_artifact_set_progress(ccg_artifact *a, ccg_artifact_progress_fn fn, void *ctx)
+{
+    if (a != NULL) {
+        a->progress = fn;
+        a->progress_ctx = ctx;
+    }
 }
