@@ -23,8 +23,9 @@ failed=0
 ok() { echo "ok   $*"; passed=$((passed + 1)); }
 bad() { echo "FAIL $*"; failed=$((failed + 1)); }
 
-# Libraries `ccgate measure snp` has no use for (libcurl's tree, the broker's server and store, GPU RIMs).
-unwanted='lib(curl|gnutls|nghttp2|ssh|ldap|lber|gssapi|krb5|psl|rtmp|idn2|microhttpd|sqlite3|xmlsec1|xml2|xslt|ssl)[.-]'
+# Libraries `ccgate measure snp` has no use for (libcurl's tree, the broker's server and store, GPU RIMs,
+# TLS, the agent's seccomp filter).
+unwanted='lib(curl|gnutls|nghttp2|ssh|ldap|lber|gssapi|krb5|psl|rtmp|idn2|microhttpd|sqlite3|xmlsec1|xml2|xslt|ssl|seccomp)[.-]'
 
 needed() { readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'; }
 
