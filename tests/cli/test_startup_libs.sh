@@ -6,7 +6,8 @@
 #     measurement: the command executable behind it, and no libcurl, GnuTLS, SQLite, libmicrohttpd or xmlsec;
 #   - the dispatch itself: the dispatcher's commands and the executables match both ways, argv reaches the
 #     command unchanged (argv[0] its path), the build-tree and installed layouts, never $PATH, and a
-#     missing executable or an unknown word exits 2.
+#     missing executable or an unknown word exits 2;
+#   - the command executable turns core dumps off itself (execve reset the dispatcher's hardening).
 # Never on time: scripts/bench-startup.sh measures that.
 set -uo pipefail
 . "$(dirname "$0")/../support/testlib.sh"
