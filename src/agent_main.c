@@ -2,8 +2,11 @@
  *
  *   ccgate-agent --config FILE     attest, fetch the key, unseal into memory, serve
  *   ccgate-agent --hash-api-key    the "sha256:..." form of an endpoint API key read from stdin
- *   ccgate-agent --help
+ *   ccgate-agent --help | --version
  *
+ * The network-facing work (GET /status, the HTTPS inference endpoint) runs in ccgate-endpoint, which the
+ * agent starts (src/endpoint_main.c, docs/agent.md "Privilege separation"): this program links no HTTP
+ * server and no SQLite (docs/dependencies.md).
  * SIGTERM/SIGINT stop the model server and the agent. The exit status names the kind of failure. */
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -13,8 +16,9 @@
 #include <unistd.h>
 
 #include "ccgate/agent.h"
+#include "ccgate/cli_args.h"
 #include "ccgate/error.h"
-#include "ccgate/version.h"
+#include "ccgate/log.h"
 
 static int stop_pipe[2] = {-1, -1};
 
@@ -26,23 +30,31 @@ static void on_stop(int sig)
 
 static void usage(FILE *f)
 {
-    fputs("usage: ccgate-agent --config FILE\n"
+    fputs("Usage: ccgate-agent --config FILE\n"
           "       ccgate-agent --hash-api-key < key-file\n"
-          "       ccgate-agent --version\n"
           "\n"
           "Attests this confidential VM to the key broker, receives the model key in memory only, unseals the\n"
           "model into a sealed memfd and starts the model server with it (see docs/agent.md).\n"
+          "\n"
+          "Options:\n"
+          "  --config FILE     the agent's JSON configuration (docs/agent.md)\n"
+          "  --hash-api-key    print the \"sha256:...\" form an \"endpoint.api_keys\" entry stores; the key is\n"
+          "                    read from standard input (one trailing newline dropped), never from argv\n"
+          "  -h, --help        this text\n"
+          "  --version         the version, git revision and OpenSSL version\n"
+          "\n"
           "With \"gpu\": {\"required\": true} every GPU signs evidence over a nonce derived from the\n"
           "broker session (sent with the CPU evidence, which binds it), and the GPUs' ready state is set\n"
           "only after the key is released and the model unsealed.\n"
-          "With an \"endpoint\" section the agent serves the HTTPS inference endpoint (docs/endpoint.md)\n"
-          "once the runner listens; --hash-api-key prints the hash an \"endpoint.api_keys\" entry stores\n"
-          "(the key is read from stdin, one trailing newline dropped, so it is never in argv).\n"
+          "The status (\"status\") and the HTTPS inference endpoint (\"endpoint\", docs/endpoint.md) are served\n"
+          "by ccgate-endpoint, a separate process the agent starts (libexec/ccgate/ccgate-endpoint): this\n"
+          "process holds the key and the model and serves no network request itself.\n"
+          "Log lines are JSON on standard error (component \"agent\"; $CCGATE_LOG_LEVEL).\n"
           "\n"
-          "exit status: 0 stopped cleanly, 2 usage, 10 no TEE/attester, 11 attestation denied,\n"
+          "Exit status: 0 stopped cleanly, 2 usage, 10 no TEE/attester, 11 attestation denied,\n"
           "  12 key refused (disabled, retired, unknown, mismatch), 13 broker/KMS unavailable,\n"
-          "  14 artifact integrity, 15 GPU, 16 configuration, 17 memory/hardening, 18 model server,\n"
-          "  19 internal\n",
+          "  14 artifact integrity, 15 GPU, 16 configuration, 17 memory/hardening,\n"
+          "  18 model server or ccgate-endpoint, 19 internal\n",
           f);
 }
 
@@ -69,34 +81,45 @@ static int hash_api_key(void)
     return rc;
 }
 
+enum { OPT_CONFIG = 1, OPT_HASH_API_KEY };
+
 int main(int argc, char **argv)
 {
+    static const struct option options[] = {{"config", required_argument, 0, OPT_CONFIG},
+                                            {"hash-api-key", no_argument, 0, OPT_HASH_API_KEY},
+                                            CCG_CLI_STD_OPTIONS,
+                                            {0, 0, 0, 0}};
+    const ccg_cli cli = {.name = "ccgate-agent", .usage = usage, .options = options, .short_options = ""};
     const char *config = NULL;
+    int hash = 0, c;
     ccg_agent_config cfg;
     struct sigaction sa;
     int rc;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage(stdout);
-            return 0;
-        }
-        if (strcmp(argv[i], "--version") == 0) {
-            ccg_version_print(stdout, "ccgate-agent");
-            return 0;
-        }
-        if (strcmp(argv[i], "--hash-api-key") == 0 && argc == 2) {
-            return hash_api_key();
-        }
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-            config = argv[++i];
-        } else {
-            usage(stderr);
-            return 2;
+    ccg_log_init("agent", STDERR_FILENO);
+    ccg_cli_begin();
+    while ((c = ccg_cli_next(&cli, argc, argv)) != CCG_CLI_END) {
+        switch (c) {
+        case OPT_CONFIG:
+            config = optarg;
+            break;
+        case OPT_HASH_API_KEY:
+            hash = 1;
+            break;
+        default:
+            return ccg_cli_exit(c);
         }
     }
+    if (optind < argc) {
+        return ccg_cli_exit(ccg_cli_usage_error(&cli, "unexpected argument '%s'", argv[optind]));
+    }
+    if (hash) {
+        if (config != NULL) {
+            return ccg_cli_exit(ccg_cli_usage_error(&cli, "--hash-api-key takes no --config"));
+        }
+        return hash_api_key();
+    }
     if (config == NULL) {
-        usage(stderr);
-        return 2;
+        return ccg_cli_exit(ccg_cli_usage_error(&cli, "--config FILE is required"));
     }
     if (ccg_failed(ccg_agent_config_load(config, &cfg))) {
         ccg_agent_status st;

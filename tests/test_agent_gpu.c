@@ -782,7 +782,8 @@ static void check_attestation(const char *hash, size_t gpus)
     json_decref(att);
 }
 
-/* The agent's log events in order, space-separated, each followed by its gpu_ready ("+" or "-"). */
+/* The agent's own log events (component "agent") in order, space-separated, each followed by its
+ * gpu_ready ("+" or "-"). */
 static char *event_trail(const char *err_path)
 {
     char *text = tu_read_text(err_path), *line, *save = NULL, *out = calloc(1, 4096);
@@ -792,6 +793,10 @@ static char *event_trail(const char *err_path)
     for (line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
         json_t *o = line[0] == '{' ? json_loads(line, 0, NULL) : NULL;
         const char *ev = json_string_value(json_object_get(o, "event"));
+        const char *comp = json_string_value(json_object_get(o, "component"));
+        if (comp == NULL || strcmp(comp, "agent") != 0) {
+            ev = NULL; /* ccgate-endpoint's lines (the front shares the agent's stderr) */
+        }
         if (ev != NULL && used < 4096) {
             int n = snprintf(out + used, 4096 - used, "%s%s%s", used > 0 ? " " : "", ev,
                              json_is_true(json_object_get(o, "gpu_ready")) ? "+" : "-");

@@ -165,7 +165,7 @@ static int setup(void **state)
     }
     base_config(&W.cfg);
     {
-        ccg_endpoint_deps deps = {.attester = W.att, .log_fd = W.log_fd};
+        ccg_endpoint_deps deps = {.evidence = ccg_endpoint_attester_evidence, .evidence_ctx = W.att, .log_fd = W.log_fd};
         assert_true(ccg_ok(ccg_endpoint_start(&W.cfg, &deps, &W.ep)));
     }
     W.port = ccg_endpoint_port(W.ep);

@@ -5,9 +5,14 @@
  *
  *   agent_config.c  the JSON configuration          kbs_client.c  KBS 0.4.0 auth -> attest -> resource
  *   memfd.c         the sealed in-memory model        harden.c      dumpable, cores, no_new_privs, seccomp
- *   gpu_nvml.c      NVML: CC state, ready state       status.c      GET /status (libmicrohttpd)
- *   gpu_evidence.c  each GPU's signed NVML evidence
- *   agent_log.c     JSON log lines, exit statuses     agent_run.c   the whole start sequence */
+ *   gpu_nvml.c      NVML: CC state, ready state       status.c      GET /status (libmicrohttpd; in ccgate-endpoint)
+ *   gpu_evidence.c  each GPU's signed NVML evidence   control.c     the control channel's framing
+ *   agent_log.c     JSON log lines, exit statuses     front.c       ccgate-endpoint seen from the agent
+ *   agent_run.c     the whole start sequence
+ *
+ * Privilege separation (docs/agent.md): ccgate-agent serves no network request; ccgate-endpoint
+ * (src/endpoint_main.c), which the agent starts, serves /status and the inference endpoint and asks the
+ * agent for evidence over the control channel. */
 #ifndef CCGATE_AGENT_H
 #define CCGATE_AGENT_H
 
@@ -65,8 +70,13 @@ typedef struct {
     unsigned status_linger; /* seconds the failed state stays served before exit (a stop signal ends it) */
     ccg_memlock_policy memlock;
     int seccomp;            /* install the filters (default 1) */
-    /* the inference endpoint (docs/endpoint.md) the agent serves once the runner listens; NULL = none */
+    /* the inference endpoint (docs/endpoint.md) ccgate-endpoint serves once the runner listens; NULL = none */
     ccg_endpoint_config *endpoint;
+    /* ccgate-endpoint's path (absolute); NULL = found beside /proc/self/exe (docs/agent.md) */
+    char *endpoint_program;
+    /* the configuration text as parsed: ccgate-endpoint parses the same bytes */
+    char *source;
+    size_t source_len;
 } ccg_agent_config;
 
 /* Parses the configuration file strictly (unknown members refused): agent.config_invalid. */
@@ -129,10 +139,12 @@ typedef struct {
     uint64_t bytes_total;   /* ... of this many (0 before the unseal starts) */
     pid_t server_pid;
     uint16_t endpoint_port; /* the inference endpoint's port once it serves (0 = none) */
+    pid_t endpoint_pid;     /* ccgate-endpoint, the network-facing process (0 = none) */
 } ccg_agent_status;
 
-/* One JSON log line on stderr: {"ts","level","event","state",...status fields...}; note (may be NULL)
- * is a human sentence for warnings. */
+/* One JSON log line in the schema of include/ccgate/log.h (component "agent"): the status fields after
+ * the schema's, the broker's request ID as request_id; level is "debug", "info", "warn" ("warning" is
+ * accepted) or "error"; note (may be NULL) is a human sentence for warnings. */
 void ccg_agent_log(const ccg_agent_status *st, const char *level, const char *event, const char *note);
 
 /* ---------------------------------------------------------------- status endpoint */
@@ -140,11 +152,13 @@ void ccg_agent_log(const ccg_agent_status *st, const char *level, const char *ev
 typedef struct ccg_agent_status_server ccg_agent_status_server;
 
 /* Serves GET /status from a snapshot updated with ccg_agent_status_publish. listen is
- * "127.0.0.1:PORT" or "unix:/path". */
+ * "127.0.0.1:PORT" or "unix:/path". Served by ccgate-endpoint (libmicrohttpd), never by ccgate-agent. */
 CCG_MUST_CHECK ccg_result ccg_agent_status_start(const char *listen, ccg_agent_status_server **out);
 uint16_t ccg_agent_status_port(const ccg_agent_status_server *s);
 void ccg_agent_status_publish(ccg_agent_status_server *s, const ccg_agent_status *st);
 void ccg_agent_status_stop(ccg_agent_status_server *s);
+/* The snapshot from a status JSON object (as ccgate-agent sends it over the control channel). */
+void ccg_agent_status_publish_json(ccg_agent_status_server *s, const json_t *status);
 /* While ep serves, GET /status adds "endpoint": its counters; NULL before the endpoint stops. */
 void ccg_agent_status_set_endpoint(ccg_agent_status_server *s, ccg_endpoint *ep);
 /* The status as a JSON object (a new reference). */
@@ -247,6 +261,62 @@ CCG_MUST_CHECK ccg_result ccg_agent_gpu_evidence(ccg_agent_gpu *g, const char *h
 
 /* nvmlSystemSetConfComputeGpusReadyState(accepting): gpu.ready_state_failed. */
 CCG_MUST_CHECK ccg_result ccg_agent_gpu_set_ready(ccg_agent_gpu *g, unsigned accepting);
+
+/* ---------------------------------------------------------------- the control channel (docs/agent.md)
+ *
+ * ccgate-agent and ccgate-endpoint talk over one AF_UNIX stream socketpair (the front's descriptor is
+ * named by $CCGATE_CONTROL_FD): one JSON object per line, {"op": ...}. Each direction has its own line
+ * bound; a longer line, bytes that are not one JSON object, an unknown "op" or a member of the wrong type
+ * is agent.control_invalid, and the reader then closes the channel. */
+
+#define CCG_CTL_ENV "CCGATE_CONTROL_FD"
+/* agent -> front: the configuration text and the TDX CCEL (up to 1 MiB each, base64url) are the largest */
+#define CCG_CTL_TO_FRONT_MAX (4u << 20)
+/* front -> agent: only short requests ({"op":"evidence","id":N,"report_data":"<128 hex>"}) */
+#define CCG_CTL_TO_AGENT_MAX 1024u
+
+typedef struct {
+    int fd;
+    size_t max;   /* the longest line accepted, newline excluded */
+    char *buf;    /* bytes read and not yet returned */
+    size_t len, cap;
+} ccg_ctl_reader;
+
+void ccg_ctl_reader_init(ccg_ctl_reader *r, int fd, size_t max);
+void ccg_ctl_reader_free(ccg_ctl_reader *r);
+/* The next message: waits up to timeout_ms (-1 forever) for a complete line. Success with *out NULL when
+ * the time ran out; *out is an object with a string "op". EOF or a read error is agent.endpoint_failed;
+ * a malformed line is agent.control_invalid. */
+CCG_MUST_CHECK ccg_result ccg_ctl_recv(ccg_ctl_reader *r, int timeout_ms, json_t **out);
+/* Parses one line (no newline) the way ccg_ctl_recv does. */
+CCG_MUST_CHECK ccg_result ccg_ctl_parse(const char *line, size_t len, size_t max, json_t **out);
+/* Writes msg as one line, waiting at most timeout_ms for room (agent.endpoint_failed otherwise). */
+CCG_MUST_CHECK ccg_result ccg_ctl_send(int fd, const json_t *msg, int timeout_ms);
+
+/* The front, seen from the agent (front.c). */
+typedef struct ccg_agent_front ccg_agent_front;
+/* Finds ccgate-endpoint (cfg->endpoint_program, else <dir of /proc/self/exe>/ccgate-endpoint, else
+ * <dir>/../libexec/ccgate/ccgate-endpoint), starts it with the control channel, sends the configuration
+ * and waits until its status listener is open (its port file written). agent.endpoint_failed, or the
+ * front's own reason for a listener it could not open. */
+CCG_MUST_CHECK ccg_result ccg_agent_front_start(const ccg_agent_config *cfg, ccg_agent_front **out);
+pid_t ccg_agent_front_pid(const ccg_agent_front *f);
+/* Sends a status snapshot (best effort: a full channel drops it; the next one replaces it). */
+void ccg_agent_front_publish(ccg_agent_front *f, const ccg_agent_status *st);
+/* The attester the front's evidence requests are answered with (NULL: refused), and the TDX CCEL the
+ * serve message carries (borrowed until ccg_agent_front_stop). */
+void ccg_agent_front_set_attester(ccg_agent_front *f, ccg_attester *att);
+/* Asks the front to serve the inference endpoint and waits for its port (answering evidence requests). */
+CCG_MUST_CHECK ccg_result ccg_agent_front_serve(ccg_agent_front *f, const uint8_t *ccel, size_t ccel_len,
+                                                const uint8_t *ccel_data, size_t ccel_data_len, uint16_t *port);
+/* Answers the front's requests for up to timeout_ms; fails when the front is gone or misbehaved. */
+CCG_MUST_CHECK ccg_result ccg_agent_front_poll(ccg_agent_front *f, int timeout_ms);
+/* Asks the front to stop serving the inference endpoint and waits (up to 5 s) until it has. */
+void ccg_agent_front_unserve(ccg_agent_front *f);
+/* Closes the channel (the front exits on EOF), waits up to 5 s, then SIGKILL. NULL is fine. */
+void ccg_agent_front_stop(ccg_agent_front *f);
+/* The path ccgate-endpoint is started from (for messages and tests); *out malloc'd. */
+CCG_MUST_CHECK ccg_result ccg_agent_front_find(const ccg_agent_config *cfg, char **out);
 
 /* ---------------------------------------------------------------- the whole agent */
 

@@ -1,4 +1,5 @@
-/* The confidential inference endpoint (docs/endpoint.md), served by ccgate-agent inside the guest.
+/* The confidential inference endpoint (docs/endpoint.md), served by ccgate-endpoint (the network-facing
+ * process ccgate-agent starts) inside the guest.
  *
  * OpenSSL terminates TLS 1.3; each handshaken connection is bridged to libmicrohttpd through a socketpair
  * (MHD_add_connection), and the connection's facts (TLS exporter, verified client certificate, peer
@@ -143,8 +144,20 @@ typedef struct {
     uint64_t request_invalid; /* malformed parameters or envelopes */
 } ccg_endpoint_counters;
 
+/* Fresh evidence whose REPORT_DATA is exactly report_data (the caller frees *out with ccg_evidence_free).
+ * In ccgate-endpoint this asks ccgate-agent over the control channel (docs/agent.md, "Privilege
+ * separation"); in-process it is ccg_endpoint_attester_evidence with an attester as ctx. */
+typedef ccg_result (*ccg_endpoint_evidence_fn)(void *ctx, const uint8_t report_data[CCG_ATTESTER_REPORT_DATA_LEN],
+                                               ccg_evidence *out);
+/* The in-process evidence callback: ctx is a ccg_attester *. */
+CCG_MUST_CHECK ccg_result ccg_endpoint_attester_evidence(void *ctx,
+                                                         const uint8_t report_data[CCG_ATTESTER_REPORT_DATA_LEN],
+                                                         ccg_evidence *out);
+
 typedef struct {
-    ccg_attester *attester;   /* borrowed; NULL = the evidence route answers 503 endpoint.evidence_unavailable */
+    /* NULL = the evidence route answers 503 endpoint.evidence_unavailable; called one request at a time */
+    ccg_endpoint_evidence_fn evidence;
+    void *evidence_ctx;
     int log_fd;               /* where JSON log lines go; -1 = stderr */
     /* TDX: the ACPI CCEL table and the CCEL log the evidence document carries (borrowed; NULL = none) */
     const uint8_t *ccel, *ccel_data;

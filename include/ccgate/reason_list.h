@@ -207,6 +207,8 @@ X(AGENT_KEY_MISMATCH, "agent.key_mismatch", "agent", DENY, "The sealed artifact 
 X(AGENT_MEMORY_FAILED, "agent.memory_failed", "agent", DEPENDENCY, "The in-memory model file (memfd) could not be created, mapped, locked as required, or sealed.")
 X(AGENT_HARDENING_FAILED, "agent.hardening_failed", "agent", DEPENDENCY, "The process could not be hardened (non-dumpable, no core files, no_new_privs, seccomp filter).")
 X(AGENT_SERVER_FAILED, "agent.server_failed", "agent", DEPENDENCY, "The model server could not be started, or it exited with a failure.")
+X(AGENT_ENDPOINT_FAILED, "agent.endpoint_failed", "agent", DEPENDENCY, "The network-facing process (ccgate-endpoint: the status and the inference endpoint) could not be found or started, could not open its listeners, or exited while the agent ran.")
+X(AGENT_CONTROL_INVALID, "agent.control_invalid", "agent", INPUT, "A message on the control channel between ccgate-agent and ccgate-endpoint was malformed, too long, unknown or out of turn; it was refused and the channel closed.")
 X(GPU_NVML_UNAVAILABLE, "gpu.nvml_unavailable", "gpu", DEPENDENCY, "The GPU is required but NVML (libnvidia-ml.so.1) cannot be loaded or initialised.")
 X(GPU_ABSENT, "gpu.absent", "gpu", DENY, "The GPU is required but NVML reports no GPU.")
 X(GPU_CC_MODE_OFF, "gpu.cc_mode_off", "gpu", DENY, "The GPU is required but its confidential-computing mode is off.")

@@ -205,7 +205,7 @@ cleanup:
 ccg_result ccg_agent_config_parse(const char *text, size_t len, ccg_agent_config *out)
 {
     static const char *const known[] = {"attester", "broker", "key", "artifact", "gpu", "server", "status",
-                                        "memlock", "seccomp", "endpoint", NULL};
+                                        "memlock", "seccomp", "endpoint", "endpoint_program", NULL};
     ccg_result result = CCG_FAILURE;
     json_t *root = NULL;
     json_error_t jerr;
@@ -236,11 +236,21 @@ ccg_result ccg_agent_config_parse(const char *text, size_t len, ccg_agent_config
         CCG_TRY(parse_memlock(v, out));
     }
     CCG_TRY(ccg_config_get_bool(root, "configuration", "seccomp", BAD, &out->seccomp));
+    CCG_TRY(ccg_config_get_str(root, "configuration", "endpoint_program", CCG_CONFIG_OPTIONAL, BAD,
+                               &out->endpoint_program));
+    CCG_ENSURE_MSG(out->endpoint_program == NULL || out->endpoint_program[0] == '/', BAD,
+                   "\"endpoint_program\" must be an absolute path (it is never looked up on $PATH)");
     if ((v = json_object_get(root, "endpoint")) != NULL) {
         out->endpoint = calloc(1, sizeof(*out->endpoint));
         CCG_ENSURE_ALLOC(out->endpoint);
         CCG_TRY(ccg_endpoint_config_parse(v, BAD, out->endpoint));
     }
+    /* ccgate-endpoint parses the very same text (sent over the control channel), never a re-read file */
+    out->source = malloc(len + 1);
+    CCG_ENSURE_ALLOC(out->source);
+    memcpy(out->source, text, len);
+    out->source[len] = 0;
+    out->source_len = len;
     result = CCG_SUCCESS;
 cleanup:
     json_decref(root);
@@ -274,7 +284,8 @@ void ccg_agent_config_free(ccg_agent_config *c)
     char **strings[] = {&c->tsm_root,     &c->sev_guest_path, &c->emulator_dir,     &c->broker_url,
                         &c->broker_ca_file, &c->key_path,     &c->key_id,           &c->artifact,
                         &c->artifact_ca_file, &c->provider_key, &c->nvml_library,  &c->status_listen,
-                        &c->status_port_file, &c->ccel_path, &c->ccel_table_path};
+                        &c->status_port_file, &c->ccel_path, &c->ccel_table_path,
+                        &c->endpoint_program, &c->source};
     for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
         free(*strings[i]);
     }

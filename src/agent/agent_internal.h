@@ -24,10 +24,10 @@ typedef struct {
     uint8_t *table, *log;
     size_t table_len, log_len;
 } ccg_agent_ccel;
-/* Starts the HTTPS endpoint with the agent's attester (and on TDX the CCEL, read into ccel) and writes its
- * port file. */
-CCG_MUST_CHECK ccg_result agent_endpoint_start(const ccg_agent_config *cfg, ccg_attester *att, ccg_agent_status *st,
-                                               ccg_agent_ccel *ccel, ccg_endpoint **out);
+/* Has ccgate-endpoint serve the HTTPS endpoint, its evidence answered with the agent's attester (and on
+ * TDX the CCEL, read into ccel and sent once); st->endpoint_port receives its port. */
+CCG_MUST_CHECK ccg_result agent_endpoint_start(const ccg_agent_config *cfg, ccg_attester *att, ccg_agent_front *front,
+                                               ccg_agent_status *st, ccg_agent_ccel *ccel);
 
 /* The CCEL log area read for Trustee's TdxEvidence: at most this many bytes (Google's COS area is 256 KiB). */
 #define CCG_AGENT_CCEL_MAX (1u << 20)

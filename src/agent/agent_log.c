@@ -1,6 +1,7 @@
 /* The agent's failure signals: one exit status per kind of failure, state names, the status JSON
- * (served on GET /status) and JSON log lines on stderr. Only public facts appear: codes, IDs,
- * versions, the plaintext's digest; never a key, plaintext or token. */
+ * (served on GET /status by ccgate-endpoint) and JSON log lines (include/ccgate/log.h) on stderr.
+ * Only public facts appear: codes, IDs, versions, the plaintext's digest; never a key, plaintext or
+ * token. */
 #include "ccgate/agent.h"
 
 #include <jansson.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ccgate/log.h"
 #include "ccgate/util.h"
 
 static const struct {
@@ -43,6 +45,8 @@ int ccg_agent_exit_status(ccg_reason r)
     case CCG_R_AGENT_HARDENING_FAILED:
         return CCG_AGENT_EXIT_MEMORY;
     case CCG_R_AGENT_SERVER_FAILED:
+    case CCG_R_AGENT_ENDPOINT_FAILED: /* the front is part of serving, like the model server */
+    case CCG_R_AGENT_CONTROL_INVALID:
         return CCG_AGENT_EXIT_SERVER;
     case CCG_R_KBS_CONFIG_INVALID:
         return CCG_AGENT_EXIT_BROKER_UNAVAIL; /* the broker's own configuration, not ours */
@@ -130,29 +134,33 @@ void *ccg_agent_status_json(const ccg_agent_status *st)
     if (st->server_pid > 0) {
         json_object_set_new(o, "server_pid", json_integer(st->server_pid));
     }
+    if (st->endpoint_pid > 0) {
+        json_object_set_new(o, "endpoint_pid", json_integer(st->endpoint_pid));
+    }
     return o;
+}
+
+static ccg_log_level level_of(const char *level)
+{
+    if (strcmp(level, "error") == 0) {
+        return CCG_LOG_ERROR;
+    }
+    if (strncmp(level, "warn", 4) == 0) {
+        return CCG_LOG_WARN;
+    }
+    return strcmp(level, "debug") == 0 ? CCG_LOG_DEBUG : CCG_LOG_INFO;
 }
 
 void ccg_agent_log(const ccg_agent_status *st, const char *level, const char *event, const char *note)
 {
-    char ts[32];
     json_t *o = ccg_agent_status_json(st);
-    char *line;
     if (o == NULL) {
         return;
     }
-    ccg_time_format_rfc3339(ccg_time_now(), ts, sizeof(ts));
-    json_object_set_new(o, "ts", json_string(ts));
-    json_object_set_new(o, "level", json_string(level));
-    json_object_set_new(o, "event", json_string(event));
+    json_object_del(o, "request_id"); /* the schema's own member */
     if (note != NULL) {
         json_object_set_new(o, "note", json_string(note));
     }
-    line = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-    if (line != NULL) {
-        fprintf(stderr, "%s\n", line);
-        fflush(stderr);
-        free(line);
-    }
+    ccg_log_event(level_of(level), event, st->request_id[0] != 0 ? st->request_id : NULL, o);
     json_decref(o);
 }

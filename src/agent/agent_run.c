@@ -1,14 +1,16 @@
 /* The agent's start sequence. Every step either succeeds or ends the start with a reason code:
  *
- *   harden -> status endpoint -> GPU (when required): NVML's CC state (the host's claim, an early
+ *   harden -> ccgate-endpoint started (it serves the status; docs/agent.md, "Privilege separation")
+ *   -> GPU (when required): NVML's CC state (the host's claim, an early
  *   signal) and the GPUs' ready state cleared -> open and verify the artifact header
  *   -> attesting: attester -> KBS auth -> every GPU's evidence over its session nonce -> attest (the
  *   CPU evidence binds the GPU evidence) -> resource (the key in secret memory)
  *   -> released: unseal into the memfd, zero the key at once, seal the memfd
  *   -> the GPUs' ready state set (only now do they accept work)
  *   -> serving: the model server with the inherited descriptor (with an "endpoint" section: the runner,
- *   and once it listens on its socket, the HTTPS endpoint served here with this start's attester), until
- *   a stop signal or its exit; then the ready state is cleared again.
+ *   and once it listens on its socket, the HTTPS endpoint served by ccgate-endpoint, whose evidence
+ *   requests this process answers with this start's attester), until a stop signal, its exit or the
+ *   front's; then the ready state is cleared again.
  *
  * No key is cached anywhere: each start attests again, so a key the provider disabled stops the next
  * start with key.disabled. */
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ccgate/artifact.h"
@@ -30,10 +33,11 @@
 typedef struct {
     const ccg_agent_config *cfg;
     ccg_agent_status st;
-    ccg_agent_status_server *server;
+    ccg_agent_front *front; /* ccgate-endpoint: /status and the inference endpoint (NULL = neither configured) */
+    int front_dead;         /* its channel failed: nothing more is sent or read */
     ccg_agent_gpu *gpu; /* NULL unless the configuration requires GPUs */
     ccg_attester *att;  /* kept open: the endpoint's evidence comes from it */
-    ccg_endpoint *endpoint;
+    int endpoint_serving;
     ccg_agent_ccel ccel; /* TDX: what the endpoint's evidence carries, alive as long as the endpoint */
     int stop_fd;
 } agent;
@@ -41,7 +45,26 @@ typedef struct {
 static void publish(agent *a, const char *level, const char *event)
 {
     ccg_agent_log(&a->st, level, event, NULL);
-    ccg_agent_status_publish(a->server, &a->st);
+    if (!a->front_dead) {
+        ccg_agent_front_publish(a->front, &a->st);
+    }
+}
+
+/* The front's requests answered, and its failure (gone, or a refused message) noticed. */
+static ccg_result front_check(agent *a, int timeout_ms)
+{
+    ccg_result result = CCG_FAILURE;
+    if (a->front == NULL || a->front_dead) {
+        CCG_ENSURE_MSG(!a->front_dead, CCG_R_AGENT_ENDPOINT_FAILED, "ccgate-endpoint is gone");
+        return CCG_SUCCESS;
+    }
+    result = ccg_agent_front_poll(a->front, timeout_ms);
+    if (ccg_failed(result)) {
+        a->front_dead = 1;
+        a->st.endpoint_pid = 0;
+    }
+cleanup:
+    return result;
 }
 
 static void set_state(agent *a, ccg_agent_state s, const char *event)
@@ -63,18 +86,40 @@ static int stop_requested(int stop_fd, int ms)
     return poll(&p, 1, ms) > 0;
 }
 
-static ccg_result start_status(agent *a)
+/* 1 when a stop was asked within ms, answering the front meanwhile; -1 when the front failed (the error
+ * is set). */
+static int wait_stop(agent *a, int ms)
+{
+    struct timespec t0, t;
+    if (a->front == NULL || a->front_dead) {
+        return stop_requested(a->stop_fd, ms);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        long left;
+        if (stop_requested(a->stop_fd, 0)) {
+            return 1;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        left = ms - ((t.tv_sec - t0.tv_sec) * 1000L + (t.tv_nsec - t0.tv_nsec) / 1000000L);
+        if (left <= 0) {
+            return 0;
+        }
+        if (ccg_failed(front_check(a, left < 50 ? (int)left : 50))) {
+            return -1;
+        }
+    }
+}
+
+/* ccgate-endpoint serves /status from now on (step 2: before any attestation). */
+static ccg_result start_front(agent *a)
 {
     ccg_result result = CCG_FAILURE;
-    if (a->cfg->status_listen == NULL) {
+    if (a->cfg->status_listen == NULL && a->cfg->endpoint == NULL) {
         return CCG_SUCCESS;
     }
-    CCG_TRY(ccg_agent_status_start(a->cfg->status_listen, &a->server));
-    if (a->cfg->status_port_file != NULL) {
-        char text[16];
-        int n = snprintf(text, sizeof(text), "%u\n", ccg_agent_status_port(a->server));
-        CCG_TRY(ccg_file_write(a->cfg->status_port_file, (const uint8_t *)text, (size_t)n));
-    }
+    CCG_TRY(ccg_agent_front_start(a->cfg, &a->front));
+    a->st.endpoint_pid = ccg_agent_front_pid(a->front);
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -189,7 +234,6 @@ cleanup:
     return result;
 }
 
-/* Unseals into a fresh memfd and seals it; the key is zeroed here whatever happens. */
 /* Unseal progress on /status (bytes_done of bytes_total), from every decryption thread: republished
  * each 1/64 of the model by whichever thread holds the lock (the others skip); the main thread is
  * inside the unseal meanwhile, so nothing else writes a->st. */
@@ -200,12 +244,15 @@ static void unseal_progress(void *ctx, uint64_t done, uint64_t total)
     if (pthread_mutex_trylock(&g_progress_lock) == 0) {
         if (done > a->st.bytes_done && (done - a->st.bytes_done >= total / 64 || done == total)) {
             a->st.bytes_done = done;
-            ccg_agent_status_publish(a->server, &a->st);
+            if (!a->front_dead) {
+                ccg_agent_front_publish(a->front, &a->st); /* one writer: the main thread is in the unseal */
+            }
         }
         pthread_mutex_unlock(&g_progress_lock);
     }
 }
 
+/* Unseals into a fresh memfd and seals it; the key is zeroed here whatever happens. */
 static ccg_result unseal(agent *a, ccg_artifact *art, ccg_secbuf *key, uint32_t version, ccg_agent_memfd *m)
 {
     ccg_result result = CCG_FAILURE;
@@ -242,7 +289,7 @@ static void runner_gone(agent *a, pid_t pid, int status)
         publish(a, "error", "runner.failed");
     }
     ccg_error_clear();
-    while (a->stop_fd >= 0 && !stop_requested(a->stop_fd, 1000)) {
+    while (a->stop_fd >= 0 && wait_stop(a, 1000) == 0) {
     }
 }
 
@@ -270,16 +317,17 @@ static ccg_result serve(agent *a, const ccg_agent_memfd *m)
             result = CCG_SUCCESS;
             goto cleanup;
         }
-        if (ccg_failed(agent_endpoint_start(a->cfg, a->att, &a->st, &a->ccel, &a->endpoint))) {
+        a->endpoint_serving = 1;
+        if (ccg_failed(agent_endpoint_start(a->cfg, a->att, a->front, &a->st, &a->ccel))) {
             (void)agent_server_stop(pid);
             goto cleanup;
         }
-        ccg_agent_status_set_endpoint(a->server, a->endpoint);
     }
     set_state(a, CCG_AGENT_SERVING, "serving");
     for (;;) {
         pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid && a->endpoint != NULL) {
+        int w;
+        if (r == pid && a->endpoint_serving) {
             runner_gone(a, pid, status);
             if (a->st.reason != CCG_R_OK) {
                 CCG_BAIL(a->st.reason, "%s", a->st.message); /* the failure this start ends with */
@@ -290,19 +338,25 @@ static ccg_result serve(agent *a, const ccg_agent_memfd *m)
             CCG_TRY(agent_server_status(pid, status));
             break;
         }
-        if (stop_requested(a->stop_fd, 200)) {
-            ccg_agent_status_set_endpoint(a->server, NULL);
-            ccg_endpoint_stop(a->endpoint); /* no new requests, then the runner */
-            a->endpoint = NULL;
+        w = wait_stop(a, 200);
+        if (w < 0) {
+            /* the front died or misbehaved: like the model server failing, the start ends */
+            (void)agent_server_stop(pid);
+            goto cleanup;
+        }
+        if (w > 0) {
+            ccg_agent_front_unserve(a->front); /* no new requests, then the runner */
+            a->endpoint_serving = 0;
             status = agent_server_stop(pid);
             break;
         }
     }
     result = CCG_SUCCESS;
 cleanup:
-    ccg_agent_status_set_endpoint(a->server, NULL);
-    ccg_endpoint_stop(a->endpoint);
-    a->endpoint = NULL;
+    if (a->endpoint_serving && !a->front_dead) {
+        ccg_agent_front_unserve(a->front);
+    }
+    a->endpoint_serving = 0;
     a->st.endpoint_port = 0;
     free(a->ccel.table);
     free(a->ccel.log);
@@ -321,12 +375,14 @@ static ccg_result run_steps(agent *a)
         /* Before any thread exists: a seccomp filter binds only the calling thread and its children. */
         CCG_TRY(ccg_agent_seccomp_install(ccg_agent_sanitizer_build()));
     }
-    CCG_TRY(start_status(a));
+    CCG_TRY(start_front(a));
     publish(a, "info", "starting");
     CCG_TRY(check_gpu(a));
     CCG_TRY(open_artifact(a, &art, &version));
+    CCG_TRY(front_check(a, 0));
     set_state(a, CCG_AGENT_ATTESTING, "attesting");
     CCG_TRY(fetch_key(a, &key));
+    CCG_TRY(front_check(a, 0));
     /* A broker whose policy did not appraise the GPUs released the key though the host says CC off: the
      * model is never unsealed for GPUs outside CC mode. */
     CCG_ENSURE_MSG(!ccg_agent_gpu_host_cc_off(a->gpu), CCG_R_GPU_CC_MODE_OFF,
@@ -336,6 +392,7 @@ static ccg_result run_steps(agent *a)
     CCG_TRY(unseal(a, art, &key, version, &m));
     ccg_artifact_close(art);
     art = NULL;
+    CCG_TRY(front_check(a, 0));
     CCG_TRY(gpu_ready(a));
     CCG_TRY(serve(a, &m));
     result = CCG_SUCCESS;
@@ -366,12 +423,20 @@ int ccg_agent_run(const ccg_agent_config *cfg, int stop_fd)
         ccg_agent_gpu_close(a.gpu);
         a.st.state = CCG_AGENT_FAILED;
         a.st.server_pid = 0;
+        a.st.endpoint_pid = a.front_dead ? 0 : a.st.endpoint_pid;
         publish(&a, "error", "failed");
-        if (a.server != NULL && cfg->status_linger > 0) {
-            /* Keeps answering "failed" for a supervisor that polls, until the time is up or a stop. */
-            (void)stop_requested(stop_fd, (int)cfg->status_linger * 1000);
+        ccg_error_clear(); /* published; what follows has errors of its own */
+        if (a.front != NULL && !a.front_dead && cfg->status_linger > 0) {
+            /* Keeps answering "failed" for a supervisor that polls, until the time is up, a stop, or the
+             * front's end. */
+            if (wait_stop(&a, (int)cfg->status_linger * 1000) < 0) {
+                char note[400];
+                snprintf(note, sizeof(note), "%s: %s", ccg_reason_code(ccg_error_reason()), ccg_error_last()->message);
+                ccg_agent_log(&a.st, "error", "endpoint.exited", note);
+                ccg_error_clear();
+            }
         }
-        ccg_agent_status_stop(a.server);
+        ccg_agent_front_stop(a.front);
         ccg_attester_close(a.att);
         return ccg_agent_exit_status(a.st.reason);
     }
@@ -380,7 +445,7 @@ int ccg_agent_run(const ccg_agent_config *cfg, int stop_fd)
     a.st.state = CCG_AGENT_STOPPED;
     a.st.server_pid = 0;
     publish(&a, "info", "stopped");
-    ccg_agent_status_stop(a.server);
+    ccg_agent_front_stop(a.front);
     ccg_attester_close(a.att);
     return CCG_AGENT_EXIT_OK;
 }

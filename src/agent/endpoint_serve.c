@@ -1,6 +1,7 @@
-/* The agent serves the inference endpoint (docs/endpoint.md): once the runner it started listens on its
- * Unix socket, the agent opens the HTTPS endpoint itself, in this process, because this process holds the
- * attester that produces the endpoint's evidence. The runner is never reachable from the network. */
+/* The inference endpoint (docs/endpoint.md): once the runner the agent started listens on its Unix
+ * socket, the agent asks ccgate-endpoint (the network-facing process, front.c) to serve it. The agent
+ * keeps the attester: the front's evidence requests come back here. The runner is never reachable from
+ * the network. */
 #include "agent_internal.h"
 
 #include <errno.h>
@@ -63,26 +64,18 @@ cleanup:
     return result;
 }
 
-ccg_result agent_endpoint_start(const ccg_agent_config *cfg, ccg_attester *att, ccg_agent_status *st,
-                                ccg_agent_ccel *ccel, ccg_endpoint **out)
+ccg_result agent_endpoint_start(const ccg_agent_config *cfg, ccg_attester *att, ccg_agent_front *front,
+                                ccg_agent_status *st, ccg_agent_ccel *ccel)
 {
     ccg_result result = CCG_FAILURE;
-    ccg_endpoint_deps deps = {.attester = att, .log_fd = -1};
+    CCG_ENSURE_MSG(front != NULL, CCG_R_AGENT_ENDPOINT_FAILED, "ccgate-endpoint is not running");
     if (ccg_attester_tee(att) == CCG_TEE_TDX) {
         /* the firmware's log does not change after boot: read once, carried in every evidence document */
         CCG_TRY(ccg_agent_tdx_ccel(cfg, &ccel->table, &ccel->table_len, &ccel->log, &ccel->log_len));
-        deps.ccel = ccel->table;
-        deps.ccel_len = ccel->table_len;
-        deps.ccel_data = ccel->log;
-        deps.ccel_data_len = ccel->log_len;
     }
-    CCG_TRY(ccg_endpoint_start(cfg->endpoint, &deps, out));
-    st->endpoint_port = ccg_endpoint_port(*out);
-    if (cfg->endpoint->port_file != NULL) {
-        char text[16];
-        int n = snprintf(text, sizeof(text), "%u\n", st->endpoint_port);
-        CCG_TRY(ccg_file_write(cfg->endpoint->port_file, (const uint8_t *)text, (size_t)n));
-    }
+    ccg_agent_front_set_attester(front, att);
+    /* the front writes the endpoint's port file once it listens */
+    CCG_TRY(ccg_agent_front_serve(front, ccel->table, ccel->table_len, ccel->log, ccel->log_len, &st->endpoint_port));
     result = CCG_SUCCESS;
 cleanup:
     return result;

@@ -1,5 +1,6 @@
 /* GET /status: the agent's state as JSON (ccg_agent_status_json), on 127.0.0.1 or a unix socket only.
- * The handler reads a snapshot the agent publishes under a mutex; nothing secret is ever in it. */
+ * Served by ccgate-endpoint (src/endpoint_main.c), never in ccgate-agent itself: the handler reads the
+ * snapshot the agent sent over the control channel, under a mutex; nothing secret is ever in it. */
 #include "ccgate/agent.h"
 
 #include <arpa/inet.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "ccgate/error.h"
+#include "ccgate/log.h"
 
 struct ccg_agent_status_server {
     struct MHD_Daemon *daemon;
@@ -154,8 +156,8 @@ ccg_result ccg_agent_status_start(const char *listen_at, ccg_agent_status_server
     pthread_mutex_init(&s->lock, NULL);
     CCG_TRY(listen_socket(listen_at, s));
     s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, answer, s,
-                                 MHD_OPTION_LISTEN_SOCKET, s->fd, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-                                 MHD_OPTION_END);
+                                 MHD_OPTION_EXTERNAL_LOGGER, ccg_log_mhd, NULL, MHD_OPTION_LISTEN_SOCKET, s->fd,
+                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
     CCG_ENSURE_MSG(s->daemon != NULL, CCG_R_AGENT_SERVER_FAILED, "the status endpoint did not start");
     *out = s;
     s = NULL;
@@ -170,13 +172,21 @@ uint16_t ccg_agent_status_port(const ccg_agent_status_server *s) { return s != N
 void ccg_agent_status_publish(ccg_agent_status_server *s, const ccg_agent_status *st)
 {
     json_t *o;
-    char *text;
     if (s == NULL) {
         return;
     }
     o = ccg_agent_status_json(st);
-    text = o == NULL ? NULL : json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    ccg_agent_status_publish_json(s, o);
     json_decref(o);
+}
+
+void ccg_agent_status_publish_json(ccg_agent_status_server *s, const json_t *status)
+{
+    char *text;
+    if (s == NULL || !json_is_object(status)) {
+        return;
+    }
+    text = json_dumps(status, JSON_COMPACT | JSON_SORT_KEYS);
     if (text == NULL) {
         return;
     }

@@ -1,6 +1,7 @@
-/* The endpoint's log lines and small shared helpers. A line carries the correlation ID, the route, the
- * caller's name, the peer address, the reason code and the status; never a path, a header value, a
- * body or a completion (the request bytes are the caller's, and prompts are secret). */
+/* The endpoint's log lines (the schema of include/ccgate/log.h) and small shared helpers. A line carries
+ * the correlation ID, the route, the caller's name, the peer address, the reason code and the status;
+ * never a path, a header value, a body or a completion (the request bytes are the caller's, and prompts
+ * are secret). */
 #include "ep_internal.h"
 
 #include <jansson.h>
@@ -11,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ccgate/log.h"
 #include "ccgate/util.h"
 
 uint64_t ep_now_ms(void)
@@ -43,20 +45,72 @@ static void set_str(json_t *o, const char *k, const char *v)
     }
 }
 
-/* One JSON line (jansson: every value escaped by the library), keys sorted, in a single write. */
-void ep_log(struct ccg_endpoint *ep, const ep_logrec *r)
+static ccg_log_level level_of(const char *level)
+{
+    if (level == NULL || strcmp(level, "info") == 0) {
+        return CCG_LOG_INFO;
+    }
+    if (strcmp(level, "error") == 0) {
+        return CCG_LOG_ERROR;
+    }
+    return strncmp(level, "warn", 4) == 0 ? CCG_LOG_WARN : CCG_LOG_DEBUG;
+}
+
+/* The schema's timestamp (include/ccgate/log.h): UTC with milliseconds. */
+static void timestamp(char out[32])
+{
+    struct timespec ts;
+    struct tm tm;
+    size_t n;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 32 - n, ".%03dZ", (int)(ts.tv_nsec / 1000000L) % 1000);
+}
+
+/* A line for a descriptor of the embedder's (tests): the same schema as ccg_log_event, written here
+ * because the process-wide logger has one descriptor. */
+static void log_to_fd(struct ccg_endpoint *ep, ccg_log_level level, const char *event, const char *cid,
+                      const json_t *fields)
 {
     char ts[32];
-    json_t *o = json_object();
+    json_t *o;
     char *line;
-    int fd = ep->deps.log_fd >= 0 ? ep->deps.log_fd : STDERR_FILENO;
+    if (level < ccg_log_get_level()) {
+        return;
+    }
+    timestamp(ts);
+    o = json_pack("{s:s,s:s,s:s,s:s}", "ts", ts, "level", ccg_log_level_name(level), "component", "endpoint", "event",
+                  event);
     if (o == NULL) {
         return;
     }
-    ccg_time_format_rfc3339(ccg_time_now(), ts, sizeof(ts));
-    set_str(o, "ts", ts);
-    set_str(o, "level", r->level);
-    set_str(o, "event", r->event);
+    json_object_set_new(o, "request_id", cid != NULL ? json_string(cid) : json_null());
+    json_object_update_missing(o, (json_t *)fields);
+    line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (line == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&ep->log_lock);
+    {
+        size_t len = strlen(line);
+        line[len] = '\n';
+        (void)!write(ep->deps.log_fd, line, len + 1);
+    }
+    pthread_mutex_unlock(&ep->log_lock);
+    free(line);
+}
+
+/* One line in the schema of include/ccgate/log.h (component "endpoint"): the correlation ID is the
+ * request_id (and stays as correlation_id, the name the error bodies use); then route, method, caller,
+ * peer, detail, reason, status and ms when set. Every value is escaped by jansson. */
+void ep_log(struct ccg_endpoint *ep, const ep_logrec *r)
+{
+    json_t *o = json_object();
+    if (o == NULL) {
+        return;
+    }
     set_str(o, "correlation_id", r->cid);
     set_str(o, "route", r->route);
     set_str(o, "method", r->method);
@@ -72,19 +126,12 @@ void ep_log(struct ccg_endpoint *ep, const ep_logrec *r)
     if (r->ms > 0) {
         json_object_set_new(o, "ms", json_integer(r->ms));
     }
-    line = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    if (ep->deps.log_fd >= 0) {
+        log_to_fd(ep, level_of(r->level), r->event, r->cid, o);
+    } else {
+        ccg_log_event(level_of(r->level), r->event, r->cid, o); /* the program's logger (ccgate-endpoint) */
+    }
     json_decref(o);
-    if (line == NULL) {
-        return;
-    }
-    pthread_mutex_lock(&ep->log_lock);
-    {
-        size_t len = strlen(line);
-        line[len] = '\n';
-        (void)!write(fd, line, len + 1);
-    }
-    pthread_mutex_unlock(&ep->log_lock);
-    free(line);
 }
 
 json_t *ccg_endpoint_counters_json(const ccg_endpoint_counters *c)

@@ -1,6 +1,7 @@
 /* GET /.well-known/ccgate/evidence?nonce=<b64url 32 bytes>&binding=tls-exporter|hpke
  *
- * Fresh evidence from the guest's attester whose REPORT_DATA binds the client's nonce, this TLS
+ * Fresh evidence from the guest's attester (through deps.evidence: in ccgate-endpoint, a request to
+ * ccgate-agent over the control channel) whose REPORT_DATA binds the client's nonce, this TLS
  * session's RFC 9266 exporter (tls-exporter; zeros for hpke) and the endpoint's HPKE key configuration
  * (docs/endpoint.md, "Attestation binding"). No credential is needed (the client verifies before it
  * sends its key); the route is rate-limited per address, and the attester is used by one request at a
@@ -47,13 +48,15 @@ static ccg_result produce(struct ccg_endpoint *ep, ep_conn *conn, const uint8_t 
     int locked = 0;
     memset(&ev, 0, sizeof(ev));
     memset(&doc, 0, sizeof(doc));
-    CCG_ENSURE_MSG(ep->deps.attester != NULL, CCG_R_ENDPOINT_EVIDENCE_UNAVAILABLE, "no attester");
+    CCG_ENSURE_MSG(ep->deps.evidence != NULL, CCG_R_ENDPOINT_EVIDENCE_UNAVAILABLE, "no attester");
     ep_gateway_key_config(ep, &kc, &kc_len);
     CCG_TRY(ccg_endpoint_report_data(binding, nonce, binding == CCG_ENDPOINT_BINDING_HPKE ? NULL : conn->exporter, kc,
                                      kc_len, rd));
     pthread_mutex_lock(&ep->attester_lock);
     locked = 1;
-    CCG_TRY(ccg_attester_get_evidence(ep->deps.attester, rd, &ev));
+    CCG_TRY(ep->deps.evidence(ep->deps.evidence_ctx, rd, &ev));
+    CCG_ENSURE_MSG(ev.report != NULL && ev.report_len > 0 && (ev.tee == CCG_TEE_SNP || ev.tee == CCG_TEE_TDX),
+                   CCG_R_ENDPOINT_EVIDENCE_UNAVAILABLE, "the evidence source returned no report");
     pthread_mutex_unlock(&ep->attester_lock);
     locked = 0;
     doc.version = 1;
@@ -80,6 +83,12 @@ cleanup:
     }
     ccg_evidence_free(&ev);
     return result;
+}
+
+ccg_result ccg_endpoint_attester_evidence(void *ctx, const uint8_t report_data[CCG_ATTESTER_REPORT_DATA_LEN],
+                                          ccg_evidence *out)
+{
+    return ccg_attester_get_evidence((ccg_attester *)ctx, report_data, out);
 }
 
 enum MHD_Result ep_evidence_route(struct ccg_endpoint *ep, struct MHD_Connection *mc, ep_conn *conn, const char *cid,
