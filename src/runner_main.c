@@ -12,17 +12,17 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "ccgate/cli_args.h"
 #include "ccgate/error.h"
+#include "ccgate/log.h"
 #include "ccgate/version.h"
 #include "ccgate/model.h"
 #include "ccgate/runner.h"
 
-#define EXIT_USAGE 2
-
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: ccgate-runner --socket PATH (--model FILE | CCGATE_MODEL_FD/CCGATE_MODEL_LEN in the environment)\n"
+            "Usage: ccgate-runner --socket PATH (--model FILE | CCGATE_MODEL_FD/CCGATE_MODEL_LEN in the environment)\n"
             "                     [--served-name NAME] [--max-body BYTES] [--max-tokens-cap N] [--concurrency N]\n"
             "                     [--connections N] [--timeout SECONDS] [--quiet]\n"
             "\n"
@@ -41,7 +41,11 @@ static void usage(FILE *out)
             "  --connections N      connections at once (default %u)\n"
             "  --timeout SECONDS    idle connection timeout (default %u)\n"
             "  --quiet              no per-request log line (route, status, reason code)\n"
+            "  -h, --help           print this help and exit\n"
             "  --version            print the version, the git revision and the OpenSSL in use\n"
+            "\n"
+            "Logs: one JSON object per line on standard error (docs/logging.md);\n"
+            "CCGATE_LOG_LEVEL=debug|info|warn|error sets the least level written. SIGHUP is logged and ignored.\n"
             "\n"
             "Exit status: 0 after SIGTERM/SIGINT, 1 the model or socket is unavailable, 2 bad usage or a\n"
             "malformed model.\n",
@@ -67,47 +71,95 @@ typedef struct {
     const char *model_path;
 } runner_args;
 
+static const struct option OPTIONS[] = {
+    {"socket", required_argument, 0, 's'},         {"model", required_argument, 0, 'm'},
+    {"served-name", required_argument, 0, 'n'},    {"max-body", required_argument, 0, 'b'},
+    {"max-tokens-cap", required_argument, 0, 'c'}, {"concurrency", required_argument, 0, 'C'},
+    {"connections", required_argument, 0, 'k'},    {"timeout", required_argument, 0, 't'},
+    {"quiet", no_argument, 0, 'q'},                CCG_CLI_STD_OPTIONS,
+    {0, 0, 0, 0},
+};
+static const ccg_cli CLI = {"ccgate-runner", usage, OPTIONS, ""};
+
+/* A numeric option's value in [1, max]. */
+static int take_number(const char *opt, unsigned long long max, unsigned long long *out)
+{
+    int64_t v = 0;
+    int rc = ccg_cli_int(&CLI, opt, optarg, 1, (int64_t)max, &v);
+    *out = (unsigned long long)v;
+    return rc;
+}
+
+/* The numeric option c's value (optarg) into a's configuration; 0, or CCG_CLI_EXIT_2 (printed). */
+static int take_numeric(int c, runner_args *a)
+{
+    unsigned long long v = 0;
+    switch (c) {
+    case 'b':
+        if (take_number("--max-body", 1ull << 30, &v) != 0) {
+            return CCG_CLI_EXIT_2;
+        }
+        a->cfg.max_body = (size_t)v;
+        return 0;
+    case 'c':
+        if (take_number("--max-tokens-cap", CCG_MODEL_MAX_SEQ, &v) != 0) {
+            return CCG_CLI_EXIT_2;
+        }
+        a->cfg.max_tokens_cap = (uint32_t)v;
+        return 0;
+    case 'C':
+        if (take_number("--concurrency", 1024, &v) != 0) {
+            return CCG_CLI_EXIT_2;
+        }
+        a->cfg.max_concurrency = (unsigned)v;
+        return 0;
+    case 'k':
+        if (take_number("--connections", 65536, &v) != 0) {
+            return CCG_CLI_EXIT_2;
+        }
+        a->cfg.max_connections = (unsigned)v;
+        return 0;
+    default: /* 't' */
+        if (take_number("--timeout", 86400, &v) != 0) {
+            return CCG_CLI_EXIT_2;
+        }
+        a->cfg.timeout_s = (unsigned)v;
+        return 0;
+    }
+}
+
+/* 0: parsed; otherwise a CCG_CLI_* outcome (already printed). */
 static int parse(int argc, char **argv, runner_args *a)
 {
-    static const struct option opts[] = {
-        {"socket", required_argument, 0, 's'},      {"model", required_argument, 0, 'm'},
-        {"served-name", required_argument, 0, 'n'}, {"max-body", required_argument, 0, 'b'},
-        {"max-tokens-cap", required_argument, 0, 'c'}, {"concurrency", required_argument, 0, 'C'},
-        {"connections", required_argument, 0, 'k'}, {"timeout", required_argument, 0, 't'},
-        {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'}, {"version", no_argument, 0, 'V'},
-        {0, 0, 0, 0},
-    };
     int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    ccg_cli_begin();
+    while ((c = ccg_cli_next(&CLI, argc, argv)) != CCG_CLI_END) {
         switch (c) {
         case 's': a->cfg.socket_path = optarg; break;
         case 'm': a->model_path = optarg; break;
         case 'n': a->cfg.served_name = optarg; break;
-        case 'b': if ((a->cfg.max_body = (size_t)number(optarg, 1ull << 30)) == 0) return -1; break;
-        case 'c': if ((a->cfg.max_tokens_cap = (uint32_t)number(optarg, CCG_MODEL_MAX_SEQ)) == 0) return -1; break;
-        case 'C': if ((a->cfg.max_concurrency = (unsigned)number(optarg, 1024)) == 0) return -1; break;
-        case 'k': if ((a->cfg.max_connections = (unsigned)number(optarg, 65536)) == 0) return -1; break;
-        case 't': if ((a->cfg.timeout_s = (unsigned)number(optarg, 86400)) == 0) return -1; break;
+        case 'b':
+        case 'c':
+        case 'C':
+        case 'k':
+        case 't':
+            if (take_numeric(c, a) != 0) {
+                return CCG_CLI_EXIT_2;
+            }
+            break;
         case 'q': a->cfg.quiet = 1; break;
-        case 'h': usage(stdout); return 1;
-        case 'V': ccg_version_print(stdout, "ccgate-runner"); return 1;
-        default: return -1;
+        default: return c; /* CCG_CLI_EXIT_0 or CCG_CLI_EXIT_2 */
         }
     }
     if (optind != argc) {
-        fprintf(stderr, "ccgate-runner: unexpected argument '%s'\n", argv[optind]);
-        return -1;
+        return ccg_cli_usage_error(&CLI, "unexpected argument '%s'", argv[optind]);
     }
+    a->cfg.socket_path = ccg_cli_env_default(a->cfg.socket_path, "CCGATE_RUNNER_SOCKET");
     if (a->cfg.socket_path == NULL) {
-        a->cfg.socket_path = getenv("CCGATE_RUNNER_SOCKET");
-    }
-    if (a->cfg.socket_path == NULL || a->cfg.socket_path[0] == 0) {
-        fprintf(stderr, "ccgate-runner: --socket (or CCGATE_RUNNER_SOCKET) is required\n");
-        return -1;
+        return ccg_cli_usage_error(&CLI, "--socket (or CCGATE_RUNNER_SOCKET) is required");
     }
     if (a->cfg.served_name != NULL && (a->cfg.served_name[0] == 0 || strlen(a->cfg.served_name) > 128)) {
-        fprintf(stderr, "ccgate-runner: --served-name must be 1..128 bytes\n");
-        return -1;
+        return ccg_cli_usage_error(&CLI, "--served-name must be 1..128 bytes");
     }
     return 0;
 }
@@ -132,11 +184,10 @@ cleanup:
 
 static int fail(const char *what)
 {
-    const ccg_error *e = ccg_error_last();
-    ccg_reason reason = e->reason == CCG_R_OK ? CCG_R_INTERNAL_ERROR : e->reason;
-    fprintf(stderr, "ccgate-runner: %s: %s: %s (%s)\n", what, ccg_reason_code(reason), ccg_reason_message(reason),
-            e->message);
-    return ccg_reason_kind_of(reason) == CCG_KIND_INPUT ? EXIT_USAGE : 1;
+    ccg_reason reason = ccg_error_last()->reason == CCG_R_OK ? CCG_R_INTERNAL_ERROR : ccg_error_last()->reason;
+    /* A startup failure: level error, with its reason code. */
+    ccg_log_error_last(CCG_LOG_ERROR, what, NULL, NULL);
+    return ccg_reason_kind_of(reason) == CCG_KIND_INPUT ? CCG_EXIT_USAGE : 1;
 }
 
 int main(int argc, char **argv)
@@ -150,10 +201,14 @@ int main(int argc, char **argv)
     int rc, sig = 0;
     /* First: execve reset the dumpable flag; clear it before touching the model. */
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
-        fprintf(stderr, "ccgate-runner: prctl(PR_SET_DUMPABLE): %s\n", strerror(errno));
+        ccg_log_init("runner", 2);
+        ccg_log_eventf(CCG_LOG_ERROR, "start_failed", NULL, "{s:s,s:s,s:s}", "reason",
+                       ccg_reason_code(CCG_R_INTERNAL_ERROR), "detail", "prctl(PR_SET_DUMPABLE)", "error",
+                       strerror(errno));
         return 1;
     }
     (void)setrlimit(RLIMIT_CORE, &no_core);
+    ccg_log_init("runner", 2);
     /* Blocked before any thread exists, so only sigwait below sees them; a closed peer is not a signal. */
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
@@ -163,32 +218,34 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     memset(&a, 0, sizeof(a));
     if ((rc = parse(argc, argv, &a)) != 0) {
-        if (rc < 0) {
-            usage(stderr);
-        }
-        return rc < 0 ? EXIT_USAGE : 0;
+        return ccg_cli_exit(rc);
     }
     if (a.model_path != NULL && getenv("CCGATE_MODEL_FD") != NULL) {
-        fprintf(stderr, "ccgate-runner: --model and CCGATE_MODEL_FD are exclusive\n");
-        return EXIT_USAGE;
+        return ccg_cli_exit(ccg_cli_usage_error(&CLI, "--model and CCGATE_MODEL_FD are exclusive"));
     }
     if (ccg_failed(a.model_path != NULL ? ccg_model_map_file(a.model_path, &map) : map_contract(&map))) {
-        return fail("model");
+        return fail("model_unavailable");
     }
     if (ccg_failed(ccg_model_parse(map.data, map.len, &model))) {
-        rc = fail("model");
+        rc = fail("model_invalid");
         goto done;
     }
     if (ccg_failed(ccg_runner_start(&model, &a.cfg, &runner))) {
-        rc = fail("socket");
+        rc = fail("socket_failed");
         goto done;
     }
-    fprintf(stderr, "ccgate-runner: serving %s (d_model %u, %u layers) on %s\n",
-            a.cfg.served_name != NULL ? a.cfg.served_name : CCG_RUNNER_SERVED_NAME_DEFAULT, model.dims.d_model,
-            model.dims.n_layers, a.cfg.socket_path);
-    while (sigwait(&stop, &sig) != 0) {
+    ccg_log_eventf(CCG_LOG_INFO, "listening", NULL, "{s:s,s:i,s:i,s:s}", "model",
+                   a.cfg.served_name != NULL ? a.cfg.served_name : CCG_RUNNER_SERVED_NAME_DEFAULT, "d_model",
+                   (int)model.dims.d_model, "layers", (int)model.dims.n_layers, "socket", a.cfg.socket_path);
+    /* SIGHUP (a closed terminal, a reflexive `systemctl reload`) does not stop it: nothing to reload. */
+    while (sigwait(&stop, &sig) != 0 || sig == SIGHUP) {
+        if (sig == SIGHUP) {
+            ccg_log_eventf(CCG_LOG_INFO, "reload_ignored", NULL, "{s:s}", "detail",
+                           "the runner has no configuration to reload; SIGTERM or SIGINT stops it");
+            sig = 0;
+        }
     }
-    fprintf(stderr, "ccgate-runner: signal %d, stopping\n", sig);
+    ccg_log_eventf(CCG_LOG_INFO, "stopping", NULL, "{s:i}", "signal", sig);
     rc = 0;
 done:
     ccg_runner_stop(runner);

@@ -120,7 +120,7 @@ static int setup(void **state)
     snprintf(f->tcb_members, sizeof(f->tcb_members), "%s", tcb);
     free(tcb);
     snprintf(f->config_text, sizeof(f->config_text),
-             "{\"store\":\"%s/kbs.db\",\"nonce_ttl\":60,\"token_ttl\":600,\"attestation_policy\":\"attest\","
+             "{\"store\":\"%s/kbs.db\",\"port\":0,\"nonce_ttl\":60,\"token_ttl\":600,\"attestation_policy\":\"attest\","
              "\"allow_unlocked_memory\":true,\"keystore\":{\"backend\":\"file\",\"kek_file\":\"%s\"},%s}",
              f->dir, kek, f->tcb_members);
     f->now = T0;

@@ -1177,6 +1177,8 @@ static void metrics_count_releases_and_denials(void **state)
         "ccgate_kbs_denials_total{reason=\"key.disabled\"} 1\n",
         "ccgate_kbs_requests_total{endpoint=\"resource\",code=\"2xx\"}",
         "ccgate_kbs_request_duration_seconds_bucket{endpoint=\"attest\",le=\"+Inf\"}",
+        "# TYPE ccgate_build_info gauge\nccgate_build_info{version=\"0.",
+        "\",openssl=\"OpenSSL 3.",
     };
     (void)state;
     require_world();

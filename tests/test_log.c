@@ -117,6 +117,13 @@ static void library_messages_keep_the_schema(void **state)
     assert_string_equal(json_string_value(json_object_get(o, "message")), "Error: handshake failed 42");
     json_decref(o);
 
+    /* peer bytes a library may quote (invalid UTF-8, a newline) keep the message and the one line */
+    call_mhd("bad request from peer: %s\n", "\xff\xfe\nforged\x01");
+    o = next_line();
+    assert_schema(o, "warn", "library");
+    assert_string_equal(json_string_value(json_object_get(o, "message")), "bad request from peer: ???forged?");
+    json_decref(o);
+
     /* an OpenSSL failure leaves its queue; it becomes one line, and the queue is left empty */
     assert_null(EVP_get_digestbyname("no-such-digest"));
     ERR_raise(ERR_LIB_EVP, EVP_R_UNSUPPORTED_ALGORITHM);

@@ -17,7 +17,9 @@
  *   kbs_auth.c, kbs_attest.c, kbs_resource.c   the three protocol steps, HTTP-independent
  *   kbs_explain.c   the opt-in explain endpoint (checks only; nothing consumed or released)
  *   kbs_server.c    libmicrohttpd: bodies, cookies, headers, request IDs, log lines, TLS, connection
- *                   limits and the request deadline
+ *                   limits, the request deadline, and the TLS reload (a new daemon, the old one quiesced)
+ *   kbs_listen.c    the listening socket: IPv4, IPv6, host names (getaddrinfo), default port 8080
+ *   kbs_reload.c    SIGHUP: the configuration re-read and compared; only "tls" applies without a restart
  *   kbs_path.c      the request path grammar, judged as sent (kbs.path_encoded, kbs.path_invalid)
  *   kbs_body.c      the request body collector (every buffer zeroed before it is given up)
  *   kbs_audit_agg.c anonymous denials counted into summary audit records
@@ -91,9 +93,13 @@ typedef struct {
     size_t test_root_count;
 } ccg_kbs_tdx_config;
 
+/* The broker's port when the configuration names none (Trustee KBS's too). */
+#define CCG_KBS_DEFAULT_PORT 8080
+
 typedef struct {
-    char *bind_address;      /* "address": default "127.0.0.1" */
-    uint16_t port;           /* "port": 0 picks an ephemeral port */
+    char *bind_address;      /* "address": default "127.0.0.1"; an IPv4 or IPv6 literal or a host name,
+                              * optionally with a port ("[::1]:8443", "kbs.example:8443"); docs/kbs.md */
+    uint16_t port;           /* "port": default CCG_KBS_DEFAULT_PORT; 0 picks an ephemeral port */
     char *store;             /* "store": the SQLite store (required) */
     char *audit;             /* "audit": the audit database; default: the store's file */
     json_t *keystore;        /* "keystore": keystore.h's configuration object (required) */
@@ -121,6 +127,8 @@ typedef struct {
     unsigned request_deadline;       /* "request_deadline": seconds to send a whole request, default 20 */
     unsigned idle_timeout;           /* "idle_timeout": seconds a connection may stay silent, default 15 */
     unsigned anonymous_audit_window; /* "anonymous_audit_window": seconds per summary record, default 60; 0: none */
+    unsigned reload_drain;           /* "reload_drain": seconds the server of the previous certificate may
+                                      * finish its connections after a reload, default 60 */
     int64_t decision_reuse;  /* "decision_reuse_seconds": how long /resource may reuse /attest's decision
                               * (0..300, 0 never); default CCG_KBS_DECISION_REUSE_DEFAULT */
     int64_t attempts_per_session; /* "attempt_limits": {"per_session", "per_address", "window_seconds"}: */
@@ -133,6 +141,7 @@ typedef struct {
 } ccg_kbs_config;
 
 #define CCG_KBS_DECISION_REUSE_DEFAULT 60
+#define CCG_KBS_RELOAD_DRAIN_DEFAULT 60
 #define CCG_KBS_DECISION_REUSE_MAX 300
 #define CCG_KBS_ATTEMPTS_PER_SESSION 3
 #define CCG_KBS_ATTEMPTS_PER_ADDRESS 32
@@ -331,7 +340,24 @@ typedef struct ccg_kbs_server ccg_kbs_server;
 CCG_MUST_CHECK ccg_result ccg_kbs_server_start(ccg_kbs *k, const ccg_kbs_config *cfg, int insecure_http,
                                                ccg_kbs_server **out);
 uint16_t ccg_kbs_server_port(const ccg_kbs_server *s);
+/* The address actually bound, for the log: "127.0.0.1:8080", "[::1]:8080". */
+const char *ccg_kbs_server_address(const ccg_kbs_server *s);
+/* Re-reads cfg's TLS certificate and key and serves new connections with them; connections already
+ * open (in flight or kept alive) finish on the previous ones (docs/kbs.md, "Reload"). On any failure
+ * (a missing file, a pair the TLS library refuses) the previous certificate stays in service. Plain
+ * HTTP: nothing to do. Call from one thread at a time. */
+CCG_MUST_CHECK ccg_result ccg_kbs_server_reload_tls(ccg_kbs_server *s, const ccg_kbs_config *cfg);
 void ccg_kbs_server_stop(ccg_kbs_server *s);
+
+/* The configuration file and its JSON (kbs_reload.c), read once: cfg parsed and validated, *json the
+ * document as written (what a reload compares against). */
+CCG_MUST_CHECK ccg_result ccg_kbs_config_load_json(const char *path, ccg_kbs_config *cfg, json_t **json);
+/* SIGHUP: re-reads config_path. Only "tls" (the file names, and the files' contents, which are always
+ * re-read) takes effect without a restart; any other member that changed is refused with
+ * kbs.reload_needs_restart naming it, and a file that does not parse or validate with its own reason
+ * (kbs.config_invalid, io.read_failed, ...). On failure nothing changes; on success *running is
+ * replaced by the new document. */
+CCG_MUST_CHECK ccg_result ccg_kbs_reload(ccg_kbs_server *srv, const char *config_path, json_t **running);
 
 /* Process hygiene for ccgate-kbs, first thing in main (every subcommand): no core dumps
  * (RLIMIT_CORE 0, PR_SET_DUMPABLE 0), OpenSSL's secure heap (locked, excluded from dumps, zeroed on
@@ -370,5 +396,8 @@ CCG_MUST_CHECK ccg_result ccg_kbs_host_import_key(ccg_kbs *k, const char *key_id
 CCG_MUST_CHECK ccg_result ccg_kbs_host_rotate_key(ccg_kbs *k, const char *key_id, const ccg_secbuf *key,
                                                   int64_t *version);
 CCG_MUST_CHECK ccg_result ccg_kbs_host_set_key_state(ccg_kbs *k, const char *key_id, const char *state);
+/* A reload's outcome as action host.reload: allow (why CCG_R_OK) or error with why. Recorded after the
+ * attempt (a reload changes no key or policy); fails only when the record cannot be written. */
+CCG_MUST_CHECK ccg_result ccg_kbs_host_record_reload(ccg_kbs *k, ccg_reason why);
 
 #endif

@@ -156,6 +156,7 @@ X(KBS_POLICY_UNPINNED, "kbs.policy_unpinned", "kbs", INPUT, "The release policy 
 X(KBS_TEE_PUBKEY_MEMBER_UNKNOWN, "kbs.tee_pubkey_member_unknown", "kbs", INPUT, "The tee-pubkey JWK carries a member other than kty, crv, x, y (EC) or kty, n, e (RSA), alg and use (e.g. kid or x5u); REPORT_DATA does not bind it, so it is refused.")
 X(KBS_TOO_MANY_ATTEMPTS, "kbs.too_many_attempts", "kbs", DENY, "Too many failed attempts on this session or from this client address in the current window; wait, then start again with /kbs/v0/auth.")
 X(KBS_ADDITIONAL_EVIDENCE_UNSUPPORTED, "kbs.additional_evidence_unsupported", "kbs", INPUT, "tee-evidence.additional_evidence names a device TEE other than \"nvidia\" (the only additional evidence this broker verifies); it is refused rather than ignored.")
+X(KBS_RELOAD_NEEDS_RESTART, "kbs.reload_needs_restart", "kbs", INPUT, "A reload (SIGHUP) found a changed configuration member that only a restart can apply (the listen address, the store, ...); the reload is refused and the broker keeps running with its previous configuration and certificate.")
 
 /* admin API */
 X(ADMIN_UNAUTHENTICATED, "admin.unauthenticated", "admin", DENY, "The admin request carries no valid token: missing, malformed, expired, or signed by no configured admin issuer.")

@@ -150,6 +150,13 @@ void ccg_log_library(ccg_log_level level, const char *library, const char *fmt, 
     while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) {
         msg[--n] = '\0'; /* libraries end their messages with a newline; the line has its own */
     }
+    for (size_t i = 0; i < n; i++) {
+        /* a library may quote peer bytes: anything but printable ASCII becomes '?', so the message is
+         * always valid UTF-8 (jansson refuses anything else) and a peer cannot forge line structure */
+        if ((unsigned char)msg[i] < 0x20 || (unsigned char)msg[i] > 0x7e) {
+            msg[i] = '?';
+        }
+    }
     ccg_log_eventf(level, "library", NULL, "{s:s,s:s}", "library", library, "message", msg);
 }
 #pragma GCC diagnostic pop

@@ -145,11 +145,11 @@ cleanup:
 static ccg_result take_limits(json_t *root, ccg_kbs_config *out)
 {
     static const char *const known[] = {"connections", "connections_per_address", "request_deadline",
-                                        "idle_timeout", "anonymous_audit_window"};
+                                        "idle_timeout", "anonymous_audit_window", "reload_drain"};
     ccg_result result = CCG_FAILURE;
     json_t *value = json_object_get(root, "limits"), *v;
     const char *name;
-    int64_t conns = 256, per = 32, deadline = 20, idle = 15, window = 60;
+    int64_t conns = 256, per = 32, deadline = 20, idle = 15, window = 60, drain = CCG_KBS_RELOAD_DRAIN_DEFAULT;
     if (value != NULL) {
         CCG_ENSURE_MSG(json_is_object(value), CCG_R_KBS_CONFIG_INVALID, "limits must be an object");
         json_object_foreach(value, name, v) {
@@ -164,6 +164,7 @@ static ccg_result take_limits(json_t *root, ccg_kbs_config *out)
         CCG_TRY(take_int(value, "request_deadline", 1, 3600, &deadline));
         CCG_TRY(take_int(value, "idle_timeout", 1, 3600, &idle));
         CCG_TRY(take_int(value, "anonymous_audit_window", 0, 86400, &window));
+        CCG_TRY(take_int(value, "reload_drain", 1, 3600, &drain));
     }
     /* The library gives each server thread an equal share of the connections. */
     CCG_ENSURE_MSG(conns >= (int64_t)out->threads, CCG_R_KBS_CONFIG_INVALID,
@@ -173,6 +174,7 @@ static ccg_result take_limits(json_t *root, ccg_kbs_config *out)
     out->request_deadline = (unsigned)deadline;
     out->idle_timeout = (unsigned)idle;
     out->anonymous_audit_window = (unsigned)window;
+    out->reload_drain = (unsigned)drain;
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -321,7 +323,7 @@ ccg_result ccg_kbs_config_parse(const char *json_text, size_t len, ccg_kbs_confi
     json_t *root = NULL;
     const char *name;
     json_t *value;
-    int64_t port = 0, threads = 4;
+    int64_t port = CCG_KBS_DEFAULT_PORT, threads = 4;
     ccg_error_clear();
 
     memset(out, 0, sizeof(*out));

@@ -248,3 +248,14 @@ cleanup:
     ccg_store_key_free(&live);
     return result;
 }
+
+ccg_result ccg_kbs_host_record_reload(ccg_kbs *k, ccg_reason why)
+{
+    ccg_result result = CCG_FAILURE;
+    host_call h;
+    CCG_TRY(host_begin(k, &h, "host.reload"));
+    CCG_TRY(host_record(&h, why == CCG_R_OK ? CCG_AUDIT_ALLOW : CCG_AUDIT_ERROR, why));
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}

@@ -249,6 +249,14 @@ CCG_MUST_CHECK ccg_result kbs_audit_anonymous(ccg_kbs *k, const ccg_audit_event 
 /* Appends the summaries of the windows ended by now (every pending one when force). */
 CCG_MUST_CHECK ccg_result kbs_audit_flush(ccg_kbs *k, ccg_time now, int force);
 
+/* The listening socket (kbs_listen.c): "address" (literal, host name, [v6]:port, host:port) resolved
+ * with getaddrinfo and the first bindable result bound, listening and non-blocking. loopback_only
+ * refuses a non-loopback address (kbs.config_invalid). shown receives "127.0.0.1:8080" / "[::1]:8080". */
+struct sockaddr;
+CCG_MUST_CHECK ccg_result kbs_listen_open(const char *address, uint16_t default_port, int loopback_only,
+                                          int *fd_out, uint16_t *port_out, char *shown, size_t shown_cap);
+void kbs_sockaddr_text(const struct sockaddr *sa, char *out, size_t cap);
+
 /* The server's request body collector (kbs_body.c). Every buffer it gives up, when growing or when
  * freed, is zeroed first: a body can carry a model key. */
 typedef struct {

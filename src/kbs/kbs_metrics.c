@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
+#include "ccgate/version.h"
+
 static const char *const ENDPOINTS[KBS_EP_COUNT] = {"auth", "attest", "resource", "health", "metrics", "other"};
 static const double BUCKETS[KBS_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5};
 
@@ -92,14 +96,40 @@ __attribute__((format(printf, 2, 3))) static void put(text *t, const char *fmt, 
     }
 }
 
+/* A label value as Prometheus's text format wants it: backslash, quote and newline escaped. */
+static void label_value(const char *in, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (; *in != 0 && o + 3 < cap; in++) {
+        if (*in == '\\' || *in == '"') {
+            out[o++] = '\\';
+            out[o++] = *in;
+        } else if (*in == '\n') {
+            out[o++] = '\\';
+            out[o++] = 'n';
+        } else {
+            out[o++] = *in;
+        }
+    }
+    out[o] = 0;
+}
+
 char *kbs_metrics_render(kbs_metrics *m, size_t *len)
 {
+    char version[64], revision[96], openssl[160];
     static const char *const classes[5] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
     text t = {malloc(4096), 0, 4096, 0};
     if (t.p == NULL) {
         return NULL;
     }
     t.p[0] = 0;
+    label_value(ccg_version(), version, sizeof(version));
+    label_value(ccg_git_revision(), revision, sizeof(revision));
+    label_value(OpenSSL_version(OPENSSL_VERSION), openssl, sizeof(openssl));
+    /* The Prometheus convention for what is running: constant 1, the facts in the labels. */
+    put(&t, "# HELP ccgate_build_info The ccgate build serving: version, git revision and OpenSSL in use.\n"
+            "# TYPE ccgate_build_info gauge\nccgate_build_info{version=\"%s\",revision=\"%s\",openssl=\"%s\"} 1\n",
+        version, revision, openssl);
     put(&t, "# HELP ccgate_kbs_requests_total HTTP requests by endpoint and status class.\n"
             "# TYPE ccgate_kbs_requests_total counter\n");
     for (int e = 0; e < KBS_EP_COUNT; e++) {

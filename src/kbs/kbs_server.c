@@ -15,7 +15,15 @@
  *   - request bodies are collected in buffers that are zeroed before they are freed or replaced, and
  *     the library's per-connection buffer is a mapping of its own, returned to the kernel on close;
  *   - the TLS private key's PEM lives in secret memory and is zeroed as soon as the library has
- *     parsed it. */
+ *     parsed it.
+ *
+ * Reload (SIGHUP, docs/kbs.md "Reload"): the listening socket is the broker's own (kbs_listen.c). A
+ * reload starts a second libmicrohttpd daemon with the new certificate and key on a duplicate of that
+ * socket; only when it runs is the old daemon quiesced (it stops accepting, and keeps serving the
+ * connections it has, keep-alive ones included, until they close or go idle). The watchdog stops a
+ * quiesced daemon once it has no connection left. A certificate or key the TLS library refuses leaves
+ * the old daemon as it was. Every line goes through the one log schema (log.h), the library's own
+ * messages (GnuTLS handshake failures included) through its external logger. */
 #include "kbs_internal.h"
 
 #include <arpa/inet.h>
@@ -36,6 +44,7 @@
 #include <openssl/rand.h>
 
 #include "ccgate/error.h"
+#include "ccgate/log.h"
 #include "ccgate/secmem.h"
 
 /* GnuTLS priorities: TLS 1.2 and 1.3 only. */
@@ -57,16 +66,31 @@ typedef struct kbs_conn {
     struct timespec since;
     int receiving;
     int cut;
-    char address[INET_ADDRSTRLEN];
+    char address[INET6_ADDRSTRLEN];
 } kbs_conn;
 
-struct ccg_kbs_server {
+/* A quiesced daemon finishing its connections, and the listening descriptor it gave back. */
+typedef struct kbs_retired {
+    struct kbs_retired *next;
     struct MHD_Daemon *daemon;
+    int fd;
+    struct timespec since; /* when it was quiesced */
+    unsigned left;         /* connections it still had when reaped */
+} kbs_retired;
+
+struct ccg_kbs_server {
+    struct MHD_Daemon *daemon; /* the one accepting; replaced by a reload under reload_lock */
+    kbs_retired *retired;      /* quiesced daemons still serving, under reload_lock */
+    pthread_mutex_t reload_lock;
+    int reload_lock_ok;
+    int listen_fd;
+    int insecure_http;
+    unsigned threads, max_conns, per_address, idle;
     ccg_kbs *kbs;
     uint16_t port;
-    char *cert_pem;
-    ccg_secbuf key_pem;
+    char shown[INET6_ADDRSTRLEN + 16];
     unsigned deadline;
+    unsigned drain; /* limits.reload_drain */
     pthread_mutex_t conns_lock; /* guards the list; held while a connection is shut down */
     kbs_conn *conns;
     int conns_lock_ok;
@@ -101,11 +125,8 @@ static double seconds_since(const struct timespec *t0)
 static void log_line(const char *request_id, const char *method, const char *path, size_t path_len,
                      const ccg_kbs_http_response *r)
 {
-    char ts[32];
     char sent[KBS_TARGET_MAX];
-    json_t *line, *reasons = NULL;
-    char *text;
-    ccg_time_format_rfc3339(ccg_time_now(), ts, sizeof(ts));
+    json_t *fields, *reasons = NULL;
     /* The path as sent, escaped: never the library's cut-down or decoded form, and always valid JSON. */
     kbs_path_escape(path, path_len, sent, sizeof(sent));
     if (r->status != 200 && r->body != NULL) {
@@ -114,15 +135,13 @@ static void log_line(const char *request_id, const char *method, const char *pat
         reasons = json_incref(json_object_get(b, "reasons"));
         json_decref(b);
     }
-    line = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:o?}", "time", ts, "level", r->status >= 500 ? "error" : "info",
-                     "msg", "request", "request_id", request_id, "method", method, "path", sent, "status",
-                     (int)r->status, "reasons", reasons);
-    text = line == NULL ? NULL : json_dumps(line, JSON_COMPACT);
-    if (text != NULL) {
-        fprintf(stderr, "%s\n", text);
+    fields = json_pack("{s:s,s:s,s:i}", "method", method, "path", sent, "status", (int)r->status);
+    if (fields != NULL && reasons != NULL) {
+        json_object_set(fields, "reasons", reasons);
     }
-    free(text);
-    json_decref(line);
+    json_decref(reasons);
+    ccg_log_event(r->status >= 500 ? CCG_LOG_ERROR : CCG_LOG_INFO, "request", request_id, fields);
+    json_decref(fields);
 }
 
 /* The peer's IP address as text, for the per-address attempt limit; "" when unknown. */
@@ -137,34 +156,6 @@ static const char *client_address(struct MHD_Connection *connection, char *out, 
         (void)inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out, (socklen_t)cap);
     }
     return out;
-}
-
-/* libmicrohttpd's own messages (a connection closed early, a refused connection) as JSON lines, like
- * every other line of the daemon's log. */
-__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    char msg[512];
-    json_t *line;
-    char *text;
-    size_t n;
-    (void)cls;
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    n = strlen(msg);
-    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r')) {
-        msg[--n] = 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if ((unsigned char)msg[i] < 0x20 || (unsigned char)msg[i] > 0x7E) {
-            msg[i] = '?';
-        }
-    }
-    line = json_pack("{s:s,s:s,s:s}", "level", "warn", "msg", "http", "detail", msg);
-    text = line == NULL ? NULL : json_dumps(line, JSON_COMPACT);
-    if (text != NULL) {
-        fprintf(stderr, "%s\n", text);
-    }
-    free(text);
-    json_decref(line);
 }
 
 static kbs_conn *conn_of(struct MHD_Connection *connection)
@@ -211,6 +202,9 @@ static void notify_connection(void *cls, struct MHD_Connection *connection, void
         if (addr != NULL && addr->client_addr != NULL && addr->client_addr->sa_family == AF_INET) {
             inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)addr->client_addr)->sin_addr, c->address,
                       sizeof(c->address));
+        } else if (addr != NULL && addr->client_addr != NULL && addr->client_addr->sa_family == AF_INET6) {
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)addr->client_addr)->sin6_addr,
+                      c->address, sizeof(c->address));
         }
         pthread_mutex_lock(&srv->conns_lock);
         c->next = srv->conns;
@@ -249,17 +243,60 @@ static void enforce_deadline(ccg_kbs_server *srv)
         if (c->receiving && !c->cut && seconds_since(&c->since) >= (double)srv->deadline) {
             c->cut = 1;
             (void)shutdown(c->fd, SHUT_RDWR);
-            fprintf(stderr,
-                    "{\"level\":\"info\",\"msg\":\"connection closed\",\"reasons\":[\"%s\"],\"address\":\"%s\","
-                    "\"deadline\":%u}\n",
-                    ccg_reason_code(CCG_R_KBS_REQUEST_DEADLINE), c->address, srv->deadline);
+            ccg_log_eventf(CCG_LOG_INFO, "connection_closed", NULL, "{s:[s],s:s,s:i}", "reasons",
+                           ccg_reason_code(CCG_R_KBS_REQUEST_DEADLINE), "address", c->address, "deadline",
+                           (int)srv->deadline);
         }
     }
     pthread_mutex_unlock(&srv->conns_lock);
 }
 
-/* Four times a second: the request deadline, and the anonymous-denial audit summaries whose window
- * has ended (ccg_kbs_tick). */
+static unsigned daemon_connections(struct MHD_Daemon *d)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    return info != NULL ? info->num_connections : 0;
+}
+
+/* Stops the quiesced daemons that have no connection left or are past the drain limit (every one when
+ * all). */
+static void reap_retired(ccg_kbs_server *srv, int all)
+{
+    kbs_retired *done = NULL, **at;
+    pthread_mutex_lock(&srv->reload_lock);
+    at = &srv->retired;
+    while (*at != NULL) {
+        kbs_retired *r = *at;
+        r->left = daemon_connections(r->daemon);
+        /* A rotated certificate may be a compromised one: a client keeping a connection alive on it is
+         * cut off after limits.reload_drain. */
+        if (all || r->left == 0 || seconds_since(&r->since) >= (double)srv->drain) {
+            *at = r->next;
+            r->next = done;
+            done = r;
+        } else {
+            at = &r->next;
+        }
+    }
+    pthread_mutex_unlock(&srv->reload_lock);
+    while (done != NULL) {
+        kbs_retired *r = done;
+        done = r->next;
+        MHD_stop_daemon(r->daemon); /* a quiesced daemon does not close its listening descriptor */
+        if (r->fd >= 0) {
+            close(r->fd);
+        }
+        if (!all) {
+            ccg_log_eventf(r->left == 0 ? CCG_LOG_INFO : CCG_LOG_WARN, "reload_drained", NULL, "{s:s,s:i}", "detail",
+                           r->left == 0 ? "the previous TLS server finished its connections and stopped"
+                                        : "the previous TLS server reached limits.reload_drain: its connections closed",
+                           "connections_closed", (int)r->left);
+        }
+        free(r);
+    }
+}
+
+/* Four times a second: the request deadline, the quiesced daemons that have drained, and the
+ * anonymous-denial audit summaries whose window has ended (ccg_kbs_tick). */
 static void *watchdog_main(void *arg)
 {
     ccg_kbs_server *srv = arg;
@@ -278,6 +315,7 @@ static void *watchdog_main(void *arg)
         }
         pthread_mutex_unlock(&srv->stop_lock);
         enforce_deadline(srv);
+        reap_retired(srv, 0);
         ccg_kbs_tick(srv->kbs);
         pthread_mutex_lock(&srv->stop_lock);
     }
@@ -425,8 +463,6 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *connection, cons
     return ret;
 }
 
-static int is_loopback(const struct in_addr *a) { return (ntohl(a->s_addr) >> 24) == 127; }
-
 /* The TLS private key, read straight into secret memory (no stdio buffer holds a copy). */
 static ccg_result read_key_pem(const char *path, int allow_unlocked, ccg_secbuf *out)
 {
@@ -462,27 +498,103 @@ cleanup:
 
 static unsigned or_default(unsigned v, unsigned d) { return v != 0 ? v : d; }
 
+/* Whether descriptor fd still names the socket described by sb. libmicrohttpd closes the listening
+ * socket it was given when MHD_start_daemon fails after taking it (a refused certificate), but not on
+ * every path; another thread may have reused the number since, for a socket with another inode. */
+static int still_ours(int fd, const struct stat *sb)
+{
+    struct stat now;
+    return fstat(fd, &now) == 0 && now.st_dev == sb->st_dev && now.st_ino == sb->st_ino;
+}
+
+/* A daemon on a duplicate of the listening socket: plain HTTP, or TLS with this certificate and key
+ * (PEM; the key's text is zeroed by the caller once this returns). */
+static ccg_result start_daemon(ccg_kbs_server *s, const char *cert_pem, const char *key_pem, struct MHD_Daemon **out)
+{
+    ccg_result result = CCG_FAILURE;
+    /* MHD_USE_AUTO: epoll on Linux, so the pool is not bound by select's FD_SETSIZE. MHD_USE_ITC: a
+     * reload can quiesce it. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    int fd = fcntl(s->listen_fd, F_DUPFD_CLOEXEC, 3);
+    struct stat listen_sb;
+    struct MHD_OptionItem tls[] = {
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cert_pem},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)key_pem},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)KBS_TLS_PRIORITIES},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    *out = NULL;
+    CCG_ENSURE_MSG(fd >= 0, CCG_R_INTERNAL_ERROR, "dup of the listening socket: %s", strerror(errno));
+    if (fstat(fd, &listen_sb) != 0) {
+        close(fd);
+        CCG_BAIL(CCG_R_INTERNAL_ERROR, "fstat of the listening socket: %s", strerror(errno));
+    }
+    if (!s->insecure_http) {
+        flags |= MHD_USE_TLS;
+    }
+    *out = MHD_start_daemon(
+        flags, 0, NULL, NULL, answer, s, MHD_OPTION_EXTERNAL_LOGGER, ccg_log_mhd, NULL, /* first: all messages */
+        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, s->threads,
+        MHD_OPTION_CONNECTION_LIMIT, s->max_conns,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->per_address, MHD_OPTION_CONNECTION_TIMEOUT, s->idle,
+        MHD_OPTION_NOTIFY_CONNECTION, notify_connection, s, MHD_OPTION_URI_LOG_CALLBACK, uri_seen, s,
+        MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, s, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)KBS_CONN_MEMORY, MHD_OPTION_ARRAY,
+        s->insecure_http ? &tls[3] : tls, MHD_OPTION_END);
+    if (*out == NULL && still_ours(fd, &listen_sb)) {
+        close(fd);
+    }
+    CCG_ENSURE_MSG(*out != NULL, CCG_R_KBS_CONFIG_INVALID,
+                   "the HTTP server could not start on %s (for TLS: is the certificate and key a matching PEM pair?)",
+                   s->shown);
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+/* The configured certificate and key: the certificate's PEM and the key's in secret memory. */
+static ccg_result read_tls(const ccg_kbs_config *cfg, char **cert, ccg_secbuf *key)
+{
+    ccg_result result = CCG_FAILURE;
+    size_t n = 0;
+    *cert = NULL;
+    CCG_ENSURE_MSG(cfg->tls_cert != NULL && cfg->tls_key != NULL, CCG_R_KBS_CONFIG_INVALID,
+                   "TLS is required: configure tls.cert_file and tls.key_file, or pass --insecure-http for a "
+                   "loopback test server");
+    CCG_TRY(ccg_file_read(cfg->tls_cert, 1u << 20, (uint8_t **)cert, &n));
+    CCG_TRY(read_key_pem(cfg->tls_key, cfg->allow_unlocked_memory, key));
+    result = CCG_SUCCESS;
+cleanup:
+    if (ccg_failed(result)) {
+        free(*cert);
+        *cert = NULL;
+    }
+    return result;
+}
+
 ccg_result ccg_kbs_server_start(ccg_kbs *k, const ccg_kbs_config *cfg, int insecure_http, ccg_kbs_server **out)
 {
     ccg_result result = CCG_FAILURE;
     ccg_kbs_server *s = NULL;
-    struct sockaddr_in sa;
-    const union MHD_DaemonInfo *info;
-    /* MHD_USE_AUTO: epoll on Linux, so the pool is not bound by select's FD_SETSIZE. */
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
-    unsigned threads = or_default(cfg->threads, 4);
-    unsigned conns = or_default(cfg->max_connections, 256);
-    unsigned per_address = or_default(cfg->max_per_address, 32);
-    unsigned idle = or_default(cfg->idle_timeout, 15);
-    size_t n = 0;
+    char *cert = NULL;
+    ccg_secbuf key = {0};
 
     *out = NULL;
     s = calloc(1, sizeof(*s));
     CCG_ENSURE_ALLOC(s);
+    s->listen_fd = -1;
     s->kbs = k;
+    s->insecure_http = insecure_http;
     s->deadline = or_default(cfg->request_deadline, 20);
+    s->drain = or_default(cfg->reload_drain, CCG_KBS_RELOAD_DRAIN_DEFAULT);
+    s->threads = or_default(cfg->threads, 4);
+    s->max_conns = or_default(cfg->max_connections, 256);
+    s->per_address = or_default(cfg->max_per_address, 32);
+    s->idle = or_default(cfg->idle_timeout, 15);
     CCG_ENSURE(pthread_mutex_init(&s->conns_lock, NULL) == 0, CCG_R_INTERNAL_ERROR);
     s->conns_lock_ok = 1;
+    CCG_ENSURE(pthread_mutex_init(&s->reload_lock, NULL) == 0, CCG_R_INTERNAL_ERROR);
+    s->reload_lock_ok = 1;
     {
         pthread_condattr_t ca;
         CCG_ENSURE(pthread_mutex_init(&s->stop_lock, NULL) == 0, CCG_R_INTERNAL_ERROR);
@@ -496,58 +608,62 @@ ccg_result ccg_kbs_server_start(ccg_kbs *k, const ccg_kbs_config *cfg, int insec
         pthread_condattr_destroy(&ca);
         s->stop_ok = 1;
     }
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(cfg->port);
-    CCG_ENSURE_MSG(inet_pton(AF_INET, cfg->bind_address, &sa.sin_addr) == 1, CCG_R_KBS_CONFIG_INVALID,
-                   "address \"%.64s\" is not an IPv4 address", cfg->bind_address);
-    CCG_ENSURE_MSG(conns >= threads, CCG_R_KBS_CONFIG_INVALID, "limits.connections (%u) is below threads (%u)",
-                   conns, threads);
-    if (insecure_http) {
-        CCG_ENSURE_MSG(is_loopback(&sa.sin_addr), CCG_R_KBS_CONFIG_INVALID,
-                       "--insecure-http serves plain HTTP on loopback addresses only, not %.64s", cfg->bind_address);
-    } else {
-        CCG_ENSURE_MSG(cfg->tls_cert != NULL && cfg->tls_key != NULL, CCG_R_KBS_CONFIG_INVALID,
-                       "TLS is required: configure tls.cert_file and tls.key_file, or pass --insecure-http for a "
-                       "loopback test server");
-        CCG_TRY(ccg_file_read(cfg->tls_cert, 1u << 20, (uint8_t **)&s->cert_pem, &n));
-        CCG_TRY(read_key_pem(cfg->tls_key, cfg->allow_unlocked_memory, &s->key_pem));
-        flags |= MHD_USE_TLS;
+    CCG_ENSURE_MSG(s->max_conns >= s->threads, CCG_R_KBS_CONFIG_INVALID,
+                   "limits.connections (%u) is below threads (%u)", s->max_conns, s->threads);
+    if (!insecure_http) {
+        CCG_TRY(read_tls(cfg, &cert, &key)); /* before binding: a missing file is reported as such */
     }
-    {
-        struct MHD_OptionItem tls[] = {
-            {MHD_OPTION_HTTPS_MEM_CERT, 0, s->cert_pem},
-            {MHD_OPTION_HTTPS_MEM_KEY, 0, s->key_pem.data},
-            {MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)KBS_TLS_PRIORITIES},
-            {MHD_OPTION_END, 0, NULL},
-        };
-        s->daemon = MHD_start_daemon(
-            flags, cfg->port, NULL, NULL, answer, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, /* first: all messages */
-            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-            MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT, conns,
-            MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_address, MHD_OPTION_CONNECTION_TIMEOUT, idle,
-            MHD_OPTION_NOTIFY_CONNECTION, notify_connection, s, MHD_OPTION_URI_LOG_CALLBACK, uri_seen, s,
-            MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, s, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)KBS_CONN_MEMORY,
-            MHD_OPTION_ARRAY, insecure_http ? &tls[3] : tls, MHD_OPTION_END);
-    }
-    /* The library has parsed the key into its own credentials; the PEM text is not needed again. */
-    ccg_secbuf_free(&s->key_pem);
-    CCG_ENSURE_MSG(s->daemon != NULL, CCG_R_KBS_CONFIG_INVALID, "the HTTP server could not start on %.64s:%u",
-                   cfg->bind_address, (unsigned)cfg->port);
-    info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = info != NULL ? info->port : cfg->port;
+    CCG_TRY(kbs_listen_open(cfg->bind_address, cfg->port, insecure_http, &s->listen_fd, &s->port, s->shown,
+                            sizeof(s->shown)));
+    CCG_TRY(start_daemon(s, cert, (const char *)key.data, &s->daemon));
     CCG_ENSURE(pthread_create(&s->watchdog, NULL, watchdog_main, s) == 0, CCG_R_INTERNAL_ERROR);
     s->watchdog_running = 1;
     *out = s;
     s = NULL;
     result = CCG_SUCCESS;
 cleanup:
+    /* The library has parsed the key into its own credentials; the PEM text is not needed again. */
+    ccg_secbuf_free(&key);
+    free(cert);
     ccg_kbs_server_stop(s);
     return result;
 }
 
+ccg_result ccg_kbs_server_reload_tls(ccg_kbs_server *s, const ccg_kbs_config *cfg)
+{
+    ccg_result result = CCG_FAILURE;
+    struct MHD_Daemon *fresh = NULL;
+    kbs_retired *r = NULL;
+    char *cert = NULL;
+    ccg_secbuf key = {0};
+    if (s->insecure_http) {
+        return CCG_SUCCESS; /* no certificate to replace */
+    }
+    CCG_TRY(read_tls(cfg, &cert, &key));
+    r = calloc(1, sizeof(*r));
+    CCG_ENSURE_ALLOC(r);
+    /* The new daemon runs before the old one stops accepting: no moment without a listener. */
+    CCG_TRY(start_daemon(s, cert, (const char *)key.data, &fresh));
+    pthread_mutex_lock(&s->reload_lock);
+    r->daemon = s->daemon;
+    r->fd = MHD_quiesce_daemon(s->daemon);
+    mono_now(&r->since);
+    r->next = s->retired;
+    s->retired = r;
+    s->daemon = fresh;
+    pthread_mutex_unlock(&s->reload_lock);
+    r = NULL;
+    result = CCG_SUCCESS;
+cleanup:
+    free(r);
+    ccg_secbuf_free(&key);
+    free(cert);
+    return result;
+}
+
 uint16_t ccg_kbs_server_port(const ccg_kbs_server *s) { return s->port; }
+
+const char *ccg_kbs_server_address(const ccg_kbs_server *s) { return s->shown; }
 
 void ccg_kbs_server_stop(ccg_kbs_server *s)
 {
@@ -561,14 +677,21 @@ void ccg_kbs_server_stop(ccg_kbs_server *s)
         pthread_mutex_unlock(&s->stop_lock);
         pthread_join(s->watchdog, NULL);
     }
-    if (s->daemon != NULL) {
-        MHD_stop_daemon(s->daemon);
+    if (s->reload_lock_ok) {
+        reap_retired(s, 1);
     }
-    ccg_secbuf_free(&s->key_pem);
-    free(s->cert_pem);
+    if (s->daemon != NULL) {
+        MHD_stop_daemon(s->daemon); /* closes its duplicate of the listening socket */
+    }
+    if (s->listen_fd >= 0) {
+        close(s->listen_fd);
+    }
     if (s->stop_ok) {
         pthread_cond_destroy(&s->stop_cond);
         pthread_mutex_destroy(&s->stop_lock);
+    }
+    if (s->reload_lock_ok) {
+        pthread_mutex_destroy(&s->reload_lock);
     }
     if (s->conns_lock_ok) {
         pthread_mutex_destroy(&s->conns_lock);

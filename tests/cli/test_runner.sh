@@ -288,6 +288,34 @@ rc=0
 "$runner" --model "$work/m.ccgm" 2>/dev/null || rc=$?
 [ "$rc" = 2 ] && pass "no socket: exit 2" || fail "no socket: exit $rc"
 
+# --- the one log schema (docs/logging.md): every line the runner wrote, requests, refusals and start-up
+# failures alike, is a JSON object with ts, level, component "runner", event and request_id ---
+"$runner" --socket "$work/file.sock" --model "$work/m.ccgm" 2>"$work/fail.log" || true
+if python3 - "$work/runner.log" "$work/busy.log" "$work/fail.log" <<'PY'
+import json, sys
+bad = 0
+lines = 0
+for path in sys.argv[1:]:
+    for line in open(path, encoding="utf-8", errors="replace"):
+        lines += 1
+        try:
+            d = json.loads(line)
+            assert isinstance(d, dict) and d.get("component") == "runner"
+            assert all(k in d for k in ("ts", "level", "component", "event", "request_id"))
+            assert d["level"] in ("debug", "info", "warn", "error")
+        except Exception:
+            bad += 1
+            print("not the log schema (%s): %r" % (path, line[:200]))
+fail = [json.loads(l) for l in open(sys.argv[3])]
+if not any(d["level"] == "error" and d.get("reason") == "runner.socket_failed" for d in fail):
+    print("the start-up failure is not logged at level error with its reason")
+    bad += 1
+print(lines, "lines checked")
+sys.exit(1 if bad or lines == 0 else 0)
+PY
+then pass "every runner log line is one JSON object of the schema; a start-up failure is level error"
+else fail "runner log lines outside the schema"; fi
+
 if [ "$failed" -ne 0 ]; then
   echo "$failed check(s) failed"
   exit 1

@@ -14,6 +14,7 @@
 
 #include "ccgate/buf.h"
 #include "ccgate/error.h"
+#include "ccgate/log.h"
 #include "ccgate/runner.h"
 #include "runner_api.h"
 
@@ -62,8 +63,9 @@ typedef struct {
 static void log_request(const ccg_runner *r, const char *name, unsigned status, ccg_reason reason)
 {
     if (!r->quiet) {
-        fprintf(stderr, "ccgate-runner: %s %u%s%s\n", name, status, reason != CCG_R_OK ? " " : "",
-                reason != CCG_R_OK ? ccg_reason_code(reason) : "");
+        /* The route's name and the outcome only: never a prompt or a completion. */
+        ccg_log_eventf(status >= 500 ? CCG_LOG_ERROR : CCG_LOG_INFO, "request", NULL, "{s:s,s:i,s:s?}", "route",
+                       name, "status", (int)status, "reason", reason != CCG_R_OK ? ccg_reason_code(reason) : NULL);
     }
 }
 
@@ -443,8 +445,10 @@ ccg_result ccg_runner_start(const ccg_model *m, const ccg_runner_config *cfg, cc
     CCG_TRY(bind_unix(cfg->socket_path, &r->fd));
     r->socket_path = strdup(cfg->socket_path);
     CCG_ENSURE_ALLOC(r->socket_path);
-    r->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL, 0,
-                                 NULL, NULL, answer, r, MHD_OPTION_LISTEN_SOCKET, r->fd, MHD_OPTION_CONNECTION_LIMIT,
+    r->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+                                     MHD_USE_ERROR_LOG, 0,
+                                 NULL, NULL, answer, r, MHD_OPTION_EXTERNAL_LOGGER, ccg_log_mhd, NULL,
+                                 MHD_OPTION_LISTEN_SOCKET, r->fd, MHD_OPTION_CONNECTION_LIMIT,
                                  conns, MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_NOTIFY_COMPLETED,
                                  completed, r, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, r, MHD_OPTION_END);
     CCG_ENSURE_MSG(r->daemon != NULL, CCG_R_RUNNER_SOCKET_FAILED, "the HTTP server did not start");
