@@ -5,7 +5,7 @@ FUZZ_SECONDS ?= 20
 # make fuzz-long: every libFuzzer target this long, one after the other (38 targets: about 6.5 hours).
 FUZZ_LONG_SECONDS ?= 600
 
-.PHONY: all deps build build-test build-gcc test fuzz fuzz-long mutate demo bench docs clean
+.PHONY: all deps build build-test build-gcc test deb fuzz fuzz-long mutate demo bench docs clean
 
 all: build
 
@@ -23,14 +23,19 @@ build-test: deps
 	cmake --build build/test -j $(JOBS)
 
 # The same sources with gcc (Debian 12's default compiler), optimised: its -O2 warnings (format truncation,
-# unused results) differ from clang's, and -Werror makes them errors. Built, not run: the suite runs above.
+# unused results) differ from clang's, and -Werror makes them errors. Its programs are not run by the suite,
+# but it is the tree tests/cli/test_install.sh installs and packages (hence the /usr prefix, Debian's).
 build-gcc: deps
-	cmake -S . -B build/gcc -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=gcc -DCCG_TESTS=ON >/dev/null
+	cmake -S . -B build/gcc -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=gcc -DCCG_TESTS=ON -DCMAKE_INSTALL_PREFIX=/usr >/dev/null
 	cmake --build build/gcc -j $(JOBS)
 
 test: build-test build-gcc
 	cd build/test && ctest --output-on-failure -j $(JOBS)
 	bash scripts/run-fuzzers.sh build/test $(FUZZ_SECONDS)
+
+# The Debian package, from the gcc build: build/deb/ccgate_VERSION-1_ARCH.deb (docs/install.md).
+deb: build-gcc
+	bash packaging/build-deb.sh build/gcc build/deb
 
 fuzz: build-test
 	bash scripts/run-fuzzers.sh build/test $(FUZZ_SECONDS)

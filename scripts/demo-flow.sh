@@ -122,19 +122,19 @@ cat > "$work/policy.json" <<JSON
                 "migration_agent_allowed": false, "allowed_measurements": ["$good_meas"]}}
 JSON
 kbs="$bin/ccgate-kbs"
-show ccgate-kbs create-kek / set-policy / import-key --key-id default/model/llm --policy-id model-llm
-"$kbs" create-kek --config "$work/kbs.json" >/dev/null
+show ccgate-kbs kek create / policy set / key import --key-id default/model/llm --policy-id model-llm
+"$kbs" kek create --config "$work/kbs.json" >/dev/null
 # A release policy must pin the launch measurement: one that does not would release to any genuine guest.
 cat > "$work/unpinned.json" <<JSON
 {"policy_id": "model-any", "version": 1, "allowed_tees": ["snp"], "trusted_roots": [{"product": "milan", "pem": $ark}]}
 JSON
-show ccgate-kbs set-policy --file unpinned.json   "(no measurement pinned)"
+show ccgate-kbs policy set --file unpinned.json   "(no measurement pinned)"
 unpinned_rc=0
-"$kbs" set-policy --config "$work/kbs.json" --file "$work/unpinned.json" 2>"$work/unpinned.err" || unpinned_rc=$?
+"$kbs" policy set --config "$work/kbs.json" --file "$work/unpinned.json" 2>"$work/unpinned.err" || unpinned_rc=$?
 expect "unpinned policy refused (exit status)" "$unpinned_rc" 2
 expect "reason" "$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["reason"])' "$work/unpinned.err")" kbs.policy_unpinned
-"$kbs" set-policy --config "$work/kbs.json" --file "$work/policy.json" >/dev/null
-"$kbs" import-key --config "$work/kbs.json" --key-id default/model/llm --policy-id model-llm --file "$work/model.key" >/dev/null
+"$kbs" policy set --config "$work/kbs.json" --file "$work/policy.json" >/dev/null
+"$kbs" key import --config "$work/kbs.json" --key-id default/model/llm --policy-id model-llm --file "$work/model.key" >/dev/null
 rm -f "$work/model.key" # the broker holds it now, wrapped under its KEK
 "$kbs" serve --config "$work/kbs.json" --port-file "$work/kbs.port" 2>"$work/kbs.log" &
 pids+=($!)
@@ -183,8 +183,8 @@ expect "reason" "$(failed_reason "$work/agent-rogue.err")" snp.measurement_not_a
 expect "model server started" "$(grep -c '^model server' "$work/agent-rogue.out" || true)" 0
 
 step "Provider: the kill switch. The key is disabled; the next start attests again and is refused"
-show ccgate-kbs key-state --key-id default/model/llm --state disabled
-"$kbs" key-state --config "$work/kbs.json" --key-id default/model/llm --state disabled >/dev/null
+show ccgate-kbs key disable --key-id default/model/llm
+"$kbs" key disable --config "$work/kbs.json" --key-id default/model/llm >/dev/null
 run_agent disabled "$work/guest"
 expect "agent exit status" "$agent_rc" 12
 expect "reason" "$(failed_reason "$work/agent-disabled.err")" key.disabled
@@ -193,7 +193,7 @@ grep '"event":"failed"' "$work/agent-disabled.err" | tail -1 |
 
 # ---------------------------------------------------------------- 4b. a GPU-gated release
 step "Provider: the key back on, under policy v2: the same guest AND one verified GPU (software GPU roots named)"
-"$kbs" key-state --config "$work/kbs.json" --key-id default/model/llm --state active >/dev/null
+"$kbs" key enable --config "$work/kbs.json" --key-id default/model/llm >/dev/null
 gpu_roots=$(python3 -c 'import json,sys; print(json.dumps({"gpu": open(sys.argv[1]).read(), "rim": open(sys.argv[2]).read()}))' \
   "$work/gpu/root.pem" "$work/gpu/rim-root.pem")
 python3 - "$work/policy.json" "$work/policy-gpu.json" "$gpu_roots" <<'PY'
@@ -206,8 +206,8 @@ del p["gpu_required"]
 p["gpu"] = {"count": 1, "require_rim": True, "require_ocsp": False, "trusted_roots": json.loads(sys.argv[3])}
 json.dump(p, open(sys.argv[2], "w"))
 PY
-show ccgate-kbs set-policy --file policy-gpu.json   "(policy model-llm v2: gpu.count 1, RIMs required)"
-"$kbs" set-policy --config "$work/kbs.json" --file "$work/policy-gpu.json" >/dev/null
+show ccgate-kbs policy set --file policy-gpu.json   "(policy model-llm v2: gpu.count 1, RIMs required)"
+"$kbs" policy set --config "$work/kbs.json" --file "$work/policy-gpu.json" >/dev/null
 nvml_stub="$bin/libnvidia-ml-stub.so"
 gpu_member=" \"gpu\": {\"required\": true, \"nvml_library\": \"$nvml_stub\"},"
 
@@ -249,8 +249,8 @@ p["allowed_tees"] = ["snp", "tdx"]
 p["tdx"] = {"allowed_mrtd": [sys.argv[3]]}
 json.dump(p, open(sys.argv[2], "w"))
 PY
-show ccgate-kbs set-policy --file policy-tdx.json   "(policy model-llm v3: snp or tdx, MRTD pinned)"
-"$kbs" set-policy --config "$work/kbs.json" --file "$work/policy-tdx.json" >/dev/null
+show ccgate-kbs policy set --file policy-tdx.json   "(policy model-llm v3: snp or tdx, MRTD pinned)"
+"$kbs" policy set --config "$work/kbs.json" --file "$work/policy-tdx.json" >/dev/null
 
 step "Guest on Intel TDX: the TD quote (DCAP, QVL order) releases the key; the model is served"
 run_agent td "$work/td"
