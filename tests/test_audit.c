@@ -1184,7 +1184,7 @@ static void cli_verify_list_and_head(void **state)
     assert_int_equal(run_cli((char *[]){"audit", "verify", "--db", missing, NULL}, out, sizeof(out)), 2);
     assert_int_equal(access(missing, F_OK), -1); /* verify never creates a database */
     assert_int_equal(run_cli((char *[]){"audit", "verify", "--help", NULL}, out, sizeof(out)), 0);
-    assert_non_null(strstr(out, "usage: ccgate audit verify"));
+    assert_non_null(strstr(out, "Usage: ccgate audit verify"));
 
     /* broken: 1, naming the record */
     raw_exec(f->path, "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET key_version = 1 WHERE seq = 6");

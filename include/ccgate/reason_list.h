@@ -168,6 +168,7 @@ X(ADMIN_ROLE_NOT_PERMITTED, "admin.role_not_permitted", "admin", DENY, "The admi
 X(ADMIN_SUBJECT_NOT_PERMITTED, "admin.subject_not_permitted", "admin", DENY, "The admin token's issuer is not configured to assert this subject.")
 X(ADMIN_POLICY_RESERVED, "admin.policy_reserved", "admin", DENY, "The policy ID is the broker-wide attestation policy, which only the operator role may set or read.")
 X(ADMIN_OWNER_UNBOUND, "admin.owner_unbound", "admin", DENY, "The key or policy has a legacy owner (subject only) that no single configured issuer may assert; no provider may act on it.")
+X(ADMIN_BROKER_UNREACHABLE, "admin.broker_unreachable", "admin", DEPENDENCY, "`ccgate kbs` could not reach the key broker (connection, TLS or timeout), or its answer carried no reason code.")
 
 /* attester */
 X(ATTEST_NO_TEE, "attest.no_tee", "attest", DEPENDENCY, "No TEE interface was found (neither configfs-tsm nor /dev/sev-guest); the guest refuses to start rather than fall back.")

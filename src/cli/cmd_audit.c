@@ -22,10 +22,19 @@ typedef struct {
     ccg_time before;
 } audit_args;
 
+static const char *g_name = "ccgate audit"; /* the full name of the subcommand being run */
+
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: ccgate audit verify --db FILE [--anchor SEQ:HASH] [--json]\n"
+    /* The forms of every subcommand, then what they share; cli_usage_for picks this one's forms. */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    if (m == NULL) {
+        return;
+    }
+    fprintf(m,
+            "       ccgate audit verify --db FILE [--anchor SEQ:HASH] [--json]\n"
             "       ccgate audit list   --db FILE [--since SEQ] [--limit N] [--json]\n"
             "       ccgate audit head   --db FILE [--json]\n"
             "       ccgate audit checkpoint --db FILE [--json]\n"
@@ -45,6 +54,9 @@ static void usage(FILE *out)
             "        never pruned. verify then starts at that checkpoint.\n"
             "\n"
             "Exit status: 0 intact (or success), 1 chain broken, 2 bad usage or unreadable database.\n");
+    fclose(m);
+    cli_usage_for(out, g_name, text);
+    free(text);
 }
 
 static int parse_int(const char *s, int64_t min, int64_t *out)
@@ -82,66 +94,72 @@ static int parse_anchor(const char *s, ccg_audit_anchor *a)
     return 0;
 }
 
-/* Returns 0, or CLI_EXIT_USAGE after printing why; 1 when --help was printed. */
+/* Returns 0, or a CCG_CLI_EXIT_* outcome (already printed). Each option is taken only by the subcommands
+ * it belongs to. */
 static int parse_args(const char *sub, int argc, char **argv, audit_args *args)
 {
+    static const struct option opts[] = {
+        {"json", no_argument, 0, 'j'},           {"db", required_argument, 0, 'd'},
+        {"since", required_argument, 0, 's'},    {"limit", required_argument, 0, 'l'},
+        {"checkpoint", required_argument, 0, 'c'}, {"before", required_argument, 0, 'b'},
+        {"anchor", required_argument, 0, 'a'},   CCG_CLI_STD_OPTIONS,
+        {0, 0, 0, 0},
+    };
+    const ccg_cli cli = {g_name, usage, opts, NULL};
+    int c;
     memset(args, 0, sizeof(*args));
-    for (int i = 2; i < argc; i++) {
-        const char *opt = argv[i];
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) {
-            usage(stdout);
-            return 1;
-        } else if (strcmp(opt, "--json") == 0) {
-            args->json = 1;
-        } else if (strcmp(opt, "--db") == 0 && val != NULL) {
-            args->db = val;
-            i++;
-        } else if (strcmp(opt, "--since") == 0 && val != NULL && strcmp(sub, "list") == 0) {
-            if (parse_int(val, 0, &args->since) != 0) {
-                fprintf(stderr, "ccgate audit: --since needs a sequence number >= 0\n");
-                return CLI_EXIT_USAGE;
+    ccg_cli_begin();
+    while ((c = ccg_cli_next(&cli, argc - 1, argv + 1)) != CCG_CLI_END) {
+        const char *only = c == 's' || c == 'l' ? "list" : c == 'c' || c == 'b' ? "prune" : c == 'a' ? "verify" : NULL;
+        if (c < 0) {
+            return c; /* help, version or a usage error, already printed */
+        }
+        if (only != NULL && strcmp(sub, only) != 0) {
+            const char *opt = c == 's' ? "--since" : c == 'l' ? "--limit" : c == 'c' ? "--checkpoint"
+                            : c == 'b' ? "--before" : "--anchor";
+            return ccg_cli_usage_error(&cli, "%s belongs to 'ccgate audit %s'", opt, only);
+        }
+        switch (c) {
+        case 'j': args->json = 1; break;
+        case 'd': args->db = optarg; break;
+        case 's':
+            if (ccg_cli_int(&cli, "--since", optarg, 0, INT64_MAX, &args->since) != 0) {
+                return CCG_CLI_EXIT_2;
             }
-            i++;
-        } else if (strcmp(opt, "--limit") == 0 && val != NULL && strcmp(sub, "list") == 0) {
-            if (parse_int(val, 1, &args->limit) != 0) {
-                fprintf(stderr, "ccgate audit: --limit needs a count >= 1\n");
-                return CLI_EXIT_USAGE;
+            break;
+        case 'l':
+            if (ccg_cli_int(&cli, "--limit", optarg, 1, INT64_MAX, &args->limit) != 0) {
+                return CCG_CLI_EXIT_2;
             }
-            i++;
-        } else if (strcmp(opt, "--checkpoint") == 0 && val != NULL && strcmp(sub, "prune") == 0) {
-            if (parse_int(val, 1, &args->checkpoint) != 0) {
-                fprintf(stderr, "ccgate audit: --checkpoint needs a sequence number >= 1\n");
-                return CLI_EXIT_USAGE;
+            break;
+        case 'c':
+            if (ccg_cli_int(&cli, "--checkpoint", optarg, 1, INT64_MAX, &args->checkpoint) != 0) {
+                return CCG_CLI_EXIT_2;
             }
-            i++;
-        } else if (strcmp(opt, "--before") == 0 && val != NULL && strcmp(sub, "prune") == 0) {
-            if (ccg_failed(ccg_time_parse_rfc3339(val, &args->before))) {
-                fprintf(stderr, "ccgate audit: --before needs an RFC 3339 time, e.g. 2026-01-01T00:00:00Z\n");
-                return CLI_EXIT_USAGE;
+            break;
+        case 'b':
+            if (ccg_failed(ccg_time_parse_rfc3339(optarg, &args->before))) {
+                return ccg_cli_usage_error(&cli, "--before needs an RFC 3339 time, e.g. 2026-01-01T00:00:00Z");
             }
             args->has_before = 1;
-            i++;
-        } else if (strcmp(opt, "--anchor") == 0 && val != NULL && strcmp(sub, "verify") == 0) {
-            if (parse_anchor(val, &args->anchor) != 0) {
-                fprintf(stderr, "ccgate audit: --anchor needs SEQ:HASH (seq >= 1, 64 lowercase hex digits)\n");
-                return CLI_EXIT_USAGE;
+            break;
+        case 'a':
+            if (parse_anchor(optarg, &args->anchor) != 0) {
+                return ccg_cli_usage_error(&cli, "--anchor needs SEQ:HASH (seq >= 1, 64 lowercase hex digits)");
             }
             args->has_anchor = 1;
-            i++;
-        } else {
-            fprintf(stderr, "ccgate audit %s: unknown or incomplete option '%s'\n", sub, opt);
-            usage(stderr);
-            return CLI_EXIT_USAGE;
+            break;
+        default: return CCG_CLI_EXIT_2;
         }
     }
+    if (optind != argc - 1) {
+        return ccg_cli_usage_error(&cli, "unexpected argument '%s'", argv[optind + 1]);
+    }
     if (args->db == NULL) {
-        fprintf(stderr, "ccgate audit %s: --db FILE is required\n", sub);
-        return CLI_EXIT_USAGE;
+        return ccg_cli_usage_error(&cli, "--db FILE is required");
     }
     if (strcmp(sub, "prune") == 0 && (args->checkpoint != 0) == (args->has_before != 0)) {
-        fprintf(stderr, "ccgate audit prune: give exactly one of --checkpoint SEQ and --before TIME\n");
-        return CLI_EXIT_USAGE;
+        return ccg_cli_usage_error(&cli, "give exactly one of --checkpoint SEQ and --before TIME");
     }
     return 0;
 }
@@ -351,20 +369,24 @@ int cmd_audit(int argc, char **argv)
     ccg_audit *a = NULL;
     ccg_audit_options opts = {.busy_timeout_ms = 0, .create = 0};
     int rc;
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    static const cli_sub subs[] = {
+        {"verify", "walk the hash chain and name the first broken link"},
+        {"list", "print the records after a sequence number, oldest first"},
+        {"head", "print the newest record's SEQ:HASH, to keep as an anchor"},
+        {"checkpoint", "append a checkpoint record and print its SEQ:HASH"},
+        {"prune", "delete the records before a checkpoint"},
+    };
+    char name[64];
+    int k = cli_group("ccgate audit", "Verify, list, anchor or prune the key broker's hash-chained audit log.",
+                      subs, sizeof(subs) / sizeof(subs[0]), argc, argv, &rc);
+    if (k < 0) {
+        return rc;
     }
-    const char *sub = argv[1];
-    if (strcmp(sub, "verify") != 0 && strcmp(sub, "list") != 0 && strcmp(sub, "head") != 0 &&
-        strcmp(sub, "checkpoint") != 0 && strcmp(sub, "prune") != 0) {
-        fprintf(stderr, "ccgate audit: unknown subcommand '%s'\n", sub);
-        usage(stderr);
-        return CLI_EXIT_USAGE;
-    }
-    rc = parse_args(sub, argc, argv, &args);
-    if (rc != 0) {
-        return rc == 1 ? CLI_EXIT_OK : rc;
+    const char *sub = subs[k].word;
+    g_name = cli_subname(name, sizeof(name), "ccgate audit", sub);
+    rc = cli_parse_result(parse_args(sub, argc, argv, &args), NULL);
+    if (rc >= 0) {
+        return rc;
     }
     if (ccg_failed(ccg_audit_open(args.db, &opts, &a))) {
         return cli_report_error("audit", args.json);

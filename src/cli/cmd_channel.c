@@ -40,7 +40,7 @@ typedef struct {
 static void serve_usage(FILE *out)
 {
     fprintf(out,
-            "usage: ccgate channel serve --emulate-dir DIR [--port N] [--measurement HEX] [--debug]\n"
+            "Usage: ccgate channel serve --emulate-dir DIR [--port N] [--measurement HEX] [--debug]\n"
             "                            [--product milan|genoa|turin] [--print] [--max-connections N]\n"
             "                            [--rate PER_SECOND] [--burst N] [--timeout-ms MS]\n"
             "\n"
@@ -72,12 +72,13 @@ static int parse_serve(int argc, char **argv, serve_args *a)
         {"product", required_argument, 0, 'P'},     {"print", no_argument, 0, 'o'},
         {"max-connections", required_argument, 0, 'n'}, {"rate", required_argument, 0, 'r'},
         {"burst", required_argument, 0, 'b'},       {"timeout-ms", required_argument, 0, 't'},
-        {"help", no_argument, 0, 'h'},              {0, 0, 0, 0},
+        CCG_CLI_STD_OPTIONS,              {0, 0, 0, 0},
     };
+    const ccg_cli cli = {"ccgate channel serve", serve_usage, opts, NULL};
     int c;
     char *end = NULL;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    ccg_cli_begin();
+    while ((c = ccg_cli_next(&cli, argc, argv)) != CCG_CLI_END) {
         errno = 0;
         switch (c) {
         case 'p': a->port = (int)strtol(optarg, &end, 10); break;
@@ -90,27 +91,22 @@ static int parse_serve(int argc, char **argv, serve_args *a)
         case 'r': a->rate = strtod(optarg, &end); break;
         case 'b': a->burst = strtod(optarg, &end); break;
         case 't': a->timeout_ms = (int)strtol(optarg, &end, 10); break;
-        case 'h': serve_usage(stdout); return 1;
-        default: return -1;
+        default: return c; /* help, version or a usage error, already printed */
         }
         if (end != NULL && (*end != '\0' || errno != 0)) {
-            fprintf(stderr, "ccgate channel serve: bad number '%s'\n", optarg);
-            return -1;
+            return ccg_cli_usage_error(&cli, "bad number '%s'", optarg);
         }
         end = NULL;
     }
     if (optind != argc) {
-        fprintf(stderr, "ccgate channel serve: unexpected argument '%s'\n", argv[optind]);
-        return -1;
+        return ccg_cli_usage_error(&cli, "unexpected argument '%s'", argv[optind]);
     }
     if (a->emulate_dir == NULL) {
-        fprintf(stderr, "ccgate channel serve: --emulate-dir is required (the only evidence source so far)\n");
-        return -1;
+        return ccg_cli_usage_error(&cli, "--emulate-dir is required (the only evidence source so far)");
     }
     if (a->port < 0 || a->port > 65535 || a->rate <= 0 || a->burst < 1 || a->timeout_ms < 0 ||
         a->max_connections < 0) {
-        fprintf(stderr, "ccgate channel serve: a number is out of range\n");
-        return -1;
+        return ccg_cli_usage_error(&cli, "a number is out of range");
     }
     return 0;
 }
@@ -146,7 +142,7 @@ static ccg_result write_ark(const char *dir, const ccg_snp_emulator *emu)
     len = BIO_get_mem_data(bio, &data);
     CCG_ENSURE_OSSL(len > 0, CCG_R_INTERNAL_CRYPTO);
     snprintf(path, sizeof(path), "%s/ark.pem", dir);
-    CCG_TRY(ccg_file_write(path, (const uint8_t *)data, (size_t)len));
+    CCG_TRY(cli_file_write(path, (const uint8_t *)data, (size_t)len));
     result = CCG_SUCCESS;
 cleanup:
     BIO_free(bio);
@@ -290,6 +286,7 @@ typedef struct {
     const char *trust_root;
     const char *trust_root_product;
     const char *now;
+    ccg_time now_t; /* --now resolved (cli_now) */
     const char *aead;
     const char *refvals;
     const char *issuer_keys[16];
@@ -299,13 +296,14 @@ typedef struct {
     const char *messages[MAX_MESSAGES];
     int message_count;
     int timeout_ms;
+    int json;
 } send_args;
 
 static void send_usage(FILE *out)
 {
     fprintf(out,
-            "usage: ccgate channel send --connect HOST:PORT --policy FILE [--trust-root FILE\n"
-            "                           [--trust-root-product milan|genoa|turin]] [--now RFC3339]\n"
+            "Usage: ccgate channel send --connect HOST:PORT --policy FILE [--trust-root FILE\n"
+            "                           [--trust-root-product milan|genoa|turin]] [--now TIME]\n"
             "                           [--refvals FILE] [--tcb-baseline FILE...] [--issuer-key ID=FILE...]\n"
             "                           [--aead chacha20-poly1305|aes-128-gcm]\n"
             "                           [--message TEXT...] [--timeout-ms MS]\n"
@@ -319,13 +317,15 @@ static void send_usage(FILE *out)
             "                       measurement (allowed_measurements or reference_values)\n"
             "  --trust-root FILE    also trust this self-signed root (the emulator's ark.pem; test roots only)\n"
             "  --trust-root-product the root's product (default milan)\n"
-            "  --now RFC3339        the verification time (default: the current time)\n"
+            "  --now TIME           the verification time, RFC 3339 or epoch seconds (default: the current\n"
+            "                       time, printed to stderr so it can be pinned)\n"
             "  --refvals FILE       a signed reference-value set the policy may name\n"
             "  --tcb-baseline FILE  a signed SEV-SNP TCB baseline, one per product (docs/snp-tcb-baseline.md);\n"
             "                       a policy requires one unless its \"tcb\" says \"require_baseline\": false\n"
             "  --issuer-key ID=FILE trust this signer of reference values and TCB baselines (repeat)\n"
             "  --aead NAME          the frame AEAD (default chacha20-poly1305)\n"
             "  --message TEXT       a message to send (repeat); without any, stdin is sent as one message\n"
+            "  --json               errors as the error object (docs/cli.md); replies are printed as they are\n"
             "  --timeout-ms MS      per I/O wait (default 30000)\n"
             "\n"
             "Exit status: 0 every reply received and the channel closed cleanly, 1 the server was refused\n"
@@ -340,12 +340,13 @@ static int parse_send(int argc, char **argv, send_args *a)
         {"now", required_argument, 0, 'n'},        {"aead", required_argument, 0, 'a'},
         {"refvals", required_argument, 0, 'V'},    {"issuer-key", required_argument, 0, 'I'},
         {"message", required_argument, 0, 'm'},    {"timeout-ms", required_argument, 0, 'T'},
-        {"tcb-baseline", required_argument, 0, 'B'}, {"help", no_argument, 0, 'h'},
+        {"tcb-baseline", required_argument, 0, 'B'}, {"json", no_argument, 0, 'j'}, CCG_CLI_STD_OPTIONS,
         {0, 0, 0, 0},
     };
+    const ccg_cli cli = {"ccgate channel send", send_usage, opts, NULL};
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    ccg_cli_begin();
+    while ((c = ccg_cli_next(&cli, argc, argv)) != CCG_CLI_END) {
         switch (c) {
         case 'c': a->connect = optarg; break;
         case 'p': a->policy = optarg; break;
@@ -356,22 +357,20 @@ static int parse_send(int argc, char **argv, send_args *a)
         case 'V': a->refvals = optarg; break;
         case 'I':
             if (a->issuer_key_count == 16) {
-                fprintf(stderr, "ccgate channel send: at most 16 --issuer-key\n");
-                return -1;
+                return ccg_cli_usage_error(&cli, "at most 16 --issuer-key");
             }
             a->issuer_keys[a->issuer_key_count++] = optarg;
             break;
+        case 'j': a->json = 1; break;
         case 'B':
             if (a->baseline_count == 3) {
-                fprintf(stderr, "ccgate channel send: at most 3 --tcb-baseline (one per product)\n");
-                return -1;
+                return ccg_cli_usage_error(&cli, "at most 3 --tcb-baseline (one per product)");
             }
             a->baselines[a->baseline_count++] = optarg;
             break;
         case 'm':
             if (a->message_count == MAX_MESSAGES) {
-                fprintf(stderr, "ccgate channel send: at most %d --message\n", MAX_MESSAGES);
-                return -1;
+                return ccg_cli_usage_error(&cli, "at most %d --message", MAX_MESSAGES);
             }
             a->messages[a->message_count++] = optarg;
             break;
@@ -379,35 +378,29 @@ static int parse_send(int argc, char **argv, send_args *a)
             char *end = NULL;
             long ms = strtol(optarg, &end, 10);
             if (end == optarg || *end != '\0' || ms < 0 || ms > 3600000) {
-                fprintf(stderr, "ccgate channel send: --timeout-ms must be 0 to 3600000\n");
-                return -1;
+                return ccg_cli_usage_error(&cli, "--timeout-ms must be 0 to 3600000");
             }
             a->timeout_ms = (int)ms;
             break;
         }
-        case 'h': send_usage(stdout); return 1;
-        default: return -1;
+        default: return c; /* help, version or a usage error, already printed */
         }
     }
     if (optind != argc) {
-        fprintf(stderr, "ccgate channel send: unexpected argument '%s'\n", argv[optind]);
-        return -1;
+        return ccg_cli_usage_error(&cli, "unexpected argument '%s'", argv[optind]);
     }
     if (a->connect == NULL) {
-        fprintf(stderr, "ccgate channel send: --connect is required\n");
-        return -1;
+        return ccg_cli_usage_error(&cli, "--connect is required");
     }
     /* Without a policy naming the approved measurements, any genuine server would be accepted. */
     if (a->policy == NULL) {
-        fprintf(stderr, "ccgate channel send: --policy is required (the approved measurements or reference "
-                        "values); without it any genuine server would be accepted\n");
-        return -1;
+        return ccg_cli_usage_error(&cli, "--policy is required (the approved measurements or reference values); "
+                                         "without it any genuine server would be accepted");
     }
     if (a->aead != NULL && strcmp(a->aead, "chacha20-poly1305") != 0 && strcmp(a->aead, "aes-128-gcm") != 0) {
-        fprintf(stderr, "ccgate channel send: unknown --aead '%s'\n", a->aead);
-        return -1;
+        return ccg_cli_usage_error(&cli, "unknown --aead '%s'", a->aead);
     }
-    return 0;
+    return cli_now(&cli, a->now, &a->now_t);
 }
 
 static ccg_result connect_to(const char *spec, int *out)
@@ -449,7 +442,7 @@ static ccg_result add_trust_root(const send_args *a, ccg_snp_verifier *v)
     ccg_snp_product product = ccg_snp_product_from_name(a->trust_root_product ? a->trust_root_product : "milan");
     CCG_ENSURE_MSG(product != CCG_SNP_PRODUCT_UNKNOWN, CCG_R_USAGE_INVALID, "unknown product");
     CCG_TRY(ccg_snp_collateral_init(&tmp));
-    CCG_TRY(ccg_file_read(a->trust_root, MAX_FILE, &data, &len));
+    CCG_TRY(cli_file_read(a->trust_root, MAX_FILE, &data, &len));
     CCG_TRY(ccg_snp_collateral_add_certs(&tmp, data, len));
     CCG_ENSURE_MSG(sk_X509_num(tmp.certs) == 1, CCG_R_USAGE_INVALID, "--trust-root must hold one certificate");
     CCG_TRY(ccg_snp_verifier_add_root(v, product, sk_X509_value(tmp.certs, 0)));
@@ -480,7 +473,7 @@ static ccg_result load_client_inputs(const send_args *a, client_inputs *in)
         CCG_TRY(add_trust_root(a, in->verifier));
     }
     CCG_ENSURE_MSG(a->policy != NULL, CCG_R_USAGE_INVALID, "no client policy"); /* parse_send refuses first */
-    CCG_TRY(ccg_file_read(a->policy, MAX_FILE, &text, &len));
+    CCG_TRY(cli_file_read(a->policy, MAX_FILE, &text, &len));
     CCG_TRY(ccg_snp_policy_parse((const char *)text, len, &in->policy));
     free(text);
     text = NULL;
@@ -489,7 +482,7 @@ static ccg_result load_client_inputs(const send_args *a, client_inputs *in)
                    "server would be accepted");
     CCG_TRY(cli_load_issuers(a->issuer_keys, a->issuer_key_count, &in->issuers));
     if (a->refvals != NULL) {
-        CCG_TRY(ccg_file_read(a->refvals, 4 * MAX_FILE, &text, &len));
+        CCG_TRY(cli_file_read(a->refvals, 4 * MAX_FILE, &text, &len));
         CCG_TRY(ccg_refval_set_parse((const char *)text, len, &in->refvals));
     }
     CCG_TRY(cli_load_tcb_baselines(a->baselines, a->baseline_count, &in->baselines));
@@ -497,11 +490,7 @@ static ccg_result load_client_inputs(const send_args *a, client_inputs *in)
     in->opts.issuers = in->issuers;
     in->opts.tcb_baselines = &in->baselines;
     in->opts.tcb_issuers = in->issuers;
-    if (a->now != NULL) {
-        CCG_TRY(ccg_time_parse_rfc3339(a->now, &in->now));
-    } else {
-        in->now = ccg_time_now();
-    }
+    in->now = a->now_t;
     result = CCG_SUCCESS;
 cleanup:
     free(text);
@@ -601,7 +590,7 @@ static int run_send(const send_args *a)
     ccg_error_clear();
     if (ccg_failed(load_client_inputs(a, &in)) ||
         (a->message_count == 0 && ccg_failed(read_stdin(&input, &input_len))) || ccg_failed(connect_to(a->connect, &fd))) {
-        rc = cli_report_error("channel send", 0);
+        rc = cli_report_error("channel send", a->json);
         goto cleanup;
     }
     cfg.verifier = in.verifier;
@@ -614,18 +603,18 @@ static int run_send(const send_args *a)
     ccg_decision_free(&d);
     if (ccg_failed(ccg_channel_connect(fd, &cfg, &d, &s))) {
         print_denial(&d);
-        rc = cli_report_error("channel send", 0);
+        rc = cli_report_error("channel send", a->json);
         goto cleanup;
     }
     fprintf(stderr, "ccgate channel send: server attested (%s), channel established\n", d.evidence_digest);
     for (int i = 0; i < a->message_count; i++) {
         if (ccg_failed(exchange(s, (const uint8_t *)a->messages[i], strlen(a->messages[i])))) {
-            rc = cli_report_error("channel send", 0);
+            rc = cli_report_error("channel send", a->json);
             goto cleanup;
         }
     }
     if ((a->message_count == 0 && ccg_failed(exchange(s, input, input_len))) || ccg_failed(finish(s))) {
-        rc = cli_report_error("channel send", 0);
+        rc = cli_report_error("channel send", a->json);
         goto cleanup;
     }
     rc = CLI_EXIT_OK;
@@ -642,29 +631,25 @@ cleanup:
 
 /* ------------------------------------------------------------------ dispatch */
 
-static void channel_usage(FILE *out)
-{
-    fprintf(out, "usage: ccgate channel serve|send [options]   (see 'ccgate channel serve --help')\n");
-}
-
 int cmd_channel(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        channel_usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
-    }
-    int rc;
-    if (strcmp(argv[1], "serve") == 0) {
+    static const cli_sub subs[] = {
+        {"serve", "the server side, with emulated evidence (test root only)"},
+        {"send", "connect, verify the server's evidence, and send messages"},
+    };
+    int rc = CLI_EXIT_USAGE;
+    switch (cli_group("ccgate channel", "The attested secure channel.", subs, 2, argc, argv, &rc)) {
+    case 0: {
         serve_args a = {.rate = 5, .burst = 10};
-        rc = cli_parse_result(parse_serve(argc - 1, argv + 1, &a), serve_usage);
+        rc = cli_parse_result(parse_serve(argc - 1, argv + 1, &a), NULL);
         return rc >= 0 ? rc : run_serve(&a);
     }
-    if (strcmp(argv[1], "send") == 0) {
+    case 1: {
         send_args a;
         memset(&a, 0, sizeof(a));
-        rc = cli_parse_result(parse_send(argc - 1, argv + 1, &a), send_usage);
+        rc = cli_parse_result(parse_send(argc - 1, argv + 1, &a), NULL);
         return rc >= 0 ? rc : run_send(&a);
     }
-    channel_usage(stderr);
-    return CLI_EXIT_USAGE;
+    default: return rc;
+    }
 }

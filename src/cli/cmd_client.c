@@ -29,6 +29,7 @@ typedef struct {
     int baseline_count;
     int gateway, insecure_gateway_tls, json;
     long timeout_ms;
+    ccg_time now_t; /* a pinned --now (RFC 3339 or epoch seconds), when given */
     /* ask */
     const char *model, *prompt;
     long max_tokens;
@@ -38,10 +39,19 @@ typedef struct {
     long connections;
 } client_args;
 
+static const char *g_name = "ccgate client"; /* the full name of the subcommand being run */
+
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: ccgate client ask   --endpoint URL --policy FILE [trust options] [request options] \"prompt\"\n"
+    /* The forms of every subcommand, then what they share; cli_usage_for picks this one's forms. */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    if (m == NULL) {
+        return;
+    }
+    fprintf(m,
+            "       ccgate client ask   --endpoint URL --policy FILE [trust options] [request options] \"prompt\"\n"
             "       ccgate client proxy --listen 127.0.0.1:PORT --endpoint URL --policy FILE [trust options]\n"
             "                           [--port-file FILE] [--connections N]\n"
             "\n"
@@ -60,7 +70,8 @@ static void usage(FILE *out)
             "  --tdx-trust-root FILE   also trust this self-signed TDX test root\n"
             "  --tdx-collateral FILE   Intel collateral bundle for TDX quotes (docs/tdx-quote.md)\n"
             "  --refvals FILE, --tcb-baseline FILE..., --issuer-key ID=FILE...   as for `ccgate verify`\n"
-            "  --now RFC3339           the verification time (default: the current time at each attestation)\n"
+            "  --now TIME              the verification time, RFC 3339 or epoch seconds (default: the current\n"
+            "                          time at each attestation)\n"
             "  --api-key-file FILE     the API key, sent as Authorization: Bearer after verification only\n"
             "  --cert FILE --key FILE  a client certificate for mTLS (direct mode)\n"
             "  --gateway               gateway mode: evidence bound to the endpoint's HPKE key, requests as OHTTP\n"
@@ -80,6 +91,9 @@ static void usage(FILE *out)
             "\n"
             "Exit status: 0 success, 1 the endpoint was refused (evidence denied, binding mismatch) or refused\n"
             "the request, 2 bad usage, unreachable endpoint or malformed input.\n");
+    fclose(m);
+    cli_usage_for(out, g_name, text);
+    free(text);
 }
 
 static int parse_args(int argc, char **argv, client_args *a, int proxy)
@@ -98,14 +112,19 @@ static int parse_args(int argc, char **argv, client_args *a, int proxy)
         {"stream", no_argument, 0, 's'},              {"completions", no_argument, 0, 'l'},
         {"json", no_argument, 0, 'j'},                {"listen", required_argument, 0, 'L'},
         {"port-file", required_argument, 0, 'F'},     {"connections", required_argument, 0, 'N'},
-        {"help", no_argument, 0, 'h'},                {0, 0, 0, 0},
+        CCG_CLI_STD_OPTIONS,                {0, 0, 0, 0},
     };
+    const ccg_cli cli = {g_name, usage, opts, NULL};
     int c;
     char *end = NULL;
-    optind = 1;
     a->max_tokens = 64;
     a->model = "ccgate-model"; /* ccgate-runner's default --served-name */
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    ccg_cli_begin();
+    while ((c = ccg_cli_next(&cli, argc, argv)) != CCG_CLI_END) {
+        /* The trust options are common; ask and proxy each have their own. */
+        if (cli_check_option(&cli, c, proxy ? "epXtPTCVBInkcKgAGoLFNj" : "epXtPTCVBInkcKgAGomxslj") != 0) {
+            return CCG_CLI_EXIT_2;
+        }
         switch (c) {
         case 'e': a->endpoint = optarg; break;
         case 'p': a->policy = optarg; break;
@@ -117,15 +136,13 @@ static int parse_args(int argc, char **argv, client_args *a, int proxy)
         case 'V': a->refvals = optarg; break;
         case 'B':
             if (a->baseline_count == 3) {
-                fprintf(stderr, "ccgate client: at most 3 --tcb-baseline\n");
-                return -1;
+                return ccg_cli_usage_error(&cli, "at most 3 --tcb-baseline");
             }
             a->baselines[a->baseline_count++] = optarg;
             break;
         case 'I':
             if (a->issuer_key_count == 16) {
-                fprintf(stderr, "ccgate client: at most 16 --issuer-key\n");
-                return -1;
+                return ccg_cli_usage_error(&cli, "at most 16 --issuer-key");
             }
             a->issuer_keys[a->issuer_key_count++] = optarg;
             break;
@@ -139,16 +156,14 @@ static int parse_args(int argc, char **argv, client_args *a, int proxy)
         case 'o':
             a->timeout_ms = strtol(optarg, &end, 10);
             if (*end != 0 || a->timeout_ms < 1 || a->timeout_ms > 3600000) {
-                fprintf(stderr, "ccgate client: --timeout-ms must be 1 to 3600000\n");
-                return -1;
+                return ccg_cli_usage_error(&cli, "--timeout-ms must be 1 to 3600000");
             }
             break;
         case 'm': a->model = optarg; break;
         case 'x':
             a->max_tokens = strtol(optarg, &end, 10);
             if (*end != 0 || a->max_tokens < 1 || a->max_tokens > 1000000) {
-                fprintf(stderr, "ccgate client: --max-tokens must be 1 to 1000000\n");
-                return -1;
+                return ccg_cli_usage_error(&cli, "--max-tokens must be 1 to 1000000");
             }
             break;
         case 's': a->stream = 1; break;
@@ -159,36 +174,32 @@ static int parse_args(int argc, char **argv, client_args *a, int proxy)
         case 'N':
             a->connections = strtol(optarg, &end, 10);
             if (*end != 0 || a->connections < 1 || a->connections > 64) {
-                fprintf(stderr, "ccgate client: --connections must be 1 to 64\n");
-                return -1;
+                return ccg_cli_usage_error(&cli, "--connections must be 1 to 64");
             }
             break;
-        case 'h': usage(stdout); return 1;
-        default: return -1;
+        default: return c; /* help, version or a usage error, already printed */
         }
     }
     if (!proxy) {
         if (optind + 1 != argc) {
-            fprintf(stderr, "ccgate client ask: one prompt argument is required\n");
-            return -1;
+            return ccg_cli_usage_error(&cli, "one prompt argument is required");
         }
         a->prompt = argv[optind];
     } else if (optind != argc) {
-        fprintf(stderr, "ccgate client proxy: unexpected argument '%s'\n", argv[optind]);
-        return -1;
+        return ccg_cli_usage_error(&cli, "unexpected argument '%s'", argv[optind]);
     }
     if (a->endpoint == NULL || a->policy == NULL) {
-        fprintf(stderr, "ccgate client: --endpoint and --policy are required (without a policy naming the approved "
-                        "measurements any genuine endpoint would be accepted)\n");
-        return -1;
+        return ccg_cli_usage_error(&cli, "--endpoint and --policy are required (without a policy naming the approved "
+                                         "measurements any genuine endpoint would be accepted)");
     }
     if (proxy && a->listen == NULL) {
-        fprintf(stderr, "ccgate client proxy: --listen is required\n");
-        return -1;
+        return ccg_cli_usage_error(&cli, "--listen is required");
     }
     if ((a->cert == NULL) != (a->key == NULL)) {
-        fprintf(stderr, "ccgate client: --cert and --key go together\n");
-        return -1;
+        return ccg_cli_usage_error(&cli, "--cert and --key go together");
+    }
+    if (a->now != NULL && cli_now(&cli, a->now, &a->now_t) != 0) {
+        return CCG_CLI_EXIT_2;
     }
     return 0;
 }
@@ -234,7 +245,7 @@ static ccg_result load_root(const char *path, STACK_OF(X509) **certs)
     size_t len = 0;
     *certs = sk_X509_new_null();
     CCG_ENSURE_ALLOC(*certs);
-    CCG_TRY(ccg_file_read(path, MAX_FILE, &data, &len));
+    CCG_TRY(cli_file_read(path, MAX_FILE, &data, &len));
     CCG_TRY(ccg_x509_load_bundle(data, len, *certs));
     CCG_ENSURE_MSG(sk_X509_num(*certs) == 1, CCG_R_USAGE_INVALID, "%s must hold one certificate", path);
     result = CCG_SUCCESS;
@@ -249,7 +260,7 @@ static ccg_result load_policy(const char *path, trust_state *s)
     ccg_result result = CCG_FAILURE;
     uint8_t *text = NULL;
     size_t len = 0;
-    CCG_TRY(ccg_file_read(path, MAX_FILE, &text, &len));
+    CCG_TRY(cli_file_read(path, MAX_FILE, &text, &len));
     if (ccg_failed(ccg_snp_policy_parse((const char *)text, len, &s->snp_policy))) {
         ccg_error_clear();
         CCG_TRY(ccg_tdx_policy_parse((const char *)text, len, &s->tdx_policy));
@@ -270,17 +281,17 @@ static ccg_result load_trust(const client_args *a, trust_state *s)
     CCG_TRY(load_policy(a->policy, s));
     if (a->tdx_policy != NULL) {
         CCG_ENSURE_MSG(s->tdx_policy == NULL, CCG_R_USAGE_INVALID, "--policy is already a TDX policy");
-        CCG_TRY(ccg_file_read(a->tdx_policy, MAX_FILE, &text, &len));
+        CCG_TRY(cli_file_read(a->tdx_policy, MAX_FILE, &text, &len));
         CCG_TRY(ccg_tdx_policy_parse((const char *)text, len, &s->tdx_policy));
         free(text);
         text = NULL;
     }
     if (a->now != NULL) {
-        CCG_TRY(ccg_time_parse_rfc3339(a->now, &s->trust.now));
+        s->trust.now = a->now_t;
     }
     CCG_TRY(cli_load_issuers(a->issuer_keys, a->issuer_key_count, &s->issuers));
     if (a->refvals != NULL) {
-        CCG_TRY(ccg_file_read(a->refvals, MAX_FILE, &text, &len));
+        CCG_TRY(cli_file_read(a->refvals, MAX_FILE, &text, &len));
         CCG_TRY(ccg_refval_set_parse((const char *)text, len, &s->refvals));
         free(text);
         text = NULL;
@@ -308,14 +319,14 @@ static ccg_result load_trust(const client_args *a, trust_state *s)
             CCG_TRY(ccg_tdx_verifier_add_test_root(s->tdx, sk_X509_value(certs, 0)));
         }
         if (a->tdx_collateral != NULL) {
-            CCG_TRY(ccg_file_read(a->tdx_collateral, CCG_TDX_COLLATERAL_MAX, &text, &len));
+            CCG_TRY(cli_file_read(a->tdx_collateral, CCG_TDX_COLLATERAL_MAX, &text, &len));
             CCG_TRY(ccg_tdx_collateral_parse((const char *)text, len, &s->tdx_col));
             s->have_tdx_col = 1;
         }
     }
     if (a->api_key_file != NULL) {
         uint8_t *key = NULL;
-        CCG_TRY(ccg_file_read(a->api_key_file, 4096, &key, &len));
+        CCG_TRY(cli_file_read(a->api_key_file, 4096, &key, &len));
         while (len > 0 && (key[len - 1] == '\n' || key[len - 1] == '\r')) {
             len--;
         }
@@ -360,10 +371,10 @@ static void client_config(const client_args *a, const trust_state *s, ccg_client
 }
 
 /* Prints the refusal: the client code, the message, then the verifier's reasons. */
-static int report_refusal(const char *context, const ccg_decision *d)
+static int report_refusal(const char *context, const ccg_decision *d, int json)
 {
     ccg_reason reason = ccg_error_reason();
-    int rc = cli_report_error(context, 0);
+    int rc = cli_report_error(context, json);
     for (size_t i = 0; i < d->reasons.count; i++) {
         fprintf(stderr, "reason: %s: %s\n", ccg_reason_code(d->reasons.items[i].reason),
                 ccg_reason_message(d->reasons.items[i].reason));
@@ -481,20 +492,20 @@ static int run_ask(const client_args *a)
     ccg_buf_init(&o.body, ASK_MAX_ANSWER);
     ccg_error_clear();
     if (ccg_failed(load_trust(a, &s))) {
-        rc = cli_report_error("client ask", 0);
+        rc = cli_report_error("client ask", a->json);
         goto cleanup;
     }
     client_config(a, &s, &cfg);
     body = ask_request_body(a);
     if (body == NULL || ccg_failed(ccg_client_new(&cfg, &c)) ||
         (a->stream && ccg_failed(ccg_sse_parser_new(ask_event, &o, &o.sse)))) {
-        rc = cli_report_error("client ask", 0);
+        rc = cli_report_error("client ask", a->json);
         goto cleanup;
     }
     ccg_client_sink sink = {ask_head, ask_body, &o};
     if (ccg_failed(ccg_client_request(c, "POST", a->completions ? "/v1/completions" : "/v1/chat/completions",
                                       "application/json", (const uint8_t *)body, strlen(body), &sink, &d))) {
-        rc = report_refusal("client ask", &d);
+        rc = report_refusal("client ask", &d, a->json);
         goto cleanup;
     }
     rc = print_answer(&o);
@@ -546,7 +557,7 @@ static int run_proxy(const client_args *a)
     memcpy(host, h, hl);
     host[hl] = 0;
     if (ccg_failed(load_trust(a, &s))) {
-        rc = cli_report_error("client proxy", 0);
+        rc = cli_report_error("client proxy", a->json);
         goto cleanup;
     }
     client_config(a, &s, &cfg);
@@ -559,7 +570,7 @@ static int run_proxy(const client_args *a)
     signal(SIGINT, on_signal);
     signal(SIGPIPE, SIG_IGN);
     if (ccg_failed(ccg_client_proxy_run(&pc, &g_stop))) {
-        rc = cli_report_error("client proxy", 0);
+        rc = cli_report_error("client proxy", a->json);
         goto cleanup;
     }
     rc = CLI_EXIT_OK;
@@ -572,16 +583,20 @@ int cmd_client(int argc, char **argv)
 {
     client_args a;
     memset(&a, 0, sizeof(a));
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    static const cli_sub subs[] = {
+        {"ask", "attest an inference endpoint, then send it one prompt"},
+        {"proxy", "a local OpenAI-compatible proxy to an attested endpoint"},
+    };
+    char name[64];
+    int rc = CLI_EXIT_USAGE;
+    int k = cli_group("ccgate client", "Ask an attested inference endpoint, or proxy requests to it.", subs, 2, argc,
+                      argv, &rc);
+    if (k < 0) {
+        return rc;
     }
-    int proxy = strcmp(argv[1], "proxy") == 0;
-    if (!proxy && strcmp(argv[1], "ask") != 0) {
-        fprintf(stderr, "ccgate client: unknown subcommand '%s' (ask or proxy)\n", argv[1]);
-        return CLI_EXIT_USAGE;
-    }
-    int rc = cli_parse_result(parse_args(argc - 1, argv + 1, &a, proxy), usage);
+    int proxy = k == 1;
+    g_name = cli_subname(name, sizeof(name), "ccgate client", subs[k].word);
+    rc = cli_parse_result(parse_args(argc - 1, argv + 1, &a, proxy), NULL);
     if (rc >= 0) {
         return rc;
     }

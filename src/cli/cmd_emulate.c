@@ -24,12 +24,13 @@ typedef struct {
     const char *load_state; /* reuse a saved emulator's keys (same test root) instead of new ones */
     const char *crl;        /* also write an ARK-signed CRL here */
     int revoke_ask;         /* ... listing the ASK (ASVK) */
+    int json;
 } emulate_args;
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: ccgate emulate snp --out-dir DIR [--product milan|genoa|turin] [--vlek] [--debug]\n"
+            "Usage: ccgate emulate snp --out-dir DIR [--product milan|genoa|turin] [--vlek] [--debug]\n"
             "                          [--report-data HEX] [--measurement HEX] [--platform-info HEX]\n"
             "                          [--save-state] [--load-state DIR] [--crl FILE [--revoke-ask]]\n"
             "\n"
@@ -37,6 +38,7 @@ static void usage(FILE *out)
             "ARK, ASK and VCEK (or ASVK and VLEK) are generated for this run; AMD's pinned roots never accept\n"
             "them, so a verifier must name the test root: verify snp --trust-root DIR/ark.pem.\n"
             "\n"
+            "  --json               print what was written as JSON (errors as the error object)\n"
             "  --out-dir DIR        where to write report.bin, certs.pem (VCEK and ASK) and ark.pem\n"
             "  --product NAME       milan (default), genoa or turin\n"
             "  --vlek               sign with a VLEK (chain VLEK -> ASVK -> ARK) instead of a VCEK\n"
@@ -58,19 +60,21 @@ static void usage(FILE *out)
 static int parse_args(int argc, char **argv, emulate_args *a)
 {
     static const struct option opts[] = {
-        {"out-dir", required_argument, 0, 'o'},     {"product", required_argument, 0, 'p'},
+        {"out-dir", required_argument, 0, 'o'}, {"json", no_argument, 0, 'j'},     {"product", required_argument, 0, 'p'},
         {"vlek", no_argument, 0, 'v'},              {"debug", no_argument, 0, 'd'},
         {"report-data", required_argument, 0, 'r'}, {"measurement", required_argument, 0, 'm'},
         {"save-state", no_argument, 0, 's'},        {"load-state", required_argument, 0, 'l'},
         {"crl", required_argument, 0, 'c'},         {"revoke-ask", no_argument, 0, 'R'},
         {"platform-info", required_argument, 0, 'i'},
-        {"help", no_argument, 0, 'h'},              {0, 0, 0, 0},
+        CCG_CLI_STD_OPTIONS,              {0, 0, 0, 0},
     };
+    const ccg_cli cli = {"ccgate emulate snp", usage, opts, NULL};
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    ccg_cli_begin();
+    while ((c = ccg_cli_next(&cli, argc, argv)) != CCG_CLI_END) {
         switch (c) {
         case 'o': a->out_dir = optarg; break;
+        case 'j': a->json = 1; break;
         case 'p': a->product = optarg; break;
         case 'v': a->vlek = 1; break;
         case 'd': a->debug = 1; break;
@@ -81,21 +85,17 @@ static int parse_args(int argc, char **argv, emulate_args *a)
         case 'c': a->crl = optarg; break;
         case 'R': a->revoke_ask = 1; break;
         case 'i': a->platform_info = optarg; break;
-        case 'h': usage(stdout); return 1;
-        default: return -1;
+        default: return c; /* help, version or a usage error, already printed */
         }
     }
     if (optind != argc) {
-        fprintf(stderr, "ccgate emulate snp: unexpected argument '%s'\n", argv[optind]);
-        return -1;
+        return ccg_cli_usage_error(&cli, "unexpected argument '%s'", argv[optind]);
     }
     if (a->out_dir == NULL) {
-        fprintf(stderr, "ccgate emulate snp: --out-dir is required\n");
-        return -1;
+        return ccg_cli_usage_error(&cli, "--out-dir is required");
     }
     if (a->revoke_ask && a->crl == NULL) {
-        fprintf(stderr, "ccgate emulate snp: --revoke-ask needs --crl\n");
-        return -1;
+        return ccg_cli_usage_error(&cli, "--revoke-ask needs --crl");
     }
     return 0;
 }
@@ -189,7 +189,7 @@ static ccg_result write_pem(const char *dir, const char *name, X509 *first, X509
     len = BIO_get_mem_data(bio, &data);
     CCG_ENSURE_OSSL(len > 0, CCG_R_INTERNAL_CRYPTO);
     snprintf(path, sizeof(path), "%s/%s", dir, name);
-    CCG_TRY(ccg_file_write(path, (const uint8_t *)data, (size_t)len));
+    CCG_TRY(cli_file_write(path, (const uint8_t *)data, (size_t)len));
     result = CCG_SUCCESS;
 cleanup:
     BIO_free(bio);
@@ -203,7 +203,7 @@ static ccg_result write_outputs(const char *dir, const ccg_snp_emulator *emu, co
     CCG_ENSURE_MSG(mkdir(dir, 0755) == 0 || errno == EEXIST, CCG_R_IO_WRITE_FAILED, "cannot create %s: %s", dir,
                    strerror(errno));
     snprintf(path, sizeof(path), "%s/report.bin", dir);
-    CCG_TRY(ccg_file_write(path, report, CCG_SNP_REPORT_SIZE));
+    CCG_TRY(cli_file_write(path, report, CCG_SNP_REPORT_SIZE));
     CCG_TRY(write_pem(dir, "certs.pem", ccg_snp_emulator_vcek(emu), ccg_snp_emulator_ask(emu)));
     CCG_TRY(write_pem(dir, "ark.pem", ccg_snp_emulator_ark(emu), NULL));
     result = CCG_SUCCESS;
@@ -229,7 +229,7 @@ static ccg_result write_crl(const char *path, const ccg_snp_emulator *emu, int r
     CCG_ENSURE_OSSL(PEM_write_bio_X509_CRL(bio, crl) == 1, CCG_R_INTERNAL_CRYPTO);
     len = BIO_get_mem_data(bio, &data);
     CCG_ENSURE_OSSL(len > 0, CCG_R_INTERNAL_CRYPTO);
-    CCG_TRY(ccg_file_write(path, (const uint8_t *)data, (size_t)len));
+    CCG_TRY(cli_file_write(path, (const uint8_t *)data, (size_t)len));
     result = CCG_SUCCESS;
 cleanup:
     X509_CRL_free(crl);
@@ -258,14 +258,22 @@ static int run(const emulate_args *a)
         ccg_failed(ccg_snp_emulator_sign(emu, &r, report)) || ccg_failed(write_outputs(a->out_dir, emu, report)) ||
         (a->save_state && ccg_failed(save_state(a->out_dir, emu, &r))) ||
         (a->crl != NULL && ccg_failed(write_crl(a->crl, emu, a->revoke_ask)))) {
-        (void)cli_report_error("emulate snp", 0);
+        (void)cli_report_error("emulate snp", a->json);
         goto cleanup;
     }
     ccg_snp_product product = ccg_snp_emulator_config_of(emu)->product;
+    if (a->json) {
+        json_t *doc = json_pack("{s:s, s:s, s:s, s:[sss], s:b}", "out_dir", a->out_dir, "product",
+                                ccg_snp_product_name(product), "signer", a->vlek ? "vlek" : "vcek", "files",
+                                "report.bin", "certs.pem", "ark.pem", "test_root", 1);
+        rc = doc != NULL ? cli_write_json(doc, NULL, "emulate snp") : CLI_EXIT_USAGE;
+        json_decref(doc);
+        goto cleanup;
+    }
     printf("emulated %s report (%s-signed, TEST ROOT ONLY) written to %s: report.bin, certs.pem, ark.pem\n",
            ccg_snp_product_name(product), a->vlek ? "VLEK" : "VCEK", a->out_dir);
     printf("verify with: ccgate verify snp --report %s/report.bin --certs %s/certs.pem --trust-root %s/ark.pem "
-           "--trust-root-product %s --now <RFC3339>\n",
+           "--trust-root-product %s\n",
            a->out_dir, a->out_dir, a->out_dir,
            product == CCG_SNP_PRODUCT_GENOA ? "genoa" : product == CCG_SNP_PRODUCT_TURIN ? "turin" : "milan");
     rc = CLI_EXIT_OK;
@@ -278,16 +286,20 @@ int cmd_emulate(int argc, char **argv)
 {
     emulate_args a;
     memset(&a, 0, sizeof(a));
-    if (argc >= 2 && strcmp(argv[1], "gpu") == 0) {
-        return cmd_emulate_gpu(argc - 1, argv + 1);
+    static const cli_sub subs[] = {
+        {"snp", "a report from the software SNP firmware (test root)"},
+        {"gpu", "evidence and RIMs from the software GPU (test roots)"},
+        {"tdx", "a quote and collateral from the software TD (test root)"},
+    };
+    int rc = CLI_EXIT_USAGE;
+    switch (cli_group("ccgate emulate", "Software TEEs for demos and tests only (their roots are test roots).", subs,
+                      3, argc, argv, &rc)) {
+    case 0: break;
+    case 1: return cmd_emulate_gpu(argc - 1, argv + 1);
+    case 2: return cmd_emulate_tdx(argc - 1, argv + 1);
+    default: return rc;
     }
-    if (argc >= 2 && strcmp(argv[1], "tdx") == 0) {
-        return cmd_emulate_tdx(argc - 1, argv + 1);
-    }
-    int rc = cli_expect_snp("emulate", argc, argv, usage);
-    if (rc < 0) {
-        rc = cli_parse_result(parse_args(argc - 1, argv + 1, &a), usage);
-    }
+    rc = cli_parse_result(parse_args(argc - 1, argv + 1, &a), NULL);
     if (rc >= 0) {
         return rc;
     }

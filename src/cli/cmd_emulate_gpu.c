@@ -21,20 +21,21 @@ typedef struct {
     const char *driver;
     const char *vbios;
     const char *tamper;
-    int save_state;
+    int save_state, json;
     const char *load_state;
 } emulate_gpu_args;
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: ccgate emulate gpu --out-dir DIR [--nonce HEX] [--arch hopper|blackwell] [--driver VER]\n"
+            "Usage: ccgate emulate gpu --out-dir DIR [--nonce HEX] [--arch hopper|blackwell] [--driver VER]\n"
             "                          [--vbios VER] [--tamper KIND[=ARG]] [--save-state] [--load-state DIR]\n"
             "\n"
             "Writes SPDM evidence signed by ccgate's software GPU, and the matching driver and VBIOS RIMs, for\n"
             "demos and tests. Its device root and RIM root are TEST roots: NVIDIA's pinned roots never accept\n"
             "them, so a verifier must name them (verify gpu --trust-root DIR/root.pem).\n"
             "\n"
+            "  --json               print what was written as JSON (errors as the error object)\n"
             "  --out-dir DIR        writes report.bin, report.hex, certs.pem (five certificates, leaf first),\n"
             "                       root.pem, rim-root.pem, rims/<RIM ID>.xml, evidence.json and nonce.hex\n"
             "  --nonce HEX          the 32-byte nonce to sign over (default: random, written to nonce.hex)\n"
@@ -55,17 +56,19 @@ static void usage(FILE *out)
 static int parse_args(int argc, char **argv, emulate_gpu_args *a)
 {
     static const struct option opts[] = {
-        {"out-dir", required_argument, 0, 'o'}, {"nonce", required_argument, 0, 'N'},
+        {"out-dir", required_argument, 0, 'o'}, {"json", no_argument, 0, 'j'}, {"nonce", required_argument, 0, 'N'},
         {"arch", required_argument, 0, 'a'},    {"driver", required_argument, 0, 'd'},
         {"vbios", required_argument, 0, 'v'},   {"tamper", required_argument, 0, 't'},
         {"save-state", no_argument, 0, 's'},    {"load-state", required_argument, 0, 'l'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0},
+        CCG_CLI_STD_OPTIONS,          {0, 0, 0, 0},
     };
+    const ccg_cli cli = {"ccgate emulate gpu", usage, opts, NULL};
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    ccg_cli_begin();
+    while ((c = ccg_cli_next(&cli, argc, argv)) != CCG_CLI_END) {
         switch (c) {
         case 'o': a->out_dir = optarg; break;
+        case 'j': a->json = 1; break;
         case 'N': a->nonce = optarg; break;
         case 'a': a->arch = optarg; break;
         case 'd': a->driver = optarg; break;
@@ -73,17 +76,14 @@ static int parse_args(int argc, char **argv, emulate_gpu_args *a)
         case 't': a->tamper = optarg; break;
         case 's': a->save_state = 1; break;
         case 'l': a->load_state = optarg; break;
-        case 'h': usage(stdout); return 1;
-        default: return -1;
+        default: return c; /* help, version or a usage error, already printed */
         }
     }
     if (optind != argc) {
-        fprintf(stderr, "ccgate emulate gpu: unexpected argument '%s'\n", argv[optind]);
-        return -1;
+        return ccg_cli_usage_error(&cli, "unexpected argument '%s'", argv[optind]);
     }
     if (a->out_dir == NULL) {
-        fprintf(stderr, "ccgate emulate gpu: --out-dir is required\n");
-        return -1;
+        return ccg_cli_usage_error(&cli, "--out-dir is required");
     }
     return 0;
 }
@@ -145,7 +145,7 @@ static ccg_result write_file(const char *dir, const char *name, const void *data
     char path[4096];
     int n = snprintf(path, sizeof(path), "%s/%s", dir, name);
     CCG_ENSURE_MSG(n > 0 && (size_t)n < sizeof(path), CCG_R_USAGE_INVALID, "path too long: %s/%s", dir, name);
-    CCG_TRY(ccg_file_write(path, data, len));
+    CCG_TRY(cli_file_write(path, data, len));
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -279,17 +279,25 @@ static int run(const emulate_gpu_args *a)
     memset(&rims, 0, sizeof(rims));
     ccg_error_clear();
     if (ccg_failed(new_emulator(a, &emu)) || ccg_failed(emulate(a, emu, &rims, nonce))) {
-        (void)cli_report_error("emulate gpu", 0);
+        (void)cli_report_error("emulate gpu", a->json);
         goto cleanup;
     }
     const ccg_gpu_emu_config *c = ccg_gpu_emulator_config_of(emu);
     ccg_hex_encode(nonce, sizeof(nonce), nonce_hex);
+    if (a->json) {
+        json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:[ss], s:b}", "out_dir", a->out_dir, "arch",
+                                ccg_gpu_arch_name(c->arch), "nonce", nonce_hex, "driver_rim", rims.driver_id,
+                                "vbios_rim", rims.vbios_id, "files", "report.bin", "certs.pem", "test_root", 1);
+        rc = doc != NULL ? cli_write_json(doc, NULL, "emulate gpu") : CLI_EXIT_USAGE;
+        json_decref(doc);
+        goto cleanup;
+    }
     printf("emulated %s GPU evidence (driver %s, VBIOS %s%s%s, TEST ROOT ONLY) written to %s\n",
            ccg_gpu_arch_name(c->arch), c->driver_version, c->vbios_version, a->tamper ? ", tampered: " : "",
            a->tamper ? a->tamper : "", a->out_dir);
     printf("nonce %s; RIMs %s, %s in %s/rims\n", nonce_hex, rims.driver_id, rims.vbios_id, a->out_dir);
     printf("verify with: ccgate verify gpu --report %s/report.bin --certs %s/certs.pem --trust-root %s/root.pem "
-           "--nonce %s --now <RFC3339>\n",
+           "--nonce %s\n",
            a->out_dir, a->out_dir, a->out_dir, nonce_hex);
     rc = CLI_EXIT_OK;
 cleanup:
@@ -302,6 +310,6 @@ int cmd_emulate_gpu(int argc, char **argv)
 {
     emulate_gpu_args a;
     memset(&a, 0, sizeof(a));
-    int rc = cli_parse_result(parse_args(argc, argv, &a), usage);
+    int rc = cli_parse_result(parse_args(argc, argv, &a), NULL);
     return rc >= 0 ? rc : run(&a);
 }

@@ -19,13 +19,13 @@ typedef struct {
     const char *out_dir, *now, *report_data, *mrtd, *mrconfigid, *mrowner, *mrownerconfig, *mrservicetd;
     const char *attributes, *xfam, *tee_tcb_svn, *event_log, *runtime_log, *load_state, *quote_version;
     const char *rtmr[MAX_RTMR_ARGS];
-    int n_rtmr, debug, td15, expired, revoke_pck, save_state;
+    int n_rtmr, debug, td15, expired, revoke_pck, save_state, json;
 } emulate_tdx_args;
 
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: ccgate emulate tdx --out-dir DIR [--now RFC3339] [--report-data HEX]\n"
+            "Usage: ccgate emulate tdx --out-dir DIR [--now RFC3339] [--report-data HEX]\n"
             "                          [--mrtd HEX] [--rtmr N=HEX]... [--event-log FILE [--runtime-log FILE]]\n"
             "                          [--mrconfigid HEX] [--mrowner HEX] [--mrownerconfig HEX] [--mrservicetd HEX]\n"
             "                          [--attributes 0xHEX] [--debug] [--xfam 0xHEX] [--tee-tcb-svn HEX]\n"
@@ -36,6 +36,7 @@ static void usage(FILE *out)
             "chain and collateral (TCB info, QE identity, CRLs). Intel's pinned root never accepts them: a\n"
             "verifier must name the root (verify tdx --trust-root DIR/root.pem). docs/tdx-emulator.md.\n"
             "\n"
+            "  --json                print what was written as JSON (errors as the error object)\n"
             "  --out-dir DIR         writes quote.bin, root.pem, pck-chain.pem, collateral.json (a bundle),\n"
             "                        collateral/<FMSPC>.json (the cache directory form) and pcs/ (Intel PCS\n"
             "                        responses and their issuer chains, for a test PCCS)\n"
@@ -66,7 +67,7 @@ static void usage(FILE *out)
 static int parse_args(int argc, char **argv, emulate_tdx_args *a)
 {
     static const struct option opts[] = {
-        {"out-dir", required_argument, 0, 'o'},       {"now", required_argument, 0, 'n'},
+        {"out-dir", required_argument, 0, 'o'}, {"json", no_argument, 0, 'j'},       {"now", required_argument, 0, 'n'},
         {"report-data", required_argument, 0, 'r'},   {"mrtd", required_argument, 0, 'm'},
         {"mrconfigid", required_argument, 0, 'c'},    {"mrowner", required_argument, 0, 'w'},
         {"mrownerconfig", required_argument, 0, 'W'}, {"mrservicetd", required_argument, 0, 'S'},
@@ -76,14 +77,16 @@ static int parse_args(int argc, char **argv, emulate_tdx_args *a)
         {"tee-tcb-svn", required_argument, 0, 't'},   {"quote-version", required_argument, 0, 'v'},
         {"td15", no_argument, 0, '5'},                {"collateral-expired", no_argument, 0, 'X'},
         {"revoke-pck", no_argument, 0, 'K'},          {"save-state", no_argument, 0, 's'},
-        {"load-state", required_argument, 0, 'l'},    {"help", no_argument, 0, 'h'},
+        {"load-state", required_argument, 0, 'l'},    CCG_CLI_STD_OPTIONS,
         {0, 0, 0, 0},
     };
+    const ccg_cli cli = {"ccgate emulate tdx", usage, opts, NULL};
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    ccg_cli_begin();
+    while ((c = ccg_cli_next(&cli, argc, argv)) != CCG_CLI_END) {
         switch (c) {
         case 'o': a->out_dir = optarg; break;
+        case 'j': a->json = 1; break;
         case 'n': a->now = optarg; break;
         case 'r': a->report_data = optarg; break;
         case 'm': a->mrtd = optarg; break;
@@ -93,8 +96,7 @@ static int parse_args(int argc, char **argv, emulate_tdx_args *a)
         case 'S': a->mrservicetd = optarg; break;
         case 'R':
             if (a->n_rtmr == MAX_RTMR_ARGS) {
-                fprintf(stderr, "ccgate emulate tdx: at most %d --rtmr\n", MAX_RTMR_ARGS);
-                return -1;
+                return ccg_cli_usage_error(&cli, "at most %d --rtmr", MAX_RTMR_ARGS);
             }
             a->rtmr[a->n_rtmr++] = optarg;
             break;
@@ -110,21 +112,17 @@ static int parse_args(int argc, char **argv, emulate_tdx_args *a)
         case 'K': a->revoke_pck = 1; break;
         case 's': a->save_state = 1; break;
         case 'l': a->load_state = optarg; break;
-        case 'h': usage(stdout); return 1;
-        default: return -1;
+        default: return c; /* help, version or a usage error, already printed */
         }
     }
     if (optind != argc) {
-        fprintf(stderr, "ccgate emulate tdx: unexpected argument '%s'\n", argv[optind]);
-        return -1;
+        return ccg_cli_usage_error(&cli, "unexpected argument '%s'", argv[optind]);
     }
     if (a->out_dir == NULL) {
-        fprintf(stderr, "ccgate emulate tdx: --out-dir is required\n");
-        return -1;
+        return ccg_cli_usage_error(&cli, "--out-dir is required");
     }
     if (a->runtime_log != NULL && a->event_log == NULL) {
-        fprintf(stderr, "ccgate emulate tdx: --runtime-log needs --event-log\n");
-        return -1;
+        return ccg_cli_usage_error(&cli, "--runtime-log needs --event-log");
     }
     return 0;
 }
@@ -173,12 +171,12 @@ static ccg_result apply_event_log(const emulate_tdx_args *a, ccg_tdx_emu_td *td)
     size_t len = 0;
     ccg_tdx_eventlog log;
     memset(&log, 0, sizeof(log));
-    CCG_TRY(ccg_file_read(a->event_log, CCG_TDX_EVENTLOG_MAX, &data, &len));
+    CCG_TRY(cli_file_read(a->event_log, CCG_TDX_EVENTLOG_MAX, &data, &len));
     CCG_TRY(ccg_tdx_eventlog_parse(data, len, &log));
     if (a->runtime_log != NULL) {
         free(data);
         data = NULL;
-        CCG_TRY(ccg_file_read(a->runtime_log, CCG_TDX_EVENTLOG_MAX, &data, &len));
+        CCG_TRY(cli_file_read(a->runtime_log, CCG_TDX_EVENTLOG_MAX, &data, &len));
         CCG_TRY(ccg_tdx_eventlog_add_runtime(&log, data, len));
     }
     for (int i = 0; i < 4; i++) {
@@ -268,7 +266,7 @@ static ccg_result write_file(const char *dir, const char *name, const void *data
     char path[4096];
     int n = snprintf(path, sizeof(path), "%s/%s", dir, name);
     CCG_ENSURE_MSG(n > 0 && (size_t)n < sizeof(path), CCG_R_USAGE_INVALID, "path too long: %s/%s", dir, name);
-    CCG_TRY(ccg_file_write(path, data, len));
+    CCG_TRY(cli_file_write(path, data, len));
     result = CCG_SUCCESS;
 cleanup:
     return result;
@@ -368,17 +366,24 @@ static int run(const emulate_tdx_args *a)
         ccg_failed(new_emulator(a, now, &e, &td)) || ccg_failed(build_td(a, &td)) ||
         ccg_failed(ccg_tdx_emu_quote(e, &td, &quote, &len)) || ccg_failed(write_outputs(a, e, quote, len, now)) ||
         (a->save_state && ccg_failed(ccg_tdx_emu_save(e, &td, a->out_dir)))) {
-        (void)cli_report_error("emulate tdx", 0);
+        (void)cli_report_error("emulate tdx", a->json);
         goto cleanup;
     }
     ccg_hex_encode(ccg_tdx_emu_opts_of(e)->fmspc, 6, fmspc);
+    if (a->json) {
+        json_t *doc = json_pack("{s:s, s:s, s:[ssss], s:b}", "out_dir", a->out_dir, "fmspc", fmspc, "files",
+                                "quote.bin", "root.pem", "pck-chain.pem", "collateral.json", "test_root", 1);
+        rc = doc != NULL ? cli_write_json(doc, NULL, "emulate tdx") : CLI_EXIT_USAGE;
+        json_decref(doc);
+        goto cleanup;
+    }
     printf("emulated TDX quote (v%u, TD report %s%s, TEST ROOT ONLY) written to %s: quote.bin, root.pem, "
            "pck-chain.pem, collateral.json, collateral/, pcs/%s\n",
            td.version, td.body_type == 3 ? "1.5" : "1.0", (td.td_attributes & CCG_TDX_ATTR_DEBUG) ? ", DEBUG" : "",
            a->out_dir, a->save_state ? ", " CCG_TDX_EMU_STATE_FILE : "");
     printf("fmspc %s\n", fmspc);
     printf("verify with: ccgate verify tdx --quote %s/quote.bin --collateral %s/collateral.json --trust-root "
-           "%s/root.pem --now <RFC3339>\n",
+           "%s/root.pem\n",
            a->out_dir, a->out_dir, a->out_dir);
     rc = CLI_EXIT_OK;
 cleanup:
@@ -391,6 +396,6 @@ int cmd_emulate_tdx(int argc, char **argv)
 {
     emulate_tdx_args a;
     memset(&a, 0, sizeof(a));
-    int rc = cli_parse_result(parse_args(argc, argv, &a), usage);
+    int rc = cli_parse_result(parse_args(argc, argv, &a), NULL);
     return rc >= 0 ? rc : run(&a);
 }

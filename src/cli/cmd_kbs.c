@@ -28,113 +28,208 @@ typedef struct {
     int insecure_http, json;
 } kbs_args;
 
-static void usage(FILE *out)
+/* One leaf command: its words, its summary, the synopsis of its own options and their help lines. */
+typedef struct {
+    const char *group, *verb; /* verb NULL for `health` */
+    const char *summary, *synopsis, *options;
+    int remote;          /* talks to the broker: the common options apply */
+    const char *allowed; /* its own options, as parse_leaf's letters */
+} kbs_leaf;
+
+static const kbs_leaf LEAVES[] = {
+    {"key", "import", "import a model key (wrapped at once; provider)", "--key-id ID --policy-id ID --file KEY",
+     "  --key-id ID         the key's ID (repo/type/tag)\n"
+     "  --policy-id ID      the release policy that guards it\n"
+     "  --file KEY          the key material: a file, '-' for standard input (never on the command line)\n",
+     1, "kpf"},
+    {"key", "rotate", "a new key version; older ones retire (provider)", "--key-id ID --file KEY",
+     "  --key-id ID         the key's ID\n"
+     "  --file KEY          the new key material: a file, '-' for standard input\n",
+     1, "kf"},
+    {"key", "disable", "the kill switch: no release until enabled (provider)", "--key-id ID",
+     "  --key-id ID         the key's ID\n", 1, "k"},
+    {"key", "enable", "undo disable (provider)", "--key-id ID", "  --key-id ID         the key's ID\n", 1, "k"},
+    {"key", "list", "key states and versions, never material (provider, operator)", "[--key-id ID]",
+     "  --key-id ID         only this key\n", 1, "k"},
+    {"policy", "set", "store a new release policy version (provider)", "--file POLICY.json",
+     "  --file FILE         the policy document ('-': standard input)\n", 1, "f"},
+    {"policy", "get", "print a release policy (provider)", "--policy-id ID",
+     "  --policy-id ID      the policy's ID\n", 1, "p"},
+    {"policy", "explain", "which policy checks an attestation passes (needs \"explain\" on the broker)",
+     "--file ATTESTATION.json", "  --file FILE         the attestation request ('-': standard input)\n", 1, "f"},
+    {"refval", "put", "store a signed reference-value set (authority)", "--file SET.json",
+     "  --file FILE         the signed set ('-': standard input)\n", 1, "f"},
+    {"refval", "get", "print a reference-value set (authority)", "--set-id ID", "  --set-id ID         the set's ID\n",
+     1, "s"},
+    {"collateral", "put", "store a collateral blob (authority)",
+     "--collateral-id ID --collateral-version N --file BLOB",
+     "  --collateral-id ID  the blob's ID\n"
+     "  --collateral-version N  its version, >= 1 (the older spelling --version N still works)\n"
+     "  --file FILE         the blob ('-': standard input)\n",
+     1, "cfv"},
+    {"audit", "list", "print the broker's audit records (operator)", "", "", 1, ""},
+    {"audit", "verify", "verify the broker's audit chain (operator)", "", "", 1, ""},
+    {"health", NULL, "the broker's health (operator)", "", "", 1, ""},
+    {"token", "mint", "mint an admin token offline, signed with the identity provider's key",
+     "--key ADMIN.key --role R --sub S --aud AUDIENCE --ttl SECONDS [--iss ID] [--now TIME]",
+     "  --key FILE          the P-256 private key (PEM) that signs the token\n"
+     "  --role R            provider, authority or operator\n"
+     "  --sub S             the subject (a provider's tenant)\n"
+     "  --aud AUDIENCE      the broker's \"admin.audience\"\n"
+     "  --ttl SECONDS       the lifetime (the broker refuses more than its maximum, 1 h by default)\n"
+     "  --iss ID            the issuer claim\n"
+     "  --now TIME          the issue time, epoch seconds (default: the current time)\n",
+     0, "KrSiatn"},
+};
+#define KBS_LEAVES (sizeof(LEAVES) / sizeof(LEAVES[0]))
+
+static const kbs_leaf *g_leaf;
+static char g_name[64] = "ccgate kbs";
+
+static void leaf_usage(FILE *out)
 {
+    const kbs_leaf *l = g_leaf;
+    fprintf(out, "Usage: %s %s%s[options]\n%s.\n\nOptions:\n%s", g_name, l->synopsis, l->synopsis[0] ? " " : "",
+            l->summary, l->options);
+    if (l->remote) {
+        fprintf(out,
+                "  --url URL           the broker, e.g. https://kbs.example:8443 (default: $CCGATE_KBS_URL)\n"
+                "  --token FILE        a file holding one admin token, from 'ccgate kbs token mint'; '-' reads\n"
+                "                      it from standard input (default: the file $CCGATE_KBS_TOKEN names).\n"
+                "                      The token is never printed and never taken from the command line\n"
+                "  --cacert FILE       trust this CA for the broker's TLS certificate (default: $CCGATE_KBS_CACERT)\n"
+                "  --insecure-http     allow an http:// URL (tests only)\n"
+                "  --json              on denial, print the error object (docs/cli.md) with the broker's answer\n");
+    } else {
+        fprintf(out, "  --json              print an error as JSON\n");
+    }
     fprintf(out,
-            "usage: ccgate kbs <group> <verb> [options]\n"
-            "\n"
-            "provider (a token with role \"provider\"; acts only on its own keys and policies):\n"
-            "  key import  --key-id ID --policy-id ID --file KEY   import a model key (wrapped at once)\n"
-            "  key disable|enable --key-id ID                      the kill switch\n"
-            "  key rotate  --key-id ID --file KEY                  a new version; older ones retire\n"
-            "  key list    [--key-id ID]                           states and versions, never material\n"
-            "  policy set  --file POLICY.json                      a new release policy version\n"
-            "  policy get  --policy-id ID\n"
-            "  policy explain --file ATTESTATION.json              which checks pass (needs \"explain\")\n"
-            "authority (role \"authority\"):\n"
-            "  refval put  --file SET.json                         a signed reference-value set\n"
-            "  refval get  --set-id ID\n"
-            "  collateral put --collateral-id ID --version N --file BLOB\n"
-            "operator (role \"operator\"):\n"
-            "  audit list | audit verify | health | key list\n"
-            "offline:\n"
-            "  token mint  --key ADMIN.key --role R --sub S --aud AUDIENCE --ttl SECONDS [--iss ID] [--now EPOCH]\n"
-            "\n"
-            "common options:\n"
-            "  --url URL          the broker, e.g. https://kbs.example:8080\n"
-            "  --token FILE       the admin token (from 'ccgate kbs token mint')\n"
-            "  --cacert FILE      trust this CA for the broker's TLS certificate\n"
-            "  --insecure-http    allow an http:// URL (tests only)\n"
-            "  --json             print the broker's JSON answer (also on denial)\n"
+            "  -h, --help          print this help and exit\n"
+            "      --version       print the version and exit\n"
             "\n"
             "Exit status: 0 success, 1 denied (the reason code is printed), 2 usage, input or dependency.\n");
 }
 
-static int parse_int(const char *s, int64_t min, int64_t *out)
+static int parse_num(const ccg_cli *cli, const char *opt, const char *text, int64_t min, int64_t *out)
 {
-    char *end = NULL;
-    long long v;
-    errno = 0;
-    v = strtoll(s, &end, 10);
-    if (s[0] == '\0' || *end != '\0' || errno != 0 || v < min) {
-        return -1;
+    return ccg_cli_int(cli, opt, text, min, INT64_MAX / 4, out);
+}
+
+/* The options of every leaf (each leaf ignores the ones it does not use, as before). Returns 0 or a
+ * CCG_CLI_EXIT_* outcome (already printed). */
+static int parse_leaf(int argc, char **argv, kbs_args *a)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, 0, 'j'},              {"insecure-http", no_argument, 0, 'H'},
+        {"url", required_argument, 0, 'u'},         {"token", required_argument, 0, 'T'},
+        {"cacert", required_argument, 0, 'C'},      {"key-id", required_argument, 0, 'k'},
+        {"policy-id", required_argument, 0, 'p'},   {"set-id", required_argument, 0, 's'},
+        {"collateral-id", required_argument, 0, 'c'}, {"file", required_argument, 0, 'f'},
+        {"key", required_argument, 0, 'K'},         {"role", required_argument, 0, 'r'},
+        {"sub", required_argument, 0, 'S'},         {"iss", required_argument, 0, 'i'},
+        {"aud", required_argument, 0, 'a'},         {"ttl", required_argument, 0, 't'},
+        {"now", required_argument, 0, 'n'},         {"collateral-version", required_argument, 0, 'v'},
+        {"version", optional_argument, 0, 'v'},     CCG_CLI_STD_OPTIONS,
+        {0, 0, 0, 0},
+    };
+    const ccg_cli cli = {g_name, leaf_usage, opts, NULL};
+    const char *version = NULL;
+    int c;
+    ccg_cli_begin();
+    while ((c = ccg_cli_next(&cli, argc, argv)) != CCG_CLI_END) {
+        int bad = 0;
+        switch (c) {
+        case 'j': a->json = 1; break;
+        case 'H': a->insecure_http = 1; break;
+        case 'u': a->url = optarg; break;
+        case 'T': a->token_file = optarg; break;
+        case 'C': a->cacert = optarg; break;
+        case 'k': a->key_id = optarg; break;
+        case 'p': a->policy_id = optarg; break;
+        case 's': a->set_id = optarg; break;
+        case 'c': a->collateral_id = optarg; break;
+        case 'f': a->file = optarg; break;
+        case 'K': a->key = optarg; break;
+        case 'r': a->role = optarg; break;
+        case 'S': a->sub = optarg; break;
+        case 'i': a->iss = optarg; break;
+        case 'a': a->aud = optarg; break;
+        case 't': bad = parse_num(&cli, "--ttl", optarg, 1, &a->ttl); break;
+        case 'n': bad = parse_num(&cli, "--now", optarg, 1, &a->now); break;
+        case 'v':
+            if ((c = cli_legacy_version(&cli, argc, argv, &version)) != 0) {
+                return c; /* --version alone: the program's version */
+            }
+            bad = parse_num(&cli, "--collateral-version", version, 1, &a->version);
+            break;
+        default: return c; /* help, version or a usage error, already printed */
+        }
+        if (bad != 0) {
+            return CCG_CLI_EXIT_2;
+        }
+        /* An option of another leaf is a mistake worth naming (e.g. --policy-id on `key rotate`). */
+        if (strchr(g_leaf->remote ? "jHuTC" : "j", c) == NULL && strchr(g_leaf->allowed, c) == NULL) {
+            const char *opt = "?";
+            for (const struct option *o = opts; o->name != NULL; o++) {
+                if (o->val == c) {
+                    opt = o->name;
+                    break;
+                }
+            }
+            return ccg_cli_usage_error(&cli, "--%s does not apply to this command", opt);
+        }
     }
-    *out = v;
+    if (optind != argc) {
+        return ccg_cli_usage_error(&cli, "unexpected argument '%s'", argv[optind]);
+    }
+    /* The environment's defaults for whatever talks to the broker (docs/cli.md). */
+    a->url = ccg_cli_env_default(a->url, "CCGATE_KBS_URL");
+    a->token_file = ccg_cli_env_default(a->token_file, "CCGATE_KBS_TOKEN");
+    a->cacert = ccg_cli_env_default(a->cacert, "CCGATE_KBS_CACERT");
     return 0;
 }
 
-/* 0 parsed, 1 help, -1 bad usage. */
-static int parse_args(int argc, char **argv, kbs_args *a)
+/* Picks the leaf from the words: `ccgate kbs GROUP VERB`, each level with its own --help. Returns the
+ * number of words consumed (1 or 2), or -1 with *rc set. */
+static int pick_leaf(int argc, char **argv, int *rc)
 {
-    memset(a, 0, sizeof(*a));
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        return argc < 2 ? -1 : 1;
+    static const cli_sub groups[] = {
+        {"key", "model keys: import, rotate, disable, enable, list"},
+        {"policy", "release policies: set, get, explain"},
+        {"refval", "reference-value sets: put, get"},
+        {"collateral", "collateral blobs: put"},
+        {"audit", "the broker's audit log: list, verify"},
+        {"health", "the broker's health"},
+        {"token", "admin tokens: mint (offline)"},
+    };
+    cli_sub verbs[8];
+    size_t n = 0;
+    const kbs_leaf *first[8];
+    char group_name[48];
+    int g = cli_group("ccgate kbs", "The key broker's admin API per persona (provider, authority, operator).", groups,
+                      sizeof(groups) / sizeof(groups[0]), argc, argv, rc);
+    if (g < 0) {
+        return -1;
     }
-    a->group = argv[1];
-    int i = 2;
-    if (strcmp(a->group, "health") != 0) {
-        if (argc < 3 || argv[2][0] == '-') {
-            return strcmp(argv[argc - 1], "--help") == 0 ? 1 : -1;
-        }
-        a->verb = argv[2];
-        i = 3;
-    }
-    for (; i < argc; i++) {
-        const char *o = argv[i];
-        const char **slot = NULL;
-        int64_t *num = NULL;
-        int64_t min = 0;
-        if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0) {
+    for (size_t i = 0; i < KBS_LEAVES; i++) {
+        if (strcmp(LEAVES[i].group, groups[g].word) == 0 && LEAVES[i].verb != NULL && n < 8) {
+            verbs[n].word = LEAVES[i].verb;
+            verbs[n].summary = LEAVES[i].summary;
+            first[n++] = &LEAVES[i];
+        } else if (strcmp(LEAVES[i].group, groups[g].word) == 0) {
+            g_leaf = &LEAVES[i]; /* `health`: no verb */
+            snprintf(g_name, sizeof(g_name), "ccgate kbs %s", groups[g].word);
             return 1;
-        } else if (strcmp(o, "--json") == 0) {
-            a->json = 1;
-            continue;
-        } else if (strcmp(o, "--insecure-http") == 0) {
-            a->insecure_http = 1;
-            continue;
-        }
-        if (strcmp(o, "--url") == 0) slot = &a->url;
-        else if (strcmp(o, "--token") == 0) slot = &a->token_file;
-        else if (strcmp(o, "--cacert") == 0) slot = &a->cacert;
-        else if (strcmp(o, "--key-id") == 0) slot = &a->key_id;
-        else if (strcmp(o, "--policy-id") == 0) slot = &a->policy_id;
-        else if (strcmp(o, "--set-id") == 0) slot = &a->set_id;
-        else if (strcmp(o, "--collateral-id") == 0) slot = &a->collateral_id;
-        else if (strcmp(o, "--file") == 0) slot = &a->file;
-        else if (strcmp(o, "--key") == 0) slot = &a->key;
-        else if (strcmp(o, "--role") == 0) slot = &a->role;
-        else if (strcmp(o, "--sub") == 0) slot = &a->sub;
-        else if (strcmp(o, "--iss") == 0) slot = &a->iss;
-        else if (strcmp(o, "--aud") == 0) slot = &a->aud;
-        else if (strcmp(o, "--ttl") == 0) { num = &a->ttl; min = 1; }
-        else if (strcmp(o, "--now") == 0) { num = &a->now; min = 1; }
-        else if (strcmp(o, "--version") == 0) { num = &a->version; min = 1; }
-        else {
-            fprintf(stderr, "ccgate kbs: unknown option '%s'\n", o);
-            return -1;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "ccgate kbs: %s needs a value\n", o);
-            return -1;
-        }
-        if (slot != NULL) {
-            *slot = argv[++i];
-        } else if (parse_int(argv[++i], min, num) != 0) {
-            fprintf(stderr, "ccgate kbs: %s needs an integer >= %lld\n", o, (long long)min);
-            return -1;
         }
     }
-    return 0;
+    cli_subname(group_name, sizeof(group_name), "ccgate kbs", groups[g].word);
+    int v = cli_group(group_name, groups[g].summary, verbs, n, argc - 1, argv + 1, rc);
+    if (v < 0) {
+        return -1;
+    }
+    g_leaf = first[v];
+    snprintf(g_name, sizeof(g_name), "%s %s", group_name, verbs[v].word);
+    return 2;
 }
 
 /* ---------------------------------------------------------------- token mint */
@@ -155,7 +250,7 @@ static int token_mint(const kbs_args *a)
         fprintf(stderr, "ccgate kbs token mint: --role must be provider, authority or operator\n");
         return CLI_EXIT_USAGE;
     }
-    f = fopen(a->key, "r");
+    f = cli_fopen_read(a->key);
     key = f != NULL ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
     if (key == NULL || !EVP_PKEY_is_a(key, "EC") || EVP_PKEY_get_bits(key) != 256) {
         fprintf(stderr, "ccgate kbs token mint: %s is not a P-256 private key (PEM)\n", a->key);
@@ -190,14 +285,17 @@ static char *read_token(const char *path)
 {
     uint8_t *text = NULL;
     size_t len = 0;
-    if (ccg_failed(ccg_file_read(path, CCG_JWT_MAX_TEXT, &text, &len))) {
+    if (ccg_failed(cli_file_read(path, CCG_JWT_MAX_TEXT, &text, &len))) {
         return NULL;
     }
     while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' ')) {
         text[--len] = 0;
     }
     if (len == 0 || memchr(text, '\n', len) != NULL || strlen((char *)text) != len) {
+        ccg_secure_zero(text, len);
         free(text);
+        /* Never the file's content: it may be a token. */
+        ccg_error_set(CCG_R_USAGE_INVALID, __FILE__, __LINE__, "the token file %s must hold one token on one line", path);
         return NULL;
     }
     return (char *)text;
@@ -217,17 +315,20 @@ static int call(const kbs_args *a, const char *method, const char *path, const c
     json_t *doc = NULL;
 
     if (a->url == NULL) {
-        fprintf(stderr, "ccgate kbs: --url is required\n");
+        fprintf(stderr, "%s: --url (or CCGATE_KBS_URL) is required\n", g_name);
         return CLI_EXIT_USAGE;
     }
     if (strncmp(a->url, "https://", 8) != 0 && !(a->insecure_http && strncmp(a->url, "http://", 7) == 0)) {
-        fprintf(stderr, "ccgate kbs: --url must be https:// (http:// only with --insecure-http)\n");
+        fprintf(stderr, "%s: --url must be https:// (http:// only with --insecure-http)\n", g_name);
         return CLI_EXIT_USAGE;
     }
     if (needs_token) {
-        if (a->token_file == NULL || (token = read_token(a->token_file)) == NULL) {
-            fprintf(stderr, "ccgate kbs: --token FILE with one admin token is required\n");
+        if (a->token_file == NULL) {
+            fprintf(stderr, "%s: --token FILE (or CCGATE_KBS_TOKEN=FILE) with one admin token is required\n", g_name);
             return CLI_EXIT_USAGE;
+        }
+        if ((token = read_token(a->token_file)) == NULL) {
+            return cli_report_error(g_name + strlen("ccgate "), a->json);
         }
         n = strlen(token) + 32;
         auth = malloc(n);
@@ -265,7 +366,12 @@ static int call(const kbs_args *a, const char *method, const char *path, const c
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
     cc = curl_easy_perform(curl);
     if (cc != CURLE_OK) {
-        fprintf(stderr, "ccgate kbs: the broker is unreachable: %s\n", curl_easy_strerror(cc));
+        fprintf(stderr, "%s: the broker is unreachable: %s\n", g_name, curl_easy_strerror(cc));
+        if (a->json) {
+            json_t *details = json_pack("{s:s}", "detail", curl_easy_strerror(cc));
+            cli_print_error_json(g_name + strlen("ccgate "), CCG_R_ADMIN_BROKER_UNREACHABLE, details);
+            json_decref(details);
+        }
         goto done;
     }
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
@@ -279,10 +385,18 @@ static int call(const kbs_args *a, const char *method, const char *path, const c
         const char *code = json_string_value(json_array_get(json_object_get(doc, "reasons"), 0));
         const char *detail = json_string_value(json_object_get(doc, "detail"));
         ccg_reason r = code != NULL ? ccg_reason_from_code(code) : CCG_R__COUNT;
-        if (a->json && out.data != NULL) {
-            printf("%s\n", out.data);
+        if (a->json) {
+            /* The one error shape (docs/cli.md), with the broker's own answer inside. */
+            json_t *details = json_pack("{s:s, s:I}", "detail", detail != NULL ? detail : "no detail", "http_status",
+                                        (json_int_t)status);
+            if (details != NULL && doc != NULL) {
+                json_object_set(details, "broker", doc);
+            }
+            cli_print_error_json(g_name + strlen("ccgate "), r == CCG_R__COUNT ? CCG_R_ADMIN_BROKER_UNREACHABLE : r,
+                                 details);
+            json_decref(details);
         }
-        fprintf(stderr, "ccgate kbs: HTTP %ld: %s: %s\n", status, code != NULL ? code : "unknown",
+        fprintf(stderr, "%s: HTTP %ld: %s: %s\n", g_name, status, code != NULL ? code : "unknown",
                 detail != NULL ? detail : "no detail");
         rc = r == CCG_R__COUNT ? CLI_EXIT_USAGE : cli_exit_for_reason(r);
     }
@@ -350,11 +464,11 @@ static char *read_doc(const char *path)
     uint8_t *text = NULL;
     size_t len = 0;
     if (path == NULL) {
-        fprintf(stderr, "ccgate kbs: --file is required\n");
+        fprintf(stderr, "%s: --file is required\n", g_name);
         return NULL;
     }
-    if (ccg_failed(ccg_file_read(path, KBS_CLI_MAX_FILE, &text, &len)) || strlen((char *)text) != len) {
-        fprintf(stderr, "ccgate kbs: cannot read %s as a text document\n", path);
+    if (ccg_failed(cli_file_read(path, KBS_CLI_MAX_FILE, &text, &len)) || strlen((char *)text) != len) {
+        fprintf(stderr, "%s: cannot read %s as a text document\n", g_name, path);
         free(text);
         return NULL;
     }
@@ -374,7 +488,7 @@ static int key_upload(const kbs_args *a, int import)
                 import ? ", --policy-id" : "");
         return CLI_EXIT_USAGE;
     }
-    if (ccg_failed(ccg_file_read(a->file, 4096, &raw, &len))) {
+    if (ccg_failed(cli_file_read(a->file, 4096, &raw, &len))) {
         return cli_report_error("kbs key", a->json);
     }
     b64 = ccg_b64url_encode(raw, len);
@@ -411,10 +525,10 @@ static int collateral_put(const kbs_args *a)
     json_t *doc;
     int rc = CLI_EXIT_USAGE;
     if (a->collateral_id == NULL || a->version <= 0 || a->file == NULL) {
-        fprintf(stderr, "ccgate kbs collateral put: --collateral-id, --version and --file are required\n");
+        fprintf(stderr, "ccgate kbs collateral put: --collateral-id, --collateral-version and --file are required\n");
         return CLI_EXIT_USAGE;
     }
-    if (ccg_failed(ccg_file_read(a->file, KBS_CLI_MAX_FILE, &raw, &len))) {
+    if (ccg_failed(cli_file_read(a->file, KBS_CLI_MAX_FILE, &raw, &len))) {
         return cli_report_error("kbs collateral put", a->json);
     }
     b64 = ccg_b64url_encode(raw, len);
@@ -445,7 +559,7 @@ static int doc_post(const kbs_args *a, const char *path, int needs_token)
 static int need(const char *value, const char *what)
 {
     if (value == NULL) {
-        fprintf(stderr, "ccgate kbs: %s is required\n", what);
+        fprintf(stderr, "%s: %s is required\n", g_name, what);
         return 0;
     }
     return 1;
@@ -454,11 +568,18 @@ static int need(const char *value, const char *what)
 int cmd_kbs(int argc, char **argv)
 {
     kbs_args a;
-    int parsed = parse_args(argc, argv, &a);
-    int go = cli_parse_result(parsed, usage);
+    int rc = CLI_EXIT_USAGE;
+    int words = pick_leaf(argc, argv, &rc);
     const char *g, *v;
-    if (go != -1) {
-        return go;
+    memset(&a, 0, sizeof(a));
+    if (words < 0) {
+        return rc;
+    }
+    a.group = g_leaf->group;
+    a.verb = g_leaf->verb;
+    rc = cli_parse_result(parse_leaf(argc - words, argv + words, &a), NULL);
+    if (rc >= 0) {
+        return rc;
     }
     g = a.group;
     v = a.verb != NULL ? a.verb : "";
@@ -512,7 +633,6 @@ int cmd_kbs(int argc, char **argv)
     } else if (strcmp(g, "health") == 0) {
         return call(&a, "GET", "/admin/v0/health", NULL, 1);
     }
-    fprintf(stderr, "ccgate kbs: unknown subcommand '%s %s'\n", g, v);
-    usage(stderr);
+    fprintf(stderr, "%s: not implemented\n", g_name); /* not reached: every leaf is handled above */
     return CLI_EXIT_USAGE;
 }

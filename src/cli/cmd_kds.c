@@ -27,10 +27,20 @@ typedef struct {
     int crl, refresh_crl, json;
 } kds_args;
 
+static const char *g_name = "ccgate kds"; /* the full name of the subcommand being run */
+static const char *g_allowed; /* its options (cli_check_option) */
+
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: ccgate kds fetch  --cache-dir DIR (--report FILE [--hex] | --tcb HEX16 [--chip-id HEX])\n"
+    /* The forms of every subcommand, then what they share; cli_usage_for picks this one's forms. */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    if (m == NULL) {
+        return;
+    }
+    fprintf(m,
+            "       ccgate kds fetch  --cache-dir DIR (--report FILE [--hex] | --tcb HEX16 [--chip-id HEX])\n"
             "                         [--product milan|genoa|turin] [--signer vcek|vlek] [--crl [--refresh-crl]]\n"
             "                         [--kds-url URL] [--timeout SECONDS] [--json]\n"
             "       ccgate kds show   --cache-dir DIR (--report FILE [--hex] | --tcb HEX16 [--chip-id HEX])\n"
@@ -58,6 +68,9 @@ static void usage(FILE *out)
             "  --json              print the items as JSON\n"
             "\n"
             "Exit status: 0 success, 2 bad usage, bad input, or a collateral failure (reason code printed).\n");
+    fclose(m);
+    cli_usage_for(out, g_name, text);
+    free(text);
 }
 
 static int parse_args(int argc, char **argv, kds_args *a)
@@ -69,13 +82,17 @@ static int parse_args(int argc, char **argv, kds_args *a)
         {"cache-dir", required_argument, 0, 'C'}, {"kds-url", required_argument, 0, 'K'},
         {"cert", required_argument, 0, 'e'},      {"timeout", required_argument, 0, 'T'},
         {"crl", no_argument, 0, 'l'},             {"refresh-crl", no_argument, 0, 'R'},
-        {"json", no_argument, 0, 'j'},            {"help", no_argument, 0, 'h'},
+        {"json", no_argument, 0, 'j'},            CCG_CLI_STD_OPTIONS,
         {0, 0, 0, 0},
     };
+    const ccg_cli cli = {g_name, usage, opts, NULL};
     int c;
     char *end = NULL;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    ccg_cli_begin();
+    while ((c = ccg_cli_next(&cli, argc, argv)) != CCG_CLI_END) {
+        if (cli_check_option(&cli, c, g_allowed) != 0) {
+            return CCG_CLI_EXIT_2;
+        }
         switch (c) {
         case 'p': a->product = optarg; break;
         case 'r': a->report = optarg; break;
@@ -89,20 +106,17 @@ static int parse_args(int argc, char **argv, kds_args *a)
         case 'T':
             a->timeout_s = strtol(optarg, &end, 10);
             if (*optarg == '\0' || *end != '\0' || a->timeout_s <= 0 || a->timeout_s > 3600) {
-                fprintf(stderr, "ccgate kds: --timeout takes 1 to 3600 seconds\n");
-                return -1;
+                return ccg_cli_usage_error(&cli, "--timeout takes 1 to 3600 seconds");
             }
             break;
         case 'l': a->crl = 1; break;
         case 'R': a->refresh_crl = 1; break;
         case 'j': a->json = 1; break;
-        case 'h': usage(stdout); return 1;
-        default: return -1;
+        default: return c; /* help, version or a usage error, already printed */
         }
     }
     if (optind != argc) {
-        fprintf(stderr, "ccgate kds: unexpected argument '%s'\n", argv[optind]);
-        return -1;
+        return ccg_cli_usage_error(&cli, "unexpected argument '%s'", argv[optind]);
     }
     return 0;
 }
@@ -151,7 +165,7 @@ static ccg_result key_from_report(const kds_args *a, ccg_snp_product product, cc
     ccg_result result = CCG_FAILURE;
     uint8_t *raw = NULL, *bin = NULL;
     size_t raw_len = 0, bin_len = 0;
-    CCG_TRY(ccg_file_read(a->report, a->hex ? 2 * MAX_REPORT_BYTES : MAX_REPORT_BYTES, &raw, &raw_len));
+    CCG_TRY(cli_file_read(a->report, a->hex ? 2 * MAX_REPORT_BYTES : MAX_REPORT_BYTES, &raw, &raw_len));
     if (a->hex) {
         CCG_TRY(ccg_hex_decode_text((const char *)raw, raw_len, &bin, &bin_len));
         CCG_TRY(ccg_snp_kds_item_from_report(product, bin, bin_len, key));
@@ -330,7 +344,7 @@ static int run_import(const kds_args *a)
     json_t *list = a->json ? json_array() : NULL;
     ccg_result r = parse_product(a->product, &product);
     if (ccg_ok(r)) {
-        r = ccg_file_read(a->cert, MAX_CERT_BYTES, &data, &len);
+        r = cli_file_read(a->cert, MAX_CERT_BYTES, &data, &len);
     }
     if (ccg_ok(r)) {
         r = ccg_snp_kds_import_key(a->cache_dir, product, data, len, &item);
@@ -353,26 +367,31 @@ static int run_import(const kds_args *a)
     return CLI_EXIT_OK;
 }
 
-static int is_subcommand(const char *s)
-{
-    return strcmp(s, "fetch") == 0 || strcmp(s, "show") == 0 || strcmp(s, "import") == 0;
-}
-
 int cmd_kds(int argc, char **argv)
 {
     kds_args a = {0};
-    if (argc < 2 || !is_subcommand(argv[1])) {
-        int help = argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
-        if (!help) {
-            fprintf(stderr, "ccgate kds: expected fetch, show or import\n");
-        }
-        usage(help ? stdout : stderr);
-        return help ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    static const cli_sub subs[] = {
+        {"fetch", "load each item from the cache, fetching only the missing ones"},
+        {"show", "list each item's cache path, URL and state; fetches nothing"},
+        {"import", "store a VCEK or VLEK certificate under the key its extensions give"},
+    };
+    char name[64];
+    int rc = CLI_EXIT_USAGE;
+    int k = cli_group("ccgate kds", "Fill a local cache with SEV-SNP collateral from AMD KDS.", subs, 3, argc, argv, &rc);
+    if (k < 0) {
+        return rc;
     }
-    a.sub = argv[1];
-    int parsed = parse_args(argc - 1, argv + 1, &a);
-    if (parsed != 0) {
-        return parsed > 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    a.sub = subs[k].word;
+    g_name = cli_subname(name, sizeof(name), "ccgate kds", a.sub);
+    static const char *const allowed[][2] = {{"fetch", "CrxtcpslRKTj"}, {"show", "CrxtcpslKj"}, {"import", "Cepj"}};
+    for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+        if (strcmp(allowed[i][0], a.sub) == 0) {
+            g_allowed = allowed[i][1];
+        }
+    }
+    rc = cli_parse_result(parse_args(argc - 1, argv + 1, &a), NULL);
+    if (rc >= 0) {
+        return rc;
     }
     const char *problem = check_target_args(&a);
     if (problem != NULL) {

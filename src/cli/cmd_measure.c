@@ -23,7 +23,7 @@ typedef struct {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: ccgate measure snp --ovmf FILE [--snp-ovmf-hash HEX] --vcpus N\n"
+            "Usage: ccgate measure snp --ovmf FILE [--snp-ovmf-hash HEX] --vcpus N\n"
             "                          (--vcpu-type TYPE | --vcpu-sig VALUE) [--guest-features HEX]\n"
             "                          [--vmm-type qemu|ec2|gce] [--kernel FILE [--initrd FILE] [--append CMDLINE]]\n"
             "                          [--json]\n"
@@ -59,12 +59,13 @@ static int parse_args(int argc, char **argv, measure_args *a)
         {"vcpu-type", required_argument, 0, 't'},   {"vcpu-sig", required_argument, 0, 's'},
         {"guest-features", required_argument, 0, 'g'}, {"vmm-type", required_argument, 0, 'v'},
         {"from-json", required_argument, 0, 'f'},   {"json", no_argument, 0, 'j'},
-        {"mode", required_argument, 0, 'm'},        {"help", no_argument, 0, 'h'},
+        {"mode", required_argument, 0, 'm'},        CCG_CLI_STD_OPTIONS,
         {0, 0, 0, 0},
     };
+    const ccg_cli cli = {"ccgate measure snp", usage, opts, NULL};
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    ccg_cli_begin();
+    while ((c = ccg_cli_next(&cli, argc, argv)) != CCG_CLI_END) {
         switch (c) {
         case 'o': a->ovmf = optarg; break;
         case 'H': a->ovmf_hash = optarg; break;
@@ -80,17 +81,14 @@ static int parse_args(int argc, char **argv, measure_args *a)
         case 'j': a->json = 1; break;
         case 'm':
             if (strcmp(optarg, "snp") != 0) {
-                fprintf(stderr, "ccgate measure snp: only --mode snp is supported\n");
-                return -1;
+                return ccg_cli_usage_error(&cli, "only --mode snp is supported");
             }
             break;
-        case 'h': usage(stdout); return 1;
-        default: return -1;
+        default: return c; /* help, version or a usage error, already printed */
         }
     }
     if (optind != argc) {
-        fprintf(stderr, "ccgate measure snp: unexpected argument '%s'\n", argv[optind]);
-        return -1;
+        return ccg_cli_usage_error(&cli, "unexpected argument '%s'", argv[optind]);
     }
     return 0;
 }
@@ -237,7 +235,7 @@ static ccg_result load_json(const char *path, ccg_snp_launch_inputs *in, int *ha
     ccg_result result = CCG_FAILURE;
     uint8_t *text = NULL;
     size_t len = 0;
-    CCG_TRY(ccg_file_read(path, CCG_SNP_JSON_MAX_BYTES, &text, &len));
+    CCG_TRY(cli_file_read(path, CCG_SNP_JSON_MAX_BYTES, &text, &len));
     CCG_TRY(ccg_snp_launch_inputs_from_json((const char *)text, len, in, has_expected, expected));
     result = CCG_SUCCESS;
 cleanup:
@@ -299,10 +297,14 @@ int cmd_measure(int argc, char **argv)
 {
     measure_args a;
     memset(&a, 0, sizeof(a));
-    int rc = cli_expect_snp("measure", argc, argv, usage);
-    if (rc < 0) {
-        rc = cli_parse_result(parse_args(argc - 1, argv + 1, &a), usage);
+    static const cli_sub subs[] = {
+        {"snp", "an SEV-SNP launch measurement from OVMF, kernel and vCPU inputs"},
+    };
+    int rc = CLI_EXIT_USAGE;
+    if (cli_group("ccgate measure", "Compute launch measurements.", subs, 1, argc, argv, &rc) != 0) {
+        return rc;
     }
+    rc = cli_parse_result(parse_args(argc - 1, argv + 1, &a), NULL);
     if (rc >= 0) {
         return rc;
     }

@@ -14,10 +14,20 @@
 #define MODEL_MAX_TOKENS_DEFAULT 16u
 #define CHAT_JSON_MAX (1u << 20)
 
+static const char *g_name = "ccgate model"; /* the full name of the subcommand being run */
+static const char *g_allowed; /* its options (cli_check_option) */
+
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: ccgate model generate --seed N --out FILE [--d-model N] [--layers N] [--heads N] [--d-ff N]\n"
+    /* The forms of every subcommand, then what they share; cli_usage_for picks this one's forms. */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    if (m == NULL) {
+        return;
+    }
+    fprintf(m,
+            "       ccgate model generate --seed N --out FILE [--d-model N] [--layers N] [--heads N] [--d-ff N]\n"
             "                             [--max-seq N]\n"
             "       ccgate model run --model FILE [--max-tokens N] [--json] PROMPT\n"
             "       ccgate model run --model FILE [--max-tokens N] [--json] --chat MESSAGES_JSON\n"
@@ -34,6 +44,9 @@ static void usage(FILE *out)
             "\n"
             "Exit status: 0 success, 2 bad usage or a malformed model.\n",
             MODEL_MAX_TOKENS_DEFAULT);
+    fclose(m);
+    cli_usage_for(out, g_name, text);
+    free(text);
 }
 
 typedef struct {
@@ -51,12 +64,16 @@ static int parse(int argc, char **argv, model_args *a)
         {"d-model", required_argument, 0, 'D'}, {"layers", required_argument, 0, 'L'},
         {"heads", required_argument, 0, 'H'},   {"d-ff", required_argument, 0, 'F'},
         {"max-seq", required_argument, 0, 'S'}, {"chat", no_argument, 0, 'c'},
-        {"json", no_argument, 0, 'j'},          {"help", no_argument, 0, 'h'},
+        {"json", no_argument, 0, 'j'},          CCG_CLI_STD_OPTIONS,
         {0, 0, 0, 0},
     };
+    const ccg_cli cli = {g_name, usage, opts, NULL};
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    ccg_cli_begin();
+    while ((c = ccg_cli_next(&cli, argc, argv)) != CCG_CLI_END) {
+        if (cli_check_option(&cli, c, g_allowed) != 0) {
+            return CCG_CLI_EXIT_2;
+        }
         switch (c) {
         case 's': a->seed = optarg; break;
         case 'o': a->out = optarg; break;
@@ -69,16 +86,14 @@ static int parse(int argc, char **argv, model_args *a)
         case 'S': a->dims[4] = optarg; break;
         case 'c': a->chat = 1; break;
         case 'j': a->json = 1; break;
-        case 'h': usage(stdout); return 1;
-        default: return -1;
+        default: return c; /* help, version or a usage error, already printed */
         }
     }
     if (optind < argc) {
         a->prompt = argv[optind++];
     }
     if (optind != argc) {
-        fprintf(stderr, "ccgate model: unexpected argument '%s'\n", argv[optind]);
-        return -1;
+        return ccg_cli_usage_error(&cli, "unexpected argument '%s'", argv[optind]);
     }
     return 0;
 }
@@ -116,21 +131,21 @@ static int cmd_generate(const model_args *a)
         return CLI_EXIT_USAGE;
     }
     if (ccg_failed(parse_u64(a->seed, "--seed", 0, UINT64_MAX, &seed))) {
-        return cli_report_error("model generate", 0);
+        return cli_report_error("model generate", a->json);
     }
     for (int i = 0; i < 5; i++) {
         if (a->dims[i] != NULL) {
             if (ccg_failed(parse_u64(a->dims[i], names[i], 1, UINT32_MAX, &v))) {
-                return cli_report_error("model generate", 0);
+                return cli_report_error("model generate", a->json);
             }
             *fields[i] = (uint32_t)v;
         }
     }
     if (ccg_failed(ccg_model_generate(&d, seed, &buf, &len)) ||
-        ccg_failed(ccg_file_write(a->out, buf, len))) {
-        rc = cli_report_error("model generate", 0);
+        ccg_failed(cli_file_write(a->out, buf, len))) {
+        rc = cli_report_error("model generate", a->json);
     } else {
-        printf("wrote %s: %zu bytes (d_model %u, %u layers, %u heads, d_ff %u, max_seq %u, seed %llu)\n", a->out,
+        fprintf(ccg_cli_is_stdio(a->out) ? stderr : stdout, "wrote %s: %zu bytes (d_model %u, %u layers, %u heads, d_ff %u, max_seq %u, seed %llu)\n", a->out,
                len, d.d_model, d.n_layers, d.n_heads, d.d_ff, d.max_seq, (unsigned long long)seed);
         rc = CLI_EXIT_OK;
     }
@@ -267,11 +282,26 @@ int cmd_model(int argc, char **argv)
     const char *sub = argc >= 2 ? argv[1] : NULL;
     int rc;
     memset(&a, 0, sizeof(a));
-    if (sub == NULL || strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
-        usage(sub != NULL ? stdout : stderr);
-        return sub != NULL ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    static const cli_sub subs[] = {
+        {"generate", "write a deterministic reference model from a seed"},
+        {"run", "greedy decoding on the plaintext model (the endpoint's reference)"},
+        {"inspect", "print a model's header and tensor table as JSON"},
+    };
+    char name[64];
+    int k = cli_group("ccgate model", "The runner's reference model: generate, run or inspect it.", subs, 3, argc, argv,
+                      &rc);
+    if (k < 0) {
+        return rc;
     }
-    if ((rc = cli_parse_result(parse(argc - 1, argv + 1, &a), usage)) >= 0) {
+    sub = subs[k].word;
+    g_name = cli_subname(name, sizeof(name), "ccgate model", sub);
+    static const char *const allowed[][2] = {{"generate", "soDLHFSj"}, {"run", "mncj"}, {"inspect", "mj"}};
+    for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+        if (strcmp(allowed[i][0], sub) == 0) {
+            g_allowed = allowed[i][1];
+        }
+    }
+    if ((rc = cli_parse_result(parse(argc - 1, argv + 1, &a), NULL)) >= 0) {
         return rc;
     }
     if (strcmp(sub, "generate") == 0) {
@@ -283,7 +313,5 @@ int cmd_model(int argc, char **argv)
     if (strcmp(sub, "inspect") == 0) {
         return cmd_inspect(&a);
     }
-    fprintf(stderr, "ccgate model: unknown subcommand '%s'\n", sub);
-    usage(stderr);
-    return CLI_EXIT_USAGE;
+    return CLI_EXIT_USAGE; /* not reached: cli_group knows the words */
 }

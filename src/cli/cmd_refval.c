@@ -9,14 +9,24 @@
 
 #define REFVAL_FILE_MAX (4u << 20)
 
+static const char *g_name = "ccgate refval"; /* the full name of the subcommand being run */
+static const char *g_allowed; /* its options (cli_check_option) */
+
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: ccgate refval create --id ID --measurement HEX --build-id ID --not-before T --not-after T\n"
+    /* The forms of every subcommand, then what they share; cli_usage_for picks this one's forms. */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    if (m == NULL) {
+        return;
+    }
+    fprintf(m,
+            "       ccgate refval create --id ID --measurement HEX --build-id ID --not-before T --not-after T\n"
             "                            [--tee snp|tdx] [--tdx REGISTER=HEX...] [--from-measure FILE] [--out FILE]\n"
             "       ccgate refval sign   --in FILE --key PRIVATE.pem --issuer ID [--out FILE]\n"
-            "       ccgate refval set    --set-id ID --version N [--out FILE] RECORD.json...\n"
-            "       ccgate refval verify --in FILE --issuer-key ID=PUBLIC.pem... --now T [--measurement HEX]\n"
+            "       ccgate refval set    --set-id ID --set-version N [--out FILE] RECORD.json...\n"
+            "       ccgate refval verify --in FILE --issuer-key ID=PUBLIC.pem... [--now T] [--measurement HEX]\n"
             "                            [--tee TEE] [--tdx REGISTER=HEX...] [--json]\n"
             "\n"
             "A reference value is a signed, expiring record of an approved launch measurement\n"
@@ -27,7 +37,16 @@ static void usage(FILE *out)
             "that some usable record holds it.\n"
             "For --tee tdx the measurement is MRTD, and --tdx pins (create) or gives (verify) the TD's other\n"
             "registers: rtmr0..rtmr3, mrconfigid, mrowner, mrownerconfig, mrservicetd (48 bytes of hex each).\n"
+            "\n"
+            "  --set-version N  the set's version (the older spelling --version N still works)\n"
+            "  --now T          verify's time; default: the current time, printed to stderr so it can be\n"
+            "                   pinned (RFC 3339 or epoch seconds)\n"
+            "  --in FILE, --out FILE, RECORD.json  '-' is standard input or output\n"
+            "  --json           print verify's decision as JSON\n"
             "Times are RFC 3339. Exit status: 0 valid/approved, 1 refused, 2 bad usage or input.\n");
+    fclose(m);
+    cli_usage_for(out, g_name, text);
+    free(text);
 }
 
 static int write_json(const json_t *doc, const char *path)
@@ -37,10 +56,10 @@ static int write_json(const json_t *doc, const char *path)
     if (text == NULL) {
         return rc;
     }
-    if (path == NULL) {
+    if (path == NULL || ccg_cli_is_stdio(path)) {
         printf("%s\n", text);
         rc = CLI_EXIT_OK;
-    } else if (ccg_ok(ccg_file_write(path, (const uint8_t *)text, strlen(text)))) {
+    } else if (ccg_ok(cli_file_write(path, (const uint8_t *)text, strlen(text)))) {
         rc = CLI_EXIT_OK;
     } else {
         rc = cli_report_error("refval", 0);
@@ -55,7 +74,7 @@ static ccg_result load_json(const char *path, json_t **out)
     uint8_t *text = NULL;
     size_t len = 0;
     json_error_t err;
-    CCG_TRY(ccg_file_read(path, REFVAL_FILE_MAX, &text, &len));
+    CCG_TRY(cli_file_read(path, REFVAL_FILE_MAX, &text, &len));
     *out = json_loadb((const char *)text, len, JSON_REJECT_DUPLICATES, &err);
     CCG_ENSURE_MSG(*out != NULL, CCG_R_REFVAL_MALFORMED, "%s line %d: %.100s", path, err.line, err.text);
     result = CCG_SUCCESS;
@@ -67,6 +86,7 @@ cleanup:
 typedef struct {
     const char *id, *measurement, *build_id, *not_before, *not_after, *tee, *from_measure, *out, *in, *key,
         *issuer, *set_id, *version, *now;
+    ccg_time now_t; /* --now resolved for verify (cli_now) */
     const char *issuer_keys[16];
     int issuer_key_count;
     const char *tdx[CCG_REFVAL_TDX_FIELDS];
@@ -83,14 +103,18 @@ static int parse(int argc, char **argv, refval_args *a)
         {"from-measure", required_argument, 0, 'f'}, {"out", required_argument, 0, 'o'},
         {"in", required_argument, 0, 'I'},         {"key", required_argument, 0, 'k'},
         {"issuer", required_argument, 0, 's'},     {"set-id", required_argument, 0, 'S'},
-        {"version", required_argument, 0, 'v'},    {"now", required_argument, 0, 'n'},
+        {"set-version", required_argument, 0, 'v'}, {"version", optional_argument, 0, 'v'},    {"now", required_argument, 0, 'n'},
         {"issuer-key", required_argument, 0, 'K'}, {"json", no_argument, 0, 'j'},
         {"tdx", required_argument, 0, 'T'},
-        {"help", no_argument, 0, 'h'},             {0, 0, 0, 0},
+        CCG_CLI_STD_OPTIONS,             {0, 0, 0, 0},
     };
+    const ccg_cli cli = {g_name, usage, opts, NULL};
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    ccg_cli_begin();
+    while ((c = ccg_cli_next(&cli, argc, argv)) != CCG_CLI_END) {
+        if ((c != 'v' || optarg != NULL) && cli_check_option(&cli, c, g_allowed) != 0) { /* bare --version: below */
+            return CCG_CLI_EXIT_2;
+        }
         switch (c) {
         case 'i': a->id = optarg; break;
         case 'm': a->measurement = optarg; break;
@@ -104,23 +128,26 @@ static int parse(int argc, char **argv, refval_args *a)
         case 'k': a->key = optarg; break;
         case 's': a->issuer = optarg; break;
         case 'S': a->set_id = optarg; break;
-        case 'v': a->version = optarg; break;
+        case 'v':
+            if ((c = cli_legacy_version(&cli, argc, argv, &a->version)) != 0) {
+                return c; /* --version alone: the program's version */
+            }
+            break;
         case 'n': a->now = optarg; break;
         case 'K':
             if (a->issuer_key_count == 16) {
-                return -1;
+                return ccg_cli_usage_error(&cli, "at most 16 --issuer-key");
             }
             a->issuer_keys[a->issuer_key_count++] = optarg;
             break;
         case 'j': a->json = 1; break;
         case 'T':
             if (a->tdx_count == CCG_REFVAL_TDX_FIELDS) {
-                return -1;
+                return ccg_cli_usage_error(&cli, "at most %d --tdx", CCG_REFVAL_TDX_FIELDS);
             }
             a->tdx[a->tdx_count++] = optarg;
             break;
-        case 'h': usage(stdout); return 1;
-        default: return -1;
+        default: return c; /* help, version or a usage error, already printed */
         }
     }
     return 0;
@@ -205,7 +232,7 @@ static int do_create(const refval_args *a)
         fprintf(stderr, "ccgate refval create: give --measurement or --from-measure, not both\n");
     } else if (rec == NULL || (a->from_measure != NULL && ccg_failed(add_measure_doc(rec, a->from_measure))) ||
                ccg_failed(add_tdx_fields(rec, a)) || ccg_failed(ccg_refval_record_parse(rec, &check))) {
-        rc = cli_report_error("refval create", 0);
+        rc = cli_report_error("refval create", a->json);
     } else {
         rc = write_json(rec, a->out);
     }
@@ -218,7 +245,7 @@ static int do_sign(const refval_args *a)
 {
     json_t *rec = NULL;
     EVP_PKEY *key = NULL;
-    FILE *f = a->key ? fopen(a->key, "r") : NULL;
+    FILE *f = a->key ? cli_fopen_read(a->key) : NULL;
     if (f != NULL) {
         setvbuf(f, NULL, _IONBF, 0); /* no copy of the private key left in a freed stdio buffer */
     }
@@ -226,8 +253,13 @@ static int do_sign(const refval_args *a)
     ccg_refval_record check;
     memset(&check, 0, sizeof(check));
     ccg_error_clear();
-    if (a->in == NULL || a->issuer == NULL || f == NULL) {
-        fprintf(stderr, "ccgate refval sign: --in, --key (readable) and --issuer are required\n");
+    if (a->in == NULL || a->issuer == NULL || a->key == NULL) {
+        fprintf(stderr, "ccgate refval sign: --in, --key and --issuer are required\n");
+        goto cleanup;
+    }
+    if (f == NULL) {
+        ccg_error_set(CCG_R_IO_READ_FAILED, __FILE__, __LINE__, "cannot open the key %s", a->key);
+        rc = cli_report_error("refval sign", a->json);
         goto cleanup;
     }
     key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
@@ -237,7 +269,7 @@ static int do_sign(const refval_args *a)
     }
     if (ccg_failed(load_json(a->in, &rec)) || ccg_failed(ccg_refval_record_parse(rec, &check)) ||
         ccg_failed(ccg_refval_sign(rec, key, a->issuer))) {
-        rc = cli_report_error("refval sign", 0);
+        rc = cli_report_error("refval sign", a->json);
         goto cleanup;
     }
     rc = write_json(rec, a->out);
@@ -259,12 +291,12 @@ static int do_set(const refval_args *a, int argc, char **argv)
     int rc = CLI_EXIT_USAGE;
     ccg_error_clear();
     if (a->set_id == NULL || a->version == NULL || *end != '\0' || version < 1 || optind >= argc) {
-        fprintf(stderr, "ccgate refval set: --set-id, --version (>= 1) and at least one record are required\n");
+        fprintf(stderr, "ccgate refval set: --set-id, --set-version (>= 1) and at least one record are required\n");
         goto cleanup;
     }
     for (int i = optind; i < argc; i++) {
         if (ccg_failed(load_json(argv[i], &rec))) {
-            rc = cli_report_error("refval set", 0);
+            rc = cli_report_error("refval set", a->json);
             goto cleanup;
         }
         json_array_append_new(records, rec);
@@ -274,7 +306,7 @@ static int do_set(const refval_args *a, int argc, char **argv)
     char *text = set ? json_dumps(set, JSON_COMPACT) : NULL;
     ccg_refval_set *parsed = NULL;
     if (text == NULL || ccg_failed(ccg_refval_set_parse(text, strlen(text), &parsed))) {
-        rc = cli_report_error("refval set", 0);
+        rc = cli_report_error("refval set", a->json);
     } else {
         rc = write_json(set, a->out);
     }
@@ -300,7 +332,7 @@ ccg_result cli_load_issuers(const char *const *specs, int count, ccg_refval_issu
         CCG_ENSURE_MSG(eq != NULL && eq > specs[i] && (size_t)(eq - specs[i]) < sizeof(id), CCG_R_USAGE_INVALID,
                        "--issuer-key takes ID=FILE, got '%.64s'", specs[i]);
         snprintf(id, sizeof(id), "%.*s", (int)(eq - specs[i]), specs[i]);
-        CCG_TRY(ccg_file_read(eq + 1, 1u << 20, &pem, &len));
+        CCG_TRY(cli_file_read(eq + 1, 1u << 20, &pem, &len));
         CCG_TRY(ccg_refval_issuers_add_pem(iss, id, pem, len));
         free(pem);
         pem = NULL;
@@ -346,14 +378,14 @@ static int do_verify(const refval_args *a)
     int rc = CLI_EXIT_USAGE;
     ccg_decision_init(&d, "refval");
     ccg_error_clear();
-    if (a->in == NULL || a->now == NULL) {
-        fprintf(stderr, "ccgate refval verify: --in and --now are required\n");
+    if (a->in == NULL) {
+        fprintf(stderr, "ccgate refval verify: --in is required\n");
         goto cleanup;
     }
-    if (ccg_failed(ccg_time_parse_rfc3339(a->now, &now)) ||
-        (a->measurement && (mlen > sizeof(m) || ccg_failed(ccg_hex_decode_exact(a->measurement, m, mlen)))) ||
+    now = a->now_t;
+    if ((a->measurement && (mlen > sizeof(m) || ccg_failed(ccg_hex_decode_exact(a->measurement, m, mlen)))) ||
         ccg_failed(cli_load_issuers(a->issuer_keys, a->issuer_key_count, &iss)) ||
-        ccg_failed(ccg_file_read(a->in, REFVAL_FILE_MAX, &text, &len)) ||
+        ccg_failed(cli_file_read(a->in, REFVAL_FILE_MAX, &text, &len)) ||
         ccg_failed(ccg_refval_set_parse((const char *)text, len, &set))) {
         rc = cli_report_error("refval verify", a->json);
         goto cleanup;
@@ -402,17 +434,36 @@ int cmd_refval(int argc, char **argv)
 {
     refval_args a;
     memset(&a, 0, sizeof(a));
-    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    static const cli_sub subs[] = {
+        {"create", "write an unsigned reference-value record"},
+        {"sign", "sign a record with an issuer's key"},
+        {"set", "bundle signed records into a versioned set"},
+        {"verify", "check a set's records (signature, issuer, validity at --now)"},
+    };
+    char name[64];
+    int rc = CLI_EXIT_USAGE;
+    int k = cli_group("ccgate refval", "Create, sign, bundle and verify signed reference values.", subs, 4, argc, argv,
+                      &rc);
+    if (k < 0) {
+        return rc;
     }
-    const char *sub = argv[1];
-    int parsed = parse(argc - 1, argv + 1, &a);
-    if (parsed != 0) {
-        if (parsed < 0) {
-            usage(stderr);
+    const char *sub = subs[k].word;
+    g_name = cli_subname(name, sizeof(name), "ccgate refval", sub);
+    static const char *const allowed[][2] = {{"create", "imbBAtfoTj"}, {"sign", "Iksoj"}, {"set", "Svoj"}, {"verify", "IKnmtTj"}};
+    for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+        if (strcmp(allowed[i][0], sub) == 0) {
+            g_allowed = allowed[i][1];
         }
-        return parsed < 0 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    }
+    rc = cli_parse_result(parse(argc - 1, argv + 1, &a), NULL);
+    if (rc >= 0) {
+        return rc;
+    }
+    if (strcmp(sub, "verify") == 0) {
+        const ccg_cli cli = {g_name, usage, NULL, NULL};
+        if (cli_now(&cli, a.now, &a.now_t) != 0) {
+            return CLI_EXIT_USAGE;
+        }
     }
     if (strcmp(sub, "create") == 0) {
         return do_create(&a);
@@ -426,7 +477,5 @@ int cmd_refval(int argc, char **argv)
     if (strcmp(sub, "verify") == 0) {
         return do_verify(&a);
     }
-    fprintf(stderr, "ccgate refval: unknown subcommand '%s'\n", sub);
-    usage(stderr);
-    return CLI_EXIT_USAGE;
+    return CLI_EXIT_USAGE; /* not reached: cli_group knows the words */
 }

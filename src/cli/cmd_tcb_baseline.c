@@ -11,13 +11,24 @@
 #define BASELINE_FILE_MAX (1u << 20)
 #define MAX_ADVISORY_ARGS 64
 
+static const char *g_name = "ccgate tcb-baseline"; /* the full name of the subcommand being run */
+static const char *g_allowed; /* its options (cli_check_option) */
+
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: ccgate tcb-baseline create --product milan|genoa|turin --version N --not-before T --not-after T\n"
+    /* The forms of every subcommand, then what they share; cli_usage_for picks this one's forms. */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    if (m == NULL) {
+        return;
+    }
+    fprintf(m,
+            "       ccgate tcb-baseline create --product milan|genoa|turin --baseline-version N\n"
+            "                                  --not-before T --not-after T\n"
             "                                  --up-to-date LEVELS [--advisory ID:LEVELS...] [--out FILE]\n"
             "       ccgate tcb-baseline sign   --in FILE --key PRIVATE.pem --issuer ID [--out FILE]\n"
-            "       ccgate tcb-baseline verify --in FILE --issuer-key ID=PUBLIC.pem... --now T [--json]\n"
+            "       ccgate tcb-baseline verify --in FILE --issuer-key ID=PUBLIC.pem... [--now T] [--json]\n"
             "\n"
             "A TCB baseline says, for one product, which TCB counts as up to date and which security\n"
             "advisories apply below given component levels (docs/snp-tcb-baseline.md). The key-release\n"
@@ -32,13 +43,21 @@ static void usage(FILE *out)
             "                       e.g. AMD-SB-3019:snp=22 (repeat; at most %d)\n"
             "  verify               checks the document, its signature by a trusted issuer and its validity\n"
             "                       at --now\n"
+            "  --baseline-version N the baseline's version (the older spelling --version N still works)\n"
+            "  --now T              default: the current time, printed to stderr so it can be pinned\n"
+            "  --out FILE           write there instead of standard output ('-': standard output)\n"
+            "  --json               print the result as JSON\n"
             "\n"
-            "Times are RFC 3339. Exit status: 0 written/valid, 1 refused, 2 bad usage or input.\n",
+            "Times are RFC 3339 (--now also takes epoch seconds). Exit status: 0 written/valid, 1 refused, 2 bad usage or input.\n",
             MAX_ADVISORY_ARGS);
+    fclose(m);
+    cli_usage_for(out, g_name, text);
+    free(text);
 }
 
 typedef struct {
     const char *product, *version, *not_before, *not_after, *up_to_date, *out, *in, *key, *issuer, *now;
+    ccg_time now_t; /* --now resolved for verify (cli_now) */
     const char *advisories[MAX_ADVISORY_ARGS];
     int advisory_count;
     const char *issuer_keys[16];
@@ -49,28 +68,35 @@ typedef struct {
 static int parse(int argc, char **argv, baseline_args *a)
 {
     static const struct option opts[] = {
-        {"product", required_argument, 0, 'p'},    {"version", required_argument, 0, 'v'},
+        {"product", required_argument, 0, 'p'},    {"baseline-version", required_argument, 0, 'v'}, {"version", optional_argument, 0, 'v'},
         {"not-before", required_argument, 0, 'B'}, {"not-after", required_argument, 0, 'A'},
         {"up-to-date", required_argument, 0, 'u'}, {"advisory", required_argument, 0, 'a'},
         {"out", required_argument, 0, 'o'},        {"in", required_argument, 0, 'I'},
         {"key", required_argument, 0, 'k'},        {"issuer", required_argument, 0, 's'},
         {"now", required_argument, 0, 'n'},        {"issuer-key", required_argument, 0, 'K'},
-        {"json", no_argument, 0, 'j'},             {"help", no_argument, 0, 'h'},
+        {"json", no_argument, 0, 'j'},             CCG_CLI_STD_OPTIONS,
         {0, 0, 0, 0},
     };
+    const ccg_cli cli = {g_name, usage, opts, NULL};
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    ccg_cli_begin();
+    while ((c = ccg_cli_next(&cli, argc, argv)) != CCG_CLI_END) {
+        if ((c != 'v' || optarg != NULL) && cli_check_option(&cli, c, g_allowed) != 0) { /* bare --version: below */
+            return CCG_CLI_EXIT_2;
+        }
         switch (c) {
         case 'p': a->product = optarg; break;
-        case 'v': a->version = optarg; break;
+        case 'v':
+            if ((c = cli_legacy_version(&cli, argc, argv, &a->version)) != 0) {
+                return c; /* --version alone: the program's version */
+            }
+            break;
         case 'B': a->not_before = optarg; break;
         case 'A': a->not_after = optarg; break;
         case 'u': a->up_to_date = optarg; break;
         case 'a':
             if (a->advisory_count == MAX_ADVISORY_ARGS) {
-                fprintf(stderr, "ccgate tcb-baseline: at most %d --advisory\n", MAX_ADVISORY_ARGS);
-                return -1;
+                return ccg_cli_usage_error(&cli, "at most %d --advisory", MAX_ADVISORY_ARGS);
             }
             a->advisories[a->advisory_count++] = optarg;
             break;
@@ -81,19 +107,16 @@ static int parse(int argc, char **argv, baseline_args *a)
         case 'n': a->now = optarg; break;
         case 'K':
             if (a->issuer_key_count == 16) {
-                fprintf(stderr, "ccgate tcb-baseline: at most 16 --issuer-key\n");
-                return -1;
+                return ccg_cli_usage_error(&cli, "at most 16 --issuer-key");
             }
             a->issuer_keys[a->issuer_key_count++] = optarg;
             break;
         case 'j': a->json = 1; break;
-        case 'h': usage(stdout); return 1;
-        default: return -1;
+        default: return c; /* help, version or a usage error, already printed */
         }
     }
     if (optind != argc) {
-        fprintf(stderr, "ccgate tcb-baseline: unexpected argument '%s'\n", argv[optind]);
-        return -1;
+        return ccg_cli_usage_error(&cli, "unexpected argument '%s'", argv[optind]);
     }
     return 0;
 }
@@ -200,7 +223,7 @@ static int do_create(const baseline_args *a)
         return rc;
     }
     if (ccg_failed(build(a, &doc))) {
-        rc = cli_report_error("tcb-baseline create", 0);
+        rc = cli_report_error("tcb-baseline create", a->json);
     } else {
         rc = cli_write_json(doc, a->out, "tcb-baseline create");
     }
@@ -214,7 +237,7 @@ static ccg_result load_doc(const char *path, json_t **out)
     uint8_t *text = NULL;
     size_t len = 0;
     json_error_t err;
-    CCG_TRY(ccg_file_read(path, BASELINE_FILE_MAX, &text, &len));
+    CCG_TRY(cli_file_read(path, BASELINE_FILE_MAX, &text, &len));
     *out = json_loadb((const char *)text, len, JSON_REJECT_DUPLICATES, &err);
     CCG_ENSURE_MSG(*out != NULL, CCG_R_SNP_TCB_BASELINE_MALFORMED, "%s line %d: %.100s", path, err.line, err.text);
     result = CCG_SUCCESS;
@@ -227,14 +250,19 @@ static int do_sign(const baseline_args *a)
 {
     json_t *doc = NULL;
     EVP_PKEY *key = NULL;
-    FILE *f = a->key ? fopen(a->key, "r") : NULL;
+    FILE *f = a->key ? cli_fopen_read(a->key) : NULL;
     int rc = CLI_EXIT_USAGE;
     if (f != NULL) {
         setvbuf(f, NULL, _IONBF, 0); /* no copy of the private key left in a freed stdio buffer */
     }
     ccg_error_clear();
-    if (a->in == NULL || a->issuer == NULL || f == NULL) {
-        fprintf(stderr, "ccgate tcb-baseline sign: --in, --key (readable) and --issuer are required\n");
+    if (a->in == NULL || a->issuer == NULL || a->key == NULL) {
+        fprintf(stderr, "ccgate tcb-baseline sign: --in, --key and --issuer are required\n");
+        goto cleanup;
+    }
+    if (f == NULL) {
+        ccg_error_set(CCG_R_IO_READ_FAILED, __FILE__, __LINE__, "cannot open the key %s", a->key);
+        rc = cli_report_error("tcb-baseline sign", a->json);
         goto cleanup;
     }
     key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
@@ -245,7 +273,7 @@ static int do_sign(const baseline_args *a)
     /* Signed after checking, and checked again: a signature only ever covers a valid baseline. */
     if (ccg_failed(load_doc(a->in, &doc)) || ccg_failed(validate(doc)) ||
         ccg_failed(ccg_refval_sign(doc, key, a->issuer)) || ccg_failed(validate(doc))) {
-        rc = cli_report_error("tcb-baseline sign", 0);
+        rc = cli_report_error("tcb-baseline sign", a->json);
         goto cleanup;
     }
     rc = cli_write_json(doc, a->out, "tcb-baseline sign");
@@ -298,13 +326,14 @@ static int do_verify(const baseline_args *a)
     int rc = CLI_EXIT_USAGE;
     ccg_decision_init(&d, "tcb-baseline");
     ccg_error_clear();
-    if (a->in == NULL || a->now == NULL) {
-        fprintf(stderr, "ccgate tcb-baseline verify: --in and --now are required\n");
+    if (a->in == NULL) {
+        fprintf(stderr, "ccgate tcb-baseline verify: --in is required\n");
         goto cleanup;
     }
-    if (ccg_failed(ccg_time_parse_rfc3339(a->now, &now)) ||
+    now = a->now_t;
+    if (
         ccg_failed(cli_load_issuers(a->issuer_keys, a->issuer_key_count, &iss)) ||
-        ccg_failed(ccg_file_read(a->in, BASELINE_FILE_MAX, &text, &len)) ||
+        ccg_failed(cli_file_read(a->in, BASELINE_FILE_MAX, &text, &len)) ||
         ccg_failed(ccg_snp_tcb_baseline_parse((const char *)text, len, &b))) {
         rc = cli_report_error("tcb-baseline verify", a->json);
         goto cleanup;
@@ -324,14 +353,35 @@ int cmd_tcb_baseline(int argc, char **argv)
 {
     baseline_args a;
     memset(&a, 0, sizeof(a));
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    static const cli_sub subs[] = {
+        {"create", "write an unsigned TCB baseline for one product"},
+        {"sign", "sign a baseline with the authority's key"},
+        {"verify", "check a signed baseline's signature and validity at --now"},
+    };
+    char name[64];
+    int rc = CLI_EXIT_USAGE;
+    int k = cli_group("ccgate tcb-baseline", "Create, sign and verify the authority's signed SEV-SNP TCB baselines.",
+                      subs, 3, argc, argv, &rc);
+    if (k < 0) {
+        return rc;
     }
-    const char *sub = argv[1];
-    int rc = cli_parse_result(parse(argc - 1, argv + 1, &a), usage);
+    const char *sub = subs[k].word;
+    g_name = cli_subname(name, sizeof(name), "ccgate tcb-baseline", sub);
+    static const char *const allowed[][2] = {{"create", "pvBAuaoj"}, {"sign", "Iksoj"}, {"verify", "IKnj"}};
+    for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
+        if (strcmp(allowed[i][0], sub) == 0) {
+            g_allowed = allowed[i][1];
+        }
+    }
+    rc = cli_parse_result(parse(argc - 1, argv + 1, &a), NULL);
     if (rc >= 0) {
         return rc;
+    }
+    if (strcmp(sub, "verify") == 0) {
+        const ccg_cli cli = {g_name, usage, NULL, NULL};
+        if (cli_now(&cli, a.now, &a.now_t) != 0) {
+            return CLI_EXIT_USAGE;
+        }
     }
     if (strcmp(sub, "create") == 0) {
         return do_create(&a);
@@ -342,7 +392,5 @@ int cmd_tcb_baseline(int argc, char **argv)
     if (strcmp(sub, "verify") == 0) {
         return do_verify(&a);
     }
-    fprintf(stderr, "ccgate tcb-baseline: unknown subcommand '%s'\n", sub);
-    usage(stderr);
-    return CLI_EXIT_USAGE;
+    return CLI_EXIT_USAGE; /* not reached: cli_group knows the words */
 }

@@ -18,6 +18,7 @@ typedef struct {
     const char *crl;
     const char *policy;
     const char *now;
+    ccg_time now_t; /* --now resolved (cli_now) */
     const char *trust_root;
     const char *trust_root_product;
     const char *cache_dir;
@@ -35,8 +36,8 @@ typedef struct {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: ccgate verify snp --report FILE [--hex] --certs FILE [--certs FILE...] [--crl FILE]\n"
-            "                         [--policy FILE] --now RFC3339 [--json]\n"
+            "Usage: ccgate verify snp --report FILE [--hex] --certs FILE [--certs FILE...] [--crl FILE]\n"
+            "                         [--policy FILE] [--now TIME] [--json]\n"
             "                         [--cache-dir DIR [--fetch] [--kds-url URL] [--product NAME]]\n"
             "                         [--trust-root FILE --trust-root-product milan|genoa|turin]\n"
             "                         [--refvals FILE] [--tcb-baseline FILE...] [--issuer-key ID=PUBLIC.pem...]\n"
@@ -50,7 +51,8 @@ static void usage(FILE *out)
             "  --crl FILE           AMD's CRL for the product (PEM or DER)\n"
             "  --policy FILE        an SNP policy (docs/snp-policy.md); default: signature, chain and\n"
             "                       collateral checks, debug and migration-agent guests refused\n"
-            "  --now RFC3339        the verification time, e.g. 2025-01-01T00:00:00Z (required)\n"
+            "  --now TIME           the verification time: RFC 3339 (2025-01-01T00:00:00Z) or epoch seconds;\n"
+            "                       default: the current time, printed to stderr so it can be pinned\n"
             "  --cache-dir DIR      look up the VCEK and chain in a collateral cache (docs/kds-collateral.md)\n"
             "  --fetch              on a cache miss, fetch from AMD KDS (--kds-url overrides the base URL)\n"
             "  --product NAME       milan, genoa or turin: names the cache's product for v2 reports, which\n"
@@ -82,19 +84,19 @@ static int parse_args(int argc, char **argv, verify_args *a)
         {"fetch", no_argument, 0, 'F'},        {"product", required_argument, 0, 'R'},
         {"refvals", required_argument, 0, 'V'}, {"issuer-key", required_argument, 0, 'I'},
         {"tcb-baseline", required_argument, 0, 'T'},
-        {"help", no_argument, 0, 'h'},
+        CCG_CLI_STD_OPTIONS,
         {0, 0, 0, 0},
     };
+    const ccg_cli cli = {"ccgate verify snp", usage, opts, NULL};
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    ccg_cli_begin();
+    while ((c = ccg_cli_next(&cli, argc, argv)) != CCG_CLI_END) {
         switch (c) {
         case 'r': a->report = optarg; break;
         case 'x': a->hex = 1; break;
         case 'c':
             if (a->cert_count == MAX_CERT_FILES) {
-                fprintf(stderr, "ccgate verify snp: at most %d --certs files\n", MAX_CERT_FILES);
-                return -1;
+                return ccg_cli_usage_error(&cli, "at most %d --certs files", MAX_CERT_FILES);
             }
             a->certs[a->cert_count++] = optarg;
             break;
@@ -111,39 +113,32 @@ static int parse_args(int argc, char **argv, verify_args *a)
         case 'V': a->refvals = optarg; break;
         case 'I':
             if (a->issuer_key_count == 16) {
-                fprintf(stderr, "ccgate verify snp: at most 16 --issuer-key\n");
-                return -1;
+                return ccg_cli_usage_error(&cli, "at most 16 --issuer-key");
             }
             a->issuer_keys[a->issuer_key_count++] = optarg;
             break;
         case 'T':
             if (a->baseline_count == 3) {
-                fprintf(stderr, "ccgate verify snp: at most 3 --tcb-baseline (one per product)\n");
-                return -1;
+                return ccg_cli_usage_error(&cli, "at most 3 --tcb-baseline (one per product)");
             }
             a->baselines[a->baseline_count++] = optarg;
             break;
-        case 'h': usage(stdout); return 1;
-        default: return -1;
+        default: return c; /* help, version or a usage error, already printed */
         }
     }
     if (optind != argc) {
-        fprintf(stderr, "ccgate verify snp: unexpected argument '%s'\n", argv[optind]);
-        return -1;
+        return ccg_cli_usage_error(&cli, "unexpected argument '%s'", argv[optind]);
     }
-    if (a->report == NULL || a->now == NULL || (a->cert_count == 0 && a->cache_dir == NULL)) {
-        fprintf(stderr, "ccgate verify snp: --report, --now and --certs (or --cache-dir) are required\n");
-        return -1;
+    if (a->report == NULL || (a->cert_count == 0 && a->cache_dir == NULL)) {
+        return ccg_cli_usage_error(&cli, "--report and --certs (or --cache-dir) are required");
     }
     if ((a->trust_root == NULL) != (a->trust_root_product == NULL)) {
-        fprintf(stderr, "ccgate verify snp: --trust-root and --trust-root-product go together\n");
-        return -1;
+        return ccg_cli_usage_error(&cli, "--trust-root and --trust-root-product go together");
     }
     if (a->fetch && a->cache_dir == NULL) {
-        fprintf(stderr, "ccgate verify snp: --fetch needs --cache-dir\n");
-        return -1;
+        return ccg_cli_usage_error(&cli, "--fetch needs --cache-dir");
     }
-    return 0;
+    return cli_now(&cli, a->now, &a->now_t);
 }
 
 static ccg_result load_report(const verify_args *a, uint8_t **out, size_t *len)
@@ -151,7 +146,7 @@ static ccg_result load_report(const verify_args *a, uint8_t **out, size_t *len)
     ccg_result result = CCG_FAILURE;
     uint8_t *raw = NULL;
     size_t raw_len = 0;
-    CCG_TRY(ccg_file_read(a->report, a->hex ? 2 * MAX_INPUT_BYTES : MAX_INPUT_BYTES, &raw, &raw_len));
+    CCG_TRY(cli_file_read(a->report, a->hex ? 2 * MAX_INPUT_BYTES : MAX_INPUT_BYTES, &raw, &raw_len));
     if (a->hex) {
         CCG_TRY(ccg_hex_decode_text((const char *)raw, raw_len, out, len));
     } else {
@@ -170,7 +165,7 @@ static ccg_result load_file_into(const char *path, ccg_snp_collateral *col, int 
     ccg_result result = CCG_FAILURE;
     uint8_t *data = NULL;
     size_t len = 0;
-    CCG_TRY(ccg_file_read(path, is_crl ? 4 * MAX_INPUT_BYTES : MAX_INPUT_BYTES, &data, &len));
+    CCG_TRY(cli_file_read(path, is_crl ? 4 * MAX_INPUT_BYTES : MAX_INPUT_BYTES, &data, &len));
     if (is_crl) {
         CCG_TRY(ccg_snp_collateral_set_crl(col, data, len));
     } else {
@@ -206,7 +201,7 @@ static ccg_result load_refvals(const verify_args *a, ccg_refval_set **set, ccg_r
     size_t len = 0;
     CCG_TRY(cli_load_issuers(a->issuer_keys, a->issuer_key_count, iss));
     if (a->refvals != NULL) {
-        CCG_TRY(ccg_file_read(a->refvals, 4 * MAX_INPUT_BYTES, &text, &len));
+        CCG_TRY(cli_file_read(a->refvals, 4 * MAX_INPUT_BYTES, &text, &len));
         CCG_TRY(ccg_refval_set_parse((const char *)text, len, set));
     }
     result = CCG_SUCCESS;
@@ -228,7 +223,7 @@ static ccg_result load_inputs(const verify_args *a, ccg_snp_verifier *v, ccg_snp
         CCG_TRY(load_file_into(a->crl, col, 1));
     }
     if (a->policy != NULL) {
-        CCG_TRY(ccg_file_read(a->policy, MAX_INPUT_BYTES, &text, &len));
+        CCG_TRY(cli_file_read(a->policy, MAX_INPUT_BYTES, &text, &len));
         CCG_TRY(ccg_snp_policy_parse((const char *)text, len, policy));
     }
     if (a->trust_root != NULL) {
@@ -273,7 +268,7 @@ static int run(const verify_args *a)
     ccg_snp_policy *policy = NULL;
     uint8_t *report = NULL;
     size_t report_len = 0;
-    ccg_time now = 0;
+    ccg_time now = a->now_t;
     ccg_refval_set *refvals = NULL;
     ccg_refval_issuers *issuers = NULL;
     ccg_snp_verify_opts opts = {0};
@@ -283,7 +278,7 @@ static int run(const verify_args *a)
     ccg_snp_tcb_baselines_init(&baselines);
 
     ccg_error_clear();
-    if (ccg_failed(ccg_time_parse_rfc3339(a->now, &now)) || ccg_failed(ccg_snp_verifier_new(&v)) ||
+    if (ccg_failed(ccg_snp_verifier_new(&v)) ||
         ccg_failed(ccg_snp_collateral_init(&col)) || ccg_failed(load_report(a, &report, &report_len)) ||
         ccg_failed(load_inputs(a, v, &col, &policy)) || ccg_failed(load_refvals(a, &refvals, &issuers)) ||
         ccg_failed(cli_load_tcb_baselines(a->baselines, a->baseline_count, &baselines)) ||
@@ -322,16 +317,20 @@ int cmd_verify(int argc, char **argv)
 {
     verify_args a;
     memset(&a, 0, sizeof(a));
-    if (argc >= 2 && strcmp(argv[1], "gpu") == 0) {
-        return cmd_verify_gpu(argc - 1, argv + 1);
+    static const cli_sub subs[] = {
+        {"snp", "an AMD SEV-SNP attestation report against collateral and a policy"},
+        {"gpu", "NVIDIA GPU evidence (SPDM report, device chain, RIMs)"},
+        {"tdx", "an Intel TDX quote against Intel's collateral and a TDX policy"},
+    };
+    int rc = CLI_EXIT_USAGE;
+    switch (cli_group("ccgate verify", "Verify attestation evidence at a given time (default: now).", subs, 3, argc,
+                      argv, &rc)) {
+    case 0: break;
+    case 1: return cmd_verify_gpu(argc - 1, argv + 1);
+    case 2: return cmd_verify_tdx(argc - 1, argv + 1);
+    default: return rc;
     }
-    if (argc >= 2 && strcmp(argv[1], "tdx") == 0) {
-        return cmd_verify_tdx(argc - 1, argv + 1);
-    }
-    int rc = cli_expect_snp("verify", argc, argv, usage);
-    if (rc < 0) {
-        rc = cli_parse_result(parse_args(argc - 1, argv + 1, &a), usage);
-    }
+    rc = cli_parse_result(parse_args(argc - 1, argv + 1, &a), NULL);
     if (rc >= 0) {
         return rc;
     }

@@ -18,6 +18,7 @@ typedef struct {
     const char *evidence;
     const char *nonce;
     const char *now;
+    ccg_time now_t; /* --now resolved (cli_now) */
     const char *trust_root;
     const char *rim_dir;
     const char *ocsp_dir;
@@ -30,8 +31,8 @@ typedef struct {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: ccgate verify gpu --report FILE --certs FILE [--rim FILE]... [--rim-dir DIR]\n"
-            "                         [--ocsp-dir DIR] [--nonce HEX] --now RFC3339 [--policy FILE] [--json]\n"
+            "Usage: ccgate verify gpu --report FILE --certs FILE [--rim FILE]... [--rim-dir DIR]\n"
+            "                         [--ocsp-dir DIR] [--nonce HEX] [--now TIME] [--policy FILE] [--json]\n"
             "       ccgate verify gpu --evidence FILE.json [same options]\n"
             "\n"
             "Appraises NVIDIA GPU evidence (Hopper, Blackwell): the SPDM 1.1 GET_MEASUREMENTS request and\n"
@@ -48,7 +49,8 @@ static void usage(FILE *out)
             "  --ocsp-dir DIR     cached OCSP responses (docs/gpu-rim.md names the files)\n"
             "  --nonce HEX        the 32-byte nonce every report's signed request must carry; without it\n"
             "                     the nonce check is reported as not done, never as passed\n"
-            "  --now RFC3339      the verification time, e.g. 2025-01-01T00:00:00Z (required)\n"
+            "  --now TIME         the verification time: RFC 3339 or epoch seconds; default: the current\n"
+            "                     time, printed to stderr so it can be pinned\n"
             "  --policy FILE      the GPU policy (docs/gpu-policy.md); default: ccgate-default-gpu, which\n"
             "                     requires the RIMs and OCSP\n"
             "  --trust-root FILE  trust this self-signed device root as if the policy named it in\n"
@@ -65,14 +67,15 @@ static int parse_args(int argc, char **argv, gpu_args *a)
         {"report", required_argument, 0, 'r'},   {"certs", required_argument, 0, 'c'},
         {"evidence", required_argument, 0, 'e'}, {"nonce", required_argument, 0, 'N'},
         {"now", required_argument, 0, 'n'},      {"trust-root", required_argument, 0, 't'},
-        {"json", no_argument, 0, 'j'},           {"help", no_argument, 0, 'h'},
+        {"json", no_argument, 0, 'j'},           CCG_CLI_STD_OPTIONS,
         {"rim", required_argument, 0, 'R'},      {"rim-dir", required_argument, 0, 'D'},
         {"ocsp-dir", required_argument, 0, 'O'}, {"policy", required_argument, 0, 'P'},
         {0, 0, 0, 0},
     };
+    const ccg_cli cli = {"ccgate verify gpu", usage, opts, NULL};
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    ccg_cli_begin();
+    while ((c = ccg_cli_next(&cli, argc, argv)) != CCG_CLI_END) {
         switch (c) {
         case 'r': a->report = optarg; break;
         case 'c': a->certs = optarg; break;
@@ -86,25 +89,21 @@ static int parse_args(int argc, char **argv, gpu_args *a)
         case 'P': a->policy = optarg; break;
         case 'R':
             if (a->n_rims == MAX_RIMS) {
-                fprintf(stderr, "ccgate verify gpu: at most %d --rim files\n", MAX_RIMS);
-                return -1;
+                return ccg_cli_usage_error(&cli, "at most %d --rim files", MAX_RIMS);
             }
             a->rims[a->n_rims++] = optarg;
             break;
-        case 'h': usage(stdout); return 1;
-        default: return -1;
+        default: return c; /* help, version or a usage error, already printed */
         }
     }
     if (optind != argc) {
-        fprintf(stderr, "ccgate verify gpu: unexpected argument '%s'\n", argv[optind]);
-        return -1;
+        return ccg_cli_usage_error(&cli, "unexpected argument '%s'", argv[optind]);
     }
-    if (a->now == NULL || (a->evidence != NULL) == (a->report != NULL || a->certs != NULL) ||
+    if ((a->evidence != NULL) == (a->report != NULL || a->certs != NULL) ||
         (a->evidence == NULL && (a->report == NULL || a->certs == NULL))) {
-        fprintf(stderr, "ccgate verify gpu: --now and either --report with --certs, or --evidence, are required\n");
-        return -1;
+        return ccg_cli_usage_error(&cli, "either --report with --certs, or --evidence, is required");
     }
-    return 0;
+    return cli_now(&cli, a->now, &a->now_t);
 }
 
 /* Everything read from files, owned here. */
@@ -135,7 +134,7 @@ static ccg_result load_policy(const gpu_args *a, gpu_inputs *in)
     if (a->policy == NULL) {
         CCG_TRY(ccg_gpu_policy_default(&in->policy));
     } else {
-        CCG_TRY(ccg_file_read(a->policy, MAX_INPUT_BYTES, &text, &len));
+        CCG_TRY(cli_file_read(a->policy, MAX_INPUT_BYTES, &text, &len));
         CCG_TRY(ccg_gpu_policy_parse((const char *)text, len, &in->policy));
     }
     result = CCG_SUCCESS;
@@ -152,7 +151,7 @@ static ccg_result load_trust_root(const char *path, ccg_gpu_policy *p)
     size_t len = 0;
     STACK_OF(X509) *certs = sk_X509_new_null();
     CCG_ENSURE_ALLOC(certs);
-    CCG_TRY(ccg_file_read(path, MAX_INPUT_BYTES, &data, &len));
+    CCG_TRY(cli_file_read(path, MAX_INPUT_BYTES, &data, &len));
     CCG_TRY(ccg_x509_load_bundle(data, len, certs));
     CCG_ENSURE_MSG(sk_X509_num(certs) == 1, CCG_R_USAGE_INVALID, "--trust-root must hold one certificate");
     X509_free(p->gpu_test_root);
@@ -176,9 +175,9 @@ static ccg_result load_report_files(const gpu_args *a, ccg_gpu_evidence_list *li
     CCG_ENSURE_ALLOC(list->items);
     list->count = 1;
     ccg_gpu_evidence_item *item = &list->items[0];
-    CCG_TRY(ccg_file_read(a->report, MAX_INPUT_BYTES, &raw, &raw_len));
+    CCG_TRY(cli_file_read(a->report, MAX_INPUT_BYTES, &raw, &raw_len));
     CCG_TRY(ccg_gpu_report_decode(raw, raw_len, &item->evidence, &item->evidence_len));
-    CCG_TRY(ccg_file_read(a->certs, MAX_INPUT_BYTES, &item->certificate, &item->certificate_len));
+    CCG_TRY(cli_file_read(a->certs, MAX_INPUT_BYTES, &item->certificate, &item->certificate_len));
     /* An unparsable report keeps a zero nonce: the appraisal reports why it cannot be parsed. */
     if (ccg_ok(ccg_gpu_report_parse(item->evidence, item->evidence_len, parsed))) {
         memcpy(item->nonce, parsed->nonce, CCG_GPU_NONCE_SIZE);
@@ -205,12 +204,12 @@ static ccg_result load_inputs(const gpu_args *a, gpu_inputs *in)
         CCG_TRY(ccg_gpu_verifier_add_test_root(in->verifier, in->policy->gpu_test_root));
     }
     for (size_t i = 0; i < a->n_rims; i++) {
-        CCG_TRY(ccg_file_read(a->rims[i], CCG_GPU_RIM_MAX_BYTES + 1, &in->rim_bytes[i], &in->rims[i].len));
+        CCG_TRY(cli_file_read(a->rims[i], CCG_GPU_RIM_MAX_BYTES + 1, &in->rim_bytes[i], &in->rims[i].len));
         in->rims[i].xml = in->rim_bytes[i];
         in->n_rims = i + 1;
     }
     if (a->evidence != NULL) {
-        CCG_TRY(ccg_file_read(a->evidence, 2 * MAX_INPUT_BYTES, &text, &len));
+        CCG_TRY(cli_file_read(a->evidence, 2 * MAX_INPUT_BYTES, &text, &len));
         CCG_TRY(ccg_gpu_evidence_json_parse((const char *)text, len, &in->list));
     } else {
         CCG_TRY(load_report_files(a, &in->list));
@@ -312,10 +311,7 @@ static int run(const gpu_args *a)
     memset(&in, 0, sizeof(in));
     memset(&ap, 0, sizeof(ap));
     ccg_error_clear();
-    if (ccg_failed(ccg_time_parse_rfc3339(a->now, &now))) {
-        rc = cli_report_error("verify gpu", a->json);
-        goto cleanup;
-    }
+    now = a->now_t;
     if (a->nonce != NULL && (strlen(a->nonce) != 2 * CCG_GPU_NONCE_SIZE ||
                              ccg_failed(ccg_hex_decode_exact(a->nonce, nonce, sizeof(nonce))))) {
         ccg_error_set(CCG_R_USAGE_INVALID, __FILE__, __LINE__, "--nonce must be 64 hex digits");

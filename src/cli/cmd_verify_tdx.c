@@ -20,6 +20,7 @@ typedef struct {
     const char *collateral_dir;
     const char *policy;
     const char *now;
+    ccg_time now_t; /* --now resolved (cli_now) */
     const char *trust_root;
     const char *report_data;
     const char *event_log;
@@ -35,10 +36,10 @@ typedef struct {
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: ccgate verify tdx --quote FILE [--collateral FILE.json | --collateral-dir DIR [--pccs URL]]\n"
+            "Usage: ccgate verify tdx --quote FILE [--collateral FILE.json | --collateral-dir DIR [--pccs URL]]\n"
             "                         [--event-log FILE [--ccel FILE] [--runtime-log FILE]]\n"
             "                         [--policy FILE] [--refvals FILE --issuer-key ID=PUBLIC.pem...]\n"
-            "                         --now RFC3339 [--report-data HEX] [--trust-root FILE] [--json]\n"
+            "                         [--now TIME] [--report-data HEX] [--trust-root FILE] [--json]\n"
             "\n"
             "Verifies an Intel TDX DCAP quote (v4 or v5; TD report 1.0 or 1.5) in Intel QVL's order: the PCK\n"
             "chain to the pinned Intel SGX Root CA key, the root CA and PCK CRLs, the PCK extension, the QE\n"
@@ -58,7 +59,8 @@ static void usage(FILE *out)
             "                         policy's \"reference_values\" names it: MRTD and the registers a \"tdx\"\n"
             "                         record pins must match a usable record\n"
             "  --issuer-key ID=FILE   trust this issuer's public key for reference values (repeatable)\n"
-            "  --now RFC3339          the verification time, e.g. 2025-07-19T10:00:00Z (required)\n"
+            "  --now TIME             the verification time: RFC 3339 or epoch seconds; default: the\n"
+            "                         current time, printed to stderr so it can be pinned\n"
             "  --report-data HEX      the 64-byte REPORT_DATA the TD must carry (128 hex digits)\n"
             "  --trust-root FILE      also trust this self-signed test root (a software TD's); never Intel's\n"
             "  --event-log FILE       the TD's CCEL event log (TCG2, SHA-384; /sys/firmware/acpi/tables/data/CCEL):\n"
@@ -83,11 +85,12 @@ static int parse_args(int argc, char **argv, tdx_args *a)
         {"event-log", required_argument, 0, 'e'},   {"ccel", required_argument, 0, 'C'},
         {"runtime-log", required_argument, 0, 'R'}, {"pccs", required_argument, 0, 'p'},
         {"refvals", required_argument, 0, 'V'},     {"issuer-key", required_argument, 0, 'I'},
-        {"help", no_argument, 0, 'h'},              {0, 0, 0, 0},
+        CCG_CLI_STD_OPTIONS,              {0, 0, 0, 0},
     };
+    const ccg_cli cli = {"ccgate verify tdx", usage, opts, NULL};
     int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    ccg_cli_begin();
+    while ((c = ccg_cli_next(&cli, argc, argv)) != CCG_CLI_END) {
         switch (c) {
         case 'q': a->quote = optarg; break;
         case 'c': a->collateral = optarg; break;
@@ -104,36 +107,29 @@ static int parse_args(int argc, char **argv, tdx_args *a)
         case 'V': a->refvals = optarg; break;
         case 'I':
             if (a->issuer_key_count == 16) {
-                fprintf(stderr, "ccgate verify tdx: at most 16 --issuer-key\n");
-                return -1;
+                return ccg_cli_usage_error(&cli, "at most 16 --issuer-key");
             }
             a->issuer_keys[a->issuer_key_count++] = optarg;
             break;
-        case 'h': usage(stdout); return 1;
-        default: return -1;
+        default: return c; /* help, version or a usage error, already printed */
         }
     }
     if (optind != argc) {
-        fprintf(stderr, "ccgate verify tdx: unexpected argument '%s'\n", argv[optind]);
-        return -1;
+        return ccg_cli_usage_error(&cli, "unexpected argument '%s'", argv[optind]);
     }
-    if (a->quote == NULL || a->now == NULL) {
-        fprintf(stderr, "ccgate verify tdx: --quote and --now are required\n");
-        return -1;
+    if (a->quote == NULL) {
+        return ccg_cli_usage_error(&cli, "--quote is required");
     }
     if ((a->ccel != NULL || a->runtime_log != NULL) && a->event_log == NULL) {
-        fprintf(stderr, "ccgate verify tdx: --ccel and --runtime-log need --event-log\n");
-        return -1;
+        return ccg_cli_usage_error(&cli, "--ccel and --runtime-log need --event-log");
     }
     if (a->pccs != NULL && a->collateral_dir == NULL) {
-        fprintf(stderr, "ccgate verify tdx: --pccs needs --collateral-dir (the cache it fills)\n");
-        return -1;
+        return ccg_cli_usage_error(&cli, "--pccs needs --collateral-dir (the cache it fills)");
     }
     if (a->collateral != NULL && a->collateral_dir != NULL) {
-        fprintf(stderr, "ccgate verify tdx: --collateral and --collateral-dir are exclusive\n");
-        return -1;
+        return ccg_cli_usage_error(&cli, "--collateral and --collateral-dir are exclusive");
     }
-    return 0;
+    return cli_now(&cli, a->now, &a->now_t);
 }
 
 typedef struct {
@@ -168,20 +164,20 @@ static ccg_result load_event_log(const tdx_args *a, tdx_inputs *in)
     uint8_t *data = NULL;
     size_t len = 0;
     ccg_tdx_ccel_table table;
-    CCG_TRY(ccg_file_read(a->event_log, CCG_TDX_EVENTLOG_MAX, &data, &len));
+    CCG_TRY(cli_file_read(a->event_log, CCG_TDX_EVENTLOG_MAX, &data, &len));
     CCG_TRY(ccg_tdx_eventlog_parse(data, len, &in->log));
     in->have_log = 1;
     free(data);
     data = NULL;
     if (a->ccel != NULL) {
-        CCG_TRY(ccg_file_read(a->ccel, 4096, &data, &len));
+        CCG_TRY(cli_file_read(a->ccel, 4096, &data, &len));
         CCG_TRY(ccg_tdx_ccel_table_parse(data, len, &table));
         CCG_TRY(ccg_tdx_eventlog_check_ccel(&in->log, &table));
         free(data);
         data = NULL;
     }
     if (a->runtime_log != NULL) {
-        CCG_TRY(ccg_file_read(a->runtime_log, CCG_TDX_EVENTLOG_MAX, &data, &len));
+        CCG_TRY(cli_file_read(a->runtime_log, CCG_TDX_EVENTLOG_MAX, &data, &len));
         CCG_TRY(ccg_tdx_eventlog_add_runtime(&in->log, data, len));
     }
     result = CCG_SUCCESS;
@@ -197,7 +193,7 @@ static ccg_result load_trust_root(const char *path, ccg_tdx_verifier *v)
     size_t len = 0;
     STACK_OF(X509) *certs = sk_X509_new_null();
     CCG_ENSURE_ALLOC(certs);
-    CCG_TRY(ccg_file_read(path, MAX_INPUT_BYTES, &data, &len));
+    CCG_TRY(cli_file_read(path, MAX_INPUT_BYTES, &data, &len));
     CCG_TRY(ccg_x509_load_bundle(data, len, certs));
     CCG_ENSURE_MSG(sk_X509_num(certs) == 1, CCG_R_USAGE_INVALID, "--trust-root must hold one certificate");
     CCG_TRY(ccg_tdx_verifier_add_test_root(v, sk_X509_value(certs, 0)));
@@ -213,12 +209,12 @@ static ccg_result load_inputs(const tdx_args *a, ccg_time now, tdx_inputs *in)
     ccg_result result = CCG_FAILURE;
     uint8_t *raw = NULL, *text = NULL;
     size_t raw_len = 0, len = 0;
-    CCG_TRY(ccg_file_read(a->quote, MAX_INPUT_BYTES, &raw, &raw_len));
+    CCG_TRY(cli_file_read(a->quote, MAX_INPUT_BYTES, &raw, &raw_len));
     CCG_TRY(ccg_tdx_quote_decode(raw, raw_len, &in->quote, &in->quote_len));
     if (a->policy == NULL) {
         CCG_TRY(ccg_tdx_policy_default(&in->policy));
     } else {
-        CCG_TRY(ccg_file_read(a->policy, MAX_INPUT_BYTES, &text, &len));
+        CCG_TRY(cli_file_read(a->policy, MAX_INPUT_BYTES, &text, &len));
         CCG_TRY(ccg_tdx_policy_parse((const char *)text, len, &in->policy));
         free(text);
         text = NULL;
@@ -237,13 +233,13 @@ static ccg_result load_inputs(const tdx_args *a, ccg_time now, tdx_inputs *in)
     }
     CCG_TRY(cli_load_issuers(a->issuer_keys, a->issuer_key_count, &in->issuers));
     if (a->refvals != NULL) {
-        CCG_TRY(ccg_file_read(a->refvals, 4 * MAX_INPUT_BYTES, &text, &len));
+        CCG_TRY(cli_file_read(a->refvals, 4 * MAX_INPUT_BYTES, &text, &len));
         CCG_TRY(ccg_refval_set_parse((const char *)text, len, &in->refvals));
         free(text);
         text = NULL;
     }
     if (a->collateral != NULL) {
-        CCG_TRY(ccg_file_read(a->collateral, CCG_TDX_COLLATERAL_MAX, &text, &len));
+        CCG_TRY(cli_file_read(a->collateral, CCG_TDX_COLLATERAL_MAX, &text, &len));
         CCG_TRY(ccg_tdx_collateral_parse((const char *)text, len, &in->col));
         in->have_col = 1;
     } else if (a->collateral_dir != NULL) {
@@ -338,13 +334,13 @@ static void print_json(const ccg_tdx_result *r)
 static int run(const tdx_args *a)
 {
     int rc = CLI_EXIT_USAGE;
-    ccg_time now = 0;
+    ccg_time now = a->now_t;
     tdx_inputs in;
     ccg_tdx_result r;
     memset(&in, 0, sizeof(in));
     memset(&r, 0, sizeof(r));
     ccg_error_clear();
-    if (ccg_failed(ccg_time_parse_rfc3339(a->now, &now)) || ccg_failed(load_inputs(a, now, &in))) {
+    if (ccg_failed(load_inputs(a, now, &in))) {
         rc = cli_report_error("verify tdx", a->json);
         goto cleanup;
     }

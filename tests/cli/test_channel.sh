@@ -61,7 +61,7 @@ start_server() {
   echo "FAIL $name: the server did not start"; cat "$tmp/$name.err"; failed=$((failed + 1))
 }
 
-expect "channel --help" 0 "serve\|send" -- "$cli" channel --help
+expect "channel --help" 0 "serve.*send|send" -- "$cli" channel --help
 expect "serve --help" 0 "emulate-dir" -- "$cli" channel serve --help
 expect "send --help" 0 "--connect" -- "$cli" channel send --help
 expect "no subcommand" 2 "" -- "$cli" channel

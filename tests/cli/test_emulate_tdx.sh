@@ -135,14 +135,14 @@ expect "a broken state" 2 'attest\.emulator_state_invalid' -- "$cli" emulate tdx
 expect "no state" 2 'attest\.emulator_state_invalid' -- "$cli" emulate tdx --out-dir "$tmp/x" --load-state "$tmp/nothing"
 
 # Bad options.
-expect "no out dir" 2 'usage: ccgate emulate tdx' -- "$cli" emulate tdx
+expect "no out dir" 2 'ccgate emulate tdx: --out-dir is required' -- "$cli" emulate tdx
 expect "bad rtmr index" 2 'usage\.invalid' -- "$cli" emulate tdx --out-dir "$tmp/x" --rtmr "4=$rtmr2"
 expect "short mrtd" 2 'usage\.invalid' -- "$cli" emulate tdx --out-dir "$tmp/x" --mrtd 0011
 expect "report data too long" 2 'usage\.invalid' -- "$cli" emulate tdx --out-dir "$tmp/x" --report-data "$(printf 'a%.0s' $(seq 130))"
 expect "mrservicetd without td15" 2 'usage\.invalid' -- "$cli" emulate tdx --out-dir "$tmp/x" --mrservicetd "$mrtd"
 expect "td15 with version 4" 2 'usage\.invalid' -- "$cli" emulate tdx --out-dir "$tmp/x" --td15 --quote-version 4
 expect "bad attributes" 2 'usage\.invalid' -- "$cli" emulate tdx --out-dir "$tmp/x" --attributes 10000000
-expect "help" 0 'usage: ccgate emulate tdx' -- "$cli" emulate tdx --help
+expect "help" 0 'Usage: ccgate emulate tdx' -- "$cli" emulate tdx --help
 
 echo "passed $passed, failed $failed"
 [ "$failed" -eq 0 ]

@@ -54,9 +54,9 @@ sed 's/"build_id": "b42"/"build_id": "b43"/' "$tmp/s.json" > "$tmp/t.json"
 expect "tampered" 1 'refval.signature_invalid' -- "$cli" refval verify --in "$tmp/t.json" --issuer-key acme="$tmp/p.pub" --now 2026-06-01T00:00:00Z
 echo '{"id":"x"}' > "$tmp/bad.json"
 expect "malformed" 2 'refval.malformed' -- "$cli" refval verify --in "$tmp/bad.json" --now 2026-06-01T00:00:00Z
-expect "help" 0 'usage: ccgate refval' -- "$cli" refval --help
+expect "help" 0 'Usage: ccgate refval' -- "$cli" refval --help
 for sub in create sign set verify; do
-  expect "$sub --help" 0 'usage: ccgate refval' -- "$cli" refval "$sub" --help
+  expect "$sub --help" 0 'Usage: ccgate refval' -- "$cli" refval "$sub" --help
 done
 expect "other TEE" 1 'refval.tee_mismatch' -- "$cli" refval verify --in "$tmp/s.json" --issuer-key acme="$tmp/p.pub" \
   --now 2026-06-01T00:00:00Z --tee tdx

@@ -107,9 +107,9 @@ expect "unknown bundle member" 2 'tdx\.collateral_malformed' -- "$cli" verify td
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/k.pem" -out "$tmp/root.pem" \
   -subj "/CN=Intel SGX Root CA" -days 30 2>/dev/null
 expect "a named test root adds, never replaces" 0 'decision: allow' -- "$cli" verify tdx --quote "$q" --collateral "$col" --now $now --trust-root "$tmp/root.pem"
-expect "usage" 2 'usage: ccgate verify tdx' -- "$cli" verify tdx --quote "$q"
+expect "--now defaults to the current time, printed" 1 '--now=[0-9]+ \(the current time\)' -- "$cli" verify tdx --quote "$q"
 expect "bad time" 2 'input\.bad_time' -- "$cli" verify tdx --quote "$q" --now yesterday
-expect "help" 0 'usage: ccgate verify tdx' -- "$cli" verify tdx --help
+expect "help" 0 'Usage: ccgate verify tdx' -- "$cli" verify tdx --help
 
 echo "passed $passed, failed $failed"
 [ "$failed" -eq 0 ]

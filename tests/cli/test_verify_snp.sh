@@ -112,10 +112,10 @@ expect "missing file" 2 'io.read_failed' -- \
   "$cli" verify snp --report "$tmp/nope.bin" --certs "$m/vcek.pem" --now 2026-06-01T00:00:00Z
 expect "bad time" 2 'input.bad_time' -- \
   "$cli" verify snp --report "$m/attestation_report.bin" --certs "$m/vcek.pem" --now yesterday
-expect "now is required" 2 'required' -- \
+expect "--now defaults to the current time, printed" 1 '--now=[0-9]+ \(the current time\)' -- \
   "$cli" verify snp --report "$m/attestation_report.bin" --certs "$m/vcek.pem"
 expect "unknown option" 2 '' -- "$cli" verify snp --bogus
-expect "help" 0 'usage: ccgate verify snp' -- "$cli" verify snp --help
+expect "help" 0 'Usage: ccgate verify snp' -- "$cli" verify snp --help
 expect "top-level help" 0 'commands:' -- "$cli" --help
 expect "reasons registry" 0 'snp.tcb_below_minimum' -- "$cli" reasons
 
