@@ -63,6 +63,7 @@ bench: build
 	bash scripts/bench-tdx.sh build/release
 	bash scripts/bench-runner.sh build/release
 	bash scripts/bench-endpoint.sh build/release
+	bash scripts/bench-startup.sh build/release
 
 docs: build
 	build/release/ccgate reasons --markdown > docs/reason-codes.md
