@@ -212,5 +212,12 @@ fi
 kill -TERM $apid 2>/dev/null
 wait $apid 2>/dev/null
 
+# Every line the broker, the agent, its endpoint process and the runner wrote is in the one log schema.
+if out=$(tl_log_schema kbs,agent,endpoint,runner "$tmp"/kbs.log "$tmp"/agent.err); then
+  ok "every log line of ccgate-kbs, ccgate-agent, ccgate-endpoint and ccgate-runner: the schema ($out)"
+else
+  bad "log lines outside the schema: $(echo "$out" | head -5)"
+fi
+
 [ $fails -eq 0 ] && echo "all passed" || echo "$fails failed"
 exit $((fails > 0))

@@ -86,3 +86,27 @@ tl_emulator_tcb_baseline() {
     "$cli" tcb-baseline sign --in "$1/milan-tcb-unsigned.json" --key "$1/authority.key" --issuer authority \
       --out "$1/milan-tcb.json" >/dev/null
 }
+
+# tl_log_schema COMPONENTS FILE...: every line of every FILE is one JSON object of the one log schema
+# (docs/logging.md: ts, level, component, event, request_id) whose component is one of COMPONENTS
+# (comma-separated). Prints each offending line; returns non-zero on any, or when no line was read.
+tl_log_schema() {
+  python3 - "$@" <<'PY'
+import json, sys
+allowed = set(sys.argv[1].split(","))
+bad = lines = 0
+for path in sys.argv[2:]:
+    for line in open(path, encoding="utf-8", errors="replace"):
+        lines += 1
+        try:
+            d = json.loads(line)
+            assert isinstance(d, dict) and d["component"] in allowed
+            assert all(k in d for k in ("ts", "level", "component", "event", "request_id"))
+            assert d["level"] in ("debug", "info", "warn", "error")
+        except Exception:
+            bad += 1
+            print("not the log schema (%s): %r" % (path, line[:200]))
+print(lines, "log lines checked")
+sys.exit(1 if bad or lines == 0 else 0)
+PY
+}
