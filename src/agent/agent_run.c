@@ -28,6 +28,7 @@
 
 #include "ccgate/artifact.h"
 #include "ccgate/error.h"
+#include "ccgate/progress.h"
 #include "ccgate/util.h"
 
 typedef struct {
@@ -35,6 +36,7 @@ typedef struct {
     ccg_agent_status st;
     ccg_agent_front *front; /* ccgate-endpoint: /status and the inference endpoint (NULL = neither configured) */
     int front_dead;         /* its channel failed: nothing more is sent or read */
+    ccg_progress *term;     /* the fetch-and-unseal line on a terminal (none when stderr is not one) */
     ccg_agent_gpu *gpu; /* NULL unless the configuration requires GPUs */
     ccg_attester *att;  /* kept open: the endpoint's evidence comes from it */
     int endpoint_serving;
@@ -241,6 +243,7 @@ static pthread_mutex_t g_progress_lock = PTHREAD_MUTEX_INITIALIZER;
 static void unseal_progress(void *ctx, uint64_t done, uint64_t total)
 {
     agent *a = ctx;
+    ccg_progress_update(a->term, done); /* thread-safe; draws only on a terminal */
     if (pthread_mutex_trylock(&g_progress_lock) == 0) {
         if (done > a->st.bytes_done && (done - a->st.bytes_done >= total / 64 || done == total)) {
             a->st.bytes_done = done;
@@ -255,12 +258,21 @@ static void unseal_progress(void *ctx, uint64_t done, uint64_t total)
 /* Unseals into a fresh memfd and seals it; the key is zeroed here whatever happens. */
 static ccg_result unseal(agent *a, ccg_artifact *art, ccg_secbuf *key, uint32_t version, ccg_agent_memfd *m)
 {
-    ccg_result result = CCG_FAILURE;
+    ccg_result result = CCG_FAILURE, unsealed;
     size_t len = (size_t)ccg_artifact_header_of(art)->plaintext_len;
     CCG_TRY(ccg_agent_memfd_create(len, a->cfg->memlock, m));
     a->st.bytes_total = len;
+    {
+        /* on a terminal, a person watches gigabytes arrive: the same line as `ccgate unseal` draws */
+        ccg_progress_opts po = {.label = "fetch+unseal", .mode = CCG_PROGRESS_AUTO};
+        CCG_TRY(ccg_progress_new(&po, len, &a->term));
+    }
     ccg_artifact_set_progress(art, unseal_progress, a);
-    CCG_TRY(ccg_artifact_unseal_into(art, key->data, key->len, version, m->map, m->len, a->cfg->unseal_threads));
+    unsealed = ccg_artifact_unseal_into(art, key->data, key->len, version, m->map, m->len, a->cfg->unseal_threads);
+    ccg_progress_finish(a->term, ccg_ok(unsealed));
+    ccg_progress_free(a->term);
+    a->term = NULL;
+    CCG_TRY(unsealed);
     a->st.bytes_done = len;
     ccg_secbuf_free(key);
     CCG_TRY(ccg_agent_memfd_seal(m));
