@@ -24,6 +24,9 @@ const char *ccg_log_level_name(ccg_log_level level);
 /* One line. fields (may be NULL) is an object whose members are added after the schema's; it is
  * borrowed, not stolen. request_id may be NULL. */
 void ccg_log_event(ccg_log_level level, const char *event, const char *request_id, const json_t *fields);
+/* The same line to another descriptor with another component (an embedder's own log, e.g. a test's). */
+void ccg_log_event_to(int fd, const char *component, ccg_log_level level, const char *event, const char *request_id,
+                      const json_t *fields);
 /* The same, with fields given as a jansson json_pack format ("{s:s,s:i}") and its arguments. */
 void ccg_log_eventf(ccg_log_level level, const char *event, const char *request_id, const char *fmt, ...);
 /* The last error (include/ccgate/error.h): {"reason":CODE,"detail":MESSAGE} plus fields. */

@@ -52,7 +52,7 @@ static void timestamp(char out[32])
 }
 
 /* One write per line: concurrent lines never interleave on a pipe or an O_APPEND file. */
-static void emit(const char *text)
+static void emit(int fd, const char *text)
 {
     size_t len = strlen(text), off = 0;
     char *line = malloc(len + 2);
@@ -62,7 +62,7 @@ static void emit(const char *text)
     memcpy(line, text, len);
     line[len] = '\n';
     while (off < len + 1) {
-        ssize_t n = write(g_fd, line + off, len + 1 - off);
+        ssize_t n = write(fd, line + off, len + 1 - off);
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -74,7 +74,8 @@ static void emit(const char *text)
     free(line);
 }
 
-void ccg_log_event(ccg_log_level level, const char *event, const char *request_id, const json_t *fields)
+void ccg_log_event_to(int fd, const char *component, ccg_log_level level, const char *event, const char *request_id,
+                      const json_t *fields)
 {
     char ts[32];
     json_t *line;
@@ -83,29 +84,26 @@ void ccg_log_event(ccg_log_level level, const char *event, const char *request_i
         return;
     }
     timestamp(ts);
-    line = json_pack("{s:s,s:s,s:s,s:s,s:s?}", "ts", ts, "level", ccg_log_level_name(level), "component",
-                     g_component, "event", event != NULL ? event : "unknown", "request_id", request_id);
+    line = json_pack("{s:s,s:s,s:s,s:s}", "ts", ts, "level", ccg_log_level_name(level), "component",
+                     component != NULL ? component : g_component, "event", event != NULL ? event : "unknown");
     if (line == NULL) {
         return;
     }
-    if (request_id == NULL) {
-        json_object_set_new(line, "request_id", json_null());
-    }
+    json_object_set_new(line, "request_id", request_id != NULL ? json_string(request_id) : json_null());
     if (json_is_object(fields)) {
-        const char *k;
-        json_t *v;
-        json_object_foreach((json_t *)fields, k, v) {
-            if (json_object_get(line, k) == NULL) { /* the schema's fields cannot be overridden */
-                json_object_set(line, k, v);
-            }
-        }
+        json_object_update_missing(line, (json_t *)fields); /* the schema's fields cannot be overridden */
     }
     text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (text != NULL) {
-        emit(text);
+        emit(fd, text);
     }
     free(text);
     json_decref(line);
+}
+
+void ccg_log_event(ccg_log_level level, const char *event, const char *request_id, const json_t *fields)
+{
+    ccg_log_event_to(g_fd, g_component, level, event, request_id, fields);
 }
 
 void ccg_log_eventf(ccg_log_level level, const char *event, const char *request_id, const char *fmt, ...)

@@ -56,50 +56,14 @@ static ccg_log_level level_of(const char *level)
     return strncmp(level, "warn", 4) == 0 ? CCG_LOG_WARN : CCG_LOG_DEBUG;
 }
 
-/* The schema's timestamp (include/ccgate/log.h): UTC with milliseconds. */
-static void timestamp(char out[32])
-{
-    struct timespec ts;
-    struct tm tm;
-    size_t n;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, 32 - n, ".%03dZ", (int)(ts.tv_nsec / 1000000L) % 1000);
-}
-
 /* A line for a descriptor of the embedder's (tests): the same schema as ccg_log_event, written here
  * because the process-wide logger has one descriptor. */
 static void log_to_fd(struct ccg_endpoint *ep, ccg_log_level level, const char *event, const char *cid,
                       const json_t *fields)
 {
-    char ts[32];
-    json_t *o;
-    char *line;
-    if (level < ccg_log_get_level()) {
-        return;
-    }
-    timestamp(ts);
-    o = json_pack("{s:s,s:s,s:s,s:s}", "ts", ts, "level", ccg_log_level_name(level), "component", "endpoint", "event",
-                  event);
-    if (o == NULL) {
-        return;
-    }
-    json_object_set_new(o, "request_id", cid != NULL ? json_string(cid) : json_null());
-    json_object_update_missing(o, (json_t *)fields);
-    line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    if (line == NULL) {
-        return;
-    }
     pthread_mutex_lock(&ep->log_lock);
-    {
-        size_t len = strlen(line);
-        line[len] = '\n';
-        (void)!write(ep->deps.log_fd, line, len + 1);
-    }
+    ccg_log_event_to(ep->deps.log_fd, "endpoint", level, event, cid, fields);
     pthread_mutex_unlock(&ep->log_lock);
-    free(line);
 }
 
 /* One line in the schema of include/ccgate/log.h (component "endpoint"): the correlation ID is the
