@@ -252,5 +252,15 @@ fi
 env -u CCGATE_KBS_URL bash -c '"$0" kbs key list --token "$1" >/dev/null 2>"$2"' "$cli" "$tmp/token" "$tmp/err"
 if grep -q 'CCGATE_KBS_URL' "$tmp/err"; then ok "kbs: a missing URL names --url and CCGATE_KBS_URL"; else bad "kbs without a URL: $(cat "$tmp/err")"; fi
 
+# A broker nobody answers for: a dependency failure (exit 2) with its own code, in the text and the --json object.
+rc=0
+out=$("$cli" kbs key list --url http://127.0.0.1:1 --insecure-http --token "$tmp/token" --json 2>"$tmp/err") || rc=$?
+if [ "$rc" = 2 ] && echo "$out" | python3 -c 'import json,sys; assert json.load(sys.stdin)["reason"]["code"] == "admin.broker_unreachable"' &&
+  grep -q "unreachable" "$tmp/err"; then
+  ok "kbs: an unreachable broker is exit 2, admin.broker_unreachable"
+else
+  bad "kbs unreachable: rc $rc $out $(cat "$tmp/err")"
+fi
+
 echo "$passed passed, $failed failed, $pending pending (owned by changes not merged yet)"
 [ "$failed" -eq 0 ]
