@@ -86,6 +86,8 @@ ccg_time kbs_now(ccg_kbs *k);
 CCG_MUST_CHECK ccg_result kbs_keystore(ccg_kbs *k, ccg_keystore **out);
 /* The token-signing key (created once and kept wrapped in the store). Borrowed. */
 CCG_MUST_CHECK ccg_result kbs_token_key(ccg_kbs *k, EVP_PKEY **out);
+/* The additional data the token-signing key is wrapped with (kbs_token.c; re-wrapped by kbs_host.c). */
+#define KBS_TOKEN_KEY_AAD "ccgate-kbs/token-signing-key"
 /* The token key's public JWK; a new reference. */
 CCG_MUST_CHECK ccg_result kbs_token_jwk(ccg_kbs *k, json_t **out);
 /* Signs a token for an attested session. */
