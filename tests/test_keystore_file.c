@@ -476,6 +476,76 @@ static void missing_kek_file_is_unavailable(void **state)
     ccg_secbuf_free(&key);
 }
 
+/* Copies src to dst (mode 0600), as an operator restoring a backup would: a new inode, new times. */
+static void copy_file(const char *src, const char *dst)
+{
+    uint8_t buf[64];
+    FILE *in = fopen(src, "rb");
+    assert_non_null(in);
+    size_t n = fread(buf, 1, sizeof(buf), in);
+    fclose(in);
+    int fd = open(dst, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, buf, n), (ssize_t)n);
+    close(fd);
+}
+
+/* A loaded KEK is watched: the file moved away is kms.kek_missing, other bytes in its place are
+ * kms.kek_changed, a mode gone wrong is kms.config_invalid, for health, wrap and unwrap alike; the
+ * original back (a copy, so a new inode) serves again. The loaded KEK is never replaced by the file's
+ * new bytes. */
+static void loaded_kek_is_watched(void **state)
+{
+    fixture *f = *state;
+    ccg_keystore *ks = open_with_kek(f);
+    ccg_secbuf key, out;
+    uint8_t *blob = NULL, *blob2 = NULL;
+    size_t blob_len = 0, blob2_len = 0;
+    char aside[400];
+    make_key(&key, 32, 9);
+    wrap_ok(ks, &key, &blob, &blob_len);
+    assert_true(ccg_ok(ccg_keystore_health(ks)));
+    snprintf(aside, sizeof(aside), "%s.aside", f->kek);
+    assert_int_equal(rename(f->kek, aside), 0);
+    assert_true(ccg_failed(ccg_keystore_health(ks)));
+    tu_assert_error_reason(CCG_R_KMS_KEK_MISSING);
+    assert_non_null(strstr(ccg_error_last()->message, f->kek));
+    unwrap_fails(ks, NULL, blob, blob_len, AAD, AAD_LEN, CCG_R_KMS_KEK_MISSING);
+    assert_true(ccg_failed(ccg_keystore_wrap(ks, NULL, &key, AAD, AAD_LEN, &blob2, &blob2_len)));
+    tu_assert_error_reason(CCG_R_KMS_KEK_MISSING);
+    assert_null(blob2);
+
+    /* another KEK in its place */
+    write_kek_file(f->kek, 32, 0600);
+    assert_true(ccg_failed(ccg_keystore_health(ks)));
+    tu_assert_error_reason(CCG_R_KMS_KEK_CHANGED);
+    unwrap_fails(ks, NULL, blob, blob_len, AAD, AAD_LEN, CCG_R_KMS_KEK_CHANGED);
+    assert_true(ccg_failed(ccg_keystore_wrap(ks, NULL, &key, AAD, AAD_LEN, &blob2, &blob2_len)));
+    tu_assert_error_reason(CCG_R_KMS_KEK_CHANGED);
+
+    /* the original back, as a copy */
+    assert_int_equal(unlink(f->kek), 0);
+    copy_file(aside, f->kek);
+    assert_true(ccg_ok(ccg_keystore_health(ks)));
+    assert_true(ccg_ok(ccg_keystore_unwrap(ks, NULL, blob, blob_len, AAD, AAD_LEN, &out)));
+    assert_memory_equal(out.data, key.data, 32);
+    ccg_secbuf_free(&out);
+
+    /* a mode gone wrong is noticed too, and fixing it recovers */
+    assert_int_equal(chmod(f->kek, 0644), 0);
+    assert_true(ccg_failed(ccg_keystore_health(ks)));
+    tu_assert_error_reason(CCG_R_KMS_CONFIG_INVALID);
+    assert_int_equal(chmod(f->kek, 0600), 0);
+    assert_true(ccg_ok(ccg_keystore_health(ks)));
+    /* a truncated file */
+    assert_int_equal(truncate(f->kek, 16), 0);
+    assert_true(ccg_failed(ccg_keystore_health(ks)));
+    tu_assert_error_reason(CCG_R_KMS_CONFIG_INVALID);
+    ccg_keystore_close(ks);
+    free(blob);
+    ccg_secbuf_free(&key);
+}
+
 static void config_is_strict(void **state)
 {
     (void)state;
@@ -605,6 +675,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(create_kek_never_replaces, setup, teardown),
         cmocka_unit_test_setup_teardown(kek_file_mode_is_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(missing_kek_file_is_unavailable, setup, teardown),
+        cmocka_unit_test_setup_teardown(loaded_kek_is_watched, setup, teardown),
         cmocka_unit_test(config_is_strict),
         cmocka_unit_test_setup_teardown(concurrent_use, setup, teardown),
     };
