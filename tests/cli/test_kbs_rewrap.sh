@@ -162,4 +162,55 @@ got=$(release rw/model/k1)
 got=$(release rw/model/k6)
 [ "$got" = "200 released" ] && ok "and another key" || bad "release k6 on the new KEK: $got"
 kill "$pid"; wait "$pid" 2>/dev/null
+
+# ---- PKCS#11: a new KEK label in the same token. Each version is unwrapped under the label stored
+# beside it, so a broker still configured with the old label serves every key throughout the run, the
+# interrupted one included.
+module=${CCG_SOFTHSM2_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
+if ! command -v softhsm2-util >/dev/null || [ ! -r "$module" ]; then
+  [ "${CI:-}" = true ] && bad "SoftHSM2 is missing (CI=true)" || echo "SKIP the PKCS#11 half: SoftHSM2 is missing"
+  exit $rc
+fi
+mkdir -p "$tmp/tokens"
+printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$tmp/tokens" >"$tmp/softhsm2.conf"
+export SOFTHSM2_CONF=$tmp/softhsm2.conf
+softhsm2-util --init-token --free --label ccgate --so-pin 5678 --pin 1234 >/dev/null || { echo "FAIL init-token"; exit 1; }
+printf '1234' >"$tmp/pin"; chmod 600 "$tmp/pin"
+for n in old new; do
+  label=$([ $n = old ] && echo ccgate-kek || echo ccgate-kek-2)
+  ks="{\"backend\":\"pkcs11\",\"module\":\"$module\",\"token_label\":\"ccgate\",\"pin_file\":\"$tmp/pin\",\"kek_label\":\"$label\"}"
+  echo "$ks" >"$tmp/hsm-keystore-$n.json"
+  cat >"$tmp/hsm-$n.json" <<EOF
+{"store":"$tmp/hsm.db","port":0,"nonce_ttl":60,"attestation_policy":"model-r","allow_unlocked_memory":true,
+ "keystore":$ks,
+ "tcb_baselines":["$tmp/milan-tcb.json"],"tcb_baseline_issuers":{"authority":"$tmp/authority.pub"}}
+EOF
+  "$kbs" kek create --config "$tmp/hsm-$n.json" >/dev/null || { echo "FAIL kek create (pkcs11 $n)"; exit 1; }
+done
+"$kbs" policy set --config "$tmp/hsm-old.json" --file "$tmp/policy.json" >/dev/null || { echo "FAIL policy set"; exit 1; }
+for i in 1 2; do
+  "$kbs" key import --config "$tmp/hsm-old.json" --key-id hsm/model/k$i --policy-id model-r --file "$tmp/k$i" \
+    >/dev/null || { echo "FAIL import hsm k$i"; exit 1; }
+done
+start "$tmp/hsm-old.json"
+got=$(release hsm/model/k1)
+[ "$got" = "200 released" ] && ok "pkcs11: a release before the rotation" || bad "pkcs11 release before: $got"
+CCG_TEST_REWRAP_CRASH_AFTER=1 "$kbs" kek rewrap --config "$tmp/hsm-old.json" --file "$tmp/hsm-keystore-new.json" \
+  >"$tmp/out" 2>"$tmp/err"
+st=$?
+hsm_labels=$(python3 -c 'import sqlite3,sys; print(" ".join("%s=%s" % r for r in sqlite3.connect(sys.argv[1]).execute("SELECT key_id, kek_label FROM keys ORDER BY key_id")))' "$tmp/hsm.db")
+[ $st -eq 137 ] && [ "$hsm_labels" = "hsm/model/k1=ccgate-kek-2 hsm/model/k2=ccgate-kek" ] &&
+  ok "pkcs11: killed midway ($hsm_labels)" || bad "pkcs11 crash run: exit $st $hsm_labels"
+got="$(release hsm/model/k1) / $(release hsm/model/k2)"
+[ "$got" = "200 released / 200 released" ] && ok "pkcs11: the running broker serves both KEKs meanwhile" ||
+  bad "pkcs11 mid-rotation releases: $got"
+"$kbs" kek rewrap --config "$tmp/hsm-old.json" --file "$tmp/hsm-keystore-new.json" >"$tmp/out" 2>"$tmp/err"
+[ "$(cat "$tmp/out")" = '{"rewrapped":1,"already":1,"token_key":"rewrapped"}' ] &&
+  ok "pkcs11: the rerun continues: $(cat "$tmp/out")" || bad "pkcs11 rerun: $(cat "$tmp/out") $(cat "$tmp/err")"
+kill "$pid"; wait "$pid" 2>/dev/null
+start "$tmp/hsm-new.json"
+got="$(release hsm/model/k1) / $(release hsm/model/k2)"
+[ "$got" = "200 released / 200 released" ] && ok "pkcs11: the broker on the new label releases both" ||
+  bad "pkcs11 releases on the new label: $got"
+kill "$pid"; wait "$pid" 2>/dev/null
 exit $rc
