@@ -33,6 +33,11 @@
  *                       names another backend, algorithm or KEK label
  *   kms.config_invalid  a bad configuration document, or a KEK file with a wrong owner, mode or size,
  *                       or a KEK object with the wrong attributes
+ *   kms.kek_missing     the file keystore's KEK file is gone since the KEK was loaded
+ *   kms.kek_changed     the file keystore's KEK file holds other bytes than the KEK loaded
+ * A PKCS#11 keystore whose token went away reconnects by itself, re-initialising the module when the
+ * token is still not found (at most once a second); a file keystore re-checks its KEK file before
+ * every use. Either serves again once its dependency is back, without being reopened.
  * A blob that is not a version-1 ccgate wrapped key fails in the bounded reader: input.truncated,
  * input.trailing_bytes, input.too_large, input.reserved_nonzero, or input.malformed (bad magic or an
  * unknown version).
@@ -140,7 +145,8 @@ CCG_MUST_CHECK ccg_result ccg_keystore_unwrap(ccg_keystore *ks, const char *kek_
                                               ccg_secbuf *key);
 
 /* Readiness for /readyz: the session is logged in and the default KEK is present and usable
- * (pkcs11, reconnecting once if the session was lost), or the KEK file loads (file). */
+ * (pkcs11, reconnecting and re-initialising the module as a call would), or the KEK file loads and
+ * still holds the loaded KEK (file: kms.kek_missing, kms.kek_changed). */
 CCG_MUST_CHECK ccg_result ccg_keystore_health(ccg_keystore *ks);
 
 /* The parsed header of a wrapped blob; ciphertext and tag point into the blob. */
