@@ -404,7 +404,8 @@ typedef struct {
 } ccg_kbs_rewrap_report;
 /* KEK rotation (`ccgate-kbs rewrap`): re-wraps every stored key version, and the token-signing key,
  * from the broker's configured keystore (the old KEK; each version is unwrapped under the label
- * recorded beside it) to the keystore of new_keystore_json (the new KEK, whose label must differ).
+ * recorded beside it) to the keystore of new_keystore_json (the new KEK, whose label must differ), or,
+ * when it is NULL, to the configured keystore itself (its "previous" opens what is not re-wrapped yet).
  * Each version is its own transaction that applies only while the version is still under its old
  * label (ccg_store_key_rewrap), so a run that stopped midway is continued by running it again, and
  * nothing is wrapped twice. Audited per key version as host.kek.rewrap (write-ahead), plus a deny or

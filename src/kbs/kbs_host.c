@@ -371,14 +371,19 @@ ccg_result ccg_kbs_host_rewrap(ccg_kbs *k, const char *new_keystore_json, ccg_kb
 {
     ccg_result result = CCG_FAILURE;
     host_call h;
-    ccg_keystore *old_ks = NULL, *new_ks = NULL;
+    ccg_keystore *old_ks = NULL, *new_ks = NULL, *opened = NULL;
     ccg_store_key *rows = NULL;
     size_t n = 0;
     memset(report, 0, sizeof(*report));
     CCG_TRY(host_begin(k, &h, "host.kek.rewrap"));
     if (ccg_failed(kbs_keystore(k, &old_ks)) ||
-        ccg_failed(rewrap_open_new(k, new_keystore_json, ccg_keystore_kek_label(old_ks), &new_ks)) ||
-        ccg_failed(ccg_keystore_health(new_ks)) || ccg_failed(ccg_store_key_list(k->store, NULL, &rows, &n))) {
+        (new_keystore_json != NULL &&
+         ccg_failed(rewrap_open_new(k, new_keystore_json, ccg_keystore_kek_label(old_ks), &opened)))) {
+        CCG_TRY(host_fail(&h));
+    }
+    /* Without a new keystore: into the configured KEK, unwrapping the rest with its "previous". */
+    new_ks = opened != NULL ? opened : old_ks;
+    if (ccg_failed(ccg_keystore_health(new_ks)) || ccg_failed(ccg_store_key_list(k->store, NULL, &rows, &n))) {
         CCG_TRY(host_fail(&h));
     }
     for (size_t i = 0; i < n; i++) {
@@ -403,6 +408,6 @@ ccg_result ccg_kbs_host_rewrap(ccg_kbs *k, const char *new_keystore_json, ccg_kb
     result = CCG_SUCCESS;
 cleanup:
     ccg_store_key_list_free(rows, n);
-    ccg_keystore_close(new_ks);
+    ccg_keystore_close(opened);
     return result;
 }

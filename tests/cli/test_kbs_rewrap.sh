@@ -163,6 +163,44 @@ got=$(release rw/model/k6)
 [ "$got" = "200 released" ] && ok "and another key" || bad "release k6 on the new KEK: $got"
 kill "$pid"; wait "$pid" 2>/dev/null
 
+# ---- file keystores without downtime: the broker runs on the new KEK with "previous" naming the old
+# one while `kek rewrap` (no --file: into the configured KEK) moves the keys, interrupted once.
+cat >"$tmp/cfg-a.json" <<EOF
+{"store":"$tmp/z.db","port":0,"nonce_ttl":60,"attestation_policy":"model-r","allow_unlocked_memory":true,
+ "keystore":{"backend":"file","kek_file":"$tmp/kek-a","kek_label":"ka"},
+ "tcb_baselines":["$tmp/milan-tcb.json"],"tcb_baseline_issuers":{"authority":"$tmp/authority.pub"}}
+EOF
+sed "s|\"keystore\":{[^}]*}|\"keystore\":{\"backend\":\"file\",\"kek_file\":\"$tmp/kek-b\",\"kek_label\":\"kb\",\"previous\":{\"backend\":\"file\",\"kek_file\":\"$tmp/kek-a\",\"kek_label\":\"ka\"}}|" \
+  "$tmp/cfg-a.json" >"$tmp/cfg-ab.json"
+sed "s|\"keystore\":{[^}]*}|\"keystore\":{\"backend\":\"file\",\"kek_file\":\"$tmp/kek-b\",\"kek_label\":\"kb\"}|" \
+  "$tmp/cfg-a.json" >"$tmp/cfg-b.json"
+"$kbs" kek create --config "$tmp/cfg-a.json" >/dev/null && "$kbs" kek create --config "$tmp/cfg-b.json" >/dev/null &&
+  "$kbs" policy set --config "$tmp/cfg-a.json" --file "$tmp/policy.json" >/dev/null || { echo "FAIL setup (previous)"; exit 1; }
+for i in 1 2 3; do
+  "$kbs" key import --config "$tmp/cfg-a.json" --key-id z/model/k$i --policy-id model-r --file "$tmp/k$i" >/dev/null ||
+    { echo "FAIL import z$i"; exit 1; }
+done
+start "$tmp/cfg-ab.json"
+got=$(release z/model/k1)
+[ "$got" = "200 released" ] && ok "previous: the broker on the new KEK releases a key still under the old one" ||
+  bad "previous: release before: $got"
+CCG_TEST_REWRAP_CRASH_AFTER=1 "$kbs" kek rewrap --config "$tmp/cfg-ab.json" >"$tmp/out" 2>"$tmp/err"
+st=$?
+[ $st -eq 137 ] && ok "previous: a run into the configured KEK killed after one version" || bad "previous: crash run: exit $st"
+got="$(release z/model/k1) / $(release z/model/k2) / $(release z/model/k3)"
+[ "$got" = "200 released / 200 released / 200 released" ] &&
+  ok "previous: the running broker releases every key, re-wrapped or not" || bad "previous: mid-run releases: $got"
+"$kbs" kek rewrap --config "$tmp/cfg-ab.json" >"$tmp/out" 2>"$tmp/err"
+[ "$(cat "$tmp/out")" = '{"rewrapped":2,"already":1,"token_key":"already"}' ] &&
+  ok "previous: the rerun finishes: $(cat "$tmp/out")" || bad "previous: rerun: $(cat "$tmp/out") $(cat "$tmp/err")"
+kill "$pid"; wait "$pid" 2>/dev/null
+mv "$tmp/kek-a" "$tmp/kek-a.gone"
+start "$tmp/cfg-b.json"
+got="$(release z/model/k1) / $(release z/model/k3)"
+[ "$got" = "200 released / 200 released" ] && ok "previous: dropped, the old KEK file gone: releases" ||
+  bad "previous: after dropping it: $got"
+kill "$pid"; wait "$pid" 2>/dev/null
+
 # ---- PKCS#11: a new KEK label in the same token. Each version is unwrapped under the label stored
 # beside it, so a broker still configured with the old label serves every key throughout the run, the
 # interrupted one included.
