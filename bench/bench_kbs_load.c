@@ -18,7 +18,7 @@
  *   RESULT flows=.. seconds=.. flows_per_s=.. p50_ms=.. p99_ms=.. daemon_cpu_ms=.. client_cpu_ms=.. ..
  * for scripts/bench-kbs.sh, which adds the crypto bound and the ratio.
  *
- * usage: bench_kbs_load --kbs PATH [--dir DIR] [--clients N] [--seconds S] [--threads T] [--bearer]
+ * usage: bench_kbs_load --kbs PATH [--dir DIR] [--store URL] [--clients N] [--seconds S] [--threads T] [--bearer]
  * The daemon is stopped (SIGTERM, then SIGKILL) on every exit path, and dies with this process
  * (PR_SET_PDEATHSIG) if the benchmark itself is killed. */
 #include <errno.h>
@@ -78,6 +78,9 @@ typedef struct {
     uint8_t measurement[48];
     char *vcek_b64;
     char *ask_b64;
+    char baseline[320];
+    char authority[320];
+    char store[1024]; /* --store URL, or DIR/kbs.db */
 } bench;
 
 static bench B;
@@ -167,6 +170,81 @@ static int run_kbs(const char *cmd, const char *a1, const char *v1, const char *
     return 0;
 }
 
+/* Runs argv (NULL-terminated) with stdout to /dev/null; 0 when it exited 0. */
+static int run_quiet(char *const argv[])
+{
+    int status = 0;
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0) {
+            dup2(devnull, STDOUT_FILENO);
+            close(devnull);
+        }
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "bench_kbs_load: %s %s failed (status %d)\n", argv[0], argv[1] != NULL ? argv[1] : "",
+                status);
+        return -1;
+    }
+    return 0;
+}
+
+/* A test TCB authority (P-384) and its signed baseline for the emulator's TCB, made with the `ccgate`
+ * binary beside ccgate-kbs: a policy that says nothing about "tcb" accepts UpToDate only, which takes a
+ * baseline (docs/snp-tcb-baseline.md), and a real deployment configures one. */
+static int write_tcb_baseline(void)
+{
+    const ccg_snp_emulator_config *cfg = ccg_snp_emulator_config_of(B.emu);
+    char cli[300], key[320], pub[320], unsigned_path[320], tcb[200];
+    EVP_PKEY *pk = EVP_EC_gen("P-384");
+    FILE *f;
+    int ok = pk != NULL;
+    const char *slash = strrchr(B.kbs, '/');
+    if (slash != NULL) {
+        snprintf(cli, sizeof(cli), "%.*s/ccgate", (int)(slash - B.kbs), B.kbs);
+    } else {
+        snprintf(cli, sizeof(cli), "ccgate");
+    }
+    snprintf(key, sizeof(key), "%s/authority.key", B.dir);
+    snprintf(pub, sizeof(pub), "%s/authority.pub", B.dir);
+    snprintf(unsigned_path, sizeof(unsigned_path), "%s/milan-tcb-unsigned.json", B.dir);
+    snprintf(B.baseline, sizeof(B.baseline), "%s/milan-tcb.json", B.dir);
+    snprintf(tcb, sizeof(tcb), "bootloader=%u,tee=%u,snp=%u,microcode=%u", (unsigned)cfg->tcb.bootloader,
+             (unsigned)cfg->tcb.tee, (unsigned)cfg->tcb.snp, (unsigned)cfg->tcb.microcode);
+    if (ok && (f = fopen(key, "w")) != NULL) {
+        ok = PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL) == 1;
+        ok &= fclose(f) == 0;
+    } else {
+        ok = 0;
+    }
+    if (ok && (f = fopen(pub, "w")) != NULL) {
+        ok = PEM_write_PUBKEY(f, pk) == 1;
+        ok &= fclose(f) == 0;
+    } else {
+        ok = 0;
+    }
+    EVP_PKEY_free(pk);
+    if (!ok) {
+        fprintf(stderr, "bench_kbs_load: cannot write the TCB authority's key\n");
+        return -1;
+    }
+    {
+        char *const create[] = {cli, "tcb-baseline", "create", "--product", "milan", "--version", "1",
+                                "--not-before", "2024-01-01T00:00:00Z", "--not-after", "2049-12-31T23:59:59Z",
+                                "--up-to-date", tcb, "--out", unsigned_path, NULL};
+        char *const sign[] = {cli, "tcb-baseline", "sign", "--in", unsigned_path, "--key", key, "--issuer",
+                              "authority", "--out", B.baseline, NULL};
+        if (run_quiet(create) != 0 || run_quiet(sign) != 0) {
+            return -1;
+        }
+    }
+    snprintf(B.authority, sizeof(B.authority), "%s", pub);
+    return 0;
+}
+
 static char *b64(const uint8_t *p, size_t n)
 {
     char *out = malloc(4 * ((n + 2) / 3) + 1);
@@ -227,23 +305,27 @@ static int write_policy(const char *path)
 
 static int setup(void)
 {
-    char path[400], text[1200];
+    char path[400], text[2400];
     ccg_snp_emulator_config ecfg;
     int n;
     snprintf(B.config, sizeof(B.config), "%s/kbs.json", B.dir);
     snprintf(B.port_file, sizeof(B.port_file), "%s/port", B.dir);
-    n = snprintf(text, sizeof(text),
-                 "{\"address\":\"127.0.0.1\",\"port\":0,\"store\":\"%s/kbs.db\",\"nonce_ttl\":300,\"token_ttl\":600,"
-                 "\"attestation_policy\":\"" POLICY_ID "\",\"allow_unlocked_memory\":true,\"threads\":%u,"
-                 "\"keystore\":{\"backend\":\"file\",\"kek_file\":\"%s/kek\"}}",
-                 B.dir, B.threads, B.dir);
-    if (n <= 0 || (size_t)n >= sizeof(text) || write_file(B.config, text, (size_t)n, 0600) != 0) {
-        fprintf(stderr, "bench_kbs_load: cannot write %s\n", B.config);
-        return -1;
-    }
     ccg_snp_emulator_config_init(&ecfg, CCG_SNP_PRODUCT_MILAN, CCG_SNP_SIGNER_VCEK);
     if (ccg_failed(ccg_snp_emulator_new(&ecfg, &B.emu))) {
         fprintf(stderr, "bench_kbs_load: emulator: %s\n", ccg_error_last()->message);
+        return -1;
+    }
+    if (write_tcb_baseline() != 0) {
+        return -1;
+    }
+    n = snprintf(text, sizeof(text),
+                 "{\"address\":\"127.0.0.1\",\"port\":0,\"store\":\"%s\",\"nonce_ttl\":300,\"token_ttl\":600,"
+                 "\"attestation_policy\":\"" POLICY_ID "\",\"allow_unlocked_memory\":true,\"threads\":%u,"
+                 "\"keystore\":{\"backend\":\"file\",\"kek_file\":\"%s/kek\"},"
+                 "\"tcb_baselines\":[\"%s\"],\"tcb_baseline_issuers\":{\"authority\":\"%s\"}}",
+                 B.store, B.threads, B.dir, B.baseline, B.authority);
+    if (n <= 0 || (size_t)n >= sizeof(text) || write_file(B.config, text, (size_t)n, 0600) != 0) {
+        fprintf(stderr, "bench_kbs_load: cannot write %s\n", B.config);
         return -1;
     }
     for (int i = 0; i < 48; i++) {
@@ -749,8 +831,8 @@ static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: bench_kbs_load --kbs PATH [--dir DIR] [--clients N] [--seconds S] [--threads T] "
-                    "[--bearer]\n");
+    fprintf(stderr, "usage: bench_kbs_load --kbs PATH [--dir DIR] [--store URL] [--clients N] [--seconds S] "
+                    "[--threads T] [--bearer]\n");
 }
 
 int main(int argc, char **argv)
@@ -775,6 +857,12 @@ int main(int argc, char **argv)
         i++;
         if (strcmp(a, "--kbs") == 0) {
             B.kbs = v;
+        } else if (strcmp(a, "--store") == 0) {
+            if (strlen(v) >= sizeof(B.store) || strchr(v, '"') != NULL || strchr(v, '\\') != NULL) {
+                usage();
+                return 2;
+            }
+            snprintf(B.store, sizeof(B.store), "%s", v);
         } else if (strcmp(a, "--dir") == 0) {
             snprintf(B.dir, sizeof(B.dir), "%s", v);
         } else if (strcmp(a, "--clients") == 0) {
@@ -810,6 +898,9 @@ int main(int argc, char **argv)
             return 1;
         }
         B.own_dir = 1;
+    }
+    if (B.store[0] == 0) {
+        snprintf(B.store, sizeof(B.store), "%s/kbs.db", B.dir);
     }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
