@@ -2,8 +2,10 @@
  * `ccgate-kbs` daemon on loopback.
  *
  * Setup (in DIR, removed by the caller or by this program when it made it): a file keystore (the
- * benchmark does not measure an HSM), the daemon's own provisioning commands (create-kek, set-policy,
- * import-key), a release policy that names the SNP emulator's test root, then
+ * benchmark does not measure an HSM), a TCB baseline for the emulator's TCB signed by a test authority
+ * (made with the `ccgate` binary beside ccgate-kbs: the default policy accepts UpToDate only), the
+ * daemon's own provisioning commands (create-kek, set-policy, import-key), a release policy that names
+ * the SNP emulator's test root, then
  * `ccgate-kbs serve --insecure-http` on 127.0.0.1 with an ephemeral port.
  *
  * Each of N client threads loops for a fixed duration over whole flows, as a fresh guest each time:
@@ -18,7 +20,8 @@
  *   RESULT flows=.. seconds=.. flows_per_s=.. p50_ms=.. p99_ms=.. daemon_cpu_ms=.. client_cpu_ms=.. ..
  * for scripts/bench-kbs.sh, which adds the crypto bound and the ratio.
  *
- * usage: bench_kbs_load --kbs PATH [--dir DIR] [--store URL] [--clients N] [--seconds S] [--threads T] [--bearer]
+ * usage: bench_kbs_load --kbs PATH [--dir DIR] [--store URL] [--audit PATH] [--clients N] [--seconds S]
+ *                       [--threads T] [--bearer]
  * The daemon is stopped (SIGTERM, then SIGKILL) on every exit path, and dies with this process
  * (PR_SET_PDEATHSIG) if the benchmark itself is killed. */
 #include <errno.h>
@@ -81,6 +84,7 @@ typedef struct {
     char baseline[320];
     char authority[320];
     char store[1024]; /* --store URL, or DIR/kbs.db */
+    char audit[320];  /* --audit PATH; empty: the audit log shares the store (the default) */
 } bench;
 
 static bench B;
@@ -322,8 +326,9 @@ static int setup(void)
                  "{\"address\":\"127.0.0.1\",\"port\":0,\"store\":\"%s\",\"nonce_ttl\":300,\"token_ttl\":600,"
                  "\"attestation_policy\":\"" POLICY_ID "\",\"allow_unlocked_memory\":true,\"threads\":%u,"
                  "\"keystore\":{\"backend\":\"file\",\"kek_file\":\"%s/kek\"},"
-                 "\"tcb_baselines\":[\"%s\"],\"tcb_baseline_issuers\":{\"authority\":\"%s\"}}",
-                 B.store, B.threads, B.dir, B.baseline, B.authority);
+                 "\"tcb_baselines\":[\"%s\"],\"tcb_baseline_issuers\":{\"authority\":\"%s\"}%s%s%s}",
+                 B.store, B.threads, B.dir, B.baseline, B.authority, B.audit[0] ? ",\"audit\":\"" : "", B.audit,
+                 B.audit[0] ? "\"" : "");
     if (n <= 0 || (size_t)n >= sizeof(text) || write_file(B.config, text, (size_t)n, 0600) != 0) {
         fprintf(stderr, "bench_kbs_load: cannot write %s\n", B.config);
         return -1;
@@ -831,8 +836,8 @@ static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: bench_kbs_load --kbs PATH [--dir DIR] [--store URL] [--clients N] [--seconds S] "
-                    "[--threads T] [--bearer]\n");
+    fprintf(stderr, "usage: bench_kbs_load --kbs PATH [--dir DIR] [--store URL] [--audit PATH] [--clients N] "
+                    "[--seconds S] [--threads T] [--bearer]\n");
 }
 
 int main(int argc, char **argv)
@@ -863,6 +868,12 @@ int main(int argc, char **argv)
                 return 2;
             }
             snprintf(B.store, sizeof(B.store), "%s", v);
+        } else if (strcmp(a, "--audit") == 0) {
+            if (strlen(v) >= sizeof(B.audit) || strchr(v, '"') != NULL || strchr(v, '\\') != NULL) {
+                usage();
+                return 2;
+            }
+            snprintf(B.audit, sizeof(B.audit), "%s", v);
         } else if (strcmp(a, "--dir") == 0) {
             snprintf(B.dir, sizeof(B.dir), "%s", v);
         } else if (strcmp(a, "--clients") == 0) {

@@ -26,7 +26,8 @@
 # other processes left. A last line `SUMMARY k=v ...` is for scripts that take medians of runs.
 # usage: scripts/bench-kbs.sh [BUILD_DIR]   (default build/release; BENCH_CLIENTS=4, BENCH_SECONDS=10,
 #                                            BENCH_THREADS=4 server threads, BENCH_BEARER=0, BENCH_CORES=nproc,
-#                                            BENCH_STORE=URL: another store, e.g. postgresql:///db?host=DIR)
+#                                            BENCH_STORE=URL: another store, e.g. postgresql:///db?host=DIR,
+#                                            BENCH_AUDIT=PATH: the audit log elsewhere than the store)
 # Exit status: 0 measured (whatever the ratio), 1 the benchmark failed, 2 missing binaries or tools.
 set -euo pipefail
 build=${1:-build/release}
@@ -86,6 +87,7 @@ done
 bench_args=(--kbs "$kbs" --dir "$tmp" --clients "$clients" --seconds "$seconds" --threads "$threads")
 if [ "$bearer" = 1 ]; then bench_args+=(--bearer); fi
 if [ -n "$store" ]; then bench_args+=(--store "$store"); fi
+if [ -n "${BENCH_AUDIT:-}" ]; then bench_args+=(--audit "$BENCH_AUDIT"); fi
 "$bench" "${bench_args[@]}" >"$tmp/load.txt" &
 bench_pid=$!
 if ! wait "$bench_pid"; then
