@@ -1,5 +1,5 @@
 /* The key broker's configuration: one strict JSON document (docs/kbs.md). */
-#include "ccgate/kbs.h"
+#include "kbs_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -311,6 +311,23 @@ cleanup:
     return result;
 }
 
+int kbs_location_is_postgres(const char *location)
+{
+    return location != NULL &&
+           (strncmp(location, "postgresql://", 13) == 0 || strncmp(location, "postgres://", 11) == 0);
+}
+
+/* The audit log's location when the config names none: the store's database. For SQLite that is the
+ * store's file (the audit library takes the path: "sqlite:" is dropped); for PostgreSQL it is the very
+ * same URL, so every instance on the database appends to the one chain in its audit_log table. */
+static const char *default_audit(const char *store)
+{
+    if (kbs_location_is_postgres(store)) {
+        return store;
+    }
+    return strncmp(store, "sqlite:", 7) == 0 ? store + 7 : store;
+}
+
 ccg_result ccg_kbs_config_parse(const char *json_text, size_t len, ccg_kbs_config *out)
 {
     static const char *const known[] = {"address", "port",  "store",     "audit",   "keystore",
@@ -449,8 +466,7 @@ ccg_result ccg_kbs_config_parse(const char *json_text, size_t len, ccg_kbs_confi
         CCG_ENSURE_ALLOC(out->issuer);
     }
     if (out->audit == NULL) {
-        const char *p = strncmp(out->store, "sqlite:", 7) == 0 ? out->store + 7 : out->store;
-        out->audit = strdup(p);
+        out->audit = strdup(default_audit(out->store));
         CCG_ENSURE_ALLOC(out->audit);
     }
     result = CCG_SUCCESS;

@@ -82,6 +82,12 @@ struct ccg_kbs {
 
 ccg_time kbs_now(ccg_kbs *k);
 
+/* Whether a store or audit location names PostgreSQL ("postgresql://" or "postgres://"). */
+int kbs_location_is_postgres(const char *location);
+/* Readiness of the databases: a cheap read on the store and the audit log's head, so /readyz fails with
+ * their reason (store.unavailable, ...) while a database is down and passes again once it is back (the
+ * next call reconnects by itself): no per-process state survives an outage. */
+CCG_MUST_CHECK ccg_result kbs_databases_ready(ccg_kbs *k);
 /* The keystore, opening it when it is not open yet (kms.unavailable otherwise). Borrowed. */
 CCG_MUST_CHECK ccg_result kbs_keystore(ccg_kbs *k, ccg_keystore **out);
 /* The token-signing key (created once and kept wrapped in the store). Borrowed. */
