@@ -5,3 +5,7 @@
 # (tests/cli/test_agent_deps.sh). libccgate (cmake/install.cmake) has no store sources and no libpq.
 pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq)
 target_link_libraries(ccgate PUBLIC PkgConfig::PQ)
+if(CCG_TESTS)
+  # The C wrapper over tests/support/pg_scratch.sh (a scratch PostgreSQL for the store's tests).
+  target_sources(ccgate-testutil PRIVATE ${CMAKE_SOURCE_DIR}/tests/support/pg_scratch.c)
+endif()

@@ -163,7 +163,8 @@ static const char SQL_VERSION_TABLE[] =
     "  version    BIGINT PRIMARY KEY NOT NULL,"
     "  applied_at BIGINT NOT NULL"
     ")";
-static const char SQL_VERSION_TABLE_EXISTS[] = "SELECT (to_regclass('schema_version') IS NOT NULL)::int8";
+static const char SQL_VERSION_TABLE_EXISTS[] =
+    "SELECT CASE WHEN to_regclass('schema_version') IS NULL THEN 0 ELSE 1 END::int8";
 static const char SQL_MAX_VERSION[] = "SELECT coalesce(max(version), 0)::int8 FROM schema_version";
 static const char SQL_RECORD_VERSION[] =
     "INSERT INTO schema_version(version, applied_at) VALUES ($1, extract(epoch FROM now())::int8)";
