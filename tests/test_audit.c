@@ -531,7 +531,7 @@ static void tcb_member_cannot_be_changed(void **state)
     raw_exec(f->path, "UPDATE audit_log SET tcb = NULL WHERE seq = 3; UPDATE audit_log SET count = 1 WHERE seq = 1");
     expect_broken(f->a, 1, "malformed", &r);
     assert_non_null(strstr(r.detail, "count"));
-    raw_exec(f->path, "UPDATE audit_log SET count = NULL WHERE seq = 1; UPDATE audit_log SET v = 6 WHERE seq = 3");
+    raw_exec(f->path, "UPDATE audit_log SET count = NULL WHERE seq = 1; UPDATE audit_log SET v = 7 WHERE seq = 3");
     expect_broken(f->a, 3, "unsupported_format", &r);
 }
 
