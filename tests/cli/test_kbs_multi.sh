@@ -389,7 +389,10 @@ EOF
     # The audit log in the same database (one chain for every instance), when this build's audit library
     # takes the URL; otherwise, a SQLite file beside, said loudly (and a failure under CI=true).
     pg_audit=
-    if ! "$cli" audit verify --db "$url" >"$tmp/probe-audit.out" 2>&1; then
+    cat >"$tmp/probe2.json" <<EOF
+{"store":"$url","port":0,"keystore":{"backend":"file","kek_file":"$tmp/kek"}}
+EOF
+    if ! "$kbs" set-policy --config "$tmp/probe2.json" --file "$tmp/policy.json" >"$tmp/probe-audit.out" 2>&1; then
       pg_audit="$tmp/pg-audit.db"
       tl_skip_check "this build's audit log refuses PostgreSQL URLs ($(head -c 160 "$tmp/probe-audit.out")): the audit log of the PostgreSQL run is the SQLite file $pg_audit" ||
         failed=$((failed + 1))
