@@ -112,6 +112,9 @@ typedef struct {
     int64_t token_ttl;       /* "token_ttl": seconds a token and an attested session live; default 3600 */
     char *attestation_policy; /* "attestation_policy": the release policy ID appraised at /attest */
     unsigned threads;        /* "threads": the server's thread pool; default 4 */
+    unsigned store_connections; /* "store_connections": the store's connection pool (1..16); 0 (absent): as
+                                 * many as threads, at most 16. With several instances on one PostgreSQL,
+                                 * instances x (store_connections + 1) connections are open */
     int allow_unlocked_memory; /* "allow_unlocked_memory": secret memory may be unlocked (containers) */
     int explain;             /* "explain": serve POST /kbs/v0/explain (off by default) */
     json_t *refval_issuers;  /* "refval_issuers": {"issuer-id": "/abs/path/public.pem", ...} */

@@ -183,6 +183,9 @@ ccg_result ccg_kbs_new(const ccg_kbs_config *cfg, ccg_kbs_clock clock, void *clo
      * audit log shares the store's file (the default), and synced themselves otherwise. */
     sopts.connections = cfg->threads == 0 ? 4 : (cfg->threads > CCG_STORE_MAX_CONNECTIONS ? CCG_STORE_MAX_CONNECTIONS
                                                                                             : cfg->threads);
+    if (cfg->store_connections > 0) { /* fewer (or more) than threads: a PostgreSQL server's budget */
+        sopts.connections = cfg->store_connections;
+    }
     sopts.relaxed_session_sync = audit_shares_store(cfg);
     CCG_TRY(ccg_store_open(cfg->store, &sopts, &k->store));
     CCG_TRY(ccg_audit_open(cfg->audit, &aopts, &k->audit));

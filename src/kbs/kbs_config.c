@@ -334,13 +334,13 @@ ccg_result ccg_kbs_config_parse(const char *json_text, size_t len, ccg_kbs_confi
                                         "tls",     "issuer", "nonce_ttl", "token_ttl", "attestation_policy",
                                         "threads", "allow_unlocked_memory", "explain", "refval_issuers", "collateral",
                                         "admin", "admin_issuers", "limits", "decision_reuse_seconds",
-                                        "attempt_limits", "tcb_baselines", "tcb_baseline_issuers", "gpu", "tdx"};
+                                        "store_connections", "attempt_limits", "tcb_baselines", "tcb_baseline_issuers", "gpu", "tdx"};
     ccg_result result = CCG_FAILURE;
     json_error_t jerr;
     json_t *root = NULL;
     const char *name;
     json_t *value;
-    int64_t port = CCG_KBS_DEFAULT_PORT, threads = 4;
+    int64_t port = CCG_KBS_DEFAULT_PORT, threads = 4, store_connections = 0;
     ccg_error_clear();
 
     memset(out, 0, sizeof(*out));
@@ -372,6 +372,8 @@ ccg_result ccg_kbs_config_parse(const char *json_text, size_t len, ccg_kbs_confi
     CCG_TRY(take_int(root, "nonce_ttl", 1, 86400, &out->nonce_ttl));
     CCG_TRY(take_int(root, "token_ttl", 1, 7 * 86400, &out->token_ttl));
     CCG_TRY(take_int(root, "threads", 1, 256, &threads));
+    CCG_TRY(take_int(root, "store_connections", 1, CCG_STORE_MAX_CONNECTIONS, &store_connections));
+    out->store_connections = (unsigned)store_connections;
     CCG_TRY(take_int(root, "decision_reuse_seconds", 0, CCG_KBS_DECISION_REUSE_MAX, &out->decision_reuse));
     value = json_object_get(root, "attempt_limits");
     if (value != NULL) {

@@ -295,6 +295,8 @@ run_backend() {
   backend=$1
   local store=$2 audit=$3 cfg="$tmp/$1.json" i audit_member=
   [ -n "$audit" ] && audit_member="\"audit\":\"$audit\","
+  # On PostgreSQL a pool smaller than the threads (the server's connection budget), as an operator would.
+  [ "$backend" = postgresql ] && audit_member="$audit_member\"store_connections\":3,"
   [ -n "$audit" ] || audit=${store#sqlite:}
   cat >"$cfg" <<EOF
 {"store":"$store",$audit_member"port":0,"threads":4,"nonce_ttl":300,"attestation_policy":"model-m","allow_unlocked_memory":true,
