@@ -212,6 +212,7 @@ static ccg_result apply(ccg_pg *h, int64_t v)
     if (ccg_failed(ccg_pg_script(h, MIGRATIONS[v - 1], "apply a schema migration"))) {
         ccg_reason reason = ccg_error_reason();
         snprintf(why, sizeof(why), "%s", ccg_error_last()->message);
+        ccg_error_clear(); /* the first error would win otherwise */
         /* a lost connection stays store.unavailable; a name taken by someone else's table is corrupt */
         CCG_BAIL(reason == CCG_R_STORE_UNAVAILABLE && h->broken ? reason : CCG_R_STORE_CORRUPT,
                  "schema migration %lld failed: %s", (long long)v, why);
