@@ -136,10 +136,12 @@ static void two_instances_consume_each_nonce_once(void **state)
         r[i].start = &start;
         assert_int_equal(pthread_create(&t[i], NULL, nonce_thread, &r[i]), 0);
     }
+    int errors = 0;
     for (int i = 0; i < RACERS; i++) {
         pthread_join(t[i], NULL);
-        assert_int_equal(r[i].errors, 0);
+        errors += r[i].errors;
     }
+    assert_int_equal(errors, 0);
     for (int n = 0; n < NONCES; n++) {
         int wins = 0;
         for (int i = 0; i < RACERS; i++) {
@@ -199,6 +201,8 @@ static void two_instances_rotate_one_key(void **state)
     }
     for (int i = 0; i < N; i++) {
         pthread_join(t[i], NULL);
+    }
+    for (int i = 0; i < N; i++) {
         if (r[i].ok) {
             winners++;
         } else {
@@ -225,6 +229,55 @@ static void two_instances_rotate_one_key(void **state)
     pthread_barrier_destroy(&start);
     ccg_store_close(a);
     ccg_store_close(b);
+}
+
+/* Instances starting together on an empty schema: each migrates or finds the schema made (the advisory
+ * lock queues them), none fails, and each version is recorded once. */
+typedef struct {
+    const char *url;
+    pthread_barrier_t *start;
+    int ok;
+} opener;
+
+static void *open_thread(void *arg)
+{
+    opener *o = arg;
+    ccg_store *s = NULL;
+    int64_t version = 0;
+    pthread_barrier_wait(o->start);
+    o->ok = ccg_ok(ccg_store_open(o->url, NULL, &s)) && ccg_ok(ccg_store_schema_version(s, &version)) &&
+            version == CCG_STORE_SCHEMA_VERSION;
+    ccg_store_close(s);
+    return NULL;
+}
+
+static void instances_starting_together_migrate_once(void **state)
+{
+    (void)state;
+    char url[768];
+    enum { N = 6 };
+    opener o[N];
+    pthread_t t[N];
+    pthread_barrier_t start;
+    assert_int_equal(tu_pg_fresh_schema(&g_pg, "together", url, sizeof(url)), 0);
+    assert_int_equal(pthread_barrier_init(&start, NULL, N), 0);
+    for (int i = 0; i < N; i++) {
+        o[i] = (opener){url, &start, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, open_thread, &o[i]), 0);
+    }
+    int opened = 0;
+    for (int i = 0; i < N; i++) { /* every thread joined before any assertion leaves this frame */
+        pthread_join(t[i], NULL);
+        opened += o[i].ok;
+    }
+    pthread_barrier_destroy(&start);
+    assert_int_equal(opened, N);
+    /* one row per version: the count of rows is the newest version */
+    char sql[160];
+    snprintf(sql, sizeof(sql),
+             "DO $$ BEGIN IF (SELECT count(*) FROM schema_version) <> %d THEN RAISE EXCEPTION 'twice'; END IF; END $$",
+             CCG_STORE_SCHEMA_VERSION);
+    assert_int_equal(tu_pg_exec(url, sql), 0);
 }
 
 /* ---- outages ---- */
@@ -413,6 +466,7 @@ static void foreign_or_future_schemas_are_refused(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(instances_starting_together_migrate_once, setup, teardown),
         cmocka_unit_test_setup_teardown(two_instances_consume_each_nonce_once, setup, teardown),
         cmocka_unit_test_setup_teardown(two_instances_rotate_one_key, setup, teardown),
         cmocka_unit_test_setup_teardown(binary_values_round_trip, setup, teardown),
