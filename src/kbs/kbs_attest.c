@@ -56,7 +56,7 @@ void kbs_handle_attest(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http
     kbs_appraisal info = {0};
     ccg_decision d;
     int have_decision = 0;
-    json_t *record = NULL, *evidence = NULL;
+    json_t *record = NULL, *evidence = NULL, *presented = NULL;
     char *record_text = NULL, *token = NULL;
     const char *known_session = NULL; /* the session whose attempts a refusal counts against */
 
@@ -105,6 +105,8 @@ void kbs_handle_attest(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http
     ctx.policy_version = d.policy_version;
     ctx.evidence_digest = d.evidence_digest;
     ctx.claims = d.claims;
+    presented = kbs_presented_claims(policy, session.tee, &att.snp, &att.tdx, &d, info.refval_version, 0);
+    ctx.presented = presented; /* what was presented, recorded with the decision (format 6) */
     if (!d.allow) {
         kbs_deny_reasons(k, resp, action, &ctx, &d.reasons, 401, now);
         goto cleanup;
@@ -165,6 +167,7 @@ cleanup:
     free(record_text);
     json_decref(record);
     json_decref(evidence);
+    json_decref(presented);
     if (have_decision) {
         ccg_decision_free(&d);
     }

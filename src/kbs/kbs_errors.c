@@ -117,6 +117,7 @@ ccg_result kbs_audit(ccg_kbs *k, const char *action, const kbs_context *ctx, ccg
     ev.evidence_digest = ctx->evidence_digest != NULL && ctx->evidence_digest[0] != 0 ? ctx->evidence_digest : NULL;
     ev.decision = d;
     ev.reasons = reasons;
+    ev.claims = ctx->presented; /* what was presented (format 6) */
     /* The TCB status and advisory IDs of the appraised evidence go into its record. */
     const char *advisories[CCG_AUDIT_MAX_ADVISORIES];
     const json_t *adv = json_object_get(ctx->claims, "advisories");

@@ -184,6 +184,7 @@ void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_ht
     const ccg_kbs_policy *policy = NULL;
     kbs_policy_ref *policy_ref = NULL;
     ccg_decision d;
+    json_t *presented = NULL;
     int have_decision = 0;
     attested att;
     ccg_keystore *ks = NULL;
@@ -280,6 +281,11 @@ void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_ht
     have_decision = 1;
     ctx.evidence_digest = d.evidence_digest;
     ctx.claims = d.claims;
+    if (ccg_failed(attested_evidence(&att, session.tee))) { /* a reused decision did not decode it */
+        ccg_error_clear();
+    }
+    presented = kbs_presented_claims(policy, session.tee, &att.snp, &att.tdx, &d, att.refval_version, 0);
+    ctx.presented = presented; /* what was presented, recorded with the decision (format 6) */
     if (!d.allow) {
         kbs_deny_reasons(k, resp, action, &ctx, &d.reasons, 403, now);
         goto cleanup;
@@ -312,6 +318,7 @@ void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_ht
     resp->body_len = jwe_len;
     jwe = NULL;
 cleanup:
+    json_decref(presented);
     ccg_secbuf_free(&plain);
     free(jwe);
     free(aad);

@@ -7,6 +7,7 @@
 
 #include <openssl/crypto.h>
 
+#include "ccgate/error.h"
 #include "ccgate/util.h"
 
 /* The type OIDs of the columns ccgate reads (fixed by PostgreSQL's catalog, pg_type.dat). */
@@ -269,19 +270,14 @@ cleanup:
     return result;
 }
 
-ccg_result ccg_pg_exec(ccg_pg *h, const char *sql, const ccg_pg_params *p, const char *what, PGresult **out)
+/* One attempt: prepare when needed, execute. */
+static ccg_result exec_once(ccg_pg *h, const char *sql, const ccg_pg_params *p, const char *what, PGresult **out)
 {
     ccg_result result = CCG_FAILURE;
     PGresult *r = NULL;
     const char *name = NULL;
     ExecStatusType st;
     int n = p ? p->n : 0;
-    if (out != NULL) {
-        *out = NULL;
-    }
-    if (!h->in_tx) {
-        CCG_TRY(ccg_pg_ready(h));
-    }
     CCG_TRY(prepared_name(h, sql, n, what, &name));
     r = PQexecPrepared(h->conn, name, n, p ? p->values : NULL, p ? p->lengths : NULL, p ? p->formats : NULL, 1);
     st = PQresultStatus(r);
@@ -295,6 +291,32 @@ ccg_result ccg_pg_exec(ccg_pg *h, const char *sql, const ccg_pg_params *p, const
     result = CCG_SUCCESS;
 cleanup:
     PQclear(r);
+    return result;
+}
+
+ccg_result ccg_pg_exec(ccg_pg *h, const char *sql, const ccg_pg_params *p, const char *what, PGresult **out)
+{
+    ccg_result result = CCG_FAILURE;
+    int in_tx = h->in_tx;
+    if (out != NULL) {
+        *out = NULL;
+    }
+    if (!in_tx) {
+        CCG_TRY(ccg_pg_ready(h));
+    }
+    result = exec_once(h, sql, p, what, out);
+    /* A connection found dead by a read outside a transaction (the server restarted while it was idle)
+     * is replaced and the read done once more: nothing was written, so nothing can be doubled. Writes
+     * are never retried here (a lost reply leaves their outcome to the server): they fail, and the next
+     * call starts on a new connection. */
+    if (ccg_failed(result) && !in_tx && h->broken && strncmp(sql, "SELECT ", 7) == 0) {
+        ccg_error_clear();
+        CCG_TRY(ccg_pg_ready(h));
+        result = exec_once(h, sql, p, what, out);
+    }
+    CCG_TRY(result);
+    result = CCG_SUCCESS;
+cleanup:
     return result;
 }
 
@@ -316,7 +338,15 @@ ccg_result ccg_pg_begin(ccg_pg *h)
 {
     ccg_result result = CCG_FAILURE;
     CCG_TRY(ccg_pg_ready(h));
-    CCG_TRY(ccg_pg_script(h, "BEGIN", "begin a transaction"));
+    if (ccg_failed(ccg_pg_script(h, "BEGIN", "begin a transaction"))) {
+        /* found dead before anything was sent in the transaction: once more on a new connection */
+        if (!h->broken) {
+            goto cleanup; /* a refusal, not a lost connection: keep its error */
+        }
+        ccg_error_clear();
+        CCG_TRY(ccg_pg_ready(h));
+        CCG_TRY(ccg_pg_script(h, "BEGIN", "begin a transaction"));
+    }
     h->in_tx = 1;
     result = CCG_SUCCESS;
 cleanup:

@@ -97,9 +97,8 @@ static const char MIGRATION_1[] =
     "  CHECK (state = 'challenged' OR (nonce_used = 1 AND claims IS NOT NULL))"
     ");"
     "CREATE INDEX sessions_by_expiry ON sessions(expires_at);"
-    "CREATE TRIGGER sessions_nonce_once BEFORE UPDATE ON sessions FOR EACH ROW"
-    "  WHEN ((OLD.nonce_used = 1 AND NEW.nonce_used IS DISTINCT FROM OLD.nonce_used)"
-    "    OR NEW.nonce IS DISTINCT FROM OLD.nonce)"
+    "CREATE TRIGGER sessions_nonce_once BEFORE UPDATE OF nonce_used, nonce ON sessions FOR EACH ROW"
+    "  WHEN (OLD.nonce_used = 1 OR NEW.nonce IS DISTINCT FROM OLD.nonce)"
     "  EXECUTE FUNCTION ccg_refuse('a nonce is consumed once');"
     "CREATE TABLE settings ("
     "  name       TEXT PRIMARY KEY NOT NULL,"
@@ -212,6 +211,7 @@ static ccg_result apply(ccg_pg *h, int64_t v)
     if (ccg_failed(ccg_pg_script(h, MIGRATIONS[v - 1], "apply a schema migration"))) {
         ccg_reason reason = ccg_error_reason();
         snprintf(why, sizeof(why), "%s", ccg_error_last()->message);
+        ccg_error_clear(); /* the first error would win otherwise */
         /* a lost connection stays store.unavailable; a name taken by someone else's table is corrupt */
         CCG_BAIL(reason == CCG_R_STORE_UNAVAILABLE && h->broken ? reason : CCG_R_STORE_CORRUPT,
                  "schema migration %lld failed: %s", (long long)v, why);
