@@ -340,7 +340,8 @@ ccg_result ccg_kbs_config_parse(const char *json_text, size_t len, ccg_kbs_confi
     json_t *root = NULL;
     const char *name;
     json_t *value;
-    int64_t port = CCG_KBS_DEFAULT_PORT, threads = 4, store_connections = 0;
+    int64_t port = CCG_KBS_DEFAULT_PORT, threads = 4;
+    int64_t store_connections = 0;
     ccg_error_clear();
 
     memset(out, 0, sizeof(*out));
