@@ -100,8 +100,10 @@ typedef struct {
     char *bind_address;      /* "address": default "127.0.0.1"; an IPv4 or IPv6 literal or a host name,
                               * optionally with a port ("[::1]:8443", "kbs.example:8443"); docs/kbs.md */
     uint16_t port;           /* "port": default CCG_KBS_DEFAULT_PORT; 0 picks an ephemeral port */
-    char *store;             /* "store": the SQLite store (required) */
-    char *audit;             /* "audit": the audit database; default: the store's file */
+    char *store;             /* "store": the store (required): "sqlite:PATH", a plain path, or a PostgreSQL
+                              * URL "postgresql://..." / "postgres://..." shared by several instances */
+    char *audit;             /* "audit": the audit database; default: the store's (its file, or for a
+                              * PostgreSQL store the same database and URL) */
     json_t *keystore;        /* "keystore": keystore.h's configuration object (required) */
     char *tls_cert;          /* "tls": {"cert_file","key_file"} (PEM) */
     char *tls_key;
@@ -110,6 +112,9 @@ typedef struct {
     int64_t token_ttl;       /* "token_ttl": seconds a token and an attested session live; default 3600 */
     char *attestation_policy; /* "attestation_policy": the release policy ID appraised at /attest */
     unsigned threads;        /* "threads": the server's thread pool; default 4 */
+    unsigned store_connections; /* "store_connections": the store's connection pool (1..16); 0 (absent): as
+                                 * many as threads, at most 16. With several instances on one PostgreSQL,
+                                 * instances x (store_connections + 1) connections are open */
     int allow_unlocked_memory; /* "allow_unlocked_memory": secret memory may be unlocked (containers) */
     int explain;             /* "explain": serve POST /kbs/v0/explain (off by default) */
     json_t *refval_issuers;  /* "refval_issuers": {"issuer-id": "/abs/path/public.pem", ...} */

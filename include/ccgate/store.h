@@ -2,12 +2,13 @@
  * collateral, sessions with single-use nonces, and settings.
  *
  * One interface, several backends (docs/store.md). A ccg_store is an opaque handle over a backend
- * vtable (src/store/store_backend.h). SQLite is the embedded default; a PostgreSQL backend for
- * several broker replicas implements the same vtable later.
+ * vtable (src/store/store_backend.h). SQLite is the embedded default; the PostgreSQL backend (libpq)
+ * lets several broker instances share one database.
  *
  * Errors (reason codes):
  *   store.unavailable  the store cannot be opened or reached: missing directory, permission, I/O
- *                      error, disk full, locked longer than the busy timeout
+ *                      error, disk full, locked longer than the busy timeout; on PostgreSQL an
+ *                      unreachable server or a lost connection (the next call reconnects by itself)
  *   store.corrupt      the file is not a database, is another application's database, fails the
  *                      integrity check, has a schema version newer than this build, or a stored
  *                      document no longer matches its digest
@@ -81,14 +82,16 @@ typedef struct {
 } ccg_store_options;
 
 /* Opens (creating when absent) a store and brings its schema up to CCG_STORE_SCHEMA_VERSION.
- * location: "sqlite:PATH" or a plain PATH (SQLite), or "postgresql://..." (not built in this release:
- * store.unavailable). opts may be NULL. SQLite runs in WAL mode with synchronous=FULL semantics (a
- * write transaction is on disk when it returns; concurrent commits share one WAL sync), foreign keys on
- * and a busy timeout; migrations are applied in one transaction. */
+ * location: "sqlite:PATH" or a plain PATH (SQLite), or a libpq URI "postgresql://..." / "postgres://..."
+ * (PostgreSQL, docs/store.md). opts may be NULL. SQLite runs in WAL mode with synchronous=FULL semantics
+ * (a write transaction is on disk when it returns; concurrent commits share one WAL sync), foreign keys
+ * on and a busy timeout; migrations are applied in one transaction. On PostgreSQL busy_timeout_ms is the
+ * lock_timeout, commits are synchronous_commit=on, and migrations run in one transaction under an
+ * advisory lock so instances starting together migrate once. */
 CCG_MUST_CHECK ccg_result ccg_store_open(const char *location, const ccg_store_options *opts, ccg_store **out);
 /* Closes the handle. NULL is ignored. */
 void ccg_store_close(ccg_store *s);
-/* "sqlite" (the backend's name). */
+/* "sqlite" or "postgresql" (the backend's name). */
 const char *ccg_store_backend(const ccg_store *s);
 /* The schema version recorded in the store. */
 CCG_MUST_CHECK ccg_result ccg_store_schema_version(ccg_store *s, int64_t *version);

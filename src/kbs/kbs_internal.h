@@ -82,6 +82,12 @@ struct ccg_kbs {
 
 ccg_time kbs_now(ccg_kbs *k);
 
+/* Whether a store or audit location names PostgreSQL ("postgresql://" or "postgres://"). */
+int kbs_location_is_postgres(const char *location);
+/* Readiness of the databases: a cheap read on the store and the audit log's head, so /readyz fails with
+ * their reason (store.unavailable, ...) while a database is down and passes again once it is back (the
+ * next call reconnects by itself): no per-process state survives an outage. */
+CCG_MUST_CHECK ccg_result kbs_databases_ready(ccg_kbs *k);
 /* The keystore, opening it when it is not open yet (kms.unavailable otherwise). Borrowed. */
 CCG_MUST_CHECK ccg_result kbs_keystore(ccg_kbs *k, ccg_keystore **out);
 /* The token-signing key (created once and kept wrapped in the store). Borrowed. */
@@ -114,7 +120,15 @@ typedef struct {
     const char *evidence_digest;
     const char *cause;  /* a dependency's own error (e.g. the PKCS#11 CKR name); never a secret */
     const json_t *claims; /* the appraised evidence's claims: their tcb_status and advisories are audited */
+    const json_t *presented; /* the presented claims for a format-6 record (kbs_presented_claims), or NULL */
 } kbs_context;
+
+/* The presented claims of a decision (kbs_presented.c): the non-secret claims of the evidence of tee
+ * (snp or tdx), the reference-value set of p with its version and the record a denial names, the GPU
+ * count of d and the key version asked for (0: the current). A new reference; NULL when out of memory. */
+json_t *kbs_presented_claims(const ccg_kbs_policy *p, const char *tee, const ccg_kbs_snp_evidence *snp,
+                             const ccg_kbs_tdx_evidence *tdx, const ccg_decision *d, int64_t refval_version,
+                             int64_t key_version_requested);
 
 /* Fills resp with the JSON error body {"type","detail","reasons","request_id","policy_id",
  * "policy_version","key_id"}; the detail is the first reason's registry message. */

@@ -12,8 +12,9 @@
 #include "store_backend.h"
 
 /* A small pool of connections to one database: a thread takes the first free one, so readers do not
- * queue behind a writer's commit (WAL lets them read meanwhile). Each connection has its own lock and
- * its own prepared statements. */
+ * queue behind a writer's commit (WAL, or PostgreSQL's MVCC, lets them read meanwhile). Each connection
+ * has its own lock and its own prepared statements. The backend is chosen by the location: a libpq
+ * URI (postgresql:// or postgres://) is PostgreSQL, anything else SQLite. */
 typedef struct {
     void *impl;
     pthread_mutex_t lock;
@@ -264,6 +265,8 @@ ccg_result ccg_store_open(const char *location, const ccg_store_options *opts, c
     ccg_store *s = NULL;
     const char *path = location;
     ccg_store_options defaults = {0}, more;
+    const ccg_store_ops *ops = &ccg_store_sqlite_ops;
+    ccg_result (*open_one)(const char *, const ccg_store_options *, void **) = ccg_store_sqlite_open;
 
     ccg_error_clear();
     CCG_ENSURE(out != NULL, CCG_R_INPUT_MALFORMED);
@@ -275,15 +278,15 @@ ccg_result ccg_store_open(const char *location, const ccg_store_options *opts, c
     CCG_ENSURE_MSG(opts->connections <= CCG_STORE_MAX_CONNECTIONS, CCG_R_INPUT_MALFORMED,
                    "at most %u store connections", CCG_STORE_MAX_CONNECTIONS);
     if (strncmp(location, "postgresql://", 13) == 0 || strncmp(location, "postgres://", 11) == 0) {
-        CCG_BAIL(CCG_R_STORE_UNAVAILABLE, "the PostgreSQL backend is not built into this release");
-    }
-    if (strncmp(location, "sqlite:", 7) == 0) {
+        ops = &ccg_store_pg_ops;
+        open_one = ccg_store_pg_open;
+    } else if (strncmp(location, "sqlite:", 7) == 0) {
         path = location + 7;
     }
     CCG_ENSURE_MSG(*path != '\0', CCG_R_INPUT_MALFORMED, "no store path");
     s = calloc(1, sizeof(*s));
     CCG_ENSURE_ALLOC(s);
-    s->ops = &ccg_store_sqlite_ops;
+    s->ops = ops;
     s->nconns = opts->connections == 0 ? 1 : opts->connections;
     s->relaxed_sessions = opts->relaxed_session_sync;
     atomic_init(&s->next, 0);
@@ -293,7 +296,7 @@ ccg_result ccg_store_open(const char *location, const ccg_store_options *opts, c
     for (size_t i = 0; i < s->nconns; i++) {
         CCG_ENSURE(pthread_mutex_init(&s->conns[i].lock, NULL) == 0, CCG_R_INTERNAL_ERROR);
         s->conns[i].lock_ready = 1;
-        CCG_TRY(ccg_store_sqlite_open(path, i == 0 ? opts : &more, &s->conns[i].impl));
+        CCG_TRY(open_one(path, i == 0 ? opts : &more, &s->conns[i].impl));
     }
     *out = s;
     s = NULL;
