@@ -36,7 +36,7 @@
 #include "ccgate/util.h"
 
 /* The schema version this build creates and understands. */
-#define CCG_STORE_SCHEMA_VERSION 3
+#define CCG_STORE_SCHEMA_VERSION 4
 /* IDs (key, policy, reference-value set, collateral): 1..256 bytes of printable ASCII, no space. */
 #define CCG_STORE_ID_MAX 256u
 /* KEK labels: 1..128 bytes of printable ASCII (as the keystore). */
@@ -150,6 +150,14 @@ CCG_MUST_CHECK ccg_result ccg_store_key_rotate(ccg_store *s, const ccg_store_key
 /* Moves one version to `to` (see the legal transitions above). key.not_found, store.conflict. */
 CCG_MUST_CHECK ccg_result ccg_store_key_set_state(ccg_store *s, const char *key_id, int64_t version,
                                                   ccg_key_state to, ccg_time now);
+/* KEK rotation: replaces one version's wrapped blob and KEK label, in one transaction, only while it
+ * is still wrapped under old_label (so a re-wrap applies once; new_label must differ). store.conflict
+ * when the version's label is no longer old_label (re-wrapped meanwhile), key.not_found when absent.
+ * The state, policy and dates other than updated_at are unchanged; a retired version is re-wrapped
+ * too. */
+CCG_MUST_CHECK ccg_result ccg_store_key_rewrap(ccg_store *s, const char *key_id, int64_t version,
+                                               const char *old_label, const char *new_label, const uint8_t *wrapped,
+                                               size_t wrapped_len, ccg_time now);
 /* Reads one version with its wrapped blob. version 0 means the live version, or the newest one
  * when every version is retired. key.not_found when absent. */
 CCG_MUST_CHECK ccg_result ccg_store_key_get(ccg_store *s, const char *key_id, int64_t version, ccg_store_key *out);

@@ -167,7 +167,7 @@ import json, sys
 recs = json.load(open(sys.argv[1]))
 att = [r for r in recs if r["action"] == "kbs.attest"]
 rel = [r for r in recs if r["action"] == "resource.release" and r["decision"] == "allow"]
-ok = att and rel and all(r["v"] == 3 and r["tcb"]["status"] == "UpToDate" for r in att + rel)
+ok = att and rel and all(r["v"] == 6 and r["tcb"]["status"] == "UpToDate" for r in att + rel)
 sys.exit(0 if ok else 1)' "$tmp/audit.json"; then
   echo "ok   audit records carry the TCB status"
 else
