@@ -439,6 +439,9 @@ static void key_lookups_and_refusals(void **state)
               "UPDATE keys SET state = 'bogus' WHERE key_id = 'k'");
     /* a key version's identity and creation stay as they were */
     RAW_FAILS(f, "UPDATE keys SET created_at = 1 WHERE key_id = 'k'", "UPDATE keys SET created_at = 1 WHERE key_id = 'k'");
+    /* the KEK label moves only with new wrapped bytes (a re-wrap), never alone */
+    RAW_FAILS(f, "UPDATE keys SET kek_label = 'other' WHERE key_id = 'k'",
+              "UPDATE keys SET kek_label = 'other' WHERE key_id = 'k'");
 }
 
 static void rotation_retires_old_versions_atomically(void **state)
