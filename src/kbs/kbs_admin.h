@@ -16,7 +16,7 @@
 #define KBS_ADMIN_PREFIX "/admin/v0/"
 #define KBS_ADMIN_NAME_MAX 128u
 /* Largest model key accepted by import and rotate (bytes). */
-#define KBS_ADMIN_KEY_MAX 512u
+#define KBS_ADMIN_KEY_MAX CCG_KBS_RESOURCE_MAX /* the one size rule (ccg_kbs_resource_size_check) */
 /* Leeway for admin token times (seconds). */
 #define KBS_ADMIN_LEEWAY 60
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ccgate/artifact.h"
 #include "ccgate/error.h"
 
 static json_t *key_json(const ccg_store_key *key)
@@ -56,7 +57,9 @@ static void key_import(kbs_admin_call *c)
     c->ctx.key_version = 1;
     c->ctx.policy_id = policy_id;
     /* Every check before the record of the change; the record before the change. */
-    if (kbs_admin_policy_reserved(c->k, policy_id)) {
+    if (!ccg_key_id_valid(key_id)) {
+        kbs_admin_deny(c, CCG_R_KEY_ID_INVALID); /* repo/type/tag, the one key ID rule */
+    } else if (kbs_admin_policy_reserved(c->k, policy_id)) {
         kbs_admin_deny(c, CCG_R_ADMIN_POLICY_RESERVED);
     } else if (!kbs_admin_owns(c, CCG_OWNED_POLICY, policy_id) ||
                kbs_admin_may_create(c, CCG_OWNED_KEY, key_id) != 0) {
