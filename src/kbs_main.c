@@ -7,7 +7,7 @@
  *   ccgate-kbs key rotate    --config FILE --key-id REPO/TYPE/TAG --file KEY
  *   ccgate-kbs key disable|enable|retire --config FILE --key-id REPO/TYPE/TAG
  *   ccgate-kbs key state     --config FILE --key-id REPO/TYPE/TAG --state active|disabled|retired
- *   ccgate-kbs key cut-over  --config FILE --key-id REPO/TYPE/TAG [--version N]
+ *   ccgate-kbs key cut-over  --config FILE --key-id REPO/TYPE/TAG [--key-version N]
  *   ccgate-kbs key transfer  --config FILE --key-id REPO/TYPE/TAG --owner SUBJECT [--issuer NAME]
  * (key import also takes --owner SUBJECT [--issuer NAME])
  *
@@ -69,7 +69,7 @@ static const struct option OPTIONS[] = {
     {"key-id", required_argument, 0, 'k'},    {"policy-id", required_argument, 0, 'p'},
     {"state", required_argument, 0, 's'},     {"port-file", required_argument, 0, 'P'},
     {"insecure-http", no_argument, 0, 'I'},   {"owner", required_argument, 0, 'o'},
-    {"issuer", required_argument, 0, 'i'},    {"version", required_argument, 0, 'n'},
+    {"issuer", required_argument, 0, 'i'},    {"key-version", required_argument, 0, 'n'},
     CCG_CLI_STD_OPTIONS,
     {0, 0, 0, 0},
 };
@@ -92,7 +92,7 @@ static void usage_top(FILE *f)
             "  key enable       release a disabled key again (--key-id)\n"
             "  key retire       retire a key for good (--key-id)\n"
             "  key state        set a key's state (--key-id --state active|disabled|retired)\n"
-            "  key cut-over     end the rotation grace of retired versions (--key-id [--version N])\n"
+            "  key cut-over     end the rotation grace of retired versions (--key-id [--key-version N])\n"
             "  key transfer     give a key to another owner (--key-id --owner SUBJECT [--issuer NAME])\n"
             "Aliases kept for existing scripts: create-kek, set-policy, import-key, rotate-key, key-state.\n"
             "\n"
@@ -284,7 +284,7 @@ static int run_key_cut_over(const verb *v, const options *o, ccg_kbs *k, const c
     if (o->version != NULL) {
         long long n = strtoll(o->version, &end, 10);
         if (end == o->version || *end != 0 || n < 1 || n > ((long long)1 << 53)) {
-            ccg_error_set(CCG_R_INPUT_MALFORMED, __FILE__, __LINE__, "--version must be an integer 1..2^53");
+            ccg_error_set(CCG_R_INPUT_MALFORMED, __FILE__, __LINE__, "--key-version must be an integer 1..2^53");
             log_error("version_invalid");
             return 2;
         }
@@ -395,7 +395,7 @@ static const verb VERBS[] = {
      "release a disabled key again", run_key_state},
     {"key", "retire", NULL, "retired", NEED_KEY_ID, "--config FILE --key-id REPO/TYPE/TAG", "retire a key for good",
      run_key_state},
-    {"key", "cut-over", NULL, NULL, NEED_KEY_ID | TAKES_VERSION, "--config FILE --key-id REPO/TYPE/TAG [--version N]",
+    {"key", "cut-over", NULL, NULL, NEED_KEY_ID | TAKES_VERSION, "--config FILE --key-id REPO/TYPE/TAG [--key-version N]",
      "end the rotation grace of a key's retired versions (audited)", run_key_cut_over},
     {"key", "transfer", NULL, NULL, NEED_KEY_ID | NEED_OWNER | TAKES_OWNER,
      "--config FILE --key-id REPO/TYPE/TAG --owner SUBJECT [--issuer NAME]",
@@ -431,7 +431,7 @@ static void usage_verb(FILE *f)
                    "  --issuer NAME        that token's admin issuer (admin.issuers; default: the only one)\n");
     }
     if (v->needs & TAKES_VERSION) {
-        fprintf(f, "  --version N          only this retired version (default: every retired version)\n");
+        fprintf(f, "  --key-version N      only this retired version (default: every retired version)\n");
     }
     if (v->needs & NEED_FILE) {
         fprintf(f, "  --file FILE          %s\n",
@@ -489,7 +489,7 @@ static int parse_options(const ccg_cli *cli, const verb *v, int argc, char **arg
     }
     if (((o->owner != NULL || o->issuer != NULL) && !(v->needs & TAKES_OWNER)) ||
         (o->version != NULL && !(v->needs & TAKES_VERSION))) {
-        return ccg_cli_usage_error(cli, "--owner, --issuer and --version belong to other subcommands: %s",
+        return ccg_cli_usage_error(cli, "--owner, --issuer and --key-version belong to other subcommands: %s",
                                    v->synopsis);
     }
     if (o->issuer != NULL && o->owner == NULL) {

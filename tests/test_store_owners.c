@@ -213,6 +213,11 @@ static void downgrade_with_legacy_owners(fixture *f, const char *const *rows, si
     ccg_store_close(f->s);
     f->s = NULL;
     raw_exec(f->path,
+             /* schema 4 (lifecycle) first, then 3 and 2 */
+             "DROP TRIGGER keys_retired_is_final; ALTER TABLE keys DROP COLUMN releasable_until;"
+             "CREATE TRIGGER keys_retired_is_final BEFORE UPDATE ON keys WHEN OLD.state = 'retired'"
+             "  BEGIN SELECT RAISE(ABORT, 'a retired key version is final'); END;"
+             "DROP TABLE owner_transfers;"
              "DROP TABLE gpu_reports; DROP TRIGGER owners_fixed; DROP TRIGGER owners_kept; DROP TABLE owners;"
              "DELETE FROM schema_version WHERE version >= 2",
              1);

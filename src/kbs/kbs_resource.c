@@ -174,35 +174,35 @@ static int decision_reusable(ccg_kbs *k, attested *a, const char *tee, const ccg
 }
 
 /* The query the release path takes: none (*version 0: the current version) or exactly "version=N", N a
- * decimal 1..2^53 without sign or leading zero. Anything else is refused (-1) rather than ignored, so a
- * client never receives another version than the one it named. */
-static int version_query(const char *query, int64_t *version)
+ * decimal 1..2^53 without sign or leading zero. Anything else is refused (kbs.path_invalid) rather than
+ * ignored, so a client never receives another version than the one it named. */
+static ccg_reason version_query(const char *query, int64_t *version)
 {
     static const char name[] = "version=";
     const char *d;
     int64_t v = 0;
     *version = 0;
     if (query == NULL) {
-        return 0;
+        return CCG_R_OK;
     }
     if (strncmp(query, name, strlen(name)) != 0) {
-        return -1;
+        return CCG_R_KBS_PATH_INVALID;
     }
     d = query + strlen(name);
     if (*d < '1' || *d > '9' || strlen(d) > 16) {
-        return -1;
+        return CCG_R_KBS_PATH_INVALID;
     }
     for (; *d != 0; d++) {
         if (*d < '0' || *d > '9') {
-            return -1;
+            return CCG_R_KBS_PATH_INVALID;
         }
         v = v * 10 + (*d - '0');
     }
     if (v > ((int64_t)1 << 53)) {
-        return -1;
+        return CCG_R_KBS_PATH_INVALID;
     }
     *version = v;
-    return 0;
+    return CCG_R_OK;
 }
 
 /* Whether a version a rotation retired is still in its grace now: no cut-over ended it (the store's
@@ -237,6 +237,7 @@ void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_ht
     size_t aad_len = 0, jwe_len = 0;
     int64_t want = 0;
     int by_grace = 0;
+    ccg_reason why_query;
 
     memset(&session, 0, sizeof(session));
     memset(&key, 0, sizeof(key));
@@ -250,8 +251,8 @@ void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_ht
         goto cleanup;
     }
     ctx.key_id = key_id;
-    if (version_query(req->query, &want) != 0) {
-        kbs_deny(k, resp, action, &ctx, CCG_R_KBS_PATH_INVALID, 400, now);
+    if ((why_query = version_query(req->query, &want)) != CCG_R_OK) {
+        kbs_deny(k, resp, action, &ctx, why_query, 400, now);
         goto cleanup;
     }
 

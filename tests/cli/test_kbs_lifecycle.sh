@@ -147,15 +147,15 @@ host key rotate --key-id lc/model/llm --file "$tmp/v2.key" >"$tmp/rot.out" 2>"$t
 grep -q '"version":2' "$tmp/rot.out" && ok "rotated lc/model/llm to version 2" || bad "rotate said $(cat "$tmp/rot.out")"
 expect_key llm-v1-grace lc/model/llm "$tmp/llm.v1.ccgm" "during the grace (until cut-over) the v1 artifact still unseals"
 expect_key llm-v2 lc/model/llm "$tmp/llm.v2.ccgm" "the v2 artifact unseals"
-host key cut-over --key-id lc/model/llm --version 1 >"$tmp/cut.out" 2>"$tmp/err" || bad "cut-over: $(cat "$tmp/err")"
+host key cut-over --key-id lc/model/llm --key-version 1 >"$tmp/cut.out" 2>"$tmp/err" || bad "cut-over: $(cat "$tmp/err")"
 grep -q '"ended":1' "$tmp/cut.out" && ok "cut-over ended the grace of v1" || bad "cut-over said $(cat "$tmp/cut.out")"
 expect_retired llm-v1-after lc/model/llm "$tmp/llm.v1.ccgm" "after the cut-over the v1 artifact is refused"
 expect_key llm-v2-after lc/model/llm "$tmp/llm.v2.ccgm" "after the cut-over the v2 artifact still unseals"
-host key cut-over --key-id lc/model/llm --version 2 >/dev/null 2>"$tmp/err"
+host key cut-over --key-id lc/model/llm --key-version 2 >/dev/null 2>"$tmp/err"
 rc=$?
 [ $rc -eq 1 ] && grep -q store.conflict "$tmp/err" && ok "cut-over of the live version refused (store.conflict, exit 1)" ||
   bad "cut-over v2: exit $rc $(head -c 200 "$tmp/err")"
-host key cut-over --key-id lc/model/llm --version 9 >/dev/null 2>"$tmp/err"
+host key cut-over --key-id lc/model/llm --key-version 9 >/dev/null 2>"$tmp/err"
 grep -q key.not_found "$tmp/err" && ok "cut-over of an unknown version: key.not_found" || bad "cut-over v9: $(head -c 200 "$tmp/err")"
 
 # without a rotation member, and with a grace of 0 s: v1 is refused at once; v2 works
