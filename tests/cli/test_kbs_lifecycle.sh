@@ -246,7 +246,29 @@ rc=$?
 [ $rc -eq 2 ] && grep -q "may assert" "$tmp/err" && ok "--owner acme --issuer other-idp (which cannot assert acme): exit 2" || bad "--issuer other-idp for acme: exit $rc"
 host key transfer --key-id lc/model/missing --owner acme --issuer acme-idp >/dev/null 2>"$tmp/err"
 grep -q key.not_found "$tmp/err" && ok "transfer of a missing key: key.not_found" || bad "transfer missing: $(head -c 200 "$tmp/err")"
+# the admin API: the owner transfers its own key, and a provider cuts over its own key's rotation
+tok=other adm key transfer --key-id lc/model/owned --owner acme --issuer other-idp
+grep -q admin.subject_not_permitted "$tmp/adm.err" && ok "admin transfer to an owner no issuer asserts: admin.subject_not_permitted" ||
+  bad "admin transfer to a bad owner: $(head -c 300 "$tmp/adm.err")"
+tok=acme adm key transfer --key-id lc/model/owned --owner acme --issuer acme-idp
+grep -q admin.forbidden "$tmp/adm.err" && ok "admin transfer by a non-owner: admin.forbidden" || bad "non-owner transfer: $(head -c 300 "$tmp/adm.err")"
+tok=other adm key transfer --key-id lc/model/owned --owner acme --issuer acme-idp &&
+  grep -q '"owner": *"acme"' "$tmp/adm.out" && ok "admin transfer by the owner (other -> acme)" ||
+  bad "owner transfer: $(head -c 300 "$tmp/adm.err") $(head -c 300 "$tmp/adm.out")"
+tok=acme adm key disable --key-id lc/model/owned && ok "after the admin transfer, acme manages the key again" ||
+  bad "acme after admin transfer: $(head -c 300 "$tmp/adm.err")"
+tok=acme adm key rotate --key-id lc/model/owned --file "$tmp/v2.key" || bad "acme rotate: $(head -c 300 "$tmp/adm.err")"
+tok=other adm key cut-over --key-id lc/model/owned --key-version 1
+grep -q admin.forbidden "$tmp/adm.err" && ok "admin cut-over by a non-owner: admin.forbidden" || bad "non-owner cut-over: $(head -c 300 "$tmp/adm.err")"
+tok=acme adm key cut-over --key-id lc/model/owned --key-version 2
+grep -q store.conflict "$tmp/adm.err" && ok "admin cut-over of the live version: store.conflict" || bad "admin cut-over v2: $(head -c 300 "$tmp/adm.err")"
+tok=acme adm key cut-over --key-id lc/model/owned && grep -q '"ended": *1' "$tmp/adm.out" &&
+  ok "admin cut-over by the owner ends the grace of v1" || bad "admin cut-over: $(head -c 300 "$tmp/adm.err") $(head -c 300 "$tmp/adm.out")"
+tok=acme adm key cut-over --key-id lc/model/owned && grep -q '"ended": *0' "$tmp/adm.out" &&
+  ok "a second cut-over ends nothing more" || bad "second cut-over: $(head -c 300 "$tmp/adm.out")"
 "$cli" audit list --db "$tmp/kbs.db" --json >"$tmp/audit.json" 2>/dev/null
+audit_has "the admin transfer (admin.key.transfer)" "r.get('key_id')=='lc/model/owned' and r.get('action')=='admin.key.transfer' and r.get('decision')=='allow'"
+audit_has "the admin cut-over (admin.key.cut_over)" "r.get('key_id')=='lc/model/owned' and r.get('action')=='admin.key.cut_over' and r.get('decision')=='allow'"
 audit_has "the transfer (host.key.transfer)" "r.get('key_id')=='lc/model/owned' and r.get('action')=='host.key.transfer' and r.get('decision')=='allow'"
 audit_has "the import with an owner (host.key.import)" "r.get('key_id')=='lc/model/owned' and r.get('action')=='host.key.import' and r.get('decision')=='allow'"
 
