@@ -274,7 +274,8 @@ void ccg_store_session_free(ccg_store_session *session);
  * Who may manage a key or a policy through the broker's admin API: the pair (issuer, subject) of the
  * admin token that created it, never the subject alone (two issuers may both know an "acme"). An owner
  * is recorded once (the first claim wins, before the object exists, so two providers racing on a new ID
- * cannot both win) and changes hands only by ccg_store_owner_transfer. Schema version 2 moved the owners that earlier brokers kept
+ * cannot both win) and changes hands only by ccg_store_owner_transfer (schema 4).
+ * Schema version 2 moved the owners that earlier brokers kept
  * as settings (subject only) into this table with an empty issuer: such an owner is "unbound" until
  * ccg_store_owner_bind names the issuer it belongs to. Objects created outside the admin API have no
  * owner. */

@@ -1,5 +1,6 @@
 /* The host-side provisioning commands of ccgate-kbs (create-kek, set-policy, import-key, rotate-key,
- * key-state, key cut-over, key transfer), audited as the host operator (persona host-operator, request ID "host-<random>"). Each
+ * key-state, key cut-over, key transfer), audited as the host operator (persona host-operator, request
+ * ID "host-<random>"). Each
  * change is checked, then recorded (write-ahead), then made: an unwritable audit log leaves everything
  * unchanged. A command refused by its checks, or a change that fails after its record, gets an error
  * record naming the reason. */
