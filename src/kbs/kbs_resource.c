@@ -215,6 +215,21 @@ static int grace_open(const ccg_kbs_policy *p, const ccg_store_key *key, ccg_tim
     return p->previous_grace == CCG_KBS_GRACE_UNTIL_CUT_OVER || now - key->updated_at < p->previous_grace;
 }
 
+/* The key's live version (the newest when all are retired) is active: key.disabled or key.retired
+ * otherwise, or the store's error. */
+static ccg_result live_releasable(ccg_kbs *k, const char *key_id)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_store_key live;
+    memset(&live, 0, sizeof(live));
+    CCG_TRY(ccg_store_key_get(k->store, key_id, 0, &live));
+    CCG_TRY(ccg_store_key_releasable(&live));
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_store_key_free(&live);
+    return result;
+}
+
 void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http_response *resp)
 {
     static const char action[] = "resource.release";
@@ -299,6 +314,13 @@ void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_ht
     by_grace = want != 0 && key.state == CCG_KEY_RETIRED; /* judged once its policy is loaded */
     if (!by_grace && ccg_failed(ccg_store_key_releasable(&key))) {
         kbs_deny(k, resp, action, &ctx, ccg_error_reason(), 403, now);
+        goto cleanup;
+    }
+    /* A grace never outlives the key: the kill switch (a disabled live version) or a retirement of the
+     * live version stops every version, the one in its grace too. */
+    if (by_grace && ccg_failed(live_releasable(k, key_id))) {
+        kbs_deny(k, resp, action, &ctx, ccg_error_reason(), kbs_status_for(ccg_error_reason()) == 503 ? 503 : 403,
+                 now);
         goto cleanup;
     }
 

@@ -147,6 +147,14 @@ host key rotate --key-id lc/model/llm --file "$tmp/v2.key" >"$tmp/rot.out" 2>"$t
 grep -q '"version":2' "$tmp/rot.out" && ok "rotated lc/model/llm to version 2" || bad "rotate said $(cat "$tmp/rot.out")"
 expect_key llm-v1-grace lc/model/llm "$tmp/llm.v1.ccgm" "during the grace (until cut-over) the v1 artifact still unseals"
 expect_key llm-v2 lc/model/llm "$tmp/llm.v2.ccgm" "the v2 artifact unseals"
+# the kill switch stops the version in its grace too, and enabling the key gives it back
+host key disable --key-id lc/model/llm >/dev/null 2>"$tmp/err" || bad "disable: $(cat "$tmp/err")"
+run_agent llm-v1-disabled lc/model/llm "$tmp/llm.v1.ccgm"
+[ "$agent_rc" -eq 12 ] && grep -q 'key.disabled' "$tmp/llm-v1-disabled.err" &&
+  ok "the kill switch (v2 disabled) refuses the v1 artifact in its grace too: exit 12 key.disabled" ||
+  bad "v1 in grace with v2 disabled: exit $agent_rc $(grep -o '"reason":"[^"]*"' "$tmp/llm-v1-disabled.err" | head -2)"
+host key enable --key-id lc/model/llm >/dev/null 2>"$tmp/err" || bad "enable: $(cat "$tmp/err")"
+expect_key llm-v1-enabled lc/model/llm "$tmp/llm.v1.ccgm" "enabled again, the v1 artifact in its grace unseals"
 host key cut-over --key-id lc/model/llm --key-version 1 >"$tmp/cut.out" 2>"$tmp/err" || bad "cut-over: $(cat "$tmp/err")"
 grep -q '"ended":1' "$tmp/cut.out" && ok "cut-over ended the grace of v1" || bad "cut-over said $(cat "$tmp/cut.out")"
 expect_retired llm-v1-after lc/model/llm "$tmp/llm.v1.ccgm" "after the cut-over the v1 artifact is refused"
