@@ -305,6 +305,7 @@ void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_ht
     }
 
     /* The key: its live version (or the version asked for) must be active, or in its grace. */
+    ctx.key_version = want; /* a refusal names the version asked for */
     if (ccg_failed(ccg_store_key_get(k->store, key_id, want, &key))) {
         kbs_deny(k, resp, action, &ctx, ccg_error_reason(), 0, now);
         goto cleanup;

@@ -42,7 +42,7 @@ seal() { # key-id version keyfile out
   "$cli" seal --in "$tmp/model.plain" --out "$4" --key-file "$3" --key-id "$1" --key-version "$2" \
     --signer "$tmp/provider.pem" >/dev/null
 }
-for key in lc/model/llm lc/model/nograce lc/model/zero; do
+for key in lc/model/llm lc/model/nograce lc/model/zero lc/model/hour; do
   n=${key##*/}
   seal "$key" 1 "$tmp/v1.key" "$tmp/$n.v1.ccgm" || die "seal $key v1"
   seal "$key" 2 "$tmp/v2.key" "$tmp/$n.v2.ccgm" || die "seal $key v2"
@@ -85,15 +85,17 @@ policy lc-attest ''
 policy lc-cutover '"rotation":{"previous_until_cut_over":true},'
 policy lc-none ''
 policy lc-zero '"rotation":{"previous_grace_seconds":0},'
+policy lc-hour '"rotation":{"previous_grace_seconds":3600},'
 host() { "$kbs" "$@" --config "$tmp/kbs.json"; }
 host kek create >/dev/null 2>&1 || die "kek create"
-for p in lc-attest lc-cutover lc-none lc-zero; do
+for p in lc-attest lc-cutover lc-none lc-zero lc-hour; do
   host policy set --file "$tmp/$p.json" >/dev/null 2>"$tmp/err" || die "policy set $p: $(cat "$tmp/err")"
 done
 host key import --key-id lc/model/llm --policy-id lc-cutover --file "$tmp/v1.key" >/dev/null 2>"$tmp/err" ||
   die "import llm: $(cat "$tmp/err")"
 host key import --key-id lc/model/nograce --policy-id lc-none --file "$tmp/v1.key" >/dev/null 2>&1 || die "import nograce"
 host key import --key-id lc/model/zero --policy-id lc-zero --file "$tmp/v1.key" >/dev/null 2>&1 || die "import zero"
+host key import --key-id lc/model/hour --policy-id lc-hour --file "$tmp/v1.key" >/dev/null 2>&1 || die "import hour"
 # a bad rotation member is the policy's own error
 cat >"$tmp/badrot.json" <<JSON
 {"policy_id":"bad-rot","version":1,"allowed_tees":["snp"],"rotation":{"previous_grace_seconds":-1},
@@ -172,6 +174,9 @@ host key rotate --key-id lc/model/zero --file "$tmp/v2.key" >/dev/null 2>&1 || b
 expect_retired nograce-v1 lc/model/nograce "$tmp/nograce.v1.ccgm" "a policy without \"rotation\": v1 after the rotation"
 expect_retired zero-v1 lc/model/zero "$tmp/zero.v1.ccgm" "\"previous_grace_seconds\": 0: v1 after the rotation"
 expect_key zero-v2 lc/model/zero "$tmp/zero.v2.ccgm" "\"previous_grace_seconds\": 0: the v2 artifact unseals"
+# a grace of an hour (far longer than this test): v1 is still released after the rotation
+host key rotate --key-id lc/model/hour --file "$tmp/v2.key" >/dev/null 2>&1 || bad "rotate hour"
+expect_key hour-v1 lc/model/hour "$tmp/hour.v1.ccgm" "\"previous_grace_seconds\": 3600: v1 still unseals after the rotation"
 
 # ---- the audit records of each step
 "$cli" audit list --db "$tmp/kbs.db" --json >"$tmp/audit.json" 2>"$tmp/err" || bad "audit list: $(cat "$tmp/err")"
@@ -212,7 +217,7 @@ PY
 
 # ---- the request form (checked before the session: no attestation needed to see the refusal)
 req() { curl -s -o "$tmp/resp" -w '%{http_code}' "$url$1"; }
-for q in 'version=abc' 'version=01' 'version=0' 'version=-1' 'version=1&x=2' 'foo=1' 'version=' 'version=99999999999999999'; do
+for q in 'versioN=1' 'xxxxxxxx2' 'version=abc' 'version=01' 'version=0' 'version=-1' 'version=1&x=2' 'foo=1' 'version=' 'version=99999999999999999'; do
   st=$(req "/kbs/v0/resource/lc/model/llm?$q")
   [ "$st" = 400 ] && grep -q kbs.path_invalid "$tmp/resp" && ok "?$q: 400 kbs.path_invalid" || bad "?$q: $st $(head -c 200 "$tmp/resp")"
 done
