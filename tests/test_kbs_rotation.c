@@ -1,7 +1,7 @@
-/* The key lifecycle below the broker (issue 15, docs/kbs.md "Key lifecycle"): schema 4's grace on
+/* The key lifecycle below the broker (issue 15, docs/kbs.md "Key lifecycle"): schema 5's grace on
  * retired versions (rotation opens it, a cut-over ends it, nothing reopens it, not even a writer that
  * goes around the API), ownership transfer (atomic against the recorded owner, kept in a history, the
- * schema refusing an unrecorded change of hands), the migration of a schema 3 store, the release
+ * schema refusing an unrecorded change of hands), the migration of a schema 4 store, the release
  * policy's "rotation" member, and the one key ID rule (repo/type/tag). The release path itself, the agent
  * and the host and admin verbs are exercised end to end by tests/cli/test_kbs_lifecycle.sh. */
 #include <stdio.h>
@@ -165,6 +165,30 @@ static void the_schema_never_reopens_a_grace(void **state)
     assert_int_equal(grace_of(f->s, "lc/model/c", 1), 5);
 }
 
+/* A KEK re-wrap (schema 4) of a version in its grace moves updated_at, never retired_at or the grace:
+ * the grace still counts from the rotation. */
+static void a_rewrap_keeps_the_grace(void **state)
+{
+    fixture *f = *state;
+    uint8_t w[100];
+    ccg_store_key k;
+    put_version(f->s, "lc/model/r", 1, T0);
+    put_version(f->s, "lc/model/r", 2, T0 + 10);
+    memset(w, 0x77, sizeof(w));
+    memcpy(w, CCG_STORE_WRAPPED_MAGIC, 4);
+    OK(ccg_store_key_rewrap(f->s, "lc/model/r", 1, "ccgate-kek", "ccgate-kek-2", w, sizeof(w), T0 + 500));
+    OK(ccg_store_key_get(f->s, "lc/model/r", 1, &k));
+    assert_int_equal(k.state, CCG_KEY_RETIRED);
+    assert_string_equal(k.kek_label, "ccgate-kek-2");
+    assert_int_equal(k.updated_at, T0 + 500);
+    assert_int_equal(k.retired_at, T0 + 10);
+    assert_true(k.releasable_until == CCG_STORE_GRACE_OPEN);
+    ccg_store_key_free(&k);
+    /* retired_at of a retired row never changes */
+    assert_int_not_equal(raw_rc(f->path, "UPDATE keys SET retired_at = 1 WHERE key_id = 'lc/model/r' AND version = 1"),
+                         SQLITE_OK);
+}
+
 /* ---- ownership transfer ---- */
 
 static ccg_store_owner owner(const char *issuer, const char *subject)
@@ -231,7 +255,7 @@ static void transfer_is_atomic_against_the_recorded_owner(void **state)
 
 /* ---- migration from schema 3 ---- */
 
-static void a_schema_3_store_migrates(void **state)
+static void a_schema_4_store_migrates(void **state)
 {
     fixture *f = *state;
     int64_t version = 0;
@@ -239,21 +263,25 @@ static void a_schema_3_store_migrates(void **state)
     put_version(f->s, "lc/model/m", 2, T0 + 1);
     ccg_store_close(f->s);
     f->s = NULL;
-    /* what a schema 3 broker left: no grace column, no transfer history, the old triggers */
+    /* what a schema 4 broker left: no grace columns, no transfer history, the old triggers */
     assert_int_equal(raw_rc(f->path,
                             "DROP TRIGGER keys_retired_is_final; ALTER TABLE keys DROP COLUMN releasable_until;"
+                            "ALTER TABLE keys DROP COLUMN retired_at;"
                             "CREATE TRIGGER keys_retired_is_final BEFORE UPDATE ON keys WHEN OLD.state = 'retired'"
+                            "  AND NOT (NEW.kek_label IS NOT OLD.kek_label AND NEW.state IS OLD.state"
+                            "  AND NEW.policy_id IS OLD.policy_id)"
                             "  BEGIN SELECT RAISE(ABORT, 'a retired key version is final'); END;"
                             "DROP TABLE owner_transfers; DROP TRIGGER owners_fixed;"
                             "CREATE TRIGGER owners_fixed BEFORE UPDATE ON owners"
                             "  WHEN OLD.issuer <> '' OR NEW.issuer = '' OR NEW.subject IS NOT OLD.subject"
                             "  BEGIN SELECT RAISE(ABORT, 'an owner never changes hands'); END;"
-                            "DELETE FROM schema_version WHERE version = 4"),
+                            "DELETE FROM schema_version WHERE version = 5"),
                      SQLITE_OK);
     OK(ccg_store_open(f->path, NULL, &f->s));
     OK(ccg_store_schema_version(f->s, &version));
-    assert_int_equal(version, 4);
-    /* a version retired before schema 4 has no grace: it stays unreleasable, as it was */
+    assert_int_equal(version, CCG_STORE_SCHEMA_VERSION);
+    assert_int_equal(version, 5);
+    /* a version retired before schema 5 has no grace: it stays unreleasable, as it was */
     assert_int_equal(grace_of(f->s, "lc/model/m", 1), 0);
     OK(ccg_store_integrity_check(f->s));
 }
@@ -365,8 +393,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(rotation_opens_the_grace_and_cut_over_ends_it, setup, teardown),
         cmocka_unit_test_setup_teardown(a_retired_state_has_no_grace, setup, teardown),
         cmocka_unit_test_setup_teardown(the_schema_never_reopens_a_grace, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_rewrap_keeps_the_grace, setup, teardown),
         cmocka_unit_test_setup_teardown(transfer_is_atomic_against_the_recorded_owner, setup, teardown),
-        cmocka_unit_test_setup_teardown(a_schema_3_store_migrates, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_schema_4_store_migrates, setup, teardown),
         cmocka_unit_test(the_rotation_member_is_strict),
         cmocka_unit_test(key_ids_are_repo_type_tag),
         cmocka_unit_test(one_size_rule_for_resources),

@@ -453,10 +453,10 @@ static void rotation_retires_old_versions_atomically(void **state)
     /* at most one live version, whatever the writer */
     db = raw_open(f->path);
     raw_exec(db, "PRAGMA foreign_keys = ON");
-    assert_int_equal(raw_exec_rc(db, "INSERT INTO keys VALUES ('two', 1, 'active', X'4343475700', 'l', 'pol', 0, 0, 0)"),
+    assert_int_equal(raw_exec_rc(db, "INSERT INTO keys VALUES ('two', 1, 'active', X'4343475700', 'l', 'pol', 0, 0, 0, 0)"),
                      SQLITE_OK);
     assert_int_not_equal(
-        raw_exec_rc(db, "INSERT INTO keys VALUES ('two', 2, 'disabled', X'4343475700', 'l', 'pol', 0, 0, 0)"), SQLITE_OK);
+        raw_exec_rc(db, "INSERT INTO keys VALUES ('two', 2, 'disabled', X'4343475700', 'l', 'pol', 0, 0, 0, 0)"), SQLITE_OK);
     sqlite3_close(db);
 }
 

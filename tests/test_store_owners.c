@@ -215,6 +215,7 @@ static void downgrade_with_legacy_owners(fixture *f, const char *const *rows, si
     raw_exec(f->path,
              /* schema 4 (lifecycle) first, then 3 and 2 */
              "DROP TRIGGER keys_retired_is_final; ALTER TABLE keys DROP COLUMN releasable_until;"
+             "ALTER TABLE keys DROP COLUMN retired_at;"
              "CREATE TRIGGER keys_retired_is_final BEFORE UPDATE ON keys WHEN OLD.state = 'retired'"
              "  BEGIN SELECT RAISE(ABORT, 'a retired key version is final'); END;"
              "DROP TABLE owner_transfers;"

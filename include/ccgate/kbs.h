@@ -421,6 +421,22 @@ CCG_MUST_CHECK ccg_result ccg_kbs_resource_size_check(size_t len);
 CCG_MUST_CHECK ccg_result ccg_kbs_host_rotate_key(ccg_kbs *k, const char *key_id, const ccg_secbuf *key,
                                                   int64_t *version);
 CCG_MUST_CHECK ccg_result ccg_kbs_host_set_key_state(ccg_kbs *k, const char *key_id, const char *state);
+/* What a KEK rotation did (ccg_kbs_host_rewrap). */
+typedef struct {
+    size_t rewrapped;  /* key versions re-wrapped by this run */
+    size_t already;    /* key versions found under the new KEK already (an earlier, interrupted run) */
+    int token_key;     /* the token-signing key: 0 none stored, 1 re-wrapped now, 2 already under the new KEK */
+} ccg_kbs_rewrap_report;
+/* KEK rotation (`ccgate-kbs rewrap`): re-wraps every stored key version, and the token-signing key,
+ * from the broker's configured keystore (the old KEK; each version is unwrapped under the label
+ * recorded beside it) to the keystore of new_keystore_json (the new KEK, whose label must differ), or,
+ * when it is NULL, to the configured keystore itself (its "previous" opens what is not re-wrapped yet).
+ * Each version is its own transaction that applies only while the version is still under its old
+ * label (ccg_store_key_rewrap), so a run that stopped midway is continued by running it again, and
+ * nothing is wrapped twice. Audited per key version as host.kek.rewrap (write-ahead), plus a deny or
+ * error record when the run fails. The old KEK must stay usable until the run succeeds. */
+CCG_MUST_CHECK ccg_result ccg_kbs_host_rewrap(ccg_kbs *k, const char *new_keystore_json,
+                                              ccg_kbs_rewrap_report *report);
 /* A reload's outcome as action host.reload: allow (why CCG_R_OK) or error with why. Recorded after the
  * attempt (a reload changes no key or policy); fails only when the record cannot be written. */
 CCG_MUST_CHECK ccg_result ccg_kbs_host_record_reload(ccg_kbs *k, ccg_reason why);

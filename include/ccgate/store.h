@@ -35,7 +35,7 @@
 #include "ccgate/util.h"
 
 /* The schema version this build creates and understands. */
-#define CCG_STORE_SCHEMA_VERSION 4
+#define CCG_STORE_SCHEMA_VERSION 5
 /* IDs (key, policy, reference-value set, collateral): 1..256 bytes of printable ASCII, no space. */
 #define CCG_STORE_ID_MAX 256u
 /* KEK labels: 1..128 bytes of printable ASCII (as the keystore). */
@@ -101,9 +101,10 @@ CCG_MUST_CHECK ccg_result ccg_store_integrity_check(ccg_store *s);
  * Anything else (to the same state, out of retired) is store.conflict. At most one version of a key
  * is not retired (the live version); rotation retires it and adds a new active version atomically.
  *
- * Grace (schema 4): a retired version carries releasable_until, until when it may still be released
+ * Grace (schema 5): a retired version carries releasable_until, until when it may still be released
  * to a guest that asks for it by version. Rotation gives the version it retires an open grace
- * (CCG_STORE_GRACE_OPEN): the key broker bounds it by the release policy's "rotation" member; a
+ * (CCG_STORE_GRACE_OPEN) and its retired_at: the key broker bounds it by the release policy's
+ * "rotation" member, counted from retired_at; a
  * cut-over (ccg_store_key_end_grace) ends it for good. A version retired by a state change has none
  * (0). Retired stays final: the grace only ever ends, the state never changes again. */
 #define CCG_STORE_GRACE_OPEN INT64_MAX
@@ -138,8 +139,9 @@ typedef struct {
     char kek_label[CCG_STORE_LABEL_MAX + 1];
     char policy_id[CCG_STORE_ID_MAX + 1];
     ccg_time created_at;
-    ccg_time updated_at;        /* for a retired version: when it was retired */
+    ccg_time updated_at;
     ccg_time releasable_until;  /* retired: the grace's end (0 none, CCG_STORE_GRACE_OPEN open) */
+    ccg_time retired_at;        /* when a rotation retired it (0: not by a rotation); a re-wrap keeps it */
     uint8_t *wrapped;
     size_t wrapped_len;
 } ccg_store_key;
@@ -155,6 +157,14 @@ CCG_MUST_CHECK ccg_result ccg_store_key_rotate(ccg_store *s, const ccg_store_key
 /* Moves one version to `to` (see the legal transitions above). key.not_found, store.conflict. */
 CCG_MUST_CHECK ccg_result ccg_store_key_set_state(ccg_store *s, const char *key_id, int64_t version,
                                                   ccg_key_state to, ccg_time now);
+/* KEK rotation: replaces one version's wrapped blob and KEK label, in one transaction, only while it
+ * is still wrapped under old_label (so a re-wrap applies once; new_label must differ). store.conflict
+ * when the version's label is no longer old_label (re-wrapped meanwhile), key.not_found when absent.
+ * The state, policy and dates other than updated_at are unchanged; a retired version is re-wrapped
+ * too. */
+CCG_MUST_CHECK ccg_result ccg_store_key_rewrap(ccg_store *s, const char *key_id, int64_t version,
+                                               const char *old_label, const char *new_label, const uint8_t *wrapped,
+                                               size_t wrapped_len, ccg_time now);
 /* Reads one version with its wrapped blob. version 0 means the live version, or the newest one
  * when every version is retired. key.not_found when absent. */
 CCG_MUST_CHECK ccg_result ccg_store_key_get(ccg_store *s, const char *key_id, int64_t version, ccg_store_key *out);
@@ -274,7 +284,7 @@ void ccg_store_session_free(ccg_store_session *session);
  * Who may manage a key or a policy through the broker's admin API: the pair (issuer, subject) of the
  * admin token that created it, never the subject alone (two issuers may both know an "acme"). An owner
  * is recorded once (the first claim wins, before the object exists, so two providers racing on a new ID
- * cannot both win) and changes hands only by ccg_store_owner_transfer (schema 4).
+ * cannot both win) and changes hands only by ccg_store_owner_transfer (schema 5).
  * Schema version 2 moved the owners that earlier brokers kept
  * as settings (subject only) into this table with an empty issuer: such an owner is "unbound" until
  * ccg_store_owner_bind names the issuer it belongs to. Objects created outside the admin API have no
@@ -299,7 +309,7 @@ CCG_MUST_CHECK ccg_result ccg_store_owner_get(ccg_store *s, ccg_store_owned kind
  * number of concurrent claimants exactly one wins. *mine tells whether the recorded owner is `owner`. */
 CCG_MUST_CHECK ccg_result ccg_store_owner_claim(ccg_store *s, ccg_store_owned kind, const char *id,
                                                 const ccg_store_owner *owner, ccg_time now, int *mine);
-/* Ownership transfer (schema 4): records `to` (issuer and subject non-empty) as the owner. With from
+/* Ownership transfer (schema 5): records `to` (issuer and subject non-empty) as the owner. With from
  * non-NULL only when the recorded owner is exactly `from` (*done 0 otherwise, which succeeds: the
  * caller is not the owner); with from NULL (the host operator) whatever is recorded, or nothing. One
  * transaction, with a row of the store's transfer history. */

@@ -136,8 +136,12 @@ ccg_result ccg_kbs_new(const ccg_kbs_config *cfg, ccg_kbs_clock clock, void *clo
         CCG_ENSURE_ALLOC(k->attestation_policy);
     }
     k->keystore_cfg = json_incref(cfg->keystore);
+    /* Uploaded collateral first (kbs_collateral.c), then the cache and KDS when configured. */
+    ccg_snp_kds_config_init(&k->kds);
+    k->kds.lookup = kbs_collateral_lookup;
+    k->kds.lookup_ctx = k;
+    k->kds_enabled = 1;
     if (cfg->collateral_dir != NULL) {
-        ccg_snp_kds_config_init(&k->kds);
         k->kds_dir = strdup(cfg->collateral_dir);
         CCG_ENSURE_ALLOC(k->kds_dir);
         if (cfg->kds_url != NULL) {
@@ -147,7 +151,6 @@ ccg_result ccg_kbs_new(const ccg_kbs_config *cfg, ccg_kbs_clock clock, void *clo
         }
         k->kds.cache_dir = k->kds_dir;
         k->kds.allow_fetch = cfg->collateral_fetch;
-        k->kds_enabled = 1;
     }
     CCG_TRY(kbs_verifiers_new(KBS_VERIFIER_CACHE_SIZE, &k->verifiers));
     CCG_TRY(kbs_policies_new(KBS_POLICY_CACHE_SIZE, &k->policies));

@@ -212,7 +212,7 @@ static int grace_open(const ccg_kbs_policy *p, const ccg_store_key *key, ccg_tim
     if (key->state != CCG_KEY_RETIRED || now >= key->releasable_until || !p->rotation_grace) {
         return 0;
     }
-    return p->previous_grace == CCG_KBS_GRACE_UNTIL_CUT_OVER || now - key->updated_at < p->previous_grace;
+    return p->previous_grace == CCG_KBS_GRACE_UNTIL_CUT_OVER || now - key->retired_at < p->previous_grace;
 }
 
 /* The key's live version (the newest when all are retired) is active: key.disabled or key.retired

@@ -15,10 +15,10 @@ static const char SQL_KEY_INSERT[] =
     " VALUES (?1, ?2, 'active', ?3, ?4, ?5, ?6, ?6)";
 static const char SQL_KEY_LIVE[] =
     "SELECT version, policy_id FROM keys WHERE key_id = ?1 AND state <> 'retired'";
-/* The versions a rotation retires keep an open grace (CCG_STORE_GRACE_OPEN): their release policy
- * bounds it, a cut-over ends it. */
+/* The versions a rotation retires keep an open grace (CCG_STORE_GRACE_OPEN) counted from retired_at:
+ * their release policy bounds it, a cut-over ends it. */
 static const char SQL_KEY_RETIRE_LIVE[] =
-    "UPDATE keys SET state = 'retired', updated_at = ?2, releasable_until = 9223372036854775807"
+    "UPDATE keys SET state = 'retired', updated_at = ?2, retired_at = ?2, releasable_until = 9223372036854775807"
     " WHERE key_id = ?1 AND state <> 'retired'";
 static const char SQL_KEY_END_GRACE[] =
     "UPDATE keys SET releasable_until = ?3 WHERE key_id = ?1 AND (?2 = 0 OR version = ?2)"
@@ -26,7 +26,8 @@ static const char SQL_KEY_END_GRACE[] =
 static const char SQL_KEY_STATE[] = "SELECT state FROM keys WHERE key_id = ?1 AND version = ?2";
 static const char SQL_KEY_SET_STATE[] =
     "UPDATE keys SET state = ?3, updated_at = ?4 WHERE key_id = ?1 AND version = ?2 AND state = ?5";
-#define KEY_COLUMNS "key_id, version, state, kek_label, policy_id, created_at, updated_at, wrapped, releasable_until"
+#define KEY_COLUMNS                                                                                            \
+    "key_id, version, state, kek_label, policy_id, created_at, updated_at, wrapped, releasable_until, retired_at"
 static const char SQL_KEY_GET[] = "SELECT " KEY_COLUMNS " FROM keys WHERE key_id = ?1 AND version = ?2";
 /* The live version first; when every version is retired, the newest. */
 static const char SQL_KEY_GET_CURRENT[] = "SELECT " KEY_COLUMNS " FROM keys WHERE key_id = ?1"
@@ -218,6 +219,43 @@ cleanup:
     return result;
 }
 
+/* One statement is its own transaction: the row changes only while it is still under the old KEK. */
+static const char SQL_KEY_REWRAP[] =
+    "UPDATE keys SET wrapped = ?3, kek_label = ?4, updated_at = ?5 WHERE key_id = ?1 AND version = ?2 AND kek_label = ?6";
+static const char SQL_KEY_EXISTS[] = "SELECT kek_label FROM keys WHERE key_id = ?1 AND version = ?2";
+
+ccg_result ccg_sqlite_key_rewrap(void *impl, const char *key_id, int64_t version, const char *old_label,
+                                 const char *new_label, const uint8_t *wrapped, size_t wrapped_len, ccg_time now)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_sqlite *h = impl;
+    sqlite3_stmt *st = NULL;
+    int row = 0;
+    CCG_TRY(ccg_sqlite_stmt(h, SQL_KEY_REWRAP, &st));
+    CCG_TRY(ccg_sqlite_bind_text(h, st, 1, key_id));
+    CCG_TRY(ccg_sqlite_bind_int(h, st, 2, version));
+    CCG_TRY(ccg_sqlite_bind_blob(h, st, 3, wrapped, wrapped_len));
+    CCG_TRY(ccg_sqlite_bind_text(h, st, 4, new_label));
+    CCG_TRY(ccg_sqlite_bind_int(h, st, 5, now));
+    CCG_TRY(ccg_sqlite_bind_text(h, st, 6, old_label));
+    CCG_TRY(ccg_sqlite_step_done(h, st, "re-wrap the key version"));
+    if (sqlite3_changes(h->db) != 1) {
+        ccg_sqlite_done(st);
+        st = NULL;
+        CCG_TRY(ccg_sqlite_stmt(h, SQL_KEY_EXISTS, &st));
+        CCG_TRY(ccg_sqlite_bind_text(h, st, 1, key_id));
+        CCG_TRY(ccg_sqlite_bind_int(h, st, 2, version));
+        CCG_TRY(ccg_sqlite_step_row(h, st, &row, "read the key version"));
+        CCG_ENSURE_MSG(row, CCG_R_KEY_NOT_FOUND, "key '%s' version %lld does not exist", key_id, (long long)version);
+        CCG_BAIL(CCG_R_STORE_CONFLICT, "key '%s' version %lld is no longer wrapped under KEK \"%s\"", key_id,
+                 (long long)version, old_label);
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_sqlite_done(st);
+    return result;
+}
+
 ccg_result ccg_sqlite_key_end_grace(void *impl, const char *key_id, int64_t version, ccg_time now, int64_t *ended)
 {
     ccg_result result = CCG_FAILURE;
@@ -264,6 +302,7 @@ static ccg_result read_key_row(sqlite3_stmt *st, int with_wrapped, ccg_store_key
     CCG_TRY(ccg_sqlite_col_int(st, 5, &out->created_at));
     CCG_TRY(ccg_sqlite_col_int(st, 6, &out->updated_at));
     CCG_TRY(ccg_sqlite_col_int(st, 8, &out->releasable_until));
+    CCG_TRY(ccg_sqlite_col_int(st, 9, &out->retired_at));
     if (with_wrapped) {
         CCG_TRY(ccg_sqlite_col_bytes(st, 7, CCG_STORE_WRAPPED_MAX, 0, &out->wrapped, &out->wrapped_len));
         CCG_ENSURE_MSG(out->wrapped_len >= CCG_STORE_WRAPPED_MIN &&

@@ -135,20 +135,44 @@ static const char MIGRATION_3[] =
     "CREATE TRIGGER gpu_reports_fixed BEFORE UPDATE ON gpu_reports"
     "  BEGIN SELECT RAISE(ABORT, 'a seen GPU report keeps its first session'); END;";
 
-/* Version 4: the key lifecycle (docs/kbs.md "Key lifecycle").
+/* KEK rotation (`ccgate-kbs rewrap`, docs/keystore.md "Rotating the KEK"): a key version's wrapped
+ * blob and kek_label may change together, and only to another KEK label, so a re-wrap is one
+ * conditional UPDATE (WHERE kek_label = the old label) that never applies twice. A retired version is
+ * re-wrapped too (its material stays readable under the new KEK only) but nothing else of it changes.
+ * Everything else of a key version stays immutable, as before. */
+static const char MIGRATION_KEK_REWRAP[] =
+    "DROP TRIGGER IF EXISTS keys_retired_is_final;"
+    "DROP TRIGGER IF EXISTS keys_material_immutable;"
+    "DROP TRIGGER IF EXISTS keys_rewrap_moves_kek;"
+    "CREATE TRIGGER keys_retired_is_final BEFORE UPDATE ON keys WHEN OLD.state = 'retired'"
+    "  AND NOT (NEW.kek_label IS NOT OLD.kek_label AND NEW.state IS OLD.state AND NEW.policy_id IS OLD.policy_id)"
+    "  BEGIN SELECT RAISE(ABORT, 'a retired key version is final'); END;"
+    "CREATE TRIGGER keys_material_immutable BEFORE UPDATE OF key_id, version, created_at ON keys"
+    "  BEGIN SELECT RAISE(ABORT, 'a key version is immutable except for its state'); END;"
+    "CREATE TRIGGER keys_rewrap_moves_kek BEFORE UPDATE OF wrapped, kek_label ON keys"
+    "  WHEN NEW.kek_label IS OLD.kek_label"
+    "  BEGIN SELECT RAISE(ABORT, 'a key version is re-wrapped only under another KEK'); END;";
+
+/* Version 5: the key lifecycle (docs/kbs.md "Key lifecycle").
  * - keys.releasable_until: until when a retired version may still be released to a guest that asks
- *   for it by version (0: never). Rotation sets it on the version it retires (the grace); a cut-over
- *   lowers it to the cut-over time. A retired version stays final in every other respect: its state
- *   never changes again and its grace can only shrink.
+ *   for it by version (0: never). Rotation opens it on the version it retires (the grace); a cut-over
+ *   lowers it to the cut-over time. keys.retired_at: when a rotation retired the version (what the
+ *   release policy's grace counts from; updated_at moves with a KEK re-wrap, this does not).
+ *   A retired version stays final in every other respect: its state, policy and retired_at never change
+ *   again, its grace can only shrink, and besides that only a re-wrap under another KEK (schema 4) may
+ *   touch it.
  * - owners may change hands (ownership transfer), and only through a row of owner_transfers written
  *   in the same transaction (from, to, at = the owner's new updated_at): a writer that goes around the
  *   API still cannot move an owner, and every transfer stays on record. Never to an unbound or empty
  *   owner, never to another object; bind still gives an unbound owner its issuer. */
-static const char MIGRATION_4[] =
+static const char MIGRATION_5[] =
     "ALTER TABLE keys ADD COLUMN releasable_until INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE keys ADD COLUMN retired_at INTEGER NOT NULL DEFAULT 0;"
     "DROP TRIGGER keys_retired_is_final;"
     "CREATE TRIGGER keys_retired_is_final BEFORE UPDATE ON keys WHEN OLD.state = 'retired'"
-    "  AND (NEW.state IS NOT 'retired' OR NEW.releasable_until > OLD.releasable_until)"
+    "  AND (NEW.state IS NOT OLD.state OR NEW.policy_id IS NOT OLD.policy_id OR NEW.retired_at IS NOT OLD.retired_at"
+    "    OR NEW.releasable_until > OLD.releasable_until"
+    "    OR (NEW.kek_label IS OLD.kek_label AND NEW.releasable_until IS OLD.releasable_until))"
     "  BEGIN SELECT RAISE(ABORT, 'a retired key version is final; its grace only ends'); END;"
     "CREATE TABLE owner_transfers ("
     "  kind         TEXT NOT NULL CHECK (kind IN ('key', 'policy')),"
@@ -178,7 +202,8 @@ static const char *const MIGRATIONS[] = {
     MIGRATION_1,
     MIGRATION_2,
     MIGRATION_3,
-    MIGRATION_4,
+    MIGRATION_KEK_REWRAP,
+    MIGRATION_5,
 };
 _Static_assert(sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0]) == CCG_STORE_SCHEMA_VERSION,
                "one migration per schema version");

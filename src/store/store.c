@@ -411,6 +411,24 @@ cleanup:
     return result;
 }
 
+ccg_result ccg_store_key_rewrap(ccg_store *s, const char *key_id, int64_t version, const char *old_label,
+                                const char *new_label, const uint8_t *wrapped, size_t wrapped_len, ccg_time now)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_store_key_spec spec = {.key_id = key_id, .version = version, .wrapped = wrapped, .wrapped_len = wrapped_len,
+                               .kek_label = new_label, .policy_id = NULL};
+    ccg_error_clear();
+    CCG_ENSURE(s != NULL, CCG_R_INPUT_MALFORMED);
+    CCG_TRY(check_key_spec(&spec, 1)); /* the same rules as an import: IDs, version, blob magic and size, label */
+    CCG_ENSURE_MSG(text_ok(old_label, CCG_STORE_LABEL_MAX, 0x20) && strcmp(old_label, new_label) != 0,
+                   CCG_R_INPUT_MALFORMED,
+                   "a re-wrap needs the old KEK label and a new, different one");
+    STORE_CALL(s, s->ops->key_rewrap(impl, key_id, version, old_label, new_label, wrapped, wrapped_len, now));
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
 ccg_result ccg_store_key_get(ccg_store *s, const char *key_id, int64_t version, ccg_store_key *out)
 {
     ccg_result result = CCG_FAILURE;
