@@ -46,7 +46,7 @@ openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$work/p.key
 openssl pkey -in "$work/p.key" -pubout -out "$work/p.pub"
 age-keygen -o "$work/age.id" 2>/dev/null
 age -r "$(age-keygen -y "$work/age.id")" -o "$work/model.age" "$work/model.bin"
-"$cli" seal --in "$work/model.bin" --out "$work/model.ccga" --key-file "$work/model.key" --key-id bench/model \
+"$cli" seal --in "$work/model.bin" --out "$work/model.ccga" --key-file "$work/model.key" --key-id bench/model/k \
   --key-version 1 --signer "$work/p.key" >/dev/null
 rm -f "$work/model.bin"
 

@@ -8,6 +8,9 @@
  *   ccgate-kbs key rotate    --config FILE --key-id REPO/TYPE/TAG --file KEY
  *   ccgate-kbs key disable|enable|retire --config FILE --key-id REPO/TYPE/TAG
  *   ccgate-kbs key state     --config FILE --key-id REPO/TYPE/TAG --state active|disabled|retired
+ *   ccgate-kbs key cut-over  --config FILE --key-id REPO/TYPE/TAG [--key-version N]
+ *   ccgate-kbs key transfer  --config FILE --key-id REPO/TYPE/TAG --owner SUBJECT [--issuer NAME]
+ * (key import also takes --owner SUBJECT [--issuer NAME])
  *
  * The verbs are the remote admin client's (`ccgate kbs key import ...`). The earlier one-word verbs stay
  * as aliases: create-kek, set-policy, import-key, rotate-key, key-state.
@@ -41,11 +44,15 @@ typedef struct {
     const char *policy_id;
     const char *state;
     const char *port_file;
+    const char *owner;
+    const char *issuer;
+    const char *version;
     int insecure_http;
 } options;
 
 /* What a subcommand needs besides --config, and how it runs. */
-enum { NEED_FILE = 1, NEED_KEY_ID = 2, NEED_POLICY_ID = 4, NEED_STATE = 8 };
+enum { NEED_FILE = 1, NEED_KEY_ID = 2, NEED_POLICY_ID = 4, NEED_STATE = 8, NEED_OWNER = 16, TAKES_OWNER = 32,
+       TAKES_VERSION = 64 };
 typedef struct verb verb;
 struct verb {
     const char *group;  /* "key", or NULL for a one-word verb */
@@ -62,7 +69,9 @@ static const struct option OPTIONS[] = {
     {"config", required_argument, 0, 'c'},    {"file", required_argument, 0, 'f'},
     {"key-id", required_argument, 0, 'k'},    {"policy-id", required_argument, 0, 'p'},
     {"state", required_argument, 0, 's'},     {"port-file", required_argument, 0, 'P'},
-    {"insecure-http", no_argument, 0, 'I'},   CCG_CLI_STD_OPTIONS,
+    {"insecure-http", no_argument, 0, 'I'},   {"owner", required_argument, 0, 'o'},
+    {"issuer", required_argument, 0, 'i'},    {"key-version", required_argument, 0, 'n'},
+    CCG_CLI_STD_OPTIONS,
     {0, 0, 0, 0},
 };
 
@@ -85,6 +94,8 @@ static void usage_top(FILE *f)
             "  key enable       release a disabled key again (--key-id)\n"
             "  key retire       retire a key for good (--key-id)\n"
             "  key state        set a key's state (--key-id --state active|disabled|retired)\n"
+            "  key cut-over     end the rotation grace of retired versions (--key-id [--key-version N])\n"
+            "  key transfer     give a key to another owner (--key-id --owner SUBJECT [--issuer NAME])\n"
             "Aliases kept for existing scripts: create-kek, set-policy, import-key, rotate-key, key-state;\n"
             "rewrap is `kek rewrap`.\n"
             "\n"
@@ -220,6 +231,95 @@ static int run_policy_set(const verb *v, const options *o, ccg_kbs *k, const ccg
     return rc;
 }
 
+/* Whether a configured admin issuer may assert `subject` for the provider role (admin.issuers). */
+static int issuer_may_own(const json_t *entry, const char *subject)
+{
+    const json_t *roles = json_object_get(entry, "roles"), *subjects = json_object_get(entry, "subjects"), *v;
+    size_t i;
+    int provider = 0, named = subjects == NULL;
+    json_array_foreach(roles, i, v) {
+        provider |= json_is_string(v) && strcmp(json_string_value(v), "provider") == 0;
+    }
+    json_array_foreach(subjects, i, v) {
+        named |= json_is_string(v) && strcmp(json_string_value(v), subject) == 0;
+    }
+    return provider && named;
+}
+
+/* --owner SUBJECT [--issuer NAME]: an admin issuer of the configuration that may assert SUBJECT as a
+ * provider (else the owner could never use its key); without --issuer, the only such issuer. 0, or 2
+ * (bad usage) with the reason logged. */
+static int resolve_owner(const options *o, const ccg_kbs_config *cfg, ccg_store_owner *owner)
+{
+    size_t i, fits = 0;
+    const char *pick = NULL;
+    json_t *entry;
+    memset(owner, 0, sizeof(*owner));
+    json_array_foreach(cfg->admin_issuers, i, entry) {
+        const char *name = json_string_value(json_object_get(entry, "name"));
+        if (name == NULL || !issuer_may_own(entry, o->owner) || (o->issuer != NULL && strcmp(name, o->issuer) != 0)) {
+            continue;
+        }
+        fits++;
+        pick = name;
+    }
+    if (fits != 1 || strlen(o->owner) == 0 || strlen(o->owner) > CCG_STORE_OWNER_MAX ||
+        strlen(pick) > CCG_STORE_OWNER_MAX) {
+        ccg_error_set(CCG_R_INPUT_MALFORMED, __FILE__, __LINE__,
+                      fits > 1 ? "--owner: several admin issuers may assert this subject; give --issuer"
+                               : "--owner: no admin issuer of the configuration (admin.issuers%s%s) may assert "
+                                 "this subject as a provider",
+                      o->issuer != NULL ? " named " : "", o->issuer != NULL ? o->issuer : "");
+        log_error("owner_invalid");
+        return 2;
+    }
+    snprintf(owner->issuer, sizeof(owner->issuer), "%s", pick);
+    snprintf(owner->subject, sizeof(owner->subject), "%s", o->owner);
+    return 0;
+}
+
+static int run_key_cut_over(const verb *v, const options *o, ccg_kbs *k, const ccg_kbs_config *cfg,
+                            json_t **config_json)
+{
+    int64_t version = 0, ended = 0;
+    char *end = NULL;
+    (void)v, (void)cfg, (void)config_json;
+    if (o->version != NULL) {
+        long long n = strtoll(o->version, &end, 10);
+        if (end == o->version || *end != 0 || n < 1 || n > ((long long)1 << 53)) {
+            ccg_error_set(CCG_R_INPUT_MALFORMED, __FILE__, __LINE__, "--key-version must be an integer 1..2^53");
+            log_error("version_invalid");
+            return 2;
+        }
+        version = n;
+    }
+    if (ccg_failed(ccg_kbs_host_cut_over(k, o->key_id, version, &ended))) {
+        log_error("key_not_cut_over");
+        return exit_for_error();
+    }
+    printf("{\"cut_over\":\"%s\",\"version\":%lld,\"ended\":%lld}\n", o->key_id, (long long)version,
+           (long long)ended);
+    return 0;
+}
+
+static int run_key_transfer(const verb *v, const options *o, ccg_kbs *k, const ccg_kbs_config *cfg,
+                            json_t **config_json)
+{
+    ccg_store_owner owner;
+    int rc;
+    (void)v, (void)config_json;
+    if ((rc = resolve_owner(o, cfg, &owner)) != 0) {
+        return rc;
+    }
+    if (ccg_failed(ccg_kbs_host_transfer_key(k, o->key_id, &owner))) {
+        log_error("key_not_transferred");
+        return exit_for_error();
+    }
+    printf("{\"transferred\":\"%s\",\"issuer\":\"%s\",\"owner\":\"%s\"}\n", o->key_id, owner.issuer,
+           owner.subject);
+    return 0;
+}
+
 static int run_key_import(const verb *v, const options *o, ccg_kbs *k, const ccg_kbs_config *cfg,
                           json_t **config_json)
 {
@@ -228,16 +328,29 @@ static int run_key_import(const verb *v, const options *o, ccg_kbs *k, const ccg
     uint8_t *raw = NULL;
     size_t len = 0;
     ccg_secbuf key = {0};
+    ccg_store_owner owner;
     int rc = 2;
-    (void)cfg, (void)config_json;
-    if (ccg_failed(ccg_file_read(o->file, CCG_KEYSTORE_MAX_KEY_LEN, &raw, &len)) || len == 0 ||
-        ccg_failed(ccg_secbuf_alloc(&key, len, 1))) {
+    (void)config_json;
+    if (o->owner != NULL && resolve_owner(o, cfg, &owner) != 0) {
+        goto cleanup;
+    }
+    /* One byte past the size rule, so an oversized file is named as such (key.resource_too_large). */
+    if (ccg_failed(ccg_file_read(o->file, CCG_KBS_RESOURCE_MAX + 1, &raw, &len))) {
+        log_error("key_file_unreadable");
+        goto cleanup;
+    }
+    if (ccg_failed(ccg_kbs_resource_size_check(len))) {
+        log_error(rotate ? "key_not_rotated" : "key_not_imported");
+        goto cleanup;
+    }
+    if (ccg_failed(ccg_secbuf_alloc(&key, len, 1))) {
         log_error("key_file_unreadable");
         goto cleanup;
     }
     memcpy(key.data, raw, len);
     if (rotate ? ccg_failed(ccg_kbs_host_rotate_key(k, o->key_id, &key, &version))
-               : ccg_failed(ccg_kbs_host_import_key(k, o->key_id, o->policy_id, &key))) {
+               : ccg_failed(ccg_kbs_host_import_key_owned(k, o->key_id, o->policy_id, &key,
+                                                          o->owner != NULL ? &owner : NULL))) {
         log_error(rotate ? "key_not_rotated" : "key_not_imported");
         rc = exit_for_error();
         goto cleanup;
@@ -294,9 +407,9 @@ static const verb VERBS[] = {
      "re-wrap every stored key under a new key-encryption key (resumable, audited)", run_rewrap},
     {"policy", "set", "set-policy", NULL, NEED_FILE, "--config FILE --file POLICY.json",
      "store a release policy document (audited)", run_policy_set},
-    {"key", "import", "import-key", NULL, NEED_FILE | NEED_KEY_ID | NEED_POLICY_ID,
-     "--config FILE --key-id REPO/TYPE/TAG --policy-id ID --file KEY", "import a key under a release policy",
-     run_key_import},
+    {"key", "import", "import-key", NULL, NEED_FILE | NEED_KEY_ID | NEED_POLICY_ID | TAKES_OWNER,
+     "--config FILE --key-id REPO/TYPE/TAG --policy-id ID --file KEY [--owner SUBJECT [--issuer NAME]]",
+     "import a key (or an opaque resource up to 1 MiB) under a release policy", run_key_import},
     {"key", "rotate", "rotate-key", NULL, NEED_FILE | NEED_KEY_ID, "--config FILE --key-id REPO/TYPE/TAG --file KEY",
      "add a new version of a key", run_key_import},
     {"key", "state", "key-state", NULL, NEED_KEY_ID | NEED_STATE,
@@ -307,6 +420,12 @@ static const verb VERBS[] = {
      "release a disabled key again", run_key_state},
     {"key", "retire", NULL, "retired", NEED_KEY_ID, "--config FILE --key-id REPO/TYPE/TAG", "retire a key for good",
      run_key_state},
+    {"key", "cut-over", NULL, NULL, NEED_KEY_ID | TAKES_VERSION,
+     "--config FILE --key-id REPO/TYPE/TAG [--key-version N]",
+     "end the rotation grace of a key's retired versions (audited)", run_key_cut_over},
+    {"key", "transfer", NULL, NULL, NEED_KEY_ID | NEED_OWNER | TAKES_OWNER,
+     "--config FILE --key-id REPO/TYPE/TAG --owner SUBJECT [--issuer NAME]",
+     "give a key to another owner (an admin token's issuer and subject; audited)", run_key_transfer},
 };
 #define VERB_COUNT (sizeof(VERBS) / sizeof(VERBS[0]))
 
@@ -332,6 +451,13 @@ static void usage_verb(FILE *f)
     }
     if (v->needs & NEED_STATE) {
         fprintf(f, "  --state STATE        active, disabled or retired\n");
+    }
+    if (v->needs & TAKES_OWNER) {
+        fprintf(f, "  --owner SUBJECT      the provider that manages the key with its admin token (its sub)\n"
+                   "  --issuer NAME        that token's admin issuer (admin.issuers; default: the only one)\n");
+    }
+    if (v->needs & TAKES_VERSION) {
+        fprintf(f, "  --key-version N      only this retired version (default: every retired version)\n");
     }
     if (v->run == run_rewrap) {
         fprintf(f, "  --file FILE          the new keystore's configuration (JSON, a new kek_label);\n"
@@ -377,6 +503,9 @@ static int parse_options(const ccg_cli *cli, const verb *v, int argc, char **arg
         case 's': o->state = optarg; break;
         case 'P': o->port_file = optarg; break;
         case 'I': o->insecure_http = 1; break;
+        case 'o': o->owner = optarg; break;
+        case 'i': o->issuer = optarg; break;
+        case 'n': o->version = optarg; break;
         default: return c;
         }
     }
@@ -389,7 +518,16 @@ static int parse_options(const ccg_cli *cli, const verb *v, int argc, char **arg
     if (v->run != run_serve && (o->port_file != NULL || o->insecure_http)) {
         return ccg_cli_usage_error(cli, "--port-file and --insecure-http belong to serve");
     }
+    if (((o->owner != NULL || o->issuer != NULL) && !(v->needs & TAKES_OWNER)) ||
+        (o->version != NULL && !(v->needs & TAKES_VERSION))) {
+        return ccg_cli_usage_error(cli, "--owner, --issuer and --key-version belong to other subcommands: %s",
+                                   v->synopsis);
+    }
+    if (o->issuer != NULL && o->owner == NULL) {
+        return ccg_cli_usage_error(cli, "--issuer goes with --owner");
+    }
     if (((v->needs & NEED_FILE) && o->file == NULL) || ((v->needs & NEED_KEY_ID) && o->key_id == NULL) ||
+        ((v->needs & NEED_OWNER) && o->owner == NULL) ||
         ((v->needs & NEED_POLICY_ID) && o->policy_id == NULL) || ((v->needs & NEED_STATE) && o->state == NULL)) {
         return ccg_cli_usage_error(cli, "missing a required option: %s", v->synopsis);
     }

@@ -867,12 +867,58 @@ static void failures_per_address_are_limited(void **state)
     guest_free(&g);
 }
 
+/* One size rule for resources (issue 15, docs/kbs.md "Key lifecycle"): an opaque resource of 1 MiB,
+ * imported on the host, is released as a JWE like a key, by its current version and by ?version=1; a
+ * version that does not exist is key.not_found. */
+static void a_1mib_resource_is_released_as_a_jwe(void **state)
+{
+    char path[400];
+    uint8_t *data;
+    guest g;
+    buf b;
+    ccg_secbuf plain;
+    long code;
+    FILE *f;
+    (void)state;
+    require_world();
+    data = malloc(1u << 20);
+    assert_non_null(data);
+    assert_int_equal(RAND_bytes(data, 1 << 20), 1);
+    snprintf(path, sizeof(path), "%s/mib.bin", W.dir);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, 1u << 20, f), 1u << 20);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(kbs_cmd("import-key", "--key-id", "e2e/resource/mib", "--policy-id", "attest", "--file", path, NULL), 0);
+    guest_init(&g);
+    guest_attested(&g);
+    for (int with_version = 0; with_version < 2; with_version++) {
+        code = http(&g, "GET", with_version ? "/kbs/v0/resource/e2e/resource/mib?version=1"
+                                            : "/kbs/v0/resource/e2e/resource/mib",
+                    NULL, NULL, &b);
+        if (code != 200) {
+            fail_msg("resource: %ld %.200s", code, b.data);
+        }
+        assert_true(ccg_ok(ccg_jwe_decrypt_text(g.priv, b.data, b.len, 1, &plain)));
+        assert_int_equal(plain.len, 1u << 20);
+        assert_memory_equal(plain.data, data, 1u << 20);
+        ccg_secbuf_free(&plain);
+        free(b.data);
+    }
+    assert_reason(http(&g, "GET", "/kbs/v0/resource/e2e/resource/mib?version=2", NULL, NULL, &b), &b, 404,
+                  "key.not_found");
+    free(b.data);
+    guest_free(&g);
+    free(data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(set_policy_refuses_an_unpinned_policy),
         cmocka_unit_test(replayed_report_with_another_key_gets_no_token),
         cmocka_unit_test(nonce_is_single_use),
+        cmocka_unit_test(a_1mib_resource_is_released_as_a_jwe),
         cmocka_unit_test(tee_pubkey_is_canonical),
         cmocka_unit_test(rsa_8192_is_refused),
         cmocka_unit_test(failures_on_one_cookie_are_limited),

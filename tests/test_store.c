@@ -506,10 +506,10 @@ static void rotation_retires_old_versions_atomically(void **state)
     FAILS_WITH(ccg_store_key_rotate(f->s, &v4, T0 + 41), CCG_R_STORE_CONFLICT);
 
     /* at most one live version, whatever the writer */
-    RAW_OK(f, "INSERT INTO keys VALUES ('two', 1, 'active', X'4343475700', 'l', 'pol', 0, 0)",
-           "INSERT INTO keys VALUES ('two', 1, 'active', '\\x4343475700'::bytea, 'l', 'pol', 0, 0)");
-    RAW_FAILS(f, "INSERT INTO keys VALUES ('two', 2, 'disabled', X'4343475700', 'l', 'pol', 0, 0)",
-              "INSERT INTO keys VALUES ('two', 2, 'disabled', '\\x4343475700'::bytea, 'l', 'pol', 0, 0)");
+    RAW_OK(f, "INSERT INTO keys VALUES ('two', 1, 'active', X'4343475700', 'l', 'pol', 0, 0, 0, 0)",
+           "INSERT INTO keys VALUES ('two', 1, 'active', '\\x4343475700'::bytea, 'l', 'pol', 0, 0, 0, 0)");
+    RAW_FAILS(f, "INSERT INTO keys VALUES ('two', 2, 'disabled', X'4343475700', 'l', 'pol', 0, 0, 0, 0)",
+              "INSERT INTO keys VALUES ('two', 2, 'disabled', '\\x4343475700'::bytea, 'l', 'pol', 0, 0, 0, 0)");
 }
 
 typedef struct {

@@ -240,9 +240,17 @@ static void downgrade_with_legacy_owners(fixture *f, const char *const *rows, si
     ccg_store_close(f->s);
     f->s = NULL;
     raw_exec_on(f,
+                /* schema 5 (lifecycle) first, then 3 and 2 */
+                "DROP TRIGGER keys_retired_is_final; ALTER TABLE keys DROP COLUMN releasable_until;"
+                "ALTER TABLE keys DROP COLUMN retired_at;"
+                "CREATE TRIGGER keys_retired_is_final BEFORE UPDATE ON keys WHEN OLD.state = 'retired'"
+                "  BEGIN SELECT RAISE(ABORT, 'a retired key version is final'); END;"
+                "DROP TABLE owner_transfers;"
                 "DROP TABLE gpu_reports; DROP TRIGGER owners_fixed; DROP TRIGGER owners_kept; DROP TABLE owners;"
                 "DELETE FROM schema_version WHERE version >= 2",
-                "DROP TRIGGER IF EXISTS keys_rewrap_moves_kek ON keys; DROP TABLE gpu_reports; DROP TABLE owners;"
+                "DROP TRIGGER IF EXISTS keys_rewrap_moves_kek ON keys; DROP TRIGGER keys_retired_is_final ON keys;"
+                "ALTER TABLE keys DROP COLUMN releasable_until; ALTER TABLE keys DROP COLUMN retired_at;"
+                "DROP TABLE owner_transfers; DROP TABLE gpu_reports; DROP TABLE owners;"
                 "DELETE FROM schema_version WHERE version >= 2",
                 1);
     for (size_t i = 0; i < n; i += 3) {

@@ -182,10 +182,11 @@ typedef struct {
 /* Runs auth -> attest -> resource against broker_url for the key at key_path, with evidence from the
  * attester bound to a fresh ephemeral P-256 key; the key lands in *key (secret memory). With gpu (may
  * be NULL) every GPU's evidence for this session travels as additional_evidence, which REPORT_DATA
- * binds. A denial fails with the broker's first reason code; info receives the request ID, policy and
- * cause. */
+ * binds. key_version (non-zero) is asked for as "?version=N" (docs/kbs.md "Key lifecycle"): the broker
+ * releases exactly that version or refuses it (key.retired once a rotation's grace is over). A denial
+ * fails with the broker's first reason code; info receives the request ID, policy and cause. */
 CCG_MUST_CHECK ccg_result ccg_agent_kbs_fetch(const ccg_agent_config *cfg, ccg_attester *att, ccg_agent_gpu *gpu,
-                                              ccg_secbuf *key, ccg_agent_kbs_info *info);
+                                              uint32_t key_version, ccg_secbuf *key, ccg_agent_kbs_info *info);
 
 /* ---------------------------------------------------------------- the model in memory */
 

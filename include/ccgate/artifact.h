@@ -18,6 +18,11 @@
 #include "ccgate/result.h"
 
 #define CCG_ARTIFACT_KEY_ID_MAX 128
+/* Key IDs are repo/type/tag (docs/kbs.md "Key lifecycle"): three non-empty segments of [A-Za-z0-9._-],
+ * none "." or "..", each at most CCG_KEY_ID_SEGMENT_MAX bytes, the whole at most CCG_KEY_ID_MAX (an
+ * artifact header holds at most CCG_ARTIFACT_KEY_ID_MAX of them). */
+#define CCG_KEY_ID_SEGMENT_MAX 128u
+#define CCG_KEY_ID_MAX 256u
 #define CCG_ARTIFACT_DIGEST_LEN 48 /* SHA-384 */
 #define CCG_ARTIFACT_MODEL_KEY_LEN 32
 #define CCG_ARTIFACT_DEFAULT_CHUNK (1u << 20)
@@ -73,6 +78,11 @@ typedef struct {
     ccg_artifact_progress_fn progress; /* optional; total = 2 x the model's size (hashed, then encrypted) */
     void *progress_ctx;
 } ccg_artifact_seal_opts;
+
+/* 1 when key_id is repo/type/tag as above. */
+int ccg_key_id_valid(const char *key_id);
+/* The same as a result: key.id_invalid naming the rule. */
+CCG_MUST_CHECK ccg_result ccg_key_id_check(const char *key_id);
 
 /* Seals the model read from in_fd (a regular file or a memfd: it is read twice, with pread) to out_fd,
  * written sequentially, so out_fd may be a pipe. On failure, what was written is not removed (the

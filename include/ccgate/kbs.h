@@ -43,6 +43,7 @@
 #include "ccgate/jose.h"
 #include "ccgate/keystore.h"
 #include "ccgate/reasons.h"
+#include "ccgate/store.h"
 #include "ccgate/result.h"
 #include "ccgate/snp_kds.h"
 #include "ccgate/snp_policy.h"
@@ -55,6 +56,8 @@
 #define CCG_KBS_COOKIE "kbs-session-id"
 /* Largest request body read, except an Attestation's. */
 #define CCG_KBS_MAX_BODY (256u * 1024u)
+/* An admin key import or rotation carries up to a 1 MiB resource in base64url (docs/kbs.md "Key lifecycle"). */
+#define CCG_KBS_MAX_ADMIN_KEY_BODY (2u << 20)
 /* Largest Attestation body (POST /kbs/v0/attest): Trustee's TDX attester sends the whole CCEL log area
  * (256 KiB on Google's COS, about 350 KiB as base64), and GPU evidence may ride beside it. */
 #define CCG_KBS_MAX_ATTEST_BODY (1024u * 1024u)
@@ -178,7 +181,15 @@ typedef struct {
                                  * and version); NULL unless tdx is allowed */
     ccg_kbs_root roots[CCG_KBS_MAX_ROOTS]; /* "trusted_roots": extra ARKs, e.g. the emulator's */
     size_t root_count;
+    /* "rotation" (docs/kbs.md "Key lifecycle"): whether a version that a rotation retired stays
+     * releasable to a guest asking for it by version, for previous_grace seconds after the rotation
+     * ("previous_grace_seconds") or until a cut-over ("previous_until_cut_over": true). Absent: never. */
+    int rotation_grace;         /* 1: a grace applies */
+    int64_t previous_grace;     /* seconds; CCG_KBS_GRACE_UNTIL_CUT_OVER for "until cut-over" */
 } ccg_kbs_policy;
+/* The longest grace in seconds (a year), and the marker of a grace that lasts until the cut-over. */
+#define CCG_KBS_GRACE_MAX (366 * 86400)
+#define CCG_KBS_GRACE_UNTIL_CUT_OVER INT64_MAX
 
 /* Parses a release policy document:
  *   {"policy_id":"..","version":N,"allowed_tees":["snp","tdx"],"snp_policy":{...},"tdx":{...},
@@ -317,6 +328,7 @@ void ccg_kbs_tick(ccg_kbs *k);
 typedef struct {
     const char *method;
     const char *path;           /* without the query, exactly as sent (never percent-decoded) */
+    const char *query;          /* the query as sent (after "?"), or NULL when the target has none */
     size_t path_len;            /* bytes of the path as sent when a NUL hid the rest of it; 0: strlen(path) */
     const char *cookie_session; /* the kbs-session-id cookie's value or NULL */
     const char *authorization;  /* the Authorization header or NULL */
@@ -398,6 +410,19 @@ CCG_MUST_CHECK ccg_result ccg_kbs_host_create_kek(ccg_kbs *k);
 CCG_MUST_CHECK ccg_result ccg_kbs_host_set_policy(ccg_kbs *k, const char *json_text, size_t len);
 CCG_MUST_CHECK ccg_result ccg_kbs_host_import_key(ccg_kbs *k, const char *key_id, const char *policy_id,
                                                   const ccg_secbuf *key);
+/* The same with an owner (issuer and subject) recorded for the key before it is imported, replacing any
+ * claim on the ID: the provider's own admin token then manages it (`--owner`). owner NULL: no owner. */
+CCG_MUST_CHECK ccg_result ccg_kbs_host_import_key_owned(ccg_kbs *k, const char *key_id, const char *policy_id,
+                                                        const ccg_secbuf *key, const ccg_store_owner *owner);
+/* Cut-over (host.key.cut_over): ends the grace of key_id's retired version (0: of every retired version);
+ * afterwards a guest asking for it gets key.retired. *ended (may be NULL) counts the versions it ended. */
+CCG_MUST_CHECK ccg_result ccg_kbs_host_cut_over(ccg_kbs *k, const char *key_id, int64_t version, int64_t *ended);
+/* Ownership transfer by the host operator (host.key.transfer): `to` owns key_id from now on. */
+CCG_MUST_CHECK ccg_result ccg_kbs_host_transfer_key(ccg_kbs *k, const char *key_id, const ccg_store_owner *to);
+/* The one size rule for keys and opaque resources, host and admin alike: 1..CCG_KBS_RESOURCE_MAX bytes,
+ * else key.resource_too_large naming the limit. */
+#define CCG_KBS_RESOURCE_MAX (1u << 20)
+CCG_MUST_CHECK ccg_result ccg_kbs_resource_size_check(size_t len);
 CCG_MUST_CHECK ccg_result ccg_kbs_host_rotate_key(ccg_kbs *k, const char *key_id, const ccg_secbuf *key,
                                                   int64_t *version);
 CCG_MUST_CHECK ccg_result ccg_kbs_host_set_key_state(ccg_kbs *k, const char *key_id, const char *state);

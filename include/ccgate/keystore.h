@@ -63,7 +63,7 @@
 #define CCG_KEYSTORE_TAG_LEN 16u
 #define CCG_KEYSTORE_KEK_LEN 32u
 /* Largest key that can be wrapped (a model key is 32 bytes; a private key in PEM fits too). */
-#define CCG_KEYSTORE_MAX_KEY_LEN 8192u
+#define CCG_KEYSTORE_MAX_KEY_LEN (1u << 20) /* the key broker's resources: up to 1 MiB (lifecycle) */
 #define CCG_KEYSTORE_MAX_BLOB_LEN (CCG_KEYSTORE_HEADER_LEN + CCG_KEYSTORE_MAX_KEY_LEN + CCG_KEYSTORE_TAG_LEN)
 /* KEK labels: 1..128 bytes of printable ASCII. */
 #define CCG_KEYSTORE_MAX_LABEL_LEN 128u

@@ -36,7 +36,7 @@
 #include "ccgate/util.h"
 
 /* The schema version this build creates and understands. */
-#define CCG_STORE_SCHEMA_VERSION 4
+#define CCG_STORE_SCHEMA_VERSION 5
 /* IDs (key, policy, reference-value set, collateral): 1..256 bytes of printable ASCII, no space. */
 #define CCG_STORE_ID_MAX 256u
 /* KEK labels: 1..128 bytes of printable ASCII (as the keystore). */
@@ -47,7 +47,7 @@
 /* Setting names: 1..128 bytes of [a-z0-9._-]. */
 #define CCG_STORE_SETTING_NAME_MAX 128u
 /* Largest wrapped key, JSON document (policy, reference values, claims), collateral blob, setting. */
-#define CCG_STORE_WRAPPED_MAX 65536u
+#define CCG_STORE_WRAPPED_MAX ((1u << 20) + 4096u) /* a wrapped 1 MiB resource */
 #define CCG_STORE_JSON_MAX (1u << 20)
 #define CCG_STORE_BLOB_MAX (4u << 20)
 #define CCG_STORE_SETTING_MAX 65536u
@@ -102,7 +102,15 @@ CCG_MUST_CHECK ccg_result ccg_store_integrity_check(ccg_store *s);
  * A key is (key_id, version). States: active, disabled (the provider's kill switch) and retired
  * (final). Legal transitions: active -> disabled, disabled -> active, active|disabled -> retired.
  * Anything else (to the same state, out of retired) is store.conflict. At most one version of a key
- * is not retired (the live version); rotation retires it and adds a new active version atomically. */
+ * is not retired (the live version); rotation retires it and adds a new active version atomically.
+ *
+ * Grace (schema 5): a retired version carries releasable_until, until when it may still be released
+ * to a guest that asks for it by version. Rotation gives the version it retires an open grace
+ * (CCG_STORE_GRACE_OPEN) and its retired_at: the key broker bounds it by the release policy's
+ * "rotation" member, counted from retired_at; a
+ * cut-over (ccg_store_key_end_grace) ends it for good. A version retired by a state change has none
+ * (0). Retired stays final: the grace only ever ends, the state never changes again. */
+#define CCG_STORE_GRACE_OPEN INT64_MAX
 typedef enum {
     CCG_KEY_ACTIVE = 1,
     CCG_KEY_DISABLED = 2,
@@ -135,6 +143,8 @@ typedef struct {
     char policy_id[CCG_STORE_ID_MAX + 1];
     ccg_time created_at;
     ccg_time updated_at;
+    ccg_time releasable_until;  /* retired: the grace's end (0 none, CCG_STORE_GRACE_OPEN open) */
+    ccg_time retired_at;        /* when a rotation retired it (0: not by a rotation); a re-wrap keeps it */
     uint8_t *wrapped;
     size_t wrapped_len;
 } ccg_store_key;
@@ -165,6 +175,11 @@ CCG_MUST_CHECK ccg_result ccg_store_key_get(ccg_store *s, const char *key_id, in
  * version, without wrapped blobs. *out is malloc'd (NULL when empty); free with
  * ccg_store_key_list_free. */
 CCG_MUST_CHECK ccg_result ccg_store_key_list(ccg_store *s, const char *key_id, ccg_store_key **out, size_t *count);
+/* Ends the grace of key_id's retired versions (version 0: all of them) at now: afterwards they are
+ * never released again. *ended (may be NULL) counts the versions whose grace ended (0 when none was
+ * open, which succeeds). key.not_found when the key or that version does not exist. */
+CCG_MUST_CHECK ccg_result ccg_store_key_end_grace(ccg_store *s, const char *key_id, int64_t version, ccg_time now,
+                                                  int64_t *ended);
 /* key.disabled or key.retired when the version must not be released; success when active. */
 CCG_MUST_CHECK ccg_result ccg_store_key_releasable(const ccg_store_key *key);
 void ccg_store_key_free(ccg_store_key *key);
@@ -272,7 +287,8 @@ void ccg_store_session_free(ccg_store_session *session);
  * Who may manage a key or a policy through the broker's admin API: the pair (issuer, subject) of the
  * admin token that created it, never the subject alone (two issuers may both know an "acme"). An owner
  * is recorded once (the first claim wins, before the object exists, so two providers racing on a new ID
- * cannot both win) and never changes hands. Schema version 2 moved the owners that earlier brokers kept
+ * cannot both win) and changes hands only by ccg_store_owner_transfer (schema 5).
+ * Schema version 2 moved the owners that earlier brokers kept
  * as settings (subject only) into this table with an empty issuer: such an owner is "unbound" until
  * ccg_store_owner_bind names the issuer it belongs to. Objects created outside the admin API have no
  * owner. */
@@ -296,6 +312,13 @@ CCG_MUST_CHECK ccg_result ccg_store_owner_get(ccg_store *s, ccg_store_owned kind
  * number of concurrent claimants exactly one wins. *mine tells whether the recorded owner is `owner`. */
 CCG_MUST_CHECK ccg_result ccg_store_owner_claim(ccg_store *s, ccg_store_owned kind, const char *id,
                                                 const ccg_store_owner *owner, ccg_time now, int *mine);
+/* Ownership transfer (schema 5): records `to` (issuer and subject non-empty) as the owner. With from
+ * non-NULL only when the recorded owner is exactly `from` (*done 0 otherwise, which succeeds: the
+ * caller is not the owner); with from NULL (the host operator) whatever is recorded, or nothing. One
+ * transaction, with a row of the store's transfer history. */
+CCG_MUST_CHECK ccg_result ccg_store_owner_transfer(ccg_store *s, ccg_store_owned kind, const char *id,
+                                                   const ccg_store_owner *from, const ccg_store_owner *to,
+                                                   ccg_time now, int *done);
 /* The distinct subjects of unbound owners, sorted. *subjects is malloc'd (NULL when none). */
 CCG_MUST_CHECK ccg_result ccg_store_owner_unbound(ccg_store *s, ccg_store_owner **subjects, size_t *count);
 /* Gives every unbound owner with this subject the issuer (non-empty). *bound (may be NULL) counts them. */

@@ -208,7 +208,9 @@ cleanup:
     return result;
 }
 
-static ccg_result fetch_key(agent *a, ccg_secbuf *key)
+/* The key of the artifact's version: a broker that rotated since refuses it as key.retired (exit 12),
+ * never hands over another version that would fail as artifact.key_invalid. */
+static ccg_result fetch_key(agent *a, ccg_secbuf *key, uint32_t version)
 {
     ccg_result result = CCG_FAILURE;
     ccg_attester_config acfg = {.kind = a->cfg->attester,
@@ -225,7 +227,7 @@ static ccg_result fetch_key(agent *a, ccg_secbuf *key)
                       "evidence comes from a software TEE (the SNP or TDX emulator), a test root: "
                       "for tests and demos only");
     }
-    result = ccg_agent_kbs_fetch(a->cfg, a->att, a->gpu, key, &info);
+    result = ccg_agent_kbs_fetch(a->cfg, a->att, a->gpu, version, key, &info);
     a->st.gpus_attested = info.gpus_attested;
     snprintf(a->st.request_id, sizeof(a->st.request_id), "%s", info.request_id);
     if (info.policy_id[0] != 0) {
@@ -393,7 +395,7 @@ static ccg_result run_steps(agent *a)
     CCG_TRY(open_artifact(a, &art, &version));
     CCG_TRY(front_check(a, 0));
     set_state(a, CCG_AGENT_ATTESTING, "attesting");
-    CCG_TRY(fetch_key(a, &key));
+    CCG_TRY(fetch_key(a, &key, version));
     CCG_TRY(front_check(a, 0));
     /* A broker whose policy did not appraise the GPUs released the key though the host says CC off: the
      * model is never unsealed for GPUs outside CC mode. */

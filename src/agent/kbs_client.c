@@ -5,7 +5,8 @@
  *                          SNP {"attestation_report":b64,"cert_chain":[{"cert_type","data":b64}]} or
  *                          TDX Trustee's TdxEvidence {"quote":b64,"cc_eventlog":b64|null,"aa_eventlog":null},
  *                          "additional_evidence":"" or the GPUs' evidence}} -> {"token"}
- *   GET  /kbs/v0/resource/<repo>/<type>/<tag> -> a JWE to the tee-pubkey
+ *   GET  /kbs/v0/resource/<repo>/<type>/<tag>?version=N -> a JWE to the tee-pubkey (N: the artifact's key
+ *        version, so a rotated broker releases the version the artifact needs or refuses it as key.retired)
  *
  * The tee key is a fresh P-256 key per start (never stored). REPORT_DATA = H(RFC 8785 runtime data
  * {"additional-evidence","nonce","tee-pubkey"}) zero-padded to 64 bytes, H the Challenge's
@@ -355,8 +356,8 @@ cleanup:
     return result;
 }
 
-ccg_result ccg_agent_kbs_fetch(const ccg_agent_config *cfg, ccg_attester *att, ccg_agent_gpu *gpu, ccg_secbuf *key,
-                               ccg_agent_kbs_info *info)
+ccg_result ccg_agent_kbs_fetch(const ccg_agent_config *cfg, ccg_attester *att, ccg_agent_gpu *gpu,
+                               uint32_t key_version, ccg_secbuf *key, ccg_agent_kbs_info *info)
 {
     ccg_result result = CCG_FAILURE;
     kbs_client c;
@@ -388,7 +389,11 @@ ccg_result ccg_agent_kbs_fetch(const ccg_agent_config *cfg, ccg_attester *att, c
     info->gpus_attested = info->gpus_sent;
     token_policy(json_string_value(json_object_get(tok, "token")), info);
     ccg_http_body_reset(&b);
-    snprintf(path, sizeof(path), "/kbs/v0/resource/%s", cfg->key_path);
+    if (key_version != 0) {
+        snprintf(path, sizeof(path), "/kbs/v0/resource/%s?version=%u", cfg->key_path, key_version);
+    } else {
+        snprintf(path, sizeof(path), "/kbs/v0/resource/%s", cfg->key_path);
+    }
     CCG_TRY(exchange(&c, "resource", path, NULL, &b)); /* the session cookie authorises it */
     if (ccg_failed(ccg_jwe_decrypt_text(priv, b.data, b.len, cfg->memlock != CCG_MEMLOCK_REQUIRED, key))) {
         char why[sizeof(ccg_error_last()->message)];

@@ -24,7 +24,8 @@ typedef struct {
     const char *url, *token_file, *cacert;
     const char *key_id, *policy_id, *set_id, *collateral_id, *file;
     const char *key, *role, *sub, *iss, *aud;
-    int64_t ttl, now, version;
+    const char *owner, *owner_issuer;
+    int64_t ttl, now, version, key_version;
     int insecure_http, json;
 } kbs_args;
 
@@ -49,6 +50,16 @@ static const kbs_leaf LEAVES[] = {
     {"key", "disable", "the kill switch: no release until enabled (provider)", "--key-id ID",
      "  --key-id ID         the key's ID\n", 1, "k"},
     {"key", "enable", "undo disable (provider)", "--key-id ID", "  --key-id ID         the key's ID\n", 1, "k"},
+    {"key", "cut-over", "end the rotation grace of retired versions (provider)", "--key-id ID [--key-version N]",
+     "  --key-id ID         the key's ID\n"
+     "  --key-version N     only this retired version (default: every retired version)\n",
+     1, "kV"},
+    {"key", "transfer", "give a key to another provider (provider, its owner)",
+     "--key-id ID --owner SUBJECT --issuer NAME",
+     "  --key-id ID         the key's ID\n"
+     "  --owner SUBJECT     the new owner: an admin token subject...\n"
+     "  --issuer NAME       ...of this configured admin issuer\n",
+     1, "kOI"},
     {"key", "list", "key states and versions, never material (provider, operator)", "[--key-id ID]",
      "  --key-id ID         only this key\n", 1, "k"},
     {"policy", "set", "store a new release policy version (provider)", "--file POLICY.json",
@@ -129,7 +140,9 @@ static int parse_leaf(int argc, char **argv, kbs_args *a)
         {"sub", required_argument, 0, 'S'},         {"iss", required_argument, 0, 'i'},
         {"aud", required_argument, 0, 'a'},         {"ttl", required_argument, 0, 't'},
         {"now", required_argument, 0, 'n'},         {"collateral-version", required_argument, 0, 'v'},
-        {"version", optional_argument, 0, 'v'},     CCG_CLI_STD_OPTIONS,
+        {"version", optional_argument, 0, 'v'},     {"key-version", required_argument, 0, 'V'},
+        {"owner", required_argument, 0, 'O'},       {"issuer", required_argument, 0, 'I'},
+        CCG_CLI_STD_OPTIONS,
         {0, 0, 0, 0},
     };
     const ccg_cli cli = {g_name, leaf_usage, opts, NULL};
@@ -156,6 +169,9 @@ static int parse_leaf(int argc, char **argv, kbs_args *a)
         case 'a': a->aud = optarg; break;
         case 't': bad = parse_num(&cli, "--ttl", optarg, 1, &a->ttl); break;
         case 'n': bad = parse_num(&cli, "--now", optarg, 1, &a->now); break;
+        case 'V': bad = parse_num(&cli, "--key-version", optarg, 1, &a->key_version); break;
+        case 'O': a->owner = optarg; break;
+        case 'I': a->owner_issuer = optarg; break;
         case 'v':
             if ((c = cli_legacy_version(&cli, argc, argv, &version)) != 0) {
                 return c; /* --version alone: the program's version */
@@ -194,7 +210,7 @@ static int parse_leaf(int argc, char **argv, kbs_args *a)
 static int pick_leaf(int argc, char **argv, int *rc)
 {
     static const cli_sub groups[] = {
-        {"key", "model keys: import, rotate, disable, enable, list"},
+        {"key", "model keys: import, rotate, disable, enable, cut-over, transfer, list"},
         {"policy", "release policies: set, get, explain"},
         {"refval", "reference-value sets: put, get"},
         {"collateral", "collateral blobs: put"},
@@ -475,6 +491,31 @@ static char *read_doc(const char *path)
     return (char *)text;
 }
 
+static int need(const char *value, const char *what);
+
+/* key cut-over ({"version"}?) and key transfer ({"issuer","subject"}): docs/kbs.md "Key lifecycle". */
+static int key_lifecycle(const kbs_args *a, int transfer)
+{
+    json_t *doc;
+    char *body;
+    int rc;
+    if (!need(a->key_id, "--key-id") ||
+        (transfer && (!need(a->owner, "--owner") || !need(a->owner_issuer, "--issuer")))) {
+        return CLI_EXIT_USAGE;
+    }
+    doc = transfer ? json_pack("{s:s,s:s}", "issuer", a->owner_issuer, "subject", a->owner)
+          : a->key_version > 0 ? json_pack("{s:I}", "version", (json_int_t)a->key_version)
+                               : json_object();
+    body = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    if (body == NULL) {
+        return CLI_EXIT_USAGE;
+    }
+    rc = call_with_id(a, "POST", "/admin/v0/keys/", a->key_id, transfer ? "/transfer" : "/cut-over", body);
+    free(body);
+    return rc;
+}
+
 /* {"key_id"?, "policy_id"?, "key": b64url(file)} with the key bytes scrubbed after use. */
 static int key_upload(const kbs_args *a, int import)
 {
@@ -596,6 +637,9 @@ int cmd_kbs(int argc, char **argv)
             }
             return call_with_id(&a, "POST", "/admin/v0/keys/", a.key_id,
                                 strcmp(v, "disable") == 0 ? "/disable" : "/enable", NULL);
+        }
+        if (strcmp(v, "cut-over") == 0 || strcmp(v, "transfer") == 0) {
+            return key_lifecycle(&a, strcmp(v, "transfer") == 0);
         }
         if (strcmp(v, "list") == 0) {
             return a.key_id != NULL ? call_with_id(&a, "GET", "/admin/v0/keys/", a.key_id, "", NULL)

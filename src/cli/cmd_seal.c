@@ -60,7 +60,7 @@ static void usage_seal(FILE *out)
             "  --out FILE|-         the sealed artifact; '-' streams it to standard output\n"
             "  --key-file FILE|-    the model key from a file, or '-' from standard input\n"
             "  --key-fd N           the model key from descriptor N (e.g. 3<model.key)\n"
-            "  --key-id ID          the key broker's name of the key\n"
+            "  --key-id ID          the key broker's name of the key: REPO/TYPE/TAG\n"
             "  --key-version N      the key broker's version of the key (>= 1)\n"
             "  --signer FILE        the provider's PEM private key\n"
             "  --chunk-size BYTES   4096 .. 67108864 (default 1048576)\n"
@@ -451,6 +451,10 @@ static int do_seal(const ccg_cli *cli, const seal_args *a)
         return CCG_EXIT_USAGE;
     }
     ccg_error_clear();
+    /* The key broker's name of the key (repo/type/tag), so the artifact names a key that can exist. */
+    if (ccg_failed(ccg_key_id_check(a->key_id))) {
+        return cli_report_error("seal", 0);
+    }
     if (ccg_failed(load_model_key(a, key)) || ccg_failed(load_signer(a->signer, &signer)) ||
         ccg_failed(seal_streams(a, key, signer, &prog, &created))) {
         ccg_progress_finish(prog, 0);

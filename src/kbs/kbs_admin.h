@@ -1,7 +1,7 @@
 /* The admin API of the key broker (/admin/v0/...): private interface of src/kbs/kbs_admin*.c.
  *   kbs_admin_auth.c    admin issuers, ES256 role tokens, routing, audit helpers (intent, answers)
  *   kbs_admin_docs.c    strict parsers of admin request bodies (fuzzed) and ownership checks
- *   kbs_admin_keys.c    provider: import, disable, enable, rotate, list (never material)
+ *   kbs_admin_keys.c    provider: import, disable, enable, rotate, cut-over, transfer, list (never material)
  *   kbs_admin_policy.c  provider: set and get release policies
  *   kbs_admin_refval.c  authority: put and get reference-value sets, put collateral
  *   kbs_admin_ops.c     operator: audit list and verify, health
@@ -16,7 +16,7 @@
 #define KBS_ADMIN_PREFIX "/admin/v0/"
 #define KBS_ADMIN_NAME_MAX 128u
 /* Largest model key accepted by import and rotate (bytes). */
-#define KBS_ADMIN_KEY_MAX 512u
+#define KBS_ADMIN_KEY_MAX CCG_KBS_RESOURCE_MAX /* the one size rule (ccg_kbs_resource_size_check) */
 /* Leeway for admin token times (seconds). */
 #define KBS_ADMIN_LEEWAY 60
 
@@ -118,6 +118,9 @@ int kbs_admin_may_create(kbs_admin_call *c, ccg_store_owned kind, const char *id
 /* Claims the ID for the caller (after its intent record): 1 when the caller owns it now; otherwise answers
  * (admin.forbidden: another provider claimed it first) and returns 0. */
 int kbs_admin_claim(kbs_admin_call *c, ccg_store_owned kind, const char *id);
+/* 1 when the configured admin issuer `issuer` may assert `subject` for the provider role: an owner a
+ * token can act as (ownership transfer refuses any other). */
+int kbs_admin_provider_may_own(const ccg_kbs *k, const char *issuer, const char *subject);
 /* Binds legacy owners to the single configured provider issuer that may assert their subject. */
 CCG_MUST_CHECK ccg_result kbs_admin_bind_legacy_owners(ccg_kbs *k);
 /* 1 when policy_id is the broker-wide attestation policy (reserved for the operator role). */

@@ -252,6 +252,18 @@ cleanup:
     return result;
 }
 
+int kbs_admin_provider_may_own(const ccg_kbs *k, const char *issuer, const char *subject)
+{
+    const kbs_admin_issuers *iss = k->admin_issuers;
+    for (size_t j = 0; iss != NULL && j < iss->count; j++) {
+        if (strcmp(iss->items[j].id, issuer) == 0 && (iss->items[j].roles & (1u << KBS_ROLE_PROVIDER)) != 0 &&
+            issuer_may_assert_subject(&iss->items[j], subject)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Binds legacy owners (subject only, from before owners had an issuer) to the single configured issuer
  * that may assert that subject as a provider; a subject that no issuer or several may assert stays
  * unbound (admin.owner_unbound) rather than being handed to a guess. */

@@ -90,8 +90,13 @@ static ccg_result take_key(json_t *obj, int allow_unlocked, kbs_admin_key_doc *o
     ccg_result result = CCG_FAILURE;
     uint8_t *raw = NULL;
     size_t len = 0;
+    const json_t *v = json_object_get(obj, "key");
+    /* The one size rule of keys and resources (ccg_kbs_resource_size_check), named before decoding. */
+    CCG_ENSURE_MSG(!json_is_string(v) || json_string_length(v) <= (CCG_KBS_RESOURCE_MAX * 4 + 2) / 3,
+                   CCG_R_KEY_RESOURCE_TOO_LARGE, "\"key\" holds more than %u bytes (the size rule of resources)",
+                   CCG_KBS_RESOURCE_MAX);
     CCG_TRY(take_b64(obj, "key", KBS_ADMIN_KEY_MAX, &raw, &len));
-    CCG_ENSURE_MSG(len >= 16, CCG_R_ADMIN_REQUEST_MALFORMED, "\"key\" must be 16..%u bytes", KBS_ADMIN_KEY_MAX);
+    CCG_TRY(ccg_kbs_resource_size_check(len));
     CCG_TRY(ccg_secbuf_alloc(&out->key, len, allow_unlocked));
     memcpy(out->key.data, raw, len);
     result = CCG_SUCCESS;

@@ -1,12 +1,15 @@
 /* Admin API, provider: model keys. Import wraps the key under the KEK at once (the plaintext lives
- * only in secret memory for the call); disable, enable and rotate act on the live version; listing
+ * only in secret memory for the call); disable, enable and rotate act on the live version; cut-over
+ * ends the rotation grace of retired versions; transfer gives the key to another owner; listing
  * shows identities and states, never material. A provider acts only on keys it owns (issuer and
  * subject). Each change is checked first, recorded (kbs_admin_intent), then made. */
 #include "kbs_admin.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ccgate/artifact.h"
 #include "ccgate/error.h"
 
 static json_t *key_json(const ccg_store_key *key)
@@ -56,7 +59,9 @@ static void key_import(kbs_admin_call *c)
     c->ctx.key_version = 1;
     c->ctx.policy_id = policy_id;
     /* Every check before the record of the change; the record before the change. */
-    if (kbs_admin_policy_reserved(c->k, policy_id)) {
+    if (!ccg_key_id_valid(key_id)) {
+        kbs_admin_deny(c, CCG_R_KEY_ID_INVALID); /* repo/type/tag, the one key ID rule */
+    } else if (kbs_admin_policy_reserved(c->k, policy_id)) {
         kbs_admin_deny(c, CCG_R_ADMIN_POLICY_RESERVED);
     } else if (!kbs_admin_owns(c, CCG_OWNED_POLICY, policy_id) ||
                kbs_admin_may_create(c, CCG_OWNED_KEY, key_id) != 0) {
@@ -121,6 +126,118 @@ static void key_change(kbs_admin_call *c, const char *key_id, const char *verb)
     ccg_store_key_free(&live);
 }
 
+/* A small JSON object body of exactly the members `known` (an empty body is an empty object). */
+static json_t *small_body(kbs_admin_call *c, const char *const *known, size_t n_known)
+{
+    json_t *doc, *v;
+    const char *name;
+    if (c->req->body_len == 0) {
+        return json_object();
+    }
+    doc = c->req->body_len <= 4096 ? json_loadb(c->req->body, c->req->body_len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        return NULL;
+    }
+    json_object_foreach(doc, name, v) {
+        int ok = 0;
+        for (size_t i = 0; i < n_known; i++) {
+            ok |= strcmp(name, known[i]) == 0;
+        }
+        if (!ok) {
+            json_decref(doc);
+            return NULL;
+        }
+    }
+    return doc;
+}
+
+/* POST /keys/<id>/cut-over {"version": N}? : ends the grace of that retired version (of every retired
+ * version without one); a guest asking for it gets key.retired from now on. */
+static void key_cut_over(kbs_admin_call *c, const char *key_id)
+{
+    static const char *const known[] = {"version"};
+    json_t *doc = NULL;
+    const json_t *v;
+    ccg_store_key key;
+    int64_t version = 0, ended = 0;
+    memset(&key, 0, sizeof(key));
+    c->action = "admin.key.cut_over";
+    c->ctx.key_id = key_id;
+    if (!kbs_admin_require(c, KBS_ROLE_PROVIDER) || !kbs_admin_owns(c, CCG_OWNED_KEY, key_id)) {
+        return;
+    }
+    doc = small_body(c, known, 1);
+    v = json_object_get(doc, "version");
+    if (doc == NULL || (v != NULL && (!json_is_integer(v) || json_integer_value(v) < 1))) {
+        kbs_admin_deny(c, CCG_R_ADMIN_REQUEST_MALFORMED);
+        goto cleanup;
+    }
+    version = v != NULL ? json_integer_value(v) : 0;
+    c->ctx.key_version = version;
+    if (ccg_failed(ccg_store_key_get(c->k->store, key_id, version, &key))) {
+        kbs_admin_fail(c);
+    } else if (version != 0 && key.state != CCG_KEY_RETIRED) {
+        kbs_admin_deny(c, CCG_R_STORE_CONFLICT); /* only a retired version has a grace to end */
+    } else if (!kbs_admin_intent(c)) {
+        /* answered */
+    } else if (ccg_failed(ccg_store_key_end_grace(c->k->store, key_id, version, c->now, &ended))) {
+        kbs_admin_fail(c);
+    } else {
+        kbs_admin_ok(c, 200, json_pack("{s:s,s:I,s:I}", "key_id", key_id, "version", (json_int_t)version, "ended",
+                                       (json_int_t)ended));
+    }
+cleanup:
+    json_decref(doc);
+    ccg_store_key_free(&key);
+}
+
+/* POST /keys/<id>/transfer {"issuer","subject"}: the owner gives its key to another provider, one a
+ * configured admin issuer may assert (else the key would have no usable owner). Atomic against a
+ * concurrent transfer: only the recorded owner's call takes effect. */
+static void key_transfer(kbs_admin_call *c, const char *key_id)
+{
+    static const char *const known[] = {"issuer", "subject"};
+    json_t *doc = NULL;
+    const char *issuer, *subject;
+    ccg_store_owner from, to;
+    int done = 0;
+    c->action = "admin.key.transfer";
+    c->ctx.key_id = key_id;
+    if (!kbs_admin_require(c, KBS_ROLE_PROVIDER) || !kbs_admin_owns(c, CCG_OWNED_KEY, key_id)) {
+        return;
+    }
+    doc = small_body(c, known, 2);
+    issuer = json_string_value(json_object_get(doc, "issuer"));
+    subject = json_string_value(json_object_get(doc, "subject"));
+    if (issuer == NULL || subject == NULL || !kbs_admin_id_valid(issuer) || !kbs_admin_id_valid(subject) ||
+        strlen(issuer) > CCG_STORE_OWNER_MAX || strlen(subject) > CCG_STORE_OWNER_MAX) {
+        kbs_admin_deny(c, CCG_R_ADMIN_REQUEST_MALFORMED);
+        goto cleanup;
+    }
+    if (!kbs_admin_provider_may_own(c->k, issuer, subject)) {
+        kbs_admin_deny(c, CCG_R_ADMIN_SUBJECT_NOT_PERMITTED); /* no configured issuer asserts that owner */
+        goto cleanup;
+    }
+    memset(&from, 0, sizeof(from));
+    memset(&to, 0, sizeof(to));
+    snprintf(from.issuer, sizeof(from.issuer), "%s", c->who.issuer);
+    snprintf(from.subject, sizeof(from.subject), "%s", c->who.sub);
+    snprintf(to.issuer, sizeof(to.issuer), "%s", issuer);
+    snprintf(to.subject, sizeof(to.subject), "%s", subject);
+    if (!kbs_admin_intent(c)) {
+        /* answered */
+    } else if (ccg_failed(ccg_store_owner_transfer(c->k->store, CCG_OWNED_KEY, key_id, &from, &to, c->now, &done))) {
+        kbs_admin_fail(c);
+    } else if (!done) {
+        kbs_admin_deny(c, CCG_R_ADMIN_FORBIDDEN); /* another transfer won: the caller no longer owns it */
+    } else {
+        kbs_admin_ok(c, 200, json_pack("{s:s,s:s,s:s}", "key_id", key_id, "issuer", issuer, "owner", subject));
+    }
+cleanup:
+    json_decref(doc);
+}
+
 static void key_list(kbs_admin_call *c, const char *key_id)
 {
     ccg_store_key *keys = NULL;
@@ -183,11 +300,13 @@ void kbs_admin_keys(kbs_admin_call *c, const char *rest)
         key_list(c, rest);
         return;
     }
-    /* POST /keys/<key-id>/<disable|enable|rotate>; key IDs may hold '/', the verb is the last segment. */
+    /* POST /keys/<key-id>/<disable|enable|rotate|cut-over|transfer>; key IDs may hold '/', the verb is
+     * the last segment. */
     slash = strrchr(rest, '/');
     c->action = "admin.key";
     if (strcmp(m, "POST") != 0 || slash == NULL ||
-        (strcmp(slash + 1, "disable") != 0 && strcmp(slash + 1, "enable") != 0 && strcmp(slash + 1, "rotate") != 0)) {
+        (strcmp(slash + 1, "disable") != 0 && strcmp(slash + 1, "enable") != 0 && strcmp(slash + 1, "rotate") != 0 &&
+         strcmp(slash + 1, "cut-over") != 0 && strcmp(slash + 1, "transfer") != 0)) {
         kbs_admin_deny(c, CCG_R_ADMIN_REQUEST_MALFORMED);
         return;
     }
@@ -202,5 +321,11 @@ void kbs_admin_keys(kbs_admin_call *c, const char *rest)
         kbs_admin_deny(c, CCG_R_ADMIN_REQUEST_MALFORMED);
         return;
     }
-    key_change(c, id, slash + 1);
+    if (strcmp(slash + 1, "cut-over") == 0) {
+        key_cut_over(c, id);
+    } else if (strcmp(slash + 1, "transfer") == 0) {
+        key_transfer(c, id);
+    } else {
+        key_change(c, id, slash + 1);
+    }
 }

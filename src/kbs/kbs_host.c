@@ -1,5 +1,6 @@
 /* The host-side provisioning commands of ccgate-kbs (create-kek, set-policy, import-key, rotate-key,
- * key-state, rewrap), audited as the host operator (persona host-operator, request ID "host-<random>"). Each
+ * key-state, key cut-over, key transfer, rewrap), audited as the host operator (persona host-operator,
+ * request ID "host-<random>"). Each
  * change is checked, then recorded (write-ahead), then made: an unwritable audit log leaves everything
  * unchanged. A command refused by its checks, or a change that fails after its record, gets an error
  * record naming the reason. */
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ccgate/artifact.h"
 #include "ccgate/error.h"
 
 /* One host command: what it changes, for its records. */
@@ -151,19 +153,39 @@ cleanup:
     return result;
 }
 
+ccg_result ccg_kbs_resource_size_check(size_t len)
+{
+    ccg_result result = CCG_FAILURE;
+    CCG_ENSURE_MSG(len >= 1 && len <= CCG_KBS_RESOURCE_MAX, CCG_R_KEY_RESOURCE_TOO_LARGE,
+                   "a key or resource of %zu bytes: the size rule is 1..%u bytes (1 MiB)", len, CCG_KBS_RESOURCE_MAX);
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
 ccg_result ccg_kbs_host_import_key(ccg_kbs *k, const char *key_id, const char *policy_id, const ccg_secbuf *key)
+{
+    return ccg_kbs_host_import_key_owned(k, key_id, policy_id, key, NULL);
+}
+
+ccg_result ccg_kbs_host_import_key_owned(ccg_kbs *k, const char *key_id, const char *policy_id, const ccg_secbuf *key,
+                                         const ccg_store_owner *owner)
 {
     ccg_result result = CCG_FAILURE;
     host_call h;
     ccg_store_key existing;
     ccg_store_doc policy;
+    int done = 0;
     memset(&existing, 0, sizeof(existing));
     memset(&policy, 0, sizeof(policy));
     CCG_TRY(host_begin(k, &h, "host.key.import"));
     h.key_id = key_id;
     h.key_version = 1;
     h.policy_id = policy_id;
-    /* Checked before the record: an existing key, a missing policy. */
+    /* Checked before the record: the ID's form, the size, an existing key, a missing policy. */
+    if (ccg_failed(ccg_key_id_check(key_id)) || ccg_failed(ccg_kbs_resource_size_check(key != NULL ? key->len : 0))) {
+        CCG_TRY(host_fail(&h));
+    }
     if (ccg_ok(ccg_store_key_get(k->store, key_id, 0, &existing))) {
         ccg_error_set(CCG_R_STORE_CONFLICT, __FILE__, __LINE__, "key '%.256s' exists; rotate it instead", key_id);
         CCG_TRY(host_fail(&h));
@@ -173,6 +195,12 @@ ccg_result ccg_kbs_host_import_key(ccg_kbs *k, const char *key_id, const char *p
         CCG_TRY(host_fail(&h));
     }
     CCG_TRY(host_intent(&h));
+    /* The owner first, like the admin API's claim: the host is authoritative, so it replaces any claim
+     * a provider made on the ID before the key existed. */
+    if (owner != NULL && ccg_failed(ccg_store_owner_transfer(k->store, CCG_OWNED_KEY, key_id, NULL, owner,
+                                                             kbs_now(k), &done))) {
+        CCG_TRY(host_fail(&h));
+    }
     if (ccg_failed(ccg_kbs_import_key(k, key_id, policy_id, key))) {
         CCG_TRY(host_fail(&h));
     }
@@ -180,6 +208,63 @@ ccg_result ccg_kbs_host_import_key(ccg_kbs *k, const char *key_id, const char *p
 cleanup:
     ccg_store_key_free(&existing);
     ccg_store_doc_free(&policy);
+    return result;
+}
+
+ccg_result ccg_kbs_host_cut_over(ccg_kbs *k, const char *key_id, int64_t version, int64_t *ended)
+{
+    ccg_result result = CCG_FAILURE;
+    host_call h;
+    ccg_store_key key;
+    int64_t n = 0;
+    memset(&key, 0, sizeof(key));
+    CCG_TRY(host_begin(k, &h, "host.key.cut_over"));
+    h.key_id = key_id;
+    h.key_version = version;
+    if (ccg_failed(ccg_store_key_get(k->store, key_id, version, &key))) {
+        CCG_TRY(host_fail(&h));
+    }
+    h.policy_id = key.policy_id;
+    if (version != 0 && key.state != CCG_KEY_RETIRED) {
+        ccg_error_set(CCG_R_STORE_CONFLICT, __FILE__, __LINE__,
+                      "key '%.200s' version %lld is %s: only a retired version has a grace to end", key_id,
+                      (long long)version, ccg_key_state_name(key.state));
+        CCG_TRY(host_fail(&h));
+    }
+    CCG_TRY(host_intent(&h));
+    if (ccg_failed(ccg_store_key_end_grace(k->store, key_id, version, kbs_now(k), &n))) {
+        CCG_TRY(host_fail(&h));
+    }
+    if (ended != NULL) {
+        *ended = n;
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_store_key_free(&key);
+    return result;
+}
+
+ccg_result ccg_kbs_host_transfer_key(ccg_kbs *k, const char *key_id, const ccg_store_owner *to)
+{
+    ccg_result result = CCG_FAILURE;
+    host_call h;
+    ccg_store_key key;
+    int done = 0;
+    memset(&key, 0, sizeof(key));
+    CCG_TRY(host_begin(k, &h, "host.key.transfer"));
+    h.key_id = key_id;
+    if (ccg_failed(ccg_store_key_get(k->store, key_id, 0, &key))) {
+        CCG_TRY(host_fail(&h));
+    }
+    h.key_version = key.version;
+    h.policy_id = key.policy_id;
+    CCG_TRY(host_intent(&h));
+    if (ccg_failed(ccg_store_owner_transfer(k->store, CCG_OWNED_KEY, key_id, NULL, to, kbs_now(k), &done))) {
+        CCG_TRY(host_fail(&h));
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_store_key_free(&key);
     return result;
 }
 
@@ -191,6 +276,9 @@ ccg_result ccg_kbs_host_rotate_key(ccg_kbs *k, const char *key_id, const ccg_sec
     memset(&live, 0, sizeof(live));
     CCG_TRY(host_begin(k, &h, "host.key.rotate"));
     h.key_id = key_id;
+    if (ccg_failed(ccg_kbs_resource_size_check(key != NULL ? key->len : 0))) {
+        CCG_TRY(host_fail(&h));
+    }
     if (ccg_failed(ccg_store_key_get(k->store, key_id, 0, &live))) {
         CCG_TRY(host_fail(&h));
     }

@@ -18,11 +18,12 @@
  * cut-down or decoded form. */
 #include "kbs_internal.h"
 
+#include "ccgate/artifact.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define SEGMENT_MAX 128u
 #define RESOURCE_PREFIX "/kbs/v0/resource/"
 
 static int hex_value(char c)
@@ -139,43 +140,16 @@ void kbs_path_escape(const char *s, size_t sent_len, char *out, size_t cap)
     out[used] = 0;
 }
 
-static int segment_ok(const char *s, size_t n)
-{
-    if (n == 0 || n > SEGMENT_MAX || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.')) {
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == '-')) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 ccg_reason kbs_key_id_parse(const char *path, char *key_id, size_t cap)
 {
     const char *p;
-    size_t len, start = 0, segments = 0;
+    size_t len;
     if (strncmp(path, RESOURCE_PREFIX, strlen(RESOURCE_PREFIX)) != 0) {
         return CCG_R_KBS_PATH_INVALID;
     }
     p = path + strlen(RESOURCE_PREFIX);
     len = strlen(p);
-    if (len + 1 > cap) {
-        return CCG_R_KBS_PATH_INVALID;
-    }
-    for (size_t i = 0; i <= len; i++) {
-        if (i == len || p[i] == '/') {
-            if (!segment_ok(p + start, i - start)) {
-                return CCG_R_KBS_PATH_INVALID;
-            }
-            segments++;
-            start = i + 1;
-        }
-    }
-    if (segments != 3) {
+    if (len + 1 > cap || !ccg_key_id_valid(p)) { /* the one key ID rule (artifact_key_id.c) */
         return CCG_R_KBS_PATH_INVALID;
     }
     memcpy(key_id, p, len + 1);

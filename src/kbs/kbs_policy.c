@@ -107,10 +107,40 @@ cleanup:
     return result;
 }
 
+/* "rotation": {"previous_grace_seconds": N} (0..CCG_KBS_GRACE_MAX) or {"previous_until_cut_over": true}:
+ * exactly one of them. */
+static ccg_result parse_rotation(const json_t *section, ccg_kbs_policy *p)
+{
+    ccg_result result = CCG_FAILURE;
+    const json_t *grace, *until;
+    if (section == NULL) {
+        return CCG_SUCCESS;
+    }
+    CCG_ENSURE_MSG(json_is_object(section) && json_object_size(section) == 1, CCG_R_KBS_POLICY_INVALID,
+                   "rotation must be {\"previous_grace_seconds\": N} or {\"previous_until_cut_over\": true}");
+    grace = json_object_get(section, "previous_grace_seconds");
+    until = json_object_get(section, "previous_until_cut_over");
+    if (grace != NULL) {
+        CCG_ENSURE_MSG(json_is_integer(grace) && json_integer_value(grace) >= 0 &&
+                           json_integer_value(grace) <= CCG_KBS_GRACE_MAX,
+                       CCG_R_KBS_POLICY_INVALID, "rotation.previous_grace_seconds must be an integer 0..%d",
+                       CCG_KBS_GRACE_MAX);
+        p->previous_grace = json_integer_value(grace);
+    } else {
+        CCG_ENSURE_MSG(json_is_true(until), CCG_R_KBS_POLICY_INVALID,
+                       "rotation: the member is previous_grace_seconds or previous_until_cut_over (true)");
+        p->previous_grace = CCG_KBS_GRACE_UNTIL_CUT_OVER;
+    }
+    p->rotation_grace = 1;
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
 ccg_result ccg_kbs_policy_parse(const char *json_text, size_t len, ccg_kbs_policy **out)
 {
     static const char *const known[] = {"policy_id", "version", "allowed_tees", "snp_policy", "trusted_roots",
-                                        "gpu_required", "gpu", "tdx"};
+                                        "gpu_required", "gpu", "tdx", "rotation"};
     ccg_result result = CCG_FAILURE;
     json_error_t jerr;
     json_t *root = NULL, *v;
@@ -167,6 +197,7 @@ ccg_result ccg_kbs_policy_parse(const char *json_text, size_t len, ccg_kbs_polic
     CCG_TRY(parse_tdx(json_object_get(root, "tdx"), p));
 
     CCG_TRY(parse_gpu(root, p));
+    CCG_TRY(parse_rotation(json_object_get(root, "rotation"), p));
 
     v = json_object_get(root, "snp_policy");
     if (v == NULL) {

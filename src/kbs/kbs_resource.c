@@ -1,6 +1,9 @@
-/* GET /kbs/v0/resource/<repo>/<type>/<tag>: the key release path.
+/* GET /kbs/v0/resource/<repo>/<type>/<tag>[?version=N]: the key release path.
  *
  *   session (cookie or bearer token) -> key "<repo>/<type>/<tag>", live version -> state active
+ *   (with ?version=N that version: active, or retired by a rotation and still in the grace that the
+ *   key's release policy grants ("rotation") and no cut-over ended; else key.retired. docs/kbs.md
+ *   "Key lifecycle": the KBS 0.4.0 path stays as it is, the version travels in the query)
  *   -> the key's release policy re-appraises the session's verified evidence at now (or, when it is
  *      the very policy version the attestation was appraised under, within decision_reuse seconds of
  *      that decision, with the same reference-value set version, the same collateral by digest (a
@@ -170,6 +173,63 @@ static int decision_reusable(ccg_kbs *k, attested *a, const char *tee, const ccg
     return 1;
 }
 
+/* The query the release path takes: none (*version 0: the current version) or exactly "version=N", N a
+ * decimal 1..2^53 without sign or leading zero. Anything else is refused (kbs.path_invalid) rather than
+ * ignored, so a client never receives another version than the one it named. */
+static ccg_reason version_query(const char *query, int64_t *version)
+{
+    static const char name[] = "version=";
+    const char *d;
+    int64_t v = 0;
+    *version = 0;
+    if (query == NULL) {
+        return CCG_R_OK;
+    }
+    if (strncmp(query, name, strlen(name)) != 0) {
+        return CCG_R_KBS_PATH_INVALID;
+    }
+    d = query + strlen(name);
+    if (*d < '1' || *d > '9' || strlen(d) > 16) {
+        return CCG_R_KBS_PATH_INVALID;
+    }
+    for (; *d != 0; d++) {
+        if (*d < '0' || *d > '9') {
+            return CCG_R_KBS_PATH_INVALID;
+        }
+        v = v * 10 + (*d - '0');
+    }
+    if (v > ((int64_t)1 << 53)) {
+        return CCG_R_KBS_PATH_INVALID;
+    }
+    *version = v;
+    return CCG_R_OK;
+}
+
+/* Whether a version a rotation retired is still in its grace now: no cut-over ended it (the store's
+ * releasable_until) and the release policy grants one that has not run out since the rotation. */
+static int grace_open(const ccg_kbs_policy *p, const ccg_store_key *key, ccg_time now)
+{
+    if (key->state != CCG_KEY_RETIRED || now >= key->releasable_until || !p->rotation_grace) {
+        return 0;
+    }
+    return p->previous_grace == CCG_KBS_GRACE_UNTIL_CUT_OVER || now - key->retired_at < p->previous_grace;
+}
+
+/* The key's live version (the newest when all are retired) is active: key.disabled or key.retired
+ * otherwise, or the store's error. */
+static ccg_result live_releasable(ccg_kbs *k, const char *key_id)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_store_key live;
+    memset(&live, 0, sizeof(live));
+    CCG_TRY(ccg_store_key_get(k->store, key_id, 0, &live));
+    CCG_TRY(ccg_store_key_releasable(&live));
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_store_key_free(&live);
+    return result;
+}
+
 void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http_response *resp)
 {
     static const char action[] = "resource.release";
@@ -191,6 +251,9 @@ void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_ht
     ccg_secbuf plain = {0};
     uint8_t *aad = NULL;
     size_t aad_len = 0, jwe_len = 0;
+    int64_t want = 0;
+    int by_grace = 0;
+    ccg_reason why_query;
 
     memset(&session, 0, sizeof(session));
     memset(&key, 0, sizeof(key));
@@ -204,6 +267,10 @@ void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_ht
         goto cleanup;
     }
     ctx.key_id = key_id;
+    if ((why_query = version_query(req->query, &want)) != CCG_R_OK) {
+        kbs_deny(k, resp, action, &ctx, why_query, 400, now);
+        goto cleanup;
+    }
 
     /* Who asks: a bearer token (verified, naming its session) or the session cookie. */
     if (req->authorization != NULL) {
@@ -240,15 +307,24 @@ void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_ht
         goto cleanup;
     }
 
-    /* The key: its live version must be active. */
-    if (ccg_failed(ccg_store_key_get(k->store, key_id, 0, &key))) {
+    /* The key: its live version (or the version asked for) must be active, or in its grace. */
+    ctx.key_version = want; /* a refusal names the version asked for */
+    if (ccg_failed(ccg_store_key_get(k->store, key_id, want, &key))) {
         kbs_deny(k, resp, action, &ctx, ccg_error_reason(), 0, now);
         goto cleanup;
     }
     ctx.key_version = key.version;
     ctx.policy_id = key.policy_id;
-    if (ccg_failed(ccg_store_key_releasable(&key))) {
+    by_grace = want != 0 && key.state == CCG_KEY_RETIRED; /* judged once its policy is loaded */
+    if (!by_grace && ccg_failed(ccg_store_key_releasable(&key))) {
         kbs_deny(k, resp, action, &ctx, ccg_error_reason(), 403, now);
+        goto cleanup;
+    }
+    /* A grace never outlives the key: the kill switch (a disabled live version) or a retirement of the
+     * live version stops every version, the one in its grace too. */
+    if (by_grace && ccg_failed(live_releasable(k, key_id))) {
+        kbs_deny(k, resp, action, &ctx, ccg_error_reason(), kbs_status_for(ccg_error_reason()) == 503 ? 503 : 403,
+                 now);
         goto cleanup;
     }
 
@@ -259,6 +335,10 @@ void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_ht
         goto cleanup;
     }
     ctx.policy_version = policy->version;
+    if (by_grace && !grace_open(policy, &key, now)) {
+        kbs_deny(k, resp, action, &ctx, CCG_R_KEY_RETIRED, 403, now);
+        goto cleanup;
+    }
     if (decision_reusable(k, &att, session.tee, policy, now)) {
         /* The same report verified under the same policy version moments ago: its decision stands. */
         ccg_decision_init(&d, "snp");

@@ -377,6 +377,9 @@ static void completed(void *cls, struct MHD_Connection *connection, void **con_c
  * sent: an encoded variant of the attest path gets the small limit, and the router refuses it anyway. */
 static size_t body_limit(const char *method, const char *url)
 {
+    if (strcmp(method, "POST") == 0 && strncmp(url, "/admin/v0/keys", 14) == 0) {
+        return CCG_KBS_MAX_ADMIN_KEY_BODY; /* a resource up to 1 MiB, base64url (lifecycle) */
+    }
     return strcmp(method, "POST") == 0 && strcmp(url, "/kbs/v0/attest") == 0 ? CCG_KBS_MAX_ATTEST_BODY
                                                                                 : CCG_KBS_MAX_BODY;
 }
@@ -422,6 +425,7 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *connection, cons
     req.method = method;
     req.path = url;
     req.path_len = hidden_path_len(st, url, version);
+    req.query = strchr(st->target, '?') != NULL ? strchr(st->target, '?') + 1 : NULL; /* as sent (lifecycle) */
     req.cookie_session = MHD_lookup_connection_value(connection, MHD_COOKIE_KIND, CCG_KBS_COOKIE);
     req.authorization = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
     req.body = st->body.data != NULL ? st->body.data : "";

@@ -18,8 +18,14 @@ static const char SQL_KEY_INSERT[] =
     "INSERT INTO keys(key_id, version, state, wrapped, kek_label, policy_id, created_at, updated_at)"
     " VALUES ($1, $2, 'active', $3, $4, $5, $6, $6)";
 static const char SQL_KEY_LIVE[] = "SELECT version, policy_id FROM keys WHERE key_id = $1 AND state <> 'retired'";
+/* The versions a rotation retires keep an open grace (CCG_STORE_GRACE_OPEN) counted from retired_at:
+ * their release policy bounds it, a cut-over ends it. */
 static const char SQL_KEY_RETIRE_LIVE[] =
-    "UPDATE keys SET state = 'retired', updated_at = $2 WHERE key_id = $1 AND state <> 'retired'";
+    "UPDATE keys SET state = 'retired', updated_at = $2, retired_at = $2, releasable_until = 9223372036854775807"
+    " WHERE key_id = $1 AND state <> 'retired'";
+static const char SQL_KEY_END_GRACE[] =
+    "UPDATE keys SET releasable_until = $3 WHERE key_id = $1 AND ($2 = 0 OR version = $2)"
+    " AND state = 'retired' AND releasable_until > $3";
 static const char SQL_KEY_STATE[] = "SELECT state FROM keys WHERE key_id = $1 AND version = $2 FOR UPDATE";
 static const char SQL_KEY_SET_STATE[] =
     "UPDATE keys SET state = $3, updated_at = $4 WHERE key_id = $1 AND version = $2 AND state = $5";
@@ -27,12 +33,14 @@ static const char SQL_KEY_SET_STATE[] =
 static const char SQL_KEY_REWRAP[] = "UPDATE keys SET wrapped = $3, kek_label = $4, updated_at = $5"
                                      " WHERE key_id = $1 AND version = $2 AND kek_label = $6";
 static const char SQL_KEY_EXISTS[] = "SELECT kek_label FROM keys WHERE key_id = $1 AND version = $2";
-#define KEY_COLUMNS "key_id, version, state, kek_label, policy_id, created_at, updated_at, wrapped"
+#define KEY_COLUMNS                                                                                            \
+    "key_id, version, state, kek_label, policy_id, created_at, updated_at, wrapped, releasable_until, retired_at"
 static const char SQL_KEY_GET[] = "SELECT " KEY_COLUMNS " FROM keys WHERE key_id = $1 AND version = $2";
 /* The live version first; when every version is retired, the newest. */
 static const char SQL_KEY_GET_CURRENT[] = "SELECT " KEY_COLUMNS " FROM keys WHERE key_id = $1"
                                           " ORDER BY (state = 'retired') ASC, version DESC LIMIT 1";
-#define KEY_LIST_COLUMNS "key_id, version, state, kek_label, policy_id, created_at, updated_at"
+#define KEY_LIST_COLUMNS                                                                                       \
+    "key_id, version, state, kek_label, policy_id, created_at, updated_at, NULL::bytea, releasable_until, retired_at"
 static const char SQL_KEY_LIST_ONE[] = "SELECT " KEY_LIST_COLUMNS " FROM keys WHERE key_id = $1 ORDER BY version";
 static const char SQL_KEY_LIST_ALL[] = "SELECT " KEY_LIST_COLUMNS " FROM keys ORDER BY key_id COLLATE \"C\", version";
 
@@ -253,6 +261,35 @@ cleanup:
     return result;
 }
 
+ccg_result ccg_pg_key_end_grace(void *impl, const char *key_id, int64_t version, ccg_time now, int64_t *ended)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_pg *h = impl;
+    PGresult *r = NULL;
+    ccg_pg_params p;
+    int64_t count = 0, max_version = 0;
+    *ended = 0;
+    CCG_TRY(begin_key(h, key_id));
+    CCG_TRY(key_versions(h, key_id, &count, &max_version));
+    CCG_ENSURE_MSG(count > 0, CCG_R_KEY_NOT_FOUND, "key '%s' does not exist", key_id);
+    CCG_ENSURE_MSG(version <= max_version, CCG_R_KEY_NOT_FOUND, "key '%s' version %lld does not exist", key_id,
+                   (long long)version);
+    ccg_pg_params_init(&p);
+    ccg_pg_text(&p, key_id);
+    ccg_pg_int(&p, version);
+    ccg_pg_int(&p, now);
+    CCG_TRY(ccg_pg_exec(h, SQL_KEY_END_GRACE, &p, "end the grace of retired key versions", &r));
+    *ended = strtoll(PQcmdTuples(r), NULL, 10);
+    CCG_TRY(ccg_pg_commit(h));
+    result = CCG_SUCCESS;
+cleanup:
+    PQclear(r);
+    if (h->in_tx) {
+        ccg_pg_rollback(h);
+    }
+    return result;
+}
+
 /* Fills a key from row `row` of KEY_COLUMNS; the blob only when with_wrapped. */
 static ccg_result read_key_row(const PGresult *r, int row, int with_wrapped, ccg_store_key *out)
 {
@@ -267,6 +304,8 @@ static ccg_result read_key_row(const PGresult *r, int row, int with_wrapped, ccg
     CCG_TRY(ccg_pg_col_text(r, row, 4, out->policy_id, sizeof(out->policy_id)));
     CCG_TRY(ccg_pg_col_int(r, row, 5, &out->created_at));
     CCG_TRY(ccg_pg_col_int(r, row, 6, &out->updated_at));
+    CCG_TRY(ccg_pg_col_int(r, row, 8, &out->releasable_until));
+    CCG_TRY(ccg_pg_col_int(r, row, 9, &out->retired_at));
     if (with_wrapped) {
         CCG_TRY(ccg_pg_col_bytes(r, row, 7, CCG_STORE_WRAPPED_MAX, 0, &out->wrapped, &out->wrapped_len));
         CCG_ENSURE_MSG(out->wrapped_len >= CCG_STORE_WRAPPED_MIN &&

@@ -169,11 +169,50 @@ static const char MIGRATION_4[] =
     "    AND (NEW.kek_label IS NOT DISTINCT FROM OLD.kek_label OR NEW.wrapped IS NOT DISTINCT FROM OLD.wrapped))"
     "  EXECUTE FUNCTION ccg_refuse('a key version is re-wrapped only under another KEK');";
 
+/* Version 5: key lifecycle (SQLite's MIGRATION_5): a retired version's grace (releasable_until,
+ * counted from retired_at) only ends; owners change hands only by a recorded transfer. PostgreSQL's
+ * trigger conditions take no subquery, so the owner rule is a plpgsql function. */
+static const char MIGRATION_5[] =
+    "ALTER TABLE keys ADD COLUMN releasable_until BIGINT NOT NULL DEFAULT 0;"
+    "ALTER TABLE keys ADD COLUMN retired_at BIGINT NOT NULL DEFAULT 0;"
+    "DROP TRIGGER IF EXISTS keys_retired_is_final ON keys;"
+    "CREATE TRIGGER keys_retired_is_final BEFORE UPDATE ON keys FOR EACH ROW WHEN (OLD.state = 'retired'"
+    "  AND (NEW.state IS DISTINCT FROM OLD.state OR NEW.policy_id IS DISTINCT FROM OLD.policy_id"
+    "    OR NEW.retired_at IS DISTINCT FROM OLD.retired_at OR NEW.releasable_until > OLD.releasable_until"
+    "    OR (NEW.kek_label IS NOT DISTINCT FROM OLD.kek_label"
+    "      AND NEW.releasable_until IS NOT DISTINCT FROM OLD.releasable_until)))"
+    "  EXECUTE FUNCTION ccg_refuse('a retired key version is final; its grace only ends');"
+    "CREATE TABLE owner_transfers ("
+    "  kind         TEXT NOT NULL CHECK (kind IN ('key', 'policy')),"
+    "  object_id    TEXT NOT NULL,"
+    "  from_issuer  TEXT NOT NULL,"
+    "  from_subject TEXT NOT NULL,"
+    "  to_issuer    TEXT NOT NULL CHECK (length(to_issuer) >= 1),"
+    "  to_subject   TEXT NOT NULL CHECK (length(to_subject) >= 1),"
+    "  at           BIGINT NOT NULL"
+    ");"
+    "CREATE INDEX owner_transfers_by_object ON owner_transfers(kind, object_id);"
+    "CREATE TRIGGER owner_transfers_kept BEFORE UPDATE OR DELETE ON owner_transfers"
+    "  FOR EACH ROW EXECUTE FUNCTION ccg_refuse('owner transfers are kept');"
+    "CREATE OR REPLACE FUNCTION ccg_owner_change() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"
+    " IF NEW.issuer = '' OR length(NEW.subject) < 1 OR NEW.kind IS DISTINCT FROM OLD.kind"
+    "    OR NEW.object_id IS DISTINCT FROM OLD.object_id"
+    "    OR ((OLD.issuer <> '' OR NEW.subject IS DISTINCT FROM OLD.subject) AND NOT EXISTS ("
+    "      SELECT 1 FROM owner_transfers t WHERE t.kind = OLD.kind AND t.object_id = OLD.object_id"
+    "        AND t.from_issuer = OLD.issuer AND t.from_subject = OLD.subject AND t.to_issuer = NEW.issuer"
+    "        AND t.to_subject = NEW.subject AND t.at = NEW.updated_at)) THEN"
+    "   RAISE EXCEPTION 'an owner changes hands only by a recorded transfer'"
+    "     USING ERRCODE = 'integrity_constraint_violation';"
+    " END IF; RETURN NEW; END $f$;"
+    "DROP TRIGGER IF EXISTS owners_fixed ON owners;"
+    "CREATE TRIGGER owners_fixed BEFORE UPDATE ON owners FOR EACH ROW EXECUTE FUNCTION ccg_owner_change();";
+
 static const char *const MIGRATIONS[] = {
     MIGRATION_1,
     MIGRATION_2,
     MIGRATION_3,
     MIGRATION_4,
+    MIGRATION_5,
 };
 _Static_assert(sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0]) == CCG_STORE_SCHEMA_VERSION,
                "one PostgreSQL migration per schema version (port the SQLite migration here)");

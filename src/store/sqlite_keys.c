@@ -15,12 +15,19 @@ static const char SQL_KEY_INSERT[] =
     " VALUES (?1, ?2, 'active', ?3, ?4, ?5, ?6, ?6)";
 static const char SQL_KEY_LIVE[] =
     "SELECT version, policy_id FROM keys WHERE key_id = ?1 AND state <> 'retired'";
+/* The versions a rotation retires keep an open grace (CCG_STORE_GRACE_OPEN) counted from retired_at:
+ * their release policy bounds it, a cut-over ends it. */
 static const char SQL_KEY_RETIRE_LIVE[] =
-    "UPDATE keys SET state = 'retired', updated_at = ?2 WHERE key_id = ?1 AND state <> 'retired'";
+    "UPDATE keys SET state = 'retired', updated_at = ?2, retired_at = ?2, releasable_until = 9223372036854775807"
+    " WHERE key_id = ?1 AND state <> 'retired'";
+static const char SQL_KEY_END_GRACE[] =
+    "UPDATE keys SET releasable_until = ?3 WHERE key_id = ?1 AND (?2 = 0 OR version = ?2)"
+    " AND state = 'retired' AND releasable_until > ?3";
 static const char SQL_KEY_STATE[] = "SELECT state FROM keys WHERE key_id = ?1 AND version = ?2";
 static const char SQL_KEY_SET_STATE[] =
     "UPDATE keys SET state = ?3, updated_at = ?4 WHERE key_id = ?1 AND version = ?2 AND state = ?5";
-#define KEY_COLUMNS "key_id, version, state, kek_label, policy_id, created_at, updated_at, wrapped"
+#define KEY_COLUMNS                                                                                            \
+    "key_id, version, state, kek_label, policy_id, created_at, updated_at, wrapped, releasable_until, retired_at"
 static const char SQL_KEY_GET[] = "SELECT " KEY_COLUMNS " FROM keys WHERE key_id = ?1 AND version = ?2";
 /* The live version first; when every version is retired, the newest. */
 static const char SQL_KEY_GET_CURRENT[] = "SELECT " KEY_COLUMNS " FROM keys WHERE key_id = ?1"
@@ -249,6 +256,37 @@ cleanup:
     return result;
 }
 
+ccg_result ccg_sqlite_key_end_grace(void *impl, const char *key_id, int64_t version, ccg_time now, int64_t *ended)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_sqlite *h = impl;
+    sqlite3_stmt *st = NULL;
+    int64_t count = 0, max_version = 0;
+    int in_tx = 0;
+    *ended = 0;
+    CCG_TRY(ccg_sqlite_begin(h));
+    in_tx = 1;
+    CCG_TRY(key_versions(h, key_id, &count, &max_version));
+    CCG_ENSURE_MSG(count > 0, CCG_R_KEY_NOT_FOUND, "key '%s' does not exist", key_id);
+    CCG_ENSURE_MSG(version <= max_version, CCG_R_KEY_NOT_FOUND, "key '%s' version %lld does not exist", key_id,
+                   (long long)version);
+    CCG_TRY(ccg_sqlite_stmt(h, SQL_KEY_END_GRACE, &st));
+    CCG_TRY(ccg_sqlite_bind_text(h, st, 1, key_id));
+    CCG_TRY(ccg_sqlite_bind_int(h, st, 2, version));
+    CCG_TRY(ccg_sqlite_bind_int(h, st, 3, now));
+    CCG_TRY(ccg_sqlite_step_done(h, st, "end the grace of retired key versions"));
+    *ended = sqlite3_changes(h->db);
+    CCG_TRY(ccg_sqlite_commit(h));
+    in_tx = 0;
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_sqlite_done(st);
+    if (in_tx) {
+        ccg_sqlite_rollback(h);
+    }
+    return result;
+}
+
 /* Fills a key from a row of KEY_COLUMNS; the blob only when with_wrapped. */
 static ccg_result read_key_row(sqlite3_stmt *st, int with_wrapped, ccg_store_key *out)
 {
@@ -263,6 +301,8 @@ static ccg_result read_key_row(sqlite3_stmt *st, int with_wrapped, ccg_store_key
     CCG_TRY(ccg_sqlite_col_text(st, 4, out->policy_id, sizeof(out->policy_id)));
     CCG_TRY(ccg_sqlite_col_int(st, 5, &out->created_at));
     CCG_TRY(ccg_sqlite_col_int(st, 6, &out->updated_at));
+    CCG_TRY(ccg_sqlite_col_int(st, 8, &out->releasable_until));
+    CCG_TRY(ccg_sqlite_col_int(st, 9, &out->retired_at));
     if (with_wrapped) {
         CCG_TRY(ccg_sqlite_col_bytes(st, 7, CCG_STORE_WRAPPED_MAX, 0, &out->wrapped, &out->wrapped_len));
         CCG_ENSURE_MSG(out->wrapped_len >= CCG_STORE_WRAPPED_MIN &&

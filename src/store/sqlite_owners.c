@@ -10,6 +10,13 @@ static const char SQL_GET[] = "SELECT issuer, subject FROM owners WHERE kind = ?
 static const char SQL_CLAIM[] =
     "INSERT INTO owners(kind, object_id, issuer, subject, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)"
     " ON CONFLICT(kind, object_id) DO NOTHING";
+static const char SQL_TRANSFER_RECORD[] =
+    "INSERT INTO owner_transfers(kind, object_id, from_issuer, from_subject, to_issuer, to_subject, at)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+static const char SQL_TRANSFER[] =
+    "INSERT INTO owners(kind, object_id, issuer, subject, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)"
+    " ON CONFLICT(kind, object_id) DO UPDATE SET issuer = excluded.issuer, subject = excluded.subject,"
+    " updated_at = excluded.updated_at";
 static const char SQL_UNBOUND[] = "SELECT DISTINCT subject FROM owners WHERE issuer = '' ORDER BY subject";
 static const char SQL_BIND[] = "UPDATE owners SET issuer = ?2, updated_at = ?3 WHERE issuer = '' AND subject = ?1";
 
@@ -65,6 +72,61 @@ ccg_result ccg_sqlite_owner_claim(void *impl, ccg_store_owned kind, const char *
     result = CCG_SUCCESS;
 cleanup:
     ccg_sqlite_done(st);
+    if (in_tx) {
+        ccg_sqlite_rollback(h);
+    }
+    return result;
+}
+
+static ccg_result transfer_step(ccg_sqlite *h, const char *sql, ccg_store_owned kind, const char *id,
+                                const ccg_store_owner *from, const ccg_store_owner *to, ccg_time now)
+{
+    ccg_result result = CCG_FAILURE;
+    sqlite3_stmt *st = NULL;
+    int record = sql == SQL_TRANSFER_RECORD;
+    CCG_TRY(ccg_sqlite_stmt(h, sql, &st));
+    CCG_TRY(ccg_sqlite_bind_text(h, st, 1, kind_name(kind)));
+    CCG_TRY(ccg_sqlite_bind_text(h, st, 2, id));
+    if (record) {
+        CCG_TRY(ccg_sqlite_bind_text(h, st, 3, from->issuer));
+        CCG_TRY(ccg_sqlite_bind_text(h, st, 4, from->subject));
+    }
+    CCG_TRY(ccg_sqlite_bind_text(h, st, record ? 5 : 3, to->issuer));
+    CCG_TRY(ccg_sqlite_bind_text(h, st, record ? 6 : 4, to->subject));
+    CCG_TRY(ccg_sqlite_bind_int(h, st, record ? 7 : 5, now));
+    CCG_TRY(ccg_sqlite_step_done(h, st, record ? "record the owner transfer" : "transfer the owner"));
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_sqlite_done(st);
+    return result;
+}
+
+ccg_result ccg_sqlite_owner_transfer(void *impl, ccg_store_owned kind, const char *id, const ccg_store_owner *from,
+                                     const ccg_store_owner *to, ccg_time now, int *done)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_sqlite *h = impl;
+    ccg_store_owner recorded;
+    int found = 0, in_tx = 0;
+    *done = 0;
+    CCG_TRY(ccg_sqlite_begin(h));
+    in_tx = 1;
+    CCG_TRY(ccg_sqlite_owner_get(h, kind, id, &recorded, &found));
+    if (from != NULL && (!found || strcmp(recorded.issuer, from->issuer) != 0 ||
+                         strcmp(recorded.subject, from->subject) != 0)) {
+        result = CCG_SUCCESS; /* not the caller's to give: nothing changes */
+        goto cleanup;
+    }
+    if (!found) {
+        memset(&recorded, 0, sizeof(recorded));
+    }
+    CCG_TRY(transfer_step(h, SQL_TRANSFER_RECORD, kind, id, &recorded, to, now));
+    CCG_TRY(transfer_step(h, SQL_TRANSFER, kind, id, NULL, to, now));
+    CCG_TRY(ccg_sqlite_commit(h));
+    in_tx = 0;
+    *done = 1;
+    result = CCG_SUCCESS;
+cleanup:
     if (in_tx) {
         ccg_sqlite_rollback(h);
     }

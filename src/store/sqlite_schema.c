@@ -153,11 +153,57 @@ static const char MIGRATION_KEK_REWRAP[] =
     "  WHEN NEW.kek_label IS OLD.kek_label OR NEW.wrapped IS OLD.wrapped"
     "  BEGIN SELECT RAISE(ABORT, 'a key version is re-wrapped only under another KEK, with new bytes'); END;";
 
+/* Version 5: the key lifecycle (docs/kbs.md "Key lifecycle").
+ * - keys.releasable_until: until when a retired version may still be released to a guest that asks
+ *   for it by version (0: never). Rotation opens it on the version it retires (the grace); a cut-over
+ *   lowers it to the cut-over time. keys.retired_at: when a rotation retired the version (what the
+ *   release policy's grace counts from; updated_at moves with a KEK re-wrap, this does not).
+ *   A retired version stays final in every other respect: its state, policy and retired_at never change
+ *   again, its grace can only shrink, and besides that only a re-wrap under another KEK (schema 4) may
+ *   touch it.
+ * - owners may change hands (ownership transfer), and only through a row of owner_transfers written
+ *   in the same transaction (from, to, at = the owner's new updated_at): a writer that goes around the
+ *   API still cannot move an owner, and every transfer stays on record. Never to an unbound or empty
+ *   owner, never to another object; bind still gives an unbound owner its issuer. */
+static const char MIGRATION_5[] =
+    "ALTER TABLE keys ADD COLUMN releasable_until INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE keys ADD COLUMN retired_at INTEGER NOT NULL DEFAULT 0;"
+    "DROP TRIGGER keys_retired_is_final;"
+    "CREATE TRIGGER keys_retired_is_final BEFORE UPDATE ON keys WHEN OLD.state = 'retired'"
+    "  AND (NEW.state IS NOT OLD.state OR NEW.policy_id IS NOT OLD.policy_id OR NEW.retired_at IS NOT OLD.retired_at"
+    "    OR NEW.releasable_until > OLD.releasable_until"
+    "    OR (NEW.kek_label IS OLD.kek_label AND NEW.releasable_until IS OLD.releasable_until))"
+    "  BEGIN SELECT RAISE(ABORT, 'a retired key version is final; its grace only ends'); END;"
+    "CREATE TABLE owner_transfers ("
+    "  kind         TEXT NOT NULL CHECK (kind IN ('key', 'policy')),"
+    "  object_id    TEXT NOT NULL,"
+    "  from_issuer  TEXT NOT NULL,"
+    "  from_subject TEXT NOT NULL,"
+    "  to_issuer    TEXT NOT NULL CHECK (length(to_issuer) >= 1),"
+    "  to_subject   TEXT NOT NULL CHECK (length(to_subject) >= 1),"
+    "  at           INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE INDEX owner_transfers_by_object ON owner_transfers(kind, object_id);"
+    "CREATE TRIGGER owner_transfers_kept BEFORE UPDATE ON owner_transfers"
+    "  BEGIN SELECT RAISE(ABORT, 'owner transfers are kept'); END;"
+    "CREATE TRIGGER owner_transfers_kept_del BEFORE DELETE ON owner_transfers"
+    "  BEGIN SELECT RAISE(ABORT, 'owner transfers are kept'); END;"
+    "DROP TRIGGER owners_fixed;"
+    "CREATE TRIGGER owners_fixed BEFORE UPDATE ON owners"
+    "  WHEN NEW.issuer = '' OR length(NEW.subject) < 1 OR NEW.kind IS NOT OLD.kind"
+    "    OR NEW.object_id IS NOT OLD.object_id"
+    "    OR ((OLD.issuer <> '' OR NEW.subject IS NOT OLD.subject) AND NOT EXISTS ("
+    "      SELECT 1 FROM owner_transfers t WHERE t.kind = OLD.kind AND t.object_id = OLD.object_id"
+    "        AND t.from_issuer = OLD.issuer AND t.from_subject = OLD.subject AND t.to_issuer = NEW.issuer"
+    "        AND t.to_subject = NEW.subject AND t.at = NEW.updated_at))"
+    "  BEGIN SELECT RAISE(ABORT, 'an owner changes hands only by a recorded transfer'); END;";
+
 static const char *const MIGRATIONS[] = {
     MIGRATION_1,
     MIGRATION_2,
     MIGRATION_3,
     MIGRATION_KEK_REWRAP,
+    MIGRATION_5,
 };
 _Static_assert(sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0]) == CCG_STORE_SCHEMA_VERSION,
                "one migration per schema version");

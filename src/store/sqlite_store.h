@@ -17,6 +17,7 @@ ccg_result ccg_sqlite_key_rotate(void *impl, const ccg_store_key_spec *spec, ccg
 ccg_result ccg_sqlite_key_rewrap(void *impl, const char *key_id, int64_t version, const char *old_label,
                                  const char *new_label, const uint8_t *wrapped, size_t wrapped_len, ccg_time now);
 ccg_result ccg_sqlite_key_set_state(void *impl, const char *key_id, int64_t version, ccg_key_state to, ccg_time now);
+ccg_result ccg_sqlite_key_end_grace(void *impl, const char *key_id, int64_t version, ccg_time now, int64_t *ended);
 ccg_result ccg_sqlite_key_get(void *impl, const char *key_id, int64_t version, ccg_store_key *out);
 ccg_result ccg_sqlite_key_list(void *impl, const char *key_id, ccg_store_key **out, size_t *count);
 
@@ -42,6 +43,8 @@ ccg_result ccg_sqlite_session_purge(void *impl, ccg_time before, int64_t *remove
 ccg_result ccg_sqlite_owner_get(void *impl, ccg_store_owned kind, const char *id, ccg_store_owner *out, int *found);
 ccg_result ccg_sqlite_owner_claim(void *impl, ccg_store_owned kind, const char *id, const ccg_store_owner *owner,
                                   ccg_time now, int *mine);
+ccg_result ccg_sqlite_owner_transfer(void *impl, ccg_store_owned kind, const char *id, const ccg_store_owner *from,
+                                     const ccg_store_owner *to, ccg_time now, int *done);
 ccg_result ccg_sqlite_owner_unbound(void *impl, ccg_store_owner **subjects, size_t *count);
 ccg_result ccg_sqlite_owner_bind(void *impl, const char *subject, const char *issuer, ccg_time now, int64_t *bound);
 

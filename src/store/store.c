@@ -462,6 +462,23 @@ cleanup:
     return result;
 }
 
+ccg_result ccg_store_key_end_grace(ccg_store *s, const char *key_id, int64_t version, ccg_time now, int64_t *ended)
+{
+    ccg_result result = CCG_FAILURE;
+    int64_t n = 0;
+    ccg_error_clear();
+    CCG_ENSURE(s != NULL, CCG_R_INPUT_MALFORMED);
+    CCG_TRY(check_id("key_id", key_id));
+    CCG_TRY(check_lookup_version(version));
+    STORE_CALL(s, s->ops->key_end_grace(impl, key_id, version, now, &n));
+    if (ended != NULL) {
+        *ended = n;
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
 ccg_result ccg_store_key_releasable(const ccg_store_key *key)
 {
     ccg_result result = CCG_FAILURE;
@@ -754,6 +771,22 @@ ccg_result ccg_store_owner_claim(ccg_store *s, ccg_store_owned kind, const char 
     CCG_TRY(check_token("owner issuer", owner->issuer, CCG_STORE_OWNER_MAX));
     CCG_TRY(check_token("owner subject", owner->subject, CCG_STORE_OWNER_MAX));
     STORE_CALL(s, s->ops->owner_claim(impl, kind, id, owner, now, mine));
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+ccg_result ccg_store_owner_transfer(ccg_store *s, ccg_store_owned kind, const char *id, const ccg_store_owner *from,
+                                    const ccg_store_owner *to, ccg_time now, int *done)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_error_clear();
+    CCG_ENSURE(s != NULL && to != NULL && done != NULL, CCG_R_INPUT_MALFORMED);
+    *done = 0;
+    CCG_TRY(check_owned(kind, id));
+    CCG_TRY(check_token("owner issuer", to->issuer, CCG_STORE_OWNER_MAX));
+    CCG_TRY(check_token("owner subject", to->subject, CCG_STORE_OWNER_MAX));
+    STORE_CALL(s, s->ops->owner_transfer(impl, kind, id, from, to, now, done));
     result = CCG_SUCCESS;
 cleanup:
     return result;

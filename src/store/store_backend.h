@@ -4,7 +4,12 @@
  * pg_*.c (docs/store.md); both implement every operation with the same reason codes and atomicity:
  *   key_import     no version of key_id exists -> insert active; else store.conflict
  *   key_rotate     one transaction: every non-retired version -> retired, insert the new version active
+ *   key_rotate     ... the versions it retires get releasable_until = CCG_STORE_GRACE_OPEN
  *   key_set_state  one transaction: read the state, check ccg_key_transition_allowed, write
+ *   key_end_grace  one transaction: key.not_found unless the key (and version) exist; then one UPDATE of
+ *                  the retired versions (all with version 0) whose releasable_until > now to now
+ *   owner_transfer one transaction: read the owner; from given and not the recorded one -> *done 0;
+ *                  else insert the owner_transfers row and set (or insert) the owner, updated_at = now
  *   doc_put        insert once; identical bytes again succeed; other bytes or a stale version conflict
  *   session_consume_nonce  one conditional update (used = 0, not expired, challenged), then classify
  *   setting_get_or_create  the first committed value wins; every caller returns it
@@ -32,6 +37,7 @@ typedef struct {
                              const char *new_label, const uint8_t *wrapped, size_t wrapped_len, ccg_time now);
     ccg_result (*key_get)(void *impl, const char *key_id, int64_t version, ccg_store_key *out);
     ccg_result (*key_list)(void *impl, const char *key_id, ccg_store_key **out, size_t *count);
+    ccg_result (*key_end_grace)(void *impl, const char *key_id, int64_t version, ccg_time now, int64_t *ended);
 
     ccg_result (*doc_put)(void *impl, ccg_store_doc_kind kind, const char *id, int64_t version, const uint8_t *body,
                           size_t len, const char *digest, ccg_time now);
@@ -52,6 +58,8 @@ typedef struct {
     ccg_result (*owner_claim)(void *impl, ccg_store_owned kind, const char *id, const ccg_store_owner *owner,
                               ccg_time now, int *mine);
     ccg_result (*owner_unbound)(void *impl, ccg_store_owner **subjects, size_t *count);
+    ccg_result (*owner_transfer)(void *impl, ccg_store_owned kind, const char *id, const ccg_store_owner *from,
+                                 const ccg_store_owner *to, ccg_time now, int *done);
     ccg_result (*owner_bind)(void *impl, const char *subject, const char *issuer, ccg_time now, int64_t *bound);
 
     ccg_result (*setting_get)(void *impl, const char *name, uint8_t **value, size_t *len, int *found);

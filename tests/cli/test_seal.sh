@@ -79,10 +79,16 @@ expect "trailing data" 1 'artifact.trailing_data' -- "$cli" unseal --in "$tmp/t.
 expect "not an artifact" 2 'artifact.magic_invalid' -- "$cli" artifact inspect "$tmp/model.bin"
 head -c 31 /dev/urandom > "$tmp/short.key"
 expect "short key file" 1 'artifact.key_invalid' -- "$cli" seal --in "$tmp/model.bin" --out "$tmp/y.ccga" \
-  --key-file "$tmp/short.key" --key-id a --key-version 1 --signer "$tmp/p.key"
+  --key-file "$tmp/short.key" --key-id acme/model/a --key-version 1 --signer "$tmp/p.key"
 expect "bad chunk size" 2 'usage.invalid' -- "$cli" seal --in "$tmp/model.bin" --out "$tmp/y.ccga" \
-  --key-file "$tmp/model.key" --key-id a --key-version 1 --signer "$tmp/p.key" --chunk-size 100
+  --key-file "$tmp/model.key" --key-id acme/model/a --key-version 1 --signer "$tmp/p.key" --chunk-size 100
 expect "missing options" 2 'required' -- "$cli" seal --in "$tmp/model.bin"
+# Key IDs are the key broker's repo/type/tag (docs/kbs.md "Key lifecycle"), checked before anything is read.
+for bad_id in a acme/model acme/model/a/b acme//a ../model/a acme/model/. 'acme/mo del/a' acme/model/a%2F; do
+  expect "seal --key-id '$bad_id' refused" 2 'key.id_invalid' -- "$cli" seal --in "$tmp/model.bin" --out "$tmp/y.ccga" \
+    --key-file "$tmp/model.key" --key-id "$bad_id" --key-version 1 --signer "$tmp/p.key"
+done
+check "no artifact written for a refused key ID" '[ ! -e "$tmp/y.ccga" ]'
 expect "seal --help" 0 '^Usage: ccgate seal' -- "$cli" seal --help
 expect "unseal --help says providers only" 0 'providers checking their own' -- "$cli" unseal --help
 expect "artifact --help" 0 'artifact inspect' -- "$cli" artifact --help
@@ -90,7 +96,7 @@ expect "top-level usage" 0 'unseal' -- "$cli" --help
 
 # The command-line convention (cli_args.h): keys never on the command line, '-' for the standard streams.
 expect "--key-hex is gone" 2 "^ccgate seal: unknown option '--key-hex'" -- "$cli" seal --in "$tmp/model.bin" \
-  --out "$tmp/y.ccga" --key-hex 00 --key-id a --key-version 1 --signer "$tmp/p.key"
+  --out "$tmp/y.ccga" --key-hex 00 --key-id acme/model/a --key-version 1 --signer "$tmp/p.key"
 expect "unseal unknown option" 2 "^ccgate unseal: unknown option '--bogus'" -- "$cli" unseal --bogus
 expect "unseal missing value" 2 "^ccgate unseal: option '--in' needs a value" -- "$cli" unseal --in
 expect "bad key version" 2 "^ccgate unseal: --key-version" -- "$cli" unseal --key-version 0
@@ -104,7 +110,7 @@ expect "artifact without a command" 2 "^ccgate artifact:" -- "$cli" artifact
 expect "both key sources" 2 'exactly one of --key-file and --key-fd' -- "$cli" unseal --in "$tmp/m.ccga" \
   --out "$tmp/x.bin" --key-file "$tmp/model.key" --key-fd 0 --key-version 3 --provider-key "$tmp/p.pub"
 expect "stdin twice" 2 'cannot both read standard input' -- "$cli" seal --in - --out "$tmp/y.ccga" --key-file - \
-  --key-id a --key-version 1 --signer "$tmp/p.key"
+  --key-id acme/model/a --key-version 1 --signer "$tmp/p.key"
 head -c 40 /dev/urandom > "$tmp/long.key"
 expect "key fd too long" 1 'artifact.key_invalid' -- "$cli" unseal --in "$tmp/m.ccga" --out "$tmp/x.bin" \
   --key-fd 3 --key-version 3 --provider-key "$tmp/p.pub" 3<"$tmp/long.key"
@@ -113,7 +119,7 @@ expect "key fd not open" 2 'io.read_failed' -- "$cli" unseal --in "$tmp/m.ccga" 
 
 cp "$tmp/model.bin" "$tmp/same.bin"
 expect "seal --out the input itself" 2 'is the input itself' -- "$cli" seal --in "$tmp/same.bin" --out "$tmp/same.bin" \
-  --key-file "$tmp/model.key" --key-id a --key-version 1 --signer "$tmp/p.key"
+  --key-file "$tmp/model.key" --key-id acme/model/a --key-version 1 --signer "$tmp/p.key"
 check "the input is intact" 'cmp -s "$tmp/model.bin" "$tmp/same.bin"'
 cp "$tmp/m.ccga" "$tmp/same.ccga"
 expect "unseal --out the input itself" 2 'is the input itself' -- "$cli" unseal --in "$tmp/same.ccga" \

@@ -45,7 +45,7 @@ openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$tmp/p.key"
 openssl pkey -in "$tmp/p.key" -pubout -out "$tmp/p.pub"
 head -c 32 /dev/urandom > "$tmp/model.key"
 head -c 3000000 /dev/urandom > "$tmp/model.bin"
-seal=("$cli" seal --in "$tmp/model.bin" --key-file "$tmp/model.key" --key-id acme/m --key-version 1
+seal=("$cli" seal --in "$tmp/model.bin" --key-file "$tmp/model.key" --key-id acme/model/m --key-version 1
   --signer "$tmp/p.key" --chunk-size 65536)
 unseal=("$cli" unseal --in "$tmp/m.ccga" --key-file "$tmp/model.key" --key-version 1 --provider-key "$tmp/p.pub")
 
