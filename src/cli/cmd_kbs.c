@@ -26,6 +26,7 @@ typedef struct {
     const char *key, *role, *sub, *iss, *aud;
     int64_t ttl, now, version;
     int insecure_http, json;
+    const char *request_id; /* audit show REQUEST_ID */
 } kbs_args;
 
 /* One leaf command: its words, its summary, the synopsis of its own options and their help lines. */
@@ -69,6 +70,11 @@ static const kbs_leaf LEAVES[] = {
      1, "cfv"},
     {"audit", "list", "print the broker's audit records (operator)", "", "", 1, ""},
     {"audit", "verify", "verify the broker's audit chain (operator)", "", "", 1, ""},
+    {"audit", "show", "why a request was decided so, from its audit records (operator)", "REQUEST_ID",
+     "  REQUEST_ID          the request ID (the X-Request-Id the broker answered, or a record's)\n"
+     "                      --json prints the records as JSON. Exit 1 when no record names it\n"
+     "                      (audit.record_not_found)\n",
+     1, ""},
     {"health", NULL, "the broker's health (operator)", "", "", 1, ""},
     {"token", "mint", "mint an admin token offline, signed with the identity provider's key",
      "--key ADMIN.key --role R --sub S --aud AUDIENCE --ttl SECONDS [--iss ID] [--now TIME]",
@@ -179,7 +185,12 @@ static int parse_leaf(int argc, char **argv, kbs_args *a)
             return ccg_cli_usage_error(&cli, "--%s does not apply to this command", opt);
         }
     }
-    if (optind != argc) {
+    if (g_leaf->verb != NULL && strcmp(g_leaf->group, "audit") == 0 && strcmp(g_leaf->verb, "show") == 0) {
+        if (optind != argc - 1) {
+            return ccg_cli_usage_error(&cli, "give exactly one REQUEST_ID");
+        }
+        a->request_id = argv[optind];
+    } else if (optind != argc) {
         return ccg_cli_usage_error(&cli, "unexpected argument '%s'", argv[optind]);
     }
     /* The environment's defaults for whatever talks to the broker (docs/cli.md). */
@@ -198,7 +209,7 @@ static int pick_leaf(int argc, char **argv, int *rc)
         {"policy", "release policies: set, get, explain"},
         {"refval", "reference-value sets: put, get"},
         {"collateral", "collateral blobs: put"},
-        {"audit", "the broker's audit log: list, verify"},
+        {"audit", "the broker's audit log: list, verify, show"},
         {"health", "the broker's health"},
         {"token", "admin tokens: mint (offline)"},
     };
@@ -376,7 +387,10 @@ static int call(const kbs_args *a, const char *method, const char *path, const c
     }
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     doc = out.data != NULL ? json_loadb(out.data, out.len, 0, NULL) : NULL;
-    if (status >= 200 && status < 300) {
+    if (status >= 200 && status < 300 && a->request_id != NULL && !a->json && doc != NULL) {
+        cli_audit_show_print(stdout, doc); /* audit show: for a person */
+        rc = CLI_EXIT_OK;
+    } else if (status >= 200 && status < 300) {
         char *text = doc != NULL ? json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
         printf("%s\n", text != NULL ? text : (out.data != NULL ? out.data : ""));
         free(text);
@@ -556,6 +570,12 @@ static int doc_post(const kbs_args *a, const char *path, int needs_token)
     return rc;
 }
 
+/* GET /admin/v0/audit/<request-id> (operator). */
+static int audit_show(const kbs_args *a)
+{
+    return call_with_id(a, "GET", "/admin/v0/audit/", a->request_id, "", NULL);
+}
+
 static int need(const char *value, const char *what)
 {
     if (value == NULL) {
@@ -629,6 +649,9 @@ int cmd_kbs(int argc, char **argv)
         }
         if (strcmp(v, "verify") == 0) {
             return call(&a, "GET", "/admin/v0/audit/verify", NULL, 1);
+        }
+        if (strcmp(v, "show") == 0) {
+            return audit_show(&a);
         }
     } else if (strcmp(g, "health") == 0) {
         return call(&a, "GET", "/admin/v0/health", NULL, 1);
