@@ -66,8 +66,7 @@ ccg_result ccg_jwe_encrypt(const ccg_jwk *recipient, const uint8_t *plaintext, s
         char ey_b64[48];
         CCG_ENSURE_MSG(strcmp(ccg_jwk_alg(recipient), CCG_JOSE_ALG_ECDH_ES_A256KW) == 0, CCG_R_JOSE_JWK_UNSUPPORTED,
                        "the recipient key's alg %.32s is not a key-encryption algorithm", ccg_jwk_alg(recipient));
-        eph = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-        CCG_ENSURE_OSSL(eph != NULL, CCG_R_INTERNAL_CRYPTO);
+        CCG_TRY(jose_p256_keygen(&eph));
         CCG_TRY(jose_ecdh_p256(eph, ccg_jwk_pkey(recipient), CCG_R_JOSE_JWK_INVALID, z));
         CCG_TRY(jose_concat_kdf(z, sizeof(z), CCG_JOSE_ALG_ECDH_ES_A256KW, NULL, 0, NULL, 0, kek, sizeof(kek)));
         CCG_TRY(jose_a256kw_wrap(kek, cek, wrapped));

@@ -22,10 +22,14 @@ ccg_result jose_ecdh_p256(EVP_PKEY *priv, EVP_PKEY *peer, ccg_reason reason, uin
     EVP_PKEY_CTX *ctx = NULL;
     size_t z_len = 32;
     CCG_ENSURE_MSG(jose_is_p256(priv) && jose_is_p256(peer), reason, "ECDH-ES needs two P-256 keys");
+    /* The peer is validated here with the quick check (jose_p256_check_public), then handed over
+     * unvalidated: OpenSSL's own validation is the full check, whose n*Q multiplication costs as much as
+     * the ECDH itself and proves nothing more on a curve of cofactor 1. */
+    CCG_TRY(jose_p256_check_public(peer, reason));
     ctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL);
     CCG_ENSURE_OSSL(ctx != NULL, CCG_R_INTERNAL_CRYPTO);
     CCG_ENSURE_OSSL(EVP_PKEY_derive_init(ctx) == 1, CCG_R_INTERNAL_CRYPTO);
-    CCG_ENSURE_OSSL(EVP_PKEY_derive_set_peer_ex(ctx, peer, 1) == 1, reason);
+    CCG_ENSURE_OSSL(EVP_PKEY_derive_set_peer_ex(ctx, peer, 0) == 1, reason);
     CCG_ENSURE_OSSL(EVP_PKEY_derive(ctx, z, &z_len) == 1 && z_len == 32, reason);
     result = CCG_SUCCESS;
 cleanup:

@@ -223,9 +223,11 @@ void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_ht
         goto cleanup;
     }
     if (ccg_failed(ccg_store_session_get(k->store, sid, now, &session, &st))) {
-        ccg_reason why = st == CCG_SESSION_EXPIRED     ? CCG_R_KBS_SESSION_EXPIRED
-                         : st == CCG_SESSION_NOT_FOUND ? CCG_R_KBS_SESSION_MISSING
-                                                       : ccg_error_reason();
+        /* A store that could not answer is an outage (503), not a missing session. */
+        ccg_reason why = ccg_reason_kind_of(ccg_error_reason()) == CCG_KIND_DEPENDENCY ? ccg_error_reason()
+                         : st == CCG_SESSION_EXPIRED                                 ? CCG_R_KBS_SESSION_EXPIRED
+                         : st == CCG_SESSION_NOT_FOUND                               ? CCG_R_KBS_SESSION_MISSING
+                                                                                     : ccg_error_reason();
         kbs_deny(k, resp, action, &ctx, why, 0, now);
         goto cleanup;
     }
