@@ -18,6 +18,7 @@ packages+=(help2man) # man pages from each command's --help (cmake/man.cmake)
 packages+=(systemd) # systemd-analyze verify on the units (tests/cli/test_install.sh)
 packages+=(dpkg-dev) # make deb: dpkg-shlibdeps (packaging/build-deb.sh; dpkg-deb --root-owner-group needs no fakeroot)
 packages+=(postgresql libpq-dev) # the PostgreSQL store (issue 15)
+packages+=(haproxy) # the plain load balancer in front of several broker instances (tests/cli/test_kbs_multi.sh)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -156,8 +156,14 @@ static void retired_versions_are_rewrapped_and_stay_retired(void **state)
     FAILS_WITH(ccg_store_key_set_state(f->s, "r/model/k", 1, CCG_KEY_ACTIVE, T0 + 11), CCG_R_STORE_CONFLICT);
     /* the triggers hold for any writer, not only for the store's own statements */
     raw_fails(f, "UPDATE keys SET state = 'active' WHERE version = 1", "a retired key version is final");
-    raw_fails(f, "UPDATE keys SET state = 'active', kek_label = 'kek-z' WHERE version = 1",
+    raw_fails(f,
+              "UPDATE keys SET state = 'active', kek_label = 'kek-z',"
+              " wrapped = X'43434757" /* the magic, then 100 bytes */
+              "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a"
+              "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a'"
+              " WHERE version = 1",
               "a retired key version is final");
+    raw_fails(f, "UPDATE keys SET kek_label = 'kek-z' WHERE version = 2", "re-wrapped only under another KEK");
     raw_fails(f, "UPDATE keys SET wrapped = wrapped WHERE version = 2", "re-wrapped only under another KEK");
     raw_fails(f, "UPDATE keys SET created_at = 0 WHERE version = 2", "immutable except for its state");
     raw_fails(f, "UPDATE keys SET version = 7 WHERE version = 2", "immutable except for its state");

@@ -437,9 +437,8 @@ static void key_lookups_and_refusals(void **state)
               "INSERT INTO keys VALUES ('z', 1, 'active', '\\x0011'::bytea, 'l', 'pol', 0, 0)");
     RAW_FAILS(f, "UPDATE keys SET state = 'bogus' WHERE key_id = 'k'",
               "UPDATE keys SET state = 'bogus' WHERE key_id = 'k'");
-    /* a key's material stays as it was, even for the same magic */
-    RAW_FAILS(f, "UPDATE keys SET kek_label = 'other' WHERE key_id = 'k'",
-              "UPDATE keys SET kek_label = 'other' WHERE key_id = 'k'");
+    /* a key version's identity and creation stay as they were */
+    RAW_FAILS(f, "UPDATE keys SET created_at = 1 WHERE key_id = 'k'", "UPDATE keys SET created_at = 1 WHERE key_id = 'k'");
 }
 
 static void rotation_retires_old_versions_atomically(void **state)

@@ -242,7 +242,9 @@ static void downgrade_with_legacy_owners(fixture *f, const char *const *rows, si
     raw_exec_on(f,
                 "DROP TABLE gpu_reports; DROP TRIGGER owners_fixed; DROP TRIGGER owners_kept; DROP TABLE owners;"
                 "DELETE FROM schema_version WHERE version >= 2",
-                "DROP TABLE gpu_reports; DROP TABLE owners; DELETE FROM schema_version WHERE version >= 2", 1);
+                "DROP TRIGGER IF EXISTS keys_rewrap_moves_kek ON keys; DROP TABLE gpu_reports; DROP TABLE owners;"
+                "DELETE FROM schema_version WHERE version >= 2",
+                1);
     for (size_t i = 0; i < n; i += 3) {
         setting_name(rows[i], rows[i + 1], name);
         snprintf(sql, sizeof(sql),

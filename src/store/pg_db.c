@@ -80,9 +80,13 @@ ccg_result ccg_pg_open(const char *url, int lock_timeout_ms, ccg_pg **out)
     ccg_result result = CCG_FAILURE;
     ccg_pg *h = NULL;
     char msg[256];
-    /* Placed before dbname so that the URL may override them (later keywords win). */
-    const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-    const char *values[] = {CONNECT_TIMEOUT_S, "ccgate", url, NULL};
+    /* Placed before dbname so that the URL may override them (later keywords win). Over TCP a server
+     * that vanished without closing the connection (a partition, a dead host) is noticed within about
+     * 15 s (keepalives, tcp_user_timeout) rather than never, so the call fails closed; Unix sockets
+     * ignore these. */
+    const char *const keys[] = {"connect_timeout", "application_name", "keepalives_idle", "keepalives_interval",
+                                "keepalives_count", "tcp_user_timeout", "dbname", NULL};
+    const char *values[] = {CONNECT_TIMEOUT_S, "ccgate", "10", "2", "3", "15000", url, NULL};
 
     *out = NULL;
     h = calloc(1, sizeof(*h));
@@ -91,7 +95,7 @@ ccg_result ccg_pg_open(const char *url, int lock_timeout_ms, ccg_pg **out)
     CCG_ENSURE_ALLOC(h->url);
     h->lock_timeout_ms = lock_timeout_ms > 0 ? lock_timeout_ms : 5000;
     h->sync_mode = -1;
-    values[2] = h->url;
+    values[6] = h->url;
     h->conn = PQconnectdbParams(keys, values, 1);
     CCG_ENSURE_ALLOC(h->conn);
     if (PQstatus(h->conn) != CONNECTION_OK) {

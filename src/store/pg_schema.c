@@ -151,10 +151,11 @@ static const char MIGRATION_3[] =
 
 /* Version 4: KEK rotation (SQLite's MIGRATION_KEK_REWRAP). A retired version may still move to another
  * KEK (its state and policy unchanged); identity and creation time never change; wrapped bytes change
- * only together with the KEK label. */
+ * only together with the KEK label, and the label only together with them. */
 static const char MIGRATION_4[] =
     "DROP TRIGGER IF EXISTS keys_retired_is_final ON keys;"
     "DROP TRIGGER IF EXISTS keys_material_immutable ON keys;"
+    "DROP TRIGGER IF EXISTS keys_rewrap_moves_kek ON keys;"
     "CREATE TRIGGER keys_retired_is_final BEFORE UPDATE ON keys FOR EACH ROW WHEN (OLD.state = 'retired'"
     "  AND NOT (NEW.kek_label IS DISTINCT FROM OLD.kek_label AND NEW.state IS NOT DISTINCT FROM OLD.state"
     "    AND NEW.policy_id IS NOT DISTINCT FROM OLD.policy_id))"
@@ -165,7 +166,7 @@ static const char MIGRATION_4[] =
     "  EXECUTE FUNCTION ccg_refuse('a key version is immutable except for its state');"
     "CREATE TRIGGER keys_rewrap_moves_kek BEFORE UPDATE ON keys FOR EACH ROW"
     "  WHEN ((NEW.wrapped IS DISTINCT FROM OLD.wrapped OR NEW.kek_label IS DISTINCT FROM OLD.kek_label)"
-    "    AND NEW.kek_label IS NOT DISTINCT FROM OLD.kek_label)"
+    "    AND (NEW.kek_label IS NOT DISTINCT FROM OLD.kek_label OR NEW.wrapped IS NOT DISTINCT FROM OLD.wrapped))"
     "  EXECUTE FUNCTION ccg_refuse('a key version is re-wrapped only under another KEK');";
 
 static const char *const MIGRATIONS[] = {

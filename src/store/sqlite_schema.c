@@ -150,8 +150,8 @@ static const char MIGRATION_KEK_REWRAP[] =
     "CREATE TRIGGER keys_material_immutable BEFORE UPDATE OF key_id, version, created_at ON keys"
     "  BEGIN SELECT RAISE(ABORT, 'a key version is immutable except for its state'); END;"
     "CREATE TRIGGER keys_rewrap_moves_kek BEFORE UPDATE OF wrapped, kek_label ON keys"
-    "  WHEN NEW.kek_label IS OLD.kek_label"
-    "  BEGIN SELECT RAISE(ABORT, 'a key version is re-wrapped only under another KEK'); END;";
+    "  WHEN NEW.kek_label IS OLD.kek_label OR NEW.wrapped IS OLD.wrapped"
+    "  BEGIN SELECT RAISE(ABORT, 'a key version is re-wrapped only under another KEK, with new bytes'); END;";
 
 static const char *const MIGRATIONS[] = {
     MIGRATION_1,

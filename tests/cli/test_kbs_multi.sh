@@ -375,7 +375,10 @@ EOF
 balanced() {
   local hap i line
   hap=$(command -v haproxy || true)
-  if [ -z "$hap" ]; then echo "note: haproxy is not installed: the flows through a load balancer did not run"; return 0; fi
+  if [ -z "$hap" ]; then
+    tl_skip_check "haproxy is not installed: the flows through a load balancer did not run" || bad "no haproxy"
+    return 0
+  fi
   echo "# $backend: flows through HAProxy (round robin, health check on /readyz, no stickiness)"
   local lbport
   lbport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
