@@ -49,6 +49,7 @@
 #include "loopback_http.h"
 #include "tcb_util.h"
 #include "testutil.h"
+#include "tu_admin.h"
 #include "tsm_fuse_ctl.h"
 
 #define KEY_ID "acme/model/gpu"
@@ -166,6 +167,13 @@ static int broker_call(const char *method, const char *path, const uint8_t *body
     if (cookie != NULL) {
         snprintf(cookie_header, sizeof(cookie_header), "Cookie: %s", cookie);
         h = curl_slist_append(h, cookie_header);
+    }
+    if (strcmp(path, "/kbs/v0/explain") == 0) { /* explain needs the operator role (issue 15) */
+        char auth[2048];
+        char *bearer = tu_admin_bearer("operator");
+        snprintf(auth, sizeof(auth), "Authorization: %s", bearer != NULL ? bearer : "none");
+        free(bearer);
+        h = curl_slist_append(h, auth);
     }
     snprintf(url, sizeof(url), "%s%s", W.broker, path);
     curl_easy_setopt(c, CURLOPT_URL, url);
@@ -337,15 +345,16 @@ static int kbs(const char *cmd, const char *a1, const char *v1, const char *a2, 
 /* The broker: file keystore, the GPU collateral, the explain endpoint; the policy; the key. */
 static void provision_broker(const uint8_t key[32])
 {
-    char path[200], *tcb = tu_write_tcb_config(W.dir), text[4096];
+    char path[200], *tcb = tu_write_tcb_config(W.dir), text[4096], admin[1024];
+    assert_int_equal(tu_admin_config(W.dir, admin, sizeof(admin)), 0);
     snprintf(W.kbs_config, sizeof(W.kbs_config), "%s/kbs.json", W.dir);
     snprintf(W.port_file, sizeof(W.port_file), "%s/kbs.port", W.dir);
     snprintf(text, sizeof(text),
              "{\"address\":\"127.0.0.1\",\"port\":0,\"store\":\"%s/kbs.db\",\"nonce_ttl\":60,\"token_ttl\":600,"
              "\"attestation_policy\":\"" POLICY_ID "\",\"allow_unlocked_memory\":true,\"explain\":true,\"threads\":4,"
              "\"keystore\":{\"backend\":\"file\",\"kek_file\":\"%s/kek\"},"
-             "\"gpu\":{\"rim_dir\":\"%s\",\"ocsp_responder_url\":\"%s\",\"ocsp_timeout_seconds\":30},%s}",
-             W.dir, W.dir, W.rim_dir, tu_gpu_ocsp_url(W.ocsp), tcb);
+             "\"gpu\":{\"rim_dir\":\"%s\",\"ocsp_responder_url\":\"%s\",\"ocsp_timeout_seconds\":30},%s,%s}",
+             W.dir, W.dir, W.rim_dir, tu_gpu_ocsp_url(W.ocsp), tcb, admin);
     free(tcb);
     write_text(W.kbs_config, text);
     assert_int_equal(kbs("create-kek", NULL, NULL, NULL, NULL, NULL, NULL), 0);

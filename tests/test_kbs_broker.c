@@ -24,6 +24,7 @@
 #include "ccgate/snp_kds.h"
 
 #include "testutil.h"
+#include "tu_admin.h"
 #include "tcb_util.h"
 
 #include "../src/kbs/kbs_internal.h"
@@ -164,6 +165,21 @@ static void call(fixture *f, const char *method, const char *path, const char *b
     req.body_len = body != NULL ? strlen(body) : 0;
     req.request_id = rid;
     req.client_address = f->address[0] != 0 ? f->address : "192.0.2.1";
+    ccg_kbs_handle(f->kbs, &req, resp);
+}
+
+/* call() with an Authorization header (NULL: none). */
+static void call_as(fixture *f, const char *bearer, const char *path, const char *body, ccg_kbs_http_response *resp)
+{
+    ccg_kbs_http_request req;
+    memset(&req, 0, sizeof(req));
+    req.method = "POST";
+    req.path = path;
+    req.body = body;
+    req.body_len = strlen(body);
+    req.request_id = "req-explain";
+    req.client_address = "192.0.2.1";
+    req.authorization = bearer;
     ccg_kbs_handle(f->kbs, &req, resp);
 }
 
@@ -636,15 +652,28 @@ static void explain_lists_checks_without_release(void **state)
     ccg_kbs_response_free(&resp);
 
     close_broker(f);
-    char with_explain[sizeof(f->config_text)];
-    snprintf(with_explain, sizeof(with_explain), "{\"explain\":true,%s", f->config_text + 1);
+    char with_explain[sizeof(f->config_text)], admin[1024];
+    assert_int_equal(tu_admin_config(f->dir, admin, sizeof(admin)), 0);
+    snprintf(with_explain, sizeof(with_explain), "{\"explain\":true,%s,%s", admin, f->config_text + 1);
     snprintf(f->config_text, sizeof(f->config_text), "%s", with_explain);
     open_broker(f);
+    char *ops = tu_admin_bearer_at("operator", f->now), *acme = tu_admin_bearer_at("provider", f->now);
+    assert_non_null(ops);
+    assert_non_null(acme);
+    /* the operator or the policy's provider only (issue 15) */
     call(f, "POST", "/kbs/v0/explain", req, &resp);
+    expect(&resp, 401, "admin.unauthenticated");
+    ccg_kbs_response_free(&resp);
+    call_as(f, acme, "/kbs/v0/explain", req, &resp); /* a policy provisioned on the host has no provider */
+    expect(&resp, 403, "admin.forbidden");
+    ccg_kbs_response_free(&resp);
+    call_as(f, ops, "/kbs/v0/explain", req, &resp);
     expect(&resp, 200, "\"decision\":\"allow\"");
     ccg_kbs_response_free(&resp);
     snprintf(req, cap, "{\"policy_id\":\"no-root\",\"tee\":\"snp\",\"attestation\":%s}", att);
-    call(f, "POST", "/kbs/v0/explain", req, &resp);
+    call_as(f, ops, "/kbs/v0/explain", req, &resp);
+    free(ops);
+    free(acme);
     expect(&resp, 200, "\"cert.untrusted_root\"");
     doc = json_loads(resp.body, 0, NULL);
     assert_string_equal(json_string_value(json_object_get(doc, "decision")), "deny");

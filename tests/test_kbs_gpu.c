@@ -37,6 +37,7 @@
 #include "loopback_http.h"
 #include "tcb_util.h"
 #include "testutil.h"
+#include "tu_admin.h"
 
 #include "../src/emulator/gpu/gpu_emu_internal.h"
 #include "../src/kbs/kbs_internal.h"
@@ -117,6 +118,7 @@ typedef struct {
     char cookie[128];
     char nonce[128];
     char rid[32];
+    char *bearer; /* an operator's admin token, for /explain */
     unsigned req_seq;
 } fixture;
 
@@ -143,7 +145,7 @@ static void write_rims(const char *rim_dir)
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
-    char kek[200], rim_dir[200];
+    char kek[200], rim_dir[200], admin[1024];
     ccg_keystore *ks = NULL;
     assert_non_null(f);
     assert_true((size_t)snprintf(f->dir, sizeof(f->dir), "%s/t-XXXXXX", G.dir) < sizeof(f->dir));
@@ -151,14 +153,17 @@ static int setup(void **state)
     snprintf(kek, sizeof(kek), "%s/kek", f->dir);
     snprintf(rim_dir, sizeof(rim_dir), "%s/rims", f->dir);
     write_rims(rim_dir);
+    assert_int_equal(tu_admin_config(f->dir, admin, sizeof(admin)), 0);
+    f->bearer = tu_admin_bearer("operator");
+    assert_non_null(f->bearer);
     for (int k = 1; k < CCG_GPU_EMU_CERTS; k++) {
         assert_int_equal(tu_gpu_ocsp_set(G.ocsp, k, 0), 0);
     }
     snprintf(f->config_text, sizeof(f->config_text),
              "{\"store\":\"%s/kbs.db\",\"nonce_ttl\":60,\"token_ttl\":600,\"attestation_policy\":\"attest\","
              "\"allow_unlocked_memory\":true,\"explain\":true,\"keystore\":{\"backend\":\"file\",\"kek_file\":\"%s\"},"
-             "\"gpu\":{\"rim_dir\":\"%s\",\"ocsp_responder_url\":\"%s\",\"ocsp_timeout_seconds\":30},%s}",
-             f->dir, kek, rim_dir, tu_gpu_ocsp_url(G.ocsp), G.tcb);
+             "\"gpu\":{\"rim_dir\":\"%s\",\"ocsp_responder_url\":\"%s\",\"ocsp_timeout_seconds\":30},%s,%s}",
+             f->dir, kek, rim_dir, tu_gpu_ocsp_url(G.ocsp), G.tcb, admin);
     assert_true(ccg_ok(ccg_kbs_config_parse(f->config_text, strlen(f->config_text), &f->cfg)));
     if (ccg_failed(ccg_kbs_new(&f->cfg, wall, NULL, &f->kbs))) {
         fail_msg("broker: %s", ccg_error_last()->message);
@@ -180,6 +185,7 @@ static int teardown(void **state)
     EVP_PKEY_free(f->guest);
     ccg_jwk_free(f->key);
     json_decref(f->jwk);
+    free(f->bearer);
     free(f);
     return 0;
 }
@@ -235,6 +241,7 @@ static void call(fixture *f, const char *method, const char *path, const char *b
     req.body = body != NULL ? body : "";
     req.body_len = body != NULL ? strlen(body) : 0;
     req.request_id = f->rid;
+    req.authorization = strcmp(path, "/kbs/v0/explain") == 0 ? f->bearer : NULL; /* the operator's (issue 15) */
     ccg_kbs_handle(f->kbs, &req, resp);
 }
 

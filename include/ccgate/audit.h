@@ -234,6 +234,13 @@ CCG_MUST_CHECK ccg_result ccg_audit_list(ccg_audit *a, int64_t since, size_t lim
 #define CCG_AUDIT_SHOW_MAX 64u
 CCG_MUST_CHECK ccg_result ccg_audit_find(ccg_audit *a, const char *request_id, json_t **records);
 
+/* "Why was this request decided so", from the audit log alone (docs/audit.md, "Show"): every record of
+ * request_id as {"request_id", "records": [{"seq", "time", "action", "persona", "decision", "policy":
+ * {"id","version"}, "key": {"id","version"}, "failed_checks": [{"code","description"}], "presented":
+ * claims|null, "tcb", "gpus", "evidence_digest", "count", "hash"}]}. A request ID of no record is
+ * audit.record_not_found; one outside [A-Za-z0-9._:-] (1..128) input.malformed. */
+CCG_MUST_CHECK ccg_result ccg_audit_show(ccg_audit *a, const char *request_id, json_t **out);
+
 /* The canonical serialisation that is hashed: `record` holds every field except "hash". Returns a
  * malloc'd string (NULL when out of memory). Exposed for independent verifiers and tests. */
 char *ccg_audit_canonical(const json_t *record);

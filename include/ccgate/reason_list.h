@@ -131,6 +131,7 @@ X(STORE_CONFLICT, "store.conflict", "store", DENY, "The write conflicts with the
 X(AUDIT_WRITE_FAILED, "audit.write_failed", "audit", DEPENDENCY, "The audit record could not be written and synced, so the decision is not released.")
 X(AUDIT_CHAIN_BROKEN, "audit.chain_broken", "audit", DENY, "An audit record's hash does not chain to the previous record.")
 X(AUDIT_CHECKPOINT_INVALID, "audit.checkpoint_invalid", "audit", INPUT, "The named audit record is not a checkpoint (or no checkpoint is old enough), so nothing before it may be pruned.")
+X(AUDIT_RECORD_NOT_FOUND, "audit.record_not_found", "audit", DENY, "No audit record names this request ID (it was never recorded, or was pruned).")
 
 /* JOSE: JWK, JWE, JWS/JWT */
 X(JOSE_JWK_INVALID, "jose.jwk_invalid", "jose", INPUT, "The JWK is malformed or is not a valid public key (a private key member, an off-curve point, a short modulus).")

@@ -569,7 +569,8 @@ static ccg_result check_format_members(json_t *rec)
         CCG_TRY(ccg_audit_claims_check(claims, CCG_R_AUDIT_CHAIN_BROKEN));
         CCG_ENSURE(tcb != NULL || json_object_set_new(rec, "tcb", json_null()) == 0, CCG_R_INTERNAL_OUT_OF_MEMORY);
         CCG_ENSURE(gpus != NULL || json_object_set_new(rec, "gpus", json_null()) == 0, CCG_R_INTERNAL_OUT_OF_MEMORY);
-        CCG_ENSURE_MSG(json_is_null(count), CCG_R_AUDIT_CHAIN_BROKEN, "column count is set on a record not of format 2");
+        CCG_ENSURE_MSG(count == NULL || json_is_null(count), CCG_R_AUDIT_CHAIN_BROKEN,
+                       "column count is set on a format-6 record");
         json_object_del(rec, "count");
         result = CCG_SUCCESS;
         goto cleanup;

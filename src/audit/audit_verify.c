@@ -142,6 +142,7 @@ ccg_result ccg_audit_verify(ccg_audit *a, const ccg_audit_anchor *anchor, ccg_au
 {
     ccg_result result = CCG_FAILURE;
     ccg_audit_scan all = {.since = 0, .limit = 0, .request_id = NULL};
+    int64_t pruned = 0; /* the count of the newest audit.prune record: every record removed so far */
     verify_walk w;
     char detail[160];
     int locked = 0, in_tx = 0;
@@ -164,7 +165,8 @@ ccg_result ccg_audit_verify(ccg_audit *a, const ccg_audit_anchor *anchor, ccg_au
     in_tx = 1;
     CCG_TRY(a->ops->scan(a->s, &all, verify_row, &w));
     /* Records deleted before a checkpoint without the prune that records it. */
-    if (report->intact && report->start_seq > 1 && w.pruned != report->start_seq - 1) {
+    pruned = w.pruned;
+    if (report->intact && report->start_seq > 1 && pruned != report->start_seq - 1) {
         snprintf(detail, sizeof(detail),
                  "the log starts at checkpoint %lld but no audit.prune record accounts for the %lld records before it",
                  (long long)report->start_seq, (long long)(report->start_seq - 1));

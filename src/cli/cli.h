@@ -109,5 +109,8 @@ void cli_print_error_json(const char *context, ccg_reason reason, json_t *detail
 int cli_report_error(const char *context, int json);
 /* Exit code for a failed operation's reason kind: input/usage -> 2, deny -> 1, others -> 2. */
 int cli_exit_for_reason(ccg_reason reason);
+/* Prints a ccg_audit_show answer (offline or from the broker) for a person: what was presented, each
+ * failed check with its description, the decision, policy and key versions, the time (cli_audit_show.c). */
+void cli_audit_show_print(FILE *out, const json_t *show);
 
 #endif

@@ -20,6 +20,7 @@ typedef struct {
     int64_t checkpoint;      /* prune --checkpoint SEQ */
     int has_before;          /* prune --before TIME */
     ccg_time before;
+    const char *request_id;  /* show REQUEST_ID */
 } audit_args;
 
 static const char *g_name = "ccgate audit"; /* the full name of the subcommand being run */
@@ -39,10 +40,11 @@ static void usage(FILE *out)
             "       ccgate audit head   --db FILE [--json]\n"
             "       ccgate audit checkpoint --db FILE [--json]\n"
             "       ccgate audit prune  --db FILE (--checkpoint SEQ | --before TIME) [--json]\n"
+            "       ccgate audit show   --db FILE REQUEST_ID [--json]\n"
             "\n"
             "verify  walks the hash chain from the first record and names the first broken link;\n"
             "        every record must have the members of its format (1 event, 2 counted, 3 TCB status,\n"
-            "        4 GPUs: docs/audit.md).\n"
+            "        4 GPUs, 5 TDX, 6 presented claims: docs/audit.md).\n"
             "        --anchor SEQ:HASH also requires record SEQ to exist with that hash (a head\n"
             "        recorded earlier with 'audit head'), which detects removal of the newest records.\n"
             "list    prints the records with seq > SEQ (default 0: all), oldest first.\n"
@@ -52,8 +54,13 @@ static void usage(FILE *out)
             "prune   deletes every record before a checkpoint (--checkpoint SEQ, or the newest one made\n"
             "        at or before --before TIME, RFC 3339) and records the prune; a broken chain is\n"
             "        never pruned. verify then starts at that checkpoint.\n"
+            "show    why a request was decided so, from its records alone: what was presented (the\n"
+            "        claims), each failed check (reason code and description), the decision, the policy\n"
+            "        and key with their versions, the time. --json prints the same as JSON.\n"
+            "FILE    a SQLite database, or a PostgreSQL URI (postgresql://... or postgres://...).\n"
             "\n"
-            "Exit status: 0 intact (or success), 1 chain broken, 2 bad usage or unreadable database.\n");
+            "Exit status: 0 intact (or success, or shown), 1 chain broken (show: no record of REQUEST_ID,\n"
+            "audit.record_not_found), 2 bad usage or unreadable database.\n");
     fclose(m);
     cli_usage_for(out, g_name, text);
     free(text);
@@ -152,7 +159,12 @@ static int parse_args(const char *sub, int argc, char **argv, audit_args *args)
         default: return CCG_CLI_EXIT_2;
         }
     }
-    if (optind != argc - 1) {
+    if (strcmp(sub, "show") == 0) {
+        if (optind != argc - 2) {
+            return ccg_cli_usage_error(&cli, "give exactly one REQUEST_ID");
+        }
+        args->request_id = argv[optind + 1];
+    } else if (optind != argc - 1) {
         return ccg_cli_usage_error(&cli, "unexpected argument '%s'", argv[optind + 1]);
     }
     if (args->db == NULL) {
@@ -363,6 +375,22 @@ static int do_prune(ccg_audit *a, const audit_args *args)
     return CLI_EXIT_OK;
 }
 
+static int do_show(ccg_audit *a, const audit_args *args)
+{
+    json_t *show = NULL;
+    int rc = CLI_EXIT_OK;
+    if (ccg_failed(ccg_audit_show(a, args->request_id, &show))) {
+        return cli_report_error("audit show", args->json);
+    }
+    if (args->json) {
+        rc = print_json(show) == 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+    } else {
+        cli_audit_show_print(stdout, show);
+    }
+    json_decref(show);
+    return rc;
+}
+
 int cmd_audit(int argc, char **argv)
 {
     audit_args args;
@@ -375,6 +403,7 @@ int cmd_audit(int argc, char **argv)
         {"head", "print the newest record's SEQ:HASH, to keep as an anchor"},
         {"checkpoint", "append a checkpoint record and print its SEQ:HASH"},
         {"prune", "delete the records before a checkpoint"},
+        {"show", "why a request was decided so: presented claims, failed checks, versions"},
     };
     char name[64];
     int k = cli_group("ccgate audit", "Verify, list, anchor or prune the key broker's hash-chained audit log.",
@@ -399,6 +428,8 @@ int cmd_audit(int argc, char **argv)
         rc = do_checkpoint(a, &args);
     } else if (strcmp(sub, "prune") == 0) {
         rc = do_prune(a, &args);
+    } else if (strcmp(sub, "show") == 0) {
+        rc = do_show(a, &args);
     } else {
         rc = do_head(a, &args);
     }

@@ -27,6 +27,9 @@ typedef struct {
     const char *owner, *owner_issuer;
     int64_t ttl, now, version, key_version;
     int insecure_http, json;
+    const char *request_id; /* audit show REQUEST_ID */
+    const char *tee;        /* policy explain --tee */
+    int explain;            /* policy explain: a "deny" answer is exit 1 */
 } kbs_args;
 
 /* One leaf command: its words, its summary, the synopsis of its own options and their help lines. */
@@ -66,8 +69,19 @@ static const kbs_leaf LEAVES[] = {
      "  --file FILE         the policy document ('-': standard input)\n", 1, "f"},
     {"policy", "get", "print a release policy (provider)", "--policy-id ID",
      "  --policy-id ID      the policy's ID\n", 1, "p"},
-    {"policy", "explain", "which policy checks an attestation passes (needs \"explain\" on the broker)",
-     "--file ATTESTATION.json", "  --file FILE         the attestation request ('-': standard input)\n", 1, "f"},
+    {"policy", "explain",
+     "which checks of a release policy an attestation passes (operator, or the policy's provider; needs "
+     "\"explain\" on the broker)",
+     "--policy-id ID [--tee snp|tdx] --file ATTESTATION.json",
+     "  --policy-id ID      the release policy to explain (its newest version)\n"
+     "  --tee T             the evidence's TEE: snp (default) or tdx\n"
+     "  --file FILE         the plain attestation: the /kbs/v0/attest body a guest sends,\n"
+     "                      {\"runtime-data\":{\"nonce\",\"tee-pubkey\"},\"tee-evidence\":{\"primary_evidence\",\n"
+     "                      \"additional_evidence\"}} ('-': standard input). REPORT_DATA is checked against its\n"
+     "                      runtime data; nothing is released and no nonce is consumed.\n"
+     "                      Prints every check's outcome as JSON. Exit 0 allow, 1 deny (the failed\n"
+     "                      checks' codes on standard error), 2 usage, input or an unreachable broker\n",
+     1, "fpe"},
     {"refval", "put", "store a signed reference-value set (authority)", "--file SET.json",
      "  --file FILE         the signed set ('-': standard input)\n", 1, "f"},
     {"refval", "get", "print a reference-value set (authority)", "--set-id ID", "  --set-id ID         the set's ID\n",
@@ -80,6 +94,11 @@ static const kbs_leaf LEAVES[] = {
      1, "cfv"},
     {"audit", "list", "print the broker's audit records (operator)", "", "", 1, ""},
     {"audit", "verify", "verify the broker's audit chain (operator)", "", "", 1, ""},
+    {"audit", "show", "why a request was decided so, from its audit records (operator)", "REQUEST_ID",
+     "  REQUEST_ID          the request ID (the X-Request-Id the broker answered, or a record's)\n"
+     "                      --json prints the records as JSON. Exit 1 when no record names it\n"
+     "                      (audit.record_not_found)\n",
+     1, ""},
     {"health", NULL, "the broker's health (operator)", "", "", 1, ""},
     {"token", "mint", "mint an admin token offline, signed with the identity provider's key",
      "--key ADMIN.key --role R --sub S --aud AUDIENCE --ttl SECONDS [--iss ID] [--now TIME]",
@@ -142,6 +161,7 @@ static int parse_leaf(int argc, char **argv, kbs_args *a)
         {"now", required_argument, 0, 'n'},         {"collateral-version", required_argument, 0, 'v'},
         {"version", optional_argument, 0, 'v'},     {"key-version", required_argument, 0, 'V'},
         {"owner", required_argument, 0, 'O'},       {"issuer", required_argument, 0, 'I'},
+        {"tee", required_argument, 0, 'e'},
         CCG_CLI_STD_OPTIONS,
         {0, 0, 0, 0},
     };
@@ -162,6 +182,7 @@ static int parse_leaf(int argc, char **argv, kbs_args *a)
         case 's': a->set_id = optarg; break;
         case 'c': a->collateral_id = optarg; break;
         case 'f': a->file = optarg; break;
+        case 'e': a->tee = optarg; break;
         case 'K': a->key = optarg; break;
         case 'r': a->role = optarg; break;
         case 'S': a->sub = optarg; break;
@@ -195,7 +216,12 @@ static int parse_leaf(int argc, char **argv, kbs_args *a)
             return ccg_cli_usage_error(&cli, "--%s does not apply to this command", opt);
         }
     }
-    if (optind != argc) {
+    if (g_leaf->verb != NULL && strcmp(g_leaf->group, "audit") == 0 && strcmp(g_leaf->verb, "show") == 0) {
+        if (optind != argc - 1) {
+            return ccg_cli_usage_error(&cli, "give exactly one REQUEST_ID");
+        }
+        a->request_id = argv[optind];
+    } else if (optind != argc) {
         return ccg_cli_usage_error(&cli, "unexpected argument '%s'", argv[optind]);
     }
     /* The environment's defaults for whatever talks to the broker (docs/cli.md). */
@@ -214,7 +240,7 @@ static int pick_leaf(int argc, char **argv, int *rc)
         {"policy", "release policies: set, get, explain"},
         {"refval", "reference-value sets: put, get"},
         {"collateral", "collateral blobs: put"},
-        {"audit", "the broker's audit log: list, verify"},
+        {"audit", "the broker's audit log: list, verify, show"},
         {"health", "the broker's health"},
         {"token", "admin tokens: mint (offline)"},
     };
@@ -392,7 +418,29 @@ static int call(const kbs_args *a, const char *method, const char *path, const c
     }
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     doc = out.data != NULL ? json_loadb(out.data, out.len, 0, NULL) : NULL;
-    if (status >= 200 && status < 300) {
+    if (status >= 200 && status < 300 && a->explain) {
+        /* Explain: the checks as JSON; a deny is exit 1 with the failed checks' codes named. */
+        const char *decision = json_string_value(json_object_get(doc, "decision"));
+        char *text = doc != NULL ? json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+        printf("%s\n", text != NULL ? text : (out.data != NULL ? out.data : ""));
+        free(text);
+        rc = decision != NULL && strcmp(decision, "allow") == 0 ? CLI_EXIT_OK : CLI_EXIT_DENY;
+        if (decision == NULL) {
+            fprintf(stderr, "%s: the broker's answer names no decision\n", g_name);
+            rc = CLI_EXIT_USAGE;
+        } else if (rc == CLI_EXIT_DENY) {
+            size_t i;
+            json_t *r;
+            fprintf(stderr, "%s: deny:", g_name);
+            json_array_foreach(json_object_get(doc, "reasons"), i, r) {
+                fprintf(stderr, " %s", json_string_value(json_object_get(r, "code")));
+            }
+            fprintf(stderr, "\n");
+        }
+    } else if (status >= 200 && status < 300 && a->request_id != NULL && !a->json && doc != NULL) {
+        cli_audit_show_print(stdout, doc); /* audit show: for a person */
+        rc = CLI_EXIT_OK;
+    } else if (status >= 200 && status < 300) {
         char *text = doc != NULL ? json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
         printf("%s\n", text != NULL ? text : (out.data != NULL ? out.data : ""));
         free(text);
@@ -597,6 +645,49 @@ static int doc_post(const kbs_args *a, const char *path, int needs_token)
     return rc;
 }
 
+/* GET /admin/v0/audit/<request-id> (operator). */
+static int audit_show(const kbs_args *a)
+{
+    return call_with_id(a, "GET", "/admin/v0/audit/", a->request_id, "", NULL);
+}
+
+/* POST /kbs/v0/explain: the plain attestation file wrapped with the policy ID and TEE (a file already in
+ * the wrapped form, with "attestation", is sent as it is). */
+static int policy_explain(kbs_args *a)
+{
+    char *text = NULL, *body = NULL;
+    json_t *att = NULL, *doc = NULL;
+    int rc = CLI_EXIT_USAGE;
+    const char *tee = a->tee != NULL ? a->tee : "snp";
+    if (strcmp(tee, "snp") != 0 && strcmp(tee, "tdx") != 0) {
+        fprintf(stderr, "%s: --tee is snp or tdx\n", g_name);
+        return CLI_EXIT_USAGE;
+    }
+    if ((text = read_doc(a->file)) == NULL) {
+        return CLI_EXIT_USAGE;
+    }
+    att = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(att)) {
+        fprintf(stderr, "%s: %s is not a JSON object (the /kbs/v0/attest body)\n", g_name, a->file);
+    } else if (json_object_get(att, "attestation") != NULL) {
+        body = strdup(text);
+    } else if (a->policy_id == NULL) {
+        fprintf(stderr, "%s: --policy-id is required\n", g_name);
+    } else {
+        doc = json_pack("{s:s, s:s, s:O}", "policy_id", a->policy_id, "tee", tee, "attestation", att);
+        body = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
+    }
+    if (body != NULL) {
+        a->explain = 1;
+        rc = call(a, "POST", "/kbs/v0/explain", body, 1);
+    }
+    json_decref(att);
+    json_decref(doc);
+    free(text);
+    free(body);
+    return rc;
+}
+
 static int need(const char *value, const char *what)
 {
     if (value == NULL) {
@@ -655,7 +746,7 @@ int cmd_kbs(int argc, char **argv)
                        : CLI_EXIT_USAGE;
         }
         if (strcmp(v, "explain") == 0) {
-            return doc_post(&a, "/kbs/v0/explain", 0);
+            return policy_explain(&a);
         }
     } else if (strcmp(g, "refval") == 0) {
         if (strcmp(v, "put") == 0) {
@@ -673,6 +764,9 @@ int cmd_kbs(int argc, char **argv)
         }
         if (strcmp(v, "verify") == 0) {
             return call(&a, "GET", "/admin/v0/audit/verify", NULL, 1);
+        }
+        if (strcmp(v, "show") == 0) {
+            return audit_show(&a);
         }
     } else if (strcmp(g, "health") == 0) {
         return call(&a, "GET", "/admin/v0/health", NULL, 1);

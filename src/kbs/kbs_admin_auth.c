@@ -349,6 +349,7 @@ static unsigned status_of(ccg_reason r)
         return 409;
     case CCG_R_REFVAL_SET_MISSING:
     case CCG_R_COLLATERAL_MISSING:
+    case CCG_R_AUDIT_RECORD_NOT_FOUND:
         return 404;
     default:
         return kbs_status_for(r);

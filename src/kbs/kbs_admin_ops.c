@@ -1,4 +1,4 @@
-/* Admin API, operator: the audit log (list, verify) and health (keystore readiness and key states,
+/* Admin API, operator: the audit log (list, verify, show a request) and health (keystore readiness and key states,
  * never material). */
 #include "kbs_admin.h"
 
@@ -35,6 +35,30 @@ static void audit_verify(kbs_admin_call *c)
     }
     ccg_error_clear();
     kbs_admin_ok(c, 200, ccg_audit_verify_report_json(&report));
+}
+
+/* GET /admin/v0/audit/<request-id>: the request's records explained (ccg_audit_show). The ID is one
+ * path segment of the request ID alphabet; anything else is admin.request_malformed. */
+static void audit_show(kbs_admin_call *c, const char *request_id)
+{
+    json_t *show = NULL;
+    size_t n = strlen(request_id);
+    c->action = "admin.audit.show";
+    if (n == 0 || n > CCG_AUDIT_REQUEST_ID_MAX || strspn(request_id,
+                                                          "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                                          "0123456789._:-") != n) {
+        kbs_admin_deny(c, CCG_R_ADMIN_REQUEST_MALFORMED);
+        return;
+    }
+    if (ccg_failed(ccg_audit_show(c->k->audit, request_id, &show))) {
+        if (ccg_error_reason() == CCG_R_AUDIT_RECORD_NOT_FOUND) {
+            kbs_admin_deny(c, CCG_R_AUDIT_RECORD_NOT_FOUND);
+        } else {
+            kbs_admin_fail(c);
+        }
+        return;
+    }
+    kbs_admin_ok(c, 200, show);
 }
 
 static void health(kbs_admin_call *c)
@@ -80,6 +104,8 @@ void kbs_admin_ops(kbs_admin_call *c, const char *group, const char *rest)
         audit_list(c);
     } else if (strcmp(rest, "/verify") == 0) {
         audit_verify(c);
+    } else if (rest[0] == '/') {
+        audit_show(c, rest + 1);
     } else {
         kbs_admin_deny(c, CCG_R_ADMIN_REQUEST_MALFORMED);
     }

@@ -1,13 +1,16 @@
 /* POST /kbs/v0/explain (only with "explain": true in the configuration): which checks of a release
  * policy given evidence would pass or fail, with every failed check's details. Nothing is released,
  * no nonce is consumed and no token is issued; REPORT_DATA is checked against the runtime data in
- * the body. The answer can show a policy's expectations (e.g. allowed measurements), so serve it to
- * providers and operators, not to the open network.
+ * the body. The answer shows a policy's expectations (e.g. allowed measurements), so it needs an admin
+ * token of the operator role (any policy) or the provider role (its own policies only): unauthenticated
+ * is admin.unauthenticated (401), another role admin.forbidden (403), as on /admin/v0.
  *
- *   {"policy_id": "model-a", "tee": "snp", "attestation": <a KBS Attestation>}
+ *   {"policy_id": "model-a", "tee": "snp", "attestation": <the /kbs/v0/attest body a guest sends:
+ *    {"runtime-data": {"nonce","tee-pubkey"}, "tee-evidence": {"primary_evidence","additional_evidence"}}>}
  *   -> 200 {"decision","reasons":[{"code","component","kind","message","details"}],"policy_id",
  *           "policy_version","evidence_type","evidence_digest","claims"} */
 #include "kbs_internal.h"
+#include "kbs_admin.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -28,8 +31,25 @@ void kbs_handle_explain(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_htt
     ccg_decision d;
     int have_decision = 0;
     json_error_t jerr;
+    kbs_admin_call c;
 
     memset(&att, 0, sizeof(att));
+    memset(&c, 0, sizeof(c));
+    c.k = k;
+    c.req = req;
+    c.resp = resp;
+    c.now = now;
+    c.action = action;
+    c.ctx.request_id = req->request_id;
+    /* The caller first: an operator, or a provider for its own policy (checked once the ID is read). */
+    if (ccg_failed(kbs_admin_authenticate(k->admin_issuers, req->authorization, now, &c.who))) {
+        kbs_admin_fail(&c);
+        goto cleanup;
+    }
+    if (c.who.role != KBS_ROLE_OPERATOR && c.who.role != KBS_ROLE_PROVIDER) {
+        kbs_admin_deny(&c, CCG_R_ADMIN_FORBIDDEN);
+        goto cleanup;
+    }
     root = req->body_len <= CCG_KBS_MAX_BODY ? json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr)
                                               : NULL;
     pid = json_object_get(root, "policy_id");
@@ -39,6 +59,10 @@ void kbs_handle_explain(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_htt
         !json_is_object(att_json)) {
         kbs_deny(k, resp, action, &ctx, CCG_R_KBS_REQUEST_MALFORMED, 400, now);
         goto cleanup;
+    }
+    c.ctx.policy_id = json_string_value(pid);
+    if (c.who.role == KBS_ROLE_PROVIDER && !kbs_admin_owns(&c, CCG_OWNED_POLICY, json_string_value(pid))) {
+        goto cleanup; /* answered: another provider's policy, or one provisioned on the host */
     }
     att_text = json_dumps(att_json, JSON_COMPACT);
     if (att_text == NULL || ccg_failed(ccg_kbs_attestation_parse_tee(att_text, strlen(att_text),

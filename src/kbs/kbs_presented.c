@@ -121,9 +121,9 @@ static void refval_claims(json_t *c, const ccg_kbs_policy *p, const char *tee, c
     }
 }
 
-json_t *kbs_presented_claims(const ccg_kbs_policy *p, const char *tee, const ccg_kbs_snp_evidence *snp,
-                             const ccg_kbs_tdx_evidence *tdx, const ccg_decision *d, int64_t refval_version,
-                             int64_t key_version_requested)
+static json_t *presented(const ccg_kbs_policy *p, const char *tee, const ccg_kbs_snp_evidence *snp,
+                         const ccg_kbs_tdx_evidence *tdx, const ccg_decision *d, int64_t refval_version,
+                         int64_t key_version_requested)
 {
     json_t *c = json_object();
     const json_t *gpus = d != NULL ? json_object_get(d->claims, "gpus") : NULL;
@@ -149,6 +149,21 @@ json_t *kbs_presented_claims(const ccg_kbs_policy *p, const char *tee, const ccg
         ccg_error_clear();
         json_decref(c);
         c = json_pack("{s:s}", "tee", strcmp(tee, "tdx") == 0 ? "tdx" : "snp");
+    }
+    return c;
+}
+
+json_t *kbs_presented_claims(const ccg_kbs_policy *p, const char *tee, const ccg_kbs_snp_evidence *snp,
+                             const ccg_kbs_tdx_evidence *tdx, const ccg_decision *d, int64_t refval_version,
+                             int64_t key_version_requested)
+{
+    /* The thread's error is the caller's (a dependency's cause for the denial body): kept across the
+     * parsing here, which clears it. */
+    ccg_error saved = *ccg_error_last();
+    json_t *c = presented(p, tee, snp, tdx, d, refval_version, key_version_requested);
+    ccg_error_clear();
+    if (saved.reason != CCG_R_OK) {
+        ccg_error_set(saved.reason, saved.file, saved.line, "%s", saved.message);
     }
     return c;
 }
