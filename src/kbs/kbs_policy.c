@@ -1,5 +1,6 @@
 /* The release policy document and its evaluation against SNP evidence (docs/kbs.md). */
 #include "ccgate/kbs.h"
+#include "kbs_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -110,7 +111,7 @@ cleanup:
 ccg_result ccg_kbs_policy_parse(const char *json_text, size_t len, ccg_kbs_policy **out)
 {
     static const char *const known[] = {"policy_id", "version", "allowed_tees", "snp_policy", "trusted_roots",
-                                        "gpu_required", "gpu", "tdx"};
+                                        "gpu_required", "gpu", "tdx", "init_data"};
     ccg_result result = CCG_FAILURE;
     json_error_t jerr;
     json_t *root = NULL, *v;
@@ -167,6 +168,7 @@ ccg_result ccg_kbs_policy_parse(const char *json_text, size_t len, ccg_kbs_polic
     CCG_TRY(parse_tdx(json_object_get(root, "tdx"), p));
 
     CCG_TRY(parse_gpu(root, p));
+    CCG_TRY(kbs_initdata_policy_parse(json_object_get(root, "init_data"), p));
 
     v = json_object_get(root, "snp_policy");
     if (v == NULL) {
