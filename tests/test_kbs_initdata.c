@@ -149,7 +149,7 @@ static void attestation_member(void **state)
     assert_true(ccg_ok(ccg_kbs_initdata_parse(m, &id)));
     assert_true(id.present);
     json_decref(m);
-    static const char *const bad[] = {"{\"format\":\"json\",\"body\":\"{}\"}", "{\"body\":\"algorithm='sha256'\"}",
+    static const char *const bad[] = {"{\"format\":\"json\",\"body\":\"algorithm='sha256'\"}", "{\"body\":\"algorithm='sha256'\"}",
                                       "{\"format\":\"toml\",\"body\":1}", "\"algorithm='sha256'\"",
                                       "{\"format\":\"toml\",\"body\":\"algorithm='sha256'\",\"x\":1}"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

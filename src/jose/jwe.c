@@ -73,7 +73,8 @@ ccg_result ccg_jwe_encrypt(const ccg_jwk *recipient, const uint8_t *plaintext, s
         CCG_ENSURE_OSSL(eph != NULL, CCG_R_INTERNAL_CRYPTO);
         CCG_TRY(jose_ecdh(curve, eph, ccg_jwk_pkey(recipient), CCG_R_JOSE_JWK_INVALID, z));
         /* The Concat KDF takes the whole secret (66 bytes on P-521) and gives the 256-bit KEK. */
-        CCG_TRY(jose_concat_kdf(z, curve->len, CCG_JOSE_ALG_ECDH_ES_A256KW, NULL, 0, NULL, 0, kek, sizeof(kek)));
+        size_t z_len = curve->len;
+        CCG_TRY(jose_concat_kdf(z, z_len, CCG_JOSE_ALG_ECDH_ES_A256KW, NULL, 0, NULL, 0, kek, sizeof(kek)));
         CCG_TRY(jose_a256kw_wrap(kek, cek, wrapped));
         CCG_TRY(jose_ec_xy(curve, eph, ex, ey));
         ccg_b64url_encode_into(ex, curve->len, ex_b64);
