@@ -186,7 +186,8 @@ typedef struct {
 /* Parses a release policy document:
  *   {"policy_id":"..","version":N,"allowed_tees":["snp","tdx"],"snp_policy":{...},"tdx":{...},
  *    "trusted_roots":[{"product":"milan","pem":"-----BEGIN CERTIFICATE-----..."}],"gpu_required":false,
- *    "gpu":{<GPU policy members, docs/gpu-policy.md, without policy_id and version>}}
+ *    "gpu":{<GPU policy members, docs/gpu-policy.md, without policy_id and version>},
+ *    "init_data":{"required":bool,"digests":[hex..]}} (kbs_initdata.c; docs/kbs.md "Init-data")
  * Unknown members, wrong types, an empty allowed_tees, a root that is not a self-signed certificate,
  * "gpu_required": false beside a "gpu" section fail with kbs.policy_invalid (snp_policy's and the gpu
  * section's own errors pass through). A policy that pins no launch
