@@ -285,7 +285,8 @@ typedef struct {
 
 /* Parses a KBS Attestation {"runtime-data":{"nonce","tee-pubkey"},"tee-evidence":{"primary_evidence",
  * "additional_evidence"},"init-data"?}, then its tee-pubkey (ccg_kbs_attestation_parse_key).
- * kbs.request_malformed; kbs.tee_pubkey_member_unknown and jose.jwk_* for the key. */
+ * kbs.request_malformed; kbs.initdata_* for the init-data (ccg_kbs_initdata_parse);
+ * kbs.tee_pubkey_member_unknown and jose.jwk_* for the key. */
 CCG_MUST_CHECK ccg_result ccg_kbs_attestation_parse(const char *body, size_t len, ccg_kbs_attestation *out);
 /* The same without the key: the shape only, with tee-pubkey an object left unparsed, so the broker
  * checks the nonce before it spends anything on the key (tee_pubkey stays NULL). */
