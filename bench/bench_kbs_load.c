@@ -2,8 +2,10 @@
  * `ccgate-kbs` daemon on loopback.
  *
  * Setup (in DIR, removed by the caller or by this program when it made it): a file keystore (the
- * benchmark does not measure an HSM), the daemon's own provisioning commands (create-kek, set-policy,
- * import-key), a release policy that names the SNP emulator's test root, then
+ * benchmark does not measure an HSM), a TCB baseline for the emulator's TCB signed by a test authority
+ * (made with the `ccgate` binary beside ccgate-kbs: the default policy accepts UpToDate only), the
+ * daemon's own provisioning commands (create-kek, set-policy, import-key), a release policy that names
+ * the SNP emulator's test root, then
  * `ccgate-kbs serve --insecure-http` on 127.0.0.1 with an ephemeral port.
  *
  * Each of N client threads loops for a fixed duration over whole flows, as a fresh guest each time:
@@ -18,7 +20,8 @@
  *   RESULT flows=.. seconds=.. flows_per_s=.. p50_ms=.. p99_ms=.. daemon_cpu_ms=.. client_cpu_ms=.. ..
  * for scripts/bench-kbs.sh, which adds the crypto bound and the ratio.
  *
- * usage: bench_kbs_load --kbs PATH [--dir DIR] [--clients N] [--seconds S] [--threads T] [--bearer]
+ * usage: bench_kbs_load --kbs PATH [--dir DIR] [--store URL] [--audit PATH] [--clients N] [--seconds S]
+ *                       [--threads T] [--bearer]
  * The daemon is stopped (SIGTERM, then SIGKILL) on every exit path, and dies with this process
  * (PR_SET_PDEATHSIG) if the benchmark itself is killed. */
 #include <errno.h>
@@ -29,7 +32,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -37,7 +45,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -68,7 +75,7 @@ typedef struct {
     int own_dir;
     char config[320];
     char port_file[320];
-    char base[64];
+    uint16_t port;
     unsigned clients;
     double seconds;
     unsigned threads;
@@ -78,6 +85,10 @@ typedef struct {
     uint8_t measurement[48];
     char *vcek_b64;
     char *ask_b64;
+    char baseline[320];
+    char authority[320];
+    char store[1024]; /* --store URL, or DIR/kbs.db */
+    char audit[320];  /* --audit PATH; empty: the audit log shares the store (the default) */
 } bench;
 
 static bench B;
@@ -167,6 +178,81 @@ static int run_kbs(const char *cmd, const char *a1, const char *v1, const char *
     return 0;
 }
 
+/* Runs argv (NULL-terminated) with stdout to /dev/null; 0 when it exited 0. */
+static int run_quiet(char *const argv[])
+{
+    int status = 0;
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0) {
+            dup2(devnull, STDOUT_FILENO);
+            close(devnull);
+        }
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "bench_kbs_load: %s %s failed (status %d)\n", argv[0], argv[1] != NULL ? argv[1] : "",
+                status);
+        return -1;
+    }
+    return 0;
+}
+
+/* A test TCB authority (P-384) and its signed baseline for the emulator's TCB, made with the `ccgate`
+ * binary beside ccgate-kbs: a policy that says nothing about "tcb" accepts UpToDate only, which takes a
+ * baseline (docs/snp-tcb-baseline.md), and a real deployment configures one. */
+static int write_tcb_baseline(void)
+{
+    const ccg_snp_emulator_config *cfg = ccg_snp_emulator_config_of(B.emu);
+    char cli[300], key[320], pub[320], unsigned_path[320], tcb[200];
+    EVP_PKEY *pk = EVP_EC_gen("P-384");
+    FILE *f;
+    int ok = pk != NULL;
+    const char *slash = strrchr(B.kbs, '/');
+    if (slash != NULL) {
+        snprintf(cli, sizeof(cli), "%.*s/ccgate", (int)(slash - B.kbs), B.kbs);
+    } else {
+        snprintf(cli, sizeof(cli), "ccgate");
+    }
+    snprintf(key, sizeof(key), "%s/authority.key", B.dir);
+    snprintf(pub, sizeof(pub), "%s/authority.pub", B.dir);
+    snprintf(unsigned_path, sizeof(unsigned_path), "%s/milan-tcb-unsigned.json", B.dir);
+    snprintf(B.baseline, sizeof(B.baseline), "%s/milan-tcb.json", B.dir);
+    snprintf(tcb, sizeof(tcb), "bootloader=%u,tee=%u,snp=%u,microcode=%u", (unsigned)cfg->tcb.bootloader,
+             (unsigned)cfg->tcb.tee, (unsigned)cfg->tcb.snp, (unsigned)cfg->tcb.microcode);
+    if (ok && (f = fopen(key, "w")) != NULL) {
+        ok = PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL) == 1;
+        ok &= fclose(f) == 0;
+    } else {
+        ok = 0;
+    }
+    if (ok && (f = fopen(pub, "w")) != NULL) {
+        ok = PEM_write_PUBKEY(f, pk) == 1;
+        ok &= fclose(f) == 0;
+    } else {
+        ok = 0;
+    }
+    EVP_PKEY_free(pk);
+    if (!ok) {
+        fprintf(stderr, "bench_kbs_load: cannot write the TCB authority's key\n");
+        return -1;
+    }
+    {
+        char *const create[] = {cli, "tcb-baseline", "create", "--product", "milan", "--version", "1",
+                                "--not-before", "2024-01-01T00:00:00Z", "--not-after", "2049-12-31T23:59:59Z",
+                                "--up-to-date", tcb, "--out", unsigned_path, NULL};
+        char *const sign[] = {cli, "tcb-baseline", "sign", "--in", unsigned_path, "--key", key, "--issuer",
+                              "authority", "--out", B.baseline, NULL};
+        if (run_quiet(create) != 0 || run_quiet(sign) != 0) {
+            return -1;
+        }
+    }
+    snprintf(B.authority, sizeof(B.authority), "%s", pub);
+    return 0;
+}
+
 static char *b64(const uint8_t *p, size_t n)
 {
     char *out = malloc(4 * ((n + 2) / 3) + 1);
@@ -227,23 +313,28 @@ static int write_policy(const char *path)
 
 static int setup(void)
 {
-    char path[400], text[1200];
+    char path[400], text[2400];
     ccg_snp_emulator_config ecfg;
     int n;
     snprintf(B.config, sizeof(B.config), "%s/kbs.json", B.dir);
     snprintf(B.port_file, sizeof(B.port_file), "%s/port", B.dir);
-    n = snprintf(text, sizeof(text),
-                 "{\"address\":\"127.0.0.1\",\"port\":0,\"store\":\"%s/kbs.db\",\"nonce_ttl\":300,\"token_ttl\":600,"
-                 "\"attestation_policy\":\"" POLICY_ID "\",\"allow_unlocked_memory\":true,\"threads\":%u,"
-                 "\"keystore\":{\"backend\":\"file\",\"kek_file\":\"%s/kek\"}}",
-                 B.dir, B.threads, B.dir);
-    if (n <= 0 || (size_t)n >= sizeof(text) || write_file(B.config, text, (size_t)n, 0600) != 0) {
-        fprintf(stderr, "bench_kbs_load: cannot write %s\n", B.config);
-        return -1;
-    }
     ccg_snp_emulator_config_init(&ecfg, CCG_SNP_PRODUCT_MILAN, CCG_SNP_SIGNER_VCEK);
     if (ccg_failed(ccg_snp_emulator_new(&ecfg, &B.emu))) {
         fprintf(stderr, "bench_kbs_load: emulator: %s\n", ccg_error_last()->message);
+        return -1;
+    }
+    if (write_tcb_baseline() != 0) {
+        return -1;
+    }
+    n = snprintf(text, sizeof(text),
+                 "{\"address\":\"127.0.0.1\",\"port\":0,\"store\":\"%s\",\"nonce_ttl\":300,\"token_ttl\":600,"
+                 "\"attestation_policy\":\"" POLICY_ID "\",\"allow_unlocked_memory\":true,\"threads\":%u,"
+                 "\"keystore\":{\"backend\":\"file\",\"kek_file\":\"%s/kek\"},"
+                 "\"tcb_baselines\":[\"%s\"],\"tcb_baseline_issuers\":{\"authority\":\"%s\"}%s%s%s}",
+                 B.store, B.threads, B.dir, B.baseline, B.authority, B.audit[0] ? ",\"audit\":\"" : "", B.audit,
+                 B.audit[0] ? "\"" : "");
+    if (n <= 0 || (size_t)n >= sizeof(text) || write_file(B.config, text, (size_t)n, 0600) != 0) {
+        fprintf(stderr, "bench_kbs_load: cannot write %s\n", B.config);
         return -1;
     }
     for (int i = 0; i < 48; i++) {
@@ -302,7 +393,7 @@ static int start_daemon(void)
             int ok = fscanf(f, "%u", &port);
             fclose(f);
             if (ok == 1 && port > 0 && port < 65536) {
-                snprintf(B.base, sizeof(B.base), "http://127.0.0.1:%u", port);
+                B.port = (uint16_t)port;
                 return 0;
             }
         }
@@ -388,41 +479,190 @@ static double self_cpu_s(void)
 
 /* ---------------------------------------------------------------- one guest flow */
 
-/* One HTTP exchange; the status, or -1 when the transfer failed. */
-static long http(CURL *curl, const char *method, const char *path, const char *body, const char *bearer, buf *out)
+/* A guest's HTTP/1.1 connection to the broker, kept alive across its requests as a real guest's client
+ * does (a flow is 3 requests). A minimal client, not libcurl: the clients share the 2 cores with the
+ * broker, and libcurl's per-request work (~0.1 ms: URL parsing, its cookie engine, its multi loop) is
+ * benchmark overhead a guest need not have. It speaks only what the broker answers: Content-Length
+ * bodies (no chunked encoding), the session cookie, keep-alive or close. */
+typedef struct {
+    int fd;           /* -1: not connected */
+    char cookie[128]; /* the kbs-session-id value; empty: none */
+    char in[8192];    /* bytes read past the current response's head */
+    size_t in_len;
+} conn;
+
+static void conn_close(conn *c)
 {
-    char url[512];
-    char *auth = NULL;
-    struct curl_slist *headers = NULL;
-    long code = -1;
-    free(out->data);
-    memset(out, 0, sizeof(*out));
-    snprintf(url, sizeof(url), "%s%s", B.base, path);
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, ccg_http_body_collect);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, out);
-    headers = curl_slist_append(headers, "Content-Type: application/json");
-    if (bearer != NULL) {
-        size_t n = strlen(bearer) + 32;
-        auth = malloc(n);
-        if (auth == NULL) {
-            curl_slist_free_all(headers);
+    if (c->fd >= 0) {
+        close(c->fd);
+    }
+    c->fd = -1;
+    c->in_len = 0;
+}
+
+static int conn_open(conn *c)
+{
+    struct sockaddr_in sa;
+    int one = 1;
+    conn_close(c);
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (c->fd < 0) {
+        return -1;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(B.port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0) {
+        conn_close(c);
+        return -1;
+    }
+    return 0;
+}
+
+static int send_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
             return -1;
         }
-        snprintf(auth, n, "Authorization: Bearer %s", bearer);
-        headers = curl_slist_append(headers, auth);
+        p += w;
+        n -= (size_t)w;
     }
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    if (strcmp(method, "POST") == 0) {
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-    } else {
-        curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+    return 0;
+}
+
+/* A header's value in the head (case-insensitive name at a line start), or NULL. */
+static const char *header_value(const char *head, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = strstr(head, "\r\n"); p != NULL; p = strstr(p + 2, "\r\n")) {
+        if (strncasecmp(p + 2, name, n) == 0 && p[2 + n] == ':') {
+            const char *v = p + 3 + n;
+            while (*v == ' ') {
+                v++;
+            }
+            return v;
+        }
     }
-    if (curl_easy_perform(curl) == CURLE_OK) {
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+    return NULL;
+}
+
+/* Reads one response: the status, the body into out (ccgate's bounded collector), the session cookie
+ * kept. -1 when the connection failed or the answer is not one this client reads; *got_any says
+ * whether any byte of it arrived (a keep-alive connection the server closed sends none). */
+static long read_response(conn *c, buf *out, int *got_any)
+{
+    char *end = NULL, *head;
+    const char *v;
+    size_t head_len, body_len, have;
+    long status;
+    int close_after = 0;
+    *got_any = 0;
+    for (;;) {
+        c->in[c->in_len] = 0;
+        end = c->in_len > 0 ? strstr(c->in, "\r\n\r\n") : NULL;
+        if (end != NULL) {
+            break;
+        }
+        if (c->in_len >= sizeof(c->in) - 1) {
+            return -1; /* a head this client does not expect */
+        }
+        ssize_t r = recv(c->fd, c->in + c->in_len, sizeof(c->in) - 1 - c->in_len, 0);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            return -1;
+        }
+        *got_any = 1;
+        c->in_len += (size_t)r;
     }
-    curl_slist_free_all(headers);
-    free(auth);
+    head = c->in;
+    head_len = (size_t)(end - c->in) + 4;
+    end[2] = 0; /* the head ends at its last CRLF */
+    if (sscanf(head, "HTTP/1.%*c %ld", &status) != 1 || header_value(head, "Transfer-Encoding") != NULL ||
+        (v = header_value(head, "Content-Length")) == NULL) {
+        return -1;
+    }
+    body_len = strtoul(v, NULL, 10);
+    if ((v = header_value(head, "Set-Cookie")) != NULL && strncmp(v, "kbs-session-id=", 15) == 0) {
+        size_t n = strcspn(v + 15, ";\r");
+        if (n >= sizeof(c->cookie)) {
+            return -1;
+        }
+        memcpy(c->cookie, v + 15, n);
+        c->cookie[n] = 0;
+    }
+    v = header_value(head, "Connection");
+    close_after = v != NULL && strncasecmp(v, "close", 5) == 0;
+    /* The body: what was read past the head, then the rest. */
+    have = c->in_len - head_len;
+    if (have > body_len) {
+        return -1; /* no pipelining: nothing may follow the body */
+    }
+    if (have > 0 && ccg_http_body_collect(c->in + head_len, 1, have, out) != have) {
+        return -1;
+    }
+    c->in_len = 0;
+    while (have < body_len) {
+        char chunk[16384];
+        size_t want = body_len - have < sizeof(chunk) ? body_len - have : sizeof(chunk);
+        ssize_t r = recv(c->fd, chunk, want, 0);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0 || ccg_http_body_collect(chunk, 1, (size_t)r, out) != (size_t)r) {
+            return -1;
+        }
+        have += (size_t)r;
+    }
+    if (close_after) {
+        conn_close(c);
+    }
+    return status;
+}
+
+/* One HTTP exchange; the status, or -1 when the transfer failed. A connection the server closed while
+ * idle is opened again once (nothing of the request was answered). */
+static long http(conn *c, const char *method, const char *path, const char *body, const char *bearer, buf *out)
+{
+    size_t body_len = body != NULL ? strlen(body) : 0;
+    size_t cap = body_len + (bearer != NULL ? strlen(bearer) : 0) + 512;
+    char *req = malloc(cap);
+    long code = -1;
+    int n, got_any = 0;
+    free(out->data);
+    memset(out, 0, sizeof(*out));
+    if (req == NULL) {
+        return -1;
+    }
+    n = snprintf(req, cap,
+                 "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nContent-Type: application/json\r\n"
+                 "Content-Length: %zu\r\n%s%s%s%s%s%s\r\n%s",
+                 method, path, (unsigned)B.port, body_len, c->cookie[0] ? "Cookie: kbs-session-id=" : "",
+                 c->cookie, c->cookie[0] ? "\r\n" : "", bearer != NULL ? "Authorization: Bearer " : "",
+                 bearer != NULL ? bearer : "", bearer != NULL ? "\r\n" : "", body != NULL ? body : "");
+    for (int attempt = 0; attempt < 2 && n > 0 && (size_t)n < cap; attempt++) {
+        if ((c->fd < 0 && conn_open(c) != 0) || send_all(c->fd, req, (size_t)n) != 0) {
+            conn_close(c);
+            continue;
+        }
+        code = read_response(c, out, &got_any);
+        if (code >= 0 || got_any) {
+            break;
+        }
+        conn_close(c); /* closed while idle: once more on a new connection */
+    }
+    if (code < 0) {
+        conn_close(c);
+    }
+    free(req);
     return code;
 }
 
@@ -502,7 +742,7 @@ static void tee_key_free(tee_key *k)
 }
 
 /* One full flow as a fresh guest session; 0 when the key came back intact. */
-static int flow(CURL *curl, const tee_key *key)
+static int flow(conn *cx, const tee_key *key)
 {
     EVP_PKEY *priv = key->priv;
     const json_t *jwk_json = key->jwk_json;
@@ -514,8 +754,8 @@ static int flow(CURL *curl, const tee_key *key)
     int rc = -1;
     memset(&plain, 0, sizeof(plain));
 
-    curl_easy_setopt(curl, CURLOPT_COOKIELIST, "ALL"); /* a new guest: no session cookie */
-    code = http(curl, "POST", "/kbs/v0/auth", "{\"version\":\"0.4.0\",\"tee\":\"snp\",\"extra-params\":{}}", NULL, &b);
+    cx->cookie[0] = 0; /* a new guest: no session cookie */
+    code = http(cx, "POST", "/kbs/v0/auth", "{\"version\":\"0.4.0\",\"tee\":\"snp\",\"extra-params\":{}}", NULL, &b);
     doc = code == 200 ? json_loads(b.data, 0, NULL) : NULL;
     if (doc == NULL || !json_is_string(json_object_get(doc, "nonce"))) {
         fail("auth failed: ", b.data != NULL ? b.data : "(no answer)");
@@ -529,7 +769,7 @@ static int flow(CURL *curl, const tee_key *key)
         fail("cannot build the attestation", NULL);
         goto cleanup;
     }
-    code = http(curl, "POST", "/kbs/v0/attest", att, NULL, &b);
+    code = http(cx, "POST", "/kbs/v0/attest", att, NULL, &b);
     doc = code == 200 ? json_loads(b.data, 0, NULL) : NULL;
     if (doc == NULL || !json_is_string(json_object_get(doc, "token"))) {
         fail("attest failed: ", b.data != NULL ? b.data : "(no answer)");
@@ -540,9 +780,9 @@ static int flow(CURL *curl, const tee_key *key)
         goto cleanup;
     }
     if (B.bearer) {
-        curl_easy_setopt(curl, CURLOPT_COOKIELIST, "ALL"); /* the token alone names the session */
+        cx->cookie[0] = 0; /* the token alone names the session */
     }
-    code = http(curl, "GET", "/kbs/v0/resource/" KEY_ID, NULL, B.bearer ? token : NULL, &b);
+    code = http(cx, "GET", "/kbs/v0/resource/" KEY_ID, NULL, B.bearer ? token : NULL, &b);
     if (code != 200) {
         fail("resource failed: ", b.data != NULL ? b.data : "(no answer)");
         goto cleanup;
@@ -577,17 +817,10 @@ typedef struct {
 static void *client_main(void *arg)
 {
     client *c = arg;
-    CURL *curl = curl_easy_init();
-    if (curl == NULL) {
-        fail("curl_easy_init failed", NULL);
-        return NULL;
-    }
-    curl_easy_setopt(curl, CURLOPT_COOKIEFILE, "");
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+    conn cn = {.fd = -1}, *cx = &cn;
     while (!atomic_load(&g_stop) && mono_s() < c->end) {
         double t0 = mono_s();
-        if (flow(curl, &c->keys[c->count % KEYS_PER_CLIENT]) != 0) {
+        if (flow(cx, &c->keys[c->count % KEYS_PER_CLIENT]) != 0) {
             break;
         }
         if (c->count == c->cap) {
@@ -602,7 +835,7 @@ static void *client_main(void *arg)
         }
         c->lat[c->count++] = mono_s() - t0;
     }
-    curl_easy_cleanup(curl);
+    conn_close(cx);
     return NULL;
 }
 
@@ -695,7 +928,7 @@ static int run_load(void)
         printf("  latency/flow    p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  max %.2f ms\n", pct(all, total, 0.50) * 1e3,
                pct(all, total, 0.90) * 1e3, pct(all, total, 0.99) * 1e3, all[total - 1] * 1e3);
         printf("  cpu/flow        daemon %.3f ms, clients %.3f ms (P-384 report signature by the emulator, JWE "
-               "decrypt, JSON, curl; tee keys made before the run)\n",
+               "decrypt, JSON, HTTP; tee keys made before the run)\n",
                dcpu, ccpu);
         printf("  cores used      daemon %.2f, clients %.2f, other processes %.2f (of %ld)%s\n",
                d0 >= 0 && d1 >= 0 ? (d1 - d0) / wall : -1.0, s0 >= 0 && s1 >= 0 ? (s1 - s0) / wall : -1.0, others,
@@ -749,8 +982,8 @@ static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: bench_kbs_load --kbs PATH [--dir DIR] [--clients N] [--seconds S] [--threads T] "
-                    "[--bearer]\n");
+    fprintf(stderr, "usage: bench_kbs_load --kbs PATH [--dir DIR] [--store URL] [--audit PATH] [--clients N] "
+                    "[--seconds S] [--threads T] [--bearer]\n");
 }
 
 int main(int argc, char **argv)
@@ -775,6 +1008,18 @@ int main(int argc, char **argv)
         i++;
         if (strcmp(a, "--kbs") == 0) {
             B.kbs = v;
+        } else if (strcmp(a, "--store") == 0) {
+            if (strlen(v) >= sizeof(B.store) || strchr(v, '"') != NULL || strchr(v, '\\') != NULL) {
+                usage();
+                return 2;
+            }
+            snprintf(B.store, sizeof(B.store), "%s", v);
+        } else if (strcmp(a, "--audit") == 0) {
+            if (strlen(v) >= sizeof(B.audit) || strchr(v, '"') != NULL || strchr(v, '\\') != NULL) {
+                usage();
+                return 2;
+            }
+            snprintf(B.audit, sizeof(B.audit), "%s", v);
         } else if (strcmp(a, "--dir") == 0) {
             snprintf(B.dir, sizeof(B.dir), "%s", v);
         } else if (strcmp(a, "--clients") == 0) {
@@ -811,27 +1056,26 @@ int main(int argc, char **argv)
         }
         B.own_dir = 1;
     }
+    if (B.store[0] == 0) {
+        snprintf(B.store, sizeof(B.store), "%s/kbs.db", B.dir);
+    }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
-        goto cleanup;
-    }
     if (setup() != 0 || start_daemon() != 0) {
         goto cleanup;
     }
     {
         /* One flow first: a broken setup fails here, with the broker's own answer. */
-        CURL *curl = curl_easy_init();
+        conn cn = {.fd = -1};
         tee_key key = {0};
-        int ok = curl != NULL && tee_key_make(&key) == 0;
+        int ok = tee_key_make(&key) == 0;
         if (ok) {
-            curl_easy_setopt(curl, CURLOPT_COOKIEFILE, "");
-            ok = flow(curl, &key) == 0;
+            ok = flow(&cn, &key) == 0;
         }
-        curl_easy_cleanup(curl);
+        conn_close(&cn);
         tee_key_free(&key);
         if (!ok) {
             goto cleanup;
@@ -852,6 +1096,5 @@ cleanup:
     free(B.vcek_b64);
     free(B.ask_b64);
     ccg_snp_emulator_free(B.emu);
-    curl_global_cleanup();
     return rc;
 }

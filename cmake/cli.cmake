@@ -16,7 +16,7 @@ set(CCG_CLI_COMMANDS
 file(GLOB CCG_CLI_CMD_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/cli/*.c)
 list(REMOVE_ITEM CCG_CLI_CMD_SOURCES ${CMAKE_SOURCE_DIR}/src/cli/main.c ${CMAKE_SOURCE_DIR}/src/cli/cmd_entry.c)
 add_library(ccgate-cli-cmds STATIC ${CCG_CLI_CMD_SOURCES})
-target_link_libraries(ccgate-cli-cmds PUBLIC ccgate)
+target_link_libraries(ccgate-cli-cmds PUBLIC ccgate PkgConfig::LIBPQ)
 
 # Where the installed dispatcher finds the executables, relative to its own directory.
 file(RELATIVE_PATH CCG_LIBEXEC_REL ${CMAKE_INSTALL_FULL_BINDIR} ${CMAKE_INSTALL_FULL_LIBEXECDIR}/ccgate)

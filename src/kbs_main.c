@@ -2,6 +2,7 @@
  *
  *   ccgate-kbs [serve] --config FILE [--insecure-http] [--port-file FILE]
  *   ccgate-kbs kek create    --config FILE
+ *   ccgate-kbs kek rewrap    --config FILE [--file NEW-KEYSTORE.json]
  *   ccgate-kbs policy set    --config FILE --file POLICY.json
  *   ccgate-kbs key import    --config FILE --key-id REPO/TYPE/TAG --policy-id ID --file KEY
  *   ccgate-kbs key rotate    --config FILE --key-id REPO/TYPE/TAG --file KEY
@@ -76,6 +77,7 @@ static void usage_top(FILE *f)
             "Commands:\n"
             "  serve            serve the broker (the default command)\n"
             "  kek create       create the key-encryption key in the configured keystore\n"
+            "  kek rewrap       re-wrap every stored key under a new KEK ([--file NEW-KEYSTORE.json])\n"
             "  policy set       store a release policy document (--file POLICY.json)\n"
             "  key import       import a key (--key-id REPO/TYPE/TAG --policy-id ID --file KEY)\n"
             "  key rotate       add a new version of a key (--key-id --file)\n"
@@ -83,7 +85,8 @@ static void usage_top(FILE *f)
             "  key enable       release a disabled key again (--key-id)\n"
             "  key retire       retire a key for good (--key-id)\n"
             "  key state        set a key's state (--key-id --state active|disabled|retired)\n"
-            "Aliases kept for existing scripts: create-kek, set-policy, import-key, rotate-key, key-state.\n"
+            "Aliases kept for existing scripts: create-kek, set-policy, import-key, rotate-key, key-state;\n"
+            "rewrap is `kek rewrap`.\n"
             "\n"
             "Options of serve:\n"
             "  --config FILE      the JSON configuration (docs/kbs.md)\n"
@@ -262,11 +265,33 @@ static int run_key_state(const verb *v, const options *o, ccg_kbs *k, const ccg_
     return 0;
 }
 
+static int run_rewrap(const verb *v, const options *o, ccg_kbs *k, const ccg_kbs_config *cfg, json_t **config_json)
+{
+    uint8_t *text = NULL;
+    size_t len = 0;
+    ccg_kbs_rewrap_report r;
+    int rc = 0;
+    static const char *const token_key[] = {"none", "rewrapped", "already"};
+    (void)v, (void)cfg, (void)config_json;
+    if ((o->file != NULL && ccg_failed(ccg_file_read(o->file, CCG_KEYSTORE_MAX_CONFIG_LEN, &text, &len))) ||
+        ccg_failed(ccg_kbs_host_rewrap(k, (const char *)text, &r))) {
+        log_error("kek_not_rewrapped");
+        rc = exit_for_error();
+    } else {
+        printf("{\"rewrapped\":%zu,\"already\":%zu,\"token_key\":\"%s\"}\n", r.rewrapped, r.already,
+               token_key[r.token_key]);
+    }
+    free(text);
+    return rc;
+}
+
 static const verb VERBS[] = {
     {NULL, "serve", NULL, NULL, 0, "--config FILE [--insecure-http] [--port-file FILE]", "serve the broker",
      run_serve},
     {"kek", "create", "create-kek", NULL, 0, "--config FILE", "create the key-encryption key in the keystore",
      run_kek},
+    {"kek", "rewrap", "rewrap", NULL, 0, "--config FILE [--file NEW-KEYSTORE.json]",
+     "re-wrap every stored key under a new key-encryption key (resumable, audited)", run_rewrap},
     {"policy", "set", "set-policy", NULL, NEED_FILE, "--config FILE --file POLICY.json",
      "store a release policy document (audited)", run_policy_set},
     {"key", "import", "import-key", NULL, NEED_FILE | NEED_KEY_ID | NEED_POLICY_ID,
@@ -307,6 +332,11 @@ static void usage_verb(FILE *f)
     }
     if (v->needs & NEED_STATE) {
         fprintf(f, "  --state STATE        active, disabled or retired\n");
+    }
+    if (v->run == run_rewrap) {
+        fprintf(f, "  --file FILE          the new keystore's configuration (JSON, a new kek_label);\n"
+                   "                       without it, into the configured keystore (its \"previous\"\n"
+                   "                       member names the old KEK)\n");
     }
     if (v->needs & NEED_FILE) {
         fprintf(f, "  --file FILE          %s\n",

@@ -531,7 +531,7 @@ static void tcb_member_cannot_be_changed(void **state)
     raw_exec(f->path, "UPDATE audit_log SET tcb = NULL WHERE seq = 3; UPDATE audit_log SET count = 1 WHERE seq = 1");
     expect_broken(f->a, 1, "malformed", &r);
     assert_non_null(strstr(r.detail, "count"));
-    raw_exec(f->path, "UPDATE audit_log SET count = NULL WHERE seq = 1; UPDATE audit_log SET v = 6 WHERE seq = 3");
+    raw_exec(f->path, "UPDATE audit_log SET count = NULL WHERE seq = 1; UPDATE audit_log SET v = 7 WHERE seq = 3");
     expect_broken(f->a, 3, "unsupported_format", &r);
 }
 
@@ -701,6 +701,136 @@ static void tdx_decisions_are_format_5(void **state)
 }
 
 /* What a format-5 record may hold: TDX statuses only, hex FMSPC and MRTD, never a count or no status. */
+/* ---- format 6: the presented claims ---- */
+
+static ccg_result append_claims(ccg_audit *a, int i, const char *claims_text, const char *tcb_status)
+{
+    char req[32];
+    ccg_reasons reasons;
+    json_error_t jerr;
+    json_t *claims = json_loads(claims_text, 0, &jerr);
+    ccg_result r;
+    assert_non_null(claims);
+    ccg_reasons_init(&reasons);
+    assert_int_equal(ccg_reasons_add(&reasons, CCG_R_REFVAL_MEASUREMENT_MISMATCH, NULL), 0);
+    snprintf(req, sizeof(req), "req-claims-%d", i);
+    ccg_audit_event ev = {.time = T0 + i, .request_id = req, .persona = CCG_PERSONA_WORKLOAD, .action = "kbs.attest",
+                          .policy_id = "p", .policy_version = 1, .decision = CCG_AUDIT_DENY, .reasons = &reasons,
+                          .tcb_status = tcb_status, .claims = claims};
+    r = ccg_audit_append(a, &ev, NULL, NULL);
+    ccg_reasons_free(&reasons);
+    json_decref(claims);
+    return r;
+}
+
+#define SNP_CLAIMS                                                                                               \
+    "{\"tee\":\"snp\",\"measurement\":\"" MEASUREMENT96 "\",\"report_version\":3,\"policy\":\"0000000000030000\"," \
+    "\"reported_tcb\":\"d315000000000004\",\"refval_set_id\":\"models\",\"refval_set_version\":2,"            \
+    "\"refval_record\":\"rv-1\",\"refval_match\":false,\"key_version_requested\":null}"
+#define MEASUREMENT96                                                                                            \
+    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+static void claims_are_format_6_hashed_and_held_to_it(void **state)
+{
+    fixture *f = *state;
+    ccg_audit_verify_report r;
+    json_t *list = NULL;
+    OK(append_claims(f->a, 1, SNP_CLAIMS, "UpToDate"));
+    OK(append_claims(f->a, 2, "{\"tee\":\"tdx\",\"rtmrs\":[\"00\",\"ff\"],\"mrconfigid\":null}", NULL));
+    append_n(f->a, 3, 1);
+    OK(ccg_audit_list(f->a, 0, 0, &list));
+    json_t *r1 = json_array_get(list, 0), *r2 = json_array_get(list, 1);
+    assert_int_equal(json_integer_value(json_object_get(r1, "v")), CCG_AUDIT_FORMAT_CLAIMS);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r1, "claims"), "measurement")), MEASUREMENT96);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(r1, "tcb"), "status")), "UpToDate");
+    assert_true(json_is_null(json_object_get(r1, "gpus")));
+    assert_true(json_is_null(json_object_get(r2, "tcb"))); /* format 6 has every member, null when absent */
+    assert_int_equal(json_array_size(json_object_get(json_object_get(r2, "claims"), "rtmrs")), 2);
+    assert_null(json_object_get(json_array_get(list, 2), "claims")); /* a format-1 record has none */
+    json_decref(list);
+    OK(ccg_audit_verify(f->a, NULL, &r));
+    assert_int_equal(r.records, 3);
+    /* the measurement presented, rewritten: the hash no longer matches */
+    raw_exec(f->path, "DROP TRIGGER audit_log_no_update;"
+                      "UPDATE audit_log SET claims = replace(claims, 'measurement\":\"0123', 'measurement\":\"9999') WHERE seq = 1");
+    expect_broken(f->a, 1, "hash_mismatch", &r);
+    raw_exec(f->path, "UPDATE audit_log SET claims = replace(claims, 'measurement\":\"9999', 'measurement\":\"0123') WHERE seq = 1");
+    OK(ccg_audit_verify(f->a, NULL, &r));
+    /* claims dropped from a format-6 record, of another shape, or added to a format-1 record: malformed */
+    raw_exec(f->path, "UPDATE audit_log SET claims = NULL WHERE seq = 2");
+    expect_broken(f->a, 2, "malformed", &r);
+    assert_non_null(strstr(r.detail, "claims"));
+    raw_exec(f->path, "UPDATE audit_log SET claims = '{\"tee\":\"tdx\",\"token\":\"eyJ\"}' WHERE seq = 2");
+    expect_broken(f->a, 2, "malformed", &r);
+    raw_exec(f->path, "UPDATE audit_log SET claims = '[1]' WHERE seq = 2");
+    expect_broken(f->a, 2, "malformed", &r);
+    raw_exec(f->path, "UPDATE audit_log SET claims = '{\"tee\":\"tdx\",\"rtmrs\":[\"00\",\"ff\"],\"mrconfigid\":null}'"
+                      " WHERE seq = 2; UPDATE audit_log SET claims = '{\"tee\":\"snp\"}' WHERE seq = 3");
+    expect_broken(f->a, 3, "malformed", &r);
+    assert_non_null(strstr(r.detail, "claims"));
+}
+
+static void claims_outside_the_list_are_refused(void **state)
+{
+    fixture *f = *state;
+    char long_hex[256];
+    char text[320];
+    memset(long_hex, 'a', 193);
+    long_hex[193] = 0;
+    const char *bad[] = {
+        "{}",                                          /* empty */
+        "{\"tee\":\"snp\",\"token\":\"eyJhbGciOi\"}",       /* not a claim */
+        "{\"tee\":\"snp\",\"report\":\"AAAA\"}",           /* no raw evidence */
+        "{\"measurement\":\"ABCD\"}",                     /* hex is lowercase */
+        "{\"measurement\":\"01 23\"}",
+        "{\"tee\":\"s n p\"}",                            /* tokens have no spaces */
+        "{\"report_version\":-1}",
+        "{\"report_version\":\"3\"}",
+        "{\"refval_match\":1}",
+        "{\"rtmrs\":[\"00\",1]}",
+        "{\"rtmrs\":[\"0\",\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\"]}",
+        "{\"policy\":{\"debug\":true}}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        FAILS_WITH(append_claims(f->a, (int)i, bad[i], NULL), CCG_R_INPUT_MALFORMED);
+    }
+    snprintf(text, sizeof(text), "{\"measurement\":\"%s\"}", long_hex); /* 193 bytes: too long */
+    FAILS_WITH(append_claims(f->a, 50, text, NULL), CCG_R_INPUT_MALFORMED);
+    long_hex[192] = 0;
+    snprintf(text, sizeof(text), "{\"measurement\":\"%s\"}", long_hex);
+    OK(append_claims(f->a, 51, text, NULL));
+    /* a counted record carries no claims */
+    json_t *claims = json_pack("{s:s}", "tee", "snp");
+    ccg_audit_event ev = {.time = T0, .request_id = "sum", .persona = CCG_PERSONA_WORKLOAD, .action = "kbs.auth",
+                          .decision = CCG_AUDIT_ALLOW, .count = 3, .claims = claims};
+    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    json_decref(claims);
+    ccg_audit_verify_report r;
+    OK(ccg_audit_verify(f->a, NULL, &r));
+    assert_int_equal(r.records, 1);
+}
+
+/* ccg_audit_find: every record of one request, and nothing for another. */
+static void find_by_request_id(void **state)
+{
+    fixture *f = *state;
+    json_t *list = NULL;
+    append_n(f->a, 1, 5);
+    OK(append_claims(f->a, 7, SNP_CLAIMS, NULL));
+    OK(ccg_audit_find(f->a, "req-claims-7", &list));
+    assert_int_equal(json_array_size(list), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 0), "seq")), 6);
+    json_decref(list);
+    OK(ccg_audit_find(f->a, "req-0002", &list));
+    assert_int_equal(json_array_size(list), 1);
+    json_decref(list);
+    OK(ccg_audit_find(f->a, "nope", &list));
+    assert_int_equal(json_array_size(list), 0);
+    json_decref(list);
+    FAILS_WITH(ccg_audit_find(f->a, "a/b", &list), CCG_R_INPUT_MALFORMED);
+    FAILS_WITH(ccg_audit_find(f->a, "", &list), CCG_R_INPUT_MALFORMED);
+}
+
 static void tdx_fields_are_checked(void **state)
 {
     fixture *f = *state;
@@ -1472,6 +1602,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(tdx_decisions_are_format_5, setup, teardown),
         cmocka_unit_test_setup_teardown(tdx_fields_are_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(cli_checkpoint_and_prune, setup, teardown),
+        cmocka_unit_test_setup_teardown(claims_are_format_6_hashed_and_held_to_it, setup, teardown),
+        cmocka_unit_test_setup_teardown(claims_outside_the_list_are_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(find_by_request_id, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -483,7 +483,8 @@ static void approved_gpu_is_released(void **state)
         json_t *rec = json_array_get(records, json_array_size(records) - 2 + i);
         assert_string_equal(json_string_value(json_object_get(rec, "action")), i ? "resource.release" : "kbs.attest");
         assert_string_equal(json_string_value(json_object_get(rec, "decision")), "allow");
-        assert_int_equal(json_integer_value(json_object_get(rec, "v")), CCG_AUDIT_FORMAT_GPU);
+        assert_int_equal(json_integer_value(json_object_get(rec, "v")), CCG_AUDIT_FORMAT_CLAIMS);
+        assert_int_equal(json_integer_value(json_object_get(json_object_get(rec, "claims"), "gpu_count")), 1);
         json_t *g = json_array_get(json_object_get(rec, "gpus"), 0);
         assert_string_equal(json_string_value(json_object_get(g, "measurements")), "passed");
         assert_string_equal(json_string_value(json_object_get(g, "nonce_binding")), "ccgate-v1");

@@ -332,7 +332,11 @@ static void token_and_audit_carry_the_tcb_status(void **state)
     ccg_kbs_response_free(&resp);
     json_t *records = audit_records(f), *att = json_array_get(records, 0), *rel = json_array_get(records, 1);
     assert_string_equal(json_string_value(json_object_get(att, "action")), "kbs.attest");
-    assert_int_equal(json_integer_value(json_object_get(att, "v")), 3); /* a record with a TCB status is format 3 */
+    /* a decision's record holds its TCB status and what was presented (format 6) */
+    assert_int_equal(json_integer_value(json_object_get(att, "v")), CCG_AUDIT_FORMAT_CLAIMS);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(att, "claims"), "tee")), "snp");
+    assert_int_equal(json_string_length(json_object_get(json_object_get(att, "claims"), "measurement")), 96);
+    assert_int_equal(json_string_length(json_object_get(json_object_get(rel, "claims"), "measurement")), 96);
     assert_string_equal(record_status(att), "UpToDate");
     assert_string_equal(json_string_value(json_array_get(json_object_get(json_object_get(att, "tcb"), "advisories"), 0)),
                         "AMD-SB-3019");

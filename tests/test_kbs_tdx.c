@@ -316,7 +316,10 @@ static void approved_td_gets_its_key(void **state)
     size_t n = json_array_size(records);
     json_t *att = json_array_get(records, n - 2), *rel = json_array_get(records, n - 1);
     assert_string_equal(json_string_value(json_object_get(att, "action")), "kbs.attest");
-    assert_int_equal(json_integer_value(json_object_get(att, "v")), 5); /* a TDX decision's record */
+    assert_int_equal(json_integer_value(json_object_get(att, "v")), CCG_AUDIT_FORMAT_CLAIMS); /* a TDX decision's */
+    assert_string_equal(json_string_value(json_object_get(json_object_get(att, "claims"), "mrtd")),
+                        json_string_value(json_object_get(json_object_get(att, "tcb"), "mrtd")));
+    assert_int_equal(json_array_size(json_object_get(json_object_get(att, "claims"), "rtmrs")), 4);
     assert_string_equal(json_string_value(json_object_get(json_object_get(att, "tcb"), "status")), "UpToDate");
     assert_string_equal(json_string_value(json_object_get(json_object_get(att, "tcb"), "module_status")), "UpToDate");
     assert_string_equal(json_string_value(json_object_get(json_object_get(att, "tcb"), "qe_status")), "UpToDate");
@@ -382,7 +385,7 @@ static void out_of_date_refused_naming_status(void **state)
     ccg_kbs_response_free(&resp);
     json_t *rec = last_record(f), *tcb = json_object_get(rec, "tcb");
     assert_string_equal(json_string_value(json_object_get(rec, "decision")), "deny");
-    assert_int_equal(json_integer_value(json_object_get(rec, "v")), 5);
+    assert_int_equal(json_integer_value(json_object_get(rec, "v")), CCG_AUDIT_FORMAT_CLAIMS);
     assert_string_equal(json_string_value(json_object_get(tcb, "status")), "OutOfDate");
     assert_string_equal(json_string_value(json_object_get(tcb, "platform_status")), "OutOfDate");
     assert_string_equal(json_string_value(json_array_get(json_object_get(tcb, "advisories"), 0)),
@@ -654,7 +657,7 @@ static void td_with_gpu(void **state)
     expect(f, &resp, 200, "\"token\"");
     ccg_kbs_response_free(&resp);
     json_t *rec = last_record(f);
-    assert_int_equal(json_integer_value(json_object_get(rec, "v")), 5);
+    assert_int_equal(json_integer_value(json_object_get(rec, "v")), CCG_AUDIT_FORMAT_CLAIMS);
     assert_int_equal(json_array_size(json_object_get(rec, "gpus")), 1);
     assert_string_equal(json_string_value(json_object_get(json_object_get(rec, "tcb"), "status")), "UpToDate");
     json_decref(rec);

@@ -476,6 +476,128 @@ static void missing_kek_file_is_unavailable(void **state)
     ccg_secbuf_free(&key);
 }
 
+/* Copies src to dst (mode 0600), as an operator restoring a backup would: a new inode, new times. */
+static void copy_file(const char *src, const char *dst)
+{
+    uint8_t buf[64];
+    FILE *in = fopen(src, "rb");
+    assert_non_null(in);
+    size_t n = fread(buf, 1, sizeof(buf), in);
+    fclose(in);
+    int fd = open(dst, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, buf, n), (ssize_t)n);
+    close(fd);
+}
+
+/* A loaded KEK is watched: the file moved away is kms.kek_missing, other bytes in its place are
+ * kms.kek_changed, a mode gone wrong is kms.config_invalid, for health, wrap and unwrap alike; the
+ * original back (a copy, so a new inode) serves again. The loaded KEK is never replaced by the file's
+ * new bytes. */
+static void loaded_kek_is_watched(void **state)
+{
+    fixture *f = *state;
+    ccg_keystore *ks = open_with_kek(f);
+    ccg_secbuf key, out;
+    uint8_t *blob = NULL, *blob2 = NULL;
+    size_t blob_len = 0, blob2_len = 0;
+    char aside[400];
+    make_key(&key, 32, 9);
+    wrap_ok(ks, &key, &blob, &blob_len);
+    assert_true(ccg_ok(ccg_keystore_health(ks)));
+    snprintf(aside, sizeof(aside), "%s.aside", f->kek);
+    assert_int_equal(rename(f->kek, aside), 0);
+    assert_true(ccg_failed(ccg_keystore_health(ks)));
+    tu_assert_error_reason(CCG_R_KMS_KEK_MISSING);
+    assert_non_null(strstr(ccg_error_last()->message, f->kek));
+    unwrap_fails(ks, NULL, blob, blob_len, AAD, AAD_LEN, CCG_R_KMS_KEK_MISSING);
+    assert_true(ccg_failed(ccg_keystore_wrap(ks, NULL, &key, AAD, AAD_LEN, &blob2, &blob2_len)));
+    tu_assert_error_reason(CCG_R_KMS_KEK_MISSING);
+    assert_null(blob2);
+
+    /* another KEK in its place */
+    write_kek_file(f->kek, 32, 0600);
+    assert_true(ccg_failed(ccg_keystore_health(ks)));
+    tu_assert_error_reason(CCG_R_KMS_KEK_CHANGED);
+    unwrap_fails(ks, NULL, blob, blob_len, AAD, AAD_LEN, CCG_R_KMS_KEK_CHANGED);
+    assert_true(ccg_failed(ccg_keystore_wrap(ks, NULL, &key, AAD, AAD_LEN, &blob2, &blob2_len)));
+    tu_assert_error_reason(CCG_R_KMS_KEK_CHANGED);
+
+    /* the original back, as a copy */
+    assert_int_equal(unlink(f->kek), 0);
+    copy_file(aside, f->kek);
+    assert_true(ccg_ok(ccg_keystore_health(ks)));
+    assert_true(ccg_ok(ccg_keystore_unwrap(ks, NULL, blob, blob_len, AAD, AAD_LEN, &out)));
+    assert_memory_equal(out.data, key.data, 32);
+    ccg_secbuf_free(&out);
+
+    /* a mode gone wrong is noticed too, and fixing it recovers */
+    assert_int_equal(chmod(f->kek, 0644), 0);
+    assert_true(ccg_failed(ccg_keystore_health(ks)));
+    tu_assert_error_reason(CCG_R_KMS_CONFIG_INVALID);
+    assert_int_equal(chmod(f->kek, 0600), 0);
+    assert_true(ccg_ok(ccg_keystore_health(ks)));
+    /* a truncated file */
+    assert_int_equal(truncate(f->kek, 16), 0);
+    assert_true(ccg_failed(ccg_keystore_health(ks)));
+    tu_assert_error_reason(CCG_R_KMS_CONFIG_INVALID);
+    ccg_keystore_close(ks);
+    free(blob);
+    ccg_secbuf_free(&key);
+}
+
+/* KEK rotation: a keystore whose "previous" names the old KEK opens blobs wrapped under it (given its
+ * label, or none: the blob's header says which), wraps only under its own, and is not ready while the
+ * previous KEK is unusable. */
+static void previous_kek_opens_what_is_not_rewrapped(void **state)
+{
+    fixture *f = *state;
+    ccg_keystore *old_ks = open_with_kek(f), *new_ks = NULL, *both = NULL;
+    ccg_secbuf key, out;
+    uint8_t *old_blob = NULL, *new_blob = NULL;
+    size_t old_len = 0, new_len = 0;
+    char cfg_new[1200], cfg_both[2400], aside[400];
+    make_key(&key, 32, 5);
+    wrap_ok(old_ks, &key, &old_blob, &old_len);
+    snprintf(cfg_new, sizeof(cfg_new), "{\"backend\":\"file\",\"kek_file\":\"%s/kek2\",\"kek_label\":\"kek-2\"}", f->dir);
+    new_ks = open_ok(cfg_new);
+    assert_true(ccg_ok(ccg_keystore_create_kek(new_ks, NULL)));
+    snprintf(cfg_both, sizeof(cfg_both),
+             "{\"backend\":\"file\",\"kek_file\":\"%s/kek2\",\"kek_label\":\"kek-2\",\"previous\":%s}", f->dir,
+             f->config);
+    both = open_ok(cfg_both);
+    assert_true(ccg_ok(ccg_keystore_health(both)));
+    assert_true(ccg_ok(ccg_keystore_unwrap(both, "ccgate-kek", old_blob, old_len, AAD, AAD_LEN, &out)));
+    assert_memory_equal(out.data, key.data, 32);
+    ccg_secbuf_free(&out);
+    assert_true(ccg_ok(ccg_keystore_unwrap(both, NULL, old_blob, old_len, AAD, AAD_LEN, &out)));
+    ccg_secbuf_free(&out);
+    /* a label that is neither */
+    unwrap_fails(both, "kek-9", old_blob, old_len, AAD, AAD_LEN, CCG_R_KMS_UNWRAP_FAILED);
+    /* wraps go under the new KEK only: the old keystore cannot open them, the new one alone can */
+    wrap_ok(both, &key, &new_blob, &new_len);
+    unwrap_fails(old_ks, NULL, new_blob, new_len, AAD, AAD_LEN, CCG_R_KMS_UNWRAP_FAILED);
+    assert_true(ccg_ok(ccg_keystore_unwrap(new_ks, NULL, new_blob, new_len, AAD, AAD_LEN, &out)));
+    ccg_secbuf_free(&out);
+    /* the previous KEK gone: not ready, and its blobs fail with its reason */
+    snprintf(aside, sizeof(aside), "%s.aside", f->kek);
+    assert_int_equal(rename(f->kek, aside), 0);
+    assert_true(ccg_failed(ccg_keystore_health(both)));
+    tu_assert_error_reason(CCG_R_KMS_KEK_MISSING);
+    assert_non_null(strstr(ccg_error_last()->message, "previous KEK \"ccgate-kek\""));
+    unwrap_fails(both, NULL, old_blob, old_len, AAD, AAD_LEN, CCG_R_KMS_KEK_MISSING);
+    assert_true(ccg_ok(ccg_keystore_unwrap(both, NULL, new_blob, new_len, AAD, AAD_LEN, &out)));
+    ccg_secbuf_free(&out);
+    assert_int_equal(rename(aside, f->kek), 0);
+    assert_true(ccg_ok(ccg_keystore_health(both)));
+    ccg_keystore_close(both);
+    ccg_keystore_close(new_ks);
+    ccg_keystore_close(old_ks);
+    free(old_blob);
+    free(new_blob);
+    ccg_secbuf_free(&key);
+}
+
 static void config_is_strict(void **state)
 {
     (void)state;
@@ -496,6 +618,11 @@ static void config_is_strict(void **state)
         "{\"backend\":\"file\",\"kek_file\":\"/k\",\"kek_label\":\"tab\\there\"}",
         "{\"backend\":\"file\",\"kek_file\":\"/k\",\"kek_label\":\"\"}",
         "{\"backend\":\"file\",\"kek_file\":\"/k\",\"allow_unlocked_memory\":\"yes\"}",
+        "{\"backend\":\"file\",\"kek_file\":\"/k\",\"previous\":{\"backend\":\"file\",\"kek_file\":\"/j\"}}",
+        "{\"backend\":\"file\",\"kek_file\":\"/k\",\"kek_label\":\"b\",\"previous\":{\"backend\":\"file\","
+        "\"kek_file\":\"/j\",\"previous\":{\"backend\":\"file\",\"kek_file\":\"/i\",\"kek_label\":\"c\"}}}",
+        "{\"backend\":\"file\",\"kek_file\":\"/k\",\"kek_label\":\"b\",\"previous\":\"/j\"}",
+        "{\"backend\":\"file\",\"kek_file\":\"/k\",\"kek_label\":\"b\",\"previous\":{\"backend\":\"file\"}}",
         "{\"backend\":\"pkcs11\",\"module\":\"/m.so\",\"token_label\":\"t\"}",
         "{\"backend\":\"pkcs11\",\"module\":\"/m.so\",\"token_label\":\"t\",\"pin_file\":\"/p\",\"pin_env\":\"P\"}",
         "{\"backend\":\"pkcs11\",\"module\":\"m.so\",\"token_label\":\"t\",\"pin_env\":\"P\"}",
@@ -605,6 +732,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(create_kek_never_replaces, setup, teardown),
         cmocka_unit_test_setup_teardown(kek_file_mode_is_checked, setup, teardown),
         cmocka_unit_test_setup_teardown(missing_kek_file_is_unavailable, setup, teardown),
+        cmocka_unit_test_setup_teardown(loaded_kek_is_watched, setup, teardown),
+        cmocka_unit_test_setup_teardown(previous_kek_opens_what_is_not_rewrapped, setup, teardown),
         cmocka_unit_test(config_is_strict),
         cmocka_unit_test_setup_teardown(concurrent_use, setup, teardown),
     };

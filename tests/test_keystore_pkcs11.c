@@ -10,6 +10,7 @@
 #include <ftw.h>
 #include <pthread.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -581,7 +582,20 @@ static void token_deleted(void **state)
     ks_close(f, ks);
 }
 
-/* The token is taken away and brought back: a keystore opened again uses it. */
+/* Polls health until the keystore serves again: it re-initialises the module at most once a second. */
+static void wait_healthy(ccg_keystore *ks)
+{
+    for (int i = 0; i < 100; i++) {
+        if (ccg_ok(ccg_keystore_health(ks))) {
+            return;
+        }
+        usleep(100 * 1000);
+    }
+    fail_msg("the keystore did not recover: %s: %s", ccg_reason_code(ccg_error_reason()), ccg_error_last()->message);
+}
+
+/* The token is taken away and brought back: the same keystore serves again (it re-initialises the
+ * module, as SoftHSM2 reads its tokens only in C_Initialize), and so does one opened afterwards. */
 static void token_removed_and_restored(void **state)
 {
     fixture *f = prepare(state);
@@ -597,17 +611,91 @@ static void token_removed_and_restored(void **state)
     assert_int_equal(rename(dir, aside), 0);
     assert_token_gone(ks, blob, blob_len, &key);
     assert_int_equal(rename(aside, dir), 0);
-    /* SoftHSM2 re-reads its tokens only at C_Initialize, so recovery needs the keystore reopened;
-     * the last close finalises the module. */
-    ks_close(f, ks);
-    ks = open_ok(f);
-    assert_true(ccg_ok(ccg_keystore_health(ks)));
+    wait_healthy(ks);
     assert_true(ccg_ok(ccg_keystore_unwrap(ks, NULL, blob, blob_len, AAD, AAD_LEN, &out)));
+    assert_memory_equal(out.data, key.data, 32);
+    ccg_secbuf_free(&out);
+    ccg_keystore *again = open_ok(f);
+    assert_true(ccg_ok(ccg_keystore_unwrap(again, NULL, blob, blob_len, AAD, AAD_LEN, &out)));
+    assert_memory_equal(out.data, key.data, 32);
+    ccg_secbuf_free(&out);
+    ks_close(f, again);
+    free(blob);
+    ccg_secbuf_free(&key);
+    ks_close(f, ks);
+}
+
+/* Two keystores on one module, used by four threads while the token goes away and comes back: the
+ * re-initialisation waits for every call in flight and no thread keeps a session across it (ASan
+ * would see a use after free; SoftHSM2 would answer a stale handle). Both keystores serve again. */
+typedef struct {
+    ccg_keystore *ks;
+    const uint8_t *blob;
+    size_t blob_len;
+    atomic_int *stop;
+    int ok, failed;
+} hammer;
+
+static void *hammer_run(void *arg)
+{
+    hammer *h = arg;
+    while (!atomic_load(h->stop)) {
+        ccg_secbuf out;
+        if (ccg_ok(ccg_keystore_unwrap(h->ks, NULL, h->blob, h->blob_len, AAD, AAD_LEN, &out))) {
+            h->ok++;
+            ccg_secbuf_free(&out);
+        } else {
+            h->failed++;
+            if (ccg_error_reason() != CCG_R_KMS_UNAVAILABLE && ccg_error_reason() != CCG_R_KMS_KEY_NOT_FOUND) {
+                print_message("  unexpected: %s: %s\n", ccg_reason_code(ccg_error_reason()), ccg_error_last()->message);
+                h->failed += 1000000;
+            }
+        }
+        (void)ccg_keystore_health(h->ks);
+    }
+    return NULL;
+}
+
+static void recovery_under_concurrent_use(void **state)
+{
+    fixture *f = prepare(state);
+    ccg_keystore *a = open_with_kek(f), *b = open_ok(f);
+    ccg_secbuf key, out;
+    uint8_t *blob = NULL;
+    size_t blob_len = 0;
+    char dir[600], aside[600];
+    atomic_int stop = 0;
+    hammer hs[4];
+    pthread_t th[4];
+    make_key(&key, 0x7c);
+    assert_true(ccg_ok(ccg_keystore_wrap(a, NULL, &key, AAD, AAD_LEN, &blob, &blob_len)));
+    for (int i = 0; i < 4; i++) {
+        hs[i] = (hammer){.ks = i % 2 ? b : a, .blob = blob, .blob_len = blob_len, .stop = &stop};
+        assert_int_equal(pthread_create(&th[i], NULL, hammer_run, &hs[i]), 0);
+    }
+    token_dir(f, dir, sizeof(dir));
+    snprintf(aside, sizeof(aside), "%s/removed-token", f->dir);
+    for (int round = 0; round < 3; round++) {
+        usleep(200 * 1000);
+        assert_int_equal(rename(dir, aside), 0);
+        usleep(1200 * 1000); /* long enough for a re-initialisation to see the token gone */
+        assert_int_equal(rename(aside, dir), 0);
+    }
+    wait_healthy(a);
+    wait_healthy(b);
+    atomic_store(&stop, 1);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        print_message("  thread %d: %d unwrapped, %d refused\n", i, hs[i].ok, hs[i].failed);
+        assert_true(hs[i].failed < 1000000);
+    }
+    assert_true(ccg_ok(ccg_keystore_unwrap(b, NULL, blob, blob_len, AAD, AAD_LEN, &out)));
     assert_memory_equal(out.data, key.data, 32);
     ccg_secbuf_free(&out);
     free(blob);
     ccg_secbuf_free(&key);
-    ks_close(f, ks);
+    ks_close(f, b);
+    ks_close(f, a);
 }
 
 typedef struct {
@@ -687,6 +775,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(wrong_pin, setup, teardown),
         cmocka_unit_test_setup_teardown(token_deleted, setup, teardown),
         cmocka_unit_test_setup_teardown(token_removed_and_restored, setup, teardown),
+        cmocka_unit_test_setup_teardown(recovery_under_concurrent_use, setup, teardown),
         cmocka_unit_test_setup_teardown(concurrent_use, setup, teardown),
     };
     return cmocka_run_group_tests_name("keystore_pkcs11", tests, NULL, NULL);

@@ -108,6 +108,49 @@ static void ed25519_records(void **state)
     sign_and_check("Ed25519");
 }
 
+/* Verified signatures are remembered (refvalue_sign.c): a remembered success answers only for the same
+ * key object and the same signed bytes and signature, never for another key under the same issuer
+ * name, nor for a changed signature; an issuer set loaded again from the same PEM verifies afresh. */
+static void remembered_signatures_stay_bound(void **state)
+{
+    (void)state;
+    EVP_PKEY *key = gen_key("ES384"), *other = gen_key("ES384");
+    ccg_refval_issuers *iss = NULL, *impostor = NULL, *reloaded = NULL;
+    assert_true(ccg_ok(ccg_refval_issuers_new(&iss)));
+    assert_true(ccg_ok(ccg_refval_issuers_new(&impostor)));
+    assert_true(ccg_ok(ccg_refval_issuers_new(&reloaded)));
+    add_issuer(iss, "acme", key);
+    add_issuer(impostor, "acme", other);
+    add_issuer(reloaded, "acme", key);
+    json_t *r = record("r-memo", M1, "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z");
+    assert_true(ccg_ok(ccg_refval_sign(r, key, "acme")));
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(check(r, iss, NOW), CCG_R_OK);
+        assert_int_equal(check(r, impostor, NOW), CCG_R_REFVAL_SIGNATURE_INVALID);
+        assert_int_equal(check(r, reloaded, NOW), CCG_R_OK);
+        /* Validity is still judged at each check, remembered signature or not. */
+        assert_int_equal(check(r, iss, "2027-01-02T00:00:00Z"), CCG_R_REFVAL_EXPIRED);
+    }
+    /* The same bytes with another (invalid) signature value. */
+    json_t *t = json_deep_copy(r);
+    const char *value = json_string_value(json_object_get(json_object_get(t, "signature"), "value"));
+    char *flipped = strdup(value);
+    assert_non_null(flipped);
+    flipped[10] = flipped[10] == 'A' ? 'B' : 'A';
+    json_object_set_new(json_object_get(t, "signature"), "value", json_string(flipped));
+    assert_int_equal(check(t, iss, NOW), CCG_R_REFVAL_SIGNATURE_INVALID);
+    free(flipped);
+    json_decref(t);
+    /* The issuer set freed while its key is remembered: the memo's reference keeps it valid. */
+    ccg_refval_issuers_free(iss);
+    assert_int_equal(check(r, reloaded, NOW), CCG_R_OK);
+    json_decref(r);
+    ccg_refval_issuers_free(impostor);
+    ccg_refval_issuers_free(reloaded);
+    EVP_PKEY_free(key);
+    EVP_PKEY_free(other);
+}
+
 static void algorithm_relabelling_is_refused(void **state)
 {
     (void)state;
@@ -535,6 +578,7 @@ int main(void)
         cmocka_unit_test(es384_records),
         cmocka_unit_test(ed25519_records),
         cmocka_unit_test(algorithm_relabelling_is_refused),
+        cmocka_unit_test(remembered_signatures_stay_bound),
         cmocka_unit_test(malformed_records_are_refused),
         cmocka_unit_test(signing_bytes_are_canonical),
         cmocka_unit_test(signing_bytes_are_stable),

@@ -1,6 +1,7 @@
-/* Tests of the state store (SQLite backend): key lifecycle and every illegal transition, rotation
- * atomicity, immutable document versions, single-use nonces and expiry, settings get_or_create,
- * bad files, and concurrent writers. */
+/* Tests of the state store, on both backends: key lifecycle and every illegal transition, rotation
+ * atomicity, immutable document versions, single-use nonces and expiry, settings get_or_create, and
+ * concurrent writers, on SQLite and again on a scratch PostgreSQL (a fresh schema per case); bad files
+ * are SQLite's own. tests/test_store_pg.c has PostgreSQL's own cases (instances racing, outages). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include <sqlite3.h>
 
+#include "pg_scratch.h"
 #include "testutil.h"
 
 #include "ccgate/error.h"
@@ -21,8 +23,14 @@
 typedef struct {
     char dir[64];
     char path[128];
+    char loc[768]; /* what ccg_store_open takes: the SQLite path, or the PostgreSQL URL */
+    int pg;
     ccg_store *s;
 } fixture;
+
+/* The scratch PostgreSQL of the second group (started in main), and the case counter naming schemas. */
+static tu_pg g_pg;
+static int g_case;
 
 static void remove_db(const char *path)
 {
@@ -41,8 +49,29 @@ static int setup(void **state)
     snprintf(f->dir, sizeof(f->dir), "/tmp/ccg-store-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     snprintf(f->path, sizeof(f->path), "%s/state.db", f->dir);
+    snprintf(f->loc, sizeof(f->loc), "%s", f->path);
     ccg_error_clear();
-    if (ccg_failed(ccg_store_open(f->path, NULL, &f->s))) {
+    if (ccg_failed(ccg_store_open(f->loc, NULL, &f->s))) {
+        fail_msg("open: %s: %s", ccg_reason_code(ccg_error_reason()), ccg_error_last()->message);
+    }
+    *state = f;
+    return 0;
+}
+
+/* The same fixture on PostgreSQL: a fresh schema for every case. */
+static int setup_pg(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    char schema[32];
+    assert_non_null(f);
+    snprintf(f->dir, sizeof(f->dir), "/tmp/ccg-store-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof(f->path), "%s/unused.db", f->dir);
+    snprintf(schema, sizeof(schema), "case_%d", ++g_case);
+    assert_int_equal(tu_pg_fresh_schema(&g_pg, schema, f->loc, sizeof(f->loc)), 0);
+    f->pg = 1;
+    ccg_error_clear();
+    if (ccg_failed(ccg_store_open(f->loc, NULL, &f->s))) {
         fail_msg("open: %s: %s", ccg_reason_code(ccg_error_reason()), ccg_error_last()->message);
     }
     *state = f;
@@ -132,6 +161,24 @@ static int raw_exec_rc(sqlite3 *db, const char *sql)
     return sqlite3_exec(db, sql, NULL, NULL, NULL);
 }
 
+/* Runs SQL behind the store's back on either backend (its own spelling for each); 0 when it succeeded. */
+static int raw_rc(fixture *f, const char *sqlite_sql, const char *pg_sql)
+{
+    if (f->pg) {
+        return tu_pg_exec(f->loc, pg_sql);
+    }
+    sqlite3 *db = raw_open(f->path);
+    int rc = raw_exec_rc(db, "PRAGMA foreign_keys = ON");
+    if (rc == SQLITE_OK) {
+        rc = raw_exec_rc(db, sqlite_sql);
+    }
+    sqlite3_close(db);
+    return rc;
+}
+
+#define RAW_OK(f, sq, pg) assert_int_equal(raw_rc((f), (sq), (pg)), 0)
+#define RAW_FAILS(f, sq, pg) assert_int_not_equal(raw_rc((f), (sq), (pg)), 0)
+
 /* ---- open, schema, pragmas ---- */
 
 static void open_creates_a_hardened_database(void **state)
@@ -194,7 +241,11 @@ static void unreachable_paths_are_unavailable(void **state)
     snprintf(path, sizeof(path), "%s/no/such/dir/state.db", f->dir);
     FAILS_WITH(ccg_store_open(path, NULL, &s), CCG_R_STORE_UNAVAILABLE);
     FAILS_WITH(ccg_store_open(f->dir, NULL, &s), CCG_R_STORE_UNAVAILABLE); /* a directory */
-    FAILS_WITH(ccg_store_open("postgresql://db.example/ccgate", NULL, &s), CCG_R_STORE_UNAVAILABLE);
+    /* a PostgreSQL server that is not there */
+    char url[256];
+    snprintf(url, sizeof(url), "postgresql:///ccgate?host=%s/no-such-socket-dir&connect_timeout=2", f->dir);
+    FAILS_WITH(ccg_store_open(url, NULL, &s), CCG_R_STORE_UNAVAILABLE);
+    assert_non_null(strstr(ccg_error_last()->message, "PostgreSQL"));
     FAILS_WITH(ccg_store_open("", NULL, &s), CCG_R_INPUT_MALFORMED);
     assert_null(s);
 }
@@ -234,11 +285,10 @@ static void another_applications_database_is_refused(void **state)
 static void schema_from_the_future_is_corrupt(void **state)
 {
     fixture *f = *state;
-    sqlite3 *db = raw_open(f->path);
-    raw_exec(db, "INSERT INTO schema_version(version, applied_at) VALUES (99, 0)");
-    sqlite3_close(db);
+    RAW_OK(f, "INSERT INTO schema_version(version, applied_at) VALUES (99, 0)",
+           "INSERT INTO schema_version(version, applied_at) VALUES (99, 0)");
     ccg_store *s = NULL;
-    FAILS_WITH(ccg_store_open(f->path, NULL, &s), CCG_R_STORE_CORRUPT);
+    FAILS_WITH(ccg_store_open(f->loc, NULL, &s), CCG_R_STORE_CORRUPT);
     assert_non_null(strstr(ccg_error_last()->message, "newer than this build"));
     FAILS_WITH(ccg_store_integrity_check(f->s), CCG_R_STORE_CORRUPT);
 }
@@ -381,13 +431,15 @@ static void key_lookups_and_refusals(void **state)
     ccg_store_key_list_free(list, n);
 
     /* the schema refuses what the API would refuse, for writers that bypass it */
-    sqlite3 *db = raw_open(f->path);
-    assert_int_not_equal(raw_exec_rc(db, "UPDATE keys SET wrapped = X'00112233445566778899' WHERE key_id = 'k'"),
-                         SQLITE_OK);
-    assert_int_not_equal(raw_exec_rc(db, "INSERT INTO keys VALUES ('z', 1, 'active', X'0011', 'l', 'pol', 0, 0)"),
-                         SQLITE_OK);
-    assert_int_not_equal(raw_exec_rc(db, "UPDATE keys SET state = 'bogus' WHERE key_id = 'k'"), SQLITE_OK);
-    sqlite3_close(db);
+    RAW_FAILS(f, "UPDATE keys SET wrapped = X'00112233445566778899' WHERE key_id = 'k'",
+              "UPDATE keys SET wrapped = '\\x00112233445566778899'::bytea WHERE key_id = 'k'");
+    RAW_FAILS(f, "INSERT INTO keys VALUES ('z', 1, 'active', X'0011', 'l', 'pol', 0, 0)",
+              "INSERT INTO keys VALUES ('z', 1, 'active', '\\x0011'::bytea, 'l', 'pol', 0, 0)");
+    RAW_FAILS(f, "UPDATE keys SET state = 'bogus' WHERE key_id = 'k'",
+              "UPDATE keys SET state = 'bogus' WHERE key_id = 'k'");
+    /* a key's material stays as it was, even for the same magic */
+    RAW_FAILS(f, "UPDATE keys SET kek_label = 'other' WHERE key_id = 'k'",
+              "UPDATE keys SET kek_label = 'other' WHERE key_id = 'k'");
 }
 
 static void rotation_retires_old_versions_atomically(void **state)
@@ -420,19 +472,20 @@ static void rotation_retires_old_versions_atomically(void **state)
 
     /* A failure after the old versions were retired rolls the whole rotation back. The failure is
      * injected with a trigger that refuses the insert of version 3. */
-    sqlite3 *db = raw_open(f->path);
-    raw_exec(db, "CREATE TRIGGER inject BEFORE INSERT ON keys WHEN NEW.version = 3"
-                 " BEGIN SELECT RAISE(ABORT, 'injected failure'); END");
-    sqlite3_close(db);
+    RAW_OK(f,
+           "CREATE TRIGGER inject BEFORE INSERT ON keys WHEN NEW.version = 3"
+           " BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+           "CREATE FUNCTION inject() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+           " RAISE EXCEPTION 'injected failure'; END $$;"
+           "CREATE TRIGGER inject BEFORE INSERT ON keys FOR EACH ROW WHEN (NEW.version = 3)"
+           " EXECUTE FUNCTION inject()");
     fake_wrapped(w, 3);
     ccg_store_key_spec v3 = {"llama", 3, w, sizeof(w), "ccgate-kek", "pol2"};
     ccg_error_clear();
     assert_true(ccg_failed(ccg_store_key_rotate(f->s, &v3, T0 + 20)));
     assert_int_equal(state_of(f->s, "llama", 2), CCG_KEY_ACTIVE); /* not retired */
     FAILS_WITH(ccg_store_key_get(f->s, "llama", 3, &k), CCG_R_KEY_NOT_FOUND);
-    db = raw_open(f->path);
-    raw_exec(db, "DROP TRIGGER inject");
-    sqlite3_close(db);
+    RAW_OK(f, "DROP TRIGGER inject", "DROP TRIGGER inject ON keys");
 
     /* rotating a disabled key is allowed; the new version is active and takes the new policy */
     OK(ccg_store_key_set_state(f->s, "llama", 2, CCG_KEY_DISABLED, T0 + 30));
@@ -451,13 +504,10 @@ static void rotation_retires_old_versions_atomically(void **state)
     FAILS_WITH(ccg_store_key_rotate(f->s, &v4, T0 + 41), CCG_R_STORE_CONFLICT);
 
     /* at most one live version, whatever the writer */
-    db = raw_open(f->path);
-    raw_exec(db, "PRAGMA foreign_keys = ON");
-    assert_int_equal(raw_exec_rc(db, "INSERT INTO keys VALUES ('two', 1, 'active', X'4343475700', 'l', 'pol', 0, 0)"),
-                     SQLITE_OK);
-    assert_int_not_equal(
-        raw_exec_rc(db, "INSERT INTO keys VALUES ('two', 2, 'disabled', X'4343475700', 'l', 'pol', 0, 0)"), SQLITE_OK);
-    sqlite3_close(db);
+    RAW_OK(f, "INSERT INTO keys VALUES ('two', 1, 'active', X'4343475700', 'l', 'pol', 0, 0)",
+           "INSERT INTO keys VALUES ('two', 1, 'active', '\\x4343475700'::bytea, 'l', 'pol', 0, 0)");
+    RAW_FAILS(f, "INSERT INTO keys VALUES ('two', 2, 'disabled', X'4343475700', 'l', 'pol', 0, 0)",
+              "INSERT INTO keys VALUES ('two', 2, 'disabled', '\\x4343475700'::bytea, 'l', 'pol', 0, 0)");
 }
 
 typedef struct {
@@ -490,7 +540,7 @@ static void concurrent_rotations_to_one_version_have_one_winner(void **state)
     rotate_race r[4];
     pthread_t t[4];
     for (int i = 0; i < 4; i++) {
-        r[i] = (rotate_race){f->path, 2, 0, CCG_R_OK};
+        r[i] = (rotate_race){f->loc, 2, 0, CCG_R_OK};
         assert_int_equal(pthread_create(&t[i], NULL, rotate_thread, &r[i]), 0);
     }
     int winners = 0;
@@ -554,12 +604,14 @@ static void policy_versions_are_immutable(void **state)
     FAILS_WITH(ccg_store_policy_put(f->s, "p", 4, "{\"a\":1,\"a\":2}", T0), CCG_R_INPUT_MALFORMED);
 
     /* The schema refuses changes; a change made around it is caught by the digest. */
-    sqlite3 *db = raw_open(f->path);
-    assert_int_not_equal(raw_exec_rc(db, "UPDATE policy_versions SET document = '{}' WHERE version = 1"), SQLITE_OK);
-    assert_int_not_equal(raw_exec_rc(db, "DELETE FROM policy_versions WHERE version = 1"), SQLITE_OK);
-    raw_exec(db, "DROP TRIGGER policy_versions_immutable;"
-                 "UPDATE policy_versions SET document = CAST('{\"tee\":[\"any\"]}' AS BLOB) WHERE version = 1");
-    sqlite3_close(db);
+    RAW_FAILS(f, "UPDATE policy_versions SET document = '{}' WHERE version = 1",
+              "UPDATE policy_versions SET document = '{}'::bytea WHERE version = 1");
+    RAW_FAILS(f, "DELETE FROM policy_versions WHERE version = 1", "DELETE FROM policy_versions WHERE version = 1");
+    RAW_OK(f,
+           "DROP TRIGGER policy_versions_immutable;"
+           "UPDATE policy_versions SET document = CAST('{\"tee\":[\"any\"]}' AS BLOB) WHERE version = 1",
+           "DROP TRIGGER policy_versions_immutable ON policy_versions;"
+           "UPDATE policy_versions SET document = convert_to('{\"tee\":[\"any\"]}', 'UTF8') WHERE version = 1");
     FAILS_WITH(ccg_store_policy_get(f->s, "p", 1, &d), CCG_R_STORE_CORRUPT);
 }
 
@@ -643,9 +695,8 @@ static void nonces_are_single_use(void **state)
     FAILS_WITH(ccg_store_session_create(f->s, "sess-3", "nonce-3", "snp", T0, T0), CCG_R_INPUT_MALFORMED);
 
     /* the schema itself never un-consumes a nonce */
-    sqlite3 *db = raw_open(f->path);
-    assert_int_not_equal(raw_exec_rc(db, "UPDATE sessions SET nonce_used = 0 WHERE session_id = 'sess-1'"), SQLITE_OK);
-    sqlite3_close(db);
+    RAW_FAILS(f, "UPDATE sessions SET nonce_used = 0 WHERE session_id = 'sess-1'",
+              "UPDATE sessions SET nonce_used = 0 WHERE session_id = 'sess-1'");
 }
 
 static void expiry_is_honoured_with_explicit_now(void **state)
@@ -705,7 +756,7 @@ static void racing_consumers_get_one_nonce(void **state)
     consume_race r[6];
     pthread_t t[6];
     for (int i = 0; i < 6; i++) {
-        r[i] = (consume_race){f->path, 0, CCG_SESSION_NOT_FOUND};
+        r[i] = (consume_race){f->loc, 0, CCG_SESSION_NOT_FOUND};
         assert_int_equal(pthread_create(&t[i], NULL, consume_thread, &r[i]), 0);
     }
     int winners = 0;
@@ -755,9 +806,9 @@ static void pooled_handle_with_relaxed_session_sync(void **state)
     pool_race r[4];
     pthread_t t[4];
     int total = 0;
-    assert_true(ccg_failed(ccg_store_open(f->path, &too_many, &s)));
+    assert_true(ccg_failed(ccg_store_open(f->loc, &too_many, &s)));
     tu_assert_error_reason(CCG_R_INPUT_MALFORMED);
-    OK(ccg_store_open(f->path, &opts, &s));
+    OK(ccg_store_open(f->loc, &opts, &s));
     for (int i = 0; i < 40; i++) {
         char id[32], nonce[32];
         snprintf(id, sizeof(id), "sess-%d", i);
@@ -832,7 +883,7 @@ static void settings_get_or_create_is_stable(void **state)
     /* across reopen */
     ccg_store_close(f->s);
     f->s = NULL;
-    OK(ccg_store_open(f->path, NULL, &f->s));
+    OK(ccg_store_open(f->loc, NULL, &f->s));
     OK(ccg_store_setting_get_or_create(f->s, "token.signing_key", generate, &g2, T0 + 2, &v, &len, &created));
     assert_false(created);
     assert_int_equal(g2.calls, 0);
@@ -879,7 +930,7 @@ static void racing_get_or_create_stores_one_value(void **state)
     setting_race r[6];
     pthread_t t[6];
     for (int i = 0; i < 6; i++) {
-        r[i] = (setting_race){f->path, {0, (uint8_t)(0x10 + i)}, 0, 0, 0};
+        r[i] = (setting_race){f->loc, {0, (uint8_t)(0x10 + i)}, 0, 0, 0};
         assert_int_equal(pthread_create(&t[i], NULL, setting_thread, &r[i]), 0);
     }
     int created = 0, calls = 0;
@@ -946,7 +997,7 @@ static void concurrent_writers_do_not_corrupt(void **state)
 {
     fixture *f = *state;
     put_policy(f->s, "pol");
-    writer w[4] = {{f->path, NULL, 1, 0}, {f->path, NULL, 2, 0}, {f->path, f->s, 3, 0}, {f->path, f->s, 4, 0}};
+    writer w[4] = {{f->loc, NULL, 1, 0}, {f->loc, NULL, 2, 0}, {f->loc, f->s, 3, 0}, {f->loc, f->s, 4, 0}};
     pthread_t t[4];
     for (int i = 0; i < 4; i++) {
         assert_int_equal(pthread_create(&t[i], NULL, writer_thread, &w[i]), 0);
@@ -968,11 +1019,11 @@ static void concurrent_writers_do_not_corrupt(void **state)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        writer child = {f->path, NULL, 7, 0};
+        writer child = {f->loc, NULL, 7, 0};
         writer_thread(&child);
         _exit(child.failures == 0 ? 0 : 1);
     }
-    writer mine = {f->path, NULL, 8, 0};
+    writer mine = {f->loc, NULL, 8, 0};
     writer_thread(&mine);
     int status = 0;
     assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -985,28 +1036,65 @@ static void concurrent_writers_do_not_corrupt(void **state)
     OK(ccg_store_integrity_check(f->s));
 }
 
+/* PostgreSQL: the schema is made once, recorded, and a second open (an instance starting later) applies
+ * nothing twice. */
+static void pg_open_creates_the_schema(void **state)
+{
+    fixture *f = *state;
+    int64_t version = 0;
+    ccg_store *again = NULL;
+    assert_string_equal(ccg_store_backend(f->s), "postgresql");
+    OK(ccg_store_schema_version(f->s, &version));
+    assert_int_equal(version, CCG_STORE_SCHEMA_VERSION);
+    OK(ccg_store_integrity_check(f->s));
+    OK(ccg_store_open(f->loc, NULL, &again));
+    OK(ccg_store_schema_version(again, &version));
+    assert_int_equal(version, CCG_STORE_SCHEMA_VERSION);
+    ccg_store_close(again);
+    /* one row per version, whoever opened */
+    RAW_FAILS(f, "", "INSERT INTO schema_version(version, applied_at) VALUES (1, 0)");
+}
+
+/* The cases that run on both backends. */
+#define BOTH_BACKENDS(setup_fn)                                                                        \
+    cmocka_unit_test_setup_teardown(schema_from_the_future_is_corrupt, setup_fn, teardown),           \
+        cmocka_unit_test_setup_teardown(key_lifecycle_and_every_illegal_transition, setup_fn, teardown), \
+        cmocka_unit_test_setup_teardown(key_lookups_and_refusals, setup_fn, teardown),                 \
+        cmocka_unit_test_setup_teardown(rotation_retires_old_versions_atomically, setup_fn, teardown), \
+        cmocka_unit_test_setup_teardown(concurrent_rotations_to_one_version_have_one_winner, setup_fn, teardown), \
+        cmocka_unit_test_setup_teardown(policy_versions_are_immutable, setup_fn, teardown),            \
+        cmocka_unit_test_setup_teardown(refvals_and_collateral_are_versioned, setup_fn, teardown),     \
+        cmocka_unit_test_setup_teardown(nonces_are_single_use, setup_fn, teardown),                    \
+        cmocka_unit_test_setup_teardown(expiry_is_honoured_with_explicit_now, setup_fn, teardown),     \
+        cmocka_unit_test_setup_teardown(racing_consumers_get_one_nonce, setup_fn, teardown),           \
+        cmocka_unit_test_setup_teardown(pooled_handle_with_relaxed_session_sync, setup_fn, teardown),  \
+        cmocka_unit_test_setup_teardown(settings_get_or_create_is_stable, setup_fn, teardown),         \
+        cmocka_unit_test_setup_teardown(racing_get_or_create_stores_one_value, setup_fn, teardown),    \
+        cmocka_unit_test_setup_teardown(concurrent_writers_do_not_corrupt, setup_fn, teardown)
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
+    const struct CMUnitTest sqlite_tests[] = {
         cmocka_unit_test_setup_teardown(open_creates_a_hardened_database, setup, teardown),
         cmocka_unit_test_setup_teardown(garbage_file_is_corrupt, setup, teardown),
         cmocka_unit_test_setup_teardown(unreachable_paths_are_unavailable, setup, teardown),
         cmocka_unit_test_setup_teardown(another_applications_database_is_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(schema_from_the_future_is_corrupt, setup, teardown),
         cmocka_unit_test_setup_teardown(damaged_pages_fail_the_integrity_check, setup, teardown),
-        cmocka_unit_test_setup_teardown(key_lifecycle_and_every_illegal_transition, setup, teardown),
-        cmocka_unit_test_setup_teardown(key_lookups_and_refusals, setup, teardown),
-        cmocka_unit_test_setup_teardown(rotation_retires_old_versions_atomically, setup, teardown),
-        cmocka_unit_test_setup_teardown(concurrent_rotations_to_one_version_have_one_winner, setup, teardown),
-        cmocka_unit_test_setup_teardown(policy_versions_are_immutable, setup, teardown),
-        cmocka_unit_test_setup_teardown(refvals_and_collateral_are_versioned, setup, teardown),
-        cmocka_unit_test_setup_teardown(nonces_are_single_use, setup, teardown),
-        cmocka_unit_test_setup_teardown(expiry_is_honoured_with_explicit_now, setup, teardown),
-        cmocka_unit_test_setup_teardown(racing_consumers_get_one_nonce, setup, teardown),
-        cmocka_unit_test_setup_teardown(pooled_handle_with_relaxed_session_sync, setup, teardown),
-        cmocka_unit_test_setup_teardown(settings_get_or_create_is_stable, setup, teardown),
-        cmocka_unit_test_setup_teardown(racing_get_or_create_stores_one_value, setup, teardown),
-        cmocka_unit_test_setup_teardown(concurrent_writers_do_not_corrupt, setup, teardown),
+        BOTH_BACKENDS(setup),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    const struct CMUnitTest pg_tests[] = {
+        cmocka_unit_test_setup_teardown(pg_open_creates_the_schema, setup_pg, teardown),
+        BOTH_BACKENDS(setup_pg),
+    };
+    int failed = cmocka_run_group_tests_name("store on SQLite", sqlite_tests, NULL, NULL);
+    int rc = tu_pg_start(&g_pg);
+    if (rc == 77) {
+        return failed + tu_skip_or_fail_main("PostgreSQL's server binaries are missing: the PostgreSQL half is skipped");
+    }
+    if (rc != 0) {
+        return failed + 1;
+    }
+    failed += cmocka_run_group_tests_name("store on PostgreSQL", pg_tests, NULL, NULL);
+    tu_pg_stop(&g_pg);
+    return failed;
 }

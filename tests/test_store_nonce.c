@@ -1,14 +1,17 @@
 /* Nonce single use at the store level, in depth (issue 10). The store's consume is one conditional UPDATE
  * (only an unused nonce of a challenged, live session); the schema adds a trigger so that even a write
  * behind the store's back, or a bug in that UPDATE, cannot consume a nonce twice or swap it. The end-to-end
- * test is tests/cli/test_kbs_nonce.sh; tests/test_store.c has the API-level cases. */
+ * test is tests/cli/test_kbs_nonce.sh; tests/test_store.c has the API-level cases. Every case runs on SQLite
+ * and again on a scratch PostgreSQL (its own trigger, the same rule). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include "pg_scratch.h"
 #include "testutil.h"
 
 #include "ccgate/error.h"
@@ -19,9 +22,15 @@ static const ccg_time T0 = 1767225600; /* 2026-01-01T00:00:00Z */
 typedef struct {
     char dir[64];
     char path[128];
+    char loc[768];
     ccg_store *s;
-    sqlite3 *raw; /* behind the store's back */
+    sqlite3 *raw; /* behind the store's back (SQLite) */
+    PGconn *pgraw; /* behind the store's back (PostgreSQL) */
 } fixture;
+
+static tu_pg g_pg;
+static int g_case;
+static int g_on_pg; /* the group running: 0 SQLite, 1 PostgreSQL */
 
 static void remove_db(const char *path)
 {
@@ -41,14 +50,25 @@ static int setup(void **state)
     snprintf(f->dir, sizeof(f->dir), "/tmp/ccg-nonce-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     snprintf(f->path, sizeof(f->path), "%s/state.db", f->dir);
+    snprintf(f->loc, sizeof(f->loc), "%s", f->path);
+    if (g_on_pg) {
+        char schema[32];
+        snprintf(schema, sizeof(schema), "nonce_%d", ++g_case);
+        assert_int_equal(tu_pg_fresh_schema(&g_pg, schema, f->loc, sizeof(f->loc)), 0);
+    }
     ccg_error_clear();
-    if (ccg_failed(ccg_store_open(f->path, NULL, &f->s))) {
+    if (ccg_failed(ccg_store_open(f->loc, NULL, &f->s))) {
         fail_msg("open: %s", ccg_error_last()->message);
     }
     assert_true(ccg_ok(ccg_store_session_create(f->s, "sess-1", "nonce-1", "snp", T0, T0 + 300)));
     assert_true(ccg_ok(ccg_store_session_consume_nonce(f->s, "sess-1", "nonce-1", T0 + 1, &st)));
-    assert_int_equal(sqlite3_open(f->path, &f->raw), SQLITE_OK);
-    sqlite3_busy_timeout(f->raw, 5000);
+    if (g_on_pg) {
+        f->pgraw = PQconnectdb(f->loc);
+        assert_int_equal(PQstatus(f->pgraw), CONNECTION_OK);
+    } else {
+        assert_int_equal(sqlite3_open(f->path, &f->raw), SQLITE_OK);
+        sqlite3_busy_timeout(f->raw, 5000);
+    }
     *state = f;
     return 0;
 }
@@ -57,6 +77,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     sqlite3_close(f->raw);
+    PQfinish(f->pgraw);
     ccg_store_close(f->s);
     remove_db(f->path);
     rmdir(f->dir);
@@ -68,6 +89,16 @@ static int teardown(void **state)
 static void refused(fixture *f, const char *sql)
 {
     char *err = NULL;
+    if (f->pgraw != NULL) {
+        PGresult *r = PQexec(f->pgraw, sql);
+        int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        const char *msg = PQresultErrorMessage(r);
+        if (ok || strstr(msg, "a nonce is consumed once") == NULL) {
+            fail_msg("%s: %s, wanted the single-use trigger's refusal", sql, ok ? "succeeded" : msg);
+        }
+        PQclear(r);
+        return;
+    }
     int rc = sqlite3_exec(f->raw, sql, NULL, NULL, &err);
     if (rc == SQLITE_OK || err == NULL || strstr(err, "a nonce is consumed once") == NULL) {
         fail_msg("%s: rc %d (%s), wanted the single-use trigger's refusal", sql, rc, err ? err : "no error");
@@ -111,5 +142,16 @@ int main(void)
         cmocka_unit_test_setup_teardown(consumed_nonce_cannot_be_reset, setup, teardown),
         cmocka_unit_test_setup_teardown(nonce_cannot_be_swapped, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests_name("nonces on SQLite", tests, NULL, NULL);
+    int rc = tu_pg_start(&g_pg);
+    if (rc == 77) {
+        return failed + tu_skip_or_fail_main("PostgreSQL's server binaries are missing: the PostgreSQL half is skipped");
+    }
+    if (rc != 0) {
+        return failed + 1;
+    }
+    g_on_pg = 1;
+    failed += cmocka_run_group_tests_name("nonces on PostgreSQL", tests, NULL, NULL);
+    tu_pg_stop(&g_pg);
+    return failed;
 }

@@ -11,8 +11,10 @@
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include "pg_scratch.h"
 #include "testutil.h"
 
 #include "ccgate/error.h"
@@ -22,8 +24,13 @@
 typedef struct {
     char dir[64];
     char path[128];
+    char loc[768]; /* what ccg_store_open takes: the SQLite path or the PostgreSQL URL */
     ccg_store *s;
 } fixture;
+
+static tu_pg g_pg;
+static int g_case;
+static int g_on_pg; /* the group running: 0 SQLite, 1 PostgreSQL */
 
 static const ccg_time T0 = 1767225600; /* 2026-01-01T00:00:00Z */
 
@@ -49,7 +56,13 @@ static int setup(void **state)
     snprintf(f->dir, sizeof(f->dir), "/tmp/ccg-owners-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     snprintf(f->path, sizeof(f->path), "%s/state.db", f->dir);
-    OK(ccg_store_open(f->path, NULL, &f->s));
+    snprintf(f->loc, sizeof(f->loc), "%s", f->path);
+    if (g_on_pg) {
+        char schema[32];
+        snprintf(schema, sizeof(schema), "owners_%d", ++g_case);
+        assert_int_equal(tu_pg_fresh_schema(&g_pg, schema, f->loc, sizeof(f->loc)), 0);
+    }
+    OK(ccg_store_open(f->loc, NULL, &f->s));
     *state = f;
     return 0;
 }
@@ -65,12 +78,26 @@ static int teardown(void **state)
     return 0;
 }
 
-static void raw_exec(const char *path, const char *sql, int want_ok)
+/* SQL behind the store's back: on SQLite the path's file, on PostgreSQL the fixture's schema (pg_sql, or
+ * sql when it is spelled the same). */
+static void raw_exec_on(const fixture *f, const char *sql, const char *pg_sql, int want_ok)
 {
     sqlite3 *db = NULL;
     char *err = NULL;
     int rc;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    if (g_on_pg) {
+        PGconn *c = PQconnectdb(f->loc);
+        assert_int_equal(PQstatus(c), CONNECTION_OK);
+        PGresult *r = PQexec(c, pg_sql != NULL ? pg_sql : sql);
+        int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+        if (ok != want_ok) {
+            fail_msg("%s: %s", pg_sql != NULL ? pg_sql : sql, ok ? "succeeded" : PQresultErrorMessage(r));
+        }
+        PQclear(r);
+        PQfinish(c);
+        return;
+    }
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
     rc = sqlite3_exec(db, sql, NULL, NULL, &err);
     if ((rc == SQLITE_OK) != want_ok) {
         fail_msg("%s: %s", sql, err != NULL ? err : "succeeded");
@@ -145,9 +172,9 @@ static void a_claim_is_recorded_once_and_never_changes_hands(void **state)
     FAILS_WITH(ccg_store_owner_claim(f->s, (ccg_store_owned)9, "p", &acme, T0, &mine), CCG_R_INPUT_MALFORMED);
     FAILS_WITH(ccg_store_owner_bind(f->s, "acme", "", T0, NULL), CCG_R_INPUT_MALFORMED);
     /* Not even a writer that goes around the API moves or deletes a bound owner. */
-    raw_exec(f->path, "UPDATE owners SET issuer = 'rogue-idp'", 0);
-    raw_exec(f->path, "UPDATE owners SET subject = 'x'", 0);
-    raw_exec(f->path, "DELETE FROM owners", 0);
+    raw_exec_on(f, "UPDATE owners SET issuer = 'rogue-idp'", NULL, 0);
+    raw_exec_on(f, "UPDATE owners SET subject = 'x'", NULL, 0);
+    raw_exec_on(f, "DELETE FROM owners", NULL, 0);
     assert_owner(f->s, CCG_OWNED_KEY, "acme/model/k1", "acme-idp", "acme");
 }
 
@@ -181,7 +208,7 @@ static void concurrent_claims_have_one_winner(void **state)
     claimant c[8];
     int winners = 0;
     for (int i = 0; i < 8; i++) {
-        c[i] = (claimant){.path = f->path, .id = i};
+        c[i] = (claimant){.path = f->loc, .id = i};
         assert_int_equal(pthread_create(&t[i], NULL, claim_thread, &c[i]), 0);
     }
     for (int i = 0; i < 8; i++) {
@@ -209,19 +236,22 @@ static void setting_name(const char *kind, const char *id, char out[160])
  * before schema 2 wrote), closes it, and adds the legacy rows. */
 static void downgrade_with_legacy_owners(fixture *f, const char *const *rows, size_t n)
 {
-    char sql[512], name[160];
+    char sql[512], pg_sql[512], name[160];
     ccg_store_close(f->s);
     f->s = NULL;
-    raw_exec(f->path,
-             "DROP TABLE gpu_reports; DROP TRIGGER owners_fixed; DROP TRIGGER owners_kept; DROP TABLE owners;"
-             "DELETE FROM schema_version WHERE version >= 2",
-             1);
+    raw_exec_on(f,
+                "DROP TABLE gpu_reports; DROP TRIGGER owners_fixed; DROP TRIGGER owners_kept; DROP TABLE owners;"
+                "DELETE FROM schema_version WHERE version >= 2",
+                "DROP TABLE gpu_reports; DROP TABLE owners; DELETE FROM schema_version WHERE version >= 2", 1);
     for (size_t i = 0; i < n; i += 3) {
         setting_name(rows[i], rows[i + 1], name);
         snprintf(sql, sizeof(sql),
                  "INSERT INTO settings(name, value, created_at, updated_at) VALUES ('%s', CAST('%s' AS BLOB), 1, 1)",
                  name, rows[i + 2]);
-        raw_exec(f->path, sql, 1);
+        snprintf(pg_sql, sizeof(pg_sql),
+                 "INSERT INTO settings(name, value, created_at, updated_at) VALUES ('%s', convert_to('%s', 'UTF8'), 1, 1)",
+                 name, rows[i + 2]);
+        raw_exec_on(f, sql, pg_sql, 1);
     }
 }
 
@@ -244,7 +274,7 @@ static void schema_1_owners_migrate_unbound(void **state)
     import_key(f->s, "k/1", "pol");
     import_key(f->s, "k/2", "pol");
     downgrade_with_legacy_owners(f, legacy, sizeof(legacy) / sizeof(legacy[0]));
-    OK(ccg_store_open(f->path, NULL, &f->s));
+    OK(ccg_store_open(f->loc, NULL, &f->s));
     OK(ccg_store_schema_version(f->s, &version));
     assert_int_equal(version, CCG_STORE_SCHEMA_VERSION);
     assert_owner(f->s, CCG_OWNED_POLICY, "pol", "", "acme");
@@ -275,7 +305,7 @@ static void schema_1_owners_migrate_unbound(void **state)
     OK(ccg_store_owner_bind(f->s, "acme", "rogue-idp", T0, &bound));
     assert_int_equal(bound, 0);
     assert_owner(f->s, CCG_OWNED_KEY, "k/1", "acme-idp", "acme");
-    raw_exec(f->path, "UPDATE owners SET issuer = '' WHERE object_id = 'k/1'", 0);
+    raw_exec_on(f, "UPDATE owners SET issuer = '' WHERE object_id = 'k/1'", NULL, 0);
 }
 
 /* ---- the broker binds them ---- */
@@ -329,11 +359,26 @@ static void the_broker_binds_legacy_owners_to_their_one_issuer(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
+    const struct CMUnitTest both[] = {
         cmocka_unit_test_setup_teardown(a_claim_is_recorded_once_and_never_changes_hands, setup, teardown),
         cmocka_unit_test_setup_teardown(concurrent_claims_have_one_winner, setup, teardown),
         cmocka_unit_test_setup_teardown(schema_1_owners_migrate_unbound, setup, teardown),
+    };
+    /* the broker's configuration names its store by path here (SQLite) */
+    const struct CMUnitTest sqlite_only[] = {
         cmocka_unit_test_setup_teardown(the_broker_binds_legacy_owners_to_their_one_issuer, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int failed = cmocka_run_group_tests_name("owners on SQLite", both, NULL, NULL);
+    failed += cmocka_run_group_tests_name("owners on SQLite (broker)", sqlite_only, NULL, NULL);
+    int rc = tu_pg_start(&g_pg);
+    if (rc == 77) {
+        return failed + tu_skip_or_fail_main("PostgreSQL's server binaries are missing: the PostgreSQL half is skipped");
+    }
+    if (rc != 0) {
+        return failed + 1;
+    }
+    g_on_pg = 1;
+    failed += cmocka_run_group_tests_name("owners on PostgreSQL", both, NULL, NULL);
+    tu_pg_stop(&g_pg);
+    return failed;
 }

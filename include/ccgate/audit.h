@@ -1,18 +1,19 @@
 /* The audit log: an append-only, hash-chained record of every decision the key broker makes
  * (docs/audit.md).
  *
- * Records live in the `audit_log` table of a ccgate SQLite database, by default the store's own
- * file, on their own connection. Each record holds the SHA-256 of the record before it (prev_hash)
+ * Records live in the `audit_log` table of a ccgate SQLite database (by default the store's own
+ * file, on their own connection) or of a PostgreSQL database (a libpq URI, by default the store's). Each record holds the SHA-256 of the record before it (prev_hash)
  * and its own hash over a canonical serialisation of every other field, so changing, deleting,
  * inserting or reordering any record breaks the chain at a point ccg_audit_verify names.
  *
  * Durability: ccg_audit_append returns only after the record is committed with synchronous=FULL
- * (WAL fsync'ed). The broker answers a request only after the append returned; if it fails
+ * (WAL fsync'ed; PostgreSQL: synchronous_commit on). The broker answers a request only after the append returned; if it fails
  * (audit.write_failed) nothing is released.
  *
- * Concurrency: appenders in any number of threads and processes serialise on the database write
- * lock (BEGIN IMMEDIATE), read the head, and insert seq = head + 1; seq is the primary key and
- * prev_hash is unique, so the chain cannot fork.
+ * Concurrency: appenders in any number of threads and processes (and, on PostgreSQL, hosts) serialise
+ * on the database write lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: a transaction-scoped advisory lock),
+ * read the head, and insert seq = head + 1; seq is the primary key and prev_hash is unique, so the
+ * chain cannot fork.
  *
  * No secrets by construction: a record has no field for key material, evidence, tokens or free
  * text. Identifiers are checked against narrow alphabets, reasons are registry codes (details are
@@ -44,13 +45,20 @@
  *      (as in format 3, or null when the CPU evidence gave no TCB status);
  *   5: a record of one Intel TDX decision, which adds "tcb" with Intel's statuses: the converged
  *      "status", "advisories", "platform_status", "module_status", "qe_status", the "fmspc" and the TD's
- *      "mrtd"; and "gpus" (as in format 4) when the decision appraised GPUs.
- * A record of format 1 hashes exactly as before formats 2 to 5 existed. */
+ *      "mrtd"; and "gpus" (as in format 4) when the decision appraised GPUs;
+ *   6: a record of one decision with the claims that were presented, which adds "claims" (an object of
+ *      the non-secret claims: measurement, TCB versions, policy bits, reference values, TDX registers,
+ *      the key version asked for) and always "tcb" (as in format 3 or 5, or null) and "gpus" (as in
+ *      format 4, or null).
+ * A record of format 1 hashes exactly as before formats 2 to 6 existed. */
 #define CCG_AUDIT_FORMAT 1
 #define CCG_AUDIT_FORMAT_COUNTED 2
 #define CCG_AUDIT_FORMAT_TCB 3
 #define CCG_AUDIT_FORMAT_GPU 4
 #define CCG_AUDIT_FORMAT_TDX 5
+#define CCG_AUDIT_FORMAT_CLAIMS 6
+#define CCG_AUDIT_CLAIM_TEXT_MAX 192u /* bytes of one claim string (a 96-hex-digit measurement fits) */
+#define CCG_AUDIT_CLAIM_LIST_MAX 8u   /* strings of one claim list (TDX RTMRs) */
 #define CCG_AUDIT_MAX_GPUS 16u
 #define CCG_AUDIT_GPU_TEXT_MAX 63u /* bytes of a GPU claim string, printable ASCII without spaces */
 #define CCG_AUDIT_GPU_MAX_INDEXES 254u /* mismatched RIM indexes (0..253) of one GPU */
@@ -136,7 +144,14 @@ typedef struct {
     const ccg_audit_gpu *gpus;   /* the GPUs the decision appraised (format 4; never with count) */
     size_t gpu_count;            /* 0: none; at most CCG_AUDIT_MAX_GPUS */
     const ccg_audit_tdx *tdx;    /* a TDX decision's statuses (format 5; requires tcb_status, never with count) */
+    const json_t *claims;        /* the presented claims (format 6; never with count): an object whose
+                                    members are from the list in docs/audit.md ("Claims"), checked by
+                                    ccg_audit_claims_check; borrowed */
 } ccg_audit_event;
+
+/* Checks a claims object against the claim list (names, types, lengths); reason is the code of a
+ * failure (input.malformed for an event, audit.chain_broken for a stored record). */
+CCG_MUST_CHECK ccg_result ccg_audit_claims_check(const json_t *claims, ccg_reason reason);
 
 /* Fills the policy, evidence digest, decision and reasons of ev from a verification decision,
  * borrowing from d (which must outlive the append). allow -> allow; a deny whose reasons include a
@@ -148,9 +163,12 @@ typedef struct {
     int create;          /* 1: create the database file and the audit table when absent */
 } ccg_audit_options;
 
-/* Opens the audit log in the SQLite database at path (opts NULL: create, default timeout). Without
- * create, a missing file or a database without an audit table is store.unavailable. */
-CCG_MUST_CHECK ccg_result ccg_audit_open(const char *path, const ccg_audit_options *opts, ccg_audit **out);
+/* Opens the audit log at location (opts NULL: create, default timeout): a SQLite database path (or
+ * "sqlite:PATH"), or a PostgreSQL libpq URI ("postgresql://..." or "postgres://..."). Without create, a
+ * missing file or a database without an audit table is store.unavailable, as is a PostgreSQL server
+ * that cannot be reached. On PostgreSQL a lost connection fails the call that meets it (an append with
+ * audit.write_failed, any other with store.unavailable) and the next call reconnects by itself. */
+CCG_MUST_CHECK ccg_result ccg_audit_open(const char *location, const ccg_audit_options *opts, ccg_audit **out);
 void ccg_audit_close(ccg_audit *a);
 
 /* Appends one record and commits it durably before returning. *seq and hash (both may be NULL)
@@ -211,6 +229,10 @@ CCG_MUST_CHECK ccg_result ccg_audit_prune(ccg_audit *a, int64_t checkpoint_seq, 
 /* Records with seq > since, oldest first, at most limit (0: no limit), as a JSON array of objects
  * with every field of the record (see docs/audit.md). */
 CCG_MUST_CHECK ccg_result ccg_audit_list(ccg_audit *a, int64_t since, size_t limit, json_t **records);
+/* Every record of request_id (of the request ID alphabet), oldest first, at most CCG_AUDIT_SHOW_MAX, as
+ * a JSON array (empty when there is none). */
+#define CCG_AUDIT_SHOW_MAX 64u
+CCG_MUST_CHECK ccg_result ccg_audit_find(ccg_audit *a, const char *request_id, json_t **records);
 
 /* The canonical serialisation that is hashed: `record` holds every field except "hash". Returns a
  * malloc'd string (NULL when out of memory). Exposed for independent verifiers and tests. */

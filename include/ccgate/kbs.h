@@ -101,8 +101,10 @@ typedef struct {
     char *bind_address;      /* "address": default "127.0.0.1"; an IPv4 or IPv6 literal or a host name,
                               * optionally with a port ("[::1]:8443", "kbs.example:8443"); docs/kbs.md */
     uint16_t port;           /* "port": default CCG_KBS_DEFAULT_PORT; 0 picks an ephemeral port */
-    char *store;             /* "store": the SQLite store (required) */
-    char *audit;             /* "audit": the audit database; default: the store's file */
+    char *store;             /* "store": the store (required): "sqlite:PATH", a plain path, or a PostgreSQL
+                              * URL "postgresql://..." / "postgres://..." shared by several instances */
+    char *audit;             /* "audit": the audit database; default: the store's (its file, or for a
+                              * PostgreSQL store the same database and URL) */
     json_t *keystore;        /* "keystore": keystore.h's configuration object (required) */
     char *tls_cert;          /* "tls": {"cert_file","key_file"} (PEM) */
     char *tls_key;
@@ -111,6 +113,9 @@ typedef struct {
     int64_t token_ttl;       /* "token_ttl": seconds a token and an attested session live; default 3600 */
     char *attestation_policy; /* "attestation_policy": the release policy ID appraised at /attest */
     unsigned threads;        /* "threads": the server's thread pool; default 4 */
+    unsigned store_connections; /* "store_connections": the store's connection pool (1..16); 0 (absent): as
+                                 * many as threads, at most 16. With several instances on one PostgreSQL,
+                                 * instances x (store_connections + 1) connections are open */
     int allow_unlocked_memory; /* "allow_unlocked_memory": secret memory may be unlocked (containers) */
     int explain;             /* "explain": serve POST /kbs/v0/explain (off by default) */
     json_t *refval_issuers;  /* "refval_issuers": {"issuer-id": "/abs/path/public.pem", ...} */
@@ -431,6 +436,22 @@ CCG_MUST_CHECK ccg_result ccg_kbs_host_import_key(ccg_kbs *k, const char *key_id
 CCG_MUST_CHECK ccg_result ccg_kbs_host_rotate_key(ccg_kbs *k, const char *key_id, const ccg_secbuf *key,
                                                   int64_t *version);
 CCG_MUST_CHECK ccg_result ccg_kbs_host_set_key_state(ccg_kbs *k, const char *key_id, const char *state);
+/* What a KEK rotation did (ccg_kbs_host_rewrap). */
+typedef struct {
+    size_t rewrapped;  /* key versions re-wrapped by this run */
+    size_t already;    /* key versions found under the new KEK already (an earlier, interrupted run) */
+    int token_key;     /* the token-signing key: 0 none stored, 1 re-wrapped now, 2 already under the new KEK */
+} ccg_kbs_rewrap_report;
+/* KEK rotation (`ccgate-kbs rewrap`): re-wraps every stored key version, and the token-signing key,
+ * from the broker's configured keystore (the old KEK; each version is unwrapped under the label
+ * recorded beside it) to the keystore of new_keystore_json (the new KEK, whose label must differ), or,
+ * when it is NULL, to the configured keystore itself (its "previous" opens what is not re-wrapped yet).
+ * Each version is its own transaction that applies only while the version is still under its old
+ * label (ccg_store_key_rewrap), so a run that stopped midway is continued by running it again, and
+ * nothing is wrapped twice. Audited per key version as host.kek.rewrap (write-ahead), plus a deny or
+ * error record when the run fails. The old KEK must stay usable until the run succeeds. */
+CCG_MUST_CHECK ccg_result ccg_kbs_host_rewrap(ccg_kbs *k, const char *new_keystore_json,
+                                              ccg_kbs_rewrap_report *report);
 /* A reload's outcome as action host.reload: allow (why CCG_R_OK) or error with why. Recorded after the
  * attempt (a reload changes no key or policy); fails only when the record cannot be written. */
 CCG_MUST_CHECK ccg_result ccg_kbs_host_record_reload(ccg_kbs *k, ccg_reason why);

@@ -33,6 +33,11 @@
  *                       names another backend, algorithm or KEK label
  *   kms.config_invalid  a bad configuration document, or a KEK file with a wrong owner, mode or size,
  *                       or a KEK object with the wrong attributes
+ *   kms.kek_missing     the file keystore's KEK file is gone since the KEK was loaded
+ *   kms.kek_changed     the file keystore's KEK file holds other bytes than the KEK loaded
+ * A PKCS#11 keystore whose token went away reconnects by itself, re-initialising the module when the
+ * token is still not found (at most once a second); a file keystore re-checks its KEK file before
+ * every use. Either serves again once its dependency is back, without being reopened.
  * A blob that is not a version-1 ccgate wrapped key fails in the bounded reader: input.truncated,
  * input.trailing_bytes, input.too_large, input.reserved_nonzero, or input.malformed (bad magic or an
  * unknown version).
@@ -79,7 +84,7 @@ typedef enum {
 
 /* A parsed configuration. Strings are owned (ccg_keystore_config_free). Members of the other
  * backend are NULL. */
-typedef struct {
+typedef struct ccg_keystore_config_s {
     ccg_keystore_backend backend;
     char *kek_label;          /* "kek_label"; CCG_KEYSTORE_DEFAULT_KEK_LABEL when absent */
     int allow_unlocked_memory; /* "allow_unlocked_memory": accept secret memory that mlock refused */
@@ -90,6 +95,10 @@ typedef struct {
     char *token_label;        /* "token_label": 1..32 bytes */
     char *pin_file;           /* "pin_file": absolute path; exactly one of pin_file and pin_env */
     char *pin_env;            /* "pin_env": the name of an environment variable holding the PIN */
+    /* "previous": the keystore of the KEK being rotated away from (either backend, another kek_label,
+     * no "previous" of its own), or NULL. Unwrapping a blob wrapped under its label goes to it, so keys
+     * not yet re-wrapped (ccgate-kbs kek rewrap) stay releasable; health checks it too. Owned. */
+    struct ccg_keystore_config_s *previous;
 } ccg_keystore_config;
 
 /* Parses the JSON configuration, strictly: an object with "backend" ("file" or "pkcs11") and that
@@ -140,7 +149,9 @@ CCG_MUST_CHECK ccg_result ccg_keystore_unwrap(ccg_keystore *ks, const char *kek_
                                               ccg_secbuf *key);
 
 /* Readiness for /readyz: the session is logged in and the default KEK is present and usable
- * (pkcs11, reconnecting once if the session was lost), or the KEK file loads (file). */
+ * (pkcs11, reconnecting and re-initialising the module as a call would), or the KEK file loads and
+ * still holds the loaded KEK (file: kms.kek_missing, kms.kek_changed); then the same of the
+ * "previous" keystore when one is configured (its message says "previous KEK"). */
 CCG_MUST_CHECK ccg_result ccg_keystore_health(ccg_keystore *ks);
 
 /* The parsed header of a wrapped blob; ciphertext and tag point into the blob. */

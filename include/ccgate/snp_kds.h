@@ -12,7 +12,14 @@
  * {tcb} the 16 lowercase hex digits of the 64-bit TCB_VERSION.
  *
  * The verification-path rule: an item found in the cache is never fetched again. Fetched bytes are
- * parsed before they are stored, so an error page never lands in the cache. */
+ * parsed before they are stored, so an error page never lands in the cache.
+ *
+ * A lookup (the key broker's store: collateral uploaded through its admin API) may come before the
+ * cache: an item it holds is used as is and neither cached nor fetched. Its collateral IDs are the
+ * cache paths under "snp/" without the file extension (ccg_snp_kds_item_id):
+ *   snp/{product}/vcek/{hwid}/{tcb}   snp/{product}/vlek/{tcb}
+ *   snp/{product}/cert_chain          snp/{product}/vlek_cert_chain
+ *   snp/{product}/crl                 snp/{product}/vlek_crl */
 #ifndef CCGATE_SNP_KDS_H
 #define CCGATE_SNP_KDS_H
 
@@ -31,9 +38,16 @@
 /* Longest URL or cache path built here. */
 #define CCG_SNP_KDS_PATH_MAX 4096
 
+/* A source consulted before the cache: *found 0 (and *out NULL) on a miss; a failure is the source's
+ * own error (e.g. store.unavailable) and fails the load. *out is malloc'd. */
+typedef ccg_result (*ccg_snp_collateral_lookup)(void *ctx, const char *collateral_id, uint8_t **out,
+                                                size_t *out_len, int *found);
+
 typedef struct {
     const char *base_url;               /* NULL: CCG_SNP_KDS_DEFAULT_URL; http:// or https:// only */
-    const char *cache_dir;              /* required */
+    const char *cache_dir;              /* required unless lookup is set (then NULL: the lookup only) */
+    ccg_snp_collateral_lookup lookup;   /* NULL: none */
+    void *lookup_ctx;
     int allow_fetch;                    /* 0: cache only */
     int max_retries;                    /* further attempts after a 429; negative counts as 0 */
     unsigned max_retry_after_s;         /* cap on one wait after a 429; 0: 30 s */
@@ -74,6 +88,12 @@ CCG_MUST_CHECK ccg_result ccg_snp_kds_item_from_report(ccg_snp_product product, 
 /* The KDS URL of an item. A VLEK has none (collateral.missing). Bad base URLs: input.malformed. */
 CCG_MUST_CHECK ccg_result ccg_snp_kds_url(const char *base_url, const ccg_snp_kds_item *item, char *out,
                                           size_t out_len);
+
+/* The collateral ID of an item in the key broker's store ("snp/milan/crl"; see above). */
+CCG_MUST_CHECK ccg_result ccg_snp_kds_item_id(const ccg_snp_kds_item *item, char *out, size_t out_len);
+/* Whether id has the shape of an SNP collateral ID, and which kind of item it names (for checking
+ * uploaded bytes with ccg_snp_kds_validate). 0 when it is not one. */
+int ccg_snp_kds_id_kind(const char *id, ccg_snp_kds_kind *kind, ccg_snp_signer *signer);
 
 /* The cache path of an item under cache_dir. */
 CCG_MUST_CHECK ccg_result ccg_snp_cache_path(const char *cache_dir, const ccg_snp_kds_item *item, char *out,
@@ -118,6 +138,9 @@ CCG_MUST_CHECK ccg_result ccg_snp_collateral_from_cache_or_kds(const ccg_snp_kds
                                                                const uint8_t chip_id[64],
                                                                const ccg_snp_tcb *reported_tcb, int want_crl,
                                                                ccg_snp_collateral *out);
+/* The CRL alone (VCEK or VLEK, as the report's signer) for a report whose guest sent its own chain. */
+CCG_MUST_CHECK ccg_result ccg_snp_crl_for_report(const ccg_snp_kds_config *cfg, const uint8_t *report,
+                                                 size_t report_len, ccg_snp_collateral *out);
 /* As above for the identity of a report (see ccg_snp_kds_item_from_report). */
 CCG_MUST_CHECK ccg_result ccg_snp_collateral_for_report(const ccg_snp_kds_config *cfg, ccg_snp_product product,
                                                         const uint8_t *report, size_t report_len, int want_crl,

@@ -2,12 +2,13 @@
  * collateral, sessions with single-use nonces, and settings.
  *
  * One interface, several backends (docs/store.md). A ccg_store is an opaque handle over a backend
- * vtable (src/store/store_backend.h). SQLite is the embedded default; a PostgreSQL backend for
- * several broker replicas implements the same vtable later.
+ * vtable (src/store/store_backend.h). SQLite is the embedded default; the PostgreSQL backend (libpq)
+ * lets several broker instances share one database.
  *
  * Errors (reason codes):
  *   store.unavailable  the store cannot be opened or reached: missing directory, permission, I/O
- *                      error, disk full, locked longer than the busy timeout
+ *                      error, disk full, locked longer than the busy timeout; on PostgreSQL an
+ *                      unreachable server or a lost connection (the next call reconnects by itself)
  *   store.corrupt      the file is not a database, is another application's database, fails the
  *                      integrity check, has a schema version newer than this build, or a stored
  *                      document no longer matches its digest
@@ -35,7 +36,7 @@
 #include "ccgate/util.h"
 
 /* The schema version this build creates and understands. */
-#define CCG_STORE_SCHEMA_VERSION 3
+#define CCG_STORE_SCHEMA_VERSION 4
 /* IDs (key, policy, reference-value set, collateral): 1..256 bytes of printable ASCII, no space. */
 #define CCG_STORE_ID_MAX 256u
 /* KEK labels: 1..128 bytes of printable ASCII (as the keystore). */
@@ -81,14 +82,16 @@ typedef struct {
 } ccg_store_options;
 
 /* Opens (creating when absent) a store and brings its schema up to CCG_STORE_SCHEMA_VERSION.
- * location: "sqlite:PATH" or a plain PATH (SQLite), or "postgresql://..." (not built in this release:
- * store.unavailable). opts may be NULL. SQLite runs in WAL mode with synchronous=FULL semantics (a
- * write transaction is on disk when it returns; concurrent commits share one WAL sync), foreign keys on
- * and a busy timeout; migrations are applied in one transaction. */
+ * location: "sqlite:PATH" or a plain PATH (SQLite), or a libpq URI "postgresql://..." / "postgres://..."
+ * (PostgreSQL, docs/store.md). opts may be NULL. SQLite runs in WAL mode with synchronous=FULL semantics
+ * (a write transaction is on disk when it returns; concurrent commits share one WAL sync), foreign keys
+ * on and a busy timeout; migrations are applied in one transaction. On PostgreSQL busy_timeout_ms is the
+ * lock_timeout, commits are synchronous_commit=on, and migrations run in one transaction under an
+ * advisory lock so instances starting together migrate once. */
 CCG_MUST_CHECK ccg_result ccg_store_open(const char *location, const ccg_store_options *opts, ccg_store **out);
 /* Closes the handle. NULL is ignored. */
 void ccg_store_close(ccg_store *s);
-/* "sqlite" (the backend's name). */
+/* "sqlite" or "postgresql" (the backend's name). */
 const char *ccg_store_backend(const ccg_store *s);
 /* The schema version recorded in the store. */
 CCG_MUST_CHECK ccg_result ccg_store_schema_version(ccg_store *s, int64_t *version);
@@ -147,6 +150,14 @@ CCG_MUST_CHECK ccg_result ccg_store_key_rotate(ccg_store *s, const ccg_store_key
 /* Moves one version to `to` (see the legal transitions above). key.not_found, store.conflict. */
 CCG_MUST_CHECK ccg_result ccg_store_key_set_state(ccg_store *s, const char *key_id, int64_t version,
                                                   ccg_key_state to, ccg_time now);
+/* KEK rotation: replaces one version's wrapped blob and KEK label, in one transaction, only while it
+ * is still wrapped under old_label (so a re-wrap applies once; new_label must differ). store.conflict
+ * when the version's label is no longer old_label (re-wrapped meanwhile), key.not_found when absent.
+ * The state, policy and dates other than updated_at are unchanged; a retired version is re-wrapped
+ * too. */
+CCG_MUST_CHECK ccg_result ccg_store_key_rewrap(ccg_store *s, const char *key_id, int64_t version,
+                                               const char *old_label, const char *new_label, const uint8_t *wrapped,
+                                               size_t wrapped_len, ccg_time now);
 /* Reads one version with its wrapped blob. version 0 means the live version, or the newest one
  * when every version is retired. key.not_found when absent. */
 CCG_MUST_CHECK ccg_result ccg_store_key_get(ccg_store *s, const char *key_id, int64_t version, ccg_store_key *out);

@@ -13,14 +13,6 @@
 
 #include "audit_internal.h"
 
-static const char SQL_RECORD[] = "SELECT action, decision, persona FROM audit_log WHERE seq = ?1";
-static const char SQL_CHECKPOINT_BEFORE[] =
-    "SELECT seq FROM audit_log WHERE action = '" CCG_AUDIT_ACTION_CHECKPOINT "' AND decision = 'allow'"
-    " AND persona = 'operator' AND time <= ?1 ORDER BY seq DESC LIMIT 1";
-static const char SQL_COUNT_BEFORE[] = "SELECT count(*) FROM audit_log WHERE seq < ?1";
-static const char SQL_DELETE_BEFORE[] = "DELETE FROM audit_log WHERE seq < ?1";
-static const char SQL_DROP_DELETE_TRIGGER[] = "DROP TRIGGER IF EXISTS audit_log_no_delete;";
-
 ccg_result ccg_audit_checkpoint(ccg_audit *a, ccg_time now, const char *request_id, int64_t *seq,
                                 char hash[CCG_AUDIT_HASH_HEX])
 {
@@ -37,9 +29,8 @@ ccg_result ccg_audit_checkpoint(ccg_audit *a, ccg_time now, const char *request_
 ccg_result ccg_audit_checkpoint_before(ccg_audit *a, ccg_time before, int64_t *seq)
 {
     ccg_result result = CCG_FAILURE;
-    sqlite3_stmt *st = NULL;
     char when[32];
-    int row = 0, locked = 0;
+    int locked = 0;
     ccg_error_clear();
     CCG_ENSURE(a != NULL && seq != NULL, CCG_R_INPUT_MALFORMED);
     *seq = 0;
@@ -47,73 +38,58 @@ ccg_result ccg_audit_checkpoint_before(ccg_audit *a, ccg_time before, int64_t *s
     ccg_time_format_rfc3339(before, when, sizeof(when));
     pthread_mutex_lock(&a->lock);
     locked = 1;
-    CCG_TRY(ccg_sqlite_stmt(a->h, SQL_CHECKPOINT_BEFORE, &st));
-    CCG_TRY(ccg_sqlite_bind_text(a->h, st, 1, when));
-    CCG_TRY(ccg_sqlite_step_row(a->h, st, &row, "find a checkpoint"));
-    CCG_ENSURE_MSG(row, CCG_R_AUDIT_CHECKPOINT_INVALID, "no audit checkpoint was made at or before %s", when);
-    CCG_TRY(ccg_sqlite_col_int(st, 0, seq));
+    CCG_TRY(a->ops->checkpoint_before(a->s, when, seq));
+    CCG_ENSURE_MSG(*seq >= 1, CCG_R_AUDIT_CHECKPOINT_INVALID, "no audit checkpoint was made at or before %s", when);
     result = CCG_SUCCESS;
 cleanup:
-    ccg_sqlite_done(st);
     if (locked) {
         pthread_mutex_unlock(&a->lock);
     }
     return result;
 }
 
+/* The record at one seq (the scan's first row after seq - 1, if it is that one). */
+typedef struct {
+    int64_t seq;
+    char action[CCG_AUDIT_ACTION_MAX + 1];
+    char decision[16];
+    char persona[16];
+    int found;
+} record_at;
+
+static void copy_col(const ccg_audit_col *c, char *out, size_t size)
+{
+    snprintf(out, size, "%s", c->type == CCG_AUDIT_COL_TEXT && c->text ? c->text : "");
+}
+
+static ccg_result record_at_row(void *ctx, const ccg_audit_col cols[CCG_AUDIT_NCOLS])
+{
+    record_at *r = ctx;
+    if (cols[0].type == CCG_AUDIT_COL_INT && cols[0].i == r->seq) {
+        r->found = 1;
+        copy_col(&cols[5], r->action, sizeof(r->action));
+        copy_col(&cols[11], r->decision, sizeof(r->decision));
+        copy_col(&cols[4], r->persona, sizeof(r->persona));
+    }
+    return CCG_SUCCESS;
+}
+
 /* Inside the write transaction: the record at seq must be a checkpoint. */
 static ccg_result require_checkpoint(ccg_audit *a, int64_t seq)
 {
     ccg_result result = CCG_FAILURE;
-    sqlite3_stmt *st = NULL;
-    char action[CCG_AUDIT_ACTION_MAX + 1], decision[16], persona[16];
-    int row = 0;
-    CCG_TRY(ccg_sqlite_stmt(a->h, SQL_RECORD, &st));
-    CCG_TRY(ccg_sqlite_bind_int(a->h, st, 1, seq));
-    CCG_TRY(ccg_sqlite_step_row(a->h, st, &row, "read the checkpoint"));
-    CCG_ENSURE_MSG(row, CCG_R_AUDIT_CHECKPOINT_INVALID, "there is no audit record %lld", (long long)seq);
-    CCG_TRY(ccg_sqlite_col_text(st, 0, action, sizeof(action)));
-    CCG_TRY(ccg_sqlite_col_text(st, 1, decision, sizeof(decision)));
-    CCG_TRY(ccg_sqlite_col_text(st, 2, persona, sizeof(persona)));
-    CCG_ENSURE_MSG(strcmp(action, CCG_AUDIT_ACTION_CHECKPOINT) == 0 && strcmp(decision, "allow") == 0 &&
-                       strcmp(persona, "operator") == 0,
+    ccg_audit_scan q = {.since = seq - 1, .limit = 1, .request_id = NULL};
+    record_at r;
+    memset(&r, 0, sizeof(r));
+    r.seq = seq;
+    CCG_TRY(a->ops->scan(a->s, &q, record_at_row, &r));
+    CCG_ENSURE_MSG(r.found, CCG_R_AUDIT_CHECKPOINT_INVALID, "there is no audit record %lld", (long long)seq);
+    CCG_ENSURE_MSG(strcmp(r.action, CCG_AUDIT_ACTION_CHECKPOINT) == 0 && strcmp(r.decision, "allow") == 0 &&
+                       strcmp(r.persona, "operator") == 0,
                    CCG_R_AUDIT_CHECKPOINT_INVALID, "audit record %lld is a %.64s record, not a checkpoint",
-                   (long long)seq, action);
+                   (long long)seq, r.action);
     result = CCG_SUCCESS;
 cleanup:
-    ccg_sqlite_done(st);
-    return result;
-}
-
-static ccg_result count_before(ccg_audit *a, int64_t seq, int64_t *n)
-{
-    ccg_result result = CCG_FAILURE;
-    sqlite3_stmt *st = NULL;
-    int row = 0;
-    CCG_TRY(ccg_sqlite_stmt(a->h, SQL_COUNT_BEFORE, &st));
-    CCG_TRY(ccg_sqlite_bind_int(a->h, st, 1, seq));
-    CCG_TRY(ccg_sqlite_step_row(a->h, st, &row, "count the records to prune"));
-    CCG_ENSURE(row, CCG_R_STORE_CORRUPT);
-    CCG_TRY(ccg_sqlite_col_int(st, 0, n));
-    result = CCG_SUCCESS;
-cleanup:
-    ccg_sqlite_done(st);
-    return result;
-}
-
-static ccg_result delete_before(ccg_audit *a, int64_t seq)
-{
-    ccg_result result = CCG_FAILURE;
-    sqlite3_stmt *st = NULL;
-    /* The append-only trigger is lifted for this DELETE only, inside the transaction. */
-    CCG_TRY(ccg_sqlite_exec_script(a->h, SQL_DROP_DELETE_TRIGGER, "lift the delete trigger"));
-    CCG_TRY(ccg_sqlite_stmt(a->h, SQL_DELETE_BEFORE, &st));
-    CCG_TRY(ccg_sqlite_bind_int(a->h, st, 1, seq));
-    CCG_TRY(ccg_sqlite_step_done(a->h, st, "prune the audit log"));
-    CCG_TRY(ccg_sqlite_exec_script(a->h, CCG_AUDIT_SQL_TRIGGERS, "restore the delete trigger"));
-    result = CCG_SUCCESS;
-cleanup:
-    ccg_sqlite_done(st);
     return result;
 }
 
@@ -143,15 +119,15 @@ ccg_result ccg_audit_prune(ccg_audit *a, int64_t checkpoint_seq, ccg_time now, c
     CCG_TRY(ccg_audit_verify(a, NULL, &report));
     pthread_mutex_lock(&a->lock);
     locked = 1;
-    CCG_TRY(ccg_sqlite_begin(a->h));
+    CCG_TRY(a->ops->begin_write(a->s));
     in_tx = 1;
     CCG_TRY(require_checkpoint(a, checkpoint_seq));
-    CCG_TRY(count_before(a, checkpoint_seq, &n));
+    CCG_TRY(a->ops->count_before(a->s, checkpoint_seq, &n));
     if (n > 0) {
-        CCG_TRY(delete_before(a, checkpoint_seq));
+        CCG_TRY(a->ops->delete_before(a->s, checkpoint_seq));
         CCG_TRY(ccg_audit_append_in_tx(a, &ev, NULL, NULL));
     }
-    CCG_TRY(ccg_sqlite_commit(a->h));
+    CCG_TRY(a->ops->commit(a->s));
     in_tx = 0;
     if (removed != NULL) {
         *removed = n;
@@ -159,7 +135,7 @@ ccg_result ccg_audit_prune(ccg_audit *a, int64_t checkpoint_seq, ccg_time now, c
     result = CCG_SUCCESS;
 cleanup:
     if (in_tx) {
-        ccg_sqlite_rollback(a->h);
+        a->ops->rollback(a->s);
     }
     if (locked) {
         pthread_mutex_unlock(&a->lock);

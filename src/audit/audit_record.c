@@ -270,6 +270,10 @@ ccg_result ccg_audit_event_check(const ccg_audit_event *ev)
                    "a counted record (format 2) carries no GPUs (format 4)");
     CCG_ENSURE_MSG(ev->count == 0 || ev->tdx == NULL, CCG_R_INPUT_MALFORMED,
                    "a counted record (format 2) carries no TDX statuses (format 5)");
+    if (ev->claims != NULL) {
+        CCG_ENSURE_MSG(ev->count == 0, CCG_R_INPUT_MALFORMED, "a counted record (format 2) carries no claims (format 6)");
+        CCG_TRY(ccg_audit_claims_check(ev->claims, CCG_R_INPUT_MALFORMED));
+    }
     if (ev->decision == CCG_AUDIT_ALLOW) {
         CCG_ENSURE_MSG(nreasons == 0, CCG_R_INPUT_MALFORMED, "an allow decision carries no reasons");
     } else {
@@ -296,13 +300,16 @@ cleanup:
     return result;
 }
 
-/* A counted record is format 2, a TDX decision's format 5, a record with GPUs format 4, one with a TCB
+/* A counted record is format 2, a record with claims format 6, a TDX decision's format 5, a record with GPUs format 4, one with a TCB
  * status (and no GPU) format 3 (ccg_audit_event_check refuses a count beside any of them); any other
  * record keeps format 1, byte for byte. */
 static int format_of(const ccg_audit_event *ev)
 {
     if (ev->count > 0) {
         return CCG_AUDIT_FORMAT_COUNTED;
+    }
+    if (ev->claims != NULL) {
+        return CCG_AUDIT_FORMAT_CLAIMS;
     }
     if (ev->tdx != NULL) {
         return CCG_AUDIT_FORMAT_TDX;
@@ -349,8 +356,14 @@ static ccg_result set_tcb_and_gpus(json_t *rec, const ccg_audit_event *ev)
         } else {
             CCG_TRY(set(rec, "tcb", json_pack("{s:s, s:O}", "status", ev->tcb_status, "advisories", adv)));
         }
-    } else if (ev->gpu_count > 0) {
+    } else if (ev->gpu_count > 0 || ev->claims != NULL) {
         CCG_TRY(set(rec, "tcb", json_null()));
+    }
+    if (ev->claims != NULL) { /* format 6 has every optional member, null when absent */
+        CCG_TRY(set(rec, "claims", json_deep_copy(ev->claims)));
+        if (ev->gpu_count == 0) {
+            CCG_TRY(set(rec, "gpus", json_null()));
+        }
     }
     if (ev->gpu_count > 0) {
         gpus = json_array();
@@ -433,25 +446,23 @@ int ccg_audit_hash_text_ok(const char *s)
     return 1;
 }
 
-/* One column as JSON: its SQLite type must be `type`, or NULL when nullable. */
-static ccg_result column(sqlite3_stmt *st, int i, int type, int nullable, json_t **out)
+/* One column as JSON: its stored type must be `type`, or NULL when nullable. */
+static ccg_result column(const ccg_audit_col *c, const char *name, ccg_audit_col_type type, int nullable,
+                         json_t **out)
 {
     ccg_result result = CCG_FAILURE;
-    int got = sqlite3_column_type(st, i);
-    const char *name = sqlite3_column_name(st, i);
     *out = NULL;
-    if (got == SQLITE_NULL) {
+    if (c->type == CCG_AUDIT_COL_NULL) {
         CCG_ENSURE_MSG(nullable, CCG_R_AUDIT_CHAIN_BROKEN, "column %s is NULL", name);
         *out = json_null();
-    } else if (type == SQLITE_INTEGER) {
-        CCG_ENSURE_MSG(got == SQLITE_INTEGER, CCG_R_AUDIT_CHAIN_BROKEN, "column %s is not an integer", name);
-        *out = json_integer((json_int_t)sqlite3_column_int64(st, i));
+    } else if (type == CCG_AUDIT_COL_INT) {
+        CCG_ENSURE_MSG(c->type == CCG_AUDIT_COL_INT, CCG_R_AUDIT_CHAIN_BROKEN, "column %s is not an integer", name);
+        *out = json_integer((json_int_t)c->i);
     } else {
-        const char *text = (const char *)sqlite3_column_text(st, i);
-        CCG_ENSURE_MSG(got == SQLITE_TEXT && text != NULL, CCG_R_AUDIT_CHAIN_BROKEN, "column %s is not text", name);
-        CCG_ENSURE_MSG(strlen(text) == (size_t)sqlite3_column_bytes(st, i), CCG_R_AUDIT_CHAIN_BROKEN,
-                       "column %s holds a NUL byte", name);
-        *out = json_string(text);
+        CCG_ENSURE_MSG(c->type == CCG_AUDIT_COL_TEXT && c->text != NULL, CCG_R_AUDIT_CHAIN_BROKEN,
+                       "column %s is not text", name);
+        CCG_ENSURE_MSG(strlen(c->text) == c->len, CCG_R_AUDIT_CHAIN_BROKEN, "column %s holds a NUL byte", name);
+        *out = json_string(c->text);
         /* json_string refuses invalid UTF-8: a tampered column, not an allocation failure. */
         CCG_ENSURE_MSG(*out != NULL, CCG_R_AUDIT_CHAIN_BROKEN, "column %s is not valid UTF-8", name);
     }
@@ -471,6 +482,9 @@ static ccg_result tcb_from_column(const json_t *text, json_int_t v, json_t **out
     json_t *tcb = json_loads(json_string_value(text), JSON_REJECT_DUPLICATES, &jerr), *adv, *item;
     size_t j, want = v == CCG_AUDIT_FORMAT_TDX ? 7 : 2;
     *out = NULL;
+    if (v == CCG_AUDIT_FORMAT_CLAIMS && json_object_size(tcb) == 7) {
+        want = 7; /* a TDX decision's claims record holds Intel's statuses too */
+    }
     adv = json_object_get(tcb, "advisories");
     CCG_ENSURE_MSG(json_is_object(tcb) && json_object_size(tcb) == want &&
                        json_is_string(json_object_get(tcb, "status")) && json_is_array(adv),
@@ -548,6 +562,19 @@ static ccg_result check_format_members(json_t *rec)
     const json_t *count = json_object_get(rec, "count");
     const json_t *tcb = json_object_get(rec, "tcb");
     const json_t *gpus = json_object_get(rec, "gpus");
+    const json_t *claims = json_object_get(rec, "claims");
+    if (v == CCG_AUDIT_FORMAT_CLAIMS) {
+        /* Format 6 holds every optional member but count; a NULL column is a null member. */
+        CCG_ENSURE_MSG(claims != NULL, CCG_R_AUDIT_CHAIN_BROKEN, "column claims of a format-6 record is NULL");
+        CCG_TRY(ccg_audit_claims_check(claims, CCG_R_AUDIT_CHAIN_BROKEN));
+        CCG_ENSURE(tcb != NULL || json_object_set_new(rec, "tcb", json_null()) == 0, CCG_R_INTERNAL_OUT_OF_MEMORY);
+        CCG_ENSURE(gpus != NULL || json_object_set_new(rec, "gpus", json_null()) == 0, CCG_R_INTERNAL_OUT_OF_MEMORY);
+        CCG_ENSURE_MSG(json_is_null(count), CCG_R_AUDIT_CHAIN_BROKEN, "column count is set on a record not of format 2");
+        json_object_del(rec, "count");
+        result = CCG_SUCCESS;
+        goto cleanup;
+    }
+    CCG_ENSURE_MSG(claims == NULL, CCG_R_AUDIT_CHAIN_BROKEN, "column claims is set on a record not of format 6");
     if (v == CCG_AUDIT_FORMAT_COUNTED) {
         CCG_ENSURE_MSG(json_is_integer(count) && json_integer_value(count) >= 1, CCG_R_AUDIT_CHAIN_BROKEN,
                        "column count of a format-2 record is not an integer >= 1");
@@ -570,23 +597,40 @@ cleanup:
     return result;
 }
 
-ccg_result ccg_audit_record_from_row(sqlite3_stmt *st, json_t **record)
+#define T CCG_AUDIT_COL_TEXT
+#define I CCG_AUDIT_COL_INT
+static const struct {
+    const char *name;
+    ccg_audit_col_type type;
+    int nullable;
+} row_cols[CCG_AUDIT_NCOLS] = {
+    {"seq", I, 0},       {"v", I, 0},           {"time", T, 0},        {"request_id", T, 0},
+    {"persona", T, 0},   {"action", T, 0},      {"key_id", T, 1},      {"key_version", I, 1},
+    {"policy_id", T, 1}, {"policy_version", I, 1}, {"evidence_digest", T, 1}, {"decision", T, 0},
+    {"reasons", T, 0},   {"prev_hash", T, 0},   {"hash", T, 0},        {"count", I, 1},
+    {"tcb", T, 1},       {"gpus", T, 1},        {"claims", T, 1},
+};
+#undef T
+#undef I
+
+/* The claims column: a JSON object (its members are checked with the record's format). */
+static ccg_result claims_from_column(const json_t *text, json_t **out)
 {
-    static const struct {
-        const char *name;
-        int type;
-        int nullable;
-    } cols[] = {
-        {"seq", SQLITE_INTEGER, 0},       {"v", SQLITE_INTEGER, 0},
-        {"time", SQLITE_TEXT, 0},         {"request_id", SQLITE_TEXT, 0},
-        {"persona", SQLITE_TEXT, 0},      {"action", SQLITE_TEXT, 0},
-        {"key_id", SQLITE_TEXT, 1},       {"key_version", SQLITE_INTEGER, 1},
-        {"policy_id", SQLITE_TEXT, 1},    {"policy_version", SQLITE_INTEGER, 1},
-        {"evidence_digest", SQLITE_TEXT, 1}, {"decision", SQLITE_TEXT, 0},
-        {"reasons", SQLITE_TEXT, 0},      {"prev_hash", SQLITE_TEXT, 0},
-        {"hash", SQLITE_TEXT, 0},         {"count", SQLITE_INTEGER, 1},
-        {"tcb", SQLITE_TEXT, 1},          {"gpus", SQLITE_TEXT, 1},
-    };
+    ccg_result result = CCG_FAILURE;
+    json_error_t jerr;
+    json_t *claims = json_loads(json_string_value(text), JSON_REJECT_DUPLICATES, &jerr);
+    *out = NULL;
+    CCG_ENSURE_MSG(json_is_object(claims), CCG_R_AUDIT_CHAIN_BROKEN, "column claims is not a JSON object");
+    *out = claims;
+    claims = NULL;
+    result = CCG_SUCCESS;
+cleanup:
+    json_decref(claims);
+    return result;
+}
+
+ccg_result ccg_audit_record_from_row(const ccg_audit_col row[CCG_AUDIT_NCOLS], json_t **record)
+{
     ccg_result result = CCG_FAILURE;
     json_t *rec = NULL, *value = NULL, *reasons = NULL;
     json_error_t jerr;
@@ -596,9 +640,10 @@ ccg_result ccg_audit_record_from_row(sqlite3_stmt *st, json_t **record)
     *record = NULL;
     rec = json_object();
     CCG_ENSURE_ALLOC(rec);
-    for (i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
-        CCG_TRY(column(st, (int)i, cols[i].type, cols[i].nullable, &value));
-        if (strcmp(cols[i].name, "reasons") == 0) {
+    for (i = 0; i < CCG_AUDIT_NCOLS; i++) {
+        const char *name = row_cols[i].name;
+        CCG_TRY(column(&row[i], name, row_cols[i].type, row_cols[i].nullable, &value));
+        if (strcmp(name, "reasons") == 0) {
             reasons = json_loads(json_string_value(value), JSON_REJECT_DUPLICATES, &jerr);
             json_decref(value);
             value = NULL;
@@ -610,7 +655,7 @@ ccg_result ccg_audit_record_from_row(sqlite3_stmt *st, json_t **record)
             }
             value = reasons;
             reasons = NULL;
-        } else if (strcmp(cols[i].name, "tcb") == 0) {
+        } else if (strcmp(name, "tcb") == 0) {
             json_t *tcb = NULL;
             if (json_is_null(value)) { /* a record without a TCB status has no "tcb" member at all */
                 json_decref(value);
@@ -620,18 +665,22 @@ ccg_result ccg_audit_record_from_row(sqlite3_stmt *st, json_t **record)
             CCG_TRY(tcb_from_column(value, json_integer_value(json_object_get(rec, "v")), &tcb));
             json_decref(value);
             value = tcb;
-        } else if (strcmp(cols[i].name, "gpus") == 0) {
+        } else if (strcmp(name, "gpus") == 0 || strcmp(name, "claims") == 0) {
             json_t *gpus = NULL;
             if (json_is_null(value)) { /* a record without GPUs has no "gpus" member at all */
                 json_decref(value);
                 value = NULL;
                 continue;
             }
-            CCG_TRY(gpus_from_column(value, &gpus));
+            if (strcmp(name, "gpus") == 0) {
+                CCG_TRY(gpus_from_column(value, &gpus));
+            } else {
+                CCG_TRY(claims_from_column(value, &gpus));
+            }
             json_decref(value);
             value = gpus;
         }
-        int rc = json_object_set_new(rec, cols[i].name, value);
+        int rc = json_object_set_new(rec, name, value);
         value = NULL; /* stolen, even on failure */
         CCG_ENSURE(rc == 0, CCG_R_INTERNAL_OUT_OF_MEMORY);
     }
@@ -647,6 +696,70 @@ cleanup:
     json_decref(value);
     json_decref(reasons);
     return result;
+}
+
+/* A JSON member's column text: NULL for an absent or null member. */
+static ccg_result json_column(const json_t *v, ccg_audit_col *c, char **text)
+{
+    ccg_result result = CCG_FAILURE;
+    *text = NULL;
+    memset(c, 0, sizeof(*c));
+    if (v != NULL && !json_is_null(v)) {
+        *text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+        CCG_ENSURE_ALLOC(*text);
+        c->type = CCG_AUDIT_COL_TEXT;
+        c->text = *text;
+        c->len = strlen(*text);
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+ccg_result ccg_audit_cols_from_record(const json_t *rec, const char *reasons_text, const char *hash,
+                                      ccg_audit_col cols[CCG_AUDIT_NCOLS], char *texts[3])
+{
+    ccg_result result = CCG_FAILURE;
+    texts[0] = texts[1] = texts[2] = NULL;
+    for (size_t i = 0; i < CCG_AUDIT_NCOLS; i++) {
+        const char *name = row_cols[i].name;
+        const json_t *v = json_object_get(rec, name);
+        ccg_audit_col *c = &cols[i];
+        memset(c, 0, sizeof(*c));
+        if (strcmp(name, "reasons") == 0 || strcmp(name, "hash") == 0) {
+            const char *t = name[0] == 'r' ? reasons_text : hash;
+            c->type = CCG_AUDIT_COL_TEXT;
+            c->text = t;
+            c->len = strlen(t);
+        } else if (strcmp(name, "tcb") == 0) {
+            CCG_TRY(json_column(v, c, &texts[0]));
+        } else if (strcmp(name, "gpus") == 0) {
+            CCG_TRY(json_column(v, c, &texts[1]));
+        } else if (strcmp(name, "claims") == 0) {
+            CCG_TRY(json_column(v, c, &texts[2]));
+        } else if (json_is_integer(v)) {
+            c->type = CCG_AUDIT_COL_INT;
+            c->i = (int64_t)json_integer_value(v);
+        } else if (json_is_string(v)) {
+            c->type = CCG_AUDIT_COL_TEXT;
+            c->text = json_string_value(v);
+            c->len = strlen(c->text);
+        }
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    if (ccg_failed(result)) {
+        ccg_audit_cols_free(texts);
+    }
+    return result;
+}
+
+void ccg_audit_cols_free(char *texts[3])
+{
+    for (int i = 0; i < 3; i++) {
+        free(texts[i]);
+        texts[i] = NULL;
+    }
 }
 
 char *ccg_audit_canonical(const json_t *record)

@@ -181,6 +181,77 @@ cleanup:
     return result;
 }
 
+ccg_result ccg_snp_kds_item_id(const ccg_snp_kds_item *item, char *out, size_t out_len)
+{
+    ccg_result result = CCG_FAILURE;
+    char rel[256];
+    CCG_TRY(check_item(item));
+    int n = relative_path(item, rel, sizeof(rel));
+    CCG_ENSURE_MSG(n > 4 && (size_t)n < sizeof(rel), CCG_R_INTERNAL_ERROR, "collateral ID component out of shape");
+    rel[n - 4] = 0; /* without ".der" / ".pem" */
+    CCG_TRY(format_fits(snprintf(out, out_len, "snp/%s", rel), out_len, "the collateral ID"));
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+/* n lowercase hex digits, then end of string or '/'; returns what follows, or NULL. */
+static const char *hex_part(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
+            return NULL;
+        }
+    }
+    return s + n;
+}
+
+int ccg_snp_kds_id_kind(const char *id, ccg_snp_kds_kind *kind, ccg_snp_signer *signer)
+{
+    static const ccg_snp_product products[] = {CCG_SNP_PRODUCT_MILAN, CCG_SNP_PRODUCT_GENOA, CCG_SNP_PRODUCT_TURIN};
+    static const struct {
+        const char *tail;
+        ccg_snp_kds_kind kind;
+        ccg_snp_signer signer;
+    } fixed[] = {{"cert_chain", CCG_SNP_KDS_CHAIN, CCG_SNP_SIGNER_VCEK},
+                 {"vlek_cert_chain", CCG_SNP_KDS_CHAIN, CCG_SNP_SIGNER_VLEK},
+                 {"crl", CCG_SNP_KDS_CRL, CCG_SNP_SIGNER_VCEK},
+                 {"vlek_crl", CCG_SNP_KDS_CRL, CCG_SNP_SIGNER_VLEK}};
+    if (id == NULL || strncmp(id, "snp/", 4) != 0) {
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(products) / sizeof(products[0]); i++) {
+        const char *name = ccg_snp_kds_product_dir(products[i]);
+        size_t nl = strlen(name);
+        const char *rest = id + 4, *end;
+        if (strncmp(rest, name, nl) != 0 || rest[nl] != '/') {
+            continue;
+        }
+        rest += nl + 1;
+        for (size_t j = 0; j < sizeof(fixed) / sizeof(fixed[0]); j++) {
+            if (strcmp(rest, fixed[j].tail) == 0) {
+                *kind = fixed[j].kind;
+                *signer = fixed[j].signer;
+                return 1;
+            }
+        }
+        *kind = CCG_SNP_KDS_KEY;
+        if (strncmp(rest, "vlek/", 5) == 0) {
+            end = hex_part(rest + 5, 16);
+            *signer = CCG_SNP_SIGNER_VLEK;
+            return end != NULL && *end == 0;
+        }
+        if (strncmp(rest, "vcek/", 5) == 0) {
+            end = hex_part(rest + 5, 2 * ccg_snp_hwid_len(products[i]));
+            end = end != NULL && *end == '/' ? hex_part(end + 1, 16) : NULL;
+            *signer = CCG_SNP_SIGNER_VCEK;
+            return end != NULL && *end == 0;
+        }
+        return 0;
+    }
+    return 0;
+}
+
 static ccg_result product_for_report(ccg_snp_product given, const ccg_snp_report *r, ccg_snp_product *out)
 {
     ccg_result result = CCG_FAILURE;

@@ -1,4 +1,5 @@
-/* Collateral from the cache first, from KDS only on a miss: the verification-path rule. */
+/* Collateral from the lookup (the key broker's store) first, then the cache, from KDS only on a miss:
+ * the verification-path rule. */
 #include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,12 +111,46 @@ cleanup:
     return result;
 }
 
+/* The lookup's copy of an item, checked like a cached one. */
+static ccg_result read_lookup(const ccg_snp_kds_config *cfg, const ccg_snp_kds_item *item, uint8_t **out,
+                              size_t *out_len, int *found)
+{
+    ccg_result result = CCG_FAILURE;
+    char id[CCG_SNP_KDS_PATH_MAX], context[CCG_SNP_KDS_PATH_MAX + 64];
+    *found = 0;
+    *out = NULL;
+    CCG_TRY(ccg_snp_kds_item_id(item, id, sizeof(id)));
+    CCG_TRY(cfg->lookup(cfg->lookup_ctx, id, out, out_len, found));
+    if (*found && ccg_failed(ccg_snp_kds_validate(item, *out, *out_len))) {
+        snprintf(context, sizeof(context), "stored collateral %s (%s) does not parse", id, ccg_snp_kds_item_name(item));
+        restate_error(CCG_R_COLLATERAL_CACHE_ERROR, context);
+        goto cleanup;
+    }
+    CCG_ENSURE_MSG(*found || cfg->cache_dir != NULL, CCG_R_COLLATERAL_MISSING,
+                   "the %s is not in the broker's store (upload it as collateral %s) and no cache is configured",
+                   ccg_snp_kds_item_name(item), id);
+    result = CCG_SUCCESS;
+cleanup:
+    if (ccg_failed(result)) {
+        free(*out);
+        *out = NULL;
+    }
+    return result;
+}
+
 ccg_result ccg_snp_kds_load(const ccg_snp_kds_config *cfg, const ccg_snp_kds_item *item, uint8_t **out,
                             size_t *out_len, int *fetched)
 {
     ccg_result result = CCG_FAILURE;
     int found = 0;
     *fetched = 0;
+    if (cfg->lookup != NULL) {
+        CCG_TRY(read_lookup(cfg, item, out, out_len, &found));
+        if (found) {
+            result = CCG_SUCCESS;
+            goto cleanup;
+        }
+    }
     CCG_TRY(read_cached(cfg, item, out, out_len, &found));
     if (!found) {
         CCG_TRY(check_lookup(item));
@@ -170,6 +205,19 @@ ccg_result ccg_snp_collateral_from_cache_or_kds(const ccg_snp_kds_config *cfg, c
         item.kind = CCG_SNP_KDS_CRL;
         CCG_TRY(add_item(cfg, &item, out));
     }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+ccg_result ccg_snp_crl_for_report(const ccg_snp_kds_config *cfg, const uint8_t *report, size_t report_len,
+                                  ccg_snp_collateral *out)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_snp_kds_item item;
+    CCG_TRY(ccg_snp_kds_item_from_report(CCG_SNP_PRODUCT_UNKNOWN, report, report_len, &item));
+    item.kind = CCG_SNP_KDS_CRL;
+    CCG_TRY(add_item(cfg, &item, out));
     result = CCG_SUCCESS;
 cleanup:
     return result;

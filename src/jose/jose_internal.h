@@ -38,6 +38,10 @@ int jose_is_p256(const EVP_PKEY *pkey);
 /* A public P-256 key from its affine coordinates, checked to be on the curve; fails with reason. */
 CCG_MUST_CHECK ccg_result jose_p256_from_xy(const uint8_t x[32], const uint8_t y[32], ccg_reason reason,
                                             EVP_PKEY **out);
+/* The public check of a P-256 key (OpenSSL's quick check: P-256 has cofactor 1); fails with reason. */
+CCG_MUST_CHECK ccg_result jose_p256_check_public(EVP_PKEY *pkey, ccg_reason reason);
+/* A fresh P-256 key pair (from P-256's parameters made once). */
+CCG_MUST_CHECK ccg_result jose_p256_keygen(EVP_PKEY **out);
 /* The affine coordinates of a P-256 key. */
 CCG_MUST_CHECK ccg_result jose_p256_xy(const EVP_PKEY *pkey, uint8_t x[32], uint8_t y[32]);
 

@@ -69,8 +69,12 @@ ccg_result ccg_jwe_encrypt(const ccg_jwk *recipient, const uint8_t *plaintext, s
         char ey_b64[96];
         CCG_ENSURE_MSG(strcmp(ccg_jwk_alg(recipient), CCG_JOSE_ALG_ECDH_ES_A256KW) == 0, CCG_R_JOSE_JWK_UNSUPPORTED,
                        "the recipient key's alg %.32s is not a key-encryption algorithm", ccg_jwk_alg(recipient));
-        eph = EVP_PKEY_Q_keygen(NULL, NULL, "EC", curve->group);
-        CCG_ENSURE_OSSL(eph != NULL, CCG_R_INTERNAL_CRYPTO);
+        if (curve->kind == CCG_JWK_EC_P256) {
+            CCG_TRY(jose_p256_keygen(&eph));
+        } else {
+            eph = EVP_PKEY_Q_keygen(NULL, NULL, "EC", curve->group);
+            CCG_ENSURE_OSSL(eph != NULL, CCG_R_INTERNAL_CRYPTO);
+        }
         CCG_TRY(jose_ecdh(curve, eph, ccg_jwk_pkey(recipient), CCG_R_JOSE_JWK_INVALID, z));
         /* The Concat KDF takes the whole secret (66 bytes on P-521) and gives the 256-bit KEK. */
         size_t z_len = curve->len;
@@ -172,7 +176,7 @@ cleanup:
     return result;
 }
 
-/* The CEK by ECDH-ES+A256KW: the header's epk (on our key's curve) with our private key. */
+/* The CEK by ECDH-ES+A256KW: the header's epk with our private key. */
 static ccg_result unwrap_ecdh(EVP_PKEY *priv, const json_t *hdr, const json_t *jwe, uint8_t cek[32])
 {
     ccg_result result = CCG_FAILURE;

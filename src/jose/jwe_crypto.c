@@ -1,4 +1,4 @@
-/* The cryptographic steps of the resource JWE, each one OpenSSL 3 EVP call sequence: ECDH (P-256, P-521),
+/* The cryptographic steps of the resource JWE, each one OpenSSL 3 EVP call sequence: ECDH on P-256,
  * the JOSE Concat KDF (OpenSSL's SSKDF), AES-256 key wrap, RSA-OAEP-256 and AES-256-GCM. */
 #include <limits.h>
 #include <stdlib.h>
@@ -16,13 +16,38 @@
 
 #define KDF_MAX_INFO 1024
 
+ccg_result jose_ecdh_p256(EVP_PKEY *priv, EVP_PKEY *peer, ccg_reason reason, uint8_t z[32])
+{
+    ccg_result result = CCG_FAILURE;
+    EVP_PKEY_CTX *ctx = NULL;
+    size_t z_len = 32;
+    CCG_ENSURE_MSG(jose_is_p256(priv) && jose_is_p256(peer), reason, "ECDH-ES needs two P-256 keys");
+    /* The peer is validated here with the quick check (jose_p256_check_public), then handed over
+     * unvalidated: OpenSSL's own validation is the full check, whose n*Q multiplication costs as much as
+     * the ECDH itself and proves nothing more on a curve of cofactor 1. */
+    CCG_TRY(jose_p256_check_public(peer, reason));
+    ctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL);
+    CCG_ENSURE_OSSL(ctx != NULL, CCG_R_INTERNAL_CRYPTO);
+    CCG_ENSURE_OSSL(EVP_PKEY_derive_init(ctx) == 1, CCG_R_INTERNAL_CRYPTO);
+    CCG_ENSURE_OSSL(EVP_PKEY_derive_set_peer_ex(ctx, peer, 0) == 1, reason);
+    CCG_ENSURE_OSSL(EVP_PKEY_derive(ctx, z, &z_len) == 1 && z_len == 32, reason);
+    result = CCG_SUCCESS;
+cleanup:
+    EVP_PKEY_CTX_free(ctx);
+    return result;
+}
+
+/* P-256 takes the fast path above; P-521 (issue 15) the full OpenSSL validation of the peer. */
 ccg_result jose_ecdh(const jose_curve *c, EVP_PKEY *priv, EVP_PKEY *peer, ccg_reason reason, uint8_t *z)
 {
     ccg_result result = CCG_FAILURE;
     EVP_PKEY_CTX *ctx = NULL;
     size_t z_len = 0;
     CCG_ENSURE(c != NULL, CCG_R_INTERNAL_ERROR);
-    CCG_ENSURE_MSG(jose_curve_of(priv) == c && jose_curve_of(peer) == c, reason, "ECDH-ES needs two %s keys", c->crv);
+    if (c->kind == CCG_JWK_EC_P256) {
+        return jose_ecdh_p256(priv, peer, reason, z);
+    }
+    CCG_ENSURE_MSG(jose_curve_of(priv) == c && jose_curve_of(peer) == c, reason, "ECDH-ES needs two keys on one curve");
     z_len = c->len;
     ctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL);
     CCG_ENSURE_OSSL(ctx != NULL, CCG_R_INTERNAL_CRYPTO);
@@ -33,11 +58,6 @@ ccg_result jose_ecdh(const jose_curve *c, EVP_PKEY *priv, EVP_PKEY *peer, ccg_re
 cleanup:
     EVP_PKEY_CTX_free(ctx);
     return result;
-}
-
-ccg_result jose_ecdh_p256(EVP_PKEY *priv, EVP_PKEY *peer, ccg_reason reason, uint8_t z[32])
-{
-    return jose_ecdh(jose_curve_by_kind(CCG_JWK_EC_P256), priv, peer, reason, z);
 }
 
 static void put_u32be(uint8_t *p, uint32_t v)

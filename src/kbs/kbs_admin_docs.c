@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ccgate/error.h"
+#include "ccgate/snp_kds.h"
 
 #define KBS_ADMIN_DOC_MAX (8u * 1024u * 1024u)
 
@@ -155,6 +156,27 @@ void kbs_admin_key_doc_clear(kbs_admin_key_doc *d)
     memset(d, 0, sizeof(*d));
 }
 
+/* Collateral under "snp/" is what SNP verification reads (kbs_collateral.c): its ID must name an item
+ * (snp_kds.h) and its bytes must be that item (one certificate, a chain, a CRL), so nothing that cannot
+ * serve is stored under a name verification looks up. Other IDs stay opaque blobs. */
+static ccg_result check_snp_collateral(const kbs_admin_collateral_doc *d)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_snp_kds_item item;
+    memset(&item, 0, sizeof(item));
+    if (strncmp(d->id, "snp/", 4) != 0) {
+        result = CCG_SUCCESS;
+        goto cleanup;
+    }
+    CCG_ENSURE_MSG(ccg_snp_kds_id_kind(d->id, &item.kind, &item.signer), CCG_R_ADMIN_REQUEST_MALFORMED,
+                   "an SNP collateral ID is snp/{milan|genoa|turin}/ followed by vcek/{hwid hex}/{tcb, 16 hex}, "
+                   "vlek/{tcb}, cert_chain, vlek_cert_chain, crl or vlek_crl (docs/kbs.md)");
+    CCG_TRY(ccg_snp_kds_validate(&item, d->data, d->len));
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
 ccg_result kbs_admin_parse_collateral(const char *body, size_t len, kbs_admin_collateral_doc *out)
 {
     static const char *const known[] = {"collateral_id", "version", "data"};
@@ -168,6 +190,7 @@ ccg_result kbs_admin_parse_collateral(const char *body, size_t len, kbs_admin_co
                    "\"version\" must be an integer >= 1");
     out->version = json_integer_value(v);
     CCG_TRY(take_b64(root, "data", CCG_STORE_BLOB_MAX, &out->data, &out->len));
+    CCG_TRY(check_snp_collateral(out));
     result = CCG_SUCCESS;
 cleanup:
     json_decref(root);

@@ -28,6 +28,20 @@ static ccg_reason session_reason(ccg_session_status st)
     }
 }
 
+/* Why a session call failed: the status the store answered with (401), or, when the store could not
+ * answer at all (store.unavailable; its status then stays "not found"), the store's own reason (503),
+ * so an outage never reads as "no such session" to a guest or to the attempt limits. */
+static ccg_reason session_refusal(ccg_session_status st, unsigned *status)
+{
+    ccg_reason err = ccg_error_reason();
+    if (st == CCG_SESSION_OK || ccg_reason_kind_of(err) == CCG_KIND_DEPENDENCY) {
+        *status = 0;
+        return err;
+    }
+    *status = 401;
+    return session_reason(st);
+}
+
 void kbs_handle_attest(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http_response *resp)
 {
     static const char action[] = "kbs.attest";
@@ -36,12 +50,13 @@ void kbs_handle_attest(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http
     ccg_kbs_attestation att;
     ccg_store_session session;
     ccg_session_status st = CCG_SESSION_OK;
+    unsigned status = 0;
     const ccg_kbs_policy *policy = NULL;
     kbs_policy_ref *policy_ref = NULL;
     kbs_appraisal info = {0};
     ccg_decision d;
     int have_decision = 0;
-    json_t *record = NULL, *evidence = NULL;
+    json_t *record = NULL, *evidence = NULL, *presented = NULL;
     char *record_text = NULL, *token = NULL;
     const char *known_session = NULL; /* the session whose attempts a refusal counts against */
 
@@ -56,8 +71,8 @@ void kbs_handle_attest(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http
         goto cleanup;
     }
     if (ccg_failed(ccg_store_session_get(k->store, req->cookie_session, now, &session, &st))) {
-        kbs_deny(k, resp, action, &ctx,
-                 st == CCG_SESSION_OK ? ccg_error_reason() : session_reason(st), st == CCG_SESSION_OK ? 0 : 401, now);
+        ccg_reason why = session_refusal(st, &status);
+        kbs_deny(k, resp, action, &ctx, why, status, now);
         goto cleanup;
     }
     known_session = req->cookie_session;
@@ -68,8 +83,8 @@ void kbs_handle_attest(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http
     /* Single use: consumed before the key is parsed and the evidence appraised, so neither a failed
      * attempt nor an expensive key can be retried with it. */
     if (ccg_failed(ccg_store_session_consume_nonce(k->store, req->cookie_session, att.nonce, now, &st))) {
-        kbs_deny(k, resp, action, &ctx,
-                 st == CCG_SESSION_OK ? ccg_error_reason() : session_reason(st), st == CCG_SESSION_OK ? 0 : 401, now);
+        ccg_reason why = session_refusal(st, &status);
+        kbs_deny(k, resp, action, &ctx, why, status, now);
         goto cleanup;
     }
     if (ccg_failed(ccg_kbs_attestation_parse_key(&att))) {
@@ -91,6 +106,8 @@ void kbs_handle_attest(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http
     ctx.policy_version = d.policy_version;
     ctx.evidence_digest = d.evidence_digest;
     ctx.claims = d.claims;
+    presented = kbs_presented_claims(policy, session.tee, &att.snp, &att.tdx, &d, info.refval_version, 0);
+    ctx.presented = presented; /* what was presented, recorded with the decision (format 6) */
     if (!d.allow) {
         kbs_deny_reasons(k, resp, action, &ctx, &d.reasons, 401, now);
         goto cleanup;
@@ -153,6 +170,7 @@ cleanup:
     free(record_text);
     json_decref(record);
     json_decref(evidence);
+    json_decref(presented);
     if (have_decision) {
         ccg_decision_free(&d);
     }

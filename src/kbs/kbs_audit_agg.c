@@ -77,7 +77,8 @@ int kbs_audit_is_anonymous(const ccg_audit_event *ev)
         ev->evidence_digest != NULL || n == 0 || n > AGG_MAX_REASONS) {
         return 0;
     }
-    if (ev->tcb_status != NULL || ev->gpu_count > 0) { /* appraised evidence; a summary carries neither */
+    if (ev->tcb_status != NULL || ev->gpu_count > 0 || ev->claims != NULL) { /* appraised evidence; a summary
+                                                                                 carries none */
         return 0;
     }
     for (size_t i = 0; i < n; i++) {

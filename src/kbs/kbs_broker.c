@@ -94,8 +94,11 @@ cleanup:
     return result;
 }
 
-/* Whether the audit log lives in the store's database file: then the audit record's synced commit,
- * which precedes every answer, also makes the session writes before it durable (one WAL). */
+/* Whether the audit log lives in the store's database: then the audit record's synced commit, which
+ * precedes every answer, also makes the session writes before it durable (one WAL: SQLite's file, or
+ * PostgreSQL's server, whose synchronous commit flushes the WAL up to its own record, earlier
+ * asynchronous commits of other connections included). A PostgreSQL URL shares only when it is the
+ * very same string (the default); anything else keeps session writes synced themselves. */
 static int audit_shares_store(const ccg_kbs_config *cfg)
 {
     const char *store = cfg->store;
@@ -103,8 +106,11 @@ static int audit_shares_store(const ccg_kbs_config *cfg)
     if (strncmp(store, "sqlite:", 7) == 0) {
         store += 7;
     }
-    if (cfg->audit == NULL || strcmp(store, cfg->audit) == 0) {
+    if (cfg->audit == NULL || strcmp(store, cfg->audit) == 0 || strcmp(cfg->store, cfg->audit) == 0) {
         return 1;
+    }
+    if (kbs_location_is_postgres(cfg->store) || kbs_location_is_postgres(cfg->audit)) {
+        return 0;
     }
     return stat(store, &a) == 0 && stat(cfg->audit, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
@@ -136,8 +142,12 @@ ccg_result ccg_kbs_new(const ccg_kbs_config *cfg, ccg_kbs_clock clock, void *clo
         CCG_ENSURE_ALLOC(k->attestation_policy);
     }
     k->keystore_cfg = json_incref(cfg->keystore);
+    /* Uploaded collateral first (kbs_collateral.c), then the cache and KDS when configured. */
+    ccg_snp_kds_config_init(&k->kds);
+    k->kds.lookup = kbs_collateral_lookup;
+    k->kds.lookup_ctx = k;
+    k->kds_enabled = 1;
     if (cfg->collateral_dir != NULL) {
-        ccg_snp_kds_config_init(&k->kds);
         k->kds_dir = strdup(cfg->collateral_dir);
         CCG_ENSURE_ALLOC(k->kds_dir);
         if (cfg->kds_url != NULL) {
@@ -147,7 +157,6 @@ ccg_result ccg_kbs_new(const ccg_kbs_config *cfg, ccg_kbs_clock clock, void *clo
         }
         k->kds.cache_dir = k->kds_dir;
         k->kds.allow_fetch = cfg->collateral_fetch;
-        k->kds_enabled = 1;
     }
     CCG_TRY(kbs_verifiers_new(KBS_VERIFIER_CACHE_SIZE, &k->verifiers));
     CCG_TRY(kbs_policies_new(KBS_POLICY_CACHE_SIZE, &k->policies));
@@ -177,6 +186,9 @@ ccg_result ccg_kbs_new(const ccg_kbs_config *cfg, ccg_kbs_clock clock, void *clo
      * audit log shares the store's file (the default), and synced themselves otherwise. */
     sopts.connections = cfg->threads == 0 ? 4 : (cfg->threads > CCG_STORE_MAX_CONNECTIONS ? CCG_STORE_MAX_CONNECTIONS
                                                                                             : cfg->threads);
+    if (cfg->store_connections > 0) { /* fewer (or more) than threads: a PostgreSQL server's budget */
+        sopts.connections = cfg->store_connections;
+    }
     sopts.relaxed_session_sync = audit_shares_store(cfg);
     CCG_TRY(ccg_store_open(cfg->store, &sopts, &k->store));
     CCG_TRY(ccg_audit_open(cfg->audit, &aopts, &k->audit));
@@ -232,6 +244,18 @@ void ccg_kbs_free(ccg_kbs *k)
     free(k->attestation_policy);
     pthread_mutex_destroy(&k->lock);
     free(k);
+}
+
+ccg_result kbs_databases_ready(ccg_kbs *k)
+{
+    ccg_result result = CCG_FAILURE;
+    int64_t version = 0, seq = 0;
+    char hash[CCG_AUDIT_HASH_HEX];
+    CCG_TRY(ccg_store_schema_version(k->store, &version));
+    CCG_TRY(ccg_audit_head(k->audit, &seq, hash));
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
 }
 
 ccg_result kbs_keystore(ccg_kbs *k, ccg_keystore **out)

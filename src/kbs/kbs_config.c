@@ -1,5 +1,5 @@
 /* The key broker's configuration: one strict JSON document (docs/kbs.md). */
-#include "ccgate/kbs.h"
+#include "kbs_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -311,19 +311,37 @@ cleanup:
     return result;
 }
 
+int kbs_location_is_postgres(const char *location)
+{
+    return location != NULL &&
+           (strncmp(location, "postgresql://", 13) == 0 || strncmp(location, "postgres://", 11) == 0);
+}
+
+/* The audit log's location when the config names none: the store's database. For SQLite that is the
+ * store's file (the audit library takes the path: "sqlite:" is dropped); for PostgreSQL it is the very
+ * same URL, so every instance on the database appends to the one chain in its audit_log table. */
+static const char *default_audit(const char *store)
+{
+    if (kbs_location_is_postgres(store)) {
+        return store;
+    }
+    return strncmp(store, "sqlite:", 7) == 0 ? store + 7 : store;
+}
+
 ccg_result ccg_kbs_config_parse(const char *json_text, size_t len, ccg_kbs_config *out)
 {
     static const char *const known[] = {"address", "port",  "store",     "audit",   "keystore",
                                         "tls",     "issuer", "nonce_ttl", "token_ttl", "attestation_policy",
                                         "threads", "allow_unlocked_memory", "explain", "refval_issuers", "collateral",
                                         "admin", "admin_issuers", "limits", "decision_reuse_seconds",
-                                        "attempt_limits", "tcb_baselines", "tcb_baseline_issuers", "gpu", "tdx"};
+                                        "store_connections", "attempt_limits", "tcb_baselines", "tcb_baseline_issuers", "gpu", "tdx"};
     ccg_result result = CCG_FAILURE;
     json_error_t jerr;
     json_t *root = NULL;
     const char *name;
     json_t *value;
     int64_t port = CCG_KBS_DEFAULT_PORT, threads = 4;
+    int64_t store_connections = 0;
     ccg_error_clear();
 
     memset(out, 0, sizeof(*out));
@@ -355,6 +373,8 @@ ccg_result ccg_kbs_config_parse(const char *json_text, size_t len, ccg_kbs_confi
     CCG_TRY(take_int(root, "nonce_ttl", 1, 86400, &out->nonce_ttl));
     CCG_TRY(take_int(root, "token_ttl", 1, 7 * 86400, &out->token_ttl));
     CCG_TRY(take_int(root, "threads", 1, 256, &threads));
+    CCG_TRY(take_int(root, "store_connections", 1, CCG_STORE_MAX_CONNECTIONS, &store_connections));
+    out->store_connections = (unsigned)store_connections;
     CCG_TRY(take_int(root, "decision_reuse_seconds", 0, CCG_KBS_DECISION_REUSE_MAX, &out->decision_reuse));
     value = json_object_get(root, "attempt_limits");
     if (value != NULL) {
@@ -449,8 +469,7 @@ ccg_result ccg_kbs_config_parse(const char *json_text, size_t len, ccg_kbs_confi
         CCG_ENSURE_ALLOC(out->issuer);
     }
     if (out->audit == NULL) {
-        const char *p = strncmp(out->store, "sqlite:", 7) == 0 ? out->store + 7 : out->store;
-        out->audit = strdup(p);
+        out->audit = strdup(default_audit(out->store));
         CCG_ENSURE_ALLOC(out->audit);
     }
     result = CCG_SUCCESS;

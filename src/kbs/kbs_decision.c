@@ -413,7 +413,8 @@ cleanup:
 }
 
 /* The collateral an appraisal of ev under p uses: the evidence's certificates and, when the guest sent
- * none or the policy requires a CRL, the cached (or fetched) VCEK/VLEK, chain and CRL. col is
+ * none, the VCEK/VLEK and chain, and when the policy requires a CRL, the CRL, each from the uploaded
+ * collateral in the store, else the cache (or KDS). col is
  * initialised by the caller. A miss fails closed with its collateral.* reason. */
 static ccg_result gather_collateral(kbs_verifiers *cache, const ccg_kbs_policy *p, const ccg_kbs_snp_evidence *ev,
                                     const ccg_snp_kds_config *kds, ccg_snp_collateral *col)
@@ -431,8 +432,12 @@ static ccg_result gather_collateral(kbs_verifiers *cache, const ccg_kbs_policy *
     if (kds != NULL && (ev->cert_count == 0 || p->snp->require_crl)) {
         CCG_TRY(ccg_snp_collateral_init(&extra));
         extra_init = 1;
-        CCG_TRY(ccg_snp_collateral_for_report(kds, CCG_SNP_PRODUCT_UNKNOWN, ev->report, CCG_SNP_REPORT_SIZE,
-                                              p->snp->require_crl, &extra));
+        if (ev->cert_count == 0) {
+            CCG_TRY(ccg_snp_collateral_for_report(kds, CCG_SNP_PRODUCT_UNKNOWN, ev->report, CCG_SNP_REPORT_SIZE,
+                                                  p->snp->require_crl, &extra));
+        } else { /* the guest sent its chain: only the CRL is wanted */
+            CCG_TRY(ccg_snp_crl_for_report(kds, ev->report, CCG_SNP_REPORT_SIZE, &extra));
+        }
         for (int i = 0; ev->cert_count == 0 && i < sk_X509_num(extra.certs); i++) {
             CCG_TRY(ccg_snp_collateral_add_x509(col, sk_X509_value(extra.certs, i)));
         }

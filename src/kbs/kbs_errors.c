@@ -117,6 +117,7 @@ ccg_result kbs_audit(ccg_kbs *k, const char *action, const kbs_context *ctx, ccg
     ev.evidence_digest = ctx->evidence_digest != NULL && ctx->evidence_digest[0] != 0 ? ctx->evidence_digest : NULL;
     ev.decision = d;
     ev.reasons = reasons;
+    ev.claims = ctx->presented; /* what was presented (format 6) */
     /* The TCB status and advisory IDs of the appraised evidence go into its record. */
     const char *advisories[CCG_AUDIT_MAX_ADVISORIES];
     const json_t *adv = json_object_get(ctx->claims, "advisories");
@@ -155,10 +156,19 @@ ccg_result kbs_audit(ccg_kbs *k, const char *action, const kbs_context *ctx, ccg
     return ccg_audit_append(k->audit, &ev, NULL, NULL);
 }
 
-static void answer_audit_failure(ccg_kbs_http_response *resp, const kbs_context *ctx)
+/* The denial's record could not be written: 503 audit.write_failed. When the denial was itself a failed
+ * dependency (store.unavailable: the database the audit log lives in is down too), its reasons come
+ * first, so a client and a load balancer see the cause of the outage, not only its echo. */
+static void answer_audit_failure(ccg_kbs_http_response *resp, const kbs_context *ctx, const ccg_reasons *denial)
 {
     ccg_reasons r;
     ccg_reasons_init(&r);
+    for (size_t i = 0; i < denial->count; i++) {
+        if (ccg_reason_kind_of(denial->items[i].reason) == CCG_KIND_DEPENDENCY &&
+            denial->items[i].reason != CCG_R_AUDIT_WRITE_FAILED) {
+            (void)ccg_reasons_add(&r, denial->items[i].reason, NULL);
+        }
+    }
     (void)ccg_reasons_add(&r, CCG_R_AUDIT_WRITE_FAILED, NULL);
     kbs_error_response(resp, 503, &r, ctx);
     ccg_reasons_free(&r);
@@ -180,6 +190,13 @@ void kbs_deny_reasons(ccg_kbs *k, ccg_kbs_http_response *resp, const char *actio
         with_cause.cause = cause;
     }
     ctx = &with_cause;
+    /* A store that failed in the middle of an appraisal (a reference-value read, say) is an outage,
+     * not a verdict on the guest: 503, so a client retries elsewhere and nothing reads it as a deny. */
+    for (size_t i = 0; i < reasons->count; i++) {
+        if (reasons->items[i].reason == CCG_R_STORE_UNAVAILABLE) {
+            status = 503;
+        }
+    }
     for (size_t i = 0; i < reasons->count; i++) {
         ccg_reason_kind kind = ccg_reason_kind_of(reasons->items[i].reason);
         if (kind == CCG_KIND_DEPENDENCY || kind == CCG_KIND_INTERNAL || kind == CCG_KIND_INPUT) {
@@ -188,7 +205,7 @@ void kbs_deny_reasons(ccg_kbs *k, ccg_kbs_http_response *resp, const char *actio
     }
     kbs_metrics_denial(&k->metrics, reasons);
     if (ccg_failed(kbs_audit(k, action, ctx, d, reasons, now))) {
-        answer_audit_failure(resp, ctx);
+        answer_audit_failure(resp, ctx, reasons);
         return;
     }
     kbs_error_response(resp, status, reasons, ctx);

@@ -19,7 +19,7 @@ void kbs_handle_explain(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_htt
     static const char action[] = "kbs.explain";
     ccg_time now = kbs_now(k);
     kbs_context ctx = {.request_id = req->request_id};
-    json_t *root = NULL, *body;
+    json_t *root = NULL, *body, *presented = NULL;
     const json_t *pid, *tee, *att_json;
     char *att_text = NULL;
     ccg_kbs_attestation att;
@@ -61,6 +61,8 @@ void kbs_handle_explain(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_htt
     ctx.policy_version = d.policy_version;
     ctx.evidence_digest = d.evidence_digest;
     ctx.claims = d.claims;
+    presented = kbs_presented_claims(policy, json_string_value(tee), &att.snp, &att.tdx, &d, 0, 0);
+    ctx.presented = presented;
     /* The explanation is an answer, not a release: audited as such before it goes out. */
     if (ccg_failed(kbs_audit(k, action, &ctx, d.allow ? CCG_AUDIT_ALLOW : CCG_AUDIT_DENY,
                              d.allow ? NULL : &d.reasons, now))) {
@@ -77,6 +79,7 @@ void kbs_handle_explain(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_htt
     }
     kbs_json_response(resp, 200, body);
 cleanup:
+    json_decref(presented);
     if (have_decision) {
         ccg_decision_free(&d);
     }

@@ -1,13 +1,15 @@
 /* The host-side provisioning commands of ccgate-kbs (create-kek, set-policy, import-key, rotate-key,
- * key-state), audited as the host operator (persona host-operator, request ID "host-<random>"). Each
+ * key-state, rewrap), audited as the host operator (persona host-operator, request ID "host-<random>"). Each
  * change is checked, then recorded (write-ahead), then made: an unwritable audit log leaves everything
  * unchanged. A command refused by its checks, or a change that fails after its record, gets an error
  * record naming the reason. */
 #include "kbs_internal.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ccgate/error.h"
 
@@ -257,5 +259,155 @@ ccg_result ccg_kbs_host_record_reload(ccg_kbs *k, ccg_reason why)
     CCG_TRY(host_record(&h, why == CCG_R_OK ? CCG_AUDIT_ALLOW : CCG_AUDIT_ERROR, why));
     result = CCG_SUCCESS;
 cleanup:
+    return result;
+}
+
+/* ---- KEK rotation (ccgate-kbs rewrap) ---- */
+
+#ifdef CCG_TEST_HOOKS
+/* Test builds only: CCG_TEST_REWRAP_CRASH_AFTER=N kills the process (SIGKILL, like a crash) right after
+ * the Nth key version is re-wrapped, so tests/cli/test_kbs_rewrap.sh can show a rerun continues. */
+static void rewrap_crash_hook(size_t done)
+{
+    const char *n = getenv("CCG_TEST_REWRAP_CRASH_AFTER");
+    if (n != NULL && (size_t)strtoul(n, NULL, 10) == done) {
+        kill(getpid(), SIGKILL);
+    }
+}
+#else
+static void rewrap_crash_hook(size_t done) { (void)done; }
+#endif
+
+/* Opens the new keystore from its configuration document; its label must differ from the old one. */
+static ccg_result rewrap_open_new(ccg_kbs *k, const char *json_text, const char *old_label, ccg_keystore **out)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_keystore_config kc;
+    int have = 0;
+    memset(&kc, 0, sizeof(kc));
+    CCG_TRY(ccg_keystore_config_parse(json_text, &kc));
+    have = 1;
+    if (k->allow_unlocked) {
+        kc.allow_unlocked_memory = 1;
+    }
+    CCG_ENSURE_MSG(strcmp(kc.kek_label, old_label) != 0, CCG_R_KMS_CONFIG_INVALID,
+                   "the new keystore's kek_label \"%s\" is the current one; a rotation needs a new label (the label "
+                   "recorded beside each wrapped key is what tells re-wrapped keys apart)",
+                   kc.kek_label);
+    CCG_TRY(ccg_keystore_open(&kc, out));
+    result = CCG_SUCCESS;
+cleanup:
+    if (have) {
+        ccg_keystore_config_free(&kc);
+    }
+    return result;
+}
+
+/* One key version: unwrap under its recorded label with the old keystore, wrap with the new one, and
+ * replace it in the store only while it is still under the old label. */
+static ccg_result rewrap_one(ccg_kbs *k, ccg_keystore *old_ks, ccg_keystore *new_ks, const ccg_store_key *row)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_store_key key;
+    uint8_t *aad = NULL, *wrapped = NULL;
+    size_t aad_len = 0, wrapped_len = 0;
+    ccg_secbuf plain = {0};
+    memset(&key, 0, sizeof(key));
+    CCG_TRY(ccg_store_key_get(k->store, row->key_id, row->version, &key));
+    CCG_TRY(ccg_kbs_key_aad(key.key_id, key.version, &aad, &aad_len));
+    CCG_TRY(ccg_keystore_unwrap(old_ks, key.kek_label, key.wrapped, key.wrapped_len, aad, aad_len, &plain));
+    CCG_TRY(ccg_keystore_wrap(new_ks, NULL, &plain, aad, aad_len, &wrapped, &wrapped_len));
+    CCG_TRY(ccg_store_key_rewrap(k->store, key.key_id, key.version, key.kek_label, ccg_keystore_kek_label(new_ks),
+                                 wrapped, wrapped_len, kbs_now(k)));
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_secbuf_free(&plain);
+    free(aad);
+    free(wrapped);
+    ccg_store_key_free(&key);
+    return result;
+}
+
+/* The token-signing key (a setting wrapped under the configured label): re-wrapped unless its blob's
+ * header already names the new label. */
+static ccg_result rewrap_token_key(ccg_kbs *k, ccg_keystore *old_ks, ccg_keystore *new_ks, int *outcome)
+{
+    ccg_result result = CCG_FAILURE;
+    static const uint8_t aad[] = KBS_TOKEN_KEY_AAD;
+    uint8_t *value = NULL, *wrapped = NULL, digest[32];
+    size_t len = 0, wrapped_len = 0;
+    int found = 0;
+    unsigned int dlen = 0;
+    ccg_wrapped_key parsed;
+    ccg_secbuf plain = {0};
+    const char *new_label = ccg_keystore_kek_label(new_ks);
+    *outcome = 0;
+    CCG_TRY(ccg_store_setting_get(k->store, CCG_KBS_TOKEN_KEY_SETTING, &value, &len, &found));
+    if (!found) {
+        result = CCG_SUCCESS;
+        goto cleanup;
+    }
+    CCG_TRY(ccg_wrapped_key_parse(value, len, &parsed));
+    CCG_ENSURE_OSSL(EVP_Digest(new_label, strlen(new_label), digest, &dlen, EVP_sha256(), NULL) == 1,
+                    CCG_R_INTERNAL_CRYPTO);
+    if (memcmp(parsed.kek_label_digest, digest, sizeof(digest)) == 0) {
+        *outcome = 2;
+        result = CCG_SUCCESS;
+        goto cleanup;
+    }
+    CCG_TRY(ccg_keystore_unwrap(old_ks, NULL, value, len, aad, sizeof(aad) - 1, &plain));
+    CCG_TRY(ccg_keystore_wrap(new_ks, NULL, &plain, aad, sizeof(aad) - 1, &wrapped, &wrapped_len));
+    CCG_TRY(ccg_store_setting_put(k->store, CCG_KBS_TOKEN_KEY_SETTING, wrapped, wrapped_len, kbs_now(k)));
+    *outcome = 1;
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_secbuf_free(&plain);
+    free(value);
+    free(wrapped);
+    return result;
+}
+
+ccg_result ccg_kbs_host_rewrap(ccg_kbs *k, const char *new_keystore_json, ccg_kbs_rewrap_report *report)
+{
+    ccg_result result = CCG_FAILURE;
+    host_call h;
+    ccg_keystore *old_ks = NULL, *new_ks = NULL, *opened = NULL;
+    ccg_store_key *rows = NULL;
+    size_t n = 0;
+    memset(report, 0, sizeof(*report));
+    CCG_TRY(host_begin(k, &h, "host.kek.rewrap"));
+    if (ccg_failed(kbs_keystore(k, &old_ks)) ||
+        (new_keystore_json != NULL &&
+         ccg_failed(rewrap_open_new(k, new_keystore_json, ccg_keystore_kek_label(old_ks), &opened)))) {
+        CCG_TRY(host_fail(&h));
+    }
+    /* Without a new keystore: into the configured KEK, unwrapping the rest with its "previous". */
+    new_ks = opened != NULL ? opened : old_ks;
+    if (ccg_failed(ccg_keystore_health(new_ks)) || ccg_failed(ccg_store_key_list(k->store, NULL, &rows, &n))) {
+        CCG_TRY(host_fail(&h));
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(rows[i].kek_label, ccg_keystore_kek_label(new_ks)) == 0) {
+            report->already++;
+            continue;
+        }
+        h.key_id = rows[i].key_id;
+        h.key_version = rows[i].version;
+        CCG_TRY(host_intent(&h));
+        if (ccg_failed(rewrap_one(k, old_ks, new_ks, &rows[i]))) {
+            CCG_TRY(host_fail(&h));
+        }
+        report->rewrapped++;
+        rewrap_crash_hook(report->rewrapped);
+    }
+    h.key_id = NULL;
+    h.key_version = 0;
+    if (ccg_failed(rewrap_token_key(k, old_ks, new_ks, &report->token_key))) {
+        CCG_TRY(host_fail(&h));
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_store_key_list_free(rows, n);
+    ccg_keystore_close(opened);
     return result;
 }

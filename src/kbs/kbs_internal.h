@@ -63,7 +63,7 @@ struct ccg_kbs {
     ccg_refval_issuers *issuers; /* trusted reference-value issuers (possibly none) */
     ccg_refval_issuers *tcb_issuers;   /* issuers trusted to sign TCB baselines (possibly none) */
     ccg_snp_tcb_baselines tcb_baselines; /* from the configuration, one per product at most */
-    ccg_snp_kds_config kds;      /* collateral cache / KDS; kds_enabled 0 when not configured */
+    ccg_snp_kds_config kds;      /* uploaded collateral (the store), then the cache / KDS when configured */
     int kds_enabled;
     char *kds_dir;
     char *kds_url;
@@ -82,10 +82,22 @@ struct ccg_kbs {
 
 ccg_time kbs_now(ccg_kbs *k);
 
+/* Whether a store or audit location names PostgreSQL ("postgresql://" or "postgres://"). */
+int kbs_location_is_postgres(const char *location);
+/* Readiness of the databases: a cheap read on the store and the audit log's head, so /readyz fails with
+ * their reason (store.unavailable, ...) while a database is down and passes again once it is back (the
+ * next call reconnects by itself): no per-process state survives an outage. */
+CCG_MUST_CHECK ccg_result kbs_databases_ready(ccg_kbs *k);
 /* The keystore, opening it when it is not open yet (kms.unavailable otherwise). Borrowed. */
 CCG_MUST_CHECK ccg_result kbs_keystore(ccg_kbs *k, ccg_keystore **out);
 /* The token-signing key (created once and kept wrapped in the store). Borrowed. */
 CCG_MUST_CHECK ccg_result kbs_token_key(ccg_kbs *k, EVP_PKEY **out);
+/* The additional data the token-signing key is wrapped with (kbs_token.c; re-wrapped by kbs_host.c). */
+#define KBS_TOKEN_KEY_AAD "ccgate-kbs/token-signing-key"
+/* The store as the SNP collateral's first source (kbs_collateral.c; a ccg_snp_collateral_lookup, ctx the
+ * broker). */
+CCG_MUST_CHECK ccg_result kbs_collateral_lookup(void *ctx, const char *collateral_id, uint8_t **out,
+                                                size_t *out_len, int *found);
 /* The token key's public JWK; a new reference. */
 CCG_MUST_CHECK ccg_result kbs_token_jwk(ccg_kbs *k, json_t **out);
 /* Signs a token for an attested session. */
@@ -108,7 +120,15 @@ typedef struct {
     const char *evidence_digest;
     const char *cause;  /* a dependency's own error (e.g. the PKCS#11 CKR name); never a secret */
     const json_t *claims; /* the appraised evidence's claims: their tcb_status and advisories are audited */
+    const json_t *presented; /* the presented claims for a format-6 record (kbs_presented_claims), or NULL */
 } kbs_context;
+
+/* The presented claims of a decision (kbs_presented.c): the non-secret claims of the evidence of tee
+ * (snp or tdx), the reference-value set of p with its version and the record a denial names, the GPU
+ * count of d and the key version asked for (0: the current). A new reference; NULL when out of memory. */
+json_t *kbs_presented_claims(const ccg_kbs_policy *p, const char *tee, const ccg_kbs_snp_evidence *snp,
+                             const ccg_kbs_tdx_evidence *tdx, const ccg_decision *d, int64_t refval_version,
+                             int64_t key_version_requested);
 
 /* Fills resp with the JSON error body {"type","detail","reasons","request_id","policy_id",
  * "policy_version","key_id"}; the detail is the first reason's registry message. */

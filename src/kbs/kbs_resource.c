@@ -184,6 +184,7 @@ void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_ht
     const ccg_kbs_policy *policy = NULL;
     kbs_policy_ref *policy_ref = NULL;
     ccg_decision d;
+    json_t *presented = NULL;
     int have_decision = 0;
     attested att;
     ccg_keystore *ks = NULL;
@@ -222,9 +223,11 @@ void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_ht
         goto cleanup;
     }
     if (ccg_failed(ccg_store_session_get(k->store, sid, now, &session, &st))) {
-        ccg_reason why = st == CCG_SESSION_EXPIRED     ? CCG_R_KBS_SESSION_EXPIRED
-                         : st == CCG_SESSION_NOT_FOUND ? CCG_R_KBS_SESSION_MISSING
-                                                       : ccg_error_reason();
+        /* A store that could not answer is an outage (503), not a missing session. */
+        ccg_reason why = ccg_reason_kind_of(ccg_error_reason()) == CCG_KIND_DEPENDENCY ? ccg_error_reason()
+                         : st == CCG_SESSION_EXPIRED                                 ? CCG_R_KBS_SESSION_EXPIRED
+                         : st == CCG_SESSION_NOT_FOUND                               ? CCG_R_KBS_SESSION_MISSING
+                                                                                     : ccg_error_reason();
         kbs_deny(k, resp, action, &ctx, why, 0, now);
         goto cleanup;
     }
@@ -279,6 +282,11 @@ void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_ht
     have_decision = 1;
     ctx.evidence_digest = d.evidence_digest;
     ctx.claims = d.claims;
+    if (ccg_failed(attested_evidence(&att, session.tee))) { /* a reused decision did not decode it */
+        ccg_error_clear();
+    }
+    presented = kbs_presented_claims(policy, session.tee, &att.snp, &att.tdx, &d, att.refval_version, 0);
+    ctx.presented = presented; /* what was presented, recorded with the decision (format 6) */
     if (!d.allow) {
         kbs_deny_reasons(k, resp, action, &ctx, &d.reasons, 403, now);
         goto cleanup;
@@ -311,6 +319,7 @@ void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_ht
     resp->body_len = jwe_len;
     jwe = NULL;
 cleanup:
+    json_decref(presented);
     ccg_secbuf_free(&plain);
     free(jwe);
     free(aad);

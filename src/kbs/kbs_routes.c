@@ -17,7 +17,7 @@ static void handle_health(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_h
         return;
     }
     ccg_keystore *ks = NULL;
-    if (ccg_ok(kbs_keystore(k, &ks)) && ccg_ok(ccg_keystore_health(ks))) {
+    if (ccg_ok(kbs_databases_ready(k)) && ccg_ok(kbs_keystore(k, &ks)) && ccg_ok(ccg_keystore_health(ks))) {
         kbs_json_response(resp, 200, json_pack("{s:s}", "status", "ready"));
         return;
     }

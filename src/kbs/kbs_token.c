@@ -12,7 +12,7 @@
 
 #include "ccgate/error.h"
 
-static const uint8_t TOKEN_KEY_AAD[] = "ccgate-kbs/token-signing-key";
+static const uint8_t TOKEN_KEY_AAD[] = KBS_TOKEN_KEY_AAD;
 
 typedef struct {
     ccg_keystore *ks;

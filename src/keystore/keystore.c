@@ -16,6 +16,8 @@ struct ccg_keystore {
     char *kek_label;
     const ccg_ks_ops *ops;
     void *impl;
+    ccg_keystore *previous; /* the KEK being rotated away from: unwrap only (config "previous") */
+    uint8_t previous_digest[32];
 };
 
 ccg_result ccg_keystore_open(const ccg_keystore_config *cfg, ccg_keystore **out)
@@ -40,6 +42,14 @@ ccg_result ccg_keystore_open(const ccg_keystore_config *cfg, ccg_keystore **out)
         break;
     default:
         CCG_BAIL(CCG_R_KMS_CONFIG_INVALID, "keystore backend %d is unknown", (int)cfg->backend);
+    }
+    if (cfg->previous != NULL) {
+        ccg_keystore_config prev = *cfg->previous; /* shallow: only the flag below differs */
+        CCG_ENSURE_MSG(prev.previous == NULL && strcmp(prev.kek_label, cfg->kek_label) != 0,
+                       CCG_R_KMS_CONFIG_INVALID, "the previous keystore needs another kek_label and no previous");
+        prev.allow_unlocked_memory = prev.allow_unlocked_memory || cfg->allow_unlocked_memory;
+        CCG_TRY(ccg_keystore_open(&prev, &ks->previous));
+        CCG_TRY(ccg_ks_label_digest(prev.kek_label, ks->previous_digest));
     }
     *out = ks;
     ks = NULL;
@@ -71,6 +81,7 @@ void ccg_keystore_close(ccg_keystore *ks)
     if (ks->ops != NULL) {
         ks->ops->close(ks->impl);
     }
+    ccg_keystore_close(ks->previous);
     free(ks->kek_label);
     free(ks);
 }
@@ -170,6 +181,11 @@ ccg_result ccg_keystore_unwrap(ccg_keystore *ks, const char *kek_label, const ui
     memset(key, 0, sizeof(*key));
     CCG_TRY(pick_label(ks, kek_label, &label));
     CCG_TRY(ccg_wrapped_key_parse(wrapped, wrapped_len, &w));
+    if (ks->previous != NULL && ccg_memeq_ct(w.kek_label_digest, ks->previous_digest, sizeof(ks->previous_digest)) &&
+        (kek_label == NULL || strcmp(kek_label, ks->previous->kek_label) == 0)) {
+        /* not re-wrapped yet: the previous KEK opens it */
+        return ccg_keystore_unwrap(ks->previous, ks->previous->kek_label, wrapped, wrapped_len, aad, aad_len, key);
+    }
     CCG_ENSURE_MSG(w.backend == (uint8_t)ks->backend, CCG_R_KMS_UNWRAP_FAILED,
                    "the key was wrapped by backend %u (%s); this keystore is %s", w.backend,
                    ccg_keystore_backend_name((ccg_keystore_backend)w.backend), ccg_keystore_backend_name(ks->backend));
@@ -188,6 +204,18 @@ cleanup:
 
 ccg_result ccg_keystore_health(ccg_keystore *ks)
 {
+    ccg_result result = CCG_FAILURE;
     ccg_error_clear();
-    return ks->ops->health(ks->impl, ks->kek_label);
+    CCG_TRY(ks->ops->health(ks->impl, ks->kek_label));
+    if (ks->previous != NULL && ccg_failed(ccg_keystore_health(ks->previous))) {
+        /* keys not yet re-wrapped need it: not ready without it */
+        ccg_error now = *ccg_error_last();
+        ccg_error_clear();
+        ccg_error_set(now.reason, now.file, now.line, "previous KEK \"%s\": %s", ks->previous->kek_label,
+                      now.message);
+        goto cleanup;
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
 }

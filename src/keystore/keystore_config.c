@@ -35,13 +35,19 @@ void ccg_keystore_config_free(ccg_keystore_config *cfg)
     free(cfg->token_label);
     free(cfg->pin_file);
     free(cfg->pin_env);
+    if (cfg->previous != NULL) {
+        ccg_keystore_config_free(cfg->previous);
+        free(cfg->previous);
+    }
     memset(cfg, 0, sizeof(*cfg));
 }
 
 /* The members each backend accepts ("backend" is accepted by both). */
-static const char *const file_members[] = {"backend", "kek_file", "kek_label", "allow_unlocked_memory", NULL};
-static const char *const pkcs11_members[] = {"backend",  "module",  "token_label",           "pin_file",
-                                             "pin_env",  "kek_label", "allow_unlocked_memory", NULL};
+static const char *const file_members[] = {"backend", "kek_file", "kek_label", "allow_unlocked_memory", "previous",
+                                           NULL};
+static const char *const pkcs11_members[] = {"backend",   "module",    "token_label",           "pin_file",
+                                             "pin_env",   "kek_label", "allow_unlocked_memory", "previous",
+                                             NULL};
 
 static int member_allowed(const char *const *members, const char *key)
 {
@@ -100,7 +106,41 @@ static int env_name_valid(const char *s)
     return 1;
 }
 
+static ccg_result config_from_json(const json_t *obj, int nested, ccg_keystore_config *out);
+
+/* "previous": one level, another label than the current one. */
+static ccg_result get_previous(const json_t *obj, const ccg_keystore_config *cfg, ccg_keystore_config **out)
+{
+    ccg_result result = CCG_FAILURE;
+    const json_t *v = json_object_get(obj, "previous");
+    ccg_keystore_config *prev = NULL;
+    *out = NULL;
+    if (v == NULL) {
+        result = CCG_SUCCESS;
+        goto cleanup;
+    }
+    prev = calloc(1, sizeof(*prev));
+    CCG_ENSURE_ALLOC(prev);
+    CCG_TRY(config_from_json(v, 1, prev));
+    CCG_ENSURE_MSG(strcmp(prev->kek_label, cfg->kek_label) != 0, CCG_R_KMS_CONFIG_INVALID,
+                   "keystore configuration: \"previous\" must name another kek_label than \"%s\"", cfg->kek_label);
+    *out = prev;
+    prev = NULL;
+    result = CCG_SUCCESS;
+cleanup:
+    if (prev != NULL) {
+        ccg_keystore_config_free(prev);
+        free(prev);
+    }
+    return result;
+}
+
 ccg_result ccg_keystore_config_from_json(const json_t *obj, ccg_keystore_config *out)
+{
+    return config_from_json(obj, 0, out);
+}
+
+static ccg_result config_from_json(const json_t *obj, int nested, ccg_keystore_config *out)
 {
     ccg_result result = CCG_FAILURE;
     ccg_keystore_config cfg;
@@ -129,6 +169,8 @@ ccg_result ccg_keystore_config_from_json(const json_t *obj, ccg_keystore_config 
         CCG_ENSURE_MSG(member_allowed(members, key), CCG_R_KMS_CONFIG_INVALID,
                        "keystore configuration: unknown member \"%.64s\" for the %s backend", key,
                        ccg_keystore_backend_name(cfg.backend));
+        CCG_ENSURE_MSG(!nested || strcmp(key, "previous") != 0, CCG_R_KMS_CONFIG_INVALID,
+                       "keystore configuration: a \"previous\" keystore has no \"previous\" of its own");
     }
 
     CCG_TRY(get_string(obj, "kek_label", 0, CCG_KEYSTORE_MAX_LABEL_LEN, &cfg.kek_label));
@@ -157,6 +199,7 @@ ccg_result ccg_keystore_config_from_json(const json_t *obj, ccg_keystore_config 
         CCG_ENSURE_MSG(cfg.pin_env == NULL || env_name_valid(cfg.pin_env), CCG_R_KMS_CONFIG_INVALID,
                        "keystore configuration: \"pin_env\" must be an environment variable name");
     }
+    CCG_TRY(get_previous(obj, &cfg, &cfg.previous));
     *out = cfg;
     memset(&cfg, 0, sizeof(cfg));
     result = CCG_SUCCESS;

@@ -4,11 +4,18 @@
  * The KEK is read on first use into secret memory and kept there until close. Reading it checks
  * the opened file (fstat, so no check-then-open race): a regular file, owned by the effective uid,
  * no group or other permission bits, exactly 32 bytes. Anything else is kms.config_invalid; a file
- * that cannot be opened is kms.unavailable. */
+ * that cannot be opened is kms.unavailable.
+ *
+ * Once loaded, the file is watched: before every use (wrap, unwrap, health) it is stat'ed, and when
+ * its identity (device, inode, size, mtime, ctime) differs from the loaded one it is read and checked
+ * again and its bytes compared with the loaded KEK in constant time. A file that is gone is
+ * kms.kek_missing, other bytes are kms.kek_changed, a mode or owner gone wrong is kms.config_invalid;
+ * the loaded KEK is never replaced, so putting the original file back recovers. */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <openssl/err.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <pthread.h>
@@ -26,6 +33,7 @@ typedef struct {
     int allow_unlocked;
     pthread_mutex_t lock;
     ccg_secbuf kek; /* loaded when kek.data != NULL; immutable from then until close */
+    struct stat seen; /* the identity of the file the KEK was loaded from (or last matched) */
 } file_ks;
 
 static ccg_result read_exact(int fd, uint8_t *buf, size_t n, const char *path)
@@ -48,7 +56,7 @@ cleanup:
 }
 
 /* Reads and checks the KEK file into a new secret buffer. */
-static ccg_result load_kek(const file_ks *f, ccg_secbuf *kek)
+static ccg_result load_kek(const file_ks *f, ccg_secbuf *kek, struct stat *seen)
 {
     ccg_result result = CCG_FAILURE;
     int fd = -1;
@@ -73,6 +81,7 @@ static ccg_result load_kek(const file_ks *f, ccg_secbuf *kek)
     CCG_TRY(read_exact(fd, kek->data, kek->len, f->path));
     CCG_ENSURE_MSG(read(fd, &extra, 1) == 0, CCG_R_KMS_CONFIG_INVALID, "KEK file %s is longer than %u bytes",
                    f->path, CCG_KEYSTORE_KEK_LEN);
+    *seen = st;
     result = CCG_SUCCESS;
 cleanup:
     if (fd >= 0) {
@@ -94,7 +103,49 @@ cleanup:
     return result;
 }
 
-/* The KEK, loading it on first use. */
+static int same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec &&
+           a->st_mode == b->st_mode && a->st_uid == b->st_uid;
+}
+
+/* The loaded KEK is still what the file holds (called with the lock held). A stat per use; the file
+ * is read again only when its identity changed (copied back, touched, chmod'ed, replaced). */
+static ccg_result watch_kek(file_ks *f)
+{
+    ccg_result result = CCG_FAILURE;
+    struct stat st;
+    ccg_secbuf now = {0};
+    if (stat(f->path, &st) != 0) {
+        CCG_ENSURE_MSG(errno != ENOENT && errno != ENOTDIR, CCG_R_KMS_KEK_MISSING,
+                       "KEK file %s is gone (removed or moved away since it was loaded): %s; put it back", f->path,
+                       strerror(errno));
+        CCG_BAIL(CCG_R_KMS_UNAVAILABLE, "cannot stat KEK file %s: %s", f->path, strerror(errno));
+    }
+    if (same_file(&st, &f->seen)) {
+        result = CCG_SUCCESS;
+        goto cleanup;
+    }
+    if (ccg_failed(load_kek(f, &now, &st))) {
+        /* removed between stat and open */
+        CCG_ENSURE_MSG(access(f->path, F_OK) == 0 || errno != ENOENT, CCG_R_KMS_KEK_MISSING,
+                       "KEK file %s is gone (removed or moved away since it was loaded); put it back", f->path);
+        goto cleanup;
+    }
+    CCG_ENSURE_MSG(CRYPTO_memcmp(now.data, f->kek.data, CCG_KEYSTORE_KEK_LEN) == 0, CCG_R_KMS_KEK_CHANGED,
+                   "KEK file %s holds another KEK than the one loaded at first use; nothing is wrapped or unwrapped "
+                   "until the original file is back",
+                   f->path);
+    f->seen = st;
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_secbuf_free(&now);
+    return result;
+}
+
+/* The KEK, loading it on first use and checking the file still holds it on every later use. */
 static ccg_result get_kek(file_ks *f, const char *label, const uint8_t **kek)
 {
     ccg_result result = CCG_FAILURE;
@@ -103,7 +154,9 @@ static ccg_result get_kek(file_ks *f, const char *label, const uint8_t **kek)
     CCG_ENSURE(pthread_mutex_lock(&f->lock) == 0, CCG_R_INTERNAL_ERROR);
     locked = 1;
     if (f->kek.data == NULL) {
-        CCG_TRY(load_kek(f, &f->kek));
+        CCG_TRY(load_kek(f, &f->kek, &f->seen));
+    } else {
+        CCG_TRY(watch_kek(f));
     }
     *kek = f->kek.data;
     result = CCG_SUCCESS;

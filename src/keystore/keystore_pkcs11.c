@@ -10,8 +10,14 @@
  *
  * When a call fails because the session is gone (token removed or re-initialised, device error,
  * logged out), the keystore reconnects once: it finds the token by label again, opens a session and
- * logs in, then repeats the call. If that fails too, both failures are reported. Every PKCS#11
- * failure names its return value (CKR_...) in the message. */
+ * logs in, then repeats the call. If the token is still not found, and this process initialised the
+ * module, the module is re-initialised (C_Finalize, C_Initialize: SoftHSM2 reads its token directory
+ * only there) and the keystore connects once more, so a token that came back is served again without
+ * a restart. The re-initialisation holds the module's lock exclusively (every call on a session holds
+ * it shared, so no session of any keystore on the module is in use or kept across it), happens once
+ * for all the callers that saw the same failure (a generation counter), and at most once a second.
+ * If that fails too, both failures are reported. Every PKCS#11 failure names its return value
+ * (CKR_...) in the message. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "keystore_internal.h"
@@ -44,10 +51,35 @@ typedef struct p11_module {
     CK_FUNCTION_LIST_PTR fl;
     unsigned refs;
     int initialized_here; /* 0 when someone else in the process had already called C_Initialize */
+    /* Shared by every call that uses a session of this module, exclusive for a re-initialisation. */
+    pthread_rwlock_t rw;
+    /* Guarded by rw (written under it exclusively): */
+    unsigned long generation;  /* bumped by every re-initialisation: older sessions are gone */
+    int live;                  /* 0 after a re-initialisation whose C_Initialize failed */
+    CK_RV init_rv;             /* what that C_Initialize returned */
+    struct timespec last_reinit;
 } p11_module;
+
+/* The least time between two re-initialisations of a module, so a long outage probed by every
+ * request does not finalise and initialise the module for each one. */
+#define REINIT_MIN_INTERVAL_NS 1000000000LL
 
 static pthread_mutex_t modules_lock = PTHREAD_MUTEX_INITIALIZER;
 static p11_module *modules;
+
+/* Writers first: a re-initialisation waiting for the lock must not starve behind a stream of calls. */
+static int rwlock_init(pthread_rwlock_t *rw)
+{
+    pthread_rwlockattr_t attr;
+    int rc;
+    if (pthread_rwlockattr_init(&attr) != 0) {
+        return -1;
+    }
+    (void)pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    rc = pthread_rwlock_init(rw, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    return rc;
+}
 
 static ccg_result module_acquire(const char *path, p11_module **out)
 {
@@ -68,6 +100,8 @@ static ccg_result module_acquire(const char *path, p11_module **out)
     }
     m = calloc(1, sizeof(*m));
     CCG_ENSURE_ALLOC(m);
+    CCG_ENSURE(rwlock_init(&m->rw) == 0, CCG_R_INTERNAL_ERROR);
+    m->generation = 1;
     m->path = strdup(path);
     CCG_ENSURE_ALLOC(m->path);
     (void)dlerror();
@@ -90,6 +124,7 @@ static ccg_result module_acquire(const char *path, p11_module **out)
     CCG_ENSURE_MSG(rv == CKR_OK || rv == CKR_CRYPTOKI_ALREADY_INITIALIZED, CCG_R_KMS_UNAVAILABLE,
                    "C_Initialize of %s: %s", path, ccg_pkcs11_rv_name(rv));
     m->initialized_here = rv == CKR_OK;
+    m->live = 1;
     m->refs = 1;
     m->next = modules;
     modules = m;
@@ -101,6 +136,7 @@ cleanup:
         if (m->dl != NULL) {
             dlclose(m->dl);
         }
+        pthread_rwlock_destroy(&m->rw);
         free(m->path);
         free(m);
     }
@@ -122,14 +158,45 @@ static void module_release(p11_module *m)
                 break;
             }
         }
-        if (m->initialized_here) {
+        if (m->initialized_here && m->live) {
             (void)m->fl->C_Finalize(NULL);
         }
         dlclose(m->dl);
+        pthread_rwlock_destroy(&m->rw);
         free(m->path);
         free(m);
     }
     pthread_mutex_unlock(&modules_lock);
+}
+
+/* Re-initialises the module (C_Finalize, C_Initialize) so that it looks for its tokens again; every
+ * session of it is gone afterwards. Called without holding m->rw. Nothing is done when another
+ * caller already re-initialised it since generation `seen` (they saw the same outage), when the last
+ * re-initialisation is under REINIT_MIN_INTERVAL_NS old, or when the module was initialised by
+ * someone else in the process (finalising it would pull it from under them). */
+static void module_reinit(p11_module *m, unsigned long seen)
+{
+    struct timespec now;
+    CK_C_INITIALIZE_ARGS init;
+    if (!m->initialized_here || pthread_rwlock_wrlock(&m->rw) != 0) {
+        return;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long long since = (long long)(now.tv_sec - m->last_reinit.tv_sec) * 1000000000LL +
+                      (now.tv_nsec - m->last_reinit.tv_nsec);
+    if (m->generation == seen && (m->last_reinit.tv_sec == 0 || since >= REINIT_MIN_INTERVAL_NS)) {
+        if (m->live) {
+            (void)m->fl->C_Finalize(NULL);
+        }
+        memset(&init, 0, sizeof(init));
+        init.flags = CKF_OS_LOCKING_OK;
+        CK_RV rv = m->fl->C_Initialize(&init);
+        m->live = rv == CKR_OK || rv == CKR_CRYPTOKI_ALREADY_INITIALIZED;
+        m->init_rv = rv;
+        m->generation++;
+        m->last_reinit = now;
+    }
+    pthread_rwlock_unlock(&m->rw);
 }
 
 /* ---- one keystore ---- */
@@ -142,6 +209,7 @@ typedef struct {
     ccg_secbuf pin;
     pthread_mutex_t lock; /* guards everything below */
     int connected;
+    unsigned long generation; /* the module generation the session was opened in */
     CK_SLOT_ID slot;
     CK_SESSION_HANDLE session;
 } p11_ks;
@@ -181,6 +249,7 @@ static int session_lost(CK_RV rv)
     case CKR_USER_NOT_LOGGED_IN:
     case CKR_KEY_HANDLE_INVALID:
     case CKR_OBJECT_HANDLE_INVALID:
+    case CKR_CRYPTOKI_NOT_INITIALIZED: /* a re-initialisation whose C_Initialize failed */
         return 1;
     default:
         return 0;
@@ -223,6 +292,13 @@ static ccg_result find_slot(p11_ks *p, CK_SLOT_ID *slot, CK_RV *last_rv)
     char want[TOKEN_LABEL_BYTES];
     memset(want, ' ', sizeof(want));
     memcpy(want, p->token_label, strlen(p->token_label)); /* at most 32 bytes: checked by the config */
+    if (!p->mod->live) {
+        /* SoftHSM2 fails C_Initialize while its whole token directory is gone */
+        *last_rv = CKR_CRYPTOKI_NOT_INITIALIZED;
+        CCG_BAIL(CCG_R_KMS_UNAVAILABLE,
+                 "no token labelled \"%s\" (CKR_TOKEN_NOT_PRESENT): re-initialising %s failed: C_Initialize: %s",
+                 p->token_label, p->module_path, ccg_pkcs11_rv_name(p->mod->init_rv));
+    }
     P11_ENSURE(fl->C_GetSlotList(CK_TRUE, NULL, &nslots), 0, "C_GetSlotList of %s", p->module_path);
     if (nslots > 0) {
         slots = calloc(nslots, sizeof(*slots));
@@ -258,12 +334,16 @@ cleanup:
     return result;
 }
 
+/* Called with the module lock held (shared). */
 static void p11_disconnect(p11_ks *p)
 {
     if (p->connected) {
         /* No C_Logout: login state is per application and token, and another keystore of this
-         * process may share it. Closing the last session logs the user out. */
-        (void)p->mod->fl->C_CloseSession(p->session);
+         * process may share it. Closing the last session logs the user out. A session of an
+         * earlier module generation died with C_Finalize: its handle may name someone else's. */
+        if (p->generation == p->mod->generation) {
+            (void)p->mod->fl->C_CloseSession(p->session);
+        }
         p->connected = 0;
         p->session = CK_INVALID_HANDLE;
     }
@@ -287,6 +367,7 @@ static ccg_result p11_connect(p11_ks *p, CK_RV *last_rv)
     }
     p->slot = slot;
     p->session = session;
+    p->generation = p->mod->generation;
     p->connected = 1;
     opened = 0;
     result = CCG_SUCCESS;
@@ -563,34 +644,50 @@ static void prefix_error(const char *earlier)
     ccg_error_set(now.reason, now.file, now.line, "%s; after reconnecting: %s", earlier, now.message);
 }
 
-/* Runs op under the session lock, connecting first when needed and reconnecting once when the
- * session was lost. */
+/* Runs op under the session lock and the module lock (shared), connecting first when needed. When
+ * the session was lost it reconnects once, and when that fails too it re-initialises the module
+ * (module_reinit) and connects once more. */
 static ccg_result with_session(p11_ks *p, p11_op op, void *arg)
 {
     ccg_result result = CCG_FAILURE;
     char earlier[160] = "";
-    int locked = 0;
+    int locked = 0, shared = 0;
     CCG_ENSURE(pthread_mutex_lock(&p->lock) == 0, CCG_R_INTERNAL_ERROR);
     locked = 1;
+    CCG_ENSURE(pthread_rwlock_rdlock(&p->mod->rw) == 0, CCG_R_INTERNAL_ERROR);
+    shared = 1;
     for (int attempt = 0;; attempt++) {
         CK_RV last_rv = CKR_OK;
-        if (!p->connected) {
-            CCG_TRY(p11_connect(p, &last_rv));
+        if (p->connected && p->generation != p->mod->generation) {
+            p11_disconnect(p); /* the module was re-initialised for another keystore */
         }
-        if (ccg_ok(op(p, arg, &last_rv))) {
+        if ((p->connected || ccg_ok(p11_connect(p, &last_rv))) && ccg_ok(op(p, arg, &last_rv))) {
             break;
         }
-        if (attempt > 0 || !session_lost(last_rv)) {
+        if (attempt >= 2 || !session_lost(last_rv)) {
             goto cleanup;
         }
-        snprintf(earlier, sizeof(earlier), "%.*s", (int)sizeof(earlier) - 1, ccg_error_last()->message);
+        if (earlier[0] == 0) {
+            snprintf(earlier, sizeof(earlier), "%.*s", (int)sizeof(earlier) - 1, ccg_error_last()->message);
+        }
         ccg_error_clear();
         p11_disconnect(p);
+        if (attempt == 1) {
+            unsigned long seen = p->mod->generation;
+            pthread_rwlock_unlock(&p->mod->rw);
+            shared = 0;
+            module_reinit(p->mod, seen);
+            CCG_ENSURE(pthread_rwlock_rdlock(&p->mod->rw) == 0, CCG_R_INTERNAL_ERROR);
+            shared = 1;
+        }
     }
     result = CCG_SUCCESS;
 cleanup:
     if (ccg_failed(result) && earlier[0] != 0) {
         prefix_error(earlier);
+    }
+    if (shared) {
+        pthread_rwlock_unlock(&p->mod->rw);
     }
     if (locked) {
         pthread_mutex_unlock(&p->lock);
@@ -627,7 +724,10 @@ static void p11_close(void *impl)
     }
     if (p->mod != NULL) {
         if (pthread_mutex_lock(&p->lock) == 0) {
-            p11_disconnect(p);
+            if (pthread_rwlock_rdlock(&p->mod->rw) == 0) {
+                p11_disconnect(p);
+                pthread_rwlock_unlock(&p->mod->rw);
+            }
             pthread_mutex_unlock(&p->lock);
         }
         module_release(p->mod);
@@ -712,6 +812,7 @@ ccg_result ccg_ks_pkcs11_open(const ccg_keystore_config *cfg, const ccg_ks_ops *
     ccg_result result = CCG_FAILURE;
     p11_ks *p = NULL;
     CK_RV last_rv = CKR_OK;
+    ccg_result rc = CCG_FAILURE;
     CCG_ENSURE_MSG(cfg->module != NULL && cfg->module[0] == '/', CCG_R_KMS_CONFIG_INVALID,
                    "the PKCS#11 keystore needs an absolute module path");
     CCG_ENSURE_MSG(cfg->token_label != NULL && cfg->token_label[0] != 0 &&
@@ -727,7 +828,10 @@ ccg_result ccg_ks_pkcs11_open(const ccg_keystore_config *cfg, const ccg_ks_ops *
     CCG_ENSURE_ALLOC(p->token_label);
     CCG_TRY(load_pin(cfg, p->allow_unlocked, &p->pin));
     CCG_TRY(module_acquire(p->module_path, &p->mod));
-    CCG_TRY(p11_connect(p, &last_rv));
+    CCG_ENSURE(pthread_rwlock_rdlock(&p->mod->rw) == 0, CCG_R_INTERNAL_ERROR);
+    rc = p11_connect(p, &last_rv);
+    pthread_rwlock_unlock(&p->mod->rw);
+    CCG_TRY(rc);
     *ops = &pkcs11_ops;
     *impl = p;
     p = NULL;

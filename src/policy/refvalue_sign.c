@@ -4,6 +4,8 @@
 #include <openssl/ec.h>
 #include <openssl/ecdsa.h>
 #include <openssl/err.h>
+#include <openssl/sha.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,6 +81,64 @@ cleanup:
     return result;
 }
 
+/* Signatures that verified, remembered (issue 15): the broker checks the configured TCB baseline's and
+ * the reference-value records' signatures at every appraisal, each a P-384 verify as costly as the
+ * report's own, over bytes that do not change. An entry is the SHA-256 of (alg, the exact signed bytes,
+ * the exact signature) and the key object that verified it, which the entry holds a reference to, so
+ * the pointer cannot name another key while the entry lives. Only successes are kept; a changed byte
+ * of the record or signature, or another key, is verified afresh. Validity (not_before, not_after),
+ * issuer and TEE are still checked by the callers on every use. 64 entries, replaced round-robin. */
+#define MEMO_SLOTS 64
+
+typedef struct {
+    EVP_PKEY *key; /* a reference held by the memo; NULL: a free slot */
+    uint8_t digest[SHA256_DIGEST_LENGTH];
+} memo_entry;
+
+static memo_entry g_memo[MEMO_SLOTS];
+static size_t g_memo_next;
+static pthread_mutex_t g_memo_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* 0 when the digest could not be made (then nothing is looked up or remembered). */
+static int memo_digest(const char *alg, const char *msg, size_t msg_len, const uint8_t *sig, size_t sig_len,
+                       uint8_t out[SHA256_DIGEST_LENGTH])
+{
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    uint64_t lens[2] = {msg_len, sig_len}; /* lengths first: no two splits of one byte string collide */
+    int ok = c != NULL && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 &&
+             EVP_DigestUpdate(c, alg, strlen(alg) + 1) == 1 && EVP_DigestUpdate(c, lens, sizeof(lens)) == 1 &&
+             EVP_DigestUpdate(c, msg, msg_len) == 1 && EVP_DigestUpdate(c, sig, sig_len) == 1 &&
+             EVP_DigestFinal_ex(c, out, NULL) == 1;
+    EVP_MD_CTX_free(c);
+    return ok;
+}
+
+static int memo_holds(EVP_PKEY *key, const uint8_t digest[SHA256_DIGEST_LENGTH])
+{
+    int hit = 0;
+    pthread_mutex_lock(&g_memo_lock);
+    for (size_t i = 0; i < MEMO_SLOTS && !hit; i++) {
+        hit = g_memo[i].key == key && memcmp(g_memo[i].digest, digest, SHA256_DIGEST_LENGTH) == 0;
+    }
+    pthread_mutex_unlock(&g_memo_lock);
+    return hit;
+}
+
+static void memo_add(EVP_PKEY *key, const uint8_t digest[SHA256_DIGEST_LENGTH])
+{
+    EVP_PKEY *old;
+    if (EVP_PKEY_up_ref(key) != 1) {
+        return; /* not remembered: verified again next time */
+    }
+    pthread_mutex_lock(&g_memo_lock);
+    old = g_memo[g_memo_next].key;
+    g_memo[g_memo_next].key = key;
+    memcpy(g_memo[g_memo_next].digest, digest, SHA256_DIGEST_LENGTH);
+    g_memo_next = (g_memo_next + 1) % MEMO_SLOTS;
+    pthread_mutex_unlock(&g_memo_lock);
+    EVP_PKEY_free(old);
+}
+
 int refval_signature_valid(const json_t *record, EVP_PKEY *key)
 {
     const json_t *sig = json_object_get(record, "signature");
@@ -88,8 +148,9 @@ int refval_signature_valid(const json_t *record, EVP_PKEY *key)
     uint8_t *bytes = NULL, *der = NULL;
     size_t len = 0, der_len = 0, msg_len = 0;
     char *msg = NULL;
+    uint8_t digest[SHA256_DIGEST_LENGTH];
     EVP_MD_CTX *md = EVP_MD_CTX_new();
-    int ok = 0;
+    int ok = 0, have_digest = 0;
     /* A key verifies only signatures of its own algorithm: no downgrade by relabelling. */
     if (md == NULL || alg == NULL || value == NULL || key_alg == NULL || strcmp(alg, key_alg) != 0 ||
         ccg_failed(ccg_b64url_decode(value, strlen(value), CCG_R_REFVAL_SIGNATURE_INVALID, &bytes, &len)) ||
@@ -101,8 +162,16 @@ int refval_signature_valid(const json_t *record, EVP_PKEY *key)
             goto cleanup;
         }
     }
+    have_digest = memo_digest(alg, msg, msg_len, bytes, len, digest);
+    if (have_digest && memo_holds(key, digest)) {
+        ok = 1;
+        goto cleanup;
+    }
     ok = EVP_DigestVerifyInit(md, NULL, md_for(alg), NULL, key) == 1 &&
          EVP_DigestVerify(md, der ? der : bytes, der ? der_len : len, (const unsigned char *)msg, msg_len) == 1;
+    if (ok && have_digest) {
+        memo_add(key, digest);
+    }
 cleanup:
     ERR_clear_error();
     EVP_MD_CTX_free(md);

@@ -32,6 +32,7 @@ const ccg_store_ops ccg_store_sqlite_ops = {
     .key_import = ccg_sqlite_key_import,
     .key_rotate = ccg_sqlite_key_rotate,
     .key_set_state = ccg_sqlite_key_set_state,
+    .key_rewrap = ccg_sqlite_key_rewrap,
     .key_get = ccg_sqlite_key_get,
     .key_list = ccg_sqlite_key_list,
     .doc_put = ccg_sqlite_doc_put,

@@ -32,6 +32,7 @@ typedef struct {
     int gate_held;
     int group_commit; /* this transaction commits with NORMAL and a shared WAL sync */
     int sync_restore; /* switching back to the wanted mode failed: done again before the next write */
+    int full_pending; /* left in NORMAL after a group commit: FULL is set again before any other statement */
 } ccg_sqlite;
 
 /* Opens path. create: make the file (mode 0600) when absent; otherwise a missing file is

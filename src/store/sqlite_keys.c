@@ -212,6 +212,43 @@ cleanup:
     return result;
 }
 
+/* One statement is its own transaction: the row changes only while it is still under the old KEK. */
+static const char SQL_KEY_REWRAP[] =
+    "UPDATE keys SET wrapped = ?3, kek_label = ?4, updated_at = ?5 WHERE key_id = ?1 AND version = ?2 AND kek_label = ?6";
+static const char SQL_KEY_EXISTS[] = "SELECT kek_label FROM keys WHERE key_id = ?1 AND version = ?2";
+
+ccg_result ccg_sqlite_key_rewrap(void *impl, const char *key_id, int64_t version, const char *old_label,
+                                 const char *new_label, const uint8_t *wrapped, size_t wrapped_len, ccg_time now)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_sqlite *h = impl;
+    sqlite3_stmt *st = NULL;
+    int row = 0;
+    CCG_TRY(ccg_sqlite_stmt(h, SQL_KEY_REWRAP, &st));
+    CCG_TRY(ccg_sqlite_bind_text(h, st, 1, key_id));
+    CCG_TRY(ccg_sqlite_bind_int(h, st, 2, version));
+    CCG_TRY(ccg_sqlite_bind_blob(h, st, 3, wrapped, wrapped_len));
+    CCG_TRY(ccg_sqlite_bind_text(h, st, 4, new_label));
+    CCG_TRY(ccg_sqlite_bind_int(h, st, 5, now));
+    CCG_TRY(ccg_sqlite_bind_text(h, st, 6, old_label));
+    CCG_TRY(ccg_sqlite_step_done(h, st, "re-wrap the key version"));
+    if (sqlite3_changes(h->db) != 1) {
+        ccg_sqlite_done(st);
+        st = NULL;
+        CCG_TRY(ccg_sqlite_stmt(h, SQL_KEY_EXISTS, &st));
+        CCG_TRY(ccg_sqlite_bind_text(h, st, 1, key_id));
+        CCG_TRY(ccg_sqlite_bind_int(h, st, 2, version));
+        CCG_TRY(ccg_sqlite_step_row(h, st, &row, "read the key version"));
+        CCG_ENSURE_MSG(row, CCG_R_KEY_NOT_FOUND, "key '%s' version %lld does not exist", key_id, (long long)version);
+        CCG_BAIL(CCG_R_STORE_CONFLICT, "key '%s' version %lld is no longer wrapped under KEK \"%s\"", key_id,
+                 (long long)version, old_label);
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_sqlite_done(st);
+    return result;
+}
+
 /* Fills a key from a row of KEY_COLUMNS; the blob only when with_wrapped. */
 static ccg_result read_key_row(sqlite3_stmt *st, int with_wrapped, ccg_store_key *out)
 {

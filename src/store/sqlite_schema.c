@@ -135,10 +135,29 @@ static const char MIGRATION_3[] =
     "CREATE TRIGGER gpu_reports_fixed BEFORE UPDATE ON gpu_reports"
     "  BEGIN SELECT RAISE(ABORT, 'a seen GPU report keeps its first session'); END;";
 
+/* KEK rotation (`ccgate-kbs rewrap`, docs/keystore.md "Rotating the KEK"): a key version's wrapped
+ * blob and kek_label may change together, and only to another KEK label, so a re-wrap is one
+ * conditional UPDATE (WHERE kek_label = the old label) that never applies twice. A retired version is
+ * re-wrapped too (its material stays readable under the new KEK only) but nothing else of it changes.
+ * Everything else of a key version stays immutable, as before. */
+static const char MIGRATION_KEK_REWRAP[] =
+    "DROP TRIGGER IF EXISTS keys_retired_is_final;"
+    "DROP TRIGGER IF EXISTS keys_material_immutable;"
+    "DROP TRIGGER IF EXISTS keys_rewrap_moves_kek;"
+    "CREATE TRIGGER keys_retired_is_final BEFORE UPDATE ON keys WHEN OLD.state = 'retired'"
+    "  AND NOT (NEW.kek_label IS NOT OLD.kek_label AND NEW.state IS OLD.state AND NEW.policy_id IS OLD.policy_id)"
+    "  BEGIN SELECT RAISE(ABORT, 'a retired key version is final'); END;"
+    "CREATE TRIGGER keys_material_immutable BEFORE UPDATE OF key_id, version, created_at ON keys"
+    "  BEGIN SELECT RAISE(ABORT, 'a key version is immutable except for its state'); END;"
+    "CREATE TRIGGER keys_rewrap_moves_kek BEFORE UPDATE OF wrapped, kek_label ON keys"
+    "  WHEN NEW.kek_label IS OLD.kek_label"
+    "  BEGIN SELECT RAISE(ABORT, 'a key version is re-wrapped only under another KEK'); END;";
+
 static const char *const MIGRATIONS[] = {
     MIGRATION_1,
     MIGRATION_2,
     MIGRATION_3,
+    MIGRATION_KEK_REWRAP,
 };
 _Static_assert(sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0]) == CCG_STORE_SCHEMA_VERSION,
                "one migration per schema version");

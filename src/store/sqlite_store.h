@@ -14,6 +14,8 @@ ccg_result ccg_sqlite_store_integrity_check(void *impl);
 /* sqlite_keys.c */
 ccg_result ccg_sqlite_key_import(void *impl, const ccg_store_key_spec *spec, ccg_time now);
 ccg_result ccg_sqlite_key_rotate(void *impl, const ccg_store_key_spec *spec, ccg_time now);
+ccg_result ccg_sqlite_key_rewrap(void *impl, const char *key_id, int64_t version, const char *old_label,
+                                 const char *new_label, const uint8_t *wrapped, size_t wrapped_len, ccg_time now);
 ccg_result ccg_sqlite_key_set_state(void *impl, const char *key_id, int64_t version, ccg_key_state to, ccg_time now);
 ccg_result ccg_sqlite_key_get(void *impl, const char *key_id, int64_t version, ccg_store_key *out);
 ccg_result ccg_sqlite_key_list(void *impl, const char *key_id, ccg_store_key **out, size_t *count);

@@ -12,8 +12,9 @@
 #include "store_backend.h"
 
 /* A small pool of connections to one database: a thread takes the first free one, so readers do not
- * queue behind a writer's commit (WAL lets them read meanwhile). Each connection has its own lock and
- * its own prepared statements. */
+ * queue behind a writer's commit (WAL, or PostgreSQL's MVCC, lets them read meanwhile). Each connection
+ * has its own lock and its own prepared statements. The backend is chosen by the location: a libpq
+ * URI (postgresql:// or postgres://) is PostgreSQL, anything else SQLite. */
 typedef struct {
     void *impl;
     pthread_mutex_t lock;
@@ -264,6 +265,8 @@ ccg_result ccg_store_open(const char *location, const ccg_store_options *opts, c
     ccg_store *s = NULL;
     const char *path = location;
     ccg_store_options defaults = {0}, more;
+    const ccg_store_ops *ops = &ccg_store_sqlite_ops;
+    ccg_result (*open_one)(const char *, const ccg_store_options *, void **) = ccg_store_sqlite_open;
 
     ccg_error_clear();
     CCG_ENSURE(out != NULL, CCG_R_INPUT_MALFORMED);
@@ -275,15 +278,15 @@ ccg_result ccg_store_open(const char *location, const ccg_store_options *opts, c
     CCG_ENSURE_MSG(opts->connections <= CCG_STORE_MAX_CONNECTIONS, CCG_R_INPUT_MALFORMED,
                    "at most %u store connections", CCG_STORE_MAX_CONNECTIONS);
     if (strncmp(location, "postgresql://", 13) == 0 || strncmp(location, "postgres://", 11) == 0) {
-        CCG_BAIL(CCG_R_STORE_UNAVAILABLE, "the PostgreSQL backend is not built into this release");
-    }
-    if (strncmp(location, "sqlite:", 7) == 0) {
+        ops = &ccg_store_pg_ops;
+        open_one = ccg_store_pg_open;
+    } else if (strncmp(location, "sqlite:", 7) == 0) {
         path = location + 7;
     }
     CCG_ENSURE_MSG(*path != '\0', CCG_R_INPUT_MALFORMED, "no store path");
     s = calloc(1, sizeof(*s));
     CCG_ENSURE_ALLOC(s);
-    s->ops = &ccg_store_sqlite_ops;
+    s->ops = ops;
     s->nconns = opts->connections == 0 ? 1 : opts->connections;
     s->relaxed_sessions = opts->relaxed_session_sync;
     atomic_init(&s->next, 0);
@@ -293,7 +296,7 @@ ccg_result ccg_store_open(const char *location, const ccg_store_options *opts, c
     for (size_t i = 0; i < s->nconns; i++) {
         CCG_ENSURE(pthread_mutex_init(&s->conns[i].lock, NULL) == 0, CCG_R_INTERNAL_ERROR);
         s->conns[i].lock_ready = 1;
-        CCG_TRY(ccg_store_sqlite_open(path, i == 0 ? opts : &more, &s->conns[i].impl));
+        CCG_TRY(open_one(path, i == 0 ? opts : &more, &s->conns[i].impl));
     }
     *out = s;
     s = NULL;
@@ -406,6 +409,24 @@ ccg_result ccg_store_key_set_state(ccg_store *s, const char *key_id, int64_t ver
     CCG_ENSURE_MSG(to == CCG_KEY_ACTIVE || to == CCG_KEY_DISABLED || to == CCG_KEY_RETIRED, CCG_R_INPUT_MALFORMED,
                    "unknown key state %d", (int)to);
     STORE_CALL(s, s->ops->key_set_state(impl, key_id, version, to, now));
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+ccg_result ccg_store_key_rewrap(ccg_store *s, const char *key_id, int64_t version, const char *old_label,
+                                const char *new_label, const uint8_t *wrapped, size_t wrapped_len, ccg_time now)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_store_key_spec spec = {.key_id = key_id, .version = version, .wrapped = wrapped, .wrapped_len = wrapped_len,
+                               .kek_label = new_label, .policy_id = NULL};
+    ccg_error_clear();
+    CCG_ENSURE(s != NULL, CCG_R_INPUT_MALFORMED);
+    CCG_TRY(check_key_spec(&spec, 1)); /* the same rules as an import: IDs, version, blob magic and size, label */
+    CCG_ENSURE_MSG(text_ok(old_label, CCG_STORE_LABEL_MAX, 0x20) && strcmp(old_label, new_label) != 0,
+                   CCG_R_INPUT_MALFORMED,
+                   "a re-wrap needs the old KEK label and a new, different one");
+    STORE_CALL(s, s->ops->key_rewrap(impl, key_id, version, old_label, new_label, wrapped, wrapped_len, now));
     result = CCG_SUCCESS;
 cleanup:
     return result;

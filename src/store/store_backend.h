@@ -1,7 +1,7 @@
 /* The store's backend interface. store.c checks every argument (IDs, sizes, JSON, the wrapped-key
  * magic) and serialises calls on a handle, then calls the backend through this vtable; a backend
- * only persists and enforces atomicity. The SQLite backend is sqlite_*.c; a PostgreSQL backend
- * implements the same operations with the same reason codes and the same atomicity:
+ * only persists and enforces atomicity. The SQLite backend is sqlite_*.c, the PostgreSQL backend
+ * pg_*.c (docs/store.md); both implement every operation with the same reason codes and atomicity:
  *   key_import     no version of key_id exists -> insert active; else store.conflict
  *   key_rotate     one transaction: every non-retired version -> retired, insert the new version active
  *   key_set_state  one transaction: read the state, check ccg_key_transition_allowed, write
@@ -28,6 +28,8 @@ typedef struct {
     ccg_result (*key_import)(void *impl, const ccg_store_key_spec *spec, ccg_time now);
     ccg_result (*key_rotate)(void *impl, const ccg_store_key_spec *spec, ccg_time now);
     ccg_result (*key_set_state)(void *impl, const char *key_id, int64_t version, ccg_key_state to, ccg_time now);
+    ccg_result (*key_rewrap)(void *impl, const char *key_id, int64_t version, const char *old_label,
+                             const char *new_label, const uint8_t *wrapped, size_t wrapped_len, ccg_time now);
     ccg_result (*key_get)(void *impl, const char *key_id, int64_t version, ccg_store_key *out);
     ccg_result (*key_list)(void *impl, const char *key_id, ccg_store_key **out, size_t *count);
 
@@ -66,6 +68,12 @@ typedef struct {
 /* The SQLite backend: opens path and returns its implementation handle. */
 CCG_MUST_CHECK ccg_result ccg_store_sqlite_open(const char *path, const ccg_store_options *opts, void **impl);
 extern const ccg_store_ops ccg_store_sqlite_ops;
+
+/* The PostgreSQL backend: connects to a libpq URI (postgresql://... or postgres://...), migrates the
+ * schema, and returns its implementation handle. A lost connection is store.unavailable and the next
+ * call on the handle reconnects by itself. */
+CCG_MUST_CHECK ccg_result ccg_store_pg_open(const char *url, const ccg_store_options *opts, void **impl);
+extern const ccg_store_ops ccg_store_pg_ops;
 
 /* "sha256:<hex>" of bytes into out (72 bytes). */
 CCG_MUST_CHECK ccg_result ccg_store_digest(const uint8_t *data, size_t len, char out[72]);

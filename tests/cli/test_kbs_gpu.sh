@@ -149,7 +149,7 @@ rc=$?
 if "$py" -c '
 import json, sys
 recs = [r for r in json.load(open(sys.argv[1])) if r["action"] in ("kbs.attest", "resource.release")]
-ok = len(recs) == 3 and all(r["v"] == 4 and len(r["gpus"]) == 1 for r in recs)
+ok = len(recs) == 3 and all(r["v"] == 6 and len(r["gpus"]) == 1 for r in recs)
 ok = ok and [r["gpus"][0]["measurements"] for r in recs] == ["passed", "passed", "failed"]
 ok = ok and recs[2]["gpus"][0]["mismatched_indexes"] == [25] and recs[2]["decision"] == "deny"
 sys.exit(0 if ok else 1)' "$tmp/audit.json"; then

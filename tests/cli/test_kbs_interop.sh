@@ -218,7 +218,7 @@ recs = json.load(open(sys.argv[1]))
 # (a body refused at parse, like the init-data of an unsupported algorithm, was never appraised)
 att = [r for r in recs if r["action"] == "kbs.attest" and "kbs.initdata_algorithm_unsupported" not in json.dumps(r)]
 rel = [r for r in recs if r["action"] == "resource.release" and r["decision"] == "allow"]
-ok = att and rel and all(r["v"] == 3 and r["tcb"]["status"] == "UpToDate" for r in att + rel)
+ok = att and rel and all(r["v"] == 6 and r["tcb"]["status"] == "UpToDate" for r in att + rel)
 sys.exit(0 if ok else 1)' "$tmp/audit.json"; then
   echo "ok   audit records carry the TCB status"
 else
