@@ -32,6 +32,7 @@ const ccg_store_ops ccg_store_pg_ops = {
     .key_set_state = ccg_pg_key_set_state,
     .key_get = ccg_pg_key_get,
     .key_list = ccg_pg_key_list,
+    .key_rewrap = ccg_pg_key_rewrap,
     .doc_put = ccg_pg_doc_put,
     .doc_get = ccg_pg_doc_get,
     .doc_versions = ccg_pg_doc_versions,

@@ -23,6 +23,10 @@ static const char SQL_KEY_RETIRE_LIVE[] =
 static const char SQL_KEY_STATE[] = "SELECT state FROM keys WHERE key_id = $1 AND version = $2 FOR UPDATE";
 static const char SQL_KEY_SET_STATE[] =
     "UPDATE keys SET state = $3, updated_at = $4 WHERE key_id = $1 AND version = $2 AND state = $5";
+/* One statement is its own transaction: the row changes only while it is still under the old KEK. */
+static const char SQL_KEY_REWRAP[] = "UPDATE keys SET wrapped = $3, kek_label = $4, updated_at = $5"
+                                     " WHERE key_id = $1 AND version = $2 AND kek_label = $6";
+static const char SQL_KEY_EXISTS[] = "SELECT kek_label FROM keys WHERE key_id = $1 AND version = $2";
 #define KEY_COLUMNS "key_id, version, state, kek_label, policy_id, created_at, updated_at, wrapped"
 static const char SQL_KEY_GET[] = "SELECT " KEY_COLUMNS " FROM keys WHERE key_id = $1 AND version = $2";
 /* The live version first; when every version is retired, the newest. */
@@ -213,6 +217,39 @@ cleanup:
     if (h->in_tx) {
         ccg_pg_rollback(h);
     }
+    return result;
+}
+
+ccg_result ccg_pg_key_rewrap(void *impl, const char *key_id, int64_t version, const char *old_label,
+                             const char *new_label, const uint8_t *wrapped, size_t wrapped_len, ccg_time now)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_pg *h = impl;
+    PGresult *r = NULL;
+    ccg_pg_params p;
+    ccg_pg_params_init(&p);
+    ccg_pg_text(&p, key_id);
+    ccg_pg_int(&p, version);
+    ccg_pg_bytes(&p, wrapped, wrapped_len);
+    ccg_pg_text(&p, new_label);
+    ccg_pg_int(&p, now);
+    ccg_pg_text(&p, old_label);
+    CCG_TRY(ccg_pg_exec(h, SQL_KEY_REWRAP, &p, "re-wrap the key version", &r));
+    if (strcmp(PQcmdTuples(r), "1") != 0) {
+        PQclear(r);
+        r = NULL;
+        ccg_pg_params_init(&p);
+        ccg_pg_text(&p, key_id);
+        ccg_pg_int(&p, version);
+        CCG_TRY(ccg_pg_exec(h, SQL_KEY_EXISTS, &p, "read the key version", &r));
+        CCG_ENSURE_MSG(PQntuples(r) == 1, CCG_R_KEY_NOT_FOUND, "key '%s' version %lld does not exist", key_id,
+                       (long long)version);
+        CCG_BAIL(CCG_R_STORE_CONFLICT, "key '%s' version %lld is no longer wrapped under KEK \"%s\"", key_id,
+                 (long long)version, old_label);
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    PQclear(r);
     return result;
 }
 

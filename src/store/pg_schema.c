@@ -149,10 +149,30 @@ static const char MIGRATION_3[] =
     "CREATE TRIGGER gpu_reports_fixed BEFORE UPDATE ON gpu_reports"
     "  FOR EACH ROW EXECUTE FUNCTION ccg_refuse('a seen GPU report keeps its first session');";
 
+/* Version 4: KEK rotation (SQLite's MIGRATION_KEK_REWRAP). A retired version may still move to another
+ * KEK (its state and policy unchanged); identity and creation time never change; wrapped bytes change
+ * only together with the KEK label. */
+static const char MIGRATION_4[] =
+    "DROP TRIGGER IF EXISTS keys_retired_is_final ON keys;"
+    "DROP TRIGGER IF EXISTS keys_material_immutable ON keys;"
+    "CREATE TRIGGER keys_retired_is_final BEFORE UPDATE ON keys FOR EACH ROW WHEN (OLD.state = 'retired'"
+    "  AND NOT (NEW.kek_label IS DISTINCT FROM OLD.kek_label AND NEW.state IS NOT DISTINCT FROM OLD.state"
+    "    AND NEW.policy_id IS NOT DISTINCT FROM OLD.policy_id))"
+    "  EXECUTE FUNCTION ccg_refuse('a retired key version is final');"
+    "CREATE TRIGGER keys_material_immutable BEFORE UPDATE ON keys FOR EACH ROW"
+    "  WHEN (NEW.key_id IS DISTINCT FROM OLD.key_id OR NEW.version IS DISTINCT FROM OLD.version"
+    "    OR NEW.created_at IS DISTINCT FROM OLD.created_at)"
+    "  EXECUTE FUNCTION ccg_refuse('a key version is immutable except for its state');"
+    "CREATE TRIGGER keys_rewrap_moves_kek BEFORE UPDATE ON keys FOR EACH ROW"
+    "  WHEN ((NEW.wrapped IS DISTINCT FROM OLD.wrapped OR NEW.kek_label IS DISTINCT FROM OLD.kek_label)"
+    "    AND NEW.kek_label IS NOT DISTINCT FROM OLD.kek_label)"
+    "  EXECUTE FUNCTION ccg_refuse('a key version is re-wrapped only under another KEK');";
+
 static const char *const MIGRATIONS[] = {
     MIGRATION_1,
     MIGRATION_2,
     MIGRATION_3,
+    MIGRATION_4,
 };
 _Static_assert(sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0]) == CCG_STORE_SCHEMA_VERSION,
                "one PostgreSQL migration per schema version (port the SQLite migration here)");

@@ -17,6 +17,8 @@ ccg_result ccg_pg_key_rotate(void *impl, const ccg_store_key_spec *spec, ccg_tim
 ccg_result ccg_pg_key_set_state(void *impl, const char *key_id, int64_t version, ccg_key_state to, ccg_time now);
 ccg_result ccg_pg_key_get(void *impl, const char *key_id, int64_t version, ccg_store_key *out);
 ccg_result ccg_pg_key_list(void *impl, const char *key_id, ccg_store_key **out, size_t *count);
+ccg_result ccg_pg_key_rewrap(void *impl, const char *key_id, int64_t version, const char *old_label,
+                             const char *new_label, const uint8_t *wrapped, size_t wrapped_len, ccg_time now);
 
 /* pg_docs.c */
 ccg_result ccg_pg_doc_put(void *impl, ccg_store_doc_kind kind, const char *id, int64_t version,
