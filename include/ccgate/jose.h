@@ -59,6 +59,7 @@ CCG_MUST_CHECK ccg_result ccg_jcs_serialize(const json_t *v, char **out, size_t 
 typedef enum {
     CCG_JWK_EC_P256 = 1, /* kty "EC", crv "P-256" */
     CCG_JWK_RSA = 2,     /* kty "RSA", 2048..4096-bit modulus */
+    CCG_JWK_EC_P521 = 3, /* kty "EC", crv "P-521" (coordinates of 66 bytes) */
 } ccg_jwk_kind;
 
 #define CCG_JWK_RSA_MIN_BITS 2048
@@ -69,19 +70,20 @@ typedef enum {
 typedef struct ccg_jwk ccg_jwk;
 
 /* Parses a public JWK for key encryption (the KBS `tee-pubkey`), strictly:
- *   EC:  "kty":"EC", "crv":"P-256", "x" and "y" of exactly 32 bytes each, a point on the curve;
+ *   EC:  "kty":"EC", "crv":"P-256" or "P-521", "x" and "y" of exactly 32 (P-256) or 66 (P-521) bytes
+ *        each, a point on the curve;
  *   RSA: "kty":"RSA", "n" of 2048..4096 bits and "e" (odd, >= 3), both minimal (no leading zero byte),
  *        passing OpenSSL's public-key check; a longer "n" is jose.jwk_too_large, by its length alone.
  * "alg", when present, must be ECDH-ES+A256KW (EC) or RSA-OAEP-256 (RSA); "use", when present, "enc".
  * Private members (d, p, q, dp, dq, qi, oth, k) are refused: a private key must never be sent. Other
  * members (kid, key_ops, x5c, ...) are ignored as RFC 7517 §4 says (the key broker refuses them in a
  * tee-pubkey: ccg_kbs_attestation_parse_key).
- * Errors: jose.jwk_invalid (malformed, private, off-curve, short), jose.jwk_too_large (RSA above 4096
- * bits) or jose.jwk_unsupported (other kty, crv, alg or use). */
+ * Errors: jose.jwk_invalid (malformed, private, off-curve, a coordinate of another length),
+ * jose.jwk_too_large (RSA above 4096 bits) or jose.jwk_unsupported (other kty, crv, alg or use). */
 CCG_MUST_CHECK ccg_result ccg_jwk_parse(const json_t *jwk, ccg_jwk **out);
 /* As ccg_jwk_parse over JSON text (at most CCG_JWK_MAX_TEXT bytes, duplicate members refused). */
 CCG_MUST_CHECK ccg_result ccg_jwk_parse_text(const char *text, size_t len, ccg_jwk **out);
-/* The JWK of an OpenSSL key's public half (EC P-256 or RSA of 2048..4096 bits; a private key is fine,
+/* The JWK of an OpenSSL key's public half (EC P-256 or P-521, or RSA of 2048..4096 bits; a private key is fine,
  * only its public part is kept). alg NULL means the key kind's encryption algorithm; "ES256" is allowed
  * for a P-256 signing key (publishing a token key). */
 CCG_MUST_CHECK ccg_result ccg_jwk_from_pkey(EVP_PKEY *pkey, const char *alg, ccg_jwk **out);
@@ -117,10 +119,12 @@ CCG_MUST_CHECK ccg_result ccg_jose_kbs_report_data(const char *hash, const char 
 #define CCG_JWE_MAX_PLAINTEXT (16u * 1024u * 1024u)
 #define CCG_JWE_MAX_TEXT (24u * 1024u * 1024u)
 
-/* Encrypts to the recipient with a fresh random CEK: ECDH-ES+A256KW (ephemeral P-256 key, Concat KDF
- * with SHA-256, AES-256 key wrap) for an EC key, RSA-OAEP-256 for an RSA key; content A256GCM with a
- * random 96-bit IV and AAD = ASCII(BASE64URL(protected header)). The protected header is exactly
+/* Encrypts to the recipient with a fresh random CEK: ECDH-ES+A256KW (an ephemeral key on the recipient's
+ * curve, P-256 or P-521, Concat KDF with SHA-256 over the x-coordinate secret, AES-256 key wrap) for an
+ * EC key, RSA-OAEP-256 for an RSA key; content A256GCM with a random 96-bit IV and
+ * AAD = ASCII(BASE64URL(protected header)). The protected header is exactly
  *   {"alg":"ECDH-ES+A256KW","enc":"A256GCM","epk":{"crv":"P-256","kty":"EC","x":"...","y":"..."}}
+ *   (crv "P-521" with 66-byte coordinates for a P-521 recipient)
  *   {"alg":"RSA-OAEP-256","enc":"A256GCM"}
  * (the bytes a KBS guest rebuilds to compute the AAD). *out is a new object with the members
  * "protected", "encrypted_key", "iv", "ciphertext", "tag", in that order. */
@@ -129,7 +133,7 @@ CCG_MUST_CHECK ccg_result ccg_jwe_encrypt(const ccg_jwk *recipient, const uint8_
 /* As ccg_jwe_encrypt, serialised compactly; *out is malloc'd and NUL-terminated. */
 CCG_MUST_CHECK ccg_result ccg_jwe_encrypt_text(const ccg_jwk *recipient, const uint8_t *plaintext, size_t len,
                                                char **out, size_t *out_len);
-/* Decrypts with the recipient's private key (EC P-256 or RSA): the alg must match the key, enc must be
+/* Decrypts with the recipient's private key (EC P-256 or P-521, or RSA): the alg must match the key, enc must be
  * A256GCM, and "aad", "unprotected", "header", "crit", "zip", "apu" and "apv" are refused. The plaintext
  * goes to secret memory (see secmem.h for allow_unlocked); free it with ccg_secbuf_free. Every failure is
  * jose.jwe_invalid. */

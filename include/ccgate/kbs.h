@@ -61,6 +61,7 @@
 /* Largest Attestation body (POST /kbs/v0/attest): Trustee's TDX attester sends the whole CCEL log area
  * (256 KiB on Google's COS, about 350 KiB as base64), and GPU evidence may ride beside it. */
 #define CCG_KBS_MAX_ATTEST_BODY (1024u * 1024u)
+#define CCG_KBS_MAX_INITDATA_DIGESTS 16u
 #define CCG_KBS_MAX_ROOTS 8u
 /* The store setting holding the wrapped token-signing key. */
 #define CCG_KBS_TOKEN_KEY_SETTING "kbs.token-signing-key"
@@ -186,6 +187,13 @@ typedef struct {
      * ("previous_grace_seconds") or until a cut-over ("previous_until_cut_over": true). Absent: never. */
     int rotation_grace;         /* 1: a grace applies */
     int64_t previous_grace;     /* seconds; CCG_KBS_GRACE_UNTIL_CUT_OVER for "until cut-over" */
+    int initdata_required;      /* "init_data": {"required": true} or "digests": the guest must present
+                                 * init-data bound to its evidence (docs/kbs.md, "Init-data") */
+    struct {
+        uint8_t digest[64];
+        size_t len;             /* 32, 48 or 64: the digest of the init-data document */
+    } initdata_digests[CCG_KBS_MAX_INITDATA_DIGESTS]; /* "init_data": {"digests": [hex..]}; none: any */
+    size_t initdata_digest_count;
 } ccg_kbs_policy;
 /* The longest grace in seconds (a year), and the marker of a grace that lasts until the cut-over. */
 #define CCG_KBS_GRACE_MAX (366 * 86400)
@@ -194,7 +202,8 @@ typedef struct {
 /* Parses a release policy document:
  *   {"policy_id":"..","version":N,"allowed_tees":["snp","tdx"],"snp_policy":{...},"tdx":{...},
  *    "trusted_roots":[{"product":"milan","pem":"-----BEGIN CERTIFICATE-----..."}],"gpu_required":false,
- *    "gpu":{<GPU policy members, docs/gpu-policy.md, without policy_id and version>}}
+ *    "gpu":{<GPU policy members, docs/gpu-policy.md, without policy_id and version>},
+ *    "init_data":{"required":bool,"digests":[hex..]}} (kbs_initdata.c; docs/kbs.md "Init-data")
  * Unknown members, wrong types, an empty allowed_tees, a root that is not a self-signed certificate,
  * "gpu_required": false beside a "gpu" section fail with kbs.policy_invalid (snp_policy's and the gpu
  * section's own errors pass through). A policy that pins no launch
@@ -253,6 +262,30 @@ void ccg_kbs_tdx_evidence_free(ccg_kbs_tdx_evidence *e);
 /* The evidence in the same form (base64 text, null for an absent log). */
 json_t *ccg_kbs_tdx_evidence_to_json(const ccg_kbs_tdx_evidence *e);
 
+/* The Attestation's optional "init-data" (Confidential Containers init-data, KBS 0.4.0):
+ * {"format":"toml","body":<the TOML document>}. Only its digest is kept: the algorithm the document
+ * names (top-level algorithm = "sha256" | "sha384" | "sha512") over the body's exact bytes, as
+ * Trustee's attestation service computes it (kbs_initdata.c, docs/kbs.md "Init-data"). */
+#define CCG_KBS_INITDATA_MAX (256u * 1024u)
+typedef struct {
+    int present;
+    char algorithm[8]; /* "sha256", "sha384" or "sha512" */
+    uint8_t digest[64];
+    size_t digest_len; /* 32, 48 or 64 */
+} ccg_kbs_initdata;
+
+/* The init-data of a TOML document: finds the top-level algorithm (only blank lines, comments and
+ * single-line key = "string" pairs may precede the first table; ccgate has no TOML library, so no more
+ * of the document is read) and hashes the body. kbs.initdata_too_large (empty or above
+ * CCG_KBS_INITDATA_MAX), kbs.initdata_malformed, kbs.initdata_algorithm_unsupported. */
+CCG_MUST_CHECK ccg_result ccg_kbs_initdata_from_toml(const char *body, size_t len, ccg_kbs_initdata *out);
+/* The Attestation member {"format","body"}: format must be "toml" (as Trustee's KBS requires);
+ * then ccg_kbs_initdata_from_toml. */
+CCG_MUST_CHECK ccg_result ccg_kbs_initdata_parse(const json_t *member, ccg_kbs_initdata *out);
+/* The value the TEE field must hold: the digest zero-padded, or truncated, to field_len bytes (32 for
+ * SNP HOST_DATA, 48 for TDX MRCONFIGID), the rule of Trustee's verifier (regularize_data). */
+void ccg_kbs_initdata_field(const ccg_kbs_initdata *id, uint8_t *field, size_t field_len);
+
 typedef struct {
     char nonce[129];
     ccg_jwk *tee_pubkey;        /* owned; NULL until ccg_kbs_attestation_parse_key */
@@ -263,11 +296,13 @@ typedef struct {
     ccg_kbs_snp_evidence snp;   /* the evidence of an "snp" session */
     ccg_kbs_tdx_evidence tdx;   /* the evidence of a "tdx" session */
     int is_tdx;                 /* which of the two primary_evidence held */
+    ccg_kbs_initdata init_data; /* "init-data", when present */
 } ccg_kbs_attestation;
 
 /* Parses a KBS Attestation {"runtime-data":{"nonce","tee-pubkey"},"tee-evidence":{"primary_evidence",
  * "additional_evidence"},"init-data"?}, then its tee-pubkey (ccg_kbs_attestation_parse_key).
- * kbs.request_malformed; kbs.tee_pubkey_member_unknown and jose.jwk_* for the key. */
+ * kbs.request_malformed; kbs.initdata_* for the init-data (ccg_kbs_initdata_parse);
+ * kbs.tee_pubkey_member_unknown and jose.jwk_* for the key. */
 CCG_MUST_CHECK ccg_result ccg_kbs_attestation_parse(const char *body, size_t len, ccg_kbs_attestation *out);
 /* The same without the key: the shape only, with tee-pubkey an object left unparsed, so the broker
  * checks the nonce before it spends anything on the key (tee_pubkey stays NULL). */

@@ -162,6 +162,12 @@ X(KBS_TEE_PUBKEY_MEMBER_UNKNOWN, "kbs.tee_pubkey_member_unknown", "kbs", INPUT, 
 X(KBS_TOO_MANY_ATTEMPTS, "kbs.too_many_attempts", "kbs", DENY, "Too many failed attempts on this session or from this client address in the current window; wait, then start again with /kbs/v0/auth.")
 X(KBS_ADDITIONAL_EVIDENCE_UNSUPPORTED, "kbs.additional_evidence_unsupported", "kbs", INPUT, "tee-evidence.additional_evidence names a device TEE other than \"nvidia\" (the only additional evidence this broker verifies); it is refused rather than ignored.")
 X(KBS_RELOAD_NEEDS_RESTART, "kbs.reload_needs_restart", "kbs", INPUT, "A reload (SIGHUP) found a changed configuration member that only a restart can apply (the listen address, the store, ...); the reload is refused and the broker keeps running with its previous configuration and certificate.")
+X(KBS_INITDATA_MALFORMED, "kbs.initdata_malformed", "kbs", INPUT, "The Attestation's init-data is not {\"format\":\"toml\",\"body\":<string>}, or its TOML top level does not name the digest algorithm once as algorithm = \"...\" (docs/kbs.md, \"Init-data\").")
+X(KBS_INITDATA_ALGORITHM_UNSUPPORTED, "kbs.initdata_algorithm_unsupported", "kbs", INPUT, "The init-data names a digest algorithm other than sha256, sha384 or sha512.")
+X(KBS_INITDATA_TOO_LARGE, "kbs.initdata_too_large", "kbs", INPUT, "The init-data body is empty or larger than 262144 bytes (CCG_KBS_INITDATA_MAX).")
+X(KBS_INITDATA_MISMATCH, "kbs.initdata_mismatch", "kbs", DENY, "The digest of the presented init-data, zero-padded or truncated to the field, differs from the verified evidence's HOST_DATA (SNP) or MRCONFIGID (TDX): the guest was not launched with this init-data.")
+X(KBS_INITDATA_MISSING, "kbs.initdata_missing", "kbs", DENY, "The release policy requires init-data (init_data.required or init_data.digests) and the guest presented none.")
+X(KBS_INITDATA_NOT_ALLOWED, "kbs.initdata_not_allowed", "kbs", DENY, "The presented init-data is bound to the evidence but its digest is not one of the release policy's init_data.digests.")
 
 /* admin API */
 X(ADMIN_UNAUTHENTICATED, "admin.unauthenticated", "admin", DENY, "The admin request carries no valid token: missing, malformed, expired, or signed by no configured admin issuer.")

@@ -19,6 +19,7 @@ typedef struct {
     int debug;
     const char *report_data;
     const char *measurement;
+    const char *host_data;     /* HOST_DATA as hex, e.g. an init-data digest */
     const char *platform_info; /* PLATFORM_INFO as hex, e.g. 0x65 (a genuine Turin's) */
     int save_state;         /* also persist keys and launch into out_dir (for ccgate-agent, channel serve) */
     const char *load_state; /* reuse a saved emulator's keys (same test root) instead of new ones */
@@ -31,7 +32,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "Usage: ccgate emulate snp --out-dir DIR [--product milan|genoa|turin] [--vlek] [--debug]\n"
-            "                          [--report-data HEX] [--measurement HEX] [--platform-info HEX]\n"
+            "                          [--report-data HEX] [--measurement HEX] [--host-data HEX]\n"
+            "                          [--platform-info HEX]\n"
             "                          [--save-state] [--load-state DIR] [--crl FILE [--revoke-ask]]\n"
             "\n"
             "Writes an SEV-SNP report signed by ccgate's software SNP firmware, for demos and tests. The\n"
@@ -45,6 +47,8 @@ static void usage(FILE *out)
             "  --debug              set the guest policy's DEBUG bit\n"
             "  --report-data HEX    up to 64 bytes of REPORT_DATA, zero-padded (default zeros)\n"
             "  --measurement HEX    the 48-byte launch MEASUREMENT (default a fixed test value)\n"
+            "  --host-data HEX      the 32-byte HOST_DATA the host set at launch, e.g. an init-data digest\n"
+            "                       (default zeros)\n"
             "  --platform-info HEX  the 64-bit PLATFORM_INFO, e.g. 0x65 as genuine Turin firmware reports it\n"
             "                       (default 0x3: SMT_EN, TSME_EN)\n"
             "  --save-state         also save the emulated firmware (keys, chain, launch) into --out-dir, for\n"
@@ -65,7 +69,7 @@ static int parse_args(int argc, char **argv, emulate_args *a)
         {"report-data", required_argument, 0, 'r'}, {"measurement", required_argument, 0, 'm'},
         {"save-state", no_argument, 0, 's'},        {"load-state", required_argument, 0, 'l'},
         {"crl", required_argument, 0, 'c'},         {"revoke-ask", no_argument, 0, 'R'},
-        {"platform-info", required_argument, 0, 'i'},
+        {"platform-info", required_argument, 0, 'i'}, {"host-data", required_argument, 0, 'H'},
         CCG_CLI_STD_OPTIONS,              {0, 0, 0, 0},
     };
     const ccg_cli cli = {"ccgate emulate snp", usage, opts, NULL};
@@ -85,6 +89,7 @@ static int parse_args(int argc, char **argv, emulate_args *a)
         case 'c': a->crl = optarg; break;
         case 'R': a->revoke_ask = 1; break;
         case 'i': a->platform_info = optarg; break;
+        case 'H': a->host_data = optarg; break;
         default: return c; /* help, version or a usage error, already printed */
         }
     }
@@ -146,6 +151,12 @@ static ccg_result build_report(const emulate_args *a, const ccg_snp_emulator *em
         CCG_ENSURE_MSG(ccg_hex_is_valid(a->measurement, sizeof(r->measurement)), CCG_R_USAGE_INVALID,
                        "--measurement must be 48 bytes of hex");
         CCG_TRY(ccg_hex_decode_exact(a->measurement, r->measurement, sizeof(r->measurement)));
+    }
+    if (a->host_data != NULL) {
+        CCG_ENSURE_MSG(strlen(a->host_data) == 2 * sizeof(r->host_data) &&
+                           ccg_hex_is_valid(a->host_data, sizeof(r->host_data)),
+                       CCG_R_USAGE_INVALID, "--host-data must be 32 bytes of hex");
+        CCG_TRY(ccg_hex_decode_exact(a->host_data, r->host_data, sizeof(r->host_data)));
     }
     result = CCG_SUCCESS;
 cleanup:

@@ -14,6 +14,25 @@
 CCG_MUST_CHECK ccg_result jose_string_member(const json_t *obj, const char *name, ccg_reason reason,
                                              const char **value, size_t *len);
 
+/* An EC curve a JWK may name. */
+#define JOSE_EC_MAX_COORD 66 /* P-521 */
+typedef struct {
+    ccg_jwk_kind kind;
+    const char *crv;   /* the JWK "crv" */
+    const char *group; /* OpenSSL's group name */
+    size_t len;        /* bytes of a coordinate (and of the ECDH shared secret) */
+} jose_curve;
+
+/* By JWK "crv" (NULL when not supported), by kind, and of a key (NULL: not EC on a supported curve). */
+const jose_curve *jose_curve_by_crv(const char *crv);
+const jose_curve *jose_curve_by_kind(ccg_jwk_kind kind);
+const jose_curve *jose_curve_of(const EVP_PKEY *pkey);
+/* A public key from its affine coordinates (c->len bytes each), checked to be on the curve. */
+CCG_MUST_CHECK ccg_result jose_ec_from_xy(const jose_curve *c, const uint8_t *x, const uint8_t *y, ccg_reason reason,
+                                          EVP_PKEY **out);
+/* The affine coordinates of a key on c, c->len bytes each. */
+CCG_MUST_CHECK ccg_result jose_ec_xy(const jose_curve *c, const EVP_PKEY *pkey, uint8_t *x, uint8_t *y);
+
 /* 1 when pkey is an EC key on P-256. */
 int jose_is_p256(const EVP_PKEY *pkey);
 /* A public P-256 key from its affine coordinates, checked to be on the curve; fails with reason. */
@@ -28,6 +47,10 @@ CCG_MUST_CHECK ccg_result jose_p256_xy(const EVP_PKEY *pkey, uint8_t x[32], uint
 
 /* ---- JWE key management (jwe_crypto.c) ---- */
 
+/* ECDH on one curve: the x-coordinate shared secret Z of c->len bytes; both keys must be on c and the
+ * peer is validated. */
+CCG_MUST_CHECK ccg_result jose_ecdh(const jose_curve *c, EVP_PKEY *priv, EVP_PKEY *peer, ccg_reason reason,
+                                    uint8_t *z);
 /* ECDH on P-256: the x-coordinate shared secret Z; the peer is validated. */
 CCG_MUST_CHECK ccg_result jose_ecdh_p256(EVP_PKEY *priv, EVP_PKEY *peer, ccg_reason reason, uint8_t z[32]);
 /* The Concat KDF of RFC 7518 §4.6.2 (NIST SP 800-56A single-step KDF with SHA-256, OpenSSL's SSKDF):

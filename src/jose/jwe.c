@@ -1,5 +1,6 @@
 /* The KBS resource response: a JWE in the flattened JSON serialisation (RFC 7516 §7.2.2), key management
- * ECDH-ES+A256KW (P-256) or RSA-OAEP-256, content encryption A256GCM.
+ * ECDH-ES+A256KW (P-256 or P-521, as Trustee's KBS answers a P-521 tee key) or RSA-OAEP-256, content
+ * encryption A256GCM.
  *
  * Guests rebuild the AAD by re-serialising the header they parsed (serde_json, compact, members of
  * "epk" sorted), so the header is written here as one fixed string in exactly that form rather than
@@ -15,7 +16,7 @@
 
 #define EC_HEADER_FMT                                                                                      \
     "{\"alg\":\"" CCG_JOSE_ALG_ECDH_ES_A256KW "\",\"enc\":\"" CCG_JOSE_ENC_A256GCM                          \
-    "\",\"epk\":{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}}"
+    "\",\"epk\":{\"crv\":\"%s\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}}"
 #define RSA_HEADER "{\"alg\":\"" CCG_JOSE_ALG_RSA_OAEP_256 "\",\"enc\":\"" CCG_JOSE_ENC_A256GCM "\"}"
 
 /* Members a flattened JWE may have that this profile never uses; refusing them keeps one meaning. */
@@ -40,7 +41,7 @@ ccg_result ccg_jwe_encrypt(const ccg_jwk *recipient, const uint8_t *plaintext, s
     ccg_result result = CCG_FAILURE;
     uint8_t cek[32];
     uint8_t kek[32];
-    uint8_t z[32];
+    uint8_t z[JOSE_EC_MAX_COORD];
     uint8_t iv[12];
     uint8_t tag[16];
     uint8_t wrapped[40];
@@ -48,7 +49,8 @@ ccg_result ccg_jwe_encrypt(const ccg_jwk *recipient, const uint8_t *plaintext, s
     size_t encrypted_key_len = 0;
     uint8_t *ct = NULL;
     EVP_PKEY *eph = NULL;
-    char header[256];
+    const jose_curve *curve = NULL;
+    char header[512];
     char *protected_b64 = NULL;
     json_t *jwe = NULL;
     *out = NULL;
@@ -59,21 +61,29 @@ ccg_result ccg_jwe_encrypt(const ccg_jwk *recipient, const uint8_t *plaintext, s
     CCG_ENSURE_OSSL(RAND_priv_bytes(cek, sizeof(cek)) == 1, CCG_R_INTERNAL_CRYPTO);
     CCG_ENSURE_OSSL(RAND_bytes(iv, sizeof(iv)) == 1, CCG_R_INTERNAL_CRYPTO);
 
-    if (ccg_jwk_type(recipient) == CCG_JWK_EC_P256) {
-        uint8_t ex[32];
-        uint8_t ey[32];
-        char ex_b64[48];
-        char ey_b64[48];
+    curve = jose_curve_by_kind(ccg_jwk_type(recipient));
+    if (curve != NULL) {
+        uint8_t ex[JOSE_EC_MAX_COORD];
+        uint8_t ey[JOSE_EC_MAX_COORD];
+        char ex_b64[96];
+        char ey_b64[96];
         CCG_ENSURE_MSG(strcmp(ccg_jwk_alg(recipient), CCG_JOSE_ALG_ECDH_ES_A256KW) == 0, CCG_R_JOSE_JWK_UNSUPPORTED,
                        "the recipient key's alg %.32s is not a key-encryption algorithm", ccg_jwk_alg(recipient));
-        CCG_TRY(jose_p256_keygen(&eph));
-        CCG_TRY(jose_ecdh_p256(eph, ccg_jwk_pkey(recipient), CCG_R_JOSE_JWK_INVALID, z));
-        CCG_TRY(jose_concat_kdf(z, sizeof(z), CCG_JOSE_ALG_ECDH_ES_A256KW, NULL, 0, NULL, 0, kek, sizeof(kek)));
+        if (curve->kind == CCG_JWK_EC_P256) {
+            CCG_TRY(jose_p256_keygen(&eph));
+        } else {
+            eph = EVP_PKEY_Q_keygen(NULL, NULL, "EC", curve->group);
+            CCG_ENSURE_OSSL(eph != NULL, CCG_R_INTERNAL_CRYPTO);
+        }
+        CCG_TRY(jose_ecdh(curve, eph, ccg_jwk_pkey(recipient), CCG_R_JOSE_JWK_INVALID, z));
+        /* The Concat KDF takes the whole secret (66 bytes on P-521) and gives the 256-bit KEK. */
+        size_t z_len = curve->len;
+        CCG_TRY(jose_concat_kdf(z, z_len, CCG_JOSE_ALG_ECDH_ES_A256KW, NULL, 0, NULL, 0, kek, sizeof(kek)));
         CCG_TRY(jose_a256kw_wrap(kek, cek, wrapped));
-        CCG_TRY(jose_p256_xy(eph, ex, ey));
-        ccg_b64url_encode_into(ex, sizeof(ex), ex_b64);
-        ccg_b64url_encode_into(ey, sizeof(ey), ey_b64);
-        int w = snprintf(header, sizeof(header), EC_HEADER_FMT, ex_b64, ey_b64);
+        CCG_TRY(jose_ec_xy(curve, eph, ex, ey));
+        ccg_b64url_encode_into(ex, curve->len, ex_b64);
+        ccg_b64url_encode_into(ey, curve->len, ey_b64);
+        int w = snprintf(header, sizeof(header), EC_HEADER_FMT, curve->crv, ex_b64, ey_b64);
         CCG_ENSURE(w > 0 && (size_t)w < sizeof(header), CCG_R_INTERNAL_ERROR);
     } else {
         CCG_ENSURE_MSG(strcmp(ccg_jwk_alg(recipient), CCG_JOSE_ALG_RSA_OAEP_256) == 0, CCG_R_JOSE_JWK_UNSUPPORTED,
@@ -171,23 +181,24 @@ static ccg_result unwrap_ecdh(EVP_PKEY *priv, const json_t *hdr, const json_t *j
 {
     ccg_result result = CCG_FAILURE;
     const json_t *epk = json_object_get(hdr, "epk");
-    uint8_t x[32];
-    uint8_t y[32];
-    uint8_t z[32];
+    const jose_curve *curve = jose_curve_of(priv);
+    uint8_t x[JOSE_EC_MAX_COORD];
+    uint8_t y[JOSE_EC_MAX_COORD];
+    uint8_t z[JOSE_EC_MAX_COORD];
     uint8_t kek[32];
     uint8_t wrapped[40];
     EVP_PKEY *peer = NULL;
-    CCG_ENSURE_MSG(jose_is_p256(priv), CCG_R_JOSE_JWE_INVALID, "the JWE is for an EC P-256 key");
+    CCG_ENSURE_MSG(curve != NULL, CCG_R_JOSE_JWE_INVALID, "the JWE is for an EC (P-256 or P-521) key");
     CCG_ENSURE_MSG(json_is_object(epk), CCG_R_JOSE_JWE_INVALID, "the JWE header has no \"epk\" object");
     CCG_ENSURE_MSG(json_object_get(epk, "d") == NULL, CCG_R_JOSE_JWE_INVALID, "the JWE's epk carries a private key");
     CCG_TRY(header_is(epk, "kty", "EC"));
-    CCG_TRY(header_is(epk, "crv", "P-256"));
-    CCG_TRY(member_exact(epk, "x", x, sizeof(x)));
-    CCG_TRY(member_exact(epk, "y", y, sizeof(y)));
-    CCG_TRY(jose_p256_from_xy(x, y, CCG_R_JOSE_JWE_INVALID, &peer));
+    CCG_TRY(header_is(epk, "crv", curve->crv));
+    CCG_TRY(member_exact(epk, "x", x, curve->len));
+    CCG_TRY(member_exact(epk, "y", y, curve->len));
+    CCG_TRY(jose_ec_from_xy(curve, x, y, CCG_R_JOSE_JWE_INVALID, &peer));
     CCG_TRY(member_exact(jwe, "encrypted_key", wrapped, sizeof(wrapped)));
-    CCG_TRY(jose_ecdh_p256(priv, peer, CCG_R_JOSE_JWE_INVALID, z));
-    CCG_TRY(jose_concat_kdf(z, sizeof(z), CCG_JOSE_ALG_ECDH_ES_A256KW, NULL, 0, NULL, 0, kek, sizeof(kek)));
+    CCG_TRY(jose_ecdh(curve, priv, peer, CCG_R_JOSE_JWE_INVALID, z));
+    CCG_TRY(jose_concat_kdf(z, curve->len, CCG_JOSE_ALG_ECDH_ES_A256KW, NULL, 0, NULL, 0, kek, sizeof(kek)));
     CCG_TRY(jose_a256kw_unwrap(kek, wrapped, cek));
     result = CCG_SUCCESS;
 cleanup:

@@ -37,6 +37,29 @@ cleanup:
     return result;
 }
 
+/* P-256 takes the fast path above; P-521 (issue 15) the full OpenSSL validation of the peer. */
+ccg_result jose_ecdh(const jose_curve *c, EVP_PKEY *priv, EVP_PKEY *peer, ccg_reason reason, uint8_t *z)
+{
+    ccg_result result = CCG_FAILURE;
+    EVP_PKEY_CTX *ctx = NULL;
+    size_t z_len = 0;
+    CCG_ENSURE(c != NULL, CCG_R_INTERNAL_ERROR);
+    if (c->kind == CCG_JWK_EC_P256) {
+        return jose_ecdh_p256(priv, peer, reason, z);
+    }
+    CCG_ENSURE_MSG(jose_curve_of(priv) == c && jose_curve_of(peer) == c, reason, "ECDH-ES needs two keys on one curve");
+    z_len = c->len;
+    ctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL);
+    CCG_ENSURE_OSSL(ctx != NULL, CCG_R_INTERNAL_CRYPTO);
+    CCG_ENSURE_OSSL(EVP_PKEY_derive_init(ctx) == 1, CCG_R_INTERNAL_CRYPTO);
+    CCG_ENSURE_OSSL(EVP_PKEY_derive_set_peer_ex(ctx, peer, 1) == 1, reason);
+    CCG_ENSURE_OSSL(EVP_PKEY_derive(ctx, z, &z_len) == 1 && z_len == c->len, reason);
+    result = CCG_SUCCESS;
+cleanup:
+    EVP_PKEY_CTX_free(ctx);
+    return result;
+}
+
 static void put_u32be(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)(v >> 24);

@@ -1,4 +1,4 @@
-/* JWK (RFC 7517/7518) for the KBS tee-pubkey: strict parsing of EC P-256 and RSA public keys, export of
+/* JWK (RFC 7517/7518) for the KBS tee-pubkey: strict parsing of EC (P-256, P-521) and RSA public keys, export of
  * an OpenSSL key's public half, the TeePubKey-shaped JSON and the RFC 7638 thumbprint. */
 #include <stdlib.h>
 #include <string.h>
@@ -61,17 +61,17 @@ cleanup:
     return result;
 }
 
-/* A P-256 JWK from its coordinates. */
-static ccg_result jwk_new_ec(const uint8_t x[32], const uint8_t y[32], ccg_jwk **out)
+/* An EC JWK on curve c from its coordinates (c->len bytes each), checked to be on the curve. */
+static ccg_result jwk_new_ec(const jose_curve *c, const uint8_t *x, const uint8_t *y, ccg_jwk **out)
 {
     ccg_result result = CCG_FAILURE;
     ccg_jwk *jwk = calloc(1, sizeof(*jwk));
     *out = NULL;
     CCG_ENSURE_ALLOC(jwk);
-    jwk->kind = CCG_JWK_EC_P256;
-    CCG_TRY(jose_p256_from_xy(x, y, CCG_R_JOSE_JWK_INVALID, &jwk->pkey));
-    jwk->a_b64 = ccg_b64url_encode(x, 32);
-    jwk->b_b64 = ccg_b64url_encode(y, 32);
+    jwk->kind = c->kind;
+    CCG_TRY(jose_ec_from_xy(c, x, y, CCG_R_JOSE_JWK_INVALID, &jwk->pkey));
+    jwk->a_b64 = ccg_b64url_encode(x, c->len);
+    jwk->b_b64 = ccg_b64url_encode(y, c->len);
     CCG_ENSURE_ALLOC(jwk->a_b64);
     CCG_ENSURE_ALLOC(jwk->b_b64);
     *out = jwk;
@@ -195,19 +195,22 @@ ccg_result ccg_jwk_parse(const json_t *obj, ccg_jwk **out)
                    "JWK \"use\" is not \"enc\"; the key must be for encryption");
 
     if (strcmp(kty, "EC") == 0) {
-        uint8_t x[32];
-        uint8_t y[32];
+        uint8_t x[JOSE_EC_MAX_COORD];
+        uint8_t y[JOSE_EC_MAX_COORD];
         const char *crv = NULL;
+        const jose_curve *c = NULL;
         CCG_TRY(optional_string(obj, "crv", &crv));
         CCG_ENSURE_MSG(crv != NULL, CCG_R_JOSE_JWK_INVALID, "EC JWK has no \"crv\"");
-        CCG_ENSURE_MSG(strcmp(crv, "P-256") == 0, CCG_R_JOSE_JWK_UNSUPPORTED, "EC curve \"%.16s\" is not P-256", crv);
+        c = jose_curve_by_crv(crv);
+        CCG_ENSURE_MSG(c != NULL, CCG_R_JOSE_JWK_UNSUPPORTED, "EC curve \"%.16s\" is not P-256 or P-521", crv);
         CCG_ENSURE_MSG(alg == NULL || strcmp(alg, CCG_JOSE_ALG_ECDH_ES_A256KW) == 0, CCG_R_JOSE_JWK_UNSUPPORTED,
                        "EC JWK \"alg\" \"%.32s\" is not " CCG_JOSE_ALG_ECDH_ES_A256KW, alg);
         CCG_TRY(jose_string_member(obj, "x", CCG_R_JOSE_JWK_INVALID, &s1, &l1));
         CCG_TRY(jose_string_member(obj, "y", CCG_R_JOSE_JWK_INVALID, &s2, &l2));
-        CCG_TRY(ccg_b64url_decode_exact(s1, l1, CCG_R_JOSE_JWK_INVALID, x, sizeof(x)));
-        CCG_TRY(ccg_b64url_decode_exact(s2, l2, CCG_R_JOSE_JWK_INVALID, y, sizeof(y)));
-        CCG_TRY(jwk_new_ec(x, y, &jwk));
+        /* Exactly the field size (RFC 7518 §6.2.1.2): a shorter or longer coordinate is refused, never padded. */
+        CCG_TRY(ccg_b64url_decode_exact(s1, l1, CCG_R_JOSE_JWK_INVALID, x, c->len));
+        CCG_TRY(ccg_b64url_decode_exact(s2, l2, CCG_R_JOSE_JWK_INVALID, y, c->len));
+        CCG_TRY(jwk_new_ec(c, x, y, &jwk));
         CCG_TRY(jwk_set_alg(jwk, CCG_JOSE_ALG_ECDH_ES_A256KW, alg != NULL));
     } else if (strcmp(kty, "RSA") == 0) {
         CCG_ENSURE_MSG(alg == NULL || strcmp(alg, CCG_JOSE_ALG_RSA_OAEP_256) == 0, CCG_R_JOSE_JWK_UNSUPPORTED,
@@ -262,14 +265,15 @@ ccg_result ccg_jwk_from_pkey(EVP_PKEY *pkey, const char *alg, ccg_jwk **out)
     uint8_t e[8];
     *out = NULL;
     CCG_ENSURE_MSG(pkey != NULL, CCG_R_USAGE_INVALID, "no key");
-    if (jose_is_p256(pkey)) {
-        uint8_t x[32];
-        uint8_t y[32];
+    if (jose_curve_of(pkey) != NULL) {
+        const jose_curve *c = jose_curve_of(pkey);
+        uint8_t x[JOSE_EC_MAX_COORD];
+        uint8_t y[JOSE_EC_MAX_COORD];
         CCG_ENSURE_MSG(alg == NULL || strcmp(alg, CCG_JOSE_ALG_ECDH_ES_A256KW) == 0 ||
-                           strcmp(alg, CCG_JOSE_ALG_ES256) == 0,
-                       CCG_R_JOSE_JWK_UNSUPPORTED, "algorithm %.32s does not fit a P-256 key", alg);
-        CCG_TRY(jose_p256_xy(pkey, x, y));
-        CCG_TRY(jwk_new_ec(x, y, out));
+                           (c->kind == CCG_JWK_EC_P256 && strcmp(alg, CCG_JOSE_ALG_ES256) == 0),
+                       CCG_R_JOSE_JWK_UNSUPPORTED, "algorithm %.32s does not fit a %s key", alg, c->crv);
+        CCG_TRY(jose_ec_xy(c, pkey, x, y));
+        CCG_TRY(jwk_new_ec(c, x, y, out));
         CCG_TRY(jwk_set_alg(*out, alg != NULL ? alg : CCG_JOSE_ALG_ECDH_ES_A256KW, 1));
     } else if (EVP_PKEY_is_a(pkey, "RSA")) {
         CCG_ENSURE_MSG(alg == NULL || strcmp(alg, CCG_JOSE_ALG_RSA_OAEP_256) == 0, CCG_R_JOSE_JWK_UNSUPPORTED,
@@ -288,7 +292,7 @@ ccg_result ccg_jwk_from_pkey(EVP_PKEY *pkey, const char *alg, ccg_jwk **out)
         CCG_TRY(jwk_new_rsa(n, (size_t)n_len, e, (size_t)e_len, out));
         CCG_TRY(jwk_set_alg(*out, CCG_JOSE_ALG_RSA_OAEP_256, 1));
     } else {
-        CCG_BAIL(CCG_R_JOSE_JWK_UNSUPPORTED, "key type %.32s is not EC P-256 or RSA", EVP_PKEY_get0_type_name(pkey));
+        CCG_BAIL(CCG_R_JOSE_JWK_UNSUPPORTED, "key type %.32s is not EC (P-256, P-521) or RSA", EVP_PKEY_get0_type_name(pkey));
     }
     result = CCG_SUCCESS;
 cleanup:
@@ -317,8 +321,9 @@ json_t *ccg_jwk_to_json(const ccg_jwk *jwk)
 {
     json_t *obj = json_object();
     int ok = obj != NULL;
-    if (jwk->kind == CCG_JWK_EC_P256) {
-        ok = ok && ccg_ok(set_string(obj, "kty", "EC")) && ccg_ok(set_string(obj, "crv", "P-256")) &&
+    const jose_curve *c = jose_curve_by_kind(jwk->kind);
+    if (c != NULL) {
+        ok = ok && ccg_ok(set_string(obj, "kty", "EC")) && ccg_ok(set_string(obj, "crv", c->crv)) &&
              (!jwk->alg_explicit || ccg_ok(set_string(obj, "alg", jwk->alg))) &&
              ccg_ok(set_string(obj, "x", jwk->a_b64)) && ccg_ok(set_string(obj, "y", jwk->b_b64));
     } else {
@@ -340,8 +345,9 @@ ccg_result ccg_jwk_thumbprint(const ccg_jwk *jwk, uint8_t out[32])
     char *canon = NULL;
     size_t canon_len = 0;
     /* RFC 7638 §3.2: only the required members, in lexicographic order, no whitespace: JCS gives that. */
-    if (jwk->kind == CCG_JWK_EC_P256) {
-        CCG_TRY(set_string(obj, "crv", "P-256"));
+    const jose_curve *c = jose_curve_by_kind(jwk->kind);
+    if (c != NULL) {
+        CCG_TRY(set_string(obj, "crv", c->crv));
         CCG_TRY(set_string(obj, "kty", "EC"));
         CCG_TRY(set_string(obj, "x", jwk->a_b64));
         CCG_TRY(set_string(obj, "y", jwk->b_b64));

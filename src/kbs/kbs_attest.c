@@ -100,6 +100,7 @@ void kbs_handle_attest(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http
     /* kbs_evaluate always fills d; a failure is recorded in d as a denial. */
     kbs_evaluate(k, policy, session.tee, &att.snp, &att.tdx, req->cookie_session, att.nonce, att.tee_pubkey,
                  att.additional_evidence, now, &d, &info);
+    kbs_initdata_check(policy, session.tee, &att, &d);
     have_decision = 1;
     ctx.policy_id = d.policy_id;
     ctx.policy_version = d.policy_version;
@@ -130,6 +131,8 @@ void kbs_handle_attest(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http
         /* What a reused decision records again at /resource: the TCB status and advisories. */
         json_object_set(record, "tcb_status", json_object_get(d.claims, "tcb_status"));
         json_object_set(record, "advisories", json_object_get(d.claims, "advisories"));
+        /* What a later release checks against its own policy (the binding held here). */
+        json_object_set_new(record, "init_data", kbs_initdata_to_json(&att.init_data));
     }
     record_text = record == NULL ? NULL : json_dumps(record, JSON_COMPACT);
     if (record_text == NULL) {

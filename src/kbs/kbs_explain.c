@@ -79,6 +79,7 @@ void kbs_handle_explain(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_htt
     }
     kbs_evaluate(k, policy, json_string_value(tee), &att.snp, &att.tdx, NULL, att.nonce, att.tee_pubkey,
                  att.additional_evidence, now, &d, NULL);
+    kbs_initdata_check(policy, json_string_value(tee), &att, &d); /* as /attest does (docs/kbs.md "Init-data") */
     have_decision = 1;
     ctx.policy_id = d.policy_id;
     ctx.policy_version = d.policy_version;

@@ -176,6 +176,23 @@ void kbs_evaluate(ccg_kbs *k, const ccg_kbs_policy *p, const char *tee, const cc
                   const ccg_kbs_tdx_evidence *tdx, const char *session_id, const char *nonce,
                   const ccg_jwk *tee_pubkey, const char *additional_evidence, ccg_time now, ccg_decision *d,
                   kbs_appraisal *info);
+/* Init-data (kbs_initdata.c, docs/kbs.md "Init-data"). The binding: a presented init-data's digest,
+ * padded or truncated to the field, must equal HOST_DATA (snp) or MRCONFIGID (tdx): kbs.initdata_mismatch.
+ * The policy: init_data.required without init-data is kbs.initdata_missing, a digest not in
+ * init_data.digests kbs.initdata_not_allowed. kbs_initdata_check does both and adds the "init_data"
+ * claim ({algorithm, digest}) to d. Each adds its reasons to d. */
+void kbs_initdata_check_binding(const char *tee, const ccg_kbs_snp_evidence *snp, const ccg_kbs_tdx_evidence *tdx,
+                                const ccg_kbs_initdata *id, ccg_decision *d);
+void kbs_initdata_check_policy(const ccg_kbs_policy *p, const ccg_kbs_initdata *id, ccg_decision *d);
+void kbs_initdata_check(const ccg_kbs_policy *p, const char *tee, const ccg_kbs_attestation *att, ccg_decision *d);
+/* At /resource: kbs_initdata_check_policy under the key's policy on the session record's init-data. */
+void kbs_initdata_check_record(const ccg_kbs_policy *p, const json_t *rec, ccg_decision *d);
+/* The session record's "init_data": {"algorithm","digest":hex} or null (absent member: none). */
+json_t *kbs_initdata_to_json(const ccg_kbs_initdata *id);
+CCG_MUST_CHECK ccg_result kbs_initdata_from_json(const json_t *v, ccg_kbs_initdata *out);
+/* The release policy's "init_data" member (NULL: absent): {"required":bool,"digests":[hex..]}. */
+CCG_MUST_CHECK ccg_result kbs_initdata_policy_parse(const json_t *section, ccg_kbs_policy *p);
+
 /* The GPU part of the decision under p (kbs_gpu_evaluate with the broker's collateral and store), merged
  * into d after the CPU part: the reports are recorded for session_id when d still allows. */
 void kbs_evaluate_gpus(ccg_kbs *k, const ccg_kbs_policy *p, const char *session_id, const char *nonce,

@@ -1,5 +1,6 @@
 /* The release policy document and its evaluation against SNP evidence (docs/kbs.md). */
 #include "ccgate/kbs.h"
+#include "kbs_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -140,7 +141,8 @@ cleanup:
 ccg_result ccg_kbs_policy_parse(const char *json_text, size_t len, ccg_kbs_policy **out)
 {
     static const char *const known[] = {"policy_id", "version", "allowed_tees", "snp_policy", "trusted_roots",
-                                        "gpu_required", "gpu", "tdx", "rotation"};
+                                        "gpu_required", "gpu", "tdx", "rotation",
+                                        "init_data"};
     ccg_result result = CCG_FAILURE;
     json_error_t jerr;
     json_t *root = NULL, *v;
@@ -198,6 +200,7 @@ ccg_result ccg_kbs_policy_parse(const char *json_text, size_t len, ccg_kbs_polic
 
     CCG_TRY(parse_gpu(root, p));
     CCG_TRY(parse_rotation(json_object_get(root, "rotation"), p));
+    CCG_TRY(kbs_initdata_policy_parse(json_object_get(root, "init_data"), p));
 
     v = json_object_get(root, "snp_policy");
     if (v == NULL) {

@@ -358,6 +358,7 @@ void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_ht
         kbs_evaluate(k, policy, session.tee, &att.snp, &att.tdx, sid, att.nonce, att.tee_pubkey, att.additional_evidence,
                      now, &d, NULL);
     }
+    kbs_initdata_check_record(policy, att.rec, &d); /* the key's policy on the init-data bound at /attest */
     have_decision = 1;
     ctx.evidence_digest = d.evidence_digest;
     ctx.claims = d.claims;

@@ -267,6 +267,11 @@ ccg_result ccg_kbs_attestation_parse_shape_tee(const char *body, size_t len, con
     CCG_ENSURE_MSG(json_is_object(v), CCG_R_KBS_REQUEST_MALFORMED, "\"runtime-data.tee-pubkey\" must be a JWK");
     out->tee_pubkey_json = json_incref(v); /* parsed by ccg_kbs_attestation_parse_key, after the nonce */
 
+    v = json_object_get(root, "init-data");
+    if (v != NULL && !json_is_null(v)) {
+        CCG_TRY(ccg_kbs_initdata_parse(v, &out->init_data));
+    }
+
     te = json_object_get(root, "tee-evidence");
     CCG_ENSURE_MSG(json_is_object(te), CCG_R_KBS_REQUEST_MALFORMED, "\"tee-evidence\" must be an object");
     json_object_foreach(te, name, v) {

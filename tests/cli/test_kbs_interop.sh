@@ -5,6 +5,8 @@
 # "tee-pubkey"} itself, gets a report signed by `ccgate emulate snp`, attests, and decrypts the
 # flattened JWE with jwcrypto (cookie path and bearer-token path). A debug guest is refused with its
 # code. The release policy names the emulator's root (a new policy version), else nothing verifies.
+# Issue 15: a P-521 guest (its JWE decrypted by jwcrypto) and Confidential Containers init-data bound to
+# HOST_DATA (the emulator's --host-data), required and pinned by the release policy's "init_data".
 set -uo pipefail
 . "$(dirname "$0")/../support/testlib.sh"
 cli=${CCG_CLI:?CCG_CLI must name the ccgate binary}
@@ -80,10 +82,10 @@ def http(method, path, body=None, cookie=None, bearer=None):
 def canonical(v):  # RFC 8785 for ASCII strings and objects (what the runtime data holds)
     return json.dumps(v, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
-def attest(debug):
-    key = jwk.JWK.generate(kty="EC", crv="P-256")
+def attest(debug, crv="P-256", init_data=None, host_data=None, policy_extra=None):
+    key = jwk.JWK.generate(kty="EC", crv=crv)
     pub = json.loads(key.export_public())
-    tee_pubkey = {"kty": "EC", "crv": "P-256", "alg": "ECDH-ES+A256KW", "x": pub["x"], "y": pub["y"]}
+    tee_pubkey = {"kty": "EC", "crv": crv, "alg": "ECDH-ES+A256KW", "x": pub["x"], "y": pub["y"]}
     st, body, setcookie = http("POST", "/kbs/v0/auth", {"version": "0.4.0", "tee": "snp", "extra-params": {}})
     assert st == 200, (st, body)
     cookie = setcookie.split(";")[0]
@@ -93,12 +95,14 @@ def attest(debug):
     report_data = hashlib.sha384(canonical(runtime).encode()).hexdigest()
     out = os.path.join(tmp, "emu%d" % version[0])
     args = [cli, "emulate", "snp", "--out-dir", out, "--report-data", report_data, "--measurement", measurement]
+    args += ["--host-data", host_data] if host_data else []
     subprocess.run(args + (["--debug"] if debug else []), check=True, stdout=subprocess.DEVNULL)
     # This run's emulator root goes into a new version of the release policy.
     version[0] += 1
     policy = {"policy_id": "model-i", "version": version[0], "allowed_tees": ["snp"],
               "trusted_roots": [{"product": "milan", "pem": open(os.path.join(out, "ark.pem")).read()}],
               "snp_policy": {"policy_id": "model-i-snp", "version": 1, "allowed_measurements": [measurement]}}
+    policy.update(policy_extra or {})
     pfile = os.path.join(tmp, "p%d.json" % version[0])
     json.dump(policy, open(pfile, "w"))
     subprocess.run([kbs, "set-policy", "--config", os.path.join(tmp, "kbs.json"), "--file", pfile], check=True)
@@ -109,6 +113,8 @@ def attest(debug):
                 "cert_chain": chain}
     attestation = {"runtime-data": {"nonce": nonce, "tee-pubkey": tee_pubkey},
                    "tee-evidence": {"primary_evidence": evidence, "additional_evidence": ""}}
+    if init_data is not None:
+        attestation["init-data"] = {"format": "toml", "body": init_data}
     st, body, _ = http("POST", "/kbs/v0/attest", attestation, cookie=cookie)
     return key, cookie, st, body
 
@@ -150,6 +156,50 @@ if st == 200:
     obj.deserialize(body, key=key)
     check("jwcrypto decrypts the bearer answer", obj.payload == want)
 
+# P-521 tee keys (as Trustee's KBS accepts): the binding, and the JWE jwcrypto decrypts.
+key, cookie, st, body = attest(False, crv="P-521")
+check("P-521 guest gets a token", st == 200 and "token" in json.loads(body), body)
+st, body, _ = http("GET", "/kbs/v0/resource/interop/model/k", cookie=cookie)
+check("P-521 resource", st == 200, body)
+if st == 200:
+    hdr = json.loads(base64.urlsafe_b64decode(json.loads(body)["protected"] + "==").decode())
+    check("P-521 JWE header", hdr["alg"] == "ECDH-ES+A256KW" and hdr["enc"] == "A256GCM"
+          and hdr["epk"]["crv"] == "P-521" and len(hdr["epk"]["x"]) == 88, json.dumps(hdr))
+    obj = jwe.JWE()
+    obj.deserialize(body, key=key)
+    check("jwcrypto decrypts the P-521 JWE", obj.payload == want)
+
+# Init-data (Confidential Containers): the TOML document the host hashed into HOST_DATA (sha384, its
+# first 32 bytes, as Trustee's verifier truncates), presented at /attest.
+toml = 'version = "0.1.0"\nalgorithm = "sha384"\n\n[data]\n"aa.toml" = \'\'\'\n[token_configs]\n\'\'\'\n'
+host = hashlib.sha384(toml.encode()).digest()[:32].hex()
+digest = hashlib.sha384(toml.encode()).hexdigest()
+required = {"init_data": {"required": True, "digests": [digest]}}
+key, cookie, st, body = attest(False, crv="P-521", init_data=toml, host_data=host, policy_extra=required)
+check("init-data bound to HOST_DATA: token", st == 200 and "token" in json.loads(body), body)
+if st == 200:
+    claims = json.loads(base64.urlsafe_b64decode(json.loads(body)["token"].split(".")[1] + "=="))
+    st, body, _ = http("GET", "/kbs/v0/resource/interop/model/k", cookie=cookie)
+    check("init-data bound: the key is released", st == 200, body)
+    if st == 200:
+        obj = jwe.JWE()
+        obj.deserialize(body, key=key)
+        check("init-data bound: jwcrypto decrypts", obj.payload == want)
+other = toml.replace("token_configs", "other")
+key, cookie, st, body = attest(False, init_data=other, host_data=host, policy_extra=required)
+check("init-data not the launched one: kbs.initdata_mismatch",
+      st == 401 and "kbs.initdata_mismatch" in json.loads(body).get("reasons", []), body)
+key, cookie, st, body = attest(False, host_data=host, policy_extra=required)
+check("init-data required and absent: kbs.initdata_missing",
+      st == 401 and "kbs.initdata_missing" in json.loads(body).get("reasons", []), body)
+host_other = hashlib.sha384(other.encode()).digest()[:32].hex()
+key, cookie, st, body = attest(False, init_data=other, host_data=host_other, policy_extra=required)
+check("init-data bound but not listed: kbs.initdata_not_allowed",
+      st == 401 and "kbs.initdata_not_allowed" in json.loads(body).get("reasons", []), body)
+key, cookie, st, body = attest(False, init_data=toml.replace("sha384", "sha1"), host_data=host, policy_extra=required)
+check("init-data of another algorithm: kbs.initdata_algorithm_unsupported",
+      st == 400 and "kbs.initdata_algorithm_unsupported" in body, body)
+
 key, cookie, st, body = attest(True)
 doc = json.loads(body)
 check("debug guest refused", st == 401 and "snp.debug_enabled" in doc.get("reasons", []), body)
@@ -165,7 +215,8 @@ rc=$?
 if "$py" -c '
 import json, sys
 recs = json.load(open(sys.argv[1]))
-att = [r for r in recs if r["action"] == "kbs.attest"]
+# (a body refused at parse, like the init-data of an unsupported algorithm, was never appraised)
+att = [r for r in recs if r["action"] == "kbs.attest" and "kbs.initdata_algorithm_unsupported" not in json.dumps(r)]
 rel = [r for r in recs if r["action"] == "resource.release" and r["decision"] == "allow"]
 ok = att and rel and all(r["v"] == 6 and r["tcb"]["status"] == "UpToDate" for r in att + rel)
 sys.exit(0 if ok else 1)' "$tmp/audit.json"; then
