@@ -1057,6 +1057,53 @@ static void pg_open_creates_the_schema(void **state)
     RAW_FAILS(f, "", "INSERT INTO schema_version(version, applied_at) VALUES (1, 0)");
 }
 
+/* Schema 5 on both backends: a rotation opens the previous version's grace, a cut-over ends it for good
+ * (and only shortens it), an owner changes hands only by a transfer, and only from the recorded owner. */
+static void grace_and_transfer_follow_schema_5(void **state)
+{
+    fixture *f = *state;
+    uint8_t w[100];
+    ccg_store_key k;
+    int64_t ended = -1;
+    int done = -1, mine = 0, found = 0;
+    ccg_store_owner alice = {"idp", "alice"}, bob = {"idp", "bob"}, eve = {"idp", "eve"}, got;
+    put_policy(f->s, "pol");
+    import_key(f->s, "r/t/k", 1, "pol");
+    fake_wrapped(w, 2);
+    ccg_store_key_spec spec = {"r/t/k", 2, w, sizeof(w), "ccgate-kek", "pol"};
+    OK(ccg_store_key_rotate(f->s, &spec, T0 + 10));
+    OK(ccg_store_key_get(f->s, "r/t/k", 1, &k));
+    assert_int_equal(k.state, CCG_KEY_RETIRED);
+    assert_true(k.releasable_until == CCG_STORE_GRACE_OPEN);
+    assert_int_equal(k.retired_at, T0 + 10);
+    ccg_store_key_free(&k);
+    FAILS_WITH(ccg_store_key_end_grace(f->s, "r/t/k", 9, T0 + 20, &ended), CCG_R_KEY_NOT_FOUND);
+    FAILS_WITH(ccg_store_key_end_grace(f->s, "r/t/none", 0, T0 + 20, &ended), CCG_R_KEY_NOT_FOUND);
+    OK(ccg_store_key_end_grace(f->s, "r/t/k", 1, T0 + 20, &ended));
+    assert_int_equal(ended, 1);
+    OK(ccg_store_key_end_grace(f->s, "r/t/k", 0, T0 + 30, &ended));
+    assert_int_equal(ended, 0); /* already ended: never reopened or moved later */
+    OK(ccg_store_key_get(f->s, "r/t/k", 1, &k));
+    assert_int_equal(k.releasable_until, T0 + 20);
+    ccg_store_key_free(&k);
+    RAW_FAILS(f, "UPDATE keys SET releasable_until = 9223372036854775807 WHERE version = 1",
+              "UPDATE keys SET releasable_until = 9223372036854775807 WHERE version = 1");
+
+    OK(ccg_store_owner_claim(f->s, CCG_OWNED_KEY, "r/t/k", &alice, T0, &mine));
+    assert_true(mine);
+    OK(ccg_store_owner_transfer(f->s, CCG_OWNED_KEY, "r/t/k", &eve, &bob, T0 + 40, &done));
+    assert_int_equal(done, 0); /* eve is not the owner */
+    OK(ccg_store_owner_transfer(f->s, CCG_OWNED_KEY, "r/t/k", &alice, &bob, T0 + 41, &done));
+    assert_int_equal(done, 1);
+    OK(ccg_store_owner_get(f->s, CCG_OWNED_KEY, "r/t/k", &got, &found));
+    assert_true(found);
+    assert_string_equal(got.subject, "bob");
+    /* behind the store's back, a change of hands without a transfer row is refused */
+    RAW_FAILS(f, "UPDATE owners SET subject = 'eve', updated_at = 99 WHERE object_id = 'r/t/k'",
+              "UPDATE owners SET subject = 'eve', updated_at = 99 WHERE object_id = 'r/t/k'");
+    RAW_FAILS(f, "DELETE FROM owner_transfers", "DELETE FROM owner_transfers");
+}
+
 /* The cases that run on both backends. */
 #define BOTH_BACKENDS(setup_fn)                                                                        \
     cmocka_unit_test_setup_teardown(schema_from_the_future_is_corrupt, setup_fn, teardown),           \
@@ -1072,7 +1119,8 @@ static void pg_open_creates_the_schema(void **state)
         cmocka_unit_test_setup_teardown(pooled_handle_with_relaxed_session_sync, setup_fn, teardown),  \
         cmocka_unit_test_setup_teardown(settings_get_or_create_is_stable, setup_fn, teardown),         \
         cmocka_unit_test_setup_teardown(racing_get_or_create_stores_one_value, setup_fn, teardown),    \
-        cmocka_unit_test_setup_teardown(concurrent_writers_do_not_corrupt, setup_fn, teardown)
+        cmocka_unit_test_setup_teardown(concurrent_writers_do_not_corrupt, setup_fn, teardown),        \
+        cmocka_unit_test_setup_teardown(grace_and_transfer_follow_schema_5, setup_fn, teardown)
 
 int main(void)
 {
