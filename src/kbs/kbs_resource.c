@@ -365,7 +365,7 @@ void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_ht
     if (ccg_failed(attested_evidence(&att, session.tee))) { /* a reused decision did not decode it */
         ccg_error_clear();
     }
-    presented = kbs_presented_claims(policy, session.tee, &att.snp, &att.tdx, &d, att.refval_version, 0);
+    presented = kbs_presented_claims(policy, session.tee, &att.snp, &att.tdx, &d, att.refval_version, want);
     ctx.presented = presented; /* what was presented, recorded with the decision (format 6) */
     if (!d.allow) {
         kbs_deny_reasons(k, resp, action, &ctx, &d.reasons, 403, now);

@@ -192,7 +192,7 @@ PY
 K='r.get("key_id")=="lc/model/llm"'
 audit_has "the rotation (host.key.rotate, v2)" "$K and r.get('action')=='host.key.rotate' and r.get('key_version')==2 and r.get('decision')=='allow'"
 audit_has "the cut-over (host.key.cut_over, v1)" "$K and r.get('action')=='host.key.cut_over' and r.get('key_version')==1 and r.get('decision')=='allow'"
-audit_has "a release of v1 (resource.release allow, key_version 1)" "$K and r.get('action')=='resource.release' and r.get('key_version')==1 and r.get('decision')=='allow'"
+audit_has "a release of v1 (resource.release allow, key_version 1, the version asked for among the claims)" "$K and r.get('action')=='resource.release' and r.get('key_version')==1 and r.get('decision')=='allow' and (r.get('claims') or {}).get('key_version_requested')==1"
 audit_has "a release of v2 (resource.release allow, key_version 2)" "$K and r.get('action')=='resource.release' and r.get('key_version')==2 and r.get('decision')=='allow'"
 audit_has "the refusal of v1 (resource.release deny key.retired, key_version 1)" "$K and r.get('action')=='resource.release' and r.get('key_version')==1 and r.get('decision')=='deny' and 'key.retired' in r.get('reasons',[])"
 audit_has "the refused cut-over of the live version (deny store.conflict)" "$K and r.get('action')=='host.key.cut_over' and r.get('decision')=='deny'"
