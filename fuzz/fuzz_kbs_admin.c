@@ -2,7 +2,7 @@
  * import {"key_id","policy_id","key"}, key rotate {"key"} and collateral {"collateral_id","version",
  * "data"}. (Policy and reference-value documents are fuzzed by fuzz_kbs_request and fuzz_refval.)
  * Invariants: a failure carries a reason and leaves the output empty; an accepted document has valid
- * IDs and a key of 16..KBS_ADMIN_KEY_MAX bytes in secret memory. */
+ * IDs and a key of 1..KBS_ADMIN_KEY_MAX bytes (the one size rule) in secret memory. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (ccg_ok(kbs_admin_parse_key_import(text, size, 1, &k))) {
         if (!kbs_admin_id_valid(k.key_id) || !kbs_admin_id_valid(k.policy_id) || k.key.data == NULL ||
-            k.key.len < 16 || k.key.len > KBS_ADMIN_KEY_MAX) {
+            k.key.len < 1 || k.key.len > KBS_ADMIN_KEY_MAX) {
             abort();
         }
         kbs_admin_key_doc_clear(&k);
@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
     if (ccg_ok(kbs_admin_parse_key_rotate(text, size, 1, &k))) {
-        if (k.key.data == NULL || k.key.len < 16 || k.key.len > KBS_ADMIN_KEY_MAX || k.key_id[0] != 0) {
+        if (k.key.data == NULL || k.key.len < 1 || k.key.len > KBS_ADMIN_KEY_MAX || k.key_id[0] != 0) {
             abort();
         }
         kbs_admin_key_doc_clear(&k);
