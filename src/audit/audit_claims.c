@@ -19,6 +19,8 @@ static const struct {
     {"refval_record", CLAIM_TOKEN}, {"refval_match", CLAIM_BOOL},      {"mrtd", CLAIM_HEX},
     {"rtmrs", CLAIM_HEX_LIST},      {"mrconfigid", CLAIM_HEX},         {"td_attributes", CLAIM_HEX},
     {"tee_tcb_svn", CLAIM_HEX},     {"key_version_requested", CLAIM_INT}, {"gpu_count", CLAIM_INT},
+    /* An ownership transfer: the owner it gives the key to (the issuer null when unbound). */
+    {"new_owner_issuer", CLAIM_TOKEN}, {"new_owner_subject", CLAIM_TOKEN},
 };
 
 static int text_ok(const char *s, claim_type t)

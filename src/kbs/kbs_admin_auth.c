@@ -324,6 +324,7 @@ static ccg_result admin_audit(kbs_admin_call *c, ccg_audit_decision d, const ccg
     ev.policy_version = c->ctx.policy_version;
     ev.decision = d;
     ev.reasons = reasons;
+    ev.claims = c->ctx.presented; /* e.g. a transfer's new owner (format 6) */
     /* A call that did not authenticate is anonymous: aggregated like the protocol's (kbs_audit_agg.c),
      * so unauthenticated admin requests cannot grow the log one synced record each. */
     if (ev.persona == CCG_PERSONA_SYSTEM && c->k->audit_agg != NULL && kbs_audit_is_anonymous(&ev)) {

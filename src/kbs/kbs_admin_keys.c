@@ -198,7 +198,7 @@ cleanup:
 static void key_transfer(kbs_admin_call *c, const char *key_id)
 {
     static const char *const known[] = {"issuer", "subject"};
-    json_t *doc = NULL;
+    json_t *doc = NULL, *claims = NULL;
     const char *issuer, *subject;
     ccg_store_owner from, to;
     int done = 0;
@@ -225,6 +225,13 @@ static void key_transfer(kbs_admin_call *c, const char *key_id)
     snprintf(from.subject, sizeof(from.subject), "%s", c->who.sub);
     snprintf(to.issuer, sizeof(to.issuer), "%s", issuer);
     snprintf(to.subject, sizeof(to.subject), "%s", subject);
+    /* The records (intent, refusal) name the owner the key is given to, as owner_transfers does. */
+    claims = json_pack("{s:s,s:s}", "new_owner_issuer", issuer, "new_owner_subject", subject);
+    if (claims == NULL) {
+        kbs_admin_deny(c, CCG_R_INTERNAL_OUT_OF_MEMORY);
+        goto cleanup;
+    }
+    c->ctx.presented = claims;
     if (!kbs_admin_intent(c)) {
         /* answered */
     } else if (ccg_failed(ccg_store_owner_transfer(c->k->store, CCG_OWNED_KEY, key_id, &from, &to, c->now, &done))) {
@@ -235,6 +242,8 @@ static void key_transfer(kbs_admin_call *c, const char *key_id)
         kbs_admin_ok(c, 200, json_pack("{s:s,s:s,s:s}", "key_id", key_id, "issuer", issuer, "owner", subject));
     }
 cleanup:
+    c->ctx.presented = NULL;
+    json_decref(claims);
     json_decref(doc);
 }
 

@@ -24,6 +24,7 @@ typedef struct {
     int64_t key_version;
     const char *policy_id;
     int64_t policy_version;
+    const json_t *claims; /* format-6 claims of its records (a transfer's new owner), or NULL */
 } host_call;
 
 /* An ID as the audit log accepts it (printable ASCII without space), else none: a bad ID is refused
@@ -40,6 +41,15 @@ static const char *audit_id(const char *id)
         }
     }
     return id;
+}
+
+/* The claims naming the owner a key is given to (format 6): an unbound owner's issuer is null, and a
+ * name the audit log would refuse is left out rather than made a failure here (the store's owner rules
+ * judge it). A new reference, NULL when out of memory. */
+static json_t *owner_claims(const ccg_store_owner *to)
+{
+    return json_pack("{s:s?,s:s?}", "new_owner_issuer", audit_id(to->issuer), "new_owner_subject",
+                     audit_id(to->subject));
 }
 
 static ccg_result host_begin(ccg_kbs *k, host_call *h, const char *action)
@@ -74,6 +84,7 @@ static ccg_result host_record(host_call *h, ccg_audit_decision d, ccg_reason why
     ev.policy_version = h->policy_version;
     ev.decision = d;
     ev.reasons = d == CCG_AUDIT_ALLOW ? NULL : &list;
+    ev.claims = h->claims;
     CCG_TRY(ccg_audit_append(h->k->audit, &ev, NULL, NULL));
     result = CCG_SUCCESS;
 cleanup:
@@ -175,12 +186,18 @@ ccg_result ccg_kbs_host_import_key_owned(ccg_kbs *k, const char *key_id, const c
     host_call h;
     ccg_store_key existing;
     ccg_store_doc policy;
+    json_t *claims = NULL;
     int done = 0;
     memset(&existing, 0, sizeof(existing));
     memset(&policy, 0, sizeof(policy));
     CCG_TRY(host_begin(k, &h, "host.key.import"));
     h.key_id = key_id;
     h.key_version = 1;
+    if (owner != NULL) {
+        claims = owner_claims(owner); /* the import's records name the owner it sets */
+        CCG_ENSURE_ALLOC(claims);
+        h.claims = claims;
+    }
     h.policy_id = policy_id;
     /* Checked before the record: the ID's form, the size, an existing key, a missing policy. */
     if (ccg_failed(ccg_key_id_check(key_id)) || ccg_failed(ccg_kbs_resource_size_check(key != NULL ? key->len : 0))) {
@@ -206,6 +223,7 @@ ccg_result ccg_kbs_host_import_key_owned(ccg_kbs *k, const char *key_id, const c
     }
     result = CCG_SUCCESS;
 cleanup:
+    json_decref(claims);
     ccg_store_key_free(&existing);
     ccg_store_doc_free(&policy);
     return result;
@@ -249,10 +267,15 @@ ccg_result ccg_kbs_host_transfer_key(ccg_kbs *k, const char *key_id, const ccg_s
     ccg_result result = CCG_FAILURE;
     host_call h;
     ccg_store_key key;
+    json_t *claims = NULL;
     int done = 0;
     memset(&key, 0, sizeof(key));
     CCG_TRY(host_begin(k, &h, "host.key.transfer"));
     h.key_id = key_id;
+    /* Its records name the owner the key is given to, as owner_transfers does. */
+    claims = owner_claims(to);
+    CCG_ENSURE_ALLOC(claims);
+    h.claims = claims;
     if (ccg_failed(ccg_store_key_get(k->store, key_id, 0, &key))) {
         CCG_TRY(host_fail(&h));
     }
@@ -264,6 +287,7 @@ ccg_result ccg_kbs_host_transfer_key(ccg_kbs *k, const char *key_id, const ccg_s
     }
     result = CCG_SUCCESS;
 cleanup:
+    json_decref(claims);
     ccg_store_key_free(&key);
     return result;
 }

@@ -284,6 +284,24 @@ audit_has "the admin transfer (admin.key.transfer)" "r.get('key_id')=='lc/model/
 audit_has "the admin cut-over (admin.key.cut_over)" "r.get('key_id')=='lc/model/owned' and r.get('action')=='admin.key.cut_over' and r.get('decision')=='allow'"
 audit_has "the transfer (host.key.transfer)" "r.get('key_id')=='lc/model/owned' and r.get('action')=='host.key.transfer' and r.get('decision')=='allow'"
 audit_has "the import with an owner (host.key.import)" "r.get('key_id')=='lc/model/owned' and r.get('action')=='host.key.import' and r.get('decision')=='allow'"
+# The transfer records name the new owner and its issuer (format-6 claims), as owner_transfers does.
+audit_has "the admin transfer names the new owner (acme) and issuer (acme-idp)" "r.get('key_id')=='lc/model/owned' and r.get('action')=='admin.key.transfer' and r.get('decision')=='allow' and (r.get('claims') or {}).get('new_owner_subject')=='acme' and (r.get('claims') or {}).get('new_owner_issuer')=='acme-idp'"
+audit_has "the host transfer names the new owner (other) and an issuer" "r.get('key_id')=='lc/model/owned' and r.get('action')=='host.key.transfer' and r.get('decision')=='allow' and (r.get('claims') or {}).get('new_owner_subject')=='other' and (r.get('claims') or {}).get('new_owner_issuer')"
+audit_has "the import with --owner names its owner" "r.get('key_id')=='lc/model/owned' and r.get('action')=='host.key.import' and r.get('decision')=='allow' and (r.get('claims') or {}).get('new_owner_subject')=='acme'"
+"$py" - "$tmp/audit.json" "$tmp/kbs.db" <<'PY' && ok "the transfer records and owner_transfers agree (same new owners, same order)" || bad "the transfer records and owner_transfers disagree"
+import json, sqlite3, sys
+doc = json.load(open(sys.argv[1]))
+recs = doc["records"] if isinstance(doc, dict) else doc
+audited = [((r.get("claims") or {}).get("new_owner_issuer"), (r.get("claims") or {}).get("new_owner_subject"))
+           for r in sorted(recs, key=lambda r: r.get("seq", 0))
+           if r.get("key_id") == "lc/model/owned" and r.get("decision") == "allow"
+           and r.get("action") in ("host.key.transfer", "admin.key.transfer")]
+db = sqlite3.connect(sys.argv[2])
+rows = [tuple(x) for x in db.execute("SELECT to_issuer, to_subject FROM owner_transfers WHERE kind = 'key' AND "
+                                      "object_id = 'lc/model/owned' AND from_subject <> '' ORDER BY rowid")]
+print("audited:", audited, "owner_transfers:", rows)
+sys.exit(0 if audited and audited == rows else 1)
+PY
 
 # ---- key IDs at admin import, and one size rule for resources (host and admin)
 b64() { "$py" -c 'import base64,sys; print(base64.urlsafe_b64encode(open(sys.argv[1],"rb").read()).decode().rstrip("="))' "$1"; }
