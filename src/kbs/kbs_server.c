@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -52,6 +53,8 @@
 /* The longest request target kept for the log (longer ones are refused by the path grammar anyway). */
 #define KBS_TARGET_MAX 4096u
 #define KBS_TLS_KEY_MAX (64u * 1024u)
+/* Query arguments a request target may carry (the resource path takes one, ?version=N). */
+#define KBS_QUERY_ARGS_MAX 16u
 /* Each connection's read buffer. Above 32 KiB the library maps it (mmap) and unmaps it when the
  * connection closes; a smaller one is malloc'd and freed unzeroed, leaving the raw request (a body can
  * carry a key) in the heap. */
@@ -110,6 +113,7 @@ typedef struct {
     char target[KBS_TARGET_MAX]; /* that much of it (with the query) */
     int headers_done;
     int too_large;
+    int framing_ambiguous; /* Transfer-Encoding beside Content-Length (see answer) */
     kbs_body body;
 } conn_state;
 
@@ -332,15 +336,49 @@ static size_t no_unescape(void *cls, struct MHD_Connection *connection, char *s)
     return strlen(s);
 }
 
+/* The number of query arguments in a request target ('&'-separated fields after the first '?'). */
+static size_t query_arguments(const char *uri)
+{
+    const char *q = strchr(uri, '?');
+    size_t n = q != NULL ? 1 : 0;
+    for (; q != NULL && *q != 0; q++) {
+        n += *q == '&';
+    }
+    return n;
+}
+
+/* Shuts down a connection whose request the library cannot answer (see uri_seen). */
+static void cut_now(ccg_kbs_server *srv, struct MHD_Connection *connection, ccg_reason why, const char *detail)
+{
+    kbs_conn *c = conn_of(connection);
+    if (c == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&srv->conns_lock);
+    if (!c->cut) {
+        c->cut = 1;
+        (void)shutdown(c->fd, SHUT_RDWR);
+        ccg_log_eventf(CCG_LOG_INFO, "connection_closed", NULL, "{s:[s],s:s,s:s}", "reasons", ccg_reason_code(why),
+                       "address", c->address, "detail", detail);
+    }
+    pthread_mutex_unlock(&srv->conns_lock);
+}
+
 static void *uri_seen(void *cls, const char *uri, struct MHD_Connection *connection)
 {
+    ccg_kbs_server *srv = cls;
     conn_state *st = calloc(1, sizeof(*st));
-    (void)cls;
-    (void)connection;
     if (st != NULL && uri != NULL) {
         st->target_at = (uintptr_t)uri;
         st->target_len = strlen(uri);
         snprintf(st->target, sizeof(st->target), "%s", uri);
+    }
+    /* libmicrohttpd 0.9.75 keeps each query argument in the connection's 64 KiB pool: about a thousand
+     * of them ("?a&a&..." in 2 KiB) exhaust it, and the library then neither answers (its 431 needs the
+     * pool too) nor closes, so the connection stayed until the request deadline. No route takes more
+     * than one argument: a target with more than KBS_QUERY_ARGS_MAX is cut at once. */
+    if (uri != NULL && query_arguments(uri) > KBS_QUERY_ARGS_MAX) {
+        cut_now(srv, connection, CCG_R_INPUT_TOO_LARGE, "too many query arguments");
     }
     return st;
 }
@@ -373,6 +411,42 @@ static void completed(void *cls, struct MHD_Connection *connection, void **con_c
     set_receiving(srv, connection, 1);
 }
 
+/* Counts the headers named `cls` (a counter and a name). */
+typedef struct {
+    const char *name;
+    unsigned n;
+} header_count;
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    header_count *c = cls;
+    (void)kind;
+    (void)value;
+    c->n += key != NULL && strcasecmp(key, c->name) == 0;
+    return MHD_YES;
+}
+
+static unsigned headers_named(struct MHD_Connection *connection, const char *name)
+{
+    header_count c = {name, 0};
+    (void)MHD_get_connection_values(connection, MHD_HEADER_KIND, count_header, &c);
+    return c.n;
+}
+
+/* Whether the body's length is ambiguous. libmicrohttpd 0.9.75 reads a body with both Transfer-Encoding
+ * and Content-Length as chunked, one with two Content-Lengths by the first, and keeps the connection in
+ * both cases, so a front end that went by the other length would take the bytes after the body as part
+ * of it while the broker answered them as a second request (request smuggling); a Transfer-Encoding
+ * other than "chunked" left the connection unanswered until the request deadline. Each is refused at
+ * once (RFC 9112, 6.1 and 6.3). */
+static int framing_ambiguous(struct MHD_Connection *connection)
+{
+    const char *te = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    unsigned te_n = headers_named(connection, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    unsigned cl_n = headers_named(connection, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    return cl_n > 1 || te_n > 1 || (te_n == 1 && (cl_n > 0 || te == NULL || strcasecmp(te, "chunked") != 0));
+}
+
 /* An Attestation may carry a whole TDX event log area; every other body is small. The URL here is as
  * sent: an encoded variant of the attest path gets the small limit, and the router refuses it anyway. */
 static size_t body_limit(const char *method, const char *url)
@@ -401,9 +475,12 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *connection, cons
     }
     if (!st->headers_done) {
         st->headers_done = 1;
-        return MHD_YES;
-    }
-    if (*upload_data_size > 0) {
+        st->framing_ambiguous = framing_ambiguous(connection);
+        if (!st->framing_ambiguous) {
+            return MHD_YES;
+        }
+        /* answered now, before any of the body is read; the connection closes after the answer */
+    } else if (*upload_data_size > 0) {
         if (!st->too_large) {
             int rc = kbs_body_append(&st->body, upload_data, *upload_data_size, body_limit(method, url));
             if (rc < 0) {
@@ -432,7 +509,16 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *connection, cons
     req.body_len = st->body.len;
     req.request_id = request_id;
     req.client_address = client_address(connection, peer, sizeof(peer));
-    if (st->too_large) {
+    if (st->framing_ambiguous) {
+        memset(&resp, 0, sizeof(resp));
+        kbs_json_response(&resp, 400,
+                          json_pack("{s:s,s:s,s:[s],s:s}", "type",
+                                    "https://github.com/confidential-containers/kbs/errors/InvalidRequest", "detail",
+                                    "the body's length is ambiguous (Transfer-Encoding and Content-Length together, "
+                                    "two of either, or a transfer coding other than chunked)",
+                                    "reasons", "input.malformed",
+                                    "request_id", request_id));
+    } else if (st->too_large) {
         memset(&resp, 0, sizeof(resp));
         kbs_json_response(&resp, 413,
                           json_pack("{s:s,s:s,s:[s],s:s}", "type",
@@ -460,6 +546,9 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *connection, cons
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (resp.set_cookie[0] != 0) {
         MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, resp.set_cookie);
+    }
+    if (st->framing_ambiguous) {
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close"); /* nothing after it is read */
     }
     ret = MHD_queue_response(connection, resp.status, r);
     MHD_destroy_response(r);
