@@ -12,6 +12,10 @@
  *     must arrive whole within request_deadline seconds of its connection (or of the previous
  *     request's end), however busily the client trickles bytes: a watchdog thread shuts such a
  *     connection down. The library's own timeout only measures silence;
+ *   - a body whose length is ambiguous (Transfer-Encoding beside Content-Length, two of either, a
+ *     coding other than chunked) is refused before it is read and the connection closed, so no front
+ *     end and this server disagree on where a request ends; a target with more query arguments than
+ *     any route takes is cut as its request line arrives (the library would hold it unanswered);
  *   - request bodies are collected in buffers that are zeroed before they are freed or replaced, and
  *     the library's per-connection buffer is a mapping of its own, returned to the kernel on close;
  *   - the TLS private key's PEM lives in secret memory and is zeroed as soon as the library has
@@ -113,7 +117,7 @@ typedef struct {
     char target[KBS_TARGET_MAX]; /* that much of it (with the query) */
     int headers_done;
     int too_large;
-    int framing_ambiguous; /* Transfer-Encoding beside Content-Length (see answer) */
+    int framing_ambiguous; /* the body's length is ambiguous (framing_ambiguous): refused at once */
     kbs_body body;
 } conn_state;
 
@@ -411,7 +415,7 @@ static void completed(void *cls, struct MHD_Connection *connection, void **con_c
     set_receiving(srv, connection, 1);
 }
 
-/* Counts the headers named `cls` (a counter and a name). */
+/* A header name and how many times it occurs (count_header's `cls`). */
 typedef struct {
     const char *name;
     unsigned n;
