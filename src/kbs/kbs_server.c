@@ -355,13 +355,15 @@ static size_t query_arguments(const char *uri)
 static void cut_now(ccg_kbs_server *srv, struct MHD_Connection *connection, ccg_reason why, const char *detail)
 {
     kbs_conn *c = conn_of(connection);
+    int fd;
     if (c == NULL) {
         return;
     }
     pthread_mutex_lock(&srv->conns_lock);
+    fd = c->fd;
     if (!c->cut) {
         c->cut = 1;
-        (void)shutdown(c->fd, SHUT_RDWR);
+        (void)shutdown(fd, SHUT_RDWR); /* the library then reads the end and closes it */
         ccg_log_eventf(CCG_LOG_INFO, "connection_closed", NULL, "{s:[s],s:s,s:s}", "reasons", ccg_reason_code(why),
                        "address", c->address, "detail", detail);
     }
