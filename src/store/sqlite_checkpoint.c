@@ -31,6 +31,7 @@ struct ccg_sqlite_checkpointer {
     int pages;             /* the WAL's size in pages at the last request (under lock) */
     int stopping;          /* under lock */
     _Atomic int inline_at; /* the WAL size of the last inline checkpoint */
+    _Atomic int asked_at;  /* the WAL size (in 1000s of pages) of the last request to the thread */
     int busy_timeout_ms;
     char path[4096];
 };
@@ -117,11 +118,17 @@ int ccg_sqlite_checkpointer_hook(void *arg, sqlite3 *db, const char *name, int p
     int started;
     if (pages < CHECKPOINT_PAGES) {
         atomic_store(&c->inline_at, 0); /* the WAL was started over */
+        atomic_store(&c->asked_at, 0);
         return SQLITE_OK;
     }
     if (pages >= INLINE_PAGES && pages - atomic_load(&c->inline_at) >= CHECKPOINT_PAGES) {
         atomic_store(&c->inline_at, pages);
         (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        return SQLITE_OK;
+    }
+    /* Once per 1000 new pages, as SQLite's own: every checkpoint syncs the WAL and the database, so one
+     * per commit would cost more than the copying. */
+    if (atomic_exchange(&c->asked_at, pages / CHECKPOINT_PAGES) == pages / CHECKPOINT_PAGES) {
         return SQLITE_OK;
     }
     pthread_mutex_lock(&c->lock);
