@@ -122,7 +122,12 @@ static ccg_result append(ccg_audit *a, const ccg_audit_event *ev, int durable, i
     CCG_TRY(a->ops->begin_write(a->s));
     in_tx = 1;
     CCG_TRY(ccg_audit_append_in_tx(a, ev, seq, hash));
-    CCG_TRY(a->ops->commit_ordered(a->s, &ticket)); /* a failed COMMIT may leave it open: rolled back */
+    /* A failed COMMIT may leave the transaction open: rolled back below. */
+    if (durable) {
+        CCG_TRY(a->ops->commit_ordered(a->s, &ticket));
+    } else {
+        CCG_TRY(a->ops->commit_unsynced(a->s));
+    }
     in_tx = 0;
     pthread_mutex_unlock(&a->lock);
     locked = 0;

@@ -266,6 +266,16 @@ static ccg_result pg_durable(ccg_audit_store *s, uint64_t ticket)
     return CCG_SUCCESS;
 }
 
+static ccg_result pg_commit_unsynced(ccg_audit_store *s)
+{
+    ccg_result result = CCG_FAILURE;
+    CCG_TRY(pg_exec(s, "SET LOCAL synchronous_commit TO off", PGRES_COMMAND_OK, "relax the audit commit", NULL));
+    CCG_TRY(pg_commit(s));
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
 static void pg_rollback(ccg_audit_store *s)
 {
     if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK) {
@@ -441,6 +451,7 @@ static const ccg_audit_ops PG_OPS = {
     .commit = pg_commit,
     .commit_ordered = pg_commit_ordered,
     .durable = pg_durable,
+    .commit_unsynced = pg_commit_unsynced,
     .rollback = pg_rollback,
     .head = pg_head,
     .insert = pg_insert,
