@@ -115,6 +115,9 @@ struct ccg_sqlite_gate {
     char wal_path[4096];
     char db_path[4096];
     ccg_sqlite_checkpointer *checkpointer; /* this file's WAL checkpoints (sqlite_checkpoint.c) */
+    int wal_fd; /* the WAL, open for syncing (under sync_lock); -1 until it exists. SQLite removes the
+                 * WAL only when a file's last connection closes, and this process holds one while the
+                 * gate exists, so the descriptor stays the WAL's */
 };
 
 static pthread_mutex_t g_gates_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -149,6 +152,7 @@ static ccg_sqlite_gate *gate_get(const char *path)
             snprintf(g->wal_path, sizeof(g->wal_path), "%s-wal", abs != NULL ? abs : path);
             free(abs);
             g->checkpointer = ccg_sqlite_checkpointer_new(g->db_path, 5000, &g->lock);
+            g->wal_fd = -1;
             g->dev = st.st_dev;
             g->ino = st.st_ino;
             g->refs = 1;
@@ -174,6 +178,9 @@ static void gate_put(ccg_sqlite_gate *gate)
             }
         }
         ccg_sqlite_checkpointer_free(gate->checkpointer); /* its connection, closing last, checkpoints */
+        if (gate->wal_fd >= 0) {
+            close(gate->wal_fd);
+        }
         pthread_mutex_destroy(&gate->lock);
         pthread_mutex_destroy(&gate->sync_lock);
         free(gate);
@@ -228,7 +235,10 @@ static ccg_result durable_barrier(ccg_sqlite *h, uint64_t mine)
     if (mine == 0 || g->synced < mine) {
         /* Every commit counted so far has its frames in the WAL already (counted after COMMIT). */
         uint64_t target = atomic_load(&g->commits);
-        rc = sync_file(g->wal_path);
+        if (g->wal_fd < 0) {
+            g->wal_fd = open(g->wal_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        }
+        rc = g->wal_fd >= 0 ? (fdatasync(g->wal_fd) == 0 ? 0 : -1) : (errno == ENOENT ? 1 : -1);
         if (rc == 1) {
             /* No WAL: it was checkpointed into the database and removed; sync the database. */
             rc = sync_file(g->db_path);
