@@ -161,15 +161,6 @@ static void a_rewrap_keeps_the_grace(void **state)
 
 /* ---- ownership transfer ---- */
 
-static ccg_store_owner owner(const char *issuer, const char *subject)
-{
-    ccg_store_owner o;
-    memset(&o, 0, sizeof(o));
-    snprintf(o.issuer, sizeof(o.issuer), "%s", issuer);
-    snprintf(o.subject, sizeof(o.subject), "%s", subject);
-    return o;
-}
-
 static void assert_owner(ccg_store *s, const char *id, const char *issuer, const char *subject)
 {
     ccg_store_owner o;
@@ -183,8 +174,8 @@ static void assert_owner(ccg_store *s, const char *id, const char *issuer, const
 static void transfer_is_atomic_against_the_recorded_owner(void **state)
 {
     fixture *f = *state;
-    ccg_store_owner acme = owner("acme-idp", "acme"), globex = owner("globex-idp", "globex"),
-                    rogue = owner("rogue-idp", "acme"), none = owner("", "x");
+    ccg_store_owner acme = tu_owner("acme-idp", "acme"), globex = tu_owner("globex-idp", "globex"),
+                    rogue = tu_owner("rogue-idp", "acme"), none = tu_owner("", "x");
     int done = -1, mine = 0;
     put_version(f->s, "lc/model/o", 1, T0);
     /* the host (from NULL) gives an unowned key an owner */

@@ -1087,14 +1087,5 @@ int main(void)
         BOTH_BACKENDS(setup_pg),
     };
     int failed = cmocka_run_group_tests_name("store on SQLite", sqlite_tests, NULL, NULL);
-    int rc = tu_pg_start(&g_pg);
-    if (rc == 77) {
-        return failed + tu_skip_or_fail_main("PostgreSQL's server binaries are missing: the PostgreSQL half is skipped");
-    }
-    if (rc != 0) {
-        return failed + 1;
-    }
-    failed += cmocka_run_group_tests_name("store on PostgreSQL", pg_tests, NULL, NULL);
-    tu_pg_stop(&g_pg);
-    return failed;
+    return failed + TU_PG_RUN_GROUP(&g_pg, NULL, "store on PostgreSQL", pg_tests);
 }

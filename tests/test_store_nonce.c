@@ -124,15 +124,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(nonce_cannot_be_swapped, setup, teardown),
     };
     int failed = cmocka_run_group_tests_name("nonces on SQLite", tests, NULL, NULL);
-    int rc = tu_pg_start(&g_pg);
-    if (rc == 77) {
-        return failed + tu_skip_or_fail_main("PostgreSQL's server binaries are missing: the PostgreSQL half is skipped");
-    }
-    if (rc != 0) {
-        return failed + 1;
-    }
-    g_on_pg = 1;
-    failed += cmocka_run_group_tests_name("nonces on PostgreSQL", tests, NULL, NULL);
-    tu_pg_stop(&g_pg);
-    return failed;
+    return failed + TU_PG_RUN_GROUP(&g_pg, &g_on_pg, "nonces on PostgreSQL", tests);
 }

@@ -85,15 +85,6 @@ static void raw_exec_on(const fixture *f, const char *sql, const char *pg_sql, i
     sqlite3_close(db);
 }
 
-static ccg_store_owner owner(const char *issuer, const char *subject)
-{
-    ccg_store_owner o;
-    memset(&o, 0, sizeof(o));
-    snprintf(o.issuer, sizeof(o.issuer), "%s", issuer);
-    snprintf(o.subject, sizeof(o.subject), "%s", subject);
-    return o;
-}
-
 static void assert_owner(ccg_store *s, ccg_store_owned kind, const char *id, const char *issuer, const char *subject)
 {
     ccg_store_owner got;
@@ -129,7 +120,7 @@ static void import_key(ccg_store *s, const char *key_id, const char *policy_id)
 static void a_claim_is_recorded_once_and_never_changes_hands(void **state)
 {
     fixture *f = *state;
-    ccg_store_owner acme = owner("acme-idp", "acme"), rogue = owner("rogue-idp", "acme"), none = owner("", "acme");
+    ccg_store_owner acme = tu_owner("acme-idp", "acme"), rogue = tu_owner("rogue-idp", "acme"), none = tu_owner("", "acme");
     int mine = -1;
     int64_t version = 0;
     TU_OK(ccg_store_schema_version(f->s, &version));
@@ -170,7 +161,7 @@ static void *claim_thread(void *arg)
     char issuer[32];
     ccg_store_owner o;
     snprintf(issuer, sizeof(issuer), "idp-%d", c->id);
-    o = owner(issuer, "acme");
+    o = tu_owner(issuer, "acme");
     if (ccg_failed(ccg_store_open(c->path, NULL, &s)) ||
         ccg_failed(ccg_store_owner_claim(s, CCG_OWNED_POLICY, "contested", &o, T0, &c->mine))) {
         c->failed = 1;
@@ -281,7 +272,7 @@ static void schema_1_owners_migrate_unbound(void **state)
     free(unbound);
     /* An unbound owner is claimed by nobody until it is bound, once. */
     {
-        ccg_store_owner acme = owner("acme-idp", "acme");
+        ccg_store_owner acme = tu_owner("acme-idp", "acme");
         int mine = -1;
         TU_OK(ccg_store_owner_claim(f->s, CCG_OWNED_POLICY, "pol", &acme, T0, &mine));
         assert_int_equal(mine, 0);
@@ -358,15 +349,5 @@ int main(void)
     };
     int failed = cmocka_run_group_tests_name("owners on SQLite", both, NULL, NULL);
     failed += cmocka_run_group_tests_name("owners on SQLite (broker)", sqlite_only, NULL, NULL);
-    int rc = tu_pg_start(&g_pg);
-    if (rc == 77) {
-        return failed + tu_skip_or_fail_main("PostgreSQL's server binaries are missing: the PostgreSQL half is skipped");
-    }
-    if (rc != 0) {
-        return failed + 1;
-    }
-    g_on_pg = 1;
-    failed += cmocka_run_group_tests_name("owners on PostgreSQL", both, NULL, NULL);
-    tu_pg_stop(&g_pg);
-    return failed;
+    return failed + TU_PG_RUN_GROUP(&g_pg, &g_on_pg, "owners on PostgreSQL", both);
 }

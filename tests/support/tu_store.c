@@ -30,6 +30,32 @@ void tu_store_loc(tu_pg *pg, const char *prefix, int *counter, const char *path,
     assert_int_equal(tu_pg_fresh_schema(pg, schema, loc, loc_cap), 0);
 }
 
+int tu_pg_run_group(tu_pg *pg, int *on_pg, const char *name, const struct CMUnitTest *tests, size_t count)
+{
+    int failed, rc = tu_pg_start(pg);
+    if (rc == 77) {
+        return tu_skip_or_fail_main("PostgreSQL's server binaries are missing: the PostgreSQL half is skipped");
+    }
+    if (rc != 0) {
+        return 1;
+    }
+    if (on_pg != NULL) {
+        *on_pg = 1;
+    }
+    failed = _cmocka_run_group_tests(name, tests, count, NULL, NULL);
+    tu_pg_stop(pg);
+    return failed;
+}
+
+ccg_store_owner tu_owner(const char *issuer, const char *subject)
+{
+    ccg_store_owner o;
+    memset(&o, 0, sizeof(o));
+    snprintf(o.issuer, sizeof(o.issuer), "%s", issuer);
+    snprintf(o.subject, sizeof(o.subject), "%s", subject);
+    return o;
+}
+
 void tu_remove_db(const char *path)
 {
     char p[4096 + 8];

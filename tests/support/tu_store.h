@@ -35,6 +35,14 @@ void tu_temp_db(const char *tag, char *dir, size_t dir_cap, char *path, size_t p
 /* Where a test case's store is: path itself (pg NULL), or a fresh schema PREFIX_N on the scratch
  * server, N counting up in *counter, so each case starts from an empty database. */
 void tu_store_loc(tu_pg *pg, const char *prefix, int *counter, const char *path, char *loc, size_t loc_cap);
+/* Starts the scratch PostgreSQL into pg, sets *on_pg (when not NULL), runs the group again under `name`
+ * and stops the server; returns the failures. Missing server binaries skip the group (fail under
+ * CI=true: tu_skip_or_fail_main). A macro, as cmocka's group runner needs the array's length. */
+#define TU_PG_RUN_GROUP(pg, on_pg, name, tests) \
+    tu_pg_run_group(pg, on_pg, name, tests, sizeof(tests) / sizeof((tests)[0]))
+int tu_pg_run_group(tu_pg *pg, int *on_pg, const char *name, const struct CMUnitTest *tests, size_t count);
+/* An owner (issuer, subject). */
+ccg_store_owner tu_owner(const char *issuer, const char *subject);
 /* Removes a SQLite database file with its -wal and -shm. */
 void tu_remove_db(const char *path);
 /* Closes s (NULL: none), removes the database at path (NULL: none) and then the directory. */
