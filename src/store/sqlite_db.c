@@ -751,3 +751,31 @@ ccg_result ccg_sqlite_set_full_sync(ccg_sqlite *h, int full)
 cleanup:
     return result;
 }
+
+/* The column readers behind ccg_store_row: a statement has one current row, so the index is unused. */
+static ccg_result row_text(const void *src, int row, int col, char *out, size_t out_size)
+{
+    (void)row;
+    return ccg_sqlite_col_text((sqlite3_stmt *)src, col, out, out_size);
+}
+
+static ccg_result row_int(const void *src, int row, int col, int64_t *out)
+{
+    (void)row;
+    return ccg_sqlite_col_int((sqlite3_stmt *)src, col, out);
+}
+
+static ccg_result row_bytes(const void *src, int row, int col, size_t max, int allow_null, uint8_t **out,
+                            size_t *len)
+{
+    (void)row;
+    return ccg_sqlite_col_bytes((sqlite3_stmt *)src, col, max, allow_null, out, len);
+}
+
+static const ccg_store_col_ops SQLITE_COLS = {row_text, row_int, row_bytes};
+
+ccg_store_row ccg_sqlite_row(sqlite3_stmt *st)
+{
+    ccg_store_row row = {&SQLITE_COLS, st, 0};
+    return row;
+}

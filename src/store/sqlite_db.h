@@ -12,6 +12,7 @@
 
 #include "ccgate/result.h"
 #include "ccgate/store.h"
+#include "store_rules.h"
 
 typedef struct {
     const char *sql; /* the static SQL text, compared by address */
@@ -81,6 +82,8 @@ CCG_MUST_CHECK ccg_result ccg_sqlite_col_int(sqlite3_stmt *st, int i, int64_t *o
  * only when allow_null, else store.corrupt. */
 CCG_MUST_CHECK ccg_result ccg_sqlite_col_bytes(sqlite3_stmt *st, int i, size_t max, int allow_null, uint8_t **out,
                                                size_t *len);
+/* The current row of st for the shared row decoders (store_rules.h). */
+ccg_store_row ccg_sqlite_row(sqlite3_stmt *st);
 
 /* The writer gate: SQLite lets one writer at a time into a database and makes the others poll (the
  * busy handler). Connections of one process to the same file (the store's pool, the audit log) also
