@@ -1,13 +1,16 @@
 /* Collateral uploaded through the admin API (POST /admin/v0/collateral, `ccgate kbs collateral put`) is
- * the first source of the SNP verification's collateral: the broker's ccg_snp_kds_config carries this
- * lookup, which reads the newest version of a collateral ID from the store. The IDs are those of
- * ccg_snp_kds_item_id (snp/{product}/vcek/{hwid}/{tcb}, snp/{product}/cert_chain, snp/{product}/crl,
- * and the VLEK forms); a configured cache directory (and KDS) is consulted only on a miss. */
+ * the first source of the collateral verification reads: this lookup reads the newest version of a
+ * collateral ID from the store. SNP (the broker's ccg_snp_kds_config): the IDs of ccg_snp_kds_item_id
+ * (snp/{product}/vcek/{hwid}/{tcb}, snp/{product}/cert_chain, snp/{product}/crl, and the VLEK forms);
+ * a configured cache directory (and KDS) is consulted only on a miss. TDX (kbs_tdx.c): the four PCS
+ * items of tdx_collateral_store.h, before the configured file or directory. Verification judges what
+ * it reads from here exactly as what it reads from a file. */
 #include "kbs_internal.h"
 
 #include <string.h>
 
 #include "ccgate/error.h"
+#include "ccgate/tdx_collateral_store.h"
 
 ccg_result kbs_collateral_lookup(void *ctx, const char *collateral_id, uint8_t **out, size_t *out_len, int *found)
 {
@@ -34,5 +37,16 @@ ccg_result kbs_collateral_lookup(void *ctx, const char *collateral_id, uint8_t *
     result = CCG_SUCCESS;
 cleanup:
     ccg_store_doc_free(&doc);
+    return result;
+}
+
+ccg_result kbs_collateral_check_upload(const char *collateral_id, const uint8_t *data, size_t len, ccg_time now)
+{
+    ccg_result result = CCG_FAILURE;
+    if (ccg_tdx_collateral_id_is_tdx(collateral_id)) {
+        CCG_TRY(ccg_tdx_collateral_item_check(collateral_id, data, len, now));
+    }
+    result = CCG_SUCCESS;
+cleanup:
     return result;
 }

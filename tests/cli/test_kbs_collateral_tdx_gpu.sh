@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# Collateral uploaded through the admin API is the collateral TDX verification uses (docs/kbs.md
+# "Uploaded collateral"; IDs in include/ccgate/tdx_collateral_store.h). The broker has no collateral
+# file, directory or PCCS, only the software TD's test root:
+#   - a TD is denied collateral.missing with nothing uploaded, and still with one of the four items
+#     uploaded (never a mix with other sources); released once all four are;
+#   - a stale upload (past its nextUpdate) is refused collateral.expired, and the stored version stays;
+#   - a forged TCB info (one byte changed, the signature kept) is stored as the newest version and every
+#     appraisal refuses it with tdx.tcb_info_signature_invalid, exactly as from a file, until a newer
+#     genuine version is uploaded;
+#   - a newer PCK CRL listing the PCK is used at once (tdx.pck_revoked): the newest version wins;
+#   - IDs that name no item, items under the wrong ID, a TCB info for another FMSPC are refused.
+set -uo pipefail
+. "$(dirname "$0")/../support/testlib.sh"
+cli=${CCG_CLI:?CCG_CLI must name the ccgate binary}
+kbs=${CCG_KBS:-$(dirname "$cli")/ccgate-kbs}
+py=${CCG_PYTHON:-/usr/bin/python3}
+tmp=$(mktemp -d)
+trap 'tl_kill_children; [ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
+"$py" -c 'import jwcrypto' 2>/dev/null || skip_or_fail "python3 with jwcrypto ($py) is missing (apt-get install python3-jwcrypto)"
+[ -x "$kbs" ] || skip_or_fail "$kbs is missing"
+rc=0
+ok() { echo "ok   $1"; }
+bad() { echo "FAIL $1"; rc=1; }
+aud=https://kbs.collateral-tdx.test/admin
+
+# The software TD, its collateral split into the four uploads; the same TD's expired collateral and a
+# PCK CRL that revokes its PCK.
+"$cli" emulate tdx --out-dir "$tmp/td" --save-state >/dev/null || { echo "FAIL emulate tdx"; exit 1; }
+"$cli" emulate tdx --load-state "$tmp/td" --out-dir "$tmp/exp" --collateral-expired >/dev/null ||
+  { echo "FAIL emulate tdx --collateral-expired"; exit 1; }
+"$cli" emulate tdx --load-state "$tmp/td" --out-dir "$tmp/rev" --revoke-pck >/dev/null ||
+  { echo "FAIL emulate tdx --revoke-pck"; exit 1; }
+"$py" - "$tmp" <<'PY' || { echo "FAIL splitting the bundles"; exit 1; }
+import json, os, sys
+tmp = sys.argv[1]
+items = {"tcb_info": ["tcb_info", "tcb_info_signature", "tcb_info_issuer_chain"],
+         "qe_identity": ["qe_identity", "qe_identity_signature", "qe_identity_issuer_chain"],
+         "pck_crl": ["pck_crl", "pck_crl_issuer_chain"], "root_ca_crl": ["root_ca_crl"]}
+for src in ("td", "exp", "rev"):
+    bundle = json.load(open(os.path.join(tmp, src, "collateral.json")))
+    for name, members in items.items():
+        json.dump({m: bundle[m] for m in members}, open(os.path.join(tmp, "%s-%s.json" % (src, name)), "w"))
+# forged: the TCB info's issueDate moved by a second, its signature kept
+doc = json.load(open(os.path.join(tmp, "td-tcb_info.json")))
+forged = doc["tcb_info"].replace('"issueDate":"', '"issueDate":"X', 1)
+i = forged.index('"issueDate":"X') + len('"issueDate":"X')
+year = forged[i:i + 4]
+forged = forged.replace('X' + year, str(int(year) - 1), 1)
+assert forged != doc["tcb_info"]
+doc["tcb_info"] = forged
+json.dump(doc, open(os.path.join(tmp, "forged-tcb_info.json"), "w"))
+PY
+fmspc=$(python3 -c 'import json,sys; print(json.loads(json.load(open(sys.argv[1]))["tcb_info"])["fmspc"].upper())' \
+  "$tmp/td/collateral.json")
+
+m=$(printf '5b%.0s' $(seq 48))
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/auth.key" 2>/dev/null
+openssl pkey -in "$tmp/auth.key" -pubout -out "$tmp/auth.pub.pem"
+cat >"$tmp/kbs.json" <<EOF
+{"store":"$tmp/kbs.db","port":0,"nonce_ttl":60,"attestation_policy":"model-t","allow_unlocked_memory":true,
+ "keystore":{"backend":"file","kek_file":"$tmp/kek"},
+ "tdx":{"test_roots":["$tmp/td/root.pem"]},
+ "admin":{"audience":"$aud","issuers":[{"name":"intel-ops","key":"$tmp/auth.pub.pem","roles":["authority"],"subjects":["collateral-1"]}]}}
+EOF
+cat >"$tmp/policy.json" <<EOF
+{"policy_id":"model-t","version":1,"allowed_tees":["tdx"],"tdx":{"allowed_mrtd":["$m"]}}
+EOF
+head -c 32 /dev/urandom >"$tmp/model.key"
+"$kbs" kek create --config "$tmp/kbs.json" >/dev/null || { echo "FAIL kek create"; exit 1; }
+"$kbs" policy set --config "$tmp/kbs.json" --file "$tmp/policy.json" >/dev/null || { echo "FAIL policy set"; exit 1; }
+"$kbs" key import --config "$tmp/kbs.json" --key-id tdx/model/k --policy-id model-t --file "$tmp/model.key" \
+  >/dev/null || { echo "FAIL key import"; exit 1; }
+tl_spawn "$kbs" serve --config "$tmp/kbs.json" --insecure-http --port-file "$tmp/port" 2>"$tmp/daemon.log"
+for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
+[ -s "$tmp/port" ] || { echo "FAIL the daemon did not start"; cat "$tmp/daemon.log"; exit 1; }
+port=$(cat "$tmp/port")
+"$cli" kbs token mint --key "$tmp/auth.key" --role authority --sub collateral-1 --aud "$aud" --ttl 600 >"$tmp/auth.jwt"
+
+# The guest: one TDX flow; prints "200 released", or "attest STATUS reasons... | detail".
+cat >"$tmp/guest.py" <<'PYEOF'
+import base64, hashlib, json, os, subprocess, sys, urllib.request, urllib.error
+from jwcrypto import jwk, jwe
+cli, tmp, port, m = os.environ["CCG_CLI"], os.environ["TMP"], os.environ["PORT"], os.environ["MRTD"]
+base = "http://127.0.0.1:%s" % port
+
+def http(method, path, body=None, cookie=None):
+    req = urllib.request.Request(base + path, method=method, data=None if body is None else json.dumps(body).encode())
+    req.add_header("Content-Type", "application/json")
+    if cookie:
+        req.add_header("Cookie", cookie)
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, r.read().decode(), r.headers.get("Set-Cookie")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(), None
+
+key = jwk.JWK.generate(kty="EC", crv="P-256")
+pub = json.loads(key.export_public())
+tee_pubkey = {"kty": "EC", "crv": "P-256", "x": pub["x"], "y": pub["y"]}
+st, body, setcookie = http("POST", "/kbs/v0/auth", {"version": "0.4.0", "tee": "tdx", "extra-params": {}})
+assert st == 200, (st, body)
+cookie = setcookie.split(";")[0]
+nonce = json.loads(body)["nonce"]
+runtime = {"additional-evidence": "", "nonce": nonce, "tee-pubkey": tee_pubkey}
+report_data = hashlib.sha384(json.dumps(runtime, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+out = os.path.join(tmp, "q")
+subprocess.run([cli, "emulate", "tdx", "--load-state", os.path.join(tmp, "td"), "--out-dir", out,
+                "--report-data", report_data, "--mrtd", m], check=True, stdout=subprocess.DEVNULL)
+evidence = {"cc_eventlog": None, "quote": base64.b64encode(open(os.path.join(out, "quote.bin"), "rb").read()).decode()}
+st, body, _ = http("POST", "/kbs/v0/attest", {"runtime-data": {"nonce": nonce, "tee-pubkey": tee_pubkey},
+                   "tee-evidence": {"primary_evidence": evidence, "additional_evidence": ""}}, cookie=cookie)
+if st != 200:
+    doc = json.loads(body)
+    print("attest %d %s | %s" % (st, " ".join(doc.get("reasons", [])), json.dumps(doc)))
+    sys.exit(0)
+st, body, _ = http("GET", "/kbs/v0/resource/tdx/model/k", cookie=cookie)
+if st != 200:
+    print("resource %d %s" % (st, body))
+    sys.exit(0)
+obj = jwe.JWE()
+obj.deserialize(body, key=key)
+print("200 released" if obj.payload == open(os.path.join(tmp, "model.key"), "rb").read() else "200 wrong key")
+PYEOF
+release() { CCG_CLI=$cli TMP=$tmp PORT=$port MRTD=$m "$py" "$tmp/guest.py"; }
+put() { # id version file
+  "$cli" kbs collateral put --url "http://127.0.0.1:$port" --insecure-http --token "$tmp/auth.jwt" \
+    --collateral-id "$1" --collateral-version "$2" --file "$3" >"$tmp/put.out" 2>"$tmp/put.err"
+}
+refused() { # name code id version file
+  put "$3" "$4" "$5"
+  local st=$?
+  [ $st -ne 0 ] && grep -q "$2" "$tmp/put.err" && ok "$1: $2" || bad "$1: exit $st $(cat "$tmp/put.err")"
+}
+
+# 1. Nothing uploaded, then one item of four.
+got=$(release)
+case "$got" in "attest 401 "*collateral.missing*) ok "no TDX collateral anywhere: denied collateral.missing";;
+  *) bad "nothing uploaded: $got";; esac
+put "tdx/tcb_info/$fmspc" 1 "$tmp/td-tcb_info.json" && ok "the authority uploads the TCB info (tdx/tcb_info/$fmspc)" ||
+  bad "TCB info upload: $(cat "$tmp/put.err")"
+got=$(release)
+case "$got" in "attest 401 "*collateral.missing*) ok "one item of four: still denied collateral.missing";;
+  *) bad "TCB info only: $got";; esac
+put tdx/qe_identity 1 "$tmp/td-qe_identity.json" && put tdx/pck_crl/platform 1 "$tmp/td-pck_crl.json" &&
+  put tdx/root_ca_crl 1 "$tmp/td-root_ca_crl.json" && ok "the authority uploads the QE identity and both CRLs" ||
+  bad "uploads: $(cat "$tmp/put.err")"
+got=$(release)
+[ "$got" = "200 released" ] && ok "the TD is released on the uploaded collateral" || bad "after the uploads: $got"
+
+# 2. Stale uploads are refused; the stored version stays in use.
+refused "a TCB info past its nextUpdate" collateral.expired "tdx/tcb_info/$fmspc" 2 "$tmp/exp-tcb_info.json"
+refused "a QE identity past its nextUpdate" collateral.expired tdx/qe_identity 2 "$tmp/exp-qe_identity.json"
+refused "a PCK CRL past its nextUpdate" collateral.expired tdx/pck_crl/platform 2 "$tmp/exp-pck_crl.json"
+refused "a root CA CRL past its nextUpdate" collateral.expired tdx/root_ca_crl 2 "$tmp/exp-root_ca_crl.json"
+got=$(release)
+[ "$got" = "200 released" ] && ok "after the refused stale uploads the stored collateral still serves" ||
+  bad "after the stale uploads: $got"
+
+# 3. A forged TCB info is stored (its shape is right) but never trusted.
+put "tdx/tcb_info/$fmspc" 2 "$tmp/forged-tcb_info.json" && ok "a forged TCB info is stored as version 2" ||
+  bad "forged upload: $(cat "$tmp/put.err")"
+got=$(release)
+case "$got" in "attest 401 "*tdx.tcb_info_signature_invalid*) ok "the forged newest version is refused: tdx.tcb_info_signature_invalid";;
+  *) bad "forged TCB info: $got";; esac
+put "tdx/tcb_info/$fmspc" 3 "$tmp/td-tcb_info.json" && ok "the genuine TCB info uploaded again as version 3" ||
+  bad "version 3: $(cat "$tmp/put.err")"
+got=$(release)
+[ "$got" = "200 released" ] && ok "released again on the newest genuine version" || bad "after version 3: $got"
+
+# 4. The newest PCK CRL wins at once.
+put tdx/pck_crl/platform 2 "$tmp/rev-pck_crl.json" && ok "a PCK CRL listing the PCK uploaded as version 2" ||
+  bad "revoking CRL: $(cat "$tmp/put.err")"
+got=$(release)
+case "$got" in "attest 401 "*tdx.pck_revoked*) ok "the PCK revoked by the newest uploaded CRL: tdx.pck_revoked";;
+  *) bad "after the revoking CRL: $got";; esac
+
+# 5. Uploads that could not serve are refused.
+refused "a tdx/ ID naming no item" admin.request_malformed tdx/tcb_info/zz 1 "$tmp/td-tcb_info.json"
+refused "a lowercase FMSPC" admin.request_malformed "tdx/tcb_info/$(echo "$fmspc" | tr A-F a-f)" 1 "$tmp/td-tcb_info.json"
+refused "a CRL uploaded as a TCB info" tdx.collateral_malformed "tdx/tcb_info/$fmspc" 4 "$tmp/td-root_ca_crl.json"
+refused "a TCB info uploaded as the root CA CRL" tdx.collateral_malformed tdx/root_ca_crl 2 "$tmp/td-tcb_info.json"
+refused "a TCB info under another FMSPC's ID" tdx.collateral_malformed tdx/tcb_info/00000000000F 1 "$tmp/td-tcb_info.json"
+printf 'not json' >"$tmp/junk"
+refused "bytes that are no JSON" tdx.collateral_malformed tdx/qe_identity 2 "$tmp/junk"
+exit $rc
