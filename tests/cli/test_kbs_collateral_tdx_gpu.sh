@@ -54,6 +54,7 @@ PY
 fmspc=$(python3 -c 'import json,sys; print(json.loads(json.load(open(sys.argv[1]))["tcb_info"])["fmspc"].upper())' \
   "$tmp/td/collateral.json")
 
+"$cli" emulate gpu --out-dir "$tmp/gpu" --save-state >/dev/null || { echo "FAIL emulate gpu"; exit 1; }
 m=$(printf '5b%.0s' $(seq 48))
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/auth.key" 2>/dev/null
 openssl pkey -in "$tmp/auth.key" -pubout -out "$tmp/auth.pub.pem"
@@ -66,11 +67,23 @@ EOF
 cat >"$tmp/policy.json" <<EOF
 {"policy_id":"model-t","version":1,"allowed_tees":["tdx"],"tdx":{"allowed_mrtd":["$m"]}}
 EOF
+"$py" - "$tmp" "$m" <<'PY' || { echo "FAIL GPU policy"; exit 1; }
+import json, sys
+tmp, m = sys.argv[1], sys.argv[2]
+json.dump({"policy_id": "model-g", "version": 1, "allowed_tees": ["tdx"], "tdx": {"allowed_mrtd": [m]},
+           "gpu": {"count": 1, "require_ocsp": False, "allowed_architectures": ["hopper"],
+                   "trusted_roots": {"gpu": open(tmp + "/gpu/root.pem").read(),
+                                     "rim": open(tmp + "/gpu/rim-root.pem").read()}}},
+          open(tmp + "/policy-g.json", "w"))
+PY
 head -c 32 /dev/urandom >"$tmp/model.key"
 "$kbs" kek create --config "$tmp/kbs.json" >/dev/null || { echo "FAIL kek create"; exit 1; }
 "$kbs" policy set --config "$tmp/kbs.json" --file "$tmp/policy.json" >/dev/null || { echo "FAIL policy set"; exit 1; }
 "$kbs" key import --config "$tmp/kbs.json" --key-id tdx/model/k --policy-id model-t --file "$tmp/model.key" \
   >/dev/null || { echo "FAIL key import"; exit 1; }
+"$kbs" policy set --config "$tmp/kbs.json" --file "$tmp/policy-g.json" >/dev/null || { echo "FAIL policy set g"; exit 1; }
+"$kbs" key import --config "$tmp/kbs.json" --key-id tdx/model/g --policy-id model-g --file "$tmp/model.key" \
+  >/dev/null || { echo "FAIL key import g"; exit 1; }
 tl_spawn "$kbs" serve --config "$tmp/kbs.json" --insecure-http --port-file "$tmp/port" 2>"$tmp/daemon.log"
 for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
 [ -s "$tmp/port" ] || { echo "FAIL the daemon did not start"; cat "$tmp/daemon.log"; exit 1; }
@@ -102,19 +115,31 @@ st, body, setcookie = http("POST", "/kbs/v0/auth", {"version": "0.4.0", "tee": "
 assert st == 200, (st, body)
 cookie = setcookie.split(";")[0]
 nonce = json.loads(body)["nonce"]
-runtime = {"additional-evidence": "", "nonce": nonce, "tee-pubkey": tee_pubkey}
+additional = ""
+if os.environ.get("GPU"):  # a software GPU's report over the session's GPU nonce (docs/gpu-evidence.md)
+    d = hashlib.sha384(json.dumps({"nonce": nonce, "tee-pubkey": tee_pubkey}, sort_keys=True,
+                                  separators=(",", ":")).encode()).digest()
+    gpu_nonce = hashlib.sha256(b"ccgate/gpu-nonce/v1\0" + bytes([len(d)]) + d + (0).to_bytes(4, "big")).hexdigest()
+    g = os.path.join(tmp, "g")
+    subprocess.run([cli, "emulate", "gpu", "--load-state", os.path.join(tmp, "gpu"), "--out-dir", g, "--nonce",
+                    gpu_nonce], check=True, stdout=subprocess.DEVNULL)
+    device = {"arch": "Hopper", "uuid": "GPU-0",
+              "evidence": base64.b64encode(open(os.path.join(g, "report.bin"), "rb").read()).decode(),
+              "certificate": base64.b64encode(open(os.path.join(g, "certs.pem"), "rb").read()).decode()}
+    additional = json.dumps({"nvidia": {"device_evidence_list": [device]}}, separators=(",", ":"))
+runtime = {"additional-evidence": additional, "nonce": nonce, "tee-pubkey": tee_pubkey}
 report_data = hashlib.sha384(json.dumps(runtime, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 out = os.path.join(tmp, "q")
 subprocess.run([cli, "emulate", "tdx", "--load-state", os.path.join(tmp, "td"), "--out-dir", out,
                 "--report-data", report_data, "--mrtd", m], check=True, stdout=subprocess.DEVNULL)
 evidence = {"cc_eventlog": None, "quote": base64.b64encode(open(os.path.join(out, "quote.bin"), "rb").read()).decode()}
 st, body, _ = http("POST", "/kbs/v0/attest", {"runtime-data": {"nonce": nonce, "tee-pubkey": tee_pubkey},
-                   "tee-evidence": {"primary_evidence": evidence, "additional_evidence": ""}}, cookie=cookie)
+                   "tee-evidence": {"primary_evidence": evidence, "additional_evidence": additional}}, cookie=cookie)
 if st != 200:
     doc = json.loads(body)
     print("attest %d %s | %s" % (st, " ".join(doc.get("reasons", [])), json.dumps(doc)))
     sys.exit(0)
-st, body, _ = http("GET", "/kbs/v0/resource/tdx/model/k", cookie=cookie)
+st, body, _ = http("GET", "/kbs/v0/resource/" + os.environ.get("KEY", "tdx/model/k"), cookie=cookie)
 if st != 200:
     print("resource %d %s" % (st, body))
     sys.exit(0)
@@ -174,6 +199,10 @@ put tdx/pck_crl/platform 2 "$tmp/rev-pck_crl.json" && ok "a PCK CRL listing the 
 got=$(release)
 case "$got" in "attest 401 "*tdx.pck_revoked*) ok "the PCK revoked by the newest uploaded CRL: tdx.pck_revoked";;
   *) bad "after the revoking CRL: $got";; esac
+put tdx/pck_crl/platform 3 "$tmp/td-pck_crl.json" && ok "a PCK CRL without it uploaded as version 3" ||
+  bad "CRL v3: $(cat "$tmp/put.err")"
+got=$(release)
+[ "$got" = "200 released" ] && ok "released again under the newest CRL" || bad "after CRL v3: $got"
 
 # 5. Uploads that could not serve are refused.
 refused "a tdx/ ID naming no item" admin.request_malformed tdx/tcb_info/zz 1 "$tmp/td-tcb_info.json"
@@ -183,4 +212,37 @@ refused "a TCB info uploaded as the root CA CRL" tdx.collateral_malformed tdx/ro
 refused "a TCB info under another FMSPC's ID" tdx.collateral_malformed tdx/tcb_info/00000000000F 1 "$tmp/td-tcb_info.json"
 printf 'not json' >"$tmp/junk"
 refused "bytes that are no JSON" tdx.collateral_malformed tdx/qe_identity 2 "$tmp/junk"
+# 6. GPU: RIMs only uploaded (the broker has no RIM directory or service). A TD with a GPU asks for a
+# key whose policy requires the GPU; each appraisal reads the RIMs from the store.
+gpu_release() { GPU=1 KEY=tdx/model/g release; }
+got=$(gpu_release)
+case "$got" in *gpu.rim_unavailable*) ok "a GPU without its RIMs uploaded: denied gpu.rim_unavailable";;
+  *) bad "GPU, no RIMs: $got";; esac
+for f in "$tmp"/gpu/rims/*.xml; do
+  id=$(basename "$f" .xml)
+  put "gpu/rim/$id" 1 "$f" && ok "the authority uploads RIM $id" || bad "RIM upload $id: $(cat "$tmp/put.err")"
+done
+got=$(gpu_release)
+[ "$got" = "200 released" ] && ok "the TD with its GPU is released on the uploaded RIMs" || bad "after the RIM uploads: $got"
+rim=$(ls "$tmp"/gpu/rims/*.xml | head -1)
+rim_id=$(basename "$rim" .xml)
+"$py" - "$rim" "$tmp/forged-rim.xml" <<'PY'
+import re, sys
+x = open(sys.argv[1]).read()
+m = re.search(r'Hash="([0-9a-f])', x) or re.search(r'="([0-9a-f]{8,})', x)
+i = m.start(1)
+open(sys.argv[2], "w").write(x[:i] + ("1" if x[i] == "0" else "0") + x[i + 1:])
+PY
+put "gpu/rim/$rim_id" 2 "$tmp/forged-rim.xml" && ok "a forged RIM (one digit changed) is stored as version 2" ||
+  bad "forged RIM upload: $(cat "$tmp/put.err")"
+got=$(gpu_release)
+case "$got" in *gpu.rim_signature_invalid*) ok "the forged newest RIM is refused: gpu.rim_signature_invalid";;
+  *) bad "forged RIM: $got";; esac
+put "gpu/rim/$rim_id" 3 "$rim" && ok "the genuine RIM uploaded again as version 3" || bad "RIM v3: $(cat "$tmp/put.err")"
+got=$(gpu_release)
+[ "$got" = "200 released" ] && ok "released again on the newest genuine RIM" || bad "after RIM v3: $got"
+refused "a RIM ID outside [A-Za-z0-9._-]" gpu.rim_id_invalid 'gpu/rim/.hidden' 1 "$rim"
+refused "a gpu/ ID naming no kind" admin.request_malformed gpu/other/x 1 "$rim"
+refused "an OCSP ID that is not {key hash}-{serial}" admin.request_malformed gpu/ocsp/nothex 1 "$rim"
+refused "bytes that are no OCSP response" gpu.ocsp_response_invalid gpu/ocsp/00aa-01 1 "$rim"
 exit $rc
