@@ -160,6 +160,11 @@ static void test_nothing_stored(void **state)
     int found = 1;
     assert_true(ccg_ok(ccg_tdx_collateral_from_lookup(lookup, &s, F.quote, F.quote_len, &col, &found)));
     assert_int_equal(found, 0);
+    /* a quote that names no PCK: nothing uploaded applies; the verifier will name its defect */
+    s = full();
+    found = 1;
+    assert_true(ccg_ok(ccg_tdx_collateral_from_lookup(lookup, &s, F.quote, 10, &col, &found)));
+    assert_int_equal(found, 0);
 }
 
 static void test_all_four_join_as_the_bundle(void **state)

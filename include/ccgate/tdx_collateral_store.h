@@ -34,8 +34,8 @@ typedef ccg_result (*ccg_tdx_collateral_lookup)(void *ctx, const char *collatera
 CCG_MUST_CHECK ccg_result ccg_tdx_collateral_ids(const uint8_t *quote, size_t quote_len,
                                                  char ids[CCG_TDX_COLLATERAL_ITEMS][CCG_TDX_COLLATERAL_ID_MAX]);
 
-/* The quote's collateral from the lookup. None of the four stored: *found 0, success (other sources
- * may serve). Some but not all: collateral.missing naming the absent IDs (never a mix with a file: an
+/* The quote's collateral from the lookup. None of the four stored, or no IDs to be read from the quote:
+ * *found 0, success (other sources may serve; the verifier names a defective quote's code). Some but not all: collateral.missing naming the absent IDs (never a mix with a file: an
  * uploaded CRL must not sit beside an older file's). All four: the joined bundle, parsed (a blob that is
  * not its item's members: tdx.collateral_malformed naming the ID). */
 CCG_MUST_CHECK ccg_result ccg_tdx_collateral_from_lookup(ccg_tdx_collateral_lookup lookup, void *ctx,

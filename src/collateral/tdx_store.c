@@ -105,7 +105,13 @@ ccg_result ccg_tdx_collateral_from_lookup(ccg_tdx_collateral_lookup lookup, void
     memset(out, 0, sizeof(*out));
     *found = 0;
     CCG_ENSURE_ALLOC(bundle);
-    CCG_TRY(ccg_tdx_collateral_ids(quote, quote_len, ids));
+    if (ccg_failed(ccg_tdx_collateral_ids(quote, quote_len, ids))) {
+        /* no PCK to name the items by: nothing uploaded can serve, and the verifier names the quote's
+         * defect with its own code, as it would for a file */
+        ccg_error_clear();
+        result = CCG_SUCCESS;
+        goto cleanup;
+    }
     for (int i = 0; i < CCG_TDX_COLLATERAL_ITEMS; i++) {
         int hit = 0;
         CCG_TRY(lookup(ctx, ids[i], &blob, &blob_len, &hit));
