@@ -3,13 +3,16 @@
 # "Uploaded collateral"; IDs in include/ccgate/tdx_collateral_store.h). The broker has no collateral
 # file, directory or PCCS, only the software TD's test root:
 #   - a TD is denied collateral.missing with nothing uploaded, and still with one of the four items
-#     uploaded (never a mix with other sources); released once all four are;
+#     uploaded (never a mix with other sources; explain names the three still to upload); released once
+#     all four are;
 #   - a stale upload (past its nextUpdate) is refused collateral.expired, and the stored version stays;
 #   - a forged TCB info (one byte changed, the signature kept) is stored as the newest version and every
 #     appraisal refuses it with tdx.tcb_info_signature_invalid, exactly as from a file, until a newer
 #     genuine version is uploaded;
 #   - a newer PCK CRL listing the PCK is used at once (tdx.pck_revoked): the newest version wins;
-#   - IDs that name no item, items under the wrong ID, a TCB info for another FMSPC are refused.
+#   - IDs that name no item, items under the wrong ID, a TCB info for another FMSPC are refused;
+#   - GPU: a TD with a GPU is denied gpu.rim_unavailable until its RIMs are uploaded (gpu/rim/{RIM ID});
+#     a forged RIM is stored but refused gpu.rim_signature_invalid; malformed gpu/ uploads are refused.
 set -uo pipefail
 . "$(dirname "$0")/../support/testlib.sh"
 cli=${CCG_CLI:?CCG_CLI must name the ccgate binary}
@@ -59,10 +62,10 @@ m=$(printf '5b%.0s' $(seq 48))
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/auth.key" 2>/dev/null
 openssl pkey -in "$tmp/auth.key" -pubout -out "$tmp/auth.pub.pem"
 cat >"$tmp/kbs.json" <<EOF
-{"store":"$tmp/kbs.db","port":0,"nonce_ttl":60,"attestation_policy":"model-t","allow_unlocked_memory":true,
+{"store":"$tmp/kbs.db","port":0,"nonce_ttl":60,"attestation_policy":"model-t","allow_unlocked_memory":true,"explain":true,
  "keystore":{"backend":"file","kek_file":"$tmp/kek"},
  "tdx":{"test_roots":["$tmp/td/root.pem"]},
- "admin":{"audience":"$aud","issuers":[{"name":"intel-ops","key":"$tmp/auth.pub.pem","roles":["authority"],"subjects":["collateral-1"]}]}}
+ "admin":{"audience":"$aud","issuers":[{"name":"intel-ops","key":"$tmp/auth.pub.pem","roles":["authority","operator"],"subjects":["collateral-1"]}]}}
 EOF
 cat >"$tmp/policy.json" <<EOF
 {"policy_id":"model-t","version":1,"allowed_tees":["tdx"],"tdx":{"allowed_mrtd":["$m"]}}
@@ -89,6 +92,7 @@ for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
 [ -s "$tmp/port" ] || { echo "FAIL the daemon did not start"; cat "$tmp/daemon.log"; exit 1; }
 port=$(cat "$tmp/port")
 "$cli" kbs token mint --key "$tmp/auth.key" --role authority --sub collateral-1 --aud "$aud" --ttl 600 >"$tmp/auth.jwt"
+"$cli" kbs token mint --key "$tmp/auth.key" --role operator --sub collateral-1 --aud "$aud" --ttl 600 >"$tmp/ops.jwt"
 
 # The guest: one TDX flow; prints "200 released", or "attest STATUS reasons... | detail".
 cat >"$tmp/guest.py" <<'PYEOF'
@@ -133,8 +137,13 @@ out = os.path.join(tmp, "q")
 subprocess.run([cli, "emulate", "tdx", "--load-state", os.path.join(tmp, "td"), "--out-dir", out,
                 "--report-data", report_data, "--mrtd", m], check=True, stdout=subprocess.DEVNULL)
 evidence = {"cc_eventlog": None, "quote": base64.b64encode(open(os.path.join(out, "quote.bin"), "rb").read()).decode()}
-st, body, _ = http("POST", "/kbs/v0/attest", {"runtime-data": {"nonce": nonce, "tee-pubkey": tee_pubkey},
-                   "tee-evidence": {"primary_evidence": evidence, "additional_evidence": additional}}, cookie=cookie)
+attestation = {"runtime-data": {"nonce": nonce, "tee-pubkey": tee_pubkey},
+               "tee-evidence": {"primary_evidence": evidence, "additional_evidence": additional}}
+if os.environ.get("EXPLAIN"):  # the plain attestation, for `ccgate kbs policy explain`
+    json.dump(attestation, open(os.path.join(tmp, "attestation.json"), "w"))
+    print("written")
+    sys.exit(0)
+st, body, _ = http("POST", "/kbs/v0/attest", attestation, cookie=cookie)
 if st != 200:
     doc = json.loads(body)
     print("attest %d %s | %s" % (st, " ".join(doc.get("reasons", [])), json.dumps(doc)))
@@ -167,6 +176,13 @@ put "tdx/tcb_info/$fmspc" 1 "$tmp/td-tcb_info.json" && ok "the authority uploads
 got=$(release)
 case "$got" in "attest 401 "*collateral.missing*) ok "one item of four: still denied collateral.missing";;
   *) bad "TCB info only: $got";; esac
+EXPLAIN=1 release >/dev/null
+"$cli" kbs policy explain --url "http://127.0.0.1:$port" --insecure-http --token "$tmp/ops.jwt" --policy-id model-t \
+  --tee tdx --file "$tmp/attestation.json" >"$tmp/explain.out" 2>"$tmp/explain.err"
+st=$?
+[ $st -eq 1 ] && grep -q 'tdx/qe_identity, tdx/pck_crl/platform, tdx/root_ca_crl' "$tmp/explain.out" &&
+  ok "explain (operator) names the three IDs still to upload" ||
+  bad "explain: exit $st $(head -c 600 "$tmp/explain.out") $(head -c 300 "$tmp/explain.err")"
 put tdx/qe_identity 1 "$tmp/td-qe_identity.json" && put tdx/pck_crl/platform 1 "$tmp/td-pck_crl.json" &&
   put tdx/root_ca_crl 1 "$tmp/td-root_ca_crl.json" && ok "the authority uploads the QE identity and both CRLs" ||
   bad "uploads: $(cat "$tmp/put.err")"
