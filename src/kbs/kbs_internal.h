@@ -125,6 +125,8 @@ typedef struct {
     const char *cause;  /* a dependency's own error (e.g. the PKCS#11 CKR name); never a secret */
     const json_t *claims; /* the appraised evidence's claims: their tcb_status and advisories are audited */
     const json_t *presented; /* the presented claims for a format-6 record (kbs_presented_claims), or NULL */
+    int ordered; /* the record needs no sync of its own (ccg_audit_append_ordered): a token's, whose
+                  * releases come later and sync it with theirs */
 } kbs_context;
 
 /* The presented claims of a decision (kbs_presented.c): the non-secret claims of the evidence of tee
