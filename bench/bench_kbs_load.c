@@ -855,6 +855,50 @@ static double pct(const double *v, size_t n, double p)
     return v[i < n ? i : n - 1];
 }
 
+/* The disk's own durable-write latency in the store's directory, measured before the load in the same
+ * run: SYNC_PROBES appends of 4 KiB, each followed by fdatasync. A durable release waits for at least
+ * one such sync (its audit record), so this is the floor under the release's latency, as openssl speed
+ * is the floor under its CPU. A PostgreSQL store is probed in DIR. */
+#define SYNC_PROBES 64
+
+static int sync_probe(double *p50_ms, double *p99_ms)
+{
+    char dir[1024], path[1100];
+    static char page[4096];
+    double t[SYNC_PROBES];
+    const char *slash = strrchr(B.store, '/');
+    int fd, rc = -1;
+    if (strncmp(B.store, "postgres", 8) != 0 && slash != NULL && slash != B.store) {
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - B.store), B.store);
+    } else {
+        snprintf(dir, sizeof(dir), "%s", B.dir);
+    }
+    snprintf(path, sizeof(path), "%s/sync-probe", dir);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        return -1;
+    }
+    for (int i = 0; i < SYNC_PROBES; i++) {
+        double t0;
+        if (write(fd, page, sizeof(page)) != (ssize_t)sizeof(page)) {
+            goto cleanup;
+        }
+        t0 = mono_s();
+        if (fdatasync(fd) != 0) {
+            goto cleanup;
+        }
+        t[i] = mono_s() - t0;
+    }
+    qsort(t, SYNC_PROBES, sizeof(t[0]), cmp_double);
+    *p50_ms = pct(t, SYNC_PROBES, 0.50) * 1e3;
+    *p99_ms = pct(t, SYNC_PROBES, 0.99) * 1e3;
+    rc = 0;
+cleanup:
+    close(fd);
+    unlink(path);
+    return rc;
+}
+
 static int run_load(void)
 {
     client *cs = calloc(B.clients, sizeof(*cs));
@@ -862,8 +906,12 @@ static int run_load(void)
     size_t total = 0, k = 0;
     unsigned started = 0;
     int rc = -1;
+    double sync50 = -1, sync99 = -1;
     if (cs == NULL) {
         return -1;
+    }
+    if (sync_probe(&sync50, &sync99) != 0) {
+        sync50 = sync99 = -1; /* reported as unknown */
     }
     for (unsigned i = 0; i < B.clients; i++) {
         for (unsigned j = 0; j < KEYS_PER_CLIENT; j++) {
@@ -933,10 +981,14 @@ static int run_load(void)
         printf("  cores used      daemon %.2f, clients %.2f, other processes %.2f (of %ld)%s\n",
                d0 >= 0 && d1 >= 0 ? (d1 - d0) / wall : -1.0, s0 >= 0 && s1 >= 0 ? (s1 - s0) / wall : -1.0, others,
                cores, others > 0.2 ? ": other work shared the cores, the figures are pessimistic" : "");
+        printf("  disk            fdatasync p50 %.2f ms  p99 %.2f ms (4 KiB, the store's directory, before the load: "
+               "each release waits for at least one)\n",
+               sync50, sync99);
         printf("RESULT flows=%zu seconds=%.3f flows_per_s=%.2f p50_ms=%.3f p99_ms=%.3f daemon_cpu_ms=%.4f "
-               "client_cpu_ms=%.4f clients=%u cores=%ld bearer=%d other_cores=%.2f\n",
+               "client_cpu_ms=%.4f clients=%u cores=%ld bearer=%d other_cores=%.2f sync_p50_ms=%.3f "
+               "sync_p99_ms=%.3f\n",
                total, wall, fps, pct(all, total, 0.50) * 1e3, pct(all, total, 0.99) * 1e3, dcpu, ccpu, B.clients,
-               cores, B.bearer, others);
+               cores, B.bearer, others, sync50, sync99);
     }
     rc = 0;
 cleanup:

@@ -13,13 +13,15 @@
 #include <sqlite3.h>
 
 #include "testutil.h"
+#include "tu_audit.h"
+#include "tu_store.h"
 
 #include "ccgate/audit.h"
 #include "ccgate/decision.h"
 #include "ccgate/error.h"
 #include "ccgate/store.h"
 
-static const ccg_time T0 = 1767225600; /* 2026-01-01T00:00:00Z */
+static const ccg_time T0 = TU_AUDIT_T0;
 #define TCB_RECORD_HASH "b2a992d8c650fcaf8ec2d776498dc3a85572b4fa431911bb401c39d91fdde39e"
 #define GPU_RECORD_HASH "054ad61a0cc3ad7760c4f79225c11aa81c7db7411ab3189f1905efe80b8e1961"
 #define GENESIS "0000000000000000000000000000000000000000000000000000000000000000"
@@ -30,33 +32,16 @@ typedef struct {
     ccg_audit *a;
 } fixture;
 
-#define OK(expr)                                                                                             \
-    do {                                                                                                     \
-        ccg_error_clear();                                                                                   \
-        if (ccg_failed(expr)) {                                                                              \
-            fail_msg("%s failed: %s: %s", #expr, ccg_reason_code(ccg_error_reason()), ccg_error_last()->message); \
-        }                                                                                                    \
-    } while (0)
-
-#define FAILS_WITH(expr, reason)       \
-    do {                               \
-        ccg_error_clear();             \
-        assert_true(ccg_failed(expr)); \
-        tu_assert_error_reason(reason); \
-    } while (0)
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
-    snprintf(f->dir, sizeof(f->dir), "/tmp/ccg-audit-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->path, sizeof(f->path), "%s/state.db", f->dir);
+    tu_temp_db("audit", f->dir, sizeof(f->dir), f->path, sizeof(f->path));
     /* The audit log shares the store's database file, as in the broker. */
     ccg_store *s = NULL;
-    OK(ccg_store_open(f->path, NULL, &s));
+    TU_OK(ccg_store_open(f->path, NULL, &s));
     ccg_store_close(s);
-    OK(ccg_audit_open(f->path, NULL, &f->a));
+    TU_OK(ccg_audit_open(f->path, NULL, &f->a));
     *state = f;
     return 0;
 }
@@ -76,33 +61,11 @@ static int teardown(void **state)
     return 0;
 }
 
-/* A deny for record i, with two reasons; allow when i is a multiple of 3. */
+/* Records from .. from + n - 1 (tu_audit_append, without claims). */
 static void append_n(ccg_audit *a, int from, int n)
 {
     for (int i = from; i < from + n; i++) {
-        char req[32];
-        ccg_reasons reasons;
-        ccg_reasons_init(&reasons);
-        snprintf(req, sizeof(req), "req-%04d", i);
-        ccg_audit_event ev = {
-            .time = T0 + i,
-            .request_id = req,
-            .persona = CCG_PERSONA_WORKLOAD,
-            .action = "resource.release",
-            .key_id = "default/model/llama",
-            .key_version = 2,
-            .policy_id = "llama-release",
-            .policy_version = 3,
-            .evidence_digest = "sha384:0123456789abcdef",
-            .decision = i % 3 == 0 ? CCG_AUDIT_ALLOW : CCG_AUDIT_DENY,
-            .reasons = &reasons,
-        };
-        if (i % 3 != 0) {
-            assert_int_equal(ccg_reasons_add(&reasons, CCG_R_SNP_TCB_BELOW_MINIMUM, NULL), 0);
-            assert_int_equal(ccg_reasons_add(&reasons, CCG_R_SNP_DEBUG_ENABLED, NULL), 0);
-        }
-        OK(ccg_audit_append(a, &ev, NULL, NULL));
-        ccg_reasons_free(&reasons);
+        TU_OK(tu_audit_append(a, i, 0, NULL, NULL));
     }
 }
 
@@ -172,14 +135,14 @@ static void canonical_form_and_hash_are_exact(void **state)
         .decision = CCG_AUDIT_DENY,
         .reasons = &reasons,
     };
-    OK(ccg_audit_append(f->a, &ev, &seq, hash));
+    TU_OK(ccg_audit_append(f->a, &ev, &seq, hash));
     ccg_reasons_free(&reasons);
     assert_int_equal(seq, 1);
     /* Computed independently: Python's json.dumps(sort_keys=True, separators=(",", ":")) + hashlib. */
     assert_string_equal(hash, "a8724c57c0e06593c38a81c470a28ea8aa3c886786d3938fa7bf3e5d2b3e5be8");
 
     json_t *list = NULL;
-    OK(ccg_audit_list(f->a, 0, 0, &list));
+    TU_OK(ccg_audit_list(f->a, 0, 0, &list));
     assert_int_equal(json_array_size(list), 1);
     json_t *rec = json_array_get(list, 0);
     char *canon = ccg_audit_canonical(rec);
@@ -198,9 +161,9 @@ static void canonical_form_and_hash_are_exact(void **state)
     ccg_audit_event admin = {.time = T0 + 1, .request_id = "adm-1", .persona = CCG_PERSONA_PROVIDER,
                              .action = "key.import", .key_id = "k", .key_version = 1,
                              .decision = CCG_AUDIT_ALLOW};
-    OK(ccg_audit_append(f->a, &admin, &seq, hash));
+    TU_OK(ccg_audit_append(f->a, &admin, &seq, hash));
     assert_int_equal(seq, 2);
-    OK(ccg_audit_list(f->a, 1, 0, &list));
+    TU_OK(ccg_audit_list(f->a, 1, 0, &list));
     rec = json_array_get(list, 0);
     assert_true(json_is_null(json_object_get(rec, "policy_id")));
     assert_true(json_is_null(json_object_get(rec, "policy_version")));
@@ -222,43 +185,43 @@ static void events_are_checked(void **state)
     ccg_audit_event base = {.time = T0, .request_id = "r1", .persona = CCG_PERSONA_WORKLOAD,
                             .action = "resource.release", .decision = CCG_AUDIT_DENY, .reasons = &one};
     ccg_audit_event ev = base;
-    OK(ccg_audit_append(f->a, &ev, NULL, NULL));
+    TU_OK(ccg_audit_append(f->a, &ev, NULL, NULL));
 
     ev = base;
     ev.decision = CCG_AUDIT_ALLOW; /* an allow with reasons */
-    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
     ev = base;
     ev.reasons = &none; /* a deny without reasons */
-    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
     ev = base;
     ev.request_id = "has space";
-    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
     ev = base;
     ev.request_id = NULL;
-    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
     ev = base;
     ev.key_id = "line\nbreak";
-    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
     ev = base;
     ev.action = "Resource Release";
-    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
     ev = base;
     ev.evidence_digest = "sha384:NOTHEX";
-    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
     ev = base;
     ev.persona = (ccg_persona)42;
-    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
     ev = base;
     ev.time = -1;
-    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
     ev = base;
     ev.key_version = -2;
-    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
 
     /* nothing was written by the refused appends */
     int64_t seq = 0;
     char hash[CCG_AUDIT_HASH_HEX];
-    OK(ccg_audit_head(f->a, &seq, hash));
+    TU_OK(ccg_audit_head(f->a, &seq, hash));
     assert_int_equal(seq, 1);
     ccg_reasons_free(&one);
 }
@@ -295,23 +258,23 @@ static void chain_verifies(void **state)
 {
     fixture *f = *state;
     ccg_audit_verify_report r;
-    OK(ccg_audit_verify(f->a, NULL, &r)); /* the empty log */
+    TU_OK(ccg_audit_verify(f->a, NULL, &r)); /* the empty log */
     assert_true(r.intact);
     assert_int_equal(r.records, 0);
     assert_string_equal(r.head_hash, GENESIS);
     append_n(f->a, 1, 20);
-    OK(ccg_audit_verify(f->a, NULL, &r));
+    TU_OK(ccg_audit_verify(f->a, NULL, &r));
     assert_true(r.intact);
     assert_int_equal(r.records, 20);
     assert_int_equal(r.head_seq, 20);
     int64_t seq = 0;
     char hash[CCG_AUDIT_HASH_HEX];
-    OK(ccg_audit_head(f->a, &seq, hash));
+    TU_OK(ccg_audit_head(f->a, &seq, hash));
     assert_int_equal(seq, 20);
     assert_string_equal(hash, r.head_hash);
 
     json_t *list = NULL;
-    OK(ccg_audit_list(f->a, 0, 0, &list));
+    TU_OK(ccg_audit_list(f->a, 0, 0, &list));
     assert_int_equal(json_array_size(list), 20);
     assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "prev_hash")), GENESIS);
     for (size_t i = 1; i < 20; i++) {
@@ -319,7 +282,7 @@ static void chain_verifies(void **state)
                             json_string_value(json_object_get(json_array_get(list, i - 1), "hash")));
     }
     json_decref(list);
-    OK(ccg_audit_list(f->a, 15, 3, &list));
+    TU_OK(ccg_audit_list(f->a, 15, 3, &list));
     assert_int_equal(json_array_size(list), 3);
     assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 0), "seq")), 16);
     json_decref(list);
@@ -347,7 +310,7 @@ static void sqlite_refuses_update_and_delete(void **state)
                          SQLITE_OK);
     sqlite3_close(db);
     ccg_audit_verify_report r;
-    OK(ccg_audit_verify(f->a, NULL, &r));
+    TU_OK(ccg_audit_verify(f->a, NULL, &r));
 }
 
 static void tampered_field_names_its_record(void **state)
@@ -356,7 +319,7 @@ static void tampered_field_names_its_record(void **state)
     ccg_audit_verify_report r;
     json_t *list = NULL;
     append_n(f->a, 1, 10);
-    OK(ccg_audit_list(f->a, 4, 1, &list));
+    TU_OK(ccg_audit_list(f->a, 4, 1, &list));
     char stored5[CCG_AUDIT_HASH_HEX];
     snprintf(stored5, sizeof(stored5), "%s", json_string_value(json_object_get(json_array_get(list, 0), "hash")));
     json_decref(list);
@@ -383,11 +346,11 @@ static void rehashed_tamper_breaks_the_next_link(void **state)
     char hash[CCG_AUDIT_HASH_HEX], sql[256];
     append_n(f->a, 1, 10);
     /* The attacker changes record 5's decision and recomputes its hash correctly... */
-    OK(ccg_audit_list(f->a, 4, 1, &list));
+    TU_OK(ccg_audit_list(f->a, 4, 1, &list));
     json_t *rec = json_array_get(list, 0);
     json_object_set_new(rec, "decision", json_string("allow"));
     json_object_set_new(rec, "reasons", json_array());
-    OK(ccg_audit_record_hash(rec, hash));
+    TU_OK(ccg_audit_record_hash(rec, hash));
     json_decref(list);
     snprintf(sql, sizeof(sql),
              "DROP TRIGGER audit_log_no_update;"
@@ -465,7 +428,7 @@ static void append_tcb(ccg_audit *a, int i, const char *status, const char *cons
         .advisories = adv,
         .advisory_count = n,
     };
-    OK(ccg_audit_append(a, &ev, seq, hash));
+    TU_OK(ccg_audit_append(a, &ev, seq, hash));
 }
 
 static void tcb_status_is_recorded_and_hashed(void **state)
@@ -485,7 +448,7 @@ static void tcb_status_is_recorded_and_hashed(void **state)
     append_n(f->a, 2, 2); /* records without a TCB status stay format 1 */
     append_tcb(f->a, 4, "UpToDate", NULL, 0, NULL, NULL);
     json_t *list = NULL;
-    OK(ccg_audit_list(f->a, 0, 0, &list));
+    TU_OK(ccg_audit_list(f->a, 0, 0, &list));
     json_t *first = json_array_get(list, 0), *second = json_array_get(list, 1), *fourth = json_array_get(list, 3);
     assert_int_equal(json_integer_value(json_object_get(first, "v")), 3);
     assert_null(json_object_get(first, "count"));
@@ -497,7 +460,7 @@ static void tcb_status_is_recorded_and_hashed(void **state)
     assert_null(json_object_get(second, "tcb"));
     assert_int_equal(json_array_size(json_object_get(json_object_get(fourth, "tcb"), "advisories")), 0);
     json_decref(list);
-    OK(ccg_audit_verify(f->a, NULL, &r));
+    TU_OK(ccg_audit_verify(f->a, NULL, &r));
     assert_true(r.intact);
     assert_int_equal(r.records, 4);
 }
@@ -542,23 +505,23 @@ static void tcb_fields_are_checked(void **state)
     const char *ok_id[] = {"AMD-SB-1"};
     ccg_audit_event ev = {.time = T0, .request_id = "r", .persona = CCG_PERSONA_WORKLOAD, .action = "kbs.attest",
                           .decision = CCG_AUDIT_ALLOW, .tcb_status = "Fine"};
-    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
     ev.tcb_status = NULL;
     ev.advisories = ok_id;
     ev.advisory_count = 1;
-    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
     ev.tcb_status = "UpToDate";
     ev.advisories = bad_id;
-    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
     ev.advisories = ok_id;
     ev.advisory_count = CCG_AUDIT_MAX_ADVISORIES + 1;
-    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_TOO_LARGE);
+    TU_FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_TOO_LARGE);
     /* A counted record (format 2) carries no TCB status (format 3). */
     ev.advisory_count = 1;
     ev.count = 2;
-    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
     ev.count = 0;
-    OK(ccg_audit_append(f->a, &ev, NULL, NULL));
+    TU_OK(ccg_audit_append(f->a, &ev, NULL, NULL));
 }
 
 /* ---- the GPUs of a decision (format 4) ---- */
@@ -590,7 +553,7 @@ static void gpu_claims_are_recorded_and_hashed(void **state)
     ccg_audit_verify_report r;
     json_t *list = NULL;
     gpu_event(&ev, g, &reasons, 1, req);
-    OK(ccg_audit_append(f->a, &ev, NULL, hash));
+    TU_OK(ccg_audit_append(f->a, &ev, NULL, hash));
     /* Computed independently with Python's json.dumps(sort_keys=True, separators=(",", ":")) and hashlib
      * over the record with "v":4, "tcb":null and "gpus":[{"arch":"HOPPER","driver_version":"550.90.07",
      * "index":0,"measurements":"failed","mismatched_indexes":[9,20],"nonce_binding":"ccgate-v1",
@@ -600,9 +563,9 @@ static void gpu_claims_are_recorded_and_hashed(void **state)
     assert_string_equal(hash, GPU_RECORD_HASH);
     ev.tcb_status = "UpToDate"; /* with a TCB status: still format 4, the tcb member an object */
     ev.request_id = "req-0002";
-    OK(ccg_audit_append(f->a, &ev, NULL, NULL));
+    TU_OK(ccg_audit_append(f->a, &ev, NULL, NULL));
     append_tcb(f->a, 3, "UpToDate", NULL, 0, NULL, NULL); /* no GPU: format 3 as before */
-    OK(ccg_audit_list(f->a, 0, 0, &list));
+    TU_OK(ccg_audit_list(f->a, 0, 0, &list));
     json_t *first = json_array_get(list, 0), *second = json_array_get(list, 1), *third = json_array_get(list, 2);
     assert_int_equal(json_integer_value(json_object_get(first, "v")), 4);
     assert_true(json_is_null(json_object_get(first, "tcb")));
@@ -613,7 +576,7 @@ static void gpu_claims_are_recorded_and_hashed(void **state)
     assert_int_equal(json_integer_value(json_object_get(third, "v")), 3);
     assert_null(json_object_get(third, "gpus"));
     json_decref(list);
-    OK(ccg_audit_verify(f->a, NULL, &r));
+    TU_OK(ccg_audit_verify(f->a, NULL, &r));
     assert_true(r.intact);
     ccg_reasons_free(&reasons);
 }
@@ -627,7 +590,7 @@ static void gpu_member_cannot_be_changed(void **state)
     char req[32];
     ccg_audit_verify_report r;
     gpu_event(&ev, g, &reasons, 1, req);
-    OK(ccg_audit_append(f->a, &ev, NULL, NULL));
+    TU_OK(ccg_audit_append(f->a, &ev, NULL, NULL));
     append_n(f->a, 2, 2);
     /* A failed measurement rewritten as passed: the hash no longer matches. */
     raw_exec(f->path, "DROP TRIGGER audit_log_no_update;"
@@ -670,12 +633,12 @@ static void tdx_decisions_are_format_5(void **state)
     char req[32];
     ccg_audit_verify_report r;
     json_t *list = NULL;
-    OK(ccg_audit_append(f->a, &ev, NULL, NULL));
+    TU_OK(ccg_audit_append(f->a, &ev, NULL, NULL));
     gpu_event(&ev, g, &reasons, 2, req);
     ev.tcb_status = "UpToDate";
     ev.tdx = &tdx;
-    OK(ccg_audit_append(f->a, &ev, NULL, NULL));
-    OK(ccg_audit_list(f->a, 0, 0, &list));
+    TU_OK(ccg_audit_append(f->a, &ev, NULL, NULL));
+    TU_OK(ccg_audit_list(f->a, 0, 0, &list));
     json_t *first = json_array_get(list, 0), *second = json_array_get(list, 1), *tcb = json_object_get(first, "tcb");
     assert_int_equal(json_integer_value(json_object_get(first, "v")), 5);
     assert_int_equal(json_object_size(tcb), 7);
@@ -686,7 +649,7 @@ static void tdx_decisions_are_format_5(void **state)
     assert_int_equal(json_integer_value(json_object_get(second, "v")), 5);
     assert_int_equal(json_array_size(json_object_get(second, "gpus")), 2);
     json_decref(list);
-    OK(ccg_audit_verify(f->a, NULL, &r));
+    TU_OK(ccg_audit_verify(f->a, NULL, &r));
     assert_true(r.intact);
     /* The statuses changed after the fact: the hash; a member dropped, or the record claiming format 3: the
      * shape. */
@@ -735,10 +698,10 @@ static void claims_are_format_6_hashed_and_held_to_it(void **state)
     fixture *f = *state;
     ccg_audit_verify_report r;
     json_t *list = NULL;
-    OK(append_claims(f->a, 1, SNP_CLAIMS, "UpToDate"));
-    OK(append_claims(f->a, 2, "{\"tee\":\"tdx\",\"rtmrs\":[\"00\",\"ff\"],\"mrconfigid\":null}", NULL));
+    TU_OK(append_claims(f->a, 1, SNP_CLAIMS, "UpToDate"));
+    TU_OK(append_claims(f->a, 2, "{\"tee\":\"tdx\",\"rtmrs\":[\"00\",\"ff\"],\"mrconfigid\":null}", NULL));
     append_n(f->a, 3, 1);
-    OK(ccg_audit_list(f->a, 0, 0, &list));
+    TU_OK(ccg_audit_list(f->a, 0, 0, &list));
     json_t *r1 = json_array_get(list, 0), *r2 = json_array_get(list, 1);
     assert_int_equal(json_integer_value(json_object_get(r1, "v")), CCG_AUDIT_FORMAT_CLAIMS);
     assert_string_equal(json_string_value(json_object_get(json_object_get(r1, "claims"), "measurement")), MEASUREMENT96);
@@ -748,14 +711,14 @@ static void claims_are_format_6_hashed_and_held_to_it(void **state)
     assert_int_equal(json_array_size(json_object_get(json_object_get(r2, "claims"), "rtmrs")), 2);
     assert_null(json_object_get(json_array_get(list, 2), "claims")); /* a format-1 record has none */
     json_decref(list);
-    OK(ccg_audit_verify(f->a, NULL, &r));
+    TU_OK(ccg_audit_verify(f->a, NULL, &r));
     assert_int_equal(r.records, 3);
     /* the measurement presented, rewritten: the hash no longer matches */
     raw_exec(f->path, "DROP TRIGGER audit_log_no_update;"
                       "UPDATE audit_log SET claims = replace(claims, 'measurement\":\"0123', 'measurement\":\"9999') WHERE seq = 1");
     expect_broken(f->a, 1, "hash_mismatch", &r);
     raw_exec(f->path, "UPDATE audit_log SET claims = replace(claims, 'measurement\":\"9999', 'measurement\":\"0123') WHERE seq = 1");
-    OK(ccg_audit_verify(f->a, NULL, &r));
+    TU_OK(ccg_audit_verify(f->a, NULL, &r));
     /* claims dropped from a format-6 record, of another shape, or added to a format-1 record: malformed */
     raw_exec(f->path, "UPDATE audit_log SET claims = NULL WHERE seq = 2");
     expect_broken(f->a, 2, "malformed", &r);
@@ -792,21 +755,21 @@ static void claims_outside_the_list_are_refused(void **state)
         "{\"policy\":{\"debug\":true}}",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        FAILS_WITH(append_claims(f->a, (int)i, bad[i], NULL), CCG_R_INPUT_MALFORMED);
+        TU_FAILS_WITH(append_claims(f->a, (int)i, bad[i], NULL), CCG_R_INPUT_MALFORMED);
     }
     snprintf(text, sizeof(text), "{\"measurement\":\"%s\"}", long_hex); /* 193 bytes: too long */
-    FAILS_WITH(append_claims(f->a, 50, text, NULL), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(append_claims(f->a, 50, text, NULL), CCG_R_INPUT_MALFORMED);
     long_hex[192] = 0;
     snprintf(text, sizeof(text), "{\"measurement\":\"%s\"}", long_hex);
-    OK(append_claims(f->a, 51, text, NULL));
+    TU_OK(append_claims(f->a, 51, text, NULL));
     /* a counted record carries no claims */
     json_t *claims = json_pack("{s:s}", "tee", "snp");
     ccg_audit_event ev = {.time = T0, .request_id = "sum", .persona = CCG_PERSONA_WORKLOAD, .action = "kbs.auth",
                           .decision = CCG_AUDIT_ALLOW, .count = 3, .claims = claims};
-    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
     json_decref(claims);
     ccg_audit_verify_report r;
-    OK(ccg_audit_verify(f->a, NULL, &r));
+    TU_OK(ccg_audit_verify(f->a, NULL, &r));
     assert_int_equal(r.records, 1);
 }
 
@@ -816,19 +779,19 @@ static void find_by_request_id(void **state)
     fixture *f = *state;
     json_t *list = NULL;
     append_n(f->a, 1, 5);
-    OK(append_claims(f->a, 7, SNP_CLAIMS, NULL));
-    OK(ccg_audit_find(f->a, "req-claims-7", &list));
+    TU_OK(append_claims(f->a, 7, SNP_CLAIMS, NULL));
+    TU_OK(ccg_audit_find(f->a, "req-claims-7", &list));
     assert_int_equal(json_array_size(list), 1);
     assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 0), "seq")), 6);
     json_decref(list);
-    OK(ccg_audit_find(f->a, "req-0002", &list));
+    TU_OK(ccg_audit_find(f->a, "req-0002", &list));
     assert_int_equal(json_array_size(list), 1);
     json_decref(list);
-    OK(ccg_audit_find(f->a, "nope", &list));
+    TU_OK(ccg_audit_find(f->a, "nope", &list));
     assert_int_equal(json_array_size(list), 0);
     json_decref(list);
-    FAILS_WITH(ccg_audit_find(f->a, "a/b", &list), CCG_R_INPUT_MALFORMED);
-    FAILS_WITH(ccg_audit_find(f->a, "", &list), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(ccg_audit_find(f->a, "a/b", &list), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(ccg_audit_find(f->a, "", &list), CCG_R_INPUT_MALFORMED);
 }
 
 static void tdx_fields_are_checked(void **state)
@@ -838,23 +801,23 @@ static void tdx_fields_are_checked(void **state)
                          .fmspc = "00906ED50000", .mrtd = TDX_MRTD};
     ccg_audit_event ev = {.time = T0, .request_id = "req-1", .persona = CCG_PERSONA_WORKLOAD, .action = "kbs.attest",
                           .decision = CCG_AUDIT_ALLOW, .tcb_status = "RolledBack", .tdx = &tdx};
-    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED); /* SNP's vocabulary */
+    TU_FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED); /* SNP's vocabulary */
     ev.tcb_status = NULL;
-    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
     ev.tcb_status = "TDRelaunchAdvised";
     tdx.module_status = "Fine";
-    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
     tdx.module_status = "None";
     tdx.fmspc = "00906ED5000";
-    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
     tdx.fmspc = "00906ED50000";
     tdx.mrtd = "5a";
-    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
     tdx.mrtd = TDX_MRTD;
     ev.count = 2;
-    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
     ev.count = 0;
-    OK(ccg_audit_append(f->a, &ev, NULL, NULL));
+    TU_OK(ccg_audit_append(f->a, &ev, NULL, NULL));
 }
 
 static void gpu_format_needs_gpus_and_only_format_4_has_them(void **state)
@@ -883,26 +846,26 @@ static void gpu_fields_are_checked(void **state)
     uint16_t descending[] = {20, 9}, too_high[] = {254};
     gpu_event(&ev, g, &reasons, 1, req);
     g[0].measurements = "ok";
-    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
     g[0].measurements = NULL;
-    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
     g[0].measurements = "passed";
     g[0].ueid = "10 00";
-    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
     g[0].ueid = "1000";
     g[0].mismatched = descending;
-    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
     g[0].mismatched = too_high;
     g[0].mismatched_count = 1;
-    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
     g[0].mismatched_count = 0;
     ev.gpu_count = CCG_AUDIT_MAX_GPUS + 1;
-    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_TOO_LARGE);
+    TU_FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_TOO_LARGE);
     ev.gpu_count = 2;
     ev.count = 3; /* a counted record carries no GPUs */
-    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
     ev.count = 0;
-    OK(ccg_audit_append(f->a, &ev, NULL, NULL));
+    TU_OK(ccg_audit_append(f->a, &ev, NULL, NULL));
     ccg_reasons_free(&reasons);
 }
 
@@ -915,18 +878,18 @@ static void schema_1_log_is_migrated(void **state)
     char hash[CCG_AUDIT_HASH_HEX];
     int64_t seq = 0;
     append_n(f->a, 1, 4);
-    OK(ccg_audit_head(f->a, &seq, hash));
+    TU_OK(ccg_audit_head(f->a, &seq, hash));
     ccg_audit_close(f->a);
     f->a = NULL;
     raw_exec(f->path, "ALTER TABLE audit_log DROP COLUMN tcb; ALTER TABLE audit_log DROP COLUMN count;"
                       "UPDATE audit_schema SET version = 1");
-    OK(ccg_audit_open(f->path, NULL, &f->a));
+    TU_OK(ccg_audit_open(f->path, NULL, &f->a));
     ccg_audit_anchor anchor = {.seq = seq};
     memcpy(anchor.hash, hash, sizeof(hash));
-    OK(ccg_audit_verify(f->a, &anchor, &r));
+    TU_OK(ccg_audit_verify(f->a, &anchor, &r));
     assert_true(r.intact);
     append_tcb(f->a, 5, "UpToDate", NULL, 0, NULL, NULL);
-    OK(ccg_audit_verify(f->a, &anchor, &r));
+    TU_OK(ccg_audit_verify(f->a, &anchor, &r));
     assert_int_equal(r.records, 5);
 }
 
@@ -936,15 +899,15 @@ static void anchor_detects_truncation(void **state)
     ccg_audit_verify_report r;
     ccg_audit_anchor anchor;
     append_n(f->a, 1, 8);
-    OK(ccg_audit_head(f->a, &anchor.seq, anchor.hash));
-    OK(ccg_audit_verify(f->a, &anchor, &r));
+    TU_OK(ccg_audit_head(f->a, &anchor.seq, anchor.hash));
+    TU_OK(ccg_audit_verify(f->a, &anchor, &r));
     append_n(f->a, 9, 2); /* growth past the anchor is fine */
-    OK(ccg_audit_verify(f->a, &anchor, &r));
+    TU_OK(ccg_audit_verify(f->a, &anchor, &r));
     assert_int_equal(r.records, 10);
 
     /* Removing the newest records leaves a chain that verifies on its own... */
     raw_exec(f->path, "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq >= 7");
-    OK(ccg_audit_verify(f->a, NULL, &r));
+    TU_OK(ccg_audit_verify(f->a, NULL, &r));
     assert_int_equal(r.head_seq, 6);
     /* ...but not against an anchor taken before. */
     ccg_error_clear();
@@ -969,17 +932,17 @@ static void open_refuses_non_logs(void **state)
     char path[160];
     ccg_audit_options no_create = {.create = 0};
     snprintf(path, sizeof(path), "%s/missing.db", f->dir);
-    FAILS_WITH(ccg_audit_open(path, &no_create, &a), CCG_R_STORE_UNAVAILABLE);
+    TU_FAILS_WITH(ccg_audit_open(path, &no_create, &a), CCG_R_STORE_UNAVAILABLE);
     assert_null(a);
     /* a file that is not a database, with and without create */
     snprintf(path, sizeof(path), "%s/verify.py", f->dir); /* reuse a name teardown removes */
     uint8_t junk[4096];
     memset(junk, 0x5A, sizeof(junk));
-    OK(ccg_file_write(path, junk, sizeof(junk)));
-    FAILS_WITH(ccg_audit_open(path, &no_create, &a), CCG_R_STORE_CORRUPT);
-    FAILS_WITH(ccg_audit_open(path, NULL, &a), CCG_R_STORE_CORRUPT);
+    TU_OK(ccg_file_write(path, junk, sizeof(junk)));
+    TU_FAILS_WITH(ccg_audit_open(path, &no_create, &a), CCG_R_STORE_CORRUPT);
+    TU_FAILS_WITH(ccg_audit_open(path, NULL, &a), CCG_R_STORE_CORRUPT);
     raw_exec(f->path, "UPDATE audit_schema SET version = 7");
-    FAILS_WITH(ccg_audit_open(f->path, NULL, &a), CCG_R_STORE_CORRUPT);
+    TU_FAILS_WITH(ccg_audit_open(f->path, NULL, &a), CCG_R_STORE_CORRUPT);
 }
 
 static void a_locked_database_fails_the_append_closed(void **state)
@@ -988,23 +951,23 @@ static void a_locked_database_fails_the_append_closed(void **state)
     ccg_audit *a = NULL;
     ccg_audit_options quick = {.busy_timeout_ms = 200, .create = 1};
     append_n(f->a, 1, 2);
-    OK(ccg_audit_open(f->path, &quick, &a));
+    TU_OK(ccg_audit_open(f->path, &quick, &a));
     /* Another writer holds the write lock longer than the busy timeout. */
     sqlite3 *db = raw_open(f->path);
     assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
     ccg_audit_event ev = {.time = T0, .request_id = "r", .persona = CCG_PERSONA_SYSTEM, .action = "broker.start",
                           .decision = CCG_AUDIT_ALLOW};
     int64_t seq = -1;
-    FAILS_WITH(ccg_audit_append(a, &ev, &seq, NULL), CCG_R_AUDIT_WRITE_FAILED);
+    TU_FAILS_WITH(ccg_audit_append(a, &ev, &seq, NULL), CCG_R_AUDIT_WRITE_FAILED);
     assert_non_null(strstr(ccg_error_last()->message, "store.unavailable"));
     assert_int_equal(seq, -1);
     assert_int_equal(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
     /* Once the lock is gone the same handle appends again, chained to the head. */
-    OK(ccg_audit_append(a, &ev, &seq, NULL));
+    TU_OK(ccg_audit_append(a, &ev, &seq, NULL));
     assert_int_equal(seq, 3);
     ccg_audit_verify_report r;
-    OK(ccg_audit_verify(a, NULL, &r));
+    TU_OK(ccg_audit_verify(a, NULL, &r));
     assert_int_equal(r.records, 3);
     ccg_audit_close(a);
 }
@@ -1073,7 +1036,7 @@ static void concurrent_appenders_never_fork_the_chain(void **state)
         assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     }
     ccg_audit_verify_report r;
-    OK(ccg_audit_verify(f->a, NULL, &r));
+    TU_OK(ccg_audit_verify(f->a, NULL, &r));
     assert_int_equal(r.records, (THREADS + PROCS) * N);
 }
 
@@ -1159,11 +1122,11 @@ static void sigkill_loses_no_acknowledged_record(void **state)
 
         /* Reopen: the chain verifies and every acknowledged record is there, as acknowledged. */
         ccg_audit *a = NULL;
-        OK(ccg_audit_open(f->path, NULL, &a));
+        TU_OK(ccg_audit_open(f->path, NULL, &a));
         ccg_audit_verify_report r;
-        OK(ccg_audit_verify(a, NULL, &r));
+        TU_OK(ccg_audit_verify(a, NULL, &r));
         json_t *list = NULL;
-        OK(ccg_audit_list(a, 0, 0, &list));
+        TU_OK(ccg_audit_list(a, 0, 0, &list));
         for (size_t i = 0; i < n; i++) {
             assert_true(acks[i].seq >= 1 && acks[i].seq <= r.head_seq);
             json_t *rec = json_array_get(list, (size_t)(acks[i].seq - 1));
@@ -1181,8 +1144,8 @@ static void sigkill_loses_no_acknowledged_record(void **state)
     /* ...and the store in the same file is not corrupt. */
     ccg_store *s = NULL;
     ccg_store_options full = {.check = CCG_STORE_CHECK_FULL};
-    OK(ccg_store_open(f->path, &full, &s));
-    OK(ccg_store_integrity_check(s));
+    TU_OK(ccg_store_open(f->path, &full, &s));
+    TU_OK(ccg_store_integrity_check(s));
     ccg_store_close(s);
 }
 
@@ -1203,7 +1166,7 @@ static void python_reverifies_the_chain(void **state)
     append_n(f->a, 1, 12);
     append_tcb(f->a, 13, "OutOfDate", adv, 1, NULL, NULL); /* format 3 re-verifies the same way */
     json_t *list = NULL;
-    OK(ccg_audit_list(f->a, 0, 0, &list));
+    TU_OK(ccg_audit_list(f->a, 0, 0, &list));
     char json_path[192], py_path[192], cmd[512];
     snprintf(json_path, sizeof(json_path), "%s/list.json", f->dir);
     snprintf(py_path, sizeof(py_path), "%s/verify.py", f->dir);
@@ -1219,7 +1182,7 @@ static void python_reverifies_the_chain(void **state)
         "    assert hashlib.sha256(c.encode()).hexdigest() == h, i\n"
         "    prev = h\n"
         "print('ok', i + 1)\n";
-    OK(ccg_file_write(py_path, (const uint8_t *)script, strlen(script)));
+    TU_OK(ccg_file_write(py_path, (const uint8_t *)script, strlen(script)));
     snprintf(cmd, sizeof(cmd), "python3 %s %s", py_path, json_path);
     assert_int_equal(system(cmd), 0);
 }
@@ -1337,12 +1300,12 @@ static void renumber_last_record(fixture *f, int64_t from, int64_t to)
 {
     json_t *list = NULL, *rec;
     char hash[CCG_AUDIT_HASH_HEX], sql[512];
-    OK(ccg_audit_list(f->a, from - 1, 1, &list));
+    TU_OK(ccg_audit_list(f->a, from - 1, 1, &list));
     rec = json_array_get(list, 0);
     assert_non_null(rec);
     json_object_set_new(rec, "seq", json_integer(to));
     json_object_del(rec, "hash");
-    OK(ccg_audit_record_hash(rec, hash));
+    TU_OK(ccg_audit_record_hash(rec, hash));
     json_decref(list);
     snprintf(sql, sizeof(sql),
              "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET seq = %lld, hash = '%s' WHERE seq = %lld",
@@ -1379,16 +1342,16 @@ static void counted_records_are_format_2_and_verify(void **state)
     assert_int_equal(ccg_reasons_add(&reasons, CCG_R_KBS_SESSION_MISSING, NULL), 0);
     ccg_audit_event ev = {.time = T0 + 9, .request_id = "summary", .persona = CCG_PERSONA_WORKLOAD,
                           .action = "resource.release", .decision = CCG_AUDIT_DENY, .reasons = &reasons, .count = 41};
-    OK(ccg_audit_append(f->a, &ev, NULL, NULL));
+    TU_OK(ccg_audit_append(f->a, &ev, NULL, NULL));
     ev.count = -1;
-    FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(ccg_audit_append(f->a, &ev, NULL, NULL), CCG_R_INPUT_MALFORMED);
     ccg_reasons_free(&reasons);
     append_n(f->a, 4, 1);
-    OK(ccg_audit_verify(f->a, NULL, &r));
+    TU_OK(ccg_audit_verify(f->a, NULL, &r));
     assert_int_equal(r.records, 4);
     assert_int_equal(r.events, 3 + 41);
     /* A record of one event keeps format 1 byte for byte; the summary is format 2 with "count". */
-    OK(ccg_audit_list(f->a, 0, 0, &list));
+    TU_OK(ccg_audit_list(f->a, 0, 0, &list));
     assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 0), "v")), 1);
     assert_null(json_object_get(json_array_get(list, 0), "count"));
     rec = json_array_get(list, 2);
@@ -1423,13 +1386,13 @@ static void a_schema_1_log_is_upgraded_in_place(void **state)
     f->a = NULL;
     /* What an older ccgate wrote: no count column, schema version 1. */
     raw_exec(f->path, "ALTER TABLE audit_log DROP COLUMN count; UPDATE audit_schema SET version = 1");
-    OK(ccg_audit_open(f->path, &no_create, &a));
+    TU_OK(ccg_audit_open(f->path, &no_create, &a));
     f->a = a;
-    OK(ccg_audit_verify(f->a, NULL, &r));
+    TU_OK(ccg_audit_verify(f->a, NULL, &r));
     assert_int_equal(r.records, 5);
-    OK(ccg_audit_checkpoint(f->a, T0 + 10, "cp-1", NULL, NULL));
-    OK(ccg_audit_prune(f->a, 6, T0 + 11, "prune-1", NULL));
-    OK(ccg_audit_verify(f->a, NULL, &r));
+    TU_OK(ccg_audit_checkpoint(f->a, T0 + 10, "cp-1", NULL, NULL));
+    TU_OK(ccg_audit_prune(f->a, 6, T0 + 11, "prune-1", NULL));
+    TU_OK(ccg_audit_verify(f->a, NULL, &r));
     assert_int_equal(r.start_seq, 6);
 }
 
@@ -1444,25 +1407,25 @@ static void prune_at_a_checkpoint_then_verify(void **state)
     int64_t seq = 0, removed = -1, found = 0;
     char hash[CCG_AUDIT_HASH_HEX];
     append_n(f->a, 1, 10);
-    OK(ccg_audit_checkpoint(f->a, T0 + 100, "cp-1", &seq, hash));
+    TU_OK(ccg_audit_checkpoint(f->a, T0 + 100, "cp-1", &seq, hash));
     assert_int_equal(seq, 11);
     append_n(f->a, 12, 5);
     /* Only a checkpoint can be pruned to. */
-    FAILS_WITH(ccg_audit_prune(f->a, 12, T0 + 200, "prune-1", &removed), CCG_R_AUDIT_CHECKPOINT_INVALID);
-    FAILS_WITH(ccg_audit_prune(f->a, 99, T0 + 200, "prune-1", &removed), CCG_R_AUDIT_CHECKPOINT_INVALID);
-    OK(ccg_audit_checkpoint_before(f->a, T0 + 150, &found));
+    TU_FAILS_WITH(ccg_audit_prune(f->a, 12, T0 + 200, "prune-1", &removed), CCG_R_AUDIT_CHECKPOINT_INVALID);
+    TU_FAILS_WITH(ccg_audit_prune(f->a, 99, T0 + 200, "prune-1", &removed), CCG_R_AUDIT_CHECKPOINT_INVALID);
+    TU_OK(ccg_audit_checkpoint_before(f->a, T0 + 150, &found));
     assert_int_equal(found, 11);
-    FAILS_WITH(ccg_audit_checkpoint_before(f->a, T0 + 50, &found), CCG_R_AUDIT_CHECKPOINT_INVALID);
-    OK(ccg_audit_prune(f->a, 11, T0 + 200, "prune-1", &removed));
+    TU_FAILS_WITH(ccg_audit_checkpoint_before(f->a, T0 + 50, &found), CCG_R_AUDIT_CHECKPOINT_INVALID);
+    TU_OK(ccg_audit_prune(f->a, 11, T0 + 200, "prune-1", &removed));
     assert_int_equal(removed, 10);
     /* The chain now verifies from the checkpoint: 11..16 and the prune record 17 (count 10). */
-    OK(ccg_audit_verify(f->a, NULL, &r));
+    TU_OK(ccg_audit_verify(f->a, NULL, &r));
     assert_true(r.intact);
     assert_int_equal(r.start_seq, 11);
     assert_int_equal(r.records, 7);
     assert_int_equal(r.events, 7); /* the prune's count is of records removed, not of events */
     assert_int_equal(r.head_seq, 17);
-    OK(ccg_audit_list(f->a, 0, 0, &list));
+    TU_OK(ccg_audit_list(f->a, 0, 0, &list));
     assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 0), "seq")), 11);
     assert_string_equal(json_string_value(json_object_get(json_array_get(list, 6), "action")), "audit.prune");
     assert_int_equal(json_integer_value(json_object_get(json_array_get(list, 6), "count")), 10);
@@ -1470,7 +1433,7 @@ static void prune_at_a_checkpoint_then_verify(void **state)
     /* The checkpoint's own anchor still holds; an anchor on a pruned record is missing. */
     anchor.seq = 11;
     memcpy(anchor.hash, hash, sizeof(anchor.hash));
-    OK(ccg_audit_verify(f->a, &anchor, &r));
+    TU_OK(ccg_audit_verify(f->a, &anchor, &r));
     anchor.seq = 3;
     ccg_error_clear();
     assert_true(ccg_failed(ccg_audit_verify(f->a, &anchor, &r)));
@@ -1480,8 +1443,8 @@ static void prune_at_a_checkpoint_then_verify(void **state)
     raw_exec(f->path, "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET key_version = 7 WHERE seq = 13");
     expect_broken(f->a, 13, "hash_mismatch", &r);
     /* ... and a broken chain is never pruned. */
-    OK(ccg_audit_checkpoint(f->a, T0 + 300, "cp-2", &seq, NULL));
-    FAILS_WITH(ccg_audit_prune(f->a, seq, T0 + 301, "prune-2", &removed), CCG_R_AUDIT_CHAIN_BROKEN);
+    TU_OK(ccg_audit_checkpoint(f->a, T0 + 300, "cp-2", &seq, NULL));
+    TU_FAILS_WITH(ccg_audit_prune(f->a, seq, T0 + 301, "prune-2", &removed), CCG_R_AUDIT_CHAIN_BROKEN);
 }
 
 static void records_deleted_before_a_checkpoint_without_a_prune_are_found(void **state)
@@ -1490,7 +1453,7 @@ static void records_deleted_before_a_checkpoint_without_a_prune_are_found(void *
     ccg_audit_verify_report r;
     int64_t seq = 0;
     append_n(f->a, 1, 6);
-    OK(ccg_audit_checkpoint(f->a, T0 + 10, "cp-1", &seq, NULL));
+    TU_OK(ccg_audit_checkpoint(f->a, T0 + 10, "cp-1", &seq, NULL));
     append_n(f->a, 8, 3);
     /* By hand, around the trigger: no audit.prune record accounts for it. */
     raw_exec(f->path, "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq < 7");
@@ -1503,20 +1466,20 @@ static void a_second_prune_chains_on(void **state)
     ccg_audit_verify_report r;
     int64_t seq1 = 0, seq2 = 0, removed = 0;
     append_n(f->a, 1, 4);
-    OK(ccg_audit_checkpoint(f->a, T0 + 10, "cp-1", &seq1, NULL));
+    TU_OK(ccg_audit_checkpoint(f->a, T0 + 10, "cp-1", &seq1, NULL));
     append_n(f->a, 6, 3);
-    OK(ccg_audit_prune(f->a, seq1, T0 + 20, "prune-1", &removed));
+    TU_OK(ccg_audit_prune(f->a, seq1, T0 + 20, "prune-1", &removed));
     assert_int_equal(removed, 4);
-    OK(ccg_audit_checkpoint(f->a, T0 + 30, "cp-2", &seq2, NULL));
+    TU_OK(ccg_audit_checkpoint(f->a, T0 + 30, "cp-2", &seq2, NULL));
     append_n(f->a, 20, 2);
-    OK(ccg_audit_prune(f->a, seq2, T0 + 40, "prune-2", &removed));
+    TU_OK(ccg_audit_prune(f->a, seq2, T0 + 40, "prune-2", &removed));
     assert_int_equal(removed, seq2 - seq1);
-    OK(ccg_audit_verify(f->a, NULL, &r));
+    TU_OK(ccg_audit_verify(f->a, NULL, &r));
     assert_int_equal(r.start_seq, seq2);
     /* Pruning to the same checkpoint again removes nothing and records nothing. */
-    OK(ccg_audit_prune(f->a, seq2, T0 + 50, "prune-3", &removed));
+    TU_OK(ccg_audit_prune(f->a, seq2, T0 + 50, "prune-3", &removed));
     assert_int_equal(removed, 0);
-    OK(ccg_audit_verify(f->a, NULL, &r));
+    TU_OK(ccg_audit_verify(f->a, NULL, &r));
 }
 
 static void cli_checkpoint_and_prune(void **state)

@@ -12,101 +12,48 @@
 
 #include <libpq-fe.h>
 
+#include "pg_scratch.h"
 #include "testutil.h"
+#include "tu_audit.h"
+#include "tu_store.h"
 
 #include "ccgate/audit.h"
 #include "ccgate/error.h"
 
-static const ccg_time T0 = 1767225600; /* 2026-01-01T00:00:00Z */
+static const ccg_time T0 = TU_AUDIT_T0;
 
-static char g_dir[64];
-static char g_url[256];
-
-#define OK(expr)                                                                                             \
-    do {                                                                                                     \
-        ccg_error_clear();                                                                                   \
-        if (ccg_failed(expr)) {                                                                              \
-            fail_msg("%s failed: %s: %s", #expr, ccg_reason_code(ccg_error_reason()), ccg_error_last()->message); \
-        }                                                                                                    \
-    } while (0)
-
-#define FAILS_WITH(expr, reason)        \
-    do {                                \
-        ccg_error_clear();              \
-        assert_true(ccg_failed(expr));  \
-        tu_assert_error_reason(reason); \
-    } while (0)
-
-/* Runs pg_scratch.sh VERB g_dir; returns its exit status and (for start/url) the URL it printed. */
-static int scratch(const char *verb, char *out, size_t out_size)
-{
-    const char *src = getenv("CCG_SOURCE_DIR");
-    char cmd[512];
-    FILE *p = NULL;
-    int status = 0;
-    snprintf(cmd, sizeof(cmd), "%s/tests/support/pg_scratch.sh %s %s %ld", src ? src : ".", verb, g_dir,
-             (long)getpid());
-    p = popen(cmd, "r");
-    if (p == NULL) {
-        return -1;
-    }
-    if (out != NULL) {
-        if (fgets(out, (int)out_size, p) == NULL) {
-            out[0] = '\0';
-        }
-        out[strcspn(out, "\n")] = '\0';
-    }
-    while (fgetc(p) != EOF) {
-    }
-    status = pclose(p);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+static tu_pg g_pg; /* g_pg.url is empty when PostgreSQL's server binaries are missing */
 
 static int group_setup(void **state)
 {
     (void)state;
-    snprintf(g_dir, sizeof(g_dir), "/tmp/ccg-audit-pg-XXXXXX");
-    if (mkdtemp(g_dir) == NULL) {
-        return -1;
-    }
-    chmod(g_dir, 0755);
-    int rc = scratch("start", g_url, sizeof(g_url));
+    int rc = tu_pg_start(&g_pg);
     if (rc == 77) {
-        g_url[0] = '\0';
+        g_pg.url[0] = '\0';
         return 0; /* each test skips (or fails under CI=true) */
     }
-    return rc == 0 && strncmp(g_url, "postgresql://", 13) == 0 ? 0 : -1;
+    return rc == 0 ? 0 : -1;
 }
 
 static int group_teardown(void **state)
 {
-    char cmd[128];
     (void)state;
-    scratch("stop", NULL, 0);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", g_dir);
-    if (system(cmd) != 0) {
-        fprintf(stderr, "could not remove %s\n", g_dir);
-    }
+    tu_pg_stop(&g_pg);
     return 0;
 }
 
 /* Runs SQL on its own connection; returns 1 when it succeeded. */
 static int raw_sql(const char *sql)
 {
-    PGconn *c = PQconnectdb(g_url);
-    assert_int_equal(PQstatus(c), CONNECTION_OK);
-    PGresult *r = PQexec(c, sql);
-    int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-    PQclear(r);
-    PQfinish(c);
-    return ok;
+    assert_int_equal(tu_pg_exec(g_pg.url, "SELECT 1"), 0); /* a refusal below is the statement's own */
+    return tu_pg_exec(g_pg.url, sql) == 0;
 }
 
 /* Each test starts from a database without an audit log. */
 static int setup(void **state)
 {
     (void)state;
-    if (g_url[0] == '\0') {
+    if (g_pg.url[0] == '\0') {
         tu_skip_or_fail("PostgreSQL's server binaries are not installed");
     }
     assert_true(raw_sql("DROP TABLE IF EXISTS audit_log, audit_schema; DROP FUNCTION IF EXISTS ccg_audit_append_only()"));
@@ -119,49 +66,10 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Record i: a deny with two reasons, an allow when i is a multiple of 3; every fifth carries claims. */
-static ccg_result append_one(ccg_audit *a, int i, int64_t *seq, char hash[CCG_AUDIT_HASH_HEX])
-{
-    char req[32];
-    ccg_reasons reasons;
-    json_t *claims = NULL;
-    ccg_result r;
-    ccg_reasons_init(&reasons);
-    snprintf(req, sizeof(req), "req-%04d", i);
-    ccg_audit_event ev = {
-        .time = T0 + i,
-        .request_id = req,
-        .persona = CCG_PERSONA_WORKLOAD,
-        .action = "resource.release",
-        .key_id = "default/model/llama",
-        .key_version = 2,
-        .policy_id = "llama-release",
-        .policy_version = 3,
-        .evidence_digest = "sha384:0123456789abcdef",
-        .decision = i % 3 == 0 ? CCG_AUDIT_ALLOW : CCG_AUDIT_DENY,
-        .reasons = &reasons,
-    };
-    if (i % 3 != 0) {
-        assert_int_equal(ccg_reasons_add(&reasons, CCG_R_SNP_TCB_BELOW_MINIMUM, NULL), 0);
-        assert_int_equal(ccg_reasons_add(&reasons, CCG_R_SNP_DEBUG_ENABLED, NULL), 0);
-    }
-    if (i % 5 == 0) {
-        claims = json_pack("{s:s, s:s, s:i, s:s}", "tee", "snp", "measurement", "ab01", "report_version", 3,
-                           "reported_tcb", "d315000000000004");
-        assert_non_null(claims);
-        ev.claims = claims;
-        ev.tcb_status = "UpToDate";
-    }
-    r = ccg_audit_append(a, &ev, seq, hash);
-    json_decref(claims);
-    ccg_reasons_free(&reasons);
-    return r;
-}
-
 static void append_range(ccg_audit *a, int from, int n)
 {
     for (int i = from; i < from + n; i++) {
-        OK(append_one(a, i, NULL, NULL));
+        TU_OK(tu_audit_append(a, i, 1, NULL, NULL));
     }
 }
 
@@ -174,26 +82,26 @@ static void same_chain_as_sqlite(void **state)
     ccg_audit *pg = NULL, *sq = NULL;
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof(path), "sqlite:%s/audit.db", dir);
-    OK(ccg_audit_open(g_url, NULL, &pg));
-    OK(ccg_audit_open(path, NULL, &sq));
+    TU_OK(ccg_audit_open(g_pg.url, NULL, &pg));
+    TU_OK(ccg_audit_open(path, NULL, &sq));
     for (int i = 1; i <= 12; i++) {
         int64_t s1 = 0, s2 = 0;
         char h1[CCG_AUDIT_HASH_HEX], h2[CCG_AUDIT_HASH_HEX];
-        OK(append_one(pg, i, &s1, h1));
-        OK(append_one(sq, i, &s2, h2));
+        TU_OK(tu_audit_append(pg, i, 1, &s1, h1));
+        TU_OK(tu_audit_append(sq, i, 1, &s2, h2));
         assert_int_equal(s1, i);
         assert_int_equal(s2, i);
         assert_string_equal(h1, h2);
     }
     ccg_audit_verify_report r1, r2;
-    OK(ccg_audit_verify(pg, NULL, &r1));
-    OK(ccg_audit_verify(sq, NULL, &r2));
+    TU_OK(ccg_audit_verify(pg, NULL, &r1));
+    TU_OK(ccg_audit_verify(sq, NULL, &r2));
     assert_true(r1.intact);
     assert_int_equal(r1.records, 12);
     assert_string_equal(r1.head_hash, r2.head_hash);
     json_t *l1 = NULL, *l2 = NULL;
-    OK(ccg_audit_list(pg, 0, 0, &l1));
-    OK(ccg_audit_list(sq, 0, 0, &l2));
+    TU_OK(ccg_audit_list(pg, 0, 0, &l1));
+    TU_OK(ccg_audit_list(sq, 0, 0, &l2));
     assert_true(json_equal(l1, l2));
     assert_int_equal(json_array_size(l1), 12);
     /* format 6 with its claims, read back from the claims column */
@@ -203,20 +111,20 @@ static void same_chain_as_sqlite(void **state)
     assert_true(json_is_null(json_object_get(r10, "gpus")));
     json_decref(l1);
     json_decref(l2);
-    OK(ccg_audit_list(pg, 10, 1, &l1));
+    TU_OK(ccg_audit_list(pg, 10, 1, &l1));
     assert_int_equal(json_array_size(l1), 1);
     assert_int_equal(json_integer_value(json_object_get(json_array_get(l1, 0), "seq")), 11);
     json_decref(l1);
-    OK(ccg_audit_find(pg, "req-0005", &l1));
+    TU_OK(ccg_audit_find(pg, "req-0005", &l1));
     assert_int_equal(json_array_size(l1), 1);
     json_decref(l1);
-    OK(ccg_audit_find(pg, "req-9999", &l1));
+    TU_OK(ccg_audit_find(pg, "req-9999", &l1));
     assert_int_equal(json_array_size(l1), 0);
     json_decref(l1);
-    FAILS_WITH(ccg_audit_find(pg, "req 1", &l1), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(ccg_audit_find(pg, "req 1", &l1), CCG_R_INPUT_MALFORMED);
     int64_t seq = 0;
     char head[CCG_AUDIT_HASH_HEX];
-    OK(ccg_audit_head(pg, &seq, head));
+    TU_OK(ccg_audit_head(pg, &seq, head));
     assert_int_equal(seq, 12);
     assert_string_equal(head, r2.head_hash);
     ccg_audit_close(pg);
@@ -232,17 +140,17 @@ static void triggers_refuse_changes_and_the_chain_names_the_rest(void **state)
     (void)state;
     ccg_audit *a = NULL;
     ccg_audit_verify_report r;
-    OK(ccg_audit_open(g_url, NULL, &a));
+    TU_OK(ccg_audit_open(g_pg.url, NULL, &a));
     append_range(a, 1, 6);
     assert_false(raw_sql("UPDATE audit_log SET decision = 'allow' WHERE seq = 2"));
     assert_false(raw_sql("DELETE FROM audit_log WHERE seq = 6"));
     assert_false(raw_sql("TRUNCATE audit_log"));
-    OK(ccg_audit_verify(a, NULL, &r));
+    TU_OK(ccg_audit_verify(a, NULL, &r));
     assert_int_equal(r.records, 6);
     assert_true(raw_sql("ALTER TABLE audit_log DISABLE TRIGGER USER;"
                         "UPDATE audit_log SET decision = 'allow', reasons = '[]' WHERE seq = 2;"
                         "ALTER TABLE audit_log ENABLE TRIGGER USER"));
-    FAILS_WITH(ccg_audit_verify(a, NULL, &r), CCG_R_AUDIT_CHAIN_BROKEN);
+    TU_FAILS_WITH(ccg_audit_verify(a, NULL, &r), CCG_R_AUDIT_CHAIN_BROKEN);
     assert_int_equal(r.broken_seq, 2);
     assert_string_equal(r.problem, "hash_mismatch");
     ccg_audit_close(a);
@@ -255,18 +163,18 @@ static void prune_at_a_checkpoint(void **state)
     ccg_audit *a = NULL;
     ccg_audit_verify_report r;
     int64_t cp = 0, found = 0, removed = 0;
-    OK(ccg_audit_open(g_url, NULL, &a));
+    TU_OK(ccg_audit_open(g_pg.url, NULL, &a));
     append_range(a, 1, 5);
-    OK(ccg_audit_checkpoint(a, T0 + 100, "cp-1", &cp, NULL));
+    TU_OK(ccg_audit_checkpoint(a, T0 + 100, "cp-1", &cp, NULL));
     assert_int_equal(cp, 6);
     append_range(a, 200, 3);
-    OK(ccg_audit_checkpoint_before(a, T0 + 150, &found));
+    TU_OK(ccg_audit_checkpoint_before(a, T0 + 150, &found));
     assert_int_equal(found, 6);
-    FAILS_WITH(ccg_audit_checkpoint_before(a, T0 + 50, &found), CCG_R_AUDIT_CHECKPOINT_INVALID);
-    FAILS_WITH(ccg_audit_prune(a, 3, T0 + 300, "prune-0", &removed), CCG_R_AUDIT_CHECKPOINT_INVALID);
-    OK(ccg_audit_prune(a, cp, T0 + 300, "prune-1", &removed));
+    TU_FAILS_WITH(ccg_audit_checkpoint_before(a, T0 + 50, &found), CCG_R_AUDIT_CHECKPOINT_INVALID);
+    TU_FAILS_WITH(ccg_audit_prune(a, 3, T0 + 300, "prune-0", &removed), CCG_R_AUDIT_CHECKPOINT_INVALID);
+    TU_OK(ccg_audit_prune(a, cp, T0 + 300, "prune-1", &removed));
     assert_int_equal(removed, 5);
-    OK(ccg_audit_verify(a, NULL, &r));
+    TU_OK(ccg_audit_verify(a, NULL, &r));
     assert_int_equal(r.start_seq, 6);
     assert_int_equal(r.records, 5); /* the checkpoint, three records, the prune record */
     /* the delete trigger is back */
@@ -287,11 +195,11 @@ static void concurrent_processes_keep_one_chain(void **state)
         if (pids[p] == 0) {
             ccg_audit *a = NULL;
             int failures = 0;
-            if (ccg_failed(ccg_audit_open(g_url, NULL, &a))) {
+            if (ccg_failed(ccg_audit_open(g_pg.url, NULL, &a))) {
                 _exit(3);
             }
             for (int i = 0; i < N; i++) {
-                failures += ccg_failed(append_one(a, p * 1000 + i, NULL, NULL));
+                failures += ccg_failed(tu_audit_append(a, p * 1000 + i, 1, NULL, NULL));
             }
             ccg_audit_close(a);
             _exit(failures == 0 ? 0 : 1);
@@ -306,12 +214,12 @@ static void concurrent_processes_keep_one_chain(void **state)
     ccg_audit *a = NULL;
     ccg_audit_verify_report r;
     json_t *list = NULL;
-    OK(ccg_audit_open(g_url, NULL, &a));
-    OK(ccg_audit_verify(a, NULL, &r));
+    TU_OK(ccg_audit_open(g_pg.url, NULL, &a));
+    TU_OK(ccg_audit_verify(a, NULL, &r));
     assert_true(r.intact);
     assert_int_equal(r.records, PROCS * N);
     assert_int_equal(r.head_seq, PROCS * N);
-    OK(ccg_audit_list(a, 0, 0, &list));
+    TU_OK(ccg_audit_list(a, 0, 0, &list));
     assert_int_equal(json_array_size(list), PROCS * N);
     for (size_t i = 0; i < json_array_size(list); i++) {
         assert_int_equal(json_integer_value(json_object_get(json_array_get(list, i), "seq")), (json_int_t)i + 1);
@@ -330,24 +238,22 @@ static void a_restart_fails_one_append_then_reconnects(void **state)
     ccg_audit_verify_report r;
     int64_t seq = 0;
     json_t *list = NULL;
-    OK(ccg_audit_open(g_url, NULL, &a));
-    OK(append_one(a, 1, &seq, NULL));
-    assert_int_equal(scratch("restart", NULL, 0), 0);
-    FAILS_WITH(append_one(a, 2, NULL, NULL), CCG_R_AUDIT_WRITE_FAILED);
-    OK(append_one(a, 3, &seq, NULL));
+    TU_OK(ccg_audit_open(g_pg.url, NULL, &a));
+    TU_OK(tu_audit_append(a, 1, 1, &seq, NULL));
+    assert_int_equal(tu_pg_ctl(&g_pg, "restart"), 0);
+    TU_FAILS_WITH(tu_audit_append(a, 2, 1, NULL, NULL), CCG_R_AUDIT_WRITE_FAILED);
+    TU_OK(tu_audit_append(a, 3, 1, &seq, NULL));
     assert_int_equal(seq, 2);
     /* down: every call fails closed, and the handle recovers once the server is back */
-    assert_int_equal(scratch("kill", NULL, 0), 0);
-    FAILS_WITH(append_one(a, 4, NULL, NULL), CCG_R_AUDIT_WRITE_FAILED);
-    FAILS_WITH(append_one(a, 5, NULL, NULL), CCG_R_AUDIT_WRITE_FAILED);
-    FAILS_WITH(ccg_audit_verify(a, NULL, &r), CCG_R_STORE_UNAVAILABLE);
-    FAILS_WITH(ccg_audit_list(a, 0, 0, &list), CCG_R_STORE_UNAVAILABLE);
-    char url[256];
-    assert_int_equal(scratch("start", url, sizeof(url)), 0);
-    assert_string_equal(url, g_url);
-    OK(append_one(a, 6, &seq, NULL));
+    assert_int_equal(tu_pg_ctl(&g_pg, "kill"), 0);
+    TU_FAILS_WITH(tu_audit_append(a, 4, 1, NULL, NULL), CCG_R_AUDIT_WRITE_FAILED);
+    TU_FAILS_WITH(tu_audit_append(a, 5, 1, NULL, NULL), CCG_R_AUDIT_WRITE_FAILED);
+    TU_FAILS_WITH(ccg_audit_verify(a, NULL, &r), CCG_R_STORE_UNAVAILABLE);
+    TU_FAILS_WITH(ccg_audit_list(a, 0, 0, &list), CCG_R_STORE_UNAVAILABLE);
+    assert_int_equal(tu_pg_ctl(&g_pg, "start"), 0);
+    TU_OK(tu_audit_append(a, 6, 1, &seq, NULL));
     assert_int_equal(seq, 3);
-    OK(ccg_audit_verify(a, NULL, &r));
+    TU_OK(ccg_audit_verify(a, NULL, &r));
     assert_int_equal(r.records, 3);
     ccg_audit_close(a);
 }
@@ -358,16 +264,16 @@ static void open_fails_closed(void **state)
     (void)state;
     ccg_audit *a = NULL;
     ccg_audit_options no_create = {.busy_timeout_ms = 0, .create = 0};
-    FAILS_WITH(ccg_audit_open("postgresql:///ccgate?host=/nonexistent&user=ccgate", NULL, &a), CCG_R_STORE_UNAVAILABLE);
-    FAILS_WITH(ccg_audit_open(g_url, &no_create, &a), CCG_R_STORE_UNAVAILABLE);
-    OK(ccg_audit_open(g_url, NULL, &a));
+    TU_FAILS_WITH(ccg_audit_open("postgresql:///ccgate?host=/nonexistent&user=ccgate", NULL, &a), CCG_R_STORE_UNAVAILABLE);
+    TU_FAILS_WITH(ccg_audit_open(g_pg.url, &no_create, &a), CCG_R_STORE_UNAVAILABLE);
+    TU_OK(ccg_audit_open(g_pg.url, NULL, &a));
     ccg_audit_close(a);
-    OK(ccg_audit_open(g_url, &no_create, &a));
+    TU_OK(ccg_audit_open(g_pg.url, &no_create, &a));
     ccg_audit_close(a);
     /* postgres:// is the same scheme */
-    char alt[300];
-    snprintf(alt, sizeof(alt), "postgres://%s", g_url + strlen("postgresql://"));
-    OK(ccg_audit_open(alt, &no_create, &a));
+    char alt[sizeof(g_pg.url) + 16];
+    snprintf(alt, sizeof(alt), "postgres://%s", g_pg.url + strlen("postgresql://"));
+    TU_OK(ccg_audit_open(alt, &no_create, &a));
     ccg_audit_close(a);
 }
 

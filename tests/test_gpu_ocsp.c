@@ -384,6 +384,79 @@ static void test_cache(void **state)
     free(der);
 }
 
+/* ---------------------------------------------------------------- uploaded (the broker's store) */
+
+/* One stored blob under one collateral ID; fail makes the lookup itself fail (a store outage). */
+typedef struct {
+    char id[200];
+    uint8_t *bytes;
+    size_t len;
+    int fail;
+    int calls;
+} upload_store;
+
+static ccg_result upload_lookup(void *ctx, const char *collateral_id, uint8_t **out, size_t *out_len, int *found)
+{
+    ccg_result result = CCG_FAILURE;
+    upload_store *u = ctx;
+    u->calls++;
+    *out = NULL;
+    *out_len = 0;
+    *found = 0;
+    CCG_ENSURE_MSG(!u->fail, CCG_R_STORE_UNAVAILABLE, "the store is down");
+    if (u->bytes != NULL && strcmp(collateral_id, u->id) == 0) {
+        *out = malloc(u->len);
+        CCG_ENSURE_ALLOC(*out);
+        memcpy(*out, u->bytes, u->len);
+        *out_len = u->len;
+        *found = 1;
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static void test_uploaded(void **state)
+{
+    char cache[300], good_path[600], name[CCG_GPU_OCSP_CACHE_NAME_MAX];
+    upload_store u;
+    memset(&u, 0, sizeof(u));
+    snprintf(cache, sizeof(cache), "%s/upcache", F.dir);
+    mkdir(cache, 0700);
+    cache_response(cache, F.good, "good.pem", good_path, sizeof(good_path));
+    assert_true(ccg_ok(ccg_gpu_ocsp_cache_name(F.good, F.ca, name)));
+    snprintf(u.id, sizeof(u.id), "gpu/ocsp/%.*s", (int)(strlen(name) - 4), name);
+    assert_true(ccg_ok(ccg_file_read(good_path, 1u << 16, &u.bytes, &u.len)));
+    ccg_gpu_ocsp_result r;
+    ccg_time now = ccg_time_now();
+    /* The upload alone serves (no cache, no responder), judged as a cached answer. */
+    ccg_gpu_ocsp_config cfg = {.lookup = upload_lookup, .lookup_ctx = &u};
+    assert_true(ccg_ok(check(&cfg, F.good, now, &r)));
+    assert_int_equal(r.status, CCG_GPU_OCSP_GOOD);
+    assert_false(r.live);
+    assert_int_equal(u.calls, 1);
+    EXPECT_FAIL(check(&cfg, F.good, now + 7200, &r), CCG_R_GPU_OCSP_RESPONSE_STALE);
+    /* Nothing uploaded for another certificate: the cache's verdict (none here). */
+    EXPECT_FAIL(check(&cfg, F.hold, now, &r), CCG_R_GPU_OCSP_UNAVAILABLE);
+    /* The upload comes before the cache and is never trusted more: a changed signature byte is refused
+     * although the cache holds the genuine answer. */
+    cfg.cache_dir = cache;
+    u.bytes[u.len - 5] ^= 0x01;
+    EXPECT_FAIL(check(&cfg, F.good, now, &r), CCG_R_GPU_OCSP_RESPONSE_INVALID);
+    u.bytes[u.len - 5] ^= 0x01;
+    ccg_error_clear();
+    assert_true(ccg_ok(check(&cfg, F.good, now, &r)));
+    /* A miss in the store falls through to the cache. */
+    u.id[0] = 'x';
+    ccg_error_clear();
+    assert_true(ccg_ok(check(&cfg, F.good, now, &r)));
+    assert_int_equal(r.status, CCG_GPU_OCSP_GOOD);
+    /* A store that fails fails the check with its own code, never a pass from the cache. */
+    u.fail = 1;
+    EXPECT_FAIL(check(&cfg, F.good, now, &r), CCG_R_STORE_UNAVAILABLE);
+    free(u.bytes);
+}
+
 static void test_check_chain(void **state)
 {
     STACK_OF(X509) *chain = sk_X509_new_null();
@@ -413,6 +486,7 @@ int main(void)
         cmocka_unit_test_setup(test_live_validity_at_now, each_setup),
         cmocka_unit_test_setup(test_unavailable, each_setup),
         cmocka_unit_test_setup(test_cache, each_setup),
+        cmocka_unit_test_setup(test_uploaded, each_setup),
         cmocka_unit_test_setup(test_check_chain, each_setup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -20,8 +20,7 @@
 #include "ccgate/tdx_emulator.h"
 
 #include "testutil.h"
-
-#include "../src/kbs/kbs_internal.h"
+#include "tu_kbs.h"
 
 #define NOW "2026-06-01T00:00:00Z"
 
@@ -206,174 +205,66 @@ static void policy_member(void **state)
 
 /* ---- the TDX flow, in process ---------------------------------------------------------------- */
 
-typedef struct {
-    char dir[128];
-    ccg_kbs_config cfg;
-    ccg_kbs *kbs;
-    ccg_time now;
-    ccg_tdx_emu *emu;
-    ccg_tdx_emu_td td;
-    EVP_PKEY *guest;
-    json_t *jwk;
-    char cookie[128];
-    char nonce[128];
-    char rid[32];
-    unsigned req_seq;
-} fixture;
-
-static ccg_time clock_of(void *ctx) { return ((fixture *)ctx)->now; }
-
-static void write_file(const char *path, const char *text)
-{
-    FILE *fp = fopen(path, "w");
-    assert_non_null(fp);
-    assert_true(fputs(text, fp) >= 0);
-    assert_int_equal(fclose(fp), 0);
-}
+/* A broker appraising the software TD, with a P-521 tee key: the init-data flow and the P-521 binding
+ * together. */
+typedef tu_tdx_broker fixture;
 
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
-    ccg_tdx_emu_opts o;
-    ccg_tdx_emu_collateral c;
-    ccg_tdx_emu_collateral_opts co;
-    ccg_jwk *jwk = NULL;
-    ccg_keystore *ks = NULL;
-    char text[2048], path[200], *bundle = NULL, *root;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/ccg-kbs-initdata-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    f->now = tu_time(NOW);
-    ccg_tdx_emu_opts_default(f->now, &o);
-    assert_true(ccg_ok(ccg_tdx_emu_new(&o, &f->emu)));
-    ccg_tdx_emu_td_default(&f->td);
-    memset(f->td.mrtd, 0x5a, sizeof(f->td.mrtd));
-    /* A P-521 tee key: the init-data flow and the P-521 binding together. */
-    f->guest = EVP_EC_gen("P-521");
-    assert_true(ccg_ok(ccg_jwk_from_pkey(f->guest, NULL, &jwk)));
-    f->jwk = ccg_jwk_to_json(jwk);
-    ccg_jwk_free(jwk);
-    memset(&co, 0, sizeof(co));
-    co.now = f->now;
-    assert_true(ccg_ok(ccg_tdx_emu_collateral_make(f->emu, &co, &c)));
-    assert_true(ccg_ok(ccg_tdx_emu_collateral_bundle(&c, &bundle)));
-    snprintf(path, sizeof(path), "%s/collateral.json", f->dir);
-    write_file(path, bundle);
-    free(bundle);
-    ccg_tdx_emu_collateral_free(&c);
-    root = ccg_tdx_emu_root_pem(f->emu);
-    snprintf(path, sizeof(path), "%s/tdx-root.pem", f->dir);
-    write_file(path, root);
-    free(root);
-    snprintf(text, sizeof(text),
-             "{\"store\":\"%s/kbs.db\",\"nonce_ttl\":60,\"token_ttl\":600,\"attestation_policy\":\"attest\","
-             "\"allow_unlocked_memory\":true,\"keystore\":{\"backend\":\"file\",\"kek_file\":\"%s/kek\"},"
-             "\"tdx\":{\"collateral_file\":\"%s/collateral.json\",\"test_roots\":[\"%s\"]}}",
-             f->dir, f->dir, f->dir, path);
-    assert_true(ccg_ok(ccg_kbs_config_parse(text, strlen(text), &f->cfg)));
-    assert_true(ccg_ok(ccg_kbs_new(&f->cfg, clock_of, f, &f->kbs)));
-    assert_true(ccg_ok(kbs_keystore(f->kbs, &ks)));
-    assert_true(ccg_ok(ccg_keystore_create_kek(ks, NULL)));
+    assert_non_null(f);
+    tu_tdx_broker_open(f, "kbs-initdata", NOW, "P-521");
     *state = f;
     return 0;
 }
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    char cmd[200];
-    ccg_kbs_free(f->kbs);
-    ccg_kbs_config_free(&f->cfg);
-    ccg_tdx_emu_free(f->emu);
-    EVP_PKEY_free(f->guest);
-    json_decref(f->jwk);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-    assert_int_equal(system(cmd), 0);
-    free(f);
+    tu_tdx_broker_close(*state);
+    free(*state);
     return 0;
 }
 
 /* Policy `id` (version given) allowing tdx, pinning the TD's MRTD, with an "init_data" member or none. */
 static void put_policy(fixture *f, const char *id, int version, const char *init_data)
 {
-    char text[1024], hex[97];
-    uint8_t mrtd[48];
-    memset(mrtd, 0x5a, sizeof(mrtd));
-    ccg_hex_encode(mrtd, sizeof(mrtd), hex);
+    char text[1024], mrtd[104];
+    tu_tdx_broker_mrtd_list(mrtd);
     snprintf(text, sizeof(text),
-             "{\"policy_id\":\"%s\",\"version\":%d,\"allowed_tees\":[\"tdx\"],\"tdx\":{\"allowed_mrtd\":[\"%s\"]}"
+             "{\"policy_id\":\"%s\",\"version\":%d,\"allowed_tees\":[\"tdx\"],\"tdx\":{\"allowed_mrtd\":%s}"
              "%s%s}",
-             id, version, hex, init_data != NULL ? ",\"init_data\":" : "", init_data != NULL ? init_data : "");
+             id, version, mrtd, init_data != NULL ? ",\"init_data\":" : "", init_data != NULL ? init_data : "");
     if (ccg_failed(ccg_kbs_set_policy(f->kbs, text, strlen(text)))) {
         fail_msg("policy: %s", ccg_error_last()->message);
     }
-}
-
-static void call(fixture *f, const char *method, const char *path, const char *body, ccg_kbs_http_response *resp)
-{
-    ccg_kbs_http_request req;
-    snprintf(f->rid, sizeof(f->rid), "req-%u", ++f->req_seq);
-    memset(&req, 0, sizeof(req));
-    req.method = method;
-    req.path = path;
-    req.cookie_session = f->cookie[0] != 0 ? f->cookie : NULL;
-    req.body = body != NULL ? body : "";
-    req.body_len = body != NULL ? strlen(body) : 0;
-    req.request_id = f->rid;
-    ccg_kbs_handle(f->kbs, &req, resp);
-}
-
-static char *b64(const uint8_t *data, size_t n)
-{
-    char *out = malloc(4 * (n / 3 + 1) + 1);
-    assert_non_null(out);
-    EVP_EncodeBlock((unsigned char *)out, data, (int)n);
-    return out;
 }
 
 /* /auth, then /attest with the TD's quote (MRCONFIGID as the fixture TD has it) and, when given, the
  * init-data document. */
 static void attest(fixture *f, const char *init_toml, ccg_kbs_http_response *resp)
 {
-    ccg_kbs_http_response a;
     ccg_jwk *jwk = NULL;
     uint8_t *quote = NULL;
     size_t quote_len = 0;
-    json_t *doc, *ch;
+    json_t *doc;
     char *qb64, *text;
-    const char *eq;
-    f->cookie[0] = 0;
-    call(f, "POST", "/kbs/v0/auth", "{\"version\":\"0.4.0\",\"tee\":\"tdx\",\"extra-params\":{}}", &a);
-    assert_int_equal(a.status, 200);
-    ch = json_loads(a.body, 0, NULL);
-    snprintf(f->nonce, sizeof(f->nonce), "%s", json_string_value(json_object_get(ch, "nonce")));
-    json_decref(ch);
-    eq = strchr(a.set_cookie, '=');
-    assert_non_null(eq);
-    snprintf(f->cookie, sizeof(f->cookie), "%.*s", (int)strcspn(eq + 1, ";"), eq + 1);
-    ccg_kbs_response_free(&a);
+    tu_kbs_auth(&f->s, "tdx", 200);
     assert_true(ccg_ok(ccg_jwk_parse(f->jwk, &jwk)));
-    assert_true(ccg_ok(ccg_jose_kbs_report_data("sha384", f->nonce, jwk, "", f->td.report_data)));
+    assert_true(ccg_ok(ccg_jose_kbs_report_data("sha384", f->s.nonce, jwk, "", f->td.report_data)));
     ccg_jwk_free(jwk);
     assert_true(ccg_ok(ccg_tdx_emu_quote(f->emu, &f->td, &quote, &quote_len)));
-    qb64 = b64(quote, quote_len);
-    doc = json_pack("{s:{s:s,s:O},s:{s:{s:s},s:s}}", "runtime-data", "nonce", f->nonce, "tee-pubkey", f->jwk,
+    qb64 = tu_b64(quote, quote_len);
+    doc = json_pack("{s:{s:s,s:O},s:{s:{s:s},s:s}}", "runtime-data", "nonce", f->s.nonce, "tee-pubkey", f->jwk,
                     "tee-evidence", "primary_evidence", "quote", qb64, "additional_evidence", "");
     if (init_toml != NULL) {
         json_object_set_new(doc, "init-data", json_pack("{s:s,s:s}", "format", "toml", "body", init_toml));
     }
     text = json_dumps(doc, JSON_COMPACT);
-    call(f, "POST", "/kbs/v0/attest", text, resp);
+    tu_kbs_call(&f->s, "POST", "/kbs/v0/attest", text, resp);
     free(text);
     json_decref(doc);
     free(qb64);
     free(quote);
-}
-
-static void expect(const ccg_kbs_http_response *resp, unsigned status, const char *code)
-{
-    if (resp->status != status || (code != NULL && strstr(resp->body, code) == NULL)) {
-        fail_msg("expected %u %s, got %u %s", status, code != NULL ? code : "", resp->status, resp->body);
-    }
 }
 
 /* The TD launched with the sha384 document's digest in MRCONFIGID. */
@@ -382,15 +273,6 @@ static void launch_with(fixture *f, const char *toml)
     ccg_kbs_initdata id;
     assert_true(ccg_ok(ccg_kbs_initdata_from_toml(toml, strlen(toml), &id)));
     ccg_kbs_initdata_field(&id, f->td.mrconfigid, sizeof(f->td.mrconfigid));
-}
-
-static void import_key(fixture *f, const char *key_id, const char *policy_id)
-{
-    ccg_secbuf key = {0};
-    assert_true(ccg_ok(ccg_secbuf_alloc(&key, 32, 1)));
-    memset(key.data, 0x42, 32);
-    assert_true(ccg_ok(ccg_kbs_import_key(f->kbs, key_id, policy_id, &key)));
-    ccg_secbuf_free(&key);
 }
 
 /* Bound on TDX (sha384: all 48 bytes of MRCONFIGID; sha256: 32 and zeros), with a P-521 tee key: the
@@ -407,13 +289,13 @@ static void tdx_bound_released(void **state)
     snprintf(member, sizeof(member), "{\"digests\":[\"%s\"]}", hex);
     put_policy(f, "attest", 1, NULL);
     put_policy(f, "model", 1, member);
-    import_key(f, "acme/model/a", "model");
+    tu_kbs_import_key(f->kbs, "acme/model/a", "model", 0x42);
     launch_with(f, toml384);
     attest(f, toml384, &resp);
-    expect(&resp, 200, "\"token\"");
+    tu_kbs_expect(&resp, 200, "\"token\"");
     ccg_kbs_response_free(&resp);
-    call(f, "GET", "/kbs/v0/resource/acme/model/a", NULL, &resp);
-    expect(&resp, 200, "\"protected\"");
+    tu_kbs_call(&f->s, "GET", "/kbs/v0/resource/acme/model/a", NULL, &resp);
+    tu_kbs_expect(&resp, 200, "\"protected\"");
     assert_true(ccg_ok(ccg_jwe_decrypt_text(f->guest, resp.body, strlen(resp.body), 1, &plain)));
     assert_int_equal(plain.len, 32);
     assert_int_equal(plain.data[0], 0x42);
@@ -424,11 +306,11 @@ static void tdx_bound_released(void **state)
     const char *t256 = "algorithm = \"sha256\"\nversion = \"0.1.0\"\n[data]\n";
     launch_with(f, t256);
     attest(f, t256, &resp);
-    expect(&resp, 200, "\"token\"");
+    tu_kbs_expect(&resp, 200, "\"token\"");
     ccg_kbs_response_free(&resp);
     /* Bound, but not the digest the key's policy pins. */
-    call(f, "GET", "/kbs/v0/resource/acme/model/a", NULL, &resp);
-    expect(&resp, 403, "kbs.initdata_not_allowed");
+    tu_kbs_call(&f->s, "GET", "/kbs/v0/resource/acme/model/a", NULL, &resp);
+    tu_kbs_expect(&resp, 403, "kbs.initdata_not_allowed");
     ccg_kbs_response_free(&resp);
 }
 
@@ -440,14 +322,14 @@ static void tdx_mismatch_refused(void **state)
     put_policy(f, "attest", 1, NULL);
     launch_with(f, "algorithm = \"sha384\"\n[data]\nk = 'other'\n");
     attest(f, toml384, &resp);
-    expect(&resp, 401, "kbs.initdata_mismatch");
+    tu_kbs_expect(&resp, 401, "kbs.initdata_mismatch");
     assert_null(strstr(resp.body, "\"token\""));
     ccg_kbs_response_free(&resp);
     /* The same bytes with the algorithm line changed: a different document and a different digest. */
     const char *a = "algorithm = \"sha256\"\n", *b = "algorithm = \"sha512\"\n";
     launch_with(f, a);
     attest(f, b, &resp);
-    expect(&resp, 401, "kbs.initdata_mismatch");
+    tu_kbs_expect(&resp, 401, "kbs.initdata_mismatch");
     ccg_kbs_response_free(&resp);
 }
 
@@ -459,23 +341,23 @@ static void tdx_missing_and_bad_refused(void **state)
     ccg_kbs_http_response resp;
     put_policy(f, "attest", 1, "{\"required\":true}");
     attest(f, NULL, &resp);
-    expect(&resp, 401, "kbs.initdata_missing");
+    tu_kbs_expect(&resp, 401, "kbs.initdata_missing");
     ccg_kbs_response_free(&resp);
     attest(f, "algorithm = \"md5\"\n", &resp);
-    expect(&resp, 400, "kbs.initdata_algorithm_unsupported");
+    tu_kbs_expect(&resp, 400, "kbs.initdata_algorithm_unsupported");
     ccg_kbs_response_free(&resp);
     char *big = malloc(CCG_KBS_INITDATA_MAX + 2);
     assert_non_null(big);
     memset(big, '#', CCG_KBS_INITDATA_MAX + 1);
     big[CCG_KBS_INITDATA_MAX + 1] = 0;
     attest(f, big, &resp);
-    expect(&resp, 400, "kbs.initdata_too_large");
+    tu_kbs_expect(&resp, 400, "kbs.initdata_too_large");
     ccg_kbs_response_free(&resp);
     free(big);
     /* Without the requirement, a guest that presents none is appraised as before. */
     put_policy(f, "attest", 2, NULL);
     attest(f, NULL, &resp);
-    expect(&resp, 200, "\"token\"");
+    tu_kbs_expect(&resp, 200, "\"token\"");
     ccg_kbs_response_free(&resp);
 }
 

@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "testutil.h"
+#include "tu_store.h"
 
 #include "ccgate/artifact.h"
 #include "ccgate/error.h"
@@ -26,40 +27,13 @@ typedef struct {
 
 static const ccg_time T0 = 1767225600; /* 2026-01-01T00:00:00Z */
 
-#define OK(expr)                                                                                                   \
-    do {                                                                                                           \
-        ccg_error_clear();                                                                                         \
-        if (ccg_failed(expr)) {                                                                                    \
-            fail_msg("%s failed: %s: %s", #expr, ccg_reason_code(ccg_error_reason()), ccg_error_last()->message); \
-        }                                                                                                          \
-    } while (0)
-
-#define FAILS_WITH(expr, reason)       \
-    do {                               \
-        ccg_error_clear();             \
-        assert_true(ccg_failed(expr)); \
-        tu_assert_error_reason(reason);  \
-    } while (0)
-
-static void remove_db(const char *path)
-{
-    char p[256];
-    unlink(path);
-    snprintf(p, sizeof(p), "%s-wal", path);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s-shm", path);
-    unlink(p);
-}
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
-    snprintf(f->dir, sizeof(f->dir), "/tmp/ccg-rotation-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->path, sizeof(f->path), "%s/state.db", f->dir);
-    OK(ccg_store_open(f->path, NULL, &f->s));
-    OK(ccg_store_policy_put(f->s, "pol", 1, "{\"policy_id\":\"pol\",\"version\":1}", T0));
+    tu_temp_db("rotation", f->dir, sizeof(f->dir), f->path, sizeof(f->path));
+    TU_OK(ccg_store_open(f->path, NULL, &f->s));
+    TU_OK(ccg_store_policy_put(f->s, "pol", 1, "{\"policy_id\":\"pol\",\"version\":1}", T0));
     *state = f;
     return 0;
 }
@@ -67,9 +41,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    ccg_store_close(f->s);
-    remove_db(f->path);
-    rmdir(f->dir);
+    tu_temp_db_remove(f->dir, f->path, f->s);
     free(f);
     return 0;
 }
@@ -77,20 +49,19 @@ static int teardown(void **state)
 static void put_version(ccg_store *s, const char *key_id, int64_t version, ccg_time now)
 {
     uint8_t w[100];
-    memset(w, (int)version, sizeof(w));
-    memcpy(w, CCG_STORE_WRAPPED_MAGIC, 4);
+    tu_fake_wrapped(w, (uint8_t)version);
     ccg_store_key_spec spec = {key_id, version, w, sizeof(w), "ccgate-kek", version == 1 ? "pol" : NULL};
     if (version == 1) {
-        OK(ccg_store_key_import(s, &spec, now));
+        TU_OK(ccg_store_key_import(s, &spec, now));
     } else {
-        OK(ccg_store_key_rotate(s, &spec, now));
+        TU_OK(ccg_store_key_rotate(s, &spec, now));
     }
 }
 
 static ccg_time grace_of(ccg_store *s, const char *key_id, int64_t version)
 {
     ccg_store_key k;
-    OK(ccg_store_key_get(s, key_id, version, &k));
+    TU_OK(ccg_store_key_get(s, key_id, version, &k));
     ccg_time t = k.releasable_until;
     ccg_store_key_free(&k);
     return t;
@@ -121,30 +92,30 @@ static void rotation_opens_the_grace_and_cut_over_ends_it(void **state)
     assert_true(grace_of(f->s, "lc/model/a", 2) == CCG_STORE_GRACE_OPEN);
     assert_int_equal(grace_of(f->s, "lc/model/a", 3), 0);
     /* one version, then the rest; a second cut-over ends nothing more and still succeeds */
-    OK(ccg_store_key_end_grace(f->s, "lc/model/a", 1, T0 + 30, &ended));
+    TU_OK(ccg_store_key_end_grace(f->s, "lc/model/a", 1, T0 + 30, &ended));
     assert_int_equal(ended, 1);
     assert_int_equal(grace_of(f->s, "lc/model/a", 1), T0 + 30);
     assert_true(grace_of(f->s, "lc/model/a", 2) == CCG_STORE_GRACE_OPEN);
-    OK(ccg_store_key_end_grace(f->s, "lc/model/a", 0, T0 + 40, &ended));
+    TU_OK(ccg_store_key_end_grace(f->s, "lc/model/a", 0, T0 + 40, &ended));
     assert_int_equal(ended, 1);
     assert_int_equal(grace_of(f->s, "lc/model/a", 1), T0 + 30); /* an ended grace is never moved */
     assert_int_equal(grace_of(f->s, "lc/model/a", 2), T0 + 40);
-    OK(ccg_store_key_end_grace(f->s, "lc/model/a", 0, T0 + 50, &ended));
+    TU_OK(ccg_store_key_end_grace(f->s, "lc/model/a", 0, T0 + 50, &ended));
     assert_int_equal(ended, 0);
     /* the live version is untouched */
     assert_int_equal(grace_of(f->s, "lc/model/a", 3), 0);
     /* a version or key that does not exist */
-    FAILS_WITH(ccg_store_key_end_grace(f->s, "lc/model/a", 9, T0, NULL), CCG_R_KEY_NOT_FOUND);
-    FAILS_WITH(ccg_store_key_end_grace(f->s, "lc/model/none", 0, T0, NULL), CCG_R_KEY_NOT_FOUND);
-    FAILS_WITH(ccg_store_key_end_grace(f->s, "bad id", 0, T0, NULL), CCG_R_INPUT_MALFORMED);
-    FAILS_WITH(ccg_store_key_end_grace(f->s, "lc/model/a", -1, T0, NULL), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(ccg_store_key_end_grace(f->s, "lc/model/a", 9, T0, NULL), CCG_R_KEY_NOT_FOUND);
+    TU_FAILS_WITH(ccg_store_key_end_grace(f->s, "lc/model/none", 0, T0, NULL), CCG_R_KEY_NOT_FOUND);
+    TU_FAILS_WITH(ccg_store_key_end_grace(f->s, "bad id", 0, T0, NULL), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(ccg_store_key_end_grace(f->s, "lc/model/a", -1, T0, NULL), CCG_R_INPUT_MALFORMED);
 }
 
 static void a_retired_state_has_no_grace(void **state)
 {
     fixture *f = *state;
     put_version(f->s, "lc/model/b", 1, T0);
-    OK(ccg_store_key_set_state(f->s, "lc/model/b", 1, CCG_KEY_RETIRED, T0 + 5));
+    TU_OK(ccg_store_key_set_state(f->s, "lc/model/b", 1, CCG_KEY_RETIRED, T0 + 5));
     assert_int_equal(grace_of(f->s, "lc/model/b", 1), 0);
 }
 
@@ -153,7 +124,7 @@ static void the_schema_never_reopens_a_grace(void **state)
     fixture *f = *state;
     put_version(f->s, "lc/model/c", 1, T0);
     put_version(f->s, "lc/model/c", 2, T0 + 1);
-    OK(ccg_store_key_end_grace(f->s, "lc/model/c", 1, T0 + 2, NULL));
+    TU_OK(ccg_store_key_end_grace(f->s, "lc/model/c", 1, T0 + 2, NULL));
     /* a writer that goes around the API: a later end, an open one, or a state out of retired */
     assert_int_not_equal(raw_rc(f->path, "UPDATE keys SET releasable_until = releasable_until + 1 WHERE version = 1"),
                          SQLITE_OK);
@@ -174,10 +145,9 @@ static void a_rewrap_keeps_the_grace(void **state)
     ccg_store_key k;
     put_version(f->s, "lc/model/r", 1, T0);
     put_version(f->s, "lc/model/r", 2, T0 + 10);
-    memset(w, 0x77, sizeof(w));
-    memcpy(w, CCG_STORE_WRAPPED_MAGIC, 4);
-    OK(ccg_store_key_rewrap(f->s, "lc/model/r", 1, "ccgate-kek", "ccgate-kek-2", w, sizeof(w), T0 + 500));
-    OK(ccg_store_key_get(f->s, "lc/model/r", 1, &k));
+    tu_fake_wrapped(w, 0x77);
+    TU_OK(ccg_store_key_rewrap(f->s, "lc/model/r", 1, "ccgate-kek", "ccgate-kek-2", w, sizeof(w), T0 + 500));
+    TU_OK(ccg_store_key_get(f->s, "lc/model/r", 1, &k));
     assert_int_equal(k.state, CCG_KEY_RETIRED);
     assert_string_equal(k.kek_label, "ccgate-kek-2");
     assert_int_equal(k.updated_at, T0 + 500);
@@ -191,20 +161,11 @@ static void a_rewrap_keeps_the_grace(void **state)
 
 /* ---- ownership transfer ---- */
 
-static ccg_store_owner owner(const char *issuer, const char *subject)
-{
-    ccg_store_owner o;
-    memset(&o, 0, sizeof(o));
-    snprintf(o.issuer, sizeof(o.issuer), "%s", issuer);
-    snprintf(o.subject, sizeof(o.subject), "%s", subject);
-    return o;
-}
-
 static void assert_owner(ccg_store *s, const char *id, const char *issuer, const char *subject)
 {
     ccg_store_owner o;
     int found = 0;
-    OK(ccg_store_owner_get(s, CCG_OWNED_KEY, id, &o, &found));
+    TU_OK(ccg_store_owner_get(s, CCG_OWNED_KEY, id, &o, &found));
     assert_int_equal(found, 1);
     assert_string_equal(o.issuer, issuer);
     assert_string_equal(o.subject, subject);
@@ -213,28 +174,28 @@ static void assert_owner(ccg_store *s, const char *id, const char *issuer, const
 static void transfer_is_atomic_against_the_recorded_owner(void **state)
 {
     fixture *f = *state;
-    ccg_store_owner acme = owner("acme-idp", "acme"), globex = owner("globex-idp", "globex"),
-                    rogue = owner("rogue-idp", "acme"), none = owner("", "x");
+    ccg_store_owner acme = tu_owner("acme-idp", "acme"), globex = tu_owner("globex-idp", "globex"),
+                    rogue = tu_owner("rogue-idp", "acme"), none = tu_owner("", "x");
     int done = -1, mine = 0;
     put_version(f->s, "lc/model/o", 1, T0);
     /* the host (from NULL) gives an unowned key an owner */
-    OK(ccg_store_owner_transfer(f->s, CCG_OWNED_KEY, "lc/model/o", NULL, &acme, T0 + 1, &done));
+    TU_OK(ccg_store_owner_transfer(f->s, CCG_OWNED_KEY, "lc/model/o", NULL, &acme, T0 + 1, &done));
     assert_int_equal(done, 1);
     assert_owner(f->s, "lc/model/o", "acme-idp", "acme");
     /* the same subject from another issuer is not the owner: nothing changes */
-    OK(ccg_store_owner_transfer(f->s, CCG_OWNED_KEY, "lc/model/o", &rogue, &globex, T0 + 2, &done));
+    TU_OK(ccg_store_owner_transfer(f->s, CCG_OWNED_KEY, "lc/model/o", &rogue, &globex, T0 + 2, &done));
     assert_int_equal(done, 0);
     assert_owner(f->s, "lc/model/o", "acme-idp", "acme");
     /* the owner gives it away; its old claim no longer counts */
-    OK(ccg_store_owner_transfer(f->s, CCG_OWNED_KEY, "lc/model/o", &acme, &globex, T0 + 3, &done));
+    TU_OK(ccg_store_owner_transfer(f->s, CCG_OWNED_KEY, "lc/model/o", &acme, &globex, T0 + 3, &done));
     assert_int_equal(done, 1);
     assert_owner(f->s, "lc/model/o", "globex-idp", "globex");
-    OK(ccg_store_owner_transfer(f->s, CCG_OWNED_KEY, "lc/model/o", &acme, &acme, T0 + 4, &done));
+    TU_OK(ccg_store_owner_transfer(f->s, CCG_OWNED_KEY, "lc/model/o", &acme, &acme, T0 + 4, &done));
     assert_int_equal(done, 0);
-    OK(ccg_store_owner_claim(f->s, CCG_OWNED_KEY, "lc/model/o", &acme, T0 + 5, &mine));
+    TU_OK(ccg_store_owner_claim(f->s, CCG_OWNED_KEY, "lc/model/o", &acme, T0 + 5, &mine));
     assert_int_equal(mine, 0);
     /* never to an unbound or empty owner */
-    FAILS_WITH(ccg_store_owner_transfer(f->s, CCG_OWNED_KEY, "lc/model/o", NULL, &none, T0, &done),
+    TU_FAILS_WITH(ccg_store_owner_transfer(f->s, CCG_OWNED_KEY, "lc/model/o", NULL, &none, T0, &done),
                CCG_R_INPUT_MALFORMED);
     /* every transfer is on record; an unrecorded change of hands is refused by the schema */
     sqlite3 *db = NULL;
@@ -277,13 +238,13 @@ static void a_schema_4_store_migrates(void **state)
                             "  BEGIN SELECT RAISE(ABORT, 'an owner never changes hands'); END;"
                             "DELETE FROM schema_version WHERE version = 5"),
                      SQLITE_OK);
-    OK(ccg_store_open(f->path, NULL, &f->s));
-    OK(ccg_store_schema_version(f->s, &version));
+    TU_OK(ccg_store_open(f->path, NULL, &f->s));
+    TU_OK(ccg_store_schema_version(f->s, &version));
     assert_int_equal(version, CCG_STORE_SCHEMA_VERSION);
     assert_int_equal(version, 5);
     /* a version retired before schema 5 has no grace: it stays unreleasable, as it was */
     assert_int_equal(grace_of(f->s, "lc/model/m", 1), 0);
-    OK(ccg_store_integrity_check(f->s));
+    TU_OK(ccg_store_integrity_check(f->s));
 }
 
 /* ---- the release policy's "rotation" member ---- */
@@ -313,19 +274,19 @@ static void the_rotation_member_is_strict(void **state)
         "\"rotation\":{\"grace\":60}",
     };
     (void)state;
-    OK(ccg_kbs_policy_parse(policy_with(NULL), strlen(policy_with(NULL)), &p));
+    TU_OK(ccg_kbs_policy_parse(policy_with(NULL), strlen(policy_with(NULL)), &p));
     assert_int_equal(p->rotation_grace, 0);
     ccg_kbs_policy_free(p);
-    OK(ccg_kbs_policy_parse(policy_with("\"rotation\":{\"previous_grace_seconds\":0}"),
+    TU_OK(ccg_kbs_policy_parse(policy_with("\"rotation\":{\"previous_grace_seconds\":0}"),
                             strlen(policy_with("\"rotation\":{\"previous_grace_seconds\":0}")), &p));
     assert_int_equal(p->rotation_grace, 1);
     assert_int_equal(p->previous_grace, 0);
     ccg_kbs_policy_free(p);
-    OK(ccg_kbs_policy_parse(policy_with("\"rotation\":{\"previous_grace_seconds\":86400}"),
+    TU_OK(ccg_kbs_policy_parse(policy_with("\"rotation\":{\"previous_grace_seconds\":86400}"),
                             strlen(policy_with("\"rotation\":{\"previous_grace_seconds\":86400}")), &p));
     assert_int_equal(p->previous_grace, 86400);
     ccg_kbs_policy_free(p);
-    OK(ccg_kbs_policy_parse(policy_with("\"rotation\":{\"previous_until_cut_over\":true}"),
+    TU_OK(ccg_kbs_policy_parse(policy_with("\"rotation\":{\"previous_until_cut_over\":true}"),
                             strlen(policy_with("\"rotation\":{\"previous_until_cut_over\":true}")), &p));
     assert_true(p->previous_grace == CCG_KBS_GRACE_UNTIL_CUT_OVER);
     ccg_kbs_policy_free(p);
@@ -356,13 +317,13 @@ static void key_ids_are_repo_type_tag(void **state)
         if (!ccg_key_id_valid(good[i])) {
             fail_msg("refused %s", good[i]);
         }
-        OK(ccg_key_id_check(good[i]));
+        TU_OK(ccg_key_id_check(good[i]));
     }
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         if (ccg_key_id_valid(bad[i])) {
             fail_msg("accepted %s", bad[i]);
         }
-        FAILS_WITH(ccg_key_id_check(bad[i]), CCG_R_KEY_ID_INVALID);
+        TU_FAILS_WITH(ccg_key_id_check(bad[i]), CCG_R_KEY_ID_INVALID);
     }
     assert_false(ccg_key_id_valid(NULL));
     /* a segment of 128 bytes is the most; 129 is refused */
@@ -376,10 +337,10 @@ static void key_ids_are_repo_type_tag(void **state)
 static void one_size_rule_for_resources(void **state)
 {
     (void)state;
-    FAILS_WITH(ccg_kbs_resource_size_check(0), CCG_R_KEY_RESOURCE_TOO_LARGE);
-    OK(ccg_kbs_resource_size_check(1));
-    OK(ccg_kbs_resource_size_check(1u << 20));
-    FAILS_WITH(ccg_kbs_resource_size_check((1u << 20) + 1), CCG_R_KEY_RESOURCE_TOO_LARGE);
+    TU_FAILS_WITH(ccg_kbs_resource_size_check(0), CCG_R_KEY_RESOURCE_TOO_LARGE);
+    TU_OK(ccg_kbs_resource_size_check(1));
+    TU_OK(ccg_kbs_resource_size_check(1u << 20));
+    TU_FAILS_WITH(ccg_kbs_resource_size_check((1u << 20) + 1), CCG_R_KEY_RESOURCE_TOO_LARGE);
     assert_int_equal(CCG_KBS_RESOURCE_MAX, 1u << 20);
     /* everything a 1 MiB resource passes through holds it */
     assert_true(CCG_KEYSTORE_MAX_KEY_LEN >= CCG_KBS_RESOURCE_MAX);

@@ -1,10 +1,12 @@
 /* The synchronous mode around group commits (src/store/sqlite_db.c): a group-committed transaction
  * runs in NORMAL and is made durable by the shared WAL sync; afterwards the connection stays in
  * NORMAL only until its next statement outside a group commit, which runs in FULL again (an
- * autocommit write syncs itself), and a connection set to NORMAL on purpose stays NORMAL. */
+ * autocommit write syncs itself), and a connection set to NORMAL on purpose stays NORMAL. Commits in
+ * two halves (ordered, then durable) and WAL checkpoints taken off the committing thread. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -116,11 +118,88 @@ static void normal_on_purpose_stays_normal(void **state)
     assert_int_equal(mode_now(f->h), 2);
 }
 
+/* An ordered commit is visible to other connections at once and hands out increasing tickets; the
+ * durable half then returns (one sync covers every ticket counted before it). A commit that SQLite
+ * synced itself (NORMAL on purpose: no group commit) has ticket 0: nothing to wait for. */
+static void ordered_commit_then_durable(void **state)
+{
+    fixture *f = *state;
+    ccg_sqlite *other = NULL;
+    uint64_t t1 = 0, t2 = 0, t0 = 7;
+    int64_t n = 0;
+    sqlite3_stmt *st = NULL;
+    int row = 0;
+    assert_true(ccg_ok(ccg_sqlite_open(f->path, 5000, 0, &other)));
+    assert_true(ccg_ok(ccg_sqlite_begin(f->h)));
+    insert(f->h);
+    assert_true(ccg_ok(ccg_sqlite_commit_ordered(f->h, &t1)));
+    assert_true(ccg_ok(ccg_sqlite_begin(f->h)));
+    insert(f->h);
+    assert_true(ccg_ok(ccg_sqlite_commit_ordered(f->h, &t2)));
+    assert_true(t1 > 0 && t2 == t1 + 1);
+    assert_int_equal(f->h->gate_held, 0); /* the writer gate is free before the disk is waited for */
+    assert_true(ccg_ok(ccg_sqlite_stmt(other, "SELECT count(*) FROM t", &st)));
+    assert_true(ccg_ok(ccg_sqlite_step_row(other, st, &row, "count")));
+    assert_true(row);
+    assert_true(ccg_ok(ccg_sqlite_col_int(st, 0, &n)));
+    ccg_sqlite_done(st);
+    assert_int_equal(n, 2);
+    assert_true(ccg_ok(ccg_sqlite_durable(f->h, t2)));
+    assert_true(ccg_ok(ccg_sqlite_durable(f->h, t1))); /* already covered */
+    assert_true(ccg_ok(ccg_sqlite_set_full_sync(f->h, 0)));
+    assert_true(ccg_ok(ccg_sqlite_begin(f->h)));
+    insert(f->h);
+    assert_true(ccg_ok(ccg_sqlite_commit_ordered(f->h, &t0)));
+    assert_true(t0 == 0);
+    ccg_sqlite_close(other);
+}
+
+/* Checkpoints run on the background thread. 7000 rows of 4000 bytes, one per commit, are ~21000 WAL
+ * frames (~86 MiB: each commit writes the leaf and the pages above it), below the 24000 at which a
+ * commit checkpoints inline. The thread copies them into the database file, and once the WAL passes
+ * 8000 frames it finishes a checkpoint while holding the writer gate, so the next commit starts the WAL
+ * over: the WAL file ends far smaller than what was written, the database file holds the rows, and
+ * every row is there. The commits follow each other without a pause, so the unlocked checkpoint alone
+ * would never find the WAL idle and the WAL would keep all ~86 MiB. */
+static void checkpoints_run_in_the_background(void **state)
+{
+    fixture *f = *state;
+    static char blob[4000];
+    char wal[128];
+    struct stat st_wal, st_db;
+    sqlite3_stmt *st = NULL;
+    int row = 0;
+    int64_t n = 0;
+    memset(blob, 'x', sizeof(blob));
+    snprintf(wal, sizeof(wal), "%s-wal", f->path);
+    assert_true(ccg_ok(ccg_sqlite_exec_script(f->h, "CREATE TABLE b (v BLOB NOT NULL) STRICT;", "create")));
+    assert_true(ccg_ok(ccg_sqlite_set_full_sync(f->h, 0)));
+    for (int i = 1; i <= 7000; i++) {
+        assert_true(ccg_ok(ccg_sqlite_begin(f->h)));
+        assert_true(ccg_ok(ccg_sqlite_stmt(f->h, "INSERT INTO b(v) VALUES (?1)", &st)));
+        assert_true(ccg_ok(ccg_sqlite_bind_blob(f->h, st, 1, blob, sizeof(blob))));
+        assert_true(ccg_ok(ccg_sqlite_step_done(f->h, st, "insert")));
+        ccg_sqlite_done(st);
+        assert_true(ccg_ok(ccg_sqlite_commit(f->h)));
+    }
+    assert_int_equal(stat(wal, &st_wal), 0);
+    assert_int_equal(stat(f->path, &st_db), 0);
+    assert_true(st_wal.st_size < 60 * 1024 * 1024);
+    assert_true(st_db.st_size > 8 * 1024 * 1024);
+    assert_true(ccg_ok(ccg_sqlite_stmt(f->h, "SELECT count(*) FROM b", &st)));
+    assert_true(ccg_ok(ccg_sqlite_step_row(f->h, st, &row, "count")));
+    assert_true(ccg_ok(ccg_sqlite_col_int(st, 0, &n)));
+    ccg_sqlite_done(st);
+    assert_int_equal(n, 7000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(group_commit_then_full_again, setup, teardown),
         cmocka_unit_test_setup_teardown(normal_on_purpose_stays_normal, setup, teardown),
+        cmocka_unit_test_setup_teardown(ordered_commit_then_durable, setup, teardown),
+        cmocka_unit_test_setup_teardown(checkpoints_run_in_the_background, setup, teardown),
     };
     return cmocka_run_group_tests_name("sqlite_sync", tests, NULL, NULL);
 }

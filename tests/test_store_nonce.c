@@ -13,6 +13,7 @@
 
 #include "pg_scratch.h"
 #include "testutil.h"
+#include "tu_store.h"
 
 #include "ccgate/error.h"
 #include "ccgate/store.h"
@@ -32,34 +33,14 @@ static tu_pg g_pg;
 static int g_case;
 static int g_on_pg; /* the group running: 0 SQLite, 1 PostgreSQL */
 
-static void remove_db(const char *path)
-{
-    char p[200];
-    unlink(path);
-    snprintf(p, sizeof(p), "%s-wal", path);
-    unlink(p);
-    snprintf(p, sizeof(p), "%s-shm", path);
-    unlink(p);
-}
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
     ccg_session_status st;
     assert_non_null(f);
-    snprintf(f->dir, sizeof(f->dir), "/tmp/ccg-nonce-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->path, sizeof(f->path), "%s/state.db", f->dir);
-    snprintf(f->loc, sizeof(f->loc), "%s", f->path);
-    if (g_on_pg) {
-        char schema[32];
-        snprintf(schema, sizeof(schema), "nonce_%d", ++g_case);
-        assert_int_equal(tu_pg_fresh_schema(&g_pg, schema, f->loc, sizeof(f->loc)), 0);
-    }
-    ccg_error_clear();
-    if (ccg_failed(ccg_store_open(f->loc, NULL, &f->s))) {
-        fail_msg("open: %s", ccg_error_last()->message);
-    }
+    tu_temp_db("nonce", f->dir, sizeof(f->dir), f->path, sizeof(f->path));
+    tu_store_loc(g_on_pg ? &g_pg : NULL, "nonce", &g_case, f->path, f->loc, sizeof(f->loc));
+    TU_OK(ccg_store_open(f->loc, NULL, &f->s));
     assert_true(ccg_ok(ccg_store_session_create(f->s, "sess-1", "nonce-1", "snp", T0, T0 + 300)));
     assert_true(ccg_ok(ccg_store_session_consume_nonce(f->s, "sess-1", "nonce-1", T0 + 1, &st)));
     if (g_on_pg) {
@@ -79,7 +60,7 @@ static int teardown(void **state)
     sqlite3_close(f->raw);
     PQfinish(f->pgraw);
     ccg_store_close(f->s);
-    remove_db(f->path);
+    tu_remove_db(f->path);
     rmdir(f->dir);
     free(f);
     return 0;
@@ -143,15 +124,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(nonce_cannot_be_swapped, setup, teardown),
     };
     int failed = cmocka_run_group_tests_name("nonces on SQLite", tests, NULL, NULL);
-    int rc = tu_pg_start(&g_pg);
-    if (rc == 77) {
-        return failed + tu_skip_or_fail_main("PostgreSQL's server binaries are missing: the PostgreSQL half is skipped");
-    }
-    if (rc != 0) {
-        return failed + 1;
-    }
-    g_on_pg = 1;
-    failed += cmocka_run_group_tests_name("nonces on PostgreSQL", tests, NULL, NULL);
-    tu_pg_stop(&g_pg);
-    return failed;
+    return failed + TU_PG_RUN_GROUP(&g_pg, &g_on_pg, "nonces on PostgreSQL", tests);
 }

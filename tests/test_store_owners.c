@@ -16,6 +16,7 @@
 
 #include "pg_scratch.h"
 #include "testutil.h"
+#include "tu_store.h"
 
 #include "ccgate/error.h"
 #include "ccgate/kbs.h"
@@ -34,35 +35,13 @@ static int g_on_pg; /* the group running: 0 SQLite, 1 PostgreSQL */
 
 static const ccg_time T0 = 1767225600; /* 2026-01-01T00:00:00Z */
 
-#define OK(expr)                                                                                             \
-    do {                                                                                                     \
-        ccg_error_clear();                                                                                   \
-        if (ccg_failed(expr)) {                                                                              \
-            fail_msg("%s failed: %s: %s", #expr, ccg_reason_code(ccg_error_reason()), ccg_error_last()->message); \
-        }                                                                                                    \
-    } while (0)
-
-#define FAILS_WITH(expr, reason)                                                                             \
-    do {                                                                                                     \
-        ccg_error_clear();                                                                                   \
-        assert_true(ccg_failed(expr));                                                                       \
-        tu_assert_error_reason(reason);                                                                      \
-    } while (0)
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
     assert_non_null(f);
-    snprintf(f->dir, sizeof(f->dir), "/tmp/ccg-owners-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    snprintf(f->path, sizeof(f->path), "%s/state.db", f->dir);
-    snprintf(f->loc, sizeof(f->loc), "%s", f->path);
-    if (g_on_pg) {
-        char schema[32];
-        snprintf(schema, sizeof(schema), "owners_%d", ++g_case);
-        assert_int_equal(tu_pg_fresh_schema(&g_pg, schema, f->loc, sizeof(f->loc)), 0);
-    }
-    OK(ccg_store_open(f->loc, NULL, &f->s));
+    tu_temp_db("owners", f->dir, sizeof(f->dir), f->path, sizeof(f->path));
+    tu_store_loc(g_on_pg ? &g_pg : NULL, "owners", &g_case, f->path, f->loc, sizeof(f->loc));
+    TU_OK(ccg_store_open(f->loc, NULL, &f->s));
     *state = f;
     return 0;
 }
@@ -106,20 +85,11 @@ static void raw_exec_on(const fixture *f, const char *sql, const char *pg_sql, i
     sqlite3_close(db);
 }
 
-static ccg_store_owner owner(const char *issuer, const char *subject)
-{
-    ccg_store_owner o;
-    memset(&o, 0, sizeof(o));
-    snprintf(o.issuer, sizeof(o.issuer), "%s", issuer);
-    snprintf(o.subject, sizeof(o.subject), "%s", subject);
-    return o;
-}
-
 static void assert_owner(ccg_store *s, ccg_store_owned kind, const char *id, const char *issuer, const char *subject)
 {
     ccg_store_owner got;
     int found = 0;
-    OK(ccg_store_owner_get(s, kind, id, &got, &found));
+    TU_OK(ccg_store_owner_get(s, kind, id, &got, &found));
     if (subject == NULL) {
         assert_int_equal(found, 0);
         return;
@@ -133,7 +103,7 @@ static void put_policy(ccg_store *s, const char *id)
 {
     char doc[300];
     snprintf(doc, sizeof(doc), "{\"policy_id\":\"%s\",\"version\":1}", id);
-    OK(ccg_store_policy_put(s, id, 1, doc, T0));
+    TU_OK(ccg_store_policy_put(s, id, 1, doc, T0));
 }
 
 static void import_key(ccg_store *s, const char *key_id, const char *policy_id)
@@ -141,9 +111,8 @@ static void import_key(ccg_store *s, const char *key_id, const char *policy_id)
     uint8_t wrapped[100];
     ccg_store_key_spec spec = {.key_id = key_id, .version = 1, .wrapped = wrapped, .wrapped_len = sizeof(wrapped),
                                .kek_label = "kek", .policy_id = policy_id};
-    memset(wrapped, 7, sizeof(wrapped));
-    memcpy(wrapped, CCG_STORE_WRAPPED_MAGIC, 4);
-    OK(ccg_store_key_import(s, &spec, T0));
+    tu_fake_wrapped(wrapped, 7);
+    TU_OK(ccg_store_key_import(s, &spec, T0));
 }
 
 /* ---- claims ---- */
@@ -151,26 +120,26 @@ static void import_key(ccg_store *s, const char *key_id, const char *policy_id)
 static void a_claim_is_recorded_once_and_never_changes_hands(void **state)
 {
     fixture *f = *state;
-    ccg_store_owner acme = owner("acme-idp", "acme"), rogue = owner("rogue-idp", "acme"), none = owner("", "acme");
+    ccg_store_owner acme = tu_owner("acme-idp", "acme"), rogue = tu_owner("rogue-idp", "acme"), none = tu_owner("", "acme");
     int mine = -1;
     int64_t version = 0;
-    OK(ccg_store_schema_version(f->s, &version));
+    TU_OK(ccg_store_schema_version(f->s, &version));
     assert_int_equal(version, CCG_STORE_SCHEMA_VERSION);
     assert_owner(f->s, CCG_OWNED_KEY, "acme/model/k1", NULL, NULL);
-    OK(ccg_store_owner_claim(f->s, CCG_OWNED_KEY, "acme/model/k1", &acme, T0, &mine));
+    TU_OK(ccg_store_owner_claim(f->s, CCG_OWNED_KEY, "acme/model/k1", &acme, T0, &mine));
     assert_int_equal(mine, 1);
     /* The same subject from another issuer is another owner: the claim does not take it over. */
-    OK(ccg_store_owner_claim(f->s, CCG_OWNED_KEY, "acme/model/k1", &rogue, T0, &mine));
+    TU_OK(ccg_store_owner_claim(f->s, CCG_OWNED_KEY, "acme/model/k1", &rogue, T0, &mine));
     assert_int_equal(mine, 0);
-    OK(ccg_store_owner_claim(f->s, CCG_OWNED_KEY, "acme/model/k1", &acme, T0, &mine));
+    TU_OK(ccg_store_owner_claim(f->s, CCG_OWNED_KEY, "acme/model/k1", &acme, T0, &mine));
     assert_int_equal(mine, 1);
     assert_owner(f->s, CCG_OWNED_KEY, "acme/model/k1", "acme-idp", "acme");
     /* Keys and policies are separate namespaces. */
     assert_owner(f->s, CCG_OWNED_POLICY, "acme/model/k1", NULL, NULL);
     /* An owner needs an issuer and a subject. */
-    FAILS_WITH(ccg_store_owner_claim(f->s, CCG_OWNED_POLICY, "p", &none, T0, &mine), CCG_R_INPUT_MALFORMED);
-    FAILS_WITH(ccg_store_owner_claim(f->s, (ccg_store_owned)9, "p", &acme, T0, &mine), CCG_R_INPUT_MALFORMED);
-    FAILS_WITH(ccg_store_owner_bind(f->s, "acme", "", T0, NULL), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(ccg_store_owner_claim(f->s, CCG_OWNED_POLICY, "p", &none, T0, &mine), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(ccg_store_owner_claim(f->s, (ccg_store_owned)9, "p", &acme, T0, &mine), CCG_R_INPUT_MALFORMED);
+    TU_FAILS_WITH(ccg_store_owner_bind(f->s, "acme", "", T0, NULL), CCG_R_INPUT_MALFORMED);
     /* Not even a writer that goes around the API moves or deletes a bound owner. */
     raw_exec_on(f, "UPDATE owners SET issuer = 'rogue-idp'", NULL, 0);
     raw_exec_on(f, "UPDATE owners SET subject = 'x'", NULL, 0);
@@ -192,7 +161,7 @@ static void *claim_thread(void *arg)
     char issuer[32];
     ccg_store_owner o;
     snprintf(issuer, sizeof(issuer), "idp-%d", c->id);
-    o = owner(issuer, "acme");
+    o = tu_owner(issuer, "acme");
     if (ccg_failed(ccg_store_open(c->path, NULL, &s)) ||
         ccg_failed(ccg_store_owner_claim(s, CCG_OWNED_POLICY, "contested", &o, T0, &c->mine))) {
         c->failed = 1;
@@ -284,8 +253,8 @@ static void schema_1_owners_migrate_unbound(void **state)
     import_key(f->s, "k/1", "pol");
     import_key(f->s, "k/2", "pol");
     downgrade_with_legacy_owners(f, legacy, sizeof(legacy) / sizeof(legacy[0]));
-    OK(ccg_store_open(f->loc, NULL, &f->s));
-    OK(ccg_store_schema_version(f->s, &version));
+    TU_OK(ccg_store_open(f->loc, NULL, &f->s));
+    TU_OK(ccg_store_schema_version(f->s, &version));
     assert_int_equal(version, CCG_STORE_SCHEMA_VERSION);
     assert_owner(f->s, CCG_OWNED_POLICY, "pol", "", "acme");
     assert_owner(f->s, CCG_OWNED_KEY, "k/1", "", "acme");
@@ -294,25 +263,25 @@ static void schema_1_owners_migrate_unbound(void **state)
     assert_owner(f->s, CCG_OWNED_POLICY, "pol-g", "", "globex");
     /* The settings are gone. */
     setting_name("policy", "pol", name);
-    OK(ccg_store_setting_get(f->s, name, &value, &len, &found));
+    TU_OK(ccg_store_setting_get(f->s, name, &value, &len, &found));
     assert_int_equal(found, 0);
-    OK(ccg_store_owner_unbound(f->s, &unbound, &n));
+    TU_OK(ccg_store_owner_unbound(f->s, &unbound, &n));
     assert_int_equal(n, 2);
     assert_string_equal(unbound[0].subject, "acme");
     assert_string_equal(unbound[1].subject, "globex");
     free(unbound);
     /* An unbound owner is claimed by nobody until it is bound, once. */
     {
-        ccg_store_owner acme = owner("acme-idp", "acme");
+        ccg_store_owner acme = tu_owner("acme-idp", "acme");
         int mine = -1;
-        OK(ccg_store_owner_claim(f->s, CCG_OWNED_POLICY, "pol", &acme, T0, &mine));
+        TU_OK(ccg_store_owner_claim(f->s, CCG_OWNED_POLICY, "pol", &acme, T0, &mine));
         assert_int_equal(mine, 0);
     }
-    OK(ccg_store_owner_bind(f->s, "acme", "acme-idp", T0, &bound));
+    TU_OK(ccg_store_owner_bind(f->s, "acme", "acme-idp", T0, &bound));
     assert_int_equal(bound, 2);
     assert_owner(f->s, CCG_OWNED_POLICY, "pol", "acme-idp", "acme");
     assert_owner(f->s, CCG_OWNED_KEY, "k/1", "acme-idp", "acme");
-    OK(ccg_store_owner_bind(f->s, "acme", "rogue-idp", T0, &bound));
+    TU_OK(ccg_store_owner_bind(f->s, "acme", "rogue-idp", T0, &bound));
     assert_int_equal(bound, 0);
     assert_owner(f->s, CCG_OWNED_KEY, "k/1", "acme-idp", "acme");
     raw_exec_on(f, "UPDATE owners SET issuer = '' WHERE object_id = 'k/1'", NULL, 0);
@@ -357,11 +326,11 @@ static void the_broker_binds_legacy_owners_to_their_one_issuer(void **state)
              "{\"name\":\"ops\",\"key\":\"%s\",\"roles\":[\"operator\"],\"subjects\":[\"acme\",\"nobody\"]},"
              "{\"name\":\"auth\",\"key\":\"%s\",\"roles\":[\"authority\"],\"subjects\":[\"nobody\"]}]}}",
              f->path, f->dir, keys[0], keys[1], keys[2], keys[3]);
-    OK(ccg_kbs_config_parse(text, strlen(text), &cfg));
-    OK(ccg_kbs_new(&cfg, NULL, NULL, &k));
+    TU_OK(ccg_kbs_config_parse(text, strlen(text), &cfg));
+    TU_OK(ccg_kbs_new(&cfg, NULL, NULL, &k));
     ccg_kbs_free(k);
     ccg_kbs_config_free(&cfg);
-    OK(ccg_store_open(f->path, NULL, &f->s));
+    TU_OK(ccg_store_open(f->path, NULL, &f->s));
     assert_owner(f->s, CCG_OWNED_POLICY, "pol-a", "acme-idp", "acme");
     assert_owner(f->s, CCG_OWNED_POLICY, "pol-b", "", "both");
     assert_owner(f->s, CCG_OWNED_POLICY, "pol-c", "", "nobody");
@@ -380,15 +349,5 @@ int main(void)
     };
     int failed = cmocka_run_group_tests_name("owners on SQLite", both, NULL, NULL);
     failed += cmocka_run_group_tests_name("owners on SQLite (broker)", sqlite_only, NULL, NULL);
-    int rc = tu_pg_start(&g_pg);
-    if (rc == 77) {
-        return failed + tu_skip_or_fail_main("PostgreSQL's server binaries are missing: the PostgreSQL half is skipped");
-    }
-    if (rc != 0) {
-        return failed + 1;
-    }
-    g_on_pg = 1;
-    failed += cmocka_run_group_tests_name("owners on PostgreSQL", both, NULL, NULL);
-    tu_pg_stop(&g_pg);
-    return failed;
+    return failed + TU_PG_RUN_GROUP(&g_pg, &g_on_pg, "owners on PostgreSQL", both);
 }

@@ -14,6 +14,7 @@
 
 #include "pg_scratch.h"
 #include "testutil.h"
+#include "tu_store.h"
 
 #include "ccgate/error.h"
 #include "ccgate/store.h"
@@ -28,21 +29,6 @@ typedef struct {
     ccg_store *s;
 } fixture;
 
-#define OK(expr)                                                                                                 \
-    do {                                                                                                         \
-        ccg_error_clear();                                                                                       \
-        if (ccg_failed(expr)) {                                                                                  \
-            fail_msg("%s failed: %s: %s", #expr, ccg_reason_code(ccg_error_reason()), ccg_error_last()->message); \
-        }                                                                                                        \
-    } while (0)
-
-#define FAILS_WITH(expr, reason)       \
-    do {                               \
-        ccg_error_clear();             \
-        assert_true(ccg_failed(expr)); \
-        tu_assert_error_reason(reason); \
-    } while (0)
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof(*f));
@@ -51,7 +37,7 @@ static int setup(void **state)
     snprintf(schema, sizeof(schema), "pgcase_%d", ++g_case);
     assert_int_equal(tu_pg_fresh_schema(&g_pg, schema, f->url, sizeof(f->url)), 0);
     ccg_store_options opts = {.busy_timeout_ms = 30000};
-    OK(ccg_store_open(f->url, &opts, &f->s));
+    TU_OK(ccg_store_open(f->url, &opts, &f->s));
     *state = f;
     return 0;
 }
@@ -64,18 +50,12 @@ static int teardown(void **state)
     return 0;
 }
 
-static void fake_wrapped(uint8_t out[100], uint8_t tag)
-{
-    memset(out, tag, 100);
-    memcpy(out, CCG_STORE_WRAPPED_MAGIC, 4);
-}
-
 static void import_key(ccg_store *s, const char *key_id)
 {
     uint8_t w[100];
-    fake_wrapped(w, 1);
+    tu_fake_wrapped(w, 1);
     ccg_store_key_spec spec = {key_id, 1, w, sizeof(w), "ccgate-kek", "pol"};
-    OK(ccg_store_key_import(s, &spec, T0));
+    TU_OK(ccg_store_key_import(s, &spec, T0));
 }
 
 static void sleep_ms(int ms)
@@ -121,13 +101,13 @@ static void two_instances_consume_each_nonce_once(void **state)
     pthread_barrier_t start;
     nonce_racer r[RACERS];
     pthread_t t[RACERS];
-    OK(ccg_store_open(f->url, &opts, &a));
-    OK(ccg_store_open(f->url, &opts, &b));
+    TU_OK(ccg_store_open(f->url, &opts, &a));
+    TU_OK(ccg_store_open(f->url, &opts, &b));
     for (int i = 0; i < NONCES; i++) {
         char id[32], nonce[32];
         snprintf(id, sizeof(id), "sess-%d", i);
         snprintf(nonce, sizeof(nonce), "nonce-%d", i);
-        OK(ccg_store_session_create(i % 2 ? a : b, id, nonce, "snp", T0, T0 + 300));
+        TU_OK(ccg_store_session_create(i % 2 ? a : b, id, nonce, "snp", T0, T0 + 300));
     }
     assert_int_equal(pthread_barrier_init(&start, NULL, RACERS), 0);
     for (int i = 0; i < RACERS; i++) {
@@ -166,7 +146,7 @@ static void *rotate_thread(void *arg)
 {
     rotate_racer *r = arg;
     uint8_t w[100];
-    fake_wrapped(w, (uint8_t)r->version);
+    tu_fake_wrapped(w, (uint8_t)r->version);
     ccg_store_key_spec spec = {"race", r->version, w, sizeof(w), "ccgate-kek", NULL};
     pthread_barrier_wait(r->start);
     ccg_error_clear();
@@ -190,9 +170,9 @@ static void two_instances_rotate_one_key(void **state)
     size_t n = 0;
     int winners = 0, live = 0;
     int64_t newest = 0;
-    OK(ccg_store_open(f->url, NULL, &a));
-    OK(ccg_store_open(f->url, NULL, &b));
-    OK(ccg_store_policy_put(a, "pol", 1, "{\"a\":1}", T0));
+    TU_OK(ccg_store_open(f->url, NULL, &a));
+    TU_OK(ccg_store_open(f->url, NULL, &b));
+    TU_OK(ccg_store_policy_put(a, "pol", 1, "{\"a\":1}", T0));
     import_key(a, "race");
     assert_int_equal(pthread_barrier_init(&start, NULL, N), 0);
     for (int i = 0; i < N; i++) {
@@ -210,7 +190,7 @@ static void two_instances_rotate_one_key(void **state)
         }
     }
     assert_true(winners >= 1);
-    OK(ccg_store_key_list(f->s, "race", &list, &n));
+    TU_OK(ccg_store_key_list(f->s, "race", &list, &n));
     assert_int_equal(n, (size_t)winners + 1); /* the import and each winner, once */
     for (size_t i = 0; i < n; i++) {
         if (list[i].state != CCG_KEY_RETIRED) {
@@ -292,45 +272,45 @@ static void restart_between_calls_recovers_without_reopening(void **state)
     ccg_store_key k;
     ccg_session_status st;
     ccg_store_options opts = {.connections = 3};
-    OK(ccg_store_open(f->url, &opts, &pool));
-    OK(ccg_store_policy_put(f->s, "pol", 1, "{\"a\":1}", T0));
+    TU_OK(ccg_store_open(f->url, &opts, &pool));
+    TU_OK(ccg_store_policy_put(f->s, "pol", 1, "{\"a\":1}", T0));
     import_key(f->s, "k");
-    OK(ccg_store_session_create(f->s, "s1", "n1", "snp", T0, T0 + 600));
+    TU_OK(ccg_store_session_create(f->s, "s1", "n1", "snp", T0, T0 + 600));
 
     assert_int_equal(tu_pg_ctl(&g_pg, "stop"), 0);
-    FAILS_WITH(ccg_store_key_get(f->s, "k", 0, &k), CCG_R_STORE_UNAVAILABLE);
+    TU_FAILS_WITH(ccg_store_key_get(f->s, "k", 0, &k), CCG_R_STORE_UNAVAILABLE);
     assert_non_null(strstr(ccg_error_last()->message, "reconnect"));
-    FAILS_WITH(ccg_store_session_consume_nonce(f->s, "s1", "n1", T0 + 1, &st), CCG_R_STORE_UNAVAILABLE);
-    FAILS_WITH(ccg_store_session_create(f->s, "s2", "n2", "snp", T0, T0 + 600), CCG_R_STORE_UNAVAILABLE);
-    FAILS_WITH(ccg_store_policy_put(pool, "pol", 2, "{\"b\":2}", T0), CCG_R_STORE_UNAVAILABLE);
-    FAILS_WITH(ccg_store_key_get(pool, "k", 0, &k), CCG_R_STORE_UNAVAILABLE);
+    TU_FAILS_WITH(ccg_store_session_consume_nonce(f->s, "s1", "n1", T0 + 1, &st), CCG_R_STORE_UNAVAILABLE);
+    TU_FAILS_WITH(ccg_store_session_create(f->s, "s2", "n2", "snp", T0, T0 + 600), CCG_R_STORE_UNAVAILABLE);
+    TU_FAILS_WITH(ccg_store_policy_put(pool, "pol", 2, "{\"b\":2}", T0), CCG_R_STORE_UNAVAILABLE);
+    TU_FAILS_WITH(ccg_store_key_get(pool, "k", 0, &k), CCG_R_STORE_UNAVAILABLE);
 
     assert_int_equal(tu_pg_ctl(&g_pg, "start"), 0);
     /* the same handles, never reopened */
-    OK(ccg_store_key_get(f->s, "k", 0, &k));
+    TU_OK(ccg_store_key_get(f->s, "k", 0, &k));
     ccg_store_key_free(&k);
-    OK(ccg_store_session_consume_nonce(f->s, "s1", "n1", T0 + 1, &st));
-    FAILS_WITH(ccg_store_session_consume_nonce(f->s, "s1", "n1", T0 + 1, &st), CCG_R_STORE_CONFLICT);
+    TU_OK(ccg_store_session_consume_nonce(f->s, "s1", "n1", T0 + 1, &st));
+    TU_FAILS_WITH(ccg_store_session_consume_nonce(f->s, "s1", "n1", T0 + 1, &st), CCG_R_STORE_CONFLICT);
     assert_int_equal(st, CCG_SESSION_NONCE_USED);
     for (int i = 0; i < 6; i++) { /* every connection of the pool */
-        OK(ccg_store_key_get(pool, "k", 0, &k));
+        TU_OK(ccg_store_key_get(pool, "k", 0, &k));
         ccg_store_key_free(&k);
     }
-    OK(ccg_store_policy_put(pool, "pol", 2, "{\"b\":2}", T0));
+    TU_OK(ccg_store_policy_put(pool, "pol", 2, "{\"b\":2}", T0));
 
     /* pg_scratch.sh restart while both handles are idle: reads and transactions go on; a single-statement
      * write may meet the dead connection once (store.unavailable, never a doubled write), then works */
     assert_int_equal(tu_pg_ctl(&g_pg, "restart"), 0);
-    OK(ccg_store_key_get(f->s, "k", 0, &k));
+    TU_OK(ccg_store_key_get(f->s, "k", 0, &k));
     ccg_store_key_free(&k);
-    OK(ccg_store_policy_put(pool, "pol", 3, "{\"c\":3}", T0));
+    TU_OK(ccg_store_policy_put(pool, "pol", 3, "{\"c\":3}", T0));
     ccg_error_clear();
     if (ccg_failed(ccg_store_session_create(pool, "s3", "n3", "snp", T0, T0 + 600))) {
         tu_assert_error_reason(CCG_R_STORE_UNAVAILABLE);
-        OK(ccg_store_session_create(pool, "s3", "n3", "snp", T0, T0 + 600));
+        TU_OK(ccg_store_session_create(pool, "s3", "n3", "snp", T0, T0 + 600));
     }
-    OK(ccg_store_session_consume_nonce(f->s, "s3", "n3", T0 + 1, &st));
-    OK(ccg_store_integrity_check(pool));
+    TU_OK(ccg_store_session_consume_nonce(f->s, "s3", "n3", T0 + 1, &st));
+    TU_OK(ccg_store_integrity_check(pool));
     ccg_store_close(pool);
 }
 
@@ -344,7 +324,7 @@ static void *cut_rotation_thread(void *arg)
 {
     cut_rotation *c = arg;
     uint8_t w[100];
-    fake_wrapped(w, 2);
+    tu_fake_wrapped(w, 2);
     ccg_store_key_spec v2 = {"k", 2, w, sizeof(w), "ccgate-kek", NULL};
     ccg_error_clear();
     c->ok = ccg_ok(ccg_store_key_rotate(c->s, &v2, T0 + 5));
@@ -373,7 +353,7 @@ static void crash_mid_transaction_leaves_no_partial_write(void **state)
     cut_rotation c = {f->s, 0, CCG_R_OK};
     pthread_t t;
     PGconn *holder = NULL;
-    OK(ccg_store_policy_put(f->s, "pol", 1, "{\"a\":1}", T0));
+    TU_OK(ccg_store_policy_put(f->s, "pol", 1, "{\"a\":1}", T0));
     import_key(f->s, "k");
     assert_int_equal(tu_pg_exec(f->url,
                                 "CREATE FUNCTION stall() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
@@ -403,16 +383,16 @@ static void crash_mid_transaction_leaves_no_partial_write(void **state)
     assert_int_equal(tu_pg_ctl(&g_pg, "start"), 0);
     assert_int_equal(tu_pg_exec(f->url, "DROP TRIGGER stall ON keys"), 0);
     /* the same handle: v1 is still the active version, v2 was never written */
-    OK(ccg_store_key_get(f->s, "k", 0, &k));
+    TU_OK(ccg_store_key_get(f->s, "k", 0, &k));
     assert_int_equal(k.version, 1);
     assert_int_equal(k.state, CCG_KEY_ACTIVE);
     ccg_store_key_free(&k);
-    FAILS_WITH(ccg_store_key_get(f->s, "k", 2, &k), CCG_R_KEY_NOT_FOUND);
+    TU_FAILS_WITH(ccg_store_key_get(f->s, "k", 2, &k), CCG_R_KEY_NOT_FOUND);
     /* and the rotation, done again, happens whole */
     cut_rotation again = {f->s, 0, CCG_R_OK};
     cut_rotation_thread(&again);
     assert_true(again.ok);
-    OK(ccg_store_key_get(f->s, "k", 1, &k));
+    TU_OK(ccg_store_key_get(f->s, "k", 1, &k));
     assert_int_equal(k.state, CCG_KEY_RETIRED);
     ccg_store_key_free(&k);
 }
@@ -429,20 +409,20 @@ static void binary_values_round_trip(void **state)
     for (size_t i = 0; i < sizeof(blob); i++) {
         blob[i] = (uint8_t)(i * 7u);
     }
-    OK(ccg_store_doc_put(f->s, CCG_DOC_COLLATERAL, "crl", 1, blob, sizeof(blob), T0));
-    OK(ccg_store_doc_get(f->s, CCG_DOC_COLLATERAL, "crl", 0, &d));
+    TU_OK(ccg_store_doc_put(f->s, CCG_DOC_COLLATERAL, "crl", 1, blob, sizeof(blob), T0));
+    TU_OK(ccg_store_doc_get(f->s, CCG_DOC_COLLATERAL, "crl", 0, &d));
     assert_int_equal(d.len, sizeof(blob));
     assert_memory_equal(d.body, blob, sizeof(blob));
     ccg_store_doc_free(&d);
-    OK(ccg_store_setting_put(f->s, "bin", blob, 300, T0));
-    OK(ccg_store_setting_get(f->s, "bin", &back, &len, &found));
+    TU_OK(ccg_store_setting_put(f->s, "bin", blob, 300, T0));
+    TU_OK(ccg_store_setting_get(f->s, "bin", &back, &len, &found));
     assert_true(found);
     assert_int_equal(len, 300);
     assert_memory_equal(back, blob, 300);
     free(back);
     /* a quote in an ID is a value like any other */
-    OK(ccg_store_policy_put(f->s, "o'brien;--", 1, "{\"a\":\"'\"}", T0));
-    OK(ccg_store_policy_get(f->s, "o'brien;--", 1, &d));
+    TU_OK(ccg_store_policy_put(f->s, "o'brien;--", 1, "{\"a\":\"'\"}", T0));
+    TU_OK(ccg_store_policy_get(f->s, "o'brien;--", 1, &d));
     ccg_store_doc_free(&d);
 }
 
@@ -455,12 +435,12 @@ static void foreign_or_future_schemas_are_refused(void **state)
     ccg_store *s = NULL;
     assert_int_equal(tu_pg_fresh_schema(&g_pg, "foreign_tables", url, sizeof(url)), 0);
     assert_int_equal(tu_pg_exec(url, "CREATE TABLE policies(x int)"), 0);
-    FAILS_WITH(ccg_store_open(url, NULL, &s), CCG_R_STORE_CORRUPT);
+    TU_FAILS_WITH(ccg_store_open(url, NULL, &s), CCG_R_STORE_CORRUPT);
     assert_null(s);
     assert_int_equal(tu_pg_exec(f->url, "INSERT INTO schema_version(version, applied_at) VALUES (99, 0)"), 0);
-    FAILS_WITH(ccg_store_open(f->url, NULL, &s), CCG_R_STORE_CORRUPT);
+    TU_FAILS_WITH(ccg_store_open(f->url, NULL, &s), CCG_R_STORE_CORRUPT);
     assert_non_null(strstr(ccg_error_last()->message, "newer than this build"));
-    FAILS_WITH(ccg_store_integrity_check(f->s), CCG_R_STORE_CORRUPT);
+    TU_FAILS_WITH(ccg_store_integrity_check(f->s), CCG_R_STORE_CORRUPT);
 }
 
 int main(void)

@@ -7,8 +7,10 @@
  * inserting or reordering any record breaks the chain at a point ccg_audit_verify names.
  *
  * Durability: ccg_audit_append returns only after the record is committed with synchronous=FULL
- * (WAL fsync'ed; PostgreSQL: synchronous_commit on). The broker answers a request only after the append returned; if it fails
- * (audit.write_failed) nothing is released.
+ * (WAL fsync'ed; PostgreSQL: synchronous_commit on); threads appending together share one fsync. The
+ * broker answers a request only after the append returned; if it fails (audit.write_failed) nothing is
+ * released. ccg_audit_append_ordered commits without waiting for the disk: a later synced record
+ * makes it durable, because one WAL is written and synced in order (SQLite's file; PostgreSQL's server).
  *
  * Concurrency: appenders in any number of threads and processes (and, on PostgreSQL, hosts) serialise
  * on the database write lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: a transaction-scoped advisory lock),
@@ -175,6 +177,15 @@ void ccg_audit_close(ccg_audit *a);
  * receive the new record's sequence number and hash. */
 CCG_MUST_CHECK ccg_result ccg_audit_append(ccg_audit *a, const ccg_audit_event *ev, int64_t *seq,
                                            char hash[CCG_AUDIT_HASH_HEX]);
+/* Appends one record and commits it, ordered but not yet synced (SQLite: its WAL frames are written,
+ * and become durable with the next synced commit to the same database file, which covers every frame
+ * before it; PostgreSQL: committed with synchronous_commit off, made durable by the next synchronous
+ * commit on the server, whose WAL flush covers every earlier commit). For a record that only needs to be durable
+ * before what follows from it is answered: the broker's token records, whose releases sync them. A
+ * process crash loses nothing (the frames are in the file); a power loss may lose the record together
+ * with everything after it, never a later record without it. */
+CCG_MUST_CHECK ccg_result ccg_audit_append_ordered(ccg_audit *a, const ccg_audit_event *ev, int64_t *seq,
+                                                   char hash[CCG_AUDIT_HASH_HEX]);
 
 /* The newest record: *seq 0 and the genesis prev_hash (64 zeros) when the log is empty. */
 CCG_MUST_CHECK ccg_result ccg_audit_head(ccg_audit *a, int64_t *seq, char hash[CCG_AUDIT_HASH_HEX]);

@@ -27,6 +27,11 @@ typedef struct {
     int allow_hold;            /* policy: a certificate on hold (certificateHold) passes */
     ccg_time skew_s;           /* clock tolerance on thisUpdate/nextUpdate; 0: 300 s */
     ccg_time max_age_s;        /* age limit without nextUpdate; 0: one day */
+    /* A source asked before the cache, under "gpu/ocsp/<cache name without .der>" (the key broker's
+     * uploaded collateral): *found 0 on a miss; a failure is the source's own error. NULL: none.
+     * What it gives is judged exactly as a cached response. */
+    ccg_result (*lookup)(void *ctx, const char *collateral_id, uint8_t **out, size_t *out_len, int *found);
+    void *lookup_ctx;
 } ccg_gpu_ocsp_config;
 
 typedef enum {

@@ -90,10 +90,18 @@ typedef struct {
     const char *service_url; /* RIM service base; GET <service_url><RIM ID> -> {"rim": base64}; NULL: none */
     long timeout_s;          /* whole request; 0: CCG_GPU_RIM_DEFAULT_TIMEOUT_S */
     long connect_timeout_s;  /* 0: min(timeout, 5) */
+    /* A source asked first, under "gpu/rim/<RIM ID>" (the key broker's uploaded collateral): *found 0
+     * on a miss; a failure is the source's own error. NULL: none. */
+    ccg_result (*lookup)(void *ctx, const char *collateral_id, uint8_t **out, size_t *out_len, int *found);
+    void *lookup_ctx;
 } ccg_gpu_rim_store;
 
-/* The RIM's bytes: the directory first, then the service. Fails with gpu.rim_unavailable naming the
- * RIM ID when neither has it, and gpu.rim_id_invalid for an ID that is not a safe file name. */
+/* The RIM's bytes: the lookup first, then the directory, then the service. Fails with gpu.rim_unavailable
+ * naming the RIM ID when none has it, and gpu.rim_id_invalid for an ID that is not a safe file name.
+ * Whatever the source, ccg_gpu_rim_verify judges the bytes alike. */
+/* gpu.rim_id_invalid unless id is 1..CCG_GPU_RIM_ID_MAX-1 characters of [A-Za-z0-9._-], not starting
+ * with a dot. */
+CCG_MUST_CHECK ccg_result ccg_gpu_rim_id_check(const char *id);
 CCG_MUST_CHECK ccg_result ccg_gpu_rim_store_get(const ccg_gpu_rim_store *store, const char *rim_id, uint8_t **xml,
                                                 size_t *len);
 /* ccg_gpu_rim_store_get, then ccg_gpu_rim_verify. */

@@ -275,8 +275,9 @@ CCG_MUST_CHECK ccg_result ccg_store_session_get(ccg_store *s, const char *sessio
  * NONCE_MISMATCH, NONCE_USED or BAD_STATE otherwise. status may be NULL. */
 CCG_MUST_CHECK ccg_result ccg_store_session_consume_nonce(ccg_store *s, const char *session_id, const char *nonce,
                                                           ccg_time now, ccg_session_status *status);
-/* Marks a session whose nonce was consumed as attested, records the claims (a JSON object) and the
- * new expiry (the token's). store.conflict with *status otherwise. status may be NULL. */
+/* Marks a session whose nonce was consumed as attested, records the claims (a JSON object in compact
+ * text, the caller's own serialisation: only its size and outline are checked here, and readers parse
+ * it) and the new expiry (the token's). store.conflict with *status otherwise. status may be NULL. */
 CCG_MUST_CHECK ccg_result ccg_store_session_attest(ccg_store *s, const char *session_id, const char *claims_json,
                                                    ccg_time now, ccg_time expires_at, ccg_session_status *status);
 /* Deletes sessions that expired at or before now - grace. *removed may be NULL. */

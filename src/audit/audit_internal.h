@@ -54,6 +54,15 @@ typedef struct {
     CCG_MUST_CHECK ccg_result (*begin_read)(ccg_audit_store *s);
     /* Commits durably: returns only after the transaction is on stable storage. */
     CCG_MUST_CHECK ccg_result (*commit)(ccg_audit_store *s);
+    /* Commits, ordered before every later commit to the same database, and gives a ticket that durable
+     * waits on; the appender's lock can be released in between, so appends queue on the disk together
+     * rather than one fsync after another. A backend whose commit is durable gives ticket 0. */
+    CCG_MUST_CHECK ccg_result (*commit_ordered)(ccg_audit_store *s, uint64_t *ticket);
+    CCG_MUST_CHECK ccg_result (*durable)(ccg_audit_store *s, uint64_t ticket);
+    /* Commits without waiting for stable storage at all: a later durable commit to the same database
+     * makes it durable too (SQLite: one WAL; PostgreSQL: synchronous_commit off, and a synchronous
+     * commit flushes the server's WAL up to itself, earlier asynchronous commits included). */
+    CCG_MUST_CHECK ccg_result (*commit_unsynced)(ccg_audit_store *s);
     void (*rollback)(ccg_audit_store *s);
     /* The newest record's seq and hash (0 and nothing when the log is empty). */
     CCG_MUST_CHECK ccg_result (*head)(ccg_audit_store *s, int64_t *seq, char hash[CCG_AUDIT_HASH_HEX]);

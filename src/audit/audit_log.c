@@ -103,10 +103,16 @@ cleanup:
     return result;
 }
 
-ccg_result ccg_audit_append(ccg_audit *a, const ccg_audit_event *ev, int64_t *seq, char hash[CCG_AUDIT_HASH_HEX])
+/* One append: the write lock, the head, the insert and the COMMIT under the appender's mutex; the wait
+ * for the disk (durable) after it, so appends of several threads share one WAL sync instead of queueing
+ * behind each other's. The chain is decided at COMMIT: a later append chains to this record whether or
+ * not it is durable yet, and its own sync covers this one (one ordered log). */
+static ccg_result append(ccg_audit *a, const ccg_audit_event *ev, int durable, int64_t *seq,
+                         char hash[CCG_AUDIT_HASH_HEX])
 {
     ccg_result result = CCG_FAILURE;
     int in_tx = 0, locked = 0;
+    uint64_t ticket = 0;
 
     ccg_error_clear();
     CCG_ENSURE(a != NULL, CCG_R_INPUT_MALFORMED);
@@ -116,8 +122,18 @@ ccg_result ccg_audit_append(ccg_audit *a, const ccg_audit_event *ev, int64_t *se
     CCG_TRY(a->ops->begin_write(a->s));
     in_tx = 1;
     CCG_TRY(ccg_audit_append_in_tx(a, ev, seq, hash));
-    CCG_TRY(a->ops->commit(a->s));
+    /* A failed COMMIT may leave the transaction open: rolled back below. */
+    if (durable) {
+        CCG_TRY(a->ops->commit_ordered(a->s, &ticket));
+    } else {
+        CCG_TRY(a->ops->commit_unsynced(a->s));
+    }
     in_tx = 0;
+    pthread_mutex_unlock(&a->lock);
+    locked = 0;
+    if (durable) {
+        CCG_TRY(a->ops->durable(a->s, ticket));
+    }
     result = CCG_SUCCESS;
 cleanup:
     if (in_tx) {
@@ -141,6 +157,17 @@ cleanup:
         }
     }
     return result;
+}
+
+ccg_result ccg_audit_append(ccg_audit *a, const ccg_audit_event *ev, int64_t *seq, char hash[CCG_AUDIT_HASH_HEX])
+{
+    return append(a, ev, 1, seq, hash);
+}
+
+ccg_result ccg_audit_append_ordered(ccg_audit *a, const ccg_audit_event *ev, int64_t *seq,
+                                    char hash[CCG_AUDIT_HASH_HEX])
+{
+    return append(a, ev, 0, seq, hash);
 }
 
 ccg_result ccg_audit_head(ccg_audit *a, int64_t *seq, char hash[CCG_AUDIT_HASH_HEX])

@@ -252,6 +252,30 @@ cleanup:
     return result;
 }
 
+/* A PostgreSQL append commits with synchronous_commit on (pg_begin_write): already durable. */
+static ccg_result pg_commit_ordered(ccg_audit_store *s, uint64_t *ticket)
+{
+    *ticket = 0;
+    return pg_commit(s);
+}
+
+static ccg_result pg_durable(ccg_audit_store *s, uint64_t ticket)
+{
+    (void)s;
+    (void)ticket;
+    return CCG_SUCCESS;
+}
+
+static ccg_result pg_commit_unsynced(ccg_audit_store *s)
+{
+    ccg_result result = CCG_FAILURE;
+    CCG_TRY(pg_exec(s, "SET LOCAL synchronous_commit TO off", PGRES_COMMAND_OK, "relax the audit commit", NULL));
+    CCG_TRY(pg_commit(s));
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
 static void pg_rollback(ccg_audit_store *s)
 {
     if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK) {
@@ -425,6 +449,9 @@ static const ccg_audit_ops PG_OPS = {
     .begin_write = pg_begin_write,
     .begin_read = pg_begin_read,
     .commit = pg_commit,
+    .commit_ordered = pg_commit_ordered,
+    .durable = pg_durable,
+    .commit_unsynced = pg_commit_unsynced,
     .rollback = pg_rollback,
     .head = pg_head,
     .insert = pg_insert,

@@ -164,6 +164,14 @@ static void sq_close(ccg_audit_store *s)
 static ccg_result sq_begin_write(ccg_audit_store *s) { return ccg_sqlite_begin(s->h); }
 static ccg_result sq_begin_read(ccg_audit_store *s) { return ccg_sqlite_begin_read(s->h); }
 static ccg_result sq_commit(ccg_audit_store *s) { return ccg_sqlite_commit(s->h); }
+static ccg_result sq_commit_ordered(ccg_audit_store *s, uint64_t *ticket) { return ccg_sqlite_commit_ordered(s->h, ticket); }
+static ccg_result sq_durable(ccg_audit_store *s, uint64_t ticket) { return ccg_sqlite_durable(s->h, ticket); }
+
+static ccg_result sq_commit_unsynced(ccg_audit_store *s)
+{
+    uint64_t ticket = 0; /* not waited for: the next synced commit of the file covers it */
+    return ccg_sqlite_commit_ordered(s->h, &ticket);
+}
 static void sq_rollback(ccg_audit_store *s) { ccg_sqlite_rollback(s->h); }
 
 static ccg_result sq_head(ccg_audit_store *s, int64_t *seq, char hash[CCG_AUDIT_HASH_HEX])
@@ -297,6 +305,9 @@ static const ccg_audit_ops SQLITE_OPS = {
     .begin_write = sq_begin_write,
     .begin_read = sq_begin_read,
     .commit = sq_commit,
+    .commit_ordered = sq_commit_ordered,
+    .durable = sq_durable,
+    .commit_unsynced = sq_commit_unsynced,
     .rollback = sq_rollback,
     .head = sq_head,
     .insert = sq_insert,

@@ -84,6 +84,11 @@ void kbs_admin_collateral(kbs_admin_call *c, const char *rest)
         kbs_admin_fail(c);
         return;
     }
+    if (ccg_failed(kbs_collateral_check_upload(doc.id, doc.data, doc.len, c->now))) {
+        kbs_admin_collateral_doc_clear(&doc);
+        kbs_admin_fail(c);
+        return;
+    }
     if (!kbs_admin_intent(c)) {
         kbs_admin_collateral_doc_clear(&doc);
         return;

@@ -145,6 +145,10 @@ void kbs_handle_attest(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http
         kbs_deny(k, resp, action, &ctx, ccg_error_reason(), 0, now);
         goto cleanup;
     }
+    /* The allow record is committed in order but not synced here: it releases nothing itself, and the
+     * release that rests on this token syncs the one log, this record included (a power loss before
+     * that loses this record and the session write after it, so no release can follow it). */
+    ctx.ordered = 1;
     if (ccg_failed(kbs_audit(k, action, &ctx, CCG_AUDIT_ALLOW, NULL, now))) {
         ccg_reasons r;
         ccg_reasons_init(&r);

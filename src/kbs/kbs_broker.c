@@ -162,6 +162,8 @@ ccg_result ccg_kbs_new(const ccg_kbs_config *cfg, ccg_kbs_clock clock, void *clo
     CCG_TRY(kbs_policies_new(KBS_POLICY_CACHE_SIZE, &k->policies));
     CCG_TRY(kbs_gpu_new(&cfg->gpu, &k->gpu));
     CCG_TRY(kbs_tdx_new(&cfg->tdx, &k->tdx));
+    kbs_tdx_set_lookup(k->tdx, kbs_collateral_lookup, k); /* uploaded TDX and GPU collateral first, as SNP's */
+    kbs_gpu_set_lookup(k->gpu, kbs_collateral_lookup, k);
     k->decision_reuse = cfg->decision_reuse;
     CCG_TRY(kbs_attempts_new(cfg->attempts_per_session, cfg->attempts_per_address, cfg->attempts_window,
                              cfg->nonce_ttl > cfg->attempts_window ? cfg->nonce_ttl : cfg->attempts_window,

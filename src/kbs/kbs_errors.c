@@ -153,6 +153,9 @@ ccg_result kbs_audit(ccg_kbs *k, const char *action, const kbs_context *ctx, ccg
     if (k->audit_agg != NULL && kbs_audit_is_anonymous(&ev)) {
         return kbs_audit_anonymous(k, &ev);
     }
+    if (ctx->ordered && d == CCG_AUDIT_ALLOW) {
+        return ccg_audit_append_ordered(k->audit, &ev, NULL, NULL);
+    }
     return ccg_audit_append(k->audit, &ev, NULL, NULL);
 }
 

@@ -72,6 +72,17 @@ cleanup:
     return result;
 }
 
+void kbs_gpu_set_lookup(kbs_gpu *g, ccg_result (*lookup)(void *, const char *, uint8_t **, size_t *, int *), void *ctx)
+{
+    /* the store is always there: a policy that requires RIMs or OCSP is served by uploads alone */
+    g->rim_store.lookup = lookup;
+    g->rim_store.lookup_ctx = ctx;
+    g->has_rim_store = 1;
+    g->ocsp.lookup = lookup;
+    g->ocsp.lookup_ctx = ctx;
+    g->has_ocsp = 1;
+}
+
 ccg_result kbs_gpu_new(const ccg_kbs_gpu_config *cfg, kbs_gpu **out)
 {
     ccg_result result = CCG_FAILURE;

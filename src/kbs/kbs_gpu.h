@@ -18,6 +18,10 @@ typedef struct kbs_gpu kbs_gpu;
 /* cfg NULL (or empty): no RIM store, no OCSP (policies requiring them fail closed). */
 CCG_MUST_CHECK ccg_result kbs_gpu_new(const ccg_kbs_gpu_config *cfg, kbs_gpu **out);
 void kbs_gpu_free(kbs_gpu *g);
+/* Collateral uploaded through the admin API (kbs_collateral_lookup) as the first source of RIMs
+ * ("gpu/rim/<RIM ID>") and OCSP responses ("gpu/ocsp/<cache name without .der>"). */
+void kbs_gpu_set_lookup(kbs_gpu *g, ccg_result (*lookup)(void *, const char *, uint8_t **, size_t *, int *),
+                        void *ctx);
 /* Seconds a seen report is remembered. */
 ccg_time kbs_gpu_retention(const kbs_gpu *g);
 

@@ -98,6 +98,10 @@ CCG_MUST_CHECK ccg_result kbs_token_key(ccg_kbs *k, EVP_PKEY **out);
  * broker). */
 CCG_MUST_CHECK ccg_result kbs_collateral_lookup(void *ctx, const char *collateral_id, uint8_t **out,
                                                 size_t *out_len, int *found);
+/* An upload under an ID that verification reads (tdx/..., kbs_collateral.c; snp/ is checked by
+ * kbs_admin_parse_collateral) must be that item, current at now: its code otherwise. */
+CCG_MUST_CHECK ccg_result kbs_collateral_check_upload(const char *collateral_id, const uint8_t *data, size_t len,
+                                                      ccg_time now);
 /* The token key's public JWK; a new reference. */
 CCG_MUST_CHECK ccg_result kbs_token_jwk(ccg_kbs *k, json_t **out);
 /* Signs a token for an attested session. */
@@ -121,6 +125,8 @@ typedef struct {
     const char *cause;  /* a dependency's own error (e.g. the PKCS#11 CKR name); never a secret */
     const json_t *claims; /* the appraised evidence's claims: their tcb_status and advisories are audited */
     const json_t *presented; /* the presented claims for a format-6 record (kbs_presented_claims), or NULL */
+    int ordered; /* the record needs no sync of its own (ccg_audit_append_ordered): a token's, whose
+                  * releases come later and sync it with theirs */
 } kbs_context;
 
 /* The presented claims of a decision (kbs_presented.c): the non-secret claims of the evidence of tee

@@ -12,6 +12,7 @@
 
 #include "ccgate/error.h"
 #include "ccgate/tdx_collateral.h"
+#include "ccgate/tdx_collateral_store.h"
 #include "ccgate/tdx_eventlog.h"
 #include "ccgate/tdx_pcs.h"
 #include "ccgate/tdx_policy.h"
@@ -23,6 +24,8 @@ struct kbs_tdx {
     char *collateral_file;
     char *collateral_dir;
     char *pccs_url;
+    ccg_tdx_collateral_lookup lookup; /* uploaded collateral (kbs_collateral.c), before the file */
+    void *lookup_ctx;
 };
 
 void kbs_tdx_free(kbs_tdx *t)
@@ -92,9 +95,16 @@ cleanup:
     return result;
 }
 
-/* The collateral for this quote: the bundle file (read now, so a replaced file is used at once), else
- * the FMSPC cache directory, filled from the PCCS when one is configured. None configured: *have 0, and
- * the verifier names collateral.missing. */
+void kbs_tdx_set_lookup(kbs_tdx *t, ccg_tdx_collateral_lookup lookup, void *ctx)
+{
+    t->lookup = lookup;
+    t->lookup_ctx = ctx;
+}
+
+/* The collateral for this quote: the uploaded items when any is stored (all four, or collateral.missing
+ * naming the rest: never a mix with a file), else the bundle file (read now, so a replaced file is used
+ * at once), else the FMSPC cache directory, filled from the PCCS when one is configured. None: *have 0,
+ * and the verifier names collateral.missing. */
 static ccg_result collateral_for(const kbs_tdx *t, const ccg_kbs_tdx_evidence *ev, ccg_time now,
                                  ccg_tdx_collateral *col, int *have)
 {
@@ -102,7 +112,12 @@ static ccg_result collateral_for(const kbs_tdx *t, const ccg_kbs_tdx_evidence *e
     uint8_t *text = NULL;
     size_t len = 0;
     *have = 0;
-    if (t->collateral_file != NULL) {
+    if (t->lookup != NULL) {
+        CCG_TRY(ccg_tdx_collateral_from_lookup(t->lookup, t->lookup_ctx, ev->quote, ev->quote_len, col, have));
+    }
+    if (*have) {
+        /* the store's */
+    } else if (t->collateral_file != NULL) {
         if (ccg_failed(ccg_file_read(t->collateral_file, CCG_TDX_COLLATERAL_MAX, &text, &len))) {
             char why[200];
             snprintf(why, sizeof(why), "%.199s", ccg_error_last()->message);

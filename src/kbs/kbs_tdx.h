@@ -6,6 +6,7 @@
 
 #include "ccgate/kbs.h"
 #include "ccgate/refvalue.h"
+#include "ccgate/tdx_collateral_store.h"
 
 /* The verifier (trusting Intel's root and the configured test roots), and where collateral comes from.
  * Thread-safe. */
@@ -14,6 +15,9 @@ typedef struct kbs_tdx kbs_tdx;
 /* cfg NULL: no collateral, no test roots. A test root that cannot be read is kbs.config_invalid. */
 CCG_MUST_CHECK ccg_result kbs_tdx_new(const ccg_kbs_tdx_config *cfg, kbs_tdx **out);
 void kbs_tdx_free(kbs_tdx *t);
+/* Collateral uploaded through the admin API (kbs_collateral_lookup): consulted before the configured
+ * file and directory (ccg_tdx_collateral_from_lookup). */
+void kbs_tdx_set_lookup(kbs_tdx *t, ccg_tdx_collateral_lookup lookup, void *ctx);
 
 /* The CPU part of a decision for a "tdx" session under p, into d (initialised here): tdx allowed by p
  * (kbs.tee_not_allowed), the event log parsed (its tdx.* code), the collateral (collateral.missing,

@@ -485,3 +485,25 @@ ccg_result ccg_pg_col_bytes(const PGresult *r, int row, int col, size_t max, int
 cleanup:
     return result;
 }
+
+/* The column readers behind ccg_store_row. */
+static ccg_result row_text(const void *src, int row, int col, char *out, size_t out_size)
+{
+    return ccg_pg_col_text(src, row, col, out, out_size);
+}
+
+static ccg_result row_int(const void *src, int row, int col, int64_t *out) { return ccg_pg_col_int(src, row, col, out); }
+
+static ccg_result row_bytes(const void *src, int row, int col, size_t max, int allow_null, uint8_t **out,
+                            size_t *len)
+{
+    return ccg_pg_col_bytes(src, row, col, max, allow_null, out, len);
+}
+
+static const ccg_store_col_ops PG_COLS = {row_text, row_int, row_bytes};
+
+ccg_store_row ccg_pg_row(const PGresult *r, int row)
+{
+    ccg_store_row out = {&PG_COLS, r, row};
+    return out;
+}

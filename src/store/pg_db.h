@@ -13,6 +13,7 @@
 
 #include "ccgate/result.h"
 #include "ccgate/store.h"
+#include "store_rules.h"
 
 /* Parameters of one statement: text, int64 (sent as decimal text) or bytes (binary). */
 #define CCG_PG_MAX_PARAMS 8
@@ -87,5 +88,7 @@ CCG_MUST_CHECK ccg_result ccg_pg_col_bytes(const PGresult *r, int row, int col, 
                                            uint8_t **out, size_t *len);
 /* 1 when the column is NULL. */
 int ccg_pg_col_null(const PGresult *r, int row, int col);
+/* Row `row` of r for the shared row decoders (store_rules.h). */
+ccg_store_row ccg_pg_row(const PGresult *r, int row);
 
 #endif

@@ -19,8 +19,6 @@ typedef struct {
     const char *get;        /* $1 id, $2 version -> version, body, digest, created_at */
     const char *get_newest; /* $1 id -> version, body, digest, created_at */
     const char *versions;   /* $1 id -> version ascending */
-    ccg_reason not_found;
-    size_t max_len;
 } doc_sql;
 
 static const char POLICY_LOCK[] = "SELECT pg_advisory_xact_lock(1128482640, hashtext($1))"; /* 'CCGP' */
@@ -59,14 +57,11 @@ static const char COLL_GET_NEWEST[] = "SELECT version, content, digest, created_
 static const char COLL_VERSIONS[] = "SELECT version FROM collateral WHERE collateral_id = $1 ORDER BY version";
 
 static const doc_sql POLICY_SQL = {POLICY_LOCK, POLICY_EXISTING, POLICY_NEWEST,     POLICY_PARENT,    POLICY_INSERT,
-                                   POLICY_GET,      POLICY_GET_NEWEST, POLICY_VERSIONS,  CCG_R_KEY_NOT_FOUND,
-                                   CCG_STORE_JSON_MAX};
+                                   POLICY_GET,      POLICY_GET_NEWEST, POLICY_VERSIONS};
 static const doc_sql REFVAL_SQL = {REFVAL_LOCK, REFVAL_EXISTING, REFVAL_NEWEST,     NULL,            REFVAL_INSERT,
-                                   REFVAL_GET,      REFVAL_GET_NEWEST, REFVAL_VERSIONS, CCG_R_REFVAL_SET_MISSING,
-                                   CCG_STORE_JSON_MAX};
+                                   REFVAL_GET,      REFVAL_GET_NEWEST, REFVAL_VERSIONS};
 static const doc_sql COLL_SQL = {COLL_LOCK, COLL_EXISTING, COLL_NEWEST,     NULL,          COLL_INSERT,
-                                 COLL_GET,      COLL_GET_NEWEST, COLL_VERSIONS, CCG_R_COLLATERAL_MISSING,
-                                 CCG_STORE_BLOB_MAX};
+                                 COLL_GET,      COLL_GET_NEWEST, COLL_VERSIONS};
 
 static const doc_sql *sql_for(ccg_store_doc_kind kind)
 {
@@ -84,7 +79,6 @@ ccg_result ccg_pg_doc_put(void *impl, ccg_store_doc_kind kind, const char *id, i
     ccg_result result = CCG_FAILURE;
     ccg_pg *h = impl;
     const doc_sql *q = sql_for(kind);
-    const char *name = ccg_store_doc_kind_name(kind);
     PGresult *r = NULL;
     ccg_pg_params p;
     char stored[72];
@@ -98,11 +92,8 @@ ccg_result ccg_pg_doc_put(void *impl, ccg_store_doc_kind kind, const char *id, i
     ccg_pg_int(&p, version);
     CCG_TRY(ccg_pg_exec(h, q->existing, &p, "look the document up", &r));
     if (PQntuples(r) > 0) {
-        /* Written once, never changed: the same bytes again are a retry; other bytes conflict. */
         CCG_TRY(ccg_pg_col_text(r, 0, 0, stored, sizeof(stored)));
-        CCG_ENSURE_MSG(strcmp(stored, digest) == 0, CCG_R_STORE_CONFLICT,
-                       "%s '%s' version %lld exists with other content; versions are immutable", name, id,
-                       (long long)version);
+        CCG_TRY(ccg_store_rule_doc_same(kind, id, version, stored, digest));
         CCG_TRY(ccg_pg_commit(h));
         result = CCG_SUCCESS;
         goto cleanup;
@@ -115,8 +106,7 @@ ccg_result ccg_pg_doc_put(void *impl, ccg_store_doc_kind kind, const char *id, i
     CCG_TRY(ccg_pg_col_int(r, 0, 0, &newest));
     PQclear(r);
     r = NULL;
-    CCG_ENSURE_MSG(version > newest, CCG_R_STORE_CONFLICT, "%s '%s': version %lld is stale, the newest is %lld",
-                   name, id, (long long)version, (long long)newest);
+    CCG_TRY(ccg_store_rule_doc_newer(kind, id, version, newest));
     if (q->parent != NULL) {
         ccg_pg_params_init(&p);
         ccg_pg_text(&p, id);
@@ -155,18 +145,8 @@ ccg_result ccg_pg_doc_get(void *impl, ccg_store_doc_kind kind, const char *id, i
         ccg_pg_int(&p, version);
     }
     CCG_TRY(ccg_pg_exec(h, version == 0 ? q->get_newest : q->get, &p, "read the document", &r));
-    if (version == 0) {
-        CCG_ENSURE_MSG(PQntuples(r) == 1, q->not_found, "%s '%s' does not exist", ccg_store_doc_kind_name(kind), id);
-    } else {
-        CCG_ENSURE_MSG(PQntuples(r) == 1, q->not_found, "%s '%s' version %lld does not exist",
-                       ccg_store_doc_kind_name(kind), id, (long long)version);
-    }
-    out->kind = kind;
-    snprintf(out->id, sizeof(out->id), "%s", id);
-    CCG_TRY(ccg_pg_col_int(r, 0, 0, &out->version));
-    CCG_TRY(ccg_pg_col_bytes(r, 0, 1, q->max_len, 0, &out->body, &out->len));
-    CCG_TRY(ccg_pg_col_text(r, 0, 2, out->digest, sizeof(out->digest)));
-    CCG_TRY(ccg_pg_col_int(r, 0, 3, &out->created_at));
+    CCG_TRY(ccg_store_rule_doc_found(kind, id, version, PQntuples(r) == 1));
+    CCG_TRY(ccg_store_row_doc(ccg_pg_row(r, 0), kind, id, out));
     result = CCG_SUCCESS;
 cleanup:
     PQclear(r);

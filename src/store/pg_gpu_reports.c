@@ -30,8 +30,7 @@ ccg_result ccg_pg_gpu_report_seen(void *impl, const char *digest, const char *se
     ccg_pg_text(&p, digest);
     CCG_TRY(ccg_pg_exec(h, SQL_GET, &p, "read a seen GPU report", &r));
     if (PQntuples(r) == 1) {
-        CCG_TRY(ccg_pg_col_text(r, 0, 0, first_session, cap));
-        CCG_TRY(ccg_pg_col_int(r, 0, 1, first_seen));
+        CCG_TRY(ccg_store_row_gpu_report(ccg_pg_row(r, 0), first_session, cap, first_seen));
         *found = 1;
     }
     result = CCG_SUCCESS;

@@ -33,8 +33,7 @@ static const char SQL_KEY_SET_STATE[] =
 static const char SQL_KEY_REWRAP[] = "UPDATE keys SET wrapped = $3, kek_label = $4, updated_at = $5"
                                      " WHERE key_id = $1 AND version = $2 AND kek_label = $6";
 static const char SQL_KEY_EXISTS[] = "SELECT kek_label FROM keys WHERE key_id = $1 AND version = $2";
-#define KEY_COLUMNS                                                                                            \
-    "key_id, version, state, kek_label, policy_id, created_at, updated_at, wrapped, releasable_until, retired_at"
+#define KEY_COLUMNS CCG_STORE_KEY_COLUMNS
 static const char SQL_KEY_GET[] = "SELECT " KEY_COLUMNS " FROM keys WHERE key_id = $1 AND version = $2";
 /* The live version first; when every version is retired, the newest. */
 static const char SQL_KEY_GET_CURRENT[] = "SELECT " KEY_COLUMNS " FROM keys WHERE key_id = $1"
@@ -43,23 +42,6 @@ static const char SQL_KEY_GET_CURRENT[] = "SELECT " KEY_COLUMNS " FROM keys WHER
     "key_id, version, state, kek_label, policy_id, created_at, updated_at, NULL::bytea, releasable_until, retired_at"
 static const char SQL_KEY_LIST_ONE[] = "SELECT " KEY_LIST_COLUMNS " FROM keys WHERE key_id = $1 ORDER BY version";
 static const char SQL_KEY_LIST_ALL[] = "SELECT " KEY_LIST_COLUMNS " FROM keys ORDER BY key_id COLLATE \"C\", version";
-
-static ccg_result parse_state(const char *text, ccg_key_state *state)
-{
-    ccg_result result = CCG_FAILURE;
-    if (strcmp(text, "active") == 0) {
-        *state = CCG_KEY_ACTIVE;
-    } else if (strcmp(text, "disabled") == 0) {
-        *state = CCG_KEY_DISABLED;
-    } else if (strcmp(text, "retired") == 0) {
-        *state = CCG_KEY_RETIRED;
-    } else {
-        CCG_BAIL(CCG_R_STORE_CORRUPT, "a key has the unknown state '%.16s'", text);
-    }
-    result = CCG_SUCCESS;
-cleanup:
-    return result;
-}
 
 static ccg_result require_policy(ccg_pg *h, const char *policy_id)
 {
@@ -71,7 +53,7 @@ static ccg_result require_policy(ccg_pg *h, const char *policy_id)
     ccg_pg_text(&p, policy_id);
     CCG_TRY(ccg_pg_exec(h, SQL_POLICY_EXISTS, &p, "look the policy up", &r));
     CCG_TRY(ccg_pg_col_int(r, 0, 0, &n));
-    CCG_ENSURE_MSG(n == 1, CCG_R_KEY_NOT_FOUND, "policy '%s' does not exist; write it before the key", policy_id);
+    CCG_TRY(ccg_store_rule_policy(policy_id, n));
     result = CCG_SUCCESS;
 cleanup:
     PQclear(r);
@@ -129,9 +111,7 @@ ccg_result ccg_pg_key_import(void *impl, const ccg_store_key_spec *spec, ccg_tim
     int64_t count = 0, max_version = 0;
     CCG_TRY(begin_key(h, spec->key_id));
     CCG_TRY(key_versions(h, spec->key_id, &count, &max_version));
-    CCG_ENSURE_MSG(count == 0, CCG_R_STORE_CONFLICT,
-                   "key '%s' exists (%lld versions, newest %lld); rotate it instead of importing", spec->key_id,
-                   (long long)count, (long long)max_version);
+    CCG_TRY(ccg_store_rule_key_import(spec->key_id, count, max_version));
     CCG_TRY(require_policy(h, spec->policy_id));
     CCG_TRY(insert_key(h, spec, spec->policy_id, now));
     CCG_TRY(ccg_pg_commit(h));
@@ -154,15 +134,11 @@ ccg_result ccg_pg_key_rotate(void *impl, const ccg_store_key_spec *spec, ccg_tim
 
     CCG_TRY(begin_key(h, spec->key_id));
     CCG_TRY(key_versions(h, spec->key_id, &count, &max_version));
-    CCG_ENSURE_MSG(count > 0, CCG_R_KEY_NOT_FOUND, "key '%s' does not exist; import it first", spec->key_id);
-    CCG_ENSURE_MSG(spec->version > max_version, CCG_R_STORE_CONFLICT,
-                   "key '%s': the new version %lld is not above the newest version %lld", spec->key_id,
-                   (long long)spec->version, (long long)max_version);
+    CCG_TRY(ccg_store_rule_key_rotate(spec, count, max_version));
     ccg_pg_params_init(&p);
     ccg_pg_text(&p, spec->key_id);
     CCG_TRY(ccg_pg_exec(h, SQL_KEY_LIVE, &p, "find the live key version", &r));
-    CCG_ENSURE_MSG(PQntuples(r) >= 1, CCG_R_STORE_CONFLICT, "key '%s' has no live version: every version is retired",
-                   spec->key_id);
+    CCG_TRY(ccg_store_rule_key_live(spec->key_id, PQntuples(r) >= 1));
     CCG_TRY(ccg_pg_col_int(r, 0, 0, &live_version));
     CCG_TRY(ccg_pg_col_text(r, 0, 1, policy_id, sizeof(policy_id)));
     PQclear(r);
@@ -192,7 +168,6 @@ ccg_result ccg_pg_key_set_state(void *impl, const char *key_id, int64_t version,
     ccg_pg *h = impl;
     PGresult *r = NULL;
     ccg_pg_params p;
-    char text[16];
     ccg_key_state from = CCG_KEY_ACTIVE;
 
     CCG_TRY(begin_key(h, key_id));
@@ -200,15 +175,11 @@ ccg_result ccg_pg_key_set_state(void *impl, const char *key_id, int64_t version,
     ccg_pg_text(&p, key_id);
     ccg_pg_int(&p, version);
     CCG_TRY(ccg_pg_exec(h, SQL_KEY_STATE, &p, "read the key state", &r));
-    CCG_ENSURE_MSG(PQntuples(r) == 1, CCG_R_KEY_NOT_FOUND, "key '%s' version %lld does not exist", key_id,
-                   (long long)version);
-    CCG_TRY(ccg_pg_col_text(r, 0, 0, text, sizeof(text)));
-    CCG_TRY(parse_state(text, &from));
+    CCG_TRY(ccg_store_rule_key_found(key_id, version, PQntuples(r) == 1));
+    CCG_TRY(ccg_store_row_state(ccg_pg_row(r, 0), 0, &from));
     PQclear(r);
     r = NULL;
-    CCG_ENSURE_MSG(ccg_key_transition_allowed(from, to), CCG_R_STORE_CONFLICT,
-                   "key '%s' version %lld: %s -> %s is not allowed", key_id, (long long)version,
-                   ccg_key_state_name(from), ccg_key_state_name(to));
+    CCG_TRY(ccg_store_rule_key_transition(key_id, version, from, to));
     ccg_pg_params_init(&p);
     ccg_pg_text(&p, key_id);
     ccg_pg_int(&p, version);
@@ -216,8 +187,7 @@ ccg_result ccg_pg_key_set_state(void *impl, const char *key_id, int64_t version,
     ccg_pg_int(&p, now);
     ccg_pg_text(&p, ccg_key_state_name(from));
     CCG_TRY(ccg_pg_exec(h, SQL_KEY_SET_STATE, &p, "change the key state", &r));
-    CCG_ENSURE_MSG(strcmp(PQcmdTuples(r), "1") == 0, CCG_R_STORE_CONFLICT, "key '%s' version %lld changed meanwhile",
-                   key_id, (long long)version);
+    CCG_TRY(ccg_store_rule_key_changed(key_id, version, strcmp(PQcmdTuples(r), "1") == 0 ? 1 : 0));
     CCG_TRY(ccg_pg_commit(h));
     result = CCG_SUCCESS;
 cleanup:
@@ -250,10 +220,7 @@ ccg_result ccg_pg_key_rewrap(void *impl, const char *key_id, int64_t version, co
         ccg_pg_text(&p, key_id);
         ccg_pg_int(&p, version);
         CCG_TRY(ccg_pg_exec(h, SQL_KEY_EXISTS, &p, "read the key version", &r));
-        CCG_ENSURE_MSG(PQntuples(r) == 1, CCG_R_KEY_NOT_FOUND, "key '%s' version %lld does not exist", key_id,
-                       (long long)version);
-        CCG_BAIL(CCG_R_STORE_CONFLICT, "key '%s' version %lld is no longer wrapped under KEK \"%s\"", key_id,
-                 (long long)version, old_label);
+        CCG_TRY(ccg_store_rule_key_rewrap_missed(key_id, version, PQntuples(r) == 1, old_label));
     }
     result = CCG_SUCCESS;
 cleanup:
@@ -271,9 +238,7 @@ ccg_result ccg_pg_key_end_grace(void *impl, const char *key_id, int64_t version,
     *ended = 0;
     CCG_TRY(begin_key(h, key_id));
     CCG_TRY(key_versions(h, key_id, &count, &max_version));
-    CCG_ENSURE_MSG(count > 0, CCG_R_KEY_NOT_FOUND, "key '%s' does not exist", key_id);
-    CCG_ENSURE_MSG(version <= max_version, CCG_R_KEY_NOT_FOUND, "key '%s' version %lld does not exist", key_id,
-                   (long long)version);
+    CCG_TRY(ccg_store_rule_key_end_grace(key_id, version, count, max_version));
     ccg_pg_params_init(&p);
     ccg_pg_text(&p, key_id);
     ccg_pg_int(&p, version);
@@ -290,37 +255,6 @@ cleanup:
     return result;
 }
 
-/* Fills a key from row `row` of KEY_COLUMNS; the blob only when with_wrapped. */
-static ccg_result read_key_row(const PGresult *r, int row, int with_wrapped, ccg_store_key *out)
-{
-    ccg_result result = CCG_FAILURE;
-    char state[16];
-    memset(out, 0, sizeof(*out));
-    CCG_TRY(ccg_pg_col_text(r, row, 0, out->key_id, sizeof(out->key_id)));
-    CCG_TRY(ccg_pg_col_int(r, row, 1, &out->version));
-    CCG_TRY(ccg_pg_col_text(r, row, 2, state, sizeof(state)));
-    CCG_TRY(parse_state(state, &out->state));
-    CCG_TRY(ccg_pg_col_text(r, row, 3, out->kek_label, sizeof(out->kek_label)));
-    CCG_TRY(ccg_pg_col_text(r, row, 4, out->policy_id, sizeof(out->policy_id)));
-    CCG_TRY(ccg_pg_col_int(r, row, 5, &out->created_at));
-    CCG_TRY(ccg_pg_col_int(r, row, 6, &out->updated_at));
-    CCG_TRY(ccg_pg_col_int(r, row, 8, &out->releasable_until));
-    CCG_TRY(ccg_pg_col_int(r, row, 9, &out->retired_at));
-    if (with_wrapped) {
-        CCG_TRY(ccg_pg_col_bytes(r, row, 7, CCG_STORE_WRAPPED_MAX, 0, &out->wrapped, &out->wrapped_len));
-        CCG_ENSURE_MSG(out->wrapped_len >= CCG_STORE_WRAPPED_MIN &&
-                           memcmp(out->wrapped, CCG_STORE_WRAPPED_MAGIC, 4) == 0,
-                       CCG_R_STORE_CORRUPT, "key '%s' version %lld holds no wrapped key", out->key_id,
-                       (long long)out->version);
-    }
-    result = CCG_SUCCESS;
-cleanup:
-    if (ccg_failed(result)) {
-        ccg_store_key_free(out);
-    }
-    return result;
-}
-
 ccg_result ccg_pg_key_get(void *impl, const char *key_id, int64_t version, ccg_store_key *out)
 {
     ccg_result result = CCG_FAILURE;
@@ -333,13 +267,8 @@ ccg_result ccg_pg_key_get(void *impl, const char *key_id, int64_t version, ccg_s
         ccg_pg_int(&p, version);
     }
     CCG_TRY(ccg_pg_exec(h, version == 0 ? SQL_KEY_GET_CURRENT : SQL_KEY_GET, &p, "read the key", &r));
-    if (version == 0) {
-        CCG_ENSURE_MSG(PQntuples(r) == 1, CCG_R_KEY_NOT_FOUND, "key '%s' does not exist", key_id);
-    } else {
-        CCG_ENSURE_MSG(PQntuples(r) == 1, CCG_R_KEY_NOT_FOUND, "key '%s' version %lld does not exist", key_id,
-                       (long long)version);
-    }
-    CCG_TRY(read_key_row(r, 0, 1, out));
+    CCG_TRY(ccg_store_rule_key_found(key_id, version, PQntuples(r) == 1));
+    CCG_TRY(ccg_store_row_key(ccg_pg_row(r, 0), 1, out));
     result = CCG_SUCCESS;
 cleanup:
     PQclear(r);
@@ -366,7 +295,7 @@ ccg_result ccg_pg_key_list(void *impl, const char *key_id, ccg_store_key **out, 
         CCG_ENSURE_ALLOC(keys);
     }
     for (int i = 0; i < rows; i++) {
-        CCG_TRY(read_key_row(r, i, 0, &keys[n]));
+        CCG_TRY(ccg_store_row_key(ccg_pg_row(r, i), 0, &keys[n]));
         n++;
     }
     *out = keys;

@@ -26,8 +26,6 @@ static const char SQL_UNBOUND[] =
     "SELECT DISTINCT subject COLLATE \"C\" FROM owners WHERE issuer = '' ORDER BY subject COLLATE \"C\"";
 static const char SQL_BIND[] = "UPDATE owners SET issuer = $2, updated_at = $3 WHERE issuer = '' AND subject = $1";
 
-static const char *kind_name(ccg_store_owned kind) { return kind == CCG_OWNED_KEY ? "key" : "policy"; }
-
 ccg_result ccg_pg_owner_get(void *impl, ccg_store_owned kind, const char *id, ccg_store_owner *out, int *found)
 {
     ccg_result result = CCG_FAILURE;
@@ -36,13 +34,11 @@ ccg_result ccg_pg_owner_get(void *impl, ccg_store_owned kind, const char *id, cc
     memset(out, 0, sizeof(*out));
     *found = 0;
     ccg_pg_params_init(&p);
-    ccg_pg_text(&p, kind_name(kind));
+    ccg_pg_text(&p, ccg_store_owned_name(kind));
     ccg_pg_text(&p, id);
     CCG_TRY(ccg_pg_exec(impl, SQL_GET, &p, "read the owner", &r));
     if (PQntuples(r) == 1) {
-        CCG_TRY(ccg_pg_col_text(r, 0, 0, out->issuer, sizeof(out->issuer)));
-        CCG_TRY(ccg_pg_col_text(r, 0, 1, out->subject, sizeof(out->subject)));
-        CCG_ENSURE_MSG(out->subject[0] != 0, CCG_R_STORE_CORRUPT, "an owner row has no subject");
+        CCG_TRY(ccg_store_row_owner(ccg_pg_row(r, 0), out));
         *found = 1;
     }
     result = CCG_SUCCESS;
@@ -62,7 +58,7 @@ ccg_result ccg_pg_owner_claim(void *impl, ccg_store_owned kind, const char *id, 
     *mine = 0;
     CCG_TRY(ccg_pg_begin(h));
     ccg_pg_params_init(&p);
-    ccg_pg_text(&p, kind_name(kind));
+    ccg_pg_text(&p, ccg_store_owned_name(kind));
     ccg_pg_text(&p, id);
     ccg_pg_text(&p, owner->issuer);
     ccg_pg_text(&p, owner->subject);
@@ -71,7 +67,7 @@ ccg_result ccg_pg_owner_claim(void *impl, ccg_store_owned kind, const char *id, 
     CCG_TRY(ccg_pg_owner_get(h, kind, id, &recorded, &found));
     CCG_ENSURE(found, CCG_R_STORE_CORRUPT);
     CCG_TRY(ccg_pg_commit(h));
-    *mine = strcmp(recorded.issuer, owner->issuer) == 0 && strcmp(recorded.subject, owner->subject) == 0;
+    *mine = ccg_store_owner_same(&recorded, owner);
     result = CCG_SUCCESS;
 cleanup:
     if (h->in_tx) {
@@ -132,7 +128,7 @@ static ccg_result transfer_write(ccg_pg *h, ccg_store_owned kind, const char *id
     ccg_result result = CCG_FAILURE;
     ccg_pg_params p;
     ccg_pg_params_init(&p);
-    ccg_pg_text(&p, kind_name(kind));
+    ccg_pg_text(&p, ccg_store_owned_name(kind));
     ccg_pg_text(&p, id);
     ccg_pg_text(&p, from->issuer);
     ccg_pg_text(&p, from->subject);
@@ -141,7 +137,7 @@ static ccg_result transfer_write(ccg_pg *h, ccg_store_owned kind, const char *id
     ccg_pg_int(&p, now);
     CCG_TRY(ccg_pg_exec(h, SQL_TRANSFER_RECORD, &p, "record the owner transfer", NULL));
     ccg_pg_params_init(&p);
-    ccg_pg_text(&p, kind_name(kind));
+    ccg_pg_text(&p, ccg_store_owned_name(kind));
     ccg_pg_text(&p, id);
     ccg_pg_text(&p, to->issuer);
     ccg_pg_text(&p, to->subject);
@@ -161,17 +157,13 @@ ccg_result ccg_pg_owner_transfer(void *impl, ccg_store_owned kind, const char *i
     char lock_name[CCG_STORE_ID_MAX + 16];
     int found = 0;
     *done = 0;
-    snprintf(lock_name, sizeof(lock_name), "%s:%s", kind_name(kind), id);
+    snprintf(lock_name, sizeof(lock_name), "%s:%s", ccg_store_owned_name(kind), id);
     CCG_TRY(ccg_pg_begin(h));
     CCG_TRY(ccg_pg_lock(h, SQL_OWNER_LOCK, lock_name));
     CCG_TRY(ccg_pg_owner_get(h, kind, id, &recorded, &found));
-    if (from != NULL && (!found || strcmp(recorded.issuer, from->issuer) != 0 ||
-                         strcmp(recorded.subject, from->subject) != 0)) {
+    if (!ccg_store_owner_may_transfer(from, &recorded, found)) {
         result = CCG_SUCCESS; /* not the caller's to give: nothing changes */
         goto cleanup;
-    }
-    if (!found) {
-        memset(&recorded, 0, sizeof(recorded));
     }
     CCG_TRY(transfer_write(h, kind, id, &recorded, to, now));
     CCG_TRY(ccg_pg_commit(h));

@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-
 #include "pg_store.h"
 
 static const char SQL_LOCK[] = "SELECT pg_advisory_xact_lock(1128482644, hashtext($1))"; /* 'CCGT' */
@@ -76,9 +74,7 @@ ccg_result ccg_pg_setting_get_or_create(void *impl, const char *name, ccg_store_
     CCG_TRY(ccg_pg_lock(h, SQL_LOCK, name));
     CCG_TRY(ccg_pg_setting_get(h, name, value, len, &found));
     if (!found) {
-        CCG_TRY(generate(ctx, &fresh, &fresh_len));
-        CCG_ENSURE_MSG(fresh != NULL && fresh_len > 0 && fresh_len <= CCG_STORE_SETTING_MAX, CCG_R_INTERNAL_ERROR,
-                       "the generator for setting '%s' made no value of 1..%u bytes", name, CCG_STORE_SETTING_MAX);
+        CCG_TRY(ccg_store_setting_generate(name, generate, ctx, &fresh, &fresh_len));
         CCG_TRY(write_setting(h, SQL_INSERT, name, fresh, fresh_len, now));
         /* whatever is stored now is the value, ours or a lock-bypassing writer's */
         CCG_TRY(ccg_pg_setting_get(h, name, value, len, &found));
@@ -91,18 +87,10 @@ cleanup:
     if (h->in_tx) {
         ccg_pg_rollback(h);
     }
-    if (fresh != NULL) {
-        OPENSSL_cleanse(fresh, fresh_len);
-        free(fresh);
-    }
+    ccg_store_setting_drop(&fresh, &fresh_len);
     if (ccg_failed(result)) {
         *created = 0;
-        if (value != NULL && *value != NULL) {
-            OPENSSL_cleanse(*value, *len);
-            free(*value);
-            *value = NULL;
-            *len = 0;
-        }
+        ccg_store_setting_drop(value, len);
     }
     return result;
 }

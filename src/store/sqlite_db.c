@@ -114,6 +114,10 @@ struct ccg_sqlite_gate {
     uint64_t synced; /* under sync_lock */
     char wal_path[4096];
     char db_path[4096];
+    ccg_sqlite_checkpointer *checkpointer; /* this file's WAL checkpoints (sqlite_checkpoint.c) */
+    int wal_fd; /* the WAL, open for syncing (under sync_lock); -1 until it exists. SQLite removes the
+                 * WAL only when a file's last connection closes, and this process holds one while the
+                 * gate exists, so the descriptor stays the WAL's */
 };
 
 static pthread_mutex_t g_gates_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -147,6 +151,8 @@ static ccg_sqlite_gate *gate_get(const char *path)
             snprintf(g->db_path, sizeof(g->db_path), "%s", abs != NULL ? abs : path);
             snprintf(g->wal_path, sizeof(g->wal_path), "%s-wal", abs != NULL ? abs : path);
             free(abs);
+            g->checkpointer = ccg_sqlite_checkpointer_new(g->db_path, 5000, &g->lock);
+            g->wal_fd = -1;
             g->dev = st.st_dev;
             g->ino = st.st_ino;
             g->refs = 1;
@@ -170,6 +176,10 @@ static void gate_put(ccg_sqlite_gate *gate)
                 *p = gate->next;
                 break;
             }
+        }
+        ccg_sqlite_checkpointer_free(gate->checkpointer); /* its connection, closing last, checkpoints */
+        if (gate->wal_fd >= 0) {
+            close(gate->wal_fd);
         }
         pthread_mutex_destroy(&gate->lock);
         pthread_mutex_destroy(&gate->sync_lock);
@@ -225,7 +235,10 @@ static ccg_result durable_barrier(ccg_sqlite *h, uint64_t mine)
     if (mine == 0 || g->synced < mine) {
         /* Every commit counted so far has its frames in the WAL already (counted after COMMIT). */
         uint64_t target = atomic_load(&g->commits);
-        rc = sync_file(g->wal_path);
+        if (g->wal_fd < 0) {
+            g->wal_fd = open(g->wal_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        }
+        rc = g->wal_fd >= 0 ? (fdatasync(g->wal_fd) == 0 ? 0 : -1) : (errno == ENOENT ? 1 : -1);
         if (rc == 1) {
             /* No WAL: it was checkpointed into the database and removed; sync the database. */
             rc = sync_file(g->db_path);
@@ -309,6 +322,9 @@ ccg_result ccg_sqlite_open(const char *path, int busy_timeout_ms, int create, cc
         CCG_TRY(pragma(h, "PRAGMA application_id=" APPLICATION_ID_LITERAL, NULL, NULL, 0));
     }
     h->gate = gate_get(path);
+    if (h->gate != NULL && h->gate->checkpointer != NULL) {
+        sqlite3_wal_hook(h->db, ccg_sqlite_checkpointer_hook, h->gate->checkpointer);
+    }
     *out = h;
     h = NULL;
     result = CCG_SUCCESS;
@@ -665,21 +681,39 @@ cleanup:
 
 ccg_result ccg_sqlite_begin_read(ccg_sqlite *h) { return exec_simple(h, SQL_BEGIN, "begin a read transaction"); }
 
-ccg_result ccg_sqlite_commit(ccg_sqlite *h)
+ccg_result ccg_sqlite_commit_ordered(ccg_sqlite *h, uint64_t *ticket)
 {
     ccg_result result = exec_simple(h, SQL_COMMIT, "commit");
     int group = h->group_commit;
-    uint64_t mine = 0;
+    *ticket = 0;
     if (sqlite3_get_autocommit(h->db)) {
-        if (ccg_ok(result) && group && h->gate_held) {
-            mine = atomic_fetch_add(&h->gate->commits, 1) + 1;
+        if (ccg_ok(result) && group) {
+            /* Counted after COMMIT, so a sync that reads this count covers these frames. Without the
+             * gate there is no count to share: CCG_SQLITE_SYNC_ALWAYS makes ccg_sqlite_durable sync. */
+            *ticket = h->gate_held ? atomic_fetch_add(&h->gate->commits, 1) + 1 : CCG_SQLITE_SYNC_ALWAYS;
         }
         end_group_commit(h);
         ccg_sqlite_gate_leave(h); /* no transaction is left open (a failed COMMIT may keep it: rollback) */
-        if (ccg_ok(result) && group) {
-            result = durable_barrier(h, mine);
-        }
     }
+    return result;
+}
+
+ccg_result ccg_sqlite_durable(ccg_sqlite *h, uint64_t ticket)
+{
+    if (ticket == 0) {
+        return CCG_SUCCESS; /* SQLite's own synchronous=FULL already synced it, or nothing was written */
+    }
+    return durable_barrier(h, ticket == CCG_SQLITE_SYNC_ALWAYS ? 0 : ticket);
+}
+
+ccg_result ccg_sqlite_commit(ccg_sqlite *h)
+{
+    ccg_result result = CCG_FAILURE;
+    uint64_t ticket = 0;
+    CCG_TRY(ccg_sqlite_commit_ordered(h, &ticket));
+    CCG_TRY(ccg_sqlite_durable(h, ticket));
+    result = CCG_SUCCESS;
+cleanup:
     return result;
 }
 
@@ -716,4 +750,32 @@ ccg_result ccg_sqlite_set_full_sync(ccg_sqlite *h, int full)
     result = CCG_SUCCESS;
 cleanup:
     return result;
+}
+
+/* The column readers behind ccg_store_row: a statement has one current row, so the index is unused. */
+static ccg_result row_text(const void *src, int row, int col, char *out, size_t out_size)
+{
+    (void)row;
+    return ccg_sqlite_col_text((sqlite3_stmt *)src, col, out, out_size);
+}
+
+static ccg_result row_int(const void *src, int row, int col, int64_t *out)
+{
+    (void)row;
+    return ccg_sqlite_col_int((sqlite3_stmt *)src, col, out);
+}
+
+static ccg_result row_bytes(const void *src, int row, int col, size_t max, int allow_null, uint8_t **out,
+                            size_t *len)
+{
+    (void)row;
+    return ccg_sqlite_col_bytes((sqlite3_stmt *)src, col, max, allow_null, out, len);
+}
+
+static const ccg_store_col_ops SQLITE_COLS = {row_text, row_int, row_bytes};
+
+ccg_store_row ccg_sqlite_row(sqlite3_stmt *st)
+{
+    ccg_store_row row = {&SQLITE_COLS, st, 0};
+    return row;
 }

@@ -4,6 +4,7 @@
 #ifndef CCGATE_SQLITE_DB_H
 #define CCGATE_SQLITE_DB_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -11,6 +12,7 @@
 
 #include "ccgate/result.h"
 #include "ccgate/store.h"
+#include "store_rules.h"
 
 typedef struct {
     const char *sql; /* the static SQL text, compared by address */
@@ -80,6 +82,8 @@ CCG_MUST_CHECK ccg_result ccg_sqlite_col_int(sqlite3_stmt *st, int i, int64_t *o
  * only when allow_null, else store.corrupt. */
 CCG_MUST_CHECK ccg_result ccg_sqlite_col_bytes(sqlite3_stmt *st, int i, size_t max, int allow_null, uint8_t **out,
                                                size_t *len);
+/* The current row of st for the shared row decoders (store_rules.h). */
+ccg_store_row ccg_sqlite_row(sqlite3_stmt *st);
 
 /* The writer gate: SQLite lets one writer at a time into a database and makes the others poll (the
  * busy handler). Connections of one process to the same file (the store's pool, the audit log) also
@@ -91,11 +95,27 @@ CCG_MUST_CHECK ccg_result ccg_sqlite_col_bytes(sqlite3_stmt *st, int i, size_t m
 void ccg_sqlite_gate_enter(ccg_sqlite *h);
 void ccg_sqlite_gate_leave(ccg_sqlite *h);
 
+/* Background WAL checkpoints, one thread per database file and process (sqlite_checkpoint.c): every
+ * connection's WAL hook hands the checkpoint over, so no COMMIT waits for it. gate: the file's writer
+ * gate, held while a checkpoint that should start the WAL over finishes. */
+typedef struct ccg_sqlite_checkpointer ccg_sqlite_checkpointer;
+ccg_sqlite_checkpointer *ccg_sqlite_checkpointer_new(const char *db_path, int busy_timeout_ms, pthread_mutex_t *gate);
+void ccg_sqlite_checkpointer_free(ccg_sqlite_checkpointer *c);
+int ccg_sqlite_checkpointer_hook(void *c, sqlite3 *db, const char *name, int pages);
+
 /* BEGIN IMMEDIATE (waits up to the busy timeout for other writers), COMMIT, and a best-effort
  * ROLLBACK for cleanup paths. */
 CCG_MUST_CHECK ccg_result ccg_sqlite_begin(ccg_sqlite *h);
 CCG_MUST_CHECK ccg_result ccg_sqlite_begin_read(ccg_sqlite *h);
 CCG_MUST_CHECK ccg_result ccg_sqlite_commit(ccg_sqlite *h);
+/* COMMIT in two halves, so a caller can release its own locks before waiting for the disk:
+ * ccg_sqlite_commit_ordered commits (ordered in the WAL: visible to every later reader, and made
+ * durable by any later sync) and gives a ticket; ccg_sqlite_durable(h, ticket) returns once that
+ * commit is on stable storage, sharing one WAL fdatasync with every commit counted before the sync
+ * began (ticket 0: nothing to wait for). ccg_sqlite_commit is both. */
+#define CCG_SQLITE_SYNC_ALWAYS UINT64_MAX
+CCG_MUST_CHECK ccg_result ccg_sqlite_commit_ordered(ccg_sqlite *h, uint64_t *ticket);
+CCG_MUST_CHECK ccg_result ccg_sqlite_durable(ccg_sqlite *h, uint64_t ticket);
 void ccg_sqlite_rollback(ccg_sqlite *h);
 
 #endif

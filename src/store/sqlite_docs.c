@@ -16,8 +16,6 @@ typedef struct {
     const char *get;        /* ?1 id, ?2 version -> version, body, digest, created_at */
     const char *get_newest; /* ?1 id -> version, body, digest, created_at */
     const char *versions;   /* ?1 id -> version ascending */
-    ccg_reason not_found;
-    size_t max_len;
 } doc_sql;
 
 static const char POLICY_EXISTING[] = "SELECT digest FROM policy_versions WHERE policy_id = ?1 AND version = ?2";
@@ -53,14 +51,11 @@ static const char COLL_GET_NEWEST[] = "SELECT version, content, digest, created_
 static const char COLL_VERSIONS[] = "SELECT version FROM collateral WHERE collateral_id = ?1 ORDER BY version";
 
 static const doc_sql POLICY_SQL = {POLICY_EXISTING, POLICY_NEWEST,     POLICY_PARENT,    POLICY_INSERT,
-                                   POLICY_GET,      POLICY_GET_NEWEST, POLICY_VERSIONS,  CCG_R_KEY_NOT_FOUND,
-                                   CCG_STORE_JSON_MAX};
+                                   POLICY_GET,      POLICY_GET_NEWEST, POLICY_VERSIONS};
 static const doc_sql REFVAL_SQL = {REFVAL_EXISTING, REFVAL_NEWEST,     NULL,            REFVAL_INSERT,
-                                   REFVAL_GET,      REFVAL_GET_NEWEST, REFVAL_VERSIONS, CCG_R_REFVAL_SET_MISSING,
-                                   CCG_STORE_JSON_MAX};
+                                   REFVAL_GET,      REFVAL_GET_NEWEST, REFVAL_VERSIONS};
 static const doc_sql COLL_SQL = {COLL_EXISTING, COLL_NEWEST,     NULL,          COLL_INSERT,
-                                 COLL_GET,      COLL_GET_NEWEST, COLL_VERSIONS, CCG_R_COLLATERAL_MISSING,
-                                 CCG_STORE_BLOB_MAX};
+                                 COLL_GET,      COLL_GET_NEWEST, COLL_VERSIONS};
 
 static const doc_sql *sql_for(ccg_store_doc_kind kind)
 {
@@ -78,7 +73,6 @@ ccg_result ccg_sqlite_doc_put(void *impl, ccg_store_doc_kind kind, const char *i
     ccg_result result = CCG_FAILURE;
     ccg_sqlite *h = impl;
     const doc_sql *q = sql_for(kind);
-    const char *name = ccg_store_doc_kind_name(kind);
     sqlite3_stmt *st = NULL;
     char stored[72];
     int64_t newest = 0;
@@ -92,11 +86,8 @@ ccg_result ccg_sqlite_doc_put(void *impl, ccg_store_doc_kind kind, const char *i
     CCG_TRY(ccg_sqlite_bind_int(h, st, 2, version));
     CCG_TRY(ccg_sqlite_step_row(h, st, &row, "look the document up"));
     if (row) {
-        /* Written once, never changed: the same bytes again are a retry; other bytes conflict. */
         CCG_TRY(ccg_sqlite_col_text(st, 0, stored, sizeof(stored)));
-        CCG_ENSURE_MSG(strcmp(stored, digest) == 0, CCG_R_STORE_CONFLICT,
-                       "%s '%s' version %lld exists with other content; versions are immutable", name, id,
-                       (long long)version);
+        CCG_TRY(ccg_store_rule_doc_same(kind, id, version, stored, digest));
         ccg_sqlite_done(st);
         st = NULL;
         CCG_TRY(ccg_sqlite_commit(h));
@@ -113,9 +104,7 @@ ccg_result ccg_sqlite_doc_put(void *impl, ccg_store_doc_kind kind, const char *i
     CCG_TRY(ccg_sqlite_col_int(st, 0, &newest));
     ccg_sqlite_done(st);
     st = NULL;
-    CCG_ENSURE_MSG(version > newest, CCG_R_STORE_CONFLICT,
-                   "%s '%s': version %lld is stale, the newest is %lld", name, id, (long long)version,
-                   (long long)newest);
+    CCG_TRY(ccg_store_rule_doc_newer(kind, id, version, newest));
     if (q->parent != NULL) {
         CCG_TRY(ccg_sqlite_stmt(h, q->parent, &st));
         CCG_TRY(ccg_sqlite_bind_text(h, st, 1, id));
@@ -160,18 +149,8 @@ ccg_result ccg_sqlite_doc_get(void *impl, ccg_store_doc_kind kind, const char *i
         CCG_TRY(ccg_sqlite_bind_int(h, st, 2, version));
     }
     CCG_TRY(ccg_sqlite_step_row(h, st, &row, "read the document"));
-    if (version == 0) {
-        CCG_ENSURE_MSG(row, q->not_found, "%s '%s' does not exist", ccg_store_doc_kind_name(kind), id);
-    } else {
-        CCG_ENSURE_MSG(row, q->not_found, "%s '%s' version %lld does not exist", ccg_store_doc_kind_name(kind), id,
-                       (long long)version);
-    }
-    out->kind = kind;
-    snprintf(out->id, sizeof(out->id), "%s", id);
-    CCG_TRY(ccg_sqlite_col_int(st, 0, &out->version));
-    CCG_TRY(ccg_sqlite_col_bytes(st, 1, q->max_len, 0, &out->body, &out->len));
-    CCG_TRY(ccg_sqlite_col_text(st, 2, out->digest, sizeof(out->digest)));
-    CCG_TRY(ccg_sqlite_col_int(st, 3, &out->created_at));
+    CCG_TRY(ccg_store_rule_doc_found(kind, id, version, row));
+    CCG_TRY(ccg_store_row_doc(ccg_sqlite_row(st), kind, id, out));
     result = CCG_SUCCESS;
 cleanup:
     ccg_sqlite_done(st);

@@ -21,8 +21,7 @@ static ccg_result read_row(ccg_sqlite *h, const char *digest, char *first_sessio
     CCG_TRY(ccg_sqlite_bind_text(h, st, 1, digest));
     CCG_TRY(ccg_sqlite_step_row(h, st, &row, "read a seen GPU report"));
     if (row) {
-        CCG_TRY(ccg_sqlite_col_text(st, 0, first_session, cap));
-        CCG_TRY(ccg_sqlite_col_int(st, 1, first_seen));
+        CCG_TRY(ccg_store_row_gpu_report(ccg_sqlite_row(st), first_session, cap, first_seen));
         *found = 1;
     }
     result = CCG_SUCCESS;

@@ -26,31 +26,13 @@ static const char SQL_KEY_END_GRACE[] =
 static const char SQL_KEY_STATE[] = "SELECT state FROM keys WHERE key_id = ?1 AND version = ?2";
 static const char SQL_KEY_SET_STATE[] =
     "UPDATE keys SET state = ?3, updated_at = ?4 WHERE key_id = ?1 AND version = ?2 AND state = ?5";
-#define KEY_COLUMNS                                                                                            \
-    "key_id, version, state, kek_label, policy_id, created_at, updated_at, wrapped, releasable_until, retired_at"
+#define KEY_COLUMNS CCG_STORE_KEY_COLUMNS
 static const char SQL_KEY_GET[] = "SELECT " KEY_COLUMNS " FROM keys WHERE key_id = ?1 AND version = ?2";
 /* The live version first; when every version is retired, the newest. */
 static const char SQL_KEY_GET_CURRENT[] = "SELECT " KEY_COLUMNS " FROM keys WHERE key_id = ?1"
                                           " ORDER BY (state = 'retired') ASC, version DESC LIMIT 1";
 static const char SQL_KEY_LIST_ONE[] = "SELECT " KEY_COLUMNS " FROM keys WHERE key_id = ?1 ORDER BY version";
 static const char SQL_KEY_LIST_ALL[] = "SELECT " KEY_COLUMNS " FROM keys ORDER BY key_id, version";
-
-static ccg_result parse_state(const char *text, ccg_key_state *state)
-{
-    ccg_result result = CCG_FAILURE;
-    if (strcmp(text, "active") == 0) {
-        *state = CCG_KEY_ACTIVE;
-    } else if (strcmp(text, "disabled") == 0) {
-        *state = CCG_KEY_DISABLED;
-    } else if (strcmp(text, "retired") == 0) {
-        *state = CCG_KEY_RETIRED;
-    } else {
-        CCG_BAIL(CCG_R_STORE_CORRUPT, "a key has the unknown state '%.16s'", text);
-    }
-    result = CCG_SUCCESS;
-cleanup:
-    return result;
-}
 
 static ccg_result require_policy(ccg_sqlite *h, const char *policy_id)
 {
@@ -63,7 +45,7 @@ static ccg_result require_policy(ccg_sqlite *h, const char *policy_id)
     CCG_TRY(ccg_sqlite_step_row(h, st, &row, "look the policy up"));
     CCG_ENSURE(row, CCG_R_STORE_CORRUPT);
     CCG_TRY(ccg_sqlite_col_int(st, 0, &n));
-    CCG_ENSURE_MSG(n == 1, CCG_R_KEY_NOT_FOUND, "policy '%s' does not exist; write it before the key", policy_id);
+    CCG_TRY(ccg_store_rule_policy(policy_id, n));
     result = CCG_SUCCESS;
 cleanup:
     ccg_sqlite_done(st);
@@ -114,9 +96,7 @@ ccg_result ccg_sqlite_key_import(void *impl, const ccg_store_key_spec *spec, ccg
     CCG_TRY(ccg_sqlite_begin(h));
     in_tx = 1;
     CCG_TRY(key_versions(h, spec->key_id, &count, &max_version));
-    CCG_ENSURE_MSG(count == 0, CCG_R_STORE_CONFLICT,
-                   "key '%s' exists (%lld versions, newest %lld); rotate it instead of importing", spec->key_id,
-                   (long long)count, (long long)max_version);
+    CCG_TRY(ccg_store_rule_key_import(spec->key_id, count, max_version));
     CCG_TRY(require_policy(h, spec->policy_id));
     CCG_TRY(insert_key(h, spec, spec->policy_id, now));
     CCG_TRY(ccg_sqlite_commit(h));
@@ -141,15 +121,11 @@ ccg_result ccg_sqlite_key_rotate(void *impl, const ccg_store_key_spec *spec, ccg
     CCG_TRY(ccg_sqlite_begin(h));
     in_tx = 1;
     CCG_TRY(key_versions(h, spec->key_id, &count, &max_version));
-    CCG_ENSURE_MSG(count > 0, CCG_R_KEY_NOT_FOUND, "key '%s' does not exist; import it first", spec->key_id);
-    CCG_ENSURE_MSG(spec->version > max_version, CCG_R_STORE_CONFLICT,
-                   "key '%s': the new version %lld is not above the newest version %lld", spec->key_id,
-                   (long long)spec->version, (long long)max_version);
+    CCG_TRY(ccg_store_rule_key_rotate(spec, count, max_version));
     CCG_TRY(ccg_sqlite_stmt(h, SQL_KEY_LIVE, &st));
     CCG_TRY(ccg_sqlite_bind_text(h, st, 1, spec->key_id));
     CCG_TRY(ccg_sqlite_step_row(h, st, &row, "find the live key version"));
-    CCG_ENSURE_MSG(row, CCG_R_STORE_CONFLICT, "key '%s' has no live version: every version is retired",
-                   spec->key_id);
+    CCG_TRY(ccg_store_rule_key_live(spec->key_id, row));
     CCG_TRY(ccg_sqlite_col_int(st, 0, &live_version));
     CCG_TRY(ccg_sqlite_col_text(st, 1, policy_id, sizeof(policy_id)));
     ccg_sqlite_done(st);
@@ -181,7 +157,6 @@ ccg_result ccg_sqlite_key_set_state(void *impl, const char *key_id, int64_t vers
     ccg_result result = CCG_FAILURE;
     ccg_sqlite *h = impl;
     sqlite3_stmt *st = NULL;
-    char text[16];
     ccg_key_state from = CCG_KEY_ACTIVE;
     int in_tx = 0, row = 0;
 
@@ -191,14 +166,11 @@ ccg_result ccg_sqlite_key_set_state(void *impl, const char *key_id, int64_t vers
     CCG_TRY(ccg_sqlite_bind_text(h, st, 1, key_id));
     CCG_TRY(ccg_sqlite_bind_int(h, st, 2, version));
     CCG_TRY(ccg_sqlite_step_row(h, st, &row, "read the key state"));
-    CCG_ENSURE_MSG(row, CCG_R_KEY_NOT_FOUND, "key '%s' version %lld does not exist", key_id, (long long)version);
-    CCG_TRY(ccg_sqlite_col_text(st, 0, text, sizeof(text)));
-    CCG_TRY(parse_state(text, &from));
+    CCG_TRY(ccg_store_rule_key_found(key_id, version, row));
+    CCG_TRY(ccg_store_row_state(ccg_sqlite_row(st), 0, &from));
     ccg_sqlite_done(st);
     st = NULL;
-    CCG_ENSURE_MSG(ccg_key_transition_allowed(from, to), CCG_R_STORE_CONFLICT,
-                   "key '%s' version %lld: %s -> %s is not allowed", key_id, (long long)version,
-                   ccg_key_state_name(from), ccg_key_state_name(to));
+    CCG_TRY(ccg_store_rule_key_transition(key_id, version, from, to));
     CCG_TRY(ccg_sqlite_stmt(h, SQL_KEY_SET_STATE, &st));
     CCG_TRY(ccg_sqlite_bind_text(h, st, 1, key_id));
     CCG_TRY(ccg_sqlite_bind_int(h, st, 2, version));
@@ -206,8 +178,7 @@ ccg_result ccg_sqlite_key_set_state(void *impl, const char *key_id, int64_t vers
     CCG_TRY(ccg_sqlite_bind_int(h, st, 4, now));
     CCG_TRY(ccg_sqlite_bind_text(h, st, 5, ccg_key_state_name(from)));
     CCG_TRY(ccg_sqlite_step_done(h, st, "change the key state"));
-    CCG_ENSURE_MSG(sqlite3_changes(h->db) == 1, CCG_R_STORE_CONFLICT, "key '%s' version %lld changed meanwhile",
-                   key_id, (long long)version);
+    CCG_TRY(ccg_store_rule_key_changed(key_id, version, sqlite3_changes(h->db)));
     CCG_TRY(ccg_sqlite_commit(h));
     in_tx = 0;
     result = CCG_SUCCESS;
@@ -246,9 +217,7 @@ ccg_result ccg_sqlite_key_rewrap(void *impl, const char *key_id, int64_t version
         CCG_TRY(ccg_sqlite_bind_text(h, st, 1, key_id));
         CCG_TRY(ccg_sqlite_bind_int(h, st, 2, version));
         CCG_TRY(ccg_sqlite_step_row(h, st, &row, "read the key version"));
-        CCG_ENSURE_MSG(row, CCG_R_KEY_NOT_FOUND, "key '%s' version %lld does not exist", key_id, (long long)version);
-        CCG_BAIL(CCG_R_STORE_CONFLICT, "key '%s' version %lld is no longer wrapped under KEK \"%s\"", key_id,
-                 (long long)version, old_label);
+        CCG_TRY(ccg_store_rule_key_rewrap_missed(key_id, version, row, old_label));
     }
     result = CCG_SUCCESS;
 cleanup:
@@ -267,9 +236,7 @@ ccg_result ccg_sqlite_key_end_grace(void *impl, const char *key_id, int64_t vers
     CCG_TRY(ccg_sqlite_begin(h));
     in_tx = 1;
     CCG_TRY(key_versions(h, key_id, &count, &max_version));
-    CCG_ENSURE_MSG(count > 0, CCG_R_KEY_NOT_FOUND, "key '%s' does not exist", key_id);
-    CCG_ENSURE_MSG(version <= max_version, CCG_R_KEY_NOT_FOUND, "key '%s' version %lld does not exist", key_id,
-                   (long long)version);
+    CCG_TRY(ccg_store_rule_key_end_grace(key_id, version, count, max_version));
     CCG_TRY(ccg_sqlite_stmt(h, SQL_KEY_END_GRACE, &st));
     CCG_TRY(ccg_sqlite_bind_text(h, st, 1, key_id));
     CCG_TRY(ccg_sqlite_bind_int(h, st, 2, version));
@@ -287,37 +254,6 @@ cleanup:
     return result;
 }
 
-/* Fills a key from a row of KEY_COLUMNS; the blob only when with_wrapped. */
-static ccg_result read_key_row(sqlite3_stmt *st, int with_wrapped, ccg_store_key *out)
-{
-    ccg_result result = CCG_FAILURE;
-    char state[16];
-    memset(out, 0, sizeof(*out));
-    CCG_TRY(ccg_sqlite_col_text(st, 0, out->key_id, sizeof(out->key_id)));
-    CCG_TRY(ccg_sqlite_col_int(st, 1, &out->version));
-    CCG_TRY(ccg_sqlite_col_text(st, 2, state, sizeof(state)));
-    CCG_TRY(parse_state(state, &out->state));
-    CCG_TRY(ccg_sqlite_col_text(st, 3, out->kek_label, sizeof(out->kek_label)));
-    CCG_TRY(ccg_sqlite_col_text(st, 4, out->policy_id, sizeof(out->policy_id)));
-    CCG_TRY(ccg_sqlite_col_int(st, 5, &out->created_at));
-    CCG_TRY(ccg_sqlite_col_int(st, 6, &out->updated_at));
-    CCG_TRY(ccg_sqlite_col_int(st, 8, &out->releasable_until));
-    CCG_TRY(ccg_sqlite_col_int(st, 9, &out->retired_at));
-    if (with_wrapped) {
-        CCG_TRY(ccg_sqlite_col_bytes(st, 7, CCG_STORE_WRAPPED_MAX, 0, &out->wrapped, &out->wrapped_len));
-        CCG_ENSURE_MSG(out->wrapped_len >= CCG_STORE_WRAPPED_MIN &&
-                           memcmp(out->wrapped, CCG_STORE_WRAPPED_MAGIC, 4) == 0,
-                       CCG_R_STORE_CORRUPT, "key '%s' version %lld holds no wrapped key", out->key_id,
-                       (long long)out->version);
-    }
-    result = CCG_SUCCESS;
-cleanup:
-    if (ccg_failed(result)) {
-        ccg_store_key_free(out);
-    }
-    return result;
-}
-
 ccg_result ccg_sqlite_key_get(void *impl, const char *key_id, int64_t version, ccg_store_key *out)
 {
     ccg_result result = CCG_FAILURE;
@@ -330,12 +266,8 @@ ccg_result ccg_sqlite_key_get(void *impl, const char *key_id, int64_t version, c
         CCG_TRY(ccg_sqlite_bind_int(h, st, 2, version));
     }
     CCG_TRY(ccg_sqlite_step_row(h, st, &row, "read the key"));
-    if (version == 0) {
-        CCG_ENSURE_MSG(row, CCG_R_KEY_NOT_FOUND, "key '%s' does not exist", key_id);
-    } else {
-        CCG_ENSURE_MSG(row, CCG_R_KEY_NOT_FOUND, "key '%s' version %lld does not exist", key_id, (long long)version);
-    }
-    CCG_TRY(read_key_row(st, 1, out));
+    CCG_TRY(ccg_store_rule_key_found(key_id, version, row));
+    CCG_TRY(ccg_store_row_key(ccg_sqlite_row(st), 1, out));
     result = CCG_SUCCESS;
 cleanup:
     ccg_sqlite_done(st);
@@ -362,7 +294,7 @@ ccg_result ccg_sqlite_key_list(void *impl, const char *key_id, ccg_store_key **o
         ccg_store_key *grown = ccg_array_grow(keys, &cap, n, sizeof(*keys));
         CCG_ENSURE_ALLOC(grown);
         keys = grown;
-        CCG_TRY(read_key_row(st, 0, &keys[n]));
+        CCG_TRY(ccg_store_row_key(ccg_sqlite_row(st), 0, &keys[n]));
         n++;
     }
     *out = keys;

@@ -20,8 +20,6 @@ static const char SQL_TRANSFER[] =
 static const char SQL_UNBOUND[] = "SELECT DISTINCT subject FROM owners WHERE issuer = '' ORDER BY subject";
 static const char SQL_BIND[] = "UPDATE owners SET issuer = ?2, updated_at = ?3 WHERE issuer = '' AND subject = ?1";
 
-static const char *kind_name(ccg_store_owned kind) { return kind == CCG_OWNED_KEY ? "key" : "policy"; }
-
 ccg_result ccg_sqlite_owner_get(void *impl, ccg_store_owned kind, const char *id, ccg_store_owner *out, int *found)
 {
     ccg_result result = CCG_FAILURE;
@@ -31,13 +29,11 @@ ccg_result ccg_sqlite_owner_get(void *impl, ccg_store_owned kind, const char *id
     memset(out, 0, sizeof(*out));
     *found = 0;
     CCG_TRY(ccg_sqlite_stmt(h, SQL_GET, &st));
-    CCG_TRY(ccg_sqlite_bind_text(h, st, 1, kind_name(kind)));
+    CCG_TRY(ccg_sqlite_bind_text(h, st, 1, ccg_store_owned_name(kind)));
     CCG_TRY(ccg_sqlite_bind_text(h, st, 2, id));
     CCG_TRY(ccg_sqlite_step_row(h, st, &row, "read the owner"));
     if (row) {
-        CCG_TRY(ccg_sqlite_col_text(st, 0, out->issuer, sizeof(out->issuer)));
-        CCG_TRY(ccg_sqlite_col_text(st, 1, out->subject, sizeof(out->subject)));
-        CCG_ENSURE_MSG(out->subject[0] != 0, CCG_R_STORE_CORRUPT, "an owner row has no subject");
+        CCG_TRY(ccg_store_row_owner(ccg_sqlite_row(st), out));
         *found = 1;
     }
     result = CCG_SUCCESS;
@@ -58,7 +54,7 @@ ccg_result ccg_sqlite_owner_claim(void *impl, ccg_store_owned kind, const char *
     CCG_TRY(ccg_sqlite_begin(h));
     in_tx = 1;
     CCG_TRY(ccg_sqlite_stmt(h, SQL_CLAIM, &st));
-    CCG_TRY(ccg_sqlite_bind_text(h, st, 1, kind_name(kind)));
+    CCG_TRY(ccg_sqlite_bind_text(h, st, 1, ccg_store_owned_name(kind)));
     CCG_TRY(ccg_sqlite_bind_text(h, st, 2, id));
     CCG_TRY(ccg_sqlite_bind_text(h, st, 3, owner->issuer));
     CCG_TRY(ccg_sqlite_bind_text(h, st, 4, owner->subject));
@@ -68,7 +64,7 @@ ccg_result ccg_sqlite_owner_claim(void *impl, ccg_store_owned kind, const char *
     CCG_ENSURE(found, CCG_R_STORE_CORRUPT);
     CCG_TRY(ccg_sqlite_commit(h));
     in_tx = 0;
-    *mine = strcmp(recorded.issuer, owner->issuer) == 0 && strcmp(recorded.subject, owner->subject) == 0;
+    *mine = ccg_store_owner_same(&recorded, owner);
     result = CCG_SUCCESS;
 cleanup:
     ccg_sqlite_done(st);
@@ -85,7 +81,7 @@ static ccg_result transfer_step(ccg_sqlite *h, const char *sql, ccg_store_owned 
     sqlite3_stmt *st = NULL;
     int record = sql == SQL_TRANSFER_RECORD;
     CCG_TRY(ccg_sqlite_stmt(h, sql, &st));
-    CCG_TRY(ccg_sqlite_bind_text(h, st, 1, kind_name(kind)));
+    CCG_TRY(ccg_sqlite_bind_text(h, st, 1, ccg_store_owned_name(kind)));
     CCG_TRY(ccg_sqlite_bind_text(h, st, 2, id));
     if (record) {
         CCG_TRY(ccg_sqlite_bind_text(h, st, 3, from->issuer));
@@ -112,13 +108,9 @@ ccg_result ccg_sqlite_owner_transfer(void *impl, ccg_store_owned kind, const cha
     CCG_TRY(ccg_sqlite_begin(h));
     in_tx = 1;
     CCG_TRY(ccg_sqlite_owner_get(h, kind, id, &recorded, &found));
-    if (from != NULL && (!found || strcmp(recorded.issuer, from->issuer) != 0 ||
-                         strcmp(recorded.subject, from->subject) != 0)) {
+    if (!ccg_store_owner_may_transfer(from, &recorded, found)) {
         result = CCG_SUCCESS; /* not the caller's to give: nothing changes */
         goto cleanup;
-    }
-    if (!found) {
-        memset(&recorded, 0, sizeof(recorded));
     }
     CCG_TRY(transfer_step(h, SQL_TRANSFER_RECORD, kind, id, &recorded, to, now));
     CCG_TRY(transfer_step(h, SQL_TRANSFER, kind, id, NULL, to, now));

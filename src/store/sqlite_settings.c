@@ -4,8 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-
 #include "sqlite_store.h"
 
 static const char SQL_GET[] = "SELECT value FROM settings WHERE name = ?1";
@@ -74,9 +72,7 @@ ccg_result ccg_sqlite_setting_get_or_create(void *impl, const char *name, ccg_st
     in_tx = 1;
     CCG_TRY(ccg_sqlite_setting_get(h, name, value, len, &found));
     if (!found) {
-        CCG_TRY(generate(ctx, &fresh, &fresh_len));
-        CCG_ENSURE_MSG(fresh != NULL && fresh_len > 0 && fresh_len <= CCG_STORE_SETTING_MAX, CCG_R_INTERNAL_ERROR,
-                       "the generator for setting '%s' made no value of 1..%u bytes", name, CCG_STORE_SETTING_MAX);
+        CCG_TRY(ccg_store_setting_generate(name, generate, ctx, &fresh, &fresh_len));
         CCG_TRY(write_setting(h, SQL_INSERT, name, fresh, fresh_len, now));
     }
     CCG_TRY(ccg_sqlite_commit(h));
@@ -92,14 +88,9 @@ cleanup:
     if (in_tx) {
         ccg_sqlite_rollback(h);
     }
-    if (fresh != NULL) {
-        OPENSSL_cleanse(fresh, fresh_len);
-        free(fresh);
-    }
-    if (ccg_failed(result) && value != NULL && *value != NULL) {
-        free(*value);
-        *value = NULL;
-        *len = 0;
+    ccg_store_setting_drop(&fresh, &fresh_len);
+    if (ccg_failed(result)) {
+        ccg_store_setting_drop(value, len);
     }
     return result;
 }

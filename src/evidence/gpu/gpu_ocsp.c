@@ -52,35 +52,66 @@ cleanup:
 }
 
 /* The cached response, or NULL (and success) when the cache has none. */
-static ccg_result read_cached(const ccg_gpu_ocsp_config *cfg, X509 *cert, X509 *issuer, OCSP_RESPONSE **out)
+/* The stored response's bytes: uploaded (cfg->lookup, "gpu/ocsp/<cache name without .der>") first,
+ * then the cache directory. *found 0: neither has one. where names the source for messages. */
+static ccg_result stored_bytes(const ccg_gpu_ocsp_config *cfg, X509 *cert, X509 *issuer, uint8_t **der, size_t *len,
+                               char *where, size_t where_len, int *found)
 {
     ccg_result result = CCG_FAILURE;
-    char name[CCG_GPU_OCSP_CACHE_NAME_MAX], path[4096];
-    uint8_t *der = NULL;
-    size_t len = 0;
+    char name[CCG_GPU_OCSP_CACHE_NAME_MAX];
     struct stat st;
-    *out = NULL;
-    if (cfg->cache_dir == NULL) {
+    *found = 0;
+    if (cfg->lookup == NULL && cfg->cache_dir == NULL) {
         result = CCG_SUCCESS;
         goto cleanup;
     }
     CCG_TRY(ccg_gpu_ocsp_cache_name(cert, issuer, name));
-    int n = snprintf(path, sizeof(path), "%s/%s", cfg->cache_dir, name);
-    CCG_ENSURE_MSG(n > 0 && (size_t)n < sizeof(path), CCG_R_GPU_OCSP_UNAVAILABLE, "the OCSP cache path is too long");
-    if (stat(path, &st) != 0) {
-        CCG_ENSURE_MSG(errno == ENOENT || errno == ENOTDIR, CCG_R_GPU_OCSP_UNAVAILABLE, "cannot stat %s: %s", path,
+    if (cfg->lookup != NULL) {
+        snprintf(where, where_len, "gpu/ocsp/%.*s", (int)(strlen(name) - 4), name);
+        CCG_TRY(cfg->lookup(cfg->lookup_ctx, where, der, len, found));
+        CCG_ENSURE_MSG(!*found || *len <= CCG_GPU_OCSP_MAX_RESPONSE, CCG_R_GPU_OCSP_RESPONSE_INVALID,
+                       "the uploaded OCSP response %s is too large", where);
+    }
+    if (*found || cfg->cache_dir == NULL) {
+        result = CCG_SUCCESS;
+        goto cleanup;
+    }
+    int n = snprintf(where, where_len, "%s/%s", cfg->cache_dir, name);
+    CCG_ENSURE_MSG(n > 0 && (size_t)n < where_len, CCG_R_GPU_OCSP_UNAVAILABLE, "the OCSP cache path is too long");
+    if (stat(where, &st) != 0) {
+        CCG_ENSURE_MSG(errno == ENOENT || errno == ENOTDIR, CCG_R_GPU_OCSP_UNAVAILABLE, "cannot stat %s: %s", where,
                        strerror(errno));
         result = CCG_SUCCESS;
         goto cleanup;
     }
-    if (ccg_failed(ccg_file_read(path, CCG_GPU_OCSP_MAX_RESPONSE, &der, &len))) {
+    if (ccg_failed(ccg_file_read(where, CCG_GPU_OCSP_MAX_RESPONSE, der, len))) {
         ccg_error_clear(); /* the first error wins: replace the file error by the OCSP code */
-        CCG_BAIL(CCG_R_GPU_OCSP_RESPONSE_INVALID, "cannot read the cached OCSP response %s (or it is too large)", path);
+        CCG_BAIL(CCG_R_GPU_OCSP_RESPONSE_INVALID, "cannot read the cached OCSP response %s (or it is too large)",
+                 where);
+    }
+    *found = 1;
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+static ccg_result read_cached(const ccg_gpu_ocsp_config *cfg, X509 *cert, X509 *issuer, OCSP_RESPONSE **out)
+{
+    ccg_result result = CCG_FAILURE;
+    char where[4096];
+    uint8_t *der = NULL;
+    size_t len = 0;
+    int found = 0;
+    *out = NULL;
+    CCG_TRY(stored_bytes(cfg, cert, issuer, &der, &len, where, sizeof(where), &found));
+    if (!found) {
+        result = CCG_SUCCESS;
+        goto cleanup;
     }
     const unsigned char *p = der;
     *out = d2i_OCSP_RESPONSE(NULL, &p, (long)len);
     CCG_ENSURE_MSG(*out != NULL && p == der + len, CCG_R_GPU_OCSP_RESPONSE_INVALID,
-                   "the cached OCSP response %s is not one DER OCSPResponse", path);
+                   "the cached OCSP response %s is not one DER OCSPResponse", where);
     result = CCG_SUCCESS;
 cleanup:
     if (ccg_failed(result)) {
@@ -279,7 +310,7 @@ ccg_result ccg_gpu_ocsp_check(const ccg_gpu_ocsp_config *cfg, X509 *cert, STACK_
         CCG_TRY(describe(cert, out));
     }
     CCG_ENSURE_MSG(cfg->responder_url != NULL, CCG_R_GPU_OCSP_UNAVAILABLE,
-                   "no OCSP response for %s (serial %s): none cached and no responder configured", out->subject,
+                   "no OCSP response for %s (serial %s): none uploaded or cached, and no responder configured", out->subject,
                    out->serial);
     CCG_TRY(gpu_ocsp_fetch(cfg, cert, issuer, &req, &resp));
     CCG_TRY(evaluate(resp, req, cert, chain_above, now, out));

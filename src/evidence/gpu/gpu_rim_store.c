@@ -22,7 +22,7 @@ static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc = CURLE_FAILED_INIT;
 static void curl_init(void) { curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
 
-static ccg_result check_id(const char *id)
+ccg_result ccg_gpu_rim_id_check(const char *id)
 {
     ccg_result result = CCG_FAILURE;
     size_t n = id != NULL ? strnlen(id, CCG_GPU_RIM_ID_MAX) : 0;
@@ -165,13 +165,19 @@ ccg_result ccg_gpu_rim_store_get(const ccg_gpu_rim_store *store, const char *rim
     int found = 0;
     *xml = NULL;
     *len = 0;
-    CCG_TRY(check_id(rim_id));
+    CCG_TRY(ccg_gpu_rim_id_check(rim_id));
+    if (store->lookup != NULL) {
+        char cid[CCG_GPU_RIM_ID_MAX + 16];
+        snprintf(cid, sizeof(cid), "gpu/rim/%s", rim_id);
+        CCG_TRY(store->lookup(store->lookup_ctx, cid, xml, len, &found));
+    }
     for (size_t i = 0; store->dir != NULL && !found && i < sizeof(extensions) / sizeof(extensions[0]); i++) {
         CCG_TRY(read_from_dir(store->dir, rim_id, extensions[i], xml, len, &found));
     }
     if (!found) {
         CCG_ENSURE_MSG(store->service_url != NULL, CCG_R_GPU_RIM_UNAVAILABLE,
-                       "RIM %s is unavailable: not in the RIM directory and no RIM service is configured", rim_id);
+                       "RIM %s is unavailable: not uploaded (gpu/rim/%s), not in a RIM directory, and no RIM "
+                       "service is configured", rim_id, rim_id);
         CCG_TRY(read_from_service(store, rim_id, xml, len));
     }
     CCG_ENSURE_MSG(*len <= CCG_GPU_RIM_MAX_BYTES, CCG_R_GPU_RIM_TOO_LARGE, "RIM %s has %zu bytes; at most %u are read",
