@@ -67,7 +67,12 @@ static void key_import(kbs_admin_call *c)
                kbs_admin_may_create(c, CCG_OWNED_KEY, key_id) != 0) {
         /* answered */
     } else if (ccg_ok(ccg_store_key_get(c->k->store, key_id, 0, &existing))) {
-        kbs_admin_deny(c, CCG_R_STORE_CONFLICT); /* the caller's own key: rotate it instead */
+        /* Another provider may have claimed and imported the ID since the owner was read above (seen
+         * on PostgreSQL by test_kbs_owner_race): read it again, so that the loser of that race gets
+         * admin.forbidden, as the claim's loser does, and only the owner hears "rotate it instead". */
+        if (kbs_admin_owns(c, CCG_OWNED_KEY, key_id)) {
+            kbs_admin_deny(c, CCG_R_STORE_CONFLICT); /* the caller's own key: rotate it instead */
+        }
     } else if (ccg_error_reason() != CCG_R_KEY_NOT_FOUND) {
         kbs_admin_fail(c); /* the store did not answer */
     } else if (ccg_error_clear(), !kbs_admin_intent(c) || !kbs_admin_claim(c, CCG_OWNED_KEY, key_id)) {

@@ -12,6 +12,9 @@
 # transfer that took effect (from acme to other, never to or from third), the audit log holds for each
 # such transfer one allow record naming the new owner and issuer and no refusal after it, for each
 # refused request its refusal with the same code the client saw, and the chain verifies.
+# Finding: in C the loser sometimes got 409 store.conflict ("rotate it instead") rather than
+# admin.forbidden, when the winner claimed and imported the ID between the loser's owner check and its
+# existence check (kbs_admin_keys.c now reads the owner again there).
 # The store is a scratch PostgreSQL (tests/support/pg_scratch.sh). No check is on time.
 set -uo pipefail
 . "$(dirname "$0")/../support/testlib.sh"
