@@ -8,8 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "pg_scratch.h"
-#include "testutil.h"
+#include "tu_store.h"
 
 #include "ccgate/audit.h"
 #include "ccgate/error.h"
@@ -18,14 +17,6 @@
 static const ccg_time T0 = 1767225600; /* 2026-01-01T00:00:00Z */
 #define THREADS 4
 #define PER_THREAD 25
-
-#define OK(expr)                                                                                             \
-    do {                                                                                                     \
-        ccg_error_clear();                                                                                   \
-        if (ccg_failed(expr)) {                                                                              \
-            fail_msg("%s failed: %s: %s", #expr, ccg_reason_code(ccg_error_reason()), ccg_error_last()->message); \
-        }                                                                                                    \
-    } while (0)
 
 static ccg_audit_event event(const char *request_id, int i)
 {
@@ -48,14 +39,14 @@ static void ordered_record_is_committed_at_once(const char *location)
     int64_t seq = 0, head = 0;
     char hash[CCG_AUDIT_HASH_HEX], head_hash[CCG_AUDIT_HASH_HEX];
     ccg_audit_event ev = event("req-ordered", 0);
-    OK(ccg_audit_open(location, NULL, &a));
-    OK(ccg_audit_open(location, NULL, &b));
-    OK(ccg_audit_append_ordered(a, &ev, &seq, hash));
-    OK(ccg_audit_head(b, &head, head_hash));
+    TU_OK(ccg_audit_open(location, NULL, &a));
+    TU_OK(ccg_audit_open(location, NULL, &b));
+    TU_OK(ccg_audit_append_ordered(a, &ev, &seq, hash));
+    TU_OK(ccg_audit_head(b, &head, head_hash));
     assert_int_equal(head, seq);
     assert_string_equal(head_hash, hash);
     ev = event("req-durable", 1);
-    OK(ccg_audit_append(b, &ev, &head, NULL));
+    TU_OK(ccg_audit_append(b, &ev, &head, NULL));
     assert_int_equal(head, seq + 1);
     ccg_audit_close(b);
     ccg_audit_close(a);
@@ -95,8 +86,8 @@ static void threads_mixing_both_form_one_chain(const char *location)
     ccg_audit_verify_report report;
     int64_t before = 0;
     char hash[CCG_AUDIT_HASH_HEX];
-    OK(ccg_audit_open(location, NULL, &a));
-    OK(ccg_audit_head(a, &before, hash));
+    TU_OK(ccg_audit_open(location, NULL, &a));
+    TU_OK(ccg_audit_head(a, &before, hash));
     for (int i = 0; i < THREADS; i++) {
         w[i] = (worker){.location = location, .index = i};
         assert_int_equal(pthread_create(&t[i], NULL, append_mixed, &w[i]), 0);
@@ -106,7 +97,7 @@ static void threads_mixing_both_form_one_chain(const char *location)
         assert_false(w[i].failed);
     }
     memset(&report, 0, sizeof(report));
-    OK(ccg_audit_verify(a, NULL, &report));
+    TU_OK(ccg_audit_verify(a, NULL, &report));
     assert_true(report.intact);
     assert_int_equal(report.records, before + THREADS * PER_THREAD);
     ccg_audit_close(a);
@@ -115,11 +106,10 @@ static void threads_mixing_both_form_one_chain(const char *location)
 static void on_sqlite(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/ccg-audit-ordered-XXXXXX", path[96], cmd[128];
+    char dir[64], path[96], cmd[128];
     ccg_store *s = NULL;
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/state.db", dir);
-    OK(ccg_store_open(path, NULL, &s)); /* the audit log shares the store's file, as in the broker */
+    tu_temp_db("audit-ordered", dir, sizeof(dir), path, sizeof(path));
+    TU_OK(ccg_store_open(path, NULL, &s)); /* the audit log shares the store's file, as in the broker */
     ccg_store_close(s);
     ordered_record_is_committed_at_once(path);
     threads_mixing_both_form_one_chain(path);
