@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 
 #include "testutil.h"
+#include "tu_store.h"
 
 #include "ccgate/error.h"
 #include "ccgate/store.h"
@@ -22,20 +23,9 @@ typedef struct {
 
 static const ccg_time T0 = 1767225600; /* 2026-01-01T00:00:00Z */
 
-#define OK(expr)                                                                                             \
-    do {                                                                                                     \
-        ccg_error_clear();                                                                                   \
-        if (ccg_failed(expr)) {                                                                              \
-            fail_msg("%s failed: %s: %s", #expr, ccg_reason_code(ccg_error_reason()), ccg_error_last()->message); \
-        }                                                                                                    \
-    } while (0)
-
-#define FAILS_WITH(expr, reason)                                                                             \
-    do {                                                                                                     \
-        ccg_error_clear();                                                                                   \
-        assert_true(ccg_failed(expr));                                                                       \
-        tu_assert_error_reason(reason);                                                                      \
-    } while (0)
+/* The shared assertions (tests/support/tu_store.h) under this file's short names. */
+#define OK(expr) TU_OK(expr)
+#define FAILS_WITH(expr, reason) TU_FAILS_WITH(expr, reason)
 
 static int setup(void **state)
 {

@@ -96,6 +96,14 @@ def served(port, src, path=b"/healthz", method=b"GET", body=b"", timeout=20):
     except OSError as e:
         return "error: %s" % e
 
+def served_once_up(port, src="127.0.0.1", tries=50):
+    """Waits (bounded) until a request through port is answered 200, then says whether it was."""
+    for _ in range(tries):
+        if served(port, src).startswith("HTTP/1.1 200"):
+            return True
+        time.sleep(0.2)
+    return False
+
 def cut_unanswered(s, limit):
     """Whether the server closes s without answering within limit seconds (reading what comes)."""
     t0, got = time.time(), b""
@@ -299,11 +307,7 @@ import os, sys, time
 sys.path.insert(0, os.environ["LIB"])
 from slow import *
 lb = int(os.environ["LB"])
-for _ in range(50):
-    if served(lb, "127.0.0.1").startswith("HTTP/1.1 200"):
-        break
-    time.sleep(0.2)
-check("through HAProxy: served before the attack", served(lb, "127.0.0.1").startswith("HTTP/1.1 200"))
+check("through HAProxy: served before the attack", served_once_up(lb))
 with Flood(lb, ["127.0.0.2"], 8) as flood:
     time.sleep(1.0)
     got = [served(lb, "127.0.0.1", timeout=10) for _ in range(3)]
@@ -330,11 +334,7 @@ import os, sys, time
 sys.path.insert(0, os.environ["LIB"])
 from slow import *
 lb = int(os.environ["LB"])
-for _ in range(50):
-    if served(lb, "127.0.0.1").startswith("HTTP/1.1 200"):
-        break
-    time.sleep(0.2)
-check("through HAProxy (per-source limit): served before the attack", served(lb, "127.0.0.1").startswith("HTTP/1.1 200"))
+check("through HAProxy (per-source limit): served before the attack", served_once_up(lb))
 with Flood(lb, ["127.0.0.2"], 32) as one, Flood(lb, ["127.0.4.%d" % i for i in range(1, 9)], 4) as many:
     time.sleep(1.0)
     got = [served(lb, "127.0.0.1", timeout=30) for _ in range(6)]
