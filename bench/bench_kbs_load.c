@@ -742,7 +742,13 @@ static void tee_key_free(tee_key *k)
 }
 
 /* One full flow as a fresh guest session; 0 when the key came back intact. */
-static int flow(conn *cx, const tee_key *key)
+/* Where a flow's time went, from the guest's side: the three requests' round trips, and its own work
+ * between them (building the report and its P-384 signature; decrypting the JWE). */
+enum { PH_AUTH, PH_SIGN, PH_ATTEST, PH_RESOURCE, PH_DECRYPT, PH_COUNT };
+static const char *const PHASE_NAMES[PH_COUNT] = {"auth", "report+sign (client)", "attest", "resource",
+                                                  "JWE decrypt (client)"};
+
+static int flow(conn *cx, const tee_key *key, double phase[PH_COUNT])
 {
     EVP_PKEY *priv = key->priv;
     const json_t *jwk_json = key->jwk_json;
@@ -754,6 +760,7 @@ static int flow(conn *cx, const tee_key *key)
     int rc = -1;
     memset(&plain, 0, sizeof(plain));
 
+    double t = mono_s(), u;
     cx->cookie[0] = 0; /* a new guest: no session cookie */
     code = http(cx, "POST", "/kbs/v0/auth", "{\"version\":\"0.4.0\",\"tee\":\"snp\",\"extra-params\":{}}", NULL, &b);
     doc = code == 200 ? json_loads(b.data, 0, NULL) : NULL;
@@ -764,11 +771,15 @@ static int flow(conn *cx, const tee_key *key)
     snprintf(nonce, sizeof(nonce), "%s", json_string_value(json_object_get(doc, "nonce")));
     json_decref(doc);
     doc = NULL;
+    phase[PH_AUTH] = (u = mono_s()) - t;
+    t = u;
     att = attestation_body(nonce, jwk_json);
     if (att == NULL) {
         fail("cannot build the attestation", NULL);
         goto cleanup;
     }
+    phase[PH_SIGN] = (u = mono_s()) - t;
+    t = u;
     code = http(cx, "POST", "/kbs/v0/attest", att, NULL, &b);
     doc = code == 200 ? json_loads(b.data, 0, NULL) : NULL;
     if (doc == NULL || !json_is_string(json_object_get(doc, "token"))) {
@@ -782,16 +793,21 @@ static int flow(conn *cx, const tee_key *key)
     if (B.bearer) {
         cx->cookie[0] = 0; /* the token alone names the session */
     }
+    phase[PH_ATTEST] = (u = mono_s()) - t;
+    t = u;
     code = http(cx, "GET", "/kbs/v0/resource/" KEY_ID, NULL, B.bearer ? token : NULL, &b);
     if (code != 200) {
         fail("resource failed: ", b.data != NULL ? b.data : "(no answer)");
         goto cleanup;
     }
+    phase[PH_RESOURCE] = (u = mono_s()) - t;
+    t = u;
     if (ccg_failed(ccg_jwe_decrypt_text(priv, b.data, b.len, 1, &plain)) || plain.len != sizeof(MODEL_KEY) ||
         memcmp(plain.data, MODEL_KEY, sizeof(MODEL_KEY)) != 0) {
         fail("the JWE did not decrypt to the model key: ", ccg_error_last()->message);
         goto cleanup;
     }
+    phase[PH_DECRYPT] = mono_s() - t;
     rc = 0;
 cleanup:
     ccg_error_clear();
@@ -808,6 +824,7 @@ cleanup:
 typedef struct {
     pthread_t thread;
     double *lat;
+    double *phases; /* PH_COUNT per flow */
     size_t count;
     size_t cap;
     double end;
@@ -819,20 +836,25 @@ static void *client_main(void *arg)
     client *c = arg;
     conn cn = {.fd = -1}, *cx = &cn;
     while (!atomic_load(&g_stop) && mono_s() < c->end) {
-        double t0 = mono_s();
-        if (flow(cx, &c->keys[c->count % KEYS_PER_CLIENT]) != 0) {
+        double t0 = mono_s(), phase[PH_COUNT];
+        if (flow(cx, &c->keys[c->count % KEYS_PER_CLIENT], phase) != 0) {
             break;
         }
         if (c->count == c->cap) {
             size_t cap = c->cap != 0 ? 2 * c->cap : 1024;
             double *g = realloc(c->lat, cap * sizeof(*g));
-            if (g == NULL) {
+            double *h = g == NULL ? NULL : realloc(c->phases, cap * PH_COUNT * sizeof(*h));
+            if (g != NULL) {
+                c->lat = g;
+            }
+            if (h == NULL) {
                 fail("out of memory", NULL);
                 break;
             }
-            c->lat = g;
+            c->phases = h;
             c->cap = cap;
         }
+        memcpy(c->phases + c->count * PH_COUNT, phase, sizeof(phase));
         c->lat[c->count++] = mono_s() - t0;
     }
     conn_close(cx);
@@ -897,6 +919,34 @@ cleanup:
     close(fd);
     unlink(path);
     return rc;
+}
+
+/* Each phase's p50 and p99 over all flows, and its mean over the slowest 1% of flows: which part of
+ * the flow the tail is made of. */
+static void print_phases(const client *cs, unsigned n_clients, size_t total, double flow_p99)
+{
+    double *v = malloc(total * sizeof(*v));
+    if (v == NULL) {
+        return;
+    }
+    printf("  phases          p50 / p99 / mean over the flows slower than the p99, ms:\n");
+    for (int ph = 0; ph < PH_COUNT; ph++) {
+        size_t k = 0, slow = 0;
+        double slow_sum = 0;
+        for (unsigned i = 0; i < n_clients; i++) {
+            for (size_t j = 0; j < cs[i].count; j++) {
+                v[k++] = cs[i].phases[j * PH_COUNT + ph];
+                if (cs[i].lat[j] >= flow_p99) {
+                    slow_sum += cs[i].phases[j * PH_COUNT + ph];
+                    slow++;
+                }
+            }
+        }
+        qsort(v, k, sizeof(*v), cmp_double);
+        printf("    %-22s %6.2f / %6.2f / %6.2f\n", PHASE_NAMES[ph], pct(v, k, 0.50) * 1e3, pct(v, k, 0.99) * 1e3,
+               slow != 0 ? slow_sum / (double)slow * 1e3 : 0.0);
+    }
+    free(v);
 }
 
 static int run_load(void)
@@ -975,6 +1025,7 @@ static int run_load(void)
         printf("  flows/s         %.1f\n", fps);
         printf("  latency/flow    p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  max %.2f ms\n", pct(all, total, 0.50) * 1e3,
                pct(all, total, 0.90) * 1e3, pct(all, total, 0.99) * 1e3, all[total - 1] * 1e3);
+        print_phases(cs, started, total, pct(all, total, 0.99));
         printf("  cpu/flow        daemon %.3f ms, clients %.3f ms (P-384 report signature by the emulator, JWE "
                "decrypt, JSON, HTTP; tee keys made before the run)\n",
                dcpu, ccpu);
@@ -994,6 +1045,7 @@ static int run_load(void)
 cleanup:
     for (unsigned i = 0; i < B.clients; i++) {
         free(cs[i].lat);
+        free(cs[i].phases);
         for (unsigned j = 0; j < KEYS_PER_CLIENT; j++) {
             tee_key_free(&cs[i].keys[j]);
         }
@@ -1123,9 +1175,10 @@ int main(int argc, char **argv)
         /* One flow first: a broken setup fails here, with the broker's own answer. */
         conn cn = {.fd = -1};
         tee_key key = {0};
+        double phase[PH_COUNT];
         int ok = tee_key_make(&key) == 0;
         if (ok) {
-            ok = flow(&cn, &key) == 0;
+            ok = flow(&cn, &key, phase) == 0;
         }
         conn_close(&cn);
         tee_key_free(&key);
