@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sqlite3.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -975,6 +976,73 @@ static void session_expired(void **state)
     ccg_kbs_response_free(&resp);
 }
 
+/* Runs one statement with ?1 bound to text (NULL: none) on the broker's store. */
+static void store_exec(const fixture *f, const char *sql, const char *text)
+{
+    char path[200];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    snprintf(path, sizeof(path), "%s/kbs.db", f->dir);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    if (text != NULL) {
+        assert_int_equal(sqlite3_bind_text(st, 1, text, -1, SQLITE_TRANSIENT), SQLITE_OK);
+    }
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    assert_int_equal(sqlite3_changes(db), 1);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+/* The parse /attest kept (kbs_record_cache.c) answers only for the very text the store holds: a
+ * session record changed in the store since is read again. Changed to another tee key, the key is
+ * released to that key and no longer to the one the kept parse holds; damaged, it is store.corrupt. */
+static void changed_session_record_is_read_again(void **state)
+{
+    fixture *f = *state;
+    ccg_kbs_http_response resp;
+    ccg_secbuf plain = {0};
+    EVP_PKEY *other = EVP_EC_gen("P-256");
+    ccg_jwk *other_jwk = NULL;
+    json_t *other_json = NULL;
+    char *other_text = NULL;
+    assert_non_null(other);
+    put_policy(f, "attest", 1, 0);
+    import_key(f, "a/b/c", "attest");
+    attest_ok(f);
+    call(f, "GET", "/kbs/v0/resource/a/b/c", NULL, &resp);
+    expect(&resp, 200, NULL);
+    assert_true(ccg_ok(ccg_jwe_decrypt_text(f->guest, resp.body, resp.body_len, 1, &plain)));
+    ccg_secbuf_free(&plain);
+    ccg_kbs_response_free(&resp);
+    assert_int_equal(atomic_load(&f->kbs->metrics.records_reused), 1); /* the parse kept at /attest */
+
+    assert_true(ccg_ok(ccg_jwk_from_pkey(other, NULL, &other_jwk)));
+    other_json = ccg_jwk_to_json(other_jwk);
+    other_text = json_dumps(other_json, JSON_COMPACT);
+    assert_non_null(other_text);
+    store_exec(f, "UPDATE sessions SET claims = json_set(claims, '$.\"tee-pubkey\"', json(?1))", other_text);
+    call(f, "GET", "/kbs/v0/resource/a/b/c", NULL, &resp);
+    expect(&resp, 200, NULL);
+    assert_true(ccg_ok(ccg_jwe_decrypt_text(other, resp.body, resp.body_len, 1, &plain)));
+    assert_int_equal(plain.len, 32);
+    ccg_secbuf_free(&plain);
+    assert_true(ccg_failed(ccg_jwe_decrypt_text(f->guest, resp.body, resp.body_len, 1, &plain)));
+    ccg_error_clear();
+    ccg_kbs_response_free(&resp);
+    assert_int_equal(atomic_load(&f->kbs->metrics.records_reused), 1); /* parsed again */
+
+    store_exec(f, "UPDATE sessions SET claims = '{}'", NULL);
+    call(f, "GET", "/kbs/v0/resource/a/b/c", NULL, &resp);
+    expect(&resp, 503, "\"store.corrupt\"");
+    ccg_kbs_response_free(&resp);
+    free(other_text);
+    json_decref(other_json);
+    ccg_jwk_free(other_jwk);
+    EVP_PKEY_free(other);
+}
+
 /* /resource reuses the attestation's decision only under the very policy version it applied: a new
  * version of the key's policy (another measurement; then without the emulator's root) is applied at once. */
 static void new_policy_version_is_applied_at_resource(void **state)
@@ -1644,6 +1712,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(nonce_mismatch, setup, teardown),
         cmocka_unit_test_setup_teardown(session_expired, setup, teardown),
         cmocka_unit_test_setup_teardown(new_policy_version_is_applied_at_resource, setup, teardown),
+        cmocka_unit_test_setup_teardown(changed_session_record_is_read_again, setup, teardown),
         cmocka_unit_test_setup_teardown(expiring_collateral_ends_the_reuse, setup, teardown),
         cmocka_unit_test_setup_teardown(unpinned_policy_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(tee_pubkey_unknown_members_are_refused, setup, teardown),

@@ -88,6 +88,8 @@ CCG_MUST_CHECK ccg_result ccg_jwk_parse_text(const char *text, size_t len, ccg_j
  * for a P-256 signing key (publishing a token key). */
 CCG_MUST_CHECK ccg_result ccg_jwk_from_pkey(EVP_PKEY *pkey, const char *alg, ccg_jwk **out);
 void ccg_jwk_free(ccg_jwk *jwk);
+/* A copy that shares the OpenSSL key (a new reference to it): an immutable parse handed to another holder. */
+CCG_MUST_CHECK ccg_result ccg_jwk_dup(const ccg_jwk *jwk, ccg_jwk **out);
 
 ccg_jwk_kind ccg_jwk_type(const ccg_jwk *jwk);
 /* The algorithm: as sent, or the kind's default (ECDH-ES+A256KW, RSA-OAEP-256) when "alg" was absent. */

@@ -34,6 +34,31 @@ void ccg_jwk_free(ccg_jwk *jwk)
     free(jwk);
 }
 
+ccg_result ccg_jwk_dup(const ccg_jwk *jwk, ccg_jwk **out)
+{
+    ccg_result result = CCG_FAILURE;
+    ccg_jwk *copy = NULL;
+    *out = NULL;
+    CCG_ENSURE(jwk != NULL && jwk->pkey != NULL, CCG_R_USAGE_INVALID);
+    copy = calloc(1, sizeof(*copy));
+    CCG_ENSURE_ALLOC(copy);
+    *copy = *jwk;
+    copy->pkey = NULL;
+    copy->a_b64 = jwk->a_b64 == NULL ? NULL : strdup(jwk->a_b64);
+    copy->b_b64 = jwk->b_b64 == NULL ? NULL : strdup(jwk->b_b64);
+    CCG_ENSURE((jwk->a_b64 == NULL) == (copy->a_b64 == NULL) && (jwk->b_b64 == NULL) == (copy->b_b64 == NULL),
+               CCG_R_INTERNAL_OUT_OF_MEMORY);
+    /* The key itself is shared: OpenSSL keys are reference-counted and safe to read from many threads. */
+    CCG_ENSURE_OSSL(EVP_PKEY_up_ref(jwk->pkey) == 1, CCG_R_INTERNAL_CRYPTO);
+    copy->pkey = jwk->pkey;
+    *out = copy;
+    copy = NULL;
+    result = CCG_SUCCESS;
+cleanup:
+    ccg_jwk_free(copy);
+    return result;
+}
+
 ccg_jwk_kind ccg_jwk_type(const ccg_jwk *jwk)
 {
     return jwk->kind;

@@ -119,8 +119,8 @@ void kbs_handle_attest(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http
      * canonical key (ccg_kbs_attestation_parse_key), what REPORT_DATA bound. */
     evidence = att.is_tdx ? ccg_kbs_tdx_evidence_to_json(&att.tdx) : ccg_kbs_snp_evidence_to_json(&att.snp);
     record = evidence == NULL ? NULL
-                              : json_pack("{s:s,s:O,s:s,s:O,s:s,s:s,s:I,s:I,s:I,s:s,s:s,s:I}", "nonce", att.nonce,
-                                          "tee-pubkey", att.tee_pubkey_json, "additional_evidence",
+                              : json_pack("{s:s,s:o,s:s,s:O,s:s,s:s,s:I,s:I,s:I,s:s,s:s,s:I}", "nonce", att.nonce,
+                                          "tee-pubkey", json_deep_copy(att.tee_pubkey_json), "additional_evidence",
                                           att.additional_evidence, "evidence", evidence, "evidence_digest",
                                           d.evidence_digest, "policy_id", d.policy_id, "policy_version",
                                           (json_int_t)d.policy_version, "refval_version",
@@ -128,9 +128,10 @@ void kbs_handle_attest(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http
                                           (json_int_t)info.valid_until, "collateral", info.collateral,
                                           "trust_epoch", info.trust_epoch, "decided_at", (json_int_t)now);
     if (record != NULL) {
-        /* What a reused decision records again at /resource: the TCB status and advisories. */
-        json_object_set(record, "tcb_status", json_object_get(d.claims, "tcb_status"));
-        json_object_set(record, "advisories", json_object_get(d.claims, "advisories"));
+        /* What a reused decision records again at /resource: the TCB status and advisories. Copies,
+         * as is everything in the record: it is kept, shared and never changed (kbs_record_cache.c). */
+        json_object_set_new(record, "tcb_status", json_deep_copy(json_object_get(d.claims, "tcb_status")));
+        json_object_set_new(record, "advisories", json_deep_copy(json_object_get(d.claims, "advisories")));
         /* What a later release checks against its own policy (the binding held here). */
         json_object_set_new(record, "init_data", kbs_initdata_to_json(&att.init_data));
     }
@@ -162,6 +163,7 @@ void kbs_handle_attest(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_http
         kbs_deny(k, resp, action, &ctx, ccg_error_reason(), 0, now); /* an error record follows the allow */
         goto cleanup;
     }
+    kbs_records_put(k->records, req->cookie_session, record_text, record, att.tee_pubkey);
     atomic_fetch_add(&k->metrics.tokens, 1);
     snprintf(resp->set_cookie, sizeof(resp->set_cookie), "%s=%s; Path=/kbs; HttpOnly", CCG_KBS_COOKIE,
              req->cookie_session);

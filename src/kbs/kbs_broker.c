@@ -160,6 +160,7 @@ ccg_result ccg_kbs_new(const ccg_kbs_config *cfg, ccg_kbs_clock clock, void *clo
     }
     CCG_TRY(kbs_verifiers_new(KBS_VERIFIER_CACHE_SIZE, &k->verifiers));
     CCG_TRY(kbs_policies_new(KBS_POLICY_CACHE_SIZE, &k->policies));
+    CCG_TRY(kbs_records_new(KBS_RECORD_CACHE_SLOTS, &k->records));
     CCG_TRY(kbs_gpu_new(&cfg->gpu, &k->gpu));
     CCG_TRY(kbs_tdx_new(&cfg->tdx, &k->tdx));
     kbs_tdx_set_lookup(k->tdx, kbs_collateral_lookup, k); /* uploaded TDX and GPU collateral first, as SNP's */
@@ -229,6 +230,7 @@ void ccg_kbs_free(ccg_kbs *k)
     ccg_snp_tcb_baselines_free(&k->tcb_baselines);
     kbs_verifiers_free(k->verifiers);
     kbs_policies_free(k->policies);
+    kbs_records_free(k->records);
     kbs_gpu_free(k->gpu);
     kbs_tdx_free(k->tdx);
     kbs_admin_issuers_free(k->admin_issuers);

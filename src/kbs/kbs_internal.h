@@ -36,6 +36,7 @@ typedef struct {
     _Atomic uint64_t denials[CCG_R__COUNT];
     _Atomic uint64_t releases;
     _Atomic uint64_t tokens;
+    _Atomic uint64_t records_reused; /* /resource used the session record parse kept at /attest */
     _Atomic uint64_t challenges; /* also paces the purge of expired sessions */
 } kbs_metrics;
 
@@ -78,6 +79,7 @@ struct ccg_kbs {
     struct kbs_attempts *attempts; /* failed attempts per session and per address (kbs_attempts.c) */
     kbs_gpu *gpu;                /* GPU collateral, verifiers and RIM cache (kbs_gpu.c) */
     kbs_tdx *tdx;                /* the TDX verifier and collateral (kbs_tdx.c) */
+    struct kbs_records *records; /* session records this instance wrote, parsed (kbs_record_cache.c) */
 };
 
 ccg_time kbs_now(ccg_kbs *k);
@@ -264,6 +266,17 @@ void kbs_policies_free(kbs_policies *c);
 CCG_MUST_CHECK ccg_result kbs_load_policy(ccg_kbs *k, const char *policy_id, const ccg_kbs_policy **out,
                                           kbs_policy_ref **ref);
 void kbs_policy_put(ccg_kbs *k, kbs_policy_ref *ref);
+
+/* The session records this instance wrote at /attest, kept parsed for its /resource
+ * (kbs_record_cache.c). put takes its own references (rec is never changed afterwards; tee_pubkey is
+ * shared); get answers only for the same session and byte for byte the same record text, with new
+ * references the caller frees (json_decref, ccg_jwk_free), and 0 otherwise: then parse the text. */
+typedef struct kbs_records kbs_records;
+#define KBS_RECORD_CACHE_SLOTS 256u
+CCG_MUST_CHECK ccg_result kbs_records_new(size_t slots, kbs_records **out);
+void kbs_records_free(kbs_records *c);
+void kbs_records_put(kbs_records *c, const char *session_id, const char *text, json_t *rec, const ccg_jwk *tee_pubkey);
+int kbs_records_get(kbs_records *c, const char *session_id, const char *text, json_t **rec, ccg_jwk **tee_pubkey);
 
 /* The `sev` crate's field-wise JSON of an attestation report (kbs_sev_json.c) to its 1184 bytes:
  * kbs.request_malformed, or the serializer's snp.report_version_unsupported. */

@@ -147,6 +147,10 @@ char *kbs_metrics_render(kbs_metrics *m, size_t *len)
     put(&t, "# HELP ccgate_kbs_tokens_issued_total Attestation tokens issued.\n"
             "# TYPE ccgate_kbs_tokens_issued_total counter\nccgate_kbs_tokens_issued_total %llu\n",
         (unsigned long long)atomic_load(&m->tokens));
+    put(&t, "# HELP ccgate_kbs_session_records_reused_total Resource requests that used the session record this "
+            "instance parsed at attestation, the store holding the same text.\n"
+            "# TYPE ccgate_kbs_session_records_reused_total counter\nccgate_kbs_session_records_reused_total %llu\n",
+        (unsigned long long)atomic_load(&m->records_reused));
     put(&t, "# HELP ccgate_kbs_denials_total Denials and failures by reason code.\n"
             "# TYPE ccgate_kbs_denials_total counter\n");
     for (size_t r = 0; r < CCG_R__COUNT; r++) {

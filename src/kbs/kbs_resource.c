@@ -69,22 +69,30 @@ static const char *text_member(const json_t *rec, const char *name)
 }
 
 /* The record kbs_attest stored with the session: the binding (nonce, tee-pubkey, additional evidence)
- * and what the decision rested on; the evidence itself is parsed by attested_evidence when needed. */
-static ccg_result attested_parse(const char *text, attested *out)
+ * and what the decision rested on; the evidence itself is parsed by attested_evidence when needed.
+ * The parse this instance kept when it wrote exactly this text is used as it is (kbs_record_cache.c). */
+static ccg_result attested_parse(ccg_kbs *k, const char *session_id, const char *text, attested *out)
 {
     ccg_result result = CCG_FAILURE;
     const json_t *nonce, *add, *pid, *digest;
     json_error_t jerr;
     memset(out, 0, sizeof(*out));
     CCG_ENSURE(text != NULL, CCG_R_KBS_NOT_ATTESTED);
-    out->rec = json_loads(text, 0, &jerr);
+    int kept = kbs_records_get(k->records, session_id, text, &out->rec, &out->tee_pubkey);
+    if (kept) {
+        atomic_fetch_add(&k->metrics.records_reused, 1);
+    } else {
+        out->rec = json_loads(text, 0, &jerr);
+    }
     CCG_ENSURE_MSG(out->rec != NULL && json_is_object(out->rec), CCG_R_STORE_CORRUPT, "the session record is not JSON");
     nonce = json_object_get(out->rec, "nonce");
     add = json_object_get(out->rec, "additional_evidence");
     CCG_ENSURE_MSG(json_is_string(nonce) && json_is_string(add), CCG_R_STORE_CORRUPT, "the session record is damaged");
     out->nonce = json_string_value(nonce);
     out->additional_evidence = json_string_value(add);
-    CCG_TRY(ccg_jwk_parse(json_object_get(out->rec, "tee-pubkey"), &out->tee_pubkey));
+    if (!kept) {
+        CCG_TRY(ccg_jwk_parse(json_object_get(out->rec, "tee-pubkey"), &out->tee_pubkey));
+    }
     pid = json_object_get(out->rec, "policy_id");
     digest = json_object_get(out->rec, "evidence_digest");
     out->policy_id = json_is_string(pid) ? json_string_value(pid) : NULL;
@@ -302,7 +310,7 @@ void kbs_handle_resource(ccg_kbs *k, const ccg_kbs_http_request *req, ccg_kbs_ht
         kbs_deny(k, resp, action, &ctx, CCG_R_KBS_NOT_ATTESTED, 401, now);
         goto cleanup;
     }
-    if (ccg_failed(attested_parse(session.claims_json, &att))) {
+    if (ccg_failed(attested_parse(k, sid, session.claims_json, &att))) {
         kbs_deny(k, resp, action, &ctx, ccg_error_reason(), 0, now);
         goto cleanup;
     }
