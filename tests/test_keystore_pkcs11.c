@@ -627,35 +627,73 @@ static void token_removed_and_restored(void **state)
 
 /* Two keystores on one module, used by four threads while the token goes away and comes back: the
  * re-initialisation waits for every call in flight and no thread keeps a session across it (ASan
- * would see a use after free; SoftHSM2 would answer a stale handle). Both keystores serve again. */
+ * would see a use after free; SoftHSM2 would answer a stale handle). Both keystores serve again.
+ *
+ * The token directory is renamed only between the threads' calls (`outage`, taken exclusively for
+ * the rename): SoftHSM2 2.6.1 leaks the P11Object that newP11Object() allocates in
+ * C_GetAttributeValue when the object's file vanishes between the handle check and the object's
+ * init() (SoftHSM.cpp returns CKR_GENERAL_ERROR without deleting it). A rename in that window left
+ * 72..2712 bytes that LeakSanitizer reported at exit, after every test had passed, and
+ * abort_on_error turned into SIGABRT: about one run in forty under load. The outage itself, the
+ * re-initialisation and the calls of the other threads during both are unchanged. */
 typedef struct {
     ccg_keystore *ks;
     const uint8_t *blob;
     size_t blob_len;
     atomic_int *stop;
+    pthread_rwlock_t *outage;
     int ok, failed;
 } hammer;
+
+static void hammer_unwrap(hammer *h)
+{
+    ccg_secbuf out;
+    if (ccg_ok(ccg_keystore_unwrap(h->ks, NULL, h->blob, h->blob_len, AAD, AAD_LEN, &out))) {
+        h->ok++;
+        ccg_secbuf_free(&out);
+    } else {
+        h->failed++;
+        if (ccg_error_reason() != CCG_R_KMS_UNAVAILABLE && ccg_error_reason() != CCG_R_KMS_KEY_NOT_FOUND) {
+            print_message("  unexpected: %s: %s\n", ccg_reason_code(ccg_error_reason()), ccg_error_last()->message);
+            h->failed += 1000000;
+        }
+    }
+}
 
 static void *hammer_run(void *arg)
 {
     hammer *h = arg;
     while (!atomic_load(h->stop)) {
-        ccg_secbuf out;
-        if (ccg_ok(ccg_keystore_unwrap(h->ks, NULL, h->blob, h->blob_len, AAD, AAD_LEN, &out))) {
-            h->ok++;
-            ccg_secbuf_free(&out);
-        } else {
-            h->failed++;
-            if (ccg_error_reason() != CCG_R_KMS_UNAVAILABLE && ccg_error_reason() != CCG_R_KMS_KEY_NOT_FOUND) {
-                print_message("  unexpected: %s: %s\n", ccg_reason_code(ccg_error_reason()), ccg_error_last()->message);
-                h->failed += 1000000;
-            }
+        if (pthread_rwlock_rdlock(h->outage) != 0) {
+            h->failed += 1000000;
+            return NULL;
         }
+        hammer_unwrap(h);
         if (ccg_failed(ccg_keystore_health(h->ks))) { /* down during an outage: expected */
             ccg_error_clear();
         }
+        pthread_rwlock_unlock(h->outage);
     }
     return NULL;
+}
+
+/* Renames the token directory while no hammer is inside a call (see hammer). */
+static void rename_between_calls(pthread_rwlock_t *outage, const char *from, const char *to)
+{
+    assert_int_equal(pthread_rwlock_wrlock(outage), 0);
+    int rc = rename(from, to);
+    pthread_rwlock_unlock(outage);
+    assert_int_equal(rc, 0);
+}
+
+/* Writers first, so the renames are not starved by four threads taking it shared back to back. */
+static void outage_lock_init(pthread_rwlock_t *outage)
+{
+    pthread_rwlockattr_t attr;
+    assert_int_equal(pthread_rwlockattr_init(&attr), 0);
+    assert_int_equal(pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP), 0);
+    assert_int_equal(pthread_rwlock_init(outage, &attr), 0);
+    pthread_rwlockattr_destroy(&attr);
 }
 
 static void recovery_under_concurrent_use(void **state)
@@ -667,21 +705,23 @@ static void recovery_under_concurrent_use(void **state)
     size_t blob_len = 0;
     char dir[600], aside[600];
     atomic_int stop = 0;
+    pthread_rwlock_t outage;
     hammer hs[4];
     pthread_t th[4];
     make_key(&key, 0x7c);
     assert_true(ccg_ok(ccg_keystore_wrap(a, NULL, &key, AAD, AAD_LEN, &blob, &blob_len)));
+    outage_lock_init(&outage);
     for (int i = 0; i < 4; i++) {
-        hs[i] = (hammer){.ks = i % 2 ? b : a, .blob = blob, .blob_len = blob_len, .stop = &stop};
+        hs[i] = (hammer){.ks = i % 2 ? b : a, .blob = blob, .blob_len = blob_len, .stop = &stop, .outage = &outage};
         assert_int_equal(pthread_create(&th[i], NULL, hammer_run, &hs[i]), 0);
     }
     token_dir(f, dir, sizeof(dir));
     snprintf(aside, sizeof(aside), "%s/removed-token", f->dir);
     for (int round = 0; round < 3; round++) {
         usleep(200 * 1000);
-        assert_int_equal(rename(dir, aside), 0);
+        rename_between_calls(&outage, dir, aside);
         usleep(1200 * 1000); /* long enough for a re-initialisation to see the token gone */
-        assert_int_equal(rename(aside, dir), 0);
+        rename_between_calls(&outage, aside, dir);
     }
     wait_healthy(a);
     wait_healthy(b);
@@ -691,6 +731,7 @@ static void recovery_under_concurrent_use(void **state)
         print_message("  thread %d: %d unwrapped, %d refused\n", i, hs[i].ok, hs[i].failed);
         assert_true(hs[i].failed < 1000000);
     }
+    pthread_rwlock_destroy(&outage);
     assert_true(ccg_ok(ccg_keystore_unwrap(b, NULL, blob, blob_len, AAD, AAD_LEN, &out)));
     assert_memory_equal(out.data, key.data, 32);
     ccg_secbuf_free(&out);
@@ -698,6 +739,51 @@ static void recovery_under_concurrent_use(void **state)
     ccg_secbuf_free(&key);
     ks_close(f, b);
     ks_close(f, a);
+}
+
+/* The same module named by two paths (Debian's /usr/lib/softhsm/libsofthsm2.so is a symlink): the
+ * keystores share one initialisation, so closing the first does not finalise the library under the
+ * second, and the second can re-initialise it after an outage. With the module keyed by its path,
+ * the second keystore found it already initialised (CKR_CRYPTOKI_ALREADY_INITIALIZED, not its own
+ * to finalise or re-initialise) and was cut off for good when the first one closed. */
+static void same_module_by_two_paths(void **state)
+{
+    fixture *f = prepare(state);
+    ccg_keystore *a = open_with_kek(f);
+    ccg_keystore *b = NULL;
+    char link[400], config[1024], dir[600], aside[600];
+    ccg_secbuf key, out;
+    uint8_t *blob = NULL;
+    size_t blob_len = 0;
+    snprintf(link, sizeof(link), "%s/module-link.so", f->dir);
+    assert_int_equal(symlink(f->module, link), 0);
+    config_json(f, config, sizeof(config), link, NULL, NULL);
+    if (ccg_failed(ccg_keystore_open_json(config, &b))) {
+        fail_msg("open by %s: %s", link, ccg_error_last()->message);
+    }
+    track(f, b);
+    make_key(&key, 0x2d);
+    assert_true(ccg_ok(ccg_keystore_wrap(a, NULL, &key, AAD, AAD_LEN, &blob, &blob_len)));
+    ks_close(f, a);
+    if (ccg_failed(ccg_keystore_unwrap(b, NULL, blob, blob_len, AAD, AAD_LEN, &out))) {
+        fail_msg("the second keystore after the first closed: %s: %s", ccg_reason_code(ccg_error_reason()),
+                 ccg_error_last()->message);
+    }
+    assert_memory_equal(out.data, key.data, 32);
+    ccg_secbuf_free(&out);
+    /* an outage: only a keystore that owns the initialisation can bring the token back */
+    token_dir(f, dir, sizeof(dir));
+    snprintf(aside, sizeof(aside), "%s/removed-token", f->dir);
+    assert_int_equal(rename(dir, aside), 0);
+    assert_true(ccg_failed(ccg_keystore_health(b)));
+    tu_assert_error_reason(CCG_R_KMS_UNAVAILABLE);
+    assert_int_equal(rename(aside, dir), 0);
+    wait_healthy(b);
+    assert_true(ccg_ok(ccg_keystore_unwrap(b, NULL, blob, blob_len, AAD, AAD_LEN, &out)));
+    ccg_secbuf_free(&out);
+    free(blob);
+    ccg_secbuf_free(&key);
+    ks_close(f, b);
 }
 
 typedef struct {
@@ -778,6 +864,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(token_deleted, setup, teardown),
         cmocka_unit_test_setup_teardown(token_removed_and_restored, setup, teardown),
         cmocka_unit_test_setup_teardown(recovery_under_concurrent_use, setup, teardown),
+        cmocka_unit_test_setup_teardown(same_module_by_two_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(concurrent_use, setup, teardown),
     };
     return cmocka_run_group_tests_name("keystore_pkcs11", tests, NULL, NULL);

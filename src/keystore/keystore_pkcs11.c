@@ -1,8 +1,9 @@
 /* The PKCS#11 keystore: a non-extractable AES-256 KEK inside an HSM token.
  *
  * The module is dlopen'ed from the configured absolute path and initialised once per process with
- * CKF_OS_LOCKING_OK; keystores that name the same module share it, and the last one to close
- * finalises it. Each keystore holds one read-write session, logged in as the user, behind a mutex.
+ * CKF_OS_LOCKING_OK; keystores that load the same module (by any path: the dlopen handle tells)
+ * share it, and the last one to close finalises it. Each keystore holds one read-write session,
+ * logged in as the user, behind a mutex.
  * Wrapping is CKM_AES_GCM through C_Encrypt/C_Decrypt (12-byte nonce, 128-bit tag, the blob header
  * and the caller's key ID as additional data); the plaintext comes out of C_Decrypt straight into
  * secret memory. The KEK is looked up by label on every call and its attributes are checked
@@ -81,22 +82,48 @@ static int rwlock_init(pthread_rwlock_t *rw)
     return rc;
 }
 
+/* The module loaded already, with refs taken, or NULL. A path names it when it is the one the module
+ * was loaded by, and so does a handle: dlopen returns one handle per loaded object, whatever path
+ * led to it (on Debian /usr/lib/softhsm/libsofthsm2.so is a symlink to the multiarch copy). Two
+ * entries for one library would each take it for their own: one finalising or re-initialising it
+ * while calls of the other are in flight under the other entry's lock. Called with modules_lock. */
+static p11_module *module_loaded(const char *path, const void *dl)
+{
+    for (p11_module *it = modules; it != NULL; it = it->next) {
+        if ((path != NULL && strcmp(it->path, path) == 0) || (dl != NULL && it->dl == dl)) {
+            it->refs++;
+            return it;
+        }
+    }
+    return NULL;
+}
+
 static ccg_result module_acquire(const char *path, p11_module **out)
 {
     ccg_result result = CCG_FAILURE;
     p11_module *m = NULL;
+    void *dl = NULL;
     int locked = 0;
     CK_RV rv = CKR_OK;
     CK_C_INITIALIZE_ARGS init;
     CCG_ENSURE(pthread_mutex_lock(&modules_lock) == 0, CCG_R_INTERNAL_ERROR);
     locked = 1;
-    for (p11_module *it = modules; it != NULL; it = it->next) {
-        if (strcmp(it->path, path) == 0) {
-            it->refs++;
-            *out = it;
-            result = CCG_SUCCESS;
-            goto cleanup;
-        }
+    *out = module_loaded(path, NULL);
+    if (*out != NULL) {
+        result = CCG_SUCCESS;
+        goto cleanup;
+    }
+    (void)dlerror();
+    dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (dl == NULL) {
+        const char *why = dlerror();
+        CCG_BAIL(CCG_R_KMS_UNAVAILABLE, "cannot load the PKCS#11 module (CKR_LIBRARY_LOAD_FAILED): %s",
+                 why != NULL ? why : path);
+    }
+    *out = module_loaded(NULL, dl);
+    if (*out != NULL) {
+        result = CCG_SUCCESS; /* the same library by another path: cleanup drops this extra reference */
+        goto cleanup;
     }
     m = calloc(1, sizeof(*m));
     CCG_ENSURE_ALLOC(m);
@@ -104,13 +131,8 @@ static ccg_result module_acquire(const char *path, p11_module **out)
     m->generation = 1;
     m->path = strdup(path);
     CCG_ENSURE_ALLOC(m->path);
-    (void)dlerror();
-    m->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (m->dl == NULL) {
-        const char *why = dlerror();
-        CCG_BAIL(CCG_R_KMS_UNAVAILABLE, "cannot load the PKCS#11 module (CKR_LIBRARY_LOAD_FAILED): %s",
-                 why != NULL ? why : path);
-    }
+    m->dl = dl;
+    dl = NULL;
     void *sym = dlsym(m->dl, "C_GetFunctionList");
     CCG_ENSURE_MSG(sym != NULL, CCG_R_KMS_UNAVAILABLE,
                    "%s is not a PKCS#11 module: it has no C_GetFunctionList (CKR_LIBRARY_LOAD_FAILED)", path);
@@ -132,6 +154,9 @@ static ccg_result module_acquire(const char *path, p11_module **out)
     m = NULL;
     result = CCG_SUCCESS;
 cleanup:
+    if (dl != NULL) {
+        dlclose(dl);
+    }
     if (m != NULL) {
         if (m->dl != NULL) {
             dlclose(m->dl);
