@@ -27,6 +27,8 @@ set(CCG_PUBLIC_HEADERS
   snp_policy.h snp_report.h snp_tcb_baseline.h snp_verify.h tdx_collateral.h tdx_policy.h tdx_quote.h
   tdx_verify.h util.h version.h)
 list(TRANSFORM CCG_PUBLIC_HEADERS PREPEND ${CMAKE_SOURCE_DIR}/include/ccgate/)
+# reason_list.h's per-group X-macro fragments (no functions: not read for the version script).
+file(GLOB CCG_PUBLIC_REASON_GROUPS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/include/ccgate/reasons/*.h)
 
 # The linker version script: every function the public headers declare (not the static inline ones),
 # version node CCGATE_0; everything else is local. Regenerated when a header changes.
@@ -98,6 +100,7 @@ if(CCG_LIBCCGATE)
   install(TARGETS ccgate-shared ccgate-static
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
   install(FILES ${CCG_PUBLIC_HEADERS} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/ccgate)
+  install(FILES ${CCG_PUBLIC_REASON_GROUPS} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/ccgate/reasons)
   install(FILES ${CMAKE_BINARY_DIR}/ccgate.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 endif()
 

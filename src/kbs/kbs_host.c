@@ -114,6 +114,31 @@ static ccg_result host_fail(host_call *h)
     return CCG_FAILURE;
 }
 
+/* A command that sets a key's owner (import with an owner, transfer): its records name that owner, as
+ * the admin API's owner_transfers do. *claims is a new reference the caller frees. */
+static ccg_result host_name_owner(host_call *h, const ccg_store_owner *owner, json_t **claims)
+{
+    ccg_result result = CCG_FAILURE;
+    *claims = owner_claims(owner);
+    CCG_ENSURE_ALLOC(*claims);
+    h->claims = *claims;
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+/* After the record: h's key now belongs to owner. The host is authoritative, so this replaces whatever
+ * owner or claim the ID had. */
+static ccg_result host_write_owner(host_call *h, const ccg_store_owner *owner)
+{
+    int done = 0;
+    if (ccg_failed(ccg_store_owner_transfer(h->k->store, CCG_OWNED_KEY, h->key_id, NULL, owner, kbs_now(h->k),
+                                            &done))) {
+        return host_fail(h);
+    }
+    return CCG_SUCCESS;
+}
+
 ccg_result ccg_kbs_host_create_kek(ccg_kbs *k)
 {
     ccg_result result = CCG_FAILURE;
@@ -187,16 +212,13 @@ ccg_result ccg_kbs_host_import_key_owned(ccg_kbs *k, const char *key_id, const c
     ccg_store_key existing;
     ccg_store_doc policy;
     json_t *claims = NULL;
-    int done = 0;
     memset(&existing, 0, sizeof(existing));
     memset(&policy, 0, sizeof(policy));
     CCG_TRY(host_begin(k, &h, "host.key.import"));
     h.key_id = key_id;
     h.key_version = 1;
     if (owner != NULL) {
-        claims = owner_claims(owner); /* the import's records name the owner it sets */
-        CCG_ENSURE_ALLOC(claims);
-        h.claims = claims;
+        CCG_TRY(host_name_owner(&h, owner, &claims));
     }
     h.policy_id = policy_id;
     /* Checked before the record: the ID's form, the size, an existing key, a missing policy. */
@@ -212,11 +234,10 @@ ccg_result ccg_kbs_host_import_key_owned(ccg_kbs *k, const char *key_id, const c
         CCG_TRY(host_fail(&h));
     }
     CCG_TRY(host_intent(&h));
-    /* The owner first, like the admin API's claim: the host is authoritative, so it replaces any claim
-     * a provider made on the ID before the key existed. */
-    if (owner != NULL && ccg_failed(ccg_store_owner_transfer(k->store, CCG_OWNED_KEY, key_id, NULL, owner,
-                                                             kbs_now(k), &done))) {
-        CCG_TRY(host_fail(&h));
+    /* The owner first, like the admin API's claim: it replaces any claim a provider made on the ID
+     * before the key existed. */
+    if (owner != NULL) {
+        CCG_TRY(host_write_owner(&h, owner));
     }
     if (ccg_failed(ccg_kbs_import_key(k, key_id, policy_id, key))) {
         CCG_TRY(host_fail(&h));
@@ -268,23 +289,17 @@ ccg_result ccg_kbs_host_transfer_key(ccg_kbs *k, const char *key_id, const ccg_s
     host_call h;
     ccg_store_key key;
     json_t *claims = NULL;
-    int done = 0;
     memset(&key, 0, sizeof(key));
     CCG_TRY(host_begin(k, &h, "host.key.transfer"));
     h.key_id = key_id;
-    /* Its records name the owner the key is given to, as owner_transfers does. */
-    claims = owner_claims(to);
-    CCG_ENSURE_ALLOC(claims);
-    h.claims = claims;
+    CCG_TRY(host_name_owner(&h, to, &claims));
     if (ccg_failed(ccg_store_key_get(k->store, key_id, 0, &key))) {
         CCG_TRY(host_fail(&h));
     }
     h.key_version = key.version;
     h.policy_id = key.policy_id;
     CCG_TRY(host_intent(&h));
-    if (ccg_failed(ccg_store_owner_transfer(k->store, CCG_OWNED_KEY, key_id, NULL, to, kbs_now(k), &done))) {
-        CCG_TRY(host_fail(&h));
-    }
+    CCG_TRY(host_write_owner(&h, to));
     result = CCG_SUCCESS;
 cleanup:
     json_decref(claims);

@@ -98,15 +98,24 @@ grep -q ' ccg_kbs_\| ccg_store_\| ccg_agent_' <(nm -D --defined-only "$libdir/li
 export PKG_CONFIG_PATH=$libdir/pkgconfig
 cflags=$(pkg-config --cflags ccgate) && libs=$(pkg-config --libs ccgate) || bad "pkg-config ccgate"
 echo "# pkg-config --cflags --libs ccgate: $cflags $libs"
+# reason_list.h and its per-group fragments (include/ccgate/reasons/*.h) are the X-macro table reasons.h
+# includes with X defined: not headers of their own. Every fragment reason_list.h names is installed.
+groups=$(sed -n 's|^#include "ccgate/\(reasons/[a-z0-9_]*\.h\)"$|\1|p' "$prefix/include/ccgate/reason_list.h")
+group_miss=()
+for g in $groups; do [ -f "$prefix/include/ccgate/$g" ] || group_miss+=("$g"); done
+if [ -n "$groups" ] && [ ${#group_miss[@]} -eq 0 ]; then
+  ok "the $(echo "$groups" | wc -l) reason-code group fragments reason_list.h includes are installed"
+else
+  bad "reason-code group fragments not installed (or none named): ${group_miss[*]}"
+fi
 hdr_bad=()
 for h in "$prefix"/include/ccgate/*.h; do
-  # reason_list.h is the X-macro table reasons.h includes with X defined: not a header of its own.
   [ "$(basename "$h")" = reason_list.h ] && continue
   # shellcheck disable=SC2086
   printf '#include <ccgate/%s>\n' "$(basename "$h")" |
     cc -std=c17 -Wall -Wextra -Werror -pedantic -fsyntax-only $cflags -x c - 2>"$tmp/hdr.err" || hdr_bad+=("$(basename "$h")")
 done
-if [ ${#hdr_bad[@]} -eq 0 ]; then ok "each of the $(($(ls "$prefix"/include/ccgate/*.h | wc -l) - 1)) public headers (not the X-macro table) compiles alone (-std=c17 -pedantic -Werror)"; else bad "headers that do not compile alone: ${hdr_bad[*]}"; cat "$tmp/hdr.err"; fi
+if [ ${#hdr_bad[@]} -eq 0 ]; then ok "each of the $(($(ls "$prefix"/include/ccgate/*.h | wc -l) - 1)) public headers (not the X-macro table and its fragments) compiles alone (-std=c17 -pedantic -Werror)"; else bad "headers that do not compile alone: ${hdr_bad[*]}"; cat "$tmp/hdr.err"; fi
 
 # --- 2. The 20-line example, through pkg-config, on real reports. ---
 ex=$prefix/share/doc/ccgate/examples/verify_snp.c

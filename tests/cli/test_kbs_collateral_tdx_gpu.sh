@@ -15,13 +15,7 @@
 #     a forged RIM is stored but refused gpu.rim_signature_invalid; malformed gpu/ uploads are refused.
 set -uo pipefail
 . "$(dirname "$0")/../support/testlib.sh"
-cli=${CCG_CLI:?CCG_CLI must name the ccgate binary}
-kbs=${CCG_KBS:-$(dirname "$cli")/ccgate-kbs}
-py=${CCG_PYTHON:-/usr/bin/python3}
-tmp=$(mktemp -d)
-trap 'tl_kill_children; [ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
-"$py" -c 'import jwcrypto' 2>/dev/null || skip_or_fail "python3 with jwcrypto ($py) is missing (apt-get install python3-jwcrypto)"
-[ -x "$kbs" ] || skip_or_fail "$kbs is missing"
+tl_kbs_guest_env # cli, kbs, py, tmp
 rc=0
 ok() { echo "ok   $1"; }
 bad() { echo "FAIL $1"; rc=1; }
@@ -81,62 +75,27 @@ json.dump({"policy_id": "model-g", "version": 1, "allowed_tees": ["tdx"], "tdx":
 PY
 head -c 32 /dev/urandom >"$tmp/model.key"
 "$kbs" kek create --config "$tmp/kbs.json" >/dev/null || { echo "FAIL kek create"; exit 1; }
-"$kbs" policy set --config "$tmp/kbs.json" --file "$tmp/policy.json" >/dev/null || { echo "FAIL policy set"; exit 1; }
-"$kbs" key import --config "$tmp/kbs.json" --key-id tdx/model/k --policy-id model-t --file "$tmp/model.key" \
-  >/dev/null || { echo "FAIL key import"; exit 1; }
-"$kbs" policy set --config "$tmp/kbs.json" --file "$tmp/policy-g.json" >/dev/null || { echo "FAIL policy set g"; exit 1; }
-"$kbs" key import --config "$tmp/kbs.json" --key-id tdx/model/g --policy-id model-g --file "$tmp/model.key" \
-  >/dev/null || { echo "FAIL key import g"; exit 1; }
-tl_spawn "$kbs" serve --config "$tmp/kbs.json" --insecure-http --port-file "$tmp/port" 2>"$tmp/daemon.log"
-for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
-[ -s "$tmp/port" ] || { echo "FAIL the daemon did not start"; cat "$tmp/daemon.log"; exit 1; }
-port=$(cat "$tmp/port")
+tl_kbs_add_key "$kbs" "$tmp/kbs.json" "$tmp/policy.json" model-t tdx/model/k "$tmp/model.key" || exit 1
+tl_kbs_add_key "$kbs" "$tmp/kbs.json" "$tmp/policy-g.json" model-g tdx/model/g "$tmp/model.key" || exit 1
+tl_kbs_serve "$kbs" "$tmp" || exit 1
+port=$tl_port
 "$cli" kbs token mint --key "$tmp/auth.key" --role authority --sub collateral-1 --aud "$aud" --ttl 600 >"$tmp/auth.jwt"
 "$cli" kbs token mint --key "$tmp/auth.key" --role operator --sub collateral-1 --aud "$aud" --ttl 600 >"$tmp/ops.jwt"
 
 # The guest: one TDX flow; prints "200 released", or "attest STATUS reasons... | detail".
 cat >"$tmp/guest.py" <<'PYEOF'
-import base64, hashlib, json, os, subprocess, sys, urllib.request, urllib.error
-from jwcrypto import jwk, jwe
-cli, tmp, port, m = os.environ["CCG_CLI"], os.environ["TMP"], os.environ["PORT"], os.environ["MRTD"]
-base = "http://127.0.0.1:%s" % port
+import json, os, sys
+from jwcrypto import jwe
+sys.path.insert(0, os.environ["GUEST_LIB"])
+from kbs_guest_session import http, open_session, report_data, gpu_evidence, tdx_evidence
+cli, tmp, m = os.environ["CCG_CLI"], os.environ["TMP"], os.environ["MRTD"]
 
-def http(method, path, body=None, cookie=None):
-    req = urllib.request.Request(base + path, method=method, data=None if body is None else json.dumps(body).encode())
-    req.add_header("Content-Type", "application/json")
-    if cookie:
-        req.add_header("Cookie", cookie)
-    try:
-        with urllib.request.urlopen(req) as r:
-            return r.status, r.read().decode(), r.headers.get("Set-Cookie")
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(), None
-
-key = jwk.JWK.generate(kty="EC", crv="P-256")
-pub = json.loads(key.export_public())
-tee_pubkey = {"kty": "EC", "crv": "P-256", "x": pub["x"], "y": pub["y"]}
-st, body, setcookie = http("POST", "/kbs/v0/auth", {"version": "0.4.0", "tee": "tdx", "extra-params": {}})
-assert st == 200, (st, body)
-cookie = setcookie.split(";")[0]
-nonce = json.loads(body)["nonce"]
+key, tee_pubkey, cookie, nonce = open_session("tdx")
 additional = ""
 if os.environ.get("GPU"):  # a software GPU's report over the session's GPU nonce (docs/gpu-evidence.md)
-    d = hashlib.sha384(json.dumps({"nonce": nonce, "tee-pubkey": tee_pubkey}, sort_keys=True,
-                                  separators=(",", ":")).encode()).digest()
-    gpu_nonce = hashlib.sha256(b"ccgate/gpu-nonce/v1\0" + bytes([len(d)]) + d + (0).to_bytes(4, "big")).hexdigest()
-    g = os.path.join(tmp, "g")
-    subprocess.run([cli, "emulate", "gpu", "--load-state", os.path.join(tmp, "gpu"), "--out-dir", g, "--nonce",
-                    gpu_nonce], check=True, stdout=subprocess.DEVNULL)
-    device = {"arch": "Hopper", "uuid": "GPU-0",
-              "evidence": base64.b64encode(open(os.path.join(g, "report.bin"), "rb").read()).decode(),
-              "certificate": base64.b64encode(open(os.path.join(g, "certs.pem"), "rb").read()).decode()}
-    additional = json.dumps({"nvidia": {"device_evidence_list": [device]}}, separators=(",", ":"))
-runtime = {"additional-evidence": additional, "nonce": nonce, "tee-pubkey": tee_pubkey}
-report_data = hashlib.sha384(json.dumps(runtime, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-out = os.path.join(tmp, "q")
-subprocess.run([cli, "emulate", "tdx", "--load-state", os.path.join(tmp, "td"), "--out-dir", out,
-                "--report-data", report_data, "--mrtd", m], check=True, stdout=subprocess.DEVNULL)
-evidence = {"cc_eventlog": None, "quote": base64.b64encode(open(os.path.join(out, "quote.bin"), "rb").read()).decode()}
+    additional = gpu_evidence(cli, os.path.join(tmp, "gpu"), os.path.join(tmp, "g"), nonce, tee_pubkey, "GPU-0")
+rd = report_data(nonce, tee_pubkey, additional)
+evidence = tdx_evidence(cli, os.path.join(tmp, "td"), os.path.join(tmp, "q"), rd, m)
 attestation = {"runtime-data": {"nonce": nonce, "tee-pubkey": tee_pubkey},
                "tee-evidence": {"primary_evidence": evidence, "additional_evidence": additional}}
 if os.environ.get("EXPLAIN"):  # the plain attestation, for `ccgate kbs policy explain`

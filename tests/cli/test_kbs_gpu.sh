@@ -9,23 +9,10 @@
 # are format 4 with the GPU's claims.
 set -uo pipefail
 . "$(dirname "$0")/../support/testlib.sh"
-cli=${CCG_CLI:?CCG_CLI must name the ccgate binary}
-kbs=${CCG_KBS:-$(dirname "$cli")/ccgate-kbs}
-py=${CCG_PYTHON:-/usr/bin/python3}
-tmp=$(mktemp -d)
-daemon=
-trap 'tl_kill_children; rm -rf "$tmp"' EXIT
-
-"$py" -c 'import jwcrypto' 2>/dev/null || skip_or_fail "python3 with jwcrypto ($py) is missing (apt-get install python3-jwcrypto)"
-[ -x "$kbs" ] || skip_or_fail "$kbs is missing"
+tl_kbs_guest_env # cli, kbs, py, tmp
 
 # The authority's TCB baseline for the SNP emulator's Milan TCB (the release policy says nothing about "tcb").
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$tmp/authority.key" 2>/dev/null
-openssl pkey -in "$tmp/authority.key" -pubout -out "$tmp/authority.pub" 2>/dev/null
-"$cli" tcb-baseline create --product milan --version 1 --not-before 2024-01-01T00:00:00Z \
-  --not-after 2049-12-31T23:59:59Z --up-to-date bootloader=4,tee=0,snp=24,microcode=219 --out "$tmp/b.json" \
-  >/dev/null && "$cli" tcb-baseline sign --in "$tmp/b.json" --key "$tmp/authority.key" --issuer authority \
-  --out "$tmp/milan-tcb.json" >/dev/null || { echo "FAIL tcb-baseline"; exit 1; }
+tl_emulator_tcb_baseline "$tmp" || { echo "FAIL tcb-baseline"; exit 1; }
 # A software GPU (saved, so every report is the same device) and a saved SNP emulator (one test root).
 "$cli" emulate gpu --out-dir "$tmp/gpu" --save-state >/dev/null || { echo "FAIL emulate gpu"; exit 1; }
 "$cli" emulate snp --out-dir "$tmp/snp" --save-state >/dev/null || { echo "FAIL emulate snp"; exit 1; }
@@ -49,65 +36,25 @@ json.dump(policy, open(tmp + "/policy.json", "w"))
 PYEOF
 head -c 32 /dev/urandom >"$tmp/model.key"
 "$kbs" create-kek --config "$tmp/kbs.json" || { echo "FAIL create-kek"; exit 1; }
-"$kbs" set-policy --config "$tmp/kbs.json" --file "$tmp/policy.json" || { echo "FAIL set-policy"; exit 1; }
-"$kbs" import-key --config "$tmp/kbs.json" --key-id gpu/model/k --policy-id model-g --file "$tmp/model.key" \
-  >/dev/null || { echo "FAIL import-key"; exit 1; }
-tl_spawn "$kbs" serve --config "$tmp/kbs.json" --insecure-http --port-file "$tmp/port" 2>"$tmp/daemon.log"
-daemon=$!
-for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
-[ -s "$tmp/port" ] || { echo "FAIL daemon did not start"; cat "$tmp/daemon.log"; exit 1; }
+tl_kbs_add_key "$kbs" "$tmp/kbs.json" "$tmp/policy.json" model-g gpu/model/k "$tmp/model.key" || exit 1
+tl_kbs_serve "$kbs" "$tmp" || exit 1
 
 cat >"$tmp/guest.py" <<'PYEOF'
-import base64, hashlib, json, os, subprocess, sys, urllib.request, urllib.error
-from jwcrypto import jwk, jwe
+import base64, json, os, subprocess, sys
+sys.path.insert(0, os.environ["GUEST_LIB"])
+from kbs_guest_session import http, check, check_release, failed, open_session, report_data, gpu_evidence
 
-cli, tmp, port = os.environ["CCG_CLI"], os.environ["TMP"], os.environ["PORT"]
-base = "http://127.0.0.1:%s" % port
-failed = []
-
-def http(method, path, body=None, cookie=None):
-    req = urllib.request.Request(base + path, method=method,
-                                 data=None if body is None else json.dumps(body).encode())
-    req.add_header("Content-Type", "application/json")
-    if cookie:
-        req.add_header("Cookie", cookie)
-    try:
-        with urllib.request.urlopen(req) as r:
-            return r.status, r.read().decode(), r.headers.get("Set-Cookie")
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(), None
-
-def canonical(v):  # RFC 8785 for the ASCII strings and objects the runtime data holds
-    return json.dumps(v, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-def check(name, cond, detail=""):
-    print(("ok   " if cond else "FAIL ") + name + ("" if cond else ": " + detail))
-    if not cond:
-        failed.append(name)
+cli, tmp = os.environ["CCG_CLI"], os.environ["TMP"]
 
 def attest(tamper, run):
-    key = jwk.JWK.generate(kty="EC", crv="P-256")
-    pub = json.loads(key.export_public())
-    tee_pubkey = {"kty": "EC", "crv": "P-256", "x": pub["x"], "y": pub["y"]}
-    st, body, setcookie = http("POST", "/kbs/v0/auth", {"version": "0.4.0", "tee": "snp", "extra-params": {}})
-    assert st == 200, (st, body)
-    cookie = setcookie.split(";")[0]
-    nonce = json.loads(body)["nonce"]
-    # The GPU nonce, derived here independently of ccgate.
-    d = hashlib.sha384(canonical({"nonce": nonce, "tee-pubkey": tee_pubkey}).encode()).digest()
-    gpu_nonce = hashlib.sha256(b"ccgate/gpu-nonce/v1\0" + bytes([len(d)]) + d + (0).to_bytes(4, "big")).hexdigest()
-    out = os.path.join(tmp, "g%d" % run)
-    args = [cli, "emulate", "gpu", "--load-state", os.path.join(tmp, "gpu"), "--out-dir", out, "--nonce", gpu_nonce]
-    subprocess.run(args + (["--tamper", tamper] if tamper else []), check=True, stdout=subprocess.DEVNULL)
-    device = {"arch": "Hopper", "uuid": "GPU-%d" % run,
-              "evidence": base64.b64encode(open(os.path.join(out, "report.bin"), "rb").read()).decode(),
-              "certificate": base64.b64encode(open(os.path.join(out, "certs.pem"), "rb").read()).decode()}
-    additional = json.dumps({"nvidia": {"device_evidence_list": [device]}}, separators=(",", ":"))
-    runtime = {"additional-evidence": additional, "nonce": nonce, "tee-pubkey": tee_pubkey}
-    report_data = hashlib.sha384(canonical(runtime).encode()).hexdigest()
+    key, tee_pubkey, cookie, nonce = open_session("snp")
+    # The GPU's report over the GPU nonce the guest derives itself, bound into REPORT_DATA.
+    additional = gpu_evidence(cli, os.path.join(tmp, "gpu"), os.path.join(tmp, "g%d" % run), nonce, tee_pubkey,
+                              "GPU-%d" % run, tamper)
     snp = os.path.join(tmp, "s%d" % run)
     subprocess.run([cli, "emulate", "snp", "--load-state", os.path.join(tmp, "snp"), "--out-dir", snp,
-                    "--report-data", report_data, "--measurement", "ab" * 48], check=True, stdout=subprocess.DEVNULL)
+                    "--report-data", report_data(nonce, tee_pubkey, additional), "--measurement", "ab" * 48],
+                   check=True, stdout=subprocess.DEVNULL)
     pems = open(os.path.join(snp, "certs.pem")).read().split("-----END CERTIFICATE-----")
     chain = [{"cert_type": t, "data": base64.b64encode((p.strip() + "\n-----END CERTIFICATE-----\n").encode()).decode()}
              for t, p in zip(["VCEK", "ASK"], pems) if p.strip()]
@@ -126,12 +73,7 @@ if st == 200:
     gpus = claims.get("tcb-status", {}).get("gpus", [])
     check("the token claims the GPU", len(gpus) == 1 and gpus[0].get("measurements") == "passed"
           and gpus[0].get("nonce_binding") == "ccgate-v1" and gpus[0].get("arch") == "HOPPER", json.dumps(gpus))
-st, body, _ = http("GET", "/kbs/v0/resource/gpu/model/k", cookie=cookie)
-check("the key is released", st == 200, body)
-if st == 200:
-    obj = jwe.JWE()
-    obj.deserialize(body, key=key)
-    check("jwcrypto decrypts the key", obj.payload == want)
+check_release("gpu/model/k", key, cookie, want)
 
 key, cookie, st, body = attest("measurement=25", 2)
 doc = json.loads(body)
@@ -143,7 +85,7 @@ check("the denial names the policy, its version and the request", doc.get("polic
 check("the denial carries no token or evidence", "token" not in doc and "device_evidence_list" not in body, body)
 sys.exit(1 if failed else 0)
 PYEOF
-CCG_CLI=$cli TMP=$tmp PORT=$(cat "$tmp/port") "$py" "$tmp/guest.py"
+CCG_CLI=$cli TMP=$tmp PORT=$tl_port "$py" "$tmp/guest.py"
 rc=$?
 "$cli" audit list --db "$tmp/kbs.db" --json >"$tmp/audit.json" 2>&1
 if "$py" -c '

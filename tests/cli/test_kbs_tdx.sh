@@ -9,14 +9,7 @@
 # tdx.report_data_mismatch; the audit chain verifies.
 set -uo pipefail
 . "$(dirname "$0")/../support/testlib.sh"
-cli=${CCG_CLI:?CCG_CLI must name the ccgate binary}
-kbs=${CCG_KBS:-$(dirname "$cli")/ccgate-kbs}
-py=${CCG_PYTHON:-/usr/bin/python3}
-tmp=$(mktemp -d)
-trap 'tl_kill_children; rm -rf "$tmp"' EXIT
-
-"$py" -c 'import jwcrypto' 2>/dev/null || skip_or_fail "python3 with jwcrypto ($py) is missing (apt-get install python3-jwcrypto)"
-[ -x "$kbs" ] || skip_or_fail "$kbs is missing"
+tl_kbs_guest_env # cli, kbs, py, tmp
 
 # The software TD, saved so every quote is under the same test root and PCK, with its collateral.
 "$cli" emulate tdx --out-dir "$tmp/td" --save-state >/dev/null || { echo "FAIL emulate tdx"; exit 1; }
@@ -39,56 +32,20 @@ if "$kbs" set-policy --config "$tmp/kbs.json" --file "$tmp/unpinned.json" 2>"$tm
 fi
 grep -q "kbs.policy_unpinned" "$tmp/unpinned.err" || { echo "FAIL unpinned: $(cat "$tmp/unpinned.err")"; exit 1; }
 echo "ok   an unpinned TDX release policy is refused (kbs.policy_unpinned)"
-"$kbs" set-policy --config "$tmp/kbs.json" --file "$tmp/policy.json" || { echo "FAIL set-policy"; exit 1; }
-"$kbs" import-key --config "$tmp/kbs.json" --key-id tdx/model/k --policy-id model-t --file "$tmp/model.key" \
-  >/dev/null || { echo "FAIL import-key"; exit 1; }
-tl_spawn "$kbs" serve --config "$tmp/kbs.json" --insecure-http --port-file "$tmp/port" 2>"$tmp/daemon.log"
-for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
-[ -s "$tmp/port" ] || { echo "FAIL daemon did not start"; cat "$tmp/daemon.log"; exit 1; }
+tl_kbs_add_key "$kbs" "$tmp/kbs.json" "$tmp/policy.json" model-t tdx/model/k "$tmp/model.key" || exit 1
+tl_kbs_serve "$kbs" "$tmp" || exit 1
 
 cat >"$tmp/guest.py" <<'PYEOF'
-import base64, hashlib, json, os, subprocess, sys, urllib.request, urllib.error
-from jwcrypto import jwk, jwe
+import base64, json, os, sys
+sys.path.insert(0, os.environ["GUEST_LIB"])
+from kbs_guest_session import http, check, check_release, failed, open_session, report_data, tdx_evidence
 
-cli, tmp, port, m = os.environ["CCG_CLI"], os.environ["TMP"], os.environ["PORT"], os.environ["MRTD"]
-base = "http://127.0.0.1:%s" % port
-failed = []
-
-def http(method, path, body=None, cookie=None):
-    req = urllib.request.Request(base + path, method=method,
-                                 data=None if body is None else json.dumps(body).encode())
-    req.add_header("Content-Type", "application/json")
-    if cookie:
-        req.add_header("Cookie", cookie)
-    try:
-        with urllib.request.urlopen(req) as r:
-            return r.status, r.read().decode(), r.headers.get("Set-Cookie")
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(), None
-
-def canonical(v):  # RFC 8785 for the ASCII strings and objects the runtime data holds
-    return json.dumps(v, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-def check(name, cond, detail=""):
-    print(("ok   " if cond else "FAIL ") + name + ("" if cond else ": " + detail))
-    if not cond:
-        failed.append(name)
+cli, tmp, m = os.environ["CCG_CLI"], os.environ["TMP"], os.environ["MRTD"]
 
 def attest(run, extra=(), bind=True):
-    key = jwk.JWK.generate(kty="EC", crv="P-256")
-    pub = json.loads(key.export_public())
-    tee_pubkey = {"kty": "EC", "crv": "P-256", "x": pub["x"], "y": pub["y"]}
-    st, body, setcookie = http("POST", "/kbs/v0/auth", {"version": "0.4.0", "tee": "tdx", "extra-params": {}})
-    assert st == 200, (st, body)
-    cookie = setcookie.split(";")[0]
-    nonce = json.loads(body)["nonce"]
-    runtime = {"additional-evidence": "", "nonce": nonce if bind else "another", "tee-pubkey": tee_pubkey}
-    report_data = hashlib.sha384(canonical(runtime).encode()).hexdigest()
-    out = os.path.join(tmp, "q%d" % run)
-    subprocess.run([cli, "emulate", "tdx", "--load-state", os.path.join(tmp, "td"), "--out-dir", out,
-                    "--report-data", report_data, "--mrtd", m] + list(extra), check=True, stdout=subprocess.DEVNULL)
-    evidence = {"cc_eventlog": None,
-                "quote": base64.b64encode(open(os.path.join(out, "quote.bin"), "rb").read()).decode()}
+    key, tee_pubkey, cookie, nonce = open_session("tdx")
+    rd = report_data(nonce if bind else "another", tee_pubkey, "")
+    evidence = tdx_evidence(cli, os.path.join(tmp, "td"), os.path.join(tmp, "q%d" % run), rd, m, extra)
     attestation = {"runtime-data": {"nonce": nonce, "tee-pubkey": tee_pubkey},
                    "tee-evidence": {"primary_evidence": evidence, "additional_evidence": ""}}
     st, body, _ = http("POST", "/kbs/v0/attest", attestation, cookie=cookie)
@@ -102,12 +59,7 @@ if st == 200:
     tcb = claims.get("tcb-status", {})
     check("the token says tdx, UpToDate, and the TD's MRTD", claims.get("tee") == "tdx"
           and tcb.get("tcb_status") == "UpToDate" and tcb.get("td", {}).get("mrtd") == m, json.dumps(claims)[:800])
-st, body, _ = http("GET", "/kbs/v0/resource/tdx/model/k", cookie=cookie)
-check("the key is released", st == 200, body)
-if st == 200:
-    obj = jwe.JWE()
-    obj.deserialize(body, key=key)
-    check("jwcrypto decrypts the key", obj.payload == want)
+check_release("tdx/model/k", key, cookie, want)
 
 for run, extra, bind, code in ((2, ["--debug"], True, "tdx.debug"), (3, [], False, "tdx.report_data_mismatch")):
     key, cookie, st, body = attest(run, extra, bind)
@@ -120,7 +72,7 @@ for run, extra, bind, code in ((2, ["--debug"], True, "tdx.debug"), (3, [], Fals
     check("the refused session gets no key", st == 401, body)
 sys.exit(1 if failed else 0)
 PYEOF
-CCG_CLI=$cli TMP=$tmp PORT=$(cat "$tmp/port") MRTD=$m "$py" "$tmp/guest.py"
+CCG_CLI=$cli TMP=$tmp PORT=$tl_port MRTD=$m "$py" "$tmp/guest.py"
 rc=$?
 "$cli" audit list --db "$tmp/kbs.db" --json >"$tmp/audit.json" 2>&1
 if "$py" -c '

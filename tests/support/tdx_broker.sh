@@ -1,6 +1,7 @@
 # The broker side of the TDX agent tests (tests/cli/test_agent_tdx.sh, test_agent_endpoint.sh): a model
 # sealed under a fresh key, and the real ccgate-kbs (file keystore, plain HTTP on loopback) holding that
-# key under a policy that allows the software TD's MRTD. Sourced after testlib.sh (tl_spawn).
+# key under a policy that allows the software TD's MRTD. Sourced after testlib.sh (tl_kbs_add_key,
+# tl_kbs_serve).
 #
 #   tdx_broker_start DIR CLI KBS POLICY_ID POLICY_VERSION KEY_ID MODEL_BYTES COLLATERAL_FILE
 #
@@ -29,11 +30,7 @@ JSON
     --key-version 1 --signer "$dir/provider.pem" >/dev/null || { echo "FAIL seal"; return 1; }
   rm -f "$dir/model.plain"
   "$kbs" create-kek --config "$dir/kbs.json" >/dev/null || { echo "FAIL create-kek"; return 1; }
-  "$kbs" set-policy --config "$dir/kbs.json" --file "$dir/policy.json" >/dev/null || { echo "FAIL set-policy"; return 1; }
-  "$kbs" import-key --config "$dir/kbs.json" --key-id "$key_id" --policy-id "$policy_id" --file "$dir/model.key" \
-    >/dev/null || { echo "FAIL import-key"; return 1; }
-  tl_spawn "$kbs" serve --config "$dir/kbs.json" --insecure-http --port-file "$dir/port" 2>"$dir/daemon.log"
-  for _ in $(seq 100); do [ -s "$dir/port" ] && break; sleep 0.1; done
-  [ -s "$dir/port" ] || { echo "FAIL daemon did not start"; cat "$dir/daemon.log"; return 1; }
-  tdx_port=$(cat "$dir/port")
+  tl_kbs_add_key "$kbs" "$dir/kbs.json" "$dir/policy.json" "$policy_id" "$key_id" "$dir/model.key" || return 1
+  tl_kbs_serve "$kbs" "$dir" || return 1
+  tdx_port=$tl_port
 }

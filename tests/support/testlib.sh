@@ -57,6 +57,42 @@ tl_kill_children() {
 
 trap tl_kill_children EXIT
 
+# tl_kbs_guest_env: the start of a test that drives the real ccgate-kbs from a jwcrypto KBS guest
+# (tests/support/kbs_guest_session.py). Sets cli, kbs, py, tmp (a fresh directory, removed on exit unless
+# KEEP is set) and GUEST_LIB (exported: the support directory the guest imports from); skips when
+# ccgate-kbs or python3's jwcrypto is missing.
+tl_kbs_guest_env() {
+  cli=${CCG_CLI:?CCG_CLI must name the ccgate binary}
+  kbs=${CCG_KBS:-$(dirname "$cli")/ccgate-kbs}
+  py=${CCG_PYTHON:-/usr/bin/python3}
+  tmp=$(mktemp -d)
+  trap 'tl_kill_children; [ -n "${KEEP:-}" ] || rm -rf "$tmp"' EXIT
+  export GUEST_LIB
+  GUEST_LIB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+  "$py" -c 'import jwcrypto' 2>/dev/null ||
+    skip_or_fail "python3 with jwcrypto ($py) is missing (apt-get install python3-jwcrypto)"
+  [ -x "$kbs" ] || skip_or_fail "$kbs is missing"
+}
+
+# tl_kbs_add_key KBS CONFIG POLICY_FILE POLICY_ID KEY_ID KEY_FILE: offline, as the host, stores the release
+# policy, then imports KEY_FILE as KEY_ID under POLICY_ID. Prints FAIL naming the step and returns 1 on
+# failure.
+tl_kbs_add_key() {
+  "$1" policy set --config "$2" --file "$3" >/dev/null || { echo "FAIL policy set $4"; return 1; }
+  "$1" key import --config "$2" --key-id "$5" --policy-id "$4" --file "$6" >/dev/null ||
+    { echo "FAIL key import $5"; return 1; }
+}
+
+# tl_kbs_serve KBS DIR: serves DIR/kbs.json with ccgate-kbs (plain HTTP on loopback, log in DIR/daemon.log)
+# and waits for its port file DIR/port. Sets tl_port; $! is the daemon. Prints FAIL and the log and
+# returns 1 when it does not start.
+tl_kbs_serve() {
+  tl_spawn "$1" serve --config "$2/kbs.json" --insecure-http --port-file "$2/port" 2>"$2/daemon.log"
+  for _ in $(seq 100); do [ -s "$2/port" ] && break; sleep 0.1; done
+  [ -s "$2/port" ] || { echo "FAIL the daemon did not start"; cat "$2/daemon.log"; return 1; }
+  tl_port=$(cat "$2/port")
+}
+
 # tl_flip_byte FILE OFFSET: XORs one byte with 0x01 in place. Writing a fixed value instead leaves the
 # byte unchanged when it already held that value (one run in 256 for random bytes).
 tl_flip_byte() {
