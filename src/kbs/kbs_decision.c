@@ -42,44 +42,36 @@ typedef struct {
 } kbs_cert_slot;
 
 struct kbs_verifiers {
-    pthread_mutex_t lock;
-    kbs_ventry **slots;
-    size_t cap;
-    uint64_t clock;
+    kbs_table t; /* kbs_ventry entries */
     uint64_t hits;
     uint64_t misses;
     kbs_cert_slot certs[KBS_CERT_SLOTS];
     size_t cert_next; /* round-robin replacement */
 };
 
-static void ventry_free(kbs_ventry *e)
+static void ventry_free(void *entry)
 {
+    kbs_ventry *e = entry;
     if (e != NULL) {
         ccg_snp_verifier_free(e->v);
         free(e);
     }
 }
 
+static uint64_t ventry_stamp(const void *entry) { return ((const kbs_ventry *)entry)->stamp; }
+
 ccg_result kbs_verifiers_new(size_t capacity, kbs_verifiers **out)
 {
     ccg_result result = CCG_FAILURE;
-    kbs_verifiers *c = NULL;
+    kbs_verifiers *c = calloc(1, sizeof(*c));
     *out = NULL;
-    CCG_ENSURE(capacity > 0 && capacity <= 1024, CCG_R_USAGE_INVALID);
-    c = calloc(1, sizeof(*c));
     CCG_ENSURE_ALLOC(c);
-    c->slots = calloc(capacity, sizeof(*c->slots));
-    CCG_ENSURE_ALLOC(c->slots);
-    c->cap = capacity;
-    CCG_ENSURE(pthread_mutex_init(&c->lock, NULL) == 0, CCG_R_INTERNAL_ERROR);
+    CCG_TRY(kbs_table_init(&c->t, capacity, 1024));
     *out = c;
     c = NULL;
     result = CCG_SUCCESS;
 cleanup:
-    if (c != NULL) {
-        free(c->slots);
-        free(c);
-    }
+    free(c);
     return result;
 }
 
@@ -88,28 +80,24 @@ void kbs_verifiers_free(kbs_verifiers *c)
     if (c == NULL) {
         return;
     }
-    for (size_t i = 0; i < c->cap; i++) {
-        ventry_free(c->slots[i]); /* no borrower is left when the broker is freed */
-    }
     for (size_t i = 0; i < KBS_CERT_SLOTS; i++) {
         sk_X509_pop_free(c->certs[i].certs, X509_free);
     }
-    free(c->slots);
-    pthread_mutex_destroy(&c->lock);
+    kbs_table_destroy(&c->t, ventry_free);
     free(c);
 }
 
 void kbs_verifiers_stats(kbs_verifiers *c, uint64_t *hits, uint64_t *misses, size_t *size)
 {
     size_t n = 0;
-    pthread_mutex_lock(&c->lock);
-    for (size_t i = 0; i < c->cap; i++) {
-        n += c->slots[i] != NULL;
+    pthread_mutex_lock(&c->t.lock);
+    for (size_t i = 0; i < c->t.count; i++) {
+        n += c->t.slots[i] != NULL;
     }
     *hits = c->hits;
     *misses = c->misses;
     *size = n;
-    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->t.lock);
 }
 
 static int cmp_root_id(const void *a, const void *b) { return memcmp(a, b, 33); }
@@ -171,12 +159,12 @@ static ccg_result verifiers_acquire(kbs_verifiers *c, const ccg_kbs_policy *p, k
     kbs_ventry *mine = NULL, *evicted = NULL;
     *out = NULL;
     CCG_TRY(roots_key(p, key));
-    pthread_mutex_lock(&c->lock);
-    for (size_t i = 0; i < c->cap; i++) {
-        kbs_ventry *e = c->slots[i];
+    pthread_mutex_lock(&c->t.lock);
+    for (size_t i = 0; i < c->t.count; i++) {
+        kbs_ventry *e = c->t.slots[i];
         if (e != NULL && memcmp(e->key, key, sizeof(key)) == 0) {
             e->refs++;
-            e->stamp = ++c->clock;
+            e->stamp = ++c->t.clock;
             c->hits++;
             *out = e;
             break;
@@ -185,7 +173,7 @@ static ccg_result verifiers_acquire(kbs_verifiers *c, const ccg_kbs_policy *p, k
     if (*out == NULL) {
         c->misses++;
     }
-    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->t.lock);
     if (*out != NULL) {
         result = CCG_SUCCESS;
         goto cleanup;
@@ -196,28 +184,19 @@ static ccg_result verifiers_acquire(kbs_verifiers *c, const ccg_kbs_policy *p, k
     memcpy(mine->key, key, sizeof(key));
     mine->refs = 1;
     CCG_TRY(verifier_for(p, &mine->v));
-    pthread_mutex_lock(&c->lock);
-    for (size_t i = 0; i < c->cap; i++) {
-        kbs_ventry *e = c->slots[i];
+    pthread_mutex_lock(&c->t.lock);
+    for (size_t i = 0; i < c->t.count; i++) {
+        kbs_ventry *e = c->t.slots[i];
         if (e != NULL && memcmp(e->key, key, sizeof(key)) == 0) {
             e->refs++; /* another thread built it first: use that one */
-            e->stamp = ++c->clock;
+            e->stamp = ++c->t.clock;
             *out = e;
             break;
         }
     }
     if (*out == NULL) {
-        size_t victim = 0; /* an empty slot, else the least recently used entry */
-        for (size_t i = 0; i < c->cap; i++) {
-            if (c->slots[i] == NULL) {
-                victim = i;
-                break;
-            }
-            if (c->slots[i]->stamp < c->slots[victim]->stamp) {
-                victim = i;
-            }
-        }
-        kbs_ventry *old = c->slots[victim];
+        size_t victim = kbs_table_victim(&c->t, ventry_stamp); /* empty, else least recently used */
+        kbs_ventry *old = c->t.slots[victim];
         if (old != NULL) {
             old->cached = 0;
             if (old->refs == 0) {
@@ -225,12 +204,12 @@ static ccg_result verifiers_acquire(kbs_verifiers *c, const ccg_kbs_policy *p, k
             }
         }
         mine->cached = 1;
-        mine->stamp = ++c->clock;
-        c->slots[victim] = mine;
+        mine->stamp = ++c->t.clock;
+        c->t.slots[victim] = mine;
         *out = mine;
         mine = NULL;
     }
-    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->t.lock);
     result = CCG_SUCCESS;
 cleanup:
     ventry_free(mine);
@@ -244,10 +223,10 @@ static void verifiers_release(kbs_verifiers *c, kbs_ventry *e)
     if (e == NULL) {
         return;
     }
-    pthread_mutex_lock(&c->lock);
+    pthread_mutex_lock(&c->t.lock);
     e->refs--;
     drop = e->refs == 0 && !e->cached;
-    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->t.lock);
     if (drop) {
         ventry_free(e);
     }
@@ -265,7 +244,7 @@ static ccg_result add_certs_cached(kbs_verifiers *c, ccg_snp_collateral *col, co
     parsed.certs = NULL;
     parsed.crl = NULL;
     CCG_ENSURE_OSSL(EVP_Digest(data, len, digest, &n, EVP_sha256(), NULL) == 1 && n == 32, CCG_R_INTERNAL_CRYPTO);
-    pthread_mutex_lock(&c->lock);
+    pthread_mutex_lock(&c->t.lock);
     locked = 1;
     for (size_t i = 0; i < KBS_CERT_SLOTS && !found; i++) {
         kbs_cert_slot *slot = &c->certs[i];
@@ -276,7 +255,7 @@ static ccg_result add_certs_cached(kbs_verifiers *c, ccg_snp_collateral *col, co
             }
         }
     }
-    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->t.lock);
     locked = 0;
     if (!found) {
         CCG_TRY(ccg_snp_collateral_init(&parsed));
@@ -288,20 +267,20 @@ static ccg_result add_certs_cached(kbs_verifiers *c, ccg_snp_collateral *col, co
         if (keep != NULL) {
             kbs_cert_slot *slot;
             STACK_OF(X509) *old;
-            pthread_mutex_lock(&c->lock);
+            pthread_mutex_lock(&c->t.lock);
             slot = &c->certs[c->cert_next];
             c->cert_next = (c->cert_next + 1) % KBS_CERT_SLOTS;
             old = slot->certs;
             memcpy(slot->digest, digest, sizeof(digest));
             slot->certs = keep;
             keep = old;
-            pthread_mutex_unlock(&c->lock);
+            pthread_mutex_unlock(&c->t.lock);
         }
     }
     result = CCG_SUCCESS;
 cleanup:
     if (locked) {
-        pthread_mutex_unlock(&c->lock);
+        pthread_mutex_unlock(&c->t.lock);
     }
     sk_X509_pop_free(keep, X509_free);
     if (parsed.certs != NULL) {

@@ -267,6 +267,20 @@ CCG_MUST_CHECK ccg_result kbs_load_policy(ccg_kbs *k, const char *policy_id, con
                                           kbs_policy_ref **ref);
 void kbs_policy_put(ccg_kbs *k, kbs_policy_ref *ref);
 
+/* The frame of the broker's bounded caches (kbs_table.c): count entry pointers (NULL: empty) behind one
+ * mutex, and a clock for least-recently-used stamps. init: count in 1..max; destroy calls free_entry on
+ * every slot, empty ones included (NULL), when no holder is left. */
+typedef struct {
+    pthread_mutex_t lock;
+    void **slots;
+    size_t count;
+    uint64_t clock;
+} kbs_table;
+CCG_MUST_CHECK ccg_result kbs_table_init(kbs_table *t, size_t count, size_t max);
+void kbs_table_destroy(kbs_table *t, void (*free_entry)(void *entry));
+/* Under the lock: the slot a new entry takes, an empty one first, else the one with the least stamp. */
+size_t kbs_table_victim(const kbs_table *t, uint64_t (*stamp_of)(const void *entry));
+
 /* The session records this instance wrote at /attest, kept parsed for its /resource
  * (kbs_record_cache.c). put takes its own references (rec is never changed afterwards; tee_pubkey is
  * shared); get answers only for the same session and byte for byte the same record text, with new

@@ -26,54 +26,41 @@ struct kbs_policy_ref {
 };
 
 struct kbs_policies {
-    pthread_mutex_t lock;
-    kbs_policy_ref **slots;
-    size_t cap;
-    uint64_t clock;
+    kbs_table t; /* kbs_policy_ref entries */
 };
 
-static void ref_free(kbs_policy_ref *r)
+static void ref_free(void *entry)
 {
+    kbs_policy_ref *r = entry;
     if (r != NULL) {
         ccg_kbs_policy_free(r->policy);
         free(r);
     }
 }
 
+static uint64_t ref_stamp(const void *entry) { return ((const kbs_policy_ref *)entry)->stamp; }
+
 ccg_result kbs_policies_new(size_t capacity, kbs_policies **out)
 {
     ccg_result result = CCG_FAILURE;
-    kbs_policies *c = NULL;
+    kbs_policies *c = calloc(1, sizeof(*c));
     *out = NULL;
-    CCG_ENSURE(capacity > 0 && capacity <= 1024, CCG_R_USAGE_INVALID);
-    c = calloc(1, sizeof(*c));
     CCG_ENSURE_ALLOC(c);
-    c->slots = calloc(capacity, sizeof(*c->slots));
-    CCG_ENSURE_ALLOC(c->slots);
-    c->cap = capacity;
-    CCG_ENSURE(pthread_mutex_init(&c->lock, NULL) == 0, CCG_R_INTERNAL_ERROR);
+    CCG_TRY(kbs_table_init(&c->t, capacity, 1024));
     *out = c;
     c = NULL;
     result = CCG_SUCCESS;
 cleanup:
-    if (c != NULL) {
-        free(c->slots);
-        free(c);
-    }
+    free(c);
     return result;
 }
 
 void kbs_policies_free(kbs_policies *c)
 {
-    if (c == NULL) {
-        return;
+    if (c != NULL) {
+        kbs_table_destroy(&c->t, ref_free);
+        free(c);
     }
-    for (size_t i = 0; i < c->cap; i++) {
-        ref_free(c->slots[i]); /* no holder is left when the broker is freed */
-    }
-    free(c->slots);
-    pthread_mutex_destroy(&c->lock);
-    free(c);
 }
 
 static int same(const kbs_policy_ref *r, const ccg_store_doc *doc)
@@ -85,11 +72,12 @@ static int same(const kbs_policy_ref *r, const ccg_store_doc *doc)
 /* Takes a reference to the entry for doc, or NULL. Called with the lock held. */
 static kbs_policy_ref *lookup_locked(kbs_policies *c, const ccg_store_doc *doc)
 {
-    for (size_t i = 0; i < c->cap; i++) {
-        if (same(c->slots[i], doc)) {
-            c->slots[i]->refs++;
-            c->slots[i]->stamp = ++c->clock;
-            return c->slots[i];
+    for (size_t i = 0; i < c->t.count; i++) {
+        kbs_policy_ref *r = c->t.slots[i];
+        if (same(r, doc)) {
+            r->refs++;
+            r->stamp = ++c->t.clock;
+            return r;
         }
     }
     return NULL;
@@ -100,23 +88,15 @@ static kbs_policy_ref *lookup_locked(kbs_policies *c, const ccg_store_doc *doc)
 static kbs_policy_ref *insert_locked(kbs_policies *c, kbs_policy_ref *mine, const ccg_store_doc *doc,
                                      kbs_policy_ref **evicted)
 {
-    size_t victim = 0;
+    size_t victim;
     kbs_policy_ref *found = lookup_locked(c, doc), *old;
     *evicted = NULL;
     if (found != NULL) {
         *evicted = mine;
         return found;
     }
-    for (size_t i = 0; i < c->cap; i++) {
-        if (c->slots[i] == NULL) {
-            victim = i;
-            break;
-        }
-        if (c->slots[i]->stamp < c->slots[victim]->stamp) {
-            victim = i;
-        }
-    }
-    old = c->slots[victim];
+    victim = kbs_table_victim(&c->t, ref_stamp);
+    old = c->t.slots[victim];
     if (old != NULL) {
         old->cached = 0;
         if (old->refs == 0) {
@@ -124,8 +104,8 @@ static kbs_policy_ref *insert_locked(kbs_policies *c, kbs_policy_ref *mine, cons
         }
     }
     mine->cached = 1;
-    mine->stamp = ++c->clock;
-    c->slots[victim] = mine;
+    mine->stamp = ++c->t.clock;
+    c->t.slots[victim] = mine;
     return mine;
 }
 
@@ -139,9 +119,9 @@ ccg_result kbs_load_policy(ccg_kbs *k, const char *policy_id, const ccg_kbs_poli
     *out = NULL;
     *ref = NULL;
     CCG_TRY(ccg_store_policy_get(k->store, policy_id, 0, &doc));
-    pthread_mutex_lock(&c->lock);
+    pthread_mutex_lock(&c->t.lock);
     use = lookup_locked(c, &doc);
-    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->t.lock);
     if (use == NULL) {
         mine = calloc(1, sizeof(*mine));
         CCG_ENSURE_ALLOC(mine);
@@ -155,9 +135,9 @@ ccg_result kbs_load_policy(ccg_kbs *k, const char *policy_id, const ccg_kbs_poli
         mine->version = doc.version;
         snprintf(mine->digest, sizeof(mine->digest), "%s", doc.digest);
         mine->refs = 1;
-        pthread_mutex_lock(&c->lock);
+        pthread_mutex_lock(&c->t.lock);
         use = insert_locked(c, mine, &doc, &evicted);
-        pthread_mutex_unlock(&c->lock);
+        pthread_mutex_unlock(&c->t.lock);
         mine = NULL;
     }
     *out = use->policy;
@@ -176,10 +156,10 @@ void kbs_policy_put(ccg_kbs *k, kbs_policy_ref *ref)
     if (ref == NULL) {
         return;
     }
-    pthread_mutex_lock(&k->policies->lock);
+    pthread_mutex_lock(&k->policies->t.lock);
     ref->refs--;
     drop = ref->refs == 0 && !ref->cached;
-    pthread_mutex_unlock(&k->policies->lock);
+    pthread_mutex_unlock(&k->policies->t.lock);
     if (drop) {
         ref_free(ref);
     }

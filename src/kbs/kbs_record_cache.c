@@ -26,54 +26,42 @@ typedef struct {
 } record_slot;
 
 struct kbs_records {
-    pthread_mutex_t lock;
-    record_slot *slots;
-    size_t count;
+    kbs_table t; /* record_slot entries */
 };
 
-static void slot_clear(record_slot *s)
+static void slot_free(void *entry)
 {
-    free(s->session_id);
-    free(s->text);
-    json_decref(s->rec);
-    ccg_jwk_free(s->tee_pubkey);
-    memset(s, 0, sizeof(*s));
+    record_slot *s = entry;
+    if (s != NULL) {
+        free(s->session_id);
+        free(s->text);
+        json_decref(s->rec);
+        ccg_jwk_free(s->tee_pubkey);
+        free(s);
+    }
 }
 
 ccg_result kbs_records_new(size_t slots, kbs_records **out)
 {
     ccg_result result = CCG_FAILURE;
-    kbs_records *c = NULL;
+    kbs_records *c = calloc(1, sizeof(*c));
     *out = NULL;
-    CCG_ENSURE(slots > 0 && slots <= 65536, CCG_R_USAGE_INVALID);
-    c = calloc(1, sizeof(*c));
     CCG_ENSURE_ALLOC(c);
-    c->slots = calloc(slots, sizeof(*c->slots));
-    CCG_ENSURE_ALLOC(c->slots);
-    c->count = slots;
-    CCG_ENSURE(pthread_mutex_init(&c->lock, NULL) == 0, CCG_R_INTERNAL_ERROR);
+    CCG_TRY(kbs_table_init(&c->t, slots, 65536));
     *out = c;
     c = NULL;
     result = CCG_SUCCESS;
 cleanup:
-    if (c != NULL) {
-        free(c->slots);
-        free(c);
-    }
+    free(c);
     return result;
 }
 
 void kbs_records_free(kbs_records *c)
 {
-    if (c == NULL) {
-        return;
+    if (c != NULL) {
+        kbs_table_destroy(&c->t, slot_free);
+        free(c);
     }
-    for (size_t i = 0; i < c->count; i++) {
-        slot_clear(&c->slots[i]);
-    }
-    free(c->slots);
-    pthread_mutex_destroy(&c->lock);
-    free(c);
 }
 
 /* FNV-1a: the IDs are random already, this only spreads them over the slots. */
@@ -83,29 +71,30 @@ static size_t slot_of(const kbs_records *c, const char *session_id)
     for (const unsigned char *p = (const unsigned char *)session_id; *p != 0; p++) {
         h = (h ^ *p) * 1099511628211ull;
     }
-    return (size_t)(h % c->count);
+    return (size_t)(h % c->t.count);
 }
 
 void kbs_records_put(kbs_records *c, const char *session_id, const char *text, json_t *rec, const ccg_jwk *tee_pubkey)
 {
-    record_slot fresh = {0}, old;
-    if (c == NULL || session_id == NULL || text == NULL || rec == NULL || tee_pubkey == NULL) {
+    record_slot *fresh = NULL, *old = NULL;
+    if (c == NULL || session_id == NULL || text == NULL || rec == NULL || tee_pubkey == NULL ||
+        (fresh = calloc(1, sizeof(*fresh))) == NULL) {
         return;
     }
-    fresh.session_id = strdup(session_id);
-    fresh.text = strdup(text);
-    fresh.rec = json_incref(rec);
-    if (fresh.session_id == NULL || fresh.text == NULL || ccg_failed(ccg_jwk_dup(tee_pubkey, &fresh.tee_pubkey))) {
+    fresh->session_id = strdup(session_id);
+    fresh->text = strdup(text);
+    fresh->rec = json_incref(rec);
+    if (fresh->session_id == NULL || fresh->text == NULL || ccg_failed(ccg_jwk_dup(tee_pubkey, &fresh->tee_pubkey))) {
         ccg_error_clear(); /* a cache: what cannot be kept is parsed again later */
-        slot_clear(&fresh);
+        slot_free(fresh);
         return;
     }
-    pthread_mutex_lock(&c->lock);
-    record_slot *s = &c->slots[slot_of(c, session_id)];
-    old = *s;
-    *s = fresh;
-    pthread_mutex_unlock(&c->lock);
-    slot_clear(&old); /* outside the lock: holders have references of their own */
+    size_t i = slot_of(c, session_id);
+    pthread_mutex_lock(&c->t.lock);
+    old = c->t.slots[i];
+    c->t.slots[i] = fresh;
+    pthread_mutex_unlock(&c->t.lock);
+    slot_free(old); /* outside the lock: holders have references of their own */
 }
 
 int kbs_records_get(kbs_records *c, const char *session_id, const char *text, json_t **rec, ccg_jwk **tee_pubkey)
@@ -116,14 +105,15 @@ int kbs_records_get(kbs_records *c, const char *session_id, const char *text, js
     if (c == NULL || session_id == NULL || text == NULL) {
         return 0;
     }
-    pthread_mutex_lock(&c->lock);
-    const record_slot *s = &c->slots[slot_of(c, session_id)];
-    if (s->session_id != NULL && strcmp(s->session_id, session_id) == 0 && strcmp(s->text, text) == 0 &&
+    size_t i = slot_of(c, session_id);
+    pthread_mutex_lock(&c->t.lock);
+    const record_slot *s = c->t.slots[i];
+    if (s != NULL && strcmp(s->session_id, session_id) == 0 && strcmp(s->text, text) == 0 &&
         !ccg_failed(ccg_jwk_dup(s->tee_pubkey, tee_pubkey))) {
         *rec = json_incref(s->rec);
         hit = 1;
     }
-    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_unlock(&c->t.lock);
     if (!hit) {
         ccg_error_clear();
     }

@@ -66,24 +66,16 @@ url=http://127.0.0.1:$(cat "$tmp/port")
 # denial body; also writes the plain /attest body for test_kbs_explain.sh-style use.
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/tee.key" 2>/dev/null
 openssl pkey -in "$tmp/tee.key" -pubout -outform DER -out "$tmp/tee.der" 2>/dev/null
-TMP=$tmp URL=$url CLI=$cli M=$presented "$py" - >"$tmp/deny.json" <<'PY' || { echo "FAIL guest"; exit 1; }
-import base64, hashlib, json, os, subprocess, urllib.request, urllib.error
+TMP=$tmp URL=$url PORT=$(cat "$tmp/port") GUEST_LIB="$(dirname "$0")/../support" CLI=$cli M=$presented "$py" - >"$tmp/deny.json" <<'PY' || { echo "FAIL guest"; exit 1; }
+import base64, hashlib, json, os, subprocess, sys
 tmp, url, cli, m = os.environ["TMP"], os.environ["URL"], os.environ["CLI"], os.environ["M"]
 b64u = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
 der = open(os.path.join(tmp, "tee.der"), "rb").read()
 point = der[-65:]
 assert point[0] == 4
 tee_pubkey = {"kty": "EC", "crv": "P-256", "alg": "ECDH-ES+A256KW", "x": b64u(point[1:33]), "y": b64u(point[33:])}
-def http(method, path, body=None, cookie=None):
-    req = urllib.request.Request(url + path, method=method, data=None if body is None else json.dumps(body).encode())
-    req.add_header("Content-Type", "application/json")
-    if cookie:
-        req.add_header("Cookie", cookie)
-    try:
-        with urllib.request.urlopen(req) as r:
-            return r.status, r.read().decode(), r.headers.get("Set-Cookie")
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(), None
+sys.path.insert(0, os.environ["GUEST_LIB"])
+from kbs_guest_session import http  # plain HTTP to 127.0.0.1:$PORT
 st, body, setcookie = http("POST", "/kbs/v0/auth", {"version": "0.4.0", "tee": "snp", "extra-params": {}})
 assert st == 200, body
 cookie = setcookie.split(";")[0]

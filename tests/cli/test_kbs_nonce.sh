@@ -41,7 +41,7 @@ tl_spawn "$kbs" serve --config "$tmp/kbs.json" --insecure-http --port-file "$tmp
 for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.1; done
 [ -s "$tmp/port" ] || { echo "FAIL the daemon did not start"; cat "$tmp/daemon.log"; exit 1; }
 
-CCG_CLI=$cli TMP=$tmp PORT=$(cat "$tmp/port") MEAS=$meas python3 - <<'PY'
+CCG_CLI=$cli TMP=$tmp PORT=$(cat "$tmp/port") GUEST_LIB="$(dirname "$0")/../support" MEAS=$meas python3 - <<'PY'
 import base64, hashlib, json, os, subprocess, sys, urllib.error, urllib.request
 cli, tmp, port, meas = os.environ["CCG_CLI"], os.environ["TMP"], os.environ["PORT"], os.environ["MEAS"]
 base = "http://127.0.0.1:%s" % port
@@ -50,16 +50,8 @@ point = open(os.path.join(tmp, "tee.pub.der"), "rb").read()[-65:]  # 04 || X || 
 b64u = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
 tee_pubkey = {"kty": "EC", "crv": "P-256", "alg": "ECDH-ES+A256KW", "x": b64u(point[1:33]), "y": b64u(point[33:])}
 
-def http(method, path, body=None, cookie=None):
-    req = urllib.request.Request(base + path, method=method, data=None if body is None else json.dumps(body).encode())
-    req.add_header("Content-Type", "application/json")
-    if cookie:
-        req.add_header("Cookie", cookie)
-    try:
-        with urllib.request.urlopen(req) as r:
-            return r.status, r.read().decode(), r.headers.get("Set-Cookie")
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(), None
+sys.path.insert(0, os.environ["GUEST_LIB"])
+from kbs_guest_session import http  # plain HTTP to 127.0.0.1:$PORT
 
 def auth():
     st, body, setcookie = http("POST", "/kbs/v0/auth", {"version": "0.4.0", "tee": "snp", "extra-params": {}})

@@ -7,7 +7,6 @@ JSON, ok/FAIL checks, a new session, and the software TD's and GPU's evidence. E
     from kbs_guest_session import http, check, failed, open_session, report_data, check_release, ...
 """
 import base64, hashlib, json, os, subprocess, urllib.error, urllib.request
-from jwcrypto import jwe, jwk
 
 base = "http://127.0.0.1:%s" % os.environ["PORT"]
 failed = []
@@ -38,6 +37,7 @@ def check(name, cond, detail=""):
 
 def open_session(tee):
     """A fresh P-256 tee key and an /auth for TEE: (key, tee_pubkey, cookie, nonce)."""
+    from jwcrypto import jwk  # only the guests that hold a tee key need jwcrypto (not http's users)
     key = jwk.JWK.generate(kty="EC", crv="P-256")
     pub = json.loads(key.export_public())
     tee_pubkey = {"kty": "EC", "crv": "P-256", "x": pub["x"], "y": pub["y"]}
@@ -51,6 +51,7 @@ def check_release(key_id, key, cookie, want):
     st, body, _ = http("GET", "/kbs/v0/resource/" + key_id, cookie=cookie)
     check("the key is released", st == 200, body)
     if st == 200:
+        from jwcrypto import jwe
         obj = jwe.JWE()
         obj.deserialize(body, key=key)
         check("jwcrypto decrypts the key", obj.payload == want)
