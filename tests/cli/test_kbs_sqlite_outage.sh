@@ -12,6 +12,8 @@
 #   c  writes fail as on a full disk (the daemon's file-size limit lowered with prlimit(1), SIGXFSZ
 #      ignored, so every write(2) past the limit fails): 503 store.unavailable, no release, /readyz
 #      fails once a write has failed and is ready again when writes succeed; the audit chain verifies;
+#   e  the -wal file is deleted: the same, and /readyz asks for a restart; after it, nothing committed
+#      before the deletion is lost (the last connection checkpoints the deleted WAL it still has open);
 #   d  the database file is deleted: 503 store.unavailable and /readyz says it was removed, never a fresh
 #      empty database in its place (the file stays absent while the daemon runs).
 # After each outage every release a client saw has its allow record in the audit log, and the chain
@@ -62,18 +64,21 @@ EOF
 "$kbs" import-key --config "$cfg" --key-id "$key_id" --policy-id model-o --file "$tmp/model.key" >/dev/null ||
   { echo "FAIL import-key"; exit 1; }
 
-# The daemon ignores SIGXFSZ (inherited), so a lowered file-size limit fails write(2) with EFBIG instead of
-# killing it: what a full disk's ENOSPC looks like to SQLite (an I/O error on write). Its log goes through a
-# pipe, which no file-size limit reaches.
-trap '' XFSZ
-rm -f "$tmp/port"
-tl_spawn "$kbs" serve --config "$cfg" --insecure-http --port-file "$tmp/port" 2> >(cat >>"$tmp/kbs.log")
-pid=$!
-trap - XFSZ
-for _ in $(seq 150); do [ -s "$tmp/port" ] && break; sleep 0.1; done
-[ -s "$tmp/port" ] || { cat "$tmp/kbs.log"; echo "FAIL the daemon did not start"; exit 1; }
-base="http://127.0.0.1:$(cat "$tmp/port")"
-ok "the daemon serves on $base (pid $pid, store $db)"
+# start_daemon: starts ccgate-kbs on the store; sets pid and base. It ignores SIGXFSZ (inherited), so a
+# lowered file-size limit fails write(2) with EFBIG instead of killing it: what a full disk's ENOSPC looks
+# like to SQLite (an I/O error on write). Its log goes through a pipe, which no file-size limit reaches.
+start_daemon() {
+  trap '' XFSZ
+  rm -f "$tmp/port"
+  tl_spawn "$kbs" serve --config "$cfg" --insecure-http --port-file "$tmp/port" 2> >(cat >>"$tmp/kbs.log")
+  pid=$!
+  trap - XFSZ
+  for _ in $(seq 150); do [ -s "$tmp/port" ] && break; sleep 0.1; done
+  [ -s "$tmp/port" ] || { cat "$tmp/kbs.log"; echo "FAIL the daemon did not start"; exit 1; }
+  base="http://127.0.0.1:$(cat "$tmp/port")"
+  ok "the daemon serves on $base (pid $pid, store $db)"
+}
+start_daemon
 
 cat >"$tmp/driver.py" <<'PY'
 import json, os, sqlite3, subprocess, sys, time
@@ -224,6 +229,15 @@ def phase_full():
     back("c: writes succeed again", saved)
     alive("c")
 
+def phase_wal_removed():
+    saved = begin()
+    os.unlink(db + "-wal")
+    refused("e: WAL file deleted", saved, ["-wal was removed or renamed"], "audit.write_failed")
+    st, doc = readyz()
+    check("e: /readyz still refuses (a restart is needed)", st == 503 and "restart" in doc.get("detail", ""), (st, doc))
+    check("e: no fresh WAL appeared while the daemon runs", not os.path.exists(db + "-wal"))
+    alive("e")
+
 def phase_deleted():
     saved = begin()
     os.unlink(db)
@@ -236,7 +250,7 @@ def phase_deleted():
 phase = sys.argv[1]
 if os.path.exists(os.path.join(tmp, "releases.json")):
     releases = json.load(open(os.path.join(tmp, "releases.json")))
-{"warm": phase_warm, "locked": phase_locked, "moved": phase_moved,
+{"warm": phase_warm, "locked": phase_locked, "moved": phase_moved, "wal_removed": phase_wal_removed,
  "full": phase_full, "deleted": phase_deleted}[phase]()
 json.dump(releases, open(os.path.join(tmp, "releases.json"), "w"))
 sys.exit(min(len(failures), 100))
@@ -286,6 +300,15 @@ else
   tl_skip_check "no prlimit: the write-failure part did not run" || bad "no prlimit"
 fi
 audit_checks "after a, b and c"
+echo "# e: the WAL file is deleted; the operator restarts the daemon"
+driver wal_removed
+kill -TERM "$pid"
+wait "$pid" 2>/dev/null
+# Its last connection checkpointed the deleted WAL (still open) into the database as it closed: nothing
+# committed before the deletion is lost, the audit chain included.
+start_daemon
+audit_checks "after e and a restart"
+driver warm
 echo "# d: the database file is deleted"
 driver deleted
 
