@@ -35,6 +35,7 @@ typedef struct {
     char issuer[CCG_STORE_OWNER_MAX + 1];
     int looks;    /* the handler's lookups of KEY_ID */
     int injected; /* the rival's import happened */
+    int injecting; /* inside it */
 } race;
 
 static race R;
@@ -55,17 +56,18 @@ static void rival_imports(void)
 ccg_result __wrap_ccg_store_key_get(ccg_store *s, const char *key_id, int64_t version, ccg_store_key *out)
 {
     ccg_result r = __real_ccg_store_key_get(s, key_id, version, out);
-    if (R.owner_subject != NULL && !R.injected && key_id != NULL && strcmp(key_id, KEY_ID) == 0) {
+    if (R.injecting || key_id == NULL || strcmp(key_id, KEY_ID) != 0) {
+        return r; /* another key, or the rival's own lookups */
+    }
+    R.looks++;
+    if (R.owner_subject != NULL && !R.injected) {
         /* The handler's first look found nothing: the rival wins the race now, before the second. */
-        R.looks++;
         assert_true(ccg_failed(r));
         R.injected = 1;
+        R.injecting = 1;
         rival_imports();
+        R.injecting = 0;
         ccg_error_clear();
-        return r;
-    }
-    if (key_id != NULL && strcmp(key_id, KEY_ID) == 0) {
-        R.looks++;
     }
     return r;
 }
@@ -177,44 +179,38 @@ static void assert_rival_kept_it(fixture *f, const char *subject)
     assert_string_equal(owner.issuer, R.issuer);
 }
 
-/* Without a race the import is made: the injection is what changes the answers below. */
-static void unraced_import_is_made(void **state)
+/* acme imports KEY_ID while `rival` (NULL: nobody) imports it between the handler's two looks: the
+ * answer has `status` and (for a refusal) `code` first and never `never`; the key and its ownership stay
+ * `owner`'s. */
+static void expect_race(void **state, const char *rival, unsigned status, const char *code, const char *never,
+                        const char *owner)
 {
     fixture *f = *state;
     ccg_kbs_http_response resp;
-    import_raced(f, NULL, &resp);
-    tu_kbs_expect(&resp, 201, NULL);
+    import_raced(f, rival, &resp);
+    assert_int_equal(R.injected, rival != NULL);
+    assert_true(R.looks >= 2); /* the handler looked again after the first look */
+    tu_kbs_expect(&resp, status, code);
+    assert_null(strstr(resp.body, never));
     ccg_kbs_response_free(&resp);
-    assert_rival_kept_it(f, "acme");
+    assert_rival_kept_it(f, owner);
 }
+
+/* Without a race the import is made: the injection is what changes the answers below. */
+static void unraced_import_is_made(void **state) { expect_race(state, NULL, 201, NULL, "reasons", "acme"); }
 
 /* Another provider (globex, same issuer) imports the ID in between: acme is forbidden, globex's key and
  * ownership stand. */
 static void loser_of_the_race_is_forbidden(void **state)
 {
-    fixture *f = *state;
-    ccg_kbs_http_response resp;
-    import_raced(f, "globex", &resp);
-    assert_int_equal(R.injected, 1);
-    assert_true(R.looks >= 2); /* the handler looked again after the rival's import */
-    tu_kbs_expect(&resp, 403, "admin.forbidden");
-    assert_null(strstr(resp.body, "store.conflict"));
-    ccg_kbs_response_free(&resp);
-    assert_rival_kept_it(f, "globex");
+    expect_race(state, "globex", 403, "admin.forbidden", "store.conflict", "globex");
 }
 
 /* acme's own import lands in between (a retry racing its first attempt): the key is acme's, so the
  * answer is store.conflict ("rotate it instead"), not a refusal of acme's own ID. */
 static void own_key_in_between_is_a_conflict(void **state)
 {
-    fixture *f = *state;
-    ccg_kbs_http_response resp;
-    import_raced(f, "acme", &resp);
-    assert_int_equal(R.injected, 1);
-    tu_kbs_expect(&resp, 409, "store.conflict");
-    assert_null(strstr(resp.body, "admin.forbidden"));
-    ccg_kbs_response_free(&resp);
-    assert_rival_kept_it(f, "acme");
+    expect_race(state, "acme", 409, "store.conflict", "admin.forbidden", "acme");
 }
 
 int main(void)

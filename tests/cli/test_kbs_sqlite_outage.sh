@@ -21,6 +21,7 @@
 # locked parts slow, not flaky.
 set -uo pipefail
 . "$(dirname "$0")/../support/testlib.sh"
+. "$(dirname "$0")/../support/kbs_guest_world.sh"
 cli=${CCG_CLI:?CCG_CLI must name the ccgate binary}
 kbs=${CCG_KBS:-$(dirname "$cli")/ccgate-kbs}
 src=${CCG_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -37,18 +38,7 @@ ok() { checks=$((checks + 1)); echo "ok   $*"; }
 bad() { checks=$((checks + 1)); failed=$((failed + 1)); echo "FAIL $*"; }
 
 meas=$(printf 'cd%.0s' $(seq 48))
-"$cli" emulate snp --out-dir "$tmp/emu" --save-state --measurement "$meas" >/dev/null || { echo "FAIL emulate"; exit 1; }
-tl_emulator_tcb_baseline "$tmp" || { echo "FAIL tcb-baseline"; exit 1; }
-python3 - "$tmp" "$meas" <<'PY'
-import json, sys
-tmp, meas = sys.argv[1], sys.argv[2]
-policy = {"policy_id": "model-o", "version": 1, "allowed_tees": ["snp"],
-          "trusted_roots": [{"product": "milan", "pem": open(tmp + "/emu/ark.pem").read()}],
-          "snp_policy": {"policy_id": "model-o-snp", "version": 1, "allowed_measurements": [meas]}}
-json.dump(policy, open(tmp + "/policy.json", "w"))
-PY
-openssl ecparam -name prime256v1 -genkey -noout -out "$tmp/tee.key" 2>/dev/null || { echo "FAIL tee key"; exit 1; }
-head -c 32 /dev/urandom >"$tmp/model.key"
+kgw_world "$tmp" "$cli" "$meas" model-o || exit 1
 key_id=outage/model/o
 mkdir -p "$tmp/state"
 db="$tmp/state/kbs.db"
@@ -136,26 +126,26 @@ def readyz():
 
 def refused(tag, saved, detail_words, resource_code, ready_first=True):
     """Every step of a flow is 503: /auth and /attest with store.unavailable first, /resource with
-    resource_code first; /readyz is 503 store.unavailable and its detail holds one of detail_words. It is
-    asked first (ready_first) when it sees the outage by itself, else after the requests that met it."""
+    resource_code first; /readyz is 503 store.unavailable and its detail holds one of detail_words.
+    ready_first: /readyz is asked first, so it must see the outage by itself. Otherwise /resource is
+    asked first, so the release's own commit must see it (nothing else has looked yet), and /readyz last."""
     def ready_check():
         st, doc = readyz()
         check("%s: /readyz is 503 store.unavailable and says why" % tag,
               st == 503 and doc.get("reason") == "store.unavailable" and
               any(w in doc.get("detail", "") for w in detail_words), (st, doc))
-    if ready_first:
-        ready_check()
+    def resource_check():
+        st, body, rid = g.resource(base, key_id, cookie=saved["attested"])
+        check("%s: /resource of an attested session is 503 %s, no JWE" % (tag, resource_code),
+              st == 503 and reasons_of(body)[:1] == [resource_code] and "ciphertext" not in body, (st, body))
+    ready_check() if ready_first else resource_check()
     st, body, h = request(base, "POST", "/kbs/v0/auth", {"version": "0.4.0", "tee": "snp", "extra-params": {}})
     check("%s: /auth is 503 store.unavailable, no cookie" % tag,
           st == 503 and reasons_of(body)[:1] == ["store.unavailable"] and "set-cookie" not in h, (st, body))
     st, body, _ = g.attest(base, saved["cookie"], saved["attestation"])
     check("%s: /attest is 503 store.unavailable, never a token" % tag,
           st == 503 and reasons_of(body)[:1] == ["store.unavailable"] and "token" not in body, (st, body))
-    st, body, rid = g.resource(base, key_id, cookie=saved["attested"])
-    check("%s: /resource of an attested session is 503 %s, no JWE" % (tag, resource_code),
-          st == 503 and reasons_of(body)[:1] == [resource_code] and "ciphertext" not in body, (st, body))
-    if not ready_first:
-        ready_check()
+    resource_check() if ready_first else ready_check()
 
 def back(tag, saved, tries=30):
     """The same daemon serves again: /readyz, the session begun before the outage, and a new flow."""
@@ -205,7 +195,7 @@ def phase_moved():
     state = os.path.dirname(db)
     os.rename(state, state + ".away")
     try:
-        refused("b: directory renamed away", saved, ["removed or renamed"], "audit.write_failed")
+        refused("b: directory renamed away", saved, ["removed or renamed"], "audit.write_failed", ready_first=False)
         check("b: nothing was created at the old path", not os.path.exists(db), os.listdir(tmp))
     finally:
         os.rename(state + ".away", state)
@@ -232,7 +222,7 @@ def phase_full():
 def phase_wal_removed():
     saved = begin()
     os.unlink(db + "-wal")
-    refused("e: WAL file deleted", saved, ["-wal was removed or renamed"], "audit.write_failed")
+    refused("e: WAL file deleted", saved, ["-wal was removed or renamed"], "audit.write_failed", ready_first=False)
     st, doc = readyz()
     check("e: /readyz still refuses (a restart is needed)", st == 503 and "restart" in doc.get("detail", ""), (st, doc))
     check("e: no fresh WAL appeared while the daemon runs", not os.path.exists(db + "-wal"))
@@ -256,16 +246,12 @@ json.dump(releases, open(os.path.join(tmp, "releases.json"), "w"))
 sys.exit(min(len(failures), 100))
 PY
 
-# driver PHASE: runs one phase, adding its ok/FAIL lines to the counts.
+# driver PHASE [VAR=VALUE...]: runs one phase of the driver, adding its ok/FAIL lines to the counts.
 driver() {
-  local phase=$1 out rc
-  out=$(CCG_CLI="$cli" TMP="$tmp" MEAS="$meas" KEY_ID="$key_id" FLOW_LIB="$src/tests/support" BASE="$base" DB="$db" \
-    PID="$pid" python3 "$tmp/driver.py" "$phase" 2>&1)
-  rc=$?
-  printf '%s\n' "$out"
-  checks=$((checks + $(printf '%s\n' "$out" | grep -c '^\(ok\|FAIL\) ')))
-  failed=$((failed + $(printf '%s\n' "$out" | grep -c '^FAIL ')))
-  if [ "$rc" -ne 0 ] && ! printf '%s\n' "$out" | grep -q '^FAIL '; then bad "driver $phase exited $rc"; fi
+  local phase=$1
+  shift
+  kgw_driver "$tmp/driver.py" "$phase" "$@" CCG_CLI="$cli" TMP="$tmp" MEAS="$meas" KEY_ID="$key_id" \
+    FLOW_LIB="$src/tests/support" BASE="$base" DB="$db" PID="$pid"
 }
 
 # audit_checks WHEN: the chain verifies, and every release a client saw has its allow record.
