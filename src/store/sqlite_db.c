@@ -26,7 +26,7 @@ static ccg_reason reason_for_rc(int rc)
     }
 }
 
-static void gate_note_failure(ccg_sqlite_gate *g, const char *message);
+static void gate_note_failure(ccg_sqlite_gate *g);
 
 /* Failures that say the database cannot be written now, whatever the call: its lock is held elsewhere,
  * the disk fails or is full, the file became read-only or cannot be opened. */
@@ -51,7 +51,7 @@ ccg_result ccg_sqlite_fail_as(ccg_sqlite *h, ccg_reason reason, int rc, const ch
     CCG_BAIL(reason, "%s: %s (SQLite %d)", what, msg, rc);
 cleanup:
     if (h != NULL && reason == CCG_R_STORE_UNAVAILABLE && outage_rc(rc)) {
-        gate_note_failure(h->gate, ccg_error_last()->message);
+        gate_note_failure(h->gate);
     }
     return result;
 }
@@ -152,8 +152,8 @@ struct ccg_sqlite_gate {
     char shm_path[4096];
     ccg_sqlite_file_id wal_id, shm_id;
     _Atomic int moved;   /* the last check found a file gone from its path: autocommit writes refuse */
-    int failed;          /* a write failed since the last durable commit (under sync_lock) */
-    char failure[320];   /* its message, for /readyz (under sync_lock) */
+    int failed;          /* a write failed since the last durable commit: /readyz probes with a write
+                          * (under sync_lock) */
 };
 
 static pthread_mutex_t g_gates_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -215,16 +215,15 @@ cleanup:
     return result;
 }
 
-/* A write failed for a reason outside the call (a lock held too long, an I/O error, a full disk): kept
+/* A write failed for a reason outside the call (a lock held too long, an I/O error, a full disk): noted
  * for /readyz until a durable commit on the file succeeds again. */
-static void gate_note_failure(ccg_sqlite_gate *g, const char *message)
+static void gate_note_failure(ccg_sqlite_gate *g)
 {
     if (g == NULL) {
         return;
     }
     pthread_mutex_lock(&g->sync_lock);
     g->failed = 1;
-    snprintf(g->failure, sizeof(g->failure), "%s", message);
     pthread_mutex_unlock(&g->sync_lock);
 }
 
@@ -365,7 +364,6 @@ static ccg_result durable_barrier(ccg_sqlite *h, uint64_t mine)
 cleanup:
     if (ccg_failed(result) && locked) {
         g->failed = 1;
-        snprintf(g->failure, sizeof(g->failure), "%s", ccg_error_last()->message);
     }
     if (locked) {
         pthread_mutex_unlock(&g->sync_lock);
