@@ -4,18 +4,20 @@
 # (tests/support/kbs_flow.py, `ccgate emulate snp` evidence) runs flows while the test breaks the store
 # from outside, the way it breaks in production:
 #   a  another process holds the database's write lock past the busy timeout (an operator's `sqlite3`
-#      shell left in a transaction): /auth, /attest and /resource are 503 store.unavailable (never a token,
-#      never a JWE), /readyz is 503 store.unavailable and says the database is locked; once the lock is
-#      released the same daemon serves again;
-#   b  the database's directory is renamed away (with its -wal and -shm): every flow step is 503
-#      store.unavailable and /readyz names the moved file; renamed back, the same daemon serves again;
+#      shell left in a transaction): /readyz (asked first, so it must see it by itself) is 503
+#      store.unavailable and says the database is locked; /auth and /attest are 503 store.unavailable,
+#      /resource 503 audit.write_failed (never a token, never a JWE); once the lock is released the same
+#      daemon serves again, the session begun before the outage included;
+#   b  the database's directory is renamed away (with its -wal and -shm): /resource first (only the
+#      release's own commit can see it), then every step is 503 and /readyz names the moved file; renamed
+#      back, the same daemon serves again;
 #   c  writes fail as on a full disk (the daemon's file-size limit lowered with prlimit(1), SIGXFSZ
-#      ignored, so every write(2) past the limit fails): 503 store.unavailable, no release, /readyz
-#      fails once a write has failed and is ready again when writes succeed; the audit chain verifies;
+#      ignored, so every write(2) past the limit fails): the same answers, /readyz fails once a write has
+#      failed and is ready again when writes succeed;
 #   e  the -wal file is deleted: the same, and /readyz asks for a restart; after it, nothing committed
 #      before the deletion is lost (the last connection checkpoints the deleted WAL it still has open);
-#   d  the database file is deleted: 503 store.unavailable and /readyz says it was removed, never a fresh
-#      empty database in its place (the file stays absent while the daemon runs).
+#   d  the database file is deleted: the same, /readyz says it was removed, and no fresh empty database
+#      appears in its place while the daemon runs.
 # After each outage every release a client saw has its allow record in the audit log, and the chain
 # verifies. No check is on time: waits are bounded by counts; the daemon's busy timeout (5 s) makes the
 # locked parts slow, not flaky.
