@@ -300,5 +300,10 @@ driver warm
 echo "# d: the database file is deleted"
 driver deleted
 
+# The daemon stopped in e ran every outage above; a sanitizer build reports its errors and leaks in its log.
+if grep -q 'AddressSanitizer\|LeakSanitizer\|runtime error:' "$tmp/kbs.log"; then
+  bad "the daemon's log holds a sanitizer report: $(grep -m1 -A5 'Sanitizer\|runtime error:' "$tmp/kbs.log")"
+else ok "no sanitizer report in the daemon's log"; fi
+
 echo "$checks checks, $failed failed"
 [ "$failed" -eq 0 ]
