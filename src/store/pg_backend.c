@@ -13,6 +13,9 @@ ccg_result ccg_store_pg_open(const char *url, const ccg_store_options *opts, voi
     *impl = NULL;
     CCG_TRY(ccg_pg_open(url, opts->busy_timeout_ms, &h));
     CCG_TRY(ccg_pg_store_migrate(h));
+    if (opts->check != CCG_STORE_CHECK_NONE) {
+        CCG_TRY(ccg_pg_store_integrity_check(h)); /* the schema version, tables, indexes and rule triggers */
+    }
     *impl = h;
     h = NULL;
     result = CCG_SUCCESS;

@@ -319,6 +319,52 @@ ccg_result ccg_pg_store_schema_version(void *impl, int64_t *version)
     return read_version(impl, version);
 }
 
+/* What the current schema (version CCG_STORE_SCHEMA_VERSION) must have, resolved through the search_path
+ * as the store's statements are: every table, the unique index that keeps one live key version, and every
+ * rule trigger, enabled (a trigger disabled with ALTER TABLE, or set to fire only on replicas, enforces
+ * nothing). The first thing missing, or nothing. Keep it in step with the migrations above. */
+static const char SQL_SCHEMA_CHECK[] =
+    "SELECT e.kind || ' ' || e.name FROM (VALUES"
+    " ('table', 'schema_version', ''), ('table', 'policies', ''), ('table', 'policy_versions', ''),"
+    " ('table', 'refval_sets', ''), ('table', 'collateral', ''), ('table', 'keys', ''),"
+    " ('table', 'sessions', ''), ('table', 'settings', ''), ('table', 'owners', ''),"
+    " ('table', 'owner_transfers', ''), ('table', 'gpu_reports', ''),"
+    " ('unique index', 'keys_one_live', ''),"
+    " ('trigger', 'policy_versions_immutable', 'policy_versions'),"
+    " ('trigger', 'policy_versions_kept', 'policy_versions'),"
+    " ('trigger', 'refval_sets_immutable', 'refval_sets'), ('trigger', 'collateral_immutable', 'collateral'),"
+    " ('trigger', 'keys_retired_is_final', 'keys'), ('trigger', 'keys_material_immutable', 'keys'),"
+    " ('trigger', 'keys_rewrap_moves_kek', 'keys'), ('trigger', 'sessions_nonce_once', 'sessions'),"
+    " ('trigger', 'owners_fixed', 'owners'), ('trigger', 'owners_kept', 'owners'),"
+    " ('trigger', 'owner_transfers_kept', 'owner_transfers'), ('trigger', 'gpu_reports_fixed', 'gpu_reports')"
+    ") AS e(kind, name, tbl) WHERE CASE e.kind"
+    " WHEN 'table' THEN coalesce((SELECT c.relkind NOT IN ('r', 'p') FROM pg_class c"
+    "   WHERE c.oid = to_regclass(e.name)), true)"
+    " WHEN 'unique index' THEN NOT coalesce((SELECT i.indisunique AND i.indisvalid FROM pg_index i"
+    "   WHERE i.indexrelid = to_regclass(e.name)), false)"
+    " ELSE NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = to_regclass(e.tbl) AND t.tgname = e.name"
+    "   AND t.tgenabled IN ('O', 'A')) END"
+    " LIMIT 1";
+
+/* store.corrupt naming the first table, index or rule trigger of the schema that is missing or disabled. */
+static ccg_result check_schema_objects(ccg_pg *h)
+{
+    ccg_result result = CCG_FAILURE;
+    PGresult *r = NULL;
+    char missing[128] = "";
+    CCG_TRY(ccg_pg_exec(h, SQL_SCHEMA_CHECK, NULL, "check the schema", &r));
+    if (PQntuples(r) > 0) {
+        CCG_TRY(ccg_pg_col_text(r, 0, 0, missing, sizeof(missing)));
+        CCG_BAIL(CCG_R_STORE_CORRUPT,
+                 "the store's schema is incomplete: %s is missing or disabled, so its rules are not all enforced",
+                 missing);
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    PQclear(r);
+    return result;
+}
+
 ccg_result ccg_pg_store_integrity_check(void *impl)
 {
     ccg_result result = CCG_FAILURE;
@@ -327,6 +373,9 @@ ccg_result ccg_pg_store_integrity_check(void *impl)
     CCG_TRY(check_not_future(version));
     CCG_ENSURE_MSG(version == CCG_STORE_SCHEMA_VERSION, CCG_R_STORE_CORRUPT, "schema version %lld, expected %d",
                    (long long)version, CCG_STORE_SCHEMA_VERSION);
+    /* PostgreSQL checks its own pages (and amcheck is an extension not every server has); what SQLite's
+     * integrity check would catch that the server cannot is a schema someone changed around ccgate. */
+    CCG_TRY(check_schema_objects(impl));
     result = CCG_SUCCESS;
 cleanup:
     return result;

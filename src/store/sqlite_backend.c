@@ -5,6 +5,25 @@ static void sqlite_backend_close(void *impl) { ccg_sqlite_close(impl); }
 
 static ccg_result ccg_sqlite_store_set_full_sync(void *impl, int full) { return ccg_sqlite_set_full_sync(impl, full); }
 
+/* A durable commit that changes nothing: the newest schema_version row moved and moved back in one
+ * transaction. (Writing a row as it is would not do: SQLite writes no page whose bytes stay the same.) */
+static const char SQL_WRITE_PROBE[] =
+    "UPDATE schema_version SET applied_at = applied_at + 1 WHERE version = (SELECT max(version) FROM schema_version);"
+    "UPDATE schema_version SET applied_at = applied_at - 1 WHERE version = (SELECT max(version) FROM schema_version);";
+
+/* The schema version is what the key broker's /readyz asks the store for: it answers only when the store
+ * can take a write as well (ccg_sqlite_ready), so an outage (a lock held elsewhere, a failing or full disk,
+ * the file gone from its path) shows there and not only in the requests that meet it. */
+static ccg_result sqlite_backend_schema_version(void *impl, int64_t *version)
+{
+    ccg_result result = CCG_FAILURE;
+    CCG_TRY(ccg_sqlite_ready(impl, SQL_WRITE_PROBE));
+    CCG_TRY(ccg_sqlite_store_schema_version(impl, version));
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
 ccg_result ccg_store_sqlite_open(const char *path, const ccg_store_options *opts, void **impl)
 {
     ccg_result result = CCG_FAILURE;
@@ -26,7 +45,7 @@ cleanup:
 const ccg_store_ops ccg_store_sqlite_ops = {
     .name = "sqlite",
     .close = sqlite_backend_close,
-    .schema_version = ccg_sqlite_store_schema_version,
+    .schema_version = sqlite_backend_schema_version,
     .integrity_check = ccg_sqlite_store_integrity_check,
     .set_full_sync = ccg_sqlite_store_set_full_sync,
     .key_import = ccg_sqlite_key_import,

@@ -26,12 +26,33 @@ static ccg_reason reason_for_rc(int rc)
     }
 }
 
+static void gate_note_failure(ccg_sqlite_gate *g);
+
+/* Failures that say the database cannot be written now, whatever the call: its lock is held elsewhere,
+ * the disk fails or is full, the file became read-only or cannot be opened. */
+static int outage_rc(int rc)
+{
+    switch (rc & 0xFF) {
+    case SQLITE_BUSY:
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PROTOCOL:
+    case SQLITE_PERM: return 1;
+    default: return 0;
+    }
+}
+
 ccg_result ccg_sqlite_fail_as(ccg_sqlite *h, ccg_reason reason, int rc, const char *what)
 {
     ccg_result result = CCG_FAILURE;
     const char *msg = (h != NULL && h->db != NULL) ? sqlite3_errmsg(h->db) : sqlite3_errstr(rc);
     CCG_BAIL(reason, "%s: %s (SQLite %d)", what, msg, rc);
 cleanup:
+    if (h != NULL && reason == CCG_R_STORE_UNAVAILABLE && outage_rc(rc)) {
+        gate_note_failure(h->gate);
+    }
     return result;
 }
 
@@ -101,6 +122,13 @@ static int busy_wait(void *ctx, int count)
 
 /* ---- the writer gate: one mutex per database file (device, inode), reference-counted ---- */
 
+/* A file by identity; known 0 until it was seen. */
+typedef struct {
+    dev_t dev;
+    ino_t ino;
+    int known;
+} ccg_sqlite_file_id;
+
 struct ccg_sqlite_gate {
     dev_t dev;
     ino_t ino;
@@ -118,10 +146,86 @@ struct ccg_sqlite_gate {
     int wal_fd; /* the WAL, open for syncing (under sync_lock); -1 until it exists. SQLite removes the
                  * WAL only when a file's last connection closes, and this process holds one while the
                  * gate exists, so the descriptor stays the WAL's */
+    /* Outages (docs/store.md, "Outages of the SQLite store"). The files this process has open, by
+     * identity: a file removed, renamed or replaced at its path keeps taking this process's writes, which
+     * nobody will ever read again, so a sync first checks that the paths still name them. */
+    char shm_path[4096];
+    ccg_sqlite_file_id wal_id, shm_id;
+    _Atomic int moved;   /* the last check found a file gone from its path: autocommit writes refuse */
+    int failed;          /* a write failed since the last durable commit: /readyz probes with a write
+                          * (under sync_lock) */
 };
 
 static pthread_mutex_t g_gates_lock = PTHREAD_MUTEX_INITIALIZER;
 static ccg_sqlite_gate *g_gates;
+
+/* Remembers what path names now, the first time it exists. */
+static void file_id_learn(ccg_sqlite_file_id *id, const char *path)
+{
+    struct stat st;
+    if (!id->known && stat(path, &st) == 0) {
+        id->dev = st.st_dev;
+        id->ino = st.st_ino;
+        id->known = 1;
+    }
+}
+
+/* Whether path still names the file (a file not yet seen is not checked). */
+static int file_id_at(const ccg_sqlite_file_id *id, const char *path, const char **why)
+{
+    struct stat st;
+    if (!id->known) {
+        return 1;
+    }
+    if (stat(path, &st) != 0) {
+        *why = "was removed or renamed";
+        return 0;
+    }
+    if (st.st_dev != id->dev || st.st_ino != id->ino) {
+        *why = "was replaced by another file";
+        return 0;
+    }
+    return 1;
+}
+
+/* The database, its WAL and its shared-memory index are still at their paths (under sync_lock). A file
+ * gone from its path is store.unavailable until it is back: this process would write into a file nobody
+ * reads again (its WAL frames are lost at the next start, a new opener makes a fresh database or WAL). */
+static ccg_result gate_files_intact(ccg_sqlite_gate *g)
+{
+    ccg_result result = CCG_FAILURE;
+    const ccg_sqlite_file_id db = {g->dev, g->ino, 1};
+    const char *why = NULL, *path = NULL;
+    file_id_learn(&g->wal_id, g->wal_path);
+    file_id_learn(&g->shm_id, g->shm_path);
+    if (!file_id_at(&db, g->db_path, &why)) {
+        path = g->db_path;
+    } else if (!file_id_at(&g->wal_id, g->wal_path, &why)) {
+        path = g->wal_path;
+    } else if (!file_id_at(&g->shm_id, g->shm_path, &why)) {
+        path = g->shm_path;
+    }
+    atomic_store(&g->moved, path != NULL);
+    CCG_ENSURE_MSG(path == NULL, CCG_R_STORE_UNAVAILABLE,
+                   "%s %s while the broker had it open, so its writes would be lost: put it back (the broker "
+                   "serves again once it is there), or restore the database and restart the broker",
+                   path, why);
+    result = CCG_SUCCESS;
+cleanup:
+    return result;
+}
+
+/* A write failed for a reason outside the call (a lock held too long, an I/O error, a full disk): noted
+ * for /readyz until a durable commit on the file succeeds again. */
+static void gate_note_failure(ccg_sqlite_gate *g)
+{
+    if (g == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&g->sync_lock);
+    g->failed = 1;
+    pthread_mutex_unlock(&g->sync_lock);
+}
 
 static ccg_sqlite_gate *gate_get(const char *path)
 {
@@ -150,7 +254,10 @@ static ccg_sqlite_gate *gate_get(const char *path)
             char *abs = realpath(path, NULL);
             snprintf(g->db_path, sizeof(g->db_path), "%s", abs != NULL ? abs : path);
             snprintf(g->wal_path, sizeof(g->wal_path), "%s-wal", abs != NULL ? abs : path);
+            snprintf(g->shm_path, sizeof(g->shm_path), "%s-shm", abs != NULL ? abs : path);
             free(abs);
+            file_id_learn(&g->wal_id, g->wal_path);
+            file_id_learn(&g->shm_id, g->shm_path);
             g->checkpointer = ccg_sqlite_checkpointer_new(g->db_path, 5000, &g->lock);
             g->wal_fd = -1;
             g->dev = st.st_dev;
@@ -231,10 +338,14 @@ static ccg_result durable_barrier(ccg_sqlite *h, uint64_t mine)
     ccg_result result = CCG_FAILURE;
     ccg_sqlite_gate *g = h->gate;
     int rc;
-    pthread_mutex_lock(&g->sync_lock);
+    int locked = 0;
+    CCG_ENSURE(pthread_mutex_lock(&g->sync_lock) == 0, CCG_R_INTERNAL_ERROR);
+    locked = 1;
     if (mine == 0 || g->synced < mine) {
         /* Every commit counted so far has its frames in the WAL already (counted after COMMIT). */
         uint64_t target = atomic_load(&g->commits);
+        /* Synced files that are no longer at their paths would make this commit durable nowhere. */
+        CCG_TRY(gate_files_intact(g));
         if (g->wal_fd < 0) {
             g->wal_fd = open(g->wal_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         }
@@ -243,17 +354,20 @@ static ccg_result durable_barrier(ccg_sqlite *h, uint64_t mine)
             /* No WAL: it was checkpointed into the database and removed; sync the database. */
             rc = sync_file(g->db_path);
         }
-        if (rc != 0) {
-            pthread_mutex_unlock(&g->sync_lock);
-            CCG_BAIL(CCG_R_STORE_UNAVAILABLE, "cannot sync the write-ahead log: %s", strerror(errno));
-        }
+        CCG_ENSURE_MSG(rc == 0, CCG_R_STORE_UNAVAILABLE, "cannot sync the write-ahead log: %s", strerror(errno));
         if (target > g->synced) {
             g->synced = target;
         }
+        g->failed = 0; /* a durable commit: writes work again */
     }
-    pthread_mutex_unlock(&g->sync_lock);
     result = CCG_SUCCESS;
 cleanup:
+    if (ccg_failed(result) && locked) {
+        g->failed = 1;
+    }
+    if (locked) {
+        pthread_mutex_unlock(&g->sync_lock);
+    }
     return result;
 }
 
@@ -426,7 +540,13 @@ void ccg_sqlite_done(sqlite3_stmt *st)
 ccg_result ccg_sqlite_step_done(ccg_sqlite *h, sqlite3_stmt *st, const char *what)
 {
     ccg_result result = CCG_FAILURE;
-    int rc = sqlite3_step(st);
+    int rc;
+    /* A single autocommit write (a session's) is never synced by itself: while a file of the database
+     * is known to be gone from its path, it is refused rather than written where nobody reads it. */
+    CCG_ENSURE_MSG(!(h->gate_held && atomic_load(&h->gate->moved) && sqlite3_get_autocommit(h->db)),
+                   CCG_R_STORE_UNAVAILABLE, "%s: a file of the database was removed, renamed or replaced (see /readyz)",
+                   what);
+    rc = sqlite3_step(st);
     if (rc != SQLITE_DONE) {
         CCG_TRY(ccg_sqlite_fail(h, rc == SQLITE_ROW ? SQLITE_MISUSE : rc, what));
     }
@@ -735,6 +855,38 @@ void ccg_sqlite_rollback(ccg_sqlite *h)
     sqlite3_finalize(st);
     end_group_commit(h);
     ccg_sqlite_gate_leave(h);
+}
+
+/* The probe of readiness (docs/store.md, "Outages of the SQLite store"). */
+ccg_result ccg_sqlite_ready(ccg_sqlite *h, const char *write_probe)
+{
+    ccg_result result = CCG_FAILURE;
+    int failed = 0, in_tx = 0;
+    if (h->gate != NULL) {
+        CCG_ENSURE(pthread_mutex_lock(&h->gate->sync_lock) == 0, CCG_R_INTERNAL_ERROR);
+        result = gate_files_intact(h->gate);
+        failed = h->gate->failed;
+        pthread_mutex_unlock(&h->gate->sync_lock);
+        CCG_TRY(result);
+        result = CCG_FAILURE;
+    }
+    if (failed) {
+        CCG_TRY(ccg_sqlite_set_full_sync(h, 1)); /* the probe's commit is synced, as a key's would be */
+    }
+    /* The write lock, within the busy timeout, as every write needs it. */
+    CCG_TRY(ccg_sqlite_begin(h));
+    in_tx = 1;
+    if (failed && write_probe != NULL) {
+        /* A write failed since the last durable commit: only a durable commit shows that writes work. */
+        CCG_TRY(ccg_sqlite_exec_script(h, write_probe, "write probe"));
+        CCG_TRY(ccg_sqlite_commit(h));
+    }
+    result = CCG_SUCCESS;
+cleanup:
+    if (in_tx) {
+        ccg_sqlite_rollback(h); /* ends the lock probe; after a COMMIT, only what a failed one left open */
+    }
+    return result;
 }
 
 ccg_result ccg_sqlite_set_full_sync(ccg_sqlite *h, int full)

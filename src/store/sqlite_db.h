@@ -46,6 +46,12 @@ void ccg_sqlite_close(ccg_sqlite *h);
  * and made durable by the next synced commit or checkpoint); only issued when it changes. full < 0
  * (a read) changes nothing. */
 CCG_MUST_CHECK ccg_result ccg_sqlite_set_full_sync(ccg_sqlite *h, int full);
+/* Readiness (docs/store.md, "Outages of the SQLite store"): store.unavailable, saying why, when the
+ * database, its WAL or its -shm file is no longer at its path (removed, renamed or replaced while open),
+ * when the write lock cannot be had within the busy timeout, or when a write failed since the last durable
+ * commit on the file (an I/O error, a full disk) and write_probe (static statements that write pages
+ * without changing anything; NULL: none) cannot be committed durably now. */
+CCG_MUST_CHECK ccg_result ccg_sqlite_ready(ccg_sqlite *h, const char *write_probe);
 /* PRAGMA quick_check (full = 0) or integrity_check (full = 1); store.corrupt with the first problem. */
 CCG_MUST_CHECK ccg_result ccg_sqlite_check(ccg_sqlite *h, int full);
 

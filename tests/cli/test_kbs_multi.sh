@@ -19,6 +19,7 @@
 # on PostgreSQL only. No check is on time: waits are bounded by counts.
 set -uo pipefail
 . "$(dirname "$0")/../support/testlib.sh"
+. "$(dirname "$0")/../support/kbs_guest_world.sh"
 cli=${CCG_CLI:?CCG_CLI must name the ccgate binary}
 kbs=${CCG_KBS:-$(dirname "$cli")/ccgate-kbs}
 src=${CCG_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -34,18 +35,7 @@ ok() { checks=$((checks + 1)); echo "ok   $*"; }
 bad() { checks=$((checks + 1)); failed=$((failed + 1)); echo "FAIL $*"; }
 
 meas=$(printf 'ab%.0s' $(seq 48))
-"$cli" emulate snp --out-dir "$tmp/emu" --save-state --measurement "$meas" >/dev/null || { echo "FAIL emulate"; exit 1; }
-tl_emulator_tcb_baseline "$tmp" || { echo "FAIL tcb-baseline"; exit 1; }
-python3 - "$tmp" "$meas" <<'PY'
-import json, sys
-tmp, meas = sys.argv[1], sys.argv[2]
-policy = {"policy_id": "model-m", "version": 1, "allowed_tees": ["snp"],
-          "trusted_roots": [{"product": "milan", "pem": open(tmp + "/emu/ark.pem").read()}],
-          "snp_policy": {"policy_id": "model-m-snp", "version": 1, "allowed_measurements": [meas]}}
-json.dump(policy, open(tmp + "/policy.json", "w"))
-PY
-openssl ecparam -name prime256v1 -genkey -noout -out "$tmp/tee.key" 2>/dev/null || { echo "FAIL tee key"; exit 1; }
-head -c 32 /dev/urandom >"$tmp/model.key"
+kgw_world "$tmp" "$cli" "$meas" model-m || exit 1
 key_id=multi/model/m
 
 # The flow driver: one phase per call (spread, race, load, outage_refused, outage_back). It prints ok/FAIL
@@ -307,17 +297,12 @@ def phase_outage_begin():
 sys.exit(min(len(failures), 100))
 PY
 
-# driver PHASE [VAR=VALUE...]: runs one phase, adding its ok/FAIL lines to the counts.
+# driver PHASE [VAR=VALUE...]: runs one phase of the driver, adding its ok/FAIL lines to the counts.
 driver() {
-  local phase=$1 out
+  local phase=$1
   shift
-  out=$(env "$@" CCG_CLI="$cli" TMP="$tmp" MEAS="$meas" KEY_ID="$key_id" FLOW_LIB="$src/tests/support" \
-    BASES="${bases[*]}" python3 "$tmp/driver.py" "$phase" 2>&1)
-  local rc=$?
-  printf '%s\n' "$out"
-  checks=$((checks + $(printf '%s\n' "$out" | grep -c '^\(ok\|FAIL\) ')))
-  failed=$((failed + $(printf '%s\n' "$out" | grep -c '^FAIL ')))
-  if [ "$rc" -ne 0 ] && ! printf '%s\n' "$out" | grep -q '^FAIL '; then bad "driver $phase exited $rc"; fi
+  kgw_driver "$tmp/driver.py" "$phase" "$@" CCG_CLI="$cli" TMP="$tmp" MEAS="$meas" KEY_ID="$key_id" \
+    FLOW_LIB="$src/tests/support" BASES="${bases[*]}"
 }
 
 # instance I CONFIG: starts instance I of the current backend; sets pids[I] and bases[I].
