@@ -132,19 +132,34 @@ static void holder_outlives_replacement(void **state)
     free(text2);
 }
 
-/* Nothing is kept from a put that lacks a part. */
+/* Nothing is kept from a put that lacks a part, or whose record is over the size kept. */
 static void incomplete_put_keeps_nothing(void **state)
 {
     fixture *f = *state;
     json_t *got = NULL;
     ccg_jwk *key = NULL;
-    char *text = NULL;
+    char *text = NULL, *big_text = NULL;
     json_t *rec = record("n1", &text);
     kbs_records_put(f->cache, "s1", text, rec, NULL);
     kbs_records_put(f->cache, "s1", NULL, rec, f->jwk);
     kbs_records_put(NULL, "s1", text, rec, f->jwk);
     assert_false(kbs_records_get(f->cache, "s1", text, &got, &key));
     assert_false(kbs_records_get(NULL, "s1", text, &got, &key));
+
+    /* One byte over the size kept is parsed each time; at the size, it is kept. */
+    for (size_t len = KBS_RECORD_CACHE_MAX_TEXT; len <= KBS_RECORD_CACHE_MAX_TEXT + 1; len++) {
+        big_text = malloc(len + 1);
+        assert_non_null(big_text);
+        memset(big_text, 'x', len);
+        big_text[len] = 0;
+        kbs_records_put(f->cache, "s2", big_text, rec, f->jwk);
+        assert_int_equal(kbs_records_get(f->cache, "s2", big_text, &got, &key), len == KBS_RECORD_CACHE_MAX_TEXT);
+        json_decref(got);
+        ccg_jwk_free(key);
+        got = NULL;
+        key = NULL;
+        free(big_text);
+    }
     json_decref(rec);
     free(text);
 }

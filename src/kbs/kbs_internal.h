@@ -287,6 +287,9 @@ size_t kbs_table_victim(const kbs_table *t, uint64_t (*stamp_of)(const void *ent
  * references the caller frees (json_decref, ccg_jwk_free), and 0 otherwise: then parse the text. */
 typedef struct kbs_records kbs_records;
 #define KBS_RECORD_CACHE_SLOTS 256u
+/* Only records up to this size are kept (an SNP record is ~5 KB): at most ~256 x 32 KiB of text and
+ * about as much parsed, whatever evidence the guests send (a record may be up to 1 MiB). */
+#define KBS_RECORD_CACHE_MAX_TEXT (32u * 1024u)
 CCG_MUST_CHECK ccg_result kbs_records_new(size_t slots, kbs_records **out);
 void kbs_records_free(kbs_records *c);
 void kbs_records_put(kbs_records *c, const char *session_id, const char *text, json_t *rec, const ccg_jwk *tee_pubkey);

@@ -8,7 +8,8 @@
  * parsing would give; another instance, a restarted one, or an entry since replaced, parses.
  *
  * Direct-mapped by session ID (IDs are random and made by the broker, so no client picks a slot) and
- * bounded by its slot count. A holder gets references of its own (json_incref, ccg_jwk_dup) and a
+ * bounded by its slot count and KBS_RECORD_CACHE_MAX_TEXT per record (larger ones are parsed each time),
+ * so no guest's evidence can make it hold more than a few MiB. A holder gets references of its own (json_incref, ccg_jwk_dup) and a
  * stored parse is never changed, so replacing an entry frees nothing a request still reads. Nothing
  * secret is kept: a record is a used nonce, a public key and the evidence. */
 #include "kbs_internal.h"
@@ -78,6 +79,7 @@ void kbs_records_put(kbs_records *c, const char *session_id, const char *text, j
 {
     record_slot *fresh = NULL, *old = NULL;
     if (c == NULL || session_id == NULL || text == NULL || rec == NULL || tee_pubkey == NULL ||
+        strnlen(text, KBS_RECORD_CACHE_MAX_TEXT + 1) > KBS_RECORD_CACHE_MAX_TEXT ||
         (fresh = calloc(1, sizeof(*fresh))) == NULL) {
         return;
     }
