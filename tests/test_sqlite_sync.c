@@ -193,6 +193,35 @@ static void checkpoints_run_in_the_background(void **state)
     assert_int_equal(n, 7000);
 }
 
+/* A durable commit made without the writer gate (its wait timed out while another holder kept it)
+ * still goes through the barrier that checks the files: with the database's directory renamed away it
+ * is store.unavailable, never reported durable where nobody reads it; back in place, it syncs. */
+static void commit_without_the_gate_is_checked(void **state)
+{
+    fixture *f = *state;
+    ccg_sqlite *other = NULL;
+    char away[112];
+    uint64_t ticket = 0;
+    snprintf(away, sizeof(away), "%s.away", f->dir);
+    assert_true(ccg_ok(ccg_sqlite_open(f->path, 200, 1, &other)));
+    insert(f->h); /* the WAL and its index exist, and the gate knows them */
+    ccg_sqlite_gate_enter(f->h);  /* a holder that keeps the gate outside SQLite */
+    assert_true(ccg_ok(ccg_sqlite_begin(other))); /* the gate's wait times out; SQLite's own lock is free */
+    assert_int_equal(other->gate_held, 0);
+    assert_int_equal(other->group_commit, 0);
+    insert(other);
+    assert_int_equal(rename(f->dir, away), 0);
+    assert_true(ccg_ok(ccg_sqlite_commit_ordered(other, &ticket)));
+    assert_int_not_equal(ticket, 0);
+    assert_true(ccg_failed(ccg_sqlite_durable(other, ticket)));
+    assert_int_equal(ccg_error_reason(), CCG_R_STORE_UNAVAILABLE);
+    ccg_error_clear();
+    assert_int_equal(rename(away, f->dir), 0);
+    assert_true(ccg_ok(ccg_sqlite_durable(other, ticket)));
+    ccg_sqlite_gate_leave(f->h);
+    ccg_sqlite_close(other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -200,6 +229,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(normal_on_purpose_stays_normal, setup, teardown),
         cmocka_unit_test_setup_teardown(ordered_commit_then_durable, setup, teardown),
         cmocka_unit_test_setup_teardown(checkpoints_run_in_the_background, setup, teardown),
+        cmocka_unit_test_setup_teardown(commit_without_the_gate_is_checked, setup, teardown),
     };
     return cmocka_run_group_tests_name("sqlite_sync", tests, NULL, NULL);
 }

@@ -178,7 +178,9 @@ static int file_id_at(const ccg_sqlite_file_id *id, const char *path, const char
         return 1;
     }
     if (stat(path, &st) != 0) {
-        *why = "was removed or renamed";
+        /* ENOENT/ENOTDIR: gone from its path; anything else (EACCES, EIO, ESTALE): it cannot be shown to
+         * be there, which fails closed the same way but is not called a removal. */
+        *why = errno == ENOENT || errno == ENOTDIR ? "was removed or renamed" : "could not be checked (stat failed)";
         return 0;
     }
     if (st.st_dev != id->dev || st.st_ino != id->ino) {
@@ -543,7 +545,7 @@ ccg_result ccg_sqlite_step_done(ccg_sqlite *h, sqlite3_stmt *st, const char *wha
     int rc;
     /* A single autocommit write (a session's) is never synced by itself: while a file of the database
      * is known to be gone from its path, it is refused rather than written where nobody reads it. */
-    CCG_ENSURE_MSG(!(h->gate_held && atomic_load(&h->gate->moved) && sqlite3_get_autocommit(h->db)),
+    CCG_ENSURE_MSG(!(h->gate != NULL && atomic_load(&h->gate->moved) && sqlite3_get_autocommit(h->db)),
                    CCG_R_STORE_UNAVAILABLE, "%s: a file of the database was removed, renamed or replaced (see /readyz)",
                    what);
     rc = sqlite3_step(st);
@@ -811,6 +813,11 @@ ccg_result ccg_sqlite_commit_ordered(ccg_sqlite *h, uint64_t *ticket)
             /* Counted after COMMIT, so a sync that reads this count covers these frames. Without the
              * gate there is no count to share: CCG_SQLITE_SYNC_ALWAYS makes ccg_sqlite_durable sync. */
             *ticket = h->gate_held ? atomic_fetch_add(&h->gate->commits, 1) + 1 : CCG_SQLITE_SYNC_ALWAYS;
+        } else if (ccg_ok(result) && h->gate != NULL && !h->gate_held && !h->sync_normal) {
+            /* A durable commit made without the gate (its wait timed out): SQLite's FULL synced it, but
+             * only the barrier checks that the files are still at their paths (a moved directory would
+             * hold this record where nobody reads it). The rare path pays one more sync. */
+            *ticket = CCG_SQLITE_SYNC_ALWAYS;
         }
         end_group_commit(h);
         ccg_sqlite_gate_leave(h); /* no transaction is left open (a failed COMMIT may keep it: rollback) */
