@@ -160,37 +160,54 @@ static void ordered_commit_then_durable(void **state)
  * 8000 frames it finishes a checkpoint while holding the writer gate, so the next commit starts the WAL
  * over: the WAL file ends far smaller than what was written, the database file holds the rows, and
  * every row is there. The commits follow each other without a pause, so the unlocked checkpoint alone
- * would never find the WAL idle and the WAL would keep all ~86 MiB. */
-static void checkpoints_run_in_the_background(void **state)
+ * would never find the WAL idle and the WAL would keep all ~86 MiB.
+ *
+ * The thread needs some CPU while the loop runs, which a machine busy with other tests may not give it
+ * in time: one run whose WAL ended small is enough, of up to three, each on a fresh database. Without
+ * the gated pass no run ends small (tests/mutants/perf8.txt). */
+static int wal_stays_bounded(const char *path)
 {
-    fixture *f = *state;
     static char blob[4000];
     char wal[128];
     struct stat st_wal, st_db;
     sqlite3_stmt *st = NULL;
+    ccg_sqlite *h = NULL;
     int row = 0;
     int64_t n = 0;
     memset(blob, 'x', sizeof(blob));
-    snprintf(wal, sizeof(wal), "%s-wal", f->path);
-    assert_true(ccg_ok(ccg_sqlite_exec_script(f->h, "CREATE TABLE b (v BLOB NOT NULL) STRICT;", "create")));
-    assert_true(ccg_ok(ccg_sqlite_set_full_sync(f->h, 0)));
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    assert_true(ccg_ok(ccg_sqlite_open(path, 5000, 1, &h)));
+    assert_true(ccg_ok(ccg_sqlite_exec_script(h, "CREATE TABLE b (v BLOB NOT NULL) STRICT;", "create")));
+    assert_true(ccg_ok(ccg_sqlite_set_full_sync(h, 0)));
     for (int i = 1; i <= 7000; i++) {
-        assert_true(ccg_ok(ccg_sqlite_begin(f->h)));
-        assert_true(ccg_ok(ccg_sqlite_stmt(f->h, "INSERT INTO b(v) VALUES (?1)", &st)));
-        assert_true(ccg_ok(ccg_sqlite_bind_blob(f->h, st, 1, blob, sizeof(blob))));
-        assert_true(ccg_ok(ccg_sqlite_step_done(f->h, st, "insert")));
+        assert_true(ccg_ok(ccg_sqlite_begin(h)));
+        assert_true(ccg_ok(ccg_sqlite_stmt(h, "INSERT INTO b(v) VALUES (?1)", &st)));
+        assert_true(ccg_ok(ccg_sqlite_bind_blob(h, st, 1, blob, sizeof(blob))));
+        assert_true(ccg_ok(ccg_sqlite_step_done(h, st, "insert")));
         ccg_sqlite_done(st);
-        assert_true(ccg_ok(ccg_sqlite_commit(f->h)));
+        assert_true(ccg_ok(ccg_sqlite_commit(h)));
     }
     assert_int_equal(stat(wal, &st_wal), 0);
-    assert_int_equal(stat(f->path, &st_db), 0);
-    assert_true(st_wal.st_size < 60 * 1024 * 1024);
-    assert_true(st_db.st_size > 8 * 1024 * 1024);
-    assert_true(ccg_ok(ccg_sqlite_stmt(f->h, "SELECT count(*) FROM b", &st)));
-    assert_true(ccg_ok(ccg_sqlite_step_row(f->h, st, &row, "count")));
+    assert_int_equal(stat(path, &st_db), 0);
+    assert_true(ccg_ok(ccg_sqlite_stmt(h, "SELECT count(*) FROM b", &st)));
+    assert_true(ccg_ok(ccg_sqlite_step_row(h, st, &row, "count")));
     assert_true(ccg_ok(ccg_sqlite_col_int(st, 0, &n)));
     ccg_sqlite_done(st);
-    assert_int_equal(n, 7000);
+    assert_int_equal(n, 7000); /* every row, whichever way the WAL went */
+    ccg_sqlite_close(h);
+    return st_wal.st_size < 60 * 1024 * 1024 && st_db.st_size > 8 * 1024 * 1024;
+}
+
+static void checkpoints_run_in_the_background(void **state)
+{
+    fixture *f = *state;
+    char path[128];
+    int bounded = 0;
+    for (int attempt = 0; attempt < 3 && !bounded; attempt++) {
+        snprintf(path, sizeof(path), "%s/ck%d.db", f->dir, attempt);
+        bounded = wal_stays_bounded(path);
+    }
+    assert_true(bounded);
 }
 
 /* A durable commit made without the writer gate (its wait timed out while another holder kept it)
