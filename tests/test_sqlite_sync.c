@@ -168,7 +168,7 @@ static void ordered_commit_then_durable(void **state)
 static int wal_stays_bounded(const char *path)
 {
     static char blob[4000];
-    char wal[128];
+    char wal[160]; /* path is at most 127 bytes (the caller's buffer) */
     struct stat st_wal, st_db;
     sqlite3_stmt *st = NULL;
     ccg_sqlite *h = NULL;
